@@ -1,0 +1,43 @@
+"""The FastAPI application: one factory for `twostep serve`, the Lambda handler and the tests."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from twostep import __version__
+from twostep.api import routes_accounts, routes_messages, routes_tokens, routes_wellknown
+from twostep.api.errors import install_error_handlers
+from twostep.api.middleware import RequestIdMiddleware
+from twostep.container import Container
+
+
+def create_app(container: Container) -> FastAPI:
+    """The full accounts API over an already built container."""
+    app = FastAPI(
+        title="twostep",
+        version=__version__,
+        description="Sign-in with a password and a one-time code by SMS; JWTs; SMS verification API.",
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    for module in (routes_accounts, routes_tokens, routes_messages, routes_wellknown):
+        app.include_router(module.router)
+    _add_cors(app, container)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def _add_cors(app: FastAPI, container: Container) -> None:
+    """Headers on real responses too (seed 001 had them only on the preflight); listed origins only."""
+    origins = container.settings.cors_origins
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Api-Key", "X-Request-Id"],
+            expose_headers=["Retry-After", "X-Request-Id"],
+            max_age=600,
+        )

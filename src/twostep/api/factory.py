@@ -1,0 +1,19 @@
+"""Builds the ASGI app a process serves: the whole API or only the verification API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from twostep.api.app import create_app
+from twostep.container import build
+from twostep.settings import Settings
+
+
+def build_asgi_app(settings: Settings, which: str = "api") -> FastAPI:
+    """Raises: ConfigurationError and what `container.build` raises."""
+    container = build(settings)
+    if which == "verification":
+        from twostep.api.verification_app import create_verification_app
+
+        return create_verification_app(container)
+    return create_app(container)

@@ -1,0 +1,30 @@
+"""OpenAPI descriptions of the error answers each route can give (all problem+json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twostep.api.schemas import Problem
+
+_TEXT = {
+    400: "The input is not valid (the `field` member names it).",
+    401: "Not authenticated, or a wrong credential or code.",
+    403: "Not allowed.",
+    404: "Not found.",
+    409: "Conflicts with an existing record.",
+    410: "The code or challenge can no longer be used.",
+    422: "The body does not match the schema.",
+    429: "A limit was hit; see `Retry-After`.",
+    503: "A dependency (storage, SMS provider, secret store) is unavailable; nothing was changed.",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {
+            "model": Problem,
+            "description": _TEXT[status],
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

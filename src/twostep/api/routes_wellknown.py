@@ -1,0 +1,45 @@
+"""Public keys, OpenID discovery (for API Gateway's built-in JWT authorizer) and health."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter
+
+from twostep.api.deps import ContainerDep
+from twostep.api.responses import errors
+from twostep.api.schemas import HealthOut
+
+router = APIRouter(tags=["keys"])
+
+
+@router.get("/.well-known/jwks.json")
+def jwks(container: ContainerDep) -> dict[str, list[dict[str, str]]]:
+    """Every public key whose tokens may still be alive (the current one and recently rotated ones)."""
+    settings = container.settings
+    max_age = timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds)
+    keys = container.keys.verification_keys(container.clock.now(), max_age).values()
+    return {"keys": [jwk for key in keys if (jwk := key.public_jwk()) is not None]}
+
+
+@router.get("/.well-known/openid-configuration")
+def openid_configuration(container: ContainerDep) -> dict[str, Any]:
+    settings = container.settings
+    issuer = settings.issuer.rstrip("/")
+    return {
+        "issuer": settings.issuer,
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "id_token_signing_alg_values_supported": [settings.jwt_algorithm],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+        "claims_supported": ["iss", "aud", "sub", "email", "iat", "exp", "jti", "amr"],
+    }
+
+
+@router.get("/healthz", response_model=HealthOut, responses=errors(503))
+def healthz(container: ContainerDep) -> HealthOut:
+    """200 when storage answers; 503 otherwise."""
+    container.storage.ping()
+    return HealthOut(status="ok", storage=container.settings.storage)

@@ -1,0 +1,145 @@
+"""Request and response bodies of the accounts API (camelCase on the wire, as the seeds use)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from twostep.domain.identity import mask_phone
+from twostep.domain.models import Message, User
+from twostep.services.login import CodeResent, LoginStarted
+from twostep.services.tokens import TokenPair
+
+
+class StrictBody(BaseModel):
+    """Unknown fields are refused (no mass assignment)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RegisterRequest(StrictBody):
+    first_name: str | None = Field(default=None, alias="firstName", max_length=200)
+    last_name: str | None = Field(default=None, alias="lastName", max_length=200)
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+    phone_number: str | None = Field(default=None, alias="phoneNumber", max_length=64)
+
+
+class LoginRequest(StrictBody):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class VerifyRequest(StrictBody):
+    otp: str | int = Field(description="The code; a JSON number is left-padded to the code length.")
+
+
+class RefreshRequest(StrictBody):
+    refresh_token: str | None = Field(default=None, alias="refreshToken", max_length=512)
+
+
+class MessageRequest(StrictBody):
+    content: str = Field(max_length=2000)
+
+
+class UserOut(BaseModel):
+    id: str
+    firstName: str | None
+    lastName: str | None
+    email: str
+    phoneNumber: str | None = Field(description="Masked: country code and last two digits.")
+    createdAt: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id,
+            firstName=user.first_name,
+            lastName=user.last_name,
+            email=user.email,
+            phoneNumber=mask_phone(user.phone) if user.phone else None,
+            createdAt=user.created_at,
+        )
+
+
+class LoginChallengeOut(BaseModel):
+    otpId: str
+    redirectPath: str
+    expiresAt: datetime
+    destination: str
+    resendAfter: datetime
+
+    @classmethod
+    def of(cls, started: LoginStarted) -> LoginChallengeOut:
+        return cls(
+            otpId=started.otp_id,
+            redirectPath=f"/otp/{started.otp_id}/verify",
+            expiresAt=started.expires_at,
+            destination=started.destination,
+            resendAfter=started.resend_after,
+        )
+
+
+class TokenPairOut(BaseModel):
+    accessToken: str
+    tokenType: str = "Bearer"
+    expiresIn: int
+    refreshToken: str
+
+    @classmethod
+    def of(cls, pair: TokenPair) -> TokenPairOut:
+        return cls(
+            accessToken=pair.access_token,
+            tokenType=pair.token_type,
+            expiresIn=pair.expires_in,
+            refreshToken=pair.refresh_token,
+        )
+
+
+class ResendOut(BaseModel):
+    expiresAt: datetime
+    resendAfter: datetime
+
+    @classmethod
+    def of(cls, resent: CodeResent) -> ResendOut:
+        return cls(expiresAt=resent.expires_at, resendAfter=resent.resend_after)
+
+
+class HelloOut(BaseModel):
+    message: str
+
+
+class MessageOut(BaseModel):
+    id: str
+    content: str
+    author: str
+    createdAt: datetime
+
+    @classmethod
+    def of(cls, message: Message) -> MessageOut:
+        return cls(
+            id=message.id, content=message.content, author=message.author, createdAt=message.created_at
+        )
+
+
+class MessagePageOut(BaseModel):
+    messages: list[MessageOut]
+    nextCursor: str | None
+
+
+class HealthOut(BaseModel):
+    status: str
+    storage: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; `code` is stable, `detail` is for people."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    requestId: str | None = None

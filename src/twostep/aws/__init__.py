@@ -1,0 +1,1 @@
+"""AWS edges: the Lambda API handler and the API Gateway authorizer."""

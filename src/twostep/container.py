@@ -1,0 +1,198 @@
+"""The composition root: builds every service from `Settings` once; used by every entry point."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from twostep.domain.clock import Clock, SystemClock
+from twostep.domain.keys import KeyMaterial
+from twostep.domain.otp import CodeHasher
+from twostep.domain.passwords import PasswordHasher
+from twostep.domain.ports import SmsSender, Storage
+from twostep.domain.tokens import TokenIssuer, TokenVerifier
+from twostep.secrets import load_key_material
+from twostep.services.audit import AuditService
+from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.limits import LimitPolicy, LimitsService
+from twostep.services.login import LoginService
+from twostep.services.messages import MessageService
+from twostep.services.registration import RegistrationService
+from twostep.services.tokens import TokenService
+from twostep.settings import Settings
+from twostep.sms import SenderDeps, build_delivery
+from twostep.storage import build_storage
+
+logger = logging.getLogger("twostep")
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock
+    storage: Storage
+    sender: SmsSender
+    keys: KeyMaterial
+    passwords: PasswordHasher
+    audit: AuditService
+    limits: LimitsService
+    codes: ChallengeService
+    tokens: TokenService
+    verifier: TokenVerifier
+    registration: RegistrationService
+    login: LoginService
+    messages: MessageService
+    closers: list[Any] = field(default_factory=list)
+
+    def close(self) -> None:
+        for resource in self.closers:
+            resource.close()
+        self.storage.close()
+
+
+def limit_policy(settings: Settings) -> LimitPolicy:
+    return LimitPolicy(
+        resend_cooldown_seconds=settings.resend_cooldown_seconds,
+        sms_per_number_10min=settings.sms_per_number_10min,
+        sms_per_number_day=settings.sms_per_number_day,
+        sms_hourly_budget=settings.sms_hourly_budget,
+        sms_allowed_countries=tuple(settings.sms_allowed_countries),
+        login_free_failures=settings.login_free_failures,
+        login_max_delay_seconds=settings.login_max_delay_seconds,
+        ip_login_per_minute=settings.ip_login_per_minute,
+        ip_register_per_hour=settings.ip_register_per_hour,
+        ip_verify_create_per_hour=settings.ip_verify_create_per_hour,
+        otp_account_failure_limit=settings.otp_account_failure_limit,
+    )
+
+
+def build_verifier(settings: Settings, keys: KeyMaterial, clock: Clock) -> TokenVerifier:
+    """The access-token verifier; also what the authorizer builds, with nothing else."""
+    max_age = timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds)
+    published = keys.verification_keys(clock.now(), max_age)
+    return TokenVerifier(
+        algorithm=settings.jwt_algorithm,
+        keys={
+            kid: key.verification_material
+            for kid, key in published.items()
+            if key.algorithm == settings.jwt_algorithm
+        },
+        issuer=settings.issuer,
+        audience=settings.audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+        clock=clock,
+    )
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    http: Any = None,
+    boto_session: Any = None,
+    storage: Storage | None = None,
+    sender: SmsSender | None = None,
+) -> Container:
+    """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda)."""
+    clock = clock or SystemClock()
+    storage = storage or build_storage(settings, boto_session=boto_session)
+    storage.init_schema()
+    closers: list[Any] = []
+    if http is None and any(name in settings.sms_providers for name in ("twilio", "flowroute", "sipgate")):
+        import httpx
+
+        http = httpx.Client(timeout=httpx.Timeout(settings.sms_timeout_seconds, connect=3.0))
+        closers.append(http)
+    deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
+    sender = sender or build_delivery(settings, deps)
+    keys = load_key_material(settings, clock, boto_session=boto_session)
+    return _wire(settings, clock, storage, sender, keys, closers)
+
+
+def _wire(
+    settings: Settings,
+    clock: Clock,
+    storage: Storage,
+    sender: SmsSender,
+    keys: KeyMaterial,
+    closers: list[Any],
+) -> Container:
+    passwords = PasswordHasher(
+        settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+    )
+    audit = AuditService(storage, clock)
+    limits = LimitsService(storage, limit_policy(settings), clock, audit)
+    codes = ChallengeService(
+        store=storage,
+        sender=sender,
+        hasher=CodeHasher(keys.otp_hmac_key),
+        limits=limits,
+        audit=audit,
+        clock=clock,
+        org_name=settings.org_name,
+        web_origin=settings.web_origin,
+    )
+    current = keys.current
+    issuer = TokenIssuer(
+        kid=current.kid,
+        algorithm=current.algorithm,
+        key=current.signing_material,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+        clock=clock,
+    )
+    verifier = build_verifier(settings, keys, clock)
+    tokens = TokenService(
+        store=storage,
+        users=storage,
+        issuer=issuer,
+        verifier=verifier,
+        audit=audit,
+        clock=clock,
+        refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+    )
+    login_spec = CodeSpec(
+        length=settings.otp_length,
+        ttl_seconds=settings.otp_ttl_seconds,
+        max_attempts=settings.otp_max_attempts,
+        template=settings.sms_template,
+    )
+    return Container(
+        settings=settings,
+        clock=clock,
+        storage=storage,
+        sender=sender,
+        keys=keys,
+        passwords=passwords,
+        audit=audit,
+        limits=limits,
+        codes=codes,
+        tokens=tokens,
+        verifier=verifier,
+        registration=RegistrationService(
+            users=storage,
+            hasher=passwords,
+            limits=limits,
+            audit=audit,
+            clock=clock,
+            require_second_factor=settings.require_second_factor,
+            org_name=settings.org_name,
+        ),
+        login=LoginService(
+            users=storage,
+            challenges=storage,
+            codes=codes,
+            tokens=tokens,
+            hasher=passwords,
+            limits=limits,
+            audit=audit,
+            clock=clock,
+            code_spec=login_spec,
+            require_second_factor=settings.require_second_factor,
+        ),
+        messages=MessageService(storage, clock),
+        closers=closers,
+    )

@@ -1,0 +1,171 @@
+"""One error hierarchy with stable codes; edges map codes to HTTP, CLI exit codes and authorizer Deny.
+
+Errors carry no HTTP status: `api/errors.py` holds the one table from error class to status.
+Messages are written for the person reading them and never contain a secret.
+"""
+
+from __future__ import annotations
+
+
+class TwoStepError(Exception):
+    """Root of every error twostep raises on purpose."""
+
+    code = "error"
+    default_message = "Something went wrong."
+
+    def __init__(self, message: str | None = None, **details: object) -> None:
+        self.message = message or self.default_message
+        self.details: dict[str, object] = details
+        super().__init__(self.message)
+
+
+# --- input ---
+class InvalidInput(TwoStepError):
+    code = "invalid_input"
+    default_message = "The request is not valid."
+
+    def __init__(self, message: str | None = None, *, field: str | None = None, **details: object) -> None:
+        if field is not None:
+            details["field"] = field
+        super().__init__(message, **details)
+        self.field = field
+
+
+class WeakPassword(InvalidInput):
+    code = "weak_password"
+    default_message = "Choose a different password."
+
+
+class InvalidPhoneNumber(InvalidInput):
+    code = "invalid_phone_number"
+    default_message = "The phone number is not a valid number in international format."
+
+
+class AccountExists(TwoStepError):
+    code = "account_exists"
+    default_message = "An account with this email or phone number already exists."
+
+
+class NotFound(TwoStepError):
+    code = "not_found"
+    default_message = "Not found."
+
+
+# --- authentication ---
+class InvalidCredentials(TwoStepError):
+    code = "invalid_credentials"
+    default_message = "The email or password is wrong."
+
+
+class SecondFactorRequired(TwoStepError):
+    code = "second_factor_required"
+    default_message = "This account needs a phone number for the second sign-in step."
+
+
+class ChallengeNotFound(TwoStepError):
+    code = "challenge_not_found"
+    default_message = "No such code request."
+
+
+class WrongCode(TwoStepError):
+    code = "wrong_code"
+    default_message = "The code is wrong."
+
+    def __init__(self, attempts_remaining: int) -> None:
+        super().__init__(None, attemptsRemaining=attempts_remaining)
+        self.attempts_remaining = attempts_remaining
+
+
+class ChallengeGone(TwoStepError):
+    """Base for codes that can no longer be used: expired, used, or out of attempts."""
+
+    code = "challenge_gone"
+    default_message = "This code can no longer be used; request a new one."
+
+
+class ChallengeExpired(ChallengeGone):
+    code = "code_expired"
+    default_message = "The code has expired; request a new one."
+
+
+class ChallengeUsed(ChallengeGone):
+    code = "code_used"
+    default_message = "The code was already used."
+
+
+class ChallengeExhausted(ChallengeGone):
+    code = "code_attempts_exhausted"
+    default_message = "Too many wrong codes; sign in again to get a new one."
+
+
+class InvalidToken(TwoStepError):
+    code = "invalid_token"
+    default_message = "The token is missing, invalid or expired."
+
+
+class RefreshTokenReused(InvalidToken):
+    code = "refresh_token_reused"
+    default_message = "This refresh token was already used; the session has been ended."
+
+
+class Forbidden(TwoStepError):
+    code = "forbidden"
+    default_message = "Not allowed."
+
+
+class ApiKeyRequired(TwoStepError):
+    code = "api_key_required"
+    default_message = "A valid X-Api-Key header is required."
+
+
+# --- limits ---
+class RateLimited(TwoStepError):
+    code = "rate_limited"
+    default_message = "Too many requests; try again later."
+
+    def __init__(self, limit: str, retry_after: int, message: str | None = None) -> None:
+        retry_after = max(1, int(retry_after))
+        super().__init__(message, limit=limit, retryAfter=retry_after)
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+class DestinationNotAllowed(TwoStepError):
+    code = "destination_not_allowed"
+    default_message = "Codes cannot be sent to this country."
+
+
+# --- dependencies ---
+class DependencyUnavailable(TwoStepError):
+    """A dependency failed; the operation was not done and nothing was half-written."""
+
+    code = "dependency_unavailable"
+    default_message = "A service twostep depends on is unavailable; try again shortly."
+
+
+class StorageUnavailable(DependencyUnavailable):
+    code = "storage_unavailable"
+    default_message = "Storage is unavailable; try again shortly."
+
+
+class SmsDeliveryError(DependencyUnavailable):
+    """SMS could not be delivered; `reason` is one of REASONS."""
+
+    code = "sms_delivery_failed"
+    default_message = "The text message could not be sent; try again shortly."
+    REASONS = ("timeout", "rejected_number", "auth", "provider_error", "budget_exhausted")
+
+    def __init__(self, reason: str, provider: str = "", message: str | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.reason = reason
+        self.provider = provider
+
+
+class SecretStoreUnavailable(DependencyUnavailable):
+    code = "secret_store_unavailable"
+    default_message = "The secret store is unavailable."
+
+
+class ConfigurationError(TwoStepError):
+    code = "configuration_error"
+    default_message = "The configuration is not valid."

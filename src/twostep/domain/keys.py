@@ -1,0 +1,191 @@
+"""Signing keys and the secret material twostep keeps: JWT keys (current + previous) and the code HMAC key.
+
+A `KeyMaterial` is what a key source (a local file in dev, Secrets Manager on AWS) hands the container.
+Records are plain JSON-able dicts so any secret store can hold them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+Algorithm = Literal["RS256", "ES256", "EdDSA", "HS256"]
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+
+# 2048-bit RSA: 112-bit strength (NIST SP 800-57, fine through 2030) and the fastest asymmetric verify,
+# which the authorizer pays on every request. Raise it with TWOSTEP_JWT_RSA_BITS where policy asks.
+DEFAULT_RSA_BITS = 2048
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _int_b64(value: int) -> str:
+    return _b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    algorithm: Algorithm
+    created_at: datetime
+    private_key: PrivateKey | None = None
+    secret: bytes | None = None  # HS256 only
+    retired_at: datetime | None = None
+
+    @property
+    def signing_material(self) -> Any:
+        return self.secret if self.algorithm == "HS256" else self.private_key
+
+    @property
+    def verification_material(self) -> Any:
+        if self.algorithm == "HS256":
+            return self.secret
+        assert self.private_key is not None
+        return self.private_key.public_key()
+
+    def public_jwk(self) -> dict[str, str] | None:
+        """The JWKS entry; None for HS256, whose key is never published."""
+        if self.algorithm == "HS256" or self.private_key is None:
+            return None
+        public = self.private_key.public_key()
+        base = {"kid": self.kid, "use": "sig", "alg": self.algorithm}
+        if isinstance(public, rsa.RSAPublicKey):
+            numbers = public.public_numbers()
+            return {**base, "kty": "RSA", "n": _int_b64(numbers.n), "e": _int_b64(numbers.e)}
+        if isinstance(public, ec.EllipticCurvePublicKey):
+            point = public.public_numbers()
+            return {
+                **base,
+                "kty": "EC",
+                "crv": "P-256",
+                "x": _b64url(point.x.to_bytes(32, "big")),
+                "y": _b64url(point.y.to_bytes(32, "big")),
+            }
+        raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return {**base, "kty": "OKP", "crv": "Ed25519", "x": _b64url(raw)}
+
+    def to_record(self) -> dict[str, str]:
+        record = {"kid": self.kid, "alg": self.algorithm, "created_at": self.created_at.isoformat()}
+        if self.retired_at is not None:
+            record["retired_at"] = self.retired_at.isoformat()
+        if self.secret is not None:
+            record["secret"] = _b64url(self.secret)
+        if self.private_key is not None:
+            pem = self.private_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            record["private_pem"] = pem.decode()
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, str]) -> SigningKey:
+        private_key = None
+        if "private_pem" in record:
+            loaded = serialization.load_pem_private_key(record["private_pem"].encode(), password=None)
+            if not isinstance(
+                loaded, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+            ):
+                raise ValueError("unsupported key type in key record")
+            private_key = loaded
+        secret = base64.urlsafe_b64decode(record["secret"] + "==") if "secret" in record else None
+        retired = record.get("retired_at")
+        return cls(
+            kid=record["kid"],
+            algorithm=record["alg"],  # type: ignore[arg-type]
+            created_at=datetime.fromisoformat(record["created_at"]),
+            private_key=private_key,
+            secret=secret,
+            retired_at=datetime.fromisoformat(retired) if retired else None,
+        )
+
+
+def generate_signing_key(algorithm: Algorithm, now: datetime, rsa_bits: int = DEFAULT_RSA_BITS) -> SigningKey:
+    """A fresh key of the given algorithm, with a random `kid`."""
+    kid = secrets.token_urlsafe(12)
+    if algorithm == "HS256":
+        return SigningKey(kid=kid, algorithm=algorithm, created_at=now, secret=secrets.token_bytes(32))
+    private_key: PrivateKey
+    if algorithm == "RS256":
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
+    elif algorithm == "ES256":
+        private_key = ec.generate_private_key(ec.SECP256R1())
+    else:
+        private_key = ed25519.Ed25519PrivateKey.generate()
+    return SigningKey(kid=kid, algorithm=algorithm, created_at=now, private_key=private_key)
+
+
+def hs256_key_from_secret(secret: bytes, now: datetime) -> SigningKey:
+    """An HS256 key from a configured secret; the kid is derived so all instances agree on it."""
+    kid = "hs-" + hashlib.sha256(b"twostep-kid\x00" + secret).hexdigest()[:16]
+    return SigningKey(kid=kid, algorithm="HS256", created_at=now, secret=secret)
+
+
+@dataclass(frozen=True)
+class KeyMaterial:
+    """The current signing key first, then retired keys still published for verification."""
+
+    signing_keys: tuple[SigningKey, ...]
+    otp_hmac_key: bytes
+    extra: dict[str, str] = field(default_factory=dict)  # provider credentials kept in the same secret
+
+    @property
+    def current(self) -> SigningKey:
+        return self.signing_keys[0]
+
+    def verification_keys(self, now: datetime, max_token_age: timedelta) -> dict[str, SigningKey]:
+        """Keys whose tokens may still be alive: the current one and those retired less than a token ago."""
+        return {
+            key.kid: key
+            for key in self.signing_keys
+            if key.retired_at is None or key.retired_at + max_token_age > now
+        }
+
+    def rotated(self, algorithm: Algorithm, now: datetime, rsa_bits: int = DEFAULT_RSA_BITS) -> KeyMaterial:
+        """A new current key; the old ones are marked retired (and dropped once long expired)."""
+        fresh = generate_signing_key(algorithm, now, rsa_bits)
+        keep = [
+            key if key.retired_at else replace(key, retired_at=now)
+            for key in self.signing_keys
+            if key.retired_at is None or now - key.retired_at < timedelta(days=2)
+        ]
+        return replace(self, signing_keys=(fresh, *keep))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "signing_keys": [key.to_record() for key in self.signing_keys],
+                "otp_hmac_key": _b64url(self.otp_hmac_key),
+                **({"extra": self.extra} if self.extra else {}),
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> KeyMaterial:
+        data = json.loads(text)
+        keys = tuple(SigningKey.from_record(record) for record in data["signing_keys"])
+        if not keys:
+            raise ValueError("the key material holds no signing key")
+        return cls(
+            signing_keys=keys,
+            otp_hmac_key=base64.urlsafe_b64decode(data["otp_hmac_key"] + "=="),
+            extra={str(k): str(v) for k, v in data.get("extra", {}).items()},
+        )
+
+    @classmethod
+    def generate(cls, algorithm: Algorithm, now: datetime, rsa_bits: int = DEFAULT_RSA_BITS) -> KeyMaterial:
+        return cls(
+            signing_keys=(generate_signing_key(algorithm, now, rsa_bits),),
+            otp_hmac_key=secrets.token_bytes(32),
+        )

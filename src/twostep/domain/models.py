@@ -1,0 +1,114 @@
+"""Records that services pass to and from storage: plain frozen dataclasses, no framework types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+T = TypeVar("T")
+
+ChallengePurpose = Literal["login", "verify"]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+    password_hash: str
+    created_at: datetime
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None  # E.164
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """One code sent for one login (or one verification id); used at most once.
+
+    `attempts` counts every check, right or wrong, and only grows. A resend replaces `code_hmac` and
+    `expires_at` but keeps `attempts`, so the failure budget survives it.
+    """
+
+    id: str
+    purpose: ChallengePurpose
+    subject: str  # user id for logins, auth_id for verifications
+    phone: str  # E.164
+    code_hmac: str
+    created_at: datetime
+    expires_at: datetime
+    max_attempts: int
+    attempts: int = 0
+    consumed_at: datetime | None = None
+    sends: int = 1
+    last_sent_at: datetime | None = None
+    code_length: int = 6
+
+    @property
+    def attempts_remaining(self) -> int:
+        return max(0, self.max_attempts - self.attempts)
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    """A stored refresh token: only its hash is kept. Tokens of one sign-in share a `family_id`."""
+
+    token_hash: str
+    family_id: str
+    user_id: str
+    created_at: datetime
+    expires_at: datetime
+    family_expires_at: datetime
+    amr: tuple[str, ...] = ("pwd", "sms")
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    user_id: str
+    author: str
+    content: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A message the console sender kept for local reading (dev only)."""
+
+    to: str
+    body: str
+    sent_at: datetime
+    provider: str = "console"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """An append-only record of a security-relevant event, with personal data minimised."""
+
+    event: str
+    at: datetime
+    user_id: str | None = None
+    email_hash: str | None = None
+    phone_masked: str | None = None
+    ip: str | None = None
+    request_id: str | None = None
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Who is asking, as far as the edge could tell; used for limits and the audit trail."""
+
+    ip: str | None = None
+    request_id: str | None = None
+
+
+NO_CONTEXT = RequestContext()

@@ -1,0 +1,63 @@
+"""One-time codes: drawn from `secrets`, fixed length with leading zeros, kept only as an HMAC."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from twostep.domain.errors import InvalidInput
+
+
+def generate_code(length: int) -> str:
+    """A uniformly random string of `length` decimal digits (leading zeros kept)."""
+    if not 4 <= length <= 10:
+        raise InvalidInput("code length must be between 4 and 10", field="code_length")
+    return f"{secrets.randbelow(10**length):0{length}d}"
+
+
+class CodeHasher:
+    """Keys the code HMAC to the challenge id, so a stored hash is useless for any other challenge."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise ValueError("the code HMAC key must be at least 32 bytes")
+        self._key = key
+
+    def digest(self, challenge_id: str, code: str) -> str:
+        message = f"{challenge_id}\x00{code}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def matches(self, challenge_id: str, code: str, stored: str) -> bool:
+        return hmac.compare_digest(self.digest(challenge_id, code), stored)
+
+
+def normalise_submitted_code(raw: object, length: int) -> str:
+    """Accept a string of digits, or a JSON number left-padded to `length` (seed 000 sends numbers).
+
+    Raises:
+        InvalidInput: not digits, or longer than the code.
+    """
+    if isinstance(raw, bool):
+        raise InvalidInput("the code must be digits", field="otp")
+    if isinstance(raw, int):
+        if raw < 0:
+            raise InvalidInput("the code must be digits", field="otp")
+        text = str(raw).rjust(length, "0")
+    elif isinstance(raw, str):
+        text = raw.strip()
+    else:
+        raise InvalidInput("the code must be digits", field="otp")
+    if not text.isascii() or not text.isdigit() or not 1 <= len(text) <= 10:
+        raise InvalidInput("the code must be 4 to 10 digits", field="otp")
+    return text
+
+
+def render_message(template: str, *, code: str, org: str, ttl_seconds: int, web_origin: str | None) -> str:
+    """Fill the SMS template; append the WebOTP line (`@domain #code`) when a web origin is set."""
+    minutes = max(1, round(ttl_seconds / 60))
+    body = template.replace("{code}", code).replace("{org}", org).replace("{minutes}", str(minutes))
+    if web_origin:
+        domain = web_origin.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+        body = f"{body}\n\n@{domain} #{code}"
+    return body

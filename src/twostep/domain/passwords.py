@@ -1,0 +1,135 @@
+"""Password rules and Argon2id hashing (NIST 800-63B: length, no composition rules, a blocklist)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from argon2 import PasswordHasher as Argon2Hasher
+from argon2 import Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from twostep.domain.errors import WeakPassword
+
+MIN_LENGTH = 8
+MAX_LENGTH = 128
+
+# Whole-string matches only: a long password that contains one of these is fine.
+COMMON_PASSWORDS = frozenset(
+    [
+        "password",
+        "password1",
+        "password12",
+        "password123",
+        "password1234",
+        "passw0rd",
+        "p@ssw0rd",
+        "p@ssword",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "12345678910",
+        "87654321",
+        "11111111",
+        "00000000",
+        "88888888",
+        "qwertyui",
+        "qwerty123",
+        "qwerty1234",
+        "qwertyuiop",
+        "1q2w3e4r",
+        "1q2w3e4r5t",
+        "1qaz2wsx",
+        "zaq12wsx",
+        "abc12345",
+        "abcd1234",
+        "abcdefgh",
+        "iloveyou",
+        "iloveyou1",
+        "sunshine",
+        "sunshine1",
+        "princess",
+        "princess1",
+        "football",
+        "football1",
+        "baseball",
+        "baseball1",
+        "superman",
+        "trustno1",
+        "welcome1",
+        "welcome123",
+        "letmein1",
+        "letmein123",
+        "monkey123",
+        "dragon123",
+        "master123",
+        "starwars",
+        "computer",
+        "internet",
+        "whatever",
+        "changeme",
+        "changeme1",
+        "secret123",
+        "default1",
+        "admin123",
+        "administrator",
+        "login123",
+        "test1234",
+        "testtest",
+        "qwertyuiop123",
+        "asdfghjkl",
+        "asdfasdf",
+        "zxcvbnm1",
+        "michael1",
+        "jennifer",
+        "charlie1",
+        "shadow123",
+        "twostep",
+        "twostep1",
+        "twostep123",
+    ]
+)
+
+
+def normalise_password(password: str) -> str:
+    """NFC so that the same characters typed on different keyboards hash the same."""
+    return unicodedata.normalize("NFC", password)
+
+
+def check_password_rules(password: str, *, context_words: tuple[str, ...] = ()) -> None:
+    """Raises WeakPassword with a reason a person can act on."""
+    length = len(normalise_password(password))
+    if length < MIN_LENGTH:
+        raise WeakPassword(f"The password must have at least {MIN_LENGTH} characters.", field="password")
+    if length > MAX_LENGTH:
+        raise WeakPassword(f"The password must have at most {MAX_LENGTH} characters.", field="password")
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or any(word and lowered == word.lower() for word in context_words):
+        raise WeakPassword("This password is too common or easy to guess; choose another.", field="password")
+
+
+class PasswordHasher:
+    """Argon2id with parameters fixed at start-up; verifies in constant work even for unknown users."""
+
+    def __init__(self, memory_kib: int = 19456, time_cost: int = 2, parallelism: int = 1) -> None:
+        self._hasher = Argon2Hasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
+        )
+        # Verifying against this when the email is unknown spends the same work as a real check.
+        self._dummy_hash = self._hasher.hash("twostep-dummy-password-for-timing")
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(normalise_password(password))
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        """True when `password` matches; with `stored_hash=None` it does the same work and fails."""
+        if len(password) > MAX_LENGTH * 4:
+            return False
+        target = stored_hash if stored_hash is not None else self._dummy_hash
+        try:
+            ok = self._hasher.verify(target, normalise_password(password))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+        return ok and stored_hash is not None
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(stored_hash)

@@ -1,0 +1,166 @@
+"""The ports services depend on, as small Protocols; one storage object satisfies all storage ports.
+
+Every storage method that changes state is atomic on its own (one conditional write): services never
+read-then-write to decide single use, uniqueness or counting. Storage raises `StorageUnavailable` when
+the backend cannot be reached; it never lets a driver exception escape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
+
+
+class UserStore(Protocol):
+    def add_user(self, user: User) -> None:
+        """Store a new user; email and phone are unique together with the insert.
+
+        Raises:
+            AccountExists: the email or the phone number belongs to another user.
+        """
+        ...
+
+    def get_user(self, user_id: str) -> User | None: ...
+
+    def find_user_by_email(self, email: str) -> User | None: ...
+
+    def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
+
+    def list_users(self, limit: int, cursor: str | None = None) -> Page[User]:
+        """Users for administration (CLI); not used on a request path."""
+        ...
+
+    def delete_user(self, user_id: str, now: datetime) -> bool:
+        """Remove the user, free its email and phone, and revoke its refresh tokens."""
+        ...
+
+
+class ChallengeStore(Protocol):
+    def put_challenge(self, challenge: Challenge) -> None:
+        """Insert a challenge, or overwrite one with the same id (new verification for an auth_id)."""
+        ...
+
+    def get_challenge(self, challenge_id: str) -> Challenge | None: ...
+
+    def replace_code(
+        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime
+    ) -> Challenge | None:
+        """Swap in a new code (resend): keeps `attempts`, adds one to `sends`, sets `last_sent_at`.
+
+        Only while the challenge is unconsumed; returns None otherwise or when it does not exist.
+        """
+        ...
+
+    def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
+        """Atomically add one attempt if the challenge is unconsumed, unexpired and under budget.
+
+        Returns the challenge after the increment, or None when the gate refused (the caller then
+        reads the challenge to tell not found / expired / used / exhausted apart).
+        """
+        ...
+
+    def consume_challenge(self, challenge_id: str, now: datetime) -> bool:
+        """Mark the challenge used; True only for the one caller that did so."""
+        ...
+
+    def expire_challenge(self, challenge_id: str, now: datetime) -> None:
+        """Make the challenge unusable at once (a code that was never delivered)."""
+        ...
+
+
+class RefreshTokenStore(Protocol):
+    def add_refresh_token(self, token: RefreshToken) -> None: ...
+
+    def get_refresh_token(self, token_hash: str) -> RefreshToken | None: ...
+
+    def claim_refresh_token(self, token_hash: str, now: datetime) -> RefreshToken | None:
+        """Atomically mark an unused, unrevoked, unexpired token as used; None if that failed."""
+        ...
+
+    def revoke_family(self, family_id: str, now: datetime) -> None: ...
+
+
+class MessageStore(Protocol):
+    def add_message(self, message: Message) -> None: ...
+
+    def list_messages(self, limit: int, cursor: str | None = None) -> Page[Message]:
+        """Newest first; `cursor` continues after the last message of the previous page."""
+        ...
+
+
+class OutboxStore(Protocol):
+    def add_outbox(self, entry: OutboxEntry) -> None: ...
+
+    def list_outbox(self, to: str | None = None, last: int = 20) -> list[OutboxEntry]:
+        """The `last` newest entries (optionally only to one number), oldest first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    value: int
+    expires_at: datetime
+
+
+class CounterStore(Protocol):
+    def increment_counter(self, key: str, amount: int, now: datetime, expires_at: datetime) -> int:
+        """Atomically add `amount` and return the new value.
+
+        A missing or expired counter starts again from zero with the given `expires_at`; a live one
+        keeps its expiry.
+        """
+        ...
+
+    def get_counter(self, key: str, now: datetime) -> Counter | None:
+        """The live counter, or None when missing or expired."""
+        ...
+
+    def delete_counter(self, key: str) -> None: ...
+
+
+class AuditStore(Protocol):
+    def append_audit(self, event: AuditEvent) -> None: ...
+
+    def list_audit(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:
+        """The `limit` newest events, oldest first."""
+        ...
+
+
+class Storage(
+    UserStore,
+    ChallengeStore,
+    RefreshTokenStore,
+    MessageStore,
+    OutboxStore,
+    CounterStore,
+    AuditStore,
+    Protocol,
+):
+    """Everything a storage adapter provides."""
+
+    def init_schema(self) -> None:
+        """Create tables where missing; idempotent."""
+        ...
+
+    def ping(self) -> None:
+        """Raises StorageUnavailable when the backend cannot be reached."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SmsSender(Protocol):
+    """Sends one text message. Implementations never log or raise with the body or credentials."""
+
+    name: str
+
+    def send(self, to: str, body: str) -> str:
+        """Deliver `body` to the E.164 number `to`; returns the provider's message id.
+
+        Raises:
+            SmsDeliveryError: with a stable `reason` when the provider did not take the message.
+        """
+        ...

@@ -1,0 +1,178 @@
+"""Access tokens (JWT) and refresh tokens (opaque), following RFC 8725.
+
+The verifier pins one algorithm, needs every claim, checks time against an injected clock with a small
+leeway, and reads keys only from the configured key set: `jku`, `x5u`, `jwk` and `x5c` headers are never
+used, an unknown `kid` or a `crit` header is refused. It imports nothing but PyJWT and the standard
+library so the API Gateway authorizer can load it quickly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jwt
+
+from twostep.domain.clock import Clock
+from twostep.domain.errors import InvalidToken
+
+ACCESS_TOKEN_TYPE = "at+jwt"
+MAX_TOKEN_LENGTH = 8192
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "email", "iat", "exp", "jti", "amr")
+_COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    sub: str
+    email: str
+    jti: str
+    iat: int
+    exp: int
+    amr: tuple[str, ...]
+
+
+class TokenIssuer:
+    """Signs access tokens with the current key; `kid` tells verifiers which key to use."""
+
+    def __init__(
+        self,
+        *,
+        kid: str,
+        algorithm: str,
+        key: Any,
+        issuer: str,
+        audience: str,
+        ttl_seconds: int,
+        clock: Clock,
+    ) -> None:
+        self._kid, self._algorithm, self._key = kid, algorithm, key
+        self._issuer, self._audience, self._ttl = issuer, audience, ttl_seconds
+        self._clock = clock
+
+    @property
+    def ttl_seconds(self) -> int:
+        return self._ttl
+
+    def issue(self, *, user_id: str, email: str, amr: tuple[str, ...]) -> str:
+        now = int(self._clock.now().timestamp())
+        claims = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": user_id,
+            "email": email,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self._ttl,
+            "jti": str(uuid.uuid4()),
+            "amr": list(amr),
+        }
+        headers = {"kid": self._kid, "typ": ACCESS_TOKEN_TYPE}
+        return jwt.encode(claims, self._key, algorithm=self._algorithm, headers=headers)
+
+
+class TokenVerifier:
+    """Checks access tokens. Every failure raises `InvalidToken` with the same public message."""
+
+    def __init__(
+        self,
+        *,
+        algorithm: str,
+        keys: Mapping[str, Any],
+        issuer: str,
+        audience: str,
+        leeway_seconds: int,
+        clock: Clock,
+    ) -> None:
+        self._algorithm = algorithm
+        self._keys = dict(keys)
+        self._issuer, self._audience = issuer, audience
+        self._leeway = leeway_seconds
+        self._clock = clock
+        self._jwt = jwt.PyJWT(options={"verify_signature": True})
+
+    def verify(self, token: str) -> AccessClaims:
+        """Raises: InvalidToken."""
+        header = self._checked_header(token)
+        key = self._keys.get(header["kid"])
+        if key is None:
+            raise InvalidToken()
+        try:
+            claims = self._jwt.decode(
+                token,
+                key,
+                algorithms=[self._algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={
+                    "require": list(REQUIRED_CLAIMS),
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "strict_aud": True,
+                },
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken() from exc
+        return self._checked_claims(claims)
+
+    def _checked_header(self, token: str) -> dict[str, Any]:
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.match(token):
+            raise InvalidToken()
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken() from exc
+        if (
+            header.get("alg") != self._algorithm
+            or header.get("typ") != ACCESS_TOKEN_TYPE
+            or "crit" in header
+            or not isinstance(header.get("kid"), str)
+        ):
+            raise InvalidToken()
+        return header
+
+    def _checked_claims(self, claims: dict[str, Any]) -> AccessClaims:
+        now = self._clock.now().timestamp()
+        try:
+            exp, iat = int(claims["exp"]), int(claims["iat"])
+            nbf = int(claims.get("nbf", iat))
+            sub, email, jti = claims["sub"], claims["email"], claims["jti"]
+            amr = tuple(str(method) for method in claims["amr"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidToken() from exc
+        if exp <= now - self._leeway or nbf > now + self._leeway or iat > now + self._leeway:
+            raise InvalidToken()
+        if not all(isinstance(value, str) and value for value in (sub, email, jti)):
+            raise InvalidToken()
+        return AccessClaims(sub=sub, email=email, jti=jti, iat=iat, exp=exp, amr=amr)
+
+
+def new_refresh_token() -> str:
+    """256 bits from the CSPRNG; only its hash is stored."""
+    return "rt_" + secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def extract_bearer(header_value: str | None) -> str | None:
+    """`Bearer <jwt>` (any case) or a raw `<jwt>`, as seeds 001 and 003 send it."""
+    if not header_value:
+        return None
+    value = header_value.strip()
+    scheme, _, rest = value.partition(" ")
+    if rest and scheme.lower() == "bearer":
+        value = rest.strip()
+    return value or None
+
+
+def timestamp(moment: datetime) -> int:
+    return int(moment.timestamp())

@@ -1,0 +1,72 @@
+"""A JSON key file beside the database (dev and single-host use); created on first run with mode 0600."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from twostep.domain.clock import Clock
+from twostep.domain.errors import ConfigurationError
+from twostep.domain.keys import Algorithm, KeyMaterial
+
+logger = logging.getLogger("twostep.secrets")
+
+
+class LocalKeyFile:
+    def __init__(self, path: Path, algorithm: Algorithm, rsa_bits: int) -> None:
+        self._path = Path(path)
+        self._algorithm = algorithm
+        self._rsa_bits = rsa_bits
+
+    def load(self, clock: Clock) -> KeyMaterial:
+        """Read the key file, creating it when missing; a current key of another algorithm is rotated."""
+        if not self._path.exists():
+            self._create(KeyMaterial.generate(self._algorithm, clock.now(), self._rsa_bits))
+        material = self._read()
+        if material.current.algorithm != self._algorithm:
+            material = self.rotate(clock)
+        return material
+
+    def rotate(self, clock: Clock) -> KeyMaterial:
+        """Make a new current key; the previous one stays published until its tokens expire."""
+        material = (
+            self._read()
+            if self._path.exists()
+            else KeyMaterial.generate(self._algorithm, clock.now(), self._rsa_bits)
+        )
+        rotated = material.rotated(self._algorithm, clock.now(), self._rsa_bits)
+        self._replace(rotated)
+        return rotated
+
+    def _read(self) -> KeyMaterial:
+        try:
+            return KeyMaterial.from_json(self._path.read_text())
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigurationError(f"TWOSTEP_JWT_KEY_FILE: cannot read key file {self._path}") from exc
+
+    def _create(self, material: KeyMaterial) -> None:
+        """Write aside, then link into place: two processes starting together agree on one key file."""
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self._path.with_name(f".{self._path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(material.to_json())
+        try:
+            os.link(temporary, self._path)
+            logger.info("created a new key file", extra={"path": str(self._path)})
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+
+    def _replace(self, material: KeyMaterial) -> None:
+        temporary = self._path.with_suffix(".tmp")
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(material.to_json())
+        os.replace(temporary, self._path)

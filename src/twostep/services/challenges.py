@@ -1,0 +1,179 @@
+"""Issuing, resending and checking one-time codes; shared by sign-in and the verification API.
+
+The rules of SPEC section 3 live here once: codes from `secrets`, only an HMAC stored, expiry checked
+before the code, the attempt counted atomically before comparing, single use by one conditional write,
+and a code that could not be delivered made unusable at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from twostep.domain.clock import Clock
+from twostep.domain.errors import (
+    ChallengeExhausted,
+    ChallengeExpired,
+    ChallengeGone,
+    ChallengeNotFound,
+    ChallengeUsed,
+    SmsDeliveryError,
+    WrongCode,
+)
+from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
+from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
+from twostep.domain.ports import ChallengeStore, SmsSender
+from twostep.services.audit import AuditService
+from twostep.services.limits import LimitsService
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSpec:
+    """What a new code looks like and says."""
+
+    length: int
+    ttl_seconds: int
+    max_attempts: int
+    template: str
+
+
+class ChallengeService:
+    def __init__(
+        self,
+        *,
+        store: ChallengeStore,
+        sender: SmsSender,
+        hasher: CodeHasher,
+        limits: LimitsService,
+        audit: AuditService,
+        clock: Clock,
+        org_name: str,
+        web_origin: str | None,
+    ) -> None:
+        self._store, self._sender, self._hasher = store, sender, hasher
+        self._limits, self._audit, self._clock = limits, audit, clock
+        self._org, self._web_origin = org_name, web_origin
+
+    @property
+    def resend_cooldown_seconds(self) -> int:
+        return self._limits.policy.resend_cooldown_seconds
+
+    def resend_after(self, challenge: Challenge) -> datetime:
+        sent = challenge.last_sent_at or challenge.created_at
+        return sent + timedelta(seconds=self.resend_cooldown_seconds)
+
+    def issue(
+        self,
+        *,
+        challenge_id: str,
+        purpose: ChallengePurpose,
+        subject: str,
+        phone: str,
+        spec: CodeSpec,
+        ctx: RequestContext = NO_CONTEXT,
+    ) -> Challenge:
+        """Create a challenge and text its code; raises what `LimitsService.reserve_sms` or delivery raise."""
+        self._limits.reserve_sms(phone, ctx)
+        now = self._clock.now()
+        code = generate_code(spec.length)
+        challenge = Challenge(
+            id=challenge_id,
+            purpose=purpose,
+            subject=subject,
+            phone=phone,
+            code_hmac=self._hasher.digest(challenge_id, code),
+            created_at=now,
+            expires_at=now + timedelta(seconds=spec.ttl_seconds),
+            max_attempts=spec.max_attempts,
+            last_sent_at=now,
+            code_length=spec.length,
+        )
+        self._store.put_challenge(challenge)
+        self._deliver(challenge, code, spec, ctx)
+        return challenge
+
+    def replace(self, challenge: Challenge, spec: CodeSpec, ctx: RequestContext = NO_CONTEXT) -> Challenge:
+        """A new code for a live challenge (resend or verification re-create); the attempt budget stays.
+
+        Raises:
+            ChallengeUsed / ChallengeExhausted: the challenge is finished.
+            RateLimited: cooldown or SMS caps.
+        """
+        self._ensure_replaceable(challenge)
+        self._limits.reserve_sms(challenge.phone, ctx)
+        now = self._clock.now()
+        code = generate_code(challenge.code_length)
+        replaced = self._store.replace_code(
+            challenge.id,
+            self._hasher.digest(challenge.id, code),
+            now + timedelta(seconds=spec.ttl_seconds),
+            now,
+        )
+        if replaced is None:
+            raise ChallengeUsed()
+        self._deliver(replaced, code, spec, ctx)
+        return replaced
+
+    def check(
+        self, challenge_id: str, raw_code: object, purpose: ChallengePurpose, ctx: RequestContext = NO_CONTEXT
+    ) -> Challenge:
+        """Consume the challenge if `raw_code` is its code.
+
+        Raises:
+            ChallengeNotFound, ChallengeExpired, ChallengeUsed, ChallengeExhausted, WrongCode, InvalidInput.
+        """
+        challenge = self._store.get_challenge(challenge_id)
+        if challenge is None or challenge.purpose != purpose:
+            raise ChallengeNotFound()
+        code = normalise_submitted_code(raw_code, challenge.code_length)
+        now = self._clock.now()
+        self._ensure_usable(challenge, now)
+        counted = self._store.count_attempt(challenge_id, now)
+        if counted is None:
+            self._ensure_usable(self._store.get_challenge(challenge_id), now)
+            raise ChallengeExhausted()
+        if not self._hasher.matches(challenge_id, code, counted.code_hmac):
+            raise WrongCode(counted.attempts_remaining)
+        if not self._store.consume_challenge(challenge_id, now):
+            raise ChallengeUsed()
+        return counted
+
+    @staticmethod
+    def _ensure_usable(challenge: Challenge | None, now: datetime) -> None:
+        if challenge is None:
+            raise ChallengeNotFound()
+        if challenge.consumed_at is not None:
+            raise ChallengeUsed()
+        if challenge.expires_at <= now:
+            raise ChallengeExpired()
+        if challenge.attempts >= challenge.max_attempts:
+            raise ChallengeExhausted()
+
+    @staticmethod
+    def _ensure_replaceable(challenge: Challenge) -> None:
+        if challenge.consumed_at is not None:
+            raise ChallengeUsed()
+        if challenge.attempts >= challenge.max_attempts:
+            raise ChallengeExhausted()
+
+    def _deliver(self, challenge: Challenge, code: str, spec: CodeSpec, ctx: RequestContext) -> None:
+        body = render_message(
+            spec.template, code=code, org=self._org, ttl_seconds=spec.ttl_seconds, web_origin=self._web_origin
+        )
+        try:
+            self._sender.send(challenge.phone, body)
+        except SmsDeliveryError as exc:
+            # Nobody may use a code that was never delivered (it could reach the wrong hands later).
+            self._store.expire_challenge(challenge.id, self._clock.now())
+            self._audit.record(
+                "code_delivery_failed",
+                ctx=ctx,
+                phone=challenge.phone,
+                reason=exc.reason,
+                purpose=challenge.purpose,
+            )
+            raise
+        self._audit.record("code_sent", ctx=ctx, phone=challenge.phone, purpose=challenge.purpose)
+
+
+__all__ = ["ChallengeGone", "ChallengeService", "CodeSpec"]

@@ -1,0 +1,35 @@
+"""Storage adapters, chosen by `TWOSTEP_STORAGE`; each is imported only when chosen.
+
+Adding a backend is one module and one line here, plus one fixture in tests/contract/conftest.py.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from twostep.domain.ports import Storage
+from twostep.settings import Settings
+
+REGISTRY: dict[str, str] = {
+    "memory": "twostep.storage.memory:MemoryStorage",
+    "sqlite": "twostep.storage.sqlite:SqliteStorage",
+    "dynamodb": "twostep.storage.dynamodb:DynamoDbStorage",
+}
+
+
+def load_class(dotted: str) -> Any:
+    module_name, _, attribute = dotted.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def build_storage(settings: Settings, *, boto_session: Any = None) -> Storage:
+    """The configured storage, ready for `init_schema`."""
+    cls = load_class(REGISTRY[settings.storage])
+    if settings.storage == "sqlite":
+        storage: Storage = cls(settings.sqlite_path)
+    elif settings.storage == "dynamodb":
+        storage = cls.from_settings(settings, boto_session=boto_session)
+    else:
+        storage = cls()
+    return storage

@@ -1,0 +1,201 @@
+"""In-process storage for tests and one-off runs: dicts behind one lock, so each method is atomic."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import datetime
+
+from twostep.domain.errors import AccountExists
+from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
+from twostep.domain.ports import Counter
+from twostep.storage.cursors import message_cursor, parse_message_cursor
+
+
+class MemoryStorage:
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._users: dict[str, User] = {}
+        self._emails: dict[str, str] = {}
+        self._phones: dict[str, str] = {}
+        self._challenges: dict[str, Challenge] = {}
+        self._refresh: dict[str, RefreshToken] = {}
+        self._messages: list[Message] = []
+        self._outbox: list[OutboxEntry] = []
+        self._counters: dict[str, Counter] = {}
+        self._audit: list[AuditEvent] = []
+
+    def init_schema(self) -> None:
+        """Nothing to create."""
+
+    def ping(self) -> None:
+        """Always reachable."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    # --- users ---
+    def add_user(self, user: User) -> None:
+        with self._lock:
+            if user.email in self._emails or (user.phone is not None and user.phone in self._phones):
+                raise AccountExists()
+            self._users[user.id] = user
+            self._emails[user.email] = user.id
+            if user.phone is not None:
+                self._phones[user.phone] = user.id
+
+    def get_user(self, user_id: str) -> User | None:
+        return self._users.get(user_id)
+
+    def find_user_by_email(self, email: str) -> User | None:
+        with self._lock:
+            user_id = self._emails.get(email)
+            return self._users.get(user_id) if user_id else None
+
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        with self._lock:
+            if user_id in self._users:
+                self._users[user_id] = replace(self._users[user_id], password_hash=password_hash)
+
+    def list_users(self, limit: int, cursor: str | None = None) -> Page[User]:
+        with self._lock:
+            ordered = sorted((u for u in self._users.values() if u.id > (cursor or "")), key=lambda u: u.id)
+        page = ordered[:limit]
+        return Page(page, page[-1].id if len(ordered) > limit else None)
+
+    def delete_user(self, user_id: str, now: datetime) -> bool:
+        with self._lock:
+            user = self._users.pop(user_id, None)
+            if user is None:
+                return False
+            self._emails.pop(user.email, None)
+            if user.phone is not None:
+                self._phones.pop(user.phone, None)
+            for token_hash, token in self._refresh.items():
+                if token.user_id == user_id and token.revoked_at is None:
+                    self._refresh[token_hash] = replace(token, revoked_at=now)
+            return True
+
+    # --- challenges ---
+    def put_challenge(self, challenge: Challenge) -> None:
+        with self._lock:
+            self._challenges[challenge.id] = challenge
+
+    def get_challenge(self, challenge_id: str) -> Challenge | None:
+        return self._challenges.get(challenge_id)
+
+    def replace_code(
+        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime
+    ) -> Challenge | None:
+        with self._lock:
+            current = self._challenges.get(challenge_id)
+            if current is None or current.consumed_at is not None:
+                return None
+            updated = replace(
+                current, code_hmac=code_hmac, expires_at=expires_at, last_sent_at=now, sends=current.sends + 1
+            )
+            self._challenges[challenge_id] = updated
+            return updated
+
+    def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
+        with self._lock:
+            current = self._challenges.get(challenge_id)
+            if (
+                current is None
+                or current.consumed_at is not None
+                or current.expires_at <= now
+                or current.attempts >= current.max_attempts
+            ):
+                return None
+            updated = replace(current, attempts=current.attempts + 1)
+            self._challenges[challenge_id] = updated
+            return updated
+
+    def consume_challenge(self, challenge_id: str, now: datetime) -> bool:
+        with self._lock:
+            current = self._challenges.get(challenge_id)
+            if current is None or current.consumed_at is not None:
+                return False
+            self._challenges[challenge_id] = replace(current, consumed_at=now)
+            return True
+
+    def expire_challenge(self, challenge_id: str, now: datetime) -> None:
+        with self._lock:
+            current = self._challenges.get(challenge_id)
+            if current is not None:
+                self._challenges[challenge_id] = replace(current, expires_at=min(current.expires_at, now))
+
+    # --- refresh tokens ---
+    def add_refresh_token(self, token: RefreshToken) -> None:
+        with self._lock:
+            self._refresh[token.token_hash] = token
+
+    def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
+        return self._refresh.get(token_hash)
+
+    def claim_refresh_token(self, token_hash: str, now: datetime) -> RefreshToken | None:
+        with self._lock:
+            token = self._refresh.get(token_hash)
+            if token is None or token.used_at or token.revoked_at or token.expires_at <= now:
+                return None
+            claimed = replace(token, used_at=now)
+            self._refresh[token_hash] = claimed
+            return claimed
+
+    def revoke_family(self, family_id: str, now: datetime) -> None:
+        with self._lock:
+            for token_hash, token in self._refresh.items():
+                if token.family_id == family_id and token.revoked_at is None:
+                    self._refresh[token_hash] = replace(token, revoked_at=now)
+
+    # --- messages ---
+    def add_message(self, message: Message) -> None:
+        with self._lock:
+            self._messages.append(message)
+
+    def list_messages(self, limit: int, cursor: str | None = None) -> Page[Message]:
+        with self._lock:
+            ordered = sorted(self._messages, key=lambda m: (m.created_at.timestamp(), m.id), reverse=True)
+        if cursor:
+            created, message_id = parse_message_cursor(cursor)
+            ordered = [m for m in ordered if (m.created_at.timestamp(), m.id) < (created, message_id)]
+        page = ordered[:limit]
+        return Page(page, message_cursor(page[-1]) if len(ordered) > limit else None)
+
+    # --- outbox ---
+    def add_outbox(self, entry: OutboxEntry) -> None:
+        with self._lock:
+            self._outbox.append(entry)
+
+    def list_outbox(self, to: str | None = None, last: int = 20) -> list[OutboxEntry]:
+        with self._lock:
+            matching = [e for e in self._outbox if to is None or e.to == to]
+        return matching[-last:] if last > 0 else []
+
+    # --- counters ---
+    def increment_counter(self, key: str, amount: int, now: datetime, expires_at: datetime) -> int:
+        with self._lock:
+            current = self._counters.get(key)
+            if current is None or current.expires_at <= now:
+                current = Counter(0, expires_at)
+            updated = Counter(current.value + amount, current.expires_at)
+            self._counters[key] = updated
+            return updated.value
+
+    def get_counter(self, key: str, now: datetime) -> Counter | None:
+        current = self._counters.get(key)
+        return current if current is not None and current.expires_at > now else None
+
+    def delete_counter(self, key: str) -> None:
+        with self._lock:
+            self._counters.pop(key, None)
+
+    # --- audit ---
+    def append_audit(self, event: AuditEvent) -> None:
+        with self._lock:
+            self._audit.append(event)
+
+    def list_audit(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:
+        with self._lock:
+            matching = [e for e in self._audit if user_id is None or e.user_id == user_id]
+        return matching[-limit:] if limit > 0 else []
