@@ -1,0 +1,49 @@
+"""What every figure of one run shares: the profile, the cores, a scratch folder and one signing key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.procs import Cores, child_env
+from bench.profile import Profile
+
+ISSUER = "https://bench.twostep.invalid"
+AUDIENCE = "twostep-api"
+PASSWORD = "bench-correct-horse-battery"
+
+
+@dataclass
+class Run:
+    profile: Profile
+    cores: Cores
+    workdir: Path
+    token: str = ""  # an RS256 access token (1 h) signed with the key in `key_file`
+    key_pem: Path = field(init=False)
+    key_file: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key_file = self.workdir / "keys.json"
+        self.key_pem = self.workdir / "public.pem"
+
+    def twostep_env(self, **extra: str) -> dict[str, str]:
+        """A child's environment: twostep settings pointing into the scratch folder, limits out of the way."""
+        settings = {
+            "TWOSTEP_STAGE": "dev",
+            "TWOSTEP_STORAGE": "sqlite",
+            "TWOSTEP_SQLITE_PATH": str(self.workdir / "twostep.db"),
+            "TWOSTEP_JWT_KEY_FILE": str(self.key_file),
+            "TWOSTEP_JWT_ALGORITHM": "RS256",
+            "TWOSTEP_ISSUER": ISSUER,
+            "TWOSTEP_AUDIENCE": AUDIENCE,
+            "TWOSTEP_ACCESS_TOKEN_TTL_SECONDS": "3600",
+            "TWOSTEP_SMS_PROVIDERS": "console",
+            "TWOSTEP_RESEND_COOLDOWN_SECONDS": "0",
+            "TWOSTEP_SMS_PER_NUMBER_10MIN": "1000",
+            "TWOSTEP_SMS_PER_NUMBER_DAY": "10000",
+            "TWOSTEP_SMS_HOURLY_BUDGET": "1000000000",
+            "TWOSTEP_IP_LOGIN_PER_MINUTE": "1000000000",
+            "TWOSTEP_IP_REGISTER_PER_HOUR": "1000000000",
+        }
+        settings.update(extra)
+        return child_env(settings)

@@ -1,0 +1,202 @@
+"""The Lambda side: authorizer cold start and warm rate, and the API handler's import time."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.context import AUDIENCE, ISSUER, Run
+from bench.procs import REPO, run_json
+from bench.report import Row, not_measured
+from bench.workers import effect_of, token_event
+
+COLD = "authorizer cold start (new process to first Allow)"
+WARM = "authorizer warm verifications/s"
+IMPORT = "API Lambda handler import time"
+
+AUTHORIZER_SCRIPT = """\
+import json, sys
+from twostep.aws.authorizer import handler
+print(json.dumps(handler(json.loads(sys.argv[1]), None)))
+"""
+# The baseline does what any authorizer must: load the key, check the token, answer.
+BARE_JWT_SCRIPT = """\
+import json, sys
+import jwt
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+event = json.loads(sys.argv[1])
+key = load_pem_public_key(open(sys.argv[2], "rb").read())
+claims = jwt.decode(event["authorizationToken"].split()[1], key, algorithms=["RS256"],
+                    audience=sys.argv[3], issuer=sys.argv[4])
+print(json.dumps({"policyDocument": {"Statement": [{"Effect": "Allow"}]}, "principalId": claims["sub"]}))
+"""
+IMPORT_SCRIPT = """\
+import importlib, sys, time
+start = time.perf_counter()
+importlib.import_module(sys.argv[1])
+print(time.perf_counter() - start)
+"""
+
+
+def _affinity(core: int | None) -> Callable[[], None] | None:
+    return None if core is None else (lambda: os.sched_setaffinity(0, {core}))
+
+
+def spawn_median_ms(argv: list[str], run: Run, env: dict[str, str], check: Callable[[str], bool]) -> float:
+    """Median wall time from spawning `argv` to reading its first output line."""
+    samples = []
+    for _ in range(run.profile.spawns):
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=_affinity(run.cores.server),  # noqa: PLW1509 (no threads started yet)
+        )
+        line = proc.stdout.readline() if proc.stdout else ""
+        elapsed = time.perf_counter() - start
+        _, err = proc.communicate(timeout=60)
+        if proc.returncode != 0 or not check(line):
+            raise RuntimeError(f"{argv[1][:40]!r} failed: {err.strip()[-400:] or line[:200]}")
+        samples.append(elapsed * 1000)
+    return statistics.median(samples)
+
+
+def _allowed(line: str) -> bool:
+    return effect_of(json.loads(line)) == "Allow" if line.strip() else False
+
+
+def cold_start_row(run: Run) -> Row:
+    target = "≤ 80 ms"
+    if importlib.util.find_spec("twostep.aws.authorizer") is None:
+        return not_measured(COLD, target, "module twostep.aws.authorizer not present")
+    env = run.twostep_env()
+    event = json.dumps(token_event(run.token))
+    py = sys.executable
+    bare = spawn_median_ms([py, "-c", "pass"], run, env, lambda line: True)
+    bare_jwt = spawn_median_ms(
+        [py, "-c", BARE_JWT_SCRIPT, event, str(run.key_pem), AUDIENCE, ISSUER], run, env, _allowed
+    )
+    ours = spawn_median_ms([py, "-c", AUTHORIZER_SCRIPT, event], run, env, _allowed)
+    return Row(
+        COLD,
+        f"{ours:.0f} ms (median of {run.profile.spawns})",
+        f"python -c pass {bare:.0f} ms; bare PyJWT verify {bare_jwt:.0f} ms",
+        ours,
+        target,
+        False,
+        80.0,
+        f"{ours / bare_jwt:.2f}x the bare PyJWT script; {ours - bare:.0f} ms above an empty interpreter",
+    )
+
+
+def warm_row(run: Run) -> Row:
+    target = "≥ 0.8"
+    if importlib.util.find_spec("twostep.aws.authorizer") is None:
+        return not_measured(WARM, target, "module twostep.aws.authorizer not present")
+    seconds = str(run.profile.micro_seconds)
+    env = run.twostep_env()
+    common = ["--seconds", seconds, "--token", run.token]
+    bare = run_json(
+        [
+            "-m",
+            "bench.workers",
+            "jwt",
+            *common,
+            "--key",
+            str(run.key_pem),
+            "--issuer",
+            ISSUER,
+            "--audience",
+            AUDIENCE,
+        ],
+        run.cores.server,
+        env,
+        timeout=120,
+    )
+    ours = run_json(["-m", "bench.workers", "authorizer", *common], run.cores.server, env, timeout=120)
+    ours_rate, bare_rate = ours["ops"] / ours["seconds"], bare["ops"] / bare["seconds"]
+    return Row(
+        WARM,
+        f"{ours_rate:,.0f}/s",
+        f"bare PyJWT RS256 decode {bare_rate:,.0f}/s",
+        ours_rate / bare_rate,
+        target,
+        True,
+        0.8,
+    )
+
+
+def bare_lambda_module(routes: int, folder: Path) -> str:
+    """Writes a bare FastAPI + Mangum app with `routes` routes (a body model each way, as ours have)."""
+    lines = [
+        "from fastapi import FastAPI",
+        "from mangum import Mangum",
+        "from pydantic import BaseModel",
+        "class In(BaseModel):\n    name: str\n    value: int = 0",
+        "class Out(BaseModel):\n    name: str",
+        "app = FastAPI()",
+    ]
+    for index in range(routes):
+        lines.append(
+            f"@app.post('/r{index}', response_model=Out)\ndef r{index}(body: In) -> Out:\n"
+            "    return Out(name=body.name)"
+        )
+    lines.append("handler = Mangum(app, lifespan='off')")
+    (folder / "bench_bare_lambda.py").write_text("\n".join(lines) + "\n")
+    return "bench_bare_lambda"
+
+
+def count_routes(run: Run) -> int:
+    from fastapi.routing import APIRoute
+
+    from twostep.api.app import create_app
+    from twostep.container import build
+    from twostep.settings import Settings
+
+    settings = Settings(_env_file=None, sqlite_path=run.workdir / "routes.db", jwt_key_file=run.key_file)
+    container = build(settings)
+    try:
+        return sum(isinstance(r, APIRoute) for r in create_app(container).routes)
+    finally:
+        container.close()
+
+
+def import_row(run: Run) -> Row:
+    target = "≤ 1.3"
+    if importlib.util.find_spec("twostep.aws.api_handler") is None:
+        return not_measured(IMPORT, target, "module twostep.aws.api_handler not present")
+    routes = count_routes(run)
+    module = bare_lambda_module(routes, run.workdir)
+    env = run.twostep_env(TWOSTEP_SQLITE_PATH=str(run.workdir / "lambda.db"))
+    env["PYTHONPATH"] += os.pathsep + str(run.workdir)
+    seconds: dict[str, float] = {}
+    for name in (module, "twostep.aws.api_handler"):
+        line_values: list[str] = []
+
+        def keep(line: str, into: list[str] = line_values) -> bool:
+            into.append(line)
+            return bool(line.strip())
+
+        spawn_median_ms([sys.executable, "-c", IMPORT_SCRIPT, name], run, env, keep)
+        seconds[name] = statistics.median(float(v) for v in line_values) * 1000
+    ours, bare = seconds["twostep.aws.api_handler"], seconds[module]
+    return Row(
+        IMPORT,
+        f"{ours:.0f} ms",
+        f"bare FastAPI + Mangum, {routes} routes: {bare:.0f} ms",
+        ours / bare,
+        target,
+        False,
+        1.3,
+    )

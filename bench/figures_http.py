@@ -1,0 +1,164 @@
+"""HTTP figures: the login step, the whole 2FA sign-in and `/hello`, plus the server's peak RSS.
+
+The server gets one core and the load generator the other; the hash baseline runs on the server's
+core (one process per core the server may use), once before and once after the HTTP load, pooled.
+
+Scores compare work per CPU-second: completions per second of the server's own CPU time against
+verifies per CPU-second of the bare baseline. On an idle machine the server keeps its core busy and
+this equals the wall-clock ratio (also shown); on a shared one it stays fair, where wall-clock rates
+mostly measure how the scheduler split the core (a server with 40 threads outbids a one-thread
+baseline). The server's busy share is shown so idle capacity cannot hide.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from bench.context import AUDIENCE, ISSUER, Run
+from bench.procs import child_env, free_port, peak_rss_mib, run_json, served
+from bench.report import Row
+
+LOGIN = "login step over HTTP (password + code + SMS to console)"
+SIGNIN = "whole 2FA sign-in over HTTP (login + verify)"
+HELLO = "/hello requests/s"
+RSS = "peak RSS of twostep serve under the load above"
+
+
+@dataclass
+class HttpResults:
+    login: dict[str, Any]
+    signin: dict[str, Any]
+    hello: dict[str, Any]
+    rss_mib: float | None
+    hashes: list[dict[str, float]]  # bare Argon2id runs: before and after the HTTP load
+    bare_hello: dict[str, Any]
+
+
+def hash_rate(run: Run) -> dict[str, float]:
+    """Bare Argon2id verifies on the cores the server gets (one process per core), summed."""
+    cores = [run.cores.server] if run.cores.pinned else [None] * len(os.sched_getaffinity(0))
+    argv = ["-m", "bench.workers", "argon2", "--seconds", str(run.profile.hash_seconds)]
+    with ThreadPoolExecutor(len(cores)) as pool:
+        results = list(pool.map(lambda core: run_json(argv, core, child_env(), timeout=120), cores))
+    return {
+        "ops": sum(r["ops"] for r in results),
+        "seconds": max(r["seconds"] for r in results),
+        "cpu_seconds": sum(r["cpu_seconds"] for r in results),
+    }
+
+
+def load(run: Run, mode: str, port: int, pid: int, **options: str) -> dict[str, Any]:
+    profile = run.profile
+    argv = ["-m", "bench.loadgen", mode, "--port", str(port), "--clients", str(profile.clients)]
+    argv += ["--seconds", str(profile.load_seconds), "--warmup", str(profile.warmup_seconds)]
+    argv += ["--users", str(profile.users), "--server-pid", str(pid)]
+    for name, value in options.items():
+        argv += [f"--{name}", value]
+    result: dict[str, Any] = run_json(argv, run.cores.load, child_env(), timeout=300)
+    return result
+
+
+def measure_twostep(run: Run) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], float | None]:
+    port = free_port()
+    env = run.twostep_env()
+    argv = [sys.executable, "-m", "twostep", "serve", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}/healthz"
+    with served(argv, run.cores.server, env, url, run.workdir / "twostep-serve.log") as pid:
+        load(run, "register", port, pid)
+        login = load(run, "login", port, pid)
+        signin = load(run, "signin", port, pid, db=str(run.workdir / "twostep.db"))
+        hello = load(run, "hello", port, pid, token=run.token)
+        return login, signin, hello, peak_rss_mib(pid)
+
+
+def measure_bare_hello(run: Run) -> dict[str, Any]:
+    port = free_port()
+    env = child_env({"BENCH_KEY_PEM": str(run.key_pem), "BENCH_ISSUER": ISSUER, "BENCH_AUDIENCE": AUDIENCE})
+    argv = [sys.executable, "-m", "uvicorn", "bench.baseline_app:app", "--port", str(port)]
+    argv += ["--no-access-log", "--no-server-header", "--log-level", "warning"]
+    url = f"http://127.0.0.1:{port}/healthz"
+    with served(argv, run.cores.server, env, url, run.workdir / "baseline-serve.log") as pid:
+        return load(run, "hello", port, pid, token=run.token)
+
+
+def measure(run: Run) -> HttpResults:
+    before = hash_rate(run)
+    login, signin, hello, rss = measure_twostep(run)
+    after = hash_rate(run)
+    bare_hello = measure_bare_hello(run)
+    return HttpResults(login, signin, hello, rss, [before, after], bare_hello)
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Completions per wall second and per CPU-second of the process doing the work."""
+
+    wall: float
+    cpu: float
+
+    @classmethod
+    def of_load(cls, result: dict[str, Any]) -> Rates:
+        done = float(result["completed"])
+        return cls(done / float(result["seconds"]), done / max(float(result["server_cpu_seconds"]), 1e-9))
+
+    @classmethod
+    def of_worker(cls, results: list[dict[str, float]]) -> Rates:
+        ops = sum(r["ops"] for r in results)
+        return cls(ops / sum(r["seconds"] for r in results), ops / sum(r["cpu_seconds"] for r in results))
+
+
+def _errors(result: dict[str, Any]) -> str:
+    errors = result.get("errors") or {}
+    return "errors: " + ", ".join(f"{k} x{v}" for k, v in errors.items()) if errors else ""
+
+
+def _busy(result: dict[str, Any]) -> str:
+    return f"server busy {float(result['server_cpu_seconds']) / float(result['seconds']):.0%} of a core"
+
+
+def _ratio_row(name: str, ours: dict[str, Any], base: Rates, base_text: str, limit: float, run: Run) -> Row:
+    rate = Rates.of_load(ours)
+    note = "; ".join(
+        part for part in (f"wall-clock ratio {rate.wall / base.wall:.2f}", _busy(ours), _errors(ours)) if part
+    )
+    return Row(
+        name,
+        f"{rate.wall:,.1f}/s, {rate.cpu:,.1f}/CPU-s ({run.profile.clients} clients)",
+        base_text,
+        rate.cpu / base.cpu,
+        f"≥ {limit:.2f}",
+        True,
+        limit,
+        note,
+    )
+
+
+def rows(run: Run, results: HttpResults) -> list[Row]:
+    hashes = Rates.of_worker(results.hashes)
+    before, after = (Rates.of_worker([h]) for h in results.hashes)
+    cores = "1 core" if run.cores.pinned else f"{len(os.sched_getaffinity(0))} cores"
+    hash_text = (
+        f"bare Argon2id verify on {cores}: {hashes.wall:.1f}/s, {hashes.cpu:.1f}/CPU-s "
+        f"(before {before.cpu:.1f}, after {after.cpu:.1f})"
+    )
+    bare_hello = Rates.of_load(results.bare_hello)
+    hello_text = f"bare FastAPI + PyJWT route: {bare_hello.wall:,.0f}/s, {bare_hello.cpu:,.0f}/CPU-s"
+    rss = results.rss_mib
+    return [
+        _ratio_row(LOGIN, results.login, hashes, hash_text, 0.85, run),
+        _ratio_row(SIGNIN, results.signin, hashes, hash_text, 0.80, run),
+        _ratio_row(HELLO, results.hello, bare_hello, hello_text, 0.8, run),
+        Row(
+            RSS,
+            f"{rss:.0f} MiB (VmHWM)" if rss is not None else "not measured: process gone",
+            "-",
+            rss,
+            "≤ 100 MB",
+            False,
+            100.0,
+        ),
+    ]

@@ -1,0 +1,196 @@
+"""The load generator: N concurrent keep-alive clients against one server, in its own (pinned) process.
+
+    python -m bench.loadgen MODE --port P [--clients N --seconds S --warmup W --users U --db PATH]
+
+MODE is `register` (prints the users as JSON), `login`, `signin` (login, code from the outbox table,
+verify) or `hello` (GET /hello with `--token`). Measuring modes print `{"completed", "seconds",
+"server_cpu_seconds", "errors"}`: only requests finished inside the measuring window (after the
+warm-up) count, and the CPU time is the server's (`--server-pid`) over that same window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sqlite3
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.context import PASSWORD
+from bench.httpclient import Connection
+
+HOST = "127.0.0.1"
+
+
+def bench_user(index: int) -> dict[str, str]:
+    return {"email": f"bench{index}@example.com", "phone": f"+90555{index:07d}"}
+
+
+@dataclass
+class Window:
+    """Counts completions between `start` and `end` (monotonic seconds)."""
+
+    start: float
+    end: float
+    completed: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def done(self, ok: bool, label: str = "") -> None:
+        now = time.monotonic()
+        if self.start <= now <= self.end:
+            if ok:
+                self.completed += 1
+            else:
+                self.errors[label] += 1
+
+
+class Outbox:
+    """Reads the newest code texted to a number straight from the server's SQLite outbox table."""
+
+    def __init__(self, path: str) -> None:
+        self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+
+    def latest_code(self, phone: str) -> str:
+        row = self._conn.execute(
+            "SELECT body FROM outbox WHERE to_number=? ORDER BY seq DESC LIMIT 1", (phone,)
+        ).fetchone()
+        match = re.match(r"\d+", row[0]) if row else None
+        if match is None:
+            raise RuntimeError("no code in the outbox")
+        return match.group(0)
+
+
+async def login(conn: Connection, user: dict[str, str]) -> tuple[bool, str, Any]:
+    response = await conn.request("POST", "/login", {"email": user["email"], "password": PASSWORD})
+    return response.status == 200, f"login {response.status}", response
+
+
+async def sign_in(conn: Connection, user: dict[str, str], outbox: Outbox) -> tuple[bool, str, Any]:
+    ok, label, response = await login(conn, user)
+    if not ok:
+        return ok, label, response
+    otp_id = response.json()["otpId"]
+    code = outbox.latest_code(user["phone"])
+    verified = await conn.request("POST", f"/otp/{otp_id}/verify", {"otp": code})
+    return verified.status == 200, f"verify {verified.status}", verified
+
+
+async def register(port: int, users: int, clients: int) -> list[dict[str, str]]:
+    """Registers users `0..users-1` (an existing account, 409, is fine: the same password)."""
+    made = [bench_user(i) for i in range(users)]
+
+    async def worker(slot: int) -> None:
+        conn = Connection(HOST, port)
+        for user in made[slot::clients]:
+            body = {
+                "firstName": "Bench",
+                "lastName": "User",
+                "email": user["email"],
+                "password": PASSWORD,
+                "phoneNumber": user["phone"],
+            }
+            response = await conn.request("POST", "/register", body)
+            if response.status not in (201, 409):
+                raise RuntimeError(f"register answered {response.status}: {response.body[:200]!r}")
+        await conn.close()
+
+    await asyncio.gather(*(worker(slot) for slot in range(clients)))
+    return made
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def server_cpu(pid: int, window: Window) -> float:
+    """The server's CPU seconds spent inside the measuring window."""
+    await asyncio.sleep(max(0.0, window.start - time.monotonic()))
+    before = cpu_seconds(pid)
+    await asyncio.sleep(max(0.0, window.end - time.monotonic()))
+    return cpu_seconds(pid) - before
+
+
+async def measure(
+    port: int,
+    clients: int,
+    seconds: float,
+    warmup: float,
+    step: Callable[[Connection, int], Awaitable[Any]],
+    server_pid: int,
+) -> dict[str, Any]:
+    """Runs `step(conn, iteration)` in a loop on each client for warm-up + `seconds`."""
+    start = time.monotonic() + warmup
+    window = Window(start, start + seconds)
+
+    async def worker(slot: int) -> None:
+        conn = Connection(HOST, port)
+        iteration = 0
+        while time.monotonic() < window.end:
+            try:
+                ok, label, _ = await step(conn, slot + iteration * clients)
+            except (OSError, asyncio.IncompleteReadError, ValueError, KeyError, RuntimeError) as exc:
+                ok, label = False, type(exc).__name__
+                await conn.close()
+            window.done(ok, label)
+            iteration += 1
+        await conn.close()
+
+    cpu = asyncio.create_task(server_cpu(server_pid, window))
+    await asyncio.gather(*(worker(slot) for slot in range(clients)))
+    return {
+        "completed": window.completed,
+        "seconds": seconds,
+        "server_cpu_seconds": await cpu,
+        "errors": dict(window.errors),
+    }
+
+
+def _step_for(args: argparse.Namespace) -> Callable[[Connection, int], Awaitable[Any]]:
+    users = [bench_user(i) for i in range(args.users)]
+    if args.mode == "login":
+        return lambda conn, i: login(conn, users[i % len(users)])
+    if args.mode == "signin":
+        outbox = Outbox(args.db)
+        return lambda conn, i: sign_in(conn, users[i % len(users)], outbox)
+    headers = {"Authorization": f"Bearer {args.token}"}
+
+    async def hello(conn: Connection, _: int) -> tuple[bool, str, Any]:
+        response = await conn.request("GET", "/hello", headers=headers)
+        return response.status == 200, f"hello {response.status}", response
+
+    return hello
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    if args.mode == "register":
+        return {"users": await register(args.port, args.users, args.clients)}
+    return await measure(args.port, args.clients, args.seconds, args.warmup, _step_for(args), args.server_pid)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.loadgen")
+    parser.add_argument("mode", choices=["register", "login", "signin", "hello"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--users", type=int, default=64)
+    parser.add_argument("--db", default="")
+    parser.add_argument("--token", default="")
+    parser.add_argument("--server-pid", type=int, default=0, help="whose CPU time to sample")
+    args = parser.parse_args(argv)
+    json.dump(asyncio.run(main_async(args)), sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""The benchmark harness itself runs: a seconds-long smoke run writes every figure's row and the chart.
+
+Nothing here asserts a time or a ratio; benchmarks report, tests check that they can.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.figures_aws import COLD, IMPORT, WARM
+from bench.figures_http import HELLO, LOGIN, RSS, SIGNIN
+from bench.figures_storage import FIGURE_DYNAMODB, FIGURE_SQLITE
+
+REPO = Path(__file__).resolve().parents[2]
+FIGURES = [LOGIN, SIGNIN, HELLO, COLD, WARM, IMPORT, RSS, FIGURE_SQLITE, FIGURE_DYNAMODB]
+
+
+def _table_rows(markdown: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in markdown.splitlines():
+        if line.startswith("| ") and not line.startswith("| figure"):
+            cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWOSTEP_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)])
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    markdown = (tmp_path / "latest.md").read_text()
+    rows = _table_rows(markdown)
+    assert set(FIGURES) <= set(rows), f"missing rows: {set(FIGURES) - set(rows)}"
+    for figure in FIGURES:
+        figure_row = rows[figure]
+        assert len(figure_row) == 6, figure_row
+        measured, verdict = figure_row[1], figure_row[5]
+        # A figure is either measured (a verdict against its target) or says why it is not.
+        assert verdict in {"met", "MISSED", "report"} or measured.startswith("not measured: "), figure_row
+    # The HTTP and storage figures need nothing outside this repository, so they must be measured.
+    for figure in (LOGIN, SIGNIN, HELLO, RSS, FIGURE_SQLITE):
+        assert not rows[figure][1].startswith("not measured"), rows[figure]
+    assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Cores:" in markdown
