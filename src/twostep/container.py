@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -49,7 +50,16 @@ class Container:
     def close(self) -> None:
         for resource in self.closers:
             resource.close()
+        self.passwords.close()
         self.storage.close()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a `taskset` or a Lambda's vCPUs), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # platforms without affinity (macOS)
+        return os.cpu_count() or 1
 
 
 def limit_policy(settings: Settings) -> LimitPolicy:
@@ -120,7 +130,10 @@ def _wire(
     closers: list[Any],
 ) -> Container:
     passwords = PasswordHasher(
-        settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+        settings.argon2_memory_kib,
+        settings.argon2_time_cost,
+        settings.argon2_parallelism,
+        max_concurrent=usable_cores(),
     )
     audit = AuditService(storage, clock)
     limits = LimitsService(storage, limit_policy(settings), clock, audit)

@@ -13,7 +13,10 @@ from twostep.domain.tokens import AccessClaims, extract_bearer
 from twostep.logs import request_id_var
 
 
-def get_container(request: Request) -> Container:
+# The dependencies below are `async def` on purpose: they never block, and FastAPI runs a sync
+# dependency on its thread pool, one thread hop each (the bench measured /hello at 0.77 of a bare
+# route with three hops, against one there).
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -50,7 +53,7 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
     return peer
 
 
-def get_context(request: Request, container: ContainerDep) -> RequestContext:
+async def get_context(request: Request, container: ContainerDep) -> RequestContext:
     return RequestContext(
         ip=client_ip(request, container.settings.trusted_proxies), request_id=request_id_var.get()
     )
@@ -59,7 +62,9 @@ def get_context(request: Request, container: ContainerDep) -> RequestContext:
 ContextDep = Annotated[RequestContext, Depends(get_context)]
 
 
-def get_claims(
+# Checking a token is one short CPU-bound step (an RSA verify, well under a millisecond): cheaper on
+# the event loop than the thread hop it would otherwise take.
+async def get_claims(
     container: ContainerDep,
     authorization: Annotated[str | None, Header(description="`Bearer <jwt>` or a raw `<jwt>`")] = None,
 ) -> AccessClaims:

@@ -8,7 +8,9 @@ library so the API Gateway authorizer can load it quickly.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import re
 import secrets
 import uuid
@@ -125,10 +127,7 @@ class TokenVerifier:
     def _checked_header(self, token: str) -> dict[str, Any]:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.match(token):
             raise InvalidToken()
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise InvalidToken() from exc
+        header = _unverified_header(token)
         if (
             header.get("alg") != self._algorithm
             or header.get("typ") != ACCESS_TOKEN_TYPE
@@ -152,6 +151,23 @@ class TokenVerifier:
         if not all(isinstance(value, str) and value for value in (sub, email, jti)):
             raise InvalidToken()
         return AccessClaims(sub=sub, email=email, jti=jti, iat=iat, exp=exp, amr=amr)
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    """The JOSE header of a token already matched by `_COMPACT_JWS`, to pick the key.
+
+    Not `jwt.get_unverified_header`: that re-checks all three segments character by character in
+    Python, which doubled PyJWT's cost per verification (the bench measured it); `decode` still
+    parses and checks the whole token afterwards.
+    """
+    segment = token.partition(".")[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except ValueError as exc:  # binascii.Error, UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise InvalidToken() from exc
+    if not isinstance(header, dict):
+        raise InvalidToken()
+    return header
 
 
 def new_refresh_token() -> str:
