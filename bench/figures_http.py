@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ LOGIN = "login step over HTTP (password + code + SMS to console)"
 SIGNIN = "whole 2FA sign-in over HTTP (login + verify)"
 HELLO = "/hello requests/s"
 RSS = "peak RSS of twostep serve under the load above"
+HELLO_ROUNDS = 3
 
 
 @dataclass
@@ -51,46 +53,61 @@ def hash_rate(run: Run) -> dict[str, float]:
     }
 
 
-def load(run: Run, mode: str, port: int, pid: int, **options: str) -> dict[str, Any]:
+def load(run: Run, mode: str, port: int, pid: int, seconds: float | None = None, **options: str) -> Any:
+    """One load-generator run on the load core; returns its JSON result."""
     profile = run.profile
     argv = ["-m", "bench.loadgen", mode, "--port", str(port), "--clients", str(profile.clients)]
-    argv += ["--seconds", str(profile.load_seconds), "--warmup", str(profile.warmup_seconds)]
+    argv += ["--seconds", str(seconds or profile.load_seconds), "--warmup", str(profile.warmup_seconds)]
     argv += ["--users", str(profile.users), "--server-pid", str(pid)]
     for name, value in options.items():
         argv += [f"--{name}", value]
-    result: dict[str, Any] = run_json(argv, run.cores.load, child_env(), timeout=300)
-    return result
+    return run_json(argv, run.cores.load, child_env(), timeout=300)
 
 
-def measure_twostep(run: Run) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], float | None]:
+def pooled(results: list[dict[str, Any]]) -> dict[str, Any]:
+    errors: dict[str, int] = {}
+    for result in results:
+        for label, count in result["errors"].items():
+            errors[label] = errors.get(label, 0) + count
+    keys = ("completed", "seconds", "server_cpu_seconds")
+    return {**{key: sum(r[key] for r in results) for key in keys}, "errors": errors}
+
+
+def _serve_twostep(run: Run, stack: ExitStack) -> tuple[int, int]:
     port = free_port()
-    env = run.twostep_env()
     argv = [sys.executable, "-m", "twostep", "serve", "--port", str(port)]
     url = f"http://127.0.0.1:{port}/healthz"
-    with served(argv, run.cores.server, env, url, run.workdir / "twostep-serve.log") as pid:
-        load(run, "register", port, pid)
-        login = load(run, "login", port, pid)
-        signin = load(run, "signin", port, pid, db=str(run.workdir / "twostep.db"))
-        hello = load(run, "hello", port, pid, token=run.token)
-        return login, signin, hello, peak_rss_mib(pid)
+    log = run.workdir / "twostep-serve.log"
+    return port, stack.enter_context(served(argv, run.cores.server, run.twostep_env(), url, log))
 
 
-def measure_bare_hello(run: Run) -> dict[str, Any]:
+def _serve_bare(run: Run, stack: ExitStack) -> tuple[int, int]:
     port = free_port()
     env = child_env({"BENCH_KEY_PEM": str(run.key_pem), "BENCH_ISSUER": ISSUER, "BENCH_AUDIENCE": AUDIENCE})
     argv = [sys.executable, "-m", "uvicorn", "bench.baseline_app:app", "--port", str(port)]
     argv += ["--no-access-log", "--no-server-header", "--log-level", "warning"]
     url = f"http://127.0.0.1:{port}/healthz"
-    with served(argv, run.cores.server, env, url, run.workdir / "baseline-serve.log") as pid:
-        return load(run, "hello", port, pid, token=run.token)
+    log = run.workdir / "baseline-serve.log"
+    return port, stack.enter_context(served(argv, run.cores.server, env, url, log))
 
 
 def measure(run: Run) -> HttpResults:
-    before = hash_rate(run)
-    login, signin, hello, rss = measure_twostep(run)
-    after = hash_rate(run)
-    bare_hello = measure_bare_hello(run)
-    return HttpResults(login, signin, hello, rss, [before, after], bare_hello)
+    """Hash baseline, login, sign-in, hash baseline again; then /hello against the bare route in
+    alternating rounds, so that drift in machine speed lands on both sides alike."""
+    with ExitStack() as stack:
+        port, pid = _serve_twostep(run, stack)
+        bare_port, bare_pid = _serve_bare(run, stack)
+        before = hash_rate(run)
+        load(run, "register", port, pid)
+        login = load(run, "login", port, pid)
+        signin = load(run, "signin", port, pid, db=str(run.workdir / "twostep.db"))
+        after = hash_rate(run)
+        ours, bare, seconds = [], [], run.profile.load_seconds / HELLO_ROUNDS
+        for _ in range(HELLO_ROUNDS):
+            ours.append(load(run, "hello", port, pid, seconds, token=run.token))
+            bare.append(load(run, "hello", bare_port, bare_pid, seconds, token=run.token))
+        rss = peak_rss_mib(pid)
+    return HttpResults(login, signin, pooled(ours), rss, [before, after], pooled(bare))
 
 
 @dataclass(frozen=True)
