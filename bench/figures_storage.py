@@ -7,12 +7,18 @@ authorizer figures reuse.
 from __future__ import annotations
 
 import importlib.util
+import logging
+import os
 import re
 import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from bench.context import AUDIENCE, ISSUER, PASSWORD, Run
+from bench.procs import free_port
 from bench.report import Row, not_measured
 
 FIGURE_SQLITE = "storage requests per 2FA sign-in (SQLite)"
@@ -49,36 +55,46 @@ def _settings(run: Run, **overrides: Any) -> Any:
     return Settings(_env_file=None, **values)
 
 
-def count_sign_in(run: Run) -> SignInCount:
-    """Register one user, then count the statements of `login.start` and `login.complete`."""
-    from twostep.container import build
+def count_sign_in(container: Any, counter: Callable[[], int], trace: list[str] | None = None) -> SignInCount:
+    """Register one user, then count storage requests of `login.start` and of `login.complete`."""
     from twostep.domain.models import RequestContext
     from twostep.services.registration import Registration
 
+    ctx = RequestContext(ip="127.0.0.1", request_id="bench")
+    email = "storage-bench@example.com"
+    container.registration.register(
+        Registration(email=email, password=PASSWORD, first_name="B", last_name="U", phone=PHONE), ctx
+    )
+    before = counter()
+    started = container.login.start(email, PASSWORD, ctx)
+    login = counter() - before
+    code = re.match(r"\d+", container.storage.list_outbox(to=PHONE, last=1)[-1].body)
+    if code is None:
+        raise RuntimeError("the console sink kept no code")
+    traced_login = list(trace or [])
+    if trace is not None:
+        trace.clear()
+    before = counter()
+    pair = container.login.complete(started.otp_id, code.group(0), ctx)
+    verify = counter() - before
+    sql = [s for s in traced_login + (trace or []) if not _SKIP.match(s)]
+    return SignInCount(login, verify, sql, pair.access_token)
+
+
+def count_sqlite(run: Run) -> SignInCount:
+    from twostep.container import build
+
     container = build(_settings(run))
     try:
-        ctx = RequestContext(ip="127.0.0.1", request_id="bench")
-        email = "storage-bench@example.com"
-        container.registration.register(
-            Registration(email=email, password=PASSWORD, first_name="B", last_name="U", phone=PHONE), ctx
-        )
         storage = container.storage
         traced: list[str] = []
         # Private on purpose: the bench reads the SQL this thread's connection runs.
-        storage._connection().set_trace_callback(traced.append)  # type: ignore[attr-defined]
-        storage.statements = 0  # type: ignore[attr-defined]
-        started = container.login.start(email, PASSWORD, ctx)
-        login_count = storage.statements  # type: ignore[attr-defined]
-        code = re.match(r"\d+", storage.list_outbox(to=PHONE, last=1)[-1].body)
-        assert code is not None, "the console sink kept no code"
-        storage.statements = 0  # type: ignore[attr-defined]
-        traced_login = list(traced)
-        traced.clear()
-        pair = container.login.complete(started.otp_id, code.group(0), ctx)  # type: ignore[union-attr]
-        verify_count = storage.statements  # type: ignore[attr-defined]
-        sql = [s for s in traced_login + traced if not _SKIP.match(s)]
+        storage._connection().set_trace_callback(  # type: ignore[attr-defined]
+            lambda sql: traced.append(sql) if len(traced) < 10_000 else None
+        )
+        counted = count_sign_in(container, lambda: int(storage.statements), traced)  # type: ignore[attr-defined]
         _write_public_pem(run, container)
-        return SignInCount(login_count, verify_count, sql, pair.access_token)
+        return counted
     finally:
         container.close()
 
@@ -108,7 +124,7 @@ def scans(db_path: str, statements: list[str]) -> list[str]:
 
 
 def sqlite_row(run: Run) -> Row:
-    counted = count_sign_in(run)
+    counted = count_sqlite(run)
     run.token = counted.token
     scanned = scans(str(run.workdir / "inproc.db"), counted.sql)
     total = counted.login + counted.verify
@@ -127,7 +143,76 @@ def sqlite_row(run: Run) -> Row:
     )
 
 
+@contextmanager
+def _moto_environment(endpoint: str) -> Iterator[None]:
+    """Dummy credentials, a region and the local endpoint for boto3, restored afterwards."""
+    values = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def count_dynamodb(run: Run) -> tuple[SignInCount, Counter[str]]:
+    """The same sign-in against DynamoDB on a moto server over loopback HTTP; every call counted."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from twostep.container import build
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    calls: Counter[str] = Counter()
+    try:
+        with _moto_environment(f"http://127.0.0.1:{port}"):
+            session = boto3.session.Session()
+            session.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
+            settings = _settings(run, storage="dynamodb", dynamodb_table="twostep-bench")
+            container = build(settings, boto_session=session)
+            snapshots: list[Counter[str]] = []
+
+            def total() -> int:
+                snapshots.append(Counter(calls))
+                return sum(calls.values())
+
+            try:
+                counted = count_sign_in(container, total)
+            finally:
+                container.close()
+    finally:
+        server.stop()
+    # Snapshots: before login, after login, before verify, after verify (the outbox read is between).
+    start, logged_in, verifying, done = snapshots
+    return counted, (logged_in - start) + (done - verifying)
+
+
 def dynamodb_row(run: Run) -> Row:
     if importlib.util.find_spec("twostep.storage.dynamodb") is None:
         return not_measured(FIGURE_DYNAMODB, TARGET, "module twostep.storage.dynamodb not present")
-    return not_measured(FIGURE_DYNAMODB, TARGET, "DynamoDB counting not wired in this bench yet")
+    counted, calls = count_dynamodb(run)
+    scans = calls.get("Scan", 0)
+    total = counted.login + counted.verify
+    return Row(
+        FIGURE_DYNAMODB,
+        f"{total} calls (login {counted.login} + verify {counted.verify}); {scans} scans",
+        "-",
+        float(total),
+        TARGET,
+        None,
+        None,
+        "sign-in calls by operation: " + ", ".join(f"{k} {v}" for k, v in sorted(calls.items())),
+        judged=scans == 0,
+    )
