@@ -93,7 +93,8 @@ def spawn_median_ms(argv: list[str], run: Run, env: dict[str, str], check: Calla
         elapsed = time.perf_counter() - start
         _, err = proc.communicate(timeout=60)
         if proc.returncode != 0 or not check(line):
-            raise RuntimeError(f"{argv[1][:40]!r} failed: {err.strip()[-400:] or line[:200]}")
+            last = [text for text in err.splitlines() if text.strip()][-1:] or [line[:200]]
+            raise RuntimeError(f"a timed child process failed: {last[0]}")
         samples.append(elapsed * 1000)
     return statistics.median(samples)
 

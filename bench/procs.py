@@ -71,7 +71,8 @@ def run_json(argv: list[str], core: int | None, env: dict[str, str], timeout: fl
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[:3])} failed: {done.stderr.strip()[-600:]}")
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise RuntimeError(f"{' '.join(argv[:3])} failed: {lines[-1] if lines else done.returncode}")
     return json.loads(done.stdout)
 
 
@@ -106,8 +107,8 @@ def served(
         try:
             _wait_ready(proc, ready_url, timeout=60)
         except RuntimeError as exc:
-            tail = log_path.read_text(errors="replace")[-600:]
-            raise RuntimeError(f"{exc}: {tail}") from exc
+            lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+            raise RuntimeError(f"{exc}: {lines[-1] if lines else 'no output'}") from exc
         yield proc.pid
     finally:
         proc.terminate()

@@ -37,7 +37,8 @@ class Row:
 
 
 def not_measured(figure: str, target: str, reason: str) -> Row:
-    return Row(figure, f"not measured: {reason}", "-", None, target, None, None)
+    one_line = " ".join(reason.split())
+    return Row(figure, f"not measured: {one_line[:200]}", "-", None, target, None, None)
 
 
 HEADERS = ("figure", "measured", "baseline (same run)", "score", "target", "verdict")
