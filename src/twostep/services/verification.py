@@ -7,11 +7,13 @@ unusable. The challenge id is derived from the caller's `auth_id` (a hash), so a
 A POST for an `auth_id` that already has a challenge:
 - none, used, or expired: a fresh challenge with a full budget;
 - live but out of attempts: refused with `RateLimited` until it expires, so a re-POST never resets the budget;
-- live, same number and length, budget not lowered: `ChallengeService.replace` (new code and expiry, the
+- live, same number, length and budget: `ChallengeService.replace` (new code, expiry and message; the
   attempts made stay);
 - live otherwise (new number, new length, fewer retries): a fresh challenge that carries over the attempts
-  made and keeps the smaller budget; the old one is frozen first so no attempt can slip in unseen, and is
-  put back if the new code cannot be sent.
+  made; the old one is frozen first so no attempt can slip in unseen, and is put back if the new code
+  cannot be sent.
+On a live challenge, `code_length` and `retries` left out keep its values, and `retries` can lower the
+budget but never raise it.
 Creates for one `auth_id` hold a short lock in the counter store, so parallel re-POSTs cannot interleave.
 """
 
@@ -73,6 +75,16 @@ class VerificationCreated:
 @dataclass(frozen=True, slots=True)
 class VerificationChecked:
     auth_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _CreateRequest:
+    challenge_id: str
+    auth_id: str
+    phone: str
+    spec: CodeSpec  # with defaults filled in
+    code_length: int | None  # as asked: None keeps a live challenge's value
+    retries: int | None
 
 
 def verification_id(auth_id: str) -> str:
@@ -187,9 +199,9 @@ class VerificationService:
         phone = parse_phone(recipient, field="recipient")
         spec = self.code_spec(code_length, expiration, retries, message)
         self._limits.check_ip("verification_create", ctx)
-        challenge_id = verification_id(auth_id)
-        with self._create_lock(challenge_id):
-            challenge, mode = self._send(challenge_id, auth_id, phone, spec, ctx)
+        request = _CreateRequest(verification_id(auth_id), auth_id, phone, spec, code_length, retries)
+        with self._create_lock(request.challenge_id):
+            challenge, mode = self._send(request, ctx)
         self._audit.record("verification_created", ctx=ctx, phone=phone, mode=mode)
         return VerificationCreated(auth_id, challenge.expires_at, challenge.attempts_remaining)
 
@@ -230,57 +242,54 @@ class VerificationService:
         finally:
             self._counters.delete_counter(key)
 
-    def _send(
-        self, challenge_id: str, auth_id: str, phone: str, spec: CodeSpec, ctx: RequestContext
-    ) -> tuple[Challenge, str]:
-        existing = self._challenges.get_challenge(challenge_id)
+    def _send(self, request: _CreateRequest, ctx: RequestContext) -> tuple[Challenge, str]:
+        existing = self._challenges.get_challenge(request.challenge_id)
         now = self._clock.now()
         if existing is None or existing.consumed_at is not None or existing.expires_at <= now:
-            return self._fresh(challenge_id, auth_id, phone, spec, ctx), "new"
-        budget = min(existing.max_attempts, spec.max_attempts)
-        if existing.attempts >= budget:
+            return self._fresh(request, request.spec, ctx), "new"
+        # Values the caller left out keep the live challenge's; retries can lower its budget, never raise it.
+        spec = replace(
+            request.spec,
+            length=existing.code_length if request.code_length is None else request.spec.length,
+            max_attempts=min(existing.max_attempts, request.retries or existing.max_attempts),
+        )
+        if existing.attempts >= spec.max_attempts:
             raise self._locked_out(existing, now)
-        same_shape = existing.phone == phone and existing.code_length == spec.length
-        if same_shape and spec.max_attempts >= existing.max_attempts:
+        unchanged = (existing.phone, existing.code_length, existing.max_attempts)
+        if (request.phone, spec.length, spec.max_attempts) == unchanged:
             try:
                 return self._codes.replace(existing, spec, ctx), "replaced"
             except ChallengeUsed:  # it was used between our read and the write: start again
-                return self._fresh(challenge_id, auth_id, phone, spec, ctx), "new"
-        return self._carry_over(existing, auth_id, phone, replace(spec, max_attempts=budget), ctx), "carried"
+                return self._fresh(request, request.spec, ctx), "new"
+        return self._carry_over(existing, request, spec, ctx), "carried"
 
     def _fresh(
-        self,
-        challenge_id: str,
-        auth_id: str,
-        phone: str,
-        spec: CodeSpec,
-        ctx: RequestContext,
-        attempts: int = 0,
+        self, request: _CreateRequest, spec: CodeSpec, ctx: RequestContext, attempts: int = 0
     ) -> Challenge:
         return self._codes.issue(
-            challenge_id=challenge_id,
+            challenge_id=request.challenge_id,
             purpose="verify",
-            subject=auth_id,
-            phone=phone,
+            subject=request.auth_id,
+            phone=request.phone,
             spec=spec,
             ctx=ctx,
             attempts=attempts,
         )
 
     def _carry_over(
-        self, existing: Challenge, auth_id: str, phone: str, spec: CodeSpec, ctx: RequestContext
+        self, existing: Challenge, request: _CreateRequest, spec: CodeSpec, ctx: RequestContext
     ) -> Challenge:
         """A new challenge (new number or shape) that keeps the attempts made on the old one."""
         self._challenges.expire_challenge(existing.id, FROZEN_AT)
         frozen = self._challenges.get_challenge(existing.id) or existing
         if frozen.consumed_at is not None:  # verified meanwhile: nothing to carry
-            return self._fresh(existing.id, auth_id, phone, spec, ctx)
+            return self._fresh(request, request.spec, ctx)
         restored = replace(frozen, expires_at=existing.expires_at)
         if frozen.attempts >= spec.max_attempts:
             self._challenges.put_challenge(restored)
             raise self._locked_out(restored, self._clock.now())
         try:
-            return self._fresh(existing.id, auth_id, phone, spec, ctx, attempts=frozen.attempts)
+            return self._fresh(request, spec, ctx, attempts=frozen.attempts)
         except TwoStepError:
             # Refused or not delivered: the previous, delivered code stays as it was.
             self._challenges.put_challenge(restored)
