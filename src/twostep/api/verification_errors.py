@@ -84,11 +84,14 @@ def seed_error(error: e.TwoStepError) -> JSONResponse:
     if isinstance(error, e.DependencyUnavailable):
         headers["Retry-After"] = "5"
         logger.warning("dependency unavailable", extra={"code": error.code})
+    field = error.field if isinstance(error, e.InvalidInput) else None
+    if field and field not in message:
+        message = f"{field}: {message}"
     body = SeedErrorOut(
         message=message,
         reason=reason,
         attempts_left=_attempts_left(error),
-        field=error.field if isinstance(error, e.InvalidInput) else None,
+        field=field,
     )
     # `attempts_left` is always present (null when the answer is not about a code); `field` only for 400s.
     content = body.model_dump(exclude={"field"} if body.field is None else set())
@@ -96,8 +99,9 @@ def seed_error(error: e.TwoStepError) -> JSONResponse:
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
+    """The top-level field (a union type adds its member's name to `loc`, which callers don't need)."""
     parts = [str(part) for part in loc if part not in ("body", "query", "header")]
-    return ".".join(parts) or "body"
+    return parts[0] if parts else "body"
 
 
 def seed_validation_error(error: RequestValidationError) -> JSONResponse:
