@@ -13,21 +13,30 @@ from twostep.api.middleware import RequestIdMiddleware
 from twostep.api.routes_verification import api_keys_missing, verification_router
 from twostep.container import Container
 from twostep.domain.errors import ConfigurationError
+from twostep.settings import Settings
+
+
+def check_verification_settings(settings: Settings) -> None:
+    """Refuse to serve the verification API alone without API keys outside dev (before anything is built).
+
+    Raises:
+        ConfigurationError: anyone could make the service text any number otherwise (seed 002's weakness).
+    """
+    if api_keys_missing(settings):
+        raise ConfigurationError(
+            f"TWOSTEP_VERIFY_API_KEYS: required when TWOSTEP_STAGE={settings.stage} "
+            "(a comma-separated list of API keys callers send as X-Api-Key)"
+        )
 
 
 def create_verification_app(container: Container) -> FastAPI:
     """The standalone verification API over a built container.
 
     Raises:
-        ConfigurationError: outside the dev stage without TWOSTEP_VERIFY_API_KEYS (anyone could text any
-            number otherwise, seed 002's weakness).
+        ConfigurationError: see `check_verification_settings`.
     """
     settings = container.settings
-    if api_keys_missing(settings):
-        raise ConfigurationError(
-            f"TWOSTEP_VERIFY_API_KEYS: required when TWOSTEP_STAGE={settings.stage} "
-            "(a comma-separated list of API keys callers send as X-Api-Key)"
-        )
+    check_verification_settings(settings)
     app = FastAPI(
         title="twostep verification",
         version=__version__,
