@@ -41,7 +41,9 @@ def test_from_with_plus_is_sent_as_eleven_digits(
 ) -> None:
     server = start_server()
     server.always(accepted())
-    sender = delivery(sms_providers=["flowroute"], flowroute_base_url=server.url, flowroute_from="+12065550199")
+    sender = delivery(
+        sms_providers=["flowroute"], flowroute_base_url=server.url, flowroute_from="+12065550199"
+    )
 
     sender.send(TO, BODY)
 

@@ -29,7 +29,9 @@ def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
     """A session with dummy credentials; each request's body is kept as sent on the wire."""
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SNS"):
         monkeypatch.delenv(name, raising=False)
-    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
     session.sent = []  # type: ignore[attr-defined]
 
     def keep(request: Any, **_: Any) -> None:
@@ -49,7 +51,7 @@ def build_sns(tmp_path: Path, session: boto3.Session, **overrides: Any) -> SmsSe
 
 
 def recorded_sms(endpoint: str, message_id: str) -> dict[str, Any]:
-    with urlopen(f"{endpoint}/moto-api/data.json", timeout=5) as response:  # noqa: S310 - loopback
+    with urlopen(f"{endpoint}/moto-api/data.json", timeout=5) as response:
         data = json.load(response)
     matches = [sms for sms in data["sns"]["SMS"] if sms["message_id"] == message_id]
     assert len(matches) == 1, "moto did not record the message"
@@ -67,9 +69,9 @@ def test_publishes_transactional_sms_to_moto(
     sms = recorded_sms(moto_server, message_id)
     assert (sms["phone_number"], sms["message"]) == (TO, BODY)
     (sent,) = session.sent  # type: ignore[attr-defined]
+    entry = "MessageAttributes.entry.{}.{}"
     attributes = {
-        sent[f"MessageAttributes.entry.{i}.Name"][0]: sent[f"MessageAttributes.entry.{i}.Value.StringValue"][0]
-        for i in (1, 2)
+        sent[entry.format(i, "Name")][0]: sent[entry.format(i, "Value.StringValue")][0] for i in (1, 2)
     }
     assert attributes == {"AWS.SNS.SMS.SMSType": "Transactional", "AWS.SNS.SMS.SenderID": "twostep"}
     assert (sent["Action"], sent["PhoneNumber"], sent["Message"]) == (["Publish"], [TO], [BODY])
