@@ -13,6 +13,7 @@ from tests.sms.conftest import SECRETS
 from tests.sms.provider_server import ProviderServer, Reply
 from twostep.domain.errors import SmsDeliveryError
 from twostep.domain.ports import SmsSender
+from twostep.sms.http import reason_for_status
 
 TO = "+12065551234"
 BODY = "987654 is your twostep sign-in code. It expires in 2 minutes. Don't share it."
@@ -165,6 +166,30 @@ def test_twilio_4xx_about_our_own_sender_is_a_provider_error(
     server = start_server()
     server.always(twilio_error(400, 21606, "The From phone number is not a valid, SMS-capable number."))
     sender = delivery(sms_providers=["twilio"], twilio_base_url=server.url)
+
+    with pytest.raises(SmsDeliveryError) as raised:
+        sender.send(TO, BODY)
+
+    assert raised.value.reason == "provider_error"
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(400, "rejected_number"), (422, "rejected_number"), (401, "auth"), (403, "auth")]
+    + [(status, "provider_error") for status in (402, 404, 415, 429, 500, 502, 503)],
+)
+def test_reason_for_status(status: int, reason: str) -> None:
+    assert reason_for_status(status) == reason
+
+
+@pytest.mark.parametrize("status", [402, 429])
+def test_no_balance_or_rate_limit_is_provider_error_without_retry(
+    status: int, start_server: Callable[[], ProviderServer], delivery: Callable[..., SmsSender]
+) -> None:
+    server = start_server()
+    server.always(Reply.text(status, "Payment Required" if status == 402 else "Too Many Requests"))
+    sender = delivery(sms_providers=["sipgate"], sipgate_base_url=server.url)
 
     with pytest.raises(SmsDeliveryError) as raised:
         sender.send(TO, BODY)

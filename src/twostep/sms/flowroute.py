@@ -69,7 +69,6 @@ class FlowrouteSender:
             self._url,
             provider=self.name,
             credentials=self._credentials,
-            success=202,
             content=json.dumps(payload).encode(),
             headers={"Content-Type": JSON_API, "Accept": JSON_API},
         )

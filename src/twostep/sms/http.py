@@ -1,6 +1,6 @@
 """What the HTTP providers (twilio, flowroute, sipgate) share: settings checks, one POST, error mapping.
 
-Every outcome that is not the provider's success status becomes one `SmsDeliveryError` with a stable
+Every outcome that is not a 2xx answer becomes one `SmsDeliveryError` with a stable
 reason. Neither the error nor the log carries credentials, the number or the message text: provider
 error bodies often echo the number, so only the status and the provider's numeric code are logged.
 Retrying is not done here; `FailoverSender` retries once what `retryable` marks safe.
@@ -55,12 +55,14 @@ def base_url(value: str) -> str:
 
 
 def reason_for_status(status: int) -> str:
-    """The stable reason for a non-success HTTP status."""
+    """The stable reason for a non-success HTTP status.
+
+    Only 400 and 422 say something about the request's content (the number); 402 (no balance), 404,
+    415, 429 and 5xx are the provider's or our configuration's problem.
+    """
     if status in (401, 403):
         return "auth"
-    if status == 429 or status >= 500:
-        return "provider_error"
-    if 400 <= status < 500:
+    if status in (400, 422):
         return "rejected_number"
     return "provider_error"
 
@@ -71,11 +73,10 @@ def post(
     *,
     provider: str,
     credentials: tuple[str, str],
-    success: int,
     classify: Classifier | None = None,
     **request: Any,
 ) -> httpx.Response:
-    """POST with HTTP Basic auth; returns the response when its status is `success`.
+    """POST with HTTP Basic auth; returns the response when its status is 2xx.
 
     `request` goes to httpx as is (`data`, `json`, `content`, `headers`).
 
@@ -86,7 +87,7 @@ def post(
         response = http.post(url, auth=httpx.BasicAuth(*credentials), **request)
     except httpx.TransportError as exc:
         raise transport_failure(exc, provider) from None
-    if response.status_code == success:
+    if response.is_success:
         return response
     raise status_failure(response, provider, classify)
 

@@ -44,7 +44,6 @@ class SipgateSender:
             self._url,
             provider=self.name,
             credentials=self._credentials,
-            success=204,
             json={"smsId": self._sms_id, "recipient": to, "message": body},
         )
         return "sipgate-" + secrets.token_hex(8)

@@ -73,7 +73,6 @@ class TwilioSender:
             self._url,
             provider=self.name,
             credentials=self._credentials,
-            success=201,
             classify=classify,
             data={"To": to, self._sender[0]: self._sender[1], "Body": body},
         )
