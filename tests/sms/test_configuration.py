@@ -91,3 +91,15 @@ def test_cli_prints_one_line_naming_the_setting_and_exits_2(tmp_path: Path) -> N
     assert result.stderr.splitlines() == [
         "twostep: TWOSTEP_TWILIO_ACCOUNT_SID is required for the twilio provider"
     ]
+
+
+def test_container_builds_one_http_client_with_the_configured_timeouts(tmp_path: Path) -> None:
+    settings = sms_settings(tmp_path, sms_providers=["twilio", "sipgate"], sms_timeout_seconds=4)
+
+    container = build(settings, storage=MemoryStorage(), clock=FixedClock())
+    (client,) = container.closers
+    container.close()
+
+    assert container.sender.name == "twilio+sipgate"
+    assert (client.timeout.read, client.timeout.connect) == (4, 3)
+    assert client.is_closed
