@@ -276,3 +276,12 @@ def test_delivery_failure_is_503_and_leaves_no_usable_code(tmp_path: Path, clock
             seed_error(client.get("/", params={"auth_id": "a", "code": "123456"}), 410, "ExpiredAuthCode")
     finally:
         container.close()
+
+
+def test_creates_per_client_ip_are_limited(keyed: Callable[..., TestClient]) -> None:
+    client = keyed("standalone", ip_verify_create_per_hour=2)
+    for auth_id in ("a", "b"):
+        assert client.post("/", json={"auth_id": auth_id, "recipient": PHONE}).status_code == 200
+    limited = client.post("/", json={"auth_id": "c", "recipient": PHONE})
+    seed_error(limited, 429, "RateLimited", None)
+    assert int(limited.headers["retry-after"]) > 0
