@@ -1,0 +1,155 @@
+"""The fast paths the benchmarks led to keep their guarantees: bounded hashing, strict token headers,
+and the bearer token read straight from the request."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import PASSWORD, PHONE, latest_code
+from twostep.domain.clock import FixedClock
+from twostep.domain.errors import InvalidToken
+from twostep.domain.keys import KeyMaterial
+from twostep.domain.passwords import PasswordHasher
+from twostep.domain.tokens import TokenIssuer, TokenVerifier
+
+
+class _CountingArgon2:
+    """Stands in for argon2's hasher and records how many calls ran at once, and on which threads."""
+
+    def __init__(self) -> None:
+        self.active = self.peak = 0
+        self.threads: set[str] = set()
+        self._lock = threading.Lock()
+        self._gate = threading.Event()
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+            self.threads.add(threading.current_thread().name)
+        self._gate.wait(0.05)  # hold the slot a moment so that callers pile up
+        with self._lock:
+            self.active -= 1
+
+    def verify(self, stored: str, password: str) -> bool:
+        self._enter()
+        return stored == "hash:" + password
+
+    def hash(self, password: str) -> str:
+        self._enter()
+        return "hash:" + password
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_hashing_never_runs_on_more_threads_than_allowed(limit: int) -> None:
+    hasher = PasswordHasher(max_concurrent=limit)
+    fake = _CountingArgon2()
+    hasher._hasher = fake  # type: ignore[assignment]
+    try:
+        with ThreadPoolExecutor(8) as callers:
+            results = list(callers.map(lambda i: hasher.verify("hash:pw", "pw" if i % 2 else "no"), range(8)))
+        assert results == [i % 2 == 1 for i in range(8)]
+        assert fake.peak <= limit
+        assert len(fake.threads) <= limit
+        assert all(name.startswith("argon2") for name in fake.threads)
+    finally:
+        hasher.close()
+
+
+def test_real_argon2_still_verifies_through_the_pool() -> None:
+    hasher = PasswordHasher(max_concurrent=2)
+    try:
+        stored = hasher.hash(PASSWORD)
+        assert hasher.verify(stored, PASSWORD)
+        assert not hasher.verify(stored, PASSWORD + "x")
+        assert not hasher.verify(None, PASSWORD)  # the dummy hash never matches
+    finally:
+        hasher.close()
+
+
+def _verifier_and_token() -> tuple[TokenVerifier, str]:
+    clock = FixedClock()
+    key = KeyMaterial.generate("RS256", clock.now()).current
+    issuer = TokenIssuer(
+        kid=key.kid,
+        algorithm="RS256",
+        key=key.signing_material,
+        issuer="iss",
+        audience="aud",
+        ttl_seconds=900,
+        clock=clock,
+    )
+    verifier = TokenVerifier(
+        algorithm="RS256",
+        keys={key.kid: key.verification_material},
+        issuer="iss",
+        audience="aud",
+        leeway_seconds=30,
+        clock=clock,
+    )
+    return verifier, issuer.issue(user_id="u1", email="a@example.com", amr=("pwd", "sms"))
+
+
+def _segment(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        _segment(b"[1, 2]"),  # JSON, but not an object
+        _segment(b"not json"),
+        _segment(b"\xff\xfe"),  # not UTF-8
+        "A",  # one base64 character cannot decode
+        _segment(json.dumps({"alg": "none", "typ": "at+jwt", "kid": "x"}).encode()),
+        _segment(json.dumps({"alg": "RS256", "typ": "at+jwt", "kid": 7}).encode()),
+    ],
+)
+def test_malformed_or_unexpected_headers_are_refused(header: str) -> None:
+    verifier, token = _verifier_and_token()
+    _, payload, signature = token.split(".")
+    with pytest.raises(InvalidToken):
+        verifier.verify(f"{header}.{payload}.{signature}")
+
+
+def test_valid_token_still_verifies() -> None:
+    verifier, token = _verifier_and_token()
+    assert verifier.verify(token).email == "a@example.com"
+
+
+def _signed_in(client: TestClient) -> str:
+    client.post(
+        "/register",
+        json={
+            "firstName": "A",
+            "lastName": "B",
+            "email": "p@example.com",
+            "password": PASSWORD,
+            "phoneNumber": PHONE,
+        },
+    )
+    started = client.post("/login", json={"email": "p@example.com", "password": PASSWORD}).json()
+    container = client.app.state.container  # type: ignore[attr-defined]
+    verified = client.post(f"/otp/{started['otpId']}/verify", json={"otp": latest_code(container)})
+    return str(verified.json()["accessToken"])
+
+
+@pytest.mark.parametrize("form", ["Bearer {t}", "bearer {t}", "{t}"])
+@pytest.mark.parametrize("name", ["Authorization", "authorization", "AUTHORIZATION"])
+def test_hello_reads_the_token_in_every_accepted_form(client: TestClient, form: str, name: str) -> None:
+    token = _signed_in(client)
+    answer = client.get("/hello", headers={name: form.format(t=token)})
+    assert answer.status_code == 200
+    assert answer.json() == {"message": "Hello, p@example.com!"}
+
+
+@pytest.mark.parametrize("value", [None, "", "Bearer", "Bearer not-a-jwt"])
+def test_hello_without_a_good_token_is_401(client: TestClient, value: str | None) -> None:
+    headers = {} if value is None else {"Authorization": value}
+    assert client.get("/hello", headers=headers).status_code == 401
