@@ -245,8 +245,8 @@ class LimitsService:
     def reserve_sms(self, phone: str, ctx: RequestContext = NO_CONTEXT) -> None:
         """Admit one SMS to `phone` or raise; call before the code is created or sent.
 
-        Checks run cheapest-to-refuse first and the service-wide budget last; a refusal gives back every
-        unit already taken, so a refused send costs no budget and no cap. An admitted send keeps its
+        Per-number day cap, 10-minute cap, cooldown, then the service-wide budget; a refusal gives back
+        every unit already taken, so a refused send costs no budget, no cap and no cooldown. An admitted send keeps its
         units even if delivery then fails (the provider may have charged for it).
 
         Raises:
@@ -263,13 +263,15 @@ class LimitsService:
             raise
 
     def _take_sms_units(self, phone: str, ctx: RequestContext, taken: list[_Held]) -> None:
+        # Longest lock first, so Retry-After names the wait that really applies; the budget last, so an
+        # admitted unit of it is never given back (that keeps "N budget, exactly N sent" under races).
         policy, now = self._policy, self._clock.now()
+        for window, limit, name in (
+            (DAY, policy.sms_per_number_day, "sms_per_number_day"),
+            (10 * MINUTE, policy.sms_per_number_10min, "sms_per_number_10min"),
+        ):
+            taken.append(self._take_window(f"sms:{phone}", window, limit, name, ctx, phone=phone))
         if policy.resend_cooldown_seconds > 0:
             until = now + timedelta(seconds=policy.resend_cooldown_seconds)
             taken.append(self._take(f"sms-cooldown:{phone}", until, 1, "resend_cooldown", ctx, phone=phone))
-        for window, limit, name in (
-            (10 * MINUTE, policy.sms_per_number_10min, "sms_per_number_10min"),
-            (DAY, policy.sms_per_number_day, "sms_per_number_day"),
-        ):
-            taken.append(self._take_window(f"sms:{phone}", window, limit, name, ctx, phone=phone))
         taken.append(self._take_window("sms:all", HOUR, policy.sms_hourly_budget, "sms_hourly_budget", ctx))
