@@ -67,11 +67,12 @@ def test_trusted_proxy_forwards_the_client_address(make_container: MakeContainer
     with TestClient(app, client=("127.0.0.1", 50000)) as client:
 
         def attempt(forwarded: str) -> int:
-            return client.post(
+            response = client.post(
                 "/login",
                 json={"email": "u@example.com", "password": "wrong password here"},
                 headers={"X-Forwarded-For": forwarded},
-            ).status_code
+            )
+            return response.status_code
 
         assert [attempt("198.51.100.1") for _ in range(2)] == [401, 401]
         assert attempt("198.51.100.1") == 429

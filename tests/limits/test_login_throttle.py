@@ -120,7 +120,9 @@ def test_ipv6_addresses_of_one_subnet_share_a_limit(make_container: MakeContaine
         with pytest.raises(InvalidCredentials):
             container.login.start(f"u{i}@example.com", "wrong password here", ctx)
     with pytest.raises(RateLimited) as refused:
-        container.login.start("u9@example.com", "wrong password here", RequestContext(ip="2001:db8:1:2:ffff::1"))
+        container.login.start(
+            "u9@example.com", "wrong password here", RequestContext(ip="2001:db8:1:2:ffff::1")
+        )
     assert refused.value.limit == "ip_login_rate"
     with pytest.raises(InvalidCredentials):  # another /64
         container.login.start("u9@example.com", "wrong password here", RequestContext(ip="2001:db8:1:3::1"))

@@ -34,7 +34,9 @@ def test_hundred_logins_for_one_number(make_container: MakeContainer, clock: Fix
         spaced: Counter[str] = Counter()
         for _ in range(100):  # an attacker who waits out the cooldown each time
             response = client.post("/login", json=LOGIN)
-            spaced[str(response.status_code) if response.status_code == 200 else response.json()["limit"]] += 1
+            spaced[
+                str(response.status_code) if response.status_code == 200 else response.json()["limit"]
+            ] += 1
             if response.status_code == 429:
                 assert_limited(response, response.json()["limit"])
             clock.advance(31)
@@ -51,7 +53,10 @@ def test_hundred_accounts_hit_the_hourly_budget(make_container: MakeContainer, c
         for i in range(100):
             register(client, email=f"user{i}@example.com", phone=us_number(i))
         clock.advance(10 * 60)
-        answers = [client.post("/login", json={"email": f"user{i}@example.com", "password": PASSWORD}) for i in range(100)]
+        answers = [
+            client.post("/login", json={"email": f"user{i}@example.com", "password": PASSWORD})
+            for i in range(100)
+        ]
         assert [a.status_code for a in answers].count(200) == 25
         for answer in answers:
             if answer.status_code != 200:
@@ -59,7 +64,10 @@ def test_hundred_accounts_hit_the_hourly_budget(make_container: MakeContainer, c
         assert outbox_count(container) == 25
         refused = [i for i, a in enumerate(answers) if a.status_code != 200]
         clock.advance(50 * 60)  # the next hour: sending resumes, the budget again exactly 25
-        again = [client.post("/login", json={"email": f"user{i}@example.com", "password": PASSWORD}) for i in refused[:30]]
+        again = [
+            client.post("/login", json={"email": f"user{i}@example.com", "password": PASSWORD})
+            for i in refused[:30]
+        ]
         assert [a.status_code for a in again].count(200) == 25
     assert outbox_count(container) == 50
     assert len({e.to for e in container.storage.list_outbox(last=1000)}) == 50
@@ -72,7 +80,13 @@ def test_registration_per_ip(make_container: MakeContainer, clock: FixedClock) -
             register(client, email=f"user{i}@example.com", phone=us_number(i))
         refused = client.post(
             "/register",
-            json={"firstName": "A", "lastName": "B", "email": "x@example.com", "password": PASSWORD, "phoneNumber": us_number(9)},
+            json={
+                "firstName": "A",
+                "lastName": "B",
+                "email": "x@example.com",
+                "password": PASSWORD,
+                "phoneNumber": us_number(9),
+            },
         )
         assert_limited(refused, "ip_register_rate", 3600)
         clock.advance(3600)

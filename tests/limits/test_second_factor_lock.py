@@ -132,6 +132,7 @@ def test_concurrent_wrong_codes_never_pass_the_budget(make_container: MakeContai
     with pytest.raises(RateLimited):
         container.login.complete(challenges[-1].otp_id, right)  # type: ignore[union-attr]
 
+
 def test_checks_that_compare_no_code_do_not_spend_the_budget(
     make_container: MakeContainer, clock: FixedClock
 ) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD, PHONE, register
+from tests.conftest import PASSWORD, PHONE, register, settings_for_tests
 from tests.limits.helpers import assert_limited, outbox_count, send_code, us_number
 from twostep.api.app import create_app
 from twostep.container import Container, build
@@ -34,7 +35,9 @@ def test_cooldown_counts_down_and_lifts(make_container: MakeContainer, clock: Fi
     assert outbox_count(container, PHONE) == 2
 
 
-def test_cooldown_refusals_do_not_eat_the_per_number_cap(make_container: MakeContainer, clock: FixedClock) -> None:
+def test_cooldown_refusals_do_not_eat_the_per_number_cap(
+    make_container: MakeContainer, clock: FixedClock
+) -> None:
     container = make_container(resend_cooldown_seconds=30, sms_per_number_10min=2)
     assert isinstance(send_code(container, PHONE), str)
     for _ in range(10):
@@ -103,7 +106,9 @@ def test_zero_budget_sends_nothing(make_container: MakeContainer) -> None:
     assert outbox_count(container) == 0
 
 
-def test_budget_refusal_gives_back_the_per_number_units(make_container: MakeContainer, clock: FixedClock) -> None:
+def test_budget_refusal_gives_back_the_per_number_units(
+    make_container: MakeContainer, clock: FixedClock
+) -> None:
     container = make_container(sms_hourly_budget=1, sms_per_number_10min=1)
     assert isinstance(send_code(container, us_number(1)), str)
     for _ in range(5):
@@ -135,10 +140,8 @@ class FailingSender:
         raise SmsDeliveryError("provider_error", provider=self.name)
 
 
-def test_failed_delivery_keeps_its_units(tmp_path, clock: FixedClock) -> None:  # type: ignore[no-untyped-def]
+def test_failed_delivery_keeps_its_units(tmp_path: Path, clock: FixedClock) -> None:
     """An admitted send counts even if the provider then failed: it may have charged for it."""
-    from tests.conftest import settings_for_tests
-
     sender = FailingSender()
     settings = settings_for_tests(tmp_path, sms_hourly_budget=2)
     container = build(settings, clock=clock, storage=MemoryStorage(), sender=sender)
@@ -180,13 +183,9 @@ def test_country_refused_at_registration_with_403(make_container: MakeContainer)
         register(client, email="b@example.com", phone="+4915112345600")
 
 
-def test_disallowed_country_at_login_is_403_and_sends_nothing(
-    make_container: MakeContainer, tmp_path, clock: FixedClock
-) -> None:  # type: ignore[no-untyped-def]
+def test_disallowed_country_at_login_is_403_and_sends_nothing(tmp_path: Path, clock: FixedClock) -> None:
     """A user registered before the allow-list changed: login answers 403, nothing is texted."""
     storage = MemoryStorage()
-    from tests.conftest import settings_for_tests
-
     open_settings = settings_for_tests(tmp_path)
     with TestClient(create_app(build(open_settings, clock=clock, storage=storage))) as client:
         register(client)
