@@ -72,7 +72,7 @@ def test_trusted_proxy_forwards_the_client_address(make_container: MakeContainer
                 json={"email": "u@example.com", "password": "wrong password here"},
                 headers={"X-Forwarded-For": forwarded},
             )
-            return response.status_code
+            return int(response.status_code)
 
         assert [attempt("198.51.100.1") for _ in range(2)] == [401, 401]
         assert attempt("198.51.100.1") == 429
