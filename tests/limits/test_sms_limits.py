@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -100,10 +101,14 @@ def test_hourly_budget_is_a_hard_stop(make_container: MakeContainer, clock: Fixe
     assert isinstance(send_code(container, us_number(3)), str)
 
 
-def test_zero_budget_sends_nothing(make_container: MakeContainer) -> None:
+def test_zero_budget_sends_nothing_and_warns(
+    make_container: MakeContainer, caplog: pytest.LogCaptureFixture
+) -> None:
     container = make_container(sms_hourly_budget=0)
-    refused(send_code(container, PHONE), "sms_hourly_budget", 3600)
+    with caplog.at_level(logging.WARNING, logger="twostep.limits"):
+        refused(send_code(container, PHONE), "sms_hourly_budget", 3600)
     assert outbox_count(container) == 0
+    assert [r.getMessage() for r in caplog.records] == ["sms hourly budget exhausted"]
 
 
 def test_budget_refusal_gives_back_the_per_number_units(

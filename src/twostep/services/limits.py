@@ -14,6 +14,7 @@ typed (normalised), never by whether an account exists, so refusals reveal nothi
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,8 @@ from twostep.domain.identity import phone_country
 from twostep.domain.models import NO_CONTEXT, RequestContext
 from twostep.domain.ports import CounterStore
 from twostep.services.audit import AuditService
+
+logger = logging.getLogger("twostep.limits")
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 # Consecutive wrong codes are remembered until a correct code or `twostep users unlock` (NIST 800-63B
@@ -132,6 +135,8 @@ class LimitsService:
 
     def _refuse(self, name: str, retry_after: int, ctx: RequestContext, **who: str) -> NoReturn:
         self._audit.record("limit_hit", ctx=ctx, limit=name, **who)
+        if name == "sms_hourly_budget":  # something for operators to alert on: the service stopped texting
+            logger.warning("sms hourly budget exhausted", extra={"limit": name, "retry_after": retry_after})
         raise RateLimited(name, retry_after, MESSAGES.get(name))
 
     # --- per client IP ---
