@@ -153,12 +153,12 @@ class LimitsService:
             "register": (HOUR, self._policy.ip_register_per_hour),
             "verification_create": (HOUR, self._policy.ip_verify_create_per_hour),
         }[action]
-        bucket = ip_bucket(ctx.ip)
+        now = self._clock.now()
+        start, end = _window(now, window)
+        key = f"ip:{action}:{ip_bucket(ctx.ip)}@{window}:{start}"
         # Kept even when refused: a flooding address stays refused until its window ends, never longer.
-        start, end = _window(self._clock.now(), window)
-        key = f"ip:{action}:{bucket}@{window}:{start}"
-        if self._counters.increment_counter(key, 1, self._clock.now(), end) > limit:
-            self._refuse(f"ip_{action}_rate", _seconds_until(end, self._clock.now()), ctx)
+        if self._counters.increment_counter(key, 1, now, end) > limit:
+            self._refuse(f"ip_{action}_rate", _seconds_until(end, now), ctx)
 
     # --- per account: progressive delay after failed passwords, never a permanent lock ---
     def begin_login(self, email: str, ctx: RequestContext) -> None:
