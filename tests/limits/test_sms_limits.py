@@ -220,3 +220,18 @@ def test_api_answers_carry_retry_after(make_container: MakeContainer, clock: Fix
         clock.advance(30)  # 12:02:30: five sends so far in this 10-minute window
         assert_limited(client.post(f"/otp/{otp_id}/resend"), "sms_per_number_10min", 450)
     assert outbox_count(container, PHONE) == 5
+
+
+def test_verification_api_keeps_seed_002_status_for_a_disallowed_country(
+    make_container: MakeContainer,
+) -> None:
+    from twostep.api.verification_app import create_verification_app
+
+    container = make_container(sms_allowed_countries="DE")
+    with TestClient(create_verification_app(container)) as client:
+        refused_create = client.post("/", json={"auth_id": "order-1", "recipient": PHONE})
+        assert refused_create.status_code == 400, refused_create.text
+        assert refused_create.json()["reason"] == "InvalidAPIUsage"
+        ok = client.post("/", json={"auth_id": "order-2", "recipient": "+4915112345600"})
+        assert ok.status_code == 200, ok.text
+    assert outbox_count(container) == 1
