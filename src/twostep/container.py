@@ -149,7 +149,7 @@ def _wire(
         settings.argon2_parallelism,
         max_concurrent=usable_cores(),
     )
-    audit = AuditService(storage, clock)
+    audit = AuditService(storage, clock, fingerprint_key=keys.otp_hmac_key)
     limits = LimitsService(storage, limit_policy(settings), clock, audit)
     code_hasher = CodeHasher(keys.otp_hmac_key)
     codes = ChallengeService(
