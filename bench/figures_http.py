@@ -1,7 +1,7 @@
 """HTTP figures: the login step, the whole 2FA sign-in and `/hello`, plus the server's peak RSS.
 
 The server gets one core and the load generator the other; the hash baseline runs on the server's
-core (one process per core the server may use), once before and once after the HTTP load, pooled.
+core (one process per core the server may use). Figures and baselines alternate in rounds.
 
 Scores compare work per CPU-second: completions per second of the server's own CPU time against
 verifies per CPU-second of the bare baseline. On an idle machine the server keeps its core busy and
@@ -27,7 +27,7 @@ LOGIN = "login step over HTTP (password + code + SMS to console)"
 SIGNIN = "whole 2FA sign-in over HTTP (login + verify)"
 HELLO = "/hello requests/s"
 RSS = "peak RSS of twostep serve under the load above"
-HELLO_ROUNDS = 3
+ROUNDS = 3  # alternating rounds per figure
 
 
 @dataclass
@@ -36,7 +36,7 @@ class HttpResults:
     signin: dict[str, Any]
     hello: dict[str, Any]
     rss_mib: float | None
-    hashes: list[dict[str, float]]  # bare Argon2id runs: before and after the HTTP load
+    hashes: list[dict[str, float]]  # bare Argon2id runs, one per round
     bare_hello: dict[str, Any]
 
 
@@ -92,22 +92,30 @@ def _serve_bare(run: Run, stack: ExitStack) -> tuple[int, int]:
 
 
 def measure(run: Run) -> HttpResults:
-    """Hash baseline, login, sign-in, hash baseline again; then /hello against the bare route in
-    alternating rounds, so that drift in machine speed lands on both sides alike."""
+    """Every figure and its baseline in alternating rounds (hash, login, sign-in, /hello, bare /hello),
+    each round a third of the time, so drift in machine speed lands on both sides alike."""
     with ExitStack() as stack:
         port, pid = _serve_twostep(run, stack)
         bare_port, bare_pid = _serve_bare(run, stack)
-        before = hash_rate(run)
         load(run, "register", port, pid)
-        login = load(run, "login", port, pid)
-        signin = load(run, "signin", port, pid, db=str(run.workdir / "twostep.db"))
-        after = hash_rate(run)
-        ours, bare, seconds = [], [], run.profile.load_seconds / HELLO_ROUNDS
-        for _ in range(HELLO_ROUNDS):
-            ours.append(load(run, "hello", port, pid, seconds, token=run.token))
-            bare.append(load(run, "hello", bare_port, bare_pid, seconds, token=run.token))
+        seconds = run.profile.load_seconds / ROUNDS
+        db = str(run.workdir / "twostep.db")
+        got: dict[str, list[Any]] = {name: [] for name in ("hash", "login", "signin", "hello", "bare")}
+        for _ in range(ROUNDS):
+            got["hash"].append(hash_rate(run))
+            got["login"].append(load(run, "login", port, pid, seconds))
+            got["signin"].append(load(run, "signin", port, pid, seconds, db=db))
+            got["hello"].append(load(run, "hello", port, pid, seconds, token=run.token))
+            got["bare"].append(load(run, "hello", bare_port, bare_pid, seconds, token=run.token))
         rss = peak_rss_mib(pid)
-    return HttpResults(login, signin, pooled(ours), rss, [before, after], pooled(bare))
+    return HttpResults(
+        pooled(got["login"]),
+        pooled(got["signin"]),
+        pooled(got["hello"]),
+        rss,
+        got["hash"],
+        pooled(got["bare"]),
+    )
 
 
 @dataclass(frozen=True)
@@ -156,11 +164,10 @@ def _ratio_row(name: str, ours: dict[str, Any], base: Rates, base_text: str, lim
 
 def rows(run: Run, results: HttpResults) -> list[Row]:
     hashes = Rates.of_worker(results.hashes)
-    before, after = (Rates.of_worker([h]) for h in results.hashes)
+    per_round = ", ".join(f"{Rates.of_worker([h]).cpu:.1f}" for h in results.hashes)
     cores = "1 core" if run.cores.pinned else f"{len(os.sched_getaffinity(0))} cores"
     hash_text = (
-        f"bare Argon2id verify on {cores}: {hashes.wall:.1f}/s, {hashes.cpu:.1f}/CPU-s "
-        f"(before {before.cpu:.1f}, after {after.cpu:.1f})"
+        f"bare Argon2id verify on {cores}: {hashes.wall:.1f}/s, {hashes.cpu:.1f}/CPU-s (rounds: {per_round})"
     )
     bare_hello = Rates.of_load(results.bare_hello)
     hello_text = f"bare FastAPI + PyJWT route: {bare_hello.wall:,.0f}/s, {bare_hello.cpu:,.0f}/CPU-s"

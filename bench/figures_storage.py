@@ -65,19 +65,20 @@ def count_sign_in(container: Any, counter: Callable[[], int], trace: list[str] |
     container.registration.register(
         Registration(email=email, password=PASSWORD, first_name="B", last_name="U", phone=PHONE), ctx
     )
+    trace = trace if trace is not None else []
+    trace.clear()
     before = counter()
     started = container.login.start(email, PASSWORD, ctx)
     login = counter() - before
+    traced_login = list(trace)
     code = re.match(r"\d+", container.storage.list_outbox(to=PHONE, last=1)[-1].body)
     if code is None:
         raise RuntimeError("the console sink kept no code")
-    traced_login = list(trace or [])
-    if trace is not None:
-        trace.clear()
+    trace.clear()
     before = counter()
     pair = container.login.complete(started.otp_id, code.group(0), ctx)
     verify = counter() - before
-    sql = [s for s in traced_login + (trace or []) if not _SKIP.match(s)]
+    sql = [statement for statement in traced_login + trace if not _SKIP.match(statement)]
     return SignInCount(login, verify, sql, pair.access_token)
 
 
@@ -128,7 +129,7 @@ def sqlite_row(run: Run) -> Row:
     run.token = counted.token
     scanned = scans(str(run.workdir / "inproc.db"), counted.sql)
     total = counted.login + counted.verify
-    note = f"{len(set(counted.sql))} distinct statements checked with EXPLAIN QUERY PLAN"
+    note = f"each of the {len(counted.sql)} statements checked with EXPLAIN QUERY PLAN"
     note += f"; scans: {', '.join(scanned)}" if scanned else "; none scans"
     return Row(
         FIGURE_SQLITE,

@@ -12,7 +12,7 @@ class Profile:
     users: int  # registered accounts (a multiple of clients: each client owns its users)
     load_seconds: float  # measuring window per HTTP figure
     warmup_seconds: float
-    hash_seconds: float  # each bare Argon2id baseline run (one before and one after the HTTP load)
+    hash_seconds: float  # each bare Argon2id baseline run (one per round)
     micro_seconds: float  # warm verification rates
     spawns: int  # cold-start and import samples (median taken)
 
@@ -22,8 +22,8 @@ FULL = Profile(
     clients=16,
     users=64,
     load_seconds=15,
-    warmup_seconds=2,
-    hash_seconds=6,
+    warmup_seconds=1.5,
+    hash_seconds=4,
     micro_seconds=3,
     spawns=10,
 )
