@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +34,9 @@ class Row:
 
     @property
     def score_text(self) -> str:
-        return "-" if self.score is None else f"{self.score:.2f}"
+        if self.score is None:
+            return "-"
+        return f"{self.score:.3f}" if abs(self.score) < 10 else f"{self.score:.1f}"
 
 
 def not_measured(figure: str, target: str, reason: str) -> Row:
@@ -57,7 +60,9 @@ def machine_line() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}; {platform.system()} {platform.release()}; Python {platform.python_version()}"
+    cores = os.cpu_count() or 1
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpu}, {cores} cores; {system}; Python {platform.python_version()}"
 
 
 def console_table(rows: list[Row]) -> str:
