@@ -9,6 +9,7 @@ from twostep import __version__
 from twostep.api import routes_accounts, routes_messages, routes_tokens, routes_wellknown
 from twostep.api.errors import install_error_handlers
 from twostep.api.middleware import RequestIdMiddleware
+from twostep.api.routes_web import install_web
 from twostep.container import Container
 
 
@@ -23,6 +24,7 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     for module in (routes_accounts, routes_tokens, routes_messages, routes_wellknown):
         app.include_router(module.router)
+    install_web(app)  # last, so API routes win
     _add_cors(app, container)
     app.add_middleware(RequestIdMiddleware)
     return app
@@ -37,7 +39,7 @@ def _add_cors(app: FastAPI, container: Container) -> None:
             allow_origins=origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-Api-Key", "X-Request-Id"],
+            allow_headers=["Authorization", "Content-Type", "X-Api-Key", "X-Request-Id", "X-Twostep-Client"],
             expose_headers=["Retry-After", "X-Request-Id"],
             max_age=600,
         )
