@@ -1,0 +1,35 @@
+"""The storage conformance suite runs against every adapter: one fixture entry per backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from twostep.domain.ports import Storage
+from twostep.storage.memory import MemoryStorage
+from twostep.storage.sqlite import SqliteStorage
+
+
+def _memory(_: Path, __: pytest.FixtureRequest) -> Storage:
+    return MemoryStorage()
+
+
+def _sqlite(tmp_path: Path, _: pytest.FixtureRequest) -> Storage:
+    return SqliteStorage(tmp_path / "conformance.db")
+
+
+# name -> factory(tmp_path, request); backends that need a server add their entry here.
+BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], Storage]] = {
+    "memory": _memory,
+    "sqlite": _sqlite,
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    backend = BACKENDS[request.param](tmp_path, request)
+    backend.init_schema()
+    yield backend
+    backend.close()

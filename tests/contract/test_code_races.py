@@ -1,0 +1,84 @@
+"""The code rules through `ChallengeService` on every backend: one winner, exact attempt counts."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.contract.helpers import run_together
+from twostep.domain.clock import FixedClock
+from twostep.domain.errors import ChallengeGone, WrongCode
+from twostep.domain.otp import CodeHasher
+from twostep.domain.ports import Storage
+from twostep.services.audit import AuditService
+from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.limits import LimitPolicy, LimitsService
+
+
+class RecordingSender:
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, to: str, body: str) -> str:
+        self.sent.append((to, body))
+        return "id"
+
+
+@pytest.fixture
+def codes(storage: Storage) -> tuple[ChallengeService, RecordingSender]:
+    clock = FixedClock()
+    audit = AuditService(storage, clock)
+    limits = LimitsService(storage, LimitPolicy(resend_cooldown_seconds=0), clock, audit)
+    sender = RecordingSender()
+    service = ChallengeService(
+        store=storage,
+        sender=sender,
+        hasher=CodeHasher(b"k" * 32),
+        limits=limits,
+        audit=audit,
+        clock=clock,
+        org_name="twostep",
+        web_origin=None,
+    )
+    return service, sender
+
+
+SPEC = CodeSpec(length=6, ttl_seconds=120, max_attempts=5, template="{code} is your code")
+
+
+def _issue(service: ChallengeService, sender: RecordingSender, max_attempts: int = 5) -> tuple[str, str]:
+    spec = CodeSpec(length=6, ttl_seconds=120, max_attempts=max_attempts, template="{code} is your code")
+    challenge = service.issue(
+        challenge_id="c-1", purpose="login", subject="u", phone="+905555555555", spec=spec
+    )
+    match = re.match(r"\d{6}", sender.sent[-1][1])
+    assert match is not None
+    return challenge.id, match.group(0)
+
+
+def test_fifty_parallel_right_codes_give_one_success(codes: tuple[ChallengeService, RecordingSender]) -> None:
+    service, sender = codes
+    challenge_id, code = _issue(service, sender, max_attempts=10)
+    results = run_together(50, lambda _: service.check(challenge_id, code, "login"))
+    successes = [r for r in results if not isinstance(r, BaseException)]
+    assert len(successes) == 1
+    assert all(isinstance(r, ChallengeGone) for r in results if isinstance(r, BaseException))
+
+
+def test_fifty_parallel_wrong_guesses_use_exactly_the_budget(
+    codes: tuple[ChallengeService, RecordingSender], storage: Storage
+) -> None:
+    service, sender = codes
+    challenge_id, code = _issue(service, sender)
+    wrong = "000000" if code != "000000" else "111111"
+    results = run_together(50, lambda _: service.check(challenge_id, wrong, "login"))
+    wrong_answers = [r for r in results if isinstance(r, WrongCode)]
+    assert len(wrong_answers) == 5
+    assert sorted(r.attempts_remaining for r in wrong_answers) == [0, 1, 2, 3, 4]
+    assert all(isinstance(r, WrongCode | ChallengeGone) for r in results)
+    assert storage.get_challenge(challenge_id).attempts == 5  # type: ignore[union-attr]
+    with pytest.raises(ChallengeGone):
+        service.check(challenge_id, code, "login")  # the right code is refused once the budget is gone

@@ -1,0 +1,116 @@
+"""Refresh tokens, the message board, the outbox, counters and the audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from tests.contract.helpers import NOW, make_refresh, run_together
+from twostep.domain.errors import InvalidInput
+from twostep.domain.models import AuditEvent, Message, OutboxEntry
+from twostep.domain.ports import Storage
+
+
+def test_refresh_claim_once(storage: Storage) -> None:
+    token = make_refresh()
+    storage.add_refresh_token(token)
+    claimed = storage.claim_refresh_token(token.token_hash, NOW)
+    assert claimed is not None and claimed.used_at == NOW
+    assert storage.claim_refresh_token(token.token_hash, NOW) is None
+    assert storage.get_refresh_token(token.token_hash).used_at == NOW  # type: ignore[union-attr]
+
+
+def test_refresh_claim_refuses_expired_and_revoked(storage: Storage) -> None:
+    expired, revoked = make_refresh(ttl=10), make_refresh(family="fam-2")
+    storage.add_refresh_token(expired)
+    storage.add_refresh_token(revoked)
+    storage.revoke_family("fam-2", NOW)
+    assert storage.claim_refresh_token(expired.token_hash, NOW + timedelta(seconds=10)) is None
+    assert storage.claim_refresh_token(revoked.token_hash, NOW) is None
+    assert storage.claim_refresh_token("missing", NOW) is None
+
+
+def test_revoke_family_revokes_only_that_family(storage: Storage) -> None:
+    a1, a2, b1 = make_refresh("fam-a"), make_refresh("fam-a"), make_refresh("fam-b")
+    for token in (a1, a2, b1):
+        storage.add_refresh_token(token)
+    storage.revoke_family("fam-a", NOW)
+    assert storage.get_refresh_token(a1.token_hash).revoked_at == NOW  # type: ignore[union-attr]
+    assert storage.get_refresh_token(a2.token_hash).revoked_at == NOW  # type: ignore[union-attr]
+    assert storage.get_refresh_token(b1.token_hash).revoked_at is None  # type: ignore[union-attr]
+
+
+def test_concurrent_refresh_claims_have_one_winner(storage: Storage) -> None:
+    token = make_refresh()
+    storage.add_refresh_token(token)
+    results = run_together(20, lambda _: storage.claim_refresh_token(token.token_hash, NOW))
+    assert len([r for r in results if r is not None and not isinstance(r, BaseException)]) == 1
+
+
+def _message(i: int, seconds: float) -> Message:
+    return Message(
+        id=f"m{i:03d}",
+        user_id="u",
+        author="a@example.com",
+        content=f"hello {i}",
+        created_at=NOW + timedelta(seconds=seconds),
+    )
+
+
+def test_messages_newest_first_with_cursor(storage: Storage) -> None:
+    for i in range(25):
+        storage.add_message(_message(i, i))
+    storage.add_message(_message(99, 24))  # same instant as m024: the id breaks the tie
+    first = storage.list_messages(20)
+    assert [m.id for m in first.items[:3]] == ["m099", "m024", "m023"]
+    assert len(first.items) == 20 and first.next_cursor
+    rest = storage.list_messages(20, first.next_cursor)
+    assert [m.id for m in rest.items] == [f"m{i:03d}" for i in range(5, -1, -1)]
+    assert rest.next_cursor is None
+
+
+def test_messages_bad_cursor(storage: Storage) -> None:
+    with pytest.raises(InvalidInput):
+        storage.list_messages(20, "garbage")
+
+
+def test_outbox_newest_last_and_filtered(storage: Storage) -> None:
+    for i in range(5):
+        storage.add_outbox(OutboxEntry(to="+1" if i % 2 else "+2", body=f"b{i}", sent_at=NOW))
+    assert [e.body for e in storage.list_outbox(last=3)] == ["b2", "b3", "b4"]
+    assert [e.body for e in storage.list_outbox(to="+1", last=10)] == ["b1", "b3"]
+
+
+def test_counter_increments_and_expires(storage: Storage) -> None:
+    end = NOW + timedelta(seconds=60)
+    assert storage.increment_counter("k", 1, NOW, end) == 1
+    assert storage.increment_counter("k", 2, NOW, end + timedelta(seconds=99)) == 3
+    live = storage.get_counter("k", NOW)
+    assert live is not None and live.value == 3 and live.expires_at == end  # expiry kept
+    assert storage.get_counter("k", end) is None
+    assert storage.increment_counter("k", 1, end, end + timedelta(seconds=60)) == 1  # restarts after expiry
+    storage.delete_counter("k")
+    assert storage.get_counter("k", NOW) is None
+
+
+def test_concurrent_increments_are_all_counted(storage: Storage) -> None:
+    end = NOW + timedelta(seconds=60)
+    results = run_together(50, lambda _: storage.increment_counter("hot", 1, NOW, end))
+    assert sorted(results) == list(range(1, 51))  # type: ignore[type-var]
+    assert storage.get_counter("hot", NOW).value == 50  # type: ignore[union-attr]
+
+
+def test_audit_append_and_filter(storage: Storage) -> None:
+    base = AuditEvent(event="login_failed", at=NOW, user_id="u1", ip="127.0.0.1", detail={"k": "v"})
+    storage.append_audit(base)
+    storage.append_audit(replace(base, event="code_sent", user_id="u2"))
+    storage.append_audit(replace(base, event="code_verified"))
+    assert [e.event for e in storage.list_audit()] == ["login_failed", "code_sent", "code_verified"]
+    assert [e.event for e in storage.list_audit(user_id="u1", limit=1)] == ["code_verified"]
+    assert storage.list_audit(limit=1)[0].detail == {"k": "v"}
+
+
+def test_ping(storage: Storage) -> None:
+    storage.ping()
