@@ -70,11 +70,14 @@ def test_whole_journey(server: Any, page: Any, person: Any, screenshot: Any) -> 
     enter_code(page, code)
 
     expect(page.get_by_role("heading", name=f"Hello, {person.email}!")).to_be_visible()
-    content = f"First post by {person.first} <b>not bold</b>"
-    ui(page).get_by_label("Your message").fill(content)
-    ui(page).get_by_role("button", name="Post message").click()
-    expect(page.locator(".message-text").first).to_have_text(content)  # newest first, shown as text
+    for content in ("Welcome to the board!", f"Hello from {person.first} <b>not bold</b>"):
+        ui(page).get_by_label("Your message").fill(content)
+        ui(page).get_by_role("button", name="Post message").click()
+        expect(page.locator(".message-text").first).to_have_text(content)  # newest first, shown as text
+    expect(page.locator(".message-text").nth(1)).to_have_text("Welcome to the board!")
     expect(page.locator(".message-meta").first).to_contain_text(person.email)
+    expect(ui(page).get_by_label("Your message")).to_have_value("")
+    page.mouse.move(0, 0)
     screenshot(page, "home")
 
     cookie = refresh_cookie(page)
@@ -86,7 +89,7 @@ def test_whole_journey(server: Any, page: Any, person: Any, screenshot: Any) -> 
     for secret in (person.password, code, cookie["value"], "eyJ"):
         assert secret not in stored, "a secret reached web storage"
 
-    ui(page).get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_role("status").first).to_contain_text("signed out")
     assert refresh_cookie(page) is None, "sign-out must clear the cookie"
@@ -257,4 +260,5 @@ def test_small_screen(server: Any, page: Any, account: Any, sign_in: Any, screen
     ui(page).get_by_role("button", name="Post message").click()
     expect(page.locator(".message-text").first).to_have_text("Posted from a small screen")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 360, "no sideways scrolling"
+    page.mouse.move(0, 0)
     screenshot(page, "home-360px")

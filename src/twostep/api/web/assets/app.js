@@ -29,6 +29,7 @@ async function show() {
     section.hidden = section.dataset.view !== name;
   }
   document.querySelector("[data-loading]").hidden = true;
+  document.body.dataset.route = name;
   document.title = `${views[name].title} · twostep`;
   current = name;
   if (!first) sectionOf(name).querySelector("h1").focus();
@@ -38,6 +39,10 @@ async function main() {
   await loadConfig();
   for (const [name, view] of Object.entries(views)) view.init(sectionOf(name));
   window.addEventListener("hashchange", show);
+  document.querySelector(".skip").addEventListener("click", (event) => {
+    event.preventDefault(); // "#main" is not a route
+    document.getElementById("main").focus();
+  });
   await show();
 }
 

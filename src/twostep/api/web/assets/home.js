@@ -19,7 +19,9 @@ function messageItem(message) {
   const time = document.createElement("time");
   time.dateTime = message.createdAt;
   time.textContent = when.format(new Date(message.createdAt));
-  meta.append(document.createTextNode(`${message.author} · `), time);
+  const author = document.createElement("span");
+  author.textContent = message.author;
+  meta.append(author, time);
   item.append(text, meta);
   return item;
 }
@@ -80,7 +82,7 @@ export function init(section) {
     post(section, form);
   });
   form.elements.namedItem("content").addEventListener("input", () => updateCount(form));
-  const signOutButton = section.querySelector("[data-signout]");
+  const signOutButton = document.querySelector("[data-signout]");
   signOutButton.addEventListener("click", () => leaveSession(section, signOutButton));
 }
 
