@@ -127,7 +127,6 @@ def start_server(workdir: Path, **overrides: str) -> LiveServer:
     raise RuntimeError("twostep serve did not become healthy in time")
 
 
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if CHROMIUM.exists():
         return
@@ -212,7 +211,9 @@ def page(browser: object) -> Iterator[object]:
     violations: list[str] = []
     tab.on(
         "console",
-        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     tab.on("pageerror", lambda error: violations.append(f"uncaught: {error}"))
     yield tab

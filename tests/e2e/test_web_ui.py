@@ -24,9 +24,7 @@ def ui(tab: Any) -> Any:
 def browser_storage(tab: Any) -> str:
     """Everything in localStorage and sessionStorage, as one string."""
     return str(
-        tab.evaluate(
-            "() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])"
-        )
+        tab.evaluate("() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])")
     )
 
 
@@ -157,7 +155,9 @@ def test_reload_keeps_the_session(server: Any, page: Any, account: Any, sign_in:
     assert "eyJ" not in browser_storage(page)
 
 
-def test_expired_code_says_so(expiring_server: Any, page: Any, person: Any, register: Any, sign_in: Any) -> None:
+def test_expired_code_says_so(
+    expiring_server: Any, page: Any, person: Any, register: Any, sign_in: Any
+) -> None:
     register(expiring_server, person)
     sign_in(page, expiring_server, person)
     code = expiring_server.wait_for_code(person.phone)
@@ -212,6 +212,47 @@ def test_network_failure_is_reported(server: Any, page: Any, account: Any) -> No
     expect(ui(page).get_by_role("button", name="Continue")).to_be_enabled()
 
 
+CONTRAST_CHECK = """() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let node = el; node; node = node.parentElement) {
+      const c = rgb(getComputedStyle(node).backgroundColor);
+      if (c.length === 3 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const failures = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length || el.closest("[hidden], button:disabled")) continue;
+    const style = getComputedStyle(el);
+    const [a, b] = [lum(rgb(style.color)), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const large = parseFloat(style.fontSize) >= 24 || (parseFloat(style.fontSize) >= 18.66 && style.fontWeight >= 700);
+    if (ratio < (large ? 3 : 4.5)) failures.push(`${el.tagName} "${el.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+  }
+  return failures;
+}"""
+
+
+def test_text_contrast_meets_wcag_aa(server: Any, page: Any, account: Any, sign_in: Any) -> None:
+    page.goto(f"{server.base_url}/#/signup")
+    ui(page).get_by_role("button", name="Create account").click()  # error texts on show too
+    expect(page.locator("#signup-email-error")).not_to_be_empty()
+    assert page.evaluate(CONTRAST_CHECK) == []
+    sign_in(page, server, account)
+    enter_code(page, "0")
+    expect(page.locator("#code-otp-error")).not_to_be_empty()
+    assert page.evaluate(CONTRAST_CHECK) == []
+    enter_code(page, server.wait_for_code(account.phone))
+    expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+    assert page.evaluate(CONTRAST_CHECK) == []
+
+
 def test_keyboard_only_and_labels(server: Any, page: Any, account: Any) -> None:
     for view in ("signup", "signin"):
         page.goto(f"{server.base_url}/#/{view}")
@@ -228,7 +269,9 @@ def test_keyboard_only_and_labels(server: Any, page: Any, account: Any) -> None:
     reached: list[str] = []
     for _ in range(12):  # Tab from the top of the page until the submit button has focus
         page.keyboard.press("Tab")
-        focused = page.evaluate("() => document.activeElement.id || document.activeElement.textContent.trim()")
+        focused = page.evaluate(
+            "() => document.activeElement.id || document.activeElement.textContent.trim()"
+        )
         reached.append(focused)
         if focused == "signin-email":
             page.keyboard.type(account.email)

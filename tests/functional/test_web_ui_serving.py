@@ -99,7 +99,9 @@ def test_connect_src_names_a_configured_api_origin(tmp_path: Path) -> None:
     assert api_origin(config) is None
 
 
-def test_web_sign_in_sets_a_locked_down_refresh_cookie(https_client: TestClient, container: Container) -> None:
+def test_web_sign_in_sets_a_locked_down_refresh_cookie(
+    https_client: TestClient, container: Container
+) -> None:
     pair = web_sign_in(https_client, container)
     cookie = https_client.cookies.get(COOKIE)
     assert cookie == pair["refreshToken"]
@@ -141,7 +143,10 @@ def test_json_body_form_keeps_working_for_api_clients(https_client: TestClient, 
     refreshed = https_client.post("/token/refresh", json={"refreshToken": verified.json()["refreshToken"]})
     assert refreshed.status_code == 200
     assert "set-cookie" not in refreshed.headers
-    assert https_client.post("/logout", json={"refreshToken": refreshed.json()["refreshToken"]}).status_code == 204
+    assert (
+        https_client.post("/logout", json={"refreshToken": refreshed.json()["refreshToken"]}).status_code
+        == 204
+    )
 
 
 def test_logout_clears_the_cookie_and_revokes_the_family(

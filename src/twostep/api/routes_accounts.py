@@ -8,7 +8,6 @@ from fastapi import APIRouter, Path, Request, Response, status
 
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep
 from twostep.api.responses import errors
-from twostep.api.web_session import is_web_client, set_refresh_cookie
 from twostep.api.schemas import (
     HelloOut,
     LoginChallengeOut,
@@ -19,6 +18,7 @@ from twostep.api.schemas import (
     UserOut,
     VerifyRequest,
 )
+from twostep.api.web_session import is_web_client, set_refresh_cookie
 from twostep.domain.errors import InvalidToken
 from twostep.services.login import LoginStarted
 from twostep.services.registration import Registration
@@ -32,6 +32,8 @@ def _issue(pair: TokenPair, request: Request, response: Response, container: Con
     if is_web_client(request):
         set_refresh_cookie(response, pair.refresh_token, container.settings)
     return TokenPairOut.of(pair)
+
+
 OtpId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 
 
