@@ -57,6 +57,7 @@ def test_whole_journey(server: Any, page: Any, person: Any, screenshot: Any) -> 
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_role("status").first).to_contain_text("Your account is ready")
     expect(ui(page).get_by_label("Email")).to_have_value(person.email)
+    expect(ui(page).get_by_label("Password")).to_be_focused()
     screenshot(page, "sign-in")
     ui(page).get_by_label("Password").fill(person.password)
     ui(page).get_by_role("button", name="Continue").click()
@@ -282,8 +283,7 @@ def test_keyboard_only_and_labels(server: Any, page: Any, account: Any) -> None:
     assert reached[-1] == "Continue", f"Tab never reached the submit button: {reached}"
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
-    otp = ui(page).get_by_label("Sign-in code")
-    otp.focus()
+    expect(ui(page).get_by_label("Sign-in code")).to_be_focused()  # focus moves to the code field
     page.keyboard.type(server.wait_for_code(account.phone))
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()

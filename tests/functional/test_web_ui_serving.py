@@ -204,3 +204,16 @@ def test_an_unlisted_origin_gets_no_cors_headers(cors_client: TestClient) -> Non
     )
     assert preflight.status_code == 400
     assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_login_without_second_factor_sets_the_cookie_for_the_web(
+    make_container: Callable[..., Container],
+) -> None:
+    client = TestClient(
+        create_app(make_container(require_second_factor=False)), base_url="https://testserver"
+    )
+    register(client, phone=None)
+    answer = client.post("/login", json={"email": "test@example.com", "password": PASSWORD}, headers=WEB)
+    assert answer.status_code == 200, answer.text
+    assert client.cookies.get(COOKIE) == answer.json()["refreshToken"]
+    assert client.post("/token/refresh", headers=WEB).status_code == 200

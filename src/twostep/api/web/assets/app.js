@@ -32,7 +32,10 @@ async function show() {
   document.body.dataset.route = name;
   document.title = `${views[name].title} · twostep`;
   current = name;
-  if (!first) sectionOf(name).querySelector("h1").focus();
+  if (first) return;
+  // Move focus for keyboard and screen-reader users: a view may name its own starting point.
+  const target = views[name].focusTarget?.(sectionOf(name)) || sectionOf(name).querySelector("h1");
+  target.focus();
 }
 
 async function main() {

@@ -10,6 +10,7 @@ const RESEND_LABEL = "Send a new code";
 const SIGN_IN_AGAIN = { href: "#/signin", text: "Sign in again" };
 let timer = null;
 let challenge = null;
+let webOtp = null;
 
 function secondsUntil(iso) {
   return Math.ceil((Date.parse(iso) - Date.now()) / 1000);
@@ -105,6 +106,25 @@ export function init(section) {
   section.querySelector("[data-resend]").addEventListener("click", () => resend(section));
 }
 
+/** Straight to the code field; its description names where the code went. */
+export function focusTarget(section) {
+  return section.querySelector("[name=otp]");
+}
+
+/** Chromium on Android can read the code from the SMS (WebOTP) when the message ends "@host #code". */
+function listenForSms(form) {
+  if (!("OTPCredential" in window)) return;
+  webOtp = new AbortController();
+  navigator.credentials
+    .get({ otp: { transport: ["sms"] }, signal: webOtp.signal })
+    .then((credential) => {
+      if (!credential?.code) return;
+      form.elements.namedItem("otp").value = credential.code;
+      form.requestSubmit();
+    })
+    .catch(() => {}); // aborted or unsupported: typing the code works as before
+}
+
 export async function enter(section) {
   challenge = loadChallenge();
   if (!challenge) {
@@ -117,10 +137,13 @@ export async function enter(section) {
   section.querySelector("[data-destination]").textContent = challenge.destination;
   section.querySelector("[data-resend-status]").textContent = "";
   startCountdown(section.querySelector("[data-resend]"));
+  listenForSms(form);
   return true;
 }
 
 export function leave() {
   clearInterval(timer);
   timer = null;
+  webOtp?.abort();
+  webOtp = null;
 }

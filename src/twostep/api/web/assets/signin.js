@@ -41,6 +41,12 @@ export function init(section) {
   });
 }
 
+/** With the email already filled in (after sign-up), start at the password. */
+export function focusTarget(section) {
+  const form = section.querySelector("form");
+  return form.elements.namedItem("email").value ? form.elements.namedItem("password") : null;
+}
+
 export async function enter(section) {
   const form = section.querySelector("form");
   clearErrors(form);
