@@ -51,12 +51,14 @@ def test_root_serves_the_ui_with_a_strict_policy(client: TestClient) -> None:
         "frame-ancestors 'none'",
         "base-uri 'none'",
         "form-action 'self'",
+        "require-trusted-types-for 'script'",
     ):
         assert directive in csp
     assert "unsafe-inline" not in csp
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["referrer-policy"] == "no-referrer"
     assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["cross-origin-opener-policy"] == "same-origin"
 
 
 def test_pages_have_no_inline_script_or_style() -> None:
