@@ -259,11 +259,15 @@ def sign_in() -> Callable[[object, LiveServer, Person], None]:
 
 
 @pytest.fixture
-def screenshot() -> Callable[[object, str], None]:
-    """Save a full-page screenshot to docs/screenshots/<name>.png (shown in the README)."""
+def screenshot(tmp_path: Path) -> Callable[[object, str], None]:
+    """A full-page screenshot; into docs/screenshots/<name>.png (the README's) only when
+    TWOSTEP_UPDATE_SCREENSHOTS=1, so an ordinary test run leaves the committed images alone."""
+    folder = SCREENSHOTS if os.environ.get("TWOSTEP_UPDATE_SCREENSHOTS") == "1" else tmp_path
 
     def take(tab: Any, name: str) -> None:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, animations="disabled")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        tab.screenshot(path=str(path), full_page=True, animations="disabled")
+        assert path.stat().st_size > 0
 
     return take
