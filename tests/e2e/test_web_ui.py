@@ -157,6 +157,30 @@ def test_reload_keeps_the_session(server: Any, page: Any, account: Any, sign_in:
     assert "eyJ" not in browser_storage(page)
 
 
+def test_two_tabs_reloading_at_once_stay_signed_in(
+    server: Any, page: Any, account: Any, sign_in: Any
+) -> None:
+    sign_in(page, server, account)
+    enter_code(page, server.wait_for_code(account.phone))
+    hello = f"Hello, {account.email}!"
+    expect(page.get_by_role("heading", name=hello)).to_be_visible()
+    other = page.context.new_page()
+    other.goto(f"{server.base_url}/#/")
+    expect(other.get_by_role("heading", name=hello)).to_be_visible()
+
+    # Both tabs refresh at the same instant with the same cookie; the refreshes must take turns, or
+    # the second would present a spent token and end the session (reuse detection).
+    at = page.evaluate("() => Date.now()") + 400
+    arm = """(at) => { window.refreshed = import("./assets/session.js").then((session) => new Promise((done) =>
+        setTimeout(() => session.refresh().then((token) => done(Boolean(token)), () => done(false)),
+                   at - Date.now()))); }"""
+    for tab in (page, other):
+        tab.evaluate(arm, at)  # returns at once; both fire at `at`
+    assert [tab.evaluate("() => window.refreshed") for tab in (page, other)] == [True, True]
+    other.reload()
+    expect(other.get_by_role("heading", name=hello)).to_be_visible()
+
+
 def test_expired_code_says_so(
     expiring_server: Any, page: Any, person: Any, register: Any, sign_in: Any
 ) -> None:

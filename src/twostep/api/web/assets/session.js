@@ -22,9 +22,17 @@ export function start(pair) {
 }
 
 /** A new access token from the refresh cookie, or null when there is no session. */
+// Rotation spends the cookie, and a spent cookie presented again ends the session (reuse detection).
+// Two tabs refreshing at once would do exactly that, so refreshes take turns across tabs (Web Locks);
+// the browser sends whatever cookie is current when each request leaves.
+function rotate() {
+  const call = () => request("POST", "/token/refresh");
+  return navigator.locks ? navigator.locks.request("twostep-refresh", call) : call();
+}
+
 export function refresh() {
   if (!refreshing) {
-    refreshing = request("POST", "/token/refresh")
+    refreshing = rotate()
       .then((pair) => {
         keep(pair);
         return accessToken;
