@@ -133,7 +133,8 @@ def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWOSTEP_", "AWS_"))}
     env.update(
         {
-            "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"),
+            # The code under test: the caller's PYTHONPATH (a worktree), else this checkout's src.
+            "PYTHONPATH": os.environ.get("PYTHONPATH") or str(Path(__file__).resolve().parents[2] / "src"),
             "TWOSTEP_STAGE": "dev",
             "TWOSTEP_STORAGE": "sqlite",
             "TWOSTEP_SQLITE_PATH": str(tmp_path / "twostep.db"),
