@@ -86,7 +86,7 @@ class FaultyProvider:
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 provider.requests += 1
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if provider.mode == "hang":

@@ -55,7 +55,9 @@ def one_round(http: httpx.Client, db: Path, worker: int, round_: int, out: Outco
                 with out.lock:
                     out.verified.append((otp_id, code, responses[-1].json()["refreshToken"]))
     with out.lock:
-        out.server_errors += [f"{r.request.url.path} {r.status_code}" for r in responses if r.status_code >= 500]
+        out.server_errors += [
+            f"{r.request.url.path} {r.status_code}" for r in responses if r.status_code >= 500
+        ]
 
 
 def worker_loop(base_url: str, db: Path, worker: int, out: Outcomes, stop: threading.Event) -> None:
@@ -103,9 +105,10 @@ def test_sigkill_mid_load_loses_nothing_that_was_answered(tmp_path: Path) -> Non
     assert len(out.registered) >= KILL_AFTER_REGISTRATIONS and len(out.verified) >= KILL_AFTER_VERIFIED
     assert out.server_errors == []
 
-    with LiveServer(env, tmp_path / "server.log") as restarted, httpx.Client(
-        base_url=restarted.base_url, timeout=30
-    ) as http:
+    with (
+        LiveServer(env, tmp_path / "server.log") as restarted,
+        httpx.Client(base_url=restarted.base_url, timeout=30) as http,
+    ):
         for email, _ in out.registered:
             assert count_rows(db, "SELECT COUNT(*) FROM users WHERE email = ?", (email,)) == 1, email
         for otp_id, code, _ in out.verified:

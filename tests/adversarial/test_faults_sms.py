@@ -51,7 +51,12 @@ def app_with(tmp_path: Path, clock: FixedClock) -> Iterator[Callable[..., tuple[
         storage = SqliteStorage(tmp_path / "twostep.db")
         if sender is None and "sms_providers" not in overrides:
             sender = ConsoleSender(storage, clock)
-        container = build(settings_for_tests(tmp_path, storage="sqlite", **overrides), clock=clock, storage=storage, sender=sender)
+        container = build(
+            settings_for_tests(tmp_path, storage="sqlite", **overrides),
+            clock=clock,
+            storage=storage,
+            sender=sender,
+        )
         client = TestClient(create_app(container), raise_server_exceptions=False)
         built.append((container, client))
         return container, client

@@ -35,7 +35,7 @@ def aws_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         tmp_path,
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}",
         AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 (moto's placeholder, not a secret)
+        AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="us-east-1",
         AWS_MAX_ATTEMPTS="2",
         AWS_RETRY_MODE="standard",

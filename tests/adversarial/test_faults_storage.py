@@ -163,7 +163,9 @@ def test_registration_when_storage_fails_is_503_not_500(
     _, client = sqlite_app()
     with exclusive_lock(db_path):
         for index in range(3):
-            response = client.post("/register", json=registration(f"u{index}@example.com", f"+9055555555{index}0"))
+            response = client.post(
+                "/register", json=registration(f"u{index}@example.com", f"+9055555555{index}0")
+            )
             assert_unavailable(response)
     assert count_rows(db_path, "SELECT COUNT(*) FROM users") == 0
 

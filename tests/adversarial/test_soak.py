@@ -98,4 +98,6 @@ def test_soak_mixed_workload(tmp_path: Path) -> None:
     assert families == tally.ok["verify"]
     assert count_rows(db, "SELECT COUNT(*) FROM refresh_tokens") == tally.ok["verify"] + tally.ok["refresh"]
     assert count_rows(db, "SELECT COUNT(*) FROM messages") == tally.ok["message"]
-    assert count_rows(db, "SELECT COUNT(*) FROM challenges WHERE consumed_at IS NOT NULL") == tally.ok["verify"]
+    assert (
+        count_rows(db, "SELECT COUNT(*) FROM challenges WHERE consumed_at IS NOT NULL") == tally.ok["verify"]
+    )
