@@ -29,23 +29,42 @@ BUSY_MS = 200
 PHONE = "+905555555555"
 
 
-class LockAfterConsume(SqliteStorage):
-    """SQLite whose lock is taken by another connection right after a code is consumed: storage fails
-    in the middle of `LoginService.complete`, after the consume and before any token is stored."""
+class LockingStorage(SqliteStorage):
+    """SQLite whose write lock another connection takes at a chosen moment (see the subclasses)."""
 
     holder: sqlite3.Connection | None = None
+    armed = True  # one fault per test
 
-    def consume_challenge(self, challenge_id: str, now: datetime) -> bool:
-        consumed = super().consume_challenge(challenge_id, now)
+    def take_lock(self) -> None:
+        if not self.armed:
+            return
+        self.armed = False
         self.holder = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         self.holder.execute("BEGIN EXCLUSIVE")
-        return consumed
 
     def release(self) -> None:
         if self.holder is not None:
             self.holder.execute("ROLLBACK")
             self.holder.close()
             self.holder = None
+
+
+class LockAfterConsume(LockingStorage):
+    """Storage fails in the middle of `LoginService.complete`: after the consume, before any token."""
+
+    def consume_challenge(self, challenge_id: str, now: datetime) -> bool:
+        consumed = super().consume_challenge(challenge_id, now)
+        self.take_lock()
+        return consumed
+
+
+class LockAfterClaim(LockingStorage):
+    """Storage fails in the middle of a refresh: the old token is spent, the new one not yet stored."""
+
+    def claim_refresh_token(self, token_hash: str, now: datetime) -> Any:
+        claimed = super().claim_refresh_token(token_hash, now)
+        self.take_lock()
+        return claimed
 
 
 @pytest.fixture
@@ -262,3 +281,23 @@ def test_open_connection_refuses_to_write_into_a_removed_file(db_path: Path, clo
     storage.init_schema()  # an operator restores the folder: a fresh, reachable database again
     assert storage.list_messages(10).items == []
     storage.close()
+
+
+def test_storage_failing_in_the_middle_of_a_refresh_ends_the_session(
+    sqlite_app: Callable[..., tuple[Container, TestClient]], db_path: Path
+) -> None:
+    """Documented outcome: 503; the presented token is spent and no successor exists, so presenting it
+    again counts as reuse and ends the family (fail closed). The user signs in again."""
+    storage = LockAfterClaim(db_path, busy_timeout_ms=BUSY_MS)
+    container, client = sqlite_app(storage=storage)
+    assert client.post("/register", json=registration("ada@example.com")).status_code == 201
+    otp_id, code = start_login(client, container, "ada@example.com")
+    pair = client.post(f"/otp/{otp_id}/verify", json={"otp": code}).json()
+    try:
+        assert_unavailable(client.post("/token/refresh", json={"refreshToken": pair["refreshToken"]}))
+    finally:
+        storage.release()
+    assert count_rows(db_path, "SELECT COUNT(*) FROM refresh_tokens") == 1
+    retry = client.post("/token/refresh", json={"refreshToken": pair["refreshToken"]})
+    assert retry.status_code == 401 and retry.json()["code"] == "refresh_token_reused"
+    assert count_rows(db_path, "SELECT COUNT(*) FROM refresh_tokens WHERE revoked_at IS NULL") == 0
