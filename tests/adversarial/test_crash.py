@@ -67,8 +67,12 @@ def worker_loop(base_url: str, db: Path, worker: int, out: Outcomes, stop: threa
                 return
             try:
                 one_round(http, db, worker, round_, out)
-            except (httpx.TransportError, AssertionError):
+            except httpx.TransportError:
                 return  # the server died under this request: its outcome is unknown, so it is not counted
+            except Exception as exc:  # anything else is a finding: report it to the test thread
+                with out.lock:
+                    out.server_errors.append(f"{type(exc).__name__}: {exc}")
+                return
 
 
 def sign_in(http: httpx.Client, db: Path, email: str, phone: str) -> int:
