@@ -153,3 +153,14 @@ def test_http_providers_failing_or_hanging(
         assert_delivery_failed(client.post("/login", json={"email": "ada@example.com", "password": PASSWORD}))
         assert provider.requests >= len(providers)  # every provider was tried
         assert_no_usable_code(container)
+
+
+def test_verification_api_with_every_provider_down(
+    app_with: Callable[..., tuple[Container, TestClient]],
+) -> None:
+    container, client = app_with(sender=FailoverSender([BrokenSender(), BrokenSender("timeout")]))
+    response = client.post("/verifications", json={"auth_id": "order-1", "recipient": PHONE})
+    assert response.status_code == 503, response.text
+    assert response.json()["reason"] == "ServiceUnavailable"
+    assert PHONE not in response.text
+    assert_no_usable_code(container)

@@ -301,3 +301,24 @@ def test_storage_failing_in_the_middle_of_a_refresh_ends_the_session(
     retry = client.post("/token/refresh", json={"refreshToken": pair["refreshToken"]})
     assert retry.status_code == 401 and retry.json()["code"] == "refresh_token_reused"
     assert count_rows(db_path, "SELECT COUNT(*) FROM refresh_tokens WHERE revoked_at IS NULL") == 0
+
+
+def test_verification_api_under_a_locked_database(
+    sqlite_app: Callable[..., tuple[Container, TestClient]], db_path: Path
+) -> None:
+    """Seed 002's API answers 503 `ServiceUnavailable` in its own error shape and creates no code."""
+    container, client = sqlite_app()
+    created = client.post("/verifications", json={"auth_id": "order-1", "recipient": PHONE})
+    assert created.status_code in (200, 201), created.text
+    code = container.storage.list_outbox(to=PHONE, last=1)[-1].body.split(" ", 1)[0]
+    with exclusive_lock(db_path):
+        for response in (
+            client.post("/verifications", json={"auth_id": "order-2", "recipient": PHONE}),
+            client.get("/verifications", params={"auth_id": "order-1", "code": code}),
+        ):
+            assert response.status_code == 503, response.text
+            assert response.json()["reason"] == "ServiceUnavailable"
+            assert "authenticated" not in response.json()
+    assert count_rows(db_path, "SELECT COUNT(*) FROM challenges") == 1  # order-2 was never created
+    checked = client.get("/verifications", params={"auth_id": "order-1", "code": code})
+    assert checked.status_code == 200 and checked.json()["authenticated"] is True
