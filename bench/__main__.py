@@ -7,6 +7,7 @@ not be measured says why in its row instead of showing a number.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import time
@@ -75,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="seconds-long run that only shows it works")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="where results go")
     args = parser.parse_args(argv)
+    # A stopped run still stops its servers: SIGTERM unwinds through their `finally` blocks.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     profile = SMOKE if args.smoke else FULL
     cores = detect_cores()
     started = time.monotonic()
