@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,25 +97,27 @@ def chart(rows: list[Row], path: Path, title: str) -> None:
 
     up = [r for r in rows if r.score is not None and r.higher_is_better and r.limit]
     down = [r for r in rows if r.score is not None and r.higher_is_better is False and r.limit]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 2]})
-    _bars(left, up, lambda r: r.score or 0.0, "ratio to the same-run baseline (higher is better)")
-    _bars(right, down, lambda r: (r.score or 0.0) / (r.limit or 1.0), "value / limit (lower is better)")
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1, 1]}, layout="constrained"
+    )
+    _bars(left, up, lambda r: r.score or 0.0, "ratio to the same-run baseline\n(higher is better)")
+    _bars(right, down, lambda r: (r.score or 0.0) / (r.limit or 1.0), "value / limit\n(lower is better)")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def _bars(axis: object, rows: list[Row], value: object, label: str) -> None:
     ax = axis  # a matplotlib Axes; typed loosely to keep matplotlib out of import time
-    names = [r.figure for r in rows][::-1]
+    names = [textwrap.fill(r.figure, 30) for r in rows][::-1]
     values = [value(r) for r in rows][::-1]  # type: ignore[operator]
     colours = ["#2e7d32" if r.verdict == "met" else "#c62828" for r in rows][::-1]
     ax.barh(names, values, color=colours)  # type: ignore[attr-defined]
     for index, row in enumerate(rows[::-1]):
         target = row.limit if row.higher_is_better else 1.0
         ax.plot([target, target], [index - 0.4, index + 0.4], color="black", linewidth=2)  # type: ignore[attr-defined]
-        ax.text(values[index], index, f" {row.score_text} ({row.target})", va="center", fontsize=8)  # type: ignore[attr-defined]
+        where = max(values[index], target or 0.0) * 1.02
+        ax.text(where, index, f" {row.score_text} ({row.target})", va="center", fontsize=8)  # type: ignore[attr-defined]
     ax.set_xlabel(label + "; black tick: target")  # type: ignore[attr-defined]
-    ax.set_xlim(0, max([*values, 1.0]) * 1.45)  # type: ignore[attr-defined]
+    ax.set_xlim(0, max([*values, 1.0]) * 1.6)  # type: ignore[attr-defined]
     ax.tick_params(axis="y", labelsize=8)  # type: ignore[attr-defined]
