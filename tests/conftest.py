@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,80 @@ def container(make_container: Callable[..., Container]) -> Container:
 def client(container: Container) -> Iterator[TestClient]:
     with TestClient(create_app(container)) as test_client:
         yield test_client
+
+
+AWS_TEST_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _serialised_moto_server(port: int) -> Any:
+    """moto's ThreadedMotoServer with one request at a time.
+
+    DynamoDB applies each conditional write atomically; moto checks the condition and writes without a
+    lock, so two racing requests can both pass a condition. Serialising requests in the server restores
+    DynamoDB's per-request atomicity; the clients still race (many threads, many connections), so an
+    adapter that decides with a read and a separate write still loses the race tests.
+    """
+    import threading
+
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class SerialisedMotoServer(ThreadedMotoServer):  # type: ignore[misc]
+        def _server_entry(self) -> None:
+            inner = DomainDispatcherApplication(create_backend_app)
+            lock = threading.Lock()
+
+            def app(environ: Any, start_response: Any) -> list[bytes]:
+                with lock:
+                    return list(inner(environ, start_response))
+
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return SerialisedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto server on loopback (every AWS service on one port); yields its endpoint URL.
+
+    Sets dummy credentials and the region for the session; clients reach the server through
+    `endpoint_url=` or `AWS_ENDPOINT_URL` (set it per test with monkeypatch).
+    """
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    saved = {name: os.environ.get(name) for name in AWS_TEST_ENVIRONMENT}
+    os.environ.update(AWS_TEST_ENVIRONMENT)
+    server = _serialised_moto_server(_free_port())
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def latest_code(container: Container, phone: str = PHONE) -> str:
