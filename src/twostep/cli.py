@@ -197,6 +197,31 @@ def keys_rotate() -> None:
     )
 
 
+@keys_app.command("generate")
+def keys_generate(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the key material JSON (the default).")
+    ] = True,
+    extra: Annotated[
+        list[str] | None,
+        typer.Option("--extra", help="NAME=VALUE kept in the secret's `extra` (SMS provider credentials)."),
+    ] = None,
+) -> None:
+    """Print fresh key material (the value of the Secrets Manager secret on AWS); stores nothing."""
+    from dataclasses import replace
+
+    from twostep.domain.clock import SystemClock
+    from twostep.domain.keys import KeyMaterial
+
+    del as_json  # JSON is the only format: the output is meant for `--secret-string file://…`
+    settings = settings_or_exit()
+    pairs = [item.partition("=") for item in extra or []]
+    if any(not name or not sep for name, sep, _ in pairs):
+        fail("--extra takes NAME=VALUE", 2)
+    material = KeyMaterial.generate(settings.jwt_algorithm, SystemClock().now(), settings.jwt_rsa_bits)
+    typer.echo(replace(material, extra={name: value for name, _, value in pairs}).to_json())
+
+
 @sms_app.command("outbox")
 def sms_outbox(
     to: Annotated[str | None, typer.Option(help="Only messages to this number (E.164).")] = None,

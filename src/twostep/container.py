@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from twostep.domain.clock import Clock, SystemClock
@@ -24,6 +23,7 @@ from twostep.services.tokens import TokenService
 from twostep.settings import Settings
 from twostep.sms import SenderDeps, build_delivery
 from twostep.storage import build_storage
+from twostep.verifier_factory import build_verifier
 
 logger = logging.getLogger("twostep")
 
@@ -65,24 +65,6 @@ def limit_policy(settings: Settings) -> LimitPolicy:
         ip_register_per_hour=settings.ip_register_per_hour,
         ip_verify_create_per_hour=settings.ip_verify_create_per_hour,
         otp_account_failure_limit=settings.otp_account_failure_limit,
-    )
-
-
-def build_verifier(settings: Settings, keys: KeyMaterial, clock: Clock) -> TokenVerifier:
-    """The access-token verifier; also what the authorizer builds, with nothing else."""
-    max_age = timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds)
-    published = keys.verification_keys(clock.now(), max_age)
-    return TokenVerifier(
-        algorithm=settings.jwt_algorithm,
-        keys={
-            kid: key.verification_material
-            for kid, key in published.items()
-            if key.algorithm == settings.jwt_algorithm
-        },
-        issuer=settings.issuer,
-        audience=settings.audience,
-        leeway_seconds=settings.jwt_leeway_seconds,
-        clock=clock,
     )
 
 

@@ -19,6 +19,12 @@ class CounterOps:
     _get: Any
     _calls: Any
     _table: str
+    _codec: Any
+
+    def _counter_pk(self, key: str) -> str:
+        """Counter keys name phone numbers and emails: with KMS on, only their keyed hash is stored."""
+        cipher = self._codec.cipher
+        return f"COUNTER#{cipher.index(key) if cipher else key}"
 
     def increment_counter(self, key: str, amount: int, now: datetime, expires_at: datetime) -> int:
         """Add to a live counter, or start it again; both steps are single conditional writes.
@@ -35,7 +41,7 @@ class CounterOps:
         for _ in range(RESTART_RACE_RETRIES):
             try:  # live or missing: add, keeping the window of a live counter
                 item = self._update(
-                    f"COUNTER#{key}",
+                    self._counter_pk(key),
                     "COUNTER",
                     "ADD v :a SET expires_at = if_not_exists(expires_at, :e), #ttl = if_not_exists(#ttl, :ttl)",
                     values,
@@ -48,7 +54,7 @@ class CounterOps:
                 pass
             try:  # expired: restart the window, unless another caller restarted it first
                 item = self._update(
-                    f"COUNTER#{key}",
+                    self._counter_pk(key),
                     "COUNTER",
                     "SET v = :a, expires_at = :e, #ttl = :ttl",
                     values,
@@ -62,7 +68,7 @@ class CounterOps:
         raise StorageUnavailable("A counter kept changing; try again.")
 
     def get_counter(self, key: str, now: datetime) -> Counter | None:
-        item = self._get(f"COUNTER#{key}", "COUNTER")
+        item = self._get(self._counter_pk(key), "COUNTER")
         if item is None or to_datetime(item["expires_at"]) <= now:
             return None
         return Counter(int(item["v"]), to_datetime(item["expires_at"]))
@@ -70,4 +76,4 @@ class CounterOps:
     def delete_counter(self, key: str) -> None:
         from twostep.storage.dynamodb_client import key as item_key
 
-        self._calls.call("delete_item", TableName=self._table, Key=item_key(f"COUNTER#{key}", "COUNTER"))
+        self._calls.call("delete_item", TableName=self._table, Key=item_key(self._counter_pk(key), "COUNTER"))
