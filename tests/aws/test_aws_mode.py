@@ -103,7 +103,7 @@ def test_seed_000_flow_then_authorizer_in_every_form(aws_mode: AwsMode) -> None:
     ids=["token-garbage", "token-empty", "request-alg-none", "request-missing"],
 )
 def test_rest_authorizer_refuses_with_unauthorized(aws_mode: AwsMode, event: dict[str, Any]) -> None:
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.handler(event, None)
 
 
@@ -116,7 +116,7 @@ def test_token_of_another_issuer_is_refused(aws_mode: AwsMode, monkeypatch: pyte
     token = sign_in(aws_mode)["tokens"]["accessToken"]
     monkeypatch.setenv("TWOSTEP_ISSUER", "https://someone-else.example")
     authorizer.reset()
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.handler(token_event(token), None)
 
 

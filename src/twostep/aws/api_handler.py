@@ -9,8 +9,9 @@ boto3) and one Secrets Manager read; warm invocations reuse everything.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
+
+from twostep.aws.lazy import BuiltOnce
 
 # Mangum's defaults plus problem details, so error bodies stay readable text rather than base64.
 TEXT_MIME_TYPES = [
@@ -22,8 +23,6 @@ TEXT_MIME_TYPES = [
     "application/vnd.api+json",
     "application/vnd.oai.openapi",
 ]
-_handler: Any = None
-_lock = threading.Lock()
 
 
 def _build() -> Any:
@@ -39,20 +38,17 @@ def _build() -> Any:
     return Mangum(create_app(build(settings)), lifespan="off", text_mime_types=TEXT_MIME_TYPES)
 
 
+_handler: BuiltOnce[Any] = BuiltOnce(_build)
+
+
 def get_handler() -> Any:
     """The Mangum adapter, built on first use. Raises what `container.build` raises."""
-    global _handler
-    with _lock:
-        if _handler is None:
-            _handler = _build()
-        return _handler
+    return _handler.get()
 
 
 def reset() -> None:
     """Forget the built app (tests build it again with other settings)."""
-    global _handler
-    with _lock:
-        _handler = None
+    _handler.reset()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -20,38 +20,20 @@ its token is bad.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from typing import Any
 
+from twostep.aws.lazy import BuiltOnce
 from twostep.domain.clock import SystemClock
 from twostep.domain.tokens import AccessClaims, TokenVerifier, extract_bearer
 
 logger = logging.getLogger("twostep.authorizer")
 
 UNAUTHORIZED = "Unauthorized"
-_verifier: TokenVerifier | None = None
-_lock = threading.Lock()
 
 
 class AuthorizerUnavailable(RuntimeError):
     """The authorizer could not load its keys; API Gateway answers 500."""
-
-
-def get_verifier() -> TokenVerifier:
-    """The container's verifier, built on first use from `Settings()` and the configured key source."""
-    global _verifier
-    with _lock:
-        if _verifier is None:
-            _verifier = _build_verifier()
-        return _verifier
-
-
-def reset() -> None:
-    """Forget the verifier (tests, or new settings in the same process)."""
-    global _verifier
-    with _lock:
-        _verifier = None
 
 
 def _build_verifier() -> TokenVerifier:
@@ -66,6 +48,19 @@ def _build_verifier() -> TokenVerifier:
     except Exception as exc:
         logger.error("authorizer keys unavailable: %s", type(exc).__name__)
         raise AuthorizerUnavailable("the authorizer could not load its keys") from exc
+
+
+_verifier = BuiltOnce(_build_verifier)
+
+
+def get_verifier() -> TokenVerifier:
+    """The container's verifier, built on first use from `Settings()` and the configured key source."""
+    return _verifier.get()
+
+
+def reset() -> None:
+    """Forget the verifier (tests, or new settings in the same process)."""
+    _verifier.reset()
 
 
 def header_value(headers: Mapping[str, Any] | None, name: str) -> str | None:
@@ -135,5 +130,5 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
         return {"isAuthorized": True, "context": _context(claims)}
     method_arn = event.get("methodArn") if isinstance(event, Mapping) else None
     if claims is None or not isinstance(method_arn, str):
-        raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
+        raise Exception(UNAUTHORIZED)  # API Gateway matches this exact message
     return _policy(claims, method_arn)

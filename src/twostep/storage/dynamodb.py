@@ -25,6 +25,7 @@ The `MESSAGES`, `OUTBOX` and `AUDIT` partitions are single partitions: fine up t
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -166,7 +167,7 @@ class DynamoDbStorage(CounterOps):
         return None if pointer is None else self.get_user(pointer["user_id"])
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
-        try:
+        with contextlib.suppress(ConditionFailed):  # no such user: nothing to change
             self._update(
                 f"USER#{user_id}",
                 "PROFILE",
@@ -174,8 +175,6 @@ class DynamoDbStorage(CounterOps):
                 {":h": password_hash},
                 ConditionExpression="attribute_exists(PK)",
             )
-        except ConditionFailed:
-            pass  # no such user: nothing to change
 
     def list_users(self, limit: int, cursor: str | None = None) -> Page[User]:
         items = self._query(
@@ -334,7 +333,7 @@ class DynamoDbStorage(CounterOps):
         return codec.refresh_token({**item, "used_at": to_number(now)})
 
     def revoke_family(self, family_id: str, now: datetime) -> None:
-        try:
+        with contextlib.suppress(ConditionFailed):  # no token was ever issued in this family
             self._update(
                 f"FAMILY#{family_id}",
                 "FAMILY",
@@ -342,8 +341,6 @@ class DynamoDbStorage(CounterOps):
                 {":now": to_number(now)},
                 ConditionExpression="attribute_exists(PK)",
             )
-        except ConditionFailed:
-            pass  # no token was ever issued in this family
 
     # --- messages ---
     def add_message(self, message: Message) -> None:

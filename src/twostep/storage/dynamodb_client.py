@@ -69,17 +69,25 @@ def key(pk: str, sk: str) -> dict[str, Any]:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
 
 
-_sequence_lock = threading.Lock()
-_last_sequence = 0
+class _Sequence:
+    """Nanosecond timestamps made strictly increasing within the process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = 0
+
+    def next(self) -> int:
+        with self._lock:
+            self._last = max(time.time_ns(), self._last + 1)
+            return self._last
+
+
+_sequence = _Sequence()
 
 
 def sequence() -> str:
     """A sort key that grows in insertion order within a process, unique across processes."""
-    global _last_sequence
-    with _sequence_lock:
-        _last_sequence = max(time.time_ns(), _last_sequence + 1)
-        value = _last_sequence
-    return f"{value:020d}#{os.urandom(4).hex()}"
+    return f"{_sequence.next():020d}#{os.urandom(4).hex()}"
 
 
 def _cancellation_codes(error: ClientError) -> list[str]:

@@ -8,6 +8,8 @@ from typing import Any
 from twostep.domain.errors import StorageUnavailable
 from twostep.domain.ports import Counter
 from twostep.storage.dynamodb_client import ConditionFailed, to_datetime, to_number, ttl_after
+from twostep.storage.dynamodb_client import key as key_of
+from twostep.storage.dynamodb_codec import Codec
 
 RESTART_RACE_RETRIES = 8
 
@@ -19,7 +21,7 @@ class CounterOps:
     _get: Any
     _calls: Any
     _table: str
-    _codec: Any
+    _codec: Codec
 
     def _counter_pk(self, key: str) -> str:
         """Counter keys name phone numbers and emails: with KMS on, only their keyed hash is stored."""
@@ -74,6 +76,4 @@ class CounterOps:
         return Counter(int(item["v"]), to_datetime(item["expires_at"]))
 
     def delete_counter(self, key: str) -> None:
-        from twostep.storage.dynamodb_client import key as item_key
-
-        self._calls.call("delete_item", TableName=self._table, Key=item_key(self._counter_pk(key), "COUNTER"))
+        self._calls.call("delete_item", TableName=self._table, Key=key_of(self._counter_pk(key), "COUNTER"))
