@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import socket
 from collections.abc import Callable, Iterator
@@ -125,12 +124,10 @@ def _serialised_moto_server(port: int) -> Any:
 def moto_server() -> Iterator[str]:
     """A moto server on loopback (every AWS service on one port); yields its endpoint URL.
 
-    Sets dummy credentials and the region for the session; clients reach the server through
-    `endpoint_url=` or `AWS_ENDPOINT_URL` (set it per test with monkeypatch).
+    It changes no environment variable: clients pass `endpoint_url=` (or a test sets `AWS_ENDPOINT_URL`
+    with monkeypatch) and dummy credentials (`aws_test_environment` below sets them per test).
     """
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    saved = {name: os.environ.get(name) for name in AWS_TEST_ENVIRONMENT}
-    os.environ.update(AWS_TEST_ENVIRONMENT)
     server = _serialised_moto_server(_free_port())
     server.start()
     host, port = server.get_host_and_port()
@@ -138,11 +135,15 @@ def moto_server() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+
+
+@pytest.fixture
+def aws_test_environment(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Dummy credentials and the region for boto3, for one test."""
+    for name, value in AWS_TEST_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return dict(AWS_TEST_ENVIRONMENT)
 
 
 def latest_code(container: Container, phone: str = PHONE) -> str:
@@ -182,17 +183,3 @@ def sign_in(
     verified = client.post(f"/otp/{otp_id}/verify", json={"otp": latest_code(container, phone)})
     assert verified.status_code == 200, verified.text
     return dict(verified.json())
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """A moto server on a free loopback port for the whole session; yields its endpoint URL."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()

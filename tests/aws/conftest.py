@@ -41,6 +41,12 @@ def make_kms_key(endpoint: str) -> str:
     return str(client.create_key(Description="twostep test")["KeyMetadata"]["KeyId"])
 
 
+@pytest.fixture(autouse=True)
+def _aws_credentials(aws_test_environment: dict[str, str]) -> dict[str, str]:
+    """Every AWS test gets dummy credentials and the region (restored afterwards)."""
+    return aws_test_environment
+
+
 @pytest.fixture
 def aws_mode(moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[AwsMode]:
     """A fresh table, secret and KMS key; the environment a deployed function would have."""

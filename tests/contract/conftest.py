@@ -29,7 +29,14 @@ def _dynamodb(_: Path, request: pytest.FixtureRequest) -> Storage:
     from twostep.storage.dynamodb_client import CLIENT_CONFIG
 
     endpoint = request.getfixturevalue("moto_server")
-    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", config=CLIENT_CONFIG)
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=CLIENT_CONFIG,
+    )
     return DynamoDbStorage(client, f"conformance-{uuid.uuid4().hex[:12]}")
 
 
