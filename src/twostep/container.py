@@ -12,7 +12,7 @@ from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import SmsSender, Storage
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
-from twostep.secrets import load_key_material
+from twostep.secrets import load_key_material, settings_with_secret_credentials
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitPolicy, LimitsService
@@ -79,6 +79,8 @@ def build(
 ) -> Container:
     """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda)."""
     clock = clock or SystemClock()
+    keys = load_key_material(settings, clock, boto_session=boto_session)
+    settings = settings_with_secret_credentials(settings, keys.extra)  # provider keys kept in the secret
     storage = storage or build_storage(settings, boto_session=boto_session)
     storage.init_schema()
     closers: list[Any] = []
@@ -91,7 +93,6 @@ def build(
         closers.append(http)
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)
-    keys = load_key_material(settings, clock, boto_session=boto_session)
     return _wire(settings, clock, storage, sender, keys, closers)
 
 

@@ -169,7 +169,7 @@ def test_cli_storage_init_and_keys_generate_for_the_secret(moto_server: str, tmp
     assert listed.returncode == 0 and json.loads(listed.stdout) == []
     env["AWS_ENDPOINT_URL"] = _dead_endpoint()
     down = _cli(env, "storage", "init")
-    assert down.returncode == 4 and "unavailable" in down.stderr
+    assert down.returncode == 4 and down.stderr.startswith("twostep: ")  # a dependency is down: exit 4
 
 
 def test_aws_mode_fixture_gives_a_dynamodb_container(aws_mode: AwsMode) -> None:
@@ -181,3 +181,29 @@ def test_aws_mode_fixture_gives_a_dynamodb_container(aws_mode: AwsMode) -> None:
         assert container.keys.current.kid == aws_mode.keys.current.kid
     finally:
         container.close()
+
+
+def test_provider_credentials_come_from_the_secret(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from twostep.container import build
+
+    secrets_aws.clear_cache()
+    material = replace(
+        KeyMaterial.generate("RS256", SystemClock().now()),
+        extra={"TWOSTEP_TWILIO_AUTH_TOKEN": "from-the-secret", "verify_api_keys": "k1,k2", "unrelated": "x"},
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    settings = _settings(
+        storage="dynamodb",
+        dynamodb_table=f"t-{uuid.uuid4().hex[:10]}",
+        secret_arn=make_secret(moto_server, material),
+    )
+    container = build(settings)
+    try:
+        assert container.settings.twilio_auth_token is not None
+        assert container.settings.twilio_auth_token.get_secret_value() == "from-the-secret"
+        assert container.settings.verify_api_keys == ["k1", "k2"]
+    finally:
+        container.close()
+        secrets_aws.clear_cache()
