@@ -152,3 +152,13 @@ def test_phone_numbers_are_sealed_at_rest(aws_mode: AwsMode) -> None:
     assert any(pk.startswith("PHONE#h:") for pk in keys)
     status, _ = call(rest_event("POST", "/register", {**USER, "email": "other@example.com"}))
     assert status == 409  # the keyed hash still makes the number unique
+
+
+def test_api_answers_503_while_its_secret_is_unreadable(
+    aws_mode: AwsMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWOSTEP_SECRET_ARN", aws_mode.secret_arn + "-missing")
+    status, problem = call(rest_event("GET", "/healthz"))
+    assert status == 503 and problem["code"] == "secret_store_unavailable"
+    monkeypatch.setenv("TWOSTEP_SECRET_ARN", aws_mode.secret_arn)  # fixed: the next invocation starts
+    assert call(rest_event("GET", "/healthz"))[0] == 200
