@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from twostep.domain.errors import AccountExists
-from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
+from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, User
 from twostep.settings import Settings
 from twostep.storage import dynamodb_codec as codec
 from twostep.storage.cursors import message_cursor, parse_message_cursor
@@ -38,27 +38,23 @@ from twostep.storage.dynamodb_client import (
     CLIENT_CONFIG,
     ConditionFailed,
     DynamoCalls,
-    deserialize,
-    key,
     sequence,
-    serialize,
     to_number,
     ttl_after,
 )
 from twostep.storage.dynamodb_counters import CounterOps
 from twostep.storage.dynamodb_schema import GSI1, create_table, table_exists
+from twostep.storage.dynamodb_tokens import RefreshTokenOps
 from twostep.storage.phone_crypto import PhoneCipher, derive_phone_index_key
 
 _NOT_CONSUMED = "attribute_exists(PK) AND attribute_not_exists(consumed_at)"
 
 
-class DynamoDbStorage(CounterOps):
+class DynamoDbStorage(RefreshTokenOps, CounterOps):
     """Satisfies every storage port over one boto3 client (thread-safe)."""
 
     def __init__(self, client: Any, table: str, cipher: PhoneCipher | None = None) -> None:
-        self._calls = DynamoCalls(client)
-        self._table = table
-        self._codec = codec.Codec(cipher)
+        super().__init__(DynamoCalls(client), table, codec.Codec(cipher))
 
     @classmethod
     def from_settings(cls, settings: Settings, *, boto_session: Any = None) -> DynamoDbStorage:
@@ -82,54 +78,6 @@ class DynamoDbStorage(CounterOps):
                 derive_phone_index_key(material.otp_hmac_key),
             )
         return cls(session.client("dynamodb", config=CLIENT_CONFIG), settings.dynamodb_table, cipher)
-
-    # --- plumbing ---
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        answer = self._calls.call("get_item", TableName=self._table, Key=key(pk, sk), ConsistentRead=True)
-        item = answer.get("Item")
-        return None if item is None else deserialize(item)
-
-    def _put(self, item: dict[str, Any], condition: str | None = None) -> None:
-        extra = {"ConditionExpression": condition} if condition else {}
-        self._calls.call("put_item", TableName=self._table, Item=serialize(item), **extra)
-
-    def _update(self, pk: str, sk: str, expression: str, values: dict[str, Any], **kw: Any) -> Any:
-        answer = self._calls.call(
-            "update_item",
-            TableName=self._table,
-            Key=key(pk, sk),
-            UpdateExpression=expression,
-            ExpressionAttributeValues=serialize(values),
-            **kw,
-        )
-        attributes = answer.get("Attributes")
-        return None if attributes is None else deserialize(attributes)
-
-    def _query(self, condition: str, values: dict[str, Any], limit: int, **kw: Any) -> list[dict[str, Any]]:
-        answer = self._calls.call(
-            "query",
-            TableName=self._table,
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=serialize(values),
-            Limit=limit,
-            **kw,
-        )
-        return [deserialize(item) for item in answer.get("Items", [])]
-
-    def _transact(self, *items: dict[str, Any]) -> None:
-        self._calls.call("transact_write_items", TransactItems=list(items))
-
-    def _tput(self, item: dict[str, Any], condition: str | None = None) -> dict[str, Any]:
-        put: dict[str, Any] = {"TableName": self._table, "Item": serialize(item)}
-        if condition:
-            put["ConditionExpression"] = condition
-        return {"Put": put}
-
-    def _tdelete(self, pk: str, sk: str, condition: str | None = None) -> dict[str, Any]:
-        delete: dict[str, Any] = {"TableName": self._table, "Key": key(pk, sk)}
-        if condition:
-            delete["ConditionExpression"] = condition
-        return {"Delete": delete}
 
     def init_schema(self) -> None:
         if not table_exists(self._calls, self._table):
@@ -271,76 +219,6 @@ class DynamoDbStorage(CounterOps):
             {":now": to_number(now)},
             "attribute_exists(PK) AND expires_at > :now",
         )
-
-    # --- refresh tokens ---
-    def add_refresh_token(self, token: RefreshToken) -> None:
-        ttl = ttl_after(max(token.expires_at, token.family_expires_at), codec.REFRESH_TTL_SLACK)
-        family = {"PK": f"FAMILY#{token.family_id}", "SK": "FAMILY"}
-        self._transact(
-            self._tput(codec.refresh_item(token), "attribute_not_exists(PK)"),
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": serialize(family),
-                    "UpdateExpression": "SET user_id = :u, #ttl = :ttl",
-                    "ExpressionAttributeNames": {"#ttl": "ttl"},
-                    "ExpressionAttributeValues": serialize({":u": token.user_id, ":ttl": ttl}),
-                }
-            },
-            self._tput(
-                {
-                    "PK": f"USER#{token.user_id}",
-                    "SK": f"FAMILY#{token.family_id}",
-                    "family_id": token.family_id,
-                    "ttl": ttl,
-                }
-            ),
-        )
-
-    def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
-        item = self._get(f"REFRESH#{token_hash}", "REFRESH")
-        if item is None:
-            return None
-        family = self._get(f"FAMILY#{item['family_id']}", "FAMILY") or {}
-        return codec.refresh_token(item, family.get("revoked_at"))
-
-    def claim_refresh_token(self, token_hash: str, now: datetime) -> RefreshToken | None:
-        item = self._get(f"REFRESH#{token_hash}", "REFRESH")
-        if item is None:
-            return None
-        try:
-            self._transact(
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": key(f"REFRESH#{token_hash}", "REFRESH"),
-                        "UpdateExpression": "SET used_at = :now",
-                        "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(used_at)"
-                        " AND attribute_not_exists(revoked_at) AND expires_at > :now",
-                        "ExpressionAttributeValues": serialize({":now": to_number(now)}),
-                    }
-                },
-                {
-                    "ConditionCheck": {
-                        "TableName": self._table,
-                        "Key": key(f"FAMILY#{item['family_id']}", "FAMILY"),
-                        "ConditionExpression": "attribute_not_exists(revoked_at)",
-                    }
-                },
-            )
-        except ConditionFailed:
-            return None
-        return codec.refresh_token({**item, "used_at": to_number(now)})
-
-    def revoke_family(self, family_id: str, now: datetime) -> None:
-        with contextlib.suppress(ConditionFailed):  # no token was ever issued in this family
-            self._update(
-                f"FAMILY#{family_id}",
-                "FAMILY",
-                "SET revoked_at = if_not_exists(revoked_at, :now)",
-                {":now": to_number(now)},
-                ConditionExpression="attribute_exists(PK)",
-            )
 
     # --- messages ---
     def add_message(self, message: Message) -> None:

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from twostep.domain.errors import StorageUnavailable
 from twostep.domain.ports import Counter
+from twostep.storage.dynamodb_base import TableOps
 from twostep.storage.dynamodb_client import ConditionFailed, to_datetime, to_number, ttl_after
 from twostep.storage.dynamodb_client import key as key_of
-from twostep.storage.dynamodb_codec import Codec
 
 RESTART_RACE_RETRIES = 8
 
 
-class CounterOps:
-    """Counter methods of `DynamoDbStorage`; relies on its `_update`, `_get` and `_calls`."""
-
-    _update: Any
-    _get: Any
-    _calls: Any
-    _table: str
-    _codec: Codec
+class CounterOps(TableOps):
+    """Counter methods of `DynamoDbStorage`."""
 
     def _counter_pk(self, key: str) -> str:
         """Counter keys name phone numbers and emails: with KMS on, only their keyed hash is stored."""
