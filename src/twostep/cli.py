@@ -185,12 +185,15 @@ def keys_rotate() -> None:
     from twostep.secrets.local import LocalKeyFile
 
     settings = settings_or_exit()
-    if settings.secret_arn:
-        fail("keys live in Secrets Manager here; rotate them there (see README, Deploy to AWS)", 2)
     with friendly_errors():
-        material = LocalKeyFile(settings.jwt_key_file, settings.jwt_algorithm, settings.jwt_rsa_bits).rotate(
-            SystemClock()
-        )
+        if settings.secret_arn:  # AWS: rotate the secret's value (needs secretsmanager:PutSecretValue)
+            from twostep.secrets.aws import SecretsManagerKeys
+
+            source = SecretsManagerKeys.from_settings(settings)
+            material = source.rotate(SystemClock(), settings.jwt_algorithm, settings.jwt_rsa_bits)
+        else:
+            key_file = LocalKeyFile(settings.jwt_key_file, settings.jwt_algorithm, settings.jwt_rsa_bits)
+            material = key_file.rotate(SystemClock())
     typer.echo(
         f"new signing key {material.current.kid} ({material.current.algorithm}); "
         f"{len(material.signing_keys) - 1} previous key(s) kept for verification"

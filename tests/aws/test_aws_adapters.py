@@ -207,3 +207,17 @@ def test_provider_credentials_come_from_the_secret(moto_server: str, monkeypatch
     finally:
         container.close()
         secrets_aws.clear_cache()
+
+
+def test_cli_rotates_the_key_in_the_secret(moto_server: str) -> None:
+    material = KeyMaterial.generate("RS256", SystemClock().now())
+    arn = make_secret(moto_server, material)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWOSTEP_")}
+    env.update(AWS_ENDPOINT_URL=moto_server, TWOSTEP_SECRET_ARN=arn)
+    rotated = _cli(env, "keys", "rotate")
+    assert rotated.returncode == 0, rotated.stderr
+    client = boto3.client("secretsmanager", endpoint_url=moto_server, region_name="us-east-1")
+    stored = KeyMaterial.from_json(client.get_secret_value(SecretId=arn)["SecretString"])
+    assert stored.current.kid != material.current.kid and stored.current.kid in rotated.stdout
+    assert [key.kid for key in stored.signing_keys[1:]] == [material.current.kid]
+    assert stored.signing_keys[1].retired_at is not None and stored.otp_hmac_key == material.otp_hmac_key

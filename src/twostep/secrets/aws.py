@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import ConfigurationError, SecretStoreUnavailable
-from twostep.domain.keys import KeyMaterial
+from twostep.domain.keys import Algorithm, KeyMaterial
 from twostep.settings import Settings
 
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
@@ -61,6 +61,24 @@ class SecretsManagerKeys:
         material = self._fetch()
         with _cache_lock:
             return _cache.setdefault(self._arn, material)
+
+    def rotate(self, clock: Clock, algorithm: Algorithm, rsa_bits: int) -> KeyMaterial:
+        """Store key material with a new current key; the old keys stay published until they expire.
+
+        Running containers keep their cached copy: recycle them (the template's `KeysVersion`).
+
+        Raises:
+            SecretStoreUnavailable: the secret could not be read or written.
+            ConfigurationError: the secret's value is not key material.
+        """
+        rotated = self._fetch().rotated(algorithm, clock.now(), rsa_bits)
+        try:
+            self._client.put_secret_value(SecretId=self._arn, SecretString=rotated.to_json())
+        except (ClientError, BotoCoreError) as exc:
+            raise SecretStoreUnavailable("The secret store could not be written.") from exc
+        with _cache_lock:
+            _cache[self._arn] = rotated
+        return rotated
 
     def _fetch(self) -> KeyMaterial:
         try:
