@@ -16,7 +16,11 @@ def load(name: str) -> dict[str, Any]:
 
 
 def rest_event(
-    method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A REST API (v1) Lambda proxy event for `method path`."""
     event = copy.deepcopy(load("rest_proxy"))
@@ -30,6 +34,8 @@ def rest_event(
         headers=all_headers,
         multiValueHeaders={name: [value] for name, value in all_headers.items()},
         body=None if body is None else json.dumps(body),
+        queryStringParameters=query,
+        multiValueQueryStringParameters=None if query is None else {k: [v] for k, v in query.items()},
     )
     event["requestContext"].update(resourcePath=path, httpMethod=method, path=f"/dev{path}")
     return event

@@ -13,7 +13,7 @@ from urllib.request import urlopen
 
 import pytest
 
-from tests.aws.conftest import AwsMode
+from tests.aws.conftest import AwsMode, make_secret
 from tests.aws.events import (
     http_v2_authorizer_event,
     http_v2_event,
@@ -162,3 +162,28 @@ def test_api_answers_503_while_its_secret_is_unreadable(
     assert status == 503 and problem["code"] == "secret_store_unavailable"
     monkeypatch.setenv("TWOSTEP_SECRET_ARN", aws_mode.secret_arn)  # fixed: the next invocation starts
     assert call(rest_event("GET", "/healthz"))[0] == 200
+
+
+def test_verification_api_with_an_api_key_from_the_secret(
+    aws_mode: AwsMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seed 002's API on Lambda + DynamoDB in staging: the key comes from the secret's `extra`."""
+    from dataclasses import replace
+
+    material = replace(aws_mode.keys, extra={"TWOSTEP_VERIFY_API_KEYS": "vk-test-1"})
+    monkeypatch.setenv("TWOSTEP_SECRET_ARN", make_secret(aws_mode.endpoint, material))
+    monkeypatch.setenv("TWOSTEP_STAGE", "staging")
+    create = {"auth_id": "order-42", "recipient": PHONE}
+    status, refused = call(rest_event("POST", "/verifications", create))
+    assert status == 401, refused
+    key = {"X-Api-Key": "vk-test-1"}
+    status, created = call(rest_event("POST", "/verifications", create, headers=key))
+    assert status in (200, 201), created
+    code = code_from_outbox(aws_mode)
+    status, wrong = call(
+        rest_event("GET", "/verifications", headers=key, query={"auth_id": "order-42", "code": "x"})
+    )
+    assert status in (400, 401) and "reason" in wrong
+    query = {"auth_id": "order-42", "code": code}
+    status, checked = call(rest_event("GET", "/verifications", headers=key, query=query))
+    assert (status, checked["authenticated"]) == (200, True), checked
