@@ -56,7 +56,7 @@ class Settings(BaseSettings):
 
     # --- one-time codes ---
     otp_length: int = Field(default=6, ge=4, le=10)
-    otp_ttl_seconds: int = Field(default=120, ge=30, le=600)
+    otp_ttl_seconds: int = Field(default=120, ge=5, le=600)
     otp_max_attempts: int = Field(default=5, ge=1, le=10)
     otp_hmac_key: SecretStr | None = None
     sms_template: str = DEFAULT_SMS_TEMPLATE
