@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +40,26 @@ def make_secret(endpoint: str, material: KeyMaterial) -> str:
 def make_kms_key(endpoint: str) -> str:
     client = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1")
     return str(client.create_key(Description="twostep test")["KeyMetadata"]["KeyId"])
+
+
+LOGGERS = ("twostep", "uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The Lambda handler configures logging for its process; give other tests theirs back."""
+    saved = [
+        (logger, logger.handlers[:], logger.level, logger.propagate, logger.disabled)
+        for logger in map(logging.getLogger, LOGGERS)
+    ]
+    yield
+    for logger, handlers, level, propagate, disabled in saved:
+        logger.handlers, logger.level, logger.propagate, logger.disabled = (
+            handlers,
+            level,
+            propagate,
+            disabled,
+        )
 
 
 @pytest.fixture(autouse=True)
