@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # --- storage ---
     storage: StorageName = "sqlite"
     sqlite_path: Path = Path("./twostep.db")
+    # How long a write waits for another writer's lock before the request fails with 503.
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=1, le=600_000)
     dynamodb_table: str = "twostep"
     secret_arn: str | None = None
     kms_key_id: str | None = None

@@ -28,10 +28,11 @@ router = APIRouter(tags=["accounts"])
 
 
 def _issue(pair: TokenPair, request: Request, response: Response, container: ContainerDep) -> TokenPairOut:
-    """The token pair as JSON; the web UI also gets the refresh token in its HttpOnly cookie."""
-    if is_web_client(request):
+    """The token pair as JSON; the web UI gets the refresh token only in its HttpOnly cookie."""
+    web = is_web_client(request)
+    if web:
         set_refresh_cookie(response, pair.refresh_token, container.settings)
-    return TokenPairOut.of(pair)
+    return TokenPairOut.of(pair, for_web=web)
 
 
 OtpId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]

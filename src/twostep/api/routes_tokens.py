@@ -45,7 +45,7 @@ def refresh(
         failed = error_response(exc)
         clear_refresh_cookie(failed)
         return failed
-    out = TokenPairOut.of(pair)
+    out = TokenPairOut.of(pair, for_web=web)
     if not web:
         return out
     response = Response(out.model_dump_json(), media_type="application/json")
