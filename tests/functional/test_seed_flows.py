@@ -34,11 +34,13 @@ def test_seed_000_flow_code_as_string_and_as_number(client: TestClient, containe
 
 
 def test_number_code_with_leading_zero_is_padded(make_container: Callable[..., Container]) -> None:
-    container = make_container(sms_per_number_10min=200, sms_per_number_day=200)
+    container = make_container(sms_per_number_10min=200, sms_per_number_day=200, ip_login_per_minute=200)
     with TestClient(create_app(container)) as client:
         register(client)
         for _ in range(80):  # until a code starting with 0 comes up (each draw: 1 in 10; all miss: 0.02 %)
-            started = client.post("/login", json={"email": "test@example.com", "password": PASSWORD}).json()
+            answer = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+            assert answer.status_code == 200, answer.text
+            started = answer.json()
             code = latest_code(container)
             if code.startswith("0"):
                 response = client.post(f"/otp/{started['otpId']}/verify", json={"otp": int(code)})
