@@ -11,10 +11,10 @@ from datetime import timedelta
 from twostep.domain.clock import Clock
 from twostep.domain.keys import KeyMaterial
 from twostep.domain.tokens import TokenVerifier
-from twostep.settings import Settings
+from twostep.token_settings import TokenSettings
 
 
-def build_verifier(settings: Settings, keys: KeyMaterial, clock: Clock) -> TokenVerifier:
+def build_verifier(settings: TokenSettings, keys: KeyMaterial, clock: Clock) -> TokenVerifier:
     """The access-token verifier; also what the authorizer builds, with nothing else."""
     max_age = timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds)
     published = keys.verification_keys(clock.now(), max_age)

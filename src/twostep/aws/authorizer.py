@@ -1,6 +1,6 @@
 """API Gateway Lambda authorizer: REST TOKEN and REQUEST (IAM policy) and HTTP API v2 simple responses.
 
-Imports only settings, the key source and the token verifier (no web framework, password hasher or
+Imports only its settings (read without pydantic), the key source and the token verifier (no web framework, password hasher or
 storage) so a cold start stays small; the verifier is built once per container.
 
 - REST: a valid token gets `Allow` with `principalId` = the user id and a string-only context
@@ -37,13 +37,13 @@ class AuthorizerUnavailable(RuntimeError):
 
 
 def _build_verifier() -> TokenVerifier:
+    from twostep.aws.authorizer_settings import AuthorizerSettings
     from twostep.secrets import load_key_material
-    from twostep.settings import Settings
     from twostep.verifier_factory import build_verifier
 
     clock = SystemClock()
     try:
-        settings = Settings()
+        settings = AuthorizerSettings.from_environ()
         return build_verifier(settings, load_key_material(settings, clock), clock)
     except Exception as exc:
         logger.error("authorizer keys unavailable: %s", type(exc).__name__)

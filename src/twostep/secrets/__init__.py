@@ -6,18 +6,19 @@ Loaded once per process by the container (once per Lambda container), never per 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import ConfigurationError
-from twostep.domain.keys import KeyMaterial, hs256_key_from_secret
+from twostep.domain.keys import Algorithm, KeyMaterial, hs256_key_from_secret
 from twostep.secrets.local import LocalKeyFile
-from twostep.settings import Settings, describe_validation_error
+from twostep.token_settings import TokenSettings
+
+if TYPE_CHECKING:  # pydantic stays out of the authorizer's cold start
+    from twostep.settings import Settings
 
 
-def load_key_material(settings: Settings, clock: Clock, *, boto_session: Any = None) -> KeyMaterial:
+def load_key_material(settings: TokenSettings, clock: Clock, *, boto_session: Any = None) -> KeyMaterial:
     """The key material with settings-level overrides (HS256 secret, code HMAC key) applied.
 
     Raises:
@@ -28,9 +29,8 @@ def load_key_material(settings: Settings, clock: Clock, *, boto_session: Any = N
 
         material = SecretsManagerKeys.from_settings(settings, boto_session=boto_session).load(clock)
     else:
-        material = LocalKeyFile(settings.jwt_key_file, settings.jwt_algorithm, settings.jwt_rsa_bits).load(
-            clock
-        )
+        algorithm: Algorithm = settings.jwt_algorithm  # type: ignore[assignment]  # validated by settings
+        material = LocalKeyFile(settings.jwt_key_file, algorithm, settings.jwt_rsa_bits).load(clock)
     return _with_overrides(material, settings, clock)
 
 
@@ -61,6 +61,10 @@ def settings_with_secret_credentials(settings: Settings, extra: dict[str, str]) 
     Raises:
         ConfigurationError: a value from the secret is not valid for its setting.
     """
+    from pydantic import ValidationError
+
+    from twostep.settings import Settings, describe_validation_error
+
     updates = {}
     for name, value in extra.items():
         field = name.lower().removeprefix("twostep_")
@@ -74,7 +78,7 @@ def settings_with_secret_credentials(settings: Settings, extra: dict[str, str]) 
         raise ConfigurationError(f"TWOSTEP_SECRET_ARN: {describe_validation_error(exc)}") from exc
 
 
-def _with_overrides(material: KeyMaterial, settings: Settings, clock: Clock) -> KeyMaterial:
+def _with_overrides(material: KeyMaterial, settings: TokenSettings, clock: Clock) -> KeyMaterial:
     if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None:
         key = hs256_key_from_secret(settings.jwt_hs256_secret.get_secret_value().encode(), clock.now())
         material = replace(material, signing_keys=(key,))

@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from twostep.domain.clock import Clock
 from twostep.domain.errors import ConfigurationError, SecretStoreUnavailable
 from twostep.domain.keys import Algorithm, KeyMaterial
-from twostep.settings import Settings
+from twostep.token_settings import TokenSettings
 
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
 
@@ -36,7 +36,7 @@ class SecretsManagerKeys:
         self._arn = secret_arn
 
     @classmethod
-    def from_settings(cls, settings: Settings, boto_session: Any = None) -> SecretsManagerKeys:
+    def from_settings(cls, settings: TokenSettings, boto_session: Any = None) -> SecretsManagerKeys:
         """A key source for `settings.secret_arn`; the client is made lazily by boto3."""
         if not settings.secret_arn:
             raise ConfigurationError("TWOSTEP_SECRET_ARN is not set.")

@@ -1,0 +1,90 @@
+"""The authorizer's settings, read straight from the environment with the same names, defaults and
+bounds as `twostep.settings.Settings` (a test keeps the two in step).
+
+Why not `Settings()`: importing pydantic-settings alone took most of the authorizer's cold start.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from twostep.domain.errors import ConfigurationError
+
+ALGORITHMS = ("RS256", "ES256", "EdDSA", "HS256")
+RSA_BITS = (2048, 3072, 4096)
+
+
+@dataclass(frozen=True)
+class PlainSecret:
+    value: str
+
+    def get_secret_value(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return "PlainSecret('**********')"
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = environ.get(f"TWOSTEP_{name}")
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"TWOSTEP_{name}: Input should be a valid integer") from exc
+    if not low <= value <= high:
+        raise ConfigurationError(f"TWOSTEP_{name}: Input should be between {low} and {high}")
+    return value
+
+
+def _choice(environ: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = environ.get(f"TWOSTEP_{name}", default)
+    if value not in allowed:
+        raise ConfigurationError(f"TWOSTEP_{name}: Input should be one of {', '.join(allowed)}")
+    return value
+
+
+def _secret(environ: Mapping[str, str], name: str) -> PlainSecret | None:
+    value = environ.get(f"TWOSTEP_{name}")
+    return PlainSecret(value) if value else None
+
+
+@dataclass(frozen=True)
+class AuthorizerSettings:
+    jwt_algorithm: str = "RS256"
+    issuer: str = "http://127.0.0.1:8000"
+    audience: str = "twostep-api"
+    jwt_leeway_seconds: int = 30
+    access_token_ttl_seconds: int = 900
+    secret_arn: str | None = None
+    jwt_key_file: Path = Path("./twostep-keys.json")
+    jwt_rsa_bits: int = 2048
+    jwt_hs256_secret: PlainSecret | None = None
+    otp_hmac_key: PlainSecret | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> AuthorizerSettings:
+        """Raises: ConfigurationError naming the variable that is out of range."""
+        env = os.environ if environ is None else environ
+        base = cls()
+        hs256 = _secret(env, "JWT_HS256_SECRET")
+        if hs256 is not None and len(hs256.value.encode()) < 32:
+            raise ConfigurationError("TWOSTEP_JWT_HS256_SECRET must be at least 32 bytes")
+        return cls(
+            jwt_algorithm=_choice(env, "JWT_ALGORITHM", base.jwt_algorithm, ALGORITHMS),
+            issuer=env.get("TWOSTEP_ISSUER", base.issuer),
+            audience=env.get("TWOSTEP_AUDIENCE", base.audience),
+            jwt_leeway_seconds=_int(env, "JWT_LEEWAY_SECONDS", base.jwt_leeway_seconds, 0, 300),
+            access_token_ttl_seconds=_int(
+                env, "ACCESS_TOKEN_TTL_SECONDS", base.access_token_ttl_seconds, 60, 3600
+            ),
+            secret_arn=env.get("TWOSTEP_SECRET_ARN") or None,
+            jwt_key_file=Path(env.get("TWOSTEP_JWT_KEY_FILE", str(base.jwt_key_file))),
+            jwt_rsa_bits=int(_choice(env, "JWT_RSA_BITS", str(base.jwt_rsa_bits), tuple(map(str, RSA_BITS)))),
+            jwt_hs256_secret=hs256,
+            otp_hmac_key=_secret(env, "OTP_HMAC_KEY"),
+        )
