@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     jwt_algorithm: JwtAlgorithm = "RS256"
     jwt_hs256_secret: SecretStr | None = None
     jwt_key_file: Path = Path("./twostep-keys.json")
-    jwt_rsa_bits: Literal[2048, 3072, 4096] = 2048
+    jwt_rsa_bits: int = 2048  # 2048, 3072 or 4096 (checked below: a Literal of ints rejects env strings)
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     refresh_token_ttl_seconds: int = Field(default=12 * 3600, ge=300, le=30 * 86400)
@@ -136,6 +136,13 @@ class Settings(BaseSettings):
             )
         if not value:
             raise ValueError("at least one provider is needed")
+        return value
+
+    @field_validator("jwt_rsa_bits")
+    @classmethod
+    def _rsa_size(cls, value: int) -> int:
+        if value not in (2048, 3072, 4096):
+            raise ValueError("Input should be 2048, 3072 or 4096")
         return value
 
     @field_validator("sms_allowed_countries")

@@ -50,3 +50,9 @@ def test_bad_values_name_the_variable(values: dict[str, object], expected: str) 
     line = _error(**values)
     assert expected in line
     assert "\n" not in line
+
+
+def test_rsa_key_size_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWOSTEP_JWT_RSA_BITS", "3072")
+    assert Settings(_env_file=None).jwt_rsa_bits == 3072  # type: ignore[call-arg]
+    assert "TWOSTEP_JWT_RSA_BITS: Input should be 2048, 3072 or 4096" in _error(jwt_rsa_bits=1024)
