@@ -120,14 +120,22 @@ class ChallengeService:
         return replaced
 
     def check(
-        self, challenge_id: str, raw_code: object, purpose: ChallengePurpose, ctx: RequestContext = NO_CONTEXT
+        self,
+        challenge_id: str,
+        raw_code: object,
+        purpose: ChallengePurpose,
+        ctx: RequestContext = NO_CONTEXT,
+        read: Challenge | None = None,
     ) -> Challenge:
-        """Consume the challenge if `raw_code` is its code.
+        """Consume the challenge if `raw_code` is its code; `read` saves a read the caller already did
+        (only to check purpose and shape: the attempt gate and single use are decided by storage).
 
         Raises:
             ChallengeNotFound, ChallengeExpired, ChallengeUsed, ChallengeExhausted, WrongCode, InvalidInput.
         """
-        challenge = self._store.get_challenge(challenge_id)
+        challenge = (
+            read if read is not None and read.id == challenge_id else self._store.get_challenge(challenge_id)
+        )
         if challenge is None or challenge.purpose != purpose:
             raise ChallengeNotFound()
         code = normalise_submitted_code(raw_code, challenge.code_length)

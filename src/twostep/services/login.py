@@ -105,7 +105,7 @@ class LoginService:
             raise ChallengeNotFound()
         count = self._limits.begin_code_attempt(challenge.subject, ctx)
         try:
-            self._codes.check(otp_id, code, "login", ctx)
+            self._codes.check(otp_id, code, "login", ctx, read=challenge)
         except WrongCode as wrong:
             self._audit.record(
                 "code_failed", ctx=ctx, user_id=challenge.subject, remaining=str(wrong.attempts_remaining)
