@@ -8,7 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from twostep import __version__
 from twostep.api import routes_accounts, routes_messages, routes_tokens, routes_wellknown
 from twostep.api.errors import install_error_handlers
-from twostep.api.middleware import RequestIdMiddleware
+from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from twostep.container import Container
 
 
@@ -24,6 +24,7 @@ def create_app(container: Container) -> FastAPI:
     for module in (routes_accounts, routes_tokens, routes_messages, routes_wellknown):
         app.include_router(module.router)
     _add_cors(app, container)
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from twostep.api.middleware import BodyTooLarge
 from twostep.domain import errors as e
 from twostep.logs import request_id_var
 
@@ -90,8 +92,50 @@ def error_response(error: e.TwoStepError) -> JSONResponse:
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
+    if loc[:1] == ("body",) and len(loc) == 2 and isinstance(loc[1], int):
+        return "body"  # a JSON decode error's loc is ("body", <character offset>)
     parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
+
+
+def _issue(item: dict[str, Any]) -> dict[str, str]:
+    if item.get("type") == "json_invalid":
+        position = item.get("loc", ("body", 0))[-1]
+        return {"field": "body", "message": f"the body is not valid JSON (near character {position})"}
+    return {"field": _field_name(tuple(item.get("loc", ()))), "message": str(item.get("msg", ""))}
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _unsupported_media_type(request: Request, error: RequestValidationError) -> bool:
+    """A body sent as something other than JSON: FastAPI then validates the raw bytes and fails."""
+    body = getattr(error, "body", None)
+    if not isinstance(body, bytes | bytearray) or not body:
+        return False
+    return not _is_json(request.headers.get("content-type", ""))
+
+
+def malformed_body() -> JSONResponse:
+    return problem(
+        422,
+        "invalid_input",
+        "body: the body is not valid JSON (it must be UTF-8 text)",
+        field="body",
+        errors=[{"field": "body", "message": "the body is not valid JSON (it must be UTF-8 text)"}],
+    )
+
+
+def allowed_methods(request: Request, starlette_allow: str) -> str:
+    """Every method served at this path. Starlette names only the first route's methods, but one
+    path here can have a route per method (GET and POST /messages); the OpenAPI paths know them all."""
+    methods = {part.strip() for part in starlette_allow.split(",") if part.strip()}
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods.update(method.upper() for method in operations)
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -100,20 +144,30 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(error)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        issues = [
-            {"field": _field_name(tuple(item.get("loc", ()))), "message": str(item.get("msg", ""))}
-            for item in error.errors()
-        ]
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        if _unsupported_media_type(request, error):
+            return problem(
+                415, "unsupported_media_type", "Send the body as JSON (Content-Type: application/json)."
+            )
+        issues = [_issue(dict(item)) for item in error.errors()]
         first = issues[0] if issues else {"field": "body", "message": "invalid"}
         return problem(
             422, "invalid_input", f"{first['field']}: {first['message']}", field=first["field"], errors=issues
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return problem(error.status_code, code, str(error.detail), dict(error.headers or {}))
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400 and isinstance(error.__cause__, UnicodeDecodeError):
+            return malformed_body()  # FastAPI's "error parsing the body" for bytes that are not UTF-8
+        if isinstance(error.__cause__, BodyTooLarge):  # a streamed body passed the limit mid-read
+            return problem(413, "body_too_large", "The body is larger than the service accepts.")
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+            error.status_code, "http_error"
+        )
+        return problem(error.status_code, code, str(error.detail), headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:

@@ -9,6 +9,7 @@ library so the API Gateway authorizer can load it quickly.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import uuid
@@ -141,8 +142,8 @@ class TokenVerifier:
     def _checked_claims(self, claims: dict[str, Any]) -> AccessClaims:
         now = self._clock.now().timestamp()
         try:
-            exp, iat = int(claims["exp"]), int(claims["iat"])
-            nbf = int(claims.get("nbf", iat))
+            exp, iat = _numeric_date(claims["exp"]), _numeric_date(claims["iat"])
+            nbf = _numeric_date(claims.get("nbf", iat))
             sub, email, jti = claims["sub"], claims["email"], claims["jti"]
             amr = tuple(str(method) for method in claims["amr"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -152,6 +153,17 @@ class TokenVerifier:
         if not all(isinstance(value, str) and value for value in (sub, email, jti)):
             raise InvalidToken()
         return AccessClaims(sub=sub, email=email, jti=jti, iat=iat, exp=exp, amr=amr)
+
+
+def _numeric_date(value: object) -> int:
+    """RFC 7519 NumericDate: a finite JSON number (not a string, a boolean or Infinity, which json allows).
+
+    Raises:
+        ValueError: anything else.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError("not a NumericDate")
+    return int(value)
 
 
 def new_refresh_token() -> str:
