@@ -15,5 +15,6 @@ def build_asgi_app(settings: Settings, which: str = "api") -> FastAPI:
     if which == "verification":
         from twostep.api.verification_app import create_verification_app
 
-        return create_verification_app(container)
+        verification: FastAPI = create_verification_app(container)
+        return verification
     return create_app(container)

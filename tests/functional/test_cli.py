@@ -1,0 +1,103 @@
+"""The `twostep` command as a user runs it: a real process over a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    values = {k: v for k, v in os.environ.items() if not k.startswith("TWOSTEP_")}
+    values.update(
+        TWOSTEP_SQLITE_PATH=str(tmp_path / "cli.db"), TWOSTEP_JWT_KEY_FILE=str(tmp_path / "keys.json")
+    )
+    return values
+
+
+def twostep(
+    env: dict[str, str], *args: str, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "twostep", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input=input_text,
+        cwd=Path(env["TWOSTEP_SQLITE_PATH"]).parent,
+        check=False,
+    )
+
+
+def _seed_user(env: dict[str, str]) -> str:
+    code = (
+        "from twostep.container import build; from twostep.settings import Settings;"
+        "from twostep.services.registration import Registration;"
+        "c = build(Settings()); u = c.registration.register(Registration(email='cli@example.com',"
+        "password='correct horse battery staple', first_name='C', last_name='L', phone='+905555555555'));"
+        "c.login.start('cli@example.com', 'correct horse battery staple'); print(u.id)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    return result.stdout.strip()
+
+
+def test_storage_init_is_idempotent(env: dict[str, str]) -> None:
+    for _ in range(2):
+        result = twostep(env, "storage", "init")
+        assert result.returncode == 0, result.stderr
+        assert "storage ready (sqlite)" in result.stdout
+
+
+def test_users_and_outbox(env: dict[str, str]) -> None:
+    user_id = _seed_user(env)
+    listed = json.loads(twostep(env, "users", "list", "--json").stdout)
+    assert [u["email"] for u in listed] == ["cli@example.com"]
+    assert listed[0]["phone"] == "+90********55"
+    assert json.loads(twostep(env, "users", "show", user_id).stdout)["id"] == user_id
+
+    outbox = json.loads(twostep(env, "sms", "outbox", "--json", "--to", "+90 555 555 5555").stdout)
+    assert len(outbox) == 1 and {"to", "body", "sent_at"} <= set(outbox[0])
+    assert outbox[0]["to"] == "+905555555555" and "sign-in code" in outbox[0]["body"]
+
+    assert twostep(env, "users", "delete", user_id, "--yes").returncode == 0
+    missing = twostep(env, "users", "show", user_id)
+    assert missing.returncode == 3 and missing.stderr.strip() == f"twostep: no user {user_id}"
+
+
+def test_outbox_refused_in_prod(env: dict[str, str]) -> None:
+    env.update(TWOSTEP_STAGE="prod", TWOSTEP_SMS_PROVIDERS="sns")
+    result = twostep(env, "sms", "outbox")
+    assert result.returncode == 1
+    assert "refused when TWOSTEP_STAGE=prod" in result.stderr
+
+
+def test_bad_setting_is_one_clear_line(env: dict[str, str]) -> None:
+    env["TWOSTEP_OTP_LENGTH"] = "12"
+    result = twostep(env, "storage", "init")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "twostep: TWOSTEP_OTP_LENGTH: Input should be less than or equal to 10"
+    ]
+
+
+def test_keys_rotate_keeps_previous_key(env: dict[str, str]) -> None:
+    assert twostep(env, "storage", "init").returncode == 0
+    result = twostep(env, "keys", "rotate")
+    assert result.returncode == 0 and "1 previous key(s) kept" in result.stdout
+    keys = json.loads(Path(env["TWOSTEP_JWT_KEY_FILE"]).read_text())["signing_keys"]
+    assert len(keys) == 2 and "retired_at" in keys[1]
+    assert oct(Path(env["TWOSTEP_JWT_KEY_FILE"]).stat().st_mode & 0o777) == "0o600"
+
+
+def test_help_everywhere(env: dict[str, str]) -> None:
+    for args in (["--help"], ["serve", "--help"], ["users", "--help"], ["sms", "outbox", "--help"]):
+        result = twostep(env, *args)
+        assert result.returncode == 0 and "Usage" in result.stdout

@@ -1,0 +1,169 @@
+"""The seed flows end to end through the HTTP API (in-process)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import PASSWORD, PHONE, latest_code, register, sign_in
+from twostep.api.app import create_app
+from twostep.container import Container
+
+
+def test_seed_000_flow_code_as_string_and_as_number(client: TestClient, container: Container) -> None:
+    user = register(client)
+    assert user["phoneNumber"] == "+90********55" and "password" not in user
+    started = client.post("/login", json={"email": "test@example.com", "password": PASSWORD}).json()
+    assert started["redirectPath"] == f"/otp/{started['otpId']}/verify"
+    assert started["destination"] == "+90********55"
+    code = latest_code(container)
+    pair = client.post(started["redirectPath"], json={"otp": code}).json()
+    assert pair["tokenType"] == "Bearer" and pair["expiresIn"] == 900
+
+    assert client.get("/hello", headers={"Authorization": f"Bearer {pair['accessToken']}"}).json() == {
+        "message": "Hello, test@example.com!"
+    }
+    assert client.get("/hello", headers={"Authorization": pair["accessToken"]}).status_code == 200
+
+    # Seed 000 sends the code as a JSON number; leading zeros are restored by padding.
+    second = client.post("/login", json={"email": "test@example.com", "password": PASSWORD}).json()
+    as_number = int(latest_code(container))
+    response = client.post(f"/otp/{second['otpId']}/verify", json={"otp": as_number})
+    assert response.status_code == 200, response.text
+
+
+def test_number_code_with_leading_zero_is_padded(make_container: Callable[..., Container]) -> None:
+    container = make_container(sms_per_number_10min=200, sms_per_number_day=200)
+    with TestClient(create_app(container)) as client:
+        register(client)
+        for _ in range(80):  # until a code starting with 0 comes up (each draw: 1 in 10; all miss: 0.02 %)
+            started = client.post("/login", json={"email": "test@example.com", "password": PASSWORD}).json()
+            code = latest_code(container)
+            if code.startswith("0"):
+                response = client.post(f"/otp/{started['otpId']}/verify", json={"otp": int(code)})
+                assert response.status_code == 200, response.text
+                return
+    raise AssertionError("no code with a leading zero in 80 draws")
+
+
+def test_seed_001_flow_without_second_factor(make_container: Callable[..., Container]) -> None:
+    container = make_container(require_second_factor=False)
+    with TestClient(create_app(container)) as client:
+        response = client.post("/signup", json={"email": "Seed001@Example.COM", "password": PASSWORD})
+        assert response.status_code == 201, response.text
+        assert response.json()["email"] == "seed001@example.com"
+        pair = client.post("/signin", json={"email": "seed001@example.com", "password": PASSWORD}).json()
+        assert set(pair) == {"accessToken", "tokenType", "expiresIn", "refreshToken"}
+        hello = client.get("/hello", headers={"authorization": pair["accessToken"]})  # lower-case, raw token
+        assert hello.json() == {"message": "Hello, seed001@example.com!"}
+
+
+def test_phone_required_when_second_factor_on(client: TestClient) -> None:
+    response = client.post(
+        "/register", json={"firstName": "A", "lastName": "B", "email": "x@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 400
+    assert response.json()["field"] == "phoneNumber"
+
+
+def test_me_returns_the_user(client: TestClient, container: Container) -> None:
+    user = register(client)
+    pair = sign_in(client, container)
+    me = client.get("/me", headers={"Authorization": f"Bearer {pair['accessToken']}"}).json()
+    assert me["id"] == user["id"] and me["phoneNumber"] == "+90********55"
+
+
+def test_refresh_rotation_and_reuse_revokes_family(client: TestClient, container: Container) -> None:
+    register(client)
+    first = sign_in(client, container)
+    second = client.post("/token/refresh", json={"refreshToken": first["refreshToken"]})
+    assert second.status_code == 200
+    rotated = second.json()
+    assert rotated["refreshToken"] != first["refreshToken"]
+    reuse = client.post("/token/refresh", json={"refreshToken": first["refreshToken"]})
+    assert reuse.status_code == 401 and reuse.json()["code"] == "refresh_token_reused"
+    # The reuse ended the whole family: the newest token is dead too.
+    assert client.post("/token/refresh", json={"refreshToken": rotated["refreshToken"]}).status_code == 401
+
+
+def test_logout_revokes_the_session(client: TestClient, container: Container) -> None:
+    register(client)
+    pair = sign_in(client, container)
+    assert client.post("/logout", json={"refreshToken": pair["refreshToken"]}).status_code == 204
+    assert client.post("/token/refresh", json={"refreshToken": pair["refreshToken"]}).status_code == 401
+
+
+def test_message_board_order_and_limit(client: TestClient, container: Container) -> None:
+    register(client)
+    auth = {"Authorization": f"Bearer {sign_in(client, container)['accessToken']}"}
+    for i in range(25):
+        container.clock.advance(1)  # type: ignore[attr-defined]
+        assert client.post("/messages", json={"content": f"post {i}"}, headers=auth).status_code == 201
+    page = client.get("/messages").json()
+    assert [m["content"] for m in page["messages"]][:3] == ["post 24", "post 23", "post 22"]
+    assert len(page["messages"]) == 20 and page["messages"][0]["author"] == "test@example.com"
+    older = client.get("/messages", params={"cursor": page["nextCursor"]}).json()
+    assert [m["content"] for m in older["messages"]] == [f"post {i}" for i in range(4, -1, -1)]
+    assert len(client.get("/messages", params={"limit": 100}).json()["messages"]) == 25
+    assert client.get("/messages", params={"limit": 101}).status_code == 422
+
+
+def test_posting_needs_a_token(client: TestClient) -> None:
+    response = client.post("/messages", json={"content": "hi"})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_resend_replaces_code_and_keeps_budget(client: TestClient, container: Container) -> None:
+    register(client)
+    started = client.post("/login", json={"email": "test@example.com", "password": PASSWORD}).json()
+    old = latest_code(container)
+    wrong = "999999" if old != "999999" else "888888"
+    assert (
+        client.post(f"/otp/{started['otpId']}/verify", json={"otp": wrong}).json()["attemptsRemaining"] == 4
+    )
+    resent = client.post(f"/otp/{started['otpId']}/resend")
+    assert resent.status_code == 202 and set(resent.json()) == {"expiresAt", "resendAfter"}
+    new = latest_code(container)
+    if new != old:
+        refused = client.post(f"/otp/{started['otpId']}/verify", json={"otp": old})
+        assert refused.json()["attemptsRemaining"] == 3  # the budget survived the resend
+    assert client.post(f"/otp/{started['otpId']}/verify", json={"otp": new}).status_code == 200
+
+
+def test_jwks_and_discovery(client: TestClient) -> None:
+    keys = client.get("/.well-known/jwks.json").json()["keys"]
+    assert keys and keys[0]["kty"] == "RSA" and keys[0]["alg"] == "RS256" and "d" not in keys[0]
+    config = client.get("/.well-known/openid-configuration").json()
+    assert config["jwks_uri"].endswith("/.well-known/jwks.json")
+    assert config["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert client.get("/healthz").json() == {"status": "ok", "storage": "memory"}
+
+
+def test_phone_is_unique(client: TestClient) -> None:
+    register(client)
+    response = client.post(
+        "/register",
+        json={
+            "firstName": "A",
+            "lastName": "B",
+            "email": "other@example.com",
+            "password": PASSWORD,
+            "phoneNumber": "+90 555 555 55 55",
+        },
+    )
+    assert response.status_code == 409
+
+
+def test_sms_text_and_webotp_line(make_container: Callable[..., Container]) -> None:
+    container = make_container(web_origin="https://app.example.com:8443")
+    with TestClient(create_app(container)) as client:
+        register(client)
+        client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+    body = container.storage.list_outbox(to=PHONE, last=1)[0].body
+    code = body[:6]
+    assert body == (
+        f"{code} is your twostep sign-in code. It expires in 2 minutes. Don't share it."
+        f"\n\n@app.example.com #{code}"
+    )

@@ -1,0 +1,141 @@
+"""Codes, passwords, phone numbers and emails."""
+
+from __future__ import annotations
+
+import pytest
+
+from twostep.domain.errors import InvalidInput, InvalidPhoneNumber, WeakPassword
+from twostep.domain.identity import mask_phone, normalise_email, parse_phone, phone_country
+from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
+from twostep.domain.passwords import PasswordHasher, check_password_rules
+
+
+@pytest.mark.parametrize("length", [4, 6, 10])
+def test_codes_have_fixed_length(length: int) -> None:
+    codes = {generate_code(length) for _ in range(200)}
+    assert all(len(code) == length and code.isdigit() for code in codes)
+    assert len(codes) > 150
+
+
+def test_code_length_bounds() -> None:
+    with pytest.raises(InvalidInput):
+        generate_code(3)
+    with pytest.raises(InvalidInput):
+        generate_code(11)
+
+
+def test_code_hmac_is_bound_to_the_challenge() -> None:
+    hasher = CodeHasher(b"k" * 32)
+    stored = hasher.digest("challenge-a", "123456")
+    assert hasher.matches("challenge-a", "123456", stored)
+    assert not hasher.matches("challenge-b", "123456", stored)
+    assert not hasher.matches("challenge-a", "123457", stored)
+    assert "123456" not in stored
+    with pytest.raises(ValueError, match="32 bytes"):
+        CodeHasher(b"short")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("012345", "012345"), (12345, "012345"), (" 4321 ", "4321"), (0, "000000")]
+)
+def test_submitted_code_normalisation(raw: object, expected: str) -> None:
+    assert normalise_submitted_code(raw, 6) == expected
+
+
+@pytest.mark.parametrize("raw", ["12a4", "", -1, True, None, 1.5, "٣٤٥٦٧٨", "1" * 11])
+def test_submitted_code_rejects(raw: object) -> None:
+    with pytest.raises(InvalidInput):
+        normalise_submitted_code(raw, 6)
+
+
+def test_render_message_minutes_and_webotp() -> None:
+    text = render_message(
+        "{code} for {org}, {minutes} min", code="123456", org="acme", ttl_seconds=600, web_origin=None
+    )
+    assert text == "123456 for acme, 10 min"
+    with_origin = render_message("{code}", code="1234", org="x", ttl_seconds=60, web_origin="https://a.b.c/x")
+    assert with_origin == "1234\n\n@a.b.c #1234"
+
+
+@pytest.mark.parametrize("password", ["short", "x" * 129, "password1234", "Password123", "twostep123"])
+def test_weak_passwords(password: str) -> None:
+    with pytest.raises(WeakPassword):
+        check_password_rules(password)
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["correct horse battery staple", "mypassword-is-long-and-odd", "🙂" * 64, "x" * 128, "lowercaseonly"],
+)
+def test_acceptable_passwords(password: str) -> None:
+    check_password_rules(password)
+
+
+def test_context_words_are_refused() -> None:
+    with pytest.raises(WeakPassword):
+        check_password_rules("alice@example.com", context_words=("alice@example.com",))
+
+
+def test_password_hash_verify_unicode_normalisation_and_no_truncation() -> None:
+    hasher = PasswordHasher()
+    long_password = "é" + "p" * 79
+    stored = hasher.hash(long_password)
+    assert hasher.verify(stored, "e\u0301" + "p" * 79)  # NFC: the same characters typed differently
+    assert not hasher.verify(stored, long_password[:72])
+    assert not hasher.verify(None, long_password)  # unknown user: same work, always false
+    assert not hasher.verify("not-a-hash", long_password)
+    assert not hasher.needs_rehash(stored)
+    assert PasswordHasher(memory_kib=19456, time_cost=3).needs_rehash(stored)
+
+
+def test_two_users_same_password_different_hashes() -> None:
+    hasher = PasswordHasher()
+    assert hasher.hash("same password!") != hasher.hash("same password!")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+90 555 555 55 55", "+905555555555"),
+        ("12065551234", "+12065551234"),
+        ("+1 (206) 555-1234", "+12065551234"),
+    ],
+)
+def test_phone_parsing(raw: str, expected: str) -> None:
+    assert parse_phone(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "555", "+1", "0555 555 5555", "+999999999999", "+1206555\n1234", "x" * 40]
+)
+def test_phone_parsing_rejects(raw: str) -> None:
+    with pytest.raises(InvalidPhoneNumber):
+        parse_phone(raw)
+
+
+def test_phone_mask_and_country() -> None:
+    assert mask_phone("+905555555555") == "+90********55"
+    assert mask_phone("+12065551234") == "+1********34"
+    assert phone_country("+4915123456789") == "DE"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(" Test@Example.COM ", "test@example.com")])
+def test_email_normalisation(raw: str, expected: str) -> None:
+    assert normalise_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "no-at-sign",
+        "a@b",
+        "@example.com",
+        "a@.com",
+        "a b@example.com",
+        "a@example.com\r\nBcc: x",
+        "a" * 250 + "@example.com",
+    ],
+)
+def test_email_rejects(raw: str) -> None:
+    with pytest.raises(InvalidInput):
+        normalise_email(raw)

@@ -1,0 +1,52 @@
+"""Settings: defaults, comma lists, and one clear line for a bad value."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from twostep.settings import Settings, describe_validation_error
+
+
+def _error(**values: object) -> str:
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return describe_validation_error(caught.value)
+
+
+def test_defaults() -> None:
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (s.stage, s.storage, s.otp_length, s.otp_ttl_seconds, s.otp_max_attempts) == (
+        "dev",
+        "sqlite",
+        6,
+        120,
+        5,
+    )
+    assert (s.jwt_algorithm, s.access_token_ttl_seconds, s.require_second_factor) == ("RS256", 900, True)
+    assert s.sms_providers == ["console"]
+
+
+def test_env_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWOSTEP_SMS_PROVIDERS", "twilio, sns")
+    monkeypatch.setenv("TWOSTEP_SMS_ALLOWED_COUNTRIES", "de,tr")
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.sms_providers == ["twilio", "sns"] and s.sms_allowed_countries == ["DE", "TR"]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"otp_length": 3}, "TWOSTEP_OTP_LENGTH: Input should be greater than or equal to 4"),
+        ({"otp_length": 11}, "TWOSTEP_OTP_LENGTH: Input should be less than or equal to 10"),
+        ({"sms_providers": "pigeon"}, "TWOSTEP_SMS_PROVIDERS: unknown provider(s) pigeon"),
+        ({"argon2_memory_kib": 1024}, "TWOSTEP_ARGON2_MEMORY_KIB"),
+        ({"sms_template": "no code here"}, "TWOSTEP_SMS_TEMPLATE: the template must contain {code}"),
+        ({"stage": "prod"}, "the console provider is refused in prod"),
+        ({"jwt_algorithm": "HS256", "jwt_hs256_secret": "short"}, "at least 32 bytes"),
+    ],
+)
+def test_bad_values_name_the_variable(values: dict[str, object], expected: str) -> None:
+    line = _error(**values)
+    assert expected in line
+    assert "\n" not in line

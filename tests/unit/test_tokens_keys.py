@@ -1,0 +1,104 @@
+"""Token issue/verify per algorithm, key rotation and the JWKS."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from twostep.domain.clock import FixedClock
+from twostep.domain.errors import InvalidToken
+from twostep.domain.keys import KeyMaterial
+from twostep.domain.tokens import TokenIssuer, TokenVerifier, extract_bearer
+
+
+def _pair(algorithm: str, clock: FixedClock) -> tuple[TokenIssuer, TokenVerifier, KeyMaterial]:
+    keys = KeyMaterial.generate(algorithm, clock.now())  # type: ignore[arg-type]
+    key = keys.current
+    issuer = TokenIssuer(
+        kid=key.kid,
+        algorithm=algorithm,
+        key=key.signing_material,
+        issuer="iss",
+        audience="aud",
+        ttl_seconds=900,
+        clock=clock,
+    )
+    verifier = TokenVerifier(
+        algorithm=algorithm,
+        keys={key.kid: key.verification_material},
+        issuer="iss",
+        audience="aud",
+        leeway_seconds=30,
+        clock=clock,
+    )
+    return issuer, verifier, keys
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA", "HS256"])
+def test_round_trip(algorithm: str) -> None:
+    clock = FixedClock()
+    issuer, verifier, _ = _pair(algorithm, clock)
+    claims = verifier.verify(issuer.issue(user_id="u1", email="a@example.com", amr=("pwd", "sms")))
+    assert (claims.sub, claims.email, claims.amr) == ("u1", "a@example.com", ("pwd", "sms"))
+    assert claims.exp - claims.iat == 900
+
+
+def test_expiry_and_leeway() -> None:
+    clock = FixedClock()
+    issuer, verifier, _ = _pair("ES256", clock)
+    token = issuer.issue(user_id="u1", email="a@example.com", amr=("pwd",))
+    clock.advance(900 + 29)
+    verifier.verify(token)
+    clock.advance(2)
+    with pytest.raises(InvalidToken):
+        verifier.verify(token)
+
+
+def test_token_from_the_future_is_refused() -> None:
+    clock = FixedClock()
+    issuer, verifier, _ = _pair("ES256", clock)
+    token = issuer.issue(user_id="u1", email="a@example.com", amr=("pwd",))
+    clock.advance(-120)
+    with pytest.raises(InvalidToken):
+        verifier.verify(token)
+
+
+def test_rotation_keeps_previous_key_until_its_tokens_expire() -> None:
+    clock = FixedClock()
+    keys = KeyMaterial.generate("RS256", clock.now())
+    old_kid = keys.current.kid
+    rotated = keys.rotated("RS256", clock.now())
+    assert rotated.current.kid != old_kid
+    max_age = timedelta(seconds=930)
+    assert set(rotated.verification_keys(clock.now(), max_age)) == {old_kid, rotated.current.kid}
+    later = clock.now() + timedelta(seconds=931)
+    assert set(rotated.verification_keys(later, max_age)) == {rotated.current.kid}
+    restored = KeyMaterial.from_json(rotated.to_json())
+    assert [k.kid for k in restored.signing_keys] == [k.kid for k in rotated.signing_keys]
+    assert restored.otp_hmac_key == keys.otp_hmac_key
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA"])
+def test_public_jwk_has_no_private_part(algorithm: str) -> None:
+    jwk = KeyMaterial.generate(algorithm, FixedClock().now()).current.public_jwk()  # type: ignore[arg-type]
+    assert jwk is not None and jwk["alg"] == algorithm and "d" not in jwk
+
+
+def test_hs256_key_is_never_published() -> None:
+    assert KeyMaterial.generate("HS256", FixedClock().now()).current.public_jwk() is None
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Bearer abc", "abc"),
+        ("bearer abc", "abc"),
+        ("abc", "abc"),
+        ("BEARER  abc ", "abc"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_extract_bearer(header: str | None, expected: str | None) -> None:
+    assert extract_bearer(header) == expected
