@@ -145,7 +145,7 @@ class TokenVerifier:
             exp, iat = _numeric_date(claims["exp"]), _numeric_date(claims["iat"])
             nbf = _numeric_date(claims.get("nbf", iat))
             sub, email, jti = claims["sub"], claims["email"], claims["jti"]
-            amr = tuple(str(method) for method in claims["amr"])
+            amr = _string_list(claims["amr"])
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidToken() from exc
         if exp <= now - self._leeway or nbf > now + self._leeway or iat > now + self._leeway:
@@ -164,6 +164,17 @@ def _numeric_date(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError("not a NumericDate")
     return int(value)
+
+
+def _string_list(value: object) -> tuple[str, ...]:
+    """RFC 8176 `amr`: a JSON array of strings (a bare string would otherwise iterate as letters).
+
+    Raises:
+        TypeError: anything else.
+    """
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TypeError("not a list of strings")
+    return tuple(value)
 
 
 def new_refresh_token() -> str:
