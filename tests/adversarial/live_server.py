@@ -49,6 +49,13 @@ class LiveServer:
         assert entries, f"no SMS to {phone}"
         return str(entries[-1]["body"]).split(" ", 1)[0]
 
+    def start_login(self, email: str) -> str:
+        """Password step only; returns the otpId of the challenge it opened."""
+        with httpx.Client(base_url=self.url, timeout=30) as http:
+            started = http.post("/login", json={"email": email, "password": PASSWORD})
+        assert started.status_code == 200, started.text
+        return str(started.json()["otpId"])
+
     def sign_in(self, email: str, phone: str) -> dict[str, str]:
         """Register (if needed), log in and verify the texted code; returns the token pair."""
         with httpx.Client(base_url=self.url, timeout=30) as http:
