@@ -100,7 +100,10 @@ def compact(header: dict[str, Any], payload: Any, algorithm: str, key: Any) -> s
 def forge(target: Target, *, header: dict[str, Any] | None = None, **claims: Any) -> str:
     """A token signed with the service's real key; only the given claims and headers differ."""
     return compact(
-        header or headers_for(target), claims_for(target, **claims), target.algorithm, target.key.signing_material
+        header or headers_for(target),
+        claims_for(target, **claims),
+        target.algorithm,
+        target.key.signing_material,
     )
 
 
@@ -112,7 +115,9 @@ def attacker_key(algorithm: Algorithm) -> SigningKey:
 
 def attacker_forge(target: Target, algorithm: Algorithm, **header: Any) -> str:
     key = attacker_key(algorithm)
-    return compact(headers_for(target, alg=algorithm, **header), claims_for(target), algorithm, key.signing_material)
+    return compact(
+        headers_for(target, alg=algorithm, **header), claims_for(target), algorithm, key.signing_material
+    )
 
 
 def attacker_jwk(algorithm: Algorithm) -> dict[str, str]:
@@ -299,7 +304,9 @@ def _raw_segments(header: bytes, payload: bytes) -> Callable[[Target], str]:
 
 def _signed_payload(payload: bytes) -> Callable[[Target], str]:
     def attack(target: Target) -> str:
-        return "Bearer " + compact(headers_for(target), payload, target.algorithm, target.key.signing_material)
+        return "Bearer " + compact(
+            headers_for(target), payload, target.algorithm, target.key.signing_material
+        )
 
     return attack
 
@@ -406,7 +413,13 @@ def catalogue() -> dict[str, tuple[Attack, tuple[Algorithm, ...]]]:
     add("crit-unknown", _with_header(crit=["x-twostep"], **{"x-twostep": True}))
     add("crit-b64", _with_header(crit=["b64"], b64=False))
     add("crit-empty", _with_header(crit=[]))
-    for name, typ in (("missing", DROP), ("jwt", "JWT"), ("empty", ""), ("refresh", "rt+jwt"), ("list", ["at+jwt"])):
+    for name, typ in (
+        ("missing", DROP),
+        ("jwt", "JWT"),
+        ("empty", ""),
+        ("refresh", "rt+jwt"),
+        ("list", ["at+jwt"]),
+    ):
         add(f"typ-{name}", _with_header(typ=typ))
     add("alg-list", _with_header(alg=["RS256"]))
     add("alg-missing", _with_header(alg=DROP))

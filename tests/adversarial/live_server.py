@@ -133,4 +133,6 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], workdir: Pat
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"twostep serve did not become healthy: {(workdir / 'server.log').read_text()[-2000:]}")
+    raise RuntimeError(
+        f"twostep serve did not become healthy: {(workdir / 'server.log').read_text()[-2000:]}"
+    )
