@@ -11,8 +11,8 @@ import pytest
 
 from tests.adversarial.jwt_catalogue import (
     ALGORITHMS,
-    catalogue,
     cases,
+    catalogue,
     claims_for,
     forge,
     valid_with_remote_key_headers,

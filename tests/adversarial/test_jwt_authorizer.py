@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.adversarial.jwt_catalogue import ALGORITHMS, catalogue, cases, valid_with_remote_key_headers
+from tests.adversarial.jwt_catalogue import ALGORITHMS, cases, catalogue, valid_with_remote_key_headers
 from tests.adversarial.jwt_fixtures import RecordingServer, Service, recording_server, services
 
 authorizer_module = pytest.importorskip(
