@@ -122,9 +122,9 @@ def malformed_body() -> JSONResponse:
     return problem(
         422,
         "invalid_input",
-        "body: the body is not valid JSON (it must be UTF-8 text)",
+        "body: the body is not valid JSON (UTF-8 text, nested at most a few thousand levels)",
         field="body",
-        errors=[{"field": "body", "message": "the body is not valid JSON (it must be UTF-8 text)"}],
+        errors=[{"field": "body", "message": "the body is not valid JSON"}],
     )
 
 
@@ -157,8 +157,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        if error.status_code == 400 and isinstance(error.__cause__, UnicodeDecodeError):
-            return malformed_body()  # FastAPI's "error parsing the body" for bytes that are not UTF-8
+        if (
+            error.status_code == 400
+            and error.__cause__ is not None
+            and not isinstance(error.__cause__, BodyTooLarge)
+        ):
+            # FastAPI's bare "error parsing the body": bytes that are not UTF-8, nesting too deep for the
+            # parser, a number with more digits than Python converts. All malformed JSON, like a decode error.
+            return malformed_body()
         if isinstance(error.__cause__, BodyTooLarge):  # a streamed body passed the limit mid-read
             return problem(413, "body_too_large", "The body is larger than the service accepts.")
         headers = dict(error.headers or {})
