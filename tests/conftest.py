@@ -105,3 +105,17 @@ def sign_in(
     verified = client.post(f"/otp/{otp_id}/verify", json={"otp": latest_code(container, phone)})
     assert verified.status_code == 200, verified.text
     return dict(verified.json())
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto server on a free loopback port for the whole session; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()

@@ -103,7 +103,9 @@ def build(
     if http is None and any(name in settings.sms_providers for name in ("twilio", "flowroute", "sipgate")):
         import httpx
 
-        http = httpx.Client(timeout=httpx.Timeout(settings.sms_timeout_seconds, connect=3.0))
+        from twostep.sms.http import timeout_for
+
+        http = httpx.Client(timeout=timeout_for(settings))
         closers.append(http)
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)

@@ -149,16 +149,24 @@ class StorageUnavailable(DependencyUnavailable):
 
 
 class SmsDeliveryError(DependencyUnavailable):
-    """SMS could not be delivered; `reason` is one of REASONS."""
+    """SMS could not be delivered; `reason` is one of REASONS.
+
+    `retryable` is true only when sending again is safe: the request never reached the provider
+    (connection failed) or the provider answered that it failed (5xx). A timeout after the request was
+    sent is not retryable: the provider may have taken the message, and the person would get it twice.
+    """
 
     code = "sms_delivery_failed"
     default_message = "The text message could not be sent; try again shortly."
     REASONS = ("timeout", "rejected_number", "auth", "provider_error", "budget_exhausted")
 
-    def __init__(self, reason: str, provider: str = "", message: str | None = None) -> None:
+    def __init__(
+        self, reason: str, provider: str = "", message: str | None = None, *, retryable: bool = False
+    ) -> None:
         super().__init__(message, reason=reason)
         self.reason = reason
         self.provider = provider
+        self.retryable = retryable
 
 
 class SecretStoreUnavailable(DependencyUnavailable):

@@ -43,10 +43,11 @@ def build_sender(name: str, settings: Settings, deps: SenderDeps) -> SmsSender:
 
 
 def build_delivery(settings: Settings, deps: SenderDeps) -> SmsSender:
-    """The configured providers as one sender that fails over in order."""
-    senders = [build_sender(name, settings, deps) for name in settings.sms_providers]
-    if len(senders) == 1:
-        return senders[0]
+    """The configured providers as one sender with the retry-once-then-fail-over policy.
+
+    Raises:
+        ConfigurationError: a configured provider misses a setting (the message names it).
+    """
     from twostep.sms.failover import FailoverSender
 
-    return FailoverSender(senders)
+    return FailoverSender([build_sender(name, settings, deps) for name in settings.sms_providers])

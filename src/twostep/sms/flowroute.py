@@ -1,0 +1,75 @@
+"""Flowroute Messaging API v2.1: `POST /v2.1/messages` with a JSON:API body; numbers as digits, no `+`."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from twostep.domain.errors import ConfigurationError, SmsDeliveryError
+from twostep.settings import Settings
+from twostep.sms import http as shared
+
+if TYPE_CHECKING:
+    from twostep.sms import SenderDeps
+
+JSON_API = "application/vnd.api+json"
+
+
+def flowroute_number(raw: str) -> str:
+    """`+12065551234` or `12065551234` as Flowroute wants it: the E.164 digits without `+`."""
+    return raw.strip().removeprefix("+")
+
+
+def _message_id(data: dict[str, Any]) -> object:
+    inner = data.get("data")
+    return inner.get("id") if isinstance(inner, dict) else None
+
+
+class FlowrouteSender:
+    name = "flowroute"
+
+    def __init__(
+        self, http: httpx.Client, *, base_url: str, access_key: str, secret_key: str, from_number: str
+    ) -> None:
+        self._http = http
+        self._url = f"{shared.base_url(base_url)}/v2.1/messages"
+        self._credentials = (access_key, secret_key)
+        self._from = from_number
+
+    @classmethod
+    def from_settings(cls, settings: Settings, deps: SenderDeps) -> FlowrouteSender:
+        """Raises: ConfigurationError naming a missing setting, or a From that is not 11 digits."""
+        access_key = shared.require(settings.flowroute_access_key, "TWOSTEP_FLOWROUTE_ACCESS_KEY", cls.name)
+        secret_key = shared.require(settings.flowroute_secret_key, "TWOSTEP_FLOWROUTE_SECRET_KEY", cls.name)
+        from_number = flowroute_number(
+            shared.require(settings.flowroute_from, "TWOSTEP_FLOWROUTE_FROM", cls.name)
+        )
+        if not (from_number.isascii() and from_number.isdigit() and len(from_number) == 11):
+            raise ConfigurationError(
+                "TWOSTEP_FLOWROUTE_FROM must be your 11-digit Flowroute number, like 12065551234"
+            )
+        return cls(
+            shared.client_for(settings, deps.http),
+            base_url=settings.flowroute_base_url,
+            access_key=access_key,
+            secret_key=secret_key,
+            from_number=from_number,
+        )
+
+    def send(self, to: str, body: str) -> str:
+        """Returns Flowroute's message id (`data.id`). Raises: SmsDeliveryError."""
+        recipient = flowroute_number(to)
+        if not recipient.isdigit():
+            raise SmsDeliveryError("rejected_number", provider=self.name)
+        payload = {"to": recipient, "from": self._from, "body": body}
+        response = shared.post(
+            self._http,
+            self._url,
+            provider=self.name,
+            credentials=self._credentials,
+            content=json.dumps(payload).encode(),
+            headers={"Content-Type": JSON_API, "Accept": JSON_API},
+        )
+        return shared.accepted_id(response, self.name, _message_id)

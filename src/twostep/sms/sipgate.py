@@ -1,0 +1,49 @@
+"""sipgate.io: `POST /v2/sessions/sms` with a personal access token; answers 204 with no body."""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING
+
+import httpx
+
+from twostep.settings import Settings
+from twostep.sms import http as shared
+
+if TYPE_CHECKING:
+    from twostep.sms import SenderDeps
+
+
+class SipgateSender:
+    name = "sipgate"
+
+    def __init__(self, http: httpx.Client, *, base_url: str, token_id: str, token: str, sms_id: str) -> None:
+        self._http = http
+        self._url = f"{shared.base_url(base_url)}/v2/sessions/sms"
+        self._credentials = (token_id, token)
+        self._sms_id = sms_id
+
+    @classmethod
+    def from_settings(cls, settings: Settings, deps: SenderDeps) -> SipgateSender:
+        """Raises: ConfigurationError naming the first missing TWOSTEP_SIPGATE_* setting."""
+        return cls(
+            shared.client_for(settings, deps.http),
+            base_url=settings.sipgate_base_url,
+            token_id=shared.require(settings.sipgate_token_id, "TWOSTEP_SIPGATE_TOKEN_ID", cls.name),
+            token=shared.require(settings.sipgate_token, "TWOSTEP_SIPGATE_TOKEN", cls.name),
+            sms_id=shared.require(settings.sipgate_sms_id, "TWOSTEP_SIPGATE_SMS_ID", cls.name),
+        )
+
+    def send(self, to: str, body: str) -> str:
+        """sipgate returns no message id, so this is a local reference for the logs.
+
+        Raises: SmsDeliveryError.
+        """
+        shared.post(
+            self._http,
+            self._url,
+            provider=self.name,
+            credentials=self._credentials,
+            json={"smsId": self._sms_id, "recipient": to, "message": body},
+        )
+        return "sipgate-" + secrets.token_hex(8)

@@ -1,0 +1,119 @@
+"""Amazon SNS direct SMS: `sns.publish(PhoneNumber=…, Message=…)` as a Transactional message.
+
+The region and credentials come from the AWS environment (or the injected boto3 session); botocore's own
+retries are turned off so that `FailoverSender` applies the same retry-once policy as for every provider.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from twostep.domain.errors import ConfigurationError, SmsDeliveryError
+from twostep.settings import Settings
+
+if TYPE_CHECKING:
+    from twostep.sms import SenderDeps
+
+logger = logging.getLogger("twostep.sms")
+
+# An SNS sender ID: 1 to 11 letters, digits or hyphens, with at least one letter.
+SENDER_ID = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9-]{1,11}")
+AUTH_CODES = frozenset(
+    {
+        "AuthorizationError",
+        "AccessDenied",
+        "AccessDeniedException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClientException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+    }
+)
+NUMBER_CODES = frozenset({"InvalidParameter", "InvalidParameterValue", "OptedOut"})
+
+
+def reason_for_code(code: str, status: int) -> str:
+    """The stable reason for an SNS error code (HTTP status as the fallback)."""
+    if code in AUTH_CODES or status in (401, 403):
+        return "auth"
+    if code in NUMBER_CODES:
+        return "rejected_number"
+    return "provider_error"
+
+
+class SnsSender:
+    name = "sns"
+
+    def __init__(self, client: Any, *, sender_id: str | None = None) -> None:
+        self._client = client
+        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+        if sender_id:
+            attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": sender_id}
+        self._attributes = attributes
+
+    @classmethod
+    def from_settings(cls, settings: Settings, deps: SenderDeps) -> SnsSender:
+        """Raises: ConfigurationError without boto3, an AWS region or a valid TWOSTEP_SNS_SENDER_ID."""
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError:  # pragma: no cover - depends on the installed extras
+            raise ConfigurationError("the sns provider needs boto3: pip install 'twostep[aws]'") from None
+        sender_id = settings.sns_sender_id.strip() if settings.sns_sender_id else None
+        if sender_id and not SENDER_ID.fullmatch(sender_id):
+            raise ConfigurationError(
+                "TWOSTEP_SNS_SENDER_ID must be 1 to 11 letters, digits or hyphens, with at least one letter"
+            )
+        session = deps.boto_session or boto3.Session()
+        if not session.region_name:
+            raise ConfigurationError("AWS_REGION (or AWS_DEFAULT_REGION) is required for the sns provider")
+        seconds = settings.sms_timeout_seconds
+        config = Config(
+            connect_timeout=min(3.0, seconds),
+            read_timeout=seconds,
+            retries={"total_max_attempts": 1, "mode": "standard"},
+        )
+        return cls(session.client("sns", config=config), sender_id=sender_id)
+
+    def send(self, to: str, body: str) -> str:
+        """Returns the SNS `MessageId`. Raises: SmsDeliveryError."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            answer = self._client.publish(PhoneNumber=to, Message=body, MessageAttributes=self._attributes)
+        except (ClientError, BotoCoreError) as exc:
+            reason, retryable = classify(exc)
+            logger.warning(
+                "sms provider refused the message",
+                extra={"provider": self.name, "reason": reason, "error": type(exc).__name__},
+            )
+            raise SmsDeliveryError(reason, provider=self.name, retryable=retryable) from None
+        return str(answer["MessageId"])
+
+
+def classify(exc: Exception) -> tuple[str, bool]:
+    """(reason, retryable) for a botocore failure; retryable only when SNS surely did not send it."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        return reason_for_code(str(error.get("Code", "")), status), status >= 500
+    if isinstance(exc, NoCredentialsError):
+        return "auth", False
+    if isinstance(exc, ConnectTimeoutError):
+        return "timeout", True
+    if isinstance(exc, EndpointConnectionError):
+        return "provider_error", True
+    if isinstance(exc, ReadTimeoutError):
+        return "timeout", False
+    return "provider_error", False

@@ -1,0 +1,141 @@
+"""Sign-in through the API with real HTTP SMS providers on loopback: fail-over, and all providers down."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.sms.conftest import sms_settings
+from tests.sms.provider_server import ProviderServer, Reply
+from twostep.api.app import create_app
+from twostep.container import Container, build
+from twostep.domain.clock import FixedClock
+from twostep.domain.models import Challenge
+from twostep.sms.http import timeout_for
+from twostep.storage.memory import MemoryStorage
+
+PHONE = "+12065551234"
+EMAIL = "cem@example.com"
+PASSWORD = "correct horse battery staple"
+TWILIO_DOWN = Reply.json(
+    500, {"code": 20500, "message": "An internal server error has occurred", "status": 500}
+)
+FLOWROUTE_DOWN = Reply.json(
+    503, {"errors": [{"detail": "Service unavailable", "status": 503}]}, "application/vnd.api+json"
+)
+FLOWROUTE_OK = Reply.json(202, {"data": {"id": "mdr2-1", "type": "message"}}, "application/vnd.api+json")
+
+
+class ChallengeKeepingStorage(MemoryStorage):
+    """Memory storage that remembers which challenges were created (the 503 answer carries no id)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.created: list[str] = []
+
+    def put_challenge(self, challenge: Challenge) -> None:
+        super().put_challenge(challenge)
+        self.created.append(challenge.id)
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[ProviderServer, ProviderServer]]:
+    """A Twilio and a Flowroute stand-in on loopback."""
+    twilio, flowroute = ProviderServer().start(), ProviderServer().start()
+    yield twilio, flowroute
+    twilio.stop()
+    flowroute.stop()
+
+
+@pytest.fixture
+def app(
+    tmp_path: Path, servers: tuple[ProviderServer, ProviderServer]
+) -> Iterator[tuple[TestClient, Container, ChallengeKeepingStorage]]:
+    twilio, flowroute = servers
+    settings = sms_settings(
+        tmp_path,
+        sms_providers=["twilio", "flowroute"],
+        twilio_base_url=twilio.url,
+        flowroute_base_url=flowroute.url,
+    )
+    storage = ChallengeKeepingStorage()
+    with httpx.Client(timeout=timeout_for(settings), trust_env=False) as http:
+        container = build(settings, storage=storage, clock=FixedClock(), http=http)
+        with TestClient(create_app(container)) as client:
+            yield client, container, storage
+        container.close()
+
+
+def register_and_login(client: TestClient) -> httpx.Response:
+    registered = client.post(
+        "/register",
+        json={
+            "firstName": "Cem",
+            "lastName": "Onan",
+            "email": EMAIL,
+            "password": PASSWORD,
+            "phoneNumber": PHONE,
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    return client.post("/login", json={"email": EMAIL, "password": PASSWORD})
+
+
+def test_second_provider_delivers_when_the_first_fails_and_the_user_signs_in(
+    app: tuple[TestClient, Container, Any], servers: tuple[ProviderServer, ProviderServer]
+) -> None:
+    client, _, _ = app
+    twilio, flowroute = servers
+    twilio.always(TWILIO_DOWN)
+    flowroute.always(FLOWROUTE_OK)
+
+    login = register_and_login(client)
+
+    assert login.status_code == 200, login.text
+    assert len(twilio.requests) == 2  # the original and one retry
+    (delivered,) = flowroute.requests
+    message = delivered.json()
+    assert message["to"] == PHONE.removeprefix("+")
+    code = re.match(r"\d+", message["body"])
+    assert code is not None
+    verified = client.post(f"/otp/{login.json()['otpId']}/verify", json={"otp": code.group(0)})
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["tokenType"] == "Bearer"
+
+
+def test_all_providers_down_answers_503_and_leaves_no_usable_code(
+    app: tuple[TestClient, Container, ChallengeKeepingStorage], servers: tuple[ProviderServer, ProviderServer]
+) -> None:
+    client, container, storage = app
+    twilio, flowroute = servers
+    twilio.always(TWILIO_DOWN)
+    flowroute.always(FLOWROUTE_DOWN)
+
+    login = register_and_login(client)
+
+    assert login.status_code == 503, login.text
+    assert login.headers["content-type"].startswith("application/problem+json")
+    problem = login.json()
+    assert problem["code"] == "sms_delivery_failed"
+    assert problem["detail"] == "The text message could not be sent; try again shortly."
+    assert "otpId" not in problem
+    assert (len(twilio.requests), len(flowroute.requests)) == (2, 2)
+
+    (challenge_id,) = storage.created
+    challenge = storage.get_challenge(challenge_id)
+    assert challenge is not None and challenge.expires_at <= container.clock.now()
+    sent_code = re.match(r"\d+", flowroute.requests[0].json()["body"])
+    assert sent_code is not None
+    for attempt in (sent_code.group(0), "000000"):
+        answer = client.post(f"/otp/{challenge_id}/verify", json={"otp": attempt})
+        assert answer.status_code == 410, answer.text
+
+    events = [event for event in storage.list_audit(limit=50) if event.event == "code_delivery_failed"]
+    assert len(events) == 1
+    assert events[0].detail.get("reason") == "provider_error"

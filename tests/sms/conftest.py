@@ -1,0 +1,84 @@
+"""Fixtures for the SMS provider tests: local provider servers, settings, an httpx client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.sms.provider_server import ProviderServer
+from twostep.domain.clock import FixedClock
+from twostep.domain.ports import SmsSender
+from twostep.settings import Settings
+from twostep.sms import SenderDeps, build_delivery
+from twostep.sms.http import timeout_for
+from twostep.storage.memory import MemoryStorage
+
+# Short, so the hanging-server tests stay fast; loopback answers far quicker than this.
+TEST_TIMEOUT_SECONDS = 0.5
+
+CREDENTIALS: dict[str, Any] = {
+    "twilio_account_sid": "AC0123456789abcdef0123456789abcdef",
+    "twilio_auth_token": "twilio-secret-token-1",
+    "twilio_from": "+15005550006",
+    "flowroute_access_key": "fr-access-key",
+    "flowroute_secret_key": "fr-secret-key-2",
+    "flowroute_from": "12065550100",
+    "sipgate_token_id": "token-ABC123",
+    "sipgate_token": "sipgate-secret-3",
+    "sipgate_sms_id": "s0",
+}
+SECRETS = ("twilio-secret-token-1", "fr-secret-key-2", "sipgate-secret-3")
+
+
+def sms_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings that ignore the environment and `.env`: memory storage, files in tmp_path, test creds."""
+    values: dict[str, Any] = {
+        "stage": "dev",
+        "storage": "memory",
+        "sqlite_path": tmp_path / "twostep.db",
+        "jwt_key_file": tmp_path / "keys.json",
+        "issuer": "http://testserver",
+        "resend_cooldown_seconds": 0,
+        "sms_timeout_seconds": TEST_TIMEOUT_SECONDS,
+        **CREDENTIALS,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[[], ProviderServer]]:
+    """Start as many local provider servers as a test needs; all stopped afterwards."""
+    servers: list[ProviderServer] = []
+
+    def start() -> ProviderServer:
+        server = ProviderServer().start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def http_client() -> Iterator[httpx.Client]:
+    """What the container builds, minus proxies from the environment (the servers are on loopback)."""
+    with httpx.Client(timeout=timeout_for(sms_settings(Path("."))), trust_env=False) as client:
+        yield client
+
+
+@pytest.fixture
+def delivery(tmp_path: Path, http_client: httpx.Client) -> Callable[..., SmsSender]:
+    """The configured delivery (providers + retry/failover policy) built like the container does."""
+
+    def build(**overrides: Any) -> SmsSender:
+        settings = sms_settings(tmp_path, **overrides)
+        deps = SenderDeps(outbox=MemoryStorage(), clock=FixedClock(), http=http_client)
+        return build_delivery(settings, deps)
+
+    return build

@@ -1,0 +1,125 @@
+"""A real HTTP server on 127.0.0.1 that records requests and answers like an SMS provider would."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# The longest a "hanging" answer is held; the client's timeout in the tests is far shorter.
+MAX_HOLD_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes = b""
+    content_type: str | None = None
+    hold_seconds: float = 0.0  # wait before answering, to provoke the client's read timeout
+
+    @classmethod
+    def json(cls, status: int, data: Any, content_type: str = "application/json") -> Reply:
+        return cls(status, json.dumps(data).encode(), content_type)
+
+    @classmethod
+    def text(cls, status: int, text: str) -> Reply:
+        return cls(status, text.encode(), "text/plain")
+
+    @classmethod
+    def hang(cls) -> Reply:
+        return cls(200, b"{}", "application/json", hold_seconds=MAX_HOLD_SECONDS)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def basic_auth(self) -> tuple[str, str]:
+        scheme, _, encoded = self.headers.get("authorization", "").partition(" ")
+        assert scheme == "Basic", f"not Basic auth: {scheme!r}"
+        user, _, secret = base64.b64decode(encoded).decode().partition(":")
+        return user, secret
+
+
+@dataclass
+class ProviderServer:
+    default: Reply = field(default_factory=lambda: Reply(204))
+    requests: list[Recorded] = field(default_factory=list)
+    _queue: deque[Reply] = field(default_factory=deque)
+    _released: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def answer(self, *replies: Reply) -> None:
+        """Answer the next requests with `replies`, then with `default`."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    def always(self, reply: Reply) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.default = reply
+
+    def _next_reply(self, recorded: Recorded) -> Reply:
+        with self._lock:
+            self.requests.append(recorded)
+            return self._queue.popleft() if self._queue else self.default
+
+    def start(self) -> ProviderServer:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._released.set()  # let held answers finish at once
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def _handler_for(owner: ProviderServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            recorded = Recorded(
+                method=self.command,
+                path=self.path,
+                headers={name.lower(): value for name, value in self.headers.items()},
+                body=self.rfile.read(length),
+            )
+            reply = owner._next_reply(recorded)
+            if reply.hold_seconds:
+                owner._released.wait(min(reply.hold_seconds, MAX_HOLD_SECONDS))
+            try:
+                self.send_response(reply.status)
+                if reply.content_type:
+                    self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+            except OSError:
+                pass  # the client gave up (timeout); nothing to answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler

@@ -1,0 +1,198 @@
+"""Each HTTP provider maps 401, 400, 500 and a hang, answered in the provider's own error shape, to one
+stable reason; 5xx is retried exactly once, nothing else is; no secret, number or text leaks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from tests.sms.conftest import SECRETS
+from tests.sms.provider_server import ProviderServer, Reply
+from twostep.domain.errors import SmsDeliveryError
+from twostep.domain.ports import SmsSender
+from twostep.sms.http import reason_for_status
+
+TO = "+12065551234"
+BODY = "987654 is your twostep sign-in code. It expires in 2 minutes. Don't share it."
+
+
+def twilio_error(status: int, code: int, message: str) -> Reply:
+    more_info = f"https://www.twilio.com/docs/errors/{code}"
+    return Reply.json(status, {"code": code, "message": message, "more_info": more_info, "status": status})
+
+
+def flowroute_error(status: int, title: str, detail: str) -> Reply:
+    error = {"detail": detail, "id": "7e4ae3ae-a0c4-4e51-8bd9-1f4e2c4bf0b6", "status": status, "title": title}
+    return Reply.json(status, {"errors": [error]}, "application/vnd.api+json")
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    base_url_setting: str
+    success: Reply
+    unauthorized: Reply
+    bad_number: Reply
+    server_error: Reply
+
+
+PROVIDERS = [
+    Provider(
+        "twilio",
+        "twilio_base_url",
+        Reply.json(201, {"sid": "SMabc", "status": "queued"}),
+        twilio_error(401, 20003, "Authenticate"),
+        twilio_error(400, 21211, f"The 'To' number {TO} is not a valid phone number."),
+        twilio_error(500, 20500, "An internal server error has occurred"),
+    ),
+    Provider(
+        "flowroute",
+        "flowroute_base_url",
+        Reply.json(202, {"data": {"id": "mdr2-abc", "type": "message"}}, "application/vnd.api+json"),
+        flowroute_error(401, "Unauthorized", "Authentication failed."),
+        flowroute_error(400, "Bad Request", f"Invalid 'to' number: {TO[1:]}"),
+        flowroute_error(500, "Internal Server Error", "An unexpected error occurred."),
+    ),
+    Provider(
+        "sipgate",
+        "sipgate_base_url",
+        Reply(204),
+        Reply.text(401, "Unauthorized"),
+        Reply.text(400, "Bad Request"),
+        Reply.text(500, "Internal Server Error"),
+    ),
+]
+
+
+@pytest.fixture(params=PROVIDERS, ids=lambda provider: provider.name)
+def provider(request: pytest.FixtureRequest) -> Provider:
+    return request.param  # type: ignore[no-any-return]
+
+
+def sender_for(provider: Provider, server_url: str, delivery: Callable[..., SmsSender]) -> SmsSender:
+    return delivery(sms_providers=[provider.name], **{provider.base_url_setting: server_url})
+
+
+def assert_nothing_secret(error: SmsDeliveryError, records: list[logging.LogRecord]) -> None:
+    texts = [str(error), repr(error.details)] + [repr(record.__dict__) for record in records]
+    for text in texts:
+        for secret in (*SECRETS, TO[2:], BODY, "987654"):
+            assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason", "requests"),
+    [
+        ("unauthorized", "auth", 1),
+        ("bad_number", "rejected_number", 1),
+        ("server_error", "provider_error", 2),
+        ("hang", "timeout", 1),
+    ],
+)
+def test_failure_maps_to_reason_and_retries_only_5xx_once(
+    provider: Provider,
+    answer: str,
+    reason: str,
+    requests: int,
+    start_server: Callable[[], ProviderServer],
+    delivery: Callable[..., SmsSender],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = start_server()
+    server.always(Reply.hang() if answer == "hang" else getattr(provider, answer))
+    sender = sender_for(provider, server.url, delivery)
+
+    with caplog.at_level(logging.DEBUG, logger="twostep"), pytest.raises(SmsDeliveryError) as raised:
+        sender.send(TO, BODY)
+
+    assert raised.value.reason == reason
+    assert len(server.requests) == requests
+    assert_nothing_secret(raised.value, caplog.records)
+
+
+def test_one_5xx_then_success_delivers_on_the_retry(
+    provider: Provider, start_server: Callable[[], ProviderServer], delivery: Callable[..., SmsSender]
+) -> None:
+    server = start_server()
+    server.always(provider.success)
+    server.answer(provider.server_error)
+    sender = sender_for(provider, server.url, delivery)
+
+    assert sender.send(TO, BODY)
+    assert len(server.requests) == 2
+    assert server.requests[0].body == server.requests[1].body
+
+
+def test_refused_connection_is_retried_once(
+    provider: Provider,
+    start_server: Callable[[], ProviderServer],
+    delivery: Callable[..., SmsSender],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = start_server()
+    closed_url = server.url
+    server.stop()  # nothing listens on this port any more
+    sender = sender_for(provider, closed_url, delivery)
+
+    with caplog.at_level(logging.INFO, logger="twostep"), pytest.raises(SmsDeliveryError) as raised:
+        sender.send(TO, BODY)
+
+    assert raised.value.reason == "provider_error"
+    retries = [record for record in caplog.records if record.getMessage() == "sms provider retried"]
+    unreachable = [record for record in caplog.records if record.getMessage() == "sms provider unreachable"]
+    assert (len(retries), len(unreachable)) == (1, 2)
+
+
+def test_4xx_fails_over_without_retry(
+    start_server: Callable[[], ProviderServer], delivery: Callable[..., SmsSender]
+) -> None:
+    first, second = start_server(), start_server()
+    first.always(PROVIDERS[0].bad_number)
+    second.always(PROVIDERS[1].success)
+    sender = delivery(
+        sms_providers=["twilio", "flowroute"], twilio_base_url=first.url, flowroute_base_url=second.url
+    )
+
+    assert sender.send(TO, BODY) == "mdr2-abc"
+    assert (len(first.requests), len(second.requests)) == (1, 1)
+
+
+def test_twilio_4xx_about_our_own_sender_is_a_provider_error(
+    start_server: Callable[[], ProviderServer], delivery: Callable[..., SmsSender]
+) -> None:
+    server = start_server()
+    server.always(twilio_error(400, 21606, "The From phone number is not a valid, SMS-capable number."))
+    sender = delivery(sms_providers=["twilio"], twilio_base_url=server.url)
+
+    with pytest.raises(SmsDeliveryError) as raised:
+        sender.send(TO, BODY)
+
+    assert raised.value.reason == "provider_error"
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(400, "rejected_number"), (422, "rejected_number"), (401, "auth"), (403, "auth")]
+    + [(status, "provider_error") for status in (402, 404, 415, 429, 500, 502, 503)],
+)
+def test_reason_for_status(status: int, reason: str) -> None:
+    assert reason_for_status(status) == reason
+
+
+@pytest.mark.parametrize("status", [402, 429])
+def test_no_balance_or_rate_limit_is_provider_error_without_retry(
+    status: int, start_server: Callable[[], ProviderServer], delivery: Callable[..., SmsSender]
+) -> None:
+    server = start_server()
+    server.always(Reply.text(status, "Payment Required" if status == 402 else "Too Many Requests"))
+    sender = delivery(sms_providers=["sipgate"], sipgate_base_url=server.url)
+
+    with pytest.raises(SmsDeliveryError) as raised:
+        sender.send(TO, BODY)
+
+    assert raised.value.reason == "provider_error"
+    assert len(server.requests) == 1

@@ -1,0 +1,74 @@
+"""SMS segment counting, the long-message warning, and the default templates fitting one segment."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from twostep.domain.otp import render_message
+from twostep.settings import DEFAULT_SMS_TEMPLATE, DEFAULT_VERIFY_TEMPLATE
+from twostep.sms.failover import FailoverSender
+from twostep.sms.segments import count_segments
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "units", "count"),
+    [
+        ("a" * 160, "gsm7", 160, 1),
+        ("a" * 161, "gsm7", 161, 2),
+        ("a" * 306, "gsm7", 306, 2),
+        ("a" * 307, "gsm7", 307, 3),
+        ("€" * 80, "gsm7", 160, 1),  # extension characters take two septets
+        ("€" * 81, "gsm7", 162, 2),
+        ("Gültig für 2 Minuten. Ça va? ñ", "gsm7", 30, 1),
+        ("ş" + "a" * 69, "ucs2", 70, 1),  # one character outside GSM-7 switches to UCS-2
+        ("ş" + "a" * 70, "ucs2", 71, 2),
+        ("😀" * 35, "ucs2", 70, 1),  # outside the BMP: two UTF-16 units each
+    ],
+)
+def test_count_segments(text: str, encoding: str, units: int, count: int) -> None:
+    segments = count_segments(text)
+    assert (segments.encoding, segments.units, segments.count) == (encoding, units, count)
+
+
+@pytest.mark.parametrize("template", [DEFAULT_SMS_TEMPLATE, DEFAULT_VERIFY_TEMPLATE], ids=["login", "verify"])
+@pytest.mark.parametrize("web_origin", [None, "https://auth.example.com"])
+def test_default_templates_fit_one_gsm7_segment(template: str, web_origin: str | None) -> None:
+    body = render_message(template, code="0123456789", org="twostep", ttl_seconds=600, web_origin=web_origin)
+    segments = count_segments(body)
+    assert (segments.encoding, segments.count) == ("gsm7", 1)
+
+
+class KeepingSender:
+    name = "keeping"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, to: str, body: str) -> str:
+        self.sent.append((to, body))
+        return "id-1"
+
+
+def test_long_message_is_sent_with_a_warning_that_has_no_text_or_number(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inner = KeepingSender()
+    body = "Your code is 123456. " + "ş" * 60
+
+    with caplog.at_level(logging.WARNING, logger="twostep"):
+        assert FailoverSender([inner]).send("+12065551234", body) == "id-1"
+
+    assert inner.sent == [("+12065551234", body)]
+    (record,) = [r for r in caplog.records if r.getMessage() == "sms longer than one segment"]
+    assert (record.encoding, record.segments) == ("ucs2", 2)  # type: ignore[attr-defined]
+    assert "123456" not in repr(record.__dict__)
+    assert "2065551234" not in repr(record.__dict__)
+
+
+def test_one_segment_message_logs_no_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="twostep"):
+        FailoverSender([KeepingSender()]).send("+12065551234", "123456 is your code.")
+
+    assert not [r for r in caplog.records if r.getMessage() == "sms longer than one segment"]

@@ -1,0 +1,157 @@
+"""SNS through boto3 over real HTTP: moto's server for delivery, a local server for SNS's error answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+from urllib.request import urlopen
+
+import boto3
+import pytest
+
+from tests.sms.conftest import TEST_TIMEOUT_SECONDS, sms_settings
+from tests.sms.provider_server import ProviderServer, Reply
+from twostep.domain.clock import FixedClock
+from twostep.domain.errors import ConfigurationError, SmsDeliveryError
+from twostep.domain.ports import SmsSender
+from twostep.sms import SenderDeps, build_delivery
+from twostep.storage.memory import MemoryStorage
+
+TO = "+12065551234"
+BODY = "123456 is your twostep sign-in code. It expires in 2 minutes. Don't share it."
+
+
+@pytest.fixture
+def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
+    """A session with dummy credentials; each request's body is kept as sent on the wire."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SNS"):
+        monkeypatch.delenv(name, raising=False)
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    session.sent = []  # type: ignore[attr-defined]
+
+    def keep(request: Any, **_: Any) -> None:
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body
+        session.sent.append(parse_qs(body))  # type: ignore[attr-defined]
+
+    session.events.register("before-send.sns.Publish", keep)
+    yield session
+
+
+def build_sns(tmp_path: Path, session: boto3.Session, **overrides: Any) -> SmsSender:
+    # moto loads its SNS backend on the first request, which can take longer than the short test timeout.
+    overrides.setdefault("sms_timeout_seconds", 10)
+    settings = sms_settings(tmp_path, sms_providers=["sns"], **overrides)
+    deps = SenderDeps(outbox=MemoryStorage(), clock=FixedClock(), boto_session=session)
+    return build_delivery(settings, deps)
+
+
+def recorded_sms(endpoint: str, message_id: str) -> dict[str, Any]:
+    with urlopen(f"{endpoint}/moto-api/data.json", timeout=5) as response:
+        data = json.load(response)
+    matches = [sms for sms in data["sns"]["SMS"] if sms["message_id"] == message_id]
+    assert len(matches) == 1, "moto did not record the message"
+    return dict(matches[0])
+
+
+def test_publishes_transactional_sms_to_moto(
+    moto_server: str, monkeypatch: pytest.MonkeyPatch, session: boto3.Session, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    sender = build_sns(tmp_path, session, sns_sender_id="twostep")
+
+    message_id = sender.send(TO, BODY)
+
+    sms = recorded_sms(moto_server, message_id)
+    assert (sms["phone_number"], sms["message"]) == (TO, BODY)
+    (sent,) = session.sent  # type: ignore[attr-defined]
+    entry = "MessageAttributes.entry.{}.{}"
+    attributes = {
+        sent[entry.format(i, "Name")][0]: sent[entry.format(i, "Value.StringValue")][0] for i in (1, 2)
+    }
+    assert attributes == {"AWS.SNS.SMS.SMSType": "Transactional", "AWS.SNS.SMS.SenderID": "twostep"}
+    assert (sent["Action"], sent["PhoneNumber"], sent["Message"]) == (["Publish"], [TO], [BODY])
+
+
+def test_without_sender_id_only_the_sms_type_is_set(
+    moto_server: str, monkeypatch: pytest.MonkeyPatch, session: boto3.Session, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    sender = build_sns(tmp_path, session)
+
+    recorded_sms(moto_server, sender.send(TO, BODY))
+
+    (sent,) = session.sent  # type: ignore[attr-defined]
+    assert sent["MessageAttributes.entry.1.Name"] == ["AWS.SNS.SMS.SMSType"]
+    assert "MessageAttributes.entry.2.Name" not in sent
+
+
+def test_invalid_number_is_rejected_number(
+    moto_server: str, monkeypatch: pytest.MonkeyPatch, session: boto3.Session, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    sender = build_sns(tmp_path, session)
+
+    with pytest.raises(SmsDeliveryError) as raised:
+        sender.send("+0123", BODY)
+
+    assert raised.value.reason == "rejected_number"
+    assert len(session.sent) == 1  # type: ignore[attr-defined]
+
+
+def sns_error(status: int, code: str, kind: str = "Sender") -> Reply:
+    xml = (
+        '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error>'
+        f"<Type>{kind}</Type><Code>{code}</Code><Message>no</Message></Error>"
+        "<RequestId>9b1c6f0e-0000-4000-8000-000000000000</RequestId></ErrorResponse>"
+    )
+    return Reply(status, xml.encode(), "text/xml")
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason", "requests"),
+    [
+        (sns_error(403, "AuthorizationError"), "auth", 1),
+        (sns_error(400, "InvalidParameter"), "rejected_number", 1),
+        (sns_error(500, "InternalError", "Receiver"), "provider_error", 2),
+        (Reply.hang(), "timeout", 1),
+    ],
+    ids=["403", "400", "500", "hang"],
+)
+def test_sns_errors_map_to_reasons_and_only_5xx_is_retried_once(
+    reply: Reply,
+    reason: str,
+    requests: int,
+    start_server: Callable[[], ProviderServer],
+    monkeypatch: pytest.MonkeyPatch,
+    session: boto3.Session,
+    tmp_path: Path,
+) -> None:
+    server = start_server()
+    server.always(reply)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    sender = build_sns(tmp_path, session, sms_timeout_seconds=TEST_TIMEOUT_SECONDS)
+
+    with pytest.raises(SmsDeliveryError) as raised:
+        sender.send(TO, BODY)
+
+    assert raised.value.reason == reason
+    assert len(server.requests) == requests  # botocore's own retries are off
+
+
+def test_region_is_required(tmp_path: Path) -> None:
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+    session._session.set_config_variable("region", None)
+
+    with pytest.raises(ConfigurationError, match="AWS_REGION"):
+        build_sns(tmp_path, session)
+
+
+@pytest.mark.parametrize("sender_id", ["123456", "far-too-long-id", "two words"])
+def test_bad_sender_id_is_refused(sender_id: str, session: boto3.Session, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="TWOSTEP_SNS_SENDER_ID"):
+        build_sns(tmp_path, session, sns_sender_id=sender_id)
