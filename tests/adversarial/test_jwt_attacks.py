@@ -99,6 +99,42 @@ def test_tokens_carry_the_configured_lifetime_and_algorithm(
     assert set(claims) >= {"iss", "aud", "sub", "email", "iat", "exp", "jti", "amr"}
 
 
+OTHER_PROTECTED = [("GET", "/me", None), ("POST", "/messages", {"content": "from an attacker"})]
+SAMPLE_ATTACKS = [
+    "alg-none-unsigned",
+    "alg-nOnE-with-signature",
+    "same-alg-attacker-key",
+    "kid-path",
+    "jwk-embedded-attacker-key",
+    "expired",
+    "iss-suffix",
+    "aud-array-without-ours",
+    "tampered-payload",
+    "null-signature",
+    "crit-unknown",
+    "typ-missing",
+    "refresh-token-as-access-token",
+]
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "HS256"])
+@pytest.mark.parametrize(("method", "path", "body"), OTHER_PROTECTED)
+def test_other_protected_routes_refuse_the_same_attacks(
+    services: dict[str, Service], algorithm: str, method: str, path: str, body: dict[str, str] | None
+) -> None:
+    """The check is one dependency shared by every protected route; prove it on each of them."""
+    service = services[algorithm]
+    for attack in SAMPLE_ATTACKS:
+        authorization = ATTACKS[attack][0](service.target)
+        response = service.client.request(method, path, json=body, headers={"Authorization": authorization})
+        assert response.status_code == 401, (attack, response.text)
+        assert response.json()["code"] == "invalid_token"
+    real = service.client.request(
+        method, path, json=body, headers={"Authorization": f"Bearer {service.target.access_token}"}
+    )
+    assert real.status_code in (200, 201), real.text
+
+
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_original_token_works_after_the_whole_battery(services: dict[str, Service], algorithm: str) -> None:
     """J16: persistence check, last in the module."""
