@@ -95,6 +95,9 @@ class AuthorizerPerAlgorithm:
             for name, value in self._services[algorithm].settings_env.items():
                 self._monkeypatch.setenv(name, value)
             self._module = importlib.reload(authorizer_module)
+            reset = getattr(self._module, "reset", None)
+            if callable(reset):  # in case the verifier is cached outside the module
+                reset()
             self._algorithm = algorithm
         handler: Handler = self._module.handler
         return handler
