@@ -21,6 +21,7 @@ from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
 from twostep.services.registration import RegistrationService
 from twostep.services.tokens import TokenService
+from twostep.services.verification import VerificationService, VerifyPolicy
 from twostep.settings import Settings
 from twostep.sms import SenderDeps, build_delivery
 from twostep.storage import build_storage
@@ -44,6 +45,7 @@ class Container:
     registration: RegistrationService
     login: LoginService
     messages: MessageService
+    verification: VerificationService
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -65,6 +67,16 @@ def limit_policy(settings: Settings) -> LimitPolicy:
         ip_register_per_hour=settings.ip_register_per_hour,
         ip_verify_create_per_hour=settings.ip_verify_create_per_hour,
         otp_account_failure_limit=settings.otp_account_failure_limit,
+    )
+
+
+def verify_policy(settings: Settings) -> VerifyPolicy:
+    return VerifyPolicy(
+        default_length=settings.verify_default_length,
+        default_ttl_seconds=settings.verify_default_ttl_seconds,
+        max_ttl_seconds=settings.verify_max_ttl_seconds,
+        default_retries=settings.verify_default_retries,
+        template=settings.verify_template,
     )
 
 
@@ -126,10 +138,11 @@ def _wire(
     )
     audit = AuditService(storage, clock)
     limits = LimitsService(storage, limit_policy(settings), clock, audit)
+    code_hasher = CodeHasher(keys.otp_hmac_key)
     codes = ChallengeService(
         store=storage,
         sender=sender,
-        hasher=CodeHasher(keys.otp_hmac_key),
+        hasher=code_hasher,
         limits=limits,
         audit=audit,
         clock=clock,
@@ -196,5 +209,15 @@ def _wire(
             require_second_factor=settings.require_second_factor,
         ),
         messages=MessageService(storage, clock),
+        verification=VerificationService(
+            codes=codes,
+            challenges=storage,
+            counters=storage,
+            hasher=code_hasher,
+            limits=limits,
+            audit=audit,
+            clock=clock,
+            policy=verify_policy(settings),
+        ),
         closers=closers,
     )

@@ -19,7 +19,7 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
 }
 # Last line of defence: long digit runs (phone numbers, codes) and JWT-shaped strings never reach a log.
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-_DIGITS = re.compile(r"\+?\d{4,}")
+_DIGITS = re.compile(r"(?<![:\w])\+?\d{4,}")  # a port after "host:" stays readable
 
 
 def scrub(text: str) -> str:

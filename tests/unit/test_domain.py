@@ -139,3 +139,10 @@ def test_email_normalisation(raw: str, expected: str) -> None:
 def test_email_rejects(raw: str) -> None:
     with pytest.raises(InvalidInput):
         normalise_email(raw)
+
+
+def test_log_scrubber_hides_numbers_and_tokens_but_not_ports() -> None:
+    from twostep.logs import scrub
+
+    line = scrub("on http://127.0.0.1:8000 sent to +905555555555 code 048213 token eyJa.eyJb.sig")
+    assert line == "on http://127.0.0.1:8000 sent to [redacted] code [redacted] token [token]"

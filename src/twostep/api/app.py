@@ -9,6 +9,7 @@ from twostep import __version__
 from twostep.api import routes_accounts, routes_messages, routes_tokens, routes_wellknown
 from twostep.api.errors import install_error_handlers
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from twostep.api.routes_verification import verification_router
 from twostep.container import Container
 
 
@@ -23,6 +24,7 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     for module in (routes_accounts, routes_tokens, routes_messages, routes_wellknown):
         app.include_router(module.router)
+    app.include_router(verification_router(container.settings))
     _add_cors(app, container)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)

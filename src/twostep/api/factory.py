@@ -11,6 +11,10 @@ from twostep.settings import Settings
 
 def build_asgi_app(settings: Settings, which: str = "api") -> FastAPI:
     """Raises: ConfigurationError and what `container.build` raises."""
+    if which == "verification":
+        from twostep.api.verification_app import check_verification_settings
+
+        check_verification_settings(settings)
     container = build(settings)
     if which == "verification":
         from twostep.api.verification_app import create_verification_app

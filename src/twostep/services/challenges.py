@@ -71,8 +71,12 @@ class ChallengeService:
         phone: str,
         spec: CodeSpec,
         ctx: RequestContext = NO_CONTEXT,
+        attempts: int = 0,
     ) -> Challenge:
-        """Create a challenge and text its code; raises what `LimitsService.reserve_sms` or delivery raise."""
+        """Create a challenge and text its code; raises what `LimitsService.reserve_sms` or delivery raise.
+
+        `attempts` carries over attempts already made (a verification re-created for a new number).
+        """
         self._limits.reserve_sms(phone, ctx)
         now = self._clock.now()
         code = generate_code(spec.length)
@@ -85,6 +89,7 @@ class ChallengeService:
             created_at=now,
             expires_at=now + timedelta(seconds=spec.ttl_seconds),
             max_attempts=spec.max_attempts,
+            attempts=attempts,
             last_sent_at=now,
             code_length=spec.length,
         )

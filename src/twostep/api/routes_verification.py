@@ -1,0 +1,161 @@
+"""The SMS verification API (seed 002): create a code for an `auth_id` and a number, then check it.
+
+Mounted at `/verifications` in the full API and at `/` by `twostep serve --app verification`, where seed
+002's `SMSAuthClient` works unchanged. Errors use seed 002's shape (see `verification_errors`).
+
+`auth_id` is the caller's own identifier for the thing being verified, not a user secret: an unknown id
+answers 404 and a wrong code 401, as seed 002's contract requires; both paths do the same HMAC work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from datetime import datetime
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Security
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from twostep.api.deps import ContainerDep, ContextDep
+from twostep.api.verification_errors import SeedErrorOut, SeedErrorRoute
+from twostep.domain.errors import ApiKeyRequired
+from twostep.settings import Settings
+
+logger = logging.getLogger("twostep.api.verification")
+
+api_key_header = APIKeyHeader(
+    name="X-Api-Key",
+    auto_error=False,
+    description="One of TWOSTEP_VERIFY_API_KEYS; required outside the dev stage.",
+)
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": SeedErrorOut, "description": text}
+    for status, text in {
+        400: "InvalidAPIUsage: bad input; `field` names it.",
+        401: "InvalidAuthCode (wrong code) or InvalidApiKey.",
+        404: "UnknownAuthId.",
+        410: "ExpiredAuthCode (expired or used) or InvalidAuthCode (no attempts left).",
+        429: "RateLimited; see Retry-After.",
+        503: "ServiceUnavailable: SMS delivery or storage failed.",
+    }.items()
+}
+
+
+class VerificationCreateRequest(BaseModel):
+    """Seed 002's body; numbers are accepted for `auth_id` and `recipient` as seed 002 did."""
+
+    model_config = ConfigDict(extra="forbid")
+    auth_id: StrictStr | StrictInt = Field(description="Your identifier for this verification, 1..120 chars.")
+    recipient: StrictStr | StrictInt = Field(description="E.164 (+4915112345678) or 11-digit 1XXXXXXXXXX.")
+    code_length: StrictInt | None = Field(default=None, description="4..10 digits.")
+    expiration: StrictInt | None = Field(
+        default=None, description="Seconds, 30..TWOSTEP_VERIFY_MAX_TTL_SECONDS."
+    )
+    retries: StrictInt | None = Field(default=None, description="Wrong codes allowed, 1..10.")
+    message: StrictStr | None = Field(
+        default=None, description="SMS text with {code}; {org} and {minutes} are filled in too."
+    )
+
+
+class VerificationCreatedOut(BaseModel):
+    message: str
+    auth_id: str
+    expires_at: datetime
+    attempts_left: int
+
+
+class VerificationSuccessOut(BaseModel):
+    authenticated: Literal[True]
+    auth_id: str
+    message: str
+
+
+@lru_cache(maxsize=8)
+def _key_digests(keys: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(hashlib.sha256(key.encode()).digest() for key in keys)
+
+
+def key_matches(presented: str, keys: tuple[str, ...]) -> bool:
+    """Compare digests in constant time against every configured key (no early exit)."""
+    digest = hashlib.sha256(presented.encode()).digest()
+    found = False
+    for candidate in _key_digests(keys):
+        found |= hmac.compare_digest(candidate, digest)
+    return found
+
+
+def require_api_key(
+    container: ContainerDep, presented: Annotated[str | None, Security(api_key_header)] = None
+) -> None:
+    """Raises: ApiKeyRequired when keys are configured (or the stage is not dev) and none matches."""
+    settings = container.settings
+    keys = tuple(settings.verify_api_keys)
+    if not keys:
+        if settings.stage == "dev":
+            return
+        raise ApiKeyRequired("The verification API is not enabled on this service.")
+    if presented is None or not key_matches(presented, keys):
+        raise ApiKeyRequired()
+
+
+def api_keys_missing(settings: Settings) -> bool:
+    """True when the stage needs API keys and none are configured."""
+    return settings.stage != "dev" and not settings.verify_api_keys
+
+
+def create_verification(
+    body: VerificationCreateRequest, container: ContainerDep, ctx: ContextDep
+) -> VerificationCreatedOut:
+    """Create (or replace) the code for `auth_id` and text it; a re-create keeps the attempts made."""
+    created = container.verification.create(
+        str(body.auth_id),
+        str(body.recipient),
+        code_length=body.code_length,
+        expiration=body.expiration,
+        retries=body.retries,
+        message=body.message,
+        ctx=ctx,
+    )
+    return VerificationCreatedOut(
+        message="Success: Verification code created.",
+        auth_id=created.auth_id,
+        expires_at=created.expires_at,
+        attempts_left=created.attempts_left,
+    )
+
+
+def check_verification(
+    container: ContainerDep,
+    ctx: ContextDep,
+    auth_id: Annotated[str, Query(max_length=1000)],
+    code: Annotated[str, Query(max_length=100)],
+) -> VerificationSuccessOut:
+    """Check the code for `auth_id`; a right code works once."""
+    checked = container.verification.check(auth_id, code, ctx)
+    return VerificationSuccessOut(
+        authenticated=True, auth_id=checked.auth_id, message="Success: Authorization code verified."
+    )
+
+
+def verification_router(settings: Settings, path: str = "/verifications") -> APIRouter:
+    """The two routes at `path`, with seed 002's error shape and the API-key check."""
+    if not settings.verify_api_keys:
+        if settings.stage == "dev":
+            logger.warning("verification API is open: no TWOSTEP_VERIFY_API_KEYS (allowed in dev only)")
+        else:
+            logger.warning("verification API refuses every call: TWOSTEP_VERIFY_API_KEYS is not set")
+    router = APIRouter(
+        tags=["verification"], route_class=SeedErrorRoute, dependencies=[Depends(require_api_key)]
+    )
+    router.add_api_route(
+        path, create_verification, methods=["POST"], response_model=VerificationCreatedOut, responses=ERRORS
+    )
+    router.add_api_route(
+        path, check_verification, methods=["GET"], response_model=VerificationSuccessOut, responses=ERRORS
+    )
+    return router

@@ -1,0 +1,49 @@
+"""`twostep serve --app verification`: only the SMS verification API, at `/`, as seed 002 served it.
+
+Seed 002's `SMSAuthClient(endpoint)` posts to and gets from the endpoint's root, so it works unchanged.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from twostep import __version__
+from twostep.api.errors import install_error_handlers
+from twostep.api.middleware import RequestIdMiddleware
+from twostep.api.routes_verification import api_keys_missing, verification_router
+from twostep.container import Container
+from twostep.domain.errors import ConfigurationError
+from twostep.settings import Settings
+
+
+def check_verification_settings(settings: Settings) -> None:
+    """Refuse to serve the verification API alone without API keys outside dev (before anything is built).
+
+    Raises:
+        ConfigurationError: anyone could make the service text any number otherwise (seed 002's weakness).
+    """
+    if api_keys_missing(settings):
+        raise ConfigurationError(
+            f"TWOSTEP_VERIFY_API_KEYS: required when TWOSTEP_STAGE={settings.stage} "
+            "(a comma-separated list of API keys callers send as X-Api-Key)"
+        )
+
+
+def create_verification_app(container: Container) -> FastAPI:
+    """The standalone verification API over a built container.
+
+    Raises:
+        ConfigurationError: see `check_verification_settings`.
+    """
+    settings = container.settings
+    check_verification_settings(settings)
+    app = FastAPI(
+        title="twostep verification",
+        version=__version__,
+        description="Text a code for an id to a phone number; check it (seed 002's API).",
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    app.include_router(verification_router(settings, path="/"))
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,130 @@
+"""Seed 002's error shape for the verification routes: `{"message", "reason", "attempts_left"}`.
+
+The rest of the API answers problem+json; these routes use a route class that translates errors itself,
+so the app-wide handlers stay as they are. Reasons (seed 002's four, plus three of twostep's own):
+
+| status | reason | when |
+|---|---|---|
+| 400 | InvalidAPIUsage | bad input, including schema errors (`field` names it) |
+| 401 | InvalidAuthCode | wrong code; `attempts_left` says how many tries remain |
+| 401 | InvalidApiKey | missing or wrong `X-Api-Key` |
+| 404 | UnknownAuthId | no code was created for this `auth_id` |
+| 410 | ExpiredAuthCode | the code expired, or was already used |
+| 410 | InvalidAuthCode | no attempts left (`attempts_left` 0) |
+| 429 | RateLimited | a limit was hit; see `Retry-After` |
+| 503 | ServiceUnavailable | SMS delivery or storage failed; nothing usable was left behind |
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from twostep.api.errors import status_for
+from twostep.domain import errors as e
+
+logger = logging.getLogger("twostep.api.verification")
+
+
+class SeedErrorOut(BaseModel):
+    message: str
+    reason: str
+    attempts_left: int | None
+    field: str | None = None
+
+
+# Most specific first, like api/errors.STATUS_TABLE; messages follow seed 002's where it had one.
+_REASONS: tuple[tuple[type[e.TwoStepError], int, str, str | None], ...] = (
+    (e.WrongCode, 401, "InvalidAuthCode", "Invalid code."),
+    (
+        e.ChallengeExhausted,
+        410,
+        "InvalidAuthCode",
+        "Too many wrong codes; a new code can be created when this one expires.",
+    ),
+    (e.ChallengeExpired, 410, "ExpiredAuthCode", "Expired code; create a new one."),
+    (e.ChallengeGone, 410, "ExpiredAuthCode", None),
+    (e.ChallengeNotFound, 404, "UnknownAuthId", "Unknown auth id."),
+    (e.ApiKeyRequired, 401, "InvalidApiKey", None),
+    (e.RateLimited, 429, "RateLimited", None),
+    (e.DependencyUnavailable, 503, "ServiceUnavailable", None),
+)
+
+
+def _describe(error: e.TwoStepError) -> tuple[int, str, str]:
+    """Status, reason and message for an error."""
+    for cls, status, reason, message in _REASONS:
+        if isinstance(error, cls):
+            return status, reason, message or error.message
+    status = status_for(error)
+    return status, ("InvalidAPIUsage" if status < 500 else "ServiceUnavailable"), error.message
+
+
+def _attempts_left(error: e.TwoStepError) -> int | None:
+    """Tries left on the code: a number when the answer is about a code, else null."""
+    if isinstance(error, e.WrongCode):
+        return error.attempts_remaining
+    if isinstance(error, e.ChallengeGone | e.ChallengeNotFound):
+        return 0
+    return None
+
+
+def seed_error(error: e.TwoStepError) -> JSONResponse:
+    status, reason, message = _describe(error)
+    headers: dict[str, str] = {}
+    if isinstance(error, e.RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, e.DependencyUnavailable):
+        headers["Retry-After"] = "5"
+        logger.warning("dependency unavailable", extra={"code": error.code})
+    field = error.field if isinstance(error, e.InvalidInput) else None
+    if field and field not in message:
+        message = f"{field}: {message}"
+    body = SeedErrorOut(
+        message=message,
+        reason=reason,
+        attempts_left=_attempts_left(error),
+        field=field,
+    )
+    # `attempts_left` is always present (null when the answer is not about a code); `field` only for 400s.
+    content = body.model_dump(exclude={"field"} if body.field is None else set())
+    return JSONResponse(content, status_code=status, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    """The top-level field (a union type adds its member's name to `loc`, which callers don't need)."""
+    parts = [str(part) for part in loc if part not in ("body", "query", "header")]
+    return parts[0] if parts else "body"
+
+
+def seed_validation_error(error: RequestValidationError) -> JSONResponse:
+    """Schema errors become 400 InvalidAPIUsage naming the first offending field."""
+    issues = error.errors()
+    first = issues[0] if issues else {}
+    field = _field_name(tuple(first.get("loc", ())))
+    message = f"{field}: {first.get('msg', 'invalid')}"
+    return seed_error(e.InvalidInput(message, field=field))
+
+
+class SeedErrorRoute(APIRoute):
+    """A route whose errors (domain and schema) answer in seed 002's shape instead of problem+json."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def translating_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except e.TwoStepError as error:
+                return seed_error(error)
+            except RequestValidationError as error:
+                return seed_validation_error(error)
+
+        return translating_handler

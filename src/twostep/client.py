@@ -1,0 +1,259 @@
+"""Python clients over httpx: `SMSAuthClient` (seed 002's verification API) and `TwoStepClient` (accounts).
+
+Both are closeable and usable as context managers; each raises one typed error.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from twostep.client_types import CodeResent, LoginChallenge, Message, MessagePage, TokenPair, User
+
+__all__ = [
+    "CodeResent",
+    "LoginChallenge",
+    "Message",
+    "MessagePage",
+    "SMSAuthClient",
+    "SMSAuthError",
+    "TokenPair",
+    "TwoStepAPIError",
+    "TwoStepClient",
+    "User",
+]
+
+DEFAULT_TIMEOUT = 10.0
+
+
+def _base_url(endpoint: str) -> str:
+    """`localhost:8000` (seed 002's style) means `http://localhost:8000`; full URLs are kept."""
+    endpoint = endpoint.strip()
+    if "://" not in endpoint:
+        endpoint = "http://" + endpoint
+    return endpoint.rstrip("/")
+
+
+def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _retry_after(response: httpx.Response) -> int | None:
+    value = response.headers.get("retry-after", "")
+    return int(value) if value.isdigit() else None
+
+
+class _Closeable:
+    _http: httpx.Client
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+# --- seed 002: the SMS verification API ---
+class SMSAuthError(Exception):
+    """An error answer of the verification API (or no answer: `status` None, reason `ConnectionError`)."""
+
+    def __init__(
+        self,
+        message: str,
+        reason: str,
+        attempts_left: int | None = None,
+        status: int | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(f"{status or '-'} {reason}: {message}")
+        self.message = message
+        self.reason = reason
+        self.attempts_left = attempts_left
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def strerror(self) -> str:
+        """Seed 002's client put the reason in `strerror`."""
+        return self.reason
+
+
+class SMSAuthClient(_Closeable):
+    """Seed 002's client: `create_auth` and `authenticate_code` against `endpoint`.
+
+    `endpoint` is where the API answers: `localhost:8000` for `twostep serve --app verification`, or
+    `http://host:8000/verifications` for the full API. `api_key` goes out as `X-Api-Key`.
+    """
+
+    def __init__(
+        self,
+        endpoint: str = "localhost:8000",
+        api_key: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.endpoint = _base_url(endpoint)
+        headers = {"X-Api-Key": api_key} if api_key else {}
+        self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport)
+
+    def create_auth(self, auth_id: str, recipient: str, **options: int | str) -> dict[str, Any]:
+        """Text a code for `auth_id` to `recipient`; options: code_length, expiration, retries, message.
+
+        Raises: SMSAuthError.
+        """
+        return self._call("POST", json={"auth_id": auth_id, "recipient": recipient, **options})
+
+    def authenticate_code(self, auth_id: str, code: str | int) -> dict[str, Any]:
+        """`{"authenticated": true, ...}` for the right code. Raises: SMSAuthError."""
+        return self._call("GET", params={"auth_id": auth_id, "code": str(code)})
+
+    def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = self._http.request(method, self.endpoint, **kwargs)
+        except httpx.HTTPError as exc:
+            raise SMSAuthError(str(exc) or type(exc).__name__, "ConnectionError") from exc
+        body = _json_or_none(response)
+        if response.is_success and body is not None:
+            return body
+        body = body or {}
+        raise SMSAuthError(
+            str(body.get("message") or response.reason_phrase),
+            str(body.get("reason") or "HTTPError"),
+            body.get("attempts_left"),
+            response.status_code,
+            _retry_after(response),
+        )
+
+
+# --- the accounts API ---
+class TwoStepAPIError(Exception):
+    """A problem+json answer of the accounts API (or no answer: `status` 0, code `connection_error`)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        attempts_remaining: int | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(f"{status} {code}: {detail}")
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.attempts_remaining = attempts_remaining
+        self.retry_after = retry_after
+
+
+class TwoStepClient(_Closeable):
+    """The accounts API. After `verify` or `refresh` the client keeps the token pair (`tokens`) and
+    sends its access token on `hello`, `me` and `post_message`."""
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.Client(base_url=_base_url(base_url), timeout=timeout, transport=transport)
+        self.tokens: TokenPair | None = None
+
+    def register(
+        self,
+        email: str,
+        password: str,
+        phone_number: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+    ) -> User:
+        body = {"email": email, "password": password, "phoneNumber": phone_number}
+        body |= {"firstName": first_name, "lastName": last_name}
+        return User.of(self._call("POST", "/register", json={k: v for k, v in body.items() if v is not None}))
+
+    def login(self, email: str, password: str) -> LoginChallenge | TokenPair:
+        """A code challenge, or tokens at once for an account without a second factor."""
+        data = self._call("POST", "/login", json={"email": email, "password": password})
+        if "accessToken" in data:
+            return self._keep(TokenPair.of(data))
+        return LoginChallenge(
+            otp_id=data["otpId"],
+            redirect_path=data["redirectPath"],
+            expires_at=datetime.fromisoformat(data["expiresAt"]),
+            destination=data["destination"],
+            resend_after=datetime.fromisoformat(data["resendAfter"]),
+        )
+
+    def verify(self, otp_id: str, code: str) -> TokenPair:
+        return self._keep(TokenPair.of(self._call("POST", f"/otp/{otp_id}/verify", json={"otp": code})))
+
+    def resend(self, otp_id: str) -> CodeResent:
+        data = self._call("POST", f"/otp/{otp_id}/resend")
+        return CodeResent(
+            datetime.fromisoformat(data["expiresAt"]), datetime.fromisoformat(data["resendAfter"])
+        )
+
+    def refresh(self, refresh_token: str | None = None) -> TokenPair:
+        token = refresh_token or self._tokens().refresh_token
+        return self._keep(TokenPair.of(self._call("POST", "/token/refresh", json={"refreshToken": token})))
+
+    def logout(self, refresh_token: str | None = None) -> None:
+        token = refresh_token or self._tokens().refresh_token
+        self._call("POST", "/logout", json={"refreshToken": token})
+        self.tokens = None
+
+    def hello(self, access_token: str | None = None) -> str:
+        return str(self._call("GET", "/hello", token=access_token or self._tokens().access_token)["message"])
+
+    def me(self, access_token: str | None = None) -> User:
+        return User.of(self._call("GET", "/me", token=access_token or self._tokens().access_token))
+
+    def messages(self, limit: int = 20, cursor: str | None = None) -> MessagePage:
+        params: dict[str, str | int] = {"limit": limit} | ({"cursor": cursor} if cursor else {})
+        data = self._call("GET", "/messages", params=params)
+        return MessagePage([Message.of(m) for m in data["messages"]], data.get("nextCursor"))
+
+    def post_message(self, content: str, access_token: str | None = None) -> Message:
+        token = access_token or self._tokens().access_token
+        return Message.of(self._call("POST", "/messages", json={"content": content}, token=token))
+
+    def _tokens(self) -> TokenPair:
+        if self.tokens is None:
+            raise TwoStepAPIError(401, "not_signed_in", "Sign in (login + verify) first, or pass a token.")
+        return self.tokens
+
+    def _keep(self, pair: TokenPair) -> TokenPair:
+        self.tokens = pair
+        return pair
+
+    def _call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """Raises: TwoStepAPIError."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = self._http.request(method, path, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise TwoStepAPIError(0, "connection_error", str(exc) or type(exc).__name__) from exc
+        body = _json_or_none(response)
+        if response.is_success:
+            return body or {}
+        body = body or {}
+        raise TwoStepAPIError(
+            response.status_code,
+            str(body.get("code") or "http_error"),
+            str(body.get("detail") or response.reason_phrase),
+            body.get("attemptsRemaining"),
+            _retry_after(response),
+        )

@@ -1,0 +1,246 @@
+"""The standalone SMS verification API (seed 002): "text this number a code for this id; is this code right?".
+
+Codes follow the same rules as sign-in codes because `ChallengeService` issues and checks them: an HMAC at
+rest, attempts counted atomically before comparing, single use, and a code that could not be delivered is
+unusable. The challenge id is derived from the caller's `auth_id` (a hash), so any string is a safe key.
+
+A POST for an `auth_id` that already has a challenge:
+- none, used, or expired: a fresh challenge with a full budget;
+- live but out of attempts: refused with `RateLimited` until it expires, so a re-POST never resets the budget;
+- live, same number, length and budget: `ChallengeService.replace` (new code, expiry and message; the
+  attempts made stay);
+- live otherwise (new number, new length, fewer retries): a fresh challenge that carries over the attempts
+  made; the old one is frozen first so no attempt can slip in unseen, and is put back if the new code
+  cannot be sent.
+On a live challenge, `code_length` and `retries` left out keep its values, and `retries` can lower the
+budget but never raise it.
+Creates for one `auth_id` hold a short lock in the counter store, so parallel re-POSTs cannot interleave.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from twostep.domain.clock import Clock
+from twostep.domain.errors import (
+    ChallengeGone,
+    ChallengeNotFound,
+    ChallengeUsed,
+    RateLimited,
+    TwoStepError,
+    WrongCode,
+)
+from twostep.domain.identity import parse_phone
+from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext
+from twostep.domain.otp import CodeHasher
+from twostep.domain.ports import ChallengeStore, CounterStore
+from twostep.services.audit import AuditService
+from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.limits import LimitsService
+from twostep.services.verification_input import (
+    VerifyPolicy,
+    checked_auth_id,
+    checked_code,
+    code_spec,
+    verification_id,
+)
+
+__all__ = [
+    "VerificationChecked",
+    "VerificationCreated",
+    "VerificationService",
+    "VerifyPolicy",
+    "verification_id",
+]
+
+LOCK_SECONDS = 60
+# Earlier than any real "now": a challenge frozen to this instant refuses every attempt at once.
+FROZEN_AT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationCreated:
+    auth_id: str
+    expires_at: datetime
+    attempts_left: int
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationChecked:
+    auth_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _CreateRequest:
+    challenge_id: str
+    auth_id: str
+    phone: str
+    spec: CodeSpec  # with defaults filled in
+    code_length: int | None  # as asked: None keeps a live challenge's value
+    retries: int | None
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    return max(1, math.ceil((moment - now).total_seconds()))
+
+
+class VerificationService:
+    def __init__(
+        self,
+        *,
+        codes: ChallengeService,
+        challenges: ChallengeStore,
+        counters: CounterStore,
+        hasher: CodeHasher,
+        limits: LimitsService,
+        audit: AuditService,
+        clock: Clock,
+        policy: VerifyPolicy,
+    ) -> None:
+        self._codes, self._challenges, self._counters, self._hasher = codes, challenges, counters, hasher
+        self._limits, self._audit, self._clock, self._policy = limits, audit, clock, policy
+
+    @property
+    def policy(self) -> VerifyPolicy:
+        return self._policy
+
+    def code_spec(
+        self,
+        code_length: int | None = None,
+        expiration: int | None = None,
+        retries: int | None = None,
+        message: str | None = None,
+    ) -> CodeSpec:
+        """Raises: InvalidInput naming the field (see `verification_input.code_spec`)."""
+        return code_spec(self._policy, code_length, expiration, retries, message)
+
+    def create(
+        self,
+        auth_id: str,
+        recipient: str,
+        *,
+        code_length: int | None = None,
+        expiration: int | None = None,
+        retries: int | None = None,
+        message: str | None = None,
+        ctx: RequestContext = NO_CONTEXT,
+    ) -> VerificationCreated:
+        """Create or replace the code for `auth_id` and text it to `recipient`.
+
+        Raises:
+            InvalidInput / InvalidPhoneNumber / DestinationNotAllowed: bad input (the field is named).
+            RateLimited: per-IP rate, SMS caps or cooldown, a create already running for this id, or a
+                challenge out of attempts that has not expired yet.
+            SmsDeliveryError: the text could not be sent (no usable new code is left behind).
+        """
+        auth_id = checked_auth_id(auth_id)
+        phone = parse_phone(recipient, field="recipient")
+        spec = self.code_spec(code_length, expiration, retries, message)
+        self._limits.check_ip("verification_create", ctx)
+        request = _CreateRequest(verification_id(auth_id), auth_id, phone, spec, code_length, retries)
+        with self._create_lock(request.challenge_id):
+            challenge, mode = self._send(request, ctx)
+        self._audit.record("verification_created", ctx=ctx, phone=phone, mode=mode)
+        return VerificationCreated(auth_id, challenge.expires_at, challenge.attempts_remaining)
+
+    def check(self, auth_id: str, code: str, ctx: RequestContext = NO_CONTEXT) -> VerificationChecked:
+        """Use the code for `auth_id` if it is right (once).
+
+        Raises:
+            InvalidInput: malformed `auth_id` or `code`.
+            ChallengeNotFound, WrongCode, ChallengeExpired, ChallengeUsed, ChallengeExhausted.
+        """
+        auth_id = checked_auth_id(auth_id)
+        number = checked_code(code)
+        challenge_id = verification_id(auth_id)
+        try:
+            self._codes.check(challenge_id, number, "verify", ctx)
+        except ChallengeNotFound:
+            # The same HMAC work as for a known id, so the answer's timing says little more than its status.
+            self._hasher.digest(challenge_id, code)
+            self._audit.record("verification_failed", ctx=ctx, reason=ChallengeNotFound.code)
+            raise
+        except (WrongCode, ChallengeGone) as exc:
+            self._audit.record("verification_failed", ctx=ctx, reason=exc.code)
+            raise
+        self._audit.record("verification_succeeded", ctx=ctx)
+        return VerificationChecked(auth_id)
+
+    @contextmanager
+    def _create_lock(self, challenge_id: str) -> Iterator[None]:
+        """One create at a time per id: an atomic counter works as a lock that expires if its holder dies."""
+        key = f"verify-lock:{challenge_id}"
+        now = self._clock.now()
+        if self._counters.increment_counter(key, 1, now, now + timedelta(seconds=LOCK_SECONDS)) > 1:
+            raise RateLimited(
+                "verification_in_progress", 1, "A code for this auth_id is being sent; try again shortly."
+            )
+        try:
+            yield
+        finally:
+            self._counters.delete_counter(key)
+
+    def _send(self, request: _CreateRequest, ctx: RequestContext) -> tuple[Challenge, str]:
+        existing = self._challenges.get_challenge(request.challenge_id)
+        now = self._clock.now()
+        if existing is None or existing.consumed_at is not None or existing.expires_at <= now:
+            return self._fresh(request, request.spec, ctx), "new"
+        # Values the caller left out keep the live challenge's; retries can lower its budget, never raise it.
+        spec = replace(
+            request.spec,
+            length=existing.code_length if request.code_length is None else request.spec.length,
+            max_attempts=min(existing.max_attempts, request.retries or existing.max_attempts),
+        )
+        if existing.attempts >= spec.max_attempts:
+            raise self._locked_out(existing, now)
+        unchanged = (existing.phone, existing.code_length, existing.max_attempts)
+        if (request.phone, spec.length, spec.max_attempts) == unchanged:
+            try:
+                return self._codes.replace(existing, spec, ctx), "replaced"
+            except ChallengeUsed:  # it was used between our read and the write: start again
+                return self._fresh(request, request.spec, ctx), "new"
+        return self._carry_over(existing, request, spec, ctx), "carried"
+
+    def _fresh(
+        self, request: _CreateRequest, spec: CodeSpec, ctx: RequestContext, attempts: int = 0
+    ) -> Challenge:
+        return self._codes.issue(
+            challenge_id=request.challenge_id,
+            purpose="verify",
+            subject=request.auth_id,
+            phone=request.phone,
+            spec=spec,
+            ctx=ctx,
+            attempts=attempts,
+        )
+
+    def _carry_over(
+        self, existing: Challenge, request: _CreateRequest, spec: CodeSpec, ctx: RequestContext
+    ) -> Challenge:
+        """A new challenge (new number or shape) that keeps the attempts made on the old one."""
+        self._challenges.expire_challenge(existing.id, FROZEN_AT)
+        frozen = self._challenges.get_challenge(existing.id) or existing
+        if frozen.consumed_at is not None:  # verified meanwhile: nothing to carry
+            return self._fresh(request, request.spec, ctx)
+        restored = replace(frozen, expires_at=existing.expires_at)
+        if frozen.attempts >= spec.max_attempts:
+            self._challenges.put_challenge(restored)
+            raise self._locked_out(restored, self._clock.now())
+        try:
+            return self._fresh(request, spec, ctx, attempts=frozen.attempts)
+        except TwoStepError:
+            # Refused or not delivered: the previous, delivered code stays as it was.
+            self._challenges.put_challenge(restored)
+            raise
+
+    @staticmethod
+    def _locked_out(challenge: Challenge, now: datetime) -> RateLimited:
+        return RateLimited(
+            "verification_attempts_exhausted",
+            _seconds_until(challenge.expires_at, now),
+            "Too many wrong codes for this auth_id; a new code can be sent when the current one expires.",
+        )

@@ -1,0 +1,136 @@
+"""Done means: `twostep serve` as a real process, driven by the Python clients over real HTTP.
+
+`twostep serve --app verification` answers seed 002's `SMSAuthClient` at `/` unchanged; the default app
+serves the accounts API to `TwoStepClient` (and the verification routes at `/verifications`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.functional.live import live_env, live_server, outbox_code, twostep
+from twostep.client import LoginChallenge, SMSAuthClient, SMSAuthError, TwoStepAPIError, TwoStepClient
+
+PHONE = "+14155552671"
+SEED_PHONE = "14155552671"  # seed 002's 11-digit format
+PASSWORD = "correct horse battery staple"
+
+
+def wrong(code: str) -> str:
+    return "0" * len(code) if code != "0" * len(code) else "1" * len(code)
+
+
+def expect_error(call: object, status: int, reason: str) -> SMSAuthError:
+    assert isinstance(call, SMSAuthError), call
+    assert (call.status, call.reason) == (status, reason), call
+    return call
+
+
+def attempt(action: object) -> object:
+    """Run `action()` and return its result or the SMSAuthError it raised."""
+    try:
+        return action()  # type: ignore[operator]
+    except SMSAuthError as error:
+        return error
+
+
+def test_seed_002_client_against_the_standalone_verification_app(tmp_path: Path) -> None:
+    with live_server(tmp_path, app="verification") as (base_url, env):
+        endpoint = base_url.removeprefix("http://")  # seed 002's style: "localhost:8000"
+        with SMSAuthClient(endpoint) as client:
+            created = client.create_auth("order-1", SEED_PHONE)
+            assert created["auth_id"] == "order-1" and "message" in created
+            code = outbox_code(env, tmp_path, PHONE)
+
+            bad = expect_error(
+                attempt(lambda: client.authenticate_code("order-1", wrong(code))), 401, "InvalidAuthCode"
+            )
+            assert bad.attempts_left == 2
+            assert bad.strerror == "InvalidAuthCode"
+            ok = client.authenticate_code("order-1", code)
+            assert ok == {
+                "authenticated": True,
+                "auth_id": "order-1",
+                "message": "Success: Authorization code verified.",
+            }
+            expect_error(attempt(lambda: client.authenticate_code("order-1", code)), 410, "ExpiredAuthCode")
+            expect_error(attempt(lambda: client.authenticate_code("nobody", code)), 404, "UnknownAuthId")
+
+            client.create_auth("order-2", PHONE, retries=1, expiration=300)
+            code = outbox_code(env, tmp_path, PHONE)
+            last = expect_error(
+                attempt(lambda: client.authenticate_code("order-2", wrong(code))), 401, "InvalidAuthCode"
+            )
+            assert last.attempts_left == 0
+            gone = expect_error(
+                attempt(lambda: client.authenticate_code("order-2", code)), 410, "InvalidAuthCode"
+            )
+            assert gone.attempts_left == 0
+            limited = expect_error(attempt(lambda: client.create_auth("order-2", PHONE)), 429, "RateLimited")
+            assert limited.retry_after is not None and 0 < limited.retry_after <= 300
+
+            invalid = expect_error(
+                attempt(lambda: client.create_auth("order-3", "555")), 400, "InvalidAPIUsage"
+            )
+            assert "recipient" in invalid.message
+
+
+def test_standalone_app_refuses_to_start_in_staging_without_api_keys(tmp_path: Path) -> None:
+    env = live_env(tmp_path, TWOSTEP_STAGE="staging")
+    result = twostep(env, tmp_path, "serve", "--app", "verification", "--port", "1")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "TWOSTEP_VERIFY_API_KEYS" in lines[0]
+
+
+def test_api_key_is_sent_by_the_client(tmp_path: Path) -> None:
+    key = "live-key-0123456789abcdef"
+    with live_server(tmp_path, app="verification", TWOSTEP_STAGE="staging", TWOSTEP_VERIFY_API_KEYS=key) as (
+        base_url,
+        _,
+    ):
+        with SMSAuthClient(base_url) as anonymous:
+            expect_error(attempt(lambda: anonymous.create_auth("a", PHONE)), 401, "InvalidApiKey")
+        with SMSAuthClient(base_url, api_key=key) as client:
+            assert client.create_auth("a", PHONE)["auth_id"] == "a"
+
+
+def test_accounts_client_against_the_full_api(tmp_path: Path) -> None:
+    email = "live@example.com"
+    with live_server(tmp_path) as (base_url, env), TwoStepClient(base_url) as client:
+        user = client.register(email, PASSWORD, phone_number=PHONE, first_name="Ada", last_name="L")
+        assert user.email == email and user.phone_number == "+1********71"  # masked
+        with pytest.raises(TwoStepAPIError) as bad_password:
+            client.login(email, "not the password at all")
+        assert bad_password.value.status == 401
+
+        started = client.login(email, PASSWORD)
+        assert isinstance(started, LoginChallenge)
+        code = outbox_code(env, tmp_path, PHONE)
+        with pytest.raises(TwoStepAPIError) as wrong_code:
+            client.verify(started.otp_id, wrong(code))
+        assert wrong_code.value.status == 401 and wrong_code.value.attempts_remaining is not None
+        resent = client.resend(started.otp_id)
+        assert resent.expires_at >= started.expires_at
+        first = client.verify(started.otp_id, outbox_code(env, tmp_path, PHONE))
+        assert first.token_type == "Bearer"
+
+        assert client.hello() == f"Hello, {email}!"
+        assert client.me().email == email
+        posted = client.post_message("hello from the live test")
+        page = client.messages(limit=5)
+        assert page.messages[0].id == posted.id and page.messages[0].content == "hello from the live test"
+
+        second = client.refresh()
+        assert second.refresh_token != first.refresh_token
+        assert client.hello() == f"Hello, {email}!"
+        client.logout()
+        with pytest.raises(TwoStepAPIError) as after_logout:
+            client.refresh(second.refresh_token)
+        assert after_logout.value.status == 401
+
+        with SMSAuthClient(f"{base_url}/verifications") as verifier:
+            verifier.create_auth("signup-7", PHONE)
+            assert verifier.authenticate_code("signup-7", outbox_code(env, tmp_path, PHONE))["authenticated"]

@@ -1,0 +1,287 @@
+"""The verification API over HTTP (TestClient): seed 002's wire contract at `/verifications` in the full
+API and at `/` in the standalone app, API keys, and start-up refusal without keys outside dev."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import latest_code, settings_for_tests
+from twostep.api.app import create_app
+from twostep.api.verification_app import create_verification_app
+from twostep.container import Container, build
+from twostep.domain.clock import FixedClock
+from twostep.domain.errors import ConfigurationError
+from twostep.sms.console import ConsoleSender
+from twostep.storage.memory import MemoryStorage
+
+PHONE = "+14155552671"
+KEY = "test-key-0123456789abcdef"
+SEED_ERROR_KEYS = {"message", "reason", "attempts_left"}
+
+
+class Api:
+    """A client for one mounting of the verification routes."""
+
+    def __init__(self, client: TestClient, path: str, container: Container) -> None:
+        self.client, self.path, self.container = client, path, container
+
+    def create(self, auth_id: Any = "order-1", recipient: Any = PHONE, **extra: Any) -> Any:
+        return self.client.post(self.path, json={"auth_id": auth_id, "recipient": recipient, **extra})
+
+    def check(self, code: str, auth_id: str = "order-1") -> Any:
+        return self.client.get(self.path, params={"auth_id": auth_id, "code": code})
+
+    def code(self) -> str:
+        return latest_code(self.container, PHONE)
+
+
+def wrong(code: str) -> str:
+    return "0" * len(code) if code != "0" * len(code) else "1" * len(code)
+
+
+def seed_error(response: Any, status: int, reason: str, attempts_left: int | None = 0) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = dict(response.json())
+    assert body.keys() >= SEED_ERROR_KEYS
+    assert body["reason"] == reason
+    assert body["attempts_left"] == attempts_left
+    return body
+
+
+@pytest.fixture(params=["full", "standalone"])
+def api(request: pytest.FixtureRequest, container: Container) -> Iterator[Api]:
+    if request.param == "full":
+        app, path = create_app(container), "/verifications"
+    else:
+        app, path = create_verification_app(container), "/"
+    with TestClient(app) as client:
+        yield Api(client, path, container)
+
+
+def test_create_wrong_right_and_reuse(api: Api) -> None:
+    created = api.create()
+    assert created.status_code == 200
+    assert created.json()["auth_id"] == "order-1"
+    assert created.json()["message"] == "Success: Verification code created."
+    code = api.code()
+    seed_error(api.check(wrong(code)), 401, "InvalidAuthCode", 2)
+    ok = api.check(code)
+    assert ok.status_code == 200
+    assert ok.json() == {
+        "authenticated": True,
+        "auth_id": "order-1",
+        "message": "Success: Authorization code verified.",
+    }
+    seed_error(api.check(code), 410, "ExpiredAuthCode")
+
+
+def test_unknown_auth_id(api: Api) -> None:
+    seed_error(api.check("123456", auth_id="nobody"), 404, "UnknownAuthId")
+
+
+def test_expired_code(api: Api, clock: FixedClock) -> None:
+    api.create(expiration=30)
+    clock.advance(31)
+    seed_error(api.check(api.code()), 410, "ExpiredAuthCode")
+
+
+def test_exhaustion_then_re_post_is_refused_until_expiry(api: Api, clock: FixedClock) -> None:
+    api.create(retries=2, expiration=120)
+    code = api.code()
+    seed_error(api.check(wrong(code)), 401, "InvalidAuthCode", 1)
+    seed_error(api.check(wrong(code)), 401, "InvalidAuthCode", 0)
+    seed_error(api.check(code), 410, "InvalidAuthCode")
+    refused = seed_error(api.create(), 429, "RateLimited", None)
+    assert "expires" in refused["message"]
+    assert int(api.create().headers["retry-after"]) == 120
+    clock.advance(120)
+    assert api.create().json()["attempts_left"] == 3  # a fresh challenge with the default budget
+
+
+def test_re_post_keeps_the_failure_budget(api: Api) -> None:
+    api.create()
+    seed_error(api.check(wrong(api.code())), 401, "InvalidAuthCode", 2)
+    again = api.create()
+    assert again.status_code == 200
+    assert again.json()["attempts_left"] == 2
+    code = api.code()
+    seed_error(api.check(wrong(code)), 401, "InvalidAuthCode", 1)
+    assert api.check(code).json()["authenticated"] is True
+
+
+def test_seed_002_numbers_custom_message_and_length(api: Api) -> None:
+    created = api.create(
+        auth_id=12345, recipient=14155552671, code_length=8, message="{code}\nWelcome to {org}!"
+    )
+    assert created.status_code == 200, created.text
+    assert created.json()["auth_id"] == "12345"
+    entry = api.container.storage.list_outbox(to=PHONE, last=1)[-1]
+    assert entry.body.endswith("\nWelcome to twostep!")
+    code = api.code()
+    assert len(code) == 8
+    assert api.check(code, auth_id="12345").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"code_length": 3}, "code_length"),
+        ({"code_length": 11}, "code_length"),
+        ({"expiration": 10}, "expiration"),
+        ({"expiration": 100000}, "expiration"),
+        ({"retries": 0}, "retries"),
+        ({"retries": 11}, "retries"),
+        ({"retries": "3"}, "retries"),
+        ({"retries": True}, "retries"),
+        ({"message": "Your code is coming"}, "message"),
+        ({"message": 7}, "message"),
+        ({"recipient": "555-0100"}, "recipient"),
+        ({"recipient": "4155552671"}, "recipient"),
+        ({"auth_id": "x" * 121}, "auth_id"),
+        ({"auth_id": ""}, "auth_id"),
+        ({"auth_id": None}, "auth_id"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_input_is_400_naming_the_field(api: Api, extra: dict[str, Any], field: str) -> None:
+    body = seed_error(api.create(**extra), 400, "InvalidAPIUsage", None)
+    assert body["field"] == field
+    assert field in body["message"]
+    assert api.container.storage.list_outbox(last=1) == []
+
+
+def test_missing_fields_and_broken_json_are_400(api: Api) -> None:
+    assert seed_error(api.client.post(api.path, json={"auth_id": "a"}), 400, "InvalidAPIUsage", None)[
+        "field"
+    ] == ("recipient")
+    broken = api.client.post(api.path, content=b'{"auth_id": ', headers={"content-type": "application/json"})
+    seed_error(broken, 400, "InvalidAPIUsage", None)
+    missing_code = api.client.get(api.path, params={"auth_id": "a"})
+    assert seed_error(missing_code, 400, "InvalidAPIUsage", None)["field"] == "code"
+    letters = api.check("12a456")
+    assert seed_error(letters, 400, "InvalidAPIUsage", None)["field"] == "code"
+
+
+def test_other_routes_keep_problem_json(container: Container) -> None:
+    with TestClient(create_app(container)) as client:
+        response = client.post("/login", json={"email": 1})
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_openapi_lists_the_routes(container: Container) -> None:
+    with TestClient(create_app(container)) as client:
+        paths = client.get("/openapi.json").json()["paths"]
+    assert {"get", "post"} <= set(paths["/verifications"])
+
+
+# --- API keys ---
+@pytest.fixture
+def keyed(make_container: Callable[..., Container]) -> Callable[..., TestClient]:
+    def factory(app: str = "standalone", **overrides: Any) -> TestClient:
+        container = make_container(**overrides)
+        built = create_verification_app(container) if app == "standalone" else create_app(container)
+        return TestClient(built)
+
+    return factory
+
+
+@pytest.mark.parametrize("app", ["standalone", "full"])
+@pytest.mark.parametrize("stage", ["dev", "staging"])
+def test_configured_keys_are_required(
+    keyed: Callable[..., TestClient], app: str, stage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = keyed(app, stage=stage, verify_api_keys=["other-key-abcdefghijkl", KEY])
+    path = "/" if app == "standalone" else "/verifications"
+    body = {"auth_id": "a", "recipient": PHONE}
+    seed_error(client.post(path, json=body), 401, "InvalidApiKey", None)
+    seed_error(client.post(path, json=body, headers={"X-Api-Key": "guess"}), 401, "InvalidApiKey", None)
+    seed_error(client.get(path, params={"auth_id": "a", "code": "1"}), 401, "InvalidApiKey", None)
+    assert client.post(path, json=body, headers={"X-Api-Key": KEY}).status_code == 200
+    assert client.post(path, json=body, headers={"x-api-key": KEY}).status_code == 200
+    assert all(
+        KEY not in record.getMessage() and KEY not in str(record.__dict__) for record in caplog.records
+    )
+
+
+def test_dev_without_keys_is_open_and_warns(
+    keyed: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="twostep")
+    client = keyed("standalone", stage="dev")
+    assert client.post("/", json={"auth_id": "a", "recipient": PHONE}).status_code == 200
+    assert any("TWOSTEP_VERIFY_API_KEYS" in record.getMessage() for record in caplog.records)
+
+
+def test_staging_without_keys_refuses_to_start_the_standalone_app(
+    make_container: Callable[..., Container],
+) -> None:
+    container = make_container(stage="staging")
+    with pytest.raises(ConfigurationError) as refused:
+        create_verification_app(container)
+    assert "TWOSTEP_VERIFY_API_KEYS" in refused.value.message
+
+
+def test_staging_without_keys_closes_the_routes_of_the_full_api(keyed: Callable[..., TestClient]) -> None:
+    client = keyed("full", stage="staging")
+    response = client.post("/verifications", json={"auth_id": "a", "recipient": PHONE})
+    seed_error(response, 401, "InvalidApiKey", None)
+
+
+def test_prod_without_keys_refuses_to_start(tmp_path: Path, clock: FixedClock) -> None:
+    settings = settings_for_tests(tmp_path, stage="prod", sms_providers=["twilio"])
+    storage = MemoryStorage()
+    container = build(settings, clock=clock, storage=storage, sender=ConsoleSender(storage, clock))
+    try:
+        with pytest.raises(ConfigurationError):
+            create_verification_app(container)
+        keyed = build(
+            settings.model_copy(update={"verify_api_keys": [KEY]}),
+            clock=clock,
+            storage=storage,
+            sender=ConsoleSender(storage, clock),
+        )
+        with TestClient(create_verification_app(keyed)) as client:
+            ok = client.post("/", json={"auth_id": "a", "recipient": PHONE}, headers={"X-Api-Key": KEY})
+        assert ok.status_code == 200
+    finally:
+        container.close()
+
+
+def test_delivery_failure_is_503_and_leaves_no_usable_code(tmp_path: Path, clock: FixedClock) -> None:
+    class BrokenSender:
+        name = "broken"
+
+        def send(self, to: str, body: str) -> str:
+            from twostep.domain.errors import SmsDeliveryError
+
+            raise SmsDeliveryError("timeout", self.name)
+
+    container = build(
+        settings_for_tests(tmp_path), clock=clock, storage=MemoryStorage(), sender=BrokenSender()
+    )
+    try:
+        with TestClient(create_verification_app(container)) as client:
+            failed = client.post("/", json={"auth_id": "a", "recipient": PHONE})
+            seed_error(failed, 503, "ServiceUnavailable", None)
+            assert failed.headers["retry-after"]
+            seed_error(client.get("/", params={"auth_id": "a", "code": "123456"}), 410, "ExpiredAuthCode")
+    finally:
+        container.close()
+
+
+def test_creates_per_client_ip_are_limited(keyed: Callable[..., TestClient]) -> None:
+    client = keyed("standalone", ip_verify_create_per_hour=2)
+    for auth_id in ("a", "b"):
+        assert client.post("/", json={"auth_id": auth_id, "recipient": PHONE}).status_code == 200
+    limited = client.post("/", json={"auth_id": "c", "recipient": PHONE})
+    seed_error(limited, 429, "RateLimited", None)
+    assert int(limited.headers["retry-after"]) > 0

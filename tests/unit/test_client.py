@@ -1,0 +1,95 @@
+"""The clients' edges without a server: endpoint forms and error answers (httpx's in-memory transport)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from twostep.client import SMSAuthClient, SMSAuthError, TwoStepAPIError, TwoStepClient
+
+
+def answering(status: int, body: bytes, seen: list[httpx.Request], **headers: str) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, content=body, headers={"content-type": "application/json", **headers})
+
+    return httpx.MockTransport(handler)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "url"),
+    [
+        ("localhost:8000", "http://localhost:8000"),
+        ("https://verify.example.com/", "https://verify.example.com"),
+        ("http://127.0.0.1:9000/verifications", "http://127.0.0.1:9000/verifications"),
+    ],
+)
+def test_endpoint_forms(endpoint: str, url: str) -> None:
+    seen: list[httpx.Request] = []
+    transport = answering(200, b'{"auth_id": "a", "message": "ok"}', seen)
+    with SMSAuthClient(endpoint, api_key="k-1", transport=transport) as client:
+        assert client.create_auth("a", "+14155552671")["auth_id"] == "a"
+        client.authenticate_code("a", 123)
+    assert str(seen[0].url) == url
+    assert seen[0].headers["x-api-key"] == "k-1"
+    assert seen[1].url.params["code"] == "123"
+
+
+def test_error_answer_becomes_one_typed_error() -> None:
+    body = b'{"message": "Invalid code.", "reason": "InvalidAuthCode", "attempts_left": 2}'
+    with (
+        SMSAuthClient("localhost:1", transport=answering(401, body, [])) as client,
+        pytest.raises(SMSAuthError) as raised,
+    ):
+        client.authenticate_code("a", "000000")
+    error = raised.value
+    assert (error.status, error.reason, error.attempts_left, error.message) == (
+        401,
+        "InvalidAuthCode",
+        2,
+        "Invalid code.",
+    )
+
+
+def test_non_json_and_transport_failures_are_typed_too() -> None:
+    with (
+        SMSAuthClient("localhost:1", transport=answering(502, b"<html>bad gateway</html>", [])) as client,
+        pytest.raises(SMSAuthError) as raised,
+    ):
+        client.create_auth("a", "+14155552671")
+    assert (raised.value.status, raised.value.reason) == (502, "HTTPError")
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with (
+        SMSAuthClient("localhost:1", transport=httpx.MockTransport(refuse)) as client,
+        pytest.raises(SMSAuthError) as raised,
+    ):
+        client.create_auth("a", "+14155552671")
+    assert (raised.value.status, raised.value.reason) == (None, "ConnectionError")
+
+
+def test_accounts_error_carries_problem_fields() -> None:
+    body = b'{"status": 429, "code": "rate_limited", "detail": "Too many requests.", "retryAfter": 7}'
+    with (
+        TwoStepClient("localhost:1", transport=answering(429, body, [], **{"retry-after": "7"})) as client,
+        pytest.raises(TwoStepAPIError) as raised,
+    ):
+        client.login("a@example.com", "pw")
+    error = raised.value
+    assert (error.status, error.code, error.detail, error.retry_after) == (
+        429,
+        "rate_limited",
+        "Too many requests.",
+        7,
+    )
+
+
+def test_accounts_calls_that_need_a_session_say_so() -> None:
+    with (
+        TwoStepClient("localhost:1", transport=answering(200, b"{}", [])) as client,
+        pytest.raises(TwoStepAPIError) as raised,
+    ):
+        client.hello()
+    assert raised.value.code == "not_signed_in"
