@@ -96,13 +96,13 @@ def server_env(workdir: Path, port: int, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def live_server(workdir: Path, **extra_env: str) -> Iterator[LiveServer]:
-    """Start `twostep serve`, wait until `/healthz` answers, and stop it (by its own pid) afterwards."""
+def live_server(workdir: Path, app: str = "api", **extra_env: str) -> Iterator[LiveServer]:
+    """Start `twostep serve --app <app>`, wait until it answers, and stop it (by its own pid) afterwards."""
     port = free_port()
     env = server_env(workdir, port, **extra_env)
     log = (workdir / "server.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "twostep", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "twostep", "serve", "--host", "127.0.0.1", "--port", str(port), "--app", app],
         env=env,
         cwd=workdir,
         stdout=log,
@@ -128,7 +128,7 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], workdir: Pat
         if process.poll() is not None:
             raise RuntimeError(f"twostep serve exited: {(workdir / 'server.log').read_text()[-2000:]}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/openapi.json", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -112,3 +112,27 @@ def test_openapi_conformance(server: LiveServer, session: dict[str, str], mode: 
 @pytest.mark.parametrize("mode", AUTH_MODES)
 def test_openapi_conformance_long(server: LiveServer, session: dict[str, str], mode: str) -> None:
     run_schemathesis(server, _authorization(mode, session), session["otp_id"], examples=500)
+
+
+@pytest.fixture(scope="module")
+def verification_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """`twostep serve --app verification`: seed 002's API alone at `/` (dev stage, no API key needed)."""
+    with live_server(
+        tmp_path_factory.mktemp("schemathesis-verification"),
+        app="verification",
+        TWOSTEP_IP_VERIFY_CREATE_PER_HOUR="100000",
+        TWOSTEP_RESEND_COOLDOWN_SECONDS="0",
+    ) as running:
+        yield running
+
+
+@pytest.mark.timeout(600)
+def test_standalone_verification_api_conformance(verification_server: LiveServer) -> None:
+    run_schemathesis(verification_server, None, "unused", examples=20)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@pytest.mark.skipif(not LONG, reason="long fuzzing runs under `make fuzz` (TWOSTEP_FUZZ=long)")
+def test_standalone_verification_api_conformance_long(verification_server: LiveServer) -> None:
+    run_schemathesis(verification_server, None, "unused", examples=500)
