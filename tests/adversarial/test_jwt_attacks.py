@@ -135,6 +135,18 @@ def test_other_protected_routes_refuse_the_same_attacks(
     assert real.status_code in (200, 201), real.text
 
 
+@pytest.mark.parametrize("algorithm", ["RS256", "EdDSA"])
+def test_access_tokens_and_otp_ids_are_not_refresh_tokens(
+    services: dict[str, Service], algorithm: str
+) -> None:
+    """J8 the other way round: what is not a refresh token never rotates into a new pair."""
+    target = services[algorithm].target
+    for presented in (target.access_token, target.otp_id, forge(target), "rt_" + "A" * 43, ""):
+        response = services[algorithm].client.post("/token/refresh", json={"refreshToken": presented})
+        assert response.status_code in (401, 422), response.text  # 422: longer than any refresh token
+        assert "accessToken" not in response.text
+
+
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_original_token_works_after_the_whole_battery(services: dict[str, Service], algorithm: str) -> None:
     """J16: persistence check, last in the module."""
