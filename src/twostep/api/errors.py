@@ -138,6 +138,23 @@ def allowed_methods(request: Request, starlette_allow: str) -> str:
     return ", ".join(sorted(methods))
 
 
+def http_error_response(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    """Starlette's and FastAPI's own errors (404, 405, body parsing) as problem+json."""
+    if isinstance(error.__cause__, BodyTooLarge):  # a streamed body passed the limit mid-read
+        return problem(413, "body_too_large", "The body is larger than the service accepts.")
+    if error.status_code == 400 and error.__cause__ is not None:
+        # FastAPI's bare "error parsing the body": bytes that are not UTF-8, nesting too deep for the
+        # parser, a number with more digits than Python converts. All malformed JSON, like a decode error.
+        return malformed_body()
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
+    code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+        error.status_code, "http_error"
+    )
+    return problem(error.status_code, code, str(error.detail), headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(e.TwoStepError)
     async def _domain_error(_: Request, error: e.TwoStepError) -> JSONResponse:
@@ -157,23 +174,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        if (
-            error.status_code == 400
-            and error.__cause__ is not None
-            and not isinstance(error.__cause__, BodyTooLarge)
-        ):
-            # FastAPI's bare "error parsing the body": bytes that are not UTF-8, nesting too deep for the
-            # parser, a number with more digits than Python converts. All malformed JSON, like a decode error.
-            return malformed_body()
-        if isinstance(error.__cause__, BodyTooLarge):  # a streamed body passed the limit mid-read
-            return problem(413, "body_too_large", "The body is larger than the service accepts.")
-        headers = dict(error.headers or {})
-        if error.status_code == 405:
-            headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
-        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
-            error.status_code, "http_error"
-        )
-        return problem(error.status_code, code, str(error.detail), headers)
+        return http_error_response(request, error)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:
