@@ -21,6 +21,7 @@ BUDGETS = [
         id="long",
         marks=[
             pytest.mark.slow,
+            pytest.mark.timeout(3600),
             pytest.mark.skipif(not LONG, reason="long fuzzing runs under `make fuzz` (TWOSTEP_FUZZ=long)"),
         ],
     ),
