@@ -136,7 +136,7 @@ def _wire(
     passwords = PasswordHasher(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
     )
-    audit = AuditService(storage, clock)
+    audit = AuditService(storage, clock, fingerprint_key=keys.otp_hmac_key)
     limits = LimitsService(storage, limit_policy(settings), clock, audit)
     code_hasher = CodeHasher(keys.otp_hmac_key)
     codes = ChallengeService(

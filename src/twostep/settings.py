@@ -50,13 +50,15 @@ class Settings(BaseSettings):
     # --- storage ---
     storage: StorageName = "sqlite"
     sqlite_path: Path = Path("./twostep.db")
+    # How long a write waits for another writer's lock before the request fails with 503.
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=1, le=600_000)
     dynamodb_table: str = "twostep"
     secret_arn: str | None = None
     kms_key_id: str | None = None
 
     # --- one-time codes ---
     otp_length: int = Field(default=6, ge=4, le=10)
-    otp_ttl_seconds: int = Field(default=120, ge=30, le=600)
+    otp_ttl_seconds: int = Field(default=120, ge=5, le=600)
     otp_max_attempts: int = Field(default=5, ge=1, le=10)
     otp_hmac_key: SecretStr | None = None
     sms_template: str = DEFAULT_SMS_TEMPLATE

@@ -10,6 +10,7 @@ from twostep.api import routes_accounts, routes_messages, routes_tokens, routes_
 from twostep.api.errors import install_error_handlers
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from twostep.api.routes_verification import verification_router
+from twostep.api.routes_web import install_web
 from twostep.container import Container
 
 
@@ -25,6 +26,7 @@ def create_app(container: Container) -> FastAPI:
     for module in (routes_accounts, routes_tokens, routes_messages, routes_wellknown):
         app.include_router(module.router)
     app.include_router(verification_router(container.settings))
+    install_web(app)  # last, so API routes win
     _add_cors(app, container)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
@@ -40,7 +42,7 @@ def _add_cors(app: FastAPI, container: Container) -> None:
             allow_origins=origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-Api-Key", "X-Request-Id"],
+            allow_headers=["Authorization", "Content-Type", "X-Api-Key", "X-Request-Id", "X-Twostep-Client"],
             expose_headers=["Retry-After", "X-Request-Id"],
             max_age=600,
         )

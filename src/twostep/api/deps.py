@@ -19,6 +19,8 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+# Enough for dozens of hops; only the right-hand end of a longer header is read.
+MAX_FORWARDED_LENGTH = 2048
 
 
 def _in_networks(address: str, networks: list[str]) -> bool:
@@ -37,16 +39,22 @@ def _in_networks(address: str, networks: list[str]) -> bool:
 
 def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
     """The peer address; `X-Forwarded-For` is believed only when the peer is a trusted proxy, and then
-    only up to the first address that is not itself a trusted proxy (right to left)."""
+    only up to the first address that is not itself a trusted proxy (right to left). A hop that is not
+    an IP address means the chain cannot be trusted, so the peer is used."""
     peer = request.client.host if request.client else None
     if peer is None or not trusted_proxies or not _in_networks(peer, trusted_proxies):
         return peer
-    forwarded = [
-        part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()
-    ]
+    header = request.headers.get("x-forwarded-for", "")
+    if len(header) > MAX_FORWARDED_LENGTH:  # the nearest hops are on the right; drop a cut-off first one
+        header = header[-MAX_FORWARDED_LENGTH:].split(",", 1)[-1]
+    forwarded = [part.strip() for part in header.split(",") if part.strip()]
     for hop in reversed(forwarded):
-        if not _in_networks(hop, trusted_proxies):
-            return hop
+        try:
+            address = str(ipaddress.ip_address(hop))
+        except ValueError:
+            return peer
+        if not _in_networks(address, trusted_proxies):
+            return address
     return peer
 
 

@@ -25,7 +25,8 @@ STATUS_TABLE: tuple[tuple[type[e.TwoStepError], int], ...] = (
     (e.ChallengeGone, 410),
     (e.ChallengeNotFound, 404),
     (e.InvalidInput, 400),
-    (e.DestinationNotAllowed, 400),
+    # A well-formed request the service refuses by policy (the country allow-list): retrying won't help.
+    (e.DestinationNotAllowed, 403),
     (e.AccountExists, 409),
     (e.NotFound, 404),
     (e.InvalidCredentials, 401),

@@ -89,15 +89,18 @@ class TokenPairOut(BaseModel):
     accessToken: str
     tokenType: str = "Bearer"
     expiresIn: int
-    refreshToken: str
+    refreshToken: str | None = Field(
+        description="Null for the web UI (`X-Twostep-Client: web`), which gets it in an HttpOnly cookie."
+    )
 
     @classmethod
-    def of(cls, pair: TokenPair) -> TokenPairOut:
+    def of(cls, pair: TokenPair, *, for_web: bool = False) -> TokenPairOut:
+        """For the web UI the refresh token stays out of the body, where page scripts could read it."""
         return cls(
             accessToken=pair.access_token,
             tokenType=pair.token_type,
             expiresIn=pair.expires_in,
-            refreshToken=pair.refresh_token,
+            refreshToken=None if for_web else pair.refresh_token,
         )
 
 

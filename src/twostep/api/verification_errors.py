@@ -55,6 +55,8 @@ _REASONS: tuple[tuple[type[e.TwoStepError], int, str, str | None], ...] = (
     (e.ChallengeNotFound, 404, "UnknownAuthId", "Unknown auth id."),
     (e.ApiKeyRequired, 401, "InvalidApiKey", None),
     (e.RateLimited, 429, "RateLimited", None),
+    # Seed 002's table has no 403: a recipient outside the country allow-list is its "bad input".
+    (e.DestinationNotAllowed, 400, "InvalidAPIUsage", None),
     (e.DependencyUnavailable, 503, "ServiceUnavailable", None),
 )
 

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 from twostep.domain.clock import Clock
@@ -22,24 +23,47 @@ class LocalKeyFile:
         self._rsa_bits = rsa_bits
 
     def load(self, clock: Clock) -> KeyMaterial:
-        """Read the key file, creating it when missing; a current key of another algorithm is rotated."""
+        """Read the key file, creating it when missing; a current key of another algorithm is rotated.
+
+        Raises:
+            ConfigurationError: the file cannot be read, parsed or written.
+        """
         if not self._path.exists():
-            self._create(KeyMaterial.generate(self._algorithm, clock.now(), self._rsa_bits))
+            with self._writing("create"):
+                self._create(KeyMaterial.generate(self._algorithm, clock.now(), self._rsa_bits))
         material = self._read()
         if material.current.algorithm != self._algorithm:
             material = self.rotate(clock)
         return material
 
     def rotate(self, clock: Clock) -> KeyMaterial:
-        """Make a new current key; the previous one stays published until its tokens expire."""
+        """Make a new current key; the previous one stays published until its tokens expire.
+
+        Raises:
+            ConfigurationError: the file cannot be read, parsed or written.
+        """
         material = (
             self._read()
             if self._path.exists()
             else KeyMaterial.generate(self._algorithm, clock.now(), self._rsa_bits)
         )
         rotated = material.rotated(self._algorithm, clock.now(), self._rsa_bits)
-        self._replace(rotated)
+        with self._writing("write"):
+            self._replace(rotated)
         return rotated
+
+    @contextlib.contextmanager
+    def _writing(self, verb: str) -> Iterator[None]:
+        """A folder that cannot be written (missing, a file, read-only) is a configuration problem."""
+        try:
+            yield
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            if exc.filename and str(exc.filename) != str(self._path):
+                reason = f"{reason}: {exc.filename}"
+            raise ConfigurationError(
+                f"TWOSTEP_JWT_KEY_FILE: cannot {verb} key file {self._path}: {reason}"
+            ) from exc
 
     def _read(self) -> KeyMaterial:
         try:

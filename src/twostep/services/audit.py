@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 
 from twostep.domain.clock import Clock
@@ -33,15 +34,26 @@ EVENTS = frozenset(
 )
 
 
-def email_fingerprint(email: str) -> str:
-    """A stable, non-reversible stand-in for an email in the trail (for unknown accounts too)."""
-    return hashlib.sha256(b"twostep-audit\x00" + email.encode()).hexdigest()[:24]
+def email_fingerprint(email: str, key: bytes | None = None) -> str:
+    """A stable stand-in for an email in the trail (for unknown accounts too).
+
+    Keyed (HMAC) when a key is given, so that nobody holding only the trail can test guessed emails.
+    """
+    if key is None:
+        return hashlib.sha256(b"twostep-audit\x00" + email.encode()).hexdigest()[:24]
+    return hmac.new(key, b"twostep-audit\x00" + email.encode(), hashlib.sha256).hexdigest()[:24]
 
 
 class AuditService:
-    def __init__(self, store: AuditStore, clock: Clock) -> None:
+    def __init__(self, store: AuditStore, clock: Clock, fingerprint_key: bytes | None = None) -> None:
         self._store = store
         self._clock = clock
+        # Derived, so the audit fingerprint never equals anything the source key is used for elsewhere.
+        self._key = (
+            hmac.new(fingerprint_key, b"twostep-audit-email", hashlib.sha256).digest()
+            if fingerprint_key
+            else None
+        )
 
     def record(
         self,
@@ -59,7 +71,7 @@ class AuditService:
             event=event,
             at=self._clock.now(),
             user_id=user_id,
-            email_hash=email_fingerprint(email) if email else None,
+            email_hash=email_fingerprint(email, self._key) if email else None,
             phone_masked=mask_phone(phone) if phone else None,
             ip=ctx.ip,
             request_id=ctx.request_id,
@@ -68,5 +80,10 @@ class AuditService:
         self._store.append_audit(entry)
         logger.info("audit", extra={"event": event, "user_id": user_id, "request_id": ctx.request_id})
 
+    def fingerprint(self, email: str) -> str:
+        """The `email_hash` this trail records for `email` (to look an address up)."""
+        return email_fingerprint(email, self._key)
+
     def tail(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:
+        """The `limit` newest events (optionally of one user), oldest first."""
         return self._store.list_audit(user_id=user_id, limit=limit)

@@ -165,6 +165,10 @@ class ChallengeService:
         body = render_message(
             spec.template, code=code, org=self._org, ttl_seconds=spec.ttl_seconds, web_origin=self._web_origin
         )
+        # A login's subject is a user id; a verification's is the caller's auth_id, kept as detail.
+        who = (
+            {"user_id": challenge.subject} if challenge.purpose == "login" else {"auth_id": challenge.subject}
+        )
         try:
             self._sender.send(challenge.phone, body)
         except SmsDeliveryError as exc:
@@ -176,9 +180,10 @@ class ChallengeService:
                 phone=challenge.phone,
                 reason=exc.reason,
                 purpose=challenge.purpose,
+                **who,
             )
             raise
-        self._audit.record("code_sent", ctx=ctx, phone=challenge.phone, purpose=challenge.purpose)
+        self._audit.record("code_sent", ctx=ctx, phone=challenge.phone, purpose=challenge.purpose, **who)
 
 
 __all__ = ["ChallengeGone", "ChallengeService", "CodeSpec"]

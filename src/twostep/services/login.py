@@ -13,6 +13,7 @@ from twostep.domain.errors import (
     InvalidCredentials,
     InvalidInput,
     SecondFactorRequired,
+    TwoStepError,
     WrongCode,
 )
 from twostep.domain.identity import mask_phone, normalise_email
@@ -65,18 +66,19 @@ class LoginService:
             email = normalise_email(email)
         except InvalidInput:
             email = email.strip().lower()
-        self._limits.check_login_allowed(email, ctx)
+        self._limits.begin_login(email, ctx)
         user = self._users.find_user_by_email(email)
-        # An unknown email costs the same Argon2 work as a known one (no timing oracle).
+        # An unknown email costs the same Argon2 work and the same counter writes as a known one, and
+        # answers the same: no timing or response oracle for who has an account.
         if not self._hasher.verify(user.password_hash if user else None, password) or user is None:
-            self._limits.record_login_failure(email)
             self._audit.record("login_failed", ctx=ctx, email=email, user_id=user.id if user else None)
             raise InvalidCredentials()
-        self._limits.record_login_success(email)
+        self._limits.login_succeeded(email)
         if self._hasher.needs_rehash(user.password_hash):
             self._users.set_password_hash(user.id, self._hasher.hash(password))
         if user.phone is None:
             if self._require_second_factor:
+                self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason="no_phone")
                 raise SecondFactorRequired()
             self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd")
             return self._tokens.issue_pair(user, ("pwd",))
@@ -101,14 +103,17 @@ class LoginService:
         challenge = self._challenges.get_challenge(otp_id)
         if challenge is None or challenge.purpose != "login":
             raise ChallengeNotFound()
-        self._limits.check_second_factor_allowed(challenge.subject, ctx)
+        count = self._limits.begin_code_attempt(challenge.subject, ctx)
         try:
             self._codes.check(otp_id, code, "login", ctx)
         except WrongCode as wrong:
-            self._limits.record_code_failure(challenge.subject)
             self._audit.record(
                 "code_failed", ctx=ctx, user_id=challenge.subject, remaining=str(wrong.attempts_remaining)
             )
+            self._limits.code_attempt_failed(challenge.subject, count, ctx)
+            raise
+        except TwoStepError:
+            self._limits.code_attempt_void(challenge.subject)
             raise
         self._limits.reset_code_failures(challenge.subject)
         user = self._users.get_user(challenge.subject)
@@ -123,5 +128,7 @@ class LoginService:
         challenge = self._challenges.get_challenge(otp_id)
         if challenge is None or challenge.purpose != "login":
             raise ChallengeNotFound()
+        # A locked account gets no more codes: they could not be used, and each one costs money.
+        self._limits.check_second_factor_allowed(challenge.subject, ctx)
         replaced = self._codes.replace(challenge, self._spec, ctx)
         return CodeResent(expires_at=replaced.expires_at, resend_after=self._codes.resend_after(replaced))

@@ -55,12 +55,15 @@ class RegistrationService:
         self._org = org_name
 
     def register(self, form: Registration, ctx: RequestContext = NO_CONTEXT) -> User:
-        """Raises: InvalidInput (and subclasses), AccountExists, RateLimited."""
+        """Raises: InvalidInput (and subclasses), AccountExists, RateLimited, DestinationNotAllowed."""
         self._limits.check_ip("register", ctx)
         email = normalise_email(form.email)
         first = _clean_name(form.first_name, "firstName", self._require_phone)
         last = _clean_name(form.last_name, "lastName", self._require_phone)
         phone = self._phone(form.phone)
+        if phone is not None:
+            # Refuse at sign-up a number no code could ever be sent to, rather than at every login.
+            self._limits.check_destination(phone, ctx, field="phoneNumber")
         check_password_rules(form.password, context_words=(self._org, email, email.split("@")[0]))
         user = User(
             id=str(uuid.uuid4()),

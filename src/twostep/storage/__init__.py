@@ -27,7 +27,7 @@ def build_storage(settings: Settings, *, boto_session: Any = None) -> Storage:
     """The configured storage, ready for `init_schema`."""
     cls = load_class(REGISTRY[settings.storage])
     if settings.storage == "sqlite":
-        storage: Storage = cls(settings.sqlite_path)
+        storage: Storage = cls(settings.sqlite_path, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     elif settings.storage == "dynamodb":
         storage = cls.from_settings(settings, boto_session=boto_session)
     else:

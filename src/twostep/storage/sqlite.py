@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -78,31 +79,65 @@ class SqliteStorage:
     # --- connections ---
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._file_identity() != getattr(self._local, "identity", None):
+            # The file was removed or replaced under an open connection. SQLite would go on writing
+            # into the unlinked inode and every answer would be lost at the next start: fail instead.
+            self._drop_connection()
+            conn = None
+            if self._file_identity() is None:
+                raise StorageUnavailable("The database file is missing.")
         if conn is None:
-            if self._path != ":memory:" and not Path(self._path).parent.exists():
-                raise StorageUnavailable("The database folder does not exist.")
-            conn = sqlite3.connect(
-                self._path,
-                isolation_level=None,
-                check_same_thread=False,
-                timeout=self._busy_timeout_ms / 1000,
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            conn = self._open()
             self._local.conn = conn
+            self._local.identity = self._file_identity()
             with self._lock:
                 self._connections.append(conn)
         return conn
 
+    def _open(self) -> sqlite3.Connection:
+        if self._path != ":memory:" and not Path(self._path).parent.is_dir():
+            raise StorageUnavailable("The database folder does not exist.")
+        conn = sqlite3.connect(
+            self._path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=self._busy_timeout_ms / 1000,
+        )
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL: a committed transaction survives a process crash (SIGKILL), not a power loss.
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        """Device and inode of the database file; None when it is gone (or in memory)."""
+        if self._path == ":memory:":
+            return None
+        try:
+            stat = os.stat(self._path)
+        except OSError:
+            return None
+        return (stat.st_dev, stat.st_ino)
+
     @contextmanager
-    def _guard(self) -> Iterator[sqlite3.Connection]:
+    def _guard(self, *, unique: bool = False) -> Iterator[sqlite3.Connection]:
+        """Every driver error becomes `StorageUnavailable`; with `unique`, a constraint violation
+        is passed on for the caller to turn into its domain error."""
         try:
             yield self._connection()
         except sqlite3.IntegrityError:
-            raise
-        except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+            if unique:
+                raise
+            self._drop_connection()
+            raise StorageUnavailable() from None
+        except sqlite3.Error as exc:
+            # OperationalError (locked, read-only, disk full), DatabaseError (corrupt file),
+            # ProgrammingError / InterfaceError (a connection closed under us), and the rest.
             self._drop_connection()
             raise StorageUnavailable() from exc
 
@@ -113,8 +148,8 @@ class SqliteStorage:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
 
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        with self._guard() as conn:
+    def _execute(self, sql: str, params: Sequence[Any] = (), *, unique: bool = False) -> sqlite3.Cursor:
+        with self._guard(unique=unique) as conn:
             self.statements += 1
             return conn.execute(sql, params)
 
@@ -130,8 +165,13 @@ class SqliteStorage:
             return conn.execute(sql, params).fetchall()
 
     def init_schema(self) -> None:
-        with self._guard() as conn:
-            conn.executescript(SCHEMA)
+        """Raises: StorageUnavailable naming the file, for a one-line start-up failure."""
+        try:
+            with self._guard() as conn:
+                conn.executescript(SCHEMA)
+        except StorageUnavailable as exc:
+            cause = exc.__cause__ or exc
+            raise StorageUnavailable(f"Cannot use the SQLite database {self._path}: {cause}") from cause
 
     def ping(self) -> None:
         self._one("SELECT 1")
@@ -159,6 +199,7 @@ class SqliteStorage:
                     user.last_name,
                     _ts(user.created_at),
                 ),
+                unique=True,
             )
         except sqlite3.IntegrityError as exc:
             raise AccountExists() from exc

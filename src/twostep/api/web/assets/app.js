@@ -1,0 +1,52 @@
+// Entry point: loads config.json, then shows the view named by the URL hash.
+import { loadConfig } from "./api.js";
+import * as code from "./code.js";
+import * as home from "./home.js";
+import * as signin from "./signin.js";
+import * as signup from "./signup.js";
+
+const views = { signup, signin, code, home };
+let current = null;
+let generation = 0;
+
+function routeName() {
+  const name = location.hash.replace(/^#\/?/, "").split("?")[0];
+  return Object.hasOwn(views, name) ? name : "home";
+}
+
+function sectionOf(name) {
+  return document.querySelector(`[data-view="${name}"]`);
+}
+
+async function show() {
+  const name = routeName();
+  const mine = ++generation;
+  if (current && views[current].leave) views[current].leave();
+  const ready = await views[name].enter(sectionOf(name));
+  if (!ready || mine !== generation) return; // redirected, or the user moved on meanwhile
+  const first = current === null;
+  for (const section of document.querySelectorAll("[data-view]")) {
+    section.hidden = section.dataset.view !== name;
+  }
+  document.querySelector("[data-loading]").hidden = true;
+  document.body.dataset.route = name;
+  document.title = `${views[name].title} · twostep`;
+  current = name;
+  if (first) return;
+  // Move focus for keyboard and screen-reader users: a view may name its own starting point.
+  const target = views[name].focusTarget?.(sectionOf(name)) || sectionOf(name).querySelector("h1");
+  target.focus();
+}
+
+async function main() {
+  await loadConfig();
+  for (const [name, view] of Object.entries(views)) view.init(sectionOf(name));
+  window.addEventListener("hashchange", show);
+  document.querySelector(".skip").addEventListener("click", (event) => {
+    event.preventDefault(); // "#main" is not a route
+    document.getElementById("main").focus();
+  });
+  await show();
+}
+
+main();

@@ -1,0 +1,20 @@
+// The pending code step. Only the challenge id, masked destination and times are kept (per tab):
+// never the password, the code or a token.
+const KEY = "twostep.challenge";
+
+export function saveChallenge({ otpId, destination, expiresAt, resendAfter }) {
+  sessionStorage.setItem(KEY, JSON.stringify({ otpId, destination, expiresAt, resendAfter }));
+}
+
+export function loadChallenge() {
+  try {
+    const value = JSON.parse(sessionStorage.getItem(KEY) || "null");
+    return value && typeof value.otpId === "string" ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+export function dropChallenge() {
+  sessionStorage.removeItem(KEY);
+}

@@ -1,0 +1,149 @@
+// Code view: one numeric field, the masked destination, resend with its countdown, clear outcomes.
+import { ApiError, request } from "./api.js";
+import { dropChallenge, loadChallenge, saveChallenge } from "./challenge.js";
+import { busy, clearErrors, showError, showFieldError, showFormError } from "./forms.js";
+import { go } from "./nav.js";
+import { start } from "./session.js";
+
+export const title = "Enter your code";
+const RESEND_LABEL = "Send a new code";
+const SIGN_IN_AGAIN = { href: "#/signin", text: "Sign in again" };
+let timer = null;
+let challenge = null;
+let webOtp = null;
+
+function secondsUntil(iso) {
+  return Math.ceil((Date.parse(iso) - Date.now()) / 1000);
+}
+
+function tick(button) {
+  const wait = challenge ? secondsUntil(challenge.resendAfter) : 0;
+  button.disabled = wait > 0;
+  button.textContent = wait > 0 ? `${RESEND_LABEL} in ${wait} s` : RESEND_LABEL;
+}
+
+function startCountdown(button) {
+  clearInterval(timer);
+  tick(button);
+  timer = setInterval(() => tick(button), 250);
+}
+
+function attemptsText(left) {
+  if (left === 1) return "That code is wrong. You have 1 attempt left.";
+  return `That code is wrong. You have ${left} attempts left.`;
+}
+
+function showVerifyError(form, error) {
+  if (!(error instanceof ApiError)) return showError(form, error);
+  if (error.code === "wrong_code") {
+    clearErrors(form);
+    showFieldError(form, "otp", attemptsText(error.attemptsRemaining ?? 0));
+    form.elements.namedItem("otp").select();
+    return form.elements.namedItem("otp").focus();
+  }
+  if (error.code === "code_expired") {
+    clearErrors(form);
+    return showFormError(form, "This code has expired. Send a new code and enter that one.");
+  }
+  if (error.status === 410 || error.status === 404) {
+    clearErrors(form);
+    dropChallenge();
+    return showFormError(form, error.detail, SIGN_IN_AGAIN);
+  }
+  return showError(form, error);
+}
+
+async function verify(form) {
+  const input = form.elements.namedItem("otp");
+  const otp = input.value.replace(/\s+/g, "");
+  if (!otp) {
+    clearErrors(form);
+    showFieldError(form, "otp", "Enter the code from the text message.");
+    return input.focus();
+  }
+  try {
+    const pair = await busy(form, () =>
+      request("POST", `/otp/${encodeURIComponent(challenge.otpId)}/verify`, { body: { otp } }),
+    );
+    input.value = "";
+    dropChallenge();
+    start(pair);
+    go("home");
+  } catch (error) {
+    showVerifyError(form, error);
+  }
+}
+
+async function resend(section) {
+  const form = section.querySelector("form");
+  const button = section.querySelector("[data-resend]");
+  const status = section.querySelector("[data-resend-status]");
+  button.disabled = true;
+  status.textContent = "";
+  try {
+    const sent = await request("POST", `/otp/${encodeURIComponent(challenge.otpId)}/resend`);
+    challenge = { ...challenge, ...sent };
+    saveChallenge(challenge);
+    clearErrors(form);
+    status.textContent = `A new code is on its way to ${challenge.destination}.`;
+    form.elements.namedItem("otp").focus();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 429 && error.retryAfter) {
+      challenge = { ...challenge, resendAfter: new Date(Date.now() + error.retryAfter * 1000).toISOString() };
+    }
+    showVerifyError(form, error);
+  } finally {
+    startCountdown(button);
+  }
+}
+
+export function init(section) {
+  const form = section.querySelector("form");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    verify(form);
+  });
+  section.querySelector("[data-resend]").addEventListener("click", () => resend(section));
+}
+
+/** Straight to the code field; its description names where the code went. */
+export function focusTarget(section) {
+  return section.querySelector("[name=otp]");
+}
+
+/** Chromium on Android can read the code from the SMS (WebOTP) when the message ends "@host #code". */
+function listenForSms(form) {
+  if (!("OTPCredential" in window)) return;
+  webOtp = new AbortController();
+  navigator.credentials
+    .get({ otp: { transport: ["sms"] }, signal: webOtp.signal })
+    .then((credential) => {
+      if (!credential?.code) return;
+      form.elements.namedItem("otp").value = credential.code;
+      form.requestSubmit();
+    })
+    .catch(() => {}); // aborted or unsupported: typing the code works as before
+}
+
+export async function enter(section) {
+  challenge = loadChallenge();
+  if (!challenge) {
+    go("signin", "Sign in to get a new code.");
+    return false;
+  }
+  const form = section.querySelector("form");
+  clearErrors(form);
+  form.elements.namedItem("otp").value = "";
+  section.querySelector("[data-destination]").textContent = challenge.destination;
+  section.querySelector("[data-resend-status]").textContent = "";
+  startCountdown(section.querySelector("[data-resend]"));
+  listenForSms(form);
+  return true;
+}
+
+export function leave() {
+  clearInterval(timer);
+  timer = null;
+  webOtp?.abort();
+  webOtp = null;
+}

@@ -1,0 +1,60 @@
+// Sign-in view: email and password, then on to the code step.
+import { request } from "./api.js";
+import { saveChallenge } from "./challenge.js";
+import { busy, checkRequired, clearErrors, showError, values } from "./forms.js";
+import { go, takeNotice } from "./nav.js";
+import { start } from "./session.js";
+
+export const title = "Sign in";
+let prefill = "";
+
+/** Hand the new account's email to the sign-in form (kept in memory only). */
+export function prefillSignIn(email) {
+  prefill = email;
+}
+
+async function submit(form) {
+  if (!checkRequired(form)) return;
+  const body = values(form, ["email", "password"]);
+  let result;
+  try {
+    result = await busy(form, () => request("POST", "/login", { body }));
+  } catch (error) {
+    showError(form, error);
+    return;
+  }
+  form.elements.namedItem("password").value = "";
+  if (result.otpId) {
+    saveChallenge(result);
+    go("code");
+  } else {
+    start(result); // accounts without a second factor (TWOSTEP_REQUIRE_SECOND_FACTOR=false)
+    go("home");
+  }
+}
+
+export function init(section) {
+  const form = section.querySelector("form");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit(form);
+  });
+}
+
+/** With the email already filled in (after sign-up), start at the password. */
+export function focusTarget(section) {
+  const form = section.querySelector("form");
+  return form.elements.namedItem("email").value ? form.elements.namedItem("password") : null;
+}
+
+export async function enter(section) {
+  const form = section.querySelector("form");
+  clearErrors(form);
+  section.querySelector("[data-notice]").textContent = takeNotice();
+  form.elements.namedItem("password").value = "";
+  if (prefill) {
+    form.elements.namedItem("email").value = prefill;
+    prefill = "";
+  }
+  return true;
+}

@@ -1,0 +1,96 @@
+"""Start-up faults end cleanly: the process exits non-zero with one clear line on stderr, no traceback.
+
+Covers storage that cannot be opened (folder is a file, corrupt file), a corrupt or unreadable local
+key file, a setting out of range, and, where their adapters exist, DynamoDB and Secrets Manager at a
+closed loopback port."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from tests.adversarial.faultkit import closed_port, run_cli, server_env
+
+HAS_DYNAMODB = importlib.util.find_spec("twostep.storage.dynamodb") is not None
+HAS_SECRETS_AWS = importlib.util.find_spec("twostep.secrets.aws") is not None
+
+
+def one_line_failure(result: object, exit_code: int, *needles: str) -> str:
+    """The command failed with `exit_code` and printed exactly one `twostep:` line naming `needles`."""
+    stderr = result.stderr.strip()  # type: ignore[attr-defined]
+    assert result.returncode == exit_code, (result.returncode, stderr)  # type: ignore[attr-defined]
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("twostep: ")
+    assert "Traceback" not in stderr
+    for needle in needles:
+        assert needle in lines[0]
+    return lines[0]
+
+
+def aws_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return server_env(
+        tmp_path,
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_MAX_ATTEMPTS="2",
+        AWS_RETRY_MODE="standard",
+        **extra,
+    )
+
+
+def test_database_folder_is_a_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the folder should be")
+    env = server_env(tmp_path, TWOSTEP_SQLITE_PATH=str(blocker / "twostep.db"))
+    one_line_failure(run_cli(env, "storage", "init"), 4, "database")
+
+
+def test_corrupt_database_file(tmp_path: Path) -> None:
+    env = server_env(tmp_path)
+    Path(env["TWOSTEP_SQLITE_PATH"]).write_bytes(b"this is not an SQLite database\x00" * 200)
+    one_line_failure(run_cli(env, "storage", "init"), 4, env["TWOSTEP_SQLITE_PATH"])
+
+
+def test_serve_with_a_corrupt_key_file_exits_cleanly(tmp_path: Path) -> None:
+    env = server_env(tmp_path)
+    Path(env["TWOSTEP_JWT_KEY_FILE"]).write_text('{"keys": [ this is not json')
+    one_line_failure(run_cli(env, "serve", "--port", str(closed_port())), 2, "TWOSTEP_JWT_KEY_FILE")
+
+
+def test_unreadable_key_file(tmp_path: Path) -> None:
+    env = server_env(tmp_path)
+    Path(env["TWOSTEP_JWT_KEY_FILE"]).mkdir()  # unreadable as a file, even for root
+    one_line_failure(run_cli(env, "storage", "init"), 2, "TWOSTEP_JWT_KEY_FILE")
+
+
+def test_key_file_cannot_be_created(tmp_path: Path) -> None:
+    """Was a FileExistsError traceback: the key file's folder is a file."""
+    blocker = tmp_path / "keys"
+    blocker.write_text("a file where the folder should be")
+    env = server_env(tmp_path, TWOSTEP_JWT_KEY_FILE=str(blocker / "keys.json"))
+    one_line_failure(run_cli(env, "serve", "--port", str(closed_port())), 2, "TWOSTEP_JWT_KEY_FILE")
+    one_line_failure(run_cli(env, "keys", "rotate"), 2, "TWOSTEP_JWT_KEY_FILE")
+
+
+def test_busy_timeout_out_of_range(tmp_path: Path) -> None:
+    env = server_env(tmp_path, TWOSTEP_SQLITE_BUSY_TIMEOUT_MS="0")
+    one_line_failure(run_cli(env, "storage", "init"), 2, "TWOSTEP_SQLITE_BUSY_TIMEOUT_MS")
+
+
+@pytest.mark.skipif(not HAS_DYNAMODB, reason="twostep.storage.dynamodb is not on this branch yet (feat/aws)")
+def test_dynamodb_endpoint_down(tmp_path: Path) -> None:
+    env = aws_env(tmp_path, TWOSTEP_STORAGE="dynamodb", TWOSTEP_DYNAMODB_TABLE="twostep-faults")
+    one_line_failure(run_cli(env, "storage", "init"), 4)
+
+
+@pytest.mark.skipif(not HAS_SECRETS_AWS, reason="twostep.secrets.aws is not on this branch yet (feat/aws)")
+def test_secret_store_unreachable(tmp_path: Path) -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:twostep-faults"
+    env = aws_env(tmp_path, TWOSTEP_SECRET_ARN=arn)
+    line = one_line_failure(run_cli(env, "serve", "--port", str(closed_port())), 4)
+    assert "testing" not in line  # no credential in the message

@@ -1,0 +1,103 @@
+"""A bounded mixed workload against a live `twostep serve`: 32 concurrent clients sign up, sign in, send
+wrong and right codes, resend, refresh and post messages for TWOSTEP_SOAK_SECONDS (10 s in `make test`,
+60 s in `make soak`). No 5xx, no unexpected answer, and afterwards the database agrees with the answers:
+users = 201s of /register, SMS in the outbox = accepted logins + resends, token families = verified codes,
+messages = 201s of /messages."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from tests.adversarial.faultkit import PASSWORD, LiveServer, count_rows, latest_code, server_env
+
+CLIENTS = 32
+SIGN_UP_EVERY = 3  # rounds per account before a client signs up again
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.ok: Counter[str] = Counter()
+        self.unexpected: list[str] = []
+
+    def check(self, response: httpx.Response, name: str, *expected: int) -> bool:
+        """Count the answer as `name` when it is the first expected status; note anything else."""
+        if response.status_code not in expected:
+            self.unexpected.append(f"{name}: {response.status_code} {response.text[:200]}")
+            return False
+        if response.status_code == expected[0]:
+            self.ok[name] += 1
+        return True
+
+
+async def code_for(db: Path, phone: str) -> str:
+    return await asyncio.to_thread(latest_code, db, phone)
+
+
+async def sign_up(http: httpx.AsyncClient, tally: Tally, client: int, account: int) -> tuple[str, str]:
+    email, phone = f"soak-{client}-{account}@example.com", f"+90555{client:02d}{account:05d}"
+    body = {"firstName": "S", "lastName": "K", "email": email, "password": PASSWORD, "phoneNumber": phone}
+    tally.check(await http.post("/register", json=body), "register", 201)
+    return email, phone
+
+
+async def one_round(http: httpx.AsyncClient, db: Path, tally: Tally, email: str, phone: str, n: int) -> None:
+    login = await http.post("/login", json={"email": email, "password": PASSWORD})
+    if not tally.check(login, "login", 200):
+        return
+    otp_id = login.json()["otpId"]
+    if n % 2 == 0 and not tally.check(await http.post(f"/otp/{otp_id}/resend"), "resend", 202):
+        return
+    code = await code_for(db, phone)
+    wrong = "9" * len(code) if code != "9" * len(code) else "8" * len(code)
+    tally.check(await http.post(f"/otp/{otp_id}/verify", json={"otp": wrong}), "wrong_code", 401)
+    verified = await http.post(f"/otp/{otp_id}/verify", json={"otp": code})
+    if not tally.check(verified, "verify", 200):
+        return
+    pair = verified.json()
+    refreshed = await http.post("/token/refresh", json={"refreshToken": pair["refreshToken"]})
+    tally.check(refreshed, "refresh", 200)
+    headers = {"Authorization": f"Bearer {pair['accessToken']}"}
+    tally.check(await http.post("/messages", json={"content": f"round {n}"}, headers=headers), "message", 201)
+    tally.check(await http.get("/messages", params={"limit": 5}), "list_messages", 200)
+
+
+async def client_loop(base_url: str, db: Path, tally: Tally, client: int, deadline: float) -> None:
+    loop = asyncio.get_running_loop()
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as http:
+        n = 0
+        while loop.time() < deadline:
+            if n % SIGN_UP_EVERY == 0:
+                email, phone = await sign_up(http, tally, client, n // SIGN_UP_EVERY)
+            await one_round(http, db, tally, email, phone, n)
+            n += 1
+
+
+async def soak(base_url: str, db: Path, seconds: float) -> Tally:
+    tally = Tally()
+    deadline = asyncio.get_running_loop().time() + seconds
+    await asyncio.gather(*(client_loop(base_url, db, tally, c, deadline) for c in range(CLIENTS)))
+    return tally
+
+
+def test_soak_mixed_workload(tmp_path: Path) -> None:
+    seconds = float(os.environ.get("TWOSTEP_SOAK_SECONDS", "10"))
+    env = server_env(tmp_path)
+    db = Path(env["TWOSTEP_SQLITE_PATH"])
+    with LiveServer(env, tmp_path / "server.log") as server:
+        tally = asyncio.run(soak(server.base_url, db, seconds))
+    assert tally.unexpected == [], tally.unexpected[:10]
+    assert tally.ok["verify"] > 0 and tally.ok["resend"] > 0
+    assert count_rows(db, "SELECT COUNT(*) FROM users") == tally.ok["register"]
+    assert count_rows(db, "SELECT COUNT(*) FROM outbox") == tally.ok["login"] + tally.ok["resend"]
+    families = count_rows(db, "SELECT COUNT(DISTINCT family_id) FROM refresh_tokens")
+    assert families == tally.ok["verify"]
+    assert count_rows(db, "SELECT COUNT(*) FROM refresh_tokens") == tally.ok["verify"] + tally.ok["refresh"]
+    assert count_rows(db, "SELECT COUNT(*) FROM messages") == tally.ok["message"]
+    assert (
+        count_rows(db, "SELECT COUNT(*) FROM challenges WHERE consumed_at IS NOT NULL") == tally.ok["verify"]
+    )

@@ -1,0 +1,273 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a real `twostep serve`."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+_numbers = itertools.count(100)
+START_TIMEOUT_SECONDS = 30.0
+CODE = re.compile(r"\b(\d{4,10})\b")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    env: dict[str, str]
+    workdir: Path
+    process: subprocess.Popen[bytes]
+
+    def outbox(self, to: str) -> list[dict[str, str]]:
+        """The console provider's messages to `to`, oldest first (via `twostep sms outbox --json`)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "twostep", "sms", "outbox", "--json", "--to", to, "--last", "50"],
+            env=self.env,
+            cwd=self.workdir,
+            capture_output=True,
+            timeout=30,
+            check=True,
+        )
+        entries: list[dict[str, str]] = json.loads(done.stdout)
+        return entries
+
+    def wait_for_code(self, to: str, *, count: int = 1, timeout: float = 15.0) -> str:
+        """The code in the `count`-th message to `to`, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        while True:
+            entries = self.outbox(to)
+            if len(entries) >= count:
+                match = CODE.search(entries[count - 1]["body"])
+                assert match, "the SMS carries no code"
+                return match.group(1)
+            assert time.monotonic() < deadline, f"no message #{count} to the test number arrived"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def server_env(workdir: Path, port: int, **overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWOSTEP_")}
+    env.update(
+        TWOSTEP_STAGE="dev",
+        TWOSTEP_STORAGE="sqlite",
+        TWOSTEP_SQLITE_PATH=str(workdir / "twostep.db"),
+        TWOSTEP_JWT_KEY_FILE=str(workdir / "keys.json"),
+        TWOSTEP_SMS_PROVIDERS="console",
+        TWOSTEP_RESEND_COOLDOWN_SECONDS="3",
+        TWOSTEP_OTP_TTL_SECONDS="120",
+        TWOSTEP_ISSUER=f"http://127.0.0.1:{port}",
+        TWOSTEP_LOG_LEVEL="WARNING",
+    )
+    env.update(overrides)
+    return env
+
+
+def start_server(workdir: Path, **overrides: str) -> LiveServer:
+    """Start `python -m twostep serve` and wait until /healthz answers."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = server_env(workdir, port, **overrides)
+    log = (workdir / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "twostep", "serve", "--port", str(port)],
+        env=env,
+        cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    server = LiveServer(f"http://127.0.0.1:{port}", env, workdir, process)
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"twostep serve exited: {(workdir / 'server.log').read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{server.base_url}/healthz", timeout=1.0).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError("twostep serve did not become healthy in time")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(reason=f"{CHROMIUM} is missing (`make test` installs Debian's chromium)")
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)
+
+
+@dataclass
+class Person:
+    first: str
+    last: str
+    email: str
+    password: str
+    phone: str  # E.164
+    national: str  # what a US user types with the country hint
+
+
+def new_person() -> Person:
+    n = next(_numbers)
+    tag = uuid.uuid4().hex[:8]
+    return Person(
+        first="Ada",
+        last="Lovelace",
+        email=f"ada.{tag}@example.com",
+        password=f"correct horse battery {tag}",
+        phone=f"+1202555{n:04d}",
+        national=f"(202) 555-{n:04d}",
+    )
+
+
+def _register(server: LiveServer, person: Person) -> None:
+    """Create the account through the API (the sign-up form has its own journey)."""
+    response = httpx.post(
+        f"{server.base_url}/register",
+        json={
+            "firstName": person.first,
+            "lastName": person.last,
+            "email": person.email,
+            "password": person.password,
+            "phoneNumber": person.phone,
+        },
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = start_server(tmp_path_factory.mktemp("server"))
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def expiring_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server whose codes live 5 s (the smallest TWOSTEP_OTP_TTL_SECONDS allowed)."""
+    live = start_server(tmp_path_factory.mktemp("expiring"), TWOSTEP_OTP_TTL_SECONDS="5")
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (`make test` installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    """A fresh browser context (no cookies, no storage); fails the test on any CSP violation."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")  # type: ignore[attr-defined]
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    violations: list[str] = []
+    tab.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    tab.on("pageerror", lambda error: violations.append(f"uncaught: {error}"))
+    yield tab
+    context.close()
+    assert not violations, violations
+
+
+@pytest.fixture
+def person() -> Person:
+    return new_person()
+
+
+@pytest.fixture
+def account(server: LiveServer) -> Person:
+    """A registered person on the shared server."""
+    someone = new_person()
+    _register(server, someone)
+    return someone
+
+
+@pytest.fixture
+def register() -> Callable[[LiveServer, Person], None]:
+    return _register
+
+
+def ui(tab: Any) -> Any:
+    """The view on show (the others are hidden sections of the same page)."""
+    return tab.locator("section[data-view]:not([hidden])")
+
+
+@pytest.fixture
+def sign_in() -> Callable[[object, LiveServer, Person], None]:
+    """Fill in the sign-in form and wait for the code step."""
+
+    def run(tab: Any, live: LiveServer, who: Person) -> None:
+        tab.goto(f"{live.base_url}/#/signin")
+        ui(tab).get_by_label("Email").fill(who.email)
+        ui(tab).get_by_label("Password").fill(who.password)
+        ui(tab).get_by_role("button", name="Continue").click()
+        tab.get_by_role("heading", name="Enter your code").wait_for()
+
+    return run
+
+
+@pytest.fixture
+def screenshot(tmp_path: Path) -> Callable[[object, str], None]:
+    """A full-page screenshot; into docs/screenshots/<name>.png (the README's) only when
+    TWOSTEP_UPDATE_SCREENSHOTS=1, so an ordinary test run leaves the committed images alone."""
+    folder = SCREENSHOTS if os.environ.get("TWOSTEP_UPDATE_SCREENSHOTS") == "1" else tmp_path
+
+    def take(tab: Any, name: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        tab.screenshot(path=str(path), full_page=True, animations="disabled")
+        assert path.stat().st_size > 0
+
+    return take

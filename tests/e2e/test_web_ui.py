@@ -1,0 +1,308 @@
+"""The web UI in real Chromium: sign up, sign in, the code step, home with the message board."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
+
+REFRESH_COOKIE = "__Host-twostep-refresh"
+
+
+def ui(tab: Any) -> Any:
+    """The view on show (the others are hidden sections of the same page)."""
+    return tab.locator("section[data-view]:not([hidden])")
+
+
+def browser_storage(tab: Any) -> str:
+    """Everything in localStorage and sessionStorage, as one string."""
+    return str(
+        tab.evaluate("() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])")
+    )
+
+
+def refresh_cookie(tab: Any) -> dict[str, Any] | None:
+    return next((c for c in tab.context.cookies() if c["name"] == REFRESH_COOKIE), None)
+
+
+def enter_code(tab: Any, code: str) -> None:
+    tab.get_by_label("Sign-in code").fill(code)
+    tab.get_by_role("button", name="Verify and sign in").click()
+
+
+def wrong(code: str) -> str:
+    return "".join(str((int(d) + 1) % 10) for d in code)
+
+
+def test_whole_journey(server: Any, page: Any, person: Any, screenshot: Any) -> None:
+    page.goto(f"{server.base_url}/#/signup")
+    expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
+    screenshot(page, "sign-up")
+
+    ui(page).get_by_label("First name").fill(person.first)
+    ui(page).get_by_label("Last name").fill(person.last)
+    ui(page).get_by_label("Email").fill(person.email)
+    ui(page).get_by_label("Password").fill(person.password)
+    ui(page).get_by_label("Country").select_option("US")
+    ui(page).get_by_label("Mobile phone").fill(person.national)  # the country hint makes it +1…
+    ui(page).get_by_role("button", name="Create account").click()
+
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("status").first).to_contain_text("Your account is ready")
+    expect(ui(page).get_by_label("Email")).to_have_value(person.email)
+    expect(ui(page).get_by_label("Password")).to_be_focused()
+    screenshot(page, "sign-in")
+    ui(page).get_by_label("Password").fill(person.password)
+    ui(page).get_by_role("button", name="Continue").click()
+
+    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
+    masked = person.phone[:2] + "*" * (len(person.phone) - 4) + person.phone[-2:]
+    expect(page.locator("[data-destination]")).to_have_text(masked)
+    code = server.wait_for_code(person.phone)
+    enter_code(page, code)
+
+    expect(page.get_by_role("heading", name=f"Hello, {person.email}!")).to_be_visible()
+    for content in ("Welcome to the board!", f"Hello from {person.first} <b>not bold</b>"):
+        ui(page).get_by_label("Your message").fill(content)
+        ui(page).get_by_role("button", name="Post message").click()
+        expect(page.locator(".message-text").first).to_have_text(content)  # newest first, shown as text
+    expect(page.locator(".message-text").nth(1)).to_have_text("Welcome to the board!")
+    expect(page.locator(".message-meta").first).to_contain_text(person.email)
+    expect(ui(page).get_by_label("Your message")).to_have_value("")
+    page.mouse.move(0, 0)
+    screenshot(page, "home")
+
+    cookie = refresh_cookie(page)
+    assert cookie is not None, "the refresh token cookie was not stored (Secure on http://127.0.0.1)"
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+    assert cookie["path"] == "/"
+    assert page.evaluate("() => document.cookie") == "", "scripts must not see the refresh token"
+    stored = browser_storage(page)
+    for secret in (person.password, code, cookie["value"], "eyJ"):
+        assert secret not in stored, "a secret reached web storage"
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("status").first).to_contain_text("signed out")
+    assert refresh_cookie(page) is None, "sign-out must clear the cookie"
+    revoked = httpx.post(f"{server.base_url}/token/refresh", json={"refreshToken": cookie["value"]})
+    assert revoked.status_code == 401, "sign-out must revoke the session on the server"
+
+    page.goto(f"{server.base_url}/#/")
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"#/signin$"))
+    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_hidden()
+
+
+def test_wrong_code_shows_the_attempts_left(
+    server: Any, page: Any, account: Any, sign_in: Any, screenshot: Any
+) -> None:
+    sign_in(page, server, account)
+    code = server.wait_for_code(account.phone)
+    enter_code(page, wrong(code))
+    otp = ui(page).get_by_label("Sign-in code")
+    expect(page.locator("#code-otp-error")).to_have_text("That code is wrong. You have 4 attempts left.")
+    expect(otp).to_have_attribute("aria-invalid", "true")
+    expect(otp).to_have_attribute("autocomplete", "one-time-code")
+    expect(otp).to_have_attribute("inputmode", "numeric")
+    screenshot(page, "code-entry-error")
+
+    enter_code(page, code)  # the right code still works after a wrong one
+    expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+
+
+def test_resend_respects_the_countdown(server: Any, page: Any, account: Any, sign_in: Any) -> None:
+    sign_in(page, server, account)
+    resend = page.locator("[data-resend]")
+    expect(resend).to_be_disabled()  # checked first: the cooldown is only 3 s on the test server
+    expect(resend).to_have_text(re.compile(r"^Send a new code in \d+ s$"))
+    first = server.wait_for_code(account.phone)
+
+    expect(resend).to_be_enabled(timeout=10_000)  # the cooldown is 3 s on the test server
+    expect(resend).to_have_text("Send a new code")
+    resend.click()
+    expect(page.locator("[data-resend-status]")).to_contain_text("A new code is on its way")
+    expect(resend).to_be_disabled()
+    second = server.wait_for_code(account.phone, count=2)
+
+    if second != first:  # one in a million they coincide; then the old one is not provably dead
+        enter_code(page, first)
+        expect(page.locator("#code-otp-error")).to_contain_text("That code is wrong")
+    enter_code(page, second)
+    expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+
+
+def test_reload_keeps_the_session(server: Any, page: Any, account: Any, sign_in: Any) -> None:
+    sign_in(page, server, account)
+    enter_code(page, server.wait_for_code(account.phone))
+    hello = page.get_by_role("heading", name=f"Hello, {account.email}!")
+    expect(hello).to_be_visible()
+    before = refresh_cookie(page)
+
+    with page.expect_response(lambda r: r.url.endswith("/token/refresh") and r.status == 200):
+        page.reload()
+    expect(hello).to_be_visible()
+    after = refresh_cookie(page)
+    assert before is not None and after is not None
+    assert after["value"] != before["value"], "the silent refresh rotates the refresh token"
+    assert "eyJ" not in browser_storage(page)
+
+
+def test_two_tabs_reloading_at_once_stay_signed_in(
+    server: Any, page: Any, account: Any, sign_in: Any
+) -> None:
+    sign_in(page, server, account)
+    enter_code(page, server.wait_for_code(account.phone))
+    hello = f"Hello, {account.email}!"
+    expect(page.get_by_role("heading", name=hello)).to_be_visible()
+    other = page.context.new_page()
+    other.goto(f"{server.base_url}/#/")
+    expect(other.get_by_role("heading", name=hello)).to_be_visible()
+
+    # Both tabs refresh at the same instant with the same cookie; the refreshes must take turns, or
+    # the second would present a spent token and end the session (reuse detection).
+    at = page.evaluate("() => Date.now()") + 400
+    arm = """(at) => { window.refreshed = import("./assets/session.js").then((session) => new Promise((done) =>
+        setTimeout(() => session.refresh().then((token) => done(Boolean(token)), () => done(false)),
+                   at - Date.now()))); }"""
+    for tab in (page, other):
+        tab.evaluate(arm, at)  # returns at once; both fire at `at`
+    assert [tab.evaluate("() => window.refreshed") for tab in (page, other)] == [True, True]
+    other.reload()
+    expect(other.get_by_role("heading", name=hello)).to_be_visible()
+
+
+def test_expired_code_says_so(
+    expiring_server: Any, page: Any, person: Any, register: Any, sign_in: Any
+) -> None:
+    register(expiring_server, person)
+    sign_in(page, expiring_server, person)
+    code = expiring_server.wait_for_code(person.phone)
+    challenge = json.loads(page.evaluate("() => sessionStorage.getItem('twostep.challenge')"))
+    expires_at = page.evaluate("(iso) => Date.parse(iso)", challenge["expiresAt"]) / 1000
+    time.sleep(max(0.0, expires_at - time.time()) + 1.0)  # the code lives 5 s on this server
+
+    enter_code(page, code)
+    alert = page.locator("#code-form [role=alert]")
+    expect(alert).to_have_text("This code has expired. Send a new code and enter that one.")
+    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_hidden()
+
+
+def test_errors_appear_beside_their_fields(server: Any, page: Any, account: Any) -> None:
+    page.goto(f"{server.base_url}/#/signup")
+    ui(page).get_by_role("button", name="Create account").click()  # everything empty
+    for field in ("#signup-first-error", "#signup-email-error", "#signup-phone-error"):
+        expect(page.locator(field)).to_have_text("This field is required.")
+    expect(ui(page).get_by_label("First name")).to_be_focused()
+
+    ui(page).get_by_label("First name").fill("Grace")
+    ui(page).get_by_label("Last name").fill("Hopper")
+    ui(page).get_by_label("Email").fill(f"other.{account.email}")
+    ui(page).get_by_label("Password").fill("short")
+    ui(page).get_by_label("Mobile phone").fill("+1 202 555 01")
+    ui(page).get_by_role("button", name="Create account").click()
+    error = page.locator(".field-error:not(:empty), [data-form-error]:not(:empty)").first
+    expect(error).to_be_visible()
+    text = page.locator("#signup-form").inner_text()
+    assert "{" not in text and '"code"' not in text, "no raw JSON on the page"
+    invalid = page.locator("#signup-form [aria-invalid=true]")
+    expect(invalid.first).to_be_visible()
+    assert invalid.first.get_attribute("name") in {"password", "phoneNumber"}
+
+    page.goto(f"{server.base_url}/#/signin")
+    ui(page).get_by_label("Email").fill(account.email)
+    ui(page).get_by_label("Password").fill(account.password + "x")
+    ui(page).get_by_role("button", name="Continue").click()
+    expect(page.locator("#signin-form [role=alert]")).not_to_be_empty()
+    expect(page.get_by_role("heading", name="Enter your code")).to_be_hidden()
+
+
+def test_network_failure_is_reported(server: Any, page: Any, account: Any) -> None:
+    page.goto(f"{server.base_url}/#/signin")
+    page.route("**/login", lambda route: route.abort("connectionrefused"))
+    ui(page).get_by_label("Email").fill(account.email)
+    ui(page).get_by_label("Password").fill(account.password)
+    ui(page).get_by_role("button", name="Continue").click()
+    expect(page.locator("#signin-form [role=alert]")).to_have_text(
+        "We couldn't reach twostep. Check your connection and try again."
+    )
+    expect(ui(page).get_by_role("button", name="Continue")).to_be_enabled()
+
+
+CONTRAST_CHECK = (Path(__file__).parent / "contrast_check.js").read_text()
+
+
+def test_text_contrast_meets_wcag_aa(server: Any, page: Any, account: Any, sign_in: Any) -> None:
+    page.goto(f"{server.base_url}/#/signup")
+    ui(page).get_by_role("button", name="Create account").click()  # error texts on show too
+    expect(page.locator("#signup-email-error")).not_to_be_empty()
+    assert page.evaluate(CONTRAST_CHECK) == []
+    sign_in(page, server, account)
+    enter_code(page, "0")
+    expect(page.locator("#code-otp-error")).not_to_be_empty()
+    assert page.evaluate(CONTRAST_CHECK) == []
+    enter_code(page, server.wait_for_code(account.phone))
+    expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+    assert page.evaluate(CONTRAST_CHECK) == []
+
+
+def test_keyboard_only_and_labels(server: Any, page: Any, account: Any) -> None:
+    for view in ("signup", "signin"):
+        page.goto(f"{server.base_url}/#/{view}")
+        page.locator(f"[data-view={view}] h1").wait_for()
+        unlabelled = page.evaluate(
+            """(view) => [...document.querySelectorAll(`[data-view=${view}] input, [data-view=${view}] select,
+                 [data-view=${view}] textarea`)].filter((el) => el.labels.length === 0).map((el) => el.id)""",
+            view,
+        )
+        assert unlabelled == [], f"inputs without a label on {view}: {unlabelled}"
+
+    page.goto(f"{server.base_url}/#/signin")
+    page.get_by_role("heading", name="Sign in").wait_for()
+    reached: list[str] = []
+    for _ in range(12):  # Tab from the top of the page until the submit button has focus
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => document.activeElement.id || document.activeElement.textContent.trim()"
+        )
+        reached.append(focused)
+        if focused == "signin-email":
+            page.keyboard.type(account.email)
+        elif focused == "signin-password":
+            page.keyboard.type(account.password)
+        elif focused == "Continue":
+            break
+    assert reached[-1] == "Continue", f"Tab never reached the submit button: {reached}"
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
+    expect(ui(page).get_by_label("Sign-in code")).to_be_focused()  # focus moves to the code field
+    page.keyboard.type(server.wait_for_code(account.phone))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+
+
+def test_small_screen(server: Any, page: Any, account: Any, sign_in: Any, screenshot: Any) -> None:
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(f"{server.base_url}/#/signup")
+    expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360, "no sideways scrolling"
+    screenshot(page, "sign-up-360px")
+
+    sign_in(page, server, account)
+    enter_code(page, server.wait_for_code(account.phone))
+    expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+    ui(page).get_by_label("Your message").fill("Posted from a small screen")
+    ui(page).get_by_role("button", name="Post message").click()
+    expect(page.locator(".message-text").first).to_have_text("Posted from a small screen")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360, "no sideways scrolling"
+    page.mouse.move(0, 0)
+    screenshot(page, "home-360px")

@@ -1,0 +1,221 @@
+"""The web UI's server side: pages and their headers, the refresh cookie, CORS on real responses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import PASSWORD, latest_code, register
+from twostep.api.app import create_app
+from twostep.api.routes_web import WEB_DIR, api_origin, content_security_policy
+from twostep.container import Container
+
+WEB = {"X-Twostep-Client": "web"}
+COOKIE = "__Host-twostep-refresh"
+ORIGIN = "https://app.example.com"
+
+
+@pytest.fixture
+def https_client(container: Container) -> TestClient:
+    """Over https, so the client's cookie jar keeps and sends the `Secure` cookie."""
+    return TestClient(create_app(container), base_url="https://testserver")
+
+
+def web_sign_in(client: TestClient, container: Container) -> dict[str, str]:
+    register(client)
+    started = client.post("/login", json={"email": "test@example.com", "password": PASSWORD}, headers=WEB)
+    assert started.status_code == 200, started.text
+    verified = client.post(
+        f"/otp/{started.json()['otpId']}/verify", json={"otp": latest_code(container)}, headers=WEB
+    )
+    assert verified.status_code == 200, verified.text
+    return dict(verified.json())
+
+
+def test_root_serves_the_ui_with_a_strict_policy(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert 'type="module" src="assets/app.js"' in page.text
+    csp = page.headers["content-security-policy"]
+    for directive in (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "require-trusted-types-for 'script'",
+    ):
+        assert directive in csp
+    assert "unsafe-inline" not in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["cross-origin-opener-policy"] == "same-origin"
+
+
+def test_pages_have_no_inline_script_or_style() -> None:
+    html = (WEB_DIR / "index.html").read_text()
+    assert "<script>" not in html and "<style" not in html and " style=" not in html
+    assert not re.search(r"\son[a-z]+\s*=", html), "no inline event handlers"
+    for script in re.findall(r"<script[^>]*>", html):
+        assert 'src="' in script
+
+
+def test_assets_are_cacheable_and_api_answers_are_not(client: TestClient) -> None:
+    asset = client.get("/assets/app.js")
+    assert asset.status_code == 200
+    assert "javascript" in asset.headers["content-type"]
+    assert "no-store" not in asset.headers["cache-control"]
+    assert client.get("/messages").headers["cache-control"] == "no-store"
+    config = client.get("/config.json")
+    assert config.json() == {"apiBaseUrl": ""}
+
+
+def test_api_routes_docs_and_errors_still_win(client: TestClient) -> None:
+    assert client.post("/login", json={}).status_code == 422
+    assert client.get("/openapi.json").status_code == 200
+    assert "/" not in client.get("/openapi.json").json()["paths"]
+    assert client.get("/docs").status_code == 200
+    missing = client.get("/assets/nope.js")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert client.post("/nothing-here").status_code == 404
+
+
+def test_connect_src_names_a_configured_api_origin(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text('{"apiBaseUrl": "https://api.example.com/prod/"}')
+    assert api_origin(config) == "https://api.example.com"
+    assert "connect-src 'self' https://api.example.com;" in content_security_policy(api_origin(config))
+    config.write_text('{"apiBaseUrl": ""}')
+    assert api_origin(config) is None
+    config.write_text("not json")
+    assert api_origin(config) is None
+
+
+def test_web_sign_in_sets_a_locked_down_refresh_cookie(
+    https_client: TestClient, container: Container
+) -> None:
+    pair = web_sign_in(https_client, container)
+    assert https_client.cookies.get(COOKIE)
+    assert pair["refreshToken"] is None  # only in the HttpOnly cookie, never readable by page scripts
+    header = https_client.post("/token/refresh", headers=WEB).headers["set-cookie"]
+    for attribute in ("HttpOnly", "Secure", "SameSite=strict", "Path=/", "Max-Age="):
+        assert attribute in header
+
+
+def test_refresh_reads_and_rotates_the_cookie(https_client: TestClient, container: Container) -> None:
+    web_sign_in(https_client, container)
+    first = https_client.cookies.get(COOKIE)
+    refreshed = https_client.post("/token/refresh", headers=WEB)
+    assert refreshed.status_code == 200
+    assert refreshed.json()["accessToken"]
+    second = https_client.cookies.get(COOKIE)
+    assert second and second != first
+    # the spent token is refused (and ends the family), so the rotated cookie dies with it
+    reused = https_client.post("/token/refresh", json={"refreshToken": first})
+    assert reused.status_code == 401
+    assert https_client.post("/token/refresh", headers=WEB).status_code == 401
+    assert https_client.cookies.get(COOKIE) is None, "a refused cookie is cleared"
+
+
+def test_the_cookie_needs_the_web_header(https_client: TestClient, container: Container) -> None:
+    """A cross-site form post cannot add the header, so it cannot spend the cookie (no CSRF)."""
+    web_sign_in(https_client, container)
+    assert https_client.post("/token/refresh").status_code == 401
+    assert https_client.post("/logout").status_code == 401
+    assert https_client.post("/token/refresh", headers=WEB).status_code == 200
+
+
+def test_json_body_form_keeps_working_for_api_clients(https_client: TestClient, container: Container) -> None:
+    register(https_client)
+    started = https_client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+    verified = https_client.post(
+        f"/otp/{started.json()['otpId']}/verify", json={"otp": latest_code(container)}
+    )
+    assert "set-cookie" not in verified.headers, "no cookie unless the web UI asks"
+    refreshed = https_client.post("/token/refresh", json={"refreshToken": verified.json()["refreshToken"]})
+    assert refreshed.status_code == 200
+    assert "set-cookie" not in refreshed.headers
+    assert (
+        https_client.post("/logout", json={"refreshToken": refreshed.json()["refreshToken"]}).status_code
+        == 204
+    )
+
+
+def test_logout_clears_the_cookie_and_revokes_the_family(
+    https_client: TestClient, container: Container
+) -> None:
+    web_sign_in(https_client, container)
+    token = https_client.cookies.get(COOKIE)
+    out = https_client.post("/logout", headers=WEB)
+    assert out.status_code == 204
+    assert "Max-Age=0" in out.headers["set-cookie"]
+    assert https_client.cookies.get(COOKIE) is None
+    assert https_client.post("/token/refresh", json={"refreshToken": token}).status_code == 401
+    again = https_client.post("/logout", headers=WEB)
+    assert again.status_code == 204, "signing out of an ended session still succeeds for the UI"
+
+
+@pytest.fixture
+def cors_client(make_container: Callable[..., Container]) -> TestClient:
+    return TestClient(create_app(make_container(cors_origins=[ORIGIN])), base_url="https://testserver")
+
+
+def test_cors_headers_are_on_real_responses(cors_client: TestClient) -> None:
+    response = cors_client.get("/messages", headers={"Origin": ORIGIN})
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+    assert response.headers["access-control-allow-credentials"] == "true"
+    failed = cors_client.post("/token/refresh", headers={"Origin": ORIGIN, **WEB})
+    assert failed.status_code == 401
+    assert failed.headers["access-control-allow-origin"] == ORIGIN, "errors carry CORS headers too"
+    assert "Retry-After" in failed.headers["access-control-expose-headers"]
+
+
+def test_cors_preflight_allows_the_web_header(cors_client: TestClient) -> None:
+    preflight = cors_client.options(
+        "/token/refresh",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, x-twostep-client",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == ORIGIN
+    assert preflight.headers["access-control-allow-credentials"] == "true"
+    assert "x-twostep-client" in preflight.headers["access-control-allow-headers"].lower()
+
+
+def test_an_unlisted_origin_gets_no_cors_headers(cors_client: TestClient) -> None:
+    evil = "https://evil.example"
+    response = cors_client.get("/messages", headers={"Origin": evil})
+    assert "access-control-allow-origin" not in response.headers
+    preflight = cors_client.options(
+        "/token/refresh",
+        headers={"Origin": evil, "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 400
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_login_without_second_factor_sets_the_cookie_for_the_web(
+    make_container: Callable[..., Container],
+) -> None:
+    client = TestClient(
+        create_app(make_container(require_second_factor=False)), base_url="https://testserver"
+    )
+    register(client, phone=None)
+    answer = client.post("/login", json={"email": "test@example.com", "password": PASSWORD}, headers=WEB)
+    assert answer.status_code == 200, answer.text
+    assert client.cookies.get(COOKIE) and answer.json()["refreshToken"] is None
+    assert client.post("/token/refresh", headers=WEB).status_code == 200
