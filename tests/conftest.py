@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,82 @@ def client(container: Container) -> Iterator[TestClient]:
         yield test_client
 
 
+AWS_TEST_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _serialised_moto_server(port: int) -> Any:
+    """moto's ThreadedMotoServer with one request at a time.
+
+    DynamoDB applies each conditional write atomically; moto checks the condition and writes without a
+    lock, so two racing requests can both pass a condition. Serialising requests in the server restores
+    DynamoDB's per-request atomicity; the clients still race (many threads, many connections), so an
+    adapter that decides with a read and a separate write still loses the race tests.
+    """
+    import threading
+
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class SerialisedMotoServer(ThreadedMotoServer):  # type: ignore[misc]
+        def _server_entry(self) -> None:
+            inner = DomainDispatcherApplication(create_backend_app)
+            lock = threading.Lock()
+
+            def app(environ: Any, start_response: Any) -> list[bytes]:
+                with lock:
+                    return list(inner(environ, start_response))
+
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return SerialisedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto server on loopback (every AWS service on one port); yields its endpoint URL.
+
+    It changes no environment variable: clients pass `endpoint_url=` (or a test sets `AWS_ENDPOINT_URL`
+    with monkeypatch) and dummy credentials (`aws_test_environment` below sets them per test).
+    """
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = _serialised_moto_server(_free_port())
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_test_environment(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Dummy credentials and the region for boto3, for one test."""
+    for name, value in AWS_TEST_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return dict(AWS_TEST_ENVIRONMENT)
+
+
 def latest_code(container: Container, phone: str = PHONE) -> str:
     """The last code texted to `phone`, read from the console outbox."""
     entries = container.storage.list_outbox(to=phone, last=1)
@@ -105,17 +183,3 @@ def sign_in(
     verified = client.post(f"/otp/{otp_id}/verify", json={"otp": latest_code(container, phone)})
     assert verified.status_code == 200, verified.text
     return dict(verified.json())
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """A moto server on a free loopback port for the whole session; yields its endpoint URL."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()

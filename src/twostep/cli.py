@@ -185,16 +185,44 @@ def keys_rotate() -> None:
     from twostep.secrets.local import LocalKeyFile
 
     settings = settings_or_exit()
-    if settings.secret_arn:
-        fail("keys live in Secrets Manager here; rotate them there (see README, Deploy to AWS)", 2)
     with friendly_errors():
-        material = LocalKeyFile(settings.jwt_key_file, settings.jwt_algorithm, settings.jwt_rsa_bits).rotate(
-            SystemClock()
-        )
+        if settings.secret_arn:  # AWS: rotate the secret's value (needs secretsmanager:PutSecretValue)
+            from twostep.secrets.aws import SecretsManagerKeys
+
+            source = SecretsManagerKeys.from_settings(settings)
+            material = source.rotate(SystemClock(), settings.jwt_algorithm, settings.jwt_rsa_bits)
+        else:
+            key_file = LocalKeyFile(settings.jwt_key_file, settings.jwt_algorithm, settings.jwt_rsa_bits)
+            material = key_file.rotate(SystemClock())
     typer.echo(
         f"new signing key {material.current.kid} ({material.current.algorithm}); "
         f"{len(material.signing_keys) - 1} previous key(s) kept for verification"
     )
+
+
+@keys_app.command("generate")
+def keys_generate(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the key material JSON (the default).")
+    ] = True,
+    extra: Annotated[
+        list[str] | None,
+        typer.Option("--extra", help="NAME=VALUE kept in the secret's `extra` (SMS provider credentials)."),
+    ] = None,
+) -> None:
+    """Print fresh key material (the value of the Secrets Manager secret on AWS); stores nothing."""
+    from dataclasses import replace
+
+    from twostep.domain.clock import SystemClock
+    from twostep.domain.keys import KeyMaterial
+
+    del as_json  # JSON is the only format: the output is meant for `--secret-string file://…`
+    settings = settings_or_exit()
+    pairs = [item.partition("=") for item in extra or []]
+    if any(not name or not sep for name, sep, _ in pairs):
+        fail("--extra takes NAME=VALUE", 2)
+    material = KeyMaterial.generate(settings.jwt_algorithm, SystemClock().now(), settings.jwt_rsa_bits)
+    typer.echo(replace(material, extra={name: value for name, _, value in pairs}).to_json())
 
 
 @sms_app.command("outbox")

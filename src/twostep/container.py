@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from twostep.domain.clock import Clock, SystemClock
@@ -13,7 +12,7 @@ from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import SmsSender, Storage
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
-from twostep.secrets import load_key_material
+from twostep.secrets import load_key_material, settings_with_secret_credentials
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitPolicy, LimitsService
@@ -25,6 +24,7 @@ from twostep.services.verification import VerificationService, VerifyPolicy
 from twostep.settings import Settings
 from twostep.sms import SenderDeps, build_delivery
 from twostep.storage import build_storage
+from twostep.verifier_factory import build_verifier
 
 logger = logging.getLogger("twostep")
 
@@ -80,24 +80,6 @@ def verify_policy(settings: Settings) -> VerifyPolicy:
     )
 
 
-def build_verifier(settings: Settings, keys: KeyMaterial, clock: Clock) -> TokenVerifier:
-    """The access-token verifier; also what the authorizer builds, with nothing else."""
-    max_age = timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds)
-    published = keys.verification_keys(clock.now(), max_age)
-    return TokenVerifier(
-        algorithm=settings.jwt_algorithm,
-        keys={
-            kid: key.verification_material
-            for kid, key in published.items()
-            if key.algorithm == settings.jwt_algorithm
-        },
-        issuer=settings.issuer,
-        audience=settings.audience,
-        leeway_seconds=settings.jwt_leeway_seconds,
-        clock=clock,
-    )
-
-
 def build(
     settings: Settings,
     *,
@@ -109,6 +91,8 @@ def build(
 ) -> Container:
     """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda)."""
     clock = clock or SystemClock()
+    keys = load_key_material(settings, clock, boto_session=boto_session)
+    settings = settings_with_secret_credentials(settings, keys.extra)  # provider keys kept in the secret
     storage = storage or build_storage(settings, boto_session=boto_session)
     storage.init_schema()
     closers: list[Any] = []
@@ -121,7 +105,6 @@ def build(
         closers.append(http)
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)
-    keys = load_key_material(settings, clock, boto_session=boto_session)
     return _wire(settings, clock, storage, sender, keys, closers)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,10 +21,30 @@ def _sqlite(tmp_path: Path, _: pytest.FixtureRequest) -> Storage:
     return SqliteStorage(tmp_path / "conformance.db")
 
 
+def _dynamodb(_: Path, request: pytest.FixtureRequest) -> Storage:
+    """A fresh table per test on the session's moto server, reached over HTTP."""
+    import boto3
+
+    from twostep.storage.dynamodb import DynamoDbStorage
+    from twostep.storage.dynamodb_client import CLIENT_CONFIG
+
+    endpoint = request.getfixturevalue("moto_server")
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=CLIENT_CONFIG,
+    )
+    return DynamoDbStorage(client, f"conformance-{uuid.uuid4().hex[:12]}")
+
+
 # name -> factory(tmp_path, request); backends that need a server add their entry here.
 BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], Storage]] = {
     "memory": _memory,
     "sqlite": _sqlite,
+    "dynamodb": _dynamodb,
 }
 
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from twostep.domain.clock import FixedClock
 from twostep.domain.models import Challenge, RefreshToken, User
+from twostep.domain.otp import CodeHasher
+from twostep.domain.ports import Storage
+from twostep.services.audit import AuditService
+from twostep.services.challenges import ChallengeService
+from twostep.services.limits import LimitPolicy, LimitsService
 
 T = TypeVar("T")
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -69,3 +77,51 @@ def run_together(count: int, action: Callable[[int], T]) -> list[T | BaseExcepti
 
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(run, range(count)))
+
+
+class RecordingSender:
+    """An SmsSender that keeps what it was asked to send."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, to: str, body: str) -> str:
+        self.sent.append((to, body))
+        return "id"
+
+    def last_code(self) -> str:
+        match = re.match(r"\d+", self.sent[-1][1])
+        assert match is not None
+        return match.group(0)
+
+
+@dataclass(frozen=True)
+class CodeWiring:
+    codes: ChallengeService
+    sender: RecordingSender
+    limits: LimitsService
+    audit: AuditService
+    clock: FixedClock
+    hasher: CodeHasher
+
+
+def wire_codes(storage: Storage, policy: LimitPolicy) -> CodeWiring:
+    """A ChallengeService over `storage` with a recording sender and a fixed clock."""
+    clock = FixedClock()
+    audit = AuditService(storage, clock)
+    limits = LimitsService(storage, policy, clock, audit)
+    sender = RecordingSender()
+    hasher = CodeHasher(b"k" * 32)
+    codes = ChallengeService(
+        store=storage,
+        sender=sender,
+        hasher=hasher,
+        limits=limits,
+        audit=audit,
+        clock=clock,
+        org_name="twostep",
+        web_origin=None,
+    )
+    return CodeWiring(codes, sender, limits, audit, clock, hasher)

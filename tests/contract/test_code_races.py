@@ -6,44 +6,17 @@ import re
 
 import pytest
 
-from tests.contract.helpers import run_together
-from twostep.domain.clock import FixedClock
+from tests.contract.helpers import RecordingSender, run_together, wire_codes
 from twostep.domain.errors import ChallengeGone, WrongCode
-from twostep.domain.otp import CodeHasher
 from twostep.domain.ports import Storage
-from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
-from twostep.services.limits import LimitPolicy, LimitsService
-
-
-class RecordingSender:
-    name = "recording"
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    def send(self, to: str, body: str) -> str:
-        self.sent.append((to, body))
-        return "id"
+from twostep.services.limits import LimitPolicy
 
 
 @pytest.fixture
 def codes(storage: Storage) -> tuple[ChallengeService, RecordingSender]:
-    clock = FixedClock()
-    audit = AuditService(storage, clock)
-    limits = LimitsService(storage, LimitPolicy(resend_cooldown_seconds=0), clock, audit)
-    sender = RecordingSender()
-    service = ChallengeService(
-        store=storage,
-        sender=sender,
-        hasher=CodeHasher(b"k" * 32),
-        limits=limits,
-        audit=audit,
-        clock=clock,
-        org_name="twostep",
-        web_origin=None,
-    )
-    return service, sender
+    wiring = wire_codes(storage, LimitPolicy(resend_cooldown_seconds=0))
+    return wiring.codes, wiring.sender
 
 
 SPEC = CodeSpec(length=6, ttl_seconds=120, max_attempts=5, template="{code} is your code")

@@ -3,18 +3,12 @@ loses an attempt that was counted."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.contract.helpers import run_together
-from twostep.domain.clock import FixedClock
+from tests.contract.helpers import RecordingSender, run_together, wire_codes
 from twostep.domain.errors import ChallengeGone, RateLimited, WrongCode
-from twostep.domain.otp import CodeHasher
 from twostep.domain.ports import Storage
-from twostep.services.audit import AuditService
-from twostep.services.challenges import ChallengeService
-from twostep.services.limits import LimitPolicy, LimitsService
+from twostep.services.limits import LimitPolicy
 from twostep.services.verification import (
     VerificationCreated,
     VerificationService,
@@ -25,39 +19,17 @@ from twostep.services.verification import (
 PHONES = ("+14155552671", "+14155552672")
 
 
-class RecordingSender:
-    name = "recording"
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    def send(self, to: str, body: str) -> str:
-        self.sent.append((to, body))
-        return "id"
-
-    def last_code(self) -> str:
-        match = re.match(r"\d+", self.sent[-1][1])
-        assert match is not None
-        return match.group(0)
-
-
 @pytest.fixture
 def verification(storage: Storage) -> tuple[VerificationService, RecordingSender]:
-    clock = FixedClock()
-    audit = AuditService(storage, clock)
     policy = LimitPolicy(resend_cooldown_seconds=0, sms_per_number_10min=1000, sms_per_number_day=1000)
-    limits = LimitsService(storage, policy, clock, audit)
-    sender = RecordingSender()
-    hasher = CodeHasher(b"k" * 32)
-    codes = ChallengeService(
-        store=storage,
-        sender=sender,
-        hasher=hasher,
-        limits=limits,
-        audit=audit,
-        clock=clock,
-        org_name="twostep",
-        web_origin=None,
+    wiring = wire_codes(storage, policy)
+    codes, sender, limits, audit, clock, hasher = (
+        wiring.codes,
+        wiring.sender,
+        wiring.limits,
+        wiring.audit,
+        wiring.clock,
+        wiring.hasher,
     )
     service = VerificationService(
         codes=codes,

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import settings_for_tests
 from tests.sms.provider_server import ProviderServer
 from twostep.domain.clock import FixedClock
 from twostep.domain.ports import SmsSender
@@ -35,19 +36,10 @@ SECRETS = ("twilio-secret-token-1", "fr-secret-key-2", "sipgate-secret-3")
 
 
 def sms_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """Settings that ignore the environment and `.env`: memory storage, files in tmp_path, test creds."""
-    values: dict[str, Any] = {
-        "stage": "dev",
-        "storage": "memory",
-        "sqlite_path": tmp_path / "twostep.db",
-        "jwt_key_file": tmp_path / "keys.json",
-        "issuer": "http://testserver",
-        "resend_cooldown_seconds": 0,
-        "sms_timeout_seconds": TEST_TIMEOUT_SECONDS,
-        **CREDENTIALS,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    """The shared test settings plus provider credentials and a short provider timeout."""
+    return settings_for_tests(
+        tmp_path, **{"sms_timeout_seconds": TEST_TIMEOUT_SECONDS, **CREDENTIALS, **overrides}
+    )
 
 
 @pytest.fixture

@@ -8,10 +8,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from pydantic import ValidationError
+
 from twostep.domain.clock import Clock
+from twostep.domain.errors import ConfigurationError
 from twostep.domain.keys import KeyMaterial, hs256_key_from_secret
 from twostep.secrets.local import LocalKeyFile
-from twostep.settings import Settings
+from twostep.settings import Settings, describe_validation_error
 
 
 def load_key_material(settings: Settings, clock: Clock, *, boto_session: Any = None) -> KeyMaterial:
@@ -29,6 +32,46 @@ def load_key_material(settings: Settings, clock: Clock, *, boto_session: Any = N
             clock
         )
     return _with_overrides(material, settings, clock)
+
+
+# Settings a deployment may keep in the secret's `extra` instead of plain environment variables.
+SECRET_SETTINGS = frozenset(
+    {
+        "twilio_account_sid",
+        "twilio_auth_token",
+        "twilio_from",
+        "twilio_messaging_service_sid",
+        "flowroute_access_key",
+        "flowroute_secret_key",
+        "flowroute_from",
+        "sipgate_token_id",
+        "sipgate_token",
+        "sipgate_sms_id",
+        "sns_sender_id",
+        "verify_api_keys",
+    }
+)
+
+
+def settings_with_secret_credentials(settings: Settings, extra: dict[str, str]) -> Settings:
+    """Settings with the secret's provider credentials applied (the secret wins over the environment).
+
+    Names are setting names in any case, with or without the `TWOSTEP_` prefix; other names are ignored.
+
+    Raises:
+        ConfigurationError: a value from the secret is not valid for its setting.
+    """
+    updates = {}
+    for name, value in extra.items():
+        field = name.lower().removeprefix("twostep_")
+        if field in SECRET_SETTINGS:
+            updates[field] = value
+    if not updates:
+        return settings
+    try:
+        return Settings.model_validate({**settings.model_dump(), **updates})
+    except ValidationError as exc:
+        raise ConfigurationError(f"TWOSTEP_SECRET_ARN: {describe_validation_error(exc)}") from exc
 
 
 def _with_overrides(material: KeyMaterial, settings: Settings, clock: Clock) -> KeyMaterial:

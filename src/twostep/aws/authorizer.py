@@ -1,0 +1,134 @@
+"""API Gateway Lambda authorizer: REST TOKEN and REQUEST (IAM policy) and HTTP API v2 simple responses.
+
+Imports only settings, the key source and the token verifier (no web framework, password hasher or
+storage) so a cold start stays small; the verifier is built once per container.
+
+- REST: a valid token gets `Allow` with `principalId` = the user id and a string-only context
+  (`sub`, `email`, `amr`). The policy's Resource is every method of the API stage (`<api>/<stage>/*`)
+  rather than the one methodArn: API Gateway caches the policy per token, and a policy naming only the
+  first route would deny the user's next call to another protected route while the cache lives.
+  A missing or invalid token raises `Exception("Unauthorized")`, which API Gateway answers with 401.
+- HTTP API (`version` "2.0"): `{"isAuthorized": true|false, "context": {...}}` (false gives 403).
+- The token comes from `authorizationToken` (TOKEN) or the `Authorization` header in any letter case
+  (REQUEST, HTTP API), as `Bearer <jwt>` or a raw `<jwt>`.
+
+It fails closed: any error while checking a token denies. If the keys cannot be loaded at all, the
+handler raises a different error, which API Gateway turns into a 500 rather than telling a client that
+its token is bad.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from twostep.aws.lazy import BuiltOnce
+from twostep.domain.clock import SystemClock
+from twostep.domain.tokens import AccessClaims, TokenVerifier, extract_bearer
+
+logger = logging.getLogger("twostep.authorizer")
+
+UNAUTHORIZED = "Unauthorized"
+
+
+class AuthorizerUnavailable(RuntimeError):
+    """The authorizer could not load its keys; API Gateway answers 500."""
+
+
+def _build_verifier() -> TokenVerifier:
+    from twostep.secrets import load_key_material
+    from twostep.settings import Settings
+    from twostep.verifier_factory import build_verifier
+
+    clock = SystemClock()
+    try:
+        settings = Settings()
+        return build_verifier(settings, load_key_material(settings, clock), clock)
+    except Exception as exc:
+        logger.error("authorizer keys unavailable: %s", type(exc).__name__)
+        raise AuthorizerUnavailable("the authorizer could not load its keys") from exc
+
+
+_verifier = BuiltOnce(_build_verifier)
+
+
+def get_verifier() -> TokenVerifier:
+    """The container's verifier, built on first use from `Settings()` and the configured key source."""
+    return _verifier.get()
+
+
+def reset() -> None:
+    """Forget the verifier (tests, or new settings in the same process)."""
+    _verifier.reset()
+
+
+def header_value(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    """A header by name in any letter case."""
+    wanted = name.lower()
+    for key, value in (headers or {}).items():
+        if isinstance(key, str) and key.lower() == wanted and isinstance(value, str):
+            return value
+    return None
+
+
+def token_from(event: Mapping[str, Any]) -> str | None:
+    """The raw JWT from a TOKEN, REQUEST or HTTP API v2 authorizer event."""
+    if event.get("type") == "TOKEN":
+        raw = event.get("authorizationToken")
+        return extract_bearer(raw if isinstance(raw, str) else None)
+    return extract_bearer(header_value(event.get("headers"), "authorization"))
+
+
+def stage_resource(method_arn: str) -> str:
+    """`arn:…:<api>/<stage>/GET/hello` -> `arn:…:<api>/<stage>/*` (every route of the stage)."""
+    parts = method_arn.split("/")
+    if len(parts) < 2 or not parts[0].startswith("arn:"):
+        return method_arn
+    return f"{parts[0]}/{parts[1]}/*"
+
+
+def _claims_or_none(event: Mapping[str, Any]) -> AccessClaims | None:
+    token = token_from(event)
+    if token is None:
+        return None
+    verifier = get_verifier()  # AuthorizerUnavailable propagates: a 500, never an Allow
+    try:
+        return verifier.verify(token)
+    except Exception:  # any failure to check the token denies
+        return None
+
+
+def _context(claims: AccessClaims) -> dict[str, str]:
+    return {"sub": claims.sub, "email": claims.email, "amr": " ".join(claims.amr)}
+
+
+def _policy(claims: AccessClaims, method_arn: str) -> dict[str, Any]:
+    return {
+        "principalId": claims.sub,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": stage_resource(method_arn)}
+            ],
+        },
+        "context": _context(claims),
+    }
+
+
+def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+    """The Lambda entry point.
+
+    Raises:
+        Exception: "Unauthorized" for a REST request without a valid token (API Gateway's 401).
+        AuthorizerUnavailable: the keys could not be loaded (API Gateway's 500).
+    """
+    claims = _claims_or_none(event) if isinstance(event, Mapping) else None
+    if isinstance(event, Mapping) and event.get("version") == "2.0":
+        if claims is None:
+            return {"isAuthorized": False}
+        return {"isAuthorized": True, "context": _context(claims)}
+    method_arn = event.get("methodArn") if isinstance(event, Mapping) else None
+    if claims is None or not isinstance(method_arn, str):
+        raise Exception(UNAUTHORIZED)  # API Gateway matches this exact message
+    return _policy(claims, method_arn)

@@ -1,0 +1,97 @@
+"""Key material from AWS Secrets Manager (`TWOSTEP_SECRET_ARN`), read once per container and cached.
+
+The secret's value is `KeyMaterial.to_json()` (create one with `twostep keys generate --json`); SMS
+provider credentials go in its `extra` object. A store that cannot be reached, or a value that is not
+key material, stops start-up with `SecretStoreUnavailable` / `ConfigurationError` instead of serving.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from twostep.domain.clock import Clock
+from twostep.domain.errors import ConfigurationError, SecretStoreUnavailable
+from twostep.domain.keys import Algorithm, KeyMaterial
+from twostep.settings import Settings
+
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+
+_cache: dict[str, KeyMaterial] = {}
+_cache_lock = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Forget cached key material (tests, and a container told that the secret rotated)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+class SecretsManagerKeys:
+    def __init__(self, client: Any, secret_arn: str) -> None:
+        self._client = client
+        self._arn = secret_arn
+
+    @classmethod
+    def from_settings(cls, settings: Settings, boto_session: Any = None) -> SecretsManagerKeys:
+        """A key source for `settings.secret_arn`; the client is made lazily by boto3."""
+        if not settings.secret_arn:
+            raise ConfigurationError("TWOSTEP_SECRET_ARN is not set.")
+        if boto_session is None:
+            import boto3
+
+            boto_session = boto3.session.Session()
+        return cls(boto_session.client("secretsmanager", config=CLIENT_CONFIG), settings.secret_arn)
+
+    def load(self, clock: Clock) -> KeyMaterial:
+        """The key material, from the cache after the first call in this process.
+
+        Raises:
+            SecretStoreUnavailable: Secrets Manager could not be reached or refused the read.
+            ConfigurationError: the secret's value is not key material.
+        """
+        del clock  # keys are made by `twostep keys generate`, never on a request path
+        with _cache_lock:
+            cached = _cache.get(self._arn)
+        if cached is not None:
+            return cached
+        material = self._fetch()
+        with _cache_lock:
+            return _cache.setdefault(self._arn, material)
+
+    def rotate(self, clock: Clock, algorithm: Algorithm, rsa_bits: int) -> KeyMaterial:
+        """Store key material with a new current key; the old keys stay published until they expire.
+
+        Running containers keep their cached copy: recycle them (the template's `KeysVersion`).
+
+        Raises:
+            SecretStoreUnavailable: the secret could not be read or written.
+            ConfigurationError: the secret's value is not key material.
+        """
+        rotated = self._fetch().rotated(algorithm, clock.now(), rsa_bits)
+        try:
+            self._client.put_secret_value(SecretId=self._arn, SecretString=rotated.to_json())
+        except (ClientError, BotoCoreError) as exc:
+            raise SecretStoreUnavailable("The secret store could not be written.") from exc
+        with _cache_lock:
+            _cache[self._arn] = rotated
+        return rotated
+
+    def _fetch(self) -> KeyMaterial:
+        try:
+            answer = self._client.get_secret_value(SecretId=self._arn)
+        except (ClientError, BotoCoreError) as exc:
+            raise SecretStoreUnavailable("The secret store could not be read.") from exc
+        text = answer.get("SecretString")
+        if not text:
+            raise ConfigurationError("TWOSTEP_SECRET_ARN: the secret has no string value.")
+        try:
+            return KeyMaterial.from_json(text)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError(
+                "TWOSTEP_SECRET_ARN: the secret is not twostep key material "
+                "(create it with `twostep keys generate --json`)."
+            ) from exc

@@ -1,0 +1,267 @@
+"""DynamoDB storage: one table, every state change one conditional write or one transaction.
+
+Key schema (table `TWOSTEP_DYNAMODB_TABLE`; string keys `PK`/`SK`, sparse index `GSI1` on
+`GSI1PK`/`GSI1SK`, TTL attribute `ttl` in epoch seconds; expiry is still checked in code because TTL
+deletes lag by up to a few days):
+
+| item | PK | SK | GSI1PK / GSI1SK | notes |
+|---|---|---|---|---|
+| user | `USER#<id>` | `PROFILE` | `USERS` / `<id>` | phone plain, or sealed with KMS (`phone_ct`, `phone_dk`) |
+| email uniqueness | `EMAIL#<email>` | `EMAIL` | | `user_id`; written with the user in one transaction |
+| phone uniqueness | `PHONE#<e164 or h:hmac>` | `PHONE` | | `user_id`; HMAC of the number when KMS is on |
+| challenge | `CHALLENGE#<id>` | `CHALLENGE` | | attempts/single use by ConditionExpression; ttl |
+| refresh token | `REFRESH#<sha256>` | `REFRESH` | | used_at set by a transaction that checks the family |
+| token family | `FAMILY#<id>` | `FAMILY` | | `revoked_at` revokes every token of the family |
+| user's families | `USER#<id>` | `FAMILY#<id>` | | lets `delete_user` revoke sessions with a Query |
+| message | `MESSAGES` | `<µs>#<id>` | | board: Query newest first, cursor = last key |
+| outbox (dev) | `OUTBOX` | `<seq>` | `OUTBOX#<to>` / `<seq>` | console provider only; ttl 7 days |
+| counter | `COUNTER#<key>` | `COUNTER` | | `ADD v`; restarts after `expires_at` |
+| audit | `AUDIT` | `<seq>` | `AUDIT#<user id>` / `<seq>` | ttl 400 days |
+
+No Scan anywhere: `list_users` (CLI only) Queries the sparse `USERS` index, per-number outbox and
+per-user audit lists Query `GSI1` (eventually consistent: a just-written entry may need a moment).
+The `MESSAGES`, `OUTBOX` and `AUDIT` partitions are single partitions: fine up to ~1000 writes/s each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Any
+
+from twostep.domain.errors import AccountExists
+from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, User
+from twostep.settings import Settings
+from twostep.storage import dynamodb_codec as codec
+from twostep.storage.cursors import message_cursor, parse_message_cursor
+from twostep.storage.dynamodb_client import (
+    CLIENT_CONFIG,
+    ConditionFailed,
+    DynamoCalls,
+    sequence,
+    to_number,
+    ttl_after,
+)
+from twostep.storage.dynamodb_counters import CounterOps
+from twostep.storage.dynamodb_schema import GSI1, create_table, table_exists
+from twostep.storage.dynamodb_tokens import RefreshTokenOps
+from twostep.storage.phone_crypto import PhoneCipher, derive_phone_index_key
+
+_NOT_CONSUMED = "attribute_exists(PK) AND attribute_not_exists(consumed_at)"
+
+
+class DynamoDbStorage(RefreshTokenOps, CounterOps):
+    """Satisfies every storage port over one boto3 client (thread-safe)."""
+
+    def __init__(self, client: Any, table: str, cipher: PhoneCipher | None = None) -> None:
+        super().__init__(DynamoCalls(client), table, codec.Codec(cipher))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, boto_session: Any = None) -> DynamoDbStorage:
+        """The storage for `TWOSTEP_DYNAMODB_TABLE`; `AWS_ENDPOINT_URL` points it at a local server.
+
+        Raises:
+            SecretStoreUnavailable: KMS is on and the key material (for the phone hash) is unreachable.
+        """
+        import boto3
+
+        session = boto_session or boto3.session.Session()
+        cipher = None
+        if settings.kms_key_id:
+            from twostep.domain.clock import SystemClock
+            from twostep.secrets import load_key_material
+
+            material = load_key_material(settings, SystemClock(), boto_session=session)
+            cipher = PhoneCipher(
+                session.client("kms", config=CLIENT_CONFIG),
+                settings.kms_key_id,
+                derive_phone_index_key(material.otp_hmac_key),
+            )
+        return cls(session.client("dynamodb", config=CLIENT_CONFIG), settings.dynamodb_table, cipher)
+
+    def init_schema(self) -> None:
+        if not table_exists(self._calls, self._table):
+            create_table(self._calls, self._table)
+
+    def ping(self) -> None:
+        self._get("HEALTH", "HEALTH")
+
+    def close(self) -> None:
+        """boto3 clients need no closing; the connection pool goes with the process."""
+
+    # --- users ---
+    def add_user(self, user: User) -> None:
+        item = self._codec.user_item(user)
+        writes = [
+            self._tput(item, "attribute_not_exists(PK)"),
+            self._tput(
+                {"PK": f"EMAIL#{user.email}", "SK": "EMAIL", "user_id": user.id}, "attribute_not_exists(PK)"
+            ),
+        ]
+        if user.phone is not None:
+            index = {"PK": f"PHONE#{item['phone_index']}", "SK": "PHONE", "user_id": user.id}
+            writes.append(self._tput(index, "attribute_not_exists(PK)"))
+        try:
+            self._transact(*writes)
+        except ConditionFailed as exc:
+            raise AccountExists() from exc
+
+    def get_user(self, user_id: str) -> User | None:
+        item = self._get(f"USER#{user_id}", "PROFILE")
+        return None if item is None else self._codec.user(item)
+
+    def find_user_by_email(self, email: str) -> User | None:
+        pointer = self._get(f"EMAIL#{email}", "EMAIL")
+        return None if pointer is None else self.get_user(pointer["user_id"])
+
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        with contextlib.suppress(ConditionFailed):  # no such user: nothing to change
+            self._update(
+                f"USER#{user_id}",
+                "PROFILE",
+                "SET password_hash = :h",
+                {":h": password_hash},
+                ConditionExpression="attribute_exists(PK)",
+            )
+
+    def list_users(self, limit: int, cursor: str | None = None) -> Page[User]:
+        items = self._query(
+            "GSI1PK = :p AND GSI1SK > :c", {":p": "USERS", ":c": cursor or " "}, limit + 1, IndexName=GSI1
+        )
+        users = [self._codec.user(item) for item in items[:limit]]
+        return Page(users, users[-1].id if len(items) > limit else None)
+
+    def delete_user(self, user_id: str, now: datetime) -> bool:
+        item = self._get(f"USER#{user_id}", "PROFILE")
+        if item is None:
+            return False
+        deletes = [
+            self._tdelete(f"USER#{user_id}", "PROFILE", "attribute_exists(PK)"),
+            self._tdelete(f"EMAIL#{item['email']}", "EMAIL"),
+        ]
+        if item.get("phone_index"):
+            deletes.append(self._tdelete(f"PHONE#{item['phone_index']}", "PHONE"))
+        try:
+            self._transact(*deletes)
+        except ConditionFailed:
+            return False
+        families = self._query(
+            "PK = :p AND begins_with(SK, :f)",
+            {":p": f"USER#{user_id}", ":f": "FAMILY#"},
+            1000,
+            ConsistentRead=True,
+        )
+        for family in families:
+            self.revoke_family(family["family_id"], now)
+        return True
+
+    # --- challenges ---
+    def put_challenge(self, challenge: Challenge) -> None:
+        self._put(self._codec.challenge_item(challenge))
+
+    def get_challenge(self, challenge_id: str) -> Challenge | None:
+        item = self._get(f"CHALLENGE#{challenge_id}", "CHALLENGE")
+        return None if item is None else self._codec.challenge(item)
+
+    def _challenge_update(
+        self, challenge_id: str, expression: str, values: dict[str, Any], condition: str
+    ) -> Challenge | None:
+        try:
+            item = self._update(
+                f"CHALLENGE#{challenge_id}",
+                "CHALLENGE",
+                expression,
+                values,
+                ConditionExpression=condition,
+                ReturnValues="ALL_NEW",
+                **({"ExpressionAttributeNames": {"#ttl": "ttl"}} if "#ttl" in expression else {}),
+            )
+        except ConditionFailed:
+            return None
+        return self._codec.challenge(item)
+
+    def replace_code(
+        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime
+    ) -> Challenge | None:
+        return self._challenge_update(
+            challenge_id,
+            "SET code_hmac = :h, expires_at = :e, last_sent_at = :now, #ttl = :ttl ADD sends :one",
+            {
+                ":h": code_hmac,
+                ":e": to_number(expires_at),
+                ":now": to_number(now),
+                ":ttl": ttl_after(expires_at, codec.CHALLENGE_TTL_SLACK),
+                ":one": 1,
+            },
+            _NOT_CONSUMED,
+        )
+
+    def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
+        return self._challenge_update(
+            challenge_id,
+            "ADD attempts :one",
+            {":one": 1, ":now": to_number(now)},
+            f"{_NOT_CONSUMED} AND expires_at > :now AND attempts < max_attempts",
+        )
+
+    def consume_challenge(self, challenge_id: str, now: datetime) -> bool:
+        return (
+            self._challenge_update(
+                challenge_id, "SET consumed_at = :now", {":now": to_number(now)}, _NOT_CONSUMED
+            )
+            is not None
+        )
+
+    def expire_challenge(self, challenge_id: str, now: datetime) -> None:
+        self._challenge_update(
+            challenge_id,
+            "SET expires_at = :now",
+            {":now": to_number(now)},
+            "attribute_exists(PK) AND expires_at > :now",
+        )
+
+    # --- messages ---
+    def add_message(self, message: Message) -> None:
+        self._put(codec.message_item(message))
+
+    def list_messages(self, limit: int, cursor: str | None = None) -> Page[Message]:
+        upper = "~"  # sorts after every digit
+        if cursor:
+            created, message_id = parse_message_cursor(cursor)
+            upper = codec.message_sort_key(created, message_id)
+        items = self._query(
+            "PK = :p AND SK < :u", {":p": "MESSAGES", ":u": upper}, limit + 1, ScanIndexForward=False
+        )
+        messages = [codec.message(item) for item in items[:limit]]
+        more = len(items) > limit and messages
+        return Page(messages, message_cursor(messages[-1]) if more else None)
+
+    # --- outbox ---
+    def add_outbox(self, entry: OutboxEntry) -> None:
+        self._put(codec.outbox_item(entry, sequence()))
+
+    def list_outbox(self, to: str | None = None, last: int = 20) -> list[OutboxEntry]:
+        if last <= 0:
+            return []
+        if to is None:
+            items = self._query("PK = :p", {":p": "OUTBOX"}, last, ScanIndexForward=False)
+        else:
+            items = self._query(
+                "GSI1PK = :p", {":p": f"OUTBOX#{to}"}, last, ScanIndexForward=False, IndexName=GSI1
+            )
+        return [codec.outbox_entry(item) for item in reversed(items)]
+
+    # --- audit ---
+    def append_audit(self, event: AuditEvent) -> None:
+        self._put(codec.audit_item(event, sequence()))
+
+    def list_audit(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:
+        if limit <= 0:
+            return []
+        if user_id is None:
+            items = self._query("PK = :p", {":p": "AUDIT"}, limit, ScanIndexForward=False)
+        else:
+            items = self._query(
+                "GSI1PK = :p", {":p": f"AUDIT#{user_id}"}, limit, ScanIndexForward=False, IndexName=GSI1
+            )
+        return [codec.audit_event(item) for item in reversed(items)]

@@ -1,0 +1,64 @@
+"""Table plumbing shared by the DynamoDB storage mixins: typed calls on one table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twostep.storage.dynamodb_client import DynamoCalls, deserialize, key, serialize
+from twostep.storage.dynamodb_codec import Codec
+
+
+class TableOps:
+    """Low-level item operations on `_table`; every call maps errors through `DynamoCalls`."""
+
+    def __init__(self, calls: DynamoCalls, table: str, codec: Codec) -> None:
+        self._calls = calls
+        self._table = table
+        self._codec = codec
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        answer = self._calls.call("get_item", TableName=self._table, Key=key(pk, sk), ConsistentRead=True)
+        item = answer.get("Item")
+        return None if item is None else deserialize(item)
+
+    def _put(self, item: dict[str, Any], condition: str | None = None) -> None:
+        extra = {"ConditionExpression": condition} if condition else {}
+        self._calls.call("put_item", TableName=self._table, Item=serialize(item), **extra)
+
+    def _update(self, pk: str, sk: str, expression: str, values: dict[str, Any], **kw: Any) -> Any:
+        answer = self._calls.call(
+            "update_item",
+            TableName=self._table,
+            Key=key(pk, sk),
+            UpdateExpression=expression,
+            ExpressionAttributeValues=serialize(values),
+            **kw,
+        )
+        attributes = answer.get("Attributes")
+        return None if attributes is None else deserialize(attributes)
+
+    def _query(self, condition: str, values: dict[str, Any], limit: int, **kw: Any) -> list[dict[str, Any]]:
+        answer = self._calls.call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=serialize(values),
+            Limit=limit,
+            **kw,
+        )
+        return [deserialize(item) for item in answer.get("Items", [])]
+
+    def _transact(self, *items: dict[str, Any]) -> None:
+        self._calls.call("transact_write_items", TransactItems=list(items))
+
+    def _tput(self, item: dict[str, Any], condition: str | None = None) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self._table, "Item": serialize(item)}
+        if condition:
+            put["ConditionExpression"] = condition
+        return {"Put": put}
+
+    def _tdelete(self, pk: str, sk: str, condition: str | None = None) -> dict[str, Any]:
+        delete: dict[str, Any] = {"TableName": self._table, "Key": key(pk, sk)}
+        if condition:
+            delete["ConditionExpression"] = condition
+        return {"Delete": delete}

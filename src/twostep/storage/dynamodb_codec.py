@@ -1,0 +1,217 @@
+"""Records to DynamoDB items and back, for the single-table layout described in `storage/dynamodb.py`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, RefreshToken, User
+from twostep.storage.dynamodb_client import maybe_datetime, to_datetime, to_number, ttl_after
+from twostep.storage.phone_crypto import PhoneCipher
+
+DAY = 86400
+CHALLENGE_TTL_SLACK = DAY  # keep used/expired codes a day so late calls still get 410, not 404
+REFRESH_TTL_SLACK = DAY  # keep used tokens past the family's end so reuse is still detected
+OUTBOX_TTL = 7 * DAY
+AUDIT_TTL = 400 * DAY
+MESSAGE_SORT_WIDTH = 20
+
+
+def message_sort_key(epoch_seconds: float, message_id: str) -> str:
+    """`<microseconds, zero padded>#<id>`: sorts by time, then id, as the other adapters do."""
+    return f"{round(epoch_seconds * 1_000_000):0{MESSAGE_SORT_WIDTH}d}#{message_id}"
+
+
+class Codec:
+    """Builds and reads items; owns the phone number encoding (plain, or sealed with KMS)."""
+
+    def __init__(self, cipher: PhoneCipher | None) -> None:
+        self.cipher = cipher
+
+    # --- phone numbers ---
+    def phone_index(self, phone: str) -> str:
+        return self.cipher.index(phone) if self.cipher else phone
+
+    def phone_attributes(self, phone: str | None) -> dict[str, Any]:
+        if phone is None:
+            return {}
+        if self.cipher is None:
+            return {"phone": phone}
+        return self.cipher.seal(phone)
+
+    def read_phone(self, item: dict[str, Any]) -> str | None:
+        if "phone_ct" in item and self.cipher is not None:
+            return self.cipher.open(item["phone_ct"].value, item["phone_dk"].value)
+        phone = item.get("phone")
+        return None if phone is None else str(phone)
+
+    # --- users ---
+    def user_item(self, user: User) -> dict[str, Any]:
+        return {
+            "PK": f"USER#{user.id}",
+            "SK": "PROFILE",
+            "GSI1PK": "USERS",
+            "GSI1SK": user.id,
+            "id": user.id,
+            "email": user.email,
+            "password_hash": user.password_hash,
+            "created_at": to_number(user.created_at),
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "phone_index": None if user.phone is None else self.phone_index(user.phone),
+            **self.phone_attributes(user.phone),
+        }
+
+    def user(self, item: dict[str, Any]) -> User:
+        return User(
+            id=item["id"],
+            email=item["email"],
+            password_hash=item["password_hash"],
+            created_at=to_datetime(item["created_at"]),
+            first_name=item.get("first_name"),
+            last_name=item.get("last_name"),
+            phone=self.read_phone(item),
+        )
+
+    # --- challenges ---
+    def challenge_item(self, c: Challenge) -> dict[str, Any]:
+        return {
+            "PK": f"CHALLENGE#{c.id}",
+            "SK": "CHALLENGE",
+            "id": c.id,
+            "purpose": c.purpose,
+            "subject": c.subject,
+            "code_hmac": c.code_hmac,
+            "created_at": to_number(c.created_at),
+            "expires_at": to_number(c.expires_at),
+            "max_attempts": c.max_attempts,
+            "attempts": c.attempts,
+            "consumed_at": None if c.consumed_at is None else to_number(c.consumed_at),
+            "sends": c.sends,
+            "last_sent_at": None if c.last_sent_at is None else to_number(c.last_sent_at),
+            "code_length": c.code_length,
+            "ttl": ttl_after(c.expires_at, CHALLENGE_TTL_SLACK),
+            **self.phone_attributes(c.phone),
+        }
+
+    def challenge(self, item: dict[str, Any]) -> Challenge:
+        return Challenge(
+            id=item["id"],
+            purpose=item["purpose"],
+            subject=item["subject"],
+            phone=self.read_phone(item) or "",
+            code_hmac=item["code_hmac"],
+            created_at=to_datetime(item["created_at"]),
+            expires_at=to_datetime(item["expires_at"]),
+            max_attempts=int(item["max_attempts"]),
+            attempts=int(item["attempts"]),
+            consumed_at=maybe_datetime(item.get("consumed_at")),
+            sends=int(item["sends"]),
+            last_sent_at=maybe_datetime(item.get("last_sent_at")),
+            code_length=int(item["code_length"]),
+        )
+
+
+def refresh_item(t: RefreshToken) -> dict[str, Any]:
+    return {
+        "PK": f"REFRESH#{t.token_hash}",
+        "SK": "REFRESH",
+        "token_hash": t.token_hash,
+        "family_id": t.family_id,
+        "user_id": t.user_id,
+        "created_at": to_number(t.created_at),
+        "expires_at": to_number(t.expires_at),
+        "family_expires_at": to_number(t.family_expires_at),
+        "amr": ",".join(t.amr),
+        "used_at": None if t.used_at is None else to_number(t.used_at),
+        "revoked_at": None if t.revoked_at is None else to_number(t.revoked_at),
+        "ttl": ttl_after(max(t.expires_at, t.family_expires_at), REFRESH_TTL_SLACK),
+    }
+
+
+def refresh_token(item: dict[str, Any], family_revoked_at: Any = None) -> RefreshToken:
+    """The token; a revoked family revokes it even though its own item was not touched."""
+    revoked = item.get("revoked_at", family_revoked_at)
+    return RefreshToken(
+        token_hash=item["token_hash"],
+        family_id=item["family_id"],
+        user_id=item["user_id"],
+        created_at=to_datetime(item["created_at"]),
+        expires_at=to_datetime(item["expires_at"]),
+        family_expires_at=to_datetime(item["family_expires_at"]),
+        amr=tuple(str(item["amr"]).split(",")),
+        used_at=maybe_datetime(item.get("used_at")),
+        revoked_at=maybe_datetime(revoked),
+    )
+
+
+def message_item(m: Message) -> dict[str, Any]:
+    return {
+        "PK": "MESSAGES",
+        "SK": message_sort_key(m.created_at.timestamp(), m.id),
+        "id": m.id,
+        "user_id": m.user_id,
+        "author": m.author,
+        "content": m.content,
+        "created_at": to_number(m.created_at),
+    }
+
+
+def message(item: dict[str, Any]) -> Message:
+    return Message(
+        id=item["id"],
+        user_id=item["user_id"],
+        author=item["author"],
+        content=item["content"],
+        created_at=to_datetime(item["created_at"]),
+    )
+
+
+def outbox_item(entry: OutboxEntry, seq: str) -> dict[str, Any]:
+    return {
+        "PK": "OUTBOX",
+        "SK": seq,
+        "GSI1PK": f"OUTBOX#{entry.to}",
+        "GSI1SK": seq,
+        "to": entry.to,
+        "body": entry.body,
+        "sent_at": to_number(entry.sent_at),
+        "provider": entry.provider,
+        "ttl": ttl_after(entry.sent_at, OUTBOX_TTL),
+    }
+
+
+def outbox_entry(item: dict[str, Any]) -> OutboxEntry:
+    return OutboxEntry(
+        to=item["to"], body=item["body"], sent_at=to_datetime(item["sent_at"]), provider=item["provider"]
+    )
+
+
+def audit_item(e: AuditEvent, seq: str) -> dict[str, Any]:
+    return {
+        "PK": "AUDIT",
+        "SK": seq,
+        "GSI1PK": None if e.user_id is None else f"AUDIT#{e.user_id}",
+        "GSI1SK": None if e.user_id is None else seq,
+        "event": e.event,
+        "at": to_number(e.at),
+        "user_id": e.user_id,
+        "email_hash": e.email_hash,
+        "phone_masked": e.phone_masked,
+        "ip": e.ip,
+        "request_id": e.request_id,
+        "detail": dict(e.detail),
+        "ttl": ttl_after(e.at, AUDIT_TTL),
+    }
+
+
+def audit_event(item: dict[str, Any]) -> AuditEvent:
+    return AuditEvent(
+        event=item["event"],
+        at=to_datetime(item["at"]),
+        user_id=item.get("user_id"),
+        email_hash=item.get("email_hash"),
+        phone_masked=item.get("phone_masked"),
+        ip=item.get("ip"),
+        request_id=item.get("request_id"),
+        detail={str(k): str(v) for k, v in item.get("detail", {}).items()},
+    )

@@ -1,0 +1,84 @@
+"""Refresh tokens in DynamoDB: token items, a family item whose `revoked_at` revokes every member."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+
+from twostep.domain.models import RefreshToken
+from twostep.storage import dynamodb_codec as codec
+from twostep.storage.dynamodb_base import TableOps
+from twostep.storage.dynamodb_client import ConditionFailed, key, serialize, to_number, ttl_after
+
+
+class RefreshTokenOps(TableOps):
+    """Claiming checks the token and its family in one transaction, so a revoked family wins a race."""
+
+    def add_refresh_token(self, token: RefreshToken) -> None:
+        ttl = ttl_after(max(token.expires_at, token.family_expires_at), codec.REFRESH_TTL_SLACK)
+        family = {"PK": f"FAMILY#{token.family_id}", "SK": "FAMILY"}
+        self._transact(
+            self._tput(codec.refresh_item(token), "attribute_not_exists(PK)"),
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": serialize(family),
+                    "UpdateExpression": "SET user_id = :u, #ttl = :ttl",
+                    "ExpressionAttributeNames": {"#ttl": "ttl"},
+                    "ExpressionAttributeValues": serialize({":u": token.user_id, ":ttl": ttl}),
+                }
+            },
+            self._tput(
+                {
+                    "PK": f"USER#{token.user_id}",
+                    "SK": f"FAMILY#{token.family_id}",
+                    "family_id": token.family_id,
+                    "ttl": ttl,
+                }
+            ),
+        )
+
+    def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
+        item = self._get(f"REFRESH#{token_hash}", "REFRESH")
+        if item is None:
+            return None
+        family = self._get(f"FAMILY#{item['family_id']}", "FAMILY") or {}
+        return codec.refresh_token(item, family.get("revoked_at"))
+
+    def claim_refresh_token(self, token_hash: str, now: datetime) -> RefreshToken | None:
+        item = self._get(f"REFRESH#{token_hash}", "REFRESH")
+        if item is None:
+            return None
+        try:
+            self._transact(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": key(f"REFRESH#{token_hash}", "REFRESH"),
+                        "UpdateExpression": "SET used_at = :now",
+                        "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(used_at)"
+                        " AND attribute_not_exists(revoked_at) AND expires_at > :now",
+                        "ExpressionAttributeValues": serialize({":now": to_number(now)}),
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": self._table,
+                        "Key": key(f"FAMILY#{item['family_id']}", "FAMILY"),
+                        "ConditionExpression": "attribute_not_exists(revoked_at)",
+                    }
+                },
+            )
+        except ConditionFailed:
+            return None
+        return codec.refresh_token({**item, "used_at": to_number(now)})
+
+    def revoke_family(self, family_id: str, now: datetime) -> None:
+        with contextlib.suppress(ConditionFailed):  # no token was ever issued in this family
+            self._update(
+                f"FAMILY#{family_id}",
+                "FAMILY",
+                "SET revoked_at = if_not_exists(revoked_at, :now)",
+                {":now": to_number(now)},
+                ConditionExpression="attribute_exists(PK)",
+            )

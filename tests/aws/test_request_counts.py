@@ -1,0 +1,87 @@
+"""How many DynamoDB, KMS and Secrets Manager requests one sign-in makes (the README's cost estimate).
+
+Counted with a botocore event hook on the boto3 session the container's clients come from. A sign-in
+is `POST /login` + `POST /otp/{id}/verify` (registration happens once per user and is counted apart).
+The console provider's outbox writes are left out: in a deployed stage SNS sends the text instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import boto3
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.aws.conftest import AwsMode
+from tests.aws.test_aws_adapters import CallCounter
+from twostep.api.app import create_app
+from twostep.container import build
+from twostep.settings import Settings
+
+pytestmark = pytest.mark.aws
+
+PHONE = "+905555555555"
+USER = {
+    "firstName": "Cem",
+    "lastName": "Onan",
+    "email": "count@example.com",
+    "password": "correct horse battery staple",
+    "phoneNumber": PHONE,
+}
+# Upper bounds that keep the per-sign-in cost in the README honest; the measured numbers are printed.
+SIGN_IN_BUDGET = {"requests": 25, "write_units": 30, "read_units": 15}
+
+
+def _is_outbox(params: dict[str, Any]) -> bool:
+    return params.get("Item", {}).get("PK", {}).get("S") == "OUTBOX"
+
+
+def capacity(calls: list[tuple[str, dict[str, Any]]]) -> dict[str, int]:
+    """Requests and request units for small (< 1 KB) items: a transaction item costs two units,
+    a strongly consistent read one, and a write to an item carrying GSI1 keys one more for the index."""
+    requests = writes = reads = 0
+    for operation, params in calls:
+        if _is_outbox(params):
+            continue
+        requests += 1
+        if operation == "TransactWriteItems":
+            writes += 2 * len(params["TransactItems"])
+        elif operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            writes += 1 + ("GSI1PK" in params.get("Item", {}))
+        elif operation in ("GetItem", "Query"):
+            reads += 1
+    return {"requests": requests, "write_units": writes, "read_units": reads}
+
+
+def test_dynamodb_requests_per_sign_in(aws_mode: AwsMode, capsys: pytest.CaptureFixture[str]) -> None:
+    session = boto3.session.Session(region_name="us-east-1")
+    dynamodb, kms, secrets = (CallCounter(session, name) for name in ("dynamodb", "kms", "secretsmanager"))
+    container = build(Settings(), boto_session=session)
+    try:
+        with TestClient(create_app(container)) as client:
+            before_register = len(dynamodb.calls)
+            assert client.post("/register", json=USER).status_code == 201
+            register_calls = dynamodb.calls[before_register:]
+            before_sign_in = len(dynamodb.calls)
+            started = client.post("/login", json={"email": USER["email"], "password": USER["password"]})
+            assert started.status_code == 200, started.text
+            after_login = len(dynamodb.calls)
+            body = container.storage.list_outbox(to=PHONE, last=1)[-1].body  # the test reading, not counted
+            code = re.match(r"\d+", body).group(0)  # type: ignore[union-attr]
+            marker = len(dynamodb.calls)
+            verified = client.post(f"/otp/{started.json()['otpId']}/verify", json={"otp": code})
+            assert verified.status_code == 200, verified.text
+            sign_in_calls = dynamodb.calls[before_sign_in:after_login] + dynamodb.calls[marker:]
+    finally:
+        container.close()
+    sign_in = capacity(sign_in_calls)
+    register = capacity(register_calls)
+    with capsys.disabled():
+        print(f"\nDynamoDB per sign-in: {sign_in}; per registration: {register}")
+        print("sign-in operations:", [name for name, params in sign_in_calls if not _is_outbox(params)])
+        print(f"KMS calls (container lifetime): {len(kms.calls)}; Secrets Manager: {len(secrets.calls)}")
+    for name, bound in SIGN_IN_BUDGET.items():
+        assert 0 < sign_in[name] <= bound, (name, sign_in)
+    assert secrets.count("GetSecretValue") == 1
