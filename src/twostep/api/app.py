@@ -8,7 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from twostep import __version__
 from twostep.api import routes_accounts, routes_messages, routes_tokens, routes_wellknown
 from twostep.api.errors import install_error_handlers
-from twostep.api.middleware import RequestIdMiddleware
+from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from twostep.api.routes_verification import verification_router
 from twostep.api.routes_web import install_web
 from twostep.container import Container
@@ -28,6 +28,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(verification_router(container.settings))
     install_web(app)  # last, so API routes win
     _add_cors(app, container)
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from twostep.api.middleware import BodyTooLarge
 from twostep.domain import errors as e
 from twostep.logs import request_id_var
 
@@ -91,8 +93,67 @@ def error_response(error: e.TwoStepError) -> JSONResponse:
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
+    if loc[:1] == ("body",) and len(loc) == 2 and isinstance(loc[1], int):
+        return "body"  # a JSON decode error's loc is ("body", <character offset>)
     parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
+
+
+def _issue(item: dict[str, Any]) -> dict[str, str]:
+    if item.get("type") == "json_invalid":
+        position = item.get("loc", ("body", 0))[-1]
+        return {"field": "body", "message": f"the body is not valid JSON (near character {position})"}
+    return {"field": _field_name(tuple(item.get("loc", ()))), "message": str(item.get("msg", ""))}
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _unsupported_media_type(request: Request, error: RequestValidationError) -> bool:
+    """A body sent as something other than JSON: FastAPI then validates the raw bytes and fails."""
+    body = getattr(error, "body", None)
+    if not isinstance(body, bytes | bytearray) or not body:
+        return False
+    return not _is_json(request.headers.get("content-type", ""))
+
+
+def malformed_body() -> JSONResponse:
+    return problem(
+        422,
+        "invalid_input",
+        "body: the body is not valid JSON (UTF-8 text, nested at most a few thousand levels)",
+        field="body",
+        errors=[{"field": "body", "message": "the body is not valid JSON"}],
+    )
+
+
+def allowed_methods(request: Request, starlette_allow: str) -> str:
+    """Every method served at this path. Starlette names only the first route's methods, but one
+    path here can have a route per method (GET and POST /messages); the OpenAPI paths know them all."""
+    methods = {part.strip() for part in starlette_allow.split(",") if part.strip()}
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods.update(method.upper() for method in operations)
+    return ", ".join(sorted(methods))
+
+
+def http_error_response(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    """Starlette's and FastAPI's own errors (404, 405, body parsing) as problem+json."""
+    if isinstance(error.__cause__, BodyTooLarge):  # a streamed body passed the limit mid-read
+        return problem(413, "body_too_large", "The body is larger than the service accepts.")
+    if error.status_code == 400 and error.__cause__ is not None:
+        # FastAPI's bare "error parsing the body": bytes that are not UTF-8, nesting too deep for the
+        # parser, a number with more digits than Python converts. All malformed JSON, like a decode error.
+        return malformed_body()
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
+    code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+        error.status_code, "http_error"
+    )
+    return problem(error.status_code, code, str(error.detail), headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -101,20 +162,20 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(error)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        issues = [
-            {"field": _field_name(tuple(item.get("loc", ()))), "message": str(item.get("msg", ""))}
-            for item in error.errors()
-        ]
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        if _unsupported_media_type(request, error):
+            return problem(
+                415, "unsupported_media_type", "Send the body as JSON (Content-Type: application/json)."
+            )
+        issues = [_issue(dict(item)) for item in error.errors()]
         first = issues[0] if issues else {"field": "body", "message": "invalid"}
         return problem(
             422, "invalid_input", f"{first['field']}: {first['message']}", field=first["field"], errors=issues
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return problem(error.status_code, code, str(error.detail), dict(error.headers or {}))
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return http_error_response(request, error)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:

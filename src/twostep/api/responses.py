@@ -13,18 +13,25 @@ _TEXT = {
     404: "Not found.",
     409: "Conflicts with an existing record.",
     410: "The code or challenge can no longer be used.",
-    422: "The body does not match the schema.",
+    413: "The body is larger than the service accepts.",
+    415: "The body is not sent as JSON (`Content-Type: application/json`).",
+    422: "The body is not valid JSON or does not match the schema.",
     429: "A limit was hit; see `Retry-After`.",
     503: "A dependency (storage, SMS provider, secret store) is unavailable; nothing was changed.",
 }
 
 
+# Every route that reads a JSON body can also answer these.
+BODY_ERRORS = (413, 415, 422)
+
+
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the given error statuses, each a problem+json body."""
     return {
         status: {
             "model": Problem,
             "description": _TEXT[status],
             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
-        for status in statuses
+        for status in sorted(set(statuses))
     }

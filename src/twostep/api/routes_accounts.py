@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response, status
 
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep
-from twostep.api.responses import errors
+from twostep.api.responses import BODY_ERRORS, errors
 from twostep.api.schemas import (
     HelloOut,
     LoginChallengeOut,
@@ -42,13 +42,13 @@ OtpId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
-    responses=errors(400, 409, 422, 429, 503),
+    responses=errors(400, 409, 429, 503, *BODY_ERRORS),
 )
 @router.post(
     "/signup",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
-    responses=errors(400, 409, 422, 429, 503),
+    responses=errors(400, 409, 429, 503, *BODY_ERRORS),
     include_in_schema=False,
 )
 def register(body: RegisterRequest, container: ContainerDep, ctx: ContextDep) -> UserOut:
@@ -67,12 +67,14 @@ def register(body: RegisterRequest, container: ContainerDep, ctx: ContextDep) ->
 
 
 @router.post(
-    "/login", response_model=LoginChallengeOut | TokenPairOut, responses=errors(400, 401, 403, 422, 429, 503)
+    "/login",
+    response_model=LoginChallengeOut | TokenPairOut,
+    responses=errors(400, 401, 403, 429, 503, *BODY_ERRORS),
 )
 @router.post(
     "/signin",
     response_model=LoginChallengeOut | TokenPairOut,
-    responses=errors(400, 401, 403, 422, 429, 503),
+    responses=errors(400, 401, 403, 429, 503, *BODY_ERRORS),
     include_in_schema=False,
 )
 def login(
@@ -86,7 +88,9 @@ def login(
 
 
 @router.post(
-    "/otp/{otp_id}/verify", response_model=TokenPairOut, responses=errors(400, 401, 404, 410, 422, 429, 503)
+    "/otp/{otp_id}/verify",
+    response_model=TokenPairOut,
+    responses=errors(400, 401, 404, 410, 429, 503, *BODY_ERRORS),
 )
 def verify(
     otp_id: OtpId,

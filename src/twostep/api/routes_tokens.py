@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from twostep.api.deps import ContainerDep, ContextDep
 from twostep.api.errors import error_response
-from twostep.api.responses import errors
+from twostep.api.responses import BODY_ERRORS, errors
 from twostep.api.schemas import RefreshRequest, TokenPairOut
 from twostep.api.web_session import (
     clear_refresh_cookie,
@@ -28,7 +28,7 @@ def _token_from(body: RefreshRequest | None, request: Request) -> str:
     raise InvalidToken("A refresh token is required.")
 
 
-@router.post("/token/refresh", response_model=TokenPairOut, responses=errors(401, 422, 503))
+@router.post("/token/refresh", response_model=TokenPairOut, responses=errors(401, 503, *BODY_ERRORS))
 def refresh(
     request: Request, container: ContainerDep, ctx: ContextDep, body: RefreshRequest | None = None
 ) -> TokenPairOut | Response:
@@ -57,7 +57,7 @@ def refresh(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=errors(401, 422, 503),
+    responses=errors(401, 503, *BODY_ERRORS),
 )
 def logout(
     request: Request, container: ContainerDep, ctx: ContextDep, body: RefreshRequest | None = None

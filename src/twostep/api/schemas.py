@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from twostep.domain.identity import mask_phone
 from twostep.domain.models import Message, User
@@ -32,7 +33,10 @@ class LoginRequest(StrictBody):
 
 
 class VerifyRequest(StrictBody):
-    otp: str | int = Field(description="The code; a JSON number is left-padded to the code length.")
+    # Strict: a JSON `false` must not become the number 0 (and then the code "000000").
+    otp: Annotated[StrictStr, Field(max_length=32)] | Annotated[StrictInt, Field(ge=0, le=9_999_999_999)] = (
+        Field(description="The code; a JSON number is left-padded to the code length.")
+    )
 
 
 class RefreshRequest(StrictBody):

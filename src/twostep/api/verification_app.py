@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from twostep import __version__
 from twostep.api.errors import install_error_handlers
-from twostep.api.middleware import RequestIdMiddleware
+from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from twostep.api.routes_verification import api_keys_missing, verification_router
 from twostep.container import Container
 from twostep.domain.errors import ConfigurationError
@@ -45,5 +45,6 @@ def create_verification_app(container: Container) -> FastAPI:
     app.state.container = container
     install_error_handlers(app)
     app.include_router(verification_router(settings, path="/"))
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

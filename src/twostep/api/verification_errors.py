@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from twostep.api.errors import status_for
 from twostep.domain import errors as e
@@ -110,6 +111,8 @@ def seed_validation_error(error: RequestValidationError) -> JSONResponse:
     """Schema errors become 400 InvalidAPIUsage naming the first offending field."""
     issues = error.errors()
     first = issues[0] if issues else {}
+    if first.get("type") == "json_invalid":  # loc is ("body", <character offset>)
+        return seed_error(e.InvalidInput("body: the body is not valid JSON", field="body"))
     field = _field_name(tuple(first.get("loc", ())))
     message = f"{field}: {first.get('msg', 'invalid')}"
     return seed_error(e.InvalidInput(message, field=field))
@@ -128,5 +131,10 @@ class SeedErrorRoute(APIRoute):
                 return seed_error(error)
             except RequestValidationError as error:
                 return seed_validation_error(error)
+            except StarletteHTTPException as error:
+                if error.status_code == 400 and error.__cause__ is not None:
+                    # FastAPI's bare "error parsing the body" (not UTF-8, nested too deep): malformed JSON.
+                    return seed_error(e.InvalidInput("body: the body is not valid JSON", field="body"))
+                raise
 
         return translating_handler

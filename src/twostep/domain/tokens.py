@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
 import secrets
 import uuid
@@ -140,10 +141,10 @@ class TokenVerifier:
     def _checked_claims(self, claims: dict[str, Any]) -> AccessClaims:
         now = self._clock.now().timestamp()
         try:
-            exp, iat = int(claims["exp"]), int(claims["iat"])
-            nbf = int(claims.get("nbf", iat))
+            exp, iat = _numeric_date(claims["exp"]), _numeric_date(claims["iat"])
+            nbf = _numeric_date(claims.get("nbf", iat))
             sub, email, jti = claims["sub"], claims["email"], claims["jti"]
-            amr = tuple(str(method) for method in claims["amr"])
+            amr = _string_list(claims["amr"])
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidToken() from exc
         if exp <= now - self._leeway or nbf > now + self._leeway or iat > now + self._leeway:
@@ -168,6 +169,28 @@ def _unverified_header(token: str) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise InvalidToken()
     return header
+
+
+def _numeric_date(value: object) -> int:
+    """RFC 7519 NumericDate: a finite JSON number (not a string, a boolean or Infinity, which json allows).
+
+    Raises:
+        ValueError: anything else.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError("not a NumericDate")
+    return int(value)
+
+
+def _string_list(value: object) -> tuple[str, ...]:
+    """RFC 8176 `amr`: a JSON array of strings (a bare string would otherwise iterate as letters).
+
+    Raises:
+        TypeError: anything else.
+    """
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TypeError("not a list of strings")
+    return tuple(value)
 
 
 def new_refresh_token() -> str:

@@ -1,0 +1,138 @@
+"""Schemathesis against `/openapi.json` of a live `twostep serve`: every operation, valid and invalid data.
+
+Checks: no 5xx, responses match their documented schema, every returned status and content type is
+documented, unsupported methods get 405, invalid data is refused, auth is enforced. Runs with a real
+Bearer token (obtained through register, login and the code from `twostep sms outbox`), with none, and
+with a garbage one. `positive_data_acceptance` is left out on purpose: registration's rules (email syntax,
+phone validity, the password blocklist) are not JSON Schema, so schema-valid data may get a documented 400.
+
+Bounded in `make test` (20 examples per operation, fixed seed); `make fuzz` (TWOSTEP_FUZZ=long) runs the
+slow variant with many more examples and a random seed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.adversarial.live_server import LiveServer, live_server
+
+LONG = os.environ.get("TWOSTEP_FUZZ") == "long"
+PHONE = "+905555555501"
+CHECKS = "all"
+EXCLUDED_CHECKS = "positive_data_acceptance"
+
+
+def _st_command() -> list[str]:
+    beside_python = Path(sys.executable).with_name("st")
+    found = str(beside_python) if beside_python.exists() else shutil.which("st")
+    if found is None:
+        pytest.skip("schemathesis (`st`) is not installed; `make dev` installs it")
+    return [found]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    # Limits stay on (429 must be documented too) but high enough that the fuzzer reaches the routes.
+    with live_server(
+        tmp_path_factory.mktemp("schemathesis"),
+        TWOSTEP_IP_LOGIN_PER_MINUTE="100000",
+        TWOSTEP_IP_REGISTER_PER_HOUR="100000",
+        TWOSTEP_RESEND_COOLDOWN_SECONDS="0",
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def session(server: LiveServer) -> dict[str, str]:
+    pair = server.sign_in("fuzz@example.com", PHONE)
+    with_code = server.start_login("fuzz@example.com")  # a live challenge, so /otp/{otp_id}/* get past 404
+    return {"access": pair["accessToken"], "otp_id": with_code}
+
+
+def run_schemathesis(server: LiveServer, authorization: str | None, otp_id: str, examples: int) -> None:
+    config = server.workdir / "schemathesis.toml"
+    lines = ["[parameters]", f'"path.otp_id" = "{otp_id}"']
+    if authorization is not None and "not.a.token" not in authorization:
+        # With a real token, a route that only ever answers 401, or never gets past 404, is a failure.
+        lines += ["[warnings]", 'fail-on = ["missing_auth", "missing_test_data"]']
+    config.write_text("\n".join(lines) + "\n")
+    command = [
+        *_st_command(),
+        "--config-file",
+        str(config),
+        "--no-color",
+        "run",
+        f"{server.url}/openapi.json",
+        "--checks",
+        CHECKS,
+        "--exclude-checks",
+        EXCLUDED_CHECKS,
+        "--max-examples",
+        str(examples),
+        "--workers",
+        "1",
+        "--request-timeout",
+        "30",
+        "--suppress-health-check",
+        "all",
+    ]
+    if not LONG:
+        command += ["--seed", "20260101"]
+    if authorization is not None:
+        command += ["--header", f"Authorization: {authorization}"]
+    done = subprocess.run(
+        command, cwd=server.workdir, capture_output=True, text=True, timeout=1800, check=False
+    )
+    assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-5000:]
+
+
+AUTH_MODES = ["bearer", "none", "garbage"]
+
+
+def _authorization(mode: str, session: dict[str, str]) -> str | None:
+    return {"bearer": f"Bearer {session['access']}", "none": None, "garbage": "Bearer not.a.token"}[mode]
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("mode", AUTH_MODES)
+def test_openapi_conformance(server: LiveServer, session: dict[str, str], mode: str) -> None:
+    run_schemathesis(server, _authorization(mode, session), session["otp_id"], examples=20)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@pytest.mark.skipif(not LONG, reason="long fuzzing runs under `make fuzz` (TWOSTEP_FUZZ=long)")
+@pytest.mark.parametrize("mode", AUTH_MODES)
+def test_openapi_conformance_long(server: LiveServer, session: dict[str, str], mode: str) -> None:
+    run_schemathesis(server, _authorization(mode, session), session["otp_id"], examples=500)
+
+
+@pytest.fixture(scope="module")
+def verification_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """`twostep serve --app verification`: seed 002's API alone at `/` (dev stage, no API key needed)."""
+    with live_server(
+        tmp_path_factory.mktemp("schemathesis-verification"),
+        app="verification",
+        TWOSTEP_IP_VERIFY_CREATE_PER_HOUR="100000",
+        TWOSTEP_RESEND_COOLDOWN_SECONDS="0",
+    ) as running:
+        yield running
+
+
+@pytest.mark.timeout(600)
+def test_standalone_verification_api_conformance(verification_server: LiveServer) -> None:
+    run_schemathesis(verification_server, None, "unused", examples=20)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@pytest.mark.skipif(not LONG, reason="long fuzzing runs under `make fuzz` (TWOSTEP_FUZZ=long)")
+def test_standalone_verification_api_conformance_long(verification_server: LiveServer) -> None:
+    run_schemathesis(verification_server, None, "unused", examples=500)
