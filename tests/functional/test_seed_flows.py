@@ -169,3 +169,15 @@ def test_sms_text_and_webotp_line(make_container: Callable[..., Container]) -> N
         f"{code} is your twostep sign-in code. It expires in 2 minutes. Don't share it."
         f"\n\n@app.example.com #{code}"
     )
+
+
+def test_openapi_documents_bearer_auth_on_protected_routes(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    protected = {
+        (path, method)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if {"bearerAuth": []} in operation.get("security", [])
+    }
+    assert protected == {("/hello", "get"), ("/me", "get"), ("/messages", "post")}

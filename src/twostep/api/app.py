@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -9,6 +11,7 @@ from twostep import __version__
 from twostep.api import routes_accounts, routes_messages, routes_tokens, routes_wellknown
 from twostep.api.errors import install_error_handlers
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from twostep.api.responses import BEARER_SCHEME
 from twostep.api.routes_verification import verification_router
 from twostep.api.routes_web import install_web
 from twostep.container import Container
@@ -30,7 +33,22 @@ def create_app(container: Container) -> FastAPI:
     _add_cors(app, container)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    _declare_bearer_scheme(app)
     return app
+
+
+def _declare_bearer_scheme(app: FastAPI) -> None:
+    """Add the `bearerAuth` security scheme that protected routes name, once, to the OpenAPI document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()  # FastAPI caches this very dict as app.openapi_schema
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = BEARER_SCHEME
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _add_cors(app: FastAPI, container: Container) -> None:

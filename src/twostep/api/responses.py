@@ -35,3 +35,14 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in sorted(set(statuses))
     }
+
+
+# Routes that need an access token say so in OpenAPI (the check itself reads the header directly, see
+# `api/deps.get_claims`); `api/app.py` declares the `bearerAuth` scheme.
+BEARER: dict[str, Any] = {"security": [{"bearerAuth": []}]}
+BEARER_SCHEME: dict[str, Any] = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "`Bearer <jwt>`; a raw `<jwt>` is accepted too.",
+}

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response, status
 
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep
-from twostep.api.responses import BODY_ERRORS, errors
+from twostep.api.responses import BEARER, BODY_ERRORS, errors
 from twostep.api.schemas import (
     HelloOut,
     LoginChallengeOut,
@@ -118,13 +118,13 @@ def resend(otp_id: OtpId, container: ContainerDep, ctx: ContextDep) -> ResendOut
     return ResendOut.of(container.login.resend(otp_id, ctx))
 
 
-@router.get("/hello", response_model=HelloOut, responses=errors(401, 503))
+@router.get("/hello", response_model=HelloOut, responses=errors(401, 503), openapi_extra=BEARER)
 def hello(claims: ClaimsDep) -> HelloOut:
     """Seed 001's private function."""
     return HelloOut(message=f"Hello, {claims.email}!")
 
 
-@router.get("/me", response_model=UserOut, responses=errors(401, 503))
+@router.get("/me", response_model=UserOut, responses=errors(401, 503), openapi_extra=BEARER)
 def me(claims: ClaimsDep, container: ContainerDep) -> UserOut:
     user = container.storage.get_user(claims.sub)
     if user is None:

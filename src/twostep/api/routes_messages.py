@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from twostep.api.deps import ClaimsDep, ContainerDep
-from twostep.api.responses import BODY_ERRORS, errors
+from twostep.api.responses import BEARER, BODY_ERRORS, errors
 from twostep.api.schemas import MessageOut, MessagePageOut, MessageRequest
 
 router = APIRouter(tags=["messages"])
@@ -29,6 +29,7 @@ def list_messages(
     status_code=status.HTTP_201_CREATED,
     response_model=MessageOut,
     responses=errors(400, 401, 503, *BODY_ERRORS),
+    openapi_extra=BEARER,
 )
 def post_message(body: MessageRequest, claims: ClaimsDep, container: ContainerDep) -> MessageOut:
     return MessageOut.of(container.messages.post(claims, body.content))
