@@ -3,26 +3,19 @@ fails or hangs, a closed port, and a live `twostep serve` process that can be ki
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from tests import live
 from twostep.domain.errors import SmsDeliveryError
 
 PASSWORD = "correct horse battery staple"
-SERVER_START_SECONDS = 60
 
 
 # --- storage faults ---
@@ -128,89 +121,27 @@ def closed_port() -> int:
 
 
 # --- a live server ---
+LOAD_TEST_LIMITS = {
+    "TWOSTEP_IP_REGISTER_PER_HOUR": "1000000",
+    "TWOSTEP_IP_LOGIN_PER_MINUTE": "1000000",
+    "TWOSTEP_SMS_PER_NUMBER_10MIN": "1000",
+    "TWOSTEP_SMS_PER_NUMBER_DAY": "10000",
+    "TWOSTEP_SMS_HOURLY_BUDGET": "1000000",
+}
+
+
 def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """A clean environment for `twostep serve`: files in tmp_path, limits out of the way of a load test."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWOSTEP_", "AWS_"))}
-    env.update(
-        {
-            # The code under test: the caller's PYTHONPATH (a worktree), else this checkout's src.
-            "PYTHONPATH": os.environ.get("PYTHONPATH") or str(Path(__file__).resolve().parents[2] / "src"),
-            "TWOSTEP_STAGE": "dev",
-            "TWOSTEP_STORAGE": "sqlite",
-            "TWOSTEP_SQLITE_PATH": str(tmp_path / "twostep.db"),
-            "TWOSTEP_JWT_KEY_FILE": str(tmp_path / "keys.json"),
-            "TWOSTEP_SMS_PROVIDERS": "console",
-            "TWOSTEP_RESEND_COOLDOWN_SECONDS": "0",
-            "TWOSTEP_IP_REGISTER_PER_HOUR": "1000000",
-            "TWOSTEP_IP_LOGIN_PER_MINUTE": "1000000",
-            "TWOSTEP_SMS_PER_NUMBER_10MIN": "1000",
-            "TWOSTEP_SMS_PER_NUMBER_DAY": "10000",
-            "TWOSTEP_SMS_HOURLY_BUDGET": "1000000",
-            "TWOSTEP_LOG_LEVEL": "WARNING",
-        }
-    )
-    env.update(extra)
-    return env
+    env = {k: v for k, v in live.server_env(tmp_path).items() if not k.startswith("AWS_")}
+    return env | LOAD_TEST_LIMITS | extra
 
 
-def run_cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "twostep", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+run_cli = live.run_cli
 
 
-class LiveServer:
-    """`twostep serve` in a child process on a free loopback port."""
+class LiveServer(live.ServerProcess):
+    """`twostep serve` over an environment built by `server_env`, logging to `log_path`."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
+        super().__init__(log_path.parent, env=env)
         self.log_path = log_path
-        self.port = closed_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> LiveServer:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "twostep", "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"twostep serve exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("twostep serve did not become healthy")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown handlers, no flush, exactly what a crash does."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def __enter__(self) -> LiveServer:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import re
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.live import ServerProcess, code_in
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,100 +28,26 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 _numbers = itertools.count(100)
-START_TIMEOUT_SECONDS = 30.0
-CODE = re.compile(r"\b(\d{4,10})\b")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class LiveServer:
-    base_url: str
-    env: dict[str, str]
-    workdir: Path
-    process: subprocess.Popen[bytes]
-
-    def outbox(self, to: str) -> list[dict[str, str]]:
-        """The console provider's messages to `to`, oldest first (via `twostep sms outbox --json`)."""
-        done = subprocess.run(
-            [sys.executable, "-m", "twostep", "sms", "outbox", "--json", "--to", to, "--last", "50"],
-            env=self.env,
-            cwd=self.workdir,
-            capture_output=True,
-            timeout=30,
-            check=True,
-        )
-        entries: list[dict[str, str]] = json.loads(done.stdout)
-        return entries
-
+class LiveServer(ServerProcess):
     def wait_for_code(self, to: str, *, count: int = 1, timeout: float = 15.0) -> str:
         """The code in the `count`-th message to `to`, waiting for it to arrive."""
         deadline = time.monotonic() + timeout
         while True:
             entries = self.outbox(to)
             if len(entries) >= count:
-                match = CODE.search(entries[count - 1]["body"])
-                assert match, "the SMS carries no code"
-                return match.group(1)
+                return code_in(str(entries[count - 1]["body"]))
             assert time.monotonic() < deadline, f"no message #{count} to the test number arrived"
             time.sleep(0.2)
 
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-def server_env(workdir: Path, port: int, **overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TWOSTEP_")}
-    env.update(
-        TWOSTEP_STAGE="dev",
-        TWOSTEP_STORAGE="sqlite",
-        TWOSTEP_SQLITE_PATH=str(workdir / "twostep.db"),
-        TWOSTEP_JWT_KEY_FILE=str(workdir / "keys.json"),
-        TWOSTEP_SMS_PROVIDERS="console",
-        TWOSTEP_RESEND_COOLDOWN_SECONDS="3",
-        TWOSTEP_OTP_TTL_SECONDS="120",
-        TWOSTEP_ISSUER=f"http://127.0.0.1:{port}",
-        TWOSTEP_LOG_LEVEL="WARNING",
-    )
-    env.update(overrides)
-    return env
-
 
 def start_server(workdir: Path, **overrides: str) -> LiveServer:
-    """Start `python -m twostep serve` and wait until /healthz answers."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = server_env(workdir, port, **overrides)
-    log = (workdir / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "twostep", "serve", "--port", str(port)],
-        env=env,
-        cwd=workdir,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    server = LiveServer(f"http://127.0.0.1:{port}", env, workdir, process)
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"twostep serve exited: {(workdir / 'server.log').read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{server.base_url}/healthz", timeout=1.0).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError("twostep serve did not become healthy in time")
+    """`twostep serve` with a short resend cooldown (the countdown test waits it out)."""
+    settings = {"TWOSTEP_RESEND_COOLDOWN_SECONDS": "3", "TWOSTEP_OTP_TTL_SECONDS": "120", **overrides}
+    server = LiveServer(workdir, **settings)
+    server.start()
+    return server
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.live import live_env, live_server, outbox_code, twostep
+from tests.live import ServerProcess, run_cli, server_env
 from twostep.client import LoginChallenge, SMSAuthClient, SMSAuthError, TwoStepAPIError, TwoStepClient
 
 PHONE = "+14155552671"
@@ -37,12 +37,12 @@ def attempt(action: object) -> object:
 
 
 def test_seed_002_client_against_the_standalone_verification_app(tmp_path: Path) -> None:
-    with live_server(tmp_path, app="verification") as (base_url, env):
-        endpoint = base_url.removeprefix("http://")  # seed 002's style: "localhost:8000"
+    with ServerProcess(tmp_path, "verification") as server:
+        endpoint = server.base_url.removeprefix("http://")  # seed 002's style: "localhost:8000"
         with SMSAuthClient(endpoint) as client:
             created = client.create_auth("order-1", SEED_PHONE)
             assert created["auth_id"] == "order-1" and "message" in created
-            code = outbox_code(env, tmp_path, PHONE)
+            code = server.latest_code(PHONE)
 
             bad = expect_error(
                 attempt(lambda: client.authenticate_code("order-1", wrong(code))), 401, "InvalidAuthCode"
@@ -59,7 +59,7 @@ def test_seed_002_client_against_the_standalone_verification_app(tmp_path: Path)
             expect_error(attempt(lambda: client.authenticate_code("nobody", code)), 404, "UnknownAuthId")
 
             client.create_auth("order-2", PHONE, retries=1, expiration=300)
-            code = outbox_code(env, tmp_path, PHONE)
+            code = server.latest_code(PHONE)
             last = expect_error(
                 attempt(lambda: client.authenticate_code("order-2", wrong(code))), 401, "InvalidAuthCode"
             )
@@ -78,8 +78,8 @@ def test_seed_002_client_against_the_standalone_verification_app(tmp_path: Path)
 
 
 def test_standalone_app_refuses_to_start_in_staging_without_api_keys(tmp_path: Path) -> None:
-    env = live_env(tmp_path, TWOSTEP_STAGE="staging")
-    result = twostep(env, tmp_path, "serve", "--app", "verification", "--port", "1")
+    env = server_env(tmp_path, TWOSTEP_STAGE="staging")
+    result = run_cli(env, "serve", "--app", "verification", "--port", "1", cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "TWOSTEP_VERIFY_API_KEYS" in lines[0]
@@ -87,19 +87,18 @@ def test_standalone_app_refuses_to_start_in_staging_without_api_keys(tmp_path: P
 
 def test_api_key_is_sent_by_the_client(tmp_path: Path) -> None:
     key = "live-key-0123456789abcdef"
-    with live_server(tmp_path, app="verification", TWOSTEP_STAGE="staging", TWOSTEP_VERIFY_API_KEYS=key) as (
-        base_url,
-        _,
-    ):
-        with SMSAuthClient(base_url) as anonymous:
+    with ServerProcess(
+        tmp_path, "verification", TWOSTEP_STAGE="staging", TWOSTEP_VERIFY_API_KEYS=key
+    ) as server:
+        with SMSAuthClient(server.base_url) as anonymous:
             expect_error(attempt(lambda: anonymous.create_auth("a", PHONE)), 401, "InvalidApiKey")
-        with SMSAuthClient(base_url, api_key=key) as client:
+        with SMSAuthClient(server.base_url, api_key=key) as client:
             assert client.create_auth("a", PHONE)["auth_id"] == "a"
 
 
 def test_accounts_client_against_the_full_api(tmp_path: Path) -> None:
     email = "live@example.com"
-    with live_server(tmp_path) as (base_url, env), TwoStepClient(base_url) as client:
+    with ServerProcess(tmp_path) as server, TwoStepClient(server.base_url) as client:
         user = client.register(email, PASSWORD, phone_number=PHONE, first_name="Ada", last_name="L")
         assert user.email == email and user.phone_number == "+1********71"  # masked
         with pytest.raises(TwoStepAPIError) as bad_password:
@@ -108,13 +107,13 @@ def test_accounts_client_against_the_full_api(tmp_path: Path) -> None:
 
         started = client.login(email, PASSWORD)
         assert isinstance(started, LoginChallenge)
-        code = outbox_code(env, tmp_path, PHONE)
+        code = server.latest_code(PHONE)
         with pytest.raises(TwoStepAPIError) as wrong_code:
             client.verify(started.otp_id, wrong(code))
         assert wrong_code.value.status == 401 and wrong_code.value.attempts_remaining is not None
         resent = client.resend(started.otp_id)
         assert resent.expires_at >= started.expires_at
-        first = client.verify(started.otp_id, outbox_code(env, tmp_path, PHONE))
+        first = client.verify(started.otp_id, server.latest_code(PHONE))
         assert first.token_type == "Bearer"
 
         assert client.hello() == f"Hello, {email}!"
@@ -131,6 +130,6 @@ def test_accounts_client_against_the_full_api(tmp_path: Path) -> None:
             client.refresh(second.refresh_token)
         assert after_logout.value.status == 401
 
-        with SMSAuthClient(f"{base_url}/verifications") as verifier:
+        with SMSAuthClient(f"{server.base_url}/verifications") as verifier:
             verifier.create_auth("signup-7", PHONE)
-            assert verifier.authenticate_code("signup-7", outbox_code(env, tmp_path, PHONE))["authenticated"]
+            assert verifier.authenticate_code("signup-7", server.latest_code(PHONE))["authenticated"]
