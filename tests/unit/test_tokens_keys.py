@@ -102,3 +102,18 @@ def test_hs256_key_is_never_published() -> None:
 )
 def test_extract_bearer(header: str | None, expected: str | None) -> None:
     assert extract_bearer(header) == expected
+
+
+@pytest.mark.parametrize("part", ["header", "payload"])
+def test_json_nested_past_the_recursion_limit_is_refused(part: str) -> None:
+    import base64
+    import json
+
+    clock = FixedClock()
+    issuer, verifier, _ = _pair("ES256", clock)
+    header, payload, signature = issuer.issue(user_id="u1", email="a@example.com", amr=("pwd",)).split(".")
+    nested = base64.urlsafe_b64encode(("[" * 3000 + "]" * 3000).encode()).rstrip(b"=").decode()
+    token = f"{nested}.{payload}.{signature}" if part == "header" else f"{header}.{nested}.{signature}"
+    with pytest.raises(InvalidToken):
+        verifier.verify(token)
+    assert json.loads(base64.urlsafe_b64decode(header + "==")).get("alg") == "ES256"

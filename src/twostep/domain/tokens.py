@@ -121,7 +121,7 @@ class TokenVerifier:
                     "strict_aud": True,
                 },
             )
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, RecursionError) as exc:  # a payload nested past json's recursion limit
             raise InvalidToken() from exc
         return self._checked_claims(claims)
 
@@ -164,7 +164,7 @@ def _unverified_header(token: str) -> dict[str, Any]:
     segment = token.partition(".")[0]
     try:
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except ValueError as exc:  # binascii.Error, UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except (ValueError, RecursionError) as exc:  # binascii, Unicode and JSON errors; absurdly nested JSON
         raise InvalidToken() from exc
     if not isinstance(header, dict):
         raise InvalidToken()
