@@ -7,182 +7,19 @@ decides on a value it read earlier. Driver errors become `StorageUnavailable` (5
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from datetime import datetime
 
-from twostep.domain.errors import AccountExists, StorageUnavailable
+from twostep.domain.errors import AccountExists
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
 from twostep.domain.ports import Counter
 from twostep.storage.cursors import message_cursor, parse_message_cursor
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, phone TEXT UNIQUE, password_hash TEXT NOT NULL,
-    first_name TEXT, last_name TEXT, created_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS challenges (
-    id TEXT PRIMARY KEY, purpose TEXT NOT NULL, subject TEXT NOT NULL, phone TEXT NOT NULL,
-    code_hmac TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL, max_attempts INTEGER NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, consumed_at REAL, sends INTEGER NOT NULL DEFAULT 1,
-    last_sent_at REAL, code_length INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS refresh_tokens (
-    token_hash TEXT PRIMARY KEY, family_id TEXT NOT NULL, user_id TEXT NOT NULL, created_at REAL NOT NULL,
-    expires_at REAL NOT NULL, family_expires_at REAL NOT NULL, amr TEXT NOT NULL, used_at REAL, revoked_at REAL);
-CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens (family_id);
-CREATE INDEX IF NOT EXISTS refresh_tokens_user ON refresh_tokens (user_id);
-CREATE TABLE IF NOT EXISTS messages (
-    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, author TEXT NOT NULL, content TEXT NOT NULL,
-    created_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS messages_recent ON messages (created_at DESC, id DESC);
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, to_number TEXT NOT NULL, body TEXT NOT NULL, sent_at REAL NOT NULL,
-    provider TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS outbox_to ON outbox (to_number, seq);
-CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL, expires_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, at REAL NOT NULL, user_id TEXT,
-    email_hash TEXT, phone_masked TEXT, ip TEXT, request_id TEXT, detail TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_user ON audit (user_id, seq);
-"""
+from twostep.storage.sqlite_connection import SqliteConnections, epoch, moment, moment_or_none
 
 
-def _ts(moment: datetime | None) -> float | None:
-    return None if moment is None else moment.timestamp()
-
-
-def _dt(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
-
-
-def _req_dt(value: float) -> datetime:
-    return datetime.fromtimestamp(value, tz=UTC)
-
-
-class SqliteStorage:
+class SqliteStorage(SqliteConnections):
     """Satisfies every storage port; safe to share between threads."""
-
-    def __init__(self, path: Path | str, *, busy_timeout_ms: int = 10_000) -> None:
-        self._path = str(path)
-        self._busy_timeout_ms = busy_timeout_ms
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self.statements = 0  # counted for the benchmarks (storage requests per sign-in)
-
-    # --- connections ---
-    def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and self._file_identity() != getattr(self._local, "identity", None):
-            # The file was removed or replaced under an open connection. SQLite would go on writing
-            # into the unlinked inode and every answer would be lost at the next start: fail instead.
-            self._drop_connection()
-            conn = None
-            if self._file_identity() is None:
-                raise StorageUnavailable("The database file is missing.")
-        if conn is None:
-            conn = self._open()
-            self._local.conn = conn
-            self._local.identity = self._file_identity()
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
-    def _open(self) -> sqlite3.Connection:
-        if self._path != ":memory:" and not Path(self._path).parent.is_dir():
-            raise StorageUnavailable("The database folder does not exist.")
-        conn = sqlite3.connect(
-            self._path,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=self._busy_timeout_ms / 1000,
-        )
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            # NORMAL: a committed transaction survives a process crash (SIGKILL), not a power loss.
-            conn.execute("PRAGMA synchronous = NORMAL")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _file_identity(self) -> tuple[int, int] | None:
-        """Device and inode of the database file; None when it is gone (or in memory)."""
-        if self._path == ":memory:":
-            return None
-        try:
-            stat = os.stat(self._path)
-        except OSError:
-            return None
-        return (stat.st_dev, stat.st_ino)
-
-    @contextmanager
-    def _guard(self, *, unique: bool = False) -> Iterator[sqlite3.Connection]:
-        """Every driver error becomes `StorageUnavailable`; with `unique`, a constraint violation
-        is passed on for the caller to turn into its domain error."""
-        try:
-            yield self._connection()
-        except sqlite3.IntegrityError:
-            if unique:
-                raise
-            self._drop_connection()
-            raise StorageUnavailable() from None
-        except sqlite3.Error as exc:
-            # OperationalError (locked, read-only, disk full), DatabaseError (corrupt file),
-            # ProgrammingError / InterfaceError (a connection closed under us), and the rest.
-            self._drop_connection()
-            raise StorageUnavailable() from exc
-
-    def _drop_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            self._local.conn = None
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
-
-    def _execute(self, sql: str, params: Sequence[Any] = (), *, unique: bool = False) -> sqlite3.Cursor:
-        with self._guard(unique=unique) as conn:
-            self.statements += 1
-            return conn.execute(sql, params)
-
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        with self._guard() as conn:
-            self.statements += 1
-            row: sqlite3.Row | None = conn.execute(sql, params).fetchone()
-            return row
-
-    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._guard() as conn:
-            self.statements += 1
-            return conn.execute(sql, params).fetchall()
-
-    def init_schema(self) -> None:
-        """Raises: StorageUnavailable naming the file, for a one-line start-up failure."""
-        try:
-            with self._guard() as conn:
-                conn.executescript(SCHEMA)
-        except StorageUnavailable as exc:
-            cause = exc.__cause__ or exc
-            raise StorageUnavailable(f"Cannot use the SQLite database {self._path}: {cause}") from cause
-
-    def ping(self) -> None:
-        self._one("SELECT 1")
-
-    def close(self) -> None:
-        with self._lock:
-            for conn in self._connections:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
-            self._connections.clear()
-        self._local = threading.local()
 
     # --- users ---
     def add_user(self, user: User) -> None:
@@ -197,7 +34,7 @@ class SqliteStorage:
                     user.password_hash,
                     user.first_name,
                     user.last_name,
-                    _ts(user.created_at),
+                    epoch(user.created_at),
                 ),
                 unique=True,
             )
@@ -212,7 +49,7 @@ class SqliteStorage:
             id=row["id"],
             email=row["email"],
             password_hash=row["password_hash"],
-            created_at=_req_dt(row["created_at"]),
+            created_at=moment(row["created_at"]),
             first_name=row["first_name"],
             last_name=row["last_name"],
             phone=row["phone"],
@@ -239,7 +76,7 @@ class SqliteStorage:
                 deleted = conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount
                 conn.execute(
                     "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                    (_ts(now), user_id),
+                    (epoch(now), user_id),
                 )
                 conn.execute("COMMIT")
             except BaseException:
@@ -258,13 +95,13 @@ class SqliteStorage:
             subject=row["subject"],
             phone=row["phone"],
             code_hmac=row["code_hmac"],
-            created_at=_req_dt(row["created_at"]),
-            expires_at=_req_dt(row["expires_at"]),
+            created_at=moment(row["created_at"]),
+            expires_at=moment(row["expires_at"]),
             max_attempts=row["max_attempts"],
             attempts=row["attempts"],
-            consumed_at=_dt(row["consumed_at"]),
+            consumed_at=moment_or_none(row["consumed_at"]),
             sends=row["sends"],
-            last_sent_at=_dt(row["last_sent_at"]),
+            last_sent_at=moment_or_none(row["last_sent_at"]),
             code_length=row["code_length"],
         )
 
@@ -280,13 +117,13 @@ class SqliteStorage:
                 c.subject,
                 c.phone,
                 c.code_hmac,
-                _ts(c.created_at),
-                _ts(c.expires_at),
+                epoch(c.created_at),
+                epoch(c.expires_at),
                 c.max_attempts,
                 c.attempts,
-                _ts(c.consumed_at),
+                epoch(c.consumed_at),
                 c.sends,
-                _ts(c.last_sent_at),
+                epoch(c.last_sent_at),
                 c.code_length,
             ),
         )
@@ -301,7 +138,7 @@ class SqliteStorage:
             self._one(
                 "UPDATE challenges SET code_hmac = ?, expires_at = ?, last_sent_at = ?, sends = sends + 1"
                 " WHERE id = ? AND consumed_at IS NULL RETURNING *",
-                (code_hmac, _ts(expires_at), _ts(now), challenge_id),
+                (code_hmac, epoch(expires_at), epoch(now), challenge_id),
             )
         )
 
@@ -310,20 +147,20 @@ class SqliteStorage:
             self._one(
                 "UPDATE challenges SET attempts = attempts + 1 WHERE id = ? AND consumed_at IS NULL"
                 " AND expires_at > ? AND attempts < max_attempts RETURNING *",
-                (challenge_id, _ts(now)),
+                (challenge_id, epoch(now)),
             )
         )
 
     def consume_challenge(self, challenge_id: str, now: datetime) -> bool:
         cursor = self._execute(
             "UPDATE challenges SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL",
-            (_ts(now), challenge_id),
+            (epoch(now), challenge_id),
         )
         return cursor.rowcount == 1
 
     def expire_challenge(self, challenge_id: str, now: datetime) -> None:
         self._execute(
-            "UPDATE challenges SET expires_at = MIN(expires_at, ?) WHERE id = ?", (_ts(now), challenge_id)
+            "UPDATE challenges SET expires_at = MIN(expires_at, ?) WHERE id = ?", (epoch(now), challenge_id)
         )
 
     # --- refresh tokens ---
@@ -335,12 +172,12 @@ class SqliteStorage:
             token_hash=row["token_hash"],
             family_id=row["family_id"],
             user_id=row["user_id"],
-            created_at=_req_dt(row["created_at"]),
-            expires_at=_req_dt(row["expires_at"]),
-            family_expires_at=_req_dt(row["family_expires_at"]),
+            created_at=moment(row["created_at"]),
+            expires_at=moment(row["expires_at"]),
+            family_expires_at=moment(row["family_expires_at"]),
             amr=tuple(row["amr"].split(",")),
-            used_at=_dt(row["used_at"]),
-            revoked_at=_dt(row["revoked_at"]),
+            used_at=moment_or_none(row["used_at"]),
+            revoked_at=moment_or_none(row["revoked_at"]),
         )
 
     def add_refresh_token(self, token: RefreshToken) -> None:
@@ -352,12 +189,12 @@ class SqliteStorage:
                 t.token_hash,
                 t.family_id,
                 t.user_id,
-                _ts(t.created_at),
-                _ts(t.expires_at),
-                _ts(t.family_expires_at),
+                epoch(t.created_at),
+                epoch(t.expires_at),
+                epoch(t.family_expires_at),
                 ",".join(t.amr),
-                _ts(t.used_at),
-                _ts(t.revoked_at),
+                epoch(t.used_at),
+                epoch(t.revoked_at),
             ),
         )
 
@@ -369,14 +206,14 @@ class SqliteStorage:
             self._one(
                 "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL"
                 " AND revoked_at IS NULL AND expires_at > ? RETURNING *",
-                (_ts(now), token_hash, _ts(now)),
+                (epoch(now), token_hash, epoch(now)),
             )
         )
 
     def revoke_family(self, family_id: str, now: datetime) -> None:
         self._execute(
             "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
-            (_ts(now), family_id),
+            (epoch(now), family_id),
         )
 
     # --- messages ---
@@ -384,7 +221,7 @@ class SqliteStorage:
         m = message
         self._execute(
             "INSERT INTO messages (id, user_id, author, content, created_at) VALUES (?, ?, ?, ?, ?)",
-            (m.id, m.user_id, m.author, m.content, _ts(m.created_at)),
+            (m.id, m.user_id, m.author, m.content, epoch(m.created_at)),
         )
 
     def list_messages(self, limit: int, cursor: str | None = None) -> Page[Message]:
@@ -403,7 +240,7 @@ class SqliteStorage:
                 user_id=r["user_id"],
                 author=r["author"],
                 content=r["content"],
-                created_at=_req_dt(r["created_at"]),
+                created_at=moment(r["created_at"]),
             )
             for r in rows[:limit]
         ]
@@ -415,7 +252,7 @@ class SqliteStorage:
     def add_outbox(self, entry: OutboxEntry) -> None:
         self._execute(
             "INSERT INTO outbox (to_number, body, sent_at, provider) VALUES (?, ?, ?, ?)",
-            (entry.to, entry.body, _ts(entry.sent_at), entry.provider),
+            (entry.to, entry.body, epoch(entry.sent_at), entry.provider),
         )
 
     def list_outbox(self, to: str | None = None, last: int = 20) -> list[OutboxEntry]:
@@ -425,7 +262,7 @@ class SqliteStorage:
             rows = self._all("SELECT * FROM outbox WHERE to_number = ? ORDER BY seq DESC LIMIT ?", (to, last))
         return [
             OutboxEntry(
-                to=r["to_number"], body=r["body"], sent_at=_req_dt(r["sent_at"]), provider=r["provider"]
+                to=r["to_number"], body=r["body"], sent_at=moment(r["sent_at"]), provider=r["provider"]
             )
             for r in reversed(rows)
         ]
@@ -437,16 +274,16 @@ class SqliteStorage:
             " value = CASE WHEN expires_at <= ? THEN excluded.value ELSE value + excluded.value END,"
             " expires_at = CASE WHEN expires_at <= ? THEN excluded.expires_at ELSE expires_at END"
             " RETURNING value",
-            (key, amount, _ts(expires_at), _ts(now), _ts(now)),
+            (key, amount, epoch(expires_at), epoch(now), epoch(now)),
         )
         assert row is not None
         return int(row["value"])
 
     def get_counter(self, key: str, now: datetime) -> Counter | None:
         row = self._one(
-            "SELECT value, expires_at FROM counters WHERE key = ? AND expires_at > ?", (key, _ts(now))
+            "SELECT value, expires_at FROM counters WHERE key = ? AND expires_at > ?", (key, epoch(now))
         )
-        return None if row is None else Counter(int(row["value"]), _req_dt(row["expires_at"]))
+        return None if row is None else Counter(int(row["value"]), moment(row["expires_at"]))
 
     def delete_counter(self, key: str) -> None:
         self._execute("DELETE FROM counters WHERE key = ?", (key,))
@@ -459,7 +296,7 @@ class SqliteStorage:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 e.event,
-                _ts(e.at),
+                epoch(e.at),
                 e.user_id,
                 e.email_hash,
                 e.phone_masked,
@@ -479,7 +316,7 @@ class SqliteStorage:
         return [
             AuditEvent(
                 event=r["event"],
-                at=_req_dt(r["at"]),
+                at=moment(r["at"]),
                 user_id=r["user_id"],
                 email_hash=r["email_hash"],
                 phone_masked=r["phone_masked"],
