@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Annotated
 
@@ -26,18 +27,24 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 MAX_FORWARDED_LENGTH = 2048
 
 
+@functools.lru_cache(maxsize=8)
+def _parse_networks(networks: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The trusted proxies as networks, parsed once per setting rather than on every request."""
+    parsed = []
+    for network in networks:
+        try:
+            parsed.append(ipaddress.ip_network(network, strict=False))
+        except ValueError:
+            continue
+    return tuple(parsed)
+
+
 def _in_networks(address: str, networks: list[str]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    for network in networks:
-        try:
-            if ip in ipaddress.ip_network(network, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
+    return any(ip in network for network in _parse_networks(tuple(networks)))
 
 
 def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:

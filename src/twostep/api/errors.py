@@ -79,16 +79,21 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def retry_headers(error: e.TwoStepError) -> dict[str, str]:
+    """`Retry-After` for limits and failed dependencies (logged here: one warning per 503, either shape)."""
+    if isinstance(error, e.RateLimited):
+        return {"Retry-After": str(error.retry_after)}
+    if isinstance(error, e.DependencyUnavailable):
+        logger.warning("dependency unavailable", extra={"code": error.code})
+        return {"Retry-After": "5"}
+    return {}
+
+
 def error_response(error: e.TwoStepError) -> JSONResponse:
     status = status_for(error)
-    headers = {}
-    if isinstance(error, e.RateLimited):
-        headers["Retry-After"] = str(error.retry_after)
+    headers = retry_headers(error)
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(error, e.DependencyUnavailable):
-        headers["Retry-After"] = "5"
-        logger.warning("dependency unavailable", extra={"code": error.code})
     return problem(status, error.code, error.message, headers, **error.details)
 
 

@@ -102,7 +102,7 @@ def verify(
 ) -> TokenPairOut:
     """Trade the code for an access and a refresh token; each code works once.
 
-    With `X-Twostep-Client: web` the refresh token is also set in an HttpOnly cookie.
+    With `X-Twostep-Client: web` the refresh token goes only into an HttpOnly cookie (null in the body).
     """
     return _issue(container.login.complete(otp_id, body.otp, ctx), request, response, container)
 

@@ -28,7 +28,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from twostep.api.errors import status_for
+from twostep.api.errors import retry_headers, status_for
 from twostep.domain import errors as e
 
 logger = logging.getLogger("twostep.api.verification")
@@ -81,12 +81,7 @@ def _attempts_left(error: e.TwoStepError) -> int | None:
 
 def seed_error(error: e.TwoStepError) -> JSONResponse:
     status, reason, message = _describe(error)
-    headers: dict[str, str] = {}
-    if isinstance(error, e.RateLimited):
-        headers["Retry-After"] = str(error.retry_after)
-    if isinstance(error, e.DependencyUnavailable):
-        headers["Retry-After"] = "5"
-        logger.warning("dependency unavailable", extra={"code": error.code})
+    headers = retry_headers(error)
     field = error.field if isinstance(error, e.InvalidInput) else None
     if field and field not in message:
         message = f"{field}: {message}"

@@ -14,7 +14,6 @@ from twostep.domain.clock import Clock
 from twostep.domain.errors import (
     ChallengeExhausted,
     ChallengeExpired,
-    ChallengeGone,
     ChallengeNotFound,
     ChallengeUsed,
     SmsDeliveryError,
@@ -192,6 +191,3 @@ class ChallengeService:
             )
             raise
         self._audit.record("code_sent", ctx=ctx, phone=challenge.phone, purpose=challenge.purpose, **who)
-
-
-__all__ = ["ChallengeGone", "ChallengeService", "CodeSpec"]
