@@ -13,9 +13,11 @@ from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import SmsSender, Storage
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
+from twostep.factor_wiring import FactorServices, build_factor_services
 from twostep.secrets import load_key_material, settings_with_secret_credentials
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.devices import DeviceService
 from twostep.services.limits import LimitPolicy, LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
@@ -47,6 +49,7 @@ class Container:
     login: LoginService
     messages: MessageService
     verification: VerificationService
+    factors: FactorServices
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -165,13 +168,15 @@ def _wire(
         clock=clock,
         refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
     )
+    devices = DeviceService(store=storage, audit=audit, clock=clock, days=settings.remember_device_days)
     login_spec = CodeSpec(
         length=settings.otp_length,
         ttl_seconds=settings.otp_ttl_seconds,
         max_attempts=settings.otp_max_attempts,
         template=settings.sms_template,
     )
-    return Container(
+    factor_services = build_factor_services(settings, storage, passwords, audit, clock, keys, devices)
+    container = Container(
         settings=settings,
         clock=clock,
         storage=storage,
@@ -203,6 +208,8 @@ def _wire(
             clock=clock,
             code_spec=login_spec,
             require_second_factor=settings.require_second_factor,
+            factors=factor_services.second_factor,
+            devices=devices,
         ),
         messages=MessageService(storage, clock),
         verification=VerificationService(
@@ -215,5 +222,8 @@ def _wire(
             clock=clock,
             policy=verify_policy(settings),
         ),
+        factors=factor_services,
         closers=closers,
     )
+    factor_services.attach_login(container.login, codes, storage, tokens, limits, audit)
+    return container

@@ -65,6 +65,24 @@ class Settings(BaseSettings):
     require_second_factor: bool = True
     otp_account_failure_limit: int = Field(default=100, ge=1, le=1000)
 
+    # --- second factors beyond SMS ---
+    remember_device_days: int = Field(
+        default=30,
+        ge=0,
+        le=400,
+        description="How long 'remember this device' skips the second factor; 0 turns it off.",
+    )
+    webauthn_rp_id: str | None = Field(
+        default=None,
+        description="The passkey relying-party id (the web origin's host or a parent domain of it);"
+        " default: the host of TWOSTEP_WEB_ORIGIN, or in dev the host the request came to.",
+    )
+    webauthn_origins: CommaList = Field(
+        default_factory=list,
+        description="Origins whose pages may use passkeys; default: TWOSTEP_WEB_ORIGIN, or in dev the"
+        " request's own origin.",
+    )
+
     # --- passwords ---
     argon2_memory_kib: int = Field(default=19456, ge=19456)
     argon2_time_cost: int = Field(default=2, ge=2)
@@ -123,6 +141,7 @@ class Settings(BaseSettings):
         "sms_providers",
         "sms_allowed_countries",
         "verify_api_keys",
+        "webauthn_origins",
         mode="before",
     )(_split_commas)
 

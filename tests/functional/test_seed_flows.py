@@ -180,4 +180,18 @@ def test_openapi_documents_bearer_auth_on_protected_routes(client: TestClient) -
         for method, operation in operations.items()
         if {"bearerAuth": []} in operation.get("security", [])
     }
-    assert protected == {("/hello", "get"), ("/me", "get"), ("/messages", "post")}
+    security_page = {  # the second-factor routes (routes_factors.py)
+        ("/me/factors", "get"),
+        ("/me/factors/totp", "post"),
+        ("/me/factors/totp/confirm", "post"),
+        ("/me/factors/totp/disable", "post"),
+        ("/me/factors/recovery-codes", "get"),
+        ("/me/factors/recovery-codes", "post"),
+        ("/me/passkeys/options", "post"),
+        ("/me/passkeys", "post"),
+        ("/me/passkeys", "get"),
+        ("/me/passkeys/{passkey_id}", "delete"),
+        ("/me/devices", "get"),
+        ("/me/devices/{device_id}", "delete"),
+    }
+    assert protected == {("/hello", "get"), ("/me", "get"), ("/messages", "post")} | security_page

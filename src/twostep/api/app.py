@@ -8,7 +8,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from twostep import __version__
-from twostep.api import routes_accounts, routes_messages, routes_tokens, routes_wellknown
+from twostep.api import (
+    routes_accounts,
+    routes_factors,
+    routes_messages,
+    routes_signin_factors,
+    routes_tokens,
+    routes_wellknown,
+)
 from twostep.api.errors import install_error_handlers
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from twostep.api.responses import BEARER_SCHEME
@@ -26,7 +33,14 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     install_error_handlers(app)
-    for module in (routes_accounts, routes_tokens, routes_messages, routes_wellknown):
+    for module in (
+        routes_accounts,
+        routes_signin_factors,
+        routes_factors,
+        routes_tokens,
+        routes_messages,
+        routes_wellknown,
+    ):
         app.include_router(module.router)
     app.include_router(verification_router(container.settings))
     install_web(app)  # last, so API routes win

@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response, status
 
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep
+from twostep.api.device_cookie import device_label, device_token, set_device_cookie
+from twostep.api.factor_schemas import SignedInOut, low_codes_warning
 from twostep.api.responses import BEARER, BODY_ERRORS, errors
 from twostep.api.schemas import (
     HelloOut,
@@ -20,7 +22,7 @@ from twostep.api.schemas import (
 )
 from twostep.api.web_session import is_web_client, set_refresh_cookie
 from twostep.domain.errors import InvalidToken
-from twostep.services.login import LoginStarted
+from twostep.services.login import LoginStarted, SignedIn
 from twostep.services.registration import Registration
 from twostep.services.tokens import TokenPair
 
@@ -80,8 +82,10 @@ def register(body: RegisterRequest, container: ContainerDep, ctx: ContextDep) ->
 def login(
     body: LoginRequest, request: Request, response: Response, container: ContainerDep, ctx: ContextDep
 ) -> LoginChallengeOut | TokenPairOut:
-    """Check the password and text a code; accounts without a phone (second factor off) get tokens."""
-    result = container.login.start(body.email, body.password, ctx)
+    """Check the password, then text a code, or expect the authenticator app's code (no SMS) when the
+    account has one (`expectedFactor`). Accounts without a second factor (when that is allowed) and
+    remembered devices get tokens at once."""
+    result = container.login.start(body.email, body.password, ctx, device_token(request, body.device_token))
     if isinstance(result, LoginStarted):
         return LoginChallengeOut.of(result)
     return _issue(result, request, response, container)
@@ -89,7 +93,7 @@ def login(
 
 @router.post(
     "/otp/{otp_id}/verify",
-    response_model=TokenPairOut,
+    response_model=SignedInOut,
     responses=errors(400, 401, 404, 410, 429, 503, *BODY_ERRORS),
 )
 def verify(
@@ -99,12 +103,38 @@ def verify(
     response: Response,
     container: ContainerDep,
     ctx: ContextDep,
-) -> TokenPairOut:
-    """Trade the code for an access and a refresh token; each code works once.
+) -> SignedInOut:
+    """Trade the code (of `factor`: `sms`, `totp` or `recovery`; default the expected one) for an access
+    and a refresh token; each code works once. `rememberDevice` returns a device token.
 
-    With `X-Twostep-Client: web` the refresh token goes only into an HttpOnly cookie (null in the body).
+    With `X-Twostep-Client: web` the refresh and device tokens go only into HttpOnly cookies.
     """
-    return _issue(container.login.complete(otp_id, body.otp, ctx), request, response, container)
+    signed = container.login.finish(otp_id, body.otp, ctx, body.factor)
+    return signed_in_response(signed, body.remember_device, request, response, container, ctx)
+
+
+def signed_in_response(
+    signed: SignedIn,
+    remember: bool,
+    request: Request,
+    response: Response,
+    container: ContainerDep,
+    ctx: ContextDep,
+) -> SignedInOut:
+    """The tokens (cookies for the web UI), a device token when asked, a warning when codes run low."""
+    web = is_web_client(request)
+    if web:
+        set_refresh_cookie(response, signed.pair.refresh_token, container.settings)
+    devices = container.factors.devices
+    token = devices.remember(signed.user_id, device_label(request), ctx) if remember else None
+    if token is not None and web:
+        set_device_cookie(response, token, devices.lifetime_seconds)
+    out = SignedInOut.signed_in(signed, for_web=web, device_token=token)
+    if signed.factor == "recovery":
+        left = container.factors.second_factor.recovery_left(signed.user_id)
+        out.recoveryCodesLeft = left
+        out.warning = low_codes_warning(left, container.factors.second_factor.running_low(left))
+    return out
 
 
 @router.post(

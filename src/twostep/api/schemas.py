@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
@@ -30,12 +30,21 @@ class RegisterRequest(StrictBody):
 class LoginRequest(StrictBody):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)
+    device_token: str | None = Field(
+        default=None, alias="deviceToken", max_length=128, description="From an earlier `rememberDevice`."
+    )
 
 
 class VerifyRequest(StrictBody):
     # Strict: a JSON `false` must not become the number 0 (and then the code "000000").
     otp: Annotated[StrictStr, Field(max_length=32)] | Annotated[StrictInt, Field(ge=0, le=9_999_999_999)] = (
         Field(description="The code; a JSON number is left-padded to the code length.")
+    )
+    factor: Literal["sms", "totp", "recovery"] | None = Field(
+        default=None, description="Which factor the code is from; default: the one the login expects."
+    )
+    remember_device: bool = Field(
+        default=False, alias="rememberDevice", description="Skip the second factor here for a while."
     )
 
 
@@ -71,8 +80,10 @@ class LoginChallengeOut(BaseModel):
     otpId: str
     redirectPath: str
     expiresAt: datetime
-    destination: str
+    destination: str = Field(description="The masked phone number codes are texted to (empty: none).")
     resendAfter: datetime
+    factors: list[str] = Field(description="The second factors this account can use.")
+    expectedFactor: str = Field(description="`totp` when no SMS was sent, `sms` when a code was texted.")
 
     @classmethod
     def of(cls, started: LoginStarted) -> LoginChallengeOut:
@@ -82,6 +93,8 @@ class LoginChallengeOut(BaseModel):
             expiresAt=started.expires_at,
             destination=started.destination,
             resendAfter=started.resend_after,
+            factors=list(started.factors),
+            expectedFactor=started.expected,
         )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from twostep.domain.factor_ports import FactorStorage
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
 
 
@@ -137,6 +138,7 @@ class Storage(
     OutboxStore,
     CounterStore,
     AuditStore,
+    FactorStorage,
     Protocol,
 ):
     """Everything a storage adapter provides."""

@@ -30,6 +30,13 @@ EVENTS = frozenset(
         "verification_succeeded",
         "verification_failed",
         "user_deleted",
+        # second factors beyond SMS (services/factors.py, passkeys.py, devices.py)
+        "factor_enabled",
+        "factor_removed",
+        "recovery_codes_generated",
+        "recovery_code_used",
+        "device_remembered",
+        "device_forgotten",
     }
 )
 

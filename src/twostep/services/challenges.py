@@ -7,6 +7,7 @@ and a code that could not be delivered made unusable at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -138,17 +139,51 @@ class ChallengeService:
         if challenge is None or challenge.purpose != purpose:
             raise ChallengeNotFound()
         code = normalise_submitted_code(raw_code, challenge.code_length)
+        return self.check_with(
+            challenge, lambda counted: self._hasher.matches(challenge_id, code, counted.code_hmac)
+        )
+
+    def check_with(self, challenge: Challenge, matches: Callable[[Challenge], bool]) -> Challenge:
+        """Count an attempt, ask `matches` (after the count, so every guess costs one), then consume:
+        the texted code, or another factor (an authenticator app, a recovery code, a passkey).
+
+        Raises:
+            ChallengeNotFound, ChallengeExpired, ChallengeUsed, ChallengeExhausted, WrongCode.
+        """
         now = self._clock.now()
         self._ensure_usable(challenge, now)
-        counted = self._store.count_attempt(challenge_id, now)
+        counted = self._store.count_attempt(challenge.id, now)
         if counted is None:
-            self._ensure_usable(self._store.get_challenge(challenge_id), now)
+            self._ensure_usable(self._store.get_challenge(challenge.id), now)
             raise ChallengeExhausted()
-        if not self._hasher.matches(challenge_id, code, counted.code_hmac):
+        if not matches(counted):
             raise WrongCode(counted.attempts_remaining)
-        if not self._store.consume_challenge(challenge_id, now):
+        if not self._store.consume_challenge(challenge.id, now):
             raise ChallengeUsed()
         return counted
+
+    def open_unsent(
+        self, *, challenge_id: str, subject: str, phone: str, spec: CodeSpec, ttl_seconds: int
+    ) -> Challenge:
+        """A login challenge whose code is not texted (yet): another factor is expected first.
+
+        No texted code can match it (`code_hmac` is empty) until `replace` sends one (the SMS fallback).
+        """
+        now = self._clock.now()
+        challenge = Challenge(
+            id=challenge_id,
+            purpose="login",
+            subject=subject,
+            phone=phone,
+            code_hmac="",
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+            max_attempts=spec.max_attempts,
+            sends=0,
+            code_length=spec.length,
+        )
+        self._store.put_challenge(challenge)
+        return challenge
 
     @staticmethod
     def _ensure_usable(challenge: Challenge | None, now: datetime) -> None:

@@ -1,9 +1,12 @@
-"""Password sign-in, then the SMS code: `start` checks the password and texts a code, `complete` trades
-the code for tokens, `resend` sends a fresh code for the same login."""
+"""Password sign-in, then a second factor: `start` checks the password and texts a code (or, when the
+account has an authenticator app, expects its code and texts nothing), `complete` trades the code for
+tokens, `resend` texts a fresh code for the same login (also the SMS fallback). A remembered device
+skips the second step."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,14 +19,23 @@ from twostep.domain.errors import (
     TwoStepError,
     WrongCode,
 )
+from twostep.domain.factor_errors import FactorUnavailable
+from twostep.domain.factors import Factor
 from twostep.domain.identity import mask_phone, normalise_email
-from twostep.domain.models import NO_CONTEXT, RequestContext
+from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, User
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import ChallengeStore, UserStore
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.devices import DeviceService
 from twostep.services.limits import LimitsService
+from twostep.services.second_factor import SecondFactorService
 from twostep.services.tokens import TokenPair, TokenService
+
+# RFC 8176 method references per second factor; a recovery code is a one-time password too.
+AMR: dict[str, tuple[str, ...]] = {"sms": ("pwd", "sms"), "totp": ("pwd", "otp"), "recovery": ("pwd", "otp")}
+# An authenticator app or a passkey takes longer to reach than a text message.
+UNSENT_CHALLENGE_TTL_SECONDS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +44,16 @@ class LoginStarted:
     expires_at: datetime
     destination: str
     resend_after: datetime
+    factors: tuple[Factor, ...] = ("sms",)
+    expected: Factor = "sms"
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    pair: TokenPair
+    user_id: str
+    amr: tuple[str, ...]
+    factor: str  # the second factor used: sms, totp, recovery or passkey
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +76,22 @@ class LoginService:
         clock: Clock,
         code_spec: CodeSpec,
         require_second_factor: bool,
+        factors: SecondFactorService | None = None,
+        devices: DeviceService | None = None,
     ) -> None:
         self._users, self._challenges, self._codes, self._tokens = users, challenges, codes, tokens
         self._hasher, self._limits, self._audit, self._clock = hasher, limits, audit, clock
         self._spec = code_spec
         self._require_second_factor = require_second_factor
+        self._factors, self._devices = factors, devices
 
-    def start(self, email: str, password: str, ctx: RequestContext = NO_CONTEXT) -> LoginStarted | TokenPair:
-        """Raises: InvalidCredentials, RateLimited, SecondFactorRequired, SmsDeliveryError."""
+    def start(
+        self, email: str, password: str, ctx: RequestContext = NO_CONTEXT, device_token: str | None = None
+    ) -> LoginStarted | TokenPair:
+        """`device_token` from an earlier "remember this device" skips the second factor.
+
+        Raises: InvalidCredentials, RateLimited, SecondFactorRequired, SmsDeliveryError.
+        """
         try:
             email = normalise_email(email)
         except InvalidInput:
@@ -76,39 +106,114 @@ class LoginService:
         self._limits.login_succeeded(email)
         if self._hasher.needs_rehash(user.password_hash):
             self._users.set_password_hash(user.id, self._hasher.hash(password))
-        if user.phone is None:
+        if self._devices is not None and self._devices.recognises(device_token, user.id):
+            # Only the password was presented now, so `amr` says just that (RFC 8176 has no
+            # "remembered device" method); the audit trail says why no second factor was asked.
+            self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd,device")
+            return self._tokens.issue_pair(user, ("pwd",))
+        factors = self._factors.available(user) if self._factors else (("sms",) if user.phone else ())
+        if not factors:
             if self._require_second_factor:
                 self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason="no_phone")
                 raise SecondFactorRequired()
             self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd")
             return self._tokens.issue_pair(user, ("pwd",))
         self._limits.check_second_factor_allowed(user.id, ctx)
-        challenge = self._codes.issue(
-            challenge_id=str(uuid.uuid4()),
-            purpose="login",
-            subject=user.id,
-            phone=user.phone,
-            spec=self._spec,
-            ctx=ctx,
-        )
+        expected = SecondFactorService.preferred(factors) or factors[0]
+        return self._challenge(user, factors, expected, ctx)
+
+    def _challenge(
+        self, user: User, factors: tuple[Factor, ...], expected: Factor, ctx: RequestContext
+    ) -> LoginStarted:
+        if expected == "sms" and user.phone is not None:
+            challenge = self._codes.issue(
+                challenge_id=str(uuid.uuid4()),
+                purpose="login",
+                subject=user.id,
+                phone=user.phone,
+                spec=self._spec,
+                ctx=ctx,
+            )
+            resend_after = self._codes.resend_after(challenge)
+        else:  # no text message: the authenticator app (or a passkey) is expected first
+            challenge = self._codes.open_unsent(
+                challenge_id=str(uuid.uuid4()),
+                subject=user.id,
+                phone=user.phone or "",
+                spec=self._spec,
+                ttl_seconds=max(self._spec.ttl_seconds, UNSENT_CHALLENGE_TTL_SECONDS),
+            )
+            resend_after = challenge.created_at
         return LoginStarted(
             otp_id=challenge.id,
             expires_at=challenge.expires_at,
-            destination=mask_phone(user.phone),
-            resend_after=self._codes.resend_after(challenge),
+            destination=mask_phone(user.phone) if user.phone else "",
+            resend_after=resend_after,
+            factors=factors,
+            expected=expected,
         )
 
     def complete(self, otp_id: str, code: object, ctx: RequestContext = NO_CONTEXT) -> TokenPair:
-        """Raises: ChallengeNotFound, ChallengeGone (410 family), WrongCode, RateLimited, InvalidInput."""
+        """The expected factor's code for tokens; see `finish`."""
+        return self.finish(otp_id, code, ctx).pair
+
+    def finish(
+        self, otp_id: str, code: object, ctx: RequestContext = NO_CONTEXT, factor: Factor | None = None
+    ) -> SignedIn:
+        """Check a code of `factor` (default: the expected one: SMS once a code was texted, else the
+        authenticator app). Every factor shares the challenge's attempt budget and the account lock.
+
+        Raises: ChallengeNotFound, ChallengeGone (410 family), WrongCode, RateLimited, InvalidInput,
+        FactorUnavailable.
+        """
         challenge = self._challenges.get_challenge(otp_id)
         if challenge is None or challenge.purpose != "login":
             raise ChallengeNotFound()
+        chosen: Factor = factor or ("sms" if challenge.sends > 0 else "totp")
+        return self.gated(challenge, chosen, self._checker(challenge, chosen, code, ctx), ctx)
+
+    def _checker(
+        self, challenge: Challenge, factor: Factor, code: object, ctx: RequestContext
+    ) -> Callable[[], tuple[str, ...]]:
+        """The check of one factor's code, returning its `amr`; input is validated here, before an
+        attempt is counted."""
+        if factor == "sms":
+            if challenge.sends == 0:
+                raise FactorUnavailable("No code was texted for this sign-in; ask for one first.")
+
+            def texted() -> tuple[str, ...]:
+                self._codes.check(challenge.id, code, "login", ctx, read=challenge)
+                return AMR["sms"]
+
+            return texted
+        if self._factors is None or factor not in ("totp", "recovery"):
+            raise FactorUnavailable()
+        factors = self._factors
+        matches = (factors.totp_checker if factor == "totp" else factors.recovery_checker)(
+            challenge.subject, code
+        )
+
+        def other() -> tuple[str, ...]:
+            self._codes.check_with(challenge, lambda _: matches())
+            return AMR[factor]
+
+        return other
+
+    def gated(
+        self, challenge: Challenge, factor: str, check: Callable[[], tuple[str, ...]], ctx: RequestContext
+    ) -> SignedIn:
+        """Run `check` (which returns the `amr`) under the per-account lock (NIST 800-63B), then
+        issue tokens."""
         count = self._limits.begin_code_attempt(challenge.subject, ctx)
         try:
-            self._codes.check(otp_id, code, "login", ctx, read=challenge)
+            amr = check()
         except WrongCode as wrong:
             self._audit.record(
-                "code_failed", ctx=ctx, user_id=challenge.subject, remaining=str(wrong.attempts_remaining)
+                "code_failed",
+                ctx=ctx,
+                user_id=challenge.subject,
+                remaining=str(wrong.attempts_remaining),
+                factor=factor,
             )
             self._limits.code_attempt_failed(challenge.subject, count, ctx)
             raise
@@ -119,9 +224,9 @@ class LoginService:
         user = self._users.get_user(challenge.subject)
         if user is None:
             raise ChallengeNotFound()
-        self._audit.record("code_verified", ctx=ctx, user_id=user.id)
-        self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd,sms")
-        return self._tokens.issue_pair(user, ("pwd", "sms"))
+        self._audit.record("code_verified", ctx=ctx, user_id=user.id, factor=factor)
+        self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr))
+        return SignedIn(self._tokens.issue_pair(user, amr), user.id, amr, factor)
 
     def resend(self, otp_id: str, ctx: RequestContext = NO_CONTEXT) -> CodeResent:
         """Raises: ChallengeNotFound, ChallengeGone, RateLimited, SmsDeliveryError."""

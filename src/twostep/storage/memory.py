@@ -10,9 +10,10 @@ from twostep.domain.errors import AccountExists
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
 from twostep.domain.ports import Counter
 from twostep.storage.cursors import message_cursor, parse_message_cursor
+from twostep.storage.memory_factors import MemoryFactors
 
 
-class MemoryStorage:
+class MemoryStorage(MemoryFactors):
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._users: dict[str, User] = {}
@@ -24,6 +25,7 @@ class MemoryStorage:
         self._outbox: list[OutboxEntry] = []
         self._counters: dict[str, Counter] = {}
         self._audit: list[AuditEvent] = []
+        self._init_factors()
 
     def init_schema(self) -> None:
         """Nothing to create."""

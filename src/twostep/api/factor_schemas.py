@@ -1,0 +1,133 @@
+"""Request and response bodies of the second-factor routes (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from twostep.api.schemas import StrictBody, TokenPairOut
+from twostep.domain.factors import PasskeyCredential, RememberedDevice
+from twostep.services.factors import FactorSummary, RecoveryCodes
+from twostep.services.login import SignedIn
+
+LOW_CODES_WARNING = "Only {n} recovery codes left: generate new ones on the security page."
+
+
+def low_codes_warning(remaining: int, low: bool) -> str | None:
+    return LOW_CODES_WARNING.format(n=remaining) if low else None
+
+
+class PasswordConfirmation(StrictBody):
+    current_password: str = Field(alias="currentPassword", max_length=1024)
+
+
+class TotpConfirmRequest(StrictBody):
+    code: str = Field(max_length=16, description="The 6-digit code the authenticator app shows now.")
+
+
+class SendRequest(StrictBody):
+    channel: Literal["sms"] = Field(description="Only `sms`: text a code (the fallback to the app).")
+
+
+class PasskeyRegisterRequest(StrictBody):
+    ceremony_id: str = Field(alias="ceremonyId", max_length=64)
+    credential: dict[str, Any] = Field(description="The PublicKeyCredential as WebAuthn JSON (toJSON()).")
+    name: str = Field(default="Passkey", max_length=60)
+
+
+class PasskeyAssertionRequest(StrictBody):
+    ceremony_id: str = Field(alias="ceremonyId", max_length=64)
+    credential: dict[str, Any] = Field(description="The PublicKeyCredential as WebAuthn JSON (toJSON()).")
+    remember_device: bool = Field(default=False, alias="rememberDevice")
+
+
+class TotpEnrolmentOut(BaseModel):
+    secret: str = Field(description="Base32; for apps that cannot scan. Shown once.")
+    otpauthUri: str
+    qrSvg: str = Field(description="The otpauth URI as a QR code (SVG markup).")
+
+
+class RecoveryCodesOut(BaseModel):
+    recoveryCodes: list[str] = Field(description="Shown once; empty unless just generated.")
+    remaining: int
+    warning: str | None = None
+
+    @classmethod
+    def of(cls, codes: RecoveryCodes) -> RecoveryCodesOut:
+        return cls(
+            recoveryCodes=list(codes.codes),
+            remaining=codes.remaining,
+            warning=low_codes_warning(codes.remaining, codes.running_low),
+        )
+
+
+class PasskeyOut(BaseModel):
+    id: str
+    name: str
+    createdAt: datetime
+    lastUsedAt: datetime | None
+    synced: bool
+
+    @classmethod
+    def of(cls, passkey: PasskeyCredential) -> PasskeyOut:
+        return cls(
+            id=passkey.credential_id,
+            name=passkey.name,
+            createdAt=passkey.created_at,
+            lastUsedAt=passkey.last_used_at,
+            synced=passkey.backed_up,
+        )
+
+
+class FactorsOut(BaseModel):
+    sms: bool
+    totp: bool
+    recoveryCodesLeft: int
+    warning: str | None = None
+    passkeys: list[PasskeyOut]
+
+    @classmethod
+    def of(cls, summary: FactorSummary, low: bool) -> FactorsOut:
+        return cls(
+            sms=summary.sms,
+            totp=summary.totp,
+            recoveryCodesLeft=summary.recovery_remaining,
+            warning=low_codes_warning(summary.recovery_remaining, low and summary.totp),
+            passkeys=[PasskeyOut.of(p) for p in summary.passkeys],
+        )
+
+
+class DeviceOut(BaseModel):
+    id: str
+    label: str
+    createdAt: datetime
+    expiresAt: datetime
+
+    @classmethod
+    def of(cls, device: RememberedDevice) -> DeviceOut:
+        return cls(id=device.id, label=device.label, createdAt=device.created_at, expiresAt=device.expires_at)
+
+
+class PasskeyOptionsOut(BaseModel):
+    ceremonyId: str
+    publicKey: dict[str, Any] = Field(description="Options for navigator.credentials (WebAuthn JSON).")
+
+
+class SignedInOut(TokenPairOut):
+    """Tokens, plus what the chosen factor left behind."""
+
+    amr: list[str] = Field(description="How the user signed in (RFC 8176), as in the access token.")
+    deviceToken: str | None = Field(
+        default=None,
+        description="With `rememberDevice`: send it as `deviceToken` at /login to skip the second factor."
+        " Null for the web UI, which gets it in an HttpOnly cookie.",
+    )
+    recoveryCodesLeft: int | None = None
+    warning: str | None = None
+
+    @classmethod
+    def signed_in(cls, signed: SignedIn, *, for_web: bool, device_token: str | None) -> SignedInOut:
+        base = TokenPairOut.of(signed.pair, for_web=for_web)
+        return cls(**base.model_dump(), amr=list(signed.amr), deviceToken=None if for_web else device_token)

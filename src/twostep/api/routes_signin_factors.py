@@ -1,0 +1,93 @@
+"""Sign-in with a choice of factor: the SMS fallback, a passkey as the second step, and passwordless
+sign-in with a passkey."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request, Response, status
+
+from twostep.api.deps import ContainerDep, ContextDep
+from twostep.api.factor_schemas import PasskeyAssertionRequest, PasskeyOptionsOut, SendRequest, SignedInOut
+from twostep.api.relying_party import relying_party
+from twostep.api.responses import BODY_ERRORS, errors
+from twostep.api.routes_accounts import OtpId, signed_in_response
+from twostep.api.schemas import ResendOut
+from twostep.services.passkeys import Options
+
+router = APIRouter(tags=["accounts"])
+
+
+def _options(options: Options) -> PasskeyOptionsOut:
+    return PasskeyOptionsOut(ceremonyId=options.ceremony_id, publicKey=json.loads(options.public_key))
+
+
+@router.post(
+    "/otp/{otp_id}/send",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ResendOut,
+    responses=errors(400, 404, 410, 429, 503, *BODY_ERRORS),
+)
+def send(otp_id: OtpId, body: SendRequest, container: ContainerDep, ctx: ContextDep) -> ResendOut:
+    """Text a code for this login (`channel: sms`): the fallback when the authenticator app is not at
+    hand. The SMS code is then the expected factor."""
+    return ResendOut.of(container.login.resend(otp_id, ctx))
+
+
+@router.post(
+    "/otp/{otp_id}/passkey/options",
+    response_model=PasskeyOptionsOut,
+    responses=errors(400, 404, 503),
+)
+def second_factor_passkey_options(
+    otp_id: OtpId, request: Request, container: ContainerDep
+) -> PasskeyOptionsOut:
+    """Options for `navigator.credentials.get()` with this account's passkeys, as the second step."""
+    rp = relying_party(request, container.settings)
+    return _options(container.factors.passkey_login.second_factor_options(otp_id, rp))
+
+
+@router.post(
+    "/otp/{otp_id}/passkey",
+    response_model=SignedInOut,
+    responses=errors(400, 401, 404, 410, 429, 503, *BODY_ERRORS),
+)
+def second_factor_passkey(
+    otp_id: OtpId,
+    body: PasskeyAssertionRequest,
+    request: Request,
+    response: Response,
+    container: ContainerDep,
+    ctx: ContextDep,
+) -> SignedInOut:
+    """Finish the login with a passkey instead of a code (`amr`: `pwd` and `hwk` or `swk`)."""
+    rp = relying_party(request, container.settings)
+    signed = container.factors.passkey_login.finish_second_factor(
+        otp_id, body.ceremony_id, body.credential, rp, ctx
+    )
+    return signed_in_response(signed, body.remember_device, request, response, container, ctx)
+
+
+@router.post("/login/passkey/options", response_model=PasskeyOptionsOut, responses=errors(400, 429, 503))
+def passwordless_options(request: Request, container: ContainerDep, ctx: ContextDep) -> PasskeyOptionsOut:
+    """Options for a passwordless sign-in: any passkey of this site, with user verification."""
+    rp = relying_party(request, container.settings)
+    return _options(container.factors.passkey_login.passwordless_options(rp, ctx))
+
+
+@router.post(
+    "/login/passkey",
+    response_model=SignedInOut,
+    responses=errors(400, 401, 410, 429, 503, *BODY_ERRORS),
+)
+def passwordless(
+    body: PasskeyAssertionRequest,
+    request: Request,
+    response: Response,
+    container: ContainerDep,
+    ctx: ContextDep,
+) -> SignedInOut:
+    """Sign in with a passkey alone (it checked a PIN or biometric): `amr` is `hwk`/`swk` and `user`."""
+    rp = relying_party(request, container.settings)
+    signed = container.factors.passkey_login.sign_in(body.ceremony_id, body.credential, rp, ctx)
+    return signed_in_response(signed, False, request, response, container, ctx)

@@ -1,0 +1,52 @@
+"""Errors of the second factors; each subclasses an error whose HTTP status fits (see api/errors.py)."""
+
+from __future__ import annotations
+
+from twostep.domain.errors import AccountExists, ChallengeGone, InvalidCredentials, InvalidInput, NotFound
+
+
+class PasskeyExists(AccountExists):
+    code = "passkey_exists"
+    default_message = "This passkey is already registered."
+
+
+class FactorUnavailable(InvalidInput):
+    code = "factor_unavailable"
+    default_message = "This account cannot use that sign-in factor."
+
+
+class EnrolmentNotStarted(InvalidInput):
+    code = "enrolment_not_started"
+    default_message = "Start adding an authenticator app first."
+
+
+class WrongEnrolmentCode(InvalidInput):
+    code = "wrong_enrolment_code"
+    default_message = (
+        "That code does not match the authenticator app; check the device's clock and try again."
+    )
+
+
+class PasskeyRejected(InvalidCredentials):
+    code = "passkey_rejected"
+    default_message = "The passkey could not be verified."
+
+
+class CeremonyExpired(ChallengeGone):
+    code = "passkey_challenge_gone"
+    default_message = "This passkey request has expired or was already used; start again."
+
+
+class DeviceNotFound(NotFound):
+    code = "device_not_found"
+    default_message = "No such remembered device."
+
+
+class PasskeyNotFound(NotFound):
+    code = "passkey_not_found"
+    default_message = "No such passkey."
+
+
+class PasskeysNotConfigured(FactorUnavailable):
+    code = "passkeys_not_configured"
+    default_message = "Passkeys are not set up on this server (TWOSTEP_WEB_ORIGIN or TWOSTEP_WEBAUTHN_*)."

@@ -1,0 +1,93 @@
+"""Builds the second-factor services (authenticator apps, recovery codes, passkeys, remembered devices)
+for the container; kept apart so `container.py` stays one screen of wiring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from twostep.domain.clock import Clock
+from twostep.domain.keys import KeyMaterial
+from twostep.domain.passwords import PasswordHasher
+from twostep.domain.ports import Storage
+from twostep.domain.recovery import RecoveryCodeHasher
+from twostep.domain.totp import SecretSealer
+from twostep.services.audit import AuditService
+from twostep.services.challenges import ChallengeService
+from twostep.services.devices import DeviceService
+from twostep.services.factors import FactorService
+from twostep.services.limits import LimitsService
+from twostep.services.passkey_login import PasskeyLoginService
+from twostep.services.passkeys import PasskeyService
+from twostep.services.second_factor import SecondFactorService
+from twostep.services.tokens import TokenService
+from twostep.settings import Settings
+
+if TYPE_CHECKING:
+    from twostep.services.login import LoginService
+
+
+@dataclass
+class FactorServices:
+    account: FactorService
+    second_factor: SecondFactorService
+    devices: DeviceService
+    passkeys: PasskeyService
+    _passkey_login: PasskeyLoginService | None = field(default=None, repr=False)
+
+    @property
+    def passkey_login(self) -> PasskeyLoginService:
+        assert self._passkey_login is not None, "attach_login was not called"
+        return self._passkey_login
+
+    def attach_login(
+        self,
+        login: LoginService,
+        codes: ChallengeService,
+        storage: Storage,
+        tokens: TokenService,
+        limits: LimitsService,
+        audit: AuditService,
+    ) -> None:
+        """Passkey sign-in builds on the login service, which itself uses `second_factor`."""
+        self._passkey_login = PasskeyLoginService(
+            login=login,
+            passkeys=self.passkeys,
+            challenges=storage,
+            codes=codes,
+            users=storage,
+            tokens=tokens,
+            limits=limits,
+            audit=audit,
+        )
+
+
+def build_factor_services(
+    settings: Settings,
+    storage: Storage,
+    passwords: PasswordHasher,
+    audit: AuditService,
+    clock: Clock,
+    keys: KeyMaterial,
+    devices: DeviceService,
+) -> FactorServices:
+    # Both keys are derived from the code-HMAC key material (HKDF / a labelled hash), never used raw.
+    sealer = SecretSealer(keys.otp_hmac_key)
+    recovery = RecoveryCodeHasher(keys.otp_hmac_key)
+    return FactorServices(
+        account=FactorService(
+            users=storage,
+            store=storage,
+            passwords=passwords,
+            sealer=sealer,
+            recovery_hasher=recovery,
+            audit=audit,
+            clock=clock,
+            issuer_name=settings.org_name,
+        ),
+        second_factor=SecondFactorService(
+            store=storage, sealer=sealer, recovery_hasher=recovery, audit=audit, clock=clock
+        ),
+        devices=devices,
+        passkeys=PasskeyService(store=storage, users=storage, audit=audit, clock=clock),
+    )

@@ -1,0 +1,79 @@
+"""Remember this device: a long random token that lets one browser or app skip the second factor for
+a while. Only its hash is stored; the user lists and forgets devices; a password reset forgets all."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import timedelta
+
+from twostep.domain.clock import Clock
+from twostep.domain.factor_errors import DeviceNotFound
+from twostep.domain.factor_ports import RememberedDeviceStore
+from twostep.domain.factors import RememberedDevice
+from twostep.domain.models import NO_CONTEXT, RequestContext
+from twostep.services.audit import AuditService
+
+MAX_LABEL = 120
+MAX_TOKEN_LENGTH = 128
+
+
+def hash_device_token(token: str) -> str:
+    return hashlib.sha256(b"twostep device\x00" + token.encode()).hexdigest()
+
+
+class DeviceService:
+    def __init__(self, *, store: RememberedDeviceStore, audit: AuditService, clock: Clock, days: int) -> None:
+        self._store, self._audit, self._clock = store, audit, clock
+        self._lifetime = timedelta(days=days)
+
+    @property
+    def enabled(self) -> bool:
+        """TWOSTEP_REMEMBER_DEVICE_DAYS=0 turns remembering off."""
+        return self._lifetime > timedelta(0)
+
+    @property
+    def lifetime_seconds(self) -> int:
+        return int(self._lifetime.total_seconds())
+
+    def remember(self, user_id: str, label: str, ctx: RequestContext = NO_CONTEXT) -> str | None:
+        """A new device token for the user (None when remembering is off); shown once."""
+        if not self.enabled:
+            return None
+        token = "rd_" + secrets.token_urlsafe(32)
+        now = self._clock.now()
+        device = RememberedDevice(
+            id=str(uuid.uuid4()),
+            user_id=user_id,
+            token_hash=hash_device_token(token),
+            created_at=now,
+            expires_at=now + self._lifetime,
+            label=" ".join(label.split())[:MAX_LABEL],
+        )
+        self._store.add_remembered_device(device)
+        self._audit.record("device_remembered", ctx=ctx, user_id=user_id, device=device.id)
+        return token
+
+    def recognises(self, token: str | None, user_id: str) -> bool:
+        """Whether `token` is a live device token of this user."""
+        if not self.enabled or not token or len(token) > MAX_TOKEN_LENGTH:
+            return False
+        device = self._store.find_remembered_device(hash_device_token(token), self._clock.now())
+        return device is not None and device.user_id == user_id
+
+    def remembered(self, user_id: str) -> list[RememberedDevice]:
+        return self._store.list_remembered_devices(user_id, self._clock.now())
+
+    def forget(self, user_id: str, device_id: str, ctx: RequestContext = NO_CONTEXT) -> None:
+        """Raises: DeviceNotFound."""
+        if not self._store.forget_device(user_id, device_id):
+            raise DeviceNotFound()
+        self._audit.record("device_forgotten", ctx=ctx, user_id=user_id, device=device_id)
+
+    def forget_all(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> int:
+        """Forget every remembered device of the user; the password-reset flow calls this."""
+        count = self._store.forget_all_devices(user_id)
+        if count:
+            self._audit.record("device_forgotten", ctx=ctx, user_id=user_id, device="all", count=str(count))
+        return count

@@ -1,0 +1,132 @@
+"""The signed-in user's own factors: add an authenticator app, recovery codes, and what is enrolled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twostep.domain.clock import Clock
+from twostep.domain.errors import InvalidCredentials, InvalidToken
+from twostep.domain.factor_errors import EnrolmentNotStarted, FactorUnavailable, WrongEnrolmentCode
+from twostep.domain.factor_ports import FactorStorage
+from twostep.domain.factors import PasskeyCredential
+from twostep.domain.models import NO_CONTEXT, RequestContext, User
+from twostep.domain.passwords import PasswordHasher
+from twostep.domain.ports import UserStore
+from twostep.domain.recovery import RecoveryCodeHasher, new_recovery_codes
+from twostep.domain.totp import SecretSealer, matching_step, new_totp_secret, provisioning_uri
+from twostep.services.audit import AuditService
+
+LOW_RECOVERY_CODES = 2  # at or below this, responses warn the user to make new ones
+
+
+@dataclass(frozen=True, slots=True)
+class TotpEnrolment:
+    """Shown once to the user: the secret and the URI an authenticator app scans."""
+
+    secret: str
+    uri: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryCodes:
+    codes: tuple[str, ...]  # empty unless just generated (they are shown once)
+    remaining: int
+
+    @property
+    def running_low(self) -> bool:
+        return self.remaining <= LOW_RECOVERY_CODES
+
+
+@dataclass(frozen=True, slots=True)
+class FactorSummary:
+    sms: bool
+    totp: bool
+    recovery_remaining: int
+    passkeys: tuple[PasskeyCredential, ...]
+
+
+class FactorService:
+    def __init__(
+        self,
+        *,
+        users: UserStore,
+        store: FactorStorage,
+        passwords: PasswordHasher,
+        sealer: SecretSealer,
+        recovery_hasher: RecoveryCodeHasher,
+        audit: AuditService,
+        clock: Clock,
+        issuer_name: str,
+    ) -> None:
+        self._users, self._store, self._passwords = users, store, passwords
+        self._sealer, self._recovery = sealer, recovery_hasher
+        self._audit, self._clock, self._issuer = audit, clock, issuer_name
+
+    def _user(self, user_id: str) -> User:
+        user = self._users.get_user(user_id)
+        if user is None:
+            raise InvalidToken()
+        return user
+
+    def summary(self, user_id: str) -> FactorSummary:
+        user = self._user(user_id)
+        totp = self._store.get_totp(user_id)
+        return FactorSummary(
+            sms=user.phone is not None,
+            totp=totp is not None and totp.enabled,
+            recovery_remaining=self._store.count_recovery_codes(user_id),
+            passkeys=tuple(self._store.list_passkeys(user_id)),
+        )
+
+    def start_totp(
+        self, user_id: str, current_password: str, ctx: RequestContext = NO_CONTEXT
+    ) -> TotpEnrolment:
+        """A new secret, pending until a code from it is confirmed.
+
+        Raises: InvalidCredentials (the password is wrong), InvalidToken (the user is gone).
+        """
+        user = self._user(user_id)
+        if not self._passwords.verify(user.password_hash, current_password):
+            self._audit.record("login_failed", ctx=ctx, user_id=user_id, reason="reauth_totp")
+            raise InvalidCredentials("The current password is wrong.")
+        secret = new_totp_secret()
+        self._store.begin_totp_enrolment(user_id, self._sealer.seal(user_id, secret), self._clock.now())
+        return TotpEnrolment(secret=secret, uri=provisioning_uri(secret, user.email, self._issuer))
+
+    def confirm_totp(self, user_id: str, code: str, ctx: RequestContext = NO_CONTEXT) -> RecoveryCodes:
+        """Enable the pending secret once the app shows a matching code; returns fresh recovery codes.
+
+        Raises: EnrolmentNotStarted, WrongEnrolmentCode.
+        """
+        factor = self._store.get_totp(user_id)
+        if factor is None or factor.pending_sealed is None:
+            raise EnrolmentNotStarted()
+        now = self._clock.now()
+        step = matching_step(self._sealer.open(user_id, factor.pending_sealed), code.strip(), now)
+        if step is None:
+            raise WrongEnrolmentCode(field="code")
+        if not self._store.confirm_totp(user_id, factor.pending_sealed, step, now):
+            raise EnrolmentNotStarted()  # another confirmation or a new enrolment won the race
+        self._audit.record("factor_enabled", ctx=ctx, user_id=user_id, factor="totp")
+        return self.regenerate_recovery_codes(user_id, ctx)
+
+    def disable_totp(self, user_id: str, current_password: str, ctx: RequestContext = NO_CONTEXT) -> None:
+        """Raises: InvalidCredentials, FactorUnavailable (no authenticator app)."""
+        user = self._user(user_id)
+        if not self._passwords.verify(user.password_hash, current_password):
+            raise InvalidCredentials("The current password is wrong.")
+        if not self._store.delete_totp(user_id):
+            raise FactorUnavailable("This account has no authenticator app.")
+        self._audit.record("factor_removed", ctx=ctx, user_id=user_id, factor="totp")
+
+    def regenerate_recovery_codes(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> RecoveryCodes:
+        """Ten new codes; every earlier code stops working."""
+        self._user(user_id)
+        codes = tuple(new_recovery_codes())
+        hashes = tuple(self._recovery.digest(user_id, code) for code in codes)
+        self._store.replace_recovery_codes(user_id, hashes, self._clock.now())
+        self._audit.record("recovery_codes_generated", ctx=ctx, user_id=user_id)
+        return RecoveryCodes(codes=codes, remaining=len(codes))
+
+    def recovery_codes_left(self, user_id: str) -> RecoveryCodes:
+        return RecoveryCodes(codes=(), remaining=self._store.count_recovery_codes(user_id))

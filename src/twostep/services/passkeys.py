@@ -1,0 +1,234 @@
+"""Passkeys (WebAuthn Level 3, via py_webauthn): registering one, and checking an assertion.
+
+Each ceremony's challenge is stored and taken once, so an assertion cannot be replayed; the origin and
+the relying-party id hash are checked by the library; the signature counter must grow (unless the
+authenticator keeps none) and is moved by compare-and-swap, so two uses of one assertion or a cloned
+authenticator cannot both pass; a credential id belongs to one account only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    options_to_json,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
+from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.structs import (
+    AuthenticatorSelectionCriteria,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from twostep.domain.clock import Clock
+from twostep.domain.errors import InvalidToken
+from twostep.domain.factor_errors import CeremonyExpired, PasskeyNotFound, PasskeyRejected
+from twostep.domain.factor_ports import CeremonyStore, PasskeyStore
+from twostep.domain.factors import Ceremony, CeremonyPurpose, PasskeyCredential
+from twostep.domain.models import NO_CONTEXT, RequestContext
+from twostep.domain.ports import UserStore
+from twostep.services.audit import AuditService
+
+CEREMONY_SECONDS = 300
+MAX_NAME = 60
+
+
+@dataclass(frozen=True, slots=True)
+class RelyingParty:
+    """Who the passkeys are for: the RP id (a domain) and the page origins allowed to use them."""
+
+    id: str
+    name: str
+    origins: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """A ceremony's id and the `publicKey` options for `navigator.credentials` (WebAuthn JSON)."""
+
+    ceremony_id: str
+    public_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Assertion:
+    credential: PasskeyCredential
+    method: str  # RFC 8176: "swk" for a synced (backed-up) passkey, "hwk" for one bound to its device
+    user_verified: bool
+
+
+class PasskeyStorage(PasskeyStore, CeremonyStore, Protocol):
+    """What this service stores."""
+
+
+def _credential_id(credential: dict[str, Any]) -> str:
+    raw = credential.get("rawId") or credential.get("id")
+    if not isinstance(raw, str) or not 1 <= len(raw) <= 1400:
+        raise PasskeyRejected()
+    return raw.rstrip("=")
+
+
+class PasskeyService:
+    def __init__(self, *, store: PasskeyStorage, users: UserStore, audit: AuditService, clock: Clock) -> None:
+        self._store, self._users, self._audit, self._clock = store, users, audit, clock
+
+    def _ceremony(self, purpose: CeremonyPurpose, subject: str, challenge: bytes) -> str:
+        ceremony = Ceremony(
+            id=str(uuid.uuid4()),
+            purpose=purpose,
+            subject=subject,
+            challenge=bytes_to_base64url(challenge),
+            expires_at=self._clock.now() + timedelta(seconds=CEREMONY_SECONDS),
+        )
+        self._store.put_ceremony(ceremony)
+        return ceremony.id
+
+    def _take(self, ceremony_id: str, purpose: CeremonyPurpose, subject: str) -> Ceremony:
+        ceremony = self._store.take_ceremony(ceremony_id, self._clock.now())
+        if ceremony is None or ceremony.purpose != purpose or ceremony.subject != subject:
+            raise CeremonyExpired()
+        return ceremony
+
+    # --- registration (signed in) ---
+    def registration_options(self, user_id: str, rp: RelyingParty) -> Options:
+        """Raises: InvalidToken (the user is gone)."""
+        user = self._users.get_user(user_id)
+        if user is None:
+            raise InvalidToken()
+        options = generate_registration_options(
+            rp_id=rp.id,
+            rp_name=rp.name,
+            user_name=user.email,
+            user_id=user.id.encode(),
+            user_display_name=user.email,
+            # discoverable, so the same passkey also signs in without a password
+            authenticator_selection=AuthenticatorSelectionCriteria(
+                resident_key=ResidentKeyRequirement.REQUIRED,
+                user_verification=UserVerificationRequirement.PREFERRED,
+            ),
+            exclude_credentials=[
+                PublicKeyCredentialDescriptor(id=base64url_to_bytes(c.credential_id))
+                for c in self._store.list_passkeys(user_id)
+            ],
+        )
+        ceremony_id = self._ceremony("register", user_id, options.challenge)
+        return Options(ceremony_id, options_to_json(options))
+
+    def register(
+        self,
+        user_id: str,
+        ceremony_id: str,
+        credential: dict[str, Any],
+        name: str,
+        rp: RelyingParty,
+        ctx: RequestContext = NO_CONTEXT,
+    ) -> PasskeyCredential:
+        """Raises: CeremonyExpired, PasskeyRejected, PasskeyExists."""
+        ceremony = self._take(ceremony_id, "register", user_id)
+        try:
+            verified = verify_registration_response(
+                credential=credential,
+                expected_challenge=base64url_to_bytes(ceremony.challenge),
+                expected_rp_id=rp.id,
+                expected_origin=list(rp.origins),
+            )
+        except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+            raise PasskeyRejected() from exc
+        response = credential.get("response")
+        transports = response.get("transports", []) if isinstance(response, dict) else []
+        passkey = PasskeyCredential(
+            credential_id=bytes_to_base64url(verified.credential_id),
+            user_id=user_id,
+            public_key=verified.credential_public_key,
+            sign_count=verified.sign_count,
+            created_at=self._clock.now(),
+            name=" ".join(name.split())[:MAX_NAME] or "Passkey",
+            backed_up=verified.credential_backed_up,
+            transports=tuple(str(t)[:20] for t in transports[:8] if isinstance(t, str)),
+        )
+        self._store.add_passkey(passkey)
+        self._audit.record("factor_enabled", ctx=ctx, user_id=user_id, factor="passkey")
+        return passkey
+
+    def passkeys_of(self, user_id: str) -> list[PasskeyCredential]:
+        return self._store.list_passkeys(user_id)
+
+    def remove(self, user_id: str, credential_id: str, ctx: RequestContext = NO_CONTEXT) -> None:
+        """Raises: PasskeyNotFound."""
+        if not self._store.delete_passkey(user_id, credential_id):
+            raise PasskeyNotFound()
+        self._audit.record("factor_removed", ctx=ctx, user_id=user_id, factor="passkey")
+
+    # --- authentication ---
+    def authentication_options(
+        self, purpose: CeremonyPurpose, subject: str, rp: RelyingParty, allow: list[PasskeyCredential]
+    ) -> Options:
+        """`allow` empty: any discoverable passkey of this RP (passwordless sign-in)."""
+        options = generate_authentication_options(
+            rp_id=rp.id,
+            allow_credentials=[
+                PublicKeyCredentialDescriptor(id=base64url_to_bytes(c.credential_id)) for c in allow
+            ],
+            user_verification=(
+                UserVerificationRequirement.REQUIRED
+                if purpose == "authenticate"
+                else UserVerificationRequirement.PREFERRED
+            ),
+        )
+        ceremony_id = self._ceremony(purpose, subject, options.challenge)
+        return Options(ceremony_id, options_to_json(options))
+
+    def verify(
+        self,
+        ceremony_id: str,
+        credential: dict[str, Any],
+        purpose: CeremonyPurpose,
+        subject: str,
+        rp: RelyingParty,
+    ) -> Assertion:
+        """Check an assertion and move the credential's counter.
+
+        A passwordless sign-in (`authenticate`) requires user verification (PIN or biometric).
+        Raises: CeremonyExpired, PasskeyRejected.
+        """
+        ceremony = self._take(ceremony_id, purpose, subject)
+        stored = self._store.get_passkey(_credential_id(credential))
+        if stored is None:
+            raise PasskeyRejected()
+        self._check_user_handle(credential, stored)
+        try:
+            verified = verify_authentication_response(
+                credential=credential,
+                expected_challenge=base64url_to_bytes(ceremony.challenge),
+                expected_rp_id=rp.id,
+                expected_origin=list(rp.origins),
+                credential_public_key=stored.public_key,
+                credential_current_sign_count=stored.sign_count,
+                require_user_verification=purpose == "authenticate",
+            )
+        except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+            raise PasskeyRejected() from exc
+        now = self._clock.now()
+        if not self._store.record_passkey_use(
+            stored.credential_id, stored.sign_count, verified.new_sign_count, now
+        ):
+            raise PasskeyRejected()  # another use of this credential got there first
+        method = "swk" if verified.credential_backed_up else "hwk"
+        return Assertion(stored, method, verified.user_verified)
+
+    @staticmethod
+    def _check_user_handle(credential: dict[str, Any], stored: PasskeyCredential) -> None:
+        """A discoverable credential names its user; it must be the credential's owner."""
+        response = credential.get("response")
+        handle = response.get("userHandle") if isinstance(response, dict) else None
+        if handle and handle.rstrip("=") != bytes_to_base64url(stored.user_id.encode()):
+            raise PasskeyRejected()

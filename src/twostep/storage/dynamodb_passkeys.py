@@ -1,0 +1,223 @@
+"""Passkeys, WebAuthn ceremonies and remembered devices in DynamoDB.
+
+| item | PK | SK | notes |
+|---|---|---|---|
+| passkey | `PASSKEY#<credential id>` | `PASSKEY` | `sign_count` moves by compare-and-swap |
+| user's passkeys | `USER#<id>` | `PASSKEY#<credential id>` | written with the passkey in one transaction |
+| WebAuthn ceremony | `CEREMONY#<id>` | `CEREMONY` | taken by one `DeleteItem` returning it; ttl |
+| remembered device | `DEVICE#<token sha256>` | `DEVICE` | ttl at expiry |
+| user's devices | `USER#<id>` | `DEVICE#<device id>` | a copy (devices never change); ttl |
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from twostep.domain.factor_errors import PasskeyExists
+from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice
+from twostep.storage.dynamodb_base import TableOps
+from twostep.storage.dynamodb_client import (
+    ConditionFailed,
+    deserialize,
+    key,
+    maybe_datetime,
+    to_datetime,
+    to_number,
+    ttl_after,
+)
+
+MAX_LISTED = 100
+
+
+def _passkey_item(c: PasskeyCredential) -> dict[str, Any]:
+    return {
+        "PK": f"PASSKEY#{c.credential_id}",
+        "SK": "PASSKEY",
+        "credential_id": c.credential_id,
+        "user_id": c.user_id,
+        "public_key": c.public_key,
+        "sign_count": c.sign_count,
+        "created_at": to_number(c.created_at),
+        "name": c.name,
+        "backed_up": c.backed_up,
+        "transports": ",".join(c.transports),
+        "last_used_at": None if c.last_used_at is None else to_number(c.last_used_at),
+    }
+
+
+def _passkey(item: dict[str, Any]) -> PasskeyCredential:
+    return PasskeyCredential(
+        credential_id=str(item["credential_id"]),
+        user_id=str(item["user_id"]),
+        public_key=bytes(item["public_key"]),
+        sign_count=int(item["sign_count"]),
+        created_at=to_datetime(item["created_at"]),
+        name=str(item["name"]),
+        backed_up=bool(item["backed_up"]),
+        transports=tuple(t for t in str(item.get("transports", "")).split(",") if t),
+        last_used_at=maybe_datetime(item.get("last_used_at")),
+    )
+
+
+def _device_fields(d: RememberedDevice) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "user_id": d.user_id,
+        "token_hash": d.token_hash,
+        "created_at": to_number(d.created_at),
+        "expires_at": to_number(d.expires_at),
+        "label": d.label,
+        "ttl": ttl_after(d.expires_at, 60),
+    }
+
+
+def _device(item: dict[str, Any]) -> RememberedDevice:
+    return RememberedDevice(
+        id=str(item["id"]),
+        user_id=str(item["user_id"]),
+        token_hash=str(item["token_hash"]),
+        created_at=to_datetime(item["created_at"]),
+        expires_at=to_datetime(item["expires_at"]),
+        label=str(item.get("label", "")),
+    )
+
+
+class PasskeyOps(TableOps):
+    """Passkey, ceremony and remembered-device methods of `DynamoDbStorage`."""
+
+    # --- passkeys ---
+    def add_passkey(self, credential: PasskeyCredential) -> None:
+        pointer = {"PK": f"USER#{credential.user_id}", "SK": f"PASSKEY#{credential.credential_id}"}
+        try:
+            self._transact(
+                self._tput(_passkey_item(credential), "attribute_not_exists(PK)"),
+                self._tput({**pointer, "credential_id": credential.credential_id}),
+            )
+        except ConditionFailed as exc:
+            raise PasskeyExists() from exc
+
+    def get_passkey(self, credential_id: str) -> PasskeyCredential | None:
+        item = self._get(f"PASSKEY#{credential_id}", "PASSKEY")
+        return None if item is None else _passkey(item)
+
+    def list_passkeys(self, user_id: str) -> list[PasskeyCredential]:
+        pointers = self._query(
+            "PK = :p AND begins_with(SK, :k)",
+            {":p": f"USER#{user_id}", ":k": "PASSKEY#"},
+            MAX_LISTED,
+            ConsistentRead=True,
+        )
+        found = [self.get_passkey(str(p["credential_id"])) for p in pointers]
+        mine = [c for c in found if c is not None and c.user_id == user_id]
+        return sorted(mine, key=lambda c: (c.created_at, c.credential_id))
+
+    def record_passkey_use(
+        self, credential_id: str, expected_count: int, new_count: int, now: datetime
+    ) -> bool:
+        try:
+            self._update(
+                f"PASSKEY#{credential_id}",
+                "PASSKEY",
+                "SET sign_count = :n, last_used_at = :now",
+                {":n": new_count, ":e": expected_count, ":now": to_number(now)},
+                ConditionExpression="attribute_exists(PK) AND sign_count = :e",
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def delete_passkey(self, user_id: str, credential_id: str) -> bool:
+        owned = {
+            "Delete": {
+                "TableName": self._table,
+                "Key": key(f"PASSKEY#{credential_id}", "PASSKEY"),
+                "ConditionExpression": "user_id = :u",
+                "ExpressionAttributeValues": {":u": {"S": user_id}},
+            }
+        }
+        try:
+            self._transact(owned, self._tdelete(f"USER#{user_id}", f"PASSKEY#{credential_id}"))
+        except ConditionFailed:
+            return False
+        return True
+
+    # --- WebAuthn ceremonies ---
+    def put_ceremony(self, ceremony: Ceremony) -> None:
+        c = ceremony
+        self._put(
+            {
+                "PK": f"CEREMONY#{c.id}",
+                "SK": "CEREMONY",
+                "purpose": c.purpose,
+                "subject": c.subject,
+                "challenge": c.challenge,
+                "expires_at": to_number(c.expires_at),
+                "ttl": ttl_after(c.expires_at, 60),
+            }
+        )
+
+    def take_ceremony(self, ceremony_id: str, now: datetime) -> Ceremony | None:
+        answer = self._calls.call(
+            "delete_item",
+            TableName=self._table,
+            Key=key(f"CEREMONY#{ceremony_id}", "CEREMONY"),
+            ReturnValues="ALL_OLD",
+        )
+        if not answer.get("Attributes"):
+            return None
+        item = deserialize(answer["Attributes"])
+        expires_at = to_datetime(item["expires_at"])
+        if expires_at <= now:
+            return None
+        return Ceremony(
+            id=ceremony_id,
+            purpose=item["purpose"],
+            subject=str(item["subject"]),
+            challenge=str(item["challenge"]),
+            expires_at=expires_at,
+        )
+
+    # --- remembered devices ---
+    def add_remembered_device(self, device: RememberedDevice) -> None:
+        fields = _device_fields(device)
+        self._transact(
+            self._tput({"PK": f"DEVICE#{device.token_hash}", "SK": "DEVICE", **fields}),
+            self._tput({"PK": f"USER#{device.user_id}", "SK": f"DEVICE#{device.id}", **fields}),
+        )
+
+    def find_remembered_device(self, token_hash: str, now: datetime) -> RememberedDevice | None:
+        item = self._get(f"DEVICE#{token_hash}", "DEVICE")
+        if item is None:
+            return None
+        device = _device(item)
+        return device if device.expires_at > now else None
+
+    def _device_copies(self, user_id: str) -> list[RememberedDevice]:
+        items = self._query(
+            "PK = :p AND begins_with(SK, :k)",
+            {":p": f"USER#{user_id}", ":k": "DEVICE#"},
+            MAX_LISTED,
+            ConsistentRead=True,
+        )
+        return [_device(item) for item in items]
+
+    def list_remembered_devices(self, user_id: str, now: datetime) -> list[RememberedDevice]:
+        live = [d for d in self._device_copies(user_id) if d.expires_at > now]
+        return sorted(live, key=lambda d: (d.created_at, d.id))
+
+    def forget_device(self, user_id: str, device_id: str) -> bool:
+        copy = self._get(f"USER#{user_id}", f"DEVICE#{device_id}")
+        if copy is None:
+            return False
+        try:
+            self._transact(
+                self._tdelete(f"USER#{user_id}", f"DEVICE#{device_id}", "attribute_exists(PK)"),
+                self._tdelete(f"DEVICE#{copy['token_hash']}", "DEVICE"),
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def forget_all_devices(self, user_id: str) -> int:
+        return sum(self.forget_device(user_id, device.id) for device in self._device_copies(user_id))
