@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     cors_origins: CommaList = Field(default_factory=list)
     trusted_proxies: CommaList = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    shutdown_timeout_seconds: int = Field(
+        default=25,
+        ge=1,
+        le=600,
+        description="On SIGTERM, how long requests in flight may still run before the server stops "
+        "(below Kubernetes' default 30 s grace period).",
+    )
 
     # --- storage ---
     storage: StorageName = "sqlite"
