@@ -19,7 +19,6 @@ from twostep.api.schemas import (
     VerifyRequest,
 )
 from twostep.api.web_session import is_web_client, set_refresh_cookie
-from twostep.domain.errors import InvalidToken
 from twostep.services.login import LoginStarted
 from twostep.services.registration import Registration
 from twostep.services.tokens import TokenPair
@@ -126,7 +125,5 @@ def hello(claims: ClaimsDep) -> HelloOut:
 
 @router.get("/me", response_model=UserOut, responses=errors(401, 503), openapi_extra=BEARER)
 def me(claims: ClaimsDep, container: ContainerDep) -> UserOut:
-    user = container.storage.get_user(claims.sub)
-    if user is None:
-        raise InvalidToken()
-    return UserOut.of(user)
+    """The signed-in caller's account."""
+    return UserOut.of(container.account.current(claims.sub))
