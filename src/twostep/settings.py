@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     sms_allowed_countries: CommaList = Field(default_factory=list)
     login_free_failures: int = Field(default=5, ge=1, le=100)
     login_max_delay_seconds: int = Field(default=900, ge=1, le=86400)
+    login_account_free_failures: int = Field(
+        default=100,
+        ge=1,
+        le=1_000_000,
+        description="Failed passwords for one email from all clients together (a day) before the whole"
+        " account is slowed; below it only the failing client is (no lock-out by a stranger).",
+    )
     ip_login_per_minute: int = Field(default=60, ge=1)
     ip_register_per_hour: int = Field(default=30, ge=1)
     ip_verify_create_per_hour: int = Field(default=60, ge=1)
