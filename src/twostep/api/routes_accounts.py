@@ -119,7 +119,7 @@ def resend(otp_id: OtpId, container: ContainerDep, ctx: ContextDep) -> ResendOut
 
 @router.get("/hello", response_model=HelloOut, responses=errors(401, 503), openapi_extra=BEARER)
 def hello(claims: ClaimsDep) -> HelloOut:
-    """Seed 001's private function."""
+    """The Lambda JWT tutorial's private function."""
     return HelloOut(message=f"Hello, {claims.email}!")
 
 

@@ -34,7 +34,8 @@ def normalise_email(raw: str) -> str:
     """The one canonical form an address is stored and compared in.
 
     Unicode NFKC, validated by email-validator, the local part case-folded, the domain in its ASCII
-    (IDNA) form, so `Test@MÜNCHEN.de` (also in full-width letters), `test@münchen.de` and `test@xn--mnchen-3ya.de` are one address.
+    (IDNA) form, so `Test@MÜNCHEN.de` (also in full-width letters), `test@münchen.de` and
+    `test@xn--mnchen-3ya.de` are one address.
     Invisible and bidirectional control characters, and local parts that mix scripts (a Cyrillic a
     among Latin letters), are refused: they only ever serve to make one address look like another.
 
@@ -61,7 +62,7 @@ def normalise_email(raw: str) -> str:
 
 
 def parse_phone(raw: str, *, field: str = "phoneNumber") -> E164:
-    """Parse an international number to E.164; seed 002's 11-digit `1XXXXXXXXXX` counts as +1.
+    """Parse an international number to E.164; Flowroute sms-verification's 11-digit `1XXXXXXXXXX` is +1.
 
     Raises:
         InvalidPhoneNumber: anything that is not a valid number.
