@@ -15,7 +15,7 @@ LOOKALIKES = [
     ("jos\u0065\u0301@example.com", 409),  # é as e + combining acute (NFD)
     ("JOS\u00c9@Example.COM", 409),  # other case
     ("\uff4a\uff4f\uff53\u00e9@example.com", 409),  # full-width letters (NFKC)
-    ("j\u043es\u00e9@example.com", 400),  # Cyrillic о among Latin letters
+    ("j\u043es\u00e9@example.com", 400),  # Cyrillic o (U+043E) among Latin letters
     ("jos\u200b\u00e9@example.com", 400),  # zero-width space
     ("jos\u00e9\u202e@example.com", 400),  # right-to-left override
     ("\u200fjos\u00e9@example.com", 400),  # right-to-left mark
@@ -26,7 +26,9 @@ PUNYCODE = "anna@xn--mnchen-3ya.de"
 
 
 @pytest.mark.parametrize(("lookalike", "status"), LOOKALIKES)
-def test_each_lookalike_is_refused_or_the_same_account(client: TestClient, lookalike: str, status: int) -> None:
+def test_each_lookalike_is_refused_or_the_same_account(
+    client: TestClient, lookalike: str, status: int
+) -> None:
     register(client, ACCENTED)
     body = {"email": lookalike, "password": "another good passphrase", "firstName": "X", "lastName": "Y"}
     answer = client.post("/register", json=body | {"phoneNumber": "+905555555556"})
