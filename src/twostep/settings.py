@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     peer is one of them. Set it behind a load balancer, or every client shares the proxy's rate limits."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """The lowest level written to the JSON log on stderr."""
+    shutdown_timeout_seconds: int = Field(default=25, ge=1, le=600)
+    """On SIGTERM, how long requests in flight may still run before the server stops (below
+    Kubernetes' default 30 s grace period); the storage is closed afterwards."""
 
     # --- storage ---
     storage: StorageName = "sqlite"
