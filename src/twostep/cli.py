@@ -96,18 +96,44 @@ def serve(
         AppChoice,
         typer.Option("--app", help="api: everything; verification: only the SMS verification API, at /."),
     ] = AppChoice.api,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes (each with its own storage connections); one uses no supervisor.",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
 ) -> None:
-    """Run the HTTP service (creates the SQLite schema and dev keys on first start)."""
+    """Run the HTTP service (prepares the storage and the shared keys on first start).
+
+    SIGTERM stops accepting connections, lets the requests in flight finish (up to
+    TWOSTEP_SHUTDOWN_TIMEOUT_SECONDS) and closes the storage (SQLite: the WAL is checkpointed).
+    """
     import uvicorn
 
-    from twostep.api.factory import build_asgi_app
+    from twostep.api.factory import FACTORIES, build_asgi_app
     from twostep.logs import configure_logging
 
     settings = settings_or_exit()
     configure_logging(settings.log_level)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+        "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
+    }
     with friendly_errors():
         asgi = build_asgi_app(settings, app_name.value)
-    uvicorn.run(asgi, host=host, port=port, log_config=None, access_log=False, server_header=False)
+    if workers == 1:
+        uvicorn.run(asgi, **options)
+        return
+    # Built once here to check the configuration and prepare storage and keys before any worker starts,
+    # so a mistake is one line from this process instead of N workers failing; each worker builds its own.
+    asgi.state.container.close()
+    uvicorn.run(FACTORIES[app_name.value], factory=True, workers=workers, **options)
 
 
 @storage_app.command("init")
@@ -136,7 +162,7 @@ def users_list(
 ) -> None:
     """List users (phone numbers masked)."""
     with container_for() as container:
-        rows = [_user_row(user) for user in container.storage.list_users(limit).items]
+        rows = [_user_row(user) for user in container.account.list(limit).items]
     if as_json:
         _print_json(rows)
         return
@@ -148,10 +174,7 @@ def users_list(
 def users_show(user_id: str) -> None:
     """Show one user as JSON."""
     with container_for() as container:
-        user = container.storage.get_user(user_id)
-        if user is None:
-            fail(f"no user {user_id}", 3)
-        _print_json(_user_row(user))
+        _print_json(_user_row(container.account.get(user_id)))
 
 
 @users_app.command("delete")
@@ -162,9 +185,7 @@ def users_delete(
     if not yes and not typer.confirm(f"Delete user {user_id}?"):
         fail("not deleted", 1)
     with container_for() as container:
-        if not container.storage.delete_user(user_id, container.clock.now()):
-            fail(f"no user {user_id}", 3)
-        container.audit.record("user_deleted", user_id=user_id)
+        container.account.delete(user_id)
     typer.echo(f"deleted {user_id}")
 
 
@@ -172,9 +193,7 @@ def users_delete(
 def users_unlock(user_id: str) -> None:
     """Reset a user's wrong-code count after the second factor locked (NIST 800-63B)."""
     with container_for() as container:
-        if container.storage.get_user(user_id) is None:
-            fail(f"no user {user_id}", 3)
-        container.limits.reset_code_failures(user_id)
+        container.account.unlock(user_id)
     typer.echo(f"unlocked {user_id}")
 
 

@@ -15,6 +15,7 @@ from twostep.domain.ports import SmsSender, Storage
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
 from twostep.factor_wiring import FactorServices, build_factor_services
 from twostep.secrets import load_key_material, settings_with_secret_credentials
+from twostep.services.account import AccountService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.devices import DeviceService
@@ -50,6 +51,7 @@ class Container:
     messages: MessageService
     verification: VerificationService
     factors: FactorServices
+    account: AccountService
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -76,6 +78,7 @@ def limit_policy(settings: Settings) -> LimitPolicy:
         sms_allowed_countries=tuple(settings.sms_allowed_countries),
         login_free_failures=settings.login_free_failures,
         login_max_delay_seconds=settings.login_max_delay_seconds,
+        login_account_free_failures=settings.login_account_free_failures,
         ip_login_per_minute=settings.ip_login_per_minute,
         ip_register_per_hour=settings.ip_register_per_hour,
         ip_verify_create_per_hour=settings.ip_verify_create_per_hour,
@@ -223,6 +226,7 @@ def _wire(
             policy=verify_policy(settings),
         ),
         factors=factor_services,
+        account=AccountService(users=storage, limits=limits, audit=audit, clock=clock),
         closers=closers,
     )
     factor_services.attach_login(container.login, codes, storage, tokens, limits, audit)

@@ -30,6 +30,7 @@ EVENTS = frozenset(
         "verification_succeeded",
         "verification_failed",
         "user_deleted",
+        "user_unlocked",
         # second factors beyond SMS (services/factors.py, passkeys.py, devices.py)
         "factor_enabled",
         "factor_removed",

@@ -21,7 +21,7 @@ from twostep.domain.errors import (
 )
 from twostep.domain.factor_errors import FactorUnavailable
 from twostep.domain.factors import Factor
-from twostep.domain.identity import mask_phone, normalise_email
+from twostep.domain.identity import E164, mask_phone, normalise_email
 from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, User
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import ChallengeStore, UserStore
@@ -103,7 +103,7 @@ class LoginService:
         if not self._hasher.verify(user.password_hash if user else None, password) or user is None:
             self._audit.record("login_failed", ctx=ctx, email=email, user_id=user.id if user else None)
             raise InvalidCredentials()
-        self._limits.login_succeeded(email)
+        self._limits.login_succeeded(email, ctx)
         if self._hasher.needs_rehash(user.password_hash):
             self._users.set_password_hash(user.id, self._hasher.hash(password))
         if self._devices is not None and self._devices.recognises(device_token, user.id):
@@ -139,7 +139,7 @@ class LoginService:
             challenge = self._codes.open_unsent(
                 challenge_id=str(uuid.uuid4()),
                 subject=user.id,
-                phone=user.phone or "",
+                phone=user.phone or E164(""),  # no phone: no SMS fallback
                 spec=self._spec,
                 ttl_seconds=max(self._spec.ttl_seconds, UNSENT_CHALLENGE_TTL_SECONDS),
             )

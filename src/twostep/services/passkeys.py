@@ -141,7 +141,7 @@ class PasskeyService:
                 expected_rp_id=rp.id,
                 expected_origin=list(rp.origins),
             )
-        except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+        except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             raise PasskeyRejected() from exc
         response = credential.get("response")
         transports = response.get("transports", []) if isinstance(response, dict) else []
@@ -215,7 +215,7 @@ class PasskeyService:
                 credential_current_sign_count=stored.sign_count,
                 require_user_verification=purpose == "authenticate",
             )
-        except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+        except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             raise PasskeyRejected() from exc
         now = self._clock.now()
         if not self._store.record_passkey_use(
