@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.adversarial.live_server import LiveServer, live_server
+from tests.factors.soft_authenticator import enrol_passkey_and_device
 
 LONG = os.environ.get("TWOSTEP_FUZZ") == "long"
 PHONE = "+905555555501"
@@ -52,13 +53,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def session(server: LiveServer) -> dict[str, str]:
     pair = server.sign_in("fuzz@example.com", PHONE)
+    # a passkey and a remembered device, so their routes get past 404 too
+    records = enrol_passkey_and_device(server.base_url, pair["accessToken"], PHONE, server.latest_code)
     with_code = server.start_login("fuzz@example.com")  # a live challenge, so /otp/{otp_id}/* get past 404
-    return {"access": pair["accessToken"], "otp_id": with_code}
+    return {"access": pair["accessToken"], "otp_id": with_code, **records}
 
 
-def run_schemathesis(server: LiveServer, authorization: str | None, otp_id: str, examples: int) -> None:
+def run_schemathesis(
+    server: LiveServer, authorization: str | None, otp_id: str, examples: int, **path: str
+) -> None:
     config = server.workdir / "schemathesis.toml"
-    lines = ["[parameters]", f'"path.otp_id" = "{otp_id}"']
+    lines = ["[parameters]", f'"path.otp_id" = "{otp_id}"', *(f'"path.{k}" = "{v}"' for k, v in path.items())]
     if authorization is not None and "not.a.token" not in authorization:
         # With a real token, a route that only ever answers 401, or never gets past 404, is a failure.
         lines += ["[warnings]", 'fail-on = ["missing_auth", "missing_test_data"]']
@@ -103,7 +108,14 @@ def _authorization(mode: str, session: dict[str, str]) -> str | None:
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("mode", AUTH_MODES)
 def test_openapi_conformance(server: LiveServer, session: dict[str, str], mode: str) -> None:
-    run_schemathesis(server, _authorization(mode, session), session["otp_id"], examples=20)
+    run_schemathesis(
+        server,
+        _authorization(mode, session),
+        session["otp_id"],
+        examples=20,
+        passkey_id=session["passkey_id"],
+        device_id=session["device_id"],
+    )
 
 
 @pytest.mark.slow
@@ -111,7 +123,14 @@ def test_openapi_conformance(server: LiveServer, session: dict[str, str], mode: 
 @pytest.mark.skipif(not LONG, reason="long fuzzing runs under `make fuzz` (TWOSTEP_FUZZ=long)")
 @pytest.mark.parametrize("mode", AUTH_MODES)
 def test_openapi_conformance_long(server: LiveServer, session: dict[str, str], mode: str) -> None:
-    run_schemathesis(server, _authorization(mode, session), session["otp_id"], examples=500)
+    run_schemathesis(
+        server,
+        _authorization(mode, session),
+        session["otp_id"],
+        examples=500,
+        passkey_id=session["passkey_id"],
+        device_id=session["device_id"],
+    )
 
 
 @pytest.fixture(scope="module")

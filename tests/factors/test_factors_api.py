@@ -237,8 +237,9 @@ def test_remembered_device_skips_the_second_factor_until_forgotten(
     assert container.tokens.authenticate(skipped["accessToken"]).amr == ("pwd",)
     devices = client.get("/me/devices", headers=bearer(skipped)).json()
     assert len(devices) == 1 and devices[0]["label"]
-    assert client.delete(f"/me/devices/{devices[0]['id']}", headers=bearer(skipped)).status_code == 204
-    assert client.delete(f"/me/devices/{devices[0]['id']}", headers=bearer(skipped)).status_code == 404
+    assert client.post(f"/me/devices/{devices[0]['id']}/forget", headers=bearer(skipped)).status_code == 204
+    assert client.post(f"/me/devices/{devices[0]['id']}/forget", headers=bearer(skipped)).status_code == 204
+    assert client.get("/me/devices", headers=bearer(skipped)).json() == []
     assert "otpId" in login(client, deviceToken=token), "a forgotten device asks again"
 
 

@@ -190,8 +190,8 @@ def test_openapi_documents_bearer_auth_on_protected_routes(client: TestClient) -
         ("/me/passkeys/options", "post"),
         ("/me/passkeys", "post"),
         ("/me/passkeys", "get"),
-        ("/me/passkeys/{passkey_id}", "delete"),
+        ("/me/passkeys/{passkey_id}/remove", "post"),
         ("/me/devices", "get"),
-        ("/me/devices/{device_id}", "delete"),
+        ("/me/devices/{device_id}/forget", "post"),
     }
     assert protected == {("/hello", "get"), ("/me", "get"), ("/messages", "post")} | security_page

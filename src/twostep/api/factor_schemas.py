@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from twostep.api.schemas import StrictBody, TokenPairOut
 from twostep.domain.factors import PasskeyCredential, RememberedDevice
@@ -31,16 +31,24 @@ class SendRequest(StrictBody):
     channel: Literal["sms"] = Field(description="Only `sms`: text a code (the fallback to the app).")
 
 
+CeremonyId = Annotated[
+    str, Field(alias="ceremonyId", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+]
+
+
 class PasskeyRegisterRequest(StrictBody):
-    ceremony_id: str = Field(alias="ceremonyId", max_length=64)
+    ceremony_id: CeremonyId
     credential: dict[str, Any] = Field(description="The PublicKeyCredential as WebAuthn JSON (toJSON()).")
     name: str = Field(default="Passkey", max_length=60)
 
 
-class PasskeyAssertionRequest(StrictBody):
-    ceremony_id: str = Field(alias="ceremonyId", max_length=64)
+class PasskeySignInRequest(StrictBody):
+    ceremony_id: CeremonyId
     credential: dict[str, Any] = Field(description="The PublicKeyCredential as WebAuthn JSON (toJSON()).")
-    remember_device: bool = Field(default=False, alias="rememberDevice")
+
+
+class PasskeyAssertionRequest(PasskeySignInRequest):
+    remember_device: StrictBool = Field(default=False, alias="rememberDevice")
 
 
 class TotpEnrolmentOut(BaseModel):

@@ -153,16 +153,17 @@ def passkeys(claims: ClaimsDep, container: ContainerDep) -> list[PasskeyOut]:
     return [PasskeyOut.of(p) for p in container.factors.passkeys.passkeys_of(claims.sub)]
 
 
-@router.delete(
-    "/me/passkeys/{passkey_id}",
+@router.post(
+    "/me/passkeys/{passkey_id}/remove",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=errors(401, 404, 503),
+    responses=errors(401, 422, 503),
     openapi_extra=BEARER,
 )
 def remove_passkey(
     passkey_id: ItemId, claims: ClaimsDep, container: ContainerDep, ctx: ContextDep
 ) -> Response:
+    """Remove the passkey (idempotent: 204 also when it was already gone)."""
     container.factors.passkeys.remove(claims.sub, passkey_id, ctx)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -173,14 +174,15 @@ def devices(claims: ClaimsDep, container: ContainerDep) -> list[DeviceOut]:
     return [DeviceOut.of(d) for d in container.factors.devices.remembered(claims.sub)]
 
 
-@router.delete(
-    "/me/devices/{device_id}",
+@router.post(
+    "/me/devices/{device_id}/forget",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=errors(401, 404, 503),
+    responses=errors(401, 422, 503),
     openapi_extra=BEARER,
 )
 def forget_device(device_id: ItemId, claims: ClaimsDep, container: ContainerDep, ctx: ContextDep) -> Response:
-    """That device asks for the second factor again at its next sign-in."""
+    """That device asks for the second factor again at its next sign-in (idempotent: 204 also when it
+    was already forgotten)."""
     container.factors.devices.forget(claims.sub, device_id, ctx)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,7 +8,13 @@ import json
 from fastapi import APIRouter, Request, Response, status
 
 from twostep.api.deps import ContainerDep, ContextDep
-from twostep.api.factor_schemas import PasskeyAssertionRequest, PasskeyOptionsOut, SendRequest, SignedInOut
+from twostep.api.factor_schemas import (
+    PasskeyAssertionRequest,
+    PasskeyOptionsOut,
+    PasskeySignInRequest,
+    SendRequest,
+    SignedInOut,
+)
 from twostep.api.relying_party import relying_party
 from twostep.api.responses import BODY_ERRORS, errors
 from twostep.api.routes_accounts import OtpId, signed_in_response
@@ -81,7 +87,7 @@ def passwordless_options(request: Request, container: ContainerDep, ctx: Context
     responses=errors(400, 401, 410, 429, 503, *BODY_ERRORS),
 )
 def passwordless(
-    body: PasskeyAssertionRequest,
+    body: PasskeySignInRequest,
     request: Request,
     response: Response,
     container: ContainerDep,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from twostep.domain.identity import mask_phone
 from twostep.domain.models import Message, User
@@ -43,7 +43,7 @@ class VerifyRequest(StrictBody):
     factor: Literal["sms", "totp", "recovery"] | None = Field(
         default=None, description="Which factor the code is from; default: the one the login expects."
     )
-    remember_device: bool = Field(
+    remember_device: StrictBool = Field(
         default=False, alias="rememberDevice", description="Skip the second factor here for a while."
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from twostep.domain.errors import AccountExists, ChallengeGone, InvalidCredentials, InvalidInput, NotFound
+from twostep.domain.errors import AccountExists, ChallengeGone, InvalidCredentials, InvalidInput
 
 
 class PasskeyExists(AccountExists):
@@ -35,16 +35,6 @@ class PasskeyRejected(InvalidCredentials):
 class CeremonyExpired(ChallengeGone):
     code = "passkey_challenge_gone"
     default_message = "This passkey request has expired or was already used; start again."
-
-
-class DeviceNotFound(NotFound):
-    code = "device_not_found"
-    default_message = "No such remembered device."
-
-
-class PasskeyNotFound(NotFound):
-    code = "passkey_not_found"
-    default_message = "No such passkey."
 
 
 class PasskeysNotConfigured(FactorUnavailable):

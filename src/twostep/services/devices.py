@@ -9,7 +9,6 @@ import uuid
 from datetime import timedelta
 
 from twostep.domain.clock import Clock
-from twostep.domain.factor_errors import DeviceNotFound
 from twostep.domain.factor_ports import RememberedDeviceStore
 from twostep.domain.factors import RememberedDevice
 from twostep.domain.models import NO_CONTEXT, RequestContext
@@ -65,11 +64,12 @@ class DeviceService:
     def remembered(self, user_id: str) -> list[RememberedDevice]:
         return self._store.list_remembered_devices(user_id, self._clock.now())
 
-    def forget(self, user_id: str, device_id: str, ctx: RequestContext = NO_CONTEXT) -> None:
-        """Raises: DeviceNotFound."""
-        if not self._store.forget_device(user_id, device_id):
-            raise DeviceNotFound()
-        self._audit.record("device_forgotten", ctx=ctx, user_id=user_id, device=device_id)
+    def forget(self, user_id: str, device_id: str, ctx: RequestContext = NO_CONTEXT) -> bool:
+        """Idempotent: afterwards the device is not remembered; True when it was until now."""
+        forgotten = self._store.forget_device(user_id, device_id)
+        if forgotten:
+            self._audit.record("device_forgotten", ctx=ctx, user_id=user_id, device=device_id)
+        return forgotten
 
     def forget_all(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> int:
         """Forget every remembered device of the user; the password-reset flow calls this."""

@@ -31,7 +31,7 @@ from webauthn.helpers.structs import (
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import InvalidToken
-from twostep.domain.factor_errors import CeremonyExpired, PasskeyNotFound, PasskeyRejected
+from twostep.domain.factor_errors import CeremonyExpired, PasskeyRejected
 from twostep.domain.factor_ports import CeremonyStore, PasskeyStore
 from twostep.domain.factors import Ceremony, CeremonyPurpose, PasskeyCredential
 from twostep.domain.models import NO_CONTEXT, RequestContext
@@ -162,11 +162,12 @@ class PasskeyService:
     def passkeys_of(self, user_id: str) -> list[PasskeyCredential]:
         return self._store.list_passkeys(user_id)
 
-    def remove(self, user_id: str, credential_id: str, ctx: RequestContext = NO_CONTEXT) -> None:
-        """Raises: PasskeyNotFound."""
-        if not self._store.delete_passkey(user_id, credential_id):
-            raise PasskeyNotFound()
-        self._audit.record("factor_removed", ctx=ctx, user_id=user_id, factor="passkey")
+    def remove(self, user_id: str, credential_id: str, ctx: RequestContext = NO_CONTEXT) -> bool:
+        """Idempotent: afterwards the user has no such passkey; True when it had one until now."""
+        removed = self._store.delete_passkey(user_id, credential_id)
+        if removed:
+            self._audit.record("factor_removed", ctx=ctx, user_id=user_id, factor="passkey")
+        return removed
 
     # --- authentication ---
     def authentication_options(

@@ -1,0 +1,208 @@
+"""Passkeys through the API in process, with a software authenticator: registration, the second step,
+passwordless sign-in with user verification, and the checks WebAuthn asks for (challenge single use,
+origin, counter, credential ownership)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import PASSWORD, latest_code, register, sign_in
+from tests.factors.soft_authenticator import SoftAuthenticator, b64url
+from twostep.container import Container
+
+ORIGIN = "http://testserver"  # the TestClient's origin; in dev the RP id follows the request
+
+
+def bearer(pair: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {pair['accessToken']}"}
+
+
+def add_passkey(client: TestClient, pair: dict[str, Any], device: SoftAuthenticator) -> Any:
+    options = client.post("/me/passkeys/options", headers=bearer(pair)).json()
+    assert options["publicKey"]["authenticatorSelection"]["residentKey"] == "required"
+    credential = device.create(options["publicKey"])
+    return client.post(
+        "/me/passkeys",
+        json={"ceremonyId": options["ceremonyId"], "credential": credential, "name": "Test key"},
+        headers=bearer(pair),
+    )
+
+
+@pytest.fixture
+def pair(client: TestClient, container: Container) -> dict[str, Any]:
+    register(client)
+    return sign_in(client, container)
+
+
+@pytest.fixture
+def device(client: TestClient, pair: dict[str, Any]) -> SoftAuthenticator:
+    key = SoftAuthenticator(ORIGIN)
+    added = add_passkey(client, pair, key)
+    assert added.status_code == 201, added.text
+    assert added.json()["name"] == "Test key" and added.json()["synced"] is False
+    return key
+
+
+def start_login(client: TestClient) -> dict[str, Any]:
+    return dict(client.post("/login", json={"email": "test@example.com", "password": PASSWORD}).json())
+
+
+def passkey_step(client: TestClient, otp_id: str, device: SoftAuthenticator, **extra: Any) -> Any:
+    options = client.post(f"/otp/{otp_id}/passkey/options").json()
+    credential = device.get(options["publicKey"])
+    return client.post(
+        f"/otp/{otp_id}/passkey",
+        json={"ceremonyId": options["ceremonyId"], "credential": credential, **extra},
+    )
+
+
+def test_a_passkey_is_a_second_factor(
+    client: TestClient, container: Container, device: SoftAuthenticator
+) -> None:
+    started = start_login(client)
+    assert "passkey" in started["factors"] and started["expectedFactor"] == "sms"
+    signed = passkey_step(client, started["otpId"], device)
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["amr"] == ["pwd", "hwk"]
+    assert container.tokens.authenticate(signed.json()["accessToken"]).amr == ("pwd", "hwk")
+    listed = client.get("/me/passkeys", headers=bearer(signed.json())).json()
+    assert listed[0]["lastUsedAt"] is not None
+
+
+def test_passwordless_sign_in_needs_user_verification(client: TestClient, device: SoftAuthenticator) -> None:
+    options = client.post("/login/passkey/options").json()
+    assert options["publicKey"]["userVerification"] == "required"
+    assert options["publicKey"].get("allowCredentials", []) == []
+    signed = client.post(
+        "/login/passkey",
+        json={"ceremonyId": options["ceremonyId"], "credential": device.get(options["publicKey"])},
+    )
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["amr"] == ["hwk", "user"]
+    device.verify_user = False
+    options = client.post("/login/passkey/options").json()
+    refused = client.post(
+        "/login/passkey",
+        json={"ceremonyId": options["ceremonyId"], "credential": device.get(options["publicKey"])},
+    )
+    assert refused.status_code == 401 and refused.json()["code"] == "passkey_rejected"
+
+
+def test_a_synced_passkey_is_a_software_key(client: TestClient, pair: dict[str, Any]) -> None:
+    synced = SoftAuthenticator(ORIGIN, synced=True)
+    assert add_passkey(client, pair, synced).json()["synced"] is True
+    options = client.post("/login/passkey/options").json()
+    signed = client.post(
+        "/login/passkey",
+        json={"ceremonyId": options["ceremonyId"], "credential": synced.get(options["publicKey"])},
+    )
+    assert signed.json()["amr"] == ["swk", "user"]
+
+
+def test_an_assertion_cannot_be_replayed(client: TestClient, device: SoftAuthenticator) -> None:
+    options = client.post("/login/passkey/options").json()
+    body = {"ceremonyId": options["ceremonyId"], "credential": device.get(options["publicKey"])}
+    assert client.post("/login/passkey", json=body).status_code == 200
+    again = client.post("/login/passkey", json=body)
+    assert again.status_code == 410 and again.json()["code"] == "passkey_challenge_gone"
+    fresh = client.post("/login/passkey/options").json()
+    moved = client.post("/login/passkey", json={**body, "ceremonyId": fresh["ceremonyId"]})
+    assert moved.status_code == 401, "an old assertion does not answer a new challenge"
+
+
+def test_a_cloned_authenticator_is_caught_by_its_counter(
+    client: TestClient, device: SoftAuthenticator
+) -> None:
+    clone = copy.deepcopy(device)
+    for key in (device, device):
+        options = client.post("/login/passkey/options").json()
+        ok = client.post(
+            "/login/passkey",
+            json={"ceremonyId": options["ceremonyId"], "credential": key.get(options["publicKey"])},
+        )
+        assert ok.status_code == 200
+    options = client.post("/login/passkey/options").json()
+    stale = client.post(
+        "/login/passkey",
+        json={"ceremonyId": options["ceremonyId"], "credential": clone.get(options["publicKey"])},
+    )
+    assert stale.status_code == 401 and stale.json()["code"] == "passkey_rejected"
+
+
+def test_a_page_on_another_origin_cannot_use_the_passkey(
+    client: TestClient, device: SoftAuthenticator
+) -> None:
+    device.origin = "https://evil.example"
+    options = client.post("/login/passkey/options").json()
+    refused = client.post(
+        "/login/passkey",
+        json={"ceremonyId": options["ceremonyId"], "credential": device.get(options["publicKey"])},
+    )
+    assert refused.status_code == 401
+
+
+def test_another_accounts_passkey_is_not_this_accounts_second_factor(
+    client: TestClient, container: Container, device: SoftAuthenticator
+) -> None:
+    register(client, email="other@example.com", phone="+905555555556")
+    other_pair = client.post("/login", json={"email": "other@example.com", "password": PASSWORD}).json()
+    other = client.post(
+        f"/otp/{other_pair['otpId']}/verify", json={"otp": latest_code(container, "+905555555556")}
+    ).json()
+    theirs = SoftAuthenticator(ORIGIN)
+    assert add_passkey(client, other, theirs).status_code == 201
+    started = start_login(client)
+    options = client.post(f"/otp/{started['otpId']}/passkey/options").json()
+    allowed = {c["id"] for c in options["publicKey"]["allowCredentials"]}
+    assert allowed == {b64url(device.credential_id)}, "only this account's passkeys are offered"
+    wrong = client.post(
+        f"/otp/{started['otpId']}/passkey",
+        json={
+            "ceremonyId": options["ceremonyId"],
+            "credential": theirs.get(options["publicKey"], rp_id="testserver"),
+        },
+    )
+    assert wrong.status_code == 401 and wrong.json()["code"] == "wrong_code"
+
+
+def test_a_credential_id_is_registered_once(
+    client: TestClient, pair: dict[str, Any], device: SoftAuthenticator
+) -> None:
+    again = add_passkey(client, pair, device)
+    assert again.status_code == 409 and again.json()["code"] == "passkey_exists"
+
+
+def test_a_registration_challenge_is_for_its_user_and_used_once(
+    client: TestClient, pair: dict[str, Any]
+) -> None:
+    key = SoftAuthenticator(ORIGIN)
+    options = client.post("/me/passkeys/options", headers=bearer(pair)).json()
+    body = {"ceremonyId": options["ceremonyId"], "credential": key.create(options["publicKey"])}
+    assert client.post("/me/passkeys", json=body, headers=bearer(pair)).status_code == 201
+    assert client.post("/me/passkeys", json=body, headers=bearer(pair)).status_code == 410
+
+
+def test_removing_a_passkey(client: TestClient, device: SoftAuthenticator, pair: dict[str, Any]) -> None:
+    passkey_id = client.get("/me/passkeys", headers=bearer(pair)).json()[0]["id"]
+    assert client.post(f"/me/passkeys/{passkey_id}/remove", headers=bearer(pair)).status_code == 204
+    assert client.post(f"/me/passkeys/{passkey_id}/remove", headers=bearer(pair)).status_code == 204
+    assert client.get("/me/passkeys", headers=bearer(pair)).json() == []
+    assert "passkey" not in start_login(client)["factors"]
+
+
+def test_garbage_credentials_are_refused_cleanly(client: TestClient, device: SoftAuthenticator) -> None:
+    for credential in (
+        {},
+        {"id": 5},
+        {"id": "abc", "response": []},
+        {"id": "abc", "rawId": "abc", "response": {"clientDataJSON": "!!"}},
+    ):
+        options = client.post("/login/passkey/options").json()
+        refused = client.post(
+            "/login/passkey", json={"ceremonyId": options["ceremonyId"], "credential": credential}
+        )
+        assert refused.status_code == 401, (credential, refused.text)
