@@ -100,6 +100,7 @@ def serve(
     """Run the HTTP service (creates the SQLite schema and dev keys on first start)."""
     import uvicorn
 
+    from twostep.api.edge import uvicorn_options
     from twostep.api.factory import build_asgi_app
     from twostep.logs import configure_logging
 
@@ -107,7 +108,7 @@ def serve(
     configure_logging(settings.log_level)
     with friendly_errors():
         asgi = build_asgi_app(settings, app_name.value)
-    uvicorn.run(asgi, host=host, port=port, log_config=None, access_log=False, server_header=False)
+    uvicorn.run(asgi, host=host, port=port, **uvicorn_options(settings))
 
 
 @storage_app.command("init")

@@ -46,6 +46,22 @@ class Settings(BaseSettings):
     cors_origins: CommaList = Field(default_factory=list)
     trusted_proxies: CommaList = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = Field(
+        default="json",
+        description="json: one JSON object a line (production); console: readable lines (dev).",
+    )
+    http_request_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="`twostep serve` closes a connection whose request is not fully in after this long.",
+    )
+    http_keep_alive_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=300,
+        description="`twostep serve` closes an idle kept-alive connection after this.",
+    )
 
     # --- storage ---
     storage: StorageName = "sqlite"
