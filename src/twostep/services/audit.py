@@ -30,6 +30,7 @@ EVENTS = frozenset(
         "verification_succeeded",
         "verification_failed",
         "user_deleted",
+        "user_unlocked",
     }
 )
 
