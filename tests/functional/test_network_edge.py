@@ -45,11 +45,13 @@ def audited_ips(server: ServerProcess) -> set[str]:
 
 @pytest.fixture
 def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    extra = getattr(request, "param", {})
-    with ServerProcess(tmp_path, TWOSTEP_IP_LOGIN_PER_MINUTE=str(LIMIT), **extra) as live:
+    extra = dict(getattr(request, "param", {}))
+    args = tuple(extra.pop("serve_args", "").split())
+    with ServerProcess(tmp_path, serve_args=args, TWOSTEP_IP_LOGIN_PER_MINUTE=str(LIMIT), **extra) as live:
         yield live
 
 
+@pytest.mark.parametrize("server", [{}, {"serve_args": "--workers 2"}], indirect=True, ids=["1", "2-workers"])
 def test_forged_forwarded_for_is_ignored_by_default(server: ServerProcess) -> None:
     statuses = sign_ins(server.base_url, forged=True)
     assert 429 in statuses, statuses
