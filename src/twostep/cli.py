@@ -112,6 +112,7 @@ def serve(
     """
     import uvicorn
 
+    from twostep.api.edge import uvicorn_options
     from twostep.api.factory import FACTORIES, build_asgi_app
     from twostep.logs import configure_logging
 
@@ -120,10 +121,8 @@ def serve(
     options: dict[str, Any] = {
         "host": host,
         "port": port,
-        "log_config": None,
-        "access_log": False,
-        "server_header": False,
         "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
+        **uvicorn_options(settings),  # proxy trust, slow-client deadlines, no access log
     }
     with friendly_errors():
         asgi = build_asgi_app(settings, app_name.value)

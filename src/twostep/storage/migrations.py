@@ -9,7 +9,9 @@ How to add a table, column or index (never edit a landed step, never edit `schem
   1. Append `Migration(N + 1, "what it adds", sqlite="…", postgres="…")` to STEPS below, one statement
      or several separated by `;`. Write both dialects (SQLite: times as REAL UNIX seconds, `INTEGER`;
      PostgreSQL: `timestamptz`, `bigint`, `text`). Prefer `IF NOT EXISTS`, so a step also suits a database
-     that already has the object.
+     that already has the object. A SQLite step that needs to look first (SQLite cannot drop a constraint,
+     so it rebuilds the table) may be a function of the connection instead (see step 2); it runs in
+     the migration transaction, so it must not commit.
   2. Two branches that both add step N + 1 conflict here on merge: the second to merge renumbers its step.
   3. The conformance suite (`tests/contract`) creates every database through these steps;
      `tests/storage/test_migrations.py` upgrades a version-1 database and checks no row is lost.
@@ -18,21 +20,37 @@ How to add a table, column or index (never edit a landed step, never edit `schem
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from twostep.domain.errors import StorageUnavailable
 from twostep.storage.schema_v1 import POSTGRES_V1, SQLITE_V1
+from twostep.storage.sqlite_users import upgrade_users
 
 
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
     name: str
-    sqlite: str
+    sqlite: str | Callable[[sqlite3.Connection], None]
     postgres: str
 
 
-STEPS: tuple[Migration, ...] = (Migration(1, "base schema", sqlite=SQLITE_V1, postgres=POSTGRES_V1),)
+STEPS: tuple[Migration, ...] = (
+    Migration(1, "base schema", sqlite=SQLITE_V1, postgres=POSTGRES_V1),
+    Migration(
+        2,
+        "proof before ownership: phone_verified, email_verified; only proven phone numbers unique",
+        sqlite=upgrade_users,
+        postgres="""
+ALTER TABLE users ADD COLUMN IF NOT EXISTS phone_verified boolean NOT NULL DEFAULT false;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS email_verified boolean NOT NULL DEFAULT false;
+ALTER TABLE users DROP CONSTRAINT IF EXISTS users_phone_key;
+CREATE UNIQUE INDEX IF NOT EXISTS users_proven_phone ON users (phone) WHERE phone_verified;
+CREATE INDEX IF NOT EXISTS users_phone ON users (phone);
+""",
+    ),
+)
 
 LATEST = STEPS[-1].version
 

@@ -41,6 +41,8 @@ def _user(row: Row | None) -> User | None:
         first_name=row["first_name"],
         last_name=row["last_name"],
         phone=None if row["phone"] is None else E164(row["phone"]),
+        phone_verified=row["phone_verified"],
+        email_verified=row["email_verified"],
     )
 
 
@@ -72,10 +74,60 @@ class PostgresStorage(PostgresConnections):
     def add_user(self, user: User) -> None:
         u = user
         try:
+            with self._guard(unique=True) as conn, conn.transaction():
+                self.statements += 2
+                self._lock_phone(conn, u.phone)
+                added = conn.execute(
+                    "INSERT INTO users (id, email, phone, password_hash, first_name, last_name, created_at,"
+                    " phone_verified, email_verified) SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s"
+                    " WHERE NOT EXISTS (SELECT 1 FROM users WHERE phone = %s AND phone_verified)",
+                    (
+                        u.id,
+                        u.email,
+                        u.phone,
+                        u.password_hash,
+                        u.first_name,
+                        u.last_name,
+                        u.created_at,
+                        u.phone_verified,
+                        u.email_verified,
+                        u.phone,
+                    ),
+                ).rowcount
+        except psycopg.errors.UniqueViolation as exc:
+            raise AccountExists() from exc
+        if added != 1:
+            raise AccountExists()
+
+    @staticmethod
+    def _lock_phone(conn: psycopg.Connection[Row], phone: str | None) -> None:
+        """Serialise, per number, a new claim against a proof: without it a claim made while another
+        account proves the number could survive the proof (READ COMMITTED sees no uncommitted proof)."""
+        if phone is not None:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (phone,))
+
+    def prove_phone(self, user_id: str, phone: E164) -> bool:
+        try:
+            with self._guard(unique=True) as conn, conn.transaction():
+                self.statements += 3
+                self._lock_phone(conn, phone)
+                proven = conn.execute(
+                    "UPDATE users SET phone = %s, phone_verified = true WHERE id = %s", (phone, user_id)
+                ).rowcount
+                if proven:
+                    conn.execute(
+                        "UPDATE users SET phone = NULL, phone_verified = false WHERE phone = %s AND id <> %s",
+                        (phone, user_id),
+                    )
+        except psycopg.errors.UniqueViolation:
+            return False  # another account proved this number first; the transaction rolled back
+        return bool(proven)
+
+    def prove_email(self, user_id: str, email: str) -> None:
+        try:
             self._execute(
-                "INSERT INTO users (id, email, phone, password_hash, first_name, last_name, created_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (u.id, u.email, u.phone, u.password_hash, u.first_name, u.last_name, u.created_at),
+                "UPDATE users SET email = %s, email_verified = true WHERE id = %s",
+                (email, user_id),
                 unique=True,
             )
         except psycopg.errors.UniqueViolation as exc:

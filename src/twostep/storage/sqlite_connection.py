@@ -208,8 +208,11 @@ class SqliteConnections:
                 applied = {int(row[0]) for row in conn.execute("SELECT version FROM schema_migrations")}
                 steps = pending(applied)
                 for step in steps:
-                    for statement in split_sqlite(step.sqlite):
-                        conn.execute(statement)
+                    if callable(step.sqlite):
+                        step.sqlite(conn)
+                    else:
+                        for statement in split_sqlite(step.sqlite):
+                            conn.execute(statement)
                     conn.execute(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                         (step.version, time.time()),
