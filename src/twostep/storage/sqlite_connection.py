@@ -21,8 +21,9 @@ from twostep.domain.errors import StorageUnavailable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
-    id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, phone TEXT UNIQUE, password_hash TEXT NOT NULL,
-    first_name TEXT, last_name TEXT, created_at REAL NOT NULL);
+    id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, phone TEXT, password_hash TEXT NOT NULL,
+    first_name TEXT, last_name TEXT, created_at REAL NOT NULL,
+    phone_verified INTEGER NOT NULL DEFAULT 0, email_verified INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS challenges (
     id TEXT PRIMARY KEY, purpose TEXT NOT NULL, subject TEXT NOT NULL, phone TEXT NOT NULL,
     code_hmac TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL, max_attempts INTEGER NOT NULL,
