@@ -17,6 +17,7 @@ from twostep.secrets import load_key_material, settings_with_secret_credentials
 from twostep.services.account import AccountService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.health import HealthService
 from twostep.services.limits import LimitPolicy, LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
@@ -49,6 +50,7 @@ class Container:
     messages: MessageService
     verification: VerificationService
     account: AccountService
+    health: HealthService
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -228,5 +230,6 @@ def _wire(
             policy=verify_policy(settings),
         ),
         account=AccountService(users=storage, limits=limits, audit=audit, clock=clock),
+        health=HealthService(storage, clock),
         closers=closers,
     )
