@@ -19,6 +19,7 @@ from twostep.services.account import AccountService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.devices import DeviceService
+from twostep.services.health import HealthService
 from twostep.services.limits import LimitPolicy, LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
@@ -52,6 +53,7 @@ class Container:
     verification: VerificationService
     factors: FactorServices
     account: AccountService
+    health: HealthService
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -122,6 +124,15 @@ def build(
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)
     return _wire(settings, clock, storage, sender, keys, closers)
+
+
+def migrate_storage(settings: Settings, *, boto_session: Any = None) -> list[int]:
+    """Apply pending schema migrations (`twostep storage migrate`); returns the versions applied now."""
+    storage = build_storage(settings, boto_session=boto_session)
+    try:
+        return storage.migrate()
+    finally:
+        storage.close()
 
 
 def _wire(
@@ -227,6 +238,7 @@ def _wire(
         ),
         factors=factor_services,
         account=AccountService(users=storage, limits=limits, audit=audit, clock=clock),
+        health=HealthService(storage, clock),
         closers=closers,
     )
     factor_services.attach_login(container.login, codes, storage, tokens, limits, audit)

@@ -11,6 +11,7 @@ from twostep import __version__
 from twostep.api import (
     routes_accounts,
     routes_factors,
+    routes_health,
     routes_messages,
     routes_signin_factors,
     routes_tokens,
@@ -42,6 +43,7 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
         routes_tokens,
         routes_messages,
         routes_wellknown,
+        routes_health,
     ):
         app.include_router(module.router)
     app.include_router(verification_router(container.settings))

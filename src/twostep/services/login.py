@@ -225,6 +225,9 @@ class LoginService:
         if user is None:
             raise ChallengeNotFound()
         self._audit.record("code_verified", ctx=ctx, user_id=user.id, factor=factor)
+        if factor == "sms" and not user.phone_verified and self._users.prove_phone(user.id, challenge.phone):
+            # The code came back from the number: it is this account's now, other claims on it end.
+            self._audit.record("phone_verified", ctx=ctx, user_id=user.id, phone=challenge.phone)
         self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr))
         return SignedIn(self._tokens.issue_pair(user, amr), user.id, amr, factor)
 

@@ -1,36 +1,14 @@
 """Factor records in SQLite (see domain/factor_ports.py): single use by `UPDATE … WHERE` or
-`DELETE … RETURNING`, never by reading first."""
+`DELETE … RETURNING`, never by reading first. The tables come from migration step 3 (schema_factors.py)."""
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
 
-from twostep.domain.errors import StorageUnavailable
 from twostep.domain.factor_errors import PasskeyExists
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice, TotpFactor
 from twostep.storage.sqlite_connection import SqliteConnections, epoch, moment, moment_or_none
-
-FACTOR_SCHEMA = """
-CREATE TABLE IF NOT EXISTS totp_factors (
-    user_id TEXT PRIMARY KEY, created_at REAL NOT NULL, secret_sealed TEXT, pending_sealed TEXT,
-    enabled_at REAL, last_step INTEGER);
-CREATE TABLE IF NOT EXISTS recovery_codes (
-    user_id TEXT NOT NULL, code_hash TEXT NOT NULL, created_at REAL NOT NULL, used_at REAL,
-    PRIMARY KEY (user_id, code_hash));
-CREATE TABLE IF NOT EXISTS passkeys (
-    credential_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, public_key BLOB NOT NULL,
-    sign_count INTEGER NOT NULL, created_at REAL NOT NULL, name TEXT NOT NULL, backed_up INTEGER NOT NULL,
-    transports TEXT NOT NULL, last_used_at REAL);
-CREATE INDEX IF NOT EXISTS passkeys_user ON passkeys (user_id, created_at);
-CREATE TABLE IF NOT EXISTS webauthn_ceremonies (
-    id TEXT PRIMARY KEY, purpose TEXT NOT NULL, subject TEXT NOT NULL, challenge TEXT NOT NULL,
-    expires_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS remembered_devices (
-    token_hash TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL, created_at REAL NOT NULL,
-    expires_at REAL NOT NULL, label TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS remembered_devices_user ON remembered_devices (user_id, created_at);
-"""
 
 
 def _totp(row: sqlite3.Row | None) -> TotpFactor | None:
@@ -72,15 +50,6 @@ def _device(row: sqlite3.Row) -> RememberedDevice:
 
 
 class SqliteFactors(SqliteConnections):
-    def init_schema(self) -> None:
-        super().init_schema()
-        try:
-            with self._guard() as conn:
-                conn.executescript(FACTOR_SCHEMA)
-        except StorageUnavailable as exc:
-            cause = exc.__cause__ or exc
-            raise StorageUnavailable(f"Cannot use the SQLite database {self._path}: {cause}") from cause
-
     # --- TOTP ---
     def get_totp(self, user_id: str) -> TotpFactor | None:
         return _totp(self._one("SELECT * FROM totp_factors WHERE user_id = ?", (user_id,)))

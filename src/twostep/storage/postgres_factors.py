@@ -1,0 +1,220 @@
+"""Factor records in PostgreSQL (see domain/factor_ports.py): single use by `UPDATE … WHERE` and
+`DELETE … RETURNING` (a second writer waits for the row lock, then re-checks the WHERE). The tables
+come from migration step 3 (schema_factors.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg
+
+from twostep.domain.factor_errors import PasskeyExists
+from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice, TotpFactor
+from twostep.storage.postgres_connection import PostgresConnections, Row
+
+
+def _totp(row: Row | None) -> TotpFactor | None:
+    if row is None:
+        return None
+    return TotpFactor(
+        user_id=row["user_id"],
+        created_at=row["created_at"],
+        secret_sealed=row["secret_sealed"],
+        pending_sealed=row["pending_sealed"],
+        enabled_at=row["enabled_at"],
+        last_step=row["last_step"],
+    )
+
+
+def _passkey(row: Row) -> PasskeyCredential:
+    return PasskeyCredential(
+        credential_id=row["credential_id"],
+        user_id=row["user_id"],
+        public_key=bytes(row["public_key"]),
+        sign_count=row["sign_count"],
+        created_at=row["created_at"],
+        name=row["name"],
+        backed_up=row["backed_up"],
+        transports=tuple(t for t in row["transports"].split(",") if t),
+        last_used_at=row["last_used_at"],
+    )
+
+
+def _device(row: Row) -> RememberedDevice:
+    return RememberedDevice(
+        id=row["id"],
+        user_id=row["user_id"],
+        token_hash=row["token_hash"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        label=row["label"],
+    )
+
+
+class PostgresFactors(PostgresConnections):
+    # --- TOTP ---
+    def get_totp(self, user_id: str) -> TotpFactor | None:
+        return _totp(self._one("SELECT * FROM totp_factors WHERE user_id = %s", (user_id,)))
+
+    def begin_totp_enrolment(self, user_id: str, pending_sealed: str, now: datetime) -> None:
+        self._execute(
+            "INSERT INTO totp_factors (user_id, created_at, pending_sealed) VALUES (%s, %s, %s)"
+            " ON CONFLICT (user_id) DO UPDATE SET pending_sealed = excluded.pending_sealed",
+            (user_id, now, pending_sealed),
+        )
+
+    def confirm_totp(self, user_id: str, pending_sealed: str, step: int, now: datetime) -> bool:
+        return (
+            self._execute(
+                "UPDATE totp_factors SET secret_sealed = pending_sealed, pending_sealed = NULL,"
+                " enabled_at = %s, last_step = %s WHERE user_id = %s AND pending_sealed = %s",
+                (now, step, user_id, pending_sealed),
+            )
+            == 1
+        )
+
+    def advance_totp_step(self, user_id: str, step: int) -> bool:
+        return (
+            self._execute(
+                "UPDATE totp_factors SET last_step = %s WHERE user_id = %s AND secret_sealed IS NOT NULL"
+                " AND (last_step IS NULL OR last_step < %s)",
+                (step, user_id, step),
+            )
+            == 1
+        )
+
+    def delete_totp(self, user_id: str) -> bool:
+        return self._execute("DELETE FROM totp_factors WHERE user_id = %s", (user_id,)) == 1
+
+    # --- recovery codes ---
+    def replace_recovery_codes(self, user_id: str, code_hashes: tuple[str, ...], now: datetime) -> None:
+        with self._guard() as conn, conn.transaction():
+            self._run(conn, "DELETE FROM recovery_codes WHERE user_id = %s", (user_id,))
+            for code_hash in code_hashes:
+                self._run(
+                    conn,
+                    "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES (%s, %s, %s)",
+                    (user_id, code_hash, now),
+                )
+
+    def use_recovery_code(self, user_id: str, code_hash: str, now: datetime) -> bool:
+        return (
+            self._execute(
+                "UPDATE recovery_codes SET used_at = %s WHERE user_id = %s AND code_hash = %s AND used_at IS NULL",
+                (now, user_id, code_hash),
+            )
+            == 1
+        )
+
+    def count_recovery_codes(self, user_id: str) -> int:
+        row = self._one(
+            "SELECT count(*) AS n FROM recovery_codes WHERE user_id = %s AND used_at IS NULL", (user_id,)
+        )
+        return 0 if row is None else int(row["n"])
+
+    # --- passkeys ---
+    def add_passkey(self, credential: PasskeyCredential) -> None:
+        c = credential
+        try:
+            self._execute(
+                "INSERT INTO passkeys (credential_id, user_id, public_key, sign_count, created_at, name,"
+                " backed_up, transports, last_used_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    c.credential_id,
+                    c.user_id,
+                    c.public_key,
+                    c.sign_count,
+                    c.created_at,
+                    c.name,
+                    c.backed_up,
+                    ",".join(c.transports),
+                    c.last_used_at,
+                ),
+                unique=True,
+            )
+        except psycopg.errors.UniqueViolation as exc:
+            raise PasskeyExists() from exc
+
+    def get_passkey(self, credential_id: str) -> PasskeyCredential | None:
+        row = self._one("SELECT * FROM passkeys WHERE credential_id = %s", (credential_id,))
+        return None if row is None else _passkey(row)
+
+    def list_passkeys(self, user_id: str) -> list[PasskeyCredential]:
+        rows = self._all(
+            "SELECT * FROM passkeys WHERE user_id = %s ORDER BY created_at, credential_id", (user_id,)
+        )
+        return [_passkey(row) for row in rows]
+
+    def record_passkey_use(
+        self, credential_id: str, expected_count: int, new_count: int, now: datetime
+    ) -> bool:
+        return (
+            self._execute(
+                "UPDATE passkeys SET sign_count = %s, last_used_at = %s WHERE credential_id = %s"
+                " AND sign_count = %s",
+                (new_count, now, credential_id, expected_count),
+            )
+            == 1
+        )
+
+    def delete_passkey(self, user_id: str, credential_id: str) -> bool:
+        return (
+            self._execute(
+                "DELETE FROM passkeys WHERE credential_id = %s AND user_id = %s", (credential_id, user_id)
+            )
+            == 1
+        )
+
+    # --- WebAuthn ceremonies ---
+    def put_ceremony(self, ceremony: Ceremony) -> None:
+        c = ceremony
+        self._execute(
+            "INSERT INTO webauthn_ceremonies (id, purpose, subject, challenge, expires_at)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (c.id, c.purpose, c.subject, c.challenge, c.expires_at),
+        )
+
+    def take_ceremony(self, ceremony_id: str, now: datetime) -> Ceremony | None:
+        row = self._one("DELETE FROM webauthn_ceremonies WHERE id = %s RETURNING *", (ceremony_id,))
+        if row is None or row["expires_at"] <= now:
+            return None
+        return Ceremony(
+            id=row["id"],
+            purpose=row["purpose"],
+            subject=row["subject"],
+            challenge=row["challenge"],
+            expires_at=row["expires_at"],
+        )
+
+    # --- remembered devices ---
+    def add_remembered_device(self, device: RememberedDevice) -> None:
+        d = device
+        self._execute(
+            "INSERT INTO remembered_devices (token_hash, id, user_id, created_at, expires_at, label)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (d.token_hash, d.id, d.user_id, d.created_at, d.expires_at, d.label),
+        )
+
+    def find_remembered_device(self, token_hash: str, now: datetime) -> RememberedDevice | None:
+        row = self._one(
+            "SELECT * FROM remembered_devices WHERE token_hash = %s AND expires_at > %s", (token_hash, now)
+        )
+        return None if row is None else _device(row)
+
+    def list_remembered_devices(self, user_id: str, now: datetime) -> list[RememberedDevice]:
+        rows = self._all(
+            "SELECT * FROM remembered_devices WHERE user_id = %s AND expires_at > %s ORDER BY created_at, id",
+            (user_id, now),
+        )
+        return [_device(row) for row in rows]
+
+    def forget_device(self, user_id: str, device_id: str) -> bool:
+        return (
+            self._execute(
+                "DELETE FROM remembered_devices WHERE id = %s AND user_id = %s", (device_id, user_id)
+            )
+            == 1
+        )
+
+    def forget_all_devices(self, user_id: str) -> int:
+        return self._execute("DELETE FROM remembered_devices WHERE user_id = %s", (user_id,))
