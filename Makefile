@@ -26,10 +26,10 @@ install: $(VENV)/.installed
 
 dev: $(VENV)/.dev-installed browser $(SAM_VENV)/.installed
 
-## Serve the API on $(HOST):$(PORT) with SQLite at ./twostep.db and SMS to the console outbox.
+## Serve the API on $(HOST):$(PORT). The defaults keep data in ./twostep.db and texts in the console
+## outbox; TWOSTEP_* variables and ./.env change that, exactly as for every other `twostep` command.
 run: install
-	TWOSTEP_STORAGE=sqlite TWOSTEP_SQLITE_PATH=./twostep.db TWOSTEP_SMS_PROVIDERS=console \
-		$(BIN)/twostep serve --host $(HOST) --port $(PORT)
+	$(BIN)/twostep serve --host $(HOST) --port $(PORT)
 
 ## Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 browser:
