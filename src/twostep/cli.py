@@ -7,7 +7,6 @@ settings exactly as the server does (environment, then `.env` in the working dir
 from __future__ import annotations
 
 import json
-import socket
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -18,12 +17,9 @@ import typer
 
 from twostep.cli_support import (
     EXIT_NOT_FOUND,
-    EXIT_REFUSED,
-    EXIT_UNAVAILABLE,
     container_for,
     fail,
     friendly_errors,
-    issuer_for,
     package_version,
     settings_or_exit,
 )
@@ -78,22 +74,6 @@ def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """Bind here, so that a busy port is a clear error (uvicorn alone exits 3, which means "not found")."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        fail(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}; stop the other server or pick --port",
-            EXIT_UNAVAILABLE,
-        )
-    return sock
-
-
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(metavar="ADDRESS", help="Address to listen on.")] = "127.0.0.1",
@@ -106,28 +86,25 @@ def serve(
             help="api: everything; verification: only the SMS verification API, at /.",
         ),
     ] = AppChoice.api,
+    workers: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            help="Worker processes (each with its own storage connections); one uses no supervisor.",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
 ) -> None:
-    """Run the HTTP service (creates the SQLite database, its schema and dev keys on first start).
+    """Run the HTTP service (prepares the storage and the shared keys on first start).
 
     Without TWOSTEP_ISSUER, the token issuer is http://ADDRESS:PORT.
+    SIGTERM stops accepting connections, lets the requests in flight finish (up to
+    TWOSTEP_SHUTDOWN_TIMEOUT_SECONDS) and closes the storage (SQLite: the WAL is checkpointed).
     """
-    import uvicorn
+    from twostep.cli_serve import run_server
 
-    from twostep.api.factory import build_asgi_app
-    from twostep.logs import configure_logging
-
-    settings = issuer_for(settings_or_exit(), host, port)
-    configure_logging(settings.log_level)
-    sock = _listen(host, port)
-    with friendly_errors():
-        asgi = build_asgi_app(settings, app_name.value)
-    config = uvicorn.Config(
-        asgi, host=host, port=port, log_config=None, access_log=False, server_header=False
-    )
-    server = uvicorn.Server(config)
-    server.run(sockets=[sock])
-    if not server.started:
-        fail("the server did not start; the log above says why", EXIT_REFUSED)
+    run_server(host, port, app_name.value, workers)
 
 
 @storage_app.command("init")

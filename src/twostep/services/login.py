@@ -73,7 +73,7 @@ class LoginService:
         if not self._hasher.verify(user.password_hash if user else None, password) or user is None:
             self._audit.record("login_failed", ctx=ctx, email=email, user_id=user.id if user else None)
             raise InvalidCredentials()
-        self._limits.login_succeeded(email)
+        self._limits.login_succeeded(email, ctx)
         if self._hasher.needs_rehash(user.password_hash):
             self._users.set_password_hash(user.id, self._hasher.hash(password))
         if user.phone is None:
