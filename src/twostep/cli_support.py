@@ -1,9 +1,6 @@
 """What every `twostep` command shares: exit codes, one-line errors, settings, and the storage guard.
 
-Exit codes (documented in the CLI reference):
-0 success; 1 twostep refused (or the server could not start); 2 configuration (a setting, a missing
-driver, a region); 3 not found (a user, the database, the key file); 4 unavailable (a dependency such as
-storage or SMS, or the address to listen on).
+Exit codes: `EXIT_CODES` (the CLI reference lists them from there).
 """
 
 from __future__ import annotations
@@ -23,6 +20,16 @@ EXIT_REFUSED = 1
 EXIT_CONFIGURATION = 2
 EXIT_NOT_FOUND = 3
 EXIT_UNAVAILABLE = 4
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (0, "success"),
+    (EXIT_REFUSED, "twostep refused, or the server could not start"),
+    (EXIT_CONFIGURATION, "configuration: a setting, a missing driver such as boto3, no AWS region"),
+    (EXIT_NOT_FOUND, "not found: a user, the database, the key file"),
+    (
+        EXIT_UNAVAILABLE,
+        "unavailable: a dependency such as storage, SMS or the secret store, or the address to listen on",
+    ),
+)
 
 
 def package_version() -> str:
