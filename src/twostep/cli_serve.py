@@ -35,6 +35,7 @@ def listen(host: str, port: int) -> socket.socket:
 def run_server(host: str, port: int, app_name: str, workers: int) -> None:
     import uvicorn
 
+    from twostep.api.edge import uvicorn_options
     from twostep.api.factory import FACTORIES, build_asgi_app
     from twostep.logs import configure_logging
 
@@ -43,10 +44,8 @@ def run_server(host: str, port: int, app_name: str, workers: int) -> None:
     options: dict[str, Any] = {
         "host": host,
         "port": port,
-        "log_config": None,
-        "access_log": False,
-        "server_header": False,
         "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
+        **uvicorn_options(settings),  # proxy trust, slow-client deadlines, no access log
     }
     sock = listen(host, port)
     with friendly_errors():

@@ -60,7 +60,14 @@ class Settings(BaseSettings):
     """Comma-separated proxy addresses or networks; `X-Forwarded-For` is read (right to left) only when the
     peer is one of them. Set it behind a load balancer, or every client shares the proxy's rate limits."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    """The lowest level written to the JSON log on stderr."""
+    """The lowest level written to the log on stderr."""
+    log_format: Literal["json", "console"] = "json"
+    """`json`: one JSON object a line (production); `console`: readable lines for a person (dev)."""
+    http_request_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """`twostep serve` closes a connection whose request (headers and body) is not in this long after
+    its first byte: slow clients (slowloris) cannot hold connections open."""
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    """`twostep serve` closes a kept-alive connection idle for this long."""
     shutdown_timeout_seconds: int = Field(default=25, ge=1, le=600)
     """On SIGTERM, how long requests in flight may still run before the server stops (below
     Kubernetes' default 30 s grace period); the storage is closed afterwards."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twostep.docs.api_page import api_markdown, openapi_document
 from twostep.docs.cli_page import cli_markdown, exit_codes_markdown
-from twostep.docs.settings_page import HOW_TO_DOCUMENT, settings_markdown, undocumented_settings
+from twostep.docs.settings_page import HOW_TO_DOCUMENT, env_name, settings_markdown, undocumented_settings
 from twostep.settings import Settings
 
 
@@ -16,7 +16,9 @@ def test_every_setting_has_a_description() -> None:
 def test_the_reference_lists_every_setting_with_its_default() -> None:
     page = settings_markdown()
     for name in Settings.model_fields:
-        assert f"`TWOSTEP_{name.upper()}`" in page
+        assert f"| `{env_name(name)}` |" in page
+    assert "| `AWS_REGION`, `AWS_DEFAULT_REGION` |" in page
+    assert "## Other" not in page, "every setting sits under a `# --- section ---` comment in settings.py"
     assert "| `TWOSTEP_OTP_LENGTH` | `6` | Digits in a sign-in code. (≥ 4, ≤ 10) |" in page
 
 

@@ -22,6 +22,9 @@ class User:
     first_name: str | None = None
     last_name: str | None = None
     phone: E164 | None = None
+    # Proof before ownership: a number or address is the account's only once a code sent to it came back.
+    phone_verified: bool = False
+    email_verified: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,8 @@ class Codec:
             "first_name": user.first_name,
             "last_name": user.last_name,
             "phone_index": None if user.phone is None else self.phone_index(user.phone),
+            "phone_verified": user.phone_verified,
+            "email_verified": user.email_verified,
             **self.phone_attributes(user.phone),
         }
 
@@ -71,6 +73,8 @@ class Codec:
             first_name=item.get("first_name"),
             last_name=item.get("last_name"),
             phone=self.read_phone(item),
+            phone_verified=bool(item.get("phone_verified", False)),
+            email_verified=bool(item.get("email_verified", False)),
         )
 
     # --- challenges ---
