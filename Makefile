@@ -60,7 +60,7 @@ $(SAM_VENV)/.installed:
 
 test: dev lint typecheck imports docs pytest
 
-## The inner loop (about a minute): unit, storage contract on memory and SQLite, functional; no browser,
+## The inner loop (a few minutes): unit, storage contract on memory and SQLite, functional; no browser,
 ## AWS or slow tests, no installs.
 test-fast:
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -x -m "not e2e and not aws and not slow" \
