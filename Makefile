@@ -8,7 +8,7 @@ PORT ?= 8000
 APT_GET := $(shell command -v apt-get 2>/dev/null)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run install dev test test-fast lint typecheck imports pytest docs aws-checks browser nginx bench fuzz soak clean
+.PHONY: run install dev test test-fast lint typecheck imports pytest docs aws-checks browser nginx postgres bench fuzz soak clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,7 +24,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-dev: $(VENV)/.dev-installed browser nginx $(SAM_VENV)/.installed
+dev: $(VENV)/.dev-installed browser nginx postgres $(SAM_VENV)/.installed
 
 ## Serve the API on $(HOST):$(PORT). The defaults keep data in ./twostep.db and texts in the console
 ## outbox; TWOSTEP_* variables and ./.env change that, exactly as for every other `twostep` command.
@@ -50,6 +50,15 @@ nginx:
 			$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx-light; \
 		else \
 			echo "make: nginx is missing and apt-get is unavailable: the reverse-proxy tests will be SKIPPED." >&2; \
+		fi; }
+
+## Debian's PostgreSQL server for the storage tests (the fixtures run initdb in a temporary folder).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		if [ -n "$(APT_GET)" ]; then \
+			$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; \
+		else \
+			echo "make: PostgreSQL is missing and apt-get is unavailable: the PostgreSQL tests will be SKIPPED." >&2; \
 		fi; }
 
 ## AWS SAM CLI lives in its own virtualenv: its pins conflict with the service's dependencies.

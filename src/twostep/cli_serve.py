@@ -40,7 +40,7 @@ def run_server(host: str, port: int, app_name: str, workers: int) -> None:
     from twostep.logs import configure_logging
 
     settings = issuer_for(settings_or_exit(), host, port)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     options: dict[str, Any] = {
         "host": host,
         "port": port,
