@@ -27,7 +27,8 @@ ALTER TABLE users_with_proof RENAME TO users;
 
 
 def upgrade_users(conn: sqlite3.Connection) -> None:
-    """Rebuild a users table from before proof (one transaction; a second process waits and skips)."""
+    """Rebuild a users table from before proof, add the challenges' email column (one transaction;
+    a second process waits and skips)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(users)")}
@@ -35,6 +36,8 @@ def upgrade_users(conn: sqlite3.Connection) -> None:
             for statement in REBUILD.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+        if "email" not in {row[1] for row in conn.execute("PRAGMA table_info(challenges)")}:
+            conn.execute("ALTER TABLE challenges ADD COLUMN email TEXT")  # codes sent by email
         for statement in INDEXES.split(";"):
             if statement.strip():
                 conn.execute(statement)
