@@ -131,6 +131,15 @@ def build(
     return _wire(settings, clock, storage, (sender, email_sender), keys, closers)
 
 
+def migrate_storage(settings: Settings, *, boto_session: Any = None) -> list[int]:
+    """Apply pending schema migrations (`twostep storage migrate`); returns the versions applied now."""
+    storage = build_storage(settings, boto_session=boto_session)
+    try:
+        return storage.migrate()
+    finally:
+        storage.close()
+
+
 def _wire(
     settings: Settings,
     clock: Clock,
