@@ -19,6 +19,7 @@ from twostep.services.account import AccountService
 from twostep.services.account_changes import AccountChangeService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.health import HealthService
 from twostep.services.limits import LimitPolicy, LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
@@ -57,6 +58,7 @@ class Container:
     recovery: PasswordRecoveryService
     changes: AccountChangeService
     email_sender: EmailSender
+    health: HealthService
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -273,5 +275,6 @@ def _wire(
             org_name=settings.org_name,
         ),
         email_sender=email_sender,
+        health=HealthService(storage, clock),
         closers=closers,
     )

@@ -67,7 +67,7 @@ def run_schemathesis(server: LiveServer, authorization: str | None, otp_id: str,
         lines += [
             "[[operations]]",
             'include-path = ["/password/reset", "/me/phone/verify", "/me/email/verify"]',
-            'warnings = false',
+            "warnings = false",
         ]
     config.write_text("\n".join(lines) + "\n")
     command = [

@@ -11,6 +11,7 @@ from twostep import __version__
 from twostep.api import (
     routes_account_lifecycle,
     routes_accounts,
+    routes_health,
     routes_messages,
     routes_tokens,
     routes_wellknown,
@@ -40,6 +41,7 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
         routes_tokens,
         routes_messages,
         routes_wellknown,
+        routes_health,
     ):
         app.include_router(module.router)
     app.include_router(verification_router(container.settings))

@@ -75,9 +75,9 @@ class PostgresStorage(PostgresConnections):
         u = user
         try:
             with self._guard(unique=True) as conn, conn.transaction():
-                self.statements += 2
                 self._lock_phone(conn, u.phone)
-                added = conn.execute(
+                added = self._run(
+                    conn,
                     "INSERT INTO users (id, email, phone, password_hash, first_name, last_name, created_at,"
                     " phone_verified, email_verified) SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s"
                     " WHERE NOT EXISTS (SELECT 1 FROM users WHERE phone = %s AND phone_verified)",
@@ -99,23 +99,22 @@ class PostgresStorage(PostgresConnections):
         if added != 1:
             raise AccountExists()
 
-    @staticmethod
-    def _lock_phone(conn: psycopg.Connection[Row], phone: str | None) -> None:
+    def _lock_phone(self, conn: psycopg.Connection[Row], phone: str | None) -> None:
         """Serialise, per number, a new claim against a proof: without it a claim made while another
         account proves the number could survive the proof (READ COMMITTED sees no uncommitted proof)."""
         if phone is not None:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (phone,))
+            self._run(conn, "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (phone,))
 
     def prove_phone(self, user_id: str, phone: E164) -> bool:
         try:
             with self._guard(unique=True) as conn, conn.transaction():
-                self.statements += 3
                 self._lock_phone(conn, phone)
-                proven = conn.execute(
-                    "UPDATE users SET phone = %s, phone_verified = true WHERE id = %s", (phone, user_id)
+                proven = self._run(
+                    conn, "UPDATE users SET phone = %s, phone_verified = true WHERE id = %s", (phone, user_id)
                 ).rowcount
                 if proven:
-                    conn.execute(
+                    self._run(
+                        conn,
                         "UPDATE users SET phone = NULL, phone_verified = false WHERE phone = %s AND id <> %s",
                         (phone, user_id),
                     )
@@ -149,9 +148,9 @@ class PostgresStorage(PostgresConnections):
 
     def delete_user(self, user_id: str, now: datetime) -> bool:
         with self._guard() as conn, conn.transaction():
-            self.statements += 2
-            deleted = conn.execute("DELETE FROM users WHERE id = %s", (user_id,)).rowcount
-            conn.execute(
+            deleted = self._run(conn, "DELETE FROM users WHERE id = %s", (user_id,)).rowcount
+            self._run(
+                conn,
                 "UPDATE refresh_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
                 (now, user_id),
             )
