@@ -15,17 +15,18 @@ from typing import Annotated, Any
 
 import typer
 
+from twostep.cli_outbox import email_app, sms_app
 from twostep.cli_support import (
     EXIT_NOT_FOUND,
+    PLAIN_HELP,
     container_for,
     fail,
     friendly_errors,
     package_version,
     settings_or_exit,
 )
-from twostep.domain.identity import mask_phone, parse_phone
+from twostep.domain.identity import mask_phone
 
-PLAIN_HELP: dict[str, Any] = {"no_args_is_help": True, "rich_markup_mode": None}
 app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -34,13 +35,13 @@ app = typer.Typer(
 storage_app = typer.Typer(help="Storage administration.", **PLAIN_HELP)
 users_app = typer.Typer(help="User administration.", **PLAIN_HELP)
 keys_app = typer.Typer(help="Signing keys.", **PLAIN_HELP)
-sms_app = typer.Typer(help="SMS tools.", **PLAIN_HELP)
 audit_app = typer.Typer(help="The audit trail.", **PLAIN_HELP)
 for sub, name in (
     (storage_app, "storage"),
     (users_app, "users"),
     (keys_app, "keys"),
     (sms_app, "sms"),
+    (email_app, "email"),
     (audit_app, "audit"),
 ):
     app.add_typer(sub, name=name)
@@ -245,29 +246,6 @@ def keys_generate(
         fail("--extra takes NAME=VALUE", 2)
     material = KeyMaterial.generate(settings.jwt_algorithm, SystemClock().now(), settings.jwt_rsa_bits)
     typer.echo(replace(material, extra={name: value for name, _, value in pairs}).to_json())
-
-
-@sms_app.command("outbox")
-def sms_outbox(
-    to: Annotated[
-        str | None, typer.Option(metavar="NUMBER", help="Only messages to this number (E.164).")
-    ] = None,
-    last: Annotated[int, typer.Option(metavar="N", min=1, max=1000, help="How many of the newest.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: [{to, body, sent_at}].")] = False,
-) -> None:
-    """Messages the console provider kept (dev and staging only)."""
-    settings = settings_or_exit()
-    if settings.stage == "prod":
-        fail("the outbox is a development tool and is refused when TWOSTEP_STAGE=prod", 1)
-    with friendly_errors():
-        number = parse_phone(to, field="to") if to else None
-    with container_for(settings) as container:
-        entries = container.storage.list_outbox(to=number, last=last)
-    if as_json:
-        _print_json([{**asdict(e), "sent_at": e.sent_at.isoformat()} for e in entries])
-        return
-    for entry in entries:
-        typer.echo(f"{entry.sent_at.isoformat()}  {entry.to}\n{entry.body}\n")
 
 
 @audit_app.command("tail")

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from twostep.domain.errors import ConfigurationError, DependencyUnavailable, NotFound, TwoStepError
 from twostep.settings import Settings, describe_validation_error, load_settings
 
+PLAIN_HELP: dict[str, Any] = {"no_args_is_help": True, "rich_markup_mode": None}  # no <type> placeholders
 EXIT_REFUSED = 1
 EXIT_CONFIGURATION = 2
 EXIT_NOT_FOUND = 3
