@@ -72,7 +72,13 @@ def test_admin_commands_refuse_to_create_a_database(env: dict[str, str], tmp_pat
     elsewhere.mkdir()
     env.pop("TWOSTEP_SQLITE_PATH")
     env.pop("TWOSTEP_JWT_KEY_FILE")
-    for args in (["users", "list"], ["sms", "outbox"], ["email", "outbox"], ["audit", "tail"], ["keys", "rotate"]):
+    for args in (
+        ["users", "list"],
+        ["sms", "outbox"],
+        ["email", "outbox"],
+        ["audit", "tail"],
+        ["keys", "rotate"],
+    ):
         line = one_line_error(run_cli(env, *args, cwd=elsewhere), 3)
         assert "twostep storage init" in line
     assert list(elsewhere.iterdir()) == [], "nothing may be created where no database exists"
