@@ -150,3 +150,27 @@ def test_a_remembered_device_survives_a_restart(tmp_path: Path) -> None:
     with ServerProcess(tmp_path / "first", env=env) as second:
         person.live, person.http = second, httpx.Client(base_url=second.base_url, timeout=20)
         assert "accessToken" in person.login(deviceToken=token)
+
+
+def test_a_password_reset_forgets_remembered_devices(server: ServerProcess) -> None:
+    person = Person(server, 7006)
+    token = person.sign_in_by_sms(rememberDevice=True)["deviceToken"]
+    assert "accessToken" in person.login(deviceToken=token)
+    forgot = person.http.post("/password/forgot", json={"email": person.email, "channel": "sms"})
+    assert forgot.status_code == 202, forgot.text
+    new_password = "a whole new passphrase 42"
+    reset = person.http.post(
+        "/password/reset",
+        json={
+            "resetId": forgot.json()["resetId"],
+            "code": server.latest_code(person.phone),
+            "newPassword": new_password,
+        },
+    )
+    assert reset.status_code == 204, reset.text
+    again = person.http.post(
+        "/login", json={"email": person.email, "password": new_password, "deviceToken": token}
+    )
+    assert again.status_code == 200 and "otpId" in again.json(), (
+        "after a reset the device must prove itself again"
+    )

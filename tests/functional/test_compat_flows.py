@@ -195,4 +195,14 @@ def test_openapi_documents_bearer_auth_on_protected_routes(client: TestClient) -
         ("/me/devices", "get"),
         ("/me/devices/{device_id}/forget", "post"),
     }
-    assert protected == {("/hello", "get"), ("/me", "get"), ("/messages", "post")} | security_page
+    account = {
+        "/me/password",
+        "/me/phone",
+        "/me/phone/verify",
+        "/me/email",
+        "/me/email/verify",
+        "/me/email/verify/start",
+    }
+    assert protected == {("/hello", "get"), ("/me", "get"), ("/messages", "post")} | security_page | {
+        (p, "post") for p in account
+    }

@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from twostep import __version__
 from twostep.api import (
+    routes_account_lifecycle,
     routes_accounts,
     routes_factors,
     routes_health,
@@ -38,6 +39,7 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
     install_error_handlers(app)
     for module in (
         routes_accounts,
+        routes_account_lifecycle,
         routes_signin_factors,
         routes_factors,
         routes_tokens,

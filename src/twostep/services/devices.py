@@ -13,6 +13,7 @@ from twostep.domain.factor_ports import RememberedDeviceStore
 from twostep.domain.factors import RememberedDevice
 from twostep.domain.models import NO_CONTEXT, RequestContext
 from twostep.services.audit import AuditService
+from twostep.services.session_ending import SessionEnder
 
 MAX_LABEL = 120
 MAX_TOKEN_LENGTH = 128
@@ -77,3 +78,20 @@ class DeviceService:
         if count:
             self._audit.record("device_forgotten", ctx=ctx, user_id=user_id, device="all", count=str(count))
         return count
+
+
+class SessionAndDeviceEnder:
+    """A `SessionEnder` that also forgets the account's remembered devices when its password was reset
+    or changed: whoever knew the old password must not keep skipping the second factor."""
+
+    REASONS = frozenset({"password_reset", "password_changed"})
+
+    def __init__(self, sessions: SessionEnder, devices: DeviceService) -> None:
+        self._sessions, self._devices = sessions, devices
+
+    def end_all(
+        self, user_id: str, *, keep: str | None = None, ctx: RequestContext = NO_CONTEXT, reason: str = "user"
+    ) -> int:
+        if reason in self.REASONS:
+            self._devices.forget_all(user_id, ctx)
+        return self._sessions.end_all(user_id, keep=keep, ctx=ctx, reason=reason)

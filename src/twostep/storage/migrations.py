@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from twostep.domain.errors import StorageUnavailable
 from twostep.storage.schema_factors import POSTGRES_FACTORS, SQLITE_FACTORS
 from twostep.storage.schema_v1 import POSTGRES_V1, SQLITE_V1
-from twostep.storage.sqlite_users import upgrade_users
+from twostep.storage.sqlite_users import add_challenge_email, upgrade_users
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,12 @@ CREATE INDEX IF NOT EXISTS users_phone ON users (phone);
     ),
     Migration(
         3,
+        "codes sent by email: the challenge's destination address",
+        sqlite=add_challenge_email,
+        postgres="ALTER TABLE challenges ADD COLUMN IF NOT EXISTS email text",
+    ),
+    Migration(
+        4,
         "second factors: totp_factors, recovery_codes, passkeys, webauthn_ceremonies, remembered_devices",
         sqlite=SQLITE_FACTORS,
         postgres=POSTGRES_FACTORS,
