@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Annotated
 
@@ -28,8 +29,11 @@ ItemId = Annotated[str, Path(max_length=1400, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 def qr_svg(uri: str) -> str:
-    """The URI as an SVG QR code (segno), without the XML declaration, ready for an <img> data URI."""
-    return str(segno.make(uri, error="m").svg_inline(scale=5, border=2))
+    """The URI as an SVG QR code (segno): a standalone document (with its namespace, so an <img> can
+    show it from a data URI), without the XML declaration."""
+    out = io.BytesIO()
+    segno.make(uri, error="m").save(out, kind="svg", xmldecl=False, svgns=True, scale=5, border=2)
+    return out.getvalue().decode()
 
 
 @router.get("/me/factors", response_model=FactorsOut, responses=errors(401, 503), openapi_extra=BEARER)

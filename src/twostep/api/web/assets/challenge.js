@@ -2,8 +2,9 @@
 // never the password, the code or a token.
 const KEY = "twostep.challenge";
 
-export function saveChallenge({ otpId, destination, expiresAt, resendAfter }) {
-  sessionStorage.setItem(KEY, JSON.stringify({ otpId, destination, expiresAt, resendAfter }));
+export function saveChallenge({ otpId, destination, expiresAt, resendAfter, factors, expectedFactor, factor }) {
+  const kept = { otpId, destination, expiresAt, resendAfter, factors, expectedFactor, factor };
+  sessionStorage.setItem(KEY, JSON.stringify(kept));
 }
 
 export function loadChallenge() {

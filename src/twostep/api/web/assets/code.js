@@ -1,9 +1,11 @@
 // Code view: one numeric field, the masked destination, resend with its countdown, clear outcomes.
 import { ApiError, request } from "./api.js";
 import { dropChallenge, loadChallenge, saveChallenge } from "./challenge.js";
+import { currentFactor, showFactor } from "./factor_choice.js";
 import { busy, clearErrors, showError, showFieldError, showFormError } from "./forms.js";
 import { go } from "./nav.js";
 import { start } from "./session.js";
+import { passkeyProblem, usePasskey } from "./webauthn.js";
 
 export const title = "Enter your code";
 const RESEND_LABEL = "Send a new code";
@@ -61,9 +63,10 @@ async function verify(form) {
     showFieldError(form, "otp", "Enter the code from the text message.");
     return input.focus();
   }
+  const body = { otp, factor: currentFactor(challenge), rememberDevice: form.elements.namedItem("rememberDevice").checked };
   try {
     const pair = await busy(form, () =>
-      request("POST", `/otp/${encodeURIComponent(challenge.otpId)}/verify`, { body: { otp } }),
+      request("POST", `/otp/${encodeURIComponent(challenge.otpId)}/verify`, { body }),
     );
     input.value = "";
     dropChallenge();
@@ -97,7 +100,53 @@ async function resend(section) {
   }
 }
 
+/** The SMS fallback: text a code for this login, then expect it. */
+async function textInstead(section) {
+  const form = section.querySelector("form");
+  try {
+    const sent = await request("POST", `/otp/${encodeURIComponent(challenge.otpId)}/send`, { body: { channel: "sms" } });
+    choose(section, "sms", sent);
+    section.querySelector("[data-resend-status]").textContent = `A code is on its way to ${challenge.destination}.`;
+  } catch (error) {
+    showVerifyError(form, error);
+  }
+}
+
+/** The passkey as the second step: the browser's prompt, then tokens. */
+async function passkeyStep(section) {
+  const alert = section.querySelector("[data-passkey-error]");
+  alert.textContent = "";
+  const id = encodeURIComponent(challenge.otpId);
+  try {
+    const options = await request("POST", `/otp/${id}/passkey/options`);
+    let credential;
+    try {
+      credential = await usePasskey(options.publicKey);
+    } catch (error) {
+      alert.textContent = passkeyProblem(error);
+      return;
+    }
+    const rememberDevice = section.querySelector("[data-passkey-remember]").checked;
+    const pair = await request("POST", `/otp/${id}/passkey`, { body: { ceremonyId: options.ceremonyId, credential, rememberDevice } });
+    dropChallenge();
+    start(pair);
+    go("home");
+  } catch (error) {
+    alert.textContent = error instanceof ApiError ? error.detail : String(error);
+  }
+}
+
+function choose(section, factor, extra = {}) {
+  challenge = { ...challenge, ...extra, factor };
+  saveChallenge(challenge);
+  clearErrors(section.querySelector("form"));
+  showFactor(section, challenge, (next) => (next === "sms" ? textInstead(section) : choose(section, next)));
+  if (factor === "sms") startCountdown(section.querySelector("[data-resend]"));
+  if (factor !== "passkey") section.querySelector("[name=otp]").focus();
+}
+
 export function init(section) {
+  section.querySelector("[data-passkey-go]").addEventListener("click", () => passkeyStep(section));
   const form = section.querySelector("form");
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -108,7 +157,8 @@ export function init(section) {
 
 /** Straight to the code field; its description names where the code went. */
 export function focusTarget(section) {
-  return section.querySelector("[name=otp]");
+  const passkey = challenge && currentFactor(challenge) === "passkey";
+  return section.querySelector(passkey ? "[data-passkey-go]" : "[name=otp]");
 }
 
 /** Chromium on Android can read the code from the SMS (WebOTP) when the message ends "@host #code". */
@@ -136,8 +186,10 @@ export async function enter(section) {
   form.elements.namedItem("otp").value = "";
   section.querySelector("[data-destination]").textContent = challenge.destination;
   section.querySelector("[data-resend-status]").textContent = "";
+  form.elements.namedItem("rememberDevice").checked = false;
   startCountdown(section.querySelector("[data-resend]"));
-  listenForSms(form);
+  showFactor(section, challenge, (next) => (next === "sms" ? textInstead(section) : choose(section, next)));
+  if (currentFactor(challenge) === "sms") listenForSms(form);
   return true;
 }
 

@@ -1,9 +1,10 @@
 // Sign-in view: email and password, then on to the code step.
 import { request } from "./api.js";
 import { saveChallenge } from "./challenge.js";
-import { busy, checkRequired, clearErrors, showError, values } from "./forms.js";
+import { busy, checkRequired, clearErrors, showError, showFormError, values } from "./forms.js";
 import { go, takeNotice } from "./nav.js";
 import { start } from "./session.js";
+import { passkeyProblem, passkeysSupported, usePasskey } from "./webauthn.js";
 
 export const title = "Sign in";
 let prefill = "";
@@ -33,8 +34,30 @@ async function submit(form) {
   }
 }
 
+/** Passwordless: any passkey of this site, with the device's PIN or biometric. */
+async function passkeySignIn(form) {
+  clearErrors(form);
+  try {
+    const options = await request("POST", "/login/passkey/options");
+    let credential;
+    try {
+      credential = await usePasskey(options.publicKey);
+    } catch (error) {
+      showFormError(form, passkeyProblem(error));
+      return;
+    }
+    start(await request("POST", "/login/passkey", { body: { ceremonyId: options.ceremonyId, credential } }));
+    go("home");
+  } catch (error) {
+    showError(form, error);
+  }
+}
+
 export function init(section) {
   const form = section.querySelector("form");
+  const passkey = section.querySelector("[data-passkey-signin]");
+  passkey.hidden = !passkeysSupported();
+  passkey.addEventListener("click", () => passkeySignIn(form));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     submit(form);

@@ -1,0 +1,59 @@
+// The code step's choice of factor: the authenticator app, a text message, a recovery code or a passkey.
+// `challenge.factor` is the one on show; the server says which it expects first (`expectedFactor`).
+
+const OTHER_LEADS = {
+  totp: "Enter the 6-digit code your authenticator app shows now.",
+  recovery: "Enter one of your recovery codes (like abcde-23456). Each one works once.",
+  passkey: "Use the passkey on this device or your phone.",
+};
+const SWITCH_TEXT = {
+  totp: "Use your authenticator app",
+  sms: "Text me a code instead",
+  recovery: "Use a recovery code",
+  passkey: "Use a passkey",
+};
+
+/** The factor on show for this challenge. */
+export function currentFactor(challenge) {
+  return challenge.factor || challenge.expectedFactor || "sms";
+}
+
+function configureInput(input, factor) {
+  if (factor === "recovery") {
+    input.inputMode = "text";
+    input.removeAttribute("pattern");
+    input.maxLength = 16;
+    input.autocomplete = "off";
+  } else {
+    input.inputMode = "numeric";
+    input.pattern = "[0-9]*";
+    input.maxLength = 10;
+    input.autocomplete = "one-time-code";
+  }
+}
+
+/** Show the step for `factor`: its lead, its input, its resend button, and the other choices. */
+export function showFactor(section, challenge, onChoose) {
+  const factor = currentFactor(challenge);
+  const smsLead = section.querySelector("#code-lead");
+  const otherLead = section.querySelector("[data-other-lead]");
+  smsLead.hidden = factor !== "sms";
+  otherLead.hidden = factor === "sms";
+  otherLead.textContent = OTHER_LEADS[factor] || "";
+  const form = section.querySelector("form");
+  form.hidden = factor === "passkey";
+  configureInput(form.elements.namedItem("otp"), factor);
+  section.querySelector(".resend").hidden = factor !== "sms";
+  const choices = (challenge.factors || ["sms"]).filter((f) => f !== factor);
+  if (factor !== "sms" && challenge.destination && !choices.includes("sms")) choices.push("sms");
+  const buttons = choices.map((choice) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link-button";
+    button.textContent = SWITCH_TEXT[choice] || choice;
+    button.addEventListener("click", () => onChoose(choice));
+    return button;
+  });
+  section.querySelector("[data-factor-choice]").replaceChildren(...buttons);
+  section.querySelector("[data-passkey-step]").hidden = factor !== "passkey";
+}

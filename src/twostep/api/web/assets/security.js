@@ -1,0 +1,195 @@
+// Security page: the authenticator app (with its QR code), recovery codes, passkeys, remembered devices.
+// Everything is built with createElement/textContent (the page's CSP requires Trusted Types for HTML).
+import { ApiError } from "./api.js";
+import { go } from "./nav.js";
+import { authed, currentToken } from "./session.js";
+import { createPasskey, passkeyProblem, passkeysSupported } from "./webauthn.js";
+
+export const title = "Security";
+const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+let root = null;
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "data") Object.assign(node.dataset, value);
+    else if (key in node) node[key] = value;
+    else node.setAttribute(key, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+function button(text, onClick, className = "secondary") {
+  const b = el("button", { type: "button", className, textContent: text });
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function say(text) {
+  root.querySelector("[data-security-status]").textContent = text;
+}
+
+function fail(error) {
+  if (error instanceof ApiError && error.status === 401 && error.code !== "invalid_credentials") {
+    return go("signin", "Your session has ended. Please sign in again.");
+  }
+  return say(error instanceof ApiError ? error.detail : String(error));
+}
+
+function codesList(codes) {
+  return el(
+    "div",
+    { className: "recovery-codes", data: { recoveryCodes: "" } },
+    el("p", { className: "hint", textContent: "Save these recovery codes somewhere safe. Each works once; they are shown only now." }),
+    el("ol", {}, ...codes.map((code) => el("li", {}, el("code", { textContent: code })))),
+  );
+}
+
+function field(id, label, props) {
+  return el("div", { className: "field" }, el("label", { htmlFor: id, textContent: label }), el("input", { id, ...props }));
+}
+
+// --- authenticator app ---
+function totpPanel(factors) {
+  const panel = el("section", { className: "panel", data: { totp: "" } }, el("h2", { textContent: "Authenticator app" }));
+  const state = factors.totp ? "On: sign-in asks for the app's code, not a text message." : "Not set up.";
+  panel.append(el("p", { textContent: state, data: { totpState: "" } }));
+  const area = el("div");
+  panel.append(button(factors.totp ? "Set up a new authenticator app" : "Set up an authenticator app", () => askPassword(area)), area);
+  return panel;
+}
+
+function askPassword(area) {
+  const form = el("form", { noValidate: true }, field("totp-password", "Current password", { type: "password", autocomplete: "current-password", maxLength: 128 }));
+  form.append(el("button", { type: "submit", className: "primary", textContent: "Continue" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const password = form.querySelector("input").value;
+      showQr(area, await authed("POST", "/me/factors/totp", { currentPassword: password }));
+    } catch (error) {
+      fail(error);
+    }
+  });
+  area.replaceChildren(form);
+  form.querySelector("input").focus();
+}
+
+function showQr(area, enrolment) {
+  const qr = el("img", { className: "qr", alt: "QR code for your authenticator app", width: 200, height: 200 });
+  qr.src = `data:image/svg+xml;base64,${btoa(enrolment.qrSvg)}`;
+  const form = el("form", { noValidate: true }, field("totp-code", "Code from the app", { inputMode: "numeric", autocomplete: "one-time-code", maxLength: 6 }));
+  form.append(el("button", { type: "submit", className: "primary", textContent: "Turn on" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const result = await authed("POST", "/me/factors/totp/confirm", { code: form.querySelector("input").value.trim() });
+      await render();
+      root.querySelector("[data-recovery]").append(codesList(result.recoveryCodes));
+      say("Your authenticator app is on.");
+    } catch (error) {
+      fail(error);
+    }
+  });
+  const secret = el("p", { className: "hint" }, "Can't scan? Enter this key: ", el("code", { textContent: enrolment.secret, data: { totpSecret: "" } }));
+  area.replaceChildren(el("p", { textContent: "Scan this with your authenticator app, then enter the code it shows." }), qr, secret, form);
+  form.querySelector("input").focus();
+}
+
+// --- recovery codes ---
+function recoveryPanel(factors) {
+  const panel = el("section", { className: "panel", data: { recovery: "" } }, el("h2", { textContent: "Recovery codes" }));
+  panel.append(el("p", { textContent: `${factors.recoveryCodesLeft} recovery codes left.`, data: { recoveryLeft: "" } }));
+  if (factors.warning) panel.append(el("p", { className: "alert", textContent: factors.warning }));
+  panel.append(
+    button("Make new recovery codes", async () => {
+      try {
+        const result = await authed("POST", "/me/factors/recovery-codes");
+        await render();
+        root.querySelector("[data-recovery]").append(codesList(result.recoveryCodes));
+      } catch (error) {
+        fail(error);
+      }
+    }),
+  );
+  return panel;
+}
+
+// --- passkeys ---
+function passkeyPanel(passkeys) {
+  const panel = el("section", { className: "panel", data: { passkeys: "" } }, el("h2", { textContent: "Passkeys" }));
+  const items = passkeys.map((p) =>
+    el("li", {}, el("span", { textContent: `${p.name} · added ${when.format(new Date(p.createdAt))}` }), button("Remove", () => act(`/me/passkeys/${p.id}/remove`, "Passkey removed."), "secondary small")),
+  );
+  panel.append(items.length ? el("ul", { className: "items" }, ...items) : el("p", { className: "hint", textContent: "No passkeys yet." }));
+  if (passkeysSupported()) panel.append(button("Add a passkey", addPasskey));
+  return panel;
+}
+
+async function addPasskey() {
+  try {
+    const options = await authed("POST", "/me/passkeys/options");
+    let credential;
+    try {
+      credential = await createPasskey(options.publicKey);
+    } catch (error) {
+      return say(passkeyProblem(error));
+    }
+    await authed("POST", "/me/passkeys", { ceremonyId: options.ceremonyId, credential, name: "Passkey" });
+    await render();
+    say("Passkey added.");
+  } catch (error) {
+    fail(error);
+  }
+}
+
+// --- remembered devices ---
+function devicePanel(devices) {
+  const panel = el("section", { className: "panel", data: { devices: "" } }, el("h2", { textContent: "Remembered devices" }));
+  const items = devices.map((d) =>
+    el("li", {}, el("span", { textContent: `${d.label} · until ${when.format(new Date(d.expiresAt))}` }), button("Forget", () => act(`/me/devices/${d.id}/forget`, "Device forgotten."), "secondary small")),
+  );
+  panel.append(items.length ? el("ul", { className: "items" }, ...items) : el("p", { className: "hint", textContent: "No remembered devices." }));
+  return panel;
+}
+
+async function act(path, done) {
+  try {
+    await authed("POST", path);
+    await render();
+    say(done);
+  } catch (error) {
+    fail(error);
+  }
+}
+
+async function render() {
+  const [factors, devices] = await Promise.all([authed("GET", "/me/factors"), authed("GET", "/me/devices")]);
+  root.replaceChildren(
+    el("h1", { id: "security-title", tabIndex: -1, textContent: "Security" }),
+    el("p", { className: "notice", role: "status", data: { securityStatus: "" } }),
+    totpPanel(factors),
+    recoveryPanel(factors),
+    passkeyPanel(factors.passkeys),
+    devicePanel(devices),
+    el("p", { className: "switch" }, el("a", { href: "#/", textContent: "Back to the message board" })),
+  );
+}
+
+export function init(section) {
+  root = section;
+}
+
+export async function enter() {
+  if (!(await currentToken())) {
+    go("signin", "Sign in to see your security settings.");
+    return false;
+  }
+  try {
+    await render();
+  } catch (error) {
+    fail(error);
+  }
+  return true;
+}

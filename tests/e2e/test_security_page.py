@@ -1,0 +1,142 @@
+"""The security page and the choice of factor in real Chromium: a passkey registered through a virtual
+authenticator (DevTools `WebAuthn` domain) then used to sign in, both as the second step and without a
+password; an authenticator app enrolled from its QR page and used at sign-in."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pyotp
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import ui
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
+
+
+def localhost(server: Any) -> str:
+    """WebAuthn needs a domain for its RP id (an IP address cannot hold passkeys); localhost is a
+    secure context over plain http."""
+    return server.base_url.replace("127.0.0.1", "localhost")
+
+
+def virtual_authenticator(page: Any) -> tuple[Any, str]:
+    """A platform authenticator with resident keys and user verification (a PIN/biometric that passes)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    added = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    return cdp, added["authenticatorId"]
+
+
+def sign_in_by_sms(page: Any, server: Any, who: Any, base: str) -> None:
+    page.goto(f"{base}/#/signin")
+    ui(page).get_by_label("Email").fill(who.email)
+    ui(page).get_by_label("Password").fill(who.password)
+    ui(page).get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
+    sent = len(server.outbox(who.phone))
+    page.get_by_label("Sign-in code").fill(server.wait_for_code(who.phone, count=sent))
+    page.get_by_role("button", name="Verify and sign in").click()
+    expect(page.get_by_role("heading", name=f"Hello, {who.email}!")).to_be_visible()
+
+
+def open_security(page: Any) -> None:
+    page.get_by_role("link", name="Security settings").click()
+    expect(page.get_by_role("heading", name="Security", exact=True)).to_be_visible()
+
+
+def sign_out(page: Any) -> None:
+    """From wherever the page is: home first (the button lives in the home view's top bar)."""
+    page.evaluate("() => { location.hash = '#/'; }")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_register_a_passkey_and_sign_in_with_it(
+    server: Any, page: Any, account: Any, screenshot: Any
+) -> None:
+    base = localhost(server)
+    cdp, authenticator = virtual_authenticator(page)
+    sign_in_by_sms(page, server, account, base)
+    open_security(page)
+    expect(page.get_by_text("No passkeys yet.")).to_be_visible()
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.get_by_role("status").filter(has_text="Passkey added.")).to_be_visible()
+    expect(page.locator("[data-passkeys] li")).to_have_count(1)
+    screenshot(page, "security")
+    credentials = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
+    assert len(credentials) == 1 and credentials[0]["isResidentCredential"]
+
+    # the passkey as the second step after the password
+    sign_out(page)
+    ui(page).get_by_label("Email").fill(account.email)
+    ui(page).get_by_label("Password").fill(account.password)
+    ui(page).get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Use a passkey").click()
+    page.get_by_role("button", name="Continue with a passkey").click()
+    expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+
+    # and alone, without a password (the virtual authenticator verifies the user)
+    sign_out(page)
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+    after = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
+    assert after[0]["signCount"] >= 2, "each use moved the signature counter"
+
+
+def test_enrol_an_authenticator_app_and_sign_in_with_it(server: Any, page: Any, account: Any) -> None:
+    base = localhost(server)
+    sign_in_by_sms(page, server, account, base)
+    open_security(page)
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    page.get_by_label("Current password").fill(account.password)
+    page.get_by_role("button", name="Continue").click()
+    qr = page.get_by_role("img", name="QR code for your authenticator app")
+    expect(qr).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
+    totp = pyotp.TOTP(page.locator("[data-totp-secret]").inner_text())
+    page.get_by_label("Code from the app").fill(totp.now())
+    page.get_by_role("button", name="Turn on").click()
+    expect(page.locator("[data-recovery-codes] li")).to_have_count(10)
+    expect(page.locator("[data-totp-state]")).to_contain_text("On")
+
+    sign_out(page)
+    texts = len(server.outbox(account.phone))
+    ui(page).get_by_label("Email").fill(account.email)
+    ui(page).get_by_label("Password").fill(account.password)
+    ui(page).get_by_role("button", name="Continue").click()
+    expect(page.get_by_text("Enter the 6-digit code your authenticator app shows now.")).to_be_visible()
+    expect(page.get_by_role("button", name="Text me a code instead")).to_be_visible()
+    page.get_by_label("Sign-in code").fill(
+        totp.at(time.time() + 30)
+    )  # the next step: the enrolment spent this one
+    page.locator("#code-form").get_by_label(re.compile("Remember this device")).check()
+    page.get_by_role("button", name="Verify and sign in").click()
+    expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+    assert len(server.outbox(account.phone)) == texts, "no text message for an app sign-in"
+
+    # the remembered device skips the second step, and shows on the security page
+    sign_out(page)
+    ui(page).get_by_label("Email").fill(account.email)
+    ui(page).get_by_label("Password").fill(account.password)
+    ui(page).get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+    open_security(page)
+    expect(page.locator("[data-devices] li")).to_have_count(1)
+    page.locator("[data-devices]").get_by_role("button", name="Forget").click()
+    expect(page.get_by_text("No remembered devices.")).to_be_visible()
