@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -299,7 +300,20 @@ class Settings(BaseSettings):
             _check_database_url(self.database_url)
         if self.verify_default_ttl_seconds > self.verify_max_ttl_seconds:
             raise ValueError("TWOSTEP_VERIFY_DEFAULT_TTL_SECONDS exceeds TWOSTEP_VERIFY_MAX_TTL_SECONDS")
+        _check_passkey_origins(self)
         return self
+
+
+def _check_passkey_origins(settings: Settings) -> None:
+    """Browsers refuse a passkey whose RP id is not the page's host or a parent domain of it."""
+    origins = settings.webauthn_origins or ([settings.web_origin] if settings.web_origin else [])
+    rp_id = settings.webauthn_rp_id
+    if not rp_id:
+        return
+    for origin in origins:
+        host = urlsplit(origin).hostname or ""
+        if host != rp_id and not host.endswith("." + rp_id):
+            raise ValueError(f"TWOSTEP_WEBAUTHN_RP_ID: {rp_id} is not {host} or a parent domain of it")
 
 
 def _check_database_url(url: SecretStr | None) -> None:

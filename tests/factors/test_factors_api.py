@@ -336,3 +336,14 @@ def test_totp_can_be_turned_off(
     )
     assert login(client)["expectedFactor"] == "sms"
     assert pyotp  # the library the app codes come from
+
+
+def test_a_passkey_rp_id_must_fit_the_origins() -> None:
+    from pydantic import ValidationError
+
+    from twostep.settings import Settings
+
+    ok = Settings(_env_file=None, web_origin="https://app.example.com", webauthn_rp_id="example.com")  # type: ignore[call-arg]
+    assert ok.webauthn_rp_id == "example.com"
+    with pytest.raises(ValidationError, match="TWOSTEP_WEBAUTHN_RP_ID"):
+        Settings(_env_file=None, webauthn_origins="https://app.example.com", webauthn_rp_id="other.org")  # type: ignore[call-arg]
