@@ -198,25 +198,50 @@ def users_unlock(user_id: str) -> None:
 
 
 @keys_app.command("rotate")
-def keys_rotate() -> None:
-    """Make a new signing key; the previous public key stays in the JWKS until its tokens expire."""
+def keys_rotate(
+    activation_delay: Annotated[
+        int | None,
+        typer.Option(
+            "--activation-delay",
+            min=0,
+            help="Seconds the new key is only published before it signs "
+            "(default TWOSTEP_KEY_ACTIVATION_DELAY_SECONDS; 0 only after a key leaked).",
+        ),
+    ] = None,
+) -> None:
+    """Make a new signing key for every server: published at once, signing after the activation delay."""
+    from datetime import timedelta
+
     from twostep.domain.clock import SystemClock
-    from twostep.secrets.local import LocalKeyFile
+    from twostep.secrets import rotate_keys
 
     settings = settings_or_exit()
+    if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None:
+        fail("TWOSTEP_JWT_HS256_SECRET: the HS256 key comes from this setting; change it there", 2)
+    delay = settings.key_activation_delay_seconds if activation_delay is None else activation_delay
+    clock = SystemClock()
     with friendly_errors():
-        if settings.secret_arn:  # AWS: rotate the secret's value (needs secretsmanager:PutSecretValue)
-            from twostep.secrets.aws import SecretsManagerKeys
-
-            source = SecretsManagerKeys.from_settings(settings)
-            material = source.rotate(SystemClock(), settings.jwt_algorithm, settings.jwt_rsa_bits)
-        else:
-            key_file = LocalKeyFile(settings.jwt_key_file, settings.jwt_algorithm, settings.jwt_rsa_bits)
-            material = key_file.rotate(SystemClock())
+        material = rotate_keys(settings, clock, timedelta(seconds=delay))
+    key = material.current
     typer.echo(
-        f"new signing key {material.current.kid} ({material.current.algorithm}); "
-        f"{len(material.signing_keys) - 1} previous key(s) kept for verification"
+        f"new signing key {key.kid} ({key.algorithm}); running servers publish it within "
+        f"{settings.keys_refresh_seconds} s and sign with it from {(key.activates_at or key.created_at).isoformat()}"
+        f" (in {delay} s); {len(material.signing_keys) - 1} previous key(s) kept for verification"
     )
+    if delay < settings.keys_refresh_seconds:
+        typer.echo(
+            f"twostep: warning: with an activation delay under {settings.keys_refresh_seconds} s, a server "
+            "that has not re-read the keys yet refuses tokens signed with the new key until it does",
+            err=True,
+        )
+
+
+@keys_app.command("master-key")
+def keys_master_key() -> None:
+    """Print a new random master key for TWOSTEP_MASTER_KEY (or a TWOSTEP_MASTER_KEY_FILE); stores nothing."""
+    from twostep.secrets.master_key import new_master_key
+
+    typer.echo(new_master_key())
 
 
 @keys_app.command("generate")

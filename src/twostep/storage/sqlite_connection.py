@@ -45,6 +45,9 @@ CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, at REAL NOT NULL, user_id TEXT,
     email_hash TEXT, phone_masked TEXT, ip TEXT, request_id TEXT, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_user ON audit (user_id, seq);
+CREATE TABLE IF NOT EXISTS key_record (
+    name TEXT PRIMARY KEY, version INTEGER NOT NULL, sealed TEXT NOT NULL, master_key_id TEXT NOT NULL,
+    updated_at REAL NOT NULL);
 """
 
 
