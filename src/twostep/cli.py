@@ -112,18 +112,17 @@ def serve(
     """
     import uvicorn
 
+    from twostep.api.edge import uvicorn_options
     from twostep.api.factory import FACTORIES, build_asgi_app
     from twostep.logs import configure_logging
 
     settings = settings_or_exit()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     options: dict[str, Any] = {
         "host": host,
         "port": port,
-        "log_config": None,
-        "access_log": False,
-        "server_header": False,
         "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
+        **uvicorn_options(settings),  # proxy trust, slow-client deadlines, no access log
     }
     with friendly_errors():
         asgi = build_asgi_app(settings, app_name.value)
@@ -142,6 +141,20 @@ def storage_init() -> None:
     settings = settings_or_exit()
     with container_for(settings):
         typer.echo(f"storage ready ({settings.storage})")
+
+
+@storage_app.command("migrate")
+def storage_migrate() -> None:
+    """Apply pending schema migrations (every start does too); safe to run again, and from two hosts at once."""
+    from twostep.container import migrate_storage
+
+    settings = settings_or_exit()
+    with friendly_errors():
+        applied = migrate_storage(settings)
+    if applied:
+        typer.echo(f"applied schema version(s) {', '.join(map(str, applied))} ({settings.storage})")
+    else:
+        typer.echo(f"schema already current ({settings.storage})")
 
 
 def _user_row(user: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from twostep.secrets import key_source_for, settings_with_secret_credentials
 from twostep.services.account import AccountService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.health import HealthService
 from twostep.services.keyring import KeyRing, TokenPolicy
 from twostep.services.limits import LimitPolicy, LimitsService
 from twostep.services.login import LoginService
@@ -46,6 +47,7 @@ class Container:
     messages: MessageService
     verification: VerificationService
     account: AccountService
+    health: HealthService
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -72,6 +74,7 @@ def limit_policy(settings: Settings) -> LimitPolicy:
         sms_allowed_countries=tuple(settings.sms_allowed_countries),
         login_free_failures=settings.login_free_failures,
         login_max_delay_seconds=settings.login_max_delay_seconds,
+        login_account_free_failures=settings.login_account_free_failures,
         ip_login_per_minute=settings.ip_login_per_minute,
         ip_register_per_hour=settings.ip_register_per_hour,
         ip_verify_create_per_hour=settings.ip_verify_create_per_hour,
@@ -130,6 +133,15 @@ def build(
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)
     return _wire(settings, clock, storage, sender, keys, closers)
+
+
+def migrate_storage(settings: Settings, *, boto_session: Any = None) -> list[int]:
+    """Apply pending schema migrations (`twostep storage migrate`); returns the versions applied now."""
+    storage = build_storage(settings, boto_session=boto_session)
+    try:
+        return storage.migrate()
+    finally:
+        storage.close()
 
 
 def _wire(
@@ -217,5 +229,6 @@ def _wire(
             policy=verify_policy(settings),
         ),
         account=AccountService(users=storage, limits=limits, audit=audit, clock=clock),
+        health=HealthService(storage, clock),
         closers=closers,
     )

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Stage = Literal["dev", "staging", "prod"]
-StorageName = Literal["memory", "sqlite", "dynamodb"]
+StorageName = Literal["memory", "sqlite", "dynamodb", "postgres"]
 JwtAlgorithm = Literal["RS256", "ES256", "EdDSA", "HS256"]
 
 KNOWN_SMS_PROVIDERS = ("console", "sns", "twilio", "flowroute", "sipgate")
@@ -60,18 +60,33 @@ class Settings(BaseSettings):
     """Comma-separated proxy addresses or networks; `X-Forwarded-For` is read (right to left) only when the
     peer is one of them. Set it behind a load balancer, or every client shares the proxy's rate limits."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    """The lowest level written to the JSON log on stderr."""
+    """The lowest level written to the log on stderr."""
+    log_format: Literal["json", "console"] = "json"
+    """`json`: one JSON object a line (production); `console`: readable lines for a person (dev)."""
+    http_request_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """`twostep serve` closes a connection whose request (headers and body) is not in this long after
+    its first byte: slow clients (slowloris) cannot hold connections open."""
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    """`twostep serve` closes a kept-alive connection idle for this long."""
     shutdown_timeout_seconds: int = Field(default=25, ge=1, le=600)
     """On SIGTERM, how long requests in flight may still run before the server stops (below
     Kubernetes' default 30 s grace period); the storage is closed afterwards."""
 
     # --- storage ---
     storage: StorageName = "sqlite"
-    """Where records live: `sqlite` (one file), `dynamodb` (AWS), or `memory` (lost on exit; experiments)."""
+    """Where records live: `sqlite` (one file), `postgres` (a PostgreSQL server, for a fleet), `dynamodb`
+    (AWS), or `memory` (lost on exit; experiments)."""
     sqlite_path: Path = Path("./twostep.db")
     """The SQLite database file (relative to the working directory)."""
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=1, le=600_000)
     """How long a write waits for another writer's lock before the request fails with 503."""
+    database_url: SecretStr | None = None
+    """PostgreSQL connection URL, `postgresql://user:password@host:5432/dbname`, for `TWOSTEP_STORAGE=postgres`;
+    kept secret (never logged)."""
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    """Most PostgreSQL connections one process keeps; each worker process has its own pool."""
+    database_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    """How long a request waits for a PostgreSQL connection before it fails with 503."""
     dynamodb_table: str = "twostep"
     """The DynamoDB table (single-table design); the region comes from `AWS_REGION`."""
     secret_arn: str | None = None
@@ -182,9 +197,12 @@ class Settings(BaseSettings):
     sms_allowed_countries: CommaList = Field(default_factory=list)
     """Comma-separated ISO country codes texts may go to (e.g. `DE,AT,CH`); empty allows all."""
     login_free_failures: int = Field(default=5, ge=1, le=100)
-    """Wrong passwords per email before each further failure adds a doubling wait (1 s, 2 s, 4 s …)."""
+    """Wrong passwords per email from one client before each further failure adds a doubling wait."""
     login_max_delay_seconds: int = Field(default=900, ge=1, le=86400)
     """The longest wait after wrong passwords, in seconds."""
+    login_account_free_failures: int = Field(default=100, ge=1, le=1_000_000)
+    """Wrong passwords per email from all clients together in a day before the whole account is slowed;
+    below it only the failing client is (a stranger cannot lock the owner out)."""
     ip_login_per_minute: int = Field(default=60, ge=1)
     """Sign-in attempts per client IP per minute (IPv6 per /64)."""
     ip_register_per_hour: int = Field(default=30, ge=1)
@@ -264,9 +282,19 @@ class Settings(BaseSettings):
             )
         if self.master_key is not None and len(self.master_key.get_secret_value()) < 32:
             raise ValueError("TWOSTEP_MASTER_KEY must be at least 32 characters")
+        if self.storage == "postgres":
+            _check_database_url(self.database_url)
         if self.verify_default_ttl_seconds > self.verify_max_ttl_seconds:
             raise ValueError("TWOSTEP_VERIFY_DEFAULT_TTL_SECONDS exceeds TWOSTEP_VERIFY_MAX_TTL_SECONDS")
         return self
+
+
+def _check_database_url(url: SecretStr | None) -> None:
+    """Raises ValueError naming the variable, never echoing the URL (it may hold a password)."""
+    if url is None or not url.get_secret_value().strip():
+        raise ValueError("TWOSTEP_DATABASE_URL is needed when TWOSTEP_STORAGE=postgres")
+    if not url.get_secret_value().startswith(("postgresql://", "postgres://")):
+        raise ValueError("TWOSTEP_DATABASE_URL must start with postgresql://")
 
 
 def describe_validation_error(error: ValidationError) -> str:
