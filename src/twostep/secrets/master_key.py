@@ -3,7 +3,8 @@
 It comes from `TWOSTEP_MASTER_KEY` or `TWOSTEP_MASTER_KEY_FILE`. In dev, an SQLite database keeps one
 beside its file (`<database>.master-key`, created 0600 on first start), so every process on that database
 finds the same one without configuration; memory storage, which no other process can see, gets a random
-one per process. Anything else needs the master key configured: it must never be made per folder.
+one per process; dev on a database server (PostgreSQL, DynamoDB) uses a published dev key. Staging and
+prod need the master key configured: it is never made per folder.
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ class MasterKey:
             raise ValueError("the master key does not open the key record") from exc
 
 
+# Dev on a database server (PostgreSQL, DynamoDB) has no file of its own to keep a key beside: its keys
+# are sealed with this published key, which no staging or prod process uses (they refuse to start there).
+DEV_SERVER_MASTER_KEY = "twostep-dev-master-key-not-a-secret-never-use-outside-dev"
+
 # Memory storage lives and dies with its process, so one random key per process serves all of them.
 _PROCESS_KEY = new_master_key()
 
@@ -83,6 +88,9 @@ def master_key_for(settings: Settings) -> MasterKey:
         return MasterKey(_PROCESS_KEY, "the process's random master key (memory storage)")
     if settings.stage == "dev" and settings.storage == "sqlite":
         return MasterKey(_dev_key_beside(settings.sqlite_path), "TWOSTEP_SQLITE_PATH")
+    if settings.stage == "dev":  # a database server in dev: every dev process agrees without configuration
+        logger.info("dev: the keys in the database are sealed with the public dev master key")
+        return MasterKey(DEV_SERVER_MASTER_KEY, "TWOSTEP_MASTER_KEY (unset: the public dev master key)")
     raise ConfigurationError(
         f"TWOSTEP_MASTER_KEY: required with TWOSTEP_STORAGE={settings.storage} when "
         f"TWOSTEP_STAGE={settings.stage} (or TWOSTEP_MASTER_KEY_FILE; `twostep keys master-key` makes one)"
