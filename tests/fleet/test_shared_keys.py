@@ -24,6 +24,7 @@ def shared_env(database: Path, **extra: str) -> dict[str, str]:
     """Settings of one deployment: one database; keys wherever each process looks by default."""
     database.parent.mkdir(parents=True, exist_ok=True)
     env = server_env(database.parent) | {"TWOSTEP_SQLITE_PATH": str(database)}
+    env["TWOSTEP_ISSUER"] = "https://auth.example.com"  # one deployment, one issuer (whatever the port)
     del env["TWOSTEP_JWT_KEY_FILE"]  # the default ./twostep-keys.json: per folder, as an operator has it
     return env | extra
 
