@@ -139,6 +139,8 @@ def _user_row(user: Any) -> dict[str, Any]:
         "firstName": user.first_name,
         "lastName": user.last_name,
         "phone": mask_phone(user.phone) if user.phone else None,
+        "phoneVerified": user.phone_verified,
+        "emailVerified": user.email_verified,
         "createdAt": user.created_at.isoformat(),
     }
 
