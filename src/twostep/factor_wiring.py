@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from twostep.domain.clock import Clock
-from twostep.domain.keys import KeyMaterial
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import Storage
 from twostep.domain.recovery import RecoveryCodeHasher
@@ -68,12 +67,13 @@ def build_factor_services(
     passwords: PasswordHasher,
     audit: AuditService,
     clock: Clock,
-    keys: KeyMaterial,
+    otp_hmac_key: bytes,
     devices: DeviceService,
 ) -> FactorServices:
-    # Both keys are derived from the code-HMAC key material (HKDF / a labelled hash), never used raw.
-    sealer = SecretSealer(keys.otp_hmac_key)
-    recovery = RecoveryCodeHasher(keys.otp_hmac_key)
+    # Both keys are derived from the code-HMAC key (HKDF / a labelled hash), never used raw; it stays
+    # the same when signing keys rotate, so sealed secrets stay readable.
+    sealer = SecretSealer(otp_hmac_key)
+    recovery = RecoveryCodeHasher(otp_hmac_key)
     return FactorServices(
         account=FactorService(
             users=storage,
