@@ -202,7 +202,7 @@ def _wire(
         template=settings.sms_template,
     )
     factor_services = build_factor_services(
-        settings, storage, passwords, audit, clock, keys.otp_hmac_key, devices
+        settings, storage, passwords, limits, audit, clock, keys.otp_hmac_key, devices
     )
     # Until the session service is wired in, ending sessions revokes the account's refresh tokens.
     # A password reset or change also forgets remembered devices (SessionAndDeviceEnder).

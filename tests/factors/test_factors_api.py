@@ -347,3 +347,15 @@ def test_a_passkey_rp_id_must_fit_the_origins() -> None:
     assert ok.webauthn_rp_id == "example.com"
     with pytest.raises(ValidationError, match="TWOSTEP_WEBAUTHN_RP_ID"):
         Settings(_env_file=None, webauthn_origins="https://app.example.com", webauthn_rp_id="other.org")  # type: ignore[call-arg]
+
+
+def test_the_password_check_for_enrolment_is_throttled(client: TestClient, container: Container) -> None:
+    register(client)
+    pair = sign_in(client, container)
+    statuses = [
+        client.post(
+            "/me/factors/totp", json={"currentPassword": f"wrong guess {i}"}, headers=bearer(pair)
+        ).status_code
+        for i in range(8)
+    ]
+    assert statuses[0] == 401 and 429 in statuses, statuses

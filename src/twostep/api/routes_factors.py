@@ -47,7 +47,7 @@ def factors(claims: ClaimsDep, container: ContainerDep) -> FactorsOut:
 @router.post(
     "/me/factors/totp",
     response_model=TotpEnrolmentOut,
-    responses=errors(401, 503, *BODY_ERRORS),
+    responses=errors(401, 429, 503, *BODY_ERRORS),
     openapi_extra=BEARER,
 )
 def start_totp(
@@ -76,7 +76,7 @@ def confirm_totp(
     "/me/factors/totp/disable",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=errors(400, 401, 503, *BODY_ERRORS),
+    responses=errors(400, 401, 429, 503, *BODY_ERRORS),
     openapi_extra=BEARER,
 )
 def disable_totp(

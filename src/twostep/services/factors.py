@@ -15,6 +15,7 @@ from twostep.domain.ports import UserStore
 from twostep.domain.recovery import RecoveryCodeHasher, new_recovery_codes
 from twostep.domain.totp import SecretSealer, matching_step, new_totp_secret, provisioning_uri
 from twostep.services.audit import AuditService
+from twostep.services.limits import LimitsService
 
 LOW_RECOVERY_CODES = 2  # at or below this, responses warn the user to make new ones
 
@@ -54,11 +55,12 @@ class FactorService:
         passwords: PasswordHasher,
         sealer: SecretSealer,
         recovery_hasher: RecoveryCodeHasher,
+        limits: LimitsService,
         audit: AuditService,
         clock: Clock,
         issuer_name: str,
     ) -> None:
-        self._users, self._store, self._passwords = users, store, passwords
+        self._users, self._store, self._passwords, self._limits = users, store, passwords, limits
         self._sealer, self._recovery = sealer, recovery_hasher
         self._audit, self._clock, self._issuer = audit, clock, issuer_name
 
@@ -67,6 +69,15 @@ class FactorService:
         if user is None:
             raise InvalidToken()
         return user
+
+    def _check_password(self, user: User, password: str, reason: str, ctx: RequestContext) -> None:
+        """The current password, throttled per client like a sign-in (a stolen access token must not
+        become a password oracle). Raises: InvalidCredentials, RateLimited."""
+        self._limits.begin_login(user.email, ctx)
+        if not self._passwords.verify(user.password_hash, password):
+            self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason=reason)
+            raise InvalidCredentials("The current password is wrong.")
+        self._limits.login_succeeded(user.email, ctx)
 
     def summary(self, user_id: str) -> FactorSummary:
         user = self._user(user_id)
@@ -83,12 +94,10 @@ class FactorService:
     ) -> TotpEnrolment:
         """A new secret, pending until a code from it is confirmed.
 
-        Raises: InvalidCredentials (the password is wrong), InvalidToken (the user is gone).
+        Raises: InvalidCredentials (the password is wrong), RateLimited, InvalidToken (the user is gone).
         """
         user = self._user(user_id)
-        if not self._passwords.verify(user.password_hash, current_password):
-            self._audit.record("login_failed", ctx=ctx, user_id=user_id, reason="reauth_totp")
-            raise InvalidCredentials("The current password is wrong.")
+        self._check_password(user, current_password, "reauth_totp", ctx)
         secret = new_totp_secret()
         self._store.begin_totp_enrolment(user_id, self._sealer.seal(user_id, secret), self._clock.now())
         return TotpEnrolment(secret=secret, uri=provisioning_uri(secret, user.email, self._issuer))
@@ -111,10 +120,9 @@ class FactorService:
         return self.regenerate_recovery_codes(user_id, ctx)
 
     def disable_totp(self, user_id: str, current_password: str, ctx: RequestContext = NO_CONTEXT) -> None:
-        """Raises: InvalidCredentials, FactorUnavailable (no authenticator app)."""
+        """Raises: InvalidCredentials, RateLimited, FactorUnavailable (no authenticator app)."""
         user = self._user(user_id)
-        if not self._passwords.verify(user.password_hash, current_password):
-            raise InvalidCredentials("The current password is wrong.")
+        self._check_password(user, current_password, "reauth_totp_off", ctx)
         if not self._store.delete_totp(user_id):
             raise FactorUnavailable("This account has no authenticator app.")
         self._audit.record("factor_removed", ctx=ctx, user_id=user_id, factor="totp")
