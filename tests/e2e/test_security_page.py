@@ -104,7 +104,7 @@ def test_enrol_an_authenticator_app_and_sign_in_with_it(server: Any, page: Any, 
     sign_in_by_sms(page, server, account, base)
     open_security(page)
     page.get_by_role("button", name="Set up an authenticator app").click()
-    page.get_by_label("Current password").fill(account.password)
+    page.locator("[data-view=security]").get_by_label("Current password").fill(account.password)
     page.get_by_role("button", name="Continue").click()
     qr = page.get_by_role("img", name="QR code for your authenticator app")
     expect(qr).to_be_visible()
