@@ -114,6 +114,7 @@ def serve(
 
     from twostep.api.edge import uvicorn_options
     from twostep.api.factory import FACTORIES, build_asgi_app
+    from twostep.api.metrics_prometheus import shared_metrics_folder
     from twostep.logs import configure_logging
 
     settings = settings_or_exit()
@@ -132,7 +133,8 @@ def serve(
     # Built once here to check the configuration and prepare storage and keys before any worker starts,
     # so a mistake is one line from this process instead of N workers failing; each worker builds its own.
     asgi.state.container.close()
-    uvicorn.run(FACTORIES[app_name.value], factory=True, workers=workers, **options)
+    with shared_metrics_folder():  # the workers' metrics, added up by whichever answers /metrics
+        uvicorn.run(FACTORIES[app_name.value], factory=True, workers=workers, **options)
 
 
 @storage_app.command("init")

@@ -9,6 +9,7 @@ from typing import Any
 
 from twostep.domain.clock import Clock, SystemClock
 from twostep.domain.keys import KeyMaterial
+from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import SmsSender, Storage
@@ -51,6 +52,7 @@ class Container:
     verification: VerificationService
     account: AccountService
     health: HealthService
+    metrics: Metrics
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -103,6 +105,7 @@ def build(
     boto_session: Any = None,
     storage: Storage | None = None,
     sender: SmsSender | None = None,
+    metrics: Metrics | None = None,
 ) -> Container:
     """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda)."""
     clock = clock or SystemClock()
@@ -120,7 +123,7 @@ def build(
         closers.append(http)
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)
-    return _wire(settings, clock, storage, sender, keys, closers)
+    return _wire(settings, clock, storage, sender, keys, closers, metrics or NO_METRICS)
 
 
 def migrate_storage(settings: Settings, *, boto_session: Any = None) -> list[int]:
@@ -139,15 +142,17 @@ def _wire(
     sender: SmsSender,
     keys: KeyMaterial,
     closers: list[Any],
+    metrics: Metrics,
 ) -> Container:
     passwords = PasswordHasher(
         settings.argon2_memory_kib,
         settings.argon2_time_cost,
         settings.argon2_parallelism,
         max_concurrent=usable_cores(),
+        on_queue=metrics.hash_queue,
     )
     audit = AuditService(storage, clock, fingerprint_key=keys.otp_hmac_key)
-    limits = LimitsService(storage, limit_policy(settings), clock, audit)
+    limits = LimitsService(storage, limit_policy(settings), clock, audit, metrics)
     code_hasher = CodeHasher(keys.otp_hmac_key)
     codes = ChallengeService(
         store=storage,
@@ -158,6 +163,7 @@ def _wire(
         clock=clock,
         org_name=settings.org_name,
         web_origin=settings.web_origin,
+        metrics=metrics,
     )
     current = keys.current
     issuer = TokenIssuer(
@@ -231,5 +237,6 @@ def _wire(
         ),
         account=AccountService(users=storage, limits=limits, audit=audit, clock=clock),
         health=HealthService(storage, clock),
+        metrics=metrics,
         closers=closers,
     )

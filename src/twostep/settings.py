@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     its first byte: slow clients (slowloris) cannot hold connections open."""
     http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
     """`twostep serve` closes a kept-alive connection idle for this long."""
+    metrics_token: SecretStr | None = None
+    """When set, `GET /metrics` answers only `Authorization: Bearer <this>`; unset, only loopback callers."""
     shutdown_timeout_seconds: int = Field(default=25, ge=1, le=600)
     """On SIGTERM, how long requests in flight may still run before the server stops (below
     Kubernetes' default 30 s grace period); the storage is closed afterwards."""

@@ -19,7 +19,8 @@ from twostep.domain.errors import (
     SmsDeliveryError,
     WrongCode,
 )
-from twostep.domain.identity import E164
+from twostep.domain.identity import E164, phone_country
+from twostep.domain.metrics import NO_METRICS, CodeStage, Metrics
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
 from twostep.domain.ports import ChallengeStore, SmsSender
@@ -49,10 +50,16 @@ class ChallengeService:
         clock: Clock,
         org_name: str,
         web_origin: str | None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._store, self._sender, self._hasher = store, sender, hasher
         self._limits, self._audit, self._clock = limits, audit, clock
         self._org, self._web_origin = org_name, web_origin
+        self._metrics = metrics
+
+    def _count(self, stage: CodeStage, purpose: str, phone: str) -> None:
+        country = phone_country(phone) or "unknown"
+        self._metrics.code_event(stage, purpose=purpose, country=country, provider=self._sender.name)
 
     @property
     def resend_cooldown_seconds(self) -> int:
@@ -77,6 +84,7 @@ class ChallengeService:
 
         `attempts` carries over attempts already made (a verification re-created for a new number).
         """
+        self._count("requested", purpose, phone)
         self._limits.reserve_sms(phone, ctx)
         now = self._clock.now()
         code = generate_code(spec.length)
@@ -140,15 +148,21 @@ class ChallengeService:
             raise ChallengeNotFound()
         code = normalise_submitted_code(raw_code, challenge.code_length)
         now = self._clock.now()
-        self._ensure_usable(challenge, now)
+        try:
+            self._ensure_usable(challenge, now)
+        except ChallengeExpired:
+            self._count("expired", purpose, challenge.phone)
+            raise
         counted = self._store.count_attempt(challenge_id, now)
         if counted is None:
             self._ensure_usable(self._store.get_challenge(challenge_id), now)
             raise ChallengeExhausted()
         if not self._hasher.matches(challenge_id, code, counted.code_hmac):
+            self._count("failed", purpose, challenge.phone)
             raise WrongCode(counted.attempts_remaining)
         if not self._store.consume_challenge(challenge_id, now):
             raise ChallengeUsed()
+        self._count("verified", purpose, challenge.phone)
         return counted
 
     @staticmethod
@@ -185,6 +199,7 @@ class ChallengeService:
         except SmsDeliveryError as exc:
             # Nobody may use a code that was never delivered (it could reach the wrong hands later).
             self._store.expire_challenge(challenge.id, self._clock.now())
+            self._count("undelivered", challenge.purpose, challenge.phone)
             self._audit.record(
                 "code_delivery_failed",
                 ctx=ctx,
@@ -194,4 +209,5 @@ class ChallengeService:
                 **who,
             )
             raise
+        self._count("sent", challenge.purpose, challenge.phone)
         self._audit.record("code_sent", ctx=ctx, phone=challenge.phone, purpose=challenge.purpose, **who)

@@ -23,6 +23,7 @@ from typing import NoReturn
 from twostep.domain.clock import Clock
 from twostep.domain.errors import DestinationNotAllowed, RateLimited
 from twostep.domain.identity import phone_country
+from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.models import NO_CONTEXT, RequestContext
 from twostep.domain.ports import CounterStore
 from twostep.services.audit import AuditService
@@ -76,6 +77,7 @@ class _Held:
 
     key: str
     expires_at: datetime
+    value: int = 0  # the counter's value once this unit was taken
 
 
 def _seconds_until(moment: datetime, now: datetime) -> int:
@@ -107,12 +109,18 @@ def _client_key(ctx: RequestContext) -> str:
 
 class LimitsService:
     def __init__(
-        self, counters: CounterStore, policy: LimitPolicy, clock: Clock, audit: AuditService
+        self,
+        counters: CounterStore,
+        policy: LimitPolicy,
+        clock: Clock,
+        audit: AuditService,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._counters = counters
         self._policy = policy
         self._clock = clock
         self._audit = audit
+        self._metrics = metrics
 
     @property
     def policy(self) -> LimitPolicy:
@@ -124,8 +132,9 @@ class LimitsService:
     ) -> _Held:
         """Take one unit of `key`, or give it back and refuse when that would pass `limit`."""
         now = self._clock.now()
-        held = _Held(key, expires_at)
-        if self._counters.increment_counter(key, 1, now, expires_at) <= limit:
+        value = self._counters.increment_counter(key, 1, now, expires_at)
+        held = _Held(key, expires_at, value)
+        if value <= limit:
             return held
         self._release(held)
         live = self._counters.get_counter(key, now)
@@ -142,6 +151,7 @@ class LimitsService:
 
     def _refuse(self, name: str, retry_after: int, ctx: RequestContext, **who: str) -> NoReturn:
         self._audit.record("limit_hit", ctx=ctx, limit=name, **who)
+        self._metrics.limit_refused(name)
         if name == "sms_hourly_budget":  # something for operators to alert on: the service stopped texting
             logger.warning("sms hourly budget exhausted", extra={"limit": name, "retry_after": retry_after})
         raise RateLimited(name, retry_after, MESSAGES.get(name))
@@ -268,6 +278,7 @@ class LimitsService:
         allowed = self._policy.sms_allowed_countries
         if allowed and phone_country(phone) not in allowed:
             self._audit.record("limit_hit", ctx=ctx, phone=phone, limit="country_not_allowed")
+            self._metrics.limit_refused("country_not_allowed")
             raise DestinationNotAllowed(**({"field": field} if field else {}))
 
     def reserve_sms(self, phone: str, ctx: RequestContext = NO_CONTEXT) -> None:
@@ -302,4 +313,6 @@ class LimitsService:
         if policy.resend_cooldown_seconds > 0:
             until = now + timedelta(seconds=policy.resend_cooldown_seconds)
             taken.append(self._take(f"sms-cooldown:{phone}", until, 1, "resend_cooldown", ctx, phone=phone))
-        taken.append(self._take_window("sms:all", HOUR, policy.sms_hourly_budget, "sms_hourly_budget", ctx))
+        budget = self._take_window("sms:all", HOUR, policy.sms_hourly_budget, "sms_hourly_budget", ctx)
+        taken.append(budget)
+        self._metrics.sms_budget(budget.value, policy.sms_hourly_budget)
