@@ -224,7 +224,7 @@ def _wire(
             code_spec=login_spec,
             require_second_factor=settings.require_second_factor,
         ),
-        messages=MessageService(storage, clock),
+        messages=MessageService(storage, clock, users=storage),
         verification=VerificationService(
             codes=codes,
             challenges=storage,
