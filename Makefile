@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 HOST ?= 127.0.0.1
 PORT ?= 8000
 APT_GET := $(shell command -v apt-get 2>/dev/null)
@@ -55,6 +56,12 @@ $(SAM_VENV)/.installed:
 	$(SAM_VENV)/bin/pip install -q aws-sam-cli
 	touch $@
 
+## checkov (the template's security checks) in its own virtualenv: it pins older boto3/botocore and packaging.
+$(CHECKOV_VENV)/.installed:
+	$(PY) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q 'checkov>=3.2'
+	touch $@
+
 test: dev lint typecheck imports pytest
 
 lint:
@@ -80,4 +87,4 @@ soak: dev
 	TWOSTEP_SOAK_SECONDS=60 PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q tests/adversarial/test_soak.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .aws-sam

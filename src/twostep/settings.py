@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     its first byte: slow clients (slowloris) cannot hold connections open."""
     http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
     """`twostep serve` closes a kept-alive connection idle for this long."""
+    api_docs: bool | None = None
+    """Serve `/docs` (Swagger UI) and `/redoc`; unset, they are on except when TWOSTEP_STAGE=prod."""
     metrics_token: SecretStr | None = None
     """When set, `GET /metrics` answers only `Authorization: Bearer <this>`; unset, only loopback callers."""
     shutdown_timeout_seconds: int = Field(default=25, ge=1, le=600)
