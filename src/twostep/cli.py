@@ -18,8 +18,10 @@ import typer
 from pydantic import ValidationError
 
 from twostep.domain.errors import ConfigurationError, DependencyUnavailable, NotFound, TwoStepError
-from twostep.domain.identity import mask_phone, parse_phone
+from twostep.domain.identity import mask_phone, normalise_email, parse_phone
 from twostep.settings import Settings, describe_validation_error, load_settings
+
+EMAIL_OUTBOX_PROVIDER = "email"  # what the console email provider writes (twostep.email.console)
 
 app = typer.Typer(
     help="twostep: password sign-in with a one-time code by SMS.",
@@ -30,12 +32,14 @@ storage_app = typer.Typer(help="Storage administration.", no_args_is_help=True)
 users_app = typer.Typer(help="User administration.", no_args_is_help=True)
 keys_app = typer.Typer(help="Signing keys.", no_args_is_help=True)
 sms_app = typer.Typer(help="SMS tools.", no_args_is_help=True)
+email_app = typer.Typer(help="Email tools.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 for sub, name in (
     (storage_app, "storage"),
     (users_app, "users"),
     (keys_app, "keys"),
     (sms_app, "sms"),
+    (email_app, "email"),
     (audit_app, "audit"),
 ):
     app.add_typer(sub, name=name)
@@ -277,6 +281,29 @@ def sms_outbox(
         _print_json([{**asdict(e), "sent_at": e.sent_at.isoformat()} for e in entries])
         return
     for entry in entries:
+        typer.echo(f"{entry.sent_at.isoformat()}  {entry.to}\n{entry.body}\n")
+
+
+@email_app.command("outbox")
+def email_outbox(
+    to: Annotated[str | None, typer.Option(help="Only emails to this address.")] = None,
+    last: Annotated[int, typer.Option(min=1, max=1000, help="How many of the newest.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: [{to, body, sent_at}].")] = False,
+) -> None:
+    """Emails the console email provider kept (dev and staging only)."""
+    settings = settings_or_exit()
+    if settings.stage == "prod":
+        fail("the outbox is a development tool and is refused when TWOSTEP_STAGE=prod", 1)
+    with friendly_errors():
+        address = normalise_email(to) if to else None
+    with container_for(settings) as container:
+        # Without --to, SMS share the outbox: read more and keep the emails.
+        entries = container.storage.list_outbox(to=address, last=last if address else last * 10)
+    emails = [e for e in entries if e.provider == EMAIL_OUTBOX_PROVIDER][-last:]
+    if as_json:
+        _print_json([{**asdict(e), "sent_at": e.sent_at.isoformat()} for e in emails])
+        return
+    for entry in emails:
         typer.echo(f"{entry.sent_at.isoformat()}  {entry.to}\n{entry.body}\n")
 
 

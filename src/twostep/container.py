@@ -12,17 +12,21 @@ from twostep.domain.keys import KeyMaterial
 from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
-from twostep.domain.ports import SmsSender, Storage
+from twostep.domain.ports import EmailSender, SmsSender, Storage
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
+from twostep.email import build_email_sender
 from twostep.secrets import load_key_material, settings_with_secret_credentials
 from twostep.services.account import AccountService
+from twostep.services.account_changes import AccountChangeService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.health import HealthService
 from twostep.services.limits import LimitPolicy, LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
+from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
+from twostep.services.session_ending import RefreshFamilyEnder
 from twostep.services.tokens import TokenService
 from twostep.services.verification import VerificationService, VerifyPolicy
 from twostep.settings import Settings
@@ -31,6 +35,7 @@ from twostep.storage import build_storage
 from twostep.verifier_factory import build_verifier
 
 logger = logging.getLogger("twostep")
+ACCOUNT_CODE_TEMPLATE = "{code} is your {org} code to confirm a change to your account. Never share it."
 
 
 @dataclass
@@ -51,6 +56,9 @@ class Container:
     messages: MessageService
     verification: VerificationService
     account: AccountService
+    recovery: PasswordRecoveryService
+    changes: AccountChangeService
+    email_sender: EmailSender
     health: HealthService
     metrics: Metrics
     closers: list[Any] = field(default_factory=list)
@@ -105,6 +113,7 @@ def build(
     boto_session: Any = None,
     storage: Storage | None = None,
     sender: SmsSender | None = None,
+    email_sender: EmailSender | None = None,
     metrics: Metrics | None = None,
 ) -> Container:
     """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda)."""
@@ -123,7 +132,8 @@ def build(
         closers.append(http)
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)
-    return _wire(settings, clock, storage, sender, keys, closers, metrics or NO_METRICS)
+    email_sender = email_sender or build_email_sender(settings, deps)
+    return _wire(settings, clock, storage, (sender, email_sender), keys, closers, metrics or NO_METRICS)
 
 
 def migrate_storage(settings: Settings, *, boto_session: Any = None) -> list[int]:
@@ -139,11 +149,12 @@ def _wire(
     settings: Settings,
     clock: Clock,
     storage: Storage,
-    sender: SmsSender,
+    senders: tuple[SmsSender, EmailSender],
     keys: KeyMaterial,
     closers: list[Any],
     metrics: Metrics,
 ) -> Container:
+    sender, email_sender = senders
     passwords = PasswordHasher(
         settings.argon2_memory_kib,
         settings.argon2_time_cost,
@@ -157,6 +168,7 @@ def _wire(
     codes = ChallengeService(
         store=storage,
         sender=sender,
+        email_sender=email_sender,
         hasher=code_hasher,
         limits=limits,
         audit=audit,
@@ -190,6 +202,14 @@ def _wire(
         ttl_seconds=settings.otp_ttl_seconds,
         max_attempts=settings.otp_max_attempts,
         template=settings.sms_template,
+    )
+    # Until the session service is wired in, ending sessions revokes the account's refresh tokens.
+    session_ender = RefreshFamilyEnder(storage, audit, clock)
+    account_spec = CodeSpec(
+        length=settings.otp_length,
+        ttl_seconds=settings.otp_ttl_seconds,
+        max_attempts=settings.otp_max_attempts,
+        template=ACCOUNT_CODE_TEMPLATE,
     )
     return Container(
         settings=settings,
@@ -236,6 +256,31 @@ def _wire(
             policy=verify_policy(settings),
         ),
         account=AccountService(users=storage, limits=limits, audit=audit, clock=clock),
+        recovery=PasswordRecoveryService(
+            users=storage,
+            challenges=storage,
+            codes=codes,
+            code_hasher=code_hasher,
+            hasher=passwords,
+            limits=limits,
+            sessions=session_ender,
+            audit=audit,
+            clock=clock,
+            spec=account_spec,
+            org_name=settings.org_name,
+        ),
+        changes=AccountChangeService(
+            users=storage,
+            codes=codes,
+            hasher=passwords,
+            limits=limits,
+            sessions=session_ender,
+            audit=audit,
+            clock=clock,
+            spec=account_spec,
+            org_name=settings.org_name,
+        ),
+        email_sender=email_sender,
         health=HealthService(storage, clock),
         metrics=metrics,
         closers=closers,

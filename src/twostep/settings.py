@@ -139,6 +139,24 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(default=12 * 3600, ge=300, le=30 * 86400)
     """Absolute lifetime of a sign-in session (its refresh-token family), in seconds."""
 
+    # --- email delivery ---
+    email_provider: Literal["console", "smtp", "ses"] = "console"
+    """Email provider for codes and notices: `console` (dev outbox, refused in prod), `smtp` or `ses`."""
+    email_from: str = "twostep <no-reply@localhost>"
+    """The From address of every email twostep sends."""
+    email_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    """Connect and read timeout of the email provider, in seconds."""
+    smtp_host: str | None = None
+    """SMTP server host; required by the `smtp` provider."""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    """SMTP server port (587 for STARTTLS, 465 for TLS, 25 unencrypted)."""
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    """`starttls`, `tls` (implicit, port 465) or `none` (only for a local relay)."""
+    smtp_username: str | None = None
+    """SMTP login name, if the server wants one."""
+    smtp_password: SecretStr | None = None
+    """SMTP password, if the server wants one."""
+
     # --- SMS delivery ---
     sms_providers: CommaList = Field(default_factory=lambda: ["console"])
     """Comma-separated SMS providers, tried in order: `console`, `sns`, `twilio`, `flowroute`, `sipgate`."""
@@ -263,6 +281,8 @@ class Settings(BaseSettings):
             raise ValueError("TWOSTEP_JWT_HS256_SECRET must be at least 32 bytes")
         if self.stage == "prod" and "console" in self.sms_providers:
             raise ValueError("TWOSTEP_SMS_PROVIDERS: the console provider is refused in prod")
+        if self.stage == "prod" and self.email_provider == "console":
+            raise ValueError("TWOSTEP_EMAIL_PROVIDER: the console provider is refused in prod")
         if self.storage == "postgres":
             _check_database_url(self.database_url)
         if self.verify_default_ttl_seconds > self.verify_max_ttl_seconds:

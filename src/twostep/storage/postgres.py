@@ -23,7 +23,7 @@ from twostep.storage.postgres_connection import PostgresConnections, Row
 
 CHALLENGE_COLUMNS = (
     "id, purpose, subject, phone, code_hmac, created_at, expires_at, max_attempts, attempts, consumed_at,"
-    " sends, last_sent_at, code_length"
+    " sends, last_sent_at, code_length, email"
 )
 REFRESH_COLUMNS = (
     "token_hash, family_id, user_id, created_at, expires_at, family_expires_at, amr, used_at, revoked_at"
@@ -75,9 +75,9 @@ class PostgresStorage(PostgresConnections):
         u = user
         try:
             with self._guard(unique=True) as conn, conn.transaction():
-                self.statements += 2
                 self._lock_phone(conn, u.phone)
-                added = conn.execute(
+                added = self._run(
+                    conn,
                     "INSERT INTO users (id, email, phone, password_hash, first_name, last_name, created_at,"
                     " phone_verified, email_verified) SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s"
                     " WHERE NOT EXISTS (SELECT 1 FROM users WHERE phone = %s AND phone_verified)",
@@ -99,23 +99,22 @@ class PostgresStorage(PostgresConnections):
         if added != 1:
             raise AccountExists()
 
-    @staticmethod
-    def _lock_phone(conn: psycopg.Connection[Row], phone: str | None) -> None:
+    def _lock_phone(self, conn: psycopg.Connection[Row], phone: str | None) -> None:
         """Serialise, per number, a new claim against a proof: without it a claim made while another
         account proves the number could survive the proof (READ COMMITTED sees no uncommitted proof)."""
         if phone is not None:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (phone,))
+            self._run(conn, "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (phone,))
 
     def prove_phone(self, user_id: str, phone: E164) -> bool:
         try:
             with self._guard(unique=True) as conn, conn.transaction():
-                self.statements += 3
                 self._lock_phone(conn, phone)
-                proven = conn.execute(
-                    "UPDATE users SET phone = %s, phone_verified = true WHERE id = %s", (phone, user_id)
+                proven = self._run(
+                    conn, "UPDATE users SET phone = %s, phone_verified = true WHERE id = %s", (phone, user_id)
                 ).rowcount
                 if proven:
-                    conn.execute(
+                    self._run(
+                        conn,
                         "UPDATE users SET phone = NULL, phone_verified = false WHERE phone = %s AND id <> %s",
                         (phone, user_id),
                     )
@@ -149,9 +148,9 @@ class PostgresStorage(PostgresConnections):
 
     def delete_user(self, user_id: str, now: datetime) -> bool:
         with self._guard() as conn, conn.transaction():
-            self.statements += 2
-            deleted = conn.execute("DELETE FROM users WHERE id = %s", (user_id,)).rowcount
-            conn.execute(
+            deleted = self._run(conn, "DELETE FROM users WHERE id = %s", (user_id,)).rowcount
+            self._run(
+                conn,
                 "UPDATE refresh_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
                 (now, user_id),
             )
@@ -162,13 +161,13 @@ class PostgresStorage(PostgresConnections):
         c = challenge
         self._execute(
             "INSERT INTO challenges (id, purpose, subject, phone, code_hmac, created_at, expires_at,"
-            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (id) DO UPDATE SET purpose = EXCLUDED.purpose, subject = EXCLUDED.subject,"
             " phone = EXCLUDED.phone, code_hmac = EXCLUDED.code_hmac, created_at = EXCLUDED.created_at,"
             " expires_at = EXCLUDED.expires_at, max_attempts = EXCLUDED.max_attempts,"
             " attempts = EXCLUDED.attempts, consumed_at = EXCLUDED.consumed_at, sends = EXCLUDED.sends,"
-            " last_sent_at = EXCLUDED.last_sent_at, code_length = EXCLUDED.code_length",
+            " last_sent_at = EXCLUDED.last_sent_at, code_length = EXCLUDED.code_length, email = EXCLUDED.email",
             (
                 c.id,
                 c.purpose,
@@ -183,6 +182,7 @@ class PostgresStorage(PostgresConnections):
                 c.sends,
                 c.last_sent_at,
                 c.code_length,
+                c.email,
             ),
         )
 
@@ -256,6 +256,12 @@ class PostgresStorage(PostgresConnections):
         self._execute(
             "UPDATE refresh_tokens SET revoked_at = %s WHERE family_id = %s AND revoked_at IS NULL",
             (now, family_id),
+        )
+
+    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
+        self._execute(
+            "UPDATE refresh_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
+            (now, user_id),
         )
 
     # --- messages ---
