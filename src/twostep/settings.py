@@ -251,6 +251,17 @@ class Settings(BaseSettings):
             raise ValueError("at least one provider is needed")
         return value
 
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _metrics_token(cls, value: object) -> object:
+        """Empty means unset (a compose file's `${TWOSTEP_METRICS_TOKEN:-}`); a set one is long enough."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text in ("", None):
+            return None
+        if isinstance(text, str) and len(text) < 16:
+            raise ValueError("use at least 16 characters (or leave it unset for loopback-only metrics)")
+        return value
+
     @field_validator("jwt_rsa_bits")
     @classmethod
     def _rsa_size(cls, value: int) -> int:

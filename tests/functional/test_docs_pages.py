@@ -13,7 +13,7 @@ from twostep.api.verification_app import create_verification_app
 from twostep.container import Container
 from twostep.settings import Settings
 
-PROD = {"stage": "prod", "sms_providers": ["sns"]}
+PROD = {"stage": "prod", "sms_providers": ["sns"], "email_provider": "ses"}
 
 
 @pytest.mark.parametrize(
