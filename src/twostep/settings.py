@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Stage = Literal["dev", "staging", "prod"]
@@ -92,7 +92,12 @@ class Settings(BaseSettings):
     database_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     """How long a request waits for a PostgreSQL connection before it fails with 503."""
     dynamodb_table: str = "twostep"
-    """The DynamoDB table (single-table design); the region comes from `AWS_REGION`."""
+    """The DynamoDB table (single-table design)."""
+    aws_region: str | None = Field(
+        default=None, validation_alias=AliasChoices("aws_region", "AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    """The AWS region for DynamoDB, SNS, Secrets Manager and KMS; read from `AWS_REGION` or
+    `AWS_DEFAULT_REGION` (no `TWOSTEP_` prefix); unset, boto3's profile or config file decides."""
     secret_arn: str | None = None
     """The Secrets Manager secret holding the key material (AWS); unset, keys live in `TWOSTEP_JWT_KEY_FILE`."""
     kms_key_id: str | None = None
