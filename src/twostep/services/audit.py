@@ -30,6 +30,8 @@ EVENTS = frozenset(
         "verification_succeeded",
         "verification_failed",
         "user_deleted",
+        "destination_blocked",
+        "destination_unblocked",
     }
 )
 

@@ -21,7 +21,8 @@ from twostep.domain.errors import (
 )
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
-from twostep.domain.ports import ChallengeStore, SmsSender
+from twostep.domain.ports import ChallengeStore, SmsSender, send_expiring
+from twostep.domain.segments import count_segments
 from twostep.services.audit import AuditService
 from twostep.services.limits import LimitsService
 
@@ -76,9 +77,11 @@ class ChallengeService:
 
         `attempts` carries over attempts already made (a verification re-created for a new number).
         """
-        self._limits.reserve_sms(phone, ctx)
-        now = self._clock.now()
         code = generate_code(spec.length)
+        body = self._body(spec, code)
+        account = subject if purpose == "login" else None
+        self._limits.reserve_sms(phone, ctx, segments=count_segments(body).count, account=account)
+        now = self._clock.now()
         challenge = Challenge(
             id=challenge_id,
             purpose=purpose,
@@ -93,7 +96,7 @@ class ChallengeService:
             code_length=spec.length,
         )
         self._store.put_challenge(challenge)
-        self._deliver(challenge, code, spec, ctx)
+        self._deliver(challenge, body, spec, ctx)
         return challenge
 
     def replace(self, challenge: Challenge, spec: CodeSpec, ctx: RequestContext = NO_CONTEXT) -> Challenge:
@@ -104,9 +107,13 @@ class ChallengeService:
             RateLimited: cooldown or SMS caps.
         """
         self._ensure_replaceable(challenge)
-        self._limits.reserve_sms(challenge.phone, ctx)
-        now = self._clock.now()
         code = generate_code(challenge.code_length)
+        body = self._body(spec, code)
+        account = challenge.subject if challenge.purpose == "login" else None
+        self._limits.reserve_sms(
+            challenge.phone, ctx, segments=count_segments(body).count, account=account
+        )
+        now = self._clock.now()
         replaced = self._store.replace_code(
             challenge.id,
             self._hasher.digest(challenge.id, code),
@@ -115,7 +122,7 @@ class ChallengeService:
         )
         if replaced is None:
             raise ChallengeUsed()
-        self._deliver(replaced, code, spec, ctx)
+        self._deliver(replaced, body, spec, ctx)
         return replaced
 
     def check(
@@ -148,6 +155,7 @@ class ChallengeService:
             raise WrongCode(counted.attempts_remaining)
         if not self._store.consume_challenge(challenge_id, now):
             raise ChallengeUsed()
+        self._limits.sms.record_verified(counted.phone)  # the fraud guard's sign of a real person
         return counted
 
     @staticmethod
@@ -168,16 +176,18 @@ class ChallengeService:
         if challenge.attempts >= challenge.max_attempts:
             raise ChallengeExhausted()
 
-    def _deliver(self, challenge: Challenge, code: str, spec: CodeSpec, ctx: RequestContext) -> None:
-        body = render_message(
+    def _body(self, spec: CodeSpec, code: str) -> str:
+        return render_message(
             spec.template, code=code, org=self._org, ttl_seconds=spec.ttl_seconds, web_origin=self._web_origin
         )
+
+    def _deliver(self, challenge: Challenge, body: str, spec: CodeSpec, ctx: RequestContext) -> None:
         # A login's subject is a user id; a verification's is the caller's auth_id, kept as detail.
         who = (
             {"user_id": challenge.subject} if challenge.purpose == "login" else {"auth_id": challenge.subject}
         )
         try:
-            self._sender.send(challenge.phone, body)
+            send_expiring(self._sender, challenge.phone, body, spec.ttl_seconds)
         except SmsDeliveryError as exc:
             # Nobody may use a code that was never delivered (it could reach the wrong hands later).
             self._store.expire_challenge(challenge.id, self._clock.now())

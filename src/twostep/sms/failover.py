@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from twostep.domain.errors import SmsDeliveryError
 from twostep.domain.ports import SmsSender
-from twostep.sms.segments import count_segments
+from twostep.domain.segments import count_segments
 
 logger = logging.getLogger("twostep.sms")
 

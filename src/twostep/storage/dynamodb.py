@@ -17,6 +17,7 @@ deletes lag by up to a few days):
 | outbox (dev) | `OUTBOX` | `<seq>` | `OUTBOX#<to>` / `<seq>` | console provider only; ttl 7 days |
 | counter | `COUNTER#<key>` | `COUNTER` | | `ADD v`; restarts after `expires_at` |
 | audit | `AUDIT` | `<seq>` | `AUDIT#<user id>` / `<seq>` | ttl 400 days |
+| prefix block | `PREFIXBLOCK#<prefix>` | `BLOCK` | `PREFIXBLOCKS` / `<prefix>` | fraud guard; ttl a day past `until` |
 
 No Scan anywhere: `list_users` (CLI only) Queries the sparse `USERS` index, per-number outbox and
 per-user audit lists Query `GSI1` (eventually consistent: a just-written entry may need a moment).
@@ -42,6 +43,7 @@ from twostep.storage.dynamodb_client import (
     to_number,
     ttl_after,
 )
+from twostep.storage.dynamodb_blocks import PrefixBlockOps
 from twostep.storage.dynamodb_counters import CounterOps
 from twostep.storage.dynamodb_schema import GSI1, create_table, table_exists
 from twostep.storage.dynamodb_tokens import RefreshTokenOps
@@ -50,7 +52,7 @@ from twostep.storage.phone_crypto import PhoneCipher, derive_phone_index_key
 _NOT_CONSUMED = "attribute_exists(PK) AND attribute_not_exists(consumed_at)"
 
 
-class DynamoDbStorage(RefreshTokenOps, CounterOps):
+class DynamoDbStorage(RefreshTokenOps, CounterOps, PrefixBlockOps):
     """Satisfies every storage port over one boto3 client (thread-safe)."""
 
     def __init__(self, client: Any, table: str, cipher: PhoneCipher | None = None) -> None:

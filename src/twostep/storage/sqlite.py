@@ -15,10 +15,11 @@ from twostep.domain.errors import AccountExists
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
 from twostep.domain.ports import Counter
 from twostep.storage.cursors import message_cursor, parse_message_cursor
-from twostep.storage.sqlite_connection import SqliteConnections, epoch, moment, moment_or_none
+from twostep.storage.sqlite_blocks import SqlitePrefixBlocks
+from twostep.storage.sqlite_connection import epoch, moment, moment_or_none
 
 
-class SqliteStorage(SqliteConnections):
+class SqliteStorage(SqlitePrefixBlocks):
     """Satisfies every storage port; safe to share between threads."""
 
     # --- users ---

@@ -45,6 +45,9 @@ CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, at REAL NOT NULL, user_id TEXT,
     email_hash TEXT, phone_masked TEXT, ip TEXT, request_id TEXT, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_user ON audit (user_id, seq);
+CREATE TABLE IF NOT EXISTS prefix_blocks (
+    prefix TEXT PRIMARY KEY, blocked_at REAL NOT NULL, until REAL NOT NULL, sent INTEGER NOT NULL,
+    verified INTEGER NOT NULL);
 """
 
 

@@ -1,0 +1,34 @@
+"""What kind of number an E.164 number is, and the prefix the fraud guard counts it under."""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+# phonenumbers' type names, as operators write them in TWOSTEP_SMS_ALLOWED_NUMBER_TYPES.
+NUMBER_TYPES: dict[str, int] = {
+    name: value
+    for name, value in vars(PhoneNumberType).items()
+    if name.isupper() and isinstance(value, int)
+}
+# Only numbers that can receive a text: premium-rate, toll-free, shared-cost, satellite and fixed lines
+# are where SMS pumping sends codes nobody uses.
+DEFAULT_ALLOWED_TYPES = ("MOBILE", "FIXED_LINE_OR_MOBILE")
+PREFIX_DROPPED_DIGITS = 4
+
+
+def number_type(e164: str) -> str:
+    """The phonenumbers type name of a number, such as `MOBILE` or `PREMIUM_RATE` (`UNKNOWN` if unparsable)."""
+    try:
+        kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return "UNKNOWN"
+    for name, value in NUMBER_TYPES.items():
+        if value == kind:
+            return name
+    return "UNKNOWN"
+
+
+def destination_prefix(e164: str) -> str:
+    """The country code and leading digits (the last four dropped): one operator's number block."""
+    return e164[:-PREFIX_DROPPED_DIGITS] if len(e164) > PREFIX_DROPPED_DIGITS + 2 else e164

@@ -1,0 +1,126 @@
+"""The SMS pumping guard: number blocks whose codes are sent but never used get no more codes for a while.
+
+Per destination prefix (country code and leading digits, last four dropped) it keeps a rolling count of
+codes sent and codes verified: the current fixed window plus the previous one weighted by how much of it
+still overlaps the last `window_seconds`. Real users type most codes they get; an attacker who earns a
+share of the termination fees of a number block never does. When a prefix has at least `min_sends`
+sends and its verified/sent ratio is under `min_conversion`, it is blocked for `block_seconds`
+(stored, so `twostep fraud status` can list it and `twostep fraud unblock` lift it). Numbers and
+prefixes on the safe list are never blocked.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from twostep.domain.errors import DestinationBlocked
+from twostep.domain.models import RequestContext
+from twostep.domain.numbers import destination_prefix
+from twostep.domain.ports import PrefixBlock, PrefixBlockStore
+from twostep.services.counting import CounterGate, seconds_until, window_of
+
+logger = logging.getLogger("twostep.fraud")
+
+
+@dataclass(frozen=True, slots=True)
+class FraudPolicy:
+    enabled: bool = True
+    min_sends: int = 20
+    min_conversion: float = 0.2
+    window_seconds: int = 3600
+    block_seconds: int = 6 * 3600
+    safe_list: tuple[str, ...] = ()  # E.164 numbers or prefixes (`+49151`)
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixTraffic:
+    sent: float
+    verified: float
+
+
+class PrefixGuard:
+    def __init__(self, gate: CounterGate, blocks: PrefixBlockStore, policy: FraudPolicy) -> None:
+        self._gate = gate
+        self._blocks = blocks
+        self._policy = policy
+
+    @property
+    def policy(self) -> FraudPolicy:
+        return self._policy
+
+    def is_safe(self, phone: str) -> bool:
+        return any(phone.startswith(entry) for entry in self._policy.safe_list)
+
+    def check(self, phone: str, ctx: RequestContext) -> None:
+        """Raises: DestinationBlocked when `phone`'s prefix is blocked, or this send would make it so."""
+        if not self._policy.enabled or self.is_safe(phone):
+            return
+        prefix, now = destination_prefix(phone), self._gate.clock.now()
+        block = self._blocks.get_prefix_block(prefix, now)
+        if block is not None:
+            raise DestinationBlocked(seconds_until(block.until, now))
+        traffic = self.traffic(prefix)
+        p = self._policy
+        if traffic.sent >= p.min_sends and traffic.verified < p.min_conversion * traffic.sent:
+            self._block(prefix, traffic, now, ctx)
+
+    def _block(self, prefix: str, traffic: PrefixTraffic, now: datetime, ctx: RequestContext) -> None:
+        until = now + timedelta(seconds=self._policy.block_seconds)
+        block = PrefixBlock(prefix, now, until, round(traffic.sent), round(traffic.verified))
+        if self._blocks.add_prefix_block(block):  # only the request that blocked it records it
+            self._gate.audit.record(
+                "destination_blocked",
+                ctx=ctx,
+                prefix=prefix,
+                sent=str(block.sent),
+                verified=str(block.verified),
+                until=until.isoformat(),
+            )
+            logger.warning(
+                "sms to a number prefix blocked: codes sent there are not being used",
+                extra={"prefix": prefix, "sent": block.sent, "verified": block.verified},
+            )
+        raise DestinationBlocked(seconds_until(until, now))
+
+    def record_sent(self, phone: str) -> None:
+        self._count("sent", destination_prefix(phone))
+
+    def record_verified(self, phone: str) -> None:
+        self._count("verified", destination_prefix(phone))
+
+    def _count(self, kind: str, prefix: str) -> None:
+        window, now = self._policy.window_seconds, self._gate.clock.now()
+        start, end = window_of(now, window)
+        # Kept one window longer, so the next window can still weigh it in.
+        expires = end + timedelta(seconds=window)
+        self._gate.counters.increment_counter(f"fraud:{kind}:{prefix}@{window}:{start}", 1, now, expires)
+
+    def traffic(self, prefix: str) -> PrefixTraffic:
+        """Rolling counts over the last `window_seconds` for `prefix`."""
+        window, now = self._policy.window_seconds, self._gate.clock.now()
+        start, _ = window_of(now, window)
+        overlap = 1 - (now.timestamp() - start) / window
+
+        def rolling(kind: str) -> float:
+            current = self._gate.counters.get_counter(f"fraud:{kind}:{prefix}@{window}:{start}", now)
+            previous = self._gate.counters.get_counter(
+                f"fraud:{kind}:{prefix}@{window}:{start - window}", now
+            )
+            return (current.value if current else 0) + (previous.value if previous else 0) * overlap
+
+        return PrefixTraffic(rolling("sent"), rolling("verified"))
+
+    def blocked(self) -> list[PrefixBlock]:
+        """Every prefix blocked now (administration; not on a request path)."""
+        return self._blocks.list_prefix_blocks(self._gate.clock.now())
+
+    def unblock(self, prefix: str) -> bool:
+        """Lift a block and start the prefix's counts afresh; False when it was not blocked."""
+        window, now = self._policy.window_seconds, self._gate.clock.now()
+        start, _ = window_of(now, window)
+        for kind in ("sent", "verified"):
+            for begin in (start, start - window):
+                self._gate.counters.delete_counter(f"fraud:{kind}:{prefix}@{window}:{begin}")
+        return self._blocks.delete_prefix_block(prefix)
