@@ -136,7 +136,7 @@ def users_list(
 ) -> None:
     """List users (phone numbers masked)."""
     with container_for() as container:
-        rows = [_user_row(user) for user in container.storage.list_users(limit).items]
+        rows = [_user_row(user) for user in container.account.list(limit).items]
     if as_json:
         _print_json(rows)
         return
@@ -148,10 +148,7 @@ def users_list(
 def users_show(user_id: str) -> None:
     """Show one user as JSON."""
     with container_for() as container:
-        user = container.storage.get_user(user_id)
-        if user is None:
-            fail(f"no user {user_id}", 3)
-        _print_json(_user_row(user))
+        _print_json(_user_row(container.account.get(user_id)))
 
 
 @users_app.command("delete")
@@ -162,9 +159,7 @@ def users_delete(
     if not yes and not typer.confirm(f"Delete user {user_id}?"):
         fail("not deleted", 1)
     with container_for() as container:
-        if not container.storage.delete_user(user_id, container.clock.now()):
-            fail(f"no user {user_id}", 3)
-        container.audit.record("user_deleted", user_id=user_id)
+        container.account.delete(user_id)
     typer.echo(f"deleted {user_id}")
 
 
@@ -172,9 +167,7 @@ def users_delete(
 def users_unlock(user_id: str) -> None:
     """Reset a user's wrong-code count after the second factor locked (NIST 800-63B)."""
     with container_for() as container:
-        if container.storage.get_user(user_id) is None:
-            fail(f"no user {user_id}", 3)
-        container.limits.reset_code_failures(user_id)
+        container.account.unlock(user_id)
     typer.echo(f"unlocked {user_id}")
 
 

@@ -14,6 +14,7 @@ from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import SmsSender, Storage
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
 from twostep.secrets import load_key_material, settings_with_secret_credentials
+from twostep.services.account import AccountService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitPolicy, LimitsService
@@ -47,6 +48,7 @@ class Container:
     login: LoginService
     messages: MessageService
     verification: VerificationService
+    account: AccountService
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -215,5 +217,6 @@ def _wire(
             clock=clock,
             policy=verify_policy(settings),
         ),
+        account=AccountService(users=storage, limits=limits, audit=audit, clock=clock),
         closers=closers,
     )

@@ -306,7 +306,7 @@ def test_storage_failing_in_the_middle_of_a_refresh_ends_the_session(
 def test_verification_api_under_a_locked_database(
     sqlite_app: Callable[..., tuple[Container, TestClient]], db_path: Path
 ) -> None:
-    """Seed 002's API answers 503 `ServiceUnavailable` in its own error shape and creates no code."""
+    """The Flowroute-compatible API answers 503 `ServiceUnavailable` in its own error shape and creates no code."""
     container, client = sqlite_app()
     created = client.post("/verifications", json={"auth_id": "order-1", "recipient": PHONE})
     assert created.status_code in (200, 201), created.text

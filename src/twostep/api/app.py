@@ -52,7 +52,7 @@ def _declare_bearer_scheme(app: FastAPI) -> None:
 
 
 def _add_cors(app: FastAPI, container: Container) -> None:
-    """Headers on real responses too (seed 001 had them only on the preflight); listed origins only."""
+    """Headers on real responses too (the Lambda JWT tutorial had them only on the preflight); listed origins only."""
     origins = container.settings.cors_origins
     if origins:
         app.add_middleware(

@@ -1,4 +1,4 @@
-"""Request and response bodies of the accounts API (camelCase on the wire, as the seeds use)."""
+"""Request and response bodies of the accounts API (camelCase on the wire, as the replaced systems use)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ def normalise_email(raw: str) -> str:
 
 
 def parse_phone(raw: str, *, field: str = "phoneNumber") -> str:
-    """Parse an international number to E.164; seed 002's 11-digit `1XXXXXXXXXX` counts as +1.
+    """Parse an international number to E.164; Flowroute sms-verification's 11-digit `1XXXXXXXXXX` counts as +1.
 
     Raises:
         InvalidPhoneNumber: anything that is not a valid number.

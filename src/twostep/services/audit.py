@@ -30,6 +30,7 @@ EVENTS = frozenset(
         "verification_succeeded",
         "verification_failed",
         "user_deleted",
+        "user_unlocked",
         "destination_blocked",
         "destination_unblocked",
     }

@@ -1,4 +1,4 @@
-"""The standalone SMS verification API (seed 002): "text this number a code for this id; is this code right?".
+"""The standalone SMS verification API (as Flowroute's sms-verification): "text this number a code for this id; is this code right?".
 
 Codes follow the same rules as sign-in codes because `ChallengeService` issues and checks them: an HMAC at
 rest, attempts counted atomically before comparing, single use, and a code that could not be delivered is
