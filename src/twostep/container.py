@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twostep.domain.clock import Clock, SystemClock
+from twostep.domain.errors import ConfigurationError
 from twostep.domain.keys import KeyMaterial
+from twostep.domain.models import Tenant
 from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import SmsSender, Storage
@@ -17,13 +19,16 @@ from twostep.secrets import load_key_material, settings_with_secret_credentials
 from twostep.services.account import AccountService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
-from twostep.services.limits import LimitPolicy, LimitsService
+from twostep.services.limits import BudgetPolicy, FraudPolicy, LimitPolicy, LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
+from twostep.services.prefix_guard import PrefixGuard
 from twostep.services.registration import RegistrationService
+from twostep.services.sms_prices import price_table, to_micro
+from twostep.services.tenants import TenantDirectory, parse_key_entries
 from twostep.services.tokens import TokenService
 from twostep.services.verification import VerificationService, VerifyPolicy
-from twostep.settings import Settings
+from twostep.settings import Settings, parse_country_amounts
 from twostep.sms import SenderDeps, build_delivery
 from twostep.storage import build_storage
 from twostep.verifier_factory import build_verifier
@@ -49,6 +54,8 @@ class Container:
     messages: MessageService
     verification: VerificationService
     account: AccountService
+    tenants: TenantDirectory
+    fraud: PrefixGuard
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -73,6 +80,9 @@ def limit_policy(settings: Settings) -> LimitPolicy:
         sms_per_number_day=settings.sms_per_number_day,
         sms_hourly_budget=settings.sms_hourly_budget,
         sms_allowed_countries=tuple(settings.sms_allowed_countries),
+        sms_allowed_number_types=tuple(settings.sms_allowed_number_types),
+        ip_sms_per_hour=settings.ip_sms_per_hour,
+        account_sms_per_day=settings.account_sms_per_day,
         login_free_failures=settings.login_free_failures,
         login_max_delay_seconds=settings.login_max_delay_seconds,
         ip_login_per_minute=settings.ip_login_per_minute,
@@ -80,6 +90,68 @@ def limit_policy(settings: Settings) -> LimitPolicy:
         ip_verify_create_per_hour=settings.ip_verify_create_per_hour,
         otp_account_failure_limit=settings.otp_account_failure_limit,
     )
+
+
+def fraud_policy(settings: Settings) -> FraudPolicy:
+    return FraudPolicy(
+        enabled=settings.fraud_guard,
+        min_sends=settings.fraud_min_sends,
+        min_conversion=settings.fraud_min_conversion,
+        window_seconds=settings.fraud_window_seconds,
+        block_seconds=settings.fraud_block_seconds,
+        safe_list=tuple(settings.sms_safe_list),
+    )
+
+
+def budget_policy(settings: Settings) -> BudgetPolicy:
+    prices = {c: v[0] for c, v in parse_country_amounts(settings.sms_prices, parts=1).items()}
+    budgets = parse_country_amounts(settings.sms_country_budgets, parts=2)
+    hourly, daily = settings.sms_budget_hourly_usd, settings.sms_budget_daily_usd
+    return BudgetPolicy(
+        prices=price_table(prices),
+        hourly=None if hourly is None else to_micro(hourly),
+        daily=None if daily is None else to_micro(daily),
+        country_hourly={c: to_micro(v[0]) for c, v in budgets.items()},
+        country_daily={c: to_micro(v[1]) for c, v in budgets.items()},
+    )
+
+
+def tenant_directory(settings: Settings) -> TenantDirectory:
+    """The verification API's tenants: keys from the setting and the keys file, per-tenant settings.
+
+    Raises:
+        ConfigurationError: the keys file cannot be read, or an entry is malformed.
+    """
+    entries = list(settings.verify_api_keys)
+    if settings.verify_api_keys_file is not None:
+        try:
+            entries += settings.verify_api_keys_file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"TWOSTEP_VERIFY_API_KEYS_FILE: cannot read it ({exc.strerror})"
+            ) from None
+    tenants = {
+        name: Tenant(
+            name=name,
+            template=config.template,
+            sms_per_hour=config.sms_per_hour or settings.verify_tenant_sms_per_hour,
+            sms_per_day=config.sms_per_day or settings.verify_tenant_sms_per_day,
+            allow_message=config.allow_message,
+            allow_urls=config.allow_urls,
+        )
+        for name, config in settings.verify_tenants.items()
+    }
+    keys = parse_key_entries(entries)
+    for name, _ in keys:
+        tenants.setdefault(
+            name,
+            Tenant(
+                name,
+                sms_per_hour=settings.verify_tenant_sms_per_hour,
+                sms_per_day=settings.verify_tenant_sms_per_day,
+            ),
+        )
+    return TenantDirectory(tenants, keys)
 
 
 def verify_policy(settings: Settings) -> VerifyPolicy:
@@ -135,7 +207,15 @@ def _wire(
         max_concurrent=usable_cores(),
     )
     audit = AuditService(storage, clock, fingerprint_key=keys.otp_hmac_key)
-    limits = LimitsService(storage, limit_policy(settings), clock, audit)
+    limits = LimitsService(
+        storage,
+        limit_policy(settings),
+        clock,
+        audit,
+        blocks=storage,
+        fraud=fraud_policy(settings),
+        budget=budget_policy(settings),
+    )
     code_hasher = CodeHasher(keys.otp_hmac_key)
     codes = ChallengeService(
         store=storage,
@@ -218,5 +298,7 @@ def _wire(
             policy=verify_policy(settings),
         ),
         account=AccountService(users=storage, limits=limits, audit=audit, clock=clock),
+        tenants=tenant_directory(settings),
+        fraud=limits.sms.guard,
         closers=closers,
     )

@@ -41,6 +41,11 @@ class InvalidPhoneNumber(InvalidInput):
     default_message = "The phone number is not a valid number in international format."
 
 
+class MessageNotAllowed(InvalidInput):
+    code = "message_not_allowed"
+    default_message = "This API key may not send its own message text."
+
+
 class AccountExists(TwoStepError):
     code = "account_exists"
     default_message = "An account with this email or phone number already exists."

@@ -7,9 +7,7 @@ from phonenumbers import PhoneNumberType
 
 # phonenumbers' type names, as operators write them in TWOSTEP_SMS_ALLOWED_NUMBER_TYPES.
 NUMBER_TYPES: dict[str, int] = {
-    name: value
-    for name, value in vars(PhoneNumberType).items()
-    if name.isupper() and isinstance(value, int)
+    name: value for name, value in vars(PhoneNumberType).items() if name.isupper() and isinstance(value, int)
 }
 # Only numbers that can receive a text: premium-rate, toll-free, shared-cost, satellite and fixed lines
 # are where SMS pumping sends codes nobody uses.

@@ -110,9 +110,7 @@ class ChallengeService:
         code = generate_code(challenge.code_length)
         body = self._body(spec, code)
         account = challenge.subject if challenge.purpose == "login" else None
-        self._limits.reserve_sms(
-            challenge.phone, ctx, segments=count_segments(body).count, account=account
-        )
+        self._limits.reserve_sms(challenge.phone, ctx, segments=count_segments(body).count, account=account)
         now = self._clock.now()
         replaced = self._store.replace_code(
             challenge.id,

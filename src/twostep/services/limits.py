@@ -35,7 +35,15 @@ from twostep.services.prefix_guard import FraudPolicy, PrefixGuard
 from twostep.services.sms_admission import SmsAdmission, SmsRequest
 from twostep.services.sms_budget import BudgetPolicy, SmsBudget
 
-__all__ = ["MESSAGES", "BudgetPolicy", "FraudPolicy", "LimitPolicy", "LimitsService", "SmsRequest", "ip_bucket"]
+__all__ = [
+    "MESSAGES",
+    "BudgetPolicy",
+    "FraudPolicy",
+    "LimitPolicy",
+    "LimitsService",
+    "SmsRequest",
+    "ip_bucket",
+]
 
 # Consecutive wrong codes are remembered until a correct code or `twostep users unlock` (NIST 800-63B
 # §3.2.2 has no time window); the long expiry only lets storage drop abandoned counters eventually.

@@ -43,9 +43,7 @@ class SmsAdmission:
     rules: DestinationRules = field(init=False)
 
     def __post_init__(self) -> None:
-        self.rules = DestinationRules(
-            self.policy.sms_allowed_countries, self.policy.sms_allowed_number_types
-        )
+        self.rules = DestinationRules(self.policy.sms_allowed_countries, self.policy.sms_allowed_number_types)
 
     def check_destination(self, phone: str, ctx: RequestContext, field: str | None = None) -> None:
         """Raises: DestinationNotAllowed when the number's country or type is not allowed."""
@@ -116,4 +114,3 @@ class SmsAdmission:
             until = now + timedelta(seconds=policy.resend_cooldown_seconds)
             taken.append(gate.take(f"sms-cooldown:{phone}", until, 1, "resend_cooldown", ctx, phone=phone))
         taken.append(gate.take_window("sms:all", HOUR, policy.sms_hourly_budget, "sms_hourly_budget", ctx))
-

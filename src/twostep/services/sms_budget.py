@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from twostep.domain.errors import SmsBudgetExhausted
 from twostep.domain.identity import phone_country
@@ -67,11 +68,11 @@ class SmsBudget:
                 continue
             windowed, end = self._gate.window_key(key, window)
             held = self._gate.try_take(windowed, end, limit, cost)
-            if isinstance(held, int):
+            if not isinstance(held, Held):
                 self._exhausted(name, held, ctx)
             taken.append(held)
 
-    def _exhausted(self, name: str, retry_after: int, ctx: RequestContext) -> None:
+    def _exhausted(self, name: str, retry_after: int, ctx: RequestContext) -> NoReturn:
         self._gate.audit.record("limit_hit", ctx=ctx, limit=f"sms_budget_{name}")
         # The line to alert on: real users get no codes until the window ends or the budget is raised.
         logger.error(

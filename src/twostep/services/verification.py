@@ -35,7 +35,7 @@ from twostep.domain.errors import (
     WrongCode,
 )
 from twostep.domain.identity import parse_phone
-from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext
+from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, Tenant
 from twostep.domain.otp import CodeHasher
 from twostep.domain.ports import ChallengeStore, CounterStore
 from twostep.services.audit import AuditService
@@ -114,9 +114,10 @@ class VerificationService:
         expiration: int | None = None,
         retries: int | None = None,
         message: str | None = None,
+        tenant: Tenant | None = None,
     ) -> CodeSpec:
         """Raises: InvalidInput naming the field (see `verification_input.code_spec`)."""
-        return code_spec(self._policy, code_length, expiration, retries, message)
+        return code_spec(self._policy, code_length, expiration, retries, message, tenant)
 
     def create(
         self,
@@ -139,9 +140,11 @@ class VerificationService:
         """
         auth_id = checked_auth_id(auth_id)
         phone = parse_phone(recipient, field="recipient")
-        spec = self.code_spec(code_length, expiration, retries, message)
+        spec = self.code_spec(code_length, expiration, retries, message, ctx.tenant)
+        self._limits.check_destination(phone, ctx, field="recipient")
         self._limits.check_ip("verification_create", ctx)
-        request = _CreateRequest(verification_id(auth_id), auth_id, phone, spec, code_length, retries)
+        challenge_id = verification_id(auth_id, ctx.tenant)
+        request = _CreateRequest(challenge_id, auth_id, phone, spec, code_length, retries)
         with self._create_lock(request.challenge_id):
             challenge, mode = self._send(request, ctx)
         self._audit.record("verification_created", ctx=ctx, phone=phone, mode=mode)
@@ -156,7 +159,7 @@ class VerificationService:
         """
         auth_id = checked_auth_id(auth_id)
         number = checked_code(code)
-        challenge_id = verification_id(auth_id)
+        challenge_id = verification_id(auth_id, ctx.tenant)
         try:
             self._codes.check(challenge_id, number, "verify", ctx)
         except ChallengeNotFound:

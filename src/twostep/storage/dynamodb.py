@@ -35,6 +35,7 @@ from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, P
 from twostep.settings import Settings
 from twostep.storage import dynamodb_codec as codec
 from twostep.storage.cursors import message_cursor, parse_message_cursor
+from twostep.storage.dynamodb_blocks import PrefixBlockOps
 from twostep.storage.dynamodb_client import (
     CLIENT_CONFIG,
     ConditionFailed,
@@ -43,7 +44,6 @@ from twostep.storage.dynamodb_client import (
     to_number,
     ttl_after,
 )
-from twostep.storage.dynamodb_blocks import PrefixBlockOps
 from twostep.storage.dynamodb_counters import CounterOps
 from twostep.storage.dynamodb_schema import GSI1, create_table, table_exists
 from twostep.storage.dynamodb_tokens import RefreshTokenOps

@@ -79,4 +79,3 @@ class PrefixBlockOps(TableOps):
             "delete_item", TableName=self._table, Key=key_of(_pk(prefix), "BLOCK"), ReturnValues="ALL_OLD"
         )
         return bool(answer.get("Attributes"))
-
