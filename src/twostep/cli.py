@@ -1,4 +1,4 @@
-"""The `twostep` command: serve, storage, users, keys, sms outbox, audit.
+"""The `twostep` command: serve, storage, users, keys, sms outbox, audit, fraud.
 
 Every failure prints one clear line on stderr and exits non-zero: 2 for configuration, 3 for not found,
 4 for an unavailable dependency, 1 for anything else twostep refuses.
@@ -31,12 +31,14 @@ users_app = typer.Typer(help="User administration.", no_args_is_help=True)
 keys_app = typer.Typer(help="Signing keys.", no_args_is_help=True)
 sms_app = typer.Typer(help="SMS tools.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+fraud_app = typer.Typer(help="The SMS fraud guard: blocked number prefixes.", no_args_is_help=True)
 for sub, name in (
     (storage_app, "storage"),
     (users_app, "users"),
     (keys_app, "keys"),
     (sms_app, "sms"),
     (audit_app, "audit"),
+    (fraud_app, "fraud"),
 ):
     app.add_typer(sub, name=name)
 
@@ -169,6 +171,42 @@ def users_unlock(user_id: str) -> None:
     with container_for() as container:
         container.account.unlock(user_id)
     typer.echo(f"unlocked {user_id}")
+
+
+@fraud_app.command("status")
+def fraud_status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the number prefixes the fraud guard blocks now, with the counts that blocked them."""
+    with container_for() as container:
+        blocks = container.fraud.blocked()
+    rows = [
+        {
+            "prefix": b.prefix,
+            "blockedAt": b.blocked_at.isoformat(),
+            "until": b.until.isoformat(),
+            "sent": b.sent,
+            "verified": b.verified,
+        }
+        for b in blocks
+    ]
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        typer.echo("no prefix is blocked")
+    for row in rows:
+        typer.echo(
+            f"{row['prefix']}  blocked until {row['until']}  (sent {row['sent']}, verified {row['verified']})"
+        )
+
+
+@fraud_app.command("unblock")
+def fraud_unblock(
+    prefix: Annotated[str, typer.Argument(help="The prefix, as `fraud status` lists it.")],
+) -> None:
+    """Lift the block of a number prefix now; its counts start afresh."""
+    with container_for() as container:
+        container.fraud.unblock(prefix.strip())
+    typer.echo(f"unblocked {prefix.strip()}")
 
 
 @keys_app.command("rotate")

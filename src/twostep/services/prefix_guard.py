@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from twostep.domain.errors import DestinationBlocked
+from twostep.domain.errors import DestinationBlocked, InvalidInput, NotFound
 from twostep.domain.models import RequestContext
 from twostep.domain.numbers import destination_prefix
 from twostep.domain.ports import PrefixBlock, PrefixBlockStore
@@ -116,11 +116,24 @@ class PrefixGuard:
         """Every prefix blocked now (administration; not on a request path)."""
         return self._blocks.list_prefix_blocks(self._gate.clock.now())
 
-    def unblock(self, prefix: str) -> bool:
-        """Lift a block and start the prefix's counts afresh; False when it was not blocked."""
+    def unblock(self, prefix: str) -> None:
+        """Lift a block (an operator's decision, audited) and start the prefix's counts afresh.
+
+        Raises:
+            InvalidInput: `prefix` is not `+` and digits.
+            NotFound: the prefix is not blocked.
+        """
+        if not (prefix.startswith("+") and prefix[1:].isdigit()):
+            raise InvalidInput("A prefix is + and digits, like +4477009001.", field="prefix")
+        self._reset_counts(prefix)
+        if not self._blocks.delete_prefix_block(prefix):
+            raise NotFound(f"{prefix} is not blocked.")
+        self._gate.audit.record("destination_unblocked", prefix=prefix)
+        logger.warning("sms prefix unblocked by an operator", extra={"prefix": prefix})
+
+    def _reset_counts(self, prefix: str) -> None:
         window, now = self._policy.window_seconds, self._gate.clock.now()
         start, _ = window_of(now, window)
         for kind in ("sent", "verified"):
             for begin in (start, start - window):
                 self._gate.counters.delete_counter(f"fraud:{kind}:{prefix}@{window}:{begin}")
-        return self._blocks.delete_prefix_block(prefix)
