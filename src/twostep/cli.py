@@ -98,18 +98,43 @@ def serve(
         AppChoice,
         typer.Option("--app", help="api: everything; verification: only the SMS verification API, at /."),
     ] = AppChoice.api,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes (each with its own storage connections); one uses no supervisor.",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
 ) -> None:
-    """Run the HTTP service (creates the SQLite schema and dev keys on first start)."""
+    """Run the HTTP service (prepares the storage and the shared keys on first start).
+
+    SIGTERM stops accepting connections, lets the requests in flight finish (up to
+    TWOSTEP_SHUTDOWN_TIMEOUT_SECONDS) and closes the storage (SQLite: the WAL is checkpointed).
+    """
     import uvicorn
 
-    from twostep.api.factory import build_asgi_app
+    from twostep.api.edge import uvicorn_options
+    from twostep.api.factory import FACTORIES, build_asgi_app
     from twostep.logs import configure_logging
 
     settings = settings_or_exit()
     configure_logging(settings.log_level)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
+        **uvicorn_options(settings),  # proxy trust, slow-client deadlines, no access log
+    }
     with friendly_errors():
         asgi = build_asgi_app(settings, app_name.value)
-    uvicorn.run(asgi, host=host, port=port, log_config=None, access_log=False, server_header=False)
+    if workers == 1:
+        uvicorn.run(asgi, **options)
+        return
+    # Built once here to check the configuration and prepare storage and keys before any worker starts,
+    # so a mistake is one line from this process instead of N workers failing; each worker builds its own.
+    asgi.state.container.close()
+    uvicorn.run(FACTORIES[app_name.value], factory=True, workers=workers, **options)
 
 
 @storage_app.command("init")

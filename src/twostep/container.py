@@ -85,6 +85,7 @@ def limit_policy(settings: Settings) -> LimitPolicy:
         account_sms_per_day=settings.account_sms_per_day,
         login_free_failures=settings.login_free_failures,
         login_max_delay_seconds=settings.login_max_delay_seconds,
+        login_account_free_failures=settings.login_account_free_failures,
         ip_login_per_minute=settings.ip_login_per_minute,
         ip_register_per_hour=settings.ip_register_per_hour,
         ip_verify_create_per_hour=settings.ip_verify_create_per_hour,

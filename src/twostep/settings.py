@@ -112,7 +112,17 @@ class Settings(BaseSettings):
     """Comma-separated proxy addresses or networks; `X-Forwarded-For` is read (right to left) only when the
     peer is one of them. Set it behind a load balancer, or every client shares the proxy's rate limits."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    """The lowest level written to the JSON log on stderr."""
+    """The lowest level written to the log on stderr."""
+    log_format: Literal["json", "console"] = "json"
+    """`json`: one JSON object a line (production); `console`: readable lines for a person (dev)."""
+    http_request_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """`twostep serve` closes a connection whose request (headers and body) is not in this long after
+    its first byte: slow clients (slowloris) cannot hold connections open."""
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    """`twostep serve` closes a kept-alive connection idle for this long."""
+    shutdown_timeout_seconds: int = Field(default=25, ge=1, le=600)
+    """On SIGTERM, how long requests in flight may still run before the server stops (below
+    Kubernetes' default 30 s grace period); the storage is closed afterwards."""
 
     # --- storage ---
     storage: StorageName = "sqlite"
@@ -217,9 +227,12 @@ class Settings(BaseSettings):
     sms_allowed_countries: CommaList = Field(default_factory=list)
     """Comma-separated ISO country codes texts may go to (e.g. `DE,AT,CH`); empty allows all."""
     login_free_failures: int = Field(default=5, ge=1, le=100)
-    """Wrong passwords per email before each further failure adds a doubling wait (1 s, 2 s, 4 s …)."""
+    """Wrong passwords per email from one client before each further failure adds a doubling wait."""
     login_max_delay_seconds: int = Field(default=900, ge=1, le=86400)
     """The longest wait after wrong passwords, in seconds."""
+    login_account_free_failures: int = Field(default=100, ge=1, le=1_000_000)
+    """Wrong passwords per email from all clients together in a day before the whole account is slowed;
+    below it only the failing client is (a stranger cannot lock the owner out)."""
     ip_login_per_minute: int = Field(default=60, ge=1)
     """Sign-in attempts per client IP per minute (IPv6 per /64)."""
     ip_register_per_hour: int = Field(default=30, ge=1)

@@ -260,7 +260,8 @@ def test_every_driver_error_becomes_storage_unavailable(db_path: Path, clock: Fi
     storage.add_message(message)
     with pytest.raises(StorageUnavailable):
         storage.add_message(message)
-    storage._connection().close()  # what a shutdown racing a request leaves behind
+    storage.ping()  # leaves one idle connection in the pool: the next call borrows it
+    storage._idle[-1].conn.close()  # what a shutdown racing a request leaves behind
     with pytest.raises(StorageUnavailable):
         storage.get_user("u1")
     assert storage.list_messages(10).items == [message]  # and the next call reconnects

@@ -143,8 +143,9 @@ def test_jwks_and_discovery(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "storage": "memory"}
 
 
-def test_phone_is_unique(client: TestClient) -> None:
+def test_a_proven_phone_is_unique(client: TestClient, container: Container) -> None:
     register(client)
+    sign_in(client, container)  # the first sign-in's code proves the number
     response = client.post(
         "/register",
         json={

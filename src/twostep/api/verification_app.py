@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from twostep import __version__
 from twostep.api.errors import install_error_handlers
+from twostep.api.lifespan import Lifespan
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from twostep.api.routes_verification import api_keys_missing, verification_router
 from twostep.container import Container
@@ -35,7 +36,7 @@ def check_verification_settings(settings: Settings) -> None:
         )
 
 
-def create_verification_app(container: Container) -> FastAPI:
+def create_verification_app(container: Container, *, lifespan: Lifespan | None = None) -> FastAPI:
     """The standalone verification API over a built container.
 
     Raises:
@@ -44,6 +45,7 @@ def create_verification_app(container: Container) -> FastAPI:
     settings = container.settings
     check_verification_settings(settings)
     app = FastAPI(
+        lifespan=lifespan,
         title="twostep verification",
         version=__version__,
         description="Text a code for an id to a phone number; check it (Flowroute sms-verification's API).",

@@ -30,6 +30,7 @@ MESSAGES = {
     "ip_register_rate": "Too many sign-ups from this network; try again later.",
     "ip_verification_create_rate": "Too many verification requests from this network; try again later.",
     "account_login_delay": "Too many failed sign-ins for this email; wait before trying again.",
+    "account_login_cap": "Too many failed sign-ins for this email from many places; wait before trying again.",
     "second_factor_locked": (
         "Too many wrong codes for this account; the second sign-in step is locked until an "
         "administrator unlocks it."

@@ -20,6 +20,7 @@ class LimitPolicy:
     account_sms_per_day: int = 10
     login_free_failures: int = 5
     login_max_delay_seconds: int = 900
+    login_account_free_failures: int = 100
     ip_login_per_minute: int = 60
     ip_register_per_hour: int = 30
     ip_verify_create_per_hour: int = 60

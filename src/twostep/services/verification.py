@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import (
+    ChallengeExpired,
     ChallengeGone,
     ChallengeNotFound,
     ChallengeUsed,
@@ -34,7 +35,7 @@ from twostep.domain.errors import (
     TwoStepError,
     WrongCode,
 )
-from twostep.domain.identity import parse_phone
+from twostep.domain.identity import E164, parse_phone
 from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, Tenant
 from twostep.domain.otp import CodeHasher
 from twostep.domain.ports import ChallengeStore, CounterStore
@@ -78,7 +79,7 @@ class VerificationChecked:
 class _CreateRequest:
     challenge_id: str
     auth_id: str
-    phone: str
+    phone: E164
     spec: CodeSpec  # with defaults filled in
     code_length: int | None  # as asked: None keeps a live challenge's value
     retries: int | None
@@ -204,7 +205,7 @@ class VerificationService:
         if (request.phone, spec.length, spec.max_attempts) == unchanged:
             try:
                 return self._codes.replace(existing, spec, ctx), "replaced"
-            except ChallengeUsed:  # it was used between our read and the write: start again
+            except (ChallengeUsed, ChallengeExpired):  # used or expired since our read: start again
                 return self._fresh(request, request.spec, ctx), "new"
         return self._carry_over(existing, request, spec, ctx), "carried"
 
