@@ -201,7 +201,7 @@ def test_tenants_json_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_
     from twostep.settings import Settings
 
     settings = Settings(_env_file=None, verify_api_keys=f"shop:{SHOP}")  # type: ignore[call-arg]
-    from twostep.container import tenant_directory
+    from twostep.policies import tenant_directory
 
     shop = tenant_directory(settings).find(SHOP)
     assert shop is not None and (shop.name, shop.sms_per_hour) == ("shop", 7)
