@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from twostep.domain.errors import DestinationBlocked, InvalidInput, NotFound
 from twostep.domain.models import RequestContext
@@ -54,19 +54,35 @@ class PrefixGuard:
         return any(phone.startswith(entry) for entry in self._policy.safe_list)
 
     def check(self, phone: str, ctx: RequestContext) -> None:
-        """Raises: DestinationBlocked when `phone`'s prefix is blocked, or this send would make it so."""
+        """Raises: DestinationBlocked when `phone`'s prefix is blocked (one read)."""
         if not self._policy.enabled or self.is_safe(phone):
             return
-        prefix, now = destination_prefix(phone), self._gate.clock.now()
-        block = self._blocks.get_prefix_block(prefix, now)
+        now = self._gate.clock.now()
+        block = self._blocks.get_prefix_block(destination_prefix(phone), now)
         if block is not None:
             raise DestinationBlocked(seconds_until(block.until, now))
-        traffic = self.traffic(prefix)
-        p = self._policy
-        if traffic.sent >= p.min_sends and traffic.verified < p.min_conversion * traffic.sent:
-            self._block(prefix, traffic, now, ctx)
 
-    def _block(self, prefix: str, traffic: PrefixTraffic, now: datetime, ctx: RequestContext) -> None:
+    def record_sent(self, phone: str, ctx: RequestContext) -> None:
+        """Count an admitted send; judge the prefix once its current window has `min_sends` sends.
+
+        Judging only busy prefixes keeps an ordinary send at one read and one write; a prefix being
+        pumped gets there within `min_sends` sends. The send that tips it over still goes out (it was
+        admitted); the next one is refused.
+        """
+        prefix = destination_prefix(phone)
+        sent_now = self._count("sent", prefix)
+        p = self._policy
+        if not p.enabled or self.is_safe(phone) or sent_now < p.min_sends:
+            return
+        traffic = self.traffic(prefix, sent_now)
+        if traffic.sent >= p.min_sends and traffic.verified < p.min_conversion * traffic.sent:
+            self._block(prefix, traffic, ctx)
+
+    def record_verified(self, phone: str) -> None:
+        self._count("verified", destination_prefix(phone))
+
+    def _block(self, prefix: str, traffic: PrefixTraffic, ctx: RequestContext) -> None:
+        now = self._gate.clock.now()
         until = now + timedelta(seconds=self._policy.block_seconds)
         block = PrefixBlock(prefix, now, until, round(traffic.sent), round(traffic.verified))
         if self._blocks.add_prefix_block(block):  # only the request that blocked it records it
@@ -82,35 +98,30 @@ class PrefixGuard:
                 "sms to a number prefix blocked: codes sent there are not being used",
                 extra={"prefix": prefix, "sent": block.sent, "verified": block.verified},
             )
-        raise DestinationBlocked(seconds_until(until, now))
 
-    def record_sent(self, phone: str) -> None:
-        self._count("sent", destination_prefix(phone))
-
-    def record_verified(self, phone: str) -> None:
-        self._count("verified", destination_prefix(phone))
-
-    def _count(self, kind: str, prefix: str) -> None:
+    def _count(self, kind: str, prefix: str) -> int:
         window, now = self._policy.window_seconds, self._gate.clock.now()
         start, end = window_of(now, window)
         # Kept one window longer, so the next window can still weigh it in.
         expires = end + timedelta(seconds=window)
-        self._gate.counters.increment_counter(f"fraud:{kind}:{prefix}@{window}:{start}", 1, now, expires)
+        key = f"fraud:{kind}:{prefix}@{window}:{start}"
+        return self._gate.counters.increment_counter(key, 1, now, expires)
 
-    def traffic(self, prefix: str) -> PrefixTraffic:
-        """Rolling counts over the last `window_seconds` for `prefix`."""
+    def traffic(self, prefix: str, sent_now: int | None = None) -> PrefixTraffic:
+        """Rolling counts over the last `window_seconds` for `prefix` (`sent_now`: the current window's
+        sent count when the caller just got it from its increment)."""
         window, now = self._policy.window_seconds, self._gate.clock.now()
         start, _ = window_of(now, window)
         overlap = 1 - (now.timestamp() - start) / window
 
-        def rolling(kind: str) -> float:
-            current = self._gate.counters.get_counter(f"fraud:{kind}:{prefix}@{window}:{start}", now)
-            previous = self._gate.counters.get_counter(
-                f"fraud:{kind}:{prefix}@{window}:{start - window}", now
-            )
-            return (current.value if current else 0) + (previous.value if previous else 0) * overlap
+        def value(kind: str, begin: int) -> int:
+            counter = self._gate.counters.get_counter(f"fraud:{kind}:{prefix}@{window}:{begin}", now)
+            return counter.value if counter else 0
 
-        return PrefixTraffic(rolling("sent"), rolling("verified"))
+        current_sent = value("sent", start) if sent_now is None else sent_now
+        sent = current_sent + value("sent", start - window) * overlap
+        verified = value("verified", start) + value("verified", start - window) * overlap
+        return PrefixTraffic(sent, verified)
 
     def blocked(self) -> list[PrefixBlock]:
         """Every prefix blocked now (administration; not on a request path)."""

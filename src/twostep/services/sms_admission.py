@@ -71,7 +71,7 @@ class SmsAdmission:
             for held in reversed(taken):
                 self.gate.release(held)
             raise
-        self.guard.record_sent(request.phone)
+        self.guard.record_sent(request.phone, ctx)
 
     def record_verified(self, phone: str) -> None:
         """A code sent to `phone` was used: its prefix converts."""
