@@ -119,7 +119,7 @@ def serve(
     from twostep.logs import configure_logging
 
     settings = settings_or_exit()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -143,6 +143,20 @@ def storage_init() -> None:
     settings = settings_or_exit()
     with container_for(settings):
         typer.echo(f"storage ready ({settings.storage})")
+
+
+@storage_app.command("migrate")
+def storage_migrate() -> None:
+    """Apply pending schema migrations (every start does too); safe to run again, and from two hosts at once."""
+    from twostep.container import migrate_storage
+
+    settings = settings_or_exit()
+    with friendly_errors():
+        applied = migrate_storage(settings)
+    if applied:
+        typer.echo(f"applied schema version(s) {', '.join(map(str, applied))} ({settings.storage})")
+    else:
+        typer.echo(f"schema already current ({settings.storage})")
 
 
 def _user_row(user: Any) -> dict[str, Any]:

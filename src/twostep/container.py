@@ -18,6 +18,7 @@ from twostep.secrets import load_key_material, settings_with_secret_credentials
 from twostep.services.account import AccountService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.health import HealthService
 from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
@@ -52,6 +53,7 @@ class Container:
     messages: MessageService
     verification: VerificationService
     account: AccountService
+    health: HealthService
     tenants: TenantDirectory
     fraud: PrefixGuard
     closers: list[Any] = field(default_factory=list)
@@ -99,6 +101,15 @@ def build(
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)
     return _wire(settings, clock, storage, sender, keys, closers, passwords)
+
+
+def migrate_storage(settings: Settings, *, boto_session: Any = None) -> list[int]:
+    """Apply pending schema migrations (`twostep storage migrate`); returns the versions applied now."""
+    storage = build_storage(settings, boto_session=boto_session)
+    try:
+        return storage.migrate()
+    finally:
+        storage.close()
 
 
 def _wire(
@@ -208,6 +219,7 @@ def _wire(
             policy=verify_policy(settings),
         ),
         account=AccountService(users=storage, limits=limits, audit=audit, clock=clock),
+        health=HealthService(storage, clock),
         tenants=tenant_directory(settings),
         fraud=limits.sms.guard,
         closers=closers,

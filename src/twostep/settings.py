@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from twostep.domain.numbers import DEFAULT_ALLOWED_TYPES, NUMBER_TYPES
 
 Stage = Literal["dev", "staging", "prod"]
-StorageName = Literal["memory", "sqlite", "dynamodb"]
+StorageName = Literal["memory", "sqlite", "dynamodb", "postgres"]
 JwtAlgorithm = Literal["RS256", "ES256", "EdDSA", "HS256"]
 
 KNOWN_SMS_PROVIDERS = ("console", "sns", "twilio", "flowroute", "sipgate")
@@ -126,11 +126,19 @@ class Settings(BaseSettings):
 
     # --- storage ---
     storage: StorageName = "sqlite"
-    """Where records live: `sqlite` (one file), `dynamodb` (AWS), or `memory` (lost on exit; experiments)."""
+    """Where records live: `sqlite` (one file), `postgres` (a PostgreSQL server, for a fleet), `dynamodb`
+    (AWS), or `memory` (lost on exit; experiments)."""
     sqlite_path: Path = Path("./twostep.db")
     """The SQLite database file (relative to the working directory)."""
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=1, le=600_000)
     """How long a write waits for another writer's lock before the request fails with 503."""
+    database_url: SecretStr | None = None
+    """PostgreSQL connection URL, `postgresql://user:password@host:5432/dbname`, for `TWOSTEP_STORAGE=postgres`;
+    kept secret (never logged)."""
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    """Most PostgreSQL connections one process keeps; each worker process has its own pool."""
+    database_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    """How long a request waits for a PostgreSQL connection before it fails with 503."""
     dynamodb_table: str = "twostep"
     """The DynamoDB table (single-table design); the region comes from `AWS_REGION`."""
     secret_arn: str | None = None
@@ -395,9 +403,19 @@ class Settings(BaseSettings):
             raise ValueError("TWOSTEP_JWT_HS256_SECRET must be at least 32 bytes")
         if self.stage == "prod" and "console" in self.sms_providers:
             raise ValueError("TWOSTEP_SMS_PROVIDERS: the console provider is refused in prod")
+        if self.storage == "postgres":
+            _check_database_url(self.database_url)
         if self.verify_default_ttl_seconds > self.verify_max_ttl_seconds:
             raise ValueError("TWOSTEP_VERIFY_DEFAULT_TTL_SECONDS exceeds TWOSTEP_VERIFY_MAX_TTL_SECONDS")
         return self
+
+
+def _check_database_url(url: SecretStr | None) -> None:
+    """Raises ValueError naming the variable, never echoing the URL (it may hold a password)."""
+    if url is None or not url.get_secret_value().strip():
+        raise ValueError("TWOSTEP_DATABASE_URL is needed when TWOSTEP_STORAGE=postgres")
+    if not url.get_secret_value().startswith(("postgresql://", "postgres://")):
+        raise ValueError("TWOSTEP_DATABASE_URL must start with postgresql://")
 
 
 def describe_validation_error(error: ValidationError) -> str:

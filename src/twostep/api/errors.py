@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from twostep.api.causes import describe_cause
 from twostep.api.middleware import BodyTooLarge
 from twostep.domain import errors as e
 from twostep.logs import request_id_var
@@ -85,10 +86,12 @@ def retry_headers(error: e.TwoStepError) -> dict[str, str]:
     """`Retry-After` for limits and failed dependencies (logged here: one warning per 503, either shape)."""
     if isinstance(error, e.RateLimited | e.DestinationBlocked | e.SmsBudgetExhausted):
         if isinstance(error, e.SmsBudgetExhausted):
-            logger.warning("dependency unavailable", extra={"code": error.code})
+            logger.warning(
+                "dependency unavailable", extra={"code": error.code, "cause": describe_cause(error)}
+            )
         return {"Retry-After": str(error.retry_after)}
     if isinstance(error, e.DependencyUnavailable):
-        logger.warning("dependency unavailable", extra={"code": error.code})
+        logger.warning("dependency unavailable", extra={"code": error.code, "cause": describe_cause(error)})
         retry_after = error.retry_after if isinstance(error, e.SmsDeliveryError) else None
         return {"Retry-After": str(retry_after or 5)}
     return {}

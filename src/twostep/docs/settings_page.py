@@ -21,7 +21,7 @@ HOW_TO_DOCUMENT = (
 
 SECTION_OF_PREFIX = (
     ("stage org_name issuer audience web_origin cors_origins trusted_proxies log_level", "Service"),
-    ("storage sqlite_ dynamodb_ secret_arn kms_", "Storage and keys"),
+    ("storage sqlite_ database_ dynamodb_ secret_arn kms_", "Storage and keys"),
     ("otp_ sms_template require_second_factor", "Sign-in codes"),
     ("argon2_", "Passwords"),
     ("jwt_ access_token_ refresh_token_", "Tokens"),

@@ -196,7 +196,14 @@ class Storage(
     """Everything a storage adapter provides."""
 
     def init_schema(self) -> None:
-        """Create tables where missing; idempotent."""
+        """Create tables where missing and apply pending schema migrations; idempotent."""
+        ...
+
+    def migrate(self) -> list[int]:
+        """Apply pending schema migrations; returns the versions applied now (none: already current).
+
+        Safe when several processes call it at once: each step is applied exactly once.
+        """
         ...
 
     def ping(self) -> None:

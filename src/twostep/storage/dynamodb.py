@@ -85,6 +85,11 @@ class DynamoDbStorage(UserOps, RefreshTokenOps, CounterOps, PrefixBlockOps):
         if not table_exists(self._calls, self._table):
             create_table(self._calls, self._table)
 
+    def migrate(self) -> list[int]:
+        """One schemaless table: creating it is the whole schema, so no versions to apply."""
+        self.init_schema()
+        return []
+
     def ping(self) -> None:
         self._get("HEALTH", "HEALTH")
 

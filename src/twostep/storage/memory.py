@@ -30,6 +30,10 @@ class MemoryStorage:
     def init_schema(self) -> None:
         """Nothing to create."""
 
+    def migrate(self) -> list[int]:
+        """No schema, so nothing to migrate."""
+        return []
+
     def ping(self) -> None:
         """Always reachable."""
 

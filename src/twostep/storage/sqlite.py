@@ -18,16 +18,10 @@ from twostep.domain.ports import Counter
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.sqlite_blocks import SqlitePrefixBlocks
 from twostep.storage.sqlite_connection import epoch, moment, moment_or_none
-from twostep.storage.sqlite_users import upgrade_users
 
 
 class SqliteStorage(SqlitePrefixBlocks):
     """Satisfies every storage port; safe to share between threads."""
-
-    def init_schema(self) -> None:
-        super().init_schema()
-        with self._guard() as conn:
-            upgrade_users(conn)
 
     # --- users ---
     def add_user(self, user: User) -> None:

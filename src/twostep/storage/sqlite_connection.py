@@ -1,4 +1,4 @@
-"""SQLite plumbing: the schema, a small pool of connections, WAL, and driver errors mapped to 503.
+"""SQLite plumbing: migrations, a small pool of connections, WAL, and driver errors mapped to 503.
 
 `SqliteStorage` (storage/sqlite.py) adds the records on top. Every `sqlite3.Error` becomes
 `StorageUnavailable` except the uniqueness violation that `add_user` turns into `AccountExists`.
@@ -10,6 +10,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,39 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from twostep.domain.errors import StorageUnavailable
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, phone TEXT, password_hash TEXT NOT NULL,
-    first_name TEXT, last_name TEXT, created_at REAL NOT NULL,
-    phone_verified INTEGER NOT NULL DEFAULT 0, email_verified INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS challenges (
-    id TEXT PRIMARY KEY, purpose TEXT NOT NULL, subject TEXT NOT NULL, phone TEXT NOT NULL,
-    code_hmac TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL, max_attempts INTEGER NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, consumed_at REAL, sends INTEGER NOT NULL DEFAULT 1,
-    last_sent_at REAL, code_length INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS refresh_tokens (
-    token_hash TEXT PRIMARY KEY, family_id TEXT NOT NULL, user_id TEXT NOT NULL, created_at REAL NOT NULL,
-    expires_at REAL NOT NULL, family_expires_at REAL NOT NULL, amr TEXT NOT NULL, used_at REAL, revoked_at REAL);
-CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens (family_id);
-CREATE INDEX IF NOT EXISTS refresh_tokens_user ON refresh_tokens (user_id);
-CREATE TABLE IF NOT EXISTS messages (
-    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, author TEXT NOT NULL, content TEXT NOT NULL,
-    created_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS messages_recent ON messages (created_at DESC, id DESC);
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, to_number TEXT NOT NULL, body TEXT NOT NULL, sent_at REAL NOT NULL,
-    provider TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS outbox_to ON outbox (to_number, seq);
-CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL, expires_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, at REAL NOT NULL, user_id TEXT,
-    email_hash TEXT, phone_masked TEXT, ip TEXT, request_id TEXT, detail TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_user ON audit (user_id, seq);
-CREATE TABLE IF NOT EXISTS prefix_blocks (
-    prefix TEXT PRIMARY KEY, blocked_at REAL NOT NULL, until REAL NOT NULL, sent INTEGER NOT NULL,
-    verified INTEGER NOT NULL);
-"""
+from twostep.storage.migrations import SQLITE_LEDGER, pending, split_sqlite
 
 
 # Times are stored as UNIX seconds (REAL) so that comparisons with "now" happen inside SQL.
@@ -218,13 +187,41 @@ class SqliteConnections:
             return conn.execute(sql, params).fetchall()
 
     def init_schema(self) -> None:
-        """Raises: StorageUnavailable naming the file, for a one-line start-up failure."""
+        self.migrate()
+
+    def migrate(self) -> list[int]:
+        """Apply the missing schema steps in one write transaction; returns the versions applied now.
+
+        Raises: StorageUnavailable naming the file, for a one-line start-up failure.
+        """
         try:
-            with self._guard() as conn:
-                conn.executescript(SCHEMA)
+            return self._migrate()
         except StorageUnavailable as exc:
             cause = exc.__cause__ or exc
             raise StorageUnavailable(f"Cannot use the SQLite database {self._path}: {cause}") from cause
+
+    def _migrate(self) -> list[int]:
+        with self._guard() as conn:
+            conn.execute("BEGIN IMMEDIATE")  # a second process starting now waits here, then finds none
+            try:
+                conn.execute(SQLITE_LEDGER)
+                applied = {int(row[0]) for row in conn.execute("SELECT version FROM schema_migrations")}
+                steps = pending(applied)
+                for step in steps:
+                    if callable(step.sqlite):
+                        step.sqlite(conn)
+                    else:
+                        for statement in split_sqlite(step.sqlite):
+                            conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                        (step.version, time.time()),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return [step.version for step in steps]
 
     def ping(self) -> None:
         self._one("SELECT 1")

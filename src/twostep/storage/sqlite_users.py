@@ -2,8 +2,8 @@
 
 Only a *proven* phone number is unique (a partial unique index); unproven claims on one number may
 coexist until one account proves it. Databases made before proof existed had a UNIQUE phone column:
-`upgrade_users` rebuilds that table once, and their numbers become unproven claims that the owner
-proves again at the next sign-in.
+`upgrade_users` (schema migration step 2, storage/migrations.py) rebuilds that table once, and their
+numbers become unproven claims that the owner proves again at the next sign-in.
 """
 
 from __future__ import annotations
@@ -27,18 +27,15 @@ ALTER TABLE users_with_proof RENAME TO users;
 
 
 def upgrade_users(conn: sqlite3.Connection) -> None:
-    """Rebuild a users table from before proof (one transaction; a second process waits and skips)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(users)")}
-        if "phone_verified" not in columns:
-            for statement in REBUILD.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-        for statement in INDEXES.split(";"):
+    """Rebuild a users table from before proof; runs inside the migration transaction.
+
+    A table that already has the columns (made by a build between proof and migrations) is kept as it is.
+    """
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(users)")}
+    if "phone_verified" not in columns:
+        for statement in REBUILD.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    for statement in INDEXES.split(";"):
+        if statement.strip():
+            conn.execute(statement)
