@@ -3,10 +3,11 @@
 Per destination prefix (country code and leading digits, last four dropped) it keeps a rolling count of
 codes sent and codes verified: the current fixed window plus the previous one weighted by how much of it
 still overlaps the last `window_seconds`. Real users type most codes they get; an attacker who earns a
-share of the termination fees of a number block never does. When a prefix has at least `min_sends`
-sends and its verified/sent ratio is under `min_conversion`, it is blocked for `block_seconds`
-(stored, so `twostep fraud status` can list it and `twostep fraud unblock` lift it). Numbers and
-prefixes on the safe list are never blocked.
+share of the termination fees of a number block never does. Once a prefix's current window has
+`min_sends` sends, each further send judges it: a verified/sent ratio under `min_conversion` blocks it
+for `block_seconds` (stored, so `twostep fraud status` can list it and `twostep fraud unblock` lift
+it); sends to a blocked prefix are refused before anything is taken or sent. Numbers and prefixes on
+the safe list are never blocked.
 """
 
 from __future__ import annotations

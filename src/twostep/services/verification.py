@@ -85,6 +85,11 @@ class _CreateRequest:
     retries: int | None
 
 
+def _tenant_of(ctx: RequestContext) -> dict[str, str]:
+    """The caller's tenant for the audit trail (none for keyless dev calls)."""
+    return {"tenant": ctx.tenant.name} if ctx.tenant is not None else {}
+
+
 def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
 
@@ -148,7 +153,7 @@ class VerificationService:
         request = _CreateRequest(challenge_id, auth_id, phone, spec, code_length, retries)
         with self._create_lock(request.challenge_id):
             challenge, mode = self._send(request, ctx)
-        self._audit.record("verification_created", ctx=ctx, phone=phone, mode=mode)
+        self._audit.record("verification_created", ctx=ctx, phone=phone, mode=mode, **_tenant_of(ctx))
         return VerificationCreated(auth_id, challenge.expires_at, challenge.attempts_remaining)
 
     def check(self, auth_id: str, code: str, ctx: RequestContext = NO_CONTEXT) -> VerificationChecked:
@@ -166,12 +171,14 @@ class VerificationService:
         except ChallengeNotFound:
             # The same HMAC work as for a known id, so the answer's timing says little more than its status.
             self._hasher.digest(challenge_id, code)
-            self._audit.record("verification_failed", ctx=ctx, reason=ChallengeNotFound.code)
+            self._audit.record(
+                "verification_failed", ctx=ctx, reason=ChallengeNotFound.code, **_tenant_of(ctx)
+            )
             raise
         except (WrongCode, ChallengeGone) as exc:
-            self._audit.record("verification_failed", ctx=ctx, reason=exc.code)
+            self._audit.record("verification_failed", ctx=ctx, reason=exc.code, **_tenant_of(ctx))
             raise
-        self._audit.record("verification_succeeded", ctx=ctx)
+        self._audit.record("verification_succeeded", ctx=ctx, **_tenant_of(ctx))
         return VerificationChecked(auth_id)
 
     @contextmanager
