@@ -11,11 +11,13 @@ from twostep.domain.clock import Clock, SystemClock
 from twostep.domain.keys import KeyMaterial
 from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
-from twostep.domain.ports import SmsSender, Storage
+from twostep.domain.ports import EmailSender, SmsSender, Storage
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
+from twostep.email import build_email_sender
 from twostep.policies import budget_policy, fraud_policy, limit_policy, tenant_directory, verify_policy
 from twostep.secrets import load_key_material, settings_with_secret_credentials
 from twostep.services.account import AccountService
+from twostep.services.account_changes import AccountChangeService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.health import HealthService
@@ -23,7 +25,9 @@ from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
 from twostep.services.prefix_guard import PrefixGuard
+from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
+from twostep.services.session_ending import RefreshFamilyEnder
 from twostep.services.tenants import TenantDirectory
 from twostep.services.tokens import TokenService
 from twostep.services.verification import VerificationService
@@ -33,6 +37,7 @@ from twostep.storage import build_storage
 from twostep.verifier_factory import build_verifier
 
 logger = logging.getLogger("twostep")
+ACCOUNT_CODE_TEMPLATE = "{code} is your {org} code to confirm a change to your account. Never share it."
 
 
 @dataclass
@@ -53,6 +58,9 @@ class Container:
     messages: MessageService
     verification: VerificationService
     account: AccountService
+    recovery: PasswordRecoveryService
+    changes: AccountChangeService
+    email_sender: EmailSender
     health: HealthService
     tenants: TenantDirectory
     fraud: PrefixGuard
@@ -81,6 +89,7 @@ def build(
     boto_session: Any = None,
     storage: Storage | None = None,
     sender: SmsSender | None = None,
+    email_sender: EmailSender | None = None,
     passwords: PasswordHasher | None = None,
 ) -> Container:
     """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda,
@@ -100,7 +109,8 @@ def build(
         closers.append(http)
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)
-    return _wire(settings, clock, storage, sender, keys, closers, passwords)
+    email_sender = email_sender or build_email_sender(settings, deps)
+    return _wire(settings, clock, storage, (sender, email_sender), keys, closers, passwords)
 
 
 def migrate_storage(settings: Settings, *, boto_session: Any = None) -> list[int]:
@@ -116,11 +126,12 @@ def _wire(
     settings: Settings,
     clock: Clock,
     storage: Storage,
-    sender: SmsSender,
+    senders: tuple[SmsSender, EmailSender],
     keys: KeyMaterial,
     closers: list[Any],
     passwords: PasswordHasher | None = None,
 ) -> Container:
+    sender, email_sender = senders
     passwords = passwords or PasswordHasher(
         settings.argon2_memory_kib,
         settings.argon2_time_cost,
@@ -141,6 +152,7 @@ def _wire(
     codes = ChallengeService(
         store=storage,
         sender=sender,
+        email_sender=email_sender,
         hasher=code_hasher,
         limits=limits,
         audit=audit,
@@ -173,6 +185,14 @@ def _wire(
         ttl_seconds=settings.otp_ttl_seconds,
         max_attempts=settings.otp_max_attempts,
         template=settings.sms_template,
+    )
+    # Until the session service is wired in, ending sessions revokes the account's refresh tokens.
+    session_ender = RefreshFamilyEnder(storage, audit, clock)
+    account_spec = CodeSpec(
+        length=settings.otp_length,
+        ttl_seconds=settings.otp_ttl_seconds,
+        max_attempts=settings.otp_max_attempts,
+        template=ACCOUNT_CODE_TEMPLATE,
     )
     return Container(
         settings=settings,
@@ -219,6 +239,31 @@ def _wire(
             policy=verify_policy(settings),
         ),
         account=AccountService(users=storage, limits=limits, audit=audit, clock=clock),
+        recovery=PasswordRecoveryService(
+            users=storage,
+            challenges=storage,
+            codes=codes,
+            code_hasher=code_hasher,
+            hasher=passwords,
+            limits=limits,
+            sessions=session_ender,
+            audit=audit,
+            clock=clock,
+            spec=account_spec,
+            org_name=settings.org_name,
+        ),
+        changes=AccountChangeService(
+            users=storage,
+            codes=codes,
+            hasher=passwords,
+            limits=limits,
+            sessions=session_ender,
+            audit=audit,
+            clock=clock,
+            spec=account_spec,
+            org_name=settings.org_name,
+        ),
+        email_sender=email_sender,
         health=HealthService(storage, clock),
         tenants=tenant_directory(settings),
         fraud=limits.sms.guard,

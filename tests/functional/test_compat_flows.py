@@ -181,4 +181,14 @@ def test_openapi_documents_bearer_auth_on_protected_routes(client: TestClient) -
         for method, operation in operations.items()
         if {"bearerAuth": []} in operation.get("security", [])
     }
-    assert protected == {("/hello", "get"), ("/me", "get"), ("/messages", "post")}
+    account = {
+        "/me/password",
+        "/me/phone",
+        "/me/phone/verify",
+        "/me/email",
+        "/me/email/verify",
+        "/me/email/verify/start",
+    }
+    assert protected == {("/hello", "get"), ("/me", "get"), ("/messages", "post")} | {
+        (p, "post") for p in account
+    }

@@ -103,6 +103,10 @@ class RefreshTokenStore(Protocol):
 
     def revoke_family(self, family_id: str, now: datetime) -> None: ...
 
+    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
+        """Revoke every refresh token of the user (a password reset or change ends its sessions)."""
+        ...
+
 
 class MessageStore(Protocol):
     def add_message(self, message: Message) -> None: ...
@@ -245,3 +249,17 @@ def send_expiring(sender: SmsSender, to: str, body: str, valid_seconds: int) -> 
     if isinstance(sender, ExpiringSmsSender):
         return sender.send_expiring(to, body, valid_seconds)
     return sender.send(to, body)
+
+
+class EmailSender(Protocol):
+    """Sends one email. Implementations never log or raise with the body or credentials."""
+
+    name: str
+
+    def send(self, to: str, subject: str, body: str) -> str:
+        """Deliver a plain-text email to `to`; returns the provider's message id.
+
+        Raises:
+            EmailDeliveryError: with a stable `reason` when the provider did not take the message.
+        """
+        ...

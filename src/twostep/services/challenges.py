@@ -16,16 +16,22 @@ from twostep.domain.errors import (
     ChallengeExpired,
     ChallengeNotFound,
     ChallengeUsed,
+    EmailDeliveryError,
     SmsDeliveryError,
     WrongCode,
 )
 from twostep.domain.identity import E164
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
-from twostep.domain.ports import ChallengeStore, SmsSender, send_expiring
+from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender, send_expiring
 from twostep.domain.segments import count_segments
 from twostep.services.audit import AuditService
 from twostep.services.limits import LimitsService
+
+
+def _account_of(purpose: ChallengePurpose, subject: str) -> str | None:
+    """The account a text is sent for (its daily cap): every purpose but a verification's auth_id."""
+    return subject or None if purpose != "verify" else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +50,7 @@ class ChallengeService:
         *,
         store: ChallengeStore,
         sender: SmsSender,
+        email_sender: EmailSender | None = None,
         hasher: CodeHasher,
         limits: LimitsService,
         audit: AuditService,
@@ -52,6 +59,7 @@ class ChallengeService:
         web_origin: str | None,
     ) -> None:
         self._store, self._sender, self._hasher = store, sender, hasher
+        self._email_sender = email_sender
         self._limits, self._audit, self._clock = limits, audit, clock
         self._org, self._web_origin = org_name, web_origin
 
@@ -80,7 +88,7 @@ class ChallengeService:
         """
         code = generate_code(spec.length)
         body = self._body(spec, code)
-        account = subject if purpose == "login" else None
+        account = _account_of(purpose, subject)
         self._limits.reserve_sms(phone, ctx, segments=count_segments(body).count, account=account)
         now = self._clock.now()
         challenge = Challenge(
@@ -100,6 +108,64 @@ class ChallengeService:
         self._deliver(challenge, body, spec, ctx)
         return challenge
 
+    def issue_email(
+        self,
+        *,
+        challenge_id: str,
+        purpose: ChallengePurpose,
+        subject: str,
+        email: str,
+        spec: CodeSpec,
+        email_subject: str,
+        ctx: RequestContext = NO_CONTEXT,
+    ) -> Challenge:
+        """Create a challenge and email its code; the same rules as a texted code (HMAC at rest, expiry,
+        attempts, single use), with the per-address caps of `LimitsService.reserve_email`.
+
+        Raises:
+            RateLimited, EmailDeliveryError.
+        """
+        self._limits.reserve_email(email, ctx)
+        now = self._clock.now()
+        code = generate_code(spec.length)
+        challenge = Challenge(
+            id=challenge_id,
+            purpose=purpose,
+            subject=subject,
+            phone=E164(""),
+            code_hmac=self._hasher.digest(challenge_id, code),
+            created_at=now,
+            expires_at=now + timedelta(seconds=spec.ttl_seconds),
+            max_attempts=spec.max_attempts,
+            last_sent_at=now,
+            code_length=spec.length,
+            email=email,
+        )
+        self._store.put_challenge(challenge)
+        body = render_message(
+            spec.template, code=code, org=self._org, ttl_seconds=spec.ttl_seconds, web_origin=self._web_origin
+        )
+        try:
+            self.send_email(email, email_subject, body)
+        except EmailDeliveryError as exc:
+            self._store.expire_challenge(challenge.id, self._clock.now())
+            self._audit.record(
+                "code_delivery_failed", ctx=ctx, user_id=subject, reason=exc.reason, purpose=purpose
+            )
+            raise
+        self._audit.record("code_sent", ctx=ctx, user_id=subject, purpose=purpose, channel="email")
+        return challenge
+
+    def send_email(self, to: str, subject: str, body: str) -> None:
+        """Raises: EmailDeliveryError (also when no email provider is configured)."""
+        if self._email_sender is None:
+            raise EmailDeliveryError("not_configured")
+        self._email_sender.send(to, subject, body)
+
+    def send_sms(self, to: E164, body: str) -> None:
+        """A notice (no code) by SMS. Raises: SmsDeliveryError."""
+        self._sender.send(to, body)
+
     def replace(self, challenge: Challenge, spec: CodeSpec, ctx: RequestContext = NO_CONTEXT) -> Challenge:
         """A new code for a live challenge (resend or verification re-create); the attempt budget stays.
 
@@ -110,7 +176,7 @@ class ChallengeService:
         self._ensure_replaceable(challenge, self._clock.now())
         code = generate_code(challenge.code_length)
         body = self._body(spec, code)
-        account = challenge.subject if challenge.purpose == "login" else None
+        account = _account_of(challenge.purpose, challenge.subject)
         self._limits.reserve_sms(challenge.phone, ctx, segments=count_segments(body).count, account=account)
         now = self._clock.now()
         replaced = self._store.replace_code(
@@ -154,8 +220,46 @@ class ChallengeService:
             raise WrongCode(counted.attempts_remaining)
         if not self._store.consume_challenge(challenge_id, now):
             raise ChallengeUsed()
-        self._limits.sms.record_verified(counted.phone)  # the fraud guard's sign of a real person
+        if counted.phone:  # a texted code (not an emailed one) was used: the fraud guard's sign of a person
+            self._limits.sms.record_verified(counted.phone)
         return counted
+
+    def purpose_of(self, challenge_id: str) -> ChallengePurpose | None:
+        """What a challenge is for (None: no such challenge)."""
+        challenge = self._store.get_challenge(challenge_id)
+        return None if challenge is None else challenge.purpose
+
+    def check_owned(
+        self,
+        challenge_id: str,
+        raw_code: object,
+        purpose: ChallengePurpose,
+        subject: str,
+        ctx: RequestContext,
+        budget_key: str | None = None,
+    ) -> Challenge:
+        """`check` for an account's own code (reset, changes): the challenge must be `subject`'s, and the
+        account's wrong-code budget (the login one; `budget_key` names another) counts every comparison.
+
+        Raises:
+            ChallengeNotFound, ChallengeGone (410 family), WrongCode, RateLimited, InvalidInput.
+        """
+        challenge = self._store.get_challenge(challenge_id)
+        if challenge is None or challenge.purpose != purpose or challenge.subject != subject:
+            raise ChallengeNotFound()
+        budget = budget_key or subject
+        count = self._limits.begin_code_attempt(budget, ctx)
+        try:
+            checked = self.check(challenge_id, raw_code, purpose, ctx, read=challenge)
+        except WrongCode:
+            self._audit.record("code_failed", ctx=ctx, user_id=subject or None, purpose=purpose)
+            self._limits.code_attempt_failed(budget, count, ctx)
+            raise
+        except Exception:
+            self._limits.code_attempt_void(budget)
+            raise
+        self._limits.reset_code_failures(budget)
+        return checked
 
     @staticmethod
     def _ensure_usable(challenge: Challenge | None, now: datetime) -> None:
@@ -186,7 +290,9 @@ class ChallengeService:
     def _deliver(self, challenge: Challenge, body: str, spec: CodeSpec, ctx: RequestContext) -> None:
         # A login's subject is a user id; a verification's is the caller's auth_id, kept as detail.
         who = (
-            {"user_id": challenge.subject} if challenge.purpose == "login" else {"auth_id": challenge.subject}
+            {"user_id": challenge.subject}
+            if challenge.purpose != "verify"
+            else {"auth_id": challenge.subject}
         )
         try:
             send_expiring(self._sender, challenge.phone, body, spec.ttl_seconds)

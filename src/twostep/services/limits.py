@@ -242,3 +242,29 @@ class LimitsService:
             DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted.
         """
         self.sms.reserve(SmsRequest(phone, segments, account), ctx)
+
+    # --- per email address: the same caps as a phone number ---
+    def reserve_email(self, address: str, ctx: RequestContext = NO_CONTEXT) -> None:
+        """Admit one code email to `address` or raise (per-address day and 10-minute caps, cooldown);
+        a refusal gives back what it took.
+
+        Raises:
+            RateLimited: the address's caps or cooldown.
+        """
+        policy, now, gate = self._policy, self._clock.now(), self._gate
+        taken: list[Held] = []
+        try:
+            for window, limit, name in (
+                (DAY, policy.sms_per_number_day, "email_per_address_day"),
+                (10 * MINUTE, policy.sms_per_number_10min, "email_per_address_10min"),
+            ):
+                taken.append(gate.take_window(f"mail:{address}", window, limit, name, ctx, email=address))
+            if policy.resend_cooldown_seconds > 0:
+                until = now + timedelta(seconds=policy.resend_cooldown_seconds)
+                taken.append(
+                    gate.take(f"mail-cooldown:{address}", until, 1, "email_cooldown", ctx, email=address)
+                )
+        except RateLimited:
+            for held in reversed(taken):
+                self._release(held)
+            raise

@@ -179,6 +179,12 @@ class MemoryStorage:
                 if token.family_id == family_id and token.revoked_at is None:
                     self._refresh[token_hash] = replace(token, revoked_at=now)
 
+    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
+        with self._lock:
+            for token_hash, token in self._refresh.items():
+                if token.user_id == user_id and token.revoked_at is None:
+                    self._refresh[token_hash] = replace(token, revoked_at=now)
+
     # --- messages ---
     def add_message(self, message: Message) -> None:
         with self._lock:

@@ -141,14 +141,15 @@ class SqliteStorage(SqlitePrefixBlocks):
             sends=row["sends"],
             last_sent_at=moment_or_none(row["last_sent_at"]),
             code_length=row["code_length"],
+            email=row["email"],
         )
 
     def put_challenge(self, challenge: Challenge) -> None:
         c = challenge
         self._execute(
             "INSERT OR REPLACE INTO challenges (id, purpose, subject, phone, code_hmac, created_at, expires_at,"
-            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 c.id,
                 c.purpose,
@@ -163,6 +164,7 @@ class SqliteStorage(SqlitePrefixBlocks):
                 c.sends,
                 epoch(c.last_sent_at),
                 c.code_length,
+                c.email,
             ),
         )
 
@@ -252,6 +254,12 @@ class SqliteStorage(SqlitePrefixBlocks):
         self._execute(
             "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
             (epoch(now), family_id),
+        )
+
+    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
+        self._execute(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+            (epoch(now), user_id),
         )
 
     # --- messages ---
