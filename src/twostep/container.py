@@ -8,19 +8,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twostep.domain.clock import Clock, SystemClock
-from twostep.domain.keys import KeyMaterial
 from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import EmailSender, SmsSender, Storage
-from twostep.domain.tokens import TokenIssuer, TokenVerifier
 from twostep.email import build_email_sender
 from twostep.policies import budget_policy, fraud_policy, limit_policy, tenant_directory, verify_policy
-from twostep.secrets import load_key_material, settings_with_secret_credentials
+from twostep.secrets import key_source_for, settings_with_secret_credentials
 from twostep.services.account import AccountService
 from twostep.services.account_changes import AccountChangeService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.health import HealthService
+from twostep.services.keyring import KeyRing, TokenPolicy
 from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
@@ -34,7 +33,6 @@ from twostep.services.verification import VerificationService
 from twostep.settings import Settings
 from twostep.sms import SenderDeps, build_delivery
 from twostep.storage import build_storage
-from twostep.verifier_factory import build_verifier
 
 logger = logging.getLogger("twostep")
 ACCOUNT_CODE_TEMPLATE = "{code} is your {org} code to confirm a change to your account. Never share it."
@@ -46,13 +44,12 @@ class Container:
     clock: Clock
     storage: Storage
     sender: SmsSender
-    keys: KeyMaterial
+    keys: KeyRing
     passwords: PasswordHasher
     audit: AuditService
     limits: LimitsService
     codes: ChallengeService
     tokens: TokenService
-    verifier: TokenVerifier
     registration: RegistrationService
     login: LoginService
     messages: MessageService
@@ -81,6 +78,16 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def token_policy(settings: Settings) -> TokenPolicy:
+    return TokenPolicy(
+        algorithm=settings.jwt_algorithm,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        access_ttl_seconds=settings.access_token_ttl_seconds,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
+
+
 def build(
     settings: Settings,
     *,
@@ -95,10 +102,15 @@ def build(
     """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda,
     the pumping simulation's cheap password hasher)."""
     clock = clock or SystemClock()
-    keys = load_key_material(settings, clock, boto_session=boto_session)
-    settings = settings_with_secret_credentials(settings, keys.extra)  # provider keys kept in the secret
     storage = storage or build_storage(settings, boto_session=boto_session)
     storage.init_schema()
+    keys = KeyRing(
+        key_source_for(settings, storage, clock, boto_session=boto_session),
+        clock,
+        token_policy(settings),
+        settings.keys_refresh_seconds,
+    )
+    settings = settings_with_secret_credentials(settings, keys.material.extra)  # provider keys in the secret
     closers: list[Any] = []
     if http is None and any(name in settings.sms_providers for name in ("twilio", "flowroute", "sipgate")):
         import httpx
@@ -127,7 +139,7 @@ def _wire(
     clock: Clock,
     storage: Storage,
     senders: tuple[SmsSender, EmailSender],
-    keys: KeyMaterial,
+    keys: KeyRing,
     closers: list[Any],
     passwords: PasswordHasher | None = None,
 ) -> Container:
@@ -160,22 +172,10 @@ def _wire(
         org_name=settings.org_name,
         web_origin=settings.web_origin,
     )
-    current = keys.current
-    issuer = TokenIssuer(
-        kid=current.kid,
-        algorithm=current.algorithm,
-        key=current.signing_material,
-        issuer=settings.issuer,
-        audience=settings.audience,
-        ttl_seconds=settings.access_token_ttl_seconds,
-        clock=clock,
-    )
-    verifier = build_verifier(settings, keys, clock)
     tokens = TokenService(
         store=storage,
         users=storage,
-        issuer=issuer,
-        verifier=verifier,
+        keys=keys,
         audit=audit,
         clock=clock,
         refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
@@ -205,7 +205,6 @@ def _wire(
         limits=limits,
         codes=codes,
         tokens=tokens,
-        verifier=verifier,
         registration=RegistrationService(
             users=storage,
             hasher=passwords,

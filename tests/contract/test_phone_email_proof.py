@@ -114,3 +114,18 @@ def test_revoke_user_tokens_ends_every_session_of_that_user_only(storage: Storag
     later = NOW + timedelta(seconds=1)
     assert all(storage.claim_refresh_token(t.token_hash, later) is None for t in mine)
     assert storage.claim_refresh_token(theirs.token_hash, later) is not None
+
+
+def test_a_code_sent_by_email_keeps_its_address(storage: Storage) -> None:
+    from tests.contract.helpers import make_challenge
+
+    by_email = make_challenge(purpose="email_change", phone="", email="new@example.com")
+    by_sms = make_challenge(purpose="phone_change")
+    for challenge in (by_email, by_sms):
+        storage.put_challenge(challenge)
+    read = storage.get_challenge(by_email.id)
+    assert read is not None and read.email == "new@example.com" and read.purpose == "email_change"
+    counted = storage.count_attempt(by_email.id, NOW)
+    assert counted is not None and counted.email == "new@example.com"
+    texted = storage.get_challenge(by_sms.id)
+    assert texted is not None and texted.email is None and texted.phone == "+905555555555"

@@ -9,7 +9,7 @@ from datetime import datetime
 from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
-from twostep.domain.ports import Counter, PrefixBlock
+from twostep.domain.ports import Counter, KeyRecord, PrefixBlock
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 
 
@@ -25,6 +25,7 @@ class MemoryStorage:
         self._outbox: list[OutboxEntry] = []
         self._counters: dict[str, Counter] = {}
         self._audit: list[AuditEvent] = []
+        self._key_record: KeyRecord | None = None
         self._blocks: dict[str, PrefixBlock] = {}
 
     def init_schema(self) -> None:
@@ -257,3 +258,15 @@ class MemoryStorage:
         with self._lock:
             matching = [e for e in self._audit if user_id is None or e.user_id == user_id]
         return matching[-limit:] if limit > 0 else []
+
+    # --- shared keys ---
+    def get_key_record(self) -> KeyRecord | None:
+        return self._key_record
+
+    def put_key_record(self, record: KeyRecord, replaces: int | None) -> bool:
+        with self._lock:
+            stored = self._key_record
+            if (stored.version if stored else None) != replaces:
+                return False
+            self._key_record = record
+            return True
