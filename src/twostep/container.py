@@ -8,31 +8,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twostep.domain.clock import Clock, SystemClock
-from twostep.domain.keys import KeyMaterial
 from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import EmailSender, SmsSender, Storage
-from twostep.domain.tokens import TokenIssuer, TokenVerifier
 from twostep.email import build_email_sender
-from twostep.secrets import load_key_material, settings_with_secret_credentials
+from twostep.policies import budget_policy, fraud_policy, limit_policy, tenant_directory, verify_policy
+from twostep.secrets import key_source_for, settings_with_secret_credentials
 from twostep.services.account import AccountService
 from twostep.services.account_changes import AccountChangeService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.health import HealthService
-from twostep.services.limits import LimitPolicy, LimitsService
+from twostep.services.keyring import KeyRing, TokenPolicy
+from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
+from twostep.services.prefix_guard import PrefixGuard
 from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
 from twostep.services.session_ending import RefreshFamilyEnder
+from twostep.services.tenants import TenantDirectory
 from twostep.services.tokens import TokenService
-from twostep.services.verification import VerificationService, VerifyPolicy
+from twostep.services.verification import VerificationService
 from twostep.settings import Settings
 from twostep.sms import SenderDeps, build_delivery
 from twostep.storage import build_storage
-from twostep.verifier_factory import build_verifier
 
 logger = logging.getLogger("twostep")
 ACCOUNT_CODE_TEMPLATE = "{code} is your {org} code to confirm a change to your account. Never share it."
@@ -44,13 +45,12 @@ class Container:
     clock: Clock
     storage: Storage
     sender: SmsSender
-    keys: KeyMaterial
+    keys: KeyRing
     passwords: PasswordHasher
     audit: AuditService
     limits: LimitsService
     codes: ChallengeService
     tokens: TokenService
-    verifier: TokenVerifier
     registration: RegistrationService
     login: LoginService
     messages: MessageService
@@ -60,6 +60,8 @@ class Container:
     changes: AccountChangeService
     email_sender: EmailSender
     health: HealthService
+    tenants: TenantDirectory
+    fraud: PrefixGuard
     metrics: Metrics
     closers: list[Any] = field(default_factory=list)
 
@@ -78,30 +80,13 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def limit_policy(settings: Settings) -> LimitPolicy:
-    return LimitPolicy(
-        resend_cooldown_seconds=settings.resend_cooldown_seconds,
-        sms_per_number_10min=settings.sms_per_number_10min,
-        sms_per_number_day=settings.sms_per_number_day,
-        sms_hourly_budget=settings.sms_hourly_budget,
-        sms_allowed_countries=tuple(settings.sms_allowed_countries),
-        login_free_failures=settings.login_free_failures,
-        login_max_delay_seconds=settings.login_max_delay_seconds,
-        login_account_free_failures=settings.login_account_free_failures,
-        ip_login_per_minute=settings.ip_login_per_minute,
-        ip_register_per_hour=settings.ip_register_per_hour,
-        ip_verify_create_per_hour=settings.ip_verify_create_per_hour,
-        otp_account_failure_limit=settings.otp_account_failure_limit,
-    )
-
-
-def verify_policy(settings: Settings) -> VerifyPolicy:
-    return VerifyPolicy(
-        default_length=settings.verify_default_length,
-        default_ttl_seconds=settings.verify_default_ttl_seconds,
-        max_ttl_seconds=settings.verify_max_ttl_seconds,
-        default_retries=settings.verify_default_retries,
-        template=settings.verify_template,
+def token_policy(settings: Settings) -> TokenPolicy:
+    return TokenPolicy(
+        algorithm=settings.jwt_algorithm,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        access_ttl_seconds=settings.access_token_ttl_seconds,
+        leeway_seconds=settings.jwt_leeway_seconds,
     )
 
 
@@ -114,14 +99,21 @@ def build(
     storage: Storage | None = None,
     sender: SmsSender | None = None,
     email_sender: EmailSender | None = None,
+    passwords: PasswordHasher | None = None,
     metrics: Metrics | None = None,
 ) -> Container:
-    """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda)."""
+    """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda,
+    the pumping simulation's cheap password hasher)."""
     clock = clock or SystemClock()
-    keys = load_key_material(settings, clock, boto_session=boto_session)
-    settings = settings_with_secret_credentials(settings, keys.extra)  # provider keys kept in the secret
     storage = storage or build_storage(settings, boto_session=boto_session)
     storage.init_schema()
+    keys = KeyRing(
+        key_source_for(settings, storage, clock, boto_session=boto_session),
+        clock,
+        token_policy(settings),
+        settings.keys_refresh_seconds,
+    )
+    settings = settings_with_secret_credentials(settings, keys.material.extra)  # provider keys in the secret
     closers: list[Any] = []
     if http is None and any(name in settings.sms_providers for name in ("twilio", "flowroute", "sipgate")):
         import httpx
@@ -133,7 +125,9 @@ def build(
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)
     email_sender = email_sender or build_email_sender(settings, deps)
-    return _wire(settings, clock, storage, (sender, email_sender), keys, closers, metrics or NO_METRICS)
+    return _wire(
+        settings, clock, storage, (sender, email_sender), keys, closers, passwords, metrics or NO_METRICS
+    )
 
 
 def migrate_storage(settings: Settings, *, boto_session: Any = None) -> list[int]:
@@ -150,12 +144,13 @@ def _wire(
     clock: Clock,
     storage: Storage,
     senders: tuple[SmsSender, EmailSender],
-    keys: KeyMaterial,
+    keys: KeyRing,
     closers: list[Any],
-    metrics: Metrics,
+    passwords: PasswordHasher | None = None,
+    metrics: Metrics = NO_METRICS,
 ) -> Container:
     sender, email_sender = senders
-    passwords = PasswordHasher(
+    passwords = passwords or PasswordHasher(
         settings.argon2_memory_kib,
         settings.argon2_time_cost,
         settings.argon2_parallelism,
@@ -163,7 +158,16 @@ def _wire(
         on_queue=metrics.hash_queue,
     )
     audit = AuditService(storage, clock, fingerprint_key=keys.otp_hmac_key)
-    limits = LimitsService(storage, limit_policy(settings), clock, audit, metrics)
+    limits = LimitsService(
+        storage,
+        limit_policy(settings),
+        clock,
+        audit,
+        blocks=storage,
+        fraud=fraud_policy(settings),
+        budget=budget_policy(settings),
+        metrics=metrics,
+    )
     code_hasher = CodeHasher(keys.otp_hmac_key)
     codes = ChallengeService(
         store=storage,
@@ -177,22 +181,10 @@ def _wire(
         web_origin=settings.web_origin,
         metrics=metrics,
     )
-    current = keys.current
-    issuer = TokenIssuer(
-        kid=current.kid,
-        algorithm=current.algorithm,
-        key=current.signing_material,
-        issuer=settings.issuer,
-        audience=settings.audience,
-        ttl_seconds=settings.access_token_ttl_seconds,
-        clock=clock,
-    )
-    verifier = build_verifier(settings, keys, clock)
     tokens = TokenService(
         store=storage,
         users=storage,
-        issuer=issuer,
-        verifier=verifier,
+        keys=keys,
         audit=audit,
         clock=clock,
         refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
@@ -222,7 +214,6 @@ def _wire(
         limits=limits,
         codes=codes,
         tokens=tokens,
-        verifier=verifier,
         registration=RegistrationService(
             users=storage,
             hasher=passwords,
@@ -282,6 +273,8 @@ def _wire(
         ),
         email_sender=email_sender,
         health=HealthService(storage, clock),
+        tenants=tenant_directory(settings),
+        fraud=limits.sms.guard,
         metrics=metrics,
         closers=closers,
     )

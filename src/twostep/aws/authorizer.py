@@ -30,6 +30,9 @@ from twostep.domain.tokens import AccessClaims, TokenVerifier, extract_bearer
 logger = logging.getLogger("twostep.authorizer")
 
 UNAUTHORIZED = "Unauthorized"
+# The key set is read again this often, so a rotated key is known long before it signs (its activation
+# delay is at least this long): one GetSecretValue a minute per warm container.
+KEYS_REFRESH_SECONDS = 60.0
 
 
 class AuthorizerUnavailable(RuntimeError):
@@ -44,6 +47,10 @@ def _build_verifier() -> TokenVerifier:
     clock = SystemClock()
     try:
         settings = AuthorizerSettings.from_environ()
+        if settings.secret_arn:
+            from twostep.secrets.aws import clear_cache
+
+            clear_cache()  # a refresh must see a rotation
         return build_verifier(settings, load_key_material(settings, clock), clock)
     except Exception as exc:
         logger.error("authorizer keys unavailable: %s", type(exc).__name__)
@@ -54,8 +61,9 @@ _verifier = BuiltOnce(_build_verifier)
 
 
 def get_verifier() -> TokenVerifier:
-    """The container's verifier, built on first use from `Settings()` and the configured key source."""
-    return _verifier.get()
+    """The container's verifier, built on first use from `Settings()` and the configured key source, and
+    again every `KEYS_REFRESH_SECONDS`."""
+    return _verifier.get(KEYS_REFRESH_SECONDS)
 
 
 def reset() -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from twostep.domain.identity import E164
+from twostep.domain.keys import VersionedKeys
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
 
 
@@ -146,11 +147,82 @@ class CounterStore(Protocol):
     def delete_counter(self, key: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PrefixBlock:
+    """The fraud guard stopped sends to numbers starting with `prefix` until `until`."""
+
+    prefix: str
+    blocked_at: datetime
+    until: datetime
+    sent: int  # the rolling counts that made it block
+    verified: int
+
+
+class PrefixBlockStore(Protocol):
+    def add_prefix_block(self, block: PrefixBlock) -> bool:
+        """Store `block` unless a block of the prefix is live at `block.blocked_at` (one conditional write).
+
+        True only for the caller that stored it, so a block is audited once however many requests race.
+        """
+        ...
+
+    def get_prefix_block(self, prefix: str, now: datetime) -> PrefixBlock | None:
+        """The live block of `prefix`, or None."""
+        ...
+
+    def list_prefix_blocks(self, now: datetime) -> list[PrefixBlock]:
+        """Every live block, by prefix (administration; never on a request path)."""
+        ...
+
+    def delete_prefix_block(self, prefix: str) -> bool:
+        """Lift a block; True when a live or expired block was there."""
+        ...
+
+
 class AuditStore(Protocol):
     def append_audit(self, event: AuditEvent) -> None: ...
 
     def list_audit(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:
         """The `limit` newest events, oldest first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """The deployment's key material, sealed with its master key, shared by every process and host."""
+
+    version: int  # 1 for the first record, one more for every replacement
+    sealed: str  # what the key source sealed; storage never looks inside
+    master_key_id: str  # names the master key that sealed it, to refuse a mismatch with one clear line
+    updated_at: datetime
+
+
+class KeyStore(Protocol):
+    def get_key_record(self) -> KeyRecord | None:
+        """The record (strongly consistent read), or None before the first start."""
+        ...
+
+    def put_key_record(self, record: KeyRecord, replaces: int | None) -> bool:
+        """Store `record` only if the stored version is `replaces` (None: only if there is no record).
+
+        One conditional write; True for the one caller that won, False otherwise.
+        """
+        ...
+
+
+class KeySource(Protocol):
+    """Where a process gets the deployment's shared key material (the database, or a secret store)."""
+
+    def load(self) -> VersionedKeys:
+        """The key material in use; at start-up.
+
+        Raises:
+            ConfigurationError: the keys cannot be opened or disagree with this process's configuration.
+        """
+        ...
+
+    def changed_since(self, version: str) -> VersionedKeys | None:
+        """The key material if it changed since `version`, else None; cheap enough to call every minute."""
         ...
 
 
@@ -161,7 +233,9 @@ class Storage(
     MessageStore,
     OutboxStore,
     CounterStore,
+    PrefixBlockStore,
     AuditStore,
+    KeyStore,
     Protocol,
 ):
     """Everything a storage adapter provides."""
@@ -196,6 +270,26 @@ class SmsSender(Protocol):
             SmsDeliveryError: with a stable `reason` when the provider did not take the message.
         """
         ...
+
+
+@runtime_checkable
+class ExpiringSmsSender(Protocol):
+    """A sender that can tell the provider to drop a message it could not deliver within its lifetime."""
+
+    def send_expiring(self, to: str, body: str, valid_seconds: int) -> str:
+        """Like `SmsSender.send`; the provider discards the text if undelivered after `valid_seconds`."""
+        ...
+
+
+def send_expiring(sender: SmsSender, to: str, body: str, valid_seconds: int) -> str:
+    """Send a code that is worthless after `valid_seconds`: with that lifetime where the sender knows it.
+
+    Raises:
+        SmsDeliveryError: as `SmsSender.send`.
+    """
+    if isinstance(sender, ExpiringSmsSender):
+        return sender.send_expiring(to, body, valid_seconds)
+    return sender.send(to, body)
 
 
 class EmailSender(Protocol):

@@ -63,6 +63,10 @@ class TokenIssuer:
     def ttl_seconds(self) -> int:
         return self._ttl
 
+    @property
+    def kid(self) -> str:
+        return self._kid
+
     def issue(self, *, user_id: str, email: str, amr: tuple[str, ...]) -> str:
         now = int(self._clock.now().timestamp())
         claims = {

@@ -24,9 +24,15 @@ from twostep.domain.identity import E164, phone_country
 from twostep.domain.metrics import NO_METRICS, CodeStage, Metrics
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
-from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
+from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender, send_expiring
+from twostep.domain.segments import count_segments
 from twostep.services.audit import AuditService
 from twostep.services.limits import LimitsService
+
+
+def _account_of(purpose: ChallengePurpose, subject: str) -> str | None:
+    """The account a text is sent for (its daily cap): every purpose but a verification's auth_id."""
+    return subject or None if purpose != "verify" else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +66,11 @@ class ChallengeService:
         self._org, self._web_origin = org_name, web_origin
         self._metrics = metrics
 
-    def _count(self, stage: CodeStage, purpose: str, phone: str) -> None:
-        country = phone_country(phone) or "unknown"
-        self._metrics.code_event(stage, purpose=purpose, country=country, provider=self._sender.name)
+    def _count(self, stage: CodeStage, purpose: str, phone: str | None) -> None:
+        """One step of the code funnel; emailed codes count under provider "email"."""
+        country = (phone_country(phone) or "unknown") if phone else "none"
+        provider = self._sender.name if phone else "email"
+        self._metrics.code_event(stage, purpose=purpose, country=country, provider=provider)
 
     @property
     def resend_cooldown_seconds(self) -> int:
@@ -88,9 +96,11 @@ class ChallengeService:
         `attempts` carries over attempts already made (a verification re-created for a new number).
         """
         self._count("requested", purpose, phone)
-        self._limits.reserve_sms(phone, ctx)
-        now = self._clock.now()
         code = generate_code(spec.length)
+        body = self._body(spec, code)
+        account = _account_of(purpose, subject)
+        self._limits.reserve_sms(phone, ctx, segments=count_segments(body).count, account=account)
+        now = self._clock.now()
         challenge = Challenge(
             id=challenge_id,
             purpose=purpose,
@@ -105,7 +115,7 @@ class ChallengeService:
             code_length=spec.length,
         )
         self._store.put_challenge(challenge)
-        self._deliver(challenge, code, spec, ctx)
+        self._deliver(challenge, body, spec, ctx)
         return challenge
 
     def issue_email(
@@ -125,6 +135,7 @@ class ChallengeService:
         Raises:
             RateLimited, EmailDeliveryError.
         """
+        self._count("requested", purpose, None)
         self._limits.reserve_email(email, ctx)
         now = self._clock.now()
         code = generate_code(spec.length)
@@ -149,10 +160,12 @@ class ChallengeService:
             self.send_email(email, email_subject, body)
         except EmailDeliveryError as exc:
             self._store.expire_challenge(challenge.id, self._clock.now())
+            self._count("undelivered", purpose, None)
             self._audit.record(
                 "code_delivery_failed", ctx=ctx, user_id=subject, reason=exc.reason, purpose=purpose
             )
             raise
+        self._count("sent", purpose, None)
         self._audit.record("code_sent", ctx=ctx, user_id=subject, purpose=purpose, channel="email")
         return challenge
 
@@ -174,9 +187,12 @@ class ChallengeService:
             RateLimited: cooldown or SMS caps.
         """
         self._ensure_replaceable(challenge, self._clock.now())
-        self._limits.reserve_sms(challenge.phone, ctx)
-        now = self._clock.now()
+        self._count("requested", challenge.purpose, challenge.phone)
         code = generate_code(challenge.code_length)
+        body = self._body(spec, code)
+        account = _account_of(challenge.purpose, challenge.subject)
+        self._limits.reserve_sms(challenge.phone, ctx, segments=count_segments(body).count, account=account)
+        now = self._clock.now()
         replaced = self._store.replace_code(
             challenge.id,
             self._hasher.digest(challenge.id, code),
@@ -185,7 +201,7 @@ class ChallengeService:
         )
         if replaced is None:
             raise ChallengeUsed()
-        self._deliver(replaced, code, spec, ctx)
+        self._deliver(replaced, body, spec, ctx)
         return replaced
 
     def check(
@@ -224,6 +240,8 @@ class ChallengeService:
         if not self._store.consume_challenge(challenge_id, now):
             raise ChallengeUsed()
         self._count("verified", purpose, challenge.phone)
+        if counted.phone:  # a texted code (not an emailed one) was used: the fraud guard's sign of a person
+            self._limits.sms.record_verified(counted.phone)
         return counted
 
     def purpose_of(self, challenge_id: str) -> ChallengePurpose | None:
@@ -284,10 +302,12 @@ class ChallengeService:
         if challenge.attempts >= challenge.max_attempts:
             raise ChallengeExhausted()
 
-    def _deliver(self, challenge: Challenge, code: str, spec: CodeSpec, ctx: RequestContext) -> None:
-        body = render_message(
+    def _body(self, spec: CodeSpec, code: str) -> str:
+        return render_message(
             spec.template, code=code, org=self._org, ttl_seconds=spec.ttl_seconds, web_origin=self._web_origin
         )
+
+    def _deliver(self, challenge: Challenge, body: str, spec: CodeSpec, ctx: RequestContext) -> None:
         # A login's subject is a user id; a verification's is the caller's auth_id, kept as detail.
         who = (
             {"user_id": challenge.subject}
@@ -295,7 +315,7 @@ class ChallengeService:
             else {"auth_id": challenge.subject}
         )
         try:
-            self._sender.send(challenge.phone, body)
+            send_expiring(self._sender, challenge.phone, body, spec.ttl_seconds)
         except SmsDeliveryError as exc:
             # Nobody may use a code that was never delivered (it could reach the wrong hands later).
             self._store.expire_challenge(challenge.id, self._clock.now())

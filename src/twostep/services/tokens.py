@@ -10,14 +10,9 @@ from twostep.domain.clock import Clock
 from twostep.domain.errors import InvalidToken, RefreshTokenReused
 from twostep.domain.models import NO_CONTEXT, RefreshToken, RequestContext, User
 from twostep.domain.ports import RefreshTokenStore, UserStore
-from twostep.domain.tokens import (
-    AccessClaims,
-    TokenIssuer,
-    TokenVerifier,
-    hash_refresh_token,
-    new_refresh_token,
-)
+from twostep.domain.tokens import AccessClaims, hash_refresh_token, new_refresh_token
 from twostep.services.audit import AuditService
+from twostep.services.keyring import KeyRing
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +29,13 @@ class TokenService:
         *,
         store: RefreshTokenStore,
         users: UserStore,
-        issuer: TokenIssuer,
-        verifier: TokenVerifier,
+        keys: KeyRing,
         audit: AuditService,
         clock: Clock,
         refresh_ttl_seconds: int,
     ) -> None:
         self._store, self._users = store, users
-        self._issuer, self._verifier = issuer, verifier
+        self._keys = keys  # signs with the key active now, verifies with every published key
         self._audit, self._clock = audit, clock
         self._refresh_ttl = timedelta(seconds=refresh_ttl_seconds)
 
@@ -80,7 +74,7 @@ class TokenService:
         """Raises: InvalidToken."""
         if not access_token:
             raise InvalidToken()
-        return self._verifier.verify(access_token)
+        return self._keys.verifier().verify(access_token)
 
     def _handle_failed_claim(self, token_hash: str, ctx: RequestContext) -> None:
         existing = self._store.get_refresh_token(token_hash)
@@ -105,5 +99,6 @@ class TokenService:
                 amr=amr,
             )
         )
-        access = self._issuer.issue(user_id=user.id, email=user.email, amr=amr)
-        return TokenPair(access_token=access, expires_in=self._issuer.ttl_seconds, refresh_token=refresh)
+        issuer = self._keys.issuer()
+        access = issuer.issue(user_id=user.id, email=user.email, amr=amr)
+        return TokenPair(access_token=access, expires_in=issuer.ttl_seconds, refresh_token=refresh)

@@ -9,7 +9,7 @@ from datetime import datetime
 from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
-from twostep.domain.ports import Counter
+from twostep.domain.ports import Counter, KeyRecord, PrefixBlock
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 
 
@@ -25,6 +25,8 @@ class MemoryStorage:
         self._outbox: list[OutboxEntry] = []
         self._counters: dict[str, Counter] = {}
         self._audit: list[AuditEvent] = []
+        self._key_record: KeyRecord | None = None
+        self._blocks: dict[str, PrefixBlock] = {}
 
     def init_schema(self) -> None:
         """Nothing to create."""
@@ -226,6 +228,27 @@ class MemoryStorage:
         with self._lock:
             self._counters.pop(key, None)
 
+    # --- prefix blocks ---
+    def add_prefix_block(self, block: PrefixBlock) -> bool:
+        with self._lock:
+            current = self._blocks.get(block.prefix)
+            if current is not None and current.until > block.blocked_at:
+                return False
+            self._blocks[block.prefix] = block
+            return True
+
+    def get_prefix_block(self, prefix: str, now: datetime) -> PrefixBlock | None:
+        block = self._blocks.get(prefix)
+        return block if block is not None and block.until > now else None
+
+    def list_prefix_blocks(self, now: datetime) -> list[PrefixBlock]:
+        with self._lock:
+            return sorted((b for b in self._blocks.values() if b.until > now), key=lambda b: b.prefix)
+
+    def delete_prefix_block(self, prefix: str) -> bool:
+        with self._lock:
+            return self._blocks.pop(prefix, None) is not None
+
     # --- audit ---
     def append_audit(self, event: AuditEvent) -> None:
         with self._lock:
@@ -235,3 +258,15 @@ class MemoryStorage:
         with self._lock:
             matching = [e for e in self._audit if user_id is None or e.user_id == user_id]
         return matching[-limit:] if limit > 0 else []
+
+    # --- shared keys ---
+    def get_key_record(self) -> KeyRecord | None:
+        return self._key_record
+
+    def put_key_record(self, record: KeyRecord, replaces: int | None) -> bool:
+        with self._lock:
+            stored = self._key_record
+            if (stored.version if stored else None) != replaces:
+                return False
+            self._key_record = record
+            return True

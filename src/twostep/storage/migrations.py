@@ -56,6 +56,34 @@ CREATE INDEX IF NOT EXISTS users_phone ON users (phone);
         sqlite=add_challenge_email,
         postgres="ALTER TABLE challenges ADD COLUMN IF NOT EXISTS email text",
     ),
+    Migration(
+        4,
+        "key_record: the deployment's shared key material, sealed with its master key",
+        sqlite="""
+CREATE TABLE IF NOT EXISTS key_record (
+    name TEXT PRIMARY KEY, version INTEGER NOT NULL, sealed TEXT NOT NULL, master_key_id TEXT NOT NULL,
+    updated_at REAL NOT NULL);
+""",
+        postgres="""
+CREATE TABLE IF NOT EXISTS key_record (
+    name text PRIMARY KEY, version bigint NOT NULL, sealed text NOT NULL, master_key_id text NOT NULL,
+    updated_at timestamptz NOT NULL);
+""",
+    ),
+    Migration(
+        5,
+        "fraud guard: prefix_blocks (number prefixes blocked for SMS pumping)",
+        sqlite="""
+CREATE TABLE IF NOT EXISTS prefix_blocks (
+    prefix TEXT PRIMARY KEY, blocked_at REAL NOT NULL, until REAL NOT NULL, sent INTEGER NOT NULL,
+    verified INTEGER NOT NULL);
+""",
+        postgres="""
+CREATE TABLE IF NOT EXISTS prefix_blocks (
+    prefix text PRIMARY KEY, blocked_at timestamptz NOT NULL, until timestamptz NOT NULL,
+    sent bigint NOT NULL, verified bigint NOT NULL);
+""",
+    ),
 )
 
 LATEST = STEPS[-1].version
