@@ -22,6 +22,7 @@ from twostep.cli_support import (
     fail,
     friendly_errors,
     package_version,
+    refuse_missing_database,
     settings_or_exit,
 )
 from twostep.domain.identity import mask_phone
@@ -193,6 +194,7 @@ def keys_rotate(
         int | None,
         typer.Option(
             "--activation-delay",
+            metavar="SECONDS",
             min=0,
             help="Seconds the new key is only published before it signs "
             "(default TWOSTEP_KEY_ACTIVATION_DELAY_SECONDS; 0 only after a key leaked).",
@@ -206,6 +208,8 @@ def keys_rotate(
     from twostep.secrets import rotate_keys
 
     settings = settings_or_exit()
+    if not settings.secret_arn:  # the keys live in the database: never rotate into a new, empty one
+        refuse_missing_database(settings)
     if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None:
         fail("TWOSTEP_JWT_HS256_SECRET: the HS256 key comes from this setting; change it there", 2)
     delay = settings.key_activation_delay_seconds if activation_delay is None else activation_delay
