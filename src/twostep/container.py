@@ -18,6 +18,7 @@ from twostep.services.account_changes import AccountChangeService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.health import HealthService
+from twostep.services.housekeeping import HousekeepingPolicy, HousekeepingService
 from twostep.services.keyring import KeyRing, TokenPolicy
 from twostep.services.limits import LimitPolicy, LimitsService
 from twostep.services.login import LoginService
@@ -56,6 +57,7 @@ class Container:
     changes: AccountChangeService
     email_sender: EmailSender
     health: HealthService
+    housekeeping: HousekeepingService
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -87,6 +89,14 @@ def limit_policy(settings: Settings) -> LimitPolicy:
         ip_register_per_hour=settings.ip_register_per_hour,
         ip_verify_create_per_hour=settings.ip_verify_create_per_hour,
         otp_account_failure_limit=settings.otp_account_failure_limit,
+    )
+
+
+def housekeeping_policy(settings: Settings) -> HousekeepingPolicy:
+    return HousekeepingPolicy(
+        grace_seconds=settings.purge_grace_seconds,
+        audit_retention_days=settings.audit_retention_days,
+        batch=settings.housekeeping_batch,
     )
 
 
@@ -275,5 +285,6 @@ def _wire(
         ),
         email_sender=email_sender,
         health=HealthService(storage, clock),
+        housekeeping=HousekeepingService(storage, clock, housekeeping_policy(settings)),
         closers=closers,
     )

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from twostep.domain.errors import StorageUnavailable
+from twostep.storage.purge_sql import POSTGRES_INDEXES, SQLITE_INDEXES
 from twostep.storage.schema_v1 import POSTGRES_V1, SQLITE_V1
 from twostep.storage.sqlite_users import add_challenge_email, upgrade_users
 
@@ -69,6 +70,12 @@ CREATE TABLE IF NOT EXISTS key_record (
     name text PRIMARY KEY, version bigint NOT NULL, sealed text NOT NULL, master_key_id text NOT NULL,
     updated_at timestamptz NOT NULL);
 """,
+    ),
+    Migration(
+        5,
+        "housekeeping: indexes on the time columns purges compare",
+        sqlite=SQLITE_INDEXES,
+        postgres=POSTGRES_INDEXES,
     ),
 )
 
