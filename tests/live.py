@@ -42,6 +42,10 @@ def server_env(workdir: Path, port: int | None = None, **extra: str) -> dict[str
         "TWOSTEP_JWT_KEY_FILE": str(workdir / "keys.json"),
         "TWOSTEP_SMS_PROVIDERS": "console",
         "TWOSTEP_RESEND_COOLDOWN_SECONDS": "0",
+        # Off unless a test sets them (tests/fraud): the other suites send many codes from one address.
+        "TWOSTEP_IP_SMS_PER_HOUR": "100000",
+        "TWOSTEP_ACCOUNT_SMS_PER_DAY": "100000",
+        "TWOSTEP_FRAUD_GUARD": "false",
         "TWOSTEP_LOG_LEVEL": "WARNING",
     }
     if port is not None:

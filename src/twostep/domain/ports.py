@@ -148,6 +148,38 @@ class CounterStore(Protocol):
     def delete_counter(self, key: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PrefixBlock:
+    """The fraud guard stopped sends to numbers starting with `prefix` until `until`."""
+
+    prefix: str
+    blocked_at: datetime
+    until: datetime
+    sent: int  # the rolling counts that made it block
+    verified: int
+
+
+class PrefixBlockStore(Protocol):
+    def add_prefix_block(self, block: PrefixBlock) -> bool:
+        """Store `block` unless a block of the prefix is live at `block.blocked_at` (one conditional write).
+
+        True only for the caller that stored it, so a block is audited once however many requests race.
+        """
+        ...
+
+    def get_prefix_block(self, prefix: str, now: datetime) -> PrefixBlock | None:
+        """The live block of `prefix`, or None."""
+        ...
+
+    def list_prefix_blocks(self, now: datetime) -> list[PrefixBlock]:
+        """Every live block, by prefix (administration; never on a request path)."""
+        ...
+
+    def delete_prefix_block(self, prefix: str) -> bool:
+        """Lift a block; True when a live or expired block was there."""
+        ...
+
+
 class AuditStore(Protocol):
     def append_audit(self, event: AuditEvent) -> None: ...
 
@@ -243,6 +275,7 @@ class Storage(
     MessageStore,
     OutboxStore,
     CounterStore,
+    PrefixBlockStore,
     AuditStore,
     KeyStore,
     PurgeStore,
@@ -280,6 +313,26 @@ class SmsSender(Protocol):
             SmsDeliveryError: with a stable `reason` when the provider did not take the message.
         """
         ...
+
+
+@runtime_checkable
+class ExpiringSmsSender(Protocol):
+    """A sender that can tell the provider to drop a message it could not deliver within its lifetime."""
+
+    def send_expiring(self, to: str, body: str, valid_seconds: int) -> str:
+        """Like `SmsSender.send`; the provider discards the text if undelivered after `valid_seconds`."""
+        ...
+
+
+def send_expiring(sender: SmsSender, to: str, body: str, valid_seconds: int) -> str:
+    """Send a code that is worthless after `valid_seconds`: with that lifetime where the sender knows it.
+
+    Raises:
+        SmsDeliveryError: as `SmsSender.send`.
+    """
+    if isinstance(sender, ExpiringSmsSender):
+        return sender.send_expiring(to, body, valid_seconds)
+    return sender.send(to, body)
 
 
 class EmailSender(Protocol):

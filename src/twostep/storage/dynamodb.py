@@ -19,6 +19,7 @@ deletes lag by up to a few days):
 | counter | `COUNTER#<key>` | `COUNTER` | | `ADD v`; restarts after `expires_at` |
 | audit | `AUDIT` | `<seq>` | `AUDIT#<user id>` / `<seq>` | ttl 400 days |
 | shared keys | `KEYS` | `KEYS` | | sealed key material; replaced only over the version read |
+| prefix block | `PREFIXBLOCK#<prefix>` | `BLOCK` | `PREFIXBLOCKS` / `<prefix>` | fraud guard; ttl a day past `until` |
 
 No Scan anywhere: `list_users` (CLI only) Queries the sparse `USERS` index, per-number outbox and
 per-user audit lists Query `GSI1` (eventually consistent: a just-written entry may need a moment).
@@ -35,6 +36,7 @@ from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, P
 from twostep.settings import Settings
 from twostep.storage import dynamodb_codec as codec
 from twostep.storage.cursors import message_cursor, parse_message_cursor
+from twostep.storage.dynamodb_blocks import PrefixBlockOps
 from twostep.storage.dynamodb_client import (
     CLIENT_CONFIG,
     ConditionFailed,
@@ -53,7 +55,7 @@ from twostep.storage.phone_crypto import PhoneCipher, derive_phone_index_key
 _NOT_CONSUMED = "attribute_exists(PK) AND attribute_not_exists(consumed_at)"
 
 
-class DynamoDbStorage(UserOps, RefreshTokenOps, CounterOps, UpkeepOps):
+class DynamoDbStorage(UserOps, RefreshTokenOps, CounterOps, PrefixBlockOps, UpkeepOps):
     """Satisfies every storage port over one boto3 client (thread-safe)."""
 
     def __init__(self, client: Any, table: str, cipher: PhoneCipher | None = None) -> None:

@@ -11,7 +11,7 @@ from typing import TypeVar
 from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
-from twostep.domain.ports import Counter, KeyRecord, PurgeRules
+from twostep.domain.ports import Counter, KeyRecord, PrefixBlock, PurgeRules
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 
 T = TypeVar("T")
@@ -30,6 +30,7 @@ class MemoryStorage:
         self._counters: dict[str, Counter] = {}
         self._audit: list[AuditEvent] = []
         self._key_record: KeyRecord | None = None
+        self._blocks: dict[str, PrefixBlock] = {}
 
     def init_schema(self) -> None:
         """Nothing to create."""
@@ -230,6 +231,27 @@ class MemoryStorage:
     def delete_counter(self, key: str) -> None:
         with self._lock:
             self._counters.pop(key, None)
+
+    # --- prefix blocks ---
+    def add_prefix_block(self, block: PrefixBlock) -> bool:
+        with self._lock:
+            current = self._blocks.get(block.prefix)
+            if current is not None and current.until > block.blocked_at:
+                return False
+            self._blocks[block.prefix] = block
+            return True
+
+    def get_prefix_block(self, prefix: str, now: datetime) -> PrefixBlock | None:
+        block = self._blocks.get(prefix)
+        return block if block is not None and block.until > now else None
+
+    def list_prefix_blocks(self, now: datetime) -> list[PrefixBlock]:
+        with self._lock:
+            return sorted((b for b in self._blocks.values() if b.until > now), key=lambda b: b.prefix)
+
+    def delete_prefix_block(self, prefix: str) -> bool:
+        with self._lock:
+            return self._blocks.pop(prefix, None) is not None
 
     # --- audit ---
     def append_audit(self, event: AuditEvent) -> None:

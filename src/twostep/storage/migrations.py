@@ -73,6 +73,20 @@ CREATE TABLE IF NOT EXISTS key_record (
     ),
     Migration(
         5,
+        "fraud guard: prefix_blocks (number prefixes blocked for SMS pumping)",
+        sqlite="""
+CREATE TABLE IF NOT EXISTS prefix_blocks (
+    prefix TEXT PRIMARY KEY, blocked_at REAL NOT NULL, until REAL NOT NULL, sent INTEGER NOT NULL,
+    verified INTEGER NOT NULL);
+""",
+        postgres="""
+CREATE TABLE IF NOT EXISTS prefix_blocks (
+    prefix text PRIMARY KEY, blocked_at timestamptz NOT NULL, until timestamptz NOT NULL,
+    sent bigint NOT NULL, verified bigint NOT NULL);
+""",
+    ),
+    Migration(
+        6,
         "housekeeping: indexes on the time columns purges compare",
         sqlite=SQLITE_INDEXES,
         postgres=POSTGRES_INDEXES,

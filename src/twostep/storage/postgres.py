@@ -19,6 +19,7 @@ from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, P
 from twostep.domain.ports import Counter
 from twostep.settings import Settings
 from twostep.storage.cursors import message_cursor, parse_message_cursor
+from twostep.storage.postgres_blocks import PostgresPrefixBlocks
 from twostep.storage.postgres_connection import Row
 from twostep.storage.postgres_upkeep import PostgresUpkeep
 
@@ -61,7 +62,7 @@ def _refresh(row: Row | None) -> RefreshToken | None:
     return RefreshToken(**{key: row[key] for key in REFRESH_COLUMNS.split(", ")} | {"amr": tuple(row["amr"])})
 
 
-class PostgresStorage(PostgresUpkeep):
+class PostgresStorage(PostgresUpkeep, PostgresPrefixBlocks):
     """Satisfies every storage port; safe to share between threads and between processes."""
 
     @classmethod

@@ -17,10 +17,11 @@ from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, P
 from twostep.domain.ports import Counter, KeyRecord, PurgeRules
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.purge_sql import purge_statements
-from twostep.storage.sqlite_connection import SqliteConnections, epoch, moment, moment_or_none
+from twostep.storage.sqlite_blocks import SqlitePrefixBlocks
+from twostep.storage.sqlite_connection import epoch, moment, moment_or_none
 
 
-class SqliteStorage(SqliteConnections):
+class SqliteStorage(SqlitePrefixBlocks):
     """Satisfies every storage port; safe to share between threads."""
 
     # --- users ---
