@@ -1,4 +1,4 @@
-"""The `twostep` command: serve, storage, users, keys, sms outbox, audit.
+"""The `twostep` command: serve, storage, users, keys, sms outbox, audit, fraud.
 
 Every failure prints one clear line on stderr and exits non-zero (codes in `cli_support`). Commands read
 settings exactly as the server does (environment, then `.env` in the working directory).
@@ -15,7 +15,9 @@ from typing import Annotated, Any
 
 import typer
 
+from twostep.cli_fraud import fraud_app
 from twostep.cli_outbox import email_app, sms_app
+from twostep.cli_storage import register as register_storage_commands
 from twostep.cli_support import (
     PLAIN_HELP,
     container_for,
@@ -43,6 +45,7 @@ for sub, name in (
     (sms_app, "sms"),
     (email_app, "email"),
     (audit_app, "audit"),
+    (fraud_app, "fraud"),
 ):
     app.add_typer(sub, name=name)
 
@@ -114,6 +117,9 @@ def storage_init() -> None:
     settings = settings_or_exit()
     with container_for(settings, create=True):
         typer.echo(f"storage ready ({settings.storage})")
+
+
+register_storage_commands(storage_app)
 
 
 @storage_app.command("migrate")
