@@ -17,6 +17,7 @@ import typer
 
 from twostep.cli_fraud import fraud_app
 from twostep.cli_outbox import email_app, sms_app
+from twostep.cli_storage import register as register_storage_commands
 from twostep.cli_support import (
     PLAIN_HELP,
     container_for,
@@ -115,6 +116,9 @@ def storage_init() -> None:
     settings = settings_or_exit()
     with container_for(settings, create=True):
         typer.echo(f"storage ready ({settings.storage})")
+
+
+register_storage_commands(storage_app)
 
 
 @storage_app.command("migrate")
