@@ -17,12 +17,14 @@ import typer
 
 from twostep.cli_fraud import fraud_app
 from twostep.cli_outbox import email_app, sms_app
+from twostep.cli_storage import register as register_storage_commands
 from twostep.cli_support import (
     PLAIN_HELP,
     container_for,
     fail,
     friendly_errors,
     package_version,
+    refuse_missing_database,
     settings_or_exit,
 )
 from twostep.domain.identity import mask_phone
@@ -117,6 +119,9 @@ def storage_init() -> None:
         typer.echo(f"storage ready ({settings.storage})")
 
 
+register_storage_commands(storage_app)
+
+
 @storage_app.command("migrate")
 def storage_migrate() -> None:
     """Apply pending schema migrations (every start does too); safe to run again, and from two hosts at once."""
@@ -195,6 +200,7 @@ def keys_rotate(
         int | None,
         typer.Option(
             "--activation-delay",
+            metavar="SECONDS",
             min=0,
             help="Seconds the new key is only published before it signs "
             "(default TWOSTEP_KEY_ACTIVATION_DELAY_SECONDS; 0 only after a key leaked).",
@@ -208,6 +214,8 @@ def keys_rotate(
     from twostep.secrets import rotate_keys
 
     settings = settings_or_exit()
+    if not settings.secret_arn:  # the keys live in the database: never rotate into a new, empty one
+        refuse_missing_database(settings)
     if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None:
         fail("TWOSTEP_JWT_HS256_SECRET: the HS256 key comes from this setting; change it there", 2)
     delay = settings.key_activation_delay_seconds if activation_delay is None else activation_delay

@@ -20,6 +20,7 @@ from twostep.services.account_changes import AccountChangeService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.health import HealthService
+from twostep.services.housekeeping import HousekeepingPolicy, HousekeepingService
 from twostep.services.keyring import KeyRing, TokenPolicy
 from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService
@@ -60,6 +61,7 @@ class Container:
     changes: AccountChangeService
     email_sender: EmailSender
     health: HealthService
+    housekeeping: HousekeepingService
     tenants: TenantDirectory
     fraud: PrefixGuard
     metrics: Metrics
@@ -78,6 +80,14 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # platforms without affinity (macOS)
         return os.cpu_count() or 1
+
+
+def housekeeping_policy(settings: Settings) -> HousekeepingPolicy:
+    return HousekeepingPolicy(
+        grace_seconds=settings.purge_grace_seconds,
+        audit_retention_days=settings.audit_retention_days,
+        batch=settings.housekeeping_batch,
+    )
 
 
 def token_policy(settings: Settings) -> TokenPolicy:
@@ -273,6 +283,7 @@ def _wire(
         ),
         email_sender=email_sender,
         health=HealthService(storage, clock),
+        housekeeping=HousekeepingService(storage, clock, housekeeping_policy(settings)),
         tenants=tenant_directory(settings),
         fraud=limits.sms.guard,
         metrics=metrics,

@@ -125,6 +125,15 @@ class Settings(BaseSettings):
     """Serve `/docs` (Swagger UI) and `/redoc`; unset, they are on except when TWOSTEP_STAGE=prod."""
     metrics_token: SecretStr | None = None
     """When set, `GET /metrics` answers only `Authorization: Bearer <this>`; unset, only loopback callers."""
+    audit_retention_days: int = Field(default=90, ge=1, le=3650)
+    """How long audit events are kept; housekeeping deletes older ones."""
+    purge_grace_seconds: int = Field(default=86_400, ge=0, le=30 * 86_400)
+    """How long expired or used codes, ended sessions and console-outbox messages are kept before
+    housekeeping deletes them (late requests still hear "expired"; a reused refresh token is still seen)."""
+    housekeeping_interval_seconds: int = Field(default=300, ge=1, le=86_400)
+    """How often a running server deletes expired rows in the background (one bounded batch each time)."""
+    housekeeping_batch: int = Field(default=500, ge=1, le=100_000)
+    """The most rows of each kind one housekeeping run deletes, so a run stays short."""
     shutdown_timeout_seconds: int = Field(default=25, ge=1, le=600)
     """On SIGTERM, how long requests in flight may still run before the server stops (below
     Kubernetes' default 30 s grace period); the storage is closed afterwards."""

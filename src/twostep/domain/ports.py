@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from twostep.domain.identity import E164
@@ -210,6 +211,47 @@ class KeyStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class PurgeRules:
+    """What housekeeping may delete: rows that ended before these moments, at most `limit` of each kind."""
+
+    challenges_before: datetime  # expired (or used) codes whose `expires_at` is earlier
+    refresh_before: datetime  # refresh tokens whose token and family both ended earlier
+    counters_before: datetime  # counters whose window ended earlier
+    outbox_before: datetime  # console-outbox messages sent earlier
+    audit_before: datetime  # audit events older than the retention
+    limit: int
+
+
+PURGED_KINDS = ("challenges", "refresh_tokens", "counters", "outbox", "audit")
+
+
+class PurgeStore(Protocol):
+    def purge_expired(self, rules: PurgeRules) -> dict[str, int]:
+        """Delete up to `rules.limit` rows of each kind in `PURGED_KINDS` that ended before its cutoff
+        (bounded work: an index range, never a scan); returns how many of each were deleted. A backend
+        whose own expiry deletes a kind (DynamoDB's TTL) lists it in `expired_by_backend` instead."""
+        ...
+
+    @property
+    def expired_by_backend(self) -> frozenset[str]:
+        """Kinds this backend removes itself when they expire (DynamoDB TTL); empty for the others."""
+        ...
+
+
+@runtime_checkable
+class BackupStore(Protocol):
+    """A storage that can copy itself while live (SQLite's online backup)."""
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy in `target`. Raises: StorageUnavailable."""
+        ...
+
+    def checkpoint(self) -> None:
+        """Make the database file complete on its own (SQLite: fold the WAL in)."""
+        ...
+
+
 class KeySource(Protocol):
     """Where a process gets the deployment's shared key material (the database, or a secret store)."""
 
@@ -236,6 +278,7 @@ class Storage(
     PrefixBlockStore,
     AuditStore,
     KeyStore,
+    PurgeStore,
     Protocol,
 ):
     """Everything a storage adapter provides."""

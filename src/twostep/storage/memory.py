@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
-from twostep.domain.ports import Counter, KeyRecord, PrefixBlock
+from twostep.domain.ports import Counter, KeyRecord, PrefixBlock, PurgeRules
 from twostep.storage.cursors import message_cursor, parse_message_cursor
+
+T = TypeVar("T")
 
 
 class MemoryStorage:
@@ -270,3 +274,39 @@ class MemoryStorage:
                 return False
             self._key_record = record
             return True
+
+    # --- housekeeping ---
+    expired_by_backend: frozenset[str] = frozenset()
+
+    def purge_expired(self, rules: PurgeRules) -> dict[str, int]:
+        with self._lock:
+            return {
+                "challenges": _drop(
+                    self._challenges, lambda c: c.expires_at < rules.challenges_before, rules.limit
+                ),
+                "refresh_tokens": _drop(
+                    self._refresh,
+                    lambda t: (
+                        t.family_expires_at < rules.refresh_before and t.expires_at < rules.refresh_before
+                    ),
+                    rules.limit,
+                ),
+                "counters": _drop(
+                    self._counters, lambda c: c.expires_at < rules.counters_before, rules.limit
+                ),
+                "outbox": _drop_listed(self._outbox, lambda e: e.sent_at < rules.outbox_before, rules.limit),
+                "audit": _drop_listed(self._audit, lambda e: e.at < rules.audit_before, rules.limit),
+            }
+
+
+def _drop(rows: dict[str, T], ended: Callable[[T], bool], limit: int) -> int:
+    doomed = [key for key, row in rows.items() if ended(row)][:limit]
+    for key in doomed:
+        del rows[key]
+    return len(doomed)
+
+
+def _drop_listed(rows: list[T], ended: Callable[[T], bool], limit: int) -> int:
+    doomed = {id(row) for row in [row for row in rows if ended(row)][:limit]}
+    rows[:] = [row for row in rows if id(row) not in doomed]
+    return len(doomed)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from twostep.domain.errors import StorageUnavailable
+from twostep.storage.purge_sql import POSTGRES_INDEXES, SQLITE_INDEXES
 from twostep.storage.schema_v1 import POSTGRES_V1, SQLITE_V1
 from twostep.storage.sqlite_users import add_challenge_email, upgrade_users
 
@@ -83,6 +84,12 @@ CREATE TABLE IF NOT EXISTS prefix_blocks (
     prefix text PRIMARY KEY, blocked_at timestamptz NOT NULL, until timestamptz NOT NULL,
     sent bigint NOT NULL, verified bigint NOT NULL);
 """,
+    ),
+    Migration(
+        6,
+        "housekeeping: indexes on the time columns purges compare",
+        sqlite=SQLITE_INDEXES,
+        postgres=POSTGRES_INDEXES,
     ),
 )
 
