@@ -129,3 +129,25 @@ def test_a_code_sent_by_email_keeps_its_address(storage: Storage) -> None:
     assert counted is not None and counted.email == "new@example.com"
     texted = storage.get_challenge(by_sms.id)
     assert texted is not None and texted.email is None and texted.phone == "+905555555555"
+
+
+def test_registrations_racing_a_proof_leave_no_claim_beside_the_owner(storage: Storage) -> None:
+    owner = make_user(email="owner@example.com")
+    storage.add_user(owner)
+    newcomers = [make_user(email=f"n{i}@example.com") for i in range(12)]
+
+    def act(i: int) -> bool:
+        if i == 0:
+            return storage.prove_phone(owner.id, NUMBER)
+        storage.add_user(newcomers[i - 1])  # may be refused once the number is proven
+        return True
+
+    results = run_together(13, act)
+    assert results[0] is True
+    assert all(r is True or isinstance(r, AccountExists) for r in results[1:])
+    holders = [
+        u
+        for u in (storage.get_user(user.id) for user in (owner, *newcomers))
+        if u is not None and u.phone == NUMBER
+    ]
+    assert [u.id for u in holders] == [owner.id] and holders[0].phone_verified

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from twostep import __version__
 from twostep.api import routes_health
+from twostep.api.docs_pages import install_docs
 from twostep.api.errors import install_error_handlers
 from twostep.api.lifespan import Lifespan
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -19,15 +20,21 @@ from twostep.settings import Settings
 
 
 def check_verification_settings(settings: Settings) -> None:
-    """Refuse to serve the verification API alone without API keys outside dev (before anything is built).
+    """Refuse to serve the verification API alone without API keys, unless only the console provider runs
+    in dev (checked before anything is built).
 
     Raises:
         ConfigurationError: anyone could make the service text any number otherwise (Flowroute sms-verification's weakness).
     """
     if api_keys_missing(settings):
+        why = (
+            f"TWOSTEP_STAGE={settings.stage}"
+            if settings.stage != "dev"
+            else f"TWOSTEP_SMS_PROVIDERS={','.join(settings.sms_providers)} (a real provider)"
+        )
         raise ConfigurationError(
-            f"TWOSTEP_VERIFY_API_KEYS: required when TWOSTEP_STAGE={settings.stage} "
-            "(a comma-separated list of API keys callers send as X-Api-Key)"
+            f"TWOSTEP_VERIFY_API_KEYS: required when {why}; a comma-separated list of tenant:key "
+            "entries callers send the key of as X-Api-Key"
         )
 
 
@@ -44,11 +51,14 @@ def create_verification_app(container: Container, *, lifespan: Lifespan | None =
         title="twostep verification",
         version=__version__,
         description="Text a code for an id to a phone number; check it (Flowroute sms-verification's API).",
+        docs_url=None,  # install_docs serves them from local assets
+        redoc_url=None,
     )
     app.state.container = container
     install_error_handlers(app)
     app.include_router(verification_router(settings, path="/"))
     app.include_router(routes_health.router)
+    install_docs(app, settings)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -39,6 +39,8 @@ EVENTS = frozenset(
         "password_reset_requested",
         "password_reset",
         "notice_sent",
+        "destination_blocked",
+        "destination_unblocked",
         # second factors beyond SMS (services/factors.py, passkeys.py, devices.py)
         "factor_enabled",
         "factor_removed",

@@ -21,12 +21,19 @@ from twostep.domain.errors import (
     SmsDeliveryError,
     WrongCode,
 )
-from twostep.domain.identity import E164
+from twostep.domain.identity import E164, phone_country
+from twostep.domain.metrics import NO_METRICS, CodeStage, Metrics
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
-from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
+from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender, send_expiring
+from twostep.domain.segments import count_segments
 from twostep.services.audit import AuditService
 from twostep.services.limits import LimitsService
+
+
+def _account_of(purpose: ChallengePurpose, subject: str) -> str | None:
+    """The account a text is sent for (its daily cap): every purpose but a verification's auth_id."""
+    return subject or None if purpose != "verify" else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +59,19 @@ class ChallengeService:
         clock: Clock,
         org_name: str,
         web_origin: str | None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._store, self._sender, self._hasher = store, sender, hasher
         self._email_sender = email_sender
         self._limits, self._audit, self._clock = limits, audit, clock
         self._org, self._web_origin = org_name, web_origin
+        self._metrics = metrics
+
+    def _count(self, stage: CodeStage, purpose: str, phone: str | None) -> None:
+        """One step of the code funnel; emailed codes count under provider "email"."""
+        country = (phone_country(phone) or "unknown") if phone else "none"
+        provider = self._sender.name if phone else "email"
+        self._metrics.code_event(stage, purpose=purpose, country=country, provider=provider)
 
     @property
     def resend_cooldown_seconds(self) -> int:
@@ -81,9 +96,12 @@ class ChallengeService:
 
         `attempts` carries over attempts already made (a verification re-created for a new number).
         """
-        self._limits.reserve_sms(phone, ctx)
-        now = self._clock.now()
+        self._count("requested", purpose, phone)
         code = generate_code(spec.length)
+        body = self._body(spec, code)
+        account = _account_of(purpose, subject)
+        self._limits.reserve_sms(phone, ctx, segments=count_segments(body).count, account=account)
+        now = self._clock.now()
         challenge = Challenge(
             id=challenge_id,
             purpose=purpose,
@@ -98,7 +116,7 @@ class ChallengeService:
             code_length=spec.length,
         )
         self._store.put_challenge(challenge)
-        self._deliver(challenge, code, spec, ctx)
+        self._deliver(challenge, body, spec, ctx)
         return challenge
 
     def issue_email(
@@ -118,6 +136,7 @@ class ChallengeService:
         Raises:
             RateLimited, EmailDeliveryError.
         """
+        self._count("requested", purpose, None)
         self._limits.reserve_email(email, ctx)
         now = self._clock.now()
         code = generate_code(spec.length)
@@ -142,10 +161,12 @@ class ChallengeService:
             self.send_email(email, email_subject, body)
         except EmailDeliveryError as exc:
             self._store.expire_challenge(challenge.id, self._clock.now())
+            self._count("undelivered", purpose, None)
             self._audit.record(
                 "code_delivery_failed", ctx=ctx, user_id=subject, reason=exc.reason, purpose=purpose
             )
             raise
+        self._count("sent", purpose, None)
         self._audit.record("code_sent", ctx=ctx, user_id=subject, purpose=purpose, channel="email")
         return challenge
 
@@ -167,9 +188,12 @@ class ChallengeService:
             RateLimited: cooldown or SMS caps.
         """
         self._ensure_replaceable(challenge, self._clock.now())
-        self._limits.reserve_sms(challenge.phone, ctx)
-        now = self._clock.now()
+        self._count("requested", challenge.purpose, challenge.phone)
         code = generate_code(challenge.code_length)
+        body = self._body(spec, code)
+        account = _account_of(challenge.purpose, challenge.subject)
+        self._limits.reserve_sms(challenge.phone, ctx, segments=count_segments(body).count, account=account)
+        now = self._clock.now()
         replaced = self._store.replace_code(
             challenge.id,
             self._hasher.digest(challenge.id, code),
@@ -178,7 +202,7 @@ class ChallengeService:
         )
         if replaced is None:
             raise ChallengeUsed()
-        self._deliver(replaced, code, spec, ctx)
+        self._deliver(replaced, body, spec, ctx)
         return replaced
 
     def check(
@@ -201,13 +225,30 @@ class ChallengeService:
         if challenge is None or challenge.purpose != purpose:
             raise ChallengeNotFound()
         code = normalise_submitted_code(raw_code, challenge.code_length)
-        return self.check_with(
-            challenge, lambda counted: self._hasher.matches(challenge_id, code, counted.code_hmac)
-        )
+        now = self._clock.now()
+        try:
+            self._ensure_usable(challenge, now)
+        except ChallengeExpired:
+            self._count("expired", purpose, challenge.phone)
+            raise
+        counted = self._store.count_attempt(challenge_id, now)
+        if counted is None:
+            self._ensure_usable(self._store.get_challenge(challenge_id), now)
+            raise ChallengeExhausted()
+        if not self._hasher.matches(challenge_id, code, counted.code_hmac):
+            self._count("failed", purpose, challenge.phone)
+            raise WrongCode(counted.attempts_remaining)
+        if not self._store.consume_challenge(challenge_id, now):
+            raise ChallengeUsed()
+        self._count("verified", purpose, challenge.phone)
+        if counted.phone:  # a texted code (not an emailed one) was used: the fraud guard's sign of a person
+            self._limits.sms.record_verified(counted.phone)
+        return counted
 
     def check_with(self, challenge: Challenge, matches: Callable[[Challenge], bool]) -> Challenge:
-        """Count an attempt, ask `matches` (after the count, so every guess costs one), then consume:
-        the texted code, or another factor (an authenticator app, a recovery code, a passkey).
+        """The gate of `check` for a factor other than the texted code (an authenticator app, a
+        recovery code, a passkey): count an attempt, then ask `matches` (after the count, so every
+        guess costs one), then consume. No SMS metrics or fraud-guard signal: nothing was texted.
 
         Raises:
             ChallengeNotFound, ChallengeExpired, ChallengeUsed, ChallengeExhausted, WrongCode.
@@ -223,6 +264,29 @@ class ChallengeService:
         if not self._store.consume_challenge(challenge.id, now):
             raise ChallengeUsed()
         return counted
+
+    def open_unsent(
+        self, *, challenge_id: str, subject: str, phone: E164, spec: CodeSpec, ttl_seconds: int
+    ) -> Challenge:
+        """A login challenge whose code is not texted (yet): another factor is expected first.
+
+        No texted code can match it (`code_hmac` is empty) until `replace` sends one (the SMS fallback).
+        """
+        now = self._clock.now()
+        challenge = Challenge(
+            id=challenge_id,
+            purpose="login",
+            subject=subject,
+            phone=phone,
+            code_hmac="",
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+            max_attempts=spec.max_attempts,
+            sends=0,
+            code_length=spec.length,
+        )
+        self._store.put_challenge(challenge)
+        return challenge
 
     def purpose_of(self, challenge_id: str) -> ChallengePurpose | None:
         """What a challenge is for (None: no such challenge)."""
@@ -261,29 +325,6 @@ class ChallengeService:
         self._limits.reset_code_failures(budget)
         return checked
 
-    def open_unsent(
-        self, *, challenge_id: str, subject: str, phone: E164, spec: CodeSpec, ttl_seconds: int
-    ) -> Challenge:
-        """A login challenge whose code is not texted (yet): another factor is expected first.
-
-        No texted code can match it (`code_hmac` is empty) until `replace` sends one (the SMS fallback).
-        """
-        now = self._clock.now()
-        challenge = Challenge(
-            id=challenge_id,
-            purpose="login",
-            subject=subject,
-            phone=phone,
-            code_hmac="",
-            created_at=now,
-            expires_at=now + timedelta(seconds=ttl_seconds),
-            max_attempts=spec.max_attempts,
-            sends=0,
-            code_length=spec.length,
-        )
-        self._store.put_challenge(challenge)
-        return challenge
-
     @staticmethod
     def _ensure_usable(challenge: Challenge | None, now: datetime) -> None:
         if challenge is None:
@@ -305,10 +346,12 @@ class ChallengeService:
         if challenge.attempts >= challenge.max_attempts:
             raise ChallengeExhausted()
 
-    def _deliver(self, challenge: Challenge, code: str, spec: CodeSpec, ctx: RequestContext) -> None:
-        body = render_message(
+    def _body(self, spec: CodeSpec, code: str) -> str:
+        return render_message(
             spec.template, code=code, org=self._org, ttl_seconds=spec.ttl_seconds, web_origin=self._web_origin
         )
+
+    def _deliver(self, challenge: Challenge, body: str, spec: CodeSpec, ctx: RequestContext) -> None:
         # A login's subject is a user id; a verification's is the caller's auth_id, kept as detail.
         who = (
             {"user_id": challenge.subject}
@@ -316,10 +359,11 @@ class ChallengeService:
             else {"auth_id": challenge.subject}
         )
         try:
-            self._sender.send(challenge.phone, body)
+            send_expiring(self._sender, challenge.phone, body, spec.ttl_seconds)
         except SmsDeliveryError as exc:
             # Nobody may use a code that was never delivered (it could reach the wrong hands later).
             self._store.expire_challenge(challenge.id, self._clock.now())
+            self._count("undelivered", challenge.purpose, challenge.phone)
             self._audit.record(
                 "code_delivery_failed",
                 ctx=ctx,
@@ -329,4 +373,5 @@ class ChallengeService:
                 **who,
             )
             raise
+        self._count("sent", challenge.purpose, challenge.phone)
         self._audit.record("code_sent", ctx=ctx, phone=challenge.phone, purpose=challenge.purpose, **who)

@@ -1,6 +1,6 @@
 """Factor records in PostgreSQL (see domain/factor_ports.py): single use by `UPDATE … WHERE` and
 `DELETE … RETURNING` (a second writer waits for the row lock, then re-checks the WHERE). The tables
-come from migration step 5 (schema_factors.py)."""
+come from migration step 7 (schema_factors.py)."""
 
 from __future__ import annotations
 

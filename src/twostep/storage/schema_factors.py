@@ -1,4 +1,4 @@
-"""Migration step 5: the tables of the second factors (TOTP, recovery codes, passkeys, WebAuthn
+"""Migration step 7: the tables of the second factors (TOTP, recovery codes, passkeys, WebAuthn
 ceremonies, remembered devices), in both dialects. Never edit this once landed; add a new step."""
 
 from __future__ import annotations

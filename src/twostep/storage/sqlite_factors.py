@@ -1,5 +1,5 @@
 """Factor records in SQLite (see domain/factor_ports.py): single use by `UPDATE … WHERE` or
-`DELETE … RETURNING`, never by reading first. The tables come from migration step 5 (schema_factors.py)."""
+`DELETE … RETURNING`, never by reading first. The tables come from migration step 7 (schema_factors.py)."""
 
 from __future__ import annotations
 
