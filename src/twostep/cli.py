@@ -158,22 +158,27 @@ def users_show(user_id: str) -> None:
 def users_delete(
     user_id: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False
 ) -> None:
-    """Delete a user and end all of its sessions."""
+    """Delete a user: end every session, erase personal data (messages keep a neutral author)."""
     if not yes and not typer.confirm(f"Delete user {user_id}?"):
         fail("not deleted", 1)
     with container_for() as container:
-        if not container.storage.delete_user(user_id, container.clock.now()):
-            fail(f"no user {user_id}", 3)
-        container.audit.record("user_deleted", user_id=user_id)
-    typer.echo(f"deleted {user_id}")
+        pseudonym = container.account_removal.delete(user_id)
+    typer.echo(f"deleted {user_id} (the audit trail now calls it {pseudonym})")
+
+
+@users_app.command("lock")
+def users_lock(user_id: str) -> None:
+    """Lock a user: every session ends at once and signing in is refused until `users unlock`."""
+    with container_for() as container:
+        ended = container.account_removal.lock(user_id)
+    typer.echo(f"locked {user_id}; {ended} session(s) ended")
 
 
 @users_app.command("unlock")
 def users_unlock(user_id: str) -> None:
-    """Reset a user's wrong-code count after the second factor locked (NIST 800-63B)."""
+    """Lift an administrative lock and reset the wrong-code count after the second factor locked."""
     with container_for() as container:
-        if container.storage.get_user(user_id) is None:
-            fail(f"no user {user_id}", 3)
+        container.account_removal.unlock(user_id)
         container.limits.reset_code_failures(user_id)
     typer.echo(f"unlocked {user_id}")
 

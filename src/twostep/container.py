@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from twostep.domain.clock import Clock, SystemClock
@@ -12,15 +13,19 @@ from twostep.domain.keys import KeyMaterial
 from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import SmsSender, Storage
+from twostep.domain.revocation import RevocationList
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
 from twostep.secrets import load_key_material, settings_with_secret_credentials
+from twostep.services.account_locks import AccountLocks
+from twostep.services.account_removal import AccountRemovalService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitPolicy, LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
 from twostep.services.registration import RegistrationService
-from twostep.services.tokens import TokenService
+from twostep.services.sessions import SessionService
+from twostep.services.tokens import TokenPolicy, TokenService
 from twostep.services.verification import VerificationService, VerifyPolicy
 from twostep.settings import Settings
 from twostep.sms import SenderDeps, build_delivery
@@ -47,6 +52,8 @@ class Container:
     login: LoginService
     messages: MessageService
     verification: VerificationService
+    sessions: SessionService
+    account_removal: AccountRemovalService
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -118,6 +125,21 @@ def build(
     return _wire(settings, clock, storage, sender, keys, closers)
 
 
+# Past this age an unreadable list fails closed: the issue's promise is "refused within 5 s".
+REVOCATION_MAX_AGE_SECONDS = 5
+
+
+def revocation_list(settings: Settings, storage: Storage, clock: Clock) -> RevocationList:
+    """The API's copy of the ended sessions; an entry older than any access token is dropped."""
+    return RevocationList(
+        storage,
+        clock,
+        refresh_every=timedelta(seconds=settings.revocation_refresh_seconds),
+        max_age=timedelta(seconds=REVOCATION_MAX_AGE_SECONDS),
+        window=timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds + 60),
+    )
+
+
 def _wire(
     settings: Settings,
     clock: Clock,
@@ -156,15 +178,20 @@ def _wire(
         clock=clock,
     )
     verifier = build_verifier(settings, keys, clock)
+    locks = AccountLocks(storage, clock)
     tokens = TokenService(
         store=storage,
+        sessions=storage,
         users=storage,
         issuer=issuer,
         verifier=verifier,
+        revocations=revocation_list(settings, storage, clock),
+        locks=locks,
         audit=audit,
         clock=clock,
-        refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+        policy=TokenPolicy(settings.refresh_token_ttl_seconds, settings.require_second_factor),
     )
+    sessions = SessionService(store=storage, tokens=tokens, audit=audit, clock=clock)
     login_spec = CodeSpec(
         length=settings.otp_length,
         ttl_seconds=settings.otp_ttl_seconds,
@@ -199,6 +226,7 @@ def _wire(
             tokens=tokens,
             hasher=passwords,
             limits=limits,
+            locks=locks,
             audit=audit,
             clock=clock,
             code_spec=login_spec,
@@ -214,6 +242,18 @@ def _wire(
             audit=audit,
             clock=clock,
             policy=verify_policy(settings),
+        ),
+        sessions=sessions,
+        account_removal=AccountRemovalService(
+            users=storage,
+            messages=storage,
+            audit_store=storage,
+            sessions=sessions,
+            locks=locks,
+            hasher=passwords,
+            audit=audit,
+            clock=clock,
+            pseudonym_key=keys.otp_hmac_key,
         ),
         closers=closers,
     )

@@ -79,6 +79,27 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     refresh_token_ttl_seconds: int = Field(default=12 * 3600, ge=300, le=30 * 86400)
 
+    # --- sessions ---
+    revocation_refresh_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=4,
+        description="How often the API re-reads the list of ended sessions (a sign-out reaches every "
+        "API within this, plus a request); storage that cannot be read for 5 s makes protected routes 503.",
+    )
+    authorizer_revocation_ttl_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=300,
+        description="How long the Lambda authorizer trusts its copy of the list of ended sessions.",
+    )
+    recent_auth_max_age_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=7 * 86400,
+        description="How recent a sign-in must be (`auth_time`) for sensitive routes such as DELETE /me.",
+    )
+
     # --- SMS delivery ---
     sms_providers: CommaList = Field(default_factory=lambda: ["console"])
     sms_timeout_seconds: float = Field(default=5.0, gt=0, le=30)

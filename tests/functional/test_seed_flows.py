@@ -180,4 +180,12 @@ def test_openapi_documents_bearer_auth_on_protected_routes(client: TestClient) -
         for method, operation in operations.items()
         if {"bearerAuth": []} in operation.get("security", [])
     }
-    assert protected == {("/hello", "get"), ("/me", "get"), ("/messages", "post")}
+    assert protected == {
+        ("/hello", "get"),
+        ("/me", "get"),
+        ("/me", "delete"),
+        ("/messages", "post"),
+        ("/sessions", "get"),
+        ("/sessions", "delete"),
+        ("/sessions/{session_id}", "delete"),
+    }

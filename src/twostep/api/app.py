@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from twostep import __version__
-from twostep.api import routes_accounts, routes_messages, routes_tokens, routes_wellknown
+from twostep.api import routes_accounts, routes_messages, routes_sessions, routes_tokens, routes_wellknown
 from twostep.api.errors import install_error_handlers
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from twostep.api.responses import BEARER_SCHEME
@@ -26,7 +26,7 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     install_error_handlers(app)
-    for module in (routes_accounts, routes_tokens, routes_messages, routes_wellknown):
+    for module in (routes_accounts, routes_tokens, routes_sessions, routes_messages, routes_wellknown):
         app.include_router(module.router)
     app.include_router(verification_router(container.settings))
     install_web(app)  # last, so API routes win
@@ -59,7 +59,7 @@ def _add_cors(app: FastAPI, container: Container) -> None:
             CORSMiddleware,
             allow_origins=origins,
             allow_credentials=True,
-            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "X-Api-Key", "X-Request-Id", "X-Twostep-Client"],
             expose_headers=["Retry-After", "X-Request-Id"],
             max_age=600,

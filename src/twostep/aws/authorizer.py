@@ -12,20 +12,27 @@ storage) so a cold start stays small; the verifier is built once per container.
 - The token comes from `authorizationToken` (TOKEN) or the `Authorization` header in any letter case
   (REQUEST, HTTP API), as `Bearer <jwt>` or a raw `<jwt>`.
 
-It fails closed: any error while checking a token denies. If the keys cannot be loaded at all, the
-handler raises a different error, which API Gateway turns into a 500 rather than telling a client that
-its token is bad.
+A token of an ended session (its `sid` on the revocation list, read from storage at most every
+`TWOSTEP_AUTHORIZER_REVOCATION_TTL_SECONDS`) is denied, and so is a one-factor session while
+`TWOSTEP_REQUIRE_SECOND_FACTOR` is on. The list is read lazily, on the first token that needs it.
+
+It fails closed: any error while checking a token denies. If the keys or the revocation list cannot be
+loaded at all, the handler raises a different error, which API Gateway turns into a 500 rather than
+telling a client that its token is bad.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from twostep.aws.lazy import BuiltOnce
-from twostep.domain.clock import SystemClock
-from twostep.domain.tokens import AccessClaims, TokenVerifier, extract_bearer
+from twostep.domain.clock import Clock, SystemClock
+from twostep.domain.errors import StorageUnavailable
+from twostep.domain.revocation import RevocationList
+from twostep.domain.tokens import AccessClaims, TokenVerifier, extract_bearer, has_second_factor
 
 logger = logging.getLogger("twostep.authorizer")
 
@@ -36,31 +43,43 @@ class AuthorizerUnavailable(RuntimeError):
     """The authorizer could not load its keys; API Gateway answers 500."""
 
 
-def _build_verifier() -> TokenVerifier:
+@dataclass(frozen=True)
+class Checks:
+    verifier: TokenVerifier
+    revocations: RevocationList
+    require_second_factor: bool
+
+
+# The clock the checks use; tests replace it to step past the revocation TTL without waiting.
+clock: Clock = SystemClock()
+
+
+def _build_checks() -> Checks:
+    from twostep.aws.authorizer_revocations import authorizer_revocations
     from twostep.aws.authorizer_settings import AuthorizerSettings
     from twostep.secrets import load_key_material
     from twostep.verifier_factory import build_verifier
 
-    clock = SystemClock()
     try:
         settings = AuthorizerSettings.from_environ()
-        return build_verifier(settings, load_key_material(settings, clock), clock)
+        verifier = build_verifier(settings, load_key_material(settings, clock), clock)
+        return Checks(verifier, authorizer_revocations(settings, clock), settings.require_second_factor)
     except Exception as exc:
         logger.error("authorizer keys unavailable: %s", type(exc).__name__)
         raise AuthorizerUnavailable("the authorizer could not load its keys") from exc
 
 
-_verifier = BuiltOnce(_build_verifier)
+_checks = BuiltOnce(_build_checks)
 
 
 def get_verifier() -> TokenVerifier:
     """The container's verifier, built on first use from `Settings()` and the configured key source."""
-    return _verifier.get()
+    return _checks.get().verifier
 
 
 def reset() -> None:
-    """Forget the verifier (tests, or new settings in the same process)."""
-    _verifier.reset()
+    """Forget the verifier and the revocation list (tests, or new settings in the same process)."""
+    _checks.reset()
 
 
 def header_value(headers: Mapping[str, Any] | None, name: str) -> str | None:
@@ -92,11 +111,18 @@ def _claims_or_none(event: Mapping[str, Any]) -> AccessClaims | None:
     token = token_from(event)
     if token is None:
         return None
-    verifier = get_verifier()  # AuthorizerUnavailable propagates: a 500, never an Allow
+    checks = _checks.get()  # AuthorizerUnavailable propagates: a 500, never an Allow
     try:
-        return verifier.verify(token)
+        claims = checks.verifier.verify(token)
     except Exception:  # any failure to check the token denies
         return None
+    if checks.require_second_factor and not has_second_factor(claims.amr):
+        return None
+    try:
+        revoked = checks.revocations.is_revoked(claims.sid)
+    except StorageUnavailable as exc:
+        raise AuthorizerUnavailable("the revocation list could not be read") from exc
+    return None if revoked else claims
 
 
 def _context(claims: AccessClaims) -> dict[str, str]:

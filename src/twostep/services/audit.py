@@ -30,6 +30,10 @@ EVENTS = frozenset(
         "verification_succeeded",
         "verification_failed",
         "user_deleted",
+        "user_locked",
+        "user_unlocked",
+        "session_ended",
+        "sessions_ended",
     }
 )
 
