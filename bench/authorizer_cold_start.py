@@ -43,7 +43,6 @@ def make_token(workdir: Path) -> tuple[str, dict[str, str]]:
     from twostep.domain.clock import SystemClock
     from twostep.domain.tokens import TokenIssuer
     from twostep.secrets.local import LocalKeyFile
-
     from twostep.storage.sqlite import SqliteStorage
 
     env = {

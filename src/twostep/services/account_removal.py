@@ -64,7 +64,7 @@ class AccountRemovalService:
         """
         user = self._users.get_user(user_id)
         if user is None:
-            raise UserNotFound()
+            raise UserNotFound(f"No user {user_id}.")
         if current_password is not None and not self._hasher.verify(user.password_hash, current_password):
             raise CurrentPasswordWrong()
         pseudonym = self.pseudonym(user_id)
@@ -73,7 +73,8 @@ class AccountRemovalService:
         self._audit_store.pseudonymise_audit(user_id, pseudonym)
         self._users.delete_user(user_id, self._clock.now())
         self._locks.unlock(user_id)
-        self._audit.record("user_deleted", ctx=ctx, user_id=pseudonym)
+        # Only the request id: the trail of a deleted account keeps no address either.
+        self._audit.record("user_deleted", ctx=RequestContext(request_id=ctx.request_id), user_id=pseudonym)
         return pseudonym
 
     def lock(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> int:

@@ -146,11 +146,20 @@ class TokenService:
         if not access_token:
             raise InvalidToken()
         claims = self._verifier.verify(access_token)
+        self.check_session(claims)
+        return claims
+
+    def check_session(self, claims: AccessClaims) -> None:
+        """The stateful half of `authenticate`: the session is not ended, and meets the factor policy.
+
+        Raises:
+            SessionRevoked, SessionLacksSecondFactor: refused.
+            StorageUnavailable: the revocation list is stale and cannot be read (closed).
+        """
         if self._require_second_factor and not has_second_factor(claims.amr):
             raise SessionLacksSecondFactor()
         if self.revocations.is_revoked(claims.sid):
             raise SessionRevoked()
-        return claims
 
     def _handle_failed_claim(self, token_hash: str, ctx: RequestContext) -> None:
         existing = self._store.get_refresh_token(token_hash)
