@@ -27,7 +27,7 @@ def list_sessions(claims: ClaimsDep, container: ContainerDep) -> SessionListOut:
     "/sessions/{session_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=errors(401, 404, 503),
+    responses=errors(401, 404, 422, 503),
     openapi_extra=BEARER,
 )
 def end_session(

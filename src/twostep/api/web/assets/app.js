@@ -2,10 +2,11 @@
 import { loadConfig } from "./api.js";
 import * as code from "./code.js";
 import * as home from "./home.js";
+import * as sessions from "./sessions.js";
 import * as signin from "./signin.js";
 import * as signup from "./signup.js";
 
-const views = { signup, signin, code, home };
+const views = { signup, signin, code, home, sessions };
 let current = null;
 let generation = 0;
 
