@@ -8,7 +8,7 @@ PORT ?= 8000
 APT_GET := $(shell command -v apt-get 2>/dev/null)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run install dev test lint typecheck imports pytest aws-checks browser bench fuzz soak clean
+.PHONY: run install dev test lint typecheck imports pytest aws-checks browser nginx postgres bench fuzz soak clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,7 +24,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-dev: $(VENV)/.dev-installed browser $(SAM_VENV)/.installed
+dev: $(VENV)/.dev-installed browser nginx postgres $(SAM_VENV)/.installed
 
 ## Serve the API on $(HOST):$(PORT) with SQLite at ./twostep.db and SMS to the console outbox.
 run: install
@@ -36,6 +36,18 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		[ -n "$(APT_GET)" ] || { echo "chromium missing and apt-get unavailable" >&2; exit 1; }; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+## Debian's nginx: the edge tests put a real reverse proxy in front of `twostep serve` (never started as a service).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+		[ -n "$(APT_GET)" ] || { echo "nginx missing and apt-get unavailable" >&2; exit 1; }; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx-light; }
+
+## Debian's PostgreSQL server for the storage tests (the fixtures run initdb in a temporary folder).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		[ -n "$(APT_GET)" ] || { echo "PostgreSQL missing and apt-get unavailable" >&2; exit 1; }; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; }
 
 ## AWS SAM CLI lives in its own virtualenv: its pins conflict with the service's dependencies.
 $(SAM_VENV)/.installed:

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+# The PostgreSQL server fixtures, for every test folder (a re-export, so pytest finds them here).
+from tests.postgres_server import postgres_server, postgres_url  # noqa: F401
 from twostep.api.app import create_app
 from twostep.container import Container, build
 from twostep.domain.clock import FixedClock

@@ -78,15 +78,28 @@ def code_in(body: str) -> str:
     return match.group(1)
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 class ServerProcess:
     """`twostep serve` in a child process; a context manager that stops it (or `kill` it like a crash)."""
 
     def __init__(
-        self, workdir: Path, app: str = "api", env: dict[str, str] | None = None, **extra_env: str
+        self,
+        workdir: Path,
+        app: str = "api",
+        env: dict[str, str] | None = None,
+        serve_args: tuple[str, ...] = (),
+        **extra_env: str,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.app = app
+        self.serve_args = serve_args  # e.g. ("--workers", "2")
         self.port = free_port()
         self.env = (env or server_env(workdir, self.port)) | extra_env
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -96,6 +109,7 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         """Start and wait until the server answers. Raises: RuntimeError with the log's tail."""
         command = [sys.executable, "-m", "twostep", "serve", "--app", self.app, "--port", str(self.port)]
+        command += self.serve_args
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command, env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
@@ -121,6 +135,15 @@ class ServerProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=30)
+
+    def worker_pids(self) -> set[int]:
+        """The server's uvicorn worker processes (`--workers N`); Linux /proc only."""
+        assert self.process is not None
+        children: set[int] = set()
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            children |= {int(child) for child in (task / "children").read_text().split()}
+        # multiprocessing's resource tracker is a child too, but serves nothing
+        return {pid for pid in children if b"resource_tracker" not in _cmdline(pid)}
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

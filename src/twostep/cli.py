@@ -96,18 +96,43 @@ def serve(
         AppChoice,
         typer.Option("--app", help="api: everything; verification: only the SMS verification API, at /."),
     ] = AppChoice.api,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes (each with its own storage connections); one uses no supervisor.",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
 ) -> None:
-    """Run the HTTP service (creates the SQLite schema and dev keys on first start)."""
+    """Run the HTTP service (prepares the storage and the shared keys on first start).
+
+    SIGTERM stops accepting connections, lets the requests in flight finish (up to
+    TWOSTEP_SHUTDOWN_TIMEOUT_SECONDS) and closes the storage (SQLite: the WAL is checkpointed).
+    """
     import uvicorn
 
-    from twostep.api.factory import build_asgi_app
+    from twostep.api.edge import uvicorn_options
+    from twostep.api.factory import FACTORIES, build_asgi_app
     from twostep.logs import configure_logging
 
     settings = settings_or_exit()
     configure_logging(settings.log_level)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
+        **uvicorn_options(settings),  # proxy trust, slow-client deadlines, no access log
+    }
     with friendly_errors():
         asgi = build_asgi_app(settings, app_name.value)
-    uvicorn.run(asgi, host=host, port=port, log_config=None, access_log=False, server_header=False)
+    if workers == 1:
+        uvicorn.run(asgi, **options)
+        return
+    # Built once here to check the configuration and prepare storage and keys before any worker starts,
+    # so a mistake is one line from this process instead of N workers failing; each worker builds its own.
+    asgi.state.container.close()
+    uvicorn.run(FACTORIES[app_name.value], factory=True, workers=workers, **options)
 
 
 @storage_app.command("init")
@@ -116,6 +141,20 @@ def storage_init() -> None:
     settings = settings_or_exit()
     with container_for(settings):
         typer.echo(f"storage ready ({settings.storage})")
+
+
+@storage_app.command("migrate")
+def storage_migrate() -> None:
+    """Apply pending schema migrations (every start does too); safe to run again, and from two hosts at once."""
+    from twostep.container import migrate_storage
+
+    settings = settings_or_exit()
+    with friendly_errors():
+        applied = migrate_storage(settings)
+    if applied:
+        typer.echo(f"applied schema version(s) {', '.join(map(str, applied))} ({settings.storage})")
+    else:
+        typer.echo(f"schema already current ({settings.storage})")
 
 
 def _user_row(user: Any) -> dict[str, Any]:
@@ -136,7 +175,7 @@ def users_list(
 ) -> None:
     """List users (phone numbers masked)."""
     with container_for() as container:
-        rows = [_user_row(user) for user in container.storage.list_users(limit).items]
+        rows = [_user_row(user) for user in container.account.list(limit).items]
     if as_json:
         _print_json(rows)
         return
@@ -148,10 +187,7 @@ def users_list(
 def users_show(user_id: str) -> None:
     """Show one user as JSON."""
     with container_for() as container:
-        user = container.storage.get_user(user_id)
-        if user is None:
-            fail(f"no user {user_id}", 3)
-        _print_json(_user_row(user))
+        _print_json(_user_row(container.account.get(user_id)))
 
 
 @users_app.command("delete")
@@ -162,7 +198,7 @@ def users_delete(
     if not yes and not typer.confirm(f"Delete user {user_id}?"):
         fail("not deleted", 1)
     with container_for() as container:
-        pseudonym = container.account_removal.delete(user_id)
+        pseudonym = container.account.delete(user_id)
     typer.echo(f"deleted {user_id} (the audit trail now calls it {pseudonym})")
 
 
@@ -170,7 +206,7 @@ def users_delete(
 def users_lock(user_id: str) -> None:
     """Lock a user: every session ends at once and signing in is refused until `users unlock`."""
     with container_for() as container:
-        ended = container.account_removal.lock(user_id)
+        ended = container.account.lock(user_id)
     typer.echo(f"locked {user_id}; {ended} session(s) ended")
 
 
@@ -178,8 +214,7 @@ def users_lock(user_id: str) -> None:
 def users_unlock(user_id: str) -> None:
     """Lift an administrative lock and reset the wrong-code count after the second factor locked."""
     with container_for() as container:
-        container.account_removal.unlock(user_id)
-        container.limits.reset_code_failures(user_id)
+        container.account.unlock(user_id)
     typer.echo(f"unlocked {user_id}")
 
 

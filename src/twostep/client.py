@@ -1,4 +1,4 @@
-"""Python clients over httpx: `SMSAuthClient` (seed 002's verification API) and `TwoStepClient` (accounts).
+"""Python clients over httpx: `SMSAuthClient` (Flowroute sms-verification's API) and `TwoStepClient` (accounts).
 
 Both are closeable and usable as context managers; each raises one typed error.
 """
@@ -30,7 +30,7 @@ DEFAULT_TIMEOUT = 10.0
 
 
 def _base_url(endpoint: str) -> str:
-    """`localhost:8000` (seed 002's style) means `http://localhost:8000`; full URLs are kept."""
+    """`localhost:8000` (Flowroute's `SMSAuthClient` style) means `http://localhost:8000`; full URLs are kept."""
     endpoint = endpoint.strip()
     if "://" not in endpoint:
         endpoint = "http://" + endpoint
@@ -65,7 +65,7 @@ class _Closeable:
         self.close()
 
 
-# --- seed 002: the SMS verification API ---
+# --- Flowroute sms-verification: the SMS verification API ---
 class SMSAuthError(Exception):
     """An error answer of the verification API (or no answer: `status` None, reason `ConnectionError`)."""
 
@@ -86,12 +86,12 @@ class SMSAuthError(Exception):
 
     @property
     def strerror(self) -> str:
-        """Seed 002's client put the reason in `strerror`."""
+        """Flowroute's `SMSAuthClient` put the reason in `strerror`."""
         return self.reason
 
 
 class SMSAuthClient(_Closeable):
-    """Seed 002's client: `create_auth` and `authenticate_code` against `endpoint`.
+    """Flowroute's `SMSAuthClient`: `create_auth` and `authenticate_code` against `endpoint`.
 
     `endpoint` is where the API answers: `localhost:8000` for `twostep serve --app verification`, or
     `http://host:8000/verifications` for the full API. `api_key` goes out as `X-Api-Key`.

@@ -16,8 +16,8 @@ from twostep.domain.ports import SmsSender, Storage
 from twostep.domain.revocation import RevocationList
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
 from twostep.secrets import load_key_material, settings_with_secret_credentials
+from twostep.services.account import AccountService, AccountStores
 from twostep.services.account_locks import AccountLocks
-from twostep.services.account_removal import AccountRemovalService
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitPolicy, LimitsService
@@ -53,7 +53,7 @@ class Container:
     messages: MessageService
     verification: VerificationService
     sessions: SessionService
-    account_removal: AccountRemovalService
+    account: AccountService
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -80,6 +80,7 @@ def limit_policy(settings: Settings) -> LimitPolicy:
         sms_allowed_countries=tuple(settings.sms_allowed_countries),
         login_free_failures=settings.login_free_failures,
         login_max_delay_seconds=settings.login_max_delay_seconds,
+        login_account_free_failures=settings.login_account_free_failures,
         ip_login_per_minute=settings.ip_login_per_minute,
         ip_register_per_hour=settings.ip_register_per_hour,
         ip_verify_create_per_hour=settings.ip_verify_create_per_hour,
@@ -138,6 +139,15 @@ def revocation_list(settings: Settings, storage: Storage, clock: Clock) -> Revoc
         max_age=timedelta(seconds=REVOCATION_MAX_AGE_SECONDS),
         window=timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds + 60),
     )
+
+
+def migrate_storage(settings: Settings, *, boto_session: Any = None) -> list[int]:
+    """Apply pending schema migrations (`twostep storage migrate`); returns the versions applied now."""
+    storage = build_storage(settings, boto_session=boto_session)
+    try:
+        return storage.migrate()
+    finally:
+        storage.close()
 
 
 def _wire(
@@ -244,13 +254,12 @@ def _wire(
             policy=verify_policy(settings),
         ),
         sessions=sessions,
-        account_removal=AccountRemovalService(
-            users=storage,
-            messages=storage,
-            audit_store=storage,
+        account=AccountService(
+            stores=AccountStores(users=storage, messages=storage, audit=storage),
             sessions=sessions,
             locks=locks,
             hasher=passwords,
+            limits=limits,
             audit=audit,
             clock=clock,
             pseudonym_key=keys.otp_hmac_key,

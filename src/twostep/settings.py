@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Stage = Literal["dev", "staging", "prod"]
-StorageName = Literal["memory", "sqlite", "dynamodb"]
+StorageName = Literal["memory", "sqlite", "dynamodb", "postgres"]
 JwtAlgorithm = Literal["RS256", "ES256", "EdDSA", "HS256"]
 
 KNOWN_SMS_PROVIDERS = ("console", "sns", "twilio", "flowroute", "sipgate")
@@ -34,50 +34,106 @@ class Settings(BaseSettings):
     """All configuration of twostep; `TWOSTEP_` + the upper-case field name sets each one."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TWOSTEP_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="TWOSTEP_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        use_attribute_docstrings=True,
     )
 
     # --- service ---
     stage: Stage = "dev"
+    """`dev`, `staging` or `prod`. `prod` refuses the console SMS provider and the SMS outbox."""
     org_name: str = Field(default="twostep", min_length=1, max_length=40)
+    """Your organisation's name, as `{org}` in SMS texts."""
     issuer: str = "http://127.0.0.1:8000"
+    """The `iss` claim of tokens and the base of the OpenID discovery URLs. Unset, `twostep serve` uses
+    `http://HOST:PORT` from its `--host` and `--port`."""
     audience: str = "twostep-api"
+    """The `aud` claim of access tokens; verifiers (the authorizer too) require it."""
     web_origin: str | None = None
+    """The web app's origin (`https://auth.example.com`); when set, SMS texts end with the WebOTP line
+    `@domain #code`, so browsers can fill the code in."""
     cors_origins: CommaList = Field(default_factory=list)
+    """Comma-separated origins allowed to call the API from a browser; empty allows none."""
     trusted_proxies: CommaList = Field(default_factory=list)
+    """Comma-separated proxy addresses or networks; `X-Forwarded-For` is read (right to left) only when the
+    peer is one of them. Set it behind a load balancer, or every client shares the proxy's rate limits."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """The lowest level written to the log on stderr."""
+    log_format: Literal["json", "console"] = "json"
+    """`json`: one JSON object a line (production); `console`: readable lines for a person (dev)."""
+    http_request_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """`twostep serve` closes a connection whose request (headers and body) is not in this long after
+    its first byte: slow clients (slowloris) cannot hold connections open."""
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    """`twostep serve` closes a kept-alive connection idle for this long."""
+    shutdown_timeout_seconds: int = Field(default=25, ge=1, le=600)
+    """On SIGTERM, how long requests in flight may still run before the server stops (below
+    Kubernetes' default 30 s grace period); the storage is closed afterwards."""
 
     # --- storage ---
     storage: StorageName = "sqlite"
+    """Where records live: `sqlite` (one file), `postgres` (a PostgreSQL server, for a fleet), `dynamodb`
+    (AWS), or `memory` (lost on exit; experiments)."""
     sqlite_path: Path = Path("./twostep.db")
-    # How long a write waits for another writer's lock before the request fails with 503.
+    """The SQLite database file (relative to the working directory)."""
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=1, le=600_000)
+    """How long a write waits for another writer's lock before the request fails with 503."""
+    database_url: SecretStr | None = None
+    """PostgreSQL connection URL, `postgresql://user:password@host:5432/dbname`, for `TWOSTEP_STORAGE=postgres`;
+    kept secret (never logged)."""
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    """Most PostgreSQL connections one process keeps; each worker process has its own pool."""
+    database_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    """How long a request waits for a PostgreSQL connection before it fails with 503."""
     dynamodb_table: str = "twostep"
+    """The DynamoDB table (single-table design); the region comes from `AWS_REGION`."""
     secret_arn: str | None = None
+    """The Secrets Manager secret holding the key material (AWS); unset, keys live in `TWOSTEP_JWT_KEY_FILE`."""
     kms_key_id: str | None = None
+    """A KMS key id or ARN; when set, phone numbers are encrypted with it in DynamoDB."""
 
     # --- one-time codes ---
     otp_length: int = Field(default=6, ge=4, le=10)
+    """Digits in a sign-in code."""
     otp_ttl_seconds: int = Field(default=120, ge=5, le=600)
+    """Lifetime of a sign-in code, in seconds."""
     otp_max_attempts: int = Field(default=5, ge=1, le=10)
+    """Checks allowed per sign-in code, right or wrong; then the code is spent."""
     otp_hmac_key: SecretStr | None = None
+    """The key codes are hashed with (HMAC); unset, it comes from the key file or the secret."""
     sms_template: str = DEFAULT_SMS_TEMPLATE
+    """The sign-in SMS text; must contain `{code}`; may use `{org}` and `{minutes}`."""
     require_second_factor: bool = True
+    """`false` allows accounts without a phone (password only, as the Lambda JWT tutorial signed up)."""
     otp_account_failure_limit: int = Field(default=100, ge=1, le=1000)
+    """Consecutive wrong codes per account (across sign-ins and resends) before the second factor locks
+    until `twostep users unlock`."""
 
     # --- passwords ---
     argon2_memory_kib: int = Field(default=19456, ge=19456)
+    """Argon2id memory cost in KiB (OWASP minimum 19456)."""
     argon2_time_cost: int = Field(default=2, ge=2)
+    """Argon2id iterations."""
     argon2_parallelism: int = Field(default=1, ge=1, le=8)
+    """Argon2id lanes."""
 
     # --- tokens ---
     jwt_algorithm: JwtAlgorithm = "RS256"
+    """Token signature algorithm: `RS256`, `ES256`, `EdDSA` or `HS256` (then set `TWOSTEP_JWT_HS256_SECRET`)."""
     jwt_hs256_secret: SecretStr | None = None
+    """The shared HS256 secret, at least 32 bytes; only with `TWOSTEP_JWT_ALGORITHM=HS256`."""
     jwt_key_file: Path = Path("./twostep-keys.json")
+    """The local key file (signing keys and the code HMAC key), created on first start with mode 0600."""
     jwt_rsa_bits: int = 2048  # 2048, 3072 or 4096 (checked below: a Literal of ints rejects env strings)
+    """RSA key size for new RS256 keys: 2048, 3072 or 4096."""
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    """Clock skew tolerated when checking `exp`, `nbf` and `iat`."""
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    """Access-token lifetime, in seconds."""
     refresh_token_ttl_seconds: int = Field(default=12 * 3600, ge=300, le=30 * 86400)
+    """Absolute lifetime of a sign-in session (its refresh-token family), in seconds."""
 
     # --- sessions ---
     revocation_refresh_seconds: float = Field(
@@ -102,41 +158,76 @@ class Settings(BaseSettings):
 
     # --- SMS delivery ---
     sms_providers: CommaList = Field(default_factory=lambda: ["console"])
+    """Comma-separated SMS providers, tried in order: `console`, `sns`, `twilio`, `flowroute`, `sipgate`."""
     sms_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    """Connect and read timeout of every SMS provider call, in seconds."""
     twilio_account_sid: str | None = None
+    """Twilio account SID (`AC…`); required by the `twilio` provider."""
     twilio_auth_token: SecretStr | None = None
+    """Twilio auth token; required by the `twilio` provider."""
     twilio_from: str | None = None
+    """Twilio sender number (E.164); or set `TWOSTEP_TWILIO_MESSAGING_SERVICE_SID`."""
     twilio_messaging_service_sid: str | None = None
+    """Twilio messaging service SID (`MG…`), used instead of `TWOSTEP_TWILIO_FROM` when set."""
     twilio_base_url: str = "https://api.twilio.com"
+    """Twilio API base URL (a test server in tests)."""
     flowroute_access_key: str | None = None
+    """Flowroute API access key; required by the `flowroute` provider."""
     flowroute_secret_key: SecretStr | None = None
+    """Flowroute API secret key; required by the `flowroute` provider."""
     flowroute_from: str | None = None
+    """Your Flowroute number, 11 digits (`1XXXXXXXXXX`); required by the `flowroute` provider."""
     flowroute_base_url: str = "https://api.flowroute.com"
+    """Flowroute API base URL (a test server in tests)."""
     sipgate_token_id: str | None = None
+    """sipgate.io personal access token id (`token-…`); required by the `sipgate` provider."""
     sipgate_token: SecretStr | None = None
+    """sipgate.io personal access token (scope `sessions:sms:write`); required by the `sipgate` provider."""
     sipgate_sms_id: str | None = None
+    """sipgate.io SMS extension id (e.g. `s0`); required by the `sipgate` provider."""
     sipgate_base_url: str = "https://api.sipgate.com"
+    """sipgate.io API base URL (a test server in tests)."""
     sns_sender_id: str | None = None
+    """Amazon SNS sender ID (1-11 letters or digits) where the destination country supports one."""
 
     # --- abuse and cost protection ---
     resend_cooldown_seconds: int = Field(default=30, ge=0, le=3600)
+    """Seconds between two texts to one number."""
     sms_per_number_10min: int = Field(default=5, ge=1, le=1000)
+    """Texts to one number per 10 minutes."""
     sms_per_number_day: int = Field(default=10, ge=1, le=10000)
+    """Texts to one number per UTC day."""
     sms_hourly_budget: int = Field(default=1000, ge=0)
+    """Texts from the whole service per hour; a hard stop (`0` sends nothing)."""
     sms_allowed_countries: CommaList = Field(default_factory=list)
+    """Comma-separated ISO country codes texts may go to (e.g. `DE,AT,CH`); empty allows all."""
     login_free_failures: int = Field(default=5, ge=1, le=100)
+    """Wrong passwords per email from one client before each further failure adds a doubling wait."""
     login_max_delay_seconds: int = Field(default=900, ge=1, le=86400)
+    """The longest wait after wrong passwords, in seconds."""
+    login_account_free_failures: int = Field(default=100, ge=1, le=1_000_000)
+    """Wrong passwords per email from all clients together in a day before the whole account is slowed;
+    below it only the failing client is (a stranger cannot lock the owner out)."""
     ip_login_per_minute: int = Field(default=60, ge=1)
+    """Sign-in attempts per client IP per minute (IPv6 per /64)."""
     ip_register_per_hour: int = Field(default=30, ge=1)
+    """Sign-ups per client IP per hour."""
     ip_verify_create_per_hour: int = Field(default=60, ge=1)
+    """`POST /verifications` per client IP per hour."""
 
     # --- standalone verification API ---
     verify_api_keys: CommaList = Field(default_factory=list)
+    """Comma-separated API keys for the verification API (`X-Api-Key`); required outside `dev`."""
     verify_default_length: int = Field(default=6, ge=4, le=10)
+    """Digits in a verification code when the request gives no `code_length`."""
     verify_default_ttl_seconds: int = Field(default=600, ge=30)
+    """Lifetime of a verification code when the request gives no `expiration`."""
     verify_max_ttl_seconds: int = Field(default=600, ge=30, le=86400)
+    """The longest `expiration` a request may ask for."""
     verify_default_retries: int = Field(default=3, ge=1, le=10)
+    """Wrong codes allowed per verification when the request gives no `retries`."""
     verify_template: str = DEFAULT_VERIFY_TEMPLATE
+    """The verification SMS text; must contain `{code}`; may use `{org}` and `{minutes}`."""
 
     _split = field_validator(
         "cors_origins",
@@ -189,9 +280,19 @@ class Settings(BaseSettings):
             raise ValueError("TWOSTEP_JWT_HS256_SECRET must be at least 32 bytes")
         if self.stage == "prod" and "console" in self.sms_providers:
             raise ValueError("TWOSTEP_SMS_PROVIDERS: the console provider is refused in prod")
+        if self.storage == "postgres":
+            _check_database_url(self.database_url)
         if self.verify_default_ttl_seconds > self.verify_max_ttl_seconds:
             raise ValueError("TWOSTEP_VERIFY_DEFAULT_TTL_SECONDS exceeds TWOSTEP_VERIFY_MAX_TTL_SECONDS")
         return self
+
+
+def _check_database_url(url: SecretStr | None) -> None:
+    """Raises ValueError naming the variable, never echoing the URL (it may hold a password)."""
+    if url is None or not url.get_secret_value().strip():
+        raise ValueError("TWOSTEP_DATABASE_URL is needed when TWOSTEP_STORAGE=postgres")
+    if not url.get_secret_value().startswith(("postgresql://", "postgres://")):
+        raise ValueError("TWOSTEP_DATABASE_URL must start with postgresql://")
 
 
 def describe_validation_error(error: ValidationError) -> str:

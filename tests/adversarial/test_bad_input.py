@@ -1,5 +1,5 @@
-"""Seeds 000, 001 and 002 answered 500 to bad input. Here every operation in `/openapi.json` (and the seed
-aliases) gets malformed JSON, wrong types in every field, lone surrogates, null bytes, huge and deeply
+"""The Spring 2FA client, the Lambda JWT tutorial and Flowroute's sms-verification answered 500 to bad
+input. Here every operation in `/openapi.json` (and the compatibility aliases) gets malformed JSON, wrong types in every field, lone surrogates, null bytes, huge and deeply
 nested bodies, the wrong content type, odd path and query values, and odd headers: always a 4xx
 problem+json with a stable `code`, never a 5xx.
 """
@@ -28,7 +28,7 @@ class Operation:
     method: str
     path: str  # with path parameters filled in
     body_fields: tuple[str, ...] | None  # None: no JSON body
-    problem_errors: bool = True  # False: seed 002's error shape (the verification routes)
+    problem_errors: bool = True  # False: Flowroute sms-verification's error shape (the verification routes)
 
 
 @dataclass
@@ -52,7 +52,7 @@ def _operations(openapi: dict[str, Any], otp_id: str) -> list[Operation]:
 
 
 def _documents_problems(spec: dict[str, Any]) -> bool:
-    """Whether the operation documents its 4xx answers as problem+json (else seed 002's JSON shape)."""
+    """Whether the operation documents its 4xx answers as problem+json (else Flowroute sms-verification's JSON shape)."""
     contents = [
         media
         for status, response in spec.get("responses", {}).items()
@@ -90,7 +90,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
 
 
 def assert_problem_4xx(response: Any, operation: Operation | None = None) -> None:
-    """A 4xx in the operation's documented error shape: problem+json with a `code`, or, for seed 002's
+    """A 4xx in the operation's documented error shape: problem+json with a `code`, or, for Flowroute sms-verification's
     verification routes, JSON with a `reason` (a body-limit 413 comes from the app and is problem+json)."""
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
     media = response.headers["content-type"]
@@ -200,7 +200,7 @@ def test_a_body_that_is_not_json_gets_415(api: Api, content_type: str | None) ->
         if operation.body_fields is not None:
             response = _send(api, operation, body, content_type)
             assert_problem_4xx(response, operation)
-            if operation.problem_errors:  # seed 002's routes answer every bad input 400, as it did
+            if operation.problem_errors:  # Flowroute-compatible routes answer every bad input 400, as it did
                 assert response.status_code == 415, (operation, response.text)
 
 

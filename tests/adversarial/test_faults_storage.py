@@ -260,7 +260,8 @@ def test_every_driver_error_becomes_storage_unavailable(db_path: Path, clock: Fi
     storage.add_message(message)
     with pytest.raises(StorageUnavailable):
         storage.add_message(message)
-    storage._connection().close()  # what a shutdown racing a request leaves behind
+    storage.ping()  # leaves one idle connection in the pool: the next call borrows it
+    storage._idle[-1].conn.close()  # what a shutdown racing a request leaves behind
     with pytest.raises(StorageUnavailable):
         storage.get_user("u1")
     assert storage.list_messages(10).items == [message]  # and the next call reconnects
@@ -306,7 +307,7 @@ def test_storage_failing_in_the_middle_of_a_refresh_ends_the_session(
 def test_verification_api_under_a_locked_database(
     sqlite_app: Callable[..., tuple[Container, TestClient]], db_path: Path
 ) -> None:
-    """Seed 002's API answers 503 `ServiceUnavailable` in its own error shape and creates no code."""
+    """The Flowroute-compatible API answers 503 `ServiceUnavailable` in its own error shape and creates no code."""
     container, client = sqlite_app()
     created = client.post("/verifications", json={"auth_id": "order-1", "recipient": PHONE})
     assert created.status_code in (200, 201), created.text

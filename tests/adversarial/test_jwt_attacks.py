@@ -89,7 +89,7 @@ def test_recording_server_records_fetches(recording_server: RecordingServer) -> 
 def test_tokens_carry_the_configured_lifetime_and_algorithm(
     services: dict[str, Service], algorithm: str
 ) -> None:
-    """Seeds 000, 001 and 003: tokens never expired. Here exp - iat is the configured TTL, and the header
+    """The Spring 2FA client, the Lambda JWT tutorial and the message board: tokens never expired. Here exp - iat is the configured TTL, and the header
     pins the algorithm, the key id and the access-token type."""
     target = services[algorithm].target
     header = jwt.get_unverified_header(target.access_token)

@@ -23,7 +23,7 @@ from twostep.domain.tokens import TokenIssuer, TokenVerifier
 
 # Chi-square critical value for 9 degrees of freedom at p = 1e-6 (27.88 is p = 0.001). The stricter
 # level keeps a correct generator from failing one run in a thousand, and still catches a missing or
-# doubled digit (an off-by-one like seed 002's gives a statistic in the thousands).
+# doubled digit (an off-by-one like Flowroute sms-verification's gives a statistic in the thousands).
 CHI2_9DOF_P1E6 = 44.81
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -92,7 +92,7 @@ def test_submitted_code_is_digits_or_invalid_input(budget: str) -> None:
 
 @pytest.mark.parametrize("budget", BUDGETS)
 def test_numeric_codes_are_left_padded(budget: str) -> None:
-    """Seed 000 sends the code as a JSON number: 1234 for "001234" must still match."""
+    """The Spring 2FA client sends the code as a JSON number: 1234 for "001234" must still match."""
 
     @examples(budget, ci=300, long=10_000)
     @given(st.data(), st.integers(min_value=4, max_value=10))

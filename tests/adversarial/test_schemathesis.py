@@ -116,7 +116,7 @@ def test_openapi_conformance_long(server: LiveServer, session: dict[str, str], m
 
 @pytest.fixture(scope="module")
 def verification_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """`twostep serve --app verification`: seed 002's API alone at `/` (dev stage, no API key needed)."""
+    """`twostep serve --app verification`: Flowroute sms-verification's API alone at `/` (dev stage, no API key needed)."""
     with live_server(
         tmp_path_factory.mktemp("schemathesis-verification"),
         app="verification",

@@ -102,7 +102,7 @@ def test_sqlite_ttl_zero_reads_the_list_on_every_call(
     user = register(client)
     tokens = signed_in(client, container)
     assert allowed(tokens["accessToken"])
-    container.account_removal.lock(user["id"])
+    container.account.lock(user["id"])
     assert not allowed(tokens["accessToken"])
 
 

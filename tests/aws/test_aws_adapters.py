@@ -124,7 +124,9 @@ def test_sealed_phones_stay_unique_across_containers_with_their_own_data_keys(mo
 
     first, second = container_storage(), container_storage()
     first.init_schema()
-    users = [make_user(email=f"u{i}@example.com", phone=f"+90555555555{i}") for i in range(3)]
+    users = [
+        make_user(email=f"u{i}@example.com", phone=f"+90555555555{i}", phone_verified=True) for i in range(3)
+    ]
     for user in users:
         first.add_user(user)
     assert kms_calls.count("GenerateDataKey") == 1  # one data key per container, not per write
@@ -132,6 +134,12 @@ def test_sealed_phones_stay_unique_across_containers_with_their_own_data_keys(mo
     assert kms_calls.count("Decrypt") == 1  # once per data key, then cached
     with pytest.raises(AccountExists):
         second.add_user(make_user(email="other@example.com", phone=users[0].phone))
+    claimant = make_user(email="claimant@example.com", phone="+905555555559")
+    first.add_user(claimant)  # an unproven claim, proven through the other container's data key
+    assert second.prove_phone(claimant.id, claimant.phone)  # type: ignore[arg-type]
+    assert first.get_user(claimant.id).phone_verified  # type: ignore[union-attr]
+    with pytest.raises(AccountExists):
+        second.add_user(make_user(email="late@example.com", phone=claimant.phone))
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

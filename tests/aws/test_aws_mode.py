@@ -1,4 +1,4 @@
-"""Seed 000's flow in AWS mode: API Gateway events -> Mangum handler -> DynamoDB, keys from Secrets Manager.
+"""The Spring 2FA client's flow in AWS mode: API Gateway events -> Mangum handler -> DynamoDB, keys from Secrets Manager.
 
 Then the authorizer, in its three event forms, with the token the flow issued and with garbage.
 """
@@ -81,7 +81,7 @@ def sign_in(mode: AwsMode) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("provider", ["console", "sns"])
-def test_seed_000_flow_then_authorizer_in_every_form(
+def test_spring_client_flow_then_authorizer_in_every_form(
     aws_mode: AwsMode, provider: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TWOSTEP_SMS_PROVIDERS", provider)
@@ -95,7 +95,9 @@ def test_seed_000_flow_then_authorizer_in_every_form(
 
     allowed = [
         authorizer.handler(token_event(f"Bearer {token}"), None),
-        authorizer.handler(token_event(token), None),  # raw token, as seeds 001 and 003 send it
+        authorizer.handler(
+            token_event(token), None
+        ),  # raw token, as the Lambda JWT tutorial and the serverless message board send it
         authorizer.handler(request_event({"authorization": f"Bearer {token}"}), None),  # lower-case header
         authorizer.handler(request_event({"AUTHORIZATION": token}), None),
     ]
@@ -167,7 +169,7 @@ def test_api_answers_503_while_its_secret_is_unreadable(
 def test_verification_api_with_an_api_key_from_the_secret(
     aws_mode: AwsMode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Seed 002's API on Lambda + DynamoDB in staging: the key comes from the secret's `extra`."""
+    """The Flowroute-compatible API on Lambda + DynamoDB in staging: the key comes from the secret's `extra`."""
     from dataclasses import replace
 
     material = replace(aws_mode.keys, extra={"TWOSTEP_VERIFY_API_KEYS": "vk-test-1"})

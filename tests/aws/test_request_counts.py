@@ -31,7 +31,9 @@ USER = {
     "phoneNumber": PHONE,
 }
 # Upper bounds that keep the per-sign-in cost in the README honest; the measured numbers are printed.
-SIGN_IN_BUDGET = {"requests": 25, "write_units": 30, "read_units": 15}
+# The first sign-in also proves the phone number (a read, one transaction, one Query of other claims):
+# three requests that later sign-ins do not make.
+SIGN_IN_BUDGET = {"requests": 28, "write_units": 38, "read_units": 15}
 
 
 def _is_outbox(params: dict[str, Any]) -> bool:

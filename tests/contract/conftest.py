@@ -40,11 +40,19 @@ def _dynamodb(_: Path, request: pytest.FixtureRequest) -> Storage:
     return DynamoDbStorage(client, f"conformance-{uuid.uuid4().hex[:12]}")
 
 
+def _postgres(_: Path, request: pytest.FixtureRequest) -> Storage:
+    """A fresh database per test on the session's PostgreSQL server (tests/postgres_server.py)."""
+    from twostep.storage.postgres import PostgresStorage
+
+    return PostgresStorage(request.getfixturevalue("postgres_url"), pool_size=20)
+
+
 # name -> factory(tmp_path, request); backends that need a server add their entry here.
 BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], Storage]] = {
     "memory": _memory,
     "sqlite": _sqlite,
     "dynamodb": _dynamodb,
+    "postgres": _postgres,
 }
 
 

@@ -26,8 +26,8 @@ def test_email_is_unique(storage: Storage) -> None:
         storage.add_user(make_user(phone="+905555555556"))
 
 
-def test_phone_is_unique(storage: Storage) -> None:
-    storage.add_user(make_user(email="a@example.com"))
+def test_a_proven_phone_is_unique(storage: Storage) -> None:
+    storage.add_user(make_user(email="a@example.com", phone_verified=True))
     with pytest.raises(AccountExists):
         storage.add_user(make_user(email="b@example.com"))
     assert storage.find_user_by_email("b@example.com") is None  # nothing half-written

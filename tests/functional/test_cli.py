@@ -35,7 +35,7 @@ def twostep(
     )
 
 
-def _seed_user(env: dict[str, str]) -> str:
+def _create_user(env: dict[str, str]) -> str:
     code = (
         "from twostep.container import build; from twostep.settings import Settings;"
         "from twostep.services.registration import Registration;"
@@ -57,7 +57,7 @@ def test_storage_init_is_idempotent(env: dict[str, str]) -> None:
 
 
 def test_users_and_outbox(env: dict[str, str]) -> None:
-    user_id = _seed_user(env)
+    user_id = _create_user(env)
     listed = json.loads(twostep(env, "users", "list", "--json").stdout)
     assert [u["email"] for u in listed] == ["cli@example.com"]
     assert listed[0]["phone"] == "+90********55"

@@ -1,6 +1,6 @@
 """Done means: `twostep serve` as a real process, driven by the Python clients over real HTTP.
 
-`twostep serve --app verification` answers seed 002's `SMSAuthClient` at `/` unchanged; the default app
+`twostep serve --app verification` answers Flowroute's `SMSAuthClient` at `/` unchanged; the default app
 serves the accounts API to `TwoStepClient` (and the verification routes at `/verifications`).
 """
 
@@ -14,7 +14,7 @@ from tests.live import ServerProcess, run_cli, server_env
 from twostep.client import LoginChallenge, SMSAuthClient, SMSAuthError, TwoStepAPIError, TwoStepClient
 
 PHONE = "+14155552671"
-SEED_PHONE = "14155552671"  # seed 002's 11-digit format
+FLOWROUTE_PHONE = "14155552671"  # Flowroute sms-verification's 11-digit format
 PASSWORD = "correct horse battery staple"
 
 
@@ -36,11 +36,11 @@ def attempt(action: object) -> object:
         return error
 
 
-def test_seed_002_client_against_the_standalone_verification_app(tmp_path: Path) -> None:
+def test_flowroute_client_against_the_standalone_verification_app(tmp_path: Path) -> None:
     with ServerProcess(tmp_path, "verification") as server:
-        endpoint = server.base_url.removeprefix("http://")  # seed 002's style: "localhost:8000"
+        endpoint = server.base_url.removeprefix("http://")  # Flowroute's style: "localhost:8000"
         with SMSAuthClient(endpoint) as client:
-            created = client.create_auth("order-1", SEED_PHONE)
+            created = client.create_auth("order-1", FLOWROUTE_PHONE)
             assert created["auth_id"] == "order-1" and "message" in created
             code = server.latest_code(PHONE)
 

@@ -48,10 +48,11 @@ def refused(client: TestClient, pair: dict[str, Any], path: str = "/hello") -> s
 
 
 def test_session_list_marks_the_current_one_and_describes_clients(
-    client: TestClient, container: Container
+    client: TestClient, container: Container, clock: FixedClock
 ) -> None:
     register(client)
     laptop = sign_in(client, container)
+    clock.advance(1)
     sign_in(client, container, agent="curl/8.5.0")
     listed = client.get("/sessions", headers=bearer(laptop)).json()["sessions"]
     assert [(s["client"], s["current"]) for s in listed] == [("curl", False), ("Firefox on Linux", True)]
@@ -160,11 +161,11 @@ def test_recent_sign_in_dependency(container: Container, clock: FixedClock) -> N
 def test_lock_ends_sessions_and_refuses_sign_in(client: TestClient, container: Container) -> None:
     user = register(client)
     pair = sign_in(client, container)
-    assert container.account_removal.lock(user["id"]) == 1
+    assert container.account.lock(user["id"]) == 1
     assert refused(client, pair) == "session_revoked"
     login = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
     assert login.status_code == 403 and login.json()["code"] == "account_locked"
-    container.account_removal.unlock(user["id"])
+    container.account.unlock(user["id"])
     sign_in(client, container)
 
 
@@ -186,7 +187,7 @@ def test_deleting_my_account(make_container: Callable[..., Container], storage: 
         login = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
         assert login.status_code == 401
         assert container.audit.tail(user_id=user["id"]) == []
-        pseudonym = container.account_removal.pseudonym(user["id"])
+        pseudonym = container.account.pseudonym(user["id"])
         kept = container.audit.tail(user_id=pseudonym)
         assert "user_deleted" in [e.event for e in kept]
         assert all(e.ip is None and e.email_hash is None and e.phone_masked is None for e in kept)

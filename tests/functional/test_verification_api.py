@@ -1,4 +1,4 @@
-"""The verification API over HTTP (TestClient): seed 002's wire contract at `/verifications` in the full
+"""The verification API over HTTP (TestClient): Flowroute sms-verification's wire contract at `/verifications` in the full
 API and at `/` in the standalone app, API keys, and start-up refusal without keys outside dev."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from twostep.storage.memory import MemoryStorage
 
 PHONE = "+14155552671"
 KEY = "test-key-0123456789abcdef"
-SEED_ERROR_KEYS = {"message", "reason", "attempts_left"}
+FLOWROUTE_ERROR_KEYS = {"message", "reason", "attempts_left"}
 
 
 class Api:
@@ -45,11 +45,11 @@ def wrong(code: str) -> str:
     return "0" * len(code) if code != "0" * len(code) else "1" * len(code)
 
 
-def seed_error(response: Any, status: int, reason: str, attempts_left: int | None = 0) -> dict[str, Any]:
+def flowroute_error(response: Any, status: int, reason: str, attempts_left: int | None = 0) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = dict(response.json())
-    assert body.keys() >= SEED_ERROR_KEYS
+    assert body.keys() >= FLOWROUTE_ERROR_KEYS
     assert body["reason"] == reason
     assert body["attempts_left"] == attempts_left
     return body
@@ -71,7 +71,7 @@ def test_create_wrong_right_and_reuse(api: Api) -> None:
     assert created.json()["auth_id"] == "order-1"
     assert created.json()["message"] == "Success: Verification code created."
     code = api.code()
-    seed_error(api.check(wrong(code)), 401, "InvalidAuthCode", 2)
+    flowroute_error(api.check(wrong(code)), 401, "InvalidAuthCode", 2)
     ok = api.check(code)
     assert ok.status_code == 200
     assert ok.json() == {
@@ -79,26 +79,26 @@ def test_create_wrong_right_and_reuse(api: Api) -> None:
         "auth_id": "order-1",
         "message": "Success: Authorization code verified.",
     }
-    seed_error(api.check(code), 410, "ExpiredAuthCode")
+    flowroute_error(api.check(code), 410, "ExpiredAuthCode")
 
 
 def test_unknown_auth_id(api: Api) -> None:
-    seed_error(api.check("123456", auth_id="nobody"), 404, "UnknownAuthId")
+    flowroute_error(api.check("123456", auth_id="nobody"), 404, "UnknownAuthId")
 
 
 def test_expired_code(api: Api, clock: FixedClock) -> None:
     api.create(expiration=30)
     clock.advance(31)
-    seed_error(api.check(api.code()), 410, "ExpiredAuthCode")
+    flowroute_error(api.check(api.code()), 410, "ExpiredAuthCode")
 
 
 def test_exhaustion_then_re_post_is_refused_until_expiry(api: Api, clock: FixedClock) -> None:
     api.create(retries=2, expiration=120)
     code = api.code()
-    seed_error(api.check(wrong(code)), 401, "InvalidAuthCode", 1)
-    seed_error(api.check(wrong(code)), 401, "InvalidAuthCode", 0)
-    seed_error(api.check(code), 410, "InvalidAuthCode")
-    refused = seed_error(api.create(), 429, "RateLimited", None)
+    flowroute_error(api.check(wrong(code)), 401, "InvalidAuthCode", 1)
+    flowroute_error(api.check(wrong(code)), 401, "InvalidAuthCode", 0)
+    flowroute_error(api.check(code), 410, "InvalidAuthCode")
+    refused = flowroute_error(api.create(), 429, "RateLimited", None)
     assert "expires" in refused["message"]
     assert int(api.create().headers["retry-after"]) == 120
     clock.advance(120)
@@ -107,16 +107,16 @@ def test_exhaustion_then_re_post_is_refused_until_expiry(api: Api, clock: FixedC
 
 def test_re_post_keeps_the_failure_budget(api: Api) -> None:
     api.create()
-    seed_error(api.check(wrong(api.code())), 401, "InvalidAuthCode", 2)
+    flowroute_error(api.check(wrong(api.code())), 401, "InvalidAuthCode", 2)
     again = api.create()
     assert again.status_code == 200
     assert again.json()["attempts_left"] == 2
     code = api.code()
-    seed_error(api.check(wrong(code)), 401, "InvalidAuthCode", 1)
+    flowroute_error(api.check(wrong(code)), 401, "InvalidAuthCode", 1)
     assert api.check(code).json()["authenticated"] is True
 
 
-def test_seed_002_numbers_custom_message_and_length(api: Api) -> None:
+def test_flowroute_numbers_custom_message_and_length(api: Api) -> None:
     created = api.create(
         auth_id=12345, recipient=14155552671, code_length=8, message="{code}\nWelcome to {org}!"
     )
@@ -151,22 +151,22 @@ def test_seed_002_numbers_custom_message_and_length(api: Api) -> None:
     ],
 )
 def test_bad_input_is_400_naming_the_field(api: Api, extra: dict[str, Any], field: str) -> None:
-    body = seed_error(api.create(**extra), 400, "InvalidAPIUsage", None)
+    body = flowroute_error(api.create(**extra), 400, "InvalidAPIUsage", None)
     assert body["field"] == field
     assert field in body["message"]
     assert api.container.storage.list_outbox(last=1) == []
 
 
 def test_missing_fields_and_broken_json_are_400(api: Api) -> None:
-    assert seed_error(api.client.post(api.path, json={"auth_id": "a"}), 400, "InvalidAPIUsage", None)[
+    assert flowroute_error(api.client.post(api.path, json={"auth_id": "a"}), 400, "InvalidAPIUsage", None)[
         "field"
     ] == ("recipient")
     broken = api.client.post(api.path, content=b'{"auth_id": ', headers={"content-type": "application/json"})
-    seed_error(broken, 400, "InvalidAPIUsage", None)
+    flowroute_error(broken, 400, "InvalidAPIUsage", None)
     missing_code = api.client.get(api.path, params={"auth_id": "a"})
-    assert seed_error(missing_code, 400, "InvalidAPIUsage", None)["field"] == "code"
+    assert flowroute_error(missing_code, 400, "InvalidAPIUsage", None)["field"] == "code"
     letters = api.check("12a456")
-    assert seed_error(letters, 400, "InvalidAPIUsage", None)["field"] == "code"
+    assert flowroute_error(letters, 400, "InvalidAPIUsage", None)["field"] == "code"
 
 
 def test_other_routes_keep_problem_json(container: Container) -> None:
@@ -202,9 +202,9 @@ def test_configured_keys_are_required(
     client = keyed(app, stage=stage, verify_api_keys=["other-key-abcdefghijkl", KEY])
     path = "/" if app == "standalone" else "/verifications"
     body = {"auth_id": "a", "recipient": PHONE}
-    seed_error(client.post(path, json=body), 401, "InvalidApiKey", None)
-    seed_error(client.post(path, json=body, headers={"X-Api-Key": "guess"}), 401, "InvalidApiKey", None)
-    seed_error(client.get(path, params={"auth_id": "a", "code": "1"}), 401, "InvalidApiKey", None)
+    flowroute_error(client.post(path, json=body), 401, "InvalidApiKey", None)
+    flowroute_error(client.post(path, json=body, headers={"X-Api-Key": "guess"}), 401, "InvalidApiKey", None)
+    flowroute_error(client.get(path, params={"auth_id": "a", "code": "1"}), 401, "InvalidApiKey", None)
     assert client.post(path, json=body, headers={"X-Api-Key": KEY}).status_code == 200
     assert client.post(path, json=body, headers={"x-api-key": KEY}).status_code == 200
     assert all(
@@ -233,7 +233,7 @@ def test_staging_without_keys_refuses_to_start_the_standalone_app(
 def test_staging_without_keys_closes_the_routes_of_the_full_api(keyed: Callable[..., TestClient]) -> None:
     client = keyed("full", stage="staging")
     response = client.post("/verifications", json={"auth_id": "a", "recipient": PHONE})
-    seed_error(response, 401, "InvalidApiKey", None)
+    flowroute_error(response, 401, "InvalidApiKey", None)
 
 
 def test_prod_without_keys_refuses_to_start(tmp_path: Path, clock: FixedClock) -> None:
@@ -271,9 +271,11 @@ def test_delivery_failure_is_503_and_leaves_no_usable_code(tmp_path: Path, clock
     try:
         with TestClient(create_verification_app(container)) as client:
             failed = client.post("/", json={"auth_id": "a", "recipient": PHONE})
-            seed_error(failed, 503, "ServiceUnavailable", None)
+            flowroute_error(failed, 503, "ServiceUnavailable", None)
             assert failed.headers["retry-after"]
-            seed_error(client.get("/", params={"auth_id": "a", "code": "123456"}), 410, "ExpiredAuthCode")
+            flowroute_error(
+                client.get("/", params={"auth_id": "a", "code": "123456"}), 410, "ExpiredAuthCode"
+            )
     finally:
         container.close()
 
@@ -283,5 +285,5 @@ def test_creates_per_client_ip_are_limited(keyed: Callable[..., TestClient]) -> 
     for auth_id in ("a", "b"):
         assert client.post("/", json={"auth_id": auth_id, "recipient": PHONE}).status_code == 200
     limited = client.post("/", json={"auth_id": "c", "recipient": PHONE})
-    seed_error(limited, 429, "RateLimited", None)
+    flowroute_error(limited, 429, "RateLimited", None)
     assert int(limited.headers["retry-after"]) > 0

@@ -126,3 +126,39 @@ def test_ipv6_addresses_of_one_subnet_share_a_limit(make_container: MakeContaine
     assert refused.value.limit == "ip_login_rate"
     with pytest.raises(InvalidCredentials):  # another /64
         container.login.start("u9@example.com", "wrong password here", RequestContext(ip="2001:db8:1:3::1"))
+
+
+STRANGER, OWNER = RequestContext(ip="203.0.113.7"), RequestContext(ip="198.51.100.20")
+
+
+def test_a_strangers_failures_do_not_delay_the_owner_elsewhere(make_container: MakeContainer) -> None:
+    container = make_container()
+    with TestClient(create_app(container)) as client:
+        register(client)
+    for _ in range(5):
+        with pytest.raises(InvalidCredentials):
+            container.login.start(KNOWN, "wrong password here", STRANGER)
+    with pytest.raises(InvalidCredentials):
+        container.login.start(KNOWN, "wrong password here", STRANGER)  # starts the stranger's delay
+    with pytest.raises(RateLimited) as refused:
+        container.login.start(KNOWN, PASSWORD, STRANGER)
+    assert refused.value.limit == "account_login_delay"
+    for _ in range(3):  # the owner, from another address, signs in at once every time
+        assert not isinstance(container.login.start(KNOWN, PASSWORD, OWNER), RateLimited)
+
+
+def test_past_the_account_cap_every_client_is_slowed(
+    make_container: MakeContainer, clock: FixedClock
+) -> None:
+    container = make_container(login_account_free_failures=8)
+    for i in range(8):  # a distributed guess: each address stays under its own free failures
+        with pytest.raises(InvalidCredentials):
+            container.login.start(UNKNOWN, "wrong password here", RequestContext(ip=f"192.0.2.{i}"))
+    with pytest.raises(InvalidCredentials):
+        container.login.start(UNKNOWN, "wrong password here", RequestContext(ip="192.0.2.100"))
+    with pytest.raises(RateLimited) as refused:
+        container.login.start(UNKNOWN, "wrong password here", RequestContext(ip="192.0.2.101"))
+    assert refused.value.limit == "account_login_cap" and refused.value.retry_after == 1
+    clock.advance(1)
+    with pytest.raises(InvalidCredentials):  # the refused client's own budget was given back
+        container.login.start(UNKNOWN, "wrong password here", RequestContext(ip="192.0.2.101"))

@@ -222,7 +222,7 @@ def test_api_answers_carry_retry_after(make_container: MakeContainer, clock: Fix
     assert outbox_count(container, PHONE) == 5
 
 
-def test_verification_api_keeps_seed_002_status_for_a_disallowed_country(
+def test_verification_api_keeps_flowroute_status_for_a_disallowed_country(
     make_container: MakeContainer,
 ) -> None:
     from twostep.api.verification_app import create_verification_app

@@ -1,4 +1,4 @@
-"""VerificationService: seed 002's create/check with sign-in code rules and a budget re-POSTs cannot reset."""
+"""VerificationService: Flowroute sms-verification's create/check with sign-in code rules and a budget re-POSTs cannot reset."""
 
 from __future__ import annotations
 
@@ -294,7 +294,7 @@ def test_bad_recipients_are_refused(service: VerificationService, recipient: str
     assert refused.value.field == "recipient"
 
 
-def test_seed_002_eleven_digit_numbers_and_any_auth_id_string_work(
+def test_flowroute_eleven_digit_numbers_and_any_auth_id_string_work(
     service: VerificationService, sender: SwitchableSender
 ) -> None:
     auth_id = "ünïcode / slashes ? & = " + "x" * 96

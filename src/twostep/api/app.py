@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from twostep import __version__
 from twostep.api import routes_accounts, routes_messages, routes_sessions, routes_tokens, routes_wellknown
 from twostep.api.errors import install_error_handlers
+from twostep.api.lifespan import Lifespan
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from twostep.api.responses import BEARER_SCHEME
 from twostep.api.routes_verification import verification_router
@@ -17,9 +18,10 @@ from twostep.api.routes_web import install_web
 from twostep.container import Container
 
 
-def create_app(container: Container) -> FastAPI:
-    """The full accounts API over an already built container."""
+def create_app(container: Container, *, lifespan: Lifespan | None = None) -> FastAPI:
+    """The full accounts API over an already built container (`lifespan`: see `api.lifespan`)."""
     app = FastAPI(
+        lifespan=lifespan,
         title="twostep",
         version=__version__,
         description="Sign-in with a password and a one-time code by SMS; JWTs; SMS verification API.",
@@ -52,7 +54,7 @@ def _declare_bearer_scheme(app: FastAPI) -> None:
 
 
 def _add_cors(app: FastAPI, container: Container) -> None:
-    """Headers on real responses too (seed 001 had them only on the preflight); listed origins only."""
+    """Headers on real responses too (the Lambda JWT tutorial had them only on the preflight); listed origins only."""
     origins = container.settings.cors_origins
     if origins:
         app.add_middleware(

@@ -1,24 +1,58 @@
-"""Builds the ASGI app a process serves: the whole API or only the verification API."""
+"""Builds the ASGI app a process serves: the whole API or only the verification API.
+
+`twostep serve` with one worker builds the app in its own process (`build_asgi_app`). With `--workers N`
+uvicorn starts N worker processes that each import `api_from_environment` or
+`verification_from_environment` as an app factory: each reads the settings once, builds its own container
+(its own storage connections and password-hashing pool) and serves.
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from twostep.api.app import create_app
+from twostep.api.lifespan import serving_lifespan
 from twostep.container import build
-from twostep.settings import Settings
+from twostep.settings import Settings, load_settings
+
+FACTORIES = {
+    "api": "twostep.api.factory:api_from_environment",
+    "verification": "twostep.api.factory:verification_from_environment",
+}
 
 
 def build_asgi_app(settings: Settings, which: str = "api") -> FastAPI:
-    """Raises: ConfigurationError and what `container.build` raises."""
+    """The app over a new container that the app closes when the server shuts down.
+
+    Raises: ConfigurationError and what `container.build` raises.
+    """
     if which == "verification":
         from twostep.api.verification_app import check_verification_settings
 
         check_verification_settings(settings)
     container = build(settings)
+    lifespan = serving_lifespan(container)
     if which == "verification":
         from twostep.api.verification_app import create_verification_app
 
-        verification: FastAPI = create_verification_app(container)
+        verification: FastAPI = create_verification_app(container, lifespan=lifespan)
         return verification
-    return create_app(container)
+    return create_app(container, lifespan=lifespan)
+
+
+def _from_environment(which: str) -> FastAPI:
+    from twostep.logs import configure_logging
+
+    settings = load_settings()  # once per worker process
+    configure_logging(settings.log_level)
+    return build_asgi_app(settings, which)
+
+
+def api_from_environment() -> FastAPI:
+    """uvicorn app factory of a worker process serving the whole API."""
+    return _from_environment("api")
+
+
+def verification_from_environment() -> FastAPI:
+    """uvicorn app factory of a worker process serving only the verification API."""
+    return _from_environment("verification")

@@ -1,4 +1,4 @@
-"""Seed 003's message board."""
+"""The message board (as in the serverless message-board article)."""
 
 from __future__ import annotations
 

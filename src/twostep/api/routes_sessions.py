@@ -60,7 +60,7 @@ def delete_account(
 ) -> Response:
     """Delete your account: every session ends, your personal data is erased, your messages stay
     under a neutral author. Needs your current password and a recent sign-in."""
-    container.account_removal.delete(claims.sub, body.current_password, ctx)
+    container.account.delete(claims.sub, body.current_password, ctx)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     transport.ended(response)
     return response

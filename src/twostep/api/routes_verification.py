@@ -1,10 +1,10 @@
-"""The SMS verification API (seed 002): create a code for an `auth_id` and a number, then check it.
+"""The SMS verification API (compatible with Flowroute's sms-verification): create a code for an `auth_id` and a number, then check it.
 
-Mounted at `/verifications` in the full API and at `/` by `twostep serve --app verification`, where seed
-002's `SMSAuthClient` works unchanged. Errors use seed 002's shape (see `verification_errors`).
+Mounted at `/verifications` in the full API and at `/` by `twostep serve --app verification`, where
+Flowroute's `SMSAuthClient` works unchanged. Errors use Flowroute's shape (see `verification_errors`).
 
 `auth_id` is the caller's own identifier for the thing being verified, not a user secret: an unknown id
-answers 404 and a wrong code 401, as seed 002's contract requires; both paths do the same HMAC work.
+answers 404 and a wrong code 401, as Flowroute sms-verification's contract requires; both paths do the same HMAC work.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from twostep.api.deps import ContainerDep, ContextDep
-from twostep.api.verification_errors import SeedErrorOut, SeedErrorRoute
+from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRoute
 from twostep.domain.errors import ApiKeyRequired
 from twostep.settings import Settings
 
@@ -34,7 +34,7 @@ api_key_header = APIKeyHeader(
 )
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": SeedErrorOut, "description": text}
+    status: {"model": FlowrouteErrorOut, "description": text}
     for status, text in {
         400: "InvalidAPIUsage: bad input; `field` names it.",
         401: "InvalidAuthCode (wrong code) or InvalidApiKey.",
@@ -47,7 +47,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class VerificationCreateRequest(BaseModel):
-    """Seed 002's body; numbers are accepted for `auth_id` and `recipient` as seed 002 did."""
+    """Flowroute sms-verification's body; numbers are accepted for `auth_id` and `recipient` as it did."""
 
     model_config = ConfigDict(extra="forbid")
     auth_id: StrictStr | StrictInt = Field(description="Your identifier for this verification, 1..120 chars.")
@@ -143,14 +143,14 @@ def check_verification(
 
 
 def verification_router(settings: Settings, path: str = "/verifications") -> APIRouter:
-    """The two routes at `path`, with seed 002's error shape and the API-key check."""
+    """The two routes at `path`, with Flowroute sms-verification's error shape and the API-key check."""
     if not settings.verify_api_keys:
         if settings.stage == "dev":
             logger.warning("verification API is open: no TWOSTEP_VERIFY_API_KEYS (allowed in dev only)")
         else:
             logger.warning("verification API refuses every call: TWOSTEP_VERIFY_API_KEYS is not set")
     router = APIRouter(
-        tags=["verification"], route_class=SeedErrorRoute, dependencies=[Depends(require_api_key)]
+        tags=["verification"], route_class=FlowrouteErrorRoute, dependencies=[Depends(require_api_key)]
     )
     router.add_api_route(
         path, create_verification, methods=["POST"], response_model=VerificationCreatedOut, responses=ERRORS

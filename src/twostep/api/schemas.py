@@ -1,4 +1,4 @@
-"""Request and response bodies of the accounts API (camelCase on the wire, as the seeds use)."""
+"""Request and response bodies of the accounts API (camelCase on the wire, as the replaced systems use)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,8 @@ class UserOut(BaseModel):
     lastName: str | None
     email: str
     phoneNumber: str | None = Field(description="Masked: country code and last two digits.")
+    phoneVerified: bool = Field(description="A code sent to the number came back (it is this account's).")
+    emailVerified: bool = Field(description="A code sent to the address came back.")
     createdAt: datetime
 
     @classmethod
@@ -63,6 +65,8 @@ class UserOut(BaseModel):
             lastName=user.last_name,
             email=user.email,
             phoneNumber=mask_phone(user.phone) if user.phone else None,
+            phoneVerified=user.phone_verified,
+            emailVerified=user.email_verified,
             createdAt=user.created_at,
         )
 

@@ -1,6 +1,6 @@
-"""`twostep serve --app verification`: only the SMS verification API, at `/`, as seed 002 served it.
+"""`twostep serve --app verification`: only the SMS verification API, at `/`, as Flowroute's sms-verification served it.
 
-Seed 002's `SMSAuthClient(endpoint)` posts to and gets from the endpoint's root, so it works unchanged.
+Flowroute's `SMSAuthClient(endpoint)` posts to and gets from the endpoint's root, so it works unchanged.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from twostep import __version__
 from twostep.api.errors import install_error_handlers
+from twostep.api.lifespan import Lifespan
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from twostep.api.routes_verification import api_keys_missing, verification_router
 from twostep.container import Container
@@ -20,7 +21,7 @@ def check_verification_settings(settings: Settings) -> None:
     """Refuse to serve the verification API alone without API keys outside dev (before anything is built).
 
     Raises:
-        ConfigurationError: anyone could make the service text any number otherwise (seed 002's weakness).
+        ConfigurationError: anyone could make the service text any number otherwise (Flowroute sms-verification's weakness).
     """
     if api_keys_missing(settings):
         raise ConfigurationError(
@@ -29,7 +30,7 @@ def check_verification_settings(settings: Settings) -> None:
         )
 
 
-def create_verification_app(container: Container) -> FastAPI:
+def create_verification_app(container: Container, *, lifespan: Lifespan | None = None) -> FastAPI:
     """The standalone verification API over a built container.
 
     Raises:
@@ -38,9 +39,10 @@ def create_verification_app(container: Container) -> FastAPI:
     settings = container.settings
     check_verification_settings(settings)
     app = FastAPI(
+        lifespan=lifespan,
         title="twostep verification",
         version=__version__,
-        description="Text a code for an id to a phone number; check it (seed 002's API).",
+        description="Text a code for an id to a phone number; check it (Flowroute sms-verification's API).",
     )
     app.state.container = container
     install_error_handlers(app)

@@ -1,7 +1,7 @@
-"""Seed 002's error shape for the verification routes: `{"message", "reason", "attempts_left"}`.
+"""Flowroute sms-verification's error shape for the verification routes: `{"message", "reason", "attempts_left"}`.
 
 The rest of the API answers problem+json; these routes use a route class that translates errors itself,
-so the app-wide handlers stay as they are. Reasons (seed 002's four, plus three of twostep's own):
+so the app-wide handlers stay as they are. Reasons (Flowroute sms-verification's four, plus three of twostep's own):
 
 | status | reason | when |
 |---|---|---|
@@ -34,14 +34,14 @@ from twostep.domain import errors as e
 logger = logging.getLogger("twostep.api.verification")
 
 
-class SeedErrorOut(BaseModel):
+class FlowrouteErrorOut(BaseModel):
     message: str
     reason: str
     attempts_left: int | None
     field: str | None = None
 
 
-# Most specific first, like api/errors.STATUS_TABLE; messages follow seed 002's where it had one.
+# Most specific first, like api/errors.STATUS_TABLE; messages follow Flowroute sms-verification's where it had one.
 _REASONS: tuple[tuple[type[e.TwoStepError], int, str, str | None], ...] = (
     (e.WrongCode, 401, "InvalidAuthCode", "Invalid code."),
     (
@@ -55,7 +55,7 @@ _REASONS: tuple[tuple[type[e.TwoStepError], int, str, str | None], ...] = (
     (e.ChallengeNotFound, 404, "UnknownAuthId", "Unknown auth id."),
     (e.ApiKeyRequired, 401, "InvalidApiKey", None),
     (e.RateLimited, 429, "RateLimited", None),
-    # Seed 002's table has no 403: a recipient outside the country allow-list is its "bad input".
+    # Flowroute sms-verification's table has no 403: a recipient outside the country allow-list is its "bad input".
     (e.DestinationNotAllowed, 400, "InvalidAPIUsage", None),
     (e.DependencyUnavailable, 503, "ServiceUnavailable", None),
 )
@@ -79,13 +79,13 @@ def _attempts_left(error: e.TwoStepError) -> int | None:
     return None
 
 
-def seed_error(error: e.TwoStepError) -> JSONResponse:
+def flowroute_error(error: e.TwoStepError) -> JSONResponse:
     status, reason, message = _describe(error)
     headers = retry_headers(error)
     field = error.field if isinstance(error, e.InvalidInput) else None
     if field and field not in message:
         message = f"{field}: {message}"
-    body = SeedErrorOut(
+    body = FlowrouteErrorOut(
         message=message,
         reason=reason,
         attempts_left=_attempts_left(error),
@@ -102,19 +102,19 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return parts[0] if parts else "body"
 
 
-def seed_validation_error(error: RequestValidationError) -> JSONResponse:
+def flowroute_validation_error(error: RequestValidationError) -> JSONResponse:
     """Schema errors become 400 InvalidAPIUsage naming the first offending field."""
     issues = error.errors()
     first = issues[0] if issues else {}
     if first.get("type") == "json_invalid":  # loc is ("body", <character offset>)
-        return seed_error(e.InvalidInput("body: the body is not valid JSON", field="body"))
+        return flowroute_error(e.InvalidInput("body: the body is not valid JSON", field="body"))
     field = _field_name(tuple(first.get("loc", ())))
     message = f"{field}: {first.get('msg', 'invalid')}"
-    return seed_error(e.InvalidInput(message, field=field))
+    return flowroute_error(e.InvalidInput(message, field=field))
 
 
-class SeedErrorRoute(APIRoute):
-    """A route whose errors (domain and schema) answer in seed 002's shape instead of problem+json."""
+class FlowrouteErrorRoute(APIRoute):
+    """A route whose errors (domain and schema) answer in Flowroute sms-verification's shape instead of problem+json."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -123,13 +123,13 @@ class SeedErrorRoute(APIRoute):
             try:
                 return await handler(request)
             except e.TwoStepError as error:
-                return seed_error(error)
+                return flowroute_error(error)
             except RequestValidationError as error:
-                return seed_validation_error(error)
+                return flowroute_validation_error(error)
             except StarletteHTTPException as error:
                 if error.status_code == 400 and error.__cause__ is not None:
                     # FastAPI's bare "error parsing the body" (not UTF-8, nested too deep): malformed JSON.
-                    return seed_error(e.InvalidInput("body: the body is not valid JSON", field="body"))
+                    return flowroute_error(e.InvalidInput("body: the body is not valid JSON", field="body"))
                 raise
 
         return translating_handler

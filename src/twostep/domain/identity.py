@@ -2,30 +2,67 @@
 
 from __future__ import annotations
 
+import unicodedata
+from typing import NewType, NoReturn
+
 import phonenumbers
+from email_validator import EmailNotValidError, validate_email
 
 from twostep.domain.errors import InvalidInput, InvalidPhoneNumber
 
 MAX_EMAIL_LENGTH = 254
+# Letters of these scripts are written together in one name (Japanese, Korean), so they count as one.
+_SCRIPT_FAMILIES = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK", "CJK": "CJK"}
+# Unicode categories that draw nothing or reorder text: zero-width, bidirectional controls, unassigned.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+
+E164 = NewType("E164", str)
+"""A phone number in E.164 form (`+` and digits), as `parse_phone` returns it: the one phone type."""
+
+
+def _script(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    first = name.split(" ", 1)[0]
+    return _SCRIPT_FAMILIES.get(first, first)
+
+
+def _refuse_email(reason: str) -> NoReturn:
+    raise InvalidInput(f"The email address is not valid: {reason}", field="email")
 
 
 def normalise_email(raw: str) -> str:
-    """Trim, lower-case the domain (and the local part, as nearly every provider treats it so).
+    """The one canonical form an address is stored and compared in.
+
+    Unicode NFKC, validated by email-validator, the local part case-folded, the domain in its ASCII
+    (IDNA) form, so `Test@MÜNCHEN.de` (also in full-width letters), `test@münchen.de` and
+    `test@xn--mnchen-3ya.de` are one address.
+    Invisible and bidirectional control characters, and local parts that mix scripts (a Cyrillic a
+    among Latin letters), are refused: they only ever serve to make one address look like another.
 
     Raises:
-        InvalidInput: not a plausible address.
+        InvalidInput: not a valid address, or one built to look like another.
     """
-    email = raw.strip()
-    if len(email) > MAX_EMAIL_LENGTH or any(ch.isspace() or ord(ch) < 32 for ch in email):
-        raise InvalidInput("The email address is not valid.", field="email")
-    local, sep, domain = email.rpartition("@")
-    if not sep or not local or "." not in domain or domain.startswith(".") or domain.endswith("."):
-        raise InvalidInput("The email address is not valid.", field="email")
-    return f"{local.lower()}@{domain.lower()}"
+    text = raw.strip()
+    if not text or len(text) > MAX_EMAIL_LENGTH * 4:
+        _refuse_email("it is empty or too long.")
+    if any(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in text):
+        _refuse_email("it contains invisible or control characters.")
+    try:
+        info = validate_email(unicodedata.normalize("NFKC", text), check_deliverability=False)
+    except EmailNotValidError as exc:
+        _refuse_email(str(exc))
+    local = unicodedata.normalize("NFKC", info.local_part.casefold())
+    scripts = {_script(ch) for ch in local if ch.isalpha()}
+    if len(scripts) > 1:
+        _refuse_email("its name mixes letters of different scripts.")
+    email = f"{local}@{info.ascii_domain.lower()}"
+    if len(email) > MAX_EMAIL_LENGTH:
+        _refuse_email("it is too long.")
+    return email
 
 
-def parse_phone(raw: str, *, field: str = "phoneNumber") -> str:
-    """Parse an international number to E.164; seed 002's 11-digit `1XXXXXXXXXX` counts as +1.
+def parse_phone(raw: str, *, field: str = "phoneNumber") -> E164:
+    """Parse an international number to E.164; Flowroute sms-verification's 11-digit `1XXXXXXXXXX` is +1.
 
     Raises:
         InvalidPhoneNumber: anything that is not a valid number.
@@ -43,7 +80,7 @@ def parse_phone(raw: str, *, field: str = "phoneNumber") -> str:
         raise InvalidPhoneNumber(field=field) from exc
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhoneNumber(field=field)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return E164(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
 def phone_country(e164: str) -> str | None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
+from twostep.domain.identity import E164
+
 T = TypeVar("T")
 
 ChallengePurpose = Literal["login", "verify"]
@@ -19,7 +21,10 @@ class User:
     created_at: datetime
     first_name: str | None = None
     last_name: str | None = None
-    phone: str | None = None  # E.164
+    phone: E164 | None = None
+    # Proof before ownership: a number or address is the account's only once a code sent to it came back.
+    phone_verified: bool = False
+    email_verified: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +38,7 @@ class Challenge:
     id: str
     purpose: ChallengePurpose
     subject: str  # user id for logins, auth_id for verifications
-    phone: str  # E.164
+    phone: E164
     code_hmac: str
     created_at: datetime
     expires_at: datetime

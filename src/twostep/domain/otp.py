@@ -33,7 +33,7 @@ class CodeHasher:
 
 
 def normalise_submitted_code(raw: object, length: int) -> str:
-    """Accept a string of digits, or a JSON number left-padded to `length` (seed 000 sends numbers).
+    """Accept a string of digits, or a JSON number left-padded to `length` (the Spring serverless 2FA client sends numbers).
 
     Raises:
         InvalidInput: not digits, or longer than the code.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from twostep.domain.identity import E164
 from twostep.domain.models import (
     AuditEvent,
     Challenge,
@@ -26,10 +27,30 @@ from twostep.domain.models import (
 
 class UserStore(Protocol):
     def add_user(self, user: User) -> None:
-        """Store a new user; email and phone are unique together with the insert.
+        """Store a new user; the email is unique, and the phone must not be another user's *proven*
+        number, both checked together with the insert. Unproven claims on one number may coexist.
 
         Raises:
-            AccountExists: the email or the phone number belongs to another user.
+            AccountExists: the email, or the proven phone number, belongs to another user.
+        """
+        ...
+
+    def prove_phone(self, user_id: str, phone: E164) -> bool:
+        """A code sent to `phone` came back: make it the user's proven number, in one atomic step.
+
+        The user's previous proven number (if another) is freed, and every other account's unproven
+        claim on `phone` is dropped (their phone becomes None). Idempotent for the owner.
+        Returns False, changing nothing, when another account has already proven `phone` (or the user
+        is gone).
+        """
+        ...
+
+    def prove_email(self, user_id: str, email: str) -> None:
+        """A code sent to `email` came back: make it the user's (proven) address, moving the uniqueness
+        of the old address to it in one atomic step. Nothing happens when the user is gone.
+
+        Raises:
+            AccountExists: another account has this address.
         """
         ...
 
@@ -191,7 +212,14 @@ class Storage(
     """Everything a storage adapter provides."""
 
     def init_schema(self) -> None:
-        """Create tables where missing; idempotent."""
+        """Create tables where missing and apply pending schema migrations; idempotent."""
+        ...
+
+    def migrate(self) -> list[int]:
+        """Apply pending schema migrations; returns the versions applied now (none: already current).
+
+        Safe when several processes call it at once: each step is applied exactly once.
+        """
         ...
 
     def ping(self) -> None:

@@ -218,7 +218,7 @@ def hash_refresh_token(token: str) -> str:
 
 
 def extract_bearer(header_value: str | None) -> str | None:
-    """`Bearer <jwt>` (any case) or a raw `<jwt>`, as seeds 001 and 003 send it."""
+    """`Bearer <jwt>` (any case) or a raw `<jwt>`, as the Lambda JWT tutorial and the serverless message board send it."""
     if not header_value:
         return None
     value = header_value.strip()

@@ -31,9 +31,17 @@ EVENTS = frozenset(
         "verification_failed",
         "user_deleted",
         "user_locked",
-        "user_unlocked",
         "session_ended",
         "sessions_ended",
+        "user_unlocked",
+        "phone_verified",
+        "email_verified",
+        "phone_changed",
+        "email_changed",
+        "password_changed",
+        "password_reset_requested",
+        "password_reset",
+        "notice_sent",
     }
 )
 

@@ -19,6 +19,7 @@ from twostep.domain.errors import (
     SmsDeliveryError,
     WrongCode,
 )
+from twostep.domain.identity import E164
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
 from twostep.domain.ports import ChallengeStore, SmsSender
@@ -67,7 +68,7 @@ class ChallengeService:
         challenge_id: str,
         purpose: ChallengePurpose,
         subject: str,
-        phone: str,
+        phone: E164,
         spec: CodeSpec,
         ctx: RequestContext = NO_CONTEXT,
         attempts: int = 0,
@@ -103,7 +104,7 @@ class ChallengeService:
             ChallengeUsed / ChallengeExhausted: the challenge is finished.
             RateLimited: cooldown or SMS caps.
         """
-        self._ensure_replaceable(challenge)
+        self._ensure_replaceable(challenge, self._clock.now())
         self._limits.reserve_sms(challenge.phone, ctx)
         now = self._clock.now()
         code = generate_code(challenge.code_length)
@@ -162,9 +163,12 @@ class ChallengeService:
             raise ChallengeExhausted()
 
     @staticmethod
-    def _ensure_replaceable(challenge: Challenge) -> None:
+    def _ensure_replaceable(challenge: Challenge, now: datetime) -> None:
+        # An expired challenge is over: a resend must not revive it (the caller signs in again).
         if challenge.consumed_at is not None:
             raise ChallengeUsed()
+        if challenge.expires_at <= now:
+            raise ChallengeExpired()
         if challenge.attempts >= challenge.max_attempts:
             raise ChallengeExhausted()
 

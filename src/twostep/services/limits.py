@@ -42,6 +42,7 @@ MESSAGES = {
     "ip_register_rate": "Too many sign-ups from this network; try again later.",
     "ip_verification_create_rate": "Too many verification requests from this network; try again later.",
     "account_login_delay": "Too many failed sign-ins for this email; wait before trying again.",
+    "account_login_cap": "Too many failed sign-ins for this email from many places; wait before trying again.",
     "second_factor_locked": (
         "Too many wrong codes for this account; the second sign-in step is locked until an "
         "administrator unlocks it."
@@ -62,6 +63,7 @@ class LimitPolicy:
     sms_allowed_countries: tuple[str, ...] = ()
     login_free_failures: int = 5
     login_max_delay_seconds: int = 900
+    login_account_free_failures: int = 100
     ip_login_per_minute: int = 60
     ip_register_per_hour: int = 30
     ip_verify_create_per_hour: int = 60
@@ -96,6 +98,11 @@ def ip_bucket(ip: str) -> str:
             return str(address.ipv4_mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)
+
+
+def _client_key(ctx: RequestContext) -> str:
+    """Whose failures these are: the caller's IP bucket ("-" when the edge could not tell)."""
+    return ip_bucket(ctx.ip) if ctx.ip else "-"
 
 
 class LimitsService:
@@ -160,41 +167,57 @@ class LimitsService:
         if self._counters.increment_counter(key, 1, now, end) > limit:
             self._refuse(f"ip_{action}_rate", _seconds_until(end, now), ctx)
 
-    # --- per account: progressive delay after failed passwords, never a permanent lock ---
+    # --- per account and client: progressive delay after failed passwords, never a permanent lock ---
     def begin_login(self, email: str, ctx: RequestContext) -> None:
         """Count this password attempt as a failure up front (undone by `login_succeeded`).
 
-        After `login_free_failures`, each attempt must pass a gate that a failing attempt closes for
-        1 s, 2 s, 4 s ... up to `login_max_delay_seconds`; one attempt passes per gate, even concurrently.
+        Failures are counted per account *and client* (the caller's IP bucket), so a stranger guessing
+        from one address slows only that address: the owner signing in from elsewhere is not delayed.
+        After `login_free_failures` from one client, each attempt from it must pass a gate that a failing
+        attempt closes for 1 s, 2 s, 4 s ... up to `login_max_delay_seconds`; one attempt passes per gate,
+        even concurrently. Past the much higher `login_account_free_failures` from all clients together
+        (a distributed guess), the same delay applies to the account as a whole.
 
         Raises:
-            RateLimited: the caller's IP rate, or the account's delay is still running.
+            RateLimited: the caller's IP rate, this client's delay, or the account-wide delay.
         """
         self.check_ip("login", ctx)
+        client = self._progressive(
+            f"{email}|{_client_key(ctx)}", self._policy.login_free_failures, "account_login_delay", ctx, email
+        )
+        try:
+            self._progressive(
+                email, self._policy.login_account_free_failures, "account_login_cap", ctx, email
+            )
+        except RateLimited:
+            self._release(client)
+            raise
+
+    def _progressive(self, subject: str, free: int, name: str, ctx: RequestContext, email: str) -> _Held:
+        """Count one failure of `subject`; past `free` failures pass one gate per growing delay."""
         now = self._clock.now()
-        failures = _Held(f"login-fail:{email}", now + timedelta(seconds=LOGIN_FAILURE_MEMORY_SECONDS))
+        failures = _Held(f"login-fail:{subject}", now + timedelta(seconds=LOGIN_FAILURE_MEMORY_SECONDS))
         attempt = self._counters.increment_counter(failures.key, 1, now, failures.expires_at)
-        if attempt <= self._policy.login_free_failures:
-            return
-        gate = f"login-gate:{email}"
-        delay = self._login_delay(attempt)
+        if attempt <= free:
+            return failures
+        gate = f"login-gate:{subject}"
+        delay = self._login_delay(attempt - free)
         if self._counters.increment_counter(gate, 1, now, now + timedelta(seconds=delay)) == 1:
-            return
+            return failures
         self._release(failures)  # attempts refused during a delay neither count nor extend it
         live = self._counters.get_counter(gate, now)
-        self._refuse(
-            "account_login_delay", _seconds_until(live.expires_at, now) if live else 1, ctx, email=email
-        )
+        self._refuse(name, _seconds_until(live.expires_at, now) if live else 1, ctx, email=email)
 
-    def _login_delay(self, attempt: int) -> int:
-        """Seconds to wait after failure number `attempt` (the first one past the free ones: 1 s)."""
-        excess = attempt - self._policy.login_free_failures
+    def _login_delay(self, excess: int) -> int:
+        """Seconds to wait after the `excess`-th failure past the free ones (the first: 1 s)."""
         return min(self._policy.login_max_delay_seconds, 1 << min(max(excess - 1, 0), 20))
 
-    def login_succeeded(self, email: str) -> None:
-        """The right password: forget the failures and any delay."""
-        self._counters.delete_counter(f"login-fail:{email}")
-        self._counters.delete_counter(f"login-gate:{email}")
+    def login_succeeded(self, email: str, ctx: RequestContext = NO_CONTEXT) -> None:
+        """The right password: forget this client's failures and delay (the account-wide count stays,
+        so an owner signing in now and then does not reset a distributed guesser's budget)."""
+        subject = f"{email}|{_client_key(ctx)}"
+        self._counters.delete_counter(f"login-fail:{subject}")
+        self._counters.delete_counter(f"login-gate:{subject}")
 
     # --- per account: consecutive wrong codes across logins and resends (NIST 800-63B) ---
     def check_second_factor_allowed(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> None:

@@ -76,7 +76,7 @@ class LoginService:
         if not self._hasher.verify(user.password_hash if user else None, password) or user is None:
             self._audit.record("login_failed", ctx=ctx, email=email, user_id=user.id if user else None)
             raise InvalidCredentials()
-        self._limits.login_succeeded(email)
+        self._limits.login_succeeded(email, ctx)
         self._locks.check(user.id)
         if self._hasher.needs_rehash(user.password_hash):
             self._users.set_password_hash(user.id, self._hasher.hash(password))
@@ -125,6 +125,9 @@ class LoginService:
             raise ChallengeNotFound()
         self._locks.check(user.id)
         self._audit.record("code_verified", ctx=ctx, user_id=user.id)
+        if not user.phone_verified and self._users.prove_phone(user.id, challenge.phone):
+            # The code came back from the number: it is this account's now, other claims on it end.
+            self._audit.record("phone_verified", ctx=ctx, user_id=user.id, phone=challenge.phone)
         self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd,sms")
         return self._tokens.issue_pair(user, ("pwd", "sms"), ctx)
 

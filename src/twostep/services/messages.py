@@ -1,4 +1,4 @@
-"""Seed 003's message board: signed-in users post, anyone reads the newest first."""
+"""The message board (as in the serverless message-board article): signed-in users post, anyone reads the newest first."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import InvalidInput
-from twostep.domain.identity import normalise_email, parse_phone
+from twostep.domain.identity import E164, normalise_email, parse_phone
 from twostep.domain.models import NO_CONTEXT, RequestContext, User
 from twostep.domain.passwords import PasswordHasher, check_password_rules
 from twostep.domain.ports import UserStore
@@ -78,7 +78,7 @@ class RegistrationService:
         self._audit.record("user_registered", ctx=ctx, user_id=user.id)
         return user
 
-    def _phone(self, raw: str | None) -> str | None:
+    def _phone(self, raw: str | None) -> E164 | None:
         if raw is None or not raw.strip():
             if self._require_phone:
                 raise InvalidInput("A phone number is required for the sign-in code.", field="phoneNumber")

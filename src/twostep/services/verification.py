@@ -1,4 +1,4 @@
-"""The standalone SMS verification API (seed 002): "text this number a code for this id; is this code right?".
+"""The standalone SMS verification API (as Flowroute's sms-verification): "text this number a code for this id; is this code right?".
 
 Codes follow the same rules as sign-in codes because `ChallengeService` issues and checks them: an HMAC at
 rest, attempts counted atomically before comparing, single use, and a code that could not be delivered is
@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import (
+    ChallengeExpired,
     ChallengeGone,
     ChallengeNotFound,
     ChallengeUsed,
@@ -34,7 +35,7 @@ from twostep.domain.errors import (
     TwoStepError,
     WrongCode,
 )
-from twostep.domain.identity import parse_phone
+from twostep.domain.identity import E164, parse_phone
 from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext
 from twostep.domain.otp import CodeHasher
 from twostep.domain.ports import ChallengeStore, CounterStore
@@ -78,7 +79,7 @@ class VerificationChecked:
 class _CreateRequest:
     challenge_id: str
     auth_id: str
-    phone: str
+    phone: E164
     spec: CodeSpec  # with defaults filled in
     code_length: int | None  # as asked: None keeps a live challenge's value
     retries: int | None
@@ -201,7 +202,7 @@ class VerificationService:
         if (request.phone, spec.length, spec.max_attempts) == unchanged:
             try:
                 return self._codes.replace(existing, spec, ctx), "replaced"
-            except ChallengeUsed:  # it was used between our read and the write: start again
+            except (ChallengeUsed, ChallengeExpired):  # used or expired since our read: start again
                 return self._fresh(request, request.spec, ctx), "new"
         return self._carry_over(existing, request, spec, ctx), "carried"
 

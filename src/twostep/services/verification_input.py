@@ -39,7 +39,7 @@ def checked_auth_id(auth_id: str) -> str:
 
 
 def checked_code(code: str) -> int:
-    """The submitted code as a number (seed 002 compares numbers; it is left-padded to the code length).
+    """The submitted code as a number (Flowroute sms-verification compares numbers; it is left-padded to the code length).
 
     Raises: InvalidInput naming `code`.
     """

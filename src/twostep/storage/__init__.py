@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "memory": "twostep.storage.memory:MemoryStorage",
     "sqlite": "twostep.storage.sqlite:SqliteStorage",
     "dynamodb": "twostep.storage.dynamodb:DynamoDbStorage",
+    "postgres": "twostep.storage.postgres:PostgresStorage",
 }
 
 
@@ -32,6 +33,8 @@ def build_storage(settings: Settings, *, boto_session: Any = None) -> Storage:
         storage: Storage = cls(settings.sqlite_path, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     elif settings.storage == "dynamodb":
         storage = cls.from_settings(settings, boto_session=boto_session)
+    elif settings.storage == "postgres":
+        storage = cls.from_settings(settings)
     else:
         storage = cls()
     return storage

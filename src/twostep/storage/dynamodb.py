@@ -8,7 +8,8 @@ deletes lag by up to a few days):
 |---|---|---|---|---|
 | user | `USER#<id>` | `PROFILE` | `USERS` / `<id>` | phone plain, or sealed with KMS (`phone_ct`, `phone_dk`) |
 | email uniqueness | `EMAIL#<email>` | `EMAIL` | | `user_id`; written with the user in one transaction |
-| phone uniqueness | `PHONE#<e164 or h:hmac>` | `PHONE` | | `user_id`; HMAC of the number when KMS is on |
+| proven phone | `PHONE#<e164 or h:hmac>` | `PHONE` | | `user_id` of the one owner; HMAC of the number when KMS is on |
+| phone claim | `PHONECLAIM#<e164 or h:hmac>` | `USER#<id>` | | an unproven claim; dropped when another account proves the number |
 | challenge | `CHALLENGE#<id>` | `CHALLENGE` | | attempts/single use by ConditionExpression; ttl |
 | refresh token | `REFRESH#<sha256>` | `REFRESH` | | used_at set by a transaction that checks the family |
 | token family | `FAMILY#<id>` | `FAMILY` | | `revoked_at` revokes every token of the family |
@@ -27,12 +28,10 @@ The `MESSAGES`, `OUTBOX` and `AUDIT` partitions are single partitions: fine up t
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 from typing import Any
 
-from twostep.domain.errors import AccountExists
-from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, User
+from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page
 from twostep.settings import Settings
 from twostep.storage import dynamodb_codec as codec
 from twostep.storage.cursors import message_cursor, parse_message_cursor
@@ -49,12 +48,13 @@ from twostep.storage.dynamodb_erasure import ErasureOps
 from twostep.storage.dynamodb_schema import GSI1, create_table, table_exists
 from twostep.storage.dynamodb_sessions import SessionOps
 from twostep.storage.dynamodb_tokens import RefreshTokenOps
+from twostep.storage.dynamodb_users import UserOps
 from twostep.storage.phone_crypto import PhoneCipher, derive_phone_index_key
 
 _NOT_CONSUMED = "attribute_exists(PK) AND attribute_not_exists(consumed_at)"
 
 
-class DynamoDbStorage(SessionOps, RefreshTokenOps, ErasureOps, CounterOps):
+class DynamoDbStorage(UserOps, SessionOps, RefreshTokenOps, ErasureOps, CounterOps):
     """Satisfies every storage port over one boto3 client (thread-safe)."""
 
     def __init__(self, client: Any, table: str, cipher: PhoneCipher | None = None) -> None:
@@ -87,78 +87,16 @@ class DynamoDbStorage(SessionOps, RefreshTokenOps, ErasureOps, CounterOps):
         if not table_exists(self._calls, self._table):
             create_table(self._calls, self._table)
 
+    def migrate(self) -> list[int]:
+        """One schemaless table: creating it is the whole schema, so no versions to apply."""
+        self.init_schema()
+        return []
+
     def ping(self) -> None:
         self._get("HEALTH", "HEALTH")
 
     def close(self) -> None:
         """boto3 clients need no closing; the connection pool goes with the process."""
-
-    # --- users ---
-    def add_user(self, user: User) -> None:
-        item = self._codec.user_item(user)
-        writes = [
-            self._tput(item, "attribute_not_exists(PK)"),
-            self._tput(
-                {"PK": f"EMAIL#{user.email}", "SK": "EMAIL", "user_id": user.id}, "attribute_not_exists(PK)"
-            ),
-        ]
-        if user.phone is not None:
-            index = {"PK": f"PHONE#{item['phone_index']}", "SK": "PHONE", "user_id": user.id}
-            writes.append(self._tput(index, "attribute_not_exists(PK)"))
-        try:
-            self._transact(*writes)
-        except ConditionFailed as exc:
-            raise AccountExists() from exc
-
-    def get_user(self, user_id: str) -> User | None:
-        item = self._get(f"USER#{user_id}", "PROFILE")
-        return None if item is None else self._codec.user(item)
-
-    def find_user_by_email(self, email: str) -> User | None:
-        pointer = self._get(f"EMAIL#{email}", "EMAIL")
-        return None if pointer is None else self.get_user(pointer["user_id"])
-
-    def set_password_hash(self, user_id: str, password_hash: str) -> None:
-        with contextlib.suppress(ConditionFailed):  # no such user: nothing to change
-            self._update(
-                f"USER#{user_id}",
-                "PROFILE",
-                "SET password_hash = :h",
-                {":h": password_hash},
-                ConditionExpression="attribute_exists(PK)",
-            )
-
-    def list_users(self, limit: int, cursor: str | None = None) -> Page[User]:
-        items = self._query(
-            "GSI1PK = :p AND GSI1SK > :c", {":p": "USERS", ":c": cursor or " "}, limit + 1, IndexName=GSI1
-        )
-        users = [self._codec.user(item) for item in items[:limit]]
-        return Page(users, users[-1].id if len(items) > limit else None)
-
-    def delete_user(self, user_id: str, now: datetime) -> bool:
-        item = self._get(f"USER#{user_id}", "PROFILE")
-        if item is None:
-            return False
-        deletes = [
-            self._tdelete(f"USER#{user_id}", "PROFILE", "attribute_exists(PK)"),
-            self._tdelete(f"EMAIL#{item['email']}", "EMAIL"),
-        ]
-        if item.get("phone_index"):
-            deletes.append(self._tdelete(f"PHONE#{item['phone_index']}", "PHONE"))
-        try:
-            self._transact(*deletes)
-        except ConditionFailed:
-            return False
-        families = self._query(
-            "PK = :p AND begins_with(SK, :f)",
-            {":p": f"USER#{user_id}", ":f": "FAMILY#"},
-            1000,
-            ConsistentRead=True,
-        )
-        for family in families:
-            self.revoke_family(family["family_id"], now)
-        self._forget_session_details(user_id)
-        return True
 
     # --- challenges ---
     def put_challenge(self, challenge: Challenge) -> None:

@@ -51,14 +51,22 @@ class TableOps:
     def _transact(self, *items: dict[str, Any]) -> None:
         self._calls.call("transact_write_items", TransactItems=list(items))
 
-    def _tput(self, item: dict[str, Any], condition: str | None = None) -> dict[str, Any]:
+    def _tput(
+        self, item: dict[str, Any], condition: str | None = None, values: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         put: dict[str, Any] = {"TableName": self._table, "Item": serialize(item)}
         if condition:
             put["ConditionExpression"] = condition
+        if values:
+            put["ExpressionAttributeValues"] = serialize(values)
         return {"Put": put}
 
-    def _tdelete(self, pk: str, sk: str, condition: str | None = None) -> dict[str, Any]:
+    def _tdelete(
+        self, pk: str, sk: str, condition: str | None = None, values: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         delete: dict[str, Any] = {"TableName": self._table, "Key": key(pk, sk)}
         if condition:
             delete["ConditionExpression"] = condition
+        if values:
+            delete["ExpressionAttributeValues"] = serialize(values)
         return {"Delete": delete}

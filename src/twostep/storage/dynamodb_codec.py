@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twostep.domain.identity import E164
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, RefreshToken, User
 from twostep.storage.dynamodb_client import maybe_datetime, to_datetime, to_number, ttl_after
 from twostep.storage.phone_crypto import PhoneCipher
@@ -38,11 +39,11 @@ class Codec:
             return {"phone": phone}
         return self.cipher.seal(phone)
 
-    def read_phone(self, item: dict[str, Any]) -> str | None:
+    def read_phone(self, item: dict[str, Any]) -> E164 | None:
         if "phone_ct" in item and self.cipher is not None:
-            return self.cipher.open(item["phone_ct"].value, item["phone_dk"].value)
+            return E164(self.cipher.open(item["phone_ct"].value, item["phone_dk"].value))
         phone = item.get("phone")
-        return None if phone is None else str(phone)
+        return None if phone is None else E164(str(phone))
 
     # --- users ---
     def user_item(self, user: User) -> dict[str, Any]:
@@ -58,6 +59,8 @@ class Codec:
             "first_name": user.first_name,
             "last_name": user.last_name,
             "phone_index": None if user.phone is None else self.phone_index(user.phone),
+            "phone_verified": user.phone_verified,
+            "email_verified": user.email_verified,
             **self.phone_attributes(user.phone),
         }
 
@@ -70,6 +73,8 @@ class Codec:
             first_name=item.get("first_name"),
             last_name=item.get("last_name"),
             phone=self.read_phone(item),
+            phone_verified=bool(item.get("phone_verified", False)),
+            email_verified=bool(item.get("email_verified", False)),
         )
 
     # --- challenges ---
@@ -98,7 +103,7 @@ class Codec:
             id=item["id"],
             purpose=item["purpose"],
             subject=item["subject"],
-            phone=self.read_phone(item) or "",
+            phone=self.read_phone(item) or E164(""),
             code_hmac=item["code_hmac"],
             created_at=to_datetime(item["created_at"]),
             expires_at=to_datetime(item["expires_at"]),

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from twostep.domain.errors import AccountExists
+from twostep.domain.identity import E164
 from twostep.domain.models import (
     AuditEvent,
     Challenge,
@@ -40,6 +41,10 @@ class MemoryStorage:
     def init_schema(self) -> None:
         """Nothing to create."""
 
+    def migrate(self) -> list[int]:
+        """No schema, so nothing to migrate."""
+        return []
+
     def ping(self) -> None:
         """Always reachable."""
 
@@ -53,8 +58,33 @@ class MemoryStorage:
                 raise AccountExists()
             self._users[user.id] = user
             self._emails[user.email] = user.id
-            if user.phone is not None:
+            if user.phone is not None and user.phone_verified:
                 self._phones[user.phone] = user.id
+
+    def prove_phone(self, user_id: str, phone: E164) -> bool:
+        with self._lock:
+            user = self._users.get(user_id)
+            if user is None or self._phones.get(phone, user_id) != user_id:
+                return False
+            if user.phone_verified and user.phone is not None and user.phone != phone:
+                self._phones.pop(user.phone, None)
+            self._phones[phone] = user_id
+            self._users[user_id] = replace(user, phone=phone, phone_verified=True)
+            for other in list(self._users.values()):
+                if other.id != user_id and other.phone == phone:
+                    self._users[other.id] = replace(other, phone=None, phone_verified=False)
+            return True
+
+    def prove_email(self, user_id: str, email: str) -> None:
+        with self._lock:
+            user = self._users.get(user_id)
+            if user is None:
+                return
+            if self._emails.get(email, user_id) != user_id:
+                raise AccountExists()
+            self._emails.pop(user.email, None)
+            self._emails[email] = user_id
+            self._users[user_id] = replace(user, email=email, email_verified=True)
 
     def get_user(self, user_id: str) -> User | None:
         return self._users.get(user_id)
@@ -81,7 +111,7 @@ class MemoryStorage:
             if user is None:
                 return False
             self._emails.pop(user.email, None)
-            if user.phone is not None:
+            if user.phone is not None and self._phones.get(user.phone) == user_id:
                 self._phones.pop(user.phone, None)
             for session in list(self._sessions.values()):
                 if session.user_id == user_id:

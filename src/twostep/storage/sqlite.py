@@ -12,6 +12,7 @@ import sqlite3
 from datetime import datetime
 
 from twostep.domain.errors import AccountExists
+from twostep.domain.identity import E164
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
 from twostep.domain.ports import Counter
 from twostep.storage.cursors import message_cursor, parse_message_cursor
@@ -25,9 +26,10 @@ class SqliteStorage(SqliteSessionOps):
     # --- users ---
     def add_user(self, user: User) -> None:
         try:
-            self._execute(
-                "INSERT INTO users (id, email, phone, password_hash, first_name, last_name, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            cursor = self._execute(
+                "INSERT INTO users (id, email, phone, password_hash, first_name, last_name, created_at,"
+                " phone_verified, email_verified) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                " WHERE NOT EXISTS (SELECT 1 FROM users WHERE phone = ? AND phone_verified = 1)",
                 (
                     user.id,
                     user.email,
@@ -36,8 +38,41 @@ class SqliteStorage(SqliteSessionOps):
                     user.first_name,
                     user.last_name,
                     epoch(user.created_at),
+                    int(user.phone_verified),
+                    int(user.email_verified),
+                    user.phone,
                 ),
                 unique=True,
+            )
+        except sqlite3.IntegrityError as exc:
+            raise AccountExists() from exc
+        if cursor.rowcount != 1:
+            raise AccountExists()
+
+    def prove_phone(self, user_id: str, phone: E164) -> bool:
+        with self._guard(unique=True) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                proven = conn.execute(
+                    "UPDATE users SET phone = ?, phone_verified = 1 WHERE id = ?", (phone, user_id)
+                ).rowcount
+                conn.execute(
+                    "UPDATE users SET phone = NULL, phone_verified = 0 WHERE phone = ? AND id != ?",
+                    (phone, user_id),
+                )
+                conn.execute("COMMIT" if proven else "ROLLBACK")
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK")
+                return False  # another account proved this number first
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return bool(proven)
+
+    def prove_email(self, user_id: str, email: str) -> None:
+        try:
+            self._execute(
+                "UPDATE users SET email = ?, email_verified = 1 WHERE id = ?", (email, user_id), unique=True
             )
         except sqlite3.IntegrityError as exc:
             raise AccountExists() from exc
@@ -54,6 +89,8 @@ class SqliteStorage(SqliteSessionOps):
             first_name=row["first_name"],
             last_name=row["last_name"],
             phone=row["phone"],
+            phone_verified=bool(row["phone_verified"]),
+            email_verified=bool(row["email_verified"]),
         )
 
     def get_user(self, user_id: str) -> User | None:

@@ -1,4 +1,4 @@
-"""SQLite plumbing: the schema, one connection per thread, WAL, and driver errors mapped to 503.
+"""SQLite plumbing: migrations, a small pool of connections, WAL, and driver errors mapped to 503.
 
 `SqliteStorage` (storage/sqlite.py) adds the records on top. Every `sqlite3.Error` becomes
 `StorageUnavailable` except the uniqueness violation that `add_user` turns into `AccountExists`.
@@ -10,50 +10,16 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from twostep.domain.errors import StorageUnavailable
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, phone TEXT UNIQUE, password_hash TEXT NOT NULL,
-    first_name TEXT, last_name TEXT, created_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS challenges (
-    id TEXT PRIMARY KEY, purpose TEXT NOT NULL, subject TEXT NOT NULL, phone TEXT NOT NULL,
-    code_hmac TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL, max_attempts INTEGER NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, consumed_at REAL, sends INTEGER NOT NULL DEFAULT 1,
-    last_sent_at REAL, code_length INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS refresh_tokens (
-    token_hash TEXT PRIMARY KEY, family_id TEXT NOT NULL, user_id TEXT NOT NULL, created_at REAL NOT NULL,
-    expires_at REAL NOT NULL, family_expires_at REAL NOT NULL, amr TEXT NOT NULL, used_at REAL, revoked_at REAL);
-CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens (family_id);
-CREATE INDEX IF NOT EXISTS refresh_tokens_user ON refresh_tokens (user_id);
-CREATE TABLE IF NOT EXISTS messages (
-    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, author TEXT NOT NULL, content TEXT NOT NULL,
-    created_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS messages_recent ON messages (created_at DESC, id DESC);
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, to_number TEXT NOT NULL, body TEXT NOT NULL, sent_at REAL NOT NULL,
-    provider TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS outbox_to ON outbox (to_number, seq);
-CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL, expires_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, at REAL NOT NULL, user_id TEXT,
-    email_hash TEXT, phone_masked TEXT, ip TEXT, request_id TEXT, detail TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_user ON audit (user_id, seq);
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,
-    auth_time REAL NOT NULL, amr TEXT NOT NULL, last_used_at REAL NOT NULL, client TEXT, ip TEXT,
-    revoked_at REAL);
-CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, created_at);
-CREATE TABLE IF NOT EXISTS revocations (session_id TEXT PRIMARY KEY, revoked_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS revocations_recent ON revocations (revoked_at);
-CREATE INDEX IF NOT EXISTS messages_user ON messages (user_id);
-"""
+from twostep.storage.migrations import SQLITE_LEDGER, pending, split_sqlite
 
 
 # Times are stored as UNIX seconds (REAL) so that comparisons with "now" happen inside SQL.
@@ -69,50 +35,101 @@ def moment_or_none(value: float | None) -> datetime | None:
     return None if value is None else moment(value)
 
 
-class SqliteConnections:
-    """One SQLite file shared by threads: a connection each, opened lazily, dropped after any error."""
+# Idle connections kept open for reuse; each holds two descriptors (the file and its WAL).
+KEEP_IDLE = 8
 
-    def __init__(self, path: Path | str, *, busy_timeout_ms: int = 10_000) -> None:
+
+@dataclass(slots=True)
+class _Pooled:
+    conn: sqlite3.Connection
+    identity: tuple[int, int] | None  # the file the connection was opened on
+
+
+class SqliteConnections:
+    """One SQLite file shared by threads through a small pool of connections.
+
+    A thread borrows a connection for one statement or one transaction and gives it back; at most
+    `keep_idle` idle connections are kept, the rest are closed. Connections are never tied to a thread,
+    so a thread pool that retires threads (anyio does after 10 s idle) leaks nothing.
+    """
+
+    def __init__(
+        self, path: Path | str, *, busy_timeout_ms: int = 10_000, keep_idle: int = KEEP_IDLE
+    ) -> None:
         self._path = str(path)
         self._busy_timeout_ms = busy_timeout_ms
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._keep_idle = keep_idle
+        self._idle: list[_Pooled] = []  # last in, first out: the warmest connection is reused
         self._lock = threading.Lock()
+        self._closed = False
         self.statements = 0  # counted for the benchmarks (storage requests per sign-in)
 
     # --- connections ---
-    def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and self._file_identity() != getattr(self._local, "identity", None):
+    def _borrow(self) -> _Pooled:
+        with self._lock:
+            pooled = self._idle.pop() if self._idle else None
+        identity = self._file_identity()
+        if pooled is not None and pooled.identity != identity:
             # The file was removed or replaced under an open connection. SQLite would go on writing
             # into the unlinked inode and every answer would be lost at the next start: fail instead.
-            self._drop_connection()
-            conn = None
-            if self._file_identity() is None:
+            self._close_quietly(pooled.conn)
+            self._close_idle()
+            pooled = None
+            if identity is None:
                 raise StorageUnavailable("The database file is missing.")
-        if conn is None:
+        if pooled is None:
+            self._create_private_file()
             conn = self._open()
-            self._local.conn = conn
-            self._local.identity = self._file_identity()
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+            pooled = _Pooled(conn, self._file_identity())
+        return pooled
+
+    def _give_back(self, pooled: _Pooled) -> None:
+        with self._lock:
+            if not self._closed and len(self._idle) < self._keep_idle:
+                self._idle.append(pooled)
+                return
+        self._close_quietly(pooled.conn)
+
+    def _close_idle(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for pooled in idle:
+            self._close_quietly(pooled.conn)
+
+    @staticmethod
+    def _close_quietly(conn: sqlite3.Connection) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+
+    def _create_private_file(self) -> None:
+        """A new database file is created 0600 (SQLite gives its -wal and -shm files the same mode)."""
+        if self._path == ":memory:" or self._path.startswith("file:"):
+            return
+        # Any other failure (missing folder, read-only) is left for sqlite3.connect to report.
+        with contextlib.suppress(OSError):
+            os.close(os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
     def _open(self) -> sqlite3.Connection:
         if self._path != ":memory:" and not Path(self._path).parent.is_dir():
             raise StorageUnavailable("The database folder does not exist.")
-        conn = sqlite3.connect(
-            self._path,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=self._busy_timeout_ms / 1000,
-        )
+        try:
+            conn = sqlite3.connect(
+                self._path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self._busy_timeout_ms / 1000,
+            )
+        except sqlite3.Error as exc:
+            raise StorageUnavailable() from exc
         try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode = WAL")
             # NORMAL: a committed transaction survives a process crash (SIGKILL), not a power loss.
             conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StorageUnavailable() from exc
         except BaseException:
             conn.close()
             raise
@@ -130,27 +147,28 @@ class SqliteConnections:
 
     @contextmanager
     def _guard(self, *, unique: bool = False) -> Iterator[sqlite3.Connection]:
-        """Every driver error becomes `StorageUnavailable`; with `unique`, a constraint violation
-        is passed on for the caller to turn into its domain error."""
+        """A borrowed connection for one statement or transaction. Every driver error becomes
+        `StorageUnavailable` and closes the connection; with `unique`, a constraint violation is
+        passed on for the caller to turn into its domain error."""
+        pooled = self._borrow()
         try:
-            yield self._connection()
+            yield pooled.conn
         except sqlite3.IntegrityError:
             if unique:
+                self._give_back(pooled)
                 raise
-            self._drop_connection()
+            self._close_quietly(pooled.conn)
             raise StorageUnavailable() from None
         except sqlite3.Error as exc:
             # OperationalError (locked, read-only, disk full), DatabaseError (corrupt file),
             # ProgrammingError / InterfaceError (a connection closed under us), and the rest.
-            self._drop_connection()
+            self._close_quietly(pooled.conn)
             raise StorageUnavailable() from exc
-
-    def _drop_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            self._local.conn = None
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
+        except BaseException:
+            self._close_quietly(pooled.conn)
+            raise
+        else:
+            self._give_back(pooled)
 
     def _execute(self, sql: str, params: Sequence[Any] = (), *, unique: bool = False) -> sqlite3.Cursor:
         with self._guard(unique=unique) as conn:
@@ -169,21 +187,46 @@ class SqliteConnections:
             return conn.execute(sql, params).fetchall()
 
     def init_schema(self) -> None:
-        """Raises: StorageUnavailable naming the file, for a one-line start-up failure."""
+        self.migrate()
+
+    def migrate(self) -> list[int]:
+        """Apply the missing schema steps in one write transaction; returns the versions applied now.
+
+        Raises: StorageUnavailable naming the file, for a one-line start-up failure.
+        """
         try:
-            with self._guard() as conn:
-                conn.executescript(SCHEMA)
+            return self._migrate()
         except StorageUnavailable as exc:
             cause = exc.__cause__ or exc
             raise StorageUnavailable(f"Cannot use the SQLite database {self._path}: {cause}") from cause
+
+    def _migrate(self) -> list[int]:
+        with self._guard() as conn:
+            conn.execute("BEGIN IMMEDIATE")  # a second process starting now waits here, then finds none
+            try:
+                conn.execute(SQLITE_LEDGER)
+                applied = {int(row[0]) for row in conn.execute("SELECT version FROM schema_migrations")}
+                steps = pending(applied)
+                for step in steps:
+                    if callable(step.sqlite):
+                        step.sqlite(conn)
+                    else:
+                        for statement in split_sqlite(step.sqlite):
+                            conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                        (step.version, time.time()),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return [step.version for step in steps]
 
     def ping(self) -> None:
         self._one("SELECT 1")
 
     def close(self) -> None:
         with self._lock:
-            for conn in self._connections:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+            self._closed = True
+        self._close_idle()

@@ -1,4 +1,4 @@
-"""The seed flows end to end through the HTTP API (in-process)."""
+"""The replaced systems' flows end to end through the HTTP API (in-process)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from twostep.api.app import create_app
 from twostep.container import Container
 
 
-def test_seed_000_flow_code_as_string_and_as_number(client: TestClient, container: Container) -> None:
+def test_spring_client_flow_code_as_string_and_as_number(client: TestClient, container: Container) -> None:
     user = register(client)
     assert user["phoneNumber"] == "+90********55" and "password" not in user
     started = client.post("/login", json={"email": "test@example.com", "password": PASSWORD}).json()
@@ -26,7 +26,7 @@ def test_seed_000_flow_code_as_string_and_as_number(client: TestClient, containe
     }
     assert client.get("/hello", headers={"Authorization": pair["accessToken"]}).status_code == 200
 
-    # Seed 000 sends the code as a JSON number; leading zeros are restored by padding.
+    # The Spring 2FA client sends the code as a JSON number; leading zeros are restored by padding.
     second = client.post("/login", json={"email": "test@example.com", "password": PASSWORD}).json()
     as_number = int(latest_code(container))
     response = client.post(f"/otp/{second['otpId']}/verify", json={"otp": as_number})
@@ -49,16 +49,16 @@ def test_number_code_with_leading_zero_is_padded(make_container: Callable[..., C
     raise AssertionError("no code with a leading zero in 80 draws")
 
 
-def test_seed_001_flow_without_second_factor(make_container: Callable[..., Container]) -> None:
+def test_lambda_jwt_tutorial_flow_without_second_factor(make_container: Callable[..., Container]) -> None:
     container = make_container(require_second_factor=False)
     with TestClient(create_app(container)) as client:
-        response = client.post("/signup", json={"email": "Seed001@Example.COM", "password": PASSWORD})
+        response = client.post("/signup", json={"email": "Tutorial@Example.COM", "password": PASSWORD})
         assert response.status_code == 201, response.text
-        assert response.json()["email"] == "seed001@example.com"
-        pair = client.post("/signin", json={"email": "seed001@example.com", "password": PASSWORD}).json()
+        assert response.json()["email"] == "tutorial@example.com"
+        pair = client.post("/signin", json={"email": "tutorial@example.com", "password": PASSWORD}).json()
         assert set(pair) == {"accessToken", "tokenType", "expiresIn", "refreshToken"}
         hello = client.get("/hello", headers={"authorization": pair["accessToken"]})  # lower-case, raw token
-        assert hello.json() == {"message": "Hello, seed001@example.com!"}
+        assert hello.json() == {"message": "Hello, tutorial@example.com!"}
 
 
 def test_phone_required_when_second_factor_on(client: TestClient) -> None:
@@ -143,8 +143,9 @@ def test_jwks_and_discovery(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "storage": "memory"}
 
 
-def test_phone_is_unique(client: TestClient) -> None:
+def test_a_proven_phone_is_unique(client: TestClient, container: Container) -> None:
     register(client)
+    sign_in(client, container)  # the first sign-in's code proves the number
     response = client.post(
         "/register",
         json={

@@ -1,4 +1,4 @@
-"""One regression test per seed flaw that the accounts API covers (SPEC: "What the seeds got wrong")."""
+"""One regression test per flaw of the replaced systems that the accounts API covers (SPEC: "What they got wrong")."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from twostep.domain.clock import FixedClock
 
 
 def test_codes_are_not_predictable_from_the_clock(make_container: Callable[..., Container]) -> None:
-    """Seed 000 seeded Random with the clock: two services at the same instant must not agree."""
+    """The Spring 2FA client seeded Random with the clock: two services at the same instant must not agree."""
     codes = []
     for _ in range(2):
         container = make_container()
@@ -30,7 +30,7 @@ def test_codes_are_not_predictable_from_the_clock(make_container: Callable[..., 
 
 
 def test_guesses_are_limited(client: TestClient, container: Container) -> None:
-    """Seeds 000 and 004 allowed unlimited guesses."""
+    """The Spring 2FA client and the sipgate.io tutorial allowed unlimited guesses."""
     register(client)
     otp_id = client.post("/login", json={"email": "test@example.com", "password": PASSWORD}).json()["otpId"]
     code = latest_code(container)
@@ -45,7 +45,7 @@ def test_guesses_are_limited(client: TestClient, container: Container) -> None:
 
 
 def test_passwords_are_hashed_with_argon2id(client: TestClient, container: Container) -> None:
-    """Seed 001 encrypted passwords (reversible); twostep stores an Argon2id hash with OWASP parameters."""
+    """The Lambda JWT tutorial encrypted passwords (reversible); twostep stores an Argon2id hash with OWASP parameters."""
     register(client)
     user = container.storage.find_user_by_email("test@example.com")
     assert user is not None
@@ -54,7 +54,7 @@ def test_passwords_are_hashed_with_argon2id(client: TestClient, container: Conta
 
 
 def test_tokens_expire(client: TestClient, container: Container, clock: FixedClock) -> None:
-    """Seeds 000, 001 and 003 issued tokens that never expired."""
+    """The Spring 2FA client, the Lambda JWT tutorial and the message board issued tokens that never expired."""
     register(client)
     access = sign_in(client, container)["accessToken"]
     claims = jwt.decode(access, options={"verify_signature": False})
@@ -68,7 +68,7 @@ def test_tokens_expire(client: TestClient, container: Container, clock: FixedClo
 
 @pytest.mark.parametrize("email", ["test@example.com", "nobody@example.com"])
 def test_login_does_not_reveal_who_exists(client: TestClient, email: str) -> None:
-    """Seeds 000, 001 and 004 answered differently for unknown users."""
+    """The Spring 2FA client, the Lambda JWT tutorial and the sipgate.io tutorial answered differently for unknown users."""
     register(client)
     response = client.post("/login", json={"email": email, "password": "wrong password here"})
     body = response.json()
@@ -101,7 +101,7 @@ def test_login_does_not_reveal_who_exists(client: TestClient, email: str) -> Non
     ],
 )
 def test_bad_input_gets_a_4xx_problem_not_a_500(client: TestClient, path: str, payload: bytes) -> None:
-    """Seeds 000, 001 and 002 answered 500 to malformed input."""
+    """The Spring 2FA client, the Lambda JWT tutorial and Flowroute's sms-verification answered 500 to malformed input."""
     response = client.post(path, content=payload, headers={"Content-Type": "application/json"})
     assert 400 <= response.status_code < 500, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -111,7 +111,7 @@ def test_bad_input_gets_a_4xx_problem_not_a_500(client: TestClient, path: str, p
 def test_no_secrets_in_logs(
     client: TestClient, container: Container, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Seeds 003 and 004 logged secrets; nothing secret reaches twostep's logs."""
+    """The message board and the sipgate.io tutorial logged secrets; nothing secret reaches twostep's logs."""
     caplog.set_level(logging.DEBUG)
     register(client)
     pair = sign_in(client, container)

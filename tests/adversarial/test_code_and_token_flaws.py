@@ -1,8 +1,8 @@
-"""The seed flaws about codes and tokens, attacked harder than the functional regressions do.
+"""The replaced systems' flaws about codes and tokens, attacked harder than the functional regressions do.
 
-- Predictable codes (seed 000 seeded `Random` with the clock; seed 002 had an off-by-one): codes ignore
+- Predictable codes (the Spring 2FA client seeded `Random` with the clock; Flowroute's sms-verification had an off-by-one): codes ignore
   `random`'s state and the clock, and two services on the same frozen clock send unrelated codes.
-- Tokens that never expire (seeds 000, 001, 003): `exp - iat` is exactly the configured lifetime, for
+- Tokens that never expire (the Spring 2FA client, the Lambda JWT tutorial, the message board): `exp - iat` is exactly the configured lifetime, for
   every lifetime and algorithm, and the token dies at `exp` + leeway.
 - `alg: none` and 500s for bad input are in `test_jwt_attacks.py` and `test_bad_input.py`.
 """
@@ -24,7 +24,7 @@ from twostep.domain.otp import generate_code
 
 
 def test_codes_do_not_follow_the_random_module_or_the_clock() -> None:
-    """Reseeding `random` with the same value (as seed 000 did with the time) must not repeat codes."""
+    """Reseeding `random` with the same value (as the Spring 2FA client did with the time) must not repeat codes."""
     codes = []
     for _ in range(50):
         random.seed(1_700_000_000)

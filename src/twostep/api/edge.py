@@ -1,0 +1,96 @@
+"""How `twostep serve` meets the network: whose forwarded headers to believe, and slow clients cut off.
+
+uvicorn believes `X-Forwarded-For` from 127.0.0.1 unless told otherwise, so behind any local proxy (or
+from any local process) a forged header would pick the client address every per-IP limit and the audit
+trail use. Here forwarded headers are believed only from `TWOSTEP_TRUSTED_PROXIES`, and the app's own
+`client_ip` applies the same list, so both layers agree.
+
+uvicorn has a keep-alive timeout but no limit on how long a request may take to arrive: a client that
+sends its headers a byte at a time (slowloris) holds a connection forever. `SlowClientH11Protocol`
+closes a connection whose request (headers and body) is not complete `request_timeout` seconds after
+its first byte, or after the connection opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from twostep.settings import Settings
+
+logger = logging.getLogger("twostep.edge")
+
+
+class SlowClientH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on reading each request."""
+
+    def __init__(self, *args: Any, request_timeout: float = 10.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request_timeout = request_timeout
+        self._read_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_read_deadline()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._track_request()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # arms uvicorn's keep-alive timer for the idle connection
+        self._track_request()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_read_deadline()
+        super().connection_lost(exc)
+
+    def _track_request(self) -> None:
+        """A deadline runs while a request is partly received; none once it is in, or between requests."""
+        state = self.conn.their_state
+        if state is h11.SEND_BODY or (state is h11.IDLE and self.conn.trailing_data[0]):
+            self._arm_read_deadline()
+        else:
+            self._cancel_read_deadline()
+
+    def _arm_read_deadline(self) -> None:
+        if self._read_deadline is None:  # from the first byte: more bytes do not extend it
+            self._read_deadline = self.loop.call_later(self.request_timeout, self._drop_slow_client)
+
+    def _cancel_read_deadline(self) -> None:
+        if self._read_deadline is not None:
+            self._read_deadline.cancel()
+            self._read_deadline = None
+
+    def _drop_slow_client(self) -> None:
+        self._read_deadline = None
+        if self.transport.is_closing():
+            return
+        logger.info("closed a connection whose request was not in after %ss", self.request_timeout)
+        self.transport.close()
+
+
+def forwarded_allow_ips(settings: Settings) -> list[str]:
+    """The proxies whose `X-Forwarded-For`/`-Proto` uvicorn may believe: only the configured ones."""
+    return list(settings.trusted_proxies)
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for `uvicorn.run`/`uvicorn.Config` that every way of serving twostep shares."""
+    proxies = forwarded_allow_ips(settings)
+    return {
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or [],
+        "http": functools.partial(
+            SlowClientH11Protocol, request_timeout=settings.http_request_timeout_seconds
+        ),
+        "timeout_keep_alive": settings.http_keep_alive_seconds,
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+    }

@@ -1,0 +1,207 @@
+"""Users in DynamoDB: the profile item, one item per unique email, and proof before phone ownership.
+
+A *proven* number has one `PHONE#<index>` item naming its owner; an unproven claim is a
+`PHONECLAIM#<index>` / `USER#<id>` item, so many accounts may claim a number until one proves it.
+Proving writes the owner item with a condition (the race is decided by DynamoDB), then drops the other
+claims found with one Query on the claim partition. Users created before proof existed own their
+`PHONE#` item already (their number stays theirs; their next sign-in marks it proven).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Any
+
+from twostep.domain.errors import AccountExists
+from twostep.domain.identity import E164
+from twostep.domain.models import Page, User
+from twostep.storage.dynamodb_base import TableOps
+from twostep.storage.dynamodb_client import ConditionFailed, key, serialize
+from twostep.storage.dynamodb_schema import GSI1
+
+_NO_PHONE = "REMOVE phone, phone_ct, phone_dk, phone_index SET phone_verified = :no"
+
+
+class UserOps(TableOps):
+    def _check(
+        self, pk: str, sk: str, condition: str, values: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        check: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": key(pk, sk),
+            "ConditionExpression": condition,
+        }
+        if values:
+            check["ExpressionAttributeValues"] = serialize(values)
+        return {"ConditionCheck": check}
+
+    def _tupdate(
+        self, pk: str, sk: str, expression: str, values: dict[str, Any], condition: str
+    ) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": key(pk, sk),
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": serialize(values),
+            }
+        }
+
+    def add_user(self, user: User) -> None:
+        item = self._codec.user_item(user)
+        writes = [
+            self._tput(item, "attribute_not_exists(PK)"),
+            self._tput(
+                {"PK": f"EMAIL#{user.email}", "SK": "EMAIL", "user_id": user.id}, "attribute_not_exists(PK)"
+            ),
+        ]
+        if user.phone is not None:
+            index = item["phone_index"]
+            if user.phone_verified:
+                owner = {"PK": f"PHONE#{index}", "SK": "PHONE", "user_id": user.id}
+                writes.append(self._tput(owner, "attribute_not_exists(PK)"))
+            else:
+                writes.append(self._check(f"PHONE#{index}", "PHONE", "attribute_not_exists(PK)"))
+                writes.append(self._tput({"PK": f"PHONECLAIM#{index}", "SK": f"USER#{user.id}"}))
+        try:
+            self._transact(*writes)
+        except ConditionFailed as exc:
+            raise AccountExists() from exc
+
+    def get_user(self, user_id: str) -> User | None:
+        item = self._get(f"USER#{user_id}", "PROFILE")
+        return None if item is None else self._codec.user(item)
+
+    def find_user_by_email(self, email: str) -> User | None:
+        pointer = self._get(f"EMAIL#{email}", "EMAIL")
+        return None if pointer is None else self.get_user(pointer["user_id"])
+
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        with contextlib.suppress(ConditionFailed):  # no such user: nothing to change
+            self._update(
+                f"USER#{user_id}",
+                "PROFILE",
+                "SET password_hash = :h",
+                {":h": password_hash},
+                ConditionExpression="attribute_exists(PK)",
+            )
+
+    def list_users(self, limit: int, cursor: str | None = None) -> Page[User]:
+        items = self._query(
+            "GSI1PK = :p AND GSI1SK > :c", {":p": "USERS", ":c": cursor or " "}, limit + 1, IndexName=GSI1
+        )
+        users = [self._codec.user(item) for item in items[:limit]]
+        return Page(users, users[-1].id if len(items) > limit else None)
+
+    def _release_phone(self, user_id: str, index: str) -> dict[str, Any]:
+        """The write that lets go of `index`: the owner item if this user owns it, else the claim."""
+        owner = self._get(f"PHONE#{index}", "PHONE")
+        if owner is not None and owner.get("user_id") == user_id:
+            return self._tdelete(f"PHONE#{index}", "PHONE", "user_id = :me", {":me": user_id})
+        return self._tdelete(f"PHONECLAIM#{index}", f"USER#{user_id}")
+
+    def _delete_user_items(self, user_id: str) -> bool:
+        item = self._get(f"USER#{user_id}", "PROFILE")
+        if item is None:
+            return False
+        deletes = [
+            self._tdelete(f"USER#{user_id}", "PROFILE", "attribute_exists(PK)"),
+            self._tdelete(f"EMAIL#{item['email']}", "EMAIL"),
+        ]
+        if item.get("phone_index"):
+            deletes.append(self._release_phone(user_id, item["phone_index"]))
+        try:
+            self._transact(*deletes)
+        except ConditionFailed:
+            return False
+        return True
+
+    def prove_phone(self, user_id: str, phone: E164) -> bool:
+        item = self._get(f"USER#{user_id}", "PROFILE")
+        if item is None:
+            return False
+        index = self._codec.phone_index(phone)
+        attributes = self._codec.phone_attributes(phone)
+        assignments = ", ".join(f"{name} = :{name}" for name in attributes)
+        writes = [
+            self._tput(
+                {"PK": f"PHONE#{index}", "SK": "PHONE", "user_id": user_id},
+                "attribute_not_exists(PK) OR user_id = :me",
+                {":me": user_id},
+            ),
+            self._tupdate(
+                f"USER#{user_id}",
+                "PROFILE",
+                f"SET {assignments}, phone_index = :index, phone_verified = :yes",
+                {**{f":{n}": v for n, v in attributes.items()}, ":index": index, ":yes": True},
+                "attribute_exists(PK)",
+            ),
+            self._tdelete(f"PHONECLAIM#{index}", f"USER#{user_id}"),
+        ]
+        old = item.get("phone_index")
+        if old and old != index:
+            writes.append(self._release_phone(user_id, old))
+        try:
+            self._transact(*writes)
+        except ConditionFailed:
+            return False
+        self._drop_claims(index, user_id)
+        return True
+
+    def _drop_claims(self, index: str, owner: str) -> None:
+        """Other accounts' unproven claims on a number `owner` has just proven lose it."""
+        claims = self._query("PK = :p", {":p": f"PHONECLAIM#{index}"}, 1000, ConsistentRead=True)
+        for claim in claims:
+            other = claim["SK"].removeprefix("USER#")
+            if other == owner:
+                continue
+            with contextlib.suppress(ConditionFailed):  # gone or moved to another number meanwhile
+                self._update(
+                    f"USER#{other}",
+                    "PROFILE",
+                    _NO_PHONE,
+                    {":no": False, ":index": index},
+                    ConditionExpression="phone_index = :index",
+                )
+            self._calls.call("delete_item", TableName=self._table, Key=key(claim["PK"], claim["SK"]))
+
+    def prove_email(self, user_id: str, email: str) -> None:
+        item = self._get(f"USER#{user_id}", "PROFILE")
+        if item is None:
+            return
+        writes = [
+            self._tupdate(
+                f"USER#{user_id}",
+                "PROFILE",
+                "SET email = :e, email_verified = :yes",
+                {":e": email, ":yes": True, ":old": item["email"]},
+                "email = :old",
+            )
+        ]
+        if item["email"] != email:
+            writes.append(
+                self._tput(
+                    {"PK": f"EMAIL#{email}", "SK": "EMAIL", "user_id": user_id}, "attribute_not_exists(PK)"
+                )
+            )
+            writes.append(self._tdelete(f"EMAIL#{item['email']}", "EMAIL", "user_id = :me", {":me": user_id}))
+        try:
+            self._transact(*writes)
+        except ConditionFailed as exc:
+            raise AccountExists() from exc
+
+    def delete_user(self, user_id: str, now: datetime) -> bool:
+        if not self._delete_user_items(user_id):
+            return False
+        families = self._query(
+            "PK = :p AND begins_with(SK, :f)",
+            {":p": f"USER#{user_id}", ":f": "FAMILY#"},
+            1000,
+            ConsistentRead=True,
+        )
+        for family in families:
+            self.revoke_family(family["family_id"], now)  # type: ignore[attr-defined]
+        self._forget_session_details(user_id)  # type: ignore[attr-defined]
+        return True

@@ -1,0 +1,115 @@
+"""Versioned schema migrations for the relational backends (SQLite and PostgreSQL).
+
+Each database has a `schema_migrations (version)` table listing the steps applied to it. `init_schema`
+(every start) and `twostep storage migrate` apply the missing steps in order, in one transaction under a
+lock (SQLite `BEGIN IMMEDIATE`, PostgreSQL `pg_advisory_xact_lock`), so two processes starting at once
+apply each step exactly once and a failing step leaves the database as it was.
+
+How to add a table, column or index (never edit a landed step, never edit `schema_v1.py`):
+  1. Append `Migration(N + 1, "what it adds", sqlite="…", postgres="…")` to STEPS below, one statement
+     or several separated by `;`. Write both dialects (SQLite: times as REAL UNIX seconds, `INTEGER`;
+     PostgreSQL: `timestamptz`, `bigint`, `text`). Prefer `IF NOT EXISTS`, so a step also suits a database
+     that already has the object. A SQLite step that needs to look first (SQLite cannot drop a constraint,
+     so it rebuilds the table) may be a function of the connection instead (see step 2); it runs in
+     the migration transaction, so it must not commit.
+  2. Two branches that both add step N + 1 conflict here on merge: the second to merge renumbers its step.
+  3. The conformance suite (`tests/contract`) creates every database through these steps;
+     `tests/storage/test_migrations.py` upgrades a version-1 database and checks no row is lost.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from twostep.domain.errors import StorageUnavailable
+from twostep.storage.schema_v1 import POSTGRES_V1, SQLITE_V1
+from twostep.storage.sqlite_users import upgrade_users
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sqlite: str | Callable[[sqlite3.Connection], None]
+    postgres: str
+
+
+STEPS: tuple[Migration, ...] = (
+    Migration(1, "base schema", sqlite=SQLITE_V1, postgres=POSTGRES_V1),
+    Migration(
+        2,
+        "proof before ownership: phone_verified, email_verified; only proven phone numbers unique",
+        sqlite=upgrade_users,
+        postgres="""
+ALTER TABLE users ADD COLUMN IF NOT EXISTS phone_verified boolean NOT NULL DEFAULT false;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS email_verified boolean NOT NULL DEFAULT false;
+ALTER TABLE users DROP CONSTRAINT IF EXISTS users_phone_key;
+CREATE UNIQUE INDEX IF NOT EXISTS users_proven_phone ON users (phone) WHERE phone_verified;
+CREATE INDEX IF NOT EXISTS users_phone ON users (phone);
+""",
+    ),
+    Migration(
+        3,
+        "sessions (one per refresh-token family) and the list of recently ended ones; messages by author",
+        sqlite="""
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,
+    auth_time REAL NOT NULL, amr TEXT NOT NULL, last_used_at REAL NOT NULL, client TEXT, ip TEXT,
+    revoked_at REAL);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, created_at);
+CREATE TABLE IF NOT EXISTS revocations (session_id TEXT PRIMARY KEY, revoked_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS revocations_recent ON revocations (revoked_at);
+CREATE INDEX IF NOT EXISTS messages_user ON messages (user_id);
+""",
+        postgres="""
+CREATE TABLE IF NOT EXISTS sessions (
+    id text PRIMARY KEY, user_id text NOT NULL, created_at timestamptz NOT NULL, expires_at timestamptz NOT NULL,
+    auth_time timestamptz NOT NULL, amr text[] NOT NULL, last_used_at timestamptz NOT NULL, client text,
+    ip text, revoked_at timestamptz);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, created_at);
+CREATE TABLE IF NOT EXISTS revocations (session_id text PRIMARY KEY, revoked_at timestamptz NOT NULL);
+CREATE INDEX IF NOT EXISTS revocations_recent ON revocations (revoked_at);
+CREATE INDEX IF NOT EXISTS messages_user ON messages (user_id);
+""",
+    ),
+)
+
+LATEST = STEPS[-1].version
+
+# Created before anything else, in the migration transaction.
+SQLITE_LEDGER = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
+)
+POSTGRES_LEDGER = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
+    " applied_at timestamptz NOT NULL DEFAULT now())"
+)
+
+
+def pending(applied: set[int]) -> list[Migration]:
+    """The steps not yet applied, in order.
+
+    Raises: StorageUnavailable when the database has a step this code does not know (a newer release).
+    """
+    unknown = applied - {step.version for step in STEPS}
+    if unknown:
+        raise StorageUnavailable(
+            f"the database is at schema version {max(unknown)}, newer than this release knows ({LATEST})"
+        )
+    return [step for step in STEPS if step.version not in applied]
+
+
+def split_sqlite(script: str) -> list[str]:
+    """Complete SQLite statements of `script`, one by one (executescript would commit the transaction)."""
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements

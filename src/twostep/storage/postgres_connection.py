@@ -1,0 +1,131 @@
+"""PostgreSQL plumbing: a psycopg connection pool, migrations under an advisory lock, errors mapped to 503.
+
+`PostgresStorage` (storage/postgres.py) adds the records on top. Every `psycopg.Error` (the pool's
+timeouts included) becomes `StorageUnavailable`, except the uniqueness violation that `add_user` turns
+into `AccountExists`. Connections run in autocommit: each record method is one conditional statement,
+and the few multi-statement changes open an explicit transaction. The URL may hold a password: it is
+never logged nor put into an error; messages name only host, port and database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from twostep.domain.errors import StorageUnavailable
+from twostep.storage.migrations import POSTGRES_LEDGER, pending
+
+Row = dict[str, Any]
+
+# Any constant shared by every twostep process: the key of the advisory lock migrations run under.
+MIGRATION_LOCK_KEY = 0x74776F73  # "twos"
+
+
+def describe(url: str) -> str:
+    """host:port/dbname of a connection URL, without the user's password."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "(an unreadable URL)"
+    return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+
+
+def _use_utc(conn: psycopg.Connection[Row]) -> None:
+    """Times come back as UTC datetimes whatever the server's default zone (once per new connection)."""
+    conn.execute("SET TIME ZONE 'UTC'")
+
+
+class PostgresConnections:
+    """A bounded pool of autocommit connections shared by threads (safe for a thread pool's churn)."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, timeout_seconds: float = 10.0) -> None:
+        self._where = describe(url)
+        self._timeout = timeout_seconds
+        self._pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
+            url,
+            connection_class=psycopg.Connection[Row],
+            min_size=1,
+            max_size=pool_size,
+            timeout=timeout_seconds,
+            kwargs={
+                "autocommit": True,
+                "row_factory": dict_row,
+                "connect_timeout": max(1, round(timeout_seconds)),
+            },
+            configure=_use_utc,
+            name="twostep",
+            open=False,
+        )
+        self._pool.open(wait=False)
+        self.statements = 0  # counted for the benchmarks (storage requests per sign-in)
+
+    @contextmanager
+    def _guard(self, *, unique: bool = False) -> Iterator[psycopg.Connection[Row]]:
+        """A pooled connection for one statement or transaction; driver errors become 503.
+
+        With `unique`, a uniqueness violation is passed on for the caller to turn into its domain error.
+        """
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.errors.UniqueViolation:
+            if unique:
+                raise
+            raise StorageUnavailable() from None
+        except psycopg.Error as exc:
+            # OperationalError (server gone, pool timeout), the rest: the pool drops a broken connection.
+            raise StorageUnavailable() from exc
+
+    def _execute(self, sql: str, params: Sequence[Any] = (), *, unique: bool = False) -> int:
+        """Runs one statement; returns the number of rows it changed."""
+        with self._guard(unique=unique) as conn:
+            self.statements += 1
+            return conn.execute(sql, params).rowcount
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        with self._guard() as conn:
+            self.statements += 1
+            return conn.execute(sql, params).fetchone()
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._guard() as conn:
+            self.statements += 1
+            return conn.execute(sql, params).fetchall()
+
+    def init_schema(self) -> None:
+        self.migrate()
+
+    def migrate(self) -> list[int]:
+        """Apply the missing schema steps in one transaction under an advisory lock (two processes
+        starting at once: the second waits, then finds nothing to do). Returns the versions applied now.
+
+        Raises: StorageUnavailable naming the server (never the password), for a one-line failure.
+        """
+        try:
+            return self._migrate()
+        except StorageUnavailable as exc:
+            cause = exc.__cause__ or exc
+            raise StorageUnavailable(f"Cannot use the PostgreSQL database {self._where}: {cause}") from cause
+
+    def _migrate(self) -> list[int]:
+        with self._guard() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+            conn.execute(POSTGRES_LEDGER)
+            applied = {int(row["version"]) for row in conn.execute("SELECT version FROM schema_migrations")}
+            steps = pending(applied)
+            for step in steps:
+                conn.execute(step.postgres)  # several statements: allowed without parameters
+                conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (step.version,))
+        return [step.version for step in steps]
+
+    def ping(self) -> None:
+        self._one("SELECT 1")
+
+    def close(self) -> None:
+        self._pool.close()

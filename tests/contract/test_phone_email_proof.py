@@ -1,0 +1,101 @@
+"""Proof before ownership: unproven phone claims coexist, the first proof wins, proven numbers and
+all emails stay unique, even when proofs race."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.contract.helpers import NOW, make_user, run_together
+from twostep.domain.errors import AccountExists
+from twostep.domain.identity import E164
+from twostep.domain.ports import Storage
+
+NUMBER, OTHER = E164("+905555555555"), E164("+905555555556")
+
+
+def test_unproven_claims_coexist_and_the_first_proof_drops_the_others(storage: Storage) -> None:
+    squatter, owner, third = (make_user(email=f"{n}@example.com") for n in ("squatter", "owner", "third"))
+    for user in (squatter, owner, third):
+        storage.add_user(user)
+    assert storage.prove_phone(owner.id, NUMBER)
+    proven = storage.get_user(owner.id)
+    assert proven is not None and proven.phone == NUMBER and proven.phone_verified
+    for loser in (squatter, third):
+        dropped = storage.get_user(loser.id)
+        assert dropped is not None and dropped.phone is None and not dropped.phone_verified
+    assert not storage.prove_phone(squatter.id, NUMBER)
+    assert storage.prove_phone(owner.id, NUMBER)  # idempotent for the owner
+    with pytest.raises(AccountExists):
+        storage.add_user(make_user(email="late@example.com"))
+    assert storage.find_user_by_email("late@example.com") is None
+
+
+def test_proving_a_new_number_frees_the_old_one(storage: Storage) -> None:
+    user = make_user()
+    storage.add_user(user)
+    assert storage.prove_phone(user.id, NUMBER)
+    assert storage.prove_phone(user.id, OTHER)
+    moved = storage.get_user(user.id)
+    assert moved is not None and moved.phone == OTHER and moved.phone_verified
+    newcomer = make_user(email="new@example.com")
+    storage.add_user(newcomer)
+    assert storage.prove_phone(newcomer.id, NUMBER)
+    with pytest.raises(AccountExists):
+        storage.add_user(make_user(email="late@example.com", phone=OTHER))
+
+
+def test_deleting_a_claimant_keeps_the_owners_number(storage: Storage) -> None:
+    owner, claimant = make_user(email="owner@example.com"), make_user(email="claimant@example.com")
+    storage.add_user(owner)
+    storage.add_user(claimant)
+    assert storage.delete_user(claimant.id, NOW)
+    assert storage.prove_phone(owner.id, NUMBER)
+    assert storage.delete_user(owner.id, NOW)
+    storage.add_user(make_user(email="next@example.com", phone_verified=True))  # free again
+
+
+def test_twenty_racing_proofs_make_one_owner(storage: Storage) -> None:
+    users = [make_user(email=f"u{i}@example.com") for i in range(20)]
+    for user in users:
+        storage.add_user(user)
+    results = run_together(20, lambda i: storage.prove_phone(users[i].id, NUMBER))
+    assert results.count(True) == 1 and results.count(False) == 19
+    holders = [
+        u for u in (storage.get_user(user.id) for user in users) if u is not None and u.phone == NUMBER
+    ]
+    assert len(holders) == 1 and holders[0].phone_verified
+
+
+def test_prove_email_moves_uniqueness(storage: Storage) -> None:
+    user, other = (
+        make_user(email="old@example.com", phone=None),
+        make_user(email="taken@example.com", phone=None),
+    )
+    storage.add_user(user)
+    storage.add_user(other)
+    storage.prove_email(user.id, "old@example.com")
+    same = storage.get_user(user.id)
+    assert same is not None and same.email == "old@example.com" and same.email_verified
+    with pytest.raises(AccountExists):
+        storage.prove_email(user.id, "taken@example.com")
+    storage.prove_email(user.id, "new@example.com")
+    assert storage.find_user_by_email("old@example.com") is None
+    found = storage.find_user_by_email("new@example.com")
+    assert found is not None and found.id == user.id and found.email_verified
+    storage.add_user(make_user(email="old@example.com", phone=None))  # the old address is free
+
+
+def test_racing_email_changes_to_one_address_make_one_owner(storage: Storage) -> None:
+    users = [make_user(email=f"u{i}@example.com", phone=None) for i in range(10)]
+    for user in users:
+        storage.add_user(user)
+
+    def change(i: int) -> str:
+        storage.prove_email(users[i].id, "wanted@example.com")
+        return users[i].id
+
+    results = run_together(10, change)
+    winners = [r for r in results if isinstance(r, str)]
+    assert len(winners) == 1 and all(isinstance(r, AccountExists) for r in results if r not in winners)
+    found = storage.find_user_by_email("wanted@example.com")
+    assert found is not None and found.id == winners[0]

@@ -1,0 +1,55 @@
+"""`twostep serve --workers N`: N uvicorn worker processes, each building the app from the environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from tests.live import ServerProcess, run_cli, server_env
+
+PASSWORD = "correct horse battery staple"
+
+
+def _sign_in(server: ServerProcess, http: httpx.Client, email: str, phone: str) -> dict[str, str]:
+    registered = http.post(
+        "/register",
+        json={"firstName": "W", "lastName": "K", "email": email, "password": PASSWORD, "phoneNumber": phone},
+    )
+    assert registered.status_code == 201, registered.text
+    started = http.post("/login", json={"email": email, "password": PASSWORD})
+    assert started.status_code == 200, started.text
+    verified = http.post(f"/otp/{started.json()['otpId']}/verify", json={"otp": server.latest_code(phone)})
+    assert verified.status_code == 200, verified.text
+    return dict(verified.json())
+
+
+def _log_lines(server: ServerProcess) -> list[dict[str, object]]:
+    lines = server.log_path.read_text().splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def test_two_workers_serve_one_database_and_stop_together(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, serve_args=("--workers", "2"), TWOSTEP_LOG_LEVEL="INFO")
+    with server:
+        workers = server.worker_pids()
+        assert len(workers) == 2
+        for n in range(6):  # new connections: the kernel spreads them over both workers' accept()
+            with httpx.Client(base_url=server.base_url, timeout=30) as http:
+                tokens = _sign_in(server, http, f"w{n}@example.com", f"+1415555{2670 + n:04d}")
+                hello = http.get("/hello", headers={"Authorization": f"Bearer {tokens['accessToken']}"})
+                assert hello.status_code == 200, hello.text
+    assert server.process is not None and server.process.returncode == 0
+    lines = _log_lines(server)
+    assert {line["pid"] for line in lines if line["message"] == "serving"} == workers
+    # each worker drained and closed its own storage on SIGTERM
+    assert {line["pid"] for line in lines if line["message"] == "stopped; storage closed"} == workers
+
+
+def test_a_configuration_mistake_stops_before_any_worker_starts(tmp_path: Path) -> None:
+    env = server_env(tmp_path, TWOSTEP_STAGE="staging")
+    result = run_cli(env, "serve", "--app", "verification", "--workers", "2", "--port", "1", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "TWOSTEP_VERIFY_API_KEYS" in lines[0]

@@ -1,0 +1,133 @@
+"""The network edge of a live `twostep serve`: whose X-Forwarded-For counts, and slow clients cut off.
+
+The per-IP login limit is set low (5 a minute) and each scenario sends 2 x limit + 1 sign-ins with a
+fresh email each (no per-account delay): whichever side of a minute boundary they fall, one window
+sees more than the limit, so a single client address must meet a 429.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.live import ServerProcess
+from tests.reverse_proxy import MISSING, NGINX, Nginx
+
+LIMIT = 5
+ATTEMPTS = 2 * LIMIT + 1
+_emails = itertools.count()
+
+
+def sign_ins(base_url: str, *, forged: bool, local_address: str | None = None) -> list[int]:
+    """Statuses of ATTEMPTS wrong-password sign-ins, each with a new forged X-Forwarded-For if asked."""
+    transport = httpx.HTTPTransport(local_address=local_address) if local_address else None
+    statuses = []
+    with httpx.Client(base_url=base_url, transport=transport, timeout=30) as client:
+        for n in range(ATTEMPTS):
+            headers = {"X-Forwarded-For": f"203.0.113.{n + 1}"} if forged else {}
+            body = {"email": f"edge{next(_emails)}@example.com", "password": "not the password"}
+            statuses.append(client.post("/login", json=body, headers=headers).status_code)
+    return statuses
+
+
+def audited_ips(server: ServerProcess) -> set[str]:
+    result = server.cli("audit", "tail", "--json", "--last", "1000")
+    assert result.returncode == 0, result.stderr
+    return {row["ip"] for row in json.loads(result.stdout) if row["ip"]}
+
+
+@pytest.fixture
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    extra = dict(getattr(request, "param", {}))
+    args = tuple(extra.pop("serve_args", "").split())
+    with ServerProcess(tmp_path, serve_args=args, TWOSTEP_IP_LOGIN_PER_MINUTE=str(LIMIT), **extra) as live:
+        yield live
+
+
+@pytest.mark.parametrize("server", [{}, {"serve_args": "--workers 2"}], indirect=True, ids=["1", "2-workers"])
+def test_forged_forwarded_for_is_ignored_by_default(server: ServerProcess) -> None:
+    statuses = sign_ins(server.base_url, forged=True)
+    assert 429 in statuses, statuses
+    assert set(statuses) <= {401, 429}
+    assert not any(ip.startswith("203.0.113.") for ip in audited_ips(server))
+
+
+@pytest.mark.parametrize("server", [{"TWOSTEP_TRUSTED_PROXIES": "127.0.0.1/32"}], indirect=True)
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(server: ServerProcess) -> None:
+    """127.0.0.3 is not the trusted proxy, so what it claims is not believed."""
+    statuses = sign_ins(server.base_url, forged=True, local_address="127.0.0.3")
+    assert 429 in statuses, statuses
+    assert audited_ips(server) <= {"127.0.0.3"}
+
+
+pytestmark_nginx = pytest.mark.skipif(NGINX is None, reason=MISSING)
+
+
+@pytestmark_nginx
+@pytest.mark.parametrize("server", [{"TWOSTEP_TRUSTED_PROXIES": "127.0.0.1/32"}], indirect=True)
+def test_a_trusted_reverse_proxy_reports_each_client(server: ServerProcess, tmp_path: Path) -> None:
+    """Behind nginx, each client counts under the address nginx saw, and forgeries through it fail."""
+    with Nginx(tmp_path, server.port) as proxy:
+        clients = [f"127.0.0.{n}" for n in range(10, 10 + ATTEMPTS)]
+        for address in clients:  # one sign-in each from many real addresses: none is limited
+            assert sign_ins(proxy.base_url, forged=False, local_address=address)[:1] != [429]
+        assert set(clients) <= audited_ips(server)
+        forged = sign_ins(proxy.base_url, forged=True, local_address="127.0.0.50")
+    assert 429 in forged, forged
+    assert not any(ip.startswith("203.0.113.") for ip in audited_ips(server))
+
+
+# --- slow clients ---
+
+SLOW = {"TWOSTEP_HTTP_REQUEST_TIMEOUT_SECONDS": "1", "TWOSTEP_HTTP_KEEP_ALIVE_SECONDS": "1"}
+# Generous: the server's deadline is 1 s; this only bounds the test if the server never closes.
+CLOSE_WITHIN_SECONDS = 20.0
+
+
+def closed_by_server(sock: socket.socket, drip: bytes | None) -> bool:
+    """Drip `drip` every 0.2 s (or send nothing) until the server closes the connection."""
+    sock.settimeout(0.2)
+    deadline = time.monotonic() + CLOSE_WITHIN_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if drip:
+                sock.sendall(drip)
+            if sock.recv(4096) == b"":
+                return True
+        except TimeoutError:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("server", [SLOW], indirect=True)
+def test_slow_clients_are_cut_off(server: ServerProcess) -> None:
+    starts = {
+        "silent": (b"", None),
+        "slow headers": (b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"X-Slow: 1\r\n"),
+        "slow body": (
+            b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 900\r\n\r\n",
+            b" ",
+        ),
+        "idle keep-alive": (b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", None),
+    }
+    sockets = {}
+    for name, (first, _) in starts.items():
+        sockets[name] = socket.create_connection(("127.0.0.1", server.port))
+        sockets[name].sendall(first)
+    try:
+        for name, (_, drip) in starts.items():
+            assert closed_by_server(sockets[name], drip), f"{name}: still open"
+        # The server still serves everyone else.
+        assert httpx.get(f"{server.base_url}/healthz", timeout=10).status_code == 200
+    finally:
+        for sock in sockets.values():
+            sock.close()

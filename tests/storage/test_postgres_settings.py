@@ -1,0 +1,36 @@
+"""`TWOSTEP_STORAGE=postgres` as an operator meets it: the URL is required, and never shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.live import run_cli, server_env
+
+PASSWORD_IN_URL = "s3cret-pw-never-shown"
+
+
+def test_an_unreachable_server_stops_the_command_naming_the_host_not_the_password(tmp_path: Path) -> None:
+    url = f"postgresql://twostep:{PASSWORD_IN_URL}@127.0.0.1:1/twostep"
+    env = server_env(
+        tmp_path, TWOSTEP_STORAGE="postgres", TWOSTEP_DATABASE_URL=url, TWOSTEP_DATABASE_TIMEOUT_SECONDS="2"
+    )
+    result = run_cli(env, "storage", "migrate", cwd=tmp_path)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "127.0.0.1:1/twostep" in result.stderr
+    assert PASSWORD_IN_URL not in result.stdout + result.stderr
+
+
+def test_postgres_storage_needs_a_postgresql_url(tmp_path: Path) -> None:
+    missing = run_cli(server_env(tmp_path, TWOSTEP_STORAGE="postgres"), "storage", "migrate", cwd=tmp_path)
+    assert missing.returncode != 0
+    assert "TWOSTEP_DATABASE_URL is needed when TWOSTEP_STORAGE=postgres" in missing.stderr
+    wrong = run_cli(
+        server_env(
+            tmp_path, TWOSTEP_STORAGE="postgres", TWOSTEP_DATABASE_URL=f"mysql://u:{PASSWORD_IN_URL}@h/db"
+        ),
+        "storage",
+        "migrate",
+        cwd=tmp_path,
+    )
+    assert "TWOSTEP_DATABASE_URL must start with postgresql://" in wrong.stderr
+    assert PASSWORD_IN_URL not in wrong.stdout + wrong.stderr

@@ -1,0 +1,77 @@
+"""SQLite connections against a live `twostep serve`: bounded across thread-pool churn, files private.
+
+anyio retires a worker thread that has been idle for `WorkerThread.MAX_IDLE_TIME` (10 s) when the next
+call arrives, and starts new threads for the next burst. A connection kept per thread and never closed
+leaked a file descriptor or two per retired thread, until `Too many open files` answered 503 to everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import time
+from pathlib import Path
+
+import httpx
+from anyio._backends._asyncio import WorkerThread
+
+from tests.live import ServerProcess
+from twostep.storage.sqlite_connection import KEEP_IDLE
+
+BURSTS = 3
+CONCURRENT = 40  # anyio's default thread limiter: a burst this wide starts up to 40 worker threads
+IDLE_PAUSE_SECONDS = WorkerThread.MAX_IDLE_TIME + 0.5
+SLACK_FDS = 4  # the log and the like; a leak adds 2 per retired thread (the database file and its WAL)
+
+
+def open_files(pid: int) -> int:
+    """Descriptors other than sockets: the client's sockets may still be closing on the server side."""
+    folder = Path(f"/proc/{pid}/fd")
+    targets = []
+    for fd in os.listdir(folder):
+        try:
+            targets.append(os.readlink(folder / fd))
+        except FileNotFoundError:  # closed while listed
+            continue
+    return sum(1 for target in targets if not target.startswith("socket:"))
+
+
+async def burst(base_url: str) -> None:
+    """CONCURRENT requests at once, each on its own connection, each reaching storage."""
+    limits = httpx.Limits(max_connections=CONCURRENT)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
+        answers = await asyncio.gather(*(http.get("/healthz") for _ in range(CONCURRENT)))
+    failed = [answer.text for answer in answers if answer.status_code != 200]
+    assert not failed, failed
+
+
+def test_descriptors_stay_bounded_across_bursts_and_idle_pauses(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path) as server:
+        assert server.process is not None
+        pid = server.process.pid
+        at_start = open_files(pid)
+        counts = []
+        for number in range(BURSTS):
+            if number:
+                time.sleep(IDLE_PAUSE_SECONDS)  # not a timing assertion: anyio retires its idle threads
+            asyncio.run(burst(server.base_url))
+            counts.append(open_files(pid))
+    # Before the fix: 7 at start, then 85, 159, 239 (and 503 once the descriptor limit was reached).
+    assert max(counts) <= at_start + 2 * KEEP_IDLE + SLACK_FDS, f"at start {at_start}, after bursts {counts}"
+
+
+def test_new_database_files_are_private(tmp_path: Path) -> None:
+    """The database and its WAL hold password hashes and codes: owner read/write only (0600)."""
+    with ServerProcess(tmp_path) as server:
+        register = {
+            "firstName": "A",
+            "lastName": "B",
+            "email": "private@example.com",
+            "password": "correct horse battery staple",
+            "phoneNumber": "+905551112233",
+        }
+        assert httpx.post(f"{server.base_url}/register", json=register, timeout=30).status_code == 201
+        files = [tmp_path / "twostep.db", tmp_path / "twostep.db-wal"]
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in files}
+    assert modes == {"twostep.db": 0o600, "twostep.db-wal": 0o600}
