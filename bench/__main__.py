@@ -18,7 +18,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))  # the checkout's twostep, as the children import it
 
-from bench import figures_aws, figures_http, figures_revocation, figures_storage  # noqa: E402
+from bench import (  # noqa: E402
+    figures_aws,
+    figures_http,
+    figures_postgres,
+    figures_revocation,
+    figures_storage,
+    figures_workers,
+)
 from bench.context import Run  # noqa: E402
 from bench.procs import detect_cores  # noqa: E402
 from bench.profile import FULL, SMOKE  # noqa: E402
@@ -65,13 +72,24 @@ def collect(run: Run) -> list[Row]:
             for name, target in HTTP_TARGETS.items()
         ]
     )
+    postgres = _guarded(
+        figures_postgres.FIGURE_POSTGRES, figures_storage.TARGET, lambda: figures_postgres.postgres_row(run)
+    )
+    workers = [
+        _guarded(
+            figures_workers.figure(backend, n),
+            figures_workers.TARGET,
+            lambda b=backend, n=n: figures_workers.row(run, b, n),
+        )
+        for backend, n in figures_workers.CONFIGS
+    ]
     cold = _guarded(figures_aws.COLD, "≤ 80 ms", lambda: figures_aws.cold_start_row(run))
     warm = _guarded(figures_aws.WARM, "≥ 0.8", lambda: figures_aws.warm_row(run))
     imports = _guarded(figures_aws.IMPORT, "≤ 1.3", lambda: figures_aws.import_row(run))
     revocation = _guarded(
         figures_revocation.FIGURE, figures_revocation.TARGET, lambda: figures_revocation.row(run)
     )
-    return [*http[:3], revocation, cold, warm, imports, http[3], storage, dynamo]
+    return [*http[:3], revocation, *workers, cold, warm, imports, http[3], storage, dynamo, postgres]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="twostep-bench-") as scratch:
         run = Run(profile, cores, Path(scratch))
-        rows = collect(run)
+        with run.stack:
+            rows = collect(run)
     elapsed = time.monotonic() - started
     context = [
         f"Profile: {profile.name}; {profile.clients} concurrent clients, {profile.load_seconds:g} s per "

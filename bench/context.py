@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.procs import Cores, child_env
 from bench.profile import Profile
@@ -21,6 +23,8 @@ class Run:
     token: str = ""  # an RS256 access token (1 h) signed with the key in `key_file`
     key_pem: Path = field(init=False)
     key_file: Path = field(init=False)
+    stack: ExitStack = field(default_factory=ExitStack)  # servers shared by figures, stopped at the end
+    postgres: Any = None  # the run's PostgreSQL server (bench/postgres.py), started on first use
 
     def __post_init__(self) -> None:
         self.key_file = self.workdir / "keys.json"

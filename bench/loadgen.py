@@ -2,8 +2,8 @@
 
     python -m bench.loadgen MODE --port P [--clients N --seconds S --warmup W --users U --db PATH]
 
-MODE is `register` (prints the users as JSON), `login`, `signin` (login, code from the outbox table,
-verify) or `hello` (GET /hello with `--token`). Measuring modes print `{"completed", "seconds",
+MODE is `register` (prints the users as JSON), `login`, `signin` (login, code from the outbox table
+of `--db` or `--database-url`, verify) or `hello` (GET /hello with `--token`). Measuring modes print `{"completed", "seconds",
 "server_cpu_seconds", "errors"}`: only requests finished inside the measuring window (after the
 warm-up) count, and the CPU time is the server's (`--server-pid`) over that same window.
 """
@@ -52,15 +52,22 @@ class Window:
 
 
 class Outbox:
-    """Reads the newest code texted to a number straight from the server's SQLite outbox table."""
+    """Reads the newest code texted to a number straight from the server's outbox table (SQLite file,
+    or PostgreSQL when `database_url` is given)."""
 
-    def __init__(self, path: str) -> None:
-        self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    def __init__(self, path: str, database_url: str = "") -> None:
+        self._conn: Any
+        if database_url:
+            import psycopg
+
+            self._conn = psycopg.connect(database_url, autocommit=True)
+            self._sql = "SELECT body FROM outbox WHERE to_number=%s ORDER BY seq DESC LIMIT 1"
+        else:
+            self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+            self._sql = "SELECT body FROM outbox WHERE to_number=? ORDER BY seq DESC LIMIT 1"
 
     def latest_code(self, phone: str) -> str:
-        row = self._conn.execute(
-            "SELECT body FROM outbox WHERE to_number=? ORDER BY seq DESC LIMIT 1", (phone,)
-        ).fetchone()
+        row = self._conn.execute(self._sql, (phone,)).fetchone()
         match = re.match(r"\d+", row[0]) if row else None
         if match is None:
             raise RuntimeError("no code in the outbox")
@@ -160,7 +167,7 @@ def _step_for(args: argparse.Namespace) -> Callable[[Connection, int], Awaitable
     if args.mode == "login":
         return lambda conn, i: login(conn, users[i % len(users)])
     if args.mode == "signin":
-        outbox = Outbox(args.db)
+        outbox = Outbox(args.db, args.database_url)
         return lambda conn, i: sign_in(conn, users[i % len(users)], outbox)
     headers = {"Authorization": f"Bearer {args.token}"}
 
@@ -186,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--users", type=int, default=64)
     parser.add_argument("--db", default="")
+    parser.add_argument("--database-url", default="", help="read codes from PostgreSQL instead of --db")
     parser.add_argument("--token", default="")
     parser.add_argument("--server-pid", type=int, default=0, help="whose CPU time to sample")
     args = parser.parse_args(argv)

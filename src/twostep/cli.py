@@ -117,7 +117,7 @@ def serve(
     from twostep.logs import configure_logging
 
     settings = settings_or_exit()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     options: dict[str, Any] = {
         "host": host,
         "port": port,

@@ -20,6 +20,7 @@ from twostep.services.account import AccountService, AccountStores
 from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.health import HealthService
 from twostep.services.limits import LimitPolicy, LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
@@ -54,6 +55,7 @@ class Container:
     verification: VerificationService
     sessions: SessionService
     account: AccountService
+    health: HealthService
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -264,5 +266,6 @@ def _wire(
             clock=clock,
             pseudonym_key=keys.otp_hmac_key,
         ),
+        health=HealthService(storage, clock),
         closers=closers,
     )

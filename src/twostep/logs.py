@@ -1,13 +1,19 @@
-"""Structured JSON logs with the request id; a filter masks anything that looks like a secret."""
+"""Logs on stderr with the request id: JSON lines (production) or readable lines (`TWOSTEP_LOG_FORMAT=console`).
+
+Every field goes through `redaction.redact` and the message through `redaction.scrub`, so a secret that
+slipped into a log call is still hidden; ids, PIDs and ports stay as they are.
+"""
 
 from __future__ import annotations
 
 import contextvars
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
+from typing import Any
+
+from twostep.redaction import redact, scrub
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -17,13 +23,22 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "taskName",
     "color_message",
 }
-# Last line of defence: long digit runs (phone numbers, codes) and JWT-shaped strings never reach a log.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-_DIGITS = re.compile(r"(?<![:\w])\+?\d{4,}")  # a port after "host:" stays readable
+
+__all__ = ["ConsoleFormatter", "JsonFormatter", "configure_logging", "request_id_var", "scrub"]
 
 
-def scrub(text: str) -> str:
-    return _DIGITS.sub("[redacted]", _JWT.sub("[token]", text))
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's extra fields (and the request id and error type), redacted."""
+    fields: dict[str, Any] = {}
+    request_id = request_id_var.get()
+    if request_id:
+        fields["request_id"] = request_id
+    for key, value in record.__dict__.items():
+        if key not in _STANDARD and not key.startswith("_"):
+            fields[key] = redact(key, value)
+    if record.exc_info and record.exc_info[0] is not None:
+        fields["error"] = record.exc_info[0].__name__
+    return fields
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,21 +49,24 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": scrub(record.getMessage()),
         }
-        request_id = request_id_var.get()
-        if request_id:
-            entry["request_id"] = request_id
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = scrub(value) if isinstance(value, str) else value
-        if record.exc_info and record.exc_info[0] is not None:
-            entry["error"] = record.exc_info[0].__name__
+        entry.update(_fields(record))
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr for twostep and uvicorn; idempotent."""
+class ConsoleFormatter(logging.Formatter):
+    """`12:00:01 WARNING twostep.api  dependency unavailable  code=storage_unavailable cause=…`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created, tz=UTC).strftime("%H:%M:%S")
+        fields = " ".join(f"{key}={value}" for key, value in _fields(record).items())
+        line = f"{moment} {record.levelname:<7} {record.name}  {scrub(record.getMessage())}"
+        return f"{line}  {fields}" if fields else line
+
+
+def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
+    """Lines on stderr for twostep and uvicorn, JSON or console; idempotent."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(ConsoleFormatter() if log_format == "console" else JsonFormatter())
     for name in ("twostep", "uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers = [handler]

@@ -22,6 +22,8 @@ from twostep.storage.sqlite_connection import KEEP_IDLE
 BURSTS = 3
 CONCURRENT = 40  # anyio's default thread limiter: a burst this wide starts up to 40 worker threads
 IDLE_PAUSE_SECONDS = WorkerThread.MAX_IDLE_TIME + 0.5
+PASSWORD = "correct horse battery staple"
+PHONE = "+905551112233"
 SLACK_FDS = 4  # the log and the like; a leak adds 2 per retired thread (the database file and its WAL)
 
 
@@ -37,11 +39,26 @@ def open_files(pid: int) -> int:
     return sum(1 for target in targets if not target.startswith("socket:"))
 
 
-async def burst(base_url: str) -> None:
-    """CONCURRENT requests at once, each on its own connection, each reaching storage."""
+def access_token(server: ServerProcess) -> str:
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        body = {"firstName": "F", "lastName": "D", "email": "fd@example.com", "password": PASSWORD}
+        assert http.post("/register", json=body | {"phoneNumber": PHONE}).status_code == 201
+        started = http.post("/login", json={"email": body["email"], "password": PASSWORD})
+        assert started.status_code == 200, started.text
+        verified = http.post(
+            f"/otp/{started.json()['otpId']}/verify", json={"otp": server.latest_code(PHONE)}
+        )
+        assert verified.status_code == 200, verified.text
+        return str(verified.json()["accessToken"])
+
+
+async def burst(base_url: str, token: str) -> None:
+    """CONCURRENT requests at once, each on its own connection, each reading storage in a worker thread
+    (GET /messages; /healthz would not do: readiness caches its storage probe for a second)."""
     limits = httpx.Limits(max_connections=CONCURRENT)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
-        answers = await asyncio.gather(*(http.get("/healthz") for _ in range(CONCURRENT)))
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, headers=headers, timeout=30) as http:
+        answers = await asyncio.gather(*(http.get("/messages") for _ in range(CONCURRENT)))
     failed = [answer.text for answer in answers if answer.status_code != 200]
     assert not failed, failed
 
@@ -50,12 +67,13 @@ def test_descriptors_stay_bounded_across_bursts_and_idle_pauses(tmp_path: Path) 
     with ServerProcess(tmp_path) as server:
         assert server.process is not None
         pid = server.process.pid
+        token = access_token(server)
         at_start = open_files(pid)
         counts = []
         for number in range(BURSTS):
             if number:
                 time.sleep(IDLE_PAUSE_SECONDS)  # not a timing assertion: anyio retires its idle threads
-            asyncio.run(burst(server.base_url))
+            asyncio.run(burst(server.base_url, token))
             counts.append(open_files(pid))
     # Before the fix: 7 at start, then 85, 159, 239 (and 503 once the descriptor limit was reached).
     assert max(counts) <= at_start + 2 * KEEP_IDLE + SLACK_FDS, f"at start {at_start}, after bursts {counts}"
@@ -68,8 +86,8 @@ def test_new_database_files_are_private(tmp_path: Path) -> None:
             "firstName": "A",
             "lastName": "B",
             "email": "private@example.com",
-            "password": "correct horse battery staple",
-            "phoneNumber": "+905551112233",
+            "password": PASSWORD,
+            "phoneNumber": PHONE,
         }
         assert httpx.post(f"{server.base_url}/register", json=register, timeout=30).status_code == 201
         files = [tmp_path / "twostep.db", tmp_path / "twostep.db-wal"]

@@ -8,7 +8,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from twostep import __version__
-from twostep.api import routes_accounts, routes_messages, routes_sessions, routes_tokens, routes_wellknown
+from twostep.api import (
+    routes_accounts,
+    routes_health,
+    routes_messages,
+    routes_sessions,
+    routes_tokens,
+    routes_wellknown,
+)
 from twostep.api.errors import install_error_handlers
 from twostep.api.lifespan import Lifespan
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -28,7 +35,14 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
     )
     app.state.container = container
     install_error_handlers(app)
-    for module in (routes_accounts, routes_tokens, routes_sessions, routes_messages, routes_wellknown):
+    for module in (
+        routes_accounts,
+        routes_tokens,
+        routes_sessions,
+        routes_messages,
+        routes_wellknown,
+        routes_health,
+    ):
         app.include_router(module.router)
     app.include_router(verification_router(container.settings))
     install_web(app)  # last, so API routes win

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from twostep.api.causes import describe_cause
 from twostep.api.middleware import BodyTooLarge
 from twostep.domain import errors as e
 from twostep.logs import request_id_var
@@ -84,7 +85,7 @@ def retry_headers(error: e.TwoStepError) -> dict[str, str]:
     if isinstance(error, e.RateLimited):
         return {"Retry-After": str(error.retry_after)}
     if isinstance(error, e.DependencyUnavailable):
-        logger.warning("dependency unavailable", extra={"code": error.code})
+        logger.warning("dependency unavailable", extra={"code": error.code, "cause": describe_cause(error)})
         return {"Retry-After": "5"}
     return {}
 

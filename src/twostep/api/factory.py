@@ -44,7 +44,7 @@ def _from_environment(which: str) -> FastAPI:
     from twostep.logs import configure_logging
 
     settings = load_settings()  # once per worker process
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return build_asgi_app(settings, which)
 
 

@@ -1,4 +1,4 @@
-"""Public keys, OpenID discovery (for API Gateway's built-in JWT authorizer) and health."""
+"""Public keys and OpenID discovery (for API Gateway's built-in JWT authorizer); health is in routes_health."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from twostep.api.deps import ContainerDep
-from twostep.api.responses import errors
-from twostep.api.schemas import HealthOut
 
 router = APIRouter(tags=["keys"])
 
@@ -36,10 +34,3 @@ def openid_configuration(container: ContainerDep) -> dict[str, Any]:
         "subject_types_supported": ["public"],
         "claims_supported": ["iss", "aud", "sub", "email", "iat", "exp", "jti", "amr"],
     }
-
-
-@router.get("/healthz", response_model=HealthOut, responses=errors(503))
-def healthz(container: ContainerDep) -> HealthOut:
-    """200 when storage answers; 503 otherwise."""
-    container.storage.ping()
-    return HealthOut(status="ok", storage=container.settings.storage)

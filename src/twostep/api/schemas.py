@@ -144,6 +144,10 @@ class HealthOut(BaseModel):
     storage: str
 
 
+class LiveOut(BaseModel):
+    status: str
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details; `code` is stable, `detail` is for people."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from twostep import __version__
+from twostep.api import routes_health
 from twostep.api.errors import install_error_handlers
 from twostep.api.lifespan import Lifespan
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -47,6 +48,7 @@ def create_verification_app(container: Container, *, lifespan: Lifespan | None =
     app.state.container = container
     install_error_handlers(app)
     app.include_router(verification_router(settings, path="/"))
+    app.include_router(routes_health.router)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -40,7 +40,7 @@ def _build() -> Any:
     from twostep.settings import Settings
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return Mangum(create_app(build(settings)), lifespan="off", text_mime_types=TEXT_MIME_TYPES)
 
 

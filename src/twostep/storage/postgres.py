@@ -76,9 +76,9 @@ class PostgresStorage(PostgresSessionOps):
         u = user
         try:
             with self._guard(unique=True) as conn, conn.transaction():
-                self.statements += 2
                 self._lock_phone(conn, u.phone)
-                added = conn.execute(
+                added = self._run(
+                    conn,
                     "INSERT INTO users (id, email, phone, password_hash, first_name, last_name, created_at,"
                     " phone_verified, email_verified) SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s"
                     " WHERE NOT EXISTS (SELECT 1 FROM users WHERE phone = %s AND phone_verified)",
@@ -100,23 +100,22 @@ class PostgresStorage(PostgresSessionOps):
         if added != 1:
             raise AccountExists()
 
-    @staticmethod
-    def _lock_phone(conn: psycopg.Connection[Row], phone: str | None) -> None:
+    def _lock_phone(self, conn: psycopg.Connection[Row], phone: str | None) -> None:
         """Serialise, per number, a new claim against a proof: without it a claim made while another
         account proves the number could survive the proof (READ COMMITTED sees no uncommitted proof)."""
         if phone is not None:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (phone,))
+            self._run(conn, "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (phone,))
 
     def prove_phone(self, user_id: str, phone: E164) -> bool:
         try:
             with self._guard(unique=True) as conn, conn.transaction():
-                self.statements += 3
                 self._lock_phone(conn, phone)
-                proven = conn.execute(
-                    "UPDATE users SET phone = %s, phone_verified = true WHERE id = %s", (phone, user_id)
+                proven = self._run(
+                    conn, "UPDATE users SET phone = %s, phone_verified = true WHERE id = %s", (phone, user_id)
                 ).rowcount
                 if proven:
-                    conn.execute(
+                    self._run(
+                        conn,
                         "UPDATE users SET phone = NULL, phone_verified = false WHERE phone = %s AND id <> %s",
                         (phone, user_id),
                     )
@@ -150,8 +149,7 @@ class PostgresStorage(PostgresSessionOps):
 
     def delete_user(self, user_id: str, now: datetime) -> bool:
         with self._guard() as conn, conn.transaction():
-            self.statements += 1
-            deleted = conn.execute("DELETE FROM users WHERE id = %s", (user_id,)).rowcount
+            deleted = self._run(conn, "DELETE FROM users WHERE id = %s", (user_id,)).rowcount
             self._end_sessions_of(conn, user_id, now)
         return deleted > 0
 

@@ -64,6 +64,7 @@ class PostgresConnections:
         )
         self._pool.open(wait=False)
         self.statements = 0  # counted for the benchmarks (storage requests per sign-in)
+        self.trace: list[tuple[str, Sequence[Any]]] | None = None  # the benchmarks' query-plan check
 
     @contextmanager
     def _guard(self, *, unique: bool = False) -> Iterator[psycopg.Connection[Row]]:
@@ -82,21 +83,27 @@ class PostgresConnections:
             # OperationalError (server gone, pool timeout), the rest: the pool drops a broken connection.
             raise StorageUnavailable() from exc
 
+    def _run(
+        self, conn: psycopg.Connection[Row], sql: str, params: Sequence[Any] = ()
+    ) -> psycopg.Cursor[Row]:
+        """Every record statement goes through here: counted, and traced when a benchmark asks."""
+        self.statements += 1
+        if self.trace is not None:
+            self.trace.append((sql, params))
+        return conn.execute(sql, params)
+
     def _execute(self, sql: str, params: Sequence[Any] = (), *, unique: bool = False) -> int:
         """Runs one statement; returns the number of rows it changed."""
         with self._guard(unique=unique) as conn:
-            self.statements += 1
-            return conn.execute(sql, params).rowcount
+            return self._run(conn, sql, params).rowcount
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         with self._guard() as conn:
-            self.statements += 1
-            return conn.execute(sql, params).fetchone()
+            return self._run(conn, sql, params).fetchone()
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._guard() as conn:
-            self.statements += 1
-            return conn.execute(sql, params).fetchall()
+            return self._run(conn, sql, params).fetchall()
 
     def init_schema(self) -> None:
         self.migrate()

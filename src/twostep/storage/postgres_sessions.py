@@ -40,8 +40,8 @@ class PostgresSessionOps(PostgresConnections):
     def add_session(self, session: Session, first_token: RefreshToken) -> None:
         s = session
         with self._guard() as conn, conn.transaction():
-            self.statements += 2
-            conn.execute(
+            self._run(
+                conn,
                 "INSERT INTO sessions (id, user_id, created_at, expires_at, auth_time, amr, last_used_at,"
                 " client, ip, revoked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
@@ -57,7 +57,7 @@ class PostgresSessionOps(PostgresConnections):
                     s.revoked_at,
                 ),
             )
-            conn.execute(INSERT_REFRESH, refresh_row(first_token))
+            self._run(conn, INSERT_REFRESH, refresh_row(first_token))
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:
         return _session(
@@ -86,18 +86,21 @@ class PostgresSessionOps(PostgresConnections):
 
     def revoke_family(self, family_id: str, now: datetime) -> bool:
         with self._guard() as conn, conn.transaction():
-            self.statements += 3
-            listed = conn.execute(
+            listed = self._run(
+                conn,
                 "INSERT INTO revocations (session_id, revoked_at) SELECT %s, %s"
                 " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = %s)"
                 " OR EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = %s)"
                 " ON CONFLICT (session_id) DO NOTHING",
                 (family_id, now, family_id, family_id),
             ).rowcount
-            conn.execute(
-                "UPDATE sessions SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL", (now, family_id)
+            self._run(
+                conn,
+                "UPDATE sessions SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL",
+                (now, family_id),
             )
-            conn.execute(
+            self._run(
+                conn,
                 "UPDATE refresh_tokens SET revoked_at = %s WHERE family_id = %s AND revoked_at IS NULL",
                 (now, family_id),
             )
@@ -105,18 +108,20 @@ class PostgresSessionOps(PostgresConnections):
 
     def _end_sessions_of(self, conn: psycopg.Connection[Row], user_id: str, now: datetime) -> None:
         """Inside a transaction: list, revoke and strip the client details of every session of a user."""
-        self.statements += 3
-        conn.execute(
+        self._run(
+            conn,
             "INSERT INTO revocations (session_id, revoked_at) SELECT id, %s FROM sessions"
             " WHERE user_id = %s AND revoked_at IS NULL ON CONFLICT (session_id) DO NOTHING",
             (now, user_id),
         )
-        conn.execute(
+        self._run(
+            conn,
             "UPDATE sessions SET revoked_at = COALESCE(revoked_at, %s), client = NULL, ip = NULL"
             " WHERE user_id = %s",
             (now, user_id),
         )
-        conn.execute(
+        self._run(
+            conn,
             "UPDATE refresh_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
             (now, user_id),
         )

@@ -1,0 +1,95 @@
+"""2FA sign-ins per second with 1 and 2 worker processes, on SQLite and on PostgreSQL, each against the
+bare Argon2id verify rate on the same cores, measured in the same run.
+
+One worker runs pinned to the server core (the load generator has the other), against one Argon2id
+process on that core. Two workers get every core, against one Argon2id process per core; with two
+cores they share them with the load generator (and PostgreSQL's own processes), so the ratio shows
+what a small host really gets. Scores are wall-clock ratios: the work happens in several processes.
+Figure and baseline alternate in rounds, so drift in machine speed lands on both sides.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from typing import Any
+
+from bench.context import Run
+from bench.figures_http import load, pooled
+from bench.postgres import postgres_database
+from bench.procs import child_env, free_port, run_json, served
+from bench.report import Row
+
+CONFIGS = (("sqlite", 1), ("sqlite", 2), ("postgres", 1), ("postgres", 2))
+
+
+def figure(backend: str, workers: int) -> str:
+    name = "SQLite" if backend == "sqlite" else "PostgreSQL"
+    return f"2FA sign-ins/s, {workers} worker{'s' if workers > 1 else ''}, {name}"
+
+
+FIGURES = [figure(backend, workers) for backend, workers in CONFIGS]
+TARGET = "report"
+
+
+def argon2_rate(run: Run, processes: int, core: int | None) -> dict[str, float]:
+    """Bare Argon2id verifies per second, `processes` at once (pinned to `core` when given), summed."""
+    argv = ["-m", "bench.workers", "argon2", "--seconds", str(run.profile.hash_seconds)]
+    with ThreadPoolExecutor(processes) as pool:
+        results = list(pool.map(lambda _: run_json(argv, core, child_env(), timeout=120), range(processes)))
+    return {"ops": sum(r["ops"] for r in results), "seconds": max(r["seconds"] for r in results)}
+
+
+def _env(run: Run, backend: str, workers: int) -> tuple[dict[str, str], dict[str, str]]:
+    """The server's environment and the load generator's outbox option."""
+    if backend == "postgres":
+        url = postgres_database(run)
+        return run.twostep_env(TWOSTEP_STORAGE="postgres", TWOSTEP_DATABASE_URL=url), {"database-url": url}
+    db = str(run.workdir / f"workers-{workers}.db")
+    return run.twostep_env(TWOSTEP_SQLITE_PATH=db), {"db": db}
+
+
+def measure(run: Run, backend: str, workers: int) -> tuple[dict[str, Any], list[dict[str, float]]]:
+    core = run.cores.server if workers == 1 else None
+    env, outbox = _env(run, backend, workers)
+    port = free_port()
+    argv = [sys.executable, "-m", "twostep", "serve", "--port", str(port), "--workers", str(workers)]
+    log = run.workdir / f"serve-{backend}-{workers}.log"
+    with ExitStack() as stack:
+        pid = stack.enter_context(served(argv, core, env, f"http://127.0.0.1:{port}/healthz", log))
+        load(run, "register", port, pid)
+        signins, hashes = [], []
+        rounds = 1 if run.profile.name == "smoke" else 2
+        for _ in range(rounds):
+            hashes.append(argon2_rate(run, workers, core))
+            signins.append(load(run, "signin", port, pid, run.profile.load_seconds / rounds, **outbox))
+    return pooled(signins), hashes
+
+
+def row(run: Run, backend: str, workers: int) -> Row:
+    signins, hashes = measure(run, backend, workers)
+    rate = float(signins["completed"]) / float(signins["seconds"])
+    bare = sum(h["ops"] for h in hashes) / sum(h["seconds"] for h in hashes)
+    cores = (
+        f"core {run.cores.server}"
+        if workers == 1 and run.cores.pinned
+        else f"{len(os.sched_getaffinity(0))} cores"
+    )
+    errors = signins.get("errors") or {}
+    note = f"{run.profile.clients} clients; Argon2id rounds: " + ", ".join(
+        f"{h['ops'] / h['seconds']:.1f}/s" for h in hashes
+    )
+    if errors:
+        note += "; errors: " + ", ".join(f"{k} x{v}" for k, v in errors.items())
+    return Row(
+        figure(backend, workers),
+        f"{rate:,.1f} sign-ins/s",
+        f"bare Argon2id verify, {workers} process{'es' if workers > 1 else ''} on {cores}: {bare:.1f}/s",
+        rate / bare,
+        TARGET,
+        None,
+        None,
+        note,
+    )

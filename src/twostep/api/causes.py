@@ -1,0 +1,95 @@
+"""Why a dependency failed, in a few words for the log and the readiness probe.
+
+Every 503 used to log the same line whether the database was locked, the disk full, the file read-only
+or the process out of file descriptors. The drivers say which; this reads what they say, by duck typing
+(SQLite's `sqlite_errorname`, an `OSError`'s errno, botocore's error code, PostgreSQL's SQLSTATE), so the
+API needs none of the drivers. Driver messages are not copied: they can hold paths or connection strings.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+
+_ERRNO = {
+    errno.EMFILE: "out of file descriptors",
+    errno.ENFILE: "out of file descriptors (system-wide)",
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted (read-only or immutable file)",
+    errno.ENOENT: "file or folder missing",
+    errno.ECONNREFUSED: "connection refused",
+    errno.ETIMEDOUT: "timed out",
+    errno.EIO: "I/O error",
+}
+_SQLITE = (  # by prefix of the extended result code name, most specific first
+    ("SQLITE_BUSY", "locked (another writer holds the database)"),
+    ("SQLITE_LOCKED", "locked (another writer holds the database)"),
+    ("SQLITE_READONLY", "read-only database"),
+    ("SQLITE_FULL", "disk full"),
+    ("SQLITE_CANTOPEN", "cannot open the database file"),
+    ("SQLITE_CORRUPT", "corrupt database file"),
+    ("SQLITE_NOTADB", "not a database file"),
+    ("SQLITE_IOERR", "I/O error"),
+)
+_POSTGRES = {
+    "53100": "disk full",
+    "53200": "out of memory",
+    "53300": "too many connections",
+    "25006": "read-only",
+}
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _out_of_descriptors() -> bool:
+    """SQLite reports EMFILE as "unable to open database file": check whether one more fd can open."""
+    try:
+        os.close(os.open(os.devnull, os.O_RDONLY))
+    except OSError as exc:
+        return exc.errno in (errno.EMFILE, errno.ENFILE)
+    return False
+
+
+def _one(error: BaseException) -> str | None:
+    name = getattr(error, "sqlite_errorname", None)
+    if isinstance(name, str):
+        if name.startswith("SQLITE_CANTOPEN") and _out_of_descriptors():
+            return f"out of file descriptors ({name})"
+        return next((f"{text} ({name})" for prefix, text in _SQLITE if name.startswith(prefix)), name)
+    if isinstance(error, OSError) and error.errno in _ERRNO:
+        return _ERRNO[error.errno]
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate:
+        return f"{_POSTGRES.get(sqlstate, 'database error')} (SQLSTATE {sqlstate})"
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        if isinstance(code, str) and code:
+            return code  # e.g. ProvisionedThroughputExceededException, AccessDeniedException
+    return None
+
+
+def describe_cause(error: BaseException) -> str:
+    """The most telling cause in `error`'s chain, else the innermost exception's type name."""
+    chain = list(_chain(error))
+    for link in chain:
+        found = _one(link)
+        if found:
+            return found
+    reason = getattr(error, "reason", None)  # an SMS delivery failure names its own reason
+    if isinstance(reason, str) and reason:
+        return reason
+    if _out_of_descriptors():
+        return "out of file descriptors"
+    return type(chain[-1]).__name__ if len(chain) > 1 else str(getattr(error, "code", type(error).__name__))

@@ -1,0 +1,132 @@
+"""Each 503 names its cause: real SQLite faults (locked, read-only, disk full, out of descriptors) and
+the readiness probe over them."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from contextlib import closing
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from twostep.api.causes import describe_cause
+from twostep.domain.clock import FixedClock
+from twostep.domain.errors import StorageUnavailable
+from twostep.services.health import HealthService
+from twostep.storage.memory import MemoryStorage
+from twostep.storage.sqlite import SqliteStorage
+
+
+def sqlite_failure(db: Path, sql: str, *, uri: bool = False, setup: str = "") -> StorageUnavailable:
+    """Run `sql` on a real connection and wrap its driver error the way the storage does."""
+    with closing(sqlite3.connect(str(db), uri=uri, timeout=0.01, isolation_level=None)) as conn:
+        if setup:
+            conn.executescript(setup)
+        try:
+            conn.execute(sql)
+        except sqlite3.Error as exc:
+            try:
+                raise StorageUnavailable() from exc
+            except StorageUnavailable as wrapped:
+                return wrapped
+    raise AssertionError("no error")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "t.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.commit()
+    return path
+
+
+def test_locked(db: Path) -> None:
+    with closing(sqlite3.connect(db, isolation_level=None)) as holder:
+        holder.execute("BEGIN EXCLUSIVE")
+        cause = describe_cause(sqlite_failure(db, "INSERT INTO t VALUES (1)"))
+        holder.execute("ROLLBACK")
+    assert cause.startswith("locked")
+
+
+def test_read_only(db: Path) -> None:
+    error = sqlite_failure(Path(f"file:{db}?mode=ro"), "INSERT INTO t VALUES (1)", uri=True)
+    assert describe_cause(error).startswith("read-only database")
+
+
+def test_disk_full(db: Path) -> None:
+    setup = "PRAGMA max_page_count = 2;"  # the database may not grow: SQLite's own "disk is full"
+    error = sqlite_failure(db, "INSERT INTO t SELECT zeroblob(100000)", setup=setup)
+    assert describe_cause(error).startswith("disk full")
+
+
+def test_out_of_file_descriptors(db: Path) -> None:
+    """In a child process with a tiny descriptor limit: SQLite says only "unable to open database file"."""
+    script = textwrap.dedent(
+        f"""
+        import resource, sqlite3
+        from twostep.api.causes import describe_cause
+        from twostep.domain.errors import StorageUnavailable
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        held = []
+        try:
+            while True:
+                held.append(open("/dev/null"))
+        except OSError:
+            pass
+        try:
+            sqlite3.connect({str(db)!r}).execute("SELECT 1")
+        except sqlite3.Error as exc:
+            error = StorageUnavailable()
+            error.__cause__ = exc
+            print(describe_cause(error))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert result.stdout.startswith("out of file descriptors"), result.stderr
+
+
+def test_os_errors_and_sdk_codes() -> None:
+    import errno
+
+    for number, text in ((errno.ENOSPC, "disk full"), (errno.EROFS, "read-only file system")):
+        try:
+            raise StorageUnavailable() from OSError(number, "x")
+        except StorageUnavailable as error:
+            assert describe_cause(error) == text
+
+    class ClientError(Exception):  # botocore's shape: the error code in `response`
+        response = {"Error": {"Code": "ProvisionedThroughputExceededException"}}
+
+    try:
+        raise StorageUnavailable() from ClientError()
+    except StorageUnavailable as error:
+        assert describe_cause(error) == "ProvisionedThroughputExceededException"
+
+
+def test_readiness_writes_and_keeps_its_outcome_a_second(db: Path) -> None:
+    clock = FixedClock()
+    storage = SqliteStorage(db)
+    storage.init_schema()
+    health = HealthService(storage, clock)
+    health.ready()
+    with closing(sqlite3.connect(db, isolation_level=None)) as holder:
+        holder.execute("BEGIN EXCLUSIVE")  # every write now fails after the busy timeout
+        health.ready()  # the outcome of a moment ago
+        clock.advance(1)
+        slow = SqliteStorage(db, busy_timeout_ms=10)
+        with pytest.raises(StorageUnavailable) as failed:
+            HealthService(slow, clock).ready()
+        holder.execute("ROLLBACK")
+    assert describe_cause(failed.value).startswith("locked")
+
+
+def test_readiness_on_memory_storage() -> None:
+    clock = FixedClock()
+    health = HealthService(MemoryStorage(), clock, probe_every=timedelta(0))
+    health.ready()
+    health.ready()

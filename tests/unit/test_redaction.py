@@ -1,0 +1,75 @@
+"""Secrets are hidden by field and by precise patterns; ids, PIDs and ports are left alone."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from twostep.logs import ConsoleFormatter, JsonFormatter
+from twostep.redaction import REDACTED, redact, scrub
+
+KEPT = [
+    "Started server process [4585]",
+    "[Errno 98] error while attempting to bind on address ('127.0.0.1', 8000): address already in use",
+    "Uvicorn running on http://127.0.0.1:48213 (Press CTRL+C to quit)",
+    "user 1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed signed in",
+    "request 0123456789abcdef0123456789abcdef and 12345678901234567890123456789012",
+    "pid=12345 port=65535 attempts=1234 at 2026-11-28T07:47:21.203+00:00",
+    "code=storage_unavailable cause=locked (SQLITE_BUSY)",
+    "masked +90*******55",
+]
+
+HIDDEN = {
+    "sent to +905555555555 code 048213 token eyJa.eyJb.sig": (
+        f"sent to {REDACTED} code {REDACTED} token [token]"
+    ),
+    "+1 (415) 555-2671 and 14155552671": f"{REDACTED} and {REDACTED}",
+    "048213 is your twostep code. @auth.example.com #048213": (
+        f"{REDACTED} is your twostep code. @auth.example.com #{REDACTED}"
+    ),
+    "Authorization: Bearer abcdefghijklmnop": "Authorization: Bearer [token]",
+    'password=hunter2222 {"api_key": "k-123456", "refresh_token": "r.1"}': (
+        f'password={REDACTED} {{"api_key": "{REDACTED}", "refresh_token": "{REDACTED}"}}'
+    ),
+    "otp: 123456": f"otp: {REDACTED}",
+    "key AKIAIOSFODNN7EXAMPLE": "key [aws key]",
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----": "[private key]",
+}
+
+
+@pytest.mark.parametrize("text", KEPT)
+def test_ids_pids_ports_and_error_codes_are_kept(text: str) -> None:
+    assert scrub(text) == text
+
+
+@pytest.mark.parametrize(("text", "expected"), HIDDEN.items())
+def test_secrets_are_hidden(text: str, expected: str) -> None:
+    assert scrub(text) == expected
+
+
+def test_fields_by_name_and_nested() -> None:
+    assert redact("password", "anything at all") == REDACTED
+    assert redact("X-Api-Key", "k") == REDACTED
+    assert redact("refresh_token", None) == REDACTED
+    assert redact("to", "+905555555555") == REDACTED
+    assert redact("user_id", "u-0001234") == "u-0001234"
+    assert redact("pid", 4585) == 4585
+    assert redact("detail", {"otp": "123456", "ip": "203.0.113.9"}) == {"otp": REDACTED, "ip": "203.0.113.9"}
+
+
+def record(message: str, **extra: object) -> logging.LogRecord:
+    entry = logging.LogRecord("twostep.test", logging.WARNING, __file__, 1, message, (), None)
+    entry.__dict__.update(extra)
+    return entry
+
+
+def test_both_formats_redact_the_same() -> None:
+    line = record("sms to +905555555555", user_id="u-12345678", password="hunter2222", pid=4585)
+    as_json = json.loads(JsonFormatter().format(line))
+    assert as_json["message"] == f"sms to {REDACTED}"
+    assert (as_json["user_id"], as_json["password"], as_json["pid"]) == ("u-12345678", REDACTED, 4585)
+    console = ConsoleFormatter().format(line)
+    assert "hunter2222" not in console and "+905555555555" not in console
+    assert "user_id=u-12345678" in console and "pid=4585" in console and "WARNING" in console
