@@ -1,41 +1,47 @@
 """The `twostep` command: serve, storage, users, keys, sms outbox, audit.
 
-Every failure prints one clear line on stderr and exits non-zero: 2 for configuration, 3 for not found,
-4 for an unavailable dependency, 1 for anything else twostep refuses.
+Every failure prints one clear line on stderr and exits non-zero (codes in `cli_support`). Commands read
+settings exactly as the server does (environment, then `.env` in the working directory).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
-from twostep.domain.errors import ConfigurationError, DependencyUnavailable, NotFound, TwoStepError
-from twostep.domain.identity import mask_phone, parse_phone
-from twostep.settings import Settings, describe_validation_error, load_settings
+from twostep.cli_outbox import email_app, sms_app
+from twostep.cli_support import (
+    EXIT_NOT_FOUND,
+    PLAIN_HELP,
+    container_for,
+    fail,
+    friendly_errors,
+    package_version,
+    settings_or_exit,
+)
+from twostep.domain.identity import mask_phone
 
 app = typer.Typer(
-    help="twostep: password sign-in with a one-time code by SMS.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
+    **PLAIN_HELP,
 )
-storage_app = typer.Typer(help="Storage administration.", no_args_is_help=True)
-users_app = typer.Typer(help="User administration.", no_args_is_help=True)
-keys_app = typer.Typer(help="Signing keys.", no_args_is_help=True)
-sms_app = typer.Typer(help="SMS tools.", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+storage_app = typer.Typer(help="Storage administration.", **PLAIN_HELP)
+users_app = typer.Typer(help="User administration.", **PLAIN_HELP)
+keys_app = typer.Typer(help="Signing keys.", **PLAIN_HELP)
+audit_app = typer.Typer(help="The audit trail.", **PLAIN_HELP)
 for sub, name in (
     (storage_app, "storage"),
     (users_app, "users"),
     (keys_app, "keys"),
     (sms_app, "sms"),
+    (email_app, "email"),
     (audit_app, "audit"),
 ):
     app.add_typer(sub, name=name)
@@ -46,42 +52,23 @@ class AppChoice(StrEnum):
     verification = "verification"
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"twostep: {message}", err=True)
-    raise typer.Exit(code)
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"twostep {package_version()}")
+        raise typer.Exit()
 
 
-def settings_or_exit(**overrides: Any) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except ValidationError as exc:
-        fail(describe_validation_error(exc), 2)
+@app.callback()
+def root(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_show_version, is_eager=True),
+    ] = False,
+) -> None:
+    """twostep: password sign-in with a one-time code by SMS.
 
-
-@contextmanager
-def friendly_errors() -> Iterator[None]:
-    try:
-        yield
-    except ConfigurationError as exc:
-        fail(exc.message, 2)
-    except NotFound as exc:
-        fail(exc.message, 3)
-    except DependencyUnavailable as exc:
-        fail(exc.message, 4)
-    except TwoStepError as exc:
-        fail(exc.message, 1)
-
-
-@contextmanager
-def container_for(settings: Settings | None = None) -> Iterator[Any]:
-    from twostep.container import build
-
-    with friendly_errors():
-        container = build(settings or settings_or_exit())
-        try:
-            yield container
-        finally:
-            container.close()
+    Settings come from TWOSTEP_* variables and a .env file in the working directory.
+    """
 
 
 def _print_json(data: Any) -> None:
@@ -90,15 +77,20 @@ def _print_json(data: Any) -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    host: Annotated[str, typer.Option(metavar="ADDRESS", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.", min=1, max=65535)] = 8000,
     app_name: Annotated[
         AppChoice,
-        typer.Option("--app", help="api: everything; verification: only the SMS verification API, at /."),
+        typer.Option(
+            "--app",
+            metavar="api|verification",
+            help="api: everything; verification: only the SMS verification API, at /.",
+        ),
     ] = AppChoice.api,
     workers: Annotated[
         int,
         typer.Option(
+            metavar="N",
             help="Worker processes (each with its own storage connections); one uses no supervisor.",
             min=1,
             max=64,
@@ -107,39 +99,20 @@ def serve(
 ) -> None:
     """Run the HTTP service (prepares the storage and the shared keys on first start).
 
+    Without TWOSTEP_ISSUER, the token issuer is http://ADDRESS:PORT.
     SIGTERM stops accepting connections, lets the requests in flight finish (up to
     TWOSTEP_SHUTDOWN_TIMEOUT_SECONDS) and closes the storage (SQLite: the WAL is checkpointed).
     """
-    import uvicorn
+    from twostep.cli_serve import run_server
 
-    from twostep.api.edge import uvicorn_options
-    from twostep.api.factory import FACTORIES, build_asgi_app
-    from twostep.logs import configure_logging
-
-    settings = settings_or_exit()
-    configure_logging(settings.log_level, settings.log_format)
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
-        **uvicorn_options(settings),  # proxy trust, slow-client deadlines, no access log
-    }
-    with friendly_errors():
-        asgi = build_asgi_app(settings, app_name.value)
-    if workers == 1:
-        uvicorn.run(asgi, **options)
-        return
-    # Built once here to check the configuration and prepare storage and keys before any worker starts,
-    # so a mistake is one line from this process instead of N workers failing; each worker builds its own.
-    asgi.state.container.close()
-    uvicorn.run(FACTORIES[app_name.value], factory=True, workers=workers, **options)
+    run_server(host, port, app_name.value, workers)
 
 
 @storage_app.command("init")
 def storage_init() -> None:
     """Create the tables (SQLite) or the table (DynamoDB) where missing; safe to run again."""
     settings = settings_or_exit()
-    with container_for(settings):
+    with container_for(settings, create=True):
         typer.echo(f"storage ready ({settings.storage})")
 
 
@@ -157,6 +130,9 @@ def storage_migrate() -> None:
         typer.echo(f"schema already current ({settings.storage})")
 
 
+UserId = Annotated[str, typer.Argument(metavar="USER_ID", help="The user's id (see `twostep users list`).")]
+
+
 def _user_row(user: Any) -> dict[str, Any]:
     return {
         "id": user.id,
@@ -170,7 +146,7 @@ def _user_row(user: Any) -> dict[str, Any]:
 
 @users_app.command("list")
 def users_list(
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    limit: Annotated[int, typer.Option(metavar="N", min=1, max=1000, help="How many users.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List users (phone numbers masked)."""
@@ -184,7 +160,7 @@ def users_list(
 
 
 @users_app.command("show")
-def users_show(user_id: str) -> None:
+def users_show(user_id: UserId) -> None:
     """Show one user as JSON."""
     with container_for() as container:
         _print_json(_user_row(container.account.get(user_id)))
@@ -192,7 +168,7 @@ def users_show(user_id: str) -> None:
 
 @users_app.command("delete")
 def users_delete(
-    user_id: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False
+    user_id: UserId, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False
 ) -> None:
     """Delete a user: end every session, erase personal data (messages keep a neutral author)."""
     if not yes and not typer.confirm(f"Delete user {user_id}?"):
@@ -203,7 +179,7 @@ def users_delete(
 
 
 @users_app.command("lock")
-def users_lock(user_id: str) -> None:
+def users_lock(user_id: UserId) -> None:
     """Lock a user: every session ends at once and signing in is refused until `users unlock`."""
     with container_for() as container:
         ended = container.account.lock(user_id)
@@ -211,7 +187,7 @@ def users_lock(user_id: str) -> None:
 
 
 @users_app.command("unlock")
-def users_unlock(user_id: str) -> None:
+def users_unlock(user_id: UserId) -> None:
     """Lift an administrative lock and reset the wrong-code count after the second factor locked."""
     with container_for() as container:
         container.account.unlock(user_id)
@@ -225,9 +201,18 @@ def keys_rotate() -> None:
     from twostep.secrets.local import LocalKeyFile
 
     settings = settings_or_exit()
+    if not settings.secret_arn and not settings.jwt_key_file.exists():
+        fail(
+            f"no key file at {settings.jwt_key_file.resolve()}; run this where twostep keeps its data, "
+            "set TWOSTEP_JWT_KEY_FILE, or let `twostep storage init` create one",
+            EXIT_NOT_FOUND,
+        )
     with friendly_errors():
         if settings.secret_arn:  # AWS: rotate the secret's value (needs secretsmanager:PutSecretValue)
-            from twostep.secrets.aws import SecretsManagerKeys
+            try:
+                from twostep.secrets.aws import SecretsManagerKeys
+            except ImportError:
+                fail("TWOSTEP_SECRET_ARN needs boto3: pip install 'twostep[aws]'", 2)
 
             source = SecretsManagerKeys.from_settings(settings)
             material = source.rotate(SystemClock(), settings.jwt_algorithm, settings.jwt_rsa_bits)
@@ -236,7 +221,9 @@ def keys_rotate() -> None:
             material = key_file.rotate(SystemClock())
     typer.echo(
         f"new signing key {material.current.kid} ({material.current.algorithm}); "
-        f"{len(material.signing_keys) - 1} previous key(s) kept for verification"
+        f"{len(material.signing_keys) - 1} previous key(s) kept for verification.\n"
+        "Running servers load keys when they start: restart them to sign with the new key "
+        "(on AWS, new Lambda instances pick it up as old ones are recycled)."
     )
 
 
@@ -247,7 +234,11 @@ def keys_generate(
     ] = True,
     extra: Annotated[
         list[str] | None,
-        typer.Option("--extra", help="NAME=VALUE kept in the secret's `extra` (SMS provider credentials)."),
+        typer.Option(
+            "--extra",
+            metavar="NAME=VALUE",
+            help="A setting kept in the secret's `extra` (SMS provider credentials); repeatable.",
+        ),
     ] = None,
 ) -> None:
     """Print fresh key material (the value of the Secrets Manager secret on AWS); stores nothing."""
@@ -265,31 +256,10 @@ def keys_generate(
     typer.echo(replace(material, extra={name: value for name, _, value in pairs}).to_json())
 
 
-@sms_app.command("outbox")
-def sms_outbox(
-    to: Annotated[str | None, typer.Option(help="Only messages to this number (E.164).")] = None,
-    last: Annotated[int, typer.Option(min=1, max=1000, help="How many of the newest.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: [{to, body, sent_at}].")] = False,
-) -> None:
-    """Messages the console provider kept (dev and staging only)."""
-    settings = settings_or_exit()
-    if settings.stage == "prod":
-        fail("the outbox is a development tool and is refused when TWOSTEP_STAGE=prod", 1)
-    with friendly_errors():
-        number = parse_phone(to, field="to") if to else None
-    with container_for(settings) as container:
-        entries = container.storage.list_outbox(to=number, last=last)
-    if as_json:
-        _print_json([{**asdict(e), "sent_at": e.sent_at.isoformat()} for e in entries])
-        return
-    for entry in entries:
-        typer.echo(f"{entry.sent_at.isoformat()}  {entry.to}\n{entry.body}\n")
-
-
 @audit_app.command("tail")
 def audit_tail(
-    user: Annotated[str | None, typer.Option(help="Only events of this user id.")] = None,
-    last: Annotated[int, typer.Option(min=1, max=10000)] = 50,
+    user: Annotated[str | None, typer.Option(metavar="USER_ID", help="Only events of this user id.")] = None,
+    last: Annotated[int, typer.Option(metavar="N", min=1, max=10000, help="How many of the newest.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The newest audit events, oldest first."""

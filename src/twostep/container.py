@@ -12,11 +12,13 @@ from twostep.domain.clock import Clock, SystemClock
 from twostep.domain.keys import KeyMaterial
 from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
-from twostep.domain.ports import SmsSender, Storage
+from twostep.domain.ports import EmailSender, SmsSender, Storage
 from twostep.domain.revocation import RevocationList
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
+from twostep.email import build_email_sender
 from twostep.secrets import load_key_material, settings_with_secret_credentials
 from twostep.services.account import AccountService, AccountStores
+from twostep.services.account_changes import AccountChangeService
 from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
@@ -24,6 +26,7 @@ from twostep.services.health import HealthService
 from twostep.services.limits import LimitPolicy, LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
+from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
 from twostep.services.sessions import SessionService
 from twostep.services.tokens import TokenPolicy, TokenService
@@ -34,6 +37,7 @@ from twostep.storage import build_storage
 from twostep.verifier_factory import build_verifier
 
 logger = logging.getLogger("twostep")
+ACCOUNT_CODE_TEMPLATE = "{code} is your {org} code to confirm a change to your account. Never share it."
 
 
 @dataclass
@@ -55,6 +59,9 @@ class Container:
     verification: VerificationService
     sessions: SessionService
     account: AccountService
+    recovery: PasswordRecoveryService
+    changes: AccountChangeService
+    email_sender: EmailSender
     health: HealthService
     closers: list[Any] = field(default_factory=list)
 
@@ -108,6 +115,7 @@ def build(
     boto_session: Any = None,
     storage: Storage | None = None,
     sender: SmsSender | None = None,
+    email_sender: EmailSender | None = None,
 ) -> Container:
     """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda)."""
     clock = clock or SystemClock()
@@ -125,7 +133,8 @@ def build(
         closers.append(http)
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)
-    return _wire(settings, clock, storage, sender, keys, closers)
+    email_sender = email_sender or build_email_sender(settings, deps)
+    return _wire(settings, clock, storage, (sender, email_sender), keys, closers)
 
 
 # Past this age an unreadable list fails closed: the issue's promise is "refused within 5 s".
@@ -156,10 +165,11 @@ def _wire(
     settings: Settings,
     clock: Clock,
     storage: Storage,
-    sender: SmsSender,
+    senders: tuple[SmsSender, EmailSender],
     keys: KeyMaterial,
     closers: list[Any],
 ) -> Container:
+    sender, email_sender = senders
     passwords = PasswordHasher(
         settings.argon2_memory_kib,
         settings.argon2_time_cost,
@@ -172,6 +182,7 @@ def _wire(
     codes = ChallengeService(
         store=storage,
         sender=sender,
+        email_sender=email_sender,
         hasher=code_hasher,
         limits=limits,
         audit=audit,
@@ -209,6 +220,12 @@ def _wire(
         ttl_seconds=settings.otp_ttl_seconds,
         max_attempts=settings.otp_max_attempts,
         template=settings.sms_template,
+    )
+    account_spec = CodeSpec(
+        length=settings.otp_length,
+        ttl_seconds=settings.otp_ttl_seconds,
+        max_attempts=settings.otp_max_attempts,
+        template=ACCOUNT_CODE_TEMPLATE,
     )
     return Container(
         settings=settings,
@@ -266,6 +283,31 @@ def _wire(
             clock=clock,
             pseudonym_key=keys.otp_hmac_key,
         ),
+        recovery=PasswordRecoveryService(
+            users=storage,
+            challenges=storage,
+            codes=codes,
+            code_hasher=code_hasher,
+            hasher=passwords,
+            limits=limits,
+            sessions=sessions,
+            audit=audit,
+            clock=clock,
+            spec=account_spec,
+            org_name=settings.org_name,
+        ),
+        changes=AccountChangeService(
+            users=storage,
+            codes=codes,
+            hasher=passwords,
+            limits=limits,
+            sessions=sessions,
+            audit=audit,
+            clock=clock,
+            spec=account_spec,
+            org_name=settings.org_name,
+        ),
+        email_sender=email_sender,
         health=HealthService(storage, clock),
         closers=closers,
     )

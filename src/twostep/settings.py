@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Stage = Literal["dev", "staging", "prod"]
@@ -88,7 +88,12 @@ class Settings(BaseSettings):
     database_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     """How long a request waits for a PostgreSQL connection before it fails with 503."""
     dynamodb_table: str = "twostep"
-    """The DynamoDB table (single-table design); the region comes from `AWS_REGION`."""
+    """The DynamoDB table (single-table design)."""
+    aws_region: str | None = Field(
+        default=None, validation_alias=AliasChoices("aws_region", "AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    """The AWS region for DynamoDB, SNS, Secrets Manager and KMS; read from `AWS_REGION` or
+    `AWS_DEFAULT_REGION` (no `TWOSTEP_` prefix); unset, boto3's profile or config file decides."""
     secret_arn: str | None = None
     """The Secrets Manager secret holding the key material (AWS); unset, keys live in `TWOSTEP_JWT_KEY_FILE`."""
     kms_key_id: str | None = None
@@ -136,25 +141,31 @@ class Settings(BaseSettings):
     """Absolute lifetime of a sign-in session (its refresh-token family), in seconds."""
 
     # --- sessions ---
-    revocation_refresh_seconds: float = Field(
-        default=2.0,
-        ge=0,
-        le=4,
-        description="How often the API re-reads the list of ended sessions (a sign-out reaches every "
-        "API within this, plus a request); storage that cannot be read for 5 s makes protected routes 503.",
-    )
-    authorizer_revocation_ttl_seconds: int = Field(
-        default=30,
-        ge=0,
-        le=300,
-        description="How long the Lambda authorizer trusts its copy of the list of ended sessions.",
-    )
-    recent_auth_max_age_seconds: int = Field(
-        default=3600,
-        ge=60,
-        le=7 * 86400,
-        description="How recent a sign-in must be (`auth_time`) for sensitive routes such as DELETE /me.",
-    )
+    revocation_refresh_seconds: float = Field(default=2.0, ge=0, le=4)
+    """How often the API re-reads the list of ended sessions, in seconds: a sign-out reaches every API
+    process within this plus one request. Storage unreadable for 5 s makes protected routes answer 503."""
+    authorizer_revocation_ttl_seconds: int = Field(default=30, ge=0, le=300)
+    """How long the Lambda authorizer trusts its copy of the list of ended sessions, in seconds."""
+    recent_auth_max_age_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    """How recent a sign-in (`auth_time`) must be for sensitive routes such as DELETE /me, in seconds."""
+
+    # --- email delivery ---
+    email_provider: Literal["console", "smtp", "ses"] = "console"
+    """Email provider for codes and notices: `console` (dev outbox, refused in prod), `smtp` or `ses`."""
+    email_from: str = "twostep <no-reply@localhost>"
+    """The From address of every email twostep sends."""
+    email_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    """Connect and read timeout of the email provider, in seconds."""
+    smtp_host: str | None = None
+    """SMTP server host; required by the `smtp` provider."""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    """SMTP server port (587 for STARTTLS, 465 for TLS, 25 unencrypted)."""
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    """`starttls`, `tls` (implicit, port 465) or `none` (only for a local relay)."""
+    smtp_username: str | None = None
+    """SMTP login name, if the server wants one."""
+    smtp_password: SecretStr | None = None
+    """SMTP password, if the server wants one."""
 
     # --- SMS delivery ---
     sms_providers: CommaList = Field(default_factory=lambda: ["console"])
@@ -280,6 +291,8 @@ class Settings(BaseSettings):
             raise ValueError("TWOSTEP_JWT_HS256_SECRET must be at least 32 bytes")
         if self.stage == "prod" and "console" in self.sms_providers:
             raise ValueError("TWOSTEP_SMS_PROVIDERS: the console provider is refused in prod")
+        if self.stage == "prod" and self.email_provider == "console":
+            raise ValueError("TWOSTEP_EMAIL_PROVIDER: the console provider is refused in prod")
         if self.storage == "postgres":
             _check_database_url(self.database_url)
         if self.verify_default_ttl_seconds > self.verify_max_ttl_seconds:

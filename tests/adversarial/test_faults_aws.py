@@ -1,10 +1,9 @@
 """AWS dependencies failing while the service runs: DynamoDB going away mid-run (a moto server stopped
 and started again) gives 503 and writes nothing; the authorizer with an unreachable secret store never
-allows. Skipped, with the reason, where the AWS adapters are not on this branch."""
+allows."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,6 @@ from twostep.container import build
 from twostep.domain.clock import FixedClock
 from twostep.storage.memory import MemoryStorage
 
-HAS_DYNAMODB = importlib.util.find_spec("twostep.storage.dynamodb") is not None
-HAS_AUTHORIZER = importlib.util.find_spec("twostep.aws.authorizer") is not None
 PHONE = "+905555555555"
 
 
@@ -73,7 +70,6 @@ def body(email: str, phone: str) -> dict[str, Any]:
     return {"firstName": "A", "lastName": "B", "email": email, "password": PASSWORD, "phoneNumber": phone}
 
 
-@pytest.mark.skipif(not HAS_DYNAMODB, reason="twostep.storage.dynamodb is not on this branch yet (feat/aws)")
 def test_dynamodb_going_away_mid_run(
     moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock: FixedClock
 ) -> None:
@@ -107,7 +103,6 @@ def test_dynamodb_going_away_mid_run(
     container.close()
 
 
-@pytest.mark.skipif(not HAS_AUTHORIZER, reason="twostep.aws.authorizer is not on this branch yet (feat/aws)")
 def test_authorizer_never_allows_without_its_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from twostep.aws import authorizer
 

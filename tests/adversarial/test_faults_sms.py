@@ -6,7 +6,6 @@ answers 500 or never answers within the timeout."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from twostep.storage.memory import MemoryStorage
 from twostep.storage.sqlite import SqliteStorage
 
 PHONE = "+905555555555"
-HAS_TWILIO = importlib.util.find_spec("twostep.sms.twilio") is not None
 
 
 class SwitchableSender:
@@ -136,7 +134,6 @@ PROVIDER_SETTINGS: dict[str, dict[str, str]] = {
 }
 
 
-@pytest.mark.skipif(not HAS_TWILIO, reason="the HTTP SMS providers are not on this branch yet (feat/sms)")
 @pytest.mark.parametrize("providers", [["twilio"], ["twilio", "flowroute", "sipgate"]], ids="+".join)
 @pytest.mark.parametrize("mode", ["500", "hang"])
 def test_http_providers_failing_or_hanging(

@@ -20,11 +20,7 @@ import pytest
 
 from tests.adversarial.jwt_catalogue import ALGORITHMS, cases, catalogue, valid_with_remote_key_headers
 from tests.adversarial.jwt_fixtures import RecordingServer, Service, recording_server, services
-
-authorizer_module = pytest.importorskip(
-    "twostep.aws.authorizer",
-    reason="twostep.aws.authorizer is not on this branch yet (it comes with the AWS work; merge main)",
-)
+from twostep.aws import authorizer as authorizer_module
 
 __all__ = ["recording_server", "services"]  # fixtures used by name below
 

@@ -73,10 +73,11 @@ def test_users_and_outbox(env: dict[str, str]) -> None:
 
 
 def test_outbox_refused_in_prod(env: dict[str, str]) -> None:
-    env.update(TWOSTEP_STAGE="prod", TWOSTEP_SMS_PROVIDERS="sns")
-    result = twostep(env, "sms", "outbox")
-    assert result.returncode == 1
-    assert "refused when TWOSTEP_STAGE=prod" in result.stderr
+    env.update(TWOSTEP_STAGE="prod", TWOSTEP_SMS_PROVIDERS="sns", TWOSTEP_EMAIL_PROVIDER="ses")
+    for tool in ("sms", "email"):
+        result = twostep(env, tool, "outbox")
+        assert result.returncode == 1
+        assert "refused when TWOSTEP_STAGE=prod" in result.stderr
 
 
 def test_bad_setting_is_one_clear_line(env: dict[str, str]) -> None:

@@ -198,3 +198,34 @@ def test_second_factor_policy_switch(tmp_path: Path) -> None:
             f"{strict.base_url}/token/refresh", json={"refreshToken": two["refreshToken"]}, timeout=10
         )
         assert renewed.status_code == 200
+
+
+def test_password_change_and_reset_reach_the_other_server(servers: Pair) -> None:
+    a, b = servers.a, servers.b
+    register(a, "pw@example.com", "+14155552674")
+    laptop = sign_in(a, "pw@example.com", "+14155552674")
+    phone = sign_in(a, "pw@example.com", "+14155552674", agent="curl/8.5.0")
+    new_password = "a different horse battery staple"
+    changed = httpx.post(
+        f"{b.base_url}/me/password",
+        json={"currentPassword": PASSWORD, "newPassword": new_password},
+        headers=bearer(laptop),
+        timeout=30,
+    )
+    assert changed.status_code == 204, changed.text
+    assert_refused_in_time(a, phone)  # the other session ends ...
+    assert accepted(a, laptop)  # ... the one that changed the password goes on
+
+    started = httpx.post(f"{b.base_url}/password/forgot", json={"email": "pw@example.com"}, timeout=30)
+    assert started.status_code == 202, started.text
+    reset = httpx.post(
+        f"{b.base_url}/password/reset",
+        json={
+            "resetId": started.json()["resetId"],
+            "code": b.latest_code("+14155552674"),
+            "newPassword": PASSWORD,
+        },
+        timeout=30,
+    )
+    assert reset.status_code == 204, reset.text
+    assert_refused_in_time(a, laptop)  # a reset ends every session

@@ -17,6 +17,7 @@ from twostep.api.verification_app import create_verification_app
 from twostep.container import Container, build
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import ConfigurationError
+from twostep.email.console import ConsoleEmailSender
 from twostep.sms.console import ConsoleSender
 from twostep.storage.memory import MemoryStorage
 
@@ -237,9 +238,14 @@ def test_staging_without_keys_closes_the_routes_of_the_full_api(keyed: Callable[
 
 
 def test_prod_without_keys_refuses_to_start(tmp_path: Path, clock: FixedClock) -> None:
-    settings = settings_for_tests(tmp_path, stage="prod", sms_providers=["twilio"])
+    settings = settings_for_tests(tmp_path, stage="prod", sms_providers=["twilio"], email_provider="ses")
     storage = MemoryStorage()
-    container = build(settings, clock=clock, storage=storage, sender=ConsoleSender(storage, clock))
+    mail = ConsoleEmailSender(
+        storage, clock
+    )  # the prod provider (ses) needs AWS; not what this test is about
+    container = build(
+        settings, clock=clock, storage=storage, sender=ConsoleSender(storage, clock), email_sender=mail
+    )
     try:
         with pytest.raises(ConfigurationError):
             create_verification_app(container)
@@ -248,6 +254,7 @@ def test_prod_without_keys_refuses_to_start(tmp_path: Path, clock: FixedClock) -
             clock=clock,
             storage=storage,
             sender=ConsoleSender(storage, clock),
+            email_sender=mail,
         )
         with TestClient(create_verification_app(keyed)) as client:
             ok = client.post("/", json={"auth_id": "a", "recipient": PHONE}, headers={"X-Api-Key": KEY})

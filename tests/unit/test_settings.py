@@ -43,6 +43,11 @@ def test_env_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"argon2_memory_kib": 1024}, "TWOSTEP_ARGON2_MEMORY_KIB"),
         ({"sms_template": "no code here"}, "TWOSTEP_SMS_TEMPLATE: the template must contain {code}"),
         ({"stage": "prod"}, "the console provider is refused in prod"),
+        (
+            {"stage": "prod", "sms_providers": "sns"},
+            "TWOSTEP_EMAIL_PROVIDER: the console provider is refused",
+        ),
+        ({"email_provider": "pigeon"}, "TWOSTEP_EMAIL_PROVIDER"),
         ({"jwt_algorithm": "HS256", "jwt_hs256_secret": "short"}, "at least 32 bytes"),
     ],
 )

@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from twostep import __version__
 from twostep.api import (
+    routes_account_lifecycle,
     routes_accounts,
     routes_health,
     routes_messages,
@@ -37,6 +38,7 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
     install_error_handlers(app)
     for module in (
         routes_accounts,
+        routes_account_lifecycle,
         routes_tokens,
         routes_sessions,
         routes_messages,

@@ -6,9 +6,12 @@ Every field of `twostep.settings.Settings` needs a description: a docstring line
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 from typing import Any
 
+from pydantic import AliasChoices
 from pydantic.fields import FieldInfo
 
 from twostep.settings import Settings
@@ -19,20 +22,30 @@ HOW_TO_DOCUMENT = (
     "The configuration reference (docs/configuration.md, built by `make docs`) is generated from it."
 )
 
-SECTION_OF_PREFIX = (
-    ("stage org_name issuer audience web_origin cors_origins trusted_proxies log_level", "Service"),
-    ("storage sqlite_ database_ dynamodb_ secret_arn kms_", "Storage and keys"),
-    ("otp_ sms_template require_second_factor", "Sign-in codes"),
-    ("argon2_", "Passwords"),
-    ("jwt_ access_token_ refresh_token_", "Tokens"),
-    ("sms_providers sms_timeout twilio_ flowroute_ sipgate_ sns_", "SMS delivery"),
-    ("resend_ sms_per_ sms_hourly sms_allowed login_ ip_", "Abuse and cost protection"),
-    ("verify_", "Standalone verification API"),
-)
+SECTION_COMMENT = re.compile(r"^    # --- (.+?) ---$")
+FIELD_LINE = re.compile(r"^    (\w+): ")
 
 
 def env_name(field: str) -> str:
+    """The variable(s) that set `field`: `TWOSTEP_<FIELD>`, or its aliases (such as `AWS_REGION`)."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        names = [str(choice) for choice in alias.choices if str(choice).isupper()]
+        if names:
+            return "`, `".join(names)
     return f"TWOSTEP_{field.upper()}"
+
+
+def sections() -> dict[str, str]:
+    """Field name -> the `# --- title ---` comment above it in settings.py (the model's own grouping)."""
+    found: dict[str, str] = {}
+    title = "Service"
+    for line in inspect.getsource(Settings).splitlines():
+        if heading := SECTION_COMMENT.match(line):
+            title = heading.group(1)[0].upper() + heading.group(1)[1:]
+        elif (field := FIELD_LINE.match(line)) and field.group(1) in Settings.model_fields:
+            found[field.group(1)] = title
+    return found
 
 
 def undocumented_settings() -> list[str]:
@@ -40,13 +53,6 @@ def undocumented_settings() -> list[str]:
     return [
         env_name(name) for name, info in Settings.model_fields.items() if not (info.description or "").strip()
     ]
-
-
-def section_of(field: str) -> str:
-    for prefixes, title in SECTION_OF_PREFIX:
-        if any(field.startswith(prefix) for prefix in prefixes.split()):
-            return title
-    return "Other"
 
 
 def _default(info: FieldInfo) -> str:
@@ -80,15 +86,16 @@ def _cell(text: str) -> str:
 
 def settings_markdown() -> str:
     """The settings as Markdown tables, one per section, in the model's order."""
-    sections: dict[str, list[str]] = {}
+    section_of = sections()
+    tables: dict[str, list[str]] = {}
     for name, info in Settings.model_fields.items():
         description = _cell(info.description or "**undocumented**")
         bounds = _bounds(info)
         if bounds:
             description += f" ({bounds})"
         row = f"| `{env_name(name)}` | {_default(info)} | {description} |"
-        sections.setdefault(section_of(name), []).append(row)
+        tables.setdefault(section_of.get(name, "Other"), []).append(row)
     out = []
-    for title, rows in sections.items():
+    for title, rows in tables.items():
         out += [f"## {title}", "", "| Variable | Default | Meaning |", "|---|---|---|", *rows, ""]
     return "\n".join(out)

@@ -196,6 +196,19 @@ class SmsDeliveryError(DependencyUnavailable):
         self.retryable = retryable
 
 
+class EmailDeliveryError(DependencyUnavailable):
+    """An email could not be delivered; `reason` names why (timeout, rejected_address, auth,
+    provider_error)."""
+
+    code = "email_delivery_failed"
+    default_message = "The email could not be sent; try again shortly."
+
+    def __init__(self, reason: str, provider: str = "", message: str | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.reason = reason
+        self.provider = provider
+
+
 class SecretStoreUnavailable(DependencyUnavailable):
     code = "secret_store_unavailable"
     default_message = "The secret store is unavailable."

@@ -100,3 +100,9 @@ def mask_phone(e164: str) -> str:
         prefix = e164[:2]
     hidden = max(0, len(e164) - len(prefix) - 2)
     return f"{prefix}{'*' * hidden}{e164[-2:]}"
+
+
+def mask_email(email: str) -> str:
+    """The first letter of the name and the domain: a*****@example.com."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}{'*' * max(1, len(local) - 1)}@{domain}"

@@ -10,7 +10,7 @@ from twostep.domain.identity import E164
 
 T = TypeVar("T")
 
-ChallengePurpose = Literal["login", "verify"]
+ChallengePurpose = Literal["login", "verify", "reset", "phone_change", "email_change", "email_verify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,7 @@ class Challenge:
 
     id: str
     purpose: ChallengePurpose
-    subject: str  # user id for logins, auth_id for verifications
+    subject: str  # user id for logins and account changes, auth_id for verifications
     phone: E164
     code_hmac: str
     created_at: datetime
@@ -48,6 +48,7 @@ class Challenge:
     sends: int = 1
     last_sent_at: datetime | None = None
     code_length: int = 6
+    email: str | None = None  # the address the code went to, for codes sent by email (phone is then "")
 
     @property
     def attempts_remaining(self) -> int:

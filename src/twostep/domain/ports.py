@@ -143,6 +143,10 @@ class SessionStore(Protocol):
         """Sessions revoked at or after `since` (a short window: the access-token lifetime)."""
         ...
 
+    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
+        """Revoke every refresh token of the user (a password reset or change ends its sessions)."""
+        ...
+
 
 class MessageStore(Protocol):
     def add_message(self, message: Message) -> None: ...
@@ -239,5 +243,19 @@ class SmsSender(Protocol):
 
         Raises:
             SmsDeliveryError: with a stable `reason` when the provider did not take the message.
+        """
+        ...
+
+
+class EmailSender(Protocol):
+    """Sends one email. Implementations never log or raise with the body or credentials."""
+
+    name: str
+
+    def send(self, to: str, subject: str, body: str) -> str:
+        """Deliver a plain-text email to `to`; returns the provider's message id.
+
+        Raises:
+            EmailDeliveryError: with a stable `reason` when the provider did not take the message.
         """
         ...

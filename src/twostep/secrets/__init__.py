@@ -25,7 +25,10 @@ def load_key_material(settings: TokenSettings, clock: Clock, *, boto_session: An
         SecretStoreUnavailable: the secret store could not be read.
     """
     if settings.secret_arn:
-        from twostep.secrets.aws import SecretsManagerKeys
+        try:
+            from twostep.secrets.aws import SecretsManagerKeys
+        except ImportError:
+            raise ConfigurationError("TWOSTEP_SECRET_ARN needs boto3: pip install 'twostep[aws]'") from None
 
         material = SecretsManagerKeys.from_settings(settings, boto_session=boto_session).load(clock)
     else:

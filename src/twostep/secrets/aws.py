@@ -40,10 +40,10 @@ class SecretsManagerKeys:
         """A key source for `settings.secret_arn`; the client is made lazily by boto3."""
         if not settings.secret_arn:
             raise ConfigurationError("TWOSTEP_SECRET_ARN is not set.")
-        if boto_session is None:
-            import boto3
+        from twostep.aws_session import aws_session
 
-            boto_session = boto3.session.Session()
+        region = getattr(settings, "aws_region", None)  # the authorizer's settings leave it to boto3
+        boto_session = aws_session(boto_session, region, "TWOSTEP_SECRET_ARN")
         return cls(boto_session.client("secretsmanager", config=CLIENT_CONFIG), settings.secret_arn)
 
     def load(self, clock: Clock) -> KeyMaterial:

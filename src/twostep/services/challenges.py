@@ -16,13 +16,14 @@ from twostep.domain.errors import (
     ChallengeExpired,
     ChallengeNotFound,
     ChallengeUsed,
+    EmailDeliveryError,
     SmsDeliveryError,
     WrongCode,
 )
 from twostep.domain.identity import E164
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
-from twostep.domain.ports import ChallengeStore, SmsSender
+from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
 from twostep.services.audit import AuditService
 from twostep.services.limits import LimitsService
 
@@ -43,6 +44,7 @@ class ChallengeService:
         *,
         store: ChallengeStore,
         sender: SmsSender,
+        email_sender: EmailSender | None = None,
         hasher: CodeHasher,
         limits: LimitsService,
         audit: AuditService,
@@ -51,6 +53,7 @@ class ChallengeService:
         web_origin: str | None,
     ) -> None:
         self._store, self._sender, self._hasher = store, sender, hasher
+        self._email_sender = email_sender
         self._limits, self._audit, self._clock = limits, audit, clock
         self._org, self._web_origin = org_name, web_origin
 
@@ -96,6 +99,64 @@ class ChallengeService:
         self._store.put_challenge(challenge)
         self._deliver(challenge, code, spec, ctx)
         return challenge
+
+    def issue_email(
+        self,
+        *,
+        challenge_id: str,
+        purpose: ChallengePurpose,
+        subject: str,
+        email: str,
+        spec: CodeSpec,
+        email_subject: str,
+        ctx: RequestContext = NO_CONTEXT,
+    ) -> Challenge:
+        """Create a challenge and email its code; the same rules as a texted code (HMAC at rest, expiry,
+        attempts, single use), with the per-address caps of `LimitsService.reserve_email`.
+
+        Raises:
+            RateLimited, EmailDeliveryError.
+        """
+        self._limits.reserve_email(email, ctx)
+        now = self._clock.now()
+        code = generate_code(spec.length)
+        challenge = Challenge(
+            id=challenge_id,
+            purpose=purpose,
+            subject=subject,
+            phone=E164(""),
+            code_hmac=self._hasher.digest(challenge_id, code),
+            created_at=now,
+            expires_at=now + timedelta(seconds=spec.ttl_seconds),
+            max_attempts=spec.max_attempts,
+            last_sent_at=now,
+            code_length=spec.length,
+            email=email,
+        )
+        self._store.put_challenge(challenge)
+        body = render_message(
+            spec.template, code=code, org=self._org, ttl_seconds=spec.ttl_seconds, web_origin=self._web_origin
+        )
+        try:
+            self.send_email(email, email_subject, body)
+        except EmailDeliveryError as exc:
+            self._store.expire_challenge(challenge.id, self._clock.now())
+            self._audit.record(
+                "code_delivery_failed", ctx=ctx, user_id=subject, reason=exc.reason, purpose=purpose
+            )
+            raise
+        self._audit.record("code_sent", ctx=ctx, user_id=subject, purpose=purpose, channel="email")
+        return challenge
+
+    def send_email(self, to: str, subject: str, body: str) -> None:
+        """Raises: EmailDeliveryError (also when no email provider is configured)."""
+        if self._email_sender is None:
+            raise EmailDeliveryError("not_configured")
+        self._email_sender.send(to, subject, body)
+
+    def send_sms(self, to: E164, body: str) -> None:
+        """A notice (no code) by SMS. Raises: SmsDeliveryError."""
+        self._sender.send(to, body)
 
     def replace(self, challenge: Challenge, spec: CodeSpec, ctx: RequestContext = NO_CONTEXT) -> Challenge:
         """A new code for a live challenge (resend or verification re-create); the attempt budget stays.
@@ -151,6 +212,43 @@ class ChallengeService:
             raise ChallengeUsed()
         return counted
 
+    def purpose_of(self, challenge_id: str) -> ChallengePurpose | None:
+        """What a challenge is for (None: no such challenge)."""
+        challenge = self._store.get_challenge(challenge_id)
+        return None if challenge is None else challenge.purpose
+
+    def check_owned(
+        self,
+        challenge_id: str,
+        raw_code: object,
+        purpose: ChallengePurpose,
+        subject: str,
+        ctx: RequestContext,
+        budget_key: str | None = None,
+    ) -> Challenge:
+        """`check` for an account's own code (reset, changes): the challenge must be `subject`'s, and the
+        account's wrong-code budget (the login one; `budget_key` names another) counts every comparison.
+
+        Raises:
+            ChallengeNotFound, ChallengeGone (410 family), WrongCode, RateLimited, InvalidInput.
+        """
+        challenge = self._store.get_challenge(challenge_id)
+        if challenge is None or challenge.purpose != purpose or challenge.subject != subject:
+            raise ChallengeNotFound()
+        budget = budget_key or subject
+        count = self._limits.begin_code_attempt(budget, ctx)
+        try:
+            checked = self.check(challenge_id, raw_code, purpose, ctx, read=challenge)
+        except WrongCode:
+            self._audit.record("code_failed", ctx=ctx, user_id=subject or None, purpose=purpose)
+            self._limits.code_attempt_failed(budget, count, ctx)
+            raise
+        except Exception:
+            self._limits.code_attempt_void(budget)
+            raise
+        self._limits.reset_code_failures(budget)
+        return checked
+
     @staticmethod
     def _ensure_usable(challenge: Challenge | None, now: datetime) -> None:
         if challenge is None:
@@ -178,7 +276,9 @@ class ChallengeService:
         )
         # A login's subject is a user id; a verification's is the caller's auth_id, kept as detail.
         who = (
-            {"user_id": challenge.subject} if challenge.purpose == "login" else {"auth_id": challenge.subject}
+            {"user_id": challenge.subject}
+            if challenge.purpose != "verify"
+            else {"auth_id": challenge.subject}
         )
         try:
             self._sender.send(challenge.phone, body)

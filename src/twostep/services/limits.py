@@ -50,6 +50,9 @@ MESSAGES = {
     "resend_cooldown": "A code was just sent to this number; wait before asking for another.",
     "sms_per_number_10min": "Too many codes sent to this number in the last minutes; try again later.",
     "sms_per_number_day": "Too many codes sent to this number today; try again later.",
+    "email_cooldown": "A code was just sent to this address; wait before asking for another.",
+    "email_per_address_10min": "Too many codes sent to this address in the last minutes; try again later.",
+    "email_per_address_day": "Too many codes sent to this address today; try again later.",
     "sms_hourly_budget": "The service has sent all the text messages it may send this hour; try again later.",
 }
 
@@ -303,3 +306,29 @@ class LimitsService:
             until = now + timedelta(seconds=policy.resend_cooldown_seconds)
             taken.append(self._take(f"sms-cooldown:{phone}", until, 1, "resend_cooldown", ctx, phone=phone))
         taken.append(self._take_window("sms:all", HOUR, policy.sms_hourly_budget, "sms_hourly_budget", ctx))
+
+    # --- per email address: the same caps as a phone number ---
+    def reserve_email(self, address: str, ctx: RequestContext = NO_CONTEXT) -> None:
+        """Admit one code email to `address` or raise (per-address day and 10-minute caps, cooldown);
+        a refusal gives back what it took.
+
+        Raises:
+            RateLimited: the address's caps or cooldown.
+        """
+        policy, now = self._policy, self._clock.now()
+        taken: list[_Held] = []
+        try:
+            for window, limit, name in (
+                (DAY, policy.sms_per_number_day, "email_per_address_day"),
+                (10 * MINUTE, policy.sms_per_number_10min, "email_per_address_10min"),
+            ):
+                taken.append(self._take_window(f"mail:{address}", window, limit, name, ctx, email=address))
+            if policy.resend_cooldown_seconds > 0:
+                until = now + timedelta(seconds=policy.resend_cooldown_seconds)
+                taken.append(
+                    self._take(f"mail-cooldown:{address}", until, 1, "email_cooldown", ctx, email=address)
+                )
+        except RateLimited:
+            for held in reversed(taken):
+                self._release(held)
+            raise

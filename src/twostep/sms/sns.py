@@ -57,19 +57,16 @@ class SnsSender:
     @classmethod
     def from_settings(cls, settings: Settings, deps: SenderDeps) -> SnsSender:
         """Raises: ConfigurationError without boto3, an AWS region or a valid TWOSTEP_SNS_SENDER_ID."""
-        try:
-            import boto3
-            from botocore.config import Config
-        except ImportError:  # pragma: no cover - depends on the installed extras
-            raise ConfigurationError("the sns provider needs boto3: pip install 'twostep[aws]'") from None
+        from twostep.aws_session import aws_session
+
         sender_id = settings.sns_sender_id.strip() if settings.sns_sender_id else None
         if sender_id and not SENDER_ID.fullmatch(sender_id):
             raise ConfigurationError(
                 "TWOSTEP_SNS_SENDER_ID must be 1 to 11 letters, digits or hyphens, with at least one letter"
             )
-        session = deps.boto_session or boto3.Session()
-        if not session.region_name:
-            raise ConfigurationError("AWS_REGION (or AWS_DEFAULT_REGION) is required for the sns provider")
+        session = aws_session(deps.boto_session, settings.aws_region, "the sns provider")
+        from botocore.config import Config  # importable: aws_session found boto3
+
         seconds = settings.sms_timeout_seconds
         config = Config(
             connect_timeout=min(3.0, seconds),

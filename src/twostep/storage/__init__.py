@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from twostep.domain.errors import ConfigurationError
 from twostep.domain.ports import Storage
 
 if TYPE_CHECKING:  # not at run time: the authorizer's revocation readers live in this package
@@ -27,8 +28,19 @@ def load_class(dotted: str) -> Any:
 
 
 def build_storage(settings: Settings, *, boto_session: Any = None) -> Storage:
-    """The configured storage, ready for `init_schema`."""
-    cls = load_class(REGISTRY[settings.storage])
+    """The configured storage, ready for `init_schema`.
+
+    Raises:
+        ConfigurationError: the backend's driver is not installed.
+    """
+    try:
+        cls = load_class(REGISTRY[settings.storage])
+    except ImportError as exc:
+        package = exc.name or "a driver"
+        hint = "'twostep[aws]'" if package.startswith("boto") else package
+        raise ConfigurationError(
+            f"TWOSTEP_STORAGE={settings.storage} needs {package}, which is not installed: pip install {hint}"
+        ) from None
     if settings.storage == "sqlite":
         storage: Storage = cls(settings.sqlite_path, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     elif settings.storage == "dynamodb":

@@ -67,9 +67,9 @@ class DynamoDbStorage(UserOps, SessionOps, RefreshTokenOps, ErasureOps, CounterO
         Raises:
             SecretStoreUnavailable: KMS is on and the key material (for the phone hash) is unreachable.
         """
-        import boto3
+        from twostep.aws_session import aws_session
 
-        session = boto_session or boto3.session.Session()
+        session = aws_session(boto_session, settings.aws_region, "TWOSTEP_STORAGE=dynamodb")
         cipher = None
         if settings.kms_key_id:
             from twostep.domain.clock import SystemClock

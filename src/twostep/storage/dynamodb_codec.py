@@ -33,7 +33,7 @@ class Codec:
         return self.cipher.index(phone) if self.cipher else phone
 
     def phone_attributes(self, phone: str | None) -> dict[str, Any]:
-        if phone is None:
+        if not phone:  # none, or a code sent by email
             return {}
         if self.cipher is None:
             return {"phone": phone}
@@ -94,6 +94,7 @@ class Codec:
             "sends": c.sends,
             "last_sent_at": None if c.last_sent_at is None else to_number(c.last_sent_at),
             "code_length": c.code_length,
+            "email": c.email,
             "ttl": ttl_after(c.expires_at, CHALLENGE_TTL_SLACK),
             **self.phone_attributes(c.phone),
         }
@@ -113,6 +114,7 @@ class Codec:
             sends=int(item["sends"]),
             last_sent_at=maybe_datetime(item.get("last_sent_at")),
             code_length=int(item["code_length"]),
+            email=item.get("email"),
         )
 
 

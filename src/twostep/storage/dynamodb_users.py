@@ -195,6 +195,11 @@ class UserOps(TableOps):
     def delete_user(self, user_id: str, now: datetime) -> bool:
         if not self._delete_user_items(user_id):
             return False
+        self.revoke_user_tokens(user_id, now)
+        self._forget_session_details(user_id)  # type: ignore[attr-defined]
+        return True
+
+    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
         families = self._query(
             "PK = :p AND begins_with(SK, :f)",
             {":p": f"USER#{user_id}", ":f": "FAMILY#"},
@@ -203,5 +208,3 @@ class UserOps(TableOps):
         )
         for family in families:
             self.revoke_family(family["family_id"], now)  # type: ignore[attr-defined]
-        self._forget_session_details(user_id)  # type: ignore[attr-defined]
-        return True

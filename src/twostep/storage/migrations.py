@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from twostep.domain.errors import StorageUnavailable
 from twostep.storage.schema_v1 import POSTGRES_V1, SQLITE_V1
-from twostep.storage.sqlite_users import upgrade_users
+from twostep.storage.sqlite_users import add_challenge_email, upgrade_users
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,12 @@ CREATE INDEX IF NOT EXISTS users_phone ON users (phone);
     ),
     Migration(
         3,
+        "codes sent by email: the challenge's destination address",
+        sqlite=add_challenge_email,
+        postgres="ALTER TABLE challenges ADD COLUMN IF NOT EXISTS email text",
+    ),
+    Migration(
+        4,
         "sessions (one per refresh-token family) and the list of recently ended ones; messages by author",
         sqlite="""
 CREATE TABLE IF NOT EXISTS sessions (

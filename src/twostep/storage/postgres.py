@@ -24,7 +24,7 @@ from twostep.storage.postgres_sessions import INSERT_REFRESH, PostgresSessionOps
 
 CHALLENGE_COLUMNS = (
     "id, purpose, subject, phone, code_hmac, created_at, expires_at, max_attempts, attempts, consumed_at,"
-    " sends, last_sent_at, code_length"
+    " sends, last_sent_at, code_length, email"
 )
 REFRESH_COLUMNS = (
     "token_hash, family_id, user_id, created_at, expires_at, family_expires_at, amr, used_at, revoked_at"
@@ -158,13 +158,13 @@ class PostgresStorage(PostgresSessionOps):
         c = challenge
         self._execute(
             "INSERT INTO challenges (id, purpose, subject, phone, code_hmac, created_at, expires_at,"
-            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (id) DO UPDATE SET purpose = EXCLUDED.purpose, subject = EXCLUDED.subject,"
             " phone = EXCLUDED.phone, code_hmac = EXCLUDED.code_hmac, created_at = EXCLUDED.created_at,"
             " expires_at = EXCLUDED.expires_at, max_attempts = EXCLUDED.max_attempts,"
             " attempts = EXCLUDED.attempts, consumed_at = EXCLUDED.consumed_at, sends = EXCLUDED.sends,"
-            " last_sent_at = EXCLUDED.last_sent_at, code_length = EXCLUDED.code_length",
+            " last_sent_at = EXCLUDED.last_sent_at, code_length = EXCLUDED.code_length, email = EXCLUDED.email",
             (
                 c.id,
                 c.purpose,
@@ -179,6 +179,7 @@ class PostgresStorage(PostgresSessionOps):
                 c.sends,
                 c.last_sent_at,
                 c.code_length,
+                c.email,
             ),
         )
 
@@ -231,6 +232,12 @@ class PostgresStorage(PostgresSessionOps):
                 " AND revoked_at IS NULL AND expires_at > %s RETURNING *",
                 (now, token_hash, now),
             )
+        )
+
+    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
+        self._execute(
+            "UPDATE refresh_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
+            (now, user_id),
         )
 
     # --- messages ---

@@ -132,14 +132,15 @@ class SqliteStorage(SqliteSessionOps):
             sends=row["sends"],
             last_sent_at=moment_or_none(row["last_sent_at"]),
             code_length=row["code_length"],
+            email=row["email"],
         )
 
     def put_challenge(self, challenge: Challenge) -> None:
         c = challenge
         self._execute(
             "INSERT OR REPLACE INTO challenges (id, purpose, subject, phone, code_hmac, created_at, expires_at,"
-            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 c.id,
                 c.purpose,
@@ -154,6 +155,7 @@ class SqliteStorage(SqliteSessionOps):
                 c.sends,
                 epoch(c.last_sent_at),
                 c.code_length,
+                c.email,
             ),
         )
 
@@ -222,6 +224,12 @@ class SqliteStorage(SqliteSessionOps):
                 " AND revoked_at IS NULL AND expires_at > ? RETURNING *",
                 (epoch(now), token_hash, epoch(now)),
             )
+        )
+
+    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
+        self._execute(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+            (epoch(now), user_id),
         )
 
     # --- messages ---

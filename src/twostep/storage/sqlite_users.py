@@ -39,3 +39,9 @@ def upgrade_users(conn: sqlite3.Connection) -> None:
     for statement in INDEXES.split(";"):
         if statement.strip():
             conn.execute(statement)
+
+
+def add_challenge_email(conn: sqlite3.Connection) -> None:
+    """Schema step 3: the address a code was emailed to (SQLite has no ADD COLUMN IF NOT EXISTS)."""
+    if "email" not in {row[1] for row in conn.execute("PRAGMA table_info(challenges)")}:
+        conn.execute("ALTER TABLE challenges ADD COLUMN email TEXT")

@@ -1,0 +1,122 @@
+"""Recovering a lost password, and the owner's changes of password, phone and email."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, BackgroundTasks, Response, status
+
+from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep
+from twostep.api.responses import BEARER, BODY_ERRORS, errors
+from twostep.api.schemas import UserOut
+from twostep.api.schemas_account import (
+    ChangeStartedOut,
+    ConfirmRequest,
+    EmailChangeRequest,
+    ForgotRequest,
+    PasswordChangeRequest,
+    PhoneChangeRequest,
+    ResetRequest,
+    ResetStartedOut,
+)
+
+router = APIRouter(tags=["account"])
+CODE_ERRORS = (400, 401, 404, 409, 410, 429, 503, *BODY_ERRORS)
+
+
+@router.post(
+    "/password/forgot",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ResetStartedOut,
+    responses=errors(400, 429, 503, *BODY_ERRORS),
+)
+def forgot(
+    body: ForgotRequest, tasks: BackgroundTasks, container: ContainerDep, ctx: ContextDep
+) -> ResetStartedOut:
+    """Send a reset code to the verified phone (or email); the same answer for unknown emails.
+
+    The code is sent after the answer, so the answer's timing does not depend on the account.
+    """
+    started = container.recovery.forgot(body.email, body.channel, ctx)
+    tasks.add_task(started.deliver)
+    return ResetStartedOut.of(started)
+
+
+@router.post("/password/reset", status_code=status.HTTP_204_NO_CONTENT, responses=errors(*CODE_ERRORS))
+def reset(body: ResetRequest, container: ContainerDep, ctx: ContextDep) -> Response:
+    """Set a new password with the code; every session of the account ends."""
+    container.recovery.reset(body.reset_id, body.code, body.new_password, ctx)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(400, 401, 429, 503, *BODY_ERRORS),
+    openapi_extra=BEARER,
+)
+def change_password(
+    body: PasswordChangeRequest, claims: ClaimsDep, container: ContainerDep, ctx: ContextDep
+) -> Response:
+    """Change the password (the current one is required); the account's other sessions end."""
+    container.changes.change_password(
+        claims.sub, body.current_password, body.new_password, ctx, keep=claims.sid
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/me/phone",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ChangeStartedOut,
+    responses=errors(400, 401, 403, 429, 503, *BODY_ERRORS),
+    openapi_extra=BEARER,
+)
+def start_phone_change(
+    body: PhoneChangeRequest, claims: ClaimsDep, container: ContainerDep, ctx: ContextDep
+) -> ChangeStartedOut:
+    """Text a code to the new number; it becomes the account's when the code comes back."""
+    started = container.changes.start_phone_change(claims.sub, body.phone_number, body.current_password, ctx)
+    return ChangeStartedOut.of(started)
+
+
+@router.post("/me/phone/verify", response_model=UserOut, responses=errors(*CODE_ERRORS), openapi_extra=BEARER)
+def confirm_phone_change(
+    body: ConfirmRequest, claims: ClaimsDep, container: ContainerDep, ctx: ContextDep
+) -> UserOut:
+    """Switch to the new number; the old number and the verified email get a notice."""
+    return UserOut.of(container.changes.confirm_phone_change(claims.sub, body.change_id, body.code, ctx))
+
+
+@router.post(
+    "/me/email",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ChangeStartedOut,
+    responses=errors(400, 401, 409, 429, 503, *BODY_ERRORS),
+    openapi_extra=BEARER,
+)
+def start_email_change(
+    body: EmailChangeRequest, claims: ClaimsDep, container: ContainerDep, ctx: ContextDep
+) -> ChangeStartedOut:
+    """Email a code to the new address; it becomes the account's when the code comes back."""
+    return ChangeStartedOut.of(
+        container.changes.start_email_change(claims.sub, body.email, body.current_password, ctx)
+    )
+
+
+@router.post(
+    "/me/email/verify/start",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ChangeStartedOut,
+    responses=errors(401, 429, 503),
+    openapi_extra=BEARER,
+)
+def start_email_verify(claims: ClaimsDep, container: ContainerDep, ctx: ContextDep) -> ChangeStartedOut:
+    """Email a code to the account's address, to prove it."""
+    return ChangeStartedOut.of(container.changes.start_email_verify(claims.sub, ctx))
+
+
+@router.post("/me/email/verify", response_model=UserOut, responses=errors(*CODE_ERRORS), openapi_extra=BEARER)
+def confirm_email(
+    body: ConfirmRequest, claims: ClaimsDep, container: ContainerDep, ctx: ContextDep
+) -> UserOut:
+    """The code of an email change (switches the address, with notices) or of proving the address."""
+    return UserOut.of(container.changes.confirm_email(claims.sub, body.change_id, body.code, ctx))

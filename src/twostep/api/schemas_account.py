@@ -1,0 +1,68 @@
+"""Bodies of the account lifecycle routes: recovery, and changes of password, phone and email."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StrictInt, StrictStr
+
+from twostep.api.schemas import StrictBody
+from twostep.services.account_changes import ChangeStarted
+from twostep.services.recovery import ResetStarted
+
+Code = Annotated[StrictStr, Field(max_length=32)] | Annotated[StrictInt, Field(ge=0, le=9_999_999_999)]
+Id = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+Password = Annotated[str, Field(max_length=1024)]
+
+
+class ForgotRequest(StrictBody):
+    email: str = Field(max_length=320)
+    channel: Literal["auto", "sms", "email"] = Field(
+        default="auto", description="`auto`: the verified phone, else the verified email."
+    )
+
+
+class ResetRequest(StrictBody):
+    reset_id: Id = Field(alias="resetId")
+    code: Code
+    new_password: Password = Field(alias="newPassword")
+
+
+class PasswordChangeRequest(StrictBody):
+    current_password: Password = Field(alias="currentPassword")
+    new_password: Password = Field(alias="newPassword")
+
+
+class PhoneChangeRequest(StrictBody):
+    phone_number: str = Field(alias="phoneNumber", max_length=64)
+    current_password: Password = Field(alias="currentPassword")
+
+
+class EmailChangeRequest(StrictBody):
+    email: str = Field(max_length=320)
+    current_password: Password = Field(alias="currentPassword")
+
+
+class ConfirmRequest(StrictBody):
+    change_id: Id = Field(alias="changeId")
+    code: Code
+
+
+class ResetStartedOut(BaseModel):
+    resetId: str
+    expiresAt: datetime
+
+    @classmethod
+    def of(cls, started: ResetStarted) -> ResetStartedOut:
+        return cls(resetId=started.reset_id, expiresAt=started.expires_at)
+
+
+class ChangeStartedOut(BaseModel):
+    changeId: str
+    expiresAt: datetime
+    destination: str = Field(description="Masked: where the code went.")
+
+    @classmethod
+    def of(cls, started: ChangeStarted) -> ChangeStartedOut:
+        return cls(changeId=started.change_id, expiresAt=started.expires_at, destination=started.destination)

@@ -1,0 +1,67 @@
+"""`twostep sms outbox` and `twostep email outbox`: what the console providers kept (dev and staging)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+
+from twostep.cli_support import PLAIN_HELP, container_for, fail, friendly_errors, settings_or_exit
+from twostep.domain.identity import normalise_email, parse_phone
+
+EMAIL_OUTBOX_PROVIDER = "email"  # what the console email provider writes (twostep.email.console)
+
+sms_app = typer.Typer(help="SMS tools.", **PLAIN_HELP)
+email_app = typer.Typer(help="Email tools.", **PLAIN_HELP)
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@sms_app.command("outbox")
+def sms_outbox(
+    to: Annotated[
+        str | None, typer.Option(metavar="NUMBER", help="Only messages to this number (E.164).")
+    ] = None,
+    last: Annotated[int, typer.Option(metavar="N", min=1, max=1000, help="How many of the newest.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: [{to, body, sent_at}].")] = False,
+) -> None:
+    """Messages the console provider kept (dev and staging only)."""
+    settings = settings_or_exit()
+    if settings.stage == "prod":
+        fail("the outbox is a development tool and is refused when TWOSTEP_STAGE=prod", 1)
+    with friendly_errors():
+        number = parse_phone(to, field="to") if to else None
+    with container_for(settings) as container:
+        entries = container.storage.list_outbox(to=number, last=last)
+    if as_json:
+        _print_json([{**asdict(e), "sent_at": e.sent_at.isoformat()} for e in entries])
+        return
+    for entry in entries:
+        typer.echo(f"{entry.sent_at.isoformat()}  {entry.to}\n{entry.body}\n")
+
+
+@email_app.command("outbox")
+def email_outbox(
+    to: Annotated[str | None, typer.Option(metavar="EMAIL", help="Only emails to this address.")] = None,
+    last: Annotated[int, typer.Option(metavar="N", min=1, max=1000, help="How many of the newest.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: [{to, body, sent_at}].")] = False,
+) -> None:
+    """Emails the console email provider kept (dev and staging only)."""
+    settings = settings_or_exit()
+    if settings.stage == "prod":
+        fail("the outbox is a development tool and is refused when TWOSTEP_STAGE=prod", 1)
+    with friendly_errors():
+        address = normalise_email(to) if to else None
+    with container_for(settings) as container:
+        # Without --to, SMS share the outbox: read more and keep the emails.
+        entries = container.storage.list_outbox(to=address, last=last if address else last * 10)
+    emails = [e for e in entries if e.provider == EMAIL_OUTBOX_PROVIDER][-last:]
+    if as_json:
+        _print_json([{**asdict(e), "sent_at": e.sent_at.isoformat()} for e in emails])
+        return
+    for entry in emails:
+        typer.echo(f"{entry.sent_at.isoformat()}  {entry.to}\n{entry.body}\n")

@@ -1,0 +1,69 @@
+"""`twostep serve`: bind the address, build the app once, run uvicorn (one process or N workers)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from twostep.cli_support import (
+    EXIT_REFUSED,
+    EXIT_UNAVAILABLE,
+    fail,
+    friendly_errors,
+    issuer_for,
+    settings_or_exit,
+)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind here, so that a busy port is a clear error (uvicorn alone exits 3, which means "not found")."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        fail(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; stop the other server or pick --port",
+            EXIT_UNAVAILABLE,
+        )
+    return sock
+
+
+def run_server(host: str, port: int, app_name: str, workers: int) -> None:
+    import uvicorn
+
+    from twostep.api.edge import uvicorn_options
+    from twostep.api.factory import FACTORIES, build_asgi_app
+    from twostep.logs import configure_logging
+
+    settings = issuer_for(settings_or_exit(), host, port)
+    configure_logging(settings.log_level, settings.log_format)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
+        **uvicorn_options(settings),  # proxy trust, slow-client deadlines, no access log
+    }
+    sock = listen(host, port)
+    with friendly_errors():
+        asgi = build_asgi_app(settings, app_name)
+    if workers == 1:
+        server = uvicorn.Server(uvicorn.Config(asgi, **options))
+        server.run(sockets=[sock])
+        if not server.started:
+            fail("the server did not start; the log above says why", EXIT_REFUSED)
+        return
+    # Built once here to check the configuration and prepare storage and keys before any worker starts,
+    # so a mistake is one line from this process instead of N workers failing; each worker builds its own.
+    asgi.state.container.close()
+    sock.close()  # the port was free a moment ago; uvicorn's supervisor binds it for its workers
+    os.environ["TWOSTEP_ISSUER"] = settings.issuer  # workers read settings themselves: same issuer
+    try:
+        uvicorn.run(FACTORIES[app_name], factory=True, workers=workers, **options)
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            fail("the server did not start; the log above says why", EXIT_REFUSED)
+        raise

@@ -1,0 +1,103 @@
+"""What every `twostep` command shares: exit codes, one-line errors, settings, and the storage guard.
+
+Exit codes: `EXIT_CODES` (the CLI reference lists them from there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+
+from twostep.domain.errors import ConfigurationError, DependencyUnavailable, NotFound, TwoStepError
+from twostep.settings import Settings, describe_validation_error, load_settings
+
+PLAIN_HELP: dict[str, Any] = {"no_args_is_help": True, "rich_markup_mode": None}  # no <type> placeholders
+EXIT_REFUSED = 1
+EXIT_CONFIGURATION = 2
+EXIT_NOT_FOUND = 3
+EXIT_UNAVAILABLE = 4
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (0, "success"),
+    (EXIT_REFUSED, "twostep refused, or the server could not start"),
+    (EXIT_CONFIGURATION, "configuration: a setting, a missing driver such as boto3, no AWS region"),
+    (EXIT_NOT_FOUND, "not found: a user, the database, the key file"),
+    (
+        EXIT_UNAVAILABLE,
+        "unavailable: a dependency such as storage, SMS or the secret store, or the address to listen on",
+    ),
+)
+
+
+def package_version() -> str:
+    try:
+        return version("twostep")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
+    typer.echo(f"twostep: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit(**overrides: Any) -> Settings:
+    """Settings from the environment and `.env` in the working directory, exactly as `twostep serve`."""
+    try:
+        return load_settings(**overrides)
+    except ValidationError as exc:
+        fail(describe_validation_error(exc), EXIT_CONFIGURATION)
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    try:
+        yield
+    except ConfigurationError as exc:
+        fail(exc.message, EXIT_CONFIGURATION)
+    except NotFound as exc:
+        fail(exc.message, EXIT_NOT_FOUND)
+    except DependencyUnavailable as exc:
+        fail(exc.message, EXIT_UNAVAILABLE)
+    except TwoStepError as exc:
+        fail(exc.message, EXIT_REFUSED)
+
+
+def refuse_missing_database(settings: Settings) -> None:
+    """An admin command run from the wrong folder must not make an empty database (and keys) there."""
+    if settings.storage == "sqlite" and not settings.sqlite_path.exists():
+        fail(
+            f"no database at {settings.sqlite_path.resolve()}; run this where twostep keeps its data, "
+            "set TWOSTEP_SQLITE_PATH, or create it with `twostep storage init`",
+            EXIT_NOT_FOUND,
+        )
+
+
+@contextmanager
+def container_for(settings: Settings | None = None, *, create: bool = False) -> Iterator[Any]:
+    """The wired services; unless `create`, refuses to start from a SQLite file that does not exist."""
+    from twostep.container import build
+
+    settings = settings or settings_or_exit()
+    if not create:
+        refuse_missing_database(settings)
+    with friendly_errors():
+        container = build(settings)
+        try:
+            yield container
+        finally:
+            container.close()
+
+
+def issuer_for(settings: Settings, host: str, port: int) -> Settings:
+    """Without TWOSTEP_ISSUER, tokens name the address the server really listens on."""
+    if "issuer" in settings.model_fields_set:
+        return settings
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host  # noqa: S104
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return settings.model_copy(update={"issuer": f"http://{shown}:{port}"})

@@ -1,0 +1,58 @@
+"""Email with Amazon SES (the v2 API) through an injected boto3 session."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from twostep.domain.errors import EmailDeliveryError
+from twostep.settings import Settings
+from twostep.sms import SenderDeps
+
+logger = logging.getLogger("twostep.email.ses")
+REJECTED = {
+    "MessageRejected",
+    "MailFromDomainNotVerifiedException",
+    "NotFoundException",
+    "BadRequestException",
+}
+
+
+class SesEmailSender:
+    name = "ses"
+
+    def __init__(self, client: Any, sender: str) -> None:
+        self._client = client
+        self._from = sender
+
+    @classmethod
+    def from_settings(cls, settings: Settings, deps: SenderDeps) -> SesEmailSender:
+        import boto3
+        from botocore.config import Config
+
+        session = deps.boto_session or boto3.session.Session()
+        config = Config(
+            connect_timeout=settings.email_timeout_seconds,
+            read_timeout=settings.email_timeout_seconds,
+            retries={"max_attempts": 2, "mode": "standard"},
+        )
+        return cls(session.client("sesv2", config=config), settings.email_from)
+
+    def send(self, to: str, subject: str, body: str) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            answer = self._client.send_email(
+                FromEmailAddress=self._from,
+                Destination={"ToAddresses": [to]},
+                Content={"Simple": {"Subject": {"Data": subject}, "Body": {"Text": {"Data": body}}}},
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            logger.warning("ses delivery failed", extra={"error": code})
+            raise EmailDeliveryError(
+                "rejected_address" if code in REJECTED else "provider_error", self.name
+            ) from exc
+        except BotoCoreError as exc:
+            raise EmailDeliveryError("provider_error", self.name) from exc
+        return str(answer.get("MessageId", ""))

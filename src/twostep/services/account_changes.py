@@ -1,0 +1,193 @@
+"""Changes a signed-in owner makes: password, phone number, email address, and proving the email.
+
+Every change asks for the current password (throttled like a sign-in, per client); a new phone or
+email becomes the account's only when a code sent to it comes back. A change of phone or email is
+announced to the old number and to the proven email, so a hijacked session cannot change them quietly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from twostep.domain.clock import Clock
+from twostep.domain.errors import AccountExists, ChallengeNotFound, InvalidCredentials, TwoStepError
+from twostep.domain.identity import E164, mask_email, mask_phone, normalise_email, parse_phone
+from twostep.domain.models import NO_CONTEXT, ChallengePurpose, RequestContext, User
+from twostep.domain.passwords import PasswordHasher, check_password_rules
+from twostep.domain.ports import UserStore
+from twostep.services.audit import AuditService
+from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.limits import LimitsService
+from twostep.services.session_ending import SessionEnder
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeStarted:
+    change_id: str
+    expires_at: datetime
+    destination: str  # masked
+
+
+class AccountChangeService:
+    def __init__(
+        self,
+        *,
+        users: UserStore,
+        codes: ChallengeService,
+        hasher: PasswordHasher,
+        limits: LimitsService,
+        sessions: SessionEnder,
+        audit: AuditService,
+        clock: Clock,
+        spec: CodeSpec,
+        org_name: str,
+    ) -> None:
+        self._users, self._codes, self._hasher, self._limits = users, codes, hasher, limits
+        self._sessions, self._audit, self._clock, self._spec, self._org = (
+            sessions,
+            audit,
+            clock,
+            spec,
+            org_name,
+        )
+
+    def _user(self, user_id: str) -> User:
+        user = self._users.get_user(user_id)
+        if user is None:
+            raise InvalidCredentials()
+        return user
+
+    def _check_password(self, user: User, password: str, ctx: RequestContext) -> None:
+        """The current password, throttled per client like a sign-in. Raises: InvalidCredentials, RateLimited."""
+        self._limits.begin_login(user.email, ctx)
+        if not self._hasher.verify(user.password_hash, password):
+            self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason="change_password_check")
+            raise InvalidCredentials("The current password is wrong.")
+        self._limits.login_succeeded(user.email, ctx)
+
+    # --- password ---
+    def change_password(
+        self, user_id: str, current: str, new: str, ctx: RequestContext = NO_CONTEXT, keep: str | None = None
+    ) -> None:
+        """Raises: InvalidCredentials, RateLimited, WeakPassword / InvalidInput."""
+        user = self._user(user_id)
+        self._check_password(user, current, ctx)
+        check_password_rules(new, context_words=(self._org, user.email, user.email.split("@")[0]))
+        self._users.set_password_hash(user.id, self._hasher.hash(new))
+        self._audit.record("password_changed", ctx=ctx, user_id=user.id)
+        self._sessions.end_all(user.id, keep=keep, ctx=ctx, reason="password_changed")
+        self._notify(user, "Your password was changed.", phone=None, ctx=ctx)
+
+    # --- phone ---
+    def start_phone_change(
+        self, user_id: str, phone: str, current_password: str, ctx: RequestContext = NO_CONTEXT
+    ) -> ChangeStarted:
+        """Text a code to the new number. Raises: InvalidCredentials, InvalidPhoneNumber, RateLimited,
+        DestinationNotAllowed, SmsDeliveryError."""
+        user = self._user(user_id)
+        self._check_password(user, current_password, ctx)
+        number = parse_phone(phone, field="phoneNumber")
+        self._limits.check_destination(number, ctx, field="phoneNumber")
+        challenge = self._codes.issue(
+            challenge_id=str(uuid.uuid4()),
+            purpose="phone_change",
+            subject=user.id,
+            phone=number,
+            spec=self._spec,
+            ctx=ctx,
+        )
+        return ChangeStarted(challenge.id, challenge.expires_at, mask_phone(number))
+
+    def confirm_phone_change(
+        self, user_id: str, change_id: str, code: object, ctx: RequestContext = NO_CONTEXT
+    ) -> User:
+        """Raises: ChallengeNotFound, ChallengeGone, WrongCode, RateLimited, AccountExists."""
+        before = self._user(user_id)
+        challenge = self._codes.check_owned(change_id, code, "phone_change", user_id, ctx)
+        if not self._users.prove_phone(user_id, challenge.phone):
+            raise AccountExists("Another account has proven this phone number.")
+        self._audit.record("phone_changed", ctx=ctx, user_id=user_id, phone=challenge.phone)
+        old = before.phone if before.phone != challenge.phone else None
+        self._notify(
+            before, f"The phone number of your account is now {mask_phone(challenge.phone)}.", old, ctx
+        )
+        return self._user(user_id)
+
+    # --- email ---
+    def start_email_change(
+        self, user_id: str, email: str, current_password: str, ctx: RequestContext = NO_CONTEXT
+    ) -> ChangeStarted:
+        """Email a code to the new address. Raises: InvalidCredentials, InvalidInput, AccountExists,
+        RateLimited, EmailDeliveryError."""
+        user = self._user(user_id)
+        self._check_password(user, current_password, ctx)
+        address = normalise_email(email)
+        if address != user.email and self._users.find_user_by_email(address) is not None:
+            raise AccountExists("Another account has this email address.")
+        return self._email_code(user, address, "email_change", ctx)
+
+    def start_email_verify(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> ChangeStarted:
+        """Email a code to the account's own address. Raises: RateLimited, EmailDeliveryError."""
+        user = self._user(user_id)
+        return self._email_code(user, user.email, "email_verify", ctx)
+
+    def _email_code(
+        self, user: User, address: str, purpose: ChallengePurpose, ctx: RequestContext
+    ) -> ChangeStarted:
+        challenge = self._codes.issue_email(
+            challenge_id=str(uuid.uuid4()),
+            purpose=purpose,
+            subject=user.id,
+            email=address,
+            spec=self._spec,
+            email_subject=f"Your {self._org} email code",
+            ctx=ctx,
+        )
+        return ChangeStarted(challenge.id, challenge.expires_at, mask_email(address))
+
+    def confirm_email(
+        self, user_id: str, change_id: str, code: object, ctx: RequestContext = NO_CONTEXT
+    ) -> User:
+        """The code of an email change or of proving the address. Raises: ChallengeNotFound,
+        ChallengeGone, WrongCode, RateLimited, AccountExists."""
+        before = self._user(user_id)
+        purpose = self._codes.purpose_of(change_id)
+        if purpose is None or purpose not in {"email_change", "email_verify"}:
+            raise ChallengeNotFound()
+        challenge = self._codes.check_owned(change_id, code, purpose, user_id, ctx)
+        address = challenge.email or ""
+        if purpose == "email_verify" and address != before.email:
+            raise ChallengeNotFound()  # the address changed since the code was sent
+        self._users.prove_email(user_id, address)
+        if purpose == "email_verify":
+            self._audit.record("email_verified", ctx=ctx, user_id=user_id)
+        else:
+            self._audit.record("email_changed", ctx=ctx, user_id=user_id)
+            self._notify(
+                before, f"The email address of your account is now {mask_email(address)}.", before.phone, ctx
+            )
+        return self._user(user_id)
+
+    # --- notices ---
+    def _notify(self, user: User, text: str, phone: E164 | None, ctx: RequestContext) -> None:
+        """Tell the owner on the channels they proved; a failed notice never undoes the change."""
+        body = f"{self._org}: {text} If this was not you, reset your password now."
+        sends: list[tuple[str, Callable[[], None]]] = []
+        if phone is not None and user.phone_verified:
+            sends.append(("sms", lambda: self._codes.send_sms(phone, body)))
+        if user.email_verified:
+            sends.append(
+                ("email", lambda: self._codes.send_email(user.email, f"{self._org}: account changed", body))
+            )
+        for channel, send in sends:
+            try:
+                send()
+            except TwoStepError as exc:
+                self._audit.record(
+                    "code_delivery_failed", ctx=ctx, user_id=user.id, purpose="notice", reason=exc.code
+                )
+                continue
+            self._audit.record("notice_sent", ctx=ctx, user_id=user.id, channel=channel)

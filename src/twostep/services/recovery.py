@@ -1,0 +1,139 @@
+"""Password recovery: a code to the verified phone (or email), then a new password.
+
+`forgot` answers the same for every email, known or not: the same storage work on the request path
+(one read, one challenge written) and the same shape of answer; the code itself is sent by a deferred
+step the edge runs after answering, so a provider's latency cannot tell a known email from an unknown.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from twostep.domain.clock import Clock
+from twostep.domain.errors import ChallengeNotFound, TwoStepError
+from twostep.domain.identity import E164, normalise_email
+from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, User
+from twostep.domain.otp import CodeHasher
+from twostep.domain.passwords import PasswordHasher, check_password_rules
+from twostep.domain.ports import ChallengeStore, UserStore
+from twostep.services.audit import AuditService
+from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.limits import LimitsService
+from twostep.services.session_ending import SessionEnder
+
+Channel = Literal["auto", "sms", "email"]
+RESET_SUBJECT = "Your password reset code"
+
+
+@dataclass(frozen=True, slots=True)
+class ResetStarted:
+    reset_id: str
+    expires_at: datetime
+    deliver: Callable[[], None]  # run after answering; never raises
+
+
+class PasswordRecoveryService:
+    def __init__(
+        self,
+        *,
+        users: UserStore,
+        challenges: ChallengeStore,
+        codes: ChallengeService,
+        code_hasher: CodeHasher,
+        hasher: PasswordHasher,
+        limits: LimitsService,
+        sessions: SessionEnder,
+        audit: AuditService,
+        clock: Clock,
+        spec: CodeSpec,
+        org_name: str,
+    ) -> None:
+        self._users, self._challenges, self._codes, self._code_hasher = users, challenges, codes, code_hasher
+        self._hasher, self._limits, self._sessions = hasher, limits, sessions
+        self._audit, self._clock, self._spec, self._org = audit, clock, spec, org_name
+
+    def forgot(self, email: str, channel: Channel = "auto", ctx: RequestContext = NO_CONTEXT) -> ResetStarted:
+        """Start a reset; the same answer whether or not the account exists.
+
+        Raises:
+            InvalidInput: not an email address. RateLimited: the caller's IP rate.
+        """
+        self._limits.check_ip("login", ctx)
+        address = normalise_email(email)
+        user = self._users.find_user_by_email(address)
+        reset_id = str(uuid.uuid4())
+        now = self._clock.now()
+        # A placeholder challenge whose code nobody knows, written for unknown emails and before the
+        # real one is sent: the same storage work either way, and reset answers alike for both.
+        placeholder = Challenge(
+            id=reset_id,
+            purpose="reset",
+            subject=user.id if user else "",
+            phone=E164(""),
+            code_hmac=self._code_hasher.digest(reset_id, secrets.token_hex(16)),
+            created_at=now,
+            expires_at=now + timedelta(seconds=self._spec.ttl_seconds),
+            max_attempts=self._spec.max_attempts,
+        )
+        self._challenges.put_challenge(placeholder)
+        self._audit.record(
+            "password_reset_requested", ctx=ctx, email=address, user_id=user.id if user else None
+        )
+        return ResetStarted(
+            reset_id, placeholder.expires_at, lambda: self._deliver(user, reset_id, channel, ctx)
+        )
+
+    def _deliver(self, user: User | None, reset_id: str, channel: Channel, ctx: RequestContext) -> None:
+        """Send the code to the verified phone, or the verified email; nothing for unknown accounts."""
+        if user is None:
+            return
+        try:
+            if channel != "email" and user.phone is not None and user.phone_verified:
+                self._codes.issue(
+                    challenge_id=reset_id,
+                    purpose="reset",
+                    subject=user.id,
+                    phone=user.phone,
+                    spec=self._spec,
+                    ctx=ctx,
+                )
+            elif channel != "sms" and user.email_verified:
+                self._codes.issue_email(
+                    challenge_id=reset_id,
+                    purpose="reset",
+                    subject=user.id,
+                    email=user.email,
+                    spec=self._spec,
+                    email_subject=RESET_SUBJECT,
+                    ctx=ctx,
+                )
+        except TwoStepError as exc:  # nobody to tell: the answer has gone; the trail has the reason
+            self._audit.record(
+                "code_delivery_failed", ctx=ctx, user_id=user.id, purpose="reset", reason=exc.code
+            )
+
+    def reset(self, reset_id: str, code: object, new_password: str, ctx: RequestContext = NO_CONTEXT) -> None:
+        """Set a new password with the code, and end every session of the account.
+
+        Raises:
+            WeakPassword / InvalidInput, ChallengeNotFound, ChallengeGone (410 family), WrongCode, RateLimited.
+        """
+        challenge = self._challenges.get_challenge(reset_id)
+        if challenge is None or challenge.purpose != "reset":
+            raise ChallengeNotFound()
+        user = self._users.get_user(challenge.subject) if challenge.subject else None
+        email = user.email if user else ""
+        check_password_rules(new_password, context_words=(self._org, email, email.split("@")[0]))
+        # An unknown email's placeholder gets its own wrong-code budget, so it answers like a known one.
+        budget = challenge.subject or f"reset:{reset_id}"
+        self._codes.check_owned(reset_id, code, "reset", challenge.subject, ctx, budget_key=budget)
+        if user is None:  # an unknown email's placeholder: its code cannot be known, so never here
+            raise ChallengeNotFound()
+        self._users.set_password_hash(user.id, self._hasher.hash(new_password))
+        self._audit.record("password_reset", ctx=ctx, user_id=user.id)
+        self._sessions.end_all(user.id, ctx=ctx, reason="password_reset")

@@ -1,0 +1,212 @@
+"""Recovery and changes of password, phone and email, through the API (in process, console providers)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import PASSWORD, PHONE, latest_code, register, sign_in
+from twostep.container import Container
+
+NEW_PASSWORD = "a brand new passphrase here"
+NEW_PHONE = "+905555555566"
+
+
+def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['accessToken']}"}
+
+
+def email_code(container: Container, to: str) -> str:
+    entries = [e for e in container.storage.list_outbox(to=to, last=5) if e.provider == "email"]
+    assert entries, f"no email to {to}"
+    match = re.search(r"\b(\d{4,10})\b", entries[-1].body)
+    assert match is not None
+    return match.group(1)
+
+
+def verify_email(client: TestClient, container: Container, tokens: dict[str, Any], to: str) -> None:
+    started = client.post("/me/email/verify/start", headers=bearer(tokens))
+    assert started.status_code == 202, started.text
+    code = email_code(container, to)
+    done = client.post(
+        "/me/email/verify",
+        json={"changeId": started.json()["changeId"], "code": code},
+        headers=bearer(tokens),
+    )
+    assert done.status_code == 200 and done.json()["emailVerified"] is True, done.text
+
+
+def refreshes(client: TestClient, tokens: dict[str, Any]) -> bool:
+    return client.post("/token/refresh", json={"refreshToken": tokens["refreshToken"]}).status_code == 200
+
+
+def test_recovery_by_sms_sets_the_password_and_ends_sessions(
+    client: TestClient, container: Container
+) -> None:
+    register(client)
+    tokens = sign_in(client, container)  # proves the phone
+    started = client.post("/password/forgot", json={"email": "test@example.com"})
+    assert started.status_code == 202 and set(started.json()) == {"resetId", "expiresAt"}
+    reset = {
+        "resetId": started.json()["resetId"],
+        "code": latest_code(container),
+        "newPassword": NEW_PASSWORD,
+    }
+    assert client.post("/password/reset", json=reset).status_code == 204
+    assert client.post("/password/reset", json=reset).status_code == 410  # single use
+    assert not refreshes(client, tokens)
+    assert client.post("/login", json={"email": "test@example.com", "password": PASSWORD}).status_code == 401
+    assert (
+        client.post("/login", json={"email": "test@example.com", "password": NEW_PASSWORD}).status_code == 200
+    )
+
+
+def test_recovery_by_email(client: TestClient, container: Container) -> None:
+    register(client)
+    tokens = sign_in(client, container)
+    verify_email(client, container, tokens, "test@example.com")
+    started = client.post("/password/forgot", json={"email": "TEST@example.com", "channel": "email"})
+    assert started.status_code == 202
+    code = email_code(container, "test@example.com")
+    reset = {"resetId": started.json()["resetId"], "code": code, "newPassword": NEW_PASSWORD}
+    assert client.post("/password/reset", json=reset).status_code == 204
+
+
+def test_an_unproven_phone_or_email_gets_no_reset_code(client: TestClient, container: Container) -> None:
+    register(client)  # nothing proven yet: a squatter's claim must not receive reset codes either
+    assert client.post("/password/forgot", json={"email": "test@example.com"}).status_code == 202
+    assert container.storage.list_outbox(to=PHONE) == []
+    assert [e for e in container.storage.list_outbox(to="test@example.com") if e.provider == "email"] == []
+
+
+def test_unknown_email_answers_like_a_known_one(client: TestClient, container: Container) -> None:
+    register(client)
+    sign_in(client, container)
+    answers = {}
+    for email in ("test@example.com", "nobody@example.com"):
+        started = client.post("/password/forgot", json={"email": email})
+        wrong = client.post(
+            "/password/reset",
+            json={"resetId": started.json()["resetId"], "code": "000000", "newPassword": NEW_PASSWORD},
+        )
+        if wrong.status_code == 204:  # the one-in-a-million right guess of a known account's code
+            continue
+        answers[email] = (
+            started.status_code,
+            sorted(started.json()),
+            wrong.status_code,
+            wrong.json()["code"],
+        )
+    assert (
+        answers["test@example.com"]
+        == answers["nobody@example.com"]
+        == (202, ["expiresAt", "resetId"], 401, "wrong_code")
+    )
+
+
+def test_change_password(client: TestClient, container: Container) -> None:
+    register(client)
+    other = sign_in(client, container)  # another device of the same person
+    tokens = sign_in(client, container)
+    wrong = client.post(
+        "/me/password",
+        json={"currentPassword": "not it at all", "newPassword": NEW_PASSWORD},
+        headers=bearer(tokens),
+    )
+    assert wrong.status_code == 401
+    weak = client.post(
+        "/me/password", json={"currentPassword": PASSWORD, "newPassword": "short"}, headers=bearer(tokens)
+    )
+    assert weak.status_code == 400
+    done = client.post(
+        "/me/password",
+        json={"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
+        headers=bearer(tokens),
+    )
+    assert done.status_code == 204
+    # The other sessions end (their access tokens too); the one that changed the password goes on.
+    assert not refreshes(client, other)
+    hello = client.get("/hello", headers=bearer(other))
+    assert (hello.status_code, hello.json()["code"]) == (401, "session_revoked")
+    assert refreshes(client, tokens)
+    assert (
+        client.post("/login", json={"email": "test@example.com", "password": NEW_PASSWORD}).status_code == 200
+    )
+
+
+def test_change_phone_with_notices(client: TestClient, container: Container) -> None:
+    register(client)
+    tokens = sign_in(client, container)
+    verify_email(client, container, tokens, "test@example.com")
+    started = client.post(
+        "/me/phone", json={"phoneNumber": NEW_PHONE, "currentPassword": PASSWORD}, headers=bearer(tokens)
+    )
+    assert started.status_code == 202 and started.json()["destination"] == "+90********66"
+    wrong = client.post(
+        "/me/phone/verify", json={"changeId": started.json()["changeId"], "code": "0"}, headers=bearer(tokens)
+    )
+    assert wrong.status_code in (400, 401)
+    code = latest_code(container, NEW_PHONE)
+    done = client.post(
+        "/me/phone/verify",
+        json={"changeId": started.json()["changeId"], "code": code},
+        headers=bearer(tokens),
+    )
+    assert (
+        done.status_code == 200
+        and done.json()["phoneNumber"] == "+90********66"
+        and done.json()["phoneVerified"]
+    )
+    assert "phone number of your account" in container.storage.list_outbox(to=PHONE, last=1)[-1].body
+    assert "phone number" in container.storage.list_outbox(to="test@example.com", last=1)[-1].body
+    # The old number is free for someone else now.
+    register(client, "other@example.com", PHONE)
+
+
+def test_change_email_with_notices(client: TestClient, container: Container) -> None:
+    register(client)
+    tokens = sign_in(client, container)
+    verify_email(client, container, tokens, "test@example.com")
+    register(client, "taken@example.com", "+905555555577")
+    taken = client.post(
+        "/me/email", json={"email": "Taken@Example.com", "currentPassword": PASSWORD}, headers=bearer(tokens)
+    )
+    assert taken.status_code == 409
+    started = client.post(
+        "/me/email", json={"email": "new@example.com", "currentPassword": PASSWORD}, headers=bearer(tokens)
+    )
+    assert started.status_code == 202 and started.json()["destination"] == "n**@example.com"
+    code = email_code(container, "new@example.com")
+    done = client.post(
+        "/me/email/verify",
+        json={"changeId": started.json()["changeId"], "code": code},
+        headers=bearer(tokens),
+    )
+    assert (
+        done.status_code == 200 and done.json()["email"] == "new@example.com" and done.json()["emailVerified"]
+    )
+    assert (
+        "email address of your account"
+        in container.storage.list_outbox(to="test@example.com", last=1)[-1].body
+    )
+    assert "email address of your account" in container.storage.list_outbox(to=PHONE, last=1)[-1].body
+    assert client.post("/login", json={"email": "new@example.com", "password": PASSWORD}).status_code == 200
+
+
+def test_someone_elses_change_id_is_not_found(client: TestClient, container: Container) -> None:
+    register(client)
+    mine = sign_in(client, container)
+    register(client, "other@example.com", "+905555555577")
+    theirs = sign_in(client, container, "other@example.com", "+905555555577")
+    started = client.post(
+        "/me/phone", json={"phoneNumber": NEW_PHONE, "currentPassword": PASSWORD}, headers=bearer(mine)
+    )
+    code = latest_code(container, NEW_PHONE)
+    stolen = client.post(
+        "/me/phone/verify",
+        json={"changeId": started.json()["changeId"], "code": code},
+        headers=bearer(theirs),
+    )
+    assert stolen.status_code == 404

@@ -1,0 +1,165 @@
+"""The CLI guides a newcomer: version, clean help, `.env` like the server, no surprise databases,
+one-line errors with documented exit codes, and an issuer that follows `--port`."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import typer
+
+from tests.live import ServerProcess, run_cli, server_env
+from twostep.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """No TWOSTEP_* or AWS region from the developer's shell; storage and keys in `tmp_path`."""
+    values = server_env(tmp_path)
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        values.pop(name, None)
+    values["AWS_CONFIG_FILE"] = str(tmp_path / "no-aws-config")
+    return values
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], code: int) -> str:
+    assert result.returncode == code, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("twostep: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_version_is_the_package_version(env: dict[str, str]) -> None:
+    result = run_cli(env, "--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"twostep {version('twostep')}"
+
+
+def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [prefix]
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):  # a group (typer ships its own click)
+            found += _commands(command, (*prefix, name))
+        else:
+            found.append((*prefix, name))
+    return found
+
+
+def test_option_help_has_no_type_placeholders(env: dict[str, str]) -> None:
+    commands = _commands(typer.main.get_command(app))
+    assert ("serve",) in commands and ("keys", "rotate") in commands
+    for path in commands:
+        result = run_cli(env, *path, "--help")
+        assert result.returncode == 0, result.stderr
+        options = [line for line in result.stdout.splitlines() if line.lstrip().startswith("--")]
+        assert options, path
+        placeholders = [line for line in options if re.search(r"<\w[^>]*>", line)]
+        assert not placeholders, (path, placeholders)
+
+
+def test_admin_commands_refuse_to_create_a_database(env: dict[str, str], tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env.pop("TWOSTEP_SQLITE_PATH")
+    env.pop("TWOSTEP_JWT_KEY_FILE")
+    for args in (
+        ["users", "list"],
+        ["sms", "outbox"],
+        ["email", "outbox"],
+        ["audit", "tail"],
+        ["keys", "rotate"],
+    ):
+        line = one_line_error(run_cli(env, *args, cwd=elsewhere), 3)
+        assert "twostep storage init" in line
+    assert list(elsewhere.iterdir()) == [], "nothing may be created where no database exists"
+
+    assert run_cli(env, "storage", "init", cwd=elsewhere).returncode == 0
+    assert (elsewhere / "twostep.db").exists() and (elsewhere / "twostep-keys.json").exists()
+    assert run_cli(env, "users", "list", cwd=elsewhere).returncode == 0
+
+
+def test_cli_reads_dot_env_like_the_server(env: dict[str, str], tmp_path: Path) -> None:
+    env.pop("TWOSTEP_SQLITE_PATH")
+    (tmp_path / ".env").write_text("TWOSTEP_SQLITE_PATH=from-dot-env.db\nTWOSTEP_OTP_LENGTH=99\n")
+    line = one_line_error(run_cli(env, "storage", "init", cwd=tmp_path), 2)
+    assert line == "twostep: TWOSTEP_OTP_LENGTH: Input should be less than or equal to 10"
+    (tmp_path / ".env").write_text("TWOSTEP_SQLITE_PATH=from-dot-env.db\n")
+    assert run_cli(env, "storage", "init", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "from-dot-env.db").exists()
+
+
+def test_make_run_leaves_settings_to_the_environment_and_dot_env() -> None:
+    """`make run` must not pass TWOSTEP_* values that would silently win over `.env`."""
+    dry = subprocess.run(
+        ["make", "-n", "run", "PORT=8123"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    serve_line = next(line for line in dry.splitlines() if "twostep serve" in line)
+    assert "TWOSTEP_" not in serve_line and "--port 8123" in serve_line
+
+
+def test_dynamodb_without_a_region_is_one_line(env: dict[str, str]) -> None:
+    env["TWOSTEP_STORAGE"] = "dynamodb"
+    line = one_line_error(run_cli(env, "users", "list"), 2)
+    assert (
+        line
+        == "twostep: TWOSTEP_STORAGE=dynamodb needs an AWS region: set AWS_REGION (e.g. AWS_REGION=eu-west-1)"
+    )
+
+
+def test_dynamodb_without_boto3_is_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    blocker = tmp_path / "no_boto3"
+    for name in ("boto3", "botocore"):
+        (blocker / name).mkdir(parents=True)
+        (blocker / name / "__init__.py").write_text(
+            f"raise ModuleNotFoundError('no {name}', name='{name}')\n"
+        )
+    env["PYTHONPATH"] = os.pathsep.join([str(blocker), env["PYTHONPATH"]])
+    env |= {"TWOSTEP_STORAGE": "dynamodb", "AWS_REGION": "eu-west-1"}
+    line = one_line_error(run_cli(env, "storage", "init"), 2)
+    assert "needs boto3" in line and "pip install 'twostep[aws]'" in line
+
+
+def test_sns_reads_aws_region(env: dict[str, str]) -> None:
+    """The README's SNS example: AWS_REGION alone (boto3 reads only AWS_DEFAULT_REGION) is enough."""
+    env |= {"TWOSTEP_SMS_PROVIDERS": "sns", "TWOSTEP_SNS_SENDER_ID": "twostep"}
+    assert "AWS_REGION" in one_line_error(run_cli(env, "storage", "init"), 2)
+    env["AWS_REGION"] = "eu-west-1"
+    result = run_cli(env, "storage", "init")
+    assert result.returncode == 0, result.stderr
+
+
+def test_address_in_use_is_not_exit_3(env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(env, "serve", "--port", str(port), timeout=60)
+    line = one_line_error(result, 4)
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "--port" in line
+
+
+def test_issuer_follows_port_unless_set(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path / "a", env=server_env(tmp_path / "a")) as server:
+        issuer = httpx.get(f"{server.base_url}/.well-known/openid-configuration").json()["issuer"]
+        assert issuer == server.base_url
+    pinned = server_env(tmp_path / "b") | {"TWOSTEP_ISSUER": "https://auth.example.com"}
+    with ServerProcess(tmp_path / "b", env=pinned) as server:
+        issuer = httpx.get(f"{server.base_url}/.well-known/openid-configuration").json()["issuer"]
+        assert issuer == "https://auth.example.com"
+
+
+def test_keys_rotate_says_when_servers_use_the_new_key(env: dict[str, str]) -> None:
+    assert run_cli(env, "storage", "init").returncode == 0
+    result = run_cli(env, "keys", "rotate")
+    assert result.returncode == 0, result.stderr
+    assert "restart them to sign with the new key" in result.stdout
