@@ -119,12 +119,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def server_cpu(pid: int, window: Window) -> float:
-    """The server's CPU seconds spent inside the measuring window."""
+async def server_cpu(pids: list[int], window: Window) -> float:
+    """The server's CPU seconds spent inside the measuring window (summed over its processes)."""
     await asyncio.sleep(max(0.0, window.start - time.monotonic()))
-    before = cpu_seconds(pid)
+    before = sum(cpu_seconds(pid) for pid in pids)
     await asyncio.sleep(max(0.0, window.end - time.monotonic()))
-    return cpu_seconds(pid) - before
+    return sum(cpu_seconds(pid) for pid in pids) - before
 
 
 async def measure(
@@ -133,7 +133,7 @@ async def measure(
     seconds: float,
     warmup: float,
     step: Callable[[Connection, int], Awaitable[Any]],
-    server_pid: int,
+    server_pids: list[int],
 ) -> dict[str, Any]:
     """Runs `step(conn, iteration)` in a loop on each client for warm-up + `seconds`."""
     start = time.monotonic() + warmup
@@ -152,7 +152,7 @@ async def measure(
             iteration += 1
         await conn.close()
 
-    cpu = asyncio.create_task(server_cpu(server_pid, window))
+    cpu = asyncio.create_task(server_cpu(server_pids, window))
     await asyncio.gather(*(worker(slot) for slot in range(clients)))
     return {
         "completed": window.completed,
@@ -195,7 +195,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", default="")
     parser.add_argument("--database-url", default="", help="read codes from PostgreSQL instead of --db")
     parser.add_argument("--token", default="")
-    parser.add_argument("--server-pid", type=int, default=0, help="whose CPU time to sample")
+    parser.add_argument(
+        "--server-pid", type=int, action="append", default=[], help="whose CPU time to sample (repeatable)"
+    )
     args = parser.parse_args(argv)
     json.dump(asyncio.run(main_async(args)), sys.stdout)
 

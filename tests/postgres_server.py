@@ -66,19 +66,25 @@ class PostgresServer:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
-        settings = (
-            f"-h 127.0.0.1 -p {self.port} -k {self.root}"
-            # A test cluster: no crash safety needed; room for the race tests' threads and many pools.
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-        )
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", settings, "-w", "start")
+        self.pg_ctl("start")
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "twostep")
         return self
 
+    def pg_ctl(self, action: str, *args: str) -> None:
+        """`pg_ctl start` (with this cluster's options) or `stop`, waiting until it is done."""
+        if action == "start":
+            options = (
+                f"-h 127.0.0.1 -p {self.port} -k {self.root}"
+                # A test cluster: no crash safety needed; room for the race tests' threads and many pools.
+                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+            )
+            args = ("-l", str(self.log), "-o", options, *args)
+        self._run("pg_ctl", action, "-D", str(self.data), "-w", *args)
+
     def stop(self) -> None:
         try:
-            if self.data.exists():
-                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            if (self.data / "postmaster.pid").exists():
+                self.pg_ctl("stop", "-m", "immediate")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 

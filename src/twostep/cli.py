@@ -17,7 +17,6 @@ import typer
 
 from twostep.cli_outbox import email_app, sms_app
 from twostep.cli_support import (
-    EXIT_NOT_FOUND,
     PLAIN_HELP,
     container_for,
     fail,
@@ -140,6 +139,8 @@ def _user_row(user: Any) -> dict[str, Any]:
         "firstName": user.first_name,
         "lastName": user.last_name,
         "phone": mask_phone(user.phone) if user.phone else None,
+        "phoneVerified": user.phone_verified,
+        "emailVerified": user.email_verified,
         "createdAt": user.created_at.isoformat(),
     }
 
@@ -195,36 +196,53 @@ def users_unlock(user_id: UserId) -> None:
 
 
 @keys_app.command("rotate")
-def keys_rotate() -> None:
-    """Make a new signing key; the previous public key stays in the JWKS until its tokens expire."""
+def keys_rotate(
+    activation_delay: Annotated[
+        int | None,
+        typer.Option(
+            "--activation-delay",
+            min=0,
+            help="Seconds the new key is only published before it signs "
+            "(default TWOSTEP_KEY_ACTIVATION_DELAY_SECONDS; 0 only after a key leaked).",
+        ),
+    ] = None,
+) -> None:
+    """Make a new signing key for every server: published at once, signing after the activation delay."""
+    from datetime import timedelta
+
     from twostep.domain.clock import SystemClock
-    from twostep.secrets.local import LocalKeyFile
+    from twostep.secrets import rotate_keys
 
     settings = settings_or_exit()
-    if not settings.secret_arn and not settings.jwt_key_file.exists():
-        fail(
-            f"no key file at {settings.jwt_key_file.resolve()}; run this where twostep keeps its data, "
-            "set TWOSTEP_JWT_KEY_FILE, or let `twostep storage init` create one",
-            EXIT_NOT_FOUND,
-        )
+    if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None:
+        fail("TWOSTEP_JWT_HS256_SECRET: the HS256 key comes from this setting; change it there", 2)
+    delay = settings.key_activation_delay_seconds if activation_delay is None else activation_delay
+    clock = SystemClock()
     with friendly_errors():
-        if settings.secret_arn:  # AWS: rotate the secret's value (needs secretsmanager:PutSecretValue)
-            try:
-                from twostep.secrets.aws import SecretsManagerKeys
-            except ImportError:
-                fail("TWOSTEP_SECRET_ARN needs boto3: pip install 'twostep[aws]'", 2)
-
-            source = SecretsManagerKeys.from_settings(settings)
-            material = source.rotate(SystemClock(), settings.jwt_algorithm, settings.jwt_rsa_bits)
-        else:
-            key_file = LocalKeyFile(settings.jwt_key_file, settings.jwt_algorithm, settings.jwt_rsa_bits)
-            material = key_file.rotate(SystemClock())
+        try:
+            material = rotate_keys(settings, clock, timedelta(seconds=delay))
+        except ImportError:  # only the secret store needs an optional package
+            fail("TWOSTEP_SECRET_ARN needs boto3: pip install 'twostep[aws]'", 2)
+    key = material.current
     typer.echo(
-        f"new signing key {material.current.kid} ({material.current.algorithm}); "
-        f"{len(material.signing_keys) - 1} previous key(s) kept for verification.\n"
-        "Running servers load keys when they start: restart them to sign with the new key "
-        "(on AWS, new Lambda instances pick it up as old ones are recycled)."
+        f"new signing key {key.kid} ({key.algorithm}); running servers publish it within "
+        f"{settings.keys_refresh_seconds} s and sign with it from {(key.activates_at or key.created_at).isoformat()}"
+        f" (in {delay} s); {len(material.signing_keys) - 1} previous key(s) kept for verification"
     )
+    if delay < settings.keys_refresh_seconds:
+        typer.echo(
+            f"twostep: warning: with an activation delay under {settings.keys_refresh_seconds} s, a server "
+            "that has not re-read the keys yet refuses tokens signed with the new key until it does",
+            err=True,
+        )
+
+
+@keys_app.command("master-key")
+def keys_master_key() -> None:
+    """Print a new random master key for TWOSTEP_MASTER_KEY (or a TWOSTEP_MASTER_KEY_FILE); stores nothing."""
+    from twostep.secrets.master_key import new_master_key
+
+    typer.echo(new_master_key())
 
 
 @keys_app.command("generate")

@@ -9,32 +9,30 @@ from datetime import timedelta
 from typing import Any
 
 from twostep.domain.clock import Clock, SystemClock
-from twostep.domain.keys import KeyMaterial
 from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import EmailSender, SmsSender, Storage
 from twostep.domain.revocation import RevocationList
-from twostep.domain.tokens import TokenIssuer, TokenVerifier
 from twostep.email import build_email_sender
-from twostep.secrets import load_key_material, settings_with_secret_credentials
+from twostep.secrets import key_source_for, settings_with_secret_credentials
 from twostep.services.account import AccountService, AccountStores
 from twostep.services.account_changes import AccountChangeService
 from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.health import HealthService
+from twostep.services.keyring import KeyRing, TokenPolicy
 from twostep.services.limits import LimitPolicy, LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
 from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
 from twostep.services.sessions import SessionService
-from twostep.services.tokens import TokenPolicy, TokenService
+from twostep.services.tokens import SessionPolicy, TokenService
 from twostep.services.verification import VerificationService, VerifyPolicy
 from twostep.settings import Settings
 from twostep.sms import SenderDeps, build_delivery
 from twostep.storage import build_storage
-from twostep.verifier_factory import build_verifier
 
 logger = logging.getLogger("twostep")
 ACCOUNT_CODE_TEMPLATE = "{code} is your {org} code to confirm a change to your account. Never share it."
@@ -46,13 +44,12 @@ class Container:
     clock: Clock
     storage: Storage
     sender: SmsSender
-    keys: KeyMaterial
+    keys: KeyRing
     passwords: PasswordHasher
     audit: AuditService
     limits: LimitsService
     codes: ChallengeService
     tokens: TokenService
-    verifier: TokenVerifier
     registration: RegistrationService
     login: LoginService
     messages: MessageService
@@ -97,6 +94,16 @@ def limit_policy(settings: Settings) -> LimitPolicy:
     )
 
 
+def token_policy(settings: Settings) -> TokenPolicy:
+    return TokenPolicy(
+        algorithm=settings.jwt_algorithm,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        access_ttl_seconds=settings.access_token_ttl_seconds,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
+
+
 def verify_policy(settings: Settings) -> VerifyPolicy:
     return VerifyPolicy(
         default_length=settings.verify_default_length,
@@ -119,10 +126,15 @@ def build(
 ) -> Container:
     """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda)."""
     clock = clock or SystemClock()
-    keys = load_key_material(settings, clock, boto_session=boto_session)
-    settings = settings_with_secret_credentials(settings, keys.extra)  # provider keys kept in the secret
     storage = storage or build_storage(settings, boto_session=boto_session)
     storage.init_schema()
+    keys = KeyRing(
+        key_source_for(settings, storage, clock, boto_session=boto_session),
+        clock,
+        token_policy(settings),
+        settings.keys_refresh_seconds,
+    )
+    settings = settings_with_secret_credentials(settings, keys.material.extra)  # provider keys in the secret
     closers: list[Any] = []
     if http is None and any(name in settings.sms_providers for name in ("twilio", "flowroute", "sipgate")):
         import httpx
@@ -166,7 +178,7 @@ def _wire(
     clock: Clock,
     storage: Storage,
     senders: tuple[SmsSender, EmailSender],
-    keys: KeyMaterial,
+    keys: KeyRing,
     closers: list[Any],
 ) -> Container:
     sender, email_sender = senders
@@ -190,29 +202,17 @@ def _wire(
         org_name=settings.org_name,
         web_origin=settings.web_origin,
     )
-    current = keys.current
-    issuer = TokenIssuer(
-        kid=current.kid,
-        algorithm=current.algorithm,
-        key=current.signing_material,
-        issuer=settings.issuer,
-        audience=settings.audience,
-        ttl_seconds=settings.access_token_ttl_seconds,
-        clock=clock,
-    )
-    verifier = build_verifier(settings, keys, clock)
     locks = AccountLocks(storage, clock)
     tokens = TokenService(
         store=storage,
         sessions=storage,
         users=storage,
-        issuer=issuer,
-        verifier=verifier,
+        keys=keys,
         revocations=revocation_list(settings, storage, clock),
         locks=locks,
         audit=audit,
         clock=clock,
-        policy=TokenPolicy(settings.refresh_token_ttl_seconds, settings.require_second_factor),
+        policy=SessionPolicy(settings.refresh_token_ttl_seconds, settings.require_second_factor),
     )
     sessions = SessionService(store=storage, tokens=tokens, audit=audit, clock=clock)
     login_spec = CodeSpec(
@@ -238,7 +238,6 @@ def _wire(
         limits=limits,
         codes=codes,
         tokens=tokens,
-        verifier=verifier,
         registration=RegistrationService(
             users=storage,
             hasher=passwords,

@@ -95,7 +95,15 @@ class Settings(BaseSettings):
     """The AWS region for DynamoDB, SNS, Secrets Manager and KMS; read from `AWS_REGION` or
     `AWS_DEFAULT_REGION` (no `TWOSTEP_` prefix); unset, boto3's profile or config file decides."""
     secret_arn: str | None = None
-    """The Secrets Manager secret holding the key material (AWS); unset, keys live in `TWOSTEP_JWT_KEY_FILE`."""
+    """The Secrets Manager secret holding the key material (AWS); unset, the keys live in the database,
+    sealed with the master key."""
+    master_key: SecretStr | None = None
+    """The deployment's master key (at least 32 characters; `twostep keys master-key` makes one): it seals
+    the signing keys and the code HMAC key kept in the database. Every process and host of a deployment
+    needs the same one. Required outside dev (or `TWOSTEP_MASTER_KEY_FILE`, or `TWOSTEP_SECRET_ARN`); in
+    dev an SQLite database keeps one beside its file (`<database>.master-key`, mode 0600)."""
+    master_key_file: Path | None = None
+    """A file holding the master key (a mounted secret), instead of `TWOSTEP_MASTER_KEY`."""
     kms_key_id: str | None = None
     """A KMS key id or ARN; when set, phone numbers are encrypted with it in DynamoDB."""
 
@@ -107,7 +115,7 @@ class Settings(BaseSettings):
     otp_max_attempts: int = Field(default=5, ge=1, le=10)
     """Checks allowed per sign-in code, right or wrong; then the code is spent."""
     otp_hmac_key: SecretStr | None = None
-    """The key codes are hashed with (HMAC); unset, it comes from the key file or the secret."""
+    """The key codes are hashed with (HMAC); unset, it comes from the shared key set (database or secret)."""
     sms_template: str = DEFAULT_SMS_TEMPLATE
     """The sign-in SMS text; must contain `{code}`; may use `{org}` and `{minutes}`."""
     require_second_factor: bool = True
@@ -130,9 +138,17 @@ class Settings(BaseSettings):
     jwt_hs256_secret: SecretStr | None = None
     """The shared HS256 secret, at least 32 bytes; only with `TWOSTEP_JWT_ALGORITHM=HS256`."""
     jwt_key_file: Path = Path("./twostep-keys.json")
-    """The local key file (signing keys and the code HMAC key), created on first start with mode 0600."""
+    """A key file of earlier versions (signing keys and the code HMAC key). Never created any more: when it
+    exists, its keys are moved into the database on the first start, and a start whose file holds other
+    keys than the database is refused. The API Gateway authorizer still reads it outside AWS."""
     jwt_rsa_bits: int = 2048  # 2048, 3072 or 4096 (checked below: a Literal of ints rejects env strings)
     """RSA key size for new RS256 keys: 2048, 3072 or 4096."""
+    key_activation_delay_seconds: int = Field(default=3900, ge=0, le=7 * 86400)
+    """After `twostep keys rotate`, how long the new public key is only published (JWKS) before anything
+    signs with it: API Gateway caches a key set for up to an hour, so the default is 65 minutes. At least
+    `TWOSTEP_KEYS_REFRESH_SECONDS`, so every server knows a key before any server signs with it."""
+    keys_refresh_seconds: int = Field(default=30, ge=1, le=60)
+    """How often a running server re-reads the shared key set (one small read), so a rotation reaches it."""
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     """Clock skew tolerated when checking `exp`, `nbf` and `iat`."""
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
@@ -291,6 +307,13 @@ class Settings(BaseSettings):
             raise ValueError("TWOSTEP_JWT_HS256_SECRET must be at least 32 bytes")
         if self.stage == "prod" and "console" in self.sms_providers:
             raise ValueError("TWOSTEP_SMS_PROVIDERS: the console provider is refused in prod")
+        if self.key_activation_delay_seconds < self.keys_refresh_seconds:
+            raise ValueError(
+                "TWOSTEP_KEY_ACTIVATION_DELAY_SECONDS must be at least TWOSTEP_KEYS_REFRESH_SECONDS, so that "
+                "every server knows a new key before any server signs with it"
+            )
+        if self.master_key is not None and len(self.master_key.get_secret_value()) < 32:
+            raise ValueError("TWOSTEP_MASTER_KEY must be at least 32 characters")
         if self.stage == "prod" and self.email_provider == "console":
             raise ValueError("TWOSTEP_EMAIL_PROVIDER: the console provider is refused in prod")
         if self.storage == "postgres":

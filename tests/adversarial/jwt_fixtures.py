@@ -98,6 +98,9 @@ def _start_service(workdir: Path, algorithm: Algorithm, fetch_url: str) -> Servi
         otp_id=started["otpId"],
         fetch_url=fetch_url,
     )
+    # The authorizer reads a key file outside AWS; the service keeps its keys in its storage.
+    settings.jwt_key_file.write_text(container.keys.material.to_json())
+    settings.jwt_key_file.chmod(0o600)
     env = {
         "TWOSTEP_STAGE": "dev",
         "TWOSTEP_STORAGE": "memory",

@@ -77,7 +77,12 @@ def test_dynamodb_going_away_mid_run(
     outbox = MemoryStorage()
     from twostep.sms.console import ConsoleSender
 
-    settings = settings_for_tests(tmp_path, storage="dynamodb", dynamodb_table="twostep-faults")
+    settings = settings_for_tests(
+        tmp_path,
+        storage="dynamodb",
+        dynamodb_table="twostep-faults",
+        master_key="faults-master-key-0123456789abcdef",  # keys live in the table, sealed with it
+    )
     container = build(settings, clock=clock, sender=ConsoleSender(outbox, clock))
     with TestClient(create_app(container), raise_server_exceptions=False) as client:
         assert client.post("/register", json=body("ada@example.com", PHONE)).status_code == 201

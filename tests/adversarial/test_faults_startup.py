@@ -62,14 +62,14 @@ def test_unreadable_key_file(tmp_path: Path) -> None:
     one_line_failure(run_cli(env, "storage", "init"), 2, "TWOSTEP_JWT_KEY_FILE")
 
 
-def test_key_file_cannot_be_created(tmp_path: Path) -> None:
-    """Was a FileExistsError traceback: the key file's folder is a file."""
+def test_master_key_file_cannot_be_read(tmp_path: Path) -> None:
+    """Was a FileExistsError traceback when the key file's folder was a file; keys live in the database now,
+    sealed with a master key read from a file that here cannot be read."""
     blocker = tmp_path / "keys"
     blocker.write_text("a file where the folder should be")
-    env = server_env(tmp_path, TWOSTEP_JWT_KEY_FILE=str(blocker / "keys.json"))
-    one_line_failure(run_cli(env, "serve", "--port", str(closed_port())), 2, "TWOSTEP_JWT_KEY_FILE")
-    # `keys rotate` finds no key file to rotate there: "not found", with the hint to set the path.
-    one_line_failure(run_cli(env, "keys", "rotate"), 3, "TWOSTEP_JWT_KEY_FILE")
+    env = server_env(tmp_path, TWOSTEP_MASTER_KEY_FILE=str(blocker / "master.key"))
+    one_line_failure(run_cli(env, "serve", "--port", str(closed_port())), 2, "TWOSTEP_MASTER_KEY_FILE")
+    one_line_failure(run_cli(env, "keys", "rotate"), 2, "TWOSTEP_MASTER_KEY_FILE")
 
 
 def test_busy_timeout_out_of_range(tmp_path: Path) -> None:

@@ -58,14 +58,19 @@ def sqlite_api(
     clock: FixedClock,
     authorizer_clock: FixedClock,
 ) -> Iterator[tuple[TestClient, Container]]:
-    """The API on SQLite, and the authorizer's environment pointing at the same file and keys."""
+    """The API on SQLite, and the authorizer's environment pointing at the same file and keys.
+
+    The API keeps its keys sealed in the database; the authorizer (on AWS: the secret) reads a key file
+    here, holding the same key material.
+    """
     clock.set(authorizer_clock.now())
     container = make_container(storage="sqlite")
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "authorizer-keys.json").write_text(container.keys.material.to_json())
     for name, value in {
         "TWOSTEP_STORAGE": "sqlite",
         "TWOSTEP_SQLITE_PATH": str(tmp_path / "twostep.db"),
-        "TWOSTEP_JWT_KEY_FILE": str(tmp_path / "keys.json"),
+        "TWOSTEP_JWT_KEY_FILE": str(tmp_path / "authorizer-keys.json"),
         "TWOSTEP_ISSUER": "http://testserver",
     }.items():
         monkeypatch.setenv(name, value)

@@ -114,3 +114,40 @@ def test_revoke_user_tokens_ends_every_session_of_that_user_only(storage: Storag
     later = NOW + timedelta(seconds=1)
     assert all(storage.claim_refresh_token(t.token_hash, later) is None for t in mine)
     assert storage.claim_refresh_token(theirs.token_hash, later) is not None
+
+
+def test_a_code_sent_by_email_keeps_its_address(storage: Storage) -> None:
+    from tests.contract.helpers import make_challenge
+
+    by_email = make_challenge(purpose="email_change", phone="", email="new@example.com")
+    by_sms = make_challenge(purpose="phone_change")
+    for challenge in (by_email, by_sms):
+        storage.put_challenge(challenge)
+    read = storage.get_challenge(by_email.id)
+    assert read is not None and read.email == "new@example.com" and read.purpose == "email_change"
+    counted = storage.count_attempt(by_email.id, NOW)
+    assert counted is not None and counted.email == "new@example.com"
+    texted = storage.get_challenge(by_sms.id)
+    assert texted is not None and texted.email is None and texted.phone == "+905555555555"
+
+
+def test_registrations_racing_a_proof_leave_no_claim_beside_the_owner(storage: Storage) -> None:
+    owner = make_user(email="owner@example.com")
+    storage.add_user(owner)
+    newcomers = [make_user(email=f"n{i}@example.com") for i in range(12)]
+
+    def act(i: int) -> bool:
+        if i == 0:
+            return storage.prove_phone(owner.id, NUMBER)
+        storage.add_user(newcomers[i - 1])  # may be refused once the number is proven
+        return True
+
+    results = run_together(13, act)
+    assert results[0] is True
+    assert all(r is True or isinstance(r, AccountExists) for r in results[1:])
+    holders = [
+        u
+        for u in (storage.get_user(user.id) for user in (owner, *newcomers))
+        if u is not None and u.phone == NUMBER
+    ]
+    assert [u.id for u in holders] == [owner.id] and holders[0].phone_verified

@@ -9,11 +9,13 @@ import re
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
 from tests.live import ServerProcess
+from tests.sms.provider_server import ProviderServer, Reply
 
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a brand new passphrase here"
@@ -126,10 +128,46 @@ def _forgot(server: ServerProcess, email: str) -> tuple[float, int, list[str]]:
     return time.perf_counter() - started, answer.status_code, sorted(answer.json())
 
 
-def test_recovery_reveals_nothing_about_unknown_emails(server: ServerProcess) -> None:
-    phone = "+14155552674"
-    assert register(server, "known@example.com", phone).status_code == 201
-    sign_in(server, "known@example.com", phone)  # a proven phone: the known account really gets codes
+@pytest.fixture(scope="module")
+def slow_sms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, ProviderServer]]:
+    """A server whose SMS provider (a Twilio stand-in on loopback) takes 80 ms per message, as real
+    providers take tens to hundreds: a reset that texted before answering would be visibly slower."""
+    answer = json.dumps({"sid": "SM1", "status": "queued"}).encode()
+    provider = ProviderServer(default=Reply(201, answer, "application/json", hold_seconds=0.08))
+    provider.start()
+    workdir = tmp_path_factory.mktemp("slow-sms")
+    try:
+        with ServerProcess(
+            workdir,
+            TWOSTEP_SMS_PROVIDERS="twilio",
+            TWOSTEP_TWILIO_ACCOUNT_SID="AC0123456789abcdef0123456789abcdef",
+            TWOSTEP_TWILIO_AUTH_TOKEN="twilio-secret-token-1",
+            TWOSTEP_TWILIO_FROM="+15005550006",
+            TWOSTEP_TWILIO_BASE_URL=provider.url,
+            TWOSTEP_IP_LOGIN_PER_MINUTE="100000",
+            TWOSTEP_SMS_PER_NUMBER_10MIN="1000",
+            TWOSTEP_SMS_PER_NUMBER_DAY="10000",
+        ) as running:
+            yield running, provider
+    finally:
+        provider.stop()
+
+
+def _texted_code(provider: ProviderServer) -> str:
+    body = parse_qs(provider.requests[-1].body.decode())["Body"][0]
+    match = re.search(r"\b(\d{4,10})\b", body)
+    assert match is not None
+    return match.group(1)
+
+
+def test_recovery_reveals_nothing_about_unknown_emails(
+    slow_sms: tuple[ServerProcess, ProviderServer],
+) -> None:
+    server, provider = slow_sms
+    assert register(server, "known@example.com").status_code == 201
+    started = post(server, "/login", {"email": "known@example.com", "password": PASSWORD})
+    proof = post(server, f"/otp/{started.json()['otpId']}/verify", {"otp": _texted_code(provider)})
+    assert proof.status_code == 200  # a proven phone: the known account really gets reset texts
     samples: dict[str, list[float]] = {"known@example.com": [], "unknown@example.com": []}
     for _ in range(2):  # warm-up, not counted
         for email in samples:
@@ -144,6 +182,7 @@ def test_recovery_reveals_nothing_about_unknown_emails(server: ServerProcess) ->
     # longer stays near one half (a timing oracle would push it towards 0 or 1).
     slower = sum(k > u for k in known for u in unknown) / (len(known) * len(unknown))
     assert 0.2 < slower < 0.8, (slower, sorted(known), sorted(unknown))
+    assert len(provider.requests) > 20  # the known account's codes were really sent (after the answers)
 
 
 def test_a_strangers_wrong_passwords_do_not_delay_the_owner(server: ServerProcess) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from twostep.secrets.master_key import MasterKey, dev_master_key_path
 
 
 @pytest.fixture
@@ -93,9 +96,15 @@ def test_keys_rotate_keeps_previous_key(env: dict[str, str]) -> None:
     assert twostep(env, "storage", "init").returncode == 0
     result = twostep(env, "keys", "rotate")
     assert result.returncode == 0 and "1 previous key(s) kept" in result.stdout
-    keys = json.loads(Path(env["TWOSTEP_JWT_KEY_FILE"]).read_text())["signing_keys"]
-    assert len(keys) == 2 and "retired_at" in keys[1]
-    assert oct(Path(env["TWOSTEP_JWT_KEY_FILE"]).stat().st_mode & 0o777) == "0o600"
+    database = Path(env["TWOSTEP_SQLITE_PATH"])
+    with sqlite3.connect(database) as db:
+        (sealed,) = db.execute("SELECT sealed FROM key_record").fetchone()
+    master_file = dev_master_key_path(database)
+    master = MasterKey(master_file.read_text().strip(), "test")
+    keys = json.loads(master.open(sealed))["signing_keys"]
+    assert len(keys) == 2 and "retired_at" in keys[1] and "activates_at" in keys[0]
+    assert oct(master_file.stat().st_mode & 0o777) == "0o600"
+    assert not Path(env["TWOSTEP_JWT_KEY_FILE"]).exists()  # keys live in the database, never per folder
 
 
 def test_help_everywhere(env: dict[str, str]) -> None:

@@ -163,3 +163,12 @@ def test_keys_rotate_says_when_servers_use_the_new_key(env: dict[str, str]) -> N
     result = run_cli(env, "keys", "rotate")
     assert result.returncode == 0, result.stderr
     assert "restart them to sign with the new key" in result.stdout
+
+
+def test_ses_without_a_region_is_one_line(env: dict[str, str]) -> None:
+    env["TWOSTEP_EMAIL_PROVIDER"] = "ses"
+    line = one_line_error(run_cli(env, "storage", "init"), 2)
+    assert (
+        line
+        == "twostep: TWOSTEP_EMAIL_PROVIDER=ses needs an AWS region: set AWS_REGION (e.g. AWS_REGION=eu-west-1)"
+    )

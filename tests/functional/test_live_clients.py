@@ -88,7 +88,11 @@ def test_standalone_app_refuses_to_start_in_staging_without_api_keys(tmp_path: P
 def test_api_key_is_sent_by_the_client(tmp_path: Path) -> None:
     key = "live-key-0123456789abcdef"
     with ServerProcess(
-        tmp_path, "verification", TWOSTEP_STAGE="staging", TWOSTEP_VERIFY_API_KEYS=key
+        tmp_path,
+        "verification",
+        TWOSTEP_STAGE="staging",
+        TWOSTEP_VERIFY_API_KEYS=key,
+        TWOSTEP_MASTER_KEY="staging-master-key-0123456789abcdef",  # required outside dev
     ) as server:
         with SMSAuthClient(server.base_url) as anonymous:
             expect_error(attempt(lambda: anonymous.create_auth("a", PHONE)), 401, "InvalidApiKey")

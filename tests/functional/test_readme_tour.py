@@ -53,3 +53,24 @@ def test_the_tour_runs_as_written(document: str, tmp_path: Path) -> None:
     assert '"email":"ada@example.com"' in lines[0], result.stdout
     assert lines[-1] == '{"message":"Hello, ada@example.com!"}', result.stdout
     assert "sign-in code" in result.stdout  # the outbox step shows the text
+
+
+def test_the_verification_api_example_runs_as_written(tmp_path: Path) -> None:
+    text = (ROOT / "docs/verification-api.md").read_text()
+    start = text.index("<!-- verification example")
+    match = re.compile(r"```sh\n(.*?)```", re.S).search(text, start)
+    assert match is not None
+    with ServerProcess(tmp_path / "server", app="verification") as server:
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", match.group(1)],
+            cwd=ROOT,
+            env=server.env | {"VERIFY": server.base_url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    created, verified = result.stdout.strip().splitlines()
+    assert '"auth_id":"signup-42"' in created and '"attempts_left":3' in created
+    assert verified.startswith('{"authenticated":true'), verified

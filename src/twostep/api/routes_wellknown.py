@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
@@ -14,10 +13,8 @@ router = APIRouter(tags=["keys"])
 
 @router.get("/.well-known/jwks.json")
 def jwks(container: ContainerDep) -> dict[str, list[dict[str, str]]]:
-    """Every public key whose tokens may still be alive (the current one and recently rotated ones)."""
-    settings = container.settings
-    max_age = timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds)
-    keys = container.keys.verification_keys(container.clock.now(), max_age).values()
+    """Every public key whose tokens may still be alive, and a rotated key before it starts signing."""
+    keys = container.keys.published().values()
     return {"keys": [jwk for key in keys if (jwk := key.public_jwk()) is not None]}
 
 

@@ -81,5 +81,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except TwoStepError as exc:  # keys, secret store or table unreachable or misconfigured
         logger.error("the API could not start", extra={"code": exc.code})
         return _unavailable(exc)
+    try:  # no background task in Lambda: the key set is re-read here, every TWOSTEP_KEYS_REFRESH_SECONDS
+        app.app.state.container.keys.refresh_if_due()
+    except TwoStepError as exc:
+        logger.warning("key refresh failed; serving with the keys already read", extra={"code": exc.code})
     response: dict[str, Any] = app(event, context)
     return response

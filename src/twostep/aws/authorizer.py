@@ -37,6 +37,9 @@ from twostep.domain.tokens import AccessClaims, TokenVerifier, extract_bearer, h
 logger = logging.getLogger("twostep.authorizer")
 
 UNAUTHORIZED = "Unauthorized"
+# The key set is read again this often, so a rotated key is known long before it signs (its activation
+# delay is at least this long): one GetSecretValue a minute per warm container.
+KEYS_REFRESH_SECONDS = 60.0
 
 
 class AuthorizerUnavailable(RuntimeError):
@@ -44,8 +47,7 @@ class AuthorizerUnavailable(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Checks:
-    verifier: TokenVerifier
+class SessionChecks:
     revocations: RevocationList
     require_second_factor: bool
 
@@ -54,32 +56,50 @@ class Checks:
 clock: Clock = SystemClock()
 
 
-def _build_checks() -> Checks:
-    from twostep.aws.authorizer_revocations import authorizer_revocations
+def _build_verifier() -> TokenVerifier:
     from twostep.aws.authorizer_settings import AuthorizerSettings
     from twostep.secrets import load_key_material
     from twostep.verifier_factory import build_verifier
 
     try:
         settings = AuthorizerSettings.from_environ()
-        verifier = build_verifier(settings, load_key_material(settings, clock), clock)
-        return Checks(verifier, authorizer_revocations(settings, clock), settings.require_second_factor)
+        if settings.secret_arn:
+            from twostep.secrets.aws import clear_cache
+
+            clear_cache()  # a refresh must see a rotation
+        return build_verifier(settings, load_key_material(settings, clock), clock)
     except Exception as exc:
         logger.error("authorizer keys unavailable: %s", type(exc).__name__)
         raise AuthorizerUnavailable("the authorizer could not load its keys") from exc
 
 
-_checks = BuiltOnce(_build_checks)
+def _build_session_checks() -> SessionChecks:
+    """Settings only: the revocation list reads storage lazily, on the first token it is asked about."""
+    from twostep.aws.authorizer_revocations import authorizer_revocations
+    from twostep.aws.authorizer_settings import AuthorizerSettings
+
+    try:
+        settings = AuthorizerSettings.from_environ()
+        return SessionChecks(authorizer_revocations(settings, clock), settings.require_second_factor)
+    except Exception as exc:
+        logger.error("authorizer settings unusable: %s", type(exc).__name__)
+        raise AuthorizerUnavailable("the authorizer could not read its settings") from exc
+
+
+_verifier = BuiltOnce(_build_verifier)
+_session_checks = BuiltOnce(_build_session_checks)  # built once: the list keeps its own freshness
 
 
 def get_verifier() -> TokenVerifier:
-    """The container's verifier, built on first use from `Settings()` and the configured key source."""
-    return _checks.get().verifier
+    """The container's verifier, built on first use from `Settings()` and the configured key source, and
+    again every `KEYS_REFRESH_SECONDS`."""
+    return _verifier.get(KEYS_REFRESH_SECONDS)
 
 
 def reset() -> None:
     """Forget the verifier and the revocation list (tests, or new settings in the same process)."""
-    _checks.reset()
+    _verifier.reset()
+    _session_checks.reset()
 
 
 def header_value(headers: Mapping[str, Any] | None, name: str) -> str | None:
@@ -111,9 +131,10 @@ def _claims_or_none(event: Mapping[str, Any]) -> AccessClaims | None:
     token = token_from(event)
     if token is None:
         return None
-    checks = _checks.get()  # AuthorizerUnavailable propagates: a 500, never an Allow
+    verifier = get_verifier()  # AuthorizerUnavailable propagates: a 500, never an Allow
+    checks = _session_checks.get()
     try:
-        claims = checks.verifier.verify(token)
+        claims = verifier.verify(token)
     except Exception:  # any failure to check the token denies
         return None
     if checks.require_second_factor and not has_second_factor(claims.amr):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+logger = logging.getLogger("twostep.aws")
 
 
 class BuiltOnce(Generic[T]):
@@ -15,12 +18,23 @@ class BuiltOnce(Generic[T]):
     def __init__(self, build: Callable[[], T]) -> None:
         self._build = build
         self._value: T | None = None
+        self._built_at = 0.0
         self._lock = threading.Lock()
 
-    def get(self) -> T:
+    def get(self, max_age_seconds: float | None = None) -> T:
+        """The value; with `max_age_seconds`, an older one is built again (kept if that build fails)."""
         with self._lock:
             if self._value is None:
                 self._value = self._build()
+                self._built_at = time.monotonic()
+            elif max_age_seconds is not None and time.monotonic() - self._built_at >= max_age_seconds:
+                self._built_at = time.monotonic()
+                try:
+                    self._value = self._build()
+                except Exception as exc:  # serve on with what was built: a refresh is not a start-up
+                    logger.warning(
+                        "refresh failed; keeping the previous build", extra={"error": type(exc).__name__}
+                    )
             return self._value
 
     def reset(self) -> None:

@@ -42,6 +42,12 @@ class SigningKey:
     private_key: PrivateKey | None = None
     secret: bytes | None = None  # HS256 only
     retired_at: datetime | None = None
+    # Published at once, signs only from this moment (None: from its creation), so that every cache of
+    # the key set (API Gateway's, other servers') has it before it meets a token signed with it.
+    activates_at: datetime | None = None
+
+    def active_at(self, now: datetime) -> bool:
+        return self.activates_at is None or self.activates_at <= now
 
     @property
     def signing_material(self) -> Any:
@@ -79,6 +85,8 @@ class SigningKey:
         record = {"kid": self.kid, "alg": self.algorithm, "created_at": self.created_at.isoformat()}
         if self.retired_at is not None:
             record["retired_at"] = self.retired_at.isoformat()
+        if self.activates_at is not None:
+            record["activates_at"] = self.activates_at.isoformat()
         if self.secret is not None:
             record["secret"] = _b64url(self.secret)
         if self.private_key is not None:
@@ -106,6 +114,7 @@ class SigningKey:
             private_key = loaded
         secret = base64.urlsafe_b64decode(record["secret"] + "==") if "secret" in record else None
         retired = record.get("retired_at")
+        activates = record.get("activates_at")
         return cls(
             kid=record["kid"],
             algorithm=record["alg"],  # type: ignore[arg-type]
@@ -113,6 +122,7 @@ class SigningKey:
             private_key=private_key,
             secret=secret,
             retired_at=datetime.fromisoformat(retired) if retired else None,
+            activates_at=datetime.fromisoformat(activates) if activates else None,
         )
 
 
@@ -139,7 +149,7 @@ def hs256_key_from_secret(secret: bytes, now: datetime) -> SigningKey:
 
 @dataclass(frozen=True)
 class KeyMaterial:
-    """The current signing key first, then retired keys still published for verification."""
+    """The newest key first (it may still wait for its activation), then older keys still published."""
 
     signing_keys: tuple[SigningKey, ...]
     otp_hmac_key: bytes
@@ -147,7 +157,15 @@ class KeyMaterial:
 
     @property
     def current(self) -> SigningKey:
+        """The newest key; `signing_key(now)` is the one that signs."""
         return self.signing_keys[0]
+
+    def signing_key(self, now: datetime) -> SigningKey:
+        """The newest key already active at `now` (a key waiting for its activation is only published)."""
+        for key in self.signing_keys:
+            if key.active_at(now):
+                return key
+        return self.signing_keys[-1]  # only pending keys: cannot happen with `rotated`, signs with the oldest
 
     def verification_keys(self, now: datetime, max_token_age: timedelta) -> dict[str, SigningKey]:
         """Keys whose tokens may still be alive: the current one and those retired less than a token ago."""
@@ -157,11 +175,21 @@ class KeyMaterial:
             if key.retired_at is None or key.retired_at + max_token_age > now
         }
 
-    def rotated(self, algorithm: Algorithm, now: datetime, rsa_bits: int = DEFAULT_RSA_BITS) -> KeyMaterial:
-        """A new current key; the old ones are marked retired (and dropped once long expired)."""
+    def rotated(
+        self,
+        algorithm: Algorithm,
+        now: datetime,
+        rsa_bits: int = DEFAULT_RSA_BITS,
+        activation_delay: timedelta = timedelta(0),
+    ) -> KeyMaterial:
+        """A new key, published now and signing from `now + activation_delay`; the keys it replaces
+        retire at that moment (and are dropped once long expired)."""
+        activates = now + activation_delay
         fresh = generate_signing_key(algorithm, now, rsa_bits)
+        if activation_delay > timedelta(0):
+            fresh = replace(fresh, activates_at=activates)
         keep = [
-            key if key.retired_at else replace(key, retired_at=now)
+            key if key.retired_at else replace(key, retired_at=activates)
             for key in self.signing_keys
             if key.retired_at is None or now - key.retired_at < timedelta(days=2)
         ]
@@ -195,3 +223,11 @@ class KeyMaterial:
             signing_keys=(generate_signing_key(algorithm, now, rsa_bits),),
             otp_hmac_key=secrets.token_bytes(32),
         )
+
+
+@dataclass(frozen=True)
+class VersionedKeys:
+    """Key material as one source holds it now; `version` changes with every change of the material."""
+
+    material: KeyMaterial
+    version: str

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from twostep.domain.identity import E164
+from twostep.domain.keys import VersionedKeys
 from twostep.domain.models import (
     AuditEvent,
     Challenge,
@@ -202,6 +203,45 @@ class AuditStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """The deployment's key material, sealed with its master key, shared by every process and host."""
+
+    version: int  # 1 for the first record, one more for every replacement
+    sealed: str  # what the key source sealed; storage never looks inside
+    master_key_id: str  # names the master key that sealed it, to refuse a mismatch with one clear line
+    updated_at: datetime
+
+
+class KeyStore(Protocol):
+    def get_key_record(self) -> KeyRecord | None:
+        """The record (strongly consistent read), or None before the first start."""
+        ...
+
+    def put_key_record(self, record: KeyRecord, replaces: int | None) -> bool:
+        """Store `record` only if the stored version is `replaces` (None: only if there is no record).
+
+        One conditional write; True for the one caller that won, False otherwise.
+        """
+        ...
+
+
+class KeySource(Protocol):
+    """Where a process gets the deployment's shared key material (the database, or a secret store)."""
+
+    def load(self) -> VersionedKeys:
+        """The key material in use; at start-up.
+
+        Raises:
+            ConfigurationError: the keys cannot be opened or disagree with this process's configuration.
+        """
+        ...
+
+    def changed_since(self, version: str) -> VersionedKeys | None:
+        """The key material if it changed since `version`, else None; cheap enough to call every minute."""
+        ...
+
+
 class Storage(
     UserStore,
     ChallengeStore,
@@ -211,6 +251,7 @@ class Storage(
     OutboxStore,
     CounterStore,
     AuditStore,
+    KeyStore,
     Protocol,
 ):
     """Everything a storage adapter provides."""

@@ -65,6 +65,10 @@ class TokenIssuer:
     def ttl_seconds(self) -> int:
         return self._ttl
 
+    @property
+    def kid(self) -> str:
+        return self._kid
+
     def issue(self, *, user_id: str, email: str, amr: tuple[str, ...], sid: str, auth_time: int) -> str:
         now = int(self._clock.now().timestamp())
         claims = {

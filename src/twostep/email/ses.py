@@ -27,10 +27,12 @@ class SesEmailSender:
 
     @classmethod
     def from_settings(cls, settings: Settings, deps: SenderDeps) -> SesEmailSender:
-        import boto3
-        from botocore.config import Config
+        """Raises: ConfigurationError without boto3 or an AWS region (`AWS_REGION`)."""
+        from twostep.aws_session import aws_session
 
-        session = deps.boto_session or boto3.session.Session()
+        session = aws_session(deps.boto_session, settings.aws_region, "TWOSTEP_EMAIL_PROVIDER=ses")
+        from botocore.config import Config  # importable: aws_session found boto3
+
         config = Config(
             connect_timeout=settings.email_timeout_seconds,
             read_timeout=settings.email_timeout_seconds,

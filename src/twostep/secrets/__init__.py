@@ -1,20 +1,25 @@
-"""Where key material comes from: a local key file in dev, Secrets Manager on AWS (`TWOSTEP_SECRET_ARN`).
+"""Where key material comes from: the database sealed with the master key (`secrets/stored.py`), or
+Secrets Manager on AWS (`TWOSTEP_SECRET_ARN`); the authorizer alone still reads a key file outside AWS.
 
-Loaded once per process by the container (once per Lambda container), never per request.
+Loaded once per process by the container (once per Lambda container), then re-read every
+`TWOSTEP_KEYS_REFRESH_SECONDS` by the server (`services/keyring.py`), never per request.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import ConfigurationError
 from twostep.domain.keys import Algorithm, KeyMaterial, hs256_key_from_secret
+from twostep.domain.ports import KeySource, KeyStore
 from twostep.secrets.local import LocalKeyFile
 from twostep.token_settings import TokenSettings
 
-if TYPE_CHECKING:  # pydantic stays out of the authorizer's cold start
+if TYPE_CHECKING:  # pydantic and the key record stay out of the authorizer's cold start
+    from twostep.secrets.stored import StoredKeys
     from twostep.settings import Settings
 
 
@@ -35,6 +40,62 @@ def load_key_material(settings: TokenSettings, clock: Clock, *, boto_session: An
         algorithm: Algorithm = settings.jwt_algorithm  # type: ignore[assignment]  # validated by settings
         material = LocalKeyFile(settings.jwt_key_file, algorithm, settings.jwt_rsa_bits).load(clock)
     return _with_overrides(material, settings, clock)
+
+
+def key_source_for(
+    settings: Settings, store: KeyStore, clock: Clock, *, boto_session: Any = None
+) -> KeySource:
+    """The configured shared key source: the secret when `TWOSTEP_SECRET_ARN` is set, else the database.
+
+    Raises:
+        ConfigurationError: no master key where one is needed, or its file cannot be read or made.
+    """
+
+    def overrides(material: KeyMaterial) -> KeyMaterial:
+        return _with_overrides(material, settings, clock)
+
+    if settings.secret_arn:
+        from twostep.secrets.aws import SecretsManagerKeys, SecretsManagerSource
+
+        return SecretsManagerSource(SecretsManagerKeys.from_settings(settings, boto_session), overrides)
+    return stored_keys(settings, store, clock)
+
+
+def stored_keys(settings: Settings, store: KeyStore, clock: Clock) -> StoredKeys:
+    """The key record in the database. Raises: ConfigurationError (the master key)."""
+    from twostep.secrets.master_key import master_key_for
+    from twostep.secrets.stored import KeyPolicy, StoredKeys
+
+    algorithm: Algorithm = settings.jwt_algorithm
+    policy = KeyPolicy(
+        algorithm=algorithm,
+        rsa_bits=settings.jwt_rsa_bits,
+        legacy_file=settings.jwt_key_file,
+        overrides=lambda material: _with_overrides(material, settings, clock),
+    )
+    return StoredKeys(store, master_key_for(settings), clock, policy)
+
+
+def rotate_keys(settings: Settings, clock: Clock, activation_delay: timedelta) -> KeyMaterial:
+    """A new signing key in the shared key source (the secret, or the database's key record).
+
+    Raises:
+        ConfigurationError, SecretStoreUnavailable, StorageUnavailable.
+    """
+    algorithm: Algorithm = settings.jwt_algorithm
+    if settings.secret_arn:  # AWS: rotate the secret's value (needs secretsmanager:PutSecretValue)
+        from twostep.secrets.aws import SecretsManagerKeys
+
+        source = SecretsManagerKeys.from_settings(settings)
+        return source.rotate(clock, algorithm, settings.jwt_rsa_bits, activation_delay)
+    from twostep.storage import build_storage
+
+    storage = build_storage(settings)
+    try:
+        storage.init_schema()
+        return stored_keys(settings, storage, clock).rotate(activation_delay)
+    finally:
+        storage.close()
 
 
 # Settings a deployment may keep in the secret's `extra` instead of plain environment variables.

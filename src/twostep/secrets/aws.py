@@ -8,6 +8,8 @@ key material, stops start-up with `SecretStoreUnavailable` / `ConfigurationError
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from botocore.config import Config
@@ -15,12 +17,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import ConfigurationError, SecretStoreUnavailable
-from twostep.domain.keys import Algorithm, KeyMaterial
+from twostep.domain.keys import Algorithm, KeyMaterial, VersionedKeys
 from twostep.token_settings import TokenSettings
 
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
 
-_cache: dict[str, KeyMaterial] = {}
+_cache: dict[str, VersionedKeys] = {}
 _cache_lock = threading.Lock()
 
 
@@ -54,33 +56,47 @@ class SecretsManagerKeys:
             ConfigurationError: the secret's value is not key material.
         """
         del clock  # keys are made by `twostep keys generate`, never on a request path
+        return self.load_versioned().material
+
+    def load_versioned(self) -> VersionedKeys:
+        """`load` with the secret's version id. Raises: as `load`."""
         with _cache_lock:
             cached = _cache.get(self._arn)
         if cached is not None:
             return cached
-        material = self._fetch()
+        fetched = self._fetch()
         with _cache_lock:
-            return _cache.setdefault(self._arn, material)
+            return _cache.setdefault(self._arn, fetched)
 
-    def rotate(self, clock: Clock, algorithm: Algorithm, rsa_bits: int) -> KeyMaterial:
+    def fetch_versioned(self) -> VersionedKeys:
+        """The secret as it is now (one GetSecretValue), also kept as the cached copy. Raises: as `load`."""
+        fetched = self._fetch()
+        with _cache_lock:
+            _cache[self._arn] = fetched
+        return fetched
+
+    def rotate(
+        self, clock: Clock, algorithm: Algorithm, rsa_bits: int, activation_delay: timedelta = timedelta(0)
+    ) -> KeyMaterial:
         """Store key material with a new current key; the old keys stay published until they expire.
 
-        Running containers keep their cached copy: recycle them (the template's `KeysVersion`).
+        Running servers pick it up at their next key refresh (`TWOSTEP_KEYS_REFRESH_SECONDS`); the new key
+        signs only after `activation_delay`.
 
         Raises:
             SecretStoreUnavailable: the secret could not be read or written.
             ConfigurationError: the secret's value is not key material.
         """
-        rotated = self._fetch().rotated(algorithm, clock.now(), rsa_bits)
+        rotated = self._fetch().material.rotated(algorithm, clock.now(), rsa_bits, activation_delay)
         try:
-            self._client.put_secret_value(SecretId=self._arn, SecretString=rotated.to_json())
+            answer = self._client.put_secret_value(SecretId=self._arn, SecretString=rotated.to_json())
         except (ClientError, BotoCoreError) as exc:
             raise SecretStoreUnavailable("The secret store could not be written.") from exc
         with _cache_lock:
-            _cache[self._arn] = rotated
+            _cache[self._arn] = VersionedKeys(rotated, str(answer.get("VersionId", "")))
         return rotated
 
-    def _fetch(self) -> KeyMaterial:
+    def _fetch(self) -> VersionedKeys:
         try:
             answer = self._client.get_secret_value(SecretId=self._arn)
         except (ClientError, BotoCoreError) as exc:
@@ -89,9 +105,26 @@ class SecretsManagerKeys:
         if not text:
             raise ConfigurationError("TWOSTEP_SECRET_ARN: the secret has no string value.")
         try:
-            return KeyMaterial.from_json(text)
+            return VersionedKeys(KeyMaterial.from_json(text), str(answer.get("VersionId", "")))
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigurationError(
                 "TWOSTEP_SECRET_ARN: the secret is not twostep key material "
                 "(create it with `twostep keys generate --json`)."
             ) from exc
+
+
+class SecretsManagerSource:
+    """A `KeySource` over the secret: read once at start, then re-read at every key refresh."""
+
+    def __init__(self, keys: SecretsManagerKeys, overrides: Callable[[KeyMaterial], KeyMaterial]) -> None:
+        self._keys, self._overrides = keys, overrides
+
+    def load(self) -> VersionedKeys:
+        found = self._keys.load_versioned()
+        return VersionedKeys(self._overrides(found.material), found.version)
+
+    def changed_since(self, version: str) -> VersionedKeys | None:
+        found = self._keys.fetch_versioned()
+        if found.version == version:
+            return None
+        return VersionedKeys(self._overrides(found.material), found.version)

@@ -1,4 +1,7 @@
-"""A JSON key file beside the database (dev and single-host use); created on first run with mode 0600."""
+"""A JSON key file: what earlier versions kept per folder, and what the authorizer reads outside AWS.
+
+`twostep serve` keeps its keys in the database (`secrets/stored.py`) and only moves such a file in.
+"""
 
 from __future__ import annotations
 
@@ -64,6 +67,10 @@ class LocalKeyFile:
             raise ConfigurationError(
                 f"TWOSTEP_JWT_KEY_FILE: cannot {verb} key file {self._path}: {reason}"
             ) from exc
+
+    def read(self) -> KeyMaterial:
+        """The file's key material as it is. Raises: ConfigurationError."""
+        return self._read()
 
     def _read(self) -> KeyMaterial:
         try:

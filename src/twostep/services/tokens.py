@@ -23,8 +23,6 @@ from twostep.domain.ports import RefreshTokenStore, SessionStore, UserStore
 from twostep.domain.revocation import RevocationList
 from twostep.domain.tokens import (
     AccessClaims,
-    TokenIssuer,
-    TokenVerifier,
     has_second_factor,
     hash_refresh_token,
     new_refresh_token,
@@ -33,6 +31,7 @@ from twostep.domain.tokens import (
 from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.client_description import describe_client, truncate_ip
+from twostep.services.keyring import KeyRing
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +44,7 @@ class TokenPair:
 
 
 @dataclass(frozen=True, slots=True)
-class TokenPolicy:
+class SessionPolicy:
     refresh_ttl_seconds: int
     require_second_factor: bool
 
@@ -57,16 +56,16 @@ class TokenService:
         store: RefreshTokenStore,
         sessions: SessionStore,
         users: UserStore,
-        issuer: TokenIssuer,
-        verifier: TokenVerifier,
+        keys: KeyRing,
         revocations: RevocationList,
         locks: AccountLocks,
         audit: AuditService,
         clock: Clock,
-        policy: TokenPolicy,
+        policy: SessionPolicy,
     ) -> None:
         self._store, self._sessions, self._users = store, sessions, users
-        self._issuer, self._verifier, self.revocations = issuer, verifier, revocations
+        self._keys = keys  # signs with the key active now, verifies with every published key
+        self.revocations = revocations
         self._locks, self._audit, self._clock = locks, audit, clock
         self._refresh_ttl = timedelta(seconds=policy.refresh_ttl_seconds)
         self._require_second_factor = policy.require_second_factor
@@ -145,7 +144,7 @@ class TokenService:
         """
         if not access_token:
             raise InvalidToken()
-        claims = self._verifier.verify(access_token)
+        claims = self._keys.verifier().verify(access_token)
         self.check_session(claims)
         return claims
 
@@ -184,7 +183,8 @@ class TokenService:
         )
 
     def _access(self, user: User, session: Session, refresh: str) -> TokenPair:
-        access = self._issuer.issue(
+        issuer = self._keys.issuer()
+        access = issuer.issue(
             user_id=user.id,
             email=user.email,
             amr=session.amr,
@@ -193,7 +193,7 @@ class TokenService:
         )
         return TokenPair(
             access_token=access,
-            expires_in=self._issuer.ttl_seconds,
+            expires_in=issuer.ttl_seconds,
             refresh_token=refresh,
             session_id=session.id,
         )

@@ -20,6 +20,7 @@ deletes lag by up to a few days):
 | outbox (dev) | `OUTBOX` | `<seq>` | `OUTBOX#<to>` / `<seq>` | console provider only; ttl 7 days |
 | counter | `COUNTER#<key>` | `COUNTER` | | `ADD v`; restarts after `expires_at` |
 | audit | `AUDIT` | `<seq>` | `AUDIT#<user id>` / `<seq>` | ttl 400 days |
+| shared keys | `KEYS` | `KEYS` | | sealed key material; replaced only over the version read |
 
 No Scan anywhere: `list_users` (CLI only) Queries the sparse `USERS` index, per-number outbox and
 per-user audit lists Query `GSI1` (eventually consistent: a just-written entry may need a moment).
@@ -31,7 +32,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from twostep.domain.errors import ConfigurationError
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page
+from twostep.domain.ports import KeyRecord
 from twostep.settings import Settings
 from twostep.storage import dynamodb_codec as codec
 from twostep.storage.cursors import message_cursor, parse_message_cursor
@@ -40,6 +43,8 @@ from twostep.storage.dynamodb_client import (
     ConditionFailed,
     DynamoCalls,
     sequence,
+    serialize,
+    to_datetime,
     to_number,
     ttl_after,
 )
@@ -73,6 +78,9 @@ class DynamoDbStorage(UserOps, SessionOps, RefreshTokenOps, ErasureOps, CounterO
         cipher = None
         if settings.kms_key_id:
             from twostep.domain.clock import SystemClock
+
+            if not settings.secret_arn:  # the phone index key comes from the secret's code HMAC key
+                raise ConfigurationError("TWOSTEP_KMS_KEY_ID: needs TWOSTEP_SECRET_ARN (the key material)")
             from twostep.secrets import load_key_material
 
             material = load_key_material(settings, SystemClock(), boto_session=session)
@@ -208,3 +216,36 @@ class DynamoDbStorage(UserOps, SessionOps, RefreshTokenOps, ErasureOps, CounterO
                 "GSI1PK = :p", {":p": f"AUDIT#{user_id}"}, limit, ScanIndexForward=False, IndexName=GSI1
             )
         return [codec.audit_event(item) for item in reversed(items)]
+
+    # --- shared keys ---
+    def get_key_record(self) -> KeyRecord | None:
+        item = self._get("KEYS", "KEYS")
+        if item is None:
+            return None
+        return KeyRecord(
+            int(item["version"]), item["sealed"], item["master_key_id"], to_datetime(item["updated_at"])
+        )
+
+    def put_key_record(self, record: KeyRecord, replaces: int | None) -> bool:
+        item = {
+            "PK": "KEYS",
+            "SK": "KEYS",
+            "version": record.version,
+            "sealed": record.sealed,
+            "master_key_id": record.master_key_id,
+            "updated_at": to_number(record.updated_at),
+        }
+        try:
+            if replaces is None:
+                self._put(item, "attribute_not_exists(PK)")
+            else:
+                self._calls.call(
+                    "put_item",
+                    TableName=self._table,
+                    Item=serialize(item),
+                    ConditionExpression="version = :v",
+                    ExpressionAttributeValues=serialize({":v": replaces}),
+                )
+        except ConditionFailed:
+            return False
+        return True

@@ -76,7 +76,11 @@ class UserOps(TableOps):
 
     def find_user_by_email(self, email: str) -> User | None:
         pointer = self._get(f"EMAIL#{email}", "EMAIL")
-        return None if pointer is None else self.get_user(pointer["user_id"])
+        if pointer is None:
+            # The same two reads as a known email (recovery and sign-in must not time who has an account).
+            self._get("USER#-", "PROFILE")
+            return None
+        return self.get_user(pointer["user_id"])
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
         with contextlib.suppress(ConditionFailed):  # no such user: nothing to change

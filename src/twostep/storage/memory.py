@@ -19,7 +19,7 @@ from twostep.domain.models import (
     Session,
     User,
 )
-from twostep.domain.ports import Counter
+from twostep.domain.ports import Counter, KeyRecord
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 
 
@@ -37,6 +37,7 @@ class MemoryStorage:
         self._outbox: list[OutboxEntry] = []
         self._counters: dict[str, Counter] = {}
         self._audit: list[AuditEvent] = []
+        self._key_record: KeyRecord | None = None
 
     def init_schema(self) -> None:
         """Nothing to create."""
@@ -306,3 +307,15 @@ class MemoryStorage:
         with self._lock:
             matching = [e for e in self._audit if user_id is None or e.user_id == user_id]
         return matching[-limit:] if limit > 0 else []
+
+    # --- shared keys ---
+    def get_key_record(self) -> KeyRecord | None:
+        return self._key_record
+
+    def put_key_record(self, record: KeyRecord, replaces: int | None) -> bool:
+        with self._lock:
+            stored = self._key_record
+            if (stored.version if stored else None) != replaces:
+                return False
+            self._key_record = record
+            return True

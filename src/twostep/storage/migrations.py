@@ -58,6 +58,20 @@ CREATE INDEX IF NOT EXISTS users_phone ON users (phone);
     ),
     Migration(
         4,
+        "key_record: the deployment's shared key material, sealed with its master key",
+        sqlite="""
+CREATE TABLE IF NOT EXISTS key_record (
+    name TEXT PRIMARY KEY, version INTEGER NOT NULL, sealed TEXT NOT NULL, master_key_id TEXT NOT NULL,
+    updated_at REAL NOT NULL);
+""",
+        postgres="""
+CREATE TABLE IF NOT EXISTS key_record (
+    name text PRIMARY KEY, version bigint NOT NULL, sealed text NOT NULL, master_key_id text NOT NULL,
+    updated_at timestamptz NOT NULL);
+""",
+    ),
+    Migration(
+        5,
         "sessions (one per refresh-token family) and the list of recently ended ones; messages by author",
         sqlite="""
 CREATE TABLE IF NOT EXISTS sessions (

@@ -9,7 +9,6 @@ earlier. Driver errors become `StorageUnavailable` (503), never a 500.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -18,8 +17,10 @@ from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
 from twostep.domain.ports import Counter
+from twostep.settings import Settings
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.postgres_connection import Row
+from twostep.storage.postgres_keys import PostgresKeyRecord
 from twostep.storage.postgres_sessions import INSERT_REFRESH, PostgresSessionOps, refresh_row
 
 CHALLENGE_COLUMNS = (
@@ -61,11 +62,13 @@ def _refresh(row: Row | None) -> RefreshToken | None:
     return RefreshToken(**{key: row[key] for key in REFRESH_COLUMNS.split(", ")} | {"amr": tuple(row["amr"])})
 
 
-class PostgresStorage(PostgresSessionOps):
+class PostgresStorage(PostgresSessionOps, PostgresKeyRecord):
     """Satisfies every storage port; safe to share between threads and between processes."""
 
     @classmethod
-    def from_settings(cls, settings: Any) -> PostgresStorage:
+    def from_settings(cls, settings: Settings) -> PostgresStorage:
+        """The storage for `TWOSTEP_DATABASE_URL` (checked present by the settings when chosen)."""
+        assert settings.database_url is not None
         url = settings.database_url.get_secret_value()
         return cls(
             url, pool_size=settings.database_pool_size, timeout_seconds=settings.database_timeout_seconds

@@ -14,7 +14,7 @@ from datetime import datetime
 from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
-from twostep.domain.ports import Counter
+from twostep.domain.ports import Counter, KeyRecord
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.sqlite_connection import epoch, moment, moment_or_none
 from twostep.storage.sqlite_sessions import INSERT_TOKEN, SqliteSessionOps, token_row
@@ -353,3 +353,26 @@ class SqliteStorage(SqliteSessionOps):
             )
             for r in reversed(rows)
         ]
+
+    # --- shared keys ---
+    def get_key_record(self) -> KeyRecord | None:
+        row = self._one("SELECT * FROM key_record WHERE name = 'keys'")
+        if row is None:
+            return None
+        return KeyRecord(row["version"], row["sealed"], row["master_key_id"], moment(row["updated_at"]))
+
+    def put_key_record(self, record: KeyRecord, replaces: int | None) -> bool:
+        values = (record.version, record.sealed, record.master_key_id, epoch(record.updated_at))
+        if replaces is None:
+            cursor = self._execute(
+                "INSERT INTO key_record (name, version, sealed, master_key_id, updated_at)"
+                " VALUES ('keys', ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                values,
+            )
+        else:
+            cursor = self._execute(
+                "UPDATE key_record SET version = ?, sealed = ?, master_key_id = ?, updated_at = ?"
+                " WHERE name = 'keys' AND version = ?",
+                (*values, replaces),
+            )
+        return cursor.rowcount == 1

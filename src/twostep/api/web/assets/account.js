@@ -1,0 +1,121 @@
+// View "account": prove the email, change email, phone and password. Each change asks for the current
+// password; a new email or phone is the account's once the code sent to it comes back.
+import { ApiError, request } from "./api.js";
+import { busy, checkRequired, clearErrors, showError, values } from "./forms.js";
+import { go } from "./nav.js";
+import { currentToken, forget } from "./session.js";
+
+export const title = "Your account";
+const SIGNED_OUT = { code: "signed_out", detail: "Your session has ended. Please sign in again." };
+
+/** One call with the current access token, no retry (a wrong current password is a 401 too). */
+async function call(method, path, body) {
+  const token = await currentToken();
+  if (!token) throw new ApiError(401, SIGNED_OUT);
+  return request(method, path, { body, token });
+}
+
+function sessionEnded(error) {
+  return error instanceof ApiError && error.status === 401 && error.code !== "invalid_credentials";
+}
+
+function say(section, text) {
+  section.querySelector("[data-account-status]").textContent = text;
+}
+
+function showProfile(section, me) {
+  section.querySelector("[data-account-email]").textContent = me.email;
+  section.querySelector("[data-email-state]").textContent = me.emailVerified ? "verified" : "not verified";
+  section.querySelector("[data-account-phone]").textContent = me.phoneNumber || "no phone";
+  section.querySelector("[data-phone-state]").textContent = me.phoneVerified ? "verified" : "not verified";
+  section.querySelector("[data-unverified-only]").hidden = me.emailVerified;
+}
+
+/** Submit `form` to `path`; on success run `then` with the answer. Session loss goes to sign-in. */
+async function send(section, form, path, names, then) {
+  if (!checkRequired(form)) return;
+  const body = form.dataset.changeId ? { changeId: form.dataset.changeId, ...values(form, names) } : values(form, names);
+  let answer;
+  try {
+    answer = await busy(form, () => call("POST", path, names.length || form.dataset.changeId ? body : undefined));
+  } catch (error) {
+    if (sessionEnded(error)) return go("signin", SIGNED_OUT.detail);
+    return showError(form, error);
+  }
+  clearErrors(form);
+  return then(answer);
+}
+
+/** After a change started: show the code form, saying where the code went. */
+function awaitCode(section, codeForm, started) {
+  codeForm.dataset.changeId = started.changeId;
+  codeForm.querySelector("[data-code-hint]").textContent = `We sent a code to ${started.destination}.`;
+  codeForm.hidden = false;
+  codeForm.elements.namedItem("code").focus();
+}
+
+function confirmed(section, codeForm, me, text) {
+  codeForm.hidden = true;
+  codeForm.reset();
+  delete codeForm.dataset.changeId;
+  showProfile(section, me);
+  say(section, text);
+}
+
+function wire(section) {
+  const $ = (id) => section.querySelector(`#${id}`);
+  const on = (form, handler) =>
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      handler(form);
+    });
+  on($("email-verify-start"), (form) =>
+    send(section, form, "/me/email/verify/start", [], (started) => awaitCode(section, $("email-code-form"), started)),
+  );
+  on($("email-form"), (form) =>
+    send(section, form, "/me/email", ["email", "currentPassword"], (started) => {
+      form.reset();
+      awaitCode(section, $("email-code-form"), started);
+    }),
+  );
+  on($("email-code-form"), (form) =>
+    send(section, form, "/me/email/verify", ["code"], (me) => confirmed(section, form, me, "Your email is confirmed.")),
+  );
+  on($("phone-form"), (form) =>
+    send(section, form, "/me/phone", ["phoneNumber", "currentPassword"], (started) => {
+      form.reset();
+      awaitCode(section, $("phone-code-form"), started);
+    }),
+  );
+  on($("phone-code-form"), (form) =>
+    send(section, form, "/me/phone/verify", ["code"], (me) => confirmed(section, form, me, "Your phone number is changed.")),
+  );
+  on($("password-form"), (form) =>
+    send(section, form, "/me/password", ["currentPassword", "newPassword"], () => {
+      form.reset();
+      forget(); // the change ended every session; sign in again with the new password
+      go("signin", "Your password was changed. Sign in with your new password.");
+    }),
+  );
+}
+
+export function init(section) {
+  wire(section);
+}
+
+export async function enter(section) {
+  let me;
+  try {
+    me = await call("GET", "/me");
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      go("signin", SIGNED_OUT.detail);
+      return false;
+    }
+    throw error;
+  }
+  say(section, "");
+  section.querySelectorAll("form").forEach((form) => clearErrors(form));
+  showProfile(section, me);
+  return true;
+}

@@ -1,0 +1,40 @@
+// Password recovery: "forgot" asks for a code, "reset" trades it for a new password.
+// The reset id lives in this module's memory only; a reload means asking for a new code.
+import { request } from "./api.js";
+import { busy, checkRequired, clearErrors, showError, values } from "./forms.js";
+import { go } from "./nav.js";
+
+let resetId = "";
+
+export function hasReset() {
+  return Boolean(resetId);
+}
+
+export async function requestCode(form) {
+  if (!checkRequired(form)) return;
+  const body = values(form, ["email"]);
+  body.channel = form.elements.namedItem("channel").value || "auto";
+  try {
+    const started = await busy(form, () => request("POST", "/password/forgot", { body }));
+    resetId = started.resetId;
+  } catch (error) {
+    showError(form, error);
+    return;
+  }
+  go("reset");
+}
+
+export async function setPassword(form) {
+  if (!checkRequired(form)) return;
+  const body = { resetId, ...values(form, ["code", "newPassword"]) };
+  try {
+    await busy(form, () => request("POST", "/password/reset", { body }));
+  } catch (error) {
+    showError(form, error);
+    return;
+  }
+  resetId = "";
+  form.reset();
+  clearErrors(form);
+  go("signin", "Your password was changed. Sign in with your new password.");
+}

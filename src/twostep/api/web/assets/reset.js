@@ -1,0 +1,23 @@
+// View "reset": the code and the new password; without a started reset, back to "forgot".
+import { clearErrors } from "./forms.js";
+import { go } from "./nav.js";
+import { hasReset, setPassword } from "./recovery.js";
+
+export const title = "Choose a new password";
+
+export function init(section) {
+  const form = section.querySelector("form");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    setPassword(form);
+  });
+}
+
+export async function enter(section) {
+  if (!hasReset()) {
+    go("forgot");
+    return false;
+  }
+  clearErrors(section.querySelector("form"));
+  return true;
+}

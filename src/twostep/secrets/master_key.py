@@ -1,0 +1,138 @@
+"""The master key that seals the deployment's key material in the database (AES-256-GCM).
+
+It comes from `TWOSTEP_MASTER_KEY` or `TWOSTEP_MASTER_KEY_FILE`. In dev, an SQLite database keeps one
+beside its file (`<database>.master-key`, created 0600 on first start), so every process on that database
+finds the same one without configuration; memory storage, which no other process can see, gets a random
+one per process; dev on a database server (PostgreSQL, DynamoDB) uses a published dev key. Staging and
+prod need the master key configured: it is never made per folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from twostep.domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from twostep.settings import Settings
+
+logger = logging.getLogger("twostep.secrets")
+
+_AAD = b"twostep key record v1"
+MIN_LENGTH = 32
+
+
+def new_master_key() -> str:
+    """A fresh master key: 256 bits from the CSPRNG, URL-safe text."""
+    return secrets.token_urlsafe(32)
+
+
+class MasterKey:
+    """Seals and opens the key record; `key_id` names the key without revealing it."""
+
+    def __init__(self, text: str, origin: str) -> None:
+        if len(text) < MIN_LENGTH:
+            raise ConfigurationError(f"{origin}: the master key must be at least {MIN_LENGTH} characters")
+        self.origin = origin  # the setting or file it came from, for error messages
+        secret = text.encode()
+        self._key = HKDF(hashes.SHA256(), 32, salt=None, info=b"twostep master key v1").derive(secret)
+        self.key_id = "mk-" + hmac.new(self._key, b"twostep master key id", hashlib.sha256).hexdigest()[:16]
+
+    def seal(self, plaintext: str) -> str:
+        nonce = os.urandom(12)
+        sealed = nonce + AESGCM(self._key).encrypt(nonce, plaintext.encode(), _AAD)
+        return base64.urlsafe_b64encode(sealed).decode()
+
+    def open(self, sealed: str) -> str:
+        """Raises: ValueError when this key did not seal it (or it was altered)."""
+        raw = base64.urlsafe_b64decode(sealed)
+        try:
+            return AESGCM(self._key).decrypt(raw[:12], raw[12:], _AAD).decode()
+        except InvalidTag as exc:
+            raise ValueError("the master key does not open the key record") from exc
+
+
+# Dev on a database server (PostgreSQL, DynamoDB) has no file of its own to keep a key beside: its keys
+# are sealed with this published key, which no staging or prod process uses (they refuse to start there).
+DEV_SERVER_MASTER_KEY = "twostep-dev-master-key-not-a-secret-never-use-outside-dev"
+
+# Memory storage lives and dies with its process, so one random key per process serves all of them.
+_PROCESS_KEY = new_master_key()
+
+
+def master_key_for(settings: Settings) -> MasterKey:
+    """The configured master key, or dev's; see the module docstring.
+
+    Raises:
+        ConfigurationError: none is configured where one is needed, or its file cannot be read or made.
+    """
+    if settings.master_key is not None:
+        return MasterKey(settings.master_key.get_secret_value(), "TWOSTEP_MASTER_KEY")
+    if settings.master_key_file is not None:
+        return MasterKey(
+            _read(settings.master_key_file, "TWOSTEP_MASTER_KEY_FILE"), "TWOSTEP_MASTER_KEY_FILE"
+        )
+    if settings.storage == "memory":
+        return MasterKey(_PROCESS_KEY, "the process's random master key (memory storage)")
+    if settings.stage == "dev" and settings.storage == "sqlite":
+        return MasterKey(_dev_key_beside(settings.sqlite_path), "TWOSTEP_SQLITE_PATH")
+    if settings.stage == "dev":  # a database server in dev: every dev process agrees without configuration
+        logger.info("dev: the keys in the database are sealed with the public dev master key")
+        return MasterKey(DEV_SERVER_MASTER_KEY, "TWOSTEP_MASTER_KEY (unset: the public dev master key)")
+    raise ConfigurationError(
+        f"TWOSTEP_MASTER_KEY: required with TWOSTEP_STORAGE={settings.storage} when "
+        f"TWOSTEP_STAGE={settings.stage} (or TWOSTEP_MASTER_KEY_FILE; `twostep keys master-key` makes one)"
+    )
+
+
+def dev_master_key_path(database: Path) -> Path:
+    return database.with_name(database.name + ".master-key")
+
+
+def _read(path: Path, setting: str) -> str:
+    try:
+        return path.read_text().strip()
+    except (OSError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigurationError(f"{setting}: cannot read {path}: {reason}") from exc
+
+
+def _dev_key_beside(database: Path) -> str:
+    """The dev master key beside the database file, made on first start (write aside, link into place,
+    so two processes starting together agree on one)."""
+    path = dev_master_key_path(database)
+    if path.exists():
+        return _read(path, "TWOSTEP_SQLITE_PATH (its .master-key file)")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(new_master_key() + "\n")
+        try:
+            os.link(temporary, path)
+            logger.info(
+                "created a dev master key beside the database; set TWOSTEP_MASTER_KEY outside dev",
+                extra={"path": str(path)},
+            )
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigurationError(
+            f"TWOSTEP_SQLITE_PATH: cannot create the dev master key {path}: {reason}"
+        ) from exc
+    return _read(path, "TWOSTEP_SQLITE_PATH (its .master-key file)")

@@ -1,0 +1,138 @@
+"""The deployment's key material kept in its database, sealed with the master key: one key set for every
+process and host, whatever folder each was started from.
+
+The first process to start creates the record (one conditional write: the others read the winner's);
+a key file of earlier versions (`TWOSTEP_JWT_KEY_FILE`) is moved in at that moment. From then on, a
+process whose master key, key file or key settings disagree with the record refuses to start with one
+line naming the setting: two key sets in one deployment make right codes wrong and valid tokens invalid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from twostep.domain.clock import Clock
+from twostep.domain.errors import ConfigurationError, StorageUnavailable
+from twostep.domain.keys import Algorithm, KeyMaterial, VersionedKeys
+from twostep.domain.ports import KeyRecord, KeyStore
+from twostep.secrets.local import LocalKeyFile
+from twostep.secrets.master_key import MasterKey
+
+ROTATE_RETRIES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPolicy:
+    """What this process expects of the key set (from its settings)."""
+
+    algorithm: Algorithm
+    rsa_bits: int
+    legacy_file: Path | None  # a key file of earlier versions, moved in or compared
+    overrides: Callable[[KeyMaterial], KeyMaterial]  # TWOSTEP_OTP_HMAC_KEY / TWOSTEP_JWT_HS256_SECRET
+
+
+class StoredKeys:
+    """A `KeySource` over the storage's key record."""
+
+    def __init__(self, store: KeyStore, master: MasterKey, clock: Clock, policy: KeyPolicy) -> None:
+        self._store, self._master, self._clock, self._policy = store, master, clock, policy
+
+    def load(self) -> VersionedKeys:
+        """Raises: ConfigurationError (see the module docstring), StorageUnavailable."""
+        record = self._store.get_key_record()
+        if record is None:
+            record = self._create()
+        material = self._open(record)
+        self._check_agreement(material)
+        return VersionedKeys(self._policy.overrides(material), str(record.version))
+
+    def changed_since(self, version: str) -> VersionedKeys | None:
+        record = self._store.get_key_record()
+        if record is None or str(record.version) == version:
+            return None
+        return VersionedKeys(self._policy.overrides(self._open(record)), str(record.version))
+
+    def rotate(self, activation_delay: timedelta) -> KeyMaterial:
+        """A new signing key, published now and signing after `activation_delay`.
+
+        Raises:
+            ConfigurationError: the record cannot be opened; StorageUnavailable: it kept changing meanwhile.
+        """
+        for _ in range(ROTATE_RETRIES):
+            record = self._store.get_key_record() or self._create()
+            now = self._clock.now()
+            rotated = self._open(record).rotated(
+                self._policy.algorithm, now, self._policy.rsa_bits, activation_delay
+            )
+            if self._store.put_key_record(self._sealed(rotated, record.version + 1), record.version):
+                return rotated
+        raise StorageUnavailable("The key record kept changing; try the rotation again.")
+
+    def _create(self) -> KeyRecord:
+        legacy = self._legacy_material()
+        now = self._clock.now()
+        material = legacy or KeyMaterial.generate(self._policy.algorithm, now, self._policy.rsa_bits)
+        record = self._sealed(self._policy.overrides(material), 1)
+        if self._store.put_key_record(record, None):
+            return record
+        winner = self._store.get_key_record()  # another process created it at the same moment
+        if winner is None:
+            raise StorageUnavailable("The key record could not be created.")
+        return winner
+
+    def _sealed(self, material: KeyMaterial, version: int) -> KeyRecord:
+        sealed = self._master.seal(material.to_json())
+        return KeyRecord(version, sealed, self._master.key_id, self._clock.now())
+
+    def _open(self, record: KeyRecord) -> KeyMaterial:
+        origin = self._master.origin
+        if record.master_key_id != self._master.key_id:
+            raise ConfigurationError(
+                f"{origin}: the database's keys are sealed with another master key "
+                f"({record.master_key_id}, this one is {self._master.key_id}); every process of a "
+                "deployment needs the same master key"
+            )
+        try:
+            return KeyMaterial.from_json(self._master.open(record.sealed))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError(f"{origin}: the master key does not open the database's keys") from exc
+
+    def _legacy_material(self) -> KeyMaterial | None:
+        path = self._policy.legacy_file
+        if path is None or not (path.exists() or path.is_symlink()):
+            return None
+        return LocalKeyFile(path, self._policy.algorithm, self._policy.rsa_bits).read()
+
+    def _check_agreement(self, material: KeyMaterial) -> None:
+        """Raises: ConfigurationError naming what disagrees with the database's keys."""
+        legacy = self._legacy_material()
+        if legacy is not None and not _same_keys(self._policy.overrides(legacy), material):
+            raise ConfigurationError(
+                f"TWOSTEP_JWT_KEY_FILE: {self._policy.legacy_file} holds other keys than the database "
+                "(which every process shares); remove or move the file"
+            )
+        applied = self._policy.overrides(material)
+        if applied.otp_hmac_key != material.otp_hmac_key:
+            raise ConfigurationError(
+                "TWOSTEP_OTP_HMAC_KEY: differs from the code HMAC key the database holds for every process"
+            )
+        if applied.current.kid not in {key.kid for key in material.signing_keys}:
+            raise ConfigurationError(
+                "TWOSTEP_JWT_HS256_SECRET: differs from the HS256 key the database holds for every process"
+            )
+        signing = material.signing_key(self._clock.now())
+        if signing.algorithm != self._policy.algorithm:
+            raise ConfigurationError(
+                f"TWOSTEP_JWT_ALGORITHM: {self._policy.algorithm}, but the shared keys sign with "
+                f"{signing.algorithm}; run `twostep keys rotate` to add a {self._policy.algorithm} key"
+            )
+
+
+def _same_keys(a: KeyMaterial, b: KeyMaterial) -> bool:
+    """The same code HMAC key, and every key of `a` known to `b` (a file that is older than a rotation
+    agrees; a file from another deployment or folder does not)."""
+    known = {key.kid for key in b.signing_keys}
+    return a.otp_hmac_key == b.otp_hmac_key and a.current.kid in known

@@ -1,0 +1,128 @@
+"""The key set a process signs and verifies with, kept in step with the deployment's shared key source.
+
+Every process of a deployment holds the same key material (see `domain.ports.KeySource`). A rotation
+writes a new key that is published at once and signs only after an activation delay; each server re-reads
+the source every `refresh_seconds` (one small read; the material is opened only when its version
+changed), so every server publishes and accepts a new key long before any server signs with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from twostep.domain.clock import Clock
+from twostep.domain.keys import KeyMaterial, SigningKey, VersionedKeys
+from twostep.domain.ports import KeySource
+from twostep.domain.tokens import TokenIssuer, TokenVerifier
+
+logger = logging.getLogger("twostep.keys")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPolicy:
+    algorithm: str  # the one algorithm verification accepts (RFC 8725: never the token's choice)
+    issuer: str
+    audience: str
+    access_ttl_seconds: int
+    leeway_seconds: int
+
+    @property
+    def max_token_age(self) -> timedelta:
+        return timedelta(seconds=self.access_ttl_seconds + self.leeway_seconds)
+
+
+class KeyRing:
+    """Thread-safe; `issuer()` and `verifier()` are cheap (built once per key set, not per request)."""
+
+    def __init__(self, source: KeySource, clock: Clock, policy: TokenPolicy, refresh_seconds: int) -> None:
+        self._source, self._clock, self._policy = source, clock, policy
+        self._refresh = timedelta(seconds=refresh_seconds)
+        self._lock = threading.Lock()
+        self._keys = source.load()
+        self._checked_at = clock.now()
+        self._issuer: TokenIssuer | None = None
+        self._verifier: tuple[datetime, TokenVerifier] | None = None
+
+    @property
+    def material(self) -> KeyMaterial:
+        return self._keys.material
+
+    @property
+    def version(self) -> str:
+        return self._keys.version
+
+    @property
+    def current(self) -> SigningKey:
+        """The key that signs now."""
+        return self.material.signing_key(self._clock.now())
+
+    @property
+    def otp_hmac_key(self) -> bytes:
+        return self.material.otp_hmac_key
+
+    def issuer(self) -> TokenIssuer:
+        key = self.current
+        issuer = self._issuer
+        if issuer is None or issuer.kid != key.kid:
+            issuer = self._issuer = TokenIssuer(
+                kid=key.kid,
+                algorithm=key.algorithm,
+                key=key.signing_material,
+                issuer=self._policy.issuer,
+                audience=self._policy.audience,
+                ttl_seconds=self._policy.access_ttl_seconds,
+                clock=self._clock,
+            )
+        return issuer
+
+    def verifier(self) -> TokenVerifier:
+        """Accepts tokens of every published key; rebuilt each minute so retired keys drop out."""
+        now = self._clock.now()
+        built = self._verifier
+        if built is None or now - built[0] >= timedelta(minutes=1):
+            built = self._verifier = (now, self._build_verifier(now))
+        return built[1]
+
+    def published(self) -> dict[str, SigningKey]:
+        """Keys whose tokens may be alive, and keys waiting for their activation (the JWKS)."""
+        return self.material.verification_keys(self._clock.now(), self._policy.max_token_age)
+
+    def refresh(self) -> bool:
+        """Re-read the source; True when the key set changed. Raises what the source raises."""
+        with self._lock:
+            self._checked_at = self._clock.now()
+            changed = self._source.changed_since(self._keys.version)
+            if changed is None:
+                return False
+            self._use(changed)
+        logger.info("key set changed", extra={"keys_version": changed.version})
+        return True
+
+    def refresh_if_due(self) -> bool:
+        """`refresh` when the last one is `refresh_seconds` old (for hosts without a background task)."""
+        if self._clock.now() - self._checked_at < self._refresh:
+            return False
+        return self.refresh()
+
+    def _use(self, keys: VersionedKeys) -> None:
+        self._keys = keys
+        self._issuer = None
+        self._verifier = None
+
+    def _build_verifier(self, now: datetime) -> TokenVerifier:
+        published = self.material.verification_keys(now, self._policy.max_token_age)
+        return TokenVerifier(
+            algorithm=self._policy.algorithm,
+            keys={
+                kid: key.verification_material
+                for kid, key in published.items()
+                if key.algorithm == self._policy.algorithm
+            },
+            issuer=self._policy.issuer,
+            audience=self._policy.audience,
+            leeway_seconds=self._policy.leeway_seconds,
+            clock=self._clock,
+        )

@@ -1,0 +1,46 @@
+"""Codes by email get the per-address caps and cooldown a phone number gets; refusals give back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from twostep.container import Container
+from twostep.domain.clock import FixedClock
+from twostep.domain.errors import RateLimited
+from twostep.services.challenges import CodeSpec
+
+MakeContainer = Callable[..., Container]
+ADDRESS = "anna@example.com"
+
+
+def test_cooldown_then_ten_minute_cap(make_container: MakeContainer, clock: FixedClock) -> None:
+    container = make_container(resend_cooldown_seconds=30, sms_per_number_10min=2)
+    container.limits.reserve_email(ADDRESS)
+    with pytest.raises(RateLimited) as cooling:
+        container.limits.reserve_email(ADDRESS)
+    assert (cooling.value.limit, cooling.value.retry_after) == ("email_cooldown", 30)
+    clock.advance(30)
+    container.limits.reserve_email(ADDRESS)  # the refusal above did not count against the cap
+    clock.advance(30)
+    with pytest.raises(RateLimited) as capped:
+        container.limits.reserve_email(ADDRESS)
+    assert capped.value.limit == "email_per_address_10min"
+    container.limits.reserve_email("other@example.com")  # another address has its own caps
+
+
+def test_a_refused_code_email_is_not_sent(make_container: MakeContainer) -> None:
+    container = make_container(resend_cooldown_seconds=30)
+    container.limits.reserve_email(ADDRESS)
+    with pytest.raises(RateLimited):
+        container.codes.issue_email(
+            challenge_id="c1",
+            purpose="email_verify",
+            subject="user-1",
+            email=ADDRESS,
+            spec=CodeSpec(length=6, ttl_seconds=120, max_attempts=5, template="{code}"),
+            email_subject="code",
+        )
+    assert container.storage.list_outbox(to=ADDRESS) == []
+    assert container.storage.get_challenge("c1") is None
