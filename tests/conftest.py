@@ -34,6 +34,11 @@ def settings_for_tests(tmp_path: Path, **overrides: Any) -> Settings:
         "issuer": "http://testserver",
         "resend_cooldown_seconds": 0,
         "sms_providers": ["console"],
+        # The fraud guard's velocity caps and prefix blocking are off unless a test turns them on
+        # (tests/fraud does): other suites send many codes from one client to one number block.
+        "ip_sms_per_hour": 100_000,
+        "account_sms_per_day": 100_000,
+        "fraud_guard": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -1,4 +1,4 @@
-"""The `twostep` command: serve, storage, users, keys, sms outbox, audit.
+"""The `twostep` command: serve, storage, users, keys, sms outbox, audit, fraud.
 
 Every failure prints one clear line on stderr and exits non-zero (codes in `cli_support`). Commands read
 settings exactly as the server does (environment, then `.env` in the working directory).
@@ -15,13 +15,16 @@ from typing import Annotated, Any
 
 import typer
 
+from twostep.cli_fraud import fraud_app
 from twostep.cli_outbox import email_app, sms_app
+from twostep.cli_storage import register as register_storage_commands
 from twostep.cli_support import (
     PLAIN_HELP,
     container_for,
     fail,
     friendly_errors,
     package_version,
+    refuse_missing_database,
     settings_or_exit,
 )
 from twostep.domain.identity import mask_phone
@@ -42,6 +45,7 @@ for sub, name in (
     (sms_app, "sms"),
     (email_app, "email"),
     (audit_app, "audit"),
+    (fraud_app, "fraud"),
 ):
     app.add_typer(sub, name=name)
 
@@ -113,6 +117,9 @@ def storage_init() -> None:
     settings = settings_or_exit()
     with container_for(settings, create=True):
         typer.echo(f"storage ready ({settings.storage})")
+
+
+register_storage_commands(storage_app)
 
 
 @storage_app.command("migrate")
@@ -201,6 +208,7 @@ def keys_rotate(
         int | None,
         typer.Option(
             "--activation-delay",
+            metavar="SECONDS",
             min=0,
             help="Seconds the new key is only published before it signs "
             "(default TWOSTEP_KEY_ACTIVATION_DELAY_SECONDS; 0 only after a key leaked).",
@@ -214,6 +222,8 @@ def keys_rotate(
     from twostep.secrets import rotate_keys
 
     settings = settings_or_exit()
+    if not settings.secret_arn:  # the keys live in the database: never rotate into a new, empty one
+        refuse_missing_database(settings)
     if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None:
         fail("TWOSTEP_JWT_HS256_SECRET: the HS256 key comes from this setting; change it there", 2)
     delay = settings.key_activation_delay_seconds if activation_delay is None else activation_delay

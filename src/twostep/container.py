@@ -14,6 +14,7 @@ from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import EmailSender, SmsSender, Storage
 from twostep.domain.revocation import RevocationList
 from twostep.email import build_email_sender
+from twostep.policies import budget_policy, fraud_policy, limit_policy, tenant_directory, verify_policy
 from twostep.secrets import key_source_for, settings_with_secret_credentials
 from twostep.services.account import AccountService, AccountStores
 from twostep.services.account_changes import AccountChangeService
@@ -21,15 +22,18 @@ from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.health import HealthService
+from twostep.services.housekeeping import HousekeepingPolicy, HousekeepingService
 from twostep.services.keyring import KeyRing, TokenPolicy
-from twostep.services.limits import LimitPolicy, LimitsService
+from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
+from twostep.services.prefix_guard import PrefixGuard
 from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
 from twostep.services.sessions import SessionService
+from twostep.services.tenants import TenantDirectory
 from twostep.services.tokens import SessionPolicy, TokenService
-from twostep.services.verification import VerificationService, VerifyPolicy
+from twostep.services.verification import VerificationService
 from twostep.settings import Settings
 from twostep.sms import SenderDeps, build_delivery
 from twostep.storage import build_storage
@@ -60,6 +64,9 @@ class Container:
     changes: AccountChangeService
     email_sender: EmailSender
     health: HealthService
+    housekeeping: HousekeepingService
+    tenants: TenantDirectory
+    fraud: PrefixGuard
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -77,20 +84,11 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def limit_policy(settings: Settings) -> LimitPolicy:
-    return LimitPolicy(
-        resend_cooldown_seconds=settings.resend_cooldown_seconds,
-        sms_per_number_10min=settings.sms_per_number_10min,
-        sms_per_number_day=settings.sms_per_number_day,
-        sms_hourly_budget=settings.sms_hourly_budget,
-        sms_allowed_countries=tuple(settings.sms_allowed_countries),
-        login_free_failures=settings.login_free_failures,
-        login_max_delay_seconds=settings.login_max_delay_seconds,
-        login_account_free_failures=settings.login_account_free_failures,
-        ip_login_per_minute=settings.ip_login_per_minute,
-        ip_register_per_hour=settings.ip_register_per_hour,
-        ip_verify_create_per_hour=settings.ip_verify_create_per_hour,
-        otp_account_failure_limit=settings.otp_account_failure_limit,
+def housekeeping_policy(settings: Settings) -> HousekeepingPolicy:
+    return HousekeepingPolicy(
+        grace_seconds=settings.purge_grace_seconds,
+        audit_retention_days=settings.audit_retention_days,
+        batch=settings.housekeeping_batch,
     )
 
 
@@ -104,16 +102,6 @@ def token_policy(settings: Settings) -> TokenPolicy:
     )
 
 
-def verify_policy(settings: Settings) -> VerifyPolicy:
-    return VerifyPolicy(
-        default_length=settings.verify_default_length,
-        default_ttl_seconds=settings.verify_default_ttl_seconds,
-        max_ttl_seconds=settings.verify_max_ttl_seconds,
-        default_retries=settings.verify_default_retries,
-        template=settings.verify_template,
-    )
-
-
 def build(
     settings: Settings,
     *,
@@ -123,8 +111,10 @@ def build(
     storage: Storage | None = None,
     sender: SmsSender | None = None,
     email_sender: EmailSender | None = None,
+    passwords: PasswordHasher | None = None,
 ) -> Container:
-    """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda)."""
+    """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda,
+    the pumping simulation's cheap password hasher)."""
     clock = clock or SystemClock()
     storage = storage or build_storage(settings, boto_session=boto_session)
     storage.init_schema()
@@ -146,7 +136,7 @@ def build(
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)
     email_sender = email_sender or build_email_sender(settings, deps)
-    return _wire(settings, clock, storage, (sender, email_sender), keys, closers)
+    return _wire(settings, clock, storage, (sender, email_sender), keys, closers, passwords)
 
 
 # Past this age an unreadable list fails closed: the issue's promise is "refused within 5 s".
@@ -180,16 +170,25 @@ def _wire(
     senders: tuple[SmsSender, EmailSender],
     keys: KeyRing,
     closers: list[Any],
+    passwords: PasswordHasher | None = None,
 ) -> Container:
     sender, email_sender = senders
-    passwords = PasswordHasher(
+    passwords = passwords or PasswordHasher(
         settings.argon2_memory_kib,
         settings.argon2_time_cost,
         settings.argon2_parallelism,
         max_concurrent=usable_cores(),
     )
     audit = AuditService(storage, clock, fingerprint_key=keys.otp_hmac_key)
-    limits = LimitsService(storage, limit_policy(settings), clock, audit)
+    limits = LimitsService(
+        storage,
+        limit_policy(settings),
+        clock,
+        audit,
+        blocks=storage,
+        fraud=fraud_policy(settings),
+        budget=budget_policy(settings),
+    )
     code_hasher = CodeHasher(keys.otp_hmac_key)
     codes = ChallengeService(
         store=storage,
@@ -308,5 +307,8 @@ def _wire(
         ),
         email_sender=email_sender,
         health=HealthService(storage, clock),
+        housekeeping=HousekeepingService(storage, clock, housekeeping_policy(settings)),
+        tenants=tenant_directory(settings),
+        fraud=limits.sms.guard,
         closers=closers,
     )

@@ -7,11 +7,24 @@ Nothing else in the package reads the environment. Entry points build `Settings(
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from twostep.domain.numbers import DEFAULT_ALLOWED_TYPES, NUMBER_TYPES
 
 Stage = Literal["dev", "staging", "prod"]
 StorageName = Literal["memory", "sqlite", "dynamodb", "postgres"]
@@ -22,6 +35,46 @@ DEFAULT_SMS_TEMPLATE = "{code} is your {org} sign-in code. It expires in {minute
 DEFAULT_VERIFY_TEMPLATE = "{code} is your {org} verification code. It expires in {minutes} minutes."
 
 CommaList = Annotated[list[str], NoDecode]
+TENANT_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+
+class TenantSettings(BaseModel):
+    """One verification API tenant's own settings (`TWOSTEP_VERIFY_TENANTS`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    template: str | None = None
+    sms_per_hour: int | None = Field(default=None, ge=1)
+    sms_per_day: int | None = Field(default=None, ge=1)
+    allow_message: bool = False
+    allow_urls: bool = False
+
+    @field_validator("template")
+    @classmethod
+    def _has_code(cls, value: str | None) -> str | None:
+        if value is not None and "{code}" not in value:
+            raise ValueError("the template must contain {code}")
+        return value
+
+
+def parse_country_amounts(entries: list[str], parts: int) -> dict[str, tuple[float, ...]]:
+    """`["DE:0.09", "US:2/20"]` as `{"DE": (0.09,), "US": (2.0, 20.0)}`, with `parts` numbers each.
+
+    Raises:
+        ValueError: an entry that is not `CC:n` (or `CC:n/m`) with non-negative numbers.
+    """
+    parsed: dict[str, tuple[float, ...]] = {}
+    for entry in entries:
+        country, _, amounts = entry.partition(":")
+        try:
+            numbers = tuple(float(part) for part in amounts.split("/"))
+        except ValueError:
+            numbers = ()
+        valid_country = country == "*" or (len(country) == 2 and country.isalpha())
+        if not valid_country or len(numbers) != parts or any(n < 0 for n in numbers):
+            shape = "CC:price" if parts == 1 else "CC:hourly/daily"
+            raise ValueError(f"{entry!r} is not {shape} (ISO country code, US dollars)")
+        parsed[country.upper()] = numbers
+    return parsed
 
 
 def _split_commas(value: object) -> object:
@@ -68,6 +121,15 @@ class Settings(BaseSettings):
     its first byte: slow clients (slowloris) cannot hold connections open."""
     http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
     """`twostep serve` closes a kept-alive connection idle for this long."""
+    audit_retention_days: int = Field(default=90, ge=1, le=3650)
+    """How long audit events are kept; housekeeping deletes older ones."""
+    purge_grace_seconds: int = Field(default=86_400, ge=0, le=30 * 86_400)
+    """How long expired or used codes, ended sessions and console-outbox messages are kept before
+    housekeeping deletes them (late requests still hear "expired"; a reused refresh token is still seen)."""
+    housekeeping_interval_seconds: int = Field(default=300, ge=1, le=86_400)
+    """How often a running server deletes expired rows in the background (one bounded batch each time)."""
+    housekeeping_batch: int = Field(default=500, ge=1, le=100_000)
+    """The most rows of each kind one housekeeping run deletes, so a run stays short."""
     shutdown_timeout_seconds: int = Field(default=25, ge=1, le=600)
     """On SIGTERM, how long requests in flight may still run before the server stops (below
     Kubernetes' default 30 s grace period); the storage is closed afterwards."""
@@ -216,6 +278,8 @@ class Settings(BaseSettings):
     """sipgate.io API base URL (a test server in tests)."""
     sns_sender_id: str | None = None
     """Amazon SNS sender ID (1-11 letters or digits) where the destination country supports one."""
+    sns_origination_number: str | None = None
+    """Amazon SNS origination number (E.164, a number or short code you own in SNS) to send from."""
 
     # --- abuse and cost protection ---
     resend_cooldown_seconds: int = Field(default=30, ge=0, le=3600)
@@ -240,11 +304,53 @@ class Settings(BaseSettings):
     ip_register_per_hour: int = Field(default=30, ge=1)
     """Sign-ups per client IP per hour."""
     ip_verify_create_per_hour: int = Field(default=60, ge=1)
-    """`POST /verifications` per client IP per hour."""
+    """`POST /verifications` per client IP per hour (callers without an API key)."""
+    ip_sms_per_hour: int = Field(default=10, ge=1)
+    """Texts one client IP (IPv6: its /64) may cause per hour: sign-ins, resends, verifications."""
+    account_sms_per_day: int = Field(default=10, ge=1)
+    """Sign-in codes texted for one account per UTC day, whatever its number."""
+    sms_allowed_number_types: CommaList = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
+    """Comma-separated phonenumbers number types codes may go to (`MOBILE`, `FIXED_LINE_OR_MOBILE`,
+    `FIXED_LINE`, `VOIP`, …); premium-rate, toll-free and satellite numbers are where pumping goes."""
+
+    # --- fraud guard (SMS pumping) ---
+    fraud_guard: bool = True
+    """Block number prefixes whose codes are sent but not used (SMS pumping); on by default."""
+    fraud_min_sends: int = Field(default=20, ge=1)
+    """Codes sent to a prefix (in the rolling window) before its conversion is judged."""
+    fraud_min_conversion: float = Field(default=0.2, ge=0, le=1)
+    """The share of codes sent to a prefix that must be used; below it the prefix is blocked."""
+    fraud_window_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    """The rolling window of the sent and verified counts per prefix, in seconds."""
+    fraud_block_seconds: int = Field(default=6 * 3600, ge=60, le=30 * 86400)
+    """How long a blocked prefix stays blocked (`twostep fraud unblock PREFIX` lifts it sooner)."""
+    sms_safe_list: CommaList = Field(default_factory=list)
+    """Comma-separated E.164 numbers and prefixes (`+4915112345678,+49151`) the fraud guard never blocks."""
+
+    # --- SMS money budget ---
+    sms_prices: CommaList = Field(default_factory=list)
+    """Price per SMS segment in US dollars by ISO country, over the shipped table
+    (`DE:0.09,US:0.0083`); `*` prices every country not listed."""
+    sms_budget_hourly_usd: float | None = Field(default=100.0, ge=0)
+    """US dollars the whole service may spend on texts per hour; a hard stop (503). Empty: no limit."""
+    sms_budget_daily_usd: float | None = Field(default=1000.0, ge=0)
+    """US dollars the whole service may spend on texts per UTC day; a hard stop (503). Empty: no limit."""
+    sms_country_budgets: CommaList = Field(default_factory=list)
+    """Per-country hourly/daily budgets in US dollars, `DE:5/50,US:2/20` (hard stops, 503)."""
 
     # --- standalone verification API ---
     verify_api_keys: CommaList = Field(default_factory=list)
-    """Comma-separated API keys for the verification API (`X-Api-Key`); required outside `dev`."""
+    """Comma-separated API keys for the verification API (`X-Api-Key`), each `tenant:key` (a bare key
+    belongs to the tenant `default`); required unless only the console provider runs in `dev`."""
+    verify_api_keys_file: Path | None = None
+    """A file of `tenant:key` lines (`#` comments), added to `TWOSTEP_VERIFY_API_KEYS`."""
+    verify_tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+    """Per-tenant settings as JSON: `{"shop": {"template": "…{code}…", "sms_per_hour": 500,
+    "sms_per_day": 5000, "allow_message": true, "allow_urls": false}}`; tenants not listed get defaults."""
+    verify_tenant_sms_per_hour: int = Field(default=1000, ge=1)
+    """Texts one tenant (API key owner) may send per hour unless `TWOSTEP_VERIFY_TENANTS` says otherwise."""
+    verify_tenant_sms_per_day: int = Field(default=10000, ge=1)
+    """Texts one tenant may send per UTC day unless `TWOSTEP_VERIFY_TENANTS` says otherwise."""
     verify_default_length: int = Field(default=6, ge=4, le=10)
     """Digits in a verification code when the request gives no `code_length`."""
     verify_default_ttl_seconds: int = Field(default=600, ge=30)
@@ -262,8 +368,56 @@ class Settings(BaseSettings):
         "sms_providers",
         "sms_allowed_countries",
         "verify_api_keys",
+        "sms_allowed_number_types",
+        "sms_safe_list",
+        "sms_prices",
+        "sms_country_budgets",
         mode="before",
     )(_split_commas)
+
+    @field_validator("verify_tenants", mode="before")
+    @classmethod
+    def _tenants_json(cls, value: object) -> object:
+        # A JSON string from the environment, a `.env` file or the AWS secret.
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("sms_allowed_number_types")
+    @classmethod
+    def _known_number_types(cls, value: list[str]) -> list[str]:
+        types = [name.upper() for name in value]
+        unknown = [name for name in types if name not in NUMBER_TYPES]
+        if unknown:
+            raise ValueError(f"unknown number type(s) {', '.join(unknown)}; use {', '.join(NUMBER_TYPES)}")
+        return types
+
+    @field_validator("sms_safe_list")
+    @classmethod
+    def _safe_entries(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not (entry.startswith("+") and entry[1:].isdigit()):
+                raise ValueError(f"{entry!r} is not an E.164 number or prefix like +49151")
+        return value
+
+    @field_validator("sms_prices")
+    @classmethod
+    def _prices(cls, value: list[str]) -> list[str]:
+        parse_country_amounts(value, parts=1)
+        return value
+
+    @field_validator("sms_country_budgets")
+    @classmethod
+    def _country_budgets(cls, value: list[str]) -> list[str]:
+        parse_country_amounts(value, parts=2)
+        return value
+
+    @field_validator("verify_api_keys")
+    @classmethod
+    def _key_entries(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            tenant, _, key = entry.rpartition(":") if ":" in entry else ("default", "", entry)
+            if not key or (":" in entry and not TENANT_NAME.fullmatch(tenant)):
+                raise ValueError("each entry is `tenant:key` (tenant: letters, digits, - and _) or a key")
+        return value
 
     @field_validator("sms_providers")
     @classmethod

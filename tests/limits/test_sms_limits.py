@@ -169,7 +169,7 @@ def test_country_allow_list(make_container: MakeContainer) -> None:
     assert audit[0].phone_masked == "+90********55"
 
 
-def test_country_refused_at_registration_with_403(make_container: MakeContainer) -> None:
+def test_country_refused_at_registration_with_422(make_container: MakeContainer) -> None:
     container = make_container(sms_allowed_countries="DE")
     with TestClient(create_app(container)) as client:
         response = client.post(
@@ -182,14 +182,14 @@ def test_country_refused_at_registration_with_403(make_container: MakeContainer)
                 "phoneNumber": PHONE,
             },
         )
-        assert response.status_code == 403, response.text
+        assert response.status_code == 422, response.text
         body = response.json()
         assert (body["code"], body["field"]) == ("destination_not_allowed", "phoneNumber")
         register(client, email="b@example.com", phone="+4915112345600")
 
 
-def test_disallowed_country_at_login_is_403_and_sends_nothing(tmp_path: Path, clock: FixedClock) -> None:
-    """A user registered before the allow-list changed: login answers 403, nothing is texted."""
+def test_disallowed_country_at_login_is_422_and_sends_nothing(tmp_path: Path, clock: FixedClock) -> None:
+    """A user registered before the allow-list changed: login answers 422, nothing is texted."""
     storage = MemoryStorage()
     open_settings = settings_for_tests(tmp_path)
     with TestClient(create_app(build(open_settings, clock=clock, storage=storage))) as client:
@@ -197,7 +197,7 @@ def test_disallowed_country_at_login_is_403_and_sends_nothing(tmp_path: Path, cl
     strict = build(settings_for_tests(tmp_path, sms_allowed_countries="DE"), clock=clock, storage=storage)
     with TestClient(create_app(strict)) as client:
         response = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
-    assert response.status_code == 403 and response.json()["code"] == "destination_not_allowed"
+    assert response.status_code == 422 and response.json()["code"] == "destination_not_allowed"
     assert outbox_count(strict) == 0
 
 
@@ -222,7 +222,7 @@ def test_api_answers_carry_retry_after(make_container: MakeContainer, clock: Fix
     assert outbox_count(container, PHONE) == 5
 
 
-def test_verification_api_keeps_flowroute_status_for_a_disallowed_country(
+def test_verification_api_refuses_a_disallowed_country_with_422(
     make_container: MakeContainer,
 ) -> None:
     from twostep.api.verification_app import create_verification_app
@@ -230,8 +230,10 @@ def test_verification_api_keeps_flowroute_status_for_a_disallowed_country(
     container = make_container(sms_allowed_countries="DE")
     with TestClient(create_verification_app(container)) as client:
         refused_create = client.post("/", json={"auth_id": "order-1", "recipient": PHONE})
-        assert refused_create.status_code == 400, refused_create.text
-        assert refused_create.json()["reason"] == "InvalidAPIUsage"
+        # Flowroute's shape, with a status and reason of its own (issue 12) and twostep's stable code.
+        assert refused_create.status_code == 422, refused_create.text
+        assert refused_create.json()["reason"] == "DestinationNotAllowed"
+        assert refused_create.json()["code"] == "destination_not_allowed"
         ok = client.post("/", json={"auth_id": "order-2", "recipient": "+4915112345600"})
         assert ok.status_code == 200, ok.text
     assert outbox_count(container) == 1

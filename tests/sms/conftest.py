@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
+import boto3
 import httpx
 import pytest
 
@@ -74,3 +76,21 @@ def delivery(tmp_path: Path, http_client: httpx.Client) -> Callable[..., SmsSend
         return build_delivery(settings, deps)
 
     return build
+
+
+@pytest.fixture
+def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
+    """A session with dummy credentials; each request's body is kept as sent on the wire."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SNS"):
+        monkeypatch.delenv(name, raising=False)
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    session.sent = []  # type: ignore[attr-defined]
+
+    def keep(request: Any, **_: Any) -> None:
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body
+        session.sent.append(parse_qs(body))  # type: ignore[attr-defined]
+
+    session.events.register("before-send.sns.Publish", keep)
+    yield session

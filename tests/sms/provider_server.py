@@ -20,6 +20,7 @@ class Reply:
     body: bytes = b""
     content_type: str | None = None
     hold_seconds: float = 0.0  # wait before answering, to provoke the client's read timeout
+    headers: tuple[tuple[str, str], ...] = ()  # extra answer headers (Retry-After)
 
     @classmethod
     def json(cls, status: int, data: Any, content_type: str = "application/json") -> Reply:
@@ -113,6 +114,8 @@ def _handler_for(owner: ProviderServer) -> type[BaseHTTPRequestHandler]:
                 self.send_response(reply.status)
                 if reply.content_type:
                     self.send_header("Content-Type", reply.content_type)
+                for name, value in reply.headers:
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
                 self.wfile.write(reply.body)

@@ -176,15 +176,15 @@ def test_twilio_4xx_about_our_own_sender_is_a_provider_error(
 
 @pytest.mark.parametrize(
     ("status", "reason"),
-    [(400, "rejected_number"), (422, "rejected_number"), (401, "auth"), (403, "auth")]
-    + [(status, "provider_error") for status in (402, 404, 415, 429, 500, 502, 503)],
+    [(400, "rejected_number"), (422, "rejected_number"), (401, "auth"), (403, "auth"), (429, "throttled")]
+    + [(status, "provider_error") for status in (402, 404, 415, 500, 502, 503)],
 )
 def test_reason_for_status(status: int, reason: str) -> None:
     assert reason_for_status(status) == reason
 
 
 @pytest.mark.parametrize("status", [402, 429])
-def test_no_balance_or_rate_limit_is_provider_error_without_retry(
+def test_no_balance_or_rate_limit_is_not_retried(
     status: int, start_server: Callable[[], ProviderServer], delivery: Callable[..., SmsSender]
 ) -> None:
     server = start_server()
@@ -194,5 +194,5 @@ def test_no_balance_or_rate_limit_is_provider_error_without_retry(
     with pytest.raises(SmsDeliveryError) as raised:
         sender.send(TO, BODY)
 
-    assert raised.value.reason == "provider_error"
+    assert raised.value.reason == ("provider_error" if status == 402 else "throttled")
     assert len(server.requests) == 1

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 from urllib.request import urlopen
 
 import boto3
@@ -22,24 +21,6 @@ from twostep.storage.memory import MemoryStorage
 
 TO = "+12065551234"
 BODY = "123456 is your twostep sign-in code. It expires in 2 minutes. Don't share it."
-
-
-@pytest.fixture
-def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    """A session with dummy credentials; each request's body is kept as sent on the wire."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SNS"):
-        monkeypatch.delenv(name, raising=False)
-    session = boto3.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    )
-    session.sent = []  # type: ignore[attr-defined]
-
-    def keep(request: Any, **_: Any) -> None:
-        body = request.body.decode() if isinstance(request.body, bytes) else request.body
-        session.sent.append(parse_qs(body))  # type: ignore[attr-defined]
-
-    session.events.register("before-send.sns.Publish", keep)
-    yield session
 
 
 def build_sns(tmp_path: Path, session: boto3.Session, **overrides: Any) -> SmsSender:

@@ -26,8 +26,10 @@ STATUS_TABLE: tuple[tuple[type[e.TwoStepError], int], ...] = (
     (e.ChallengeGone, 410),
     (e.ChallengeNotFound, 404),
     (e.InvalidInput, 400),
-    # A well-formed request the service refuses by policy (the country allow-list): retrying won't help.
-    (e.DestinationNotAllowed, 403),
+    # A number codes never go to (country allow-list, number type): retrying won't help.
+    (e.DestinationNotAllowed, 422),
+    # The fraud guard blocked the number's prefix for a while.
+    (e.DestinationBlocked, 403),
     (e.AccountExists, 409),
     (e.NotFound, 404),
     (e.InvalidCredentials, 401),
@@ -82,11 +84,16 @@ def problem(
 
 def retry_headers(error: e.TwoStepError) -> dict[str, str]:
     """`Retry-After` for limits and failed dependencies (logged here: one warning per 503, either shape)."""
-    if isinstance(error, e.RateLimited):
+    if isinstance(error, e.RateLimited | e.DestinationBlocked | e.SmsBudgetExhausted):
+        if isinstance(error, e.SmsBudgetExhausted):
+            logger.warning(
+                "dependency unavailable", extra={"code": error.code, "cause": describe_cause(error)}
+            )
         return {"Retry-After": str(error.retry_after)}
     if isinstance(error, e.DependencyUnavailable):
         logger.warning("dependency unavailable", extra={"code": error.code, "cause": describe_cause(error)})
-        return {"Retry-After": "5"}
+        retry_after = error.retry_after if isinstance(error, e.SmsDeliveryError) else None
+        return {"Retry-After": str(retry_after or 5)}
     return {}
 
 

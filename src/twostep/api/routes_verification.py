@@ -9,11 +9,9 @@ answers 404 and a wrong code 401, as Flowroute sms-verification's contract requi
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
+from dataclasses import replace
 from datetime import datetime
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Security
@@ -23,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from twostep.api.deps import ContainerDep, ContextDep
 from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRoute
 from twostep.domain.errors import ApiKeyRequired
+from twostep.domain.models import RequestContext
 from twostep.settings import Settings
 
 logger = logging.getLogger("twostep.api.verification")
@@ -30,7 +29,8 @@ logger = logging.getLogger("twostep.api.verification")
 api_key_header = APIKeyHeader(
     name="X-Api-Key",
     auto_error=False,
-    description="One of TWOSTEP_VERIFY_API_KEYS; required outside the dev stage.",
+    description="A key of TWOSTEP_VERIFY_API_KEYS (it names the tenant); required whenever a real SMS "
+    "provider is configured, and outside dev.",
 )
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -75,41 +75,42 @@ class VerificationSuccessOut(BaseModel):
     message: str
 
 
-@lru_cache(maxsize=8)
-def _key_digests(keys: tuple[str, ...]) -> tuple[bytes, ...]:
-    return tuple(hashlib.sha256(key.encode()).digest() for key in keys)
-
-
-def key_matches(presented: str, keys: tuple[str, ...]) -> bool:
-    """Compare digests in constant time against every configured key (no early exit)."""
-    digest = hashlib.sha256(presented.encode()).digest()
-    found = False
-    for candidate in _key_digests(keys):
-        found |= hmac.compare_digest(candidate, digest)
-    return found
-
-
-def require_api_key(
-    container: ContainerDep, presented: Annotated[str | None, Security(api_key_header)] = None
-) -> None:
-    """Raises: ApiKeyRequired when keys are configured (or the stage is not dev) and none matches."""
-    settings = container.settings
-    keys = tuple(settings.verify_api_keys)
-    if not keys:
-        if settings.stage == "dev":
-            return
-        raise ApiKeyRequired("The verification API is not enabled on this service.")
-    if presented is None or not key_matches(presented, keys):
-        raise ApiKeyRequired()
+def open_without_keys(settings: Settings) -> bool:
+    """Keyless calls are allowed only in dev with nothing but the console provider: no real text goes out."""
+    return settings.stage == "dev" and set(settings.sms_providers) == {"console"}
 
 
 def api_keys_missing(settings: Settings) -> bool:
-    """True when the stage needs API keys and none are configured."""
-    return settings.stage != "dev" and not settings.verify_api_keys
+    """True when API keys are needed (a real provider, or not dev) and none are configured."""
+    configured = bool(settings.verify_api_keys) or settings.verify_api_keys_file is not None
+    return not configured and not open_without_keys(settings)
+
+
+async def verification_context(
+    container: ContainerDep,
+    ctx: ContextDep,
+    presented: Annotated[str | None, Security(api_key_header)] = None,
+) -> RequestContext:
+    """The caller with its tenant, named by its API key.
+
+    Raises: ApiKeyRequired when keys are needed and none matches (see `open_without_keys`).
+    """
+    tenants = container.tenants
+    if not tenants.has_keys:
+        if open_without_keys(container.settings):
+            return ctx
+        raise ApiKeyRequired("The verification API is not enabled on this service.")
+    tenant = tenants.find(presented) if presented is not None else None
+    if tenant is None:
+        raise ApiKeyRequired()
+    return replace(ctx, tenant=tenant)
+
+
+CallerDep = Annotated[RequestContext, Depends(verification_context)]
 
 
 def create_verification(
-    body: VerificationCreateRequest, container: ContainerDep, ctx: ContextDep
+    body: VerificationCreateRequest, container: ContainerDep, ctx: CallerDep
 ) -> VerificationCreatedOut:
     """Create (or replace) the code for `auth_id` and text it; a re-create keeps the attempts made."""
     created = container.verification.create(
@@ -131,7 +132,7 @@ def create_verification(
 
 def check_verification(
     container: ContainerDep,
-    ctx: ContextDep,
+    ctx: CallerDep,
     auth_id: Annotated[str, Query(max_length=1000)],
     code: Annotated[str, Query(max_length=100)],
 ) -> VerificationSuccessOut:
@@ -144,14 +145,18 @@ def check_verification(
 
 def verification_router(settings: Settings, path: str = "/verifications") -> APIRouter:
     """The two routes at `path`, with Flowroute sms-verification's error shape and the API-key check."""
-    if not settings.verify_api_keys:
-        if settings.stage == "dev":
-            logger.warning("verification API is open: no TWOSTEP_VERIFY_API_KEYS (allowed in dev only)")
+    if not settings.verify_api_keys and settings.verify_api_keys_file is None:
+        if open_without_keys(settings):
+            logger.warning(
+                "verification API is open: no TWOSTEP_VERIFY_API_KEYS (allowed in dev with the console "
+                "provider only)"
+            )
         else:
-            logger.warning("verification API refuses every call: TWOSTEP_VERIFY_API_KEYS is not set")
-    router = APIRouter(
-        tags=["verification"], route_class=FlowrouteErrorRoute, dependencies=[Depends(require_api_key)]
-    )
+            logger.warning(
+                "verification API refuses every call: TWOSTEP_VERIFY_API_KEYS is not set and a real SMS "
+                "provider is configured (or the stage is not dev)"
+            )
+    router = APIRouter(tags=["verification"], route_class=FlowrouteErrorRoute)
     router.add_api_route(
         path, create_verification, methods=["POST"], response_model=VerificationCreatedOut, responses=ERRORS
     )

@@ -19,15 +19,21 @@ from twostep.settings import Settings
 
 
 def check_verification_settings(settings: Settings) -> None:
-    """Refuse to serve the verification API alone without API keys outside dev (before anything is built).
+    """Refuse to serve the verification API alone without API keys, unless only the console provider runs
+    in dev (checked before anything is built).
 
     Raises:
         ConfigurationError: anyone could make the service text any number otherwise (Flowroute sms-verification's weakness).
     """
     if api_keys_missing(settings):
+        why = (
+            f"TWOSTEP_STAGE={settings.stage}"
+            if settings.stage != "dev"
+            else f"TWOSTEP_SMS_PROVIDERS={','.join(settings.sms_providers)} (a real provider)"
+        )
         raise ConfigurationError(
-            f"TWOSTEP_VERIFY_API_KEYS: required when TWOSTEP_STAGE={settings.stage} "
-            "(a comma-separated list of API keys callers send as X-Api-Key)"
+            f"TWOSTEP_VERIFY_API_KEYS: required when {why}; a comma-separated list of tenant:key "
+            "entries callers send the key of as X-Api-Key"
         )
 
 

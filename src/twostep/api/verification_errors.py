@@ -11,8 +11,11 @@ so the app-wide handlers stay as they are. Reasons (Flowroute sms-verification's
 | 404 | UnknownAuthId | no code was created for this `auth_id` |
 | 410 | ExpiredAuthCode | the code expired, or was already used |
 | 410 | InvalidAuthCode | no attempts left (`attempts_left` 0) |
+| 403 | DestinationBlocked | the fraud guard blocked the number's prefix (`code` destination_blocked) |
+| 422 | DestinationNotAllowed | a country or number type codes never go to (`code` destination_not_allowed) |
 | 429 | RateLimited | a limit was hit; see `Retry-After` |
 | 503 | ServiceUnavailable | SMS delivery or storage failed; nothing usable was left behind |
+| 503 | SmsBudgetExhausted | the SMS money budget is spent until `Retry-After` (`code` sms_budget_exhausted) |
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class FlowrouteErrorOut(BaseModel):
     reason: str
     attempts_left: int | None
     field: str | None = None
+    code: str | None = None  # twostep's stable code, for the refusals Flowroute's API never had
 
 
 # Most specific first, like api/errors.STATUS_TABLE; messages follow Flowroute sms-verification's where it had one.
@@ -55,10 +59,15 @@ _REASONS: tuple[tuple[type[e.TwoStepError], int, str, str | None], ...] = (
     (e.ChallengeNotFound, 404, "UnknownAuthId", "Unknown auth id."),
     (e.ApiKeyRequired, 401, "InvalidApiKey", None),
     (e.RateLimited, 429, "RateLimited", None),
-    # Flowroute sms-verification's table has no 403: a recipient outside the country allow-list is its "bad input".
-    (e.DestinationNotAllowed, 400, "InvalidAPIUsage", None),
+    # Refusals of the fraud guard, which Flowroute sms-verification never had; `code` names them too.
+    (e.DestinationNotAllowed, 422, "DestinationNotAllowed", None),
+    (e.DestinationBlocked, 403, "DestinationBlocked", None),
+    (e.MessageNotAllowed, 400, "InvalidAPIUsage", None),
+    (e.SmsBudgetExhausted, 503, "SmsBudgetExhausted", None),
     (e.DependencyUnavailable, 503, "ServiceUnavailable", None),
 )
+# Errors whose body carries `code` (the others keep Flowroute's exact shape).
+_WITH_CODE = (e.DestinationNotAllowed, e.DestinationBlocked, e.MessageNotAllowed, e.SmsBudgetExhausted)
 
 
 def _describe(error: e.TwoStepError) -> tuple[int, str, str]:
@@ -90,9 +99,10 @@ def flowroute_error(error: e.TwoStepError) -> JSONResponse:
         reason=reason,
         attempts_left=_attempts_left(error),
         field=field,
+        code=error.code if isinstance(error, _WITH_CODE) else None,
     )
     # `attempts_left` is always present (null when the answer is not about a code); `field` only for 400s.
-    content = body.model_dump(exclude={"field"} if body.field is None else set())
+    content = body.model_dump(exclude={name for name in ("field", "code") if getattr(body, name) is None})
     return JSONResponse(content, status_code=status, headers=headers)
 
 

@@ -41,6 +41,11 @@ class InvalidPhoneNumber(InvalidInput):
     default_message = "The phone number is not a valid number in international format."
 
 
+class MessageNotAllowed(InvalidInput):
+    code = "message_not_allowed"
+    default_message = "This API key may not send its own message text."
+
+
 class AccountExists(TwoStepError):
     code = "account_exists"
     default_message = "An account with this email or phone number already exists."
@@ -158,8 +163,22 @@ class RateLimited(TwoStepError):
 
 
 class DestinationNotAllowed(TwoStepError):
+    """A number codes are never sent to: outside the country allow-list, or not a mobile number."""
+
     code = "destination_not_allowed"
-    default_message = "Codes cannot be sent to this country."
+    default_message = "Codes cannot be sent to this number."
+
+
+class DestinationBlocked(TwoStepError):
+    """The fraud guard stopped sends to this number's prefix for a while (few codes there get used)."""
+
+    code = "destination_blocked"
+    default_message = "Codes cannot be sent to this number right now; try again later or contact support."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        retry_after = max(1, int(retry_after))
+        super().__init__(message, retryAfter=retry_after)
+        self.retry_after = retry_after
 
 
 # --- dependencies ---
@@ -185,15 +204,43 @@ class SmsDeliveryError(DependencyUnavailable):
 
     code = "sms_delivery_failed"
     default_message = "The text message could not be sent; try again shortly."
-    REASONS = ("timeout", "rejected_number", "auth", "provider_error", "budget_exhausted")
+    REASONS = (
+        "timeout",
+        "rejected_number",
+        "auth",
+        "sender_refused",  # credentials fine, but the sender (sipgate SMS id, From) is not ours to use
+        "throttled",  # the provider asked us to slow down (429); `retry_after` says for how long
+        "provider_error",
+        "budget_exhausted",
+    )
 
     def __init__(
-        self, reason: str, provider: str = "", message: str | None = None, *, retryable: bool = False
+        self,
+        reason: str,
+        provider: str = "",
+        message: str | None = None,
+        *,
+        retryable: bool = False,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message, reason=reason)
         self.reason = reason
         self.provider = provider
         self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class SmsBudgetExhausted(DependencyUnavailable):
+    """The money budget for text messages (global or for one country) is spent until its window ends."""
+
+    code = "sms_budget_exhausted"
+    default_message = "The service cannot send text messages right now; try again later."
+
+    def __init__(self, budget: str, retry_after: int) -> None:
+        retry_after = max(1, int(retry_after))
+        super().__init__(None, budget=budget, retryAfter=retry_after)
+        self.budget = budget
+        self.retry_after = retry_after
 
 
 class EmailDeliveryError(DependencyUnavailable):

@@ -138,12 +138,28 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class Tenant:
+    """A caller of the verification API, named by its API key: its own `auth_id`s, text and limits."""
+
+    name: str
+    template: str | None = None  # None: TWOSTEP_VERIFY_TEMPLATE
+    sms_per_hour: int = 1000
+    sms_per_day: int = 10000
+    allow_message: bool = False  # may a request bring its own text (with {code})?
+    allow_urls: bool = False  # may that text contain a link?
+
+
+@dataclass(frozen=True, slots=True)
 class RequestContext:
-    """Who is asking, as far as the edge could tell; used for limits and the audit trail."""
+    """Who is asking, as far as the edge could tell; used for limits and the audit trail.
+
+    `tenant` is set for verification API calls with a valid API key: its limits replace the caller IP's.
+    """
 
     ip: str | None = None
     request_id: str | None = None
     user_agent: str | None = None
+    tenant: Tenant | None = None
 
 
 NO_CONTEXT = RequestContext()

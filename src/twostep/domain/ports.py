@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from twostep.domain.identity import E164
 from twostep.domain.keys import VersionedKeys
@@ -191,6 +192,38 @@ class CounterStore(Protocol):
     def delete_counter(self, key: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PrefixBlock:
+    """The fraud guard stopped sends to numbers starting with `prefix` until `until`."""
+
+    prefix: str
+    blocked_at: datetime
+    until: datetime
+    sent: int  # the rolling counts that made it block
+    verified: int
+
+
+class PrefixBlockStore(Protocol):
+    def add_prefix_block(self, block: PrefixBlock) -> bool:
+        """Store `block` unless a block of the prefix is live at `block.blocked_at` (one conditional write).
+
+        True only for the caller that stored it, so a block is audited once however many requests race.
+        """
+        ...
+
+    def get_prefix_block(self, prefix: str, now: datetime) -> PrefixBlock | None:
+        """The live block of `prefix`, or None."""
+        ...
+
+    def list_prefix_blocks(self, now: datetime) -> list[PrefixBlock]:
+        """Every live block, by prefix (administration; never on a request path)."""
+        ...
+
+    def delete_prefix_block(self, prefix: str) -> bool:
+        """Lift a block; True when a live or expired block was there."""
+        ...
+
+
 class AuditStore(Protocol):
     def append_audit(self, event: AuditEvent) -> None: ...
 
@@ -226,6 +259,47 @@ class KeyStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class PurgeRules:
+    """What housekeeping may delete: rows that ended before these moments, at most `limit` of each kind."""
+
+    challenges_before: datetime  # expired (or used) codes whose `expires_at` is earlier
+    refresh_before: datetime  # refresh tokens whose token and family both ended earlier
+    counters_before: datetime  # counters whose window ended earlier
+    outbox_before: datetime  # console-outbox messages sent earlier
+    audit_before: datetime  # audit events older than the retention
+    limit: int
+
+
+PURGED_KINDS = ("challenges", "refresh_tokens", "counters", "outbox", "audit")
+
+
+class PurgeStore(Protocol):
+    def purge_expired(self, rules: PurgeRules) -> dict[str, int]:
+        """Delete up to `rules.limit` rows of each kind in `PURGED_KINDS` that ended before its cutoff
+        (bounded work: an index range, never a scan); returns how many of each were deleted. A backend
+        whose own expiry deletes a kind (DynamoDB's TTL) lists it in `expired_by_backend` instead."""
+        ...
+
+    @property
+    def expired_by_backend(self) -> frozenset[str]:
+        """Kinds this backend removes itself when they expire (DynamoDB TTL); empty for the others."""
+        ...
+
+
+@runtime_checkable
+class BackupStore(Protocol):
+    """A storage that can copy itself while live (SQLite's online backup)."""
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy in `target`. Raises: StorageUnavailable."""
+        ...
+
+    def checkpoint(self) -> None:
+        """Make the database file complete on its own (SQLite: fold the WAL in)."""
+        ...
+
+
 class KeySource(Protocol):
     """Where a process gets the deployment's shared key material (the database, or a secret store)."""
 
@@ -250,8 +324,10 @@ class Storage(
     MessageStore,
     OutboxStore,
     CounterStore,
+    PrefixBlockStore,
     AuditStore,
     KeyStore,
+    PurgeStore,
     Protocol,
 ):
     """Everything a storage adapter provides."""
@@ -286,6 +362,26 @@ class SmsSender(Protocol):
             SmsDeliveryError: with a stable `reason` when the provider did not take the message.
         """
         ...
+
+
+@runtime_checkable
+class ExpiringSmsSender(Protocol):
+    """A sender that can tell the provider to drop a message it could not deliver within its lifetime."""
+
+    def send_expiring(self, to: str, body: str, valid_seconds: int) -> str:
+        """Like `SmsSender.send`; the provider discards the text if undelivered after `valid_seconds`."""
+        ...
+
+
+def send_expiring(sender: SmsSender, to: str, body: str, valid_seconds: int) -> str:
+    """Send a code that is worthless after `valid_seconds`: with that lifetime where the sender knows it.
+
+    Raises:
+        SmsDeliveryError: as `SmsSender.send`.
+    """
+    if isinstance(sender, ExpiringSmsSender):
+        return sender.send_expiring(to, body, valid_seconds)
+    return sender.send(to, body)
 
 
 class EmailSender(Protocol):

@@ -113,6 +113,8 @@ SECRET_SETTINGS = frozenset(
         "sipgate_sms_id",
         "sns_sender_id",
         "verify_api_keys",
+        "verify_tenants",
+        "sns_origination_number",
     }
 )
 

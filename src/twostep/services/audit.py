@@ -42,6 +42,8 @@ EVENTS = frozenset(
         "password_reset_requested",
         "password_reset",
         "notice_sent",
+        "destination_blocked",
+        "destination_unblocked",
     }
 )
 

@@ -23,9 +23,15 @@ from twostep.domain.errors import (
 from twostep.domain.identity import E164
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
-from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
+from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender, send_expiring
+from twostep.domain.segments import count_segments
 from twostep.services.audit import AuditService
 from twostep.services.limits import LimitsService
+
+
+def _account_of(purpose: ChallengePurpose, subject: str) -> str | None:
+    """The account a text is sent for (its daily cap): every purpose but a verification's auth_id."""
+    return subject or None if purpose != "verify" else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +86,11 @@ class ChallengeService:
 
         `attempts` carries over attempts already made (a verification re-created for a new number).
         """
-        self._limits.reserve_sms(phone, ctx)
-        now = self._clock.now()
         code = generate_code(spec.length)
+        body = self._body(spec, code)
+        account = _account_of(purpose, subject)
+        self._limits.reserve_sms(phone, ctx, segments=count_segments(body).count, account=account)
+        now = self._clock.now()
         challenge = Challenge(
             id=challenge_id,
             purpose=purpose,
@@ -97,7 +105,7 @@ class ChallengeService:
             code_length=spec.length,
         )
         self._store.put_challenge(challenge)
-        self._deliver(challenge, code, spec, ctx)
+        self._deliver(challenge, body, spec, ctx)
         return challenge
 
     def issue_email(
@@ -166,9 +174,11 @@ class ChallengeService:
             RateLimited: cooldown or SMS caps.
         """
         self._ensure_replaceable(challenge, self._clock.now())
-        self._limits.reserve_sms(challenge.phone, ctx)
-        now = self._clock.now()
         code = generate_code(challenge.code_length)
+        body = self._body(spec, code)
+        account = _account_of(challenge.purpose, challenge.subject)
+        self._limits.reserve_sms(challenge.phone, ctx, segments=count_segments(body).count, account=account)
+        now = self._clock.now()
         replaced = self._store.replace_code(
             challenge.id,
             self._hasher.digest(challenge.id, code),
@@ -177,7 +187,7 @@ class ChallengeService:
         )
         if replaced is None:
             raise ChallengeUsed()
-        self._deliver(replaced, code, spec, ctx)
+        self._deliver(replaced, body, spec, ctx)
         return replaced
 
     def check(
@@ -210,6 +220,8 @@ class ChallengeService:
             raise WrongCode(counted.attempts_remaining)
         if not self._store.consume_challenge(challenge_id, now):
             raise ChallengeUsed()
+        if counted.phone:  # a texted code (not an emailed one) was used: the fraud guard's sign of a person
+            self._limits.sms.record_verified(counted.phone)
         return counted
 
     def purpose_of(self, challenge_id: str) -> ChallengePurpose | None:
@@ -270,10 +282,12 @@ class ChallengeService:
         if challenge.attempts >= challenge.max_attempts:
             raise ChallengeExhausted()
 
-    def _deliver(self, challenge: Challenge, code: str, spec: CodeSpec, ctx: RequestContext) -> None:
-        body = render_message(
+    def _body(self, spec: CodeSpec, code: str) -> str:
+        return render_message(
             spec.template, code=code, org=self._org, ttl_seconds=spec.ttl_seconds, web_origin=self._web_origin
         )
+
+    def _deliver(self, challenge: Challenge, body: str, spec: CodeSpec, ctx: RequestContext) -> None:
         # A login's subject is a user id; a verification's is the caller's auth_id, kept as detail.
         who = (
             {"user_id": challenge.subject}
@@ -281,7 +295,7 @@ class ChallengeService:
             else {"auth_id": challenge.subject}
         )
         try:
-            self._sender.send(challenge.phone, body)
+            send_expiring(self._sender, challenge.phone, body, spec.ttl_seconds)
         except SmsDeliveryError as exc:
             # Nobody may use a code that was never delivered (it could reach the wrong hands later).
             self._store.expire_challenge(challenge.id, self._clock.now())

@@ -13,23 +13,39 @@ typed (normalised), never by whether an account exists, so refusals reveal nothi
 
 from __future__ import annotations
 
-import ipaddress
-import logging
-import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn
 
 from twostep.domain.clock import Clock
-from twostep.domain.errors import DestinationNotAllowed, RateLimited
-from twostep.domain.identity import phone_country
+from twostep.domain.errors import RateLimited
 from twostep.domain.models import NO_CONTEXT, RequestContext
-from twostep.domain.ports import CounterStore
+from twostep.domain.ports import CounterStore, PrefixBlock, PrefixBlockStore
 from twostep.services.audit import AuditService
+from twostep.services.counting import (
+    DAY,
+    HOUR,
+    MESSAGES,
+    MINUTE,
+    CounterGate,
+    Held,
+    seconds_until,
+    window_of,
+)
+from twostep.services.limits_policy import LimitPolicy, ip_bucket
+from twostep.services.prefix_guard import FraudPolicy, PrefixGuard
+from twostep.services.sms_admission import SmsAdmission, SmsRequest
+from twostep.services.sms_budget import BudgetPolicy, SmsBudget
 
-logger = logging.getLogger("twostep.limits")
+__all__ = [
+    "MESSAGES",
+    "BudgetPolicy",
+    "FraudPolicy",
+    "LimitPolicy",
+    "LimitsService",
+    "SmsRequest",
+    "ip_bucket",
+]
 
-MINUTE, HOUR, DAY = 60, 3600, 86400
 # Consecutive wrong codes are remembered until a correct code or `twostep users unlock` (NIST 800-63B
 # §3.2.2 has no time window); the long expiry only lets storage drop abandoned counters eventually.
 SECOND_FACTOR_MEMORY_SECONDS = 3650 * DAY
@@ -37,70 +53,21 @@ SECOND_FACTOR_MEMORY_SECONDS = 3650 * DAY
 SECOND_FACTOR_LOCKED_RETRY_SECONDS = DAY
 LOGIN_FAILURE_MEMORY_SECONDS = DAY
 
-MESSAGES = {
-    "ip_login_rate": "Too many sign-in attempts from this network; try again later.",
-    "ip_register_rate": "Too many sign-ups from this network; try again later.",
-    "ip_verification_create_rate": "Too many verification requests from this network; try again later.",
-    "account_login_delay": "Too many failed sign-ins for this email; wait before trying again.",
-    "account_login_cap": "Too many failed sign-ins for this email from many places; wait before trying again.",
-    "second_factor_locked": (
-        "Too many wrong codes for this account; the second sign-in step is locked until an "
-        "administrator unlocks it."
-    ),
-    "resend_cooldown": "A code was just sent to this number; wait before asking for another.",
-    "sms_per_number_10min": "Too many codes sent to this number in the last minutes; try again later.",
-    "sms_per_number_day": "Too many codes sent to this number today; try again later.",
-    "email_cooldown": "A code was just sent to this address; wait before asking for another.",
-    "email_per_address_10min": "Too many codes sent to this address in the last minutes; try again later.",
-    "email_per_address_day": "Too many codes sent to this address today; try again later.",
-    "sms_hourly_budget": "The service has sent all the text messages it may send this hour; try again later.",
-}
 
+class _NoBlocks:
+    """Where blocks go when no store is given (a service built without the fraud guard): nowhere."""
 
-@dataclass(frozen=True, slots=True)
-class LimitPolicy:
-    resend_cooldown_seconds: int = 30
-    sms_per_number_10min: int = 5
-    sms_per_number_day: int = 10
-    sms_hourly_budget: int = 1000
-    sms_allowed_countries: tuple[str, ...] = ()
-    login_free_failures: int = 5
-    login_max_delay_seconds: int = 900
-    login_account_free_failures: int = 100
-    ip_login_per_minute: int = 60
-    ip_register_per_hour: int = 30
-    ip_verify_create_per_hour: int = 60
-    otp_account_failure_limit: int = 100
+    def add_prefix_block(self, block: PrefixBlock) -> bool:
+        return False
 
+    def get_prefix_block(self, prefix: str, now: datetime) -> PrefixBlock | None:
+        return None
 
-@dataclass(frozen=True, slots=True)
-class _Held:
-    """One unit taken from a counter; `expires_at` is passed again when giving it back."""
+    def list_prefix_blocks(self, now: datetime) -> list[PrefixBlock]:
+        return []
 
-    key: str
-    expires_at: datetime
-
-
-def _seconds_until(moment: datetime, now: datetime) -> int:
-    return max(1, math.ceil((moment - now).total_seconds()))
-
-
-def _window(now: datetime, seconds: int) -> tuple[int, datetime]:
-    start = math.floor(now.timestamp() / seconds) * seconds
-    return start, datetime.fromtimestamp(start + seconds, tz=now.tzinfo)
-
-
-def ip_bucket(ip: str) -> str:
-    """The unit an IP limit counts: the address, or its /64 for IPv6 (one subscriber's usual share)."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
+    def delete_prefix_block(self, prefix: str) -> bool:
+        return False
 
 
 def _client_key(ctx: RequestContext) -> str:
@@ -110,44 +77,40 @@ def _client_key(ctx: RequestContext) -> str:
 
 class LimitsService:
     def __init__(
-        self, counters: CounterStore, policy: LimitPolicy, clock: Clock, audit: AuditService
+        self,
+        counters: CounterStore,
+        policy: LimitPolicy,
+        clock: Clock,
+        audit: AuditService,
+        *,
+        blocks: PrefixBlockStore | None = None,
+        fraud: FraudPolicy | None = None,
+        budget: BudgetPolicy | None = None,
     ) -> None:
+        """Without `blocks` the fraud guard is off (it has nowhere to keep blocks)."""
         self._counters = counters
         self._policy = policy
         self._clock = clock
         self._audit = audit
+        self._gate = CounterGate(counters, clock, audit)
+        fraud = fraud or FraudPolicy(enabled=blocks is not None)
+        self.sms = SmsAdmission(
+            self._gate,
+            policy,
+            PrefixGuard(self._gate, blocks or _NoBlocks(), fraud),
+            SmsBudget(self._gate, budget or BudgetPolicy()),
+        )
 
     @property
     def policy(self) -> LimitPolicy:
         return self._policy
 
-    # --- taking from counters, refusing, giving back ---
-    def _take(
-        self, key: str, expires_at: datetime, limit: int, name: str, ctx: RequestContext, **who: str
-    ) -> _Held:
-        """Take one unit of `key`, or give it back and refuse when that would pass `limit`."""
-        now = self._clock.now()
-        held = _Held(key, expires_at)
-        if self._counters.increment_counter(key, 1, now, expires_at) <= limit:
-            return held
-        self._release(held)
-        live = self._counters.get_counter(key, now)
-        self._refuse(name, _seconds_until(live.expires_at if live else expires_at, now), ctx, **who)
-
-    def _release(self, held: _Held) -> None:
-        self._counters.increment_counter(held.key, -1, self._clock.now(), held.expires_at)
-
-    def _take_window(
-        self, key: str, window: int, limit: int, name: str, ctx: RequestContext, **who: str
-    ) -> _Held:
-        start, end = _window(self._clock.now(), window)
-        return self._take(f"{key}@{window}:{start}", end, limit, name, ctx, **who)
+    # --- taking from counters, refusing, giving back (see services/counting.py) ---
+    def _release(self, held: Held) -> None:
+        self._gate.release(held)
 
     def _refuse(self, name: str, retry_after: int, ctx: RequestContext, **who: str) -> NoReturn:
-        self._audit.record("limit_hit", ctx=ctx, limit=name, **who)
-        if name == "sms_hourly_budget":  # something for operators to alert on: the service stopped texting
-            logger.warning("sms hourly budget exhausted", extra={"limit": name, "retry_after": retry_after})
-        raise RateLimited(name, retry_after, MESSAGES.get(name))
+        self._gate.refuse(name, retry_after, ctx, **who)
 
     # --- per client IP ---
     def check_ip(self, action: str, ctx: RequestContext) -> None:
@@ -156,19 +119,19 @@ class LimitsService:
         Raises:
             RateLimited: the IP's rate for that action is used up (the refused request counts too).
         """
-        if ctx.ip is None:
-            return
+        if ctx.ip is None or (ctx.tenant is not None and action == "verification_create"):
+            return  # a keyed tenant is held to its own rates (SmsAdmission), not its server's IP
         window, limit = {
             "login": (MINUTE, self._policy.ip_login_per_minute),
             "register": (HOUR, self._policy.ip_register_per_hour),
             "verification_create": (HOUR, self._policy.ip_verify_create_per_hour),
         }[action]
         now = self._clock.now()
-        start, end = _window(now, window)
+        start, end = window_of(now, window)
         key = f"ip:{action}:{ip_bucket(ctx.ip)}@{window}:{start}"
         # Kept even when refused: a flooding address stays refused until its window ends, never longer.
         if self._counters.increment_counter(key, 1, now, end) > limit:
-            self._refuse(f"ip_{action}_rate", _seconds_until(end, now), ctx)
+            self._refuse(f"ip_{action}_rate", seconds_until(end, now), ctx)
 
     # --- per account and client: progressive delay after failed passwords, never a permanent lock ---
     def begin_login(self, email: str, ctx: RequestContext) -> None:
@@ -196,10 +159,10 @@ class LimitsService:
             self._release(client)
             raise
 
-    def _progressive(self, subject: str, free: int, name: str, ctx: RequestContext, email: str) -> _Held:
+    def _progressive(self, subject: str, free: int, name: str, ctx: RequestContext, email: str) -> Held:
         """Count one failure of `subject`; past `free` failures pass one gate per growing delay."""
         now = self._clock.now()
-        failures = _Held(f"login-fail:{subject}", now + timedelta(seconds=LOGIN_FAILURE_MEMORY_SECONDS))
+        failures = Held(f"login-fail:{subject}", now + timedelta(seconds=LOGIN_FAILURE_MEMORY_SECONDS))
         attempt = self._counters.increment_counter(failures.key, 1, now, failures.expires_at)
         if attempt <= free:
             return failures
@@ -209,7 +172,7 @@ class LimitsService:
             return failures
         self._release(failures)  # attempts refused during a delay neither count nor extend it
         live = self._counters.get_counter(gate, now)
-        self._refuse(name, _seconds_until(live.expires_at, now) if live else 1, ctx, email=email)
+        self._refuse(name, seconds_until(live.expires_at, now) if live else 1, ctx, email=email)
 
     def _login_delay(self, excess: int) -> int:
         """Seconds to wait after the `excess`-th failure past the free ones (the first: 1 s)."""
@@ -239,7 +202,7 @@ class LimitsService:
             RateLimited: the budget is spent; no code may be checked until an administrator unlocks it.
         """
         now = self._clock.now()
-        held = _Held(f"otp-fail:{user_id}", now + timedelta(seconds=SECOND_FACTOR_MEMORY_SECONDS))
+        held = Held(f"otp-fail:{user_id}", now + timedelta(seconds=SECOND_FACTOR_MEMORY_SECONDS))
         count = self._counters.increment_counter(held.key, 1, now, held.expires_at)
         if count > self._policy.otp_account_failure_limit:
             self._release(held)
@@ -254,7 +217,7 @@ class LimitsService:
     def code_attempt_void(self, user_id: str) -> None:
         """No code was compared (unknown, expired, used, malformed): give the counted attempt back."""
         now = self._clock.now()
-        self._release(_Held(f"otp-fail:{user_id}", now + timedelta(seconds=SECOND_FACTOR_MEMORY_SECONDS)))
+        self._release(Held(f"otp-fail:{user_id}", now + timedelta(seconds=SECOND_FACTOR_MEMORY_SECONDS)))
 
     def reset_code_failures(self, user_id: str) -> None:
         """A right code, or `twostep users unlock`: the account's wrong-code count starts again."""
@@ -263,49 +226,22 @@ class LimitsService:
     def _refuse_locked(self, user_id: str, ctx: RequestContext) -> NoReturn:
         self._refuse("second_factor_locked", SECOND_FACTOR_LOCKED_RETRY_SECONDS, ctx, user_id=user_id)
 
-    # --- per destination number and service-wide: what an SMS costs ---
+    # --- one SMS: where to, for whom, how many, what it costs (services/sms_admission.py) ---
     def check_destination(
         self, phone: str, ctx: RequestContext = NO_CONTEXT, field: str | None = None
     ) -> None:
-        """Raises: DestinationNotAllowed when the number's country is not on the allow-list."""
-        allowed = self._policy.sms_allowed_countries
-        if allowed and phone_country(phone) not in allowed:
-            self._audit.record("limit_hit", ctx=ctx, phone=phone, limit="country_not_allowed")
-            raise DestinationNotAllowed(**({"field": field} if field else {}))
+        """Raises: DestinationNotAllowed when the number's country or type is not allowed."""
+        self.sms.check_destination(phone, ctx, field)
 
-    def reserve_sms(self, phone: str, ctx: RequestContext = NO_CONTEXT) -> None:
+    def reserve_sms(
+        self, phone: str, ctx: RequestContext = NO_CONTEXT, *, segments: int = 1, account: str | None = None
+    ) -> None:
         """Admit one SMS to `phone` or raise; call before the code is created or sent.
 
-        Per-number day cap, 10-minute cap, cooldown, then the service-wide budget; a refusal gives back
-        every unit already taken, so a refused send costs no budget, no cap and no cooldown. An admitted send keeps its
-        units even if delivery then fails (the provider may have charged for it).
-
         Raises:
-            DestinationNotAllowed: the number's country is not on the allow-list.
-            RateLimited: cooldown, per-number caps or the hourly budget.
+            DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted.
         """
-        self.check_destination(phone, ctx)
-        taken: list[_Held] = []
-        try:
-            self._take_sms_units(phone, ctx, taken)
-        except RateLimited:
-            for held in reversed(taken):
-                self._release(held)
-            raise
-
-    def _take_sms_units(self, phone: str, ctx: RequestContext, taken: list[_Held]) -> None:
-        # Longest lock first, so Retry-After names the wait that really applies; the budget last, so an
-        # admitted unit of it is never given back (that keeps "N budget, exactly N sent" under races).
-        policy, now = self._policy, self._clock.now()
-        for window, limit, name in (
-            (DAY, policy.sms_per_number_day, "sms_per_number_day"),
-            (10 * MINUTE, policy.sms_per_number_10min, "sms_per_number_10min"),
-        ):
-            taken.append(self._take_window(f"sms:{phone}", window, limit, name, ctx, phone=phone))
-        if policy.resend_cooldown_seconds > 0:
-            until = now + timedelta(seconds=policy.resend_cooldown_seconds)
-            taken.append(self._take(f"sms-cooldown:{phone}", until, 1, "resend_cooldown", ctx, phone=phone))
-        taken.append(self._take_window("sms:all", HOUR, policy.sms_hourly_budget, "sms_hourly_budget", ctx))
+        self.sms.reserve(SmsRequest(phone, segments, account), ctx)
 
     # --- per email address: the same caps as a phone number ---
     def reserve_email(self, address: str, ctx: RequestContext = NO_CONTEXT) -> None:
@@ -315,18 +251,18 @@ class LimitsService:
         Raises:
             RateLimited: the address's caps or cooldown.
         """
-        policy, now = self._policy, self._clock.now()
-        taken: list[_Held] = []
+        policy, now, gate = self._policy, self._clock.now(), self._gate
+        taken: list[Held] = []
         try:
             for window, limit, name in (
                 (DAY, policy.sms_per_number_day, "email_per_address_day"),
                 (10 * MINUTE, policy.sms_per_number_10min, "email_per_address_10min"),
             ):
-                taken.append(self._take_window(f"mail:{address}", window, limit, name, ctx, email=address))
+                taken.append(gate.take_window(f"mail:{address}", window, limit, name, ctx, email=address))
             if policy.resend_cooldown_seconds > 0:
                 until = now + timedelta(seconds=policy.resend_cooldown_seconds)
                 taken.append(
-                    self._take(f"mail-cooldown:{address}", until, 1, "email_cooldown", ctx, email=address)
+                    gate.take(f"mail-cooldown:{address}", until, 1, "email_cooldown", ctx, email=address)
                 )
         except RateLimited:
             for held in reversed(taken):

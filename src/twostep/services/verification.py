@@ -36,7 +36,7 @@ from twostep.domain.errors import (
     WrongCode,
 )
 from twostep.domain.identity import E164, parse_phone
-from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext
+from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, Tenant
 from twostep.domain.otp import CodeHasher
 from twostep.domain.ports import ChallengeStore, CounterStore
 from twostep.services.audit import AuditService
@@ -85,6 +85,11 @@ class _CreateRequest:
     retries: int | None
 
 
+def _tenant_of(ctx: RequestContext) -> dict[str, str]:
+    """The caller's tenant for the audit trail (none for keyless dev calls)."""
+    return {"tenant": ctx.tenant.name} if ctx.tenant is not None else {}
+
+
 def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
 
@@ -115,9 +120,10 @@ class VerificationService:
         expiration: int | None = None,
         retries: int | None = None,
         message: str | None = None,
+        tenant: Tenant | None = None,
     ) -> CodeSpec:
         """Raises: InvalidInput naming the field (see `verification_input.code_spec`)."""
-        return code_spec(self._policy, code_length, expiration, retries, message)
+        return code_spec(self._policy, code_length, expiration, retries, message, tenant)
 
     def create(
         self,
@@ -140,12 +146,14 @@ class VerificationService:
         """
         auth_id = checked_auth_id(auth_id)
         phone = parse_phone(recipient, field="recipient")
-        spec = self.code_spec(code_length, expiration, retries, message)
+        spec = self.code_spec(code_length, expiration, retries, message, ctx.tenant)
+        self._limits.check_destination(phone, ctx, field="recipient")
         self._limits.check_ip("verification_create", ctx)
-        request = _CreateRequest(verification_id(auth_id), auth_id, phone, spec, code_length, retries)
+        challenge_id = verification_id(auth_id, ctx.tenant)
+        request = _CreateRequest(challenge_id, auth_id, phone, spec, code_length, retries)
         with self._create_lock(request.challenge_id):
             challenge, mode = self._send(request, ctx)
-        self._audit.record("verification_created", ctx=ctx, phone=phone, mode=mode)
+        self._audit.record("verification_created", ctx=ctx, phone=phone, mode=mode, **_tenant_of(ctx))
         return VerificationCreated(auth_id, challenge.expires_at, challenge.attempts_remaining)
 
     def check(self, auth_id: str, code: str, ctx: RequestContext = NO_CONTEXT) -> VerificationChecked:
@@ -157,18 +165,20 @@ class VerificationService:
         """
         auth_id = checked_auth_id(auth_id)
         number = checked_code(code)
-        challenge_id = verification_id(auth_id)
+        challenge_id = verification_id(auth_id, ctx.tenant)
         try:
             self._codes.check(challenge_id, number, "verify", ctx)
         except ChallengeNotFound:
             # The same HMAC work as for a known id, so the answer's timing says little more than its status.
             self._hasher.digest(challenge_id, code)
-            self._audit.record("verification_failed", ctx=ctx, reason=ChallengeNotFound.code)
+            self._audit.record(
+                "verification_failed", ctx=ctx, reason=ChallengeNotFound.code, **_tenant_of(ctx)
+            )
             raise
         except (WrongCode, ChallengeGone) as exc:
-            self._audit.record("verification_failed", ctx=ctx, reason=exc.code)
+            self._audit.record("verification_failed", ctx=ctx, reason=exc.code, **_tenant_of(ctx))
             raise
-        self._audit.record("verification_succeeded", ctx=ctx)
+        self._audit.record("verification_succeeded", ctx=ctx, **_tenant_of(ctx))
         return VerificationChecked(auth_id)
 
     @contextmanager

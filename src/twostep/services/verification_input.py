@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
-from twostep.domain.errors import InvalidInput
+from twostep.domain.errors import InvalidInput, MessageNotAllowed
+from twostep.domain.models import Tenant
 from twostep.services.challenges import CodeSpec
 
 LENGTH_RANGE = (4, 10)
@@ -26,9 +28,18 @@ class VerifyPolicy:
     template: str
 
 
-def verification_id(auth_id: str) -> str:
-    """The challenge id for an `auth_id`: fixed length, no caller-controlled characters."""
-    return "v:" + hashlib.sha256(auth_id.encode()).hexdigest()
+# A scheme (`https://`, `sms:`), `www.`, or a dotted host with a top-level domain: what a phishing text
+# needs to lead somewhere. Deliberately broad: a tenant that needs links is allowed them explicitly.
+URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://|\bwww\.|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?:[/:?#]|\b)")
+
+
+def verification_id(auth_id: str, tenant: Tenant | None = None) -> str:
+    """The challenge id for an `auth_id` of a tenant: fixed length, no caller-controlled characters.
+
+    Each tenant has its own namespace; calls without a tenant (the keyless dev mode) keep the plain one.
+    """
+    scoped = auth_id if tenant is None else f"{tenant.name}\x00{auth_id}"
+    return "v:" + hashlib.sha256(scoped.encode()).hexdigest()
 
 
 def checked_auth_id(auth_id: str) -> str:
@@ -57,9 +68,13 @@ def _bounded(value: int | None, default: int, low: int, high: int, field: str) -
     return value
 
 
-def _checked_message(message: str | None, default: str) -> str:
+def _checked_message(message: str | None, default: str, tenant: Tenant | None) -> str:
     if message is None:
         return default
+    if tenant is not None and not tenant.allow_message:
+        raise MessageNotAllowed(field="message")
+    if tenant is not None and not tenant.allow_urls and URL.search(message):
+        raise MessageNotAllowed("message may not contain a link or web address.", field="message")
     if "{code}" not in message:
         raise InvalidInput("message must contain {code}.", field="message")
     if len(message) > MAX_MESSAGE_CHARS or any(ord(ch) < 32 and ch not in "\n\r" for ch in message):
@@ -76,17 +91,20 @@ def code_spec(
     expiration: int | None = None,
     retries: int | None = None,
     message: str | None = None,
+    tenant: Tenant | None = None,
 ) -> CodeSpec:
-    """Per-request values within the configured bounds; None takes the default.
+    """Per-request values within the configured bounds; None takes the default (the tenant's template).
 
-    Raises: InvalidInput naming the field (`code_length`, `expiration`, `retries`, `message`).
+    Raises: InvalidInput naming the field (`code_length`, `expiration`, `retries`, `message`);
+        MessageNotAllowed for a text the tenant may not send.
     """
     p = policy
+    template = tenant.template if tenant is not None and tenant.template else p.template
     return CodeSpec(
         length=_bounded(code_length, p.default_length, *LENGTH_RANGE, "code_length"),
         ttl_seconds=_bounded(
             expiration, p.default_ttl_seconds, MIN_TTL_SECONDS, p.max_ttl_seconds, "expiration"
         ),
         max_attempts=_bounded(retries, p.default_retries, *RETRIES_RANGE, "retries"),
-        template=_checked_message(message, p.template),
+        template=_checked_message(message, template, tenant),
     )

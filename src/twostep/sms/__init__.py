@@ -50,4 +50,5 @@ def build_delivery(settings: Settings, deps: SenderDeps) -> SmsSender:
     """
     from twostep.sms.failover import FailoverSender
 
-    return FailoverSender([build_sender(name, settings, deps) for name in settings.sms_providers])
+    senders = [build_sender(name, settings, deps) for name in settings.sms_providers]
+    return FailoverSender(senders, deps.clock)

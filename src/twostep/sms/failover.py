@@ -2,62 +2,105 @@
 
 Each provider is tried in the configured order. A failure the provider marks `retryable` (the request
 never arrived, or a 5xx) is retried once on the same provider; anything else moves on to the next one
-at once. Logs name the provider and the reason only: never the number, the text or a credential.
+at once. A provider that answered with `Retry-After` (429, 503) is not asked again until that time has
+passed: it is skipped, and when every provider is waiting the error carries the shortest wait, which
+the API passes on as its own `Retry-After`. Logs name the provider and the reason only: never the
+number, the text or a credential.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
+from twostep.domain.clock import Clock, SystemClock
 from twostep.domain.errors import SmsDeliveryError
-from twostep.domain.ports import SmsSender
-from twostep.sms.segments import count_segments
+from twostep.domain.ports import SmsSender, send_expiring
+from twostep.domain.segments import count_segments
 
 logger = logging.getLogger("twostep.sms")
 
 
+Send = Callable[[SmsSender], str]
+
+
 class FailoverSender:
-    def __init__(self, senders: Sequence[SmsSender]) -> None:
+    def __init__(self, senders: Sequence[SmsSender], clock: Clock | None = None) -> None:
         if not senders:
             raise ValueError("at least one sender is needed")
         self._senders = list(senders)
         self.name = "+".join(sender.name for sender in self._senders)
+        self._clock = clock or SystemClock()
+        self._paused: dict[str, datetime] = {}  # provider name -> asked us to wait until
+        self._lock = threading.Lock()
 
     def send(self, to: str, body: str) -> str:
         """Deliver through the first provider that takes the message.
 
         Raises:
-            SmsDeliveryError: every provider failed; `reason` is the last provider's reason.
+            SmsDeliveryError: every provider failed or is waiting; `reason` is the last provider's
+                reason, `retry_after` the shortest wait a provider asked for.
         """
+        return self._deliver(body, lambda sender: sender.send(to, body))
+
+    def send_expiring(self, to: str, body: str, valid_seconds: int) -> str:
+        """`send`, telling providers that can (Twilio) to drop the text after `valid_seconds`."""
+        return self._deliver(body, lambda sender: send_expiring(sender, to, body, valid_seconds))
+
+    def _deliver(self, body: str, send: Send) -> str:
         warn_if_long(body)
         failures: list[SmsDeliveryError] = []
         for sender in self._senders:
+            waiting = self._waiting(sender.name)
+            if waiting is not None:
+                failures.append(SmsDeliveryError("throttled", provider=sender.name, retry_after=waiting))
+                continue
             try:
-                return send_with_one_retry(sender, to, body)
+                return send_with_one_retry(sender, send)
             except SmsDeliveryError as exc:
                 failures.append(exc)
+                self._pause(sender.name, exc.retry_after)
                 logger.warning("sms provider failed", extra={"provider": sender.name, "reason": exc.reason})
+        waits = [exc.retry_after for exc in failures if exc.retry_after is not None]
         logger.error(
             "no sms provider took the message",
             extra={"providers": self.name, "reasons": ",".join(exc.reason for exc in failures)},
         )
-        raise SmsDeliveryError(failures[-1].reason, provider=self.name)
+        raise SmsDeliveryError(
+            failures[-1].reason, provider=self.name, retry_after=min(waits) if waits else None
+        )
+
+    def _waiting(self, provider: str) -> int | None:
+        """Seconds a provider still asked us to wait, or None."""
+        now = self._clock.now()
+        with self._lock:
+            until = self._paused.get(provider)
+            if until is None or until <= now:
+                self._paused.pop(provider, None)
+                return None
+        return max(1, int((until - now).total_seconds() + 0.999))
+
+    def _pause(self, provider: str, seconds: int | None) -> None:
+        if seconds is not None:
+            with self._lock:
+                self._paused[provider] = self._clock.now() + timedelta(seconds=seconds)
 
 
-def send_with_one_retry(sender: SmsSender, to: str, body: str) -> str:
-    """`sender.send`, sent a second time only when the first failure is safe to retry.
+def send_with_one_retry(sender: SmsSender, send: Send) -> str:
+    """`send(sender)`, done a second time only when the first failure is safe to retry.
 
     Raises:
         SmsDeliveryError: from the last attempt.
     """
     try:
-        return sender.send(to, body)
+        return send(sender)
     except SmsDeliveryError as exc:
         if not exc.retryable:
             raise
         logger.info("sms provider retried", extra={"provider": sender.name, "reason": exc.reason})
-    return sender.send(to, body)
+    return send(sender)
 
 
 def warn_if_long(body: str) -> None:

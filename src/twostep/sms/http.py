@@ -9,7 +9,10 @@ Retrying is not done here; `FailoverSender` retries once what `retryable` marks 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -54,17 +57,46 @@ def base_url(value: str) -> str:
     return value.rstrip("/")
 
 
+# Where the operator should look, logged with a refusal (never sent to callers).
+HINTS = {
+    "auth": "check the provider's credentials",
+    "sender_refused": "the credentials work, but the sender (From number, SMS id) is not usable with them",
+    "throttled": "the provider asked to slow down; it is skipped until its Retry-After passes",
+}
+MAX_RETRY_AFTER_SECONDS = 3600
+
+
 def reason_for_status(status: int) -> str:
     """The stable reason for a non-success HTTP status.
 
     Only 400 and 422 say something about the request's content (the number); 402 (no balance), 404,
-    415, 429 and 5xx are the provider's or our configuration's problem.
+    415 and 5xx are the provider's or our configuration's problem; 429 asks us to slow down.
     """
     if status in (401, 403):
         return "auth"
     if status in (400, 422):
         return "rejected_number"
+    if status == 429:
+        return "throttled"
     return "provider_error"
+
+
+def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -> int | None:
+    """A `Retry-After` header (seconds or an HTTP date) as whole seconds, capped at an hour; else None."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = (moment - (now or datetime.now(UTC))).total_seconds()
+    return min(MAX_RETRY_AFTER_SECONDS, max(1, math.ceil(seconds)))
 
 
 def post(
@@ -74,11 +106,13 @@ def post(
     provider: str,
     credentials: tuple[str, str],
     classify: Classifier | None = None,
+    status_reasons: Mapping[int, str] | None = None,
     **request: Any,
 ) -> httpx.Response:
     """POST with HTTP Basic auth; returns the response when its status is 2xx.
 
-    `request` goes to httpx as is (`data`, `json`, `content`, `headers`).
+    `request` goes to httpx as is (`data`, `json`, `content`, `headers`); `status_reasons` gives a
+    provider's own meaning of a status (sipgate's 403 is not about credentials).
 
     Raises:
         SmsDeliveryError: timeout, connection failure, or any other status.
@@ -89,7 +123,7 @@ def post(
         raise transport_failure(exc, provider) from None
     if response.is_success:
         return response
-    raise status_failure(response, provider, classify)
+    raise status_failure(response, provider, classify, status_reasons)
 
 
 def transport_failure(exc: httpx.TransportError, provider: str) -> SmsDeliveryError:
@@ -103,12 +137,21 @@ def transport_failure(exc: httpx.TransportError, provider: str) -> SmsDeliveryEr
     return SmsDeliveryError(reason, provider=provider, retryable=not_sent)
 
 
-def status_failure(response: httpx.Response, provider: str, classify: Classifier | None) -> SmsDeliveryError:
-    """Map a non-success answer; only 5xx is retryable."""
+def status_failure(
+    response: httpx.Response,
+    provider: str,
+    classify: Classifier | None,
+    status_reasons: Mapping[int, str] | None = None,
+) -> SmsDeliveryError:
+    """Map a non-success answer; only 5xx without a Retry-After is retryable at once.
+
+    A `Retry-After` (429, 503) is carried on the error, so the next attempt waits for it.
+    """
     status = response.status_code
-    reason = reason_for_status(status)
-    if classify is not None and 400 <= status < 500 and reason != "auth":
+    reason = (status_reasons or {}).get(status) or reason_for_status(status)
+    if classify is not None and 400 <= status < 500 and reason not in ("auth", "sender_refused", "throttled"):
         reason = classify(response) or reason
+    retry_after = retry_after_seconds(response)
     logger.warning(
         "sms provider refused the message",
         extra={
@@ -116,9 +159,13 @@ def status_failure(response: httpx.Response, provider: str, classify: Classifier
             "status": status,
             "reason": reason,
             "provider_code": error_code(response),
+            "retry_after": retry_after,
+            "hint": HINTS.get(reason),
         },
     )
-    return SmsDeliveryError(reason, provider=provider, retryable=status >= 500)
+    return SmsDeliveryError(
+        reason, provider=provider, retryable=status >= 500 and retry_after is None, retry_after=retry_after
+    )
 
 
 def json_body(response: httpx.Response) -> dict[str, Any]:

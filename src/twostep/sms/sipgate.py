@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from twostep.sms import SenderDeps
 
 
+# sipgate answers 401 for a wrong token; 403 means the token works but may not send from this SMS id
+# (an id of another account, or a token without the `sessions:sms:write` scope).
+STATUS_REASONS = {403: "sender_refused"}
+
+
 class SipgateSender:
     name = "sipgate"
 
@@ -44,6 +49,7 @@ class SipgateSender:
             self._url,
             provider=self.name,
             credentials=self._credentials,
+            status_reasons=STATUS_REASONS,
             json={"smsId": self._sms_id, "recipient": to, "message": body},
         )
         return "sipgate-" + secrets.token_hex(8)

@@ -1,4 +1,5 @@
-"""Amazon SNS direct SMS: `sns.publish(PhoneNumber=…, Message=…)` as a Transactional message.
+"""Amazon SNS direct SMS: `sns.publish(PhoneNumber=…, Message=…)` as a Transactional message, from the
+configured origination number when there is one.
 
 The region and credentials come from the AWS environment (or the injected boto3 session); botocore's own
 retries are turned off so that `FailoverSender` applies the same retry-once policy as for every provider.
@@ -20,6 +21,8 @@ logger = logging.getLogger("twostep.sms")
 
 # An SNS sender ID: 1 to 11 letters, digits or hyphens, with at least one letter.
 SENDER_ID = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9-]{1,11}")
+# An origination identity SNS accepts: an E.164 number you own, or a short code (digits only).
+ORIGINATION = re.compile(r"\+[1-9][0-9]{6,14}|[0-9]{3,8}")
 AUTH_CODES = frozenset(
     {
         "AuthorizationError",
@@ -33,6 +36,7 @@ AUTH_CODES = frozenset(
     }
 )
 NUMBER_CODES = frozenset({"InvalidParameter", "InvalidParameterValue", "OptedOut"})
+THROTTLE_CODES = frozenset({"Throttling", "ThrottlingException", "ThrottledException"})
 
 
 def reason_for_code(code: str, status: int) -> str:
@@ -41,17 +45,27 @@ def reason_for_code(code: str, status: int) -> str:
         return "auth"
     if code in NUMBER_CODES:
         return "rejected_number"
+    if code in THROTTLE_CODES or status == 429:
+        return "throttled"
     return "provider_error"
 
 
 class SnsSender:
     name = "sns"
 
-    def __init__(self, client: Any, *, sender_id: str | None = None) -> None:
+    def __init__(
+        self, client: Any, *, sender_id: str | None = None, origination_number: str | None = None
+    ) -> None:
         self._client = client
+        # Transactional: SNS's route for time-critical texts (higher delivery, no marketing opt-out rules).
         attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
         if sender_id:
             attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": sender_id}
+        if origination_number:
+            attributes["AWS.MM.SMS.OriginationNumber"] = {
+                "DataType": "String",
+                "StringValue": origination_number,
+            }
         self._attributes = attributes
 
     @classmethod
@@ -64,6 +78,11 @@ class SnsSender:
             raise ConfigurationError(
                 "TWOSTEP_SNS_SENDER_ID must be 1 to 11 letters, digits or hyphens, with at least one letter"
             )
+        origination = settings.sns_origination_number.strip() if settings.sns_origination_number else None
+        if origination and not ORIGINATION.fullmatch(origination):
+            raise ConfigurationError(
+                "TWOSTEP_SNS_ORIGINATION_NUMBER must be an E.164 number (+12065550100) or a short code"
+            )
         session = aws_session(deps.boto_session, settings.aws_region, "the sns provider")
         from botocore.config import Config  # importable: aws_session found boto3
 
@@ -73,7 +92,7 @@ class SnsSender:
             read_timeout=seconds,
             retries={"total_max_attempts": 1, "mode": "standard"},
         )
-        return cls(session.client("sns", config=config), sender_id=sender_id)
+        return cls(session.client("sns", config=config), sender_id=sender_id, origination_number=origination)
 
     def send(self, to: str, body: str) -> str:
         """Returns the SNS `MessageId`. Raises: SmsDeliveryError."""
@@ -83,12 +102,32 @@ class SnsSender:
             answer = self._client.publish(PhoneNumber=to, Message=body, MessageAttributes=self._attributes)
         except (ClientError, BotoCoreError) as exc:
             reason, retryable = classify(exc)
+            retry_after = retry_after_of(exc)
             logger.warning(
                 "sms provider refused the message",
-                extra={"provider": self.name, "reason": reason, "error": type(exc).__name__},
+                extra={
+                    "provider": self.name,
+                    "reason": reason,
+                    "error": type(exc).__name__,
+                    "retry_after": retry_after,
+                },
             )
-            raise SmsDeliveryError(reason, provider=self.name, retryable=retryable) from None
+            raise SmsDeliveryError(
+                reason,
+                provider=self.name,
+                retryable=retryable and retry_after is None,
+                retry_after=retry_after,
+            ) from None
         return str(answer["MessageId"])
+
+
+def retry_after_of(exc: Exception) -> int | None:
+    """The `Retry-After` seconds of an SNS error answer (throttling), capped at an hour; else None."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    value = str(response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("retry-after", "")).strip()
+    return min(3600, max(1, int(value))) if value.isdigit() else None
 
 
 def classify(exc: Exception) -> tuple[str, bool]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
@@ -19,8 +21,10 @@ from twostep.domain.models import (
     Session,
     User,
 )
-from twostep.domain.ports import Counter, KeyRecord
+from twostep.domain.ports import Counter, KeyRecord, PrefixBlock, PurgeRules
 from twostep.storage.cursors import message_cursor, parse_message_cursor
+
+T = TypeVar("T")
 
 
 class MemoryStorage:
@@ -38,6 +42,7 @@ class MemoryStorage:
         self._counters: dict[str, Counter] = {}
         self._audit: list[AuditEvent] = []
         self._key_record: KeyRecord | None = None
+        self._blocks: dict[str, PrefixBlock] = {}
 
     def init_schema(self) -> None:
         """Nothing to create."""
@@ -289,6 +294,27 @@ class MemoryStorage:
         with self._lock:
             self._counters.pop(key, None)
 
+    # --- prefix blocks ---
+    def add_prefix_block(self, block: PrefixBlock) -> bool:
+        with self._lock:
+            current = self._blocks.get(block.prefix)
+            if current is not None and current.until > block.blocked_at:
+                return False
+            self._blocks[block.prefix] = block
+            return True
+
+    def get_prefix_block(self, prefix: str, now: datetime) -> PrefixBlock | None:
+        block = self._blocks.get(prefix)
+        return block if block is not None and block.until > now else None
+
+    def list_prefix_blocks(self, now: datetime) -> list[PrefixBlock]:
+        with self._lock:
+            return sorted((b for b in self._blocks.values() if b.until > now), key=lambda b: b.prefix)
+
+    def delete_prefix_block(self, prefix: str) -> bool:
+        with self._lock:
+            return self._blocks.pop(prefix, None) is not None
+
     # --- audit ---
     def append_audit(self, event: AuditEvent) -> None:
         with self._lock:
@@ -319,3 +345,39 @@ class MemoryStorage:
                 return False
             self._key_record = record
             return True
+
+    # --- housekeeping ---
+    expired_by_backend: frozenset[str] = frozenset()
+
+    def purge_expired(self, rules: PurgeRules) -> dict[str, int]:
+        with self._lock:
+            return {
+                "challenges": _drop(
+                    self._challenges, lambda c: c.expires_at < rules.challenges_before, rules.limit
+                ),
+                "refresh_tokens": _drop(
+                    self._refresh,
+                    lambda t: (
+                        t.family_expires_at < rules.refresh_before and t.expires_at < rules.refresh_before
+                    ),
+                    rules.limit,
+                ),
+                "counters": _drop(
+                    self._counters, lambda c: c.expires_at < rules.counters_before, rules.limit
+                ),
+                "outbox": _drop_listed(self._outbox, lambda e: e.sent_at < rules.outbox_before, rules.limit),
+                "audit": _drop_listed(self._audit, lambda e: e.at < rules.audit_before, rules.limit),
+            }
+
+
+def _drop(rows: dict[str, T], ended: Callable[[T], bool], limit: int) -> int:
+    doomed = [key for key, row in rows.items() if ended(row)][:limit]
+    for key in doomed:
+        del rows[key]
+    return len(doomed)
+
+
+def _drop_listed(rows: list[T], ended: Callable[[T], bool], limit: int) -> int:
+    doomed = {id(row) for row in [row for row in rows if ended(row)][:limit]}
+    rows[:] = [row for row in rows if id(row) not in doomed]
+    return len(doomed)

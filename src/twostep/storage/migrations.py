@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from twostep.domain.errors import StorageUnavailable
+from twostep.storage.purge_sql import POSTGRES_INDEXES, SQLITE_INDEXES
 from twostep.storage.schema_v1 import POSTGRES_V1, SQLITE_V1
 from twostep.storage.sqlite_users import add_challenge_email, upgrade_users
 
@@ -72,6 +73,26 @@ CREATE TABLE IF NOT EXISTS key_record (
     ),
     Migration(
         5,
+        "fraud guard: prefix_blocks (number prefixes blocked for SMS pumping)",
+        sqlite="""
+CREATE TABLE IF NOT EXISTS prefix_blocks (
+    prefix TEXT PRIMARY KEY, blocked_at REAL NOT NULL, until REAL NOT NULL, sent INTEGER NOT NULL,
+    verified INTEGER NOT NULL);
+""",
+        postgres="""
+CREATE TABLE IF NOT EXISTS prefix_blocks (
+    prefix text PRIMARY KEY, blocked_at timestamptz NOT NULL, until timestamptz NOT NULL,
+    sent bigint NOT NULL, verified bigint NOT NULL);
+""",
+    ),
+    Migration(
+        6,
+        "housekeeping: indexes on the time columns purges compare",
+        sqlite=SQLITE_INDEXES,
+        postgres=POSTGRES_INDEXES,
+    ),
+    Migration(
+        7,
         "sessions (one per refresh-token family) and the list of recently ended ones; messages by author",
         sqlite="""
 CREATE TABLE IF NOT EXISTS sessions (

@@ -19,9 +19,10 @@ from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, P
 from twostep.domain.ports import Counter
 from twostep.settings import Settings
 from twostep.storage.cursors import message_cursor, parse_message_cursor
+from twostep.storage.postgres_blocks import PostgresPrefixBlocks
 from twostep.storage.postgres_connection import Row
-from twostep.storage.postgres_keys import PostgresKeyRecord
 from twostep.storage.postgres_sessions import INSERT_REFRESH, PostgresSessionOps, refresh_row
+from twostep.storage.postgres_upkeep import PostgresUpkeep
 
 CHALLENGE_COLUMNS = (
     "id, purpose, subject, phone, code_hmac, created_at, expires_at, max_attempts, attempts, consumed_at,"
@@ -62,7 +63,7 @@ def _refresh(row: Row | None) -> RefreshToken | None:
     return RefreshToken(**{key: row[key] for key in REFRESH_COLUMNS.split(", ")} | {"amr": tuple(row["amr"])})
 
 
-class PostgresStorage(PostgresSessionOps, PostgresKeyRecord):
+class PostgresStorage(PostgresSessionOps, PostgresUpkeep, PostgresPrefixBlocks):
     """Satisfies every storage port; safe to share between threads and between processes."""
 
     @classmethod

@@ -14,13 +14,15 @@ from datetime import datetime
 from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
-from twostep.domain.ports import Counter, KeyRecord
+from twostep.domain.ports import Counter, KeyRecord, PurgeRules
 from twostep.storage.cursors import message_cursor, parse_message_cursor
+from twostep.storage.purge_sql import purge_statements
+from twostep.storage.sqlite_blocks import SqlitePrefixBlocks
 from twostep.storage.sqlite_connection import epoch, moment, moment_or_none
 from twostep.storage.sqlite_sessions import INSERT_TOKEN, SqliteSessionOps, token_row
 
 
-class SqliteStorage(SqliteSessionOps):
+class SqliteStorage(SqliteSessionOps, SqlitePrefixBlocks):
     """Satisfies every storage port; safe to share between threads."""
 
     # --- users ---
@@ -376,3 +378,12 @@ class SqliteStorage(SqliteSessionOps):
                 (*values, replaces),
             )
         return cursor.rowcount == 1
+
+    # --- housekeeping ---
+    expired_by_backend: frozenset[str] = frozenset()
+
+    def purge_expired(self, rules: PurgeRules) -> dict[str, int]:
+        deleted = {}
+        for kind, sql, times, cutoff in purge_statements(rules, "?"):
+            deleted[kind] = self._execute(sql, (*[epoch(cutoff)] * times, rules.limit)).rowcount
+        return deleted

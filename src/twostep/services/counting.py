@@ -1,0 +1,116 @@
+"""Limits over atomic storage counters: take a unit before deciding, give it back when refusing.
+
+Fixed windows: a counter's key names its window, and the counter expires with it. Every limit takes its
+counter with one atomic increment *before* deciding, so concurrent callers can never all slip under a
+cap; a refused attempt gives back what it took (a compensating decrement), so a refusal never eats a
+budget, another cap, or extends a delay. Every refusal raises `RateLimited` with the limit's name and
+the seconds until it lifts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NoReturn
+
+from twostep.domain.clock import Clock
+from twostep.domain.errors import RateLimited
+from twostep.domain.models import RequestContext
+from twostep.domain.ports import CounterStore
+from twostep.services.audit import AuditService
+
+logger = logging.getLogger("twostep.limits")
+
+MINUTE, HOUR, DAY = 60, 3600, 86400
+
+MESSAGES = {
+    "ip_login_rate": "Too many sign-in attempts from this network; try again later.",
+    "ip_register_rate": "Too many sign-ups from this network; try again later.",
+    "ip_verification_create_rate": "Too many verification requests from this network; try again later.",
+    "account_login_delay": "Too many failed sign-ins for this email; wait before trying again.",
+    "account_login_cap": "Too many failed sign-ins for this email from many places; wait before trying again.",
+    "second_factor_locked": (
+        "Too many wrong codes for this account; the second sign-in step is locked until an "
+        "administrator unlocks it."
+    ),
+    "resend_cooldown": "A code was just sent to this number; wait before asking for another.",
+    "sms_per_number_10min": "Too many codes sent to this number in the last minutes; try again later.",
+    "sms_per_number_day": "Too many codes sent to this number today; try again later.",
+    "email_cooldown": "A code was just sent to this address; wait before asking for another.",
+    "email_per_address_10min": "Too many codes sent to this address in the last minutes; try again later.",
+    "email_per_address_day": "Too many codes sent to this address today; try again later.",
+    "sms_hourly_budget": "The service has sent all the text messages it may send this hour; try again later.",
+    "ip_sms_rate": "Too many text messages requested from this network; try again later.",
+    "account_sms_day": "Too many codes sent for this account today; try again tomorrow.",
+    "tenant_sms_hour": "This API key has sent all the text messages it may send this hour.",
+    "tenant_sms_day": "This API key has sent all the text messages it may send today.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Units taken from a counter; `expires_at` is passed again when giving them back."""
+
+    key: str
+    expires_at: datetime
+    amount: int = 1
+
+
+def seconds_until(moment: datetime, now: datetime) -> int:
+    return max(1, math.ceil((moment - now).total_seconds()))
+
+
+def window_of(now: datetime, seconds: int) -> tuple[int, datetime]:
+    """The start (UNIX seconds) and the end of the fixed window of `seconds` that holds `now`."""
+    start = math.floor(now.timestamp() / seconds) * seconds
+    return start, datetime.fromtimestamp(start + seconds, tz=now.tzinfo)
+
+
+class CounterGate:
+    """Taking from counters, giving back, and refusing (audited) with `RateLimited`."""
+
+    def __init__(self, counters: CounterStore, clock: Clock, audit: AuditService) -> None:
+        self.counters = counters
+        self.clock = clock
+        self.audit = audit
+
+    def try_take(self, key: str, expires_at: datetime, limit: int, amount: int = 1) -> Held | int:
+        """Take `amount` of `key`: the held units, or (given back) the seconds until the counter ends."""
+        now = self.clock.now()
+        held = Held(key, expires_at, amount)
+        if self.counters.increment_counter(key, amount, now, expires_at) <= limit:
+            return held
+        self.release(held)
+        live = self.counters.get_counter(key, now)
+        return seconds_until(live.expires_at if live else expires_at, now)
+
+    def take(
+        self, key: str, expires_at: datetime, limit: int, name: str, ctx: RequestContext, **who: str
+    ) -> Held:
+        """Take one unit of `key`, or give it back and refuse when that would pass `limit`."""
+        taken = self.try_take(key, expires_at, limit)
+        if isinstance(taken, Held):
+            return taken
+        self.refuse(name, taken, ctx, **who)
+
+    def take_window(
+        self, key: str, window: int, limit: int, name: str, ctx: RequestContext, **who: str
+    ) -> Held:
+        windowed, end = self.window_key(key, window)
+        return self.take(windowed, end, limit, name, ctx, **who)
+
+    def window_key(self, key: str, window: int) -> tuple[str, datetime]:
+        """The key of `key`'s current window of `window` seconds, and when that window ends."""
+        start, end = window_of(self.clock.now(), window)
+        return f"{key}@{window}:{start}", end
+
+    def release(self, held: Held) -> None:
+        self.counters.increment_counter(held.key, -held.amount, self.clock.now(), held.expires_at)
+
+    def refuse(self, name: str, retry_after: int, ctx: RequestContext, **who: str) -> NoReturn:
+        self.audit.record("limit_hit", ctx=ctx, limit=name, **who)
+        if name == "sms_hourly_budget":  # something for operators to alert on: the service stopped texting
+            logger.warning("sms hourly budget exhausted", extra={"limit": name, "retry_after": retry_after})
+        raise RateLimited(name, retry_after, MESSAGES.get(name))

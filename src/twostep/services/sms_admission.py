@@ -1,0 +1,116 @@
+"""Whether one SMS may go out: where to, who asks for it, how many so far, what it costs.
+
+Checked in this order, before a code is created or sent (`reserve`):
+1. the destination: country allow-list and number type (422 `destination_not_allowed`);
+2. the fraud guard: the number's prefix is not blocked (403 `destination_blocked`);
+3. velocity: the caller (a keyed tenant's hourly and daily rates, else the client IP's hourly cap), the
+   account's daily cap, the number's daily and 10-minute caps and cooldown, the hourly message budget;
+4. money: the segments' price against the hourly and daily budgets, global and per country (503).
+A refusal gives back every unit already taken. An admitted send keeps its units even if delivery then
+fails (the provider may have charged for it) and counts as "sent" for the fraud guard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from twostep.domain.errors import DestinationNotAllowed, RateLimited, SmsBudgetExhausted
+from twostep.domain.models import RequestContext
+from twostep.services.counting import DAY, HOUR, MINUTE, CounterGate, Held
+from twostep.services.destinations import MESSAGES as DESTINATION_MESSAGES
+from twostep.services.destinations import DestinationRules
+from twostep.services.limits_policy import LimitPolicy, ip_bucket
+from twostep.services.prefix_guard import PrefixGuard
+from twostep.services.sms_budget import SmsBudget
+
+
+@dataclass(frozen=True, slots=True)
+class SmsRequest:
+    """One SMS about to be sent: to whom, how long it is, and for which account (logins)."""
+
+    phone: str
+    segments: int = 1
+    account: str | None = None
+
+
+@dataclass
+class SmsAdmission:
+    gate: CounterGate
+    policy: LimitPolicy
+    guard: PrefixGuard
+    budget: SmsBudget
+    rules: DestinationRules = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rules = DestinationRules(self.policy.sms_allowed_countries, self.policy.sms_allowed_number_types)
+
+    def check_destination(self, phone: str, ctx: RequestContext, field: str | None = None) -> None:
+        """Raises: DestinationNotAllowed when the number's country or type is not allowed."""
+        refusal = self.rules.refusal(phone)
+        if refusal is None:
+            return
+        self.gate.audit.record("limit_hit", ctx=ctx, phone=phone, limit=refusal)
+        details = {"field": field} if field else {}
+        raise DestinationNotAllowed(DESTINATION_MESSAGES[refusal], rule=refusal, **details)
+
+    def reserve(self, request: SmsRequest, ctx: RequestContext) -> None:
+        """Admit one SMS or raise (see the module docstring for the order).
+
+        Raises:
+            DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted.
+        """
+        self.check_destination(request.phone, ctx)
+        self.guard.check(request.phone, ctx)
+        taken: list[Held] = []
+        try:
+            self._take_caller_units(request, ctx, taken)
+            self._take_number_units(request.phone, ctx, taken)
+            self.budget.take(request.phone, request.segments, ctx, taken)
+        except (RateLimited, SmsBudgetExhausted):
+            for held in reversed(taken):
+                self.gate.release(held)
+            raise
+        self.guard.record_sent(request.phone, ctx)
+
+    def record_verified(self, phone: str) -> None:
+        """A code sent to `phone` was used: its prefix converts."""
+        self.guard.record_verified(phone)
+
+    def _take_caller_units(self, request: SmsRequest, ctx: RequestContext, taken: list[Held]) -> None:
+        gate, policy = self.gate, self.policy
+        if ctx.tenant is not None:  # a keyed server-to-server caller: its own rates, not its IP's
+            tenant = ctx.tenant
+            for window, limit, name in (
+                (DAY, tenant.sms_per_day, "tenant_sms_day"),
+                (HOUR, tenant.sms_per_hour, "tenant_sms_hour"),
+            ):
+                taken.append(gate.take_window(f"sms-tenant:{tenant.name}", window, limit, name, ctx))
+        elif ctx.ip is not None:
+            key = f"sms-ip:{ip_bucket(ctx.ip)}"
+            taken.append(gate.take_window(key, HOUR, policy.ip_sms_per_hour, "ip_sms_rate", ctx))
+        if request.account is not None:
+            taken.append(
+                gate.take_window(
+                    f"sms-account:{request.account}",
+                    DAY,
+                    policy.account_sms_per_day,
+                    "account_sms_day",
+                    ctx,
+                    user_id=request.account,
+                )
+            )
+
+    def _take_number_units(self, phone: str, ctx: RequestContext, taken: list[Held]) -> None:
+        # Longest lock first, so Retry-After names the wait that really applies; the message budget
+        # last, so an admitted unit of it is never given back by a later cap of this group.
+        gate, policy, now = self.gate, self.policy, self.gate.clock.now()
+        for window, limit, name in (
+            (DAY, policy.sms_per_number_day, "sms_per_number_day"),
+            (10 * MINUTE, policy.sms_per_number_10min, "sms_per_number_10min"),
+        ):
+            taken.append(gate.take_window(f"sms:{phone}", window, limit, name, ctx, phone=phone))
+        if policy.resend_cooldown_seconds > 0:
+            until = now + timedelta(seconds=policy.resend_cooldown_seconds)
+            taken.append(gate.take(f"sms-cooldown:{phone}", until, 1, "resend_cooldown", ctx, phone=phone))
+        taken.append(gate.take_window("sms:all", HOUR, policy.sms_hourly_budget, "sms_hourly_budget", ctx))
