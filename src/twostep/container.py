@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from twostep.domain.clock import Clock, SystemClock
+from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import EmailSender, SmsSender, Storage
@@ -67,6 +68,7 @@ class Container:
     housekeeping: HousekeepingService
     tenants: TenantDirectory
     fraud: PrefixGuard
+    metrics: Metrics
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -112,6 +114,7 @@ def build(
     sender: SmsSender | None = None,
     email_sender: EmailSender | None = None,
     passwords: PasswordHasher | None = None,
+    metrics: Metrics | None = None,
 ) -> Container:
     """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda,
     the pumping simulation's cheap password hasher)."""
@@ -136,7 +139,9 @@ def build(
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)
     email_sender = email_sender or build_email_sender(settings, deps)
-    return _wire(settings, clock, storage, (sender, email_sender), keys, closers, passwords)
+    return _wire(
+        settings, clock, storage, (sender, email_sender), keys, closers, passwords, metrics or NO_METRICS
+    )
 
 
 # Past this age an unreadable list fails closed: the issue's promise is "refused within 5 s".
@@ -171,6 +176,7 @@ def _wire(
     keys: KeyRing,
     closers: list[Any],
     passwords: PasswordHasher | None = None,
+    metrics: Metrics = NO_METRICS,
 ) -> Container:
     sender, email_sender = senders
     passwords = passwords or PasswordHasher(
@@ -178,6 +184,7 @@ def _wire(
         settings.argon2_time_cost,
         settings.argon2_parallelism,
         max_concurrent=usable_cores(),
+        on_queue=metrics.hash_queue,
     )
     audit = AuditService(storage, clock, fingerprint_key=keys.otp_hmac_key)
     limits = LimitsService(
@@ -188,6 +195,7 @@ def _wire(
         blocks=storage,
         fraud=fraud_policy(settings),
         budget=budget_policy(settings),
+        metrics=metrics,
     )
     code_hasher = CodeHasher(keys.otp_hmac_key)
     codes = ChallengeService(
@@ -200,6 +208,7 @@ def _wire(
         clock=clock,
         org_name=settings.org_name,
         web_origin=settings.web_origin,
+        metrics=metrics,
     )
     locks = AccountLocks(storage, clock)
     tokens = TokenService(
@@ -259,7 +268,7 @@ def _wire(
             code_spec=login_spec,
             require_second_factor=settings.require_second_factor,
         ),
-        messages=MessageService(storage, clock),
+        messages=MessageService(storage, clock, users=storage),
         verification=VerificationService(
             codes=codes,
             challenges=storage,
@@ -310,5 +319,6 @@ def _wire(
         housekeeping=HousekeepingService(storage, clock, housekeeping_policy(settings)),
         tenants=tenant_directory(settings),
         fraud=limits.sms.guard,
+        metrics=metrics,
         closers=closers,
     )

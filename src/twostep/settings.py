@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     its first byte: slow clients (slowloris) cannot hold connections open."""
     http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
     """`twostep serve` closes a kept-alive connection idle for this long."""
+    api_docs: bool | None = None
+    """Serve `/docs` (Swagger UI) and `/redoc`; unset, they are on except when TWOSTEP_STAGE=prod."""
+    metrics_token: SecretStr | None = None
+    """When set, `GET /metrics` answers only `Authorization: Bearer <this>`; unset, only loopback callers."""
     audit_retention_days: int = Field(default=90, ge=1, le=3650)
     """How long audit events are kept; housekeeping deletes older ones."""
     purge_grace_seconds: int = Field(default=86_400, ge=0, le=30 * 86_400)
@@ -429,6 +433,17 @@ class Settings(BaseSettings):
             )
         if not value:
             raise ValueError("at least one provider is needed")
+        return value
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _metrics_token(cls, value: object) -> object:
+        """Empty means unset (a compose file's `${TWOSTEP_METRICS_TOKEN:-}`); a set one is long enough."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text in ("", None):
+            return None
+        if isinstance(text, str) and len(text) < 16:
+            raise ValueError("use at least 16 characters (or leave it unset for loopback-only metrics)")
         return value
 
     @field_validator("jwt_rsa_bits")
