@@ -161,6 +161,10 @@ class ServerProcess:
         """The CLI against this server's storage."""
         return run_cli(self.env, *args, cwd=self.workdir)
 
+    def cli_with(self, extra_env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+        """The CLI against this server's storage, with some settings of its own."""
+        return run_cli(self.env | extra_env, *args, cwd=self.workdir)
+
     def outbox(self, to: str, last: int = 50) -> list[dict[str, Any]]:
         return outbox(self.env, to, last)
 

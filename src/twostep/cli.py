@@ -17,12 +17,14 @@ import typer
 
 from twostep.cli_fraud import fraud_app
 from twostep.cli_outbox import email_app, sms_app
+from twostep.cli_storage import register as register_storage_commands
 from twostep.cli_support import (
     PLAIN_HELP,
     container_for,
     fail,
     friendly_errors,
     package_version,
+    refuse_missing_database,
     settings_or_exit,
 )
 from twostep.domain.identity import mask_phone
@@ -117,6 +119,9 @@ def storage_init() -> None:
         typer.echo(f"storage ready ({settings.storage})")
 
 
+register_storage_commands(storage_app)
+
+
 @storage_app.command("migrate")
 def storage_migrate() -> None:
     """Apply pending schema migrations (every start does too); safe to run again, and from two hosts at once."""
@@ -173,17 +178,25 @@ def users_show(user_id: UserId) -> None:
 def users_delete(
     user_id: UserId, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False
 ) -> None:
-    """Delete a user and end all of its sessions."""
+    """Delete a user: end every session, erase personal data (messages keep a neutral author)."""
     if not yes and not typer.confirm(f"Delete user {user_id}?"):
         fail("not deleted", 1)
     with container_for() as container:
-        container.account.delete(user_id)
-    typer.echo(f"deleted {user_id}")
+        pseudonym = container.account.delete(user_id)
+    typer.echo(f"deleted {user_id} (the audit trail now calls it {pseudonym})")
+
+
+@users_app.command("lock")
+def users_lock(user_id: UserId) -> None:
+    """Lock a user: every session ends at once and signing in is refused until `users unlock`."""
+    with container_for() as container:
+        ended = container.account.lock(user_id)
+    typer.echo(f"locked {user_id}; {ended} session(s) ended")
 
 
 @users_app.command("unlock")
 def users_unlock(user_id: UserId) -> None:
-    """Reset a user's wrong-code count after the second factor locked (NIST 800-63B)."""
+    """Lift an administrative lock and reset the wrong-code count after the second factor locked."""
     with container_for() as container:
         container.account.unlock(user_id)
     typer.echo(f"unlocked {user_id}")
@@ -195,6 +208,7 @@ def keys_rotate(
         int | None,
         typer.Option(
             "--activation-delay",
+            metavar="SECONDS",
             min=0,
             help="Seconds the new key is only published before it signs "
             "(default TWOSTEP_KEY_ACTIVATION_DELAY_SECONDS; 0 only after a key leaked).",
@@ -208,6 +222,8 @@ def keys_rotate(
     from twostep.secrets import rotate_keys
 
     settings = settings_or_exit()
+    if not settings.secret_arn:  # the keys live in the database: never rotate into a new, empty one
+        refuse_missing_database(settings)
     if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None:
         fail("TWOSTEP_JWT_HS256_SECRET: the HS256 key comes from this setting; change it there", 2)
     delay = settings.key_activation_delay_seconds if activation_delay is None else activation_delay

@@ -1,7 +1,8 @@
 """What a served app does around its requests: background upkeep, and closing its container at the end.
 
 While serving, each process re-reads the shared key set every `TWOSTEP_KEYS_REFRESH_SECONDS` (so a
-rotation reaches it within a minute). uvicorn runs the shutdown half after it stopped accepting
+rotation reaches it within a minute) and deletes one bounded batch of expired rows every
+`TWOSTEP_HOUSEKEEPING_INTERVAL_SECONDS`. uvicorn runs the shutdown half after it stopped accepting
 connections and the requests in flight have finished (SIGTERM drains), so closing the container there
 (which checkpoints SQLite's WAL) loses nothing.
 """
@@ -30,10 +31,14 @@ def serving_lifespan(container: Container) -> Lifespan:
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
         logger.info("serving", extra={"pid": os.getpid()})
+        settings = container.settings
         jobs = [
+            asyncio.create_task(_every(settings.keys_refresh_seconds, container.keys.refresh, "key refresh")),
             asyncio.create_task(
-                _every(container.settings.keys_refresh_seconds, container.keys.refresh, "key refresh")
-            )
+                _every(
+                    settings.housekeeping_interval_seconds, container.housekeeping.purge_once, "housekeeping"
+                )
+            ),
         ]
         try:
             yield

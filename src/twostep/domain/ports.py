@@ -9,11 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from twostep.domain.identity import E164
 from twostep.domain.keys import VersionedKeys
-from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
+from twostep.domain.models import (
+    AuditEvent,
+    Challenge,
+    Message,
+    OutboxEntry,
+    Page,
+    RefreshToken,
+    Revocation,
+    Session,
+    User,
+)
 
 
 class UserStore(Protocol):
@@ -102,7 +113,37 @@ class RefreshTokenStore(Protocol):
         """Atomically mark an unused, unrevoked, unexpired token as used; None if that failed."""
         ...
 
-    def revoke_family(self, family_id: str, now: datetime) -> None: ...
+    def revoke_family(self, family_id: str, now: datetime) -> bool:
+        """End the session: every token of the family stops working, the session is marked revoked
+        and put on the revocation list (`list_revocations`), all in one atomic step.
+
+        True only for the call that ended it (False: unknown, or already ended).
+        """
+        ...
+
+
+class SessionStore(Protocol):
+    """Sign-in sessions (one per refresh-token family) and the list of recently ended ones."""
+
+    def add_session(self, session: Session, first_token: RefreshToken) -> None:
+        """Store a new session together with its first refresh token (both or neither)."""
+        ...
+
+    def get_session(self, user_id: str, session_id: str) -> Session | None:
+        """The user's session, revoked or not; None when it is not theirs or does not exist."""
+        ...
+
+    def touch_session(self, user_id: str, session_id: str, now: datetime) -> Session | None:
+        """Set `last_used_at` (a refresh); the session after the change, None when it does not exist."""
+        ...
+
+    def list_sessions(self, user_id: str, now: datetime) -> list[Session]:
+        """The user's sessions that are neither revoked nor expired, newest first."""
+        ...
+
+    def list_revocations(self, since: datetime) -> list[Revocation]:
+        """Sessions revoked at or after `since` (a short window: the access-token lifetime)."""
+        ...
 
     def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
         """Revoke every refresh token of the user (a password reset or change ends its sessions)."""
@@ -114,6 +155,10 @@ class MessageStore(Protocol):
 
     def list_messages(self, limit: int, cursor: str | None = None) -> Page[Message]:
         """Newest first; `cursor` continues after the last message of the previous page."""
+        ...
+
+    def anonymise_messages(self, user_id: str, author: str, pseudonym: str) -> int:
+        """A deleted account's messages stay, under a neutral `author` and the `pseudonym` as user id."""
         ...
 
 
@@ -186,6 +231,10 @@ class AuditStore(Protocol):
         """The `limit` newest events, oldest first."""
         ...
 
+    def pseudonymise_audit(self, user_id: str, pseudonym: str) -> int:
+        """A deleted account's events keep only `pseudonym`: no email hash, masked phone or IP."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class KeyRecord:
@@ -210,6 +259,47 @@ class KeyStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class PurgeRules:
+    """What housekeeping may delete: rows that ended before these moments, at most `limit` of each kind."""
+
+    challenges_before: datetime  # expired (or used) codes whose `expires_at` is earlier
+    refresh_before: datetime  # refresh tokens whose token and family both ended earlier
+    counters_before: datetime  # counters whose window ended earlier
+    outbox_before: datetime  # console-outbox messages sent earlier
+    audit_before: datetime  # audit events older than the retention
+    limit: int
+
+
+PURGED_KINDS = ("challenges", "refresh_tokens", "counters", "outbox", "audit")
+
+
+class PurgeStore(Protocol):
+    def purge_expired(self, rules: PurgeRules) -> dict[str, int]:
+        """Delete up to `rules.limit` rows of each kind in `PURGED_KINDS` that ended before its cutoff
+        (bounded work: an index range, never a scan); returns how many of each were deleted. A backend
+        whose own expiry deletes a kind (DynamoDB's TTL) lists it in `expired_by_backend` instead."""
+        ...
+
+    @property
+    def expired_by_backend(self) -> frozenset[str]:
+        """Kinds this backend removes itself when they expire (DynamoDB TTL); empty for the others."""
+        ...
+
+
+@runtime_checkable
+class BackupStore(Protocol):
+    """A storage that can copy itself while live (SQLite's online backup)."""
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy in `target`. Raises: StorageUnavailable."""
+        ...
+
+    def checkpoint(self) -> None:
+        """Make the database file complete on its own (SQLite: fold the WAL in)."""
+        ...
+
+
 class KeySource(Protocol):
     """Where a process gets the deployment's shared key material (the database, or a secret store)."""
 
@@ -230,12 +320,14 @@ class Storage(
     UserStore,
     ChallengeStore,
     RefreshTokenStore,
+    SessionStore,
     MessageStore,
     OutboxStore,
     CounterStore,
     PrefixBlockStore,
     AuditStore,
     KeyStore,
+    PurgeStore,
     Protocol,
 ):
     """Everything a storage adapter provides."""

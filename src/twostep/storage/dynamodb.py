@@ -14,7 +14,9 @@ deletes lag by up to a few days):
 | refresh token | `REFRESH#<sha256>` | `REFRESH` | | used_at set by a transaction that checks the family |
 | token family | `FAMILY#<id>` | `FAMILY` | | `revoked_at` revokes every token of the family |
 | user's families | `USER#<id>` | `FAMILY#<id>` | | lets `delete_user` revoke sessions with a Query |
-| message | `MESSAGES` | `<µs>#<id>` | | board: Query newest first, cursor = last key |
+| session | `USER#<id>` | `SESSION#<id>` | | created, last used, client, truncated IP, revoked_at |
+| revocation list | `REVOKED` | `<µs>#<session id>` | | recently ended sessions; ttl 2 days |
+| message | `MESSAGES` | `<µs>#<id>` | `MSGBY#<user id>` / `<µs>#<id>` | board: Query newest first |
 | outbox (dev) | `OUTBOX` | `<seq>` | `OUTBOX#<to>` / `<seq>` | console provider only; ttl 7 days |
 | counter | `COUNTER#<key>` | `COUNTER` | | `ADD v`; restarts after `expires_at` |
 | audit | `AUDIT` | `<seq>` | `AUDIT#<user id>` / `<seq>` | ttl 400 days |
@@ -33,7 +35,6 @@ from typing import Any
 
 from twostep.domain.errors import ConfigurationError
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page
-from twostep.domain.ports import KeyRecord
 from twostep.settings import Settings
 from twostep.storage import dynamodb_codec as codec
 from twostep.storage.cursors import message_cursor, parse_message_cursor
@@ -42,22 +43,25 @@ from twostep.storage.dynamodb_client import (
     CLIENT_CONFIG,
     ConditionFailed,
     DynamoCalls,
-    sequence,
-    serialize,
-    to_datetime,
+    timed_sequence,
     to_number,
     ttl_after,
 )
 from twostep.storage.dynamodb_counters import CounterOps
+from twostep.storage.dynamodb_erasure import ErasureOps
 from twostep.storage.dynamodb_schema import GSI1, create_table, table_exists
+from twostep.storage.dynamodb_sessions import SessionOps
 from twostep.storage.dynamodb_tokens import RefreshTokenOps
+from twostep.storage.dynamodb_upkeep import UpkeepOps
 from twostep.storage.dynamodb_users import UserOps
 from twostep.storage.phone_crypto import PhoneCipher, derive_phone_index_key
 
 _NOT_CONSUMED = "attribute_exists(PK) AND attribute_not_exists(consumed_at)"
 
 
-class DynamoDbStorage(UserOps, RefreshTokenOps, CounterOps, PrefixBlockOps):
+class DynamoDbStorage(
+    UserOps, SessionOps, RefreshTokenOps, ErasureOps, CounterOps, PrefixBlockOps, UpkeepOps
+):
     """Satisfies every storage port over one boto3 client (thread-safe)."""
 
     def __init__(self, client: Any, table: str, cipher: PhoneCipher | None = None) -> None:
@@ -187,7 +191,7 @@ class DynamoDbStorage(UserOps, RefreshTokenOps, CounterOps, PrefixBlockOps):
 
     # --- outbox ---
     def add_outbox(self, entry: OutboxEntry) -> None:
-        self._put(codec.outbox_item(entry, sequence()))
+        self._put(codec.outbox_item(entry, timed_sequence(entry.sent_at)))
 
     def list_outbox(self, to: str | None = None, last: int = 20) -> list[OutboxEntry]:
         if last <= 0:
@@ -202,7 +206,7 @@ class DynamoDbStorage(UserOps, RefreshTokenOps, CounterOps, PrefixBlockOps):
 
     # --- audit ---
     def append_audit(self, event: AuditEvent) -> None:
-        self._put(codec.audit_item(event, sequence()))
+        self._put(codec.audit_item(event, timed_sequence(event.at)))
 
     def list_audit(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:
         if limit <= 0:
@@ -214,36 +218,3 @@ class DynamoDbStorage(UserOps, RefreshTokenOps, CounterOps, PrefixBlockOps):
                 "GSI1PK = :p", {":p": f"AUDIT#{user_id}"}, limit, ScanIndexForward=False, IndexName=GSI1
             )
         return [codec.audit_event(item) for item in reversed(items)]
-
-    # --- shared keys ---
-    def get_key_record(self) -> KeyRecord | None:
-        item = self._get("KEYS", "KEYS")
-        if item is None:
-            return None
-        return KeyRecord(
-            int(item["version"]), item["sealed"], item["master_key_id"], to_datetime(item["updated_at"])
-        )
-
-    def put_key_record(self, record: KeyRecord, replaces: int | None) -> bool:
-        item = {
-            "PK": "KEYS",
-            "SK": "KEYS",
-            "version": record.version,
-            "sealed": record.sealed,
-            "master_key_id": record.master_key_id,
-            "updated_at": to_number(record.updated_at),
-        }
-        try:
-            if replaces is None:
-                self._put(item, "attribute_not_exists(PK)")
-            else:
-                self._calls.call(
-                    "put_item",
-                    TableName=self._table,
-                    Item=serialize(item),
-                    ConditionExpression="version = :v",
-                    ExpressionAttributeValues=serialize({":v": replaces}),
-                )
-        except ConditionFailed:
-            return False
-        return True

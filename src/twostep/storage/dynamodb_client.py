@@ -90,6 +90,17 @@ def sequence() -> str:
     return f"{_sequence.next():020d}#{os.urandom(4).hex()}"
 
 
+def time_prefix(moment: datetime) -> str:
+    """Nanoseconds since the epoch, zero-padded: sorts like the time (and like `sequence()`'s start)."""
+    return f"{int(moment.timestamp() * 1_000_000) * 1000:020d}"
+
+
+def timed_sequence(moment: datetime) -> str:
+    """A sort key ordered by `moment` (the record's own time), then by insertion: housekeeping deletes
+    everything before a moment with one key-range Query."""
+    return f"{time_prefix(moment)}#{sequence()}"
+
+
 def _cancellation_codes(error: ClientError) -> list[str]:
     reasons = error.response.get("CancellationReasons") or []
     return [str(reason.get("Code", "")) for reason in reasons]

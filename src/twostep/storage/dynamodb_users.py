@@ -200,6 +200,7 @@ class UserOps(TableOps):
         if not self._delete_user_items(user_id):
             return False
         self.revoke_user_tokens(user_id, now)
+        self._forget_session_details(user_id)  # type: ignore[attr-defined]
         return True
 
     def revoke_user_tokens(self, user_id: str, now: datetime) -> None:

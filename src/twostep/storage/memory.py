@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
-from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
-from twostep.domain.ports import Counter, KeyRecord, PrefixBlock
+from twostep.domain.models import (
+    AuditEvent,
+    Challenge,
+    Message,
+    OutboxEntry,
+    Page,
+    RefreshToken,
+    Revocation,
+    Session,
+    User,
+)
+from twostep.domain.ports import Counter, KeyRecord, PrefixBlock, PurgeRules
 from twostep.storage.cursors import message_cursor, parse_message_cursor
+
+T = TypeVar("T")
 
 
 class MemoryStorage:
@@ -21,6 +35,8 @@ class MemoryStorage:
         self._phones: dict[str, str] = {}
         self._challenges: dict[str, Challenge] = {}
         self._refresh: dict[str, RefreshToken] = {}
+        self._sessions: dict[str, Session] = {}
+        self._revocations: dict[str, datetime] = {}
         self._messages: list[Message] = []
         self._outbox: list[OutboxEntry] = []
         self._counters: dict[str, Counter] = {}
@@ -103,6 +119,10 @@ class MemoryStorage:
             self._emails.pop(user.email, None)
             if user.phone is not None and self._phones.get(user.phone) == user_id:
                 self._phones.pop(user.phone, None)
+            for session in list(self._sessions.values()):
+                if session.user_id == user_id:
+                    self.revoke_family(session.id, now)
+                    self._sessions[session.id] = replace(self._sessions[session.id], client=None, ip=None)
             for token_hash, token in self._refresh.items():
                 if token.user_id == user_id and token.revoked_at is None:
                     self._refresh[token_hash] = replace(token, revoked_at=now)
@@ -174,11 +194,50 @@ class MemoryStorage:
             self._refresh[token_hash] = claimed
             return claimed
 
-    def revoke_family(self, family_id: str, now: datetime) -> None:
+    def revoke_family(self, family_id: str, now: datetime) -> bool:
         with self._lock:
             for token_hash, token in self._refresh.items():
                 if token.family_id == family_id and token.revoked_at is None:
                     self._refresh[token_hash] = replace(token, revoked_at=now)
+            session = self._sessions.get(family_id)
+            known = session is not None or any(t.family_id == family_id for t in self._refresh.values())
+            if not known or family_id in self._revocations:
+                return False
+            self._revocations[family_id] = now
+            if session is not None:
+                self._sessions[family_id] = replace(session, revoked_at=now)
+            return True
+
+    # --- sessions ---
+    def add_session(self, session: Session, first_token: RefreshToken) -> None:
+        with self._lock:
+            self._sessions[session.id] = session
+            self._refresh[first_token.token_hash] = first_token
+
+    def get_session(self, user_id: str, session_id: str) -> Session | None:
+        session = self._sessions.get(session_id)
+        return session if session is not None and session.user_id == user_id else None
+
+    def touch_session(self, user_id: str, session_id: str, now: datetime) -> Session | None:
+        with self._lock:
+            session = self.get_session(user_id, session_id)
+            if session is None:
+                return None
+            self._sessions[session_id] = touched = replace(session, last_used_at=now)
+            return touched
+
+    def list_sessions(self, user_id: str, now: datetime) -> list[Session]:
+        with self._lock:
+            live = [
+                s
+                for s in self._sessions.values()
+                if s.user_id == user_id and s.revoked_at is None and s.expires_at > now
+            ]
+        return sorted(live, key=lambda s: (s.created_at, s.id), reverse=True)
+
+    def list_revocations(self, since: datetime) -> list[Revocation]:
+        with self._lock:
+            return [Revocation(sid, at) for sid, at in self._revocations.items() if at >= since]
 
     def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
         with self._lock:
@@ -190,6 +249,13 @@ class MemoryStorage:
     def add_message(self, message: Message) -> None:
         with self._lock:
             self._messages.append(message)
+
+    def anonymise_messages(self, user_id: str, author: str, pseudonym: str) -> int:
+        with self._lock:
+            mine = [i for i, m in enumerate(self._messages) if m.user_id == user_id]
+            for index in mine:
+                self._messages[index] = replace(self._messages[index], user_id=pseudonym, author=author)
+            return len(mine)
 
     def list_messages(self, limit: int, cursor: str | None = None) -> Page[Message]:
         with self._lock:
@@ -254,6 +320,15 @@ class MemoryStorage:
         with self._lock:
             self._audit.append(event)
 
+    def pseudonymise_audit(self, user_id: str, pseudonym: str) -> int:
+        with self._lock:
+            mine = [i for i, e in enumerate(self._audit) if e.user_id == user_id]
+            for index in mine:
+                self._audit[index] = replace(
+                    self._audit[index], user_id=pseudonym, email_hash=None, phone_masked=None, ip=None
+                )
+            return len(mine)
+
     def list_audit(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:
         with self._lock:
             matching = [e for e in self._audit if user_id is None or e.user_id == user_id]
@@ -270,3 +345,39 @@ class MemoryStorage:
                 return False
             self._key_record = record
             return True
+
+    # --- housekeeping ---
+    expired_by_backend: frozenset[str] = frozenset()
+
+    def purge_expired(self, rules: PurgeRules) -> dict[str, int]:
+        with self._lock:
+            return {
+                "challenges": _drop(
+                    self._challenges, lambda c: c.expires_at < rules.challenges_before, rules.limit
+                ),
+                "refresh_tokens": _drop(
+                    self._refresh,
+                    lambda t: (
+                        t.family_expires_at < rules.refresh_before and t.expires_at < rules.refresh_before
+                    ),
+                    rules.limit,
+                ),
+                "counters": _drop(
+                    self._counters, lambda c: c.expires_at < rules.counters_before, rules.limit
+                ),
+                "outbox": _drop_listed(self._outbox, lambda e: e.sent_at < rules.outbox_before, rules.limit),
+                "audit": _drop_listed(self._audit, lambda e: e.at < rules.audit_before, rules.limit),
+            }
+
+
+def _drop(rows: dict[str, T], ended: Callable[[T], bool], limit: int) -> int:
+    doomed = [key for key, row in rows.items() if ended(row)][:limit]
+    for key in doomed:
+        del rows[key]
+    return len(doomed)
+
+
+def _drop_listed(rows: list[T], ended: Callable[[T], bool], limit: int) -> int:
+    doomed = {id(row) for row in [row for row in rows if ended(row)][:limit]}
+    rows[:] = [row for row in rows if id(row) not in doomed]
+    return len(doomed)

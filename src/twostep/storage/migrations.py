@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from twostep.domain.errors import StorageUnavailable
+from twostep.storage.purge_sql import POSTGRES_INDEXES, SQLITE_INDEXES
 from twostep.storage.schema_v1 import POSTGRES_V1, SQLITE_V1
 from twostep.storage.sqlite_users import add_challenge_email, upgrade_users
 
@@ -82,6 +83,36 @@ CREATE TABLE IF NOT EXISTS prefix_blocks (
 CREATE TABLE IF NOT EXISTS prefix_blocks (
     prefix text PRIMARY KEY, blocked_at timestamptz NOT NULL, until timestamptz NOT NULL,
     sent bigint NOT NULL, verified bigint NOT NULL);
+""",
+    ),
+    Migration(
+        6,
+        "housekeeping: indexes on the time columns purges compare",
+        sqlite=SQLITE_INDEXES,
+        postgres=POSTGRES_INDEXES,
+    ),
+    Migration(
+        7,
+        "sessions (one per refresh-token family) and the list of recently ended ones; messages by author",
+        sqlite="""
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,
+    auth_time REAL NOT NULL, amr TEXT NOT NULL, last_used_at REAL NOT NULL, client TEXT, ip TEXT,
+    revoked_at REAL);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, created_at);
+CREATE TABLE IF NOT EXISTS revocations (session_id TEXT PRIMARY KEY, revoked_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS revocations_recent ON revocations (revoked_at);
+CREATE INDEX IF NOT EXISTS messages_user ON messages (user_id);
+""",
+        postgres="""
+CREATE TABLE IF NOT EXISTS sessions (
+    id text PRIMARY KEY, user_id text NOT NULL, created_at timestamptz NOT NULL, expires_at timestamptz NOT NULL,
+    auth_time timestamptz NOT NULL, amr text[] NOT NULL, last_used_at timestamptz NOT NULL, client text,
+    ip text, revoked_at timestamptz);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, created_at);
+CREATE TABLE IF NOT EXISTS revocations (session_id text PRIMARY KEY, revoked_at timestamptz NOT NULL);
+CREATE INDEX IF NOT EXISTS revocations_recent ON revocations (revoked_at);
+CREATE INDEX IF NOT EXISTS messages_user ON messages (user_id);
 """,
     ),
 )

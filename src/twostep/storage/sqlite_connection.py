@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -20,6 +21,8 @@ from typing import Any
 
 from twostep.domain.errors import StorageUnavailable
 from twostep.storage.migrations import SQLITE_LEDGER, pending, split_sqlite
+
+logger = logging.getLogger("twostep.storage")
 
 
 # Times are stored as UNIX seconds (REAL) so that comparisons with "now" happen inside SQL.
@@ -226,7 +229,42 @@ class SqliteConnections:
     def ping(self) -> None:
         self._one("SELECT 1")
 
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file and empty it, so the `.db` file alone is complete.
+
+        Raises: StorageUnavailable.
+        """
+        if self._path != ":memory:":
+            self._one("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy of the live database in `target` (created 0600), with SQLite's online backup
+        API: one read transaction copies every page while writers go on (WAL), then the copy is made a
+        self-contained file (rollback journal, no -wal beside it).
+
+        Raises: StorageUnavailable.
+        """
+        partial = target.with_name(f".{target.name}.partial")
+        partial.unlink(missing_ok=True)
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        try:
+            with self._guard() as source:
+                copy = sqlite3.connect(partial)
+                try:
+                    source.backup(copy)  # all pages in one step: one consistent snapshot
+                    copy.execute("PRAGMA journal_mode = DELETE")
+                finally:
+                    copy.close()
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+
     def close(self) -> None:
+        """Checkpoints the WAL (best effort: another process may still be reading), then closes."""
+        try:
+            self.checkpoint()
+        except StorageUnavailable:
+            logger.warning("could not checkpoint the SQLite WAL at close")
         with self._lock:
             self._closed = True
         self._close_idle()

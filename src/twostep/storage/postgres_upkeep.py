@@ -1,12 +1,15 @@
-"""PostgreSQL: the shared key record (one row, replaced only over the version read)."""
+"""PostgreSQL: the shared key record (one row, replaced only over the version read) and housekeeping."""
 
 from __future__ import annotations
 
-from twostep.domain.ports import KeyRecord
+from twostep.domain.ports import KeyRecord, PurgeRules
 from twostep.storage.postgres_connection import PostgresConnections
+from twostep.storage.purge_sql import purge_statements
 
 
-class PostgresKeyRecord(PostgresConnections):
+class PostgresUpkeep(PostgresConnections):
+    expired_by_backend: frozenset[str] = frozenset()
+
     def get_key_record(self) -> KeyRecord | None:
         row = self._one("SELECT * FROM key_record WHERE name = 'keys'")
         if row is None:
@@ -32,3 +35,9 @@ class PostgresKeyRecord(PostgresConnections):
             )
             == 1
         )
+
+    def purge_expired(self, rules: PurgeRules) -> dict[str, int]:
+        deleted = {}
+        for kind, sql, times, cutoff in purge_statements(rules, "%s"):
+            deleted[kind] = self._execute(sql, (*[cutoff] * times, rules.limit))
+        return deleted

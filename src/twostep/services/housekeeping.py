@@ -1,0 +1,84 @@
+"""Housekeeping: expired codes, sessions, counters, outbox messages and old audit events are deleted, a
+bounded batch at a time, by the server in the background and by `twostep storage purge`.
+
+Nothing still usable is deleted: a code or a session is kept `grace_seconds` after it ended (so a late
+request still gets "expired" rather than "not found", and a reused refresh token is still recognised),
+audit events for `audit_retention_days`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from twostep.domain.clock import Clock
+from twostep.domain.errors import ConfigurationError
+from twostep.domain.ports import PURGED_KINDS, BackupStore, PurgeRules, PurgeStore
+
+logger = logging.getLogger("twostep.housekeeping")
+
+
+@dataclass(frozen=True, slots=True)
+class HousekeepingPolicy:
+    grace_seconds: int = 86_400
+    audit_retention_days: int = 90
+    batch: int = 500  # rows of each kind per run: one run stays short however much has piled up
+
+
+class HousekeepingService:
+    def __init__(self, store: PurgeStore, clock: Clock, policy: HousekeepingPolicy) -> None:
+        self._store, self._clock, self._policy = store, clock, policy
+
+    def rules(self) -> PurgeRules:
+        now = self._clock.now()
+        ended = now - timedelta(seconds=self._policy.grace_seconds)
+        return PurgeRules(
+            challenges_before=ended,
+            refresh_before=ended,
+            counters_before=now,
+            outbox_before=ended,
+            audit_before=now - timedelta(days=self._policy.audit_retention_days),
+            limit=self._policy.batch,
+        )
+
+    def purge_once(self) -> dict[str, int]:
+        """One bounded run (the background task's). Raises: StorageUnavailable."""
+        deleted = self._store.purge_expired(self.rules())
+        if any(deleted.values()):
+            logger.info("purged expired rows", extra={"deleted": deleted})
+        return deleted
+
+    def purge_all(self, max_runs: int = 10_000) -> dict[str, int]:
+        """Runs until a run finds less than a full batch of every kind (`twostep storage purge`)."""
+        total = dict.fromkeys(PURGED_KINDS, 0)
+        for _ in range(max_runs):
+            deleted = self.purge_once()
+            for kind, count in deleted.items():
+                total[kind] = total.get(kind, 0) + count
+            if all(count < self._policy.batch for count in deleted.values()):
+                break
+        return total
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the live database in `target` (SQLite only).
+
+        Raises:
+            ConfigurationError: the storage cannot copy itself (PostgreSQL: pg_dump; DynamoDB: PITR).
+            StorageUnavailable: the copy failed.
+        """
+        if not isinstance(self._store, BackupStore):
+            raise ConfigurationError(
+                "storage backup copies an SQLite database; back up PostgreSQL with pg_dump and DynamoDB "
+                "with point-in-time recovery (see docs/operations.md)"
+            )
+        try:
+            self._store.backup_to(target)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write the backup {target}: {exc.strerror or exc}") from exc
+
+    @property
+    def left_to_backend(self) -> frozenset[str]:
+        """Kinds the backend expires itself (DynamoDB TTL)."""
+        return self._store.expired_by_backend

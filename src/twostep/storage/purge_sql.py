@@ -1,0 +1,51 @@
+"""The bounded deletes of housekeeping for the relational backends (SQLite and PostgreSQL).
+
+Each delete takes at most `limit` rows through an index on the column it compares (migration step 5),
+so a run costs the same however much has piled up, and never scans a table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from twostep.domain.ports import PurgeRules
+
+# kind -> (table, primary key, condition on the indexed time columns, rules that fill it)
+_DELETES: dict[str, tuple[str, str, str]] = {
+    "challenges": ("challenges", "id", "expires_at < {p}"),
+    "refresh_tokens": ("refresh_tokens", "token_hash", "family_expires_at < {p} AND expires_at < {p}"),
+    "counters": ("counters", "key", "expires_at < {p}"),
+    "outbox": ("outbox", "seq", "sent_at < {p}"),
+    "audit": ("audit", "seq", "at < {p}"),
+}
+
+
+def _cutoff(kind: str, rules: PurgeRules) -> datetime:
+    return {
+        "challenges": rules.challenges_before,
+        "refresh_tokens": rules.refresh_before,
+        "counters": rules.counters_before,
+        "outbox": rules.outbox_before,
+        "audit": rules.audit_before,
+    }[kind]
+
+
+def purge_statements(rules: PurgeRules, placeholder: str) -> list[tuple[str, str, int, datetime]]:
+    """(kind, SQL, number of time parameters, cutoff) for each kind; the SQL ends with a LIMIT parameter."""
+    statements = []
+    for kind, (table, key, condition) in _DELETES.items():
+        where = condition.format(p=placeholder)
+        # Only this module's constant names and the driver's placeholder go into the text.
+        sql = f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {where} LIMIT {placeholder})"  # noqa: S608
+        statements.append((kind, sql, where.count(placeholder), _cutoff(kind, rules)))
+    return statements
+
+
+SQLITE_INDEXES = """
+CREATE INDEX IF NOT EXISTS challenges_expires ON challenges (expires_at);
+CREATE INDEX IF NOT EXISTS refresh_tokens_family_expires ON refresh_tokens (family_expires_at);
+CREATE INDEX IF NOT EXISTS counters_expires ON counters (expires_at);
+CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sent_at);
+CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
+"""
+POSTGRES_INDEXES = SQLITE_INDEXES  # the same statements in both dialects

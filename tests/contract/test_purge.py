@@ -1,0 +1,67 @@
+"""Housekeeping on every backend: what ended is deleted in bounded batches, nothing live is touched."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.contract.helpers import NOW, make_challenge, make_refresh
+from twostep.domain.clock import FixedClock
+from twostep.domain.models import AuditEvent, OutboxEntry
+from twostep.domain.ports import PURGED_KINDS, Storage
+from twostep.services.housekeeping import HousekeepingPolicy, HousekeepingService
+
+DAY = 86_400
+PHONE = "+905555555555"
+
+
+def _service(storage: Storage, batch: int = 500) -> HousekeepingService:
+    policy = HousekeepingPolicy(grace_seconds=DAY, audit_retention_days=90, batch=batch)
+    return HousekeepingService(storage, FixedClock(NOW), policy)
+
+
+def test_purge_deletes_what_ended_and_keeps_what_lives(storage: Storage) -> None:
+    old = make_challenge(ttl=-2 * DAY)
+    recent = make_challenge(ttl=-60)  # expired a minute ago: still within the grace, still says "expired"
+    live = make_challenge(ttl=120)
+    for challenge in (old, recent, live):
+        storage.put_challenge(challenge)
+    ended_session, live_session = make_refresh(ttl=-2 * DAY), make_refresh(family="fam-2", ttl=3600)
+    storage.add_refresh_token(ended_session)
+    storage.add_refresh_token(live_session)
+    storage.increment_counter("ended", 1, NOW - timedelta(hours=2), NOW - timedelta(hours=1))
+    storage.increment_counter("live", 1, NOW, NOW + timedelta(minutes=1))
+    storage.add_outbox(OutboxEntry(PHONE, "old", NOW - timedelta(days=3)))
+    storage.add_outbox(OutboxEntry(PHONE, "new", NOW))
+    storage.append_audit(AuditEvent("login_failed", NOW - timedelta(days=91)))
+    storage.append_audit(AuditEvent("login_succeeded", NOW - timedelta(days=89)))
+
+    housekeeping = _service(storage)
+    deleted = housekeeping.purge_once()
+    by_backend = housekeeping.left_to_backend
+    assert set(deleted) == set(PURGED_KINDS)
+    assert deleted == {kind: 0 if kind in by_backend else 1 for kind in PURGED_KINDS}
+
+    if "challenges" not in by_backend:
+        assert storage.get_challenge(old.id) is None
+    assert storage.get_challenge(recent.id) is not None and storage.get_challenge(live.id) is not None
+    if "refresh_tokens" not in by_backend:
+        assert storage.get_refresh_token(ended_session.token_hash) is None
+    assert storage.get_refresh_token(live_session.token_hash) is not None
+    assert storage.get_counter("live", NOW) is not None
+    assert [entry.body for entry in storage.list_outbox(to=PHONE)] == ["new"]
+    assert [event.event for event in storage.list_audit()] == ["login_succeeded"]
+    assert housekeeping.purge_once() == dict.fromkeys(PURGED_KINDS, 0)  # nothing more to do
+
+
+def test_one_run_deletes_at_most_a_batch_and_a_full_purge_finishes(storage: Storage) -> None:
+    for n in range(7):
+        storage.append_audit(AuditEvent("login_failed", NOW - timedelta(days=100, seconds=n)))
+        storage.add_outbox(OutboxEntry(PHONE, f"old {n}", NOW - timedelta(days=2, seconds=n)))
+    storage.append_audit(AuditEvent("login_succeeded", NOW))
+    housekeeping = _service(storage, batch=3)
+    first = housekeeping.purge_once()
+    assert first["audit"] == 3 and first["outbox"] == 3
+    rest = housekeeping.purge_all()
+    assert rest["audit"] == 4 and rest["outbox"] == 4
+    assert [event.event for event in storage.list_audit()] == ["login_succeeded"]
+    assert storage.list_outbox(to=PHONE) == []
