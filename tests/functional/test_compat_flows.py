@@ -189,6 +189,12 @@ def test_openapi_documents_bearer_auth_on_protected_routes(client: TestClient) -
         "/me/email/verify",
         "/me/email/verify/start",
     }
-    assert protected == {("/hello", "get"), ("/me", "get"), ("/messages", "post")} | {
+    sessions = {
+        ("/me", "delete"),
+        ("/sessions", "get"),
+        ("/sessions", "delete"),
+        ("/sessions/{session_id}", "delete"),
+    }
+    assert protected == {("/hello", "get"), ("/me", "get"), ("/messages", "post")} | sessions | {
         (p, "post") for p in account
     }

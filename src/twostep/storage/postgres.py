@@ -21,6 +21,7 @@ from twostep.settings import Settings
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.postgres_blocks import PostgresPrefixBlocks
 from twostep.storage.postgres_connection import Row
+from twostep.storage.postgres_sessions import INSERT_REFRESH, PostgresSessionOps, refresh_row
 from twostep.storage.postgres_upkeep import PostgresUpkeep
 
 CHALLENGE_COLUMNS = (
@@ -62,7 +63,7 @@ def _refresh(row: Row | None) -> RefreshToken | None:
     return RefreshToken(**{key: row[key] for key in REFRESH_COLUMNS.split(", ")} | {"amr": tuple(row["amr"])})
 
 
-class PostgresStorage(PostgresUpkeep, PostgresPrefixBlocks):
+class PostgresStorage(PostgresSessionOps, PostgresUpkeep, PostgresPrefixBlocks):
     """Satisfies every storage port; safe to share between threads and between processes."""
 
     @classmethod
@@ -153,11 +154,7 @@ class PostgresStorage(PostgresUpkeep, PostgresPrefixBlocks):
     def delete_user(self, user_id: str, now: datetime) -> bool:
         with self._guard() as conn, conn.transaction():
             deleted = self._run(conn, "DELETE FROM users WHERE id = %s", (user_id,)).rowcount
-            self._run(
-                conn,
-                "UPDATE refresh_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
-                (now, user_id),
-            )
+            self._end_sessions_of(conn, user_id, now)
         return deleted > 0
 
     # --- challenges ---
@@ -227,22 +224,7 @@ class PostgresStorage(PostgresUpkeep, PostgresPrefixBlocks):
 
     # --- refresh tokens ---
     def add_refresh_token(self, token: RefreshToken) -> None:
-        t = token
-        self._execute(
-            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, expires_at,"
-            " family_expires_at, amr, used_at, revoked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                t.token_hash,
-                t.family_id,
-                t.user_id,
-                t.created_at,
-                t.expires_at,
-                t.family_expires_at,
-                list(t.amr),
-                t.used_at,
-                t.revoked_at,
-            ),
-        )
+        self._execute(INSERT_REFRESH, refresh_row(token))
 
     def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
         return _refresh(self._one("SELECT * FROM refresh_tokens WHERE token_hash = %s", (token_hash,)))
@@ -254,18 +236,6 @@ class PostgresStorage(PostgresUpkeep, PostgresPrefixBlocks):
                 " AND revoked_at IS NULL AND expires_at > %s RETURNING *",
                 (now, token_hash, now),
             )
-        )
-
-    def revoke_family(self, family_id: str, now: datetime) -> None:
-        self._execute(
-            "UPDATE refresh_tokens SET revoked_at = %s WHERE family_id = %s AND revoked_at IS NULL",
-            (now, family_id),
-        )
-
-    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
-        self._execute(
-            "UPDATE refresh_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
-            (now, user_id),
         )
 
     # --- messages ---
