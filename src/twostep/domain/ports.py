@@ -145,10 +145,6 @@ class SessionStore(Protocol):
         """Sessions revoked at or after `since` (a short window: the access-token lifetime)."""
         ...
 
-    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
-        """Revoke every refresh token of the user (a password reset or change ends its sessions)."""
-        ...
-
 
 class MessageStore(Protocol):
     def add_message(self, message: Message) -> None: ...

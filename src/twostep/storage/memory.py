@@ -239,12 +239,6 @@ class MemoryStorage:
         with self._lock:
             return [Revocation(sid, at) for sid, at in self._revocations.items() if at >= since]
 
-    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
-        with self._lock:
-            for token_hash, token in self._refresh.items():
-                if token.user_id == user_id and token.revoked_at is None:
-                    self._refresh[token_hash] = replace(token, revoked_at=now)
-
     # --- messages ---
     def add_message(self, message: Message) -> None:
         with self._lock:

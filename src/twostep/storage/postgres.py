@@ -238,12 +238,6 @@ class PostgresStorage(PostgresSessionOps, PostgresUpkeep, PostgresPrefixBlocks):
             )
         )
 
-    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
-        self._execute(
-            "UPDATE refresh_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
-            (now, user_id),
-        )
-
     # --- messages ---
     def add_message(self, message: Message) -> None:
         m = message

@@ -228,12 +228,6 @@ class SqliteStorage(SqliteSessionOps, SqlitePrefixBlocks):
             )
         )
 
-    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
-        self._execute(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-            (epoch(now), user_id),
-        )
-
     # --- messages ---
     def add_message(self, message: Message) -> None:
         m = message
