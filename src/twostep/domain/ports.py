@@ -260,14 +260,14 @@ class PurgeRules:
     """What housekeeping may delete: rows that ended before these moments, at most `limit` of each kind."""
 
     challenges_before: datetime  # expired (or used) codes whose `expires_at` is earlier
-    refresh_before: datetime  # refresh tokens whose token and family both ended earlier
+    refresh_before: datetime  # refresh tokens, sessions and revocation-list entries that ended earlier
     counters_before: datetime  # counters whose window ended earlier
     outbox_before: datetime  # console-outbox messages sent earlier
     audit_before: datetime  # audit events older than the retention
     limit: int
 
 
-PURGED_KINDS = ("challenges", "refresh_tokens", "counters", "outbox", "audit")
+PURGED_KINDS = ("challenges", "refresh_tokens", "counters", "outbox", "audit", "sessions", "revocations")
 
 
 class PurgeStore(Protocol):

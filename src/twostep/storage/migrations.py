@@ -115,6 +115,12 @@ CREATE INDEX IF NOT EXISTS revocations_recent ON revocations (revoked_at);
 CREATE INDEX IF NOT EXISTS messages_user ON messages (user_id);
 """,
     ),
+    Migration(
+        8,
+        "housekeeping: ended sessions found by their expiry",
+        sqlite="CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires_at)",
+        postgres="CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires_at)",
+    ),
 )
 
 LATEST = STEPS[-1].version
