@@ -79,7 +79,7 @@ test: dev lint typecheck imports docs pytest
 ## The inner loop (a few minutes): unit, storage contract on memory and SQLite, functional; no browser,
 ## AWS or slow tests, no installs.
 test-fast:
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -x -m "not e2e and not aws and not slow" \
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -x -m "not e2e and not aws and not slow and not container" \
 		tests/unit tests/functional tests/contract -k "not dynamodb and not postgres"
 
 ## The documentation site (docs/, mkdocs.yml) in strict mode: broken links or anchors, an undocumented

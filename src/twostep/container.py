@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from twostep.domain.clock import Clock, SystemClock
@@ -12,12 +13,14 @@ from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import EmailSender, SmsSender, Storage
+from twostep.domain.revocation import RevocationList
 from twostep.email import build_email_sender
 from twostep.factor_wiring import FactorServices, build_factor_services
 from twostep.policies import budget_policy, fraud_policy, limit_policy, tenant_directory, verify_policy
 from twostep.secrets import key_source_for, settings_with_secret_credentials
-from twostep.services.account import AccountService
+from twostep.services.account import AccountService, AccountStores
 from twostep.services.account_changes import AccountChangeService
+from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.devices import DeviceService, SessionAndDeviceEnder
@@ -30,9 +33,9 @@ from twostep.services.messages import MessageService
 from twostep.services.prefix_guard import PrefixGuard
 from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
-from twostep.services.session_ending import RefreshFamilyEnder
+from twostep.services.sessions import SessionService
 from twostep.services.tenants import TenantDirectory
-from twostep.services.tokens import TokenService
+from twostep.services.tokens import SessionPolicy, TokenService
 from twostep.services.verification import VerificationService
 from twostep.settings import Settings
 from twostep.sms import SenderDeps, build_delivery
@@ -59,6 +62,7 @@ class Container:
     messages: MessageService
     verification: VerificationService
     factors: FactorServices
+    sessions: SessionService
     account: AccountService
     recovery: PasswordRecoveryService
     changes: AccountChangeService
@@ -143,6 +147,21 @@ def build(
     )
 
 
+# Past this age an unreadable list fails closed: the issue's promise is "refused within 5 s".
+REVOCATION_MAX_AGE_SECONDS = 5
+
+
+def revocation_list(settings: Settings, storage: Storage, clock: Clock) -> RevocationList:
+    """The API's copy of the ended sessions; an entry older than any access token is dropped."""
+    return RevocationList(
+        storage,
+        clock,
+        refresh_every=timedelta(seconds=settings.revocation_refresh_seconds),
+        max_age=timedelta(seconds=REVOCATION_MAX_AGE_SECONDS),
+        window=timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds + 60),
+    )
+
+
 def migrate_storage(settings: Settings, *, boto_session: Any = None) -> list[int]:
     """Apply pending schema migrations (`twostep storage migrate`); returns the versions applied now."""
     storage = build_storage(settings, boto_session=boto_session)
@@ -194,14 +213,19 @@ def _wire(
         web_origin=settings.web_origin,
         metrics=metrics,
     )
+    locks = AccountLocks(storage, clock)
     tokens = TokenService(
         store=storage,
+        sessions=storage,
         users=storage,
         keys=keys,
+        revocations=revocation_list(settings, storage, clock),
+        locks=locks,
         audit=audit,
         clock=clock,
-        refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+        policy=SessionPolicy(settings.refresh_token_ttl_seconds, settings.require_second_factor),
     )
+    sessions = SessionService(store=storage, tokens=tokens, audit=audit, clock=clock)
     devices = DeviceService(store=storage, audit=audit, clock=clock, days=settings.remember_device_days)
     login_spec = CodeSpec(
         length=settings.otp_length,
@@ -212,9 +236,8 @@ def _wire(
     factor_services = build_factor_services(
         settings, storage, passwords, limits, audit, clock, keys.otp_hmac_key, devices
     )
-    # Until the session service is wired in, ending sessions revokes the account's refresh tokens.
-    # A password reset or change also forgets remembered devices (SessionAndDeviceEnder).
-    session_ender = SessionAndDeviceEnder(RefreshFamilyEnder(storage, audit, clock), devices)
+    # A password reset or change also forgets remembered devices.
+    session_ender = SessionAndDeviceEnder(sessions, devices)
     account_spec = CodeSpec(
         length=settings.otp_length,
         ttl_seconds=settings.otp_ttl_seconds,
@@ -248,6 +271,7 @@ def _wire(
             tokens=tokens,
             hasher=passwords,
             limits=limits,
+            locks=locks,
             audit=audit,
             clock=clock,
             code_spec=login_spec,
@@ -267,7 +291,17 @@ def _wire(
             policy=verify_policy(settings),
         ),
         factors=factor_services,
-        account=AccountService(users=storage, limits=limits, audit=audit, clock=clock),
+        sessions=sessions,
+        account=AccountService(
+            stores=AccountStores(users=storage, messages=storage, audit=storage),
+            sessions=sessions,
+            locks=locks,
+            hasher=passwords,
+            limits=limits,
+            audit=audit,
+            clock=clock,
+            pseudonym_key=keys.otp_hmac_key,
+        ),
         recovery=PasswordRecoveryService(
             users=storage,
             challenges=storage,

@@ -233,6 +233,15 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(default=12 * 3600, ge=300, le=30 * 86400)
     """Absolute lifetime of a sign-in session (its refresh-token family), in seconds."""
 
+    # --- sessions ---
+    revocation_refresh_seconds: float = Field(default=2.0, ge=0, le=4)
+    """How often the API re-reads the list of ended sessions, in seconds: a sign-out reaches every API
+    process within this plus one request. Storage unreadable for 5 s makes protected routes answer 503."""
+    authorizer_revocation_ttl_seconds: int = Field(default=30, ge=0, le=300)
+    """How long the Lambda authorizer trusts its copy of the list of ended sessions, in seconds."""
+    recent_auth_max_age_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    """How recent a sign-in (`auth_time`) must be for sensitive routes such as DELETE /me, in seconds."""
+
     # --- email delivery ---
     email_provider: Literal["console", "smtp", "ses"] = "console"
     """Email provider for codes and notices: `console` (dev outbox, refused in prod), `smtp` or `ses`."""

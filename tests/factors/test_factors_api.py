@@ -234,7 +234,7 @@ def test_remembered_device_skips_the_second_factor_until_forgotten(
     before = sms_count(container)
     skipped = login(client, deviceToken=token)
     assert "accessToken" in skipped and sms_count(container) == before
-    assert container.tokens.authenticate(skipped["accessToken"]).amr == ("pwd",)
+    assert container.tokens.authenticate(skipped["accessToken"]).amr == ("pwd", "device")
     devices = client.get("/me/devices", headers=bearer(skipped)).json()
     assert len(devices) == 1 and devices[0]["label"]
     assert client.post(f"/me/devices/{devices[0]['id']}/forget", headers=bearer(skipped)).status_code == 204

@@ -203,6 +203,14 @@ def test_openapi_documents_bearer_auth_on_protected_routes(client: TestClient) -
         "/me/email/verify",
         "/me/email/verify/start",
     }
-    assert protected == {("/hello", "get"), ("/me", "get"), ("/messages", "post")} | security_page | {
-        (p, "post") for p in account
+    sessions = {
+        ("/me", "delete"),
+        ("/sessions", "get"),
+        ("/sessions", "delete"),
+        ("/sessions/{session_id}", "delete"),
     }
+    assert protected == {
+        ("/hello", "get"),
+        ("/me", "get"),
+        ("/messages", "post"),
+    } | sessions | security_page | {(p, "post") for p in account}

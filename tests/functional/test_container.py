@@ -17,6 +17,7 @@ import yaml  # type: ignore[import-untyped]
 
 from tests.live import free_port
 
+# `make test` runs these; `make test-fast` leaves them out (the install step takes a minute or two).
 pytestmark = pytest.mark.container
 
 ROOT = Path(__file__).resolve().parents[2]

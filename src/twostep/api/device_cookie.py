@@ -1,6 +1,6 @@
 """The remembered-device token: an HttpOnly cookie for the web UI, a body value for API clients.
 
-Like the refresh cookie (web_session.py) it is `__Host-`, Secure, HttpOnly and SameSite=Strict, and
+Like the refresh cookie (token_transport.py) it is `__Host-`, Secure, HttpOnly and SameSite=Strict, and
 only read or set for requests that say `X-Twostep-Client: web`.
 """
 
@@ -10,7 +10,7 @@ import re
 
 from fastapi import Request, Response
 
-from twostep.api.web_session import is_web_client
+from twostep.api.token_transport import is_web_client
 
 DEVICE_COOKIE = "__Host-twostep-device"
 

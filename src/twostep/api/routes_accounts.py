@@ -20,20 +20,11 @@ from twostep.api.schemas import (
     UserOut,
     VerifyRequest,
 )
-from twostep.api.web_session import is_web_client, set_refresh_cookie
+from twostep.api.token_transport import TransportDep, is_web_client
 from twostep.services.login import LoginStarted, SignedIn
 from twostep.services.registration import Registration
-from twostep.services.tokens import TokenPair
 
 router = APIRouter(tags=["accounts"])
-
-
-def _issue(pair: TokenPair, request: Request, response: Response, container: ContainerDep) -> TokenPairOut:
-    """The token pair as JSON; the web UI gets the refresh token only in its HttpOnly cookie."""
-    web = is_web_client(request)
-    if web:
-        set_refresh_cookie(response, pair.refresh_token, container.settings)
-    return TokenPairOut.of(pair, for_web=web)
 
 
 OtpId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
@@ -79,7 +70,12 @@ def register(body: RegisterRequest, container: ContainerDep, ctx: ContextDep) ->
     include_in_schema=False,
 )
 def login(
-    body: LoginRequest, request: Request, response: Response, container: ContainerDep, ctx: ContextDep
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    container: ContainerDep,
+    ctx: ContextDep,
+    transport: TransportDep,
 ) -> LoginChallengeOut | TokenPairOut:
     """Check the password, then text a code, or expect the authenticator app's code (no SMS) when the
     account has one (`expectedFactor`). Accounts without a second factor (when that is allowed) and
@@ -87,7 +83,7 @@ def login(
     result = container.login.start(body.email, body.password, ctx, device_token(request, body.device_token))
     if isinstance(result, LoginStarted):
         return LoginChallengeOut.of(result)
-    return _issue(result, request, response, container)
+    return transport.deliver(result, response)
 
 
 @router.post(
@@ -102,6 +98,7 @@ def verify(
     response: Response,
     container: ContainerDep,
     ctx: ContextDep,
+    transport: TransportDep,
 ) -> SignedInOut:
     """Trade the code (of `factor`: `sms`, `totp` or `recovery`; default the expected one) for an access
     and a refresh token; each code works once. `rememberDevice` returns a device token.
@@ -109,7 +106,7 @@ def verify(
     With `X-Twostep-Client: web` the refresh and device tokens go only into HttpOnly cookies.
     """
     signed = container.login.finish(otp_id, body.otp, ctx, body.factor)
-    return signed_in_response(signed, body.remember_device, request, response, container, ctx)
+    return signed_in_response(signed, body.remember_device, request, response, container, ctx, transport)
 
 
 def signed_in_response(
@@ -119,16 +116,16 @@ def signed_in_response(
     response: Response,
     container: ContainerDep,
     ctx: ContextDep,
+    transport: TransportDep,
 ) -> SignedInOut:
-    """The tokens (cookies for the web UI), a device token when asked, a warning when codes run low."""
-    web = is_web_client(request)
-    if web:
-        set_refresh_cookie(response, signed.pair.refresh_token, container.settings)
+    """The tokens (the transport's way), a device token when asked, a warning when codes run low."""
+    pair = transport.deliver(signed.pair, response)
     devices = container.factors.devices
     token = devices.remember(signed.user_id, device_label(request), ctx) if remember else None
+    web = is_web_client(request)
     if token is not None and web:
         set_device_cookie(response, token, devices.lifetime_seconds)
-    out = SignedInOut.signed_in(signed, for_web=web, device_token=token)
+    out = SignedInOut(**pair.model_dump(), amr=list(signed.amr), deviceToken=None if web else token)
     if signed.factor == "recovery":
         left = container.factors.second_factor.recovery_left(signed.user_id)
         out.recoveryCodesLeft = left

@@ -19,6 +19,7 @@ from twostep.api.relying_party import relying_party
 from twostep.api.responses import BODY_ERRORS, errors
 from twostep.api.routes_accounts import OtpId, signed_in_response
 from twostep.api.schemas import ResendOut
+from twostep.api.token_transport import TransportDep
 from twostep.services.passkeys import Options
 
 router = APIRouter(tags=["accounts"])
@@ -65,13 +66,14 @@ def second_factor_passkey(
     response: Response,
     container: ContainerDep,
     ctx: ContextDep,
+    transport: TransportDep,
 ) -> SignedInOut:
     """Finish the login with a passkey instead of a code (`amr`: `pwd` and `hwk` or `swk`)."""
     rp = relying_party(request, container.settings)
     signed = container.factors.passkey_login.finish_second_factor(
         otp_id, body.ceremony_id, body.credential, rp, ctx
     )
-    return signed_in_response(signed, body.remember_device, request, response, container, ctx)
+    return signed_in_response(signed, body.remember_device, request, response, container, ctx, transport)
 
 
 @router.post("/login/passkey/options", response_model=PasskeyOptionsOut, responses=errors(400, 429, 503))
@@ -92,8 +94,9 @@ def passwordless(
     response: Response,
     container: ContainerDep,
     ctx: ContextDep,
+    transport: TransportDep,
 ) -> SignedInOut:
     """Sign in with a passkey alone (it checked a PIN or biometric): `amr` is `hwk`/`swk` and `user`."""
     rp = relying_party(request, container.settings)
     signed = container.factors.passkey_login.sign_in(body.ceremony_id, body.credential, rp, ctx)
-    return signed_in_response(signed, False, request, response, container, ctx)
+    return signed_in_response(signed, False, request, response, container, ctx, transport)

@@ -25,6 +25,7 @@ from twostep.domain.identity import E164, mask_phone, normalise_email
 from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, User
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import ChallengeStore, UserStore
+from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.devices import DeviceService
@@ -34,6 +35,7 @@ from twostep.services.tokens import TokenPair, TokenService
 
 # RFC 8176 method references per second factor; a recovery code is a one-time password too.
 AMR: dict[str, tuple[str, ...]] = {"sms": ("pwd", "sms"), "totp": ("pwd", "otp"), "recovery": ("pwd", "otp")}
+REMEMBERED_DEVICE_AMR = ("pwd", "device")
 # An authenticator app or a passkey takes longer to reach than a text message.
 UNSENT_CHALLENGE_TTL_SECONDS = 300
 
@@ -72,6 +74,7 @@ class LoginService:
         tokens: TokenService,
         hasher: PasswordHasher,
         limits: LimitsService,
+        locks: AccountLocks,
         audit: AuditService,
         clock: Clock,
         code_spec: CodeSpec,
@@ -79,6 +82,7 @@ class LoginService:
         factors: SecondFactorService | None = None,
         devices: DeviceService | None = None,
     ) -> None:
+        self._locks = locks
         self._users, self._challenges, self._codes, self._tokens = users, challenges, codes, tokens
         self._hasher, self._limits, self._audit, self._clock = hasher, limits, audit, clock
         self._spec = code_spec
@@ -90,7 +94,7 @@ class LoginService:
     ) -> LoginStarted | TokenPair:
         """`device_token` from an earlier "remember this device" skips the second factor.
 
-        Raises: InvalidCredentials, RateLimited, SecondFactorRequired, SmsDeliveryError.
+        Raises: InvalidCredentials, AccountLocked, RateLimited, SecondFactorRequired, SmsDeliveryError.
         """
         try:
             email = normalise_email(email)
@@ -104,20 +108,21 @@ class LoginService:
             self._audit.record("login_failed", ctx=ctx, email=email, user_id=user.id if user else None)
             raise InvalidCredentials()
         self._limits.login_succeeded(email, ctx)
+        self._locks.check(user.id)
         if self._hasher.needs_rehash(user.password_hash):
             self._users.set_password_hash(user.id, self._hasher.hash(password))
         if self._devices is not None and self._devices.recognises(device_token, user.id):
-            # Only the password was presented now, so `amr` says just that (RFC 8176 has no
-            # "remembered device" method); the audit trail says why no second factor was asked.
+            # The second factor is possession of this device's token, set by an earlier sign-in with
+            # two factors. RFC 8176 registers no value for it; `device` says it without colliding.
             self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd,device")
-            return self._tokens.issue_pair(user, ("pwd",))
+            return self._tokens.issue_pair(user, REMEMBERED_DEVICE_AMR, ctx)
         factors = self._factors.available(user) if self._factors else (("sms",) if user.phone else ())
         if not factors:
             if self._require_second_factor:
                 self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason="no_phone")
                 raise SecondFactorRequired()
             self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd")
-            return self._tokens.issue_pair(user, ("pwd",))
+            return self._tokens.issue_pair(user, ("pwd",), ctx)
         self._limits.check_second_factor_allowed(user.id, ctx)
         expected = SecondFactorService.preferred(factors) or factors[0]
         return self._challenge(user, factors, expected, ctx)
@@ -224,12 +229,13 @@ class LoginService:
         user = self._users.get_user(challenge.subject)
         if user is None:
             raise ChallengeNotFound()
+        self._locks.check(user.id)
         self._audit.record("code_verified", ctx=ctx, user_id=user.id, factor=factor)
         if factor == "sms" and not user.phone_verified and self._users.prove_phone(user.id, challenge.phone):
             # The code came back from the number: it is this account's now, other claims on it end.
             self._audit.record("phone_verified", ctx=ctx, user_id=user.id, phone=challenge.phone)
         self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr))
-        return SignedIn(self._tokens.issue_pair(user, amr), user.id, amr, factor)
+        return SignedIn(self._tokens.issue_pair(user, amr, ctx), user.id, amr, factor)
 
     def resend(self, otp_id: str, ctx: RequestContext = NO_CONTEXT) -> CodeResent:
         """Raises: ChallengeNotFound, ChallengeGone, RateLimited, SmsDeliveryError."""

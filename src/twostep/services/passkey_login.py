@@ -90,4 +90,4 @@ class PasskeyLoginService:
             raise PasskeyRejected()
         amr = (assertion.method, "user")
         self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr))
-        return SignedIn(self._tokens.issue_pair(user, amr), user.id, amr, "passkey")
+        return SignedIn(self._tokens.issue_pair(user, amr, ctx), user.id, amr, "passkey")

@@ -6,10 +6,11 @@ import * as forgot from "./forgot.js";
 import * as home from "./home.js";
 import * as reset from "./reset.js";
 import * as security from "./security.js";
+import * as sessions from "./sessions.js";
 import * as signin from "./signin.js";
 import * as signup from "./signup.js";
 
-const views = { signup, signin, code, home, forgot, reset, account, security };
+const views = { signup, signin, code, home, forgot, reset, account, sessions, security };
 let current = null;
 let generation = 0;
 
