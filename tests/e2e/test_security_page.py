@@ -6,15 +6,31 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ui
+from tests.e2e.conftest import LiveServer, new_person, start_server, ui
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """No resend cooldown: these journeys sign in by SMS several times within seconds."""
+    live = start_server(tmp_path_factory.mktemp("security"), TWOSTEP_RESEND_COOLDOWN_SECONDS="0")
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def account(server: LiveServer, register: Any) -> Any:
+    someone = new_person()
+    register(server, someone)
+    return someone
 
 
 def localhost(server: Any) -> str:
