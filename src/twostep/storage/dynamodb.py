@@ -143,6 +143,18 @@ class DynamoDbStorage(UserOps, RefreshTokenOps, CounterOps, PrefixBlockOps, Upke
             _NOT_CONSUMED,
         )
 
+    def arm_challenge(self, challenge_id: str, code_hmac: str, expires_at: datetime) -> Challenge | None:
+        return self._challenge_update(
+            challenge_id,
+            "SET expires_at = :e, #ttl = :ttl",
+            {
+                ":e": to_number(expires_at),
+                ":ttl": ttl_after(expires_at, codec.CHALLENGE_TTL_SLACK),
+                ":h": code_hmac,
+            },
+            f"{_NOT_CONSUMED} AND code_hmac = :h",
+        )
+
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         return self._challenge_update(
             challenge_id,
