@@ -24,6 +24,7 @@ from twostep.cli_support import (
     fail,
     friendly_errors,
     package_version,
+    refuse_missing_database,
     settings_or_exit,
 )
 from twostep.domain.identity import mask_phone
@@ -199,6 +200,7 @@ def keys_rotate(
         int | None,
         typer.Option(
             "--activation-delay",
+            metavar="SECONDS",
             min=0,
             help="Seconds the new key is only published before it signs "
             "(default TWOSTEP_KEY_ACTIVATION_DELAY_SECONDS; 0 only after a key leaked).",
@@ -214,6 +216,8 @@ def keys_rotate(
     settings = settings_or_exit()
     if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None:
         fail("TWOSTEP_JWT_HS256_SECRET: the HS256 key comes from this setting; change it there", 2)
+    if not settings.secret_arn:
+        refuse_missing_database(settings)  # never make a database (and keys) in the wrong folder
     delay = settings.key_activation_delay_seconds if activation_delay is None else activation_delay
     clock = SystemClock()
     with friendly_errors():

@@ -84,7 +84,9 @@ def test_admin_commands_refuse_to_create_a_database(env: dict[str, str], tmp_pat
     assert list(elsewhere.iterdir()) == [], "nothing may be created where no database exists"
 
     assert run_cli(env, "storage", "init", cwd=elsewhere).returncode == 0
-    assert (elsewhere / "twostep.db").exists() and (elsewhere / "twostep-keys.json").exists()
+    # the keys live in the database, sealed with the dev master key kept beside it (never a key file)
+    assert (elsewhere / "twostep.db").exists() and (elsewhere / "twostep.db.master-key").exists()
+    assert not (elsewhere / "twostep-keys.json").exists()
     assert run_cli(env, "users", "list", cwd=elsewhere).returncode == 0
 
 
@@ -162,7 +164,7 @@ def test_keys_rotate_says_when_servers_use_the_new_key(env: dict[str, str]) -> N
     assert run_cli(env, "storage", "init").returncode == 0
     result = run_cli(env, "keys", "rotate")
     assert result.returncode == 0, result.stderr
-    assert "restart them to sign with the new key" in result.stdout
+    assert "running servers publish it within 30 s and sign with it from" in result.stdout
 
 
 def test_ses_without_a_region_is_one_line(env: dict[str, str]) -> None:
