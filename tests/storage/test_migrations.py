@@ -3,6 +3,7 @@ idempotently, once when two processes start together, and without losing a row o
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from tests.live import run_cli, server_env
 from twostep.domain.errors import StorageUnavailable
 from twostep.storage.migrations import LATEST, STEPS
 from twostep.storage.postgres import PostgresStorage
+from twostep.storage.schema_v1 import POSTGRES_V1
 from twostep.storage.sqlite import SqliteStorage
 
 # The SQLite schema exactly as landed before migrations existed (storage/sqlite_connection.py, SCHEMA).
@@ -151,3 +153,22 @@ def test_a_database_from_a_newer_release_is_refused_with_one_line(tmp_path: Path
     with pytest.raises(StorageUnavailable, match=f"schema version {LATEST + 1}, newer than this release"):
         pg.init_schema()
     pg.close()
+
+
+def test_a_version_1_postgres_database_is_upgraded_without_losing_rows(postgres_url: str) -> None:
+    """Every later step (PostgreSQL side) runs over a database that holds rows in every version-1 table."""
+    epoch_to_time = re.compile(r"\b1\.[56]e9\b")  # the SQLite rows above keep times as UNIX seconds
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(POSTGRES_V1)
+        conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz)")
+        conn.execute("INSERT INTO schema_migrations VALUES (1, now())")
+        for insert in LANDED_ROWS.values():
+            sql = epoch_to_time.sub(lambda m: f"to_timestamp({m.group(0)})", insert)
+            conn.execute(sql.replace("'pwd,sms'", "ARRAY['pwd','sms']"))
+
+    storage = PostgresStorage(postgres_url)
+    assert storage.migrate() == [step.version for step in STEPS if step.version > 1]
+    storage.close()
+    with psycopg.connect(postgres_url) as conn:
+        counts = {table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone() for table in LANDED_ROWS}
+    assert counts == dict.fromkeys(LANDED_ROWS, (1,))
