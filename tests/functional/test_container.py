@@ -112,7 +112,8 @@ def test_install_and_start_steps_in_a_clean_virtualenv(tmp_path: Path) -> None:
                 break
             assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
             time.sleep(0.5)
-        assert (home / "twostep.db").exists() and (home / "twostep-keys.json").exists()
+        # the keys live in the database, sealed with the dev master key beside it
+        assert (home / "twostep.db").exists() and (home / "twostep.db.master-key").exists()
     finally:
         server.terminate()
         server.wait(timeout=30)
