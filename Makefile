@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 HOST ?= 127.0.0.1
 PORT ?= 8000
 APT_GET := $(shell command -v apt-get 2>/dev/null)
@@ -24,7 +25,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-dev: $(VENV)/.dev-installed browser nginx postgres $(SAM_VENV)/.installed
+dev: $(VENV)/.dev-installed browser nginx postgres $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 
 ## Serve the API on $(HOST):$(PORT). The defaults keep data in ./twostep.db and texts in the console
 ## outbox; TWOSTEP_* variables and ./.env change that, exactly as for every other `twostep` command.
@@ -67,12 +68,18 @@ $(SAM_VENV)/.installed:
 	$(SAM_VENV)/bin/pip install -q aws-sam-cli
 	touch $@
 
+## checkov (the template's security checks) in its own virtualenv: it pins older boto3/botocore and packaging.
+$(CHECKOV_VENV)/.installed:
+	$(PY) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q 'checkov>=3.2'
+	touch $@
+
 test: dev lint typecheck imports docs pytest
 
 ## The inner loop (a few minutes): unit, storage contract on memory and SQLite, functional; no browser,
 ## AWS or slow tests, no installs.
 test-fast:
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -x -m "not e2e and not aws and not slow" \
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -x -m "not e2e and not aws and not slow and not container" \
 		tests/unit tests/functional tests/contract -k "not dynamodb and not postgres"
 
 ## The documentation site (docs/, mkdocs.yml) in strict mode: broken links or anchors, an undocumented
@@ -103,4 +110,4 @@ soak: dev
 	TWOSTEP_SOAK_SECONDS=60 PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q tests/adversarial/test_soak.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .mypy_cache .ruff_cache .aws-sam .site
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .aws-sam .site

@@ -18,7 +18,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))  # the checkout's twostep, as the children import it
 
-from bench import figures_aws, figures_http, figures_postgres, figures_storage, figures_workers  # noqa: E402
+from bench import (  # noqa: E402
+    figures_aws,
+    figures_http,
+    figures_postgres,
+    figures_revocation,
+    figures_storage,
+    figures_workers,
+)
 from bench.context import Run  # noqa: E402
 from bench.procs import detect_cores  # noqa: E402
 from bench.profile import FULL, SMOKE  # noqa: E402
@@ -79,7 +86,10 @@ def collect(run: Run) -> list[Row]:
     cold = _guarded(figures_aws.COLD, "≤ 80 ms", lambda: figures_aws.cold_start_row(run))
     warm = _guarded(figures_aws.WARM, "≥ 0.8", lambda: figures_aws.warm_row(run))
     imports = _guarded(figures_aws.IMPORT, "≤ 1.3", lambda: figures_aws.import_row(run))
-    return [*http[:3], *workers, cold, warm, imports, http[3], storage, dynamo, postgres]
+    revocation = _guarded(
+        figures_revocation.FIGURE, figures_revocation.TARGET, lambda: figures_revocation.row(run)
+    )
+    return [*http[:3], revocation, *workers, cold, warm, imports, http[3], storage, dynamo, postgres]
 
 
 def main(argv: list[str] | None = None) -> int:

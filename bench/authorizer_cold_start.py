@@ -4,9 +4,10 @@
 
 Each run starts a new interpreter (as a new Lambda container would), imports
 `twostep.aws.authorizer`, and answers one TOKEN event with a valid token (keys from a local key file,
-so no network is involved). Printed: median wall time from process spawn to exit, and inside the
-process the import time and the first call (settings, keys, verifier, one RS256 verification).
-Also lists whether any heavy module got loaded (it must not).
+revocation list from a SQLite file, so no network is involved). Printed: median wall time from process
+spawn to exit, and inside the process the import time and the first call (settings, keys, verifier,
+one RS256 verification, one read of the revocation list). Also lists whether any heavy module got
+loaded (it must not; `sqlite3`, the driver that reads the list, is expected).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ imported = time.perf_counter()
 answer = authorizer.handler({"type": "TOKEN", "authorizationToken": "Bearer " + os.environ["BENCH_TOKEN"],
     "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/hello"}, None)
 done = time.perf_counter()
-heavy = sorted(m for m in ("fastapi", "starlette", "argon2", "boto3", "sqlite3", "twostep.storage",
-    "twostep.container", "twostep.services", "uvicorn", "mangum") if m in sys.modules)
+heavy = sorted(m for m in ("fastapi", "starlette", "argon2", "boto3", "pydantic", "twostep.settings",
+    "twostep.storage.sqlite", "twostep.storage.dynamodb", "twostep.container", "twostep.services", "uvicorn",
+    "mangum") if m in sys.modules)
 print(json.dumps({"effect": answer["policyDocument"]["Statement"][0]["Effect"],
     "import_ms": (imported - started) * 1000, "first_call_ms": (done - imported) * 1000, "heavy": heavy}))
 """
@@ -41,12 +43,16 @@ def make_token(workdir: Path) -> tuple[str, dict[str, str]]:
     from twostep.domain.clock import SystemClock
     from twostep.domain.tokens import TokenIssuer
     from twostep.secrets.local import LocalKeyFile
+    from twostep.storage.sqlite import SqliteStorage
 
     env = {
         "TWOSTEP_JWT_KEY_FILE": str(workdir / "keys.json"),
         "TWOSTEP_ISSUER": "https://bench.example",
         "TWOSTEP_AUDIENCE": "twostep-api",
+        "TWOSTEP_STORAGE": "sqlite",
+        "TWOSTEP_SQLITE_PATH": str(workdir / "twostep.db"),
     }
+    SqliteStorage(workdir / "twostep.db").init_schema()
     clock = SystemClock()
     current = LocalKeyFile(workdir / "keys.json", "RS256", 2048).load(clock).current
     issuer = TokenIssuer(
@@ -58,7 +64,9 @@ def make_token(workdir: Path) -> tuple[str, dict[str, str]]:
         ttl_seconds=900,
         clock=clock,
     )
-    return issuer.issue(user_id="bench-user", email="bench@example.com", amr=("pwd", "sms")), env
+    return issuer.issue(
+        user_id="bench-user", email="bench@example.com", amr=("pwd", "sms"), sid="s1", auth_time=0
+    ), env
 
 
 def run_once(env: dict[str, str]) -> dict[str, object]:

@@ -178,17 +178,25 @@ def users_show(user_id: UserId) -> None:
 def users_delete(
     user_id: UserId, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False
 ) -> None:
-    """Delete a user and end all of its sessions."""
+    """Delete a user: end every session, erase personal data (messages keep a neutral author)."""
     if not yes and not typer.confirm(f"Delete user {user_id}?"):
         fail("not deleted", 1)
     with container_for() as container:
-        container.account.delete(user_id)
-    typer.echo(f"deleted {user_id}")
+        pseudonym = container.account.delete(user_id)
+    typer.echo(f"deleted {user_id} (the audit trail now calls it {pseudonym})")
+
+
+@users_app.command("lock")
+def users_lock(user_id: UserId) -> None:
+    """Lock a user: every session ends at once and signing in is refused until `users unlock`."""
+    with container_for() as container:
+        ended = container.account.lock(user_id)
+    typer.echo(f"locked {user_id}; {ended} session(s) ended")
 
 
 @users_app.command("unlock")
 def users_unlock(user_id: UserId) -> None:
-    """Reset a user's wrong-code count after the second factor locked (NIST 800-63B)."""
+    """Lift an administrative lock and reset the wrong-code count after the second factor locked."""
     with container_for() as container:
         container.account.unlock(user_id)
     typer.echo(f"unlocked {user_id}")

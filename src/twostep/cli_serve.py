@@ -38,6 +38,7 @@ def run_server(host: str, port: int, app_name: str, workers: int) -> None:
 
     from twostep.api.edge import uvicorn_options
     from twostep.api.factory import FACTORIES, build_asgi_app
+    from twostep.api.metrics_prometheus import shared_metrics_folder
     from twostep.logs import configure_logging
 
     settings = issuer_for(settings_or_exit(), host, port)
@@ -66,7 +67,8 @@ def run_server(host: str, port: int, app_name: str, workers: int) -> None:
     sock.close()  # the port was free a moment ago; uvicorn's supervisor binds it for its workers
     os.environ["TWOSTEP_ISSUER"] = settings.issuer  # workers read settings themselves: same issuer
     try:
-        uvicorn.run(FACTORIES[app_name], factory=True, workers=workers, **options)
+        with shared_metrics_folder():  # the workers' metrics, added up by whichever answers /metrics
+            uvicorn.run(FACTORIES[app_name], factory=True, workers=workers, **options)
     except SystemExit as exc:
         if exc.code not in (0, None):
             fail("the server did not start; the log above says why", EXIT_REFUSED)

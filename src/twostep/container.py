@@ -5,17 +5,21 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from twostep.domain.clock import Clock, SystemClock
+from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import EmailSender, SmsSender, Storage
+from twostep.domain.revocation import RevocationList
 from twostep.email import build_email_sender
 from twostep.policies import budget_policy, fraud_policy, limit_policy, tenant_directory, verify_policy
 from twostep.secrets import key_source_for, settings_with_secret_credentials
-from twostep.services.account import AccountService
+from twostep.services.account import AccountService, AccountStores
 from twostep.services.account_changes import AccountChangeService
+from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.health import HealthService
@@ -27,9 +31,9 @@ from twostep.services.messages import MessageService
 from twostep.services.prefix_guard import PrefixGuard
 from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
-from twostep.services.session_ending import RefreshFamilyEnder
+from twostep.services.sessions import SessionService
 from twostep.services.tenants import TenantDirectory
-from twostep.services.tokens import TokenService
+from twostep.services.tokens import SessionPolicy, TokenService
 from twostep.services.verification import VerificationService
 from twostep.settings import Settings
 from twostep.sms import SenderDeps, build_delivery
@@ -55,6 +59,7 @@ class Container:
     login: LoginService
     messages: MessageService
     verification: VerificationService
+    sessions: SessionService
     account: AccountService
     recovery: PasswordRecoveryService
     changes: AccountChangeService
@@ -63,6 +68,7 @@ class Container:
     housekeeping: HousekeepingService
     tenants: TenantDirectory
     fraud: PrefixGuard
+    metrics: Metrics
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -108,6 +114,7 @@ def build(
     sender: SmsSender | None = None,
     email_sender: EmailSender | None = None,
     passwords: PasswordHasher | None = None,
+    metrics: Metrics | None = None,
 ) -> Container:
     """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda,
     the pumping simulation's cheap password hasher)."""
@@ -132,7 +139,24 @@ def build(
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)
     email_sender = email_sender or build_email_sender(settings, deps)
-    return _wire(settings, clock, storage, (sender, email_sender), keys, closers, passwords)
+    return _wire(
+        settings, clock, storage, (sender, email_sender), keys, closers, passwords, metrics or NO_METRICS
+    )
+
+
+# Past this age an unreadable list fails closed: the issue's promise is "refused within 5 s".
+REVOCATION_MAX_AGE_SECONDS = 5
+
+
+def revocation_list(settings: Settings, storage: Storage, clock: Clock) -> RevocationList:
+    """The API's copy of the ended sessions; an entry older than any access token is dropped."""
+    return RevocationList(
+        storage,
+        clock,
+        refresh_every=timedelta(seconds=settings.revocation_refresh_seconds),
+        max_age=timedelta(seconds=REVOCATION_MAX_AGE_SECONDS),
+        window=timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds + 60),
+    )
 
 
 def migrate_storage(settings: Settings, *, boto_session: Any = None) -> list[int]:
@@ -152,6 +176,7 @@ def _wire(
     keys: KeyRing,
     closers: list[Any],
     passwords: PasswordHasher | None = None,
+    metrics: Metrics = NO_METRICS,
 ) -> Container:
     sender, email_sender = senders
     passwords = passwords or PasswordHasher(
@@ -159,6 +184,7 @@ def _wire(
         settings.argon2_time_cost,
         settings.argon2_parallelism,
         max_concurrent=usable_cores(),
+        on_queue=metrics.hash_queue,
     )
     audit = AuditService(storage, clock, fingerprint_key=keys.otp_hmac_key)
     limits = LimitsService(
@@ -169,6 +195,7 @@ def _wire(
         blocks=storage,
         fraud=fraud_policy(settings),
         budget=budget_policy(settings),
+        metrics=metrics,
     )
     code_hasher = CodeHasher(keys.otp_hmac_key)
     codes = ChallengeService(
@@ -181,23 +208,27 @@ def _wire(
         clock=clock,
         org_name=settings.org_name,
         web_origin=settings.web_origin,
+        metrics=metrics,
     )
+    locks = AccountLocks(storage, clock)
     tokens = TokenService(
         store=storage,
+        sessions=storage,
         users=storage,
         keys=keys,
+        revocations=revocation_list(settings, storage, clock),
+        locks=locks,
         audit=audit,
         clock=clock,
-        refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+        policy=SessionPolicy(settings.refresh_token_ttl_seconds, settings.require_second_factor),
     )
+    sessions = SessionService(store=storage, tokens=tokens, audit=audit, clock=clock)
     login_spec = CodeSpec(
         length=settings.otp_length,
         ttl_seconds=settings.otp_ttl_seconds,
         max_attempts=settings.otp_max_attempts,
         template=settings.sms_template,
     )
-    # Until the session service is wired in, ending sessions revokes the account's refresh tokens.
-    session_ender = RefreshFamilyEnder(storage, audit, clock)
     account_spec = CodeSpec(
         length=settings.otp_length,
         ttl_seconds=settings.otp_ttl_seconds,
@@ -231,12 +262,13 @@ def _wire(
             tokens=tokens,
             hasher=passwords,
             limits=limits,
+            locks=locks,
             audit=audit,
             clock=clock,
             code_spec=login_spec,
             require_second_factor=settings.require_second_factor,
         ),
-        messages=MessageService(storage, clock),
+        messages=MessageService(storage, clock, users=storage),
         verification=VerificationService(
             codes=codes,
             challenges=storage,
@@ -247,7 +279,17 @@ def _wire(
             clock=clock,
             policy=verify_policy(settings),
         ),
-        account=AccountService(users=storage, limits=limits, audit=audit, clock=clock),
+        sessions=sessions,
+        account=AccountService(
+            stores=AccountStores(users=storage, messages=storage, audit=storage),
+            sessions=sessions,
+            locks=locks,
+            hasher=passwords,
+            limits=limits,
+            audit=audit,
+            clock=clock,
+            pseudonym_key=keys.otp_hmac_key,
+        ),
         recovery=PasswordRecoveryService(
             users=storage,
             challenges=storage,
@@ -255,7 +297,7 @@ def _wire(
             code_hasher=code_hasher,
             hasher=passwords,
             limits=limits,
-            sessions=session_ender,
+            sessions=sessions,
             audit=audit,
             clock=clock,
             spec=account_spec,
@@ -266,7 +308,7 @@ def _wire(
             codes=codes,
             hasher=passwords,
             limits=limits,
-            sessions=session_ender,
+            sessions=sessions,
             audit=audit,
             clock=clock,
             spec=account_spec,
@@ -277,5 +319,6 @@ def _wire(
         housekeeping=HousekeepingService(storage, clock, housekeeping_policy(settings)),
         tenants=tenant_directory(settings),
         fraud=limits.sms.guard,
+        metrics=metrics,
         closers=closers,
     )

@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     its first byte: slow clients (slowloris) cannot hold connections open."""
     http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
     """`twostep serve` closes a kept-alive connection idle for this long."""
+    api_docs: bool | None = None
+    """Serve `/docs` (Swagger UI) and `/redoc`; unset, they are on except when TWOSTEP_STAGE=prod."""
+    metrics_token: SecretStr | None = None
+    """When set, `GET /metrics` answers only `Authorization: Bearer <this>`; unset, only loopback callers."""
     audit_retention_days: int = Field(default=90, ge=1, le=3650)
     """How long audit events are kept; housekeeping deletes older ones."""
     purge_grace_seconds: int = Field(default=86_400, ge=0, le=30 * 86_400)
@@ -217,6 +221,15 @@ class Settings(BaseSettings):
     """Access-token lifetime, in seconds."""
     refresh_token_ttl_seconds: int = Field(default=12 * 3600, ge=300, le=30 * 86400)
     """Absolute lifetime of a sign-in session (its refresh-token family), in seconds."""
+
+    # --- sessions ---
+    revocation_refresh_seconds: float = Field(default=2.0, ge=0, le=4)
+    """How often the API re-reads the list of ended sessions, in seconds: a sign-out reaches every API
+    process within this plus one request. Storage unreadable for 5 s makes protected routes answer 503."""
+    authorizer_revocation_ttl_seconds: int = Field(default=30, ge=0, le=300)
+    """How long the Lambda authorizer trusts its copy of the list of ended sessions, in seconds."""
+    recent_auth_max_age_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    """How recent a sign-in (`auth_time`) must be for sensitive routes such as DELETE /me, in seconds."""
 
     # --- email delivery ---
     email_provider: Literal["console", "smtp", "ses"] = "console"
@@ -420,6 +433,17 @@ class Settings(BaseSettings):
             )
         if not value:
             raise ValueError("at least one provider is needed")
+        return value
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _metrics_token(cls, value: object) -> object:
+        """Empty means unset (a compose file's `${TWOSTEP_METRICS_TOKEN:-}`); a set one is long enough."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text in ("", None):
+            return None
+        if isinstance(text, str) and len(text) < 16:
+            raise ValueError("use at least 16 characters (or leave it unset for loopback-only metrics)")
         return value
 
     @field_validator("jwt_rsa_bits")

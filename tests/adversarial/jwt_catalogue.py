@@ -72,6 +72,8 @@ def claims_for(target: Target, **overrides: Any) -> dict[str, Any]:
         "exp": target.now + target.ttl,
         "jti": secrets.token_hex(8),
         "amr": ["pwd", "sms"],
+        "sid": "session-1",
+        "auth_time": target.now,
     }
     claims.update(overrides)
     return {name: value for name, value in claims.items() if value is not DROP}
@@ -393,9 +395,18 @@ def catalogue() -> dict[str, tuple[Attack, tuple[Algorithm, ...]]]:
         ("number", lambda t: 1),
     ):
         add(f"aud-{name}", _with_claims_from(lambda t, make_aud=make_aud: {"aud": make_aud(t)}))
-    for claim in ("iss", "aud", "sub", "email", "iat", "exp", "jti", "amr"):
+    for claim in ("iss", "aud", "sub", "email", "iat", "exp", "jti", "amr", "sid", "auth_time"):
         add(f"missing-{claim}", _with_claims(**{claim: DROP}))
-    for claim, value in (("sub", ""), ("sub", 123), ("email", 42), ("jti", 7), ("amr", "pwd")):
+    for claim, value in (
+        ("sub", ""),
+        ("sub", 123),
+        ("email", 42),
+        ("jti", 7),
+        ("amr", "pwd"),
+        ("sid", ""),
+        ("sid", 5),
+        ("auth_time", "now"),
+    ):
         add(f"{claim}-{type(value).__name__}-{value!s:.5}", _with_claims(**{claim: value}))
     # J2: signature always checked.
     add("tampered-payload", _tampered_payload)

@@ -218,7 +218,7 @@ def test_tokens_round_trip_any_subject_and_email(algorithm: Algorithm, budget: s
     @examples(budget, ci=60, long=2_000)
     @given(names, names, st.lists(st.text(max_size=10), max_size=4))
     def check(sub: str, email: str, amr: list[str]) -> None:
-        token = issuer.issue(user_id=sub, email=email, amr=tuple(amr))
+        token = issuer.issue(user_id=sub, email=email, amr=tuple(amr), sid="s1", auth_time=0)
         claims = verifier.verify(token)
         assert (claims.sub, claims.email, claims.amr) == (sub, email, tuple(amr))
         assert claims.exp - claims.iat == 900
@@ -236,7 +236,7 @@ def test_any_one_character_change_is_refused_or_changes_nothing(algorithm: Algor
     """J2: flip any character of a token. Either it is refused, or (base64's unused trailing bits) every
     segment still decodes to the very same bytes."""
     issuer, verifier = issuer_and_verifier(algorithm)
-    token = issuer.issue(user_id="user-1", email="a@example.com", amr=("pwd", "sms"))
+    token = issuer.issue(user_id="user-1", email="a@example.com", amr=("pwd", "sms"), sid="s1", auth_time=0)
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ "
 
     @examples(budget, ci=150, long=5_000)

@@ -14,6 +14,7 @@ import pytest
 from twostep.aws.authorizer_settings import AuthorizerSettings
 from twostep.domain.errors import ConfigurationError
 from twostep.settings import Settings
+from twostep.storage.sqlite import SqliteStorage
 
 SHARED = [f.name for f in fields(AuthorizerSettings)]
 
@@ -64,15 +65,21 @@ def test_out_of_range_names_the_variable(env: dict[str, str], variable: str) -> 
 
 
 def test_first_allow_loads_no_framework(tmp_path: Path) -> None:
-    """The cold path: no pydantic, web framework, password hasher, storage driver or boto3."""
+    """The cold path: no pydantic, web framework, password hasher, storage adapter or boto3.
+
+    With SQLite storage the revocation list is read with `sqlite3` (the driver, not the adapter).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWOSTEP_")}
     env["TWOSTEP_JWT_KEY_FILE"] = str(tmp_path / "keys.json")
+    env["TWOSTEP_STORAGE"] = "sqlite"
+    env["TWOSTEP_SQLITE_PATH"] = str(tmp_path / "twostep.db")
+    SqliteStorage(tmp_path / "twostep.db").init_schema()
     mint = (
         "from twostep.aws.authorizer_settings import AuthorizerSettings as S;"
         "from twostep.secrets import load_key_material as L; from twostep.domain.clock import SystemClock as C;"
         "from twostep.domain.tokens import TokenIssuer as T; s=S.from_environ(); k=L(s, C()).current;"
         "print(T(kid=k.kid, algorithm=k.algorithm, key=k.signing_material, issuer=s.issuer,"
-        " audience=s.audience, ttl_seconds=900, clock=C()).issue(user_id='u1', email='a@b.co', amr=('pwd',)))"
+        " audience=s.audience, ttl_seconds=900, clock=C()).issue(user_id='u1', email='a@b.co', amr=('pwd', 'sms'), sid='s1', auth_time=0))"
     )
     token = subprocess.run(
         [sys.executable, "-c", mint], env=env, capture_output=True, text=True, check=True, timeout=60
@@ -81,8 +88,8 @@ def test_first_allow_loads_no_framework(tmp_path: Path) -> None:
         "import json, sys; from twostep.aws.authorizer import handler;"
         f"r = handler({{'type': 'TOKEN', 'authorizationToken': 'Bearer {token}',"
         " 'methodArn': 'arn:aws:execute-api:us-east-1:1:abc/dev/GET/hello'});"
-        "heavy = [m for m in ('pydantic', 'pydantic_settings', 'fastapi', 'starlette', 'argon2', 'sqlite3',"
-        " 'boto3', 'httpx') if m in sys.modules];"
+        "heavy = [m for m in ('pydantic', 'pydantic_settings', 'fastapi', 'starlette', 'argon2', 'boto3',"
+        " 'httpx', 'twostep.settings', 'twostep.storage.sqlite', 'twostep.container') if m in sys.modules];"
         "print(json.dumps({'effect': r['policyDocument']['Statement'][0]['Effect'], 'heavy': heavy}))"
     )
     result = subprocess.run(

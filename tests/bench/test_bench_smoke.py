@@ -13,12 +13,13 @@ from pathlib import Path
 from bench.figures_aws import COLD, IMPORT, WARM
 from bench.figures_http import HELLO, LOGIN, RSS, SIGNIN
 from bench.figures_postgres import FIGURE_POSTGRES
+from bench.figures_revocation import FIGURE as REVOCATION
 from bench.figures_storage import FIGURE_DYNAMODB, FIGURE_SQLITE
 from bench.figures_workers import FIGURES as WORKER_FIGURES
 
 REPO = Path(__file__).resolve().parents[2]
-FIGURES = [LOGIN, SIGNIN, HELLO, COLD, WARM, IMPORT, RSS, FIGURE_SQLITE, FIGURE_DYNAMODB, FIGURE_POSTGRES]
-FIGURES += WORKER_FIGURES
+FIGURES = [LOGIN, SIGNIN, HELLO, REVOCATION, COLD, WARM, IMPORT, RSS, FIGURE_SQLITE, FIGURE_DYNAMODB]
+FIGURES += [FIGURE_POSTGRES, *WORKER_FIGURES]
 
 
 def _table_rows(markdown: str) -> dict[str, list[str]]:
@@ -54,7 +55,7 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         assert verdict in {"met", "MISSED", "report"} or measured.startswith("not measured: "), figure_row
     # The HTTP and storage figures need nothing outside this repository (and the PostgreSQL package that
     # `make test` installs), so they must be measured.
-    for figure in (LOGIN, SIGNIN, HELLO, RSS, FIGURE_SQLITE, FIGURE_POSTGRES, *WORKER_FIGURES):
+    for figure in (LOGIN, SIGNIN, HELLO, REVOCATION, RSS, FIGURE_SQLITE, FIGURE_POSTGRES, *WORKER_FIGURES):
         assert not rows[figure][1].startswith("not measured"), rows[figure]
     assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Cores:" in markdown

@@ -101,21 +101,6 @@ def test_racing_email_changes_to_one_address_make_one_owner(storage: Storage) ->
     assert found is not None and found.id == winners[0]
 
 
-def test_revoke_user_tokens_ends_every_session_of_that_user_only(storage: Storage) -> None:
-    from datetime import timedelta
-
-    from tests.contract.helpers import make_refresh
-
-    mine = [make_refresh(family=f"fam-{i}", user_id="user-1") for i in range(2)]
-    theirs = make_refresh(family="fam-other", user_id="user-2")
-    for token in (*mine, theirs):
-        storage.add_refresh_token(token)
-    storage.revoke_user_tokens("user-1", NOW)
-    later = NOW + timedelta(seconds=1)
-    assert all(storage.claim_refresh_token(t.token_hash, later) is None for t in mine)
-    assert storage.claim_refresh_token(theirs.token_hash, later) is not None
-
-
 def test_a_code_sent_by_email_keeps_its_address(storage: Storage) -> None:
     from tests.contract.helpers import make_challenge
 

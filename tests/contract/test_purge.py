@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.contract.helpers import NOW, make_challenge, make_refresh
+from tests.contract.test_sessions import make_session
 from twostep.domain.clock import FixedClock
 from twostep.domain.models import AuditEvent, OutboxEntry
 from twostep.domain.ports import PURGED_KINDS, Storage
@@ -34,6 +35,13 @@ def test_purge_deletes_what_ended_and_keeps_what_lives(storage: Storage) -> None
     storage.add_outbox(OutboxEntry(PHONE, "new", NOW))
     storage.append_audit(AuditEvent("login_failed", NOW - timedelta(days=91)))
     storage.append_audit(AuditEvent("login_succeeded", NOW - timedelta(days=89)))
+    # Sessions: one whose family ended two days ago (listed as revoked then), one still on and revoked now.
+    gone = make_session(created_at=NOW - timedelta(days=3), expires_at=NOW - timedelta(days=2))
+    storage.add_session(gone, make_refresh(family=gone.id))
+    storage.revoke_family(gone.id, NOW - timedelta(days=2))
+    on = make_session()
+    storage.add_session(on, make_refresh(family=on.id))
+    storage.revoke_family(on.id, NOW)
 
     housekeeping = _service(storage)
     deleted = housekeeping.purge_once()
@@ -50,6 +58,11 @@ def test_purge_deletes_what_ended_and_keeps_what_lives(storage: Storage) -> None
     assert storage.get_counter("live", NOW) is not None
     assert [entry.body for entry in storage.list_outbox(to=PHONE)] == ["new"]
     assert [event.event for event in storage.list_audit()] == ["login_succeeded"]
+    if "sessions" not in by_backend:
+        assert storage.get_session(gone.user_id, gone.id) is None
+    assert storage.get_session(on.user_id, on.id) is not None
+    listed = {r.session_id for r in storage.list_revocations(NOW - timedelta(days=3))}
+    assert listed == ({on.id} if "revocations" not in by_backend else {gone.id, on.id})
     assert housekeeping.purge_once() == dict.fromkeys(PURGED_KINDS, 0)  # nothing more to do
 
 

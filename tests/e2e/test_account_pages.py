@@ -122,8 +122,10 @@ def test_account_page_proves_email_and_changes_phone_email_and_password(
     expect(page.locator("[data-account-email]")).to_have_text(new_email)
     screenshot(page, "account")
 
-    page.get_by_label("Current password", exact=True).last.fill(account.password)
+    page.locator("#password-current").fill(account.password)
     page.locator("#password-new").fill("another fresh passphrase")
     page.get_by_role("button", name="Change password").click()
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    expect(page.get_by_role("status").first).to_contain_text("Your password was changed")
+    expect(page.locator("[data-account-status]")).to_contain_text("Your password was changed")
+    page.reload()  # this session stayed: the page signs in again silently
+    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    expect(page.locator("[data-account-email]")).to_have_text(new_email)

@@ -75,7 +75,8 @@ def test_whole_journey(server: Any, page: Any, person: Any, screenshot: Any) -> 
         ui(page).get_by_role("button", name="Post message").click()
         expect(page.locator(".message-text").first).to_have_text(content)  # newest first, shown as text
     expect(page.locator(".message-text").nth(1)).to_have_text("Welcome to the board!")
-    expect(page.locator(".message-meta").first).to_contain_text(person.email)
+    expect(page.locator(".message-meta").first).to_contain_text(f"{person.first} {person.last[0]}.")
+    expect(page.locator(".message-meta").first).not_to_contain_text("@")
     expect(ui(page).get_by_label("Your message")).to_have_value("")
     page.mouse.move(0, 0)
     screenshot(page, "home")

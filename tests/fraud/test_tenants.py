@@ -205,3 +205,16 @@ def test_tenants_json_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_
 
     shop = tenant_directory(settings).find(SHOP)
     assert shop is not None and (shop.name, shop.sms_per_hour) == ("shop", 7)
+
+
+def test_keys_and_tenants_from_the_aws_secret(tmp_path: Path) -> None:
+    from twostep.policies import tenant_directory
+    from twostep.secrets import settings_with_secret_credentials
+
+    settings = settings_for_tests(tmp_path)
+    extra = {
+        "TWOSTEP_VERIFY_API_KEYS": f"shop:{SHOP}",
+        "verify_tenants": json.dumps({"shop": {"allow_message": True, "sms_per_hour": 3}}),
+    }
+    shop = tenant_directory(settings_with_secret_credentials(settings, extra)).find(SHOP)
+    assert shop is not None and (shop.name, shop.allow_message, shop.sms_per_hour) == ("shop", True, 3)

@@ -108,6 +108,7 @@ def test_unknown_email_answers_like_a_known_one(client: TestClient, container: C
 
 def test_change_password(client: TestClient, container: Container) -> None:
     register(client)
+    other = sign_in(client, container)  # another device of the same person
     tokens = sign_in(client, container)
     wrong = client.post(
         "/me/password",
@@ -125,7 +126,11 @@ def test_change_password(client: TestClient, container: Container) -> None:
         headers=bearer(tokens),
     )
     assert done.status_code == 204
-    assert not refreshes(client, tokens)
+    # The other sessions end (their access tokens too); the one that changed the password goes on.
+    assert not refreshes(client, other)
+    hello = client.get("/hello", headers=bearer(other))
+    assert (hello.status_code, hello.json()["code"]) == (401, "session_revoked")
+    assert refreshes(client, tokens)
     assert (
         client.post("/login", json={"email": "test@example.com", "password": NEW_PASSWORD}).status_code == 200
     )

@@ -104,7 +104,7 @@ def test_message_board_order_and_limit(client: TestClient, container: Container)
         assert client.post("/messages", json={"content": f"post {i}"}, headers=auth).status_code == 201
     page = client.get("/messages").json()
     assert [m["content"] for m in page["messages"]][:3] == ["post 24", "post 23", "post 22"]
-    assert len(page["messages"]) == 20 and page["messages"][0]["author"] == "test@example.com"
+    assert len(page["messages"]) == 20 and page["messages"][0]["author"] == "Cem O."
     older = client.get("/messages", params={"cursor": page["nextCursor"]}).json()
     assert [m["content"] for m in older["messages"]] == [f"post {i}" for i in range(4, -1, -1)]
     assert len(client.get("/messages", params={"limit": 100}).json()["messages"]) == 25
@@ -189,6 +189,12 @@ def test_openapi_documents_bearer_auth_on_protected_routes(client: TestClient) -
         "/me/email/verify",
         "/me/email/verify/start",
     }
-    assert protected == {("/hello", "get"), ("/me", "get"), ("/messages", "post")} | {
+    sessions = {
+        ("/me", "delete"),
+        ("/sessions", "get"),
+        ("/sessions", "delete"),
+        ("/sessions/{session_id}", "delete"),
+    }
+    assert protected == {("/hello", "get"), ("/me", "get"), ("/messages", "post")} | sessions | {
         (p, "post") for p in account
     }

@@ -93,7 +93,9 @@ def _verifier_and_token() -> tuple[TokenVerifier, str]:
         leeway_seconds=30,
         clock=clock,
     )
-    return verifier, issuer.issue(user_id="u1", email="a@example.com", amr=("pwd", "sms"))
+    return verifier, issuer.issue(
+        user_id="u1", email="a@example.com", amr=("pwd", "sms"), sid="s1", auth_time=0
+    )
 
 
 def _segment(raw: bytes) -> str:

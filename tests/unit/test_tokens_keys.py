@@ -39,7 +39,9 @@ def _pair(algorithm: str, clock: FixedClock) -> tuple[TokenIssuer, TokenVerifier
 def test_round_trip(algorithm: str) -> None:
     clock = FixedClock()
     issuer, verifier, _ = _pair(algorithm, clock)
-    claims = verifier.verify(issuer.issue(user_id="u1", email="a@example.com", amr=("pwd", "sms")))
+    claims = verifier.verify(
+        issuer.issue(user_id="u1", email="a@example.com", amr=("pwd", "sms"), sid="s1", auth_time=0)
+    )
     assert (claims.sub, claims.email, claims.amr) == ("u1", "a@example.com", ("pwd", "sms"))
     assert claims.exp - claims.iat == 900
 
@@ -47,7 +49,7 @@ def test_round_trip(algorithm: str) -> None:
 def test_expiry_and_leeway() -> None:
     clock = FixedClock()
     issuer, verifier, _ = _pair("ES256", clock)
-    token = issuer.issue(user_id="u1", email="a@example.com", amr=("pwd",))
+    token = issuer.issue(user_id="u1", email="a@example.com", amr=("pwd",), sid="s1", auth_time=0)
     clock.advance(900 + 29)
     verifier.verify(token)
     clock.advance(2)
@@ -58,7 +60,7 @@ def test_expiry_and_leeway() -> None:
 def test_token_from_the_future_is_refused() -> None:
     clock = FixedClock()
     issuer, verifier, _ = _pair("ES256", clock)
-    token = issuer.issue(user_id="u1", email="a@example.com", amr=("pwd",))
+    token = issuer.issue(user_id="u1", email="a@example.com", amr=("pwd",), sid="s1", auth_time=0)
     clock.advance(-120)
     with pytest.raises(InvalidToken):
         verifier.verify(token)
@@ -111,7 +113,9 @@ def test_json_nested_past_the_recursion_limit_is_refused(part: str) -> None:
 
     clock = FixedClock()
     issuer, verifier, _ = _pair("ES256", clock)
-    header, payload, signature = issuer.issue(user_id="u1", email="a@example.com", amr=("pwd",)).split(".")
+    header, payload, signature = issuer.issue(
+        user_id="u1", email="a@example.com", amr=("pwd",), sid="s1", auth_time=0
+    ).split(".")
     nested = base64.urlsafe_b64encode(("[" * 3000 + "]" * 3000).encode()).rstrip(b"=").decode()
     token = f"{nested}.{payload}.{signature}" if part == "header" else f"{header}.{nested}.{signature}"
     with pytest.raises(InvalidToken):

@@ -13,9 +13,11 @@ from twostep.api import (
     routes_accounts,
     routes_health,
     routes_messages,
+    routes_sessions,
     routes_tokens,
     routes_wellknown,
 )
+from twostep.api.docs_pages import install_docs
 from twostep.api.errors import install_error_handlers
 from twostep.api.lifespan import Lifespan
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -23,6 +25,9 @@ from twostep.api.responses import BEARER_SCHEME
 from twostep.api.routes_verification import verification_router
 from twostep.api.routes_web import install_web
 from twostep.container import Container
+
+# What the web UI and API clients send; template.yaml's HTTP API CORS names the same (a test checks).
+CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "X-Api-Key", "X-Request-Id", "X-Twostep-Client"]
 
 
 def create_app(container: Container, *, lifespan: Lifespan | None = None) -> FastAPI:
@@ -32,6 +37,8 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
         title="twostep",
         version=__version__,
         description="Sign-in with a password and a one-time code by SMS; JWTs; SMS verification API.",
+        docs_url=None,  # install_docs serves them from local assets
+        redoc_url=None,
     )
     app.state.container = container
     install_error_handlers(app)
@@ -39,12 +46,14 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
         routes_accounts,
         routes_account_lifecycle,
         routes_tokens,
+        routes_sessions,
         routes_messages,
         routes_wellknown,
         routes_health,
     ):
         app.include_router(module.router)
     app.include_router(verification_router(container.settings))
+    install_docs(app, container.settings)
     install_web(app)  # last, so API routes win
     _add_cors(app, container)
     app.add_middleware(BodyLimitMiddleware)
@@ -75,8 +84,8 @@ def _add_cors(app: FastAPI, container: Container) -> None:
             CORSMiddleware,
             allow_origins=origins,
             allow_credentials=True,
-            allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-Api-Key", "X-Request-Id", "X-Twostep-Client"],
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=CORS_ALLOW_HEADERS,
             expose_headers=["Retry-After", "X-Request-Id"],
             max_age=600,
         )

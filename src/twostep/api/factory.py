@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from twostep.api.app import create_app
 from twostep.api.lifespan import serving_lifespan
+from twostep.api.metrics_prometheus import PrometheusMetrics, install_prometheus
 from twostep.container import build
 from twostep.settings import Settings, load_settings
 
@@ -30,14 +31,17 @@ def build_asgi_app(settings: Settings, which: str = "api") -> FastAPI:
         from twostep.api.verification_app import check_verification_settings
 
         check_verification_settings(settings)
-    container = build(settings)
+    metrics = PrometheusMetrics()
+    container = build(settings, metrics=metrics)
     lifespan = serving_lifespan(container)
     if which == "verification":
         from twostep.api.verification_app import create_verification_app
 
-        verification: FastAPI = create_verification_app(container, lifespan=lifespan)
-        return verification
-    return create_app(container, lifespan=lifespan)
+        app: FastAPI = create_verification_app(container, lifespan=lifespan)
+    else:
+        app = create_app(container, lifespan=lifespan)
+    install_prometheus(app, metrics, container.settings)
+    return app
 
 
 def _from_environment(which: str) -> FastAPI:

@@ -57,7 +57,9 @@ def change_password(
     body: PasswordChangeRequest, claims: ClaimsDep, container: ContainerDep, ctx: ContextDep
 ) -> Response:
     """Change the password (the current one is required); the account's other sessions end."""
-    container.changes.change_password(claims.sub, body.current_password, body.new_password, ctx)
+    container.changes.change_password(
+        claims.sub, body.current_password, body.new_password, ctx, keep=claims.sid
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Response, status
 
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep
 from twostep.api.responses import BEARER, BODY_ERRORS, errors
@@ -18,20 +18,11 @@ from twostep.api.schemas import (
     UserOut,
     VerifyRequest,
 )
-from twostep.api.web_session import is_web_client, set_refresh_cookie
+from twostep.api.token_transport import TransportDep
 from twostep.services.login import LoginStarted
 from twostep.services.registration import Registration
-from twostep.services.tokens import TokenPair
 
 router = APIRouter(tags=["accounts"])
-
-
-def _issue(pair: TokenPair, request: Request, response: Response, container: ContainerDep) -> TokenPairOut:
-    """The token pair as JSON; the web UI gets the refresh token only in its HttpOnly cookie."""
-    web = is_web_client(request)
-    if web:
-        set_refresh_cookie(response, pair.refresh_token, container.settings)
-    return TokenPairOut.of(pair, for_web=web)
 
 
 OtpId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
@@ -77,13 +68,13 @@ def register(body: RegisterRequest, container: ContainerDep, ctx: ContextDep) ->
     include_in_schema=False,
 )
 def login(
-    body: LoginRequest, request: Request, response: Response, container: ContainerDep, ctx: ContextDep
+    body: LoginRequest, response: Response, container: ContainerDep, ctx: ContextDep, transport: TransportDep
 ) -> LoginChallengeOut | TokenPairOut:
     """Check the password and text a code; accounts without a phone (second factor off) get tokens."""
     result = container.login.start(body.email, body.password, ctx)
     if isinstance(result, LoginStarted):
         return LoginChallengeOut.of(result)
-    return _issue(result, request, response, container)
+    return transport.deliver(result, response)
 
 
 @router.post(
@@ -94,16 +85,16 @@ def login(
 def verify(
     otp_id: OtpId,
     body: VerifyRequest,
-    request: Request,
     response: Response,
     container: ContainerDep,
     ctx: ContextDep,
+    transport: TransportDep,
 ) -> TokenPairOut:
     """Trade the code for an access and a refresh token; each code works once.
 
     With `X-Twostep-Client: web` the refresh token goes only into an HttpOnly cookie (null in the body).
     """
-    return _issue(container.login.complete(otp_id, body.otp, ctx), request, response, container)
+    return transport.deliver(container.login.complete(otp_id, body.otp, ctx), response)
 
 
 @router.post(

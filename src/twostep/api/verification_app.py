@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from twostep import __version__
 from twostep.api import routes_health
+from twostep.api.docs_pages import install_docs
 from twostep.api.errors import install_error_handlers
 from twostep.api.lifespan import Lifespan
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -50,11 +51,14 @@ def create_verification_app(container: Container, *, lifespan: Lifespan | None =
         title="twostep verification",
         version=__version__,
         description="Text a code for an id to a phone number; check it (Flowroute sms-verification's API).",
+        docs_url=None,  # install_docs serves them from local assets
+        redoc_url=None,
     )
     app.state.container = container
     install_error_handlers(app)
     app.include_router(verification_router(settings, path="/"))
     app.include_router(routes_health.router)
+    install_docs(app, settings)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -14,6 +14,8 @@ import json
 import logging
 from typing import Any
 
+from twostep.api.causes import describe_cause
+from twostep.aws.emf import EmfMetrics
 from twostep.aws.lazy import BuiltOnce
 from twostep.domain.errors import TwoStepError
 
@@ -41,9 +43,13 @@ def _build() -> Any:
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    return Mangum(create_app(build(settings)), lifespan="off", text_mime_types=TEXT_MIME_TYPES)
+    metrics.service = f"twostep-{settings.stage}"  # the dimension template.yaml's alarms watch
+    container = build(settings, metrics=metrics)
+    return Mangum(create_app(container), lifespan="off", text_mime_types=TEXT_MIME_TYPES)
 
 
+# The funnel, limits and budget as CloudWatch metrics, written at the end of each invocation.
+metrics = EmfMetrics()
 _handler: BuiltOnce[Any] = BuiltOnce(_build)
 
 
@@ -79,11 +85,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         app = get_handler()
     except TwoStepError as exc:  # keys, secret store or table unreachable or misconfigured
-        logger.error("the API could not start", extra={"code": exc.code})
+        logger.error("the API could not start", extra={"code": exc.code, "cause": describe_cause(exc)})
         return _unavailable(exc)
     try:  # no background task in Lambda: the key set is re-read here, every TWOSTEP_KEYS_REFRESH_SECONDS
         app.app.state.container.keys.refresh_if_due()
     except TwoStepError as exc:
         logger.warning("key refresh failed; serving with the keys already read", extra={"code": exc.code})
-    response: dict[str, Any] = app(event, context)
+    try:
+        response: dict[str, Any] = app(event, context)
+    finally:
+        metrics.flush()
     return response

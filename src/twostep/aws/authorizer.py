@@ -12,20 +12,27 @@ storage) so a cold start stays small; the verifier is built once per container.
 - The token comes from `authorizationToken` (TOKEN) or the `Authorization` header in any letter case
   (REQUEST, HTTP API), as `Bearer <jwt>` or a raw `<jwt>`.
 
-It fails closed: any error while checking a token denies. If the keys cannot be loaded at all, the
-handler raises a different error, which API Gateway turns into a 500 rather than telling a client that
-its token is bad.
+A token of an ended session (its `sid` on the revocation list, read from storage at most every
+`TWOSTEP_AUTHORIZER_REVOCATION_TTL_SECONDS`) is denied, and so is a one-factor session while
+`TWOSTEP_REQUIRE_SECOND_FACTOR` is on. The list is read lazily, on the first token that needs it.
+
+It fails closed: any error while checking a token denies. If the keys or the revocation list cannot be
+loaded at all, the handler raises a different error, which API Gateway turns into a 500 rather than
+telling a client that its token is bad.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from twostep.aws.lazy import BuiltOnce
-from twostep.domain.clock import SystemClock
-from twostep.domain.tokens import AccessClaims, TokenVerifier, extract_bearer
+from twostep.domain.clock import Clock, SystemClock
+from twostep.domain.errors import StorageUnavailable
+from twostep.domain.revocation import RevocationList
+from twostep.domain.tokens import AccessClaims, TokenVerifier, extract_bearer, has_second_factor
 
 logger = logging.getLogger("twostep.authorizer")
 
@@ -39,12 +46,21 @@ class AuthorizerUnavailable(RuntimeError):
     """The authorizer could not load its keys; API Gateway answers 500."""
 
 
+@dataclass(frozen=True)
+class SessionChecks:
+    revocations: RevocationList
+    require_second_factor: bool
+
+
+# The clock the checks use; tests replace it to step past the revocation TTL without waiting.
+clock: Clock = SystemClock()
+
+
 def _build_verifier() -> TokenVerifier:
     from twostep.aws.authorizer_settings import AuthorizerSettings
     from twostep.secrets import load_key_material
     from twostep.verifier_factory import build_verifier
 
-    clock = SystemClock()
     try:
         settings = AuthorizerSettings.from_environ()
         if settings.secret_arn:
@@ -57,7 +73,21 @@ def _build_verifier() -> TokenVerifier:
         raise AuthorizerUnavailable("the authorizer could not load its keys") from exc
 
 
+def _build_session_checks() -> SessionChecks:
+    """Settings only: the revocation list reads storage lazily, on the first token it is asked about."""
+    from twostep.aws.authorizer_revocations import authorizer_revocations
+    from twostep.aws.authorizer_settings import AuthorizerSettings
+
+    try:
+        settings = AuthorizerSettings.from_environ()
+        return SessionChecks(authorizer_revocations(settings, clock), settings.require_second_factor)
+    except Exception as exc:
+        logger.error("authorizer settings unusable: %s", type(exc).__name__)
+        raise AuthorizerUnavailable("the authorizer could not read its settings") from exc
+
+
 _verifier = BuiltOnce(_build_verifier)
+_session_checks = BuiltOnce(_build_session_checks)  # built once: the list keeps its own freshness
 
 
 def get_verifier() -> TokenVerifier:
@@ -67,8 +97,9 @@ def get_verifier() -> TokenVerifier:
 
 
 def reset() -> None:
-    """Forget the verifier (tests, or new settings in the same process)."""
+    """Forget the verifier and the revocation list (tests, or new settings in the same process)."""
     _verifier.reset()
+    _session_checks.reset()
 
 
 def header_value(headers: Mapping[str, Any] | None, name: str) -> str | None:
@@ -101,10 +132,18 @@ def _claims_or_none(event: Mapping[str, Any]) -> AccessClaims | None:
     if token is None:
         return None
     verifier = get_verifier()  # AuthorizerUnavailable propagates: a 500, never an Allow
+    checks = _session_checks.get()
     try:
-        return verifier.verify(token)
+        claims = verifier.verify(token)
     except Exception:  # any failure to check the token denies
         return None
+    if checks.require_second_factor and not has_second_factor(claims.amr):
+        return None
+    try:
+        revoked = checks.revocations.is_revoked(claims.sid)
+    except StorageUnavailable as exc:
+        raise AuthorizerUnavailable("the revocation list could not be read") from exc
+    return None if revoked else claims
 
 
 def _context(claims: AccessClaims) -> dict[str, str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from twostep.domain.errors import ConfigurationError
 
 ALGORITHMS = ("RS256", "ES256", "EdDSA", "HS256")
+STORAGES = ("memory", "sqlite", "dynamodb")
 RSA_BITS = (2048, 3072, 4096)
 
 
@@ -48,6 +49,19 @@ def _choice(environ: Mapping[str, str], name: str, default: str, allowed: tuple[
     return value
 
 
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    """pydantic's spellings of a boolean."""
+    raw = environ.get(f"TWOSTEP_{name}")
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on", "t", "y"):
+        return True
+    if value in ("0", "false", "no", "off", "f", "n"):
+        return False
+    raise ConfigurationError(f"TWOSTEP_{name}: Input should be a valid boolean")
+
+
 def _secret(environ: Mapping[str, str], name: str) -> PlainSecret | None:
     value = environ.get(f"TWOSTEP_{name}")
     return PlainSecret(value) if value else None
@@ -65,6 +79,16 @@ class AuthorizerSettings:
     jwt_rsa_bits: int = 2048
     jwt_hs256_secret: PlainSecret | None = None
     otp_hmac_key: PlainSecret | None = None
+    require_second_factor: bool = True
+    authorizer_revocation_ttl_seconds: int = 30
+    storage: str = "sqlite"
+    sqlite_path: Path = Path("./twostep.db")
+    dynamodb_table: str = "twostep"
+
+    @property
+    def revocation_window_seconds(self) -> int:
+        """How long an ended session can still have unexpired access tokens (as the API computes it)."""
+        return self.access_token_ttl_seconds + self.jwt_leeway_seconds + 60
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> AuthorizerSettings:
@@ -74,17 +98,24 @@ class AuthorizerSettings:
         hs256 = _secret(env, "JWT_HS256_SECRET")
         if hs256 is not None and len(hs256.value.encode()) < 32:
             raise ConfigurationError("TWOSTEP_JWT_HS256_SECRET must be at least 32 bytes")
+        leeway = _int(env, "JWT_LEEWAY_SECONDS", base.jwt_leeway_seconds, 0, 300)
+        ttl = _int(env, "ACCESS_TOKEN_TTL_SECONDS", base.access_token_ttl_seconds, 60, 3600)
         return cls(
             jwt_algorithm=_choice(env, "JWT_ALGORITHM", base.jwt_algorithm, ALGORITHMS),
             issuer=env.get("TWOSTEP_ISSUER", base.issuer),
             audience=env.get("TWOSTEP_AUDIENCE", base.audience),
-            jwt_leeway_seconds=_int(env, "JWT_LEEWAY_SECONDS", base.jwt_leeway_seconds, 0, 300),
-            access_token_ttl_seconds=_int(
-                env, "ACCESS_TOKEN_TTL_SECONDS", base.access_token_ttl_seconds, 60, 3600
-            ),
+            jwt_leeway_seconds=leeway,
+            access_token_ttl_seconds=ttl,
             secret_arn=env.get("TWOSTEP_SECRET_ARN") or None,
             jwt_key_file=Path(env.get("TWOSTEP_JWT_KEY_FILE", str(base.jwt_key_file))),
             jwt_rsa_bits=int(_choice(env, "JWT_RSA_BITS", str(base.jwt_rsa_bits), tuple(map(str, RSA_BITS)))),
             jwt_hs256_secret=hs256,
             otp_hmac_key=_secret(env, "OTP_HMAC_KEY"),
+            require_second_factor=_bool(env, "REQUIRE_SECOND_FACTOR", base.require_second_factor),
+            authorizer_revocation_ttl_seconds=_int(
+                env, "AUTHORIZER_REVOCATION_TTL_SECONDS", base.authorizer_revocation_ttl_seconds, 0, 300
+            ),
+            storage=_choice(env, "STORAGE", base.storage, STORAGES),
+            sqlite_path=Path(env.get("TWOSTEP_SQLITE_PATH", str(base.sqlite_path))),
+            dynamodb_table=env.get("TWOSTEP_DYNAMODB_TABLE", base.dynamodb_table),
         )

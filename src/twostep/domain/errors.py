@@ -113,9 +113,36 @@ class RefreshTokenReused(InvalidToken):
     default_message = "This refresh token was already used; the session has been ended."
 
 
+class SessionRevoked(InvalidToken):
+    code = "session_revoked"
+    default_message = "This session has ended; sign in again."
+
+
+class SessionLacksSecondFactor(InvalidToken):
+    """A session signed in with one factor while a second one is now required (refresh and APIs)."""
+
+    code = "second_factor_required"
+    default_message = "This session was signed in without a second factor; sign in again."
+
+
 class Forbidden(TwoStepError):
     code = "forbidden"
     default_message = "Not allowed."
+
+
+class ReauthenticationRequired(Forbidden):
+    code = "reauthentication_required"
+    default_message = "Sign in again to do this: your sign-in is too old."
+
+
+class CurrentPasswordWrong(Forbidden):
+    code = "invalid_current_password"
+    default_message = "The current password is wrong."
+
+
+class AccountLocked(Forbidden):
+    code = "account_locked"
+    default_message = "This account is locked; contact support."
 
 
 class ApiKeyRequired(TwoStepError):

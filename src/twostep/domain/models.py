@@ -71,6 +71,34 @@ class RefreshToken:
 
 
 @dataclass(frozen=True, slots=True)
+class Session:
+    """One sign-in (the refresh-token family `id`), with what its owner can recognise it by.
+
+    `client` is a short description made from the User-Agent and `ip` a truncated address (a /24 or
+    a /48): enough to tell "my phone" from "not me", not enough to track anyone.
+    """
+
+    id: str
+    user_id: str
+    created_at: datetime
+    expires_at: datetime
+    auth_time: datetime
+    amr: tuple[str, ...]
+    last_used_at: datetime
+    client: str | None = None
+    ip: str | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """One entry of the list of recently ended sessions that token checks consult."""
+
+    session_id: str
+    revoked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     id: str
     user_id: str
@@ -130,6 +158,7 @@ class RequestContext:
 
     ip: str | None = None
     request_id: str | None = None
+    user_agent: str | None = None
     tenant: Tenant | None = None
 
 

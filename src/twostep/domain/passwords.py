@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from twostep.domain.errors import WeakPassword
+
+T = TypeVar("T")
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
@@ -118,17 +123,45 @@ class PasswordHasher:
     """
 
     def __init__(
-        self, memory_kib: int = 19456, time_cost: int = 2, parallelism: int = 1, max_concurrent: int = 1
+        self,
+        memory_kib: int = 19456,
+        time_cost: int = 2,
+        parallelism: int = 1,
+        max_concurrent: int = 1,
+        on_queue: Callable[[int], None] | None = None,
     ) -> None:
         self._hasher = Argon2Hasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
         self._pool = ThreadPoolExecutor(max_workers=max(1, max_concurrent), thread_name_prefix="argon2")
+        # Told how many hashes wait for a thread, each time that changes (the metrics' queue gauge).
+        self._on_queue = on_queue
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
         # Verifying against this when the email is unknown spends the same work as a real check.
         self._dummy_hash = self.hash("twostep-dummy-password-for-timing")
 
+    def _run(self, work: Callable[..., T], *args: str) -> T:
+        """`work(*args)` on a hashing thread, keeping count of the hashes waiting for one."""
+        if self._on_queue is None:
+            return self._pool.submit(work, *args).result()
+        self._queue_changed(+1)
+
+        def started() -> T:
+            self._queue_changed(-1)
+            return work(*args)
+
+        return self._pool.submit(started).result()
+
+    def _queue_changed(self, delta: int) -> None:
+        with self._waiting_lock:
+            self._waiting += delta
+            waiting = self._waiting
+        if self._on_queue is not None:
+            self._on_queue(waiting)
+
     def hash(self, password: str) -> str:
-        return self._pool.submit(self._hasher.hash, normalise_password(password)).result()
+        return self._run(self._hasher.hash, normalise_password(password))
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
         """True when `password` matches; with `stored_hash=None` it does the same work and fails."""
@@ -136,7 +169,7 @@ class PasswordHasher:
             return False
         target = stored_hash if stored_hash is not None else self._dummy_hash
         try:
-            ok = self._pool.submit(self._hasher.verify, target, normalise_password(password)).result()
+            ok = self._run(self._hasher.verify, target, normalise_password(password))
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
         return ok and stored_hash is not None

@@ -27,7 +27,7 @@ from twostep.domain.errors import InvalidToken
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 MAX_TOKEN_LENGTH = 8192
-REQUIRED_CLAIMS = ("iss", "aud", "sub", "email", "iat", "exp", "jti", "amr")
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "email", "iat", "exp", "jti", "amr", "sid", "auth_time")
 _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 
 
@@ -39,6 +39,8 @@ class AccessClaims:
     iat: int
     exp: int
     amr: tuple[str, ...]
+    sid: str  # the sign-in session (refresh-token family): what revocation ends
+    auth_time: int  # when the person last proved who they are (OIDC `auth_time`)
 
 
 class TokenIssuer:
@@ -67,7 +69,7 @@ class TokenIssuer:
     def kid(self) -> str:
         return self._kid
 
-    def issue(self, *, user_id: str, email: str, amr: tuple[str, ...]) -> str:
+    def issue(self, *, user_id: str, email: str, amr: tuple[str, ...], sid: str, auth_time: int) -> str:
         now = int(self._clock.now().timestamp())
         claims = {
             "iss": self._issuer,
@@ -79,6 +81,8 @@ class TokenIssuer:
             "exp": now + self._ttl,
             "jti": str(uuid.uuid4()),
             "amr": list(amr),
+            "sid": sid,
+            "auth_time": auth_time,
         }
         headers = {"kid": self._kid, "typ": ACCESS_TOKEN_TYPE}
         return jwt.encode(claims, self._key, algorithm=self._algorithm, headers=headers)
@@ -147,15 +151,20 @@ class TokenVerifier:
         try:
             exp, iat = _numeric_date(claims["exp"]), _numeric_date(claims["iat"])
             nbf = _numeric_date(claims.get("nbf", iat))
-            sub, email, jti = claims["sub"], claims["email"], claims["jti"]
+            sub, email, jti, sid = claims["sub"], claims["email"], claims["jti"], claims["sid"]
             amr = _string_list(claims["amr"])
+            auth_time = _numeric_date(claims["auth_time"])
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidToken() from exc
         if exp <= now - self._leeway or nbf > now + self._leeway or iat > now + self._leeway:
             raise InvalidToken()
-        if not all(isinstance(value, str) and value for value in (sub, email, jti)):
+        if not all(isinstance(value, str) and value for value in (sub, email, jti, sid)):
             raise InvalidToken()
-        return AccessClaims(sub=sub, email=email, jti=jti, iat=iat, exp=exp, amr=amr)
+        if auth_time > iat + self._leeway:
+            raise InvalidToken()
+        return AccessClaims(
+            sub=sub, email=email, jti=jti, iat=iat, exp=exp, amr=amr, sid=sid, auth_time=auth_time
+        )
 
 
 def _unverified_header(token: str) -> dict[str, Any]:
@@ -195,6 +204,12 @@ def _string_list(value: object) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise TypeError("not a list of strings")
     return tuple(value)
+
+
+def has_second_factor(amr: tuple[str, ...]) -> bool:
+    """Whether a sign-in used two factors: RFC 8176 `mfa`, or two different methods (`pwd` + `sms`)."""
+    methods = set(amr)
+    return "mfa" in methods or len(methods) >= 2
 
 
 def new_refresh_token() -> str:

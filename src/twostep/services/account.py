@@ -1,18 +1,31 @@
-"""The account as its owner and administrators see it: read, list, delete, unlock.
+"""The account as its owner and administrators see it: read, list, delete, lock, unlock.
 
 Routes (`/me`) and the CLI (`twostep users ...`) call this service, never the storage directly. Each
-method is one small step so that later features (erasure, session revocation, changes of phone,
-email and password) can build on it.
+method is one small step so that later features (changes of phone, email and password) can build on it.
+
+Deletion keeps what others need and nothing that names the person: every session ends first, messages
+stay under a neutral author, audit events keep only a pseudonymous id (an HMAC of the user id, so the
+events of one deleted account still belong together). Each step can be repeated and the user record
+goes last, so a deletion interrupted by a failing dependency can simply be run again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from dataclasses import dataclass
+
 from twostep.domain.clock import Clock
-from twostep.domain.errors import InvalidToken, NotFound
+from twostep.domain.errors import CurrentPasswordWrong, InvalidToken, NotFound
 from twostep.domain.models import NO_CONTEXT, Page, RequestContext, User
-from twostep.domain.ports import UserStore
+from twostep.domain.passwords import PasswordHasher
+from twostep.domain.ports import AuditStore, MessageStore, UserStore
+from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.limits import LimitsService
+from twostep.services.sessions import SessionService
+
+DELETED_AUTHOR = "Deleted account"
 
 
 class AccountNotFound(NotFound):
@@ -20,9 +33,30 @@ class AccountNotFound(NotFound):
     default_message = "No such account."
 
 
+@dataclass(frozen=True)
+class AccountStores:
+    users: UserStore
+    messages: MessageStore
+    audit: AuditStore
+
+
 class AccountService:
-    def __init__(self, *, users: UserStore, limits: LimitsService, audit: AuditService, clock: Clock) -> None:
-        self._users, self._limits, self._audit, self._clock = users, limits, audit, clock
+    def __init__(
+        self,
+        *,
+        stores: AccountStores,
+        sessions: SessionService,
+        locks: AccountLocks,
+        hasher: PasswordHasher,
+        limits: LimitsService,
+        audit: AuditService,
+        clock: Clock,
+        pseudonym_key: bytes,
+    ) -> None:
+        self._users, self._stores = stores.users, stores
+        self._sessions, self._locks, self._hasher = sessions, locks, hasher
+        self._limits, self._audit, self._clock = limits, audit, clock
+        self._pseudonym_key = hmac.new(pseudonym_key, b"twostep-deleted-user", hashlib.sha256).digest()
 
     def get(self, user_id: str) -> User:
         """Raises: AccountNotFound."""
@@ -46,22 +80,54 @@ class AccountService:
         """Accounts for administration, ordered by id."""
         return self._users.list_users(limit, cursor)
 
-    def delete(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> None:
-        """Remove the account, free its email and phone, and end its sessions.
+    def pseudonym(self, user_id: str) -> str:
+        """What the audit trail calls a deleted account."""
+        return "deleted-" + hmac.new(self._pseudonym_key, user_id.encode(), hashlib.sha256).hexdigest()[:24]
+
+    def delete(
+        self, user_id: str, current_password: str | None = None, ctx: RequestContext = NO_CONTEXT
+    ) -> str:
+        """End every session and erase the account's personal data; returns the pseudonym left behind.
+
+        `current_password` is checked when given (the owner deleting their account); an administrator
+        (`twostep users delete`) passes None.
 
         Raises:
             AccountNotFound.
+            CurrentPasswordWrong: the password does not match.
         """
-        if not self._users.delete_user(user_id, self._clock.now()):
-            raise AccountNotFound(f"no user {user_id}")
-        self._audit.record("user_deleted", ctx=ctx, user_id=user_id)
+        user = self.get(user_id)
+        if current_password is not None and not self._hasher.verify(user.password_hash, current_password):
+            raise CurrentPasswordWrong()
+        pseudonym = self.pseudonym(user_id)
+        self._sessions.end_all(user_id, ctx=ctx, reason="account_deleted")
+        self._stores.messages.anonymise_messages(user_id, DELETED_AUTHOR, pseudonym)
+        self._stores.audit.pseudonymise_audit(user_id, pseudonym)
+        self._users.delete_user(user_id, self._clock.now())
+        self._locks.unlock(user_id)
+        # Only the request id: the trail of a deleted account keeps no address either.
+        self._audit.record("user_deleted", ctx=RequestContext(request_id=ctx.request_id), user_id=pseudonym)
+        return pseudonym
 
-    def unlock(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> None:
-        """Reset the account's wrong-code count after the second factor locked (NIST 800-63B).
+    def lock(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> int:
+        """Lock the account (no sign-in, no refresh) and end its sessions; returns how many ended.
 
         Raises:
             AccountNotFound.
         """
         self.get(user_id)
+        self._locks.lock(user_id)
+        self._audit.record("user_locked", ctx=ctx, user_id=user_id)
+        return self._sessions.end_all(user_id, ctx=ctx, reason="account_locked")
+
+    def unlock(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> None:
+        """Lift an administrative lock, and reset the wrong-code count after the second factor
+        locked (NIST 800-63B).
+
+        Raises:
+            AccountNotFound.
+        """
+        self.get(user_id)
+        self._locks.unlock(user_id)
         self._limits.reset_code_failures(user_id)
         self._audit.record("user_unlocked", ctx=ctx, user_id=user_id)

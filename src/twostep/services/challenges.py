@@ -20,7 +20,8 @@ from twostep.domain.errors import (
     SmsDeliveryError,
     WrongCode,
 )
-from twostep.domain.identity import E164
+from twostep.domain.identity import E164, phone_country
+from twostep.domain.metrics import NO_METRICS, CodeStage, Metrics
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
 from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender, send_expiring
@@ -57,11 +58,19 @@ class ChallengeService:
         clock: Clock,
         org_name: str,
         web_origin: str | None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._store, self._sender, self._hasher = store, sender, hasher
         self._email_sender = email_sender
         self._limits, self._audit, self._clock = limits, audit, clock
         self._org, self._web_origin = org_name, web_origin
+        self._metrics = metrics
+
+    def _count(self, stage: CodeStage, purpose: str, phone: str | None) -> None:
+        """One step of the code funnel; emailed codes count under provider "email"."""
+        country = (phone_country(phone) or "unknown") if phone else "none"
+        provider = self._sender.name if phone else "email"
+        self._metrics.code_event(stage, purpose=purpose, country=country, provider=provider)
 
     @property
     def resend_cooldown_seconds(self) -> int:
@@ -86,6 +95,7 @@ class ChallengeService:
 
         `attempts` carries over attempts already made (a verification re-created for a new number).
         """
+        self._count("requested", purpose, phone)
         code = generate_code(spec.length)
         body = self._body(spec, code)
         account = _account_of(purpose, subject)
@@ -125,6 +135,7 @@ class ChallengeService:
         Raises:
             RateLimited, EmailDeliveryError.
         """
+        self._count("requested", purpose, None)
         self._limits.reserve_email(email, ctx)
         now = self._clock.now()
         code = generate_code(spec.length)
@@ -149,10 +160,12 @@ class ChallengeService:
             self.send_email(email, email_subject, body)
         except EmailDeliveryError as exc:
             self._store.expire_challenge(challenge.id, self._clock.now())
+            self._count("undelivered", purpose, None)
             self._audit.record(
                 "code_delivery_failed", ctx=ctx, user_id=subject, reason=exc.reason, purpose=purpose
             )
             raise
+        self._count("sent", purpose, None)
         self._audit.record("code_sent", ctx=ctx, user_id=subject, purpose=purpose, channel="email")
         return challenge
 
@@ -174,6 +187,7 @@ class ChallengeService:
             RateLimited: cooldown or SMS caps.
         """
         self._ensure_replaceable(challenge, self._clock.now())
+        self._count("requested", challenge.purpose, challenge.phone)
         code = generate_code(challenge.code_length)
         body = self._body(spec, code)
         account = _account_of(challenge.purpose, challenge.subject)
@@ -211,15 +225,21 @@ class ChallengeService:
             raise ChallengeNotFound()
         code = normalise_submitted_code(raw_code, challenge.code_length)
         now = self._clock.now()
-        self._ensure_usable(challenge, now)
+        try:
+            self._ensure_usable(challenge, now)
+        except ChallengeExpired:
+            self._count("expired", purpose, challenge.phone)
+            raise
         counted = self._store.count_attempt(challenge_id, now)
         if counted is None:
             self._ensure_usable(self._store.get_challenge(challenge_id), now)
             raise ChallengeExhausted()
         if not self._hasher.matches(challenge_id, code, counted.code_hmac):
+            self._count("failed", purpose, challenge.phone)
             raise WrongCode(counted.attempts_remaining)
         if not self._store.consume_challenge(challenge_id, now):
             raise ChallengeUsed()
+        self._count("verified", purpose, challenge.phone)
         if counted.phone:  # a texted code (not an emailed one) was used: the fraud guard's sign of a person
             self._limits.sms.record_verified(counted.phone)
         return counted
@@ -299,6 +319,7 @@ class ChallengeService:
         except SmsDeliveryError as exc:
             # Nobody may use a code that was never delivered (it could reach the wrong hands later).
             self._store.expire_challenge(challenge.id, self._clock.now())
+            self._count("undelivered", challenge.purpose, challenge.phone)
             self._audit.record(
                 "code_delivery_failed",
                 ctx=ctx,
@@ -308,4 +329,5 @@ class ChallengeService:
                 **who,
             )
             raise
+        self._count("sent", challenge.purpose, challenge.phone)
         self._audit.record("code_sent", ctx=ctx, phone=challenge.phone, purpose=challenge.purpose, **who)

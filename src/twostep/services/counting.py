@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import RateLimited
+from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.models import RequestContext
 from twostep.domain.ports import CounterStore
 from twostep.services.audit import AuditService
@@ -56,6 +57,7 @@ class Held:
     key: str
     expires_at: datetime
     amount: int = 1
+    value: int = 0  # the counter's value once these units were taken (budget use for the metrics)
 
 
 def seconds_until(moment: datetime, now: datetime) -> int:
@@ -71,16 +73,20 @@ def window_of(now: datetime, seconds: int) -> tuple[int, datetime]:
 class CounterGate:
     """Taking from counters, giving back, and refusing (audited) with `RateLimited`."""
 
-    def __init__(self, counters: CounterStore, clock: Clock, audit: AuditService) -> None:
+    def __init__(
+        self, counters: CounterStore, clock: Clock, audit: AuditService, metrics: Metrics = NO_METRICS
+    ) -> None:
         self.counters = counters
         self.clock = clock
         self.audit = audit
+        self.metrics = metrics
 
     def try_take(self, key: str, expires_at: datetime, limit: int, amount: int = 1) -> Held | int:
         """Take `amount` of `key`: the held units, or (given back) the seconds until the counter ends."""
         now = self.clock.now()
-        held = Held(key, expires_at, amount)
-        if self.counters.increment_counter(key, amount, now, expires_at) <= limit:
+        value = self.counters.increment_counter(key, amount, now, expires_at)
+        held = Held(key, expires_at, amount, value)
+        if value <= limit:
             return held
         self.release(held)
         live = self.counters.get_counter(key, now)
@@ -111,6 +117,7 @@ class CounterGate:
 
     def refuse(self, name: str, retry_after: int, ctx: RequestContext, **who: str) -> NoReturn:
         self.audit.record("limit_hit", ctx=ctx, limit=name, **who)
+        self.metrics.limit_refused(name)
         if name == "sms_hourly_budget":  # something for operators to alert on: the service stopped texting
             logger.warning("sms hourly budget exhausted", extra={"limit": name, "retry_after": retry_after})
         raise RateLimited(name, retry_after, MESSAGES.get(name))

@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import RateLimited
+from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.models import NO_CONTEXT, RequestContext
 from twostep.domain.ports import CounterStore, PrefixBlock, PrefixBlockStore
 from twostep.services.audit import AuditService
@@ -86,13 +87,14 @@ class LimitsService:
         blocks: PrefixBlockStore | None = None,
         fraud: FraudPolicy | None = None,
         budget: BudgetPolicy | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         """Without `blocks` the fraud guard is off (it has nowhere to keep blocks)."""
         self._counters = counters
         self._policy = policy
         self._clock = clock
         self._audit = audit
-        self._gate = CounterGate(counters, clock, audit)
+        self._gate = CounterGate(counters, clock, audit, metrics)
         fraud = fraud or FraudPolicy(enabled=blocks is not None)
         self.sms = SmsAdmission(
             self._gate,

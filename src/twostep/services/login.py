@@ -20,6 +20,7 @@ from twostep.domain.identity import mask_phone, normalise_email
 from twostep.domain.models import NO_CONTEXT, RequestContext
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import ChallengeStore, UserStore
+from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitsService
@@ -50,18 +51,20 @@ class LoginService:
         tokens: TokenService,
         hasher: PasswordHasher,
         limits: LimitsService,
+        locks: AccountLocks,
         audit: AuditService,
         clock: Clock,
         code_spec: CodeSpec,
         require_second_factor: bool,
     ) -> None:
+        self._locks = locks
         self._users, self._challenges, self._codes, self._tokens = users, challenges, codes, tokens
         self._hasher, self._limits, self._audit, self._clock = hasher, limits, audit, clock
         self._spec = code_spec
         self._require_second_factor = require_second_factor
 
     def start(self, email: str, password: str, ctx: RequestContext = NO_CONTEXT) -> LoginStarted | TokenPair:
-        """Raises: InvalidCredentials, RateLimited, SecondFactorRequired, SmsDeliveryError."""
+        """Raises: InvalidCredentials, AccountLocked, RateLimited, SecondFactorRequired, SmsDeliveryError."""
         try:
             email = normalise_email(email)
         except InvalidInput:
@@ -74,6 +77,7 @@ class LoginService:
             self._audit.record("login_failed", ctx=ctx, email=email, user_id=user.id if user else None)
             raise InvalidCredentials()
         self._limits.login_succeeded(email, ctx)
+        self._locks.check(user.id)
         if self._hasher.needs_rehash(user.password_hash):
             self._users.set_password_hash(user.id, self._hasher.hash(password))
         if user.phone is None:
@@ -81,7 +85,7 @@ class LoginService:
                 self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason="no_phone")
                 raise SecondFactorRequired()
             self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd")
-            return self._tokens.issue_pair(user, ("pwd",))
+            return self._tokens.issue_pair(user, ("pwd",), ctx)
         self._limits.check_second_factor_allowed(user.id, ctx)
         challenge = self._codes.issue(
             challenge_id=str(uuid.uuid4()),
@@ -119,12 +123,13 @@ class LoginService:
         user = self._users.get_user(challenge.subject)
         if user is None:
             raise ChallengeNotFound()
+        self._locks.check(user.id)
         self._audit.record("code_verified", ctx=ctx, user_id=user.id)
         if not user.phone_verified and self._users.prove_phone(user.id, challenge.phone):
             # The code came back from the number: it is this account's now, other claims on it end.
             self._audit.record("phone_verified", ctx=ctx, user_id=user.id, phone=challenge.phone)
         self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd,sms")
-        return self._tokens.issue_pair(user, ("pwd", "sms"))
+        return self._tokens.issue_pair(user, ("pwd", "sms"), ctx)
 
     def resend(self, otp_id: str, ctx: RequestContext = NO_CONTEXT) -> CodeResent:
         """Raises: ChallengeNotFound, ChallengeGone, RateLimited, SmsDeliveryError."""

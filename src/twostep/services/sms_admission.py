@@ -51,6 +51,7 @@ class SmsAdmission:
         if refusal is None:
             return
         self.gate.audit.record("limit_hit", ctx=ctx, phone=phone, limit=refusal)
+        self.gate.metrics.limit_refused(refusal)
         details = {"field": field} if field else {}
         raise DestinationNotAllowed(DESTINATION_MESSAGES[refusal], rule=refusal, **details)
 
@@ -113,4 +114,6 @@ class SmsAdmission:
         if policy.resend_cooldown_seconds > 0:
             until = now + timedelta(seconds=policy.resend_cooldown_seconds)
             taken.append(gate.take(f"sms-cooldown:{phone}", until, 1, "resend_cooldown", ctx, phone=phone))
-        taken.append(gate.take_window("sms:all", HOUR, policy.sms_hourly_budget, "sms_hourly_budget", ctx))
+        budget = gate.take_window("sms:all", HOUR, policy.sms_hourly_budget, "sms_hourly_budget", ctx)
+        taken.append(budget)
+        gate.metrics.sms_budget(budget.value, policy.sms_hourly_budget)

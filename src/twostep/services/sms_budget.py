@@ -74,6 +74,7 @@ class SmsBudget:
 
     def _exhausted(self, name: str, retry_after: int, ctx: RequestContext) -> NoReturn:
         self._gate.audit.record("limit_hit", ctx=ctx, limit=f"sms_budget_{name}")
+        self._gate.metrics.limit_refused(f"sms_budget_{name}")
         # The line to alert on: real users get no codes until the window ends or the budget is raised.
         logger.error(
             "ALERT sms budget exhausted: no text messages are sent until it resets",

@@ -1,17 +1,36 @@
-"""Token pairs: short-lived access JWTs and rotating refresh tokens with reuse detection (RFC 9700)."""
+"""Token pairs: short-lived access JWTs and rotating refresh tokens with reuse detection (RFC 9700).
+
+Each sign-in is a session (the refresh-token family); access tokens name it in `sid`. Ending a session
+revokes its family and puts it on the revocation list that `authenticate` consults.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from twostep.domain.clock import Clock
-from twostep.domain.errors import InvalidToken, RefreshTokenReused
-from twostep.domain.models import NO_CONTEXT, RefreshToken, RequestContext, User
-from twostep.domain.ports import RefreshTokenStore, UserStore
-from twostep.domain.tokens import AccessClaims, hash_refresh_token, new_refresh_token
+from twostep.domain.errors import (
+    AccountLocked,
+    InvalidToken,
+    RefreshTokenReused,
+    SessionLacksSecondFactor,
+    SessionRevoked,
+)
+from twostep.domain.models import NO_CONTEXT, RefreshToken, RequestContext, Session, User
+from twostep.domain.ports import RefreshTokenStore, SessionStore, UserStore
+from twostep.domain.revocation import RevocationList
+from twostep.domain.tokens import (
+    AccessClaims,
+    has_second_factor,
+    hash_refresh_token,
+    new_refresh_token,
+    timestamp,
+)
+from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
+from twostep.services.client_description import describe_client, truncate_ip
 from twostep.services.keyring import KeyRing
 
 
@@ -20,7 +39,14 @@ class TokenPair:
     access_token: str
     expires_in: int
     refresh_token: str
+    session_id: str = ""
     token_type: str = "Bearer"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    refresh_ttl_seconds: int
+    require_second_factor: bool
 
 
 class TokenService:
@@ -28,28 +54,48 @@ class TokenService:
         self,
         *,
         store: RefreshTokenStore,
+        sessions: SessionStore,
         users: UserStore,
         keys: KeyRing,
+        revocations: RevocationList,
+        locks: AccountLocks,
         audit: AuditService,
         clock: Clock,
-        refresh_ttl_seconds: int,
+        policy: SessionPolicy,
     ) -> None:
-        self._store, self._users = store, users
+        self._store, self._sessions, self._users = store, sessions, users
         self._keys = keys  # signs with the key active now, verifies with every published key
-        self._audit, self._clock = audit, clock
-        self._refresh_ttl = timedelta(seconds=refresh_ttl_seconds)
+        self.revocations = revocations
+        self._locks, self._audit, self._clock = locks, audit, clock
+        self._refresh_ttl = timedelta(seconds=policy.refresh_ttl_seconds)
+        self._require_second_factor = policy.require_second_factor
 
-    def issue_pair(self, user: User, amr: tuple[str, ...]) -> TokenPair:
-        """A new session: a new refresh-token family."""
+    def issue_pair(self, user: User, amr: tuple[str, ...], ctx: RequestContext = NO_CONTEXT) -> TokenPair:
+        """A new session (a new refresh-token family), described by the caller's client and address."""
         now = self._clock.now()
-        return self._pair(user, amr, family_id=str(uuid.uuid4()), family_expires_at=now + self._refresh_ttl)
+        session = Session(
+            id=str(uuid.uuid4()),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + self._refresh_ttl,
+            auth_time=now,
+            amr=amr,
+            last_used_at=now,
+            client=describe_client(ctx.user_agent),
+            ip=truncate_ip(ctx.ip),
+        )
+        refresh = new_refresh_token()
+        self._sessions.add_session(session, self._token_record(refresh, user.id, session))
+        return self._access(user, session, refresh)
 
     def refresh(self, refresh_token: str, ctx: RequestContext = NO_CONTEXT) -> TokenPair:
         """Rotate: the presented token is spent; presenting a spent token ends its whole family.
 
         Raises:
-            InvalidToken: unknown, expired or revoked.
+            InvalidToken: unknown, expired or revoked (SessionRevoked: the session was ended).
             RefreshTokenReused: the token was already used; the family is now revoked.
+            SessionLacksSecondFactor: a second factor is required and the session had none (it ends).
+            AccountLocked: the account was locked (the session ends).
         """
         token_hash = hash_refresh_token(refresh_token)
         now = self._clock.now()
@@ -57,48 +103,97 @@ class TokenService:
         if claimed is None:
             self._handle_failed_claim(token_hash, ctx)
             raise InvalidToken()
+        if self._require_second_factor and not has_second_factor(claimed.amr):
+            self.end_session(claimed.family_id)
+            raise SessionLacksSecondFactor()
         user = self._users.get_user(claimed.user_id)
         if user is None:
-            self._store.revoke_family(claimed.family_id, now)
+            self.end_session(claimed.family_id)
             raise InvalidToken()
-        return self._pair(user, claimed.amr, claimed.family_id, claimed.family_expires_at)
+        if self._locks.is_locked(user.id):
+            self.end_session(claimed.family_id)
+            raise AccountLocked()
+        session = self._sessions.touch_session(user.id, claimed.family_id, now)
+        if session is None or session.revoked_at is not None:
+            # No session record: a family from before sessions were kept; one fresh sign-in mends it.
+            self.end_session(claimed.family_id)
+            raise SessionRevoked()
+        refresh = new_refresh_token()
+        self._store.add_refresh_token(self._token_record(refresh, user.id, session))
+        return self._access(user, session, refresh)
 
     def logout(self, refresh_token: str, ctx: RequestContext = NO_CONTEXT) -> None:
         """End the session the token belongs to; unknown tokens are ignored (nothing to end)."""
         record = self._store.get_refresh_token(hash_refresh_token(refresh_token))
         if record is not None:
-            self._store.revoke_family(record.family_id, self._clock.now())
+            self.end_session(record.family_id)
             self._audit.record("logout", ctx=ctx, user_id=record.user_id)
 
+    def end_session(self, session_id: str) -> bool:
+        """Revoke the family and list it, so its access tokens stop working here at once."""
+        ended = self._store.revoke_family(session_id, self._clock.now())
+        self.revocations.note(session_id)
+        return ended
+
     def authenticate(self, access_token: str | None) -> AccessClaims:
-        """Raises: InvalidToken."""
+        """The claims of a valid token of a session that is still on.
+
+        Raises:
+            InvalidToken: missing, malformed, expired (SessionRevoked, SessionLacksSecondFactor).
+            StorageUnavailable: the revocation list is stale and cannot be read (closed).
+        """
         if not access_token:
             raise InvalidToken()
-        return self._keys.verifier().verify(access_token)
+        claims = self._keys.verifier().verify(access_token)
+        self.check_session(claims)
+        return claims
+
+    def check_session(self, claims: AccessClaims) -> None:
+        """The stateful half of `authenticate`: the session is not ended, and meets the factor policy.
+
+        Raises:
+            SessionRevoked, SessionLacksSecondFactor: refused.
+            StorageUnavailable: the revocation list is stale and cannot be read (closed).
+        """
+        if self._require_second_factor and not has_second_factor(claims.amr):
+            raise SessionLacksSecondFactor()
+        if self.revocations.is_revoked(claims.sid):
+            raise SessionRevoked()
 
     def _handle_failed_claim(self, token_hash: str, ctx: RequestContext) -> None:
         existing = self._store.get_refresh_token(token_hash)
-        if existing is not None and (existing.used_at is not None or existing.revoked_at is not None):
-            self._store.revoke_family(existing.family_id, self._clock.now())
+        if existing is None:
+            return
+        if existing.used_at is not None:
+            self.end_session(existing.family_id)
             self._audit.record("token_reuse", ctx=ctx, user_id=existing.user_id)
             raise RefreshTokenReused()
+        if existing.revoked_at is not None:
+            raise SessionRevoked()
 
-    def _pair(
-        self, user: User, amr: tuple[str, ...], family_id: str, family_expires_at: datetime
-    ) -> TokenPair:
-        now = self._clock.now()
-        refresh = new_refresh_token()
-        self._store.add_refresh_token(
-            RefreshToken(
-                token_hash=hash_refresh_token(refresh),
-                family_id=family_id,
-                user_id=user.id,
-                created_at=now,
-                expires_at=family_expires_at,
-                family_expires_at=family_expires_at,
-                amr=amr,
-            )
+    def _token_record(self, refresh: str, user_id: str, session: Session) -> RefreshToken:
+        return RefreshToken(
+            token_hash=hash_refresh_token(refresh),
+            family_id=session.id,
+            user_id=user_id,
+            created_at=self._clock.now(),
+            expires_at=session.expires_at,
+            family_expires_at=session.expires_at,
+            amr=session.amr,
         )
+
+    def _access(self, user: User, session: Session, refresh: str) -> TokenPair:
         issuer = self._keys.issuer()
-        access = issuer.issue(user_id=user.id, email=user.email, amr=amr)
-        return TokenPair(access_token=access, expires_in=issuer.ttl_seconds, refresh_token=refresh)
+        access = issuer.issue(
+            user_id=user.id,
+            email=user.email,
+            amr=session.amr,
+            sid=session.id,
+            auth_time=timestamp(session.auth_time),
+        )
+        return TokenPair(
+            access_token=access,
+            expires_in=issuer.ttl_seconds,
+            refresh_token=refresh,
+            session_id=session.id,
+        )

@@ -6,11 +6,13 @@ Adding a backend is one module and one line here, plus one fixture in tests/cont
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twostep.domain.errors import ConfigurationError
 from twostep.domain.ports import Storage
-from twostep.settings import Settings
+
+if TYPE_CHECKING:  # not at run time: the authorizer's revocation readers live in this package
+    from twostep.settings import Settings
 
 REGISTRY: dict[str, str] = {
     "memory": "twostep.storage.memory:MemoryStorage",

@@ -14,7 +14,9 @@ deletes lag by up to a few days):
 | refresh token | `REFRESH#<sha256>` | `REFRESH` | | used_at set by a transaction that checks the family |
 | token family | `FAMILY#<id>` | `FAMILY` | | `revoked_at` revokes every token of the family |
 | user's families | `USER#<id>` | `FAMILY#<id>` | | lets `delete_user` revoke sessions with a Query |
-| message | `MESSAGES` | `<µs>#<id>` | | board: Query newest first, cursor = last key |
+| session | `USER#<id>` | `SESSION#<id>` | | created, last used, client, truncated IP, revoked_at |
+| revocation list | `REVOKED` | `<µs>#<session id>` | | recently ended sessions; ttl 2 days |
+| message | `MESSAGES` | `<µs>#<id>` | `MSGBY#<user id>` / `<µs>#<id>` | board: Query newest first |
 | outbox (dev) | `OUTBOX` | `<seq>` | `OUTBOX#<to>` / `<seq>` | console provider only; ttl 7 days |
 | counter | `COUNTER#<key>` | `COUNTER` | | `ADD v`; restarts after `expires_at` |
 | audit | `AUDIT` | `<seq>` | `AUDIT#<user id>` / `<seq>` | ttl 400 days |
@@ -46,7 +48,9 @@ from twostep.storage.dynamodb_client import (
     ttl_after,
 )
 from twostep.storage.dynamodb_counters import CounterOps
+from twostep.storage.dynamodb_erasure import ErasureOps
 from twostep.storage.dynamodb_schema import GSI1, create_table, table_exists
+from twostep.storage.dynamodb_sessions import SessionOps
 from twostep.storage.dynamodb_tokens import RefreshTokenOps
 from twostep.storage.dynamodb_upkeep import UpkeepOps
 from twostep.storage.dynamodb_users import UserOps
@@ -55,7 +59,9 @@ from twostep.storage.phone_crypto import PhoneCipher, derive_phone_index_key
 _NOT_CONSUMED = "attribute_exists(PK) AND attribute_not_exists(consumed_at)"
 
 
-class DynamoDbStorage(UserOps, RefreshTokenOps, CounterOps, PrefixBlockOps, UpkeepOps):
+class DynamoDbStorage(
+    UserOps, SessionOps, RefreshTokenOps, ErasureOps, CounterOps, PrefixBlockOps, UpkeepOps
+):
     """Satisfies every storage port over one boto3 client (thread-safe)."""
 
     def __init__(self, client: Any, table: str, cipher: PhoneCipher | None = None) -> None:

@@ -152,9 +152,12 @@ def refresh_token(item: dict[str, Any], family_revoked_at: Any = None) -> Refres
 
 
 def message_item(m: Message) -> dict[str, Any]:
+    sort_key = message_sort_key(m.created_at.timestamp(), m.id)
     return {
         "PK": "MESSAGES",
-        "SK": message_sort_key(m.created_at.timestamp(), m.id),
+        "SK": sort_key,
+        "GSI1PK": f"MSGBY#{m.user_id}",  # finds a user's messages when the account is deleted
+        "GSI1SK": sort_key,
         "id": m.id,
         "user_id": m.user_id,
         "author": m.author,

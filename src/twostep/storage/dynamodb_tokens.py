@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 
 from twostep.domain.models import RefreshToken
@@ -72,13 +71,3 @@ class RefreshTokenOps(TableOps):
         except ConditionFailed:
             return None
         return codec.refresh_token({**item, "used_at": to_number(now)})
-
-    def revoke_family(self, family_id: str, now: datetime) -> None:
-        with contextlib.suppress(ConditionFailed):  # no token was ever issued in this family
-            self._update(
-                f"FAMILY#{family_id}",
-                "FAMILY",
-                "SET revoked_at = if_not_exists(revoked_at, :now)",
-                {":now": to_number(now)},
-                ConditionExpression="attribute_exists(PK)",
-            )

@@ -26,7 +26,9 @@ BATCH_WRITE_LIMIT = 25  # DynamoDB's items per BatchWriteItem
 
 
 class UpkeepOps(TableOps):
-    expired_by_backend: frozenset[str] = frozenset({"challenges", "refresh_tokens", "counters"})
+    expired_by_backend: frozenset[str] = frozenset(
+        {"challenges", "refresh_tokens", "counters", "sessions", "revocations"}
+    )
 
     # --- shared keys ---
     def get_key_record(self) -> KeyRecord | None:
@@ -66,9 +68,11 @@ class UpkeepOps(TableOps):
         return {
             "challenges": 0,
             "refresh_tokens": 0,
-            "counters": 0,  # these three: DynamoDB's TTL
+            "counters": 0,  # these three (and the two last): DynamoDB's TTL
             "outbox": self._purge_partition("OUTBOX", rules.outbox_before, rules.limit),
             "audit": self._purge_partition("AUDIT", rules.audit_before, rules.limit),
+            "sessions": 0,
+            "revocations": 0,
         }
 
     def _purge_partition(self, partition: str, before: datetime, limit: int) -> int:

@@ -199,10 +199,11 @@ class UserOps(TableOps):
     def delete_user(self, user_id: str, now: datetime) -> bool:
         if not self._delete_user_items(user_id):
             return False
-        self.revoke_user_tokens(user_id, now)
+        self._revoke_families(user_id, now)
+        self._forget_session_details(user_id)  # type: ignore[attr-defined]
         return True
 
-    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
+    def _revoke_families(self, user_id: str, now: datetime) -> None:
         families = self._query(
             "PK = :p AND begins_with(SK, :f)",
             {":p": f"USER#{user_id}", ":f": "FAMILY#"},

@@ -10,7 +10,17 @@ from typing import TypeVar
 
 from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
-from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
+from twostep.domain.models import (
+    AuditEvent,
+    Challenge,
+    Message,
+    OutboxEntry,
+    Page,
+    RefreshToken,
+    Revocation,
+    Session,
+    User,
+)
 from twostep.domain.ports import Counter, KeyRecord, PrefixBlock, PurgeRules
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 
@@ -25,6 +35,8 @@ class MemoryStorage:
         self._phones: dict[str, str] = {}
         self._challenges: dict[str, Challenge] = {}
         self._refresh: dict[str, RefreshToken] = {}
+        self._sessions: dict[str, Session] = {}
+        self._revocations: dict[str, datetime] = {}
         self._messages: list[Message] = []
         self._outbox: list[OutboxEntry] = []
         self._counters: dict[str, Counter] = {}
@@ -107,6 +119,10 @@ class MemoryStorage:
             self._emails.pop(user.email, None)
             if user.phone is not None and self._phones.get(user.phone) == user_id:
                 self._phones.pop(user.phone, None)
+            for session in list(self._sessions.values()):
+                if session.user_id == user_id:
+                    self.revoke_family(session.id, now)
+                    self._sessions[session.id] = replace(self._sessions[session.id], client=None, ip=None)
             for token_hash, token in self._refresh.items():
                 if token.user_id == user_id and token.revoked_at is None:
                     self._refresh[token_hash] = replace(token, revoked_at=now)
@@ -178,22 +194,62 @@ class MemoryStorage:
             self._refresh[token_hash] = claimed
             return claimed
 
-    def revoke_family(self, family_id: str, now: datetime) -> None:
+    def revoke_family(self, family_id: str, now: datetime) -> bool:
         with self._lock:
             for token_hash, token in self._refresh.items():
                 if token.family_id == family_id and token.revoked_at is None:
                     self._refresh[token_hash] = replace(token, revoked_at=now)
+            session = self._sessions.get(family_id)
+            known = session is not None or any(t.family_id == family_id for t in self._refresh.values())
+            if not known or family_id in self._revocations:
+                return False
+            self._revocations[family_id] = now
+            if session is not None:
+                self._sessions[family_id] = replace(session, revoked_at=now)
+            return True
 
-    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
+    # --- sessions ---
+    def add_session(self, session: Session, first_token: RefreshToken) -> None:
         with self._lock:
-            for token_hash, token in self._refresh.items():
-                if token.user_id == user_id and token.revoked_at is None:
-                    self._refresh[token_hash] = replace(token, revoked_at=now)
+            self._sessions[session.id] = session
+            self._refresh[first_token.token_hash] = first_token
+
+    def get_session(self, user_id: str, session_id: str) -> Session | None:
+        session = self._sessions.get(session_id)
+        return session if session is not None and session.user_id == user_id else None
+
+    def touch_session(self, user_id: str, session_id: str, now: datetime) -> Session | None:
+        with self._lock:
+            session = self.get_session(user_id, session_id)
+            if session is None:
+                return None
+            self._sessions[session_id] = touched = replace(session, last_used_at=now)
+            return touched
+
+    def list_sessions(self, user_id: str, now: datetime) -> list[Session]:
+        with self._lock:
+            live = [
+                s
+                for s in self._sessions.values()
+                if s.user_id == user_id and s.revoked_at is None and s.expires_at > now
+            ]
+        return sorted(live, key=lambda s: (s.created_at, s.id), reverse=True)
+
+    def list_revocations(self, since: datetime) -> list[Revocation]:
+        with self._lock:
+            return [Revocation(sid, at) for sid, at in self._revocations.items() if at >= since]
 
     # --- messages ---
     def add_message(self, message: Message) -> None:
         with self._lock:
             self._messages.append(message)
+
+    def anonymise_messages(self, user_id: str, author: str, pseudonym: str) -> int:
+        with self._lock:
+            mine = [i for i, m in enumerate(self._messages) if m.user_id == user_id]
+            for index in mine:
+                self._messages[index] = replace(self._messages[index], user_id=pseudonym, author=author)
+            return len(mine)
 
     def list_messages(self, limit: int, cursor: str | None = None) -> Page[Message]:
         with self._lock:
@@ -258,6 +314,15 @@ class MemoryStorage:
         with self._lock:
             self._audit.append(event)
 
+    def pseudonymise_audit(self, user_id: str, pseudonym: str) -> int:
+        with self._lock:
+            mine = [i for i, e in enumerate(self._audit) if e.user_id == user_id]
+            for index in mine:
+                self._audit[index] = replace(
+                    self._audit[index], user_id=pseudonym, email_hash=None, phone_masked=None, ip=None
+                )
+            return len(mine)
+
     def list_audit(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:
         with self._lock:
             matching = [e for e in self._audit if user_id is None or e.user_id == user_id]
@@ -296,6 +361,8 @@ class MemoryStorage:
                 ),
                 "outbox": _drop_listed(self._outbox, lambda e: e.sent_at < rules.outbox_before, rules.limit),
                 "audit": _drop_listed(self._audit, lambda e: e.at < rules.audit_before, rules.limit),
+                "sessions": _drop(self._sessions, lambda s: s.expires_at < rules.refresh_before, rules.limit),
+                "revocations": _drop(self._revocations, lambda at: at < rules.refresh_before, rules.limit),
             }
 
 

@@ -91,6 +91,36 @@ CREATE TABLE IF NOT EXISTS prefix_blocks (
         sqlite=SQLITE_INDEXES,
         postgres=POSTGRES_INDEXES,
     ),
+    Migration(
+        7,
+        "sessions (one per refresh-token family) and the list of recently ended ones; messages by author",
+        sqlite="""
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,
+    auth_time REAL NOT NULL, amr TEXT NOT NULL, last_used_at REAL NOT NULL, client TEXT, ip TEXT,
+    revoked_at REAL);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, created_at);
+CREATE TABLE IF NOT EXISTS revocations (session_id TEXT PRIMARY KEY, revoked_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS revocations_recent ON revocations (revoked_at);
+CREATE INDEX IF NOT EXISTS messages_user ON messages (user_id);
+""",
+        postgres="""
+CREATE TABLE IF NOT EXISTS sessions (
+    id text PRIMARY KEY, user_id text NOT NULL, created_at timestamptz NOT NULL, expires_at timestamptz NOT NULL,
+    auth_time timestamptz NOT NULL, amr text[] NOT NULL, last_used_at timestamptz NOT NULL, client text,
+    ip text, revoked_at timestamptz);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, created_at);
+CREATE TABLE IF NOT EXISTS revocations (session_id text PRIMARY KEY, revoked_at timestamptz NOT NULL);
+CREATE INDEX IF NOT EXISTS revocations_recent ON revocations (revoked_at);
+CREATE INDEX IF NOT EXISTS messages_user ON messages (user_id);
+""",
+    ),
+    Migration(
+        8,
+        "housekeeping: ended sessions found by their expiry",
+        sqlite="CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires_at)",
+        postgres="CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires_at)",
+    ),
 )
 
 LATEST = STEPS[-1].version

@@ -1,6 +1,7 @@
 """PostgreSQL storage: every state change one conditional statement, so many processes can share it.
 
-Uniqueness comes from UNIQUE constraints, single use and attempt counting from `UPDATE … WHERE …
+Users live in postgres_users.py, sessions in postgres_sessions.py. Uniqueness comes from UNIQUE
+constraints, single use and attempt counting from `UPDATE … WHERE …
 RETURNING` (under READ COMMITTED a second writer waits for the row lock, then re-checks the WHERE on
 the new row), counters from `INSERT … ON CONFLICT DO UPDATE`. No request decides on a value it read
 earlier. Driver errors become `StorageUnavailable` (503), never a 500.
@@ -10,18 +11,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import psycopg
 from psycopg.types.json import Jsonb
 
-from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
-from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
+from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken
 from twostep.domain.ports import Counter
 from twostep.settings import Settings
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.postgres_blocks import PostgresPrefixBlocks
 from twostep.storage.postgres_connection import Row
+from twostep.storage.postgres_sessions import INSERT_REFRESH, refresh_row
 from twostep.storage.postgres_upkeep import PostgresUpkeep
+from twostep.storage.postgres_users import PostgresUsers
 
 CHALLENGE_COLUMNS = (
     "id, purpose, subject, phone, code_hmac, created_at, expires_at, max_attempts, attempts, consumed_at,"
@@ -30,22 +31,6 @@ CHALLENGE_COLUMNS = (
 REFRESH_COLUMNS = (
     "token_hash, family_id, user_id, created_at, expires_at, family_expires_at, amr, used_at, revoked_at"
 )
-
-
-def _user(row: Row | None) -> User | None:
-    if row is None:
-        return None
-    return User(
-        id=row["id"],
-        email=row["email"],
-        password_hash=row["password_hash"],
-        created_at=row["created_at"],
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        phone=None if row["phone"] is None else E164(row["phone"]),
-        phone_verified=row["phone_verified"],
-        email_verified=row["email_verified"],
-    )
 
 
 def _challenge(row: Row | None) -> Challenge | None:
@@ -62,7 +47,7 @@ def _refresh(row: Row | None) -> RefreshToken | None:
     return RefreshToken(**{key: row[key] for key in REFRESH_COLUMNS.split(", ")} | {"amr": tuple(row["amr"])})
 
 
-class PostgresStorage(PostgresUpkeep, PostgresPrefixBlocks):
+class PostgresStorage(PostgresUsers, PostgresUpkeep, PostgresPrefixBlocks):
     """Satisfies every storage port; safe to share between threads and between processes."""
 
     @classmethod
@@ -73,92 +58,6 @@ class PostgresStorage(PostgresUpkeep, PostgresPrefixBlocks):
         return cls(
             url, pool_size=settings.database_pool_size, timeout_seconds=settings.database_timeout_seconds
         )
-
-    # --- users ---
-    def add_user(self, user: User) -> None:
-        u = user
-        try:
-            with self._guard(unique=True) as conn, conn.transaction():
-                self._lock_phone(conn, u.phone)
-                added = self._run(
-                    conn,
-                    "INSERT INTO users (id, email, phone, password_hash, first_name, last_name, created_at,"
-                    " phone_verified, email_verified) SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s"
-                    " WHERE NOT EXISTS (SELECT 1 FROM users WHERE phone = %s AND phone_verified)",
-                    (
-                        u.id,
-                        u.email,
-                        u.phone,
-                        u.password_hash,
-                        u.first_name,
-                        u.last_name,
-                        u.created_at,
-                        u.phone_verified,
-                        u.email_verified,
-                        u.phone,
-                    ),
-                ).rowcount
-        except psycopg.errors.UniqueViolation as exc:
-            raise AccountExists() from exc
-        if added != 1:
-            raise AccountExists()
-
-    def _lock_phone(self, conn: psycopg.Connection[Row], phone: str | None) -> None:
-        """Serialise, per number, a new claim against a proof: without it a claim made while another
-        account proves the number could survive the proof (READ COMMITTED sees no uncommitted proof)."""
-        if phone is not None:
-            self._run(conn, "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (phone,))
-
-    def prove_phone(self, user_id: str, phone: E164) -> bool:
-        try:
-            with self._guard(unique=True) as conn, conn.transaction():
-                self._lock_phone(conn, phone)
-                proven = self._run(
-                    conn, "UPDATE users SET phone = %s, phone_verified = true WHERE id = %s", (phone, user_id)
-                ).rowcount
-                if proven:
-                    self._run(
-                        conn,
-                        "UPDATE users SET phone = NULL, phone_verified = false WHERE phone = %s AND id <> %s",
-                        (phone, user_id),
-                    )
-        except psycopg.errors.UniqueViolation:
-            return False  # another account proved this number first; the transaction rolled back
-        return bool(proven)
-
-    def prove_email(self, user_id: str, email: str) -> None:
-        try:
-            self._execute(
-                "UPDATE users SET email = %s, email_verified = true WHERE id = %s",
-                (email, user_id),
-                unique=True,
-            )
-        except psycopg.errors.UniqueViolation as exc:
-            raise AccountExists() from exc
-
-    def get_user(self, user_id: str) -> User | None:
-        return _user(self._one("SELECT * FROM users WHERE id = %s", (user_id,)))
-
-    def find_user_by_email(self, email: str) -> User | None:
-        return _user(self._one("SELECT * FROM users WHERE email = %s", (email,)))
-
-    def set_password_hash(self, user_id: str, password_hash: str) -> None:
-        self._execute("UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id))
-
-    def list_users(self, limit: int, cursor: str | None = None) -> Page[User]:
-        rows = self._all("SELECT * FROM users WHERE id > %s ORDER BY id LIMIT %s", (cursor or "", limit + 1))
-        users = [user for user in map(_user, rows[:limit]) if user is not None]
-        return Page(users, users[-1].id if len(rows) > limit else None)
-
-    def delete_user(self, user_id: str, now: datetime) -> bool:
-        with self._guard() as conn, conn.transaction():
-            deleted = self._run(conn, "DELETE FROM users WHERE id = %s", (user_id,)).rowcount
-            self._run(
-                conn,
-                "UPDATE refresh_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
-                (now, user_id),
-            )
-        return deleted > 0
 
     # --- challenges ---
     def put_challenge(self, challenge: Challenge) -> None:
@@ -227,22 +126,7 @@ class PostgresStorage(PostgresUpkeep, PostgresPrefixBlocks):
 
     # --- refresh tokens ---
     def add_refresh_token(self, token: RefreshToken) -> None:
-        t = token
-        self._execute(
-            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, expires_at,"
-            " family_expires_at, amr, used_at, revoked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                t.token_hash,
-                t.family_id,
-                t.user_id,
-                t.created_at,
-                t.expires_at,
-                t.family_expires_at,
-                list(t.amr),
-                t.used_at,
-                t.revoked_at,
-            ),
-        )
+        self._execute(INSERT_REFRESH, refresh_row(token))
 
     def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
         return _refresh(self._one("SELECT * FROM refresh_tokens WHERE token_hash = %s", (token_hash,)))
@@ -254,18 +138,6 @@ class PostgresStorage(PostgresUpkeep, PostgresPrefixBlocks):
                 " AND revoked_at IS NULL AND expires_at > %s RETURNING *",
                 (now, token_hash, now),
             )
-        )
-
-    def revoke_family(self, family_id: str, now: datetime) -> None:
-        self._execute(
-            "UPDATE refresh_tokens SET revoked_at = %s WHERE family_id = %s AND revoked_at IS NULL",
-            (now, family_id),
-        )
-
-    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
-        self._execute(
-            "UPDATE refresh_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
-            (now, user_id),
         )
 
     # --- messages ---

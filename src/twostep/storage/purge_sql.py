@@ -17,6 +17,9 @@ _DELETES: dict[str, tuple[str, str, str]] = {
     "counters": ("counters", "key", "expires_at < {p}"),
     "outbox": ("outbox", "seq", "sent_at < {p}"),
     "audit": ("audit", "seq", "at < {p}"),
+    "sessions": ("sessions", "id", "expires_at < {p}"),
+    # An entry matters while access tokens of its session live (an hour at most): a day's grace is plenty.
+    "revocations": ("revocations", "session_id", "revoked_at < {p}"),
 }
 
 
@@ -27,6 +30,8 @@ def _cutoff(kind: str, rules: PurgeRules) -> datetime:
         "counters": rules.counters_before,
         "outbox": rules.outbox_before,
         "audit": rules.audit_before,
+        "sessions": rules.refresh_before,
+        "revocations": rules.refresh_before,
     }[kind]
 
 

@@ -19,9 +19,10 @@ from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.purge_sql import purge_statements
 from twostep.storage.sqlite_blocks import SqlitePrefixBlocks
 from twostep.storage.sqlite_connection import epoch, moment, moment_or_none
+from twostep.storage.sqlite_sessions import INSERT_TOKEN, SqliteSessionOps, token_row
 
 
-class SqliteStorage(SqlitePrefixBlocks):
+class SqliteStorage(SqliteSessionOps, SqlitePrefixBlocks):
     """Satisfies every storage port; safe to share between threads."""
 
     # --- users ---
@@ -109,18 +110,9 @@ class SqliteStorage(SqlitePrefixBlocks):
         return Page(users, users[-1].id if len(rows) > limit else None)
 
     def delete_user(self, user_id: str, now: datetime) -> bool:
-        with self._guard() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                deleted = conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount
-                conn.execute(
-                    "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                    (epoch(now), user_id),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            deleted = conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount
+            self._end_sessions_of(conn, user_id, now)
         return bool(deleted)
 
     # --- challenges ---
@@ -222,22 +214,7 @@ class SqliteStorage(SqlitePrefixBlocks):
         )
 
     def add_refresh_token(self, token: RefreshToken) -> None:
-        t = token
-        self._execute(
-            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, expires_at,"
-            " family_expires_at, amr, used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                t.token_hash,
-                t.family_id,
-                t.user_id,
-                epoch(t.created_at),
-                epoch(t.expires_at),
-                epoch(t.family_expires_at),
-                ",".join(t.amr),
-                epoch(t.used_at),
-                epoch(t.revoked_at),
-            ),
-        )
+        self._execute(INSERT_TOKEN, token_row(token))
 
     def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
         return self._refresh(self._one("SELECT * FROM refresh_tokens WHERE token_hash = ?", (token_hash,)))
@@ -251,18 +228,6 @@ class SqliteStorage(SqlitePrefixBlocks):
             )
         )
 
-    def revoke_family(self, family_id: str, now: datetime) -> None:
-        self._execute(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
-            (epoch(now), family_id),
-        )
-
-    def revoke_user_tokens(self, user_id: str, now: datetime) -> None:
-        self._execute(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-            (epoch(now), user_id),
-        )
-
     # --- messages ---
     def add_message(self, message: Message) -> None:
         m = message
@@ -270,6 +235,11 @@ class SqliteStorage(SqlitePrefixBlocks):
             "INSERT INTO messages (id, user_id, author, content, created_at) VALUES (?, ?, ?, ?, ?)",
             (m.id, m.user_id, m.author, m.content, epoch(m.created_at)),
         )
+
+    def anonymise_messages(self, user_id: str, author: str, pseudonym: str) -> int:
+        return self._execute(
+            "UPDATE messages SET user_id = ?, author = ? WHERE user_id = ?", (pseudonym, author, user_id)
+        ).rowcount
 
     def list_messages(self, limit: int, cursor: str | None = None) -> Page[Message]:
         if cursor:
@@ -352,6 +322,12 @@ class SqliteStorage(SqlitePrefixBlocks):
                 json.dumps(e.detail),
             ),
         )
+
+    def pseudonymise_audit(self, user_id: str, pseudonym: str) -> int:
+        return self._execute(
+            "UPDATE audit SET user_id = ?, email_hash = NULL, phone_masked = NULL, ip = NULL WHERE user_id = ?",
+            (pseudonym, user_id),
+        ).rowcount
 
     def list_audit(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:
         if user_id is None:

@@ -3,7 +3,7 @@
 import { ApiError, request } from "./api.js";
 import { busy, checkRequired, clearErrors, showError, values } from "./forms.js";
 import { go } from "./nav.js";
-import { currentToken, forget } from "./session.js";
+import { currentToken } from "./session.js";
 
 export const title = "Your account";
 const SIGNED_OUT = { code: "signed_out", detail: "Your session has ended. Please sign in again." };
@@ -93,8 +93,7 @@ function wire(section) {
   on($("password-form"), (form) =>
     send(section, form, "/me/password", ["currentPassword", "newPassword"], () => {
       form.reset();
-      forget(); // the change ended every session; sign in again with the new password
-      go("signin", "Your password was changed. Sign in with your new password.");
+      say(section, "Your password was changed. Your other sessions were signed out."); // this one stays
     }),
   );
 }

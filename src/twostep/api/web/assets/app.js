@@ -5,10 +5,11 @@ import * as code from "./code.js";
 import * as forgot from "./forgot.js";
 import * as home from "./home.js";
 import * as reset from "./reset.js";
+import * as sessions from "./sessions.js";
 import * as signin from "./signin.js";
 import * as signup from "./signup.js";
 
-const views = { signup, signin, code, home, forgot, reset, account };
+const views = { signup, signin, code, home, forgot, reset, account, sessions };
 let current = null;
 let generation = 0;
 

@@ -1,0 +1,33 @@
+# twostep as a container: `docker build -t twostep .`, then see compose.yaml (PostgreSQL) or run it
+# alone with SQLite in the /var/lib/twostep volume. Checked by tests/functional/test_container.py
+# (hadolint, and these install and start steps in a clean virtualenv).
+
+# --- build: install twostep and its dependencies into a virtualenv ---
+FROM python:3.11-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+RUN python -m venv /opt/twostep
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN /opt/twostep/bin/pip install --no-compile .
+
+# --- run: the virtualenv only, as an unprivileged user ---
+FROM python:3.11-slim-bookworm
+RUN groupadd --system --gid 10001 twostep \
+    && useradd --system --uid 10001 --gid twostep --home-dir /var/lib/twostep --create-home twostep
+COPY --from=build /opt/twostep /opt/twostep
+ENV PATH=/opt/twostep/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    TWOSTEP_STAGE=prod \
+    TWOSTEP_SQLITE_PATH=/var/lib/twostep/twostep.db \
+    TWOSTEP_JWT_KEY_FILE=/var/lib/twostep/twostep-keys.json
+WORKDIR /var/lib/twostep
+VOLUME ["/var/lib/twostep"]
+USER 10001:10001
+EXPOSE 8000
+# Ready = storage answers and takes a write (GET /healthz/ready); python is in the image, curl is not.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz/ready', timeout=4).status != 200)"]
+# Behind a proxy or load balancer, set TWOSTEP_TRUSTED_PROXIES to its address so X-Forwarded-For counts.
+CMD ["twostep", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,195 @@
+"""The metrics port implemented with prometheus-client, the request metrics middleware, and `/metrics`.
+
+One process: the metrics live in this app's own registry. Several worker processes (`twostep serve
+--workers N`): `PROMETHEUS_MULTIPROC_DIR` is set before any worker starts, every worker writes its
+values there, and whichever worker answers `/metrics` adds them all up (prometheus-client's
+multiprocess mode), so a scrape sees the whole server.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from twostep.api.errors import problem
+from twostep.api.middleware import ASGIApp, Message, Receive, Scope, Send
+from twostep.domain.metrics import CodeStage
+from twostep.settings import Settings
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Seconds; sign-ins spend most of their time in Argon2 (~50-100 ms a hash) or waiting for a provider.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def multiprocess() -> bool:
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+@contextmanager
+def shared_metrics_folder() -> Iterator[None]:
+    """A fresh folder for the workers' metrics (unless the operator named one), removed afterwards.
+
+    Set before the workers start, as prometheus-client reads it when a process first imports it.
+    """
+    if multiprocess():
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="twostep-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class PrometheusMetrics:
+    """`domain.metrics.Metrics` plus the HTTP figures, in Prometheus form."""
+
+    def __init__(self) -> None:
+        # Multiprocess: values go to files, not a registry (a registry per app keeps tests independent).
+        self.registry = None if multiprocess() else CollectorRegistry()
+        reg: Any = {"registry": self.registry}
+        self.requests = Counter(
+            "twostep_http_requests", "HTTP requests answered.", ["method", "route", "status"], **reg
+        )
+        self.latency = Histogram(
+            "twostep_http_request_duration_seconds",
+            "Time to answer, by route template.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            **reg,
+        )
+        self.codes = Counter(
+            "twostep_codes",
+            "One-time code funnel: requested, sent, undelivered, verified, failed (wrong code), expired.",
+            ["stage", "purpose", "country", "provider"],
+            **reg,
+        )
+        self.refusals = Counter("twostep_limit_refusals", "Requests refused, by limit.", ["limit"], **reg)
+        self.budget_used = Gauge(
+            "twostep_sms_budget_used",
+            "Texts counted against the hourly budget this hour.",
+            multiprocess_mode="max",
+            **reg,
+        )
+        self.budget = Gauge(
+            "twostep_sms_budget",
+            "The hourly SMS budget (TWOSTEP_SMS_HOURLY_BUDGET).",
+            multiprocess_mode="max",
+            **reg,
+        )
+        self.hash_waiting = Gauge(
+            "twostep_password_hash_queue",
+            "Password hashes waiting for a hashing thread.",
+            multiprocess_mode="livesum",
+            **reg,
+        )
+
+    # --- the core's port ---
+    def code_event(self, stage: CodeStage, *, purpose: str, country: str, provider: str) -> None:
+        self.codes.labels(stage, purpose, country, provider).inc()
+
+    def limit_refused(self, limit: str) -> None:
+        self.refusals.labels(limit).inc()
+
+    def sms_budget(self, used: int, budget: int) -> None:
+        self.budget_used.set(used)
+        self.budget.set(budget)
+
+    def hash_queue(self, waiting: int) -> None:
+        self.hash_waiting.set(waiting)
+
+    # --- exposition ---
+    def render(self) -> bytes:
+        if self.registry is not None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by method, route template (never the raw path) and status."""
+
+    def __init__(self, app: ASGIApp, metrics: PrometheusMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app fails before answering
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = str(scope.get("method", ""))
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+
+
+def _allowed(request: Request, settings: Settings) -> Response | None:
+    """None when the caller may read the metrics, else the refusal."""
+    token = settings.metrics_token
+    if token is not None:
+        given = request.headers.get("authorization", "")
+        expected = f"Bearer {token.get_secret_value()}"
+        if hmac.compare_digest(given.encode(), expected.encode()):
+            return None
+        return problem(
+            401,
+            "invalid_token",
+            "Send Authorization: Bearer <TWOSTEP_METRICS_TOKEN>.",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    peer = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    return problem(
+        403, "forbidden", "Metrics answer loopback callers only unless TWOSTEP_METRICS_TOKEN is set."
+    )
+
+
+def install_prometheus(app: FastAPI, metrics: PrometheusMetrics, settings: Settings) -> None:
+    """`GET /metrics` and the request middleware on `app`."""
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_page(request: Request) -> Response:
+        refused = _allowed(request, settings)
+        if refused is not None:
+            return refused
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -1,0 +1,61 @@
+"""What a session list shows about a client: a short description and a truncated address.
+
+The User-Agent is reduced to "<browser> on <system>" (or the tool's name), never stored whole; the IP
+address to its /24 (IPv4) or /48 (IPv6) network: enough to recognise "my laptop at home", not to
+locate or fingerprint anyone.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+MAX_DESCRIPTION = 60
+# Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari".
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Chromium/", "Chromium"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+_TOOL = re.compile(r"^([A-Za-z][A-Za-z0-9._-]{0,30})/[0-9]")
+
+
+def describe_client(user_agent: str | None) -> str | None:
+    """ "Firefox on Linux", "curl", "python-httpx"; None when nothing useful was sent."""
+    if not user_agent or not user_agent.strip():
+        return None
+    agent = user_agent.strip()[:512]
+    browser = next((name for marker, name in _BROWSERS if marker in agent), None)
+    system = next((name for marker, name in _SYSTEMS if marker in agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    if browser or system:
+        return browser or system
+    tool = _TOOL.match(agent)
+    if tool:
+        return tool.group(1)[:MAX_DESCRIPTION]
+    return "Unknown client"
+
+
+def truncate_ip(ip: str | None) -> str | None:
+    """`203.0.113.7` -> `203.0.113.0/24`, `2001:db8:1:2::7` -> `2001:db8:1::/48`; None if not an address."""
+    if not ip:
+        return None
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))

@@ -1,0 +1,155 @@
+"""Sessions in DynamoDB: `USER#<id>` / `SESSION#<id>` items, ended by the family item plus a list entry.
+
+The family item (`FAMILY#<id>`) stays the authority that refresh-token claims check; ending a session
+sets its `revoked_at` and writes the revocation-list entry in one transaction, then marks the
+session item (what `GET /sessions` shows) revoked as well.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Any
+
+from twostep.domain.models import RefreshToken, Revocation, Session
+from twostep.storage import dynamodb_codec as codec
+from twostep.storage.dynamodb_base import TableOps
+from twostep.storage.dynamodb_client import (
+    ConditionFailed,
+    key,
+    maybe_datetime,
+    serialize,
+    to_datetime,
+    to_number,
+    ttl_after,
+)
+from twostep.storage.dynamodb_revocations import read_revocations, revocation_item
+
+
+def session_item(s: Session) -> dict[str, Any]:
+    return {
+        "PK": f"USER#{s.user_id}",
+        "SK": f"SESSION#{s.id}",
+        "session_id": s.id,
+        "user_id": s.user_id,
+        "created_at": to_number(s.created_at),
+        "expires_at": to_number(s.expires_at),
+        "auth_time": to_number(s.auth_time),
+        "amr": ",".join(s.amr),
+        "last_used_at": to_number(s.last_used_at),
+        "client": s.client,
+        "ip": s.ip,
+        "revoked_at": None if s.revoked_at is None else to_number(s.revoked_at),
+        "ttl": ttl_after(s.expires_at, codec.REFRESH_TTL_SLACK),
+    }
+
+
+def session(item: dict[str, Any]) -> Session:
+    return Session(
+        id=item["session_id"],
+        user_id=item["user_id"],
+        created_at=to_datetime(item["created_at"]),
+        expires_at=to_datetime(item["expires_at"]),
+        auth_time=to_datetime(item["auth_time"]),
+        amr=tuple(str(item["amr"]).split(",")) if item.get("amr") else (),
+        last_used_at=to_datetime(item["last_used_at"]),
+        client=item.get("client"),
+        ip=item.get("ip"),
+        revoked_at=maybe_datetime(item.get("revoked_at")),
+    )
+
+
+class SessionOps(TableOps):
+    def add_session(self, session: Session, first_token: RefreshToken) -> None:
+        ttl = ttl_after(session.expires_at, codec.REFRESH_TTL_SLACK)
+        family_pointer = {
+            "PK": f"USER#{session.user_id}",
+            "SK": f"FAMILY#{session.id}",
+            "family_id": session.id,
+            "ttl": ttl,
+        }
+        self._transact(
+            self._tput(codec.refresh_item(first_token), "attribute_not_exists(PK)"),
+            self._tput(
+                {"PK": f"FAMILY#{session.id}", "SK": "FAMILY", "user_id": session.user_id, "ttl": ttl}
+            ),
+            self._tput(session_item(session), "attribute_not_exists(PK)"),
+            self._tput(family_pointer),
+        )
+
+    def get_session(self, user_id: str, session_id: str) -> Session | None:
+        item = self._get(f"USER#{user_id}", f"SESSION#{session_id}")
+        return None if item is None else session(item)
+
+    def touch_session(self, user_id: str, session_id: str, now: datetime) -> Session | None:
+        try:
+            item = self._update(
+                f"USER#{user_id}",
+                f"SESSION#{session_id}",
+                "SET last_used_at = :now",
+                {":now": to_number(now)},
+                ConditionExpression="attribute_exists(PK)",
+                ReturnValues="ALL_NEW",
+            )
+        except ConditionFailed:
+            return None
+        return session(item)
+
+    def list_sessions(self, user_id: str, now: datetime) -> list[Session]:
+        items = self._query(
+            "PK = :p AND begins_with(SK, :s)",
+            {":p": f"USER#{user_id}", ":s": "SESSION#"},
+            1000,
+            ConsistentRead=True,
+        )
+        live = [s for s in map(session, items) if s.revoked_at is None and s.expires_at > now]
+        return sorted(live, key=lambda s: (s.created_at, s.id), reverse=True)
+
+    def list_revocations(self, since: datetime) -> list[Revocation]:
+        return read_revocations(self._calls, self._table, since)
+
+    def revoke_family(self, family_id: str, now: datetime) -> bool:
+        family = self._get(f"FAMILY#{family_id}", "FAMILY")
+        if family is None:
+            return False  # no token was ever issued in this family
+        try:
+            self._transact(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": key(f"FAMILY#{family_id}", "FAMILY"),
+                        "UpdateExpression": "SET revoked_at = :now",
+                        "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(revoked_at)",
+                        "ExpressionAttributeValues": serialize({":now": to_number(now)}),
+                    }
+                },
+                self._tput(revocation_item(family_id, now)),
+            )
+            ended = True
+        except ConditionFailed:
+            ended = False  # ended before; the session item below may still need its mark (a retry)
+        with contextlib.suppress(ConditionFailed):  # sessions from before session items existed
+            self._update(
+                f"USER#{family['user_id']}",
+                f"SESSION#{family_id}",
+                "SET revoked_at = if_not_exists(revoked_at, :now)",
+                {":now": to_number(now)},
+                ConditionExpression="attribute_exists(PK)",
+            )
+        return ended
+
+    def _forget_session_details(self, user_id: str) -> None:
+        """Drop what a deleted user's sessions said about their devices (client, truncated IP)."""
+        items = self._query(
+            "PK = :p AND begins_with(SK, :s)",
+            {":p": f"USER#{user_id}", ":s": "SESSION#"},
+            1000,
+            ConsistentRead=True,
+        )
+        for item in items:
+            self._calls.call(
+                "update_item",
+                TableName=self._table,
+                Key=key(item["PK"], item["SK"]),
+                UpdateExpression="REMOVE client, ip",
+            )

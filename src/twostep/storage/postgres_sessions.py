@@ -1,0 +1,139 @@
+"""Sessions, the revocation list and account erasure in PostgreSQL (mixed into `PostgresStorage`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg
+
+from twostep.domain.models import RefreshToken, Revocation, Session
+from twostep.storage.postgres_connection import PostgresConnections, Row
+
+SESSION_COLUMNS = "id, user_id, created_at, expires_at, auth_time, amr, last_used_at, client, ip, revoked_at"
+INSERT_REFRESH = (
+    "INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, expires_at,"
+    " family_expires_at, amr, used_at, revoked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def refresh_row(t: RefreshToken) -> tuple[object, ...]:
+    return (
+        t.token_hash,
+        t.family_id,
+        t.user_id,
+        t.created_at,
+        t.expires_at,
+        t.family_expires_at,
+        list(t.amr),
+        t.used_at,
+        t.revoked_at,
+    )
+
+
+def _session(row: Row | None) -> Session | None:
+    if row is None:
+        return None
+    return Session(**{key: row[key] for key in SESSION_COLUMNS.split(", ")} | {"amr": tuple(row["amr"])})
+
+
+class PostgresSessionOps(PostgresConnections):
+    def add_session(self, session: Session, first_token: RefreshToken) -> None:
+        s = session
+        with self._guard() as conn, conn.transaction():
+            self._run(
+                conn,
+                "INSERT INTO sessions (id, user_id, created_at, expires_at, auth_time, amr, last_used_at,"
+                " client, ip, revoked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    s.id,
+                    s.user_id,
+                    s.created_at,
+                    s.expires_at,
+                    s.auth_time,
+                    list(s.amr),
+                    s.last_used_at,
+                    s.client,
+                    s.ip,
+                    s.revoked_at,
+                ),
+            )
+            self._run(conn, INSERT_REFRESH, refresh_row(first_token))
+
+    def get_session(self, user_id: str, session_id: str) -> Session | None:
+        return _session(
+            self._one("SELECT * FROM sessions WHERE id = %s AND user_id = %s", (session_id, user_id))
+        )
+
+    def touch_session(self, user_id: str, session_id: str, now: datetime) -> Session | None:
+        return _session(
+            self._one(
+                "UPDATE sessions SET last_used_at = %s WHERE id = %s AND user_id = %s RETURNING *",
+                (now, session_id, user_id),
+            )
+        )
+
+    def list_sessions(self, user_id: str, now: datetime) -> list[Session]:
+        rows = self._all(
+            "SELECT * FROM sessions WHERE user_id = %s AND revoked_at IS NULL AND expires_at > %s"
+            " ORDER BY created_at DESC, id DESC",
+            (user_id, now),
+        )
+        return [s for s in map(_session, rows) if s is not None]
+
+    def list_revocations(self, since: datetime) -> list[Revocation]:
+        rows = self._all("SELECT session_id, revoked_at FROM revocations WHERE revoked_at >= %s", (since,))
+        return [Revocation(row["session_id"], row["revoked_at"]) for row in rows]
+
+    def revoke_family(self, family_id: str, now: datetime) -> bool:
+        with self._guard() as conn, conn.transaction():
+            listed = self._run(
+                conn,
+                "INSERT INTO revocations (session_id, revoked_at) SELECT %s, %s"
+                " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = %s)"
+                " OR EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = %s)"
+                " ON CONFLICT (session_id) DO NOTHING",
+                (family_id, now, family_id, family_id),
+            ).rowcount
+            self._run(
+                conn,
+                "UPDATE sessions SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL",
+                (now, family_id),
+            )
+            self._run(
+                conn,
+                "UPDATE refresh_tokens SET revoked_at = %s WHERE family_id = %s AND revoked_at IS NULL",
+                (now, family_id),
+            )
+        return bool(listed == 1)
+
+    def _end_sessions_of(self, conn: psycopg.Connection[Row], user_id: str, now: datetime) -> None:
+        """Inside a transaction: list, revoke and strip the client details of every session of a user."""
+        self._run(
+            conn,
+            "INSERT INTO revocations (session_id, revoked_at) SELECT id, %s FROM sessions"
+            " WHERE user_id = %s AND revoked_at IS NULL ON CONFLICT (session_id) DO NOTHING",
+            (now, user_id),
+        )
+        self._run(
+            conn,
+            "UPDATE sessions SET revoked_at = COALESCE(revoked_at, %s), client = NULL, ip = NULL"
+            " WHERE user_id = %s",
+            (now, user_id),
+        )
+        self._run(
+            conn,
+            "UPDATE refresh_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
+            (now, user_id),
+        )
+
+    # --- erasure of a deleted account ---
+    def anonymise_messages(self, user_id: str, author: str, pseudonym: str) -> int:
+        return self._execute(
+            "UPDATE messages SET user_id = %s, author = %s WHERE user_id = %s", (pseudonym, author, user_id)
+        )
+
+    def pseudonymise_audit(self, user_id: str, pseudonym: str) -> int:
+        return self._execute(
+            "UPDATE audit SET user_id = %s, email_hash = NULL, phone_masked = NULL, ip = NULL WHERE user_id = %s",
+            (pseudonym, user_id),
+        )

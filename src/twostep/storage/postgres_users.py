@@ -1,0 +1,119 @@
+"""PostgreSQL user records: unique emails, proof before ownership of a phone number.
+
+Only a proven phone number is unique (a partial unique index, schema step 2); unproven claims on one
+number may coexist until one account proves it. A new claim and a proof of the same number take the
+same advisory lock, so a claim can never slip in beside a proof that is committing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg
+
+from twostep.domain.errors import AccountExists
+from twostep.domain.identity import E164
+from twostep.domain.models import Page, User
+from twostep.storage.postgres_connection import Row
+from twostep.storage.postgres_sessions import PostgresSessionOps
+
+
+def _user(row: Row | None) -> User | None:
+    if row is None:
+        return None
+    return User(
+        id=row["id"],
+        email=row["email"],
+        password_hash=row["password_hash"],
+        created_at=row["created_at"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        phone=None if row["phone"] is None else E164(row["phone"]),
+        phone_verified=row["phone_verified"],
+        email_verified=row["email_verified"],
+    )
+
+
+class PostgresUsers(PostgresSessionOps):
+    """The user port; `delete_user` ends the user's sessions in the same transaction."""
+
+    def add_user(self, user: User) -> None:
+        u = user
+        try:
+            with self._guard(unique=True) as conn, conn.transaction():
+                self._lock_phone(conn, u.phone)
+                added = self._run(
+                    conn,
+                    "INSERT INTO users (id, email, phone, password_hash, first_name, last_name, created_at,"
+                    " phone_verified, email_verified) SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s"
+                    " WHERE NOT EXISTS (SELECT 1 FROM users WHERE phone = %s AND phone_verified)",
+                    (
+                        u.id,
+                        u.email,
+                        u.phone,
+                        u.password_hash,
+                        u.first_name,
+                        u.last_name,
+                        u.created_at,
+                        u.phone_verified,
+                        u.email_verified,
+                        u.phone,
+                    ),
+                ).rowcount
+        except psycopg.errors.UniqueViolation as exc:
+            raise AccountExists() from exc
+        if added != 1:
+            raise AccountExists()
+
+    def _lock_phone(self, conn: psycopg.Connection[Row], phone: str | None) -> None:
+        """Serialise, per number, a new claim against a proof: without it a claim made while another
+        account proves the number could survive the proof (READ COMMITTED sees no uncommitted proof)."""
+        if phone is not None:
+            self._run(conn, "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (phone,))
+
+    def prove_phone(self, user_id: str, phone: E164) -> bool:
+        try:
+            with self._guard(unique=True) as conn, conn.transaction():
+                self._lock_phone(conn, phone)
+                proven = self._run(
+                    conn, "UPDATE users SET phone = %s, phone_verified = true WHERE id = %s", (phone, user_id)
+                ).rowcount
+                if proven:
+                    self._run(
+                        conn,
+                        "UPDATE users SET phone = NULL, phone_verified = false WHERE phone = %s AND id <> %s",
+                        (phone, user_id),
+                    )
+        except psycopg.errors.UniqueViolation:
+            return False  # another account proved this number first; the transaction rolled back
+        return bool(proven)
+
+    def prove_email(self, user_id: str, email: str) -> None:
+        try:
+            self._execute(
+                "UPDATE users SET email = %s, email_verified = true WHERE id = %s",
+                (email, user_id),
+                unique=True,
+            )
+        except psycopg.errors.UniqueViolation as exc:
+            raise AccountExists() from exc
+
+    def get_user(self, user_id: str) -> User | None:
+        return _user(self._one("SELECT * FROM users WHERE id = %s", (user_id,)))
+
+    def find_user_by_email(self, email: str) -> User | None:
+        return _user(self._one("SELECT * FROM users WHERE email = %s", (email,)))
+
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        self._execute("UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id))
+
+    def list_users(self, limit: int, cursor: str | None = None) -> Page[User]:
+        rows = self._all("SELECT * FROM users WHERE id > %s ORDER BY id LIMIT %s", (cursor or "", limit + 1))
+        users = [user for user in map(_user, rows[:limit]) if user is not None]
+        return Page(users, users[-1].id if len(rows) > limit else None)
+
+    def delete_user(self, user_id: str, now: datetime) -> bool:
+        with self._guard() as conn, conn.transaction():
+            deleted = self._run(conn, "DELETE FROM users WHERE id = %s", (user_id,)).rowcount
+            self._end_sessions_of(conn, user_id, now)
+        return deleted > 0

@@ -1,0 +1,142 @@
+"""Sessions and the revocation list in SQLite; `revoke_family` ends a session in one transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from twostep.domain.models import RefreshToken, Revocation, Session
+from twostep.storage.sqlite_connection import SqliteConnections, epoch, moment, moment_or_none
+from twostep.storage.sqlite_revocations import SELECT_SINCE, revocations_from
+
+INSERT_TOKEN = (
+    "INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, expires_at,"
+    " family_expires_at, amr, used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def token_row(t: RefreshToken) -> tuple[object, ...]:
+    return (
+        t.token_hash,
+        t.family_id,
+        t.user_id,
+        epoch(t.created_at),
+        epoch(t.expires_at),
+        epoch(t.family_expires_at),
+        ",".join(t.amr),
+        epoch(t.used_at),
+        epoch(t.revoked_at),
+    )
+
+
+def _session(row: sqlite3.Row | None) -> Session | None:
+    if row is None:
+        return None
+    return Session(
+        id=row["id"],
+        user_id=row["user_id"],
+        created_at=moment(row["created_at"]),
+        expires_at=moment(row["expires_at"]),
+        auth_time=moment(row["auth_time"]),
+        amr=tuple(row["amr"].split(",")) if row["amr"] else (),
+        last_used_at=moment(row["last_used_at"]),
+        client=row["client"],
+        ip=row["ip"],
+        revoked_at=moment_or_none(row["revoked_at"]),
+    )
+
+
+class SqliteSessionOps(SqliteConnections):
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any error (driver errors become StorageUnavailable)."""
+        with self._guard() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def add_session(self, session: Session, first_token: RefreshToken) -> None:
+        s = session
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO sessions (id, user_id, created_at, expires_at, auth_time, amr, last_used_at,"
+                " client, ip, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    s.id,
+                    s.user_id,
+                    epoch(s.created_at),
+                    epoch(s.expires_at),
+                    epoch(s.auth_time),
+                    ",".join(s.amr),
+                    epoch(s.last_used_at),
+                    s.client,
+                    s.ip,
+                    epoch(s.revoked_at),
+                ),
+            )
+            conn.execute(INSERT_TOKEN, token_row(first_token))
+
+    def get_session(self, user_id: str, session_id: str) -> Session | None:
+        return _session(
+            self._one("SELECT * FROM sessions WHERE id = ? AND user_id = ?", (session_id, user_id))
+        )
+
+    def touch_session(self, user_id: str, session_id: str, now: datetime) -> Session | None:
+        return _session(
+            self._one(
+                "UPDATE sessions SET last_used_at = ? WHERE id = ? AND user_id = ? RETURNING *",
+                (epoch(now), session_id, user_id),
+            )
+        )
+
+    def list_sessions(self, user_id: str, now: datetime) -> list[Session]:
+        rows = self._all(
+            "SELECT * FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?"
+            " ORDER BY created_at DESC, id DESC",
+            (user_id, epoch(now)),
+        )
+        return [s for s in map(_session, rows) if s is not None]
+
+    def list_revocations(self, since: datetime) -> list[Revocation]:
+        return revocations_from(self._all(SELECT_SINCE, (epoch(since),)))
+
+    def revoke_family(self, family_id: str, now: datetime) -> bool:
+        with self._transaction() as conn:
+            listed = conn.execute(
+                "INSERT INTO revocations (session_id, revoked_at) SELECT ?, ?"
+                " WHERE (EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
+                " OR EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = ?))"
+                " ON CONFLICT (session_id) DO NOTHING",
+                (family_id, epoch(now), family_id, family_id),
+            ).rowcount
+            conn.execute(
+                "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (epoch(now), family_id),
+            )
+            conn.execute(
+                "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+                (epoch(now), family_id),
+            )
+        return listed == 1
+
+    def _end_sessions_of(self, conn: sqlite3.Connection, user_id: str, now: datetime) -> None:
+        """Inside a transaction: list, revoke and strip the client details of every session of a user."""
+        conn.execute(
+            "INSERT INTO revocations (session_id, revoked_at) SELECT id, ? FROM sessions"
+            " WHERE user_id = ? AND revoked_at IS NULL ON CONFLICT (session_id) DO NOTHING",
+            (epoch(now), user_id),
+        )
+        conn.execute(
+            "UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?), client = NULL, ip = NULL WHERE user_id = ?",
+            (epoch(now), user_id),
+        )
+        conn.execute(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+            (epoch(now), user_id),
+        )

@@ -1,0 +1,78 @@
+"""`/metrics` of a live `twostep serve`: a sign-in's funnel, request counts by route, who may read it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.live import ServerProcess
+
+PHONE = "+14155552671"
+PASSWORD = "correct horse battery staple"
+TOKEN = "metrics-token-for-the-test"
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(found: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+    return found.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def sign_in_with_one_wrong_code(server: ServerProcess) -> None:
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        user = {"firstName": "Ada", "lastName": "Lovelace", "email": "m@example.com", "password": PASSWORD}
+        assert client.post("/register", json=user | {"phoneNumber": PHONE}).status_code == 201
+        otp_id = client.post("/login", json={"email": user["email"], "password": PASSWORD}).json()["otpId"]
+        code = server.latest_code(PHONE)
+        wrong = "0" * len(code) if code != "0" * len(code) else "1" * len(code)
+        assert client.post(f"/otp/{otp_id}/verify", json={"otp": wrong}).status_code == 401
+        assert client.post(f"/otp/{otp_id}/verify", json={"otp": code}).status_code == 200
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_metrics_count_a_sign_in(tmp_path: Path, workers: str) -> None:
+    with ServerProcess(tmp_path, serve_args=("--workers", workers)) as server:
+        sign_in_with_one_wrong_code(server)
+        for _ in range(3):  # with several workers, whichever answers sums them all
+            found = samples(httpx.get(f"{server.base_url}/metrics").text)
+            labels = {"purpose": "login", "country": "US", "provider": "console"}
+            for stage, count in (
+                ("requested", 1),
+                ("sent", 1),
+                ("failed", 1),
+                ("verified", 1),
+                ("expired", 0),
+            ):
+                assert value(found, "twostep_codes_total", stage=stage, **labels) == count, stage
+            route = "/otp/{otp_id}/verify"
+            assert value(found, "twostep_http_requests_total", method="POST", route=route, status="401") == 1
+            assert value(found, "twostep_http_requests_total", method="POST", route=route, status="200") == 1
+            assert value(found, "twostep_sms_budget_used") == 1
+            assert ("twostep_password_hash_queue", ()) in found
+
+
+def test_metrics_need_the_token_when_set(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path, TWOSTEP_METRICS_TOKEN=TOKEN) as server:
+        url = f"{server.base_url}/metrics"
+        assert httpx.get(url).status_code == 401
+        assert httpx.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        answer = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert answer.status_code == 200 and "twostep_http_requests_total" in answer.text
+
+
+def test_metrics_refuse_callers_off_this_host(tmp_path: Path) -> None:
+    """Without a token only loopback callers read them; a client behind the trusted proxy is not one."""
+    with ServerProcess(tmp_path, TWOSTEP_TRUSTED_PROXIES="127.0.0.1/32") as server:
+        url = f"{server.base_url}/metrics"
+        assert httpx.get(url, headers={"X-Forwarded-For": "203.0.113.5"}).status_code == 403
+        assert httpx.get(url).status_code == 200
+        assert httpx.get(f"{server.base_url}/openapi.json").json()["paths"].get("/metrics") is None

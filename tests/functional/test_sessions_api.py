@@ -1,0 +1,195 @@
+"""Sessions over the HTTP API in-process: list, end, policy, recent sign-in, lock and deletion.
+
+The same paths against a live `twostep serve` (and across processes) are in test_sessions_live.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+
+from tests.conftest import PASSWORD, PHONE, latest_code, register
+from twostep.api.app import create_app
+from twostep.api.deps import recent_sign_in
+from twostep.api.errors import install_error_handlers
+from twostep.container import Container
+from twostep.domain.clock import FixedClock
+from twostep.domain.tokens import AccessClaims
+
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def sign_in(client: TestClient, container: Container, agent: str = FIREFOX) -> dict[str, Any]:
+    started = client.post(
+        "/login", json={"email": "test@example.com", "password": PASSWORD}, headers={"User-Agent": agent}
+    )
+    assert started.status_code == 200, started.text
+    verified = client.post(
+        f"/otp/{started.json()['otpId']}/verify",
+        json={"otp": latest_code(container)},
+        headers={"User-Agent": agent},
+    )
+    assert verified.status_code == 200, verified.text
+    return dict(verified.json())
+
+
+def bearer(pair: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {pair['accessToken']}"}
+
+
+def refused(client: TestClient, pair: dict[str, Any], path: str = "/hello") -> str:
+    answer = client.get(path, headers=bearer(pair))
+    assert answer.status_code == 401, answer.text
+    return str(answer.json()["code"])
+
+
+def test_session_list_marks_the_current_one_and_describes_clients(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    register(client)
+    laptop = sign_in(client, container)
+    clock.advance(1)
+    sign_in(client, container, agent="curl/8.5.0")
+    listed = client.get("/sessions", headers=bearer(laptop)).json()["sessions"]
+    assert [(s["client"], s["current"]) for s in listed] == [("curl", False), ("Firefox on Linux", True)]
+    assert set(listed[0]) == {"id", "createdAt", "lastUsedAt", "client", "ip", "current"}
+    assert "refreshToken" not in str(listed)
+
+
+def test_ending_one_session_refuses_its_tokens_at_once(client: TestClient, container: Container) -> None:
+    register(client)
+    mine, other = sign_in(client, container), sign_in(client, container)
+    other_id = next(
+        s["id"] for s in client.get("/sessions", headers=bearer(mine)).json()["sessions"] if not s["current"]
+    )
+    assert client.delete(f"/sessions/{other_id}", headers=bearer(mine)).status_code == 204
+    assert refused(client, other) == "session_revoked"
+    again = client.post("/token/refresh", json={"refreshToken": other["refreshToken"]})
+    assert again.status_code == 401 and again.json()["code"] == "session_revoked"
+    assert client.get("/hello", headers=bearer(mine)).status_code == 200
+    assert client.delete(f"/sessions/{other_id}", headers=bearer(mine)).status_code == 204  # already ended
+    missing = client.delete("/sessions/not-a-session", headers=bearer(mine))
+    assert missing.status_code == 404 and missing.json()["code"] == "session_not_found"
+
+
+def test_someone_elses_session_cannot_be_ended(client: TestClient, container: Container) -> None:
+    register(client)
+    register(client, email="other@example.com", phone="+905555555551")
+    mine = sign_in(client, container)
+    started = client.post("/login", json={"email": "other@example.com", "password": PASSWORD}).json()
+    theirs = client.post(
+        f"/otp/{started['otpId']}/verify", json={"otp": latest_code(container, "+905555555551")}
+    ).json()
+    their_id = client.get("/sessions", headers=bearer(theirs)).json()["sessions"][0]["id"]
+    assert client.delete(f"/sessions/{their_id}", headers=bearer(mine)).status_code == 404
+    assert client.get("/hello", headers=bearer(theirs)).status_code == 200
+
+
+def test_ending_all_other_sessions_keeps_the_current_one(client: TestClient, container: Container) -> None:
+    register(client)
+    mine, second, third = (sign_in(client, container) for _ in range(3))
+    answer = client.delete("/sessions", headers=bearer(mine))
+    assert answer.status_code == 200 and answer.json() == {"ended": 2}
+    assert refused(client, second) == refused(client, third) == "session_revoked"
+    assert client.get("/hello", headers=bearer(mine)).status_code == 200
+    assert [s["current"] for s in client.get("/sessions", headers=bearer(mine)).json()["sessions"]] == [True]
+
+
+def test_logout_refuses_the_access_token(client: TestClient, container: Container) -> None:
+    register(client)
+    pair = sign_in(client, container)
+    assert client.post("/logout", json={"refreshToken": pair["refreshToken"]}).status_code == 204
+    assert refused(client, pair) == "session_revoked"
+    assert refused(client, pair, "/sessions") == "session_revoked"
+
+
+def test_refresh_keeps_the_session_and_its_sign_in_time(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    register(client)
+    first = sign_in(client, container)
+    clock.advance(120)
+    second = client.post("/token/refresh", json={"refreshToken": first["refreshToken"]}).json()
+    first_claims = container.keys.verifier().verify(first["accessToken"])
+    second_claims = container.keys.verifier().verify(second["accessToken"])
+    assert second_claims.sid == first_claims.sid
+    assert second_claims.auth_time == first_claims.auth_time < second_claims.iat
+    (listed,) = client.get("/sessions", headers=bearer(second)).json()["sessions"]
+    assert listed["lastUsedAt"] != listed["createdAt"]
+
+
+def test_one_factor_sessions_end_when_a_second_factor_becomes_required(
+    make_container: Callable[..., Container], tmp_path: Any
+) -> None:
+    relaxed = make_container(storage="sqlite", require_second_factor=False)
+    with TestClient(create_app(relaxed)) as client:
+        register(client, phone=None)
+        pair = client.post("/login", json={"email": "test@example.com", "password": PASSWORD}).json()
+        assert client.get("/hello", headers=bearer(pair)).status_code == 200
+    strict = make_container(storage="sqlite", require_second_factor=True)
+    with TestClient(create_app(strict)) as client:
+        assert refused(client, pair) == "second_factor_required"
+        again = client.post("/token/refresh", json={"refreshToken": pair["refreshToken"]})
+        assert again.status_code == 401 and again.json()["code"] == "second_factor_required"
+        login = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+        assert login.status_code == 403 and login.json()["code"] == "second_factor_required"
+
+
+def test_recent_sign_in_dependency(container: Container, clock: FixedClock) -> None:
+    app = FastAPI()
+    app.state.container = container
+    install_error_handlers(app)
+
+    @app.get("/sensitive")
+    def sensitive(claims: AccessClaims = Depends(recent_sign_in(300))) -> dict[str, str]:
+        return {"sub": claims.sub}
+
+    with TestClient(create_app(container)) as api, TestClient(app) as guarded:
+        register(api)
+        pair = sign_in(api, container)
+        assert guarded.get("/sensitive", headers=bearer(pair)).status_code == 200
+        clock.advance(301)
+        pair = api.post("/token/refresh", json={"refreshToken": pair["refreshToken"]}).json()
+        answer = guarded.get("/sensitive", headers=bearer(pair))
+        assert answer.status_code == 403 and answer.json()["code"] == "reauthentication_required"
+
+
+def test_lock_ends_sessions_and_refuses_sign_in(client: TestClient, container: Container) -> None:
+    user = register(client)
+    pair = sign_in(client, container)
+    assert container.account.lock(user["id"]) == 1
+    assert refused(client, pair) == "session_revoked"
+    login = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+    assert login.status_code == 403 and login.json()["code"] == "account_locked"
+    container.account.unlock(user["id"])
+    sign_in(client, container)
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_deleting_my_account(make_container: Callable[..., Container], storage: str) -> None:
+    container = make_container(storage=storage)
+    with TestClient(create_app(container)) as client:
+        user = register(client)
+        pair, other = sign_in(client, container), sign_in(client, container)
+        assert client.post("/messages", json={"content": "hi"}, headers=bearer(pair)).status_code == 201
+        wrong = client.request("DELETE", "/me", json={"currentPassword": "nope"}, headers=bearer(pair))
+        assert wrong.status_code == 403 and wrong.json()["code"] == "invalid_current_password"
+        assert client.request("DELETE", "/me", json={}, headers=bearer(pair)).status_code == 422
+        done = client.request("DELETE", "/me", json={"currentPassword": PASSWORD}, headers=bearer(pair))
+        assert done.status_code == 204
+        assert refused(client, pair) == refused(client, other) == "session_revoked"
+        (message,) = client.get("/messages").json()["messages"]
+        assert message["author"] == "Deleted account" and message["content"] == "hi"
+        login = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+        assert login.status_code == 401
+        assert container.audit.tail(user_id=user["id"]) == []
+        pseudonym = container.account.pseudonym(user["id"])
+        kept = container.audit.tail(user_id=pseudonym)
+        assert "user_deleted" in [e.event for e in kept]
+        assert all(e.ip is None and e.email_hash is None and e.phone_masked is None for e in kept)
+        register(client)  # the email and the phone number are free again
+        assert PHONE not in str(kept)
