@@ -21,8 +21,6 @@ ENV PATH=/opt/twostep/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     TWOSTEP_STAGE=prod \
     TWOSTEP_SQLITE_PATH=/var/lib/twostep/twostep.db
-# The signing keys live in the database, sealed with the deployment's master key: pass it as
-# TWOSTEP_MASTER_KEY, or mount it and set TWOSTEP_MASTER_KEY_FILE (required outside dev).
 WORKDIR /var/lib/twostep
 VOLUME ["/var/lib/twostep"]
 USER 10001:10001
