@@ -20,8 +20,7 @@ ENV PATH=/opt/twostep/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     TWOSTEP_STAGE=prod \
-    TWOSTEP_SQLITE_PATH=/var/lib/twostep/twostep.db \
-    TWOSTEP_JWT_KEY_FILE=/var/lib/twostep/twostep-keys.json
+    TWOSTEP_SQLITE_PATH=/var/lib/twostep/twostep.db
 WORKDIR /var/lib/twostep
 VOLUME ["/var/lib/twostep"]
 USER 10001:10001
@@ -29,5 +28,6 @@ EXPOSE 8000
 # Ready = storage answers and takes a write (GET /healthz/ready); python is in the image, curl is not.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz/ready', timeout=4).status != 200)"]
+# prod needs TWOSTEP_MASTER_KEY (or TWOSTEP_MASTER_KEY_FILE, a mounted secret): it seals the keys in the database.
 # Behind a proxy or load balancer, set TWOSTEP_TRUSTED_PROXIES to its address so X-Forwarded-For counts.
 CMD ["twostep", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -226,6 +226,8 @@ def keys_rotate(
         refuse_missing_database(settings)
     if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None:
         fail("TWOSTEP_JWT_HS256_SECRET: the HS256 key comes from this setting; change it there", 2)
+    if not settings.secret_arn:
+        refuse_missing_database(settings)  # never make a database (and keys) in the wrong folder
     delay = settings.key_activation_delay_seconds if activation_delay is None else activation_delay
     clock = SystemClock()
     with friendly_errors():

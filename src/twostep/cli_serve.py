@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from typing import Any
@@ -53,6 +54,9 @@ def run_server(host: str, port: int, app_name: str, workers: int) -> None:
         asgi = build_asgi_app(settings, app_name)
     if workers == 1:
         server = uvicorn.Server(uvicorn.Config(asgi, **options))
+        # uvicorn announces the address only when it binds the socket itself; this one was bound above.
+        shown = f"[{host}]" if ":" in host else host
+        logging.getLogger("twostep").info("serving on http://%s:%d (Ctrl+C to stop)", shown, port)
         server.run(sockets=[sock])
         if not server.started:
             fail("the server did not start; the log above says why", EXIT_REFUSED)

@@ -11,7 +11,15 @@ from typing import Any, Self
 
 import httpx
 
-from twostep.client_types import CodeResent, LoginChallenge, Message, MessagePage, TokenPair, User
+from twostep.client_types import (
+    CodeResent,
+    LoginChallenge,
+    Message,
+    MessagePage,
+    SessionInfo,
+    TokenPair,
+    User,
+)
 
 __all__ = [
     "CodeResent",
@@ -20,6 +28,7 @@ __all__ = [
     "MessagePage",
     "SMSAuthClient",
     "SMSAuthError",
+    "SessionInfo",
     "TokenPair",
     "TwoStepAPIError",
     "TwoStepClient",
@@ -160,7 +169,7 @@ class TwoStepAPIError(Exception):
 
 class TwoStepClient(_Closeable):
     """The accounts API. After `verify` or `refresh` the client keeps the token pair (`tokens`) and
-    sends its access token on `hello`, `me` and `post_message`."""
+    sends its access token on `hello`, `me`, `post_message` and the session and deletion calls."""
 
     def __init__(
         self,
@@ -229,6 +238,25 @@ class TwoStepClient(_Closeable):
     def post_message(self, content: str, access_token: str | None = None) -> Message:
         token = access_token or self._tokens().access_token
         return Message.of(self._call("POST", "/messages", json={"content": content}, token=token))
+
+    def sessions(self, access_token: str | None = None) -> list[SessionInfo]:
+        """Where this user is signed in, newest first; `current` marks this client's session."""
+        data = self._call("GET", "/sessions", token=access_token or self._tokens().access_token)
+        return [SessionInfo.of(item) for item in data["sessions"]]
+
+    def end_session(self, session_id: str, access_token: str | None = None) -> None:
+        self._call("DELETE", f"/sessions/{session_id}", token=access_token or self._tokens().access_token)
+
+    def end_other_sessions(self, access_token: str | None = None) -> int:
+        """Sign out everywhere else; returns how many sessions ended."""
+        data = self._call("DELETE", "/sessions", token=access_token or self._tokens().access_token)
+        return int(data["ended"])
+
+    def delete_account(self, current_password: str, access_token: str | None = None) -> None:
+        """Delete the account (every session ends, personal data is erased)."""
+        token = access_token or self._tokens().access_token
+        self._call("DELETE", "/me", json={"currentPassword": current_password}, token=token)
+        self.tokens = None
 
     def _tokens(self) -> TokenPair:
         if self.tokens is None:

@@ -71,3 +71,26 @@ class Message:
 class MessagePage:
     messages: list[Message]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One of the signed-in user's sessions, as `GET /sessions` lists it."""
+
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    client: str | None
+    ip: str | None
+    current: bool
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> SessionInfo:
+        return cls(
+            data["id"],
+            datetime.fromisoformat(data["createdAt"]),
+            datetime.fromisoformat(data["lastUsedAt"]),
+            data.get("client"),
+            data.get("ip"),
+            bool(data["current"]),
+        )

@@ -76,7 +76,7 @@ def test_forgot_and_reset_password(
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_role("status").first).to_contain_text("Your password was changed")
     account.password = "a fresh new passphrase"
-    time.sleep(3)  # the per-number resend cooldown (3 s) after the reset text, as above
+    time.sleep(3)  # the per-number resend cooldown again, counted from the reset text
     sign_in_fully(page, server, account, sign_in, count=3)
 
 

@@ -84,7 +84,9 @@ def test_admin_commands_refuse_to_create_a_database(env: dict[str, str], tmp_pat
     assert list(elsewhere.iterdir()) == [], "nothing may be created where no database exists"
 
     assert run_cli(env, "storage", "init", cwd=elsewhere).returncode == 0
-    assert (elsewhere / "twostep.db").exists()
+    # the keys live in the database, sealed with the dev master key kept beside it (never a key file)
+    assert (elsewhere / "twostep.db").exists() and (elsewhere / "twostep.db.master-key").exists()
+    assert not (elsewhere / "twostep-keys.json").exists()
     assert run_cli(env, "users", "list", cwd=elsewhere).returncode == 0
 
 

@@ -112,7 +112,8 @@ def test_install_and_start_steps_in_a_clean_virtualenv(tmp_path: Path) -> None:
                 break
             assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
             time.sleep(0.5)
-        assert (home / "twostep.db").exists() and (home / "twostep-keys.json").exists()
+        # The keys live sealed in the database; in dev its master key is kept beside it.
+        assert (home / "twostep.db").exists() and (home / "twostep.db.master-key").exists()
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -123,6 +124,8 @@ def test_compose_runs_twostep_on_postgres() -> None:
     services = compose["services"]
     app, db = services["twostep"], services["postgres"]
     assert app["environment"]["TWOSTEP_STORAGE"] == "postgres"
+    # prod refuses to start without the master key that seals the keys kept in the database
+    assert app["environment"]["TWOSTEP_MASTER_KEY"].startswith("${TWOSTEP_MASTER_KEY:?")
     assert app["environment"]["TWOSTEP_DATABASE_URL"].startswith("postgresql://twostep:")
     assert "@postgres:5432/" in app["environment"]["TWOSTEP_DATABASE_URL"]
     assert app["depends_on"]["postgres"]["condition"] == "service_healthy"

@@ -33,4 +33,4 @@ def test_make_test_builds_the_docs_and_test_fast_skips_the_slow_suites() -> None
         ["make", "-n", "test", "test-fast"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     ).stdout
     assert "mkdocs build --strict" in dry
-    assert '-m "not e2e and not aws and not slow"' in dry
+    assert '-m "not e2e and not aws and not slow' in dry

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.live import ServerProcess, server_env
+from twostep.client import LoginChallenge, TwoStepAPIError, TwoStepClient
 
 PASSWORD = "correct horse battery staple"
 REACH_SECONDS = 5.0  # the promise: refused by every protected route within 5 s
@@ -229,3 +230,25 @@ def test_password_change_and_reset_reach_the_other_server(servers: Pair) -> None
     )
     assert reset.status_code == 204, reset.text
     assert_refused_in_time(a, laptop)  # a reset ends every session
+
+
+def test_the_python_client_lists_and_ends_sessions_and_deletes_the_account(servers: Pair) -> None:
+    a = servers.a
+    register(a, "client@example.com", "+14155552675")
+    other = sign_in(a, "client@example.com", "+14155552675", agent="curl/8.5.0")
+    with TwoStepClient(a.base_url) as client:
+        challenge = client.login("client@example.com", PASSWORD)
+        assert isinstance(challenge, LoginChallenge)
+        client.verify(challenge.otp_id, a.latest_code("+14155552675"))
+        listed = client.sessions()
+        assert [(s.client, s.current) for s in listed] == [("python-httpx", True), ("curl", False)]
+        assert client.end_other_sessions() == 1
+        assert_refused_in_time(a, other)
+        (mine,) = client.sessions()
+        with pytest.raises(TwoStepAPIError) as wrong:
+            client.delete_account("not it")
+        assert (wrong.value.status, wrong.value.code) == (403, "invalid_current_password")
+        client.delete_account(PASSWORD)
+        with pytest.raises(TwoStepAPIError) as gone:
+            client.end_session(mine.id, access_token=other["accessToken"])
+        assert gone.value.status == 401

@@ -88,6 +88,12 @@ class ChallengeStore(Protocol):
         """
         ...
 
+    def arm_challenge(self, challenge_id: str, code_hmac: str, expires_at: datetime) -> Challenge | None:
+        """Make a delivered code usable: set `expires_at` only while the challenge still holds `code_hmac`
+        and is unconsumed (one conditional write); None otherwise. Codes are stored unusable until their
+        message went out, so a failure between storing and arming never leaves a usable code behind."""
+        ...
+
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         """Atomically add one attempt if the challenge is unconsumed, unexpired and under budget.
 

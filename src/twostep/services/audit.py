@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from typing import Any
 
 from twostep.domain.clock import Clock
+from twostep.domain.errors import StorageUnavailable
 from twostep.domain.identity import mask_phone
 from twostep.domain.models import NO_CONTEXT, AuditEvent, RequestContext
 from twostep.domain.ports import AuditStore
@@ -108,3 +110,12 @@ class AuditService:
     def tail(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:
         """The `limit` newest events (optionally of one user), oldest first."""
         return self._store.list_audit(user_id=user_id, limit=limit)
+
+
+def record_quietly(audit: AuditService, event: str, **fields: Any) -> None:
+    """Record an event after the request already succeeded: if storage refuses, the event goes to the
+    error log instead and the request still succeeds (a 503 now would disown a code already sent)."""
+    try:
+        audit.record(event, **fields)
+    except StorageUnavailable:
+        logger.error("audit event not stored", extra={"event": event})

@@ -8,8 +8,8 @@ and a code that could not be delivered made unusable at once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import (
@@ -27,13 +27,18 @@ from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, Reque
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
 from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender, send_expiring
 from twostep.domain.segments import count_segments
-from twostep.services.audit import AuditService
+from twostep.services.audit import AuditService, record_quietly
 from twostep.services.limits import LimitsService
 
 
 def _account_of(purpose: ChallengePurpose, subject: str) -> str | None:
     """The account a text is sent for (its daily cap): every purpose but a verification's auth_id."""
     return subject or None if purpose != "verify" else None
+
+
+# A code is stored with this expiry (long past) until its message went out, then armed: until then no
+# attempt counts and no check succeeds, and a request that fails before arming leaves nothing usable.
+UNDELIVERED = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +120,9 @@ class ChallengeService:
             last_sent_at=now,
             code_length=spec.length,
         )
-        self._store.put_challenge(challenge)
+        self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
         self._deliver(challenge, body, spec, ctx)
-        return challenge
+        return self._sent(self._arm(challenge), ctx)
 
     def issue_email(
         self,
@@ -153,22 +158,22 @@ class ChallengeService:
             code_length=spec.length,
             email=email,
         )
-        self._store.put_challenge(challenge)
+        self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
         body = render_message(
             spec.template, code=code, org=self._org, ttl_seconds=spec.ttl_seconds, web_origin=self._web_origin
         )
         try:
             self.send_email(email, email_subject, body)
         except EmailDeliveryError as exc:
-            self._store.expire_challenge(challenge.id, self._clock.now())
             self._count("undelivered", purpose, None)
             self._audit.record(
                 "code_delivery_failed", ctx=ctx, user_id=subject, reason=exc.reason, purpose=purpose
             )
             raise
+        armed = self._arm(challenge)
         self._count("sent", purpose, None)
-        self._audit.record("code_sent", ctx=ctx, user_id=subject, purpose=purpose, channel="email")
-        return challenge
+        record_quietly(self._audit, "code_sent", ctx=ctx, user_id=subject, purpose=purpose, channel="email")
+        return armed
 
     def send_email(self, to: str, subject: str, body: str) -> None:
         """Raises: EmailDeliveryError (also when no email provider is configured)."""
@@ -195,15 +200,33 @@ class ChallengeService:
         self._limits.reserve_sms(challenge.phone, ctx, segments=count_segments(body).count, account=account)
         now = self._clock.now()
         replaced = self._store.replace_code(
-            challenge.id,
-            self._hasher.digest(challenge.id, code),
-            now + timedelta(seconds=spec.ttl_seconds),
-            now,
+            challenge.id, self._hasher.digest(challenge.id, code), UNDELIVERED, now
         )
         if replaced is None:
             raise ChallengeUsed()
+        replaced = replace(replaced, expires_at=now + timedelta(seconds=spec.ttl_seconds))
         self._deliver(replaced, body, spec, ctx)
-        return replaced
+        return self._sent(self._arm(replaced), ctx)
+
+    def _arm(self, challenge: Challenge) -> Challenge:
+        """The delivered code becomes usable. If this write fails the request fails (503) and the code
+        stays unusable: an answer of 503 never leaves a working code behind.
+
+        Raises:
+            StorageUnavailable; ChallengeUsed: a newer code replaced it, or it was used, meanwhile.
+        """
+        armed = self._store.arm_challenge(challenge.id, challenge.code_hmac, challenge.expires_at)
+        if armed is None:
+            raise ChallengeUsed()
+        return armed
+
+    def _sent(self, challenge: Challenge, ctx: RequestContext) -> Challenge:
+        """Audits a texted code once it is usable; from here on nothing fails the request."""
+        who = {"auth_id" if challenge.purpose == "verify" else "user_id": challenge.subject}
+        record_quietly(
+            self._audit, "code_sent", ctx=ctx, phone=challenge.phone, purpose=challenge.purpose, **who
+        )
+        return challenge
 
     def check(
         self,
@@ -361,8 +384,8 @@ class ChallengeService:
         try:
             send_expiring(self._sender, challenge.phone, body, spec.ttl_seconds)
         except SmsDeliveryError as exc:
-            # Nobody may use a code that was never delivered (it could reach the wrong hands later).
-            self._store.expire_challenge(challenge.id, self._clock.now())
+            # Stored unusable and never armed: nobody may use a code that was never delivered (it could
+            # reach the wrong hands later).
             self._count("undelivered", challenge.purpose, challenge.phone)
             self._audit.record(
                 "code_delivery_failed",
@@ -374,4 +397,3 @@ class ChallengeService:
             )
             raise
         self._count("sent", challenge.purpose, challenge.phone)
-        self._audit.record("code_sent", ctx=ctx, phone=challenge.phone, purpose=challenge.purpose, **who)

@@ -19,6 +19,7 @@ Creates for one `auth_id` hold a short lock in the counter store, so parallel re
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from twostep.domain.errors import (
     ChallengeNotFound,
     ChallengeUsed,
     RateLimited,
+    StorageUnavailable,
     TwoStepError,
     WrongCode,
 )
@@ -39,7 +41,7 @@ from twostep.domain.identity import E164, parse_phone
 from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, Tenant
 from twostep.domain.otp import CodeHasher
 from twostep.domain.ports import ChallengeStore, CounterStore
-from twostep.services.audit import AuditService
+from twostep.services.audit import AuditService, record_quietly
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitsService
 from twostep.services.verification_input import (
@@ -49,6 +51,8 @@ from twostep.services.verification_input import (
     code_spec,
     verification_id,
 )
+
+logger = logging.getLogger("twostep.verification")
 
 __all__ = [
     "VerificationChecked",
@@ -153,7 +157,10 @@ class VerificationService:
         request = _CreateRequest(challenge_id, auth_id, phone, spec, code_length, retries)
         with self._create_lock(request.challenge_id):
             challenge, mode = self._send(request, ctx)
-        self._audit.record("verification_created", ctx=ctx, phone=phone, mode=mode, **_tenant_of(ctx))
+        # The code is out and usable: bookkeeping that fails now is logged, never answered with a 503.
+        record_quietly(
+            self._audit, "verification_created", ctx=ctx, phone=phone, mode=mode, **_tenant_of(ctx)
+        )
         return VerificationCreated(auth_id, challenge.expires_at, challenge.attempts_remaining)
 
     def check(self, auth_id: str, code: str, ctx: RequestContext = NO_CONTEXT) -> VerificationChecked:
@@ -193,7 +200,10 @@ class VerificationService:
         try:
             yield
         finally:
-            self._counters.delete_counter(key)
+            try:
+                self._counters.delete_counter(key)
+            except StorageUnavailable:  # the lock lifts by itself after LOCK_SECONDS
+                logger.warning("verification lock not released", extra={"lock_seconds": LOCK_SECONDS})
 
     def _send(self, request: _CreateRequest, ctx: RequestContext) -> tuple[Challenge, str]:
         existing = self._challenges.get_challenge(request.challenge_id)

@@ -105,8 +105,26 @@ class DynamoDbStorage(
         return cls(session.client("dynamodb", config=CLIENT_CONFIG), settings.dynamodb_table, cipher)
 
     def init_schema(self) -> None:
+        """Create the table where missing, and check how it keeps phone numbers (see `_check_sealing`).
+
+        Raises: StorageUnavailable; ConfigurationError (phone numbers sealed with KMS, no KMS key here).
+        """
         if not table_exists(self._calls, self._table):
             create_table(self._calls, self._table)
+        self._check_sealing()
+
+    def _check_sealing(self) -> None:
+        """A process with a KMS key marks the table; a process without one refuses a marked table at
+        start-up, where each sealed phone number would otherwise read as "no phone" (and sign-ins fail
+        quietly, or skip the second factor)."""
+        if self._codec.cipher is not None:
+            self._put({"PK": "CONFIG", "SK": "PHONE_SEALING", "sealed_with": "kms"})
+            return
+        if self._get("CONFIG", "PHONE_SEALING") is not None:
+            raise ConfigurationError(
+                f"TWOSTEP_KMS_KEY_ID: the phone numbers in table {self._table} are sealed with KMS; "
+                "start with the deployment's TWOSTEP_KMS_KEY_ID (and TWOSTEP_SECRET_ARN)"
+            )
 
     def migrate(self) -> list[int]:
         """One schemaless table: creating it is the whole schema, so no versions to apply."""
@@ -158,6 +176,18 @@ class DynamoDbStorage(
                 ":one": 1,
             },
             _NOT_CONSUMED,
+        )
+
+    def arm_challenge(self, challenge_id: str, code_hmac: str, expires_at: datetime) -> Challenge | None:
+        return self._challenge_update(
+            challenge_id,
+            "SET expires_at = :e, #ttl = :ttl",
+            {
+                ":e": to_number(expires_at),
+                ":ttl": ttl_after(expires_at, codec.CHALLENGE_TTL_SLACK),
+                ":h": code_hmac,
+            },
+            f"{_NOT_CONSUMED} AND code_hmac = :h",
         )
 
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:

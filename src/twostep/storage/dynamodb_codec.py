@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twostep.domain.errors import StorageUnavailable
 from twostep.domain.identity import E164
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, RefreshToken, User
 from twostep.storage.dynamodb_client import maybe_datetime, to_datetime, to_number, ttl_after
@@ -40,7 +41,12 @@ class Codec:
         return self.cipher.seal(phone)
 
     def read_phone(self, item: dict[str, Any]) -> E164 | None:
-        if "phone_ct" in item and self.cipher is not None:
+        """Raises: StorageUnavailable for a sealed number and no KMS key (never "no phone")."""
+        if "phone_ct" in item:
+            if self.cipher is None:
+                raise StorageUnavailable(
+                    "A phone number is sealed with KMS and TWOSTEP_KMS_KEY_ID is not set."
+                )
             return E164(self.cipher.open(item["phone_ct"].value, item["phone_dk"].value))
         phone = item.get("phone")
         return None if phone is None else E164(str(phone))

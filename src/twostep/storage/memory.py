@@ -151,6 +151,14 @@ class MemoryStorage(MemoryFactors):
             self._challenges[challenge_id] = updated
             return updated
 
+    def arm_challenge(self, challenge_id: str, code_hmac: str, expires_at: datetime) -> Challenge | None:
+        with self._lock:
+            c = self._challenges.get(challenge_id)
+            if c is None or c.code_hmac != code_hmac or c.consumed_at is not None:
+                return None
+            armed = self._challenges[challenge_id] = replace(c, expires_at=expires_at)
+            return armed
+
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         with self._lock:
             current = self._challenges.get(challenge_id)

@@ -104,6 +104,15 @@ class PostgresStorage(PostgresFactors, PostgresUsers, PostgresUpkeep, PostgresPr
             )
         )
 
+    def arm_challenge(self, challenge_id: str, code_hmac: str, expires_at: datetime) -> Challenge | None:
+        return _challenge(
+            self._one(
+                "UPDATE challenges SET expires_at = %s WHERE id = %s AND code_hmac = %s"
+                " AND consumed_at IS NULL RETURNING *",
+                (expires_at, challenge_id, code_hmac),
+            )
+        )
+
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         return _challenge(
             self._one(

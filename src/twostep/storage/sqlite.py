@@ -176,6 +176,15 @@ class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks):
             )
         )
 
+    def arm_challenge(self, challenge_id: str, code_hmac: str, expires_at: datetime) -> Challenge | None:
+        return self._challenge(
+            self._one(
+                "UPDATE challenges SET expires_at = ? WHERE id = ? AND code_hmac = ? AND consumed_at IS NULL"
+                " RETURNING *",
+                (epoch(expires_at), challenge_id, code_hmac),
+            )
+        )
+
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         return self._challenge(
             self._one(

@@ -1,0 +1,69 @@
+"""Phone numbers sealed with KMS never read as "no phone": a process without the KMS key stops at start-up
+(the table is marked by every process that seals), and a sealed number read without it is a 503."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.aws.conftest import AwsMode
+from tests.contract.helpers import make_user
+from twostep.domain.errors import ConfigurationError, StorageUnavailable
+from twostep.storage.dynamodb import DynamoDbStorage
+from twostep.storage.dynamodb_client import CLIENT_CONFIG
+from twostep.storage.phone_crypto import PhoneCipher, derive_phone_index_key
+
+
+def _storage(endpoint: str, table: str, cipher: PhoneCipher | None) -> DynamoDbStorage:
+    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", config=CLIENT_CONFIG)
+    return DynamoDbStorage(client, table, cipher)
+
+
+def test_a_process_without_the_kms_key_refuses_a_sealed_table(aws_mode: AwsMode) -> None:
+    table = f"sealed-{uuid.uuid4().hex[:10]}"
+    kms = boto3.client("kms", endpoint_url=aws_mode.endpoint, region_name="us-east-1")
+    sealing = _storage(
+        aws_mode.endpoint, table, PhoneCipher(kms, aws_mode.kms_key_id, derive_phone_index_key(b"k" * 32))
+    )
+    sealing.init_schema()
+    user = make_user(email="sealed@example.com", phone="+905555555551", phone_verified=True)
+    sealing.add_user(user)
+
+    plain = _storage(aws_mode.endpoint, table, None)
+    with pytest.raises(ConfigurationError, match="TWOSTEP_KMS_KEY_ID"):
+        plain.init_schema()
+    with pytest.raises(StorageUnavailable):  # even if it got past start-up: a 503, never "no phone"
+        plain.get_user(user.id)
+
+
+def test_serve_without_the_kms_key_stops_with_one_line(aws_mode: AwsMode, tmp_path: Path) -> None:
+    env = dict(os.environ)
+    first = subprocess.run(
+        [sys.executable, "-m", "twostep", "storage", "init"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert first.returncode == 0, first.stderr  # with TWOSTEP_KMS_KEY_ID: marks the table
+    env.pop("TWOSTEP_KMS_KEY_ID")
+    refused = subprocess.run(
+        [sys.executable, "-m", "twostep", "serve", "--port", "1"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode == 2, refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "TWOSTEP_KMS_KEY_ID" in lines[0], lines

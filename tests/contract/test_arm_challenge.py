@@ -1,0 +1,28 @@
+"""A code stored unusable becomes usable only by arming it with its own HMAC, and never after use."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.contract.helpers import NOW, make_challenge
+from twostep.domain.ports import Storage
+from twostep.services.challenges import UNDELIVERED
+
+
+def test_an_undelivered_code_counts_no_attempt_until_armed(storage: Storage) -> None:
+    challenge = make_challenge(expires_at=UNDELIVERED)
+    storage.put_challenge(challenge)
+    assert storage.count_attempt(challenge.id, NOW) is None  # unusable before delivery
+    assert storage.arm_challenge(challenge.id, "another code's hmac", NOW + timedelta(minutes=2)) is None
+    armed = storage.arm_challenge(challenge.id, challenge.code_hmac, NOW + timedelta(minutes=2))
+    assert armed is not None and armed.expires_at == NOW + timedelta(minutes=2)
+    counted = storage.count_attempt(challenge.id, NOW)
+    assert counted is not None and counted.attempts == 1
+
+
+def test_a_used_or_missing_challenge_is_never_armed_again(storage: Storage) -> None:
+    challenge = make_challenge()
+    storage.put_challenge(challenge)
+    assert storage.consume_challenge(challenge.id, NOW)
+    assert storage.arm_challenge(challenge.id, challenge.code_hmac, NOW + timedelta(minutes=2)) is None
+    assert storage.arm_challenge("no-such-challenge", "h", NOW + timedelta(minutes=2)) is None
