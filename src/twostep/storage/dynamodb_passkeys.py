@@ -221,3 +221,21 @@ class PasskeyOps(TableOps):
 
     def forget_all_devices(self, user_id: str) -> int:
         return sum(self.forget_device(user_id, device.id) for device in self._device_copies(user_id))
+
+    # --- account deletion ---
+    def _erase_factors_of(self, user_id: str) -> None:
+        """From `delete_user`: the user's TOTP factor, recovery codes, passkeys (freeing their credential
+        ids) and remembered devices. Ceremonies have no per-user key; one begun for the user expires (ttl)."""
+        for item_key in ("TOTP", "RECOVERY"):
+            self._calls.call("delete_item", TableName=self._table, Key=key(f"USER#{user_id}", item_key))
+        pointers = self._query(
+            "PK = :p AND begins_with(SK, :k)",
+            {":p": f"USER#{user_id}", ":k": "PASSKEY#"},
+            1000,
+            ConsistentRead=True,
+        )
+        for pointer in pointers:
+            if not self.delete_passkey(user_id, str(pointer["credential_id"])):
+                # The credential is not (or no longer) the user's: only the stale pointer goes.
+                self._calls.call("delete_item", TableName=self._table, Key=key(pointer["PK"], pointer["SK"]))
+        self.forget_all_devices(user_id)

@@ -197,6 +197,11 @@ class UserOps(TableOps):
             raise AccountExists() from exc
 
     def delete_user(self, user_id: str, now: datetime) -> bool:
+        if self._get(f"USER#{user_id}", "PROFILE") is None:
+            return False
+        # Before the profile goes: a deletion interrupted by a failing call is run again while the
+        # account can still be found.
+        self._erase_factors_of(user_id)  # type: ignore[attr-defined]
         if not self._delete_user_items(user_id):
             return False
         self._revoke_families(user_id, now)

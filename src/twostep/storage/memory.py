@@ -128,6 +128,7 @@ class MemoryStorage(MemoryFactors):
             for token_hash, token in self._refresh.items():
                 if token.user_id == user_id and token.revoked_at is None:
                     self._refresh[token_hash] = replace(token, revoked_at=now)
+            self._erase_factors_of(user_id)
             return True
 
     # --- challenges ---

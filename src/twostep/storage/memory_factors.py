@@ -141,3 +141,20 @@ class MemoryFactors:
             for token_hash in mine:
                 del self._devices[token_hash]
             return len(mine)
+
+    # --- account deletion ---
+    def _erase_factors_of(self, user_id: str) -> None:
+        """Under the lock, from `delete_user`: every factor record of the user, which frees the credential
+        ids of their passkeys; so is a registration ceremony begun for them."""
+        self._totp.pop(user_id, None)
+        self._recovery.pop(user_id, None)
+        for credential_id in [c for c, p in self._passkeys.items() if p.user_id == user_id]:
+            del self._passkeys[credential_id]
+        for token_hash in [h for h, d in self._devices.items() if d.user_id == user_id]:
+            del self._devices[token_hash]
+        for ceremony_id in [i for i, c in self._ceremonies.items() if _begun_for(c, user_id)]:
+            del self._ceremonies[ceremony_id]
+
+
+def _begun_for(ceremony: Ceremony, user_id: str) -> bool:
+    return ceremony.purpose == "register" and ceremony.subject == user_id

@@ -12,6 +12,16 @@ from twostep.domain.factor_errors import PasskeyExists
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice, TotpFactor
 from twostep.storage.postgres_connection import PostgresConnections, Row
 
+# Run by `delete_user` in its transaction, each with the user id: every factor record of the user (which
+# frees the credential ids of their passkeys) and any registration ceremony begun for them.
+ERASE_FACTORS_OF_USER = (
+    "DELETE FROM totp_factors WHERE user_id = %s",
+    "DELETE FROM recovery_codes WHERE user_id = %s",
+    "DELETE FROM passkeys WHERE user_id = %s",
+    "DELETE FROM remembered_devices WHERE user_id = %s",
+    "DELETE FROM webauthn_ceremonies WHERE purpose = 'register' AND subject = %s",
+)
+
 
 def _totp(row: Row | None) -> TotpFactor | None:
     if row is None:

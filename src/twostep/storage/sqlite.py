@@ -114,6 +114,7 @@ class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks):
         with self._transaction() as conn:
             deleted = conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount
             self._end_sessions_of(conn, user_id, now)
+            self._erase_factors_of(conn, user_id)
         return bool(deleted)
 
     # --- challenges ---

@@ -207,3 +207,12 @@ class SqliteFactors(SqliteConnections):
 
     def forget_all_devices(self, user_id: str) -> int:
         return self._execute("DELETE FROM remembered_devices WHERE user_id = ?", (user_id,)).rowcount
+
+    # --- account deletion ---
+    @staticmethod
+    def _erase_factors_of(conn: sqlite3.Connection, user_id: str) -> None:
+        """Inside `delete_user`'s transaction: every factor record of the user, which frees the credential
+        ids of their passkeys; so is a registration ceremony begun for them."""
+        for table in ("totp_factors", "recovery_codes", "passkeys", "remembered_devices"):
+            conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))  # noqa: S608 - fixed names
+        conn.execute("DELETE FROM webauthn_ceremonies WHERE purpose = 'register' AND subject = ?", (user_id,))
