@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from tests.contract.helpers import NOW, make_challenge, make_refresh
+from tests.contract.test_factors import device
 from tests.contract.test_sessions import make_session
 from twostep.domain.clock import FixedClock
+from twostep.domain.factors import Ceremony
 from twostep.domain.models import AuditEvent, OutboxEntry
-from twostep.domain.ports import PURGED_KINDS, Storage
+from twostep.domain.ports import PURGED_KINDS, PrefixBlock, Storage
 from twostep.services.housekeeping import HousekeepingPolicy, HousekeepingService
 
 DAY = 86_400
@@ -42,6 +45,12 @@ def test_purge_deletes_what_ended_and_keeps_what_lives(storage: Storage) -> None
     on = make_session()
     storage.add_session(on, make_refresh(family=on.id))
     storage.revoke_family(on.id, NOW)
+    # Second factors and fraud-guard blocks: one long expired, one expired within the grace, one live.
+    for n, (name, seconds) in enumerate((("old", -2 * DAY), ("recent", -60), ("live", 300))):
+        until = NOW + timedelta(seconds=seconds)
+        storage.put_ceremony(Ceremony(f"cer-{name}", "register", "user-1", "Y2hhbGxlbmdl", until))
+        storage.add_remembered_device(replace(device(f"dev-{name}"), expires_at=until))
+        storage.add_prefix_block(PrefixBlock(f"+90{n}", until - timedelta(hours=1), until, 50, 0))
 
     housekeeping = _service(storage)
     deleted = housekeeping.purge_once()
@@ -63,6 +72,9 @@ def test_purge_deletes_what_ended_and_keeps_what_lives(storage: Storage) -> None
     assert storage.get_session(on.user_id, on.id) is not None
     listed = {r.session_id for r in storage.list_revocations(NOW - timedelta(days=3))}
     assert listed == ({on.id} if "revocations" not in by_backend else {gone.id, on.id})
+    assert storage.take_ceremony("cer-live", NOW) is not None
+    assert [d.id for d in storage.list_remembered_devices("user-1", NOW)] == ["dev-live"]
+    assert [b.prefix for b in storage.list_prefix_blocks(NOW)] == ["+902"]
     assert housekeeping.purge_once() == dict.fromkeys(PURGED_KINDS, 0)  # nothing more to do
 
 

@@ -274,7 +274,19 @@ class PurgeRules:
     limit: int
 
 
-PURGED_KINDS = ("challenges", "refresh_tokens", "counters", "outbox", "audit", "sessions", "revocations")
+PURGED_KINDS = (
+    "challenges",
+    "refresh_tokens",
+    "counters",
+    "outbox",
+    "audit",
+    "sessions",
+    "revocations",
+    # Expired WebAuthn ceremonies, remembered devices and fraud-guard prefix blocks: `challenges_before`.
+    "webauthn_ceremonies",
+    "remembered_devices",
+    "prefix_blocks",
+)
 
 
 class PurgeStore(Protocol):

@@ -27,7 +27,16 @@ BATCH_WRITE_LIMIT = 25  # DynamoDB's items per BatchWriteItem
 
 class UpkeepOps(TableOps):
     expired_by_backend: frozenset[str] = frozenset(
-        {"challenges", "refresh_tokens", "counters", "sessions", "revocations"}
+        {
+            "challenges",
+            "refresh_tokens",
+            "counters",
+            "sessions",
+            "revocations",
+            "webauthn_ceremonies",
+            "remembered_devices",
+            "prefix_blocks",
+        }
     )
 
     # --- shared keys ---
@@ -73,6 +82,9 @@ class UpkeepOps(TableOps):
             "audit": self._purge_partition("AUDIT", rules.audit_before, rules.limit),
             "sessions": 0,
             "revocations": 0,
+            "webauthn_ceremonies": 0,
+            "remembered_devices": 0,
+            "prefix_blocks": 0,
         }
 
     def _purge_partition(self, partition: str, before: datetime, limit: int) -> int:

@@ -374,6 +374,15 @@ class MemoryStorage(MemoryFactors):
                 "audit": _drop_listed(self._audit, lambda e: e.at < rules.audit_before, rules.limit),
                 "sessions": _drop(self._sessions, lambda s: s.expires_at < rules.refresh_before, rules.limit),
                 "revocations": _drop(self._revocations, lambda at: at < rules.refresh_before, rules.limit),
+                "webauthn_ceremonies": _drop(
+                    self._ceremonies, lambda c: c.expires_at < rules.challenges_before, rules.limit
+                ),
+                "remembered_devices": _drop(
+                    self._devices, lambda d: d.expires_at < rules.challenges_before, rules.limit
+                ),
+                "prefix_blocks": _drop(
+                    self._blocks, lambda b: b.until < rules.challenges_before, rules.limit
+                ),
             }
 
 

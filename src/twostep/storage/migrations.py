@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from twostep.domain.errors import StorageUnavailable
-from twostep.storage.purge_sql import POSTGRES_INDEXES, SQLITE_INDEXES
+from twostep.storage.purge_sql import EXPIRY_INDEXES, POSTGRES_INDEXES, SQLITE_INDEXES
 from twostep.storage.schema_factors import POSTGRES_FACTORS, SQLITE_FACTORS
 from twostep.storage.schema_v1 import POSTGRES_V1, SQLITE_V1
 from twostep.storage.sqlite_users import add_challenge_email, upgrade_users
@@ -127,6 +127,12 @@ CREATE INDEX IF NOT EXISTS messages_user ON messages (user_id);
         "second factors: totp_factors, recovery_codes, passkeys, webauthn_ceremonies, remembered_devices",
         sqlite=SQLITE_FACTORS,
         postgres=POSTGRES_FACTORS,
+    ),
+    Migration(
+        10,
+        "housekeeping: expired WebAuthn ceremonies, remembered devices and prefix blocks found by expiry",
+        sqlite=EXPIRY_INDEXES,
+        postgres=EXPIRY_INDEXES,
     ),
 )
 

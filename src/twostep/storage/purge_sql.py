@@ -20,6 +20,9 @@ _DELETES: dict[str, tuple[str, str, str]] = {
     "sessions": ("sessions", "id", "expires_at < {p}"),
     # An entry matters while access tokens of its session live (an hour at most): a day's grace is plenty.
     "revocations": ("revocations", "session_id", "revoked_at < {p}"),
+    "webauthn_ceremonies": ("webauthn_ceremonies", "id", "expires_at < {p}"),
+    "remembered_devices": ("remembered_devices", "token_hash", "expires_at < {p}"),
+    "prefix_blocks": ("prefix_blocks", "prefix", "until < {p}"),
 }
 
 
@@ -32,6 +35,9 @@ def _cutoff(kind: str, rules: PurgeRules) -> datetime:
         "audit": rules.audit_before,
         "sessions": rules.refresh_before,
         "revocations": rules.refresh_before,
+        "webauthn_ceremonies": rules.challenges_before,
+        "remembered_devices": rules.challenges_before,
+        "prefix_blocks": rules.challenges_before,
     }[kind]
 
 
@@ -54,3 +60,10 @@ CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sent_at);
 CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
 """
 POSTGRES_INDEXES = SQLITE_INDEXES  # the same statements in both dialects
+
+# Migration step 10: what ended among the second-factor and fraud-guard rows, found by an index.
+EXPIRY_INDEXES = """
+CREATE INDEX IF NOT EXISTS webauthn_ceremonies_expires ON webauthn_ceremonies (expires_at);
+CREATE INDEX IF NOT EXISTS remembered_devices_expires ON remembered_devices (expires_at);
+CREATE INDEX IF NOT EXISTS prefix_blocks_until ON prefix_blocks (until);
+"""
