@@ -77,8 +77,10 @@ def test_descriptors_stay_bounded_across_bursts_and_idle_pauses(tmp_path: Path) 
             counts.append(open_files(pid))
     # Before the fix: 7 at start, then 85, 159, 239 (and 503 once the descriptor limit was reached).
     # The pool keeps at most KEEP_IDLE connections open between bursts (how many varies from burst to
-    # burst); the bound allows each its database and WAL files, plus the shared-memory file and the log.
-    assert max(counts) <= at_start + 2 * KEEP_IDLE + 2 * SLACK_FDS, (
+    # burst). The bound allows each three descriptors: its database and WAL files, and one that SQLite
+    # defers closing while another connection holds a lock on the file; plus the shared-memory file and
+    # the log. CI saw 28 against 7 at start; the leak reached 83 after the first burst.
+    assert max(counts) <= at_start + 3 * KEEP_IDLE + 2 * SLACK_FDS, (
         f"at start {at_start}, after bursts {counts}"
     )
 
