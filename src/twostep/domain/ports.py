@@ -26,6 +26,7 @@ from twostep.domain.models import (
     Session,
     User,
 )
+from twostep.domain.receipts import DeliveryStore
 
 
 class UserStore(Protocol):
@@ -286,6 +287,8 @@ PURGED_KINDS = (
     "webauthn_ceremonies",
     "remembered_devices",
     "prefix_blocks",
+    # Delivery records of sent messages (domain/receipts.py): `challenges_before` on their own expiry.
+    "deliveries",
 )
 
 
@@ -342,6 +345,7 @@ class Storage(
     PrefixBlockStore,
     AuditStore,
     FactorStorage,
+    DeliveryStore,
     KeyStore,
     PurgeStore,
     Protocol,
