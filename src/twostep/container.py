@@ -31,6 +31,7 @@ from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
 from twostep.services.prefix_guard import PrefixGuard
+from twostep.services.receipts import DeliveryReceipts
 from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
 from twostep.services.sessions import SessionService
@@ -73,6 +74,7 @@ class Container:
     fraud: PrefixGuard
     metrics: Metrics
     closers: list[Any] = field(default_factory=list)
+    receipts: DeliveryReceipts | None = None  # delivery records and the provider receipts that move them
 
     def close(self) -> None:
         for resource in self.closers:
@@ -201,6 +203,7 @@ def _wire(
         metrics=metrics,
     )
     code_hasher = CodeHasher(keys.otp_hmac_key)
+    receipts = DeliveryReceipts(store=storage, challenges=storage, audit=audit, clock=clock, metrics=metrics)
     codes = ChallengeService(
         store=storage,
         sender=sender,
@@ -212,6 +215,7 @@ def _wire(
         org_name=settings.org_name,
         web_origin=settings.web_origin,
         metrics=metrics,
+        receipts=receipts,
     )
     locks = AccountLocks(storage, clock)
     tokens = TokenService(
@@ -333,6 +337,7 @@ def _wire(
         fraud=limits.sms.guard,
         metrics=metrics,
         closers=closers,
+        receipts=receipts,
     )
     factor_services.attach_login(container.login, codes, storage, tokens, limits, audit)
     return container

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from twostep.domain.errors import Forbidden, InvalidInput, NotFound
+
 DeliveryStatus = Literal["sent", "delivered", "failed", "undelivered"]
 DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = ("sent", "delivered", "failed", "undelivered")
 # What a receipt can say about a message, ordered: a record moves only to a higher stage.
@@ -82,3 +84,26 @@ class DeliveryStore(Protocol):
     def latest_delivery(self, challenge_id: str) -> Delivery | None:
         """The record of the newest message sent for the challenge (None: none recorded)."""
         ...
+
+
+class SentRecorder(Protocol):
+    """Told of every message a code went out in, so its receipts can be matched later."""
+
+    def record_sent(self, challenge_id: str, provider: str, message_id: str, channel: str) -> None:
+        """Never raises: a record that cannot be stored only means its receipts go unmatched."""
+        ...
+
+
+class ReceiptNotAuthentic(Forbidden):
+    code = "receipt_not_authentic"
+    default_message = "The receipt's signature or secret does not match."
+
+
+class InvalidReceipt(InvalidInput):
+    code = "invalid_receipt"
+    default_message = "The receipt is not in the provider's format."
+
+
+class UnknownMessage(NotFound):
+    code = "unknown_message"
+    default_message = "No message with this id was sent by this service (or its record has expired)."

@@ -26,6 +26,7 @@ from twostep.domain.metrics import NO_METRICS, CodeStage, Metrics
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
 from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender, send_expiring
+from twostep.domain.receipts import SentRecorder
 from twostep.domain.segments import count_segments
 from twostep.services.audit import AuditService, record_quietly
 from twostep.services.limits import LimitsService
@@ -65,8 +66,10 @@ class ChallengeService:
         org_name: str,
         web_origin: str | None,
         metrics: Metrics = NO_METRICS,
+        receipts: SentRecorder | None = None,
     ) -> None:
         self._store, self._sender, self._hasher = store, sender, hasher
+        self._receipts = receipts  # told of each message sent, to match its delivery receipts
         self._email_sender = email_sender
         self._limits, self._audit, self._clock = limits, audit, clock
         self._org, self._web_origin = org_name, web_origin
@@ -382,7 +385,7 @@ class ChallengeService:
             else {"auth_id": challenge.subject}
         )
         try:
-            send_expiring(self._sender, challenge.phone, body, spec.ttl_seconds)
+            message_id = send_expiring(self._sender, challenge.phone, body, spec.ttl_seconds)
         except SmsDeliveryError as exc:
             # Stored unusable and never armed: nobody may use a code that was never delivered (it could
             # reach the wrong hands later).
@@ -397,3 +400,5 @@ class ChallengeService:
             )
             raise
         self._count("sent", challenge.purpose, challenge.phone)
+        if self._receipts is not None:
+            self._receipts.record_sent(challenge.id, self._sender.name, message_id, "sms")
