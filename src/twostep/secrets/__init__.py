@@ -115,6 +115,7 @@ SECRET_SETTINGS = frozenset(
         "verify_api_keys",
         "verify_tenants",
         "sns_origination_number",
+        "receipt_secret",  # the Flowroute delivery-receipt URL's secret
     }
 )
 
