@@ -94,6 +94,19 @@ def test_whatsapp_goes_to_the_messages_api_with_prefixed_numbers(router: Any, tw
     }
 
 
+def test_whatsapp_fills_an_approved_template_with_the_code(router: Any, twilio: ProviderServer) -> None:
+    delivery = router(channel_providers=["whatsapp:twilio"], twilio_whatsapp_content_sid="HX0123")
+
+    delivery.deliver(OutgoingMessage(TO, "123456 is your code.", "whatsapp", code="123456"))
+
+    assert form_of(twilio) == {
+        "To": [f"whatsapp:{TO}"],
+        "From": [f"whatsapp:{WHATSAPP_FROM}"],
+        "ContentSid": ["HX0123"],
+        "ContentVariables": ['{"1": "123456"}'],
+    }
+
+
 def test_a_failing_voice_provider_fails_over_to_the_next(router: Any, twilio: ProviderServer) -> None:
     twilio.always(Reply.json(500, {"code": 20500}))
     delivery = router(channel_providers=["voice:twilio", "voice:console"])
