@@ -148,3 +148,22 @@ def test_a_missing_sender_number_is_named(router: Any, channel: str, setting: st
         router(channel_providers=[f"{channel}:twilio"], **{f"twilio_{channel}_from": None})
 
     assert raised.value.message == f"{setting} is required for the twilio {channel} channel"
+
+
+@pytest.mark.parametrize("channel", ["voice", "whatsapp"])
+def test_a_sender_number_must_be_e164(router: Any, channel: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        router(channel_providers=[f"{channel}:twilio"], **{f"twilio_{channel}_from": "015112345678"})
+
+    assert (
+        raised.value.message
+        == f"TWOSTEP_TWILIO_{channel.upper()}_FROM must be an E.164 number like +15017122661"
+    )
+
+
+def test_a_whatsapp_sender_may_carry_its_prefix(router: Any, twilio: ProviderServer) -> None:
+    delivery = router(channel_providers=["whatsapp:twilio"], twilio_whatsapp_from=f"whatsapp:{WHATSAPP_FROM}")
+
+    delivery.deliver(OutgoingMessage(TO, "123456", "whatsapp"))
+
+    assert form_of(twilio)["From"] == [f"whatsapp:{WHATSAPP_FROM}"]

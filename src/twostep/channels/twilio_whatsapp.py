@@ -49,7 +49,8 @@ class TwilioWhatsAppSender(TwilioSender):
     def from_settings(cls, settings: Settings, deps: SenderDeps) -> TwilioWhatsAppSender:
         """Raises: ConfigurationError naming the first missing TWOSTEP_TWILIO_* setting."""
         what = "twilio whatsapp"
-        sender = shared.require(settings.twilio_whatsapp_from, "TWOSTEP_TWILIO_WHATSAPP_FROM", what)
+        configured = (settings.twilio_whatsapp_from or "").strip().removeprefix(PREFIX)
+        sender = shared.require_number(configured, "TWOSTEP_TWILIO_WHATSAPP_FROM", what)
         return cls(
             shared.client_for(settings, deps.http),
             base_url=settings.twilio_base_url,
