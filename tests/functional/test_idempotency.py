@@ -220,7 +220,11 @@ def test_a_503_lets_the_key_go_and_a_replayed_create_sends_nothing(
     )
     reused = client.post(path, json=body | {"auth_id": "order-2"}, headers=headers)
     assert reused.status_code == 422 and reused.json()["code"] == "idempotency_key_reused"
+    assert reused.json()["reason"] == "IdempotencyKeyReused"  # the verification API's own error shape
     assert len(sender.sent) == 2
+    bad = client.post(path, json=body, headers=headers | keyed(""))
+    assert bad.status_code == 400 and bad.json()["reason"] == "InvalidAPIUsage"
+    assert bad.json()["code"] == "invalid_idempotency_key" and bad.json()["field"] == "Idempotency-Key"
 
 
 def test_a_wrong_api_key_is_refused_as_before(verification: tuple[TestClient, str]) -> None:

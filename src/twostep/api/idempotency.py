@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
@@ -117,24 +117,25 @@ def replay(answer: IdempotentAnswer) -> Response:
     return Response(content=answer.body.encode(), status_code=answer.status, headers=headers)
 
 
-def refusal(error: TwoStepError) -> Response:
-    response = error_response(error)
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+Renderer = Callable[[TwoStepError], Response]
+
+
+def _refusal(render: Renderer, error: TwoStepError) -> Response:
+    response = render(error)
     if isinstance(error, IdempotencyRequestInProgress):
         response.headers["Retry-After"] = IN_PROGRESS_RETRY_SECONDS
     return response
 
 
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-
-
 async def _run_claimed(
-    service: IdempotencyService, claim: Claim, handler: Handler, request: Request
+    service: IdempotencyService, claim: Claim, handler: Handler, request: Request, render: Renderer
 ) -> Response:
     """Run the endpoint holding the key; keep its answer, or let the key go."""
     try:
         response = await handler(request)
     except TwoStepError as error:  # rendered here as the app's handler would, so the answer can be kept
-        response = error_response(error)
+        response = render(error)
     except BaseException:
         # Nothing ran to the end (bad input, a bug, a cancelled request): a retry may run it.
         await run_in_threadpool(service.abandon, claim)
@@ -147,7 +148,7 @@ async def _run_claimed(
     return response
 
 
-def _wrap(marker: Idempotent, handler: Handler) -> Handler:
+def _wrap(marker: Idempotent, handler: Handler, render: Renderer) -> Handler:
     async def idempotent_handler(request: Request) -> Response:
         values = request.headers.getlist(HEADER)
         if not values:
@@ -156,7 +157,7 @@ def _wrap(marker: Idempotent, handler: Handler) -> Handler:
         try:
             key = parse_idempotency_key(values)
         except InvalidIdempotencyKey as error:
-            return refusal(error)
+            return _refusal(render, error)
         body = await request.body()
         caller = marker.caller(request, container, body)
         if caller is None:
@@ -166,10 +167,10 @@ def _wrap(marker: Idempotent, handler: Handler) -> Handler:
         try:
             begun = await run_in_threadpool(service.begin, f"{marker.scope}\n{caller}", key, material)
         except (IdempotencyKeyReused, IdempotencyRequestInProgress) as error:
-            return refusal(error)
+            return _refusal(render, error)
         if isinstance(begun, IdempotentAnswer):
             return replay(begun)
-        return await _run_claimed(service, begun, handler, request)
+        return await _run_claimed(service, begun, handler, request, render)
 
     return idempotent_handler
 
@@ -186,23 +187,35 @@ HEADER_PARAMETER: dict[str, Any] = {
 }
 
 
-def _documented(kwargs: dict[str, Any]) -> dict[str, Any]:
-    extra = dict(kwargs.get("openapi_extra") or {})
-    extra["parameters"] = [*extra.get("parameters", []), HEADER_PARAMETER]
-    responses = errors(400, 409, 422) | dict(kwargs.get("responses") or {})
-    return kwargs | {"openapi_extra": extra, "responses": responses}
-
-
 class IdempotentRoute(APIRoute):
-    """A route that honours `Idempotency-Key` when its endpoint is marked with `@idempotent`."""
+    """A route that honours `Idempotency-Key` when its endpoint is marked with `@idempotent`.
+
+    Its refusals (bad key 400, key reused 422, in progress 409) are problem+json; a subclass for routes
+    with another error shape overrides `render_refusal` and `refusal_responses`.
+    """
+
+    refusal_responses: ClassVar[dict[int | str, dict[str, Any]]] = errors(400, 409, 422)
+
+    @staticmethod
+    def render_refusal(error: TwoStepError) -> Response:
+        return error_response(error)
+
+    @classmethod
+    def _documented(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        extra = dict(kwargs.get("openapi_extra") or {})
+        extra["parameters"] = [*extra.get("parameters", []), HEADER_PARAMETER]
+        responses = cls.refusal_responses | dict(kwargs.get("responses") or {})
+        return kwargs | {"openapi_extra": extra, "responses": responses}
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         # Set before APIRoute.__init__, which builds the handler.
         self.idempotency: Idempotent | None = getattr(endpoint, _MARKER, None)
         if self.idempotency is not None:
-            kwargs = _documented(kwargs)
+            kwargs = self._documented(kwargs)
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
-        return handler if self.idempotency is None else _wrap(self.idempotency, handler)
+        if self.idempotency is None:
+            return handler
+        return _wrap(self.idempotency, handler, self.render_refusal)

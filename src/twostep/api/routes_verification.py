@@ -14,15 +14,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Security
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from twostep.api.deps import ContainerDep, ContextDep
 from twostep.api.idempotency import IdempotentRoute, idempotent
-from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRoute
+from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRoute, flowroute_error
 from twostep.container import Container
-from twostep.domain.errors import ApiKeyRequired
+from twostep.domain.errors import ApiKeyRequired, TwoStepError
 from twostep.domain.models import RequestContext
 from twostep.settings import Settings
 
@@ -123,7 +123,21 @@ def by_tenant(request: Request, container: Container, _: bytes) -> str | None:
 
 
 class VerificationRoute(IdempotentRoute, FlowrouteErrorRoute):
-    """Flowroute sms-verification's error shape, and `Idempotency-Key` on the create."""
+    """Flowroute sms-verification's error shape, and `Idempotency-Key` on the create (its refusals in
+    that shape too, with `code`)."""
+
+    refusal_responses = {
+        status: {"model": FlowrouteErrorOut, "description": text}
+        for status, text in {
+            400: "InvalidAPIUsage: bad input, or a bad `Idempotency-Key` (`field`).",
+            409: "IdempotencyRequestInProgress: the first request with this Idempotency-Key still runs.",
+            422: "IdempotencyKeyReused: this Idempotency-Key was used for another request.",
+        }.items()
+    }
+
+    @staticmethod
+    def render_refusal(error: TwoStepError) -> Response:
+        return flowroute_error(error)
 
 
 @idempotent("verification", caller=by_tenant)
