@@ -6,6 +6,7 @@ so the app-wide handlers stay as they are. Reasons (Flowroute sms-verification's
 | status | reason | when |
 |---|---|---|
 | 400 | InvalidAPIUsage | bad input, including schema errors (`field` names it) |
+| 400 | InvalidAPIUsage | a `channel` this service does not carry (`code` channel_not_configured) |
 | 401 | InvalidAuthCode | wrong code; `attempts_left` says how many tries remain |
 | 401 | InvalidApiKey | missing or wrong `X-Api-Key` |
 | 404 | UnknownAuthId | no code was created for this `auth_id` |
@@ -83,6 +84,7 @@ _WITH_CODE = (
     e.DestinationBlocked,
     e.MessageNotAllowed,
     e.SmsBudgetExhausted,
+    e.ChannelNotConfigured,
     InvalidIdempotencyKey,
     IdempotencyKeyReused,
     IdempotencyRequestInProgress,

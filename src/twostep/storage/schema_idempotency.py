@@ -1,4 +1,4 @@
-"""Migration step 11 in both dialects: `Idempotency-Key` records, and their expiry index for housekeeping.
+"""Migration step 12 in both dialects: `Idempotency-Key` records, and their expiry index for housekeeping.
 Never edit this once landed; add a new step."""
 
 from __future__ import annotations
