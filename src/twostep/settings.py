@@ -286,6 +286,9 @@ class Settings(BaseSettings):
     """Twilio number (E.164) voice calls come from; required by `voice:twilio`."""
     twilio_whatsapp_from: str | None = None
     """Twilio WhatsApp sender (E.164, without `whatsapp:`); required by `whatsapp:twilio`."""
+    twilio_whatsapp_content_sid: str | None = None
+    """An approved WhatsApp authentication template (`HX…`) whose variable `{{1}}` is the code; unset, the
+    code text goes as the body (WhatsApp delivers that only inside a conversation, or in the sandbox)."""
     twilio_base_url: str = "https://api.twilio.com"
     """Twilio API base URL (a test server in tests)."""
     flowroute_access_key: str | None = None

@@ -94,6 +94,19 @@ def test_whatsapp_goes_to_the_messages_api_with_prefixed_numbers(router: Any, tw
     }
 
 
+def test_whatsapp_fills_an_approved_template_with_the_code(router: Any, twilio: ProviderServer) -> None:
+    delivery = router(channel_providers=["whatsapp:twilio"], twilio_whatsapp_content_sid="HX0123")
+
+    delivery.deliver(OutgoingMessage(TO, "123456 is your code.", "whatsapp", code="123456"))
+
+    assert form_of(twilio) == {
+        "To": [f"whatsapp:{TO}"],
+        "From": [f"whatsapp:{WHATSAPP_FROM}"],
+        "ContentSid": ["HX0123"],
+        "ContentVariables": ['{"1": "123456"}'],
+    }
+
+
 def test_a_failing_voice_provider_fails_over_to_the_next(router: Any, twilio: ProviderServer) -> None:
     twilio.always(Reply.json(500, {"code": 20500}))
     delivery = router(channel_providers=["voice:twilio", "voice:console"])
@@ -135,3 +148,22 @@ def test_a_missing_sender_number_is_named(router: Any, channel: str, setting: st
         router(channel_providers=[f"{channel}:twilio"], **{f"twilio_{channel}_from": None})
 
     assert raised.value.message == f"{setting} is required for the twilio {channel} channel"
+
+
+@pytest.mark.parametrize("channel", ["voice", "whatsapp"])
+def test_a_sender_number_must_be_e164(router: Any, channel: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        router(channel_providers=[f"{channel}:twilio"], **{f"twilio_{channel}_from": "015112345678"})
+
+    assert (
+        raised.value.message
+        == f"TWOSTEP_TWILIO_{channel.upper()}_FROM must be an E.164 number like +15017122661"
+    )
+
+
+def test_a_whatsapp_sender_may_carry_its_prefix(router: Any, twilio: ProviderServer) -> None:
+    delivery = router(channel_providers=["whatsapp:twilio"], twilio_whatsapp_from=f"whatsapp:{WHATSAPP_FROM}")
+
+    delivery.deliver(OutgoingMessage(TO, "123456", "whatsapp"))
+
+    assert form_of(twilio)["From"] == [f"whatsapp:{WHATSAPP_FROM}"]

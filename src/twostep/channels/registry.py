@@ -79,6 +79,7 @@ PROVIDERS: dict[str, Provider] = {
             "twilio_messaging_service_sid",
             "twilio_voice_from",
             "twilio_whatsapp_from",
+            "twilio_whatsapp_content_sid",
         ),
         summary="Twilio Programmable Messaging, Voice and WhatsApp",
     ),

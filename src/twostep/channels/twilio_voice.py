@@ -58,7 +58,7 @@ class TwilioVoiceSender:
             base_url=settings.twilio_base_url,
             account_sid=shared.require(settings.twilio_account_sid, "TWOSTEP_TWILIO_ACCOUNT_SID", what),
             auth_token=shared.require(settings.twilio_auth_token, "TWOSTEP_TWILIO_AUTH_TOKEN", what),
-            from_number=shared.require(settings.twilio_voice_from, "TWOSTEP_TWILIO_VOICE_FROM", what),
+            from_number=shared.require_number(settings.twilio_voice_from, "TWOSTEP_TWILIO_VOICE_FROM", what),
         )
 
     def send_message(self, message: OutgoingMessage) -> str:

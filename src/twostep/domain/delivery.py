@@ -6,7 +6,7 @@ only knows that `sms` is the default and that a delivery can tell which channels
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from twostep.domain.errors import ChannelNotConfigured
@@ -27,6 +27,7 @@ class OutgoingMessage:
     channel: str = SMS
     language: str = DEFAULT_LANGUAGE
     valid_seconds: int | None = None  # the code's lifetime: providers that can drop a late message do
+    code: str | None = field(default=None, repr=False)  # for providers that fill an approved template
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ def code_message(
     else:
         origin = web_origin if channel == SMS else None
         text = render_message(sms_template, code=code, org=org, ttl_seconds=ttl_seconds, web_origin=origin)
-    return OutgoingMessage(to, text, channel, language, valid_seconds=ttl_seconds)
+    return OutgoingMessage(to, text, channel, language, valid_seconds=ttl_seconds, code=code)
 
 
 def segments_of(message: OutgoingMessage) -> int:
