@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from twostep.domain.factor_ports import FactorStorage
+from twostep.domain.idempotency import IdempotencyStore
 from twostep.domain.identity import E164
 from twostep.domain.keys import VersionedKeys
 from twostep.domain.models import (
@@ -289,6 +290,8 @@ PURGED_KINDS = (
     "prefix_blocks",
     # Delivery records of sent messages (domain/receipts.py): `challenges_before` on their own expiry.
     "deliveries",
+    # `Idempotency-Key` records past their `expires_at`: `counters_before`.
+    "idempotency_keys",
 )
 
 
@@ -348,6 +351,7 @@ class Storage(
     DeliveryStore,
     KeyStore,
     PurgeStore,
+    IdempotencyStore,
     Protocol,
 ):
     """Everything a storage adapter provides."""

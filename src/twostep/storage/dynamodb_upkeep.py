@@ -37,6 +37,7 @@ class UpkeepOps(TableOps):
             "remembered_devices",
             "prefix_blocks",
             "deliveries",
+            "idempotency_keys",
         }
     )
 
@@ -87,6 +88,7 @@ class UpkeepOps(TableOps):
             "remembered_devices": 0,
             "prefix_blocks": 0,
             "deliveries": 0,
+            "idempotency_keys": 0,
         }
 
     def _purge_partition(self, partition: str, before: datetime, limit: int) -> int:

@@ -22,6 +22,7 @@ from twostep.storage.postgres_blocks import PostgresPrefixBlocks
 from twostep.storage.postgres_connection import Row
 from twostep.storage.postgres_deliveries import PostgresDeliveries
 from twostep.storage.postgres_factors import PostgresFactors
+from twostep.storage.postgres_idempotency import PostgresIdempotency
 from twostep.storage.postgres_sessions import INSERT_REFRESH, refresh_row
 from twostep.storage.postgres_upkeep import PostgresUpkeep
 from twostep.storage.postgres_users import PostgresUsers
@@ -50,7 +51,12 @@ def _refresh(row: Row | None) -> RefreshToken | None:
 
 
 class PostgresStorage(
-    PostgresFactors, PostgresUsers, PostgresUpkeep, PostgresPrefixBlocks, PostgresDeliveries
+    PostgresFactors,
+    PostgresUsers,
+    PostgresUpkeep,
+    PostgresPrefixBlocks,
+    PostgresDeliveries,
+    PostgresIdempotency,
 ):
     """Satisfies every storage port; safe to share between threads and between processes."""
 
