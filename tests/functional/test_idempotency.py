@@ -242,6 +242,9 @@ def test_openapi_documents_the_header(client: TestClient) -> None:
         names = [p["name"] for p in operation.get("parameters", [])]
         assert "Idempotency-Key" in names, path
         assert {"400", "409", "422"} <= set(operation["responses"]), path
+        success = "200" if path in ("/login", "/verifications") else "202"
+        assert "Idempotent-Replayed" in operation["responses"][success]["headers"], path
+        assert "schema" in operation["responses"][success]["content"]["application/json"], path
     assert "Idempotency-Key" not in [
         p["name"] for p in paths["/otp/{otp_id}/verify"]["post"].get("parameters", [])
     ]

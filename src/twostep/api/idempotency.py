@@ -187,6 +187,15 @@ HEADER_PARAMETER: dict[str, Any] = {
 }
 
 
+REPLAYED_HEADER_DOC: dict[str, Any] = {
+    REPLAYED_HEADER: {
+        "description": "`true` when this is the first answer to an earlier request with the same "
+        "Idempotency-Key, replayed (nothing was done again).",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
+
 class IdempotentRoute(APIRoute):
     """A route that honours `Idempotency-Key` when its endpoint is marked with `@idempotent`.
 
@@ -205,6 +214,8 @@ class IdempotentRoute(APIRoute):
         extra = dict(kwargs.get("openapi_extra") or {})
         extra["parameters"] = [*extra.get("parameters", []), HEADER_PARAMETER]
         responses = cls.refusal_responses | dict(kwargs.get("responses") or {})
+        success = kwargs.get("status_code") or 200
+        responses[success] = {"headers": REPLAYED_HEADER_DOC} | responses.get(success, {})
         return kwargs | {"openapi_extra": extra, "responses": responses}
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
