@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from twostep.api.errors import error_response
 from twostep.api.responses import errors
 from twostep.container import Container
-from twostep.domain.errors import TwoStepError
+from twostep.domain.errors import DependencyUnavailable, TwoStepError
 from twostep.domain.idempotency import (
     MAX_KEY_LENGTH,
     IdempotencyKeyReused,
@@ -166,8 +166,8 @@ def _wrap(marker: Idempotent, handler: Handler, render: Renderer) -> Handler:
         service = container.idempotency
         try:
             begun = await run_in_threadpool(service.begin, f"{marker.scope}\n{caller}", key, material)
-        except (IdempotencyKeyReused, IdempotencyRequestInProgress) as error:
-            return _refusal(render, error)
+        except (IdempotencyKeyReused, IdempotencyRequestInProgress, DependencyUnavailable) as error:
+            return _refusal(render, error)  # storage down: 503 and nothing done (fail closed)
         if isinstance(begun, IdempotentAnswer):
             return replay(begun)
         return await _run_claimed(service, begun, handler, request, render)
