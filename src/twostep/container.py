@@ -35,6 +35,7 @@ from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
 from twostep.services.sessions import SessionService
 from twostep.services.tenants import TenantDirectory
+from twostep.services.test_numbers import FixedCodeNumbers
 from twostep.services.tokens import SessionPolicy, TokenService
 from twostep.services.verification import VerificationService
 from twostep.settings import Settings
@@ -212,6 +213,7 @@ def _wire(
         org_name=settings.org_name,
         web_origin=settings.web_origin,
         metrics=metrics,
+        test_numbers=FixedCodeNumbers.parse(settings.test_numbers),
     )
     locks = AccountLocks(storage, clock)
     tokens = TokenService(

@@ -90,6 +90,6 @@ def _add_cors(app: FastAPI, container: Container) -> None:
             allow_credentials=True,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=CORS_ALLOW_HEADERS,
-            expose_headers=["Retry-After", "X-Request-Id"],
+            expose_headers=["Retry-After", "RateLimit-Policy", "RateLimit", "X-Request-Id"],
             max_age=600,
         )

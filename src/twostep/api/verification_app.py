@@ -56,7 +56,8 @@ def create_verification_app(container: Container, *, lifespan: Lifespan | None =
     )
     app.state.container = container
     install_error_handlers(app)
-    app.include_router(verification_router(settings, path="/"))
+    flowroute = settings.verify_compat == "flowroute"
+    app.include_router(verification_router(settings, path="/", flowroute_statuses=flowroute))
     app.include_router(routes_health.router)
     install_docs(app, settings)
     app.add_middleware(BodyLimitMiddleware)

@@ -29,6 +29,7 @@ from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender, send_ex
 from twostep.domain.segments import count_segments
 from twostep.services.audit import AuditService, record_quietly
 from twostep.services.limits import LimitsService
+from twostep.services.test_numbers import NO_TEST_NUMBERS, FixedCodeNumbers
 
 
 def _account_of(purpose: ChallengePurpose, subject: str) -> str | None:
@@ -49,6 +50,7 @@ class CodeSpec:
     ttl_seconds: int
     max_attempts: int
     template: str
+    binding: str = ""  # bound into the code's HMAC (a transaction's canonical encoding); "" binds nothing
 
 
 class ChallengeService:
@@ -65,8 +67,10 @@ class ChallengeService:
         org_name: str,
         web_origin: str | None,
         metrics: Metrics = NO_METRICS,
+        test_numbers: FixedCodeNumbers = NO_TEST_NUMBERS,
     ) -> None:
         self._store, self._sender, self._hasher = store, sender, hasher
+        self._test_numbers = test_numbers
         self._email_sender = email_sender
         self._limits, self._audit, self._clock = limits, audit, clock
         self._org, self._web_origin = org_name, web_origin
@@ -102,7 +106,7 @@ class ChallengeService:
         `attempts` carries over attempts already made (a verification re-created for a new number).
         """
         self._count("requested", purpose, phone)
-        code = generate_code(spec.length)
+        code = self._test_numbers.code_for(phone) or generate_code(spec.length)
         body = self._body(spec, code)
         account = _account_of(purpose, subject)
         self._limits.reserve_sms(phone, ctx, segments=count_segments(body).count, account=account)
@@ -112,13 +116,13 @@ class ChallengeService:
             purpose=purpose,
             subject=subject,
             phone=phone,
-            code_hmac=self._hasher.digest(challenge_id, code),
+            code_hmac=self._hasher.digest(challenge_id, code, spec.binding),
             created_at=now,
             expires_at=now + timedelta(seconds=spec.ttl_seconds),
             max_attempts=spec.max_attempts,
             attempts=attempts,
             last_sent_at=now,
-            code_length=spec.length,
+            code_length=len(code),
         )
         self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
         self._deliver(challenge, body, spec, ctx)
@@ -194,13 +198,13 @@ class ChallengeService:
         """
         self._ensure_replaceable(challenge, self._clock.now())
         self._count("requested", challenge.purpose, challenge.phone)
-        code = generate_code(challenge.code_length)
+        code = self._test_numbers.code_for(challenge.phone) or generate_code(challenge.code_length)
         body = self._body(spec, code)
         account = _account_of(challenge.purpose, challenge.subject)
         self._limits.reserve_sms(challenge.phone, ctx, segments=count_segments(body).count, account=account)
         now = self._clock.now()
         replaced = self._store.replace_code(
-            challenge.id, self._hasher.digest(challenge.id, code), UNDELIVERED, now
+            challenge.id, self._hasher.digest(challenge.id, code, spec.binding), UNDELIVERED, now
         )
         if replaced is None:
             raise ChallengeUsed()
@@ -223,6 +227,8 @@ class ChallengeService:
     def _sent(self, challenge: Challenge, ctx: RequestContext) -> Challenge:
         """Audits a texted code once it is usable; from here on nothing fails the request."""
         who = {"auth_id" if challenge.purpose == "verify" else "user_id": challenge.subject}
+        if self._test_numbers.code_for(challenge.phone) is not None:
+            who["test_number"] = "true"  # a fixed code, nothing was texted
         record_quietly(
             self._audit, "code_sent", ctx=ctx, phone=challenge.phone, purpose=challenge.purpose, **who
         )
@@ -235,9 +241,11 @@ class ChallengeService:
         purpose: ChallengePurpose,
         ctx: RequestContext = NO_CONTEXT,
         read: Challenge | None = None,
+        binding: str = "",
     ) -> Challenge:
         """Consume the challenge if `raw_code` is its code; `read` saves a read the caller already did
         (only to check purpose and shape: the attempt gate and single use are decided by storage).
+        `binding` must be what the code was bound to (`CodeSpec.binding`), or the code does not match.
 
         Raises:
             ChallengeNotFound, ChallengeExpired, ChallengeUsed, ChallengeExhausted, WrongCode, InvalidInput.
@@ -258,7 +266,7 @@ class ChallengeService:
         if counted is None:
             self._ensure_usable(self._store.get_challenge(challenge_id), now)
             raise ChallengeExhausted()
-        if not self._hasher.matches(challenge_id, code, counted.code_hmac):
+        if not self._hasher.matches(challenge_id, code, counted.code_hmac, binding):
             self._count("failed", purpose, challenge.phone)
             raise WrongCode(counted.attempts_remaining)
         if not self._store.consume_challenge(challenge_id, now):
@@ -381,6 +389,8 @@ class ChallengeService:
             if challenge.purpose != "verify"
             else {"auth_id": challenge.subject}
         )
+        if self._test_numbers.code_for(challenge.phone) is not None:
+            return  # a test number: its fixed code is never texted
         try:
             send_expiring(self._sender, challenge.phone, body, spec.ttl_seconds)
         except SmsDeliveryError as exc:
