@@ -134,6 +134,18 @@ CREATE INDEX IF NOT EXISTS messages_user ON messages (user_id);
         sqlite=EXPIRY_INDEXES,
         postgres=EXPIRY_INDEXES,
     ),
+    Migration(
+        11,
+        "the console outbox keeps each message's channel (sms, voice, whatsapp, email)",
+        sqlite="""
+ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'sms';
+UPDATE outbox SET channel = 'email' WHERE provider = 'email';
+""",
+        postgres="""
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS channel text NOT NULL DEFAULT 'sms';
+UPDATE outbox SET channel = 'email' WHERE provider = 'email';
+""",
+    ),
 )
 
 LATEST = STEPS[-1].version
