@@ -28,6 +28,7 @@ from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.devices import DeviceService, SessionAndDeviceEnder
 from twostep.services.health import HealthService
 from twostep.services.housekeeping import HousekeepingPolicy, HousekeepingService
+from twostep.services.idempotency import IdempotencyService
 from twostep.services.keyring import KeyRing, TokenPolicy
 from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService
@@ -75,6 +76,7 @@ class Container:
     tenants: TenantDirectory
     fraud: PrefixGuard
     metrics: Metrics
+    idempotency: IdempotencyService
     closers: list[Any] = field(default_factory=list)
     delivery: ChannelRouter | None = None  # every channel (sms, voice, whatsapp) a code may go by
 
@@ -342,6 +344,12 @@ def _wire(
         tenants=tenant_directory(settings),
         fraud=limits.sms.guard,
         metrics=metrics,
+        idempotency=IdempotencyService(
+            storage,
+            clock,
+            fingerprint_key=keys.otp_hmac_key,
+            ttl_seconds=settings.idempotency_ttl_seconds,
+        ),
         closers=closers,
         delivery=delivery,
     )

@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     """How often a running server deletes expired rows in the background (one bounded batch each time)."""
     housekeeping_batch: int = Field(default=500, ge=1, le=100_000)
     """The most rows of each kind one housekeeping run deletes, so a run stays short."""
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=1, le=7 * 86_400)
+    """How long an `Idempotency-Key` is remembered with its first answer (replayed to repeats); then
+    housekeeping deletes it and the key may be used again."""
     shutdown_timeout_seconds: int = Field(default=25, ge=1, le=600)
     """On SIGTERM, how long requests in flight may still run before the server stops (below
     Kubernetes' default 30 s grace period); the storage is closed afterwards."""

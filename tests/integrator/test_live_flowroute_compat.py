@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from tests.integrator.flowroute_client import FlowrouteClient, FlowrouteHTTPError
@@ -163,3 +164,16 @@ def test_limits_answer_400_in_compat_mode_with_their_headers(
     assert limited.response.status_code == (400 if compat(server) else 429)
     assert int(limited.response.headers["Retry-After"]) > 0
     assert limited.response.headers["RateLimit"].startswith('"verification_attempts_exhausted";r=0;t=')
+
+
+def test_a_replayed_create_answers_in_the_mode_s_shape_and_sends_nothing(server: ServerProcess) -> None:
+    """`Idempotency-Key` works in both modes; a replay returns the first answer, the mode's body."""
+    before = len(server.outbox(PHONE))
+    headers = {"Idempotency-Key": f"compat-{uuid.uuid4()}"}
+    body = {"auth_id": "idem-1", "recipient": RECIPIENT}
+    first = httpx.post(server.base_url + "/", json=body, headers=headers)
+    again = httpx.post(server.base_url + "/", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json() and again.headers.get("Idempotent-Replayed") == "true"
+    assert ("expires_at" not in first.json()) is compat(server)
+    assert len(server.outbox(PHONE)) == before + 1

@@ -14,15 +14,17 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Security
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from twostep.api.deps import ContainerDep, ContextDep
-from twostep.api.verification_compat import FlowrouteCompatRoute, FlowrouteCreatedOut
-from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRoute
+from twostep.api.idempotency import IdempotentRoute, idempotent
+from twostep.api.verification_compat import FlowrouteCompatRoute, FlowrouteCreatedOut, compat_error
+from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRoute, flowroute_error
 from twostep.channels import registry
-from twostep.domain.errors import ApiKeyRequired
+from twostep.container import Container
+from twostep.domain.errors import ApiKeyRequired, TwoStepError
 from twostep.domain.models import RequestContext
 from twostep.domain.transaction import Transaction
 from twostep.settings import Settings
@@ -129,6 +131,47 @@ async def verification_context(
 CallerDep = Annotated[RequestContext, Depends(verification_context)]
 
 
+def by_tenant(request: Request, container: Container, _: bytes) -> str | None:
+    """The tenant the API key names scopes an `Idempotency-Key`; None (no key scope) when the call will be
+    refused for its key anyway."""
+    tenants = container.tenants
+    if not tenants.has_keys:
+        return "open" if open_without_keys(container.settings) else None
+    presented = request.headers.get(api_key_header.model.name)
+    tenant = tenants.find(presented) if presented is not None else None
+    return None if tenant is None else f"tenant={tenant.name}"
+
+
+class VerificationRoute(IdempotentRoute, FlowrouteErrorRoute):
+    """Flowroute sms-verification's error shape, and `Idempotency-Key` on the create (its refusals in
+    that shape too, with `code`)."""
+
+    refusal_responses = {
+        status: {"model": FlowrouteErrorOut, "description": text}
+        for status, text in {
+            400: "InvalidAPIUsage: bad input, or a bad `Idempotency-Key` (`field`).",
+            409: "IdempotencyRequestInProgress: the first request with this Idempotency-Key still runs.",
+            422: "IdempotencyKeyReused: this Idempotency-Key was used for another request.",
+        }.items()
+    }
+
+    @staticmethod
+    def render_refusal(error: TwoStepError) -> Response:
+        return flowroute_error(error)
+
+
+class VerificationCompatRoute(IdempotentRoute, FlowrouteCompatRoute):
+    """Flowroute compatibility mode (`TWOSTEP_VERIFY_COMPAT=flowroute`): Flowroute's statuses and bodies,
+    `Idempotency-Key` refusals included (400, like every refusal there)."""
+
+    refusal_responses = {400: VerificationRoute.refusal_responses[400]}
+
+    @staticmethod
+    def render_refusal(error: TwoStepError) -> Response:
+        return compat_error(error, "POST")
+
+
+@idempotent("verification", caller=by_tenant)
 def create_verification(
     body: VerificationCreateRequest, container: ContainerDep, ctx: CallerDep
 ) -> VerificationCreatedOut:
@@ -152,6 +195,7 @@ def create_verification(
     )
 
 
+@idempotent("verification", caller=by_tenant)
 def create_verification_flowroute(
     body: VerificationCreateRequest, container: ContainerDep, ctx: CallerDep
 ) -> FlowrouteCreatedOut:
@@ -197,9 +241,8 @@ def verification_router(
                 "verification API refuses every call: TWOSTEP_VERIFY_API_KEYS is not set and a real SMS "
                 "provider is configured (or the stage is not dev)"
             )
-    route_class = FlowrouteCompatRoute if flowroute_statuses else FlowrouteErrorRoute
-    router = APIRouter(tags=["verification"], route_class=route_class)
     if flowroute_statuses:
+        router = APIRouter(tags=["verification"], route_class=VerificationCompatRoute)
         router.add_api_route(
             path,
             create_verification_flowroute,
@@ -208,6 +251,7 @@ def verification_router(
             responses={400: ERRORS[400] | {"description": "Every refusal (Flowroute's status)."}},
         )
     else:
+        router = APIRouter(tags=["verification"], route_class=VerificationRoute)
         router.add_api_route(
             path,
             create_verification,
