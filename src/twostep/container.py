@@ -34,6 +34,7 @@ from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
 from twostep.services.prefix_guard import PrefixGuard
+from twostep.services.receipts import DeliveryReceipts
 from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
 from twostep.services.sessions import SessionService
@@ -79,6 +80,7 @@ class Container:
     idempotency: IdempotencyService
     closers: list[Any] = field(default_factory=list)
     delivery: ChannelRouter | None = None  # every channel (sms, voice, whatsapp) a code may go by
+    receipts: DeliveryReceipts | None = None  # delivery records and the provider receipts that move them
 
     def close(self) -> None:
         for resource in self.closers:
@@ -209,6 +211,7 @@ def _wire(
         metrics=metrics,
     )
     code_hasher = CodeHasher(keys.otp_hmac_key)
+    receipts = DeliveryReceipts(store=storage, challenges=storage, audit=audit, clock=clock, metrics=metrics)
     codes = ChallengeService(
         store=storage,
         sender=sender,
@@ -222,6 +225,7 @@ def _wire(
         web_origin=settings.web_origin,
         metrics=metrics,
         test_numbers=FixedCodeNumbers.parse(settings.test_numbers),
+        receipts=receipts,
     )
     if settings.test_numbers:  # a fixed code is a way in: say so wherever it is on (never the numbers)
         logger.warning("test numbers on: %d number(s) get fixed codes and no SMS", len(settings.test_numbers))
@@ -352,6 +356,7 @@ def _wire(
         ),
         closers=closers,
         delivery=delivery,
+        receipts=receipts,
     )
     factor_services.attach_login(container.login, codes, storage, tokens, limits, audit)
     return container
