@@ -34,6 +34,7 @@ from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
 from twostep.services.prefix_guard import PrefixGuard
+from twostep.services.receipts import DeliveryReceipts
 from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
 from twostep.services.sessions import SessionService
@@ -78,6 +79,7 @@ class Container:
     idempotency: IdempotencyService
     closers: list[Any] = field(default_factory=list)
     delivery: ChannelRouter | None = None  # every channel (sms, voice, whatsapp) a code may go by
+    receipts: DeliveryReceipts | None = None  # delivery records and the provider receipts that move them
 
     def close(self) -> None:
         for resource in self.closers:
@@ -208,6 +210,7 @@ def _wire(
         metrics=metrics,
     )
     code_hasher = CodeHasher(keys.otp_hmac_key)
+    receipts = DeliveryReceipts(store=storage, challenges=storage, audit=audit, clock=clock, metrics=metrics)
     codes = ChallengeService(
         store=storage,
         sender=sender,
@@ -220,6 +223,7 @@ def _wire(
         org_name=settings.org_name,
         web_origin=settings.web_origin,
         metrics=metrics,
+        receipts=receipts,
     )
     locks = AccountLocks(storage, clock)
     tokens = TokenService(
@@ -348,6 +352,7 @@ def _wire(
         ),
         closers=closers,
         delivery=delivery,
+        receipts=receipts,
     )
     factor_services.attach_login(container.login, codes, storage, tokens, limits, audit)
     return container
