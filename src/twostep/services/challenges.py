@@ -209,8 +209,12 @@ class ChallengeService:
         """A notice (no code) by SMS. Raises: SmsDeliveryError."""
         self._sender.send(to, body)
 
-    def replace(self, challenge: Challenge, spec: CodeSpec, ctx: RequestContext = NO_CONTEXT) -> Challenge:
+    def replace(
+        self, challenge: Challenge, spec: CodeSpec, ctx: RequestContext = NO_CONTEXT, *, cooldown: bool = True
+    ) -> Challenge:
         """A new code for a live challenge (resend or verification re-create); the attempt budget stays.
+        `cooldown=False` skips the number's resend cooldown (only the automatic fallback after a failed
+        delivery; every other cap, the fraud guard and the budgets still apply).
 
         Raises:
             ChallengeUsed / ChallengeExhausted: the challenge is finished.
@@ -223,7 +227,9 @@ class ChallengeService:
         code = generate_code(challenge.code_length)
         message = self._message(challenge.phone, spec, code)
         account = _account_of(challenge.purpose, challenge.subject)
-        self._limits.reserve_sms(challenge.phone, ctx, segments=segments_of(message), account=account)
+        self._limits.reserve_sms(
+            challenge.phone, ctx, segments=segments_of(message), account=account, cooldown=cooldown
+        )
         now = self._clock.now()
         replaced = self._store.replace_code(
             challenge.id, self._hasher.digest(challenge.id, code), UNDELIVERED, now

@@ -120,7 +120,7 @@ class DeliveryReceipts:
     def _settled(self, delivery: Delivery) -> None:
         challenge = self._challenges.get_challenge(delivery.challenge_id)
         failed = delivery.status in FAILED_STATUSES
-        who = _who(challenge)
+        who = audit_subject(challenge)
         detail = {"provider": delivery.provider, "channel": delivery.channel, "status": delivery.status}
         if delivery.error_code:
             detail["error_code"] = delivery.error_code
@@ -136,7 +136,7 @@ class DeliveryReceipts:
             self._on_failure(delivery, challenge)
 
 
-def _who(challenge: Challenge | None) -> dict[str, str]:
+def audit_subject(challenge: Challenge | None) -> dict[str, str]:
     """The account (user_id) or the verification (auth_id) a code belongs to, for the audit trail."""
     if challenge is None:
         return {}
