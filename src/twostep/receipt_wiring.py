@@ -42,4 +42,5 @@ def attach_fallback(
         },
     )
     receipts.on_failure(fallback.after_failure)
+    receipts.on_bound(fallback.forgo)
     return fallback

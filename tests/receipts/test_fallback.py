@@ -14,6 +14,7 @@ from twostep.container import Container
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import WrongCode
 from twostep.domain.receipts import Receipt
+from twostep.domain.transaction import Transaction
 
 PHONE = "+4915112345678"
 
@@ -138,3 +139,15 @@ def test_the_resend_cooldown_does_not_hold_the_fallback_back(
     paced.verification.create("fb-paced", PHONE)
     fail_latest(paced, "fb-paced")
     assert len(messages(paced, "voice")) == 1
+
+
+def test_a_transaction_bound_code_never_falls_back(app: Container) -> None:
+    """Its amount and payee live only in its text and HMAC: no other message could carry the binding."""
+    payment = Transaction.from_request("49.90 EUR", "ACME Shop")
+    app.verification.create("fb-pay", PHONE, transaction=payment)
+    assert "49.90 EUR" in messages(app, "sms")[-1]
+    assert fail_latest(app, "fb-pay") == "recorded"
+    assert messages(app, "whatsapp") == [] and messages(app, "voice") == []
+    app.verification.create("fb-pay", PHONE)  # re-created without the transaction: still none for this id
+    fail_latest(app, "fb-pay")
+    assert messages(app, "whatsapp") == []

@@ -152,7 +152,7 @@ class ChallengeService:
             code_length=len(code),
         )
         self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
-        sent = self._deliver(challenge, message, ctx)
+        sent = self._deliver(challenge, message, ctx, bound=bool(spec.binding))
         return self._sent(self._arm(challenge), sent, ctx)
 
     def issue_email(
@@ -244,7 +244,7 @@ class ChallengeService:
         if replaced is None:
             raise ChallengeUsed()
         replaced = replace(replaced, expires_at=now + timedelta(seconds=spec.ttl_seconds))
-        sent = self._deliver(replaced, message, ctx)
+        sent = self._deliver(replaced, message, ctx, bound=bool(spec.binding))
         return self._sent(self._arm(replaced), sent, ctx)
 
     def _arm(self, challenge: Challenge) -> Challenge:
@@ -433,7 +433,9 @@ class ChallengeService:
             web_origin=self._web_origin,
         )
 
-    def _deliver(self, challenge: Challenge, message: OutgoingMessage, ctx: RequestContext) -> SentMessage:
+    def _deliver(
+        self, challenge: Challenge, message: OutgoingMessage, ctx: RequestContext, *, bound: bool = False
+    ) -> SentMessage:
         # A login's subject is a user id; a verification's is the caller's auth_id, kept as detail.
         who = (
             {"user_id": challenge.subject}
@@ -461,5 +463,8 @@ class ChallengeService:
             raise
         self._count("sent", challenge.purpose, challenge.phone)
         if self._receipts is not None:
-            self._receipts.record_sent(challenge.id, sent.provider, sent.message_id, sent.channel)
+            # `bound`: a transaction's code, which only its own text may carry (no fallback re-sends it).
+            self._receipts.record_sent(
+                challenge.id, sent.provider, sent.message_id, sent.channel, bound=bound
+            )
         return sent

@@ -7,7 +7,9 @@ carries. It goes through `ChallengeService.replace`, like a resend: a new code, 
 attempts made kept, the per-number caps, the fraud guard and the SMS budgets applied (only the
 number's resend cooldown, which paces people asking again, is skipped: receipts of failures often
 come within seconds). At most once per challenge: an atomic counter decides, so two failure receipts
-racing (or a failed fallback message) never send a third message.
+racing (or a failed fallback message) never send a third message. A code bound to a transaction
+(amount and payee in its text and HMAC, PSD2 dynamic linking) never falls back: `forgo` takes that one
+chance when it is sent, since no fallback message could carry the same binding.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from twostep.domain.clock import Clock
 from twostep.domain.delivery import SMS
@@ -49,6 +51,15 @@ class ChannelFallback:
         self._order = tuple(order)
         self._specs = specs  # the code spec of each purpose: length, template, voice text
 
+    def forgo(self, challenge_id: str, until: datetime) -> None:
+        """Never fall back for this challenge: its code is bound to a transaction (amount, payee) that
+        lives only in its HMAC and text, so no other message could carry the same binding.
+
+        Raises:
+            StorageUnavailable.
+        """
+        self._counters.increment_counter(_key(challenge_id), 1, self._clock.now(), until)
+
     def after_failure(self, delivery: Delivery, challenge: Challenge) -> None:
         """Send the code again by the next channel, if all the rules allow; never raises."""
         channel = self._next_channel(delivery, challenge)
@@ -56,8 +67,8 @@ class ChannelFallback:
             return
         now = self._clock.now()
         # One fallback per challenge, decided by one atomic increment (kept past the code's lifetime).
-        key = f"fallback:{challenge.id}"
-        if self._counters.increment_counter(key, 1, now, challenge.expires_at + timedelta(days=1)) != 1:
+        until = challenge.expires_at + timedelta(days=1)
+        if self._counters.increment_counter(_key(challenge.id), 1, now, until) != 1:
             return
         base = self._specs[challenge.purpose]
         sent_at = challenge.last_sent_at or challenge.created_at
@@ -112,3 +123,8 @@ class ChannelFallback:
                 continue
             return channel
         return None
+
+
+def _key(challenge_id: str) -> str:
+    """The counter that lets one fallback happen per challenge (or none, once `forgo` took it)."""
+    return f"fallback:{challenge_id}"
