@@ -25,6 +25,7 @@ class User:
     # Proof before ownership: a number or address is the account's only once a code sent to it came back.
     phone_verified: bool = False
     email_verified: bool = False
+    locale: str | None = None  # the language the account wants its texts in (a BCP 47 tag); None: none
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,6 +134,12 @@ CREATE INDEX IF NOT EXISTS messages_user ON messages (user_id);
         sqlite=EXPIRY_INDEXES,
         postgres=EXPIRY_INDEXES,
     ),
+    Migration(
+        11,
+        "texts in the user's language: users.locale (a BCP 47 tag, or NULL)",
+        sqlite="ALTER TABLE users ADD COLUMN locale TEXT",
+        postgres="ALTER TABLE users ADD COLUMN IF NOT EXISTS locale text",
+    ),
 )
 
 LATEST = STEPS[-1].version
