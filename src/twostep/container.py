@@ -20,6 +20,7 @@ from twostep.policies import budget_policy, fraud_policy, limit_policy, tenant_d
 from twostep.secrets import key_source_for, settings_with_secret_credentials
 from twostep.services.account import AccountService, AccountStores
 from twostep.services.account_changes import AccountChangeService
+from twostep.services.account_locale import LocalePreferences
 from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
@@ -35,11 +36,13 @@ from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
 from twostep.services.sessions import SessionService
 from twostep.services.tenants import TenantDirectory
+from twostep.services.texts import CodeTexts
 from twostep.services.tokens import SessionPolicy, TokenService
 from twostep.services.verification import VerificationService
-from twostep.settings import Settings
+from twostep.settings import DEFAULT_SMS_TEMPLATE, Settings
 from twostep.sms import SenderDeps, build_delivery
 from twostep.storage import build_storage
+from twostep.text_budget import bundled_text, code_texts
 
 logger = logging.getLogger("twostep")
 ACCOUNT_CODE_TEMPLATE = "{code} is your {org} code to confirm a change to your account. Never share it."
@@ -72,6 +75,7 @@ class Container:
     tenants: TenantDirectory
     fraud: PrefixGuard
     metrics: Metrics
+    locales: LocalePreferences
     closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -122,6 +126,7 @@ def build(
     """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda,
     the pumping simulation's cheap password hasher)."""
     clock = clock or SystemClock()
+    texts = code_texts(settings)  # before anything is created: an over-budget text stops start-up
     storage = storage or build_storage(settings, boto_session=boto_session)
     storage.init_schema()
     keys = KeyRing(
@@ -143,7 +148,15 @@ def build(
     sender = sender or build_delivery(settings, deps)
     email_sender = email_sender or build_email_sender(settings, deps)
     return _wire(
-        settings, clock, storage, (sender, email_sender), keys, closers, passwords, metrics or NO_METRICS
+        settings,
+        clock,
+        storage,
+        (sender, email_sender),
+        keys,
+        closers,
+        passwords,
+        metrics or NO_METRICS,
+        texts,
     )
 
 
@@ -180,6 +193,7 @@ def _wire(
     closers: list[Any],
     passwords: PasswordHasher | None = None,
     metrics: Metrics = NO_METRICS,
+    texts: CodeTexts | None = None,
 ) -> Container:
     sender, email_sender = senders
     passwords = passwords or PasswordHasher(
@@ -212,6 +226,7 @@ def _wire(
         org_name=settings.org_name,
         web_origin=settings.web_origin,
         metrics=metrics,
+        texts=texts or code_texts(settings),
     )
     locks = AccountLocks(storage, clock)
     tokens = TokenService(
@@ -232,6 +247,7 @@ def _wire(
         ttl_seconds=settings.otp_ttl_seconds,
         max_attempts=settings.otp_max_attempts,
         template=settings.sms_template,
+        text=bundled_text(settings.sms_template, DEFAULT_SMS_TEMPLATE, "signin"),
     )
     factor_services = build_factor_services(
         settings, storage, passwords, limits, audit, clock, keys.otp_hmac_key, devices
@@ -332,6 +348,7 @@ def _wire(
         tenants=tenant_directory(settings),
         fraud=limits.sms.guard,
         metrics=metrics,
+        locales=LocalePreferences(storage, audit),
         closers=closers,
     )
     factor_services.attach_login(container.login, codes, storage, tokens, limits, audit)

@@ -8,7 +8,8 @@ from twostep.services.limits import BudgetPolicy, FraudPolicy, LimitPolicy
 from twostep.services.sms_prices import price_table, to_micro
 from twostep.services.tenants import TenantDirectory, parse_key_entries
 from twostep.services.verification import VerifyPolicy
-from twostep.settings import Settings, parse_country_amounts
+from twostep.settings import DEFAULT_VERIFY_TEMPLATE, Settings, parse_country_amounts
+from twostep.text_budget import bundled_text
 
 
 def limit_policy(settings: Settings) -> LimitPolicy:
@@ -100,4 +101,5 @@ def verify_policy(settings: Settings) -> VerifyPolicy:
         max_ttl_seconds=settings.verify_max_ttl_seconds,
         default_retries=settings.verify_default_retries,
         template=settings.verify_template,
+        text=bundled_text(settings.verify_template, DEFAULT_VERIFY_TEMPLATE, "verify"),
     )

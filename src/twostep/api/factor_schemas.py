@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
+from twostep.api.locale_input import LocaleField
 from twostep.api.schemas import StrictBody, TokenPairOut
 from twostep.domain.factors import PasskeyCredential, RememberedDevice
 from twostep.services.factors import FactorSummary, RecoveryCodes
@@ -29,6 +30,7 @@ class TotpConfirmRequest(StrictBody):
 
 class SendRequest(StrictBody):
     channel: Literal["sms"] = Field(description="Only `sms`: text a code (the fallback to the app).")
+    locale: LocaleField = None
 
 
 CeremonyId = Annotated[

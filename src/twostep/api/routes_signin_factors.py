@@ -15,6 +15,7 @@ from twostep.api.factor_schemas import (
     SendRequest,
     SignedInOut,
 )
+from twostep.api.locale_input import with_locale
 from twostep.api.relying_party import relying_party
 from twostep.api.responses import BODY_ERRORS, errors
 from twostep.api.routes_accounts import OtpId, signed_in_response
@@ -38,7 +39,7 @@ def _options(options: Options) -> PasskeyOptionsOut:
 def send(otp_id: OtpId, body: SendRequest, container: ContainerDep, ctx: ContextDep) -> ResendOut:
     """Text a code for this login (`channel: sms`): the fallback when the authenticator app is not at
     hand. The SMS code is then the expected factor."""
-    return ResendOut.of(container.login.resend(otp_id, ctx))
+    return ResendOut.of(container.login.resend(otp_id, with_locale(ctx, body.locale)))
 
 
 @router.post(

@@ -19,6 +19,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from twostep.api.deps import ContainerDep, ContextDep
+from twostep.api.locale_input import LocaleField, with_locale
 from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRoute
 from twostep.domain.errors import ApiKeyRequired
 from twostep.domain.models import RequestContext
@@ -60,6 +61,7 @@ class VerificationCreateRequest(BaseModel):
     message: StrictStr | None = Field(
         default=None, description="SMS text with {code}; {org} and {minutes} are filled in too."
     )
+    locale: LocaleField = None
 
 
 class VerificationCreatedOut(BaseModel):
@@ -120,7 +122,7 @@ def create_verification(
         expiration=body.expiration,
         retries=body.retries,
         message=body.message,
-        ctx=ctx,
+        ctx=with_locale(ctx, body.locale),
     )
     return VerificationCreatedOut(
         message="Success: Verification code created.",

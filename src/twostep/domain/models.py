@@ -161,6 +161,7 @@ class RequestContext:
     request_id: str | None = None
     user_agent: str | None = None
     tenant: Tenant | None = None
+    locales: tuple[str, ...] = ()  # the languages the request asks texts in, best first (body, then header)
 
 
 NO_CONTEXT = RequestContext()

@@ -27,8 +27,10 @@ from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, Reque
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
 from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender, send_expiring
 from twostep.domain.segments import count_segments
+from twostep.domain.texts import TextKind
 from twostep.services.audit import AuditService, record_quietly
 from twostep.services.limits import LimitsService
+from twostep.services.texts import CodeTexts, TextChoice
 
 
 def _account_of(purpose: ChallengePurpose, subject: str) -> str | None:
@@ -49,6 +51,12 @@ class CodeSpec:
     ttl_seconds: int
     max_attempts: int
     template: str
+    # The bundled text this code uses (services/texts.py), in the reader's language; None: `template`
+    # is the operator's own and is sent as it is.
+    text: TextKind | None = None
+    preferred_locale: str | None = None  # the account's stored language, a step of the locale chain
+    amount: str | None = None  # with `payee`: a transaction code's details, filled into its text
+    payee: str | None = None
 
 
 class ChallengeService:
@@ -65,7 +73,9 @@ class ChallengeService:
         org_name: str,
         web_origin: str | None,
         metrics: Metrics = NO_METRICS,
+        texts: CodeTexts | None = None,
     ) -> None:
+        self._texts = texts
         self._store, self._sender, self._hasher = store, sender, hasher
         self._email_sender = email_sender
         self._limits, self._audit, self._clock = limits, audit, clock
@@ -102,6 +112,7 @@ class ChallengeService:
         `attempts` carries over attempts already made (a verification re-created for a new number).
         """
         self._count("requested", purpose, phone)
+        spec = self._localised(spec, phone, ctx)
         code = generate_code(spec.length)
         body = self._body(spec, code)
         account = _account_of(purpose, subject)
@@ -194,6 +205,7 @@ class ChallengeService:
         """
         self._ensure_replaceable(challenge, self._clock.now())
         self._count("requested", challenge.purpose, challenge.phone)
+        spec = self._localised(spec, challenge.phone, ctx)
         code = generate_code(challenge.code_length)
         body = self._body(spec, code)
         account = _account_of(challenge.purpose, challenge.subject)
@@ -369,7 +381,23 @@ class ChallengeService:
         if challenge.attempts >= challenge.max_attempts:
             raise ChallengeExhausted()
 
+    def wants_preference(self, ctx: RequestContext) -> bool:
+        """Whether the account's stored language could matter (the request names no bundled language)."""
+        return self._texts is not None and self._texts.needs_preference(ctx.locales)
+
+    def _localised(self, spec: CodeSpec, phone: E164, ctx: RequestContext) -> CodeSpec:
+        """The spec with its text in the reader's language (see services/texts.py)."""
+        if self._texts is None:
+            return spec
+        choice = TextChoice(ctx.locales, spec.preferred_locale, phone)
+        template = self._texts.template_for(
+            spec.text, spec.template, choice, amount=spec.amount, payee=spec.payee
+        )
+        return replace(spec, template=template)
+
     def _body(self, spec: CodeSpec, code: str) -> str:
+        if self._texts is not None:
+            return self._texts.render(spec.template, code=code, ttl_seconds=spec.ttl_seconds)
         return render_message(
             spec.template, code=code, org=self._org, ttl_seconds=spec.ttl_seconds, web_origin=self._web_origin
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from twostep.domain.clock import Clock
@@ -136,7 +136,7 @@ class LoginService:
                 purpose="login",
                 subject=user.id,
                 phone=user.phone,
-                spec=self._spec,
+                spec=replace(self._spec, preferred_locale=user.locale),
                 ctx=ctx,
             )
             resend_after = self._codes.resend_after(challenge)
@@ -237,6 +237,13 @@ class LoginService:
         self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr))
         return SignedIn(self._tokens.issue_pair(user, amr, ctx), user.id, amr, factor)
 
+    def _spec_for(self, user_id: str, ctx: RequestContext) -> CodeSpec:
+        """The code spec with the account's stored language, read only when the request names none."""
+        if not self._codes.wants_preference(ctx):
+            return self._spec
+        user = self._users.get_user(user_id)
+        return replace(self._spec, preferred_locale=user.locale if user else None)
+
     def resend(self, otp_id: str, ctx: RequestContext = NO_CONTEXT) -> CodeResent:
         """Raises: ChallengeNotFound, ChallengeGone, RateLimited, SmsDeliveryError."""
         challenge = self._challenges.get_challenge(otp_id)
@@ -244,5 +251,5 @@ class LoginService:
             raise ChallengeNotFound()
         # A locked account gets no more codes: they could not be used, and each one costs money.
         self._limits.check_second_factor_allowed(challenge.subject, ctx)
-        replaced = self._codes.replace(challenge, self._spec, ctx)
+        replaced = self._codes.replace(challenge, self._spec_for(challenge.subject, ctx), ctx)
         return CodeResent(expires_at=replaced.expires_at, resend_after=self._codes.resend_after(replaced))
