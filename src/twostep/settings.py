@@ -211,6 +211,9 @@ class Settings(BaseSettings):
     lines); start-up fails naming the text and language that takes more."""
     sms_max_segments_by_language: CommaList = Field(default_factory=list)
     """Per-language exceptions to TWOSTEP_SMS_MAX_SEGMENTS, `tr:2,ru:2` (UCS-2 texts hold 70 characters)."""
+    sms_max_segments_transaction: int = Field(default=2, ge=1, le=10)
+    """The most SMS segments a transaction code's text may take (checked with an everyday amount and
+    payee): it also names what is paid, and to whom."""
     android_app_hash: str | None = None
     """Your Android app's 11-character SMS Retriever hash; when set, code texts end with it (after the
     WebOTP line when there is one), so the app reads the code without SMS permissions."""

@@ -97,8 +97,10 @@ def check_text_budgets(settings: Settings, texts: CodeTexts) -> None:
             f"use one of {', '.join(texts.languages)}"
         )
     for language in texts.languages:
-        budget = budgets.get(language, settings.sms_max_segments)
         for kind, name in KIND_NAMES.items():
+            budget = budgets.get(language, settings.sms_max_segments)
+            if kind == "transaction":
+                budget = max(budget, settings.sms_max_segments_transaction)
             longest = _longest(settings, kind)
             transaction = (SAMPLE_AMOUNT, SAMPLE_PAYEE) if kind == "transaction" else (None, None)
             body = texts.sms(
@@ -112,9 +114,12 @@ def check_text_budgets(settings: Settings, texts: CodeTexts) -> None:
             segments = count_segments(body)
             if segments.count > budget:
                 remedy = (
-                    f"raise TWOSTEP_SMS_MAX_SEGMENTS or set {language}:{segments.count} in "
-                    "TWOSTEP_SMS_MAX_SEGMENTS_BY_LANGUAGE, or shorten TWOSTEP_ORG_NAME"
+                    "raise TWOSTEP_SMS_MAX_SEGMENTS_TRANSACTION"
+                    if kind == "transaction"
+                    else f"raise TWOSTEP_SMS_MAX_SEGMENTS or set {language}:{segments.count} in "
+                    "TWOSTEP_SMS_MAX_SEGMENTS_BY_LANGUAGE"
                 )
+                remedy += ", or shorten TWOSTEP_ORG_NAME"
                 raise _over(f"the {language} {name} text", segments, budget, remedy, settings)
     for name, template, kind in _operator_templates(settings):
         longest = _longest(settings, kind)
