@@ -348,7 +348,7 @@ def _wire(
         tenants=tenant_directory(settings),
         fraud=limits.sms.guard,
         metrics=metrics,
-        locales=LocalePreferences(storage, audit),
+        locales=LocalePreferences(storage),
         closers=closers,
     )
     factor_services.attach_login(container.login, codes, storage, tokens, limits, audit)

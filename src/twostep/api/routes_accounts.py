@@ -156,9 +156,9 @@ def resend(
 @router.put(
     "/me/locale", response_model=UserOut, responses=errors(400, 401, 503, *BODY_ERRORS), openapi_extra=BEARER
 )
-def set_locale(body: LocaleRequest, claims: ClaimsDep, container: ContainerDep, ctx: ContextDep) -> UserOut:
+def set_locale(body: LocaleRequest, claims: ClaimsDep, container: ContainerDep) -> UserOut:
     """Choose the language of your code texts (null: let the number's country decide)."""
-    return UserOut.of(container.locales.set(claims.sub, body.locale, ctx))
+    return UserOut.of(container.locales.set(claims.sub, body.locale))
 
 
 @router.get("/hello", response_model=HelloOut, responses=errors(401, 503), openapi_extra=BEARER)
