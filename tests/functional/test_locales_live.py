@@ -70,7 +70,7 @@ def test_the_numbers_country_chooses_the_language_within_one_segment(server: Ser
     assert german == (
         f"{code_in(german)} ist Ihr Anmeldecode für twostep. Er ist 2 Minuten gültig. Geben Sie ihn nicht weiter."
     )
-    assert turkish == f"{code_in(turkish)} twostep giriş kodunuz. Paylaşmayın."
+    assert turkish == f"{code_in(turkish)} twostep giriş kodunuz. Paylaşmayın."  # noqa: RUF001
     assert english.startswith(f"{code_in(english)} is your twostep sign-in code.")
     assert (count_segments(german).encoding, count_segments(german).count) == ("gsm7", 1)
     assert (count_segments(turkish).encoding, count_segments(turkish).count) == ("ucs2", 1)

@@ -38,7 +38,9 @@ DE, TR, US, SE = "+4915112345678", "+905551112233", "+14155552671", "+4670123456
         (("PT-br",), None, "pt"),
     ],
 )
-def test_choose_language(candidates: tuple[str | None, ...], phone_country: str | None, expected: str) -> None:
+def test_choose_language(
+    candidates: tuple[str | None, ...], phone_country: str | None, expected: str
+) -> None:
     assert choose_language(candidates, phone_country, AVAILABLE, "en") == expected
 
 
@@ -125,7 +127,10 @@ def test_default_locale_must_have_texts(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("overrides", "line"),
     [
-        ({"android_app_hash": "short"}, "TWOSTEP_ANDROID_APP_HASH: the SMS Retriever app hash is 11 characters"),
+        (
+            {"android_app_hash": "short"},
+            "TWOSTEP_ANDROID_APP_HASH: the SMS Retriever app hash is 11 characters",
+        ),
         ({"android_app_hash": "FA+9qCX9VS!"}, "TWOSTEP_ANDROID_APP_HASH: the SMS Retriever app hash is 11"),
         ({"default_locale": "english!"}, "TWOSTEP_DEFAULT_LOCALE: 'english!' is not a language tag"),
         ({"sms_max_segments_by_language": "tr:0"}, "TWOSTEP_SMS_MAX_SEGMENTS_BY_LANGUAGE: 'tr:0' is not"),

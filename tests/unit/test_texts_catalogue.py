@@ -17,7 +17,7 @@ CATALOGUE = bundled_catalogue()
 LANGUAGES = sorted(CATALOGUE.languages)
 # Texts written without characters outside GSM 03.38, so a segment holds 160 characters.
 GSM7_LANGUAGES = {"en", "de", "fr", "es", "it", "pt", "nl", "pl"}
-# Texts that need letters GSM-7 lacks (Turkish ş ğ ı, Cyrillic, Arabic, Japanese): 70 a segment.
+# Texts that need letters GSM-7 lacks (Turkish ş ğ ı, Cyrillic, Arabic, Japanese): 70 a segment.  # noqa: RUF003
 UCS2_LANGUAGES = {"tr", "ru", "ar", "ja"}
 HASH = "FA+9qCX9VSu"
 # Chromium's WebOTP parser (content/browser/sms/sms_parser.cc), applied to the last line as the spec says.
@@ -52,7 +52,11 @@ def test_problems_names_what_a_language_lacks() -> None:
         "xx",
         "Broken",
         "xx",
-        {"signin": "Your code: {code}", "verify": "{code} {org} {payee}", "transaction": "{code} {amount} {bogus}"},
+        {
+            "signin": "Your code: {code}",
+            "verify": "{code} {org} {payee}",
+            "transaction": "{code} {amount} {bogus}",
+        },
         "no code here",
     )
     found = problems(broken)
@@ -93,7 +97,7 @@ def test_german_stays_gsm7_and_turkish_is_written_with_its_own_letters() -> None
     german = texts().sms("signin", "de", code="123456", ttl_seconds=120)
     assert is_gsm7(german) and "gültig" in german  # ä ö ü ß are in GSM 03.38
     turkish = texts().sms("signin", "tr", code="123456", ttl_seconds=120)
-    assert not is_gsm7(turkish) and "ş" in turkish and "ı" in turkish
+    assert not is_gsm7(turkish) and "ş" in turkish and "ı" in turkish  # noqa: RUF001
     assert count_segments(turkish).units <= 70
 
 
