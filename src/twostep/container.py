@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from twostep.channels import registry
+from twostep.channels.router import ChannelRouter, build_channels
 from twostep.domain.clock import Clock, SystemClock
 from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.otp import CodeHasher
@@ -77,6 +79,7 @@ class Container:
     metrics: Metrics
     locales: LocalePreferences
     closers: list[Any] = field(default_factory=list)
+    delivery: ChannelRouter | None = None  # every channel (sms, voice, whatsapp) a code may go by
 
     def close(self) -> None:
         for resource in self.closers:
@@ -137,7 +140,8 @@ def build(
     )
     settings = settings_with_secret_credentials(settings, keys.material.extra)  # provider keys in the secret
     closers: list[Any] = []
-    if http is None and any(name in settings.sms_providers for name in ("twilio", "flowroute", "sipgate")):
+    providers = {name for names in registry.configured(settings).values() for name in names}
+    if http is None and registry.needs_http(providers):
         import httpx
 
         from twostep.sms.http import timeout_for
@@ -146,17 +150,11 @@ def build(
         closers.append(http)
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)
+    delivery = build_channels(settings, deps, sender)
     email_sender = email_sender or build_email_sender(settings, deps)
+    senders = (sender, email_sender)
     return _wire(
-        settings,
-        clock,
-        storage,
-        (sender, email_sender),
-        keys,
-        closers,
-        passwords,
-        metrics or NO_METRICS,
-        texts,
+        settings, clock, storage, senders, keys, closers, passwords, metrics or NO_METRICS, delivery, texts
     )
 
 
@@ -193,6 +191,7 @@ def _wire(
     closers: list[Any],
     passwords: PasswordHasher | None = None,
     metrics: Metrics = NO_METRICS,
+    delivery: ChannelRouter | None = None,
     texts: CodeTexts | None = None,
 ) -> Container:
     sender, email_sender = senders
@@ -218,6 +217,7 @@ def _wire(
     codes = ChallengeService(
         store=storage,
         sender=sender,
+        delivery=delivery,
         email_sender=email_sender,
         hasher=code_hasher,
         limits=limits,
@@ -350,6 +350,7 @@ def _wire(
         metrics=metrics,
         locales=LocalePreferences(storage),
         closers=closers,
+        delivery=delivery,
     )
     factor_services.attach_login(container.login, codes, storage, tokens, limits, audit)
     return container

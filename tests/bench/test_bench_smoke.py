@@ -10,12 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.context import Run
 from bench.figures_aws import COLD, IMPORT, WARM
-from bench.figures_http import HELLO, LOGIN, RSS, SIGNIN
+from bench.figures_http import HELLO, LOGIN, LOGIN_LIMIT, RSS, SIGNIN, Rates, ratio_row, refusals
 from bench.figures_postgres import FIGURE_POSTGRES
 from bench.figures_revocation import FIGURE as REVOCATION
 from bench.figures_storage import FIGURE_DYNAMODB, FIGURE_SQLITE
 from bench.figures_workers import FIGURES as WORKER_FIGURES
+from bench.procs import Cores
+from bench.profile import SMOKE
 
 REPO = Path(__file__).resolve().parents[2]
 FIGURES = [LOGIN, SIGNIN, HELLO, REVOCATION, COLD, WARM, IMPORT, RSS, FIGURE_SQLITE, FIGURE_DYNAMODB]
@@ -53,9 +56,21 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         measured, verdict = figure_row[1], figure_row[5]
         # A figure is either measured (a verdict against its target) or says why it is not.
         assert verdict in {"met", "MISSED", "report"} or measured.startswith("not measured: "), figure_row
-    # The HTTP and storage figures need nothing outside this repository (and the PostgreSQL package that
-    # `make test` installs), so they must be measured.
-    for figure in (LOGIN, SIGNIN, HELLO, REVOCATION, RSS, FIGURE_SQLITE, FIGURE_POSTGRES, *WORKER_FIGURES):
+    # Every figure needs nothing outside this repository and its dev extras (and the PostgreSQL package
+    # that `make test` installs), so each must be measured: a load the server refused (429 from a limit,
+    # 401 from a token signed with other keys) is "not measured: error: requests refused", not a rate.
+    for figure in FIGURES:
         assert not rows[figure][1].startswith("not measured"), rows[figure]
     assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Cores:" in markdown
+
+
+def test_a_refused_load_is_an_error_not_a_rate() -> None:
+    refused = {"completed": 3, "seconds": 1.0, "server_cpu_seconds": 0.9, "errors": {"login 429": 40}}
+    assert refusals(refused).startswith("error: requests refused (login 429 x40")
+    assert refusals({**refused, "completed": 0, "errors": {}}).startswith("error: no request completed")
+    assert refusals({**refused, "errors": {}}) == ""
+    hashes = Rates(50.0, 50.0)
+    row = ratio_row(LOGIN, refused, hashes, "bare", LOGIN_LIMIT, Run(SMOKE, Cores(None, None), REPO))
+    assert row.measured.startswith("not measured: error: requests refused"), row
+    assert row.verdict == "not measured"

@@ -37,9 +37,11 @@ def _options(options: Options) -> PasskeyOptionsOut:
     responses=errors(400, 404, 410, 429, 503, *BODY_ERRORS),
 )
 def send(otp_id: OtpId, body: SendRequest, container: ContainerDep, ctx: ContextDep) -> ResendOut:
-    """Text a code for this login (`channel: sms`): the fallback when the authenticator app is not at
-    hand. The SMS code is then the expected factor."""
-    return ResendOut.of(container.login.resend(otp_id, with_locale(ctx, body.locale)))
+    """Send a code for this login by `channel`: `sms` (the fallback when the authenticator app is not at
+    hand), or `voice` / `whatsapp` where configured. The sent code is then the expected factor; a
+    channel this service does not carry answers 400 `channel_not_configured`. `locale` chooses the
+    language of the text (or of the call)."""
+    return ResendOut.of(container.login.resend(otp_id, with_locale(ctx, body.locale), channel=body.channel))
 
 
 @router.post(

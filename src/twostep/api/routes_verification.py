@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from twostep.api.deps import ContainerDep, ContextDep
 from twostep.api.locale_input import LocaleField, with_locale
 from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRoute
+from twostep.channels import registry
 from twostep.domain.errors import ApiKeyRequired
 from twostep.domain.models import RequestContext
 from twostep.settings import Settings
@@ -61,6 +62,12 @@ class VerificationCreateRequest(BaseModel):
     message: StrictStr | None = Field(
         default=None, description="SMS text with {code}; {org} and {minutes} are filled in too."
     )
+    channel: StrictStr = Field(
+        default="sms",
+        max_length=20,
+        description="`sms` (default), `voice` (a call reads the code aloud) or `whatsapp`, where the "
+        "service configures it; another answers 400 with `code` channel_not_configured.",
+    )
     locale: LocaleField = None
 
 
@@ -78,8 +85,10 @@ class VerificationSuccessOut(BaseModel):
 
 
 def open_without_keys(settings: Settings) -> bool:
-    """Keyless calls are allowed only in dev with nothing but the console provider: no real text goes out."""
-    return settings.stage == "dev" and set(settings.sms_providers) == {"console"}
+    """Keyless calls are allowed only in dev with nothing but the console provider on every channel: no
+    real message goes out."""
+    providers = {name for names in registry.configured(settings).values() for name in names}
+    return settings.stage == "dev" and providers == {"console"}
 
 
 def api_keys_missing(settings: Settings) -> bool:
@@ -122,6 +131,7 @@ def create_verification(
         expiration=body.expiration,
         retries=body.retries,
         message=body.message,
+        channel=body.channel,
         ctx=with_locale(ctx, body.locale),
     )
     return VerificationCreatedOut(

@@ -6,6 +6,7 @@ so the app-wide handlers stay as they are. Reasons (Flowroute sms-verification's
 | status | reason | when |
 |---|---|---|
 | 400 | InvalidAPIUsage | bad input, including schema errors (`field` names it) |
+| 400 | InvalidAPIUsage | a `channel` this service does not carry (`code` channel_not_configured) |
 | 401 | InvalidAuthCode | wrong code; `attempts_left` says how many tries remain |
 | 401 | InvalidApiKey | missing or wrong `X-Api-Key` |
 | 404 | UnknownAuthId | no code was created for this `auth_id` |
@@ -67,7 +68,13 @@ _REASONS: tuple[tuple[type[e.TwoStepError], int, str, str | None], ...] = (
     (e.DependencyUnavailable, 503, "ServiceUnavailable", None),
 )
 # Errors whose body carries `code` (the others keep Flowroute's exact shape).
-_WITH_CODE = (e.DestinationNotAllowed, e.DestinationBlocked, e.MessageNotAllowed, e.SmsBudgetExhausted)
+_WITH_CODE = (
+    e.DestinationNotAllowed,
+    e.DestinationBlocked,
+    e.MessageNotAllowed,
+    e.SmsBudgetExhausted,
+    e.ChannelNotConfigured,
+)
 
 
 def _describe(error: e.TwoStepError) -> tuple[int, str, str]:

@@ -52,11 +52,6 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     return PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
 
 
-def spoken_code(code: str) -> str:
-    """`482913` as `4 8 2 9 1 3`: speech engines read spaced digits one by one, never as a number."""
-    return " ".join(code)
-
-
 def problems(texts: LanguageTexts) -> list[str]:
     """What is wrong with one language's texts (empty: nothing); checked by the tests and the loader."""
     found: list[str] = []

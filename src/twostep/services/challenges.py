@@ -12,11 +12,20 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from twostep.domain.clock import Clock
+from twostep.domain.delivery import (
+    DEFAULT_LANGUAGE,
+    SMS,
+    MessageDelivery,
+    OutgoingMessage,
+    SentMessage,
+    SmsOnlyDelivery,
+)
 from twostep.domain.errors import (
     ChallengeExhausted,
     ChallengeExpired,
     ChallengeNotFound,
     ChallengeUsed,
+    ChannelNotConfigured,
     EmailDeliveryError,
     SmsDeliveryError,
     WrongCode,
@@ -25,10 +34,10 @@ from twostep.domain.identity import E164, phone_country
 from twostep.domain.metrics import NO_METRICS, CodeStage, Metrics
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
-from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender, send_expiring
-from twostep.domain.segments import count_segments
+from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
 from twostep.domain.texts import TextKind
 from twostep.services.audit import AuditService, record_quietly
+from twostep.services.channel_texts import DEFAULT_VOICE_TEMPLATE, code_message, segments_of
 from twostep.services.limits import LimitsService
 from twostep.services.texts import CodeTexts, TextChoice
 
@@ -51,8 +60,11 @@ class CodeSpec:
     ttl_seconds: int
     max_attempts: int
     template: str
-    # The bundled text this code uses (services/texts.py), in the reader's language; None: `template`
-    # is the operator's own and is sent as it is.
+    channel: str = SMS  # what the code goes by: `sms`, `voice`, `whatsapp` (the registry's names)
+    language: str = DEFAULT_LANGUAGE  # how a voice call speaks it
+    voice_template: str = DEFAULT_VOICE_TEMPLATE
+    # The bundled text this code uses (services/texts.py), in the reader's language: it replaces
+    # `template`, `voice_template` and `language`. None: `template` is the operator's own, sent as it is.
     text: TextKind | None = None
     preferred_locale: str | None = None  # the account's stored language, a step of the locale chain
     amount: str | None = None  # with `payee`: a transaction code's details, filled into its text
@@ -65,6 +77,7 @@ class ChallengeService:
         *,
         store: ChallengeStore,
         sender: SmsSender,
+        delivery: MessageDelivery | None = None,
         email_sender: EmailSender | None = None,
         hasher: CodeHasher,
         limits: LimitsService,
@@ -77,6 +90,7 @@ class ChallengeService:
     ) -> None:
         self._texts = texts
         self._store, self._sender, self._hasher = store, sender, hasher
+        self._delivery = delivery or SmsOnlyDelivery(sender)
         self._email_sender = email_sender
         self._limits, self._audit, self._clock = limits, audit, clock
         self._org, self._web_origin = org_name, web_origin
@@ -87,6 +101,11 @@ class ChallengeService:
         country = (phone_country(phone) or "unknown") if phone else "none"
         provider = self._sender.name if phone else "email"
         self._metrics.code_event(stage, purpose=purpose, country=country, provider=provider)
+
+    def ensure_channel(self, channel: str) -> None:
+        """Raises: ChannelNotConfigured when no provider carries `channel` here (before anything is spent)."""
+        if channel not in self._delivery.channels:
+            raise ChannelNotConfigured(channel, self._delivery.channels)
 
     @property
     def resend_cooldown_seconds(self) -> int:
@@ -110,13 +129,15 @@ class ChallengeService:
         """Create a challenge and text its code; raises what `LimitsService.reserve_sms` or delivery raise.
 
         `attempts` carries over attempts already made (a verification re-created for a new number).
+        The code goes by `spec.channel`; ChannelNotConfigured is raised before anything is stored.
         """
+        self.ensure_channel(spec.channel)
         self._count("requested", purpose, phone)
         spec = self._localised(spec, phone, ctx)
         code = generate_code(spec.length)
-        body = self._body(spec, code)
+        message = self._message(phone, spec, code)
         account = _account_of(purpose, subject)
-        self._limits.reserve_sms(phone, ctx, segments=count_segments(body).count, account=account)
+        self._limits.reserve_sms(phone, ctx, segments=segments_of(message), account=account)
         now = self._clock.now()
         challenge = Challenge(
             id=challenge_id,
@@ -132,8 +153,8 @@ class ChallengeService:
             code_length=spec.length,
         )
         self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
-        self._deliver(challenge, body, spec, ctx)
-        return self._sent(self._arm(challenge), ctx)
+        sent = self._deliver(challenge, message, ctx)
+        return self._sent(self._arm(challenge), sent, ctx)
 
     def issue_email(
         self,
@@ -202,14 +223,16 @@ class ChallengeService:
         Raises:
             ChallengeUsed / ChallengeExhausted: the challenge is finished.
             RateLimited: cooldown or SMS caps.
+            ChannelNotConfigured: nothing carries `spec.channel` here.
         """
+        self.ensure_channel(spec.channel)
         self._ensure_replaceable(challenge, self._clock.now())
         self._count("requested", challenge.purpose, challenge.phone)
         spec = self._localised(spec, challenge.phone, ctx)
         code = generate_code(challenge.code_length)
-        body = self._body(spec, code)
+        message = self._message(challenge.phone, spec, code)
         account = _account_of(challenge.purpose, challenge.subject)
-        self._limits.reserve_sms(challenge.phone, ctx, segments=count_segments(body).count, account=account)
+        self._limits.reserve_sms(challenge.phone, ctx, segments=segments_of(message), account=account)
         now = self._clock.now()
         replaced = self._store.replace_code(
             challenge.id, self._hasher.digest(challenge.id, code), UNDELIVERED, now
@@ -217,8 +240,8 @@ class ChallengeService:
         if replaced is None:
             raise ChallengeUsed()
         replaced = replace(replaced, expires_at=now + timedelta(seconds=spec.ttl_seconds))
-        self._deliver(replaced, body, spec, ctx)
-        return self._sent(self._arm(replaced), ctx)
+        sent = self._deliver(replaced, message, ctx)
+        return self._sent(self._arm(replaced), sent, ctx)
 
     def _arm(self, challenge: Challenge) -> Challenge:
         """The delivered code becomes usable. If this write fails the request fails (503) and the code
@@ -232,11 +255,19 @@ class ChallengeService:
             raise ChallengeUsed()
         return armed
 
-    def _sent(self, challenge: Challenge, ctx: RequestContext) -> Challenge:
-        """Audits a texted code once it is usable; from here on nothing fails the request."""
+    def _sent(self, challenge: Challenge, sent: SentMessage, ctx: RequestContext) -> Challenge:
+        """Audits a delivered code (and the channel and provider it went by) once it is usable; from here
+        on nothing fails the request."""
         who = {"auth_id" if challenge.purpose == "verify" else "user_id": challenge.subject}
         record_quietly(
-            self._audit, "code_sent", ctx=ctx, phone=challenge.phone, purpose=challenge.purpose, **who
+            self._audit,
+            "code_sent",
+            ctx=ctx,
+            phone=challenge.phone,
+            purpose=challenge.purpose,
+            channel=sent.channel,
+            provider=sent.provider,
+            **who,
         )
         return challenge
 
@@ -386,23 +417,30 @@ class ChallengeService:
         return self._texts is not None and self._texts.needs_preference(ctx.locales)
 
     def _localised(self, spec: CodeSpec, phone: E164, ctx: RequestContext) -> CodeSpec:
-        """The spec with its text in the reader's language (see services/texts.py)."""
+        """The spec with its texts in the reader's language (see services/texts.py)."""
         if self._texts is None:
             return spec
         choice = TextChoice(ctx.locales, spec.preferred_locale, phone)
-        template = self._texts.template_for(
-            spec.text, spec.template, choice, amount=spec.amount, payee=spec.payee
-        )
-        return replace(spec, template=template)
-
-    def _body(self, spec: CodeSpec, code: str) -> str:
-        if self._texts is not None:
-            return self._texts.render(spec.template, code=code, ttl_seconds=spec.ttl_seconds)
-        return render_message(
-            spec.template, code=code, org=self._org, ttl_seconds=spec.ttl_seconds, web_origin=self._web_origin
+        texts = self._texts.localise(spec.text, spec.template, choice, amount=spec.amount, payee=spec.payee)
+        return replace(
+            spec, template=texts.template, voice_template=texts.voice_template, language=texts.voice_language
         )
 
-    def _deliver(self, challenge: Challenge, body: str, spec: CodeSpec, ctx: RequestContext) -> None:
+    def _message(self, phone: E164, spec: CodeSpec, code: str) -> OutgoingMessage:
+        return code_message(
+            to=phone,
+            code=code,
+            channel=spec.channel,
+            sms_template=spec.template,
+            voice_template=spec.voice_template,
+            language=spec.language,
+            org=self._org,
+            ttl_seconds=spec.ttl_seconds,
+            web_origin=self._web_origin,
+            app_hash=self._texts.app_hash if self._texts is not None else None,
+        )
+
+    def _deliver(self, challenge: Challenge, message: OutgoingMessage, ctx: RequestContext) -> SentMessage:
         # A login's subject is a user id; a verification's is the caller's auth_id, kept as detail.
         who = (
             {"user_id": challenge.subject}
@@ -410,7 +448,7 @@ class ChallengeService:
             else {"auth_id": challenge.subject}
         )
         try:
-            send_expiring(self._sender, challenge.phone, body, spec.ttl_seconds)
+            sent = self._delivery.deliver(message)
         except SmsDeliveryError as exc:
             # Stored unusable and never armed: nobody may use a code that was never delivered (it could
             # reach the wrong hands later).
@@ -421,7 +459,9 @@ class ChallengeService:
                 phone=challenge.phone,
                 reason=exc.reason,
                 purpose=challenge.purpose,
+                channel=message.channel,
                 **who,
             )
             raise
         self._count("sent", challenge.purpose, challenge.phone)
+        return sent

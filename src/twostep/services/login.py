@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from twostep.domain.clock import Clock
+from twostep.domain.delivery import SMS
 from twostep.domain.errors import (
     ChallengeNotFound,
     InvalidCredentials,
@@ -237,19 +238,25 @@ class LoginService:
         self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr))
         return SignedIn(self._tokens.issue_pair(user, amr, ctx), user.id, amr, factor)
 
-    def _spec_for(self, user_id: str, ctx: RequestContext) -> CodeSpec:
-        """The code spec with the account's stored language, read only when the request names none."""
+    def _spec_for(self, user_id: str, ctx: RequestContext, channel: str) -> CodeSpec:
+        """The code spec for `channel` with the account's stored language, read only when the request
+        names none."""
+        spec = self._spec if channel == SMS else replace(self._spec, channel=channel)
         if not self._codes.wants_preference(ctx):
-            return self._spec
+            return spec
         user = self._users.get_user(user_id)
-        return replace(self._spec, preferred_locale=user.locale if user else None)
+        return replace(spec, preferred_locale=user.locale if user else None)
 
-    def resend(self, otp_id: str, ctx: RequestContext = NO_CONTEXT) -> CodeResent:
-        """Raises: ChallengeNotFound, ChallengeGone, RateLimited, SmsDeliveryError."""
+    def resend(self, otp_id: str, ctx: RequestContext = NO_CONTEXT, channel: str = SMS) -> CodeResent:
+        """A new code by `channel` (`sms`, or `voice` / `whatsapp` where configured).
+
+        Raises: ChannelNotConfigured, ChallengeNotFound, ChallengeGone, RateLimited, SmsDeliveryError.
+        """
+        self._codes.ensure_channel(channel)
         challenge = self._challenges.get_challenge(otp_id)
         if challenge is None or challenge.purpose != "login":
             raise ChallengeNotFound()
         # A locked account gets no more codes: they could not be used, and each one costs money.
         self._limits.check_second_factor_allowed(challenge.subject, ctx)
-        replaced = self._codes.replace(challenge, self._spec_for(challenge.subject, ctx), ctx)
+        replaced = self._codes.replace(challenge, self._spec_for(challenge.subject, ctx, channel), ctx)
         return CodeResent(expires_at=replaced.expires_at, resend_after=self._codes.resend_after(replaced))

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from twostep.domain.identity import phone_country
 from twostep.domain.locales import choose_language, language_of
 from twostep.domain.otp import render_message
-from twostep.domain.texts import Catalogue, TextKind, fill, spoken_code
+from twostep.domain.texts import Catalogue, TextKind, fill
+from twostep.services.channel_texts import spoken_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,16 @@ class SpokenText:
     """What a voice call reads aloud, and the language tag the provider speaks it in (`de-DE`)."""
 
     text: str
+    voice_language: str
+
+
+@dataclass(frozen=True, slots=True)
+class Localised:
+    """A code's texts in the chosen language: the SMS template (`{amount}`/`{payee}` filled in), the
+    voice template and the tag a call speaks it with."""
+
+    template: str
+    voice_template: str
     voice_language: str
 
 
@@ -50,6 +61,11 @@ class CodeTexts:
         self._default = language_of(default_locale)
 
     @property
+    def app_hash(self) -> str | None:
+        """The Android SMS Retriever hash that ends every code SMS (None: none)."""
+        return self._app_hash
+
+    @property
     def languages(self) -> tuple[str, ...]:
         """The bundled languages (primary subtags)."""
         return tuple(self._catalogue.languages)
@@ -64,7 +80,7 @@ class CodeTexts:
         """False when the request already names a bundled language (the stored preference is not read)."""
         return not any(language_of(tag) in self._catalogue.languages for tag in requested)
 
-    def template_for(
+    def localise(
         self,
         kind: TextKind | None,
         operator_template: str,
@@ -72,14 +88,16 @@ class CodeTexts:
         *,
         amount: str | None = None,
         payee: str | None = None,
-    ) -> str:
-        """The SMS template to send: the operator's own when `kind` is None, else the bundled text of
-        `kind` (the transaction text when an amount and payee are given) in the chain's language; with
-        `{amount}` and `{payee}` filled in, the rest left for `render`."""
-        if kind is None:
-            return self.with_transaction(operator_template, amount, payee)
-        chosen: TextKind = "transaction" if amount is not None and payee is not None else kind
-        return self.with_transaction(self.sms_template(chosen, self.language_for(choice)), amount, payee)
+    ) -> Localised:
+        """The texts of one code message: the language is chosen once for the SMS and the call."""
+        language = self.language_for(choice)
+        voice, voice_language = self.voice_template(language)
+        if kind is None:  # the operator's own text wins over the bundled ones
+            template = self.with_transaction(operator_template, amount, payee)
+        else:
+            chosen: TextKind = "transaction" if amount is not None and payee is not None else kind
+            template = self.with_transaction(self.sms_template(chosen, language), amount, payee)
+        return Localised(template, voice, voice_language)
 
     def sms_template(self, kind: TextKind, language: str) -> str:
         """The bundled SMS text of `kind` in `language` (placeholders unfilled).

@@ -136,6 +136,18 @@ CREATE INDEX IF NOT EXISTS messages_user ON messages (user_id);
     ),
     Migration(
         11,
+        "the console outbox keeps each message's channel (sms, voice, whatsapp, email)",
+        sqlite="""
+ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'sms';
+UPDATE outbox SET channel = 'email' WHERE provider = 'email';
+""",
+        postgres="""
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS channel text NOT NULL DEFAULT 'sms';
+UPDATE outbox SET channel = 'email' WHERE provider = 'email';
+""",
+    ),
+    Migration(
+        12,
         "texts in the user's language: users.locale (a BCP 47 tag, or NULL)",
         sqlite="ALTER TABLE users ADD COLUMN locale TEXT",
         postgres="ALTER TABLE users ADD COLUMN IF NOT EXISTS locale text",

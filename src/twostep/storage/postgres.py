@@ -178,8 +178,8 @@ class PostgresStorage(PostgresFactors, PostgresUsers, PostgresUpkeep, PostgresPr
     # --- outbox ---
     def add_outbox(self, entry: OutboxEntry) -> None:
         self._execute(
-            "INSERT INTO outbox (to_number, body, sent_at, provider) VALUES (%s, %s, %s, %s)",
-            (entry.to, entry.body, entry.sent_at, entry.provider),
+            "INSERT INTO outbox (to_number, body, sent_at, provider, channel) VALUES (%s, %s, %s, %s, %s)",
+            (entry.to, entry.body, entry.sent_at, entry.provider, entry.channel),
         )
 
     def list_outbox(self, to: str | None = None, last: int = 20) -> list[OutboxEntry]:
@@ -190,7 +190,13 @@ class PostgresStorage(PostgresFactors, PostgresUsers, PostgresUpkeep, PostgresPr
                 "SELECT * FROM outbox WHERE to_number = %s ORDER BY seq DESC LIMIT %s", (to, last)
             )
         return [
-            OutboxEntry(to=r["to_number"], body=r["body"], sent_at=r["sent_at"], provider=r["provider"])
+            OutboxEntry(
+                to=r["to_number"],
+                body=r["body"],
+                sent_at=r["sent_at"],
+                provider=r["provider"],
+                channel=r["channel"],
+            )
             for r in reversed(rows)
         ]
 
