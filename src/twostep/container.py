@@ -29,11 +29,13 @@ from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.devices import DeviceService, SessionAndDeviceEnder
 from twostep.services.health import HealthService
 from twostep.services.housekeeping import HousekeepingPolicy, HousekeepingService
+from twostep.services.idempotency import IdempotencyService
 from twostep.services.keyring import KeyRing, TokenPolicy
 from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
 from twostep.services.prefix_guard import PrefixGuard
+from twostep.services.receipts import DeliveryReceipts
 from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
 from twostep.services.sessions import SessionService
@@ -77,9 +79,11 @@ class Container:
     tenants: TenantDirectory
     fraud: PrefixGuard
     metrics: Metrics
+    idempotency: IdempotencyService
     locales: LocalePreferences
     closers: list[Any] = field(default_factory=list)
     delivery: ChannelRouter | None = None  # every channel (sms, voice, whatsapp) a code may go by
+    receipts: DeliveryReceipts | None = None  # delivery records and the provider receipts that move them
 
     def close(self) -> None:
         for resource in self.closers:
@@ -214,6 +218,7 @@ def _wire(
         metrics=metrics,
     )
     code_hasher = CodeHasher(keys.otp_hmac_key)
+    receipts = DeliveryReceipts(store=storage, challenges=storage, audit=audit, clock=clock, metrics=metrics)
     codes = ChallengeService(
         store=storage,
         sender=sender,
@@ -226,6 +231,7 @@ def _wire(
         org_name=settings.org_name,
         web_origin=settings.web_origin,
         metrics=metrics,
+        receipts=receipts,
         texts=texts or code_texts(settings),
     )
     locks = AccountLocks(storage, clock)
@@ -348,9 +354,16 @@ def _wire(
         tenants=tenant_directory(settings),
         fraud=limits.sms.guard,
         metrics=metrics,
+        idempotency=IdempotencyService(
+            storage,
+            clock,
+            fingerprint_key=keys.otp_hmac_key,
+            ttl_seconds=settings.idempotency_ttl_seconds,
+        ),
         locales=LocalePreferences(storage),
         closers=closers,
         delivery=delivery,
+        receipts=receipts,
     )
     factor_services.attach_login(container.login, codes, storage, tokens, limits, audit)
     return container

@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     """How often a running server deletes expired rows in the background (one bounded batch each time)."""
     housekeeping_batch: int = Field(default=500, ge=1, le=100_000)
     """The most rows of each kind one housekeeping run deletes, so a run stays short."""
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=1, le=7 * 86_400)
+    """How long an `Idempotency-Key` is remembered with its first answer (replayed to repeats); then
+    housekeeping deletes it and the key may be used again."""
     shutdown_timeout_seconds: int = Field(default=25, ge=1, le=600)
     """On SIGTERM, how long requests in flight may still run before the server stops (below
     Kubernetes' default 30 s grace period); the storage is closed afterwards."""
@@ -341,6 +344,18 @@ class Settings(BaseSettings):
     sns_origination_number: str | None = None
     """Amazon SNS origination number (E.164, a number or short code you own in SNS) to send from."""
 
+    # --- delivery receipts ---
+    public_url: str | None = None
+    """This service's public base URL as SMS providers reach it (`https://auth.example.com`). When set,
+    Twilio is asked for status callbacks at `<url>/receipts/twilio` (their signature is checked against
+    this URL, never the Host header, which proxies rewrite) and Flowroute for delivery receipts."""
+    receipt_secret: SecretStr | None = None
+    """A random secret (at least 24 characters) in the Flowroute delivery-receipt URL
+    (`<public url>/receipts/flowroute/<secret>`): Flowroute signs nothing, so the URL is the credential."""
+    fallback_channels: CommaList = Field(default_factory=list)
+    """Comma-separated channels (`voice,whatsapp`) to send a fresh code by, in this order, when a receipt
+    says a texted code failed while it was still valid and unused (at most once per code); empty: off."""
+
     # --- abuse and cost protection ---
     resend_cooldown_seconds: int = Field(default=30, ge=0, le=3600)
     """Seconds between two texts to one number."""
@@ -434,6 +449,7 @@ class Settings(BaseSettings):
         "sms_prices",
         "sms_country_budgets",
         "webauthn_origins",
+        "fallback_channels",
         "sms_max_segments_by_language",
         mode="before",
     )(_split_commas)
@@ -516,12 +532,42 @@ class Settings(BaseSettings):
             raise ValueError("at least one provider is needed")
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("use the base URL providers reach, like https://auth.example.com")
+        return value.strip().rstrip("/")
+
+    @field_validator("receipt_secret", mode="before")
+    @classmethod
+    def _receipt_secret(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text in ("", None):
+            return None
+        if isinstance(text, str) and (len(text) < 24 or not re.fullmatch(r"[A-Za-z0-9_-]+", text)):
+            raise ValueError("use at least 24 letters, digits, - or _ (it goes into a URL)")
+        return value
+
     @field_validator("channel_providers")
     @classmethod
     def _known_channels(cls, value: list[str] | None) -> list[str] | None:
         if value is not None:
             registry.parse_channel_providers(value)
         return value
+
+    @field_validator("fallback_channels")
+    @classmethod
+    def _fallback_channels(cls, value: list[str]) -> list[str]:
+        channels = [name.strip().lower() for name in value]
+        others = registry.channel_names()[1:]
+        unknown = [name for name in channels if name not in others]
+        if unknown:
+            raise ValueError(f"unknown channel(s) {', '.join(unknown)}; use {', '.join(others)}")
+        return channels
 
     @field_validator("metrics_token", mode="before")
     @classmethod

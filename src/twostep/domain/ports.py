@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from twostep.domain.factor_ports import FactorStorage
+from twostep.domain.idempotency import IdempotencyStore
 from twostep.domain.identity import E164
 from twostep.domain.keys import VersionedKeys
 from twostep.domain.models import (
@@ -26,6 +27,7 @@ from twostep.domain.models import (
     Session,
     User,
 )
+from twostep.domain.receipts import DeliveryStore
 
 
 class UserStore(Protocol):
@@ -290,6 +292,10 @@ PURGED_KINDS = (
     "webauthn_ceremonies",
     "remembered_devices",
     "prefix_blocks",
+    # Delivery records of sent messages (domain/receipts.py): `challenges_before` on their own expiry.
+    "deliveries",
+    # `Idempotency-Key` records past their `expires_at`: `counters_before`.
+    "idempotency_keys",
 )
 
 
@@ -346,8 +352,10 @@ class Storage(
     PrefixBlockStore,
     AuditStore,
     FactorStorage,
+    DeliveryStore,
     KeyStore,
     PurgeStore,
+    IdempotencyStore,
     Protocol,
 ):
     """Everything a storage adapter provides."""

@@ -35,6 +35,7 @@ from twostep.domain.metrics import NO_METRICS, CodeStage, Metrics
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
 from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
+from twostep.domain.receipts import SentRecorder
 from twostep.domain.texts import TextKind
 from twostep.services.audit import AuditService, record_quietly
 from twostep.services.channel_texts import DEFAULT_VOICE_TEMPLATE, code_message, segments_of
@@ -86,11 +87,13 @@ class ChallengeService:
         org_name: str,
         web_origin: str | None,
         metrics: Metrics = NO_METRICS,
+        receipts: SentRecorder | None = None,
         texts: CodeTexts | None = None,
     ) -> None:
         self._texts = texts
         self._store, self._sender, self._hasher = store, sender, hasher
         self._delivery = delivery or SmsOnlyDelivery(sender)
+        self._receipts = receipts  # told of each message sent, to match its delivery receipts
         self._email_sender = email_sender
         self._limits, self._audit, self._clock = limits, audit, clock
         self._org, self._web_origin = org_name, web_origin
@@ -464,4 +467,6 @@ class ChallengeService:
             )
             raise
         self._count("sent", challenge.purpose, challenge.phone)
+        if self._receipts is not None:
+            self._receipts.record_sent(challenge.id, sent.provider, sent.message_id, sent.channel)
         return sent

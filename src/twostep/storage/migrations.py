@@ -25,7 +25,9 @@ from dataclasses import dataclass
 
 from twostep.domain.errors import StorageUnavailable
 from twostep.storage.purge_sql import EXPIRY_INDEXES, POSTGRES_INDEXES, SQLITE_INDEXES
+from twostep.storage.schema_deliveries import POSTGRES_DELIVERIES, SQLITE_DELIVERIES
 from twostep.storage.schema_factors import POSTGRES_FACTORS, SQLITE_FACTORS
+from twostep.storage.schema_idempotency import POSTGRES_IDEMPOTENCY, SQLITE_IDEMPOTENCY
 from twostep.storage.schema_v1 import POSTGRES_V1, SQLITE_V1
 from twostep.storage.sqlite_users import add_challenge_email, upgrade_users
 
@@ -148,6 +150,18 @@ UPDATE outbox SET channel = 'email' WHERE provider = 'email';
     ),
     Migration(
         12,
+        "Idempotency-Key: idempotency_keys (first answers), found by expiry for housekeeping",
+        sqlite=SQLITE_IDEMPOTENCY,
+        postgres=POSTGRES_IDEMPOTENCY,
+    ),
+    Migration(
+        13,
+        "delivery receipts: deliveries (one record per sent message, its status only moving forward)",
+        sqlite=SQLITE_DELIVERIES,
+        postgres=POSTGRES_DELIVERIES,
+    ),
+    Migration(
+        14,
         "texts in the user's language: users.locale (a BCP 47 tag, or NULL)",
         sqlite="ALTER TABLE users ADD COLUMN locale TEXT",
         postgres="ALTER TABLE users ADD COLUMN IF NOT EXISTS locale text",

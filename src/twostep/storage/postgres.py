@@ -20,7 +20,9 @@ from twostep.settings import Settings
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.postgres_blocks import PostgresPrefixBlocks
 from twostep.storage.postgres_connection import Row
+from twostep.storage.postgres_deliveries import PostgresDeliveries
 from twostep.storage.postgres_factors import PostgresFactors
+from twostep.storage.postgres_idempotency import PostgresIdempotency
 from twostep.storage.postgres_sessions import INSERT_REFRESH, refresh_row
 from twostep.storage.postgres_upkeep import PostgresUpkeep
 from twostep.storage.postgres_users import PostgresUsers
@@ -48,7 +50,14 @@ def _refresh(row: Row | None) -> RefreshToken | None:
     return RefreshToken(**{key: row[key] for key in REFRESH_COLUMNS.split(", ")} | {"amr": tuple(row["amr"])})
 
 
-class PostgresStorage(PostgresFactors, PostgresUsers, PostgresUpkeep, PostgresPrefixBlocks):
+class PostgresStorage(
+    PostgresFactors,
+    PostgresUsers,
+    PostgresUpkeep,
+    PostgresPrefixBlocks,
+    PostgresDeliveries,
+    PostgresIdempotency,
+):
     """Satisfies every storage port; safe to share between threads and between processes."""
 
     @classmethod
