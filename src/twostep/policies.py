@@ -100,6 +100,18 @@ def verify_policy(settings: Settings) -> VerifyPolicy:
         default_ttl_seconds=settings.verify_default_ttl_seconds,
         max_ttl_seconds=settings.verify_max_ttl_seconds,
         default_retries=settings.verify_default_retries,
-        template=settings.verify_template,
-        text=bundled_text(settings.verify_template, DEFAULT_VERIFY_TEMPLATE, "verify"),
+        template=verify_template(settings),
+        # Flowroute compatibility's own text (like any operator template) is sent as it is
+        text=bundled_text(verify_template(settings), DEFAULT_VERIFY_TEMPLATE, "verify"),
     )
+
+
+# Flowroute sms-verification's text: the code alone on the first line (its clients and tests read it there).
+FLOWROUTE_VERIFY_TEMPLATE = "{code}\nWelcome to {org}! Use this one-time code to complete your signup."
+
+
+def verify_template(settings: Settings) -> str:
+    """The configured verification text; in Flowroute compatibility mode its default is Flowroute's."""
+    if settings.verify_compat == "flowroute" and settings.verify_template == DEFAULT_VERIFY_TEMPLATE:
+        return FLOWROUTE_VERIFY_TEMPLATE
+    return settings.verify_template

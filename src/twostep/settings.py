@@ -436,6 +436,14 @@ class Settings(BaseSettings):
     """Wrong codes allowed per verification when the request gives no `retries`."""
     verify_template: str = DEFAULT_VERIFY_TEMPLATE
     """The verification SMS text; must contain `{code}`; may use `{org}` and `{minutes}`."""
+    verify_compat: Literal["twostep", "flowroute"] = "twostep"
+    """`flowroute`: `twostep serve --app verification` answers as Flowroute's sms-verification did (400 for
+    every failed check and bad request, its messages and body keys); `twostep`: precise statuses (401, 404,
+    410, 429)."""
+    test_numbers: CommaList = Field(default_factory=list)
+    """Comma-separated `+number:code` entries (`+14155550100:123456`): these numbers always get that code
+    and are never texted (app-store reviewers, smoke tests); limits and lock-outs still apply. Refused in
+    prod."""
 
     _split = field_validator(
         "cors_origins",
@@ -449,6 +457,7 @@ class Settings(BaseSettings):
         "sms_prices",
         "sms_country_budgets",
         "webauthn_origins",
+        "test_numbers",
         "fallback_channels",
         "sms_max_segments_by_language",
         mode="before",
@@ -474,6 +483,20 @@ class Settings(BaseSettings):
             return None
         if not isinstance(value, str) or not APP_HASH.fullmatch(value):
             raise ValueError("the SMS Retriever app hash is 11 characters of A-Z, a-z, 0-9, + and /")
+        return value
+
+    @field_validator("verify_compat", mode="before")
+    @classmethod
+    def _compat_default(cls, value: object) -> object:
+        return "twostep" if value in ("", None) else value  # an empty compose variable means the default
+
+    @field_validator("test_numbers")
+    @classmethod
+    def _test_number_entries(cls, value: list[str]) -> list[str]:
+        from twostep.services.test_numbers import parse_test_number  # phonenumbers only when set
+
+        for entry in value:
+            parse_test_number(entry)
         return value
 
     @field_validator("verify_tenants", mode="before")
@@ -617,6 +640,8 @@ class Settings(BaseSettings):
             )
         if self.master_key is not None and len(self.master_key.get_secret_value()) < 32:
             raise ValueError("TWOSTEP_MASTER_KEY must be at least 32 characters")
+        if self.stage == "prod" and self.test_numbers:
+            raise ValueError("TWOSTEP_TEST_NUMBERS: test numbers (fixed codes) are refused in prod")
         if self.stage == "prod" and self.email_provider == "console":
             raise ValueError("TWOSTEP_EMAIL_PROVIDER: the console provider is refused in prod")
         if self.storage == "postgres":

@@ -101,6 +101,12 @@ def _add_cors(app: FastAPI, container: Container) -> None:
             allow_credentials=True,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=CORS_ALLOW_HEADERS,
-            expose_headers=["Idempotent-Replayed", "Retry-After", "X-Request-Id"],
+            expose_headers=[
+                "Idempotent-Replayed",
+                "Retry-After",
+                "RateLimit-Policy",
+                "RateLimit",
+                "X-Request-Id",
+            ],
             max_age=600,
         )

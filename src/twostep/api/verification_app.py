@@ -59,8 +59,9 @@ def create_verification_app(container: Container, *, lifespan: Lifespan | None =
     )
     app.state.container = container
     install_error_handlers(app)
+    flowroute = settings.verify_compat == "flowroute"
     app.include_router(verification_status_router(path="/"))
-    app.include_router(verification_router(settings, path="/"))
+    app.include_router(verification_router(settings, path="/", flowroute_statuses=flowroute))
     app.include_router(routes_health.router)
     app.include_router(routes_receipts.router)
     install_docs(app, settings)

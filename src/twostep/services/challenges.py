@@ -40,7 +40,11 @@ from twostep.domain.texts import TextKind
 from twostep.services.audit import AuditService, record_quietly
 from twostep.services.channel_texts import DEFAULT_VOICE_TEMPLATE, code_message, segments_of
 from twostep.services.limits import LimitsService
+from twostep.services.test_numbers import NO_TEST_NUMBERS, FixedCodeNumbers
 from twostep.services.texts import CodeTexts, TextChoice
+
+# The `provider` a test number's code "went" by in the audit trail: nothing was sent.
+TEST_NUMBER_PROVIDER = "none"
 
 
 def _account_of(purpose: ChallengePurpose, subject: str) -> str | None:
@@ -64,6 +68,7 @@ class CodeSpec:
     channel: str = SMS  # what the code goes by: `sms`, `voice`, `whatsapp` (the registry's names)
     language: str = DEFAULT_LANGUAGE  # how a voice call speaks it
     voice_template: str = DEFAULT_VOICE_TEMPLATE
+    binding: str = ""  # bound into the code's HMAC (a transaction's canonical encoding); "" binds nothing
     # The bundled text this code uses (services/texts.py), in the reader's language: it replaces
     # `template`, `voice_template` and `language`. None: `template` is the operator's own, sent as it is.
     text: TextKind | None = None
@@ -87,11 +92,13 @@ class ChallengeService:
         org_name: str,
         web_origin: str | None,
         metrics: Metrics = NO_METRICS,
+        test_numbers: FixedCodeNumbers = NO_TEST_NUMBERS,
         receipts: SentRecorder | None = None,
         texts: CodeTexts | None = None,
     ) -> None:
         self._texts = texts
         self._store, self._sender, self._hasher = store, sender, hasher
+        self._test_numbers = test_numbers
         self._delivery = delivery or SmsOnlyDelivery(sender)
         self._receipts = receipts  # told of each message sent, to match its delivery receipts
         self._email_sender = email_sender
@@ -137,7 +144,7 @@ class ChallengeService:
         self.ensure_channel(spec.channel)
         self._count("requested", purpose, phone)
         spec = self._localised(spec, phone, ctx)
-        code = generate_code(spec.length)
+        code = self._test_numbers.code_for(phone) or generate_code(spec.length)
         message = self._message(phone, spec, code)
         account = _account_of(purpose, subject)
         self._limits.reserve_sms(phone, ctx, segments=segments_of(message), account=account)
@@ -147,13 +154,13 @@ class ChallengeService:
             purpose=purpose,
             subject=subject,
             phone=phone,
-            code_hmac=self._hasher.digest(challenge_id, code),
+            code_hmac=self._hasher.digest(challenge_id, code, spec.binding),
             created_at=now,
             expires_at=now + timedelta(seconds=spec.ttl_seconds),
             max_attempts=spec.max_attempts,
             attempts=attempts,
             last_sent_at=now,
-            code_length=spec.length,
+            code_length=len(code),
         )
         self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
         sent = self._deliver(challenge, message, ctx)
@@ -232,13 +239,13 @@ class ChallengeService:
         self._ensure_replaceable(challenge, self._clock.now())
         self._count("requested", challenge.purpose, challenge.phone)
         spec = self._localised(spec, challenge.phone, ctx)
-        code = generate_code(challenge.code_length)
+        code = self._test_numbers.code_for(challenge.phone) or generate_code(challenge.code_length)
         message = self._message(challenge.phone, spec, code)
         account = _account_of(challenge.purpose, challenge.subject)
         self._limits.reserve_sms(challenge.phone, ctx, segments=segments_of(message), account=account)
         now = self._clock.now()
         replaced = self._store.replace_code(
-            challenge.id, self._hasher.digest(challenge.id, code), UNDELIVERED, now
+            challenge.id, self._hasher.digest(challenge.id, code, spec.binding), UNDELIVERED, now
         )
         if replaced is None:
             raise ChallengeUsed()
@@ -262,6 +269,8 @@ class ChallengeService:
         """Audits a delivered code (and the channel and provider it went by) once it is usable; from here
         on nothing fails the request."""
         who = {"auth_id" if challenge.purpose == "verify" else "user_id": challenge.subject}
+        if self._test_numbers.code_for(challenge.phone) is not None:
+            who["test_number"] = "true"  # a fixed code, nothing was texted
         record_quietly(
             self._audit,
             "code_sent",
@@ -281,9 +290,11 @@ class ChallengeService:
         purpose: ChallengePurpose,
         ctx: RequestContext = NO_CONTEXT,
         read: Challenge | None = None,
+        binding: str = "",
     ) -> Challenge:
         """Consume the challenge if `raw_code` is its code; `read` saves a read the caller already did
         (only to check purpose and shape: the attempt gate and single use are decided by storage).
+        `binding` must be what the code was bound to (`CodeSpec.binding`), or the code does not match.
 
         Raises:
             ChallengeNotFound, ChallengeExpired, ChallengeUsed, ChallengeExhausted, WrongCode, InvalidInput.
@@ -304,7 +315,7 @@ class ChallengeService:
         if counted is None:
             self._ensure_usable(self._store.get_challenge(challenge_id), now)
             raise ChallengeExhausted()
-        if not self._hasher.matches(challenge_id, code, counted.code_hmac):
+        if not self._hasher.matches(challenge_id, code, counted.code_hmac, binding):
             self._count("failed", purpose, challenge.phone)
             raise WrongCode(counted.attempts_remaining)
         if not self._store.consume_challenge(challenge_id, now):
@@ -450,6 +461,9 @@ class ChallengeService:
             if challenge.purpose != "verify"
             else {"auth_id": challenge.subject}
         )
+        if self._test_numbers.code_for(challenge.phone) is not None:
+            # A test number: its fixed code is never sent, so no provider took it.
+            return SentMessage(provider=TEST_NUMBER_PROVIDER, message_id="", channel=message.channel)
         try:
             sent = self._delivery.deliver(message)
         except SmsDeliveryError as exc:
