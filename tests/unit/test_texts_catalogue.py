@@ -112,7 +112,9 @@ def test_transaction_values_fill_in_once_and_never_add_a_placeholder() -> None:
     body = texts().sms(
         "transaction", "en", code="123456", ttl_seconds=600, amount="49.90 EUR", payee="{code} Shop {org}"
     )
-    assert body.startswith("123456 is your twostep code to pay 49.90 EUR to code Shop org. It expires in 10 minutes.")
+    assert body.startswith(
+        "123456 is your twostep code to pay 49.90 EUR to code Shop org. It expires in 10 minutes."
+    )
     assert fill("{code} {payee}", {"payee": "{code}"}) == "{code} {code}"  # one pass: no second fill
 
 
