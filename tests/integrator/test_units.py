@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from tests.conftest import settings_for_tests
 from twostep.api.ratelimit_headers import ratelimit_headers
 from twostep.domain.errors import InvalidInput, RateLimited
-from twostep.domain.otp import CodeHasher
+from twostep.domain.otp import CodeHasher, is_bound
 from twostep.domain.transaction import Transaction, binding_of
 from twostep.policies import FLOWROUTE_VERIFY_TEMPLATE, verify_policy
 from twostep.services.test_numbers import FixedCodeNumbers
@@ -102,6 +102,7 @@ def test_codes_stored_before_binding_existed_still_match() -> None:
     assert hasher.matches("v:abc", "123456", old, binding_of(None))
     bound = hasher.digest("v:abc", "123456", Transaction("1 EUR", "ACME").binding())
     assert bound != old
+    assert is_bound(bound) and not is_bound(old)  # recognisable as bound, though nothing else is stored
     assert not hasher.matches("v:abc", "123456", bound)
     assert not hasher.matches("v:abc", "123456", bound, Transaction("1 EUR", "ACMF").binding())
     assert hasher.matches("v:abc", "123456", bound, Transaction("1.00 EUR", "ACME").binding())

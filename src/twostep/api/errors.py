@@ -33,6 +33,7 @@ STATUS_TABLE: tuple[tuple[type[e.TwoStepError], int], ...] = (
     # The fraud guard blocked the number's prefix for a while.
     (e.DestinationBlocked, 403),
     (e.AccountExists, 409),
+    (e.CodeBound, 409),
     # Idempotency-Key: the same key for another request; the first request with it still running.
     (IdempotencyKeyReused, 422),
     (IdempotencyRequestInProgress, 409),

@@ -111,6 +111,14 @@ class ChallengeUsed(ChallengeGone):
     default_message = "The code was already used."
 
 
+class CodeBound(TwoStepError):
+    """A transaction-bound code may be replaced only by a code bound to a transaction too (a fallback
+    that does not know the transaction must not send an unbound one)."""
+
+    code = "code_bound"
+    default_message = "This code confirms a transaction; only a new request with the transaction replaces it."
+
+
 class ChallengeExhausted(ChallengeGone):
     code = "code_attempts_exhausted"
     default_message = "Too many wrong codes; sign in again to get a new one."

@@ -26,6 +26,7 @@ from twostep.domain.errors import (
     ChallengeNotFound,
     ChallengeUsed,
     ChannelNotConfigured,
+    CodeBound,
     EmailDeliveryError,
     SmsDeliveryError,
     WrongCode,
@@ -33,7 +34,7 @@ from twostep.domain.errors import (
 from twostep.domain.identity import E164, phone_country
 from twostep.domain.metrics import NO_METRICS, CodeStage, Metrics
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
-from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
+from twostep.domain.otp import CodeHasher, generate_code, is_bound, normalise_submitted_code, render_message
 from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
 from twostep.domain.receipts import SentRecorder
 from twostep.domain.texts import TextKind
@@ -232,11 +233,14 @@ class ChallengeService:
 
         Raises:
             ChallengeUsed / ChallengeExhausted: the challenge is finished.
+            CodeBound: the code is bound to a transaction and `spec` binds none.
             RateLimited: cooldown or SMS caps.
             ChannelNotConfigured: nothing carries `spec.channel` here.
         """
         self.ensure_channel(spec.channel)
         self._ensure_replaceable(challenge, self._clock.now())
+        if is_bound(challenge.code_hmac) and not spec.binding:
+            raise CodeBound()  # e.g. an automatic fallback: it cannot know the transaction
         self._count("requested", challenge.purpose, challenge.phone)
         spec = self._localised(spec, challenge.phone, ctx)
         code = self._test_numbers.code_for(challenge.phone) or generate_code(challenge.code_length)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from twostep.domain.delivery import SMS
 from twostep.domain.errors import InvalidInput, MessageNotAllowed
 from twostep.domain.models import Tenant
 from twostep.domain.transaction import Transaction
@@ -50,10 +51,12 @@ def bind_transaction(
     `own_message`: the caller sent its own text (it must then show `{amount}` and `{payee}`); otherwise
     `template` (the transaction text) replaces the default one.
 
-    Raises: InvalidInput naming `message`; MessageNotAllowed naming `payee`.
+    Raises: InvalidInput naming `message` or `channel` (not SMS); MessageNotAllowed naming `payee`.
     """
     if transaction is None:
         return spec
+    if spec.channel != SMS:  # a call or a WhatsApp template would give the code without what it confirms
+        raise InvalidInput("amount and payee are sent by SMS only; use the sms channel.", field="channel")
     _check_payee(transaction.payee, tenant)
     if spec.text is not None and not own_message:
         # the bundled transaction text, chosen by the locale chain when the code is sent

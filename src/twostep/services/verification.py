@@ -40,7 +40,7 @@ from twostep.domain.errors import (
 )
 from twostep.domain.identity import E164, parse_phone
 from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, Tenant
-from twostep.domain.otp import CodeHasher
+from twostep.domain.otp import CodeHasher, is_bound
 from twostep.domain.ports import ChallengeStore, CounterStore
 from twostep.domain.transaction import Transaction, binding_of
 from twostep.services.audit import AuditService, record_quietly
@@ -239,8 +239,15 @@ class VerificationService:
         )
         if existing.attempts >= spec.max_attempts:
             raise self._locked_out(existing, now)
-        unchanged = (existing.phone, existing.code_length, existing.max_attempts)
-        if (request.phone, spec.length, spec.max_attempts) == unchanged:
+        # A code bound to a transaction (or not) is replaced in place only by one of the same kind; otherwise
+        # a fresh code carries the attempts over, as for a new number.
+        unchanged = (
+            existing.phone,
+            existing.code_length,
+            existing.max_attempts,
+            is_bound(existing.code_hmac),
+        )
+        if (request.phone, spec.length, spec.max_attempts, bool(spec.binding)) == unchanged:
             try:
                 return self._codes.replace(existing, spec, ctx), "replaced"
             except (ChallengeUsed, ChallengeExpired):  # used or expired since our read: start again
