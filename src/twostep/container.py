@@ -19,6 +19,7 @@ from twostep.domain.revocation import RevocationList
 from twostep.email import build_email_sender
 from twostep.factor_wiring import FactorServices, build_factor_services
 from twostep.policies import budget_policy, fraud_policy, limit_policy, tenant_directory, verify_policy
+from twostep.receipt_wiring import attach_fallback
 from twostep.secrets import key_source_for, settings_with_secret_credentials
 from twostep.services.account import AccountService, AccountStores
 from twostep.services.account_changes import AccountChangeService
@@ -370,4 +371,7 @@ def _wire(
         receipts=receipts,
     )
     factor_services.attach_login(container.login, codes, storage, tokens, limits, audit)
+    attach_fallback(
+        settings, receipts, (storage, codes, audit, clock), (login_spec, account_spec, container.verification)
+    )
     return container

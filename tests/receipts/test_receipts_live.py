@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -237,3 +238,62 @@ def test_flowroute_receipts_with_the_secret_url(tmp_path: Path, provider: Provid
             callback, content=b"{not json", headers={"Content-Type": "application/json"}, trust_env=False
         )
         assert broken.status_code == 400 and broken.json()["code"] == "invalid_receipt"
+
+
+def test_an_undelivered_text_is_followed_by_a_voice_call_once(
+    tmp_path: Path, provider: ProviderServer
+) -> None:
+    process = _serve(
+        tmp_path,
+        provider,
+        TWOSTEP_SMS_PROVIDERS="twilio",
+        TWOSTEP_CHANNEL_PROVIDERS="voice:twilio",
+        TWOSTEP_FALLBACK_CHANNELS="voice",
+        TWOSTEP_TWILIO_ACCOUNT_SID="AC0123456789abcdef0123456789abcdef",
+        TWOSTEP_TWILIO_AUTH_TOKEN=TOKEN,
+        TWOSTEP_TWILIO_FROM="+15005550006",
+        TWOSTEP_TWILIO_VOICE_FROM="+15005550007",
+        TWOSTEP_TWILIO_BASE_URL=provider.url,
+        TWOSTEP_RESEND_COOLDOWN_SECONDS="30",  # the fallback does not wait for it
+    )
+    with process:
+        sent = create(process, provider, "call-me", Reply.json(201, {"sid": "SMfails1", "status": "queued"}))
+        texted = re.search(r"\b(\d{6})\b", parse_qs(sent["request"].body.decode())["Body"][0])
+        assert texted is not None
+        before = len(provider.requests)
+        provider.answer(Reply.json(201, {"sid": "CAcall1", "status": "queued"}))
+        answer = post_twilio(process, message_form("SMfails1", "undelivered", ErrorCode="30003"))
+        assert answer.status_code == 200 and answer.json() == {"outcome": "recorded"}
+        (call,) = provider.requests[before:]
+        assert call.path.endswith("/Calls.json")
+        form = parse_qs(call.body.decode())
+        assert form["To"] == [PHONE] and form["StatusCallback"] == [f"{process.base_url}/receipts/twilio"]
+        spoken = re.search(r"code is: ([\d, ]+)", form["Twiml"][0])
+        assert spoken is not None
+        new_code = spoken.group(1).replace(", ", "").strip()
+        shown = status(process, "call-me")
+        assert (
+            shown["delivery"] | {"channel": "voice", "status": "sent", "provider": "twilio"}
+            == shown["delivery"]
+        )
+
+        # The same failure again, and the call's own failure: no further message.
+        assert post_twilio(process, message_form("SMfails1", "failed")).json() == {"outcome": "unchanged"}
+        call_form = {
+            "AccountSid": "AC0123456789abcdef0123456789abcdef",
+            "CallSid": "CAcall1",
+            "CallStatus": "no-answer",
+        }
+        assert post_twilio(process, call_form).json() == {"outcome": "recorded"}
+        assert len(provider.requests) == before + 1
+        assert status(process, "call-me")["delivery"]["status"] == "undelivered"
+
+        with client(process) as api:
+            if new_code != texted.group(1):
+                old = api.get("/verifications", params={"auth_id": "call-me", "code": texted.group(1)})
+                assert old.status_code == 401  # the texted code is void
+            checked = api.get("/verifications", params={"auth_id": "call-me", "code": new_code})
+        assert checked.status_code == 200 and checked.json()["authenticated"] is True
+        fallback = [e for e in audit_events(process) if e["event"] == "code_fallback"]
+        assert [e["detail"]["outcome"] for e in fallback] == ["sent"]
+        assert status(process, "call-me")["status"] == "verified"

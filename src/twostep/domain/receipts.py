@@ -89,8 +89,13 @@ class DeliveryStore(Protocol):
 class SentRecorder(Protocol):
     """Told of every message a code went out in, so its receipts can be matched later."""
 
-    def record_sent(self, challenge_id: str, provider: str, message_id: str, channel: str) -> None:
-        """Never raises: a record that cannot be stored only means its receipts go unmatched."""
+    def record_sent(
+        self, challenge_id: str, provider: str, message_id: str, channel: str, *, bound: bool = False
+    ) -> None:
+        """Never raises: a record that cannot be stored only means its receipts go unmatched.
+
+        `bound`: the code is bound to a transaction (amount, payee) that a fallback could not repeat.
+        """
         ...
 
 

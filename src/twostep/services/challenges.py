@@ -164,7 +164,7 @@ class ChallengeService:
             code_length=len(code),
         )
         self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
-        sent = self._deliver(challenge, message, ctx)
+        sent = self._deliver(challenge, message, ctx, bound=bool(spec.binding))
         return self._sent(self._arm(challenge), sent, ctx)
 
     def issue_email(
@@ -228,8 +228,12 @@ class ChallengeService:
         """A notice (no code) by SMS. Raises: SmsDeliveryError."""
         self._sender.send(to, body)
 
-    def replace(self, challenge: Challenge, spec: CodeSpec, ctx: RequestContext = NO_CONTEXT) -> Challenge:
+    def replace(
+        self, challenge: Challenge, spec: CodeSpec, ctx: RequestContext = NO_CONTEXT, *, cooldown: bool = True
+    ) -> Challenge:
         """A new code for a live challenge (resend or verification re-create); the attempt budget stays.
+        `cooldown=False` skips the number's resend cooldown (only the automatic fallback after a failed
+        delivery; every other cap, the fraud guard and the budgets still apply).
 
         Raises:
             ChallengeUsed / ChallengeExhausted: the challenge is finished.
@@ -246,7 +250,9 @@ class ChallengeService:
         code = self._test_numbers.code_for(challenge.phone) or generate_code(challenge.code_length)
         message = self._message(challenge.phone, spec, code)
         account = _account_of(challenge.purpose, challenge.subject)
-        self._limits.reserve_sms(challenge.phone, ctx, segments=segments_of(message), account=account)
+        self._limits.reserve_sms(
+            challenge.phone, ctx, segments=segments_of(message), account=account, cooldown=cooldown
+        )
         now = self._clock.now()
         replaced = self._store.replace_code(
             challenge.id, self._hasher.digest(challenge.id, code, spec.binding), UNDELIVERED, now
@@ -254,7 +260,7 @@ class ChallengeService:
         if replaced is None:
             raise ChallengeUsed()
         replaced = replace(replaced, expires_at=now + timedelta(seconds=spec.ttl_seconds))
-        sent = self._deliver(replaced, message, ctx)
+        sent = self._deliver(replaced, message, ctx, bound=bool(spec.binding))
         return self._sent(self._arm(replaced), sent, ctx)
 
     def _arm(self, challenge: Challenge) -> Challenge:
@@ -458,7 +464,9 @@ class ChallengeService:
             app_hash=self._texts.app_hash if self._texts is not None else None,
         )
 
-    def _deliver(self, challenge: Challenge, message: OutgoingMessage, ctx: RequestContext) -> SentMessage:
+    def _deliver(
+        self, challenge: Challenge, message: OutgoingMessage, ctx: RequestContext, *, bound: bool = False
+    ) -> SentMessage:
         # A login's subject is a user id; a verification's is the caller's auth_id, kept as detail.
         who = (
             {"user_id": challenge.subject}
@@ -486,5 +494,8 @@ class ChallengeService:
             raise
         self._count("sent", challenge.purpose, challenge.phone)
         if self._receipts is not None:
-            self._receipts.record_sent(challenge.id, sent.provider, sent.message_id, sent.channel)
+            # `bound`: a transaction's code, which only its own text may carry (no fallback re-sends it).
+            self._receipts.record_sent(
+                challenge.id, sent.provider, sent.message_id, sent.channel, bound=bound
+            )
         return sent

@@ -256,14 +256,21 @@ class LimitsService:
         self.sms.check_destination(phone, ctx, field)
 
     def reserve_sms(
-        self, phone: str, ctx: RequestContext = NO_CONTEXT, *, segments: int = 1, account: str | None = None
+        self,
+        phone: str,
+        ctx: RequestContext = NO_CONTEXT,
+        *,
+        segments: int = 1,
+        account: str | None = None,
+        cooldown: bool = True,
     ) -> None:
-        """Admit one SMS to `phone` or raise; call before the code is created or sent.
+        """Admit one SMS to `phone` or raise; call before the code is created or sent. `cooldown=False`
+        skips only the number's resend cooldown (the automatic fallback after a failed delivery).
 
         Raises:
             DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted.
         """
-        self.sms.reserve(SmsRequest(phone, segments, account), ctx)
+        self.sms.reserve(SmsRequest(phone, segments, account, cooldown), ctx)
 
     # --- per email address: the same caps as a phone number ---
     def reserve_email(self, address: str, ctx: RequestContext = NO_CONTEXT) -> None:

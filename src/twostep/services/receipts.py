@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from twostep.domain.clock import Clock
@@ -41,6 +41,8 @@ NO_ID = frozenset({"", "unknown"})
 Outcome = Literal["recorded", "unchanged"]
 # Called once per message that failed for good (its record just moved to failed/undelivered).
 OnFailure = Callable[[Delivery, Challenge], None]
+# Called with a challenge id (and until when it matters) when a transaction-bound code is sent.
+OnBound = Callable[[str, datetime], None]
 
 
 class DeliveryReceipts:
@@ -56,17 +58,31 @@ class DeliveryReceipts:
         self._store, self._challenges, self._audit, self._clock = store, challenges, audit, clock
         self._metrics = metrics
         self._on_failure: OnFailure | None = None
+        self._on_bound: OnBound | None = None
         self._verifications = VerificationStatusReader(challenges, store, clock)
 
     def on_failure(self, handler: OnFailure) -> None:
         """Who hears of a message that failed for good (the channel fallback)."""
         self._on_failure = handler
 
-    def record_sent(self, challenge_id: str, provider: str, message_id: str, channel: str) -> None:
+    def on_bound(self, handler: OnBound) -> None:
+        """Who hears of a transaction-bound code being sent (the fallback, which must never re-send one)."""
+        self._on_bound = handler
+
+    def record_sent(
+        self, challenge_id: str, provider: str, message_id: str, channel: str, *, bound: bool = False
+    ) -> None:
         """A provider took a message for the challenge; never raises (the code is already out)."""
+        now = self._clock.now()
+        if bound and self._on_bound is not None:
+            # Before the record exists, so no receipt can find the message first.
+            try:
+                self._on_bound(challenge_id, now + timedelta(seconds=RECORD_SECONDS))
+            except StorageUnavailable:
+                logger.error("bound code not marked; no record kept", extra={"provider": provider})
+                return  # without a record no receipt matches, so no fallback can follow either
         if message_id in NO_ID:
             return
-        now = self._clock.now()
         record = Delivery(
             provider=provider,
             message_id=message_id,
@@ -120,7 +136,7 @@ class DeliveryReceipts:
     def _settled(self, delivery: Delivery) -> None:
         challenge = self._challenges.get_challenge(delivery.challenge_id)
         failed = delivery.status in FAILED_STATUSES
-        who = _who(challenge)
+        who = audit_subject(challenge)
         detail = {"provider": delivery.provider, "channel": delivery.channel, "status": delivery.status}
         if delivery.error_code:
             detail["error_code"] = delivery.error_code
@@ -136,7 +152,7 @@ class DeliveryReceipts:
             self._on_failure(delivery, challenge)
 
 
-def _who(challenge: Challenge | None) -> dict[str, str]:
+def audit_subject(challenge: Challenge | None) -> dict[str, str]:
     """The account (user_id) or the verification (auth_id) a code belongs to, for the audit trail."""
     if challenge is None:
         return {}
