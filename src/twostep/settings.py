@@ -111,7 +111,8 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
-        use_attribute_docstrings=True,
+        # Not `use_attribute_docstrings`: it parsed this module's source on every start (a fifth of the
+        # Lambda's cold start). The docs read the docstrings under the fields (docs/settings_page.py).
     )
 
     # --- service ---
