@@ -175,3 +175,36 @@ def test_hello_reads_the_token_in_every_accepted_form(client: TestClient, form: 
 def test_hello_without_a_good_token_is_401(client: TestClient, value: str | None) -> None:
     headers = {} if value is None else {"Authorization": value}
     assert client.get("/hello", headers=headers).status_code == 401
+
+
+def test_problem_bodies_are_documented_as_a_response_model_would_document_them() -> None:
+    """`errors()` carries no `"model"` (FastAPI built a field per route and status for it); the document
+    gets the same bodies and component afterwards, byte for byte."""
+    from fastapi import FastAPI
+
+    from twostep.api.responses import _TEXT, PROBLEM_REF, add_problem_bodies, errors
+    from twostep.api.schemas import Problem
+
+    def with_models() -> dict[str, object]:
+        app = FastAPI()
+        responses = {
+            status: {
+                "model": Problem,
+                "description": _TEXT[status],
+                "content": {"application/problem+json": {"schema": dict(PROBLEM_REF)}},
+            }
+            for status in (400, 401, 503)
+        }
+        app.get("/a", responses=responses)(lambda: None)  # type: ignore[arg-type]
+        app.post("/b", responses={503: responses[503]})(lambda: None)  # type: ignore[arg-type]
+        return app.openapi()
+
+    def without() -> dict[str, object]:
+        app = FastAPI()
+        app.get("/a", responses=errors(400, 401, 503))(lambda: None)  # type: ignore[arg-type]
+        app.post("/b", responses=errors(503))(lambda: None)  # type: ignore[arg-type]
+        document = app.openapi()
+        add_problem_bodies(document)
+        return document
+
+    assert json.dumps(without()) == json.dumps(with_models())

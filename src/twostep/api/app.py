@@ -25,7 +25,7 @@ from twostep.api.errors import install_error_handlers
 from twostep.api.lifespan import Lifespan
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from twostep.api.ratelimit_headers import RateLimitReportMiddleware
-from twostep.api.responses import BEARER_SCHEME
+from twostep.api.responses import BEARER_SCHEME, add_problem_bodies
 from twostep.api.routes_verification import verification_router
 from twostep.api.routes_verification_status import verification_status_router
 from twostep.api.routes_web import install_web
@@ -80,13 +80,15 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
 
 
 def _declare_bearer_scheme(app: FastAPI) -> None:
-    """Add the `bearerAuth` security scheme that protected routes name, once, to the OpenAPI document."""
+    """Add the `bearerAuth` security scheme that protected routes name, and the problem+json bodies'
+    `Problem` schema (see `responses.errors`), once, to the OpenAPI document."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = generate()  # FastAPI caches this very dict as app.openapi_schema
+        add_problem_bodies(schema)
         schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = BEARER_SCHEME
         return schema
 

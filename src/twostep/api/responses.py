@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from twostep.api.schemas import Problem
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 _TEXT = {
     400: "The input is not valid (the `field` member names it).",
@@ -26,15 +29,53 @@ BODY_ERRORS = (413, 415, 422)
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the given error statuses, each a problem+json body."""
+    """OpenAPI `responses` for the given error statuses, each a problem+json body.
+
+    No `"model": Problem` here: FastAPI builds a pydantic field for every such model on every route,
+    twice (when the route is declared, and when a request first reaches its router), for nothing but
+    the OpenAPI document: 1,400 fields, a sixth of the Lambda handler's import and first response.
+    `add_problem_bodies` adds what the model gave to the document instead, once, when it is asked for.
+    """
     return {
         status: {
-            "model": Problem,
             "description": _TEXT[status],
-            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {"application/problem+json": {"schema": dict(PROBLEM_REF)}},
         }
         for status in sorted(set(statuses))
     }
+
+
+@cache
+def problem_component() -> dict[str, Any]:
+    """`Problem`'s schema exactly as FastAPI writes a response model into `components` (one route's worth)."""
+    from fastapi.openapi.utils import get_openapi
+    from fastapi.routing import APIRoute
+
+    def endpoint() -> None:
+        """Never served: only here to have FastAPI describe `Problem`."""
+
+    route = APIRoute("/", endpoint, responses={400: {"model": Problem}})
+    schemas: dict[str, dict[str, Any]] = get_openapi(title="-", version="-", routes=[route])["components"][
+        "schemas"
+    ]
+    return schemas["Problem"]
+
+
+def add_problem_bodies(document: dict[str, Any]) -> None:
+    """What `"model": Problem` gave each problem+json answer: an `application/json` body of the same
+    schema after it, and `Problem` among the components (kept in FastAPI's sorted order)."""
+    found = False
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                content = response.get("content", {})
+                if content.get("application/problem+json") == {"schema": PROBLEM_REF}:
+                    content["application/json"] = {"schema": dict(PROBLEM_REF)}
+                    found = True
+    if found:
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = problem_component()
+        document["components"]["schemas"] = dict(sorted(schemas.items()))
 
 
 # Routes that need an access token say so in OpenAPI (the check itself reads the header directly, see
