@@ -10,6 +10,7 @@ init; built lazily, such a failure answers 503 (problem+json) and the next invoc
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from typing import Any
@@ -34,6 +35,25 @@ TEXT_MIME_TYPES = [
 
 
 def _build() -> Any:
+    """The app, built with the cyclic garbage collector paused, its objects then frozen (`gc.freeze`).
+
+    A build makes ~120,000 objects (modules, the app, its routes and schemas) that live as long as the
+    container; the collector scanned them over and over while they were made, ~110 ms of a cold start
+    (a sixth of it). Frozen, later collections skip them. What the build leaves as cyclic garbage
+    (~1,000 objects, measured) is kept, once per container.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        built = _build_app()
+    finally:
+        if enabled:
+            gc.enable()
+    gc.freeze()
+    return built
+
+
+def _build_app() -> Any:
     from mangum import Mangum
 
     from twostep.api.app import create_app
@@ -59,8 +79,9 @@ def get_handler() -> Any:
 
 
 def reset() -> None:
-    """Forget the built app (tests build it again with other settings)."""
+    """Forget the built app (tests build it again with other settings); its objects can be collected again."""
     _handler.reset()
+    gc.unfreeze()
 
 
 def _unavailable(error: TwoStepError) -> dict[str, Any]:

@@ -1,0 +1,60 @@
+"""The API Lambda handler's start: built with the cyclic collector paused, what it built frozen out of the
+collector's sight afterwards, and everything back to normal after a failed build or a reset."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.aws.events import json_body, rest_event
+from twostep.aws import api_handler
+
+pytestmark = pytest.mark.aws
+
+
+@pytest.fixture
+def sqlite_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name, value in {
+        "TWOSTEP_STAGE": "dev",
+        "TWOSTEP_STORAGE": "sqlite",
+        "TWOSTEP_SQLITE_PATH": str(tmp_path / "twostep.db"),
+        "TWOSTEP_JWT_KEY_FILE": str(tmp_path / "keys.json"),
+        "TWOSTEP_SMS_PROVIDERS": "console",
+    }.items():
+        monkeypatch.setenv(name, value)
+    api_handler.reset()
+    yield
+    api_handler.reset()
+
+
+def test_a_build_freezes_what_it_made_and_leaves_the_collector_on(sqlite_env: None) -> None:
+    assert gc.isenabled()
+    response = api_handler.handler(rest_event("GET", "/healthz"), None)
+    assert response["statusCode"] == 200, json_body(response)
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 10_000  # the app, its routes and schemas, the modules
+    api_handler.reset()
+    assert gc.get_freeze_count() == 0  # a test's next build does not pin this one
+
+
+def test_a_failed_build_answers_503_and_leaves_the_collector_on(
+    sqlite_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TWOSTEP_SQLITE_PATH", str(tmp_path / "missing" / "twostep.db"))
+    (tmp_path / "missing").write_text("a file where the database's folder should be")
+    response = api_handler.handler(rest_event("GET", "/healthz"), None)
+    assert response["statusCode"] == 503
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_collector_switched_off_by_the_host_stays_off(sqlite_env: None) -> None:
+    gc.disable()
+    try:
+        assert api_handler.handler(rest_event("GET", "/healthz"), None)["statusCode"] == 200
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
