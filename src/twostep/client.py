@@ -139,12 +139,8 @@ class SMSAuthClient(_Closeable):
     ) -> dict[str, Any]:
         """`{"authenticated": true, ...}` for the right code; a code created with `amount` and `payee`
         (options of `create_auth`) needs the same ones here. Raises: SMSAuthError."""
-        params = {"auth_id": auth_id, "code": str(code)}
-        if amount is not None or payee is not None:
-            params |= {
-                name: value for name, value in (("amount", amount), ("payee", payee)) if value is not None
-            }
-        return self._call("GET", params=params)
+        pairs = (("auth_id", auth_id), ("code", str(code)), ("amount", amount), ("payee", payee))
+        return self._call("GET", params={name: value for name, value in pairs if value is not None})
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         try:
