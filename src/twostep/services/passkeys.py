@@ -1,5 +1,8 @@
 """Passkeys (WebAuthn Level 3, via py_webauthn): registering one, and checking an assertion.
 
+py_webauthn (with pyOpenSSL, pyasn1 and CBOR) is imported by the methods that use it, not with this module:
+it was a sixth of the API Lambda's import work, paid on every cold start whether or not a passkey is used.
+
 Each ceremony's challenge is stored and taken once, so an assertion cannot be replayed; the origin and
 the relying-party id hash are checked by the library; the signature counter must grow (unless the
 authenticator keeps none) and is moved by compare-and-swap, so two uses of one assertion or a cloned
@@ -12,22 +15,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
-
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import InvalidToken
@@ -82,6 +69,8 @@ class PasskeyService:
         self._store, self._users, self._audit, self._clock = store, users, audit, clock
 
     def _ceremony(self, purpose: CeremonyPurpose, subject: str, challenge: bytes) -> str:
+        from webauthn.helpers import bytes_to_base64url
+
         ceremony = Ceremony(
             id=str(uuid.uuid4()),
             purpose=purpose,
@@ -101,6 +90,15 @@ class PasskeyService:
     # --- registration (signed in) ---
     def registration_options(self, user_id: str, rp: RelyingParty) -> Options:
         """Raises: InvalidToken (the user is gone)."""
+        from webauthn import generate_registration_options, options_to_json
+        from webauthn.helpers import base64url_to_bytes
+        from webauthn.helpers.structs import (
+            AuthenticatorSelectionCriteria,
+            PublicKeyCredentialDescriptor,
+            ResidentKeyRequirement,
+            UserVerificationRequirement,
+        )
+
         user = self._users.get_user(user_id)
         if user is None:
             raise InvalidToken()
@@ -133,6 +131,10 @@ class PasskeyService:
         ctx: RequestContext = NO_CONTEXT,
     ) -> PasskeyCredential:
         """Raises: CeremonyExpired, PasskeyRejected, PasskeyExists."""
+        from webauthn import verify_registration_response
+        from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
+        from webauthn.helpers.exceptions import WebAuthnException
+
         ceremony = self._take(ceremony_id, "register", user_id)
         try:
             verified = verify_registration_response(
@@ -174,6 +176,10 @@ class PasskeyService:
         self, purpose: CeremonyPurpose, subject: str, rp: RelyingParty, allow: list[PasskeyCredential]
     ) -> Options:
         """`allow` empty: any discoverable passkey of this RP (passwordless sign-in)."""
+        from webauthn import generate_authentication_options, options_to_json
+        from webauthn.helpers import base64url_to_bytes
+        from webauthn.helpers.structs import PublicKeyCredentialDescriptor, UserVerificationRequirement
+
         options = generate_authentication_options(
             rp_id=rp.id,
             allow_credentials=[
@@ -201,6 +207,10 @@ class PasskeyService:
         A passwordless sign-in (`authenticate`) requires user verification (PIN or biometric).
         Raises: CeremonyExpired, PasskeyRejected.
         """
+        from webauthn import verify_authentication_response
+        from webauthn.helpers import base64url_to_bytes
+        from webauthn.helpers.exceptions import WebAuthnException
+
         ceremony = self._take(ceremony_id, purpose, subject)
         stored = self._store.get_passkey(_credential_id(credential))
         if stored is None:
@@ -229,6 +239,8 @@ class PasskeyService:
     @staticmethod
     def _check_user_handle(credential: dict[str, Any], stored: PasskeyCredential) -> None:
         """A discoverable credential names its user; it must be the credential's owner."""
+        from webauthn.helpers import bytes_to_base64url
+
         response = credential.get("response")
         handle = response.get("userHandle") if isinstance(response, dict) else None
         if handle and handle.rstrip("=") != bytes_to_base64url(stored.user_id.encode()):
