@@ -125,7 +125,8 @@ class SMSAuthClient(_Closeable):
     def create_auth(
         self, auth_id: str, recipient: str, *, idempotency_key: str | None = None, **options: int | str
     ) -> dict[str, Any]:
-        """Text a code for `auth_id` to `recipient`; options: code_length, expiration, retries, message.
+        """Text a code for `auth_id` to `recipient`; options: code_length, expiration, retries, message,
+        channel, amount and payee (a transaction code).
         Retrying with the same `idempotency_key` gets the first answer and texts nothing again.
 
         Raises: SMSAuthError.
@@ -133,9 +134,13 @@ class SMSAuthClient(_Closeable):
         body = {"auth_id": auth_id, "recipient": recipient, **options}
         return self._call("POST", json=body, headers=_idempotency(idempotency_key))
 
-    def authenticate_code(self, auth_id: str, code: str | int) -> dict[str, Any]:
-        """`{"authenticated": true, ...}` for the right code. Raises: SMSAuthError."""
-        return self._call("GET", params={"auth_id": auth_id, "code": str(code)})
+    def authenticate_code(
+        self, auth_id: str, code: str | int, *, amount: str | None = None, payee: str | None = None
+    ) -> dict[str, Any]:
+        """`{"authenticated": true, ...}` for the right code; a code created with `amount` and `payee`
+        (options of `create_auth`) needs the same ones here. Raises: SMSAuthError."""
+        pairs = (("auth_id", auth_id), ("code", str(code)), ("amount", amount), ("payee", payee))
+        return self._call("GET", params={name: value for name, value in pairs if value is not None})
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         try:
