@@ -6,7 +6,6 @@ import io
 import json
 from typing import Annotated
 
-import segno
 from fastapi import APIRouter, Path, Request, Response, status
 
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep
@@ -30,7 +29,10 @@ ItemId = Annotated[str, Path(max_length=1400, pattern=r"^[A-Za-z0-9_-]+$")]
 
 def qr_svg(uri: str) -> str:
     """The URI as an SVG QR code (segno): a standalone document (with its namespace, so an <img> can
-    show it from a data URI), without the XML declaration."""
+    show it from a data URI), without the XML declaration. segno is imported here, by the one route
+    that draws a code, rather than by every server at start-up."""
+    import segno
+
     out = io.BytesIO()
     segno.make(uri, error="m").save(out, kind="svg", xmldecl=False, svgns=True, scale=5, border=2)
     return out.getvalue().decode()

@@ -4,30 +4,18 @@ Each ceremony's challenge is stored and taken once, so an assertion cannot be re
 the relying-party id hash are checked by the library; the signature counter must grow (unless the
 authenticator keeps none) and is moved by compare-and-swap, so two uses of one assertion or a cloned
 authenticator cannot both pass; a credential id belongs to one account only.
+
+py_webauthn (with pyOpenSSL, cbor2 and asn1 parsers: ~8 MiB) is imported by the ceremonies that use
+it, not at start-up: most servers never see a passkey, and every process of them would hold it.
 """
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
-
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import InvalidToken
@@ -70,6 +58,15 @@ class PasskeyStorage(PasskeyStore, CeremonyStore, Protocol):
     """What this service stores."""
 
 
+def bytes_to_base64url(data: bytes) -> str:
+    """Unpadded base64url, as WebAuthn writes ids and challenges (py_webauthn's helper, without it)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def base64url_to_bytes(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def _credential_id(credential: dict[str, Any]) -> str:
     raw = credential.get("rawId") or credential.get("id")
     if not isinstance(raw, str) or not 1 <= len(raw) <= 1400:
@@ -101,6 +98,14 @@ class PasskeyService:
     # --- registration (signed in) ---
     def registration_options(self, user_id: str, rp: RelyingParty) -> Options:
         """Raises: InvalidToken (the user is gone)."""
+        from webauthn import generate_registration_options, options_to_json
+        from webauthn.helpers.structs import (
+            AuthenticatorSelectionCriteria,
+            PublicKeyCredentialDescriptor,
+            ResidentKeyRequirement,
+            UserVerificationRequirement,
+        )
+
         user = self._users.get_user(user_id)
         if user is None:
             raise InvalidToken()
@@ -133,6 +138,9 @@ class PasskeyService:
         ctx: RequestContext = NO_CONTEXT,
     ) -> PasskeyCredential:
         """Raises: CeremonyExpired, PasskeyRejected, PasskeyExists."""
+        from webauthn import verify_registration_response
+        from webauthn.helpers.exceptions import WebAuthnException
+
         ceremony = self._take(ceremony_id, "register", user_id)
         try:
             verified = verify_registration_response(
@@ -174,6 +182,9 @@ class PasskeyService:
         self, purpose: CeremonyPurpose, subject: str, rp: RelyingParty, allow: list[PasskeyCredential]
     ) -> Options:
         """`allow` empty: any discoverable passkey of this RP (passwordless sign-in)."""
+        from webauthn import generate_authentication_options, options_to_json
+        from webauthn.helpers.structs import PublicKeyCredentialDescriptor, UserVerificationRequirement
+
         options = generate_authentication_options(
             rp_id=rp.id,
             allow_credentials=[
@@ -201,6 +212,9 @@ class PasskeyService:
         A passwordless sign-in (`authenticate`) requires user verification (PIN or biometric).
         Raises: CeremonyExpired, PasskeyRejected.
         """
+        from webauthn import verify_authentication_response
+        from webauthn.helpers.exceptions import WebAuthnException
+
         ceremony = self._take(ceremony_id, purpose, subject)
         stored = self._store.get_passkey(_credential_id(credential))
         if stored is None:
