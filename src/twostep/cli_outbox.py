@@ -27,9 +27,11 @@ def sms_outbox(
         str | None, typer.Option(metavar="NUMBER", help="Only messages to this number (E.164).")
     ] = None,
     last: Annotated[int, typer.Option(metavar="N", min=1, max=1000, help="How many of the newest.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: [{to, body, sent_at}].")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON: [{to, body, sent_at, provider, channel}].")
+    ] = False,
 ) -> None:
-    """Messages the console provider kept (dev and staging only)."""
+    """Messages the console provider kept, by any channel (dev and staging only)."""
     settings = settings_or_exit()
     if settings.stage == "prod":
         fail("the outbox is a development tool and is refused when TWOSTEP_STAGE=prod", 1)
@@ -41,7 +43,8 @@ def sms_outbox(
         _print_json([{**asdict(e), "sent_at": e.sent_at.isoformat()} for e in entries])
         return
     for entry in entries:
-        typer.echo(f"{entry.sent_at.isoformat()}  {entry.to}\n{entry.body}\n")
+        by = "" if entry.channel == "sms" else f"  ({entry.channel})"
+        typer.echo(f"{entry.sent_at.isoformat()}  {entry.to}{by}\n{entry.body}\n")
 
 
 @email_app.command("outbox")

@@ -16,7 +16,7 @@ def register(storage_app: typer.Typer) -> None:
 
 
 def storage_purge() -> None:
-    """Delete expired codes, sessions, counters and outbox messages, and audit events older than
+    """Delete expired codes, sessions, counters, idempotency keys and outbox messages, and audit events older than
     TWOSTEP_AUDIT_RETENTION_DAYS (a running server does this in the background too)."""
     with container_for(settings_or_exit()) as container:
         with friendly_errors():

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from twostep.channels import registry
+from twostep.channels.router import ChannelRouter, build_channels
 from twostep.domain.clock import Clock, SystemClock
 from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.otp import CodeHasher
@@ -26,6 +28,7 @@ from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.devices import DeviceService, SessionAndDeviceEnder
 from twostep.services.health import HealthService
 from twostep.services.housekeeping import HousekeepingPolicy, HousekeepingService
+from twostep.services.idempotency import IdempotencyService
 from twostep.services.keyring import KeyRing, TokenPolicy
 from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService
@@ -72,7 +75,9 @@ class Container:
     tenants: TenantDirectory
     fraud: PrefixGuard
     metrics: Metrics
+    idempotency: IdempotencyService
     closers: list[Any] = field(default_factory=list)
+    delivery: ChannelRouter | None = None  # every channel (sms, voice, whatsapp) a code may go by
 
     def close(self) -> None:
         for resource in self.closers:
@@ -132,7 +137,8 @@ def build(
     )
     settings = settings_with_secret_credentials(settings, keys.material.extra)  # provider keys in the secret
     closers: list[Any] = []
-    if http is None and any(name in settings.sms_providers for name in ("twilio", "flowroute", "sipgate")):
+    providers = {name for names in registry.configured(settings).values() for name in names}
+    if http is None and registry.needs_http(providers):
         import httpx
 
         from twostep.sms.http import timeout_for
@@ -141,10 +147,10 @@ def build(
         closers.append(http)
     deps = SenderDeps(outbox=storage, clock=clock, http=http, boto_session=boto_session)
     sender = sender or build_delivery(settings, deps)
+    delivery = build_channels(settings, deps, sender)
     email_sender = email_sender or build_email_sender(settings, deps)
-    return _wire(
-        settings, clock, storage, (sender, email_sender), keys, closers, passwords, metrics or NO_METRICS
-    )
+    senders = (sender, email_sender)
+    return _wire(settings, clock, storage, senders, keys, closers, passwords, metrics or NO_METRICS, delivery)
 
 
 # Past this age an unreadable list fails closed: the promise is "refused within 5 s".
@@ -180,6 +186,7 @@ def _wire(
     closers: list[Any],
     passwords: PasswordHasher | None = None,
     metrics: Metrics = NO_METRICS,
+    delivery: ChannelRouter | None = None,
 ) -> Container:
     sender, email_sender = senders
     passwords = passwords or PasswordHasher(
@@ -204,6 +211,7 @@ def _wire(
     codes = ChallengeService(
         store=storage,
         sender=sender,
+        delivery=delivery,
         email_sender=email_sender,
         hasher=code_hasher,
         limits=limits,
@@ -332,7 +340,14 @@ def _wire(
         tenants=tenant_directory(settings),
         fraud=limits.sms.guard,
         metrics=metrics,
+        idempotency=IdempotencyService(
+            storage,
+            clock,
+            fingerprint_key=keys.otp_hmac_key,
+            ttl_seconds=settings.idempotency_ttl_seconds,
+        ),
         closers=closers,
+        delivery=delivery,
     )
     factor_services.attach_login(container.login, codes, storage, tokens, limits, audit)
     return container

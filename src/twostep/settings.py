@@ -25,13 +25,14 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from twostep.channels import registry
 from twostep.domain.numbers import DEFAULT_ALLOWED_TYPES, NUMBER_TYPES
 
 Stage = Literal["dev", "staging", "prod"]
 StorageName = Literal["memory", "sqlite", "dynamodb", "postgres"]
 JwtAlgorithm = Literal["RS256", "ES256", "EdDSA", "HS256"]
 
-KNOWN_SMS_PROVIDERS = ("console", "sns", "twilio", "flowroute", "sipgate")
+KNOWN_SMS_PROVIDERS = registry.providers_for(registry.SMS)  # the registry owns provider names
 DEFAULT_SMS_TEMPLATE = "{code} is your {org} sign-in code. It expires in {minutes} minutes. Don't share it."
 DEFAULT_VERIFY_TEMPLATE = "{code} is your {org} verification code. It expires in {minutes} minutes."
 
@@ -135,6 +136,9 @@ class Settings(BaseSettings):
     """How often a running server deletes expired rows in the background (one bounded batch each time)."""
     housekeeping_batch: int = Field(default=500, ge=1, le=100_000)
     """The most rows of each kind one housekeeping run deletes, so a run stays short."""
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=1, le=7 * 86_400)
+    """How long an `Idempotency-Key` is remembered with its first answer (replayed to repeats); then
+    housekeeping deletes it and the key may be used again."""
     shutdown_timeout_seconds: int = Field(default=25, ge=1, le=600)
     """On SIGTERM, how long requests in flight may still run before the server stops (below
     Kubernetes' default 30 s grace period); the storage is closed afterwards."""
@@ -262,7 +266,12 @@ class Settings(BaseSettings):
 
     # --- SMS delivery ---
     sms_providers: CommaList = Field(default_factory=lambda: ["console"])
-    """Comma-separated SMS providers, tried in order: `console`, `sns`, `twilio`, `flowroute`, `sipgate`."""
+    """Comma-separated SMS providers, tried in order: `console`, `sns`, `twilio`, `flowroute`, `sipgate`
+    (the provider registry, `twostep/channels/registry.py`, names them)."""
+    channel_providers: CommaList | None = None
+    """Comma-separated `channel:provider` entries for the channels beyond SMS, tried in order per channel:
+    `voice:twilio,whatsapp:twilio`. Empty turns them off; unset, a dev deployment texting through the
+    console carries every channel through the console, any other carries SMS only."""
     sms_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     """Connect and read timeout of every SMS provider call, in seconds."""
     twilio_account_sid: str | None = None
@@ -273,6 +282,13 @@ class Settings(BaseSettings):
     """Twilio sender number (E.164); or set `TWOSTEP_TWILIO_MESSAGING_SERVICE_SID`."""
     twilio_messaging_service_sid: str | None = None
     """Twilio messaging service SID (`MG…`), used instead of `TWOSTEP_TWILIO_FROM` when set."""
+    twilio_voice_from: str | None = None
+    """Twilio number (E.164) voice calls come from; required by `voice:twilio`."""
+    twilio_whatsapp_from: str | None = None
+    """Twilio WhatsApp sender (E.164, without `whatsapp:`); required by `whatsapp:twilio`."""
+    twilio_whatsapp_content_sid: str | None = None
+    """An approved WhatsApp authentication template (`HX…`) whose variable `{{1}}` is the code; unset, the
+    code text goes as the body (WhatsApp delivers that only inside a conversation, or in the sandbox)."""
     twilio_base_url: str = "https://api.twilio.com"
     """Twilio API base URL (a test server in tests)."""
     flowroute_access_key: str | None = None
@@ -381,6 +397,7 @@ class Settings(BaseSettings):
         "cors_origins",
         "trusted_proxies",
         "sms_providers",
+        "channel_providers",
         "sms_allowed_countries",
         "verify_api_keys",
         "sms_allowed_number_types",
@@ -447,6 +464,13 @@ class Settings(BaseSettings):
             raise ValueError("at least one provider is needed")
         return value
 
+    @field_validator("channel_providers")
+    @classmethod
+    def _known_channels(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            registry.parse_channel_providers(value)
+        return value
+
     @field_validator("metrics_token", mode="before")
     @classmethod
     def _metrics_token(cls, value: object) -> object:
@@ -486,8 +510,8 @@ class Settings(BaseSettings):
             and len(secret.get_secret_value().encode()) < 32
         ):
             raise ValueError("TWOSTEP_JWT_HS256_SECRET must be at least 32 bytes")
-        if self.stage == "prod" and "console" in self.sms_providers:
-            raise ValueError("TWOSTEP_SMS_PROVIDERS: the console provider is refused in prod")
+        if self.stage == "prod":
+            _refuse_dev_providers(self)
         if self.key_activation_delay_seconds < self.keys_refresh_seconds:
             raise ValueError(
                 "TWOSTEP_KEY_ACTIVATION_DELAY_SECONDS must be at least TWOSTEP_KEYS_REFRESH_SECONDS, so that "
@@ -503,6 +527,14 @@ class Settings(BaseSettings):
             raise ValueError("TWOSTEP_VERIFY_DEFAULT_TTL_SECONDS exceeds TWOSTEP_VERIFY_MAX_TTL_SECONDS")
         _check_passkey_origins(self)
         return self
+
+
+def _refuse_dev_providers(settings: Settings) -> None:
+    for channel, names in registry.configured(settings).items():
+        variable = "TWOSTEP_SMS_PROVIDERS" if channel == registry.SMS else "TWOSTEP_CHANNEL_PROVIDERS"
+        for name in names:
+            if registry.PROVIDERS[name].dev_only:
+                raise ValueError(f"{variable}: the {name} provider is refused in prod")
 
 
 def _check_passkey_origins(settings: Settings) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from tests.contract.helpers import NOW, make_challenge, make_refresh
 from tests.contract.test_factors import device
+from tests.contract.test_idempotency_keys import record as idempotency_record
 from tests.contract.test_sessions import make_session
 from twostep.domain.clock import FixedClock
 from twostep.domain.factors import Ceremony
@@ -51,6 +52,9 @@ def test_purge_deletes_what_ended_and_keeps_what_lives(storage: Storage) -> None
         storage.put_ceremony(Ceremony(f"cer-{name}", "register", "user-1", "Y2hhbGxlbmdl", until))
         storage.add_remembered_device(replace(device(f"dev-{name}"), expires_at=until))
         storage.add_prefix_block(PrefixBlock(f"+90{n}", until - timedelta(hours=1), until, 50, 0))
+    # Idempotency keys: one expired an hour ago, one live.
+    storage.claim_idempotency_key(idempotency_record("lease-old", key="idem-old", at_second=-DAY - 3600))
+    storage.claim_idempotency_key(idempotency_record("lease-live", key="idem-live"))
 
     housekeeping = _service(storage)
     deleted = housekeeping.purge_once()
@@ -75,6 +79,7 @@ def test_purge_deletes_what_ended_and_keeps_what_lives(storage: Storage) -> None
     assert storage.take_ceremony("cer-live", NOW) is not None
     assert [d.id for d in storage.list_remembered_devices("user-1", NOW)] == ["dev-live"]
     assert [b.prefix for b in storage.list_prefix_blocks(NOW)] == ["+902"]
+    assert storage.get_idempotency_record("idem-live", NOW) is not None
     assert housekeeping.purge_once() == dict.fromkeys(PURGED_KINDS, 0)  # nothing more to do
 
 

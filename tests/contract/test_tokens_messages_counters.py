@@ -83,6 +83,17 @@ def test_outbox_newest_last_and_filtered(storage: Storage) -> None:
     assert [e.body for e in storage.list_outbox(to="+1", last=10)] == ["b1", "b3"]
 
 
+def test_outbox_keeps_each_message_channel(storage: Storage) -> None:
+    storage.add_outbox(OutboxEntry(to="+1", body="text", sent_at=NOW))
+    storage.add_outbox(OutboxEntry(to="+1", body="call", sent_at=NOW, channel="voice"))
+    storage.add_outbox(OutboxEntry(to="+1", body="chat", sent_at=NOW, channel="whatsapp"))
+    assert [(e.body, e.channel) for e in storage.list_outbox(to="+1")] == [
+        ("text", "sms"),
+        ("call", "voice"),
+        ("chat", "whatsapp"),
+    ]
+
+
 def test_counter_increments_and_expires(storage: Storage) -> None:
     end = NOW + timedelta(seconds=60)
     assert storage.increment_counter("k", 1, NOW, end) == 1

@@ -169,8 +169,8 @@ def test_sms_fallback_texts_a_code_that_then_is_expected(
     verified = client.post(f"/otp/{started['otpId']}/verify", json={"otp": int(latest_code(container))})
     assert verified.status_code == 200, verified.text
     assert verified.json()["amr"] == ["pwd", "sms"]
-    bad_channel = client.post(f"/otp/{started['otpId']}/send", json={"channel": "voice"})
-    assert bad_channel.status_code == 422
+    bad_channel = client.post(f"/otp/{started['otpId']}/send", json={"channel": "pigeon"})
+    assert bad_channel.status_code == 400 and bad_channel.json()["code"] == "channel_not_configured"
 
 
 def test_recovery_codes_work_once_and_warn_when_running_low(

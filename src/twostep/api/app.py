@@ -29,7 +29,14 @@ from twostep.api.routes_web import install_web
 from twostep.container import Container
 
 # What the web UI and API clients send; template.yaml's HTTP API CORS names the same (a test checks).
-CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "X-Api-Key", "X-Request-Id", "X-Twostep-Client"]
+CORS_ALLOW_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "X-Api-Key",
+    "X-Request-Id",
+    "X-Twostep-Client",
+]
 
 
 def create_app(container: Container, *, lifespan: Lifespan | None = None) -> FastAPI:
@@ -90,6 +97,6 @@ def _add_cors(app: FastAPI, container: Container) -> None:
             allow_credentials=True,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=CORS_ALLOW_HEADERS,
-            expose_headers=["Retry-After", "X-Request-Id"],
+            expose_headers=["Idempotent-Replayed", "Retry-After", "X-Request-Id"],
             max_age=600,
         )

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from twostep.api.causes import describe_cause
 from twostep.api.middleware import BodyTooLarge
 from twostep.domain import errors as e
+from twostep.domain.idempotency import IdempotencyKeyReused, IdempotencyRequestInProgress
 from twostep.logs import request_id_var
 
 logger = logging.getLogger("twostep.api")
@@ -31,6 +32,9 @@ STATUS_TABLE: tuple[tuple[type[e.TwoStepError], int], ...] = (
     # The fraud guard blocked the number's prefix for a while.
     (e.DestinationBlocked, 403),
     (e.AccountExists, 409),
+    # Idempotency-Key: the same key for another request; the first request with it still running.
+    (IdempotencyKeyReused, 422),
+    (IdempotencyRequestInProgress, 409),
     (e.NotFound, 404),
     (e.InvalidCredentials, 401),
     (e.InvalidToken, 401),

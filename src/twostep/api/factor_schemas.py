@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictBool
 
@@ -27,8 +27,20 @@ class TotpConfirmRequest(StrictBody):
     code: str = Field(max_length=16, description="The 6-digit code the authenticator app shows now.")
 
 
+ChannelName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=20,
+        pattern=r"^[a-z]+$",
+        description="`sms` (default), `voice` (a call reads the code aloud) or `whatsapp`, where the "
+        "service configures it; any other answers 400 `channel_not_configured`.",
+    ),
+]
+
+
 class SendRequest(StrictBody):
-    channel: Literal["sms"] = Field(description="Only `sms`: text a code (the fallback to the app).")
+    channel: ChannelName = "sms"
 
 
 CeremonyId = Annotated[

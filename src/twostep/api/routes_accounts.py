@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Request, Response, status
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep
 from twostep.api.device_cookie import device_label, device_token, set_device_cookie
 from twostep.api.factor_schemas import SignedInOut, low_codes_warning
+from twostep.api.idempotency import IdempotentRoute, by_login_email, idempotent
 from twostep.api.responses import BEARER, BODY_ERRORS, errors
 from twostep.api.schemas import (
     HelloOut,
@@ -24,7 +25,7 @@ from twostep.api.token_transport import TransportDep, is_web_client
 from twostep.services.login import LoginStarted, SignedIn
 from twostep.services.registration import Registration
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(tags=["accounts"], route_class=IdempotentRoute)
 
 
 OtpId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
@@ -69,6 +70,7 @@ def register(body: RegisterRequest, container: ContainerDep, ctx: ContextDep) ->
     responses=errors(400, 401, 403, 429, 503, *BODY_ERRORS),
     include_in_schema=False,
 )
+@idempotent("login", caller=by_login_email)
 def login(
     body: LoginRequest,
     request: Request,
@@ -139,6 +141,7 @@ def signed_in_response(
     response_model=ResendOut,
     responses=errors(400, 404, 410, 422, 429, 503),
 )
+@idempotent("resend")
 def resend(otp_id: OtpId, container: ContainerDep, ctx: ContextDep) -> ResendOut:
     """Text a new code for the same login; the old code stops working, the attempt budget stays."""
     return ResendOut.of(container.login.resend(otp_id, ctx))

@@ -15,6 +15,7 @@ from twostep.api.factor_schemas import (
     SendRequest,
     SignedInOut,
 )
+from twostep.api.idempotency import IdempotentRoute, idempotent
 from twostep.api.relying_party import relying_party
 from twostep.api.responses import BODY_ERRORS, errors
 from twostep.api.routes_accounts import OtpId, signed_in_response
@@ -22,7 +23,7 @@ from twostep.api.schemas import ResendOut
 from twostep.api.token_transport import TransportDep
 from twostep.services.passkeys import Options
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(tags=["accounts"], route_class=IdempotentRoute)
 
 
 def _options(options: Options) -> PasskeyOptionsOut:
@@ -35,10 +36,12 @@ def _options(options: Options) -> PasskeyOptionsOut:
     response_model=ResendOut,
     responses=errors(400, 404, 410, 429, 503, *BODY_ERRORS),
 )
+@idempotent("send")
 def send(otp_id: OtpId, body: SendRequest, container: ContainerDep, ctx: ContextDep) -> ResendOut:
-    """Text a code for this login (`channel: sms`): the fallback when the authenticator app is not at
-    hand. The SMS code is then the expected factor."""
-    return ResendOut.of(container.login.resend(otp_id, ctx))
+    """Send a code for this login by `channel`: `sms` (the fallback when the authenticator app is not at
+    hand), or `voice` / `whatsapp` where configured. The sent code is then the expected factor; a
+    channel this service does not carry answers 400 `channel_not_configured`."""
+    return ResendOut.of(container.login.resend(otp_id, ctx, channel=body.channel))
 
 
 @router.post(

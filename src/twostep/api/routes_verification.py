@@ -14,13 +14,16 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Security
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from twostep.api.deps import ContainerDep, ContextDep
-from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRoute
-from twostep.domain.errors import ApiKeyRequired
+from twostep.api.idempotency import IdempotentRoute, idempotent
+from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRoute, flowroute_error
+from twostep.channels import registry
+from twostep.container import Container
+from twostep.domain.errors import ApiKeyRequired, TwoStepError
 from twostep.domain.models import RequestContext
 from twostep.settings import Settings
 
@@ -60,6 +63,12 @@ class VerificationCreateRequest(BaseModel):
     message: StrictStr | None = Field(
         default=None, description="SMS text with {code}; {org} and {minutes} are filled in too."
     )
+    channel: StrictStr = Field(
+        default="sms",
+        max_length=20,
+        description="`sms` (default), `voice` (a call reads the code aloud) or `whatsapp`, where the "
+        "service configures it; another answers 400 with `code` channel_not_configured.",
+    )
 
 
 class VerificationCreatedOut(BaseModel):
@@ -76,8 +85,10 @@ class VerificationSuccessOut(BaseModel):
 
 
 def open_without_keys(settings: Settings) -> bool:
-    """Keyless calls are allowed only in dev with nothing but the console provider: no real text goes out."""
-    return settings.stage == "dev" and set(settings.sms_providers) == {"console"}
+    """Keyless calls are allowed only in dev with nothing but the console provider on every channel: no
+    real message goes out."""
+    providers = {name for names in registry.configured(settings).values() for name in names}
+    return settings.stage == "dev" and providers == {"console"}
 
 
 def api_keys_missing(settings: Settings) -> bool:
@@ -109,6 +120,36 @@ async def verification_context(
 CallerDep = Annotated[RequestContext, Depends(verification_context)]
 
 
+def by_tenant(request: Request, container: Container, _: bytes) -> str | None:
+    """The tenant the API key names scopes an `Idempotency-Key`; None (no key scope) when the call will be
+    refused for its key anyway."""
+    tenants = container.tenants
+    if not tenants.has_keys:
+        return "open" if open_without_keys(container.settings) else None
+    presented = request.headers.get(api_key_header.model.name)
+    tenant = tenants.find(presented) if presented is not None else None
+    return None if tenant is None else f"tenant={tenant.name}"
+
+
+class VerificationRoute(IdempotentRoute, FlowrouteErrorRoute):
+    """Flowroute sms-verification's error shape, and `Idempotency-Key` on the create (its refusals in
+    that shape too, with `code`)."""
+
+    refusal_responses = {
+        status: {"model": FlowrouteErrorOut, "description": text}
+        for status, text in {
+            400: "InvalidAPIUsage: bad input, or a bad `Idempotency-Key` (`field`).",
+            409: "IdempotencyRequestInProgress: the first request with this Idempotency-Key still runs.",
+            422: "IdempotencyKeyReused: this Idempotency-Key was used for another request.",
+        }.items()
+    }
+
+    @staticmethod
+    def render_refusal(error: TwoStepError) -> Response:
+        return flowroute_error(error)
+
+
+@idempotent("verification", caller=by_tenant)
 def create_verification(
     body: VerificationCreateRequest, container: ContainerDep, ctx: CallerDep
 ) -> VerificationCreatedOut:
@@ -120,6 +161,7 @@ def create_verification(
         expiration=body.expiration,
         retries=body.retries,
         message=body.message,
+        channel=body.channel,
         ctx=ctx,
     )
     return VerificationCreatedOut(
@@ -156,7 +198,7 @@ def verification_router(settings: Settings, path: str = "/verifications") -> API
                 "verification API refuses every call: TWOSTEP_VERIFY_API_KEYS is not set and a real SMS "
                 "provider is configured (or the stage is not dev)"
             )
-    router = APIRouter(tags=["verification"], route_class=FlowrouteErrorRoute)
+    router = APIRouter(tags=["verification"], route_class=VerificationRoute)
     router.add_api_route(
         path, create_verification, methods=["POST"], response_model=VerificationCreatedOut, responses=ERRORS
     )

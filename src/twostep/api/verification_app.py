@@ -32,6 +32,8 @@ def check_verification_settings(settings: Settings) -> None:
             if settings.stage != "dev"
             else f"TWOSTEP_SMS_PROVIDERS={','.join(settings.sms_providers)} (a real provider)"
         )
+        if settings.stage == "dev" and settings.sms_providers == ["console"]:
+            why = f"TWOSTEP_CHANNEL_PROVIDERS={','.join(settings.channel_providers or [])} (a real provider)"
         raise ConfigurationError(
             f"TWOSTEP_VERIFY_API_KEYS: required when {why}; a comma-separated list of tenant:key "
             "entries callers send the key of as X-Api-Key"

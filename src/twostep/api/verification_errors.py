@@ -6,6 +6,7 @@ so the app-wide handlers stay as they are. Reasons (Flowroute sms-verification's
 | status | reason | when |
 |---|---|---|
 | 400 | InvalidAPIUsage | bad input, including schema errors (`field` names it) |
+| 400 | InvalidAPIUsage | a `channel` this service does not carry (`code` channel_not_configured) |
 | 401 | InvalidAuthCode | wrong code; `attempts_left` says how many tries remain |
 | 401 | InvalidApiKey | missing or wrong `X-Api-Key` |
 | 404 | UnknownAuthId | no code was created for this `auth_id` |
@@ -16,6 +17,9 @@ so the app-wide handlers stay as they are. Reasons (Flowroute sms-verification's
 | 429 | RateLimited | a limit was hit; see `Retry-After` |
 | 503 | ServiceUnavailable | SMS delivery or storage failed; nothing usable was left behind |
 | 503 | SmsBudgetExhausted | the SMS money budget is spent until `Retry-After` (`code` sms_budget_exhausted) |
+| 400 | InvalidAPIUsage | a bad `Idempotency-Key` (`code` invalid_idempotency_key) |
+| 409 | IdempotencyRequestInProgress | the first request with this `Idempotency-Key` still runs; `Retry-After` |
+| 422 | IdempotencyKeyReused | this `Idempotency-Key` was used for another request |
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from twostep.api.errors import retry_headers, status_for
 from twostep.domain import errors as e
+from twostep.domain.idempotency import (
+    IdempotencyKeyReused,
+    IdempotencyRequestInProgress,
+    InvalidIdempotencyKey,
+)
 
 logger = logging.getLogger("twostep.api.verification")
 
@@ -65,9 +74,21 @@ _REASONS: tuple[tuple[type[e.TwoStepError], int, str, str | None], ...] = (
     (e.MessageNotAllowed, 400, "InvalidAPIUsage", None),
     (e.SmsBudgetExhausted, 503, "SmsBudgetExhausted", None),
     (e.DependencyUnavailable, 503, "ServiceUnavailable", None),
+    # Idempotency-Key refusals (a bad key is InvalidAPIUsage); `code` names them too.
+    (IdempotencyKeyReused, 422, "IdempotencyKeyReused", None),
+    (IdempotencyRequestInProgress, 409, "IdempotencyRequestInProgress", None),
 )
 # Errors whose body carries `code` (the others keep Flowroute's exact shape).
-_WITH_CODE = (e.DestinationNotAllowed, e.DestinationBlocked, e.MessageNotAllowed, e.SmsBudgetExhausted)
+_WITH_CODE = (
+    e.DestinationNotAllowed,
+    e.DestinationBlocked,
+    e.MessageNotAllowed,
+    e.SmsBudgetExhausted,
+    e.ChannelNotConfigured,
+    InvalidIdempotencyKey,
+    IdempotencyKeyReused,
+    IdempotencyRequestInProgress,
+)
 
 
 def _describe(error: e.TwoStepError) -> tuple[int, str, str]:

@@ -46,6 +46,19 @@ class MessageNotAllowed(InvalidInput):
     default_message = "This API key may not send its own message text."
 
 
+class ChannelNotConfigured(InvalidInput):
+    code = "channel_not_configured"
+    default_message = "This channel is not configured on this service."
+
+    def __init__(self, channel: str, configured: tuple[str, ...] | list[str] = ()) -> None:
+        offered = ", ".join(configured) or "none"
+        super().__init__(
+            f"The {channel!r} channel is not configured on this service; configured: {offered}.",
+            field="channel",
+        )
+        self.channel = channel
+
+
 class AccountExists(TwoStepError):
     code = "account_exists"
     default_message = "An account with this email or phone number already exists."

@@ -115,6 +115,7 @@ class OutboxEntry:
     body: str
     sent_at: datetime
     provider: str = "console"
+    channel: str = "sms"  # the console carries every channel; `email` for the console email sender
 
 
 @dataclass(frozen=True, slots=True)

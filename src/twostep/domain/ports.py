@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from twostep.domain.factor_ports import FactorStorage
+from twostep.domain.idempotency import IdempotencyStore
 from twostep.domain.identity import E164
 from twostep.domain.keys import VersionedKeys
 from twostep.domain.models import (
@@ -286,6 +287,8 @@ PURGED_KINDS = (
     "webauthn_ceremonies",
     "remembered_devices",
     "prefix_blocks",
+    # `Idempotency-Key` records past their `expires_at`: `counters_before`.
+    "idempotency_keys",
 )
 
 
@@ -344,6 +347,7 @@ class Storage(
     FactorStorage,
     KeyStore,
     PurgeStore,
+    IdempotencyStore,
     Protocol,
 ):
     """Everything a storage adapter provides."""

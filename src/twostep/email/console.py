@@ -31,6 +31,8 @@ class ConsoleEmailSender:
 
     def send(self, to: str, subject: str, body: str) -> str:
         text = f"Subject: {subject}\n\n{body}"
-        self._outbox.add_outbox(OutboxEntry(to=to, body=text, sent_at=self._clock.now(), provider=PROVIDER))
+        self._outbox.add_outbox(
+            OutboxEntry(to=to, body=text, sent_at=self._clock.now(), provider=PROVIDER, channel="email")
+        )
         logger.info("email kept in the outbox", extra={"chars": len(text)})
         return "console-" + secrets.token_hex(8)

@@ -98,25 +98,16 @@ def rotate_keys(settings: Settings, clock: Clock, activation_delay: timedelta) -
         storage.close()
 
 
-# Settings a deployment may keep in the secret's `extra` instead of plain environment variables.
-SECRET_SETTINGS = frozenset(
-    {
-        "twilio_account_sid",
-        "twilio_auth_token",
-        "twilio_from",
-        "twilio_messaging_service_sid",
-        "flowroute_access_key",
-        "flowroute_secret_key",
-        "flowroute_from",
-        "sipgate_token_id",
-        "sipgate_token",
-        "sipgate_sms_id",
-        "sns_sender_id",
-        "verify_api_keys",
-        "verify_tenants",
-        "sns_origination_number",
-    }
-)
+# Settings a deployment may keep in the secret's `extra` besides the providers' own (the provider
+# registry lists those).
+SERVICE_SECRET_SETTINGS = frozenset({"verify_api_keys", "verify_tenants"})
+
+
+def secret_settings() -> frozenset[str]:
+    """Every setting the secret's `extra` may set; the registry is read only here (not on cold start)."""
+    from twostep.channels import registry
+
+    return SERVICE_SECRET_SETTINGS | registry.secret_settings()
 
 
 def settings_with_secret_credentials(settings: Settings, extra: dict[str, str]) -> Settings:
@@ -131,10 +122,11 @@ def settings_with_secret_credentials(settings: Settings, extra: dict[str, str]) 
 
     from twostep.settings import Settings, describe_validation_error
 
+    allowed = secret_settings()
     updates = {}
     for name, value in extra.items():
         field = name.lower().removeprefix("twostep_")
-        if field in SECRET_SETTINGS:
+        if field in allowed:
             updates[field] = value
     if not updates:
         return settings

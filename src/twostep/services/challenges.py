@@ -12,11 +12,20 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from twostep.domain.clock import Clock
+from twostep.domain.delivery import (
+    DEFAULT_LANGUAGE,
+    SMS,
+    MessageDelivery,
+    OutgoingMessage,
+    SentMessage,
+    SmsOnlyDelivery,
+)
 from twostep.domain.errors import (
     ChallengeExhausted,
     ChallengeExpired,
     ChallengeNotFound,
     ChallengeUsed,
+    ChannelNotConfigured,
     EmailDeliveryError,
     SmsDeliveryError,
     WrongCode,
@@ -25,9 +34,9 @@ from twostep.domain.identity import E164, phone_country
 from twostep.domain.metrics import NO_METRICS, CodeStage, Metrics
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
-from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender, send_expiring
-from twostep.domain.segments import count_segments
+from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
 from twostep.services.audit import AuditService, record_quietly
+from twostep.services.channel_texts import DEFAULT_VOICE_TEMPLATE, code_message, segments_of
 from twostep.services.limits import LimitsService
 
 
@@ -49,6 +58,9 @@ class CodeSpec:
     ttl_seconds: int
     max_attempts: int
     template: str
+    channel: str = SMS  # what the code goes by: `sms`, `voice`, `whatsapp` (the registry's names)
+    language: str = DEFAULT_LANGUAGE  # how a voice call speaks it
+    voice_template: str = DEFAULT_VOICE_TEMPLATE
 
 
 class ChallengeService:
@@ -57,6 +69,7 @@ class ChallengeService:
         *,
         store: ChallengeStore,
         sender: SmsSender,
+        delivery: MessageDelivery | None = None,
         email_sender: EmailSender | None = None,
         hasher: CodeHasher,
         limits: LimitsService,
@@ -67,6 +80,7 @@ class ChallengeService:
         metrics: Metrics = NO_METRICS,
     ) -> None:
         self._store, self._sender, self._hasher = store, sender, hasher
+        self._delivery = delivery or SmsOnlyDelivery(sender)
         self._email_sender = email_sender
         self._limits, self._audit, self._clock = limits, audit, clock
         self._org, self._web_origin = org_name, web_origin
@@ -77,6 +91,11 @@ class ChallengeService:
         country = (phone_country(phone) or "unknown") if phone else "none"
         provider = self._sender.name if phone else "email"
         self._metrics.code_event(stage, purpose=purpose, country=country, provider=provider)
+
+    def ensure_channel(self, channel: str) -> None:
+        """Raises: ChannelNotConfigured when no provider carries `channel` here (before anything is spent)."""
+        if channel not in self._delivery.channels:
+            raise ChannelNotConfigured(channel, self._delivery.channels)
 
     @property
     def resend_cooldown_seconds(self) -> int:
@@ -100,12 +119,14 @@ class ChallengeService:
         """Create a challenge and text its code; raises what `LimitsService.reserve_sms` or delivery raise.
 
         `attempts` carries over attempts already made (a verification re-created for a new number).
+        The code goes by `spec.channel`; ChannelNotConfigured is raised before anything is stored.
         """
+        self.ensure_channel(spec.channel)
         self._count("requested", purpose, phone)
         code = generate_code(spec.length)
-        body = self._body(spec, code)
+        message = self._message(phone, spec, code)
         account = _account_of(purpose, subject)
-        self._limits.reserve_sms(phone, ctx, segments=count_segments(body).count, account=account)
+        self._limits.reserve_sms(phone, ctx, segments=segments_of(message), account=account)
         now = self._clock.now()
         challenge = Challenge(
             id=challenge_id,
@@ -121,8 +142,8 @@ class ChallengeService:
             code_length=spec.length,
         )
         self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
-        self._deliver(challenge, body, spec, ctx)
-        return self._sent(self._arm(challenge), ctx)
+        sent = self._deliver(challenge, message, ctx)
+        return self._sent(self._arm(challenge), sent, ctx)
 
     def issue_email(
         self,
@@ -191,13 +212,15 @@ class ChallengeService:
         Raises:
             ChallengeUsed / ChallengeExhausted: the challenge is finished.
             RateLimited: cooldown or SMS caps.
+            ChannelNotConfigured: nothing carries `spec.channel` here.
         """
+        self.ensure_channel(spec.channel)
         self._ensure_replaceable(challenge, self._clock.now())
         self._count("requested", challenge.purpose, challenge.phone)
         code = generate_code(challenge.code_length)
-        body = self._body(spec, code)
+        message = self._message(challenge.phone, spec, code)
         account = _account_of(challenge.purpose, challenge.subject)
-        self._limits.reserve_sms(challenge.phone, ctx, segments=count_segments(body).count, account=account)
+        self._limits.reserve_sms(challenge.phone, ctx, segments=segments_of(message), account=account)
         now = self._clock.now()
         replaced = self._store.replace_code(
             challenge.id, self._hasher.digest(challenge.id, code), UNDELIVERED, now
@@ -205,8 +228,8 @@ class ChallengeService:
         if replaced is None:
             raise ChallengeUsed()
         replaced = replace(replaced, expires_at=now + timedelta(seconds=spec.ttl_seconds))
-        self._deliver(replaced, body, spec, ctx)
-        return self._sent(self._arm(replaced), ctx)
+        sent = self._deliver(replaced, message, ctx)
+        return self._sent(self._arm(replaced), sent, ctx)
 
     def _arm(self, challenge: Challenge) -> Challenge:
         """The delivered code becomes usable. If this write fails the request fails (503) and the code
@@ -220,11 +243,19 @@ class ChallengeService:
             raise ChallengeUsed()
         return armed
 
-    def _sent(self, challenge: Challenge, ctx: RequestContext) -> Challenge:
-        """Audits a texted code once it is usable; from here on nothing fails the request."""
+    def _sent(self, challenge: Challenge, sent: SentMessage, ctx: RequestContext) -> Challenge:
+        """Audits a delivered code (and the channel and provider it went by) once it is usable; from here
+        on nothing fails the request."""
         who = {"auth_id" if challenge.purpose == "verify" else "user_id": challenge.subject}
         record_quietly(
-            self._audit, "code_sent", ctx=ctx, phone=challenge.phone, purpose=challenge.purpose, **who
+            self._audit,
+            "code_sent",
+            ctx=ctx,
+            phone=challenge.phone,
+            purpose=challenge.purpose,
+            channel=sent.channel,
+            provider=sent.provider,
+            **who,
         )
         return challenge
 
@@ -369,12 +400,20 @@ class ChallengeService:
         if challenge.attempts >= challenge.max_attempts:
             raise ChallengeExhausted()
 
-    def _body(self, spec: CodeSpec, code: str) -> str:
-        return render_message(
-            spec.template, code=code, org=self._org, ttl_seconds=spec.ttl_seconds, web_origin=self._web_origin
+    def _message(self, phone: E164, spec: CodeSpec, code: str) -> OutgoingMessage:
+        return code_message(
+            to=phone,
+            code=code,
+            channel=spec.channel,
+            sms_template=spec.template,
+            voice_template=spec.voice_template,
+            language=spec.language,
+            org=self._org,
+            ttl_seconds=spec.ttl_seconds,
+            web_origin=self._web_origin,
         )
 
-    def _deliver(self, challenge: Challenge, body: str, spec: CodeSpec, ctx: RequestContext) -> None:
+    def _deliver(self, challenge: Challenge, message: OutgoingMessage, ctx: RequestContext) -> SentMessage:
         # A login's subject is a user id; a verification's is the caller's auth_id, kept as detail.
         who = (
             {"user_id": challenge.subject}
@@ -382,7 +421,7 @@ class ChallengeService:
             else {"auth_id": challenge.subject}
         )
         try:
-            send_expiring(self._sender, challenge.phone, body, spec.ttl_seconds)
+            sent = self._delivery.deliver(message)
         except SmsDeliveryError as exc:
             # Stored unusable and never armed: nobody may use a code that was never delivered (it could
             # reach the wrong hands later).
@@ -393,7 +432,9 @@ class ChallengeService:
                 phone=challenge.phone,
                 reason=exc.reason,
                 purpose=challenge.purpose,
+                channel=message.channel,
                 **who,
             )
             raise
         self._count("sent", challenge.purpose, challenge.phone)
+        return sent

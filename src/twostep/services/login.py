@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from twostep.domain.clock import Clock
+from twostep.domain.delivery import SMS
 from twostep.domain.errors import (
     ChallengeNotFound,
     InvalidCredentials,
@@ -237,12 +238,17 @@ class LoginService:
         self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr))
         return SignedIn(self._tokens.issue_pair(user, amr, ctx), user.id, amr, factor)
 
-    def resend(self, otp_id: str, ctx: RequestContext = NO_CONTEXT) -> CodeResent:
-        """Raises: ChallengeNotFound, ChallengeGone, RateLimited, SmsDeliveryError."""
+    def resend(self, otp_id: str, ctx: RequestContext = NO_CONTEXT, channel: str = SMS) -> CodeResent:
+        """A new code by `channel` (`sms`, or `voice` / `whatsapp` where configured).
+
+        Raises: ChannelNotConfigured, ChallengeNotFound, ChallengeGone, RateLimited, SmsDeliveryError.
+        """
+        self._codes.ensure_channel(channel)
         challenge = self._challenges.get_challenge(otp_id)
         if challenge is None or challenge.purpose != "login":
             raise ChallengeNotFound()
         # A locked account gets no more codes: they could not be used, and each one costs money.
         self._limits.check_second_factor_allowed(challenge.subject, ctx)
-        replaced = self._codes.replace(challenge, self._spec, ctx)
+        spec = self._spec if channel == SMS else replace(self._spec, channel=channel)
+        replaced = self._codes.replace(challenge, spec, ctx)
         return CodeResent(expires_at=replaced.expires_at, resend_after=self._codes.resend_after(replaced))

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from twostep.domain.clock import Clock
+from twostep.domain.delivery import SMS
 from twostep.domain.errors import (
     ChallengeExpired,
     ChallengeGone,
@@ -138,19 +139,22 @@ class VerificationService:
         expiration: int | None = None,
         retries: int | None = None,
         message: str | None = None,
+        channel: str = SMS,
         ctx: RequestContext = NO_CONTEXT,
     ) -> VerificationCreated:
-        """Create or replace the code for `auth_id` and text it to `recipient`.
+        """Create or replace the code for `auth_id` and send it to `recipient` by `channel`.
 
         Raises:
             InvalidInput / InvalidPhoneNumber / DestinationNotAllowed: bad input (the field is named).
+            ChannelNotConfigured: nothing carries `channel` here.
             RateLimited: per-IP rate, SMS caps or cooldown, a create already running for this id, or a
                 challenge out of attempts that has not expired yet.
             SmsDeliveryError: the text could not be sent (no usable new code is left behind).
         """
         auth_id = checked_auth_id(auth_id)
         phone = parse_phone(recipient, field="recipient")
-        spec = self.code_spec(code_length, expiration, retries, message, ctx.tenant)
+        self._codes.ensure_channel(channel)
+        spec = replace(self.code_spec(code_length, expiration, retries, message, ctx.tenant), channel=channel)
         self._limits.check_destination(phone, ctx, field="recipient")
         self._limits.check_ip("verification_create", ctx)
         challenge_id = verification_id(auth_id, ctx.tenant)

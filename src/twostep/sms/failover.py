@@ -16,22 +16,27 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from twostep.domain.clock import Clock, SystemClock
+from twostep.domain.delivery import SMS, VOICE, ChannelSender, OutgoingMessage, SentMessage, send_with
 from twostep.domain.errors import SmsDeliveryError
-from twostep.domain.ports import SmsSender, send_expiring
+from twostep.domain.ports import SmsSender
 from twostep.domain.segments import count_segments
 
 logger = logging.getLogger("twostep.sms")
 
 
-Send = Callable[[SmsSender], str]
+Sender = SmsSender | ChannelSender
+Send = Callable[[Sender], str]
 
 
 class FailoverSender:
-    def __init__(self, senders: Sequence[SmsSender], clock: Clock | None = None) -> None:
+    """The providers of one channel (SMS unless told), tried in order."""
+
+    def __init__(self, senders: Sequence[Sender], clock: Clock | None = None, channel: str = SMS) -> None:
         if not senders:
             raise ValueError("at least one sender is needed")
         self._senders = list(senders)
         self.name = "+".join(sender.name for sender in self._senders)
+        self.channel = channel
         self._clock = clock or SystemClock()
         self._paused: dict[str, datetime] = {}  # provider name -> asked us to wait until
         self._lock = threading.Lock()
@@ -43,14 +48,24 @@ class FailoverSender:
             SmsDeliveryError: every provider failed or is waiting; `reason` is the last provider's
                 reason, `retry_after` the shortest wait a provider asked for.
         """
-        return self._deliver(body, lambda sender: sender.send(to, body))
+        return self.deliver(OutgoingMessage(to, body, self.channel)).message_id
 
     def send_expiring(self, to: str, body: str, valid_seconds: int) -> str:
         """`send`, telling providers that can (Twilio) to drop the text after `valid_seconds`."""
-        return self._deliver(body, lambda sender: send_expiring(sender, to, body, valid_seconds))
+        return self.deliver(OutgoingMessage(to, body, self.channel, valid_seconds=valid_seconds)).message_id
 
-    def _deliver(self, body: str, send: Send) -> str:
-        warn_if_long(body)
+    def deliver(self, message: OutgoingMessage) -> SentMessage:
+        """`send` for a whole message; says which provider took it (and its id), for delivery receipts.
+
+        Raises:
+            SmsDeliveryError: as `send`.
+        """
+        if message.channel != VOICE:
+            warn_if_long(message.text)
+        provider, message_id = self._deliver(lambda sender: send_with(sender, message))
+        return SentMessage(provider, message_id, message.channel)
+
+    def _deliver(self, send: Send) -> tuple[str, str]:
         failures: list[SmsDeliveryError] = []
         for sender in self._senders:
             waiting = self._waiting(sender.name)
@@ -58,7 +73,7 @@ class FailoverSender:
                 failures.append(SmsDeliveryError("throttled", provider=sender.name, retry_after=waiting))
                 continue
             try:
-                return send_with_one_retry(sender, send)
+                return sender.name, send_with_one_retry(sender, send)
             except SmsDeliveryError as exc:
                 failures.append(exc)
                 self._pause(sender.name, exc.retry_after)
@@ -88,7 +103,7 @@ class FailoverSender:
                 self._paused[provider] = self._clock.now() + timedelta(seconds=seconds)
 
 
-def send_with_one_retry(sender: SmsSender, send: Send) -> str:
+def send_with_one_retry(sender: Sender, send: Send) -> str:
     """`send(sender)`, done a second time only when the first failure is safe to retry.
 
     Raises:

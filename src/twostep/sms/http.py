@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -37,6 +38,21 @@ def require(value: str | SecretStr | None, setting: str, provider: str) -> str:
     if text is None or not text.strip():
         raise ConfigurationError(f"{setting} is required for the {provider} provider")
     return text.strip()
+
+
+E164_NUMBER = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def require_number(value: str | None, setting: str, what: str) -> str:
+    """A sender number setting: present and in E.164 form.
+
+    Raises:
+        ConfigurationError: naming the setting, when it is missing or not `+` and 7 to 15 digits.
+    """
+    number = require(value, setting, what)
+    if not E164_NUMBER.fullmatch(number):
+        raise ConfigurationError(f"{setting} must be an E.164 number like +15017122661")
+    return number
 
 
 def client_for(settings: Settings, http: Any) -> httpx.Client:

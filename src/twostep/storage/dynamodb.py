@@ -22,6 +22,7 @@ deletes lag by up to a few days):
 | audit | `AUDIT` | `<seq>` | `AUDIT#<user id>` / `<seq>` | ttl 400 days |
 | shared keys | `KEYS` | `KEYS` | | sealed key material; replaced only over the version read |
 | prefix block | `PREFIXBLOCK#<prefix>` | `BLOCK` | `PREFIXBLOCKS` / `<prefix>` | fraud guard; ttl a day past `until` |
+| idempotency key | `IDEMPOTENCY#<hmac>` | `IDEMPOTENCY` | | first answer to an `Idempotency-Key`; ttl at expiry |
 | second factors | see dynamodb_factors.py and dynamodb_passkeys.py | | | |
 
 No Scan anywhere: `list_users` (CLI only) Queries the sparse `USERS` index, per-number outbox and
@@ -51,6 +52,7 @@ from twostep.storage.dynamodb_client import (
 from twostep.storage.dynamodb_counters import CounterOps
 from twostep.storage.dynamodb_erasure import ErasureOps
 from twostep.storage.dynamodb_factors import FactorOps
+from twostep.storage.dynamodb_idempotency import IdempotencyOps
 from twostep.storage.dynamodb_passkeys import PasskeyOps
 from twostep.storage.dynamodb_schema import GSI1, create_table, table_exists
 from twostep.storage.dynamodb_sessions import SessionOps
@@ -72,6 +74,7 @@ class DynamoDbStorage(
     UpkeepOps,
     FactorOps,
     PasskeyOps,
+    IdempotencyOps,
 ):
     """Satisfies every storage port over one boto3 client (thread-safe)."""
 

@@ -192,13 +192,18 @@ def outbox_item(entry: OutboxEntry, seq: str) -> dict[str, Any]:
         "body": entry.body,
         "sent_at": to_number(entry.sent_at),
         "provider": entry.provider,
+        "channel": entry.channel,
         "ttl": ttl_after(entry.sent_at, OUTBOX_TTL),
     }
 
 
 def outbox_entry(item: dict[str, Any]) -> OutboxEntry:
     return OutboxEntry(
-        to=item["to"], body=item["body"], sent_at=to_datetime(item["sent_at"]), provider=item["provider"]
+        to=item["to"],
+        body=item["body"],
+        sent_at=to_datetime(item["sent_at"]),
+        provider=item["provider"],
+        channel=item.get("channel", "sms"),  # entries written before channels existed were texts
     )
 
 

@@ -36,6 +36,7 @@ class UpkeepOps(TableOps):
             "webauthn_ceremonies",
             "remembered_devices",
             "prefix_blocks",
+            "idempotency_keys",
         }
     )
 
@@ -85,6 +86,7 @@ class UpkeepOps(TableOps):
             "webauthn_ceremonies": 0,
             "remembered_devices": 0,
             "prefix_blocks": 0,
+            "idempotency_keys": 0,
         }
 
     def _purge_partition(self, partition: str, before: datetime, limit: int) -> int:

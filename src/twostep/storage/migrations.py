@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from twostep.domain.errors import StorageUnavailable
 from twostep.storage.purge_sql import EXPIRY_INDEXES, POSTGRES_INDEXES, SQLITE_INDEXES
 from twostep.storage.schema_factors import POSTGRES_FACTORS, SQLITE_FACTORS
+from twostep.storage.schema_idempotency import POSTGRES_IDEMPOTENCY, SQLITE_IDEMPOTENCY
 from twostep.storage.schema_v1 import POSTGRES_V1, SQLITE_V1
 from twostep.storage.sqlite_users import add_challenge_email, upgrade_users
 
@@ -133,6 +134,24 @@ CREATE INDEX IF NOT EXISTS messages_user ON messages (user_id);
         "housekeeping: expired WebAuthn ceremonies, remembered devices and prefix blocks found by expiry",
         sqlite=EXPIRY_INDEXES,
         postgres=EXPIRY_INDEXES,
+    ),
+    Migration(
+        11,
+        "the console outbox keeps each message's channel (sms, voice, whatsapp, email)",
+        sqlite="""
+ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'sms';
+UPDATE outbox SET channel = 'email' WHERE provider = 'email';
+""",
+        postgres="""
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS channel text NOT NULL DEFAULT 'sms';
+UPDATE outbox SET channel = 'email' WHERE provider = 'email';
+""",
+    ),
+    Migration(
+        12,
+        "Idempotency-Key: idempotency_keys (first answers), found by expiry for housekeeping",
+        sqlite=SQLITE_IDEMPOTENCY,
+        postgres=POSTGRES_IDEMPOTENCY,
     ),
 )
 

@@ -21,6 +21,7 @@ from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.postgres_blocks import PostgresPrefixBlocks
 from twostep.storage.postgres_connection import Row
 from twostep.storage.postgres_factors import PostgresFactors
+from twostep.storage.postgres_idempotency import PostgresIdempotency
 from twostep.storage.postgres_sessions import INSERT_REFRESH, refresh_row
 from twostep.storage.postgres_upkeep import PostgresUpkeep
 from twostep.storage.postgres_users import PostgresUsers
@@ -48,7 +49,9 @@ def _refresh(row: Row | None) -> RefreshToken | None:
     return RefreshToken(**{key: row[key] for key in REFRESH_COLUMNS.split(", ")} | {"amr": tuple(row["amr"])})
 
 
-class PostgresStorage(PostgresFactors, PostgresUsers, PostgresUpkeep, PostgresPrefixBlocks):
+class PostgresStorage(
+    PostgresFactors, PostgresUsers, PostgresUpkeep, PostgresPrefixBlocks, PostgresIdempotency
+):
     """Satisfies every storage port; safe to share between threads and between processes."""
 
     @classmethod
@@ -178,8 +181,8 @@ class PostgresStorage(PostgresFactors, PostgresUsers, PostgresUpkeep, PostgresPr
     # --- outbox ---
     def add_outbox(self, entry: OutboxEntry) -> None:
         self._execute(
-            "INSERT INTO outbox (to_number, body, sent_at, provider) VALUES (%s, %s, %s, %s)",
-            (entry.to, entry.body, entry.sent_at, entry.provider),
+            "INSERT INTO outbox (to_number, body, sent_at, provider, channel) VALUES (%s, %s, %s, %s, %s)",
+            (entry.to, entry.body, entry.sent_at, entry.provider, entry.channel),
         )
 
     def list_outbox(self, to: str | None = None, last: int = 20) -> list[OutboxEntry]:
@@ -190,7 +193,13 @@ class PostgresStorage(PostgresFactors, PostgresUsers, PostgresUpkeep, PostgresPr
                 "SELECT * FROM outbox WHERE to_number = %s ORDER BY seq DESC LIMIT %s", (to, last)
             )
         return [
-            OutboxEntry(to=r["to_number"], body=r["body"], sent_at=r["sent_at"], provider=r["provider"])
+            OutboxEntry(
+                to=r["to_number"],
+                body=r["body"],
+                sent_at=r["sent_at"],
+                provider=r["provider"],
+                channel=r["channel"],
+            )
             for r in reversed(rows)
         ]
 

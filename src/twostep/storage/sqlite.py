@@ -20,10 +20,11 @@ from twostep.storage.purge_sql import purge_statements
 from twostep.storage.sqlite_blocks import SqlitePrefixBlocks
 from twostep.storage.sqlite_connection import epoch, moment, moment_or_none
 from twostep.storage.sqlite_factors import SqliteFactors
+from twostep.storage.sqlite_idempotency import SqliteIdempotency
 from twostep.storage.sqlite_sessions import INSERT_TOKEN, SqliteSessionOps, token_row
 
 
-class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks):
+class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteIdempotency):
     """Satisfies every storage port; safe to share between threads."""
 
     # --- users ---
@@ -279,8 +280,8 @@ class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks):
     # --- outbox ---
     def add_outbox(self, entry: OutboxEntry) -> None:
         self._execute(
-            "INSERT INTO outbox (to_number, body, sent_at, provider) VALUES (?, ?, ?, ?)",
-            (entry.to, entry.body, epoch(entry.sent_at), entry.provider),
+            "INSERT INTO outbox (to_number, body, sent_at, provider, channel) VALUES (?, ?, ?, ?, ?)",
+            (entry.to, entry.body, epoch(entry.sent_at), entry.provider, entry.channel),
         )
 
     def list_outbox(self, to: str | None = None, last: int = 20) -> list[OutboxEntry]:
@@ -290,7 +291,11 @@ class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks):
             rows = self._all("SELECT * FROM outbox WHERE to_number = ? ORDER BY seq DESC LIMIT ?", (to, last))
         return [
             OutboxEntry(
-                to=r["to_number"], body=r["body"], sent_at=moment(r["sent_at"]), provider=r["provider"]
+                to=r["to_number"],
+                body=r["body"],
+                sent_at=moment(r["sent_at"]),
+                provider=r["provider"],
+                channel=r["channel"],
             )
             for r in reversed(rows)
         ]

@@ -1,0 +1,221 @@
+"""`Idempotency-Key` on a route: mark the endpoint with `@idempotent(scope, caller)` and give its router
+`route_class=IdempotentRoute`. The route class claims the key before the endpoint (and its dependencies)
+run, keeps the answer the endpoint gave, and replays it to repeats; the endpoint itself stays unaware.
+
+Keys are scoped by the route's `scope` and a `caller` (the login's email, the challenge id in the path, the
+verification tenant), so two callers' keys never collide. Routes without the marker, and requests without
+the header, run exactly as before (the wrapper is not even installed on unmarked routes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from twostep.api.errors import error_response
+from twostep.api.responses import errors
+from twostep.container import Container
+from twostep.domain.errors import TwoStepError
+from twostep.domain.idempotency import (
+    MAX_KEY_LENGTH,
+    IdempotencyKeyReused,
+    IdempotencyRequestInProgress,
+    InvalidIdempotencyKey,
+    parse_idempotency_key,
+)
+from twostep.services.idempotency import Claim, IdempotencyService, IdempotentAnswer
+
+HEADER = "idempotency-key"
+REPLAYED_HEADER = "Idempotent-Replayed"  # Stripe's name: says the answer is the first request's
+# Headers that belong to the answer itself (never per-request ones like X-Request-Id, nor Set-Cookie).
+KEPT_HEADERS = frozenset({"content-type", "content-language", "location", "www-authenticate"})
+# An answer carrying any of these is never stored (a bearer credential must not outlive its response).
+CREDENTIAL_FIELDS = ("accessToken", "refreshToken", "deviceToken")
+IN_PROGRESS_RETRY_SECONDS = "1"
+_MARKER = "__twostep_idempotent__"
+
+# (request, container, body) -> who is asking, or None
+Caller = Callable[[Request, Container, bytes], str | None]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotent:
+    scope: str
+    caller: Caller  # who is asking, for the key's scope; None: no idempotency (the route refuses anyway)
+
+
+def by_path(request: Request, _: Container, __: bytes) -> str:
+    """The path's parameters (a challenge id): keys of different challenges never meet."""
+    return "&".join(f"{name}={value}" for name, value in sorted(request.path_params.items()))
+
+
+def by_login_email(_: Request, __: Container, body: bytes) -> str:
+    """The sign-in's email (the body's fingerprint then binds the password too): accounts never meet."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return ""
+    email = parsed.get("email") if isinstance(parsed, dict) else None
+    return f"email={email.strip().lower()}" if isinstance(email, str) else ""
+
+
+def idempotent(scope: str, caller: Caller = by_path) -> Callable[[F], F]:
+    """Mark an endpoint as honouring `Idempotency-Key` (its router needs `route_class=IdempotentRoute`)."""
+
+    def mark(endpoint: F) -> F:
+        setattr(endpoint, _MARKER, Idempotent(scope, caller))
+        return endpoint
+
+    return mark
+
+
+def canonical_request(request: Request, body: bytes) -> bytes:
+    """Method, path and body, the JSON body re-serialised (key order and spacing do not matter)."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        canonical = body
+    else:
+        canonical = json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
+    return b"\n".join((request.method.encode(), request.url.path.encode(), canonical))
+
+
+def _holds_credentials(response: Response, text: str) -> bool:
+    if "set-cookie" in response.headers:
+        return True
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and any(parsed.get(field) for field in CREDENTIAL_FIELDS)
+
+
+def keepable(response: Response) -> IdempotentAnswer | None:
+    """The answer as stored for replays; None when it must not be stored (tokens, cookies, a stream)."""
+    body = getattr(response, "body", None)
+    if not isinstance(body, bytes):
+        return None
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        return None
+    if _holds_credentials(response, text):
+        return None
+    headers = tuple((name, value) for name, value in response.headers.items() if name in KEPT_HEADERS)
+    return IdempotentAnswer(status=response.status_code, headers=headers, body=text)
+
+
+def replay(answer: IdempotentAnswer) -> Response:
+    headers = dict(answer.headers) | {REPLAYED_HEADER: "true"}
+    return Response(content=answer.body.encode(), status_code=answer.status, headers=headers)
+
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+Renderer = Callable[[TwoStepError], Response]
+
+
+def _refusal(render: Renderer, error: TwoStepError) -> Response:
+    response = render(error)
+    if isinstance(error, IdempotencyRequestInProgress):
+        response.headers["Retry-After"] = IN_PROGRESS_RETRY_SECONDS
+    return response
+
+
+async def _run_claimed(
+    service: IdempotencyService, claim: Claim, handler: Handler, request: Request, render: Renderer
+) -> Response:
+    """Run the endpoint holding the key; keep its answer, or let the key go."""
+    try:
+        response = await handler(request)
+    except TwoStepError as error:  # rendered here as the app's handler would, so the answer can be kept
+        response = render(error)
+    except BaseException:
+        # Nothing ran to the end (bad input, a bug, a cancelled request): a retry may run it.
+        await run_in_threadpool(service.abandon, claim)
+        raise
+    answer = keepable(response)
+    if answer is None:
+        await run_in_threadpool(service.abandon, claim)
+    else:
+        await run_in_threadpool(service.finish, claim, answer)
+    return response
+
+
+def _wrap(marker: Idempotent, handler: Handler, render: Renderer) -> Handler:
+    async def idempotent_handler(request: Request) -> Response:
+        values = request.headers.getlist(HEADER)
+        if not values:
+            return await handler(request)
+        container: Container = request.app.state.container
+        try:
+            key = parse_idempotency_key(values)
+        except InvalidIdempotencyKey as error:
+            return _refusal(render, error)
+        body = await request.body()
+        caller = marker.caller(request, container, body)
+        if caller is None:
+            return await handler(request)
+        material = canonical_request(request, body)
+        service = container.idempotency
+        try:
+            begun = await run_in_threadpool(service.begin, f"{marker.scope}\n{caller}", key, material)
+        except (IdempotencyKeyReused, IdempotencyRequestInProgress) as error:
+            return _refusal(render, error)
+        if isinstance(begun, IdempotentAnswer):
+            return replay(begun)
+        return await _run_claimed(service, begun, handler, request, render)
+
+    return idempotent_handler
+
+
+HEADER_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    "description": "A unique key per operation (a UUID): a repeat with the same key and body gets the "
+    "first answer (with `Idempotent-Replayed: true`) and nothing is sent again. The same key with another "
+    "body: 422 `idempotency_key_reused`; while the first still runs: 409 "
+    "`idempotency_request_in_progress`. Remembered for TWOSTEP_IDEMPOTENCY_TTL_SECONDS (default 24 h).",
+}
+
+
+class IdempotentRoute(APIRoute):
+    """A route that honours `Idempotency-Key` when its endpoint is marked with `@idempotent`.
+
+    Its refusals (bad key 400, key reused 422, in progress 409) are problem+json; a subclass for routes
+    with another error shape overrides `render_refusal` and `refusal_responses`.
+    """
+
+    refusal_responses: ClassVar[dict[int | str, dict[str, Any]]] = errors(400, 409, 422)
+
+    @staticmethod
+    def render_refusal(error: TwoStepError) -> Response:
+        return error_response(error)
+
+    @classmethod
+    def _documented(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        extra = dict(kwargs.get("openapi_extra") or {})
+        extra["parameters"] = [*extra.get("parameters", []), HEADER_PARAMETER]
+        responses = cls.refusal_responses | dict(kwargs.get("responses") or {})
+        return kwargs | {"openapi_extra": extra, "responses": responses}
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        # Set before APIRoute.__init__, which builds the handler.
+        self.idempotency: Idempotent | None = getattr(endpoint, _MARKER, None)
+        if self.idempotency is not None:
+            kwargs = self._documented(kwargs)
+        super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        if self.idempotency is None:
+            return handler
+        return _wrap(self.idempotency, handler, self.render_refusal)

@@ -1,0 +1,78 @@
+"""WhatsApp through Twilio's Messages API: the SMS request with `whatsapp:`-prefixed `To` and `From`.
+
+Outside a 24-hour conversation WhatsApp delivers only pre-approved templates: with
+`TWOSTEP_TWILIO_WHATSAPP_CONTENT_SID` set (an authentication template whose variable `{{1}}` is the
+code) the request sends `ContentSid` and `ContentVariables` instead of the text; the sandbox takes any text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import httpx
+
+from twostep.domain.delivery import OutgoingMessage
+from twostep.settings import Settings
+from twostep.sms import http as shared
+from twostep.sms.twilio import MAX_VALIDITY_SECONDS, TwilioSender
+
+if TYPE_CHECKING:
+    from twostep.sms import SenderDeps
+
+PREFIX = "whatsapp:"
+
+
+def whatsapp_address(number: str) -> str:
+    """`+4915112345678` as Twilio's WhatsApp address `whatsapp:+4915112345678` (an existing prefix kept)."""
+    number = number.strip()
+    return number if number.startswith(PREFIX) else PREFIX + number
+
+
+class TwilioWhatsAppSender(TwilioSender):
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        base_url: str,
+        account_sid: str,
+        auth_token: str,
+        sender: tuple[str, str],
+        content_sid: str | None = None,
+    ) -> None:
+        super().__init__(
+            http, base_url=base_url, account_sid=account_sid, auth_token=auth_token, sender=sender
+        )
+        self._content_sid = content_sid
+
+    @classmethod
+    def from_settings(cls, settings: Settings, deps: SenderDeps) -> TwilioWhatsAppSender:
+        """Raises: ConfigurationError naming the first missing TWOSTEP_TWILIO_* setting."""
+        what = "twilio whatsapp"
+        configured = (settings.twilio_whatsapp_from or "").strip().removeprefix(PREFIX)
+        sender = shared.require_number(configured, "TWOSTEP_TWILIO_WHATSAPP_FROM", what)
+        return cls(
+            shared.client_for(settings, deps.http),
+            base_url=settings.twilio_base_url,
+            account_sid=shared.require(settings.twilio_account_sid, "TWOSTEP_TWILIO_ACCOUNT_SID", what),
+            auth_token=shared.require(settings.twilio_auth_token, "TWOSTEP_TWILIO_AUTH_TOKEN", what),
+            sender=("From", whatsapp_address(sender)),
+            content_sid=(settings.twilio_whatsapp_content_sid or "").strip() or None,
+        )
+
+    def send(self, to: str, body: str) -> str:
+        return self.send_message(OutgoingMessage(to, body, "whatsapp"))
+
+    def send_expiring(self, to: str, body: str, valid_seconds: int) -> str:
+        return self.send_message(OutgoingMessage(to, body, "whatsapp", valid_seconds=valid_seconds))
+
+    def send_message(self, message: OutgoingMessage) -> str:
+        """Returns Twilio's message `sid`. Raises: SmsDeliveryError."""
+        form = {"To": whatsapp_address(message.to), "From": self._sender[1]}
+        if self._content_sid and message.code:
+            form |= {"ContentSid": self._content_sid, "ContentVariables": json.dumps({"1": message.code})}
+        else:
+            form["Body"] = message.text
+        if message.valid_seconds is not None:
+            form["ValidityPeriod"] = str(min(MAX_VALIDITY_SECONDS, max(1, message.valid_seconds)))
+        return self._post(form)

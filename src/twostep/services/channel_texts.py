@@ -1,0 +1,46 @@
+"""What a code says on each channel: the SMS text (WhatsApp sends it too), or the words a call speaks.
+
+A voice call takes the text to speak and a language tag; bundled texts per language plug in by giving
+`CodeSpec.voice_template` and `CodeSpec.language`.
+"""
+
+from __future__ import annotations
+
+from twostep.domain.delivery import SMS, VOICE, OutgoingMessage
+from twostep.domain.otp import render_message
+from twostep.domain.segments import count_segments
+
+DEFAULT_VOICE_TEMPLATE = "Your {org} code is: {code}."
+
+
+def spoken_code(code: str) -> str:
+    """`482913` as `4, 8, 2, 9, 1, 3`: read digit by digit with a short pause, never as one number."""
+    return ", ".join(code)
+
+
+def code_message(
+    *,
+    to: str,
+    code: str,
+    channel: str,
+    sms_template: str,
+    voice_template: str,
+    language: str,
+    org: str,
+    ttl_seconds: int,
+    web_origin: str | None,
+) -> OutgoingMessage:
+    """The message carrying `code` on `channel`; only an SMS gets the WebOTP line (browsers read SMS)."""
+    if channel == VOICE:
+        text = render_message(
+            voice_template, code=spoken_code(code), org=org, ttl_seconds=ttl_seconds, web_origin=None
+        )
+    else:
+        origin = web_origin if channel == SMS else None
+        text = render_message(sms_template, code=code, org=org, ttl_seconds=ttl_seconds, web_origin=origin)
+    return OutgoingMessage(to, text, channel, language, valid_seconds=ttl_seconds, code=code)
+
+
+def segments_of(message: OutgoingMessage) -> int:
+    """What a message counts against the SMS caps and budget: its SMS segments; a call counts as one."""
+    return 1 if message.channel == VOICE else count_segments(message.text).count

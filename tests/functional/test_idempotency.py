@@ -1,0 +1,247 @@
+"""`Idempotency-Key` over HTTP (TestClient, fixed clock): replays send nothing and answer the same; the
+same key with another body is refused; bad keys are 400; failures that may pass on a retry let the key
+go; answers with tokens are never stored; keys expire."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import PASSWORD, PHONE, register, settings_for_tests
+from twostep.api.app import create_app
+from twostep.api.verification_app import create_verification_app
+from twostep.container import Container, build
+from twostep.domain.clock import FixedClock
+from twostep.domain.errors import SmsDeliveryError
+from twostep.storage.memory import MemoryStorage
+
+LOGIN = {"email": "test@example.com", "password": PASSWORD}
+
+
+def texts(container: Container, to: str = PHONE) -> int:
+    return len(container.storage.list_outbox(to=to, last=1000))
+
+
+def keyed(key: str) -> dict[str, str]:
+    return {"Idempotency-Key": key}
+
+
+def test_a_replayed_login_returns_the_first_answer_and_texts_once(
+    client: TestClient, container: Container
+) -> None:
+    register(client)
+    first = client.post("/login", json=LOGIN, headers=keyed("login-1"))
+    assert first.status_code == 200, first.text
+    assert texts(container) == 1
+    # Key order and spacing of the body do not matter; the email's case neither.
+    again = client.post(
+        "/login",
+        content=f'{{ "password": "{PASSWORD}", "email": "test@example.com" }}',
+        headers=keyed("login-1"),
+    )
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["content-type"] == first.headers["content-type"]
+    assert "idempotent-replayed" not in first.headers
+    assert texts(container) == 1
+    # Without the key (or with another one) it is a new sign-in.
+    other = client.post("/login", json=LOGIN, headers=keyed("login-2"))
+    assert other.json()["otpId"] != first.json()["otpId"]
+    assert texts(container) == 2
+
+
+def test_the_same_key_with_another_body_is_refused(client: TestClient, container: Container) -> None:
+    register(client)
+    assert client.post("/login", json=LOGIN, headers=keyed("k")).status_code == 200
+    reused = client.post("/login", json=LOGIN | {"password": "another password"}, headers=keyed("k"))
+    assert reused.status_code == 422
+    assert reused.headers["content-type"] == "application/problem+json"
+    assert reused.json()["code"] == "idempotency_key_reused"
+    assert "another password" not in reused.text
+    # Another account's email is another scope: the same key is fresh there.
+    register(client, email="other@example.com", phone="+905555555556")
+    other = client.post(
+        "/login", json={"email": "other@example.com", "password": PASSWORD}, headers=keyed("k")
+    )
+    assert other.status_code == 200 and "idempotent-replayed" not in other.headers
+    assert texts(container) == 1
+
+
+def test_a_wrong_password_is_replayed_without_counting_again(
+    client: TestClient, container: Container
+) -> None:
+    register(client)
+    bad = LOGIN | {"password": "not the password"}
+    first = client.post("/login", json=bad, headers=keyed("bad"))
+    assert first.status_code == 401
+    failures = [e for e in container.storage.list_audit() if e.event == "login_failed"]
+    again = client.post("/login", json=bad, headers=keyed("bad"))
+    assert again.status_code == 401 and again.json() == first.json()
+    assert again.headers["www-authenticate"] == "Bearer"
+    assert [e for e in container.storage.list_audit() if e.event == "login_failed"] == failures
+
+
+@pytest.mark.parametrize(
+    "value", ["", "   ", "x" * 256, "tab\there", "\u00e9t\u00e9", "two words", '"unterminated\\"']
+)
+def test_invalid_keys_are_400(client: TestClient, container: Container, value: str) -> None:
+    register(client)
+    refused = client.post("/login", json=LOGIN, headers={"Idempotency-Key": value.encode()})
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["code"] == "invalid_idempotency_key"
+    assert texts(container) == 0
+
+
+def test_a_key_sent_twice_is_400_and_the_drafts_quoted_form_is_accepted(
+    client: TestClient, container: Container
+) -> None:
+    register(client)
+    twice = client.post("/login", json=LOGIN, headers=[("Idempotency-Key", "a"), ("Idempotency-Key", "b")])
+    assert twice.status_code == 400
+    quoted = client.post("/login", json=LOGIN, headers=keyed('"a key with spaces"'))
+    assert quoted.status_code == 200
+    again = client.post("/login", json=LOGIN, headers=keyed('"a key with spaces"'))
+    assert again.headers["idempotent-replayed"] == "true"
+    assert texts(container) == 1
+
+
+def test_resend_and_send_are_replayed_per_challenge(client: TestClient, container: Container) -> None:
+    register(client)
+    otp_id = client.post("/login", json=LOGIN).json()["otpId"]
+    resent = client.post(f"/otp/{otp_id}/resend", headers=keyed("r1"))
+    assert resent.status_code == 202
+    assert client.post(f"/otp/{otp_id}/resend", headers=keyed("r1")).json() == resent.json()
+    assert texts(container) == 2
+    sent = client.post(f"/otp/{otp_id}/send", json={"channel": "sms"}, headers=keyed("s1"))
+    assert sent.status_code == 202
+    replayed = client.post(f"/otp/{otp_id}/send", json={"channel": "sms"}, headers=keyed("s1"))
+    assert replayed.status_code == 202 and replayed.json() == sent.json()
+    assert texts(container) == 3
+    # The same key on another challenge is that challenge's own.
+    other = client.post("/login", json=LOGIN).json()["otpId"]
+    assert "idempotent-replayed" not in client.post(f"/otp/{other}/resend", headers=keyed("r1")).headers
+    assert texts(container) == 5
+
+
+def test_a_refusal_that_may_pass_later_is_not_kept(client: TestClient, container: Container) -> None:
+    register(client)
+    # A schema error: no work started, the key stays free.
+    assert client.post("/login", json={"email": "x"}, headers=keyed("v")).status_code == 422
+    assert client.post("/login", json=LOGIN, headers=keyed("v")).status_code == 200
+
+
+def test_answers_with_tokens_are_never_stored(make_container: Callable[..., Container]) -> None:
+    container = make_container(require_second_factor=False)
+    with TestClient(create_app(container)) as client:
+        register(client, phone=None)
+        first = client.post("/login", json=LOGIN, headers=keyed("t"))
+        assert first.status_code == 200 and first.json()["accessToken"]
+        again = client.post("/login", json=LOGIN, headers=keyed("t"))
+        assert again.status_code == 200 and "idempotent-replayed" not in again.headers
+        assert again.json()["refreshToken"] != first.json()["refreshToken"]
+    stored = container.storage._idempotency  # type: ignore[attr-defined]
+    assert stored == {}  # released, never written with an answer
+
+
+def test_keys_expire(make_container: Callable[..., Container], clock: FixedClock) -> None:
+    container = make_container(idempotency_ttl_seconds=600)
+    with TestClient(create_app(container)) as client:
+        register(client)
+        first = client.post("/login", json=LOGIN, headers=keyed("e")).json()
+        clock.advance(599)
+        assert client.post("/login", json=LOGIN, headers=keyed("e")).json() == first
+        clock.advance(1)
+        fresh = client.post("/login", json=LOGIN, headers=keyed("e"))
+        assert "idempotent-replayed" not in fresh.headers and fresh.json()["otpId"] != first["otpId"]
+    assert texts(container) == 2
+
+
+class FlakySender:
+    """Fails its first text with a provider error, then delivers."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.failures = 1
+
+    def send(self, to: str, body: str) -> str:
+        if self.failures:
+            self.failures -= 1
+            raise SmsDeliveryError("provider_error", "flaky", retryable=True)
+        self.sent.append(body)
+        return "id"
+
+
+@pytest.fixture(params=["full", "standalone"])
+def verification(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock
+) -> Iterator[tuple[TestClient, str]]:
+    settings = settings_for_tests(tmp_path, verify_api_keys=["shop:key-1", "bank:key-2"])
+    container = build(settings, clock=clock, storage=MemoryStorage(), sender=FlakySender())
+    app, path = (
+        (create_app(container), "/verifications")
+        if request.param == "full"
+        else (
+            create_verification_app(container),
+            "/",
+        )
+    )
+    with TestClient(app) as client:
+        yield client, path
+    container.close()
+
+
+def test_a_503_lets_the_key_go_and_a_replayed_create_sends_nothing(
+    verification: tuple[TestClient, str],
+) -> None:
+    client, path = verification
+    body = {"auth_id": "order-1", "recipient": "+14155552671"}
+    headers = {"X-Api-Key": "key-1"} | keyed("create-1")
+    failed = client.post(path, json=body, headers=headers)
+    assert failed.status_code == 503
+    created = client.post(path, json=body, headers=headers)
+    assert created.status_code == 200 and "idempotent-replayed" not in created.headers
+    sender: FlakySender = client.app.state.container.sender  # type: ignore[attr-defined]
+    assert len(sender.sent) == 1
+    replayed = client.post(path, json=body, headers=headers)
+    assert replayed.status_code == 200 and replayed.json() == created.json()
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert len(sender.sent) == 1
+    # Another tenant's key is its own scope; another body under the same key is refused.
+    assert (
+        "idempotent-replayed"
+        not in client.post(path, json=body, headers=headers | {"X-Api-Key": "key-2"}).headers
+    )
+    reused = client.post(path, json=body | {"auth_id": "order-2"}, headers=headers)
+    assert reused.status_code == 422 and reused.json()["code"] == "idempotency_key_reused"
+    assert reused.json()["reason"] == "IdempotencyKeyReused"  # the verification API's own error shape
+    assert len(sender.sent) == 2
+    bad = client.post(path, json=body, headers=headers | keyed(""))
+    assert bad.status_code == 400 and bad.json()["reason"] == "InvalidAPIUsage"
+    assert bad.json()["code"] == "invalid_idempotency_key" and bad.json()["field"] == "Idempotency-Key"
+
+
+def test_a_wrong_api_key_is_refused_as_before(verification: tuple[TestClient, str]) -> None:
+    client, path = verification
+    refused = client.post(
+        path, json={"auth_id": "a", "recipient": "+14155552671"}, headers={"X-Api-Key": "nope"} | keyed("w")
+    )
+    assert refused.status_code == 401 and refused.json()["reason"] == "InvalidApiKey"
+
+
+def test_openapi_documents_the_header(client: TestClient) -> None:
+    paths: dict[str, Any] = client.get("/openapi.json").json()["paths"]
+    for path in ("/login", "/otp/{otp_id}/resend", "/otp/{otp_id}/send", "/verifications"):
+        operation = paths[path]["post"]
+        names = [p["name"] for p in operation.get("parameters", [])]
+        assert "Idempotency-Key" in names, path
+        assert {"400", "409", "422"} <= set(operation["responses"]), path
+    assert "Idempotency-Key" not in [
+        p["name"] for p in paths["/otp/{otp_id}/verify"]["post"].get("parameters", [])
+    ]
