@@ -101,14 +101,14 @@ class LoginService:
             email = normalise_email(email)
         except InvalidInput:
             email = email.strip().lower()
-        self._limits.begin_login(email, ctx)
+        attempt = self._limits.begin_login(email, ctx)
         user = self._users.find_user_by_email(email)
         # An unknown email costs the same Argon2 work and the same counter writes as a known one, and
         # answers the same: no timing or response oracle for who has an account.
         if not self._hasher.verify(user.password_hash if user else None, password) or user is None:
             self._audit.record("login_failed", ctx=ctx, email=email, user_id=user.id if user else None)
             raise InvalidCredentials()
-        self._limits.login_succeeded(email, ctx)
+        self._limits.login_succeeded(attempt)
         self._locks.check(user.id)
         if self._hasher.needs_rehash(user.password_hash):
             self._users.set_password_hash(user.id, self._hasher.hash(password))
