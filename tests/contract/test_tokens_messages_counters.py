@@ -123,5 +123,26 @@ def test_audit_append_and_filter(storage: Storage) -> None:
     assert storage.list_audit(limit=1)[0].detail == {"k": "v"}
 
 
+def test_audit_events_appended_together_keep_their_order_and_fields(storage: Storage) -> None:
+    storage.append_audit(AuditEvent(event="login_failed", at=NOW, user_id="u1"))
+    together = [
+        AuditEvent(
+            event="code_verified", at=NOW, user_id="u1", ip="192.0.2.1", request_id="r", detail={"f": "sms"}
+        ),
+        AuditEvent(event="phone_verified", at=NOW, user_id="u1", phone_masked="+90*******55"),
+        AuditEvent(
+            event="login_succeeded", at=NOW, user_id="u1", email_hash="abc", detail={"factors": "pwd,sms"}
+        ),
+    ]
+    storage.append_audits(together)
+    storage.append_audits([])  # nothing to write is no error
+    storage.append_audits([AuditEvent(event="code_sent", at=NOW, user_id="u2")])
+    assert storage.list_audit(user_id="u1") == [
+        AuditEvent(event="login_failed", at=NOW, user_id="u1"),
+        *together,
+    ]
+    assert [e.event for e in storage.list_audit()][-1] == "code_sent"
+
+
 def test_ping(storage: Storage) -> None:
     storage.ping()

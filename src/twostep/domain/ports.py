@@ -7,6 +7,7 @@ the backend cannot be reached; it never lets a driver exception escape.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -230,6 +231,11 @@ class PrefixBlockStore(Protocol):
 
 class AuditStore(Protocol):
     def append_audit(self, event: AuditEvent) -> None: ...
+
+    def append_audits(self, events: Sequence[AuditEvent]) -> None:
+        """Several events of one request, in order, with one storage request (a sign-in's last step
+        records two or three)."""
+        ...
 
     def list_audit(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:
         """The `limit` newest events, oldest first."""

@@ -231,11 +231,14 @@ class LoginService:
         if user is None:
             raise ChallengeNotFound()
         self._locks.check(user.id)
-        self._audit.record("code_verified", ctx=ctx, user_id=user.id, factor=factor)
+        events = [self._audit.entry("code_verified", ctx=ctx, user_id=user.id, factor=factor)]
         if factor == "sms" and not user.phone_verified and self._users.prove_phone(user.id, challenge.phone):
             # The code came back from the number: it is this account's now, other claims on it end.
-            self._audit.record("phone_verified", ctx=ctx, user_id=user.id, phone=challenge.phone)
-        self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr))
+            events.append(
+                self._audit.entry("phone_verified", ctx=ctx, user_id=user.id, phone=challenge.phone)
+            )
+        events.append(self._audit.entry("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr)))
+        self._audit.record_all(*events)  # one storage request for the two or three
         return SignedIn(self._tokens.issue_pair(user, amr, ctx), user.id, amr, factor)
 
     def resend(self, otp_id: str, ctx: RequestContext = NO_CONTEXT, channel: str = SMS) -> CodeResent:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
@@ -326,6 +326,10 @@ class MemoryStorage(MemoryFactors, MemoryIdempotency):
     def append_audit(self, event: AuditEvent) -> None:
         with self._lock:
             self._audit.append(event)
+
+    def append_audits(self, events: Sequence[AuditEvent]) -> None:
+        with self._lock:
+            self._audit.extend(events)
 
     def pseudonymise_audit(self, user_id: str, pseudonym: str) -> int:
         with self._lock:
