@@ -106,6 +106,25 @@ def test_counter_increments_and_expires(storage: Storage) -> None:
     assert storage.get_counter("k", NOW) is None
 
 
+def test_counters_read_together_leave_out_missing_and_expired_ones(storage: Storage) -> None:
+    soon, later = NOW + timedelta(seconds=10), NOW + timedelta(seconds=60)
+    storage.increment_counter("account-lock:u1", 1, NOW, later)
+    storage.increment_counter("otp-fail:u1", 3, NOW, later)
+    storage.increment_counter("short", 1, NOW, soon)
+    keys = ["account-lock:u1", "otp-fail:u1", "short", "never-counted"]
+    assert {k: c.value for k, c in storage.get_counters(keys, NOW).items()} == {
+        "account-lock:u1": 1,
+        "otp-fail:u1": 3,
+        "short": 1,
+    }
+    assert storage.get_counters(keys, soon) == {
+        "account-lock:u1": storage.get_counter("account-lock:u1", soon),
+        "otp-fail:u1": storage.get_counter("otp-fail:u1", soon),
+    }
+    assert storage.get_counters(["never-counted"], NOW) == {}
+    assert storage.get_counters([], NOW) == {}
+
+
 def test_concurrent_increments_are_all_counted(storage: Storage) -> None:
     end = NOW + timedelta(seconds=60)
     results = run_together(50, lambda _: storage.increment_counter("hot", 1, NOW, end))

@@ -194,6 +194,10 @@ class CounterStore(Protocol):
         """The live counter, or None when missing or expired."""
         ...
 
+    def get_counters(self, keys: Sequence[str], now: datetime) -> dict[str, Counter]:
+        """The live counters among `keys` (missing or expired ones are left out), in one storage request."""
+        ...
+
     def delete_counter(self, key: str) -> None: ...
 
 

@@ -21,7 +21,7 @@ from twostep.domain.clock import Clock
 from twostep.domain.errors import RateLimited
 from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.models import NO_CONTEXT, RequestContext
-from twostep.domain.ports import CounterStore, PrefixBlock, PrefixBlockStore
+from twostep.domain.ports import Counter, CounterStore, PrefixBlock, PrefixBlockStore
 from twostep.services.audit import AuditService
 from twostep.services.counting import (
     DAY,
@@ -78,6 +78,11 @@ class _NoBlocks:
 
     def delete_prefix_block(self, prefix: str) -> bool:
         return False
+
+
+def code_failures_key(user_id: str) -> str:
+    """The counter of an account's consecutive wrong codes."""
+    return f"otp-fail:{user_id}"
 
 
 def _client_key(ctx: RequestContext) -> str:
@@ -205,7 +210,14 @@ class LimitsService:
     # --- per account: consecutive wrong codes across logins and resends (NIST 800-63B) ---
     def check_second_factor_allowed(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> None:
         """Raises: RateLimited("second_factor_locked") once the account's wrong-code budget is spent."""
-        failures = self._counters.get_counter(f"otp-fail:{user_id}", self._clock.now())
+        failures = self._counters.get_counter(code_failures_key(user_id), self._clock.now())
+        self.check_code_failures(user_id, failures, ctx)
+
+    def check_code_failures(self, user_id: str, failures: Counter | None, ctx: RequestContext) -> None:
+        """`check_second_factor_allowed` on the count already read (`code_failures_key`).
+
+        Raises: RateLimited("second_factor_locked").
+        """
         if failures is not None and failures.value >= self._policy.otp_account_failure_limit:
             self._refuse_locked(user_id, ctx)
 

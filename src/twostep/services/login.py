@@ -30,7 +30,7 @@ from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.devices import DeviceService
-from twostep.services.limits import LimitsService
+from twostep.services.limits import LimitsService, code_failures_key
 from twostep.services.second_factor import SecondFactorService
 from twostep.services.tokens import TokenPair, TokenService
 
@@ -109,7 +109,8 @@ class LoginService:
             self._audit.record("login_failed", ctx=ctx, email=email, user_id=user.id if user else None)
             raise InvalidCredentials()
         self._limits.login_succeeded(attempt)
-        self._locks.check(user.id)
+        # The lock and the wrong-code count (checked below, before a code goes out) in one read.
+        code_failures = self._locks.check_reading(user.id, code_failures_key(user.id))
         if self._hasher.needs_rehash(user.password_hash):
             self._users.set_password_hash(user.id, self._hasher.hash(password))
         if self._devices is not None and self._devices.recognises(device_token, user.id):
@@ -124,7 +125,7 @@ class LoginService:
                 raise SecondFactorRequired()
             self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd")
             return self._tokens.issue_pair(user, ("pwd",), ctx)
-        self._limits.check_second_factor_allowed(user.id, ctx)
+        self._limits.check_code_failures(user.id, code_failures, ctx)
         expected = SecondFactorService.preferred(factors) or factors[0]
         return self._challenge(user, factors, expected, ctx)
 

@@ -297,6 +297,10 @@ class MemoryStorage(MemoryFactors, MemoryIdempotency):
         current = self._counters.get(key)
         return current if current is not None and current.expires_at > now else None
 
+    def get_counters(self, keys: Sequence[str], now: datetime) -> dict[str, Counter]:
+        live = {key: self.get_counter(key, now) for key in keys}
+        return {key: counter for key, counter in live.items() if counter is not None}
+
     def delete_counter(self, key: str) -> None:
         with self._lock:
             self._counters.pop(key, None)

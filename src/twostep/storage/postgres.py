@@ -223,6 +223,15 @@ class PostgresStorage(
         )
         return None if row is None else Counter(int(row["value"]), row["expires_at"])
 
+    def get_counters(self, keys: Sequence[str], now: datetime) -> dict[str, Counter]:
+        if not keys:
+            return {}
+        rows = self._all(
+            "SELECT key, value, expires_at FROM counters WHERE key = ANY(%s) AND expires_at > %s",
+            (list(keys), now),
+        )
+        return {str(r["key"]): Counter(int(r["value"]), r["expires_at"]) for r in rows}
+
     def delete_counter(self, key: str) -> None:
         self._execute("DELETE FROM counters WHERE key = %s", (key,))
 

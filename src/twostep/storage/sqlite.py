@@ -319,6 +319,16 @@ class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteI
         )
         return None if row is None else Counter(int(row["value"]), moment(row["expires_at"]))
 
+    def get_counters(self, keys: Sequence[str], now: datetime) -> dict[str, Counter]:
+        if not keys:
+            return {}
+        marks = ", ".join("?" for _ in keys)
+        rows = self._all(
+            f"SELECT key, value, expires_at FROM counters WHERE key IN ({marks}) AND expires_at > ?",  # noqa: S608 (placeholders only)
+            (*keys, epoch(now)),
+        )
+        return {str(r["key"]): Counter(int(r["value"]), moment(r["expires_at"])) for r in rows}
+
     def delete_counter(self, key: str) -> None:
         self._execute("DELETE FROM counters WHERE key = ?", (key,))
 
