@@ -7,7 +7,8 @@ Each run starts a new interpreter (as a new Lambda container would), imports
 revocation list from a SQLite file, so no network is involved). Printed: median wall time from process
 spawn to exit, and inside the process the import time and the first call (settings, keys, verifier,
 one RS256 verification, one read of the revocation list). Also lists whether any heavy module got
-loaded (it must not; `sqlite3`, the driver that reads the list, is expected).
+loaded (it must not, nor PyJWT or `cryptography` for an RS256 key file; `sqlite3`, the driver that
+reads the list, is expected).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ imported = time.perf_counter()
 answer = authorizer.handler({"type": "TOKEN", "authorizationToken": "Bearer " + os.environ["BENCH_TOKEN"],
     "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/hello"}, None)
 done = time.perf_counter()
-heavy = sorted(m for m in ("fastapi", "starlette", "argon2", "boto3", "pydantic", "twostep.settings",
+heavy = sorted(m for m in ("fastapi", "starlette", "argon2", "boto3", "pydantic", "jwt", "cryptography", "twostep.settings",
     "twostep.storage.sqlite", "twostep.storage.dynamodb", "twostep.container", "twostep.services", "uvicorn",
     "mangum") if m in sys.modules)
 print(json.dumps({"effect": answer["policyDocument"]["Statement"][0]["Effect"],

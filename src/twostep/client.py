@@ -59,6 +59,10 @@ def _retry_after(response: httpx.Response) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def _idempotency(key: str | None) -> dict[str, str]:
+    return {"Idempotency-Key": key} if key else {}
+
+
 class _Closeable:
     _http: httpx.Client
 
@@ -118,12 +122,16 @@ class SMSAuthClient(_Closeable):
         headers = {"X-Api-Key": api_key} if api_key else {}
         self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport)
 
-    def create_auth(self, auth_id: str, recipient: str, **options: int | str) -> dict[str, Any]:
+    def create_auth(
+        self, auth_id: str, recipient: str, *, idempotency_key: str | None = None, **options: int | str
+    ) -> dict[str, Any]:
         """Text a code for `auth_id` to `recipient`; options: code_length, expiration, retries, message.
+        Retrying with the same `idempotency_key` gets the first answer and texts nothing again.
 
         Raises: SMSAuthError.
         """
-        return self._call("POST", json={"auth_id": auth_id, "recipient": recipient, **options})
+        body = {"auth_id": auth_id, "recipient": recipient, **options}
+        return self._call("POST", json=body, headers=_idempotency(idempotency_key))
 
     def authenticate_code(self, auth_id: str, code: str | int) -> dict[str, Any]:
         """`{"authenticated": true, ...}` for the right code. Raises: SMSAuthError."""
@@ -193,9 +201,13 @@ class TwoStepClient(_Closeable):
         body |= {"firstName": first_name, "lastName": last_name}
         return User.of(self._call("POST", "/register", json={k: v for k, v in body.items() if v is not None}))
 
-    def login(self, email: str, password: str) -> LoginChallenge | TokenPair:
-        """A code challenge, or tokens at once for an account without a second factor."""
-        data = self._call("POST", "/login", json={"email": email, "password": password})
+    def login(
+        self, email: str, password: str, *, idempotency_key: str | None = None
+    ) -> LoginChallenge | TokenPair:
+        """A code challenge, or tokens at once for an account without a second factor. Retrying with the
+        same `idempotency_key` gets the same challenge and texts nothing again."""
+        body = {"email": email, "password": password}
+        data = self._call("POST", "/login", json=body, headers=_idempotency(idempotency_key))
         if "accessToken" in data:
             return self._keep(TokenPair.of(data))
         return LoginChallenge(
@@ -209,8 +221,8 @@ class TwoStepClient(_Closeable):
     def verify(self, otp_id: str, code: str) -> TokenPair:
         return self._keep(TokenPair.of(self._call("POST", f"/otp/{otp_id}/verify", json={"otp": code})))
 
-    def resend(self, otp_id: str) -> CodeResent:
-        data = self._call("POST", f"/otp/{otp_id}/resend")
+    def resend(self, otp_id: str, *, idempotency_key: str | None = None) -> CodeResent:
+        data = self._call("POST", f"/otp/{otp_id}/resend", headers=_idempotency(idempotency_key))
         return CodeResent(
             datetime.fromisoformat(data["expiresAt"]), datetime.fromisoformat(data["resendAfter"])
         )
@@ -267,9 +279,17 @@ class TwoStepClient(_Closeable):
         self.tokens = pair
         return pair
 
-    def _call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """Raises: TwoStepAPIError."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = (headers or {}) | ({"Authorization": f"Bearer {token}"} if token else {})
         try:
             response = self._http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:

@@ -19,6 +19,7 @@ from twostep.domain.revocation import RevocationList
 from twostep.email import build_email_sender
 from twostep.factor_wiring import FactorServices, build_factor_services
 from twostep.policies import budget_policy, fraud_policy, limit_policy, tenant_directory, verify_policy
+from twostep.receipt_wiring import attach_fallback
 from twostep.secrets import key_source_for, settings_with_secret_credentials
 from twostep.services.account import AccountService, AccountStores
 from twostep.services.account_changes import AccountChangeService
@@ -34,10 +35,12 @@ from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService
 from twostep.services.messages import MessageService
 from twostep.services.prefix_guard import PrefixGuard
+from twostep.services.receipts import DeliveryReceipts
 from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
 from twostep.services.sessions import SessionService
 from twostep.services.tenants import TenantDirectory
+from twostep.services.test_numbers import FixedCodeNumbers
 from twostep.services.tokens import SessionPolicy, TokenService
 from twostep.services.verification import VerificationService
 from twostep.settings import Settings
@@ -78,6 +81,7 @@ class Container:
     idempotency: IdempotencyService
     closers: list[Any] = field(default_factory=list)
     delivery: ChannelRouter | None = None  # every channel (sms, voice, whatsapp) a code may go by
+    receipts: DeliveryReceipts | None = None  # delivery records and the provider receipts that move them
 
     def close(self) -> None:
         for resource in self.closers:
@@ -208,6 +212,7 @@ def _wire(
         metrics=metrics,
     )
     code_hasher = CodeHasher(keys.otp_hmac_key)
+    receipts = DeliveryReceipts(store=storage, challenges=storage, audit=audit, clock=clock, metrics=metrics)
     codes = ChallengeService(
         store=storage,
         sender=sender,
@@ -220,7 +225,11 @@ def _wire(
         org_name=settings.org_name,
         web_origin=settings.web_origin,
         metrics=metrics,
+        test_numbers=FixedCodeNumbers.parse(settings.test_numbers),
+        receipts=receipts,
     )
+    if settings.test_numbers:  # a fixed code is a way in: say so wherever it is on (never the numbers)
+        logger.warning("test numbers on: %d number(s) get fixed codes and no SMS", len(settings.test_numbers))
     locks = AccountLocks(storage, clock)
     tokens = TokenService(
         store=storage,
@@ -348,6 +357,10 @@ def _wire(
         ),
         closers=closers,
         delivery=delivery,
+        receipts=receipts,
     )
     factor_services.attach_login(container.login, codes, storage, tokens, limits, audit)
+    attach_fallback(
+        settings, receipts, (storage, codes, audit, clock), (login_spec, account_spec, container.verification)
+    )
     return container

@@ -8,7 +8,7 @@ from twostep.services.limits import BudgetPolicy, FraudPolicy, LimitPolicy
 from twostep.services.sms_prices import price_table, to_micro
 from twostep.services.tenants import TenantDirectory, parse_key_entries
 from twostep.services.verification import VerifyPolicy
-from twostep.settings import Settings, parse_country_amounts
+from twostep.settings import DEFAULT_VERIFY_TEMPLATE, Settings, parse_country_amounts
 
 
 def limit_policy(settings: Settings) -> LimitPolicy:
@@ -99,5 +99,16 @@ def verify_policy(settings: Settings) -> VerifyPolicy:
         default_ttl_seconds=settings.verify_default_ttl_seconds,
         max_ttl_seconds=settings.verify_max_ttl_seconds,
         default_retries=settings.verify_default_retries,
-        template=settings.verify_template,
+        template=verify_template(settings),
     )
+
+
+# Flowroute sms-verification's text: the code alone on the first line (its clients and tests read it there).
+FLOWROUTE_VERIFY_TEMPLATE = "{code}\nWelcome to {org}! Use this one-time code to complete your signup."
+
+
+def verify_template(settings: Settings) -> str:
+    """The configured verification text; in Flowroute compatibility mode its default is Flowroute's."""
+    if settings.verify_compat == "flowroute" and settings.verify_template == DEFAULT_VERIFY_TEMPLATE:
+        return FLOWROUTE_VERIFY_TEMPLATE
+    return settings.verify_template

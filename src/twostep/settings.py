@@ -312,6 +312,18 @@ class Settings(BaseSettings):
     sns_origination_number: str | None = None
     """Amazon SNS origination number (E.164, a number or short code you own in SNS) to send from."""
 
+    # --- delivery receipts ---
+    public_url: str | None = None
+    """This service's public base URL as SMS providers reach it (`https://auth.example.com`). When set,
+    Twilio is asked for status callbacks at `<url>/receipts/twilio` (their signature is checked against
+    this URL, never the Host header, which proxies rewrite) and Flowroute for delivery receipts."""
+    receipt_secret: SecretStr | None = None
+    """A random secret (at least 24 characters) in the Flowroute delivery-receipt URL
+    (`<public url>/receipts/flowroute/<secret>`): Flowroute signs nothing, so the URL is the credential."""
+    fallback_channels: CommaList = Field(default_factory=list)
+    """Comma-separated channels (`voice,whatsapp`) to send a fresh code by, in this order, when a receipt
+    says a texted code failed while it was still valid and unused (at most once per code); empty: off."""
+
     # --- abuse and cost protection ---
     resend_cooldown_seconds: int = Field(default=30, ge=0, le=3600)
     """Seconds between two texts to one number."""
@@ -392,6 +404,14 @@ class Settings(BaseSettings):
     """Wrong codes allowed per verification when the request gives no `retries`."""
     verify_template: str = DEFAULT_VERIFY_TEMPLATE
     """The verification SMS text; must contain `{code}`; may use `{org}` and `{minutes}`."""
+    verify_compat: Literal["twostep", "flowroute"] = "twostep"
+    """`flowroute`: `twostep serve --app verification` answers as Flowroute's sms-verification did (400 for
+    every failed check and bad request, its messages and body keys); `twostep`: precise statuses (401, 404,
+    410, 429)."""
+    test_numbers: CommaList = Field(default_factory=list)
+    """Comma-separated `+number:code` entries (`+14155550100:123456`): these numbers always get that code
+    and are never texted (app-store reviewers, smoke tests); limits and lock-outs still apply. Refused in
+    prod."""
 
     _split = field_validator(
         "cors_origins",
@@ -405,8 +425,24 @@ class Settings(BaseSettings):
         "sms_prices",
         "sms_country_budgets",
         "webauthn_origins",
+        "test_numbers",
+        "fallback_channels",
         mode="before",
     )(_split_commas)
+
+    @field_validator("verify_compat", mode="before")
+    @classmethod
+    def _compat_default(cls, value: object) -> object:
+        return "twostep" if value in ("", None) else value  # an empty compose variable means the default
+
+    @field_validator("test_numbers")
+    @classmethod
+    def _test_number_entries(cls, value: list[str]) -> list[str]:
+        from twostep.services.test_numbers import parse_test_number  # phonenumbers only when set
+
+        for entry in value:
+            parse_test_number(entry)
+        return value
 
     @field_validator("verify_tenants", mode="before")
     @classmethod
@@ -464,12 +500,42 @@ class Settings(BaseSettings):
             raise ValueError("at least one provider is needed")
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("use the base URL providers reach, like https://auth.example.com")
+        return value.strip().rstrip("/")
+
+    @field_validator("receipt_secret", mode="before")
+    @classmethod
+    def _receipt_secret(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text in ("", None):
+            return None
+        if isinstance(text, str) and (len(text) < 24 or not re.fullmatch(r"[A-Za-z0-9_-]+", text)):
+            raise ValueError("use at least 24 letters, digits, - or _ (it goes into a URL)")
+        return value
+
     @field_validator("channel_providers")
     @classmethod
     def _known_channels(cls, value: list[str] | None) -> list[str] | None:
         if value is not None:
             registry.parse_channel_providers(value)
         return value
+
+    @field_validator("fallback_channels")
+    @classmethod
+    def _fallback_channels(cls, value: list[str]) -> list[str]:
+        channels = [name.strip().lower() for name in value]
+        others = registry.channel_names()[1:]
+        unknown = [name for name in channels if name not in others]
+        if unknown:
+            raise ValueError(f"unknown channel(s) {', '.join(unknown)}; use {', '.join(others)}")
+        return channels
 
     @field_validator("metrics_token", mode="before")
     @classmethod
@@ -519,6 +585,8 @@ class Settings(BaseSettings):
             )
         if self.master_key is not None and len(self.master_key.get_secret_value()) < 32:
             raise ValueError("TWOSTEP_MASTER_KEY must be at least 32 characters")
+        if self.stage == "prod" and self.test_numbers:
+            raise ValueError("TWOSTEP_TEST_NUMBERS: test numbers (fixed codes) are refused in prod")
         if self.stage == "prod" and self.email_provider == "console":
             raise ValueError("TWOSTEP_EMAIL_PROVIDER: the console provider is refused in prod")
         if self.storage == "postgres":

@@ -21,6 +21,7 @@ import pytest
 from tests.adversarial.jwt_catalogue import ALGORITHMS, cases, catalogue, valid_with_remote_key_headers
 from tests.adversarial.jwt_fixtures import RecordingServer, Service, recording_server, services
 from twostep.aws import authorizer as authorizer_module
+from twostep.domain.rs256_verifier import Rs256TokenVerifier
 
 __all__ = ["recording_server", "services"]  # fixtures used by name below
 
@@ -98,6 +99,10 @@ class AuthorizerPerAlgorithm:
         handler: Handler = self._module.handler
         return handler
 
+    @property
+    def module(self) -> ModuleType:
+        return self._module
+
     def close(self) -> None:
         self._monkeypatch.undo()
         importlib.reload(authorizer_module)
@@ -160,3 +165,11 @@ def test_missing_authorization_is_denied(authorizer: AuthorizerPerAlgorithm, eve
     event.get("headers", {}).clear()
     event.get("multiValueHeaders", {}).clear()
     assert not allowed(handler, event)
+
+
+def test_rs256_catalogue_runs_against_the_pyjwt_free_verifier(authorizer: AuthorizerPerAlgorithm) -> None:
+    """The authorizer checks RS256 without PyJWT (`domain/rs256_verifier.py`): the battery above tests it."""
+    authorizer.handler("RS256")
+    assert isinstance(authorizer.module.get_verifier(), Rs256TokenVerifier)
+    authorizer.handler("ES256")
+    assert not isinstance(authorizer.module.get_verifier(), Rs256TokenVerifier)

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from twostep.domain.errors import ConfigurationError
 from twostep.settings import Settings
 from twostep.storage.sqlite import SqliteStorage
 
-SHARED = [f.name for f in fields(AuthorizerSettings)]
+SHARED = list(AuthorizerSettings._fields)
 
 
 def test_defaults_match_settings() -> None:

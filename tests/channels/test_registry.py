@@ -143,3 +143,16 @@ def test_template_allows_exactly_the_registry_channel_providers() -> None:
     assert re.fullmatch(pattern, "voice:twilio,whatsapp:console")
     assert re.fullmatch(pattern, "")
     assert not re.fullmatch(pattern, "voice:sns")
+
+
+def test_the_docs_table_lists_every_provider_and_channel() -> None:
+    from twostep.docs.providers_page import providers_markdown
+
+    page = providers_markdown()
+    for name, provider in registry.PROVIDERS.items():
+        for carrier in provider.channels.values():
+            assert f"| `{carrier.target}` |" in page and f"`{name}`" in page
+    assert (
+        "| `voice` | `TWOSTEP_TWILIO_ACCOUNT_SID`, `TWOSTEP_TWILIO_AUTH_TOKEN`, `TWOSTEP_TWILIO_VOICE_FROM` |"
+        in page
+    )

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from tests.contract.helpers import NOW, make_challenge, make_refresh
+from tests.contract.test_deliveries import delivery
 from tests.contract.test_factors import device
 from tests.contract.test_idempotency_keys import record as idempotency_record
 from tests.contract.test_sessions import make_session
@@ -52,6 +53,7 @@ def test_purge_deletes_what_ended_and_keeps_what_lives(storage: Storage) -> None
         storage.put_ceremony(Ceremony(f"cer-{name}", "register", "user-1", "Y2hhbGxlbmdl", until))
         storage.add_remembered_device(replace(device(f"dev-{name}"), expires_at=until))
         storage.add_prefix_block(PrefixBlock(f"+90{n}", until - timedelta(hours=1), until, 50, 0))
+        storage.add_delivery(replace(delivery(f"SM-{name}"), expires_at=until))
     # Idempotency keys: one expired an hour ago, one live.
     storage.claim_idempotency_key(idempotency_record("lease-old", key="idem-old", at_second=-DAY - 3600))
     storage.claim_idempotency_key(idempotency_record("lease-live", key="idem-live"))
@@ -79,6 +81,10 @@ def test_purge_deletes_what_ended_and_keeps_what_lives(storage: Storage) -> None
     assert storage.take_ceremony("cer-live", NOW) is not None
     assert [d.id for d in storage.list_remembered_devices("user-1", NOW)] == ["dev-live"]
     assert [b.prefix for b in storage.list_prefix_blocks(NOW)] == ["+902"]
+    if "deliveries" not in by_backend:
+        assert storage.get_delivery("twilio", "SM-old") is None
+    assert storage.get_delivery("twilio", "SM-recent") is not None
+    assert storage.get_delivery("twilio", "SM-live") is not None
     assert storage.get_idempotency_record("idem-live", NOW) is not None
     assert housekeeping.purge_once() == dict.fromkeys(PURGED_KINDS, 0)  # nothing more to do
 

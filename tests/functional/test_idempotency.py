@@ -16,7 +16,8 @@ from twostep.api.app import create_app
 from twostep.api.verification_app import create_verification_app
 from twostep.container import Container, build
 from twostep.domain.clock import FixedClock
-from twostep.domain.errors import SmsDeliveryError
+from twostep.domain.errors import SmsDeliveryError, StorageUnavailable
+from twostep.domain.idempotency import IdempotencyRecord
 from twostep.storage.memory import MemoryStorage
 
 LOGIN = {"email": "test@example.com", "password": PASSWORD}
@@ -242,6 +243,30 @@ def test_openapi_documents_the_header(client: TestClient) -> None:
         names = [p["name"] for p in operation.get("parameters", [])]
         assert "Idempotency-Key" in names, path
         assert {"400", "409", "422"} <= set(operation["responses"]), path
+        success = "200" if path in ("/login", "/verifications") else "202"
+        assert "Idempotent-Replayed" in operation["responses"][success]["headers"], path
+        assert "schema" in operation["responses"][success]["content"]["application/json"], path
     assert "Idempotency-Key" not in [
         p["name"] for p in paths["/otp/{otp_id}/verify"]["post"].get("parameters", [])
     ]
+
+
+class NoIdempotencyStorage(MemoryStorage):
+    """Memory storage whose idempotency records cannot be reached."""
+
+    def claim_idempotency_key(self, record: IdempotencyRecord) -> bool:
+        raise StorageUnavailable("idempotency records unreachable")
+
+
+@pytest.mark.parametrize("app", ["full", "standalone"])
+def test_unreachable_records_fail_closed_with_503(tmp_path: Path, clock: FixedClock, app: str) -> None:
+    container = build(settings_for_tests(tmp_path), clock=clock, storage=NoIdempotencyStorage())
+    create, path = (create_app, "/verifications") if app == "full" else (create_verification_app, "/")
+    with TestClient(create(container)) as client:
+        body = {"auth_id": "order-1", "recipient": "+14155552671"}
+        refused = client.post(path, json=body, headers=keyed("down"))
+        assert refused.status_code == 503 and refused.headers["retry-after"]
+        assert refused.json()["reason"] == "ServiceUnavailable"  # the verification API's shape
+        assert texts(container, "+14155552671") == 0
+        assert client.post(path, json=body).status_code == 200  # without the header: as before
+    container.close()

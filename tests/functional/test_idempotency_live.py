@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.live import ServerProcess
+from twostep.client import LoginChallenge, TwoStepClient
 
 PASSWORD = "correct horse battery staple"
 EXPIRY_DEADLINE_SECONDS = 30.0
@@ -133,3 +134,13 @@ def test_keys_expire_and_are_purged(tmp_path: Path) -> None:
         assert purged.returncode == 0, purged.stderr
         deleted = re.search(r"(\d+) idempotency_keys", purged.stdout)
         assert deleted is not None and int(deleted.group(1)) >= 1, purged.stdout
+
+
+def test_the_python_client_retries_safely_with_a_key(server: ServerProcess) -> None:
+    login, phone = account(server, 5)
+    with TwoStepClient(server.base_url) as api:
+        first = api.login(login["email"], PASSWORD, idempotency_key="client-retry")
+        again = api.login(login["email"], PASSWORD, idempotency_key="client-retry")
+    assert isinstance(first, LoginChallenge) and isinstance(again, LoginChallenge)
+    assert again.otp_id == first.otp_id
+    assert len(server.outbox(phone)) == 1

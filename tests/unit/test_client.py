@@ -93,3 +93,18 @@ def test_accounts_calls_that_need_a_session_say_so() -> None:
     ):
         client.hello()
     assert raised.value.code == "not_signed_in"
+
+
+def test_idempotency_keys_go_out_as_the_header_only_when_given() -> None:
+    seen: list[httpx.Request] = []
+    created = b'{"auth_id": "a", "message": "ok"}'
+    with SMSAuthClient("localhost:1", api_key="k-1", transport=answering(200, created, seen)) as sms:
+        sms.create_auth("a", "+14155552671", idempotency_key="create-1", code_length=6)
+        sms.create_auth("a", "+14155552671")
+    assert seen[0].headers["idempotency-key"] == "create-1" and seen[0].headers["x-api-key"] == "k-1"
+    assert b"idempotency" not in seen[0].content and b'"code_length":6' in seen[0].content.replace(b" ", b"")
+    assert "idempotency-key" not in seen[1].headers
+    resent = b'{"expiresAt": "2026-01-01T00:00:00+00:00", "resendAfter": "2026-01-01T00:00:00+00:00"}'
+    with TwoStepClient("http://h", transport=answering(202, resent, seen)) as api:
+        api.resend("otp-1", idempotency_key="resend-1")
+    assert seen[2].headers["idempotency-key"] == "resend-1"

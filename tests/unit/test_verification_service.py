@@ -109,9 +109,9 @@ def test_unknown_auth_id_is_not_found_and_costs_the_same_hmac(
     calls: list[str] = []
 
     class CountingHasher(CodeHasher):
-        def digest(self, challenge_id: str, code: str) -> str:
+        def digest(self, challenge_id: str, code: str, binding: str = "") -> str:
             calls.append(challenge_id)
-            return super().digest(challenge_id, code)
+            return super().digest(challenge_id, code, binding)
 
     counting = VerificationService(
         codes=built.codes,

@@ -14,6 +14,7 @@ from twostep.api import (
     routes_factors,
     routes_health,
     routes_messages,
+    routes_receipts,
     routes_sessions,
     routes_signin_factors,
     routes_tokens,
@@ -25,6 +26,7 @@ from twostep.api.lifespan import Lifespan
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from twostep.api.responses import BEARER_SCHEME
 from twostep.api.routes_verification import verification_router
+from twostep.api.routes_verification_status import verification_status_router
 from twostep.api.routes_web import install_web
 from twostep.container import Container
 
@@ -61,8 +63,10 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
         routes_messages,
         routes_wellknown,
         routes_health,
+        routes_receipts,
     ):
         app.include_router(module.router)
+    app.include_router(verification_status_router())  # before the create/check routes' path
     app.include_router(verification_router(container.settings))
     install_docs(app, container.settings)
     install_web(app)  # last, so API routes win
@@ -97,6 +101,12 @@ def _add_cors(app: FastAPI, container: Container) -> None:
             allow_credentials=True,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=CORS_ALLOW_HEADERS,
-            expose_headers=["Idempotent-Replayed", "Retry-After", "X-Request-Id"],
+            expose_headers=[
+                "Idempotent-Replayed",
+                "Retry-After",
+                "RateLimit-Policy",
+                "RateLimit",
+                "X-Request-Id",
+            ],
             max_age=600,
         )

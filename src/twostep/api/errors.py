@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from twostep.api.causes import describe_cause
 from twostep.api.middleware import BodyTooLarge
+from twostep.api.ratelimit_headers import ratelimit_headers
 from twostep.domain import errors as e
 from twostep.domain.idempotency import IdempotencyKeyReused, IdempotencyRequestInProgress
 from twostep.logs import request_id_var
@@ -32,6 +33,7 @@ STATUS_TABLE: tuple[tuple[type[e.TwoStepError], int], ...] = (
     # The fraud guard blocked the number's prefix for a while.
     (e.DestinationBlocked, 403),
     (e.AccountExists, 409),
+    (e.CodeBound, 409),
     # Idempotency-Key: the same key for another request; the first request with it still running.
     (IdempotencyKeyReused, 422),
     (IdempotencyRequestInProgress, 409),
@@ -87,13 +89,17 @@ def problem(
 
 
 def retry_headers(error: e.TwoStepError) -> dict[str, str]:
-    """`Retry-After` for limits and failed dependencies (logged here: one warning per 503, either shape)."""
+    """`Retry-After` for limits and failed dependencies (logged here: one warning per 503, either shape);
+    a 429 also carries the IETF `RateLimit-Policy` and `RateLimit` fields."""
     if isinstance(error, e.RateLimited | e.DestinationBlocked | e.SmsBudgetExhausted):
         if isinstance(error, e.SmsBudgetExhausted):
             logger.warning(
                 "dependency unavailable", extra={"code": error.code, "cause": describe_cause(error)}
             )
-        return {"Retry-After": str(error.retry_after)}
+        headers = {"Retry-After": str(error.retry_after)}
+        if isinstance(error, e.RateLimited):
+            headers |= ratelimit_headers(error)
+        return headers
     if isinstance(error, e.DependencyUnavailable):
         logger.warning("dependency unavailable", extra={"code": error.code, "cause": describe_cause(error)})
         retry_after = error.retry_after if isinstance(error, e.SmsDeliveryError) else None

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from twostep.api.errors import error_response
 from twostep.api.responses import errors
 from twostep.container import Container
-from twostep.domain.errors import TwoStepError
+from twostep.domain.errors import DependencyUnavailable, TwoStepError
 from twostep.domain.idempotency import (
     MAX_KEY_LENGTH,
     IdempotencyKeyReused,
@@ -166,8 +166,8 @@ def _wrap(marker: Idempotent, handler: Handler, render: Renderer) -> Handler:
         service = container.idempotency
         try:
             begun = await run_in_threadpool(service.begin, f"{marker.scope}\n{caller}", key, material)
-        except (IdempotencyKeyReused, IdempotencyRequestInProgress) as error:
-            return _refusal(render, error)
+        except (IdempotencyKeyReused, IdempotencyRequestInProgress, DependencyUnavailable) as error:
+            return _refusal(render, error)  # storage down: 503 and nothing done (fail closed)
         if isinstance(begun, IdempotentAnswer):
             return replay(begun)
         return await _run_claimed(service, begun, handler, request, render)
@@ -184,6 +184,15 @@ HEADER_PARAMETER: dict[str, Any] = {
     "first answer (with `Idempotent-Replayed: true`) and nothing is sent again. The same key with another "
     "body: 422 `idempotency_key_reused`; while the first still runs: 409 "
     "`idempotency_request_in_progress`. Remembered for TWOSTEP_IDEMPOTENCY_TTL_SECONDS (default 24 h).",
+}
+
+
+REPLAYED_HEADER_DOC: dict[str, Any] = {
+    REPLAYED_HEADER: {
+        "description": "`true` when this is the first answer to an earlier request with the same "
+        "Idempotency-Key, replayed (nothing was done again).",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
 }
 
 
@@ -205,6 +214,8 @@ class IdempotentRoute(APIRoute):
         extra = dict(kwargs.get("openapi_extra") or {})
         extra["parameters"] = [*extra.get("parameters", []), HEADER_PARAMETER]
         responses = cls.refusal_responses | dict(kwargs.get("responses") or {})
+        success = kwargs.get("status_code") or 200
+        responses[success] = {"headers": REPLAYED_HEADER_DOC} | responses.get(success, {})
         return kwargs | {"openapi_extra": extra, "responses": responses}
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:

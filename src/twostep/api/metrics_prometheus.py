@@ -104,6 +104,13 @@ class PrometheusMetrics:
             **reg,
         )
 
+        self.receipts = Counter(
+            "twostep_delivery_receipts",
+            "Delivery receipts that moved a sent message's status, by provider and status.",
+            ["provider", "status"],
+            **reg,
+        )
+
     # --- the core's port ---
     def code_event(self, stage: CodeStage, *, purpose: str, country: str, provider: str) -> None:
         self.codes.labels(stage, purpose, country, provider).inc()
@@ -117,6 +124,9 @@ class PrometheusMetrics:
 
     def hash_queue(self, waiting: int) -> None:
         self.hash_waiting.set(waiting)
+
+    def delivery_receipt(self, *, provider: str, status: str) -> None:
+        self.receipts.labels(provider, status).inc()
 
     # --- exposition ---
     def render(self) -> bytes:

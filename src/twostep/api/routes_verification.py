@@ -20,11 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from twostep.api.deps import ContainerDep, ContextDep
 from twostep.api.idempotency import IdempotentRoute, idempotent
+from twostep.api.verification_compat import FlowrouteCompatRoute, FlowrouteCreatedOut, compat_error
 from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRoute, flowroute_error
 from twostep.channels import registry
 from twostep.container import Container
 from twostep.domain.errors import ApiKeyRequired, TwoStepError
 from twostep.domain.models import RequestContext
+from twostep.domain.transaction import Transaction
 from twostep.settings import Settings
 
 logger = logging.getLogger("twostep.api.verification")
@@ -68,6 +70,15 @@ class VerificationCreateRequest(BaseModel):
         max_length=20,
         description="`sms` (default), `voice` (a call reads the code aloud) or `whatsapp`, where the "
         "service configures it; another answers 400 with `code` channel_not_configured.",
+    )
+    amount: StrictStr | None = Field(
+        default=None,
+        description="With `payee`: the amount this code confirms, like `49.90 EUR` (up to 3 decimals, "
+        "ISO 4217 currency); shown in the text and bound to the code (PSD2 dynamic linking).",
+    )
+    payee: StrictStr | None = Field(
+        default=None,
+        description="With `amount`: who is paid, 1..64 printable characters; the check must present both.",
     )
 
 
@@ -149,6 +160,17 @@ class VerificationRoute(IdempotentRoute, FlowrouteErrorRoute):
         return flowroute_error(error)
 
 
+class VerificationCompatRoute(IdempotentRoute, FlowrouteCompatRoute):
+    """Flowroute compatibility mode (`TWOSTEP_VERIFY_COMPAT=flowroute`): Flowroute's statuses and bodies,
+    `Idempotency-Key` refusals included (400, like every refusal there)."""
+
+    refusal_responses = {400: VerificationRoute.refusal_responses[400]}
+
+    @staticmethod
+    def render_refusal(error: TwoStepError) -> Response:
+        return compat_error(error, "POST")
+
+
 @idempotent("verification", caller=by_tenant)
 def create_verification(
     body: VerificationCreateRequest, container: ContainerDep, ctx: CallerDep
@@ -163,6 +185,7 @@ def create_verification(
         message=body.message,
         channel=body.channel,
         ctx=ctx,
+        transaction=Transaction.from_request(body.amount, body.payee),
     )
     return VerificationCreatedOut(
         message="Success: Verification code created.",
@@ -172,21 +195,41 @@ def create_verification(
     )
 
 
+@idempotent("verification", caller=by_tenant)
+def create_verification_flowroute(
+    body: VerificationCreateRequest, container: ContainerDep, ctx: CallerDep
+) -> FlowrouteCreatedOut:
+    """Create (or replace) the code for `auth_id` and text it (Flowroute compatibility: its body keys only)."""
+    created = create_verification(body, container, ctx)
+    return FlowrouteCreatedOut(message=created.message, auth_id=created.auth_id)
+
+
 def check_verification(
     container: ContainerDep,
     ctx: CallerDep,
     auth_id: Annotated[str, Query(max_length=1000)],
     code: Annotated[str, Query(max_length=100)],
+    amount: Annotated[
+        str | None, Query(max_length=100, description="As created (transaction codes).")
+    ] = None,
+    payee: Annotated[str | None, Query(max_length=200, description="As created (transaction codes).")] = None,
 ) -> VerificationSuccessOut:
-    """Check the code for `auth_id`; a right code works once."""
-    checked = container.verification.check(auth_id, code, ctx)
+    """Check the code for `auth_id`; a right code works once, and a transaction's code only with the
+    same `amount` and `payee` (different ones answer as a wrong code)."""
+    transaction = Transaction.from_request(amount, payee)
+    checked = container.verification.check(auth_id, code, ctx, transaction)
     return VerificationSuccessOut(
         authenticated=True, auth_id=checked.auth_id, message="Success: Authorization code verified."
     )
 
 
-def verification_router(settings: Settings, path: str = "/verifications") -> APIRouter:
-    """The two routes at `path`, with Flowroute sms-verification's error shape and the API-key check."""
+def verification_router(
+    settings: Settings, path: str = "/verifications", *, flowroute_statuses: bool = False
+) -> APIRouter:
+    """The two routes at `path`, with Flowroute sms-verification's error shape and the API-key check.
+
+    `flowroute_statuses`: answer with the original service's statuses too (400 for every refusal) and
+    its create body (see `verification_compat`); otherwise the precise statuses (401, 404, 410, 429)."""
     if not settings.verify_api_keys and settings.verify_api_keys_file is None:
         if open_without_keys(settings):
             logger.warning(
@@ -198,10 +241,24 @@ def verification_router(settings: Settings, path: str = "/verifications") -> API
                 "verification API refuses every call: TWOSTEP_VERIFY_API_KEYS is not set and a real SMS "
                 "provider is configured (or the stage is not dev)"
             )
-    router = APIRouter(tags=["verification"], route_class=VerificationRoute)
-    router.add_api_route(
-        path, create_verification, methods=["POST"], response_model=VerificationCreatedOut, responses=ERRORS
-    )
+    if flowroute_statuses:
+        router = APIRouter(tags=["verification"], route_class=VerificationCompatRoute)
+        router.add_api_route(
+            path,
+            create_verification_flowroute,
+            methods=["POST"],
+            response_model=FlowrouteCreatedOut,
+            responses={400: ERRORS[400] | {"description": "Every refusal (Flowroute's status)."}},
+        )
+    else:
+        router = APIRouter(tags=["verification"], route_class=VerificationRoute)
+        router.add_api_route(
+            path,
+            create_verification,
+            methods=["POST"],
+            response_model=VerificationCreatedOut,
+            responses=ERRORS,
+        )
     router.add_api_route(
         path, check_verification, methods=["GET"], response_model=VerificationSuccessOut, responses=ERRORS
     )

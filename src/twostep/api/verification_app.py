@@ -8,12 +8,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from twostep import __version__
-from twostep.api import routes_health
+from twostep.api import routes_health, routes_receipts
 from twostep.api.docs_pages import install_docs
 from twostep.api.errors import install_error_handlers
 from twostep.api.lifespan import Lifespan
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from twostep.api.routes_verification import api_keys_missing, verification_router
+from twostep.api.routes_verification_status import verification_status_router
 from twostep.container import Container
 from twostep.domain.errors import ConfigurationError
 from twostep.settings import Settings
@@ -58,8 +59,11 @@ def create_verification_app(container: Container, *, lifespan: Lifespan | None =
     )
     app.state.container = container
     install_error_handlers(app)
-    app.include_router(verification_router(settings, path="/"))
+    flowroute = settings.verify_compat == "flowroute"
+    app.include_router(verification_status_router(path="/"))
+    app.include_router(verification_router(settings, path="/", flowroute_statuses=flowroute))
     app.include_router(routes_health.router)
+    app.include_router(routes_receipts.router)
     install_docs(app, settings)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)

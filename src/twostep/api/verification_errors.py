@@ -91,7 +91,7 @@ _WITH_CODE = (
 )
 
 
-def _describe(error: e.TwoStepError) -> tuple[int, str, str]:
+def describe_error(error: e.TwoStepError) -> tuple[int, str, str]:
     """Status, reason and message for an error."""
     for cls, status, reason, message in _REASONS:
         if isinstance(error, cls):
@@ -110,7 +110,7 @@ def _attempts_left(error: e.TwoStepError) -> int | None:
 
 
 def flowroute_error(error: e.TwoStepError) -> JSONResponse:
-    status, reason, message = _describe(error)
+    status, reason, message = describe_error(error)
     headers = retry_headers(error)
     field = error.field if isinstance(error, e.InvalidInput) else None
     if field and field not in message:

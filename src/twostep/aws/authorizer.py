@@ -23,18 +23,25 @@ telling a client that its token is bad.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from twostep.aws.lazy import BuiltOnce
 from twostep.domain.clock import Clock, SystemClock
 from twostep.domain.errors import StorageUnavailable
 from twostep.domain.revocation import RevocationList
-from twostep.domain.tokens import AccessClaims, TokenVerifier, extract_bearer, has_second_factor
+from twostep.domain.tokens import AccessClaims, extract_bearer, has_second_factor
 
-logger = logging.getLogger("twostep.authorizer")
+if TYPE_CHECKING:
+    from twostep.aws.authorizer_settings import AuthorizerSettings
+
+
+def _log_error(message: str, cause: Exception) -> None:
+    """`logging` is imported only when there is something to log (it is a noticeable part of a cold start)."""
+    import logging
+
+    logging.getLogger("twostep.authorizer").error(message, type(cause).__name__)
+
 
 UNAUTHORIZED = "Unauthorized"
 # The key set is read again this often, so a rotated key is known long before it signs (its activation
@@ -42,12 +49,17 @@ UNAUTHORIZED = "Unauthorized"
 KEYS_REFRESH_SECONDS = 60.0
 
 
+class AccessTokenVerifier(Protocol):
+    def verify(self, token: str) -> AccessClaims:
+        """Raises: InvalidToken."""
+        ...
+
+
 class AuthorizerUnavailable(RuntimeError):
     """The authorizer could not load its keys; API Gateway answers 500."""
 
 
-@dataclass(frozen=True)
-class SessionChecks:
+class SessionChecks(NamedTuple):
     revocations: RevocationList
     require_second_factor: bool
 
@@ -56,41 +68,53 @@ class SessionChecks:
 clock: Clock = SystemClock()
 
 
-def _build_verifier() -> TokenVerifier:
+def _read_settings() -> AuthorizerSettings:
     from twostep.aws.authorizer_settings import AuthorizerSettings
-    from twostep.secrets import load_key_material
-    from twostep.verifier_factory import build_verifier
+
+    return AuthorizerSettings.from_environ()
+
+
+def _build_verifier() -> AccessTokenVerifier:
+    """RS256 from a key file: checked without PyJWT or `cryptography` at cold start (`authorizer_keys`);
+    everything else as the API checks tokens (PyJWT), keys from `load_key_material`."""
+    from twostep.aws.authorizer_keys import rs256_verifier_from_file
 
     try:
-        settings = AuthorizerSettings.from_environ()
+        settings = _settings.get()
+        fast = rs256_verifier_from_file(settings, clock)
+        if fast is not None:
+            return fast
+        from twostep.secrets import load_key_material
+        from twostep.verifier_factory import build_verifier
+
         if settings.secret_arn:
             from twostep.secrets.aws import clear_cache
 
             clear_cache()  # a refresh must see a rotation
         return build_verifier(settings, load_key_material(settings, clock), clock)
     except Exception as exc:
-        logger.error("authorizer keys unavailable: %s", type(exc).__name__)
+        _log_error("authorizer keys unavailable: %s", exc)
         raise AuthorizerUnavailable("the authorizer could not load its keys") from exc
 
 
 def _build_session_checks() -> SessionChecks:
     """Settings only: the revocation list reads storage lazily, on the first token it is asked about."""
     from twostep.aws.authorizer_revocations import authorizer_revocations
-    from twostep.aws.authorizer_settings import AuthorizerSettings
 
     try:
-        settings = AuthorizerSettings.from_environ()
+        settings = _settings.get()
         return SessionChecks(authorizer_revocations(settings, clock), settings.require_second_factor)
     except Exception as exc:
-        logger.error("authorizer settings unusable: %s", type(exc).__name__)
+        _log_error("authorizer settings unusable: %s", exc)
         raise AuthorizerUnavailable("the authorizer could not read its settings") from exc
 
 
+_settings = BuiltOnce(_read_settings)  # read once per container (both builders need them)
 _verifier = BuiltOnce(_build_verifier)
 _session_checks = BuiltOnce(_build_session_checks)  # built once: the list keeps its own freshness
 
 
-def get_verifier() -> TokenVerifier:
+def get_verifier() -> AccessTokenVerifier:
     """The container's verifier, built on first use from `Settings()` and the configured key source, and
     again every `KEYS_REFRESH_SECONDS`."""
     return _verifier.get(KEYS_REFRESH_SECONDS)
@@ -98,6 +122,7 @@ def get_verifier() -> TokenVerifier:
 
 def reset() -> None:
     """Forget the verifier and the revocation list (tests, or new settings in the same process)."""
+    _settings.reset()
     _verifier.reset()
     _session_checks.reset()
 

@@ -7,16 +7,12 @@ process could share, so there is nothing to read (the list stays empty; a warnin
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from twostep.aws.authorizer_settings import AuthorizerSettings
 from twostep.domain.clock import Clock
-from twostep.domain.models import Revocation
-from twostep.domain.revocation import RevocationList, RevocationSource
-
-logger = logging.getLogger("twostep.authorizer")
+from twostep.domain.revocation import Revocation, RevocationList, RevocationSource
 
 
 class NothingShared:
@@ -41,7 +37,11 @@ def revocation_source(settings: AuthorizerSettings, *, boto_session: Any = None)
         from twostep.storage.sqlite_revocations import SqliteRevocationReader
 
         return SqliteRevocationReader(settings.sqlite_path)
-    logger.warning("memory storage: the authorizer cannot see sessions ended in other processes")
+    import logging
+
+    logging.getLogger("twostep.authorizer").warning(
+        "memory storage: the authorizer cannot see sessions ended in other processes"
+    )
     return NothingShared()
 
 

@@ -2,14 +2,15 @@
 bounds as `twostep.settings.Settings` (a test keeps the two in step).
 
 Why not `Settings()`: importing pydantic-settings alone took most of the authorizer's cold start.
+Named tuples rather than dataclasses for the same reason: `dataclasses` imports `inspect`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from twostep.domain.errors import ConfigurationError
 
@@ -18,8 +19,7 @@ STORAGES = ("memory", "sqlite", "dynamodb")
 RSA_BITS = (2048, 3072, 4096)
 
 
-@dataclass(frozen=True)
-class PlainSecret:
+class PlainSecret(NamedTuple):
     value: str
 
     def get_secret_value(self) -> str:
@@ -67,8 +67,7 @@ def _secret(environ: Mapping[str, str], name: str) -> PlainSecret | None:
     return PlainSecret(value) if value else None
 
 
-@dataclass(frozen=True)
-class AuthorizerSettings:
+class AuthorizerSettings(NamedTuple):
     jwt_algorithm: str = "RS256"
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "twostep-api"

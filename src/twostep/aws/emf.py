@@ -61,6 +61,9 @@ class EmfMetrics:
     def hash_queue(self, waiting: int) -> None:
         return None  # one request at a time per Lambda instance: there is never a queue
 
+    def delivery_receipt(self, *, provider: str, status: str) -> None:
+        self._add("DeliveryReceipt", "Count", 1, Provider=provider, Status=status)
+
     # --- output ---
     def flush(self) -> None:
         """Write what this invocation measured, one EMF document per set of dimension values."""

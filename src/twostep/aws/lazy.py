@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
-logger = logging.getLogger("twostep.aws")
 
 
 class BuiltOnce(Generic[T]):
@@ -32,7 +30,9 @@ class BuiltOnce(Generic[T]):
                 try:
                     self._value = self._build()
                 except Exception as exc:  # serve on with what was built: a refresh is not a start-up
-                    logger.warning(
+                    import logging  # here: the authorizer's cold start loads no `logging`
+
+                    logging.getLogger("twostep.aws").warning(
                         "refresh failed; keeping the previous build", extra={"error": type(exc).__name__}
                     )
             return self._value

@@ -51,7 +51,7 @@ PROVIDERS: dict[str, Provider] = {
     "console": Provider(
         {EVERY_CHANNEL: Carrier("twostep.sms.console:ConsoleSender")},
         dev_only=True,
-        summary="keeps every message in the outbox (`twostep sms outbox`); dev only",
+        summary="keeps every message in the outbox (`twostep sms outbox`), refused in prod",
     ),
     "sns": Provider(
         {SMS: Carrier("twostep.sms.sns:SnsSender")},

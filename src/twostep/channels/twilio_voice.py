@@ -18,6 +18,7 @@ from twostep.domain.delivery import DEFAULT_LANGUAGE, OutgoingMessage
 from twostep.settings import Settings
 from twostep.sms import http as shared
 from twostep.sms.twilio import classify
+from twostep.sms.twilio_receipts import callback_url
 
 if TYPE_CHECKING:
     from twostep.sms import SenderDeps
@@ -40,9 +41,18 @@ class TwilioVoiceSender:
     name = "twilio"
 
     def __init__(
-        self, http: httpx.Client, *, base_url: str, account_sid: str, auth_token: str, from_number: str
+        self,
+        http: httpx.Client,
+        *,
+        base_url: str,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        status_callback: str | None = None,
     ) -> None:
         self._http = http
+        # Twilio reports how the call ended (completed, busy, no-answer, failed) to TWOSTEP_PUBLIC_URL.
+        self._status_callback = status_callback
         self._url = (
             f"{shared.base_url(base_url)}/2010-04-01/Accounts/{quote(account_sid, safe='')}/Calls.json"
         )
@@ -59,6 +69,7 @@ class TwilioVoiceSender:
             account_sid=shared.require(settings.twilio_account_sid, "TWOSTEP_TWILIO_ACCOUNT_SID", what),
             auth_token=shared.require(settings.twilio_auth_token, "TWOSTEP_TWILIO_AUTH_TOKEN", what),
             from_number=shared.require_number(settings.twilio_voice_from, "TWOSTEP_TWILIO_VOICE_FROM", what),
+            status_callback=callback_url(settings.public_url) if settings.public_url else None,
         )
 
     def send_message(self, message: OutgoingMessage) -> str:
@@ -69,6 +80,8 @@ class TwilioVoiceSender:
             "Twiml": twiml(message.text, message.language),
             "TimeLimit": str(TIME_LIMIT_SECONDS),
         }
+        if self._status_callback:
+            form["StatusCallback"] = self._status_callback
         response = shared.post(
             self._http,
             self._url,

@@ -16,6 +16,7 @@ from twostep.domain.delivery import OutgoingMessage
 from twostep.settings import Settings
 from twostep.sms import http as shared
 from twostep.sms.twilio import MAX_VALIDITY_SECONDS, TwilioSender
+from twostep.sms.twilio_receipts import callback_url
 
 if TYPE_CHECKING:
     from twostep.sms import SenderDeps
@@ -39,9 +40,15 @@ class TwilioWhatsAppSender(TwilioSender):
         auth_token: str,
         sender: tuple[str, str],
         content_sid: str | None = None,
+        status_callback: str | None = None,
     ) -> None:
         super().__init__(
-            http, base_url=base_url, account_sid=account_sid, auth_token=auth_token, sender=sender
+            http,
+            base_url=base_url,
+            account_sid=account_sid,
+            auth_token=auth_token,
+            sender=sender,
+            status_callback=status_callback,
         )
         self._content_sid = content_sid
 
@@ -58,6 +65,7 @@ class TwilioWhatsAppSender(TwilioSender):
             auth_token=shared.require(settings.twilio_auth_token, "TWOSTEP_TWILIO_AUTH_TOKEN", what),
             sender=("From", whatsapp_address(sender)),
             content_sid=(settings.twilio_whatsapp_content_sid or "").strip() or None,
+            status_callback=callback_url(settings.public_url) if settings.public_url else None,
         )
 
     def send(self, to: str, body: str) -> str:

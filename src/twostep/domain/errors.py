@@ -111,6 +111,14 @@ class ChallengeUsed(ChallengeGone):
     default_message = "The code was already used."
 
 
+class CodeBound(TwoStepError):
+    """A transaction-bound code may be replaced only by a code bound to a transaction too (a fallback
+    that does not know the transaction must not send an unbound one)."""
+
+    code = "code_bound"
+    default_message = "This code confirms a transaction; only a new request with the transaction replaces it."
+
+
 class ChallengeExhausted(ChallengeGone):
     code = "code_attempts_exhausted"
     default_message = "Too many wrong codes; sign in again to get a new one."
@@ -168,11 +176,23 @@ class RateLimited(TwoStepError):
     code = "rate_limited"
     default_message = "Too many requests; try again later."
 
-    def __init__(self, limit: str, retry_after: int, message: str | None = None) -> None:
+    def __init__(
+        self,
+        limit: str,
+        retry_after: int,
+        message: str | None = None,
+        *,
+        quota: int | None = None,
+        window: int | None = None,
+    ) -> None:
+        """`limit` is the limit's stable name; `quota` units are allowed per `window` seconds (None: the
+        limit has no window, such as a lock an administrator lifts), for the RateLimit-Policy header."""
         retry_after = max(1, int(retry_after))
         super().__init__(message, limit=limit, retryAfter=retry_after)
         self.limit = limit
         self.retry_after = retry_after
+        self.quota = quota
+        self.window = window
 
 
 class DestinationNotAllowed(TwoStepError):

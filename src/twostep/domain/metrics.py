@@ -30,6 +30,10 @@ class Metrics(Protocol):
         """Password hashes waiting for a hashing thread (the pool is one thread per core)."""
         ...
 
+    def delivery_receipt(self, *, provider: str, status: str) -> None:
+        """A provider's receipt moved a sent message to `status` (sent, delivered, failed, undelivered)."""
+        ...
+
 
 class NoMetrics:
     """Reports nothing (tests and tools that need no metrics)."""
@@ -44,6 +48,9 @@ class NoMetrics:
         return None
 
     def hash_queue(self, waiting: int) -> None:
+        return None
+
+    def delivery_receipt(self, *, provider: str, status: str) -> None:
         return None
 
 

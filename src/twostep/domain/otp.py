@@ -16,6 +16,16 @@ def generate_code(length: int) -> str:
     return f"{secrets.randbelow(10**length):0{length}d}"
 
 
+# Marks a stored HMAC bound to more than its challenge (a transaction), so the code can be recognised as
+# bound without storing what it is bound to.
+BOUND_PREFIX = "b1:"
+
+
+def is_bound(code_hmac: str) -> bool:
+    """Whether a stored code HMAC was bound to a transaction (see `CodeHasher.digest`)."""
+    return code_hmac.startswith(BOUND_PREFIX)
+
+
 class CodeHasher:
     """Keys the code HMAC to the challenge id, so a stored hash is useless for any other challenge."""
 
@@ -24,12 +34,18 @@ class CodeHasher:
             raise ValueError("the code HMAC key must be at least 32 bytes")
         self._key = key
 
-    def digest(self, challenge_id: str, code: str) -> str:
-        message = f"{challenge_id}\x00{code}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+    def digest(self, challenge_id: str, code: str, binding: str = "") -> str:
+        """`binding` ties the code to more than its challenge (a transaction's canonical encoding, see
+        domain/transaction.py); empty, the message is what it always was, so codes stored before stay valid."""
+        message = f"{challenge_id}\x00{code}"
+        if not binding:
+            return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
+        # challenge ids and codes hold no NUL, so the unbound form can never equal a bound one
+        message += f"\x00{binding}"
+        return BOUND_PREFIX + hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
 
-    def matches(self, challenge_id: str, code: str, stored: str) -> bool:
-        return hmac.compare_digest(self.digest(challenge_id, code), stored)
+    def matches(self, challenge_id: str, code: str, stored: str, binding: str = "") -> bool:
+        return hmac.compare_digest(self.digest(challenge_id, code, binding), stored)
 
 
 def normalise_submitted_code(raw: object, length: int) -> str:

@@ -28,6 +28,7 @@ from twostep.domain.models import (
     Session,
     User,
 )
+from twostep.domain.receipts import DeliveryStore
 
 
 class UserStore(Protocol):
@@ -297,6 +298,8 @@ PURGED_KINDS = (
     "webauthn_ceremonies",
     "remembered_devices",
     "prefix_blocks",
+    # Delivery records of sent messages (domain/receipts.py): `challenges_before` on their own expiry.
+    "deliveries",
     # `Idempotency-Key` records past their `expires_at`: `counters_before`.
     "idempotency_keys",
 )
@@ -355,6 +358,7 @@ class Storage(
     PrefixBlockStore,
     AuditStore,
     FactorStorage,
+    DeliveryStore,
     KeyStore,
     PurgeStore,
     IdempotencyStore,

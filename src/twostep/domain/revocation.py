@@ -14,19 +14,33 @@ the Lambda authorizer can use it without loading anything heavy.
 
 from __future__ import annotations
 
-import logging
 import threading
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import StorageUnavailable
-from twostep.domain.models import Revocation
 
-logger = logging.getLogger("twostep.revocation")
+if TYPE_CHECKING:
+    import logging
+
+
+def _logger() -> logging.Logger:
+    """Imported on first use: the authorizer's cold start loads no `logging` unless it has to warn."""
+    import logging
+
+    return logging.getLogger("twostep.revocation")
+
 
 # How far back each incremental read reaches before the previous one: clock skew and slow commits.
 OVERLAP = timedelta(seconds=60)
+
+
+class Revocation(NamedTuple):  # not a dataclass: `dataclasses` imports `inspect`, a cold-start cost
+    """One entry of the list of recently ended sessions that token checks consult."""
+
+    session_id: str
+    revoked_at: datetime
 
 
 class RevocationSource(Protocol):
@@ -89,9 +103,9 @@ class RevocationList:
                 found = self._source.list_revocations(since)
             except StorageUnavailable:
                 if self._fetched_at is not None and started - self._fetched_at < self._max_age:
-                    logger.warning("revocation list not refreshed; using the last one for now")
+                    _logger().warning("revocation list not refreshed; using the last one for now")
                     return
-                logger.error("revocation list unavailable: refusing tokens until storage answers")
+                _logger().error("revocation list unavailable: refusing tokens until storage answers")
                 raise
             self.reads += 1
             horizon = started - self._window

@@ -2,8 +2,9 @@
 
 The verifier pins one algorithm, needs every claim, checks time against an injected clock with a small
 leeway, and reads keys only from the configured key set: `jku`, `x5u`, `jwk` and `x5c` headers are never
-used, an unknown `kid` or a `crit` header is refused. It imports nothing but PyJWT and the standard
-library so the API Gateway authorizer can load it quickly.
+used, an unknown `kid` or a `crit` header is refused. It imports nothing but the standard library at
+import time and PyJWT when an issuer or a PyJWT verifier is made, so the API Gateway authorizer, whose
+RS256 check (`rs256_verifier.py`) needs no PyJWT, can load the claim checks quickly.
 """
 
 from __future__ import annotations
@@ -13,14 +14,9 @@ import hashlib
 import json
 import math
 import re
-import secrets
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import jwt
+from typing import Any, NamedTuple
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import InvalidToken
@@ -31,8 +27,7 @@ REQUIRED_CLAIMS = ("iss", "aud", "sub", "email", "iat", "exp", "jti", "amr", "si
 _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 
 
-@dataclass(frozen=True, slots=True)
-class AccessClaims:
+class AccessClaims(NamedTuple):  # not a dataclass: `dataclasses` imports `inspect`, a cold-start cost
     sub: str
     email: str
     jti: str
@@ -60,6 +55,12 @@ class TokenIssuer:
         self._kid, self._algorithm, self._key = kid, algorithm, key
         self._issuer, self._audience, self._ttl = issuer, audience, ttl_seconds
         self._clock = clock
+        import jwt  # here, not at import: the authorizer uses this module's claim checks without PyJWT
+
+        self._encode = jwt.encode
+        from uuid import uuid4
+
+        self._uuid4 = uuid4
 
     @property
     def ttl_seconds(self) -> int:
@@ -79,13 +80,13 @@ class TokenIssuer:
             "iat": now,
             "nbf": now,
             "exp": now + self._ttl,
-            "jti": str(uuid.uuid4()),
+            "jti": str(self._uuid4()),
             "amr": list(amr),
             "sid": sid,
             "auth_time": auth_time,
         }
         headers = {"kid": self._kid, "typ": ACCESS_TOKEN_TYPE}
-        return jwt.encode(claims, self._key, algorithm=self._algorithm, headers=headers)
+        return self._encode(claims, self._key, algorithm=self._algorithm, headers=headers)
 
 
 class TokenVerifier:
@@ -106,7 +107,11 @@ class TokenVerifier:
         self._issuer, self._audience = issuer, audience
         self._leeway = leeway_seconds
         self._clock = clock
+        import jwt  # here, not at import: see the module docstring
+
         self._jwt = jwt.PyJWT(options={"verify_signature": True})
+        # a payload nested past json's recursion limit raises RecursionError
+        self._decode_errors: tuple[type[Exception], ...] = (jwt.PyJWTError, RecursionError)
 
     def verify(self, token: str) -> AccessClaims:
         """Raises: InvalidToken."""
@@ -129,42 +134,56 @@ class TokenVerifier:
                     "strict_aud": True,
                 },
             )
-        except (jwt.PyJWTError, RecursionError) as exc:  # a payload nested past json's recursion limit
+        except self._decode_errors as exc:
             raise InvalidToken() from exc
-        return self._checked_claims(claims)
+        return checked_claims(claims, self._clock.now().timestamp(), self._leeway)
 
     def _checked_header(self, token: str) -> dict[str, Any]:
-        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.match(token):
-            raise InvalidToken()
-        header = _unverified_header(token)
-        if (
-            header.get("alg") != self._algorithm
-            or header.get("typ") != ACCESS_TOKEN_TYPE
-            or "crit" in header
-            or not isinstance(header.get("kid"), str)
-        ):
-            raise InvalidToken()
-        return header
+        return checked_header(token, self._algorithm)
 
-    def _checked_claims(self, claims: dict[str, Any]) -> AccessClaims:
-        now = self._clock.now().timestamp()
-        try:
-            exp, iat = _numeric_date(claims["exp"]), _numeric_date(claims["iat"])
-            nbf = _numeric_date(claims.get("nbf", iat))
-            sub, email, jti, sid = claims["sub"], claims["email"], claims["jti"], claims["sid"]
-            amr = _string_list(claims["amr"])
-            auth_time = _numeric_date(claims["auth_time"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidToken() from exc
-        if exp <= now - self._leeway or nbf > now + self._leeway or iat > now + self._leeway:
-            raise InvalidToken()
-        if not all(isinstance(value, str) and value for value in (sub, email, jti, sid)):
-            raise InvalidToken()
-        if auth_time > iat + self._leeway:
-            raise InvalidToken()
-        return AccessClaims(
-            sub=sub, email=email, jti=jti, iat=iat, exp=exp, amr=amr, sid=sid, auth_time=auth_time
-        )
+
+def checked_header(token: str, algorithm: str) -> dict[str, Any]:
+    """The JOSE header of a compact JWS of the expected shape, `alg`, `typ` and a string `kid`.
+
+    Raises:
+        InvalidToken: anything else (also any `crit` header: no extension is understood).
+    """
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.match(token):
+        raise InvalidToken()
+    header = _unverified_header(token)
+    if (
+        header.get("alg") != algorithm
+        or header.get("typ") != ACCESS_TOKEN_TYPE
+        or "crit" in header
+        or not isinstance(header.get("kid"), str)
+    ):
+        raise InvalidToken()
+    return header
+
+
+def checked_claims(claims: dict[str, Any], now: float, leeway: int) -> AccessClaims:
+    """twostep's own claim checks after PyJWT's (times with `leeway`, types, `auth_time`).
+
+    Raises:
+        InvalidToken: a claim is missing, mistyped or out of time.
+    """
+    try:
+        exp, iat = _numeric_date(claims["exp"]), _numeric_date(claims["iat"])
+        nbf = _numeric_date(claims.get("nbf", iat))
+        sub, email, jti, sid = claims["sub"], claims["email"], claims["jti"], claims["sid"]
+        amr = _string_list(claims["amr"])
+        auth_time = _numeric_date(claims["auth_time"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidToken() from exc
+    if exp <= now - leeway or nbf > now + leeway or iat > now + leeway:
+        raise InvalidToken()
+    if not all(isinstance(value, str) and value for value in (sub, email, jti, sid)):
+        raise InvalidToken()
+    if auth_time > iat + leeway:
+        raise InvalidToken()
+    return AccessClaims(
+        sub=sub, email=email, jti=jti, iat=iat, exp=exp, amr=amr, sid=sid, auth_time=auth_time
+    )
 
 
 def _unverified_header(token: str) -> dict[str, Any]:
@@ -214,6 +233,8 @@ def has_second_factor(amr: tuple[str, ...]) -> bool:
 
 def new_refresh_token() -> str:
     """256 bits from the CSPRNG; only its hash is stored."""
+    import secrets  # here: the authorizer never makes one
+
     return "rt_" + secrets.token_urlsafe(32)
 
 

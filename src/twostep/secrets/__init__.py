@@ -100,7 +100,9 @@ def rotate_keys(settings: Settings, clock: Clock, activation_delay: timedelta) -
 
 # Settings a deployment may keep in the secret's `extra` besides the providers' own (the provider
 # registry lists those).
-SERVICE_SECRET_SETTINGS = frozenset({"verify_api_keys", "verify_tenants"})
+SERVICE_SECRET_SETTINGS = frozenset(
+    {"verify_api_keys", "verify_tenants", "receipt_secret"}  # receipt_secret: the Flowroute receipt URL's
+)
 
 
 def secret_settings() -> frozenset[str]:

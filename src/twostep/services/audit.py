@@ -24,6 +24,8 @@ EVENTS = frozenset(
         "code_failed",
         "code_verified",
         "code_delivery_failed",
+        "code_delivered",  # a provider's receipt: the message reached the phone (services/receipts.py)
+        "code_fallback",  # a failed text's code sent again by another channel (services/fallback.py)
         "limit_hit",
         "second_factor_locked",
         "token_reuse",

@@ -26,6 +26,7 @@ from twostep.domain.errors import (
     ChallengeNotFound,
     ChallengeUsed,
     ChannelNotConfigured,
+    CodeBound,
     EmailDeliveryError,
     SmsDeliveryError,
     WrongCode,
@@ -33,11 +34,16 @@ from twostep.domain.errors import (
 from twostep.domain.identity import E164, phone_country
 from twostep.domain.metrics import NO_METRICS, CodeStage, Metrics
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
-from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
+from twostep.domain.otp import CodeHasher, generate_code, is_bound, normalise_submitted_code, render_message
 from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
+from twostep.domain.receipts import SentRecorder
 from twostep.services.audit import AuditService, record_quietly
 from twostep.services.channel_texts import DEFAULT_VOICE_TEMPLATE, code_message, segments_of
 from twostep.services.limits import LimitsService
+from twostep.services.test_numbers import NO_TEST_NUMBERS, FixedCodeNumbers
+
+# The `provider` a test number's code "went" by in the audit trail: nothing was sent.
+TEST_NUMBER_PROVIDER = "none"
 
 
 def _account_of(purpose: ChallengePurpose, subject: str) -> str | None:
@@ -61,6 +67,7 @@ class CodeSpec:
     channel: str = SMS  # what the code goes by: `sms`, `voice`, `whatsapp` (the registry's names)
     language: str = DEFAULT_LANGUAGE  # how a voice call speaks it
     voice_template: str = DEFAULT_VOICE_TEMPLATE
+    binding: str = ""  # bound into the code's HMAC (a transaction's canonical encoding); "" binds nothing
 
 
 class ChallengeService:
@@ -78,9 +85,13 @@ class ChallengeService:
         org_name: str,
         web_origin: str | None,
         metrics: Metrics = NO_METRICS,
+        test_numbers: FixedCodeNumbers = NO_TEST_NUMBERS,
+        receipts: SentRecorder | None = None,
     ) -> None:
         self._store, self._sender, self._hasher = store, sender, hasher
+        self._test_numbers = test_numbers
         self._delivery = delivery or SmsOnlyDelivery(sender)
+        self._receipts = receipts  # told of each message sent, to match its delivery receipts
         self._email_sender = email_sender
         self._limits, self._audit, self._clock = limits, audit, clock
         self._org, self._web_origin = org_name, web_origin
@@ -123,7 +134,7 @@ class ChallengeService:
         """
         self.ensure_channel(spec.channel)
         self._count("requested", purpose, phone)
-        code = generate_code(spec.length)
+        code = self._test_numbers.code_for(phone) or generate_code(spec.length)
         message = self._message(phone, spec, code)
         account = _account_of(purpose, subject)
         self._limits.reserve_sms(phone, ctx, segments=segments_of(message), account=account)
@@ -133,16 +144,16 @@ class ChallengeService:
             purpose=purpose,
             subject=subject,
             phone=phone,
-            code_hmac=self._hasher.digest(challenge_id, code),
+            code_hmac=self._hasher.digest(challenge_id, code, spec.binding),
             created_at=now,
             expires_at=now + timedelta(seconds=spec.ttl_seconds),
             max_attempts=spec.max_attempts,
             attempts=attempts,
             last_sent_at=now,
-            code_length=spec.length,
+            code_length=len(code),
         )
         self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
-        sent = self._deliver(challenge, message, ctx)
+        sent = self._deliver(challenge, message, ctx, bound=bool(spec.binding))
         return self._sent(self._arm(challenge), sent, ctx)
 
     def issue_email(
@@ -206,29 +217,38 @@ class ChallengeService:
         """A notice (no code) by SMS. Raises: SmsDeliveryError."""
         self._sender.send(to, body)
 
-    def replace(self, challenge: Challenge, spec: CodeSpec, ctx: RequestContext = NO_CONTEXT) -> Challenge:
+    def replace(
+        self, challenge: Challenge, spec: CodeSpec, ctx: RequestContext = NO_CONTEXT, *, cooldown: bool = True
+    ) -> Challenge:
         """A new code for a live challenge (resend or verification re-create); the attempt budget stays.
+        `cooldown=False` skips the number's resend cooldown (only the automatic fallback after a failed
+        delivery; every other cap, the fraud guard and the budgets still apply).
 
         Raises:
             ChallengeUsed / ChallengeExhausted: the challenge is finished.
+            CodeBound: the code is bound to a transaction and `spec` binds none.
             RateLimited: cooldown or SMS caps.
             ChannelNotConfigured: nothing carries `spec.channel` here.
         """
         self.ensure_channel(spec.channel)
         self._ensure_replaceable(challenge, self._clock.now())
+        if is_bound(challenge.code_hmac) and not spec.binding:
+            raise CodeBound()  # e.g. an automatic fallback: it cannot know the transaction
         self._count("requested", challenge.purpose, challenge.phone)
-        code = generate_code(challenge.code_length)
+        code = self._test_numbers.code_for(challenge.phone) or generate_code(challenge.code_length)
         message = self._message(challenge.phone, spec, code)
         account = _account_of(challenge.purpose, challenge.subject)
-        self._limits.reserve_sms(challenge.phone, ctx, segments=segments_of(message), account=account)
+        self._limits.reserve_sms(
+            challenge.phone, ctx, segments=segments_of(message), account=account, cooldown=cooldown
+        )
         now = self._clock.now()
         replaced = self._store.replace_code(
-            challenge.id, self._hasher.digest(challenge.id, code), UNDELIVERED, now
+            challenge.id, self._hasher.digest(challenge.id, code, spec.binding), UNDELIVERED, now
         )
         if replaced is None:
             raise ChallengeUsed()
         replaced = replace(replaced, expires_at=now + timedelta(seconds=spec.ttl_seconds))
-        sent = self._deliver(replaced, message, ctx)
+        sent = self._deliver(replaced, message, ctx, bound=bool(spec.binding))
         return self._sent(self._arm(replaced), sent, ctx)
 
     def _arm(self, challenge: Challenge) -> Challenge:
@@ -247,6 +267,8 @@ class ChallengeService:
         """Audits a delivered code (and the channel and provider it went by) once it is usable; from here
         on nothing fails the request."""
         who = {"auth_id" if challenge.purpose == "verify" else "user_id": challenge.subject}
+        if self._test_numbers.code_for(challenge.phone) is not None:
+            who["test_number"] = "true"  # a fixed code, nothing was texted
         record_quietly(
             self._audit,
             "code_sent",
@@ -266,9 +288,11 @@ class ChallengeService:
         purpose: ChallengePurpose,
         ctx: RequestContext = NO_CONTEXT,
         read: Challenge | None = None,
+        binding: str = "",
     ) -> Challenge:
         """Consume the challenge if `raw_code` is its code; `read` saves a read the caller already did
         (only to check purpose and shape: the attempt gate and single use are decided by storage).
+        `binding` must be what the code was bound to (`CodeSpec.binding`), or the code does not match.
 
         Raises:
             ChallengeNotFound, ChallengeExpired, ChallengeUsed, ChallengeExhausted, WrongCode, InvalidInput.
@@ -289,7 +313,7 @@ class ChallengeService:
         if counted is None:
             self._ensure_usable(self._store.get_challenge(challenge_id), now)
             raise ChallengeExhausted()
-        if not self._hasher.matches(challenge_id, code, counted.code_hmac):
+        if not self._hasher.matches(challenge_id, code, counted.code_hmac, binding):
             self._count("failed", purpose, challenge.phone)
             raise WrongCode(counted.attempts_remaining)
         if not self._store.consume_challenge(challenge_id, now):
@@ -413,13 +437,18 @@ class ChallengeService:
             web_origin=self._web_origin,
         )
 
-    def _deliver(self, challenge: Challenge, message: OutgoingMessage, ctx: RequestContext) -> SentMessage:
+    def _deliver(
+        self, challenge: Challenge, message: OutgoingMessage, ctx: RequestContext, *, bound: bool = False
+    ) -> SentMessage:
         # A login's subject is a user id; a verification's is the caller's auth_id, kept as detail.
         who = (
             {"user_id": challenge.subject}
             if challenge.purpose != "verify"
             else {"auth_id": challenge.subject}
         )
+        if self._test_numbers.code_for(challenge.phone) is not None:
+            # A test number: its fixed code is never sent, so no provider took it.
+            return SentMessage(provider=TEST_NUMBER_PROVIDER, message_id="", channel=message.channel)
         try:
             sent = self._delivery.deliver(message)
         except SmsDeliveryError as exc:
@@ -437,4 +466,9 @@ class ChallengeService:
             )
             raise
         self._count("sent", challenge.purpose, challenge.phone)
+        if self._receipts is not None:
+            # `bound`: a transaction's code, which only its own text may carry (no fallback re-sends it).
+            self._receipts.record_sent(
+                challenge.id, sent.provider, sent.message_id, sent.channel, bound=bound
+            )
         return sent

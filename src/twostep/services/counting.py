@@ -93,19 +93,30 @@ class CounterGate:
         return seconds_until(live.expires_at if live else expires_at, now)
 
     def take(
-        self, key: str, expires_at: datetime, limit: int, name: str, ctx: RequestContext, **who: str
+        self,
+        key: str,
+        expires_at: datetime,
+        limit: int,
+        name: str,
+        ctx: RequestContext,
+        *,
+        window: int | None = None,
+        **who: str,
     ) -> Held:
-        """Take one unit of `key`, or give it back and refuse when that would pass `limit`."""
+        """Take one unit of `key`, or give it back and refuse when that would pass `limit`.
+
+        `window`: the seconds `limit` counts over (default: from now until `expires_at`, a cooldown's)."""
+        window = window or seconds_until(expires_at, self.clock.now())
         taken = self.try_take(key, expires_at, limit)
         if isinstance(taken, Held):
             return taken
-        self.refuse(name, taken, ctx, **who)
+        self.refuse(name, taken, ctx, quota=limit, window=window, **who)
 
     def take_window(
         self, key: str, window: int, limit: int, name: str, ctx: RequestContext, **who: str
     ) -> Held:
         windowed, end = self.window_key(key, window)
-        return self.take(windowed, end, limit, name, ctx, **who)
+        return self.take(windowed, end, limit, name, ctx, window=window, **who)
 
     def window_key(self, key: str, window: int) -> tuple[str, datetime]:
         """The key of `key`'s current window of `window` seconds, and when that window ends."""
@@ -115,9 +126,19 @@ class CounterGate:
     def release(self, held: Held) -> None:
         self.counters.increment_counter(held.key, -held.amount, self.clock.now(), held.expires_at)
 
-    def refuse(self, name: str, retry_after: int, ctx: RequestContext, **who: str) -> NoReturn:
+    def refuse(
+        self,
+        name: str,
+        retry_after: int,
+        ctx: RequestContext,
+        *,
+        quota: int | None = None,
+        window: int | None = None,
+        **who: str,
+    ) -> NoReturn:
+        """Raises: RateLimited naming the limit, with its quota and window (`quota` None: 1)."""
         self.audit.record("limit_hit", ctx=ctx, limit=name, **who)
         self.metrics.limit_refused(name)
         if name == "sms_hourly_budget":  # something for operators to alert on: the service stopped texting
             logger.warning("sms hourly budget exhausted", extra={"limit": name, "retry_after": retry_after})
-        raise RateLimited(name, retry_after, MESSAGES.get(name))
+        raise RateLimited(name, retry_after, MESSAGES.get(name), quota=quota or 1, window=window)

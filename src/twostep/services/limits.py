@@ -125,8 +125,17 @@ class LimitsService:
     def _release(self, held: Held) -> None:
         self._gate.release(held)
 
-    def _refuse(self, name: str, retry_after: int, ctx: RequestContext, **who: str) -> NoReturn:
-        self._gate.refuse(name, retry_after, ctx, **who)
+    def _refuse(
+        self,
+        name: str,
+        retry_after: int,
+        ctx: RequestContext,
+        *,
+        quota: int,
+        window: int | None,
+        **who: str,
+    ) -> NoReturn:
+        self._gate.refuse(name, retry_after, ctx, quota=quota, window=window, **who)
 
     # --- per client IP ---
     def check_ip(self, action: str, ctx: RequestContext) -> None:
@@ -147,7 +156,7 @@ class LimitsService:
         key = f"ip:{action}:{ip_bucket(ctx.ip)}@{window}:{start}"
         # Kept even when refused: a flooding address stays refused until its window ends, never longer.
         if self._counters.increment_counter(key, 1, now, end) > limit:
-            self._refuse(f"ip_{action}_rate", seconds_until(end, now), ctx)
+            self._refuse(f"ip_{action}_rate", seconds_until(end, now), ctx, quota=limit, window=window)
 
     # --- per account and client: progressive delay after failed passwords, never a permanent lock ---
     def begin_login(self, email: str, ctx: RequestContext) -> LoginAttempt:
@@ -190,7 +199,9 @@ class LimitsService:
             return failures
         self._release(failures)  # attempts refused during a delay neither count nor extend it
         live = self._counters.get_counter(gate, now)
-        self._refuse(name, seconds_until(live.expires_at, now) if live else 1, ctx, email=email)
+        # One attempt passes per delay: the policy a client sees is 1 per the current delay.
+        retry_after = seconds_until(live.expires_at, now) if live else 1
+        self._refuse(name, retry_after, ctx, quota=1, window=delay, email=email)
 
     def _login_delay(self, excess: int) -> int:
         """Seconds to wait after the `excess`-th failure past the free ones (the first: 1 s)."""
@@ -253,7 +264,16 @@ class LimitsService:
         self._counters.delete_counter(f"otp-fail:{user_id}")
 
     def _refuse_locked(self, user_id: str, ctx: RequestContext) -> NoReturn:
-        self._refuse("second_factor_locked", SECOND_FACTOR_LOCKED_RETRY_SECONDS, ctx, user_id=user_id)
+        # No window: the lock lifts only when an administrator unlocks the account.
+        limit = self._policy.otp_account_failure_limit
+        self._refuse(
+            "second_factor_locked",
+            SECOND_FACTOR_LOCKED_RETRY_SECONDS,
+            ctx,
+            quota=limit,
+            window=None,
+            user_id=user_id,
+        )
 
     # --- one SMS: where to, for whom, how many, what it costs (services/sms_admission.py) ---
     def check_destination(
@@ -263,14 +283,21 @@ class LimitsService:
         self.sms.check_destination(phone, ctx, field)
 
     def reserve_sms(
-        self, phone: str, ctx: RequestContext = NO_CONTEXT, *, segments: int = 1, account: str | None = None
+        self,
+        phone: str,
+        ctx: RequestContext = NO_CONTEXT,
+        *,
+        segments: int = 1,
+        account: str | None = None,
+        cooldown: bool = True,
     ) -> None:
-        """Admit one SMS to `phone` or raise; call before the code is created or sent.
+        """Admit one SMS to `phone` or raise; call before the code is created or sent. `cooldown=False`
+        skips only the number's resend cooldown (the automatic fallback after a failed delivery).
 
         Raises:
             DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted.
         """
-        self.sms.reserve(SmsRequest(phone, segments, account), ctx)
+        self.sms.reserve(SmsRequest(phone, segments, account, cooldown), ctx)
 
     # --- per email address: the same caps as a phone number ---
     def reserve_email(self, address: str, ctx: RequestContext = NO_CONTEXT) -> None:

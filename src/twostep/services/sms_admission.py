@@ -32,6 +32,9 @@ class SmsRequest:
     phone: str
     segments: int = 1
     account: str | None = None
+    # False for the one automatic resend by another channel after a failed delivery (services/fallback.py):
+    # the number's cooldown paces people asking again, not the service's own single retry.
+    cooldown: bool = True
 
 
 @dataclass
@@ -66,7 +69,7 @@ class SmsAdmission:
         taken: list[Held] = []
         try:
             self._take_caller_units(request, ctx, taken)
-            self._take_number_units(request.phone, ctx, taken)
+            self._take_number_units(request.phone, ctx, taken, request.cooldown)
             self.budget.take(request.phone, request.segments, ctx, taken)
         except (RateLimited, SmsBudgetExhausted):
             for held in reversed(taken):
@@ -102,7 +105,9 @@ class SmsAdmission:
                 )
             )
 
-    def _take_number_units(self, phone: str, ctx: RequestContext, taken: list[Held]) -> None:
+    def _take_number_units(
+        self, phone: str, ctx: RequestContext, taken: list[Held], cooldown: bool = True
+    ) -> None:
         # Longest lock first, so Retry-After names the wait that really applies; the message budget
         # last, so an admitted unit of it is never given back by a later cap of this group.
         gate, policy, now = self.gate, self.policy, self.gate.clock.now()
@@ -111,7 +116,7 @@ class SmsAdmission:
             (10 * MINUTE, policy.sms_per_number_10min, "sms_per_number_10min"),
         ):
             taken.append(gate.take_window(f"sms:{phone}", window, limit, name, ctx, phone=phone))
-        if policy.resend_cooldown_seconds > 0:
+        if cooldown and policy.resend_cooldown_seconds > 0:
             until = now + timedelta(seconds=policy.resend_cooldown_seconds)
             taken.append(gate.take(f"sms-cooldown:{phone}", until, 1, "resend_cooldown", ctx, phone=phone))
         budget = gate.take_window("sms:all", HOUR, policy.sms_hourly_budget, "sms_hourly_budget", ctx)

@@ -40,11 +40,13 @@ from twostep.domain.errors import (
 )
 from twostep.domain.identity import E164, parse_phone
 from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, Tenant
-from twostep.domain.otp import CodeHasher
+from twostep.domain.otp import CodeHasher, is_bound
 from twostep.domain.ports import ChallengeStore, CounterStore
+from twostep.domain.transaction import Transaction, binding_of
 from twostep.services.audit import AuditService, record_quietly
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitsService
+from twostep.services.transaction_text import bind_transaction
 from twostep.services.verification_input import (
     VerifyPolicy,
     checked_auth_id,
@@ -141,6 +143,7 @@ class VerificationService:
         message: str | None = None,
         channel: str = SMS,
         ctx: RequestContext = NO_CONTEXT,
+        transaction: Transaction | None = None,
     ) -> VerificationCreated:
         """Create or replace the code for `auth_id` and send it to `recipient` by `channel`.
 
@@ -155,6 +158,8 @@ class VerificationService:
         phone = parse_phone(recipient, field="recipient")
         self._codes.ensure_channel(channel)
         spec = replace(self.code_spec(code_length, expiration, retries, message, ctx.tenant), channel=channel)
+        # A transaction's amount and payee go into the text and the code's HMAC (PSD2 dynamic linking).
+        spec = bind_transaction(spec, transaction, own_message=message is not None, tenant=ctx.tenant)
         self._limits.check_destination(phone, ctx, field="recipient")
         self._limits.check_ip("verification_create", ctx)
         challenge_id = verification_id(auth_id, ctx.tenant)
@@ -167,8 +172,15 @@ class VerificationService:
         )
         return VerificationCreated(auth_id, challenge.expires_at, challenge.attempts_remaining)
 
-    def check(self, auth_id: str, code: str, ctx: RequestContext = NO_CONTEXT) -> VerificationChecked:
-        """Use the code for `auth_id` if it is right (once).
+    def check(
+        self,
+        auth_id: str,
+        code: str,
+        ctx: RequestContext = NO_CONTEXT,
+        transaction: Transaction | None = None,
+    ) -> VerificationChecked:
+        """Use the code for `auth_id` if it is right (once); a code created for a transaction is right only
+        with the same `transaction` (otherwise it counts, and answers, as a wrong code).
 
         Raises:
             InvalidInput: malformed `auth_id` or `code`.
@@ -177,11 +189,12 @@ class VerificationService:
         auth_id = checked_auth_id(auth_id)
         number = checked_code(code)
         challenge_id = verification_id(auth_id, ctx.tenant)
+        binding = binding_of(transaction)
         try:
-            self._codes.check(challenge_id, number, "verify", ctx)
+            self._codes.check(challenge_id, number, "verify", ctx, binding=binding)
         except ChallengeNotFound:
             # The same HMAC work as for a known id, so the answer's timing says little more than its status.
-            self._hasher.digest(challenge_id, code)
+            self._hasher.digest(challenge_id, code, binding)
             self._audit.record(
                 "verification_failed", ctx=ctx, reason=ChallengeNotFound.code, **_tenant_of(ctx)
             )
@@ -199,7 +212,11 @@ class VerificationService:
         now = self._clock.now()
         if self._counters.increment_counter(key, 1, now, now + timedelta(seconds=LOCK_SECONDS)) > 1:
             raise RateLimited(
-                "verification_in_progress", 1, "A code for this auth_id is being sent; try again shortly."
+                "verification_in_progress",
+                1,
+                "A code for this auth_id is being sent; try again shortly.",
+                quota=1,
+                window=LOCK_SECONDS,
             )
         try:
             yield
@@ -222,8 +239,15 @@ class VerificationService:
         )
         if existing.attempts >= spec.max_attempts:
             raise self._locked_out(existing, now)
-        unchanged = (existing.phone, existing.code_length, existing.max_attempts)
-        if (request.phone, spec.length, spec.max_attempts) == unchanged:
+        # A code bound to a transaction (or not) is replaced in place only by one of the same kind; otherwise
+        # a fresh code carries the attempts over, as for a new number.
+        unchanged = (
+            existing.phone,
+            existing.code_length,
+            existing.max_attempts,
+            is_bound(existing.code_hmac),
+        )
+        if (request.phone, spec.length, spec.max_attempts, bool(spec.binding)) == unchanged:
             try:
                 return self._codes.replace(existing, spec, ctx), "replaced"
             except (ChallengeUsed, ChallengeExpired):  # used or expired since our read: start again
@@ -268,4 +292,5 @@ class VerificationService:
             "verification_attempts_exhausted",
             _seconds_until(challenge.expires_at, now),
             "Too many wrong codes for this auth_id; a new code can be sent when the current one expires.",
+            quota=challenge.max_attempts,  # per code, for as long as the code lives
         )

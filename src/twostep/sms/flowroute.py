@@ -10,6 +10,7 @@ import httpx
 from twostep.domain.errors import ConfigurationError, SmsDeliveryError
 from twostep.settings import Settings
 from twostep.sms import http as shared
+from twostep.sms.flowroute_receipts import callback_url
 
 if TYPE_CHECKING:
     from twostep.sms import SenderDeps
@@ -27,13 +28,29 @@ def _message_id(data: dict[str, Any]) -> object:
     return inner.get("id") if isinstance(inner, dict) else None
 
 
+def _dlr_callback(settings: Settings) -> str | None:
+    """The delivery-receipt URL, when this service has a public URL and a receipt secret."""
+    if settings.public_url is None or settings.receipt_secret is None:
+        return None
+    return callback_url(settings.public_url, settings.receipt_secret.get_secret_value())
+
+
 class FlowrouteSender:
     name = "flowroute"
 
     def __init__(
-        self, http: httpx.Client, *, base_url: str, access_key: str, secret_key: str, from_number: str
+        self,
+        http: httpx.Client,
+        *,
+        base_url: str,
+        access_key: str,
+        secret_key: str,
+        from_number: str,
+        dlr_callback: str | None = None,
     ) -> None:
         self._http = http
+        # Where Flowroute posts delivery receipts: TWOSTEP_PUBLIC_URL's, with TWOSTEP_RECEIPT_SECRET in it.
+        self._dlr_callback = dlr_callback
         self._url = f"{shared.base_url(base_url)}/v2.1/messages"
         self._credentials = (access_key, secret_key)
         self._from = from_number
@@ -56,6 +73,7 @@ class FlowrouteSender:
             access_key=access_key,
             secret_key=secret_key,
             from_number=from_number,
+            dlr_callback=_dlr_callback(settings),
         )
 
     def send(self, to: str, body: str) -> str:
@@ -64,6 +82,8 @@ class FlowrouteSender:
         if not recipient.isdigit():
             raise SmsDeliveryError("rejected_number", provider=self.name)
         payload = {"to": recipient, "from": self._from, "body": body}
+        if self._dlr_callback:
+            payload["dlr_callback"] = self._dlr_callback
         response = shared.post(
             self._http,
             self._url,

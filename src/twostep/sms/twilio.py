@@ -9,6 +9,7 @@ import httpx
 
 from twostep.settings import Settings
 from twostep.sms import http as shared
+from twostep.sms.twilio_receipts import callback_url
 
 if TYPE_CHECKING:
     from twostep.sms import SenderDeps
@@ -41,8 +42,11 @@ class TwilioSender:
         account_sid: str,
         auth_token: str,
         sender: tuple[str, str],
+        status_callback: str | None = None,
     ) -> None:
         self._http = http
+        # Where Twilio reports each message's fate (delivered, undelivered…): TWOSTEP_PUBLIC_URL's receipts.
+        self._status_callback = status_callback
         self._url = (
             f"{shared.base_url(base_url)}/2010-04-01/Accounts/{quote(account_sid, safe='')}/Messages.json"
         )
@@ -65,6 +69,7 @@ class TwilioSender:
             account_sid=account_sid,
             auth_token=auth_token,
             sender=sender,
+            status_callback=callback_url(settings.public_url) if settings.public_url else None,
         )
 
     def send(self, to: str, body: str) -> str:
@@ -82,6 +87,8 @@ class TwilioSender:
         )
 
     def _post(self, form: dict[str, str]) -> str:
+        if self._status_callback:
+            form["StatusCallback"] = self._status_callback
         response = shared.post(
             self._http,
             self._url,

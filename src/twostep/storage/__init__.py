@@ -9,9 +9,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from twostep.domain.errors import ConfigurationError
-from twostep.domain.ports import Storage
 
 if TYPE_CHECKING:  # not at run time: the authorizer's revocation readers live in this package
+    from twostep.domain.ports import Storage
     from twostep.settings import Settings
 
 REGISTRY: dict[str, str] = {

@@ -22,6 +22,7 @@ deletes lag by up to a few days):
 | audit | `AUDIT` | `<seq>` | `AUDIT#<user id>` / `<seq>` | ttl 400 days |
 | shared keys | `KEYS` | `KEYS` | | sealed key material; replaced only over the version read |
 | prefix block | `PREFIXBLOCK#<prefix>` | `BLOCK` | `PREFIXBLOCKS` / `<prefix>` | fraud guard; ttl a day past `until` |
+| delivery | `DELIVERY#<provider>#<message id>` | `DELIVERY` | `DELIVERIES#<challenge id>` / `<µs>#…` | receipts; ttl a day past `expires_at` |
 | idempotency key | `IDEMPOTENCY#<hmac>` | `IDEMPOTENCY` | | first answer to an `Idempotency-Key`; ttl at expiry |
 | second factors | see dynamodb_factors.py and dynamodb_passkeys.py | | | |
 
@@ -52,6 +53,7 @@ from twostep.storage.dynamodb_client import (
     ttl_after,
 )
 from twostep.storage.dynamodb_counters import CounterOps
+from twostep.storage.dynamodb_deliveries import DeliveryOps
 from twostep.storage.dynamodb_erasure import ErasureOps
 from twostep.storage.dynamodb_factors import FactorOps
 from twostep.storage.dynamodb_idempotency import IdempotencyOps
@@ -76,6 +78,7 @@ class DynamoDbStorage(
     UpkeepOps,
     FactorOps,
     PasskeyOps,
+    DeliveryOps,
     IdempotencyOps,
 ):
     """Satisfies every storage port over one boto3 client (thread-safe)."""

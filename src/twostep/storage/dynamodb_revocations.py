@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from twostep.domain.models import Revocation
+from twostep.domain.revocation import Revocation
 from twostep.storage.dynamodb_client import (
     DynamoCalls,
     deserialize,

@@ -36,6 +36,7 @@ class UpkeepOps(TableOps):
             "webauthn_ceremonies",
             "remembered_devices",
             "prefix_blocks",
+            "deliveries",
             "idempotency_keys",
         }
     )
@@ -86,6 +87,7 @@ class UpkeepOps(TableOps):
             "webauthn_ceremonies": 0,
             "remembered_devices": 0,
             "prefix_blocks": 0,
+            "deliveries": 0,
             "idempotency_keys": 0,
         }
 

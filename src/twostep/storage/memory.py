@@ -23,13 +23,14 @@ from twostep.domain.models import (
 )
 from twostep.domain.ports import Counter, KeyRecord, PrefixBlock, PurgeRules
 from twostep.storage.cursors import message_cursor, parse_message_cursor
+from twostep.storage.memory_deliveries import MemoryDeliveries
 from twostep.storage.memory_factors import MemoryFactors
 from twostep.storage.memory_idempotency import MemoryIdempotency
 
 T = TypeVar("T")
 
 
-class MemoryStorage(MemoryFactors, MemoryIdempotency):
+class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._users: dict[str, User] = {}
@@ -46,6 +47,7 @@ class MemoryStorage(MemoryFactors, MemoryIdempotency):
         self._key_record: KeyRecord | None = None
         self._blocks: dict[str, PrefixBlock] = {}
         self._init_factors()
+        self._init_deliveries()
         self._init_idempotency()
 
     def init_schema(self) -> None:
@@ -392,6 +394,9 @@ class MemoryStorage(MemoryFactors, MemoryIdempotency):
                 ),
                 "prefix_blocks": _drop(
                     self._blocks, lambda b: b.until < rules.challenges_before, rules.limit
+                ),
+                "deliveries": _drop(
+                    self._deliveries, lambda d: d.expires_at < rules.challenges_before, rules.limit
                 ),
                 "idempotency_keys": _drop(
                     self._idempotency, lambda k: k.expires_at < rules.counters_before, rules.limit

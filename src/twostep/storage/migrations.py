@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from twostep.domain.errors import StorageUnavailable
 from twostep.storage.purge_sql import EXPIRY_INDEXES, POSTGRES_INDEXES, SQLITE_INDEXES
+from twostep.storage.schema_deliveries import POSTGRES_DELIVERIES, SQLITE_DELIVERIES
 from twostep.storage.schema_factors import POSTGRES_FACTORS, SQLITE_FACTORS
 from twostep.storage.schema_idempotency import POSTGRES_IDEMPOTENCY, SQLITE_IDEMPOTENCY
 from twostep.storage.schema_v1 import POSTGRES_V1, SQLITE_V1
@@ -152,6 +153,12 @@ UPDATE outbox SET channel = 'email' WHERE provider = 'email';
         "Idempotency-Key: idempotency_keys (first answers), found by expiry for housekeeping",
         sqlite=SQLITE_IDEMPOTENCY,
         postgres=POSTGRES_IDEMPOTENCY,
+    ),
+    Migration(
+        13,
+        "delivery receipts: deliveries (one record per sent message, its status only moving forward)",
+        sqlite=SQLITE_DELIVERIES,
+        postgres=POSTGRES_DELIVERIES,
     ),
 )
 

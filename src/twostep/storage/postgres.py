@@ -21,6 +21,7 @@ from twostep.settings import Settings
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.postgres_blocks import PostgresPrefixBlocks
 from twostep.storage.postgres_connection import Row
+from twostep.storage.postgres_deliveries import PostgresDeliveries
 from twostep.storage.postgres_factors import PostgresFactors
 from twostep.storage.postgres_idempotency import PostgresIdempotency
 from twostep.storage.postgres_sessions import INSERT_REFRESH, refresh_row
@@ -51,7 +52,12 @@ def _refresh(row: Row | None) -> RefreshToken | None:
 
 
 class PostgresStorage(
-    PostgresFactors, PostgresUsers, PostgresUpkeep, PostgresPrefixBlocks, PostgresIdempotency
+    PostgresFactors,
+    PostgresUsers,
+    PostgresUpkeep,
+    PostgresPrefixBlocks,
+    PostgresDeliveries,
+    PostgresIdempotency,
 ):
     """Satisfies every storage port; safe to share between threads and between processes."""
 

@@ -23,6 +23,7 @@ _DELETES: dict[str, tuple[str, str, str]] = {
     "webauthn_ceremonies": ("webauthn_ceremonies", "id", "expires_at < {p}"),
     "remembered_devices": ("remembered_devices", "token_hash", "expires_at < {p}"),
     "prefix_blocks": ("prefix_blocks", "prefix", "until < {p}"),
+    "deliveries": ("deliveries", "id", "expires_at < {p}"),
     "idempotency_keys": ("idempotency_keys", "key", "expires_at < {p}"),
 }
 
@@ -39,6 +40,7 @@ def _cutoff(kind: str, rules: PurgeRules) -> datetime:
         "webauthn_ceremonies": rules.challenges_before,
         "remembered_devices": rules.challenges_before,
         "prefix_blocks": rules.challenges_before,
+        "deliveries": rules.challenges_before,
         "idempotency_keys": rules.counters_before,
     }[kind]
 

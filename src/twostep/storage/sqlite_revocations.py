@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from twostep.domain.errors import StorageUnavailable
-from twostep.domain.models import Revocation
+from twostep.domain.revocation import Revocation
 
 SELECT_SINCE = "SELECT session_id, revoked_at FROM revocations WHERE revoked_at >= ?"
 

@@ -1,0 +1,130 @@
+"""Automatic fallback: a texted code the network could not deliver goes again by another channel.
+
+When a receipt says a code's SMS `failed` or was `undelivered` (`DeliveryReceipts` calls `after_failure`
+once per message, for the one receipt that settled it), and the code is still valid and unused, a fresh
+code goes by the first channel of `TWOSTEP_FALLBACK_CHANNELS` (`voice,whatsapp`) that this deployment
+carries. It goes through `ChallengeService.replace`, like a resend: a new code, the old one void, the
+attempts made kept, the per-number caps, the fraud guard and the SMS budgets applied (only the
+number's resend cooldown, which paces people asking again, is skipped: receipts of failures often
+come within seconds). At most once per challenge: an atomic counter decides, so two failure receipts
+racing (or a failed fallback message) never send a third message. A code bound to a transaction
+(amount and payee in its text and HMAC, PSD2 dynamic linking) never falls back: `forgo` takes that one
+chance when it is sent, since no fallback message could carry the same binding.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from twostep.domain.clock import Clock
+from twostep.domain.delivery import SMS
+from twostep.domain.errors import TwoStepError
+from twostep.domain.models import Challenge
+from twostep.domain.ports import CounterStore
+from twostep.domain.receipts import Delivery, DeliveryStore
+from twostep.services.audit import AuditService, record_quietly
+from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.receipts import audit_subject
+
+logger = logging.getLogger("twostep.receipts")
+
+MIN_TTL_SECONDS = 30  # CodeSpec floor: a fallback code lives at least this long
+
+
+class ChannelFallback:
+    def __init__(
+        self,
+        *,
+        codes: ChallengeService,
+        deliveries: DeliveryStore,
+        counters: CounterStore,
+        audit: AuditService,
+        clock: Clock,
+        order: Sequence[str],
+        specs: Mapping[str, CodeSpec],
+    ) -> None:
+        self._codes, self._deliveries, self._counters = codes, deliveries, counters
+        self._audit, self._clock = audit, clock
+        self._order = tuple(order)
+        self._specs = specs  # the code spec of each purpose: length, template, voice text
+
+    def forgo(self, challenge_id: str, until: datetime) -> None:
+        """Never fall back for this challenge: its code is bound to a transaction (amount, payee) that
+        lives only in its HMAC and text, so no other message could carry the same binding.
+
+        Raises:
+            StorageUnavailable.
+        """
+        self._counters.increment_counter(_key(challenge_id), 1, self._clock.now(), until)
+
+    def after_failure(self, delivery: Delivery, challenge: Challenge) -> None:
+        """Send the code again by the next channel, if all the rules allow; never raises."""
+        channel = self._next_channel(delivery, challenge)
+        if channel is None:
+            return
+        now = self._clock.now()
+        # One fallback per challenge, decided by one atomic increment (kept past the code's lifetime).
+        until = challenge.expires_at + timedelta(days=1)
+        if self._counters.increment_counter(_key(challenge.id), 1, now, until) != 1:
+            return
+        base = self._specs[challenge.purpose]
+        sent_at = challenge.last_sent_at or challenge.created_at
+        lifetime = max(MIN_TTL_SECONDS, int((challenge.expires_at - sent_at).total_seconds()))
+        spec = replace(base, channel=channel, length=challenge.code_length, ttl_seconds=lifetime)
+        who = audit_subject(challenge)
+        try:
+            self._codes.replace(challenge, spec, cooldown=False)
+        except TwoStepError as exc:  # refused (caps, fraud guard, budget) or not delivered either
+            logger.warning("fallback not sent", extra={"channel": channel, "code": exc.code})
+            record_quietly(
+                self._audit,
+                "code_fallback",
+                phone=challenge.phone,
+                channel=channel,
+                failed_channel=delivery.channel,
+                outcome="refused",
+                reason=exc.code,
+                **who,
+            )
+            return
+        logger.info("fallback sent", extra={"channel": channel, "failed_channel": delivery.channel})
+        record_quietly(
+            self._audit,
+            "code_fallback",
+            phone=challenge.phone,
+            channel=channel,
+            failed_channel=delivery.channel,
+            outcome="sent",
+            **who,
+        )
+
+    def _next_channel(self, delivery: Delivery, challenge: Challenge) -> str | None:
+        """The channel to try, or None when the rules say no fallback."""
+        now = self._clock.now()
+        if (
+            delivery.channel != SMS  # only a failed text falls back (a failed call is the end of it)
+            or not challenge.phone
+            or challenge.purpose not in self._specs
+            or challenge.consumed_at is not None
+            or challenge.expires_at <= now
+            or challenge.attempts >= challenge.max_attempts
+        ):
+            return None
+        latest = self._deliveries.latest_delivery(challenge.id)
+        if latest is None or latest.key != delivery.key:
+            return None  # an older code's message: a newer one is already on its way
+        for channel in self._order:
+            try:
+                self._codes.ensure_channel(channel)
+            except TwoStepError:
+                continue
+            return channel
+        return None
+
+
+def _key(challenge_id: str) -> str:
+    """The counter that lets one fallback happen per challenge (or none, once `forgo` took it)."""
+    return f"fallback:{challenge_id}"

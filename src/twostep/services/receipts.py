@@ -1,0 +1,161 @@
+"""Delivery receipts: a record per message a code went out in, moved forward by the provider's receipts.
+
+`record_sent` runs right after a provider took a message; `apply` runs for each authenticated receipt
+(Twilio status callback, Flowroute DLR, SNS delivery-status log line). Storage moves a record only to
+a later stage, with one conditional write, so of two receipts racing for one message exactly one
+changes it, and a late `sent` never hides a `delivered`. Only that one caller audits the outcome and,
+for a failure, asks the fallback to send the code by another channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Literal
+
+from twostep.domain.clock import Clock
+from twostep.domain.errors import StorageUnavailable
+from twostep.domain.metrics import NO_METRICS, Metrics
+from twostep.domain.models import Challenge, Tenant
+from twostep.domain.ports import ChallengeStore
+from twostep.domain.receipts import (
+    FAILED_STATUSES,
+    Delivery,
+    DeliveryStore,
+    Receipt,
+    UnknownMessage,
+    is_final,
+)
+from twostep.services.audit import AuditService, record_quietly
+from twostep.services.verification_status import VerificationStatus, VerificationStatusReader
+
+logger = logging.getLogger("twostep.receipts")
+
+# Receipts can trail their message by hours (a phone switched off); the record outlives its code so
+# they still find it. Housekeeping deletes it afterwards (DynamoDB: TTL).
+RECORD_SECONDS = 2 * 86_400
+# Ids a provider answered without, or a placeholder: nothing a receipt could name.
+NO_ID = frozenset({"", "unknown"})
+
+Outcome = Literal["recorded", "unchanged"]
+# Called once per message that failed for good (its record just moved to failed/undelivered).
+OnFailure = Callable[[Delivery, Challenge], None]
+# Called with a challenge id (and until when it matters) when a transaction-bound code is sent.
+OnBound = Callable[[str, datetime], None]
+
+
+class DeliveryReceipts:
+    def __init__(
+        self,
+        *,
+        store: DeliveryStore,
+        challenges: ChallengeStore,
+        audit: AuditService,
+        clock: Clock,
+        metrics: Metrics = NO_METRICS,
+    ) -> None:
+        self._store, self._challenges, self._audit, self._clock = store, challenges, audit, clock
+        self._metrics = metrics
+        self._on_failure: OnFailure | None = None
+        self._on_bound: OnBound | None = None
+        self._verifications = VerificationStatusReader(challenges, store, clock)
+
+    def on_failure(self, handler: OnFailure) -> None:
+        """Who hears of a message that failed for good (the channel fallback)."""
+        self._on_failure = handler
+
+    def on_bound(self, handler: OnBound) -> None:
+        """Who hears of a transaction-bound code being sent (the fallback, which must never re-send one)."""
+        self._on_bound = handler
+
+    def record_sent(
+        self, challenge_id: str, provider: str, message_id: str, channel: str, *, bound: bool = False
+    ) -> None:
+        """A provider took a message for the challenge; never raises (the code is already out)."""
+        now = self._clock.now()
+        if bound and self._on_bound is not None:
+            # Before the record exists, so no receipt can find the message first.
+            try:
+                self._on_bound(challenge_id, now + timedelta(seconds=RECORD_SECONDS))
+            except StorageUnavailable:
+                logger.error("bound code not marked; no record kept", extra={"provider": provider})
+                return  # without a record no receipt matches, so no fallback can follow either
+        if message_id in NO_ID:
+            return
+        record = Delivery(
+            provider=provider,
+            message_id=message_id,
+            challenge_id=challenge_id,
+            channel=channel,
+            status="sent",
+            sent_at=now,
+            updated_at=now,
+            expires_at=now + timedelta(seconds=RECORD_SECONDS),
+        )
+        try:
+            self._store.add_delivery(record)
+        except StorageUnavailable:
+            logger.error("delivery record not stored", extra={"provider": provider, "channel": channel})
+
+    def apply(self, receipt: Receipt) -> Outcome:
+        """Move the message's record to what the receipt says, if that is news.
+
+        Raises:
+            UnknownMessage: no record of this provider's message id (never sent here, or expired).
+            StorageUnavailable.
+        """
+        moved = self._store.advance_delivery(
+            receipt.provider, receipt.message_id, receipt.status, receipt.error_code, self._clock.now()
+        )
+        if moved is None:
+            if self._store.get_delivery(receipt.provider, receipt.message_id) is None:
+                raise UnknownMessage()
+            return "unchanged"  # replayed, late or out of order: the record already says as much or more
+        self._metrics.delivery_receipt(provider=moved.provider, status=moved.status)
+        logger.info(
+            "delivery receipt",
+            extra={"provider": moved.provider, "channel": moved.channel, "status": moved.status},
+        )
+        if is_final(moved.status):
+            self._settled(moved)
+        return "recorded"
+
+    def latest(self, challenge_id: str) -> Delivery | None:
+        """The newest message's record for the challenge (None: nothing recorded)."""
+        return self._store.latest_delivery(challenge_id)
+
+    def verification_status(self, auth_id: str, tenant: Tenant | None) -> VerificationStatus:
+        """The state of a verification code and its newest message's delivery.
+
+        Raises:
+            InvalidInput, ChallengeNotFound.
+        """
+        return self._verifications.read(auth_id, tenant)
+
+    def _settled(self, delivery: Delivery) -> None:
+        challenge = self._challenges.get_challenge(delivery.challenge_id)
+        failed = delivery.status in FAILED_STATUSES
+        who = audit_subject(challenge)
+        detail = {"provider": delivery.provider, "channel": delivery.channel, "status": delivery.status}
+        if delivery.error_code:
+            detail["error_code"] = delivery.error_code
+        record_quietly(
+            self._audit,
+            "code_delivery_failed" if failed else "code_delivered",
+            phone=challenge.phone if challenge is not None and challenge.phone else None,
+            source="receipt",
+            **who,
+            **detail,
+        )
+        if failed and challenge is not None and self._on_failure is not None:
+            self._on_failure(delivery, challenge)
+
+
+def audit_subject(challenge: Challenge | None) -> dict[str, str]:
+    """The account (user_id) or the verification (auth_id) a code belongs to, for the audit trail."""
+    if challenge is None:
+        return {}
+    if challenge.purpose == "verify":
+        return {"auth_id": challenge.subject, "purpose": challenge.purpose}
+    return {"user_id": challenge.subject, "purpose": challenge.purpose}

@@ -1,0 +1,132 @@
+"""The authorizer's PyJWT-free RS256 path: which key files take it, which keys it keeps, and that anything
+else still takes the general path (PyJWT, `load_key_material`) with its old behaviour."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.aws.events import token_event
+from twostep.aws import authorizer
+from twostep.aws.authorizer_keys import rs256_keys
+from twostep.domain.clock import SystemClock
+from twostep.domain.keys import KeyMaterial
+from twostep.domain.rs256_verifier import Rs256TokenVerifier
+from twostep.domain.tokens import TokenIssuer, TokenVerifier
+from twostep.storage.sqlite import SqliteStorage
+
+pytestmark = pytest.mark.aws
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+MAX_AGE = timedelta(seconds=930)
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    for name, value in {
+        "TWOSTEP_JWT_KEY_FILE": str(tmp_path / "keys.json"),
+        "TWOSTEP_STORAGE": "sqlite",
+        "TWOSTEP_SQLITE_PATH": str(tmp_path / "twostep.db"),
+        "TWOSTEP_ISSUER": "https://issuer.example",
+    }.items():
+        monkeypatch.setenv(name, value)
+    SqliteStorage(tmp_path / "twostep.db").init_schema()
+    authorizer.reset()
+    yield tmp_path / "keys.json"
+    authorizer.reset()
+
+
+def issue(material: KeyMaterial) -> str:
+    key = material.signing_key(datetime.now(UTC))
+    return TokenIssuer(
+        kid=key.kid,
+        algorithm=key.algorithm,
+        key=key.signing_material,
+        issuer="https://issuer.example",
+        audience="twostep-api",
+        ttl_seconds=900,
+        clock=SystemClock(),
+    ).issue(user_id="u1", email="a@example.com", amr=("pwd", "sms"), sid="s1", auth_time=0)
+
+
+def allows(token: str) -> bool:
+    try:
+        answer = authorizer.handler(token_event(f"Bearer {token}"), None)
+    except Exception as exc:
+        assert str(exc) == "Unauthorized"
+        return False
+    return bool(answer["policyDocument"]["Statement"][0]["Effect"] == "Allow")
+
+
+def test_an_rs256_key_file_is_checked_without_pyjwt(env: Path) -> None:
+    material = KeyMaterial.generate("RS256", datetime.now(UTC))
+    env.write_text(material.to_json())
+    assert allows(issue(material))
+    assert isinstance(authorizer.get_verifier(), Rs256TokenVerifier)
+    other = KeyMaterial.generate("RS256", datetime.now(UTC))
+    assert not allows(issue(replace(other, signing_keys=(replace(other.current, kid=material.current.kid),))))
+
+
+@pytest.mark.parametrize("algorithm", ["ES256", "EdDSA", "HS256"])
+def test_other_algorithms_take_the_general_path(
+    env: Path, monkeypatch: pytest.MonkeyPatch, algorithm: str
+) -> None:
+    monkeypatch.setenv("TWOSTEP_JWT_ALGORITHM", algorithm)
+    material = KeyMaterial.generate(algorithm, datetime.now(UTC))  # type: ignore[arg-type]
+    env.write_text(material.to_json())
+    assert allows(issue(material))
+    assert isinstance(authorizer.get_verifier(), TokenVerifier)
+
+
+def test_a_missing_key_file_is_still_created_by_the_general_path(env: Path) -> None:
+    assert not env.exists()
+    assert isinstance(authorizer.get_verifier(), TokenVerifier)
+    assert env.exists()
+    authorizer.reset()
+    assert isinstance(authorizer.get_verifier(), Rs256TokenVerifier)  # the next container reads it plainly
+
+
+def test_a_damaged_key_file_still_fails_closed(env: Path) -> None:
+    material = json.loads(KeyMaterial.generate("RS256", NOW).to_json())
+    material["signing_keys"][0]["private_pem"] = (
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"
+    )
+    env.write_text(json.dumps(material))
+    with pytest.raises(authorizer.AuthorizerUnavailable):
+        authorizer.handler(token_event("Bearer a.b.c"), None)
+
+
+def test_keys_kept_are_those_build_verifier_keeps() -> None:
+    material = KeyMaterial.generate("RS256", NOW - timedelta(days=1))
+    material = material.rotated("RS256", NOW - timedelta(hours=2))  # the first retired two hours ago
+    material = material.rotated("RS256", NOW - timedelta(seconds=60))  # the second a minute ago
+    expected = material.verification_keys(NOW, MAX_AGE)
+    kept = rs256_keys(material.to_json(), NOW, MAX_AGE)
+    assert kept is not None and set(kept) == set(expected) and len(kept) == 2
+    for kid, key in kept.items():
+        numbers = expected[kid].verification_material.public_numbers()
+        assert (key.n, key.e) == (numbers.n, numbers.e)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda data: data.pop("otp_hmac_key"),
+        lambda data: data["signing_keys"].clear(),
+        lambda data: data["signing_keys"][0].update(alg="ES256"),
+        lambda data: data["signing_keys"][0].update(created_at="yesterday"),
+        lambda data: data["signing_keys"][0].pop("private_pem"),
+        lambda data: data["signing_keys"][0].update(private_pem="not a pem"),
+        lambda data: data.update(signing_keys="x"),
+    ],
+)
+def test_anything_unusual_is_left_to_the_general_path(change: object) -> None:
+    data = json.loads(KeyMaterial.generate("RS256", NOW).rotated("RS256", NOW).to_json())
+    change(data)  # type: ignore[operator]
+    assert rs256_keys(json.dumps(data), NOW, MAX_AGE) is None
+    assert rs256_keys("[]", NOW, MAX_AGE) is None
+    assert rs256_keys("{", NOW, MAX_AGE) is None

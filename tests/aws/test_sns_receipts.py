@@ -1,0 +1,95 @@
+"""SNS SMS delivery status on Lambda: a code texted through SNS (moto), then SNS's delivery-status log line
+delivered by a CloudWatch Logs subscription (gzip + base64, the real event format) to the receipts function."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.aws.conftest import AwsMode
+from tests.aws.events import EVENTS, http_v2_event, json_body
+from twostep.aws import api_handler, sns_receipts
+from twostep.domain.models import Tenant
+from twostep.domain.receipts import InvalidReceipt
+from twostep.services.verification_input import verification_id
+
+pytestmark = pytest.mark.aws
+
+PHONE = "+905555555555"
+KEY = {"X-Api-Key": "vk-receipts-1"}
+
+
+@pytest.fixture
+def sns_mode(aws_mode: AwsMode, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsMode]:
+    monkeypatch.setenv("TWOSTEP_SMS_PROVIDERS", "sns")
+    monkeypatch.setenv("TWOSTEP_VERIFY_API_KEYS", "vk-receipts-1")
+    api_handler.reset()
+    sns_receipts.reset()
+    yield aws_mode
+    sns_receipts.reset()
+
+
+def subscription_event(
+    message_id: str, status: str = "FAILURE", response: str | None = None
+) -> dict[str, Any]:
+    """SNS's log line for `message_id`, as CloudWatch Logs hands it to a subscribed function."""
+    batch = json.loads((EVENTS / "sns_delivery_status.json").read_text())
+    line = json.loads(batch["logEvents"][0]["message"])
+    line["notification"]["messageId"] = message_id
+    line["status"] = status
+    if response is not None:
+        line["delivery"]["providerResponse"] = response
+    batch["logEvents"][0]["message"] = json.dumps(line)
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(batch).encode())).decode()}}
+
+
+def call(method: str, path: str, body: Any = None, query: str = "") -> tuple[int, Any]:
+    event = http_v2_event(method, path, body, headers=KEY)
+    event["rawQueryString"] = query
+    response = api_handler.handler(event, None)
+    return int(response["statusCode"]), json_body(response)
+
+
+def sns_message_id(mode: AwsMode, auth_id: str) -> str:
+    """The SNS MessageId the delivery record holds (read from the table's index, as storage does)."""
+    challenge = verification_id(auth_id, Tenant("default"))
+    answer = mode.client("dynamodb").query(
+        TableName=mode.table,
+        IndexName="GSI1",
+        KeyConditionExpression="GSI1PK = :p",
+        ExpressionAttributeValues={":p": {"S": f"DELIVERIES#{challenge}"}},
+    )
+    (item,) = answer["Items"]
+    assert item["provider"]["S"] == "sns" and "destination" not in item
+    return str(item["message_id"]["S"])
+
+
+def test_sns_delivery_status_reaches_the_verification_status(sns_mode: AwsMode) -> None:
+    status, created = call("POST", "/verifications", {"auth_id": "sns-1", "recipient": PHONE})
+    assert status == 200, created
+    status, shown = call("GET", "/verifications/status", query="auth_id=sns-1")
+    assert status == 200 and shown["delivery"]["status"] == "sent", shown
+    message_id = sns_message_id(sns_mode, "sns-1")
+
+    assert sns_receipts.handler(subscription_event(message_id), None) == {"recorded": 1}
+    status, shown = call("GET", "/verifications/status", query="auth_id=sns-1")
+    assert shown["delivery"] | {"status": "undelivered", "provider": "sns"} == shown["delivery"]
+    # SNS logs each text once, but Lambda may run a batch twice: the replay and a later SUCCESS change nothing.
+    assert sns_receipts.handler(subscription_event(message_id), None) == {"unchanged": 1}
+    assert sns_receipts.handler(subscription_event(message_id, "SUCCESS"), None) == {"unchanged": 1}
+    assert sns_receipts.handler(subscription_event("another-senders-message"), None) == {"unknown": 1}
+
+
+def test_control_messages_and_foreign_events(sns_mode: AwsMode) -> None:
+    control = {"messageType": "CONTROL_MESSAGE", "logEvents": [{"id": "", "timestamp": 0, "message": "ok"}]}
+    event = {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(control).encode())).decode()}}
+    assert sns_receipts.handler(event, None) == {}
+    with pytest.raises(InvalidReceipt):
+        sns_receipts.handler({"Records": []}, None)
+    with pytest.raises(InvalidReceipt):
+        sns_receipts.handler({"awslogs": {"data": "not base64 gzip"}}, None)

@@ -1,0 +1,153 @@
+"""The automatic fallback in process, over SQLite: which failed texts send a fresh code by another channel
+(the console carries every channel in dev), and that it happens at most once per code, however many
+failure receipts race."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+
+from tests.contract.helpers import run_together
+from twostep.container import Container
+from twostep.domain.clock import FixedClock
+from twostep.domain.errors import WrongCode
+from twostep.domain.receipts import Receipt
+from twostep.domain.transaction import Transaction
+
+PHONE = "+4915112345678"
+
+
+@pytest.fixture
+def app(make_container: Callable[..., Container]) -> Container:
+    return make_container(storage="sqlite", fallback_channels=["whatsapp", "voice"])
+
+
+def messages(container: Container, channel: str | None = None) -> list[str]:
+    entries = container.storage.list_outbox(to=PHONE, last=100)
+    return [e.body for e in entries if channel is None or e.channel == channel]
+
+
+def code_of(body: str) -> str:
+    """The code in a text, or the spoken digits of a call (`Your twostep code is: 4, 8, 2, …`)."""
+    spoken = re.search(r"code is: ([\d, ]+)", body)
+    if spoken:
+        return spoken.group(1).replace(", ", "").strip()
+    match = re.search(r"\b\d{6}\b", body)
+    assert match is not None, body
+    return match.group(0)
+
+
+def fail_latest(container: Container, auth_id: str, status: str = "undelivered") -> str:
+    shown = container.receipts.verification_status(auth_id, None)  # type: ignore[union-attr]
+    assert shown.delivery is not None
+    receipt = Receipt(shown.delivery.provider, shown.delivery.message_id, status, "30003")  # type: ignore[arg-type]
+    return container.receipts.apply(receipt)  # type: ignore[union-attr]
+
+
+def test_a_failed_text_is_followed_by_a_code_on_the_first_configured_channel(app: Container) -> None:
+    app.verification.create("fb-1", PHONE)
+    texted = code_of(messages(app, "sms")[-1])
+    assert fail_latest(app, "fb-1") == "recorded"
+    (whatsapp,) = messages(app, "whatsapp")
+    assert messages(app, "voice") == []  # the first channel of the order that is carried
+    shown = app.receipts.verification_status("fb-1", None)  # type: ignore[union-attr]
+    assert (
+        shown.delivery is not None
+        and shown.delivery.channel == "whatsapp"
+        and shown.delivery.status == "sent"
+    )
+    new_code = code_of(whatsapp)
+    if new_code != texted:  # the texted code is void (one in a million draws the same digits)
+        with pytest.raises(WrongCode):
+            app.verification.check("fb-1", texted)
+    assert app.verification.check("fb-1", new_code).auth_id == "fb-1"
+    events = [e for e in app.audit.tail() if e.event == "code_fallback"]
+    assert [e.detail["outcome"] for e in events] == ["sent"]
+    assert (
+        events[0].detail | {"channel": "whatsapp", "failed_channel": "sms", "auth_id": "fb-1"}
+        == events[0].detail
+    )
+
+
+def test_racing_failure_receipts_send_one_fallback(app: Container) -> None:
+    app.verification.create("fb-race", PHONE)
+    texted = app.receipts.verification_status("fb-race", None).delivery  # type: ignore[union-attr]
+    assert texted is not None
+    statuses = ("failed", "undelivered")
+    results = run_together(
+        8,
+        lambda i: app.receipts.apply(  # type: ignore[union-attr]
+            Receipt(texted.provider, texted.message_id, statuses[i % 2])  # type: ignore[arg-type]
+        ),
+    )
+    assert sorted(map(str, results)).count("recorded") == 1, results
+    assert len(messages(app, "whatsapp")) == 1
+
+
+def test_at_most_once_per_code_and_never_after_a_failed_fallback(app: Container) -> None:
+    app.verification.create("fb-once", PHONE)
+    fail_latest(app, "fb-once")
+    assert fail_latest(app, "fb-once", "failed") == "recorded"  # the WhatsApp message failed too
+    app.verification.create("fb-once", PHONE)  # the caller asks again: a new text for the same code id
+    fail_latest(app, "fb-once")
+    assert len(messages(app, "whatsapp")) == 1 and messages(app, "voice") == []
+
+
+def test_no_fallback_for_a_used_an_expired_or_an_older_code(app: Container, clock: FixedClock) -> None:
+    app.verification.create("fb-used", PHONE)
+    app.verification.check("fb-used", code_of(messages(app, "sms")[-1]))
+    fail_latest(app, "fb-used")
+
+    app.verification.create("fb-old", PHONE, expiration=60)
+    clock.advance(61)
+    assert fail_latest(app, "fb-old") == "recorded"  # recorded and audited, but nothing sent
+
+    app.verification.create("fb-stale", PHONE)
+    first = app.receipts.verification_status("fb-stale", None).delivery  # type: ignore[union-attr]
+    app.verification.create("fb-stale", PHONE)  # a newer text is on its way
+    assert first is not None
+    app.receipts.apply(Receipt(first.provider, first.message_id, "undelivered"))  # type: ignore[union-attr]
+    assert messages(app, "whatsapp") == [] and messages(app, "voice") == []
+
+
+def test_without_fallback_channels_a_failure_is_only_recorded(
+    make_container: Callable[..., Container],
+) -> None:
+    plain = make_container(storage="sqlite")
+    plain.verification.create("fb-off", PHONE)
+    assert fail_latest(plain, "fb-off") == "recorded"
+    assert messages(plain, "whatsapp") == [] and messages(plain, "voice") == []
+
+
+def test_a_refused_fallback_is_audited_and_the_receipt_still_recorded(
+    make_container: Callable[..., Container],
+) -> None:
+    capped = make_container(storage="sqlite", fallback_channels=["voice"], sms_per_number_10min=1)
+    capped.verification.create("fb-capped", PHONE)
+    assert fail_latest(capped, "fb-capped") == "recorded"
+    assert messages(capped, "voice") == []
+    (event,) = [e for e in capped.audit.tail() if e.event == "code_fallback"]
+    assert event.detail["outcome"] == "refused" and event.detail["reason"] == "rate_limited"
+
+
+def test_the_resend_cooldown_does_not_hold_the_fallback_back(
+    make_container: Callable[..., Container],
+) -> None:
+    paced = make_container(storage="sqlite", fallback_channels=["voice"], resend_cooldown_seconds=60)
+    paced.verification.create("fb-paced", PHONE)
+    fail_latest(paced, "fb-paced")
+    assert len(messages(paced, "voice")) == 1
+
+
+def test_a_transaction_bound_code_never_falls_back(app: Container) -> None:
+    """Its amount and payee live only in its text and HMAC: no other message could carry the binding."""
+    payment = Transaction.from_request("49.90 EUR", "ACME Shop")
+    app.verification.create("fb-pay", PHONE, transaction=payment)
+    assert "49.90 EUR" in messages(app, "sms")[-1]
+    assert fail_latest(app, "fb-pay") == "recorded"
+    assert messages(app, "whatsapp") == [] and messages(app, "voice") == []
+    app.verification.create("fb-pay", PHONE)  # re-created without the transaction: still none for this id
+    fail_latest(app, "fb-pay")
+    assert messages(app, "whatsapp") == []
