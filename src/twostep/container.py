@@ -23,6 +23,7 @@ from twostep.receipt_wiring import attach_fallback
 from twostep.secrets import key_source_for, settings_with_secret_credentials
 from twostep.services.account import AccountService, AccountStores
 from twostep.services.account_changes import AccountChangeService
+from twostep.services.account_locale import LocalePreferences
 from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
@@ -41,11 +42,13 @@ from twostep.services.registration import RegistrationService
 from twostep.services.sessions import SessionService
 from twostep.services.tenants import TenantDirectory
 from twostep.services.test_numbers import FixedCodeNumbers
+from twostep.services.texts import CodeTexts
 from twostep.services.tokens import SessionPolicy, TokenService
 from twostep.services.verification import VerificationService
-from twostep.settings import Settings
+from twostep.settings import DEFAULT_SMS_TEMPLATE, Settings
 from twostep.sms import SenderDeps, build_delivery
 from twostep.storage import build_storage
+from twostep.text_budget import bundled_text, code_texts
 
 logger = logging.getLogger("twostep")
 ACCOUNT_CODE_TEMPLATE = "{code} is your {org} code to confirm a change to your account. Never share it."
@@ -79,6 +82,7 @@ class Container:
     fraud: PrefixGuard
     metrics: Metrics
     idempotency: IdempotencyService
+    locales: LocalePreferences
     closers: list[Any] = field(default_factory=list)
     delivery: ChannelRouter | None = None  # every channel (sms, voice, whatsapp) a code may go by
     receipts: DeliveryReceipts | None = None  # delivery records and the provider receipts that move them
@@ -131,6 +135,7 @@ def build(
     """Everything twostep needs, wired once. Injected parts replace the configured ones (tests, Lambda,
     the pumping simulation's cheap password hasher)."""
     clock = clock or SystemClock()
+    texts = code_texts(settings)  # before anything is created: an over-budget text stops start-up
     storage = storage or build_storage(settings, boto_session=boto_session)
     storage.init_schema()
     keys = KeyRing(
@@ -154,7 +159,9 @@ def build(
     delivery = build_channels(settings, deps, sender)
     email_sender = email_sender or build_email_sender(settings, deps)
     senders = (sender, email_sender)
-    return _wire(settings, clock, storage, senders, keys, closers, passwords, metrics or NO_METRICS, delivery)
+    return _wire(
+        settings, clock, storage, senders, keys, closers, passwords, metrics or NO_METRICS, delivery, texts
+    )
 
 
 # Past this age an unreadable list fails closed: the issue's promise is "refused within 5 s".
@@ -191,6 +198,7 @@ def _wire(
     passwords: PasswordHasher | None = None,
     metrics: Metrics = NO_METRICS,
     delivery: ChannelRouter | None = None,
+    texts: CodeTexts | None = None,
 ) -> Container:
     sender, email_sender = senders
     passwords = passwords or PasswordHasher(
@@ -227,6 +235,7 @@ def _wire(
         metrics=metrics,
         test_numbers=FixedCodeNumbers.parse(settings.test_numbers),
         receipts=receipts,
+        texts=texts or code_texts(settings),
     )
     if settings.test_numbers:  # a fixed code is a way in: say so wherever it is on (never the numbers)
         logger.warning("test numbers on: %d number(s) get fixed codes and no SMS", len(settings.test_numbers))
@@ -249,6 +258,7 @@ def _wire(
         ttl_seconds=settings.otp_ttl_seconds,
         max_attempts=settings.otp_max_attempts,
         template=settings.sms_template,
+        text=bundled_text(settings.sms_template, DEFAULT_SMS_TEMPLATE, "signin"),
     )
     factor_services = build_factor_services(
         settings, storage, passwords, limits, audit, clock, keys.otp_hmac_key, devices
@@ -355,6 +365,7 @@ def _wire(
             fingerprint_key=keys.otp_hmac_key,
             ttl_seconds=settings.idempotency_ttl_seconds,
         ),
+        locales=LocalePreferences(storage),
         closers=closers,
         delivery=delivery,
         receipts=receipts,

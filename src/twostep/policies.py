@@ -9,6 +9,7 @@ from twostep.services.sms_prices import price_table, to_micro
 from twostep.services.tenants import TenantDirectory, parse_key_entries
 from twostep.services.verification import VerifyPolicy
 from twostep.settings import DEFAULT_VERIFY_TEMPLATE, Settings, parse_country_amounts
+from twostep.text_budget import bundled_text
 
 
 def limit_policy(settings: Settings) -> LimitPolicy:
@@ -100,6 +101,8 @@ def verify_policy(settings: Settings) -> VerifyPolicy:
         max_ttl_seconds=settings.verify_max_ttl_seconds,
         default_retries=settings.verify_default_retries,
         template=verify_template(settings),
+        # Flowroute compatibility's own text (like any operator template) is sent as it is
+        text=bundled_text(verify_template(settings), DEFAULT_VERIFY_TEMPLATE, "verify"),
     )
 
 

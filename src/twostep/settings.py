@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from twostep.channels import registry
+from twostep.domain.locales import LOCALE_TAG
 from twostep.domain.numbers import DEFAULT_ALLOWED_TYPES, NUMBER_TYPES
 
 Stage = Literal["dev", "staging", "prod"]
@@ -37,6 +38,8 @@ DEFAULT_SMS_TEMPLATE = "{code} is your {org} sign-in code. It expires in {minute
 DEFAULT_VERIFY_TEMPLATE = "{code} is your {org} verification code. It expires in {minutes} minutes."
 
 CommaList = Annotated[list[str], NoDecode]
+# Google's app hash: the first 11 base64 characters of a SHA-256 over the package name and signing key.
+APP_HASH = re.compile(r"[A-Za-z0-9+/]{11}")
 TENANT_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
@@ -79,6 +82,21 @@ def parse_country_amounts(entries: list[str], parts: int) -> dict[str, tuple[flo
     return parsed
 
 
+def parse_language_budgets(entries: list[str]) -> dict[str, int]:
+    """`["tr:2", "ru:2"]` as `{"tr": 2, "ru": 2}`.
+
+    Raises:
+        ValueError: an entry that is not `language:segments` (1 to 10).
+    """
+    budgets: dict[str, int] = {}
+    for entry in entries:
+        language, _, count = entry.partition(":")
+        if not (LOCALE_TAG.fullmatch(language) and count.isdigit() and 1 <= int(count) <= 10):
+            raise ValueError(f"{entry!r} is not language:segments, like tr:2 (1 to 10 segments)")
+        budgets[language.lower()] = int(count)
+    return budgets
+
+
 def _split_commas(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -93,7 +111,8 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
-        use_attribute_docstrings=True,
+        # Not `use_attribute_docstrings`: it parsed this module's source on every start (a fifth of the
+        # Lambda's cold start). The docs read the docstrings under the fields (docs/settings_page.py).
     )
 
     # --- service ---
@@ -189,6 +208,20 @@ class Settings(BaseSettings):
     """The key codes are hashed with (HMAC); unset, it comes from the shared key set (database or secret)."""
     sms_template: str = DEFAULT_SMS_TEMPLATE
     """The sign-in SMS text; must contain `{code}`; may use `{org}` and `{minutes}`."""
+    default_locale: str = "en"
+    """The language of code texts when neither the request, the account nor the number's country names a
+    bundled one (`en`, `de`, `tr`, `fr`, `es`, `it`, `pt`, `nl`, `pl`, `ru`, `ar`, `ja`)."""
+    sms_max_segments: int = Field(default=1, ge=1, le=10)
+    """The most SMS segments a code text may take (with the longest code, the org name and the autofill
+    lines); start-up fails naming the text and language that takes more."""
+    sms_max_segments_by_language: CommaList = Field(default_factory=list)
+    """Per-language exceptions to TWOSTEP_SMS_MAX_SEGMENTS, `tr:2,ru:2` (UCS-2 texts hold 70 characters)."""
+    sms_max_segments_transaction: int = Field(default=2, ge=1, le=10)
+    """The most SMS segments a transaction code's text may take (checked with an everyday amount and
+    payee): it also names what is paid, and to whom."""
+    android_app_hash: str | None = None
+    """Your Android app's 11-character SMS Retriever hash; when set, code texts end with it (after the
+    WebOTP line when there is one), so the app reads the code without SMS permissions."""
     require_second_factor: bool = True
     """`false` allows accounts without a phone (password only, as the Lambda JWT tutorial signed up)."""
     otp_account_failure_limit: int = Field(default=100, ge=1, le=1000)
@@ -427,8 +460,31 @@ class Settings(BaseSettings):
         "webauthn_origins",
         "test_numbers",
         "fallback_channels",
+        "sms_max_segments_by_language",
         mode="before",
     )(_split_commas)
+
+    @field_validator("default_locale")
+    @classmethod
+    def _locale_tag(cls, value: str) -> str:
+        if not LOCALE_TAG.fullmatch(value.strip()):
+            raise ValueError(f"{value!r} is not a language tag such as en, de or pt-BR")
+        return value.strip()
+
+    @field_validator("sms_max_segments_by_language")
+    @classmethod
+    def _language_budgets(cls, value: list[str]) -> list[str]:
+        parse_language_budgets(value)
+        return value
+
+    @field_validator("android_app_hash", mode="before")
+    @classmethod
+    def _app_hash(cls, value: object) -> object:
+        if value in ("", None):
+            return None
+        if not isinstance(value, str) or not APP_HASH.fullmatch(value):
+            raise ValueError("the SMS Retriever app hash is 11 characters of A-Z, a-z, 0-9, + and /")
+        return value
 
     @field_validator("verify_compat", mode="before")
     @classmethod

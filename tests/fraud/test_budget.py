@@ -36,7 +36,10 @@ def test_the_template_segments_are_counted() -> None:
 def test_hourly_budget_counts_money_per_segment(
     guarded: MakeGuarded, clock: FixedClock, caplog: pytest.LogCaptureFixture, template: str, sends: int
 ) -> None:
-    container = guarded(sms_prices="DE:1", sms_budget_hourly_usd=5, verify_template=template)
+    # a two-segment text must be allowed (start-up refuses texts over TWOSTEP_SMS_MAX_SEGMENTS)
+    container = guarded(
+        sms_prices="DE:1", sms_budget_hourly_usd=5, verify_template=template, sms_max_segments=2
+    )
     caplog.set_level(logging.ERROR, logger="twostep.limits")
     clock.advance(600)  # ten minutes into the hour
     with TestClient(create_app(container)) as client:

@@ -68,7 +68,9 @@ def test_users_and_outbox(env: dict[str, str]) -> None:
 
     outbox = json.loads(twostep(env, "sms", "outbox", "--json", "--to", "+90 555 555 5555").stdout)
     assert len(outbox) == 1 and {"to", "body", "sent_at"} <= set(outbox[0])
-    assert outbox[0]["to"] == "+905555555555" and "sign-in code" in outbox[0]["body"]
+    assert (
+        outbox[0]["to"] == "+905555555555" and "giriş kodunuz" in outbox[0]["body"]
+    )  # Turkish: a +90 number
 
     assert twostep(env, "users", "delete", user_id, "--yes").returncode == 0
     missing = twostep(env, "users", "show", user_id)

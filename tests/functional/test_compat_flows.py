@@ -163,7 +163,8 @@ def test_sms_text_and_webotp_line(make_container: Callable[..., Container]) -> N
     container = make_container(web_origin="https://app.example.com:8443")
     with TestClient(create_app(container)) as client:
         register(client)
-        client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+        # English asked for: the number (+90) alone would choose the Turkish text
+        client.post("/login", json={"email": "test@example.com", "password": PASSWORD, "locale": "en"})
     body = container.storage.list_outbox(to=PHONE, last=1)[0].body
     code = body[:6]
     assert body == (
@@ -212,5 +213,6 @@ def test_openapi_documents_bearer_auth_on_protected_routes(client: TestClient) -
     assert protected == {
         ("/hello", "get"),
         ("/me", "get"),
+        ("/me/locale", "put"),
         ("/messages", "post"),
     } | sessions | security_page | {(p, "post") for p in account}

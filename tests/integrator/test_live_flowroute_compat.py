@@ -24,18 +24,35 @@ RECIPIENT = "14155552671"  # the original's 11-digit format (its tests used 1111
 PHONE = "+" + RECIPIENT
 
 
-@pytest.fixture(scope="module", params=["flowroute", "twostep"])
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
+def _serve(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[ServerProcess]:
     with ServerProcess(
-        tmp_path_factory.mktemp(f"compat-{request.param}"),
+        tmp_path_factory.mktemp(f"compat-{mode}"),
         "verification",
-        TWOSTEP_VERIFY_COMPAT=request.param,
+        TWOSTEP_VERIFY_COMPAT=mode,
         TWOSTEP_SMS_PER_NUMBER_10MIN="100",  # every code of this module goes to one number
         TWOSTEP_SMS_PER_NUMBER_DAY="100",
     ) as live:
         yield live
+
+
+@pytest.fixture(scope="module")
+def flowroute_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from _serve(tmp_path_factory, "flowroute")
+
+
+@pytest.fixture(scope="module")
+def twostep_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from _serve(tmp_path_factory, "twostep")
+
+
+@pytest.fixture(params=["flowroute"])
+def server(request: pytest.FixtureRequest) -> ServerProcess:
+    """The compat-mode server; tests that compare modes parametrize it with "twostep" too."""
+    live: ServerProcess = request.getfixturevalue(f"{request.param}_server")
+    return live
+
+
+BOTH_MODES = pytest.mark.parametrize("server", ["flowroute", "twostep"], indirect=True)
 
 
 @pytest.fixture
@@ -111,6 +128,7 @@ def test_get_auth_attempts_fail(
         assert error.response.status_code == 401
 
 
+@BOTH_MODES
 def test_every_failed_check_is_400_in_compat_mode_and_precise_by_default(
     client: FlowrouteClient, server: ServerProcess
 ) -> None:
@@ -151,6 +169,7 @@ def test_every_failed_check_is_400_in_compat_mode_and_precise_by_default(
         assert (bad_recipient.response.status_code, bad_recipient.strerror) == (400, "InvalidAPIUsage")
 
 
+@BOTH_MODES
 def test_limits_answer_400_in_compat_mode_with_their_headers(
     client: FlowrouteClient, server: ServerProcess
 ) -> None:
@@ -166,6 +185,7 @@ def test_limits_answer_400_in_compat_mode_with_their_headers(
     assert limited.response.headers["RateLimit"].startswith('"verification_attempts_exhausted";r=0;t=')
 
 
+@BOTH_MODES
 def test_a_replayed_create_answers_in_the_mode_s_shape_and_sends_nothing(server: ServerProcess) -> None:
     """`Idempotency-Key` works in both modes; a replay returns the first answer, the mode's body."""
     before = len(server.outbox(PHONE))

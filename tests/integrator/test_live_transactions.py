@@ -179,3 +179,23 @@ def test_test_numbers_are_refused_in_prod(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "TWOSTEP_TEST_NUMBERS: " in lines[0] and "prod" in lines[0], lines
     assert TEST_CODE not in result.stderr
+
+
+def test_admitted_requests_report_the_caller_s_own_limits_only(http: httpx.Client) -> None:
+    first = http.post("/verifications", json={"auth_id": "ok-1", "recipient": "+14155552605"})
+    second = http.post("/verifications", json={"auth_id": "ok-2", "recipient": "+14155552606"})
+    assert first.status_code == second.status_code == 200
+    policies = dict(parsed(second, "RateLimit-Policy"))
+    assert policies == {
+        "ip_verification_create_rate": {"q": 60, "w": 3600},
+        "ip_sms_rate": {"q": 100000, "w": 3600},  # server_env's setting
+    }  # never the number's caps or the service's budget: they would tell how many texts others asked for
+    now = dict(parsed(second, "RateLimit"))
+    before = dict(parsed(first, "RateLimit"))
+    assert now.keys() == policies.keys()
+    for name, params in now.items():
+        rolled_over = params["t"] > before[name]["t"]  # a new window began between the two requests
+        assert params["r"] == before[name]["r"] - 1 or rolled_over
+        assert 0 < params["t"] <= 3600
+    checked = check(http, "ok-2", "000000")
+    assert "RateLimit" not in checked.headers  # a check passes no counted limit

@@ -30,10 +30,10 @@ def messages(container: Container, channel: str | None = None) -> list[str]:
 
 
 def code_of(body: str) -> str:
-    """The code in a text, or the spoken digits of a call (`Your twostep code is: 4, 8, 2, …`)."""
-    spoken = re.search(r"code is: ([\d, ]+)", body)
+    """The code in a text, or the spoken digits of a call in any language (`… lautet 4, 8, 2, …`)."""
+    spoken = re.search(r"\d(?:, \d){3,9}", body)
     if spoken:
-        return spoken.group(1).replace(", ", "").strip()
+        return spoken.group(0).replace(", ", "")
     match = re.search(r"\b\d{6}\b", body)
     assert match is not None, body
     return match.group(0)

@@ -268,9 +268,12 @@ def test_an_undelivered_text_is_followed_by_a_voice_call_once(
         assert call.path.endswith("/Calls.json")
         form = parse_qs(call.body.decode())
         assert form["To"] == [PHONE] and form["StatusCallback"] == [f"{process.base_url}/receipts/twilio"]
-        spoken = re.search(r"code is: ([\d, ]+)", form["Twiml"][0])
-        assert spoken is not None
-        new_code = spoken.group(1).replace(", ", "").strip()
+        # a German number: the bundled German call text, spoken digit by digit
+        spoken = re.search(
+            r'<Say language="de-DE">Ihr Code für twostep lautet (\d(?:, \d){5})\.</Say>', form["Twiml"][0]
+        )
+        assert spoken is not None, form["Twiml"][0]
+        new_code = spoken.group(1).replace(", ", "")
         shown = status(process, "call-me")
         assert (
             shown["delivery"] | {"channel": "voice", "status": "sent", "provider": "twilio"}

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio.to_thread
+import argon2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -71,6 +72,25 @@ def test_real_argon2_still_verifies_through_the_pool() -> None:
         assert hasher.verify(stored, PASSWORD)
         assert not hasher.verify(stored, PASSWORD + "x")
         assert not hasher.verify(None, PASSWORD)  # the dummy hash never matches
+    finally:
+        hasher.close()
+
+
+@pytest.mark.parametrize(("memory_kib", "time_cost", "parallelism"), [(19456, 2, 1), (8192, 3, 2)])
+def test_the_unknown_user_check_costs_a_real_verification(
+    memory_kib: int, time_cost: int, parallelism: int
+) -> None:
+    """The dummy hash (made without hashing at start-up) has the real parameters, so checking against it
+    runs a full Argon2id pass that then fails on the digest, rather than failing early on its form."""
+    hasher = PasswordHasher(memory_kib, time_cost, parallelism)
+    try:
+        real = argon2.extract_parameters(hasher.hash(PASSWORD))
+        dummy = hasher._dummy_hash
+        assert argon2.extract_parameters(dummy) == real
+        with pytest.raises(argon2.exceptions.VerifyMismatchError):  # not InvalidHashError: the work is done
+            hasher._hasher.verify(dummy, PASSWORD)
+        assert dummy != PasswordHasher(memory_kib, time_cost, parallelism)._dummy_hash  # random per process
+        assert not hasher.verify(None, PASSWORD)
     finally:
         hasher.close()
 

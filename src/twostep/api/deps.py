@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from twostep.container import Container
 from twostep.domain.errors import ReauthenticationRequired
+from twostep.domain.locales import accepted_languages
 from twostep.domain.models import RequestContext
 from twostep.domain.tokens import AccessClaims, extract_bearer
 from twostep.logs import request_id_var
@@ -76,6 +77,7 @@ async def get_context(request: Request, container: ContainerDep) -> RequestConte
         ip=client_ip(request, container.settings.trusted_proxies),
         request_id=request_id_var.get(),
         user_agent=request.headers.get("user-agent"),
+        locales=accepted_languages(request.headers.get("accept-language")),
     )
 
 

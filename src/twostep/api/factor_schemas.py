@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictBool
 
+from twostep.api.locale_input import LocaleField
 from twostep.api.schemas import StrictBody, TokenPairOut
 from twostep.domain.factors import PasskeyCredential, RememberedDevice
 from twostep.services.factors import FactorSummary, RecoveryCodes
@@ -41,6 +42,7 @@ ChannelName = Annotated[
 
 class SendRequest(StrictBody):
     channel: ChannelName = "sms"
+    locale: LocaleField = None
 
 
 CeremonyId = Annotated[

@@ -10,13 +10,16 @@ from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep
 from twostep.api.device_cookie import device_label, device_token, set_device_cookie
 from twostep.api.factor_schemas import SignedInOut, low_codes_warning
 from twostep.api.idempotency import IdempotentRoute, by_login_email, idempotent
+from twostep.api.locale_input import with_locale
 from twostep.api.responses import BEARER, BODY_ERRORS, errors
 from twostep.api.schemas import (
     HelloOut,
+    LocaleRequest,
     LoginChallengeOut,
     LoginRequest,
     RegisterRequest,
     ResendOut,
+    ResendRequest,
     TokenPairOut,
     UserOut,
     VerifyRequest,
@@ -53,6 +56,7 @@ def register(body: RegisterRequest, container: ContainerDep, ctx: ContextDep) ->
             first_name=body.first_name,
             last_name=body.last_name,
             phone=body.phone_number,
+            locale=body.locale,
         ),
         ctx,
     )
@@ -82,6 +86,7 @@ def login(
     """Check the password, then text a code, or expect the authenticator app's code (no SMS) when the
     account has one (`expectedFactor`). Accounts without a second factor (when that is allowed) and
     remembered devices get tokens at once."""
+    ctx = with_locale(ctx, body.locale)
     result = container.login.start(body.email, body.password, ctx, device_token(request, body.device_token))
     if isinstance(result, LoginStarted):
         return LoginChallengeOut.of(result)
@@ -142,9 +147,21 @@ def signed_in_response(
     responses=errors(400, 404, 410, 422, 429, 503),
 )
 @idempotent("resend")
-def resend(otp_id: OtpId, container: ContainerDep, ctx: ContextDep) -> ResendOut:
-    """Text a new code for the same login; the old code stops working, the attempt budget stays."""
+def resend(
+    otp_id: OtpId, container: ContainerDep, ctx: ContextDep, body: ResendRequest | None = None
+) -> ResendOut:
+    """Text a new code for the same login; the old code stops working, the attempt budget stays.
+    An optional body's `locale` chooses the text's language."""
+    ctx = with_locale(ctx, body.locale if body else None)
     return ResendOut.of(container.login.resend(otp_id, ctx))
+
+
+@router.put(
+    "/me/locale", response_model=UserOut, responses=errors(400, 401, 503, *BODY_ERRORS), openapi_extra=BEARER
+)
+def set_locale(body: LocaleRequest, claims: ClaimsDep, container: ContainerDep) -> UserOut:
+    """Choose the language of your code texts (null: let the number's country decide)."""
+    return UserOut.of(container.locales.set(claims.sub, body.locale))
 
 
 @router.get("/hello", response_model=HelloOut, responses=errors(401, 503), openapi_extra=BEARER)

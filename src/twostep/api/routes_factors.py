@@ -29,8 +29,8 @@ ItemId = Annotated[str, Path(max_length=1400, pattern=r"^[A-Za-z0-9_-]+$")]
 
 def qr_svg(uri: str) -> str:
     """The URI as an SVG QR code (segno): a standalone document (with its namespace, so an <img> can
-    show it from a data URI), without the XML declaration. segno is imported here, by the one route
-    that draws a code, rather than by every server at start-up."""
+    show it from a data URI), without the XML declaration. segno is imported here, on the first enrolment,
+    not with the app."""
     import segno
 
     out = io.BytesIO()

@@ -16,6 +16,7 @@ from twostep.api.factor_schemas import (
     SignedInOut,
 )
 from twostep.api.idempotency import IdempotentRoute, idempotent
+from twostep.api.locale_input import with_locale
 from twostep.api.relying_party import relying_party
 from twostep.api.responses import BODY_ERRORS, errors
 from twostep.api.routes_accounts import OtpId, signed_in_response
@@ -40,8 +41,9 @@ def _options(options: Options) -> PasskeyOptionsOut:
 def send(otp_id: OtpId, body: SendRequest, container: ContainerDep, ctx: ContextDep) -> ResendOut:
     """Send a code for this login by `channel`: `sms` (the fallback when the authenticator app is not at
     hand), or `voice` / `whatsapp` where configured. The sent code is then the expected factor; a
-    channel this service does not carry answers 400 `channel_not_configured`."""
-    return ResendOut.of(container.login.resend(otp_id, ctx, channel=body.channel))
+    channel this service does not carry answers 400 `channel_not_configured`. `locale` chooses the
+    language of the text (or of the call)."""
+    return ResendOut.of(container.login.resend(otp_id, with_locale(ctx, body.locale), channel=body.channel))
 
 
 @router.post(

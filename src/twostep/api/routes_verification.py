@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from twostep.api.deps import ContainerDep, ContextDep
 from twostep.api.idempotency import IdempotentRoute, idempotent
+from twostep.api.locale_input import LocaleField, with_locale
 from twostep.api.verification_compat import FlowrouteCompatRoute, FlowrouteCreatedOut, compat_error
 from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRoute, flowroute_error
 from twostep.channels import registry
@@ -80,6 +81,7 @@ class VerificationCreateRequest(BaseModel):
         default=None,
         description="With `amount`: who is paid, 1..64 printable characters; the check must present both.",
     )
+    locale: LocaleField = None
 
 
 class VerificationCreatedOut(BaseModel):
@@ -184,7 +186,7 @@ def create_verification(
         retries=body.retries,
         message=body.message,
         channel=body.channel,
-        ctx=ctx,
+        ctx=with_locale(ctx, body.locale),
         transaction=Transaction.from_request(body.amount, body.payee),
     )
     return VerificationCreatedOut(

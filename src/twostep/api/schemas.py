@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from twostep.api.locale_input import LocaleField
 from twostep.domain.identity import mask_phone
 from twostep.domain.models import Message, User
 from twostep.services.login import CodeResent, LoginStarted
@@ -25,6 +26,7 @@ class RegisterRequest(StrictBody):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)
     phone_number: str | None = Field(default=None, alias="phoneNumber", max_length=64)
+    locale: LocaleField = None
 
 
 class LoginRequest(StrictBody):
@@ -32,6 +34,18 @@ class LoginRequest(StrictBody):
     password: str = Field(max_length=1024)
     device_token: str | None = Field(
         default=None, alias="deviceToken", max_length=128, description="From an earlier `rememberDevice`."
+    )
+    locale: LocaleField = None
+
+
+class ResendRequest(StrictBody):
+    locale: LocaleField = None
+
+
+class LocaleRequest(StrictBody):
+    locale: StrictStr | None = Field(
+        description="The language your code texts are written in, a BCP 47 tag (`de`, `pt-BR`); "
+        "null forgets it (then the number's country decides)."
     )
 
 
@@ -65,6 +79,9 @@ class UserOut(BaseModel):
     phoneVerified: bool = Field(description="A code sent to the number came back (it is this account's).")
     emailVerified: bool = Field(description="A code sent to the address came back.")
     createdAt: datetime
+    locale: str | None = Field(
+        default=None, description="The language code texts are written in (null: none chosen)."
+    )
 
     @classmethod
     def of(cls, user: User) -> UserOut:
@@ -77,6 +94,7 @@ class UserOut(BaseModel):
             phoneVerified=user.phone_verified,
             emailVerified=user.email_verified,
             createdAt=user.created_at,
+            locale=user.locale,
         )
 
 

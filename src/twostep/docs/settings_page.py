@@ -6,9 +6,13 @@ Every field of `twostep.settings.Settings` needs a description: a docstring line
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import re
+import textwrap
+from functools import cache
+from itertools import pairwise
 from typing import Any
 
 from pydantic import AliasChoices
@@ -48,10 +52,37 @@ def sections() -> dict[str, str]:
     return found
 
 
+@cache
+def attribute_docstrings() -> dict[str, str]:
+    """Field name -> the docstring right under the field in settings.py.
+
+    Read here rather than by pydantic's `use_attribute_docstrings`, which parsed the module's source at
+    every start-up, in the server and in each Lambda cold start, only for this page.
+    """
+    tree = ast.parse(textwrap.dedent(inspect.getsource(Settings)))
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    found: dict[str, str] = {}
+    for node, following in pairwise(body):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            found[node.target.id] = inspect.cleandoc(following.value.value)
+    return found
+
+
+def description(name: str, info: FieldInfo) -> str:
+    """A field's `Field(description=...)`, else its docstring (what pydantic's option gave)."""
+    return info.description or attribute_docstrings().get(name, "")
+
+
 def undocumented_settings() -> list[str]:
     """Environment names of settings that have no description."""
     return [
-        env_name(name) for name, info in Settings.model_fields.items() if not (info.description or "").strip()
+        env_name(name) for name, info in Settings.model_fields.items() if not description(name, info).strip()
     ]
 
 
@@ -89,11 +120,11 @@ def settings_markdown() -> str:
     section_of = sections()
     tables: dict[str, list[str]] = {}
     for name, info in Settings.model_fields.items():
-        description = _cell(info.description or "**undocumented**")
+        text = _cell(description(name, info) or "**undocumented**")
         bounds = _bounds(info)
         if bounds:
-            description += f" ({bounds})"
-        row = f"| `{env_name(name)}` | {_default(info)} | {description} |"
+            text += f" ({bounds})"
+        row = f"| `{env_name(name)}` | {_default(info)} | {text} |"
         tables.setdefault(section_of.get(name, "Other"), []).append(row)
     out = []
     for title, rows in tables.items():

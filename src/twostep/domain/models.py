@@ -28,6 +28,7 @@ class User:
     # Proof before ownership: a number or address is the account's only once a code sent to it came back.
     phone_verified: bool = False
     email_verified: bool = False
+    locale: str | None = None  # the language the account wants its texts in (a BCP 47 tag); None: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +157,7 @@ class RequestContext:
     request_id: str | None = None
     user_agent: str | None = None
     tenant: Tenant | None = None
+    locales: tuple[str, ...] = ()  # the languages the request asks texts in, best first (body, then header)
 
 
 NO_CONTEXT = RequestContext()

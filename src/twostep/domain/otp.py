@@ -69,11 +69,34 @@ def normalise_submitted_code(raw: object, length: int) -> str:
     return text
 
 
-def render_message(template: str, *, code: str, org: str, ttl_seconds: int, web_origin: str | None) -> str:
-    """Fill the SMS template; append the WebOTP line (`@domain #code`) when a web origin is set."""
+def render_message(
+    template: str,
+    *,
+    code: str,
+    org: str,
+    ttl_seconds: int,
+    web_origin: str | None,
+    app_hash: str | None = None,
+) -> str:
+    """Fill the SMS template; append the WebOTP line (`@domain #code`) when a web origin is set, and the
+    Android SMS Retriever app hash when one is set (see `autofill_lines`)."""
     minutes = max(1, round(ttl_seconds / 60))
     body = template.replace("{code}", code).replace("{org}", org).replace("{minutes}", str(minutes))
+    return body + autofill_lines(code, web_origin, app_hash)
+
+
+def autofill_lines(code: str, web_origin: str | None, app_hash: str | None) -> str:
+    """The end of a code SMS that lets browsers (WebOTP) and Android apps (SMS Retriever) fill it in.
+
+    WebOTP wants `@domain #code` to begin the message's last line and ignores what follows on it
+    (WICG sms-one-time-codes, "trailing text in the last line is ignored"); SMS Retriever wants the
+    app's 11-character hash at the very end. So both share the last line, `@domain #code HASH`; without
+    a web origin the hash stands on its own last line.
+    """
+    lines = ""
     if web_origin:
         domain = web_origin.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-        body = f"{body}\n\n@{domain} #{code}"
-    return body
+        lines = f"\n\n@{domain} #{code}"
+    if app_hash:
+        lines += f" {app_hash}" if web_origin else f"\n\n{app_hash}"
+    return lines

@@ -66,6 +66,10 @@ class UserStore(Protocol):
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
 
+    def set_user_locale(self, user_id: str, locale: str | None) -> bool:
+        """Store (None: forget) the language the user wants texts in; False when there is no such user."""
+        ...
+
     def list_users(self, limit: int, cursor: str | None = None) -> Page[User]:
         """Users for administration (CLI); not used on a request path."""
         ...

@@ -37,10 +37,12 @@ from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, Reque
 from twostep.domain.otp import CodeHasher, generate_code, is_bound, normalise_submitted_code, render_message
 from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
 from twostep.domain.receipts import SentRecorder
+from twostep.domain.texts import TextKind
 from twostep.services.audit import AuditService, record_quietly
 from twostep.services.channel_texts import DEFAULT_VOICE_TEMPLATE, code_message, segments_of
 from twostep.services.limits import LimitsService
 from twostep.services.test_numbers import NO_TEST_NUMBERS, FixedCodeNumbers
+from twostep.services.texts import CodeTexts, TextChoice
 
 # The `provider` a test number's code "went" by in the audit trail: nothing was sent.
 TEST_NUMBER_PROVIDER = "none"
@@ -68,6 +70,12 @@ class CodeSpec:
     language: str = DEFAULT_LANGUAGE  # how a voice call speaks it
     voice_template: str = DEFAULT_VOICE_TEMPLATE
     binding: str = ""  # bound into the code's HMAC (a transaction's canonical encoding); "" binds nothing
+    # The bundled text this code uses (services/texts.py), in the reader's language: it replaces
+    # `template`, `voice_template` and `language`. None: `template` is the operator's own, sent as it is.
+    text: TextKind | None = None
+    preferred_locale: str | None = None  # the account's stored language, a step of the locale chain
+    amount: str | None = None  # with `payee`: a transaction code's details, filled into its text
+    payee: str | None = None
 
 
 class ChallengeService:
@@ -87,7 +95,9 @@ class ChallengeService:
         metrics: Metrics = NO_METRICS,
         test_numbers: FixedCodeNumbers = NO_TEST_NUMBERS,
         receipts: SentRecorder | None = None,
+        texts: CodeTexts | None = None,
     ) -> None:
+        self._texts = texts
         self._store, self._sender, self._hasher = store, sender, hasher
         self._test_numbers = test_numbers
         self._delivery = delivery or SmsOnlyDelivery(sender)
@@ -134,6 +144,7 @@ class ChallengeService:
         """
         self.ensure_channel(spec.channel)
         self._count("requested", purpose, phone)
+        spec = self._localised(spec, phone, ctx)
         code = self._test_numbers.code_for(phone) or generate_code(spec.length)
         message = self._message(phone, spec, code)
         account = _account_of(purpose, subject)
@@ -235,6 +246,7 @@ class ChallengeService:
         if is_bound(challenge.code_hmac) and not spec.binding:
             raise CodeBound()  # e.g. an automatic fallback: it cannot know the transaction
         self._count("requested", challenge.purpose, challenge.phone)
+        spec = self._localised(spec, challenge.phone, ctx)
         code = self._test_numbers.code_for(challenge.phone) or generate_code(challenge.code_length)
         message = self._message(challenge.phone, spec, code)
         account = _account_of(challenge.purpose, challenge.subject)
@@ -424,6 +436,20 @@ class ChallengeService:
         if challenge.attempts >= challenge.max_attempts:
             raise ChallengeExhausted()
 
+    def wants_preference(self, ctx: RequestContext) -> bool:
+        """Whether the account's stored language could matter (the request names no bundled language)."""
+        return self._texts is not None and self._texts.needs_preference(ctx.locales)
+
+    def _localised(self, spec: CodeSpec, phone: E164, ctx: RequestContext) -> CodeSpec:
+        """The spec with its texts in the reader's language (see services/texts.py)."""
+        if self._texts is None:
+            return spec
+        choice = TextChoice(ctx.locales, spec.preferred_locale, phone)
+        texts = self._texts.localise(spec.text, spec.template, choice, amount=spec.amount, payee=spec.payee)
+        return replace(
+            spec, template=texts.template, voice_template=texts.voice_template, language=texts.voice_language
+        )
+
     def _message(self, phone: E164, spec: CodeSpec, code: str) -> OutgoingMessage:
         return code_message(
             to=phone,
@@ -435,6 +461,7 @@ class ChallengeService:
             org=self._org,
             ttl_seconds=spec.ttl_seconds,
             web_origin=self._web_origin,
+            app_hash=self._texts.app_hash if self._texts is not None else None,
         )
 
     def _deliver(

@@ -29,15 +29,19 @@ def code_message(
     org: str,
     ttl_seconds: int,
     web_origin: str | None,
+    app_hash: str | None = None,
 ) -> OutgoingMessage:
-    """The message carrying `code` on `channel`; only an SMS gets the WebOTP line (browsers read SMS)."""
+    """The message carrying `code` on `channel`; only an SMS gets the WebOTP line (browsers read SMS)
+    and the Android SMS Retriever app hash (apps read SMS)."""
     if channel == VOICE:
         text = render_message(
             voice_template, code=spoken_code(code), org=org, ttl_seconds=ttl_seconds, web_origin=None
         )
     else:
-        origin = web_origin if channel == SMS else None
-        text = render_message(sms_template, code=code, org=org, ttl_seconds=ttl_seconds, web_origin=origin)
+        origin, hash_line = (web_origin, app_hash) if channel == SMS else (None, None)
+        text = render_message(
+            sms_template, code=code, org=org, ttl_seconds=ttl_seconds, web_origin=origin, app_hash=hash_line
+        )
     return OutgoingMessage(to, text, channel, language, valid_seconds=ttl_seconds, code=code)
 
 

@@ -21,6 +21,7 @@ from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.models import RequestContext
 from twostep.domain.ports import CounterStore
 from twostep.services.audit import AuditService
+from twostep.services.limit_report import note_limit
 
 logger = logging.getLogger("twostep.limits")
 
@@ -106,9 +107,11 @@ class CounterGate:
         """Take one unit of `key`, or give it back and refuse when that would pass `limit`.
 
         `window`: the seconds `limit` counts over (default: from now until `expires_at`, a cooldown's)."""
-        window = window or seconds_until(expires_at, self.clock.now())
+        now = self.clock.now()
+        window = window or seconds_until(expires_at, now)
         taken = self.try_take(key, expires_at, limit)
         if isinstance(taken, Held):
+            note_limit(name, limit, window, taken.value, seconds_until(expires_at, now))
             return taken
         self.refuse(name, taken, ctx, quota=limit, window=window, **who)
 

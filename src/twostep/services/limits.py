@@ -33,6 +33,7 @@ from twostep.services.counting import (
     seconds_until,
     window_of,
 )
+from twostep.services.limit_report import note_limit
 from twostep.services.limits_policy import LimitPolicy, ip_bucket
 from twostep.services.prefix_guard import FraudPolicy, PrefixGuard
 from twostep.services.sms_admission import SmsAdmission, SmsRequest
@@ -155,8 +156,10 @@ class LimitsService:
         start, end = window_of(now, window)
         key = f"ip:{action}:{ip_bucket(ctx.ip)}@{window}:{start}"
         # Kept even when refused: a flooding address stays refused until its window ends, never longer.
-        if self._counters.increment_counter(key, 1, now, end) > limit:
+        count = self._counters.increment_counter(key, 1, now, end)
+        if count > limit:
             self._refuse(f"ip_{action}_rate", seconds_until(end, now), ctx, quota=limit, window=window)
+        note_limit(f"ip_{action}_rate", limit, window, count, seconds_until(end, now))
 
     # --- per account and client: progressive delay after failed passwords, never a permanent lock ---
     def begin_login(self, email: str, ctx: RequestContext) -> LoginAttempt:

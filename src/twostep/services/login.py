@@ -138,7 +138,7 @@ class LoginService:
                 purpose="login",
                 subject=user.id,
                 phone=user.phone,
-                spec=self._spec,
+                spec=replace(self._spec, preferred_locale=user.locale),
                 ctx=ctx,
             )
             resend_after = self._codes.resend_after(challenge)
@@ -242,6 +242,15 @@ class LoginService:
         self._audit.record_all(*events)  # one storage request for the two or three
         return SignedIn(self._tokens.issue_pair(user, amr, ctx), user.id, amr, factor)
 
+    def _spec_for(self, user_id: str, ctx: RequestContext, channel: str) -> CodeSpec:
+        """The code spec for `channel` with the account's stored language, read only when the request
+        names none."""
+        spec = self._spec if channel == SMS else replace(self._spec, channel=channel)
+        if not self._codes.wants_preference(ctx):
+            return spec
+        user = self._users.get_user(user_id)
+        return replace(spec, preferred_locale=user.locale if user else None)
+
     def resend(self, otp_id: str, ctx: RequestContext = NO_CONTEXT, channel: str = SMS) -> CodeResent:
         """A new code by `channel` (`sms`, or `voice` / `whatsapp` where configured).
 
@@ -253,6 +262,5 @@ class LoginService:
             raise ChallengeNotFound()
         # A locked account gets no more codes: they could not be used, and each one costs money.
         self._limits.check_second_factor_allowed(challenge.subject, ctx)
-        spec = self._spec if channel == SMS else replace(self._spec, channel=channel)
-        replaced = self._codes.replace(challenge, spec, ctx)
+        replaced = self._codes.replace(challenge, self._spec_for(challenge.subject, ctx, channel), ctx)
         return CodeResent(expires_at=replaced.expires_at, resend_after=self._codes.resend_after(replaced))

@@ -1,17 +1,16 @@
 """Passkeys (WebAuthn Level 3, via py_webauthn): registering one, and checking an assertion.
 
+py_webauthn (with pyOpenSSL, pyasn1 and CBOR) is imported by the methods that use it, not with this module:
+it was a sixth of the API Lambda's import work, paid on every cold start whether or not a passkey is used.
+
 Each ceremony's challenge is stored and taken once, so an assertion cannot be replayed; the origin and
 the relying-party id hash are checked by the library; the signature counter must grow (unless the
 authenticator keeps none) and is moved by compare-and-swap, so two uses of one assertion or a cloned
 authenticator cannot both pass; a credential id belongs to one account only.
-
-py_webauthn (with pyOpenSSL, cbor2 and asn1 parsers: ~8 MiB) is imported by the ceremonies that use
-it, not at start-up: most servers never see a passkey, and every process of them would hold it.
 """
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -58,15 +57,6 @@ class PasskeyStorage(PasskeyStore, CeremonyStore, Protocol):
     """What this service stores."""
 
 
-def bytes_to_base64url(data: bytes) -> str:
-    """Unpadded base64url, as WebAuthn writes ids and challenges (py_webauthn's helper, without it)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def base64url_to_bytes(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def _credential_id(credential: dict[str, Any]) -> str:
     raw = credential.get("rawId") or credential.get("id")
     if not isinstance(raw, str) or not 1 <= len(raw) <= 1400:
@@ -79,6 +69,8 @@ class PasskeyService:
         self._store, self._users, self._audit, self._clock = store, users, audit, clock
 
     def _ceremony(self, purpose: CeremonyPurpose, subject: str, challenge: bytes) -> str:
+        from webauthn.helpers import bytes_to_base64url
+
         ceremony = Ceremony(
             id=str(uuid.uuid4()),
             purpose=purpose,
@@ -99,6 +91,7 @@ class PasskeyService:
     def registration_options(self, user_id: str, rp: RelyingParty) -> Options:
         """Raises: InvalidToken (the user is gone)."""
         from webauthn import generate_registration_options, options_to_json
+        from webauthn.helpers import base64url_to_bytes
         from webauthn.helpers.structs import (
             AuthenticatorSelectionCriteria,
             PublicKeyCredentialDescriptor,
@@ -139,6 +132,7 @@ class PasskeyService:
     ) -> PasskeyCredential:
         """Raises: CeremonyExpired, PasskeyRejected, PasskeyExists."""
         from webauthn import verify_registration_response
+        from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
         from webauthn.helpers.exceptions import WebAuthnException
 
         ceremony = self._take(ceremony_id, "register", user_id)
@@ -183,6 +177,7 @@ class PasskeyService:
     ) -> Options:
         """`allow` empty: any discoverable passkey of this RP (passwordless sign-in)."""
         from webauthn import generate_authentication_options, options_to_json
+        from webauthn.helpers import base64url_to_bytes
         from webauthn.helpers.structs import PublicKeyCredentialDescriptor, UserVerificationRequirement
 
         options = generate_authentication_options(
@@ -213,6 +208,7 @@ class PasskeyService:
         Raises: CeremonyExpired, PasskeyRejected.
         """
         from webauthn import verify_authentication_response
+        from webauthn.helpers import base64url_to_bytes
         from webauthn.helpers.exceptions import WebAuthnException
 
         ceremony = self._take(ceremony_id, purpose, subject)
@@ -243,6 +239,8 @@ class PasskeyService:
     @staticmethod
     def _check_user_handle(credential: dict[str, Any], stored: PasskeyCredential) -> None:
         """A discoverable credential names its user; it must be the credential's owner."""
+        from webauthn.helpers import bytes_to_base64url
+
         response = credential.get("response")
         handle = response.get("userHandle") if isinstance(response, dict) else None
         if handle and handle.rstrip("=") != bytes_to_base64url(stored.user_id.encode()):

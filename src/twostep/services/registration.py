@@ -11,6 +11,7 @@ from twostep.domain.identity import E164, normalise_email, parse_phone
 from twostep.domain.models import NO_CONTEXT, RequestContext, User
 from twostep.domain.passwords import PasswordHasher, check_password_rules
 from twostep.domain.ports import UserStore
+from twostep.services.account_locale import optional_locale
 from twostep.services.audit import AuditService
 from twostep.services.limits import LimitsService
 
@@ -24,6 +25,7 @@ class Registration:
     first_name: str | None = None
     last_name: str | None = None
     phone: str | None = None
+    locale: str | None = None  # the language the account wants its texts in
 
 
 def _clean_name(value: str | None, field: str, required: bool) -> str | None:
@@ -61,6 +63,7 @@ class RegistrationService:
         first = _clean_name(form.first_name, "firstName", self._require_phone)
         last = _clean_name(form.last_name, "lastName", self._require_phone)
         phone = self._phone(form.phone)
+        locale = optional_locale(form.locale)
         if phone is not None:
             # Refuse at sign-up a number no code could ever be sent to, rather than at every login.
             self._limits.check_destination(phone, ctx, field="phoneNumber")
@@ -73,6 +76,7 @@ class RegistrationService:
             first_name=first,
             last_name=last,
             phone=phone,
+            locale=locale,
         )
         self._users.add_user(user)
         self._audit.record("user_registered", ctx=ctx, user_id=user.id)

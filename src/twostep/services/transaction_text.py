@@ -16,7 +16,8 @@ from twostep.domain.transaction import Transaction
 from twostep.services.challenges import CodeSpec
 from twostep.services.verification_input import URL
 
-# English until the localised catalogue offers its transaction texts (same placeholders).
+# The text when the verification's own text is an operator's (a tenant's template, Flowroute compatibility);
+# otherwise the bundled transaction text in the reader's language is used (src/twostep/texts/*.json).
 TRANSACTION_TEMPLATE = (
     "{code} is your {org} code to pay {amount} to {payee}. It expires in {minutes} minutes. Don't share it."
 )
@@ -56,8 +57,12 @@ def bind_transaction(
         return spec
     if spec.channel != SMS:  # a call or a WhatsApp template would give the code without what it confirms
         raise InvalidInput("amount and payee are sent by SMS only; use the sms channel.", field="channel")
-    text = _checked_template(spec.template) if own_message else template
     _check_payee(transaction.payee, tenant)
+    if spec.text is not None and not own_message:
+        # the bundled transaction text, chosen by the locale chain when the code is sent
+        amount, payee = transaction.amount, transaction.payee
+        return replace(spec, text="transaction", amount=amount, payee=payee, binding=transaction.binding())
+    text = _checked_template(spec.template) if own_message else template
     # Neither the amount's strict format nor a payee allows braces: filling them in before the code can
     # never put a placeholder into the text.
     text = text.replace("{amount}", transaction.amount).replace("{payee}", transaction.payee)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from twostep.domain.errors import InvalidInput, MessageNotAllowed
 from twostep.domain.models import Tenant
+from twostep.domain.texts import TextKind
 from twostep.services.challenges import CodeSpec
 
 LENGTH_RANGE = (4, 10)
@@ -26,6 +27,7 @@ class VerifyPolicy:
     max_ttl_seconds: int
     default_retries: int
     template: str
+    text: TextKind | None = None  # the bundled text used while `template` is the default one
 
 
 # A scheme (`https://`, `sms:`), `www.`, or a dotted host with a top-level domain: what a phishing text
@@ -107,4 +109,6 @@ def code_spec(
         ),
         max_attempts=_bounded(retries, p.default_retries, *RETRIES_RANGE, "retries"),
         template=_checked_message(message, template, tenant),
+        # the bundled text in the reader's language, unless a tenant's or the request's own text is used
+        text=p.text if message is None and template is p.template else None,
     )

@@ -67,6 +67,7 @@ class Codec:
             "phone_index": None if user.phone is None else self.phone_index(user.phone),
             "phone_verified": user.phone_verified,
             "email_verified": user.email_verified,
+            "locale": user.locale,
             **self.phone_attributes(user.phone),
         }
 
@@ -81,6 +82,7 @@ class Codec:
             phone=self.read_phone(item),
             phone_verified=bool(item.get("phone_verified", False)),
             email_verified=bool(item.get("email_verified", False)),
+            locale=item.get("locale"),
         )
 
     # --- challenges ---

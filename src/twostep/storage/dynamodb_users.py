@@ -92,6 +92,22 @@ class UserOps(TableOps):
                 ConditionExpression="attribute_exists(PK)",
             )
 
+    def set_user_locale(self, user_id: str, locale: str | None) -> bool:
+        # Clearing removes the attribute; the condition's `:sk` keeps the values map non-empty either way.
+        update = "SET locale = :l" if locale else "REMOVE locale"
+        values: dict[str, Any] = {":sk": "PROFILE"} | ({":l": locale} if locale else {})
+        try:
+            self._update(
+                f"USER#{user_id}",
+                "PROFILE",
+                update,
+                values,
+                ConditionExpression="attribute_exists(PK) AND SK = :sk",
+            )
+        except ConditionFailed:
+            return False
+        return True
+
     def list_users(self, limit: int, cursor: str | None = None) -> Page[User]:
         items = self._query(
             "GSI1PK = :p AND GSI1SK > :c", {":p": "USERS", ":c": cursor or " "}, limit + 1, IndexName=GSI1

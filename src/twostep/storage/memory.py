@@ -111,6 +111,13 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
             if user_id in self._users:
                 self._users[user_id] = replace(self._users[user_id], password_hash=password_hash)
 
+    def set_user_locale(self, user_id: str, locale: str | None) -> bool:
+        with self._lock:
+            if user_id not in self._users:
+                return False
+            self._users[user_id] = replace(self._users[user_id], locale=locale)
+            return True
+
     def list_users(self, limit: int, cursor: str | None = None) -> Page[User]:
         with self._lock:
             ordered = sorted((u for u in self._users.values() if u.id > (cursor or "")), key=lambda u: u.id)

@@ -160,6 +160,12 @@ UPDATE outbox SET channel = 'email' WHERE provider = 'email';
         sqlite=SQLITE_DELIVERIES,
         postgres=POSTGRES_DELIVERIES,
     ),
+    Migration(
+        14,
+        "texts in the user's language: users.locale (a BCP 47 tag, or NULL)",
+        sqlite="ALTER TABLE users ADD COLUMN locale TEXT",
+        postgres="ALTER TABLE users ADD COLUMN IF NOT EXISTS locale text",
+    ),
 )
 
 LATEST = STEPS[-1].version

@@ -32,6 +32,7 @@ def _user(row: Row | None) -> User | None:
         phone=None if row["phone"] is None else E164(row["phone"]),
         phone_verified=row["phone_verified"],
         email_verified=row["email_verified"],
+        locale=row["locale"],
     )
 
 
@@ -46,7 +47,7 @@ class PostgresUsers(PostgresSessionOps):
                 added = self._run(
                     conn,
                     "INSERT INTO users (id, email, phone, password_hash, first_name, last_name, created_at,"
-                    " phone_verified, email_verified) SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s"
+                    " phone_verified, email_verified, locale) SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s"
                     " WHERE NOT EXISTS (SELECT 1 FROM users WHERE phone = %s AND phone_verified)",
                     (
                         u.id,
@@ -58,6 +59,7 @@ class PostgresUsers(PostgresSessionOps):
                         u.created_at,
                         u.phone_verified,
                         u.email_verified,
+                        u.locale,
                         u.phone,
                     ),
                 ).rowcount
@@ -107,6 +109,9 @@ class PostgresUsers(PostgresSessionOps):
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
         self._execute("UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id))
+
+    def set_user_locale(self, user_id: str, locale: str | None) -> bool:
+        return self._execute("UPDATE users SET locale = %s WHERE id = %s", (locale, user_id)) == 1
 
     def list_users(self, limit: int, cursor: str | None = None) -> Page[User]:
         rows = self._all("SELECT * FROM users WHERE id > %s ORDER BY id LIMIT %s", (cursor or "", limit + 1))

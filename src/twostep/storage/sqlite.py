@@ -34,7 +34,7 @@ class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteD
         try:
             cursor = self._execute(
                 "INSERT INTO users (id, email, phone, password_hash, first_name, last_name, created_at,"
-                " phone_verified, email_verified) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                " phone_verified, email_verified, locale) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
                 " WHERE NOT EXISTS (SELECT 1 FROM users WHERE phone = ? AND phone_verified = 1)",
                 (
                     user.id,
@@ -46,6 +46,7 @@ class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteD
                     epoch(user.created_at),
                     int(user.phone_verified),
                     int(user.email_verified),
+                    user.locale,
                     user.phone,
                 ),
                 unique=True,
@@ -97,6 +98,7 @@ class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteD
             phone=row["phone"],
             phone_verified=bool(row["phone_verified"]),
             email_verified=bool(row["email_verified"]),
+            locale=row["locale"],
         )
 
     def get_user(self, user_id: str) -> User | None:
@@ -107,6 +109,9 @@ class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteD
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
         self._execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+
+    def set_user_locale(self, user_id: str, locale: str | None) -> bool:
+        return self._execute("UPDATE users SET locale = ? WHERE id = ?", (locale, user_id)).rowcount == 1
 
     def list_users(self, limit: int, cursor: str | None = None) -> Page[User]:
         rows = self._all("SELECT * FROM users WHERE id > ? ORDER BY id LIMIT ?", (cursor or "", limit + 1))

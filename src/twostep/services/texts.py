@@ -1,0 +1,157 @@
+"""Code texts in the reader's language: the locale chain picks the language, the bundled catalogue the
+words; an operator's own template (TWOSTEP_SMS_TEMPLATE, a tenant's, a request's `message`) wins.
+
+The language of a code message is, in order: the request's `locale` (or `Accept-Language`), the
+account's stored preference, the language of the number's country, TWOSTEP_DEFAULT_LOCALE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from twostep.domain.identity import phone_country
+from twostep.domain.locales import choose_language, language_of
+from twostep.domain.otp import render_message
+from twostep.domain.texts import Catalogue, TextKind, fill
+from twostep.services.channel_texts import spoken_code
+
+
+@dataclass(frozen=True, slots=True)
+class SpokenText:
+    """What a voice call reads aloud, and the language tag the provider speaks it in (`de-DE`)."""
+
+    text: str
+    voice_language: str
+
+
+@dataclass(frozen=True, slots=True)
+class Localised:
+    """A code's texts in the chosen language: the SMS template (`{amount}`/`{payee}` filled in), the
+    voice template and the tag a call speaks it with."""
+
+    template: str
+    voice_template: str
+    voice_language: str
+
+
+@dataclass(frozen=True, slots=True)
+class TextChoice:
+    """The inputs of the locale chain for one message."""
+
+    requested: Sequence[str] = ()  # the request's `locale` first, then `Accept-Language`, best first
+    preferred: str | None = None  # the account's stored preference
+    phone: str | None = None  # its country's language is the next step
+
+
+class CodeTexts:
+    """Bundled texts, the locale chain, and the lines that let phones and browsers fill the code in."""
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        *,
+        org: str,
+        default_locale: str,
+        web_origin: str | None = None,
+        app_hash: str | None = None,
+    ) -> None:
+        self._catalogue = catalogue
+        self._org, self._web_origin, self._app_hash = org, web_origin, app_hash
+        self._default = language_of(default_locale)
+
+    @property
+    def app_hash(self) -> str | None:
+        """The Android SMS Retriever hash that ends every code SMS (None: none)."""
+        return self._app_hash
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The bundled languages (primary subtags)."""
+        return tuple(self._catalogue.languages)
+
+    def language_for(self, choice: TextChoice) -> str:
+        """The first language of the chain that has bundled texts."""
+        country = phone_country(choice.phone) if choice.phone else None
+        candidates = [*choice.requested, choice.preferred]
+        return choose_language(candidates, country, self._catalogue.languages, self._default)
+
+    def needs_preference(self, requested: Sequence[str]) -> bool:
+        """False when the request already names a bundled language (the stored preference is not read)."""
+        return not any(language_of(tag) in self._catalogue.languages for tag in requested)
+
+    def localise(
+        self,
+        kind: TextKind | None,
+        operator_template: str,
+        choice: TextChoice,
+        *,
+        amount: str | None = None,
+        payee: str | None = None,
+    ) -> Localised:
+        """The texts of one code message: the language is chosen once for the SMS and the call."""
+        language = self.language_for(choice)
+        voice, voice_language = self.voice_template(language)
+        if kind is None:  # the operator's own text wins over the bundled ones
+            template = self.with_transaction(operator_template, amount, payee)
+        else:
+            chosen: TextKind = "transaction" if amount is not None and payee is not None else kind
+            template = self.with_transaction(self.sms_template(chosen, language), amount, payee)
+        return Localised(template, voice, voice_language)
+
+    def sms_template(self, kind: TextKind, language: str) -> str:
+        """The bundled SMS text of `kind` in `language` (placeholders unfilled).
+
+        Raises: KeyError for a language without texts (pick one with `language_for`).
+        """
+        return self._catalogue.texts(language).sms[kind]
+
+    def sms(
+        self,
+        kind: TextKind,
+        language: str,
+        *,
+        code: str,
+        ttl_seconds: int,
+        amount: str | None = None,
+        payee: str | None = None,
+    ) -> str:
+        """The whole SMS: the bundled text filled in, then the WebOTP and app-hash lines."""
+        template = self.with_transaction(self.sms_template(kind, language), amount, payee)
+        return self.render(template, code=code, ttl_seconds=ttl_seconds)
+
+    def render(self, template: str, *, code: str, ttl_seconds: int) -> str:
+        """Any SMS template (bundled or the operator's) with the code, org and lifetime filled in and the
+        autofill lines (WebOTP, Android SMS Retriever) appended."""
+        return render_message(
+            template,
+            code=code,
+            org=self._org,
+            ttl_seconds=ttl_seconds,
+            web_origin=self._web_origin,
+            app_hash=self._app_hash,
+        )
+
+    @staticmethod
+    def with_transaction(template: str, amount: str | None, payee: str | None) -> str:
+        """`{amount}` and `{payee}` filled in first, in one pass; braces in the values are dropped, so a
+        payee can never add a placeholder that a later step would fill (the code, say)."""
+        if amount is None and payee is None:
+            return template
+        values = {
+            name: value.replace("{", "").replace("}", "")
+            for name, value in (("amount", amount), ("payee", payee))
+            if value is not None
+        }
+        return fill(template, values)
+
+    def voice(self, language: str, *, code: str) -> SpokenText:
+        """What a call reads aloud in `language` (digits spaced, so they are spoken one by one)."""
+        texts = self._catalogue.texts(language)
+        text = fill(texts.voice, {"code": spoken_code(code), "org": self._org})
+        return SpokenText(text, texts.voice_language)
+
+    def voice_template(self, language: str) -> tuple[str, str]:
+        """The bundled voice text of `language` (placeholders unfilled) and the tag to speak it with."""
+        texts = self._catalogue.texts(language)
+        return texts.voice, texts.voice_language

@@ -1,0 +1,129 @@
+"""The bundled texts: every language has every text with its placeholders, each fits its segment budget
+in the encoding it needs, and the autofill lines suit both WebOTP and SMS Retriever."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from twostep.domain.segments import count_segments, is_gsm7
+from twostep.domain.texts import REQUIRED, TEXT_KINDS, LanguageTexts, fill, problems
+from twostep.services.texts import CodeTexts
+from twostep.settings import DEFAULT_SMS_TEMPLATE, DEFAULT_VERIFY_TEMPLATE
+from twostep.texts import bundled_catalogue
+
+CATALOGUE = bundled_catalogue()
+LANGUAGES = sorted(CATALOGUE.languages)
+# Texts written without characters outside GSM 03.38, so a segment holds 160 characters.
+GSM7_LANGUAGES = {"en", "de", "fr", "es", "it", "pt", "nl", "pl"}
+# Texts that need letters GSM-7 lacks (Turkish ş ğ ı, Cyrillic, Arabic, Japanese): 70 a segment.  # noqa: RUF003
+UCS2_LANGUAGES = {"tr", "ru", "ar", "ja"}
+HASH = "FA+9qCX9VSu"
+# Chromium's WebOTP parser (content/browser/sms/sms_parser.cc), applied to the last line as the spec says.
+WEBOTP = re.compile(r"(?:^|\s)@([a-zA-Z0-9.-]+) #([^#\s]+)(?: %([a-zA-Z0-9.-]+))?")
+
+
+def texts(web_origin: str | None = None, app_hash: str | None = None, org: str = "twostep") -> CodeTexts:
+    return CodeTexts(CATALOGUE, org=org, default_locale="en", web_origin=web_origin, app_hash=app_hash)
+
+
+def test_at_least_ten_languages_with_non_latin_scripts() -> None:
+    assert len(LANGUAGES) >= 10
+    assert {"en", "de", "tr", "fr", "es", "it", "pt", "nl", "pl"} <= set(LANGUAGES)
+    assert {"ru", "ar", "ja"} <= set(LANGUAGES)
+    assert set(LANGUAGES) == GSM7_LANGUAGES | UCS2_LANGUAGES
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_language_has_every_text_with_its_placeholders(language: str) -> None:
+    entry = CATALOGUE.texts(language)
+    assert problems(entry) == []
+    for kind in TEXT_KINDS:
+        for name in REQUIRED[kind]:
+            assert f"{{{name}}}" in entry.sms[kind]
+        assert entry.sms[kind].startswith("{code}")  # shown first in a notification preview
+    assert "{code}" in entry.voice
+    assert re.fullmatch(r"[a-z]{2}-[A-Z]{2}", entry.voice_language)
+
+
+def test_problems_names_what_a_language_lacks() -> None:
+    broken = LanguageTexts(
+        "xx",
+        "Broken",
+        "xx",
+        {
+            "signin": "Your code: {code}",
+            "verify": "{code} {org} {payee}",
+            "transaction": "{code} {amount} {bogus}",
+        },
+        "no code here",
+    )
+    found = problems(broken)
+    assert "xx: the signin text lacks {org}" in found
+    assert "xx: the signin SMS text does not start with {code}" in found
+    assert any("verify text uses {amount} or {payee}" in line for line in found)
+    assert "xx: the transaction text lacks {payee}" in found
+    assert "xx: the transaction text has an unknown placeholder {bogus}" in found
+    assert "xx: the voice text lacks {code}" in found
+    assert any("voice_language" in line for line in found)
+
+
+def test_english_is_the_default_template_so_existing_deployments_read_the_same() -> None:
+    english = CATALOGUE.texts("en").sms
+    assert (english["signin"], english["verify"]) == (DEFAULT_SMS_TEMPLATE, DEFAULT_VERIFY_TEMPLATE)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", TEXT_KINDS)
+def test_encoding_and_one_segment_with_the_longest_code(language: str, kind: str) -> None:
+    """Default settings: sign-in codes of 6 digits for 2 minutes, verification codes of up to 10 for 10."""
+    code, ttl = ("123456", 120) if kind == "signin" else ("1234567890", 600)
+    extra = {"amount": "1249.90 EUR", "payee": "Example Shop"} if kind == "transaction" else {}
+    body = texts().sms(kind, language, code=code, ttl_seconds=ttl, **extra)  # type: ignore[arg-type]
+    segments = count_segments(body)
+    assert segments.encoding == ("gsm7" if language in GSM7_LANGUAGES else "ucs2"), body
+    assert segments.count <= (2 if kind == "transaction" else 1), (language, segments)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_code_texts_fit_one_segment_with_a_web_origin(language: str) -> None:
+    for kind, code in (("signin", "123456"), ("verify", "1234567890")):
+        body = texts("https://auth.example.com").sms(kind, language, code=code, ttl_seconds=600)  # type: ignore[arg-type]
+        assert count_segments(body).count == 1, (language, kind, count_segments(body))
+
+
+def test_german_stays_gsm7_and_turkish_is_written_with_its_own_letters() -> None:
+    german = texts().sms("signin", "de", code="123456", ttl_seconds=120)
+    assert is_gsm7(german) and "gültig" in german  # ä ö ü ß are in GSM 03.38
+    turkish = texts().sms("signin", "tr", code="123456", ttl_seconds=120)
+    assert not is_gsm7(turkish) and "ş" in turkish and "ı" in turkish  # noqa: RUF001
+    assert count_segments(turkish).units <= 70
+
+
+def test_voice_text_spaces_the_digits_and_names_its_language() -> None:
+    spoken = texts(org="Acme").voice("de", code="048213")
+    assert spoken.voice_language == "de-DE"
+    assert spoken.text == "Ihr Code für Acme lautet 0, 4, 8, 2, 1, 3."  # digits one by one
+    assert texts().voice("tr", code="1234").voice_language == "tr-TR"
+
+
+def test_transaction_values_fill_in_once_and_never_add_a_placeholder() -> None:
+    body = texts().sms(
+        "transaction", "en", code="123456", ttl_seconds=600, amount="49.90 EUR", payee="{code} Shop {org}"
+    )
+    assert body.startswith(
+        "123456 is your twostep code to pay 49.90 EUR to code Shop org. It expires in 10 minutes."
+    )
+    assert fill("{code} {payee}", {"payee": "{code}"}) == "{code} {code}"  # one pass: no second fill
+
+
+def test_webotp_and_app_hash_share_the_last_line() -> None:
+    body = texts("https://auth.example.com:8443/x", HASH).sms("signin", "tr", code="123456", ttl_seconds=120)
+    last = body.splitlines()[-1]
+    assert last == f"@auth.example.com #123456 {HASH}"
+    match = WEBOTP.match(last)  # WebOTP: the last line starts with @domain #code; trailing text ignored
+    assert match is not None and match.groups()[:2] == ("auth.example.com", "123456")
+    assert body.endswith(HASH)  # SMS Retriever: the 11-character hash ends the message
+    alone = texts(app_hash=HASH).sms("signin", "de", code="123456", ttl_seconds=120)
+    assert alone.splitlines()[-1] == HASH and alone.startswith("123456 ist Ihr Anmeldecode")
