@@ -84,8 +84,8 @@ def collect(run: Run) -> list[Row]:
         )
         for backend, n in figures_workers.CONFIGS
     ]
-    cold = _guarded(figures_aws.COLD, "≤ 80 ms", lambda: figures_aws.cold_start_row(run))
-    warm = _guarded(figures_aws.WARM, "≥ 0.8", lambda: figures_aws.warm_row(run))
+    cold = _guarded(figures_aws.COLD, figures_aws.COLD_TARGET, lambda: figures_aws.cold_start_row(run))
+    warm = _guarded(figures_aws.WARM, f"≥ {figures_aws.WARM_LIMIT}", lambda: figures_aws.warm_row(run))
     imports = _guarded(figures_aws.IMPORT, "≤ 1.3", lambda: figures_aws.import_row(run))
     revocation = _guarded(
         figures_revocation.FIGURE, figures_revocation.TARGET, lambda: figures_revocation.row(run)

@@ -75,10 +75,18 @@ def _affinity(core: int | None) -> Callable[[], None] | None:
     return None if core is None else (lambda: os.sched_setaffinity(0, {core}))
 
 
+def compiled_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` with bytecode caching on: every process then loads .pyc files, twostep's as well as the
+    installed libraries' (with PYTHONDONTWRITEBYTECODE inherited, each spawn compiled all of twostep
+    from source while the baselines' libraries came precompiled)."""
+    return {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def spawn_median_ms(argv: list[str], run: Run, env: dict[str, str], check: Callable[[str], bool]) -> float:
-    """Median wall time from spawning `argv` to reading its first output line."""
+    """Median wall time from spawning `argv` to reading its first output line, after one unmeasured
+    spawn that writes the bytecode caches (as a deployed package would ship them)."""
     samples = []
-    for _ in range(run.profile.spawns):
+    for attempt in range(run.profile.spawns + 1):
         start = time.perf_counter()
         proc = subprocess.Popen(
             argv,
@@ -95,7 +103,8 @@ def spawn_median_ms(argv: list[str], run: Run, env: dict[str, str], check: Calla
         if proc.returncode != 0 or not check(line):
             last = [text for text in err.splitlines() if text.strip()][-1:] or [line[:200]]
             raise RuntimeError(f"a timed child process failed: {last[0]}")
-        samples.append(elapsed * 1000)
+        if attempt:
+            samples.append(elapsed * 1000)
     return statistics.median(samples)
 
 
@@ -103,11 +112,15 @@ def _allowed(line: str) -> bool:
     return effect_of(json.loads(line)) == "Allow" if line.strip() else False
 
 
+COLD_LIMIT_MS, COLD_OVER_EMPTY_MS = 50.0, 35.0
+COLD_TARGET = f"≤ {COLD_LIMIT_MS:.0f} ms and ≤ empty interpreter + {COLD_OVER_EMPTY_MS:.0f} ms"
+
+
 def cold_start_row(run: Run) -> Row:
-    target = "≤ 80 ms"
+    target = COLD_TARGET
     if importlib.util.find_spec("twostep.aws.authorizer") is None:
         return not_measured(COLD, target, "module twostep.aws.authorizer not present")
-    env = run.twostep_env()
+    env = compiled_env(run.twostep_env())
     event = json.dumps(token_event(run.token))
     py = sys.executable
     bare = spawn_median_ms([py, "-c", "pass"], run, env, lambda line: True)
@@ -122,13 +135,17 @@ def cold_start_row(run: Run) -> Row:
         ours,
         target,
         False,
-        80.0,
+        COLD_LIMIT_MS,
         f"{ours / bare_jwt:.2f}x the bare PyJWT script; {ours - bare:.0f} ms above an empty interpreter",
+        judged=ours <= COLD_LIMIT_MS and ours - bare <= COLD_OVER_EMPTY_MS,
     )
 
 
+WARM_LIMIT = 0.9
+
+
 def warm_row(run: Run) -> Row:
-    target = "≥ 0.8"
+    target = f"≥ {WARM_LIMIT}"
     if importlib.util.find_spec("twostep.aws.authorizer") is None:
         return not_measured(WARM, target, "module twostep.aws.authorizer not present")
     seconds = str(run.profile.micro_seconds)
@@ -160,7 +177,7 @@ def warm_row(run: Run) -> Row:
         ours_rate / bare_rate,
         target,
         True,
-        0.8,
+        WARM_LIMIT,
     )
 
 
@@ -212,8 +229,8 @@ def _lambda_times(module: str, run: Run, env: dict[str, str]) -> tuple[float, fl
     event = json.dumps(HEALTHZ_EVENT)
     spawn_median_ms([sys.executable, "-c", IMPORT_SCRIPT, module, event], run, env, keep)
     return (
-        statistics.median(a["import"] for a in answers) * 1000,
-        statistics.median(a["total"] for a in answers) * 1000,
+        statistics.median(a["import"] for a in answers[1:]) * 1000,  # [0]: the unmeasured first spawn
+        statistics.median(a["total"] for a in answers[1:]) * 1000,
     )
 
 
@@ -223,7 +240,7 @@ def import_row(run: Run) -> Row:
         return not_measured(IMPORT, target, "module twostep.aws.api_handler not present")
     routes = count_routes(run)
     module = bare_lambda_module(routes, run.workdir)
-    env = run.twostep_env(TWOSTEP_SQLITE_PATH=str(run.workdir / "lambda.db"))
+    env = compiled_env(run.twostep_env(TWOSTEP_SQLITE_PATH=str(run.workdir / "lambda.db")))
     env["PYTHONPATH"] += os.pathsep + str(run.workdir)
     bare_import, bare_total = _lambda_times(module, run, env)
     ours_import, ours_total = _lambda_times("twostep.aws.api_handler", run, env)

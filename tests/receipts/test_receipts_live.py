@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlencode
 import httpx
 import pytest
 
+from tests.functional.test_metrics import samples
 from tests.live import ServerProcess, server_env
 from tests.sms.provider_server import ProviderServer, Reply
 
@@ -160,6 +161,9 @@ def test_an_undelivered_receipt_with_its_error_code(
     assert delivery["status"] == "undelivered" and delivery["error_code"] == "30003"
     failed = [e for e in audit_events(twilio_server) if e["event"] == "code_delivery_failed"]
     assert failed[-1]["detail"]["source"] == "receipt" and failed[-1]["detail"]["error_code"] == "30003"
+    found = samples(httpx.get(f"{twilio_server.base_url}/metrics", trust_env=False).text)
+    counted = ("twostep_delivery_receipts_total", (("provider", "twilio"), ("status", "undelivered")))
+    assert found.get(counted) == 1.0
 
 
 def test_a_receipt_with_a_bad_signature_is_refused_and_changes_nothing(
