@@ -142,9 +142,14 @@ class SMSAuthClient(_Closeable):
         pairs = (("auth_id", auth_id), ("code", str(code)), ("amount", amount), ("payee", payee))
         return self._call("GET", params={name: value for name, value in pairs if value is not None})
 
-    def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+    def auth_status(self, auth_id: str) -> dict[str, Any]:
+        """twostep's addition: `{"status": "pending"|"verified"|"expired"|"exhausted", ..., "delivery":
+        {"status": "sent"|"delivered"|"failed"|"undelivered", ...} or None}`. Raises: SMSAuthError."""
+        return self._call("GET", params={"auth_id": auth_id}, path="/status")
+
+    def _call(self, method: str, path: str = "", **kwargs: Any) -> dict[str, Any]:
         try:
-            response = self._http.request(method, self.endpoint, **kwargs)
+            response = self._http.request(method, self.endpoint + path, **kwargs)
         except httpx.HTTPError as exc:
             raise SMSAuthError(str(exc) or type(exc).__name__, "ConnectionError") from exc
         body = _json_or_none(response)

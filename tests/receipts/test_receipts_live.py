@@ -20,6 +20,7 @@ import pytest
 from tests.functional.test_metrics import samples
 from tests.live import ServerProcess, server_env
 from tests.sms.provider_server import ProviderServer, Reply
+from twostep.client import SMSAuthClient, SMSAuthError
 
 TOKEN = "twilio-receipts-token"
 API_KEY = "receipts-test-key-0123456789"
@@ -139,6 +140,11 @@ def test_twilio_is_asked_for_receipts_and_a_delivered_receipt_shows(
     assert shown["status"] == "pending" and shown["attempts_left"] == 3
     assert shown["delivery"]["status"] == "delivered" and shown["delivery"]["provider"] == "twilio"
     assert shown["delivery"]["channel"] == "sms" and shown["delivery"]["error_code"] is None
+    with SMSAuthClient(f"{twilio_server.base_url}/verifications", api_key=API_KEY) as sdk:
+        assert sdk.auth_status("order-1")["delivery"]["status"] == "delivered"
+        with pytest.raises(SMSAuthError) as unknown:
+            sdk.auth_status("never-created")
+    assert unknown.value.status == 404 and unknown.value.reason == "UnknownAuthId"
 
     # Replayed, late and contradicting receipts change nothing.
     for state in ("delivered", "sent", "queued", "undelivered"):
