@@ -125,7 +125,8 @@ class SMSAuthClient(_Closeable):
     def create_auth(
         self, auth_id: str, recipient: str, *, idempotency_key: str | None = None, **options: int | str
     ) -> dict[str, Any]:
-        """Text a code for `auth_id` to `recipient`; options: code_length, expiration, retries, message.
+        """Text a code for `auth_id` to `recipient`; options: code_length, expiration, retries, message,
+        channel, amount and payee (a transaction code).
         Retrying with the same `idempotency_key` gets the first answer and texts nothing again.
 
         Raises: SMSAuthError.
@@ -133,13 +134,22 @@ class SMSAuthClient(_Closeable):
         body = {"auth_id": auth_id, "recipient": recipient, **options}
         return self._call("POST", json=body, headers=_idempotency(idempotency_key))
 
-    def authenticate_code(self, auth_id: str, code: str | int) -> dict[str, Any]:
-        """`{"authenticated": true, ...}` for the right code. Raises: SMSAuthError."""
-        return self._call("GET", params={"auth_id": auth_id, "code": str(code)})
+    def authenticate_code(
+        self, auth_id: str, code: str | int, *, amount: str | None = None, payee: str | None = None
+    ) -> dict[str, Any]:
+        """`{"authenticated": true, ...}` for the right code; a code created with `amount` and `payee`
+        (options of `create_auth`) needs the same ones here. Raises: SMSAuthError."""
+        pairs = (("auth_id", auth_id), ("code", str(code)), ("amount", amount), ("payee", payee))
+        return self._call("GET", params={name: value for name, value in pairs if value is not None})
 
-    def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+    def auth_status(self, auth_id: str) -> dict[str, Any]:
+        """twostep's addition: `{"status": "pending"|"verified"|"expired"|"exhausted", ..., "delivery":
+        {"status": "sent"|"delivered"|"failed"|"undelivered", ...} or None}`. Raises: SMSAuthError."""
+        return self._call("GET", params={"auth_id": auth_id}, path="/status")
+
+    def _call(self, method: str, path: str = "", **kwargs: Any) -> dict[str, Any]:
         try:
-            response = self._http.request(method, self.endpoint, **kwargs)
+            response = self._http.request(method, self.endpoint + path, **kwargs)
         except httpx.HTTPError as exc:
             raise SMSAuthError(str(exc) or type(exc).__name__, "ConnectionError") from exc
         body = _json_or_none(response)
@@ -196,17 +206,20 @@ class TwoStepClient(_Closeable):
         phone_number: str | None = None,
         first_name: str | None = None,
         last_name: str | None = None,
+        locale: str | None = None,
     ) -> User:
+        """`locale` (a BCP 47 tag): the language the account's code texts are written in."""
         body = {"email": email, "password": password, "phoneNumber": phone_number}
-        body |= {"firstName": first_name, "lastName": last_name}
+        body |= {"firstName": first_name, "lastName": last_name, "locale": locale}
         return User.of(self._call("POST", "/register", json={k: v for k, v in body.items() if v is not None}))
 
     def login(
-        self, email: str, password: str, *, idempotency_key: str | None = None
+        self, email: str, password: str, *, idempotency_key: str | None = None, locale: str | None = None
     ) -> LoginChallenge | TokenPair:
         """A code challenge, or tokens at once for an account without a second factor. Retrying with the
-        same `idempotency_key` gets the same challenge and texts nothing again."""
-        body = {"email": email, "password": password}
+        same `idempotency_key` gets the same challenge and texts nothing again. `locale` chooses the
+        language of the text (before the account's own and the number's country)."""
+        body = {"email": email, "password": password} | ({"locale": locale} if locale else {})
         data = self._call("POST", "/login", json=body, headers=_idempotency(idempotency_key))
         if "accessToken" in data:
             return self._keep(TokenPair.of(data))
@@ -221,8 +234,12 @@ class TwoStepClient(_Closeable):
     def verify(self, otp_id: str, code: str) -> TokenPair:
         return self._keep(TokenPair.of(self._call("POST", f"/otp/{otp_id}/verify", json={"otp": code})))
 
-    def resend(self, otp_id: str, *, idempotency_key: str | None = None) -> CodeResent:
-        data = self._call("POST", f"/otp/{otp_id}/resend", headers=_idempotency(idempotency_key))
+    def resend(
+        self, otp_id: str, *, idempotency_key: str | None = None, locale: str | None = None
+    ) -> CodeResent:
+        """`locale` chooses the language of the new text."""
+        body: dict[str, Any] = {"json": {"locale": locale}} if locale else {}
+        data = self._call("POST", f"/otp/{otp_id}/resend", headers=_idempotency(idempotency_key), **body)
         return CodeResent(
             datetime.fromisoformat(data["expiresAt"]), datetime.fromisoformat(data["resendAfter"])
         )
@@ -238,6 +255,11 @@ class TwoStepClient(_Closeable):
 
     def hello(self, access_token: str | None = None) -> str:
         return str(self._call("GET", "/hello", token=access_token or self._tokens().access_token)["message"])
+
+    def set_locale(self, locale: str | None, access_token: str | None = None) -> User:
+        """The language of your code texts (None: the number's country decides)."""
+        token = access_token or self._tokens().access_token
+        return User.of(self._call("PUT", "/me/locale", json={"locale": locale}, token=token))
 
     def me(self, access_token: str | None = None) -> User:
         return User.of(self._call("GET", "/me", token=access_token or self._tokens().access_token))

@@ -15,6 +15,7 @@ class User:
     last_name: str | None
     phone_number: str | None  # masked
     created_at: datetime
+    locale: str | None = None  # the language of the account's code texts
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> User:
@@ -25,6 +26,7 @@ class User:
             last_name=data.get("lastName"),
             phone_number=data.get("phoneNumber"),
             created_at=datetime.fromisoformat(data["createdAt"]),
+            locale=data.get("locale"),
         )
 
 

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from twostep.domain.errors import ConfigurationError
+from twostep.domain.locales import language_of
 from twostep.domain.segments import Segments, count_segments
 from twostep.domain.texts import TextKind
 from twostep.services.texts import CodeTexts
@@ -91,7 +92,7 @@ def check_text_budgets(settings: Settings, texts: CodeTexts) -> None:
     """Raises: ConfigurationError naming the first text over its budget (and TWOSTEP_DEFAULT_LOCALE
     without bundled texts)."""
     budgets = parse_language_budgets(settings.sms_max_segments_by_language)
-    if settings.default_locale.split("-")[0].lower() not in texts.languages:
+    if language_of(settings.default_locale) not in texts.languages:
         raise ConfigurationError(
             f"TWOSTEP_DEFAULT_LOCALE: no bundled texts for {settings.default_locale}; "
             f"use one of {', '.join(texts.languages)}"

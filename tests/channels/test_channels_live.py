@@ -171,6 +171,26 @@ def test_verification_code_by_channel(server: ServerProcess, twilio: ProviderSer
     assert audited(server, "code_sent")[-1]["detail"]["channel"] == channel
 
 
+@pytest.mark.parametrize(
+    ("number", "language", "words"),
+    [
+        ("+4915112345670", "de-DE", "Ihr Code für twostep lautet"),
+        ("+905055555550", "tr-TR", "twostep kodunuz"),
+    ],
+)
+def test_a_call_speaks_the_number_country_language(
+    server: ServerProcess, twilio: ProviderServer, number: str, language: str, words: str
+) -> None:
+    key = {"X-Api-Key": API_KEY.split(":", 1)[1]}
+    body = {"auth_id": f"call-{language}", "recipient": number, "channel": "voice"}
+
+    assert post(server, "/verifications", body, **key).status_code == 200
+
+    _, form = last_form(twilio)
+    says = re.findall(rf'<Say language="{language}">([^<]*)</Say>', form["Twiml"][0])
+    assert len(says) == 2 and says[0].startswith(words), form["Twiml"][0]
+
+
 def test_an_unconfigured_channel_is_a_400_problem(console_server: ServerProcess) -> None:
     number = phone()
     otp_id = start_sign_in(console_server, number)

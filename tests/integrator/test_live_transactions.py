@@ -199,3 +199,14 @@ def test_admitted_requests_report_the_caller_s_own_limits_only(http: httpx.Clien
         assert 0 < params["t"] <= 3600
     checked = check(http, "ok-2", "000000")
     assert "RateLimit" not in checked.headers  # a check passes no counted limit
+
+
+def test_a_german_number_gets_the_german_transaction_text(server: ServerProcess, http: httpx.Client) -> None:
+    phone = "+4915112345601"
+    pay = {"amount": "49.90 EUR", "payee": "ACME Shop"}
+    assert (
+        http.post("/verifications", json={"auth_id": "pay-de", "recipient": phone} | pay).status_code == 200
+    )
+    [sms] = server.outbox(phone)
+    assert "Zahlung von 49.90 EUR an ACME Shop" in sms["body"], sms["body"]
+    assert check(http, "pay-de", code_in(sms["body"]), **pay).status_code == 200

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import settings_for_tests
 from tests.unit.test_verification_service import SwitchableSender
+from twostep.client import SMSAuthClient
 from twostep.container import Container, build
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import CodeBound, InvalidInput, WrongCode
@@ -88,3 +91,27 @@ def test_a_test_number_has_its_fixed_code_at_any_length_and_nothing_is_sent(
     with pytest.raises(WrongCode):
         built.verification.check("t-1", "246811")
     built.verification.check("t-1", "246810")
+
+
+def test_the_python_client_sends_the_transaction_with_the_check() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"authenticated": True, "auth_id": "p", "message": "ok"})
+
+    with SMSAuthClient("http://verify.test", transport=httpx.MockTransport(answer)) as client:
+        client.create_auth("p", PHONE, amount="49.90 EUR", payee="ACME Shop")
+        client.authenticate_code("p", "123456", amount="49.90 EUR", payee="ACME Shop")
+        client.authenticate_code("p", "123456")
+    created, bound, plain = seen
+    assert json.loads(created.content) | {"amount": "49.90 EUR", "payee": "ACME Shop"} == json.loads(
+        created.content
+    )
+    assert dict(bound.url.params) == {
+        "auth_id": "p",
+        "code": "123456",
+        "amount": "49.90 EUR",
+        "payee": "ACME Shop",
+    }
+    assert dict(plain.url.params) == {"auth_id": "p", "code": "123456"}

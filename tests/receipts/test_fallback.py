@@ -151,3 +151,30 @@ def test_a_transaction_bound_code_never_falls_back(app: Container) -> None:
     app.verification.create("fb-pay", PHONE)  # re-created without the transaction: still none for this id
     fail_latest(app, "fb-pay")
     assert messages(app, "whatsapp") == []
+
+
+def test_a_sign_in_code_falls_back_too(make_container: Callable[..., Container]) -> None:
+    from fastapi.testclient import TestClient
+
+    from twostep.api.app import create_app
+
+    app = make_container(storage="sqlite", fallback_channels=["voice"])
+    user = {
+        "firstName": "Ada",
+        "lastName": "L",
+        "email": "fb@example.com",
+        "password": "correct horse battery staple",
+    }
+    with TestClient(create_app(app)) as api:
+        assert api.post("/register", json=user | {"phoneNumber": PHONE}).status_code == 201
+        otp_id = api.post("/login", json={"email": user["email"], "password": user["password"]}).json()[
+            "otpId"
+        ]
+        texted = app.storage.latest_delivery(otp_id)
+        assert texted is not None and texted.channel == "sms"
+        app.receipts.apply(Receipt(texted.provider, texted.message_id, "failed"))  # type: ignore[union-attr]
+        (call,) = messages(app, "voice")
+        verified = api.post(f"/otp/{otp_id}/verify", json={"otp": code_of(call)})
+        assert verified.status_code == 200, verified.text
+    (event,) = [e for e in app.audit.tail() if e.event == "code_fallback"]
+    assert event.user_id is not None and event.detail["purpose"] == "login"

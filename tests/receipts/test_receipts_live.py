@@ -17,8 +17,10 @@ from urllib.parse import parse_qs, urlencode
 import httpx
 import pytest
 
+from tests.functional.test_metrics import samples
 from tests.live import ServerProcess, server_env
 from tests.sms.provider_server import ProviderServer, Reply
+from twostep.client import SMSAuthClient, SMSAuthError
 
 TOKEN = "twilio-receipts-token"
 API_KEY = "receipts-test-key-0123456789"
@@ -138,6 +140,11 @@ def test_twilio_is_asked_for_receipts_and_a_delivered_receipt_shows(
     assert shown["status"] == "pending" and shown["attempts_left"] == 3
     assert shown["delivery"]["status"] == "delivered" and shown["delivery"]["provider"] == "twilio"
     assert shown["delivery"]["channel"] == "sms" and shown["delivery"]["error_code"] is None
+    with SMSAuthClient(f"{twilio_server.base_url}/verifications", api_key=API_KEY) as sdk:
+        assert sdk.auth_status("order-1")["delivery"]["status"] == "delivered"
+        with pytest.raises(SMSAuthError) as unknown:
+            sdk.auth_status("never-created")
+    assert unknown.value.status == 404 and unknown.value.reason == "UnknownAuthId"
 
     # Replayed, late and contradicting receipts change nothing.
     for state in ("delivered", "sent", "queued", "undelivered"):
@@ -160,6 +167,9 @@ def test_an_undelivered_receipt_with_its_error_code(
     assert delivery["status"] == "undelivered" and delivery["error_code"] == "30003"
     failed = [e for e in audit_events(twilio_server) if e["event"] == "code_delivery_failed"]
     assert failed[-1]["detail"]["source"] == "receipt" and failed[-1]["detail"]["error_code"] == "30003"
+    found = samples(httpx.get(f"{twilio_server.base_url}/metrics", trust_env=False).text)
+    counted = ("twostep_delivery_receipts_total", (("provider", "twilio"), ("status", "undelivered")))
+    assert found.get(counted) == 1.0
 
 
 def test_a_receipt_with_a_bad_signature_is_refused_and_changes_nothing(

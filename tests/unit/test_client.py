@@ -108,3 +108,29 @@ def test_idempotency_keys_go_out_as_the_header_only_when_given() -> None:
     with TwoStepClient("http://h", transport=answering(202, resent, seen)) as api:
         api.resend("otp-1", idempotency_key="resend-1")
     assert seen[2].headers["idempotency-key"] == "resend-1"
+
+
+def test_the_accounts_client_sends_the_locale_where_codes_are_asked_for() -> None:
+    seen: list[httpx.Request] = []
+    body = b'{"otpId": "o1", "redirectPath": "/otp/o1/verify", "expiresAt": "2026-01-01T12:00:00+00:00",'
+    body += b' "destination": "+49**", "resendAfter": "2026-01-01T12:00:00+00:00"}'
+    with TwoStepClient("localhost:1", transport=answering(200, body, seen)) as client:
+        client.login("a@example.com", "pw", locale="de")
+        client.login("a@example.com", "pw")
+        client.resend("o1", locale="tr")
+        client.resend("o1")
+    sent = [request.content for request in seen]
+    assert b'"locale":"de"' in sent[0].replace(b" ", b"") and b"locale" not in sent[1]
+    assert sent[2].replace(b" ", b"") == b'{"locale":"tr"}' and sent[3] == b""
+
+
+def test_set_locale_returns_the_account_with_its_language() -> None:
+    seen: list[httpx.Request] = []
+    user = b'{"id": "u", "email": "a@example.com", "createdAt": "2026-01-01T12:00:00+00:00", "locale": "ja"}'
+    with TwoStepClient("localhost:1", transport=answering(200, user, seen)) as client:
+        assert client.set_locale("ja", access_token="t").locale == "ja"
+    assert (seen[0].method, seen[0].url.path, seen[0].headers["authorization"]) == (
+        "PUT",
+        "/me/locale",
+        "Bearer t",
+    )

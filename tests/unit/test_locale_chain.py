@@ -122,6 +122,7 @@ def test_default_locale_must_have_texts(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="TWOSTEP_DEFAULT_LOCALE: no bundled texts for sv"):
         build_texts(tmp_path, default_locale="sv")
     assert build_texts(tmp_path, default_locale="de-AT").language_for(TextChoice(phone=SE)) == "de"
+    assert build_texts(tmp_path, default_locale="pt_BR").language_for(TextChoice(phone=SE)) == "pt"
 
 
 @pytest.mark.parametrize(

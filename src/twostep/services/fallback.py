@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from twostep.domain.clock import Clock
 from twostep.domain.delivery import SMS
-from twostep.domain.errors import TwoStepError
+from twostep.domain.errors import StorageUnavailable, TwoStepError
 from twostep.domain.models import Challenge
 from twostep.domain.ports import CounterStore
 from twostep.domain.receipts import Delivery, DeliveryStore
@@ -61,7 +61,14 @@ class ChannelFallback:
         self._counters.increment_counter(_key(challenge_id), 1, self._clock.now(), until)
 
     def after_failure(self, delivery: Delivery, challenge: Challenge) -> None:
-        """Send the code again by the next channel, if all the rules allow; never raises."""
+        """Send the code again by the next channel, if all the rules allow; never raises (the receipt
+        itself is recorded either way)."""
+        try:
+            self._fall_back(delivery, challenge)
+        except StorageUnavailable:
+            logger.error("fallback not decided: storage unavailable", extra={"channel": delivery.channel})
+
+    def _fall_back(self, delivery: Delivery, challenge: Challenge) -> None:
         channel = self._next_channel(delivery, challenge)
         if channel is None:
             return

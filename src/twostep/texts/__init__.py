@@ -46,4 +46,6 @@ def bundled_catalogue() -> Catalogue:
         if wrong:
             raise ConfigurationError(f"the bundled texts are incomplete: {wrong[0]}")
         languages[language] = texts
+    if not languages:
+        raise ConfigurationError("no bundled texts were found: the installation is incomplete")
     return Catalogue(languages)
