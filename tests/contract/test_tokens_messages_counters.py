@@ -106,6 +106,25 @@ def test_counter_increments_and_expires(storage: Storage) -> None:
     assert storage.get_counter("k", NOW) is None
 
 
+def test_counters_read_together_leave_out_missing_and_expired_ones(storage: Storage) -> None:
+    soon, later = NOW + timedelta(seconds=10), NOW + timedelta(seconds=60)
+    storage.increment_counter("account-lock:u1", 1, NOW, later)
+    storage.increment_counter("otp-fail:u1", 3, NOW, later)
+    storage.increment_counter("short", 1, NOW, soon)
+    keys = ["account-lock:u1", "otp-fail:u1", "short", "never-counted"]
+    assert {k: c.value for k, c in storage.get_counters(keys, NOW).items()} == {
+        "account-lock:u1": 1,
+        "otp-fail:u1": 3,
+        "short": 1,
+    }
+    assert storage.get_counters(keys, soon) == {
+        "account-lock:u1": storage.get_counter("account-lock:u1", soon),
+        "otp-fail:u1": storage.get_counter("otp-fail:u1", soon),
+    }
+    assert storage.get_counters(["never-counted"], NOW) == {}
+    assert storage.get_counters([], NOW) == {}
+
+
 def test_concurrent_increments_are_all_counted(storage: Storage) -> None:
     end = NOW + timedelta(seconds=60)
     results = run_together(50, lambda _: storage.increment_counter("hot", 1, NOW, end))
@@ -121,6 +140,27 @@ def test_audit_append_and_filter(storage: Storage) -> None:
     assert [e.event for e in storage.list_audit()] == ["login_failed", "code_sent", "code_verified"]
     assert [e.event for e in storage.list_audit(user_id="u1", limit=1)] == ["code_verified"]
     assert storage.list_audit(limit=1)[0].detail == {"k": "v"}
+
+
+def test_audit_events_appended_together_keep_their_order_and_fields(storage: Storage) -> None:
+    storage.append_audit(AuditEvent(event="login_failed", at=NOW, user_id="u1"))
+    together = [
+        AuditEvent(
+            event="code_verified", at=NOW, user_id="u1", ip="192.0.2.1", request_id="r", detail={"f": "sms"}
+        ),
+        AuditEvent(event="phone_verified", at=NOW, user_id="u1", phone_masked="+90*******55"),
+        AuditEvent(
+            event="login_succeeded", at=NOW, user_id="u1", email_hash="abc", detail={"factors": "pwd,sms"}
+        ),
+    ]
+    storage.append_audits(together)
+    storage.append_audits([])  # nothing to write is no error
+    storage.append_audits([AuditEvent(event="code_sent", at=NOW, user_id="u2")])
+    assert storage.list_audit(user_id="u1") == [
+        AuditEvent(event="login_failed", at=NOW, user_id="u1"),
+        *together,
+    ]
+    assert [e.event for e in storage.list_audit()][-1] == "code_sent"
 
 
 def test_ping(storage: Storage) -> None:

@@ -162,3 +162,24 @@ def test_past_the_account_cap_every_client_is_slowed(
     clock.advance(1)
     with pytest.raises(InvalidCredentials):  # the refused client's own budget was given back
         container.login.start(UNKNOWN, "wrong password here", RequestContext(ip="192.0.2.101"))
+
+
+def test_sign_ins_with_the_right_password_never_count_as_failures(
+    make_container: MakeContainer, clock: FixedClock
+) -> None:
+    """Each attempt takes a unit of the account-wide failures before the password is checked; the right
+    password gives it back, so an owner who signs in often is never slowed by their own sign-ins."""
+    container = make_container(login_account_free_failures=3)
+    with TestClient(create_app(container)) as client:
+        register(client)
+    owner = RequestContext(ip="198.51.100.7")
+    for _ in range(4):  # more sign-ins than the cap (each texts a code: the number's caps allow 5)
+        assert not isinstance(container.login.start(KNOWN, PASSWORD, owner), RateLimited)
+    for i in range(3):  # the account-wide budget is whole: three failures from anywhere are free
+        with pytest.raises(InvalidCredentials):
+            container.login.start(KNOWN, "wrong password here", RequestContext(ip=f"192.0.2.{i}"))
+    with pytest.raises(InvalidCredentials):  # the first past the cap passes its gate, then it closes
+        container.login.start(KNOWN, "wrong password here", RequestContext(ip="192.0.2.50"))
+    with pytest.raises(RateLimited) as refused:
+        container.login.start(KNOWN, "wrong password here", RequestContext(ip="192.0.2.51"))
+    assert refused.value.limit == "account_login_cap"

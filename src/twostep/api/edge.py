@@ -8,14 +8,19 @@ trail use. Here forwarded headers are believed only from `TWOSTEP_TRUSTED_PROXIE
 uvicorn has a keep-alive timeout but no limit on how long a request may take to arrive: a client that
 sends its headers a byte at a time (slowloris) holds a connection forever. `SlowClientH11Protocol`
 closes a connection whose request (headers and body) is not complete `request_timeout` seconds after
-its first byte, or after the connection opened.
+its first byte, or after the connection opened. It also turns Nagle's algorithm off on every connection:
+asyncio does so only when the listening socket was made with `proto=IPPROTO_TCP`, which the sockets
+`twostep serve` and uvicorn's `--workers` supervisor bind are not (uvicorn issue #3149), and then each
+kept-alive response waits out the client's delayed ACK (40 ms on Linux) between its headers and body.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+import socket
 from typing import Any
 
 import h11
@@ -35,6 +40,7 @@ class SlowClientH11Protocol(H11Protocol):
         self._read_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        no_delay(transport)
         super().connection_made(transport)
         self._arm_read_deadline()
 
@@ -73,6 +79,14 @@ class SlowClientH11Protocol(H11Protocol):
             return
         logger.info("closed a connection whose request was not in after %ss", self.request_timeout)
         self.transport.close()
+
+
+def no_delay(transport: asyncio.BaseTransport) -> None:
+    """Send each write at once (TCP_NODELAY) on a TCP connection; see the module docstring."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):  # a connection already reset: nothing left to speed up
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def forwarded_allow_ips(settings: Settings) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from typing import NewType, NoReturn
 
@@ -15,6 +16,12 @@ MAX_EMAIL_LENGTH = 254
 _SCRIPT_FAMILIES = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK", "CJK": "CJK"}
 # Unicode categories that draw nothing or reorder text: zero-width, bidirectional controls, unassigned.
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+
+# Parsing a number with phonenumbers costs more than the SQL statement that reads it, and a sign-in
+# asks about the same number many times (country for prices and budgets, masks for the audit and the
+# answer, type for the destination rules): the answers are pure, so they are kept for recent numbers.
+RECENT_NUMBERS = 4096
+RECENT_EMAILS = 1024
 
 E164 = NewType("E164", str)
 """A phone number in E.164 form (`+` and digits), as `parse_phone` returns it: the one phone type."""
@@ -30,6 +37,7 @@ def _refuse_email(reason: str) -> NoReturn:
     raise InvalidInput(f"The email address is not valid: {reason}", field="email")
 
 
+@functools.lru_cache(maxsize=RECENT_EMAILS)  # every sign-in normalises the typed address (email-validator)
 def normalise_email(raw: str) -> str:
     """The one canonical form an address is stored and compared in.
 
@@ -83,6 +91,7 @@ def parse_phone(raw: str, *, field: str = "phoneNumber") -> E164:
     return E164(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
+@functools.lru_cache(maxsize=RECENT_NUMBERS)
 def phone_country(e164: str) -> str | None:
     """ISO 3166 region code of an E.164 number, such as "DE"."""
     try:
@@ -91,6 +100,7 @@ def phone_country(e164: str) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=RECENT_NUMBERS)
 def mask_phone(e164: str) -> str:
     """Show the country code and the last two digits only: +90*******55."""
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
@@ -20,6 +22,7 @@ DEFAULT_ALLOWED_TYPES = ("MOBILE", "FIXED_LINE_OR_MOBILE")
 PREFIX_DROPPED_DIGITS = 4
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and asked for each text to a number (see identity.RECENT_NUMBERS)
 def number_type(e164: str) -> str:
     """The phonenumbers type name of a number, such as `MOBILE` or `PREMIUM_RATE` (`UNKNOWN` if unparsable),
     or `SATELLITE` / `INTERNATIONAL_NETWORK` for the non-geographic satellite and network codes."""

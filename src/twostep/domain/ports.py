@@ -7,6 +7,7 @@ the backend cannot be reached; it never lets a driver exception escape.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -198,6 +199,10 @@ class CounterStore(Protocol):
         """The live counter, or None when missing or expired."""
         ...
 
+    def get_counters(self, keys: Sequence[str], now: datetime) -> dict[str, Counter]:
+        """The live counters among `keys` (missing or expired ones are left out), in one storage request."""
+        ...
+
     def delete_counter(self, key: str) -> None: ...
 
 
@@ -235,6 +240,11 @@ class PrefixBlockStore(Protocol):
 
 class AuditStore(Protocol):
     def append_audit(self, event: AuditEvent) -> None: ...
+
+    def append_audits(self, events: Sequence[AuditEvent]) -> None:
+        """Several events of one request, in order, with one storage request (a sign-in's last step
+        records two or three)."""
+        ...
 
     def list_audit(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:
         """The `limit` newest events, oldest first."""

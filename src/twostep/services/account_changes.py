@@ -62,11 +62,11 @@ class AccountChangeService:
 
     def _check_password(self, user: User, password: str, ctx: RequestContext) -> None:
         """The current password, throttled per client like a sign-in. Raises: InvalidCredentials, RateLimited."""
-        self._limits.begin_login(user.email, ctx)
+        attempt = self._limits.begin_login(user.email, ctx)
         if not self._hasher.verify(user.password_hash, password):
             self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason="change_password_check")
             raise InvalidCredentials("The current password is wrong.")
-        self._limits.login_succeeded(user.email, ctx)
+        self._limits.login_succeeded(attempt)
 
     # --- password ---
     def change_password(

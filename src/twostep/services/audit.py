@@ -90,9 +90,24 @@ class AuditService:
         phone: str | None = None,
         **detail: str,
     ) -> None:
+        entry = self.entry(event, ctx=ctx, user_id=user_id, email=email, phone=phone, **detail)
+        self._store.append_audit(entry)
+        logger.info("audit", extra={"event": event, "user_id": user_id, "request_id": ctx.request_id})
+
+    def entry(
+        self,
+        event: str,
+        *,
+        ctx: RequestContext = NO_CONTEXT,
+        user_id: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        **detail: str,
+    ) -> AuditEvent:
+        """An event as `record` would store it, for `record_all`."""
         if event not in EVENTS:
             raise ValueError(f"unknown audit event {event}")
-        entry = AuditEvent(
+        return AuditEvent(
             event=event,
             at=self._clock.now(),
             user_id=user_id,
@@ -102,8 +117,12 @@ class AuditService:
             request_id=ctx.request_id,
             detail=detail,
         )
-        self._store.append_audit(entry)
-        logger.info("audit", extra={"event": event, "user_id": user_id, "request_id": ctx.request_id})
+
+    def record_all(self, *entries: AuditEvent) -> None:
+        """Events that happened together, stored together (one storage request, in order)."""
+        self._store.append_audits(entries)
+        for e in entries:
+            logger.info("audit", extra={"event": e.event, "user_id": e.user_id, "request_id": e.request_id})
 
     def fingerprint(self, email: str) -> str:
         """The `email_hash` this trail records for `email` (to look an address up)."""

@@ -73,11 +73,11 @@ class FactorService:
     def _check_password(self, user: User, password: str, reason: str, ctx: RequestContext) -> None:
         """The current password, throttled per client like a sign-in (a stolen access token must not
         become a password oracle). Raises: InvalidCredentials, RateLimited."""
-        self._limits.begin_login(user.email, ctx)
+        attempt = self._limits.begin_login(user.email, ctx)
         if not self._passwords.verify(user.password_hash, password):
             self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason=reason)
             raise InvalidCredentials("The current password is wrong.")
-        self._limits.login_succeeded(user.email, ctx)
+        self._limits.login_succeeded(attempt)
 
     def summary(self, user_id: str) -> FactorSummary:
         user = self._user(user_id)

@@ -13,6 +13,7 @@ typed (normalised), never by whether an account exists, so refusals reveal nothi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn
 
@@ -20,7 +21,7 @@ from twostep.domain.clock import Clock
 from twostep.domain.errors import RateLimited
 from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.models import NO_CONTEXT, RequestContext
-from twostep.domain.ports import CounterStore, PrefixBlock, PrefixBlockStore
+from twostep.domain.ports import Counter, CounterStore, PrefixBlock, PrefixBlockStore
 from twostep.services.audit import AuditService
 from twostep.services.counting import (
     DAY,
@@ -56,6 +57,14 @@ SECOND_FACTOR_LOCKED_RETRY_SECONDS = DAY
 LOGIN_FAILURE_MEMORY_SECONDS = DAY
 
 
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """What `begin_login` counted for one password attempt, for `login_succeeded` to undo."""
+
+    client: Held  # this client's failures of this email; `value` includes this attempt
+    account: Held  # the unit taken from the email's account-wide failures
+
+
 class _NoBlocks:
     """Where blocks go when no store is given (a service built without the fraud guard): nowhere."""
 
@@ -70,6 +79,11 @@ class _NoBlocks:
 
     def delete_prefix_block(self, prefix: str) -> bool:
         return False
+
+
+def code_failures_key(user_id: str) -> str:
+    """The counter of an account's consecutive wrong codes."""
+    return f"otp-fail:{user_id}"
 
 
 def _client_key(ctx: RequestContext) -> str:
@@ -148,7 +162,7 @@ class LimitsService:
         note_limit(f"ip_{action}_rate", limit, window, count, seconds_until(end, now))
 
     # --- per account and client: progressive delay after failed passwords, never a permanent lock ---
-    def begin_login(self, email: str, ctx: RequestContext) -> None:
+    def begin_login(self, email: str, ctx: RequestContext) -> LoginAttempt:
         """Count this password attempt as a failure up front (undone by `login_succeeded`).
 
         Failures are counted per account *and client* (the caller's IP bucket), so a stranger guessing
@@ -166,18 +180,20 @@ class LimitsService:
             f"{email}|{_client_key(ctx)}", self._policy.login_free_failures, "account_login_delay", ctx, email
         )
         try:
-            self._progressive(
+            account = self._progressive(
                 email, self._policy.login_account_free_failures, "account_login_cap", ctx, email
             )
         except RateLimited:
             self._release(client)
             raise
+        return LoginAttempt(client, account)
 
     def _progressive(self, subject: str, free: int, name: str, ctx: RequestContext, email: str) -> Held:
         """Count one failure of `subject`; past `free` failures pass one gate per growing delay."""
         now = self._clock.now()
-        failures = Held(f"login-fail:{subject}", now + timedelta(seconds=LOGIN_FAILURE_MEMORY_SECONDS))
-        attempt = self._counters.increment_counter(failures.key, 1, now, failures.expires_at)
+        expires_at = now + timedelta(seconds=LOGIN_FAILURE_MEMORY_SECONDS)
+        attempt = self._counters.increment_counter(f"login-fail:{subject}", 1, now, expires_at)
+        failures = Held(f"login-fail:{subject}", expires_at, value=attempt)
         if attempt <= free:
             return failures
         gate = f"login-gate:{subject}"
@@ -194,17 +210,28 @@ class LimitsService:
         """Seconds to wait after the `excess`-th failure past the free ones (the first: 1 s)."""
         return min(self._policy.login_max_delay_seconds, 1 << min(max(excess - 1, 0), 20))
 
-    def login_succeeded(self, email: str, ctx: RequestContext = NO_CONTEXT) -> None:
-        """The right password: forget this client's failures and delay (the account-wide count stays,
-        so an owner signing in now and then does not reset a distributed guesser's budget)."""
-        subject = f"{email}|{_client_key(ctx)}"
-        self._counters.delete_counter(f"login-fail:{subject}")
-        self._counters.delete_counter(f"login-gate:{subject}")
+    def login_succeeded(self, attempt: LoginAttempt) -> None:
+        """The right password: forget this client's failures and delay, and give back the unit this
+        attempt took from the account-wide count (which is not reset, so an owner signing in now and
+        then does not reset a distributed guesser's budget, nor do the owner's sign-ins count as
+        failures). A client's delay gate exists only once its failures passed the free ones (this
+        attempt's count says whether they did), so only then is there one to delete."""
+        self._counters.delete_counter(attempt.client.key)
+        if attempt.client.value > self._policy.login_free_failures:
+            self._counters.delete_counter(attempt.client.key.replace("login-fail:", "login-gate:", 1))
+        self._release(attempt.account)
 
     # --- per account: consecutive wrong codes across logins and resends (NIST 800-63B) ---
     def check_second_factor_allowed(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> None:
         """Raises: RateLimited("second_factor_locked") once the account's wrong-code budget is spent."""
-        failures = self._counters.get_counter(f"otp-fail:{user_id}", self._clock.now())
+        failures = self._counters.get_counter(code_failures_key(user_id), self._clock.now())
+        self.check_code_failures(user_id, failures, ctx)
+
+    def check_code_failures(self, user_id: str, failures: Counter | None, ctx: RequestContext) -> None:
+        """`check_second_factor_allowed` on the count already read (`code_failures_key`).
+
+        Raises: RateLimited("second_factor_locked").
+        """
         if failures is not None and failures.value >= self._policy.otp_account_failure_limit:
             self._refuse_locked(user_id, ctx)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ class LimitPolicy:
     otp_account_failure_limit: int = 100
 
 
+@functools.lru_cache(maxsize=4096)  # parsed several times per sign-in (each per-IP counter and the audit)
 def ip_bucket(ip: str) -> str:
     """The unit an IP limit counts: the address, or its /64 for IPv6 (one subscriber's usual share)."""
     try:

@@ -30,7 +30,7 @@ from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.devices import DeviceService
-from twostep.services.limits import LimitsService
+from twostep.services.limits import LimitsService, code_failures_key
 from twostep.services.second_factor import SecondFactorService
 from twostep.services.tokens import TokenPair, TokenService
 
@@ -101,15 +101,16 @@ class LoginService:
             email = normalise_email(email)
         except InvalidInput:
             email = email.strip().lower()
-        self._limits.begin_login(email, ctx)
+        attempt = self._limits.begin_login(email, ctx)
         user = self._users.find_user_by_email(email)
         # An unknown email costs the same Argon2 work and the same counter writes as a known one, and
         # answers the same: no timing or response oracle for who has an account.
         if not self._hasher.verify(user.password_hash if user else None, password) or user is None:
             self._audit.record("login_failed", ctx=ctx, email=email, user_id=user.id if user else None)
             raise InvalidCredentials()
-        self._limits.login_succeeded(email, ctx)
-        self._locks.check(user.id)
+        self._limits.login_succeeded(attempt)
+        # The lock and the wrong-code count (checked below, before a code goes out) in one read.
+        code_failures = self._locks.check_reading(user.id, code_failures_key(user.id))
         if self._hasher.needs_rehash(user.password_hash):
             self._users.set_password_hash(user.id, self._hasher.hash(password))
         if self._devices is not None and self._devices.recognises(device_token, user.id):
@@ -124,7 +125,7 @@ class LoginService:
                 raise SecondFactorRequired()
             self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd")
             return self._tokens.issue_pair(user, ("pwd",), ctx)
-        self._limits.check_second_factor_allowed(user.id, ctx)
+        self._limits.check_code_failures(user.id, code_failures, ctx)
         expected = SecondFactorService.preferred(factors) or factors[0]
         return self._challenge(user, factors, expected, ctx)
 
@@ -231,11 +232,14 @@ class LoginService:
         if user is None:
             raise ChallengeNotFound()
         self._locks.check(user.id)
-        self._audit.record("code_verified", ctx=ctx, user_id=user.id, factor=factor)
+        events = [self._audit.entry("code_verified", ctx=ctx, user_id=user.id, factor=factor)]
         if factor == "sms" and not user.phone_verified and self._users.prove_phone(user.id, challenge.phone):
             # The code came back from the number: it is this account's now, other claims on it end.
-            self._audit.record("phone_verified", ctx=ctx, user_id=user.id, phone=challenge.phone)
-        self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr))
+            events.append(
+                self._audit.entry("phone_verified", ctx=ctx, user_id=user.id, phone=challenge.phone)
+            )
+        events.append(self._audit.entry("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr)))
+        self._audit.record_all(*events)  # one storage request for the two or three
         return SignedIn(self._tokens.issue_pair(user, amr, ctx), user.id, amr, factor)
 
     def _spec_for(self, user_id: str, ctx: RequestContext, channel: str) -> CodeSpec:

@@ -33,6 +33,7 @@ The `MESSAGES`, `OUTBOX` and `AUDIT` partitions are single partitions: fine up t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +47,7 @@ from twostep.storage.dynamodb_client import (
     CLIENT_CONFIG,
     ConditionFailed,
     DynamoCalls,
+    serialize,
     timed_sequence,
     to_number,
     ttl_after,
@@ -59,7 +61,7 @@ from twostep.storage.dynamodb_passkeys import PasskeyOps
 from twostep.storage.dynamodb_schema import GSI1, create_table, table_exists
 from twostep.storage.dynamodb_sessions import SessionOps
 from twostep.storage.dynamodb_tokens import RefreshTokenOps
-from twostep.storage.dynamodb_upkeep import UpkeepOps
+from twostep.storage.dynamodb_upkeep import BATCH_WRITE_LIMIT, UpkeepOps
 from twostep.storage.dynamodb_users import UserOps
 from twostep.storage.phone_crypto import PhoneCipher, derive_phone_index_key
 
@@ -254,6 +256,21 @@ class DynamoDbStorage(
     # --- audit ---
     def append_audit(self, event: AuditEvent) -> None:
         self._put(codec.audit_item(event, timed_sequence(event.at)))
+
+    def append_audits(self, events: Sequence[AuditEvent]) -> None:
+        """One BatchWriteItem (up to 25 events); what DynamoDB leaves unprocessed is put one by one."""
+        if len(events) <= 1:
+            for event in events:
+                self.append_audit(event)
+            return
+        for start in range(0, len(events), BATCH_WRITE_LIMIT):
+            puts = [
+                {"PutRequest": {"Item": serialize(codec.audit_item(e, timed_sequence(e.at)))}}
+                for e in events[start : start + BATCH_WRITE_LIMIT]
+            ]
+            answer: Any = self._calls.call("batch_write_item", RequestItems={self._table: puts})
+            for left in answer.get("UnprocessedItems", {}).get(self._table, []):
+                self._calls.call("put_item", TableName=self._table, Item=left["PutRequest"]["Item"])
 
     def list_audit(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:
         if limit <= 0:

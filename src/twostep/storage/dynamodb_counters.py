@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from twostep.domain.errors import StorageUnavailable
 from twostep.domain.ports import Counter
 from twostep.storage.dynamodb_base import TableOps
-from twostep.storage.dynamodb_client import ConditionFailed, to_datetime, to_number, ttl_after
+from twostep.storage.dynamodb_client import ConditionFailed, deserialize, to_datetime, to_number, ttl_after
 from twostep.storage.dynamodb_client import key as key_of
 
 RESTART_RACE_RETRIES = 8
@@ -67,6 +69,26 @@ class CounterOps(TableOps):
         if item is None or to_datetime(item["expires_at"]) <= now:
             return None
         return Counter(int(item["v"]), to_datetime(item["expires_at"]))
+
+    def get_counters(self, keys: Sequence[str], now: datetime) -> dict[str, Counter]:
+        """One BatchGetItem (strongly consistent); keys DynamoDB leaves unprocessed are read one by one."""
+        if len(keys) <= 1:
+            live = {k: self.get_counter(k, now) for k in keys}
+            return {k: counter for k, counter in live.items() if counter is not None}
+        by_pk = {self._counter_pk(k): k for k in keys}
+        request = {"Keys": [key_of(pk, "COUNTER") for pk in by_pk], "ConsistentRead": True}
+        answer: Any = self._calls.call("batch_get_item", RequestItems={self._table: request})
+        items = [deserialize(item) for item in answer.get("Responses", {}).get(self._table, [])]
+        found: dict[str, Counter] = {}
+        for item in items:
+            if to_datetime(item["expires_at"]) > now:
+                found[by_pk[str(item["PK"])]] = Counter(int(item["v"]), to_datetime(item["expires_at"]))
+        for left in answer.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", []):
+            name = by_pk[deserialize(left)["PK"]]
+            counter = self.get_counter(name, now)
+            if counter is not None:
+                found[name] = counter
+        return found
 
     def delete_counter(self, key: str) -> None:
         self._calls.call("delete_item", TableName=self._table, Key=key_of(self._counter_pk(key), "COUNTER"))

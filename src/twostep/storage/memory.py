@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
@@ -306,6 +306,10 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
         current = self._counters.get(key)
         return current if current is not None and current.expires_at > now else None
 
+    def get_counters(self, keys: Sequence[str], now: datetime) -> dict[str, Counter]:
+        live = {key: self.get_counter(key, now) for key in keys}
+        return {key: counter for key, counter in live.items() if counter is not None}
+
     def delete_counter(self, key: str) -> None:
         with self._lock:
             self._counters.pop(key, None)
@@ -335,6 +339,10 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
     def append_audit(self, event: AuditEvent) -> None:
         with self._lock:
             self._audit.append(event)
+
+    def append_audits(self, events: Sequence[AuditEvent]) -> None:
+        with self._lock:
+            self._audit.extend(events)
 
     def pseudonymise_audit(self, user_id: str, pseudonym: str) -> int:
         with self._lock:

@@ -9,6 +9,7 @@ earlier. Driver errors become `StorageUnavailable` (503), never a 500.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from psycopg.types.json import Jsonb
@@ -228,16 +229,42 @@ class PostgresStorage(
         )
         return None if row is None else Counter(int(row["value"]), row["expires_at"])
 
+    def get_counters(self, keys: Sequence[str], now: datetime) -> dict[str, Counter]:
+        if not keys:
+            return {}
+        rows = self._all(
+            "SELECT key, value, expires_at FROM counters WHERE key = ANY(%s) AND expires_at > %s",
+            (list(keys), now),
+        )
+        return {str(r["key"]): Counter(int(r["value"]), r["expires_at"]) for r in rows}
+
     def delete_counter(self, key: str) -> None:
         self._execute("DELETE FROM counters WHERE key = %s", (key,))
 
     # --- audit ---
     def append_audit(self, event: AuditEvent) -> None:
-        e = event
+        self.append_audits((event,))
+
+    def append_audits(self, events: Sequence[AuditEvent]) -> None:
+        if not events:
+            return
+        rows = ", ".join("(%s, %s, %s, %s, %s, %s, %s, %s)" for _ in events)  # one statement, rows in order
         self._execute(
-            "INSERT INTO audit (event, at, user_id, email_hash, phone_masked, ip, request_id, detail)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (e.event, e.at, e.user_id, e.email_hash, e.phone_masked, e.ip, e.request_id, Jsonb(e.detail)),
+            f"INSERT INTO audit (event, at, user_id, email_hash, phone_masked, ip, request_id, detail) VALUES {rows}",  # noqa: S608 (placeholders only)
+            [
+                value
+                for e in events
+                for value in (
+                    e.event,
+                    e.at,
+                    e.user_id,
+                    e.email_hash,
+                    e.phone_masked,
+                    e.ip,
+                    e.request_id,
+                    Jsonb(e.detail),
+                )
+            ],
         )
 
     def list_audit(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:

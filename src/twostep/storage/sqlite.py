@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 
 from twostep.domain.errors import AccountExists
@@ -324,25 +325,43 @@ class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteD
         )
         return None if row is None else Counter(int(row["value"]), moment(row["expires_at"]))
 
+    def get_counters(self, keys: Sequence[str], now: datetime) -> dict[str, Counter]:
+        if not keys:
+            return {}
+        marks = ", ".join("?" for _ in keys)
+        rows = self._all(
+            f"SELECT key, value, expires_at FROM counters WHERE key IN ({marks}) AND expires_at > ?",  # noqa: S608 (placeholders only)
+            (*keys, epoch(now)),
+        )
+        return {str(r["key"]): Counter(int(r["value"]), moment(r["expires_at"])) for r in rows}
+
     def delete_counter(self, key: str) -> None:
         self._execute("DELETE FROM counters WHERE key = ?", (key,))
 
     # --- audit ---
     def append_audit(self, event: AuditEvent) -> None:
-        e = event
+        self.append_audits((event,))
+
+    def append_audits(self, events: Sequence[AuditEvent]) -> None:
+        if not events:
+            return
+        rows = ", ".join("(?, ?, ?, ?, ?, ?, ?, ?)" for _ in events)  # one statement, rows in order
         self._execute(
-            "INSERT INTO audit (event, at, user_id, email_hash, phone_masked, ip, request_id, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                e.event,
-                epoch(e.at),
-                e.user_id,
-                e.email_hash,
-                e.phone_masked,
-                e.ip,
-                e.request_id,
-                json.dumps(e.detail),
-            ),
+            f"INSERT INTO audit (event, at, user_id, email_hash, phone_masked, ip, request_id, detail) VALUES {rows}",  # noqa: S608 (placeholders only)
+            [
+                value
+                for e in events
+                for value in (
+                    e.event,
+                    epoch(e.at),
+                    e.user_id,
+                    e.email_hash,
+                    e.phone_masked,
+                    e.ip,
+                    e.request_id,
+                    json.dumps(e.detail),
+                )
+            ],
         )
 
     def pseudonymise_audit(self, user_id: str, pseudonym: str) -> int:

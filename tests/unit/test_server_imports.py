@@ -1,0 +1,41 @@
+"""What a SQLite `twostep serve` process loads: nothing it only needs for other backends or rare routes.
+
+Every module imported at start-up stays in every server process's memory (the bench's peak RSS figure):
+py_webauthn (with pyOpenSSL, cbor2 and ASN.1 parsers) is loaded by the first passkey ceremony, segno by
+the first authenticator-app enrolment, boto3 and psycopg only by their backends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+NOT_AT_START = ("webauthn", "OpenSSL", "cbor2", "segno", "boto3", "botocore", "psycopg", "moto", "jinja2")
+PROBE = f"""
+import json, sys
+from twostep.api.factory import build_asgi_app
+from twostep.cli import app as cli
+from twostep.settings import load_settings
+app = build_asgi_app(load_settings())
+app.state.container.close()
+print(json.dumps([name for name in {NOT_AT_START!r} if name in sys.modules]))
+"""
+
+
+def test_a_sqlite_server_starts_without_modules_it_does_not_need(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWOSTEP_")}
+    env.update({"TWOSTEP_SQLITE_PATH": str(tmp_path / "twostep.db"), "TWOSTEP_LOG_LEVEL": "ERROR"})
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        check=False,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == []
