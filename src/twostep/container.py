@@ -270,6 +270,7 @@ def _wire(
         ttl_seconds=settings.otp_ttl_seconds,
         max_attempts=settings.otp_max_attempts,
         template=ACCOUNT_CODE_TEMPLATE,
+        text="account",
     )
     container = Container(
         settings=settings,

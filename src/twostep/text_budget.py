@@ -29,6 +29,7 @@ SAMPLE_AMOUNT, SAMPLE_PAYEE = "1249.90 EUR", "Example Shop"
 KIND_NAMES: dict[TextKind, str] = {
     "signin": "sign-in",
     "verify": "verification",
+    "account": "account change",
     "transaction": "transaction",
 }
 
@@ -64,7 +65,7 @@ def bundled_text(template: str, default: str, kind: TextKind) -> TextKind | None
 
 
 def _longest(settings: Settings, kind: TextKind) -> _Longest:
-    if kind == "signin":
+    if kind in ("signin", "account"):  # both use the sign-in code settings
         return _Longest(settings.otp_length, settings.otp_ttl_seconds)
     # a verification request may ask for any code length and lifetime up to the bounds
     return _Longest(LENGTH_RANGE[1], settings.verify_max_ttl_seconds)

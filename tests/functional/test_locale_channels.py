@@ -8,9 +8,11 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, PHONE, register, sign_in
 from twostep.api.app import create_app
 from twostep.container import Container
+from twostep.domain.texts import fill
+from twostep.texts import bundled_catalogue
 
 TURKISH, GERMAN = "+905551234501", "+4915112345601"
 
@@ -58,3 +60,20 @@ def test_an_operator_template_wins_in_every_language(make_container: Callable[..
         register_and_login(client, TURKISH, locale="de")
     (entry,) = container.storage.list_outbox(to=TURKISH, last=1)
     assert re.fullmatch(r"\d{6} is your Acme code\.", entry.body)
+
+
+def test_account_codes_follow_the_locale_chain(client: TestClient, container: Container) -> None:
+    register(client)  # a Turkish number
+    tokens = sign_in(client, container)
+    assert client.post("/password/forgot", json={"email": "test@example.com"}).status_code == 202
+    (reset,) = container.storage.list_outbox(to=PHONE, last=1)
+    turkish = bundled_catalogue().texts("tr").sms["account"]
+    assert reset.body == fill(turkish, {"code": reset.body[:6], "org": "twostep"}), reset.body
+    auth = {"Authorization": f"Bearer {tokens['accessToken']}"}
+    assert client.put("/me/locale", json={"locale": "fr"}, headers=auth).status_code == 200
+    body = {"phoneNumber": GERMAN, "currentPassword": PASSWORD}
+    assert client.post("/me/phone", json=body, headers=auth).status_code == 202
+    (change,) = container.storage.list_outbox(to=GERMAN, last=1)  # the account's language beats the country's
+    assert change.body.endswith(
+        " est votre code twostep pour confirmer une modification de votre compte. Ne le partagez pas."
+    ), change.body

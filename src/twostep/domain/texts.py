@@ -12,13 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-TextKind = Literal["signin", "verify", "transaction"]
-TEXT_KINDS: tuple[TextKind, ...] = ("signin", "verify", "transaction")
+# "account": a code confirming a password reset or a change of phone number.
+TextKind = Literal["signin", "verify", "account", "transaction"]
+TEXT_KINDS: tuple[TextKind, ...] = ("signin", "verify", "account", "transaction")
 PLACEHOLDER = re.compile(r"\{(code|org|minutes|amount|payee)\}")
 ANY_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 REQUIRED: dict[str, tuple[str, ...]] = {
     "signin": ("code", "org"),
     "verify": ("code", "org"),
+    "account": ("code", "org"),
     "transaction": ("code", "amount", "payee"),
     "voice": ("code",),
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from twostep.domain.clock import Clock
@@ -96,7 +96,7 @@ class AccountChangeService:
             purpose="phone_change",
             subject=user.id,
             phone=number,
-            spec=self._spec,
+            spec=replace(self._spec, preferred_locale=user.locale),
             ctx=ctx,
         )
         return ChangeStarted(challenge.id, challenge.expires_at, mask_phone(number))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -99,7 +99,7 @@ class PasswordRecoveryService:
                     purpose="reset",
                     subject=user.id,
                     phone=user.phone,
-                    spec=self._spec,
+                    spec=replace(self._spec, preferred_locale=user.locale),
                     ctx=ctx,
                 )
             elif channel != "sms" and user.email_verified:
