@@ -10,13 +10,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-import httpx
-
 from twostep.domain.delivery import OutgoingMessage
 from twostep.settings import Settings
 from twostep.sms import http as shared
-from twostep.sms.twilio import MAX_VALIDITY_SECONDS, TwilioSender
-from twostep.sms.twilio_receipts import callback_url
+from twostep.sms.twilio import MAX_VALIDITY_SECONDS, TwilioAccount, TwilioSender
 
 if TYPE_CHECKING:
     from twostep.sms import SenderDeps
@@ -32,24 +29,9 @@ def whatsapp_address(number: str) -> str:
 
 class TwilioWhatsAppSender(TwilioSender):
     def __init__(
-        self,
-        http: httpx.Client,
-        *,
-        base_url: str,
-        account_sid: str,
-        auth_token: str,
-        sender: tuple[str, str],
-        content_sid: str | None = None,
-        status_callback: str | None = None,
+        self, account: TwilioAccount, sender: tuple[str, str], content_sid: str | None = None
     ) -> None:
-        super().__init__(
-            http,
-            base_url=base_url,
-            account_sid=account_sid,
-            auth_token=auth_token,
-            sender=sender,
-            status_callback=status_callback,
-        )
+        super().__init__(account, sender)
         self._content_sid = content_sid
 
     @classmethod
@@ -59,13 +41,9 @@ class TwilioWhatsAppSender(TwilioSender):
         configured = (settings.twilio_whatsapp_from or "").strip().removeprefix(PREFIX)
         sender = shared.require_number(configured, "TWOSTEP_TWILIO_WHATSAPP_FROM", what)
         return cls(
-            shared.client_for(settings, deps.http),
-            base_url=settings.twilio_base_url,
-            account_sid=shared.require(settings.twilio_account_sid, "TWOSTEP_TWILIO_ACCOUNT_SID", what),
-            auth_token=shared.require(settings.twilio_auth_token, "TWOSTEP_TWILIO_AUTH_TOKEN", what),
-            sender=("From", whatsapp_address(sender)),
+            TwilioAccount.from_settings(settings, deps, what),
+            ("From", whatsapp_address(sender)),
             content_sid=(settings.twilio_whatsapp_content_sid or "").strip() or None,
-            status_callback=callback_url(settings.public_url) if settings.public_url else None,
         )
 
     def send(self, to: str, body: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 RECIPIENT_ERRORS = frozenset({21211, 21214, 21217, 21219, 21407, 21408, 21610, 21612, 21614, 21635})
 AUTH_ERRORS = frozenset({20003, 20005})
 MAX_VALIDITY_SECONDS = 36000  # Twilio's upper bound for ValidityPeriod
+PROVIDER = "twilio"
 
 
 def classify(response: httpx.Response) -> str | None:
@@ -31,46 +33,63 @@ def classify(response: httpx.Response) -> str | None:
     return None if code is None else "provider_error"
 
 
-class TwilioSender:
-    name = "twilio"
+@dataclass(frozen=True, slots=True)
+class TwilioAccount:
+    """One Twilio account's REST API, shared by its SMS, WhatsApp and voice senders: where to post, with
+    which credentials, and where Twilio reports each message's fate (TWOSTEP_PUBLIC_URL's receipts)."""
 
-    def __init__(
-        self,
-        http: httpx.Client,
-        *,
-        base_url: str,
-        account_sid: str,
-        auth_token: str,
-        sender: tuple[str, str],
-        status_callback: str | None = None,
-    ) -> None:
-        self._http = http
-        # Where Twilio reports each message's fate (delivered, undelivered…): TWOSTEP_PUBLIC_URL's receipts.
-        self._status_callback = status_callback
-        self._url = (
-            f"{shared.base_url(base_url)}/2010-04-01/Accounts/{quote(account_sid, safe='')}/Messages.json"
+    http: httpx.Client
+    url: str  # …/2010-04-01/Accounts/{AccountSid}
+    credentials: tuple[str, str]
+    status_callback: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, deps: SenderDeps, what: str) -> TwilioAccount:
+        """Raises: ConfigurationError naming TWOSTEP_TWILIO_ACCOUNT_SID or _AUTH_TOKEN when missing."""
+        account_sid = shared.require(settings.twilio_account_sid, "TWOSTEP_TWILIO_ACCOUNT_SID", what)
+        auth_token = shared.require(settings.twilio_auth_token, "TWOSTEP_TWILIO_AUTH_TOKEN", what)
+        return cls(
+            shared.client_for(settings, deps.http),
+            f"{shared.base_url(settings.twilio_base_url)}/2010-04-01/Accounts/{quote(account_sid, safe='')}",
+            (account_sid, auth_token),
+            callback_url(settings.public_url) if settings.public_url else None,
         )
-        self._credentials = (account_sid, auth_token)
+
+    def post(self, resource: str, form: dict[str, str]) -> str:
+        """POST `form` to `resource` (`Messages.json`, `Calls.json`); returns the new `sid`.
+
+        Raises: SmsDeliveryError.
+        """
+        if self.status_callback:
+            form["StatusCallback"] = self.status_callback
+        response = shared.post(
+            self.http,
+            f"{self.url}/{resource}",
+            provider=PROVIDER,
+            credentials=self.credentials,
+            classify=classify,
+            data=form,
+        )
+        return shared.accepted_id(response, PROVIDER, lambda data: data.get("sid"))
+
+
+class TwilioSender:
+    name = PROVIDER
+
+    def __init__(self, account: TwilioAccount, sender: tuple[str, str]) -> None:
+        self._account = account
         self._sender = sender  # ("From", "+1…") or ("MessagingServiceSid", "MG…")
 
     @classmethod
     def from_settings(cls, settings: Settings, deps: SenderDeps) -> TwilioSender:
         """Raises: ConfigurationError naming the first missing TWOSTEP_TWILIO_* setting."""
-        account_sid = shared.require(settings.twilio_account_sid, "TWOSTEP_TWILIO_ACCOUNT_SID", cls.name)
-        auth_token = shared.require(settings.twilio_auth_token, "TWOSTEP_TWILIO_AUTH_TOKEN", cls.name)
+        account = TwilioAccount.from_settings(settings, deps, cls.name)
         if settings.twilio_messaging_service_sid:
             sender = ("MessagingServiceSid", settings.twilio_messaging_service_sid.strip())
         else:
             setting = "TWOSTEP_TWILIO_FROM (or TWOSTEP_TWILIO_MESSAGING_SERVICE_SID)"
             sender = ("From", shared.require(settings.twilio_from, setting, cls.name))
-        return cls(
-            shared.client_for(settings, deps.http),
-            base_url=settings.twilio_base_url,
-            account_sid=account_sid,
-            auth_token=auth_token,
-            sender=sender,
-            status_callback=callback_url(settings.public_url) if settings.public_url else None,
-        )
+        return cls(account, sender)
 
     def send(self, to: str, body: str) -> str:
         """Returns Twilio's message `sid`. Raises: SmsDeliveryError."""
@@ -87,14 +106,4 @@ class TwilioSender:
         )
 
     def _post(self, form: dict[str, str]) -> str:
-        if self._status_callback:
-            form["StatusCallback"] = self._status_callback
-        response = shared.post(
-            self._http,
-            self._url,
-            provider=self.name,
-            credentials=self._credentials,
-            classify=classify,
-            data=form,
-        )
-        return shared.accepted_id(response, self.name, lambda data: data.get("sid"))
+        return self._account.post("Messages.json", form)
