@@ -111,6 +111,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        hide_input_in_errors=True,  # a rejected value may be a secret (a receipt secret, an API key)
         # Not `use_attribute_docstrings`: it parsed this module's source on every start (a fifth of the
         # Lambda's cold start). The docs read the docstrings under the fields (docs/settings_page.py).
     )

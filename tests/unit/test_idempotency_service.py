@@ -3,6 +3,7 @@ and the lock that frees a crashed request's key."""
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from twostep.domain.clock import FixedClock
@@ -95,3 +96,29 @@ def test_nothing_stored_holds_the_key_or_the_request() -> None:
     assert (
         "my-key" not in repr(record) and "hunter2" not in repr(record) and "a@example.com" not in repr(record)
     )
+
+
+def test_a_cancelled_request_lets_its_key_go(service: IdempotencyService) -> None:
+    """A client that hangs up cancels its request: the key is freed anyway, not held until the lock lapses."""
+    from fastapi import Request, Response
+
+    from twostep.api.idempotency import _run_claimed
+
+    claim = claimed(service)
+
+    async def hangs(_: Request) -> Response:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def cancelled() -> None:
+        async with anyio.create_task_group() as group:
+
+            async def run() -> None:
+                await _run_claimed(service, claim, hangs, None, lambda _: Response())  # type: ignore[arg-type]
+
+            group.start_soon(run)
+            await anyio.sleep(0.05)
+            group.cancel_scope.cancel()
+
+    anyio.run(cancelled)
+    assert isinstance(service.begin("login\nemail=a@example.com", "key-1", b"body"), Claim)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+import anyio
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
@@ -137,14 +138,18 @@ async def _run_claimed(
     except TwoStepError as error:  # rendered here as the app's handler would, so the answer can be kept
         response = render(error)
     except BaseException:
-        # Nothing ran to the end (bad input, a bug, a cancelled request): a retry may run it.
-        await run_in_threadpool(service.abandon, claim)
+        # Nothing ran to the end (bad input, a bug, a cancelled request): a retry may run it. Shielded:
+        # a client that hung up cancels this request, and an unshielded await would be cancelled too,
+        # leaving the key held (every retry answered 409) until its lock lapses.
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(service.abandon, claim)
         raise
     answer = keepable(response)
-    if answer is None:
-        await run_in_threadpool(service.abandon, claim)
-    else:
-        await run_in_threadpool(service.finish, claim, answer)
+    with anyio.CancelScope(shield=True):
+        if answer is None:
+            await run_in_threadpool(service.abandon, claim)
+        else:
+            await run_in_threadpool(service.finish, claim, answer)
     return response
 
 

@@ -108,10 +108,6 @@ PROVIDERS: dict[str, Provider] = {
 }
 
 
-def provider_names() -> tuple[str, ...]:
-    return tuple(PROVIDERS)
-
-
 def channel_names() -> tuple[str, ...]:
     """Every channel some provider carries, `sms` first."""
     named = {channel for p in PROVIDERS.values() for channel in p.channels if channel != EVERY_CHANNEL}

@@ -127,21 +127,22 @@ def public_key_from_pkcs8_pem(pem: str) -> RsaPublicKey:
         raise ValueError("not a PKCS#8 PEM private key")
     der = base64.b64decode("".join(lines[1:-1]), validate=True)
     start, _ = _der_item(der, 0, 0x30)  # PrivateKeyInfo
-    _, pos = _der_integer_or_zero(der, start)  # version 0
+    pos = _after_version_zero(der, start)
     algorithm_start, pos = _der_item(der, pos, 0x30)
     oid_start, oid_end = _der_item(der, algorithm_start, 0x06)
     if der[oid_start:oid_end] != RSA_ENCRYPTION_OID:
         raise ValueError("not an RSA key")
     key_start, _ = _der_item(der, pos, 0x04)  # privateKey OCTET STRING holding RSAPrivateKey
     inner, _ = _der_item(der, key_start, 0x30)
-    _, pos = _der_integer_or_zero(der, inner)  # version 0
+    pos = _after_version_zero(der, inner)
     n, pos = _der_integer(der, pos)
     e, _ = _der_integer(der, pos)
     return RsaPublicKey(n, e)
 
 
-def _der_integer_or_zero(data: bytes, pos: int) -> tuple[int, int]:
+def _after_version_zero(data: bytes, pos: int) -> int:
+    """Where the item after the INTEGER `version` (which must be 0) at `pos` starts. Raises: ValueError."""
     start, end = _der_item(data, pos, 0x02)
     if data[start:end] != b"\x00":
         raise ValueError("unsupported key version")
-    return 0, end
+    return end

@@ -115,7 +115,7 @@ class TokenVerifier:
 
     def verify(self, token: str) -> AccessClaims:
         """Raises: InvalidToken."""
-        header = self._checked_header(token)
+        header = checked_header(token, self._algorithm)
         key = self._keys.get(header["kid"])
         if key is None:
             raise InvalidToken()
@@ -137,9 +137,6 @@ class TokenVerifier:
         except self._decode_errors as exc:
             raise InvalidToken() from exc
         return checked_claims(claims, self._clock.now().timestamp(), self._leeway)
-
-    def _checked_header(self, token: str) -> dict[str, Any]:
-        return checked_header(token, self._algorithm)
 
 
 def checked_header(token: str, algorithm: str) -> dict[str, Any]:

@@ -22,11 +22,14 @@ def parse_test_number(entry: str) -> tuple[str, str]:
     """
     number, _, code = entry.strip().rpartition(":")
     if not (code.isascii() and code.isdigit() and 4 <= len(code) <= 10):
-        raise ValueError(f"{number or entry!r}: the code after ':' must be 4 to 10 digits")
+        # Never the entry itself: with no number in it, it is the fixed code (a way in).
+        raise ValueError("a test number's code (after ':') must be 4 to 10 digits")
     try:
         phone = parse_phone(number, field="test_numbers")
     except InvalidPhoneNumber:
-        raise ValueError(f"{number!r} is not a valid number in E.164 format (+15005550006:123456)") from None
+        raise ValueError(
+            "a test number is not a valid number in E.164 format (+15005550006:123456)"
+        ) from None
     return phone, code
 
 
@@ -43,10 +46,7 @@ class FixedCodeNumbers:
 
     def code_for(self, phone: str) -> str | None:
         """The fixed code of a test number; None for every other number."""
-        return self._codes.get(phone) if self._codes else None
-
-    def __len__(self) -> int:
-        return len(self._codes)
+        return self._codes.get(phone)
 
 
 NO_TEST_NUMBERS = FixedCodeNumbers()
