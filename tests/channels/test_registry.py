@@ -108,6 +108,23 @@ def test_channels_default_to_the_console_only_on_a_console_dev_deployment(tmp_pa
     assert registry.configured(off) == {"sms": ["console"]}
 
 
+def test_the_configured_providers_span_every_channel(tmp_path: Path) -> None:
+    """One derivation decides both the HTTP client and whether the verification API may go keyless: a
+    real provider on any channel, not only SMS, counts."""
+    from twostep.api.routes_verification import open_without_keys
+
+    console_only = settings_for_tests(tmp_path)
+    assert registry.configured_providers(console_only) == {"console"}
+    assert open_without_keys(console_only)
+
+    calls = settings_for_tests(
+        tmp_path, channel_providers="voice:twilio", twilio_account_sid="AC1", twilio_auth_token="t"
+    )
+    assert registry.configured_providers(calls) == {"console", "twilio"}
+    assert registry.needs_http(registry.configured_providers(calls))
+    assert not open_without_keys(calls)
+
+
 def test_secret_and_http_needs_derive_from_the_registry() -> None:
     assert {"twilio_voice_from", "twilio_whatsapp_from", "sipgate_token"} <= secret_settings()
     assert {"verify_api_keys", "verify_tenants"} <= secret_settings()
