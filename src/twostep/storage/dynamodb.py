@@ -52,7 +52,7 @@ from twostep.storage.dynamodb_client import (
     to_number,
     ttl_after,
 )
-from twostep.storage.dynamodb_counters import CounterOps
+from twostep.storage.dynamodb_counter_batch import CounterBatchOps
 from twostep.storage.dynamodb_deliveries import DeliveryOps
 from twostep.storage.dynamodb_erasure import ErasureOps
 from twostep.storage.dynamodb_factors import FactorOps
@@ -73,7 +73,7 @@ class DynamoDbStorage(
     SessionOps,
     RefreshTokenOps,
     ErasureOps,
-    CounterOps,
+    CounterBatchOps,
     PrefixBlockOps,
     UpkeepOps,
     FactorOps,
@@ -135,8 +135,10 @@ class DynamoDbStorage(
             )
 
     def migrate(self) -> list[int]:
-        """One schemaless table: creating it is the whole schema, so no versions to apply."""
+        """One schemaless table: creating it is the whole schema, so no versions to apply. Data written
+        by older versions is brought up to date once (`index_older_messages`)."""
         self.init_schema()
+        self.index_older_messages()
         return []
 
     def ping(self) -> None:
