@@ -162,6 +162,7 @@ class ChallengeService:
             attempts=attempts,
             last_sent_at=now,
             code_length=len(code),
+            channel=spec.channel,
         )
         self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
         sent = self._deliver(challenge, message, ctx, bound=bool(spec.binding))
@@ -200,6 +201,7 @@ class ChallengeService:
             last_sent_at=now,
             code_length=spec.length,
             email=email,
+            channel="email",
         )
         self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
         body = render_message(
@@ -255,7 +257,11 @@ class ChallengeService:
         )
         now = self._clock.now()
         replaced = self._store.replace_code(
-            challenge.id, self._hasher.digest(challenge.id, code, spec.binding), UNDELIVERED, now
+            challenge.id,
+            self._hasher.digest(challenge.id, code, spec.binding),
+            UNDELIVERED,
+            now,
+            spec.channel,
         )
         if replaced is None:
             raise ChallengeUsed()
