@@ -146,8 +146,7 @@ def build(
     )
     settings = settings_with_secret_credentials(settings, keys.material.extra)  # provider keys in the secret
     closers: list[Any] = []
-    providers = {name for names in registry.configured(settings).values() for name in names}
-    if http is None and registry.needs_http(providers):
+    if http is None and registry.needs_http(registry.configured_providers(settings)):
         import httpx
 
         from twostep.sms.http import timeout_for

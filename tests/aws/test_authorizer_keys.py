@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 
 from tests.aws.events import token_event
-from twostep.aws import authorizer
-from twostep.aws.authorizer_keys import rs256_keys
-from twostep.domain.clock import SystemClock
+from twostep.aws import authorizer, authorizer_keys
+from twostep.aws.authorizer_keys import rs256_keys, rs256_verifier_from_file
+from twostep.aws.authorizer_settings import AuthorizerSettings
+from twostep.domain.clock import Clock, FixedClock, SystemClock
+from twostep.domain.errors import InvalidToken
 from twostep.domain.keys import KeyMaterial
 from twostep.domain.rs256_verifier import Rs256TokenVerifier
+from twostep.domain.rsa_pkcs1 import RsaPublicKey, public_key_from_pkcs8_pem
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
 from twostep.storage.sqlite import SqliteStorage
 
@@ -40,16 +43,20 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     authorizer.reset()
 
 
-def issue(material: KeyMaterial) -> str:
-    key = material.signing_key(datetime.now(UTC))
+def issue(
+    material: KeyMaterial, clock: Clock | None = None, *, kid: str | None = None, ttl: int = 900
+) -> str:
+    """A token of `material`'s signing key (or of its key `kid`), issued at `clock`'s time."""
+    clock = clock or SystemClock()
+    key = next((k for k in material.signing_keys if k.kid == kid), None) or material.signing_key(clock.now())
     return TokenIssuer(
         kid=key.kid,
         algorithm=key.algorithm,
         key=key.signing_material,
         issuer="https://issuer.example",
         audience="twostep-api",
-        ttl_seconds=900,
-        clock=SystemClock(),
+        ttl_seconds=ttl,
+        clock=clock,
     ).issue(user_id="u1", email="a@example.com", amr=("pwd", "sms"), sid="s1", auth_time=0)
 
 
@@ -130,3 +137,50 @@ def test_anything_unusual_is_left_to_the_general_path(change: object) -> None:
     assert rs256_keys(json.dumps(data), NOW, MAX_AGE) is None
     assert rs256_keys("[]", NOW, MAX_AGE) is None
     assert rs256_keys("{", NOW, MAX_AGE) is None
+
+
+def test_a_refresh_parses_the_key_file_again_only_when_it_changed(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every 60 s a warm authorizer rebuilds its verifier: an unchanged file costs no DER walk, and the
+    keys it keeps are the same objects (their OpenSSL keys already built)."""
+    material = KeyMaterial.generate("RS256", datetime.now(UTC))
+    env.write_text(material.to_json())
+    parsed: list[str] = []
+
+    def counted(pem: str) -> RsaPublicKey:
+        parsed.append(pem)
+        return public_key_from_pkcs8_pem(pem)
+
+    monkeypatch.setattr(authorizer_keys, "public_key_from_pkcs8_pem", counted)
+    settings = AuthorizerSettings.from_environ()
+
+    first = rs256_verifier_from_file(settings, SystemClock())
+    again = rs256_verifier_from_file(settings, SystemClock())
+    assert first is not None and again is not None and len(parsed) == 1
+    assert again.verify(issue(material)).sub == "u1"
+
+    rotated = material.rotated("RS256", datetime.now(UTC))
+    env.write_text(rotated.to_json())
+    changed = rs256_verifier_from_file(settings, SystemClock())
+    assert changed is not None and len(parsed) == 3  # the new file's two records
+    assert changed.verify(issue(rotated)).sub == "u1"
+
+
+def test_a_retired_key_ages_out_on_refresh_though_the_file_is_unchanged(env: Path) -> None:
+    material = KeyMaterial.generate("RS256", NOW - timedelta(days=1))
+    retired_kid = material.current.kid
+    material = material.rotated("RS256", NOW)  # the first key retires now
+    env.write_text(material.to_json())
+    settings = AuthorizerSettings.from_environ()
+    token = issue(material, FixedClock(NOW), kid=retired_kid, ttl=7200)  # outlives its key's grace
+
+    at_retirement = rs256_verifier_from_file(settings, FixedClock(NOW + timedelta(seconds=60)))
+    assert at_retirement is not None and at_retirement.verify(token).sub == "u1"
+    later = FixedClock(
+        NOW + timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds)
+    )
+    after_grace = rs256_verifier_from_file(settings, later)
+    assert after_grace is not None
+    with pytest.raises(InvalidToken):
+        after_grace.verify(token)

@@ -6,17 +6,25 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import logging
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.aws.conftest import AwsMode
 from tests.aws.events import EVENTS, http_v2_event, json_body
+from tests.conftest import settings_for_tests
 from twostep.aws import api_handler, sns_receipts
+from twostep.aws.lazy import BuiltOnce
+from twostep.container import build
+from twostep.domain.clock import FixedClock
 from twostep.domain.models import Tenant
 from twostep.domain.receipts import InvalidReceipt
 from twostep.services.verification_input import verification_id
+from twostep.storage.memory import MemoryStorage
 
 pytestmark = pytest.mark.aws
 
@@ -93,3 +101,16 @@ def test_control_messages_and_foreign_events(sns_mode: AwsMode) -> None:
         sns_receipts.handler({"Records": []}, None)
     with pytest.raises(InvalidReceipt):
         sns_receipts.handler({"awslogs": {"data": "not base64 gzip"}}, None)
+
+
+def test_a_container_without_delivery_records_fails_clearly(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not an AttributeError deep in the loop: a named error Lambda retries, and a log line saying why."""
+    built = build(settings_for_tests(tmp_path), storage=MemoryStorage(), clock=FixedClock())
+    monkeypatch.setattr(sns_receipts, "_container", BuiltOnce(lambda: replace(built, receipts=None)))
+
+    with caplog.at_level(logging.ERROR, "twostep.aws"), pytest.raises(sns_receipts.ReceiptsUnavailable):
+        sns_receipts.handler(subscription_event("some-message"), None)
+
+    assert "has no delivery records; 1 line(s) left" in caplog.text

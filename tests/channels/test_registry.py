@@ -8,14 +8,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
 from tests.conftest import settings_for_tests
 from twostep.channels import registry
+from twostep.domain.clock import FixedClock
+from twostep.domain.errors import ConfigurationError
 from twostep.secrets import secret_settings
 from twostep.settings import KNOWN_SMS_PROVIDERS, describe_validation_error
-from twostep.sms import REGISTRY
+from twostep.sms import REGISTRY, SenderDeps, build_sender
+from twostep.storage.memory import MemoryStorage
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,6 +110,72 @@ def test_channels_default_to_the_console_only_on_a_console_dev_deployment(tmp_pa
     }
     off = settings_for_tests(tmp_path, channel_providers="")
     assert registry.configured(off) == {"sms": ["console"]}
+
+
+def test_the_configured_providers_span_every_channel(tmp_path: Path) -> None:
+    """One derivation decides both the HTTP client and whether the verification API may go keyless: a
+    real provider on any channel, not only SMS, counts."""
+    from twostep.api.routes_verification import open_without_keys
+
+    console_only = settings_for_tests(tmp_path)
+    assert registry.configured_providers(console_only) == {"console"}
+    assert open_without_keys(console_only)
+
+    calls = settings_for_tests(
+        tmp_path, channel_providers="voice:twilio", twilio_account_sid="AC1", twilio_auth_token="t"
+    )
+    assert registry.configured_providers(calls) == {"console", "twilio"}
+    assert registry.needs_http(registry.configured_providers(calls))
+    assert not open_without_keys(calls)
+
+
+# A usable value for every setting some carrier `needs`.
+NEEDED_VALUES = {
+    "twilio_account_sid": "AC0123456789abcdef0123456789abcdef",
+    "twilio_auth_token": "twilio-token",
+    "twilio_from": "+15005550006",
+    "twilio_messaging_service_sid": "MG0123456789abcdef0123456789abcdef",
+    "twilio_voice_from": "+15005550007",
+    "twilio_whatsapp_from": "+15005550008",
+    "flowroute_access_key": "fr-access",
+    "flowroute_secret_key": "fr-secret",
+    "flowroute_from": "12065550100",
+    "sipgate_token_id": "token-1",
+    "sipgate_token": "sipgate-secret",
+    "sipgate_sms_id": "s0",
+}
+
+
+def _need_choices() -> list[tuple[str, str, dict[str, str]]]:
+    """(provider, channel, settings) for every way of meeting a carrier's `needs` (one name of each
+    either-or group); SNS takes its credentials from the AWS session, not from settings."""
+    choices = []
+    for name, provider in registry.PROVIDERS.items():
+        for channel, carrier in provider.channels.items():
+            if name == "sns" or channel == registry.EVERY_CHANNEL:
+                continue
+            groups = [(need,) if isinstance(need, str) else need for need in carrier.needs]
+            for alternative in range(max((len(group) for group in groups), default=1)):
+                picked = [group[min(alternative, len(group) - 1)] for group in groups]
+                choices.append((name, channel, {setting: NEEDED_VALUES[setting] for setting in picked}))
+    return choices
+
+
+@pytest.mark.parametrize(("provider", "channel", "values"), _need_choices())
+def test_a_carrier_builds_from_exactly_what_the_registry_says_it_needs(
+    tmp_path: Path, provider: str, channel: str, values: dict[str, str]
+) -> None:
+    """The registry's `needs` is the one check of a provider's settings: a sender asks for nothing more,
+    and blanking any one of them stops start-up with the registry's line."""
+    with httpx.Client() as http:
+        deps = SenderDeps(outbox=MemoryStorage(), clock=FixedClock(), http=http)
+        built = build_sender(provider, settings_for_tests(tmp_path, **values), deps, channel)
+        assert built.name == provider
+        for setting in values:
+            blank = settings_for_tests(tmp_path, **(values | {setting: " "}))
+            with pytest.raises(ConfigurationError) as raised:
+                build_sender(provider, blank, deps, channel)
+            assert raised.value.message == registry.missing_setting(blank, provider, channel)
 
 
 def test_secret_and_http_needs_derive_from_the_registry() -> None:

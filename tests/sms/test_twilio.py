@@ -40,6 +40,24 @@ def test_sends_form_post_with_basic_auth(
     }
 
 
+def test_a_blank_messaging_service_sid_leaves_the_from_number(
+    start_server: Callable[[], ProviderServer], delivery: Callable[..., SmsSender]
+) -> None:
+    """Blank counts as unset, as the registry's check at start-up counts it (not `MessagingServiceSid=`)."""
+    server = start_server()
+    server.always(created())
+    sender = delivery(sms_providers=["twilio"], twilio_base_url=server.url, twilio_messaging_service_sid="  ")
+
+    sender.send(TO, BODY)
+
+    (request,) = server.requests
+    assert parse_qs(request.body.decode()) == {
+        "To": [TO],
+        "From": [CREDENTIALS["twilio_from"]],
+        "Body": [BODY],
+    }
+
+
 def test_messaging_service_sid_replaces_from(
     start_server: Callable[[], ProviderServer], delivery: Callable[..., SmsSender]
 ) -> None:

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from twostep.domain.delivery import OutgoingMessage
 from twostep.domain.segments import count_segments, is_gsm7
 from twostep.domain.texts import (
     EMAIL_KINDS,
@@ -18,7 +19,8 @@ from twostep.domain.texts import (
     fill,
     problems,
 )
-from twostep.services.texts import CodeTexts
+from twostep.services.channel_texts import code_message
+from twostep.services.texts import CodeTexts, TextChoice
 from twostep.settings import DEFAULT_SMS_TEMPLATE, DEFAULT_VERIFY_TEMPLATE
 from twostep.texts import bundled_catalogue
 
@@ -110,11 +112,27 @@ def test_german_stays_gsm7_and_turkish_is_written_with_its_own_letters() -> None
     assert count_segments(turkish).units <= 70
 
 
+def spoken(catalogue: CodeTexts, language: str, code: str) -> OutgoingMessage:
+    """What a call says, by the path a live code takes: `localise`, then `code_message`."""
+    chosen = catalogue.localise("signin", DEFAULT_SMS_TEMPLATE, TextChoice(requested=(language,)))
+    return code_message(
+        to="+4915112345678",
+        code=code,
+        channel="voice",
+        sms_template=chosen.template,
+        voice_template=chosen.voice_template,
+        language=chosen.voice_language,
+        org="Acme",
+        ttl_seconds=600,
+        web_origin="https://auth.example.com",
+    )
+
+
 def test_voice_text_spaces_the_digits_and_names_its_language() -> None:
-    spoken = texts(org="Acme").voice("de", code="048213")
-    assert spoken.voice_language == "de-DE"
-    assert spoken.text == "Ihr Code für Acme lautet 0, 4, 8, 2, 1, 3."  # digits one by one
-    assert texts().voice("tr", code="1234").voice_language == "tr-TR"
+    call = spoken(texts(org="Acme"), "de", "048213")
+    assert call.language == "de-DE"
+    assert call.text == "Ihr Code für Acme lautet 0, 4, 8, 2, 1, 3."  # digits one by one, no WebOTP line
+    assert spoken(texts(), "tr", "1234").language == "tr-TR"
 
 
 def test_transaction_values_fill_in_once_and_never_add_a_placeholder() -> None:

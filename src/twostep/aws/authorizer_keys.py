@@ -14,32 +14,78 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from twostep.aws.authorizer_settings import AuthorizerSettings
 from twostep.domain.clock import Clock
 from twostep.domain.rs256_verifier import ALGORITHM, Rs256TokenVerifier
 from twostep.domain.rsa_pkcs1 import RsaPublicKey, public_key_from_pkcs8_pem
 
+if TYPE_CHECKING:
+    from pathlib import Path
 
-def rs256_keys(text: str, now: datetime, max_token_age: timedelta) -> dict[str, RsaPublicKey] | None:
-    """The verification keys of a key file's text, or None if it is not the plain RS256 case."""
+
+# One key record as the refresh needs it: its kid, its public key, and when it was retired (None: not).
+KeyRecord = tuple[str, RsaPublicKey, datetime | None]
+
+
+def parse_records(text: str) -> tuple[KeyRecord, ...] | None:
+    """Every record of a key file's text, or None if it is not the plain RS256 case."""
     try:
         data = json.loads(text)
         records = data["signing_keys"]
         if not records or "otp_hmac_key" not in data or records[0]["alg"] != ALGORITHM:
             return None
-        keys: dict[str, RsaPublicKey] = {}
+        parsed: list[KeyRecord] = []
         for record in records:
             if record["alg"] != ALGORITHM:
                 return None  # a mixed file: leave it to the general path
             datetime.fromisoformat(record["created_at"])  # every record must parse, as `from_json` needs
-            public = public_key_from_pkcs8_pem(record["private_pem"])
             retired = record.get("retired_at")
-            if not retired or datetime.fromisoformat(retired) + max_token_age > now:
-                keys[record["kid"]] = public
-        return keys
+            retired_at = datetime.fromisoformat(retired) if retired else None
+            parsed.append((record["kid"], public_key_from_pkcs8_pem(record["private_pem"]), retired_at))
+        return tuple(parsed)
     except (ValueError, KeyError, TypeError, AttributeError, IndexError):
         return None
+
+
+def kept_keys(
+    records: tuple[KeyRecord, ...], now: datetime, max_token_age: timedelta
+) -> dict[str, RsaPublicKey]:
+    """The verification keys at `now`: not retired, or retired less than a token lifetime ago."""
+    return {
+        kid: public
+        for kid, public, retired_at in records
+        if retired_at is None or retired_at + max_token_age > now
+    }
+
+
+def rs256_keys(text: str, now: datetime, max_token_age: timedelta) -> dict[str, RsaPublicKey] | None:
+    """The verification keys of a key file's text, or None if it is not the plain RS256 case."""
+    records = parse_records(text)
+    return None if records is None else kept_keys(records, now, max_token_age)
+
+
+class LastRead:
+    """The key file's text at the last refresh and its parsed records.
+
+    A warm authorizer reads the file every refresh (a small read) but parses it again only when its text
+    changed; the same `RsaPublicKey` objects are then kept, with the OpenSSL key each already built, so
+    a refresh costs no DER walk and no check in pure Python. Which keys are kept is still decided anew
+    each time: a retired key ages out without the file changing.
+    """
+
+    def __init__(self) -> None:
+        self._read: tuple[Path, str] | None = None
+        self._records: tuple[KeyRecord, ...] | None = None
+
+    def records(self, path: Path, text: str) -> tuple[KeyRecord, ...] | None:
+        if self._read != (path, text):
+            self._read, self._records = (path, text), parse_records(text)
+        return self._records
+
+
+_last_read = LastRead()  # per Lambda container, like the verifier it feeds
 
 
 def rs256_verifier_from_file(settings: AuthorizerSettings, clock: Clock) -> Rs256TokenVerifier | None:
@@ -50,13 +96,12 @@ def rs256_verifier_from_file(settings: AuthorizerSettings, clock: Clock) -> Rs25
         text = settings.jwt_key_file.read_text()
     except (OSError, ValueError):
         return None
-    now = clock.now()
-    max_age = timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds)
-    keys = rs256_keys(text, now, max_age)
-    if keys is None:
+    records = _last_read.records(settings.jwt_key_file, text)
+    if records is None:
         return None
+    max_age = timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds)
     return Rs256TokenVerifier(
-        keys=keys,
+        keys=kept_keys(records, clock.now(), max_age),
         issuer=settings.issuer,
         audience=settings.audience,
         leeway_seconds=settings.jwt_leeway_seconds,

@@ -37,6 +37,10 @@ def _build() -> Any:
 _container: BuiltOnce[Any] = BuiltOnce(_build)
 
 
+class ReceiptsUnavailable(RuntimeError):
+    """The built container keeps no delivery records, so no line can be applied; Lambda retries the batch."""
+
+
 def reset() -> None:
     """Forget the built container (tests build it again with other settings)."""
     _container.reset()
@@ -48,6 +52,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     Raises:
         InvalidReceipt: the event is not a subscription event (Lambda reports the failed invocation).
         StorageUnavailable: the batch is retried.
+        ReceiptsUnavailable: the container was built without delivery records (the batch is retried).
     """
     from twostep.sms.sns_receipts import log_events, parse_line
 
@@ -55,6 +60,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     if not lines:
         return {}
     receipts = _container.get().receipts
+    if receipts is None:
+        logger.error(
+            "sns delivery status: the container has no delivery records; %d line(s) left", len(lines)
+        )
+        raise ReceiptsUnavailable("the container has no delivery records")
     counts: Counter[str] = Counter()
     try:
         for line in lines:

@@ -196,3 +196,9 @@ def configured(settings: Any) -> dict[str, list[str]]:
         return channels
     channels.update(parse_channel_providers(entries))
     return channels
+
+
+def configured_providers(settings: Any) -> frozenset[str]:
+    """Every provider some channel of `configured` uses: what the container builds senders (and an HTTP
+    client) for, and what decides whether the verification API may go without keys."""
+    return frozenset(name for names in configured(settings).values() for name in names)

@@ -42,12 +42,11 @@ class TwilioVoiceSender:
 
     @classmethod
     def from_settings(cls, settings: Settings, deps: SenderDeps) -> TwilioVoiceSender:
-        """Raises: ConfigurationError naming the first missing TWOSTEP_TWILIO_* setting."""
-        what = "twilio voice"
-        account = TwilioAccount.from_settings(settings, deps, what)
-        return cls(
-            account, shared.require_number(settings.twilio_voice_from, "TWOSTEP_TWILIO_VOICE_FROM", what)
+        """Raises: ConfigurationError for a From that is not E.164 (presence is checked at start-up)."""
+        from_number = shared.e164_number(
+            shared.configured(settings.twilio_voice_from), "TWOSTEP_TWILIO_VOICE_FROM"
         )
+        return cls(TwilioAccount.from_settings(settings, deps), from_number)
 
     def send_message(self, message: OutgoingMessage) -> str:
         """Place the call; returns Twilio's call `sid` (Twilio reports how it ended, e.g. busy or no-answer,

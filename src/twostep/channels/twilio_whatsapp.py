@@ -36,14 +36,13 @@ class TwilioWhatsAppSender(TwilioSender):
 
     @classmethod
     def from_settings(cls, settings: Settings, deps: SenderDeps) -> TwilioWhatsAppSender:
-        """Raises: ConfigurationError naming the first missing TWOSTEP_TWILIO_* setting."""
-        what = "twilio whatsapp"
-        configured = (settings.twilio_whatsapp_from or "").strip().removeprefix(PREFIX)
-        sender = shared.require_number(configured, "TWOSTEP_TWILIO_WHATSAPP_FROM", what)
+        """Raises: ConfigurationError for a From that is not E.164 (presence is checked at start-up)."""
+        configured = shared.configured(settings.twilio_whatsapp_from).removeprefix(PREFIX)
+        sender = shared.e164_number(configured, "TWOSTEP_TWILIO_WHATSAPP_FROM")
         return cls(
-            TwilioAccount.from_settings(settings, deps, what),
+            TwilioAccount.from_settings(settings, deps),
             ("From", whatsapp_address(sender)),
-            content_sid=(settings.twilio_whatsapp_content_sid or "").strip() or None,
+            content_sid=shared.optional(settings.twilio_whatsapp_content_sid),
         )
 
     def send(self, to: str, body: str) -> str:

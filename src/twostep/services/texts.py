@@ -16,15 +16,6 @@ from twostep.domain.identity import phone_country
 from twostep.domain.locales import choose_language, language_of
 from twostep.domain.otp import render_message
 from twostep.domain.texts import Catalogue, NoticeKind, TextKind, fill
-from twostep.services.channel_texts import spoken_code
-
-
-@dataclass(frozen=True, slots=True)
-class SpokenText:
-    """What a voice call reads aloud, and the language tag the provider speaks it in (`de-DE`)."""
-
-    text: str
-    voice_language: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,12 +162,6 @@ class CodeTexts:
         texts = self._catalogue.texts(language)
         body = fill(texts.notice[kind], {"org": self._org, "destination": destination})
         return Letter(fill(texts.email["notice_subject"], {"org": self._org}), body)
-
-    def voice(self, language: str, *, code: str) -> SpokenText:
-        """What a call reads aloud in `language` (digits spaced, so they are spoken one by one)."""
-        texts = self._catalogue.texts(language)
-        text = fill(texts.voice, {"code": spoken_code(code), "org": self._org})
-        return SpokenText(text, texts.voice_language)
 
     def voice_template(self, language: str) -> tuple[str, str]:
         """The bundled voice text of `language` (placeholders unfilled) and the tag to speak it with."""

@@ -57,12 +57,10 @@ class FlowrouteSender:
 
     @classmethod
     def from_settings(cls, settings: Settings, deps: SenderDeps) -> FlowrouteSender:
-        """Raises: ConfigurationError naming a missing setting, or a From that is not 11 digits."""
-        access_key = shared.require(settings.flowroute_access_key, "TWOSTEP_FLOWROUTE_ACCESS_KEY", cls.name)
-        secret_key = shared.require(settings.flowroute_secret_key, "TWOSTEP_FLOWROUTE_SECRET_KEY", cls.name)
-        from_number = flowroute_number(
-            shared.require(settings.flowroute_from, "TWOSTEP_FLOWROUTE_FROM", cls.name)
-        )
+        """Raises: ConfigurationError for a From that is not 11 digits (presence is checked at start-up)."""
+        access_key = shared.configured(settings.flowroute_access_key)
+        secret_key = shared.configured(settings.flowroute_secret_key)
+        from_number = flowroute_number(shared.configured(settings.flowroute_from))
         if not (from_number.isascii() and from_number.isdigit() and len(from_number) == 11):
             raise ConfigurationError(
                 "TWOSTEP_FLOWROUTE_FROM must be your 11-digit Flowroute number, like 12065551234"

@@ -28,28 +28,36 @@ logger = logging.getLogger("twostep.sms")
 Classifier = Callable[[httpx.Response], str | None]
 
 
-def require(value: str | SecretStr | None, setting: str, provider: str) -> str:
-    """The value of a setting the provider cannot work without.
+def configured(value: str | SecretStr | None) -> str:
+    """A setting the provider cannot work without, stripped.
+
+    Whether it is set is checked once, at start-up, from the registry's `needs` (`build_sender` names a
+    missing one); a sender does not check it again.
 
     Raises:
-        ConfigurationError: naming the setting, when it is missing or blank.
+        LookupError: the value is unset, so the sender was built around `build_sender` (a bug).
     """
     text = value.get_secret_value() if isinstance(value, SecretStr) else value
-    if text is None or not text.strip():
-        raise ConfigurationError(f"{setting} is required for the {provider} provider")
+    if text is None:
+        raise LookupError("a required provider setting is unset: build senders with twostep.sms.build_sender")
     return text.strip()
+
+
+def optional(value: str | None) -> str | None:
+    """An optional setting, stripped; blank means unset, as the registry's `needs` count it."""
+    text = (value or "").strip()
+    return text or None
 
 
 E164_NUMBER = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
-def require_number(value: str | None, setting: str, what: str) -> str:
-    """A sender number setting: present and in E.164 form.
+def e164_number(number: str, setting: str) -> str:
+    """A sender number setting in E.164 form.
 
     Raises:
-        ConfigurationError: naming the setting, when it is missing or not `+` and 7 to 15 digits.
+        ConfigurationError: naming the setting, when it is not `+` and 7 to 15 digits.
     """
-    number = require(value, setting, what)
     if not E164_NUMBER.fullmatch(number):
         raise ConfigurationError(f"{setting} must be an E.164 number like +15017122661")
     return number

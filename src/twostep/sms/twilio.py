@@ -44,10 +44,10 @@ class TwilioAccount:
     status_callback: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, deps: SenderDeps, what: str) -> TwilioAccount:
-        """Raises: ConfigurationError naming TWOSTEP_TWILIO_ACCOUNT_SID or _AUTH_TOKEN when missing."""
-        account_sid = shared.require(settings.twilio_account_sid, "TWOSTEP_TWILIO_ACCOUNT_SID", what)
-        auth_token = shared.require(settings.twilio_auth_token, "TWOSTEP_TWILIO_AUTH_TOKEN", what)
+    def from_settings(cls, settings: Settings, deps: SenderDeps) -> TwilioAccount:
+        """The account of the checked settings (the registry's `needs` hold its SID and token)."""
+        account_sid = shared.configured(settings.twilio_account_sid)
+        auth_token = shared.configured(settings.twilio_auth_token)
         return cls(
             shared.client_for(settings, deps.http),
             f"{shared.base_url(settings.twilio_base_url)}/2010-04-01/Accounts/{quote(account_sid, safe='')}",
@@ -82,13 +82,13 @@ class TwilioSender:
 
     @classmethod
     def from_settings(cls, settings: Settings, deps: SenderDeps) -> TwilioSender:
-        """Raises: ConfigurationError naming the first missing TWOSTEP_TWILIO_* setting."""
-        account = TwilioAccount.from_settings(settings, deps, cls.name)
-        if settings.twilio_messaging_service_sid:
-            sender = ("MessagingServiceSid", settings.twilio_messaging_service_sid.strip())
+        """The SMS sender of checked settings: the messaging service when set, else the From number."""
+        account = TwilioAccount.from_settings(settings, deps)
+        service = shared.optional(settings.twilio_messaging_service_sid)
+        if service is not None:
+            sender = ("MessagingServiceSid", service)
         else:
-            setting = "TWOSTEP_TWILIO_FROM (or TWOSTEP_TWILIO_MESSAGING_SERVICE_SID)"
-            sender = ("From", shared.require(settings.twilio_from, setting, cls.name))
+            sender = ("From", shared.configured(settings.twilio_from))
         return cls(account, sender)
 
     def send(self, to: str, body: str) -> str:
