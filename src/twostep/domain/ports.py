@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from twostep.domain.counter_batch import CounterBatch, CounterChange
 from twostep.domain.factor_ports import FactorStorage
 from twostep.domain.idempotency import IdempotencyStore
 from twostep.domain.identity import E164
@@ -205,6 +206,14 @@ class CounterStore(Protocol):
         ...
 
     def delete_counter(self, key: str) -> None: ...
+
+    def change_counters(self, changes: Sequence[CounterChange], now: datetime) -> CounterBatch:
+        """Apply every change in one storage request, all or nothing (see `CounterChange` and
+        `CounterBatch`): a change whose limit would be passed refuses the batch and nothing changes.
+
+        Raises: ValueError (a key twice), StorageUnavailable.
+        """
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -319,10 +319,13 @@ class ChallengeService:
         ctx: RequestContext = NO_CONTEXT,
         read: Challenge | None = None,
         binding: str = "",
+        count_verified: bool = True,
     ) -> Challenge:
         """Consume the challenge if `raw_code` is its code; `read` saves a read the caller already did
         (only to check purpose and shape: the attempt gate and single use are decided by storage).
         `binding` must be what the code was bound to (`CodeSpec.binding`), or the code does not match.
+        `count_verified=False`: the caller counts the used code for the fraud guard itself (a sign-in
+        does it in the same storage request as the account's reset, `LimitsService.code_succeeded`).
 
         Raises:
             ChallengeNotFound, ChallengeExpired, ChallengeUsed, ChallengeExhausted, WrongCode, InvalidInput.
@@ -349,7 +352,7 @@ class ChallengeService:
         if not self._store.consume_challenge(challenge_id, now):
             raise ChallengeUsed()
         self._count("verified", purpose, challenge.phone)
-        if counted.phone:  # a texted code (not an emailed one) was used: the fraud guard's sign of a person
+        if counted.phone and count_verified:  # a texted code (not an emailed one) was used: a person
             self._limits.sms.record_verified(counted.phone)
         return counted
 

@@ -194,7 +194,10 @@ class LoginService:
                 raise FactorUnavailable("No code was texted for this sign-in; ask for one first.")
 
             def texted() -> tuple[str, ...]:
-                checked = self._codes.check(challenge.id, code, "login", ctx, read=challenge)
+                # The fraud guard's count of a used code goes with the account's reset (`gated`).
+                checked = self._codes.check(
+                    challenge.id, code, "login", ctx, read=challenge, count_verified=False
+                )
                 return ("pwd", CHANNEL_METHOD.get(checked.channel, "sms"))
 
             return texted
@@ -232,7 +235,8 @@ class LoginService:
         except TwoStepError:
             self._limits.code_attempt_void(challenge.subject)
             raise
-        self._limits.reset_code_failures(challenge.subject)
+        # The account's wrong codes start again; a texted code counts as used for the fraud guard.
+        self._limits.code_succeeded(challenge.subject, challenge.phone if factor == "sms" else None)
         user = self._users.get_user(challenge.subject)
         if user is None:
             raise ChallengeNotFound()

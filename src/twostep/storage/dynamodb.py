@@ -52,7 +52,7 @@ from twostep.storage.dynamodb_client import (
     to_number,
     ttl_after,
 )
-from twostep.storage.dynamodb_counters import CounterOps
+from twostep.storage.dynamodb_counter_batch import CounterBatchOps
 from twostep.storage.dynamodb_deliveries import DeliveryOps
 from twostep.storage.dynamodb_erasure import ErasureOps
 from twostep.storage.dynamodb_factors import FactorOps
@@ -73,7 +73,7 @@ class DynamoDbStorage(
     SessionOps,
     RefreshTokenOps,
     ErasureOps,
-    CounterOps,
+    CounterBatchOps,
     PrefixBlockOps,
     UpkeepOps,
     FactorOps,

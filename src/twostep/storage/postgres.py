@@ -21,6 +21,7 @@ from twostep.settings import Settings
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.postgres_blocks import PostgresPrefixBlocks
 from twostep.storage.postgres_connection import Row
+from twostep.storage.postgres_counters import PostgresCounters
 from twostep.storage.postgres_deliveries import PostgresDeliveries
 from twostep.storage.postgres_factors import PostgresFactors
 from twostep.storage.postgres_idempotency import PostgresIdempotency
@@ -58,6 +59,7 @@ class PostgresStorage(
     PostgresPrefixBlocks,
     PostgresDeliveries,
     PostgresIdempotency,
+    PostgresCounters,
 ):
     """Satisfies every storage port; safe to share between threads and between processes."""
 

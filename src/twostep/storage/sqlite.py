@@ -20,13 +20,16 @@ from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.purge_sql import purge_statements
 from twostep.storage.sqlite_blocks import SqlitePrefixBlocks
 from twostep.storage.sqlite_connection import epoch, moment, moment_or_none
+from twostep.storage.sqlite_counters import SqliteCounters
 from twostep.storage.sqlite_deliveries import SqliteDeliveries
 from twostep.storage.sqlite_factors import SqliteFactors
 from twostep.storage.sqlite_idempotency import SqliteIdempotency
 from twostep.storage.sqlite_sessions import INSERT_TOKEN, SqliteSessionOps, token_row
 
 
-class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteDeliveries, SqliteIdempotency):
+class SqliteStorage(
+    SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteDeliveries, SqliteIdempotency, SqliteCounters
+):
     """Satisfies every storage port; safe to share between threads."""
 
     # --- users ---
