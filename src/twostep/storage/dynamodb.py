@@ -135,8 +135,10 @@ class DynamoDbStorage(
             )
 
     def migrate(self) -> list[int]:
-        """One schemaless table: creating it is the whole schema, so no versions to apply."""
+        """One schemaless table: creating it is the whole schema, so no versions to apply. Data written
+        by older versions is brought up to date once (`index_older_messages`)."""
         self.init_schema()
+        self.index_older_messages()
         return []
 
     def ping(self) -> None:
