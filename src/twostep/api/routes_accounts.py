@@ -89,7 +89,7 @@ def login(
     ctx = with_locale(ctx, body.locale)
     result = container.login.start(body.email, body.password, ctx, device_token(request, body.device_token))
     if isinstance(result, LoginStarted):
-        return LoginChallengeOut.of(result)
+        return LoginChallengeOut.of(result, container.codes.channels)
     return transport.deliver(result, response)
 
 

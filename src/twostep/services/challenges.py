@@ -117,6 +117,11 @@ class ChallengeService:
         provider = self._sender.name if phone else "email"
         self._metrics.code_event(stage, purpose=purpose, country=country, provider=provider)
 
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels a code can go by here (`sms` first, then what the registry configures)."""
+        return self._delivery.channels
+
     def ensure_channel(self, channel: str) -> None:
         """Raises: ChannelNotConfigured when no provider carries `channel` here (before anything is spent)."""
         if channel not in self._delivery.channels:
