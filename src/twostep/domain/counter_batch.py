@@ -40,6 +40,7 @@ def forget(key: str, now: datetime) -> CounterChange:
 class CounterBatch:
     """What `change_counters` did.
 
+    `stopped`: a counter of `unless_live` was live, so nothing changed (checked before any limit).
     `refused`: None when every change applied; else the index of the first change (in the order given)
     whose limit the batch would pass, and nothing changed. `values[i]`: change i's counter value right
     after the batch (for a refused batch: what the refused change would have made it); None for a change
@@ -51,10 +52,14 @@ class CounterBatch:
     refused: int | None
     values: tuple[int | None, ...]
     expiries: tuple[datetime | None, ...]
+    stopped: bool = False  # a counter named in `unless_live` was live: nothing changed
 
     @property
     def applied(self) -> bool:
-        return self.refused is None
+        return self.refused is None and not self.stopped
+
+
+STOPPED = CounterBatch(None, (), (), stopped=True)
 
 
 def check_batch(changes: Sequence[CounterChange]) -> None:

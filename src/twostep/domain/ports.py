@@ -114,6 +114,15 @@ class ChallengeStore(Protocol):
         """Mark the challenge used; True only for the one caller that did so."""
         ...
 
+    def attempt_challenge(self, challenge_id: str, now: datetime, consume_if: str | None) -> Challenge | None:
+        """`count_attempt`, consuming the challenge in the same atomic write while it still holds the
+        code HMAC `consume_if` (the caller matched the submitted code against it; None: a wrong code).
+
+        Returns the challenge after the write (`consumed_at` set when this call consumed it), or None
+        when the gate refused, like `count_attempt`.
+        """
+        ...
+
     def expire_challenge(self, challenge_id: str, now: datetime) -> None:
         """Make the challenge unusable at once (a code that was never delivered)."""
         ...
@@ -206,9 +215,13 @@ class CounterStore(Protocol):
 
     def delete_counter(self, key: str) -> None: ...
 
-    def change_counters(self, changes: Sequence[CounterChange], now: datetime) -> CounterBatch:
+    def change_counters(
+        self, changes: Sequence[CounterChange], now: datetime, unless_live: Sequence[str] = ()
+    ) -> CounterBatch:
         """Apply every change in one storage request, all or nothing (see `CounterChange` and
-        `CounterBatch`): a change whose limit would be passed refuses the batch and nothing changes.
+        `CounterBatch`): a change whose limit would be passed refuses the batch, and a live counter
+        among `unless_live` (read in the same request; an account lock) stops it; either way nothing
+        changes.
 
         Raises: ValueError (a key twice), StorageUnavailable.
         """

@@ -19,10 +19,11 @@ from typing import NoReturn
 
 from twostep.domain.clock import Clock
 from twostep.domain.counter_batch import CounterChange, forget
-from twostep.domain.errors import RateLimited
+from twostep.domain.errors import AccountLocked, RateLimited
 from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.models import NO_CONTEXT, RequestContext
 from twostep.domain.ports import Counter, CounterStore, PrefixBlock, PrefixBlockStore
+from twostep.services.account_locks import lock_key
 from twostep.services.audit import AuditService
 from twostep.services.counting import (
     DAY,
@@ -334,12 +335,17 @@ class LimitsService:
 
     def code_succeeded(self, user_id: str, phone: str | None = None) -> None:
         """A right code for `user_id`'s sign-in: `reset_code_failures`, and (a texted code, `phone`)
-        the fraud guard's count of a used code (`SmsAdmission.record_verified`), in one storage request."""
+        the fraud guard's count of a used code (`SmsAdmission.record_verified`), in one storage request
+        that also checks the account is not locked (`AccountLocks`).
+
+        Raises: AccountLocked (nothing reset or counted).
+        """
         now = self._clock.now()
         changes = [forget(code_failures_key(user_id), now)]
         if phone:
             changes.append(self.sms.guard.verified_change(phone))
-        self._counters.change_counters(changes, now)
+        if self._counters.change_counters(changes, now, unless_live=[lock_key(user_id)]).stopped:
+            raise AccountLocked()
 
     def _refuse_locked(self, user_id: str, ctx: RequestContext) -> NoReturn:
         # No window: the lock lifts only when an administrator unlocks the account.

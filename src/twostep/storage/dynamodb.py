@@ -206,6 +206,20 @@ class DynamoDbStorage(
             f"{_NOT_CONSUMED} AND expires_at > :now AND attempts < max_attempts",
         )
 
+    def attempt_challenge(self, challenge_id: str, now: datetime, consume_if: str | None) -> Challenge | None:
+        """One conditional write when the code matches and is still the stored one; when it was
+        replaced meanwhile (or the gate refused), a plain `count_attempt` decides."""
+        if consume_if is not None:
+            consumed = self._challenge_update(
+                challenge_id,
+                "ADD attempts :one SET consumed_at = :now",
+                {":one": 1, ":now": to_number(now), ":h": consume_if},
+                f"{_NOT_CONSUMED} AND expires_at > :now AND attempts < max_attempts AND code_hmac = :h",
+            )
+            if consumed is not None:
+                return consumed
+        return self.count_attempt(challenge_id, now)
+
     def consume_challenge(self, challenge_id: str, now: datetime) -> bool:
         return (
             self._challenge_update(

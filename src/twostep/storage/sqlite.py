@@ -206,6 +206,17 @@ class SqliteStorage(
             )
         )
 
+    def attempt_challenge(self, challenge_id: str, now: datetime, consume_if: str | None) -> Challenge | None:
+        return self._challenge(
+            self._one(
+                "UPDATE challenges SET attempts = attempts + 1,"
+                " consumed_at = CASE WHEN code_hmac = ? THEN ? ELSE NULL END"
+                " WHERE id = ? AND consumed_at IS NULL AND expires_at > ? AND attempts < max_attempts"
+                " RETURNING *",
+                (consume_if, epoch(now), challenge_id, epoch(now)),
+            )
+        )
+
     def consume_challenge(self, challenge_id: str, now: datetime) -> bool:
         cursor = self._execute(
             "UPDATE challenges SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL",
