@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from twostep.domain.counter_batch import CounterBatch, CounterChange
+from twostep.domain.counter_batch import CounterBatch, CounterChange, Unless
 from twostep.domain.factor_ports import FactorStorage
 from twostep.domain.idempotency import IdempotencyStore
 from twostep.domain.identity import E164
@@ -216,12 +216,11 @@ class CounterStore(Protocol):
     def delete_counter(self, key: str) -> None: ...
 
     def change_counters(
-        self, changes: Sequence[CounterChange], now: datetime, unless_live: Sequence[str] = ()
+        self, changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless] = ()
     ) -> CounterBatch:
         """Apply every change in one storage request, all or nothing (see `CounterChange` and
-        `CounterBatch`): a change whose limit would be passed refuses the batch, and a live counter
-        among `unless_live` (read in the same request; an account lock) stops it; either way nothing
-        changes.
+        `CounterBatch`): a change whose limit would be passed refuses the batch, and a counter of
+        `unless` that holds (read in the same request) stops it; either way nothing changes.
 
         Raises: ValueError (a key twice), StorageUnavailable.
         """

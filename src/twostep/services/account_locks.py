@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import AccountLocked
-from twostep.domain.ports import Counter, CounterStore
+from twostep.domain.ports import CounterStore
 
 LOCK_LIFETIME = timedelta(days=365 * 100)
 
@@ -38,11 +38,3 @@ class AccountLocks:
         """Raises: AccountLocked."""
         if self.is_locked(user_id):
             raise AccountLocked()
-
-    def check_reading(self, user_id: str, other: str) -> Counter | None:
-        """`check`, reading the counter `other` in the same storage request (a sign-in needs the
-        account's wrong-code count next); returns it. Raises: AccountLocked."""
-        found = self._counters.get_counters([lock_key(user_id), other], self._clock.now())
-        if lock_key(user_id) in found:
-            raise AccountLocked()
-        return found.get(other)

@@ -8,7 +8,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
 
-from twostep.domain.counter_batch import STOPPED, CounterBatch, CounterChange, check_batch, first_refused
+from twostep.domain.counter_batch import (
+    STOPPED,
+    CounterBatch,
+    CounterChange,
+    Unless,
+    check_batch,
+    first_refused,
+)
 from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
 from twostep.domain.models import (
@@ -325,12 +332,14 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
             self._counters.pop(key, None)
 
     def change_counters(
-        self, changes: Sequence[CounterChange], now: datetime, unless_live: Sequence[str] = ()
+        self, changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless] = ()
     ) -> CounterBatch:
         check_batch(changes)
         with self._lock:
-            if any(self.get_counter(key, now) is not None for key in unless_live):
-                return STOPPED
+            for guard in unless:
+                live = self.get_counter(guard.key, now)
+                if live is not None and (guard.at_least is None or live.value >= guard.at_least):
+                    return STOPPED
             after = [self._changed(change, now) for change in changes]
             refused = first_refused(changes, [counter.value for counter in after])
             if refused is None:

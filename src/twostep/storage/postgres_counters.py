@@ -7,20 +7,28 @@ from datetime import datetime
 
 import psycopg
 
-from twostep.domain.counter_batch import STOPPED, CounterBatch, CounterChange, check_batch, first_refused
+from twostep.domain.counter_batch import (
+    STOPPED,
+    CounterBatch,
+    CounterChange,
+    Unless,
+    check_batch,
+    first_refused,
+)
 from twostep.storage.postgres_connection import PostgresConnections, Row
 
 
-def upsert_counters(count: int, guarded: bool) -> str:
+def upsert_counters(count: int, unless: Sequence[Unless]) -> str:
     """One statement for the whole batch: each row adds to a live counter or (re)starts it (the
-    restarted keys are one array parameter), and returns its state. `guarded`: the rows come from a
-    SELECT that yields none while a counter of the array parameter `unless_live` is live."""
+    restarted keys are one array parameter), and returns its state. With `unless`, the rows come from
+    a SELECT that yields none while one of those counters holds."""
     rows = ", ".join("(%s::text, %s::bigint, %s::timestamptz)" for _ in range(count))
     source = f"VALUES {rows}"
-    if guarded:
+    if unless:
+        held = " OR ".join("key = %s" if u.at_least is None else "(key = %s AND value >= %s)" for u in unless)
         source = (
             f"SELECT k, a, e FROM ({source}) AS v (k, a, e) WHERE NOT EXISTS"  # noqa: S608 (placeholders only)
-            " (SELECT 1 FROM counters WHERE key = ANY(%s) AND expires_at > %s)"
+            f" (SELECT 1 FROM counters WHERE ({held}) AND expires_at > %s)"
         )
     again = "c.expires_at <= %s OR EXCLUDED.key = ANY(%s)"
     return (
@@ -33,28 +41,30 @@ def upsert_counters(count: int, guarded: bool) -> str:
 
 class PostgresCounters(PostgresConnections):
     def change_counters(
-        self, changes: Sequence[CounterChange], now: datetime, unless_live: Sequence[str] = ()
+        self, changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless] = ()
     ) -> CounterBatch:
         check_batch(changes)
         if not changes:
             return CounterBatch(None, (), ())
         restart = [c.key for c in changes if c.restart]
         params: list[object] = [v for c in changes for v in (c.key, c.amount, c.expires_at)]
-        if unless_live:
-            params += [list(unless_live), now]
+        for guard in unless:
+            params += [guard.key] if guard.at_least is None else [guard.key, guard.at_least]
+        if unless:
+            params.append(now)
         params += [now, restart, now, restart]
-        sql = upsert_counters(len(changes), bool(unless_live))
+        sql = upsert_counters(len(changes), unless)
         limited = any(change.limit is not None for change in changes)
         refused: int | None = None
         with self._guard() as conn:
             if not limited:  # one statement is atomic on its own
-                return _batch(changes, self._run(conn, sql, params).fetchall(), None, unless_live)
+                return _batch(changes, self._run(conn, sql, params).fetchall(), None, unless)
             with conn.transaction():
                 rows = self._run(conn, sql, params).fetchall()
                 refused = first_refused(changes, _values(changes, rows)[0]) if rows else None
                 if refused is not None:
                     raise psycopg.Rollback()
-        return _batch(changes, rows, refused, unless_live)
+        return _batch(changes, rows, refused, unless)
 
 
 def _values(
@@ -67,9 +77,9 @@ def _values(
 
 
 def _batch(
-    changes: Sequence[CounterChange], rows: list[Row], refused: int | None, unless_live: Sequence[str]
+    changes: Sequence[CounterChange], rows: list[Row], refused: int | None, unless: Sequence[Unless]
 ) -> CounterBatch:
-    if unless_live and not rows:  # every change yields a row unless the guard held them all back
+    if unless and not rows:  # every change yields a row unless the guard held them all back
         return STOPPED
     values, expiries = _values(changes, rows)
     return CounterBatch(refused, tuple(values), tuple(expiries))
