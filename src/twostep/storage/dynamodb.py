@@ -55,9 +55,9 @@ from twostep.storage.dynamodb_client import (
 from twostep.storage.dynamodb_counter_batch import CounterBatchOps
 from twostep.storage.dynamodb_deliveries import DeliveryOps
 from twostep.storage.dynamodb_erasure import ErasureOps
+from twostep.storage.dynamodb_factor_summary import FactorSummaryOps
 from twostep.storage.dynamodb_factors import FactorOps
 from twostep.storage.dynamodb_idempotency import IdempotencyOps
-from twostep.storage.dynamodb_passkeys import PasskeyOps
 from twostep.storage.dynamodb_schema import GSI1, create_table, table_exists
 from twostep.storage.dynamodb_sessions import SessionOps
 from twostep.storage.dynamodb_tokens import RefreshTokenOps
@@ -77,7 +77,7 @@ class DynamoDbStorage(
     PrefixBlockOps,
     UpkeepOps,
     FactorOps,
-    PasskeyOps,
+    FactorSummaryOps,
     DeliveryOps,
     IdempotencyOps,
 ):
