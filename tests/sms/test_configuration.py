@@ -110,5 +110,5 @@ def test_a_sender_built_around_the_registry_check_refuses_an_unset_setting(tmp_p
     from twostep.sms.sipgate import SipgateSender
 
     settings = sms_settings(tmp_path, sipgate_token=None)
-    with pytest.raises(LookupError, match="build senders with twostep.sms.build_sender"):
+    with pytest.raises(LookupError, match="build senders with build_sender"):
         SipgateSender.from_settings(settings, SenderDeps(outbox=MemoryStorage(), clock=FixedClock()))
