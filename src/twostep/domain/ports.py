@@ -88,9 +88,10 @@ class ChallengeStore(Protocol):
     def get_challenge(self, challenge_id: str) -> Challenge | None: ...
 
     def replace_code(
-        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime
+        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
     ) -> Challenge | None:
-        """Swap in a new code (resend): keeps `attempts`, adds one to `sends`, sets `last_sent_at`.
+        """Swap in a new code (resend): keeps `attempts`, adds one to `sends`, sets `last_sent_at` and
+        the `channel` the new code goes by (in the same write, so the two never disagree).
 
         Only while the challenge is unconsumed; returns None otherwise or when it does not exist.
         """

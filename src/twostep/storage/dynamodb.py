@@ -173,13 +173,14 @@ class DynamoDbStorage(
         return self._codec.challenge(item)
 
     def replace_code(
-        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime
+        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
     ) -> Challenge | None:
         return self._challenge_update(
             challenge_id,
-            "SET code_hmac = :h, expires_at = :e, last_sent_at = :now, #ttl = :ttl ADD sends :one",
+            "SET code_hmac = :h, expires_at = :e, last_sent_at = :now, #ttl = :ttl, channel = :ch ADD sends :one",
             {
                 ":h": code_hmac,
+                ":ch": channel,
                 ":e": to_number(expires_at),
                 ":now": to_number(now),
                 ":ttl": ttl_after(expires_at, codec.CHALLENGE_TTL_SLACK),

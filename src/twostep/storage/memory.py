@@ -152,14 +152,19 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
         return self._challenges.get(challenge_id)
 
     def replace_code(
-        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime
+        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
     ) -> Challenge | None:
         with self._lock:
             current = self._challenges.get(challenge_id)
             if current is None or current.consumed_at is not None:
                 return None
             updated = replace(
-                current, code_hmac=code_hmac, expires_at=expires_at, last_sent_at=now, sends=current.sends + 1
+                current,
+                code_hmac=code_hmac,
+                expires_at=expires_at,
+                last_sent_at=now,
+                sends=current.sends + 1,
+                channel=channel,
             )
             self._challenges[challenge_id] = updated
             return updated

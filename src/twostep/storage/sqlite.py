@@ -148,14 +148,15 @@ class SqliteStorage(
             last_sent_at=moment_or_none(row["last_sent_at"]),
             code_length=row["code_length"],
             email=row["email"],
+            channel=row["channel"],
         )
 
     def put_challenge(self, challenge: Challenge) -> None:
         c = challenge
         self._execute(
             "INSERT OR REPLACE INTO challenges (id, purpose, subject, phone, code_hmac, created_at, expires_at,"
-            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email, channel)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 c.id,
                 c.purpose,
@@ -171,6 +172,7 @@ class SqliteStorage(
                 epoch(c.last_sent_at),
                 c.code_length,
                 c.email,
+                c.channel,
             ),
         )
 
@@ -178,13 +180,13 @@ class SqliteStorage(
         return self._challenge(self._one("SELECT * FROM challenges WHERE id = ?", (challenge_id,)))
 
     def replace_code(
-        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime
+        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
     ) -> Challenge | None:
         return self._challenge(
             self._one(
-                "UPDATE challenges SET code_hmac = ?, expires_at = ?, last_sent_at = ?, sends = sends + 1"
-                " WHERE id = ? AND consumed_at IS NULL RETURNING *",
-                (code_hmac, epoch(expires_at), epoch(now), challenge_id),
+                "UPDATE challenges SET code_hmac = ?, expires_at = ?, last_sent_at = ?, sends = sends + 1,"
+                " channel = ? WHERE id = ? AND consumed_at IS NULL RETURNING *",
+                (code_hmac, epoch(expires_at), epoch(now), channel, challenge_id),
             )
         )
 
