@@ -347,15 +347,21 @@ class ChallengeService:
         except ChallengeExpired:
             self._count("expired", purpose, challenge.phone)
             raise
-        counted = self._store.count_attempt(challenge_id, now)
+        # Matched against the code read above, so one write counts the attempt and, for the right code
+        # still stored, consumes the challenge; a code replaced since the read is matched again below.
+        right = self._hasher.matches(challenge_id, code, challenge.code_hmac, binding)
+        counted = self._store.attempt_challenge(challenge_id, now, challenge.code_hmac if right else None)
         if counted is None:
             self._ensure_usable(self._store.get_challenge(challenge_id), now)
             raise ChallengeExhausted()
-        if not self._hasher.matches(challenge_id, code, counted.code_hmac, binding):
-            self._count("failed", purpose, challenge.phone)
-            raise WrongCode(counted.attempts_remaining)
-        if not self._store.consume_challenge(challenge_id, now):
-            raise ChallengeUsed()
+        if counted.consumed_at is None:
+            if counted.code_hmac == challenge.code_hmac or not self._hasher.matches(
+                challenge_id, code, counted.code_hmac, binding
+            ):
+                self._count("failed", purpose, challenge.phone)
+                raise WrongCode(counted.attempts_remaining)
+            if not self._store.consume_challenge(challenge_id, now):
+                raise ChallengeUsed()
         self._count("verified", purpose, challenge.phone)
         if counted.phone and count_verified:  # a texted code (not an emailed one) was used: a person
             self._limits.sms.record_verified(counted.phone)
