@@ -14,6 +14,7 @@ from twostep.api.errors import install_error_handlers
 from twostep.api.lifespan import Lifespan
 from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from twostep.api.ratelimit_headers import RateLimitReportMiddleware
+from twostep.api.routes_adopted import adopt_routes
 from twostep.api.routes_verification import api_keys_missing, verification_router
 from twostep.api.routes_verification_status import verification_status_router
 from twostep.container import Container
@@ -61,10 +62,10 @@ def create_verification_app(container: Container, *, lifespan: Lifespan | None =
     app.state.container = container
     install_error_handlers(app)
     flowroute = settings.verify_compat == "flowroute"
-    app.include_router(verification_status_router(path="/"))
-    app.include_router(verification_router(settings, path="/", flowroute_statuses=flowroute))
-    app.include_router(routes_health.router)
-    app.include_router(routes_receipts.router)
+    adopt_routes(app, verification_status_router(path="/"))
+    adopt_routes(app, verification_router(settings, path="/", flowroute_statuses=flowroute))
+    adopt_routes(app, routes_health.router)
+    adopt_routes(app, routes_receipts.router)
     install_docs(app, settings)
     app.add_middleware(RateLimitReportMiddleware)
     app.add_middleware(BodyLimitMiddleware)
