@@ -235,10 +235,17 @@ class TwoStepClient(_Closeable):
         return self._keep(TokenPair.of(self._call("POST", f"/otp/{otp_id}/verify", json={"otp": code})))
 
     def resend(
-        self, otp_id: str, *, idempotency_key: str | None = None, locale: str | None = None
+        self,
+        otp_id: str,
+        *,
+        idempotency_key: str | None = None,
+        locale: str | None = None,
+        channel: str | None = None,
     ) -> CodeResent:
-        """`locale` chooses the language of the new text."""
-        body: dict[str, Any] = {"json": {"locale": locale}} if locale else {}
+        """`locale` chooses the language of the new text, `channel` how it goes (`sms` unless named)."""
+        fields = {"locale": locale, "channel": channel}
+        chosen = {name: value for name, value in fields.items() if value}
+        body: dict[str, Any] = {"json": chosen} if chosen else {}
         data = self._call("POST", f"/otp/{otp_id}/resend", headers=_idempotency(idempotency_key), **body)
         return CodeResent(
             datetime.fromisoformat(data["expiresAt"]), datetime.fromisoformat(data["resendAfter"])

@@ -220,6 +220,11 @@ class Settings(BaseSettings):
     sms_max_segments_transaction: int = Field(default=2, ge=1, le=10)
     """The most SMS segments a transaction code's text may take (checked with an everyday amount and
     payee): it also names what is paid, and to whom."""
+    sms_max_segments_notice: int = Field(default=3, ge=1, le=10)
+    """The most SMS segments the notice of an account change may take (checked with the longest masked
+    number and an everyday masked address): it names the new number or address, and is sent rarely. In
+    the bundled languages it takes one segment (GSM-7) or two (UCS-2) with a short org name; three leave
+    room for a long TWOSTEP_ORG_NAME."""
     android_app_hash: str | None = None
     """Your Android app's 11-character SMS Retriever hash; when set, code texts end with it (after the
     WebOTP line when there is one), so the app reads the code without SMS permissions."""

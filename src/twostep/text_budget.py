@@ -4,7 +4,8 @@ Each bundled text (every language, sign-in, verification and transaction) and ea
 (TWOSTEP_SMS_TEMPLATE, TWOSTEP_VERIFY_TEMPLATE, per-tenant templates) is rendered as its longest
 message: the longest code it can carry, the longest lifetime, the org name, the WebOTP line and the
 app-hash line; then counted as the phone network will (GSM-7 or UCS-2). A text over budget stops
-start-up with one line naming it, its language and its count.
+start-up with one line naming it, its language and its count. The notices of account changes (also
+sent by SMS) are counted the same way against TWOSTEP_SMS_MAX_SEGMENTS_NOTICE.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import logging
 from dataclasses import dataclass
 
 from twostep.domain.errors import ConfigurationError
+from twostep.domain.identity import E164, mask_email, mask_phone
 from twostep.domain.locales import language_of
 from twostep.domain.segments import Segments, count_segments
-from twostep.domain.texts import TextKind
+from twostep.domain.texts import NOTICE_KINDS, NoticeKind, TextKind
 from twostep.services.texts import CodeTexts
 from twostep.services.verification_input import LENGTH_RANGE
 from twostep.settings import DEFAULT_SMS_TEMPLATE, DEFAULT_VERIFY_TEMPLATE, Settings, parse_language_budgets
@@ -26,6 +28,12 @@ logger = logging.getLogger("twostep")
 # A transaction text is measured with an everyday amount and payee; a longer payee adds to the real
 # count, which the SMS caps and the money budget charge per message.
 SAMPLE_AMOUNT, SAMPLE_PAYEE = "1249.90 EUR", "Example Shop"
+# A notice names the new number (masked, at most 16 characters) or address (masked; an everyday one).
+SAMPLE_DESTINATIONS: dict[NoticeKind, str] = {
+    "phone_changed": mask_phone(E164("+999999999999999")),
+    "email_changed": mask_email("firstname.lastname@example.com"),
+    "password_changed": "",
+}
 KIND_NAMES: dict[TextKind, str] = {
     "signin": "sign-in",
     "verify": "verification",
@@ -123,6 +131,7 @@ def check_text_budgets(settings: Settings, texts: CodeTexts) -> None:
                 )
                 remedy += ", or shorten TWOSTEP_ORG_NAME"
                 raise _over(f"the {language} {name} text", segments, budget, remedy, settings)
+    _check_notices(settings, texts)
     for name, template, kind in _operator_templates(settings):
         longest = _longest(settings, kind)
         body = texts.render(template, code="9" * longest.code_length, ttl_seconds=longest.ttl_seconds)
@@ -131,6 +140,18 @@ def check_text_budgets(settings: Settings, texts: CodeTexts) -> None:
             remedy = "shorten it or raise TWOSTEP_SMS_MAX_SEGMENTS"
             raise _over(name, segments, settings.sms_max_segments, remedy, settings)
     _warn_retriever_limit(settings, budgets)
+
+
+def _check_notices(settings: Settings, texts: CodeTexts) -> None:
+    budget = settings.sms_max_segments_notice
+    for language in texts.languages:
+        for kind in NOTICE_KINDS:
+            body = texts.notice(kind, language, destination=SAMPLE_DESTINATIONS[kind]).body
+            segments = count_segments(body)
+            if segments.count > budget:
+                remedy = "raise TWOSTEP_SMS_MAX_SEGMENTS_NOTICE, or shorten TWOSTEP_ORG_NAME"
+                name = f"the {language} {kind.replace('_', ' ')} notice"
+                raise _over(name, segments, budget, remedy, settings)
 
 
 def _operator_templates(settings: Settings) -> list[tuple[str, str, TextKind]]:

@@ -118,7 +118,9 @@ def test_sign_in_code_by_voice_call(server: ServerProcess, twilio: ProviderServe
     (document,) = form["Twiml"]
     assert document.startswith("<Response><Say") and document.endswith("</Say></Response>")
     code = spoken_code(document)
-    assert post(server, f"/otp/{otp_id}/verify", {"otp": code}).status_code == 200
+    verified = post(server, f"/otp/{otp_id}/verify", {"otp": code})
+    assert verified.status_code == 200
+    assert verified.json()["amr"] == ["pwd", "tel"]  # RFC 8176: confirmation by telephone call
     channels = [row["detail"].get("channel") for row in audited(server, "code_sent")]
     assert channels[-2:] == ["sms", "voice"]  # the login's text, then the call
     assert audited(server, "code_sent")[-1]["detail"]["provider"] == "twilio"

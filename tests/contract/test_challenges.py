@@ -75,6 +75,18 @@ def test_replace_code_keeps_attempts(storage: Storage) -> None:
     assert replaced.expires_at == later + timedelta(seconds=120)
 
 
+def test_the_channel_is_stored_and_replaced_with_the_code(storage: Storage) -> None:
+    called = make_challenge(channel="voice")
+    storage.put_challenge(called)
+    assert storage.get_challenge(called.id).channel == "voice"  # type: ignore[union-attr]
+    replaced = storage.replace_code(called.id, "h2", NOW + timedelta(seconds=120), NOW, "whatsapp")
+    assert replaced is not None and replaced.channel == "whatsapp"
+    counted = storage.count_attempt(called.id, NOW)
+    assert counted is not None and counted.channel == "whatsapp"
+    texted = storage.replace_code(called.id, "h3", NOW + timedelta(seconds=120), NOW)
+    assert texted is not None and texted.channel == "sms"  # a resend without a channel is a text
+
+
 def test_replace_code_refuses_consumed(storage: Storage) -> None:
     challenge = make_challenge()
     storage.put_challenge(challenge)

@@ -40,7 +40,6 @@ def test_a_refused_code_email_is_not_sent(make_container: MakeContainer) -> None
             subject="user-1",
             email=ADDRESS,
             spec=CodeSpec(length=6, ttl_seconds=120, max_attempts=5, template="{code}"),
-            email_subject="code",
         )
     assert container.storage.list_outbox(to=ADDRESS) == []
     assert container.storage.get_challenge("c1") is None

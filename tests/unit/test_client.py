@@ -119,9 +119,11 @@ def test_the_accounts_client_sends_the_locale_where_codes_are_asked_for() -> Non
         client.login("a@example.com", "pw")
         client.resend("o1", locale="tr")
         client.resend("o1")
+        client.resend("o1", channel="voice")
     sent = [request.content for request in seen]
     assert b'"locale":"de"' in sent[0].replace(b" ", b"") and b"locale" not in sent[1]
     assert sent[2].replace(b" ", b"") == b'{"locale":"tr"}' and sent[3] == b""
+    assert sent[4].replace(b" ", b"") == b'{"channel":"voice"}'
 
 
 def test_set_locale_returns_the_account_with_its_language() -> None:

@@ -142,3 +142,18 @@ def test_settings_are_validated(tmp_path: Path, overrides: dict[str, Any], line:
     with pytest.raises(ValidationError) as caught:
         settings_for_tests(tmp_path, **overrides)
     assert describe_validation_error(caught.value).startswith(line)
+
+
+def test_an_over_budget_notice_stops_start_up(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        build_texts(tmp_path, sms_max_segments_notice=1)
+    message = caught.value.message
+    assert message.startswith("the ar phone changed notice takes 2 SMS segments (UCS-2"), message
+    assert "TWOSTEP_SMS_MAX_SEGMENTS_NOTICE" in message and "\n" not in message
+    with pytest.raises(ConfigurationError, match=r"^the ar email changed notice takes 3 SMS segments"):
+        build_texts(
+            tmp_path,
+            org_name="The Very Long Example Bank Of Anywhere",
+            sms_max_segments=2,
+            sms_max_segments_notice=2,
+        )

@@ -4,12 +4,21 @@ in the encoding it needs, and the autofill lines suit both WebOTP and SMS Retrie
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
 from twostep.domain.delivery import OutgoingMessage
 from twostep.domain.segments import count_segments, is_gsm7
-from twostep.domain.texts import REQUIRED, TEXT_KINDS, LanguageTexts, fill, problems
+from twostep.domain.texts import (
+    EMAIL_KINDS,
+    NOTICE_KINDS,
+    REQUIRED,
+    TEXT_KINDS,
+    LanguageTexts,
+    fill,
+    problems,
+)
 from twostep.services.channel_texts import code_message
 from twostep.services.texts import CodeTexts, TextChoice
 from twostep.settings import DEFAULT_SMS_TEMPLATE, DEFAULT_VERIFY_TEMPLATE
@@ -145,3 +154,32 @@ def test_webotp_and_app_hash_share_the_last_line() -> None:
     assert body.endswith(HASH)  # SMS Retriever: the 11-character hash ends the message
     alone = texts(app_hash=HASH).sms("signin", "de", code="123456", ttl_seconds=120)
     assert alone.splitlines()[-1] == HASH and alone.startswith("123456 ist Ihr Anmeldecode")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_language_has_its_email_and_notice_texts(language: str) -> None:
+    entry = CATALOGUE.texts(language)
+    assert set(entry.email) == set(EMAIL_KINDS) and set(entry.notice) == set(NOTICE_KINDS)
+    letter = texts().email_code(language, code="123456", ttl_seconds=120)
+    assert "123456" in letter.body and "2" in letter.body and "{" not in letter.body + letter.subject
+    assert letter.subject != texts().email_code(language, code="1", ttl_seconds=60, reset=True).subject
+    for kind in NOTICE_KINDS:
+        notice = texts().notice(kind, language, destination="+90********55")
+        assert "{" not in notice.body + notice.subject and "twostep" in notice.body
+        # A notice is an SMS too: the GSM-7 languages stay GSM-7, so a segment holds 160 characters.
+        assert is_gsm7(notice.body) == (language in GSM7_LANGUAGES), (kind, notice.body)
+
+
+def test_problems_names_a_missing_email_or_notice_text_and_misplaced_placeholders() -> None:
+    english = CATALOGUE.texts("en")
+    broken = replace(
+        english,
+        email={**english.email, "code": "Your code is {destination}"},
+        notice={"phone_changed": "{org}: it changed, {code}."},
+    )
+    found = problems(broken)
+    assert "en: the code text lacks {code}" in found
+    assert "en: the code text uses {destination}, which only notices have" in found
+    assert "en: the phone_changed text lacks {destination}" in found
+    assert "en: the phone_changed notice has a {code}, which notices never carry" in found
+    assert "en: no notice text email_changed" in found

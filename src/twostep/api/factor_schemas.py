@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictBool
 
-from twostep.api.locale_input import LocaleField
 from twostep.api.schemas import StrictBody, TokenPairOut
 from twostep.domain.factors import PasskeyCredential, RememberedDevice
 from twostep.services.factors import FactorSummary, RecoveryCodes
@@ -26,23 +25,6 @@ class PasswordConfirmation(StrictBody):
 
 class TotpConfirmRequest(StrictBody):
     code: str = Field(max_length=16, description="The 6-digit code the authenticator app shows now.")
-
-
-ChannelName = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=20,
-        pattern=r"^[a-z]+$",
-        description="`sms` (default), `voice` (a call reads the code aloud) or `whatsapp`, where the "
-        "service configures it; any other answers 400 `channel_not_configured`.",
-    ),
-]
-
-
-class SendRequest(StrictBody):
-    channel: ChannelName = "sms"
-    locale: LocaleField = None
 
 
 CeremonyId = Annotated[

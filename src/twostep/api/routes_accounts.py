@@ -19,7 +19,7 @@ from twostep.api.schemas import (
     LoginRequest,
     RegisterRequest,
     ResendOut,
-    ResendRequest,
+    SendRequest,
     TokenPairOut,
     UserOut,
     VerifyRequest,
@@ -148,12 +148,13 @@ def signed_in_response(
 )
 @idempotent("resend")
 def resend(
-    otp_id: OtpId, container: ContainerDep, ctx: ContextDep, body: ResendRequest | None = None
+    otp_id: OtpId, container: ContainerDep, ctx: ContextDep, body: SendRequest | None = None
 ) -> ResendOut:
-    """Text a new code for the same login; the old code stops working, the attempt budget stays.
-    An optional body's `locale` chooses the text's language."""
-    ctx = with_locale(ctx, body.locale if body else None)
-    return ResendOut.of(container.login.resend(otp_id, ctx))
+    """Send a new code for the same login; the old code stops working, the attempt budget stays.
+    An optional body's `channel` (`sms` by default, `voice` or `whatsapp` where configured, as on
+    `/otp/{otpId}/send`) chooses how, its `locale` the language."""
+    body = body or SendRequest()
+    return ResendOut.of(container.login.resend(otp_id, with_locale(ctx, body.locale), channel=body.channel))
 
 
 @router.put(

@@ -12,7 +12,6 @@ from twostep.api.factor_schemas import (
     PasskeyAssertionRequest,
     PasskeyOptionsOut,
     PasskeySignInRequest,
-    SendRequest,
     SignedInOut,
 )
 from twostep.api.idempotency import IdempotentRoute, idempotent
@@ -20,7 +19,7 @@ from twostep.api.locale_input import with_locale
 from twostep.api.relying_party import relying_party
 from twostep.api.responses import BODY_ERRORS, errors
 from twostep.api.routes_accounts import OtpId, signed_in_response
-from twostep.api.schemas import ResendOut
+from twostep.api.schemas import ResendOut, SendRequest
 from twostep.api.token_transport import TransportDep
 from twostep.services.passkeys import Options
 

@@ -38,7 +38,22 @@ class LoginRequest(StrictBody):
     locale: LocaleField = None
 
 
-class ResendRequest(StrictBody):
+ChannelName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=20,
+        pattern=r"^[a-z]+$",
+        description="`sms` (default), `voice` (a call reads the code aloud) or `whatsapp`, where the "
+        "service configures it; any other answers 400 `channel_not_configured`.",
+    ),
+]
+
+
+class SendRequest(StrictBody):
+    """A new code for a login (`/otp/{otpId}/send` and `/otp/{otpId}/resend`): its channel and language."""
+
+    channel: ChannelName = "sms"
     locale: LocaleField = None
 
 

@@ -53,6 +53,8 @@ class Challenge:
     last_sent_at: datetime | None = None
     code_length: int = 6
     email: str | None = None  # the address the code went to, for codes sent by email (phone is then "")
+    # How the current code went (`sms`, `voice`, `whatsapp`, `email`): the `amr` of a sign-in with it.
+    channel: str = "sms"
 
     @property
     def attempts_remaining(self) -> int:

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from twostep.domain.counter_batch import CounterBatch, CounterChange
 from twostep.domain.factor_ports import FactorStorage
 from twostep.domain.idempotency import IdempotencyStore
 from twostep.domain.identity import E164
@@ -87,9 +88,10 @@ class ChallengeStore(Protocol):
     def get_challenge(self, challenge_id: str) -> Challenge | None: ...
 
     def replace_code(
-        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime
+        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
     ) -> Challenge | None:
-        """Swap in a new code (resend): keeps `attempts`, adds one to `sends`, sets `last_sent_at`.
+        """Swap in a new code (resend): keeps `attempts`, adds one to `sends`, sets `last_sent_at` and
+        the `channel` the new code goes by (in the same write, so the two never disagree).
 
         Only while the challenge is unconsumed; returns None otherwise or when it does not exist.
         """
@@ -204,6 +206,14 @@ class CounterStore(Protocol):
         ...
 
     def delete_counter(self, key: str) -> None: ...
+
+    def change_counters(self, changes: Sequence[CounterChange], now: datetime) -> CounterBatch:
+        """Apply every change in one storage request, all or nothing (see `CounterChange` and
+        `CounterBatch`): a change whose limit would be passed refuses the batch and nothing changes.
+
+        Raises: ValueError (a key twice), StorageUnavailable.
+        """
+        ...
 
 
 @dataclass(frozen=True, slots=True)

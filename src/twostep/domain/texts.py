@@ -3,19 +3,30 @@
 Placeholders: `{code}`, `{org}`, `{minutes}` (the code's lifetime), and for transaction texts
 `{amount}` and `{payee}`. Every SMS text starts with the code, so it shows first in a lock-screen
 preview and every reader (people, SMS Retriever, WebOTP, `re.match(r"\\d+")` in tests) finds it there.
+
+Besides the code texts: `email` (the subject and body of an emailed code, the subject of a notice) and
+`notice` (what an account change tells the owner, by SMS and email; `{destination}` is the new number
+or address, masked).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 # "account": a code confirming a password reset or a change of phone number.
 TextKind = Literal["signin", "verify", "account", "transaction"]
 TEXT_KINDS: tuple[TextKind, ...] = ("signin", "verify", "account", "transaction")
-PLACEHOLDER = re.compile(r"\{(code|org|minutes|amount|payee)\}")
+# An emailed code's subject (`code_subject`, `reset_subject` for a password reset) and body (`code`),
+# and the subject of an account notice's email.
+EmailKind = Literal["code_subject", "reset_subject", "code", "notice_subject"]
+EMAIL_KINDS: tuple[EmailKind, ...] = ("code_subject", "reset_subject", "code", "notice_subject")
+# What an account change tells the owner (SMS and email body).
+NoticeKind = Literal["phone_changed", "email_changed", "password_changed"]
+NOTICE_KINDS: tuple[NoticeKind, ...] = ("phone_changed", "email_changed", "password_changed")
+PLACEHOLDER = re.compile(r"\{(code|org|minutes|amount|payee|destination)\}")
 ANY_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 REQUIRED: dict[str, tuple[str, ...]] = {
     "signin": ("code", "org"),
@@ -23,6 +34,13 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "account": ("code", "org"),
     "transaction": ("code", "amount", "payee"),
     "voice": ("code",),
+    "code": ("code", "org"),
+    "code_subject": ("org",),
+    "reset_subject": ("org",),
+    "notice_subject": ("org",),
+    "phone_changed": ("org", "destination"),
+    "email_changed": ("org", "destination"),
+    "password_changed": ("org",),
 }
 
 
@@ -35,6 +53,8 @@ class LanguageTexts:
     voice_language: str
     sms: Mapping[TextKind, str]
     voice: str
+    email: Mapping[EmailKind, str] = field(default_factory=dict)
+    notice: Mapping[NoticeKind, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +86,13 @@ def problems(texts: LanguageTexts) -> list[str]:
         if not text.startswith("{code}"):
             found.append(f"{texts.language}: the {kind} SMS text does not start with {{code}}")
     found += _placeholder_problems(texts.language, "voice", texts.voice)
+    for group, kinds in (("email", EMAIL_KINDS), ("notice", NOTICE_KINDS)):
+        entries: Mapping[str, str] = getattr(texts, group)
+        for name in kinds:
+            if not entries.get(name):
+                found.append(f"{texts.language}: no {group} text {name}")
+                continue
+            found += _placeholder_problems(texts.language, name, entries[name])
     if not re.fullmatch(r"[a-z]{2,3}-[A-Z]{2}", texts.voice_language):
         found.append(f"{texts.language}: voice_language {texts.voice_language!r} is not like de-DE")
     return found
@@ -83,4 +110,8 @@ def _placeholder_problems(language: str, kind: str, text: str) -> list[str]:
         found.append(
             f"{language}: the {kind} text uses {{amount}} or {{payee}}, which only transactions have"
         )
+    if kind not in ("phone_changed", "email_changed") and "{destination}" in text:
+        found.append(f"{language}: the {kind} text uses {{destination}}, which only notices have")
+    if kind in NOTICE_KINDS and "{code}" in text:
+        found.append(f"{language}: the {kind} notice has a {{code}}, which notices never carry")
     return found

@@ -18,10 +18,12 @@ from twostep.domain.identity import E164, mask_email, mask_phone, normalise_emai
 from twostep.domain.models import NO_CONTEXT, ChallengePurpose, RequestContext, User
 from twostep.domain.passwords import PasswordHasher, check_password_rules
 from twostep.domain.ports import UserStore
+from twostep.domain.texts import NoticeKind
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitsService
 from twostep.services.session_ending import SessionEnder
+from twostep.services.texts import TextChoice
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,7 @@ class AccountChangeService:
         self._users.set_password_hash(user.id, self._hasher.hash(new))
         self._audit.record("password_changed", ctx=ctx, user_id=user.id)
         self._sessions.end_all(user.id, keep=keep, ctx=ctx, reason="password_changed")
-        self._notify(user, "Your password was changed.", phone=None, ctx=ctx)
+        self._notify(user, "password_changed", "", phone=None, ctx=ctx)
 
     # --- phone ---
     def start_phone_change(
@@ -111,9 +113,7 @@ class AccountChangeService:
             raise AccountExists("Another account has proven this phone number.")
         self._audit.record("phone_changed", ctx=ctx, user_id=user_id, phone=challenge.phone)
         old = before.phone if before.phone != challenge.phone else None
-        self._notify(
-            before, f"The phone number of your account is now {mask_phone(challenge.phone)}.", old, ctx
-        )
+        self._notify(before, "phone_changed", mask_phone(challenge.phone), old, ctx)
         return self._user(user_id)
 
     # --- email ---
@@ -142,9 +142,9 @@ class AccountChangeService:
             purpose=purpose,
             subject=user.id,
             email=address,
-            spec=self._spec,
-            email_subject=f"Your {self._org} email code",
+            spec=replace(self._spec, preferred_locale=user.locale),
             ctx=ctx,
+            phone=user.phone,
         )
         return ChangeStarted(challenge.id, challenge.expires_at, mask_email(address))
 
@@ -166,22 +166,23 @@ class AccountChangeService:
             self._audit.record("email_verified", ctx=ctx, user_id=user_id)
         else:
             self._audit.record("email_changed", ctx=ctx, user_id=user_id)
-            self._notify(
-                before, f"The email address of your account is now {mask_email(address)}.", before.phone, ctx
-            )
+            self._notify(before, "email_changed", mask_email(address), before.phone, ctx)
         return self._user(user_id)
 
     # --- notices ---
-    def _notify(self, user: User, text: str, phone: E164 | None, ctx: RequestContext) -> None:
-        """Tell the owner on the channels they proved; a failed notice never undoes the change."""
-        body = f"{self._org}: {text} If this was not you, reset your password now."
+    def _notify(
+        self, user: User, kind: NoticeKind, destination: str, phone: E164 | None, ctx: RequestContext
+    ) -> None:
+        """Tell the owner on the channels they proved, in their language (the locale chain with the
+        account's stored language and its number as it was); a failed notice never undoes the change."""
+        letters = self._codes.letters
+        language = letters.language_for(TextChoice(ctx.locales, user.locale, user.phone))
+        notice = letters.notice(kind, language, destination=destination)
         sends: list[tuple[str, Callable[[], None]]] = []
         if phone is not None and user.phone_verified:
-            sends.append(("sms", lambda: self._codes.send_sms(phone, body)))
+            sends.append(("sms", lambda: self._codes.send_sms(phone, notice.body)))
         if user.email_verified:
-            sends.append(
-                ("email", lambda: self._codes.send_email(user.email, f"{self._org}: account changed", body))
-            )
+            sends.append(("email", lambda: self._codes.send_email(user.email, notice.subject, notice.body)))
         for channel, send in sends:
             try:
                 send()

@@ -34,7 +34,7 @@ from twostep.domain.errors import (
 from twostep.domain.identity import E164, phone_country
 from twostep.domain.metrics import NO_METRICS, CodeStage, Metrics
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
-from twostep.domain.otp import CodeHasher, generate_code, is_bound, normalise_submitted_code, render_message
+from twostep.domain.otp import CodeHasher, generate_code, is_bound, normalise_submitted_code
 from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
 from twostep.domain.receipts import SentRecorder
 from twostep.domain.texts import TextKind
@@ -43,6 +43,7 @@ from twostep.services.channel_texts import DEFAULT_VOICE_TEMPLATE, code_message,
 from twostep.services.limits import LimitsService
 from twostep.services.test_numbers import NO_TEST_NUMBERS, FixedCodeNumbers
 from twostep.services.texts import CodeTexts, TextChoice
+from twostep.texts import bundled_catalogue
 
 # The `provider` a test number's code "went" by in the audit trail: nothing was sent.
 TEST_NUMBER_PROVIDER = "none"
@@ -98,6 +99,9 @@ class ChallengeService:
         texts: CodeTexts | None = None,
     ) -> None:
         self._texts = texts
+        # Emails and notices are always the bundled texts (no operator template replaces them); a
+        # service built without texts writes them in English.
+        self._letters = texts or CodeTexts(bundled_catalogue(), org=org_name, default_locale=DEFAULT_LANGUAGE)
         self._store, self._sender, self._hasher = store, sender, hasher
         self._test_numbers = test_numbers
         self._delivery = delivery or SmsOnlyDelivery(sender)
@@ -162,6 +166,7 @@ class ChallengeService:
             attempts=attempts,
             last_sent_at=now,
             code_length=len(code),
+            channel=spec.channel,
         )
         self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
         sent = self._deliver(challenge, message, ctx, bound=bool(spec.binding))
@@ -175,11 +180,13 @@ class ChallengeService:
         subject: str,
         email: str,
         spec: CodeSpec,
-        email_subject: str,
         ctx: RequestContext = NO_CONTEXT,
+        phone: E164 | None = None,
     ) -> Challenge:
         """Create a challenge and email its code; the same rules as a texted code (HMAC at rest, expiry,
-        attempts, single use), with the per-address caps of `LimitsService.reserve_email`.
+        attempts, single use), with the per-address caps of `LimitsService.reserve_email`. The email is
+        in the reader's language: the locale chain with `spec.preferred_locale` and the country of the
+        account's `phone`.
 
         Raises:
             RateLimited, EmailDeliveryError.
@@ -200,13 +207,15 @@ class ChallengeService:
             last_sent_at=now,
             code_length=spec.length,
             email=email,
+            channel="email",
         )
         self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
-        body = render_message(
-            spec.template, code=code, org=self._org, ttl_seconds=spec.ttl_seconds, web_origin=self._web_origin
+        language = self._letters.language_for(TextChoice(ctx.locales, spec.preferred_locale, phone))
+        letter = self._letters.email_code(
+            language, code=code, ttl_seconds=spec.ttl_seconds, reset=purpose == "reset"
         )
         try:
-            self.send_email(email, email_subject, body)
+            self.send_email(email, letter.subject, letter.body)
         except EmailDeliveryError as exc:
             self._count("undelivered", purpose, None)
             self._audit.record(
@@ -223,6 +232,11 @@ class ChallengeService:
         if self._email_sender is None:
             raise EmailDeliveryError("not_configured")
         self._email_sender.send(to, subject, body)
+
+    @property
+    def letters(self) -> CodeTexts:
+        """The texts of emails and account notices, in every bundled language."""
+        return self._letters
 
     def send_sms(self, to: E164, body: str) -> None:
         """A notice (no code) by SMS. Raises: SmsDeliveryError."""
@@ -255,7 +269,11 @@ class ChallengeService:
         )
         now = self._clock.now()
         replaced = self._store.replace_code(
-            challenge.id, self._hasher.digest(challenge.id, code, spec.binding), UNDELIVERED, now
+            challenge.id,
+            self._hasher.digest(challenge.id, code, spec.binding),
+            UNDELIVERED,
+            now,
+            spec.channel,
         )
         if replaced is None:
             raise ChallengeUsed()
@@ -301,10 +319,13 @@ class ChallengeService:
         ctx: RequestContext = NO_CONTEXT,
         read: Challenge | None = None,
         binding: str = "",
+        count_verified: bool = True,
     ) -> Challenge:
         """Consume the challenge if `raw_code` is its code; `read` saves a read the caller already did
         (only to check purpose and shape: the attempt gate and single use are decided by storage).
         `binding` must be what the code was bound to (`CodeSpec.binding`), or the code does not match.
+        `count_verified=False`: the caller counts the used code for the fraud guard itself (a sign-in
+        does it in the same storage request as the account's reset, `LimitsService.code_succeeded`).
 
         Raises:
             ChallengeNotFound, ChallengeExpired, ChallengeUsed, ChallengeExhausted, WrongCode, InvalidInput.
@@ -331,7 +352,7 @@ class ChallengeService:
         if not self._store.consume_challenge(challenge_id, now):
             raise ChallengeUsed()
         self._count("verified", purpose, challenge.phone)
-        if counted.phone:  # a texted code (not an emailed one) was used: the fraud guard's sign of a person
+        if counted.phone and count_verified:  # a texted code (not an emailed one) was used: a person
             self._limits.sms.record_verified(counted.phone)
         return counted
 

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NoReturn
 
 from twostep.domain.clock import Clock
+from twostep.domain.counter_batch import CounterChange
 from twostep.domain.errors import RateLimited
 from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.models import RequestContext
 from twostep.domain.ports import CounterStore
 from twostep.services.audit import AuditService
-from twostep.services.limit_report import note_limit
+from twostep.services.limit_report import CALLERS_OWN, note_limit
 
 logger = logging.getLogger("twostep.limits")
 
@@ -59,6 +61,31 @@ class Held:
     expires_at: datetime
     amount: int = 1
     value: int = 0  # the counter's value once these units were taken (budget use for the metrics)
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """What one request takes from one limit, for `CounterGate.take_all`.
+
+    `limit` None: only counted (never refuses). `window`: the seconds the limit counts over (default:
+    until `expires_at`, a cooldown's). `refuse` replaces the default refusal (`RateLimited` naming
+    `name`) with the caller's; it gets the seconds until the counter ends. `read`: the caller needs the
+    value (limits that count the caller itself are always read, for the RateLimit fields).
+    """
+
+    key: str
+    expires_at: datetime
+    limit: int | None
+    name: str = ""
+    window: int | None = None
+    amount: int = 1
+    who: Mapping[str, str] = field(default_factory=dict)
+    refuse: Callable[[int], NoReturn] | None = None
+    read: bool = False
+
+    def change(self) -> CounterChange:
+        read = self.read or (self.limit is not None and self.name.startswith(CALLERS_OWN))
+        return CounterChange(self.key, self.amount, self.expires_at, self.limit, read=read)
 
 
 def seconds_until(moment: datetime, now: datetime) -> int:
@@ -114,6 +141,35 @@ class CounterGate:
             note_limit(name, limit, window, taken.value, seconds_until(expires_at, now))
             return taken
         self.refuse(name, taken, ctx, quota=limit, window=window, **who)
+
+    def take_all(self, asks: Sequence[Ask], ctx: RequestContext) -> list[Held]:
+        """Take from every limit of `asks` in one storage request, or refuse without taking anything:
+        the refusal names the first limit (in the order given) the request would pass.
+
+        Returns the held units in the order of `asks` (`value` 0 where the storage did not read it).
+        Raises: RateLimited, or what an ask's `refuse` raises.
+        """
+        now = self.clock.now()
+        batch = self.counters.change_counters([ask.change() for ask in asks], now)
+        if batch.refused is not None:
+            ask = asks[batch.refused]
+            retry_after = seconds_until(batch.expiries[batch.refused] or ask.expires_at, now)
+            if ask.refuse is not None:
+                ask.refuse(retry_after)
+            window = ask.window or seconds_until(ask.expires_at, now)
+            self.refuse(ask.name, retry_after, ctx, quota=ask.limit, window=window, **ask.who)
+        held = []
+        for ask, value in zip(asks, batch.values, strict=True):
+            if ask.limit is not None and value is not None:
+                window = ask.window or seconds_until(ask.expires_at, now)
+                note_limit(ask.name, ask.limit, window, value, seconds_until(ask.expires_at, now))
+            held.append(Held(ask.key, ask.expires_at, ask.amount, value or 0))
+        return held
+
+    def window_ask(self, key: str, window: int, limit: int, name: str, **who: str) -> Ask:
+        """An ask of one unit from `key`'s current window of `window` seconds."""
+        windowed, end = self.window_key(key, window)
+        return Ask(windowed, end, limit, name, window, who=who)
 
     def take_window(
         self, key: str, window: int, limit: int, name: str, ctx: RequestContext, **who: str

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import NoReturn
 
 from twostep.domain.clock import Clock
+from twostep.domain.counter_batch import CounterChange, forget
 from twostep.domain.errors import RateLimited
 from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.models import NO_CONTEXT, RequestContext
@@ -28,6 +29,7 @@ from twostep.services.counting import (
     HOUR,
     MESSAGES,
     MINUTE,
+    Ask,
     CounterGate,
     Held,
     seconds_until,
@@ -84,6 +86,21 @@ class _NoBlocks:
 def code_failures_key(user_id: str) -> str:
     """The counter of an account's consecutive wrong codes."""
     return f"otp-fail:{user_id}"
+
+
+def login_failures_key(subject: str) -> str:
+    """The counter of failed passwords of `subject` (an email, or an email and a client)."""
+    return f"login-fail:{subject}"
+
+
+def login_gate_key(subject: str) -> str:
+    """The gate `subject`'s next password attempt must pass once its free failures are spent."""
+    return f"login-gate:{subject}"
+
+
+def ip_key(action: str, bucket: str, window: int, start: int) -> str:
+    """The counter of `action`s from the IP bucket `bucket` in the window of `window` s at `start`."""
+    return f"ip:{action}:{bucket}@{window}:{start}"
 
 
 def _client_key(ctx: RequestContext) -> str:
@@ -147,19 +164,23 @@ class LimitsService:
         """
         if ctx.ip is None or (ctx.tenant is not None and action == "verification_create"):
             return  # a keyed tenant is held to its own rates (SmsAdmission), not its server's IP
-        window, limit = {
-            "login": (MINUTE, self._policy.ip_login_per_minute),
-            "register": (HOUR, self._policy.ip_register_per_hour),
-            "verification_create": (HOUR, self._policy.ip_verify_create_per_hour),
-        }[action]
+        window, limit = self._ip_limit(action)
         now = self._clock.now()
         start, end = window_of(now, window)
-        key = f"ip:{action}:{ip_bucket(ctx.ip)}@{window}:{start}"
+        key = ip_key(action, ip_bucket(ctx.ip), window, start)
         # Kept even when refused: a flooding address stays refused until its window ends, never longer.
         count = self._counters.increment_counter(key, 1, now, end)
         if count > limit:
             self._refuse(f"ip_{action}_rate", seconds_until(end, now), ctx, quota=limit, window=window)
         note_limit(f"ip_{action}_rate", limit, window, count, seconds_until(end, now))
+
+    def _ip_limit(self, action: str) -> tuple[int, int]:
+        """The window (seconds) and the cap of `action` per IP."""
+        return {
+            "login": (MINUTE, self._policy.ip_login_per_minute),
+            "register": (HOUR, self._policy.ip_register_per_hour),
+            "verification_create": (HOUR, self._policy.ip_verify_create_per_hour),
+        }[action]
 
     # --- per account and client: progressive delay after failed passwords, never a permanent lock ---
     def begin_login(self, email: str, ctx: RequestContext) -> LoginAttempt:
@@ -175,6 +196,9 @@ class LimitsService:
         Raises:
             RateLimited: the caller's IP rate, this client's delay, or the account-wide delay.
         """
+        fast = self._begin_login_in_one(email, ctx)
+        if fast is not None:
+            return fast
         self.check_ip("login", ctx)
         client = self._progressive(
             f"{email}|{_client_key(ctx)}", self._policy.login_free_failures, "account_login_delay", ctx, email
@@ -188,15 +212,53 @@ class LimitsService:
             raise
         return LoginAttempt(client, account)
 
+    def _begin_login_in_one(self, email: str, ctx: RequestContext) -> LoginAttempt | None:
+        """The usual case in one storage request: the IP's count and both failure counts, all or nothing,
+        each failure count within its free ones. None when a failure count is past them: then nothing
+        was counted and the caller takes the step by step way through the delay gates.
+
+        Raises: RateLimited (the IP's rate; nothing counted).
+        """
+        now = self._clock.now()
+        expires_at = now + timedelta(seconds=LOGIN_FAILURE_MEMORY_SECONDS)
+        policy = self._policy
+        client = Ask(
+            login_failures_key(f"{email}|{_client_key(ctx)}"), expires_at, policy.login_free_failures
+        )
+        account = Ask(login_failures_key(email), expires_at, policy.login_account_free_failures)
+        asks = [client, account]
+        window, limit = self._ip_limit("login")
+        if ctx.ip is not None:
+            start, end = window_of(now, window)
+            key = ip_key("login", ip_bucket(ctx.ip), window, start)
+            asks.insert(0, Ask(key, end, limit, "ip_login_rate", window))
+        batch = self._counters.change_counters([ask.change() for ask in asks], now)
+        if batch.refused is None:
+            held = {ask.key: (ask, value or 0) for ask, value in zip(asks, batch.values, strict=True)}
+            if ctx.ip is not None:
+                ip, count = held[asks[0].key]
+                note_limit(ip.name, limit, window, count, seconds_until(ip.expires_at, now))
+            return LoginAttempt(
+                Held(client.key, expires_at, value=held[client.key][1]),
+                Held(account.key, expires_at, value=held[account.key][1]),
+            )
+        refused = asks[batch.refused]
+        if refused.name != "ip_login_rate":
+            return None
+        # The IP's rate is spent: refused before any failure is counted, as the step by step way does.
+        retry_after = seconds_until(batch.expiries[batch.refused] or refused.expires_at, now)
+        self._refuse(refused.name, retry_after, ctx, quota=limit, window=window)
+
     def _progressive(self, subject: str, free: int, name: str, ctx: RequestContext, email: str) -> Held:
         """Count one failure of `subject`; past `free` failures pass one gate per growing delay."""
         now = self._clock.now()
         expires_at = now + timedelta(seconds=LOGIN_FAILURE_MEMORY_SECONDS)
-        attempt = self._counters.increment_counter(f"login-fail:{subject}", 1, now, expires_at)
-        failures = Held(f"login-fail:{subject}", expires_at, value=attempt)
+        key = login_failures_key(subject)
+        attempt = self._counters.increment_counter(key, 1, now, expires_at)
+        failures = Held(key, expires_at, value=attempt)
         if attempt <= free:
             return failures
-        gate = f"login-gate:{subject}"
+        gate = login_gate_key(subject)
         delay = self._login_delay(attempt - free)
         if self._counters.increment_counter(gate, 1, now, now + timedelta(seconds=delay)) == 1:
             return failures
@@ -216,10 +278,14 @@ class LimitsService:
         then does not reset a distributed guesser's budget, nor do the owner's sign-ins count as
         failures). A client's delay gate exists only once its failures passed the free ones (this
         attempt's count says whether they did), so only then is there one to delete."""
-        self._counters.delete_counter(attempt.client.key)
+        now = self._clock.now()
+        changes = [forget(attempt.client.key, now)]
         if attempt.client.value > self._policy.login_free_failures:
-            self._counters.delete_counter(attempt.client.key.replace("login-fail:", "login-gate:", 1))
-        self._release(attempt.account)
+            subject = attempt.client.key.removeprefix(login_failures_key(""))
+            changes.append(forget(login_gate_key(subject), now))
+        account = attempt.account
+        changes.append(CounterChange(account.key, -account.amount, account.expires_at))
+        self._counters.change_counters(changes, now)  # one storage request
 
     # --- per account: consecutive wrong codes across logins and resends (NIST 800-63B) ---
     def check_second_factor_allowed(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> None:
@@ -245,7 +311,7 @@ class LimitsService:
             RateLimited: the budget is spent; no code may be checked until an administrator unlocks it.
         """
         now = self._clock.now()
-        held = Held(f"otp-fail:{user_id}", now + timedelta(seconds=SECOND_FACTOR_MEMORY_SECONDS))
+        held = Held(code_failures_key(user_id), now + timedelta(seconds=SECOND_FACTOR_MEMORY_SECONDS))
         count = self._counters.increment_counter(held.key, 1, now, held.expires_at)
         if count > self._policy.otp_account_failure_limit:
             self._release(held)
@@ -260,11 +326,20 @@ class LimitsService:
     def code_attempt_void(self, user_id: str) -> None:
         """No code was compared (unknown, expired, used, malformed): give the counted attempt back."""
         now = self._clock.now()
-        self._release(Held(f"otp-fail:{user_id}", now + timedelta(seconds=SECOND_FACTOR_MEMORY_SECONDS)))
+        self._release(Held(code_failures_key(user_id), now + timedelta(seconds=SECOND_FACTOR_MEMORY_SECONDS)))
 
     def reset_code_failures(self, user_id: str) -> None:
         """A right code, or `twostep users unlock`: the account's wrong-code count starts again."""
-        self._counters.delete_counter(f"otp-fail:{user_id}")
+        self._counters.delete_counter(code_failures_key(user_id))
+
+    def code_succeeded(self, user_id: str, phone: str | None = None) -> None:
+        """A right code for `user_id`'s sign-in: `reset_code_failures`, and (a texted code, `phone`)
+        the fraud guard's count of a used code (`SmsAdmission.record_verified`), in one storage request."""
+        now = self._clock.now()
+        changes = [forget(code_failures_key(user_id), now)]
+        if phone:
+            changes.append(self.sms.guard.verified_change(phone))
+        self._counters.change_counters(changes, now)
 
     def _refuse_locked(self, user_id: str, ctx: RequestContext) -> NoReturn:
         # No window: the lock lifts only when an administrator unlocks the account.

@@ -36,6 +36,11 @@ from twostep.services.tokens import TokenPair, TokenService
 
 # RFC 8176 method references per second factor; a recovery code is a one-time password too.
 AMR: dict[str, tuple[str, ...]] = {"sms": ("pwd", "sms"), "totp": ("pwd", "otp"), "recovery": ("pwd", "otp")}
+# A texted code's method by the channel it went by. RFC 8176 has `tel` for a telephone call. It has no
+# WhatsApp value: a WhatsApp message is a text to the account's number (WhatsApp accounts are that
+# number's, registered by a code texted to it, so they share its SIM-swap risk), so it says `sms` rather
+# than claiming a different method relying parties might rank higher. Unknown channels say `sms` too.
+CHANNEL_METHOD: dict[str, str] = {"sms": "sms", "voice": "tel", "whatsapp": "sms"}
 REMEMBERED_DEVICE_AMR = ("pwd", "device")
 # An authenticator app or a passkey takes longer to reach than a text message.
 UNSENT_CHALLENGE_TTL_SECONDS = 300
@@ -189,8 +194,11 @@ class LoginService:
                 raise FactorUnavailable("No code was texted for this sign-in; ask for one first.")
 
             def texted() -> tuple[str, ...]:
-                self._codes.check(challenge.id, code, "login", ctx, read=challenge)
-                return AMR["sms"]
+                # The fraud guard's count of a used code goes with the account's reset (`gated`).
+                checked = self._codes.check(
+                    challenge.id, code, "login", ctx, read=challenge, count_verified=False
+                )
+                return ("pwd", CHANNEL_METHOD.get(checked.channel, "sms"))
 
             return texted
         if self._factors is None or factor not in ("totp", "recovery"):
@@ -227,7 +235,8 @@ class LoginService:
         except TwoStepError:
             self._limits.code_attempt_void(challenge.subject)
             raise
-        self._limits.reset_code_failures(challenge.subject)
+        # The account's wrong codes start again; a texted code counts as used for the fraud guard.
+        self._limits.code_succeeded(challenge.subject, challenge.phone if factor == "sms" else None)
         user = self._users.get_user(challenge.subject)
         if user is None:
             raise ChallengeNotFound()

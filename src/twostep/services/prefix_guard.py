@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from twostep.domain.counter_batch import CounterChange
 from twostep.domain.errors import DestinationBlocked, InvalidInput, NotFound
 from twostep.domain.models import RequestContext
 from twostep.domain.numbers import destination_prefix
 from twostep.domain.ports import PrefixBlock, PrefixBlockStore
-from twostep.services.counting import CounterGate, seconds_until, window_of
+from twostep.services.counting import Ask, CounterGate, seconds_until, window_of
 
 logger = logging.getLogger("twostep.fraud")
 
@@ -39,6 +40,11 @@ class FraudPolicy:
 class PrefixTraffic:
     sent: float
     verified: float
+
+
+def traffic_key(kind: str, prefix: str, window: int, start: int) -> str:
+    """The counter of `kind` (sent, verified) codes for `prefix` in the window starting at `start`."""
+    return f"fraud:{kind}:{prefix}@{window}:{start}"
 
 
 class PrefixGuard:
@@ -64,14 +70,24 @@ class PrefixGuard:
             raise DestinationBlocked(seconds_until(block.until, now))
 
     def record_sent(self, phone: str, ctx: RequestContext) -> None:
-        """Count an admitted send; judge the prefix once its current window has `min_sends` sends.
+        """Count an admitted send (one write), then `judge` the prefix."""
+        ask = self.sent_ask(phone)
+        now = self._gate.clock.now()
+        self.judge(phone, self._gate.counters.increment_counter(ask.key, 1, now, ask.expires_at), ctx)
 
-        Judging only busy prefixes keeps an ordinary send at one read and one write; a prefix being
-        pumped gets there within `min_sends` sends. The send that tips it over still goes out (it was
-        admitted); the next one is refused.
+    def sent_ask(self, phone: str) -> Ask:
+        """The count of one send to `phone`'s prefix, to take with the send's other limits (never refuses);
+        its value is read only when the guard may judge the prefix."""
+        key, expires = self._key("sent", destination_prefix(phone))
+        return Ask(key, expires, None, read=self._policy.enabled and not self.is_safe(phone))
+
+    def judge(self, phone: str, sent_now: int, ctx: RequestContext) -> None:
+        """Judge `phone`'s prefix once its current window has `min_sends` sends (`sent_now`, this send
+        counted). Judging only busy prefixes keeps an ordinary send at one read and one write; a prefix
+        being pumped gets there within `min_sends` sends. The send that tips it over still goes out (it
+        was admitted); the next one is refused.
         """
         prefix = destination_prefix(phone)
-        sent_now = self._count("sent", prefix)
         p = self._policy
         if not p.enabled or self.is_safe(phone) or sent_now < p.min_sends:
             return
@@ -80,7 +96,12 @@ class PrefixGuard:
             self._block(prefix, traffic, ctx)
 
     def record_verified(self, phone: str) -> None:
-        self._count("verified", destination_prefix(phone))
+        self._gate.counters.change_counters([self.verified_change(phone)], self._gate.clock.now())
+
+    def verified_change(self, phone: str) -> CounterChange:
+        """The count of a code sent to `phone` that was used (its prefix converts)."""
+        key, expires = self._key("verified", destination_prefix(phone))
+        return CounterChange(key, 1, expires)
 
     def _block(self, prefix: str, traffic: PrefixTraffic, ctx: RequestContext) -> None:
         now = self._gate.clock.now()
@@ -100,13 +121,12 @@ class PrefixGuard:
                 extra={"prefix": prefix, "sent": block.sent, "verified": block.verified},
             )
 
-    def _count(self, kind: str, prefix: str) -> int:
+    def _key(self, kind: str, prefix: str) -> tuple[str, datetime]:
+        """The counter of `kind` (sent, verified) for `prefix` in the current window, and its end: kept
+        one window longer, so the next window can still weigh it in."""
         window, now = self._policy.window_seconds, self._gate.clock.now()
         start, end = window_of(now, window)
-        # Kept one window longer, so the next window can still weigh it in.
-        expires = end + timedelta(seconds=window)
-        key = f"fraud:{kind}:{prefix}@{window}:{start}"
-        return self._gate.counters.increment_counter(key, 1, now, expires)
+        return traffic_key(kind, prefix, window, start), end + timedelta(seconds=window)
 
     def traffic(self, prefix: str, sent_now: int | None = None) -> PrefixTraffic:
         """Rolling counts over the last `window_seconds` for `prefix` (`sent_now`: the current window's
@@ -116,7 +136,7 @@ class PrefixGuard:
         overlap = 1 - (now.timestamp() - start) / window
 
         def value(kind: str, begin: int) -> int:
-            counter = self._gate.counters.get_counter(f"fraud:{kind}:{prefix}@{window}:{begin}", now)
+            counter = self._gate.counters.get_counter(traffic_key(kind, prefix, window, begin), now)
             return counter.value if counter else 0
 
         current_sent = value("sent", start) if sent_now is None else sent_now
@@ -148,4 +168,4 @@ class PrefixGuard:
         start, _ = window_of(now, window)
         for kind in ("sent", "verified"):
             for begin in (start, start - window):
-                self._gate.counters.delete_counter(f"fraud:{kind}:{prefix}@{window}:{begin}")
+                self._gate.counters.delete_counter(traffic_key(kind, prefix, window, begin))

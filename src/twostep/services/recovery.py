@@ -27,7 +27,6 @@ from twostep.services.limits import LimitsService
 from twostep.services.session_ending import SessionEnder
 
 Channel = Literal["auto", "sms", "email"]
-RESET_SUBJECT = "Your password reset code"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +107,9 @@ class PasswordRecoveryService:
                     purpose="reset",
                     subject=user.id,
                     email=user.email,
-                    spec=self._spec,
-                    email_subject=RESET_SUBJECT,
+                    spec=replace(self._spec, preferred_locale=user.locale),
                     ctx=ctx,
+                    phone=user.phone,
                 )
         except TwoStepError as exc:  # nobody to tell: the answer has gone; the trail has the reason
             self._audit.record(

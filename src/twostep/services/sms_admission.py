@@ -6,18 +6,19 @@ Checked in this order, before a code is created or sent (`reserve`):
 3. velocity: the caller (a keyed tenant's hourly and daily rates, else the client IP's hourly cap), the
    account's daily cap, the number's daily and 10-minute caps and cooldown, the hourly message budget;
 4. money: the segments' price against the hourly and daily budgets, global and per country (503).
-A refusal gives back every unit already taken. An admitted send keeps its units even if delivery then
-fails (the provider may have charged for it) and counts as "sent" for the fraud guard.
+All counts are taken in one storage request, all or nothing: a refusal takes nothing. An admitted send
+keeps its units even if delivery then fails (the provider may have charged for it) and counts as "sent"
+for the fraud guard.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from twostep.domain.errors import DestinationNotAllowed, RateLimited, SmsBudgetExhausted
+from twostep.domain.errors import DestinationNotAllowed
 from twostep.domain.models import RequestContext
-from twostep.services.counting import DAY, HOUR, MINUTE, CounterGate, Held
+from twostep.services.counting import DAY, HOUR, MINUTE, Ask, CounterGate
 from twostep.services.destinations import MESSAGES as DESTINATION_MESSAGES
 from twostep.services.destinations import DestinationRules
 from twostep.services.limits_policy import LimitPolicy, ip_bucket
@@ -59,66 +60,69 @@ class SmsAdmission:
         raise DestinationNotAllowed(DESTINATION_MESSAGES[refusal], rule=refusal, **details)
 
     def reserve(self, request: SmsRequest, ctx: RequestContext) -> None:
-        """Admit one SMS or raise (see the module docstring for the order).
+        """Admit one SMS or raise (see the module docstring for the order). Every count is taken in
+        one storage request, all or nothing, with the fraud guard's count of the send.
 
         Raises:
             DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted.
         """
         self.check_destination(request.phone, ctx)
         self.guard.check(request.phone, ctx)
-        taken: list[Held] = []
-        try:
-            self._take_caller_units(request, ctx, taken)
-            self._take_number_units(request.phone, ctx, taken, request.cooldown)
-            self.budget.take(request.phone, request.segments, ctx, taken)
-        except (RateLimited, SmsBudgetExhausted):
-            for held in reversed(taken):
-                self.gate.release(held)
-            raise
-        self.guard.record_sent(request.phone, ctx)
+        number, budget = self._number_asks(request.phone, request.cooldown)
+        asks = [
+            *self._caller_asks(request, ctx),
+            *number,
+            budget,
+            *self.budget.asks(request.phone, request.segments, ctx),
+            self.guard.sent_ask(request.phone),
+        ]
+        held = self.gate.take_all(asks, ctx)
+        self.gate.metrics.sms_budget(held[asks.index(budget)].value, self.policy.sms_hourly_budget)
+        self.guard.judge(request.phone, held[-1].value, ctx)
 
     def record_verified(self, phone: str) -> None:
         """A code sent to `phone` was used: its prefix converts."""
         self.guard.record_verified(phone)
 
-    def _take_caller_units(self, request: SmsRequest, ctx: RequestContext, taken: list[Held]) -> None:
+    def _caller_asks(self, request: SmsRequest, ctx: RequestContext) -> list[Ask]:
         gate, policy = self.gate, self.policy
+        asks = []
         if ctx.tenant is not None:  # a keyed server-to-server caller: its own rates, not its IP's
             tenant = ctx.tenant
             for window, limit, name in (
                 (DAY, tenant.sms_per_day, "tenant_sms_day"),
                 (HOUR, tenant.sms_per_hour, "tenant_sms_hour"),
             ):
-                taken.append(gate.take_window(f"sms-tenant:{tenant.name}", window, limit, name, ctx))
+                asks.append(gate.window_ask(f"sms-tenant:{tenant.name}", window, limit, name))
         elif ctx.ip is not None:
             key = f"sms-ip:{ip_bucket(ctx.ip)}"
-            taken.append(gate.take_window(key, HOUR, policy.ip_sms_per_hour, "ip_sms_rate", ctx))
+            asks.append(gate.window_ask(key, HOUR, policy.ip_sms_per_hour, "ip_sms_rate"))
         if request.account is not None:
-            taken.append(
-                gate.take_window(
-                    f"sms-account:{request.account}",
+            account = request.account
+            asks.append(
+                gate.window_ask(
+                    f"sms-account:{account}",
                     DAY,
                     policy.account_sms_per_day,
                     "account_sms_day",
-                    ctx,
-                    user_id=request.account,
+                    user_id=account,
                 )
             )
+        return asks
 
-    def _take_number_units(
-        self, phone: str, ctx: RequestContext, taken: list[Held], cooldown: bool = True
-    ) -> None:
-        # Longest lock first, so Retry-After names the wait that really applies; the message budget
-        # last, so an admitted unit of it is never given back by a later cap of this group.
+    def _number_asks(self, phone: str, cooldown: bool = True) -> tuple[list[Ask], Ask]:
+        """The number's caps, longest lock first (so Retry-After names the wait that really applies),
+        and the service's hourly message budget."""
         gate, policy, now = self.gate, self.policy, self.gate.clock.now()
-        for window, limit, name in (
-            (DAY, policy.sms_per_number_day, "sms_per_number_day"),
-            (10 * MINUTE, policy.sms_per_number_10min, "sms_per_number_10min"),
-        ):
-            taken.append(gate.take_window(f"sms:{phone}", window, limit, name, ctx, phone=phone))
+        asks = [
+            gate.window_ask(f"sms:{phone}", window, limit, name, phone=phone)
+            for window, limit, name in (
+                (DAY, policy.sms_per_number_day, "sms_per_number_day"),
+                (10 * MINUTE, policy.sms_per_number_10min, "sms_per_number_10min"),
+            )
+        ]
         if cooldown and policy.resend_cooldown_seconds > 0:
             until = now + timedelta(seconds=policy.resend_cooldown_seconds)
-            taken.append(gate.take(f"sms-cooldown:{phone}", until, 1, "resend_cooldown", ctx, phone=phone))
-        budget = gate.take_window("sms:all", HOUR, policy.sms_hourly_budget, "sms_hourly_budget", ctx)
-        taken.append(budget)
-        gate.metrics.sms_budget(budget.value, policy.sms_hourly_budget)
+            asks.append(Ask(f"sms-cooldown:{phone}", until, 1, "resend_cooldown", who={"phone": phone}))
+        budget = gate.window_ask("sms:all", HOUR, policy.sms_hourly_budget, "sms_hourly_budget")
+        return asks, replace(budget, read=True)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NoReturn
 
 from twostep.domain.errors import SmsBudgetExhausted
 from twostep.domain.identity import phone_country
 from twostep.domain.models import RequestContext
-from twostep.services.counting import DAY, HOUR, CounterGate, Held
+from twostep.services.counting import DAY, HOUR, Ask, CounterGate
 from twostep.services.sms_prices import price_table
 
 logger = logging.getLogger("twostep.limits")
@@ -48,16 +49,12 @@ class SmsBudget:
         country = phone_country(phone) or "*"
         return max(1, segments) * prices.get(country, prices.get("*", 0))
 
-    def take(self, phone: str, segments: int, ctx: RequestContext, taken: list[Held]) -> None:
-        """Take the send's cost from every budget that applies (appended to `taken`).
-
-        Raises:
-            SmsBudgetExhausted: a budget would be passed; what this call took so far stays in `taken`
-                for the caller to give back.
-        """
+    def asks(self, phone: str, segments: int, ctx: RequestContext) -> list[Ask]:
+        """The send's cost from every budget that applies; a refusal raises `SmsBudgetExhausted`."""
         cost = self.cost(phone, segments)
         country = phone_country(phone) or "*"
         p = self._policy
+        asks = []
         for name, key, window, limit in (
             ("daily", "budget:all", DAY, p.daily),
             ("hourly", "budget:all", HOUR, p.hourly),
@@ -67,12 +64,11 @@ class SmsBudget:
             if limit is None:
                 continue
             windowed, end = self._gate.window_key(key, window)
-            held = self._gate.try_take(windowed, end, limit, cost)
-            if not isinstance(held, Held):
-                self._exhausted(name, held, ctx)
-            taken.append(held)
+            refuse = partial(self._exhausted, name, ctx=ctx)
+            asks.append(Ask(windowed, end, limit, f"sms_budget_{name}", window, amount=cost, refuse=refuse))
+        return asks
 
-    def _exhausted(self, name: str, retry_after: int, ctx: RequestContext) -> NoReturn:
+    def _exhausted(self, name: str, retry_after: int, *, ctx: RequestContext) -> NoReturn:
         self._gate.audit.record("limit_hit", ctx=ctx, limit=f"sms_budget_{name}")
         self._gate.metrics.limit_refused(f"sms_budget_{name}")
         # The line to alert on: real users get no codes until the window ends or the budget is raised.

@@ -2,7 +2,9 @@
 words; an operator's own template (TWOSTEP_SMS_TEMPLATE, a tenant's, a request's `message`) wins.
 
 The language of a code message is, in order: the request's `locale` (or `Accept-Language`), the
-account's stored preference, the language of the number's country, TWOSTEP_DEFAULT_LOCALE.
+account's stored preference, the language of the number's country, TWOSTEP_DEFAULT_LOCALE. Emailed
+codes and the notices of account changes follow the same chain (the account's number, if any, gives
+the country).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from twostep.domain.identity import phone_country
 from twostep.domain.locales import choose_language, language_of
 from twostep.domain.otp import render_message
-from twostep.domain.texts import Catalogue, TextKind, fill
+from twostep.domain.texts import Catalogue, NoticeKind, TextKind, fill
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,14 @@ class Localised:
     template: str
     voice_template: str
     voice_language: str
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """An email's subject and body; a notice's body is also the SMS that tells the owner."""
+
+    subject: str
+    body: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +145,23 @@ class CodeTexts:
             if value is not None
         }
         return fill(template, values)
+
+    def email_code(self, language: str, *, code: str, ttl_seconds: int, reset: bool = False) -> Letter:
+        """An emailed code in `language` (`reset`: a password reset's subject). No autofill lines: no
+        browser or app reads them from an email."""
+        email = self._catalogue.texts(language).email
+        subject = email["reset_subject"] if reset else email["code_subject"]
+        body = render_message(
+            email["code"], code=code, org=self._org, ttl_seconds=ttl_seconds, web_origin=None
+        )
+        return Letter(fill(subject, {"org": self._org}), body)
+
+    def notice(self, kind: NoticeKind, language: str, *, destination: str) -> Letter:
+        """What an account change tells its owner in `language`; `destination` (the new number or
+        address) must already be masked."""
+        texts = self._catalogue.texts(language)
+        body = fill(texts.notice[kind], {"org": self._org, "destination": destination})
+        return Letter(fill(texts.email["notice_subject"], {"org": self._org}), body)
 
     def voice_template(self, language: str) -> tuple[str, str]:
         """The bundled voice text of `language` (placeholders unfilled) and the tag to speak it with."""

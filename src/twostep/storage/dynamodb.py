@@ -52,7 +52,7 @@ from twostep.storage.dynamodb_client import (
     to_number,
     ttl_after,
 )
-from twostep.storage.dynamodb_counters import CounterOps
+from twostep.storage.dynamodb_counter_batch import CounterBatchOps
 from twostep.storage.dynamodb_deliveries import DeliveryOps
 from twostep.storage.dynamodb_erasure import ErasureOps
 from twostep.storage.dynamodb_factors import FactorOps
@@ -73,7 +73,7 @@ class DynamoDbStorage(
     SessionOps,
     RefreshTokenOps,
     ErasureOps,
-    CounterOps,
+    CounterBatchOps,
     PrefixBlockOps,
     UpkeepOps,
     FactorOps,
@@ -135,8 +135,10 @@ class DynamoDbStorage(
             )
 
     def migrate(self) -> list[int]:
-        """One schemaless table: creating it is the whole schema, so no versions to apply."""
+        """One schemaless table: creating it is the whole schema, so no versions to apply. Data written
+        by older versions is brought up to date once (`index_older_messages`)."""
         self.init_schema()
+        self.index_older_messages()
         return []
 
     def ping(self) -> None:
@@ -171,13 +173,14 @@ class DynamoDbStorage(
         return self._codec.challenge(item)
 
     def replace_code(
-        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime
+        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
     ) -> Challenge | None:
         return self._challenge_update(
             challenge_id,
-            "SET code_hmac = :h, expires_at = :e, last_sent_at = :now, #ttl = :ttl ADD sends :one",
+            "SET code_hmac = :h, expires_at = :e, last_sent_at = :now, #ttl = :ttl, channel = :ch ADD sends :one",
             {
                 ":h": code_hmac,
+                ":ch": channel,
                 ":e": to_number(expires_at),
                 ":now": to_number(now),
                 ":ttl": ttl_after(expires_at, codec.CHALLENGE_TTL_SLACK),

@@ -35,7 +35,13 @@ _deserializer = TypeDeserializer()
 
 
 class ConditionFailed(Exception):
-    """A ConditionExpression (or a transaction's condition) refused the write."""
+    """A ConditionExpression (or a transaction's condition) refused the write. For a transaction,
+    `reasons` holds DynamoDB's CancellationReasons, one per item in order (with the old item where
+    the item asked for it by ReturnValuesOnConditionCheckFailure)."""
+
+    def __init__(self, code: str, reasons: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(code)
+        self.reasons = reasons or []
 
 
 def to_number(moment: datetime) -> Decimal:
@@ -106,6 +112,10 @@ def _cancellation_codes(error: ClientError) -> list[str]:
     return [str(reason.get("Code", "")) for reason in reasons]
 
 
+def _cancellation_reasons(error: ClientError) -> list[dict[str, Any]]:
+    return [dict(reason) for reason in error.response.get("CancellationReasons") or []]
+
+
 class DynamoCalls:
     """Runs client operations with the error mapping of the module docstring."""
 
@@ -125,7 +135,7 @@ class DynamoCalls:
                 if code == "TransactionCanceledException":
                     reasons = _cancellation_codes(exc)
                     if "ConditionalCheckFailed" in reasons:
-                        raise ConditionFailed(code) from exc
+                        raise ConditionFailed(code, _cancellation_reasons(exc)) from exc
                     if "TransactionConflict" in reasons and attempt + 1 < TRANSACTION_CONFLICT_RETRIES:
                         time.sleep(0.01 * (attempt + 1))
                         continue

@@ -103,6 +103,7 @@ class Codec:
             "last_sent_at": None if c.last_sent_at is None else to_number(c.last_sent_at),
             "code_length": c.code_length,
             "email": c.email,
+            "channel": c.channel,
             "ttl": ttl_after(c.expires_at, CHALLENGE_TTL_SLACK),
             **self.phone_attributes(c.phone),
         }
@@ -123,6 +124,7 @@ class Codec:
             last_sent_at=maybe_datetime(item.get("last_sent_at")),
             code_length=int(item["code_length"]),
             email=item.get("email"),
+            channel=item.get("channel", "sms"),  # challenges stored before channels were recorded were texts
         )
 
 

@@ -1,16 +1,23 @@
 """Account deletion in DynamoDB: a user's messages and audit events lose what identifies them.
 
 Both are found through `GSI1` (`MSGBY#<user>`, `AUDIT#<user>`), which is eventually consistent: an
-item written a moment before the deletion may be missed by one call (a second call finds it).
+item written a moment before the deletion may be missed by one call (a second call finds it). Messages
+stored before messages had that index key get it from `index_older_messages` (`twostep storage migrate`).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from twostep.storage.dynamodb_base import TableOps
-from twostep.storage.dynamodb_client import deserialize, key, serialize
+from twostep.storage.dynamodb_client import ConditionFailed, deserialize, key, serialize
 from twostep.storage.dynamodb_schema import GSI1
+
+logger = logging.getLogger("twostep.storage")
+
+# Written once `index_older_messages` has run to the end, so a later migration skips it.
+MESSAGES_INDEXED = ("CONFIG", "MESSAGE_AUTHOR_INDEX")
 
 
 class ErasureOps(TableOps):
@@ -54,3 +61,47 @@ class ErasureOps(TableOps):
                 ExpressionAttributeValues=serialize({":p": pseudonym, ":g": f"AUDIT#{pseudonym}"}),
             )
         return len(keys)
+
+    def index_older_messages(self) -> int:
+        """Give every message stored without its per-author index key (`MSGBY#<user>`, written since
+        sessions came) that key, so account deletion finds it; returns how many. Runs once, from
+        `migrate`: it pages through the message partition (a Query, never a scan) and then leaves a marker.
+
+        A message anonymised before this ran has no index key either; its user id is already a pseudonym,
+        so the key it gets names no account and nothing ever looks it up.
+        """
+        if self._get(*MESSAGES_INDEXED) is not None:
+            return 0
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :p",
+            "FilterExpression": "attribute_not_exists(GSI1PK)",
+            "ProjectionExpression": "PK, SK, user_id",
+            "ExpressionAttributeValues": serialize({":p": "MESSAGES"}),
+        }
+        indexed = 0
+        while True:
+            answer = self._calls.call("query", **query)
+            for item in map(deserialize, answer.get("Items", [])):
+                indexed += self._index_message(item["PK"], item["SK"], item["user_id"])
+            if "LastEvaluatedKey" not in answer:
+                break
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        self._put({"PK": MESSAGES_INDEXED[0], "SK": MESSAGES_INDEXED[1], "messages": indexed})
+        logger.info("older messages indexed by author for account deletion", extra={"messages": indexed})
+        return indexed
+
+    def _index_message(self, pk: str, sk: str, user_id: str) -> int:
+        """1 when this call gave the message its key; 0 when it is gone or already has one (a race)."""
+        try:
+            self._calls.call(
+                "update_item",
+                TableName=self._table,
+                Key=key(pk, sk),
+                UpdateExpression="SET GSI1PK = :g, GSI1SK = :s",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(GSI1PK)",
+                ExpressionAttributeValues=serialize({":g": f"MSGBY#{user_id}", ":s": sk}),
+            )
+        except ConditionFailed:
+            return 0
+        return 1

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
 
+from twostep.domain.counter_batch import CounterBatch, CounterChange, check_batch, first_refused
 from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
 from twostep.domain.models import (
@@ -151,14 +152,19 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
         return self._challenges.get(challenge_id)
 
     def replace_code(
-        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime
+        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
     ) -> Challenge | None:
         with self._lock:
             current = self._challenges.get(challenge_id)
             if current is None or current.consumed_at is not None:
                 return None
             updated = replace(
-                current, code_hmac=code_hmac, expires_at=expires_at, last_sent_at=now, sends=current.sends + 1
+                current,
+                code_hmac=code_hmac,
+                expires_at=expires_at,
+                last_sent_at=now,
+                sends=current.sends + 1,
+                channel=channel,
             )
             self._challenges[challenge_id] = updated
             return updated
@@ -313,6 +319,22 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
     def delete_counter(self, key: str) -> None:
         with self._lock:
             self._counters.pop(key, None)
+
+    def change_counters(self, changes: Sequence[CounterChange], now: datetime) -> CounterBatch:
+        check_batch(changes)
+        with self._lock:
+            after = [self._changed(change, now) for change in changes]
+            refused = first_refused(changes, [counter.value for counter in after])
+            if refused is None:
+                for change, counter in zip(changes, after, strict=True):
+                    self._counters[change.key] = counter
+            return CounterBatch(refused, tuple(c.value for c in after), tuple(c.expires_at for c in after))
+
+    def _changed(self, change: CounterChange, now: datetime) -> Counter:
+        current = self._counters.get(change.key)
+        if change.restart or current is None or current.expires_at <= now:
+            return Counter(change.amount, change.expires_at)
+        return Counter(current.value + change.amount, current.expires_at)
 
     # --- prefix blocks ---
     def add_prefix_block(self, block: PrefixBlock) -> bool:

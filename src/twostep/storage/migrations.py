@@ -166,6 +166,18 @@ UPDATE outbox SET channel = 'email' WHERE provider = 'email';
         sqlite="ALTER TABLE users ADD COLUMN locale TEXT",
         postgres="ALTER TABLE users ADD COLUMN IF NOT EXISTS locale text",
     ),
+    Migration(
+        15,
+        "challenges.channel: how the current code went (sms, voice, whatsapp, email), for the sign-in's amr",
+        sqlite="""
+ALTER TABLE challenges ADD COLUMN channel TEXT NOT NULL DEFAULT 'sms';
+UPDATE challenges SET channel = 'email' WHERE email IS NOT NULL;
+""",
+        postgres="""
+ALTER TABLE challenges ADD COLUMN IF NOT EXISTS channel text NOT NULL DEFAULT 'sms';
+UPDATE challenges SET channel = 'email' WHERE email IS NOT NULL;
+""",
+    ),
 )
 
 LATEST = STEPS[-1].version

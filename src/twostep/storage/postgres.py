@@ -21,6 +21,7 @@ from twostep.settings import Settings
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.postgres_blocks import PostgresPrefixBlocks
 from twostep.storage.postgres_connection import Row
+from twostep.storage.postgres_counters import PostgresCounters
 from twostep.storage.postgres_deliveries import PostgresDeliveries
 from twostep.storage.postgres_factors import PostgresFactors
 from twostep.storage.postgres_idempotency import PostgresIdempotency
@@ -30,7 +31,7 @@ from twostep.storage.postgres_users import PostgresUsers
 
 CHALLENGE_COLUMNS = (
     "id, purpose, subject, phone, code_hmac, created_at, expires_at, max_attempts, attempts, consumed_at,"
-    " sends, last_sent_at, code_length, email"
+    " sends, last_sent_at, code_length, email, channel"
 )
 REFRESH_COLUMNS = (
     "token_hash, family_id, user_id, created_at, expires_at, family_expires_at, amr, used_at, revoked_at"
@@ -58,6 +59,7 @@ class PostgresStorage(
     PostgresPrefixBlocks,
     PostgresDeliveries,
     PostgresIdempotency,
+    PostgresCounters,
 ):
     """Satisfies every storage port; safe to share between threads and between processes."""
 
@@ -75,13 +77,14 @@ class PostgresStorage(
         c = challenge
         self._execute(
             "INSERT INTO challenges (id, purpose, subject, phone, code_hmac, created_at, expires_at,"
-            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email, channel)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (id) DO UPDATE SET purpose = EXCLUDED.purpose, subject = EXCLUDED.subject,"
             " phone = EXCLUDED.phone, code_hmac = EXCLUDED.code_hmac, created_at = EXCLUDED.created_at,"
             " expires_at = EXCLUDED.expires_at, max_attempts = EXCLUDED.max_attempts,"
             " attempts = EXCLUDED.attempts, consumed_at = EXCLUDED.consumed_at, sends = EXCLUDED.sends,"
-            " last_sent_at = EXCLUDED.last_sent_at, code_length = EXCLUDED.code_length, email = EXCLUDED.email",
+            " last_sent_at = EXCLUDED.last_sent_at, code_length = EXCLUDED.code_length, email = EXCLUDED.email,"
+            " channel = EXCLUDED.channel",
             (
                 c.id,
                 c.purpose,
@@ -97,6 +100,7 @@ class PostgresStorage(
                 c.last_sent_at,
                 c.code_length,
                 c.email,
+                c.channel,
             ),
         )
 
@@ -104,13 +108,13 @@ class PostgresStorage(
         return _challenge(self._one("SELECT * FROM challenges WHERE id = %s", (challenge_id,)))
 
     def replace_code(
-        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime
+        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
     ) -> Challenge | None:
         return _challenge(
             self._one(
-                "UPDATE challenges SET code_hmac = %s, expires_at = %s, last_sent_at = %s, sends = sends + 1"
-                " WHERE id = %s AND consumed_at IS NULL RETURNING *",
-                (code_hmac, expires_at, now, challenge_id),
+                "UPDATE challenges SET code_hmac = %s, expires_at = %s, last_sent_at = %s, sends = sends + 1,"
+                " channel = %s WHERE id = %s AND consumed_at IS NULL RETURNING *",
+                (code_hmac, expires_at, now, channel, challenge_id),
             )
         )
 

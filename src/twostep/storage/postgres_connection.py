@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -39,6 +40,11 @@ def describe(url: str) -> str:
 def _use_utc(conn: psycopg.Connection[Row]) -> None:
     """Times come back as UTC datetimes whatever the server's default zone (once per new connection)."""
     conn.execute("SET TIME ZONE 'UTC'")
+
+
+def as_is(when: datetime) -> datetime:
+    """A moment as a `timestamptz` column takes and gives it (UTC, see `_use_utc`): the datetime itself."""
+    return when
 
 
 class PostgresConnections:

@@ -20,13 +20,16 @@ from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.purge_sql import purge_statements
 from twostep.storage.sqlite_blocks import SqlitePrefixBlocks
 from twostep.storage.sqlite_connection import epoch, moment, moment_or_none
+from twostep.storage.sqlite_counters import SqliteCounters
 from twostep.storage.sqlite_deliveries import SqliteDeliveries
 from twostep.storage.sqlite_factors import SqliteFactors
 from twostep.storage.sqlite_idempotency import SqliteIdempotency
 from twostep.storage.sqlite_sessions import INSERT_TOKEN, SqliteSessionOps, token_row
 
 
-class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteDeliveries, SqliteIdempotency):
+class SqliteStorage(
+    SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteDeliveries, SqliteIdempotency, SqliteCounters
+):
     """Satisfies every storage port; safe to share between threads."""
 
     # --- users ---
@@ -145,14 +148,15 @@ class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteD
             last_sent_at=moment_or_none(row["last_sent_at"]),
             code_length=row["code_length"],
             email=row["email"],
+            channel=row["channel"],
         )
 
     def put_challenge(self, challenge: Challenge) -> None:
         c = challenge
         self._execute(
             "INSERT OR REPLACE INTO challenges (id, purpose, subject, phone, code_hmac, created_at, expires_at,"
-            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email, channel)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 c.id,
                 c.purpose,
@@ -168,6 +172,7 @@ class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteD
                 epoch(c.last_sent_at),
                 c.code_length,
                 c.email,
+                c.channel,
             ),
         )
 
@@ -175,13 +180,13 @@ class SqliteStorage(SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteD
         return self._challenge(self._one("SELECT * FROM challenges WHERE id = ?", (challenge_id,)))
 
     def replace_code(
-        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime
+        self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
     ) -> Challenge | None:
         return self._challenge(
             self._one(
-                "UPDATE challenges SET code_hmac = ?, expires_at = ?, last_sent_at = ?, sends = sends + 1"
-                " WHERE id = ? AND consumed_at IS NULL RETURNING *",
-                (code_hmac, epoch(expires_at), epoch(now), challenge_id),
+                "UPDATE challenges SET code_hmac = ?, expires_at = ?, last_sent_at = ?, sends = sends + 1,"
+                " channel = ? WHERE id = ? AND consumed_at IS NULL RETURNING *",
+                (code_hmac, epoch(expires_at), epoch(now), channel, challenge_id),
             )
         )
 

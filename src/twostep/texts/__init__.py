@@ -1,7 +1,8 @@
 """The bundled texts: one JSON file per language beside this module (`de.json`, `tr.json`, …), read once.
 
 A file holds `name`, `voice_language` (the tag a voice call speaks it with), `sms` (`signin`, `verify`,
-`transaction`) and `voice`. Adding a language is adding a file; `problems` says what a file lacks.
+`account`, `transaction`), `voice`, `email` (an emailed code's subjects and body, a notice's subject) and
+`notice` (what an account change tells the owner). Adding a language is adding a file; `problems` says what a file lacks.
 """
 
 from __future__ import annotations
@@ -12,17 +13,19 @@ from importlib import resources
 from typing import Any
 
 from twostep.domain.errors import ConfigurationError
-from twostep.domain.texts import TEXT_KINDS, Catalogue, LanguageTexts, problems
+from twostep.domain.texts import EMAIL_KINDS, NOTICE_KINDS, TEXT_KINDS, Catalogue, LanguageTexts, problems
 
 
 def _language(language: str, document: dict[str, Any]) -> LanguageTexts:
-    sms = document.get("sms", {})
+    sms, email, notice = (document.get(group, {}) for group in ("sms", "email", "notice"))
     return LanguageTexts(
         language=language,
         name=str(document.get("name", language)),
         voice_language=str(document.get("voice_language", "")),
         sms={kind: str(sms[kind]) for kind in TEXT_KINDS if kind in sms},
         voice=str(document.get("voice", "")),
+        email={kind: str(email[kind]) for kind in EMAIL_KINDS if kind in email},
+        notice={kind: str(notice[kind]) for kind in NOTICE_KINDS if kind in notice},
     )
 
 

@@ -1,0 +1,60 @@
+"""PostgreSQL: a batch of counter changes as one multi-row upsert (`CounterStore.change_counters`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import psycopg
+
+from twostep.domain.counter_batch import CounterBatch, CounterChange, check_batch, first_refused
+from twostep.storage.postgres_connection import PostgresConnections, Row
+
+
+def upsert_counters(count: int) -> str:
+    """One statement for the whole batch: each row adds to a live counter or (re)starts it (the
+    restarted keys are one array parameter), and returns its state."""
+    rows = ", ".join("(%s, %s, %s)" for _ in range(count))
+    again = "c.expires_at <= %s OR EXCLUDED.key = ANY(%s)"
+    return (
+        f"INSERT INTO counters AS c (key, value, expires_at) VALUES {rows} ON CONFLICT (key) DO UPDATE SET"  # noqa: S608 (placeholders only)
+        f" value = CASE WHEN {again} THEN EXCLUDED.value ELSE c.value + EXCLUDED.value END,"
+        f" expires_at = CASE WHEN {again} THEN EXCLUDED.expires_at ELSE c.expires_at END"
+        " RETURNING key, value, expires_at"
+    )
+
+
+class PostgresCounters(PostgresConnections):
+    def change_counters(self, changes: Sequence[CounterChange], now: datetime) -> CounterBatch:
+        check_batch(changes)
+        if not changes:
+            return CounterBatch(None, (), ())
+        restart = [c.key for c in changes if c.restart]
+        params: list[object] = [v for c in changes for v in (c.key, c.amount, c.expires_at)]
+        params += [now, restart, now, restart]
+        sql = upsert_counters(len(changes))
+        limited = any(change.limit is not None for change in changes)
+        refused: int | None = None
+        with self._guard() as conn:
+            if not limited:  # one statement is atomic on its own
+                return _batch(changes, self._run(conn, sql, params).fetchall(), None)
+            with conn.transaction():
+                rows = self._run(conn, sql, params).fetchall()
+                refused = first_refused(changes, _values(changes, rows)[0])
+                if refused is not None:
+                    raise psycopg.Rollback()
+        return _batch(changes, rows, refused)
+
+
+def _values(
+    changes: Sequence[CounterChange], rows: list[Row]
+) -> tuple[list[int | None], list[datetime | None]]:
+    by_key = {str(row["key"]): row for row in rows}
+    found = [by_key.get(change.key) for change in changes]
+    values = [None if row is None else int(row["value"]) for row in found]
+    return values, [None if row is None else row["expires_at"] for row in found]
+
+
+def _batch(changes: Sequence[CounterChange], rows: list[Row], refused: int | None) -> CounterBatch:
+    values, expiries = _values(changes, rows)
+    return CounterBatch(refused, tuple(values), tuple(expiries))

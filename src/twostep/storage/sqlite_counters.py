@@ -1,0 +1,69 @@
+"""SQLite: a batch of counter changes as one multi-row upsert (`CounterStore.change_counters`)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from twostep.domain.counter_batch import CounterBatch, CounterChange, check_batch, first_refused
+from twostep.storage.sqlite_connection import SqliteConnections, epoch, moment
+
+
+def upsert_counters(changes: Sequence[CounterChange]) -> str:
+    """One statement for the whole batch: each row adds to a live counter or (re)starts it, and
+    returns its state. Restarts are named by key, as the upsert sees only the table's columns."""
+    rows = ", ".join("(?, ?, ?)" for _ in changes)
+    restart = [c for c in changes if c.restart]
+    again = "expires_at <= ?" + (
+        f" OR excluded.key IN ({', '.join('?' for _ in restart)})" if restart else ""
+    )
+    return (
+        f"INSERT INTO counters (key, value, expires_at) VALUES {rows} ON CONFLICT (key) DO UPDATE SET"  # noqa: S608 (placeholders only)
+        f" value = CASE WHEN {again} THEN excluded.value ELSE value + excluded.value END,"
+        f" expires_at = CASE WHEN {again} THEN excluded.expires_at ELSE expires_at END"
+        " RETURNING key, value, expires_at"
+    )
+
+
+def upsert_parameters(changes: Sequence[CounterChange], now: float | None) -> list[object]:
+    restart = [c.key for c in changes if c.restart]
+    values: list[object] = [v for c in changes for v in (c.key, c.amount, epoch(c.expires_at))]
+    return [*values, now, *restart, now, *restart]
+
+
+class SqliteCounters(SqliteConnections):
+    def change_counters(self, changes: Sequence[CounterChange], now: datetime) -> CounterBatch:
+        check_batch(changes)
+        if not changes:
+            return CounterBatch(None, (), ())
+        sql, params = upsert_counters(changes), upsert_parameters(changes, epoch(now))
+        limited = any(change.limit is not None for change in changes)
+        with self._guard() as conn:
+            self.statements += 1
+            if not limited:  # one statement is atomic on its own
+                return _batch(changes, conn.execute(sql, params).fetchall(), None)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute(sql, params).fetchall()
+                values = _values(changes, rows)[0]
+                refused = first_refused(changes, values)
+                conn.execute("COMMIT" if refused is None else "ROLLBACK")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return _batch(changes, rows, refused)
+
+
+def _values(
+    changes: Sequence[CounterChange], rows: list[sqlite3.Row]
+) -> tuple[list[int | None], list[datetime | None]]:
+    by_key = {str(row["key"]): row for row in rows}  # RETURNING order is not the VALUES order
+    found = [by_key.get(change.key) for change in changes]
+    values = [None if row is None else int(row["value"]) for row in found]
+    return values, [None if row is None else moment(row["expires_at"]) for row in found]
+
+
+def _batch(changes: Sequence[CounterChange], rows: list[sqlite3.Row], refused: int | None) -> CounterBatch:
+    values, expiries = _values(changes, rows)
+    return CounterBatch(refused, tuple(values), tuple(expiries))

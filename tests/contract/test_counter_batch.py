@@ -1,0 +1,120 @@
+"""Several counters in one request, all or nothing (`change_counters`), on every backend."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.contract.helpers import NOW, run_together
+from twostep.domain.counter_batch import CounterBatch, CounterChange, forget
+from twostep.domain.ports import Storage
+
+END = NOW + timedelta(seconds=60)
+
+
+def test_a_batch_adds_to_every_counter_and_reads_them_back(storage: Storage) -> None:
+    storage.increment_counter("a", 4, NOW, END)
+    batch = storage.change_counters(
+        [
+            CounterChange("a", 2, END + timedelta(seconds=99), limit=10, read=True),
+            CounterChange("b", 3, END, read=True),
+        ],
+        NOW,
+    )
+    assert batch.applied and batch.values == (6, 3)
+    assert batch.expiries == (END, END)  # a live counter keeps its end; a new one takes the given one
+    assert storage.get_counter("a", NOW).value == 6  # type: ignore[union-attr]
+    assert storage.get_counter("b", NOW).value == 3  # type: ignore[union-attr]
+
+
+def test_a_limit_refuses_the_whole_batch_and_names_the_first_one(storage: Storage) -> None:
+    storage.increment_counter("day", 5, NOW, END)
+    storage.increment_counter("hour", 2, NOW, END + timedelta(seconds=30))
+    batch = storage.change_counters(
+        [
+            CounterChange("free", 1, END, read=True),
+            CounterChange("hour", 1, END, limit=2),
+            CounterChange("day", 1, END, limit=5),
+        ],
+        NOW,
+    )
+    assert batch.refused == 1 and not batch.applied
+    assert batch.values[1] == 3 and batch.expiries[1] == END + timedelta(seconds=30)  # its Retry-After
+    assert storage.get_counter("free", NOW) is None  # nothing was taken
+    assert storage.get_counter("hour", NOW).value == 2  # type: ignore[union-attr]
+    assert storage.get_counter("day", NOW).value == 5  # type: ignore[union-attr]
+
+
+def test_an_amount_above_the_limit_is_refused_even_on_a_new_counter(storage: Storage) -> None:
+    batch = storage.change_counters([CounterChange("n", 1, END), CounterChange("cost", 7, END, limit=5)], NOW)
+    assert batch.refused == 1
+    assert storage.get_counter("n", NOW) is None and storage.get_counter("cost", NOW) is None
+
+
+def test_an_ended_counter_starts_again(storage: Storage) -> None:
+    storage.increment_counter("w", 9, NOW, END)
+    later = END + timedelta(seconds=1)
+    new_end = later + timedelta(seconds=60)
+    batch = storage.change_counters([CounterChange("w", 1, new_end, limit=3, read=True)], later)
+    assert batch.applied and batch.values == (1,)
+    live = storage.get_counter("w", later)
+    assert live is not None and (live.value, live.expires_at) == (1, new_end)
+
+
+def test_restart_and_forget(storage: Storage) -> None:
+    storage.increment_counter("r", 7, NOW, END)
+    storage.increment_counter("f", 3, NOW, END)
+    new_end = END + timedelta(seconds=600)
+    batch = storage.change_counters(
+        [
+            CounterChange("r", 2, new_end, restart=True, read=True),
+            forget("f", NOW),
+            CounterChange("g", -1, END),
+        ],
+        NOW,
+    )
+    assert batch.applied and batch.values[0] == 2
+    live = storage.get_counter("r", NOW)
+    assert live is not None and (live.value, live.expires_at) == (2, new_end)
+    assert storage.get_counter("f", NOW) is None
+    assert storage.increment_counter("f", 1, NOW, END) == 1  # forgotten: starts afresh
+    assert storage.get_counter("g", NOW).value == -1  # type: ignore[union-attr]
+
+
+def test_a_key_twice_is_a_caller_error(storage: Storage) -> None:
+    with pytest.raises(ValueError):
+        storage.change_counters([CounterChange("k", 1, END), CounterChange("k", 1, END)], NOW)
+
+
+def test_an_empty_batch_changes_nothing(storage: Storage) -> None:
+    assert storage.change_counters([], NOW) == CounterBatch(None, (), ())
+
+
+def test_concurrent_batches_never_pass_a_shared_cap(storage: Storage) -> None:
+    """Twenty requests race for a cap of 8: exactly 8 batches apply, and only their own counters moved."""
+
+    def take(i: int) -> bool:
+        batch = storage.change_counters(
+            [CounterChange(f"own-{i}", 1, END), CounterChange("cap", 1, END, limit=8)], NOW
+        )
+        return batch.applied
+
+    results = run_together(20, take)
+    assert all(isinstance(r, bool) for r in results), results
+    applied = [i for i, r in enumerate(results) if r is True]
+    assert len(applied) == 8
+    assert storage.get_counter("cap", NOW).value == 8  # type: ignore[union-attr]
+    assert {i for i in range(20) if storage.get_counter(f"own-{i}", NOW) is not None} == set(applied)
+
+
+def test_concurrent_batches_and_give_backs_balance(storage: Storage) -> None:
+    storage.change_counters([CounterChange("x", 10, END), CounterChange("y", 10, END)], NOW)
+    run_together(
+        20,
+        lambda i: storage.change_counters(
+            [CounterChange("x", 1 if i % 2 else -1, END), CounterChange("y", -1 if i % 2 else 1, END)], NOW
+        ),
+    )
+    assert storage.get_counter("x", NOW).value == 10  # type: ignore[union-attr]
+    assert storage.get_counter("y", NOW).value == 10  # type: ignore[union-attr]
