@@ -60,7 +60,9 @@ def test_a_collector_switched_off_by_the_host_stays_off(sqlite_env: None) -> Non
         gc.enable()
 
 
-def test_the_first_response_analyses_no_route_again(sqlite_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_first_response_analyses_no_route_again(
+    sqlite_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every route is analysed once, when its module or router is built: FastAPI's `include_router` would
     analyse each one again on the first request that walks it (`api.routes_adopted`)."""
     from fastapi import routing

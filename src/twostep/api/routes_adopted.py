@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI
 
 def adopt_routes(app: FastAPI, router: APIRouter) -> None:
     """Append `router`'s routes, in order, to `app`'s (what `app.include_router(router)` serves, built once)."""
-    if router.on_startup or router.on_shutdown:  # include_router would move these to the app; none of ours has any
+    # include_router would move these handlers to the app; none of our routers has any.
+    if router.on_startup or router.on_shutdown:
         raise ValueError("adopt_routes takes routers without start-up or shutdown handlers")
     app.router.routes.extend(router.routes)
