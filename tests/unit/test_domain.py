@@ -156,3 +156,10 @@ def test_number_type_names_are_phonenumbers_own() -> None:
 
     library = {name: value for name, value in vars(PhoneNumberType).items() if name.isupper()}
     assert {name: value for name, value in NUMBER_TYPES.items() if value >= 0} == library
+
+
+def test_the_text_budget_measures_notices_with_the_longest_masked_number() -> None:
+    from twostep.domain.identity import E164
+    from twostep.text_budget import SAMPLE_DESTINATIONS
+
+    assert SAMPLE_DESTINATIONS["phone_changed"] == mask_phone(E164("+999999999999999"))
