@@ -55,3 +55,20 @@ def test_fifty_parallel_wrong_guesses_use_exactly_the_budget(
     assert storage.get_challenge(challenge_id).attempts == 5  # type: ignore[union-attr]
     with pytest.raises(ChallengeGone):
         service.check(challenge_id, code, "login")  # the right code is refused once the budget is gone
+
+
+def test_a_code_replaced_after_the_read_is_checked_against_the_new_one(
+    codes: tuple[ChallengeService, RecordingSender], storage: Storage
+) -> None:
+    """The caller's read is stale (a resend came between): the new code still works, the old one not."""
+    service, sender = codes
+    challenge_id, old_code = _issue(service, sender)
+    stale = storage.get_challenge(challenge_id)
+    assert stale is not None
+    service.replace(stale, SPEC)
+    new_code = re.match(r"\d{6}", sender.sent[-1][1]).group(0)  # type: ignore[union-attr]
+    if new_code != old_code:
+        with pytest.raises(WrongCode):
+            service.check(challenge_id, old_code, "login", read=stale)
+    assert service.check(challenge_id, new_code, "login", read=stale).id == challenge_id
+    assert storage.get_challenge(challenge_id).consumed_at is not None  # type: ignore[union-attr]

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.contract.helpers import NOW, run_together
-from twostep.domain.counter_batch import CounterBatch, CounterChange, forget
+from twostep.domain.counter_batch import CounterBatch, CounterChange, Unless, forget
 from twostep.domain.ports import Storage
 
 END = NOW + timedelta(seconds=60)
@@ -118,3 +118,36 @@ def test_concurrent_batches_and_give_backs_balance(storage: Storage) -> None:
     )
     assert storage.get_counter("x", NOW).value == 10  # type: ignore[union-attr]
     assert storage.get_counter("y", NOW).value == 10  # type: ignore[union-attr]
+
+
+def test_a_live_counter_named_unless_stops_the_batch(storage: Storage) -> None:
+    storage.increment_counter("lock", 1, NOW, END)
+    storage.increment_counter("fails", 3, NOW, END)
+    batch = storage.change_counters([forget("fails", NOW), CounterChange("v", 1, END)], NOW, [Unless("lock")])
+    assert batch.stopped and not batch.applied
+    assert storage.get_counter("fails", NOW).value == 3  # type: ignore[union-attr]
+    assert storage.get_counter("v", NOW) is None
+    storage.delete_counter("lock")
+    later = storage.change_counters(
+        [forget("fails", NOW), CounterChange("v", 1, END, limit=5, read=True)], NOW, [Unless("lock")]
+    )
+    assert later.applied and later.values[1] == 1
+    assert storage.get_counter("fails", NOW) is None
+
+
+def test_an_ended_counter_named_unless_does_not_stop_it(storage: Storage) -> None:
+    storage.increment_counter("old-lock", 1, NOW, END)
+    batch = storage.change_counters(
+        [CounterChange("v", 1, END + timedelta(seconds=60))], END, [Unless("old-lock")]
+    )
+    assert batch.applied
+
+
+def test_a_count_below_its_threshold_does_not_stop_the_batch(storage: Storage) -> None:
+    storage.increment_counter("wrong", 4, NOW, END)
+    assert storage.change_counters([CounterChange("v", 1, END)], NOW, [Unless("wrong", 5)]).applied
+    storage.increment_counter("wrong", 1, NOW, END)
+    assert storage.change_counters(
+        [CounterChange("v", 1, END)], NOW, [Unless("missing"), Unless("wrong", 5)]
+    ).stopped
+    assert storage.get_counter("v", NOW).value == 1  # type: ignore[union-attr]

@@ -136,3 +136,23 @@ def test_registrations_racing_a_proof_leave_no_claim_beside_the_owner(storage: S
         if u is not None and u.phone == NUMBER
     ]
     assert [u.id for u in holders] == [owner.id] and holders[0].phone_verified
+
+
+def test_a_gone_user_proves_nothing_and_leaves_the_claims(storage: Storage) -> None:
+    claimant = make_user(email="claimant@example.com")
+    storage.add_user(claimant)
+    assert not storage.prove_phone("no-such-user", NUMBER)
+    kept = storage.get_user(claimant.id)
+    assert kept is not None and kept.phone == NUMBER and not kept.phone_verified
+
+
+def test_a_refused_proof_leaves_the_claimant_its_other_fields(storage: Storage) -> None:
+    owner, late = make_user(email="owner@example.com"), make_user(email="late@example.com", phone=OTHER)
+    for user in (owner, late):
+        storage.add_user(user)
+    assert storage.prove_phone(owner.id, NUMBER)
+    assert not storage.prove_phone(late.id, NUMBER)  # another account proved it first
+    unchanged = storage.get_user(late.id)
+    assert unchanged is not None and unchanged.phone == OTHER and not unchanged.phone_verified
+    still = storage.get_user(owner.id)
+    assert still is not None and still.phone == NUMBER and still.phone_verified

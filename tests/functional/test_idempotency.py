@@ -4,6 +4,7 @@ go; answers with tokens are never stored; keys expire."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,12 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD, PHONE, register, settings_for_tests
 from twostep.api.app import create_app
+from twostep.api.errors import retry_headers
 from twostep.api.verification_app import create_verification_app
 from twostep.container import Container, build
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import SmsDeliveryError, StorageUnavailable
-from twostep.domain.idempotency import IdempotencyRecord
+from twostep.domain.idempotency import IdempotencyRecord, IdempotencyRequestInProgress
 from twostep.storage.memory import MemoryStorage
 
 LOGIN = {"email": "test@example.com", "password": PASSWORD}
@@ -270,3 +272,57 @@ def test_unreachable_records_fail_closed_with_503(tmp_path: Path, clock: FixedCl
         assert texts(container, "+14155552671") == 0
         assert client.post(path, json=body).status_code == 200  # without the header: as before
     container.close()
+
+
+def test_a_key_still_in_use_answers_409_with_retry_after(
+    client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(client)
+
+    def busy(*_: object) -> None:
+        raise IdempotencyRequestInProgress()
+
+    monkeypatch.setattr(container.idempotency, "begin", busy)
+    answer = client.post("/login", json=LOGIN, headers=keyed("login-1"))
+    assert answer.status_code == 409 and answer.json()["code"] == "idempotency_request_in_progress"
+    assert answer.headers["retry-after"] == "1"
+    assert retry_headers(IdempotencyRequestInProgress()) == {"Retry-After": "1"}  # the one shared table
+
+
+def test_the_body_is_parsed_once(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    register(client)
+    body = json.dumps(LOGIN).encode()
+    parsed: list[object] = []
+    original = json.loads
+
+    def counting(text: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(text)
+        return original(text, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", counting)
+    answer = client.post(
+        "/login", content=body, headers=keyed("login-1") | {"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert parsed.count(body) == 1  # the caller's scope, the fingerprint and the endpoint's model share it
+
+
+def test_a_keyed_create_looks_its_tenant_up_once(
+    verification: tuple[TestClient, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, path = verification
+    tenants = client.app.state.container.tenants  # type: ignore[attr-defined]
+    looked_up: list[str] = []
+    find = tenants.find
+
+    def counting(presented: str) -> Any:
+        looked_up.append(presented)
+        return find(presented)
+
+    monkeypatch.setattr(tenants, "find", counting)
+    body = {"auth_id": "order-1", "recipient": "+14155552671"}
+    for headers in ({}, keyed("create-1")):
+        looked_up.clear()
+        created = client.post(path, json=body, headers={"X-Api-Key": "key-1"} | headers)
+        assert created.status_code in (200, 503), created.text  # the flaky sender fails the first one
+        assert looked_up == ["key-1"]

@@ -103,3 +103,12 @@ def test_container_builds_one_http_client_with_the_configured_timeouts(tmp_path:
     assert container.sender.name == "twilio+sipgate"
     assert (client.timeout.read, client.timeout.connect) == (4, 3)
     assert client.is_closed
+
+
+def test_a_sender_built_around_the_registry_check_refuses_an_unset_setting(tmp_path: Path) -> None:
+    """The registry's `needs` is the one check; a sender built without it fails loudly, not with None."""
+    from twostep.sms.sipgate import SipgateSender
+
+    settings = sms_settings(tmp_path, sipgate_token=None)
+    with pytest.raises(LookupError, match="build senders with build_sender"):
+        SipgateSender.from_settings(settings, SenderDeps(outbox=MemoryStorage(), clock=FixedClock()))

@@ -11,7 +11,7 @@ import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
-from twostep.api.edge import SlowClientH11Protocol
+from twostep.api.edge import SlowClientProtocol
 
 
 async def _app(scope: object, receive: object, send: object) -> None:  # never called: no request is sent
@@ -24,7 +24,7 @@ async def _accepted_nodelay(proto: int) -> int:
     config = uvicorn.Config(_app, log_config=None)
     accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
-    class Probe(SlowClientH11Protocol):
+    class Probe(SlowClientProtocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             sock = transport.get_extra_info("socket")

@@ -23,8 +23,7 @@ from twostep.api import (
 from twostep.api.docs_pages import install_docs
 from twostep.api.errors import install_error_handlers
 from twostep.api.lifespan import Lifespan
-from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from twostep.api.ratelimit_headers import RateLimitReportMiddleware
+from twostep.api.request_middleware import install_request_middleware
 from twostep.api.responses import BEARER_SCHEME, add_problem_bodies
 from twostep.api.routes_adopted import adopt_routes
 from twostep.api.routes_verification import verification_router
@@ -73,9 +72,7 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
     install_docs(app, container.settings)
     install_web(app)  # last, so API routes win
     _add_cors(app, container)
-    app.add_middleware(RateLimitReportMiddleware)
-    app.add_middleware(BodyLimitMiddleware)
-    app.add_middleware(RequestIdMiddleware)
+    install_request_middleware(app)
     _declare_bearer_scheme(app)
     return app
 

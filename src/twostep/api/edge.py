@@ -6,9 +6,10 @@ trail use. Here forwarded headers are believed only from `TWOSTEP_TRUSTED_PROXIE
 `client_ip` applies the same list, so both layers agree.
 
 uvicorn has a keep-alive timeout but no limit on how long a request may take to arrive: a client that
-sends its headers a byte at a time (slowloris) holds a connection forever. `SlowClientH11Protocol`
+sends its headers a byte at a time (slowloris) holds a connection forever. `SlowClientProtocol`
 closes a connection whose request (headers and body) is not complete `request_timeout` seconds after
-its first byte, or after the connection opened. It also turns Nagle's algorithm off on every connection:
+its first byte, or after the connection opened. It is uvicorn's httptools protocol (the C parser; the
+pure-Python h11 one cost a sign-in about as much CPU as twostep's own request handling). It also turns Nagle's algorithm off on every connection:
 asyncio does so only when the listening socket was made with `proto=IPPROTO_TCP`, which the sockets
 `twostep serve` and uvicorn's `--workers` supervisor bind are not (uvicorn issue #3149), and then each
 kept-alive response waits out the client's delayed ACK (40 ms on Linux) between its headers and body.
@@ -23,21 +24,21 @@ import logging
 import socket
 from typing import Any
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from twostep.settings import Settings
 
 logger = logging.getLogger("twostep.edge")
 
 
-class SlowClientH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline on reading each request."""
+class SlowClientProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline on reading each request."""
 
     def __init__(self, *args: Any, request_timeout: float = 10.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.request_timeout = request_timeout
         self._read_deadline: asyncio.TimerHandle | None = None
+        self._reading_request = False  # between a request's first byte and its last
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         no_delay(transport)
@@ -47,6 +48,15 @@ class SlowClientH11Protocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
         self._track_request()
+
+    # The parser's callbacks: a request's first byte, and its end (headers and body all in).
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._reading_request = True
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._reading_request = False
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # arms uvicorn's keep-alive timer for the idle connection
@@ -58,8 +68,7 @@ class SlowClientH11Protocol(H11Protocol):
 
     def _track_request(self) -> None:
         """A deadline runs while a request is partly received; none once it is in, or between requests."""
-        state = self.conn.their_state
-        if state is h11.SEND_BODY or (state is h11.IDLE and self.conn.trailing_data[0]):
+        if self._reading_request:
             self._arm_read_deadline()
         else:
             self._cancel_read_deadline()
@@ -100,9 +109,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "proxy_headers": bool(proxies),
         "forwarded_allow_ips": proxies or [],
-        "http": functools.partial(
-            SlowClientH11Protocol, request_timeout=settings.http_request_timeout_seconds
-        ),
+        "http": functools.partial(SlowClientProtocol, request_timeout=settings.http_request_timeout_seconds),
         "timeout_keep_alive": settings.http_keep_alive_seconds,
         "log_config": None,
         "access_log": False,

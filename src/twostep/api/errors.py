@@ -89,8 +89,11 @@ def problem(
 
 
 def retry_headers(error: e.TwoStepError) -> dict[str, str]:
-    """`Retry-After` for limits and failed dependencies (logged here: one warning per 503, either shape);
-    a 429 also carries the IETF `RateLimit-Policy` and `RateLimit` fields."""
+    """`Retry-After` for limits, failed dependencies (logged here: one warning per 503, either shape) and
+    an `Idempotency-Key` whose first request still runs (409); a 429 also carries the IETF
+    `RateLimit-Policy` and `RateLimit` fields."""
+    if isinstance(error, IdempotencyRequestInProgress):
+        return {"Retry-After": str(error.retry_after)}
     if isinstance(error, e.RateLimited | e.DestinationBlocked | e.SmsBudgetExhausted):
         if isinstance(error, e.SmsBudgetExhausted):
             logger.warning(

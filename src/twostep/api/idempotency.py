@@ -3,7 +3,8 @@
 run, keeps the answer the endpoint gave, and replays it to repeats; the endpoint itself stays unaware.
 
 Keys are scoped by the route's `scope` and a `caller` (the login's email, the challenge id in the path, the
-verification tenant), so two callers' keys never collide. Routes without the marker, and requests without
+verification tenant), so two callers' keys never collide. The body is parsed once here, through
+`Request.json`, whose cached result FastAPI then validates the endpoint's body model from. Routes without the marker, and requests without
 the header, run exactly as before (the wrapper is not even installed on unmarked routes).
 """
 
@@ -38,11 +39,11 @@ REPLAYED_HEADER = "Idempotent-Replayed"  # Stripe's name: says the answer is the
 KEPT_HEADERS = frozenset({"content-type", "content-language", "location", "www-authenticate"})
 # An answer carrying any of these is never stored (a bearer credential must not outlive its response).
 CREDENTIAL_FIELDS = ("accessToken", "refreshToken", "deviceToken")
-IN_PROGRESS_RETRY_SECONDS = "1"
 _MARKER = "__twostep_idempotent__"
+NOT_JSON: Any = object()  # what a caller gets for a body that is not JSON
 
-# (request, container, body) -> who is asking, or None
-Caller = Callable[[Request, Container, bytes], str | None]
+# (request, container, the parsed JSON body or NOT_JSON) -> who is asking, or None
+Caller = Callable[[Request, Container, Any], str | None]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -52,17 +53,13 @@ class Idempotent:
     caller: Caller  # who is asking, for the key's scope; None: no idempotency (the route refuses anyway)
 
 
-def by_path(request: Request, _: Container, __: bytes) -> str:
+def by_path(request: Request, _: Container, __: Any) -> str:
     """The path's parameters (a challenge id): keys of different challenges never meet."""
     return "&".join(f"{name}={value}" for name, value in sorted(request.path_params.items()))
 
 
-def by_login_email(_: Request, __: Container, body: bytes) -> str:
+def by_login_email(_: Request, __: Container, parsed: Any) -> str:
     """The sign-in's email (the body's fingerprint then binds the password too): accounts never meet."""
-    try:
-        parsed = json.loads(body)
-    except (ValueError, RecursionError):
-        return ""
     email = parsed.get("email") if isinstance(parsed, dict) else None
     return f"email={email.strip().lower()}" if isinstance(email, str) else ""
 
@@ -77,15 +74,19 @@ def idempotent(scope: str, caller: Caller = by_path) -> Callable[[F], F]:
     return mark
 
 
-def canonical_request(request: Request, body: bytes) -> bytes:
-    """Method, path and body, the JSON body re-serialised (key order and spacing do not matter)."""
+async def parsed_body(request: Request) -> Any:
+    """The JSON body (parsed once: `Request.json` keeps it for FastAPI's validation), or NOT_JSON."""
     try:
-        parsed = json.loads(body)
+        return await request.json()
     except (ValueError, RecursionError):
-        canonical = body
-    else:
-        canonical = json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
-    return b"\n".join((request.method.encode(), request.url.path.encode(), canonical))
+        return NOT_JSON
+
+
+def canonical_request(request: Request, body: bytes, parsed: Any) -> bytes:
+    """Method, path and body, a JSON body re-serialised (key order and spacing do not matter)."""
+    if parsed is not NOT_JSON:
+        body = json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
+    return b"\n".join((request.method.encode(), request.url.path.encode(), body))
 
 
 def _holds_credentials(response: Response, text: str) -> bool:
@@ -122,13 +123,6 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 Renderer = Callable[[TwoStepError], Response]
 
 
-def _refusal(render: Renderer, error: TwoStepError) -> Response:
-    response = render(error)
-    if isinstance(error, IdempotencyRequestInProgress):
-        response.headers["Retry-After"] = IN_PROGRESS_RETRY_SECONDS
-    return response
-
-
 async def _run_claimed(
     service: IdempotencyService, claim: Claim, handler: Handler, request: Request, render: Renderer
 ) -> Response:
@@ -162,17 +156,18 @@ def _wrap(marker: Idempotent, handler: Handler, render: Renderer) -> Handler:
         try:
             key = parse_idempotency_key(values)
         except InvalidIdempotencyKey as error:
-            return _refusal(render, error)
+            return render(error)
         body = await request.body()
-        caller = marker.caller(request, container, body)
+        parsed = await parsed_body(request)
+        caller = marker.caller(request, container, parsed)
         if caller is None:
             return await handler(request)
-        material = canonical_request(request, body)
+        material = canonical_request(request, body, parsed)
         service = container.idempotency
         try:
             begun = await run_in_threadpool(service.begin, f"{marker.scope}\n{caller}", key, material)
         except (IdempotencyKeyReused, IdempotencyRequestInProgress, DependencyUnavailable) as error:
-            return _refusal(render, error)  # storage down: 503 and nothing done (fail closed)
+            return render(error)  # storage down: 503 and nothing done (fail closed)
         if isinstance(begun, IdempotentAnswer):
             return replay(begun)
         return await _run_claimed(service, begun, handler, request, render)

@@ -13,7 +13,6 @@ import ipaddress
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,7 +29,6 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from twostep.api.errors import problem
-from twostep.api.middleware import ASGIApp, Message, Receive, Scope, Send
 from twostep.domain.metrics import CodeStage
 from twostep.settings import Settings
 
@@ -128,6 +126,12 @@ class PrometheusMetrics:
     def delivery_receipt(self, *, provider: str, status: str) -> None:
         self.receipts.labels(provider, status).inc()
 
+    # --- the HTTP edge (`api.request_middleware` observer) ---
+    def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count and time one answered request by method, route template and status."""
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
     # --- exposition ---
     def render(self) -> bytes:
         if self.registry is not None:
@@ -135,35 +139,6 @@ class PrometheusMetrics:
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
-
-
-class MetricsMiddleware:
-    """Counts and times every HTTP request by method, route template (never the raw path) and status."""
-
-    def __init__(self, app: ASGIApp, metrics: PrometheusMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the client gets if the app fails before answering
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            method = str(scope.get("method", ""))
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
 
 
 def _allowed(request: Request, settings: Settings) -> Response | None:
@@ -193,7 +168,7 @@ def _allowed(request: Request, settings: Settings) -> Response | None:
 
 
 def install_prometheus(app: FastAPI, metrics: PrometheusMetrics, settings: Settings) -> None:
-    """`GET /metrics` and the request middleware on `app`."""
+    """`GET /metrics` on `app`, and its requests counted and timed (by `api.request_middleware`)."""
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_page(request: Request) -> Response:
@@ -202,4 +177,4 @@ def install_prometheus(app: FastAPI, metrics: PrometheusMetrics, settings: Setti
             return refused
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.state.request_observers.append(metrics.request_done)

@@ -13,9 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from twostep.api.middleware import ASGIApp, Message, Receive, Scope, Send
 from twostep.domain.errors import RateLimited
-from twostep.services.limit_report import LimitState, close_report, open_report
+from twostep.services.limit_report import LimitState
 
 # What a limit name may hold; anything else is not a stable name and is not put in a header.
 _NAME = re.compile(r"[a-z0-9_]{1,64}")
@@ -48,27 +47,3 @@ def report_headers(states: Iterable[LimitState]) -> list[tuple[bytes, bytes]]:
     policies = ", ".join(_policy(s.name, s.quota, s.window) for s in states)
     current = ", ".join(f"{_sf_string(s.name)};r={s.remaining};t={s.reset_seconds}" for s in states)
     return [(b"ratelimit-policy", policies.encode()), (b"ratelimit", current.encode())]
-
-
-class RateLimitReportMiddleware:
-    """Adds the RateLimit fields of the limits a request passed to its successful answer (a refusal
-    carries its own, from the error)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        report, token = open_report()
-
-        async def send_with_fields(message: Message) -> None:
-            if message["type"] == "http.response.start" and report.states and message["status"] < 400:
-                message["headers"] = [*message.get("headers", ()), *report_headers(report.states.values())]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_fields)
-        finally:
-            close_report(token)

@@ -26,11 +26,13 @@ from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRou
 from twostep.channels import registry
 from twostep.container import Container
 from twostep.domain.errors import ApiKeyRequired, TwoStepError
-from twostep.domain.models import RequestContext
+from twostep.domain.models import RequestContext, Tenant
 from twostep.domain.transaction import Transaction
 from twostep.settings import Settings
 
 logger = logging.getLogger("twostep.api.verification")
+
+_KEY_TENANT = "api_key_tenant"  # request.state: (the presented key, its tenant or None)
 
 api_key_header = APIKeyHeader(
     name="X-Api-Key",
@@ -109,7 +111,21 @@ def api_keys_missing(settings: Settings) -> bool:
     return not configured and not open_without_keys(settings)
 
 
+def key_tenant(request: Request, container: Container, presented: str | None) -> Tenant | None:
+    """The tenant the presented API key names, or None; looked up once per request (an `Idempotency-Key`
+    scope needs it before the endpoint's dependencies ask again)."""
+    if presented is None:
+        return None
+    known: tuple[str, Tenant | None] | None = getattr(request.state, _KEY_TENANT, None)
+    if known is not None and known[0] == presented:
+        return known[1]
+    tenant = container.tenants.find(presented)
+    setattr(request.state, _KEY_TENANT, (presented, tenant))
+    return tenant
+
+
 async def verification_context(
+    request: Request,
     container: ContainerDep,
     ctx: ContextDep,
     presented: Annotated[str | None, Security(api_key_header)] = None,
@@ -118,12 +134,11 @@ async def verification_context(
 
     Raises: ApiKeyRequired when keys are needed and none matches (see `open_without_keys`).
     """
-    tenants = container.tenants
-    if not tenants.has_keys:
+    if not container.tenants.has_keys:
         if open_without_keys(container.settings):
             return ctx
         raise ApiKeyRequired("The verification API is not enabled on this service.")
-    tenant = tenants.find(presented) if presented is not None else None
+    tenant = key_tenant(request, container, presented)
     if tenant is None:
         raise ApiKeyRequired()
     return replace(ctx, tenant=tenant)
@@ -132,14 +147,12 @@ async def verification_context(
 CallerDep = Annotated[RequestContext, Depends(verification_context)]
 
 
-def by_tenant(request: Request, container: Container, _: bytes) -> str | None:
+def by_tenant(request: Request, container: Container, _: Any) -> str | None:
     """The tenant the API key names scopes an `Idempotency-Key`; None (no key scope) when the call will be
     refused for its key anyway."""
-    tenants = container.tenants
-    if not tenants.has_keys:
+    if not container.tenants.has_keys:
         return "open" if open_without_keys(container.settings) else None
-    presented = request.headers.get(api_key_header.model.name)
-    tenant = tenants.find(presented) if presented is not None else None
+    tenant = key_tenant(request, container, request.headers.get(api_key_header.model.name))
     return None if tenant is None else f"tenant={tenant.name}"
 
 

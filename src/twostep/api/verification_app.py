@@ -12,8 +12,7 @@ from twostep.api import routes_health, routes_receipts
 from twostep.api.docs_pages import install_docs
 from twostep.api.errors import install_error_handlers
 from twostep.api.lifespan import Lifespan
-from twostep.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from twostep.api.ratelimit_headers import RateLimitReportMiddleware
+from twostep.api.request_middleware import install_request_middleware
 from twostep.api.routes_adopted import adopt_routes
 from twostep.api.routes_verification import api_keys_missing, verification_router
 from twostep.api.routes_verification_status import verification_status_router
@@ -67,7 +66,5 @@ def create_verification_app(container: Container, *, lifespan: Lifespan | None =
     adopt_routes(app, routes_health.router)
     adopt_routes(app, routes_receipts.router)
     install_docs(app, settings)
-    app.add_middleware(RateLimitReportMiddleware)
-    app.add_middleware(BodyLimitMiddleware)
-    app.add_middleware(RequestIdMiddleware)
+    install_request_middleware(app)
     return app

@@ -31,6 +31,15 @@ class CounterChange:
     read: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Unless:
+    """A counter read with a batch: while it is live (at `at_least` or more, when given), the batch is
+    stopped and nothing changes (an account lock; a wrong-code count at its limit)."""
+
+    key: str
+    at_least: int | None = None
+
+
 def forget(key: str, now: datetime) -> CounterChange:
     """The change that ends `key` now: it reads as missing, and the next increment starts afresh."""
     return CounterChange(key, 0, now, restart=True)
@@ -40,6 +49,7 @@ def forget(key: str, now: datetime) -> CounterChange:
 class CounterBatch:
     """What `change_counters` did.
 
+    `stopped`: a counter of the batch's `unless` held, so nothing changed (checked before any limit).
     `refused`: None when every change applied; else the index of the first change (in the order given)
     whose limit the batch would pass, and nothing changed. `values[i]`: change i's counter value right
     after the batch (for a refused batch: what the refused change would have made it); None for a change
@@ -51,10 +61,14 @@ class CounterBatch:
     refused: int | None
     values: tuple[int | None, ...]
     expiries: tuple[datetime | None, ...]
+    stopped: bool = False  # an `Unless` held: nothing changed
 
     @property
     def applied(self) -> bool:
-        return self.refused is None
+        return self.refused is None and not self.stopped
+
+
+STOPPED = CounterBatch(None, (), (), stopped=True)
 
 
 def check_batch(changes: Sequence[CounterChange]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from twostep.domain.factor_summary import EnrolledFactorStore
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice, TotpFactor
 
 
@@ -100,6 +101,12 @@ class RememberedDeviceStore(Protocol):
 
 
 class FactorStorage(
-    TotpStore, RecoveryCodeStore, PasskeyStore, CeremonyStore, RememberedDeviceStore, Protocol
+    TotpStore,
+    RecoveryCodeStore,
+    PasskeyStore,
+    CeremonyStore,
+    RememberedDeviceStore,
+    EnrolledFactorStore,
+    Protocol,
 ):
     """Every factor record; part of `Storage`."""

@@ -32,6 +32,7 @@ class IdempotencyKeyReused(TwoStepError):
 class IdempotencyRequestInProgress(TwoStepError):
     code = "idempotency_request_in_progress"
     default_message = "A request with this Idempotency-Key is still being processed; retry shortly."
+    retry_after = 1  # seconds: the first request is usually done by then
 
 
 def _unquote(raw: str) -> str | None:

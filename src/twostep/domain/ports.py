@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from twostep.domain.counter_batch import CounterBatch, CounterChange
+from twostep.domain.counter_batch import CounterBatch, CounterChange, Unless
 from twostep.domain.factor_ports import FactorStorage
 from twostep.domain.idempotency import IdempotencyStore
 from twostep.domain.identity import E164
@@ -115,6 +115,15 @@ class ChallengeStore(Protocol):
         """Mark the challenge used; True only for the one caller that did so."""
         ...
 
+    def attempt_challenge(self, challenge_id: str, now: datetime, consume_if: str | None) -> Challenge | None:
+        """`count_attempt`, consuming the challenge in the same atomic write while it still holds the
+        code HMAC `consume_if` (the caller matched the submitted code against it; None: a wrong code).
+
+        Returns the challenge after the write (`consumed_at` set when this call consumed it), or None
+        when the gate refused, like `count_attempt`.
+        """
+        ...
+
     def expire_challenge(self, challenge_id: str, now: datetime) -> None:
         """Make the challenge unusable at once (a code that was never delivered)."""
         ...
@@ -207,9 +216,12 @@ class CounterStore(Protocol):
 
     def delete_counter(self, key: str) -> None: ...
 
-    def change_counters(self, changes: Sequence[CounterChange], now: datetime) -> CounterBatch:
+    def change_counters(
+        self, changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless] = ()
+    ) -> CounterBatch:
         """Apply every change in one storage request, all or nothing (see `CounterChange` and
-        `CounterBatch`): a change whose limit would be passed refuses the batch and nothing changes.
+        `CounterBatch`): a change whose limit would be passed refuses the batch, and a counter of
+        `unless` that holds (read in the same request) stops it; either way nothing changes.
 
         Raises: ValueError (a key twice), StorageUnavailable.
         """

@@ -9,12 +9,13 @@ from datetime import timedelta
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import AccountLocked
-from twostep.domain.ports import Counter, CounterStore
+from twostep.domain.ports import CounterStore
 
 LOCK_LIFETIME = timedelta(days=365 * 100)
 
 
-def _key(user_id: str) -> str:
+def lock_key(user_id: str) -> str:
+    """The counter that is live while `user_id` is locked."""
     return f"account-lock:{user_id}"
 
 
@@ -25,23 +26,15 @@ class AccountLocks:
 
     def lock(self, user_id: str) -> None:
         now = self._clock.now()
-        self._counters.increment_counter(_key(user_id), 1, now, now + LOCK_LIFETIME)
+        self._counters.increment_counter(lock_key(user_id), 1, now, now + LOCK_LIFETIME)
 
     def unlock(self, user_id: str) -> None:
-        self._counters.delete_counter(_key(user_id))
+        self._counters.delete_counter(lock_key(user_id))
 
     def is_locked(self, user_id: str) -> bool:
-        return self._counters.get_counter(_key(user_id), self._clock.now()) is not None
+        return self._counters.get_counter(lock_key(user_id), self._clock.now()) is not None
 
     def check(self, user_id: str) -> None:
         """Raises: AccountLocked."""
         if self.is_locked(user_id):
             raise AccountLocked()
-
-    def check_reading(self, user_id: str, other: str) -> Counter | None:
-        """`check`, reading the counter `other` in the same storage request (a sign-in needs the
-        account's wrong-code count next); returns it. Raises: AccountLocked."""
-        found = self._counters.get_counters([_key(user_id), other], self._clock.now())
-        if _key(user_id) in found:
-            raise AccountLocked()
-        return found.get(other)

@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 from typing import NoReturn
 
 from twostep.domain.clock import Clock
-from twostep.domain.counter_batch import CounterChange, forget
-from twostep.domain.errors import RateLimited
+from twostep.domain.counter_batch import CounterChange, Unless, forget
+from twostep.domain.errors import AccountLocked, RateLimited
 from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.models import NO_CONTEXT, RequestContext
 from twostep.domain.ports import Counter, CounterStore, PrefixBlock, PrefixBlockStore
+from twostep.services.account_locks import lock_key
 from twostep.services.audit import AuditService
 from twostep.services.counting import (
     DAY,
@@ -272,12 +273,19 @@ class LimitsService:
         """Seconds to wait after the `excess`-th failure past the free ones (the first: 1 s)."""
         return min(self._policy.login_max_delay_seconds, 1 << min(max(excess - 1, 0), 20))
 
-    def login_succeeded(self, attempt: LoginAttempt) -> None:
+    def login_succeeded(self, attempt: LoginAttempt, user_id: str | None = None) -> Counter | None:
         """The right password: forget this client's failures and delay, and give back the unit this
         attempt took from the account-wide count (which is not reset, so an owner signing in now and
         then does not reset a distributed guesser's budget, nor do the owner's sign-ins count as
         failures). A client's delay gate exists only once its failures passed the free ones (this
-        attempt's count says whether they did), so only then is there one to delete."""
+        attempt's count says whether they did), so only then is there one to delete.
+
+        With `user_id` (a sign-in going on to its second step), the same storage request checks the
+        account's lock (`AccountLocks`) and its wrong-code count (`code_failures_key`); returns that
+        count when it reached `otp_account_failure_limit` (for `check_code_failures`), else None.
+
+        Raises: AccountLocked (the password's counts are still settled).
+        """
         now = self._clock.now()
         changes = [forget(attempt.client.key, now)]
         if attempt.client.value > self._policy.login_free_failures:
@@ -285,7 +293,21 @@ class LimitsService:
             changes.append(forget(login_gate_key(subject), now))
         account = attempt.account
         changes.append(CounterChange(account.key, -account.amount, account.expires_at))
-        self._counters.change_counters(changes, now)  # one storage request
+        if user_id is None:
+            self._counters.change_counters(changes, now)
+            return None
+        locked, failures = lock_key(user_id), code_failures_key(user_id)
+        limit = self._policy.otp_account_failure_limit
+        if not self._counters.change_counters(
+            changes, now, [Unless(locked), Unless(failures, limit)]
+        ).stopped:
+            return None  # one storage request: not locked, and the wrong codes are under their limit
+        # Locked, or the wrong codes are spent: read which, and settle the password's counts all the same.
+        found = self._counters.get_counters([locked, failures], now)
+        self._counters.change_counters(changes, now)
+        if locked in found:
+            raise AccountLocked()
+        return found.get(failures)
 
     # --- per account: consecutive wrong codes across logins and resends (NIST 800-63B) ---
     def check_second_factor_allowed(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> None:
@@ -334,12 +356,17 @@ class LimitsService:
 
     def code_succeeded(self, user_id: str, phone: str | None = None) -> None:
         """A right code for `user_id`'s sign-in: `reset_code_failures`, and (a texted code, `phone`)
-        the fraud guard's count of a used code (`SmsAdmission.record_verified`), in one storage request."""
+        the fraud guard's count of a used code (`SmsAdmission.record_verified`), in one storage request
+        that also checks the account is not locked (`AccountLocks`).
+
+        Raises: AccountLocked (nothing reset or counted).
+        """
         now = self._clock.now()
         changes = [forget(code_failures_key(user_id), now)]
         if phone:
             changes.append(self.sms.guard.verified_change(phone))
-        self._counters.change_counters(changes, now)
+        if self._counters.change_counters(changes, now, [Unless(lock_key(user_id))]).stopped:
+            raise AccountLocked()
 
     def _refuse_locked(self, user_id: str, ctx: RequestContext) -> NoReturn:
         # No window: the lock lifts only when an administrator unlocks the account.

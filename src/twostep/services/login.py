@@ -30,7 +30,7 @@ from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.devices import DeviceService
-from twostep.services.limits import LimitsService, code_failures_key
+from twostep.services.limits import LimitsService
 from twostep.services.second_factor import SecondFactorService
 from twostep.services.tokens import TokenPair, TokenService
 
@@ -113,9 +113,9 @@ class LoginService:
         if not self._hasher.verify(user.password_hash if user else None, password) or user is None:
             self._audit.record("login_failed", ctx=ctx, email=email, user_id=user.id if user else None)
             raise InvalidCredentials()
-        self._limits.login_succeeded(attempt)
-        # The lock and the wrong-code count (checked below, before a code goes out) in one read.
-        code_failures = self._locks.check_reading(user.id, code_failures_key(user.id))
+        # The password's counts settled, the lock checked and the wrong-code count (checked below,
+        # before a code goes out) read, in one storage request.
+        code_failures = self._limits.login_succeeded(attempt, user.id)
         if self._hasher.needs_rehash(user.password_hash):
             self._users.set_password_hash(user.id, self._hasher.hash(password))
         if self._devices is not None and self._devices.recognises(device_token, user.id):
@@ -235,12 +235,12 @@ class LoginService:
         except TwoStepError:
             self._limits.code_attempt_void(challenge.subject)
             raise
-        # The account's wrong codes start again; a texted code counts as used for the fraud guard.
+        # Unless the account is locked (AccountLocked): its wrong codes start again, and a texted code
+        # counts as used for the fraud guard.
         self._limits.code_succeeded(challenge.subject, challenge.phone if factor == "sms" else None)
         user = self._users.get_user(challenge.subject)
         if user is None:
             raise ChallengeNotFound()
-        self._locks.check(user.id)
         events = [self._audit.entry("code_verified", ctx=ctx, user_id=user.id, factor=factor)]
         if factor == "sms" and not user.phone_verified and self._users.prove_phone(user.id, challenge.phone):
             # The code came back from the number: it is this account's now, other claims on it end.

@@ -34,15 +34,15 @@ class SecondFactorService:
 
     def available(self, user: User) -> tuple[Factor, ...]:
         """The factors this account can sign in with, strongest first."""
+        enrolled = self._store.enrolled_factors(user.id)  # one storage request
         factors: list[Factor] = []
-        if self._store.list_passkeys(user.id):
+        if enrolled.passkeys:
             factors.append("passkey")
-        totp = self._store.get_totp(user.id)
-        if totp is not None and totp.enabled:
+        if enrolled.totp:
             factors.append("totp")
         if user.phone is not None:
             factors.append("sms")
-        if factors != ["sms"] and factors and self._store.count_recovery_codes(user.id) > 0:
+        if factors != ["sms"] and factors and enrolled.recovery_codes > 0:
             factors.append("recovery")
         return tuple(factors)
 

@@ -39,7 +39,7 @@ def configured(value: str | SecretStr | None) -> str:
     """
     text = value.get_secret_value() if isinstance(value, SecretStr) else value
     if text is None:
-        raise LookupError("a required provider setting is unset: build senders with twostep.sms.build_sender")
+        raise LookupError("a required provider setting is unset: build senders with build_sender")
     return text.strip()
 
 

@@ -55,9 +55,9 @@ from twostep.storage.dynamodb_client import (
 from twostep.storage.dynamodb_counter_batch import CounterBatchOps
 from twostep.storage.dynamodb_deliveries import DeliveryOps
 from twostep.storage.dynamodb_erasure import ErasureOps
+from twostep.storage.dynamodb_factor_summary import FactorSummaryOps
 from twostep.storage.dynamodb_factors import FactorOps
 from twostep.storage.dynamodb_idempotency import IdempotencyOps
-from twostep.storage.dynamodb_passkeys import PasskeyOps
 from twostep.storage.dynamodb_schema import GSI1, create_table, table_exists
 from twostep.storage.dynamodb_sessions import SessionOps
 from twostep.storage.dynamodb_tokens import RefreshTokenOps
@@ -77,7 +77,7 @@ class DynamoDbStorage(
     PrefixBlockOps,
     UpkeepOps,
     FactorOps,
-    PasskeyOps,
+    FactorSummaryOps,
     DeliveryOps,
     IdempotencyOps,
 ):
@@ -208,6 +208,20 @@ class DynamoDbStorage(
             {":one": 1, ":now": to_number(now)},
             f"{_NOT_CONSUMED} AND expires_at > :now AND attempts < max_attempts",
         )
+
+    def attempt_challenge(self, challenge_id: str, now: datetime, consume_if: str | None) -> Challenge | None:
+        """One conditional write when the code matches and is still the stored one; when it was
+        replaced meanwhile (or the gate refused), a plain `count_attempt` decides."""
+        if consume_if is not None:
+            consumed = self._challenge_update(
+                challenge_id,
+                "ADD attempts :one SET consumed_at = :now",
+                {":one": 1, ":now": to_number(now), ":h": consume_if},
+                f"{_NOT_CONSUMED} AND expires_at > :now AND attempts < max_attempts AND code_hmac = :h",
+            )
+            if consumed is not None:
+                return consumed
+        return self.count_attempt(challenge_id, now)
 
     def consume_challenge(self, challenge_id: str, now: datetime) -> bool:
         return (

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from twostep.domain.counter_batch import CounterBatch, CounterChange, check_batch
+from twostep.domain.counter_batch import STOPPED, CounterBatch, CounterChange, Unless, check_batch
 from twostep.domain.errors import StorageUnavailable
 from twostep.storage.dynamodb_client import (
     ConditionFailed,
@@ -34,18 +34,23 @@ RESTART = "SET v = :a, expires_at = :e, #ttl = :ttl"
 
 
 class CounterBatchOps(CounterOps):
-    def change_counters(self, changes: Sequence[CounterChange], now: datetime) -> CounterBatch:
+    def change_counters(
+        self, changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless] = ()
+    ) -> CounterBatch:
         check_batch(changes)
-        if len(changes) > TRANSACTION_ITEMS:
+        if len(changes) + len(unless) > TRANSACTION_ITEMS:
             raise ValueError(f"a counter batch changes at most {TRANSACTION_ITEMS} counters on DynamoDB")
         if not changes:
             return CounterBatch(None, (), ())
         ended: set[int] = set()  # changes whose counter is known to have ended: restart it
         for _ in range(RESTART_RACE_RETRIES):
             items = [self._change_item(c, now, i in ended) for i, c in enumerate(changes)]
+            items += [self._not_held(guard, now) for guard in unless]
             try:
                 self._calls.call("transact_write_items", TransactItems=items)
             except ConditionFailed as failed:
+                if any(r.get("Code") == "ConditionalCheckFailed" for r in failed.reasons[len(changes) :]):
+                    return STOPPED
                 refusal = self._refusal(changes, now, failed.reasons, ended)
                 if refusal is not None:
                     return refusal
@@ -87,6 +92,22 @@ class CounterBatchOps(CounterOps):
             update["ConditionExpression"] = condition
             update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         return {"Update": update}
+
+    def _not_held(self, guard: Unless, now: datetime) -> dict[str, Any]:
+        """A condition check that fails while `guard` holds."""
+        values: dict[str, Any] = {":now": to_number(now)}
+        condition = "attribute_not_exists(PK) OR expires_at <= :now"
+        if guard.at_least is not None:
+            condition += " OR v < :least"
+            values[":least"] = guard.at_least
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": key(self._counter_pk(guard.key), "COUNTER"),
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": serialize(values),
+            }
+        }
 
     def _refusal(
         self,

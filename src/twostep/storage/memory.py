@@ -8,7 +8,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
 
-from twostep.domain.counter_batch import CounterBatch, CounterChange, check_batch, first_refused
+from twostep.domain.counter_batch import (
+    STOPPED,
+    CounterBatch,
+    CounterChange,
+    Unless,
+    check_batch,
+    first_refused,
+)
 from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
 from twostep.domain.models import (
@@ -191,6 +198,15 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
             self._challenges[challenge_id] = updated
             return updated
 
+    def attempt_challenge(self, challenge_id: str, now: datetime, consume_if: str | None) -> Challenge | None:
+        with self._lock:
+            counted = self.count_attempt(challenge_id, now)
+            if counted is None or consume_if is None or counted.code_hmac != consume_if:
+                return counted
+            consumed = replace(counted, consumed_at=now)
+            self._challenges[challenge_id] = consumed
+            return consumed
+
     def consume_challenge(self, challenge_id: str, now: datetime) -> bool:
         with self._lock:
             current = self._challenges.get(challenge_id)
@@ -320,9 +336,15 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
         with self._lock:
             self._counters.pop(key, None)
 
-    def change_counters(self, changes: Sequence[CounterChange], now: datetime) -> CounterBatch:
+    def change_counters(
+        self, changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless] = ()
+    ) -> CounterBatch:
         check_batch(changes)
         with self._lock:
+            for guard in unless:
+                live = self.get_counter(guard.key, now)
+                if live is not None and (guard.at_least is None or live.value >= guard.at_least):
+                    return STOPPED
             after = [self._changed(change, now) for change in changes]
             refused = first_refused(changes, [counter.value for counter in after])
             if refused is None:

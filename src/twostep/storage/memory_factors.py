@@ -7,11 +7,21 @@ from dataclasses import replace
 from datetime import datetime
 
 from twostep.domain.factor_errors import PasskeyExists
+from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice, TotpFactor
 
 
 class MemoryFactors:
     _lock: threading.RLock
+
+    def enrolled_factors(self, user_id: str) -> EnrolledFactors:
+        with self._lock:
+            totp = self.get_totp(user_id)
+            return EnrolledFactors(
+                passkeys=bool(self.list_passkeys(user_id)),
+                totp=totp is not None and totp.enabled,
+                recovery_codes=self.count_recovery_codes(user_id),
+            )
 
     def _init_factors(self) -> None:
         self._totp: dict[str, TotpFactor] = {}

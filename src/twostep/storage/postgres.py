@@ -136,6 +136,17 @@ class PostgresStorage(
             )
         )
 
+    def attempt_challenge(self, challenge_id: str, now: datetime, consume_if: str | None) -> Challenge | None:
+        return _challenge(
+            self._one(
+                "UPDATE challenges SET attempts = attempts + 1,"
+                " consumed_at = CASE WHEN code_hmac = %s::text THEN %s::timestamptz ELSE NULL END"
+                " WHERE id = %s AND consumed_at IS NULL AND expires_at > %s AND attempts < max_attempts"
+                " RETURNING *",
+                (consume_if, now, challenge_id, now),
+            )
+        )
+
     def consume_challenge(self, challenge_id: str, now: datetime) -> bool:
         changed = self._execute(
             "UPDATE challenges SET consumed_at = %s WHERE id = %s AND consumed_at IS NULL",

@@ -7,17 +7,32 @@ from datetime import datetime
 
 import psycopg
 
-from twostep.domain.counter_batch import CounterBatch, CounterChange, check_batch, first_refused
+from twostep.domain.counter_batch import (
+    STOPPED,
+    CounterBatch,
+    CounterChange,
+    Unless,
+    check_batch,
+    first_refused,
+)
 from twostep.storage.postgres_connection import PostgresConnections, Row
 
 
-def upsert_counters(count: int) -> str:
+def upsert_counters(count: int, unless: Sequence[Unless]) -> str:
     """One statement for the whole batch: each row adds to a live counter or (re)starts it (the
-    restarted keys are one array parameter), and returns its state."""
-    rows = ", ".join("(%s, %s, %s)" for _ in range(count))
+    restarted keys are one array parameter), and returns its state. With `unless`, the rows come from
+    a SELECT that yields none while one of those counters holds."""
+    rows = ", ".join("(%s::text, %s::bigint, %s::timestamptz)" for _ in range(count))
+    source = f"VALUES {rows}"
+    if unless:
+        held = " OR ".join("key = %s" if u.at_least is None else "(key = %s AND value >= %s)" for u in unless)
+        source = (
+            f"SELECT k, a, e FROM ({source}) AS v (k, a, e) WHERE NOT EXISTS"  # noqa: S608 (placeholders only)
+            f" (SELECT 1 FROM counters WHERE ({held}) AND expires_at > %s)"
+        )
     again = "c.expires_at <= %s OR EXCLUDED.key = ANY(%s)"
     return (
-        f"INSERT INTO counters AS c (key, value, expires_at) VALUES {rows} ON CONFLICT (key) DO UPDATE SET"  # noqa: S608 (placeholders only)
+        f"INSERT INTO counters AS c (key, value, expires_at) {source} ON CONFLICT (key) DO UPDATE SET"
         f" value = CASE WHEN {again} THEN EXCLUDED.value ELSE c.value + EXCLUDED.value END,"
         f" expires_at = CASE WHEN {again} THEN EXCLUDED.expires_at ELSE c.expires_at END"
         " RETURNING key, value, expires_at"
@@ -25,25 +40,31 @@ def upsert_counters(count: int) -> str:
 
 
 class PostgresCounters(PostgresConnections):
-    def change_counters(self, changes: Sequence[CounterChange], now: datetime) -> CounterBatch:
+    def change_counters(
+        self, changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless] = ()
+    ) -> CounterBatch:
         check_batch(changes)
         if not changes:
             return CounterBatch(None, (), ())
         restart = [c.key for c in changes if c.restart]
         params: list[object] = [v for c in changes for v in (c.key, c.amount, c.expires_at)]
+        for guard in unless:
+            params += [guard.key] if guard.at_least is None else [guard.key, guard.at_least]
+        if unless:
+            params.append(now)
         params += [now, restart, now, restart]
-        sql = upsert_counters(len(changes))
+        sql = upsert_counters(len(changes), unless)
         limited = any(change.limit is not None for change in changes)
         refused: int | None = None
         with self._guard() as conn:
             if not limited:  # one statement is atomic on its own
-                return _batch(changes, self._run(conn, sql, params).fetchall(), None)
+                return _batch(changes, self._run(conn, sql, params).fetchall(), None, unless)
             with conn.transaction():
                 rows = self._run(conn, sql, params).fetchall()
-                refused = first_refused(changes, _values(changes, rows)[0])
+                refused = first_refused(changes, _values(changes, rows)[0]) if rows else None
                 if refused is not None:
                     raise psycopg.Rollback()
-        return _batch(changes, rows, refused)
+        return _batch(changes, rows, refused, unless)
 
 
 def _values(
@@ -55,6 +76,10 @@ def _values(
     return values, [None if row is None else row["expires_at"] for row in found]
 
 
-def _batch(changes: Sequence[CounterChange], rows: list[Row], refused: int | None) -> CounterBatch:
+def _batch(
+    changes: Sequence[CounterChange], rows: list[Row], refused: int | None, unless: Sequence[Unless]
+) -> CounterBatch:
+    if unless and not rows:  # every change yields a row unless the guard held them all back
+        return STOPPED
     values, expiries = _values(changes, rows)
     return CounterBatch(refused, tuple(values), tuple(expiries))

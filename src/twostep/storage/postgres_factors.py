@@ -9,8 +9,10 @@ from datetime import datetime
 import psycopg
 
 from twostep.domain.factor_errors import PasskeyExists
+from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice, TotpFactor
 from twostep.storage.postgres_connection import PostgresConnections, Row
+from twostep.storage.sql_factor_summary import ENROLLED, enrolled
 
 # Run by `delete_user` in its transaction, each with the user id: every factor record of the user (which
 # frees the credential ids of their passkeys) and any registration ceremony begun for them.
@@ -62,6 +64,9 @@ def _device(row: Row) -> RememberedDevice:
 
 
 class PostgresFactors(PostgresConnections):
+    def enrolled_factors(self, user_id: str) -> EnrolledFactors:
+        return enrolled(self._one(ENROLLED.format(p="%s"), (user_id,) * 3))
+
     # --- TOTP ---
     def get_totp(self, user_id: str) -> TotpFactor | None:
         return _totp(self._one("SELECT * FROM totp_factors WHERE user_id = %s", (user_id,)))

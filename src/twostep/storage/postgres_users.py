@@ -78,18 +78,21 @@ class PostgresUsers(PostgresSessionOps):
         try:
             with self._guard(unique=True) as conn, conn.transaction():
                 self._lock_phone(conn, phone)
-                proven = self._run(
-                    conn, "UPDATE users SET phone = %s, phone_verified = true WHERE id = %s", (phone, user_id)
-                ).rowcount
-                if proven:
-                    self._run(
-                        conn,
-                        "UPDATE users SET phone = NULL, phone_verified = false WHERE phone = %s AND id <> %s",
-                        (phone, user_id),
-                    )
+                # One statement: the owner's row takes the number, other accounts' claims on it are
+                # dropped; nothing changes when the user is gone or another account proved the number.
+                rows = self._run(
+                    conn,
+                    "UPDATE users SET phone = CASE WHEN id = %s THEN %s ELSE NULL END,"
+                    " phone_verified = (id = %s)"
+                    " WHERE (id = %s OR (phone = %s AND NOT phone_verified))"
+                    " AND EXISTS (SELECT 1 FROM users WHERE id = %s)"
+                    " AND NOT EXISTS (SELECT 1 FROM users WHERE phone = %s AND phone_verified AND id <> %s)"
+                    " RETURNING id",
+                    (user_id, phone, user_id, user_id, phone, user_id, phone, user_id),
+                ).fetchall()
         except psycopg.errors.UniqueViolation:
             return False  # another account proved this number first; the transaction rolled back
-        return bool(proven)
+        return any(row["id"] == user_id for row in rows)
 
     def prove_email(self, user_id: str, email: str) -> None:
         try:

@@ -60,24 +60,22 @@ class SqliteStorage(
             raise AccountExists()
 
     def prove_phone(self, user_id: str, phone: E164) -> bool:
-        with self._guard(unique=True) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                proven = conn.execute(
-                    "UPDATE users SET phone = ?, phone_verified = 1 WHERE id = ?", (phone, user_id)
-                ).rowcount
-                conn.execute(
-                    "UPDATE users SET phone = NULL, phone_verified = 0 WHERE phone = ? AND id != ?",
-                    (phone, user_id),
-                )
-                conn.execute("COMMIT" if proven else "ROLLBACK")
-            except sqlite3.IntegrityError:
-                conn.execute("ROLLBACK")
-                return False  # another account proved this number first
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        return bool(proven)
+        # One statement: the owner's row takes the number, other accounts' claims on it are dropped;
+        # nothing changes when the user is gone or another account has proven the number.
+        try:
+            with self._guard(unique=True) as conn:
+                self.statements += 1
+                rows = conn.execute(
+                    "UPDATE users SET phone = CASE WHEN id = ? THEN ? ELSE NULL END, phone_verified = (id = ?)"
+                    " WHERE (id = ? OR (phone = ? AND phone_verified = 0))"
+                    " AND EXISTS (SELECT 1 FROM users WHERE id = ?)"
+                    " AND NOT EXISTS (SELECT 1 FROM users WHERE phone = ? AND phone_verified = 1 AND id != ?)"
+                    " RETURNING id",
+                    (user_id, phone, user_id, user_id, phone, user_id, phone, user_id),
+                ).fetchall()
+        except sqlite3.IntegrityError:
+            return False  # another account proved this number first
+        return any(row["id"] == user_id for row in rows)
 
     def prove_email(self, user_id: str, email: str) -> None:
         try:
@@ -205,6 +203,17 @@ class SqliteStorage(
                 "UPDATE challenges SET attempts = attempts + 1 WHERE id = ? AND consumed_at IS NULL"
                 " AND expires_at > ? AND attempts < max_attempts RETURNING *",
                 (challenge_id, epoch(now)),
+            )
+        )
+
+    def attempt_challenge(self, challenge_id: str, now: datetime, consume_if: str | None) -> Challenge | None:
+        return self._challenge(
+            self._one(
+                "UPDATE challenges SET attempts = attempts + 1,"
+                " consumed_at = CASE WHEN code_hmac = ? THEN ? ELSE NULL END"
+                " WHERE id = ? AND consumed_at IS NULL AND expires_at > ? AND attempts < max_attempts"
+                " RETURNING *",
+                (consume_if, epoch(now), challenge_id, epoch(now)),
             )
         )
 

@@ -6,53 +6,76 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
-from twostep.domain.counter_batch import CounterBatch, CounterChange, check_batch, first_refused
+from twostep.domain.counter_batch import (
+    STOPPED,
+    CounterBatch,
+    CounterChange,
+    Unless,
+    check_batch,
+    first_refused,
+)
 from twostep.storage.sqlite_connection import SqliteConnections, epoch, moment
 
 
-def upsert_counters(changes: Sequence[CounterChange]) -> str:
+def upsert_counters(changes: Sequence[CounterChange], unless: Sequence[Unless]) -> str:
     """One statement for the whole batch: each row adds to a live counter or (re)starts it, and
-    returns its state. Restarts are named by key, as the upsert sees only the table's columns."""
+    returns its state. Restarts are named by key, as the upsert sees only the table's columns. With
+    `unless`, the rows come from a SELECT that yields none while one of those counters holds."""
     rows = ", ".join("(?, ?, ?)" for _ in changes)
     restart = [c for c in changes if c.restart]
     again = "expires_at <= ?" + (
         f" OR excluded.key IN ({', '.join('?' for _ in restart)})" if restart else ""
     )
+    source = f"VALUES {rows}"
+    if unless:
+        held = " OR ".join("key = ?" if u.at_least is None else "(key = ? AND value >= ?)" for u in unless)
+        source = (
+            f"SELECT column1, column2, column3 FROM ({source}) WHERE NOT EXISTS"  # noqa: S608 (placeholders only)
+            f" (SELECT 1 FROM counters WHERE ({held}) AND expires_at > ?)"
+        )
     return (
-        f"INSERT INTO counters (key, value, expires_at) VALUES {rows} ON CONFLICT (key) DO UPDATE SET"  # noqa: S608 (placeholders only)
+        f"INSERT INTO counters (key, value, expires_at) {source} ON CONFLICT (key) DO UPDATE SET"
         f" value = CASE WHEN {again} THEN excluded.value ELSE value + excluded.value END,"
         f" expires_at = CASE WHEN {again} THEN excluded.expires_at ELSE expires_at END"
         " RETURNING key, value, expires_at"
     )
 
 
-def upsert_parameters(changes: Sequence[CounterChange], now: float | None) -> list[object]:
+def upsert_parameters(
+    changes: Sequence[CounterChange], now: float | None, unless: Sequence[Unless]
+) -> list[object]:
     restart = [c.key for c in changes if c.restart]
     values: list[object] = [v for c in changes for v in (c.key, c.amount, epoch(c.expires_at))]
-    return [*values, now, *restart, now, *restart]
+    guard: list[object] = [
+        v for u in unless for v in ((u.key,) if u.at_least is None else (u.key, u.at_least))
+    ]
+    guard += [now] if unless else []
+    return [*values, *guard, now, *restart, now, *restart]
 
 
 class SqliteCounters(SqliteConnections):
-    def change_counters(self, changes: Sequence[CounterChange], now: datetime) -> CounterBatch:
+    def change_counters(
+        self, changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless] = ()
+    ) -> CounterBatch:
         check_batch(changes)
         if not changes:
             return CounterBatch(None, (), ())
-        sql, params = upsert_counters(changes), upsert_parameters(changes, epoch(now))
+        sql = upsert_counters(changes, unless)
+        params = upsert_parameters(changes, epoch(now), unless)
         limited = any(change.limit is not None for change in changes)
         with self._guard() as conn:
             self.statements += 1
             if not limited:  # one statement is atomic on its own
-                return _batch(changes, conn.execute(sql, params).fetchall(), None)
+                return _batch(changes, conn.execute(sql, params).fetchall(), None, unless)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 rows = conn.execute(sql, params).fetchall()
-                values = _values(changes, rows)[0]
-                refused = first_refused(changes, values)
+                refused = first_refused(changes, _values(changes, rows)[0]) if rows else None
                 conn.execute("COMMIT" if refused is None else "ROLLBACK")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return _batch(changes, rows, refused)
+            return _batch(changes, rows, refused, unless)
 
 
 def _values(
@@ -64,6 +87,10 @@ def _values(
     return values, [None if row is None else moment(row["expires_at"]) for row in found]
 
 
-def _batch(changes: Sequence[CounterChange], rows: list[sqlite3.Row], refused: int | None) -> CounterBatch:
+def _batch(
+    changes: Sequence[CounterChange], rows: list[sqlite3.Row], refused: int | None, unless: Sequence[Unless]
+) -> CounterBatch:
+    if unless and not rows:  # every change yields a row unless the guard held them all back
+        return STOPPED
     values, expiries = _values(changes, rows)
     return CounterBatch(refused, tuple(values), tuple(expiries))

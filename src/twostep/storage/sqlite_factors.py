@@ -7,7 +7,9 @@ import sqlite3
 from datetime import datetime
 
 from twostep.domain.factor_errors import PasskeyExists
+from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice, TotpFactor
+from twostep.storage.sql_factor_summary import ENROLLED, enrolled
 from twostep.storage.sqlite_connection import SqliteConnections, epoch, moment, moment_or_none
 
 
@@ -50,6 +52,10 @@ def _device(row: sqlite3.Row) -> RememberedDevice:
 
 
 class SqliteFactors(SqliteConnections):
+    def enrolled_factors(self, user_id: str) -> EnrolledFactors:
+        row = self._one(ENROLLED.format(p="?"), (user_id,) * 3)
+        return enrolled(None if row is None else dict(row))
+
     # --- TOTP ---
     def get_totp(self, user_id: str) -> TotpFactor | None:
         return _totp(self._one("SELECT * FROM totp_factors WHERE user_id = ?", (user_id,)))

@@ -1,0 +1,123 @@
+"""The one pure-ASGI middleware every request passes: request id, body limit, RateLimit fields, security
+headers and the request observers (the Prometheus request metrics), in a single layer.
+
+They used to be four layers (request id, body limit, rate-limit report, metrics), each with its own
+`send` wrapper and call frame on every request; one layer does the same work with one of each.
+What each part does, in the order a request meets it:
+
+- Request id: a sane incoming `X-Request-Id` is kept, else one is made; it is echoed on the answer and
+  put in every log line (`logs.request_id_var`) while the request runs.
+- Body limit: a body over `max_bytes` is answered 413 problem+json, by `Content-Length` before anything
+  reads it, or while it streams in (then only if no answer has started).
+- RateLimit fields: the limits the request passed, on a successful answer (`ratelimit_headers`).
+- Security headers on every answer (unless the route set its own value).
+- Observers: told method, route template (never the raw path), status and seconds once the request is
+  done; the status is 500 when the app failed before answering.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from fastapi import FastAPI
+
+from twostep.api.middleware import (
+    MAX_BODY_BYTES,
+    SAFE_REQUEST_ID,
+    SECURITY_HEADERS,
+    SECURITY_NAMES,
+    ASGIApp,
+    BodyTooLarge,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    header,
+)
+from twostep.api.ratelimit_headers import report_headers
+from twostep.logs import request_id_var
+from twostep.services.limit_report import close_report, open_report
+
+# (method, route template or "unmatched", status, seconds)
+RequestObserver = Callable[[str, str, int, float], None]
+
+
+class RequestMiddleware:
+    def __init__(
+        self, app: ASGIApp, observers: list[RequestObserver] | None = None, max_bytes: int = MAX_BODY_BYTES
+    ) -> None:
+        self.app = app
+        # Shared with whoever installs observers after the app is built (`install_prometheus`).
+        self.observers = observers if observers is not None else []
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started_at = time.perf_counter()
+        incoming = header(scope, b"x-request-id")
+        request_id = incoming.decode() if SAFE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        id_token = request_id_var.set(request_id)
+        report, report_token = open_report()
+        status = 500  # what the client gets if the app fails before answering
+        answered = False
+        received = 0
+        max_bytes = self.max_bytes
+
+        async def edge_send(message: Message) -> None:
+            nonlocal status, answered
+            if message["type"] == "http.response.start":
+                status, answered = int(message["status"]), True
+                headers = list(message.get("headers", ()))
+                if report.states and status < 400:
+                    headers.extend(report_headers(report.states.values()))
+                present = {name.lower() for name, _ in headers if name.lower() in SECURITY_NAMES}
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                message["headers"] = headers
+            await send(message)
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > max_bytes:
+                raise BodyTooLarge
+            return message
+
+        try:
+            declared = header(scope, b"content-length")
+            if declared.isdigit() and int(declared) > max_bytes:
+                await self._refuse(scope, receive, edge_send)
+                return
+            try:
+                await self.app(scope, counting_receive, edge_send)
+            except BodyTooLarge:
+                if answered:  # too late for a 413
+                    raise
+                await self._refuse(scope, receive, edge_send)
+        finally:
+            close_report(report_token)
+            request_id_var.reset(id_token)
+            if self.observers:
+                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                elapsed = time.perf_counter() - started_at
+                method = str(scope.get("method", ""))
+                for observe in self.observers:
+                    observe(method, route, status, elapsed)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from twostep.api.errors import problem  # here: api.errors imports this module's neighbours
+
+        detail = f"The body is larger than {self.max_bytes} bytes."
+        await problem(413, "body_too_large", detail)(scope, receive, send)
+
+
+def install_request_middleware(app: FastAPI) -> None:
+    """The middleware on `app`; observers added to `app.state.request_observers` later are told too."""
+    observers: list[RequestObserver] = []
+    app.state.request_observers = observers
+    app.add_middleware(RequestMiddleware, observers=observers)
