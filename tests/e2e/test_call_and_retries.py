@@ -48,10 +48,10 @@ def test_call_me_instead_reads_a_code_that_signs_in(
 ) -> None:
     seen = sends(page)
     sign_in(page, server, account)
-    server.wait_for_code(account.phone)
     call = page.get_by_role("button", name="Call me instead")
     expect(call).to_be_visible()
-    expect(call).to_be_disabled()  # the resend cooldown holds a call back too (3 s on the test server)
+    expect(call).to_be_disabled()  # checked first: the resend cooldown holds a call back too (3 s here)
+    server.wait_for_code(account.phone)
     expect(call).to_be_enabled(timeout=10_000)
 
     call.dblclick()
