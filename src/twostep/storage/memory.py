@@ -342,6 +342,10 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
         check_batch(changes)
         with self._lock:
             for guard in unless:
+                if guard.blocked_prefix:
+                    if self.get_prefix_block(guard.key, now) is not None:
+                        return STOPPED
+                    continue
                 live = self.get_counter(guard.key, now)
                 if live is not None and (guard.at_least is None or live.value >= guard.at_least):
                     return STOPPED
