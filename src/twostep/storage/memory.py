@@ -253,10 +253,13 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
             return True
 
     # --- sessions ---
-    def add_session(self, session: Session, first_token: RefreshToken) -> None:
+    def add_session(
+        self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent] = ()
+    ) -> None:
         with self._lock:
             self._sessions[session.id] = session
             self._refresh[first_token.token_hash] = first_token
+            self.append_audits(audits)
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:
         session = self._sessions.get(session_id)
