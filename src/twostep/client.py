@@ -229,6 +229,7 @@ class TwoStepClient(_Closeable):
             expires_at=datetime.fromisoformat(data["expiresAt"]),
             destination=data["destination"],
             resend_after=datetime.fromisoformat(data["resendAfter"]),
+            channels=tuple(data.get("channels", ("sms",))),  # servers before `channels`: SMS only
         )
 
     def verify(self, otp_id: str, code: str) -> TokenPair:

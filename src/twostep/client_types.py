@@ -37,6 +37,7 @@ class LoginChallenge:
     expires_at: datetime
     destination: str
     resend_after: datetime
+    channels: tuple[str, ...] = ("sms",)  # what `resend(…, channel=…)` may name on this service
 
 
 @dataclass(frozen=True, slots=True)

@@ -235,6 +235,7 @@ def _wire(
         test_numbers=FixedCodeNumbers.parse(settings.test_numbers),
         receipts=receipts,
         texts=texts,
+        call_units=settings.voice_call_units,
     )
     if settings.test_numbers:  # a fixed code is a way in: say so wherever it is on (never the numbers)
         logger.warning("test numbers on: %d number(s) get fixed codes and no SMS", len(settings.test_numbers))

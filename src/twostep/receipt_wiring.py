@@ -40,6 +40,7 @@ def attach_fallback(
             "reset": account_spec,
             "phone_change": account_spec,
         },
+        users=storage,
     )
     receipts.on_failure(fallback.after_failure)
     receipts.on_bound(fallback.forgo)

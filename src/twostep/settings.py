@@ -419,6 +419,10 @@ class Settings(BaseSettings):
     """US dollars the whole service may spend on texts per UTC day; a hard stop (503). Empty: no limit."""
     sms_country_budgets: CommaList = Field(default_factory=list)
     """Per-country hourly/daily budgets in US dollars, `DE:5/50,US:2/20` (hard stops, 503)."""
+    voice_call_units: int = Field(default=2, ge=1, le=20)
+    """What a voice call counts against these budgets, in SMS segments to the same country (a call is
+    held to 60 s, billed as one minute); set it from your provider's per-minute prices. A WhatsApp
+    message counts as one segment; the per-number and per-client caps count every message as one."""
 
     # --- standalone verification API ---
     verify_api_keys: CommaList = Field(default_factory=list)

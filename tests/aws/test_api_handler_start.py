@@ -58,3 +58,63 @@ def test_a_collector_switched_off_by_the_host_stays_off(sqlite_env: None) -> Non
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_first_response_analyses_no_route_again(
+    sqlite_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every route is analysed once, when its module or router is built: FastAPI's `include_router` would
+    analyse each one again on the first request that walks it (`api.routes_adopted`)."""
+    from fastapi import routing
+
+    api_handler.get_handler()
+    analysed: list[str] = []
+    populate = routing._populate_api_route_state
+
+    def counting(route: object, path: str, *args: object, **kwargs: object) -> None:
+        analysed.append(path)
+        populate(route, path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(routing, "_populate_api_route_state", counting)
+    for path in ("/healthz", "/no-such-route", "/.well-known/jwks.json"):
+        api_handler.handler(rest_event("GET", path), None)
+    assert analysed == []
+
+
+HEALTHZ_PROBE = """
+import json, sys
+from tests.aws.events import rest_event
+from twostep.aws.api_handler import handler
+answer = handler(rest_event("GET", "/healthz"), None)
+print(json.dumps({"status": answer["statusCode"], "phonenumbers": "phonenumbers" in sys.modules}))
+"""
+
+
+def test_a_cold_start_answering_without_a_phone_number_does_not_load_phonenumbers(tmp_path: Path) -> None:
+    """phonenumbers (~10 ms of import) is loaded by the first request that parses a number."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWOSTEP_")}
+    env.update(
+        {
+            "TWOSTEP_STAGE": "dev",
+            "TWOSTEP_SQLITE_PATH": str(tmp_path / "twostep.db"),
+            "TWOSTEP_JWT_KEY_FILE": str(tmp_path / "keys.json"),
+            "TWOSTEP_LOG_LEVEL": "ERROR",
+        }
+    )
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", HEALTHZ_PROBE],
+        env=env,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == {"status": 200, "phonenumbers": False}

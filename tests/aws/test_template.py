@@ -80,7 +80,22 @@ def test_sam_build_without_container(tmp_path: Path) -> None:
         assert not (artifact / "tests").exists()
         native = list((artifact / "cryptography" / "hazmat" / "bindings").glob("_rust*.so"))
         assert native and all(_elf_machine(path) == ELF_AARCH64 for path in native)  # built for arm64
+        assert not (artifact / "bin").exists()
+        _assert_compiled(artifact)
     assert (build_dir / "template.yaml").is_file()
+
+
+def _assert_compiled(artifact: Path) -> None:
+    """Every module ships its Python 3.11 bytecode, used without checking the source's timestamp: Lambda's
+    /var/task is read-only, so a module without it is compiled again on every cold start."""
+    for package in ("twostep", "fastapi", "pydantic", "cryptography"):
+        sources = list((artifact / package).rglob("*.py"))
+        assert sources
+        for source in sources:
+            compiled = source.parent / "__pycache__" / f"{source.stem}.cpython-311.pyc"
+            assert compiled.is_file(), f"{source.relative_to(artifact)} has no .pyc"
+            flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
+            assert flags == 0b01, f"{compiled.name}: not an unchecked-hash .pyc (flags {flags})"
 
 
 FALLBACK_CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"

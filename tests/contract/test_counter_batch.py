@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from tests.contract.helpers import NOW, run_together
-from twostep.domain.counter_batch import CounterBatch, CounterChange, Unless, forget
-from twostep.domain.ports import Storage
+from twostep.domain.counter_batch import CounterBatch, CounterChange, Unless, forget, unless_blocked
+from twostep.domain.ports import PrefixBlock, Storage
 
 END = NOW + timedelta(seconds=60)
 
@@ -151,3 +151,15 @@ def test_a_count_below_its_threshold_does_not_stop_the_batch(storage: Storage) -
         [CounterChange("v", 1, END)], NOW, [Unless("missing"), Unless("wrong", 5)]
     ).stopped
     assert storage.get_counter("v", NOW).value == 1  # type: ignore[union-attr]
+
+
+def test_a_blocked_prefix_stops_the_batch_until_its_block_ends(storage: Storage) -> None:
+    storage.add_prefix_block(PrefixBlock("+4477009", NOW, END, sent=30, verified=0))
+    guard = [unless_blocked("+4477009")]
+    assert storage.change_counters([CounterChange("sent", 1, END)], NOW, guard).stopped
+    assert storage.get_counter("sent", NOW) is None
+    assert storage.change_counters([CounterChange("sent", 1, END)], NOW, [unless_blocked("+4477010")]).applied
+    later = END + timedelta(seconds=1)
+    assert storage.change_counters(
+        [CounterChange("sent", 1, later + timedelta(seconds=60))], later, guard
+    ).applied

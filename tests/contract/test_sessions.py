@@ -168,3 +168,34 @@ def test_pseudonymised_audit_keeps_events_but_nothing_personal(storage: Storage)
     (kept,) = storage.list_audit(user_id="deleted-x")
     assert (kept.event, kept.email_hash, kept.phone_masked, kept.ip) == ("login_succeeded", None, None, None)
     assert storage.list_audit(user_id="user-2")[0].ip == "203.0.113.7"
+
+
+STEP = (
+    AuditEvent(event="code_verified", at=NOW, user_id="user-1", detail={"factor": "sms"}),
+    AuditEvent(event="login_succeeded", at=NOW, user_id="user-1", detail={"factors": "pwd,sms"}),
+)
+
+
+def test_a_session_is_stored_with_its_steps_audit_events(storage: Storage) -> None:
+    session = make_session()
+    token = make_refresh(family=session.id)
+    storage.add_session(session, token, STEP)
+    assert storage.get_session("user-1", session.id) == session
+    assert storage.get_refresh_token(token.token_hash) == token
+    assert storage.list_audit(user_id="user-1") == list(STEP)
+
+
+def test_a_refused_session_keeps_none_of_its_audit_events(storage: Storage) -> None:
+    """The session's first token is already taken: a backend that refuses it stores nothing of the step,
+    audit events included (one that takes it stores all)."""
+    first = make_session()
+    token = make_refresh(family=first.id)
+    storage.add_session(first, token)
+    second = make_session()
+    try:
+        storage.add_session(second, replace(token, family_id=second.id), STEP)
+        refused = False
+    except Exception:  # each backend refuses a taken token its own way
+        refused = True
+    assert storage.list_audit(user_id="user-1") == ([] if refused else list(STEP))
+    assert (storage.get_session("user-1", second.id) is None) == refused

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from tests.contract.helpers import NOW, make_refresh, run_together
-from twostep.domain.errors import InvalidInput
+from twostep.domain.errors import InvalidInput, StorageUnavailable
 from twostep.domain.models import AuditEvent, Message, OutboxEntry
 from twostep.domain.ports import Storage
 
@@ -165,3 +165,24 @@ def test_audit_events_appended_together_keep_their_order_and_fields(storage: Sto
 
 def test_ping(storage: Storage) -> None:
     storage.ping()
+
+
+def test_audit_events_appended_together_are_stored_all_or_none(storage: Storage) -> None:
+    """A step's events go in one write: when the backend refuses one of them (DynamoDB: an item past
+    its 400 KB), none of the step's events is kept."""
+    huge = AuditEvent(event="code_sent", at=NOW, user_id="u3", detail={"big": "x" * 500_000})
+    step = [
+        AuditEvent(event="code_verified", at=NOW, user_id="u3"),
+        huge,
+        AuditEvent(event="login_succeeded", at=NOW, user_id="u3"),
+    ]
+    try:
+        storage.append_audits(step)
+    except StorageUnavailable:
+        assert storage.list_audit(user_id="u3") == []
+    else:
+        assert [e.event for e in storage.list_audit(user_id="u3")] == [
+            "code_verified",
+            "code_sent",
+            "login_succeeded",
+        ]

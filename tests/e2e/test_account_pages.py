@@ -112,7 +112,9 @@ def test_account_page_proves_email_and_changes_phone_email_and_password(
     expect(page.locator("[data-account-phone]")).to_have_text(
         new_phone[:2] + "*" * (len(new_phone) - 4) + new_phone[-2:]
     )
-    assert "phone number of your account" in server.outbox(account.phone)[-1]["body"]  # notice to the old one
+    assert (
+        "your account's phone number is now" in server.outbox(account.phone)[-1]["body"]
+    )  # notice to the old one
 
     new_email = "new." + account.email
     page.get_by_label("New email").fill(new_email)

@@ -103,3 +103,27 @@ def test_malformed_prices_are_refused_at_start_up(guarded: MakeGuarded) -> None:
         guarded(sms_prices="Germany:1")
     with pytest.raises(ValidationError, match="CC:hourly/daily"):
         guarded(sms_country_budgets="DE:5")
+
+
+@pytest.mark.parametrize(
+    ("channel", "overrides", "sends"),
+    [
+        ("voice", {}, 2),  # a call counts as two segments by default: $2 each against $5
+        ("voice", {"voice_call_units": 1}, 5),
+        ("voice", {"voice_call_units": 5}, 1),
+        ("whatsapp", {"verify_template": UCS2_TEMPLATE, "sms_max_segments": 2}, 5),  # never split: one
+        ("sms", {"verify_template": UCS2_TEMPLATE, "sms_max_segments": 2}, 2),  # two segments a text
+    ],
+)
+def test_each_channel_counts_its_units_against_the_money_budget(
+    guarded: MakeGuarded, channel: str, overrides: dict[str, object], sends: int
+) -> None:
+    container = guarded(sms_prices="DE:1", sms_budget_hourly_usd=5, **overrides)
+    with TestClient(create_app(container)) as client:
+        for i in range(sends):
+            body = {"auth_id": f"a{i}", "recipient": mobile(i), "channel": channel}
+            assert client.post("/verifications", json=body).status_code == 200
+        body = {"auth_id": "late", "recipient": mobile(99), "channel": channel}
+        refused = client.post("/verifications", json=body)
+    assert (refused.status_code, refused.json()["code"]) == (503, "sms_budget_exhausted")
+    assert [entry.channel for entry in container.storage.list_outbox(last=100)] == [channel] * sends

@@ -115,6 +115,9 @@ def test_accounts_client_against_the_full_api(tmp_path: Path) -> None:
         with pytest.raises(TwoStepAPIError) as wrong_code:
             client.verify(started.otp_id, wrong(code))
         assert wrong_code.value.status == 401 and wrong_code.value.attempts_remaining is not None
+        assert started.channels == ("sms", "voice", "whatsapp")  # the dev console carries every channel
+        client.resend(started.otp_id, channel="voice")
+        assert server.outbox(PHONE)[-1]["channel"] == "voice"
         resent = client.resend(started.otp_id)
         assert resent.expires_at >= started.expires_at
         first = client.verify(started.otp_id, server.latest_code(PHONE))

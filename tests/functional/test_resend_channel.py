@@ -81,3 +81,16 @@ def test_a_replayed_resend_calls_once(make_container: Callable[..., Container]) 
     assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
     assert other.status_code == 422  # the same key with another channel is another request
     assert channels(container) == ["sms", "voice"]
+
+
+def test_the_login_answer_names_the_channels_a_code_can_go_by(
+    make_container: Callable[..., Container],
+) -> None:
+    for overrides, expected in (
+        ({}, ["sms", "voice", "whatsapp"]),
+        ({"channel_providers": ["whatsapp:console"]}, ["sms", "whatsapp"]),
+    ):
+        with TestClient(create_app(make_container(**overrides))) as client:
+            register(client)
+            started = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+        assert started.status_code == 200 and started.json()["channels"] == expected, started.text

@@ -178,3 +178,25 @@ def test_a_sign_in_code_falls_back_too(make_container: Callable[..., Container])
         assert verified.status_code == 200, verified.text
     (event,) = [e for e in app.audit.tail() if e.event == "code_fallback"]
     assert event.user_id is not None and event.detail["purpose"] == "login"
+
+
+def test_a_sign_in_fallback_call_speaks_the_account_language(
+    make_container: Callable[..., Container],
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from twostep.api.app import create_app
+
+    app = make_container(storage="sqlite", fallback_channels=["voice"])
+    user = {"firstName": "A", "lastName": "L", "email": "ja@example.com", "password": "correct horse battery"}
+    with TestClient(create_app(app)) as api:
+        # A German number, an account that reads Japanese: the call follows the account, not the number.
+        registered = api.post("/register", json=user | {"phoneNumber": PHONE, "locale": "ja"})
+        assert registered.status_code == 201, registered.text
+        started = api.post("/login", json={"email": user["email"], "password": user["password"]})
+        otp_id = started.json()["otpId"]
+        texted = app.storage.latest_delivery(otp_id)
+        assert texted is not None
+        app.receipts.apply(Receipt(texted.provider, texted.message_id, "failed"))  # type: ignore[union-attr]
+    (call,) = messages(app, "voice")
+    assert re.fullmatch(r"twostep の確認コードは \d(, \d){5} です。", call), call

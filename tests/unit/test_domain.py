@@ -146,3 +146,20 @@ def test_log_scrubber_hides_numbers_and_tokens_but_not_ports() -> None:
 
     line = scrub("on http://127.0.0.1:8000 sent to +905555555555 code 048213 token eyJa.eyJb.sig")
     assert line == "on http://127.0.0.1:8000 sent to [redacted] code [redacted] token [token]"
+
+
+def test_number_type_names_are_phonenumbers_own() -> None:
+    """The names settings check at start-up are written out (no phonenumbers import); they stay its names."""
+    from phonenumbers import PhoneNumberType
+
+    from twostep.domain.numbers import NUMBER_TYPES
+
+    library = {name: value for name, value in vars(PhoneNumberType).items() if name.isupper()}
+    assert {name: value for name, value in NUMBER_TYPES.items() if value >= 0} == library
+
+
+def test_the_text_budget_measures_notices_with_the_longest_masked_number() -> None:
+    from twostep.domain.identity import E164
+    from twostep.text_budget import SAMPLE_DESTINATIONS
+
+    assert SAMPLE_DESTINATIONS["phone_changed"] == mask_phone(E164("+999999999999999"))

@@ -25,6 +25,7 @@ from twostep.api.errors import install_error_handlers
 from twostep.api.lifespan import Lifespan
 from twostep.api.request_middleware import install_request_middleware
 from twostep.api.responses import BEARER_SCHEME, add_problem_bodies
+from twostep.api.routes_adopted import adopt_routes
 from twostep.api.routes_verification import verification_router
 from twostep.api.routes_verification_status import verification_status_router
 from twostep.api.routes_web import install_web
@@ -65,9 +66,9 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
         routes_health,
         routes_receipts,
     ):
-        app.include_router(module.router)
-    app.include_router(verification_status_router())  # before the create/check routes' path
-    app.include_router(verification_router(container.settings))
+        adopt_routes(app, module.router)
+    adopt_routes(app, verification_status_router())  # before the create/check routes' path
+    adopt_routes(app, verification_router(container.settings))
     install_docs(app, container.settings)
     install_web(app)  # last, so API routes win
     _add_cors(app, container)

@@ -93,7 +93,7 @@ async def login(
     device = device_token(request, body.device_token)
     result = await run_in_threadpool(container.login.start, body.email, body.password, ctx, device)
     if isinstance(result, LoginStarted):
-        return LoginChallengeOut.of(result)
+        return LoginChallengeOut.of(result, container.codes.channels)
     return transport.deliver(result, response)
 
 

@@ -121,9 +121,14 @@ class LoginChallengeOut(BaseModel):
     resendAfter: datetime
     factors: list[str] = Field(description="The second factors this account can use.")
     expectedFactor: str = Field(description="`totp` when no SMS was sent, `sms` when a code was texted.")
+    channels: list[str] = Field(
+        default_factory=lambda: ["sms"],
+        description="What a code can be sent by here (`sms`, and `voice` / `whatsapp` where configured): "
+        "the `channel` of `/otp/{otpId}/send` and `/otp/{otpId}/resend`.",
+    )
 
     @classmethod
-    def of(cls, started: LoginStarted) -> LoginChallengeOut:
+    def of(cls, started: LoginStarted, channels: tuple[str, ...] = ("sms",)) -> LoginChallengeOut:
         return cls(
             otpId=started.otp_id,
             redirectPath=f"/otp/{started.otp_id}/verify",
@@ -132,6 +137,7 @@ class LoginChallengeOut(BaseModel):
             resendAfter=started.resend_after,
             factors=list(started.factors),
             expectedFactor=started.expected,
+            channels=list(channels),
         )
 
 

@@ -13,6 +13,7 @@ from twostep.api.docs_pages import install_docs
 from twostep.api.errors import install_error_handlers
 from twostep.api.lifespan import Lifespan
 from twostep.api.request_middleware import install_request_middleware
+from twostep.api.routes_adopted import adopt_routes
 from twostep.api.routes_verification import api_keys_missing, verification_router
 from twostep.api.routes_verification_status import verification_status_router
 from twostep.container import Container
@@ -60,10 +61,10 @@ def create_verification_app(container: Container, *, lifespan: Lifespan | None =
     app.state.container = container
     install_error_handlers(app)
     flowroute = settings.verify_compat == "flowroute"
-    app.include_router(verification_status_router(path="/"))
-    app.include_router(verification_router(settings, path="/", flowroute_statuses=flowroute))
-    app.include_router(routes_health.router)
-    app.include_router(routes_receipts.router)
+    adopt_routes(app, verification_status_router(path="/"))
+    adopt_routes(app, verification_router(settings, path="/", flowroute_statuses=flowroute))
+    adopt_routes(app, routes_health.router)
+    adopt_routes(app, routes_receipts.router)
     install_docs(app, settings)
     install_request_middleware(app)
     return app

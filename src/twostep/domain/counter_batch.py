@@ -33,11 +33,19 @@ class CounterChange:
 
 @dataclass(frozen=True, slots=True)
 class Unless:
-    """A counter read with a batch: while it is live (at `at_least` or more, when given), the batch is
-    stopped and nothing changes (an account lock; a wrong-code count at its limit)."""
+    """A record read with a batch: while it holds, the batch is stopped and nothing changes. By default
+    the counter `key` being live (at `at_least` or more, when given: an account lock; a wrong-code
+    count at its limit); with `blocked_prefix`, `key` is a destination prefix that is blocked now
+    (`PrefixBlockStore`, the fraud guard)."""
 
     key: str
     at_least: int | None = None
+    blocked_prefix: bool = False
+
+
+def unless_blocked(prefix: str) -> Unless:
+    """Stop the batch while `prefix` is blocked."""
+    return Unless(prefix, blocked_prefix=True)
 
 
 def forget(key: str, now: datetime) -> CounterChange:

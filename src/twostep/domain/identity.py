@@ -6,7 +6,6 @@ import functools
 import unicodedata
 from typing import NewType, NoReturn
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from twostep.domain.errors import InvalidInput, InvalidPhoneNumber
@@ -82,6 +81,8 @@ def parse_phone(raw: str, *, field: str = "phoneNumber") -> E164:
         text = "+" + text
     if not text.startswith("+"):
         raise InvalidPhoneNumber("The phone number must start with + and the country code.", field=field)
+    import phonenumbers  # here: the first number parsed pays its import (~10 ms), not every cold start
+
     try:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException as exc:
@@ -94,6 +95,8 @@ def parse_phone(raw: str, *, field: str = "phoneNumber") -> E164:
 @functools.lru_cache(maxsize=RECENT_NUMBERS)
 def phone_country(e164: str) -> str | None:
     """ISO 3166 region code of an E.164 number, such as "DE"."""
+    import phonenumbers
+
     try:
         return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:
@@ -103,6 +106,8 @@ def phone_country(e164: str) -> str | None:
 @functools.lru_cache(maxsize=RECENT_NUMBERS)
 def mask_phone(e164: str) -> str:
     """Show the country code and the last two digits only: +90*******55."""
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(e164, None)
         prefix = f"+{number.country_code}"

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import functools
 
-import phonenumbers
-from phonenumbers import PhoneNumberType
-
-# phonenumbers' type names, as operators write them in TWOSTEP_SMS_ALLOWED_NUMBER_TYPES.
+# phonenumbers' type names (its `PhoneNumberType`), as operators write them in TWOSTEP_SMS_ALLOWED_NUMBER_TYPES.
+# Written out, not read from phonenumbers: importing it costs ~10 ms of a Lambda cold start that a request
+# without a phone number never needs, and settings check these names at start-up (a test keeps the two equal).
 NUMBER_TYPES: dict[str, int] = {
-    name: value for name, value in vars(PhoneNumberType).items() if name.isupper() and isinstance(value, int)
+    "FIXED_LINE": 0,
+    "MOBILE": 1,
+    "FIXED_LINE_OR_MOBILE": 2,
+    "TOLL_FREE": 3,
+    "PREMIUM_RATE": 4,
+    "SHARED_COST": 5,
+    "VOIP": 6,
+    "PERSONAL_NUMBER": 7,
+    "PAGER": 8,
+    "UAN": 9,
+    "VOICEMAIL": 10,
+    "UNKNOWN": 99,
 }
 # phonenumbers calls satellite phones (+870 Inmarsat, +881 Iridium/Globalstar) and the +882/+883
 # international networks MOBILE; they are among the priciest SMS routes, so they get types of their own.
@@ -26,6 +36,8 @@ PREFIX_DROPPED_DIGITS = 4
 def number_type(e164: str) -> str:
     """The phonenumbers type name of a number, such as `MOBILE` or `PREMIUM_RATE` (`UNKNOWN` if unparsable),
     or `SATELLITE` / `INTERNATIONAL_NETWORK` for the non-geographic satellite and network codes."""
+    import phonenumbers  # here: see NUMBER_TYPES
+
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

@@ -150,8 +150,11 @@ class RefreshTokenStore(Protocol):
 class SessionStore(Protocol):
     """Sign-in sessions (one per refresh-token family) and the list of recently ended ones."""
 
-    def add_session(self, session: Session, first_token: RefreshToken) -> None:
-        """Store a new session together with its first refresh token (both or neither)."""
+    def add_session(
+        self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent] = ()
+    ) -> None:
+        """Store a new session together with its first refresh token and the audit events of the step
+        that opened it (all or none, in one storage request)."""
         ...
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:

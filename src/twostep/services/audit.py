@@ -121,6 +121,10 @@ class AuditService:
     def record_all(self, *entries: AuditEvent) -> None:
         """Events that happened together, stored together (one storage request, in order)."""
         self._store.append_audits(entries)
+        self.logged(*entries)
+
+    def logged(self, *entries: AuditEvent) -> None:
+        """The log lines of events stored by another write (a session stored with its step's events)."""
         for e in entries:
             logger.info("audit", extra={"event": e.event, "user_id": e.user_id, "request_id": e.request_id})
 

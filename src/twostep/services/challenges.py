@@ -39,7 +39,12 @@ from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
 from twostep.domain.receipts import SentRecorder
 from twostep.domain.texts import TextKind
 from twostep.services.audit import AuditService, record_quietly
-from twostep.services.channel_texts import DEFAULT_VOICE_TEMPLATE, code_message, segments_of
+from twostep.services.channel_texts import (
+    DEFAULT_CALL_UNITS,
+    DEFAULT_VOICE_TEMPLATE,
+    budget_units,
+    code_message,
+)
 from twostep.services.limits import LimitsService
 from twostep.services.test_numbers import NO_TEST_NUMBERS, FixedCodeNumbers
 from twostep.services.texts import CodeTexts, TextChoice
@@ -97,8 +102,10 @@ class ChallengeService:
         test_numbers: FixedCodeNumbers = NO_TEST_NUMBERS,
         receipts: SentRecorder | None = None,
         texts: CodeTexts | None = None,
+        call_units: int = DEFAULT_CALL_UNITS,
     ) -> None:
         self._texts = texts
+        self._call_units = call_units  # a call's share of the money budget, in SMS segments
         # Emails and notices are always the bundled texts (no operator template replaces them); a
         # service built without texts writes them in English.
         self._letters = texts or CodeTexts(bundled_catalogue(), org=org_name, default_locale=DEFAULT_LANGUAGE)
@@ -116,6 +123,11 @@ class ChallengeService:
         country = (phone_country(phone) or "unknown") if phone else "none"
         provider = self._sender.name if phone else "email"
         self._metrics.code_event(stage, purpose=purpose, country=country, provider=provider)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels a code can go by here (`sms` first, then what the registry configures)."""
+        return self._delivery.channels
 
     def ensure_channel(self, channel: str) -> None:
         """Raises: ChannelNotConfigured when no provider carries `channel` here (before anything is spent)."""
@@ -152,7 +164,7 @@ class ChallengeService:
         code = self._test_numbers.code_for(phone) or generate_code(spec.length)
         message = self._message(phone, spec, code)
         account = _account_of(purpose, subject)
-        self._limits.reserve_sms(phone, ctx, segments=segments_of(message), account=account)
+        self._limits.reserve_sms(phone, ctx, segments=self._units(message), account=account)
         now = self._clock.now()
         challenge = Challenge(
             id=challenge_id,
@@ -265,7 +277,7 @@ class ChallengeService:
         message = self._message(challenge.phone, spec, code)
         account = _account_of(challenge.purpose, challenge.subject)
         self._limits.reserve_sms(
-            challenge.phone, ctx, segments=segments_of(message), account=account, cooldown=cooldown
+            challenge.phone, ctx, segments=self._units(message), account=account, cooldown=cooldown
         )
         now = self._clock.now()
         replaced = self._store.replace_code(
@@ -476,6 +488,9 @@ class ChallengeService:
         return replace(
             spec, template=texts.template, voice_template=texts.voice_template, language=texts.voice_language
         )
+
+    def _units(self, message: OutgoingMessage) -> int:
+        return budget_units(message, self._call_units)
 
     def _message(self, phone: E164, spec: CodeSpec, code: str) -> OutgoingMessage:
         return code_message(

@@ -45,6 +45,17 @@ def code_message(
     return OutgoingMessage(to, text, channel, language, valid_seconds=ttl_seconds, code=code)
 
 
-def segments_of(message: OutgoingMessage) -> int:
-    """What a message counts against the SMS caps and budget: its SMS segments; a call counts as one."""
-    return 1 if message.channel == VOICE else count_segments(message.text).count
+# What a call counts against the money budget, in SMS segments to the same country, unless the
+# deployment says otherwise (TWOSTEP_VOICE_CALL_UNITS). A call is held to 60 s (`TimeLimit`), so it is
+# billed as at most one minute; a minute to a mobile costs about one to two SMS segments in Twilio's
+# price lists (US: $0.014 a minute against $0.0083 a segment), and two errs on the side of the budget.
+DEFAULT_CALL_UNITS = 2
+
+
+def budget_units(message: OutgoingMessage, call_units: int = DEFAULT_CALL_UNITS) -> int:
+    """What a message counts against the money budget, in SMS segments of its destination's price: a
+    text its segments, a WhatsApp message one (it is never split), a call `call_units`. The per-number,
+    per-client and hourly message caps count every message as one, whatever its channel."""
+    if message.channel == VOICE:
+        return call_units
+    return count_segments(message.text).count if message.channel == SMS else 1

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import NoReturn
 
 from twostep.domain.clock import Clock
-from twostep.domain.counter_batch import CounterChange
+from twostep.domain.counter_batch import CounterChange, Unless
 from twostep.domain.errors import RateLimited
 from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.models import RequestContext
@@ -142,15 +142,20 @@ class CounterGate:
             return taken
         self.refuse(name, taken, ctx, quota=limit, window=window, **who)
 
-    def take_all(self, asks: Sequence[Ask], ctx: RequestContext) -> list[Held]:
+    def take_all(
+        self, asks: Sequence[Ask], ctx: RequestContext, unless: Sequence[Unless] = ()
+    ) -> list[Held] | None:
         """Take from every limit of `asks` in one storage request, or refuse without taking anything:
         the refusal names the first limit (in the order given) the request would pass.
 
-        Returns the held units in the order of `asks` (`value` 0 where the storage did not read it).
+        Returns the held units in the order of `asks` (`value` 0 where the storage did not read it);
+        None, having taken nothing, when a record of `unless` holds (the caller says why).
         Raises: RateLimited, or what an ask's `refuse` raises.
         """
         now = self.clock.now()
-        batch = self.counters.change_counters([ask.change() for ask in asks], now)
+        batch = self.counters.change_counters([ask.change() for ask in asks], now, unless)
+        if batch.stopped:
+            return None
         if batch.refused is not None:
             ask = asks[batch.refused]
             retry_after = seconds_until(batch.expiries[batch.refused] or ask.expires_at, now)

@@ -9,7 +9,9 @@ number's resend cooldown, which paces people asking again, is skipped: receipts 
 come within seconds). At most once per challenge: an atomic counter decides, so two failure receipts
 racing (or a failed fallback message) never send a third message. A code bound to a transaction
 (amount and payee in its text and HMAC, PSD2 dynamic linking) never falls back: `forgo` takes that one
-chance when it is sent, since no fallback message could carry the same binding.
+chance when it is sent, since no fallback message could carry the same binding. The fallback speaks
+(or writes) the account's stored language when the code is an account's (not a verification's): no
+request is there to name one, so the chain starts at the account, then the number's country.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from twostep.domain.clock import Clock
 from twostep.domain.delivery import SMS
 from twostep.domain.errors import StorageUnavailable, TwoStepError
 from twostep.domain.models import Challenge
-from twostep.domain.ports import CounterStore
+from twostep.domain.ports import CounterStore, UserStore
 from twostep.domain.receipts import Delivery, DeliveryStore
 from twostep.services.audit import AuditService, record_quietly
 from twostep.services.challenges import ChallengeService, CodeSpec
@@ -45,8 +47,10 @@ class ChannelFallback:
         clock: Clock,
         order: Sequence[str],
         specs: Mapping[str, CodeSpec],
+        users: UserStore | None = None,
     ) -> None:
         self._codes, self._deliveries, self._counters = codes, deliveries, counters
+        self._users = users  # the account's stored language, for an account's code
         self._audit, self._clock = audit, clock
         self._order = tuple(order)
         self._specs = specs  # the code spec of each purpose: length, template, voice text
@@ -80,7 +84,13 @@ class ChannelFallback:
         base = self._specs[challenge.purpose]
         sent_at = challenge.last_sent_at or challenge.created_at
         lifetime = max(MIN_TTL_SECONDS, int((challenge.expires_at - sent_at).total_seconds()))
-        spec = replace(base, channel=channel, length=challenge.code_length, ttl_seconds=lifetime)
+        spec = replace(
+            base,
+            channel=channel,
+            length=challenge.code_length,
+            ttl_seconds=lifetime,
+            preferred_locale=self._stored_locale(challenge),
+        )
         who = audit_subject(challenge)
         try:
             self._codes.replace(challenge, spec, cooldown=False)
@@ -107,6 +117,13 @@ class ChannelFallback:
             outcome="sent",
             **who,
         )
+
+    def _stored_locale(self, challenge: Challenge) -> str | None:
+        """The account's language for an account's code (a verification's subject is no account)."""
+        if self._users is None or challenge.purpose == "verify" or not challenge.subject:
+            return None
+        user = self._users.get_user(challenge.subject)
+        return user.locale if user else None
 
     def _next_channel(self, delivery: Delivery, challenge: Challenge) -> str | None:
         """The channel to try, or None when the rules say no fallback."""

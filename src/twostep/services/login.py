@@ -248,8 +248,10 @@ class LoginService:
                 self._audit.entry("phone_verified", ctx=ctx, user_id=user.id, phone=challenge.phone)
             )
         events.append(self._audit.entry("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr)))
-        self._audit.record_all(*events)  # one storage request for the two or three
-        return SignedIn(self._tokens.issue_pair(user, amr, ctx), user.id, amr, factor)
+        # The session and the step's two or three events in one storage request, all or none.
+        pair = self._tokens.issue_pair(user, amr, ctx, audits=events)
+        self._audit.logged(*events)
+        return SignedIn(pair, user.id, amr, factor)
 
     def _spec_for(self, user_id: str, ctx: RequestContext, channel: str) -> CodeSpec:
         """The code spec for `channel` with the account's stored language, read only when the request

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from twostep.domain.counter_batch import CounterChange
+from twostep.domain.counter_batch import CounterChange, Unless, unless_blocked
 from twostep.domain.errors import DestinationBlocked, InvalidInput, NotFound
 from twostep.domain.models import RequestContext
 from twostep.domain.numbers import destination_prefix
@@ -68,6 +68,12 @@ class PrefixGuard:
         block = self._blocks.get_prefix_block(destination_prefix(phone), now)
         if block is not None:
             raise DestinationBlocked(seconds_until(block.until, now))
+
+    def unless_blocked(self, phone: str) -> list[Unless]:
+        """The block `check` reads, to read with the send's counters (none when the guard is off)."""
+        if not self._policy.enabled or self.is_safe(phone):
+            return []
+        return [unless_blocked(destination_prefix(phone))]
 
     def record_sent(self, phone: str, ctx: RequestContext) -> None:
         """Count an admitted send (one write), then `judge` the prefix."""

@@ -1,6 +1,7 @@
 """Whether one SMS may go out: where to, who asks for it, how many so far, what it costs.
 
-Checked in this order, before a code is created or sent (`reserve`):
+Checked in this order, before a code is created or sent (`reserve`; all but the first in one storage
+request):
 1. the destination: country allow-list and number type (422 `destination_not_allowed`);
 2. the fraud guard: the number's prefix is not blocked (403 `destination_blocked`);
 3. velocity: the caller (a keyed tenant's hourly and daily rates, else the client IP's hourly cap), the
@@ -16,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from twostep.domain.errors import DestinationNotAllowed
+from twostep.domain.errors import DestinationBlocked, DestinationNotAllowed
 from twostep.domain.models import RequestContext
 from twostep.services.counting import DAY, HOUR, MINUTE, Ask, CounterGate
 from twostep.services.destinations import MESSAGES as DESTINATION_MESSAGES
@@ -67,7 +68,6 @@ class SmsAdmission:
             DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted.
         """
         self.check_destination(request.phone, ctx)
-        self.guard.check(request.phone, ctx)
         number, budget = self._number_asks(request.phone, request.cooldown)
         asks = [
             *self._caller_asks(request, ctx),
@@ -76,7 +76,13 @@ class SmsAdmission:
             *self.budget.asks(request.phone, request.segments, ctx),
             self.guard.sent_ask(request.phone),
         ]
-        held = self.gate.take_all(asks, ctx)
+        # The fraud guard's block is read in the same request; a blocked prefix takes nothing.
+        held = self.gate.take_all(asks, ctx, self.guard.unless_blocked(request.phone))
+        if held is None:
+            self.guard.check(request.phone, ctx)  # raises DestinationBlocked with its Retry-After
+            held = self.gate.take_all(asks, ctx, self.guard.unless_blocked(request.phone))  # lifted since
+            if held is None:  # blocked again at once: refused as blocked, a second from now
+                raise DestinationBlocked(1)
         self.gate.metrics.sms_budget(held[asks.index(budget)].value, self.policy.sms_hourly_budget)
         self.guard.judge(request.phone, held[-1].value, ctx)
 

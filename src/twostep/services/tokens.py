@@ -7,6 +7,7 @@ revokes its family and puts it on the revocation list that `authenticate` consul
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ from twostep.domain.errors import (
     SessionLacksSecondFactor,
     SessionRevoked,
 )
-from twostep.domain.models import NO_CONTEXT, RefreshToken, RequestContext, Session, User
+from twostep.domain.models import NO_CONTEXT, AuditEvent, RefreshToken, RequestContext, Session, User
 from twostep.domain.ports import RefreshTokenStore, SessionStore, UserStore
 from twostep.domain.revocation import RevocationList
 from twostep.domain.tokens import (
@@ -70,8 +71,15 @@ class TokenService:
         self._refresh_ttl = timedelta(seconds=policy.refresh_ttl_seconds)
         self._require_second_factor = policy.require_second_factor
 
-    def issue_pair(self, user: User, amr: tuple[str, ...], ctx: RequestContext = NO_CONTEXT) -> TokenPair:
-        """A new session (a new refresh-token family), described by the caller's client and address."""
+    def issue_pair(
+        self,
+        user: User,
+        amr: tuple[str, ...],
+        ctx: RequestContext = NO_CONTEXT,
+        audits: Sequence[AuditEvent] = (),
+    ) -> TokenPair:
+        """A new session (a new refresh-token family), described by the caller's client and address;
+        `audits`, the events of the step that opened it, are stored with it (one storage request)."""
         now = self._clock.now()
         session = Session(
             id=str(uuid.uuid4()),
@@ -85,7 +93,7 @@ class TokenService:
             ip=truncate_ip(ctx.ip),
         )
         refresh = new_refresh_token()
-        self._sessions.add_session(session, self._token_record(refresh, user.id, session))
+        self._sessions.add_session(session, self._token_record(refresh, user.id, session), audits)
         return self._access(user, session, refresh)
 
     def refresh(self, refresh_token: str, ctx: RequestContext = NO_CONTEXT) -> TokenPair:

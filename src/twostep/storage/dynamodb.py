@@ -47,12 +47,11 @@ from twostep.storage.dynamodb_client import (
     CLIENT_CONFIG,
     ConditionFailed,
     DynamoCalls,
-    serialize,
     timed_sequence,
     to_number,
     ttl_after,
 )
-from twostep.storage.dynamodb_counter_batch import CounterBatchOps
+from twostep.storage.dynamodb_counter_batch import TRANSACTION_ITEMS, CounterBatchOps
 from twostep.storage.dynamodb_deliveries import DeliveryOps
 from twostep.storage.dynamodb_erasure import ErasureOps
 from twostep.storage.dynamodb_factor_summary import FactorSummaryOps
@@ -61,7 +60,7 @@ from twostep.storage.dynamodb_idempotency import IdempotencyOps
 from twostep.storage.dynamodb_schema import GSI1, create_table, table_exists
 from twostep.storage.dynamodb_sessions import SessionOps
 from twostep.storage.dynamodb_tokens import RefreshTokenOps
-from twostep.storage.dynamodb_upkeep import BATCH_WRITE_LIMIT, UpkeepOps
+from twostep.storage.dynamodb_upkeep import UpkeepOps
 from twostep.storage.dynamodb_users import UserOps
 from twostep.storage.phone_crypto import PhoneCipher, derive_phone_index_key
 
@@ -275,19 +274,20 @@ class DynamoDbStorage(
         self._put(codec.audit_item(event, timed_sequence(event.at)))
 
     def append_audits(self, events: Sequence[AuditEvent]) -> None:
-        """One BatchWriteItem (up to 25 events); what DynamoDB leaves unprocessed is put one by one."""
+        """All or nothing: one TransactWriteItems (a BatchWriteItem could store part of a step's events
+        and lose the rest). A step has a handful of events; more than a transaction holds (100) go in
+        several transactions, each all or nothing."""
         if len(events) <= 1:
             for event in events:
                 self.append_audit(event)
             return
-        for start in range(0, len(events), BATCH_WRITE_LIMIT):
-            puts = [
-                {"PutRequest": {"Item": serialize(codec.audit_item(e, timed_sequence(e.at)))}}
-                for e in events[start : start + BATCH_WRITE_LIMIT]
-            ]
-            answer: Any = self._calls.call("batch_write_item", RequestItems={self._table: puts})
-            for left in answer.get("UnprocessedItems", {}).get(self._table, []):
-                self._calls.call("put_item", TableName=self._table, Item=left["PutRequest"]["Item"])
+        for start in range(0, len(events), TRANSACTION_ITEMS):
+            self._transact(
+                *(
+                    self._tput(codec.audit_item(e, timed_sequence(e.at)))
+                    for e in events[start : start + TRANSACTION_ITEMS]
+                )
+            )
 
     def list_audit(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:
         if limit <= 0:

@@ -20,7 +20,8 @@ LIST_PARTITION = "PREFIXBLOCKS"
 MAX_LISTED = 1000
 
 
-def _pk(prefix: str) -> str:
+def block_pk(prefix: str) -> str:
+    """The partition of `prefix`'s block."""
     return f"PREFIXBLOCK#{prefix}"
 
 
@@ -39,7 +40,7 @@ class PrefixBlockOps(TableOps):
 
     def add_prefix_block(self, block: PrefixBlock) -> bool:
         item = {
-            "PK": _pk(block.prefix),
+            "PK": block_pk(block.prefix),
             "SK": "BLOCK",
             "GSI1PK": LIST_PARTITION,
             "GSI1SK": block.prefix,
@@ -65,7 +66,7 @@ class PrefixBlockOps(TableOps):
         return True
 
     def get_prefix_block(self, prefix: str, now: datetime) -> PrefixBlock | None:
-        item = self._get(_pk(prefix), "BLOCK")
+        item = self._get(block_pk(prefix), "BLOCK")
         if item is None or to_datetime(item["until"]) <= now:
             return None
         return _block(item)
@@ -76,6 +77,9 @@ class PrefixBlockOps(TableOps):
 
     def delete_prefix_block(self, prefix: str) -> bool:
         answer = self._calls.call(
-            "delete_item", TableName=self._table, Key=key_of(_pk(prefix), "BLOCK"), ReturnValues="ALL_OLD"
+            "delete_item",
+            TableName=self._table,
+            Key=key_of(block_pk(prefix), "BLOCK"),
+            ReturnValues="ALL_OLD",
         )
         return bool(answer.get("Attributes"))

@@ -16,6 +16,7 @@ from typing import Any
 
 from twostep.domain.counter_batch import STOPPED, CounterBatch, CounterChange, Unless, check_batch
 from twostep.domain.errors import StorageUnavailable
+from twostep.storage.dynamodb_blocks import block_pk
 from twostep.storage.dynamodb_client import (
     ConditionFailed,
     deserialize,
@@ -96,6 +97,16 @@ class CounterBatchOps(CounterOps):
     def _not_held(self, guard: Unless, now: datetime) -> dict[str, Any]:
         """A condition check that fails while `guard` holds."""
         values: dict[str, Any] = {":now": to_number(now)}
+        if guard.blocked_prefix:
+            return {
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": key(block_pk(guard.key), "BLOCK"),
+                    "ConditionExpression": "attribute_not_exists(PK) OR #until <= :now",
+                    "ExpressionAttributeNames": {"#until": "until"},
+                    "ExpressionAttributeValues": serialize(values),
+                }
+            }
         condition = "attribute_not_exists(PK) OR expires_at <= :now"
         if guard.at_least is not None:
             condition += " OR v < :least"

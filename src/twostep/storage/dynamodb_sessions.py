@@ -8,10 +8,11 @@ session item (what `GET /sessions` shows) revoked as well.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from twostep.domain.models import RefreshToken, Revocation, Session
+from twostep.domain.models import AuditEvent, RefreshToken, Revocation, Session
 from twostep.storage import dynamodb_codec as codec
 from twostep.storage.dynamodb_base import TableOps
 from twostep.storage.dynamodb_client import (
@@ -19,11 +20,14 @@ from twostep.storage.dynamodb_client import (
     key,
     maybe_datetime,
     serialize,
+    timed_sequence,
     to_datetime,
     to_number,
     ttl_after,
 )
 from twostep.storage.dynamodb_revocations import read_revocations, revocation_item
+
+SESSION_AUDITS = 96  # a TransactWriteItems holds 100 items; a session takes 4
 
 
 def session_item(s: Session) -> dict[str, Any]:
@@ -60,7 +64,11 @@ def session(item: dict[str, Any]) -> Session:
 
 
 class SessionOps(TableOps):
-    def add_session(self, session: Session, first_token: RefreshToken) -> None:
+    def add_session(
+        self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent] = ()
+    ) -> None:
+        if len(audits) > SESSION_AUDITS:
+            raise ValueError(f"a session is stored with at most {SESSION_AUDITS} audit events")
         ttl = ttl_after(session.expires_at, codec.REFRESH_TTL_SLACK)
         family_pointer = {
             "PK": f"USER#{session.user_id}",
@@ -75,6 +83,7 @@ class SessionOps(TableOps):
             ),
             self._tput(session_item(session), "attribute_not_exists(PK)"),
             self._tput(family_pointer),
+            *(self._tput(codec.audit_item(e, timed_sequence(e.at))) for e in audits),
         )
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:

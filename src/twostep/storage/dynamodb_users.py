@@ -139,12 +139,37 @@ class UserOps(TableOps):
         return True
 
     def prove_phone(self, user_id: str, phone: E164) -> bool:
-        item = self._get(f"USER#{user_id}", "PROFILE")
-        if item is None:
-            return False
         index = self._codec.phone_index(phone)
+        # The usual proof is of the number the account claimed (or of a first number): nothing to
+        # release, so the write goes without a read, on condition that it is so.
+        proven = self._prove(user_id, index, phone, None)
+        if proven is None:  # the account holds another number (or is gone): read which, then write
+            item = self._get(f"USER#{user_id}", "PROFILE")
+            if item is None:
+                return False
+            proven = self._prove(
+                user_id, index, phone, str(item["phone_index"]) if item.get("phone_index") else ""
+            )
+        if proven:
+            self._drop_claims(index, user_id)
+        return bool(proven)
+
+    def _prove(self, user_id: str, index: str, phone: E164, old: str | None) -> bool | None:
+        """One transaction making `index` the user's proven number. `old`: the number index the profile
+        was read with ("" none), None when unread: the profile must then hold no number or this one.
+        Returns None when the profile's condition failed unread, False when the proof is refused."""
         attributes = self._codec.phone_attributes(phone)
         assignments = ", ".join(f"{name} = :{name}" for name in attributes)
+        values: dict[str, Any] = {
+            **{f":{n}": v for n, v in attributes.items()},
+            ":index": index,
+            ":yes": True,
+        }
+        if old:
+            condition = "attribute_exists(PK) AND phone_index = :old"
+            values[":old"] = old
+        else:
+            condition = "attribute_exists(PK) AND (attribute_not_exists(phone_index) OR phone_index = :index)"
         writes = [
             self._tput(
                 {"PK": f"PHONE#{index}", "SK": "PHONE", "user_id": user_id},
@@ -155,19 +180,19 @@ class UserOps(TableOps):
                 f"USER#{user_id}",
                 "PROFILE",
                 f"SET {assignments}, phone_index = :index, phone_verified = :yes",
-                {**{f":{n}": v for n, v in attributes.items()}, ":index": index, ":yes": True},
-                "attribute_exists(PK)",
+                values,
+                condition,
             ),
             self._tdelete(f"PHONECLAIM#{index}", f"USER#{user_id}"),
         ]
-        old = item.get("phone_index")
         if old and old != index:
             writes.append(self._release_phone(user_id, old))
         try:
             self._transact(*writes)
-        except ConditionFailed:
-            return False
-        self._drop_claims(index, user_id)
+        except ConditionFailed as failed:
+            codes = [str(reason.get("Code", "")) for reason in failed.reasons]
+            owned_elsewhere = bool(codes) and codes[0] == "ConditionalCheckFailed"
+            return None if old is None and not owned_elsewhere else False
         return True
 
     def _drop_claims(self, index: str, owner: str) -> None:

@@ -253,10 +253,13 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
             return True
 
     # --- sessions ---
-    def add_session(self, session: Session, first_token: RefreshToken) -> None:
+    def add_session(
+        self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent] = ()
+    ) -> None:
         with self._lock:
             self._sessions[session.id] = session
             self._refresh[first_token.token_hash] = first_token
+            self.append_audits(audits)
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:
         session = self._sessions.get(session_id)
@@ -342,6 +345,10 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
         check_batch(changes)
         with self._lock:
             for guard in unless:
+                if guard.blocked_prefix:
+                    if self.get_prefix_block(guard.key, now) is not None:
+                        return STOPPED
+                    continue
                 live = self.get_counter(guard.key, now)
                 if live is not None and (guard.at_least is None or live.value >= guard.at_least):
                     return STOPPED

@@ -28,6 +28,7 @@ from twostep.storage.postgres_idempotency import PostgresIdempotency
 from twostep.storage.postgres_sessions import INSERT_REFRESH, refresh_row
 from twostep.storage.postgres_upkeep import PostgresUpkeep
 from twostep.storage.postgres_users import PostgresUsers
+from twostep.storage.sql_audit import insert_audits
 
 CHALLENGE_COLUMNS = (
     "id, purpose, subject, phone, code_hmac, created_at, expires_at, max_attempts, attempts, consumed_at,"
@@ -263,24 +264,7 @@ class PostgresStorage(
     def append_audits(self, events: Sequence[AuditEvent]) -> None:
         if not events:
             return
-        rows = ", ".join("(%s, %s, %s, %s, %s, %s, %s, %s)" for _ in events)  # one statement, rows in order
-        self._execute(
-            f"INSERT INTO audit (event, at, user_id, email_hash, phone_masked, ip, request_id, detail) VALUES {rows}",  # noqa: S608 (placeholders only)
-            [
-                value
-                for e in events
-                for value in (
-                    e.event,
-                    e.at,
-                    e.user_id,
-                    e.email_hash,
-                    e.phone_masked,
-                    e.ip,
-                    e.request_id,
-                    Jsonb(e.detail),
-                )
-            ],
-        )
+        self._execute(*insert_audits(events, "%s", lambda at: at, Jsonb))
 
     def list_audit(self, user_id: str | None = None, limit: int = 50) -> list[AuditEvent]:
         if user_id is None:

@@ -25,11 +25,8 @@ def upsert_counters(count: int, unless: Sequence[Unless]) -> str:
     rows = ", ".join("(%s::text, %s::bigint, %s::timestamptz)" for _ in range(count))
     source = f"VALUES {rows}"
     if unless:
-        held = " OR ".join("key = %s" if u.at_least is None else "(key = %s AND value >= %s)" for u in unless)
-        source = (
-            f"SELECT k, a, e FROM ({source}) AS v (k, a, e) WHERE NOT EXISTS"  # noqa: S608 (placeholders only)
-            f" (SELECT 1 FROM counters WHERE ({held}) AND expires_at > %s)"
-        )
+        held = " AND ".join(f"NOT EXISTS ({_held(u)})" for u in unless)
+        source = f"SELECT k, a, e FROM ({source}) AS v (k, a, e) WHERE {held}"  # noqa: S608 (placeholders only)
     again = "c.expires_at <= %s OR EXCLUDED.key = ANY(%s)"
     return (
         f"INSERT INTO counters AS c (key, value, expires_at) {source} ON CONFLICT (key) DO UPDATE SET"
@@ -37,6 +34,13 @@ def upsert_counters(count: int, unless: Sequence[Unless]) -> str:
         f" expires_at = CASE WHEN {again} THEN EXCLUDED.expires_at ELSE c.expires_at END"
         " RETURNING key, value, expires_at"
     )
+
+
+def _held(guard: Unless) -> str:
+    if guard.blocked_prefix:
+        return "SELECT 1 FROM prefix_blocks WHERE prefix = %s AND until > %s"
+    least = "" if guard.at_least is None else " AND value >= %s"
+    return f"SELECT 1 FROM counters WHERE key = %s AND expires_at > %s{least}"  # noqa: S608 (placeholders only)
 
 
 class PostgresCounters(PostgresConnections):
@@ -49,9 +53,8 @@ class PostgresCounters(PostgresConnections):
         restart = [c.key for c in changes if c.restart]
         params: list[object] = [v for c in changes for v in (c.key, c.amount, c.expires_at)]
         for guard in unless:
-            params += [guard.key] if guard.at_least is None else [guard.key, guard.at_least]
-        if unless:
-            params.append(now)
+            plain = guard.at_least is None or guard.blocked_prefix
+            params += [guard.key, now] if plain else [guard.key, now, guard.at_least]
         params += [now, restart, now, restart]
         sql = upsert_counters(len(changes), unless)
         limited = any(change.limit is not None for change in changes)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import psycopg
+from psycopg.types.json import Jsonb
 
-from twostep.domain.models import RefreshToken, Revocation, Session
+from twostep.domain.models import AuditEvent, RefreshToken, Revocation, Session
 from twostep.storage.postgres_connection import PostgresConnections, Row
+from twostep.storage.sql_audit import insert_audits
 
 SESSION_COLUMNS = "id, user_id, created_at, expires_at, auth_time, amr, last_used_at, client, ip, revoked_at"
 INSERT_REFRESH = (
@@ -37,27 +40,33 @@ def _session(row: Row | None) -> Session | None:
 
 
 class PostgresSessionOps(PostgresConnections):
-    def add_session(self, session: Session, first_token: RefreshToken) -> None:
+    def add_session(
+        self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent] = ()
+    ) -> None:
+        # One statement (one round trip, atomic): the session and the step's audit events are written
+        # by data-modifying WITH queries of the refresh token's INSERT.
         s = session
-        with self._guard() as conn, conn.transaction():
-            self._run(
-                conn,
-                "INSERT INTO sessions (id, user_id, created_at, expires_at, auth_time, amr, last_used_at,"
-                " client, ip, revoked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    s.id,
-                    s.user_id,
-                    s.created_at,
-                    s.expires_at,
-                    s.auth_time,
-                    list(s.amr),
-                    s.last_used_at,
-                    s.client,
-                    s.ip,
-                    s.revoked_at,
-                ),
-            )
-            self._run(conn, INSERT_REFRESH, refresh_row(first_token))
+        parts = [
+            "s AS (INSERT INTO sessions (id, user_id, created_at, expires_at, auth_time, amr, last_used_at,"
+            " client, ip, revoked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s))"
+        ]
+        params: list[object] = [
+            s.id,
+            s.user_id,
+            s.created_at,
+            s.expires_at,
+            s.auth_time,
+            list(s.amr),
+            s.last_used_at,
+            s.client,
+            s.ip,
+            s.revoked_at,
+        ]
+        if audits:
+            sql, values = insert_audits(audits, "%s", lambda at: at, Jsonb)
+            parts.append(f"a AS ({sql})")
+            params += values
+        self._execute(f"WITH {', '.join(parts)} {INSERT_REFRESH}", [*params, *refresh_row(first_token)])
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:
         return _session(

@@ -18,6 +18,7 @@ from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, P
 from twostep.domain.ports import Counter, KeyRecord, PurgeRules
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.purge_sql import purge_statements
+from twostep.storage.sql_audit import insert_audits
 from twostep.storage.sqlite_blocks import SqlitePrefixBlocks
 from twostep.storage.sqlite_connection import epoch, moment, moment_or_none
 from twostep.storage.sqlite_counters import SqliteCounters
@@ -359,24 +360,7 @@ class SqliteStorage(
     def append_audits(self, events: Sequence[AuditEvent]) -> None:
         if not events:
             return
-        rows = ", ".join("(?, ?, ?, ?, ?, ?, ?, ?)" for _ in events)  # one statement, rows in order
-        self._execute(
-            f"INSERT INTO audit (event, at, user_id, email_hash, phone_masked, ip, request_id, detail) VALUES {rows}",  # noqa: S608 (placeholders only)
-            [
-                value
-                for e in events
-                for value in (
-                    e.event,
-                    epoch(e.at),
-                    e.user_id,
-                    e.email_hash,
-                    e.phone_masked,
-                    e.ip,
-                    e.request_id,
-                    json.dumps(e.detail),
-                )
-            ],
-        )
+        self._execute(*insert_audits(events, "?", epoch))
 
     def pseudonymise_audit(self, user_id: str, pseudonym: str) -> int:
         return self._execute(

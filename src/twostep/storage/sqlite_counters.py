@@ -28,11 +28,8 @@ def upsert_counters(changes: Sequence[CounterChange], unless: Sequence[Unless]) 
     )
     source = f"VALUES {rows}"
     if unless:
-        held = " OR ".join("key = ?" if u.at_least is None else "(key = ? AND value >= ?)" for u in unless)
-        source = (
-            f"SELECT column1, column2, column3 FROM ({source}) WHERE NOT EXISTS"  # noqa: S608 (placeholders only)
-            f" (SELECT 1 FROM counters WHERE ({held}) AND expires_at > ?)"
-        )
+        held = " AND ".join(f"NOT EXISTS ({_held(u)})" for u in unless)
+        source = f"SELECT column1, column2, column3 FROM ({source}) WHERE {held}"  # noqa: S608 (placeholders only)
     return (
         f"INSERT INTO counters (key, value, expires_at) {source} ON CONFLICT (key) DO UPDATE SET"
         f" value = CASE WHEN {again} THEN excluded.value ELSE value + excluded.value END,"
@@ -41,15 +38,27 @@ def upsert_counters(changes: Sequence[CounterChange], unless: Sequence[Unless]) 
     )
 
 
+def _held(guard: Unless) -> str:
+    if guard.blocked_prefix:
+        return "SELECT 1 FROM prefix_blocks WHERE prefix = ? AND until > ?"
+    least = "" if guard.at_least is None else " AND value >= ?"
+    return f"SELECT 1 FROM counters WHERE key = ? AND expires_at > ?{least}"  # noqa: S608 (placeholders only)
+
+
+def _held_parameters(guard: Unless, now: float | None) -> list[object]:
+    return (
+        [guard.key, now]
+        if guard.at_least is None or guard.blocked_prefix
+        else [guard.key, now, guard.at_least]
+    )
+
+
 def upsert_parameters(
     changes: Sequence[CounterChange], now: float | None, unless: Sequence[Unless]
 ) -> list[object]:
     restart = [c.key for c in changes if c.restart]
     values: list[object] = [v for c in changes for v in (c.key, c.amount, epoch(c.expires_at))]
-    guard: list[object] = [
-        v for u in unless for v in ((u.key,) if u.at_least is None else (u.key, u.at_least))
-    ]
-    guard += [now] if unless else []
+    guard = [v for u in unless for v in _held_parameters(u, now)]
     return [*values, *guard, now, *restart, now, *restart]
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
-from twostep.domain.models import RefreshToken, Revocation, Session
+from twostep.domain.models import AuditEvent, RefreshToken, Revocation, Session
+from twostep.storage.sql_audit import insert_audits
 from twostep.storage.sqlite_connection import SqliteConnections, epoch, moment, moment_or_none
 from twostep.storage.sqlite_revocations import SELECT_SINCE, revocations_from
 
@@ -61,7 +62,9 @@ class SqliteSessionOps(SqliteConnections):
                 conn.execute("ROLLBACK")
                 raise
 
-    def add_session(self, session: Session, first_token: RefreshToken) -> None:
+    def add_session(
+        self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent] = ()
+    ) -> None:
         s = session
         with self._transaction() as conn:
             conn.execute(
@@ -81,6 +84,8 @@ class SqliteSessionOps(SqliteConnections):
                 ),
             )
             conn.execute(INSERT_TOKEN, token_row(first_token))
+            if audits:
+                conn.execute(*insert_audits(audits, "?", epoch))
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:
         return _session(

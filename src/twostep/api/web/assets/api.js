@@ -48,11 +48,46 @@ function toProblem(status, data, response) {
   return problem;
 }
 
-/** One API call; resolves to the parsed JSON (or null for 204), rejects with ApiError. */
-export async function request(method, path, { body, token } = {}) {
+/** A fresh Idempotency-Key: 128 random bits (getRandomValues also works outside secure contexts). */
+function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * One user action that must happen once (send a code, sign in): its requests share an Idempotency-Key
+ * until one is answered, so a double-click or a retry after a lost answer gets the first answer back
+ * and sends nothing again. Another path or body is another request (a new key); so is anything after an
+ * answer.
+ */
+export class Intent {
+  #key = null;
+  #body = null;
+
+  keyFor(path, body) {
+    const text = `${path} ${JSON.stringify(body ?? null)}`;
+    if (this.#key === null || this.#body !== text) {
+      this.#key = newKey();
+      this.#body = text;
+    }
+    return this.#key;
+  }
+
+  answered(status) {
+    // No answer (0), or the first request still running (409): the next try must keep the key.
+    if (status !== 0 && status !== 409) this.#key = null;
+  }
+}
+
+/**
+ * One API call; resolves to the parsed JSON (or null for 204), rejects with ApiError. With `intent`
+ * it carries that action's Idempotency-Key.
+ */
+export async function request(method, path, { body, token, intent } = {}) {
   const headers = { Accept: "application/json", ...CLIENT_HEADER };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
+  if (intent) headers["Idempotency-Key"] = intent.keyFor(path, body);
   let response;
   try {
     response = await fetch(baseUrl + path, {
@@ -65,6 +100,7 @@ export async function request(method, path, { body, token } = {}) {
   } catch {
     throw new ApiError(0, toProblem(0, { code: "network_error" }, null));
   }
+  intent?.answered(response.status);
   if (response.status === 204) return null;
   let data = null;
   try {

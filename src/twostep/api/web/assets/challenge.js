@@ -2,8 +2,8 @@
 // never the password, the code or a token.
 const KEY = "twostep.challenge";
 
-export function saveChallenge({ otpId, destination, expiresAt, resendAfter, factors, expectedFactor, factor }) {
-  const kept = { otpId, destination, expiresAt, resendAfter, factors, expectedFactor, factor };
+export function saveChallenge({ otpId, destination, expiresAt, resendAfter, factors, expectedFactor, factor, channels }) {
+  const kept = { otpId, destination, expiresAt, resendAfter, factors, expectedFactor, factor, channels };
   sessionStorage.setItem(KEY, JSON.stringify(kept));
 }
 

@@ -1,5 +1,6 @@
-// Code view: one numeric field, the masked destination, resend with its countdown, clear outcomes.
-import { ApiError, request } from "./api.js";
+// Code view: one numeric field, the masked destination, resend (or a call) with its countdown, clear
+// outcomes. Every send carries its action's Idempotency-Key: a double-click or a retry sends once.
+import { ApiError, Intent, request } from "./api.js";
 import { dropChallenge, loadChallenge, saveChallenge } from "./challenge.js";
 import { currentFactor, showFactor } from "./factor_choice.js";
 import { busy, clearErrors, showError, showFieldError, showFormError } from "./forms.js";
@@ -13,6 +14,9 @@ const SIGN_IN_AGAIN = { href: "#/signin", text: "Sign in again" };
 let timer = null;
 let challenge = null;
 let webOtp = null;
+const resendIntent = new Intent();
+const callIntent = new Intent();
+const textIntent = new Intent();
 
 function secondsUntil(iso) {
   return Math.ceil((Date.parse(iso) - Date.now()) / 1000);
@@ -22,6 +26,9 @@ function tick(button) {
   const wait = challenge ? secondsUntil(challenge.resendAfter) : 0;
   button.disabled = wait > 0;
   button.textContent = wait > 0 ? `${RESEND_LABEL} in ${wait} s` : RESEND_LABEL;
+  // A call is a new code too: the same cooldown holds it back.
+  const call = button.closest(".resend").querySelector("[data-call]");
+  if (!call.dataset.sending) call.disabled = wait > 0;
 }
 
 function startCountdown(button) {
@@ -84,7 +91,7 @@ async function resend(section) {
   button.disabled = true;
   status.textContent = "";
   try {
-    const sent = await request("POST", `/otp/${encodeURIComponent(challenge.otpId)}/resend`);
+    const sent = await request("POST", `/otp/${encodeURIComponent(challenge.otpId)}/resend`, { intent: resendIntent });
     challenge = { ...challenge, ...sent };
     saveChallenge(challenge);
     clearErrors(form);
@@ -104,12 +111,47 @@ async function resend(section) {
 async function textInstead(section) {
   const form = section.querySelector("form");
   try {
-    const sent = await request("POST", `/otp/${encodeURIComponent(challenge.otpId)}/send`, { body: { channel: "sms" } });
+    const body = { channel: "sms" };
+    const sent = await request("POST", `/otp/${encodeURIComponent(challenge.otpId)}/send`, { body, intent: textIntent });
     choose(section, "sms", sent);
     section.querySelector("[data-resend-status]").textContent = `A code is on its way to ${challenge.destination}.`;
   } catch (error) {
     showVerifyError(form, error);
   }
+}
+
+/** "Call me instead": the same code step, the code read out by a voice call (where one is configured). */
+async function callInstead(section) {
+  const form = section.querySelector("form");
+  const call = section.querySelector("[data-call]");
+  const status = section.querySelector("[data-resend-status]");
+  if (call.dataset.sending) return; // a second click while the first is on its way
+  call.dataset.sending = "true";
+  call.disabled = true;
+  status.textContent = "";
+  try {
+    const body = { channel: "voice" };
+    const sent = await request("POST", `/otp/${encodeURIComponent(challenge.otpId)}/send`, { body, intent: callIntent });
+    challenge = { ...challenge, ...sent };
+    saveChallenge(challenge);
+    clearErrors(form);
+    status.textContent = `We are calling ${challenge.destination} to read you a new code.`;
+    form.elements.namedItem("otp").focus();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 429 && error.retryAfter) {
+      challenge = { ...challenge, resendAfter: new Date(Date.now() + error.retryAfter * 1000).toISOString() };
+    }
+    showVerifyError(form, error);
+  } finally {
+    delete call.dataset.sending;
+    startCountdown(section.querySelector("[data-resend]"));
+  }
+}
+
+/** The call button shows on the texted-code step when this service can call (`channels` at login). */
+function showCall(section) {
+  const callable = (challenge.channels || []).includes("voice") && Boolean(challenge.destination);
+  section.querySelector("[data-call]").hidden = !(callable && currentFactor(challenge) === "sms");
 }
 
 /** The passkey as the second step: the browser's prompt, then tokens. */
@@ -141,6 +183,7 @@ function choose(section, factor, extra = {}) {
   saveChallenge(challenge);
   clearErrors(section.querySelector("form"));
   showFactor(section, challenge, (next) => (next === "sms" ? textInstead(section) : choose(section, next)));
+  showCall(section);
   if (factor === "sms") startCountdown(section.querySelector("[data-resend]"));
   if (factor !== "passkey") section.querySelector("[name=otp]").focus();
 }
@@ -153,6 +196,7 @@ export function init(section) {
     verify(form);
   });
   section.querySelector("[data-resend]").addEventListener("click", () => resend(section));
+  section.querySelector("[data-call]").addEventListener("click", () => callInstead(section));
 }
 
 /** Straight to the code field; its description names where the code went. */
@@ -189,6 +233,7 @@ export async function enter(section) {
   form.elements.namedItem("rememberDevice").checked = false;
   startCountdown(section.querySelector("[data-resend]"));
   showFactor(section, challenge, (next) => (next === "sms" ? textInstead(section) : choose(section, next)));
+  showCall(section);
   if (currentFactor(challenge) === "sms") listenForSms(form);
   return true;
 }

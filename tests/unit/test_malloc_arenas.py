@@ -1,0 +1,85 @@
+"""`twostep serve` raises glibc's malloc arena limit for itself and its `--workers` (see `malloc_arenas`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.live import ServerProcess
+from twostep.malloc_arenas import ENV, arena_limit
+
+GLIBC_DEFAULT = 8 * (os.cpu_count() or 1)  # glibc's own limit: 8 arenas per core
+THREADS = GLIBC_DEFAULT + 8
+# Starts THREADS threads that each malloc and wait, then counts the arenas in /proc/self/maps: a thread
+# arena's first heap is an aligned 64 MiB reservation, its used start read-write and the rest inaccessible.
+PROBE = f"""
+import ctypes, json, sys, threading
+from twostep.malloc_arenas import spread_malloc_arenas
+took = spread_malloc_arenas() if sys.argv[1] == "spread" else None
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+ready, done = threading.Barrier({THREADS} + 1), threading.Event()
+def work():
+    libc.malloc(4096)
+    ready.wait()
+    done.wait()
+threads = [threading.Thread(target=work) for _ in range({THREADS})]
+for thread in threads:
+    thread.start()
+ready.wait()
+regions = [line.split() for line in open("/proc/self/maps")]
+arenas = 0
+for here, after in zip(regions, regions[1:]):
+    start, end = (int(x, 16) for x in here[0].split("-"))
+    if start % (64 << 20) == 0 and here[1] == "rw-p" and len(here) == 5 and after[1] == "---p" and after[0].startswith(here[0].split("-")[1]):
+        arenas += 1
+done.set()
+print(json.dumps({{"took": took, "arenas": arenas}}))
+"""
+
+linux_glibc = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None, reason="glibc only"
+)
+
+
+def _probe(mode: str, **env: str) -> dict[str, object]:
+    clean = {k: v for k, v in os.environ.items() if k != ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, mode],
+        env=clean | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return dict(json.loads(done.stdout))
+
+
+@linux_glibc
+@pytest.mark.skipif(arena_limit() == GLIBC_DEFAULT, reason="glibc's default already has an arena per thread")
+def test_every_thread_gets_its_own_arena_beyond_glibcs_default() -> None:
+    assert _probe("default")["arenas"] <= GLIBC_DEFAULT  # the limit the raised one is measured against
+    spread = _probe("spread")
+    assert spread["took"] is True
+    assert int(str(spread["arenas"])) >= THREADS
+
+
+@linux_glibc
+def test_an_operators_own_limit_wins() -> None:
+    assert _probe("spread", **{ENV: "2"}) == {"took": False, "arenas": 1}  # main arena plus one
+
+
+@linux_glibc
+def test_serve_workers_start_with_the_raised_limit(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path, serve_args=("--workers", "2")) as server:
+        workers = server.worker_pids()
+        assert len(workers) == 2
+        for pid in workers:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert f"{ENV}={arena_limit()}".encode() in environ
