@@ -1,0 +1,64 @@
+"""The PostgreSQL connection layer's choices that the conformance suite cannot see: which pooled
+connection a statement gets, statements prepared on first use, and a kept cursor that survives a
+failed statement. Real PostgreSQL (the `postgres_url` fixture); private helpers on purpose, as these
+are the layer's own promises, not the storage port's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from twostep.domain.errors import StorageUnavailable
+from twostep.storage.postgres_connection import PostgresConnections
+
+BACKEND = "SELECT pg_backend_pid() AS pid"
+
+
+@pytest.fixture
+def connections(postgres_url: str) -> Iterator[PostgresConnections]:
+    pool = PostgresConnections(postgres_url, pool_size=3, timeout_seconds=10)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def _backend(connections: PostgresConnections) -> int:
+    row = connections._one(BACKEND)
+    assert row is not None
+    return int(row["pid"])
+
+
+def test_one_thread_s_statements_keep_to_the_connection_returned_last(
+    connections: PostgresConnections,
+) -> None:
+    # Three connections open at once, so the pool holds three idle ones afterwards.
+    with connections._guard() as first, connections._guard() as second, connections._guard() as third:
+        pids = [int(connections._run(conn, BACKEND).fetchall()[0]["pid"]) for conn in (first, second, third)]
+    assert len(set(pids)) == 3
+    # `first` was returned last: every later statement runs there, none wakes the other two backends.
+    assert {_backend(connections) for _ in range(9)} == {pids[0]}
+
+
+def test_a_statement_is_prepared_on_its_first_run(connections: PostgresConnections) -> None:
+    with connections._guard() as conn:
+        assert connections._run(conn, "SELECT %s::int + 1 AS n", (41,)).fetchall() == [{"n": 42}]
+        prepared = connections._run(
+            conn,
+            "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE 'SELECT $1::int + 1%%'",
+        ).fetchall()
+    assert prepared == [{"n": 1}]
+
+
+def test_the_kept_cursor_works_after_a_failed_statement_and_a_failed_transaction(
+    connections: PostgresConnections,
+) -> None:
+    with pytest.raises(StorageUnavailable):
+        connections._one("SELECT 1 / %s AS n", (0,))
+    assert connections._one("SELECT 2 AS n") == {"n": 2}
+    with pytest.raises(StorageUnavailable), connections._guard() as conn, conn.transaction():
+        connections._run(conn, "SELECT 1 / %s AS n", (0,))
+    with connections._guard() as conn, conn.transaction():
+        assert connections._run(conn, "SELECT 3 AS n").fetchall() == [{"n": 3}]
+    assert connections._one("SELECT 4 AS n") == {"n": 4}
