@@ -204,7 +204,7 @@ def _wire(
         settings.argon2_memory_kib,
         settings.argon2_time_cost,
         settings.argon2_parallelism,
-        max_concurrent=usable_cores(),
+        max_concurrent=settings.password_hash_threads or usable_cores(),
         on_queue=metrics.hash_queue,
     )
     audit = AuditService(storage, clock, fingerprint_key=keys.otp_hmac_key)

@@ -251,6 +251,9 @@ class Settings(BaseSettings):
     """Argon2id iterations."""
     argon2_parallelism: int = Field(default=1, ge=1, le=8)
     """Argon2id lanes."""
+    password_hash_threads: int | None = Field(default=None, ge=1, le=64)
+    """Threads hashing passwords in each server process (each holds `argon2_memory_kib` while it runs).
+    Unset: one per usable core, the cores shared out among `twostep serve --workers` processes."""
 
     # --- tokens ---
     jwt_algorithm: JwtAlgorithm = "RS256"

@@ -8,13 +8,16 @@ import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import anyio.to_thread
 import argon2
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD, PHONE, latest_code
+from tests.conftest import PASSWORD, PHONE, latest_code, settings_for_tests
+from twostep.cli_serve import hash_threads_per_worker
+from twostep.container import build
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import InvalidToken
 from twostep.domain.keys import KeyMaterial
@@ -63,6 +66,25 @@ def test_hashing_never_runs_on_more_threads_than_allowed(limit: int) -> None:
         assert all(name.startswith("argon2") for name in fake.threads)
     finally:
         hasher.close()
+
+
+@pytest.mark.parametrize(("cores", "workers", "threads"), [(2, 1, 2), (2, 2, 1), (1, 4, 1), (8, 3, 2)])
+def test_server_workers_share_the_cores_for_hashing(cores: int, workers: int, threads: int) -> None:
+    assert hash_threads_per_worker(cores, workers) == threads
+
+
+@pytest.mark.parametrize("setting", [1, 3])
+def test_the_hashing_threads_follow_the_setting(tmp_path: Path, setting: int) -> None:
+    container = build(settings_for_tests(tmp_path, password_hash_threads=setting))
+    fake = _CountingArgon2()
+    container.passwords._hasher = fake  # type: ignore[assignment]
+    try:
+        with ThreadPoolExecutor(8) as callers:
+            list(callers.map(lambda _: container.passwords.verify("hash:pw", "pw"), range(8)))
+        assert fake.peak <= setting and len(fake.threads) <= setting
+        assert container.passwords._pool._max_workers == setting  # type: ignore[attr-defined]
+    finally:
+        container.close()
 
 
 def test_real_argon2_still_verifies_through_the_pool() -> None:

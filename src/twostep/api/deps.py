@@ -72,13 +72,19 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
     return peer
 
 
-async def get_context(request: Request, container: ContainerDep) -> RequestContext:
+def request_context(request: Request, container: Container) -> RequestContext:
+    """Who is calling: address, request id, user agent and languages (`ContextDep` without FastAPI's
+    dependency solving, for the sign-in routes)."""
     return RequestContext(
         ip=client_ip(request, container.settings.trusted_proxies),
         request_id=request_id_var.get(),
         user_agent=request.headers.get("user-agent"),
         locales=accepted_languages(request.headers.get("accept-language")),
     )
+
+
+async def get_context(request: Request, container: ContainerDep) -> RequestContext:
+    return request_context(request, container)
 
 
 ContextDep = Annotated[RequestContext, Depends(get_context)]

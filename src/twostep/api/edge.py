@@ -110,6 +110,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": bool(proxies),
         "forwarded_allow_ips": proxies or [],
         "http": functools.partial(SlowClientProtocol, request_timeout=settings.http_request_timeout_seconds),
+        # uvloop where it is installed (a dependency off Windows): per sign-in ~0.4 ms less CPU in the bench.
+        "loop": "auto",
         "timeout_keep_alive": settings.http_keep_alive_seconds,
         "log_config": None,
         "access_log": False,

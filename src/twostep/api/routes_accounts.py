@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep
+from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep, request_context
 from twostep.api.device_cookie import device_label, device_token, set_device_cookie
 from twostep.api.factor_schemas import SignedInOut, low_codes_warning
 from twostep.api.idempotency import IdempotentRoute, by_login_email, idempotent
@@ -25,7 +25,9 @@ from twostep.api.schemas import (
     UserOut,
     VerifyRequest,
 )
-from twostep.api.token_transport import TransportDep, is_web_client
+from twostep.api.token_transport import TokenTransport, TransportDep, is_web_client, transport_for
+from twostep.container import Container
+from twostep.domain.models import RequestContext
 from twostep.services.login import LoginStarted, SignedIn
 from twostep.services.registration import Registration
 
@@ -76,19 +78,15 @@ def register(body: RegisterRequest, container: ContainerDep, ctx: ContextDep) ->
     include_in_schema=False,
 )
 @idempotent("login", caller=by_login_email)
-async def login(
-    body: LoginRequest,
-    request: Request,
-    response: Response,
-    container: ContainerDep,
-    ctx: ContextDep,
-    transport: TransportDep,
-) -> LoginChallengeOut | TokenPairOut:
+async def login(body: LoginRequest, request: Request, response: Response) -> LoginChallengeOut | TokenPairOut:
     """Check the password, then text a code, or expect the authenticator app's code (no SMS) when the
     account has one (`expectedFactor`). Accounts without a second factor (when that is allowed) and
     remembered devices get tokens at once."""
-    # `async def` with one thread hop for the blocking service call: a sync endpoint costs two (the
-    # endpoint, then the answer's validation), each a context switch on a busy core.
+    # The sign-in routes are the hot path. `async def` with one thread hop for the blocking service call:
+    # a sync endpoint costs two (the endpoint, then the answer's validation), each a context switch on a
+    # busy core. The container, context and transport are got directly: FastAPI solves each declared
+    # dependency again on every request (together a third of the API stack's CPU here).
+    container, ctx, transport = sign_in_call(request)
     ctx = with_locale(ctx, body.locale)
     device = device_token(request, body.device_token)
     result = await run_in_threadpool(container.login.start, body.email, body.password, ctx, device)
@@ -102,26 +100,25 @@ async def login(
     response_model=SignedInOut,
     responses=errors(400, 401, 404, 410, 429, 503, *BODY_ERRORS),
 )
-async def verify(
-    otp_id: OtpId,
-    body: VerifyRequest,
-    request: Request,
-    response: Response,
-    container: ContainerDep,
-    ctx: ContextDep,
-    transport: TransportDep,
-) -> SignedInOut:
+async def verify(otp_id: OtpId, body: VerifyRequest, request: Request, response: Response) -> SignedInOut:
     """Trade the code (of `factor`: `sms`, `totp` or `recovery`; default the expected one) for an access
     and a refresh token; each code works once. `rememberDevice` returns a device token.
 
     With `X-Twostep-Client: web` the refresh and device tokens go only into HttpOnly cookies.
     """
+    container, ctx, transport = sign_in_call(request)
 
     def finish() -> SignedInOut:  # every blocking step in one thread hop (see `login`)
         signed = container.login.finish(otp_id, body.otp, ctx, body.factor)
         return signed_in_response(signed, body.remember_device, request, response, container, ctx, transport)
 
     return await run_in_threadpool(finish)
+
+
+def sign_in_call(request: Request) -> tuple[Container, RequestContext, TokenTransport]:
+    """What `ContainerDep`, `ContextDep` and `TransportDep` give, without FastAPI's dependency solving."""
+    container: Container = request.app.state.container
+    return container, request_context(request, container), transport_for(request, container.settings)
 
 
 def signed_in_response(

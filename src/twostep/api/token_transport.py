@@ -97,8 +97,12 @@ def is_web_client(request: Request) -> bool:
     return request.headers.get(CLIENT_HEADER, "").strip().lower() == WEB_CLIENT
 
 
+def transport_for(request: Request, settings: Settings) -> TokenTransport:
+    return CookieTransport(settings) if is_web_client(request) else TokenTransport()
+
+
 async def get_transport(request: Request, container: ContainerDep) -> TokenTransport:
-    return CookieTransport(container.settings) if is_web_client(request) else TokenTransport()
+    return transport_for(request, container.settings)
 
 
 TransportDep = Annotated[TokenTransport, Depends(get_transport)]
