@@ -299,7 +299,6 @@ def _wire(
             tokens=tokens,
             hasher=passwords,
             limits=limits,
-            locks=locks,
             audit=audit,
             clock=clock,
             code_spec=login_spec,

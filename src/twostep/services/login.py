@@ -26,7 +26,6 @@ from twostep.domain.identity import E164, mask_phone, normalise_email
 from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, User
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import ChallengeStore, UserStore
-from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.devices import DeviceService
@@ -80,7 +79,6 @@ class LoginService:
         tokens: TokenService,
         hasher: PasswordHasher,
         limits: LimitsService,
-        locks: AccountLocks,
         audit: AuditService,
         clock: Clock,
         code_spec: CodeSpec,
@@ -88,7 +86,6 @@ class LoginService:
         factors: SecondFactorService | None = None,
         devices: DeviceService | None = None,
     ) -> None:
-        self._locks = locks
         self._users, self._challenges, self._codes, self._tokens = users, challenges, codes, tokens
         self._hasher, self._limits, self._audit, self._clock = hasher, limits, audit, clock
         self._spec = code_spec

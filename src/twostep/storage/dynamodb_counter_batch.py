@@ -6,6 +6,11 @@ condition failed, each with its old item (ReturnValuesOnConditionCheckFailure); 
 tells which limit refused, or that a counter had ended (expired items linger until TTL removes them)
 and must be restarted, and tries again. A transaction returns no values: the counters whose values the
 caller asked for are read right after it, strongly consistent, in one more request.
+
+The cost of all or nothing here: a transaction writes each item twice (twice the write capacity of an
+UpdateItem), and two transactions on one item conflict (TransactionConflict, retried a few times by
+`DynamoCalls`) where two ADDs would not; the service-wide hourly counters every text touches are such
+items, so a deployment texting many codes a second should watch for conflicts (a 503 once retries run out).
 """
 
 from __future__ import annotations
