@@ -56,16 +56,24 @@ def hash_rate(run: Run) -> dict[str, float]:
 
 
 def load(
-    run: Run, mode: str, port: int, pid: int | list[int], seconds: float | None = None, **options: str
+    run: Run,
+    mode: str,
+    port: int,
+    pid: int | list[int],
+    seconds: float | None = None,
+    *,
+    trees: bool = False,
+    **options: str,
 ) -> Any:
     """One load-generator run on the load core; returns its JSON result. The server's CPU time is
-    summed over `pid` (or every process in a list of them)."""
+    summed over `pid` (or every process in a list of them); with `trees`, over every process under
+    them at the window's start or end (processes started meanwhile count from their start)."""
     profile = run.profile
     argv = ["-m", "bench.loadgen", mode, "--port", str(port), "--clients", str(profile.clients)]
     argv += ["--seconds", str(seconds or profile.load_seconds), "--warmup", str(profile.warmup_seconds)]
     argv += ["--users", str(profile.users)]
     for one in [pid] if isinstance(pid, int) else pid:
-        argv += ["--server-pid", str(one)]
+        argv += ["--server-tree" if trees else "--server-pid", str(one)]
     for name, value in options.items():
         argv += [f"--{name}", value]
     return run_json(argv, run.cores.load, child_env(), timeout=300)

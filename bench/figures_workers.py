@@ -18,7 +18,6 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 from bench.context import Run
@@ -56,27 +55,13 @@ def argon2_rate(run: Run, processes: int, core: int | None) -> dict[str, float]:
     }
 
 
-def process_tree(pid: int) -> list[int]:
-    """`pid` and all its descendants alive now (Linux /proc)."""
-    found, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        found.append(current)
-        try:
-            for task in Path(f"/proc/{current}/task").iterdir():
-                queue += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return found
-
-
-def _server_pids(run: Run, backend: str, pid: int) -> list[int]:
-    """Every process doing the server's work: twostep's, and PostgreSQL's when it is the storage."""
-    pids = process_tree(pid)
+def _server_roots(run: Run, backend: str, pid: int) -> list[int]:
+    """The roots of every process doing the server's work: twostep's supervisor, and PostgreSQL's
+    postmaster when it is the storage (its backends come and go with the pools' connections)."""
+    roots = [pid]
     if backend == "postgres" and run.postgres is not None:
-        postmaster = int((run.postgres.data / "postmaster.pid").read_text().split()[0])
-        pids += process_tree(postmaster)
-    return pids
+        roots.append(int((run.postgres.data / "postmaster.pid").read_text().split()[0]))
+    return roots
 
 
 def _env(run: Run, backend: str, workers: int) -> tuple[dict[str, str], dict[str, str]]:
@@ -97,12 +82,16 @@ def measure(run: Run, backend: str, workers: int) -> tuple[dict[str, Any], list[
     with ExitStack() as stack:
         pid = stack.enter_context(served(argv, core, env, f"http://127.0.0.1:{port}/healthz", log))
         load(run, "register", port, pid)
-        pids = _server_pids(run, backend, pid)  # after sign-up: the pools' connections are open
+        # Walked again at the end of each measuring window: a pool that grows under the sign-in load
+        # opens backends after this point, and their CPU is the server's too.
+        roots = _server_roots(run, backend, pid)
         signins, hashes = [], []
         rounds = 1 if run.profile.name == "smoke" else 2
         for _ in range(rounds):
             hashes.append(argon2_rate(run, workers, core))
-            signins.append(load(run, "signin", port, pids, run.profile.load_seconds / rounds, **outbox))
+            signins.append(
+                load(run, "signin", port, roots, run.profile.load_seconds / rounds, trees=True, **outbox)
+            )
     return pooled(signins), hashes
 
 

@@ -5,7 +5,8 @@
 MODE is `register` (prints the users as JSON), `login`, `signin` (login, code from the outbox table
 of `--db` or `--database-url`, verify) or `hello` (GET /hello with `--token`). Measuring modes print `{"completed", "seconds",
 "server_cpu_seconds", "errors"}`: only requests finished inside the measuring window (after the
-warm-up) count, and the CPU time is the server's (`--server-pid`) over that same window.
+warm-up) count, and the CPU time is the server's (`--server-pid`, or every process under a
+`--server-tree` root but the load generator's own database session) over that same window.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from bench.context import PASSWORD
 from bench.httpclient import Connection
+from bench.procs import process_tree
 
 HOST = "127.0.0.1"
 
@@ -57,10 +59,12 @@ class Outbox:
 
     def __init__(self, path: str, database_url: str = "") -> None:
         self._conn: Any
+        self.backend_pids: set[int] = set()  # the PostgreSQL backend serving these reads: load, not server
         if database_url:
             import psycopg
 
             self._conn = psycopg.connect(database_url, autocommit=True)
+            self.backend_pids = {self._conn.info.backend_pid}
             self._sql = "SELECT body FROM outbox WHERE to_number=%s ORDER BY seq DESC LIMIT 1"
         else:
             self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
@@ -119,12 +123,29 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def server_cpu(pids: list[int], window: Window) -> float:
+@dataclass(frozen=True)
+class ServerProcesses:
+    pids: list[int]  # sampled as they are; one that ends fails the run
+    trees: list[int]  # roots walked at each sample: processes started in the window count from zero
+    exclude: frozenset[int] = frozenset()  # the load generator's own PostgreSQL backend
+
+    def cpu(self) -> dict[int, float]:
+        found = {pid: cpu_seconds(pid) for pid in self.pids}
+        for pid in (pid for root in self.trees for pid in process_tree(root)):
+            if pid not in found and pid not in self.exclude:
+                try:
+                    found[pid] = cpu_seconds(pid)
+                except OSError:  # ended since the walk
+                    continue
+        return found
+
+
+async def server_cpu(server: ServerProcesses, window: Window) -> float:
     """The server's CPU seconds spent inside the measuring window (summed over its processes)."""
     await asyncio.sleep(max(0.0, window.start - time.monotonic()))
-    before = sum(cpu_seconds(pid) for pid in pids)
+    before = server.cpu()
     await asyncio.sleep(max(0.0, window.end - time.monotonic()))
-    return sum(cpu_seconds(pid) for pid in pids) - before
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in server.cpu().items())
 
 
 async def measure(
@@ -133,7 +154,7 @@ async def measure(
     seconds: float,
     warmup: float,
     step: Callable[[Connection, int], Awaitable[Any]],
-    server_pids: list[int],
+    server: ServerProcesses,
 ) -> dict[str, Any]:
     """Runs `step(conn, iteration)` in a loop on each client for warm-up + `seconds`."""
     start = time.monotonic() + warmup
@@ -152,7 +173,7 @@ async def measure(
             iteration += 1
         await conn.close()
 
-    cpu = asyncio.create_task(server_cpu(server_pids, window))
+    cpu = asyncio.create_task(server_cpu(server, window))
     await asyncio.gather(*(worker(slot) for slot in range(clients)))
     return {
         "completed": window.completed,
@@ -162,26 +183,32 @@ async def measure(
     }
 
 
-def _step_for(args: argparse.Namespace) -> Callable[[Connection, int], Awaitable[Any]]:
+Step = Callable[[Connection, int], Awaitable[Any]]
+
+
+def _step_for(args: argparse.Namespace) -> tuple[Step, frozenset[int]]:
+    """The mode's step, and the load generator's own processes among the server's (if any)."""
     users = [bench_user(i) for i in range(args.users)]
     if args.mode == "login":
-        return lambda conn, i: login(conn, users[i % len(users)])
+        return lambda conn, i: login(conn, users[i % len(users)]), frozenset()
     if args.mode == "signin":
         outbox = Outbox(args.db, args.database_url)
-        return lambda conn, i: sign_in(conn, users[i % len(users)], outbox)
+        return lambda conn, i: sign_in(conn, users[i % len(users)], outbox), frozenset(outbox.backend_pids)
     headers = {"Authorization": f"Bearer {args.token}"}
 
     async def hello(conn: Connection, _: int) -> tuple[bool, str, Any]:
         response = await conn.request("GET", "/hello", headers=headers)
         return response.status == 200, f"hello {response.status}", response
 
-    return hello
+    return hello, frozenset()
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     if args.mode == "register":
         return {"users": await register(args.port, args.users, args.clients)}
-    return await measure(args.port, args.clients, args.seconds, args.warmup, _step_for(args), args.server_pid)
+    step, own = _step_for(args)
+    server = ServerProcesses(args.server_pid, args.server_tree, own)
+    return await measure(args.port, args.clients, args.seconds, args.warmup, step, server)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -197,6 +224,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default="")
     parser.add_argument(
         "--server-pid", type=int, action="append", default=[], help="whose CPU time to sample (repeatable)"
+    )
+    parser.add_argument(
+        "--server-tree",
+        type=int,
+        action="append",
+        default=[],
+        help="sample every process under this one, re-walked at each sample (repeatable)",
     )
     args = parser.parse_args(argv)
     json.dump(asyncio.run(main_async(args)), sys.stdout)
