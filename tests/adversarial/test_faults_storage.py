@@ -52,10 +52,10 @@ class LockingStorage(SqliteStorage):
 class LockAfterConsume(LockingStorage):
     """Storage fails in the middle of `LoginService.complete`: after the consume, before any token."""
 
-    def consume_challenge(self, challenge_id: str, now: datetime) -> bool:
-        consumed = super().consume_challenge(challenge_id, now)
+    def attempt_challenge(self, challenge_id: str, now: datetime, consume_if: str | None) -> Any:
+        attempted = super().attempt_challenge(challenge_id, now, consume_if)  # counts and consumes
         self.take_lock()
-        return consumed
+        return attempted
 
 
 class LockAfterClaim(LockingStorage):
