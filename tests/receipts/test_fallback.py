@@ -12,7 +12,7 @@ import pytest
 from tests.contract.helpers import run_together
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
-from twostep.domain.errors import WrongCode
+from twostep.domain.errors import StorageUnavailable, WrongCode
 from twostep.domain.receipts import Receipt
 from twostep.domain.transaction import Transaction
 
@@ -200,3 +200,35 @@ def test_a_sign_in_fallback_call_speaks_the_account_language(
         app.receipts.apply(Receipt(texted.provider, texted.message_id, "failed"))  # type: ignore[union-attr]
     (call,) = messages(app, "voice")
     assert re.fullmatch(r"twostep の確認コードは \d(, \d){5} です。", call), call
+
+
+def test_a_storage_failure_reading_the_account_language_leaves_the_fallback_for_the_next_receipt(
+    make_container: Callable[..., Container], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from twostep.api.app import create_app
+
+    app = make_container(storage="sqlite", fallback_channels=["voice"])
+    user = {
+        "firstName": "A",
+        "lastName": "L",
+        "email": "down@example.com",
+        "password": "correct horse battery",
+    }
+    with TestClient(create_app(app)) as api:
+        assert api.post("/register", json=user | {"phoneNumber": PHONE, "locale": "ja"}).status_code == 201
+        started = api.post("/login", json={"email": user["email"], "password": user["password"]})
+        otp_id = started.json()["otpId"]
+    texted = app.storage.latest_delivery(otp_id)
+    assert texted is not None
+
+    def down(_: str) -> None:
+        raise StorageUnavailable("users table unreachable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(app.storage, "get_user", down)
+        app.receipts.apply(Receipt(texted.provider, texted.message_id, "failed"))  # type: ignore[union-attr]
+    assert messages(app, "voice") == []  # not decided: the account could not be read
+    # ...and the once-per-code fallback is still unspent, so a later failure of this code may use it.
+    assert app.storage.get_counter(f"fallback:{otp_id}", app.clock.now()) is None

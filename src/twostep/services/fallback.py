@@ -76,6 +76,8 @@ class ChannelFallback:
         channel = self._next_channel(delivery, challenge)
         if channel is None:
             return
+        # Read before the once-only spend: a storage failure here leaves the fallback to the next receipt.
+        locale = self._stored_locale(challenge)
         now = self._clock.now()
         # One fallback per challenge, decided by one atomic increment (kept past the code's lifetime).
         until = challenge.expires_at + timedelta(days=1)
@@ -89,7 +91,7 @@ class ChannelFallback:
             channel=channel,
             length=challenge.code_length,
             ttl_seconds=lifetime,
-            preferred_locale=self._stored_locale(challenge),
+            preferred_locale=locale,
         )
         who = audit_subject(challenge)
         try:
