@@ -1,5 +1,7 @@
 """Emailed codes and the notices of account changes in the reader's language, by the locale chain of the
-texted codes: the request's language, the account's stored one, its number's country, the default."""
+texted codes: the request's language, the account's stored one, its number's country, the default. A
+notice goes to the owner, so its chain leaves the request's language out (whoever holds a session does not
+choose the language the owner is warned in)."""
 
 from __future__ import annotations
 
@@ -102,8 +104,24 @@ def test_a_phone_change_notice_by_sms_and_email(client: TestClient, container: C
     done = {"changeId": started.json()["changeId"], "code": latest_code(container, GERMAN)}
     assert client.post("/me/phone/verify", json=done, headers=headers).status_code == 200
 
-    notice = "twostep: het telefoonnummer van je account is nu +49*********01."
+    notice = "twostep: your account's phone number is now +49*********01."  # the number's country, not `nl`
     (texted,) = container.storage.list_outbox(to=AMERICAN, last=1)
     assert texted.body.startswith(notice) and texted.channel == "sms"
     subject, body = last_email(container)
-    assert (subject, body.startswith(notice)) == ("twostep: je account is gewijzigd", True)
+    assert (subject, body.startswith(notice)) == ("twostep: your account was changed", True)
+
+
+def test_a_notice_is_in_the_owners_language_not_the_requesters(
+    client: TestClient, container: Container
+) -> None:
+    tokens = signed_in(client, container, AMERICAN)
+    assert client.put("/me/locale", json={"locale": "de"}, headers=bearer(tokens)).status_code == 200
+    verify_email(client, container, tokens)
+
+    change = {"currentPassword": PASSWORD, "newPassword": "a brand new passphrase here"}
+    headers = bearer(tokens) | {"Accept-Language": "ja"}
+    assert client.post("/me/password", json=change, headers=headers).status_code in (200, 204)
+
+    subject, body = last_email(container)
+    assert subject == "twostep: Ihr Konto wurde geändert"
+    assert body.startswith("twostep: Das Passwort Ihres Kontos wurde geändert.")

@@ -173,10 +173,12 @@ class AccountChangeService:
     def _notify(
         self, user: User, kind: NoticeKind, destination: str, phone: E164 | None, ctx: RequestContext
     ) -> None:
-        """Tell the owner on the channels they proved, in their language (the locale chain with the
-        account's stored language and its number as it was); a failed notice never undoes the change."""
+        """Tell the owner on the channels they proved, in their language (the account's stored language,
+        then its number's country as it was, then the default); a failed notice never undoes the change.
+        The request's languages are left out: whoever holds a session must not choose the language the
+        owner is warned in."""
         letters = self._codes.letters
-        language = letters.language_for(TextChoice(ctx.locales, user.locale, user.phone))
+        language = letters.language_for(TextChoice((), user.locale, user.phone))
         notice = letters.notice(kind, language, destination=destination)
         sends: list[tuple[str, Callable[[], None]]] = []
         if phone is not None and user.phone_verified:
