@@ -69,7 +69,7 @@ def test_restart_and_forget(storage: Storage) -> None:
     batch = storage.change_counters(
         [
             CounterChange("r", 2, new_end, restart=True, read=True),
-            forget("f", NOW),
+            forget("f"),
             CounterChange("g", -1, END),
         ],
         NOW,
@@ -120,16 +120,26 @@ def test_concurrent_batches_and_give_backs_balance(storage: Storage) -> None:
     assert storage.get_counter("y", NOW).value == 10  # type: ignore[union-attr]
 
 
+def test_an_increment_with_an_older_clock_after_a_forget_starts_afresh(storage: Storage) -> None:
+    """A wrong code's increment that read its clock before a right code's forget, but wrote after it,
+    still counts: the forgotten counter reads as ended to any clock, not only to later ones."""
+    storage.increment_counter("fails", 3, NOW, END)
+    storage.change_counters([forget("fails")], NOW + timedelta(milliseconds=5))
+    assert storage.increment_counter("fails", 1, NOW, END) == 1
+    counted = storage.get_counter("fails", NOW)
+    assert counted is not None and counted.value == 1
+
+
 def test_a_live_counter_named_unless_stops_the_batch(storage: Storage) -> None:
     storage.increment_counter("lock", 1, NOW, END)
     storage.increment_counter("fails", 3, NOW, END)
-    batch = storage.change_counters([forget("fails", NOW), CounterChange("v", 1, END)], NOW, [Unless("lock")])
+    batch = storage.change_counters([forget("fails"), CounterChange("v", 1, END)], NOW, [Unless("lock")])
     assert batch.stopped and not batch.applied
     assert storage.get_counter("fails", NOW).value == 3  # type: ignore[union-attr]
     assert storage.get_counter("v", NOW) is None
     storage.delete_counter("lock")
     later = storage.change_counters(
-        [forget("fails", NOW), CounterChange("v", 1, END, limit=5, read=True)], NOW, [Unless("lock")]
+        [forget("fails"), CounterChange("v", 1, END, limit=5, read=True)], NOW, [Unless("lock")]
     )
     assert later.applied and later.values[1] == 1
     assert storage.get_counter("fails", NOW) is None

@@ -69,9 +69,13 @@ def test_a_lock_set_after_the_code_went_out_refuses_the_right_code(make_containe
     user_id = _user_id(container)
     started = container.login.start(EMAIL, PASSWORD, CTX)
     container.account.lock(user_id)
+    failures_before = container.storage.get_counter(code_failures_key(user_id), container.clock.now())
     with pytest.raises(AccountLocked):
         container.login.complete(started.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
     assert container.storage.list_sessions(user_id, container.clock.now()) == []
+    # A right code is no wrong one: the refused attempt gives back the unit it took from the count.
+    failures = container.storage.get_counter(code_failures_key(user_id), container.clock.now())
+    assert (failures.value if failures else 0) == (failures_before.value if failures_before else 0)
 
 
 def test_a_blocked_prefix_takes_no_unit_of_any_cap(make_container: MakeContainer, clock: FixedClock) -> None:

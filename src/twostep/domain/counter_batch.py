@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +48,15 @@ def unless_blocked(prefix: str) -> Unless:
     return Unless(prefix, blocked_prefix=True)
 
 
-def forget(key: str, now: datetime) -> CounterChange:
-    """The change that ends `key` now: it reads as missing, and the next increment starts afresh."""
-    return CounterChange(key, 0, now, restart=True)
+# Long past, not the forgetting request's `now`: an increment that read its clock before the forget but
+# writes after it must still find the counter ended and start afresh, not add to a row ending "now" that
+# its own older clock reads as live (a count that would then read as missing).
+ENDED = datetime.fromtimestamp(0, UTC)
+
+
+def forget(key: str) -> CounterChange:
+    """The change that ends `key`: it reads as missing, and the next increment starts afresh."""
+    return CounterChange(key, 0, ENDED, restart=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,11 @@
-"""Limits over atomic storage counters: take a unit before deciding, give it back when refusing.
+"""Limits over atomic storage counters: a refused attempt never keeps a unit.
 
-Fixed windows: a counter's key names its window, and the counter expires with it. Every limit takes its
-counter with one atomic increment *before* deciding, so concurrent callers can never all slip under a
-cap; a refused attempt gives back what it took (a compensating decrement), so a refusal never eats a
-budget, another cap, or extends a delay. Every refusal raises `RateLimited` with the limit's name and
-the seconds until it lifts.
+Fixed windows: a counter's key names its window, and the counter expires with it. A step's limits are
+taken together in one storage request that applies all or nothing (`take_all`, `change_counters`), so
+concurrent callers can never all slip under a cap and a refusal takes nothing. The one-at-a-time path
+(`take`) increments *before* deciding and gives back what it took when refusing (a compensating
+decrement). Either way a refusal never eats a budget, another cap, or extends a delay. Every refusal
+raises `RateLimited` with the limit's name and the seconds until it lifts.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ Fixed windows: a counter's key names its window, and the counter expires with it
 up to twice a cap through across one window boundary; the per-number cooldown spaces those sends out,
 and the service-wide hourly budget is the hard stop on cost, so the simpler fixed window is kept.
 
-Every limit takes its counter with one atomic increment *before* deciding, so concurrent callers can
-never all slip under a cap. A refused attempt gives back what it took (a compensating decrement), so a
-refusal never eats the budget, another number's cap, or extends a delay. Every refusal raises
+A step takes all its limits in one all-or-nothing storage request (`CounterGate.take_all`), so
+concurrent callers can never all slip under a cap and a refused attempt takes nothing; the few limits
+still taken one at a time increment before deciding and give back what they took when refusing. Either
+way a refusal never eats the budget, another number's cap, or extends a delay. Every refusal raises
 `RateLimited` with the limit's name and the seconds until it lifts. Counters are keyed by what the caller
 typed (normalised), never by whether an account exists, so refusals reveal nothing about who has one.
 """
@@ -287,10 +288,10 @@ class LimitsService:
         Raises: AccountLocked (the password's counts are still settled).
         """
         now = self._clock.now()
-        changes = [forget(attempt.client.key, now)]
+        changes = [forget(attempt.client.key)]
         if attempt.client.value > self._policy.login_free_failures:
             subject = attempt.client.key.removeprefix(login_failures_key(""))
-            changes.append(forget(login_gate_key(subject), now))
+            changes.append(forget(login_gate_key(subject)))
         account = attempt.account
         changes.append(CounterChange(account.key, -account.amount, account.expires_at))
         if user_id is None:
@@ -362,7 +363,7 @@ class LimitsService:
         Raises: AccountLocked (nothing reset or counted).
         """
         now = self._clock.now()
-        changes = [forget(code_failures_key(user_id), now)]
+        changes = [forget(code_failures_key(user_id))]
         if phone:
             changes.append(self.sms.guard.verified_change(phone))
         if self._counters.change_counters(changes, now, [Unless(lock_key(user_id))]).stopped:

@@ -13,6 +13,7 @@ from datetime import datetime
 from twostep.domain.clock import Clock
 from twostep.domain.delivery import SMS
 from twostep.domain.errors import (
+    AccountLocked,
     ChallengeNotFound,
     InvalidCredentials,
     InvalidInput,
@@ -234,7 +235,11 @@ class LoginService:
             raise
         # Unless the account is locked (AccountLocked): its wrong codes start again, and a texted code
         # counts as used for the fraud guard.
-        self._limits.code_succeeded(challenge.subject, challenge.phone if factor == "sms" else None)
+        try:
+            self._limits.code_succeeded(challenge.subject, challenge.phone if factor == "sms" else None)
+        except AccountLocked:
+            self._limits.code_attempt_void(challenge.subject)  # a right code is no wrong one
+            raise
         user = self._users.get_user(challenge.subject)
         if user is None:
             raise ChallengeNotFound()

@@ -75,12 +75,6 @@ class PrefixGuard:
             return []
         return [unless_blocked(destination_prefix(phone))]
 
-    def record_sent(self, phone: str, ctx: RequestContext) -> None:
-        """Count an admitted send (one write), then `judge` the prefix."""
-        ask = self.sent_ask(phone)
-        now = self._gate.clock.now()
-        self.judge(phone, self._gate.counters.increment_counter(ask.key, 1, now, ask.expires_at), ctx)
-
     def sent_ask(self, phone: str) -> Ask:
         """The count of one send to `phone`'s prefix, to take with the send's other limits (never refuses);
         its value is read only when the guard may judge the prefix."""
