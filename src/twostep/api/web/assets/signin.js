@@ -1,5 +1,5 @@
 // Sign-in view: email and password, then on to the code step.
-import { Intent, request } from "./api.js";
+import { request } from "./api.js";
 import { saveChallenge } from "./challenge.js";
 import { busy, checkRequired, clearErrors, showError, showFormError, values } from "./forms.js";
 import { go, takeNotice } from "./nav.js";
@@ -8,7 +8,6 @@ import { passkeyProblem, passkeysSupported, usePasskey } from "./webauthn.js";
 
 export const title = "Sign in";
 let prefill = "";
-const signIn = new Intent(); // a double submit or a retry after a lost answer texts one code
 
 /** Hand the new account's email to the sign-in form (kept in memory only). */
 export function prefillSignIn(email) {
@@ -20,7 +19,9 @@ async function submit(form) {
   const body = values(form, ["email", "password"]);
   let result;
   try {
-    result = await busy(form, () => request("POST", "/login", { body, intent: signIn }));
+    // No Idempotency-Key here: the server would keep a fingerprint of a body holding the password for a
+    // day. busy() already holds a double submit back.
+    result = await busy(form, () => request("POST", "/login", { body }));
   } catch (error) {
     showError(form, error);
     return;
