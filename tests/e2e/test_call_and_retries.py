@@ -60,14 +60,23 @@ def test_call_me_instead_reads_a_code_that_signs_in(
     (made,) = calls(server, account.phone)
     sent = [request for request in seen if request.url.endswith("/send")]
     assert len(sent) == 1 and sent[0].post_data_json == {"channel": "voice"}
-    assert all(request.headers.get("idempotency-key") for request in seen)  # /login and /send
+    logins = [request for request in seen if request.url.endswith("/login")]
+    assert logins and not any(request.headers.get("idempotency-key") for request in logins)  # no password kept
+    assert all(request.headers.get("idempotency-key") for request in sent)
     page.get_by_label("Sign-in code").fill(spoken_code(str(made["body"])))
     page.get_by_role("button", name="Verify and sign in").click()
     expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
 
 
+@pytest.mark.parametrize(
+    ("gateway", "shown"),
+    [
+        (None, "We couldn't reach twostep"),  # the connection drops
+        (504, "twostep took too long to answer"),  # a gateway gives up and answers for the server
+    ],
+)
 def test_a_retry_after_a_lost_answer_calls_once(
-    server: LiveServer, page: Any, account: Any, sign_in: Any
+    server: LiveServer, page: Any, account: Any, sign_in: Any, gateway: int | None, shown: str
 ) -> None:
     seen = sends(page)
     sign_in(page, server, account)
@@ -78,11 +87,14 @@ def test_a_retry_after_a_lost_answer_calls_once(
     def lose_the_answer(route: Any) -> None:
         answer = route.fetch()  # the server takes the request and places the call...
         lost.append(answer.status)
-        route.abort("connectionreset")  # ...but its answer never reaches the page
+        if gateway is None:
+            route.abort("connectionreset")  # ...but its answer never reaches the page
+        else:
+            route.fulfill(status=gateway, body="")
 
     page.route("**/otp/*/send", lose_the_answer)
     call.click()
-    expect(page.locator("#code-form [role=alert]")).to_contain_text("We couldn't reach twostep")
+    expect(page.locator("#code-form [role=alert]")).to_contain_text(shown)
     page.unroute("**/otp/*/send")
     expect(call).to_be_enabled()
     call.click()  # the user tries again

@@ -55,7 +55,7 @@ function newKey() {
 }
 
 /**
- * One user action that must happen once (send a code, sign in): its requests share an Idempotency-Key
+ * One user action that must happen once (send a code): its requests share an Idempotency-Key
  * until one is answered, so a double-click or a retry after a lost answer gets the first answer back
  * and sends nothing again. Another path or body is another request (a new key); so is anything after an
  * answer.
@@ -74,8 +74,9 @@ export class Intent {
   }
 
   answered(status) {
-    // No answer (0), or the first request still running (409): the next try must keep the key.
-    if (status !== 0 && status !== 409) this.#key = null;
+    // No answer (0), the first request still running (409), or a 5xx (a gateway's 502/504 may hide an
+    // answer that was lost on the way): the next try must keep the key, so it replays or runs once.
+    if (status !== 0 && status !== 409 && status < 500) this.#key = null;
   }
 }
 
