@@ -61,7 +61,9 @@ def test_call_me_instead_reads_a_code_that_signs_in(
     sent = [request for request in seen if request.url.endswith("/send")]
     assert len(sent) == 1 and sent[0].post_data_json == {"channel": "voice"}
     logins = [request for request in seen if request.url.endswith("/login")]
-    assert logins and not any(request.headers.get("idempotency-key") for request in logins)  # no password kept
+    assert logins and not any(
+        request.headers.get("idempotency-key") for request in logins
+    )  # no password kept
     assert all(request.headers.get("idempotency-key") for request in sent)
     page.get_by_label("Sign-in code").fill(spoken_code(str(made["body"])))
     page.get_by_role("button", name="Verify and sign in").click()
