@@ -9,7 +9,8 @@ allocations out of the freed area, the next check cannot reuse it and takes a se
 in others, the difference one more 19 MiB region in /proc/PID/smaps; with an arena per thread it stayed at
 100-103 MiB in every run. An arena a thread owns costs what that thread allocates; no thread is added.
 
-Only glibc has arenas (and `mallopt`); elsewhere this does nothing. An operator's own MALLOC_ARENA_MAX wins.
+Only glibc has arenas (and `mallopt`); elsewhere this does nothing. An operator's own limit wins: MALLOC_ARENA_MAX, or
+`glibc.malloc.arena_max` in GLIBC_TUNABLES.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import os
 import sys
 
 ENV = "MALLOC_ARENA_MAX"
+TUNABLES = "GLIBC_TUNABLES"  # `name=value` pairs joined by `:`
+ARENA_TUNABLE = "glibc.malloc.arena_max"
 M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
 SERVER_ARENAS = 64  # AnyIO's 40 request threads, asyncio's executor (cores + 4), the hashing threads, main
 
@@ -27,10 +30,17 @@ def arena_limit() -> int:
     return max(SERVER_ARENAS, 8 * (os.cpu_count() or 1))
 
 
+def operator_set_arenas() -> bool:
+    """Whether the operator chose an arena limit (MALLOC_ARENA_MAX, or the tunable in GLIBC_TUNABLES)."""
+    tunables = os.environ.get(TUNABLES, "")
+    named = {pair.partition("=")[0].strip() for pair in tunables.split(":")}
+    return ENV in os.environ or ARENA_TUNABLE in named
+
+
 def spread_malloc_arenas() -> bool:
     """Raise this process's arena limit (before its threads start) and its children's (`--workers`),
-    unless MALLOC_ARENA_MAX is set already. True when glibc took the new limit."""
-    if ENV in os.environ or not sys.platform.startswith("linux"):
+    unless the operator set one already. True when glibc took the new limit."""
+    if operator_set_arenas() or not sys.platform.startswith("linux"):
         return False
     import ctypes
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.live import ServerProcess
-from twostep.malloc_arenas import ENV, arena_limit
+from twostep.malloc_arenas import ENV, arena_limit, operator_set_arenas
 
 GLIBC_DEFAULT = 8 * (os.cpu_count() or 1)  # glibc's own limit: 8 arenas per core
 THREADS = GLIBC_DEFAULT + 8
@@ -83,3 +83,17 @@ def test_serve_workers_start_with_the_raised_limit(tmp_path: Path) -> None:
         for pid in workers:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
             assert f"{ENV}={arena_limit()}".encode() in environ
+
+
+@linux_glibc
+def test_an_operators_limit_in_glibc_tunables_wins() -> None:
+    tunables = "glibc.malloc.trim_threshold=131072:glibc.malloc.arena_max=2"
+    assert _probe("spread", GLIBC_TUNABLES=tunables) == {"took": False, "arenas": 1}
+
+
+def test_other_glibc_tunables_do_not_hold_the_limit_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=131072")
+    assert not operator_set_arenas()
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=131072:glibc.malloc.arena_max=4")
+    assert operator_set_arenas()
