@@ -158,7 +158,12 @@ def resend(
     """Send a new code for the same login; the old code stops working, the attempt budget stays.
     An optional body's `channel` (`sms` by default, `voice` or `whatsapp` where configured, as on
     `/otp/{otpId}/send`) chooses how, its `locale` the language."""
-    body = body or SendRequest()
+    return send_code(otp_id, body or SendRequest(), container, ctx)
+
+
+def send_code(otp_id: str, body: SendRequest, container: Container, ctx: RequestContext) -> ResendOut:
+    """A new code for the login by the body's channel, in its language: `/otp/{otpId}/resend` and
+    `/otp/{otpId}/send` both send this way."""
     return ResendOut.of(container.login.resend(otp_id, with_locale(ctx, body.locale), channel=body.channel))
 
 

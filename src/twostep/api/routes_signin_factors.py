@@ -15,10 +15,9 @@ from twostep.api.factor_schemas import (
     SignedInOut,
 )
 from twostep.api.idempotency import IdempotentRoute, idempotent
-from twostep.api.locale_input import with_locale
 from twostep.api.relying_party import relying_party
 from twostep.api.responses import BODY_ERRORS, errors
-from twostep.api.routes_accounts import OtpId, signed_in_response
+from twostep.api.routes_accounts import OtpId, send_code, signed_in_response
 from twostep.api.schemas import ResendOut, SendRequest
 from twostep.api.token_transport import TransportDep
 from twostep.services.passkeys import Options
@@ -42,7 +41,7 @@ def send(otp_id: OtpId, body: SendRequest, container: ContainerDep, ctx: Context
     hand), or `voice` / `whatsapp` where configured. The sent code is then the expected factor; a
     channel this service does not carry answers 400 `channel_not_configured`. `locale` chooses the
     language of the text (or of the call)."""
-    return ResendOut.of(container.login.resend(otp_id, with_locale(ctx, body.locale), channel=body.channel))
+    return send_code(otp_id, body, container, ctx)
 
 
 @router.post(

@@ -34,8 +34,9 @@ from twostep.services.limits import LimitsService
 from twostep.services.second_factor import SecondFactorService
 from twostep.services.tokens import TokenPair, TokenService
 
-# RFC 8176 method references per second factor; a recovery code is a one-time password too.
-AMR: dict[str, tuple[str, ...]] = {"sms": ("pwd", "sms"), "totp": ("pwd", "otp"), "recovery": ("pwd", "otp")}
+# RFC 8176 method references of the app factors; a recovery code is a one-time password too. (A texted
+# code's reference follows its channel: CHANNEL_METHOD.)
+AMR: dict[str, tuple[str, ...]] = {"totp": ("pwd", "otp"), "recovery": ("pwd", "otp")}
 # A texted code's method by the channel it went by. RFC 8176 has `tel` for a telephone call. It has no
 # WhatsApp value: a WhatsApp message is a text to the account's number (WhatsApp accounts are that
 # number's, registered by a code texted to it, so they share its SIM-swap risk), so it says `sms` rather
