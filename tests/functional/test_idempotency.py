@@ -75,18 +75,35 @@ def test_the_same_key_with_another_body_is_refused(client: TestClient, container
     assert texts(container) == 1
 
 
-def test_a_wrong_password_is_replayed_without_counting_again(
+def test_a_wrong_password_is_not_kept_a_retry_runs_and_counts_again(
     client: TestClient, container: Container
 ) -> None:
     register(client)
     bad = LOGIN | {"password": "not the password"}
     first = client.post("/login", json=bad, headers=keyed("bad"))
     assert first.status_code == 401
-    failures = [e for e in container.storage.list_audit() if e.event == "login_failed"]
     again = client.post("/login", json=bad, headers=keyed("bad"))
-    assert again.status_code == 401 and again.json() == first.json()
-    assert again.headers["www-authenticate"] == "Bearer"
-    assert [e for e in container.storage.list_audit() if e.event == "login_failed"] == failures
+    assert again.status_code == 401 and "idempotent-replayed" not in again.headers
+    assert len([e for e in container.storage.list_audit() if e.event == "login_failed"]) == 2
+    # ...so the right password with the same key is a sign-in, not the wrong one's stored 401.
+    right = client.post("/login", json=LOGIN, headers=keyed("bad"))
+    assert right.status_code == 200 and "idempotent-replayed" not in right.headers
+
+
+def test_a_login_fingerprint_holds_nothing_of_the_password(client: TestClient, container: Container) -> None:
+    register(client)
+    seen: list[bytes] = []
+    begin = container.idempotency.begin
+
+    def spy(scope: str, key: str, request: bytes) -> Any:
+        seen.append(request)
+        return begin(scope, key, request)
+
+    container.idempotency.begin = spy  # type: ignore[method-assign]
+    assert client.post("/login", json=LOGIN, headers=keyed("fp-1")).status_code == 200
+    assert client.post("/login", json=LOGIN | {"password": "guess"}, headers=keyed("fp-2")).status_code == 401
+    assert len(seen) == 2 and seen[0] == seen[1]  # the same material whatever the password
+    assert PASSWORD.encode() not in seen[0] and b"guess" not in seen[1]
 
 
 @pytest.mark.parametrize(

@@ -102,7 +102,7 @@ def test_a_cancelled_request_lets_its_key_go(service: IdempotencyService) -> Non
     """A client that hangs up cancels its request: the key is freed anyway, not held until the lock lapses."""
     from fastapi import Request, Response
 
-    from twostep.api.idempotency import _run_claimed
+    from twostep.api.idempotency import Idempotent, _run_claimed, by_path
 
     claim = claimed(service)
 
@@ -114,7 +114,9 @@ def test_a_cancelled_request_lets_its_key_go(service: IdempotencyService) -> Non
         async with anyio.create_task_group() as group:
 
             async def run() -> None:
-                await _run_claimed(service, claim, hangs, None, lambda _: Response())  # type: ignore[arg-type]
+                await _run_claimed(
+                    Idempotent("t", by_path), service, claim, hangs, None, lambda _: Response()
+                )  # type: ignore[arg-type]
 
             group.start_soon(run)
             await anyio.sleep(0.05)

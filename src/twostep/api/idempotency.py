@@ -42,8 +42,14 @@ CREDENTIAL_FIELDS = ("accessToken", "refreshToken", "deviceToken")
 _MARKER = "__twostep_idempotent__"
 NOT_JSON: Any = object()  # what a caller gets for a body that is not JSON
 
+# Stands for a secret body field (a password) in the request's fingerprint: the secret itself is never
+# fingerprinted, not even by a keyed HMAC (a fast hash of a password is a guessing target).
+SECRET_MARKER = "<secret: not fingerprinted>"
+
 # (request, container, the parsed JSON body or NOT_JSON) -> who is asking, or None
 Caller = Callable[[Request, Container, Any], str | None]
+# (container, the parsed JSON body) -> whether a stored answer may be replayed to this request
+ReplayGuard = Callable[[Container, Any], bool]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -51,6 +57,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Idempotent:
     scope: str
     caller: Caller  # who is asking, for the key's scope; None: no idempotency (the route refuses anyway)
+    # A body field left out of the fingerprint (see SECRET_MARKER). Such a route keeps successes only,
+    # and replays one only when `guard` confirms the secret by other means (a password: its own slow hash).
+    secret: str | None = None
+    guard: ReplayGuard | None = None
 
 
 def by_path(request: Request, _: Container, __: Any) -> str:
@@ -64,11 +74,15 @@ def by_login_email(_: Request, __: Container, parsed: Any) -> str:
     return f"email={email.strip().lower()}" if isinstance(email, str) else ""
 
 
-def idempotent(scope: str, caller: Caller = by_path) -> Callable[[F], F]:
+def idempotent(
+    scope: str, caller: Caller = by_path, *, secret: str | None = None, guard: ReplayGuard | None = None
+) -> Callable[[F], F]:
     """Mark an endpoint as honouring `Idempotency-Key` (its router needs `route_class=IdempotentRoute`)."""
+    if (secret is None) != (guard is None):
+        raise ValueError("a secret field needs a replay guard, and a guard a secret field")
 
     def mark(endpoint: F) -> F:
-        setattr(endpoint, _MARKER, Idempotent(scope, caller))
+        setattr(endpoint, _MARKER, Idempotent(scope, caller, secret, guard))
         return endpoint
 
     return mark
@@ -82,9 +96,12 @@ async def parsed_body(request: Request) -> Any:
         return NOT_JSON
 
 
-def canonical_request(request: Request, body: bytes, parsed: Any) -> bytes:
-    """Method, path and body, a JSON body re-serialised (key order and spacing do not matter)."""
+def canonical_request(request: Request, body: bytes, parsed: Any, secret: str | None = None) -> bytes:
+    """Method, path and body, a JSON body re-serialised (key order and spacing do not matter), its
+    `secret` field (if any) replaced by SECRET_MARKER."""
     if parsed is not NOT_JSON:
+        if secret is not None and isinstance(parsed, dict) and secret in parsed:
+            parsed = parsed | {secret: SECRET_MARKER}
         body = json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
     return b"\n".join((request.method.encode(), request.url.path.encode(), body))
 
@@ -124,7 +141,12 @@ Renderer = Callable[[TwoStepError], Response]
 
 
 async def _run_claimed(
-    service: IdempotencyService, claim: Claim, handler: Handler, request: Request, render: Renderer
+    marker: Idempotent,
+    service: IdempotencyService,
+    claim: Claim,
+    handler: Handler,
+    request: Request,
+    render: Renderer,
 ) -> Response:
     """Run the endpoint holding the key; keep its answer, or let the key go."""
     try:
@@ -139,12 +161,25 @@ async def _run_claimed(
             await run_in_threadpool(service.abandon, claim)
         raise
     answer = keepable(response)
+    if marker.secret is not None and not 200 <= response.status_code < 300:
+        # A refusal is not kept where the secret is not fingerprinted: a retry with the right password
+        # must not get the wrong one's 401, and a retried wrong password is counted like any other.
+        answer = None
     with anyio.CancelScope(shield=True):
         if answer is None:
             await run_in_threadpool(service.abandon, claim)
         else:
             await run_in_threadpool(service.finish, claim, answer)
     return response
+
+
+async def _guarded_replay(
+    marker: Idempotent, answer: IdempotentAnswer, container: Container, parsed: Any, render: Renderer
+) -> Response:
+    """The stored answer, unless the route's guard says this request's secret is not the first one's."""
+    if marker.guard is not None and not await run_in_threadpool(marker.guard, container, parsed):
+        return render(IdempotencyKeyReused())  # another password: never the stored success
+    return replay(answer)
 
 
 def _wrap(marker: Idempotent, handler: Handler, render: Renderer) -> Handler:
@@ -160,17 +195,17 @@ def _wrap(marker: Idempotent, handler: Handler, render: Renderer) -> Handler:
         body = await request.body()
         parsed = await parsed_body(request)
         caller = marker.caller(request, container, parsed)
-        if caller is None:
-            return await handler(request)
-        material = canonical_request(request, body, parsed)
+        if caller is None or (marker.secret is not None and not isinstance(parsed, dict)):
+            return await handler(request)  # (a body that is not a JSON object is refused anyway)
+        material = canonical_request(request, body, parsed, marker.secret)
         service = container.idempotency
         try:
             begun = await run_in_threadpool(service.begin, f"{marker.scope}\n{caller}", key, material)
         except (IdempotencyKeyReused, IdempotencyRequestInProgress, DependencyUnavailable) as error:
             return render(error)  # storage down: 503 and nothing done (fail closed)
         if isinstance(begun, IdempotentAnswer):
-            return replay(begun)
-        return await _run_claimed(service, begun, handler, request, render)
+            return await _guarded_replay(marker, begun, container, parsed, render)
+        return await _run_claimed(marker, service, begun, handler, request, render)
 
     return idempotent_handler
 

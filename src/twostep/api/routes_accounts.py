@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
@@ -66,6 +66,15 @@ def register(body: RegisterRequest, container: ContainerDep, ctx: ContextDep) ->
     return UserOut.of(user)
 
 
+def same_password(container: Container, parsed: Any) -> bool:
+    """A stored sign-in answer is replayed only to the password that passed it (checked by the account's
+    own Argon2 hash: the idempotency record holds nothing derived from the password)."""
+    email, password = parsed.get("email"), parsed.get("password")
+    if not isinstance(email, str) or not isinstance(password, str):
+        return False
+    return container.login.password_matches(email, password)
+
+
 @router.post(
     "/login",
     response_model=LoginChallengeOut | TokenPairOut,
@@ -77,7 +86,7 @@ def register(body: RegisterRequest, container: ContainerDep, ctx: ContextDep) ->
     responses=errors(400, 401, 403, 429, 503, *BODY_ERRORS),
     include_in_schema=False,
 )
-@idempotent("login", caller=by_login_email)
+@idempotent("login", caller=by_login_email, secret="password", guard=same_password)
 async def login(body: LoginRequest, request: Request, response: Response) -> LoginChallengeOut | TokenPairOut:
     """Check the password, then text a code, or expect the authenticator app's code (no SMS) when the
     account has one (`expectedFactor`). Accounts without a second factor (when that is allowed) and

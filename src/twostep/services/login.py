@@ -94,6 +94,16 @@ class LoginService:
         self._require_second_factor = require_second_factor
         self._factors, self._devices = factors, devices
 
+    def password_matches(self, email: str, password: str) -> bool:
+        """Whether `password` is the account's (its Argon2 hash; an unknown email costs the same work).
+        Counts nothing: for confirming a replay of a sign-in that this password already passed."""
+        try:
+            email = normalise_email(email)
+        except InvalidInput:
+            email = email.strip().lower()
+        user = self._users.find_user_by_email(email)
+        return self._hasher.verify(user.password_hash if user else None, password) and user is not None
+
     def start(
         self, email: str, password: str, ctx: RequestContext = NO_CONTEXT, device_token: str | None = None
     ) -> LoginStarted | TokenPair:
