@@ -174,11 +174,17 @@ async def _run_claimed(
 
 
 async def _guarded_replay(
-    marker: Idempotent, answer: IdempotentAnswer, container: Container, parsed: Any, render: Renderer
+    marker: Idempotent,
+    answer: IdempotentAnswer,
+    container: Container,
+    parsed: Any,
+    run: Handler,
+    request: Request,
 ) -> Response:
-    """The stored answer, unless the route's guard says this request's secret is not the first one's."""
+    """The stored answer, unless the route's guard says this request's secret is not the first one's: then
+    it is not a repeat but another attempt, run (and counted, and limited) like one without a key."""
     if marker.guard is not None and not await run_in_threadpool(marker.guard, container, parsed):
-        return render(IdempotencyKeyReused())  # another password: never the stored success
+        return await run(request)  # another password: never the stored success, and never a free guess
     return replay(answer)
 
 
@@ -204,7 +210,7 @@ def _wrap(marker: Idempotent, handler: Handler, render: Renderer) -> Handler:
         except (IdempotencyKeyReused, IdempotencyRequestInProgress, DependencyUnavailable) as error:
             return render(error)  # storage down: 503 and nothing done (fail closed)
         if isinstance(begun, IdempotentAnswer):
-            return await _guarded_replay(marker, begun, container, parsed, render)
+            return await _guarded_replay(marker, begun, container, parsed, handler, request)
         return await _run_claimed(marker, service, begun, handler, request, render)
 
     return idempotent_handler
