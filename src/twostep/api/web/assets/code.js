@@ -85,25 +85,29 @@ async function verify(form) {
 }
 
 async function resend(section) {
-  const form = section.querySelector("form");
   const button = section.querySelector("[data-resend]");
-  const status = section.querySelector("[data-resend-status]");
   button.disabled = true;
+  await newCode(section, "resend", { intent: resendIntent }, (to) => `A new code is on its way to ${to}.`);
+  startCountdown(button);
+}
+
+/** A new code for this login (`/resend`, or `/send` by another channel); shows its error, never throws. */
+async function newCode(section, action, options, sentText) {
+  const form = section.querySelector("form");
+  const status = section.querySelector("[data-resend-status]");
   status.textContent = "";
   try {
-    const sent = await request("POST", `/otp/${encodeURIComponent(challenge.otpId)}/resend`, { intent: resendIntent });
+    const sent = await request("POST", `/otp/${encodeURIComponent(challenge.otpId)}/${action}`, options);
     challenge = { ...challenge, ...sent };
     saveChallenge(challenge);
     clearErrors(form);
-    status.textContent = `A new code is on its way to ${challenge.destination}.`;
+    status.textContent = sentText(challenge.destination);
     form.elements.namedItem("otp").focus();
   } catch (error) {
     if (error instanceof ApiError && error.status === 429 && error.retryAfter) {
       challenge = { ...challenge, resendAfter: new Date(Date.now() + error.retryAfter * 1000).toISOString() };
     }
     showVerifyError(form, error);
-  } finally {
-    startCountdown(button);
   }
 }
 
@@ -122,30 +126,17 @@ async function textInstead(section) {
 
 /** "Call me instead": the same code step, the code read out by a voice call (where one is configured). */
 async function callInstead(section) {
-  const form = section.querySelector("form");
   const call = section.querySelector("[data-call]");
-  const status = section.querySelector("[data-resend-status]");
   if (call.dataset.sending) return; // a second click while the first is on its way
   call.dataset.sending = "true";
   call.disabled = true;
-  status.textContent = "";
   try {
-    const body = { channel: "voice" };
-    const sent = await request("POST", `/otp/${encodeURIComponent(challenge.otpId)}/send`, { body, intent: callIntent });
-    challenge = { ...challenge, ...sent };
-    saveChallenge(challenge);
-    clearErrors(form);
-    status.textContent = `We are calling ${challenge.destination} to read you a new code.`;
-    form.elements.namedItem("otp").focus();
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 429 && error.retryAfter) {
-      challenge = { ...challenge, resendAfter: new Date(Date.now() + error.retryAfter * 1000).toISOString() };
-    }
-    showVerifyError(form, error);
+    const options = { body: { channel: "voice" }, intent: callIntent };
+    await newCode(section, "send", options, (to) => `We are calling ${to} to read you a new code.`);
   } finally {
     delete call.dataset.sending;
-    startCountdown(section.querySelector("[data-resend]"));
   }
+  startCountdown(section.querySelector("[data-resend]")); // the call is held back like a resend
 }
 
 /** The call button shows on the texted-code step when this service can call (`channels` at login). */
