@@ -61,9 +61,34 @@ _RULES: tuple[_Rule, ...] = (
     (re.compile(r"(?<![\w.:/-])\d{11,15}(?![\w.-])"), REDACTED),
 )
 
+# What each rule above cannot match without, as a pattern that finds it: a text it does not find is left
+# as it is by that rule. Most log fields (event names, ids, messages) lack them all, and ten
+# substitutions cost more than the rest of a log line (about half of its formatting).
+_DIGIT, _SPACE = re.compile(r"\d").search, re.compile(r"\s").search
+_NEEDS: tuple[Callable[[str], re.Match[str] | None], ...] = (
+    re.compile("PRIVATE KEY-----").search,
+    re.compile("eyJ").search,
+    _SPACE,
+    re.compile("[:=]").search,
+    re.compile("AKIA|ASIA").search,
+    _DIGIT,
+    re.compile(" is your").search,
+    re.compile("#").search,
+    re.compile(r"\+").search,
+    _DIGIT,
+)
+
 
 def scrub(text: str) -> str:
     """`text` with every pattern above replaced."""
+    for (pattern, replacement), needed in zip(_RULES, _NEEDS, strict=True):
+        if needed(text) is not None:
+            text = pattern.sub(replacement, text)
+    return text
+
+
+def scrub_every_rule(text: str) -> str:
+    """`scrub` without the shortcuts (what it must equal, for the tests)."""
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
     return text
