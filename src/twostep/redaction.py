@@ -6,6 +6,7 @@ every run of digits, so request ids, user ids, PIDs and ports stay readable.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -64,18 +65,18 @@ _RULES: tuple[_Rule, ...] = (
 # What each rule above cannot match without, as a pattern that finds it: a text it does not find is left
 # as it is by that rule. Most log fields (event names, ids, messages) lack them all, and ten
 # substitutions cost more than the rest of a log line (about half of its formatting).
-_DIGIT, _SPACE = re.compile(r"\d").search, re.compile(r"\s").search
+# (The case-insensitive rules' needs are case-insensitive too, so they find what those rules would.)
 _NEEDS: tuple[Callable[[str], re.Match[str] | None], ...] = (
     re.compile("PRIVATE KEY-----").search,
     re.compile("eyJ").search,
-    _SPACE,
+    re.compile(r"\s").search,
     re.compile("[:=]").search,
     re.compile("AKIA|ASIA").search,
-    _DIGIT,
+    re.compile(r"(?i)code|otp|pin").search,
     re.compile(" is your").search,
     re.compile("#").search,
     re.compile(r"\+").search,
-    _DIGIT,
+    re.compile(r"\d{11}").search,
 )
 
 
@@ -94,6 +95,7 @@ def scrub_every_rule(text: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=512)  # field names come from the code: a few dozen, asked on every log line
 def is_secret_field(name: str) -> bool:
     key = name.lower().replace("-", "_")
     return key in _SECRET_NAMES or key.endswith(_SECRET_NAME_ENDINGS)
