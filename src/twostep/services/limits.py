@@ -405,6 +405,16 @@ class LimitsService:
         """
         self.sms.reserve(SmsRequest(phone, segments, account, cooldown), ctx)
 
+    def reserve_notice(
+        self, phone: str, account: str, ctx: RequestContext = NO_CONTEXT, *, segments: int = 1
+    ) -> None:
+        """Admit one account notice by SMS to `phone` or raise (no code caps; see sms_admission).
+
+        Raises:
+            DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted.
+        """
+        self.sms.reserve_notice(SmsRequest(phone, segments, account, cooldown=False), ctx)
+
     # --- per email address: the same caps as a phone number ---
     def reserve_email(self, address: str, ctx: RequestContext = NO_CONTEXT) -> None:
         """Admit one code email to `address` or raise (per-address day and 10-minute caps, cooldown),
