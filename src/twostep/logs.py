@@ -41,6 +41,10 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return fields
 
 
+# `json.dumps(entry, default=str)` builds this encoder anew for every line.
+_JSON = json.JSONEncoder(default=str)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -50,7 +54,7 @@ class JsonFormatter(logging.Formatter):
             "message": scrub(record.getMessage()),
         }
         entry.update(_fields(record))
-        return json.dumps(entry, default=str)
+        return _JSON.encode(entry)
 
 
 class ConsoleFormatter(logging.Formatter):

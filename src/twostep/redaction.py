@@ -6,6 +6,7 @@ every run of digits, so request ids, user ids, PIDs and ports stay readable.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -61,14 +62,40 @@ _RULES: tuple[_Rule, ...] = (
     (re.compile(r"(?<![\w.:/-])\d{11,15}(?![\w.-])"), REDACTED),
 )
 
+# What each rule above cannot match without, as a pattern that finds it: a text it does not find is left
+# as it is by that rule. Most log fields (event names, ids, messages) lack them all, and ten
+# substitutions cost more than the rest of a log line (about half of its formatting).
+# (The case-insensitive rules' needs are case-insensitive too, so they find what those rules would.)
+_NEEDS: tuple[Callable[[str], re.Match[str] | None], ...] = (
+    re.compile("PRIVATE KEY-----").search,
+    re.compile("eyJ").search,
+    re.compile(r"\s").search,
+    re.compile("[:=]").search,
+    re.compile("AKIA|ASIA").search,
+    re.compile(r"(?i)code|otp|pin").search,
+    re.compile(" is your").search,
+    re.compile("#").search,
+    re.compile(r"\+").search,
+    re.compile(r"\d{11}").search,
+)
+
 
 def scrub(text: str) -> str:
     """`text` with every pattern above replaced."""
+    for (pattern, replacement), needed in zip(_RULES, _NEEDS, strict=True):
+        if needed(text) is not None:
+            text = pattern.sub(replacement, text)
+    return text
+
+
+def scrub_every_rule(text: str) -> str:
+    """`scrub` without the shortcuts (what it must equal, for the tests)."""
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
     return text
 
 
+@functools.lru_cache(maxsize=512)  # field names come from the code: a few dozen, asked on every log line
 def is_secret_field(name: str) -> bool:
     key = name.lower().replace("-", "_")
     return key in _SECRET_NAMES or key.endswith(_SECRET_NAME_ENDINGS)

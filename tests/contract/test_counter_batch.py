@@ -173,3 +173,30 @@ def test_a_blocked_prefix_stops_the_batch_until_its_block_ends(storage: Storage)
     assert storage.change_counters(
         [CounterChange("sent", 1, later + timedelta(seconds=60))], later, guard
     ).applied
+
+
+def test_a_held_unless_stops_a_batch_whose_limit_would_also_refuse(storage: Storage) -> None:
+    """The `unless` records are checked first: a batch both would hold back is stopped, not refused."""
+    storage.increment_counter("lock", 1, NOW, END)
+    storage.increment_counter("cap", 5, NOW, END)
+    batch = storage.change_counters([CounterChange("cap", 1, END, limit=5)], NOW, [Unless("lock")])
+    assert batch.stopped and batch.refused is None
+    assert storage.get_counter("cap", NOW).value == 5  # type: ignore[union-attr]
+
+
+def test_a_limited_restart_counts_from_its_amount_whatever_the_counter_held(storage: Storage) -> None:
+    storage.increment_counter("r", 9, NOW, END)
+    batch = storage.change_counters(
+        [CounterChange("r", 1, END, limit=3, restart=True, read=True), CounterChange("s", 1, END, limit=1)],
+        NOW,
+    )
+    assert batch.applied and batch.values[0] == 1
+    assert storage.get_counter("r", NOW).value == 1  # type: ignore[union-attr]
+
+
+def test_a_limit_counts_from_a_counter_given_back_below_zero(storage: Storage) -> None:
+    storage.increment_counter("g", -2, NOW, END)
+    assert storage.change_counters([CounterChange("g", 3, END, limit=1, read=True)], NOW).values == (1,)
+    refused = storage.change_counters([CounterChange("g", 1, END, limit=1)], NOW)
+    assert refused.refused == 0 and refused.values == (2,)
+    assert storage.get_counter("g", NOW).value == 1  # type: ignore[union-attr]

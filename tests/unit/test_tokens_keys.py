@@ -46,6 +46,33 @@ def test_round_trip(algorithm: str) -> None:
     assert claims.exp - claims.iat == 900
 
 
+@pytest.mark.parametrize("algorithm", ["RS256", "HS256", "EdDSA"])
+def test_issued_tokens_are_pyjwt_encodings(algorithm: str) -> None:
+    """The issuer signs with a prepared key instead of calling `jwt.encode`; for the deterministic
+    algorithms its tokens are byte for byte what `jwt.encode` makes of the same claims and header."""
+    import jwt
+
+    clock = FixedClock()
+    issuer, _, keys = _pair(algorithm, clock)
+    token = issuer.issue(user_id="u1", email="a@example.com", amr=("pwd", "sms"), sid="s1", auth_time=7)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    header = {"kid": keys.current.kid, "typ": "at+jwt"}
+    assert token == jwt.encode(claims, keys.current.signing_material, algorithm=algorithm, headers=header)
+    assert list(claims) == [
+        "iss",
+        "aud",
+        "sub",
+        "email",
+        "iat",
+        "nbf",
+        "exp",
+        "jti",
+        "amr",
+        "sid",
+        "auth_time",
+    ]
+
+
 def test_expiry_and_leeway() -> None:
     clock = FixedClock()
     issuer, verifier, _ = _pair("ES256", clock)

@@ -39,7 +39,12 @@ class AccessClaims(NamedTuple):  # not a dataclass: `dataclasses` imports `inspe
 
 
 class TokenIssuer:
-    """Signs access tokens with the current key; `kid` tells verifiers which key to use."""
+    """Signs access tokens with the current key; `kid` tells verifiers which key to use.
+
+    The token is PyJWT's own encoding (the same bytes `jwt.encode` gives: sorted compact header, compact
+    claims, base64url without padding), made with the algorithm object and the key prepared once here:
+    `jwt.encode` looks both up, checks the key and rebuilds the header on every call.
+    """
 
     def __init__(
         self,
@@ -52,12 +57,19 @@ class TokenIssuer:
         ttl_seconds: int,
         clock: Clock,
     ) -> None:
-        self._kid, self._algorithm, self._key = kid, algorithm, key
+        self._kid, self._algorithm = kid, algorithm
         self._issuer, self._audience, self._ttl = issuer, audience, ttl_seconds
         self._clock = clock
         import jwt  # here, not at import: the authorizer uses this module's claim checks without PyJWT
 
-        self._encode = jwt.encode
+        self._signer = jwt.PyJWS().get_algorithm_by_name(algorithm)
+        self._key = self._signer.prepare_key(key)
+        if weak := self._signer.check_key_length(self._key):
+            import warnings
+
+            warnings.warn(weak, jwt.InsecureKeyLengthWarning, stacklevel=2)
+        header = {"typ": ACCESS_TOKEN_TYPE, "alg": algorithm, "kid": kid}
+        self._header = _b64url(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
         from uuid import uuid4
 
         self._uuid4 = uuid4
@@ -85,8 +97,14 @@ class TokenIssuer:
             "sid": sid,
             "auth_time": auth_time,
         }
-        headers = {"kid": self._kid, "typ": ACCESS_TOKEN_TYPE}
-        return self._encode(claims, self._key, algorithm=self._algorithm, headers=headers)
+        signing_input = self._header + b"." + _b64url(json.dumps(claims, separators=(",", ":")).encode())
+        signature = self._signer.sign(signing_input, self._key)
+        return (signing_input + b"." + _b64url(signature)).decode()
+
+
+def _b64url(data: bytes) -> bytes:
+    """RFC 7515 base64url without padding."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 class TokenVerifier:

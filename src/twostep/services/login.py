@@ -152,7 +152,7 @@ class LoginService:
                 purpose="login",
                 subject=user.id,
                 phone=user.phone,
-                spec=replace(self._spec, preferred_locale=user.locale),
+                spec=self._spec_in(user.locale),
                 ctx=ctx,
             )
             resend_after = self._codes.resend_after(challenge)
@@ -265,6 +265,12 @@ class LoginService:
         pair = self._tokens.issue_pair(user, amr, ctx, audits=events)
         self._audit.logged(*events)
         return SignedIn(pair, user.id, amr, factor)
+
+    def _spec_in(self, preferred_locale: str | None) -> CodeSpec:
+        """The login code spec with the account's stored language (no copy when it is the spec's)."""
+        if preferred_locale == self._spec.preferred_locale:
+            return self._spec
+        return replace(self._spec, preferred_locale=preferred_locale)
 
     def _spec_for(self, user_id: str, ctx: RequestContext, channel: str) -> CodeSpec:
         """The code spec for `channel` with the account's stored language, read only when the request

@@ -14,7 +14,7 @@ for the fraud guard.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from twostep.domain.errors import DestinationBlocked, DestinationNotAllowed
@@ -130,5 +130,5 @@ class SmsAdmission:
         if cooldown and policy.resend_cooldown_seconds > 0:
             until = now + timedelta(seconds=policy.resend_cooldown_seconds)
             asks.append(Ask(f"sms-cooldown:{phone}", until, 1, "resend_cooldown", who={"phone": phone}))
-        budget = gate.window_ask("sms:all", HOUR, policy.sms_hourly_budget, "sms_hourly_budget")
-        return asks, replace(budget, read=True)
+        windowed, end = gate.window_key("sms:all", HOUR)
+        return asks, Ask(windowed, end, policy.sms_hourly_budget, "sms_hourly_budget", HOUR, read=True)

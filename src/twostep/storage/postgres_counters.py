@@ -1,4 +1,12 @@
-"""PostgreSQL: a batch of counter changes as one multi-row upsert (`CounterStore.change_counters`)."""
+"""PostgreSQL: a batch of counter changes as one multi-row upsert (`CounterStore.change_counters`).
+
+A batch with limits is all or nothing. It first runs as one autocommit statement whose update turns
+a counter's value NULL when the change would take it past its limit: the column is NOT NULL, so the
+whole statement fails and nothing changes. That is one round trip where an explicit transaction
+takes three (BEGIN, the upsert, COMMIT), and every sign-in takes two limited batches. Only when it
+fails (a limit reached: rare) does the batch run again in a transaction that reads the values back
+and rolls back, which names the first refused change and its Retry-After exactly.
+"""
 
 from __future__ import annotations
 
@@ -17,21 +25,29 @@ from twostep.domain.counter_batch import (
 )
 from twostep.storage.postgres_connection import PostgresConnections, Row
 
+AGAIN = "c.expires_at <= %s OR EXCLUDED.key = ANY(%s)"  # the change (re)starts the counter
 
-def upsert_counters(count: int, unless: Sequence[Unless]) -> str:
+
+def upsert_counters(count: int, unless: Sequence[Unless], limited_keys: int = 0) -> str:
     """One statement for the whole batch: each row adds to a live counter or (re)starts it (the
     restarted keys are one array parameter), and returns its state. With `unless`, the rows come from
-    a SELECT that yields none while one of those counters holds."""
+    a SELECT that yields none while one of those counters holds. With `limited_keys` (pairs of key
+    and limit, after the restart array), a live counter the change would take past its limit is set
+    NULL, which the NOT NULL column refuses: the statement fails and changes nothing."""
     rows = ", ".join("(%s::text, %s::bigint, %s::timestamptz)" for _ in range(count))
     source = f"VALUES {rows}"
     if unless:
         held = " AND ".join(f"NOT EXISTS ({_held(u)})" for u in unless)
         source = f"SELECT k, a, e FROM ({source}) AS v (k, a, e) WHERE {held}"  # noqa: S608 (placeholders only)
-    again = "c.expires_at <= %s OR EXCLUDED.key = ANY(%s)"
+    added = "c.value + EXCLUDED.value"
+    value = f"CASE WHEN {AGAIN} THEN EXCLUDED.value ELSE {added} END"
+    if limited_keys:
+        # A (re)started counter holds just the amount, checked against its limit before the statement.
+        limit = "CASE c.key" + " WHEN %s THEN %s::bigint" * limited_keys + " END"
+        value = f"CASE WHEN {AGAIN} THEN EXCLUDED.value WHEN {added} > {limit} THEN NULL ELSE {added} END"
     return (
         f"INSERT INTO counters AS c (key, value, expires_at) {source} ON CONFLICT (key) DO UPDATE SET"
-        f" value = CASE WHEN {again} THEN EXCLUDED.value ELSE c.value + EXCLUDED.value END,"
-        f" expires_at = CASE WHEN {again} THEN EXCLUDED.expires_at ELSE c.expires_at END"
+        f" value = {value}, expires_at = CASE WHEN {AGAIN} THEN EXCLUDED.expires_at ELSE c.expires_at END"
         " RETURNING key, value, expires_at"
     )
 
@@ -43,6 +59,16 @@ def _held(guard: Unless) -> str:
     return f"SELECT 1 FROM counters WHERE key = %s AND expires_at > %s{least}"  # noqa: S608 (placeholders only)
 
 
+def _source_parameters(
+    changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless]
+) -> list[object]:
+    params: list[object] = [v for c in changes for v in (c.key, c.amount, c.expires_at)]
+    for guard in unless:
+        plain = guard.at_least is None or guard.blocked_prefix
+        params += [guard.key, now] if plain else [guard.key, now, guard.at_least]
+    return params
+
+
 class PostgresCounters(PostgresConnections):
     def change_counters(
         self, changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless] = ()
@@ -51,22 +77,37 @@ class PostgresCounters(PostgresConnections):
         if not changes:
             return CounterBatch(None, (), ())
         restart = [c.key for c in changes if c.restart]
-        params: list[object] = [v for c in changes for v in (c.key, c.amount, c.expires_at)]
-        for guard in unless:
-            plain = guard.at_least is None or guard.blocked_prefix
-            params += [guard.key, now] if plain else [guard.key, now, guard.at_least]
-        params += [now, restart, now, restart]
+        source = _source_parameters(changes, now, unless)
+        limited = [c for c in changes if c.limit is not None]
+        if not limited:  # one statement is atomic on its own
+            sql = upsert_counters(len(changes), unless)
+            with self._guard() as conn:
+                rows = self._run(conn, sql, [*source, now, restart, now, restart]).fetchall()
+            return _batch(changes, rows, None, unless)
+        # An amount alone past its limit refuses a (re)started counter: straight to the exact way.
+        if all(c.limit is None or c.amount <= c.limit for c in changes):
+            caps: list[object] = [v for c in limited for v in (c.key, c.limit)]
+            sql = upsert_counters(len(changes), unless, len(limited))
+            with self._guard() as conn:
+                try:
+                    rows = self._run(conn, sql, [*source, now, restart, *caps, now, restart]).fetchall()
+                except psycopg.errors.NotNullViolation:
+                    pass  # a limit would be passed: nothing changed; the transaction below says which
+                else:
+                    return _batch(changes, rows, None, unless)
+        return self._change_in_transaction(changes, now, unless, [*source, now, restart, now, restart])
+
+    def _change_in_transaction(
+        self, changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless], params: list[object]
+    ) -> CounterBatch:
+        """The batch in a transaction that reads the values back and rolls back past a limit."""
         sql = upsert_counters(len(changes), unless)
-        limited = any(change.limit is not None for change in changes)
         refused: int | None = None
-        with self._guard() as conn:
-            if not limited:  # one statement is atomic on its own
-                return _batch(changes, self._run(conn, sql, params).fetchall(), None, unless)
-            with conn.transaction():
-                rows = self._run(conn, sql, params).fetchall()
-                refused = first_refused(changes, _values(changes, rows)[0]) if rows else None
-                if refused is not None:
-                    raise psycopg.Rollback()
+        with self._guard() as conn, conn.transaction():
+            rows = self._run(conn, sql, params).fetchall()
+            refused = first_refused(changes, _values(changes, rows)[0]) if rows else None
+            if refused is not None:
+                raise psycopg.Rollback()
         return _batch(changes, rows, refused, unless)
 
 
