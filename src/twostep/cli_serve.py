@@ -15,7 +15,7 @@ from twostep.cli_support import (
     issuer_for,
     settings_or_exit,
 )
-from twostep.malloc_arenas import spread_malloc_arenas
+from twostep.malloc_arenas import limit_malloc_arenas
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -42,7 +42,7 @@ def hash_threads_per_worker(cores: int, workers: int) -> int:
 
 
 def run_server(host: str, port: int, app_name: str, workers: int) -> None:
-    spread_malloc_arenas()  # before any thread starts; see malloc_arenas
+    limit_malloc_arenas()  # before any thread starts; see malloc_arenas
     import uvicorn
 
     from twostep.api.edge import uvicorn_options

@@ -1,16 +1,18 @@
-"""Enough malloc arenas for every thread of `twostep serve`, so the Argon2id working area is never doubled.
+"""Few malloc arenas for `twostep serve`: its threads' small allocations share them instead of each
+thread holding an arena of its own.
 
-Each password check allocates one 19 MiB working area (`TWOSTEP_ARGON2_MEMORY_KIB`) on a hashing thread
-and frees it after. glibc gives threads their own malloc arena up to 8 per core (16 on two cores), and then
-lets threads share arenas. A loaded server runs more threads than that (AnyIO's 40 request threads, the
-hashing threads, asyncio's executor): a request thread sharing the hashing thread's arena carves its small
-allocations out of the freed area, the next check cannot reuse it and takes a second 19 MiB. Measured with
-`make bench`'s load (16 clients, 19 threads, two cores): peak RSS 101-104 MiB in some runs and 120-122 MiB
-in others, the difference one more 19 MiB region in /proc/PID/smaps; with an arena per thread it stayed at
-100-103 MiB in every run. An arena a thread owns costs what that thread allocates; no thread is added.
+glibc gives threads their own malloc arena up to 8 per core (16 on two cores). Each arena keeps its
+own free memory, so a server running 16-19 threads (AnyIO's request threads, the hashing threads,
+asyncio's executor) holds that much more than one whose threads share. Measured with the bench's load
+(/work/notes/rss_probe.py, 16 clients): peak RSS 102-105 MiB with an arena per thread (the earlier
+limit of 64), 98 MiB with 2 arenas, no measurable CPU difference per sign-in.
 
-Only glibc has arenas (and `mallopt`); elsewhere this does nothing. An operator's own limit wins: MALLOC_ARENA_MAX, or
-`glibc.malloc.arena_max` in GLIBC_TUNABLES.
+Sharing arenas used to double the Argon2id working area (a thread sharing the hashing thread's arena
+carved small allocations out of the freed 19 MiB, and the next check took a second one); the working
+area is now kept outside malloc by each hashing thread (`domain.argon2_area`), so that cannot happen.
+
+Only glibc has arenas (and `mallopt`); elsewhere this does nothing. An operator's own limit wins:
+MALLOC_ARENA_MAX, or `glibc.malloc.arena_max` in GLIBC_TUNABLES.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ ENV = "MALLOC_ARENA_MAX"
 TUNABLES = "GLIBC_TUNABLES"  # `name=value` pairs joined by `:`
 ARENA_TUNABLE = "glibc.malloc.arena_max"
 M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
-SERVER_ARENAS = 64  # AnyIO's 40 request threads, asyncio's executor (cores + 4), the hashing threads, main
+SERVER_ARENAS = 2  # the main arena and one the other threads share
 
 
 def arena_limit() -> int:
-    """glibc's own limit where it is higher (8 per core), otherwise room for every server thread."""
-    return max(SERVER_ARENAS, 8 * (os.cpu_count() or 1))
+    """The arena limit `twostep serve` sets for itself and its workers."""
+    return SERVER_ARENAS
 
 
 def operator_set_arenas() -> bool:
@@ -37,8 +39,8 @@ def operator_set_arenas() -> bool:
     return ENV in os.environ or ARENA_TUNABLE in named
 
 
-def spread_malloc_arenas() -> bool:
-    """Raise this process's arena limit (before its threads start) and its children's (`--workers`),
+def limit_malloc_arenas() -> bool:
+    """Set this process's arena limit (before its threads start) and its children's (`--workers`),
     unless the operator set one already. True when glibc took the new limit."""
     if operator_set_arenas() or not sys.platform.startswith("linux"):
         return False

@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
+import psycopg
 import pytest
 
 from tests.contract.helpers import NOW
 from twostep.domain.counter_batch import CounterChange, Unless
 from twostep.storage.postgres import PostgresStorage
+from twostep.storage.postgres_counters import upsert_counters
 
 END = NOW + timedelta(seconds=60)
 
@@ -69,3 +71,21 @@ def test_a_restarted_counter_is_checked_against_its_amount_only(storage: Postgre
     storage.trace = []
     batch = storage.change_counters([CounterChange("w", 1, later + timedelta(seconds=60), limit=3)], later)
     assert batch.applied and len(storage.trace) == 1
+
+
+def test_a_counter_filled_after_the_read_fails_the_whole_statement(storage: PostgresStorage) -> None:
+    """The write's own check, for a request that filled the counter after the statement read it: the
+    statement without its read-time check, on a counter already at its limit, fails as a whole."""
+    storage.increment_counter("hour", 3, NOW, END)
+    sql = upsert_counters(2, (), limited_keys=1, full=0)
+    params = ["free", 1, END, "hour", 1, END, NOW, [], "hour", 3, NOW, []]
+    with storage._guard() as conn, pytest.raises(psycopg.errors.NotNullViolation):
+        storage._run(conn, sql, params)
+    assert storage.get_counter("free", NOW) is None
+    assert storage.get_counter("hour", NOW).value == 3  # type: ignore[union-attr]
+
+
+def test_an_unless_that_holds_stops_a_limited_batch(storage: PostgresStorage) -> None:
+    storage.increment_counter("lock", 1, NOW, END)
+    batch = storage.change_counters([CounterChange("hour", 1, END, limit=3)], NOW, [Unless("lock")])
+    assert batch.stopped and storage.get_counter("hour", NOW) is None

@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep, request_context
 from twostep.api.device_cookie import device_label, device_token, set_device_cookie
 from twostep.api.factor_schemas import SignedInOut, low_codes_warning
-from twostep.api.idempotency import IdempotentRoute, by_login_email, idempotent
+from twostep.api.idempotency import by_login_email, idempotent
+from twostep.api.lean_route import LeanRoute, lean
 from twostep.api.locale_input import with_locale
 from twostep.api.responses import BEARER, BODY_ERRORS, errors
 from twostep.api.schemas import (
@@ -31,7 +32,7 @@ from twostep.domain.models import RequestContext
 from twostep.services.login import LoginStarted, SignedIn
 from twostep.services.registration import Registration
 
-router = APIRouter(tags=["accounts"], route_class=IdempotentRoute)
+router = APIRouter(tags=["accounts"], route_class=LeanRoute)
 
 
 OtpId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
@@ -87,6 +88,7 @@ def same_password(container: Container, parsed: Any) -> bool:
     include_in_schema=False,
 )
 @idempotent("login", caller=by_login_email, secret="password", guard=same_password)
+@lean
 async def login(body: LoginRequest, request: Request, response: Response) -> LoginChallengeOut | TokenPairOut:
     """Check the password, then text a code, or expect the authenticator app's code (no SMS) when the
     account has one (`expectedFactor`). Accounts without a second factor (when that is allowed) and
@@ -109,6 +111,7 @@ async def login(body: LoginRequest, request: Request, response: Response) -> Log
     response_model=SignedInOut,
     responses=errors(400, 401, 404, 410, 429, 503, *BODY_ERRORS),
 )
+@lean
 async def verify(otp_id: OtpId, body: VerifyRequest, request: Request, response: Response) -> SignedInOut:
     """Trade the code (of `factor`: `sms`, `totp` or `recovery`; default the expected one) for an access
     and a refresh token; each code works once. `rememberDevice` returns a device token.

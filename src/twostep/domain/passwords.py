@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 import threading
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
+from argon2 import PasswordHasher as Argon2Hasher
+from argon2 import Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from twostep.domain.argon2_area import KeptAreaArgon2
 from twostep.domain.errors import WeakPassword
-
-if TYPE_CHECKING:  # argon2 is loaded by the first hash or check, not by a cold start that makes none
-    from argon2 import PasswordHasher as Argon2Hasher
 
 T = TypeVar("T")
 
@@ -114,13 +117,8 @@ def check_password_rules(password: str, *, context_words: tuple[str, ...] = ()) 
         raise WeakPassword("This password is too common or easy to guess; choose another.", field="password")
 
 
-# argon2-cffi's defaults (RFC 9106's), given explicitly so the dummy hash is made without loading argon2.
-SALT_BYTES = 16
-HASH_BYTES = 32
-
-
-def dummy_hash(memory_kib: int, time_cost: int, parallelism: int) -> str:
-    """An encoded Argon2id hash with these parameters and a random salt and digest.
+def dummy_hash(hasher: Argon2Hasher) -> str:
+    """An encoded Argon2id hash with `hasher`'s parameters and a random salt and digest.
 
     Verifying any password against it costs exactly a real check (the same memory, passes, lanes and
     lengths) and never succeeds (no password is known to give a random digest). It used to be a real
@@ -131,8 +129,8 @@ def dummy_hash(memory_kib: int, time_cost: int, parallelism: int) -> str:
         return base64.b64encode(data).decode().rstrip("=")
 
     return (
-        f"$argon2id$v=19$m={memory_kib},t={time_cost},p={parallelism}"
-        f"${b64(secrets.token_bytes(SALT_BYTES))}${b64(secrets.token_bytes(HASH_BYTES))}"
+        f"$argon2id$v=19$m={hasher.memory_cost},t={hasher.time_cost},p={hasher.parallelism}"
+        f"${b64(secrets.token_bytes(hasher.salt_len))}${b64(secrets.token_bytes(hasher.hash_len))}"
     )
 
 
@@ -153,41 +151,20 @@ class PasswordHasher:
         max_concurrent: int = 1,
         on_queue: Callable[[int], None] | None = None,
     ) -> None:
-        self._parameters = (time_cost, memory_kib, parallelism)
-        self._hasher: Argon2Hasher | None = None  # made by the first hash or check: see `_argon2id`
-        self._refusals: tuple[type[Exception], ...] = ()  # argon2's "does not match" errors, with it
-        self._hasher_lock = threading.Lock()
+        self._hasher = Argon2Hasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
+        )
+        # The same hashes, with each hashing thread's working area kept outside malloc (see argon2_area).
+        self._kept = KeptAreaArgon2(
+            memory_kib, time_cost, parallelism, self._hasher.salt_len, self._hasher.hash_len
+        )
         self._pool = ThreadPoolExecutor(max_workers=max(1, max_concurrent), thread_name_prefix="argon2")
         # Told how many hashes wait for a thread, each time that changes (the metrics' queue gauge).
         self._on_queue = on_queue
         self._waiting = 0
         self._waiting_lock = threading.Lock()
         # Verifying against this when the email is unknown spends the same work as a real check.
-        self._dummy_hash = dummy_hash(memory_kib, time_cost, parallelism)
-
-    def _argon2id(self) -> Argon2Hasher:
-        """The Argon2id hasher, made by the first hash or check: importing argon2 is ~1 ms of a Lambda
-        cold start, and a start that answers no sign-in makes none."""
-        hasher = self._hasher
-        if hasher is not None:
-            return hasher
-        with self._hasher_lock:
-            if self._hasher is None:
-                from argon2 import PasswordHasher as Argon2Hasher
-                from argon2 import Type
-                from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-
-                time_cost, memory_kib, parallelism = self._parameters
-                self._refusals = (VerifyMismatchError, VerificationError, InvalidHashError)
-                self._hasher = Argon2Hasher(
-                    time_cost=time_cost,
-                    memory_cost=memory_kib,
-                    parallelism=parallelism,
-                    hash_len=HASH_BYTES,
-                    salt_len=SALT_BYTES,
-                    type=Type.ID,
-                )
-            return self._hasher
+        self._dummy_hash = dummy_hash(self._hasher)
 
     def _run(self, work: Callable[..., T], *args: str) -> T:
         """`work(*args)` on a hashing thread, keeping count of the hashes waiting for one."""
@@ -208,23 +185,36 @@ class PasswordHasher:
         if self._on_queue is not None:
             self._on_queue(waiting)
 
+    def _hash_here(self, password: str) -> str:
+        made = self._kept.hash(password.encode(), os.urandom(self._hasher.salt_len))
+        return self._hasher.hash(password) if made is None else made
+
+    def _verify_here(self, stored_hash: str, password: str) -> bool:
+        """True on a match; raises argon2's errors otherwise (for hashes the kept-area path leaves
+        to argon2-cffi, which also answers a mismatch with VerifyMismatchError)."""
+        matched = self._kept.verify(stored_hash, password.encode())
+        if matched is None:
+            return self._hasher.verify(stored_hash, password)
+        if not matched:
+            raise VerifyMismatchError("The password does not match the supplied hash")
+        return True
+
     def hash(self, password: str) -> str:
-        return self._run(self._argon2id().hash, normalise_password(password))
+        return self._run(self._hash_here, normalise_password(password))
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
         """True when `password` matches; with `stored_hash=None` it does the same work and fails."""
         if len(password) > MAX_LENGTH * 4:
             return False
-        hasher = self._argon2id()  # first: it sets the refusals
         target = stored_hash if stored_hash is not None else self._dummy_hash
         try:
-            ok = self._run(hasher.verify, target, normalise_password(password))
-        except self._refusals:
+            ok = self._run(self._verify_here, target, normalise_password(password))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
         return ok and stored_hash is not None
 
     def needs_rehash(self, stored_hash: str) -> bool:
-        return self._argon2id().check_needs_rehash(stored_hash)
+        return self._hasher.check_needs_rehash(stored_hash)
 
     def close(self) -> None:
         """Let the hashing threads end (they also end when this object is collected)."""

@@ -1,11 +1,13 @@
 """PostgreSQL: a batch of counter changes as one multi-row upsert (`CounterStore.change_counters`).
 
-A batch with limits is all or nothing. It first runs as one autocommit statement whose update turns
-a counter's value NULL when the change would take it past its limit: the column is NOT NULL, so the
-whole statement fails and nothing changes. That is one round trip where an explicit transaction
-takes three (BEGIN, the upsert, COMMIT), and every sign-in takes two limited batches. Only when it
-fails (a limit reached: rare) does the batch run again in a transaction that reads the values back
-and rolls back, which names the first refused change and its Retry-After exactly.
+A batch with limits is all or nothing. It first runs as one autocommit statement, one round trip
+where an explicit transaction takes three (BEGIN, the upsert, COMMIT; every sign-in takes two
+limited batches). That statement writes nothing when a limited counter it reads is already too full
+for its change, and a change that would still pass its limit when it writes (a request that changed
+the counter in between) sets the value NULL, which the NOT NULL column refuses: the statement fails
+and changes nothing (PostgreSQL logs that error; it takes such a race at the limit). Only then, or
+when nothing was written, does the batch run again in a transaction that reads the values back and
+rolls back, which names the first refused change and its Retry-After (or says an `unless` held).
 """
 
 from __future__ import annotations
@@ -26,18 +28,22 @@ from twostep.domain.counter_batch import (
 from twostep.storage.postgres_connection import PostgresConnections, Row
 
 AGAIN = "c.expires_at <= %s OR EXCLUDED.key = ANY(%s)"  # the change (re)starts the counter
+# A live counter that this change would take past its limit (read before the write).
+FULL = "SELECT 1 FROM counters WHERE key = %s AND expires_at > %s AND value + %s::bigint > %s::bigint"
 
 
-def upsert_counters(count: int, unless: Sequence[Unless], limited_keys: int = 0) -> str:
+def upsert_counters(count: int, unless: Sequence[Unless], limited_keys: int = 0, full: int = 0) -> str:
     """One statement for the whole batch: each row adds to a live counter or (re)starts it (the
     restarted keys are one array parameter), and returns its state. With `unless`, the rows come from
-    a SELECT that yields none while one of those counters holds. With `limited_keys` (pairs of key
-    and limit, after the restart array), a live counter the change would take past its limit is set
-    NULL, which the NOT NULL column refuses: the statement fails and changes nothing."""
+    a SELECT that yields none while one of those counters holds; so with `full` such reads of a live
+    counter too full for its change (key, now, amount, limit each). With `limited_keys` (pairs of
+    key and limit, after the restart array), a live counter the change would take past its limit is
+    set NULL, which the NOT NULL column refuses: the statement fails and changes nothing."""
     rows = ", ".join("(%s::text, %s::bigint, %s::timestamptz)" for _ in range(count))
     source = f"VALUES {rows}"
-    if unless:
-        held = " AND ".join(f"NOT EXISTS ({_held(u)})" for u in unless)
+    guards = [f"NOT EXISTS ({_held(u)})" for u in unless] + [f"NOT EXISTS ({FULL})"] * full
+    if guards:
+        held = " AND ".join(guards)
         source = f"SELECT k, a, e FROM ({source}) AS v (k, a, e) WHERE {held}"  # noqa: S608 (placeholders only)
     added = "c.value + EXCLUDED.value"
     value = f"CASE WHEN {AGAIN} THEN EXCLUDED.value ELSE {added} END"
@@ -86,15 +92,19 @@ class PostgresCounters(PostgresConnections):
             return _batch(changes, rows, None, unless)
         # An amount alone past its limit refuses a (re)started counter: straight to the exact way.
         if all(c.limit is None or c.amount <= c.limit for c in changes):
+            live = [c for c in limited if not c.restart]
+            full: list[object] = [v for c in live for v in (c.key, now, c.amount, c.limit)]
             caps: list[object] = [v for c in limited for v in (c.key, c.limit)]
-            sql = upsert_counters(len(changes), unless, len(limited))
+            sql = upsert_counters(len(changes), unless, len(limited), len(live))
             with self._guard() as conn:
                 try:
-                    rows = self._run(conn, sql, [*source, now, restart, *caps, now, restart]).fetchall()
+                    params = [*source, *full, now, restart, *caps, now, restart]
+                    rows = self._run(conn, sql, params).fetchall()
                 except psycopg.errors.NotNullViolation:
-                    pass  # a limit would be passed: nothing changed; the transaction below says which
-                else:
-                    return _batch(changes, rows, None, unless)
+                    rows = []  # a limit would be passed: nothing changed; the transaction below says which
+            if rows:
+                return _batch(changes, rows, None, unless)
+            # Nothing written: a counter was too full, or an `unless` held; the exact way says which.
         return self._change_in_transaction(changes, now, unless, [*source, now, restart, now, restart])
 
     def _change_in_transaction(
