@@ -85,10 +85,12 @@ HEALTHZ_PROBE = """
 import json, sys
 from tests.aws.events import rest_event
 from twostep.api.deferred_routes import DeferredRoute
+from twostep.api.lean_route import LeanRoute
 from twostep.aws.api_handler import get_handler, handler
 answer = handler(rest_event("GET", "/healthz"), None)
 routes = get_handler().app.router.routes
-analysed = [r.path for r in routes if isinstance(r, DeferredRoute) and r.realized]
+# lean routes (/login, verify) are analysed when declared, to check their shape (api.lean_route)
+analysed = [r.path for r in routes if isinstance(r, DeferredRoute) and r.realized and not isinstance(r, LeanRoute)]
 deferred = [r.path for r in routes if isinstance(r, DeferredRoute) and not r.realized]
 print(json.dumps({"status": answer["statusCode"], "phonenumbers": "phonenumbers" in sys.modules,
                   "analysed": analysed, "deferred": len(deferred)}))
