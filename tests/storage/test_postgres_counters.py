@@ -83,6 +83,8 @@ def test_a_counter_filled_after_the_read_fails_the_whole_statement(storage: Post
         storage._run(conn, sql, params)
     assert storage.get_counter("free", NOW) is None
     assert storage.get_counter("hour", NOW).value == 3  # type: ignore[union-attr]
+    # The connection (returned last, so borrowed next) and its kept cursor serve the next batch.
+    assert storage.change_counters([CounterChange("free", 1, END, limit=1, read=True)], NOW).values == (1,)
 
 
 def test_an_unless_that_holds_stops_a_limited_batch(storage: PostgresStorage) -> None:

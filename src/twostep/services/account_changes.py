@@ -182,7 +182,7 @@ class AccountChangeService:
         notice = letters.notice(kind, language, destination=destination)
         sends: list[tuple[str, Callable[[], None]]] = []
         if phone is not None and user.phone_verified:
-            sends.append(("sms", lambda: self._codes.send_sms(phone, notice.body)))
+            sends.append(("sms", lambda: self._codes.send_notice_sms(phone, notice.body, user.id, ctx)))
         if user.email_verified:
             sends.append(("email", lambda: self._codes.send_email(user.email, notice.subject, notice.body)))
         for channel, send in sends:

@@ -37,6 +37,7 @@ from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, Reque
 from twostep.domain.otp import CodeHasher, generate_code, is_bound, normalise_submitted_code
 from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
 from twostep.domain.receipts import SentRecorder
+from twostep.domain.segments import count_segments
 from twostep.domain.texts import TextKind
 from twostep.services.audit import AuditService, record_quietly
 from twostep.services.channel_texts import (
@@ -250,8 +251,14 @@ class ChallengeService:
         """The texts of emails and account notices, in every bundled language."""
         return self._letters
 
-    def send_sms(self, to: E164, body: str) -> None:
-        """A notice (no code) by SMS. Raises: SmsDeliveryError."""
+    def send_notice_sms(self, to: E164, body: str, account: str, ctx: RequestContext = NO_CONTEXT) -> None:
+        """A notice (no code) by SMS, admitted like any text against the fraud guard and the budgets.
+
+        Raises:
+            DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted: not admitted.
+            SmsDeliveryError: admitted, not delivered.
+        """
+        self._limits.reserve_notice(to, account, ctx, segments=count_segments(body).count)
         self._sender.send(to, body)
 
     def replace(

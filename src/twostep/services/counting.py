@@ -49,6 +49,7 @@ MESSAGES = {
     "sms_hourly_budget": "The service has sent all the text messages it may send this hour; try again later.",
     "ip_sms_rate": "Too many text messages requested from this network; try again later.",
     "account_sms_day": "Too many codes sent for this account today; try again tomorrow.",
+    "account_notice_day": "Too many account notices sent by text for this account today.",
     "tenant_sms_hour": "This API key has sent all the text messages it may send this hour.",
     "tenant_sms_day": "This API key has sent all the text messages it may send today.",
 }

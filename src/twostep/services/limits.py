@@ -405,28 +405,33 @@ class LimitsService:
         """
         self.sms.reserve(SmsRequest(phone, segments, account, cooldown), ctx)
 
+    def reserve_notice(
+        self, phone: str, account: str, ctx: RequestContext = NO_CONTEXT, *, segments: int = 1
+    ) -> None:
+        """Admit one account notice by SMS to `phone` or raise (no code caps; see sms_admission).
+
+        Raises:
+            DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted.
+        """
+        self.sms.reserve_notice(SmsRequest(phone, segments, account, cooldown=False), ctx)
+
     # --- per email address: the same caps as a phone number ---
     def reserve_email(self, address: str, ctx: RequestContext = NO_CONTEXT) -> None:
-        """Admit one code email to `address` or raise (per-address day and 10-minute caps, cooldown);
-        a refusal gives back what it took.
+        """Admit one code email to `address` or raise (per-address day and 10-minute caps, cooldown),
+        all in one storage request that takes nothing when any of them refuses.
 
         Raises:
             RateLimited: the address's caps or cooldown.
         """
-        policy, now, gate = self._policy, self._clock.now(), self._gate
-        taken: list[Held] = []
-        try:
+        policy, gate = self._policy, self._gate
+        asks = [
+            gate.window_ask(f"mail:{address}", window, limit, name, email=address)
             for window, limit, name in (
                 (DAY, policy.sms_per_number_day, "email_per_address_day"),
                 (10 * MINUTE, policy.sms_per_number_10min, "email_per_address_10min"),
-            ):
-                taken.append(gate.take_window(f"mail:{address}", window, limit, name, ctx, email=address))
-            if policy.resend_cooldown_seconds > 0:
-                until = now + timedelta(seconds=policy.resend_cooldown_seconds)
-                taken.append(
-                    gate.take(f"mail-cooldown:{address}", until, 1, "email_cooldown", ctx, email=address)
-                )
-        except RateLimited:
-            for held in reversed(taken):
-                self._release(held)
-            raise
+            )
+        ]
+        if policy.resend_cooldown_seconds > 0:
+            until = self._clock.now() + timedelta(seconds=policy.resend_cooldown_seconds)
+            asks.append(Ask(f"mail-cooldown:{address}", until, 1, "email_cooldown", who={"email": address}))
+        gate.take_all(asks, ctx)

@@ -10,6 +10,12 @@ request):
 All counts are taken in one storage request, all or nothing: a refusal takes nothing. An admitted send
 keeps its units even if delivery then fails (the provider may have charged for it) and counts as "sent"
 for the fraud guard.
+
+An account notice by SMS (no code: "your phone number was changed") is admitted by `reserve_notice`:
+the destination, the fraud guard's block, the account's daily notices, the hourly message budget and
+the money budgets. It leaves the number's code caps and cooldown alone (a notice must not use up the
+codes its owner may need next) and is not a send for the fraud guard (it carries no code, so it could
+never convert and would count against its prefix).
 """
 
 from __future__ import annotations
@@ -86,6 +92,24 @@ class SmsAdmission:
         self.gate.metrics.sms_budget(held[asks.index(budget)].value, self.policy.sms_hourly_budget)
         self.guard.judge(request.phone, held[-1].value, ctx)
 
+    def reserve_notice(self, request: SmsRequest, ctx: RequestContext) -> None:
+        """Admit one account notice by SMS or raise (see the module docstring), in one storage request.
+
+        Raises:
+            DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted.
+        """
+        self.check_destination(request.phone, ctx)
+        asks = [self._hourly_messages(), *self.budget.asks(request.phone, request.segments, ctx)]
+        if request.account is not None:
+            key = f"sms-notice:{request.account}"
+            limit = self.policy.account_sms_per_day
+            asks.insert(
+                0, self.gate.window_ask(key, DAY, limit, "account_notice_day", user_id=request.account)
+            )
+        if self.gate.take_all(asks, ctx, self.guard.unless_blocked(request.phone)) is None:
+            self.guard.check(request.phone, ctx)  # raises DestinationBlocked with its Retry-After
+            raise DestinationBlocked(1)  # lifted a moment ago: this notice stays refused
+
     def record_verified(self, phone: str) -> None:
         """A code sent to `phone` was used: its prefix converts."""
         self.guard.record_verified(phone)
@@ -130,5 +154,9 @@ class SmsAdmission:
         if cooldown and policy.resend_cooldown_seconds > 0:
             until = now + timedelta(seconds=policy.resend_cooldown_seconds)
             asks.append(Ask(f"sms-cooldown:{phone}", until, 1, "resend_cooldown", who={"phone": phone}))
-        windowed, end = gate.window_key("sms:all", HOUR)
-        return asks, Ask(windowed, end, policy.sms_hourly_budget, "sms_hourly_budget", HOUR, read=True)
+        return asks, self._hourly_messages()
+
+    def _hourly_messages(self) -> Ask:
+        """One message from the service's hourly message budget (every text counts, whatever it says)."""
+        windowed, end = self.gate.window_key("sms:all", HOUR)
+        return Ask(windowed, end, self.policy.sms_hourly_budget, "sms_hourly_budget", HOUR, read=True)
