@@ -3,6 +3,7 @@ and documents for an eagerly analysed route."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
@@ -11,6 +12,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
+from tests.conftest import settings_for_tests
 from twostep.api.deferred_routes import DeferredRoute, realize_routes
 
 
@@ -122,3 +124,20 @@ def test_a_subclass_hook_still_shapes_the_answer() -> None:
 
     client = TestClient(declare(Tagged))
     assert client.get("/items").headers["x-tagged"] == "yes"
+
+
+@pytest.mark.parametrize("which", ["api", "verification"])
+def test_a_served_app_analyses_every_route_at_start(
+    which: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`twostep serve` (one worker or many) builds through `build_asgi_app`, which realizes the app's routes."""
+    from twostep.api import factory
+
+    realized: list[FastAPI] = []
+    monkeypatch.setattr(factory, "realize_routes", realized.append)
+    settings = settings_for_tests(tmp_path, verify_api_keys=["k" * 32]) if which == "verification" else None
+    app = factory.build_asgi_app(settings or settings_for_tests(tmp_path), which)
+    try:
+        assert realized == [app]
+    finally:
+        app.state.container.close()
