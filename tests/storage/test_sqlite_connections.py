@@ -8,8 +8,11 @@ leaked a file descriptor or two per retired thread, until `Too many open files` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import sqlite3
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -17,7 +20,8 @@ import httpx
 from anyio._backends._asyncio import WorkerThread
 
 from tests.live import ServerProcess
-from twostep.storage.sqlite_connection import KEEP_IDLE
+from twostep.domain.errors import StorageUnavailable
+from twostep.storage.sqlite_connection import KEEP_IDLE, SqliteConnections
 
 BURSTS = 3
 CONCURRENT = 40  # anyio's default thread limiter: a burst this wide starts up to 40 worker threads
@@ -99,3 +103,84 @@ def test_new_database_files_are_private(tmp_path: Path) -> None:
         files = [tmp_path / "twostep.db", tmp_path / "twostep.db-wal"]
         modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in files}
     assert modes == {"twostep.db": 0o600, "twostep.db-wal": 0o600}
+
+
+def test_connections_open_at_once_stay_within_the_cap(tmp_path: Path) -> None:
+    """Many threads at once share `max_open` connections: the others wait for one instead of opening."""
+    pool = SqliteConnections(tmp_path / "cap.db", max_open=2)
+    pool.migrate()
+    opened: list[int] = []
+    real_open = pool._open
+
+    def counted_open() -> sqlite3.Connection:
+        opened.append(1)
+        return real_open()
+
+    pool._open = counted_open  # type: ignore[method-assign]
+    pool._close_idle()  # the migration's connection: every connection below is counted
+    start = threading.Barrier(8)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(40):
+            pool.ping()
+            with pool._guard() as conn:  # a write transaction too: the slow path SQLite serialises
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("SELECT count(*) FROM schema_migrations").fetchone()
+                conn.execute("COMMIT")
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 1 <= len(opened) <= 2
+    pool.close()
+
+
+def test_a_borrower_waits_for_a_busy_connection_then_gets_it(tmp_path: Path) -> None:
+    pool = SqliteConnections(tmp_path / "wait.db", max_open=1)
+    pool.migrate()
+    answered = threading.Event()
+
+    def read() -> None:
+        pool.ping()
+        answered.set()
+
+    with pool._guard():
+        waiter = threading.Thread(target=read)
+        waiter.start()
+        assert not answered.wait(0.05)  # the only connection is lent out
+    waiter.join(timeout=30)
+    assert answered.is_set()
+    pool.close()
+
+
+def test_a_borrower_that_waits_past_the_busy_timeout_gets_storage_unavailable(tmp_path: Path) -> None:
+    pool = SqliteConnections(tmp_path / "busy.db", busy_timeout_ms=20, max_open=1)
+    pool.migrate()
+    failed: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            pool.ping()
+        except StorageUnavailable as exc:
+            failed.append(exc)
+
+    with pool._guard():
+        waiter = threading.Thread(target=read)
+        waiter.start()
+        waiter.join(timeout=30)
+    assert len(failed) == 1
+    pool.ping()  # the connection came back: the slot count is right
+    pool.close()
+
+
+def test_a_failed_statement_frees_its_slot(tmp_path: Path) -> None:
+    pool = SqliteConnections(tmp_path / "fail.db", max_open=1)
+    pool.migrate()
+    for _ in range(3):
+        with contextlib.suppress(StorageUnavailable):
+            pool._one("SELECT * FROM no_such_table")
+    assert pool._one("SELECT 1") is not None
+    pool.close()

@@ -40,6 +40,12 @@ def moment_or_none(value: float | None) -> datetime | None:
 
 # Idle connections kept open for reuse; each holds two descriptors (the file and its WAL).
 KEEP_IDLE = 8
+# Connections open at once. SQLite has one writer: beyond a few connections, the others only wait in
+# SQLite's busy handler while each holds its own page cache and prepared statements (~100 KiB). Under
+# the bench load, when a write stalls, up to 16 AnyIO threads opened 13-16 connections (+1.1-1.4 MiB
+# peak RSS); a borrower beyond the cap waits here instead, for up to the busy timeout. A cap of 4 cost
+# CPU per sign-in (~2 %, alternating A/B rounds); 8 (= KEEP_IDLE, so none is closed on return) did not.
+MAX_OPEN = 8
 
 
 @dataclass(slots=True)
@@ -71,67 +77,107 @@ class _Borrowed:
             if self._unique:
                 pool._give_back(pooled)
                 return  # passed on as it is
-            pool._close_quietly(pooled.conn)
+            pool._discard(pooled.conn)
             raise StorageUnavailable() from None
         elif issubclass(kind, sqlite3.Error):
             # OperationalError (locked, read-only, disk full), DatabaseError (corrupt file),
             # ProgrammingError / InterfaceError (a connection closed under us), and the rest.
-            pool._close_quietly(pooled.conn)
+            pool._discard(pooled.conn)
             raise StorageUnavailable() from error
         else:
-            pool._close_quietly(pooled.conn)
+            pool._discard(pooled.conn)
 
 
 class SqliteConnections:
     """One SQLite file shared by threads through a small pool of connections.
 
     A thread borrows a connection for one statement or one transaction and gives it back; at most
-    `keep_idle` idle connections are kept, the rest are closed. Connections are never tied to a thread,
-    so a thread pool that retires threads (anyio does after 10 s idle) leaks nothing.
+    `keep_idle` idle connections are kept, the rest are closed; at most `max_open` are open at once (a
+    borrower waits for one, up to the busy timeout, then gets StorageUnavailable). Connections are never
+    tied to a thread, so a thread pool that retires threads (anyio does after 10 s idle) leaks nothing.
     """
 
     def __init__(
-        self, path: Path | str, *, busy_timeout_ms: int = 10_000, keep_idle: int = KEEP_IDLE
+        self,
+        path: Path | str,
+        *,
+        busy_timeout_ms: int = 10_000,
+        keep_idle: int = KEEP_IDLE,
+        max_open: int = MAX_OPEN,
     ) -> None:
         self._path = str(path)
         self._busy_timeout_ms = busy_timeout_ms
         self._keep_idle = keep_idle
+        self._max_open = max_open
+        self._open_count = 0  # connections open or being opened, idle ones included
         self._idle: list[_Pooled] = []  # last in, first out: the warmest connection is reused
         self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)  # a connection came back or was closed
         self._closed = False
         self.statements = 0  # counted for the benchmarks (storage requests per sign-in)
 
     # --- connections ---
-    def _borrow(self) -> _Pooled:
+    def _take(self) -> _Pooled | None:
+        """An idle connection, or None with a slot reserved for opening one; waits while all are busy."""
+        deadline: float | None = None
         with self._lock:
-            pooled = self._idle.pop() if self._idle else None
-        identity = self._file_identity()
-        if pooled is not None and pooled.identity != identity:
-            # The file was removed or replaced under an open connection. SQLite would go on writing
-            # into the unlinked inode and every answer would be lost at the next start: fail instead.
-            self._close_quietly(pooled.conn)
-            self._close_idle()
-            pooled = None
-            if identity is None:
-                raise StorageUnavailable("The database file is missing.")
-        if pooled is None:
-            self._create_private_file()
-            conn = self._open()
-            pooled = _Pooled(conn, self._file_identity())
+            while not self._idle and self._open_count >= self._max_open:
+                if deadline is None:
+                    deadline = time.monotonic() + self._busy_timeout_ms / 1000
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._freed.wait(left):
+                    if self._idle or self._open_count < self._max_open:
+                        break  # freed just as the wait ended
+                    raise StorageUnavailable("Every SQLite connection stayed busy.")
+            if self._idle:
+                return self._idle.pop()
+            self._open_count += 1
+            return None
+
+    def _release_slot(self) -> None:
+        with self._lock:
+            self._open_count -= 1
+            self._freed.notify()
+
+    def _borrow(self) -> _Pooled:
+        pooled = self._take()
+        try:
+            identity = self._file_identity()
+            if pooled is not None and pooled.identity != identity:
+                # The file was removed or replaced under an open connection. SQLite would go on writing
+                # into the unlinked inode and every answer would be lost at the next start: fail instead.
+                self._close_quietly(pooled.conn)  # its slot is kept for the new connection
+                self._close_idle()
+                pooled = None
+                if identity is None:
+                    raise StorageUnavailable("The database file is missing.")
+            if pooled is None:
+                self._create_private_file()
+                conn = self._open()
+                pooled = _Pooled(conn, self._file_identity())
+        except BaseException:
+            self._release_slot()
+            raise
         return pooled
 
     def _give_back(self, pooled: _Pooled) -> None:
         with self._lock:
             if not self._closed and len(self._idle) < self._keep_idle:
                 self._idle.append(pooled)
+                self._freed.notify()
                 return
-        self._close_quietly(pooled.conn)
+        self._discard(pooled.conn)
+
+    def _discard(self, conn: sqlite3.Connection) -> None:
+        """Close a borrowed connection for good and free its slot."""
+        self._close_quietly(conn)
+        self._release_slot()
 
     def _close_idle(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
         for pooled in idle:
-            self._close_quietly(pooled.conn)
+            self._discard(pooled.conn)
 
     @staticmethod
     def _close_quietly(conn: sqlite3.Connection) -> None:
