@@ -201,6 +201,7 @@ class SqliteStorage(
     def arm_challenge_audited(self, challenge: Challenge, audits: Sequence[AuditEvent]) -> Challenge | None:
         # One write transaction instead of two: the events are inserted only when the UPDATE armed.
         with self._transaction() as conn:
+            self.statements += 1  # one request: the transaction
             rows = conn.execute(
                 "UPDATE challenges SET expires_at = ? WHERE id = ? AND code_hmac = ? AND consumed_at IS NULL"
                 " RETURNING *",
