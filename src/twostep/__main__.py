@@ -1,3 +1,3 @@
-from twostep.cli import main
+from twostep.cli_entry import main
 
 main()

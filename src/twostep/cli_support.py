@@ -1,16 +1,17 @@
 """What every `twostep` command shares: exit codes, one-line errors, settings, and the storage guard.
 
-Exit codes: `EXIT_CODES` (the CLI reference lists them from there).
+Exit codes: `EXIT_CODES` (the CLI reference lists them from there). No typer here: `twostep serve` runs
+without it (cli_entry), and typer's exit handling turns a `SystemExit` into the same exit code.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
-import typer
 from pydantic import ValidationError
 
 from twostep.domain.errors import ConfigurationError, DependencyUnavailable, NotFound, TwoStepError
@@ -41,8 +42,9 @@ def package_version() -> str:
 
 
 def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
-    typer.echo(f"twostep: {message}", err=True)
-    raise typer.Exit(code)
+    sys.stderr.write(f"twostep: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(code)
 
 
 def settings_or_exit(**overrides: Any) -> Settings:

@@ -23,7 +23,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from twostep.channels import registry
 from twostep.domain.locales import LOCALE_TAG
@@ -556,6 +562,22 @@ class Settings(BaseSettings):
             if not key or (":" in entry and not TENANT_NAME.fullmatch(tenant)):
                 raise ValueError("each entry is `tenant:key` (tenant: letters, digits, - and _) or a key")
         return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """pydantic-settings' sources in its order, less a `.env` source that found no variable (no file, as
+        in a Lambda or a container): it gives nothing, yet walked all fields (half of `Settings()`)."""
+        empty_dotenv = isinstance(dotenv_settings, DotEnvSettingsSource) and not dotenv_settings.env_vars
+        if empty_dotenv:
+            return init_settings, env_settings, file_secret_settings
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
 
     @field_validator("sms_providers")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -61,3 +63,23 @@ def test_rsa_key_size_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("TWOSTEP_JWT_RSA_BITS", "3072")
     assert Settings(_env_file=None).jwt_rsa_bits == 3072  # type: ignore[call-arg]
     assert "TWOSTEP_JWT_RSA_BITS: Input should be 2048, 3072 or 4096" in _error(jwt_rsa_bits=1024)
+
+
+def test_dot_env_file_is_read_and_the_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`.env` in the working folder is one of the sources (it is dropped only when it gave nothing)."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("TWOSTEP_OTP_LENGTH", "TWOSTEP_ORG_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    assert Settings().otp_length == 6  # no .env
+    (tmp_path / ".env").write_text("")
+    assert Settings().otp_length == 6
+    (tmp_path / ".env").write_text("TWOSTEP_OTP_LENGTH=8\nTWOSTEP_ORG_NAME=From Dot Env\n")
+    assert (Settings().otp_length, Settings().org_name) == (8, "From Dot Env")
+    monkeypatch.setenv("TWOSTEP_OTP_LENGTH", "7")
+    assert (Settings().otp_length, Settings().org_name) == (7, "From Dot Env")
+    (tmp_path / ".env").write_text("TWOSTEP_OTP_LENGTH=99\n")
+    monkeypatch.delenv("TWOSTEP_OTP_LENGTH")
+    with pytest.raises(ValidationError):
+        Settings()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from twostep.api.app import create_app
+from twostep.api.deferred_routes import realize_routes
 from twostep.api.lifespan import serving_lifespan
 from twostep.api.metrics_prometheus import PrometheusMetrics, install_prometheus
 from twostep.container import build
@@ -40,6 +41,7 @@ def build_asgi_app(settings: Settings, which: str = "api") -> FastAPI:
         app: FastAPI = create_verification_app(container, lifespan=lifespan)
     else:
         app = create_app(container, lifespan=lifespan)
+    realize_routes(app)  # a served worker analyses every route at start, not on its first requests
     install_prometheus(app, metrics, container.settings)
     return app
 

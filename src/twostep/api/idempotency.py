@@ -17,9 +17,9 @@ from typing import Any, ClassVar, TypeVar
 
 import anyio
 from fastapi import Request, Response
-from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
+from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.errors import error_response
 from twostep.api.responses import errors
 from twostep.container import Container
@@ -237,7 +237,7 @@ REPLAYED_HEADER_DOC: dict[str, Any] = {
 }
 
 
-class IdempotentRoute(APIRoute):
+class IdempotentRoute(DeferredRoute):
     """A route that honours `Idempotency-Key` when its endpoint is marked with `@idempotent`.
 
     Its refusals (bad key 400, key reused 422, in progress 409) are problem+json; a subclass for routes

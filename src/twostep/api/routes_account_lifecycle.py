@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Response, status
 
+from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep
 from twostep.api.responses import BEARER, BODY_ERRORS, errors
 from twostep.api.schemas import UserOut
@@ -18,7 +19,7 @@ from twostep.api.schemas_account import (
     ResetStartedOut,
 )
 
-router = APIRouter(tags=["account"])
+router = APIRouter(tags=["account"], route_class=DeferredRoute)
 CODE_ERRORS = (400, 401, 404, 409, 410, 429, 503, *BODY_ERRORS)
 
 

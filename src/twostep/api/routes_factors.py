@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
+from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep
 from twostep.api.factor_schemas import (
     DeviceOut,
@@ -23,7 +24,7 @@ from twostep.api.factor_schemas import (
 from twostep.api.relying_party import relying_party
 from twostep.api.responses import BEARER, BODY_ERRORS, errors
 
-router = APIRouter(tags=["security"])
+router = APIRouter(tags=["security"], route_class=DeferredRoute)
 ItemId = Annotated[str, Path(max_length=1400, pattern=r"^[A-Za-z0-9_-]+$")]
 
 

@@ -10,13 +10,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from twostep.api.causes import describe_cause
+from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.deps import ContainerDep
 from twostep.api.errors import problem, retry_headers
 from twostep.api.responses import errors
 from twostep.api.schemas import HealthOut, LiveOut
 from twostep.domain.errors import DependencyUnavailable
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=DeferredRoute)
 
 
 @router.get("/healthz/live", response_model=LiveOut)

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.deps import ClaimsDep, ContainerDep
 from twostep.api.responses import BEARER, BODY_ERRORS, errors
 from twostep.api.schemas import MessageOut, MessagePageOut, MessageRequest
 
-router = APIRouter(tags=["messages"])
+router = APIRouter(tags=["messages"], route_class=DeferredRoute)
 
 
 @router.get("/messages", response_model=MessagePageOut, responses=errors(400, 422, 503))

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.deps import ContainerDep
 from twostep.api.responses import errors
 from twostep.container import Container
@@ -30,7 +31,7 @@ from twostep.sms import flowroute_receipts, twilio_receipts
 
 logger = logging.getLogger("twostep.api.receipts")
 
-router = APIRouter(tags=["receipts"])
+router = APIRouter(tags=["receipts"], route_class=DeferredRoute)
 
 
 class ReceiptOut(BaseModel):

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
+from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep, RecentClaimsDep
 from twostep.api.responses import BEARER, BODY_ERRORS, errors
 from twostep.api.schemas_sessions import DeleteAccountRequest, SessionListOut, SessionOut, SessionsEndedOut
 from twostep.api.token_transport import TransportDep
 
-router = APIRouter(tags=["sessions"])
+router = APIRouter(tags=["sessions"], route_class=DeferredRoute)
 
 SessionId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
+from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.deps import ContainerDep, ContextDep
 from twostep.api.responses import BODY_ERRORS, errors
 from twostep.api.schemas import RefreshRequest, TokenPairOut
 from twostep.api.token_transport import TransportDep
 from twostep.domain.errors import InvalidToken
 
-router = APIRouter(tags=["tokens"])
+router = APIRouter(tags=["tokens"], route_class=DeferredRoute)
 
 
 @router.post("/token/refresh", response_model=TokenPairOut, responses=errors(401, 403, 503, *BODY_ERRORS))

@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.deps import ContainerDep
 
-router = APIRouter(tags=["keys"])
+router = APIRouter(tags=["keys"], route_class=DeferredRoute)
 
 
 @router.get("/.well-known/jwks.json")

@@ -24,10 +24,10 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.errors import retry_headers
 from twostep.api.verification_errors import describe_error
 from twostep.domain import errors as e
@@ -73,7 +73,7 @@ def compat_error(error: e.TwoStepError, method: str) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-class FlowrouteCompatRoute(APIRoute):
+class FlowrouteCompatRoute(DeferredRoute):
     """A route answering errors (domain and schema) exactly as Flowroute's sms-verification did."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

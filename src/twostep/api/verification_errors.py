@@ -31,10 +31,10 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.errors import retry_headers, status_for
 from twostep.domain import errors as e
 from twostep.domain.idempotency import (
@@ -144,7 +144,7 @@ def flowroute_validation_error(error: RequestValidationError) -> JSONResponse:
     return flowroute_error(e.InvalidInput(message, field=field))
 
 
-class FlowrouteErrorRoute(APIRoute):
+class FlowrouteErrorRoute(DeferredRoute):
     """A route whose errors (domain and schema) answer in Flowroute sms-verification's shape instead of problem+json."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

@@ -13,7 +13,6 @@ import hmac
 import secrets
 from datetime import datetime
 
-import pyotp
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -29,11 +28,15 @@ _SEAL_VERSION = "v1"
 
 def new_totp_secret() -> str:
     """160 random bits in base32, the size RFC 4226 recommends and every authenticator app accepts."""
+    import pyotp  # on first use: a Lambda cold start that checks no app code skips it
+
     return pyotp.random_base32(32)
 
 
 def provisioning_uri(secret: str, account: str, issuer: str) -> str:
     """The `otpauth://totp/...` URI an authenticator app scans."""
+    import pyotp
+
     return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).provisioning_uri(
         name=account, issuer_name=issuer
     )
@@ -47,6 +50,8 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step (within the allowed drift) whose code is `code`, or None."""
     if len(code) != DIGITS or not code.isascii() or not code.isdigit():
         return None
+    import pyotp
+
     totp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)
     current = time_step(now)
     found = None
@@ -59,6 +64,8 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
 
 def code_at(secret: str, step: int) -> str:
     """The code of one time step (tests and clients that act as an authenticator)."""
+    import pyotp
+
     return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).generate_otp(step)
 
 

@@ -14,7 +14,7 @@ from twostep.domain.errors import InvalidInput, MessageNotAllowed
 from twostep.domain.models import Tenant
 from twostep.domain.transaction import Transaction
 from twostep.services.challenges import CodeSpec
-from twostep.services.verification_input import URL
+from twostep.services.verification_input import url_pattern
 
 # The text when the verification's own text is an operator's (a tenant's template, Flowroute compatibility);
 # otherwise the bundled transaction text in the reader's language is used (src/twostep/texts/*.json).
@@ -26,7 +26,7 @@ TRANSACTION_TEMPLATE = (
 def _check_payee(payee: str, tenant: Tenant | None) -> None:
     """Raises: MessageNotAllowed for a web address when the tenant may not send links (a payee is text
     the caller puts in the SMS)."""
-    if tenant is not None and not tenant.allow_urls and URL.search(payee):
+    if tenant is not None and not tenant.allow_urls and url_pattern().search(payee):
         raise MessageNotAllowed("payee may not contain a link or web address.", field="payee")
 
 

@@ -1,0 +1,99 @@
+"""`twostep serve` with plain options starts without typer; every other command line goes to the typer app."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from twostep.cli_entry import ServeArgs, plain_serve_args
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["serve"], ServeArgs()),
+        (["serve", "--port", "8123"], ServeArgs(port=8123)),
+        (["serve", "--port=8123", "--host", "0.0.0.0"], ServeArgs(host="0.0.0.0", port=8123)),
+        (["serve", "--app", "verification", "--workers=2"], ServeArgs(app_name="verification", workers=2)),
+        (
+            ["serve", "--host", "::1", "--port", "1", "--workers", "64"],
+            ServeArgs(host="::1", port=1, workers=64),
+        ),
+        (["serve", "--port", "65535"], ServeArgs(port=65535)),
+    ],
+)
+def test_a_plain_serve_line_is_read_without_typer(argv: list[str], expected: ServeArgs) -> None:
+    assert plain_serve_args(argv) == expected
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--version"],
+        ["storage", "init"],
+        ["serve", "--help"],
+        ["serve", "--port"],  # a missing value
+        ["serve", "--port", "0"],
+        ["serve", "--port", "65536"],
+        ["serve", "--port", "+80"],
+        ["serve", "--port", "eighty"],
+        ["serve", "--workers", "65"],
+        ["serve", "--workers", "0"],
+        ["serve", "--app", "API"],
+        ["serve", "--app", "admin"],
+        ["serve", "--host", "--port", "80"],  # a value that looks like an option
+        ["serve", "--host="],
+        ["serve", "--port", "80", "--port", "81"],  # given twice
+        ["serve", "--bind", "x"],
+        ["serve", "extra"],
+        ["serve", "--", "--port", "80"],
+    ],
+)
+def test_anything_else_goes_to_the_typer_app(argv: list[str]) -> None:
+    assert plain_serve_args(argv) is None
+
+
+def test_shell_completion_goes_to_the_typer_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_TWOSTEP_COMPLETE", "bash_complete")
+    assert plain_serve_args(["serve"]) is None
+
+
+PROBE = """
+import json, sys
+from twostep import cli_serve
+cli_serve.run_server = lambda *args: print(json.dumps([list(args), "typer" in sys.modules]))
+from twostep.cli_entry import main
+main(sys.argv[1:])
+"""
+
+
+def _probe(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWOSTEP_", "_TWOSTEP"))}
+    return subprocess.run(
+        [sys.executable, "-c", PROBE, *argv],
+        check=False,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_serve_runs_the_server_without_loading_typer(tmp_path: Path) -> None:
+    done = _probe(tmp_path, "serve", "--port", "8123", "--app=verification")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == [["127.0.0.1", 8123, "verification", 1], False]
+
+
+def test_serve_with_a_bad_option_is_answered_by_typer(tmp_path: Path) -> None:
+    done = _probe(tmp_path, "serve", "--port", "70000")
+    assert done.returncode == 2
+    assert "Usage: twostep serve" in done.stderr and "--port" in done.stderr
+    assert done.stdout == ""
