@@ -4,7 +4,7 @@ thread holding an arena of its own.
 glibc gives threads their own malloc arena up to 8 per core (16 on two cores). Each arena keeps its
 own free memory, so a server running 16-19 threads (AnyIO's request threads, the hashing threads,
 asyncio's executor) holds that much more than one whose threads share. Measured with the bench's load
-(/work/notes/rss_probe.py, 16 clients): peak RSS 102-105 MiB with an arena per thread (the earlier
+(`make bench`'s server and load, 16 clients): peak RSS 102-105 MiB with an arena per thread (the earlier
 limit of 64), 98 MiB with 2 arenas, no measurable CPU difference per sign-in.
 
 Sharing arenas used to double the Argon2id working area (a thread sharing the hashing thread's arena

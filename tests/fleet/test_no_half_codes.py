@@ -73,7 +73,7 @@ def test_bookkeeping_that_fails_after_the_code_went_out_is_no_503(
     assert check(client, code_sent(client)) == 200
 
 
-@pytest.mark.parametrize("failing", ["arm_challenge", "replace_code", "put_challenge"])
+@pytest.mark.parametrize("failing", ["arm_challenge_audited", "replace_code", "put_challenge"])
 def test_a_503_leaves_no_usable_code_behind(
     client: TestClient, storage: RefusingStorage, failing: str
 ) -> None:
@@ -84,7 +84,7 @@ def test_a_503_leaves_no_usable_code_behind(
     assert create(client) == 503
     storage.refusing = set()
     messages = client.app.state.container.storage.list_outbox(to=PHONE)  # type: ignore[attr-defined]
-    if failing == "arm_challenge":  # the SMS went out, the write after it failed
+    if failing == "arm_challenge_audited":  # the SMS went out, the write after it failed
         assert check(client, code_sent(client)) in (401, 410)
     if failing == "replace_code":
         assert len(messages) == 1 and check(client, first) == 200  # nothing replaced: the old code stands

@@ -97,3 +97,25 @@ def test_serve_with_a_bad_option_is_answered_by_typer(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "Usage: twostep serve" in done.stderr and "--port" in done.stderr
     assert done.stdout == ""
+
+
+def test_the_short_way_reads_the_options_the_typer_command_declares() -> None:
+    """cli_entry keeps its own copy of `serve`'s options (it must not import typer): the same names,
+    defaults, ranges and choices, no environment variables, and no option it does not know."""
+    import typer.main
+
+    from twostep import cli_entry
+    from twostep.cli import AppChoice, app
+
+    serve = typer.main.get_command(app).commands["serve"]  # type: ignore[attr-defined]
+    declared = {param.opts[0]: param for param in serve.params}
+    assert set(declared) == {"--host", "--port", "--app", "--workers"}
+    defaults = ServeArgs()
+    assert declared["--host"].default == defaults.host
+    assert declared["--port"].default == defaults.port
+    assert AppChoice(declared["--app"].default).value == defaults.app_name
+    assert declared["--workers"].default == defaults.workers
+    assert range(declared["--port"].min, declared["--port"].max + 1) == cli_entry.PORTS
+    assert range(declared["--workers"].min, declared["--workers"].max + 1) == cli_entry.WORKERS
+    assert tuple(choice.value for choice in AppChoice) == cli_entry.APPS
+    assert all(not param.envvar for param in serve.params)

@@ -15,14 +15,19 @@ from twostep.malloc_arenas import ENV, arena_limit, operator_set_arenas
 
 GLIBC_DEFAULT = 8 * (os.cpu_count() or 1)  # glibc's own limit: 8 arenas per core
 THREADS = GLIBC_DEFAULT + 8
-# Starts THREADS threads that each malloc and wait, then counts the arenas in /proc/self/maps: a thread
-# arena's first heap is an aligned 64 MiB reservation, its used start read-write and the rest inaccessible.
+# Starts THREADS threads that each malloc and wait, then counts the arenas glibc itself lists
+# (malloc_info: one <heap> per arena, the main arena first). Not the memory map: a thread stack can
+# look like an arena's heap there, which made the count flaky on a loaded machine.
 PROBE = f"""
-import ctypes, json, sys, threading
+import ctypes, json, os, sys, tempfile, threading
 from twostep.malloc_arenas import limit_malloc_arenas
 took = limit_malloc_arenas() if sys.argv[1] == "limit" else None
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
 ready, done = threading.Barrier({THREADS} + 1), threading.Event()
 def work():
     libc.malloc(4096)
@@ -32,12 +37,14 @@ threads = [threading.Thread(target=work) for _ in range({THREADS})]
 for thread in threads:
     thread.start()
 ready.wait()
-regions = [line.split() for line in open("/proc/self/maps")]
-arenas = 0
-for here, after in zip(regions, regions[1:]):
-    start, end = (int(x, 16) for x in here[0].split("-"))
-    if start % (64 << 20) == 0 and here[1] == "rw-p" and len(here) == 5 and after[1] == "---p" and after[0].startswith(here[0].split("-")[1]):
-        arenas += 1
+handle, path = tempfile.mkstemp()
+os.close(handle)
+listing = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, listing)
+libc.fclose(listing)
+with open(path) as report:
+    arenas = report.read().count("<heap nr=") - 1
+os.unlink(path)
 done.set()
 print(json.dumps({{"took": took, "arenas": arenas}}))
 """

@@ -3,7 +3,7 @@
 FastAPI (0.12x and later) asks of every route field and of every object `jsonable_encoder` meets
 whether it is a pydantic.v1 model, to refuse those with a clear error; the check imports pydantic.v1
 to find out. twostep has no v1 models, and that import alone costs ~1.5 MiB of RSS in every server
-process and ~30 ms of start-up (measured: /work/notes/rss_probe.py, `python -X importtime`). While
+process and ~30 ms of start-up (measured: the peak RSS under `make bench`'s load, `python -X importtime`). While
 pydantic.v1 is not imported, no class can derive from its BaseModel, so the answer is "no" without
 importing it; once anything imports pydantic.v1, FastAPI's own check runs as before. Where FastAPI
 has no such check (other versions), this does nothing.

@@ -103,6 +103,15 @@ class ChallengeStore(Protocol):
         message went out, so a failure between storing and arming never leaves a usable code behind."""
         ...
 
+    def arm_challenge_audited(self, challenge: Challenge, audits: Sequence[AuditEvent]) -> Challenge | None:
+        """`arm_challenge(challenge.id, challenge.code_hmac, challenge.expires_at)` and, only when it
+        armed, the step's audit events, all or none in one storage request (one write transaction).
+
+        Returns the armed challenge (where the storage cannot read it back in that request, `challenge`
+        itself: the condition on its code HMAC pins the stored record to it); None when nothing armed
+        and nothing was audited."""
+        ...
+
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         """Atomically add one attempt if the challenge is unconsumed, unexpired and under budget.
 

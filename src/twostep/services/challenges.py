@@ -33,13 +33,13 @@ from twostep.domain.errors import (
 )
 from twostep.domain.identity import E164, phone_country
 from twostep.domain.metrics import NO_METRICS, CodeStage, Metrics
-from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
+from twostep.domain.models import NO_CONTEXT, AuditEvent, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, is_bound, normalise_submitted_code
 from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
 from twostep.domain.receipts import SentRecorder
 from twostep.domain.segments import count_segments
 from twostep.domain.texts import TextKind
-from twostep.services.audit import AuditService, record_quietly
+from twostep.services.audit import AuditService
 from twostep.services.channel_texts import (
     DEFAULT_CALL_UNITS,
     DEFAULT_VOICE_TEMPLATE,
@@ -183,7 +183,7 @@ class ChallengeService:
         )
         self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
         sent = self._deliver(challenge, message, ctx, bound=bool(spec.binding))
-        return self._sent(self._arm(challenge), sent, ctx)
+        return self._arm(challenge, self._sent_event(challenge, sent, ctx))
 
     def issue_email(
         self,
@@ -235,9 +235,9 @@ class ChallengeService:
                 "code_delivery_failed", ctx=ctx, user_id=subject, reason=exc.reason, purpose=purpose
             )
             raise
-        armed = self._arm(challenge)
+        sent = self._audit.entry("code_sent", ctx=ctx, user_id=subject, purpose=purpose, channel="email")
+        armed = self._arm(challenge, sent)
         self._count("sent", purpose, None)
-        record_quietly(self._audit, "code_sent", ctx=ctx, user_id=subject, purpose=purpose, channel="email")
         return armed
 
     def send_email(self, to: str, subject: str, body: str) -> None:
@@ -298,28 +298,28 @@ class ChallengeService:
             raise ChallengeUsed()
         replaced = replace(replaced, expires_at=now + timedelta(seconds=spec.ttl_seconds))
         sent = self._deliver(replaced, message, ctx, bound=bool(spec.binding))
-        return self._sent(self._arm(replaced), sent, ctx)
+        return self._arm(replaced, self._sent_event(replaced, sent, ctx))
 
-    def _arm(self, challenge: Challenge) -> Challenge:
-        """The delivered code becomes usable. If this write fails the request fails (503) and the code
-        stays unusable: an answer of 503 never leaves a working code behind.
+    def _arm(self, challenge: Challenge, sent: AuditEvent) -> Challenge:
+        """The delivered code becomes usable, stored with its `code_sent` event in one write (the event
+        is stored only when the code armed; one storage request instead of two). If this write fails the
+        request fails (503) and the code stays unusable: an answer of 503 never leaves a working code behind.
 
         Raises:
             StorageUnavailable; ChallengeUsed: a newer code replaced it, or it was used, meanwhile.
         """
-        armed = self._store.arm_challenge(challenge.id, challenge.code_hmac, challenge.expires_at)
+        armed = self._store.arm_challenge_audited(challenge, (sent,))
         if armed is None:
             raise ChallengeUsed()
+        self._audit.logged(sent)
         return armed
 
-    def _sent(self, challenge: Challenge, sent: SentMessage, ctx: RequestContext) -> Challenge:
-        """Audits a delivered code (and the channel and provider it went by) once it is usable; from here
-        on nothing fails the request."""
+    def _sent_event(self, challenge: Challenge, sent: SentMessage, ctx: RequestContext) -> AuditEvent:
+        """The `code_sent` event of a delivered code (and the channel and provider it went by)."""
         who = {"auth_id" if challenge.purpose == "verify" else "user_id": challenge.subject}
         if self._test_numbers.code_for(challenge.phone) is not None:
             who["test_number"] = "true"  # a fixed code, nothing was texted
-        record_quietly(
-            self._audit,
+        return self._audit.entry(
             "code_sent",
             ctx=ctx,
             phone=challenge.phone,
@@ -328,7 +328,6 @@ class ChallengeService:
             provider=sent.provider,
             **who,
         )
-        return challenge
 
     def check(
         self,

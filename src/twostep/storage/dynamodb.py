@@ -47,6 +47,8 @@ from twostep.storage.dynamodb_client import (
     CLIENT_CONFIG,
     ConditionFailed,
     DynamoCalls,
+    key,
+    serialize,
     timed_sequence,
     to_number,
     ttl_after,
@@ -199,6 +201,35 @@ class DynamoDbStorage(
             },
             f"{_NOT_CONSUMED} AND code_hmac = :h",
         )
+
+    def arm_challenge_audited(self, challenge: Challenge, audits: Sequence[AuditEvent]) -> Challenge | None:
+        """One TransactWriteItems: the conditional arm and the events' puts. A transaction returns no
+        item, so the armed challenge is `challenge`: the condition (its code HMAC, unconsumed) held."""
+        if not audits:
+            return self.arm_challenge(challenge.id, challenge.code_hmac, challenge.expires_at)
+        if len(audits) >= TRANSACTION_ITEMS:
+            raise ValueError(f"a code is armed with at most {TRANSACTION_ITEMS - 1} audit events")
+        arm = {
+            "TableName": self._table,
+            "Key": key(f"CHALLENGE#{challenge.id}", "CHALLENGE"),
+            "UpdateExpression": "SET expires_at = :e, #ttl = :ttl",
+            "ConditionExpression": f"{_NOT_CONSUMED} AND code_hmac = :h",
+            "ExpressionAttributeNames": {"#ttl": "ttl"},
+            "ExpressionAttributeValues": serialize(
+                {
+                    ":e": to_number(challenge.expires_at),
+                    ":ttl": ttl_after(challenge.expires_at, codec.CHALLENGE_TTL_SLACK),
+                    ":h": challenge.code_hmac,
+                }
+            ),
+        }
+        try:
+            self._transact(
+                {"Update": arm}, *(self._tput(codec.audit_item(e, timed_sequence(e.at))) for e in audits)
+            )
+        except ConditionFailed:
+            return None
+        return challenge
 
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         return self._challenge_update(

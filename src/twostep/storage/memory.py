@@ -184,6 +184,13 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
             armed = self._challenges[challenge_id] = replace(c, expires_at=expires_at)
             return armed
 
+    def arm_challenge_audited(self, challenge: Challenge, audits: Sequence[AuditEvent]) -> Challenge | None:
+        with self._lock:
+            armed = self.arm_challenge(challenge.id, challenge.code_hmac, challenge.expires_at)
+            if armed is not None:
+                self.append_audits(audits)
+            return armed
+
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         with self._lock:
             current = self._challenges.get(challenge_id)

@@ -28,7 +28,7 @@ from twostep.storage.postgres_idempotency import PostgresIdempotency
 from twostep.storage.postgres_sessions import INSERT_REFRESH, refresh_row
 from twostep.storage.postgres_upkeep import PostgresUpkeep
 from twostep.storage.postgres_users import PostgresUsers
-from twostep.storage.sql_audit import insert_audits
+from twostep.storage.sql_audit import insert_audits, insert_audits_if_armed
 
 CHALLENGE_COLUMNS = (
     "id, purpose, subject, phone, code_hmac, created_at, expires_at, max_attempts, attempts, consumed_at,"
@@ -127,6 +127,20 @@ class PostgresStorage(
                 (expires_at, challenge_id, code_hmac),
             )
         )
+
+    def arm_challenge_audited(self, challenge: Challenge, audits: Sequence[AuditEvent]) -> Challenge | None:
+        # One statement (one round trip, atomic): the events are inserted by a data-modifying WITH query
+        # that reads the UPDATE's RETURNING, so they are stored only when the code armed.
+        sql = (
+            "WITH armed AS (UPDATE challenges SET expires_at = %s WHERE id = %s AND code_hmac = %s"
+            " AND consumed_at IS NULL RETURNING *)"
+        )
+        params: list[object] = [challenge.expires_at, challenge.id, challenge.code_hmac]
+        if audits:
+            events, values = insert_audits_if_armed(audits, Jsonb)
+            sql += f", a AS ({events})"
+            params += values
+        return _challenge(self._one(f"{sql} SELECT * FROM armed", params))  # noqa: S608 (placeholders only)
 
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         return _challenge(

@@ -37,3 +37,21 @@ def insert_audits(
         )
     ]
     return sql, values
+
+
+# PostgreSQL types of COLUMNS: the rows of a SELECT are not typed by the INSERT's columns, as VALUES are.
+_PG_TYPES = ("text", "timestamptz", "text", "text", "text", "text", "text", "jsonb")
+
+
+def insert_audits_if_armed(
+    events: Sequence[AuditEvent], detail: Callable[[dict[str, str]], Any]
+) -> tuple[str, list[Any]]:
+    """PostgreSQL: the events' INSERT for a WITH query next to `armed` (a challenge's arming UPDATE …
+    RETURNING): rows are inserted only when `armed` returned one."""
+    row = "(" + ", ".join(f"%s::{kind}" for kind in _PG_TYPES) + ")"
+    rows = ", ".join(row for _ in events)
+    sql = (
+        f"INSERT INTO audit ({COLUMNS}) SELECT * FROM (VALUES {rows}) AS v"  # noqa: S608 (placeholders only)
+        " WHERE EXISTS (SELECT FROM armed)"
+    )
+    return sql, insert_audits(events, "%s", lambda at: at, detail)[1]

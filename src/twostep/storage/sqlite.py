@@ -198,6 +198,19 @@ class SqliteStorage(
             )
         )
 
+    def arm_challenge_audited(self, challenge: Challenge, audits: Sequence[AuditEvent]) -> Challenge | None:
+        # One write transaction instead of two: the events are inserted only when the UPDATE armed.
+        with self._transaction() as conn:
+            self.statements += 1  # one request: the transaction
+            rows = conn.execute(
+                "UPDATE challenges SET expires_at = ? WHERE id = ? AND code_hmac = ? AND consumed_at IS NULL"
+                " RETURNING *",
+                (epoch(challenge.expires_at), challenge.id, challenge.code_hmac),
+            ).fetchall()
+            if rows and audits:
+                conn.execute(*insert_audits(audits, "?", epoch))
+        return self._challenge(rows[0] if rows else None)
+
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         return self._challenge(
             self._one(
