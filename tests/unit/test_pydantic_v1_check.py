@@ -35,7 +35,7 @@ def test_the_app_modules_and_the_encoder_leave_pydantic_v1_unimported() -> None:
 
 
 def test_fastapi_still_refuses_v1_models_once_pydantic_v1_is_imported() -> None:
-    skip_needless_pydantic_v1_import()  # idempotent: already done by importing twostep.api
+    skip_needless_pydantic_v1_import()  # idempotent: done by importing the route classes
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from pydantic import v1

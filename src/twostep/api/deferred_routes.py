@@ -24,6 +24,13 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import compile_path, get_name
 
+from twostep.api.pydantic_v1_check import skip_needless_pydantic_v1_import
+
+# Every route module declares its routes through this module's route classes, so this runs before any
+# route is analysed; here rather than in the package, whose light modules (error causes for the Lambda
+# handler) must not import FastAPI.
+skip_needless_pydantic_v1_import()
+
 # One lock for all routes: realizing one takes well under a millisecond, and it happens once per route.
 _REALIZING = threading.RLock()
 
