@@ -97,15 +97,12 @@ class ChallengeStore(Protocol):
         """
         ...
 
-    def arm_challenge(self, challenge_id: str, code_hmac: str, expires_at: datetime) -> Challenge | None:
-        """Make a delivered code usable: set `expires_at` only while the challenge still holds `code_hmac`
-        and is unconsumed (one conditional write); None otherwise. Codes are stored unusable until their
-        message went out, so a failure between storing and arming never leaves a usable code behind."""
-        ...
-
     def arm_challenge_audited(self, challenge: Challenge, audits: Sequence[AuditEvent]) -> Challenge | None:
-        """`arm_challenge(challenge.id, challenge.code_hmac, challenge.expires_at)` and, only when it
-        armed, the step's audit events, all or none in one storage request (one write transaction).
+        """Make a delivered code usable: set `challenge.expires_at` only while the stored challenge still
+        holds `challenge.code_hmac` and is unconsumed, and, only when it armed, store the step's audit
+        events; all or none in one storage request (one write transaction). Codes are stored unusable
+        until their message went out, so a failure between storing and arming never leaves a usable
+        code behind.
 
         Returns the armed challenge (where the storage cannot read it back in that request, `challenge`
         itself: the condition on its code HMAC pins the stored record to it); None when nothing armed

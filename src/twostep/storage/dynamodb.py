@@ -190,7 +190,8 @@ class DynamoDbStorage(
             _NOT_CONSUMED,
         )
 
-    def arm_challenge(self, challenge_id: str, code_hmac: str, expires_at: datetime) -> Challenge | None:
+    def _arm_alone(self, challenge_id: str, code_hmac: str, expires_at: datetime) -> Challenge | None:
+        """The arm without events: one conditional UpdateItem, which returns the stored record."""
         return self._challenge_update(
             challenge_id,
             "SET expires_at = :e, #ttl = :ttl",
@@ -206,7 +207,7 @@ class DynamoDbStorage(
         """One TransactWriteItems: the conditional arm and the events' puts. A transaction returns no
         item, so the armed challenge is `challenge`: the condition (its code HMAC, unconsumed) held."""
         if not audits:
-            return self.arm_challenge(challenge.id, challenge.code_hmac, challenge.expires_at)
+            return self._arm_alone(challenge.id, challenge.code_hmac, challenge.expires_at)
         if len(audits) >= TRANSACTION_ITEMS:
             raise ValueError(f"a code is armed with at most {TRANSACTION_ITEMS - 1} audit events")
         arm = {

@@ -176,19 +176,13 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
             self._challenges[challenge_id] = updated
             return updated
 
-    def arm_challenge(self, challenge_id: str, code_hmac: str, expires_at: datetime) -> Challenge | None:
-        with self._lock:
-            c = self._challenges.get(challenge_id)
-            if c is None or c.code_hmac != code_hmac or c.consumed_at is not None:
-                return None
-            armed = self._challenges[challenge_id] = replace(c, expires_at=expires_at)
-            return armed
-
     def arm_challenge_audited(self, challenge: Challenge, audits: Sequence[AuditEvent]) -> Challenge | None:
         with self._lock:
-            armed = self.arm_challenge(challenge.id, challenge.code_hmac, challenge.expires_at)
-            if armed is not None:
-                self.append_audits(audits)
+            c = self._challenges.get(challenge.id)
+            if c is None or c.code_hmac != challenge.code_hmac or c.consumed_at is not None:
+                return None
+            armed = self._challenges[challenge.id] = replace(c, expires_at=challenge.expires_at)
+            self.append_audits(audits)
             return armed
 
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:

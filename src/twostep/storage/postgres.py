@@ -119,15 +119,6 @@ class PostgresStorage(
             )
         )
 
-    def arm_challenge(self, challenge_id: str, code_hmac: str, expires_at: datetime) -> Challenge | None:
-        return _challenge(
-            self._one(
-                "UPDATE challenges SET expires_at = %s WHERE id = %s AND code_hmac = %s"
-                " AND consumed_at IS NULL RETURNING *",
-                (expires_at, challenge_id, code_hmac),
-            )
-        )
-
     def arm_challenge_audited(self, challenge: Challenge, audits: Sequence[AuditEvent]) -> Challenge | None:
         # One statement (one round trip, atomic): the events are inserted by a data-modifying WITH query
         # that reads the UPDATE's RETURNING, so they are stored only when the code armed.

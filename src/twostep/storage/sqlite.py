@@ -189,15 +189,6 @@ class SqliteStorage(
             )
         )
 
-    def arm_challenge(self, challenge_id: str, code_hmac: str, expires_at: datetime) -> Challenge | None:
-        return self._challenge(
-            self._one(
-                "UPDATE challenges SET expires_at = ? WHERE id = ? AND code_hmac = ? AND consumed_at IS NULL"
-                " RETURNING *",
-                (epoch(expires_at), challenge_id, code_hmac),
-            )
-        )
-
     def arm_challenge_audited(self, challenge: Challenge, audits: Sequence[AuditEvent]) -> Challenge | None:
         # One write transaction instead of two: the events are inserted only when the UPDATE armed.
         with self._transaction() as conn:
