@@ -7,8 +7,9 @@ same time often all land on one worker while the other cores idle (in about a th
 socket bound with SO_REUSEPORT, and the kernel spreads new connections over the listening sockets of the
 group by a hash of each connection's addresses and ports. Elsewhere all slots share one socket, as before.
 
-The supervisor keeps every slot's socket open: while a worker that died is replaced, the connections
-hashed to its socket wait in that socket's queue instead of being refused.
+The supervisor listens on every slot's socket before any worker starts and keeps them open: while a
+worker starts, or one that died is replaced, the connections hashed to its socket wait in that socket's
+queue instead of being refused or all going to the workers already up.
 
 Who else can join the group: Linux adds a socket to a SO_REUSEPORT group only if it sets SO_REUSEPORT
 too and belongs to the same effective user id. The caller first binds the port once WITHOUT SO_REUSEPORT
@@ -84,6 +85,11 @@ class WorkerSupervisor:
         """Serve until a stop signal; False when a worker could not start (the log says why)."""
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, self._queue_signal)
+        for sock in set(self.slots):
+            # Listening before any worker runs: every socket is in the group from the start, and the
+            # connections the kernel hashes to a worker still starting wait for it (else all of the
+            # first clients would go to the first worker up, and stay there while kept alive).
+            sock.listen(self.config.backlog)
         self.workers = [self._start(slot) for slot in self.slots]
         while not self.should_exit.wait(CHECK_SECONDS):
             self._handle_signals()

@@ -69,15 +69,15 @@ def connections_by_worker(server: ServerProcess, workers: set[int]) -> dict[int,
     return counts
 
 
-def replaced_workers(server: ServerProcess, gone: int, deadline_seconds: float = 60) -> set[int]:
-    """The worker pids once the supervisor has started a worker in place of `gone` (polled)."""
+def workers_replaced(server: ServerProcess, gone: set[int], deadline_seconds: float = 60) -> set[int]:
+    """The worker pids once the supervisor has started workers in place of all of `gone` (polled)."""
     deadline = time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
         workers = server.worker_pids()
-        if gone not in workers and len(workers) == 2:
+        if not workers & gone and len(workers) == 2:
             return workers
         time.sleep(0.1)
-    raise AssertionError(f"no worker replaced {gone}: {server.log_tail()}")
+    raise AssertionError(f"workers {gone} not replaced: {server.log_tail()}")
 
 
 def test_clients_connecting_together_land_on_both_workers_also_after_one_is_killed(tmp_path: Path) -> None:
@@ -92,10 +92,17 @@ def test_clients_connecting_together_land_on_both_workers_also_after_one_is_kill
 
         killed = min(workers)
         os.kill(killed, signal.SIGKILL)
-        workers = replaced_workers(server, killed)
+        workers = workers_replaced(server, {killed})
         with kept_alive_clients(
             server.port, CLIENTS
         ):  # the new worker serves (or held) the dead one's socket
+            counts = connections_by_worker(server, workers)
+        assert sum(counts.values()) == CLIENTS and all(counts.values()), counts
+
+        assert server.process is not None
+        server.process.send_signal(signal.SIGHUP)  # a rolling restart: every worker replaced, still spread
+        workers = workers_replaced(server, workers)
+        with kept_alive_clients(server.port, CLIENTS):
             counts = connections_by_worker(server, workers)
         assert sum(counts.values()) == CLIENTS and all(counts.values()), counts
     assert server.process is not None and server.process.returncode == 0
