@@ -270,6 +270,10 @@ class Settings(BaseSettings):
     password_hash_threads: int | None = Field(default=None, ge=1, le=64)
     """Threads hashing passwords in each server process (each holds `argon2_memory_kib` while it runs).
     Unset: one per usable core, the cores shared out among `twostep serve --workers` processes."""
+    password_hash_group: int = Field(default=16, ge=1, le=64)
+    """While more passwords wait, a hashing thread keeps hashing and hands back up to this many results at
+    once, so their request code runs together with warm caches (1: each as soon as it is done). A lone
+    check is never held; under load an answer can wait for up to this many hashes minus one."""
 
     # --- tokens ---
     jwt_algorithm: JwtAlgorithm = "RS256"
