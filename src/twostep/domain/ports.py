@@ -29,7 +29,7 @@ from twostep.domain.models import (
     Session,
     User,
 )
-from twostep.domain.receipts import DeliveryStore
+from twostep.domain.receipts import Delivery, DeliveryStore
 
 
 class UserStore(Protocol):
@@ -107,6 +107,19 @@ class ChallengeStore(Protocol):
         Returns the armed challenge (where the storage cannot read it back in that request, `challenge`
         itself: the condition on its code HMAC pins the stored record to it); None when nothing armed
         and nothing was audited."""
+        ...
+
+    def store_sent_challenge(
+        self, challenge: Challenge, audits: Sequence[AuditEvent], delivery: Delivery | None = None
+    ) -> None:
+        """Store a challenge whose code already went out, usable at once, together with the step's audit
+        events and the message's delivery record (None: no receipt can name the message), all or none in
+        one storage request. It replaces a challenge with the same id, as `put_challenge` does; a delivery
+        record with the same provider and message id stays as it is, as in `add_delivery`.
+
+        The way to issue a brand-new code in one write: nothing is stored before the message went out, so
+        a failed delivery or a failed write leaves no usable code behind (`arm_challenge_audited` arms a
+        code stored beforehand, for a resend that must keep its challenge's state)."""
         ...
 
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:

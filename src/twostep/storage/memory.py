@@ -30,6 +30,7 @@ from twostep.domain.models import (
     User,
 )
 from twostep.domain.ports import Counter, KeyRecord, PrefixBlock, PurgeRules
+from twostep.domain.receipts import Delivery
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.memory_deliveries import MemoryDeliveries
 from twostep.storage.memory_factors import MemoryFactors
@@ -184,6 +185,15 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
             armed = self._challenges[challenge.id] = replace(c, expires_at=challenge.expires_at)
             self.append_audits(audits)
             return armed
+
+    def store_sent_challenge(
+        self, challenge: Challenge, audits: Sequence[AuditEvent], delivery: Delivery | None = None
+    ) -> None:
+        with self._lock:
+            self._challenges[challenge.id] = challenge
+            if delivery is not None:
+                self.add_delivery(delivery)
+            self.append_audits(audits)
 
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         with self._lock:

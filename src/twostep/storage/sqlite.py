@@ -16,16 +16,46 @@ from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
 from twostep.domain.ports import Counter, KeyRecord, PurgeRules
+from twostep.domain.receipts import Delivery
 from twostep.storage.cursors import message_cursor, parse_message_cursor
+from twostep.storage.deliveries_sql import values as delivery_values
 from twostep.storage.purge_sql import purge_statements
 from twostep.storage.sql_audit import insert_audits
 from twostep.storage.sqlite_blocks import SqlitePrefixBlocks
 from twostep.storage.sqlite_connection import epoch, moment, moment_or_none
 from twostep.storage.sqlite_counters import SqliteCounters
+from twostep.storage.sqlite_deliveries import SQL as DELIVERY_SQL
 from twostep.storage.sqlite_deliveries import SqliteDeliveries
 from twostep.storage.sqlite_factors import SqliteFactors
 from twostep.storage.sqlite_idempotency import SqliteIdempotency
 from twostep.storage.sqlite_sessions import INSERT_TOKEN, SqliteSessionOps, token_row
+
+PUT_CHALLENGE = (
+    "INSERT OR REPLACE INTO challenges (id, purpose, subject, phone, code_hmac, created_at, expires_at,"
+    " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email, channel)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def challenge_row(c: Challenge) -> tuple[object, ...]:
+    """`PUT_CHALLENGE`'s values."""
+    return (
+        c.id,
+        c.purpose,
+        c.subject,
+        c.phone,
+        c.code_hmac,
+        epoch(c.created_at),
+        epoch(c.expires_at),
+        c.max_attempts,
+        c.attempts,
+        epoch(c.consumed_at),
+        c.sends,
+        epoch(c.last_sent_at),
+        c.code_length,
+        c.email,
+        c.channel,
+    )
 
 
 class SqliteStorage(
@@ -151,29 +181,7 @@ class SqliteStorage(
         )
 
     def put_challenge(self, challenge: Challenge) -> None:
-        c = challenge
-        self._execute(
-            "INSERT OR REPLACE INTO challenges (id, purpose, subject, phone, code_hmac, created_at, expires_at,"
-            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email, channel)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                c.id,
-                c.purpose,
-                c.subject,
-                c.phone,
-                c.code_hmac,
-                epoch(c.created_at),
-                epoch(c.expires_at),
-                c.max_attempts,
-                c.attempts,
-                epoch(c.consumed_at),
-                c.sends,
-                epoch(c.last_sent_at),
-                c.code_length,
-                c.email,
-                c.channel,
-            ),
-        )
+        self._execute(PUT_CHALLENGE, challenge_row(challenge))
 
     def get_challenge(self, challenge_id: str) -> Challenge | None:
         return self._challenge(self._one("SELECT * FROM challenges WHERE id = ?", (challenge_id,)))
@@ -201,6 +209,17 @@ class SqliteStorage(
             if rows and audits:
                 conn.execute(*insert_audits(audits, "?", epoch))
         return self._challenge(rows[0] if rows else None)
+
+    def store_sent_challenge(
+        self, challenge: Challenge, audits: Sequence[AuditEvent], delivery: Delivery | None = None
+    ) -> None:
+        with self._transaction() as conn:
+            self.statements += 1  # one request: the transaction
+            conn.execute(PUT_CHALLENGE, challenge_row(challenge))
+            if delivery is not None:
+                conn.execute(DELIVERY_SQL.add, delivery_values(delivery, epoch))
+            if audits:
+                conn.execute(*insert_audits(audits, "?", epoch))
 
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         return self._challenge(
