@@ -392,6 +392,17 @@ class ChallengeService:
             self._limits.sms.record_verified(counted.phone)
         return counted
 
+    def matches_read(self, challenge: Challenge, raw_code: object, binding: str = "") -> bool:
+        """Whether `raw_code` is the code of `challenge` as the caller read it: no storage request, no
+        attempt counted (`check` decides; the stored code may have been replaced since the read).
+
+        Raises: InvalidInput (not a code of the challenge's length).
+        """
+        code = normalise_submitted_code(raw_code, challenge.code_length)
+        return bool(challenge.code_hmac) and self._hasher.matches(
+            challenge.id, code, challenge.code_hmac, binding
+        )
+
     def check_with(self, challenge: Challenge, matches: Callable[[Challenge], bool]) -> Challenge:
         """The gate of `check` for a factor other than the texted code (an authenticator app, a
         recovery code, a passkey): count an attempt, then ask `matches` (after the count, so every
