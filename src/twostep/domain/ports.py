@@ -243,7 +243,8 @@ class CounterStore(Protocol):
     ) -> CounterBatch:
         """Apply every change in one storage request, all or nothing (see `CounterChange` and
         `CounterBatch`): a change whose limit would be passed refuses the batch, and a counter of
-        `unless` that holds (read in the same request) stops it; either way nothing changes.
+        `unless` that holds (read in the same request) stops it; either way nothing changes. An
+        `unless` may name a counter the batch forgets (`forget`): it is read before the change.
 
         Raises: ValueError (a key twice), StorageUnavailable.
         """
