@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from twostep.domain.counter_batch import CounterBatch, CounterChange, Unless
 from twostep.domain.factor_ports import FactorStorage
+from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.idempotency import IdempotencyStore
 from twostep.domain.identity import E164
 from twostep.domain.keys import VersionedKeys
@@ -64,6 +65,13 @@ class UserStore(Protocol):
     def get_user(self, user_id: str) -> User | None: ...
 
     def find_user_by_email(self, email: str) -> User | None: ...
+
+    def find_user_signing_in(self, email: str) -> tuple[User | None, EnrolledFactors | None]:
+        """`find_user_by_email` and, where the same storage request can read it, the user's
+        `enrolled_factors` (SQL: one statement). None for the factors: not read (DynamoDB: its passkey
+        query would come before the password's hash and time who has an account); the caller reads them
+        after the password, as before. An unknown email: (None, None)."""
+        ...
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
 

@@ -60,9 +60,9 @@ def _account_of(purpose: ChallengePurpose, subject: str) -> str | None:
     return subject or None if purpose != "verify" else None
 
 
-# A replaced (resent) or emailed code is stored with this expiry (long past) until its message went out,
-# then armed: until then no attempt counts and no check succeeds, and a request that fails before arming
-# leaves nothing usable. (A new texted code is stored only after it went out: `issue`.)
+# A replaced (resent), emailed or verification code is stored with this expiry (long past) until its
+# message went out, then armed: until then no attempt counts and no check succeeds, and a request that
+# fails before arming leaves nothing usable. (Other new texted codes are stored only once sent: `issue`.)
 UNDELIVERED = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -182,6 +182,8 @@ class ChallengeService:
             code_length=len(code),
             channel=spec.channel,
         )
+        if purpose == "verify":
+            return self._issue_named(challenge, message, ctx, bound=bool(spec.binding))
         # Stored only once its message went out, usable at once, with its delivery record and `code_sent`
         # event: one write instead of four (store unusable, record, arm, audit). A failed delivery or
         # write leaves nothing usable behind; an id no request can know yet has nothing to race with.
@@ -305,12 +307,26 @@ class ChallengeService:
             raise ChallengeUsed()
         replaced = replace(replaced, expires_at=now + timedelta(seconds=spec.ttl_seconds))
         sent = self._deliver(replaced, message, ctx)
-        if self._receipts is not None and self._test_numbers.code_for(replaced.phone) is None:
-            # Stored before the arm, so a receipt of this message can find its record at once.
-            self._receipts.record_sent(
-                replaced.id, sent.provider, sent.message_id, sent.channel, bound=bool(spec.binding)
-            )
+        self._record_sent(replaced, sent, bound=bool(spec.binding))
         return self._arm(replaced, self._sent_event(replaced, sent, ctx))
+
+    def _issue_named(
+        self, challenge: Challenge, message: OutgoingMessage, ctx: RequestContext, *, bound: bool
+    ) -> Challenge:
+        """`issue` for an id the caller names (a verification's auth_id), which it may check after a
+        failed create: stored unusable first, so that check answers "expired" (seed 002's
+        ExpiredAuthCode), then armed once its message went out."""
+        self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
+        sent = self._deliver(challenge, message, ctx)
+        self._record_sent(challenge, sent, bound=bound)
+        return self._arm(challenge, self._sent_event(challenge, sent, ctx))
+
+    def _record_sent(self, challenge: Challenge, sent: SentMessage, *, bound: bool) -> None:
+        """The delivery record, stored before the arm so a receipt of the message finds it at once."""
+        if self._receipts is not None and self._test_numbers.code_for(challenge.phone) is None:
+            self._receipts.record_sent(
+                challenge.id, sent.provider, sent.message_id, sent.channel, bound=bound
+            )
 
     def _arm(self, challenge: Challenge, sent: AuditEvent) -> Challenge:
         """The delivered code becomes usable, stored with its `code_sent` event in one write (the event

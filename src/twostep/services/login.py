@@ -116,7 +116,8 @@ class LoginService:
         except InvalidInput:
             email = email.strip().lower()
         attempt = self._limits.begin_login(email, ctx)
-        user = self._users.find_user_by_email(email)
+        # The account and (where one storage request can) its enrolled factors, read together.
+        user, enrolled = self._users.find_user_signing_in(email)
         # An unknown email costs the same Argon2 work and the same counter writes as a known one, and
         # answers the same: no timing or response oracle for who has an account.
         if not self._hasher.verify(user.password_hash if user else None, password) or user is None:
@@ -132,7 +133,9 @@ class LoginService:
             # two factors. RFC 8176 registers no value for it; `device` says it without colliding.
             self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd,device")
             return self._tokens.issue_pair(user, REMEMBERED_DEVICE_AMR, ctx)
-        factors = self._factors.available(user) if self._factors else (("sms",) if user.phone else ())
+        factors = (
+            self._factors.available(user, enrolled) if self._factors else (("sms",) if user.phone else ())
+        )
         if not factors:
             if self._require_second_factor:
                 self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason="no_phone")

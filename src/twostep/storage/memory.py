@@ -17,6 +17,7 @@ from twostep.domain.counter_batch import (
     first_refused,
 )
 from twostep.domain.errors import AccountExists
+from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.identity import E164
 from twostep.domain.models import (
     AuditEvent,
@@ -114,6 +115,11 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
         with self._lock:
             user_id = self._emails.get(email)
             return self._users.get(user_id) if user_id else None
+
+    def find_user_signing_in(self, email: str) -> tuple[User | None, EnrolledFactors | None]:
+        with self._lock:
+            user = self.find_user_by_email(email)
+            return (None, None) if user is None else (user, self.enrolled_factors(user.id))
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
         with self._lock:

@@ -12,11 +12,13 @@ from datetime import datetime
 import psycopg
 
 from twostep.domain.errors import AccountExists
+from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.identity import E164
 from twostep.domain.models import Page, User
 from twostep.storage.postgres_connection import Row
 from twostep.storage.postgres_factors import ERASE_FACTORS_OF_USER
 from twostep.storage.postgres_sessions import PostgresSessionOps
+from twostep.storage.sql_factor_summary import FIND_SIGNING_IN, enrolled
 
 
 def _user(row: Row | None) -> User | None:
@@ -109,6 +111,10 @@ class PostgresUsers(PostgresSessionOps):
 
     def find_user_by_email(self, email: str) -> User | None:
         return _user(self._one("SELECT * FROM users WHERE email = %s", (email,)))
+
+    def find_user_signing_in(self, email: str) -> tuple[User | None, EnrolledFactors | None]:
+        row = self._one(FIND_SIGNING_IN.format(p="%s", id='users.id COLLATE "default"'), (email,))
+        return (None, None) if row is None else (_user(row), enrolled(row))
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
         self._execute("UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id))

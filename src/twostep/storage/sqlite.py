@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from twostep.domain.errors import AccountExists
+from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.identity import E164
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
 from twostep.domain.ports import Counter, KeyRecord, PurgeRules
@@ -21,6 +22,7 @@ from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.deliveries_sql import values as delivery_values
 from twostep.storage.purge_sql import purge_statements
 from twostep.storage.sql_audit import insert_audits
+from twostep.storage.sql_factor_summary import FIND_SIGNING_IN, enrolled
 from twostep.storage.sqlite_blocks import SqlitePrefixBlocks
 from twostep.storage.sqlite_connection import epoch, moment, moment_or_none
 from twostep.storage.sqlite_counters import SqliteCounters
@@ -138,6 +140,10 @@ class SqliteStorage(
 
     def find_user_by_email(self, email: str) -> User | None:
         return self._user(self._one("SELECT * FROM users WHERE email = ?", (email,)))
+
+    def find_user_signing_in(self, email: str) -> tuple[User | None, EnrolledFactors | None]:
+        row = self._one(FIND_SIGNING_IN.format(p="?", id="users.id"), (email,))
+        return (None, None) if row is None else (self._user(row), enrolled(row))
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
         self._execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
