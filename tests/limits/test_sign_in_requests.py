@@ -11,7 +11,13 @@ import pytest
 from tests.conftest import PASSWORD, PHONE, latest_code
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
-from twostep.domain.errors import AccountLocked, DestinationBlocked, RateLimited, WrongCode
+from twostep.domain.errors import (
+    AccountLocked,
+    ChallengeNotFound,
+    DestinationBlocked,
+    RateLimited,
+    WrongCode,
+)
 from twostep.domain.models import RequestContext
 from twostep.domain.numbers import destination_prefix
 from twostep.domain.ports import PrefixBlock
@@ -145,3 +151,17 @@ def test_a_code_replaced_between_the_read_and_the_check_counts_as_a_wrong_one(
     assert events.count("code_failed") == 1
     monkeypatch.undo()
     container.login.complete(started.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+
+
+def test_an_account_deleted_between_the_password_and_the_code_signs_nobody_in(
+    make_container: MakeContainer,
+) -> None:
+    """The verify step reads the account with its challenge, as it is then: a deleted one is gone."""
+    container = make_container()
+    user_id = _user_id(container)
+    started = container.login.start(EMAIL, PASSWORD, CTX)
+    code = latest_code(container)
+    assert container.storage.delete_user(user_id, container.clock.now())
+    with pytest.raises(ChallengeNotFound):
+        container.login.complete(started.otp_id, code, CTX)  # type: ignore[union-attr]
+    assert container.storage.list_sessions(user_id, container.clock.now()) == []

@@ -95,6 +95,11 @@ class ChallengeStore(Protocol):
 
     def get_challenge(self, challenge_id: str) -> Challenge | None: ...
 
+    def get_challenge_with_account(self, challenge_id: str) -> tuple[Challenge | None, User | None]:
+        """The challenge and, for a sign-in's (purpose `login`), its subject's account as it is now
+        (None: gone), in one storage request where the backend can (SQL: one statement)."""
+        ...
+
     def replace_code(
         self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
     ) -> Challenge | None:

@@ -190,14 +190,16 @@ class LoginService:
         Raises: ChallengeNotFound, ChallengeGone (410 family), WrongCode, RateLimited, InvalidInput,
         FactorUnavailable.
         """
-        challenge = self._challenges.get_challenge(otp_id)
+        # The account comes with the challenge (one storage request where the backend can): as it is
+        # now, so an account deleted since the password step signs nobody in.
+        challenge, account = self._challenges.get_challenge_with_account(otp_id)
         if challenge is None or challenge.purpose != "login":
             raise ChallengeNotFound()
         chosen: Factor = factor or ("sms" if challenge.sends > 0 else "totp")
         if chosen == "sms":
             check, right = self._texted_checker(challenge, code, ctx)
-            return self.gated(challenge, chosen, check, ctx, known_right=right)
-        return self.gated(challenge, chosen, self._checker(challenge, chosen, code), ctx)
+            return self.gated(challenge, chosen, check, ctx, known_right=right, account=(account,))
+        return self.gated(challenge, chosen, self._checker(challenge, chosen, code), ctx, account=(account,))
 
     def _texted_checker(
         self, challenge: Challenge, code: object, ctx: RequestContext
@@ -241,6 +243,7 @@ class LoginService:
         ctx: RequestContext,
         *,
         known_right: bool = False,
+        account: tuple[User | None] | None = None,
     ) -> SignedIn:
         """Run `check` (which returns the `amr`) under the per-account lock and wrong-code budget (NIST
         800-63B), then issue tokens.
@@ -249,7 +252,8 @@ class LoginService:
         the budget, except one `known_right` (it matched the challenge as read): that one is checked
         against the budget in the request that resets it (`code_succeeded`), one storage request
         instead of three (count, reset, give back); if the code was replaced meanwhile and turns out
-        wrong, it is counted then, like any wrong code.
+        wrong, it is counted then, like any wrong code. `account`: the subject's account as read with the
+        challenge (`get_challenge_with_account`; inside a tuple, as it may be None: gone); else read here.
         """
         user_id = challenge.subject
         count = None if known_right else self._limits.begin_code_attempt(user_id, ctx)
@@ -281,7 +285,7 @@ class LoginService:
             if count is not None:
                 self._limits.code_attempt_void(user_id)  # a right code is no wrong one
             raise
-        user = self._users.get_user(challenge.subject)
+        user = account[0] if account is not None else self._users.get_user(user_id)
         if user is None:
             raise ChallengeNotFound()
         events = [self._audit.entry("code_verified", ctx=ctx, user_id=user.id, factor=factor)]

@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import Any
 
 from twostep.domain.errors import ConfigurationError
-from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page
+from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, User
 from twostep.domain.receipts import Delivery
 from twostep.settings import Settings
 from twostep.storage import dynamodb_codec as codec
@@ -156,6 +156,13 @@ class DynamoDbStorage(
     def get_challenge(self, challenge_id: str) -> Challenge | None:
         item = self._get(f"CHALLENGE#{challenge_id}", "CHALLENGE")
         return None if item is None else self._codec.challenge(item)
+
+    def get_challenge_with_account(self, challenge_id: str) -> tuple[Challenge | None, User | None]:
+        """Two GetItems: the account's key is in the challenge (a sign-in reads both anyway)."""
+        challenge = self.get_challenge(challenge_id)
+        if challenge is None or challenge.purpose != "login":
+            return challenge, None
+        return challenge, self.get_user(challenge.subject)
 
     def _challenge_update(
         self, challenge_id: str, expression: str, values: dict[str, Any], condition: str

@@ -165,6 +165,13 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
     def get_challenge(self, challenge_id: str) -> Challenge | None:
         return self._challenges.get(challenge_id)
 
+    def get_challenge_with_account(self, challenge_id: str) -> tuple[Challenge | None, User | None]:
+        with self._lock:
+            challenge = self._challenges.get(challenge_id)
+            if challenge is None or challenge.purpose != "login":
+                return challenge, None
+            return challenge, self._users.get(challenge.subject)
+
     def replace_code(
         self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
     ) -> Challenge | None:

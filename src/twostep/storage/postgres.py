@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from psycopg.types.json import Jsonb
 
 from twostep.domain.identity import E164
-from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken
+from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
 from twostep.domain.ports import Counter
 from twostep.domain.receipts import Delivery
 from twostep.settings import Settings
@@ -30,7 +30,8 @@ from twostep.storage.postgres_factors import PostgresFactors
 from twostep.storage.postgres_idempotency import PostgresIdempotency
 from twostep.storage.postgres_sessions import INSERT_REFRESH, refresh_row
 from twostep.storage.postgres_upkeep import PostgresUpkeep
-from twostep.storage.postgres_users import PostgresUsers
+from twostep.storage.postgres_users import PostgresUsers, user_of
+from twostep.storage.sql_accounts import CHALLENGE_WITH_ACCOUNT, account_of
 from twostep.storage.sql_audit import insert_audits, insert_audits_if_armed
 
 CHALLENGE_COLUMNS = (
@@ -113,6 +114,13 @@ class PostgresStorage(
 
     def get_challenge(self, challenge_id: str) -> Challenge | None:
         return _challenge(self._one("SELECT * FROM challenges WHERE id = %s", (challenge_id,)))
+
+    def get_challenge_with_account(self, challenge_id: str) -> tuple[Challenge | None, User | None]:
+        row = self._one(CHALLENGE_WITH_ACCOUNT.format(p="%s"), (challenge_id,))
+        if row is None:
+            return None, None
+        account = account_of(row)
+        return _challenge(row), None if account is None else user_of(account)  # type: ignore[arg-type]
 
     def replace_code(
         self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"

@@ -21,6 +21,7 @@ from twostep.domain.receipts import Delivery
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.deliveries_sql import values as delivery_values
 from twostep.storage.purge_sql import purge_statements
+from twostep.storage.sql_accounts import CHALLENGE_WITH_ACCOUNT, account_of
 from twostep.storage.sql_audit import insert_audits
 from twostep.storage.sql_factor_summary import FIND_SIGNING_IN, enrolled
 from twostep.storage.sqlite_blocks import SqlitePrefixBlocks
@@ -191,6 +192,13 @@ class SqliteStorage(
 
     def get_challenge(self, challenge_id: str) -> Challenge | None:
         return self._challenge(self._one("SELECT * FROM challenges WHERE id = ?", (challenge_id,)))
+
+    def get_challenge_with_account(self, challenge_id: str) -> tuple[Challenge | None, User | None]:
+        row = self._one(CHALLENGE_WITH_ACCOUNT.format(p="?"), (challenge_id,))
+        if row is None:
+            return None, None
+        account = account_of(row)
+        return self._challenge(row), None if account is None else self._user(account)  # type: ignore[arg-type]
 
     def replace_code(
         self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
