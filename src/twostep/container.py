@@ -206,6 +206,7 @@ def _wire(
         settings.argon2_parallelism,
         max_concurrent=settings.password_hash_threads or usable_cores(),
         on_queue=metrics.hash_queue,
+        group=settings.password_hash_group,
     )
     audit = AuditService(storage, clock, fingerprint_key=keys.otp_hmac_key)
     limits = LimitsService(

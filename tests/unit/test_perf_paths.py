@@ -82,7 +82,7 @@ def test_the_hashing_threads_follow_the_setting(tmp_path: Path, setting: int) ->
         with ThreadPoolExecutor(8) as callers:
             list(callers.map(lambda _: container.passwords.verify("hash:pw", "pw"), range(8)))
         assert fake.peak <= setting and len(fake.threads) <= setting
-        assert container.passwords._pool._max_workers == setting  # type: ignore[attr-defined]
+        assert container.passwords._pool.threads == setting
     finally:
         container.close()
 

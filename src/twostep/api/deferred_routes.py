@@ -25,6 +25,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import compile_path, get_name
 
 from twostep.api.pydantic_v1_check import skip_needless_pydantic_v1_import
+from twostep.api.schema_model import build_route_adapters
 
 # Every route module declares its routes through this module's route classes, so this runs before any
 # route is analysed; here rather than in the package, whose light modules (error causes for the Lambda
@@ -63,6 +64,7 @@ class DeferredRoute(APIRoute):
             self._deferred = None  # attributes read during the analysis are plain misses, not a loop
             try:
                 super().__init__(path, endpoint, **kwargs)
+                build_route_adapters(self)  # its deferred models' adapters (see api.schema_model)
             except BaseException:
                 self._deferred = deferred
                 raise

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field, StrictBool
 
+from twostep.api.schema_model import ApiModel
 from twostep.api.schemas import StrictBody, TokenPairOut
 from twostep.domain.factors import PasskeyCredential, RememberedDevice
 from twostep.services.factors import FactorSummary, RecoveryCodes
@@ -47,13 +48,13 @@ class PasskeyAssertionRequest(PasskeySignInRequest):
     remember_device: StrictBool = Field(default=False, alias="rememberDevice")
 
 
-class TotpEnrolmentOut(BaseModel):
+class TotpEnrolmentOut(ApiModel):
     secret: str = Field(description="Base32; for apps that cannot scan. Shown once.")
     otpauthUri: str
     qrSvg: str = Field(description="The otpauth URI as a QR code (SVG markup).")
 
 
-class RecoveryCodesOut(BaseModel):
+class RecoveryCodesOut(ApiModel):
     recoveryCodes: list[str] = Field(description="Shown once; empty unless just generated.")
     remaining: int
     warning: str | None = None
@@ -67,7 +68,7 @@ class RecoveryCodesOut(BaseModel):
         )
 
 
-class PasskeyOut(BaseModel):
+class PasskeyOut(ApiModel):
     id: str
     name: str
     createdAt: datetime
@@ -85,7 +86,7 @@ class PasskeyOut(BaseModel):
         )
 
 
-class FactorsOut(BaseModel):
+class FactorsOut(ApiModel):
     sms: bool
     totp: bool
     recoveryCodesLeft: int
@@ -103,7 +104,7 @@ class FactorsOut(BaseModel):
         )
 
 
-class DeviceOut(BaseModel):
+class DeviceOut(ApiModel):
     id: str
     label: str
     createdAt: datetime
@@ -114,7 +115,7 @@ class DeviceOut(BaseModel):
         return cls(id=device.id, label=device.label, createdAt=device.created_at, expiresAt=device.expires_at)
 
 
-class PasskeyOptionsOut(BaseModel):
+class PasskeyOptionsOut(ApiModel):
     ceremonyId: str
     publicKey: dict[str, Any] = Field(description="Options for navigator.credentials (WebAuthn JSON).")
 

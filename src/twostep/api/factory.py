@@ -14,6 +14,7 @@ from twostep.api.app import create_app
 from twostep.api.deferred_routes import realize_routes
 from twostep.api.lifespan import serving_lifespan
 from twostep.api.metrics_prometheus import PrometheusMetrics, install_prometheus
+from twostep.api.schema_model import build_models
 from twostep.container import build
 from twostep.settings import Settings, load_settings
 
@@ -42,6 +43,7 @@ def build_asgi_app(settings: Settings, which: str = "api") -> FastAPI:
     else:
         app = create_app(container, lifespan=lifespan)
     realize_routes(app)  # a served worker analyses every route at start, not on its first requests
+    build_models()  # and builds every body model (the Lambda handler builds both on first use)
     install_prometheus(app, metrics, container.settings)
     return app
 

@@ -19,12 +19,12 @@ from typing import Literal
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.deps import ContainerDep
 from twostep.api.responses import errors
+from twostep.api.schema_model import ApiModel
 from twostep.container import Container
 from twostep.domain.receipts import InvalidReceipt, Receipt, ReceiptNotAuthentic
 from twostep.sms import flowroute_receipts, twilio_receipts
@@ -34,7 +34,7 @@ logger = logging.getLogger("twostep.api.receipts")
 router = APIRouter(tags=["receipts"], route_class=DeferredRoute)
 
 
-class ReceiptOut(BaseModel):
+class ReceiptOut(ApiModel):
     outcome: Literal["recorded", "unchanged"]
     """`recorded`: the message's status moved; `unchanged`: the record already said as much (replay)."""
 

@@ -16,11 +16,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictInt, StrictStr
 
 from twostep.api.deps import ContainerDep, ContextDep
 from twostep.api.idempotency import IdempotentRoute, idempotent
 from twostep.api.locale_input import LocaleField, with_locale
+from twostep.api.schema_model import ApiModel
 from twostep.api.verification_compat import FlowrouteCompatRoute, FlowrouteCreatedOut, compat_error
 from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRoute, flowroute_error
 from twostep.channels import registry
@@ -54,7 +55,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class VerificationCreateRequest(BaseModel):
+class VerificationCreateRequest(ApiModel):
     """Flowroute sms-verification's body; numbers are accepted for `auth_id` and `recipient` as it did."""
 
     model_config = ConfigDict(extra="forbid")
@@ -86,14 +87,14 @@ class VerificationCreateRequest(BaseModel):
     locale: LocaleField = None
 
 
-class VerificationCreatedOut(BaseModel):
+class VerificationCreatedOut(ApiModel):
     message: str
     auth_id: str
     expires_at: datetime
     attempts_left: int
 
 
-class VerificationSuccessOut(BaseModel):
+class VerificationSuccessOut(ApiModel):
     authenticated: Literal[True]
     auth_id: str
     message: str

@@ -12,15 +12,15 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from twostep.api.deps import ContainerDep
 from twostep.api.routes_verification import ERRORS, CallerDep
+from twostep.api.schema_model import ApiModel
 from twostep.api.verification_errors import FlowrouteErrorRoute
 from twostep.domain.errors import ApiKeyRequired
 
 
-class DeliveryOut(BaseModel):
+class DeliveryOut(ApiModel):
     status: Literal["sent", "delivered", "failed", "undelivered"]
     channel: str
     provider: str
@@ -30,7 +30,7 @@ class DeliveryOut(BaseModel):
     """The provider's code for a failure (Twilio's ErrorCode, Flowroute's status_code)."""
 
 
-class VerificationStatusOut(BaseModel):
+class VerificationStatusOut(ApiModel):
     auth_id: str
     status: Literal["pending", "verified", "expired", "exhausted"]
     expires_at: datetime

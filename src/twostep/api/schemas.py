@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from twostep.api.locale_input import LocaleField
+from twostep.api.schema_model import ApiModel
 from twostep.domain.identity import mask_phone
 from twostep.domain.models import Message, User
 from twostep.services.login import CodeResent, LoginStarted
 from twostep.services.tokens import TokenPair
 
 
-class StrictBody(BaseModel):
+class StrictBody(ApiModel):
     """Unknown fields are refused (no mass assignment)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -85,7 +86,7 @@ class MessageRequest(StrictBody):
     content: str = Field(max_length=2000)
 
 
-class UserOut(BaseModel):
+class UserOut(ApiModel):
     id: str
     firstName: str | None
     lastName: str | None
@@ -113,7 +114,7 @@ class UserOut(BaseModel):
         )
 
 
-class LoginChallengeOut(BaseModel):
+class LoginChallengeOut(ApiModel):
     otpId: str
     redirectPath: str
     expiresAt: datetime
@@ -141,7 +142,7 @@ class LoginChallengeOut(BaseModel):
         )
 
 
-class TokenPairOut(BaseModel):
+class TokenPairOut(ApiModel):
     accessToken: str
     tokenType: str = "Bearer"
     expiresIn: int
@@ -160,7 +161,7 @@ class TokenPairOut(BaseModel):
         )
 
 
-class ResendOut(BaseModel):
+class ResendOut(ApiModel):
     expiresAt: datetime
     resendAfter: datetime
 
@@ -169,11 +170,11 @@ class ResendOut(BaseModel):
         return cls(expiresAt=resent.expires_at, resendAfter=resent.resend_after)
 
 
-class HelloOut(BaseModel):
+class HelloOut(ApiModel):
     message: str
 
 
-class MessageOut(BaseModel):
+class MessageOut(ApiModel):
     id: str
     content: str
     author: str
@@ -186,21 +187,21 @@ class MessageOut(BaseModel):
         )
 
 
-class MessagePageOut(BaseModel):
+class MessagePageOut(ApiModel):
     messages: list[MessageOut]
     nextCursor: str | None
 
 
-class HealthOut(BaseModel):
+class HealthOut(ApiModel):
     status: str
     storage: str
 
 
-class LiveOut(BaseModel):
+class LiveOut(ApiModel):
     status: str
 
 
-class Problem(BaseModel):
+class Problem(ApiModel):
     """RFC 9457 problem details; `code` is stable, `detail` is for people."""
 
     model_config = ConfigDict(extra="allow")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictInt, StrictStr
+from pydantic import Field, StrictInt, StrictStr
 
+from twostep.api.schema_model import ApiModel
 from twostep.api.schemas import StrictBody
 from twostep.services.account_changes import ChangeStarted
 from twostep.services.recovery import ResetStarted
@@ -49,7 +50,7 @@ class ConfirmRequest(StrictBody):
     code: Code
 
 
-class ResetStartedOut(BaseModel):
+class ResetStartedOut(ApiModel):
     resetId: str
     expiresAt: datetime
 
@@ -58,7 +59,7 @@ class ResetStartedOut(BaseModel):
         return cls(resetId=started.reset_id, expiresAt=started.expires_at)
 
 
-class ChangeStartedOut(BaseModel):
+class ChangeStartedOut(ApiModel):
     changeId: str
     expiresAt: datetime
     destination: str = Field(description="Masked: where the code went.")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from twostep.api.schema_model import ApiModel
 from twostep.api.schemas import StrictBody
 from twostep.domain.models import Session
 
 
-class SessionOut(BaseModel):
+class SessionOut(ApiModel):
     id: str
     createdAt: datetime
     lastUsedAt: datetime
@@ -30,11 +31,11 @@ class SessionOut(BaseModel):
         )
 
 
-class SessionListOut(BaseModel):
+class SessionListOut(ApiModel):
     sessions: list[SessionOut]
 
 
-class SessionsEndedOut(BaseModel):
+class SessionsEndedOut(ApiModel):
     ended: int
 
 

@@ -24,11 +24,11 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.errors import retry_headers
+from twostep.api.schema_model import ApiModel
 from twostep.api.verification_errors import describe_error
 from twostep.domain import errors as e
 
@@ -46,7 +46,7 @@ _CODE_ANSWERS: tuple[tuple[type[e.TwoStepError], str, str], ...] = (
 )
 
 
-class FlowrouteCreatedOut(BaseModel):
+class FlowrouteCreatedOut(ApiModel):
     message: str
     auth_id: str
 

@@ -31,11 +31,11 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.errors import retry_headers, status_for
+from twostep.api.schema_model import ApiModel
 from twostep.domain import errors as e
 from twostep.domain.idempotency import (
     IdempotencyKeyReused,
@@ -46,7 +46,7 @@ from twostep.domain.idempotency import (
 logger = logging.getLogger("twostep.api.verification")
 
 
-class FlowrouteErrorOut(BaseModel):
+class FlowrouteErrorOut(ApiModel):
     message: str
     reason: str
     attempts_left: int | None

@@ -7,8 +7,8 @@ import os
 import secrets
 import threading
 import unicodedata
+import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from argon2 import PasswordHasher as Argon2Hasher
@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from twostep.domain.argon2_area import KeptAreaArgon2
 from twostep.domain.errors import WeakPassword
+from twostep.domain.hash_queue import HashQueue
 
 T = TypeVar("T")
 
@@ -150,6 +151,7 @@ class PasswordHasher:
         parallelism: int = 1,
         max_concurrent: int = 1,
         on_queue: Callable[[int], None] | None = None,
+        group: int = 1,
     ) -> None:
         self._hasher = Argon2Hasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
@@ -158,7 +160,9 @@ class PasswordHasher:
         self._kept = KeptAreaArgon2(
             memory_kib, time_cost, parallelism, self._hasher.salt_len, self._hasher.hash_len
         )
-        self._pool = ThreadPoolExecutor(max_workers=max(1, max_concurrent), thread_name_prefix="argon2")
+        # Under load each thread hands results back `group` at a time (see hash_queue); 1: each at once.
+        self._pool = HashQueue(max_concurrent, group)
+        weakref.finalize(self, self._pool.close)  # threads end when this hasher is collected
         # Told how many hashes wait for a thread, each time that changes (the metrics' queue gauge).
         self._on_queue = on_queue
         self._waiting = 0
@@ -169,7 +173,7 @@ class PasswordHasher:
     def _run(self, work: Callable[..., T], *args: str) -> T:
         """`work(*args)` on a hashing thread, keeping count of the hashes waiting for one."""
         if self._on_queue is None:
-            return self._pool.submit(work, *args).result()
+            return self._pool.submit(lambda: work(*args)).result()
         self._queue_changed(+1)
 
         def started() -> T:
@@ -217,5 +221,5 @@ class PasswordHasher:
         return self._hasher.check_needs_rehash(stored_hash)
 
     def close(self) -> None:
-        """Let the hashing threads end (they also end when this object is collected)."""
-        self._pool.shutdown(wait=False)
+        """Let the hashing threads end once they have done and handed back what is queued."""
+        self._pool.close()

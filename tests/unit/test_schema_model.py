@@ -1,0 +1,127 @@
+"""The HTTP API's body models (`api.schema_model`): built on first use, the same models and the same
+OpenAPI document as when built at declaration, and all built at the start of a served app."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import settings_for_tests
+from twostep.api.schema_model import ApiModel, _subclasses, build_models
+
+# Run in a fresh interpreter: in this one, other tests have built models already.
+COUNT_BUILT = """
+import json
+import twostep.api.app
+from twostep.api.schema_model import ApiModel, _subclasses
+models = _subclasses(ApiModel)
+print(json.dumps({"models": len(models), "built": sorted(m.__name__ for m in models if m.__pydantic_complete__)}))
+"""
+
+OPENAPI = """
+import json, sys
+from pathlib import Path
+from tests.conftest import settings_for_tests
+from twostep.api.schema_model import build_models
+if sys.argv[1] == "first":
+    import twostep.api.app
+    build_models()
+from twostep.api.app import create_app
+from twostep.container import build
+container = build(settings_for_tests(Path(sys.argv[2])))
+try:
+    print(json.dumps(create_app(container).openapi(), sort_keys=True))
+finally:
+    container.close()
+"""
+
+
+def run(script: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_importing_the_api_builds_no_body_model() -> None:
+    answer = json.loads(run(COUNT_BUILT))
+    assert answer["models"] > 40  # every request and response body of the API
+    assert answer["built"] == []
+
+
+def test_a_model_validates_and_serialises_on_first_use() -> None:
+    class Body(ApiModel):
+        name: str
+        count: int = 1
+
+    assert not Body.__pydantic_complete__
+    assert Body.model_validate({"name": "a", "count": "2"}).model_dump() == {"name": "a", "count": 2}
+    assert Body.__pydantic_complete__
+    with pytest.raises(ValueError, match="count"):
+        Body.model_validate({"name": "a", "count": "many"})
+
+
+def test_build_models_builds_every_model_once() -> None:
+    class Late(ApiModel):
+        value: int
+
+    assert not Late.__pydantic_complete__
+    assert build_models() >= 1
+    assert all(model.__pydantic_complete__ for model in _subclasses(ApiModel))
+    assert build_models() == 0
+
+
+def test_the_openapi_document_is_the_one_of_models_built_at_declaration(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    on_first_use = json.loads(run(OPENAPI, "deferred", str(tmp_path / "a")))
+    built_first = json.loads(run(OPENAPI, "first", str(tmp_path / "b")))
+    assert on_first_use == built_first
+    assert len(on_first_use["components"]["schemas"]) > 40
+
+
+def test_a_served_app_builds_every_model_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from twostep.api import factory
+
+    calls: list[int] = []
+    monkeypatch.setattr(factory, "build_models", lambda: calls.append(build_models()) or 0)
+    app = factory.build_asgi_app(settings_for_tests(tmp_path))
+    try:
+        assert len(calls) == 1
+        assert all(model.__pydantic_complete__ for model in _subclasses(ApiModel))
+    finally:
+        app.state.container.close()
+
+
+FIRST_REQUESTS = """
+import sys, warnings
+from pathlib import Path
+from pydantic.warnings import UnsupportedFieldAttributeWarning
+warnings.simplefilter("error", UnsupportedFieldAttributeWarning)
+from fastapi.testclient import TestClient
+from tests.conftest import PASSWORD, PHONE, settings_for_tests
+from twostep.api.app import create_app
+from twostep.container import build
+container = build(settings_for_tests(Path(sys.argv[1])))
+try:
+    client = TestClient(create_app(container))
+    user = {"firstName": "Cem", "lastName": "Onan", "email": "a@example.com", "password": PASSWORD, "phoneNumber": PHONE}
+    bad = client.post("/register", json={"email": "a@example.com"})
+    good = client.post("/register", json=user)
+    login = client.post("/login", json={"email": user["email"], "password": PASSWORD})
+    print(bad.status_code, good.status_code, login.status_code, len(client.get("/openapi.json").json()["paths"]))
+finally:
+    container.close()
+"""
+
+
+def test_first_requests_validate_bodies_without_warnings(tmp_path: Path) -> None:
+    """A request body's adapter is built with its route, inside FastAPI's own warnings filter."""
+    bad, good, login, paths = run(FIRST_REQUESTS, str(tmp_path)).split()
+    assert (bad, good, login) == ("422", "201", "200")
+    assert int(paths) > 30
