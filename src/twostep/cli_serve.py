@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twostep.cli_support import (
     EXIT_REFUSED,
@@ -16,6 +16,9 @@ from twostep.cli_support import (
     settings_or_exit,
 )
 from twostep.malloc_arenas import limit_malloc_arenas
+
+if TYPE_CHECKING:
+    from twostep.settings import Settings
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -63,9 +66,7 @@ def run_server(host: str, port: int, app_name: str, workers: int) -> None:
         asgi = build_asgi_app(settings, app_name)
     if workers == 1:
         server = uvicorn.Server(uvicorn.Config(asgi, **options))
-        # uvicorn announces the address only when it binds the socket itself; this one was bound above.
-        shown = f"[{host}]" if ":" in host else host
-        logging.getLogger("twostep").info("serving on http://%s:%d (Ctrl+C to stop)", shown, port)
+        _announce(host, port, "")
         server.run(sockets=[sock])
         if not server.started:
             fail("the server did not start; the log above says why", EXIT_REFUSED)
@@ -73,17 +74,43 @@ def run_server(host: str, port: int, app_name: str, workers: int) -> None:
     # Built once here to check the configuration and prepare storage and keys before any worker starts,
     # so a mistake is one line from this process instead of N workers failing; each worker builds its own.
     asgi.state.container.close()
-    sock.close()  # the port was free a moment ago; uvicorn's supervisor binds it for its workers
-    os.environ["TWOSTEP_ISSUER"] = settings.issuer  # workers read settings themselves: same issuer
+    _worker_environment(settings, workers)
+    config = uvicorn.Config(FACTORIES[app_name], factory=True, workers=workers, **options)
+    slots = _worker_sockets(sock, host, port, workers)
+    with shared_metrics_folder():  # the workers' metrics, added up by whichever answers /metrics
+        from twostep.worker_supervisor import WorkerSupervisor
+
+        started = WorkerSupervisor(config, slots, settings.shutdown_timeout_seconds).run()
+    if not started:
+        fail("the server did not start; the log above says why", EXIT_REFUSED)
+
+
+def _announce(host: str, port: int, how: str) -> None:
+    # uvicorn announces the address only when it binds the socket itself; these were bound here.
+    shown = f"[{host}]" if ":" in host else host
+    logging.getLogger("twostep").info("serving on http://%s:%d%s (Ctrl+C to stop)", shown, port, how)
+
+
+def _worker_environment(settings: Settings, workers: int) -> None:
+    """What each worker reads with its settings: the same issuer, its share of the hashing cores."""
+    os.environ["TWOSTEP_ISSUER"] = settings.issuer
     if settings.password_hash_threads is None:
         from twostep.container import usable_cores
 
         threads = hash_threads_per_worker(usable_cores(), workers)
         os.environ["TWOSTEP_PASSWORD_HASH_THREADS"] = str(threads)
+
+
+def _worker_sockets(checked: socket.socket, host: str, port: int, workers: int) -> list[socket.socket]:
+    """The workers' listening sockets, bound where `checked` proved the port free (and then released:
+    a socket bound without SO_REUSEPORT would keep the workers' sockets out)."""
+    from twostep.worker_supervisor import bind_worker_sockets
+
+    checked.close()
     try:
-        with shared_metrics_folder():  # the workers' metrics, added up by whichever answers /metrics
-            uvicorn.run(FACTORIES[app_name], factory=True, workers=workers, **options)
-    except SystemExit as exc:
-        if exc.code not in (0, None):
-            fail("the server did not start; the log above says why", EXIT_REFUSED)
-        raise
+        return bind_worker_sockets(host, port, workers)
+    except OSError as exc:
+        fail(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; stop the other server or pick --port",
+            EXIT_UNAVAILABLE,
+        )
