@@ -200,3 +200,41 @@ def test_a_limit_counts_from_a_counter_given_back_below_zero(storage: Storage) -
     refused = storage.change_counters([CounterChange("g", 1, END, limit=1)], NOW)
     assert refused.refused == 0 and refused.values == (2,)
     assert storage.get_counter("g", NOW).value == 1  # type: ignore[union-attr]
+
+
+def test_a_guard_on_a_counter_the_batch_forgets_reads_it_before_the_forget(storage: Storage) -> None:
+    """A right code: forget the account's wrong-code count unless it already reached its limit."""
+    storage.increment_counter("wrong", 2, NOW, END)
+    stopped = storage.change_counters(
+        [forget("wrong"), CounterChange("used", 1, END)], NOW, [Unless("wrong", at_least=2)]
+    )
+    assert stopped.stopped
+    assert storage.get_counter("wrong", NOW).value == 2  # type: ignore[union-attr]
+    assert storage.get_counter("used", NOW) is None
+    applied = storage.change_counters(
+        [forget("wrong"), CounterChange("used", 1, END)], NOW, [Unless("lock"), Unless("wrong", at_least=3)]
+    )
+    assert applied.applied and not applied.stopped
+    assert storage.get_counter("wrong", NOW) is None
+    assert storage.get_counter("used", NOW).value == 1  # type: ignore[union-attr]
+    # A missing counter holds nothing, so the guard lets the batch through.
+    assert storage.change_counters([forget("wrong")], NOW, [Unless("wrong", at_least=1)]).applied
+
+
+def test_guarded_forgets_racing_with_increments_never_lose_a_stop(storage: Storage) -> None:
+    """Wrong codes counted while right ones forget the count under a guard: each guarded forget either
+    saw the count under its limit (and forgot it) or stopped; the count never goes below zero."""
+    for round_ in range(3):
+        key = f"race-{round_}"
+        storage.increment_counter(key, 1, NOW, END)
+
+        def act(index: int, key: str = key) -> bool | None:
+            if index % 2:
+                storage.increment_counter(key, 1, NOW, END)
+                return None
+            return storage.change_counters([forget(key)], NOW, [Unless(key, at_least=3)]).stopped
+
+        results = run_together(6, act)
+        assert not any(isinstance(result, BaseException) for result in results)
+        left = storage.get_counter(key, NOW)
+        assert left is None or 1 <= left.value <= 4

@@ -11,7 +11,13 @@ import pytest
 from tests.conftest import PASSWORD, PHONE, latest_code
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
-from twostep.domain.errors import AccountLocked, DestinationBlocked, RateLimited
+from twostep.domain.errors import (
+    AccountLocked,
+    ChallengeNotFound,
+    DestinationBlocked,
+    RateLimited,
+    WrongCode,
+)
 from twostep.domain.models import RequestContext
 from twostep.domain.numbers import destination_prefix
 from twostep.domain.ports import PrefixBlock
@@ -92,3 +98,70 @@ def test_a_blocked_prefix_takes_no_unit_of_any_cap(make_container: MakeContainer
     with pytest.raises(RateLimited) as capped:
         container.login.start(EMAIL, PASSWORD, CTX)
     assert capped.value.limit == "sms_per_number_day"
+
+
+def test_a_right_code_takes_nothing_from_the_wrong_code_count(make_container: MakeContainer) -> None:
+    """A code that matches the challenge as read is not counted up front: its one counter request
+    checks the lock and the budget and resets the count; what it decides is as before."""
+    container = make_container(otp_account_failure_limit=3)
+    user_id = _user_id(container)
+    started = container.login.start(EMAIL, PASSWORD, CTX)
+    code = latest_code(container)
+    container.storage.increment_counter(
+        code_failures_key(user_id), 2, container.clock.now(), container.clock.now() + timedelta(days=1)
+    )
+    container.login.complete(started.otp_id, code, CTX)  # type: ignore[union-attr]
+    assert container.storage.get_counter(code_failures_key(user_id), container.clock.now()) is None
+
+
+def test_a_right_code_is_refused_once_wrong_codes_spent_the_budget_after_it_went_out(
+    make_container: MakeContainer,
+) -> None:
+    container = make_container(otp_account_failure_limit=3)
+    user_id = _user_id(container)
+    started = container.login.start(EMAIL, PASSWORD, CTX)
+    container.storage.increment_counter(  # wrong codes of other sign-ins, after this code went out
+        code_failures_key(user_id), 3, container.clock.now(), container.clock.now() + timedelta(days=1)
+    )
+    with pytest.raises(RateLimited) as refused:
+        container.login.complete(started.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+    assert refused.value.limit == "second_factor_locked"
+    assert container.storage.list_sessions(user_id, container.clock.now()) == []
+    failures = container.storage.get_counter(code_failures_key(user_id), container.clock.now())
+    assert failures is not None and failures.value == 3  # nothing reset, nothing taken
+
+
+def test_a_code_replaced_between_the_read_and_the_check_counts_as_a_wrong_one(
+    make_container: MakeContainer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first code was right when the challenge was read; a resend replaced it before the check:
+    it is a wrong code, counted like one."""
+    container = make_container(resend_cooldown_seconds=0)
+    user_id = _user_id(container)
+    started = container.login.start(EMAIL, PASSWORD, CTX)
+    first = latest_code(container)
+    read = container.storage.get_challenge(started.otp_id)  # type: ignore[union-attr]
+    container.login.resend(started.otp_id, CTX)  # type: ignore[union-attr]
+    monkeypatch.setattr(container.storage, "get_challenge", lambda _id: read)  # the read before the resend
+    with pytest.raises(WrongCode):
+        container.login.complete(started.otp_id, first, CTX)  # type: ignore[union-attr]
+    failures = container.storage.get_counter(code_failures_key(user_id), container.clock.now())
+    assert failures is not None and failures.value == 1
+    events = [e.event for e in container.audit.tail(user_id=user_id, limit=50)]
+    assert events.count("code_failed") == 1
+    monkeypatch.undo()
+    container.login.complete(started.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+
+
+def test_an_account_deleted_between_the_password_and_the_code_signs_nobody_in(
+    make_container: MakeContainer,
+) -> None:
+    """The verify step reads the account with its challenge, as it is then: a deleted one is gone."""
+    container = make_container()
+    user_id = _user_id(container)
+    started = container.login.start(EMAIL, PASSWORD, CTX)
+    code = latest_code(container)
+    assert container.storage.delete_user(user_id, container.clock.now())
+    with pytest.raises(ChallengeNotFound):
+        container.login.complete(started.otp_id, code, CTX)  # type: ignore[union-attr]
+    assert container.storage.list_sessions(user_id, container.clock.now()) == []

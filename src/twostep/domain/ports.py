@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from twostep.domain.counter_batch import CounterBatch, CounterChange, Unless
 from twostep.domain.factor_ports import FactorStorage
+from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.idempotency import IdempotencyStore
 from twostep.domain.identity import E164
 from twostep.domain.keys import VersionedKeys
@@ -29,7 +30,7 @@ from twostep.domain.models import (
     Session,
     User,
 )
-from twostep.domain.receipts import DeliveryStore
+from twostep.domain.receipts import Delivery, DeliveryStore
 
 
 class UserStore(Protocol):
@@ -65,6 +66,13 @@ class UserStore(Protocol):
 
     def find_user_by_email(self, email: str) -> User | None: ...
 
+    def find_user_signing_in(self, email: str) -> tuple[User | None, EnrolledFactors | None]:
+        """`find_user_by_email` and, where the same storage request can read it, the user's
+        `enrolled_factors` (SQL: one statement). None for the factors: not read (DynamoDB: its passkey
+        query would come before the password's hash and time who has an account); the caller reads them
+        after the password, as before. An unknown email: (None, None)."""
+        ...
+
     def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
 
     def set_user_locale(self, user_id: str, locale: str | None) -> bool:
@@ -87,6 +95,11 @@ class ChallengeStore(Protocol):
 
     def get_challenge(self, challenge_id: str) -> Challenge | None: ...
 
+    def get_challenge_with_account(self, challenge_id: str) -> tuple[Challenge | None, User | None]:
+        """The challenge and, for a sign-in's (purpose `login`), its subject's account as it is now
+        (None: gone), in one storage request where the backend can (SQL: one statement)."""
+        ...
+
     def replace_code(
         self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
     ) -> Challenge | None:
@@ -107,6 +120,19 @@ class ChallengeStore(Protocol):
         Returns the armed challenge (where the storage cannot read it back in that request, `challenge`
         itself: the condition on its code HMAC pins the stored record to it); None when nothing armed
         and nothing was audited."""
+        ...
+
+    def store_sent_challenge(
+        self, challenge: Challenge, audits: Sequence[AuditEvent], delivery: Delivery | None = None
+    ) -> None:
+        """Store a challenge whose code already went out, usable at once, together with the step's audit
+        events and the message's delivery record (None: no receipt can name the message), all or none in
+        one storage request. It replaces a challenge with the same id, as `put_challenge` does; a delivery
+        record with the same provider and message id stays as it is, as in `add_delivery`.
+
+        The way to issue a brand-new code in one write: nothing is stored before the message went out, so
+        a failed delivery or a failed write leaves no usable code behind (`arm_challenge_audited` arms a
+        code stored beforehand, for a resend that must keep its challenge's state)."""
         ...
 
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
@@ -230,7 +256,8 @@ class CounterStore(Protocol):
     ) -> CounterBatch:
         """Apply every change in one storage request, all or nothing (see `CounterChange` and
         `CounterBatch`): a change whose limit would be passed refuses the batch, and a counter of
-        `unless` that holds (read in the same request) stops it; either way nothing changes.
+        `unless` that holds (read in the same request) stops it; either way nothing changes. An
+        `unless` may name a counter the batch forgets (`forget`): it is read before the change.
 
         Raises: ValueError (a key twice), StorageUnavailable.
         """

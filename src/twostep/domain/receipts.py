@@ -98,6 +98,13 @@ class SentRecorder(Protocol):
         """
         ...
 
+    def sent_record(
+        self, challenge_id: str, provider: str, message_id: str, channel: str, *, bound: bool = False
+    ) -> Delivery | None:
+        """What `record_sent` would store, for the caller to store it with its challenge in one write
+        (None: nothing to store); never raises."""
+        ...
+
 
 class ReceiptNotAuthentic(Forbidden):
     code = "receipt_not_authentic"

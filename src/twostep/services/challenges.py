@@ -36,7 +36,7 @@ from twostep.domain.metrics import NO_METRICS, CodeStage, Metrics
 from twostep.domain.models import NO_CONTEXT, AuditEvent, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, is_bound, normalise_submitted_code
 from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
-from twostep.domain.receipts import SentRecorder
+from twostep.domain.receipts import Delivery, SentRecorder
 from twostep.domain.segments import count_segments
 from twostep.domain.texts import TextKind
 from twostep.services.audit import AuditService
@@ -60,8 +60,9 @@ def _account_of(purpose: ChallengePurpose, subject: str) -> str | None:
     return subject or None if purpose != "verify" else None
 
 
-# A code is stored with this expiry (long past) until its message went out, then armed: until then no
-# attempt counts and no check succeeds, and a request that fails before arming leaves nothing usable.
+# A replaced (resent), emailed or verification code is stored with this expiry (long past) until its
+# message went out, then armed: until then no attempt counts and no check succeeds, and a request that
+# fails before arming leaves nothing usable. (Other new texted codes are stored only once sent: `issue`.)
 UNDELIVERED = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -181,9 +182,17 @@ class ChallengeService:
             code_length=len(code),
             channel=spec.channel,
         )
-        self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
-        sent = self._deliver(challenge, message, ctx, bound=bool(spec.binding))
-        return self._arm(challenge, self._sent_event(challenge, sent, ctx))
+        if purpose == "verify":
+            return self._issue_named(challenge, message, ctx, bound=bool(spec.binding))
+        # Stored only once its message went out, usable at once, with its delivery record and `code_sent`
+        # event: one write instead of four (store unusable, record, arm, audit). A failed delivery or
+        # write leaves nothing usable behind; an id no request can know yet has nothing to race with.
+        sent = self._deliver(challenge, message, ctx)
+        event = self._sent_event(challenge, sent, ctx)
+        record = self._sent_record(challenge, sent, bound=bool(spec.binding))
+        self._store.store_sent_challenge(challenge, (event,), record)
+        self._audit.logged(event)
+        return challenge
 
     def issue_email(
         self,
@@ -297,8 +306,27 @@ class ChallengeService:
         if replaced is None:
             raise ChallengeUsed()
         replaced = replace(replaced, expires_at=now + timedelta(seconds=spec.ttl_seconds))
-        sent = self._deliver(replaced, message, ctx, bound=bool(spec.binding))
+        sent = self._deliver(replaced, message, ctx)
+        self._record_sent(replaced, sent, bound=bool(spec.binding))
         return self._arm(replaced, self._sent_event(replaced, sent, ctx))
+
+    def _issue_named(
+        self, challenge: Challenge, message: OutgoingMessage, ctx: RequestContext, *, bound: bool
+    ) -> Challenge:
+        """`issue` for an id the caller names (a verification's auth_id), which it may check after a
+        failed create: stored unusable first, so that check answers "expired" (seed 002's
+        ExpiredAuthCode), then armed once its message went out."""
+        self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
+        sent = self._deliver(challenge, message, ctx)
+        self._record_sent(challenge, sent, bound=bound)
+        return self._arm(challenge, self._sent_event(challenge, sent, ctx))
+
+    def _record_sent(self, challenge: Challenge, sent: SentMessage, *, bound: bool) -> None:
+        """The delivery record, stored before the arm so a receipt of the message finds it at once."""
+        if self._receipts is not None and self._test_numbers.code_for(challenge.phone) is None:
+            self._receipts.record_sent(
+                challenge.id, sent.provider, sent.message_id, sent.channel, bound=bound
+            )
 
     def _arm(self, challenge: Challenge, sent: AuditEvent) -> Challenge:
         """The delivered code becomes usable, stored with its `code_sent` event in one write (the event
@@ -379,6 +407,17 @@ class ChallengeService:
         if counted.phone and count_verified:  # a texted code (not an emailed one) was used: a person
             self._limits.sms.record_verified(counted.phone)
         return counted
+
+    def matches_read(self, challenge: Challenge, raw_code: object, binding: str = "") -> bool:
+        """Whether `raw_code` is the code of `challenge` as the caller read it: no storage request, no
+        attempt counted (`check` decides; the stored code may have been replaced since the read).
+
+        Raises: InvalidInput (not a code of the challenge's length).
+        """
+        code = normalise_submitted_code(raw_code, challenge.code_length)
+        return bool(challenge.code_hmac) and self._hasher.matches(
+            challenge.id, code, challenge.code_hmac, binding
+        )
 
     def check_with(self, challenge: Challenge, matches: Callable[[Challenge], bool]) -> Challenge:
         """The gate of `check` for a factor other than the texted code (an authenticator app, a
@@ -512,9 +551,7 @@ class ChallengeService:
             app_hash=self._texts.app_hash if self._texts is not None else None,
         )
 
-    def _deliver(
-        self, challenge: Challenge, message: OutgoingMessage, ctx: RequestContext, *, bound: bool = False
-    ) -> SentMessage:
+    def _deliver(self, challenge: Challenge, message: OutgoingMessage, ctx: RequestContext) -> SentMessage:
         # A login's subject is a user id; a verification's is the caller's auth_id, kept as detail.
         who = (
             {"user_id": challenge.subject}
@@ -541,9 +578,14 @@ class ChallengeService:
             )
             raise
         self._count("sent", challenge.purpose, challenge.phone)
-        if self._receipts is not None:
-            # `bound`: a transaction's code, which only its own text may carry (no fallback re-sends it).
-            self._receipts.record_sent(
-                challenge.id, sent.provider, sent.message_id, sent.channel, bound=bound
-            )
         return sent
+
+    def _sent_record(self, challenge: Challenge, sent: SentMessage, *, bound: bool) -> Delivery | None:
+        """The delivery record of a message a provider took, for its receipts (None: nothing to keep:
+        no receipts here, a test number's code that was never sent, or an id no receipt can name).
+        `bound`: a transaction's code, which only its own text may carry (no fallback re-sends it)."""
+        if self._receipts is None or self._test_numbers.code_for(challenge.phone) is not None:
+            return None
+        return self._receipts.sent_record(
+            challenge.id, sent.provider, sent.message_id, sent.channel, bound=bound
+        )

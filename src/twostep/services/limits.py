@@ -355,19 +355,35 @@ class LimitsService:
         """A right code, or `twostep users unlock`: the account's wrong-code count starts again."""
         self._counters.delete_counter(code_failures_key(user_id))
 
-    def code_succeeded(self, user_id: str, phone: str | None = None) -> None:
+    def code_succeeded(
+        self,
+        user_id: str,
+        phone: str | None = None,
+        *,
+        within_budget: bool = False,
+        ctx: RequestContext = NO_CONTEXT,
+    ) -> None:
         """A right code for `user_id`'s sign-in: `reset_code_failures`, and (a texted code, `phone`)
         the fraud guard's count of a used code (`SmsAdmission.record_verified`), in one storage request
-        that also checks the account is not locked (`AccountLocks`).
+        that also checks the account is not locked (`AccountLocks`) and, `within_budget` (a code that
+        `begin_code_attempt` did not count), that its wrong codes are under `otp_account_failure_limit`,
+        read before the reset.
 
-        Raises: AccountLocked (nothing reset or counted).
+        Raises: AccountLocked, RateLimited (the budget is spent); either way nothing reset or counted.
         """
         now = self._clock.now()
-        changes = [forget(code_failures_key(user_id))]
+        failures, locked = code_failures_key(user_id), lock_key(user_id)
+        changes = [forget(failures)]
         if phone:
             changes.append(self.sms.guard.verified_change(phone))
-        if self._counters.change_counters(changes, now, [Unless(lock_key(user_id))]).stopped:
+        guards = [Unless(locked)]
+        if within_budget:
+            guards.append(Unless(failures, self._policy.otp_account_failure_limit))
+        if not self._counters.change_counters(changes, now, guards).stopped:
+            return
+        if not within_budget or locked in self._counters.get_counters([locked], now):
             raise AccountLocked()
+        self._refuse_locked(user_id, ctx)  # the wrong codes are spent (or were, a moment ago)
 
     def _refuse_locked(self, user_id: str, ctx: RequestContext) -> NoReturn:
         # No window: the lock lifts only when an administrator unlocks the account.

@@ -116,7 +116,8 @@ class LoginService:
         except InvalidInput:
             email = email.strip().lower()
         attempt = self._limits.begin_login(email, ctx)
-        user = self._users.find_user_by_email(email)
+        # The account and (where one storage request can) its enrolled factors, read together.
+        user, enrolled = self._users.find_user_signing_in(email)
         # An unknown email costs the same Argon2 work and the same counter writes as a known one, and
         # answers the same: no timing or response oracle for who has an account.
         if not self._hasher.verify(user.password_hash if user else None, password) or user is None:
@@ -132,7 +133,9 @@ class LoginService:
             # two factors. RFC 8176 registers no value for it; `device` says it without colliding.
             self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd,device")
             return self._tokens.issue_pair(user, REMEMBERED_DEVICE_AMR, ctx)
-        factors = self._factors.available(user) if self._factors else (("sms",) if user.phone else ())
+        factors = (
+            self._factors.available(user, enrolled) if self._factors else (("sms",) if user.phone else ())
+        )
         if not factors:
             if self._require_second_factor:
                 self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason="no_phone")
@@ -187,29 +190,38 @@ class LoginService:
         Raises: ChallengeNotFound, ChallengeGone (410 family), WrongCode, RateLimited, InvalidInput,
         FactorUnavailable.
         """
-        challenge = self._challenges.get_challenge(otp_id)
+        # The account comes with the challenge (one storage request where the backend can): as it is
+        # now, so an account deleted since the password step signs nobody in.
+        challenge, account = self._challenges.get_challenge_with_account(otp_id)
         if challenge is None or challenge.purpose != "login":
             raise ChallengeNotFound()
         chosen: Factor = factor or ("sms" if challenge.sends > 0 else "totp")
-        return self.gated(challenge, chosen, self._checker(challenge, chosen, code, ctx), ctx)
+        if chosen == "sms":
+            check, right = self._texted_checker(challenge, code, ctx)
+            return self.gated(challenge, chosen, check, ctx, known_right=right, account=(account,))
+        return self.gated(challenge, chosen, self._checker(challenge, chosen, code), ctx, account=(account,))
 
-    def _checker(
-        self, challenge: Challenge, factor: Factor, code: object, ctx: RequestContext
-    ) -> Callable[[], tuple[str, ...]]:
-        """The check of one factor's code, returning its `amr`; input is validated here, before an
+    def _texted_checker(
+        self, challenge: Challenge, code: object, ctx: RequestContext
+    ) -> tuple[Callable[[], tuple[str, ...]], bool]:
+        """The check of a texted code, returning its `amr`, and whether the code is the one read (then
+        no wrong code is counted up front: `gated`); input is validated here, before anything counts."""
+        if challenge.sends == 0:
+            raise FactorUnavailable("No code was texted for this sign-in; ask for one first.")
+        right = self._codes.matches_read(challenge, code)
+
+        def texted() -> tuple[str, ...]:
+            # The fraud guard's count of a used code goes with the account's reset (`gated`).
+            checked = self._codes.check(
+                challenge.id, code, "login", ctx, read=challenge, count_verified=False
+            )
+            return ("pwd", CHANNEL_METHOD.get(checked.channel, "sms"))
+
+        return texted, right
+
+    def _checker(self, challenge: Challenge, factor: Factor, code: object) -> Callable[[], tuple[str, ...]]:
+        """The check of an app factor's code, returning its `amr`; input is validated here, before an
         attempt is counted."""
-        if factor == "sms":
-            if challenge.sends == 0:
-                raise FactorUnavailable("No code was texted for this sign-in; ask for one first.")
-
-            def texted() -> tuple[str, ...]:
-                # The fraud guard's count of a used code goes with the account's reset (`gated`).
-                checked = self._codes.check(
-                    challenge.id, code, "login", ctx, read=challenge, count_verified=False
-                )
-                return ("pwd", CHANNEL_METHOD.get(checked.channel, "sms"))
-
-            return texted
         if self._factors is None or factor not in ("totp", "recovery"):
             raise FactorUnavailable()
         factors = self._factors
@@ -224,34 +236,56 @@ class LoginService:
         return other
 
     def gated(
-        self, challenge: Challenge, factor: str, check: Callable[[], tuple[str, ...]], ctx: RequestContext
+        self,
+        challenge: Challenge,
+        factor: str,
+        check: Callable[[], tuple[str, ...]],
+        ctx: RequestContext,
+        *,
+        known_right: bool = False,
+        account: tuple[User | None] | None = None,
     ) -> SignedIn:
-        """Run `check` (which returns the `amr`) under the per-account lock (NIST 800-63B), then
-        issue tokens."""
-        count = self._limits.begin_code_attempt(challenge.subject, ctx)
+        """Run `check` (which returns the `amr`) under the per-account lock and wrong-code budget (NIST
+        800-63B), then issue tokens.
+
+        Every code is counted as a wrong one before its outcome counts, so parallel guesses cannot pass
+        the budget, except one `known_right` (it matched the challenge as read): that one is checked
+        against the budget in the request that resets it (`code_succeeded`), one storage request
+        instead of three (count, reset, give back); if the code was replaced meanwhile and turns out
+        wrong, it is counted then, like any wrong code. `account`: the subject's account as read with the
+        challenge (`get_challenge_with_account`; inside a tuple, as it may be None: gone); else read here.
+        """
+        user_id = challenge.subject
+        count = None if known_right else self._limits.begin_code_attempt(user_id, ctx)
         try:
             amr = check()
         except WrongCode as wrong:
             self._audit.record(
                 "code_failed",
                 ctx=ctx,
-                user_id=challenge.subject,
+                user_id=user_id,
                 remaining=str(wrong.attempts_remaining),
                 factor=factor,
             )
-            self._limits.code_attempt_failed(challenge.subject, count, ctx)
+            if count is None:
+                count = self._limits.begin_code_attempt(user_id, ctx)
+            self._limits.code_attempt_failed(user_id, count, ctx)
             raise
         except TwoStepError:
-            self._limits.code_attempt_void(challenge.subject)
+            if count is not None:
+                self._limits.code_attempt_void(user_id)
             raise
-        # Unless the account is locked (AccountLocked): its wrong codes start again, and a texted code
-        # counts as used for the fraud guard.
+        # Unless the account is locked (AccountLocked) or, for a code not counted up front, its wrong
+        # codes are spent (RateLimited): its wrong codes start again, and a texted code counts as used
+        # for the fraud guard.
+        phone = challenge.phone if factor == "sms" else None
         try:
-            self._limits.code_succeeded(challenge.subject, challenge.phone if factor == "sms" else None)
+            self._limits.code_succeeded(user_id, phone, within_budget=count is None, ctx=ctx)
         except AccountLocked:
-            self._limits.code_attempt_void(challenge.subject)  # a right code is no wrong one
+            if count is not None:
+                self._limits.code_attempt_void(user_id)  # a right code is no wrong one
             raise
-        user = self._users.get_user(challenge.subject)
+        user = account[0] if account is not None else self._users.get_user(user_id)
         if user is None:
             raise ChallengeNotFound()
         events = [self._audit.entry("code_verified", ctx=ctx, user_id=user.id, factor=factor)]

@@ -73,6 +73,19 @@ class DeliveryReceipts:
         self, challenge_id: str, provider: str, message_id: str, channel: str, *, bound: bool = False
     ) -> None:
         """A provider took a message for the challenge; never raises (the code is already out)."""
+        record = self.sent_record(challenge_id, provider, message_id, channel, bound=bound)
+        if record is None:
+            return
+        try:
+            self._store.add_delivery(record)
+        except StorageUnavailable:
+            logger.error("delivery record not stored", extra={"provider": provider, "channel": channel})
+
+    def sent_record(
+        self, challenge_id: str, provider: str, message_id: str, channel: str, *, bound: bool = False
+    ) -> Delivery | None:
+        """The record to store for a message a provider took (None: none to store, no receipt could
+        match it); never raises. For the caller that stores it with its challenge in one write."""
         now = self._clock.now()
         if bound and self._on_bound is not None:
             # Before the record exists, so no receipt can find the message first.
@@ -80,10 +93,10 @@ class DeliveryReceipts:
                 self._on_bound(challenge_id, now + timedelta(seconds=RECORD_SECONDS))
             except StorageUnavailable:
                 logger.error("bound code not marked; no record kept", extra={"provider": provider})
-                return  # without a record no receipt matches, so no fallback can follow either
+                return None  # without a record no receipt matches, so no fallback can follow either
         if message_id in NO_ID:
-            return
-        record = Delivery(
+            return None
+        return Delivery(
             provider=provider,
             message_id=message_id,
             challenge_id=challenge_id,
@@ -93,10 +106,6 @@ class DeliveryReceipts:
             updated_at=now,
             expires_at=now + timedelta(seconds=RECORD_SECONDS),
         )
-        try:
-            self._store.add_delivery(record)
-        except StorageUnavailable:
-            logger.error("delivery record not stored", extra={"provider": provider, "channel": channel})
 
     def apply(self, receipt: Receipt) -> Outcome:
         """Move the message's record to what the receipt says, if that is news.

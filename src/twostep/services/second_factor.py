@@ -8,6 +8,7 @@ from collections.abc import Callable
 from twostep.domain.clock import Clock
 from twostep.domain.factor_errors import FactorUnavailable
 from twostep.domain.factor_ports import FactorStorage
+from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Factor
 from twostep.domain.models import User
 from twostep.domain.otp import normalise_submitted_code
@@ -32,9 +33,11 @@ class SecondFactorService:
         self._store, self._sealer, self._recovery = store, sealer, recovery_hasher
         self._audit, self._clock = audit, clock
 
-    def available(self, user: User) -> tuple[Factor, ...]:
-        """The factors this account can sign in with, strongest first."""
-        enrolled = self._store.enrolled_factors(user.id)  # one storage request
+    def available(self, user: User, enrolled: EnrolledFactors | None = None) -> tuple[Factor, ...]:
+        """The factors this account can sign in with, strongest first; `enrolled`: already read with
+        the user (`find_user_signing_in`), else read now."""
+        if enrolled is None:
+            enrolled = self._store.enrolled_factors(user.id)  # one storage request
         factors: list[Factor] = []
         if enrolled.passkeys:
             factors.append("passkey")

@@ -38,7 +38,8 @@ from datetime import datetime
 from typing import Any
 
 from twostep.domain.errors import ConfigurationError
-from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page
+from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, User
+from twostep.domain.receipts import Delivery
 from twostep.settings import Settings
 from twostep.storage import dynamodb_codec as codec
 from twostep.storage.cursors import message_cursor, parse_message_cursor
@@ -54,7 +55,7 @@ from twostep.storage.dynamodb_client import (
     ttl_after,
 )
 from twostep.storage.dynamodb_counter_batch import TRANSACTION_ITEMS, CounterBatchOps
-from twostep.storage.dynamodb_deliveries import DeliveryOps
+from twostep.storage.dynamodb_deliveries import FIRST_RECORD, DeliveryOps, delivery_item
 from twostep.storage.dynamodb_erasure import ErasureOps
 from twostep.storage.dynamodb_factor_summary import FactorSummaryOps
 from twostep.storage.dynamodb_factors import FactorOps
@@ -156,6 +157,13 @@ class DynamoDbStorage(
         item = self._get(f"CHALLENGE#{challenge_id}", "CHALLENGE")
         return None if item is None else self._codec.challenge(item)
 
+    def get_challenge_with_account(self, challenge_id: str) -> tuple[Challenge | None, User | None]:
+        """Two GetItems: the account's key is in the challenge (a sign-in reads both anyway)."""
+        challenge = self.get_challenge(challenge_id)
+        if challenge is None or challenge.purpose != "login":
+            return challenge, None
+        return challenge, self.get_user(challenge.subject)
+
     def _challenge_update(
         self, challenge_id: str, expression: str, values: dict[str, Any], condition: str
     ) -> Challenge | None:
@@ -231,6 +239,26 @@ class DynamoDbStorage(
         except ConditionFailed:
             return None
         return challenge
+
+    def store_sent_challenge(
+        self, challenge: Challenge, audits: Sequence[AuditEvent], delivery: Delivery | None = None
+    ) -> None:
+        """One TransactWriteItems: the challenge's put, the delivery record's put (only where no record of
+        that message id exists) and the events' puts. The record's condition is the only one, so a
+        cancelled transaction means the record was there already: written again without it."""
+        if len(audits) >= TRANSACTION_ITEMS - 1:
+            raise ValueError(f"a code is stored with at most {TRANSACTION_ITEMS - 2} audit events")
+        items = [
+            self._tput(self._codec.challenge_item(challenge)),
+            *(self._tput(codec.audit_item(e, timed_sequence(e.at))) for e in audits),
+        ]
+        if delivery is None:
+            self._transact(*items)
+            return
+        try:
+            self._transact(*items, self._tput(delivery_item(delivery), FIRST_RECORD))
+        except ConditionFailed:
+            self._transact(*items)
 
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         return self._challenge_update(

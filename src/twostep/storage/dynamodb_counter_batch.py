@@ -49,13 +49,19 @@ class CounterBatchOps(CounterOps):
         if not changes:
             return CounterBatch(None, (), ())
         ended: set[int] = set()  # changes whose counter is known to have ended: restart it
+        # A transaction touches an item once: a guard on a counter the batch forgets goes into the
+        # forget's own condition (`_forget_unless`).
+        folded = _folded_guards(changes, unless, now)
+        unless = [guard for guard in unless if guard not in folded.values()]
         for _ in range(RESTART_RACE_RETRIES):
-            items = [self._change_item(c, now, i in ended) for i, c in enumerate(changes)]
+            items = [self._change_item(c, now, i in ended, folded.get(i)) for i, c in enumerate(changes)]
             items += [self._not_held(guard, now) for guard in unless]
             try:
                 self._calls.call("transact_write_items", TransactItems=items)
             except ConditionFailed as failed:
                 if any(r.get("Code") == "ConditionalCheckFailed" for r in failed.reasons[len(changes) :]):
+                    return STOPPED
+                if any(failed.reasons[i].get("Code") == "ConditionalCheckFailed" for i in folded):
                     return STOPPED
                 refusal = self._refusal(changes, now, failed.reasons, ended)
                 if refusal is not None:
@@ -64,10 +70,16 @@ class CounterBatchOps(CounterOps):
             return self._read_back(changes, now)
         raise StorageUnavailable("Counters kept changing; try again.")
 
-    def _change_item(self, change: CounterChange, now: datetime, ended: bool) -> dict[str, Any]:
+    def _change_item(
+        self, change: CounterChange, now: datetime, ended: bool, guard: Unless | None = None
+    ) -> dict[str, Any]:
         pk = self._counter_pk(change.key)
-        if change.restart and change.amount == 0 and change.expires_at <= now and change.limit is None:
-            return {"Delete": {"TableName": self._table, "Key": key(pk, "COUNTER")}}  # `forget`
+        if _forgets(change, now):
+            delete: dict[str, Any] = {"TableName": self._table, "Key": key(pk, "COUNTER")}
+            if guard is not None:  # the only condition on it: a failure means the guard held
+                delete["ConditionExpression"], held = _not_held_condition(guard, now)
+                delete["ExpressionAttributeValues"] = serialize(held)
+            return {"Delete": delete}
         fits = change.limit is None or change.amount <= change.limit
         room = "" if change.limit is None else " AND v <= :room"
         if change.restart:
@@ -112,10 +124,7 @@ class CounterBatchOps(CounterOps):
                     "ExpressionAttributeValues": serialize(values),
                 }
             }
-        condition = "attribute_not_exists(PK) OR expires_at <= :now"
-        if guard.at_least is not None:
-            condition += " OR v < :least"
-            values[":least"] = guard.at_least
+        condition, values = _not_held_condition(guard, now)
         return {
             "ConditionCheck": {
                 "TableName": self._table,
@@ -167,3 +176,37 @@ class CounterBatchOps(CounterOps):
             tuple(None if c is None else c.value for c in counters),
             tuple(None if c is None else c.expires_at for c in counters),
         )
+
+
+def _forgets(change: CounterChange, now: datetime) -> bool:
+    """`forget`'s change (or one like it): a plain delete of the counter."""
+    return change.restart and change.amount == 0 and change.expires_at <= now and change.limit is None
+
+
+def _not_held_condition(guard: Unless, now: datetime) -> tuple[str, dict[str, Any]]:
+    """A counter guard's condition: true while it does not hold (missing, ended, or under `at_least`)."""
+    values: dict[str, Any] = {":now": to_number(now)}
+    condition = "attribute_not_exists(PK) OR expires_at <= :now"
+    if guard.at_least is not None:
+        condition += " OR v < :least"
+        values[":least"] = guard.at_least
+    return condition, values
+
+
+def _folded_guards(
+    changes: Sequence[CounterChange], unless: Sequence[Unless], now: datetime
+) -> dict[int, Unless]:
+    """Guards on a counter the batch forgets, by that change's index.
+
+    Raises: ValueError for a guard on a counter the batch changes otherwise (one operation per item)."""
+    index = {change.key: i for i, change in enumerate(changes)}
+    folded: dict[int, Unless] = {}
+    for guard in unless:
+        if guard.blocked_prefix or guard.key not in index:
+            continue
+        if not _forgets(changes[index[guard.key]], now):
+            raise ValueError(
+                "on DynamoDB a batch's guard may name a counter it changes only when it forgets it"
+            )
+        folded[index[guard.key]] = guard
+    return folded

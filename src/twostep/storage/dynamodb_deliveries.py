@@ -43,30 +43,38 @@ def _delivery(item: dict[str, Any]) -> Delivery:
     )
 
 
+# A record's put condition: the first record of a message id stays.
+FIRST_RECORD = "attribute_not_exists(PK)"
+
+
+def delivery_item(delivery: Delivery) -> dict[str, Any]:
+    """The item of a new record (also put inside the transaction that stores a sent challenge)."""
+    d = delivery
+    return {
+        "PK": _pk(d.provider, d.message_id),
+        "SK": "DELIVERY",
+        "GSI1PK": f"DELIVERIES#{d.challenge_id}",
+        "GSI1SK": timed_sequence(d.sent_at),
+        "provider": d.provider,
+        "message_id": d.message_id,
+        "challenge_id": d.challenge_id,
+        "channel": d.channel,
+        "status": d.status,
+        "stage": stage_of(d.status),
+        "error_code": d.error_code,
+        "sent_at": to_number(d.sent_at),
+        "updated_at": to_number(d.updated_at),
+        "expires_at": to_number(d.expires_at),
+        "ttl": ttl_after(d.expires_at, TTL_SLACK_SECONDS),
+    }
+
+
 class DeliveryOps(TableOps):
     """Delivery record methods of `DynamoDbStorage`."""
 
     def add_delivery(self, delivery: Delivery) -> None:
-        d = delivery
-        item = {
-            "PK": _pk(d.provider, d.message_id),
-            "SK": "DELIVERY",
-            "GSI1PK": f"DELIVERIES#{d.challenge_id}",
-            "GSI1SK": timed_sequence(d.sent_at),
-            "provider": d.provider,
-            "message_id": d.message_id,
-            "challenge_id": d.challenge_id,
-            "channel": d.channel,
-            "status": d.status,
-            "stage": stage_of(d.status),
-            "error_code": d.error_code,
-            "sent_at": to_number(d.sent_at),
-            "updated_at": to_number(d.updated_at),
-            "expires_at": to_number(d.expires_at),
-            "ttl": ttl_after(d.expires_at, TTL_SLACK_SECONDS),
-        }
         try:
-            self._put(item, "attribute_not_exists(PK)")
+            self._put(delivery_item(delivery), FIRST_RECORD)
         except ConditionFailed:
             return  # the first record of a message id stays
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from twostep.domain.errors import AccountExists
+from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.identity import E164
 from twostep.domain.models import Page, User
 from twostep.storage.dynamodb_base import TableOps
@@ -81,6 +82,11 @@ class UserOps(TableOps):
             self._get("USER#-", "PROFILE")
             return None
         return self.get_user(pointer["user_id"])
+
+    def find_user_signing_in(self, email: str) -> tuple[User | None, EnrolledFactors | None]:
+        # The factors are read after the password: a passkey query before the hash would take longer
+        # for a known email than for an unknown one.
+        return self.find_user_by_email(email), None
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
         with contextlib.suppress(ConditionFailed):  # no such user: nothing to change

@@ -17,6 +17,7 @@ from twostep.domain.counter_batch import (
     first_refused,
 )
 from twostep.domain.errors import AccountExists
+from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.identity import E164
 from twostep.domain.models import (
     AuditEvent,
@@ -30,6 +31,7 @@ from twostep.domain.models import (
     User,
 )
 from twostep.domain.ports import Counter, KeyRecord, PrefixBlock, PurgeRules
+from twostep.domain.receipts import Delivery
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.memory_deliveries import MemoryDeliveries
 from twostep.storage.memory_factors import MemoryFactors
@@ -114,6 +116,11 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
             user_id = self._emails.get(email)
             return self._users.get(user_id) if user_id else None
 
+    def find_user_signing_in(self, email: str) -> tuple[User | None, EnrolledFactors | None]:
+        with self._lock:
+            user = self.find_user_by_email(email)
+            return (None, None) if user is None else (user, self.enrolled_factors(user.id))
+
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
         with self._lock:
             if user_id in self._users:
@@ -158,6 +165,13 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
     def get_challenge(self, challenge_id: str) -> Challenge | None:
         return self._challenges.get(challenge_id)
 
+    def get_challenge_with_account(self, challenge_id: str) -> tuple[Challenge | None, User | None]:
+        with self._lock:
+            challenge = self._challenges.get(challenge_id)
+            if challenge is None or challenge.purpose != "login":
+                return challenge, None
+            return challenge, self._users.get(challenge.subject)
+
     def replace_code(
         self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
     ) -> Challenge | None:
@@ -184,6 +198,15 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
             armed = self._challenges[challenge.id] = replace(c, expires_at=challenge.expires_at)
             self.append_audits(audits)
             return armed
+
+    def store_sent_challenge(
+        self, challenge: Challenge, audits: Sequence[AuditEvent], delivery: Delivery | None = None
+    ) -> None:
+        with self._lock:
+            self._challenges[challenge.id] = challenge
+            if delivery is not None:
+                self.add_delivery(delivery)
+            self.append_audits(audits)
 
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         with self._lock:

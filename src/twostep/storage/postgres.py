@@ -15,24 +15,38 @@ from datetime import UTC, datetime
 from psycopg.types.json import Jsonb
 
 from twostep.domain.identity import E164
-from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken
+from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
 from twostep.domain.ports import Counter
+from twostep.domain.receipts import Delivery
 from twostep.settings import Settings
 from twostep.storage.cursors import message_cursor, parse_message_cursor
+from twostep.storage.deliveries_sql import values as delivery_values
 from twostep.storage.postgres_blocks import PostgresPrefixBlocks
-from twostep.storage.postgres_connection import Row
+from twostep.storage.postgres_connection import Row, as_is
 from twostep.storage.postgres_counters import PostgresCounters
+from twostep.storage.postgres_deliveries import SQL as DELIVERY_SQL
 from twostep.storage.postgres_deliveries import PostgresDeliveries
 from twostep.storage.postgres_factors import PostgresFactors
 from twostep.storage.postgres_idempotency import PostgresIdempotency
 from twostep.storage.postgres_sessions import INSERT_REFRESH, refresh_row
 from twostep.storage.postgres_upkeep import PostgresUpkeep
-from twostep.storage.postgres_users import PostgresUsers
+from twostep.storage.postgres_users import PostgresUsers, user_of
+from twostep.storage.sql_accounts import CHALLENGE_WITH_ACCOUNT, account_of
 from twostep.storage.sql_audit import insert_audits, insert_audits_if_armed
 
 CHALLENGE_COLUMNS = (
     "id, purpose, subject, phone, code_hmac, created_at, expires_at, max_attempts, attempts, consumed_at,"
     " sends, last_sent_at, code_length, email, channel"
+)
+PUT_CHALLENGE = (
+    f"INSERT INTO challenges ({CHALLENGE_COLUMNS})"  # noqa: S608 (column names only)
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (id) DO UPDATE SET purpose = EXCLUDED.purpose, subject = EXCLUDED.subject,"
+    " phone = EXCLUDED.phone, code_hmac = EXCLUDED.code_hmac, created_at = EXCLUDED.created_at,"
+    " expires_at = EXCLUDED.expires_at, max_attempts = EXCLUDED.max_attempts,"
+    " attempts = EXCLUDED.attempts, consumed_at = EXCLUDED.consumed_at, sends = EXCLUDED.sends,"
+    " last_sent_at = EXCLUDED.last_sent_at, code_length = EXCLUDED.code_length, email = EXCLUDED.email,"
+    " channel = EXCLUDED.channel"
 )
 REFRESH_COLUMNS = (
     "token_hash, family_id, user_id, created_at, expires_at, family_expires_at, amr, used_at, revoked_at"
@@ -44,6 +58,27 @@ def _challenge(row: Row | None) -> Challenge | None:
         return None
     return Challenge(
         **{key: row[key] for key in CHALLENGE_COLUMNS.split(", ")} | {"phone": E164(row["phone"])}
+    )
+
+
+def challenge_row(c: Challenge) -> tuple[object, ...]:
+    """`PUT_CHALLENGE`'s values."""
+    return (
+        c.id,
+        c.purpose,
+        c.subject,
+        c.phone,
+        c.code_hmac,
+        c.created_at,
+        c.expires_at,
+        c.max_attempts,
+        c.attempts,
+        c.consumed_at,
+        c.sends,
+        c.last_sent_at,
+        c.code_length,
+        c.email,
+        c.channel,
     )
 
 
@@ -75,38 +110,17 @@ class PostgresStorage(
 
     # --- challenges ---
     def put_challenge(self, challenge: Challenge) -> None:
-        c = challenge
-        self._execute(
-            "INSERT INTO challenges (id, purpose, subject, phone, code_hmac, created_at, expires_at,"
-            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email, channel)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (id) DO UPDATE SET purpose = EXCLUDED.purpose, subject = EXCLUDED.subject,"
-            " phone = EXCLUDED.phone, code_hmac = EXCLUDED.code_hmac, created_at = EXCLUDED.created_at,"
-            " expires_at = EXCLUDED.expires_at, max_attempts = EXCLUDED.max_attempts,"
-            " attempts = EXCLUDED.attempts, consumed_at = EXCLUDED.consumed_at, sends = EXCLUDED.sends,"
-            " last_sent_at = EXCLUDED.last_sent_at, code_length = EXCLUDED.code_length, email = EXCLUDED.email,"
-            " channel = EXCLUDED.channel",
-            (
-                c.id,
-                c.purpose,
-                c.subject,
-                c.phone,
-                c.code_hmac,
-                c.created_at,
-                c.expires_at,
-                c.max_attempts,
-                c.attempts,
-                c.consumed_at,
-                c.sends,
-                c.last_sent_at,
-                c.code_length,
-                c.email,
-                c.channel,
-            ),
-        )
+        self._execute(PUT_CHALLENGE, challenge_row(challenge))
 
     def get_challenge(self, challenge_id: str) -> Challenge | None:
         return _challenge(self._one("SELECT * FROM challenges WHERE id = %s", (challenge_id,)))
+
+    def get_challenge_with_account(self, challenge_id: str) -> tuple[Challenge | None, User | None]:
+        row = self._one(CHALLENGE_WITH_ACCOUNT.format(p="%s"), (challenge_id,))
+        if row is None:
+            return None, None
+        account = account_of(row)
+        return _challenge(row), None if account is None else user_of(account)  # type: ignore[arg-type]
 
     def replace_code(
         self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
@@ -132,6 +146,21 @@ class PostgresStorage(
             sql += f", a AS ({events})"
             params += values
         return _challenge(self._one(f"{sql} SELECT * FROM armed", params))  # noqa: S608 (placeholders only)
+
+    def store_sent_challenge(
+        self, challenge: Challenge, audits: Sequence[AuditEvent], delivery: Delivery | None = None
+    ) -> None:
+        # One statement (one round trip, atomic): data-modifying WITH queries run whether or not the
+        # final SELECT reads them.
+        sql, params = f"WITH c AS ({PUT_CHALLENGE})", list(challenge_row(challenge))
+        if delivery is not None:
+            sql += f", d AS ({DELIVERY_SQL.add})"
+            params += delivery_values(delivery, as_is)
+        if audits:
+            events, values = insert_audits(audits, "%s", as_is, Jsonb)
+            sql += f", a AS ({events})"
+            params += values
+        self._execute(f"{sql} SELECT 1", params)
 
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         return _challenge(

@@ -12,14 +12,16 @@ from datetime import datetime
 import psycopg
 
 from twostep.domain.errors import AccountExists
+from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.identity import E164
 from twostep.domain.models import Page, User
 from twostep.storage.postgres_connection import Row
 from twostep.storage.postgres_factors import ERASE_FACTORS_OF_USER
 from twostep.storage.postgres_sessions import PostgresSessionOps
+from twostep.storage.sql_factor_summary import FIND_SIGNING_IN, enrolled
 
 
-def _user(row: Row | None) -> User | None:
+def user_of(row: Row | None) -> User | None:
     if row is None:
         return None
     return User(
@@ -105,10 +107,14 @@ class PostgresUsers(PostgresSessionOps):
             raise AccountExists() from exc
 
     def get_user(self, user_id: str) -> User | None:
-        return _user(self._one("SELECT * FROM users WHERE id = %s", (user_id,)))
+        return user_of(self._one("SELECT * FROM users WHERE id = %s", (user_id,)))
 
     def find_user_by_email(self, email: str) -> User | None:
-        return _user(self._one("SELECT * FROM users WHERE email = %s", (email,)))
+        return user_of(self._one("SELECT * FROM users WHERE email = %s", (email,)))
+
+    def find_user_signing_in(self, email: str) -> tuple[User | None, EnrolledFactors | None]:
+        row = self._one(FIND_SIGNING_IN.format(p="%s", id='users.id COLLATE "default"'), (email,))
+        return (None, None) if row is None else (user_of(row), enrolled(row))
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
         self._execute("UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id))
@@ -118,7 +124,7 @@ class PostgresUsers(PostgresSessionOps):
 
     def list_users(self, limit: int, cursor: str | None = None) -> Page[User]:
         rows = self._all("SELECT * FROM users WHERE id > %s ORDER BY id LIMIT %s", (cursor or "", limit + 1))
-        users = [user for user in map(_user, rows[:limit]) if user is not None]
+        users = [user for user in map(user_of, rows[:limit]) if user is not None]
         return Page(users, users[-1].id if len(rows) > limit else None)
 
     def delete_user(self, user_id: str, now: datetime) -> bool:

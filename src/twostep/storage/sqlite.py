@@ -13,19 +13,52 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from twostep.domain.errors import AccountExists
+from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.identity import E164
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
 from twostep.domain.ports import Counter, KeyRecord, PurgeRules
+from twostep.domain.receipts import Delivery
 from twostep.storage.cursors import message_cursor, parse_message_cursor
+from twostep.storage.deliveries_sql import values as delivery_values
 from twostep.storage.purge_sql import purge_statements
+from twostep.storage.sql_accounts import CHALLENGE_WITH_ACCOUNT, account_of
 from twostep.storage.sql_audit import insert_audits
+from twostep.storage.sql_factor_summary import FIND_SIGNING_IN, enrolled
 from twostep.storage.sqlite_blocks import SqlitePrefixBlocks
 from twostep.storage.sqlite_connection import epoch, moment, moment_or_none
 from twostep.storage.sqlite_counters import SqliteCounters
+from twostep.storage.sqlite_deliveries import SQL as DELIVERY_SQL
 from twostep.storage.sqlite_deliveries import SqliteDeliveries
 from twostep.storage.sqlite_factors import SqliteFactors
 from twostep.storage.sqlite_idempotency import SqliteIdempotency
 from twostep.storage.sqlite_sessions import INSERT_TOKEN, SqliteSessionOps, token_row
+
+PUT_CHALLENGE = (
+    "INSERT OR REPLACE INTO challenges (id, purpose, subject, phone, code_hmac, created_at, expires_at,"
+    " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email, channel)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def challenge_row(c: Challenge) -> tuple[object, ...]:
+    """`PUT_CHALLENGE`'s values."""
+    return (
+        c.id,
+        c.purpose,
+        c.subject,
+        c.phone,
+        c.code_hmac,
+        epoch(c.created_at),
+        epoch(c.expires_at),
+        c.max_attempts,
+        c.attempts,
+        epoch(c.consumed_at),
+        c.sends,
+        epoch(c.last_sent_at),
+        c.code_length,
+        c.email,
+        c.channel,
+    )
 
 
 class SqliteStorage(
@@ -109,6 +142,10 @@ class SqliteStorage(
     def find_user_by_email(self, email: str) -> User | None:
         return self._user(self._one("SELECT * FROM users WHERE email = ?", (email,)))
 
+    def find_user_signing_in(self, email: str) -> tuple[User | None, EnrolledFactors | None]:
+        row = self._one(FIND_SIGNING_IN.format(p="?", id="users.id"), (email,))
+        return (None, None) if row is None else (self._user(row), enrolled(row))
+
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
         self._execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
 
@@ -151,32 +188,17 @@ class SqliteStorage(
         )
 
     def put_challenge(self, challenge: Challenge) -> None:
-        c = challenge
-        self._execute(
-            "INSERT OR REPLACE INTO challenges (id, purpose, subject, phone, code_hmac, created_at, expires_at,"
-            " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email, channel)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                c.id,
-                c.purpose,
-                c.subject,
-                c.phone,
-                c.code_hmac,
-                epoch(c.created_at),
-                epoch(c.expires_at),
-                c.max_attempts,
-                c.attempts,
-                epoch(c.consumed_at),
-                c.sends,
-                epoch(c.last_sent_at),
-                c.code_length,
-                c.email,
-                c.channel,
-            ),
-        )
+        self._execute(PUT_CHALLENGE, challenge_row(challenge))
 
     def get_challenge(self, challenge_id: str) -> Challenge | None:
         return self._challenge(self._one("SELECT * FROM challenges WHERE id = ?", (challenge_id,)))
+
+    def get_challenge_with_account(self, challenge_id: str) -> tuple[Challenge | None, User | None]:
+        row = self._one(CHALLENGE_WITH_ACCOUNT.format(p="?"), (challenge_id,))
+        if row is None:
+            return None, None
+        account = account_of(row)
+        return self._challenge(row), None if account is None else self._user(account)  # type: ignore[arg-type]
 
     def replace_code(
         self, challenge_id: str, code_hmac: str, expires_at: datetime, now: datetime, channel: str = "sms"
@@ -201,6 +223,17 @@ class SqliteStorage(
             if rows and audits:
                 conn.execute(*insert_audits(audits, "?", epoch))
         return self._challenge(rows[0] if rows else None)
+
+    def store_sent_challenge(
+        self, challenge: Challenge, audits: Sequence[AuditEvent], delivery: Delivery | None = None
+    ) -> None:
+        with self._transaction() as conn:
+            self.statements += 1  # one request: the transaction
+            conn.execute(PUT_CHALLENGE, challenge_row(challenge))
+            if delivery is not None:
+                conn.execute(DELIVERY_SQL.add, delivery_values(delivery, epoch))
+            if audits:
+                conn.execute(*insert_audits(audits, "?", epoch))
 
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         return self._challenge(

@@ -1,0 +1,49 @@
+"""A sign-in challenge read together with its account, for the relational backends (SQLite, PostgreSQL).
+
+The account's columns come under an `account_` prefix (a challenge has columns of the same names);
+`AccountColumns` hands them to the backend's own user builder by their plain names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twostep.storage.deliveries_sql import Row
+
+USER_COLUMNS = (
+    "id",
+    "email",
+    "password_hash",
+    "created_at",
+    "first_name",
+    "last_name",
+    "phone",
+    "phone_verified",
+    "email_verified",
+    "locale",
+)
+PREFIX = "account_"
+_ACCOUNT = ", ".join(f"users.{column} AS {PREFIX}{column}" for column in USER_COLUMNS)
+# `{p}`: the driver's placeholder. The join is by the users table's primary key.
+CHALLENGE_WITH_ACCOUNT = (
+    f"SELECT challenges.*, {_ACCOUNT} FROM challenges"  # noqa: S608 (constants only)
+    " LEFT JOIN users ON users.id = challenges.subject AND challenges.purpose = 'login'"
+    " WHERE challenges.id = {p}"
+)
+
+
+class AccountColumns:
+    """The account's columns of a joined row, by their plain names."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: Row) -> None:
+        self._row = row
+
+    def __getitem__(self, key: str) -> Any:
+        return self._row[PREFIX + key]
+
+
+def account_of(row: Row) -> AccountColumns | None:
+    """The account part of a joined row; None when the join found no account."""
+    return None if row[PREFIX + "id"] is None else AccountColumns(row)
