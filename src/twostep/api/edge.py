@@ -11,7 +11,7 @@ closes a connection whose request (headers and body) is not complete `request_ti
 its first byte, or after the connection opened. It is uvicorn's httptools protocol (the C parser; the
 pure-Python h11 one cost a sign-in about as much CPU as twostep's own request handling). It also turns Nagle's algorithm off on every connection:
 asyncio does so only when the listening socket was made with `proto=IPPROTO_TCP`, which the sockets
-`twostep serve` and uvicorn's `--workers` supervisor bind are not (uvicorn issue #3149), and then each
+`twostep serve` binds (one, or one per `--workers` worker) are not (uvicorn issue #3149), and then each
 kept-alive response waits out the client's delayed ACK (40 ms on Linux) between its headers and body.
 """
 

@@ -1,9 +1,9 @@
 """Builds the ASGI app a process serves: the whole API or only the verification API.
 
 `twostep serve` with one worker builds the app in its own process (`build_asgi_app`). With `--workers N`
-uvicorn starts N worker processes that each import `api_from_environment` or
-`verification_from_environment` as an app factory: each reads the settings once, builds its own container
-(its own storage connections and password-hashing pool) and serves.
+its supervisor (`worker_supervisor`) starts N uvicorn worker processes that each import
+`api_from_environment` or `verification_from_environment` as an app factory: each reads the settings
+once, builds its own container (its own storage connections and password-hashing pool) and serves.
 """
 
 from __future__ import annotations
