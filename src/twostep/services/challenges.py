@@ -314,8 +314,8 @@ class ChallengeService:
         self, challenge: Challenge, message: OutgoingMessage, ctx: RequestContext, *, bound: bool
     ) -> Challenge:
         """`issue` for an id the caller names (a verification's auth_id), which it may check after a
-        failed create: stored unusable first, so that check answers "expired" (seed 002's
-        ExpiredAuthCode), then armed once its message went out."""
+        failed create: stored unusable first, so that check answers "expired" (the ExpiredAuthCode of
+        Flowroute's sms-verification), then armed once its message went out."""
         self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
         sent = self._deliver(challenge, message, ctx)
         self._record_sent(challenge, sent, bound=bound)
