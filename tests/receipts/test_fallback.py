@@ -220,8 +220,10 @@ def test_a_storage_failure_reading_the_account_language_leaves_the_fallback_for_
         assert api.post("/register", json=user | {"phoneNumber": PHONE, "locale": "ja"}).status_code == 201
         started = api.post("/login", json={"email": user["email"], "password": user["password"]})
         otp_id = started.json()["otpId"]
+    # A record kept before the language was stored: only then is the account's language read.
+    app.storage._execute("UPDATE deliveries SET language = NULL WHERE challenge_id = ?", (otp_id,))  # type: ignore[attr-defined]
     texted = app.storage.latest_delivery(otp_id)
-    assert texted is not None
+    assert texted is not None and texted.language is None
 
     def down(_: str) -> None:
         raise StorageUnavailable("users table unreachable")

@@ -43,6 +43,9 @@ class Delivery:
     updated_at: datetime
     expires_at: datetime  # housekeeping deletes the record after this
     error_code: str | None = None  # the provider's own code for a failure (Twilio 30003, Flowroute 1xxx)
+    # The bundled language the message was written in (`de`, `tr`), so a fallback after a failed text
+    # speaks the same one; None: unknown (no bundled texts here, or a record kept before it was stored).
+    language: str | None = None
 
     @property
     def key(self) -> str:
@@ -90,16 +93,31 @@ class SentRecorder(Protocol):
     """Told of every message a code went out in, so its receipts can be matched later."""
 
     def record_sent(
-        self, challenge_id: str, provider: str, message_id: str, channel: str, *, bound: bool = False
+        self,
+        challenge_id: str,
+        provider: str,
+        message_id: str,
+        channel: str,
+        *,
+        bound: bool = False,
+        language: str | None = None,
     ) -> None:
         """Never raises: a record that cannot be stored only means its receipts go unmatched.
 
         `bound`: the code is bound to a transaction (amount, payee) that a fallback could not repeat.
+        `language`: the bundled language the message was written in, for a fallback to reuse.
         """
         ...
 
     def sent_record(
-        self, challenge_id: str, provider: str, message_id: str, channel: str, *, bound: bool = False
+        self,
+        challenge_id: str,
+        provider: str,
+        message_id: str,
+        channel: str,
+        *,
+        bound: bool = False,
+        language: str | None = None,
     ) -> Delivery | None:
         """What `record_sent` would store, for the caller to store it with its challenge in one write
         (None: nothing to store); never raises."""

@@ -82,6 +82,9 @@ class CodeSpec:
     # `template`, `voice_template` and `language`. None: `template` is the operator's own, sent as it is.
     text: TextKind | None = None
     preferred_locale: str | None = None  # the account's stored language, a step of the locale chain
+    # The bundled language the chain chose (set with `text`'s texts); kept on the delivery record, so a
+    # fallback after a failed text uses the same one. None: not localised (a service without texts).
+    text_language: str | None = None
     amount: str | None = None  # with `payee`: a transaction code's details, filled into its text
     payee: str | None = None
 
@@ -183,13 +186,15 @@ class ChallengeService:
             channel=spec.channel,
         )
         if purpose == "verify":
-            return self._issue_named(challenge, message, ctx, bound=bool(spec.binding))
+            return self._issue_named(
+                challenge, message, ctx, bound=bool(spec.binding), language=spec.text_language
+            )
         # Stored only once its message went out, usable at once, with its delivery record and `code_sent`
         # event: one write instead of four (store unusable, record, arm, audit). A failed delivery or
         # write leaves nothing usable behind; an id no request can know yet has nothing to race with.
         sent = self._deliver(challenge, message, ctx)
         event = self._sent_event(challenge, sent, ctx)
-        record = self._sent_record(challenge, sent, bound=bool(spec.binding))
+        record = self._sent_record(challenge, sent, bound=bool(spec.binding), language=spec.text_language)
         self._store.store_sent_challenge(challenge, (event,), record)
         self._audit.logged(event)
         return challenge
@@ -307,25 +312,33 @@ class ChallengeService:
             raise ChallengeUsed()
         replaced = replace(replaced, expires_at=now + timedelta(seconds=spec.ttl_seconds))
         sent = self._deliver(replaced, message, ctx)
-        self._record_sent(replaced, sent, bound=bool(spec.binding))
+        self._record_sent(replaced, sent, bound=bool(spec.binding), language=spec.text_language)
         return self._arm(replaced, self._sent_event(replaced, sent, ctx))
 
     def _issue_named(
-        self, challenge: Challenge, message: OutgoingMessage, ctx: RequestContext, *, bound: bool
+        self,
+        challenge: Challenge,
+        message: OutgoingMessage,
+        ctx: RequestContext,
+        *,
+        bound: bool,
+        language: str | None,
     ) -> Challenge:
         """`issue` for an id the caller names (a verification's auth_id), which it may check after a
         failed create: stored unusable first, so that check answers "expired" (the ExpiredAuthCode of
         Flowroute's sms-verification), then armed once its message went out."""
         self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
         sent = self._deliver(challenge, message, ctx)
-        self._record_sent(challenge, sent, bound=bound)
+        self._record_sent(challenge, sent, bound=bound, language=language)
         return self._arm(challenge, self._sent_event(challenge, sent, ctx))
 
-    def _record_sent(self, challenge: Challenge, sent: SentMessage, *, bound: bool) -> None:
+    def _record_sent(
+        self, challenge: Challenge, sent: SentMessage, *, bound: bool, language: str | None
+    ) -> None:
         """The delivery record, stored before the arm so a receipt of the message finds it at once."""
         if self._receipts is not None and self._test_numbers.code_for(challenge.phone) is None:
             self._receipts.record_sent(
-                challenge.id, sent.provider, sent.message_id, sent.channel, bound=bound
+                challenge.id, sent.provider, sent.message_id, sent.channel, bound=bound, language=language
             )
 
     def _arm(self, challenge: Challenge, sent: AuditEvent) -> Challenge:
@@ -531,7 +544,11 @@ class ChallengeService:
         choice = TextChoice(ctx.locales, spec.preferred_locale, phone)
         texts = self._texts.localise(spec.text, spec.template, choice, amount=spec.amount, payee=spec.payee)
         return replace(
-            spec, template=texts.template, voice_template=texts.voice_template, language=texts.voice_language
+            spec,
+            template=texts.template,
+            voice_template=texts.voice_template,
+            language=texts.voice_language,
+            text_language=texts.language,
         )
 
     def _units(self, message: OutgoingMessage) -> int:
@@ -580,12 +597,14 @@ class ChallengeService:
         self._count("sent", challenge.purpose, challenge.phone)
         return sent
 
-    def _sent_record(self, challenge: Challenge, sent: SentMessage, *, bound: bool) -> Delivery | None:
+    def _sent_record(
+        self, challenge: Challenge, sent: SentMessage, *, bound: bool, language: str | None
+    ) -> Delivery | None:
         """The delivery record of a message a provider took, for its receipts (None: nothing to keep:
         no receipts here, a test number's code that was never sent, or an id no receipt can name).
         `bound`: a transaction's code, which only its own text may carry (no fallback re-sends it)."""
         if self._receipts is None or self._test_numbers.code_for(challenge.phone) is not None:
             return None
         return self._receipts.sent_record(
-            challenge.id, sent.provider, sent.message_id, sent.channel, bound=bound
+            challenge.id, sent.provider, sent.message_id, sent.channel, bound=bound, language=language
         )

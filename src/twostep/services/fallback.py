@@ -10,8 +10,10 @@ come within seconds). At most once per challenge: an atomic counter decides, so 
 racing (or a failed fallback message) never send a third message. A code bound to a transaction
 (amount and payee in its text and HMAC, PSD2 dynamic linking) never falls back: `forgo` takes that one
 chance when it is sent, since no fallback message could carry the same binding. The fallback speaks
-(or writes) the account's stored language when the code is an account's (not a verification's): no
-request is there to name one, so the chain starts at the account, then the number's country.
+(or writes) the language the failed text was written in, as its delivery record keeps it (the
+request's `locale` or `Accept-Language` chose it then; the receipt names none). A record without one
+(kept before the language was stored) falls back to the chain without a request: the account's stored
+language for an account's code, then the number's country.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ class ChannelFallback:
         if channel is None:
             return
         # Read before the once-only spend: a storage failure here leaves the fallback to the next receipt.
-        locale = self._stored_locale(challenge)
+        locale = delivery.language or self._stored_locale(challenge)
         now = self._clock.now()
         # One fallback per challenge, decided by one atomic increment (kept past the code's lifetime).
         until = challenge.expires_at + timedelta(days=1)

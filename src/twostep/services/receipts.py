@@ -70,10 +70,17 @@ class DeliveryReceipts:
         self._on_bound = handler
 
     def record_sent(
-        self, challenge_id: str, provider: str, message_id: str, channel: str, *, bound: bool = False
+        self,
+        challenge_id: str,
+        provider: str,
+        message_id: str,
+        channel: str,
+        *,
+        bound: bool = False,
+        language: str | None = None,
     ) -> None:
         """A provider took a message for the challenge; never raises (the code is already out)."""
-        record = self.sent_record(challenge_id, provider, message_id, channel, bound=bound)
+        record = self.sent_record(challenge_id, provider, message_id, channel, bound=bound, language=language)
         if record is None:
             return
         try:
@@ -82,7 +89,14 @@ class DeliveryReceipts:
             logger.error("delivery record not stored", extra={"provider": provider, "channel": channel})
 
     def sent_record(
-        self, challenge_id: str, provider: str, message_id: str, channel: str, *, bound: bool = False
+        self,
+        challenge_id: str,
+        provider: str,
+        message_id: str,
+        channel: str,
+        *,
+        bound: bool = False,
+        language: str | None = None,
     ) -> Delivery | None:
         """The record to store for a message a provider took (None: none to store, no receipt could
         match it); never raises. For the caller that stores it with its challenge in one write."""
@@ -105,6 +119,7 @@ class DeliveryReceipts:
             sent_at=now,
             updated_at=now,
             expires_at=now + timedelta(seconds=RECORD_SECONDS),
+            language=language,
         )
 
     def apply(self, receipt: Receipt) -> Outcome:

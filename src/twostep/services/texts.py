@@ -21,11 +21,12 @@ from twostep.domain.texts import Catalogue, NoticeKind, TextKind, fill
 @dataclass(frozen=True, slots=True)
 class Localised:
     """A code's texts in the chosen language: the SMS template (`{amount}`/`{payee}` filled in), the
-    voice template and the tag a call speaks it with."""
+    voice template, the tag a call speaks it with, and the chosen language itself (`de`)."""
 
     template: str
     voice_template: str
     voice_language: str
+    language: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,7 @@ class CodeTexts:
         else:
             chosen: TextKind = "transaction" if amount is not None and payee is not None else kind
             template = self.with_transaction(self.sms_template(chosen, language), amount, payee)
-        return Localised(template, voice, voice_language)
+        return Localised(template, voice, voice_language, language)
 
     def sms_template(self, kind: TextKind, language: str) -> str:
         """The bundled SMS text of `kind` in `language` (placeholders unfilled).

@@ -3,7 +3,8 @@
 One small item per sent message, `PK = DELIVERY#<provider>#<message id>`, `SK = DELIVERY`, found for
 its challenge through the sparse index (`GSI1PK = DELIVERIES#<challenge id>`, `GSI1SK` its send time),
 deleted by TTL a day after the record's `expires_at`. `stage` orders the statuses, so "only forward"
-is one conditional UpdateItem. No phone number or text is stored.
+is one conditional UpdateItem. No phone number or text is stored; only the language the text was
+written in (`language`, absent when unknown).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def _delivery(item: dict[str, Any]) -> Delivery:
         updated_at=to_datetime(item["updated_at"]),
         expires_at=to_datetime(item["expires_at"]),
         error_code=item.get("error_code"),
+        language=item.get("language"),  # absent on records kept before it was stored
     )
 
 
@@ -50,7 +52,7 @@ FIRST_RECORD = "attribute_not_exists(PK)"
 def delivery_item(delivery: Delivery) -> dict[str, Any]:
     """The item of a new record (also put inside the transaction that stores a sent challenge)."""
     d = delivery
-    return {
+    item: dict[str, Any] = {
         "PK": _pk(d.provider, d.message_id),
         "SK": "DELIVERY",
         "GSI1PK": f"DELIVERIES#{d.challenge_id}",
@@ -67,6 +69,9 @@ def delivery_item(delivery: Delivery) -> dict[str, Any]:
         "expires_at": to_number(d.expires_at),
         "ttl": ttl_after(d.expires_at, TTL_SLACK_SECONDS),
     }
+    if d.language is not None:
+        item["language"] = d.language
+    return item
 
 
 class DeliveryOps(TableOps):

@@ -178,6 +178,12 @@ ALTER TABLE challenges ADD COLUMN IF NOT EXISTS channel text NOT NULL DEFAULT 's
 UPDATE challenges SET channel = 'email' WHERE email IS NOT NULL;
 """,
     ),
+    Migration(
+        16,
+        "deliveries.language: the bundled language a text was written in (NULL: unknown), for its fallback",
+        sqlite="ALTER TABLE deliveries ADD COLUMN language TEXT",
+        postgres="ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS language text",
+    ),
 )
 
 LATEST = STEPS[-1].version
