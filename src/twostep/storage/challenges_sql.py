@@ -7,13 +7,13 @@ from datetime import datetime
 
 from twostep.domain.models import Challenge
 
-TimeValue = Callable[[datetime | None], object]
+TimeValue = Callable[[datetime], object]
 
 
 def challenge_values(c: Challenge, time_value: TimeValue) -> tuple[object, ...]:
     """The values of an INSERT naming the columns id, purpose, subject, phone, code_hmac, created_at,
     expires_at, max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email, channel;
-    `time_value` turns each moment into what the backend stores (SQLite: UNIX seconds)."""
+    `time_value` turns each moment into what the backend stores (SQLite: UNIX seconds); a missing one stays NULL."""
     return (
         c.id,
         c.purpose,
@@ -24,9 +24,9 @@ def challenge_values(c: Challenge, time_value: TimeValue) -> tuple[object, ...]:
         time_value(c.expires_at),
         c.max_attempts,
         c.attempts,
-        time_value(c.consumed_at),
+        None if c.consumed_at is None else time_value(c.consumed_at),
         c.sends,
-        time_value(c.last_sent_at),
+        None if c.last_sent_at is None else time_value(c.last_sent_at),
         c.code_length,
         c.email,
         c.channel,

@@ -64,7 +64,7 @@ def _challenge(row: Row | None) -> Challenge | None:
 
 def challenge_row(c: Challenge) -> tuple[object, ...]:
     """`PUT_CHALLENGE`'s values (psycopg stores each datetime as it is)."""
-    return challenge_values(c, lambda when: when)
+    return challenge_values(c, as_is)
 
 
 def _refresh(row: Row | None) -> RefreshToken | None:
