@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -47,18 +48,14 @@ def blocked_queue(queue: HashQueue) -> tuple[Gate, Future[Any]]:
 
 
 def test_a_lone_check_is_handed_back_at_once() -> None:
-    queue = HashQueue(threads=1, group=16)
-    try:
+    with closing(HashQueue(threads=1, group=16)) as queue:
         assert queue.submit(lambda: "alone").result(BOUND) == "alone"
         # Again after the thread went idle: still not held for a group that never comes.
         assert queue.submit(lambda: "again").result(BOUND) == "again"
-    finally:
-        queue.close()
 
 
 def test_under_load_results_are_held_until_the_queue_is_empty() -> None:
-    queue = HashQueue(threads=1, group=16)
-    try:
+    with closing(HashQueue(threads=1, group=16)) as queue:
         gate, first = blocked_queue(queue)
         seen: dict[str, bool] = {}
         second = queue.submit(recording("second", seen, first))
@@ -66,26 +63,20 @@ def test_under_load_results_are_held_until_the_queue_is_empty() -> None:
         gate.release.set()
         assert [f.result(BOUND) for f in (first, second, third)] == ["first", "second", "third"]
         assert seen == {"second": False, "third": False}  # the first waited for the queue to empty
-    finally:
-        queue.close()
 
 
 def test_a_group_of_one_hands_each_result_back_before_the_next_check() -> None:
-    queue = HashQueue(threads=1, group=1)
-    try:
+    with closing(HashQueue(threads=1, group=1)) as queue:
         gate, first = blocked_queue(queue)
         seen: dict[str, bool] = {}
         second = queue.submit(recording("second", seen, first))
         gate.release.set()
         assert second.result(BOUND) == "second"
         assert seen == {"second": True}
-    finally:
-        queue.close()
 
 
 def test_a_full_group_is_handed_back_while_more_wait() -> None:
-    queue = HashQueue(threads=1, group=2)
-    try:
+    with closing(HashQueue(threads=1, group=2)) as queue:
         gate, first = blocked_queue(queue)
         seen: dict[str, bool] = {}
         second = queue.submit(recording("second", seen, first))
@@ -94,8 +85,6 @@ def test_a_full_group_is_handed_back_while_more_wait() -> None:
         assert third.result(BOUND) == "third" and second.result(BOUND) == "second"
         # first and second made a full group, handed back before third ran
         assert seen == {"second": False, "third": True}
-    finally:
-        queue.close()
 
 
 def test_an_error_in_one_check_loses_no_other_result() -> None:
@@ -142,14 +131,11 @@ def test_closing_an_idle_queue_ends_its_threads() -> None:
 
 
 def test_several_threads_share_one_queue_and_every_caller_gets_its_own_answer() -> None:
-    queue = HashQueue(threads=2, group=4)
-    try:
+    with closing(HashQueue(threads=2, group=4)) as queue:
         with ThreadPoolExecutor(12) as callers:
             got = list(callers.map(lambda i: queue.submit(lambda: i * i).result(BOUND), range(60)))
         assert got == [i * i for i in range(60)]
         assert queue.threads == 2
-    finally:
-        queue.close()
 
 
 def test_grouped_hashing_checks_real_passwords_right() -> None:

@@ -19,6 +19,7 @@ from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, P
 from twostep.domain.ports import Counter
 from twostep.domain.receipts import Delivery
 from twostep.settings import Settings
+from twostep.storage.challenges_sql import challenge_values
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.deliveries_sql import values as delivery_values
 from twostep.storage.postgres_blocks import PostgresPrefixBlocks
@@ -62,24 +63,8 @@ def _challenge(row: Row | None) -> Challenge | None:
 
 
 def challenge_row(c: Challenge) -> tuple[object, ...]:
-    """`PUT_CHALLENGE`'s values."""
-    return (
-        c.id,
-        c.purpose,
-        c.subject,
-        c.phone,
-        c.code_hmac,
-        c.created_at,
-        c.expires_at,
-        c.max_attempts,
-        c.attempts,
-        c.consumed_at,
-        c.sends,
-        c.last_sent_at,
-        c.code_length,
-        c.email,
-        c.channel,
-    )
+    """`PUT_CHALLENGE`'s values (psycopg stores each datetime as it is)."""
+    return challenge_values(c, as_is)
 
 
 def _refresh(row: Row | None) -> RefreshToken | None:

@@ -18,14 +18,14 @@ from datetime import datetime
 import psycopg
 
 from twostep.domain.counter_batch import (
-    STOPPED,
     CounterBatch,
     CounterChange,
     Unless,
     check_batch,
     first_refused,
 )
-from twostep.storage.postgres_connection import PostgresConnections, Row
+from twostep.storage.postgres_connection import PostgresConnections, as_is
+from twostep.storage.sql_counter_batch import batch_answer, counter_values, held_parameters, held_sql
 
 AGAIN = "c.expires_at <= %s OR EXCLUDED.key = ANY(%s)"  # the change (re)starts the counter
 # A live counter that this change would take past its limit (read before the write).
@@ -41,7 +41,7 @@ def upsert_counters(count: int, unless: Sequence[Unless], limited_keys: int = 0,
     set NULL, which the NOT NULL column refuses: the statement fails and changes nothing."""
     rows = ", ".join("(%s::text, %s::bigint, %s::timestamptz)" for _ in range(count))
     source = f"VALUES {rows}"
-    guards = [f"NOT EXISTS ({_held(u)})" for u in unless] + [f"NOT EXISTS ({FULL})"] * full
+    guards = [f"NOT EXISTS ({held_sql(u, '%s')})" for u in unless] + [f"NOT EXISTS ({FULL})"] * full
     if guards:
         held = " AND ".join(guards)
         source = f"SELECT k, a, e FROM ({source}) AS v (k, a, e) WHERE {held}"  # noqa: S608 (placeholders only)
@@ -58,21 +58,11 @@ def upsert_counters(count: int, unless: Sequence[Unless], limited_keys: int = 0,
     )
 
 
-def _held(guard: Unless) -> str:
-    if guard.blocked_prefix:
-        return "SELECT 1 FROM prefix_blocks WHERE prefix = %s AND until > %s"
-    least = "" if guard.at_least is None else " AND value >= %s"
-    return f"SELECT 1 FROM counters WHERE key = %s AND expires_at > %s{least}"  # noqa: S608 (placeholders only)
-
-
 def _source_parameters(
     changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless]
 ) -> list[object]:
     params: list[object] = [v for c in changes for v in (c.key, c.amount, c.expires_at)]
-    for guard in unless:
-        plain = guard.at_least is None or guard.blocked_prefix
-        params += [guard.key, now] if plain else [guard.key, now, guard.at_least]
-    return params
+    return params + [v for guard in unless for v in held_parameters(guard, now)]
 
 
 class PostgresCounters(PostgresConnections):
@@ -89,7 +79,7 @@ class PostgresCounters(PostgresConnections):
             sql = upsert_counters(len(changes), unless)
             with self._guard() as conn:
                 rows = self._run(conn, sql, [*source, now, restart, now, restart]).fetchall()
-            return _batch(changes, rows, None, unless)
+            return batch_answer(changes, rows, None, unless, as_is)
         # An amount alone past its limit refuses a (re)started counter: straight to the exact way.
         if all(c.limit is None or c.amount <= c.limit for c in changes):
             live = [c for c in limited if not c.restart]
@@ -103,7 +93,7 @@ class PostgresCounters(PostgresConnections):
                 except psycopg.errors.NotNullViolation:
                     rows = []  # a limit would be passed: nothing changed; the transaction below says which
             if rows:
-                return _batch(changes, rows, None, unless)
+                return batch_answer(changes, rows, None, unless, as_is)
             # Nothing written: a counter was too full, or an `unless` held; the exact way says which.
         return self._change_in_transaction(changes, now, unless, [*source, now, restart, now, restart])
 
@@ -115,25 +105,7 @@ class PostgresCounters(PostgresConnections):
         refused: int | None = None
         with self._guard() as conn, conn.transaction():
             rows = self._run(conn, sql, params).fetchall()
-            refused = first_refused(changes, _values(changes, rows)[0]) if rows else None
+            refused = first_refused(changes, counter_values(changes, rows, as_is)[0]) if rows else None
             if refused is not None:
                 raise psycopg.Rollback()
-        return _batch(changes, rows, refused, unless)
-
-
-def _values(
-    changes: Sequence[CounterChange], rows: list[Row]
-) -> tuple[list[int | None], list[datetime | None]]:
-    by_key = {str(row["key"]): row for row in rows}
-    found = [by_key.get(change.key) for change in changes]
-    values = [None if row is None else int(row["value"]) for row in found]
-    return values, [None if row is None else row["expires_at"] for row in found]
-
-
-def _batch(
-    changes: Sequence[CounterChange], rows: list[Row], refused: int | None, unless: Sequence[Unless]
-) -> CounterBatch:
-    if unless and not rows:  # every change yields a row unless the guard held them all back
-        return STOPPED
-    values, expiries = _values(changes, rows)
-    return CounterBatch(refused, tuple(values), tuple(expiries))
+        return batch_answer(changes, rows, refused, unless, as_is)

@@ -18,6 +18,7 @@ from twostep.domain.identity import E164
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
 from twostep.domain.ports import Counter, KeyRecord, PurgeRules
 from twostep.domain.receipts import Delivery
+from twostep.storage.challenges_sql import challenge_values
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.deliveries_sql import values as delivery_values
 from twostep.storage.purge_sql import purge_statements
@@ -42,23 +43,7 @@ PUT_CHALLENGE = (
 
 def challenge_row(c: Challenge) -> tuple[object, ...]:
     """`PUT_CHALLENGE`'s values."""
-    return (
-        c.id,
-        c.purpose,
-        c.subject,
-        c.phone,
-        c.code_hmac,
-        epoch(c.created_at),
-        epoch(c.expires_at),
-        c.max_attempts,
-        c.attempts,
-        epoch(c.consumed_at),
-        c.sends,
-        epoch(c.last_sent_at),
-        c.code_length,
-        c.email,
-        c.channel,
-    )
+    return challenge_values(c, epoch)
 
 
 class SqliteStorage(

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
 from twostep.domain.counter_batch import (
-    STOPPED,
     CounterBatch,
     CounterChange,
     Unless,
     check_batch,
     first_refused,
 )
+from twostep.storage.sql_counter_batch import batch_answer, counter_values, held_parameters, held_sql
 from twostep.storage.sqlite_connection import SqliteConnections, epoch, moment
 
 
@@ -28,7 +27,7 @@ def upsert_counters(changes: Sequence[CounterChange], unless: Sequence[Unless]) 
     )
     source = f"VALUES {rows}"
     if unless:
-        held = " AND ".join(f"NOT EXISTS ({_held(u)})" for u in unless)
+        held = " AND ".join(f"NOT EXISTS ({held_sql(u, '?')})" for u in unless)
         source = f"SELECT column1, column2, column3 FROM ({source}) WHERE {held}"  # noqa: S608 (placeholders only)
     return (
         f"INSERT INTO counters (key, value, expires_at) {source} ON CONFLICT (key) DO UPDATE SET"
@@ -38,27 +37,12 @@ def upsert_counters(changes: Sequence[CounterChange], unless: Sequence[Unless]) 
     )
 
 
-def _held(guard: Unless) -> str:
-    if guard.blocked_prefix:
-        return "SELECT 1 FROM prefix_blocks WHERE prefix = ? AND until > ?"
-    least = "" if guard.at_least is None else " AND value >= ?"
-    return f"SELECT 1 FROM counters WHERE key = ? AND expires_at > ?{least}"  # noqa: S608 (placeholders only)
-
-
-def _held_parameters(guard: Unless, now: float | None) -> list[object]:
-    return (
-        [guard.key, now]
-        if guard.at_least is None or guard.blocked_prefix
-        else [guard.key, now, guard.at_least]
-    )
-
-
 def upsert_parameters(
     changes: Sequence[CounterChange], now: float | None, unless: Sequence[Unless]
 ) -> list[object]:
     restart = [c.key for c in changes if c.restart]
     values: list[object] = [v for c in changes for v in (c.key, c.amount, epoch(c.expires_at))]
-    guard = [v for u in unless for v in _held_parameters(u, now)]
+    guard = [v for u in unless for v in held_parameters(u, now)]
     return [*values, *guard, now, *restart, now, *restart]
 
 
@@ -75,31 +59,13 @@ class SqliteCounters(SqliteConnections):
         with self._guard() as conn:
             self.statements += 1
             if not limited:  # one statement is atomic on its own
-                return _batch(changes, conn.execute(sql, params).fetchall(), None, unless)
+                return batch_answer(changes, conn.execute(sql, params).fetchall(), None, unless, moment)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 rows = conn.execute(sql, params).fetchall()
-                refused = first_refused(changes, _values(changes, rows)[0]) if rows else None
+                refused = first_refused(changes, counter_values(changes, rows, moment)[0]) if rows else None
                 conn.execute("COMMIT" if refused is None else "ROLLBACK")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return _batch(changes, rows, refused, unless)
-
-
-def _values(
-    changes: Sequence[CounterChange], rows: list[sqlite3.Row]
-) -> tuple[list[int | None], list[datetime | None]]:
-    by_key = {str(row["key"]): row for row in rows}  # RETURNING order is not the VALUES order
-    found = [by_key.get(change.key) for change in changes]
-    values = [None if row is None else int(row["value"]) for row in found]
-    return values, [None if row is None else moment(row["expires_at"]) for row in found]
-
-
-def _batch(
-    changes: Sequence[CounterChange], rows: list[sqlite3.Row], refused: int | None, unless: Sequence[Unless]
-) -> CounterBatch:
-    if unless and not rows:  # every change yields a row unless the guard held them all back
-        return STOPPED
-    values, expiries = _values(changes, rows)
-    return CounterBatch(refused, tuple(values), tuple(expiries))
+            return batch_answer(changes, rows, refused, unless, moment)
