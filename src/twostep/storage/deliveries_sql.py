@@ -3,8 +3,8 @@
 Each backend keeps its own `*_deliveries.py` with what differs between them, in plain sight: the
 driver's placeholder (`?` or `%s`) and how a moment is stored (SQLite: UNIX seconds in a REAL;
 PostgreSQL: a `timestamptz`, so datetimes go in and come out as they are). The table is migration
-step 13's (`schema_deliveries.py`), its `language` column step 16's; `stage` orders the statuses, so "only forward" is one conditional
-`UPDATE … WHERE stage < ?`.
+step 13's (`schema_deliveries.py`), its `language` column step 16's; `stage` orders the statuses, so
+"only forward" is one conditional `UPDATE … WHERE stage < ?`.
 """
 
 from __future__ import annotations
