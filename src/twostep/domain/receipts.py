@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from twostep.domain.errors import Forbidden, InvalidInput, NotFound
+
+if TYPE_CHECKING:  # delivery imports the ports, which import this module
+    from twostep.domain.delivery import SentMessage
 
 DeliveryStatus = Literal["sent", "delivered", "failed", "undelivered"]
 DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = ("sent", "delivered", "failed", "undelivered")
@@ -93,14 +96,7 @@ class SentRecorder(Protocol):
     """Told of every message a code went out in, so its receipts can be matched later."""
 
     def record_sent(
-        self,
-        challenge_id: str,
-        provider: str,
-        message_id: str,
-        channel: str,
-        *,
-        bound: bool = False,
-        language: str | None = None,
+        self, challenge_id: str, sent: SentMessage, *, bound: bool = False, language: str | None = None
     ) -> None:
         """Never raises: a record that cannot be stored only means its receipts go unmatched.
 
@@ -110,14 +106,7 @@ class SentRecorder(Protocol):
         ...
 
     def sent_record(
-        self,
-        challenge_id: str,
-        provider: str,
-        message_id: str,
-        channel: str,
-        *,
-        bound: bool = False,
-        language: str | None = None,
+        self, challenge_id: str, sent: SentMessage, *, bound: bool = False, language: str | None = None
     ) -> Delivery | None:
         """What `record_sent` would store, for the caller to store it with its challenge in one write
         (None: nothing to store); never raises."""

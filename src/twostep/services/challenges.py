@@ -337,9 +337,7 @@ class ChallengeService:
     ) -> None:
         """The delivery record, stored before the arm so a receipt of the message finds it at once."""
         if self._receipts is not None and self._test_numbers.code_for(challenge.phone) is None:
-            self._receipts.record_sent(
-                challenge.id, sent.provider, sent.message_id, sent.channel, bound=bound, language=language
-            )
+            self._receipts.record_sent(challenge.id, sent, bound=bound, language=language)
 
     def _arm(self, challenge: Challenge, sent: AuditEvent) -> Challenge:
         """The delivered code becomes usable, stored with its `code_sent` event in one write (the event
@@ -605,6 +603,4 @@ class ChallengeService:
         `bound`: a transaction's code, which only its own text may carry (no fallback re-sends it)."""
         if self._receipts is None or self._test_numbers.code_for(challenge.phone) is not None:
             return None
-        return self._receipts.sent_record(
-            challenge.id, sent.provider, sent.message_id, sent.channel, bound=bound, language=language
-        )
+        return self._receipts.sent_record(challenge.id, sent, bound=bound, language=language)

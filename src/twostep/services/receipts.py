@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from twostep.domain.clock import Clock
+from twostep.domain.delivery import SentMessage
 from twostep.domain.errors import StorageUnavailable
 from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.models import Challenge, Tenant
@@ -70,33 +71,21 @@ class DeliveryReceipts:
         self._on_bound = handler
 
     def record_sent(
-        self,
-        challenge_id: str,
-        provider: str,
-        message_id: str,
-        channel: str,
-        *,
-        bound: bool = False,
-        language: str | None = None,
+        self, challenge_id: str, sent: SentMessage, *, bound: bool = False, language: str | None = None
     ) -> None:
         """A provider took a message for the challenge; never raises (the code is already out)."""
-        record = self.sent_record(challenge_id, provider, message_id, channel, bound=bound, language=language)
+        record = self.sent_record(challenge_id, sent, bound=bound, language=language)
         if record is None:
             return
         try:
             self._store.add_delivery(record)
         except StorageUnavailable:
-            logger.error("delivery record not stored", extra={"provider": provider, "channel": channel})
+            logger.error(
+                "delivery record not stored", extra={"provider": sent.provider, "channel": sent.channel}
+            )
 
     def sent_record(
-        self,
-        challenge_id: str,
-        provider: str,
-        message_id: str,
-        channel: str,
-        *,
-        bound: bool = False,
-        language: str | None = None,
+        self, challenge_id: str, sent: SentMessage, *, bound: bool = False, language: str | None = None
     ) -> Delivery | None:
         """The record to store for a message a provider took (None: none to store, no receipt could
         match it); never raises. For the caller that stores it with its challenge in one write."""
@@ -106,15 +95,15 @@ class DeliveryReceipts:
             try:
                 self._on_bound(challenge_id, now + timedelta(seconds=RECORD_SECONDS))
             except StorageUnavailable:
-                logger.error("bound code not marked; no record kept", extra={"provider": provider})
+                logger.error("bound code not marked; no record kept", extra={"provider": sent.provider})
                 return None  # without a record no receipt matches, so no fallback can follow either
-        if message_id in NO_ID:
+        if sent.message_id in NO_ID:
             return None
         return Delivery(
-            provider=provider,
-            message_id=message_id,
+            provider=sent.provider,
+            message_id=sent.message_id,
             challenge_id=challenge_id,
-            channel=channel,
+            channel=sent.channel,
             status="sent",
             sent_at=now,
             updated_at=now,
