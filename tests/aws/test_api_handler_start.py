@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.aws.events import json_body, rest_event
+from tests.fresh_python import environment_without, python_output
 from twostep.aws import api_handler
 
 pytestmark = pytest.mark.aws
@@ -103,31 +104,16 @@ def test_a_cold_start_answering_healthz_loads_no_phonenumbers_and_analyses_no_ot
     """phonenumbers (~10 ms of import) is loaded by the first request that parses a number, and FastAPI
     analyses each other route on its own first use (`api.deferred_routes`), in a fresh process."""
     import json
-    import os
-    import subprocess
-    import sys
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TWOSTEP_")}
-    env.update(
-        {
-            "TWOSTEP_STAGE": "dev",
-            "TWOSTEP_SQLITE_PATH": str(tmp_path / "twostep.db"),
-            "TWOSTEP_JWT_KEY_FILE": str(tmp_path / "keys.json"),
-            "TWOSTEP_LOG_LEVEL": "ERROR",
-        }
+    env = environment_without(
+        "TWOSTEP_",
+        TWOSTEP_STAGE="dev",
+        TWOSTEP_SQLITE_PATH=str(tmp_path / "twostep.db"),
+        TWOSTEP_JWT_KEY_FILE=str(tmp_path / "keys.json"),
+        TWOSTEP_LOG_LEVEL="ERROR",
     )
-    repo = Path(__file__).resolve().parents[2]
-    done = subprocess.run(
-        [sys.executable, "-c", HEALTHZ_PROBE],
-        env=env,
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    answer = json.loads(done.stdout.splitlines()[-1])
+    output = python_output(HEALTHZ_PROBE, env=env, cwd=Path(__file__).resolve().parents[2])
+    answer = json.loads(output.splitlines()[-1])
     assert answer["status"] == 200
     assert answer["phonenumbers"] is False
     assert answer["analysed"] == ["/healthz"]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.fresh_python import environment_without, run_python
 from twostep.cli_entry import ServeArgs, plain_serve_args
 
 
@@ -74,16 +73,7 @@ main(sys.argv[1:])
 
 
 def _probe(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWOSTEP_", "_TWOSTEP"))}
-    return subprocess.run(
-        [sys.executable, "-c", PROBE, *argv],
-        check=False,
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_python(PROBE, *argv, env=environment_without("TWOSTEP_", "_TWOSTEP"), cwd=tmp_path)
 
 
 def test_serve_runs_the_server_without_loading_typer(tmp_path: Path) -> None:

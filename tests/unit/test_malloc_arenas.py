@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.fresh_python import python_output
 from tests.live import ServerProcess
 from twostep.malloc_arenas import ENV, arena_limit, operator_set_arenas
 
@@ -56,16 +56,7 @@ linux_glibc = pytest.mark.skipif(
 
 def _probe(mode: str, **env: str) -> dict[str, object]:
     clean = {k: v for k, v in os.environ.items() if k != ENV}
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, mode],
-        env=clean | env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return dict(json.loads(done.stdout))
+    return dict(json.loads(python_output(PROBE, mode, env=clean | env, timeout=60)))
 
 
 @linux_glibc

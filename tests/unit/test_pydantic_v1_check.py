@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
 
 import pytest
@@ -11,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import PydanticV1NotSupportedError
 
+from tests.fresh_python import python_output
 from twostep.api.pydantic_v1_check import skip_needless_pydantic_v1_import
 
 BUILD = """
@@ -27,11 +26,7 @@ print("encoded", "pydantic.v1" in sys.modules)
 
 
 def test_the_app_modules_and_the_encoder_leave_pydantic_v1_unimported() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", BUILD], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["imported", "False", "encoded", "False"]
+    assert python_output(BUILD).split() == ["imported", "False", "encoded", "False"]
 
 
 def test_fastapi_still_refuses_v1_models_once_pydantic_v1_is_imported() -> None:

@@ -4,13 +4,12 @@ OpenAPI document as when built at declaration, and all built at the start of a s
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import settings_for_tests
+from tests.fresh_python import python_output
 from twostep.api.schema_model import ApiModel, _subclasses, build_models
 
 # Run in a fresh interpreter: in this one, other tests have built models already.
@@ -40,16 +39,8 @@ finally:
 """
 
 
-def run(script: str, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", script, *args], capture_output=True, text=True, check=False, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
 def test_importing_the_api_builds_no_body_model() -> None:
-    answer = json.loads(run(COUNT_BUILT))
+    answer = json.loads(python_output(COUNT_BUILT))
     assert answer["models"] > 40  # every request and response body of the API
     assert answer["built"] == []
 
@@ -79,8 +70,8 @@ def test_build_models_builds_every_model_once() -> None:
 def test_the_openapi_document_is_the_one_of_models_built_at_declaration(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    on_first_use = json.loads(run(OPENAPI, "deferred", str(tmp_path / "a")))
-    built_first = json.loads(run(OPENAPI, "first", str(tmp_path / "b")))
+    on_first_use = json.loads(python_output(OPENAPI, "deferred", str(tmp_path / "a")))
+    built_first = json.loads(python_output(OPENAPI, "first", str(tmp_path / "b")))
     assert on_first_use == built_first
     assert len(on_first_use["components"]["schemas"]) > 40
 
@@ -122,7 +113,7 @@ finally:
 
 def test_first_requests_validate_bodies_without_warnings(tmp_path: Path) -> None:
     """A request body's adapter is built with its route, inside FastAPI's own warnings filter."""
-    bad, good, login, paths = run(FIRST_REQUESTS, str(tmp_path)).split()
+    bad, good, login, paths = python_output(FIRST_REQUESTS, str(tmp_path)).split()
     assert (bad, good, login) == ("422", "201", "200")
     assert int(paths) > 30
 
@@ -153,7 +144,7 @@ finally:
 def test_a_served_apps_body_adapters_reuse_their_models_schemas(tmp_path: Path) -> None:
     """Models are built before the routes are analysed, so a body's adapter takes its model's core schema
     instead of building a copy (both copies stayed resident: ~0.5 MiB of the served process)."""
-    bodies, shared = map(int, run(SHARED_SCHEMAS, str(tmp_path)).split())
+    bodies, shared = map(int, python_output(SHARED_SCHEMAS, str(tmp_path)).split())
     assert bodies > 20
     # The sign-in routes' bodies (lean routes) make their adapters another way; the rest reuse.
     assert shared >= bodies - 3

@@ -8,10 +8,9 @@ the first authenticator-app enrolment, boto3 and psycopg only by their backends.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.fresh_python import environment_without, python_output
 
 NOT_AT_START = ("webauthn", "OpenSSL", "cbor2", "segno", "boto3", "botocore", "psycopg", "moto", "jinja2")
 PROBE = f"""
@@ -26,16 +25,8 @@ print(json.dumps([name for name in {NOT_AT_START!r} if name in sys.modules]))
 
 
 def test_a_sqlite_server_starts_without_modules_it_does_not_need(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TWOSTEP_")}
-    env.update({"TWOSTEP_SQLITE_PATH": str(tmp_path / "twostep.db"), "TWOSTEP_LOG_LEVEL": "ERROR"})
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        check=False,
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    env = environment_without(
+        "TWOSTEP_", TWOSTEP_SQLITE_PATH=str(tmp_path / "twostep.db"), TWOSTEP_LOG_LEVEL="ERROR"
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.splitlines()[-1]) == []
+    output = python_output(PROBE, env=env, cwd=tmp_path)
+    assert json.loads(output.splitlines()[-1]) == []
