@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep, request_context
 from twostep.api.device_cookie import device_label, device_token, set_device_cookie
@@ -13,6 +12,7 @@ from twostep.api.factor_schemas import SignedInOut, low_codes_warning
 from twostep.api.idempotency import by_login_email, idempotent
 from twostep.api.lean_route import LeanRoute, lean
 from twostep.api.locale_input import with_locale
+from twostep.api.request_threads import request_threads
 from twostep.api.responses import BEARER, BODY_ERRORS, errors
 from twostep.api.schemas import (
     HelloOut,
@@ -100,7 +100,7 @@ async def login(body: LoginRequest, request: Request, response: Response) -> Log
     container, ctx, transport = sign_in_call(request)
     ctx = with_locale(ctx, body.locale)
     device = device_token(request, body.device_token)
-    result = await run_in_threadpool(container.login.start, body.email, body.password, ctx, device)
+    result = await request_threads.run(container.login.start, body.email, body.password, ctx, device)
     if isinstance(result, LoginStarted):
         return LoginChallengeOut.of(result, container.codes.channels)
     return transport.deliver(result, response)
@@ -124,7 +124,7 @@ async def verify(otp_id: OtpId, body: VerifyRequest, request: Request, response:
         signed = container.login.finish(otp_id, body.otp, ctx, body.factor)
         return signed_in_response(signed, body.remember_device, request, response, container, ctx, transport)
 
-    return await run_in_threadpool(finish)
+    return await request_threads.run(finish)
 
 
 def sign_in_call(request: Request) -> tuple[Container, RequestContext, TokenTransport]:

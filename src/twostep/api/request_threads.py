@@ -1,0 +1,138 @@
+"""The sign-in routes' blocking service calls, each in one hop to a thread and back.
+
+`starlette.concurrency.run_in_threadpool` (AnyIO's `to_thread.run_sync`) does much more per call than the
+hop itself: it takes a token from a capacity limiter (with a checkpoint that yields to the event loop once
+more), enters a shielded cancel scope, looks up the root task and the idle workers, and hands the call to
+the worker through a `queue.Queue` (a Python condition variable). On the sign-in load every one of those
+lines runs cache-cold beside the Argon2 hash; here a call is one `SimpleQueue.put` and one
+`call_soon_threadsafe` back.
+
+What stays as it was with AnyIO's threads: the caller's context variables are copied into the call (the
+request id of the log lines, the limit report of the RateLimit fields); at most 40 threads (AnyIO's
+default limit) and callers beyond them wait their turn in order; a thread idle for 10 s ends; a caller
+cancelled by its task stops waiting while the call runs to its end (AnyIO's shielded scope holds back
+only cancellations of AnyIO's own scopes, which nothing on these routes makes); calls running when the
+interpreter exits finish first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextvars
+import os
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+MAX_THREADS = 40  # AnyIO's default thread limiter
+IDLE_SECONDS = 10.0  # AnyIO's WorkerThread.MAX_IDLE_TIME
+
+# (loop, future, context, call, arguments); None tells a thread to end
+Job = tuple[
+    asyncio.AbstractEventLoop, asyncio.Future[Any], contextvars.Context, Callable[..., Any], tuple[Any, ...]
+]
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    """On the event loop: hand the call's result (or error) to its caller, unless it stopped waiting."""
+    if future.cancelled():
+        return
+    if ok:
+        future.set_result(value)
+    elif isinstance(value, StopIteration):  # a future refuses it (as AnyIO does: a RuntimeError instead)
+        error = RuntimeError("coroutine raised StopIteration")
+        error.__cause__ = value
+        future.set_exception(error)
+    else:
+        future.set_exception(value)
+
+
+class RequestThreads:
+    """A pool of threads started as calls need them, up to `max_threads`."""
+
+    def __init__(self, max_threads: int = MAX_THREADS, idle_seconds: float = IDLE_SECONDS) -> None:
+        self._max_threads = max_threads
+        self._idle_seconds = idle_seconds
+        self._reset()
+
+    def _reset(self) -> None:
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+        self._waiting = 0  # threads waiting for a job
+        self._pending = 0  # jobs put and not yet taken
+
+    async def run(self, call: Callable[..., T], *args: Any) -> T:
+        """`call(*args)` on one of the threads, in a copy of the caller's context."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        job: Job = (loop, future, contextvars.copy_context(), call, args)
+        with self._lock:
+            self._pending += 1
+            if self._pending > self._waiting and len(self._threads) < self._max_threads:
+                self._start_thread()
+            self._jobs.put(job)
+        del job
+        return await future
+
+    def _start_thread(self) -> None:
+        """Called holding the lock."""
+        thread = threading.Thread(target=self._serve, name=f"request_{len(self._threads)}", daemon=True)
+        self._threads.add(thread)
+        self._waiting += 1
+        thread.start()
+
+    def _serve(self) -> None:
+        jobs, lock = self._jobs, self._lock
+        while True:
+            try:
+                job = jobs.get(timeout=self._idle_seconds)
+            except queue.Empty:
+                with lock:
+                    if self._pending >= self._waiting:  # a job came just now: this thread is still needed
+                        continue
+                    self._waiting -= 1
+                    self._threads.discard(threading.current_thread())
+                return
+            with lock:
+                self._waiting -= 1
+                if job is None:
+                    self._threads.discard(threading.current_thread())
+                    return
+                self._pending -= 1
+            loop, future, context, call, args = job
+            del job
+            try:
+                value, ok = context.run(call, *args), True
+            except BaseException as error:  # handed to the caller, as AnyIO does
+                value, ok = error, False
+            with lock:
+                self._waiting += 1
+            try:
+                loop.call_soon_threadsafe(_settle, future, ok, value)
+            except RuntimeError:  # the loop is closed: nobody waits for this answer any more
+                if not loop.is_closed():
+                    raise
+            del loop, future, context, call, args, value  # hold nothing of the request while idle
+
+    def finish(self) -> None:
+        """Let the running calls end and stop every thread (at interpreter exit)."""
+        with self._lock:
+            threads = list(self._threads)
+            for _ in threads:
+                self._jobs.put(None)
+        for thread in threads:
+            thread.join()
+
+
+request_threads = RequestThreads()
+# The threads are daemons so that an idle one never holds the interpreter's exit; this runs before daemon
+# threads are stopped, so a call already running still ends as it would on a non-daemon thread.
+atexit.register(request_threads.finish)
+if hasattr(os, "register_at_fork"):
+    # A forked child has none of the parent's threads: start afresh.
+    os.register_at_fork(after_in_child=request_threads._reset)
