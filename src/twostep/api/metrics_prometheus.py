@@ -108,10 +108,20 @@ class PrometheusMetrics:
             ["provider", "status"],
             **reg,
         )
+        # The labelled children each request and each code event use, kept: prometheus-client's
+        # `labels()` checks and joins the values and takes a lock to find the same child every time.
+        # The keys are few: methods (the HTTP parser knows a fixed set), route templates, statuses,
+        # and the code funnel's stages, purposes, countries and providers.
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._code_children: dict[tuple[str, str, str, str], Any] = {}
 
     # --- the core's port ---
     def code_event(self, stage: CodeStage, *, purpose: str, country: str, provider: str) -> None:
-        self.codes.labels(stage, purpose, country, provider).inc()
+        key = (stage, purpose, country, provider)
+        child = self._code_children.get(key)
+        if child is None:
+            child = self._code_children[key] = self.codes.labels(*key)
+        child.inc()
 
     def limit_refused(self, limit: str) -> None:
         self.refusals.labels(limit).inc()
@@ -129,8 +139,14 @@ class PrometheusMetrics:
     # --- the HTTP edge (`api.request_middleware` observer) ---
     def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count and time one answered request by method, route template and status."""
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+            self._request_children[key] = children
+        counted, timed = children
+        counted.inc()
+        timed.observe(seconds)
 
     # --- exposition ---
     def render(self) -> bytes:

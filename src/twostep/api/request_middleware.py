@@ -17,7 +17,6 @@ What each part does, in the order a request meets it:
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 
@@ -35,6 +34,7 @@ from twostep.api.middleware import (
     Scope,
     Send,
     header,
+    new_request_id,
 )
 from twostep.api.ratelimit_headers import report_headers
 from twostep.logs import request_id_var
@@ -59,7 +59,7 @@ class RequestMiddleware:
             return
         started_at = time.perf_counter()
         incoming = header(scope, b"x-request-id")
-        request_id = incoming.decode() if SAFE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        request_id = incoming.decode() if SAFE_REQUEST_ID.match(incoming) else new_request_id()
         id_token = request_id_var.set(request_id)
         report, report_token = open_report()
         status = 500  # what the client gets if the app fails before answering
