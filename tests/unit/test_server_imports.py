@@ -30,3 +30,21 @@ def test_a_sqlite_server_starts_without_modules_it_does_not_need(tmp_path: Path)
     )
     output = python_output(PROBE, env=env, cwd=tmp_path)
     assert json.loads(output.splitlines()[-1]) == []
+
+
+FROZEN = """
+import gc
+from twostep.api.factory import build_asgi_app
+from twostep.settings import load_settings
+app = build_asgi_app(load_settings())
+print(gc.get_freeze_count())
+app.state.container.close()
+"""
+
+
+def test_a_served_apps_start_up_objects_are_frozen(tmp_path: Path) -> None:
+    """The collector's full passes under load skip the tens of thousands of objects start-up made."""
+    env = environment_without(
+        "TWOSTEP_", TWOSTEP_SQLITE_PATH=str(tmp_path / "twostep.db"), TWOSTEP_LOG_LEVEL="ERROR"
+    )
+    assert int(python_output(FROZEN, env=env, cwd=tmp_path).splitlines()[-1]) > 20_000
