@@ -392,18 +392,28 @@ class LimitsService:
         Raises: AccountLocked, RateLimited (the budget is spent); either way nothing reset or counted.
         """
         now = self._clock.now()
-        failures, locked = code_failures_key(user_id), lock_key(user_id)
-        changes = [forget(failures)]
-        if phone:
-            changes.append(self.sms.guard.verified_change(phone))
-        guards = [Unless(locked)]
-        if within_budget:
-            guards.append(Unless(failures, self._policy.otp_account_failure_limit))
+        locked = lock_key(user_id)
+        changes, guards = self.code_success_counts(user_id, phone, within_budget=within_budget)
         if not self._counters.change_counters(changes, now, guards).stopped:
             return
         if not within_budget or locked in self._counters.get_counters([locked], now):
             raise AccountLocked()
         self._refuse_locked(user_id, ctx)  # the wrong codes are spent (or were, a moment ago)
+
+    def code_success_counts(
+        self, user_id: str, phone: str | None = None, *, within_budget: bool = False
+    ) -> tuple[list[CounterChange], list[Unless]]:
+        """`code_succeeded`'s counter changes and the records that hold them back, for a caller that
+        writes them with its own record (`TokenService.issue_pair_counted`); when they are held back,
+        `code_succeeded` says why."""
+        failures = code_failures_key(user_id)
+        changes = [forget(failures)]
+        if phone:
+            changes.append(self.sms.guard.verified_change(phone))
+        guards = [Unless(lock_key(user_id))]
+        if within_budget:
+            guards.append(Unless(failures, self._policy.otp_account_failure_limit))
+        return changes, guards
 
     def _refuse_locked(self, user_id: str, ctx: RequestContext) -> NoReturn:
         # No window: the lock lifts only when an administrator unlocks the account.

@@ -302,6 +302,13 @@ class LoginService:
         # codes are spent (RateLimited): its wrong codes start again, and a texted code counts as used
         # for the fraud guard.
         phone = challenge.phone if factor == "sms" else None
+        known = account[0] if account is not None else None
+        if known is not None and (factor != "sms" or known.phone_verified):
+            # The usual sign-in: the counts above go with the session, one storage request, held back
+            # (nothing stored) while the account is locked or its wrong codes are spent.
+            signed = self._sign_in_counted(known, factor, amr, phone, ctx, within_budget=count is None)
+            if signed is not None:
+                return signed
         try:
             self._limits.code_succeeded(user_id, phone, within_budget=count is None, ctx=ctx)
         except AccountLocked:
@@ -320,6 +327,30 @@ class LoginService:
         events.append(self._audit.entry("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr)))
         # The session and the step's two or three events in one storage request, all or none.
         pair = self._tokens.issue_pair(user, amr, ctx, audits=events)
+        self._audit.logged(*events)
+        return SignedIn(pair, user.id, amr, factor)
+
+    def _sign_in_counted(
+        self,
+        user: User,
+        factor: str,
+        amr: tuple[str, ...],
+        phone: str | None,
+        ctx: RequestContext,
+        *,
+        within_budget: bool,
+    ) -> SignedIn | None:
+        """`gated`'s last steps for an account whose number needs no proof: `code_succeeded`'s counts
+        written with the session and the step's events; None, nothing stored, when they were held
+        back (the caller's step by step way says why)."""
+        events = [
+            self._audit.entry("code_verified", ctx=ctx, user_id=user.id, factor=factor),
+            self._audit.entry("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr)),
+        ]
+        counts = self._limits.code_success_counts(user.id, phone, within_budget=within_budget)
+        pair = self._tokens.issue_pair_counted(user, amr, ctx, events, counts)
+        if pair is None:
+            return None
         self._audit.logged(*events)
         return SignedIn(pair, user.id, amr, factor)
 
