@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PASSWORD, PHONE
+from tests.conftest import PASSWORD, PHONE, latest_code
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import AccountLocked, DestinationNotAllowed, RateLimited
@@ -116,3 +116,21 @@ def test_spent_wrong_codes_are_refused_before_a_spent_cap(
     assert refused.value.limit == "second_factor_locked"
     assert _failures(container, CLIENT) == 0
     assert _failures(container, EMAIL) == 0
+
+
+def test_a_right_codes_counts_are_written_with_the_session(
+    make_container: MakeContainer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    container = make_container(storage="sqlite")  # its session write runs the counters' SQL itself
+    user_id = _register(container)
+    first = container.login.start(EMAIL, PASSWORD, CTX)
+    container.login.complete(first.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+    now = container.clock.now()
+    container.storage.increment_counter(code_failures_key(user_id), 2, now, now + timedelta(days=1))
+    started = container.login.start(EMAIL, PASSWORD, CTX)
+    calls = _counter_requests(container, monkeypatch)
+    container.login.complete(started.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+    # The number was proven by the first sign-in: the counts went with the session, no batch of their own.
+    assert calls == []
+    assert container.storage.get_counter(code_failures_key(user_id), container.clock.now()) is None
+    assert len(container.storage.list_sessions(user_id, container.clock.now())) == 2
