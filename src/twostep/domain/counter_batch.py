@@ -92,6 +92,14 @@ def check_batch(changes: Sequence[CounterChange]) -> None:
         raise ValueError("a counter batch changes each key once")
 
 
+def check_unlimited(changes: Sequence[CounterChange]) -> None:
+    """Raises: ValueError for a batch written with another record (`add_session_counted`) that is
+    empty, has a limit (such a batch may refuse) or a key twice."""
+    check_batch(changes)
+    if not changes or any(change.limit is not None for change in changes):
+        raise ValueError("counters written with another record: at least one, none with a limit")
+
+
 def first_refused(changes: Sequence[CounterChange], values: Sequence[int | None]) -> int | None:
     """The first change whose limit `values` pass (None: none do)."""
     for index, change in enumerate(changes):

@@ -189,6 +189,22 @@ class SessionStore(Protocol):
         that opened it (all or none, in one storage request)."""
         ...
 
+    def add_session_counted(
+        self,
+        session: Session,
+        first_token: RefreshToken,
+        audits: Sequence[AuditEvent],
+        changes: Sequence[CounterChange],
+        now: datetime,
+        unless: Sequence[Unless] = (),
+    ) -> bool:
+        """`add_session` with counter changes without limits (`CounterStore.change_counters`), all or
+        none: while a record of `unless` holds, nothing is stored and the answer is False.
+
+        One storage request on SQLite (a transaction) and PostgreSQL (one statement); DynamoDB takes
+        the counters first and then the session, two requests."""
+        ...
+
     def get_session(self, user_id: str, session_id: str) -> Session | None:
         """The user's session, revoked or not; None when it is not theirs or does not exist."""
         ...

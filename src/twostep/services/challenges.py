@@ -46,6 +46,7 @@ from twostep.services.channel_texts import (
     budget_units,
     code_message,
 )
+from twostep.services.counting import Alongside
 from twostep.services.limits import LimitsService
 from twostep.services.test_numbers import NO_TEST_NUMBERS, FixedCodeNumbers
 from twostep.services.texts import CodeTexts, TextChoice
@@ -157,10 +158,12 @@ class ChallengeService:
         spec: CodeSpec,
         ctx: RequestContext = NO_CONTEXT,
         attempts: int = 0,
+        alongside: Alongside | None = None,
     ) -> Challenge:
         """Create a challenge and text its code; raises what `LimitsService.reserve_sms` or delivery raise.
 
         `attempts` carries over attempts already made (a verification re-created for a new number).
+        `alongside`: counter changes the caller owes, taken with the SMS's (`reserve_sms`).
         The code goes by `spec.channel`; ChannelNotConfigured is raised before anything is stored.
         """
         self.ensure_channel(spec.channel)
@@ -169,7 +172,9 @@ class ChallengeService:
         code = self._test_numbers.code_for(phone) or generate_code(spec.length)
         message = self._message(phone, spec, code)
         account = _account_of(purpose, subject)
-        self._limits.reserve_sms(phone, ctx, segments=self._units(message), account=account)
+        self._limits.reserve_sms(
+            phone, ctx, segments=self._units(message), account=account, alongside=alongside
+        )
         now = self._clock.now()
         challenge = Challenge(
             id=challenge_id,

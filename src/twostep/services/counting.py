@@ -90,6 +90,26 @@ class Ask:
         return CounterChange(self.key, self.amount, self.expires_at, self.limit, read=read)
 
 
+@dataclass(slots=True)
+class Alongside:
+    """Counter changes another step owes, sent with the next limited batch to save a storage request.
+
+    `unless`: guards of those changes (the batch takes nothing while one holds). `settle_alone`: the
+    owing step's own way, which applies the changes by themselves and raises what that step raises;
+    `settle` runs it unless the changes were applied already (once at most).
+    """
+
+    changes: tuple[CounterChange, ...]
+    unless: tuple[Unless, ...]
+    settle_alone: Callable[[], None]
+    settled: bool = False
+
+    def settle(self) -> None:
+        if not self.settled:
+            self.settled = True
+            self.settle_alone()
+
+
 def seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
 
@@ -165,8 +185,28 @@ class CounterGate:
                 ask.refuse(retry_after)
             window = ask.window or seconds_until(ask.expires_at, now)
             self.refuse(ask.name, retry_after, ctx, quota=ask.limit, window=window, **ask.who)
+        return self._held(asks, batch.values, now)
+
+    def take_all_alongside(
+        self, asks: Sequence[Ask], alongside: Alongside, unless: Sequence[Unless] = ()
+    ) -> list[Held] | None:
+        """`take_all` with `alongside`'s changes and guards in the same storage request, all or nothing.
+
+        Returns the held units of `asks`; None, having changed, recorded and refused nothing, when a
+        limit would refuse or any guard holds: the caller then takes the step by step way.
+        """
+        now = self.clock.now()
+        changes = [*(ask.change() for ask in asks), *alongside.changes]
+        batch = self.counters.change_counters(changes, now, [*unless, *alongside.unless])
+        if batch.stopped or batch.refused is not None:
+            return None
+        alongside.settled = True
+        return self._held(asks, batch.values[: len(asks)], now)
+
+    @staticmethod
+    def _held(asks: Sequence[Ask], values: Sequence[int | None], now: datetime) -> list[Held]:
         held = []
-        for ask, value in zip(asks, batch.values, strict=True):
+        for ask, value in zip(asks, values, strict=True):
             if ask.limit is not None and value is not None:
                 window = ask.window or seconds_until(ask.expires_at, now)
                 note_limit(ask.name, ask.limit, window, value, seconds_until(ask.expires_at, now))

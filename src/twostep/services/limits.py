@@ -31,6 +31,7 @@ from twostep.services.counting import (
     HOUR,
     MESSAGES,
     MINUTE,
+    Alongside,
     Ask,
     CounterGate,
     Held,
@@ -288,20 +289,12 @@ class LimitsService:
         Raises: AccountLocked (the password's counts are still settled).
         """
         now = self._clock.now()
-        changes = [forget(attempt.client.key)]
-        if attempt.client.value > self._policy.login_free_failures:
-            subject = attempt.client.key.removeprefix(login_failures_key(""))
-            changes.append(forget(login_gate_key(subject)))
-        account = attempt.account
-        changes.append(CounterChange(account.key, -account.amount, account.expires_at))
+        changes = self._settling(attempt)
         if user_id is None:
             self._counters.change_counters(changes, now)
             return None
         locked, failures = lock_key(user_id), code_failures_key(user_id)
-        limit = self._policy.otp_account_failure_limit
-        if not self._counters.change_counters(
-            changes, now, [Unless(locked), Unless(failures, limit)]
-        ).stopped:
+        if not self._counters.change_counters(changes, now, self._second_step_guards(user_id)).stopped:
             return None  # one storage request: not locked, and the wrong codes are under their limit
         # Locked, or the wrong codes are spent: read which, and settle the password's counts all the same.
         found = self._counters.get_counters([locked, failures], now)
@@ -309,6 +302,33 @@ class LimitsService:
         if locked in found:
             raise AccountLocked()
         return found.get(failures)
+
+    def settle_with_code(self, attempt: LoginAttempt, user_id: str, ctx: RequestContext) -> Alongside:
+        """`login_succeeded` and `check_code_failures` for a sign-in that texts a code next, owed to its
+        SMS admission (`reserve_sms(alongside=…)`): taken in the SMS's storage request when neither the
+        lock nor the wrong-code limit holds and the SMS is admitted, else on their own first.
+        """
+
+        def settle() -> None:
+            self.check_code_failures(user_id, self.login_succeeded(attempt, user_id), ctx)
+
+        return Alongside(tuple(self._settling(attempt)), tuple(self._second_step_guards(user_id)), settle)
+
+    def _settling(self, attempt: LoginAttempt) -> list[CounterChange]:
+        """The right password's changes: this client's failures (and delay gate) forgotten, the
+        account-wide unit given back (`login_succeeded`)."""
+        changes = [forget(attempt.client.key)]
+        if attempt.client.value > self._policy.login_free_failures:
+            subject = attempt.client.key.removeprefix(login_failures_key(""))
+            changes.append(forget(login_gate_key(subject)))
+        account = attempt.account
+        changes.append(CounterChange(account.key, -account.amount, account.expires_at))
+        return changes
+
+    def _second_step_guards(self, user_id: str) -> list[Unless]:
+        """Held while the account is locked or its wrong codes reached their limit."""
+        limit = self._policy.otp_account_failure_limit
+        return [Unless(lock_key(user_id)), Unless(code_failures_key(user_id), limit)]
 
     # --- per account: consecutive wrong codes across logins and resends (NIST 800-63B) ---
     def check_second_factor_allowed(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> None:
@@ -372,18 +392,28 @@ class LimitsService:
         Raises: AccountLocked, RateLimited (the budget is spent); either way nothing reset or counted.
         """
         now = self._clock.now()
-        failures, locked = code_failures_key(user_id), lock_key(user_id)
-        changes = [forget(failures)]
-        if phone:
-            changes.append(self.sms.guard.verified_change(phone))
-        guards = [Unless(locked)]
-        if within_budget:
-            guards.append(Unless(failures, self._policy.otp_account_failure_limit))
+        locked = lock_key(user_id)
+        changes, guards = self.code_success_counts(user_id, phone, within_budget=within_budget)
         if not self._counters.change_counters(changes, now, guards).stopped:
             return
         if not within_budget or locked in self._counters.get_counters([locked], now):
             raise AccountLocked()
         self._refuse_locked(user_id, ctx)  # the wrong codes are spent (or were, a moment ago)
+
+    def code_success_counts(
+        self, user_id: str, phone: str | None = None, *, within_budget: bool = False
+    ) -> tuple[list[CounterChange], list[Unless]]:
+        """`code_succeeded`'s counter changes and the records that hold them back, for a caller that
+        writes them with its own record (`TokenService.issue_pair_counted`); when they are held back,
+        `code_succeeded` says why."""
+        failures = code_failures_key(user_id)
+        changes = [forget(failures)]
+        if phone:
+            changes.append(self.sms.guard.verified_change(phone))
+        guards = [Unless(lock_key(user_id))]
+        if within_budget:
+            guards.append(Unless(failures, self._policy.otp_account_failure_limit))
+        return changes, guards
 
     def _refuse_locked(self, user_id: str, ctx: RequestContext) -> NoReturn:
         # No window: the lock lifts only when an administrator unlocks the account.
@@ -412,14 +442,16 @@ class LimitsService:
         segments: int = 1,
         account: str | None = None,
         cooldown: bool = True,
+        alongside: Alongside | None = None,
     ) -> None:
         """Admit one SMS to `phone` or raise; call before the code is created or sent. `cooldown=False`
         skips only the number's resend cooldown (the automatic fallback after a failed delivery).
+        `alongside`: counter changes owed by the same request, taken with the SMS's (`SmsAdmission`).
 
         Raises:
             DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted.
         """
-        self.sms.reserve(SmsRequest(phone, segments, account, cooldown), ctx)
+        self.sms.reserve(SmsRequest(phone, segments, account, cooldown), ctx, alongside)
 
     def reserve_notice(
         self, phone: str, account: str, ctx: RequestContext = NO_CONTEXT, *, segments: int = 1

@@ -22,6 +22,7 @@ from twostep.domain.errors import (
     WrongCode,
 )
 from twostep.domain.factor_errors import FactorUnavailable
+from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Factor
 from twostep.domain.identity import E164, mask_phone, normalise_email
 from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, User
@@ -29,6 +30,7 @@ from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import ChallengeStore, UserStore
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.counting import Alongside
 from twostep.services.devices import DeviceService
 from twostep.services.limits import LimitsService
 from twostep.services.second_factor import SecondFactorService
@@ -123,6 +125,17 @@ class LoginService:
         if not self._hasher.verify(user.password_hash if user else None, password) or user is None:
             self._audit.record("login_failed", ctx=ctx, email=email, user_id=user.id if user else None)
             raise InvalidCredentials()
+        factors: tuple[Factor, ...] | None = None
+        if device_token is None and not self._hasher.needs_rehash(user.password_hash):
+            factors = self._available(user, enrolled)
+            if user.phone is not None and (SecondFactorService.preferred(factors) or factors[0]) == "sms":
+                # The password's counts settled, the lock and the wrong-code count checked, in the
+                # storage request that takes the code's SMS limits (each on its own where one refuses).
+                owed = self._limits.settle_with_code(attempt, user.id, ctx)
+                try:
+                    return self._challenge(user, factors, "sms", ctx, owed)
+                finally:
+                    owed.settle()  # a no-op once settled; else the code failed before its SMS was asked
         # The password's counts settled, the lock checked and the wrong-code count (checked below,
         # before a code goes out) read, in one storage request.
         code_failures = self._limits.login_succeeded(attempt, user.id)
@@ -133,9 +146,8 @@ class LoginService:
             # two factors. RFC 8176 registers no value for it; `device` says it without colliding.
             self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd,device")
             return self._tokens.issue_pair(user, REMEMBERED_DEVICE_AMR, ctx)
-        factors = (
-            self._factors.available(user, enrolled) if self._factors else (("sms",) if user.phone else ())
-        )
+        if factors is None:
+            factors = self._available(user, enrolled)
         if not factors:
             if self._require_second_factor:
                 self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason="no_phone")
@@ -146,8 +158,18 @@ class LoginService:
         expected = SecondFactorService.preferred(factors) or factors[0]
         return self._challenge(user, factors, expected, ctx)
 
+    def _available(self, user: User, enrolled: EnrolledFactors | None) -> tuple[Factor, ...]:
+        if self._factors is None:
+            return ("sms",) if user.phone else ()
+        return self._factors.available(user, enrolled)
+
     def _challenge(
-        self, user: User, factors: tuple[Factor, ...], expected: Factor, ctx: RequestContext
+        self,
+        user: User,
+        factors: tuple[Factor, ...],
+        expected: Factor,
+        ctx: RequestContext,
+        owed: Alongside | None = None,
     ) -> LoginStarted:
         if expected == "sms" and user.phone is not None:
             challenge = self._codes.issue(
@@ -157,6 +179,7 @@ class LoginService:
                 phone=user.phone,
                 spec=self._spec_in(user.locale),
                 ctx=ctx,
+                alongside=owed,
             )
             resend_after = self._codes.resend_after(challenge)
         else:  # no text message: the authenticator app (or a passkey) is expected first
@@ -279,6 +302,13 @@ class LoginService:
         # codes are spent (RateLimited): its wrong codes start again, and a texted code counts as used
         # for the fraud guard.
         phone = challenge.phone if factor == "sms" else None
+        known = account[0] if account is not None else None
+        if known is not None and (factor != "sms" or known.phone_verified):
+            # The usual sign-in: the counts above go with the session, one storage request, held back
+            # (nothing stored) while the account is locked or its wrong codes are spent.
+            signed = self._sign_in_counted(known, factor, amr, phone, ctx, within_budget=count is None)
+            if signed is not None:
+                return signed
         try:
             self._limits.code_succeeded(user_id, phone, within_budget=count is None, ctx=ctx)
         except AccountLocked:
@@ -297,6 +327,30 @@ class LoginService:
         events.append(self._audit.entry("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr)))
         # The session and the step's two or three events in one storage request, all or none.
         pair = self._tokens.issue_pair(user, amr, ctx, audits=events)
+        self._audit.logged(*events)
+        return SignedIn(pair, user.id, amr, factor)
+
+    def _sign_in_counted(
+        self,
+        user: User,
+        factor: str,
+        amr: tuple[str, ...],
+        phone: str | None,
+        ctx: RequestContext,
+        *,
+        within_budget: bool,
+    ) -> SignedIn | None:
+        """`gated`'s last steps for an account whose number needs no proof: `code_succeeded`'s counts
+        written with the session and the step's events; None, nothing stored, when they were held
+        back (the caller's step by step way says why)."""
+        events = [
+            self._audit.entry("code_verified", ctx=ctx, user_id=user.id, factor=factor),
+            self._audit.entry("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr)),
+        ]
+        counts = self._limits.code_success_counts(user.id, phone, within_budget=within_budget)
+        pair = self._tokens.issue_pair_counted(user, amr, ctx, events, counts)
+        if pair is None:
+            return None
         self._audit.logged(*events)
         return SignedIn(pair, user.id, amr, factor)
 

@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from twostep.domain.errors import DestinationBlocked, DestinationNotAllowed
 from twostep.domain.models import RequestContext
-from twostep.services.counting import DAY, HOUR, MINUTE, Ask, CounterGate
+from twostep.services.counting import DAY, HOUR, MINUTE, Alongside, Ask, CounterGate
 from twostep.services.destinations import MESSAGES as DESTINATION_MESSAGES
 from twostep.services.destinations import DestinationRules
 from twostep.services.limits_policy import LimitPolicy, ip_bucket
@@ -66,13 +66,19 @@ class SmsAdmission:
         details = {"field": field} if field else {}
         raise DestinationNotAllowed(DESTINATION_MESSAGES[refusal], rule=refusal, **details)
 
-    def reserve(self, request: SmsRequest, ctx: RequestContext) -> None:
+    def reserve(self, request: SmsRequest, ctx: RequestContext, alongside: Alongside | None = None) -> None:
         """Admit one SMS or raise (see the module docstring for the order). Every count is taken in
-        one storage request, all or nothing, with the fraud guard's count of the send.
+        one storage request, all or nothing, with the fraud guard's count of the send, and with
+        `alongside`'s changes (a sign-in's password settling) when it all goes through; else
+        `alongside.settle()` runs first, as its own step, and the SMS is admitted after it.
 
         Raises:
-            DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted.
+            DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted; what
+            `alongside.settle` raises.
         """
+        if alongside is not None and self.rules.refusal(request.phone) is not None:
+            alongside.settle()  # settled before the destination is refused, as if it came first
+            alongside = None
         self.check_destination(request.phone, ctx)
         number, budget = self._number_asks(request.phone, request.cooldown)
         asks = [
@@ -83,7 +89,12 @@ class SmsAdmission:
             self.guard.sent_ask(request.phone),
         ]
         # The fraud guard's block is read in the same request; a blocked prefix takes nothing.
-        held = self.gate.take_all(asks, ctx, self.guard.unless_blocked(request.phone))
+        blocked = self.guard.unless_blocked(request.phone)
+        held = None if alongside is None else self.gate.take_all_alongside(asks, alongside, blocked)
+        if held is None:
+            if alongside is not None:  # nothing taken: the owed step by itself, then the SMS's own way
+                alongside.settle()
+            held = self.gate.take_all(asks, ctx, blocked)
         if held is None:
             self.guard.check(request.phone, ctx)  # raises DestinationBlocked with its Retry-After
             held = self.gate.take_all(asks, ctx, self.guard.unless_blocked(request.phone))  # lifted since

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from twostep.domain.clock import Clock
+from twostep.domain.counter_batch import CounterChange, Unless
 from twostep.domain.errors import (
     AccountLocked,
     InvalidToken,
@@ -80,6 +81,32 @@ class TokenService:
     ) -> TokenPair:
         """A new session (a new refresh-token family), described by the caller's client and address;
         `audits`, the events of the step that opened it, are stored with it (one storage request)."""
+        session, refresh, record = self._new_session(user, amr, ctx)
+        self._sessions.add_session(session, record, audits)
+        return self._access(user, session, refresh)
+
+    def issue_pair_counted(
+        self,
+        user: User,
+        amr: tuple[str, ...],
+        ctx: RequestContext,
+        audits: Sequence[AuditEvent],
+        counts: tuple[Sequence[CounterChange], Sequence[Unless]],
+    ) -> TokenPair | None:
+        """`issue_pair`, with `counts` (counter changes without limits, and the records that hold them
+        back) written in the same storage request, all or none (`add_session_counted`); None, having
+        stored nothing, while one of those records holds."""
+        session, refresh, record = self._new_session(user, amr, ctx)
+        changes, unless = counts
+        if not self._sessions.add_session_counted(
+            session, record, audits, changes, session.created_at, unless
+        ):
+            return None
+        return self._access(user, session, refresh)
+
+    def _new_session(
+        self, user: User, amr: tuple[str, ...], ctx: RequestContext
+    ) -> tuple[Session, str, RefreshToken]:
         now = self._clock.now()
         session = Session(
             id=str(uuid.uuid4()),
@@ -93,8 +120,7 @@ class TokenService:
             ip=truncate_ip(ctx.ip),
         )
         refresh = new_refresh_token()
-        self._sessions.add_session(session, self._token_record(refresh, user.id, session), audits)
-        return self._access(user, session, refresh)
+        return session, refresh, self._token_record(refresh, user.id, session)
 
     def refresh(self, refresh_token: str, ctx: RequestContext = NO_CONTEXT) -> TokenPair:
         """Rotate: the presented token is spent; presenting a spent token ends its whole family.

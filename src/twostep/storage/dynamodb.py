@@ -37,8 +37,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from twostep.domain.counter_batch import CounterChange, Unless, check_unlimited
 from twostep.domain.errors import ConfigurationError
-from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, User
+from twostep.domain.models import (
+    AuditEvent,
+    Challenge,
+    Message,
+    OutboxEntry,
+    Page,
+    RefreshToken,
+    Session,
+    User,
+)
 from twostep.domain.receipts import Delivery
 from twostep.settings import Settings
 from twostep.storage import dynamodb_codec as codec
@@ -87,6 +97,22 @@ class DynamoDbStorage(
 
     def __init__(self, client: Any, table: str, cipher: PhoneCipher | None = None) -> None:
         super().__init__(DynamoCalls(client), table, codec.Codec(cipher))
+
+    def add_session_counted(
+        self,
+        session: Session,
+        first_token: RefreshToken,
+        audits: Sequence[AuditEvent],
+        changes: Sequence[CounterChange],
+        now: datetime,
+        unless: Sequence[Unless] = (),
+    ) -> bool:
+        # Two requests, the counters first (the session's transaction holds its own items and events).
+        check_unlimited(changes)
+        if self.change_counters(changes, now, unless).stopped:
+            return False
+        self.add_session(session, first_token, audits)
+        return True
 
     @classmethod
     def from_settings(cls, settings: Settings, *, boto_session: Any = None) -> DynamoDbStorage:

@@ -14,6 +14,7 @@ from twostep.domain.counter_batch import (
     CounterChange,
     Unless,
     check_batch,
+    check_unlimited,
     first_refused,
 )
 from twostep.domain.errors import AccountExists
@@ -284,6 +285,22 @@ class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
             self._sessions[session.id] = session
             self._refresh[first_token.token_hash] = first_token
             self.append_audits(audits)
+
+    def add_session_counted(
+        self,
+        session: Session,
+        first_token: RefreshToken,
+        audits: Sequence[AuditEvent],
+        changes: Sequence[CounterChange],
+        now: datetime,
+        unless: Sequence[Unless] = (),
+    ) -> bool:
+        check_unlimited(changes)
+        with self._lock:
+            if self.change_counters(changes, now, unless).stopped:
+                return False
+            self.add_session(session, first_token, audits)
+            return True
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:
         session = self._sessions.get(session_id)

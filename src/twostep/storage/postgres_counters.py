@@ -58,7 +58,7 @@ def upsert_counters(count: int, unless: Sequence[Unless], limited_keys: int = 0,
     )
 
 
-def _source_parameters(
+def counter_source_parameters(
     changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless]
 ) -> list[object]:
     params: list[object] = [v for c in changes for v in (c.key, c.amount, c.expires_at)]
@@ -73,7 +73,7 @@ class PostgresCounters(PostgresConnections):
         if not changes:
             return CounterBatch(None, (), ())
         restart = [c.key for c in changes if c.restart]
-        source = _source_parameters(changes, now, unless)
+        source = counter_source_parameters(changes, now, unless)
         limited = [c for c in changes if c.limit is not None]
         if not limited:  # one statement is atomic on its own
             sql = upsert_counters(len(changes), unless)

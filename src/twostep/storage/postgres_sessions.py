@@ -8,8 +8,10 @@ from datetime import datetime
 import psycopg
 from psycopg.types.json import Jsonb
 
+from twostep.domain.counter_batch import CounterChange, Unless, check_unlimited
 from twostep.domain.models import AuditEvent, RefreshToken, Revocation, Session
 from twostep.storage.postgres_connection import PostgresConnections, Row
+from twostep.storage.postgres_counters import counter_source_parameters, upsert_counters
 from twostep.storage.sql_audit import insert_audits
 
 SESSION_COLUMNS = "id, user_id, created_at, expires_at, auth_time, amr, last_used_at, client, ip, revoked_at"
@@ -33,6 +35,38 @@ def refresh_row(t: RefreshToken) -> tuple[object, ...]:
     )
 
 
+# The refresh token's INSERT, its key NULL (refused) unless the counters' WITH query wrote its rows.
+INSERT_COUNTED = INSERT_REFRESH.replace(
+    "VALUES (%s,", "VALUES (CASE WHEN EXISTS (SELECT 1 FROM counted) THEN %s::text END,", 1
+)
+
+
+def _session_parts(session: Session, audits: Sequence[AuditEvent]) -> tuple[list[str], list[object]]:
+    """The WITH queries writing the session and the step's audit events, and their parameters."""
+    s = session
+    parts = [
+        "s AS (INSERT INTO sessions (id, user_id, created_at, expires_at, auth_time, amr, last_used_at,"
+        " client, ip, revoked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s))"
+    ]
+    params: list[object] = [
+        s.id,
+        s.user_id,
+        s.created_at,
+        s.expires_at,
+        s.auth_time,
+        list(s.amr),
+        s.last_used_at,
+        s.client,
+        s.ip,
+        s.revoked_at,
+    ]
+    if audits:
+        sql, values = insert_audits(audits, "%s", lambda at: at, Jsonb)
+        parts.append(f"a AS ({sql})")
+        params += values
+    return parts, params
+
+
 def _session(row: Row | None) -> Session | None:
     if row is None:
         return None
@@ -45,28 +79,34 @@ class PostgresSessionOps(PostgresConnections):
     ) -> None:
         # One statement (one round trip, atomic): the session and the step's audit events are written
         # by data-modifying WITH queries of the refresh token's INSERT.
-        s = session
-        parts = [
-            "s AS (INSERT INTO sessions (id, user_id, created_at, expires_at, auth_time, amr, last_used_at,"
-            " client, ip, revoked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s))"
-        ]
-        params: list[object] = [
-            s.id,
-            s.user_id,
-            s.created_at,
-            s.expires_at,
-            s.auth_time,
-            list(s.amr),
-            s.last_used_at,
-            s.client,
-            s.ip,
-            s.revoked_at,
-        ]
-        if audits:
-            sql, values = insert_audits(audits, "%s", lambda at: at, Jsonb)
-            parts.append(f"a AS ({sql})")
-            params += values
+        parts, params = _session_parts(session, audits)
         self._execute(f"WITH {', '.join(parts)} {INSERT_REFRESH}", [*params, *refresh_row(first_token)])
+
+    def add_session_counted(
+        self,
+        session: Session,
+        first_token: RefreshToken,
+        audits: Sequence[AuditEvent],
+        changes: Sequence[CounterChange],
+        now: datetime,
+        unless: Sequence[Unless] = (),
+    ) -> bool:
+        # One statement: the counters' upsert, which yields no row while an `unless` holds, is one more
+        # WITH query; then the token's key is NULL, which its column refuses, and the statement fails
+        # having changed nothing (PostgreSQL logs that error: it takes a locked account's right code).
+        check_unlimited(changes)
+        restart = [c.key for c in changes if c.restart]
+        counted = [*counter_source_parameters(changes, now, unless), now, restart, now, restart]
+        parts, params = _session_parts(session, audits)
+        sql = (
+            f"WITH counted AS ({upsert_counters(len(changes), unless)}), {', '.join(parts)} {INSERT_COUNTED}"
+        )
+        with self._guard() as conn:
+            try:
+                self._run(conn, sql, [*counted, *params, *refresh_row(first_token)])
+            except psycopg.errors.NotNullViolation:
+                return False
+        return True
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:
         return _session(

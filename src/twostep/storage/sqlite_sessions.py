@@ -7,9 +7,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
+from twostep.domain.counter_batch import CounterChange, Unless, check_unlimited
 from twostep.domain.models import AuditEvent, RefreshToken, Revocation, Session
 from twostep.storage.sql_audit import insert_audits
 from twostep.storage.sqlite_connection import SqliteConnections, epoch, moment, moment_or_none
+from twostep.storage.sqlite_counters import upsert_counters, upsert_parameters
 from twostep.storage.sqlite_revocations import SELECT_SINCE, revocations_from
 
 INSERT_TOKEN = (
@@ -49,6 +51,30 @@ def _session(row: sqlite3.Row | None) -> Session | None:
     )
 
 
+def _insert_session(
+    conn: sqlite3.Connection, s: Session, first_token: RefreshToken, audits: Sequence[AuditEvent]
+) -> None:
+    conn.execute(
+        "INSERT INTO sessions (id, user_id, created_at, expires_at, auth_time, amr, last_used_at,"
+        " client, ip, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            s.id,
+            s.user_id,
+            epoch(s.created_at),
+            epoch(s.expires_at),
+            epoch(s.auth_time),
+            ",".join(s.amr),
+            epoch(s.last_used_at),
+            s.client,
+            s.ip,
+            epoch(s.revoked_at),
+        ),
+    )
+    conn.execute(INSERT_TOKEN, token_row(first_token))
+    if audits:
+        conn.execute(*insert_audits(audits, "?", epoch))
+
+
 class SqliteSessionOps(SqliteConnections):
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -65,27 +91,25 @@ class SqliteSessionOps(SqliteConnections):
     def add_session(
         self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent] = ()
     ) -> None:
-        s = session
         with self._transaction() as conn:
-            conn.execute(
-                "INSERT INTO sessions (id, user_id, created_at, expires_at, auth_time, amr, last_used_at,"
-                " client, ip, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    s.id,
-                    s.user_id,
-                    epoch(s.created_at),
-                    epoch(s.expires_at),
-                    epoch(s.auth_time),
-                    ",".join(s.amr),
-                    epoch(s.last_used_at),
-                    s.client,
-                    s.ip,
-                    epoch(s.revoked_at),
-                ),
-            )
-            conn.execute(INSERT_TOKEN, token_row(first_token))
-            if audits:
-                conn.execute(*insert_audits(audits, "?", epoch))
+            _insert_session(conn, session, first_token, audits)
+
+    def add_session_counted(
+        self,
+        session: Session,
+        first_token: RefreshToken,
+        audits: Sequence[AuditEvent],
+        changes: Sequence[CounterChange],
+        now: datetime,
+        unless: Sequence[Unless] = (),
+    ) -> bool:
+        check_unlimited(changes)
+        with self._transaction() as conn:
+            sql, params = upsert_counters(changes, unless), upsert_parameters(changes, epoch(now), unless)
+            if not conn.execute(sql, params).fetchall():
+                return False  # an `unless` holds: nothing was written, the transaction commits nothing
+            _insert_session(conn, session, first_token, audits)
+            return True
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:
         return _session(
