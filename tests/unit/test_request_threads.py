@@ -69,6 +69,33 @@ def test_a_thread_is_used_again() -> None:
     assert first is second
 
 
+def test_the_thread_idle_the_shortest_time_takes_the_next_call() -> None:
+    # As in AnyIO's pool: its stack and what it touched last are the likeliest to be in the caches.
+    pool = RequestThreads()
+    gates = [threading.Event(), threading.Event()]
+    started = [threading.Event(), threading.Event()]
+
+    def held(n: int) -> threading.Thread:
+        started[n].set()
+        gates[n].wait(WAIT)
+        return threading.current_thread()
+
+    async def main() -> tuple[threading.Thread, threading.Thread, threading.Thread]:
+        loop = asyncio.get_running_loop()
+        calls = [asyncio.ensure_future(pool.run(held, n)) for n in range(2)]
+        for event in started:  # both running, on two threads
+            await loop.run_in_executor(None, event.wait, WAIT)
+        gates[0].set()
+        first = await calls[0]
+        gates[1].set()
+        second = await calls[1]  # its thread went idle last
+        return first, second, await pool.run(threading.current_thread)
+
+    first, second, next_one = asyncio.run(main())
+    assert first is not second
+    assert next_one is second
+
+
 def hold_calls(max_threads: int, calls: int) -> tuple[int, list[int]]:
     """Start `calls` calls that wait for a release once `max_threads` run; the most running at once,
     and the order the calls started in."""

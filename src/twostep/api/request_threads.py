@@ -23,6 +23,7 @@ import contextvars
 import os
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -31,7 +32,7 @@ T = TypeVar("T")
 MAX_THREADS = 40  # AnyIO's default thread limiter
 IDLE_SECONDS = 10.0  # AnyIO's WorkerThread.MAX_IDLE_TIME
 
-# (loop, future, context, call, arguments); None tells a thread to end
+# (loop, future, context, call, arguments)
 Job = tuple[
     asyncio.AbstractEventLoop, asyncio.Future[Any], contextvars.Context, Callable[..., Any], tuple[Any, ...]
 ]
@@ -51,8 +52,22 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_exception(value)
 
 
+class _Worker:
+    """One thread and the queue its next job comes through."""
+
+    __slots__ = ("jobs", "thread")
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+
+
 class RequestThreads:
-    """A pool of threads started as calls need them, up to `max_threads`."""
+    """A pool of threads started as calls need them, up to `max_threads`.
+
+    A call goes to the thread idle the shortest time (as AnyIO's pool does): its stack and the objects
+    it touched last are the likeliest to be still in the caches. Calls beyond `max_threads` wait in a
+    backlog, first come first served."""
 
     def __init__(self, max_threads: int = MAX_THREADS, idle_seconds: float = IDLE_SECONDS) -> None:
         self._max_threads = max_threads
@@ -60,11 +75,11 @@ class RequestThreads:
         self._reset()
 
     def _reset(self) -> None:
-        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._threads: set[threading.Thread] = set()
-        self._waiting = 0  # threads waiting for a job
-        self._pending = 0  # jobs put and not yet taken
+        self._workers: set[_Worker] = set()
+        self._idle: list[_Worker] = []  # the last one idled last
+        self._backlog: deque[Job] = deque()
+        self._closing = False
 
     async def run(self, call: Callable[..., T], *args: Any) -> T:
         """`call(*args)` on one of the threads, in a copy of the caller's context."""
@@ -72,61 +87,75 @@ class RequestThreads:
         future: asyncio.Future[T] = loop.create_future()
         job: Job = (loop, future, contextvars.copy_context(), call, args)
         with self._lock:
-            self._pending += 1
-            if self._pending > self._waiting and len(self._threads) < self._max_threads:
-                self._start_thread()
-            self._jobs.put(job)
+            if self._idle:
+                self._idle.pop().jobs.put(job)
+            elif len(self._workers) < self._max_threads:
+                self._start(job)
+            else:
+                self._backlog.append(job)
         del job
         return await future
 
-    def _start_thread(self) -> None:
+    def _start(self, first: Job) -> None:
         """Called holding the lock."""
-        thread = threading.Thread(target=self._serve, name=f"request_{len(self._threads)}", daemon=True)
-        self._threads.add(thread)
-        self._waiting += 1
-        thread.start()
+        worker = _Worker()
+        worker.thread = threading.Thread(
+            target=self._serve, args=(worker, first), name=f"request_{len(self._workers)}", daemon=True
+        )
+        self._workers.add(worker)
+        worker.thread.start()
 
-    def _serve(self) -> None:
-        jobs, lock = self._jobs, self._lock
-        while True:
-            try:
-                job = jobs.get(timeout=self._idle_seconds)
-            except queue.Empty:
-                with lock:
-                    if self._pending >= self._waiting:  # a job came just now: this thread is still needed
-                        continue
-                    self._waiting -= 1
-                    self._threads.discard(threading.current_thread())
-                return
-            with lock:
-                self._waiting -= 1
-                if job is None:
-                    self._threads.discard(threading.current_thread())
-                    return
-                self._pending -= 1
+    def _serve(self, worker: _Worker, first: Job) -> None:
+        job: Job | None = first
+        del first
+        while job is not None:
             loop, future, context, call, args = job
             del job
             try:
                 value, ok = context.run(call, *args), True
             except BaseException as error:  # handed to the caller, as AnyIO does
                 value, ok = error, False
-            with lock:
-                self._waiting += 1
+            # Idle (or given the backlog's next job) before the caller hears back, so that its next
+            # call finds this thread free rather than starting another one.
+            with self._lock:
+                job = self._backlog.popleft() if self._backlog else None
+                ending = job is None and self._closing
+                if ending:
+                    self._workers.discard(worker)
+                elif job is None:
+                    self._idle.append(worker)
             try:
                 loop.call_soon_threadsafe(_settle, future, ok, value)
             except RuntimeError:  # the loop is closed: nobody waits for this answer any more
                 if not loop.is_closed():
                     raise
             del loop, future, context, call, args, value  # hold nothing of the request while idle
+            if job is None and not ending:
+                job = self._wait(worker)
+
+    def _wait(self, worker: _Worker) -> Job | None:
+        """The next job for the idle `worker`, or None when it is to end."""
+        try:
+            return worker.jobs.get(timeout=self._idle_seconds)
+        except queue.Empty:
+            with self._lock:
+                if worker in self._idle:  # nobody chose it meanwhile: it ends
+                    self._idle.remove(worker)
+                    self._workers.discard(worker)
+                    return None
+            return worker.jobs.get()  # chosen just now: its job is on the way
 
     def finish(self) -> None:
         """Let the running calls end and stop every thread (at interpreter exit)."""
         with self._lock:
-            threads = list(self._threads)
-            for _ in threads:
-                self._jobs.put(None)
-        for thread in threads:
-            thread.join()
+            self._closing = True
+            workers = list(self._workers)
+            for idle in self._idle:
+                idle.jobs.put(None)
+            self._idle.clear()
+        for worker in workers:
+            if worker.thread is not None:
+                worker.thread.join()
 
 
 request_threads = RequestThreads()
