@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from twostep.api.middleware import header_text
 from twostep.container import Container
 from twostep.domain.errors import ReauthenticationRequired
 from twostep.domain.locales import accepted_languages
@@ -58,7 +59,7 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
     peer = request.client.host if request.client else None
     if peer is None or not trusted_proxies or not _in_networks(peer, trusted_proxies):
         return peer
-    header = request.headers.get("x-forwarded-for", "")
+    header = header_text(request.scope, b"x-forwarded-for") or ""
     if len(header) > MAX_FORWARDED_LENGTH:  # the nearest hops are on the right; drop a cut-off first one
         header = header[-MAX_FORWARDED_LENGTH:].split(",", 1)[-1]
     forwarded = [part.strip() for part in header.split(",") if part.strip()]
@@ -78,8 +79,8 @@ def request_context(request: Request, container: Container) -> RequestContext:
     return RequestContext(
         ip=client_ip(request, container.settings.trusted_proxies),
         request_id=request_id_var.get(),
-        user_agent=request.headers.get("user-agent"),
-        locales=accepted_languages(request.headers.get("accept-language")),
+        user_agent=header_text(request.scope, b"user-agent"),
+        locales=accepted_languages(header_text(request.scope, b"accept-language")),
     )
 
 

@@ -58,6 +58,17 @@ def header(scope: Scope, name: bytes) -> bytes:
     return next((value for key, value in scope.get("headers", ()) if key == name), b"")
 
 
+def header_text(scope: Scope, name: bytes) -> str | None:
+    """`request.headers.get(...)` for a lower-case `name`: the first such header, Latin-1 decoded, or
+    None. Starlette's `Headers` is built per request and its `get` raises and catches a KeyError for
+    each header the request lacks (most of these, on the sign-in routes)."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None
+
+
 # Every body twostep takes is a few hundred bytes; a larger one is refused before it is read or parsed,
 # so a 1 MB "password" costs neither memory nor an Argon2 hash.
 MAX_BODY_BYTES = 64 * 1024

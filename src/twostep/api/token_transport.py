@@ -18,12 +18,13 @@ from fastapi import Depends, Request, Response
 
 from twostep.api.deps import ContainerDep
 from twostep.api.errors import error_response
+from twostep.api.middleware import header_text
 from twostep.api.schemas import RefreshRequest, TokenPairOut
 from twostep.domain.errors import InvalidToken
 from twostep.services.tokens import TokenPair
 from twostep.settings import Settings
 
-CLIENT_HEADER = "x-twostep-client"
+CLIENT_HEADER = b"x-twostep-client"
 WEB_CLIENT = "web"
 # `__Host-`: the browser refuses the cookie unless it is Secure, Path=/ and bound to this exact host.
 REFRESH_COOKIE = "__Host-twostep-refresh"
@@ -94,7 +95,7 @@ class CookieTransport(TokenTransport):
 
 
 def is_web_client(request: Request) -> bool:
-    return request.headers.get(CLIENT_HEADER, "").strip().lower() == WEB_CLIENT
+    return (header_text(request.scope, CLIENT_HEADER) or "").strip().lower() == WEB_CLIENT
 
 
 def transport_for(request: Request, settings: Settings) -> TokenTransport:
