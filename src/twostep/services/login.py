@@ -5,7 +5,6 @@ skips the second step."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -25,6 +24,7 @@ from twostep.domain.factor_errors import FactorUnavailable
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Factor
 from twostep.domain.identity import E164, mask_phone, normalise_email
+from twostep.domain.ids import new_uuid4
 from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, User
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import ChallengeStore, UserStore
@@ -173,7 +173,7 @@ class LoginService:
     ) -> LoginStarted:
         if expected == "sms" and user.phone is not None:
             challenge = self._codes.issue(
-                challenge_id=str(uuid.uuid4()),
+                challenge_id=new_uuid4(),
                 purpose="login",
                 subject=user.id,
                 phone=user.phone,
@@ -184,7 +184,7 @@ class LoginService:
             resend_after = self._codes.resend_after(challenge)
         else:  # no text message: the authenticator app (or a passkey) is expected first
             challenge = self._codes.open_unsent(
-                challenge_id=str(uuid.uuid4()),
+                challenge_id=new_uuid4(),
                 subject=user.id,
                 phone=user.phone or E164(""),  # no phone: no SMS fallback
                 spec=self._spec,

@@ -6,7 +6,6 @@ revokes its family and puts it on the revocation list that `authenticate` consul
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +19,7 @@ from twostep.domain.errors import (
     SessionLacksSecondFactor,
     SessionRevoked,
 )
+from twostep.domain.ids import new_uuid4
 from twostep.domain.models import NO_CONTEXT, AuditEvent, RefreshToken, RequestContext, Session, User
 from twostep.domain.ports import RefreshTokenStore, SessionStore, UserStore
 from twostep.domain.revocation import RevocationList
@@ -109,7 +109,7 @@ class TokenService:
     ) -> tuple[Session, str, RefreshToken]:
         now = self._clock.now()
         session = Session(
-            id=str(uuid.uuid4()),
+            id=new_uuid4(),
             user_id=user.id,
             created_at=now,
             expires_at=now + self._refresh_ttl,
