@@ -173,6 +173,32 @@ def test_a_cancelled_caller_stops_waiting_and_the_call_still_ends() -> None:
     assert ended.is_set()
 
 
+def test_a_call_whose_caller_was_cancelled_while_it_waited_for_a_thread_never_runs() -> None:
+    pool = RequestThreads(max_threads=1)
+    started, release = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def hold() -> None:
+        started.set()
+        release.wait(WAIT)
+
+    async def main() -> str:
+        loop = asyncio.get_running_loop()
+        holding = asyncio.ensure_future(pool.run(hold))
+        await loop.run_in_executor(None, started.wait, WAIT)
+        waiting = asyncio.ensure_future(pool.run(ran.append, "waited"))  # no thread free: backlog
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        release.set()
+        await holding
+        return await pool.run(lambda: "next")
+
+    assert asyncio.run(main()) == "next"
+    assert ran == []
+
+
 def test_finish_lets_a_running_call_end_and_stops_the_threads() -> None:
     pool = RequestThreads()
     started, ended = threading.Event(), threading.Event()

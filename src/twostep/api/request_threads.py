@@ -11,7 +11,8 @@ What stays as it was with AnyIO's threads: the caller's context variables are co
 request id of the log lines, the limit report of the RateLimit fields); at most 40 threads (AnyIO's
 default limit) and callers beyond them wait their turn in order; a thread idle for 10 s ends; a caller
 cancelled by its task stops waiting while the call runs to its end (AnyIO's shielded scope holds back
-only cancellations of AnyIO's own scopes, which nothing on these routes makes); calls running when the
+only cancellations of AnyIO's own scopes, which nothing on these routes makes), and a call still
+waiting for a thread when its caller is cancelled never runs; calls running when the
 interpreter exits finish first.
 """
 
@@ -118,7 +119,7 @@ class RequestThreads:
             # Idle (or given the backlog's next job) before the caller hears back, so that its next
             # call finds this thread free rather than starting another one.
             with self._lock:
-                job = self._backlog.popleft() if self._backlog else None
+                job = self._next_waiting()
                 ending = job is None and self._closing
                 if ending:
                     self._workers.discard(worker)
@@ -132,6 +133,16 @@ class RequestThreads:
             del loop, future, context, call, args, value  # hold nothing of the request while idle
             if job is None and not ending:
                 job = self._wait(worker)
+
+    def _next_waiting(self) -> Job | None:
+        """The backlog's oldest call whose caller still waits (called holding the lock). A caller
+        cancelled while its call waited for a thread never has it run, as with AnyIO, whose caller
+        waits for the thread limiter's token before anything is handed to a thread."""
+        while self._backlog:
+            job = self._backlog.popleft()
+            if not job[1].cancelled():
+                return job
+        return None
 
     def _wait(self, worker: _Worker) -> Job | None:
         """The next job for the idle `worker`, or None when it is to end."""
