@@ -10,9 +10,12 @@ from typing import Any, TypeVar
 
 import httpx
 
+from tests.conftest import PASSWORD, PHONE
 from twostep.container import Container
 from twostep.domain.errors import RateLimited
 from twostep.services.challenges import CodeSpec
+from twostep.services.limits import login_failures_key
+from twostep.services.registration import Registration
 
 T = TypeVar("T")
 
@@ -72,3 +75,17 @@ def outbox_count(container: Container, phone: str | None = None) -> int:
 
 def limits_of(results: list[Any]) -> list[str]:
     return [r.limit for r in results if isinstance(r, RateLimited)]
+
+
+def register_with_phone(container: Container, email: str) -> str:
+    """A registered account with the tests' password and phone; returns its id."""
+    user = container.registration.register(
+        Registration(email=email, password=PASSWORD, first_name="A", last_name="B", phone=PHONE)
+    )
+    return user.id
+
+
+def login_failures(container: Container, subject: str) -> int:
+    """The live count of wrong passwords for `subject` (an e-mail, or e-mail|client)."""
+    live = container.storage.get_counter(login_failures_key(subject), container.clock.now())
+    return live.value if live else 0

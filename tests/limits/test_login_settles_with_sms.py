@@ -11,29 +11,17 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD, PHONE, latest_code
+from tests.limits.helpers import login_failures, register_with_phone
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import AccountLocked, DestinationNotAllowed, RateLimited
 from twostep.domain.models import RequestContext
-from twostep.services.limits import code_failures_key, login_failures_key
-from twostep.services.registration import Registration
+from twostep.services.limits import code_failures_key
 
 MakeContainer = Callable[..., Container]
 EMAIL = "together@example.com"
 CTX = RequestContext(ip="198.51.100.7")
 CLIENT = f"{EMAIL}|198.51.100.0/24"
-
-
-def _register(container: Container) -> str:
-    user = container.registration.register(
-        Registration(email=EMAIL, password=PASSWORD, first_name="A", last_name="B", phone=PHONE)
-    )
-    return user.id
-
-
-def _failures(container: Container, subject: str) -> int:
-    live = container.storage.get_counter(login_failures_key(subject), container.clock.now())
-    return live.value if live else 0
 
 
 def _counter_requests(container: Container, monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -53,25 +41,25 @@ def test_the_password_settles_in_the_sms_request(
     make_container: MakeContainer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     container = make_container()
-    _register(container)
+    register_with_phone(container, EMAIL)
     calls = _counter_requests(container, monkeypatch)
     container.login.start(EMAIL, PASSWORD, CTX)
     # The attempt's counts, then one batch: the password's settling with the SMS's caps and budgets.
     assert len(calls) == 2
-    assert _failures(container, CLIENT) == 0
-    assert _failures(container, EMAIL) == 0
+    assert login_failures(container, CLIENT) == 0
+    assert login_failures(container, EMAIL) == 0
     assert len(container.storage.list_outbox(to=PHONE)) == 1
 
 
 def test_a_capped_sms_still_settles_the_password_and_is_refused_once(make_container: MakeContainer) -> None:
     container = make_container(sms_per_number_day=1)
-    _register(container)
+    register_with_phone(container, EMAIL)
     container.login.start(EMAIL, PASSWORD, CTX)
     with pytest.raises(RateLimited) as capped:
         container.login.start(EMAIL, PASSWORD, CTX)
     assert capped.value.limit == "sms_per_number_day"
-    assert _failures(container, CLIENT) == 0
-    assert _failures(container, EMAIL) == 0
+    assert login_failures(container, CLIENT) == 0
+    assert login_failures(container, EMAIL) == 0
     hits = [e for e in container.audit.tail(limit=100) if e.event == "limit_hit"]
     assert [e.detail for e in hits] == [{"limit": "sms_per_number_day"}]
     assert len(container.storage.list_outbox(to=PHONE)) == 1
@@ -80,7 +68,7 @@ def test_a_capped_sms_still_settles_the_password_and_is_refused_once(make_contai
 def _registered_then_only_de(make_container: MakeContainer) -> tuple[Container, str]:
     """A container allowing texts to Germany only, over a database where the account (a Turkish
     number) signed up before that rule."""
-    user_id = _register(make_container(storage="sqlite"))
+    user_id = register_with_phone(make_container(storage="sqlite"), EMAIL)
     return make_container(storage="sqlite", sms_allowed_countries="de"), user_id
 
 
@@ -88,8 +76,8 @@ def test_a_refused_destination_still_settles_the_password(make_container: MakeCo
     container, _ = _registered_then_only_de(make_container)
     with pytest.raises(DestinationNotAllowed):
         container.login.start(EMAIL, PASSWORD, CTX)
-    assert _failures(container, CLIENT) == 0
-    assert _failures(container, EMAIL) == 0
+    assert login_failures(container, CLIENT) == 0
+    assert login_failures(container, EMAIL) == 0
     assert container.storage.list_outbox(to=PHONE) == []
 
 
@@ -99,14 +87,14 @@ def test_a_locked_account_is_refused_before_its_destination(make_container: Make
     with pytest.raises(AccountLocked):
         container.login.start(EMAIL, PASSWORD, CTX)
     assert not [e for e in container.audit.tail(limit=100) if e.event == "limit_hit"]
-    assert _failures(container, EMAIL) == 0
+    assert login_failures(container, EMAIL) == 0
 
 
 def test_spent_wrong_codes_are_refused_before_a_spent_cap(
     make_container: MakeContainer, clock: FixedClock
 ) -> None:
     container = make_container(otp_account_failure_limit=3, sms_per_number_day=1)
-    user_id = _register(container)
+    user_id = register_with_phone(container, EMAIL)
     container.login.start(EMAIL, PASSWORD, CTX)  # the day's one text
     container.storage.increment_counter(
         code_failures_key(user_id), 3, clock.now(), clock.now() + timedelta(days=1)
@@ -114,15 +102,15 @@ def test_spent_wrong_codes_are_refused_before_a_spent_cap(
     with pytest.raises(RateLimited) as refused:
         container.login.start(EMAIL, PASSWORD, CTX)
     assert refused.value.limit == "second_factor_locked"
-    assert _failures(container, CLIENT) == 0
-    assert _failures(container, EMAIL) == 0
+    assert login_failures(container, CLIENT) == 0
+    assert login_failures(container, EMAIL) == 0
 
 
 def test_a_right_codes_counts_are_written_with_the_session(
     make_container: MakeContainer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     container = make_container(storage="sqlite")  # its session write runs the counters' SQL itself
-    user_id = _register(container)
+    user_id = register_with_phone(container, EMAIL)
     first = container.login.start(EMAIL, PASSWORD, CTX)
     container.login.complete(first.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
     now = container.clock.now()

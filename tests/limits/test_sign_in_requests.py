@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import PASSWORD, PHONE, latest_code
+from tests.limits.helpers import login_failures, register_with_phone
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import (
@@ -21,37 +22,24 @@ from twostep.domain.errors import (
 from twostep.domain.models import RequestContext
 from twostep.domain.numbers import destination_prefix
 from twostep.domain.ports import PrefixBlock
-from twostep.services.limits import code_failures_key, login_failures_key
-from twostep.services.registration import Registration
+from twostep.services.limits import code_failures_key
 
 MakeContainer = Callable[..., Container]
 EMAIL = "counted@example.com"
 CTX = RequestContext(ip="198.51.100.7")
 
 
-def _user_id(container: Container) -> str:
-    user = container.registration.register(
-        Registration(email=EMAIL, password=PASSWORD, first_name="A", last_name="B", phone=PHONE)
-    )
-    return user.id
-
-
-def _failures(container: Container, subject: str) -> int:
-    live = container.storage.get_counter(login_failures_key(subject), container.clock.now())
-    return live.value if live else 0
-
-
 def test_a_locked_account_is_refused_at_the_password_and_its_counts_settle(
     make_container: MakeContainer,
 ) -> None:
     container = make_container()
-    user_id = _user_id(container)
+    user_id = register_with_phone(container, EMAIL)
     container.account.lock(user_id)
     with pytest.raises(AccountLocked):
         container.login.start(EMAIL, PASSWORD, CTX)
     # The right password still settled its counts: no failure of this client, none account-wide.
-    assert _failures(container, f"{EMAIL}|198.51.100.0/24") == 0
-    assert _failures(container, EMAIL) == 0
+    assert login_failures(container, f"{EMAIL}|198.51.100.0/24") == 0
+    assert login_failures(container, EMAIL) == 0
     assert container.storage.list_outbox(to=PHONE) == []
 
 
@@ -59,20 +47,20 @@ def test_spent_wrong_codes_refuse_the_code_at_the_password(
     make_container: MakeContainer, clock: FixedClock
 ) -> None:
     container = make_container(otp_account_failure_limit=3)
-    user_id = _user_id(container)
+    user_id = register_with_phone(container, EMAIL)
     container.storage.increment_counter(
         code_failures_key(user_id), 3, clock.now(), clock.now() + timedelta(days=1)
     )
     with pytest.raises(RateLimited) as refused:
         container.login.start(EMAIL, PASSWORD, CTX)
     assert refused.value.limit == "second_factor_locked"
-    assert _failures(container, EMAIL) == 0
+    assert login_failures(container, EMAIL) == 0
     assert container.storage.list_outbox(to=PHONE) == []
 
 
 def test_a_lock_set_after_the_code_went_out_refuses_the_right_code(make_container: MakeContainer) -> None:
     container = make_container()
-    user_id = _user_id(container)
+    user_id = register_with_phone(container, EMAIL)
     started = container.login.start(EMAIL, PASSWORD, CTX)
     container.account.lock(user_id)
     failures_before = container.storage.get_counter(code_failures_key(user_id), container.clock.now())
@@ -86,7 +74,7 @@ def test_a_lock_set_after_the_code_went_out_refuses_the_right_code(make_containe
 
 def test_a_blocked_prefix_takes_no_unit_of_any_cap(make_container: MakeContainer, clock: FixedClock) -> None:
     container = make_container(sms_per_number_day=1, fraud_guard=True)
-    _user_id(container)
+    register_with_phone(container, EMAIL)
     now = clock.now()
     container.storage.add_prefix_block(
         PrefixBlock(destination_prefix(PHONE), now, now + timedelta(hours=1), 40, 0)
@@ -104,7 +92,7 @@ def test_a_right_code_takes_nothing_from_the_wrong_code_count(make_container: Ma
     """A code that matches the challenge as read is not counted up front: its one counter request
     checks the lock and the budget and resets the count; what it decides is as before."""
     container = make_container(otp_account_failure_limit=3)
-    user_id = _user_id(container)
+    user_id = register_with_phone(container, EMAIL)
     started = container.login.start(EMAIL, PASSWORD, CTX)
     code = latest_code(container)
     container.storage.increment_counter(
@@ -118,7 +106,7 @@ def test_a_right_code_is_refused_once_wrong_codes_spent_the_budget_after_it_went
     make_container: MakeContainer,
 ) -> None:
     container = make_container(otp_account_failure_limit=3)
-    user_id = _user_id(container)
+    user_id = register_with_phone(container, EMAIL)
     started = container.login.start(EMAIL, PASSWORD, CTX)
     container.storage.increment_counter(  # wrong codes of other sign-ins, after this code went out
         code_failures_key(user_id), 3, container.clock.now(), container.clock.now() + timedelta(days=1)
@@ -137,7 +125,7 @@ def test_a_code_replaced_between_the_read_and_the_check_counts_as_a_wrong_one(
     """The first code was right when the challenge was read; a resend replaced it before the check:
     it is a wrong code, counted like one."""
     container = make_container(resend_cooldown_seconds=0)
-    user_id = _user_id(container)
+    user_id = register_with_phone(container, EMAIL)
     started = container.login.start(EMAIL, PASSWORD, CTX)
     first = latest_code(container)
     read = container.storage.get_challenge(started.otp_id)  # type: ignore[union-attr]
@@ -158,7 +146,7 @@ def test_an_account_deleted_between_the_password_and_the_code_signs_nobody_in(
 ) -> None:
     """The verify step reads the account with its challenge, as it is then: a deleted one is gone."""
     container = make_container()
-    user_id = _user_id(container)
+    user_id = register_with_phone(container, EMAIL)
     started = container.login.start(EMAIL, PASSWORD, CTX)
     code = latest_code(container)
     assert container.storage.delete_user(user_id, container.clock.now())
