@@ -406,13 +406,10 @@ class LimitsService:
         """`code_succeeded`'s counter changes and the records that hold them back, for a caller that
         writes them with its own record (`TokenService.issue_pair_counted`); when they are held back,
         `code_succeeded` says why."""
-        failures = code_failures_key(user_id)
-        changes = [forget(failures)]
+        changes = [forget(code_failures_key(user_id))]
         if phone:
             changes.append(self.sms.guard.verified_change(phone))
-        guards = [Unless(lock_key(user_id))]
-        if within_budget:
-            guards.append(Unless(failures, self._policy.otp_account_failure_limit))
+        guards = self._second_step_guards(user_id) if within_budget else [Unless(lock_key(user_id))]
         return changes, guards
 
     def _refuse_locked(self, user_id: str, ctx: RequestContext) -> NoReturn:
@@ -449,7 +446,8 @@ class LimitsService:
         `alongside`: counter changes owed by the same request, taken with the SMS's (`SmsAdmission`).
 
         Raises:
-            DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted.
+            DestinationNotAllowed, DestinationBlocked, RateLimited, SmsBudgetExhausted; what
+            `alongside.settle` raises (AccountLocked, RateLimited).
         """
         self.sms.reserve(SmsRequest(phone, segments, account, cooldown), ctx, alongside)
 
