@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -21,8 +22,7 @@ def insert_audits(
     detail: Callable[[dict[str, str]], Any] = _DETAIL_JSON,
 ) -> tuple[str, list[Any]]:
     """One statement, rows in order; `mark` is the driver's placeholder."""
-    row = "(" + ", ".join(mark for _ in range(8)) + ")"
-    sql = f"INSERT INTO audit ({COLUMNS}) VALUES {', '.join(row for _ in events)}"  # noqa: S608 (placeholders only)
+    sql = _insert_sql(len(events), mark)
     values = [
         value
         for e in events
@@ -38,6 +38,12 @@ def insert_audits(
         )
     ]
     return sql, values
+
+
+@functools.lru_cache(maxsize=16)  # a step stores one to three events: a few texts, built once each
+def _insert_sql(count: int, mark: str) -> str:
+    row = "(" + ", ".join(mark for _ in range(8)) + ")"
+    return f"INSERT INTO audit ({COLUMNS}) VALUES {', '.join(row for _ in range(count))}"  # noqa: S608 (placeholders only)
 
 
 # PostgreSQL types of COLUMNS: the rows of a SELECT are not typed by the INSERT's columns, as VALUES are.

@@ -46,6 +46,9 @@ def challenge_row(c: Challenge) -> tuple[object, ...]:
     return challenge_values(c, epoch)
 
 
+_CHALLENGE_WITH_ACCOUNT = CHALLENGE_WITH_ACCOUNT.format(p="?")
+
+
 class SqliteStorage(
     SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteDeliveries, SqliteIdempotency, SqliteCounters
 ):
@@ -179,7 +182,7 @@ class SqliteStorage(
         return self._challenge(self._one("SELECT * FROM challenges WHERE id = ?", (challenge_id,)))
 
     def get_challenge_with_account(self, challenge_id: str) -> tuple[Challenge | None, User | None]:
-        row = self._one(CHALLENGE_WITH_ACCOUNT.format(p="?"), (challenge_id,))
+        row = self._one(_CHALLENGE_WITH_ACCOUNT, (challenge_id,))
         if row is None:
             return None, None
         account = account_of(row)

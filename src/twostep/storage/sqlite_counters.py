@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -20,10 +21,21 @@ def upsert_counters(changes: Sequence[CounterChange], unless: Sequence[Unless]) 
     """One statement for the whole batch: each row adds to a live counter or (re)starts it, and
     returns its state. Restarts are named by key, as the upsert sees only the table's columns. With
     `unless`, the rows come from a SELECT that yields none while one of those counters holds."""
-    rows = ", ".join("(?, ?, ?)" for _ in changes)
-    restart = [c for c in changes if c.restart]
+    restarts = sum(1 for c in changes if c.restart)
+    return _upsert_sql(len(changes), restarts, tuple(_shape(u) for u in unless))
+
+
+def _shape(guard: Unless) -> Unless:
+    """What of a guard its SQL text depends on (not its key: a parameter)."""
+    return Unless("", None if guard.at_least is None else 0, guard.blocked_prefix)
+
+
+# A sign-in writes a few batch shapes over and over; the text is built once per shape.
+@functools.lru_cache(maxsize=64)
+def _upsert_sql(count: int, restarts: int, unless: tuple[Unless, ...]) -> str:
+    rows = ", ".join("(?, ?, ?)" for _ in range(count))
     again = "expires_at <= ?" + (
-        f" OR excluded.key IN ({', '.join('?' for _ in restart)})" if restart else ""
+        f" OR excluded.key IN ({', '.join('?' for _ in range(restarts))})" if restarts else ""
     )
     source = f"VALUES {rows}"
     if unless:
