@@ -301,7 +301,6 @@ def _wire(
             hasher=passwords,
             limits=limits,
             audit=audit,
-            clock=clock,
             code_spec=login_spec,
             require_second_factor=settings.require_second_factor,
             factors=factor_services.second_factor,

@@ -1,0 +1,201 @@
+"""A sign-in's first step: `start` checks the password and texts a code (or, when the account has an
+authenticator app, expects its code and texts nothing); `resend` texts a fresh code for the same login
+(also the SMS fallback). A remembered device skips the second step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from twostep.domain.delivery import SMS
+from twostep.domain.errors import ChallengeNotFound, InvalidCredentials, InvalidInput, SecondFactorRequired
+from twostep.domain.factor_summary import EnrolledFactors
+from twostep.domain.factors import Factor
+from twostep.domain.identity import E164, mask_phone, normalise_email
+from twostep.domain.ids import new_uuid4
+from twostep.domain.models import NO_CONTEXT, RequestContext, User
+from twostep.domain.passwords import PasswordHasher
+from twostep.domain.ports import ChallengeStore, UserStore
+from twostep.services.audit import AuditService
+from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.counting import Alongside
+from twostep.services.devices import DeviceService
+from twostep.services.limits import LimitsService
+from twostep.services.second_factor import SecondFactorService
+from twostep.services.tokens import TokenPair, TokenService
+
+REMEMBERED_DEVICE_AMR = ("pwd", "device")
+# An authenticator app or a passkey takes longer to reach than a text message.
+UNSENT_CHALLENGE_TTL_SECONDS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class LoginStarted:
+    otp_id: str
+    expires_at: datetime
+    destination: str
+    resend_after: datetime
+    factors: tuple[Factor, ...] = ("sms",)
+    expected: Factor = "sms"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeResent:
+    expires_at: datetime
+    resend_after: datetime
+
+
+class PasswordStep:
+    def __init__(
+        self,
+        *,
+        users: UserStore,
+        challenges: ChallengeStore,
+        codes: ChallengeService,
+        tokens: TokenService,
+        hasher: PasswordHasher,
+        limits: LimitsService,
+        audit: AuditService,
+        code_spec: CodeSpec,
+        require_second_factor: bool,
+        factors: SecondFactorService | None = None,
+        devices: DeviceService | None = None,
+    ) -> None:
+        self._users, self._challenges, self._codes, self._tokens = users, challenges, codes, tokens
+        self._hasher, self._limits, self._audit = hasher, limits, audit
+        self._spec = code_spec
+        self._require_second_factor = require_second_factor
+        self._factors, self._devices = factors, devices
+
+    def password_matches(self, email: str, password: str) -> bool:
+        """Whether `password` is the account's (its Argon2 hash; an unknown email costs the same work).
+        Counts nothing: for confirming a replay of a sign-in that this password already passed."""
+        try:
+            email = normalise_email(email)
+        except InvalidInput:
+            email = email.strip().lower()
+        user = self._users.find_user_by_email(email)
+        return self._hasher.verify(user.password_hash if user else None, password) and user is not None
+
+    def start(
+        self, email: str, password: str, ctx: RequestContext = NO_CONTEXT, device_token: str | None = None
+    ) -> LoginStarted | TokenPair:
+        """`device_token` from an earlier "remember this device" skips the second factor.
+
+        Raises: InvalidCredentials, AccountLocked, RateLimited, SecondFactorRequired, SmsDeliveryError.
+        """
+        try:
+            email = normalise_email(email)
+        except InvalidInput:
+            email = email.strip().lower()
+        attempt = self._limits.begin_login(email, ctx)
+        # The account and (where one storage request can) its enrolled factors, read together.
+        user, enrolled = self._users.find_user_signing_in(email)
+        # An unknown email costs the same Argon2 work and the same counter writes as a known one, and
+        # answers the same: no timing or response oracle for who has an account.
+        if not self._hasher.verify(user.password_hash if user else None, password) or user is None:
+            self._audit.record("login_failed", ctx=ctx, email=email, user_id=user.id if user else None)
+            raise InvalidCredentials()
+        factors: tuple[Factor, ...] | None = None
+        if device_token is None and not self._hasher.needs_rehash(user.password_hash):
+            factors = self._available(user, enrolled)
+            if user.phone is not None and (SecondFactorService.preferred(factors) or factors[0]) == "sms":
+                # The password's counts settled, the lock and the wrong-code count checked, in the
+                # storage request that takes the code's SMS limits (each on its own where one refuses).
+                owed = self._limits.settle_with_code(attempt, user.id, ctx)
+                try:
+                    return self._challenge(user, factors, "sms", ctx, owed)
+                finally:
+                    owed.settle()  # a no-op once settled; else the code failed before its SMS was asked
+        # The password's counts settled, the lock checked and the wrong-code count (checked below,
+        # before a code goes out) read, in one storage request.
+        code_failures = self._limits.login_succeeded(attempt, user.id)
+        if self._hasher.needs_rehash(user.password_hash):
+            self._users.set_password_hash(user.id, self._hasher.hash(password))
+        if self._devices is not None and self._devices.recognises(device_token, user.id):
+            # The second factor is possession of this device's token, set by an earlier sign-in with
+            # two factors. RFC 8176 registers no value for it; `device` says it without colliding.
+            self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd,device")
+            return self._tokens.issue_pair(user, REMEMBERED_DEVICE_AMR, ctx)
+        if factors is None:
+            factors = self._available(user, enrolled)
+        if not factors:
+            if self._require_second_factor:
+                self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason="no_phone")
+                raise SecondFactorRequired()
+            self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd")
+            return self._tokens.issue_pair(user, ("pwd",), ctx)
+        self._limits.check_code_failures(user.id, code_failures, ctx)
+        expected = SecondFactorService.preferred(factors) or factors[0]
+        return self._challenge(user, factors, expected, ctx)
+
+    def _available(self, user: User, enrolled: EnrolledFactors | None) -> tuple[Factor, ...]:
+        if self._factors is None:
+            return ("sms",) if user.phone else ()
+        return self._factors.available(user, enrolled)
+
+    def _challenge(
+        self,
+        user: User,
+        factors: tuple[Factor, ...],
+        expected: Factor,
+        ctx: RequestContext,
+        owed: Alongside | None = None,
+    ) -> LoginStarted:
+        if expected == "sms" and user.phone is not None:
+            challenge = self._codes.issue(
+                challenge_id=new_uuid4(),
+                purpose="login",
+                subject=user.id,
+                phone=user.phone,
+                spec=self._spec_in(user.locale),
+                ctx=ctx,
+                alongside=owed,
+            )
+            resend_after = self._codes.resend_after(challenge)
+        else:  # no text message: the authenticator app (or a passkey) is expected first
+            challenge = self._codes.open_unsent(
+                challenge_id=new_uuid4(),
+                subject=user.id,
+                phone=user.phone or E164(""),  # no phone: no SMS fallback
+                spec=self._spec,
+                ttl_seconds=max(self._spec.ttl_seconds, UNSENT_CHALLENGE_TTL_SECONDS),
+            )
+            resend_after = challenge.created_at
+        return LoginStarted(
+            otp_id=challenge.id,
+            expires_at=challenge.expires_at,
+            destination=mask_phone(user.phone) if user.phone else "",
+            resend_after=resend_after,
+            factors=factors,
+            expected=expected,
+        )
+
+    def _spec_in(self, preferred_locale: str | None) -> CodeSpec:
+        """The login code spec with the account's stored language (no copy when it is the spec's)."""
+        if preferred_locale == self._spec.preferred_locale:
+            return self._spec
+        return replace(self._spec, preferred_locale=preferred_locale)
+
+    def _spec_for(self, user_id: str, ctx: RequestContext, channel: str) -> CodeSpec:
+        """The code spec for `channel` with the account's stored language, read only when the request
+        names none."""
+        spec = self._spec if channel == SMS else replace(self._spec, channel=channel)
+        if not self._codes.wants_preference(ctx):
+            return spec
+        user = self._users.get_user(user_id)
+        return replace(spec, preferred_locale=user.locale if user else None)
+
+    def resend(self, otp_id: str, ctx: RequestContext = NO_CONTEXT, channel: str = SMS) -> CodeResent:
+        """A new code by `channel` (`sms`, or `voice` / `whatsapp` where configured).
+
+        Raises: ChannelNotConfigured, ChallengeNotFound, ChallengeGone, RateLimited, SmsDeliveryError.
+        """
+        self._codes.ensure_channel(channel)
+        challenge = self._challenges.get_challenge(otp_id)
+        if challenge is None or challenge.purpose != "login":
+            raise ChallengeNotFound()
+        # A locked account gets no more codes: they could not be used, and each one costs money.
+        self._limits.check_second_factor_allowed(challenge.subject, ctx)
+        replaced = self._codes.replace(challenge, self._spec_for(challenge.subject, ctx, channel), ctx)
+        return CodeResent(expires_at=replaced.expires_at, resend_after=self._codes.resend_after(replaced))
