@@ -3,21 +3,22 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from twostep.domain.json_text import dumps_like_json
 from twostep.domain.models import AuditEvent
 
 COLUMNS = "event, at, user_id, email_hash, phone_masked, ip, request_id, detail"
+_DETAIL_JSON = dumps_like_json()  # json.dumps's text, its encoder built once
 
 
 def insert_audits(
     events: Sequence[AuditEvent],
     mark: str,
     moment: Callable[[datetime], Any],
-    detail: Callable[[dict[str, str]], Any] = json.dumps,
+    detail: Callable[[dict[str, str]], Any] = _DETAIL_JSON,
 ) -> tuple[str, list[Any]]:
     """One statement, rows in order; `mark` is the driver's placeholder."""
     row = "(" + ", ".join(mark for _ in range(8)) + ")"
