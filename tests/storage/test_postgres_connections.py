@@ -1,6 +1,6 @@
 """The PostgreSQL connection layer's choices that the conformance suite cannot see: which pooled
-connection a statement gets, statements prepared on first use, and a kept cursor that survives a
-failed statement. Real PostgreSQL (the `postgres_url` fixture); private helpers on purpose, as these
+connection a statement gets, statements prepared on first use, a kept cursor that survives a
+failed statement, and `%s` placeholders turned into PostgreSQL's `$n` once per statement text. Real PostgreSQL (the `postgres_url` fixture); private helpers on purpose, as these
 are the layer's own promises, not the storage port's."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from twostep.domain.errors import StorageUnavailable
-from twostep.storage.postgres_connection import PostgresConnections
+from twostep.storage.postgres_connection import PostgresConnections, numbered
 
 BACKEND = "SELECT pg_backend_pid() AS pid"
 
@@ -62,3 +62,21 @@ def test_the_kept_cursor_works_after_a_failed_statement_and_a_failed_transaction
     with connections._guard() as conn, conn.transaction():
         assert connections._run(conn, "SELECT 3 AS n").fetchall() == [{"n": 3}]
     assert connections._one("SELECT 4 AS n") == {"n": 4}
+
+
+def test_placeholders_become_numbered_and_a_doubled_percent_a_literal_one() -> None:
+    assert numbered("SELECT %s::int, %s WHERE a LIKE 'x%%' OR b = %s") == (
+        "SELECT $1::int, $2 WHERE a LIKE 'x%' OR b = $3"
+    )
+    assert numbered("SELECT '%%s'") == "SELECT '%s'"
+    assert numbered("SELECT 1") == "SELECT 1"
+    with pytest.raises(ValueError, match="only %s"):
+        numbered("SELECT %d")
+
+
+def test_a_statement_with_more_parameters_than_psycopg_caches_runs(connections: PostgresConnections) -> None:
+    # psycopg keeps its own conversion only up to 50 parameters; ours holds for any number.
+    count = 80
+    sql = "SELECT " + " + ".join(["%s::int"] * count) + " AS n"
+    for _ in range(2):
+        assert connections._one(sql, list(range(count))) == {"n": sum(range(count))}

@@ -35,6 +35,19 @@ def test_code_hmac_is_bound_to_the_challenge() -> None:
         CodeHasher(b"short")
 
 
+def test_code_hmac_is_the_stored_hmac_sha256_text() -> None:
+    """Codes stored before stay valid: the text is HMAC-SHA256 of `id NUL code` (NUL binding), in hex."""
+    import hashlib
+    import hmac
+
+    hasher = CodeHasher(b"k" * 32)
+    for challenge_id, code in [("challenge-a", "123456"), ("é-id", "0000"), ("x", "9" * 10)]:
+        plain = hmac.new(b"k" * 32, f"{challenge_id}\x00{code}".encode(), hashlib.sha256).hexdigest()
+        bound = hmac.new(b"k" * 32, f"{challenge_id}\x00{code}\x00tx".encode(), hashlib.sha256).hexdigest()
+        assert hasher.digest(challenge_id, code) == plain
+        assert hasher.digest(challenge_id, code, "tx") == "b1:" + bound
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"), [("012345", "012345"), (12345, "012345"), (" 4321 ", "4321"), (0, "000000")]
 )

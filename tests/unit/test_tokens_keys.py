@@ -46,6 +46,37 @@ def test_round_trip(algorithm: str) -> None:
     assert claims.exp - claims.iat == 900
 
 
+def test_rs256_tokens_are_pyjwt_encodings_on_thousands_of_claim_sets() -> None:
+    """The RS256 signer made once (its padding and hash objects too) gives, token after token, the bytes
+    `jwt.encode` gives for the same claims and header, and PyJWT verifies each with the public key."""
+    import random
+
+    import jwt
+
+    rng = random.Random(19)
+    clock = FixedClock()
+    issuer, _, keys = _pair("RS256", clock)
+    key = keys.current
+    header = {"kid": key.kid, "typ": "at+jwt"}
+    names = ["a", "Zoë", "名前", "o'brien", 'q"uote', "back\\slash", "tab\t", "\u2028"]
+    amrs = [("pwd", "sms"), ("pwd", "otp"), ("pwd",), ("hwk",), ("pwd", "mfa", "sms")]
+    for n in range(2000):
+        email = f"{rng.choice(names)}{n}@example.com"
+        amr, auth_time = rng.choice(amrs), rng.randrange(0, 2**31)
+        token = issuer.issue(user_id=f"u{n}", email=email, amr=amr, sid=f"s{n}", auth_time=auth_time)
+        claims = jwt.decode(
+            token,
+            key.verification_material,
+            algorithms=["RS256"],
+            audience="aud",
+            issuer="iss",
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},  # a fixed clock's times
+        )
+        assert (claims["email"], tuple(claims["amr"]), claims["auth_time"]) == (email, amr, auth_time)
+        assert token == jwt.encode(claims, key.signing_material, algorithm="RS256", headers=header)
+        clock.advance(rng.randrange(0, 5))
+
+
 @pytest.mark.parametrize("algorithm", ["RS256", "HS256", "EdDSA"])
 def test_issued_tokens_are_pyjwt_encodings(algorithm: str) -> None:
     """The issuer signs with a prepared key instead of calling `jwt.encode`; for the deterministic

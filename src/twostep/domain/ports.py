@@ -73,6 +73,14 @@ class UserStore(Protocol):
         after the password, as before. An unknown email: (None, None)."""
         ...
 
+    def find_user_counting(
+        self, email: str, changes: Sequence[CounterChange], now: datetime
+    ) -> tuple[CounterBatch, tuple[User | None, EnrolledFactors | None]]:
+        """`change_counters(changes, now)` (a login attempt's counts) and `find_user_signing_in(email)`,
+        in one storage request where the backend can (PostgreSQL: one statement; the others make the
+        two requests in turn). The account is read whatever the batch did."""
+        ...
+
     def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
 
     def set_user_locale(self, user_id: str, locale: str | None) -> bool:

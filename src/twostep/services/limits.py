@@ -14,16 +14,18 @@ typed (normalised), never by whether an account exists, so refusals reveal nothi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn
 
 from twostep.domain.clock import Clock
-from twostep.domain.counter_batch import CounterChange, Unless, forget
+from twostep.domain.counter_batch import CounterBatch, CounterChange, Unless, forget
 from twostep.domain.errors import AccountLocked, RateLimited
+from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.metrics import NO_METRICS, Metrics
-from twostep.domain.models import NO_CONTEXT, RequestContext
-from twostep.domain.ports import Counter, CounterStore, PrefixBlock, PrefixBlockStore
+from twostep.domain.models import NO_CONTEXT, RequestContext, User
+from twostep.domain.ports import Counter, CounterStore, PrefixBlock, PrefixBlockStore, UserStore
 from twostep.services.account_locks import lock_key
 from twostep.services.audit import AuditService
 from twostep.services.counting import (
@@ -60,6 +62,8 @@ SECOND_FACTOR_MEMORY_SECONDS = 3650 * DAY
 # The lock does not lift by waiting; Retry-After on it is advice not to retry before a day has passed.
 SECOND_FACTOR_LOCKED_RETRY_SECONDS = DAY
 LOGIN_FAILURE_MEMORY_SECONDS = DAY
+# How a login attempt's counter batch reaches the storage (alone, or with the account's read).
+CountBatch = Callable[[Sequence[CounterChange], datetime], CounterBatch]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +203,28 @@ class LimitsService:
         Raises:
             RateLimited: the caller's IP rate, this client's delay, or the account-wide delay.
         """
-        fast = self._begin_login_in_one(email, ctx)
+        return self._begin_login(email, ctx, self._counters.change_counters)
+
+    def begin_login_finding_user(
+        self, email: str, ctx: RequestContext, users: UserStore
+    ) -> tuple[LoginAttempt, tuple[User | None, EnrolledFactors | None]]:
+        """`begin_login`, and the account signing in (`find_user_signing_in`) read in the storage
+        request that counts the attempt (`find_user_counting`: one statement on PostgreSQL).
+
+        Raises: what `begin_login` raises (the account read then goes unused).
+        """
+        found: list[tuple[User | None, EnrolledFactors | None]] = []
+
+        def counted(changes: Sequence[CounterChange], now: datetime) -> CounterBatch:
+            batch, account = users.find_user_counting(email, changes, now)
+            found.append(account)
+            return batch
+
+        attempt = self._begin_login(email, ctx, counted)
+        return attempt, found[0] if found else users.find_user_signing_in(email)
+
+    def _begin_login(self, email: str, ctx: RequestContext, run_batch: CountBatch) -> LoginAttempt:
+        fast = self._begin_login_in_one(email, ctx, run_batch)
         if fast is not None:
             return fast
         self.check_ip("login", ctx)
@@ -215,7 +240,9 @@ class LimitsService:
             raise
         return LoginAttempt(client, account)
 
-    def _begin_login_in_one(self, email: str, ctx: RequestContext) -> LoginAttempt | None:
+    def _begin_login_in_one(
+        self, email: str, ctx: RequestContext, run_batch: CountBatch
+    ) -> LoginAttempt | None:
         """The usual case in one storage request: the IP's count and both failure counts, all or nothing,
         each failure count within its free ones. None when a failure count is past them: then nothing
         was counted and the caller takes the step by step way through the delay gates.
@@ -235,7 +262,7 @@ class LimitsService:
             start, end = window_of(now, window)
             key = ip_key("login", ip_bucket(ctx.ip), window, start)
             asks.insert(0, Ask(key, end, limit, "ip_login_rate", window))
-        batch = self._counters.change_counters([ask.change() for ask in asks], now)
+        batch = run_batch([ask.change() for ask in asks], now)
         if batch.refused is None:
             held = {ask.key: (ask, value or 0) for ask, value in zip(asks, batch.values, strict=True)}
             if ctx.ip is not None:

@@ -88,9 +88,9 @@ class PasswordStep:
             email = normalise_email(email)
         except InvalidInput:
             email = email.strip().lower()
-        attempt = self._limits.begin_login(email, ctx)
-        # The account and (where one storage request can) its enrolled factors, read together.
-        user, enrolled = self._users.find_user_signing_in(email)
+        # The attempt counted, and the account and (where one storage request can) its enrolled
+        # factors read, in the one storage request where the backend can (PostgreSQL).
+        attempt, (user, enrolled) = self._limits.begin_login_finding_user(email, ctx, self._users)
         # An unknown email costs the same Argon2 work and the same counter writes as a known one, and
         # answers the same: no timing or response oracle for who has an account.
         if not self._hasher.verify(user.password_hash if user else None, password) or user is None:

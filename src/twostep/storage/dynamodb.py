@@ -76,6 +76,7 @@ from twostep.storage.dynamodb_tokens import RefreshTokenOps
 from twostep.storage.dynamodb_upkeep import UpkeepOps
 from twostep.storage.dynamodb_users import UserOps
 from twostep.storage.phone_crypto import PhoneCipher, derive_phone_index_key
+from twostep.storage.sign_in_counts import CountsThenAccount
 
 _NOT_CONSUMED = "attribute_exists(PK) AND attribute_not_exists(consumed_at)"
 
@@ -92,6 +93,7 @@ class DynamoDbStorage(
     FactorSummaryOps,
     DeliveryOps,
     IdempotencyOps,
+    CountsThenAccount,
 ):
     """Satisfies every storage port over one boto3 client (thread-safe)."""
 

@@ -37,11 +37,12 @@ from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.memory_deliveries import MemoryDeliveries
 from twostep.storage.memory_factors import MemoryFactors
 from twostep.storage.memory_idempotency import MemoryIdempotency
+from twostep.storage.sign_in_counts import CountsThenAccount
 
 T = TypeVar("T")
 
 
-class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency):
+class MemoryStorage(MemoryFactors, MemoryDeliveries, MemoryIdempotency, CountsThenAccount):
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._users: dict[str, User] = {}

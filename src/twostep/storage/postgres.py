@@ -30,6 +30,7 @@ from twostep.storage.postgres_deliveries import PostgresDeliveries
 from twostep.storage.postgres_factors import PostgresFactors
 from twostep.storage.postgres_idempotency import PostgresIdempotency
 from twostep.storage.postgres_sessions import INSERT_REFRESH, refresh_row
+from twostep.storage.postgres_sign_in import PostgresSignInCounts
 from twostep.storage.postgres_upkeep import PostgresUpkeep
 from twostep.storage.postgres_users import PostgresUsers, user_of
 from twostep.storage.sql_accounts import CHALLENGE_WITH_ACCOUNT, account_of
@@ -74,6 +75,7 @@ def _refresh(row: Row | None) -> RefreshToken | None:
 
 
 class PostgresStorage(
+    PostgresSignInCounts,
     PostgresFactors,
     PostgresUsers,
     PostgresUpkeep,

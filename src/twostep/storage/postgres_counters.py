@@ -65,6 +65,27 @@ def counter_source_parameters(
     return params + [v for guard in unless for v in held_parameters(guard, now)]
 
 
+def one_statement(
+    changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless]
+) -> tuple[str, list[object], bool] | None:
+    """The batch as one autocommit statement: (SQL, parameters, limited), or None when only the
+    transaction can say what happens (an amount alone past its limit refuses a (re)started counter).
+    A limited statement that returns no row wrote nothing (a counter was too full, or an `unless`
+    held); one that raises `NotNullViolation` hit a limit that a request passed in between."""
+    restart = [c.key for c in changes if c.restart]
+    source = counter_source_parameters(changes, now, unless)
+    limited = [c for c in changes if c.limit is not None]
+    if not limited:  # one statement is atomic on its own
+        return upsert_counters(len(changes), unless), [*source, now, restart, now, restart], False
+    if any(c.limit is not None and c.amount > c.limit for c in changes):
+        return None
+    live = [c for c in limited if not c.restart]
+    full: list[object] = [v for c in live for v in (c.key, now, c.amount, c.limit)]
+    caps: list[object] = [v for c in limited for v in (c.key, c.limit)]
+    sql = upsert_counters(len(changes), unless, len(limited), len(live))
+    return sql, [*source, *full, now, restart, *caps, now, restart], True
+
+
 class PostgresCounters(PostgresConnections):
     def change_counters(
         self, changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless] = ()
@@ -72,35 +93,27 @@ class PostgresCounters(PostgresConnections):
         check_batch(changes)
         if not changes:
             return CounterBatch(None, (), ())
-        restart = [c.key for c in changes if c.restart]
-        source = counter_source_parameters(changes, now, unless)
-        limited = [c for c in changes if c.limit is not None]
-        if not limited:  # one statement is atomic on its own
-            sql = upsert_counters(len(changes), unless)
-            with self._guard() as conn:
-                rows = self._run(conn, sql, [*source, now, restart, now, restart]).fetchall()
-            return batch_answer(changes, rows, None, unless, as_is)
-        # An amount alone past its limit refuses a (re)started counter: straight to the exact way.
-        if all(c.limit is None or c.amount <= c.limit for c in changes):
-            live = [c for c in limited if not c.restart]
-            full: list[object] = [v for c in live for v in (c.key, now, c.amount, c.limit)]
-            caps: list[object] = [v for c in limited for v in (c.key, c.limit)]
-            sql = upsert_counters(len(changes), unless, len(limited), len(live))
+        statement = one_statement(changes, now, unless)
+        if statement is not None:
+            sql, params, limited = statement
             with self._guard() as conn:
                 try:
-                    params = [*source, *full, now, restart, *caps, now, restart]
                     rows = self._run(conn, sql, params).fetchall()
                 except psycopg.errors.NotNullViolation:
+                    if not limited:
+                        raise
                     rows = []  # a limit would be passed: nothing changed; the transaction below says which
-            if rows:
+            if rows or not limited:
                 return batch_answer(changes, rows, None, unless, as_is)
             # Nothing written: a counter was too full, or an `unless` held; the exact way says which.
-        return self._change_in_transaction(changes, now, unless, [*source, now, restart, now, restart])
+        return self.change_in_transaction(changes, now, unless)
 
-    def _change_in_transaction(
-        self, changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless], params: list[object]
+    def change_in_transaction(
+        self, changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless] = ()
     ) -> CounterBatch:
         """The batch in a transaction that reads the values back and rolls back past a limit."""
+        restart = [c.key for c in changes if c.restart]
+        params = [*counter_source_parameters(changes, now, unless), now, restart, now, restart]
         sql = upsert_counters(len(changes), unless)
         refused: int | None = None
         with self._guard() as conn, conn.transaction():

@@ -3,25 +3,26 @@
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from twostep.domain.json_text import dumps_like_json
 from twostep.domain.models import AuditEvent
 
 COLUMNS = "event, at, user_id, email_hash, phone_masked, ip, request_id, detail"
+_DETAIL_JSON = dumps_like_json()  # json.dumps's text, its encoder built once
 
 
 def insert_audits(
     events: Sequence[AuditEvent],
     mark: str,
     moment: Callable[[datetime], Any],
-    detail: Callable[[dict[str, str]], Any] = json.dumps,
+    detail: Callable[[dict[str, str]], Any] = _DETAIL_JSON,
 ) -> tuple[str, list[Any]]:
     """One statement, rows in order; `mark` is the driver's placeholder."""
-    row = "(" + ", ".join(mark for _ in range(8)) + ")"
-    sql = f"INSERT INTO audit ({COLUMNS}) VALUES {', '.join(row for _ in events)}"  # noqa: S608 (placeholders only)
+    sql = _insert_sql(len(events), mark)
     values = [
         value
         for e in events
@@ -37,6 +38,12 @@ def insert_audits(
         )
     ]
     return sql, values
+
+
+@functools.lru_cache(maxsize=16)  # a step stores one to three events: a few texts, built once each
+def _insert_sql(count: int, mark: str) -> str:
+    row = "(" + ", ".join(mark for _ in range(8)) + ")"
+    return f"INSERT INTO audit ({COLUMNS}) VALUES {', '.join(row for _ in range(count))}"  # noqa: S608 (placeholders only)
 
 
 # PostgreSQL types of COLUMNS: the rows of a SELECT are not typed by the INSERT's columns, as VALUES are.

@@ -22,6 +22,7 @@ from twostep.storage.challenges_sql import challenge_values
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.deliveries_sql import values as delivery_values
 from twostep.storage.purge_sql import purge_statements
+from twostep.storage.sign_in_counts import CountsThenAccount
 from twostep.storage.sql_accounts import CHALLENGE_WITH_ACCOUNT, account_of
 from twostep.storage.sql_audit import insert_audits
 from twostep.storage.sql_factor_summary import FIND_SIGNING_IN, enrolled
@@ -46,8 +47,17 @@ def challenge_row(c: Challenge) -> tuple[object, ...]:
     return challenge_values(c, epoch)
 
 
+_CHALLENGE_WITH_ACCOUNT = CHALLENGE_WITH_ACCOUNT.format(p="?")
+
+
 class SqliteStorage(
-    SqliteFactors, SqliteSessionOps, SqlitePrefixBlocks, SqliteDeliveries, SqliteIdempotency, SqliteCounters
+    SqliteFactors,
+    SqliteSessionOps,
+    SqlitePrefixBlocks,
+    SqliteDeliveries,
+    SqliteIdempotency,
+    SqliteCounters,
+    CountsThenAccount,
 ):
     """Satisfies every storage port; safe to share between threads."""
 
@@ -179,7 +189,7 @@ class SqliteStorage(
         return self._challenge(self._one("SELECT * FROM challenges WHERE id = ?", (challenge_id,)))
 
     def get_challenge_with_account(self, challenge_id: str) -> tuple[Challenge | None, User | None]:
-        row = self._one(CHALLENGE_WITH_ACCOUNT.format(p="?"), (challenge_id,))
+        row = self._one(_CHALLENGE_WITH_ACCOUNT, (challenge_id,))
         if row is None:
             return None, None
         account = account_of(row)

@@ -97,6 +97,44 @@ class _Borrowed:
             pool._discard(pooled.conn)
 
 
+class _Transaction:
+    """`BEGIN IMMEDIATE` … `COMMIT` on a borrowed connection (`SqliteSessionOps._transaction`), rolled
+    back on any error (also a failed COMMIT), then handed to the borrow's `__exit__` as a statement's
+    error is. A class for the same reason as `_Borrowed`: each write of a sign-in goes through one."""
+
+    __slots__ = ("_borrowed", "_conn")
+
+    def __init__(self, borrowed: _Borrowed) -> None:
+        self._borrowed = borrowed
+
+    def __enter__(self) -> sqlite3.Connection:
+        conn = self._conn = self._borrowed.__enter__()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException as error:
+            self._borrowed.__exit__(type(error), error, error.__traceback__)
+            raise
+        return conn
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        conn = self._conn
+        try:
+            if kind is None:
+                try:
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            else:
+                conn.execute("ROLLBACK")
+        except BaseException as failure:
+            self._borrowed.__exit__(type(failure), failure, failure.__traceback__)
+            raise
+        self._borrowed.__exit__(kind, error, trace)
+
+
 class SqliteConnections:
     """One SQLite file shared by threads through a small pool of connections.
 
@@ -237,6 +275,10 @@ class SqliteConnections:
         except OSError:
             return None
         return (stat.st_dev, stat.st_ino)
+
+    def _write(self) -> _Transaction:
+        """A borrowed connection in a write transaction (see `_Transaction`)."""
+        return _Transaction(_Borrowed(self, False))
 
     def _guard(self, *, unique: bool = False) -> _Borrowed:
         """A borrowed connection for one statement or transaction. Every driver error becomes

@@ -10,6 +10,7 @@ Retry-After.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
@@ -31,10 +32,21 @@ def upsert_counters(changes: Sequence[CounterChange], unless: Sequence[Unless], 
     `unless`, the rows come from a SELECT that yields none while one of those counters holds. With
     `capped` (pairs of key and limit, after the restart keys), a live counter the change would take past
     its limit is set NULL, which the NOT NULL column refuses: the statement fails and changes nothing."""
-    rows = ", ".join("(?, ?, ?)" for _ in changes)
-    restart = [c for c in changes if c.restart]
+    restarts = sum(1 for c in changes if c.restart)
+    return _upsert_sql(len(changes), restarts, tuple(_shape(u) for u in unless), capped)
+
+
+def _shape(guard: Unless) -> Unless:
+    """What of a guard its SQL text depends on (not its key: a parameter)."""
+    return Unless("", None if guard.at_least is None else 0, guard.blocked_prefix)
+
+
+# A sign-in writes a few batch shapes over and over; the text is built once per shape.
+@functools.lru_cache(maxsize=64)
+def _upsert_sql(count: int, restarts: int, unless: tuple[Unless, ...], capped: int) -> str:
+    rows = ", ".join("(?, ?, ?)" for _ in range(count))
     again = "expires_at <= ?" + (
-        f" OR excluded.key IN ({', '.join('?' for _ in restart)})" if restart else ""
+        f" OR excluded.key IN ({', '.join('?' for _ in range(restarts))})" if restarts else ""
     )
     source = f"VALUES {rows}"
     if unless:
