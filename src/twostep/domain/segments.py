@@ -24,14 +24,18 @@ class Segments:
     count: int
 
 
+GSM_ALL = GSM_BASIC | GSM_EXTENSION
+
+
 def is_gsm7(text: str) -> bool:
-    return all(char in GSM_BASIC or char in GSM_EXTENSION for char in text)
+    # One set operation instead of a generator step per character (every text's budget and length check).
+    return GSM_ALL.issuperset(text)
 
 
 def count_segments(text: str) -> Segments:
     """The encoding a phone network would use for `text` and how many segments it takes."""
     if is_gsm7(text):
-        units = sum(2 if char in GSM_EXTENSION else 1 for char in text)
+        units = len(text) + sum(text.count(char) for char in GSM_EXTENSION if char in text)
         single, part, encoding = GSM_SINGLE, GSM_PART, "gsm7"
     else:
         units = len(text.encode("utf-16-le")) // 2
