@@ -207,7 +207,8 @@ class CounterGate:
     def _held(asks: Sequence[Ask], values: Sequence[int | None], now: datetime) -> list[Held]:
         held = []
         for ask, value in zip(asks, values, strict=True):
-            if ask.limit is not None and value is not None:
+            # Only the caller's own limits are reported (`note_limit`): the others' windows not worked out.
+            if ask.limit is not None and value is not None and ask.name.startswith(CALLERS_OWN):
                 window = ask.window or seconds_until(ask.expires_at, now)
                 note_limit(ask.name, ask.limit, window, value, seconds_until(ask.expires_at, now))
             held.append(Held(ask.key, ask.expires_at, ask.amount, value or 0))
