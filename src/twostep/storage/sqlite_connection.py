@@ -39,13 +39,15 @@ def moment_or_none(value: float | None) -> datetime | None:
 
 
 # Idle connections kept open for reuse; each holds two descriptors (the file and its WAL).
-KEEP_IDLE = 8
-# Connections open at once. SQLite has one writer: beyond a few connections, the others only wait in
-# SQLite's busy handler while each holds its own page cache and prepared statements (~100 KiB). Under
-# the bench load, when a write stalls, up to 16 AnyIO threads opened 13-16 connections (+1.1-1.4 MiB
-# peak RSS); a borrower beyond the cap waits here instead, for up to the busy timeout. A cap of 4 cost
-# CPU per sign-in (~2 %, alternating A/B rounds); 8 (= KEEP_IDLE, so none is closed on return) did not.
-MAX_OPEN = 8
+KEEP_IDLE = 2
+# Connections open at once (= KEEP_IDLE, so none is closed on return); a borrower beyond the cap waits
+# here, for up to the busy timeout. SQLite has one writer, and in WAL mode a connection drops its whole
+# page cache when another connection wrote since its last transaction, then reads every page it needs
+# again (pread). With 8 connections taking turns under the bench's login load that was 22-24 read
+# calls per login; with 2, 8-9, and 0.05-0.1 ms less CPU per login on the request threads (alternating
+# A/B rounds). Two, not one: a long read (a backup) or a writer waiting on another process leaves one
+# for the requests. (Up to 16 AnyIO threads once opened 13-16 connections, +1.1-1.4 MiB peak RSS.)
+MAX_OPEN = 2
 # WAL pages after which a commit copies the WAL back into the database file (SQLite's default: 1,000).
 # Under steady load some connection is nearly always reading, so the WAL seldom starts over; once past
 # the mark, commit after commit ran a checkpoint (two fdatasyncs each): 0.39 fdatasyncs, 107 pwrites
