@@ -33,7 +33,7 @@ from twostep.services.housekeeping import HousekeepingPolicy, HousekeepingServic
 from twostep.services.idempotency import IdempotencyService
 from twostep.services.keyring import KeyRing, TokenPolicy
 from twostep.services.limits import LimitsService
-from twostep.services.login import LoginService
+from twostep.services.login import CodeStep, LoginService, PasswordStep
 from twostep.services.messages import MessageService
 from twostep.services.prefix_guard import PrefixGuard
 from twostep.services.receipts import DeliveryReceipts
@@ -294,17 +294,28 @@ def _wire(
             org_name=settings.org_name,
         ),
         login=LoginService(
-            users=storage,
-            challenges=storage,
-            codes=codes,
-            tokens=tokens,
-            hasher=passwords,
-            limits=limits,
-            audit=audit,
-            code_spec=login_spec,
-            require_second_factor=settings.require_second_factor,
-            factors=factor_services.second_factor,
-            devices=devices,
+            PasswordStep(
+                users=storage,
+                challenges=storage,
+                codes=codes,
+                tokens=tokens,
+                hasher=passwords,
+                limits=limits,
+                audit=audit,
+                code_spec=login_spec,
+                require_second_factor=settings.require_second_factor,
+                factors=factor_services.second_factor,
+                devices=devices,
+            ),
+            CodeStep(
+                users=storage,
+                challenges=storage,
+                codes=codes,
+                tokens=tokens,
+                limits=limits,
+                audit=audit,
+                factors=factor_services.second_factor,
+            ),
         ),
         messages=MessageService(storage, clock, users=storage),
         verification=VerificationService(

@@ -5,12 +5,6 @@ check under the attempt budget and the account lock). A remembered device skips 
 
 from __future__ import annotations
 
-from twostep.domain.passwords import PasswordHasher
-from twostep.domain.ports import ChallengeStore, UserStore
-from twostep.services.audit import AuditService
-from twostep.services.challenges import ChallengeService, CodeSpec
-from twostep.services.devices import DeviceService
-from twostep.services.limits import LimitsService
 from twostep.services.login_code_step import AMR, CHANNEL_METHOD, CodeStep, SignedIn
 from twostep.services.login_password_step import (
     REMEMBERED_DEVICE_AMR,
@@ -19,8 +13,6 @@ from twostep.services.login_password_step import (
     LoginStarted,
     PasswordStep,
 )
-from twostep.services.second_factor import SecondFactorService
-from twostep.services.tokens import TokenService
 
 __all__ = [
     "AMR",
@@ -28,54 +20,23 @@ __all__ = [
     "REMEMBERED_DEVICE_AMR",
     "UNSENT_CHALLENGE_TTL_SECONDS",
     "CodeResent",
+    "CodeStep",
     "LoginService",
     "LoginStarted",
+    "PasswordStep",
     "SignedIn",
 ]
 
 
 class LoginService:
-    def __init__(
-        self,
-        *,
-        users: UserStore,
-        challenges: ChallengeStore,
-        codes: ChallengeService,
-        tokens: TokenService,
-        hasher: PasswordHasher,
-        limits: LimitsService,
-        audit: AuditService,
-        code_spec: CodeSpec,
-        require_second_factor: bool,
-        factors: SecondFactorService | None = None,
-        devices: DeviceService | None = None,
-    ) -> None:
-        self.password_step = PasswordStep(
-            users=users,
-            challenges=challenges,
-            codes=codes,
-            tokens=tokens,
-            hasher=hasher,
-            limits=limits,
-            audit=audit,
-            code_spec=code_spec,
-            require_second_factor=require_second_factor,
-            factors=factors,
-            devices=devices,
-        )
-        self.code_step = CodeStep(
-            users=users,
-            challenges=challenges,
-            codes=codes,
-            tokens=tokens,
-            limits=limits,
-            audit=audit,
-            factors=factors,
-        )
+    """Both steps behind one service; the container builds each step with what it needs."""
+
+    def __init__(self, password_step: PasswordStep, code_step: CodeStep) -> None:
+        self.password_step, self.code_step = password_step, code_step
         # Each step's own methods, bound once: a caller reaches them without a forwarding call.
-        self.password_matches = self.password_step.password_matches
-        self.start = self.password_step.start
-        self.resend = self.password_step.resend
-        self.finish = self.code_step.finish
-        self.complete = self.code_step.complete
-        self.gated = self.code_step.gated
+        self.password_matches = password_step.password_matches
+        self.start = password_step.start
+        self.resend = password_step.resend
+        self.finish = code_step.finish
+        self.complete = code_step.complete
+        self.gated = code_step.gated
