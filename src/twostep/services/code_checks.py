@@ -1,0 +1,169 @@
+"""Checking one-time codes: the attempt counted atomically before comparing, expiry checked before the
+code, single use by one conditional write (SPEC section 3), for a texted or emailed code (`check`,
+`check_owned`) and for any other factor (`check_with`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from twostep.domain.clock import Clock
+from twostep.domain.errors import (
+    ChallengeExhausted,
+    ChallengeExpired,
+    ChallengeNotFound,
+    ChallengeUsed,
+    WrongCode,
+)
+from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
+from twostep.domain.otp import CodeHasher, normalise_submitted_code
+from twostep.domain.ports import ChallengeStore
+from twostep.services.audit import AuditService
+from twostep.services.code_funnel import CodeFunnel
+from twostep.services.limits import LimitsService
+
+
+class CodeChecks:
+    def __init__(
+        self,
+        *,
+        store: ChallengeStore,
+        hasher: CodeHasher,
+        limits: LimitsService,
+        audit: AuditService,
+        clock: Clock,
+        funnel: CodeFunnel,
+    ) -> None:
+        self._store, self._hasher = store, hasher
+        self._limits, self._audit, self._clock = limits, audit, clock
+        self._count = funnel.count
+
+    def check(
+        self,
+        challenge_id: str,
+        raw_code: object,
+        purpose: ChallengePurpose,
+        ctx: RequestContext = NO_CONTEXT,
+        read: Challenge | None = None,
+        binding: str = "",
+        count_verified: bool = True,
+    ) -> Challenge:
+        """Consume the challenge if `raw_code` is its code; `read` saves a read the caller already did
+        (only to check purpose and shape: the attempt gate and single use are decided by storage).
+        `binding` must be what the code was bound to (`CodeSpec.binding`), or the code does not match.
+        `count_verified=False`: the caller counts the used code for the fraud guard itself (a sign-in
+        does it in the same storage request as the account's reset, `LimitsService.code_succeeded`).
+
+        Raises:
+            ChallengeNotFound, ChallengeExpired, ChallengeUsed, ChallengeExhausted, WrongCode, InvalidInput.
+        """
+        challenge = (
+            read if read is not None and read.id == challenge_id else self._store.get_challenge(challenge_id)
+        )
+        if challenge is None or challenge.purpose != purpose:
+            raise ChallengeNotFound()
+        code = normalise_submitted_code(raw_code, challenge.code_length)
+        now = self._clock.now()
+        try:
+            self._ensure_usable(challenge, now)
+        except ChallengeExpired:
+            self._count("expired", purpose, challenge.phone)
+            raise
+        # Matched against the code read above, so one write counts the attempt and, for the right code
+        # still stored, consumes the challenge; a code replaced since the read is matched again below.
+        right = self._hasher.matches(challenge_id, code, challenge.code_hmac, binding)
+        counted = self._store.attempt_challenge(challenge_id, now, challenge.code_hmac if right else None)
+        if counted is None:
+            self._ensure_usable(self._store.get_challenge(challenge_id), now)
+            raise ChallengeExhausted()
+        if counted.consumed_at is None:
+            if counted.code_hmac == challenge.code_hmac or not self._hasher.matches(
+                challenge_id, code, counted.code_hmac, binding
+            ):
+                self._count("failed", purpose, challenge.phone)
+                raise WrongCode(counted.attempts_remaining)
+            if not self._store.consume_challenge(challenge_id, now):
+                raise ChallengeUsed()
+        self._count("verified", purpose, challenge.phone)
+        if counted.phone and count_verified:  # a texted code (not an emailed one) was used: a person
+            self._limits.sms.record_verified(counted.phone)
+        return counted
+
+    def matches_read(self, challenge: Challenge, raw_code: object, binding: str = "") -> bool:
+        """Whether `raw_code` is the code of `challenge` as the caller read it: no storage request, no
+        attempt counted (`check` decides; the stored code may have been replaced since the read).
+
+        Raises: InvalidInput (not a code of the challenge's length).
+        """
+        code = normalise_submitted_code(raw_code, challenge.code_length)
+        return bool(challenge.code_hmac) and self._hasher.matches(
+            challenge.id, code, challenge.code_hmac, binding
+        )
+
+    def check_with(self, challenge: Challenge, matches: Callable[[Challenge], bool]) -> Challenge:
+        """The gate of `check` for a factor other than the texted code (an authenticator app, a
+        recovery code, a passkey): count an attempt, then ask `matches` (after the count, so every
+        guess costs one), then consume. No SMS metrics or fraud-guard signal: nothing was texted.
+
+        Raises:
+            ChallengeNotFound, ChallengeExpired, ChallengeUsed, ChallengeExhausted, WrongCode.
+        """
+        now = self._clock.now()
+        self._ensure_usable(challenge, now)
+        counted = self._store.count_attempt(challenge.id, now)
+        if counted is None:
+            self._ensure_usable(self._store.get_challenge(challenge.id), now)
+            raise ChallengeExhausted()
+        if not matches(counted):
+            raise WrongCode(counted.attempts_remaining)
+        if not self._store.consume_challenge(challenge.id, now):
+            raise ChallengeUsed()
+        return counted
+
+    def purpose_of(self, challenge_id: str) -> ChallengePurpose | None:
+        """What a challenge is for (None: no such challenge)."""
+        challenge = self._store.get_challenge(challenge_id)
+        return None if challenge is None else challenge.purpose
+
+    def check_owned(
+        self,
+        challenge_id: str,
+        raw_code: object,
+        purpose: ChallengePurpose,
+        subject: str,
+        ctx: RequestContext,
+        budget_key: str | None = None,
+    ) -> Challenge:
+        """`check` for an account's own code (reset, changes): the challenge must be `subject`'s, and the
+        account's wrong-code budget (the login one; `budget_key` names another) counts every comparison.
+
+        Raises:
+            ChallengeNotFound, ChallengeGone (410 family), WrongCode, RateLimited, InvalidInput.
+        """
+        challenge = self._store.get_challenge(challenge_id)
+        if challenge is None or challenge.purpose != purpose or challenge.subject != subject:
+            raise ChallengeNotFound()
+        budget = budget_key or subject
+        count = self._limits.begin_code_attempt(budget, ctx)
+        try:
+            checked = self.check(challenge_id, raw_code, purpose, ctx, read=challenge)
+        except WrongCode:
+            self._audit.record("code_failed", ctx=ctx, user_id=subject or None, purpose=purpose)
+            self._limits.code_attempt_failed(budget, count, ctx)
+            raise
+        except Exception:
+            self._limits.code_attempt_void(budget)
+            raise
+        self._limits.reset_code_failures(budget)
+        return checked
+
+    @staticmethod
+    def _ensure_usable(challenge: Challenge | None, now: datetime) -> None:
+        if challenge is None:
+            raise ChallengeNotFound()
+        if challenge.consumed_at is not None:
+            raise ChallengeUsed()
+        if challenge.expires_at <= now:
+            raise ChallengeExpired()
+        if challenge.attempts >= challenge.max_attempts:
+            raise ChallengeExhausted()

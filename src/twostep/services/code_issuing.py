@@ -1,0 +1,223 @@
+"""Issuing texted one-time codes: a new challenge (`issue`, `open_unsent`) or a new code for a live one
+(`replace`), each code from `secrets` with only its HMAC stored, admitted by the limits before anything
+is sent, and usable only once its message went out (SPEC section 3)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from twostep.domain.clock import Clock
+from twostep.domain.delivery import MessageDelivery, OutgoingMessage
+from twostep.domain.errors import (
+    ChallengeExhausted,
+    ChallengeExpired,
+    ChallengeUsed,
+    ChannelNotConfigured,
+    CodeBound,
+)
+from twostep.domain.identity import E164
+from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
+from twostep.domain.otp import CodeHasher, generate_code, is_bound
+from twostep.domain.ports import ChallengeStore
+from twostep.services.audit import AuditService
+from twostep.services.code_funnel import CodeFunnel
+from twostep.services.code_messages import CodeMessages
+from twostep.services.code_sending import UNDELIVERED, CodeSending
+from twostep.services.code_spec import CodeSpec
+from twostep.services.counting import Alongside
+from twostep.services.limits import LimitsService
+from twostep.services.test_numbers import FixedCodeNumbers
+
+
+def _account_of(purpose: ChallengePurpose, subject: str) -> str | None:
+    """The account a text is sent for (its daily cap): every purpose but a verification's auth_id."""
+    return subject or None if purpose != "verify" else None
+
+
+class CodeIssuing:
+    def __init__(
+        self,
+        *,
+        store: ChallengeStore,
+        delivery: MessageDelivery,
+        hasher: CodeHasher,
+        limits: LimitsService,
+        audit: AuditService,
+        clock: Clock,
+        funnel: CodeFunnel,
+        test_numbers: FixedCodeNumbers,
+        messages: CodeMessages,
+        sending: CodeSending,
+    ) -> None:
+        self._store, self._delivery, self._hasher = store, delivery, hasher
+        self._limits, self._audit, self._clock = limits, audit, clock
+        self._count = funnel.count
+        self._test_numbers = test_numbers
+        self._messages, self._sending = messages, sending
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels a code can go by here (`sms` first, then what the registry configures)."""
+        return self._delivery.channels
+
+    def ensure_channel(self, channel: str) -> None:
+        """Raises: ChannelNotConfigured when no provider carries `channel` here (before anything is spent)."""
+        if channel not in self._delivery.channels:
+            raise ChannelNotConfigured(channel, self._delivery.channels)
+
+    @property
+    def resend_cooldown_seconds(self) -> int:
+        return self._limits.policy.resend_cooldown_seconds
+
+    def resend_after(self, challenge: Challenge) -> datetime:
+        sent = challenge.last_sent_at or challenge.created_at
+        return sent + timedelta(seconds=self.resend_cooldown_seconds)
+
+    def issue(
+        self,
+        *,
+        challenge_id: str,
+        purpose: ChallengePurpose,
+        subject: str,
+        phone: E164,
+        spec: CodeSpec,
+        ctx: RequestContext = NO_CONTEXT,
+        attempts: int = 0,
+        alongside: Alongside | None = None,
+    ) -> Challenge:
+        """Create a challenge and text its code; raises what `LimitsService.reserve_sms` or delivery raise.
+
+        `attempts` carries over attempts already made (a verification re-created for a new number).
+        `alongside`: counter changes the caller owes, taken with the SMS's (`reserve_sms`).
+        The code goes by `spec.channel`; ChannelNotConfigured is raised before anything is stored.
+        """
+        self.ensure_channel(spec.channel)
+        self._count("requested", purpose, phone)
+        spec = self._messages.localised(spec, phone, ctx)
+        code = self._test_numbers.code_for(phone) or generate_code(spec.length)
+        message = self._messages.message(phone, spec, code)
+        account = _account_of(purpose, subject)
+        self._limits.reserve_sms(
+            phone, ctx, segments=self._messages.units(message), account=account, alongside=alongside
+        )
+        now = self._clock.now()
+        challenge = Challenge(
+            id=challenge_id,
+            purpose=purpose,
+            subject=subject,
+            phone=phone,
+            code_hmac=self._hasher.digest(challenge_id, code, spec.binding),
+            created_at=now,
+            expires_at=now + timedelta(seconds=spec.ttl_seconds),
+            max_attempts=spec.max_attempts,
+            attempts=attempts,
+            last_sent_at=now,
+            code_length=len(code),
+            channel=spec.channel,
+        )
+        if purpose == "verify":
+            return self._issue_named(
+                challenge, message, ctx, bound=bool(spec.binding), language=spec.text_language
+            )
+        # Stored only once its message went out, usable at once, with its delivery record and `code_sent`
+        # event: one write instead of four (store unusable, record, arm, audit). A failed delivery or
+        # write leaves nothing usable behind; an id no request can know yet has nothing to race with.
+        sent = self._sending.deliver(challenge, message, ctx)
+        event = self._sending.sent_event(challenge, sent, ctx)
+        record = self._sending.sent_record(
+            challenge, sent, bound=bool(spec.binding), language=spec.text_language
+        )
+        self._store.store_sent_challenge(challenge, (event,), record)
+        self._audit.logged(event)
+        return challenge
+
+    def replace(
+        self, challenge: Challenge, spec: CodeSpec, ctx: RequestContext = NO_CONTEXT, *, cooldown: bool = True
+    ) -> Challenge:
+        """A new code for a live challenge (resend or verification re-create); the attempt budget stays.
+        `cooldown=False` skips the number's resend cooldown (only the automatic fallback after a failed
+        delivery; every other cap, the fraud guard and the budgets still apply).
+
+        Raises:
+            ChallengeUsed / ChallengeExhausted: the challenge is finished.
+            CodeBound: the code is bound to a transaction and `spec` binds none.
+            RateLimited: cooldown or SMS caps.
+            ChannelNotConfigured: nothing carries `spec.channel` here.
+        """
+        self.ensure_channel(spec.channel)
+        self._ensure_replaceable(challenge, self._clock.now())
+        if is_bound(challenge.code_hmac) and not spec.binding:
+            raise CodeBound()  # e.g. an automatic fallback: it cannot know the transaction
+        self._count("requested", challenge.purpose, challenge.phone)
+        spec = self._messages.localised(spec, challenge.phone, ctx)
+        code = self._test_numbers.code_for(challenge.phone) or generate_code(challenge.code_length)
+        message = self._messages.message(challenge.phone, spec, code)
+        account = _account_of(challenge.purpose, challenge.subject)
+        self._limits.reserve_sms(
+            challenge.phone, ctx, segments=self._messages.units(message), account=account, cooldown=cooldown
+        )
+        now = self._clock.now()
+        replaced = self._store.replace_code(
+            challenge.id,
+            self._hasher.digest(challenge.id, code, spec.binding),
+            UNDELIVERED,
+            now,
+            spec.channel,
+        )
+        if replaced is None:
+            raise ChallengeUsed()
+        replaced = replace(replaced, expires_at=now + timedelta(seconds=spec.ttl_seconds))
+        sent = self._sending.deliver(replaced, message, ctx)
+        self._sending.record_sent(replaced, sent, bound=bool(spec.binding), language=spec.text_language)
+        return self._sending.arm(replaced, self._sending.sent_event(replaced, sent, ctx))
+
+    def _issue_named(
+        self,
+        challenge: Challenge,
+        message: OutgoingMessage,
+        ctx: RequestContext,
+        *,
+        bound: bool,
+        language: str | None,
+    ) -> Challenge:
+        """`issue` for an id the caller names (a verification's auth_id), which it may check after a
+        failed create: stored unusable first, so that check answers "expired" (the ExpiredAuthCode of
+        Flowroute's sms-verification), then armed once its message went out."""
+        self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
+        sent = self._sending.deliver(challenge, message, ctx)
+        self._sending.record_sent(challenge, sent, bound=bound, language=language)
+        return self._sending.arm(challenge, self._sending.sent_event(challenge, sent, ctx))
+
+    def open_unsent(
+        self, *, challenge_id: str, subject: str, phone: E164, spec: CodeSpec, ttl_seconds: int
+    ) -> Challenge:
+        """A login challenge whose code is not texted (yet): another factor is expected first.
+
+        No texted code can match it (`code_hmac` is empty) until `replace` sends one (the SMS fallback).
+        """
+        now = self._clock.now()
+        challenge = Challenge(
+            id=challenge_id,
+            purpose="login",
+            subject=subject,
+            phone=phone,
+            code_hmac="",
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+            max_attempts=spec.max_attempts,
+            sends=0,
+            code_length=spec.length,
+        )
+        self._store.put_challenge(challenge)
+        return challenge
+
+    @staticmethod
+    def _ensure_replaceable(challenge: Challenge, now: datetime) -> None:
+        # An expired challenge is over: a resend must not revive it (the caller signs in again).
+        if challenge.consumed_at is not None:
+            raise ChallengeUsed()
+        if challenge.expires_at <= now:
+            raise ChallengeExpired()
+        if challenge.attempts >= challenge.max_attempts:
+            raise ChallengeExhausted()
