@@ -1,0 +1,106 @@
+"""Accounts in memory: users by id, email and proven phone; every method holds the storage's one lock."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import datetime
+
+from twostep.domain.errors import AccountExists
+from twostep.domain.factor_summary import EnrolledFactors
+from twostep.domain.identity import E164
+from twostep.domain.models import Page, User
+from twostep.storage.memory_factors import MemoryFactors
+from twostep.storage.memory_sessions import MemorySessions
+
+
+class MemoryUsers(MemorySessions, MemoryFactors):
+    _lock: threading.RLock
+
+    def _init_users(self) -> None:
+        self._users: dict[str, User] = {}
+        self._emails: dict[str, str] = {}
+        self._phones: dict[str, str] = {}
+
+    def add_user(self, user: User) -> None:
+        with self._lock:
+            if user.email in self._emails or (user.phone is not None and user.phone in self._phones):
+                raise AccountExists()
+            self._users[user.id] = user
+            self._emails[user.email] = user.id
+            if user.phone is not None and user.phone_verified:
+                self._phones[user.phone] = user.id
+
+    def prove_phone(self, user_id: str, phone: E164) -> bool:
+        with self._lock:
+            user = self._users.get(user_id)
+            if user is None or self._phones.get(phone, user_id) != user_id:
+                return False
+            if user.phone_verified and user.phone is not None and user.phone != phone:
+                self._phones.pop(user.phone, None)
+            self._phones[phone] = user_id
+            self._users[user_id] = replace(user, phone=phone, phone_verified=True)
+            for other in list(self._users.values()):
+                if other.id != user_id and other.phone == phone:
+                    self._users[other.id] = replace(other, phone=None, phone_verified=False)
+            return True
+
+    def prove_email(self, user_id: str, email: str) -> None:
+        with self._lock:
+            user = self._users.get(user_id)
+            if user is None:
+                return
+            if self._emails.get(email, user_id) != user_id:
+                raise AccountExists()
+            self._emails.pop(user.email, None)
+            self._emails[email] = user_id
+            self._users[user_id] = replace(user, email=email, email_verified=True)
+
+    def get_user(self, user_id: str) -> User | None:
+        return self._users.get(user_id)
+
+    def find_user_by_email(self, email: str) -> User | None:
+        with self._lock:
+            user_id = self._emails.get(email)
+            return self._users.get(user_id) if user_id else None
+
+    def find_user_signing_in(self, email: str) -> tuple[User | None, EnrolledFactors | None]:
+        with self._lock:
+            user = self.find_user_by_email(email)
+            return (None, None) if user is None else (user, self.enrolled_factors(user.id))
+
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        with self._lock:
+            if user_id in self._users:
+                self._users[user_id] = replace(self._users[user_id], password_hash=password_hash)
+
+    def set_user_locale(self, user_id: str, locale: str | None) -> bool:
+        with self._lock:
+            if user_id not in self._users:
+                return False
+            self._users[user_id] = replace(self._users[user_id], locale=locale)
+            return True
+
+    def list_users(self, limit: int, cursor: str | None = None) -> Page[User]:
+        with self._lock:
+            ordered = sorted((u for u in self._users.values() if u.id > (cursor or "")), key=lambda u: u.id)
+        page = ordered[:limit]
+        return Page(page, page[-1].id if len(ordered) > limit else None)
+
+    def delete_user(self, user_id: str, now: datetime) -> bool:
+        with self._lock:
+            user = self._users.pop(user_id, None)
+            if user is None:
+                return False
+            self._emails.pop(user.email, None)
+            if user.phone is not None and self._phones.get(user.phone) == user_id:
+                self._phones.pop(user.phone, None)
+            for session in list(self._sessions.values()):
+                if session.user_id == user_id:
+                    self.revoke_family(session.id, now)
+                    self._sessions[session.id] = replace(self._sessions[session.id], client=None, ip=None)
+            for token_hash, token in self._refresh.items():
+                if token.user_id == user_id and token.revoked_at is None:
+                    self._refresh[token_hash] = replace(token, revoked_at=now)
+            self._erase_factors_of(user_id)
+            return True
