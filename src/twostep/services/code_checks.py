@@ -161,9 +161,14 @@ class CodeChecks:
     def _ensure_usable(challenge: Challenge | None, now: datetime) -> None:
         if challenge is None:
             raise ChallengeNotFound()
-        if challenge.consumed_at is not None:
-            raise ChallengeUsed()
-        if challenge.expires_at <= now:
-            raise ChallengeExpired()
-        if challenge.attempts >= challenge.max_attempts:
-            raise ChallengeExhausted()
+        ensure_open(challenge, now)
+
+
+def ensure_open(challenge: Challenge, now: datetime) -> None:
+    """A challenge that can still take a code: not used, not expired, attempts left (else the error)."""
+    if challenge.consumed_at is not None:
+        raise ChallengeUsed()
+    if challenge.expires_at <= now:
+        raise ChallengeExpired()
+    if challenge.attempts >= challenge.max_attempts:
+        raise ChallengeExhausted()

@@ -10,8 +10,6 @@ from datetime import datetime, timedelta
 from twostep.domain.clock import Clock
 from twostep.domain.delivery import MessageDelivery, OutgoingMessage
 from twostep.domain.errors import (
-    ChallengeExhausted,
-    ChallengeExpired,
     ChallengeUsed,
     ChannelNotConfigured,
     CodeBound,
@@ -21,6 +19,7 @@ from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, Reque
 from twostep.domain.otp import CodeHasher, generate_code, is_bound
 from twostep.domain.ports import ChallengeStore
 from twostep.services.audit import AuditService
+from twostep.services.code_checks import ensure_open
 from twostep.services.code_funnel import CodeFunnel
 from twostep.services.code_messages import CodeMessages
 from twostep.services.code_sending import UNDELIVERED, CodeSending
@@ -146,7 +145,8 @@ class CodeIssuing:
             ChannelNotConfigured: nothing carries `spec.channel` here.
         """
         self.ensure_channel(spec.channel)
-        self._ensure_replaceable(challenge, self._clock.now())
+        # An expired challenge is over: a resend must not revive it (the caller signs in again).
+        ensure_open(challenge, self._clock.now())
         if is_bound(challenge.code_hmac) and not spec.binding:
             raise CodeBound()  # e.g. an automatic fallback: it cannot know the transaction
         self._count("requested", challenge.purpose, challenge.phone)
@@ -211,13 +211,3 @@ class CodeIssuing:
         )
         self._store.put_challenge(challenge)
         return challenge
-
-    @staticmethod
-    def _ensure_replaceable(challenge: Challenge, now: datetime) -> None:
-        # An expired challenge is over: a resend must not revive it (the caller signs in again).
-        if challenge.consumed_at is not None:
-            raise ChallengeUsed()
-        if challenge.expires_at <= now:
-            raise ChallengeExpired()
-        if challenge.attempts >= challenge.max_attempts:
-            raise ChallengeExhausted()
