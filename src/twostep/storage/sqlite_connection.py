@@ -98,7 +98,7 @@ class _Borrowed:
 
 
 class _Transaction:
-    """`BEGIN IMMEDIATE` … `COMMIT` on a borrowed connection (`SqliteSessionOps._transaction`), rolled
+    """`BEGIN IMMEDIATE` … `COMMIT` on a borrowed connection (`SqliteConnections._transaction`), rolled
     back on any error (also a failed COMMIT), then handed to the borrow's `__exit__` as a statement's
     error is. A class for the same reason as `_Borrowed`: each write of a sign-in goes through one."""
 
@@ -276,8 +276,9 @@ class SqliteConnections:
             return None
         return (stat.st_dev, stat.st_ino)
 
-    def _write(self) -> _Transaction:
-        """A borrowed connection in a write transaction (see `_Transaction`)."""
+    def _transaction(self) -> _Transaction:
+        """A borrowed connection in `BEGIN IMMEDIATE` … `COMMIT`, rolled back on any error (driver
+        errors become StorageUnavailable; see `_Transaction`)."""
         return _Transaction(_Borrowed(self, False))
 
     def _guard(self, *, unique: bool = False) -> _Borrowed:

@@ -88,18 +88,12 @@ class SqliteFactors(SqliteConnections):
 
     # --- recovery codes ---
     def replace_recovery_codes(self, user_id: str, code_hashes: tuple[str, ...], now: datetime) -> None:
-        with self._guard() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute("DELETE FROM recovery_codes WHERE user_id = ?", (user_id,))
-                conn.executemany(
-                    "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES (?, ?, ?)",
-                    [(user_id, code_hash, epoch(now)) for code_hash in code_hashes],
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM recovery_codes WHERE user_id = ?", (user_id,))
+            conn.executemany(
+                "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES (?, ?, ?)",
+                [(user_id, code_hash, epoch(now)) for code_hash in code_hashes],
+            )
 
     def use_recovery_code(self, user_id: str, code_hash: str, now: datetime) -> bool:
         cursor = self._execute(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
 
 from twostep.domain.counter_batch import CounterChange, Unless, check_unlimited
@@ -76,10 +75,6 @@ def _insert_session(
 
 
 class SqliteSessionOps(SqliteConnections):
-    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any error (driver errors become StorageUnavailable)."""
-        return self._write()
-
     def add_session(
         self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent] = ()
     ) -> None:
