@@ -4,8 +4,9 @@ A batch with limits is all or nothing. It first runs as one autocommit statement
 where an explicit transaction takes three (BEGIN, the upsert, COMMIT; every sign-in takes two
 limited batches). That statement writes nothing when a limited counter it reads is already too full
 for its change, and a change that would still pass its limit when it writes (a request that changed
-the counter in between) sets the value NULL, which the NOT NULL column refuses: the statement fails
-and changes nothing (PostgreSQL logs that error; it takes such a race at the limit). Only then, or
+the counter in between) divides by zero: the statement fails and changes nothing (PostgreSQL logs
+that error, `division by zero`, without the row: a NOT NULL violation would log the failing row, its
+key a phone number or an email; it takes such a race at the limit). Only then, or
 when nothing was written, does the batch run again in a transaction that reads the values back and
 rolls back, which names the first refused change and its Retry-After (or says an `unless` held).
 """
@@ -37,8 +38,8 @@ def upsert_counters(count: int, unless: Sequence[Unless], limited_keys: int = 0,
     restarted keys are one array parameter), and returns its state. With `unless`, the rows come from
     a SELECT that yields none while one of those counters holds; so with `full` such reads of a live
     counter too full for its change (key, now, amount, limit each). With `limited_keys` (pairs of
-    key and limit, after the restart array), a live counter the change would take past its limit is
-    set NULL, which the NOT NULL column refuses: the statement fails and changes nothing."""
+    key and limit, after the restart array), a live counter the change would take past its limit
+    divides by zero: the statement fails and changes nothing."""
     rows = ", ".join("(%s::text, %s::bigint, %s::timestamptz)" for _ in range(count))
     source = f"VALUES {rows}"
     guards = [f"NOT EXISTS ({held_sql(u, '%s')})" for u in unless] + [f"NOT EXISTS ({FULL})"] * full
@@ -50,7 +51,9 @@ def upsert_counters(count: int, unless: Sequence[Unless], limited_keys: int = 0,
     if limited_keys:
         # A (re)started counter holds just the amount, checked against its limit before the statement.
         limit = "CASE c.key" + " WHEN %s THEN %s::bigint" * limited_keys + " END"
-        value = f"CASE WHEN {AGAIN} THEN EXCLUDED.value WHEN {added} > {limit} THEN NULL ELSE {added} END"
+        value = (
+            f"CASE WHEN {AGAIN} THEN EXCLUDED.value WHEN {added} > {limit} THEN c.value / 0 ELSE {added} END"
+        )
     return (
         f"INSERT INTO counters AS c (key, value, expires_at) {source} ON CONFLICT (key) DO UPDATE SET"
         f" value = {value}, expires_at = CASE WHEN {AGAIN} THEN EXCLUDED.expires_at ELSE c.expires_at END"
@@ -71,7 +74,7 @@ def one_statement(
     """The batch as one autocommit statement: (SQL, parameters, limited), or None when only the
     transaction can say what happens (an amount alone past its limit refuses a (re)started counter).
     A limited statement that returns no row wrote nothing (a counter was too full, or an `unless`
-    held); one that raises `NotNullViolation` hit a limit that a request passed in between."""
+    held); one that raises `DivisionByZero` hit a limit that a request passed in between."""
     restart = [c.key for c in changes if c.restart]
     source = counter_source_parameters(changes, now, unless)
     limited = [c for c in changes if c.limit is not None]
@@ -99,7 +102,7 @@ class PostgresCounters(PostgresConnections):
             with self._guard() as conn:
                 try:
                     rows = self._run(conn, sql, params).fetchall()
-                except psycopg.errors.NotNullViolation:
+                except psycopg.errors.DivisionByZero:
                     if not limited:
                         raise
                     rows = []  # a limit would be passed: nothing changed; the transaction below says which

@@ -50,7 +50,7 @@ class PostgresSignInCounts(PostgresUsers, PostgresCounters):
         with self._guard() as conn:
             try:
                 rows = self._run(conn, counted_with_account(sql), [*params, email]).fetchall()
-            except psycopg.errors.NotNullViolation:
+            except psycopg.errors.DivisionByZero:
                 if not limited:
                     raise
                 # A limit that a request passed in between: nothing changed; the exact way says which.
