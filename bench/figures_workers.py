@@ -1,5 +1,6 @@
 """2FA sign-ins per second with 1 and 2 worker processes, on SQLite and on PostgreSQL, each against the
-bare Argon2id verify rate on the same cores, measured in the same run.
+bare Argon2id verify rate on the same cores, measured in the same run (the faster of argon2-cffi's and
+twostep's own verify: see figures_http.HashBaseline).
 
 One worker runs pinned to the server core (the load generator has the other), against one Argon2id
 process on that core. Two workers get every core, against one Argon2id process per core; with two
@@ -21,7 +22,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from bench.context import Run
-from bench.figures_http import load, pooled, refusals
+from bench.figures_http import Rates, hash_baseline, load, pooled, refusals
 from bench.postgres import postgres_database
 from bench.procs import child_env, free_port, run_json, served
 from bench.report import Row, not_measured
@@ -43,9 +44,10 @@ def target(workers: int) -> str:
     return f"≥ {TWO_WORKERS_LIMIT}" if workers == 2 else TARGET
 
 
-def argon2_rate(run: Run, processes: int, core: int | None) -> dict[str, float]:
-    """Bare Argon2id verifies per second, `processes` at once (pinned to `core` when given), summed."""
-    argv = ["-m", "bench.workers", "argon2", "--seconds", str(run.profile.hash_seconds)]
+def argon2_rate(run: Run, processes: int, core: int | None, kind: str = "argon2") -> dict[str, float]:
+    """Bare Argon2id verifies per second, `processes` at once (pinned to `core` when given), summed;
+    `kind` as in bench/workers.py (`argon2`: argon2-cffi's, `argon2-twostep`: twostep's own)."""
+    argv = ["-m", "bench.workers", kind, "--seconds", str(run.profile.hash_seconds)]
     with ThreadPoolExecutor(processes) as pool:
         results = list(pool.map(lambda _: run_json(argv, core, child_env(), timeout=120), range(processes)))
     return {
@@ -73,7 +75,10 @@ def _env(run: Run, backend: str, workers: int) -> tuple[dict[str, str], dict[str
     return run.twostep_env(TWOSTEP_SQLITE_PATH=db), {"db": db}
 
 
-def measure(run: Run, backend: str, workers: int) -> tuple[dict[str, Any], list[dict[str, float]]]:
+Hashes = list[dict[str, float]]
+
+
+def measure(run: Run, backend: str, workers: int) -> tuple[dict[str, Any], Hashes, Hashes]:
     core = run.cores.server if workers == 1 else None
     env, outbox = _env(run, backend, workers)
     port = free_port()
@@ -85,35 +90,40 @@ def measure(run: Run, backend: str, workers: int) -> tuple[dict[str, Any], list[
         # Walked again at the end of each measuring window: a pool that grows under the sign-in load
         # opens backends after this point, and their CPU is the server's too.
         roots = _server_roots(run, backend, pid)
-        signins, hashes = [], []
+        signins, hashes, own_hashes = [], [], []
         rounds = 1 if run.profile.name == "smoke" else 2
         for _ in range(rounds):
             hashes.append(argon2_rate(run, workers, core))
+            own_hashes.append(argon2_rate(run, workers, core, "argon2-twostep"))
             signins.append(
                 load(run, "signin", port, roots, run.profile.load_seconds / rounds, trees=True, **outbox)
             )
-    return pooled(signins), hashes
+    return pooled(signins), hashes, own_hashes
 
 
 def row(run: Run, backend: str, workers: int) -> Row:
-    signins, hashes = measure(run, backend, workers)
+    signins, hashes, own_hashes = measure(run, backend, workers)
     if refused := refusals(signins):
         return not_measured(figure(backend, workers), target(workers), refused)
-    done = float(signins["completed"])
-    wall, cpu = done / float(signins["seconds"]), done / max(float(signins["server_cpu_seconds"]), 1e-9)
-    bare_wall = sum(h["ops"] for h in hashes) / sum(h["seconds"] for h in hashes)
-    bare_cpu = sum(h["ops"] for h in hashes) / sum(h["cpu_seconds"] for h in hashes)
+    rate = Rates.of_load(signins)
     pinned = workers == 1 and run.cores.pinned
     cores = f"core {run.cores.server}" if pinned else f"{len(os.sched_getaffinity(0))} cores"
     processes = f"{workers} process{'es' if workers > 1 else ''}"
-    note = f"wall-clock ratio {wall / bare_wall:.2f}; {run.profile.clients} clients; server CPU "
+    rounds = ", ".join(
+        f"{Rates.of_worker([h]).cpu:.1f}/{Rates.of_worker([o]).cpu:.1f}"
+        for h, o in zip(hashes, own_hashes, strict=True)
+    )
+    where = f"{processes} on {cores}"
+    cffi, own = Rates.of_worker(hashes), Rates.of_worker(own_hashes)
+    hashed = hash_baseline(cffi, own, where, f"argon2-cffi/twostep per CPU-s {rounds}")
+    note = f"wall-clock ratio {rate.wall / hashed.rates.wall:.2f}; {run.profile.clients} clients; server CPU "
     note += "twostep + PostgreSQL processes" if backend == "postgres" else "twostep processes"
-    note += "; Argon2id rounds: " + ", ".join(f"{h['ops'] / h['cpu_seconds']:.1f}/CPU-s" for h in hashes)
+    note += f"; against {hashed.other_name} ({hashed.other.cpu:.1f}/CPU-s): {rate.cpu / hashed.other.cpu:.3f}"
     return Row(
         figure(backend, workers),
-        f"{wall:,.1f}/s, {cpu:,.1f}/CPU-s",
-        f"bare Argon2id verify, {processes} on {cores}: {bare_wall:.1f}/s, {bare_cpu:.1f}/CPU-s",
-        cpu / bare_cpu,
+        f"{rate.wall:,.1f}/s, {rate.cpu:,.1f}/CPU-s",
+        hashed.text,
+        rate.cpu / hashed.rates.cpu,
         target(workers),
         True if workers == 2 else None,
         TWO_WORKERS_LIMIT if workers == 2 else None,

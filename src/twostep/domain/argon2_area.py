@@ -17,11 +17,13 @@ spelled differently, another variant, a larger area) is left to argon2-cffi's ow
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hmac
 import mmap
 import re
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from argon2 import Type
@@ -46,6 +48,32 @@ def unb64(text: str) -> bytes:
 
 def encode(memory_kib: int, time_cost: int, parallelism: int, salt: bytes, digest: bytes) -> str:
     return f"$argon2id$v=19$m={memory_kib},t={time_cost},p={parallelism}${b64(salt)}${b64(digest)}"
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """An encoded Argon2id hash taken apart: its parameters, salt and digest."""
+
+    memory_kib: int
+    time_cost: int
+    parallelism: int
+    salt: bytes
+    digest: bytes
+
+
+def parse(encoded: str) -> Encoded | None:
+    """The parts of `encoded` when it is spelled exactly as argon2-cffi writes it; None otherwise
+    (another variant or version, other spellings of the numbers, padding, base64 that does not decode)."""
+    found = ENCODED.fullmatch(encoded)
+    if found is None:
+        return None
+    try:
+        salt, digest = unb64(found[4]), unb64(found[5])
+    except binascii.Error:
+        return None
+    parts = Encoded(int(found[1]), int(found[2]), int(found[3]), salt, digest)
+    canonical = encode(parts.memory_kib, parts.time_cost, parts.parallelism, salt, digest)
+    return parts if canonical == encoded else None
 
 
 class _Areas(threading.local):
@@ -141,25 +169,18 @@ class KeptAreaArgon2:
 
     def verify(self, encoded: str, password: bytes) -> bool | None:
         """Whether `password` matches; None when `encoded` is not for this path (see the module doc)."""
-        found = ENCODED.fullmatch(encoded)
-        if found is None:
-            return None
-        memory_kib, time_cost, parallelism = (int(found[i]) for i in (1, 2, 3))
-        salt, expected = unb64(found[4]), unb64(found[5])
-        if (
-            memory_kib > self.memory_kib
-            or encode(memory_kib, time_cost, parallelism, salt, expected) != encoded
-        ):
-            return None  # a larger area than the kept one, or not the canonical spelling
+        parts = parse(encoded)
+        if parts is None or parts.memory_kib > self.memory_kib:
+            return None  # not the canonical spelling, or a larger area than the kept one
         try:
             got = digest(
                 password,
-                salt,
-                memory_kib=memory_kib,
-                time_cost=time_cost,
-                parallelism=parallelism,
-                length=len(expected),
+                parts.salt,
+                memory_kib=parts.memory_kib,
+                time_cost=parts.time_cost,
+                parallelism=parts.parallelism,
+                length=len(parts.digest),
             )
         except (HashingError, OverflowError):
             return None  # parameters libargon2 (or a C integer) refuses: argon2-cffi's verify says how
-        return hmac.compare_digest(got, expected)
+        return hmac.compare_digest(got, parts.digest)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import threading
 import unicodedata
@@ -15,7 +14,7 @@ from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from twostep.domain.argon2_area import KeptAreaArgon2
+from twostep.domain.argon2id import Argon2id
 from twostep.domain.errors import WeakPassword
 from twostep.domain.hash_queue import HashQueue
 
@@ -156,10 +155,8 @@ class PasswordHasher:
         self._hasher = Argon2Hasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
-        # The same hashes, with each hashing thread's working area kept outside malloc (see argon2_area).
-        self._kept = KeptAreaArgon2(
-            memory_kib, time_cost, parallelism, self._hasher.salt_len, self._hasher.hash_len
-        )
+        # The same hashes, each by the cheapest path that can take it (see argon2id).
+        self._argon2id = Argon2id(self._hasher)
         # Under load each thread hands results back `group` at a time (see hash_queue); 1: each at once.
         self._pool = HashQueue(max_concurrent, group)
         weakref.finalize(self, self._pool.close)  # threads end when this hasher is collected
@@ -189,22 +186,8 @@ class PasswordHasher:
         if self._on_queue is not None:
             self._on_queue(waiting)
 
-    def _hash_here(self, password: str) -> str:
-        made = self._kept.hash(password.encode(), os.urandom(self._hasher.salt_len))
-        return self._hasher.hash(password) if made is None else made
-
-    def _verify_here(self, stored_hash: str, password: str) -> bool:
-        """True on a match; raises argon2's errors otherwise (for hashes the kept-area path leaves
-        to argon2-cffi, which also answers a mismatch with VerifyMismatchError)."""
-        matched = self._kept.verify(stored_hash, password.encode())
-        if matched is None:
-            return self._hasher.verify(stored_hash, password)
-        if not matched:
-            raise VerifyMismatchError("The password does not match the supplied hash")
-        return True
-
     def hash(self, password: str) -> str:
-        return self._run(self._hash_here, normalise_password(password))
+        return self._run(self._argon2id.hash, normalise_password(password))
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
         """True when `password` matches; with `stored_hash=None` it does the same work and fails."""
@@ -212,7 +195,7 @@ class PasswordHasher:
             return False
         target = stored_hash if stored_hash is not None else self._dummy_hash
         try:
-            ok = self._run(self._verify_here, target, normalise_password(password))
+            ok = self._run(self._argon2id.verify, target, normalise_password(password))
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
         return ok and stored_hash is not None
