@@ -56,7 +56,7 @@ class _CountingArgon2:
 def test_hashing_never_runs_on_more_threads_than_allowed(limit: int) -> None:
     hasher = PasswordHasher(max_concurrent=limit)
     fake = _CountingArgon2()
-    hasher._hasher = fake  # type: ignore[assignment]
+    hasher._argon2id = fake  # type: ignore[assignment]
     try:
         with ThreadPoolExecutor(8) as callers:
             results = list(callers.map(lambda i: hasher.verify("hash:pw", "pw" if i % 2 else "no"), range(8)))
@@ -77,11 +77,11 @@ def test_server_workers_share_the_cores_for_hashing(cores: int, workers: int, th
 def test_the_hashing_threads_follow_the_setting(tmp_path: Path, setting: int) -> None:
     container = build(settings_for_tests(tmp_path, password_hash_threads=setting))
     fake = _CountingArgon2()
-    container.passwords._hasher = fake  # type: ignore[assignment]
+    container.passwords._argon2id = fake  # type: ignore[assignment]
     try:
         with ThreadPoolExecutor(8) as callers:
             list(callers.map(lambda _: container.passwords.verify("hash:pw", "pw"), range(8)))
-        assert fake.peak <= setting and len(fake.threads) <= setting
+        assert 1 <= fake.peak <= setting and len(fake.threads) <= setting
         assert container.passwords._pool.threads == setting
     finally:
         container.close()
@@ -111,6 +111,8 @@ def test_the_unknown_user_check_costs_a_real_verification(
         assert argon2.extract_parameters(dummy) == real
         with pytest.raises(argon2.exceptions.VerifyMismatchError):  # not InvalidHashError: the work is done
             hasher._hasher.verify(dummy, PASSWORD)
+        with pytest.raises(argon2.exceptions.VerifyMismatchError):  # and by the path a real hash takes
+            hasher._argon2id.verify(dummy, PASSWORD)
         assert dummy != PasswordHasher(memory_kib, time_cost, parallelism)._dummy_hash  # random per process
         assert not hasher.verify(None, PASSWORD)
     finally:
