@@ -149,15 +149,19 @@ def digest(
     return bytes(ffi.buffer(out, length))
 
 
-class KeptAreaArgon2:
-    """Hash and verify like argon2-cffi's `PasswordHasher` (Argon2id, same encoding), in kept areas."""
+@dataclass(frozen=True)
+class Argon2Parameters:
+    """What a hashing path makes new hashes with (argon2-cffi's `PasswordHasher` names them the same)."""
 
-    def __init__(self, memory_kib: int, time_cost: int, parallelism: int, salt_len: int, hash_len: int):
-        self.memory_kib = memory_kib
-        self.time_cost = time_cost
-        self.parallelism = parallelism
-        self.salt_len = salt_len
-        self.hash_len = hash_len
+    memory_kib: int
+    time_cost: int
+    parallelism: int
+    salt_len: int
+    hash_len: int
+
+
+class KeptAreaArgon2(Argon2Parameters):
+    """Hash and verify like argon2-cffi's `PasswordHasher` (Argon2id, same encoding), in kept areas."""
 
     def hash(self, password: bytes, salt: bytes) -> str | None:
         """The encoded hash; None where the callbacks cannot be made (the caller uses argon2-cffi)."""

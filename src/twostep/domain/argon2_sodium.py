@@ -2,11 +2,10 @@
 
 argon2-cffi's libargon2 is built to run on any x86-64, so it compresses Argon2's blocks with SSE2.
 libsodium detects AVX2 and AVX-512F when it starts and uses them; this path is taken only where it
-has them (`vectorised`). On the bench's machine (AMD EPYC
-with AVX-512) one check at twostep's parameters (19 MiB, t=2, p=1) costs ~12.5 ms of CPU through
-libsodium against ~16.3 ms through libargon2 in a kept area (`argon2_area`). That is although
-libsodium maps a fresh working area for every check and pays ~7 ms of that in page faults: no
-libsodium API lets a caller hand it an area.
+has them (`vectorised`). On the bench's machine (AMD EPYC with AVX-512) one check at twostep's
+parameters (19 MiB, t=2, p=1) costs ~12.5 ms of CPU through libsodium against ~16.3 ms through
+libargon2 in a kept area (`argon2_area`). That is although libsodium maps a fresh working area for
+every check and pays ~7 ms of that in page faults: no libsodium API lets a caller hand it an area.
 
 The digests are Argon2id's own (version 1.3, one lane: all libsodium computes). `crypto_pwhash`
 derives the digest from the password, salt and parameters of an encoded hash, and verification
@@ -23,7 +22,7 @@ import platform
 from collections.abc import Callable
 from pathlib import Path
 
-from twostep.domain.argon2_area import encode, parse
+from twostep.domain.argon2_area import Argon2Parameters, encode, parse
 
 SALT_BYTES = 16  # crypto_pwhash_SALTBYTES
 
@@ -78,15 +77,8 @@ def digest(password: bytes, salt: bytes, memory_kib: int, time_cost: int, length
         return None  # out of libsodium's limits, or no memory for the area: the next path answers
 
 
-class SodiumArgon2:
+class SodiumArgon2(Argon2Parameters):
     """Hash and verify like argon2-cffi's `PasswordHasher` (Argon2id, same encoding), via libsodium."""
-
-    def __init__(self, memory_kib: int, time_cost: int, parallelism: int, salt_len: int, hash_len: int):
-        self.memory_kib = memory_kib
-        self.time_cost = time_cost
-        self.parallelism = parallelism
-        self.salt_len = salt_len
-        self.hash_len = hash_len
 
     def hash(self, password: bytes, salt: bytes) -> str | None:
         """The encoded hash; None where this path cannot make it (more lanes, another salt length,
