@@ -33,17 +33,6 @@ def test_hashes_equal_argon2_cffis_byte_for_byte_over_many_inputs() -> None:
         assert kept.hash(password, salt) == _library_hash(password, salt, memory_kib, time_cost, parallelism)
 
 
-def test_verify_matches_the_librarys_answer() -> None:
-    rng = random.Random(7)
-    kept = KeptAreaArgon2(salt_len=16, hash_len=32, **SMALL)
-    for _ in range(200):
-        password = rng.randbytes(rng.randint(1, 40))
-        stored = _library_hash(password, rng.randbytes(16), **SMALL)
-        assert kept.verify(stored, password) is True
-        other = password + b"x" if rng.random() < 0.5 else password[:-1]
-        assert kept.verify(stored, other) is False
-
-
 def test_a_changed_digest_or_salt_fails() -> None:
     kept = KeptAreaArgon2(salt_len=16, hash_len=32, **SMALL)
     stored = kept.hash(b"correct horse", b"s" * 16)

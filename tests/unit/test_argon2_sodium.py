@@ -1,5 +1,5 @@
 """Argon2id through libsodium (`domain.argon2_sodium`) and twostep's choice of path (`domain.argon2id`)
-give argon2-cffi's own hashes and answers, byte for byte."""
+give argon2-cffi's own hashes and answers, byte for byte; so does the kept-area path, for verifying."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from argon2.exceptions import VerifyMismatchError
 from argon2.low_level import hash_secret
 
 from twostep.domain import argon2_area, argon2_sodium
-from twostep.domain.argon2_area import encode, unb64
+from twostep.domain.argon2_area import KeptAreaArgon2, encode, unb64
 from twostep.domain.argon2_sodium import SodiumArgon2
 from twostep.domain.argon2id import Argon2id
 from twostep.domain.passwords import PasswordHasher
@@ -72,9 +72,10 @@ def test_hashes_equal_argon2_cffis_byte_for_byte_over_many_inputs() -> None:
         assert path.hash(password, salt) == _library_hash(password, salt, memory_kib, time_cost, length)
 
 
-def test_verify_matches_the_librarys_answer() -> None:
+@pytest.mark.parametrize("path_type", [SodiumArgon2, KeptAreaArgon2])
+def test_verify_matches_the_librarys_answer(path_type: type[SodiumArgon2 | KeptAreaArgon2]) -> None:
     rng = random.Random(11)
-    path = SodiumArgon2(salt_len=16, hash_len=32, **SMALL)
+    path = path_type(salt_len=16, hash_len=32, **SMALL)
     for _ in range(200):
         password = rng.randbytes(rng.randint(1, 40))
         stored = _library_hash(password, rng.randbytes(16), 64, 2)
