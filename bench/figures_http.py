@@ -189,7 +189,16 @@ class HashBaseline:
     other: Rates
 
 
-def hash_baseline(cffi: Rates, own: Rates, where: str, rounds: str) -> HashBaseline:
+def hash_baseline(
+    cffi_runs: list[dict[str, float]], own_runs: list[dict[str, float]], where: str
+) -> HashBaseline:
+    """The baseline from the bare runs of both verifies (one run of each per round) on `where`."""
+    per_round = ", ".join(
+        f"{Rates.of_worker([c]).cpu:.1f}/{Rates.of_worker([o]).cpu:.1f}"
+        for c, o in zip(cffi_runs, own_runs, strict=True)
+    )
+    rounds = f"argon2-cffi/twostep per CPU-s {per_round}"
+    cffi, own = Rates.of_worker(cffi_runs), Rates.of_worker(own_runs)
     speedup = f"{own.cpu / cffi.cpu:.2f}x argon2-cffi's"
     if own.cpu >= cffi.cpu:
         text = (
@@ -231,13 +240,8 @@ def ratio_row(
 
 
 def rows(run: Run, results: HttpResults) -> list[Row]:
-    per_round = ", ".join(
-        f"{Rates.of_worker([h]).cpu:.1f}/{Rates.of_worker([o]).cpu:.1f}"
-        for h, o in zip(results.hashes, results.own_hashes, strict=True)
-    )
     where = "1 core" if run.cores.pinned else f"{len(os.sched_getaffinity(0))} cores"
-    cffi, own = Rates.of_worker(results.hashes), Rates.of_worker(results.own_hashes)
-    hashed = hash_baseline(cffi, own, where, f"argon2-cffi/twostep per CPU-s {per_round}")
+    hashed = hash_baseline(results.hashes, results.own_hashes, where)
     if refused := refusals(results.bare_hello):
         raise RuntimeError(f"the bare /hello baseline: {refused}")
     bare_hello = Rates.of_load(results.bare_hello)

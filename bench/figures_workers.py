@@ -109,13 +109,7 @@ def row(run: Run, backend: str, workers: int) -> Row:
     pinned = workers == 1 and run.cores.pinned
     cores = f"core {run.cores.server}" if pinned else f"{len(os.sched_getaffinity(0))} cores"
     processes = f"{workers} process{'es' if workers > 1 else ''}"
-    rounds = ", ".join(
-        f"{Rates.of_worker([h]).cpu:.1f}/{Rates.of_worker([o]).cpu:.1f}"
-        for h, o in zip(hashes, own_hashes, strict=True)
-    )
-    where = f"{processes} on {cores}"
-    cffi, own = Rates.of_worker(hashes), Rates.of_worker(own_hashes)
-    hashed = hash_baseline(cffi, own, where, f"argon2-cffi/twostep per CPU-s {rounds}")
+    hashed = hash_baseline(hashes, own_hashes, f"{processes} on {cores}")
     note = f"wall-clock ratio {rate.wall / hashed.rates.wall:.2f}; {run.profile.clients} clients; server CPU "
     note += "twostep + PostgreSQL processes" if backend == "postgres" else "twostep processes"
     note += f"; against {hashed.other_name} ({hashed.other.cpu:.1f}/CPU-s): {rate.cpu / hashed.other.cpu:.3f}"
