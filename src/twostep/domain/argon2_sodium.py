@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import hmac
-import platform
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,6 +50,8 @@ def derive_function() -> Derive | None:
     """libsodium's Argon2id, loaded on first use, not when this module is imported: the Lambda
     handlers' cold start and the commands that never hash do not pay for it. None where PyNaCl is not
     installed or libsodium's Argon2 would not be vectorised (see `vectorised`)."""
+    import platform  # here, not at the top: most processes that import this module never hash
+
     if not vectorised(platform.machine(), _cpuinfo()):
         return None
     try:

@@ -46,12 +46,7 @@ class CodeSending:
         Raises:
             SmsDeliveryError: not delivered (counted and audited as `code_delivery_failed`).
         """
-        # A login's subject is a user id; a verification's is the caller's auth_id, kept as detail.
-        who = (
-            {"user_id": challenge.subject}
-            if challenge.purpose != "verify"
-            else {"auth_id": challenge.subject}
-        )
+        who = _who(challenge)
         if self._test_numbers.code_for(challenge.phone) is not None:
             # A test number: its fixed code is never sent, so no provider took it.
             return SentMessage(provider=TEST_NUMBER_PROVIDER, message_id="", channel=message.channel)
@@ -76,7 +71,7 @@ class CodeSending:
 
     def sent_event(self, challenge: Challenge, sent: SentMessage, ctx: RequestContext) -> AuditEvent:
         """The `code_sent` event of a delivered code (and the channel and provider it went by)."""
-        who = {"auth_id" if challenge.purpose == "verify" else "user_id": challenge.subject}
+        who = _who(challenge)
         if self._test_numbers.code_for(challenge.phone) is not None:
             who["test_number"] = "true"  # a fixed code, nothing was texted
         return self._audit.entry(
@@ -119,3 +114,9 @@ class CodeSending:
             raise ChallengeUsed()
         self._audit.logged(sent)
         return armed
+
+
+def _who(challenge: Challenge) -> dict[str, str]:
+    """Whose code it is, for its audit events: a login's subject is a user id, a verification's the
+    caller's auth_id (kept as detail)."""
+    return {"auth_id" if challenge.purpose == "verify" else "user_id": challenge.subject}
