@@ -9,17 +9,20 @@ PORT ?= 8000
 APT_GET := $(shell command -v apt-get 2>/dev/null)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run install dev test test-fast lint typecheck imports pytest docs aws-checks browser nginx postgres bench fuzz soak clean
+.PHONY: run install compiler dev test test-fast lint typecheck imports pytest docs aws-checks browser nginx postgres bench fuzz soak clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# setup.py compiles libargon2's vector builds (x86-64) while pip installs twostep.
+NATIVE := setup.py $(wildcard native/argon2/*/*.[ch] native/argon2/src/blake2/*.[ch])
+
+$(VENV)/.installed: pyproject.toml $(NATIVE) | $(BIN)/python compiler
 	$(BIN)/pip install -q -e '.[aws]'
 	touch $@
 
-$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.dev-installed: pyproject.toml $(NATIVE) | $(BIN)/python compiler
 	$(BIN)/pip install -q -e '.[aws,dev]'
 	touch $@
 
@@ -31,6 +34,15 @@ dev: $(VENV)/.dev-installed browser nginx postgres $(SAM_VENV)/.installed $(CHEC
 ## outbox; TWOSTEP_* variables and ./.env change that, exactly as for every other `twostep` command.
 run: install
 	$(BIN)/twostep serve --host $(HOST) --port $(PORT)
+
+## A C compiler for libargon2's vector builds (setup.py). Without one twostep still installs and
+## hashes passwords through libsodium or argon2-cffi, at about twice the CPU per check.
+compiler:
+	@command -v cc >/dev/null 2>&1 || { \
+		[ -n "$(APT_GET)" ] && $(SUDO) apt-get update -qq \
+			&& DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gcc libc6-dev; \
+	} || echo "make: no C compiler could be installed: twostep installs without libargon2's vector" \
+		"builds (password checks cost about twice the CPU)." >&2
 
 ## Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 ## Without apt-get (macOS, Fedora, Arch) everything else still runs and the browser tests are skipped.
@@ -88,8 +100,8 @@ docs: $(VENV)/.dev-installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir .site
 
 lint:
-	$(BIN)/ruff check src tests bench tools
-	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/ruff check src tests bench tools setup.py
+	$(BIN)/ruff format --check src tests bench tools setup.py
 
 typecheck:
 	$(BIN)/mypy

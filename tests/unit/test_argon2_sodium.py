@@ -12,7 +12,7 @@ from argon2 import Type
 from argon2.exceptions import VerifyMismatchError
 from argon2.low_level import hash_secret
 
-from twostep.domain import argon2_area, argon2_sodium
+from twostep.domain import argon2_sodium, argon2_vector
 from twostep.domain.argon2_area import KeptAreaArgon2, encode, unb64
 from twostep.domain.argon2_sodium import SodiumArgon2
 from twostep.domain.argon2id import Argon2id
@@ -121,7 +121,7 @@ def test_without_libsodium_every_hash_is_left_to_the_next_path(monkeypatch: pyte
     path = SodiumArgon2(salt_len=16, hash_len=32, **SMALL)
     assert path.hash(b"password", b"s" * 16) is None
     assert path.verify(stored, b"password") is None
-    argon2id = Argon2id(_library())  # the kept area answers, with the same digests
+    argon2id = Argon2id(_library())  # another path answers, with the same digests
     assert argon2id.verify(stored, "password") is True
     assert argon2id.verify(argon2id.hash("password"), "password") is True
 
@@ -130,11 +130,13 @@ def test_each_path_hashes_what_the_library_verifies_and_verifies_what_it_hashes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     library = _library()
-    for paths in ("sodium", "kept", "library"):
-        if paths != "sodium":
+    for paths in ("vector", "sodium", "kept", "library"):  # each time the path before it is gone
+        if paths == "sodium":
+            monkeypatch.setattr(argon2_vector, "vector_library", lambda: None)
+        if paths == "kept":
             monkeypatch.setattr(argon2_sodium, "derive_function", lambda: None)
         if paths == "library":
-            monkeypatch.setattr(argon2_area, "callbacks", lambda: None)
+            monkeypatch.setattr(KeptAreaArgon2, "library", lambda self: None)
         argon2id = Argon2id(library)
         made = argon2id.hash("ünïcode pass")
         assert library.verify(made, "ünïcode pass")
@@ -143,7 +145,7 @@ def test_each_path_hashes_what_the_library_verifies_and_verifies_what_it_hashes(
             argon2id.verify(made, "another pass")
 
 
-def test_two_lanes_take_the_kept_area_with_the_same_answers() -> None:
+def test_two_lanes_take_a_kept_area_with_the_same_answers() -> None:
     library = _library(parallelism=2)
     argon2id = Argon2id(library)
     made = argon2id.hash("two lanes")

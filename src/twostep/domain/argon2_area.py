@@ -83,8 +83,8 @@ class _Areas(threading.local):
 _areas = _Areas()
 
 
-def _allocate(memory: Any, size: int) -> int:
-    """libargon2's allocation callback: this thread's area, made (or grown) on first need."""
+def _kept_area(size: int) -> mmap.mmap:
+    """This thread's area, made (or grown) on first need."""
     area = _areas.area
     if area is None or len(area) < size:
         if area is not None:
@@ -92,61 +92,78 @@ def _allocate(memory: Any, size: int) -> int:
         area = _areas.area = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         if hasattr(mmap, "MADV_HUGEPAGE"):  # Linux: ~6% less CPU per check (fewer TLB misses), same RSS
             area.madvise(mmap.MADV_HUGEPAGE)
-    memory[0] = ffi.cast("uint8_t *", ffi.from_buffer(area))
-    return ARGON2_OK
+    return area
 
 
-def _release(memory: Any, size: int) -> None:
-    """libargon2's free callback: keep the area (libargon2 has wiped it already)."""
+class Libargon2:
+    """A loaded libargon2: its cffi declarations (`ffi`), its `argon2_ctx`, and the allocation callbacks
+    that hand it the calling thread's kept area. Every build takes the same context and gives the same
+    digests; they differ in the instructions they compute with (`argon2_vector`)."""
 
+    def __init__(self, ffi: Any, argon2_ctx: Any) -> None:
+        self.ffi = ffi
+        self._argon2_ctx = argon2_ctx
 
-@functools.cache
-def callbacks() -> tuple[Any, Any] | None:
-    """The C callbacks, made on first use; None where the platform refuses executable closures
-    (some hardened systems): then argon2-cffi's own functions do all the work."""
-    try:
-        return (
-            ffi.callback("int(uint8_t **, size_t)", _allocate, error=ARGON2_MEMORY_ALLOCATION_ERROR),
-            ffi.callback("void(uint8_t *, size_t)", _release),
+    @functools.cached_property
+    def callbacks(self) -> tuple[Any, Any] | None:
+        """The C callbacks, made on first use; None where the platform refuses executable closures
+        (some hardened systems): then the next path does the work."""
+        ffi = self.ffi
+
+        def allocate(memory: Any, size: int) -> int:
+            memory[0] = ffi.cast("uint8_t *", ffi.from_buffer(_kept_area(size)))
+            return ARGON2_OK
+
+        def release(memory: Any, size: int) -> None:
+            """Keep the area (libargon2 has wiped it already)."""
+
+        try:
+            return (
+                ffi.callback("int(uint8_t **, size_t)", allocate, error=ARGON2_MEMORY_ALLOCATION_ERROR),
+                ffi.callback("void(uint8_t *, size_t)", release),
+            )
+        except (MemoryError, OSError):
+            return None
+
+    def digest(
+        self, password: bytes, salt: bytes, *, memory_kib: int, time_cost: int, parallelism: int, length: int
+    ) -> bytes:
+        """Argon2id (version 1.3) of `password` in this thread's kept area; HashingError where
+        libargon2 refuses the parameters or the callbacks cannot be made (see `callbacks`)."""
+        made = self.callbacks
+        if made is None:
+            raise HashingError("libargon2's allocation callbacks are not available here")
+        ffi = self.ffi
+        out = ffi.new("uint8_t[]", length)
+        pwd = ffi.from_buffer(password)
+        salt_buffer = ffi.from_buffer(salt)
+        context = ffi.new(
+            "argon2_context *",
+            {
+                "out": out,
+                "outlen": length,
+                "pwd": ffi.cast("uint8_t *", pwd),
+                "pwdlen": len(password),
+                "salt": ffi.cast("uint8_t *", salt_buffer),
+                "saltlen": len(salt),
+                "t_cost": time_cost,
+                "m_cost": memory_kib,
+                "lanes": parallelism,
+                "threads": parallelism,
+                "version": ARGON2_VERSION,
+                "allocate_cbk": made[0],
+                "free_cbk": made[1],
+                "flags": 0,  # ARGON2_DEFAULT_FLAGS: the caller's password and secret stay untouched
+            },
         )
-    except (MemoryError, OSError):
-        return None
+        result = self._argon2_ctx(context, Type.ID.value)
+        if result != ARGON2_OK:
+            raise HashingError(error_to_str(result))  # the error codes are libargon2's, in every build
+        return bytes(ffi.buffer(out, length))
 
 
-def digest(
-    password: bytes, salt: bytes, *, memory_kib: int, time_cost: int, parallelism: int, length: int
-) -> bytes:
-    """Argon2id (version 1.3) of `password` with the working area of this thread; HashingError where
-    libargon2 refuses the parameters or the callbacks cannot be made (see `callbacks`)."""
-    made = callbacks()
-    if made is None:
-        raise HashingError("libargon2's allocation callbacks are not available here")
-    out = ffi.new("uint8_t[]", length)
-    pwd = ffi.from_buffer(password)
-    salt_buffer = ffi.from_buffer(salt)
-    context = ffi.new(
-        "argon2_context *",
-        {
-            "out": out,
-            "outlen": length,
-            "pwd": ffi.cast("uint8_t *", pwd),
-            "pwdlen": len(password),
-            "salt": ffi.cast("uint8_t *", salt_buffer),
-            "saltlen": len(salt),
-            "t_cost": time_cost,
-            "m_cost": memory_kib,
-            "lanes": parallelism,
-            "threads": parallelism,
-            "version": ARGON2_VERSION,
-            "allocate_cbk": made[0],
-            "free_cbk": made[1],
-            "flags": 0,  # ARGON2_DEFAULT_FLAGS: the caller's password and secret stay untouched
-        },
-    )
-    result = core(context, Type.ID.value)
-    if result != ARGON2_OK:
-        raise HashingError(error_to_str(result))
-    return bytes(ffi.buffer(out, length))
+# argon2-cffi's own libargon2, built for any x86-64 (SSE2) or for the platform's generic instructions.
+ARGON2_CFFI = Libargon2(ffi, core)
 
 
 @dataclass(frozen=True)
@@ -163,21 +180,27 @@ class Argon2Parameters:
 class KeptAreaArgon2(Argon2Parameters):
     """Hash and verify like argon2-cffi's `PasswordHasher` (Argon2id, same encoding), in kept areas."""
 
+    def library(self) -> Libargon2 | None:
+        """The libargon2 this path computes with; None where it has none (the caller takes the next)."""
+        return ARGON2_CFFI
+
     def hash(self, password: bytes, salt: bytes) -> str | None:
-        """The encoded hash; None where the callbacks cannot be made (the caller uses argon2-cffi)."""
-        if callbacks() is None:
+        """The encoded hash; None where the callbacks cannot be made (the caller uses the next path)."""
+        library = self.library()
+        if library is None or library.callbacks is None:
             return None
         params = {"memory_kib": self.memory_kib, "time_cost": self.time_cost, "parallelism": self.parallelism}
-        made = digest(password, salt, length=self.hash_len, **params)
+        made = library.digest(password, salt, length=self.hash_len, **params)
         return encode(self.memory_kib, self.time_cost, self.parallelism, salt, made)
 
     def verify(self, encoded: str, password: bytes) -> bool | None:
         """Whether `password` matches; None when `encoded` is not for this path (see the module doc)."""
         parts = parse(encoded)
-        if parts is None or parts.memory_kib > self.memory_kib:
-            return None  # not the canonical spelling, or a larger area than the kept one
+        library = self.library()
+        if library is None or parts is None or parts.memory_kib > self.memory_kib:
+            return None  # no library, not the canonical spelling, or a larger area than the kept one
         try:
-            got = digest(
+            got = library.digest(
                 password,
                 parts.salt,
                 memory_kib=parts.memory_kib,

@@ -19,9 +19,9 @@ from __future__ import annotations
 import functools
 import hmac
 from collections.abc import Callable
-from pathlib import Path
 
 from twostep.domain.argon2_area import Argon2Parameters, encode, parse
+from twostep.domain.cpu_features import cpu_flags, read_cpuinfo, x86_64
 
 SALT_BYTES = 16  # crypto_pwhash_SALTBYTES
 
@@ -32,17 +32,7 @@ def vectorised(machine: str, cpuinfo: str) -> bool:
     """Whether libsodium computes Argon2 with vector code on this CPU: x86-64 with AVX2 (it also takes
     AVX-512F). Elsewhere (arm64, older x86) it runs portable code, as libargon2 does, and its fresh
     working area per check makes it the dearer path."""
-    if machine.lower() not in ("x86_64", "amd64"):
-        return False
-    return any(line.startswith("flags") and "avx2" in line.split() for line in cpuinfo.splitlines())
-
-
-def _cpuinfo() -> str:
-    """Linux's list of the CPU's features; "" elsewhere, where libsodium's path is not taken."""
-    try:
-        return Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
+    return x86_64(machine) and "avx2" in cpu_flags(cpuinfo)
 
 
 @functools.cache
@@ -52,7 +42,7 @@ def derive_function() -> Derive | None:
     installed or libsodium's Argon2 would not be vectorised (see `vectorised`)."""
     import platform  # here, not at the top: most processes that import this module never hash
 
-    if not vectorised(platform.machine(), _cpuinfo()):
+    if not vectorised(platform.machine(), read_cpuinfo()):
         return None
     try:
         from nacl.bindings import crypto_pwhash_alg, crypto_pwhash_ALG_ARGON2ID13

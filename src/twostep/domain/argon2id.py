@@ -1,11 +1,13 @@
 """twostep's Argon2id: the same hashes as argon2-cffi's `PasswordHasher`, computed by the cheapest
 path that can take each one.
 
-1. libsodium (`argon2_sodium`): AVX2/AVX-512 where the CPU has them; one lane, 16-byte salts.
-2. libargon2 in a working area each hashing thread keeps (`argon2_area`): any lane count.
-3. argon2-cffi itself: every other hash (other spellings, variants, larger areas), and its errors.
+1. libargon2 compiled for AVX-512F or AVX2 (`argon2_vector`), in a working area each hashing thread
+   keeps, where the CPU has those instructions and the build was compiled at install time.
+2. libsodium (`argon2_sodium`): AVX2/AVX-512 where the CPU has them; one lane, 16-byte salts.
+3. argon2-cffi's libargon2 in a kept working area (`argon2_area`): any lane count.
+4. argon2-cffi itself: every other hash (other spellings, variants, larger areas), and its errors.
 
-All three give the same digest for the same password, salt and parameters (the tests compare them
+All four give the same digest for the same password, salt and parameters (the tests compare them
 byte for byte), so which path a hash takes changes only its cost.
 """
 
@@ -19,6 +21,7 @@ from argon2.exceptions import VerifyMismatchError
 
 from twostep.domain.argon2_area import KeptAreaArgon2
 from twostep.domain.argon2_sodium import SodiumArgon2
+from twostep.domain.argon2_vector import VectorArgon2
 
 
 class Argon2Path(Protocol):
@@ -39,7 +42,11 @@ class Argon2id:
             library.salt_len,
             library.hash_len,
         )
-        self._paths: tuple[Argon2Path, ...] = (SodiumArgon2(*params), KeptAreaArgon2(*params))
+        self._paths: tuple[Argon2Path, ...] = (
+            VectorArgon2(*params),
+            SodiumArgon2(*params),
+            KeptAreaArgon2(*params),
+        )
 
     def hash(self, password: str) -> str:
         raw, salt = password.encode(), os.urandom(self.library.salt_len)
