@@ -177,8 +177,8 @@ def _busy(result: dict[str, Any]) -> str:
 class HashBaseline:
     """The bare Argon2id verify the sign-in scores compare against, and the other one measured.
 
-    Both verify the same hashes at twostep's parameters: argon2-cffi's, and twostep's own, which takes
-    libsodium's AVX2/AVX-512 code where the CPU has it. The score's baseline is the faster of the two
+    Both verify the same hashes at twostep's parameters: argon2-cffi's, and twostep's own, which computes
+    with AVX-512/AVX2 where the CPU has them (twostep.domain.argon2id). The score's baseline is the faster of the two
     (the hash's own limit on this machine), so a score measures the service around the hash, never a
     hash cheaper than its baseline's; the note shows the score against the other.
     """

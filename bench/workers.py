@@ -41,8 +41,8 @@ def argon2_op(_: argparse.Namespace) -> Callable[[], object]:
 
 
 def twostep_argon2_op(_: argparse.Namespace) -> Callable[[], object]:
-    """twostep's Argon2id verify without the service around it (libsodium where it can, see
-    twostep.domain.argon2id): the same hashes as argon2-cffi's, often computed for less."""
+    """twostep's Argon2id verify without the service around it (its vector libargon2 or libsodium where
+    it can, see twostep.domain.argon2id): the same hashes as argon2-cffi's, often computed for less."""
     from argon2 import PasswordHasher, Type
 
     from twostep.domain.argon2id import Argon2id
