@@ -6,6 +6,8 @@ has them (`vectorised`). On the bench's machine (AMD EPYC with AVX-512) one chec
 parameters (19 MiB, t=2, p=1) costs ~12.5 ms of CPU through libsodium against ~16.3 ms through
 libargon2 in a kept area (`argon2_area`). That is although libsodium maps a fresh working area for
 every check and pays ~7 ms of that in page faults: no libsodium API lets a caller hand it an area.
+libargon2 compiled for the same instructions keeps its area and costs ~5-6 ms (`argon2_vector`), so
+this path answers only where no such build was compiled (an install without a C compiler).
 
 The digests are Argon2id's own (version 1.3, one lane: all libsodium computes). `crypto_pwhash`
 derives the digest from the password, salt and parameters of an encoded hash, and verification
