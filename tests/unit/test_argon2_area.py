@@ -11,7 +11,7 @@ from argon2 import Type
 from argon2.low_level import hash_secret
 
 from twostep.domain import argon2_area
-from twostep.domain.argon2_area import KeptAreaArgon2, encode, unb64
+from twostep.domain.argon2_area import KeptAreaArgon2
 from twostep.domain.passwords import PasswordHasher
 
 SMALL = {"memory_kib": 64, "time_cost": 2, "parallelism": 1}  # cheap parameters for many cases
@@ -31,17 +31,6 @@ def test_hashes_equal_argon2_cffis_byte_for_byte_over_many_inputs() -> None:
         salt = rng.randbytes(rng.choice([8, 16, 24]))
         kept = KeptAreaArgon2(memory_kib, time_cost, parallelism, len(salt), 32)
         assert kept.hash(password, salt) == _library_hash(password, salt, memory_kib, time_cost, parallelism)
-
-
-def test_a_changed_digest_or_salt_fails() -> None:
-    kept = KeptAreaArgon2(salt_len=16, hash_len=32, **SMALL)
-    stored = kept.hash(b"correct horse", b"s" * 16)
-    _, salt_text, digest_text = stored.rsplit("$", 2)
-    digest = bytearray(unb64(digest_text))
-    digest[0] ^= 1
-    assert kept.verify(encode(64, 2, 1, unb64(salt_text), bytes(digest)), b"correct horse") is False
-    assert kept.verify(encode(64, 2, 1, b"t" * 16, unb64(digest_text)), b"correct horse") is False
-    assert kept.verify(stored.replace("t=2", "t=3"), b"correct horse") is False
 
 
 @pytest.mark.parametrize(

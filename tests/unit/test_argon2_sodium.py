@@ -1,5 +1,5 @@
 """Argon2id through libsodium (`domain.argon2_sodium`) and twostep's choice of path (`domain.argon2id`)
-give argon2-cffi's own hashes and answers, byte for byte; so does the kept-area path, for verifying."""
+give argon2-cffi's own hashes and answers, byte for byte; so do the kept-area paths, for verifying."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from argon2.low_level import hash_secret
 from twostep.domain import argon2_sodium, argon2_vector
 from twostep.domain.argon2_area import KeptAreaArgon2, encode, unb64
 from twostep.domain.argon2_sodium import SodiumArgon2
+from twostep.domain.argon2_vector import VectorArgon2, vector_library
 from twostep.domain.argon2id import Argon2id
 from twostep.domain.passwords import PasswordHasher
 
@@ -72,8 +73,17 @@ def test_hashes_equal_argon2_cffis_byte_for_byte_over_many_inputs() -> None:
         assert path.hash(password, salt) == _library_hash(password, salt, memory_kib, time_cost, length)
 
 
-@pytest.mark.parametrize("path_type", [SodiumArgon2, KeptAreaArgon2])
-def test_verify_matches_the_librarys_answer(path_type: type[SodiumArgon2 | KeptAreaArgon2]) -> None:
+NO_VECTOR_BUILD = "no libargon2 vector build runs here (see test_argon2_vector)"
+PATHS = [
+    SodiumArgon2,
+    KeptAreaArgon2,
+    pytest.param(VectorArgon2, marks=pytest.mark.skipif(vector_library() is None, reason=NO_VECTOR_BUILD)),
+]
+PathType = type[SodiumArgon2 | KeptAreaArgon2]
+
+
+@pytest.mark.parametrize("path_type", PATHS)
+def test_verify_matches_the_librarys_answer(path_type: PathType) -> None:
     rng = random.Random(11)
     path = path_type(salt_len=16, hash_len=32, **SMALL)
     for _ in range(200):
@@ -84,8 +94,9 @@ def test_verify_matches_the_librarys_answer(path_type: type[SodiumArgon2 | KeptA
         assert path.verify(stored, other) is False
 
 
-def test_a_changed_digest_salt_or_parameter_fails() -> None:
-    path = SodiumArgon2(salt_len=16, hash_len=32, **SMALL)
+@pytest.mark.parametrize("path_type", PATHS)
+def test_a_changed_digest_salt_or_parameter_fails(path_type: PathType) -> None:
+    path = path_type(salt_len=16, hash_len=32, **SMALL)
     stored = path.hash(b"correct horse", b"s" * 16)
     assert stored is not None
     _, salt_text, digest_text = stored.rsplit("$", 2)

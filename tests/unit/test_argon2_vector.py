@@ -14,7 +14,7 @@ from argon2 import Type
 from argon2.low_level import hash_secret
 
 from twostep.domain import argon2_area, argon2_vector
-from twostep.domain.argon2_area import Libargon2, encode, unb64
+from twostep.domain.argon2_area import Libargon2, encode
 from twostep.domain.argon2_vector import BUILDS, VectorArgon2, build_file, chosen_build
 from twostep.domain.cpu_features import cpu_flags, read_cpuinfo, x86_64
 
@@ -98,20 +98,6 @@ def test_at_twostep_parameters_the_digest_is_argon2_cffis() -> None:
     assert path.hash(b"correct horse battery", salt) == _library_hash(
         b"correct horse battery", salt, 19456, 2, 1
     )
-
-
-@pytest.mark.skipif(not RUNNABLE, reason=NO_BUILD_HERE)
-def test_a_changed_digest_salt_or_parameter_fails() -> None:
-    path = VectorArgon2(salt_len=16, hash_len=32, **SMALL)
-    stored = path.hash(b"correct horse", b"s" * 16)
-    assert stored is not None
-    _, salt_text, digest_text = stored.rsplit("$", 2)
-    digest = bytearray(unb64(digest_text))
-    digest[3] ^= 0x10
-    assert path.verify(encode(64, 2, 1, unb64(salt_text), bytes(digest)), b"correct horse") is False
-    assert path.verify(encode(64, 2, 1, b"t" * 16, unb64(digest_text)), b"correct horse") is False
-    assert path.verify(stored.replace("t=2", "t=3"), b"correct horse") is False
-    assert path.verify(stored, b"correct horse") is True
 
 
 @pytest.mark.skipif(not RUNNABLE, reason=NO_BUILD_HERE)
