@@ -9,7 +9,7 @@ t=2, p=1) on the bench's machine (AMD EPYC, AVX-512), in CPU time:
 
 - argon2-cffi's libargon2 (SSE2) in a kept area: ~16-18 ms;
 - libsodium (`argon2_sodium`): ~4.7 ms computing plus ~7 ms of page faults, as it maps a fresh area;
-- this path: ~8 ms with AVX2, ~6.5 ms with AVX-512F.
+- this path: ~8 ms with AVX2, ~5-6 ms with AVX-512F.
 
 The builds are plain C, loaded through cffi (not imported as Python modules). Each is chosen only where
 /proc/cpuinfo lists the instructions it was compiled for, so an image built on one machine stays right on
