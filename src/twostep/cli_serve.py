@@ -64,6 +64,8 @@ def run_server(host: str, port: int, app_name: str, workers: int) -> None:
     sock = listen(host, port)
     with friendly_errors():
         asgi = build_asgi_app(settings, app_name)
+    # Which code checks passwords decides most of a sign-in's CPU (docs/operations.md, "What a sign-in costs").
+    logging.getLogger("twostep").info("password checks: %s", asgi.state.container.passwords.computed_by())
     if workers == 1:
         server = uvicorn.Server(uvicorn.Config(asgi, **options))
         _announce(host, port, "")

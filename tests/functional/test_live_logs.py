@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.live import ServerProcess, server_env
+from twostep.domain.passwords import PasswordHasher
 
 PHONE = "+14155552671"
 PASSWORD = "correct horse battery staple"
@@ -46,6 +47,8 @@ def test_ids_pids_and_ports_are_whole_and_secrets_hidden(tmp_path: Path) -> None
     ids = [row["id"] for row in json.loads(user_id.stdout)]
     assert ids and all(user_id in log for user_id in ids)
     assert REQUEST_ID in log
+    # The start names what checks passwords (the same install as this test's: the same answer).
+    assert f"password checks: {PasswordHasher().computed_by()}" in log
     assert f'"pid": {pid}' in log or f"[{pid}]" in log
     assert clash.returncode != 0 and str(server.port) in clash.stderr, clash.stderr
     for secret in (PASSWORD, code, PHONE, PHONE[1:]):

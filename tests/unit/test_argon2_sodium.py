@@ -171,3 +171,18 @@ def test_a_stored_hash_whose_base64_does_not_decode_is_a_mismatch_not_a_crash() 
         assert hasher.verify("$argon2id$v=19$m=64,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$Z", "password") is False
     finally:
         hasher.close()
+
+
+def test_computed_by_names_the_first_path_that_takes_new_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    library = _library()
+    built = vector_library()
+    if built is not None:  # a vector build runs here (see test_argon2_vector)
+        assert Argon2id(library).computed_by() == built.name
+        assert built.name.startswith("libargon2 built for AVX")
+    monkeypatch.setattr(argon2_vector, "vector_library", lambda: None)
+    assert Argon2id(library).computed_by() == "libsodium"
+    assert Argon2id(_library(parallelism=2)).computed_by() == "argon2-cffi's libargon2"  # one lane only
+    monkeypatch.setattr(argon2_sodium, "derive_function", lambda: None)
+    assert Argon2id(library).computed_by() == "argon2-cffi's libargon2"
+    monkeypatch.setattr(KeptAreaArgon2, "library", lambda self: None)
+    assert Argon2id(library).computed_by() == "argon2-cffi"

@@ -100,9 +100,10 @@ class Libargon2:
     that hand it the calling thread's kept area. Every build takes the same context and gives the same
     digests; they differ in the instructions they compute with (`argon2_vector`)."""
 
-    def __init__(self, ffi: Any, argon2_ctx: Any) -> None:
+    def __init__(self, ffi: Any, argon2_ctx: Any, name: str) -> None:
         self.ffi = ffi
         self._argon2_ctx = argon2_ctx
+        self.name = name  # which build, as `twostep serve` reports it
 
     @functools.cached_property
     def callbacks(self) -> tuple[Any, Any] | None:
@@ -163,7 +164,7 @@ class Libargon2:
 
 
 # argon2-cffi's own libargon2, built for any x86-64 (SSE2) or for the platform's generic instructions.
-ARGON2_CFFI = Libargon2(ffi, core)
+ARGON2_CFFI = Libargon2(ffi, core, "argon2-cffi's libargon2")
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,11 @@ class KeptAreaArgon2(Argon2Parameters):
     def library(self) -> Libargon2 | None:
         """The libargon2 this path computes with; None where it has none (the caller takes the next)."""
         return ARGON2_CFFI
+
+    def computes(self) -> str | None:
+        """What computes this path's new hashes; None where it would leave them to the next path."""
+        library = self.library()
+        return None if library is None or library.callbacks is None else library.name
 
     def hash(self, password: bytes, salt: bytes) -> str | None:
         """The encoded hash; None where the callbacks cannot be made (the caller uses the next path)."""

@@ -81,6 +81,11 @@ class SodiumArgon2(Argon2Parameters):
         made = digest(password, salt, self.memory_kib, self.time_cost, self.hash_len)
         return None if made is None else encode(self.memory_kib, self.time_cost, 1, salt, made)
 
+    def computes(self) -> str | None:
+        """What computes this path's new hashes; None where it would leave them to the next path."""
+        taken = self.parallelism == 1 and self.salt_len == SALT_BYTES and derive_function() is not None
+        return "libsodium" if taken else None
+
     def verify(self, encoded: str, password: bytes) -> bool | None:
         """Whether `password` matches; None when `encoded` is not for this path (see the module doc)."""
         parts = parse(encoded)

@@ -29,6 +29,7 @@ from twostep.domain.cpu_features import cpu_flags, read_cpuinfo, x86_64
 
 # The builds, widest first, each with the /proc/cpuinfo flag its instructions need (setup.py).
 BUILDS = (("avx512", "avx512f"), ("avx2", "avx2"))
+NAMES = {"avx512": "libargon2 built for AVX-512F", "avx2": "libargon2 built for AVX2"}
 
 # argon2.h's context and `argon2_ctx`, as this path calls them.
 DECLARATIONS = """
@@ -71,7 +72,7 @@ def chosen_build(machine: str, cpuinfo: str, folder: Path) -> Path | None:
 
 
 def load(path: Path) -> Libargon2 | None:
-    """The build in `path`, loaded; None where it does not load."""
+    """The build in `path` (named as `build_file` names it), loaded; None where it does not load."""
     from cffi import FFI
 
     ffi = FFI()
@@ -80,7 +81,8 @@ def load(path: Path) -> Libargon2 | None:
         library: Any = ffi.dlopen(str(path))  # its functions are those DECLARATIONS names
     except OSError:
         return None
-    return Libargon2(ffi, library.argon2_ctx)
+    build = path.name.removeprefix("libargon2_").split(".")[0]
+    return Libargon2(ffi, library.argon2_ctx, NAMES.get(build, path.name))
 
 
 @functools.cache

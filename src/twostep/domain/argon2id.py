@@ -29,6 +29,8 @@ class Argon2Path(Protocol):
 
     def verify(self, encoded: str, password: bytes) -> bool | None: ...
 
+    def computes(self) -> str | None: ...
+
 
 class Argon2id:
     """Hash and verify on the calling thread (`PasswordHasher` calls these on its hashing threads)."""
@@ -47,6 +49,15 @@ class Argon2id:
             SodiumArgon2(*params),
             KeptAreaArgon2(*params),
         )
+
+    def computed_by(self) -> str:
+        """What computes new hashes here, as `twostep serve` reports it at start: the first path that
+        takes them (an install without a C compiler, or another CPU, falls to a dearer one)."""
+        for path in self._paths:
+            name = path.computes()
+            if name is not None:
+                return name
+        return "argon2-cffi"
 
     def hash(self, password: str) -> str:
         raw, salt = password.encode(), os.urandom(self.library.salt_len)

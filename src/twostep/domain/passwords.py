@@ -167,6 +167,10 @@ class PasswordHasher:
         # Verifying against this when the email is unknown spends the same work as a real check.
         self._dummy_hash = dummy_hash(self._hasher)
 
+    def computed_by(self) -> str:
+        """What computes the hashes (see `Argon2id.computed_by`)."""
+        return self._argon2id.computed_by()
+
     def _run(self, work: Callable[..., T], *args: str) -> T:
         """`work(*args)` on a hashing thread, keeping count of the hashes waiting for one."""
         if self._on_queue is None:
