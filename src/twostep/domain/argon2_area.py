@@ -185,15 +185,20 @@ class KeptAreaArgon2(Argon2Parameters):
         """The libargon2 this path computes with; None where it has none (the caller takes the next)."""
         return ARGON2_CFFI
 
+    def _usable(self) -> Libargon2 | None:
+        """`library()`, where it is there and its callbacks can be made; None otherwise."""
+        library = self.library()
+        return None if library is None or library.callbacks is None else library
+
     def computes(self) -> str | None:
         """What computes this path's new hashes; None where it would leave them to the next path."""
-        library = self.library()
-        return None if library is None or library.callbacks is None else library.name
+        library = self._usable()
+        return None if library is None else library.name
 
     def hash(self, password: bytes, salt: bytes) -> str | None:
-        """The encoded hash; None where the callbacks cannot be made (the caller uses the next path)."""
-        library = self.library()
-        if library is None or library.callbacks is None:
+        """The encoded hash; None where this path has no usable library (the caller uses the next path)."""
+        library = self._usable()
+        if library is None:
             return None
         params = {"memory_kib": self.memory_kib, "time_cost": self.time_cost, "parallelism": self.parallelism}
         made = library.digest(password, salt, length=self.hash_len, **params)
@@ -202,9 +207,9 @@ class KeptAreaArgon2(Argon2Parameters):
     def verify(self, encoded: str, password: bytes) -> bool | None:
         """Whether `password` matches; None when `encoded` is not for this path (see the module doc)."""
         parts = parse(encoded)
-        library = self.library()
+        library = self._usable()
         if library is None or parts is None or parts.memory_kib > self.memory_kib:
-            return None  # no library, not the canonical spelling, or a larger area than the kept one
+            return None  # no usable library, not the canonical spelling, or a larger area than the kept one
         try:
             got = library.digest(
                 password,
