@@ -75,13 +75,13 @@ def _read_settings() -> AuthorizerSettings:
 
 
 def _build_verifier() -> AccessTokenVerifier:
-    """RS256 from a key file: checked without PyJWT or `cryptography` at cold start (`authorizer_keys`);
-    everything else as the API checks tokens (PyJWT), keys from `load_key_material`."""
-    from twostep.aws.authorizer_keys import rs256_verifier_from_file
+    """RS256 from a key file or a secret: checked without PyJWT, `cryptography` or boto3 at cold start
+    (`authorizer_keys`); everything else as the API checks tokens (PyJWT), keys from `load_key_material`."""
+    from twostep.aws.authorizer_keys import rs256_verifier_from_file, rs256_verifier_from_secret
 
     try:
         settings = _settings.get()
-        fast = rs256_verifier_from_file(settings, clock)
+        fast = rs256_verifier_from_file(settings, clock) or rs256_verifier_from_secret(settings, clock)
         if fast is not None:
             return fast
         from twostep.secrets import load_key_material

@@ -1,13 +1,17 @@
-"""The authorizer's RS256 verifier straight from the key file, without `cryptography` or PyJWT.
+"""The authorizer's RS256 verifier straight from the key file or the secret, without `cryptography`,
+PyJWT or boto3.
 
-The key file is the JSON `KeyMaterial.to_json` writes; only the public numbers `(n, e)` of each key are
+The key file, like the secret's value on AWS (`TWOSTEP_SECRET_ARN`, read with one signed request of
+`aws.signed_calls`), is the JSON `KeyMaterial.to_json` writes; only the public numbers `(n, e)` of each key are
 needed, read from its PKCS#8 PEM by a small DER walk. The keys kept are the ones `build_verifier`
 keeps (`KeyMaterial.verification_keys`: not retired, or retired less than a token lifetime ago).
 
-Only the plain case is handled here: an existing, readable file whose current key is RS256 and whose
-every record parses. Anything else (no file yet, another algorithm, a rotation due, a damaged record)
-returns None, and the authorizer takes the general path (`load_key_material` + `build_verifier`), which
-creates, rotates or reports the problem exactly as before.
+Only the plain case is handled here: an existing, readable file (or a secret read without boto3 where
+`signed_calls` can: credentials and region in the environment, as Lambda sets them) whose current key
+is RS256 and whose every record parses. Anything else (no file yet, another algorithm, a rotation due, a
+damaged record, a failed read of the secret) returns None, and the authorizer takes the general path
+(`load_key_material` + `build_verifier`), which creates, rotates, reads or reports the problem exactly as
+before.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from twostep.domain.rs256_verifier import ALGORITHM, Rs256TokenVerifier
 from twostep.domain.rsa_pkcs1 import RsaPublicKey, public_key_from_pkcs8_pem
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Hashable
 
 
 # One key record as the refresh needs it: its kid, its public key, and when it was retired (None: not).
@@ -67,21 +71,22 @@ def rs256_keys(text: str, now: datetime, max_token_age: timedelta) -> dict[str, 
 
 
 class LastRead:
-    """The key file's text at the last refresh and its parsed records.
+    """The key file's (or the secret's) text at the last refresh and its parsed records.
 
-    A warm authorizer reads the file every refresh (a small read) but parses it again only when its text
-    changed; the same `RsaPublicKey` objects are then kept, with the OpenSSL key each already built, so
+    A warm authorizer reads the file or the secret every refresh (a small read) but parses it again only
+    when its text changed; the same `RsaPublicKey` objects are then kept, with the OpenSSL key each already built, so
     a refresh costs no DER walk and no check in pure Python. Which keys are kept is still decided anew
     each time: a retired key ages out without the file changing.
     """
 
     def __init__(self) -> None:
-        self._read: tuple[Path, str] | None = None
+        self._read: tuple[Hashable, str] | None = None
         self._records: tuple[KeyRecord, ...] | None = None
 
-    def records(self, path: Path, text: str) -> tuple[KeyRecord, ...] | None:
-        if self._read != (path, text):
-            self._read, self._records = (path, text), parse_records(text)
+    def records(self, source: Hashable, text: str) -> tuple[KeyRecord, ...] | None:
+        """The records of `text`, read from `source` (the file's path, or the secret's ARN)."""
+        if self._read != (source, text):
+            self._read, self._records = (source, text), parse_records(text)
         return self._records
 
 
@@ -96,7 +101,34 @@ def rs256_verifier_from_file(settings: AuthorizerSettings, clock: Clock) -> Rs25
         text = settings.jwt_key_file.read_text()
     except (OSError, ValueError):
         return None
-    records = _last_read.records(settings.jwt_key_file, text)
+    return _verifier_of(_last_read.records(settings.jwt_key_file, text), settings, clock)
+
+
+def rs256_verifier_from_secret(settings: AuthorizerSettings, clock: Clock) -> Rs256TokenVerifier | None:
+    """The verifier for a plain RS256 secret read without boto3, or None (see the module docstring)."""
+    if settings.jwt_algorithm != ALGORITHM or not settings.secret_arn:
+        return None
+    from twostep.aws.signed_calls import SECRETS_MANAGER, AwsCallFailed, signed_client
+
+    client = signed_client(SECRETS_MANAGER)
+    if client is None:
+        return None
+    try:
+        text = client.call("GetSecretValue", {"SecretId": settings.secret_arn}).get("SecretString")
+    except AwsCallFailed as exc:
+        # boto3 reads it again (with its own retries) and reports an outage as the authorizer always has.
+        import logging
+
+        logging.getLogger("twostep.authorizer").warning("keys read through boto3: %s", exc)
+        return None
+    if not isinstance(text, str):
+        return None
+    return _verifier_of(_last_read.records(settings.secret_arn, text), settings, clock)
+
+
+def _verifier_of(
+    records: tuple[KeyRecord, ...] | None, settings: AuthorizerSettings, clock: Clock
+) -> Rs256TokenVerifier | None:
     if records is None:
         return None
     max_age = timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds)
