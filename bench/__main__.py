@@ -20,6 +20,7 @@ sys.path.insert(0, str(REPO / "src"))  # the checkout's twostep, as the children
 
 from bench import (  # noqa: E402
     figures_aws,
+    figures_aws_path,
     figures_http,
     figures_postgres,
     figures_revocation,
@@ -85,12 +86,14 @@ def collect(run: Run) -> list[Row]:
         for backend, n in figures_workers.CONFIGS
     ]
     cold = _guarded(figures_aws.COLD, figures_aws.COLD_TARGET, lambda: figures_aws.cold_start_row(run))
+    aws_cold = _guarded(figures_aws_path.FIGURE, figures_aws.COLD_TARGET, lambda: figures_aws_path.row(run))
     warm = _guarded(figures_aws.WARM, f"≥ {figures_aws.WARM_LIMIT}", lambda: figures_aws.warm_row(run))
     imports = _guarded(figures_aws.IMPORT, "≤ 1.3", lambda: figures_aws.import_row(run))
     revocation = _guarded(
         figures_revocation.FIGURE, figures_revocation.TARGET, lambda: figures_revocation.row(run)
     )
-    return [*http[:3], revocation, *workers, cold, warm, imports, http[3], storage, dynamo, postgres]
+    lambdas = [cold, aws_cold, warm, imports]
+    return [*http[:3], revocation, *workers, *lambdas, http[3], storage, dynamo, postgres]
 
 
 def main(argv: list[str] | None = None) -> int:

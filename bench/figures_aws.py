@@ -124,6 +124,7 @@ def cold_start_row(run: Run) -> Row:
     event = json.dumps(token_event(run.token))
     py = sys.executable
     bare = spawn_median_ms([py, "-c", "pass"], run, env, lambda line: True)
+    run.empty_interpreter_ms = bare  # the AWS-path row compares with it too
     bare_jwt = spawn_median_ms(
         [py, "-c", BARE_JWT_SCRIPT, event, str(run.key_pem), AUDIENCE, ISSUER], run, env, _allowed
     )

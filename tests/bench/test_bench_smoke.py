@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench.context import Run
 from bench.figures_aws import COLD, IMPORT, WARM
+from bench.figures_aws_path import FIGURE as AWS_COLD
 from bench.figures_http import HELLO, LOGIN, LOGIN_LIMIT, RSS, SIGNIN, Rates, ratio_row, refusals
 from bench.figures_postgres import FIGURE_POSTGRES
 from bench.figures_revocation import FIGURE as REVOCATION
@@ -21,8 +22,8 @@ from bench.procs import Cores
 from bench.profile import SMOKE
 
 REPO = Path(__file__).resolve().parents[2]
-FIGURES = [LOGIN, SIGNIN, HELLO, REVOCATION, COLD, WARM, IMPORT, RSS, FIGURE_SQLITE, FIGURE_DYNAMODB]
-FIGURES += [FIGURE_POSTGRES, *WORKER_FIGURES]
+FIGURES = [LOGIN, SIGNIN, HELLO, REVOCATION, COLD, AWS_COLD, WARM, IMPORT, RSS, FIGURE_SQLITE]
+FIGURES += [FIGURE_DYNAMODB, FIGURE_POSTGRES, *WORKER_FIGURES]
 
 
 def _table_rows(markdown: str) -> dict[str, list[str]]:
