@@ -125,6 +125,7 @@ def test_configured_endpoints_come_first_as_in_boto3() -> None:
         {"AWS_REGION": "cn-north-1"},
         {"AWS_REGION": "us-isob-east-1"},
         {"AWS_REGION": "eu-west-1.evil.example#"},
+        {"AWS_REGION": "eu-west-\uff11"},  # a fullwidth digit: alphanumeric, not a region
         {"AWS_ENDPOINT_URL": "ftp://127.0.0.1"},
     ],
 )
@@ -300,3 +301,23 @@ def test_an_answer_cut_short_fails_the_call(scripted: Callable[[list[Answer]], S
     with pytest.raises(AwsCallFailed) as failed:
         client_for(server).call("Query", {})
     assert failed.value.code == "ConnectionError"
+
+
+def test_an_answer_larger_than_any_aws_answer_is_refused(
+    scripted: Callable[[list[Answer]], ScriptedServer],
+) -> None:
+    huge = b"HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\nConnection: close\r\n\r\n{}"
+    server = scripted([lambda _: huge, lambda _: huge])
+    with pytest.raises(AwsCallFailed) as failed:
+        client_for(server).call("Query", {})
+    assert failed.value.code == "ValueError"
+
+
+def test_a_line_break_in_a_header_is_never_sent(scripted: Callable[[list[Answer]], ScriptedServer]) -> None:
+    server = scripted([ok({})])
+    forged = Credentials("AKIDEXAMPLE", "secret", "token\r\nX-Forged: yes")
+    client = SignedClient(DYNAMODB, "us-east-1", forged, f"http://127.0.0.1:{server.port}")
+    with pytest.raises(AwsCallFailed) as failed:
+        client.call("Query", {})
+    assert failed.value.code == "ValueError"
+    assert server.requests == []

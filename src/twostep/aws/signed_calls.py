@@ -29,6 +29,8 @@ from typing import Any, NamedTuple
 CONNECT_TIMEOUT = 2.0  # seconds, as the boto3 clients' `connect_timeout`
 READ_TIMEOUT = 5.0
 ATTEMPTS = 2  # then the caller falls back to boto3, which retries on its own
+# The largest answer read: a Query page is at most 1 MB and a secret at most 64 KiB; more is not AWS.
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
 RETRYABLE_CODES = frozenset(
     {
         "ThrottlingException",
@@ -221,6 +223,8 @@ class Connection:
         """(status, body, whether the connection can take another request). Raises: OSError, ValueError."""
         head = [f"POST {path} HTTP/1.1", f"content-length: {len(body)}"]
         head += [f"{name}: {value}" for name, value in headers.items()]
+        if any("\r" in line or "\n" in line for line in head):
+            raise ValueError("a line break in the request's head")
         self._sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         status_line = self._line()
         version, _, rest = status_line.partition(b" ")
@@ -233,7 +237,10 @@ class Connection:
         length = answer_headers.get(b"content-length")
         if length is not None:
             return int(rest[:3]), self._exactly(int(length)), keep
-        return int(rest[:3]), self._reader.read(), False
+        data = self._reader.read(MAX_ANSWER_BYTES + 1)
+        if len(data) > MAX_ANSWER_BYTES:
+            raise ValueError("an answer larger than any AWS answer")
+        return int(rest[:3]), data, False
 
     def close(self) -> None:
         self._reader.close()
@@ -258,8 +265,8 @@ class Connection:
         raise ValueError("too many header lines")
 
     def _exactly(self, size: int) -> bytes:
-        if size < 0:
-            raise ValueError("a negative Content-Length")
+        if not 0 <= size <= MAX_ANSWER_BYTES:
+            raise ValueError("an answer larger than any AWS answer")
         data = self._reader.read(size)
         if len(data) != size:
             raise ConnectionError("the answer ended early")
@@ -273,6 +280,8 @@ class Connection:
                 self._headers()  # trailers, up to the empty line
                 return b"".join(parts)
             parts.append(self._exactly(size))
+            if sum(map(len, parts)) > MAX_ANSWER_BYTES:
+                raise ValueError("an answer larger than any AWS answer")
             if self._line():
                 raise ValueError("a chunk longer than its size")
 
@@ -326,7 +335,7 @@ def signed_client(service: Service, environ: Mapping[str, str] | None = None) ->
     credentials = credentials_from(env)
     if not region or credentials is None or any(env.get(name) for name in BOTO3_ONLY_SETTINGS):
         return None
-    if not region.replace("-", "").isalnum() or region.startswith(("cn-", "us-iso")):
+    if not (region.isascii() and region.replace("-", "").isalnum()) or region.startswith(("cn-", "us-iso")):
         return None  # another partition's domain (amazonaws.com.cn, c2s.ic.gov, …): boto3 knows it
     try:
         return SignedClient(service, region, credentials, endpoint_for(service, region, env))
