@@ -2,8 +2,8 @@
 PyJWT or boto3.
 
 The key file, like the secret's value on AWS (`TWOSTEP_SECRET_ARN`, read with one signed request of
-`aws.signed_calls`), is the JSON `KeyMaterial.to_json` writes; only the public numbers `(n, e)` of each key are
-needed, read from its PKCS#8 PEM by a small DER walk. The keys kept are the ones `build_verifier`
+`aws.signed_calls`), is the JSON `KeyMaterial.to_json` writes; only the public numbers `(n, e)` of each
+key are needed, read from its PKCS#8 PEM by a small DER walk. The keys kept are the ones `build_verifier`
 keeps (`KeyMaterial.verification_keys`: not retired, or retired less than a token lifetime ago).
 
 Only the plain case is handled here: an existing, readable file (or a secret read without boto3 where
@@ -74,8 +74,8 @@ class LastRead:
     """The key file's (or the secret's) text at the last refresh and its parsed records.
 
     A warm authorizer reads the file or the secret every refresh (a small read) but parses it again only
-    when its text changed; the same `RsaPublicKey` objects are then kept, with the OpenSSL key each already built, so
-    a refresh costs no DER walk and no check in pure Python. Which keys are kept is still decided anew
+    when its text changed; the same `RsaPublicKey` objects are then kept, with the OpenSSL key each
+    already built, so a refresh costs no DER walk and no check in pure Python. Which keys are kept is still decided anew
     each time: a retired key ages out without the file changing.
     """
 

@@ -2,8 +2,8 @@
 
 Each storage has a reader that imports only its driver (sqlite3; for DynamoDB on AWS a signed request of
 its own, `signed_calls`, or boto3 where that cannot be used) and none of the storage adapters, settings
-or pydantic. With `memory` storage there is no store another
-process could share, so there is nothing to read (the list stays empty; a warning says so once).
+or pydantic. With `memory` storage there is no store another process could share, so there is nothing to
+read (the list stays empty; a warning says so once).
 """
 
 from __future__ import annotations

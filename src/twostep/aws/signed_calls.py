@@ -1,9 +1,9 @@
-"""AWS JSON API calls signed with Signature Version 4 over `http.client`, for the authorizer's cold start.
+"""AWS JSON API calls signed with Signature Version 4, for the authorizer's cold start.
 
 The authorizer makes two read calls on AWS: `GetSecretValue` for its keys and a DynamoDB `Query` for the
 revocation list. Through boto3 a new Lambda container first imports boto3 and botocore and loads both
-services' models and endpoint rules: ~300 ms of CPU on the bench's machine, ten times the rest of the
-cold start. These two calls need none of it: each is one HTTPS POST of a JSON body, signed with
+services' models and endpoint rules: 330-380 ms on the bench's machine, six times the rest of the cold
+start. These two calls need none of it: each is one HTTPS POST of a JSON body, signed with
 HMAC-SHA256 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html).
 
 Only the plain case is handled, the one Lambda gives a function: credentials and the region in the
