@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from twostep.aws_session import SharedSession
 from twostep.channels import registry
 from twostep.channels.router import ChannelRouter, build_channels
 from twostep.domain.clock import Clock, SystemClock
@@ -136,6 +137,7 @@ def build(
     the pumping simulation's cheap password hasher)."""
     clock = clock or SystemClock()
     texts = code_texts(settings)  # before anything is created: an over-budget text stops start-up
+    boto_session = boto_session if boto_session is not None else SharedSession(settings.aws_region)
     storage = storage or build_storage(settings, boto_session=boto_session)
     storage.init_schema()
     keys = KeyRing(
