@@ -153,6 +153,22 @@ def aws_test_environment(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return dict(AWS_TEST_ENVIRONMENT)
 
 
+@pytest.fixture
+def boto3_sessions(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every boto3 session made while the test runs (they are made through `boto3.session.Session`)."""
+    import boto3
+
+    made: list[Any] = []
+    real = boto3.session.Session
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(boto3.session, "Session", counted)
+    return made
+
+
 def latest_code(container: Container, phone: str = PHONE) -> str:
     """The last code texted to `phone`, read from the console outbox."""
     entries = container.storage.list_outbox(to=phone, last=1)

@@ -191,21 +191,9 @@ def test_verification_api_with_an_api_key_from_the_secret(
     assert (status, checked["authenticated"]) == (200, True), checked
 
 
-def test_the_api_container_makes_one_boto3_session(
-    aws_mode: AwsMode, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_api_container_makes_one_boto3_session(aws_mode: AwsMode, boto3_sessions: list[Any]) -> None:
     """The storage (with KMS and the key material for the phone index) and the key ring share a session:
     each new one costs a Lambda cold start its endpoint data and credentials again."""
-    import boto3
-
-    made: list[Any] = []
-    real = boto3.session.Session
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        made.append(real(*args, **kwargs))
-        return made[-1]
-
-    monkeypatch.setattr(boto3.session, "Session", counted)
     status, _ = call(rest_event("GET", "/healthz"))
     assert status == 200
-    assert len(made) == 1
+    assert len(boto3_sessions) == 1
