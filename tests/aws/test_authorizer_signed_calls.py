@@ -8,6 +8,7 @@ import json
 import logging
 import socket
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
@@ -169,3 +170,23 @@ def test_an_unreachable_aws_still_fails_closed(table: AwsMode, monkeypatch: pyte
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     with pytest.raises(authorizer.AuthorizerUnavailable):
         authorizer.handler(token_event(f"Bearer {issue(table.keys)}"), None)
+
+
+def test_key_refreshes_read_the_secret_through_one_client(
+    table: AwsMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[SignedClient | None] = []
+    real = signed_calls.signed_client
+
+    def counted(*args: Any, **kwargs: Any) -> SignedClient | None:
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(signed_calls, "signed_client", counted)
+    monkeypatch.setattr(authorizer, "KEYS_REFRESH_SECONDS", 0.0)  # every token refreshes the keys
+    token = issue(table.keys)
+    assert [effect(token) for _ in range(3)] == ["Allow"] * 3
+    secrets = [
+        client for client in made if client is not None and client.service == signed_calls.SECRETS_MANAGER
+    ]
+    assert len(secrets) == 1

@@ -154,6 +154,16 @@ def error(status: int, kind: str) -> Answer:
     return lambda _: b"HTTP/1.1 %d Bad\r\nContent-Length: %d\r\n\r\n" % (status, len(data)) + data
 
 
+def then_hang_up(answer: Answer) -> Answer:
+    """`answer`, then the connection closed without a word (as a server drops an idle kept connection)."""
+
+    def hanging(body: bytes) -> bytes:
+        return answer(body)
+
+    hanging.hang_up = True  # type: ignore[attr-defined]
+    return hanging
+
+
 class ScriptedServer:
     def __init__(self, answers: list[Answer]) -> None:
         self.answers = answers
@@ -182,9 +192,13 @@ class ScriptedServer:
                         headers[name.strip().lower()] = value.strip()
                     body = reader.read(int(headers["content-length"]))
                     self.requests.append((line.rstrip(b"\r\n"), headers, body))
-                    reply = self.answers.pop(0)(body)
+                    answer = self.answers.pop(0)
+                    reply = answer(body)
                     conn.sendall(reply)
-                    if b"Connection: close" in reply.split(b"\r\n\r\n")[0]:
+                    if (
+                        getattr(answer, "hang_up", False)
+                        or b"Connection: close" in reply.split(b"\r\n\r\n")[0]
+                    ):
                         break
 
     def close(self) -> None:
@@ -321,3 +335,13 @@ def test_a_line_break_in_a_header_is_never_sent(scripted: Callable[[list[Answer]
         client.call("Query", {})
     assert failed.value.code == "ValueError"
     assert server.requests == []
+
+
+def test_a_kept_connection_the_server_dropped_is_reopened_without_spending_a_try(
+    scripted: Callable[[list[Answer]], ScriptedServer],
+) -> None:
+    server = scripted([then_hang_up(ok({"n": 1})), error(500, "InternalServerError"), ok({"n": 3})])
+    client = client_for(server)
+    assert client.call("Query", {}) == {"n": 1}
+    assert client.call("Query", {}) == {"n": 3}  # reopened, then the 500 still had its retry
+    assert server.connections == 2 and len(server.requests) == 3

@@ -34,6 +34,7 @@ from twostep.domain.tokens import AccessClaims, extract_bearer, has_second_facto
 
 if TYPE_CHECKING:
     from twostep.aws.authorizer_settings import AuthorizerSettings
+    from twostep.aws.signed_calls import SignedClient
 
 
 def _log_error(message: str, cause: Exception) -> None:
@@ -81,7 +82,9 @@ def _build_verifier() -> AccessTokenVerifier:
 
     try:
         settings = _settings.get()
-        fast = rs256_verifier_from_file(settings, clock) or rs256_verifier_from_secret(settings, clock)
+        fast = rs256_verifier_from_file(settings, clock) or rs256_verifier_from_secret(
+            settings, clock, _secrets_client.get
+        )
         if fast is not None:
             return fast
         from twostep.secrets import load_key_material
@@ -109,7 +112,14 @@ def _build_session_checks() -> SessionChecks:
         raise AuthorizerUnavailable("the authorizer could not read its settings") from exc
 
 
+def _build_secrets_client() -> SignedClient | None:
+    from twostep.aws.signed_calls import SECRETS_MANAGER, signed_client
+
+    return signed_client(SECRETS_MANAGER)
+
+
 _settings = BuiltOnce(_read_settings)  # read once per container (both builders need them)
+_secrets_client = BuiltOnce(_build_secrets_client)  # every key refresh reads through its kept connection
 _verifier = BuiltOnce(_build_verifier)
 _session_checks = BuiltOnce(_build_session_checks)  # built once: the list keeps its own freshness
 
@@ -123,6 +133,7 @@ def get_verifier() -> AccessTokenVerifier:
 def reset() -> None:
     """Forget the verifier and the revocation list (tests, or new settings in the same process)."""
     _settings.reset()
+    _secrets_client.reset()
     _verifier.reset()
     _session_checks.reset()
 

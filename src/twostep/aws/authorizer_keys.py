@@ -26,7 +26,9 @@ from twostep.domain.rs256_verifier import ALGORITHM, Rs256TokenVerifier
 from twostep.domain.rsa_pkcs1 import RsaPublicKey, public_key_from_pkcs8_pem
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable
+    from collections.abc import Callable, Hashable
+
+    from twostep.aws.signed_calls import SignedClient
 
 
 # One key record as the refresh needs it: its kid, its public key, and when it was retired (None: not).
@@ -75,8 +77,8 @@ class LastRead:
 
     A warm authorizer reads the file or the secret every refresh (a small read) but parses it again only
     when its text changed; the same `RsaPublicKey` objects are then kept, with the OpenSSL key each
-    already built, so a refresh costs no DER walk and no check in pure Python. Which keys are kept is still decided anew
-    each time: a retired key ages out without the file changing.
+    already built, so a refresh costs no DER walk and no check in pure Python. Which keys are kept is
+    still decided anew each time: a retired key ages out without the file changing.
     """
 
     def __init__(self) -> None:
@@ -104,13 +106,16 @@ def rs256_verifier_from_file(settings: AuthorizerSettings, clock: Clock) -> Rs25
     return _verifier_of(_last_read.records(settings.jwt_key_file, text), settings, clock)
 
 
-def rs256_verifier_from_secret(settings: AuthorizerSettings, clock: Clock) -> Rs256TokenVerifier | None:
-    """The verifier for a plain RS256 secret read without boto3, or None (see the module docstring)."""
+def rs256_verifier_from_secret(
+    settings: AuthorizerSettings, clock: Clock, secrets_client: Callable[[], SignedClient | None]
+) -> Rs256TokenVerifier | None:
+    """The verifier for a plain RS256 secret read without boto3, through `secrets_client()` (None where
+    boto3 must read it), or None (see the module docstring)."""
     if settings.jwt_algorithm != ALGORITHM or not settings.secret_arn:
         return None
-    from twostep.aws.signed_calls import SECRETS_MANAGER, AwsCallFailed, signed_client
+    from twostep.aws.signed_calls import AwsCallFailed
 
-    client = signed_client(SECRETS_MANAGER)
+    client = secrets_client()
     if client is None:
         return None
     try:

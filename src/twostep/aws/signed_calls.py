@@ -146,12 +146,17 @@ class SignedClient:
     def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """The answer's JSON. Raises: AwsCallFailed (after `ATTEMPTS` tries where a retry can help)."""
         body = json.dumps(params).encode()
-        for attempt in range(1, ATTEMPTS + 1):
+        attempt, reopened = 0, False
+        while True:
+            kept = self._connection is not None
             try:
                 with self._lock:
                     status, answer = self._post(operation, body)
             except (OSError, ValueError) as exc:  # refused, reset, timed out, TLS, a garbled answer
                 self._drop()
+                if kept and not reopened:
+                    reopened = True  # the server closed the idle kept connection: not a try of its own
+                    continue
                 failure = AwsCallFailed(operation, type(exc).__name__)
             else:
                 if status == 200 and isinstance(answer, dict):
@@ -159,10 +164,10 @@ class SignedClient:
                 failure = AwsCallFailed(operation, _error_code(status, answer))
                 if status < 500 and failure.code not in RETRYABLE_CODES:
                     raise failure
+            attempt += 1
             if attempt == ATTEMPTS:
                 raise failure
             time.sleep(0.05 * attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _post(self, operation: str, body: bytes) -> tuple[int, Any]:
         headers = {
