@@ -178,9 +178,9 @@ class HashBaseline:
     """The bare Argon2id verify the sign-in scores compare against, and the other one measured.
 
     Both verify the same hashes at twostep's parameters: argon2-cffi's, and twostep's own, which computes
-    with AVX-512/AVX2 where the CPU has them (twostep.domain.argon2id). The score's baseline is the faster of the two
-    (the hash's own limit on this machine), so a score measures the service around the hash, never a
-    hash cheaper than its baseline's; the note shows the score against the other.
+    with AVX-512/AVX2 where the CPU has them (twostep.domain.argon2id). The score's baseline is the faster
+    of the two (the hash's own limit on this machine), so a score measures the service around the hash,
+    never a hash cheaper than its baseline's; the note shows the score against the other.
     """
 
     rates: Rates
