@@ -15,7 +15,8 @@ from twostep.domain.errors import ConfigurationError
 from twostep.settings import Settings
 from twostep.storage.sqlite import SqliteStorage
 
-SHARED = list(AuthorizerSettings._fields)
+# The paths are fields of text, read as `Path`s under the names `Settings` gives them.
+SHARED = [name.removesuffix("_name") for name in AuthorizerSettings._fields]
 
 
 def test_defaults_match_settings() -> None:

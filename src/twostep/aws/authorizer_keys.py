@@ -100,10 +100,11 @@ def rs256_verifier_from_file(settings: AuthorizerSettings, clock: Clock) -> Rs25
     if settings.jwt_algorithm != ALGORITHM or settings.secret_arn:
         return None
     try:
-        text = settings.jwt_key_file.read_text()
+        with open(settings.jwt_key_file_name, encoding="utf-8") as file:  # no pathlib: see the settings
+            text = file.read()
     except (OSError, ValueError):
         return None
-    return _verifier_of(_last_read.records(settings.jwt_key_file, text), settings, clock)
+    return _verifier_of(_last_read.records(settings.jwt_key_file_name, text), settings, clock)
 
 
 def rs256_verifier_from_secret(

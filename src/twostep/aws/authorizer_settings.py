@@ -2,17 +2,21 @@
 bounds as `twostep.settings.Settings` (a test keeps the two in step).
 
 Why not `Settings()`: importing pydantic-settings alone took most of the authorizer's cold start.
-Named tuples rather than dataclasses for the same reason: `dataclasses` imports `inspect`.
+Named tuples rather than dataclasses for the same reason: `dataclasses` imports `inspect`. The two paths
+are kept as text and become `Path`s when read: importing `pathlib` is ~4 ms of a cold start, and an
+authorizer that reads its keys from a secret and its revocation list from DynamoDB reads neither.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from twostep.domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ALGORITHMS = ("RS256", "ES256", "EdDSA", "HS256")
 STORAGES = ("memory", "sqlite", "dynamodb")
@@ -74,15 +78,27 @@ class AuthorizerSettings(NamedTuple):
     jwt_leeway_seconds: int = 30
     access_token_ttl_seconds: int = 900
     secret_arn: str | None = None
-    jwt_key_file: Path = Path("./twostep-keys.json")
+    jwt_key_file_name: str = "./twostep-keys.json"
     jwt_rsa_bits: int = 2048
     jwt_hs256_secret: PlainSecret | None = None
     otp_hmac_key: PlainSecret | None = None
     require_second_factor: bool = True
     authorizer_revocation_ttl_seconds: int = 30
     storage: str = "sqlite"
-    sqlite_path: Path = Path("./twostep.db")
+    sqlite_path_name: str = "./twostep.db"
     dynamodb_table: str = "twostep"
+
+    @property
+    def jwt_key_file(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.jwt_key_file_name)
+
+    @property
+    def sqlite_path(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.sqlite_path_name)
 
     @property
     def revocation_window_seconds(self) -> int:
@@ -106,7 +122,7 @@ class AuthorizerSettings(NamedTuple):
             jwt_leeway_seconds=leeway,
             access_token_ttl_seconds=ttl,
             secret_arn=env.get("TWOSTEP_SECRET_ARN") or None,
-            jwt_key_file=Path(env.get("TWOSTEP_JWT_KEY_FILE", str(base.jwt_key_file))),
+            jwt_key_file_name=env.get("TWOSTEP_JWT_KEY_FILE", base.jwt_key_file_name),
             jwt_rsa_bits=int(_choice(env, "JWT_RSA_BITS", str(base.jwt_rsa_bits), tuple(map(str, RSA_BITS)))),
             jwt_hs256_secret=hs256,
             otp_hmac_key=_secret(env, "OTP_HMAC_KEY"),
@@ -115,6 +131,6 @@ class AuthorizerSettings(NamedTuple):
                 env, "AUTHORIZER_REVOCATION_TTL_SECONDS", base.authorizer_revocation_ttl_seconds, 0, 300
             ),
             storage=_choice(env, "STORAGE", base.storage, STORAGES),
-            sqlite_path=Path(env.get("TWOSTEP_SQLITE_PATH", str(base.sqlite_path))),
+            sqlite_path_name=env.get("TWOSTEP_SQLITE_PATH", base.sqlite_path_name),
             dynamodb_table=env.get("TWOSTEP_DYNAMODB_TABLE", base.dynamodb_table),
         )
