@@ -23,6 +23,7 @@ telling a client that its token is bad.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -167,8 +168,36 @@ def _claims_or_none(event: Mapping[str, Any]) -> AccessClaims | None:
     token = token_from(event)
     if token is None:
         return None
-    verifier = get_verifier()  # AuthorizerUnavailable propagates: a 500, never an Allow
     checks = _session_checks.get()
+    reading = _read_list_ahead(checks.revocations)
+    try:
+        return _checked_claims(token, checks)
+    finally:
+        if reading is not None:
+            reading.join()  # a read left running would be frozen with the container between events
+
+
+def _read_list_ahead(revocations: RevocationList) -> threading.Thread | None:
+    """When the keys and the revocation list are both due for a read (a cold start), the list is read on
+    a thread while this one reads the keys: two network round trips at once instead of one after the
+    other. A failed read is left to the check that needs the list, which reads again and fails closed."""
+    if not (revocations.due() and _verifier.due(KEYS_REFRESH_SECONDS)):
+        return None
+    reading = threading.Thread(target=_refresh_quietly, args=(revocations,), daemon=True)
+    reading.start()
+    return reading
+
+
+def _refresh_quietly(revocations: RevocationList) -> None:
+    """The list logs a failed read; the check that needs the list reads again and raises it."""
+    try:  # noqa: SIM105 - not contextlib.suppress: contextlib is not otherwise loaded by a cold start
+        revocations.refresh()
+    except Exception:  # noqa: S110
+        pass
+
+
+def _checked_claims(token: str, checks: SessionChecks) -> AccessClaims | None:
+    verifier = get_verifier()  # AuthorizerUnavailable propagates: a 500, never an Allow
     try:
         claims = verifier.verify(token)
     except Exception:  # any failure to check the token denies

@@ -37,6 +37,12 @@ class BuiltOnce(Generic[T]):
                     )
             return self._value
 
+    def due(self, max_age_seconds: float | None = None) -> bool:
+        """Whether `get(max_age_seconds)` would build (a hint: another thread may build first)."""
+        if self._value is None:
+            return True
+        return max_age_seconds is not None and time.monotonic() - self._built_at >= max_age_seconds
+
     def reset(self) -> None:
         with self._lock:
             self._value = None
