@@ -89,7 +89,8 @@ def test_first_allow_loads_no_framework(tmp_path: Path) -> None:
         f"r = handler({{'type': 'TOKEN', 'authorizationToken': 'Bearer {token}',"
         " 'methodArn': 'arn:aws:execute-api:us-east-1:1:abc/dev/GET/hello'});"
         "heavy = [m for m in ('pydantic', 'pydantic_settings', 'fastapi', 'starlette', 'argon2', 'boto3',"
-        " 'httpx', 'twostep.settings', 'twostep.storage.sqlite', 'twostep.container') if m in sys.modules];"
+        " 'httpx', 'twostep.settings', 'twostep.storage.sqlite', 'twostep.container', 'typing')"
+        " if m in sys.modules];"
         "print(json.dumps({'effect': r['policyDocument']['Statement'][0]['Effect'], 'heavy': heavy}))"
     )
     result = subprocess.run(

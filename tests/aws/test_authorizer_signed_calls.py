@@ -1,6 +1,7 @@
 """On AWS the authorizer reads its secret and the revocation list with signed requests of its own
 (`aws.signed_calls`), against moto's server over HTTP: no boto3, botocore, PyJWT or cryptography in a cold
-start, the same list as boto3 reads, and boto3 taking over whenever a signed read fails."""
+start (nor `typing` or `pathlib`, a few ms each), the same list as boto3 reads, and boto3 taking over
+whenever a signed read fails."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from twostep.storage.dynamodb_client import serialize
 from twostep.storage.dynamodb_revocations import revocation_item
 
 pytestmark = pytest.mark.aws
-HEAVY = ("boto3", "botocore", "jwt", "cryptography")
+HEAVY = ("boto3", "botocore", "jwt", "cryptography", "typing", "pathlib")
 
 
 def issue(material: KeyMaterial, sid: str = "s1") -> str:

@@ -25,15 +25,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from twostep.aws.lazy import BuiltOnce
 from twostep.domain.clock import Clock, SystemClock
+from twostep.domain.cold_start_typing import TYPE_CHECKING, NamedTuple, Protocol
 from twostep.domain.errors import StorageUnavailable
 from twostep.domain.revocation import RevocationList
 from twostep.domain.tokens import AccessClaims, extract_bearer, has_second_factor
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from twostep.aws.authorizer_settings import AuthorizerSettings
     from twostep.aws.signed_calls import SignedClient
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from twostep.aws.authorizer_settings import AuthorizerSettings
 from twostep.domain.clock import Clock
+from twostep.domain.cold_start_typing import TYPE_CHECKING
 from twostep.domain.rs256_verifier import ALGORITHM, Rs256TokenVerifier
 from twostep.domain.rsa_pkcs1 import RsaPublicKey, public_key_from_pkcs8_pem
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
 
 from twostep.aws.authorizer_settings import AuthorizerSettings
 from twostep.domain.clock import Clock
+from twostep.domain.cold_start_typing import TYPE_CHECKING
 from twostep.domain.revocation import Revocation, RevocationList, RevocationSource
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from twostep.aws.signed_calls import SignedClient
 
 

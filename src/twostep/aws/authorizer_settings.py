@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, NamedTuple
 
+from twostep.domain.cold_start_typing import TYPE_CHECKING, NamedTuple
 from twostep.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:

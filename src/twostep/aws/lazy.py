@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+
+from twostep.domain.cold_start_typing import Generic, TypeVar
 
 T = TypeVar("T")
 

@@ -24,7 +24,11 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+
+from twostep.domain.cold_start_typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Any
 
 CONNECT_TIMEOUT = 2.0  # seconds, as the boto3 clients' `connect_timeout`
 READ_TIMEOUT = 5.0

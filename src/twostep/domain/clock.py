@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+
+from twostep.domain.cold_start_typing import Protocol
 
 
 class Clock(Protocol):

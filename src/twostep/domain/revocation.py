@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from twostep.domain.clock import Clock
+from twostep.domain.cold_start_typing import TYPE_CHECKING, NamedTuple, Protocol
 from twostep.domain.errors import StorageUnavailable
 
 if TYPE_CHECKING:

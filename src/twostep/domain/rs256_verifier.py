@@ -15,12 +15,15 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from twostep.domain.clock import Clock
+from twostep.domain.cold_start_typing import TYPE_CHECKING
 from twostep.domain.errors import InvalidToken
 from twostep.domain.rsa_pkcs1 import RsaPublicKey
 from twostep.domain.tokens import REQUIRED_CLAIMS, AccessClaims, checked_claims, checked_header
+
+if TYPE_CHECKING:
+    from typing import Any
 
 ALGORITHM = "RS256"
 

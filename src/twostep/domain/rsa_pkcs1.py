@@ -18,7 +18,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Any
+
+from twostep.domain.cold_start_typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # DER of DigestInfo { AlgorithmIdentifier { id-sha256, NULL }, OCTET STRING (32) } (RFC 8017 §9.2 note 1).
 SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")

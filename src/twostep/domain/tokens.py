@@ -16,12 +16,15 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, NamedTuple
 
 from twostep.domain.clock import Clock
+from twostep.domain.cold_start_typing import TYPE_CHECKING, NamedTuple
 from twostep.domain.errors import InvalidToken
 from twostep.domain.ids import new_uuid4
 from twostep.domain.json_text import dumps_like_json
+
+if TYPE_CHECKING:
+    from typing import Any
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 MAX_TOKEN_LENGTH = 8192

@@ -6,9 +6,12 @@ Adding a backend is one module and one line here, plus one fixture in tests/cont
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+from twostep.domain.cold_start_typing import TYPE_CHECKING
 from twostep.domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:  # not at run time: the authorizer's revocation readers live in this package
     from twostep.domain.ports import Storage

@@ -8,15 +8,18 @@ its items this way. boto3's low-level client takes and returns attribute values 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
 
+from twostep.domain.cold_start_typing import TYPE_CHECKING
 from twostep.domain.revocation import Revocation
 
-PARTITION = "REVOKED"
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
-QueryPage = Callable[[dict[str, Any]], Mapping[str, Any]]  # one Query call: its parameters to its answer
+    QueryPage = Callable[[dict[str, Any]], Mapping[str, Any]]  # one Query call: its parameters to its answer
+
+PARTITION = "REVOKED"
 
 
 def sort_key_at(moment: datetime) -> str:
