@@ -94,3 +94,12 @@ def test_a_token_refused_early_still_waits_for_the_read(source: GatedSource) -> 
     assert not allows("not.a.token")
     assert threading.active_count() == before
     assert len(source.readers) == 1
+
+
+def test_keys_that_cannot_be_read_still_wait_for_the_read(source: GatedSource) -> None:
+    Path(authorizer._settings.get().jwt_key_file).write_text("not json")
+    before = threading.active_count()
+    with pytest.raises(authorizer.AuthorizerUnavailable):
+        authorizer.handler(token_event("Bearer a.b.c"), None)
+    assert threading.active_count() == before
+    assert len(source.readers) == 1
