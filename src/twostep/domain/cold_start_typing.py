@@ -1,7 +1,8 @@
 """`typing`'s class helpers for the modules the Lambda authorizer imports, without importing `typing`.
 
-Importing `typing` is 3-4 ms of an authorizer's ~30 ms cold start on the bench's machine (it builds its
-generic aliases and protocol machinery), and the authorizer needs none of it while it runs. Type checkers
+Importing `typing` is 3-4 ms of an authorizer's cold start (~40 ms to the first `Allow` on the bench's
+machine; it builds its generic aliases and protocol machinery), and the authorizer needs none of it while
+it runs. Type checkers
 see `typing`'s own names here. At run time:
 
 - `NamedTuple` builds each class with `collections.namedtuple`, as `typing.NamedTuple` does: fields and

@@ -10,10 +10,9 @@ import importlib
 from twostep.domain.cold_start_typing import TYPE_CHECKING
 from twostep.domain.errors import ConfigurationError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # not at run time: the authorizer's revocation readers live in this package
     from typing import Any
 
-if TYPE_CHECKING:  # not at run time: the authorizer's revocation readers live in this package
     from twostep.domain.ports import Storage
     from twostep.settings import Settings
 
