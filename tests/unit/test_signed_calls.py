@@ -4,18 +4,25 @@ the call instead."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import random
 import socket
+import ssl
 import string
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from twostep.aws import signed_calls
 from twostep.aws.signed_calls import (
@@ -165,8 +172,8 @@ def then_hang_up(answer: Answer) -> Answer:
 
 
 class ScriptedServer:
-    def __init__(self, answers: list[Answer]) -> None:
-        self.answers = answers
+    def __init__(self, answers: list[Answer], tls: ssl.SSLContext | None = None) -> None:
+        self.answers, self.tls = answers, tls
         self.requests: list[tuple[bytes, dict[str, str], bytes]] = []
         self.connections = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -181,6 +188,12 @@ class ScriptedServer:
             except OSError:
                 return
             self.connections += 1
+            if self.tls is not None:
+                try:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                except (ssl.SSLError, OSError):  # the client refused the certificate
+                    conn.close()
+                    continue
             with conn, conn.makefile("rb") as reader:
                 while self.answers:
                     line = reader.readline()
@@ -206,11 +219,11 @@ class ScriptedServer:
 
 
 @pytest.fixture
-def scripted() -> Iterator[Callable[[list[Answer]], ScriptedServer]]:
+def scripted() -> Iterator[Callable[..., ScriptedServer]]:
     servers: list[ScriptedServer] = []
 
-    def start(answers: list[Answer]) -> ScriptedServer:
-        servers.append(ScriptedServer(answers))
+    def start(answers: list[Answer], tls: ssl.SSLContext | None = None) -> ScriptedServer:
+        servers.append(ScriptedServer(answers, tls))
         return servers[-1]
 
     yield start
@@ -224,7 +237,7 @@ def client_for(server: ScriptedServer, service: signed_calls.Service = DYNAMODB)
     )
 
 
-def test_a_call_sends_the_request_aws_expects(scripted: Callable[[list[Answer]], ScriptedServer]) -> None:
+def test_a_call_sends_the_request_aws_expects(scripted: Callable[..., ScriptedServer]) -> None:
     server = scripted([ok({"Items": []})])
     answer = client_for(server).call("Query", {"TableName": "t"})
     assert answer == {"Items": []}
@@ -242,14 +255,14 @@ def test_a_call_sends_the_request_aws_expects(scripted: Callable[[list[Answer]],
     assert headers["authorization"] == expected["authorization"]
 
 
-def test_the_connection_is_kept_between_calls(scripted: Callable[[list[Answer]], ScriptedServer]) -> None:
+def test_the_connection_is_kept_between_calls(scripted: Callable[..., ScriptedServer]) -> None:
     server = scripted([ok({"n": 1}), ok({"n": 2})])
     client = client_for(server, SECRETS_MANAGER)
     assert [client.call("GetSecretValue", {})["n"] for _ in range(2)] == [1, 2]
     assert server.connections == 1
 
 
-def test_a_chunked_answer_is_read_whole(scripted: Callable[[list[Answer]], ScriptedServer]) -> None:
+def test_a_chunked_answer_is_read_whole(scripted: Callable[..., ScriptedServer]) -> None:
     def chunked(_: bytes) -> bytes:
         return (
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -263,7 +276,7 @@ def test_a_chunked_answer_is_read_whole(scripted: Callable[[list[Answer]], Scrip
     assert server.connections == 1
 
 
-def test_an_answer_that_closes_is_read_to_the_end(scripted: Callable[[list[Answer]], ScriptedServer]) -> None:
+def test_an_answer_that_closes_is_read_to_the_end(scripted: Callable[..., ScriptedServer]) -> None:
     server = scripted([lambda _: b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{"b": 2}', ok({"c": 3})])
     client = client_for(server)
     assert client.call("Query", {}) == {"b": 2}
@@ -271,7 +284,7 @@ def test_an_answer_that_closes_is_read_to_the_end(scripted: Callable[[list[Answe
     assert server.connections == 2
 
 
-def test_a_refusal_is_not_retried(scripted: Callable[[list[Answer]], ScriptedServer]) -> None:
+def test_a_refusal_is_not_retried(scripted: Callable[..., ScriptedServer]) -> None:
     server = scripted([error(400, "ResourceNotFoundException"), ok({})])
     with pytest.raises(AwsCallFailed) as failed:
         client_for(server).call("Query", {})
@@ -284,7 +297,7 @@ def test_a_refusal_is_not_retried(scripted: Callable[[list[Answer]], ScriptedSer
     [error(400, "ThrottlingException"), error(500, "InternalServerError"), lambda _: b"garbage\r\n\r\n"],
 )
 def test_throttling_server_errors_and_garbage_are_tried_once_more(
-    scripted: Callable[[list[Answer]], ScriptedServer], first: Answer
+    scripted: Callable[..., ScriptedServer], first: Answer
 ) -> None:
     server = scripted([first, ok({"done": 1})])
     assert client_for(server).call("Query", {}) == {"done": 1}
@@ -292,7 +305,7 @@ def test_throttling_server_errors_and_garbage_are_tried_once_more(
 
 
 def test_after_the_last_attempt_the_failure_names_the_cause_only(
-    scripted: Callable[[list[Answer]], ScriptedServer],
+    scripted: Callable[..., ScriptedServer],
 ) -> None:
     server = scripted([error(503, "ServiceUnavailable"), error(503, "ServiceUnavailable")])
     with pytest.raises(AwsCallFailed) as failed:
@@ -309,7 +322,7 @@ def test_an_endpoint_that_refuses_connections_fails_the_call() -> None:
     assert failed.value.code == "ConnectionRefusedError"
 
 
-def test_an_answer_cut_short_fails_the_call(scripted: Callable[[list[Answer]], ScriptedServer]) -> None:
+def test_an_answer_cut_short_fails_the_call(scripted: Callable[..., ScriptedServer]) -> None:
     cut = b'HTTP/1.1 200 OK\r\nContent-Length: 50\r\nConnection: close\r\n\r\n{"short"'
     server = scripted([lambda _: cut, lambda _: cut])
     with pytest.raises(AwsCallFailed) as failed:
@@ -318,7 +331,7 @@ def test_an_answer_cut_short_fails_the_call(scripted: Callable[[list[Answer]], S
 
 
 def test_an_answer_larger_than_any_aws_answer_is_refused(
-    scripted: Callable[[list[Answer]], ScriptedServer],
+    scripted: Callable[..., ScriptedServer],
 ) -> None:
     huge = b"HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\nConnection: close\r\n\r\n{}"
     server = scripted([lambda _: huge, lambda _: huge])
@@ -327,7 +340,7 @@ def test_an_answer_larger_than_any_aws_answer_is_refused(
     assert failed.value.code == "ValueError"
 
 
-def test_a_line_break_in_a_header_is_never_sent(scripted: Callable[[list[Answer]], ScriptedServer]) -> None:
+def test_a_line_break_in_a_header_is_never_sent(scripted: Callable[..., ScriptedServer]) -> None:
     server = scripted([ok({})])
     forged = Credentials("AKIDEXAMPLE", "secret", "token\r\nX-Forged: yes")
     client = SignedClient(DYNAMODB, "us-east-1", forged, f"http://127.0.0.1:{server.port}")
@@ -338,10 +351,111 @@ def test_a_line_break_in_a_header_is_never_sent(scripted: Callable[[list[Answer]
 
 
 def test_a_kept_connection_the_server_dropped_is_reopened_without_spending_a_try(
-    scripted: Callable[[list[Answer]], ScriptedServer],
+    scripted: Callable[..., ScriptedServer],
 ) -> None:
     server = scripted([then_hang_up(ok({"n": 1})), error(500, "InternalServerError"), ok({"n": 3})])
     client = client_for(server)
     assert client.call("Query", {}) == {"n": 1}
     assert client.call("Query", {}) == {"n": 3}  # reopened, then the 500 still had its retry
     assert server.connections == 2 and len(server.requests) == 3
+
+
+# HTTPS: the server's certificate is checked against the system's trust store or `AWS_CA_BUNDLE`.
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1 (the CA bundle a client must be given) and a server context
+    that presents it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signed-calls test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    bundle, key_file = tmp_path / "bundle.pem", tmp_path / "key.pem"
+    bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(bundle, key_file)
+    return bundle, server
+
+
+def https_client(server: ScriptedServer, service: signed_calls.Service = DYNAMODB) -> SignedClient:
+    return SignedClient(
+        service, "us-east-1", Credentials("AKIDEXAMPLE", "secret", None), f"https://127.0.0.1:{server.port}"
+    )
+
+
+@pytest.fixture
+def fresh_tls_contexts(monkeypatch: pytest.MonkeyPatch) -> dict[str | None, ssl.SSLContext]:
+    """The module's contexts, empty for this test (other tests' contexts are not this test's)."""
+    contexts: dict[str | None, ssl.SSLContext] = {}
+    monkeypatch.setattr(signed_calls, "_tls_contexts", contexts)
+    return contexts
+
+
+def test_https_checks_the_server_against_aws_ca_bundle(
+    scripted: Callable[..., ScriptedServer],
+    certificate: tuple[Path, ssl.SSLContext],
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_tls_contexts: dict[str | None, ssl.SSLContext],
+) -> None:
+    bundle, tls = certificate
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
+    server = scripted([ok({"n": 1})], tls)
+    assert https_client(server).call("Query", {}) == {"n": 1}
+    assert server.requests[0][1]["host"] == f"127.0.0.1:{server.port}"
+
+
+def test_https_refuses_a_server_the_trust_store_does_not_know(
+    scripted: Callable[..., ScriptedServer],
+    certificate: tuple[Path, ssl.SSLContext],
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_tls_contexts: dict[str | None, ssl.SSLContext],
+) -> None:
+    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+    server = scripted([ok({"n": 1})] * 2, certificate[1])
+    with pytest.raises(AwsCallFailed) as failed:
+        https_client(server).call("Query", {})
+    assert failed.value.code == "SSLCertVerificationError"
+    assert server.requests == []
+
+
+def test_connections_share_one_tls_context(
+    scripted: Callable[..., ScriptedServer],
+    certificate: tuple[Path, ssl.SSLContext],
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_tls_contexts: dict[str | None, ssl.SSLContext],
+) -> None:
+    """Loading the trust store is most of a TLS context's cost; a cold start opens two connections."""
+    bundle, tls = certificate
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
+    made: list[str | None] = []
+    create = ssl.create_default_context
+
+    def counted(*args: object, cafile: str | None = None) -> ssl.SSLContext:
+        made.append(cafile)
+        return create(cafile=cafile)
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    dynamodb = scripted([ok({"n": 1})], tls)
+    secrets = scripted([ok({"n": 2})], tls)
+    assert https_client(dynamodb).call("Query", {}) == {"n": 1}
+    assert https_client(secrets, SECRETS_MANAGER).call("GetSecretValue", {}) == {"n": 2}
+    assert made == [str(bundle)]

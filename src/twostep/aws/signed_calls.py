@@ -316,10 +316,20 @@ def _error_code(status: int, answer: Any) -> str:
     return str(kind).rsplit("#", 1)[-1] if kind else f"HTTP {status}"
 
 
-def _tls_context() -> Any:
-    import ssl
+_tls_contexts: dict[str | None, Any] = {}  # per CA bundle (None: the system's), for the process
+_tls_contexts_lock = threading.Lock()
 
-    return ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
+
+def _tls_context() -> Any:
+    """One context per CA bundle, shared by every connection: loading the trust store costs 20-35 ms of
+    CPU here (OpenSSL 3 parses the whole bundle), and a cold start opens two connections at once."""
+    cafile = os.environ.get("AWS_CA_BUNDLE") or None
+    with _tls_contexts_lock:
+        if cafile not in _tls_contexts:
+            import ssl
+
+            _tls_contexts[cafile] = ssl.create_default_context(cafile=cafile)
+        return _tls_contexts[cafile]
 
 
 def credentials_from(environ: Mapping[str, str]) -> Credentials | None:
