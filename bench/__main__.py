@@ -75,8 +75,8 @@ def collect(run: Run) -> list[Row]:
         ]
     )
     # The single-process figures after the HTTP figures (whose server makes the database the authorizer
-    # reads) and before PostgreSQL starts: left running for later figures, it checkpoints and vacuums for
-    # minutes after a loaded one, and a cold start on the same machine would time that.
+    # reads) and before PostgreSQL starts: it stays up for later figures and keeps working in the
+    # background after a loaded one (checkpoints, vacuum), which a cold start on this machine would time.
     cold = _guarded(figures_aws.COLD, figures_aws.COLD_TARGET, lambda: figures_aws.cold_start_row(run))
     aws_cold = _guarded(figures_aws_path.FIGURE, figures_aws.COLD_TARGET, lambda: figures_aws_path.row(run))
     warm = _guarded(figures_aws.WARM, f"≥ {figures_aws.WARM_LIMIT}", lambda: figures_aws.warm_row(run))
