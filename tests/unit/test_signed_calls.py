@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import random
 import socket
 import ssl
@@ -364,9 +365,10 @@ def test_a_kept_connection_the_server_dropped_is_reopened_without_spending_a_try
 
 
 @pytest.fixture
-def certificate(tmp_path: Path) -> tuple[Path, ssl.SSLContext]:
+def certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, ssl.SSLContext]:
     """A self-signed certificate for 127.0.0.1 (the CA bundle a client must be given) and a server context
-    that presents it."""
+    that presents it. The module's TLS contexts start empty (other tests' are not this test's)."""
+    monkeypatch.setattr(signed_calls, "_tls_contexts", {})
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signed-calls test")])
     now = datetime.now(UTC)
@@ -403,22 +405,17 @@ def https_client(server: ScriptedServer, service: signed_calls.Service = DYNAMOD
 
 
 @pytest.fixture
-def fresh_tls_contexts(monkeypatch: pytest.MonkeyPatch) -> dict[str | None, ssl.SSLContext]:
-    """The module's contexts, empty for this test (other tests' contexts are not this test's)."""
-    contexts: dict[str | None, ssl.SSLContext] = {}
-    monkeypatch.setattr(signed_calls, "_tls_contexts", contexts)
-    return contexts
+def trusted(certificate: tuple[Path, ssl.SSLContext], monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
+    """The server context of a certificate the client trusts through `AWS_CA_BUNDLE`."""
+    bundle, tls = certificate
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
+    return tls
 
 
 def test_https_checks_the_server_against_aws_ca_bundle(
-    scripted: Callable[..., ScriptedServer],
-    certificate: tuple[Path, ssl.SSLContext],
-    monkeypatch: pytest.MonkeyPatch,
-    fresh_tls_contexts: dict[str | None, ssl.SSLContext],
+    scripted: Callable[..., ScriptedServer], trusted: ssl.SSLContext
 ) -> None:
-    bundle, tls = certificate
-    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
-    server = scripted([ok({"n": 1})], tls)
+    server = scripted([ok({"n": 1})], trusted)
     assert https_client(server).call("Query", {}) == {"n": 1}
     assert server.requests[0][1]["host"] == f"127.0.0.1:{server.port}"
 
@@ -427,7 +424,6 @@ def test_https_refuses_a_server_the_trust_store_does_not_know(
     scripted: Callable[..., ScriptedServer],
     certificate: tuple[Path, ssl.SSLContext],
     monkeypatch: pytest.MonkeyPatch,
-    fresh_tls_contexts: dict[str | None, ssl.SSLContext],
 ) -> None:
     monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
     server = scripted([ok({"n": 1})] * 2, certificate[1])
@@ -438,14 +434,9 @@ def test_https_refuses_a_server_the_trust_store_does_not_know(
 
 
 def test_connections_share_one_tls_context(
-    scripted: Callable[..., ScriptedServer],
-    certificate: tuple[Path, ssl.SSLContext],
-    monkeypatch: pytest.MonkeyPatch,
-    fresh_tls_contexts: dict[str | None, ssl.SSLContext],
+    scripted: Callable[..., ScriptedServer], trusted: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Loading the trust store is most of a TLS context's cost; a cold start opens two connections."""
-    bundle, tls = certificate
-    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
     made: list[str | None] = []
     create = ssl.create_default_context
 
@@ -454,8 +445,8 @@ def test_connections_share_one_tls_context(
         return create(cafile=cafile)
 
     monkeypatch.setattr(ssl, "create_default_context", counted)
-    dynamodb = scripted([ok({"n": 1})], tls)
-    secrets = scripted([ok({"n": 2})], tls)
+    dynamodb = scripted([ok({"n": 1})], trusted)
+    secrets = scripted([ok({"n": 2})], trusted)
     assert https_client(dynamodb).call("Query", {}) == {"n": 1}
     assert https_client(secrets, SECRETS_MANAGER).call("GetSecretValue", {}) == {"n": 2}
-    assert made == [str(bundle)]
+    assert made == [os.environ["AWS_CA_BUNDLE"]]
