@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import random
 import socket
 import ssl
@@ -361,7 +360,8 @@ def test_a_kept_connection_the_server_dropped_is_reopened_without_spending_a_try
     assert server.connections == 2 and len(server.requests) == 3
 
 
-# HTTPS: the server's certificate is checked against the system's trust store or `AWS_CA_BUNDLE`.
+# HTTPS: the server's certificate is checked against the system's trust store, or the client's
+# environment's `AWS_CA_BUNDLE`.
 
 
 @pytest.fixture
@@ -398,45 +398,49 @@ def certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, 
     return bundle, server
 
 
-def https_client(server: ScriptedServer, service: signed_calls.Service = DYNAMODB) -> SignedClient:
-    return SignedClient(
-        service, "us-east-1", Credentials("AKIDEXAMPLE", "secret", None), f"https://127.0.0.1:{server.port}"
-    )
-
-
-@pytest.fixture
-def trusted(certificate: tuple[Path, ssl.SSLContext], monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
-    """The server context of a certificate the client trusts through `AWS_CA_BUNDLE`."""
-    bundle, tls = certificate
-    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
-    return tls
+def https_client(
+    server: ScriptedServer, ca_bundle: Path | None, service: signed_calls.Service = DYNAMODB
+) -> SignedClient:
+    """A client as `signed_client` makes it from Lambda's environment, with `AWS_CA_BUNDLE` when given."""
+    environ = {
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"https://127.0.0.1:{server.port}",
+    }
+    if ca_bundle is not None:
+        environ["AWS_CA_BUNDLE"] = str(ca_bundle)
+    client = signed_client(service, environ)
+    assert client is not None
+    return client
 
 
 def test_https_checks_the_server_against_aws_ca_bundle(
-    scripted: Callable[..., ScriptedServer], trusted: ssl.SSLContext
+    scripted: Callable[..., ScriptedServer], certificate: tuple[Path, ssl.SSLContext]
 ) -> None:
-    server = scripted([ok({"n": 1})], trusted)
-    assert https_client(server).call("Query", {}) == {"n": 1}
+    bundle, tls = certificate
+    server = scripted([ok({"n": 1})], tls)
+    assert https_client(server, bundle).call("Query", {}) == {"n": 1}
     assert server.requests[0][1]["host"] == f"127.0.0.1:{server.port}"
 
 
 def test_https_refuses_a_server_the_trust_store_does_not_know(
-    scripted: Callable[..., ScriptedServer],
-    certificate: tuple[Path, ssl.SSLContext],
-    monkeypatch: pytest.MonkeyPatch,
+    scripted: Callable[..., ScriptedServer], certificate: tuple[Path, ssl.SSLContext]
 ) -> None:
-    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
     server = scripted([ok({"n": 1})] * 2, certificate[1])
     with pytest.raises(AwsCallFailed) as failed:
-        https_client(server).call("Query", {})
+        https_client(server, None).call("Query", {})
     assert failed.value.code == "SSLCertVerificationError"
     assert server.requests == []
 
 
 def test_connections_share_one_tls_context(
-    scripted: Callable[..., ScriptedServer], trusted: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
+    scripted: Callable[..., ScriptedServer],
+    certificate: tuple[Path, ssl.SSLContext],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Loading the trust store is most of a TLS context's cost; a cold start opens two connections."""
+    bundle, tls = certificate
     made: list[str | None] = []
     create = ssl.create_default_context
 
@@ -445,8 +449,8 @@ def test_connections_share_one_tls_context(
         return create(cafile=cafile)
 
     monkeypatch.setattr(ssl, "create_default_context", counted)
-    dynamodb = scripted([ok({"n": 1})], trusted)
-    secrets = scripted([ok({"n": 2})], trusted)
-    assert https_client(dynamodb).call("Query", {}) == {"n": 1}
-    assert https_client(secrets, SECRETS_MANAGER).call("GetSecretValue", {}) == {"n": 2}
-    assert made == [os.environ["AWS_CA_BUNDLE"]]
+    dynamodb = scripted([ok({"n": 1})], tls)
+    secrets = scripted([ok({"n": 2})], tls)
+    assert https_client(dynamodb, bundle).call("Query", {}) == {"n": 1}
+    assert https_client(secrets, bundle, SECRETS_MANAGER).call("GetSecretValue", {}) == {"n": 2}
+    assert made == [str(bundle)]

@@ -138,10 +138,20 @@ def signed_headers(
 class SignedClient:
     """One service's JSON API at one endpoint, over one kept connection (reopened when it breaks)."""
 
-    def __init__(self, service: Service, region: str, credentials: Credentials, endpoint: str) -> None:
-        """Raises: ValueError for an endpoint that is not `http(s)://host[:port][/path]`."""
+    def __init__(
+        self,
+        service: Service,
+        region: str,
+        credentials: Credentials,
+        endpoint: str,
+        ca_bundle: str | None = None,
+    ) -> None:
+        """`ca_bundle`: the PEM file TLS trusts instead of the system's (`AWS_CA_BUNDLE`).
+
+        Raises: ValueError for an endpoint that is not `http(s)://host[:port][/path]`."""
         self.service, self.region, self._credentials = service, region, credentials
         self._https, self._host, self._port, self._path = split_endpoint(endpoint)
+        self._ca_bundle = ca_bundle
         default_port = 443 if self._https else 80
         self._netloc = self._host if self._port == default_port else f"{self._host}:{self._port}"
         self._connection: Connection | None = None
@@ -189,7 +199,8 @@ class SignedClient:
             datetime.now(UTC),
         )
         if self._connection is None:
-            self._connection = Connection(self._host, self._port, self._https)
+            tls = _tls_context(self._ca_bundle) if self._https else None
+            self._connection = Connection(self._host, self._port, tls)
         status, data, keep = self._connection.post(self._path, signed, body)
         if not keep:
             self._drop()
@@ -215,12 +226,13 @@ class Connection:
     MAX_LINE = 65536
     MAX_HEADERS = 100
 
-    def __init__(self, host: str, port: int, https: bool) -> None:
+    def __init__(self, host: str, port: int, tls: Any = None) -> None:
+        """`tls`: an `ssl.SSLContext` for https (`_tls_context`), None for plain HTTP."""
         sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if https:
-                sock = _tls_context().wrap_socket(sock, server_hostname=host)
+            if tls is not None:
+                sock = tls.wrap_socket(sock, server_hostname=host)
             sock.settimeout(READ_TIMEOUT)
         except BaseException:
             sock.close()
@@ -320,10 +332,9 @@ _tls_contexts: dict[str | None, Any] = {}  # per CA bundle (None: the system's),
 _tls_contexts_lock = threading.Lock()
 
 
-def _tls_context() -> Any:
+def _tls_context(cafile: str | None) -> Any:
     """One context per CA bundle, shared by every connection: loading the trust store costs 20-35 ms of
     CPU here (OpenSSL 3 parses the whole bundle), and a cold start opens two connections at once."""
-    cafile = os.environ.get("AWS_CA_BUNDLE") or None
     with _tls_contexts_lock:
         if cafile not in _tls_contexts:
             import ssl
@@ -357,6 +368,7 @@ def signed_client(service: Service, environ: Mapping[str, str] | None = None) ->
     if not (region.isascii() and region.replace("-", "").isalnum()) or region.startswith(("cn-", "us-iso")):
         return None  # another partition's domain (amazonaws.com.cn, c2s.ic.gov, …): boto3 knows it
     try:
-        return SignedClient(service, region, credentials, endpoint_for(service, region, env))
+        endpoint = endpoint_for(service, region, env)
+        return SignedClient(service, region, credentials, endpoint, env.get("AWS_CA_BUNDLE") or None)
     except ValueError:
         return None
