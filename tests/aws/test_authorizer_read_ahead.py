@@ -3,6 +3,7 @@ running once it has answered (Lambda freezes the container between events)."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -57,7 +58,7 @@ def source(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[GatedSou
         return authorizer._build_verifier()
 
     def checks() -> authorizer.SessionChecks:
-        ttl = timedelta(seconds=30)
+        ttl = timedelta(seconds=int(os.environ.get("TWOSTEP_AUTHORIZER_REVOCATION_TTL_SECONDS", "30")))
         listed = RevocationList(
             gated, SystemClock(), refresh_every=ttl, max_age=ttl, window=timedelta(hours=1)
         )
@@ -103,3 +104,17 @@ def test_keys_that_cannot_be_read_still_wait_for_the_read(source: GatedSource) -
         authorizer.handler(token_event("Bearer a.b.c"), None)
     assert threading.active_count() == before
     assert len(source.readers) == 1
+
+
+def test_a_zero_ttl_reads_the_list_once_per_check_and_not_ahead(
+    source: GatedSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a zero TTL every check reads the list itself: a read ahead would double the cold start's reads.
+    (The keys are built here without waiting for the list's read.)"""
+    monkeypatch.setattr(authorizer, "_verifier", BuiltOnce(authorizer._build_verifier))
+    monkeypatch.setenv("TWOSTEP_AUTHORIZER_REVOCATION_TTL_SECONDS", "0")
+    material = KeyMaterial.from_json(Path(authorizer._settings.get().jwt_key_file).read_text())
+    assert allows(issue(material))
+    assert source.readers == [threading.get_ident()]
+    assert allows(issue(material))
+    assert len(source.readers) == 2

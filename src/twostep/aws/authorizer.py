@@ -182,8 +182,9 @@ def _claims_or_none(event: Mapping[str, Any]) -> AccessClaims | None:
 def _read_list_ahead(revocations: RevocationList) -> threading.Thread | None:
     """When the keys and the revocation list are both due for a read (a cold start), the list is read on
     a thread while this one reads the keys: two network round trips at once instead of one after the
-    other. A failed read is left to the check that needs the list, which reads again and fails closed."""
-    if not (revocations.due() and _verifier.due(KEYS_REFRESH_SECONDS)):
+    other. A failed read is left to the check that needs the list, which reads again and fails closed.
+    Not with a zero TTL: the check reads the list itself anyway, and a read ahead would be a second one."""
+    if revocations.read_by_every_check or not (revocations.due() and _verifier.due(KEYS_REFRESH_SECONDS)):
         return None
     reading = threading.Thread(target=_refresh_quietly, args=(revocations,), daemon=True)
     reading.start()

@@ -72,6 +72,11 @@ class RevocationList:
         self._lock = threading.Lock()
         self.reads = 0  # storage reads so far (for tests and the bench)
 
+    @property
+    def read_by_every_check(self) -> bool:
+        """A zero refresh interval: each check reads storage itself, whatever was read just before."""
+        return self._refresh_every <= timedelta(0)
+
     def due(self) -> bool:
         """Whether the next check would read storage first (callers may do that off the event loop)."""
         fetched = self._fetched_at
