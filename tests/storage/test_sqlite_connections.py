@@ -107,7 +107,7 @@ def test_new_database_files_are_private(tmp_path: Path) -> None:
 
 def test_connections_open_at_once_stay_within_the_cap(tmp_path: Path) -> None:
     """Many threads at once share `max_open` connections: the others wait for one instead of opening."""
-    pool = SqliteConnections(tmp_path / "cap.db", max_open=2)
+    pool = SqliteConnections(tmp_path / "cap.db", keep_idle=2, max_open=2)
     pool.migrate()
     opened: list[int] = []
     real_open = pool._open
