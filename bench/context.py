@@ -31,7 +31,6 @@ class Run:
     key_file: Path = field(init=False)
     stack: ExitStack = field(default_factory=ExitStack)  # servers shared by figures, stopped at the end
     postgres: Any = None  # the run's PostgreSQL server (bench/postgres.py), started on first use
-    empty_interpreter_ms: float | None = None  # `python -c pass`, median of the cold-start row's spawns
 
     def __post_init__(self) -> None:
         self.key_file = self.workdir / "keys.json"

@@ -95,25 +95,39 @@ def compiled_env(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def spawn_median_ms(argv: list[str], run: Run, env: dict[str, str], check: Callable[[str], bool]) -> float:
-    """Median wall time from spawning `argv` to reading its first output line, after one unmeasured
-    spawn that writes the bytecode caches (as a deployed package would ship them)."""
-    samples = []
+Spawn = tuple[list[str], Callable[[str], bool]]  # a command, and the check of its first output line
+
+
+def spawn_medians_ms(commands: list[Spawn], run: Run, env: dict[str, str]) -> list[float]:
+    """Median wall time of each command from spawning it to reading its first output line, after one
+    unmeasured round that writes the bytecode caches (as a deployed package would ship them). The
+    commands take turns, in reversed order every other round, so a figure and its baselines meet the
+    same state of the machine: run one after the other, any change of the host's speed between them went
+    into the ratio."""
+    samples: list[list[float]] = [[] for _ in commands]
     for attempt in range(run.profile.spawns + 1):
-        with _spawning_on(run.cores.server):
-            start = time.perf_counter()
-            proc = subprocess.Popen(
-                argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
-        line = proc.stdout.readline() if proc.stdout else ""
-        elapsed = time.perf_counter() - start
-        _, err = proc.communicate(timeout=60)
-        if proc.returncode != 0 or not check(line):
-            last = [text for text in err.splitlines() if text.strip()][-1:] or [line[:200]]
-            raise RuntimeError(f"a timed child process failed: {last[0]}")
-        if attempt:
-            samples.append(elapsed * 1000)
-    return statistics.median(samples)
+        order = list(range(len(commands)))
+        for index in order[::-1] if attempt % 2 else order:
+            argv, check = commands[index]
+            elapsed = _spawn_ms(argv, run, env, check)
+            if attempt:
+                samples[index].append(elapsed)
+    return [statistics.median(times) for times in samples]
+
+
+def _spawn_ms(argv: list[str], run: Run, env: dict[str, str], check: Callable[[str], bool]) -> float:
+    with _spawning_on(run.cores.server):
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    line = proc.stdout.readline() if proc.stdout else ""
+    elapsed = time.perf_counter() - start
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode != 0 or not check(line):
+        last = [text for text in err.splitlines() if text.strip()][-1:] or [line[:200]]
+        raise RuntimeError(f"a timed child process failed: {last[0]}")
+    return elapsed * 1000
 
 
 def _allowed(line: str) -> bool:
@@ -131,12 +145,15 @@ def cold_start_row(run: Run) -> Row:
     env = compiled_env(run.twostep_env())
     event = json.dumps(token_event(run.token))
     py = sys.executable
-    bare = spawn_median_ms([py, "-c", "pass"], run, env, lambda line: True)
-    run.empty_interpreter_ms = bare  # the AWS-path row compares with it too
-    bare_jwt = spawn_median_ms(
-        [py, "-c", BARE_JWT_SCRIPT, event, str(run.key_pem), AUDIENCE, ISSUER], run, env, _allowed
+    bare, bare_jwt, ours = spawn_medians_ms(
+        [
+            ([py, "-c", "pass"], lambda line: True),
+            ([py, "-c", BARE_JWT_SCRIPT, event, str(run.key_pem), AUDIENCE, ISSUER], _allowed),
+            ([py, "-c", AUTHORIZER_SCRIPT, event], _allowed),
+        ],
+        run,
+        env,
     )
-    ours = spawn_median_ms([py, "-c", AUTHORIZER_SCRIPT, event], run, env, _allowed)
     return Row(
         COLD,
         f"{ours:.0f} ms (median of {run.profile.spawns})",
@@ -226,21 +243,32 @@ def count_routes(run: Run) -> int:
         container.close()
 
 
-def _lambda_times(module: str, run: Run, env: dict[str, str]) -> tuple[float, float]:
-    """Median import and import + first response, in ms, over fresh processes."""
-    answers: list[dict[str, float]] = []
-
-    def keep(line: str) -> bool:
-        answer = json.loads(line) if line.strip() else {}
-        answers.append(answer)
-        return answer.get("status") == 200
-
+def _lambda_times(modules: list[str], run: Run, env: dict[str, str]) -> list[tuple[float, float]]:
+    """Median import and import + first response of each module, in ms, over fresh processes (the
+    modules take turns, see `spawn_medians_ms`)."""
     event = json.dumps(HEALTHZ_EVENT)
-    spawn_median_ms([sys.executable, "-c", IMPORT_SCRIPT, module, event], run, env, keep)
-    return (
-        statistics.median(a["import"] for a in answers[1:]) * 1000,  # [0]: the unmeasured first spawn
-        statistics.median(a["total"] for a in answers[1:]) * 1000,
-    )
+    answers: list[list[dict[str, float]]] = [[] for _ in modules]
+
+    def keeping(into: list[dict[str, float]]) -> Callable[[str], bool]:
+        def keep(line: str) -> bool:
+            answer = json.loads(line) if line.strip() else {}
+            into.append(answer)
+            return answer.get("status") == 200
+
+        return keep
+
+    commands = [
+        ([sys.executable, "-c", IMPORT_SCRIPT, module, event], keeping(kept))
+        for module, kept in zip(modules, answers, strict=True)
+    ]
+    spawn_medians_ms(commands, run, env)
+    return [
+        (
+            statistics.median(a["import"] for a in kept[1:]) * 1000,  # [0]: the unmeasured first round
+            statistics.median(a["total"] for a in kept[1:]) * 1000,
+        )
+        for kept in answers
+    ]
 
 
 def import_row(run: Run) -> Row:
@@ -251,8 +279,9 @@ def import_row(run: Run) -> Row:
     module = bare_lambda_module(routes, run.workdir)
     env = compiled_env(run.twostep_env(TWOSTEP_SQLITE_PATH=str(run.workdir / "lambda.db")))
     env["PYTHONPATH"] += os.pathsep + str(run.workdir)
-    bare_import, bare_total = _lambda_times(module, run, env)
-    ours_import, ours_total = _lambda_times("twostep.aws.api_handler", run, env)
+    (bare_import, bare_total), (ours_import, ours_total) = _lambda_times(
+        [module, "twostep.aws.api_handler"], run, env
+    )
     return Row(
         IMPORT,
         f"{ours_total:.0f} ms (import {ours_import:.0f} ms)",

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from bench.context import AUDIENCE, ISSUER, Run
-from bench.figures_aws import COLD_LIMIT_MS, COLD_OVER_EMPTY_MS, COLD_TARGET, compiled_env, spawn_median_ms
+from bench.figures_aws import COLD_LIMIT_MS, COLD_OVER_EMPTY_MS, COLD_TARGET, compiled_env, spawn_medians_ms
 from bench.procs import child_env
 from bench.report import Row, not_measured
 from bench.workers import token_event
@@ -166,20 +166,22 @@ def row(run: Run) -> Row:
     with moto_aws_path(run) as setup:
         env = child_environment(setup)
         event = json.dumps(token_event(setup.token))
-        ours = spawn_median_ms([py, "-c", AUTHORIZER_SCRIPT, event], run, env, keep)
+        ours, bare, empty, with_ssl = spawn_medians_ms(
+            [
+                ([py, "-c", AUTHORIZER_SCRIPT, event], keep),
+                ([py, "-c", BARE_BOTO3_SCRIPT, event], lambda line: _effect(line) == "Allow"),
+                ([py, "-c", "pass"], lambda line: True),
+                ([py, "-c", "import ssl"], lambda line: True),
+            ],
+            run,
+            env,
+        )
         refused = sorted({str(answer["effect"]) for answer in answers} - {"Allow"})
         if refused:
             return not_measured(FIGURE, target, f"the authorizer answered {'; '.join(refused)}")
         heavy = sorted({module for answer in answers for module in answer.get("heavy", [])})
         if heavy:
             return not_measured(FIGURE, target, f"the authorizer imported {', '.join(heavy)}")
-        bare = spawn_median_ms(
-            [py, "-c", BARE_BOTO3_SCRIPT, event], run, env, lambda line: _effect(line) == "Allow"
-        )
-    empty = run.empty_interpreter_ms
-    if empty is None:  # the key-file row did not get that far
-        empty = spawn_median_ms([py, "-c", "pass"], run, env, lambda line: True)
-    with_ssl = spawn_median_ms([py, "-c", "import ssl"], run, env, lambda line: True)
     return Row(
         FIGURE,
         f"{ours:.0f} ms (median of {run.profile.spawns})",
