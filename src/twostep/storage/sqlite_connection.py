@@ -44,12 +44,12 @@ KEEP_IDLE = 1
 # here, for up to the busy timeout. SQLite has one writer, and in WAL mode a connection drops its whole
 # page cache when another connection wrote since its last transaction, then reads every page it needs
 # again (pread). With 8 connections taking turns under the bench's login load that was 22-24 read
-# calls per login; with 2, 8-9. With one there is no other connection in the process to write: 4-16
-# reads per sign-in instead of 22-37, and 0.1-0.14 ms less CPU per sign-in beside the hash, on one
-# worker and on two (alternating A/B rounds, the bench's server and load), at the same rate: most of a
-# sign-in's statements write, and writers wait for SQLite's one write lock anyway. No long work holds
-# the connection: a backup runs in the CLI's own process, a purge deletes in bounded batches. (Up to 16
-# AnyIO threads once opened 13-16 connections, +1.1-1.4 MiB peak RSS.)
+# calls per login; with 2, 8-9. With one there is no other connection in the process to write: 4-20
+# reads per sign-in instead of 21-37, and 0.1-0.14 ms less CPU per sign-in beside the hash, on one
+# worker and on two (alternating A/B rounds, the bench's server and load; two workers at the same
+# rate): most of a sign-in's statements write, and writers wait for SQLite's one write lock anyway. No
+# long work holds the connection: a backup runs in the CLI's own process, a purge deletes in bounded
+# batches. (Up to 16 AnyIO threads once opened 13-16 connections, +1.1-1.4 MiB peak RSS.)
 MAX_OPEN = 1
 # WAL pages after which a commit copies the WAL back into the database file (SQLite's default: 1,000).
 # Under steady load some connection is nearly always reading, so the WAL seldom starts over; once past
