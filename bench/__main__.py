@@ -75,7 +75,7 @@ def collect(run: Run) -> list[Row]:
         ]
     )
     # The single-process figures after the HTTP figures (whose server makes the database the authorizer
-    # reads) and before PostgreSQL starts: it stays up for later figures and keeps working in the
+    # reads) and before PostgreSQL starts: it stays up for later figures and likely keeps working in the
     # background after a loaded one (checkpoints, vacuum), which a cold start on this machine would time.
     cold = _guarded(figures_aws.COLD, figures_aws.COLD_TARGET, lambda: figures_aws.cold_start_row(run))
     aws_cold = _guarded(figures_aws_path.FIGURE, figures_aws.COLD_TARGET, lambda: figures_aws_path.row(run))

@@ -218,8 +218,11 @@ class ScriptedServer:
         self.listener.close()
 
 
+StartServer = Callable[..., ScriptedServer]  # `scripted`: answers, and a TLS context for https
+
+
 @pytest.fixture
-def scripted() -> Iterator[Callable[..., ScriptedServer]]:
+def scripted() -> Iterator[StartServer]:
     servers: list[ScriptedServer] = []
 
     def start(answers: list[Answer], tls: ssl.SSLContext | None = None) -> ScriptedServer:
@@ -237,7 +240,7 @@ def client_for(server: ScriptedServer, service: signed_calls.Service = DYNAMODB)
     )
 
 
-def test_a_call_sends_the_request_aws_expects(scripted: Callable[..., ScriptedServer]) -> None:
+def test_a_call_sends_the_request_aws_expects(scripted: StartServer) -> None:
     server = scripted([ok({"Items": []})])
     answer = client_for(server).call("Query", {"TableName": "t"})
     assert answer == {"Items": []}
@@ -255,14 +258,14 @@ def test_a_call_sends_the_request_aws_expects(scripted: Callable[..., ScriptedSe
     assert headers["authorization"] == expected["authorization"]
 
 
-def test_the_connection_is_kept_between_calls(scripted: Callable[..., ScriptedServer]) -> None:
+def test_the_connection_is_kept_between_calls(scripted: StartServer) -> None:
     server = scripted([ok({"n": 1}), ok({"n": 2})])
     client = client_for(server, SECRETS_MANAGER)
     assert [client.call("GetSecretValue", {})["n"] for _ in range(2)] == [1, 2]
     assert server.connections == 1
 
 
-def test_a_chunked_answer_is_read_whole(scripted: Callable[..., ScriptedServer]) -> None:
+def test_a_chunked_answer_is_read_whole(scripted: StartServer) -> None:
     def chunked(_: bytes) -> bytes:
         return (
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -276,7 +279,7 @@ def test_a_chunked_answer_is_read_whole(scripted: Callable[..., ScriptedServer])
     assert server.connections == 1
 
 
-def test_an_answer_that_closes_is_read_to_the_end(scripted: Callable[..., ScriptedServer]) -> None:
+def test_an_answer_that_closes_is_read_to_the_end(scripted: StartServer) -> None:
     server = scripted([lambda _: b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{"b": 2}', ok({"c": 3})])
     client = client_for(server)
     assert client.call("Query", {}) == {"b": 2}
@@ -284,7 +287,7 @@ def test_an_answer_that_closes_is_read_to_the_end(scripted: Callable[..., Script
     assert server.connections == 2
 
 
-def test_a_refusal_is_not_retried(scripted: Callable[..., ScriptedServer]) -> None:
+def test_a_refusal_is_not_retried(scripted: StartServer) -> None:
     server = scripted([error(400, "ResourceNotFoundException"), ok({})])
     with pytest.raises(AwsCallFailed) as failed:
         client_for(server).call("Query", {})
@@ -297,7 +300,7 @@ def test_a_refusal_is_not_retried(scripted: Callable[..., ScriptedServer]) -> No
     [error(400, "ThrottlingException"), error(500, "InternalServerError"), lambda _: b"garbage\r\n\r\n"],
 )
 def test_throttling_server_errors_and_garbage_are_tried_once_more(
-    scripted: Callable[..., ScriptedServer], first: Answer
+    scripted: StartServer, first: Answer
 ) -> None:
     server = scripted([first, ok({"done": 1})])
     assert client_for(server).call("Query", {}) == {"done": 1}
@@ -305,7 +308,7 @@ def test_throttling_server_errors_and_garbage_are_tried_once_more(
 
 
 def test_after_the_last_attempt_the_failure_names_the_cause_only(
-    scripted: Callable[..., ScriptedServer],
+    scripted: StartServer,
 ) -> None:
     server = scripted([error(503, "ServiceUnavailable"), error(503, "ServiceUnavailable")])
     with pytest.raises(AwsCallFailed) as failed:
@@ -322,7 +325,7 @@ def test_an_endpoint_that_refuses_connections_fails_the_call() -> None:
     assert failed.value.code == "ConnectionRefusedError"
 
 
-def test_an_answer_cut_short_fails_the_call(scripted: Callable[..., ScriptedServer]) -> None:
+def test_an_answer_cut_short_fails_the_call(scripted: StartServer) -> None:
     cut = b'HTTP/1.1 200 OK\r\nContent-Length: 50\r\nConnection: close\r\n\r\n{"short"'
     server = scripted([lambda _: cut, lambda _: cut])
     with pytest.raises(AwsCallFailed) as failed:
@@ -331,7 +334,7 @@ def test_an_answer_cut_short_fails_the_call(scripted: Callable[..., ScriptedServ
 
 
 def test_an_answer_larger_than_any_aws_answer_is_refused(
-    scripted: Callable[..., ScriptedServer],
+    scripted: StartServer,
 ) -> None:
     huge = b"HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\nConnection: close\r\n\r\n{}"
     server = scripted([lambda _: huge, lambda _: huge])
@@ -340,7 +343,7 @@ def test_an_answer_larger_than_any_aws_answer_is_refused(
     assert failed.value.code == "ValueError"
 
 
-def test_a_line_break_in_a_header_is_never_sent(scripted: Callable[..., ScriptedServer]) -> None:
+def test_a_line_break_in_a_header_is_never_sent(scripted: StartServer) -> None:
     server = scripted([ok({})])
     forged = Credentials("AKIDEXAMPLE", "secret", "token\r\nX-Forged: yes")
     client = SignedClient(DYNAMODB, "us-east-1", forged, f"http://127.0.0.1:{server.port}")
@@ -351,7 +354,7 @@ def test_a_line_break_in_a_header_is_never_sent(scripted: Callable[..., Scripted
 
 
 def test_a_kept_connection_the_server_dropped_is_reopened_without_spending_a_try(
-    scripted: Callable[..., ScriptedServer],
+    scripted: StartServer,
 ) -> None:
     server = scripted([then_hang_up(ok({"n": 1})), error(500, "InternalServerError"), ok({"n": 3})])
     client = client_for(server)
@@ -416,7 +419,7 @@ def https_client(
 
 
 def test_https_checks_the_server_against_aws_ca_bundle(
-    scripted: Callable[..., ScriptedServer], certificate: tuple[Path, ssl.SSLContext]
+    scripted: StartServer, certificate: tuple[Path, ssl.SSLContext]
 ) -> None:
     bundle, tls = certificate
     server = scripted([ok({"n": 1})], tls)
@@ -425,7 +428,7 @@ def test_https_checks_the_server_against_aws_ca_bundle(
 
 
 def test_https_refuses_a_server_the_trust_store_does_not_know(
-    scripted: Callable[..., ScriptedServer], certificate: tuple[Path, ssl.SSLContext]
+    scripted: StartServer, certificate: tuple[Path, ssl.SSLContext]
 ) -> None:
     server = scripted([ok({"n": 1})] * 2, certificate[1])
     with pytest.raises(AwsCallFailed) as failed:
@@ -435,7 +438,7 @@ def test_https_refuses_a_server_the_trust_store_does_not_know(
 
 
 def test_connections_share_one_tls_context(
-    scripted: Callable[..., ScriptedServer],
+    scripted: StartServer,
     certificate: tuple[Path, ssl.SSLContext],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -2,8 +2,7 @@
 
 Importing `typing` is 3-4 ms of an authorizer's cold start (~40 ms to the first `Allow` on the bench's
 machine; it builds its generic aliases and protocol machinery), and the authorizer needs none of it while
-it runs. Type checkers
-see `typing`'s own names here. At run time:
+it runs. Type checkers see `typing`'s own names here. At run time:
 
 - `NamedTuple` builds each class with `collections.namedtuple`, as `typing.NamedTuple` does: fields and
   defaults from the class's annotations, its methods and properties copied over (a test holds the two to

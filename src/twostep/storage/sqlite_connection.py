@@ -52,11 +52,14 @@ KEEP_IDLE = 1
 # batches. (Up to 16 AnyIO threads once opened 13-16 connections, +1.1-1.4 MiB peak RSS.)
 MAX_OPEN = 1
 # WAL pages after which a commit copies the WAL back into the database file (SQLite's default: 1,000).
-# Under steady load some connection is nearly always reading, so the WAL seldom starts over; once past
-# the mark, commit after commit ran a checkpoint (two fdatasyncs each): 0.39 fdatasyncs, 107 pwrites
-# and 61 preads per sign-in under the bench load. At 10,000 (a WAL of up to ~40 MiB): 0.02, 92 and 42,
-# and 0.15-0.25 ms less CPU per sign-in on the request threads. A power loss can lose the commits since
-# the last checkpoint (synchronous = NORMAL, docs/failures.md); a process crash still loses nothing.
+# With two connections per process (as then), or several workers, some connection is nearly always
+# reading under steady load, so the WAL seldom starts over; once past the mark, commit after commit ran a
+# checkpoint (two fdatasyncs each): 0.39 fdatasyncs, 107 pwrites and 61 preads per sign-in under the
+# bench load. At 10,000 (a WAL of up to ~40 MiB): 0.02, 92 and 42, and 0.15-0.25 ms less CPU per
+# sign-in on the request threads. One worker with its one connection can start the WAL over; there,
+# 1,000 measured no better (four alternating rounds: 1.58 against 1.55 ms beside the hash). A power
+# loss can lose the commits since the last checkpoint (synchronous = NORMAL, docs/failures.md); a
+# process crash still loses nothing.
 WAL_CHECKPOINT_PAGES = 10_000
 
 
