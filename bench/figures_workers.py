@@ -22,7 +22,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from bench.context import Run
-from bench.figures_http import Rates, hash_baseline, load, pooled, refusals
+from bench.figures_http import Rates, hash_baseline, load, pooled, refusals, split_note
 from bench.postgres import postgres_database
 from bench.procs import child_env, free_port, run_json, served
 from bench.report import Row, not_measured
@@ -113,6 +113,7 @@ def row(run: Run, backend: str, workers: int) -> Row:
     note = f"wall-clock ratio {rate.wall / hashed.rates.wall:.2f}; {run.profile.clients} clients; server CPU "
     note += "twostep + PostgreSQL processes" if backend == "postgres" else "twostep processes"
     note += f"; against {hashed.other_name} ({hashed.other.cpu:.1f}/CPU-s): {rate.cpu / hashed.other.cpu:.3f}"
+    note += f"; {split_note(signins, hashed.rates)}"
     return Row(
         figure(backend, workers),
         f"{rate.wall:,.1f}/s, {rate.cpu:,.1f}/CPU-s",

@@ -4,9 +4,12 @@
 
 MODE is `register` (prints the users as JSON), `login`, `signin` (login, code from the outbox table
 of `--db` or `--database-url`, verify) or `hello` (GET /hello with `--token`). Measuring modes print `{"completed", "seconds",
-"server_cpu_seconds", "errors"}`: only requests finished inside the measuring window (after the
-warm-up) count, and the CPU time is the server's (`--server-pid`, or every process under a
-`--server-tree` root but the load generator's own database session) over that same window.
+"server_cpu_seconds", "busiest_thread_seconds", "errors"}`: only requests finished inside the measuring
+window (after the warm-up) count, and the CPU time is the server's (`--server-pid`, or every process
+under a `--server-tree` root but the load generator's own database session) over that same window.
+`busiest_thread_seconds` sums each threaded process's busiest thread over the window: under a sign-in
+load, each twostep process's hashing thread (PostgreSQL's processes have one thread each and are left
+out; see figures_http.split_note).
 """
 
 from __future__ import annotations
@@ -116,11 +119,23 @@ async def register(port: int, users: int, clients: int) -> list[dict[str, str]]:
     return made
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (all its threads), from /proc."""
-    with open(f"/proc/{pid}/stat") as handle:
+def cpu_seconds(pid: int, task: str = "") -> float:
+    """User + system CPU time so far of a process (all its threads), or of one of its threads
+    (`task`: its thread id), from /proc."""
+    with open(f"/proc/{pid}/task/{task}/stat" if task else f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_seconds(pid: int) -> dict[str, float]:
+    """CPU time so far of each of a process's threads, by thread id (threads ending meanwhile left out)."""
+    found = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            found[task] = cpu_seconds(pid, task)
+        except OSError:
+            continue
+    return found
 
 
 @dataclass(frozen=True)
@@ -139,13 +154,44 @@ class ServerProcesses:
                     continue
         return found
 
+    def threads(self, pids: list[int]) -> dict[int, dict[str, float]]:
+        """`thread_seconds` of each of `pids` still running."""
+        found = {}
+        for pid in pids:
+            try:
+                found[pid] = thread_seconds(pid)
+            except OSError:  # ended since the walk
+                continue
+        return found
 
-async def server_cpu(server: ServerProcesses, window: Window) -> float:
+
+@dataclass(frozen=True)
+class ServerCpu:
+    """The server's CPU seconds inside the measuring window: all of it, and its busiest threads'."""
+
+    total: float
+    busiest_threads: float  # each threaded process's busiest thread, summed over the processes
+
+
+def busiest_threads(before: dict[int, dict[str, float]], after: dict[int, dict[str, float]]) -> float:
+    """Each threaded process's busiest thread between two samples (threads started meanwhile count
+    from zero), summed; a process with one thread (PostgreSQL's) has no thread doing one kind of work."""
+    return sum(
+        max(seconds - before.get(pid, {}).get(task, 0.0) for task, seconds in tasks.items())
+        for pid, tasks in after.items()
+        if len(tasks) > 1
+    )
+
+
+async def server_cpu(server: ServerProcesses, window: Window) -> ServerCpu:
     """The server's CPU seconds spent inside the measuring window (summed over its processes)."""
     await asyncio.sleep(max(0.0, window.start - time.monotonic()))
     before = server.cpu()
+    threads_before = server.threads(list(before))
     await asyncio.sleep(max(0.0, window.end - time.monotonic()))
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in server.cpu().items())
+    after = server.cpu()
+    total = sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+    return ServerCpu(total, busiest_threads(threads_before, server.threads(list(after))))
 
 
 async def measure(
@@ -173,12 +219,14 @@ async def measure(
             iteration += 1
         await conn.close()
 
-    cpu = asyncio.create_task(server_cpu(server, window))
+    cpu_task = asyncio.create_task(server_cpu(server, window))
     await asyncio.gather(*(worker(slot) for slot in range(clients)))
+    cpu = await cpu_task
     return {
         "completed": window.completed,
         "seconds": seconds,
-        "server_cpu_seconds": await cpu,
+        "server_cpu_seconds": cpu.total,
+        "busiest_thread_seconds": cpu.busiest_threads,
         "errors": dict(window.errors),
     }
 

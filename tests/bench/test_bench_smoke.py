@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from bench.context import Run
@@ -18,6 +20,7 @@ from bench.figures_postgres import FIGURE_POSTGRES
 from bench.figures_revocation import FIGURE as REVOCATION
 from bench.figures_storage import FIGURE_DYNAMODB, FIGURE_SQLITE
 from bench.figures_workers import FIGURES as WORKER_FIGURES
+from bench.loadgen import busiest_threads, thread_seconds
 from bench.procs import Cores
 from bench.profile import SMOKE
 
@@ -62,6 +65,11 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     # 401 from a token signed with other keys) is "not measured: error: requests refused", not a rate.
     for figure in FIGURES:
         assert not rows[figure][1].startswith("not measured"), rows[figure]
+    # The hash figures split their CPU: the hashing threads' and the rest.
+    for figure in (LOGIN, SIGNIN, *WORKER_FIGURES):
+        assert f"- {figure}: " in markdown
+        note = markdown.split(f"- {figure}: ", 1)[1].split("\n", 1)[0]
+        assert "CPU per completion: hashing threads " in note, note
     assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Cores:" in markdown
 
@@ -75,3 +83,35 @@ def test_a_refused_load_is_an_error_not_a_rate() -> None:
     row = ratio_row(LOGIN, refused, hashes, "bare", LOGIN_LIMIT, Run(SMOKE, Cores(None, None), REPO))
     assert row.measured.startswith("not measured: error: requests refused"), row
     assert row.verdict == "not measured"
+
+
+def test_busiest_threads_sum_each_threaded_process() -> None:
+    before = {1: {"1": 5.0, "2": 1.0}, 7: {"7": 3.0}}
+    # Process 1's second thread worked 2 s, a thread started meanwhile 0.5 s; process 7 has one thread
+    # (a PostgreSQL backend) and is left out; process 9 started in the window.
+    after = {1: {"1": 5.5, "2": 3.0, "3": 0.5}, 7: {"7": 9.0}, 9: {"9": 0.1, "10": 1.5}}
+    assert busiest_threads(before, after) == 2.0 + 1.5
+
+
+def test_thread_seconds_finds_the_busy_thread() -> None:
+    spun, release = threading.Event(), threading.Event()
+    tid: list[str] = []
+
+    def spin() -> None:
+        tid.append(str(threading.get_native_id()))
+        end = time.thread_time() + 0.2  # CPU time, well above /proc's 10 ms ticks
+        while time.thread_time() < end:
+            pass
+        spun.set()
+        release.wait(10)  # alive while sampled: a finished thread leaves /proc
+
+    before = thread_seconds(os.getpid())
+    thread = threading.Thread(target=spin)
+    thread.start()
+    try:
+        assert spun.wait(10)
+        after = thread_seconds(os.getpid())
+    finally:
+        release.set()
+        thread.join()
+    assert max(after, key=lambda task: after[task] - before.get(task, 0.0)) == tid[0]
