@@ -138,6 +138,17 @@ def thread_seconds(pid: int) -> dict[str, float]:
     return found
 
 
+def threads_of(pids: list[int]) -> dict[int, dict[str, float]]:
+    """`thread_seconds` of each of `pids` still running."""
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = thread_seconds(pid)
+        except OSError:  # ended since the walk
+            continue
+    return found
+
+
 @dataclass(frozen=True)
 class ServerProcesses:
     pids: list[int]  # sampled as they are; one that ends fails the run
@@ -152,16 +163,6 @@ class ServerProcesses:
                     found[pid] = cpu_seconds(pid)
                 except OSError:  # ended since the walk
                     continue
-        return found
-
-    def threads(self, pids: list[int]) -> dict[int, dict[str, float]]:
-        """`thread_seconds` of each of `pids` still running."""
-        found = {}
-        for pid in pids:
-            try:
-                found[pid] = thread_seconds(pid)
-            except OSError:  # ended since the walk
-                continue
         return found
 
 
@@ -187,11 +188,11 @@ async def server_cpu(server: ServerProcesses, window: Window) -> ServerCpu:
     """The server's CPU seconds spent inside the measuring window (summed over its processes)."""
     await asyncio.sleep(max(0.0, window.start - time.monotonic()))
     before = server.cpu()
-    threads_before = server.threads(list(before))
+    threads_before = threads_of(list(before))
     await asyncio.sleep(max(0.0, window.end - time.monotonic()))
     after = server.cpu()
     total = sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
-    return ServerCpu(total, busiest_threads(threads_before, server.threads(list(after))))
+    return ServerCpu(total, busiest_threads(threads_before, threads_of(list(after))))
 
 
 async def measure(
