@@ -40,7 +40,7 @@ def moment_or_none(value: float | None) -> datetime | None:
 
 # Idle connections kept open for reuse; each holds two descriptors (the file and its WAL).
 KEEP_IDLE = 1
-# Connections open at once (= KEEP_IDLE, so none is closed on return); a borrower beyond the cap waits
+# Connections open at once (KEEP_IDLE, so none is closed on return); a borrower beyond the cap waits
 # here, for up to the busy timeout. SQLite has one writer, and in WAL mode a connection drops its whole
 # page cache when another connection wrote since its last transaction, then reads every page it needs
 # again (pread). With 8 connections taking turns under the bench's login load that was 22-24 read
@@ -50,7 +50,7 @@ KEEP_IDLE = 1
 # rate): most of a sign-in's statements write, and writers wait for SQLite's one write lock anyway. No
 # long work holds the connection: a backup runs in the CLI's own process, a purge deletes in bounded
 # batches. (Up to 16 AnyIO threads once opened 13-16 connections, +1.1-1.4 MiB peak RSS.)
-MAX_OPEN = 1
+MAX_OPEN = KEEP_IDLE
 # WAL pages after which a commit copies the WAL back into the database file (SQLite's default: 1,000).
 # With two connections per process (as then), or several workers, some connection is nearly always
 # reading under steady load, so the WAL seldom starts over; once past the mark, commit after commit ran a
