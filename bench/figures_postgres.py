@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.context import Run
-from bench.figures_storage import TARGET, _settings, count_sign_in
+from bench.figures_storage import TARGET, SignInCount, _settings, count_sign_in
 from bench.postgres import postgres_database
 from bench.report import Row
 
@@ -18,8 +18,8 @@ FIGURE_POSTGRES = "storage requests per 2FA sign-in (PostgreSQL)"
 NO_TABLE = ("SELECT 1", "SELECT pg_advisory_xact_lock")
 
 
-def count_postgres(run: Run) -> tuple[int, int, list[tuple[str, Any]], str]:
-    """(login statements, verify statements, traced statements, database URL)."""
+def count_postgres(run: Run) -> tuple[SignInCount, list[tuple[str, Any]], str]:
+    """(the sign-ins' statements, traced statements, database URL)."""
     from twostep.container import build
 
     url = postgres_database(run)
@@ -32,7 +32,7 @@ def count_postgres(run: Run) -> tuple[int, int, list[tuple[str, Any]], str]:
         traced = list(storage.trace)  # type: ignore[attr-defined]
     finally:
         container.close()
-    return counted.login, counted.verify, traced, url
+    return counted, traced, url
 
 
 def scans(url: str, traced: list[tuple[str, Any]]) -> list[str]:
@@ -54,14 +54,14 @@ def scans(url: str, traced: list[tuple[str, Any]]) -> list[str]:
 
 
 def postgres_row(run: Run) -> Row:
-    login, verify, traced, url = count_postgres(run)
+    counted, traced, url = count_postgres(run)
     scanned = scans(url, traced)
-    total = login + verify
+    total = counted.login + counted.verify
     note = f"the {len(traced)} statements of sign-up and sign-in checked with EXPLAIN (enable_seqscan off)"
     note += f"; scans: {', '.join(scanned)}" if scanned else "; none scans"
     return Row(
         FIGURE_POSTGRES,
-        f"{total} statements (login {login} + verify {verify}); {len(scanned)} scans",
+        f"{total} statements ({counted.text}); {len(scanned)} scans",
         "-",
         float(total),
         TARGET,

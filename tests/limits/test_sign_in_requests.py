@@ -153,3 +153,73 @@ def test_an_account_deleted_between_the_password_and_the_code_signs_nobody_in(
     with pytest.raises(ChallengeNotFound):
         container.login.complete(started.otp_id, code, CTX)  # type: ignore[union-attr]
     assert container.storage.list_sessions(user_id, container.clock.now()) == []
+
+
+def _proven(container: Container) -> str:
+    """A registered account whose number its first sign-in proved (later sign-ins take the short way)."""
+    user_id = register_with_phone(container, EMAIL)
+    started = container.login.start(EMAIL, PASSWORD, CTX)
+    container.login.complete(started.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+    return user_id
+
+
+def _attempt_writes(container: Container, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records the challenge writes a code check makes on its own (not with the session)."""
+    calls: list[str] = []
+    for name in ("attempt_challenge", "consume_challenge"):
+        method = getattr(container.storage, name)
+        monkeypatch.setattr(
+            container.storage, name, lambda *a, _m=method, _n=name, **k: calls.append(_n) or _m(*a, **k)
+        )
+    return calls
+
+
+def test_a_right_code_of_a_proven_number_is_used_in_the_session_s_request(
+    make_container: MakeContainer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    container = make_container()
+    user_id = _proven(container)
+    started = container.login.start(EMAIL, PASSWORD, CTX)
+    writes = _attempt_writes(container, monkeypatch)
+    container.login.complete(started.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+    assert writes == []
+    used = container.storage.get_challenge(started.otp_id)  # type: ignore[union-attr]
+    assert used is not None and used.consumed_at is not None and used.attempts == 1
+    assert len(container.storage.list_sessions(user_id, container.clock.now())) == 2
+    events = [e.event for e in container.audit.tail(user_id=user_id, limit=50)]
+    assert events.count("login_succeeded") == 2 and events.count("code_verified") == 2
+
+
+def test_a_lock_refuses_the_right_code_of_a_proven_number_as_before(
+    make_container: MakeContainer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    container = make_container()
+    user_id = _proven(container)
+    started = container.login.start(EMAIL, PASSWORD, CTX)
+    container.account.lock(user_id)
+    writes = _attempt_writes(container, monkeypatch)
+    with pytest.raises(AccountLocked):
+        container.login.complete(started.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+    assert writes == ["attempt_challenge"]  # the joint request stored nothing; the step by step way decided
+    assert container.storage.list_sessions(user_id, container.clock.now()) == []  # the lock ended the first
+    assert container.storage.get_counter(code_failures_key(user_id), container.clock.now()) is None
+
+
+def test_a_replaced_code_of_a_proven_number_counts_as_a_wrong_one(
+    make_container: MakeContainer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    container = make_container(resend_cooldown_seconds=0)
+    user_id = _proven(container)
+    started = container.login.start(EMAIL, PASSWORD, CTX)
+    first = latest_code(container)
+    read = container.storage.get_challenge_with_account(started.otp_id)  # type: ignore[union-attr]
+    container.login.resend(started.otp_id, CTX)  # type: ignore[union-attr]
+    monkeypatch.setattr(container.storage, "get_challenge_with_account", lambda _id: read)
+    with pytest.raises(WrongCode):
+        container.login.complete(started.otp_id, first, CTX)  # type: ignore[union-attr]
+    failures = container.storage.get_counter(code_failures_key(user_id), container.clock.now())
+    assert failures is not None and failures.value == 1
+    assert len(container.storage.list_sessions(user_id, container.clock.now())) == 1
+    monkeypatch.undo()
+    container.login.complete(started.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+    assert len(container.storage.list_sessions(user_id, container.clock.now())) == 2

@@ -60,6 +60,23 @@ class Challenge:
     def attempts_remaining(self) -> int:
         return max(0, self.max_attempts - self.attempts)
 
+    def open_at(self, now: datetime) -> bool:
+        """Whether it can still take a code at `now`: not used, not expired, attempts left."""
+        return self.consumed_at is None and self.expires_at > now and self.attempts < self.max_attempts
+
+
+@dataclass(frozen=True, slots=True)
+class CodeUse:
+    """A right code's use of its challenge, written with what the code opens (`add_session_counted`):
+    the challenge is consumed (its attempt counted) only while it is unconsumed, unexpired, under its
+    attempt budget and still holds the code as read, `code_hmac` sent by `channel` (a resend by
+    another channel may keep a fixed test code, and the channel names the sign-in's method)."""
+
+    challenge_id: str
+    code_hmac: str
+    channel: str
+    at: datetime
+
 
 @dataclass(frozen=True, slots=True)
 class RefreshToken:

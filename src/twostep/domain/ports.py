@@ -22,6 +22,7 @@ from twostep.domain.keys import VersionedKeys
 from twostep.domain.models import (
     AuditEvent,
     Challenge,
+    CodeUse,
     Message,
     OutboxEntry,
     Page,
@@ -205,12 +206,16 @@ class SessionStore(Protocol):
         changes: Sequence[CounterChange],
         now: datetime,
         unless: Sequence[Unless] = (),
+        consuming: CodeUse | None = None,
     ) -> bool:
         """`add_session` with counter changes without limits (`CounterStore.change_counters`), all or
         none: while a record of `unless` holds, nothing is stored and the answer is False.
+        `consuming`: the code that opens the session, its challenge consumed with it (the attempt
+        counted), all or none: while the challenge cannot be consumed as `CodeUse` says, nothing is
+        stored either (the caller checks the code on its own then, and learns why).
 
         One storage request on SQLite (a transaction) and PostgreSQL (one statement); DynamoDB takes
-        the counters first and then the session, two requests."""
+        the counters (and the challenge) first and then the session, two requests."""
         ...
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:

@@ -107,6 +107,7 @@ class ChallengeService:
         self.send_notice_sms = self._letters.send_notice_sms
         self.check = self._checks.check
         self.matches_read = self._checks.matches_read
+        self.use_right_code = self._checks.use_right_code
         self.check_with = self._checks.check_with
         self.check_owned = self._checks.check_owned
         self.purpose_of = self._checks.purpose_of

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import (
@@ -15,12 +16,14 @@ from twostep.domain.errors import (
     ChallengeUsed,
     WrongCode,
 )
-from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
+from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, CodeUse, RequestContext
 from twostep.domain.otp import CodeHasher, normalise_submitted_code
 from twostep.domain.ports import ChallengeStore
 from twostep.services.audit import AuditService
 from twostep.services.code_funnel import CodeFunnel
 from twostep.services.limits import LimitsService
+
+T = TypeVar("T")
 
 
 class CodeChecks:
@@ -88,6 +91,26 @@ class CodeChecks:
         if counted.phone and count_verified:  # a texted code (not an emailed one) was used: a person
             self._limits.sms.record_verified(counted.phone)
         return counted
+
+    def use_right_code(
+        self, challenge: Challenge, raw_code: object, write: Callable[[CodeUse], T | None]
+    ) -> T | None:
+        """`check` in one storage request with what the code opens: when `raw_code` is the code of
+        `challenge` as the caller read it, `write` stores the code's use (`CodeUse`) with the rest, all
+        or none. None, nothing stored, when the code is not that code, the challenge as read cannot take
+        it, or `write` stored nothing (the challenge changed since, or the rest was held back): the
+        caller then `check`s, which decides and says why, as if this had not been tried.
+
+        Raises: InvalidInput (not a code of the challenge's length).
+        """
+        code = normalise_submitted_code(raw_code, challenge.code_length)
+        now = self._clock.now()
+        if not challenge.open_at(now) or not self._hasher.matches(challenge.id, code, challenge.code_hmac):
+            return None
+        done = write(CodeUse(challenge.id, challenge.code_hmac, challenge.channel, now))
+        if done is not None:
+            self._count("verified", challenge.purpose, challenge.phone)
+        return done
 
     def matches_read(self, challenge: Challenge, raw_code: object, binding: str = "") -> bool:
         """Whether `raw_code` is the code of `challenge` as the caller read it: no storage request, no

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from twostep.domain.errors import AccountLocked, ChallengeNotFound, TwoStepError, WrongCode
 from twostep.domain.factor_errors import FactorUnavailable
 from twostep.domain.factors import Factor
-from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, User
+from twostep.domain.models import NO_CONTEXT, Challenge, CodeUse, RequestContext, User
 from twostep.domain.ports import ChallengeStore, UserStore
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService
@@ -71,9 +71,30 @@ class CodeStep:
             raise ChallengeNotFound()
         chosen: Factor = factor or ("sms" if challenge.sends > 0 else "totp")
         if chosen == "sms":
+            signed = self._sign_in_at_once(challenge, code, account, ctx)
+            if signed is not None:
+                return signed
             check, right = self._texted_checker(challenge, code, ctx)
             return self.gated(challenge, chosen, check, ctx, known_right=right, account=(account,))
         return self.gated(challenge, chosen, self._checker(challenge, chosen, code), ctx, account=(account,))
+
+    def _sign_in_at_once(
+        self, challenge: Challenge, code: object, account: User | None, ctx: RequestContext
+    ) -> SignedIn | None:
+        """The usual sign-in with a texted code: the code's use, the account's counts, the session and
+        the step's events in one storage request (`ChallengeService.use_right_code`). None, nothing
+        stored, for anything else (no code texted, a wrong or replaced code, a number not proven yet, a
+        locked account, spent wrong codes): then `gated` goes step by step and says why."""
+        if account is None or not account.phone_verified or challenge.sends == 0:
+            return None
+        amr = ("pwd", CHANNEL_METHOD.get(challenge.channel, "sms"))
+        return self._codes.use_right_code(
+            challenge,
+            code,
+            lambda use: self._sign_in_counted(
+                account, "sms", amr, challenge.phone, ctx, within_budget=True, consuming=use
+            ),
+        )
 
     def _texted_checker(
         self, challenge: Challenge, code: object, ctx: RequestContext
@@ -190,16 +211,17 @@ class CodeStep:
         ctx: RequestContext,
         *,
         within_budget: bool,
+        consuming: CodeUse | None = None,
     ) -> SignedIn | None:
         """`gated`'s last steps for an account whose number needs no proof: `code_succeeded`'s counts
-        written with the session and the step's events; None, nothing stored, when they were held
-        back (the caller's step by step way says why)."""
+        written with the session and the step's events (and `consuming`, the code's use); None, nothing
+        stored, when they were held back (the caller's step by step way says why)."""
         events = [
             self._audit.entry("code_verified", ctx=ctx, user_id=user.id, factor=factor),
             self._audit.entry("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr)),
         ]
         counts = self._limits.code_success_counts(user.id, phone, within_budget=within_budget)
-        pair = self._tokens.issue_pair_counted(user, amr, ctx, events, counts)
+        pair = self._tokens.issue_pair_counted(user, amr, ctx, events, counts, consuming)
         if pair is None:
             return None
         self._audit.logged(*events)

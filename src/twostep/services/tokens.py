@@ -20,7 +20,15 @@ from twostep.domain.errors import (
     SessionRevoked,
 )
 from twostep.domain.ids import new_uuid4
-from twostep.domain.models import NO_CONTEXT, AuditEvent, RefreshToken, RequestContext, Session, User
+from twostep.domain.models import (
+    NO_CONTEXT,
+    AuditEvent,
+    CodeUse,
+    RefreshToken,
+    RequestContext,
+    Session,
+    User,
+)
 from twostep.domain.ports import RefreshTokenStore, SessionStore, UserStore
 from twostep.domain.revocation import RevocationList
 from twostep.domain.tokens import (
@@ -92,14 +100,16 @@ class TokenService:
         ctx: RequestContext,
         audits: Sequence[AuditEvent],
         counts: tuple[Sequence[CounterChange], Sequence[Unless]],
+        consuming: CodeUse | None = None,
     ) -> TokenPair | None:
         """`issue_pair`, with `counts` (counter changes without limits, and the records that hold them
-        back) written in the same storage request, all or none (`add_session_counted`); None, having
-        stored nothing, while one of those records holds."""
+        back) and `consuming` (the code that opens the session) written in the same storage request,
+        all or none (`add_session_counted`); None, having stored nothing, while one of those records
+        holds or the code's challenge cannot be used."""
         session, refresh, record = self._new_session(user, amr, ctx)
         changes, unless = counts
         if not self._sessions.add_session_counted(
-            session, record, audits, changes, session.created_at, unless
+            session, record, audits, changes, session.created_at, unless, consuming
         ):
             return None
         return self._access(user, session, refresh)

@@ -1,11 +1,12 @@
-"""A challenge's column values in the order both relational backends (SQLite, PostgreSQL) store them."""
+"""A challenge's column values in the order both relational backends (SQLite, PostgreSQL) store them, and
+the write of a right code's use (`CodeUse`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
-from twostep.domain.models import Challenge
+from twostep.domain.models import Challenge, CodeUse
 
 TimeValue = Callable[[datetime], object]
 
@@ -31,3 +32,20 @@ def challenge_values(c: Challenge, time_value: TimeValue) -> tuple[object, ...]:
         c.email,
         c.channel,
     )
+
+
+USE_CODE = (
+    "UPDATE challenges SET attempts = attempts + 1, consumed_at = ? WHERE id = ? AND consumed_at IS NULL"
+    " AND expires_at > ? AND attempts < max_attempts AND code_hmac = ? AND channel = ?"
+)
+
+
+def use_code_values(use: CodeUse, time_value: TimeValue) -> tuple[object, ...]:
+    at = time_value(use.at)
+    return (at, use.challenge_id, at, use.code_hmac, use.channel)
+
+
+def use_code_sql(p: str) -> str:
+    """The UPDATE consuming a challenge as a `CodeUse` says, its attempt counted (no row changed: the
+    challenge cannot be used so); `p` is the backend's placeholder, the values `use_code_values`."""
+    return USE_CODE.replace("?", p)

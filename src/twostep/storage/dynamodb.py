@@ -42,6 +42,7 @@ from twostep.domain.errors import ConfigurationError
 from twostep.domain.models import (
     AuditEvent,
     Challenge,
+    CodeUse,
     Message,
     OutboxEntry,
     Page,
@@ -108,13 +109,32 @@ class DynamoDbStorage(
         changes: Sequence[CounterChange],
         now: datetime,
         unless: Sequence[Unless] = (),
+        consuming: CodeUse | None = None,
     ) -> bool:
-        # Two requests, the counters first (the session's transaction holds its own items and events).
+        # Two requests, the counters and the code's use first (the session's transaction holds its own
+        # items and events).
         check_unlimited(changes)
-        if self.change_counters(changes, now, unless).stopped:
+        also = () if consuming is None else (self._code_use_item(consuming),)
+        if self.change_counters_with(changes, now, unless, also).stopped:
             return False
         self.add_session(session, first_token, audits)
         return True
+
+    def _code_use_item(self, use: CodeUse) -> dict[str, Any]:
+        """The transaction item consuming a challenge as `use` says (`CodeUse`), its attempt counted."""
+        # Challenges stored before channels were recorded have none: they were texts.
+        channel = "channel = :ch" + (" OR attribute_not_exists(channel)" if use.channel == "sms" else "")
+        values = {":one": 1, ":now": to_number(use.at), ":h": use.code_hmac, ":ch": use.channel}
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": key(f"CHALLENGE#{use.challenge_id}", "CHALLENGE"),
+                "UpdateExpression": "ADD attempts :one SET consumed_at = :now",
+                "ConditionExpression": f"{_NOT_CONSUMED} AND expires_at > :now AND attempts < max_attempts"
+                f" AND code_hmac = :h AND ({channel})",
+                "ExpressionAttributeValues": serialize(values),
+            }
+        }
 
     @classmethod
     def from_settings(cls, settings: Settings, *, boto_session: Any = None) -> DynamoDbStorage:

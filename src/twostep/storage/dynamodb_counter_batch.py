@@ -43,10 +43,21 @@ class CounterBatchOps(CounterOps):
     def change_counters(
         self, changes: Sequence[CounterChange], now: datetime, unless: Sequence[Unless] = ()
     ) -> CounterBatch:
+        return self.change_counters_with(changes, now, unless)
+
+    def change_counters_with(
+        self,
+        changes: Sequence[CounterChange],
+        now: datetime,
+        unless: Sequence[Unless] = (),
+        also: Sequence[dict[str, Any]] = (),
+    ) -> CounterBatch:
+        """`change_counters`, with `also` (transaction items of other records) in the same transaction:
+        a condition of one of them that fails stops the batch as a holding `unless` record does."""
         check_batch(changes)
-        if len(changes) + len(unless) > TRANSACTION_ITEMS:
+        if len(changes) + len(unless) + len(also) > TRANSACTION_ITEMS:
             raise ValueError(f"a counter batch changes at most {TRANSACTION_ITEMS} counters on DynamoDB")
-        if not changes:
+        if not changes and not also:
             return CounterBatch(None, (), ())
         ended: set[int] = set()  # changes whose counter is known to have ended: restart it
         # A transaction touches an item once: a guard on a counter the batch forgets goes into the
@@ -56,6 +67,7 @@ class CounterBatchOps(CounterOps):
         for _ in range(RESTART_RACE_RETRIES):
             items = [self._change_item(c, now, i in ended, folded.get(i)) for i, c in enumerate(changes)]
             items += [self._not_held(guard, now) for guard in unless]
+            items += also
             try:
                 self._calls.call("transact_write_items", TransactItems=items)
             except ConditionFailed as failed:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from twostep.domain.models import AuditEvent, Challenge, User
+from twostep.domain.models import AuditEvent, Challenge, CodeUse, User
 from twostep.domain.receipts import Delivery
 from twostep.storage.memory_audit import MemoryAudit
 from twostep.storage.memory_deliveries import MemoryDeliveries
@@ -106,3 +106,11 @@ class MemoryChallenges(MemoryDeliveries, MemoryAudit):
             current = self._challenges.get(challenge_id)
             if current is not None:
                 self._challenges[challenge_id] = replace(current, expires_at=min(current.expires_at, now))
+
+
+def usable_by(challenge: Challenge, use: CodeUse) -> bool:
+    """Whether `use` may consume `challenge` (`CodeUse`): open, and still the code and channel read."""
+    return challenge.open_at(use.at) and (challenge.code_hmac, challenge.channel) == (
+        use.code_hmac,
+        use.channel,
+    )

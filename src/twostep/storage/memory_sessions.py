@@ -9,13 +9,15 @@ from dataclasses import replace
 from datetime import datetime
 
 from twostep.domain.counter_batch import CounterChange, Unless, check_unlimited
-from twostep.domain.models import AuditEvent, RefreshToken, Revocation, Session
+from twostep.domain.models import AuditEvent, Challenge, CodeUse, RefreshToken, Revocation, Session
 from twostep.storage.memory_audit import MemoryAudit
+from twostep.storage.memory_challenges import usable_by
 from twostep.storage.memory_counters import MemoryCounters
 
 
 class MemorySessions(MemoryCounters, MemoryAudit):
     _lock: threading.RLock
+    _challenges: dict[str, Challenge]  # MemoryChallenges' codes, one consumed by `add_session_counted`
 
     def _init_sessions(self) -> None:
         self._refresh: dict[str, RefreshToken] = {}
@@ -70,11 +72,19 @@ class MemorySessions(MemoryCounters, MemoryAudit):
         changes: Sequence[CounterChange],
         now: datetime,
         unless: Sequence[Unless] = (),
+        consuming: CodeUse | None = None,
     ) -> bool:
         check_unlimited(changes)
         with self._lock:
+            used = None if consuming is None else self._challenges.get(consuming.challenge_id)
+            if consuming is not None and (used is None or not usable_by(used, consuming)):
+                return False
             if self.change_counters(changes, now, unless).stopped:
                 return False
+            if used is not None and consuming is not None:
+                self._challenges[used.id] = replace(
+                    used, attempts=used.attempts + 1, consumed_at=consuming.at
+                )
             self.add_session(session, first_token, audits)
             return True
 

@@ -9,7 +9,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from twostep.domain.counter_batch import CounterChange, Unless, check_unlimited
-from twostep.domain.models import AuditEvent, RefreshToken, Revocation, Session
+from twostep.domain.models import AuditEvent, CodeUse, RefreshToken, Revocation, Session
+from twostep.storage.challenges_sql import use_code_sql, use_code_values
 from twostep.storage.postgres_connection import PostgresConnections, Row
 from twostep.storage.postgres_counters import counter_source_parameters, upsert_counters
 from twostep.storage.sql_audit import insert_audits
@@ -35,10 +36,17 @@ def refresh_row(t: RefreshToken) -> tuple[object, ...]:
     )
 
 
-# The refresh token's INSERT, its key NULL (refused) unless the counters' WITH query wrote its rows.
+# The refresh token's INSERT, its key NULL (refused) unless the counters' WITH query wrote its rows
+# (and, with a code's use, the challenge's UPDATE changed its row).
 INSERT_COUNTED = INSERT_REFRESH.replace(
     "VALUES (%s,", "VALUES (CASE WHEN EXISTS (SELECT 1 FROM counted) THEN %s::text END,", 1
 )
+INSERT_COUNTED_USED = INSERT_REFRESH.replace(
+    "VALUES (%s,",
+    "VALUES (CASE WHEN EXISTS (SELECT 1 FROM counted) AND EXISTS (SELECT 1 FROM used) THEN %s::text END,",
+    1,
+)
+USE_CODE = f"used AS ({use_code_sql('%s')} RETURNING 1)"
 
 
 def _session_parts(session: Session, audits: Sequence[AuditEvent]) -> tuple[list[str], list[object]]:
@@ -90,17 +98,22 @@ class PostgresSessionOps(PostgresConnections):
         changes: Sequence[CounterChange],
         now: datetime,
         unless: Sequence[Unless] = (),
+        consuming: CodeUse | None = None,
     ) -> bool:
         # One statement: the counters' upsert, which yields no row while an `unless` holds, is one more
-        # WITH query; then the token's key is NULL, which its column refuses, and the statement fails
-        # having changed nothing (PostgreSQL logs that error: it takes a locked account's right code).
+        # WITH query (and so is a code's use, which changes no row when the challenge cannot be used);
+        # then the token's key is NULL, which its column refuses, and the statement fails having changed
+        # nothing (PostgreSQL logs that error: it takes a locked account's right code).
         check_unlimited(changes)
         restart = [c.key for c in changes if c.restart]
         counted = [*counter_source_parameters(changes, now, unless), now, restart, now, restart]
         parts, params = _session_parts(session, audits)
-        sql = (
-            f"WITH counted AS ({upsert_counters(len(changes), unless)}), {', '.join(parts)} {INSERT_COUNTED}"
-        )
+        insert = INSERT_COUNTED
+        if consuming is not None:
+            parts.append(USE_CODE)
+            params += use_code_values(consuming, lambda at: at)
+            insert = INSERT_COUNTED_USED
+        sql = f"WITH counted AS ({upsert_counters(len(changes), unless)}), {', '.join(parts)} {insert}"
         with self._guard() as conn:
             try:
                 self._run(conn, sql, [*counted, *params, *refresh_row(first_token)])
