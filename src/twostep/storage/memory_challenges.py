@@ -110,7 +110,5 @@ class MemoryChallenges(MemoryDeliveries, MemoryAudit):
 
 def usable_by(challenge: Challenge, use: CodeUse) -> bool:
     """Whether `use` may consume `challenge` (`CodeUse`): open, and still the code and channel read."""
-    return challenge.open_at(use.at) and (challenge.code_hmac, challenge.channel) == (
-        use.code_hmac,
-        use.channel,
-    )
+    same_code = challenge.code_hmac == use.code_hmac and challenge.channel == use.channel
+    return same_code and challenge.open_at(use.at)

@@ -76,15 +76,16 @@ class MemorySessions(MemoryCounters, MemoryAudit):
     ) -> bool:
         check_unlimited(changes)
         with self._lock:
-            used = None if consuming is None else self._challenges.get(consuming.challenge_id)
-            if consuming is not None and (used is None or not usable_by(used, consuming)):
-                return False
+            consumed = None
+            if consuming is not None:
+                current = self._challenges.get(consuming.challenge_id)
+                if current is None or not usable_by(current, consuming):
+                    return False
+                consumed = replace(current, attempts=current.attempts + 1, consumed_at=consuming.at)
             if self.change_counters(changes, now, unless).stopped:
                 return False
-            if used is not None and consuming is not None:
-                self._challenges[used.id] = replace(
-                    used, attempts=used.attempts + 1, consumed_at=consuming.at
-                )
+            if consumed is not None:
+                self._challenges[consumed.id] = consumed
             self.add_session(session, first_token, audits)
             return True
 
