@@ -16,11 +16,11 @@ LATER = NOW + timedelta(days=1)
 FAILURES, VERIFIED, LOCK = "otp-fail:user-1", "fraud:verified:+90555", "account-lock:user-1"
 
 
-def _changes() -> list[CounterChange]:
+def sign_in_changes() -> list[CounterChange]:
     return [forget(FAILURES), CounterChange(VERIFIED, 1, LATER)]
 
 
-def _value(storage: Storage, key: str) -> int | None:
+def counter_value(storage: Storage, key: str) -> int | None:
     live = storage.get_counter(key, NOW)
     return None if live is None else live.value
 
@@ -29,7 +29,7 @@ def test_the_session_its_events_and_the_counters_are_stored_together(storage: St
     storage.increment_counter(FAILURES, 2, NOW, LATER)
     session = make_session()
     token = make_refresh(family=session.id)
-    stored = storage.add_session_counted(session, token, STEP, _changes(), NOW, [Unless(LOCK)])
+    stored = storage.add_session_counted(session, token, STEP, sign_in_changes(), NOW, [Unless(LOCK)])
     assert stored is True
     assert storage.get_session("user-1", session.id) == session
     assert storage.get_refresh_token(token.token_hash) is not None
@@ -37,8 +37,8 @@ def test_the_session_its_events_and_the_counters_are_stored_together(storage: St
         "code_verified",
         "login_succeeded",
     ]
-    assert _value(storage, FAILURES) in (None, 0)  # forgotten
-    assert _value(storage, VERIFIED) == 1
+    assert counter_value(storage, FAILURES) in (None, 0)  # forgotten
+    assert counter_value(storage, VERIFIED) == 1
 
 
 @pytest.mark.parametrize("guard", [Unless(LOCK), Unless(FAILURES, 3)], ids=["locked", "spent"])
@@ -47,19 +47,19 @@ def test_a_holding_record_stores_nothing(storage: Storage, guard: Unless) -> Non
     storage.increment_counter(FAILURES, 3, NOW, LATER)
     session = make_session()
     token = make_refresh(family=session.id)
-    assert storage.add_session_counted(session, token, STEP, _changes(), NOW, [guard]) is False
+    assert storage.add_session_counted(session, token, STEP, sign_in_changes(), NOW, [guard]) is False
     assert storage.get_session("user-1", session.id) is None
     assert storage.get_refresh_token(token.token_hash) is None
     assert storage.list_audit(user_id="user-1") == []
-    assert _value(storage, FAILURES) == 3
-    assert _value(storage, VERIFIED) is None
+    assert counter_value(storage, FAILURES) == 3
+    assert counter_value(storage, VERIFIED) is None
 
 
 def test_a_guard_under_its_threshold_lets_the_session_through(storage: Storage) -> None:
     storage.increment_counter(FAILURES, 2, NOW, LATER)
     session = make_session()
     token = make_refresh(family=session.id)
-    assert storage.add_session_counted(session, token, (), _changes(), NOW, [Unless(FAILURES, 3)])
+    assert storage.add_session_counted(session, token, (), sign_in_changes(), NOW, [Unless(FAILURES, 3)])
     assert storage.get_session("user-1", session.id) == session
 
 
@@ -83,5 +83,5 @@ def test_sign_ins_at_once_each_store_their_session_and_count(storage: Storage) -
         return storage.add_session_counted(session, token, (), changes, NOW, [Unless(LOCK)])
 
     assert run_together(len(sessions), sign_in) == [True] * len(sessions)
-    assert _value(storage, VERIFIED) == len(sessions)
+    assert counter_value(storage, VERIFIED) == len(sessions)
     assert {s.id for s in storage.list_sessions("user-1", NOW)} == {s.id for s in sessions}

@@ -9,23 +9,14 @@ from datetime import timedelta
 import pytest
 
 from tests.contract.helpers import NOW, make_challenge, make_refresh, run_together
+from tests.contract.test_session_counted import FAILURES, LOCK, VERIFIED, counter_value, sign_in_changes
 from tests.contract.test_sessions import STEP, make_session
-from twostep.domain.counter_batch import CounterChange, Unless, forget
+from twostep.domain.counter_batch import Unless
 from twostep.domain.models import Challenge, CodeUse
 from twostep.domain.ports import Storage
 
 LATER = NOW + timedelta(seconds=1)
 DAY = NOW + timedelta(days=1)
-FAILURES, VERIFIED, LOCK = "otp-fail:user-1", "fraud:verified:+90555", "account-lock:user-1"
-
-
-def _changes() -> list[CounterChange]:
-    return [forget(FAILURES), CounterChange(VERIFIED, 1, DAY)]
-
-
-def _value(storage: Storage, key: str) -> int | None:
-    live = storage.get_counter(key, NOW)
-    return None if live is None else live.value
 
 
 def _use(challenge: Challenge, **kw: object) -> CodeUse:
@@ -43,15 +34,15 @@ def _sign_in(storage: Storage, use: CodeUse, unless: list[Unless] | None = None)
     session = make_session()
     token = make_refresh(family=session.id)
     guards = [Unless(LOCK)] if unless is None else unless
-    return storage.add_session_counted(session, token, STEP, _changes(), NOW, guards, use), session.id
+    return storage.add_session_counted(session, token, STEP, sign_in_changes(), NOW, guards, use), session.id
 
 
 def _nothing_stored(storage: Storage, before: Challenge, session_id: str) -> None:
     assert storage.get_challenge(before.id) == before
     assert storage.get_session("user-1", session_id) is None
     assert storage.list_audit(user_id="user-1") == []
-    assert _value(storage, FAILURES) == 2
-    assert _value(storage, VERIFIED) is None
+    assert counter_value(storage, FAILURES) == 2
+    assert counter_value(storage, VERIFIED) is None
 
 
 def test_the_code_is_used_with_the_session_its_events_and_counters(storage: Storage) -> None:
@@ -67,8 +58,8 @@ def test_the_code_is_used_with_the_session_its_events_and_counters(storage: Stor
         "code_verified",
         "login_succeeded",
     ]
-    assert _value(storage, FAILURES) in (None, 0)
-    assert _value(storage, VERIFIED) == 1
+    assert counter_value(storage, FAILURES) in (None, 0)
+    assert counter_value(storage, VERIFIED) == 1
     assert storage.attempt_challenge(challenge.id, LATER, challenge.code_hmac) is None  # used once
 
 
@@ -100,7 +91,7 @@ def test_a_missing_challenge_stores_nothing(storage: Storage) -> None:
     stored, session_id = _sign_in(storage, _use(make_challenge()))
     assert stored is False
     assert storage.get_session("user-1", session_id) is None
-    assert _value(storage, VERIFIED) is None
+    assert counter_value(storage, VERIFIED) is None
 
 
 @pytest.mark.parametrize("guard", [Unless(LOCK), Unless(FAILURES, 2)], ids=["locked", "spent"])
@@ -111,7 +102,7 @@ def test_a_holding_record_leaves_the_code_unused(storage: Storage, guard: Unless
     storage.increment_counter(FAILURES, 2, NOW, DAY)
     stored, session_id = _sign_in(storage, _use(challenge), [guard])
     assert stored is False
-    assert _value(storage, LOCK) == 1
+    assert counter_value(storage, LOCK) == 1
     _nothing_stored(storage, challenge, session_id)
 
 
@@ -123,4 +114,4 @@ def test_one_code_opens_one_session_however_many_race(storage: Storage) -> None:
     used = storage.get_challenge(challenge.id)
     assert used is not None and used.consumed_at == LATER and used.attempts == 1
     assert len(storage.list_sessions("user-1", NOW)) == 1
-    assert _value(storage, VERIFIED) == 1
+    assert counter_value(storage, VERIFIED) == 1
