@@ -155,12 +155,14 @@ def test_an_account_deleted_between_the_password_and_the_code_signs_nobody_in(
     assert container.storage.list_sessions(user_id, container.clock.now()) == []
 
 
-def _proven(container: Container) -> str:
-    """A registered account whose number its first sign-in proved (later sign-ins take the short way)."""
+def _second_sign_in(container: Container) -> tuple[str, str]:
+    """A registered account whose number its first sign-in proved (later sign-ins take the short way),
+    and the password step of its second sign-in: the account's id and the sign-in's `otp_id`."""
     user_id = register_with_phone(container, EMAIL)
-    started = container.login.start(EMAIL, PASSWORD, CTX)
-    container.login.complete(started.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
-    return user_id
+    first = container.login.start(EMAIL, PASSWORD, CTX)
+    container.login.complete(first.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+    second = container.login.start(EMAIL, PASSWORD, CTX)
+    return user_id, second.otp_id  # type: ignore[union-attr]
 
 
 def _attempt_writes(container: Container, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -178,12 +180,11 @@ def test_a_right_code_of_a_proven_number_is_used_in_the_session_s_request(
     make_container: MakeContainer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     container = make_container()
-    user_id = _proven(container)
-    started = container.login.start(EMAIL, PASSWORD, CTX)
+    user_id, otp_id = _second_sign_in(container)
     writes = _attempt_writes(container, monkeypatch)
-    container.login.complete(started.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+    container.login.complete(otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
     assert writes == []
-    used = container.storage.get_challenge(started.otp_id)  # type: ignore[union-attr]
+    used = container.storage.get_challenge(otp_id)  # type: ignore[union-attr]
     assert used is not None and used.consumed_at is not None and used.attempts == 1
     assert len(container.storage.list_sessions(user_id, container.clock.now())) == 2
     events = [e.event for e in container.audit.tail(user_id=user_id, limit=50)]
@@ -194,12 +195,11 @@ def test_a_lock_refuses_the_right_code_of_a_proven_number_as_before(
     make_container: MakeContainer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     container = make_container()
-    user_id = _proven(container)
-    started = container.login.start(EMAIL, PASSWORD, CTX)
+    user_id, otp_id = _second_sign_in(container)
     container.account.lock(user_id)
     writes = _attempt_writes(container, monkeypatch)
     with pytest.raises(AccountLocked):
-        container.login.complete(started.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+        container.login.complete(otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
     assert writes == ["attempt_challenge"]  # the joint request stored nothing; the step by step way decided
     assert container.storage.list_sessions(user_id, container.clock.now()) == []  # the lock ended the first
     assert container.storage.get_counter(code_failures_key(user_id), container.clock.now()) is None
@@ -209,17 +209,16 @@ def test_a_replaced_code_of_a_proven_number_counts_as_a_wrong_one(
     make_container: MakeContainer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     container = make_container(resend_cooldown_seconds=0)
-    user_id = _proven(container)
-    started = container.login.start(EMAIL, PASSWORD, CTX)
+    user_id, otp_id = _second_sign_in(container)
     first = latest_code(container)
-    read = container.storage.get_challenge_with_account(started.otp_id)  # type: ignore[union-attr]
-    container.login.resend(started.otp_id, CTX)  # type: ignore[union-attr]
+    read = container.storage.get_challenge_with_account(otp_id)  # type: ignore[union-attr]
+    container.login.resend(otp_id, CTX)  # type: ignore[union-attr]
     monkeypatch.setattr(container.storage, "get_challenge_with_account", lambda _id: read)
     with pytest.raises(WrongCode):
-        container.login.complete(started.otp_id, first, CTX)  # type: ignore[union-attr]
+        container.login.complete(otp_id, first, CTX)  # type: ignore[union-attr]
     failures = container.storage.get_counter(code_failures_key(user_id), container.clock.now())
     assert failures is not None and failures.value == 1
     assert len(container.storage.list_sessions(user_id, container.clock.now())) == 1
     monkeypatch.undo()
-    container.login.complete(started.otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+    container.login.complete(otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
     assert len(container.storage.list_sessions(user_id, container.clock.now())) == 2
