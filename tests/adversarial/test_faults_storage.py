@@ -58,6 +58,16 @@ class LockAfterConsume(LockingStorage):
         return attempted
 
 
+class LockBeforeSession(LockingStorage):
+    """Storage fails at the request that opens a session (with a proven number's code, its use too)."""
+
+    armed = False  # armed by the test, after the sign-in that proves the number
+
+    def add_session_counted(self, *args: Any, **kwargs: Any) -> bool:
+        self.take_lock()
+        return super().add_session_counted(*args, **kwargs)
+
+
 class LockAfterClaim(LockingStorage):
     """Storage fails in the middle of a refresh: the old token is spent, the new one not yet stored."""
 
@@ -174,6 +184,28 @@ def test_storage_failing_between_consume_and_token_issue(
     retry = client.post(f"/otp/{otp_id}/verify", json={"otp": code})
     assert retry.status_code == 410 and retry.json()["code"] == "code_used"
     assert count_rows(db_path, "SELECT COUNT(*) FROM refresh_tokens") == 0
+
+
+def test_storage_failing_at_a_proven_number_s_session_leaves_the_code_usable(
+    sqlite_app: Callable[..., tuple[Container, TestClient]], db_path: Path
+) -> None:
+    """A proven number's right code is used in the request that opens the session: a failure there is a
+    503 that spends nothing, and the same code then signs in."""
+    storage = LockBeforeSession(db_path, busy_timeout_ms=BUSY_MS)
+    container, client = sqlite_app(storage=storage)
+    assert client.post("/register", json=registration("ada@example.com")).status_code == 201
+    otp_id, code = start_login(client, container, "ada@example.com")
+    assert client.post(f"/otp/{otp_id}/verify", json={"otp": code}).status_code == 200  # proves the number
+    otp_id, code = start_login(client, container, "ada@example.com")
+    storage.armed = True
+    try:
+        assert_unavailable(client.post(f"/otp/{otp_id}/verify", json={"otp": code}))
+    finally:
+        storage.release()
+    assert count_rows(db_path, "SELECT COUNT(*) FROM refresh_tokens") == 1
+    assert count_rows(db_path, "SELECT attempts FROM challenges WHERE id = ?", (otp_id,)) == 0
+    assert client.post(f"/otp/{otp_id}/verify", json={"otp": code}).status_code == 200
+    assert count_rows(db_path, "SELECT COUNT(*) FROM refresh_tokens") == 2
 
 
 def test_registration_when_storage_fails_is_503_not_500(

@@ -214,8 +214,7 @@ class SessionStore(Protocol):
         counted), all or none: while the challenge cannot be consumed as `CodeUse` says, nothing is
         stored either (the caller checks the code on its own then, and learns why).
 
-        One storage request on SQLite (a transaction) and PostgreSQL (one statement); DynamoDB takes
-        the counters (and the challenge) first and then the session, two requests."""
+        One storage request: a transaction on SQLite and DynamoDB, one statement on PostgreSQL."""
         ...
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:

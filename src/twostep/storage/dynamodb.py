@@ -111,14 +111,12 @@ class DynamoDbStorage(
         unless: Sequence[Unless] = (),
         consuming: CodeUse | None = None,
     ) -> bool:
-        # Two requests, the counters and the code's use first (the session's transaction holds its own
-        # items and events).
+        # One transaction: the counters, the code's use and the session's items and events. (A failed
+        # condition of a new session's item, which fresh ids make impossible, would read as held back.)
         check_unlimited(changes)
-        also = () if consuming is None else (self._code_use_item(consuming),)
-        if self.change_counters_with(changes, now, unless, also).stopped:
-            return False
-        self.add_session(session, first_token, audits)
-        return True
+        also = [] if consuming is None else [self._code_use_item(consuming)]
+        also += self._session_items(session, first_token, audits)
+        return not self.change_counters_with(changes, now, unless, also).stopped
 
     def _code_use_item(self, use: CodeUse) -> dict[str, Any]:
         """The transaction item consuming a challenge as `use` says (`CodeUse`), its attempt counted."""

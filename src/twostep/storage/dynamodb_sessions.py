@@ -67,6 +67,13 @@ class SessionOps(TableOps):
     def add_session(
         self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent] = ()
     ) -> None:
+        self._transact(*self._session_items(session, first_token, audits))
+
+    def _session_items(
+        self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent]
+    ) -> list[dict[str, Any]]:
+        """The transaction items of a new session: its first refresh token, its family, the session,
+        the account's pointer to the family, and the step's audit events."""
         if len(audits) > SESSION_AUDITS:
             raise ValueError(f"a session is stored with at most {SESSION_AUDITS} audit events")
         ttl = ttl_after(session.expires_at, codec.REFRESH_TTL_SLACK)
@@ -76,7 +83,7 @@ class SessionOps(TableOps):
             "family_id": session.id,
             "ttl": ttl,
         }
-        self._transact(
+        return [
             self._tput(codec.refresh_item(first_token), "attribute_not_exists(PK)"),
             self._tput(
                 {"PK": f"FAMILY#{session.id}", "SK": "FAMILY", "user_id": session.user_id, "ttl": ttl}
@@ -84,7 +91,7 @@ class SessionOps(TableOps):
             self._tput(session_item(session), "attribute_not_exists(PK)"),
             self._tput(family_pointer),
             *(self._tput(codec.audit_item(e, timed_sequence(e.at))) for e in audits),
-        )
+        ]
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:
         item = self._get(f"USER#{user_id}", f"SESSION#{session_id}")
