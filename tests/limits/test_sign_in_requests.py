@@ -168,11 +168,18 @@ def _second_sign_in(container: Container) -> tuple[str, str]:
 def _attempt_writes(container: Container, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records the challenge writes a code check makes on its own (not with the session)."""
     calls: list[str] = []
-    for name in ("attempt_challenge", "consume_challenge"):
+
+    def recorded(name: str) -> Callable[..., object]:
         method = getattr(container.storage, name)
-        monkeypatch.setattr(
-            container.storage, name, lambda *a, _m=method, _n=name, **k: calls.append(_n) or _m(*a, **k)
-        )
+
+        def call(*args: object, **kwargs: object) -> object:
+            calls.append(name)
+            return method(*args, **kwargs)
+
+        return call
+
+    for name in ("attempt_challenge", "consume_challenge"):
+        monkeypatch.setattr(container.storage, name, recorded(name))
     return calls
 
 
@@ -182,9 +189,9 @@ def test_a_right_code_of_a_proven_number_is_used_in_the_session_s_request(
     container = make_container()
     user_id, otp_id = _second_sign_in(container)
     writes = _attempt_writes(container, monkeypatch)
-    container.login.complete(otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+    container.login.complete(otp_id, latest_code(container), CTX)
     assert writes == []
-    used = container.storage.get_challenge(otp_id)  # type: ignore[union-attr]
+    used = container.storage.get_challenge(otp_id)
     assert used is not None and used.consumed_at is not None and used.attempts == 1
     assert len(container.storage.list_sessions(user_id, container.clock.now())) == 2
     events = [e.event for e in container.audit.tail(user_id=user_id, limit=50)]
@@ -199,7 +206,7 @@ def test_a_lock_refuses_the_right_code_of_a_proven_number_as_before(
     container.account.lock(user_id)
     writes = _attempt_writes(container, monkeypatch)
     with pytest.raises(AccountLocked):
-        container.login.complete(otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+        container.login.complete(otp_id, latest_code(container), CTX)
     assert writes == ["attempt_challenge"]  # the joint request stored nothing; the step by step way decided
     assert container.storage.list_sessions(user_id, container.clock.now()) == []  # the lock ended the first
     assert container.storage.get_counter(code_failures_key(user_id), container.clock.now()) is None
@@ -211,14 +218,14 @@ def test_a_replaced_code_of_a_proven_number_counts_as_a_wrong_one(
     container = make_container(resend_cooldown_seconds=0)
     user_id, otp_id = _second_sign_in(container)
     first = latest_code(container)
-    read = container.storage.get_challenge_with_account(otp_id)  # type: ignore[union-attr]
-    container.login.resend(otp_id, CTX)  # type: ignore[union-attr]
+    read = container.storage.get_challenge_with_account(otp_id)
+    container.login.resend(otp_id, CTX)
     monkeypatch.setattr(container.storage, "get_challenge_with_account", lambda _id: read)
     with pytest.raises(WrongCode):
-        container.login.complete(otp_id, first, CTX)  # type: ignore[union-attr]
+        container.login.complete(otp_id, first, CTX)
     failures = container.storage.get_counter(code_failures_key(user_id), container.clock.now())
     assert failures is not None and failures.value == 1
     assert len(container.storage.list_sessions(user_id, container.clock.now())) == 1
     monkeypatch.undo()
-    container.login.complete(otp_id, latest_code(container), CTX)  # type: ignore[union-attr]
+    container.login.complete(otp_id, latest_code(container), CTX)
     assert len(container.storage.list_sessions(user_id, container.clock.now())) == 2
