@@ -56,3 +56,14 @@ def test_a_texted_code_after_a_call_signs_in_with_sms(client: TestClient, contai
 
 def test_a_plain_sign_in_stays_sms(client: TestClient, container: Container) -> None:
     assert verify(client, container, start(client)) == ["pwd", "sms"]
+
+
+def test_a_later_sign_in_names_the_channel_too(client: TestClient, container: Container) -> None:
+    """An account's later sign-ins use a right code in the request that opens the session: the `amr`
+    comes from the challenge as read, and is the same."""
+    assert verify(client, container, start(client)) == ["pwd", "sms"]  # proves the number
+    started = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+    otp_id = str(started.json()["otpId"])
+    assert client.post(f"/otp/{otp_id}/send", json={"channel": "voice"}).status_code == 202
+
+    assert verify(client, container, otp_id) == ["pwd", "tel"]
