@@ -80,6 +80,10 @@ from twostep.storage.phone_crypto import PhoneCipher, derive_phone_index_key
 from twostep.storage.sign_in_counts import CountsThenAccount
 
 _NOT_CONSUMED = "attribute_exists(PK) AND attribute_not_exists(consumed_at)"
+# A challenge that can take an attempt at `:now`: unconsumed, unexpired, under its attempt budget.
+_OPEN = f"{_NOT_CONSUMED} AND expires_at > :now AND attempts < max_attempts"
+# A right code's use: the attempt counted and the challenge consumed in one write.
+_USE = "ADD attempts :one SET consumed_at = :now"
 
 
 class DynamoDbStorage(
@@ -127,9 +131,8 @@ class DynamoDbStorage(
             "Update": {
                 "TableName": self._table,
                 "Key": key(f"CHALLENGE#{use.challenge_id}", "CHALLENGE"),
-                "UpdateExpression": "ADD attempts :one SET consumed_at = :now",
-                "ConditionExpression": f"{_NOT_CONSUMED} AND expires_at > :now AND attempts < max_attempts"
-                f" AND code_hmac = :h AND ({channel})",
+                "UpdateExpression": _USE,
+                "ConditionExpression": f"{_OPEN} AND code_hmac = :h AND ({channel})",
                 "ExpressionAttributeValues": serialize(values),
             }
         }
@@ -311,7 +314,7 @@ class DynamoDbStorage(
             challenge_id,
             "ADD attempts :one",
             {":one": 1, ":now": to_number(now)},
-            f"{_NOT_CONSUMED} AND expires_at > :now AND attempts < max_attempts",
+            _OPEN,
         )
 
     def attempt_challenge(self, challenge_id: str, now: datetime, consume_if: str | None) -> Challenge | None:
@@ -320,9 +323,9 @@ class DynamoDbStorage(
         if consume_if is not None:
             consumed = self._challenge_update(
                 challenge_id,
-                "ADD attempts :one SET consumed_at = :now",
+                _USE,
                 {":one": 1, ":now": to_number(now), ":h": consume_if},
-                f"{_NOT_CONSUMED} AND expires_at > :now AND attempts < max_attempts AND code_hmac = :h",
+                f"{_OPEN} AND code_hmac = :h",
             )
             if consumed is not None:
                 return consumed

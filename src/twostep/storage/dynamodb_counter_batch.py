@@ -56,7 +56,7 @@ class CounterBatchOps(CounterOps):
         a condition of one of them that fails stops the batch as a holding `unless` record does."""
         check_batch(changes)
         if len(changes) + len(unless) + len(also) > TRANSACTION_ITEMS:
-            raise ValueError(f"a counter batch changes at most {TRANSACTION_ITEMS} counters on DynamoDB")
+            raise ValueError(f"a DynamoDB transaction holds at most {TRANSACTION_ITEMS} items")
         if not changes and not also:
             return CounterBatch(None, (), ())
         ended: set[int] = set()  # changes whose counter is known to have ended: restart it

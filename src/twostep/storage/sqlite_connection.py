@@ -103,10 +103,16 @@ class _Borrowed:
             pool._discard(pooled.conn)
 
 
+class Undone(Exception):
+    """Raised inside `SqliteConnections._transaction` to roll back what the transaction wrote and go on
+    after its `with` block: a decision (a limit held), not an error."""
+
+
 class _Transaction:
     """`BEGIN IMMEDIATE` … `COMMIT` on a borrowed connection (`SqliteConnections._transaction`), rolled
     back on any error (also a failed COMMIT), then handed to the borrow's `__exit__` as a statement's
-    error is. A class for the same reason as `_Borrowed`: each write of a sign-in goes through one."""
+    error is; rolled back and the connection given back as after a success on `Undone`. A class for the
+    same reason as `_Borrowed`: each write of a sign-in goes through one."""
 
     __slots__ = ("_borrowed", "_conn")
 
@@ -124,7 +130,7 @@ class _Transaction:
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
+    ) -> bool:
         conn = self._conn
         try:
             if kind is None:
@@ -138,7 +144,11 @@ class _Transaction:
         except BaseException as failure:
             self._borrowed.__exit__(type(failure), failure, failure.__traceback__)
             raise
+        if kind is not None and issubclass(kind, Undone):
+            self._borrowed.__exit__(None, None, None)
+            return True  # undone on purpose: the caller goes on after its `with` block
         self._borrowed.__exit__(kind, error, trace)
+        return False
 
 
 class SqliteConnections:
@@ -284,7 +294,7 @@ class SqliteConnections:
 
     def _transaction(self) -> _Transaction:
         """A borrowed connection in `BEGIN IMMEDIATE` … `COMMIT`, rolled back on any error (driver
-        errors become StorageUnavailable; see `_Transaction`)."""
+        errors become StorageUnavailable; see `_Transaction`) and on `Undone`, which it swallows."""
         return _Transaction(_Borrowed(self, False))
 
     def _guard(self, *, unique: bool = False) -> _Borrowed:
