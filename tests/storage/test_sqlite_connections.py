@@ -22,7 +22,7 @@ from anyio._backends._asyncio import WorkerThread
 
 from tests.live import ServerProcess
 from twostep.domain.errors import StorageUnavailable
-from twostep.storage.sqlite_connection import KEEP_IDLE, WAL_CHECKPOINT_PAGES, SqliteConnections
+from twostep.storage.sqlite_connection import KEEP_IDLE, WAL_CHECKPOINT_PAGES, SqliteConnections, Undone
 
 BURSTS = 3
 CONCURRENT = 40  # anyio's default thread limiter: a burst this wide starts up to 40 worker threads
@@ -191,6 +191,21 @@ def test_a_failed_statement_frees_its_slot(tmp_path: Path) -> None:
         with contextlib.suppress(StorageUnavailable):
             pool._one("SELECT * FROM no_such_table")
     assert pool._one("SELECT 1") is not None
+    pool.close()
+
+
+def test_an_undone_transaction_keeps_nothing_and_its_connection(tmp_path: Path) -> None:
+    """`Undone` is a decision, not an error: what the transaction wrote is rolled back, the code after
+    the `with` block runs, and the connection goes back to the pool open (an error would close it)."""
+    pool = SqliteConnections(tmp_path / "undone.db", max_open=1)
+    pool.migrate()
+    with pool._transaction() as conn:
+        conn.execute("INSERT INTO counters (key, value, expires_at) VALUES ('undone', 1, 9e9)")
+        kept = conn
+        raise Undone()
+    assert pool._one("SELECT * FROM counters WHERE key = 'undone'") is None
+    with pool._transaction() as conn:
+        assert conn is kept
     pool.close()
 
 
