@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from twostep import redaction
 from twostep.logs import ConsoleFormatter, JsonFormatter
-from twostep.redaction import REDACTED, redact, scrub, scrub_every_rule
+from twostep.redaction import CLEAN_KEPT, CLEAN_LONGEST, REDACTED, redact, scrub, scrub_every_rule
 
 KEPT = [
     "Started server process [4585]",
@@ -115,5 +117,26 @@ _PIECES = st.sampled_from(
 @settings(max_examples=3000, deadline=None)
 @given(st.lists(st.one_of(_PIECES, st.text(alphabet=_ALPHABET, max_size=12)), max_size=8).map("".join))
 def test_shortcuts_change_nothing(text: str) -> None:
-    """`scrub` skips a rule when the text lacks what the rule needs; it must equal running them all."""
+    """`scrub` skips a rule when the text lacks what the rule needs, and a text it left unchanged before;
+    the first time and again, it must equal running them all."""
     assert scrub(text) == scrub_every_rule(text)
+    assert scrub(text) == scrub_every_rule(text)
+
+
+def test_a_clean_text_is_remembered_and_a_secret_never() -> None:
+    clean = f"user {uuid.uuid4()} signed in from +90********00"
+    secret = f"sign-in code: {uuid.uuid4().int % 900000 + 100000}"
+    assert scrub(clean) == clean
+    assert clean in redaction._CLEAN
+    assert scrub(secret) == f"sign-in code: {REDACTED}"
+    assert secret not in redaction._CLEAN
+    assert scrub(secret) == f"sign-in code: {REDACTED}"  # again: scrubbed anew, never taken as clean
+
+
+def test_the_clean_texts_kept_are_bounded() -> None:
+    for number in range(CLEAN_KEPT + 10):
+        scrub(f"item {number} of {uuid.uuid4()}")
+    assert 0 < len(redaction._CLEAN) <= CLEAN_KEPT
+    longer = "x" * (CLEAN_LONGEST + 1)
+    assert scrub(longer) == longer
+    assert longer not in redaction._CLEAN
