@@ -94,9 +94,9 @@ _ANY_NEED = re.compile(
 # Short texts the rules left as they were, looked up before any search: a request's id, its address, the
 # account's id and masked number, event and channel names recur on every log line of a request and of a
 # busy account, and a set lookup costs ~0.05 µs against 0.4-2.6 µs of searches a field (a sign-in's
-# four lines: 0.02-0.05 ms less CPU in-process, 1-2 %). Only unchanged texts are kept, so it holds nothing the log lines do not
-# carry verbatim; a text with a secret is scrubbed anew every time. Emptied when full (one operation,
-# safe across threads).
+# four lines: 0.02-0.05 ms less CPU in-process, 1-2 %). Only unchanged texts are kept, so it holds
+# nothing the log lines do not carry verbatim; a text with a secret is scrubbed anew every time.
+# Emptied when full (one operation, safe across threads).
 _CLEAN: set[str] = set()
 CLEAN_KEPT = 1024
 CLEAN_LONGEST = 256
