@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,7 +64,9 @@ def machine_line() -> str:
         pass
     cores = os.cpu_count() or 1
     system = f"{platform.system()} {platform.release()}"
-    return f"{cpu}, {cores} cores; {system}; Python {platform.python_version()}"
+    # The interpreter's own build moves every figure beside the hash (performance.md, fifteenth pass).
+    interpreter = os.path.realpath(sys.executable)
+    return f"{cpu}, {cores} cores; {system}; Python {platform.python_version()} ({interpreter})"
 
 
 def console_table(rows: list[Row]) -> str:
