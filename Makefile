@@ -2,7 +2,7 @@
 # The interpreter .venv is made with: the distribution's python3 when it is 3.11 or newer and can make a
 # venv, else python3 from PATH. Distribution builds, like the python image the Dockerfile starts from,
 # are compiled with profile-guided optimization and link-time optimization; pyenv's default build is
-# not, and runs the service around each password hash with ~10 % more CPU
+# not, and runs the service around each password hash with 4-10 % more CPU
 # (docs/development/performance.md). `make PY=…` chooses another.
 PY ?= $(shell for p in /usr/bin/python3 python3; do \
 	if $$p -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then \
