@@ -18,6 +18,8 @@ from twostep.cli_support import (
 from twostep.malloc_arenas import limit_malloc_arenas
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from twostep.settings import Settings
 
 
@@ -46,38 +48,47 @@ def hash_threads_per_worker(cores: int, workers: int) -> int:
 
 def run_server(host: str, port: int, app_name: str, workers: int) -> None:
     limit_malloc_arenas()  # before any thread starts; see malloc_arenas
-    import uvicorn
-
-    from twostep.api.edge import uvicorn_options
-    from twostep.api.factory import FACTORIES, build_asgi_app
-    from twostep.api.metrics_prometheus import shared_metrics_folder
     from twostep.logs import configure_logging
 
     settings = issuer_for(settings_or_exit(), host, port)
     configure_logging(settings.log_level, settings.log_format)
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
-        **uvicorn_options(settings),  # proxy trust, slow-client deadlines, no access log
-    }
     sock = listen(host, port)
+    if workers == 1:
+        _serve_in_this_process(settings, sock, host, port, app_name)
+    else:
+        _serve_in_workers(settings, sock, host, port, app_name, workers)
+
+
+def _serve_in_this_process(
+    settings: Settings, sock: socket.socket, host: str, port: int, app_name: str
+) -> None:
+    import uvicorn
+
+    from twostep.api.factory import build_asgi_app
+
     with friendly_errors():
         asgi = build_asgi_app(settings, app_name)
-    # Which code checks passwords decides most of a sign-in's CPU (docs/operations.md, "What a sign-in costs").
-    logging.getLogger("twostep").info("password checks: %s", asgi.state.container.passwords.computed_by())
-    if workers == 1:
-        server = uvicorn.Server(uvicorn.Config(asgi, **options))
-        _announce(host, port, "")
-        server.run(sockets=[sock])
-        if not server.started:
-            fail("the server did not start; the log above says why", EXIT_REFUSED)
-        return
-    # Built once here to check the configuration and prepare storage and keys before any worker starts,
-    # so a mistake is one line from this process instead of N workers failing; each worker builds its own.
-    asgi.state.container.close()
+    _name_password_checks(asgi)
+    server = uvicorn.Server(uvicorn.Config(asgi, **_uvicorn_options(settings, host, port)))
+    _announce(host, port, "")
+    server.run(sockets=[sock])
+    if not server.started:
+        fail("the server did not start; the log above says why", EXIT_REFUSED)
+
+
+def _serve_in_workers(
+    settings: Settings, sock: socket.socket, host: str, port: int, app_name: str, workers: int
+) -> None:
+    import uvicorn
+
+    from twostep.api.metrics_folder import shared_metrics_folder
+    from twostep.api.served_apps import APP_FACTORIES
+
     _worker_environment(settings, workers)
-    config = uvicorn.Config(FACTORIES[app_name], factory=True, workers=workers, **options)
+    _check_in_a_child(app_name)
+    config = uvicorn.Config(
+        APP_FACTORIES[app_name], factory=True, workers=workers, **_uvicorn_options(settings, host, port)
+    )
     slots = _worker_sockets(sock, host, port, workers)
     with shared_metrics_folder():  # the workers' metrics, added up by whichever answers /metrics
         from twostep.worker_supervisor import WorkerSupervisor
@@ -85,6 +96,54 @@ def run_server(host: str, port: int, app_name: str, workers: int) -> None:
         started = WorkerSupervisor(config, slots, settings.shutdown_timeout_seconds).run()
     if not started:
         fail("the server did not start; the log above says why", EXIT_REFUSED)
+
+
+def _uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    from twostep.api.edge import uvicorn_options
+
+    return {
+        "host": host,
+        "port": port,
+        "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
+        **uvicorn_options(settings),  # proxy trust, slow-client deadlines, no access log
+    }
+
+
+def _check_in_a_child(app_name: str) -> None:
+    """Build the app once before any worker starts, in a process of its own that then exits.
+
+    The build checks the configuration and prepares the storage and the keys, so a mistake is one line
+    from one process instead of N workers failing. In a child, what it loads (the app, its libraries:
+    ~30 MiB) leaves with it, and the supervisor, which lives as long as the workers, stays small.
+    """
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=_build_and_close, args=(app_name,))
+    child.start()
+    child.join()
+    if child.exitcode is not None and child.exitcode > 0:
+        raise SystemExit(child.exitcode)  # it said why: `friendly_errors`' one line, or a traceback
+    if child.exitcode != 0:
+        fail(f"checking the app was stopped by signal {-(child.exitcode or 0)}", EXIT_REFUSED)
+
+
+def _build_and_close(app_name: str) -> None:
+    """The child of `_check_in_a_child`: the settings as each worker will read them (the environment the
+    supervisor prepared), then the app built and its container closed."""
+    from twostep.api.factory import build_asgi_app
+    from twostep.logs import configure_logging
+
+    settings = settings_or_exit()
+    configure_logging(settings.log_level, settings.log_format)
+    with friendly_errors():
+        asgi = build_asgi_app(settings, app_name)
+    _name_password_checks(asgi)
+    asgi.state.container.close()
+
+
+def _name_password_checks(asgi: FastAPI) -> None:
+    # Which code checks passwords decides most of a sign-in's CPU (docs/operations.md, "What a sign-in costs").
+    logging.getLogger("twostep").info("password checks: %s", asgi.state.container.passwords.computed_by())
 
 
 def _announce(host: str, port: int, how: str) -> None:
@@ -97,7 +156,7 @@ def _worker_environment(settings: Settings, workers: int) -> None:
     """What each worker reads with its settings: the same issuer, its share of the hashing cores."""
     os.environ["TWOSTEP_ISSUER"] = settings.issuer
     if settings.password_hash_threads is None:
-        from twostep.container import usable_cores
+        from twostep.cores import usable_cores
 
         threads = hash_threads_per_worker(usable_cores(), workers)
         os.environ["TWOSTEP_PASSWORD_HASH_THREADS"] = str(threads)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from twostep.aws_session import SharedSession
 from twostep.channels import registry
 from twostep.channels.router import ChannelRouter, build_channels
+from twostep.cores import usable_cores
 from twostep.domain.clock import Clock, SystemClock
 from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.otp import CodeHasher
@@ -93,14 +93,6 @@ class Container:
             resource.close()
         self.passwords.close()
         self.storage.close()
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (a `taskset` or a Lambda's vCPUs), not the machine's count."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # platforms without affinity (macOS)
-        return os.cpu_count() or 1
 
 
 def housekeeping_policy(settings: Settings) -> HousekeepingPolicy:

@@ -30,11 +30,21 @@ def _log_lines(server: ServerProcess) -> list[dict[str, object]]:
     return [json.loads(line) for line in lines if line.startswith("{")]
 
 
+def _maps_the_token_library(pid: int) -> bool:
+    return "/cryptography/" in Path(f"/proc/{pid}/maps").read_text()
+
+
 def test_two_workers_serve_one_database_and_stop_together(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path, serve_args=("--workers", "2"), TWOSTEP_LOG_LEVEL="INFO")
     with server:
+        assert server.process is not None
+        supervisor = server.process.pid
         workers = server.worker_pids()
         assert len(workers) == 2
+        # The app was built once before the workers, in a child that has exited: the supervisor, which
+        # lives as long as they do, never loaded the app's libraries (the token signer's among them).
+        assert all(_maps_the_token_library(pid) for pid in workers)
+        assert not _maps_the_token_library(supervisor)
         for n in range(6):  # new connections: the kernel spreads them over both workers' accept()
             with httpx.Client(base_url=server.base_url, timeout=30) as http:
                 tokens = _sign_in(server, http, f"w{n}@example.com", f"+1415555{2670 + n:04d}")
@@ -43,6 +53,8 @@ def test_two_workers_serve_one_database_and_stop_together(tmp_path: Path) -> Non
     assert server.process is not None and server.process.returncode == 0
     lines = _log_lines(server)
     assert {line["pid"] for line in lines if line["message"] == "serving"} == workers
+    # named once, by the build before the workers (which do not repeat it)
+    assert sum(str(line["message"]).startswith("password checks: ") for line in lines) == 1
     # each worker drained and closed its own storage on SIGTERM
     assert {line["pid"] for line in lines if line["message"] == "stopped; storage closed"} == workers
 

@@ -20,11 +20,6 @@ from twostep.api.schema_model import build_models
 from twostep.container import build
 from twostep.settings import Settings, load_settings
 
-FACTORIES = {
-    "api": "twostep.api.factory:api_from_environment",
-    "verification": "twostep.api.factory:verification_from_environment",
-}
-
 
 def build_asgi_app(settings: Settings, which: str = "api") -> FastAPI:
     """The app over a new container that the app closes when the server shuts down.

@@ -10,11 +10,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -29,34 +24,12 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from twostep.api.errors import problem
+from twostep.api.metrics_folder import multiprocess
 from twostep.domain.metrics import CodeStage
 from twostep.settings import Settings
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Seconds; sign-ins spend most of their time in Argon2 (~50-100 ms a hash) or waiting for a provider.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-def multiprocess() -> bool:
-    return bool(os.environ.get(MULTIPROC_ENV))
-
-
-@contextmanager
-def shared_metrics_folder() -> Iterator[None]:
-    """A fresh folder for the workers' metrics (unless the operator named one), removed afterwards.
-
-    Set before the workers start, as prometheus-client reads it when a process first imports it.
-    """
-    if multiprocess():
-        yield
-        return
-    folder = tempfile.mkdtemp(prefix="twostep-metrics-")
-    os.environ[MULTIPROC_ENV] = folder
-    try:
-        yield
-    finally:
-        os.environ.pop(MULTIPROC_ENV, None)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 class PrometheusMetrics:

@@ -1,0 +1,35 @@
+"""Where the workers of `twostep serve --workers N` put their metrics (prometheus-client's multiprocess
+mode, `metrics_prometheus`). Apart from it so that the supervisor sets the folder up without importing
+prometheus-client or the app."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess() -> bool:
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+@contextmanager
+def shared_metrics_folder() -> Iterator[None]:
+    """A fresh folder for the workers' metrics (unless the operator named one), removed afterwards.
+
+    Set before the workers start, as prometheus-client reads it when a process first imports it.
+    """
+    if multiprocess():
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="twostep-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
