@@ -121,10 +121,11 @@ def _check_in_a_child(app_name: str) -> None:
     child = multiprocessing.get_context("spawn").Process(target=_build_and_close, args=(app_name,))
     child.start()
     child.join()
-    if child.exitcode is not None and child.exitcode > 0:
-        raise SystemExit(child.exitcode)  # it said why: `friendly_errors`' one line, or a traceback
-    if child.exitcode != 0:
-        fail(f"checking the app was stopped by signal {-(child.exitcode or 0)}", EXIT_REFUSED)
+    code = child.exitcode or 0  # set once joined; negative: the signal that ended it
+    if code > 0:
+        raise SystemExit(code)  # it said why: `friendly_errors`' one line, or a traceback
+    if code < 0:
+        fail(f"checking the app was stopped by signal {-code}", EXIT_REFUSED)
 
 
 def _build_and_close(app_name: str) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.adversarial.faultkit import closed_port, run_cli, server_env
 
 
@@ -50,10 +52,12 @@ def test_corrupt_database_file(tmp_path: Path) -> None:
     one_line_failure(run_cli(env, "storage", "init"), 4, env["TWOSTEP_SQLITE_PATH"])
 
 
-def test_serve_with_a_corrupt_key_file_exits_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])  # with 2, the app is checked in a child before any worker
+def test_serve_with_a_corrupt_key_file_exits_cleanly(tmp_path: Path, workers: str) -> None:
     env = server_env(tmp_path)
     Path(env["TWOSTEP_JWT_KEY_FILE"]).write_text('{"keys": [ this is not json')
-    one_line_failure(run_cli(env, "serve", "--port", str(closed_port())), 2, "TWOSTEP_JWT_KEY_FILE")
+    serve = ("serve", "--port", str(closed_port()), "--workers", workers)
+    one_line_failure(run_cli(env, *serve), 2, "TWOSTEP_JWT_KEY_FILE")
 
 
 def test_unreadable_key_file(tmp_path: Path) -> None:
