@@ -1,8 +1,8 @@
-"""A bounded mixed workload against a live `twostep serve`: 32 concurrent clients sign up, sign in, send
-wrong and right codes, resend, refresh and post messages for TWOSTEP_SOAK_SECONDS (10 s in `make test`,
-60 s in `make soak`). No 5xx, no unexpected answer, and afterwards the database agrees with the answers:
-users = 201s of /register, SMS in the outbox = accepted logins + resends, token families = verified codes,
-messages = 201s of /messages."""
+"""A bounded mixed workload against a live `twostep serve`, on SQLite and on PostgreSQL: 32 concurrent
+clients sign up, sign in, send wrong and right codes, resend, refresh and post messages for
+TWOSTEP_SOAK_SECONDS (10 s in `make test`, 60 s in `make soak`). No 5xx, no unexpected answer, and
+afterwards the database agrees with the answers: users = 201s of /register, SMS in the outbox = accepted
+logins + resends, token families = verified codes, messages = 201s of /messages."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import asyncio
 import os
 from collections import Counter
 from pathlib import Path
+from typing import LiteralString, Protocol
 
 import httpx
+import psycopg
+import pytest
 
 from tests.adversarial.faultkit import PASSWORD, LiveServer, count_rows, latest_code, server_env
 
@@ -34,8 +37,43 @@ class Tally:
         return True
 
 
-async def code_for(db: Path, phone: str) -> str:
-    return await asyncio.to_thread(latest_code, db, phone)
+class Database(Protocol):
+    """What the soak reads from the server's storage, as an operator could."""
+
+    def latest_code(self, phone: str) -> str: ...
+
+    def count(self, sql: LiteralString) -> int: ...
+
+
+class SqliteDatabase:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def latest_code(self, phone: str) -> str:
+        return latest_code(self.path, phone)
+
+    def count(self, sql: LiteralString) -> int:
+        return count_rows(self.path, sql)
+
+
+class PostgresDatabase:
+    def __init__(self, url: str) -> None:
+        self.connection = psycopg.connect(url, autocommit=True)  # shared: psycopg serialises its use
+
+    def latest_code(self, phone: str) -> str:
+        sql = "SELECT body FROM outbox WHERE to_number = %s ORDER BY seq DESC LIMIT 1"
+        row = self.connection.execute(sql, (phone,)).fetchone()
+        assert row is not None, "no SMS in the outbox"
+        return str(row[0]).split(" ", 1)[0]
+
+    def count(self, sql: LiteralString) -> int:
+        row = self.connection.execute(sql).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+async def code_for(db: Database, phone: str) -> str:
+    return await asyncio.to_thread(db.latest_code, phone)
 
 
 async def sign_up(http: httpx.AsyncClient, tally: Tally, client: int, account: int) -> tuple[str, str]:
@@ -45,7 +83,9 @@ async def sign_up(http: httpx.AsyncClient, tally: Tally, client: int, account: i
     return email, phone
 
 
-async def one_round(http: httpx.AsyncClient, db: Path, tally: Tally, email: str, phone: str, n: int) -> None:
+async def one_round(
+    http: httpx.AsyncClient, db: Database, tally: Tally, email: str, phone: str, n: int
+) -> None:
     login = await http.post("/login", json={"email": email, "password": PASSWORD})
     if not tally.check(login, "login", 200):
         return
@@ -66,7 +106,7 @@ async def one_round(http: httpx.AsyncClient, db: Path, tally: Tally, email: str,
     tally.check(await http.get("/messages", params={"limit": 5}), "list_messages", 200)
 
 
-async def client_loop(base_url: str, db: Path, tally: Tally, client: int, deadline: float) -> None:
+async def client_loop(base_url: str, db: Database, tally: Tally, client: int, deadline: float) -> None:
     loop = asyncio.get_running_loop()
     async with httpx.AsyncClient(base_url=base_url, timeout=120) as http:
         n = 0
@@ -77,27 +117,32 @@ async def client_loop(base_url: str, db: Path, tally: Tally, client: int, deadli
             n += 1
 
 
-async def soak(base_url: str, db: Path, seconds: float) -> Tally:
+async def soak(base_url: str, db: Database, seconds: float) -> Tally:
     tally = Tally()
     deadline = asyncio.get_running_loop().time() + seconds
     await asyncio.gather(*(client_loop(base_url, db, tally, c, deadline) for c in range(CLIENTS)))
     return tally
 
 
-def test_soak_mixed_workload(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_soak_mixed_workload(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
     seconds = float(os.environ.get("TWOSTEP_SOAK_SECONDS", "10"))
-    env = server_env(tmp_path)
-    db = Path(env["TWOSTEP_SQLITE_PATH"])
+    db: SqliteDatabase | PostgresDatabase
+    if backend == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        env = server_env(tmp_path, TWOSTEP_STORAGE="postgres", TWOSTEP_DATABASE_URL=url)
+        db = PostgresDatabase(url)
+        request.addfinalizer(db.connection.close)
+    else:
+        env = server_env(tmp_path)
+        db = SqliteDatabase(Path(env["TWOSTEP_SQLITE_PATH"]))
     with LiveServer(env, tmp_path / "server.log") as server:
         tally = asyncio.run(soak(server.base_url, db, seconds))
     assert tally.unexpected == [], tally.unexpected[:10]
     assert tally.ok["verify"] > 0 and tally.ok["resend"] > 0
-    assert count_rows(db, "SELECT COUNT(*) FROM users") == tally.ok["register"]
-    assert count_rows(db, "SELECT COUNT(*) FROM outbox") == tally.ok["login"] + tally.ok["resend"]
-    families = count_rows(db, "SELECT COUNT(DISTINCT family_id) FROM refresh_tokens")
-    assert families == tally.ok["verify"]
-    assert count_rows(db, "SELECT COUNT(*) FROM refresh_tokens") == tally.ok["verify"] + tally.ok["refresh"]
-    assert count_rows(db, "SELECT COUNT(*) FROM messages") == tally.ok["message"]
-    assert (
-        count_rows(db, "SELECT COUNT(*) FROM challenges WHERE consumed_at IS NOT NULL") == tally.ok["verify"]
-    )
+    assert db.count("SELECT COUNT(*) FROM users") == tally.ok["register"]
+    assert db.count("SELECT COUNT(*) FROM outbox") == tally.ok["login"] + tally.ok["resend"]
+    assert db.count("SELECT COUNT(DISTINCT family_id) FROM refresh_tokens") == tally.ok["verify"]
+    assert db.count("SELECT COUNT(*) FROM refresh_tokens") == tally.ok["verify"] + tally.ok["refresh"]
+    assert db.count("SELECT COUNT(*) FROM messages") == tally.ok["message"]
+    assert db.count("SELECT COUNT(*) FROM challenges WHERE consumed_at IS NOT NULL") == tally.ok["verify"]
