@@ -127,7 +127,7 @@ async def soak(base_url: str, db: Database, seconds: float) -> Tally:
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_soak_mixed_workload(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
     seconds = float(os.environ.get("TWOSTEP_SOAK_SECONDS", "10"))
-    db: SqliteDatabase | PostgresDatabase
+    db: Database
     if backend == "postgres":
         url = request.getfixturevalue("postgres_url")
         env = server_env(tmp_path, TWOSTEP_STORAGE="postgres", TWOSTEP_DATABASE_URL=url)
