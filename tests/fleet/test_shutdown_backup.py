@@ -94,7 +94,7 @@ def wait_until_refused(port: int) -> None:
 
 def test_a_request_on_an_idle_connection_as_the_stop_begins_is_answered(tmp_path: Path) -> None:
     """uvicorn closed idle kept-alive connections the moment it began to stop, so a request already on
-    its way was lost to a reset (a soak with a worker replaced on SIGHUP every 20 s: 3-5 lost each time).
+    its way was lost to a reset (a soak of 32 clients with a rolling restart every 20 s: 3-5 lost at each).
     Such a request is now answered, with `Connection: close`."""
     server = ServerProcess(tmp_path / "run").start()
     try:

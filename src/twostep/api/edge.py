@@ -16,7 +16,7 @@ kept-alive response waits out the client's delayed ACK (40 ms on Linux) between 
 
 When the server stops (SIGTERM, or a worker replaced on SIGHUP), uvicorn closes every idle kept-alive
 connection at once, and a request its client sent a moment before is lost: the client reads a reset or
-an empty answer (a soak of 32 clients lost 3-5 requests at each worker replaced). Here an idle connection
+an empty answer (a soak of 32 clients lost 3-5 requests at each rolling restart). Here an idle connection
 is kept `DRAIN_SECONDS` longer; a request that arrives meanwhile is answered with `Connection: close`, so
 its client's next request goes to a server still running.
 """
