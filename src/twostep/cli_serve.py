@@ -129,15 +129,12 @@ def _check_in_a_child(app_name: str) -> None:
 
 
 def _build_and_close(app_name: str) -> None:
-    """The child of `_check_in_a_child`: the settings as each worker will read them (the environment the
-    supervisor prepared), then the app built and its container closed."""
-    from twostep.api.factory import build_asgi_app
-    from twostep.logs import configure_logging
+    """The child of `_check_in_a_child`: the app built exactly as each worker will build it (from the
+    environment the supervisor prepared, whose settings it already checked), then its container closed."""
+    from twostep.api.factory import app_from_environment
 
-    settings = settings_or_exit()
-    configure_logging(settings.log_level, settings.log_format)
     with friendly_errors():
-        asgi = build_asgi_app(settings, app_name)
+        asgi = app_from_environment(app_name)
     _name_password_checks(asgi)
     asgi.state.container.close()
 

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from tests.adversarial.faultkit import PASSWORD, LiveServer, count_rows, latest_code, server_env
+from tests.live import code_in
 
 CLIENTS = 32
 SIGN_UP_EVERY = 3  # rounds per account before a client signs up again
@@ -64,7 +65,7 @@ class PostgresDatabase:
         sql = "SELECT body FROM outbox WHERE to_number = %s ORDER BY seq DESC LIMIT 1"
         row = self.connection.execute(sql, (phone,)).fetchone()
         assert row is not None, "no SMS in the outbox"
-        return str(row[0]).split(" ", 1)[0]
+        return code_in(str(row[0]))
 
     def count(self, sql: LiteralString) -> int:
         row = self.connection.execute(sql).fetchone()

@@ -84,15 +84,17 @@ class SlowClientProtocol(HttpToolsProtocol):
         """The server is stopping (uvicorn's call): what is in flight finishes and closes; an idle
         connection waits `DRAIN_SECONDS` for a request already sent before it closes."""
         self._stopping = True
-        if self.cycle is not None and not self.cycle.response_complete:
+        if self._answering():
             self.cycle.keep_alive = False
         else:
             self.loop.call_later(DRAIN_SECONDS, self._close_if_idle)
 
     def _close_if_idle(self) -> None:
-        answering = self.cycle is not None and not self.cycle.response_complete
-        if not (answering or self._reading_request or self.transport.is_closing()):
+        if not (self._answering() or self._reading_request or self.transport.is_closing()):
             self.transport.close()
+
+    def _answering(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
 
     def _track_request(self) -> None:
         """A deadline runs while a request is partly received; none once it is in, or between requests."""

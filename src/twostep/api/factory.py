@@ -55,7 +55,11 @@ def build_asgi_app(settings: Settings, which: str = "api") -> FastAPI:
     return app
 
 
-def _from_environment(which: str) -> FastAPI:
+def app_from_environment(which: str) -> FastAPI:
+    """The app a worker process of `twostep serve --workers N` builds: settings from the environment.
+
+    Raises: what `build_asgi_app` raises, and pydantic's ValidationError for bad settings.
+    """
     from twostep.logs import configure_logging
 
     settings = load_settings()  # once per worker process
@@ -65,9 +69,9 @@ def _from_environment(which: str) -> FastAPI:
 
 def api_from_environment() -> FastAPI:
     """uvicorn app factory of a worker process serving the whole API."""
-    return _from_environment("api")
+    return app_from_environment("api")
 
 
 def verification_from_environment() -> FastAPI:
     """uvicorn app factory of a worker process serving only the verification API."""
-    return _from_environment("verification")
+    return app_from_environment("verification")
