@@ -7,13 +7,14 @@ from datetime import timedelta
 
 from tests.contract.helpers import NOW, make_challenge
 from twostep.domain.ports import Storage
-from twostep.services.challenges import UNDELIVERED
+from twostep.services.challenges import unusable_until_sent
 
 LATER = NOW + timedelta(minutes=2)
+UNSENT = unusable_until_sent(NOW)  # stored unusable until its message went out
 
 
 def test_an_undelivered_code_counts_no_attempt_until_armed(storage: Storage) -> None:
-    challenge = make_challenge(expires_at=UNDELIVERED)
+    challenge = make_challenge(expires_at=UNSENT)
     storage.put_challenge(challenge)
     assert storage.count_attempt(challenge.id, NOW) is None  # unusable before delivery
     other_code = replace(challenge, code_hmac="another code's hmac", expires_at=LATER)

@@ -14,15 +14,17 @@ from twostep.domain.clock import FixedClock
 from twostep.domain.factors import Ceremony
 from twostep.domain.models import AuditEvent, OutboxEntry
 from twostep.domain.ports import PURGED_KINDS, PrefixBlock, Storage
+from twostep.services.challenges import unusable_until_sent
 from twostep.services.housekeeping import HousekeepingPolicy, HousekeepingService
+from twostep.storage.dynamodb import DynamoDbStorage
 
 DAY = 86_400
 PHONE = "+905555555555"
 
 
-def _service(storage: Storage, batch: int = 500) -> HousekeepingService:
+def _service(storage: Storage, batch: int = 500, clock: FixedClock | None = None) -> HousekeepingService:
     policy = HousekeepingPolicy(grace_seconds=DAY, audit_retention_days=90, batch=batch)
-    return HousekeepingService(storage, FixedClock(NOW), policy)
+    return HousekeepingService(storage, clock or FixedClock(NOW), policy)
 
 
 def test_purge_deletes_what_ended_and_keeps_what_lives(storage: Storage) -> None:
@@ -101,3 +103,25 @@ def test_one_run_deletes_at_most_a_batch_and_a_full_purge_finishes(storage: Stor
     assert rest["audit"] == 4 and rest["outbox"] == 4
     assert [event.event for event in storage.list_audit()] == ["login_succeeded"]
     assert storage.list_outbox(to=PHONE) == []
+
+
+def test_a_code_on_its_way_is_kept_until_it_is_armed(storage: Storage) -> None:
+    """A resent or an emailed code is stored unusable until its message went out, then armed. Stored with
+    an expiry long past, housekeeping (and DynamoDB's TTL) could delete it while its message was on its
+    way, and the request answered 410 after the text had gone out. It is kept like a code that just ended."""
+    resent = make_challenge()
+    storage.put_challenge(resent)
+    assert storage.replace_code(resent.id, "the new code's hmac", unusable_until_sent(NOW), NOW) is not None
+    emailed = make_challenge(expires_at=unusable_until_sent(NOW))
+    storage.put_challenge(emailed)
+    on_their_way = (replace(resent, code_hmac="the new code's hmac"), emailed)
+    if isinstance(storage, DynamoDbStorage):  # DynamoDB deletes by the item's TTL, a day after its expiry
+        for challenge in on_their_way:
+            item = storage._get(f"CHALLENGE#{challenge.id}", "CHALLENGE")  # private on purpose
+            assert item is not None and int(item["ttl"]) > (NOW + timedelta(hours=1)).timestamp()
+
+    _service(storage, clock=FixedClock(NOW + timedelta(minutes=5))).purge_once()
+
+    for challenge in on_their_way:
+        armed = storage.arm_challenge_audited(replace(challenge, expires_at=NOW + timedelta(minutes=2)), ())
+        assert armed is not None, f"{challenge.id} was deleted on its way"

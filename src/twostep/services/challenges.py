@@ -23,7 +23,7 @@ from twostep.services.code_checks import CodeChecks
 from twostep.services.code_funnel import CodeFunnel
 from twostep.services.code_issuing import CodeIssuing
 from twostep.services.code_messages import CodeMessages
-from twostep.services.code_sending import TEST_NUMBER_PROVIDER, UNDELIVERED, CodeSending
+from twostep.services.code_sending import TEST_NUMBER_PROVIDER, CodeSending, unusable_until_sent
 from twostep.services.code_spec import CodeSpec
 from twostep.services.letters import Letters
 from twostep.services.limits import LimitsService
@@ -31,7 +31,7 @@ from twostep.services.test_numbers import NO_TEST_NUMBERS, FixedCodeNumbers
 from twostep.services.texts import CodeTexts
 from twostep.texts import bundled_catalogue
 
-__all__ = ["TEST_NUMBER_PROVIDER", "UNDELIVERED", "ChallengeService", "CodeSpec"]
+__all__ = ["TEST_NUMBER_PROVIDER", "ChallengeService", "CodeSpec", "unusable_until_sent"]
 
 
 class ChallengeService:

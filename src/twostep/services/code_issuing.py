@@ -22,7 +22,7 @@ from twostep.services.audit import AuditService
 from twostep.services.code_checks import ensure_open
 from twostep.services.code_funnel import CodeFunnel
 from twostep.services.code_messages import CodeMessages
-from twostep.services.code_sending import UNDELIVERED, CodeSending
+from twostep.services.code_sending import CodeSending, unusable_until_sent
 from twostep.services.code_spec import CodeSpec
 from twostep.services.counting import Alongside
 from twostep.services.limits import LimitsService
@@ -161,7 +161,7 @@ class CodeIssuing:
         replaced = self._store.replace_code(
             challenge.id,
             self._hasher.digest(challenge.id, code, spec.binding),
-            UNDELIVERED,
+            unusable_until_sent(now),
             now,
             spec.channel,
         )
@@ -184,7 +184,7 @@ class CodeIssuing:
         """`issue` for an id the caller names (a verification's auth_id), which it may check after a
         failed create: stored unusable first, so that check answers "expired" (the ExpiredAuthCode of
         Flowroute's sms-verification), then armed once its message went out."""
-        self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
+        self._store.put_challenge(replace(challenge, expires_at=unusable_until_sent(challenge.created_at)))
         sent = self._sending.deliver(challenge, message, ctx)
         self._sending.record_sent(challenge, sent, bound=bound, language=language)
         return self._sending.arm(challenge, self._sending.sent_event(challenge, sent, ctx))

@@ -4,7 +4,7 @@ A code that could not be delivered stays unusable (SPEC section 3)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 
 from twostep.domain.delivery import MessageDelivery, OutgoingMessage, SentMessage
 from twostep.domain.errors import ChallengeUsed, SmsDeliveryError
@@ -18,10 +18,22 @@ from twostep.services.test_numbers import FixedCodeNumbers
 # The `provider` a test number's code "went" by in the audit trail: nothing was sent.
 TEST_NUMBER_PROVIDER = "none"
 
-# A replaced (resent), emailed or verification code is stored with this expiry (long past) until its
-# message went out, then armed: until then no attempt counts and no check succeeds, and a request that
-# fails before arming leaves nothing usable. (Other new texted codes are stored only once sent: `issue`.)
-UNDELIVERED = datetime(2000, 1, 1, tzinfo=UTC)
+# How long before the moment it is stored a code on its way counts as expired: clocks of hosts sharing
+# one database may be a little apart, and none may see the code open.
+UNSENT_MARGIN = timedelta(seconds=1)
+
+
+def unusable_until_sent(stored_at: datetime) -> datetime:
+    """The expiry a replaced (resent), emailed or verification code is stored with until its message went
+    out, then armed: until then no attempt counts and no check succeeds, and a request that fails before
+    arming leaves nothing usable. (Other new texted codes are stored only once sent: `issue`.)
+
+    Expired just before `stored_at`, not at a time long past: housekeeping deletes a code
+    TWOSTEP_PURGE_GRACE_SECONDS after its expiry, and DynamoDB's TTL a day after, so a code dated long
+    past could be deleted while its message was on its way, and the request answered 410 `code_used`
+    after the text had gone out (a long soak: 1 resend in 45,000 with the purge running).
+    """
+    return stored_at - UNSENT_MARGIN
 
 
 class CodeSending:

@@ -15,7 +15,7 @@ from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
 from twostep.domain.segments import count_segments
 from twostep.services.audit import AuditService
 from twostep.services.code_funnel import CodeFunnel
-from twostep.services.code_sending import UNDELIVERED, CodeSending
+from twostep.services.code_sending import CodeSending, unusable_until_sent
 from twostep.services.code_spec import CodeSpec
 from twostep.services.limits import LimitsService
 from twostep.services.texts import CodeTexts, TextChoice
@@ -79,7 +79,7 @@ class Letters:
             email=email,
             channel="email",
         )
-        self._store.put_challenge(replace(challenge, expires_at=UNDELIVERED))
+        self._store.put_challenge(replace(challenge, expires_at=unusable_until_sent(now)))
         language = self.texts.language_for(TextChoice(ctx.locales, spec.preferred_locale, phone))
         letter = self.texts.email_code(
             language, code=code, ttl_seconds=spec.ttl_seconds, reset=purpose == "reset"
