@@ -91,6 +91,10 @@ class PostgresServer:
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
 
+    def socket_url(self, dbname: str) -> str:
+        """The same database over the server's Unix socket (libpq's `host=` a directory)."""
+        return f"postgresql://postgres@/{dbname}?host={self.root}&port={self.port}"
+
     def create_database(self) -> str:
         """A new empty database; returns its URL."""
         import psycopg
