@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from tests.adversarial.faultkit import PASSWORD, BrokenSender, FaultyProvider, count_rows
 from tests.conftest import settings_for_tests
+from tests.live import code_in
 from twostep.api.app import create_app
 from twostep.container import Container, build
 from twostep.domain.clock import FixedClock
@@ -193,12 +194,12 @@ def test_housekeeping_while_a_code_is_on_its_way_leaves_it_usable(
     otp_id = started.json()["otpId"]
     resent = client.post(f"/otp/{otp_id}/resend")
     assert resent.status_code == 202, resent.text
-    code = outbox.list_outbox(to=PHONE, last=1)[-1].body.split(" ", 1)[0]
+    code = code_in(outbox.list_outbox(to=PHONE, last=1)[-1].body)
     verified = client.post(f"/otp/{otp_id}/verify", json={"otp": code})
     assert verified.status_code == 200, verified.text
 
     created = client.post("/verifications", json={"auth_id": "order-1", "recipient": PHONE})
     assert created.status_code == 200, created.text
-    code = outbox.list_outbox(to=PHONE, last=1)[-1].body.split(" ", 1)[0]
+    code = code_in(outbox.list_outbox(to=PHONE, last=1)[-1].body)
     checked = client.get("/verifications", params={"auth_id": "order-1", "code": code})
     assert checked.status_code == 200 and checked.json()["authenticated"] is True, checked.text

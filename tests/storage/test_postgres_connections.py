@@ -88,14 +88,12 @@ def test_a_server_on_the_same_host_is_reached_over_its_unix_socket(postgres_serv
     loopback) reaches libpq as written: the backend sees no client address (over TCP it sees 127.0.0.1)."""
     url = postgres_server.create_database()
     name = url.rsplit("/", 1)[1]
-    pool = PostgresConnections(postgres_server.socket_url(name), pool_size=1, timeout_seconds=10)
+    socket_url = postgres_server.socket_url(name)
+    pool = PostgresConnections(socket_url, pool_size=1, timeout_seconds=10)
     try:
         assert pool._one("SELECT inet_client_addr() IS NULL AS over_socket") == {"over_socket": True}
         # what errors name instead of the URL: the socket's directory for a host
-        assert (
-            describe(postgres_server.socket_url(name))
-            == f"{postgres_server.root}:{postgres_server.port}/{name}"
-        )
+        assert describe(socket_url) == f"{postgres_server.root}:{postgres_server.port}/{name}"
     finally:
         pool.close()
         postgres_server.drop_database(url)
