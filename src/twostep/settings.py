@@ -158,7 +158,8 @@ class Settings(BaseSettings):
     """`twostep serve` closes a connection whose request (headers and body) is not in this long after
     its first byte: slow clients (slowloris) cannot hold connections open."""
     http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
-    """`twostep serve` closes a kept-alive connection idle for this long."""
+    """`twostep serve` closes a kept-alive connection idle for this long. Behind a proxy that keeps
+    connections open, set it above the proxy's idle timeout, so the proxy closes idle ones first."""
     api_docs: bool | None = None
     """Serve `/docs` (Swagger UI) and `/redoc`; unset, they are on except when TWOSTEP_STAGE=prod."""
     metrics_token: SecretStr | None = None

@@ -19,6 +19,13 @@ connection at once, and a request its client sent a moment before is lost: the c
 an empty answer (a soak of 32 clients lost 3-5 requests at each rolling restart). Here an idle connection
 is kept `DRAIN_SECONDS` longer; a request that arrives meanwhile is answered with `Connection: close`, so
 its client's next request goes to a server still running.
+
+An idle connection whose keep-alive ends is not closed while its next request already waits unread in the
+socket. uvloop runs due timers before it polls the sockets, so when the loop was busy (a long callback,
+the GIL held by request threads) as the keep-alive ran out, the timer closed a connection whose request
+had arrived meanwhile, and closing with unread bytes resets it: the client lost a request it had sent in
+time (a soak under load met it about once in 30 minutes; a proxy that keeps upstream connections
+longer than the server does meets it at every expiry).
 """
 
 from __future__ import annotations
@@ -80,6 +87,11 @@ class SlowClientProtocol(HttpToolsProtocol):
         if self._stopping and self.cycle is not None:
             self.cycle.keep_alive = False  # answered with `Connection: close`, then closed
 
+    def timeout_keep_alive_handler(self) -> None:
+        if not self.transport.is_closing() and request_waiting(self.transport):
+            return  # read in this loop turn; answering it arms the keep-alive again
+        super().timeout_keep_alive_handler()
+
     def shutdown(self) -> None:
         """The server is stopping (uvicorn's call): what is in flight finishes and closes; an idle
         connection waits `DRAIN_SECONDS` for a request already sent before it closes."""
@@ -90,7 +102,8 @@ class SlowClientProtocol(HttpToolsProtocol):
             self.loop.call_later(DRAIN_SECONDS, self._close_if_idle)
 
     def _close_if_idle(self) -> None:
-        if not (self._answering() or self._reading_request or self.transport.is_closing()):
+        busy = self._answering() or self._reading_request or self.transport.is_closing()
+        if not (busy or request_waiting(self.transport)):
             self.transport.close()
 
     def _answering(self) -> bool:
@@ -126,6 +139,25 @@ def no_delay(transport: asyncio.BaseTransport) -> None:
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
         with contextlib.suppress(OSError):  # a connection already reset: nothing left to speed up
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def request_waiting(transport: asyncio.BaseTransport) -> bool:
+    """Whether bytes sit unread in the connection's socket: peeked, so the protocol still reads them."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    # uvloop's transport socket cannot `recv`; a socket object over the same descriptor can, and
+    # `detach` leaves the descriptor open for the transport.
+    try:
+        view = socket.socket(fileno=sock.fileno())
+    except (OSError, ValueError):  # the descriptor is closed already
+        return False
+    try:
+        return bool(view.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except OSError:  # nothing waiting (BlockingIOError), or the connection is gone
+        return False
+    finally:
+        view.detach()
 
 
 def forwarded_allow_ips(settings: Settings) -> list[str]:
