@@ -1,8 +1,10 @@
 """A bounded mixed workload against a live `twostep serve`, on SQLite and on PostgreSQL: 32 concurrent
-clients sign up, sign in, send wrong and right codes, resend, refresh and post messages for
-TWOSTEP_SOAK_SECONDS (10 s in `make test`, 60 s in `make soak`). No 5xx, no unexpected answer, and
-afterwards the database agrees with the answers: users = 201s of /register, SMS in the outbox = accepted
-logins + resends, token families = verified codes, messages = 201s of /messages."""
+clients sign up, sign in, send wrong and right codes, resend, refresh, post messages and end sessions (by
+signing out, or by presenting a spent refresh token again) for TWOSTEP_SOAK_SECONDS (10 s in `make test`,
+60 s in `make soak`). No 5xx, no unexpected answer, an ended session's tokens refused at once by the process
+that ended it, and afterwards the database agrees with the answers: users = 201s of /register, SMS in the
+outbox = accepted logins + resends, token families = verified codes, messages = 201s of /messages, listed
+revocations = ended sessions."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from tests.live import code_in
 
 CLIENTS = 32
 SIGN_UP_EVERY = 3  # rounds per account before a client signs up again
+ENDS_EVERY = 2  # every second round ends its session
 
 
 class Tally:
@@ -101,10 +104,32 @@ async def one_round(
         return
     pair = verified.json()
     refreshed = await http.post("/token/refresh", json={"refreshToken": pair["refreshToken"]})
-    tally.check(refreshed, "refresh", 200)
+    if not tally.check(refreshed, "refresh", 200):
+        return
     headers = {"Authorization": f"Bearer {pair['accessToken']}"}
     tally.check(await http.post("/messages", json={"content": f"round {n}"}, headers=headers), "message", 201)
     tally.check(await http.get("/messages", params={"limit": 5}), "list_messages", 200)
+    if n % ENDS_EVERY == ENDS_EVERY - 1:
+        await end_session(http, tally, pair["refreshToken"], refreshed.json(), n // ENDS_EVERY)
+
+
+async def end_session(
+    http: httpx.AsyncClient, tally: Tally, spent: str, pair: dict[str, str], n: int
+) -> None:
+    """Sign out, or present the spent refresh token again (a reuse, which ends the session too). Either
+    way this process refuses the session's access token at once and its refresh token from then on."""
+    if n % 2 == 0:
+        ending = await http.post("/logout", json={"refreshToken": pair["refreshToken"]})
+        ended = tally.check(ending, "logout", 204)
+    else:
+        ended = tally.check(await http.post("/token/refresh", json={"refreshToken": spent}), "reuse", 401)
+    if not ended:
+        return
+    hello = await http.get("/hello", headers={"Authorization": f"Bearer {pair['accessToken']}"})
+    if tally.check(hello, "ended_access", 401) and hello.json()["code"] != "session_revoked":
+        tally.unexpected.append(f"ended_access: {hello.text[:200]}")
+    ended_refresh = await http.post("/token/refresh", json={"refreshToken": pair["refreshToken"]})
+    tally.check(ended_refresh, "ended_refresh", 401)
 
 
 async def client_loop(base_url: str, db: Database, tally: Tally, client: int, deadline: float) -> None:
@@ -147,3 +172,7 @@ def test_soak_mixed_workload(tmp_path: Path, backend: str, request: pytest.Fixtu
     assert db.count("SELECT COUNT(*) FROM refresh_tokens") == tally.ok["verify"] + tally.ok["refresh"]
     assert db.count("SELECT COUNT(*) FROM messages") == tally.ok["message"]
     assert db.count("SELECT COUNT(*) FROM challenges WHERE consumed_at IS NOT NULL") == tally.ok["verify"]
+    ended = tally.ok["logout"] + tally.ok["reuse"]
+    assert ended > 0 and tally.ok["ended_access"] == tally.ok["ended_refresh"] == ended
+    assert db.count("SELECT COUNT(*) FROM revocations") == ended
+    assert db.count("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NOT NULL") == ended
