@@ -36,6 +36,14 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 10.0
+# A connection idle this long is not used again. `twostep serve` closes idle ones after 5 s
+# (TWOSTEP_HTTP_KEEP_ALIVE_SECONDS); a request sent on one as the server closes it is lost, so the
+# client lets go first (httpx's own default is the same 5 s).
+KEEPALIVE_EXPIRY_SECONDS = 4.0
+
+
+def _limits() -> httpx.Limits:
+    return httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS)
 
 
 def _base_url(endpoint: str) -> str:
@@ -120,7 +128,7 @@ class SMSAuthClient(_Closeable):
     ) -> None:
         self.endpoint = _base_url(endpoint)
         headers = {"X-Api-Key": api_key} if api_key else {}
-        self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport, limits=_limits())
 
     def create_auth(
         self, auth_id: str, recipient: str, *, idempotency_key: str | None = None, **options: int | str
@@ -196,7 +204,9 @@ class TwoStepClient(_Closeable):
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._http = httpx.Client(base_url=_base_url(base_url), timeout=timeout, transport=transport)
+        self._http = httpx.Client(
+            base_url=_base_url(base_url), timeout=timeout, transport=transport, limits=_limits()
+        )
         self.tokens: TokenPair | None = None
 
     def register(
