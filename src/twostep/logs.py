@@ -115,14 +115,22 @@ def _skip_unused_record_fields() -> None:
     logging.logMultiprocessing = False
 
 
+# Libraries whose warnings reach the operator: without a handler of their own, Python's last-resort
+# handler printed them as bare text between the JSON lines (psycopg_pool's "error connecting ..." while
+# PostgreSQL was down). Never below WARNING: their debug output can carry request bodies and keys.
+LIBRARY_LOGGERS = ("psycopg", "botocore", "boto3", "asyncio")
+
+
 def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
-    """Lines on stderr for twostep and uvicorn, JSON or console; idempotent."""
+    """Lines on stderr for twostep, uvicorn and the libraries above, JSON or console; idempotent."""
     _skip_unused_record_fields()
     handler = LineHandler(sys.stderr)
     handler.setFormatter(ConsoleFormatter() if log_format == "console" else JsonFormatter())
-    for name in ("twostep", "uvicorn", "uvicorn.error"):
+    library_level = max(logging.getLevelName(level), logging.WARNING)
+    levels = {"twostep": level, "uvicorn": level, "uvicorn.error": level}
+    for name, name_level in (levels | dict.fromkeys(LIBRARY_LOGGERS, library_level)).items():
         logger = logging.getLogger(name)
         logger.handlers = [handler]
-        logger.setLevel(level)
+        logger.setLevel(name_level)
         logger.propagate = False
     logging.getLogger("uvicorn.access").disabled = True

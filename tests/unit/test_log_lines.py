@@ -1,12 +1,16 @@
-"""The log line writer: the same JSON text as the standard encoder, one line per record, filters kept."""
+"""The log line writer: the same JSON text as the standard encoder, one line per record, filters kept;
+the libraries' warnings in the same lines."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
+import sys
 
-from twostep.logs import _JSON, JsonFormatter, LineHandler, _encode_line
+import pytest
+
+from twostep.logs import _JSON, JsonFormatter, LineHandler, _encode_line, configure_logging
 
 
 class Opaque:
@@ -57,3 +61,22 @@ def test_filters_still_apply() -> None:
     handler.handle(_record("dropped"))
     handler.handle(_record("kept"))
     assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == ["kept"]
+
+
+def test_library_warnings_are_json_lines_and_their_debug_output_stays_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging("DEBUG", "json")
+    logging.getLogger("psycopg.pool").warning("error connecting in %r: %s", "twostep", "connection refused")
+    logging.getLogger("asyncio").error("Task exception was never retrieved")
+    logging.getLogger("botocore.endpoint").debug("Sending http request: <AWSPreparedRequest body=secret>")
+    logging.getLogger("twostep.test").debug("twostep's own debug line")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["logger"], line["level"]) for line in lines] == [
+        ("psycopg.pool", "WARNING"),
+        ("asyncio", "ERROR"),
+        ("twostep.test", "DEBUG"),
+    ]
+    assert lines[0]["message"] == "error connecting in 'twostep': connection refused"
