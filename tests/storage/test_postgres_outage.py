@@ -1,17 +1,24 @@
 """PostgreSQL going away and coming back: requests fail with StorageUnavailable (503), never a driver
-exception, and the pool recovers by itself once the server is back (no restart of twostep)."""
+exception, and the pool recovers by itself once the server is back (no restart of twostep). Once the pool
+has given up connecting, requests fail at once instead of waiting the pool's timeout; a served outage
+logs its cause and its end in JSON lines."""
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.contract.helpers import make_user
+from tests.live import ServerProcess, server_env
 from tests.postgres_server import PostgresServer, postgres_bin
 from twostep.domain.errors import StorageUnavailable
 from twostep.storage.postgres import PostgresStorage
+from twostep.storage.postgres_connection import RECONNECT_SECONDS
 
 RECOVERY_DEADLINE_SECONDS = 60  # a bound, not a measurement: psycopg_pool backs off 1 s, 2 s, 4 s...
 
@@ -58,3 +65,60 @@ def recovered(storage: PostgresStorage, user_id: str) -> object:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def eventually(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + RECOVERY_DEADLINE_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def test_once_the_pool_gives_up_requests_fail_without_waiting_its_timeout(own_server: PostgresServer) -> None:
+    timeout = 60.0  # what each request would wait for a connection, were the server not known unreachable
+    storage = PostgresStorage(own_server.url("twostep"), pool_size=2, timeout_seconds=timeout)
+    storage.init_schema()
+    user = make_user()
+    storage.add_user(user)
+
+    own_server.pg_ctl("stop", "-m", "fast")
+    with pytest.raises(StorageUnavailable):  # the pooled connection is broken; the pool tries to replace it
+        storage.get_user(user.id)
+    eventually(lambda: storage.unreachable, f"the pool did not give up after {RECONNECT_SECONDS} s")
+    started = time.monotonic()
+    for _ in range(5):
+        with pytest.raises(StorageUnavailable):
+            storage.get_user(user.id)
+    assert time.monotonic() - started < timeout / 4, "a request waited for the pool's timeout"
+
+    own_server.pg_ctl("start")
+    assert recovered(storage, user.id) == user  # a request's wait starts a new try to connect
+    assert not storage.unreachable
+    storage.close()
+
+
+def test_a_served_outage_answers_503_and_logs_its_cause_and_its_end_in_json(
+    own_server: PostgresServer, tmp_path: Path
+) -> None:
+    url = own_server.create_database()
+    env = server_env(tmp_path, TWOSTEP_STORAGE="postgres", TWOSTEP_DATABASE_URL=url, TWOSTEP_LOG_LEVEL="INFO")
+    with ServerProcess(tmp_path, env=env) as server:
+        base = server.base_url
+        own_server.pg_ctl("stop", "-m", "fast")
+        assert httpx.get(f"{base}/healthz", timeout=30).status_code == 503  # its pooled connection broke
+        eventually(lambda: "unreachable" in server.log_path.read_text(), "no line said the database was down")
+        answer = httpx.get(f"{base}/healthz", timeout=30)
+        assert answer.status_code == 503 and answer.headers["content-type"].endswith("json")
+
+        own_server.pg_ctl("start")
+        eventually(lambda: httpx.get(f"{base}/healthz", timeout=30).status_code == 200, "no recovery")
+    lines = [json.loads(line) for line in server.log_path.read_text().splitlines()]  # every line JSON
+    said = [(line["logger"], line["level"], line["message"]) for line in lines]
+    where = url.removeprefix("postgresql://postgres@")  # host:port/database, as the storage names it
+    assert (
+        "twostep.storage",
+        "ERROR",
+        f"database {where} unreachable: answering 503 until it connects",
+    ) in said
+    assert ("twostep.storage", "INFO", f"database {where} reachable again") in said
+    assert any(logger == "psycopg.pool" and level == "WARNING" for logger, level, _ in said)
