@@ -43,6 +43,9 @@ from twostep.settings import Settings
 
 logger = logging.getLogger("twostep.edge")
 
+# Peek without waiting, even where a library set a default socket timeout (a new socket object would then
+# poll for it). Windows has no MSG_DONTWAIT; the transport's socket is non-blocking there too.
+PEEK_NOW = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)
 DRAIN_SECONDS = 1.0  # how long a stopping server keeps an idle connection for a request already on its way
 
 
@@ -153,7 +156,7 @@ def request_waiting(transport: asyncio.BaseTransport) -> bool:
     except (OSError, ValueError):  # the descriptor is closed already
         return False
     try:
-        return bool(view.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        return bool(view.recv(1, PEEK_NOW))
     except OSError:  # nothing waiting (BlockingIOError), or the connection is gone
         return False
     finally:
