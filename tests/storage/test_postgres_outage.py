@@ -122,3 +122,13 @@ def test_a_served_outage_answers_503_and_logs_its_cause_and_its_end_in_json(
     ) in said
     assert ("twostep.storage", "INFO", f"database {where} reachable again") in said
     assert any(logger == "psycopg.pool" and level == "WARNING" for logger, level, _ in said)
+
+
+def test_a_statement_that_runs_ends_the_unreachable_state(postgres_url: str) -> None:
+    """One retry chain can give up while pooled connections still work (the server full for a moment)."""
+    storage = PostgresStorage(postgres_url, pool_size=2, timeout_seconds=10)
+    storage.init_schema()
+    storage.unreachable = True  # as the pool's `reconnect_failed` leaves it
+    storage.ping()
+    assert not storage.unreachable
+    storage.close()

@@ -157,6 +157,9 @@ class PostgresConnections:
     def _configure(self, conn: psycopg.Connection[Row]) -> None:
         """Each new connection: times in UTC, and the server is reachable (again)."""
         _use_utc(conn)
+        self._note_reachable()
+
+    def _note_reachable(self) -> None:
         if self.unreachable:
             self.unreachable = False
             logger.info("database %s reachable again", self._where)
@@ -188,6 +191,10 @@ class PostgresConnections:
         except psycopg.Error as exc:
             # OperationalError (server gone), the rest: the pool drops a broken connection.
             raise StorageUnavailable() from exc
+        else:
+            # A retry chain can give up while other connections still work (the server full for a
+            # moment): any statement that ran says the server is there.
+            self._note_reachable()
         finally:
             self._pool.putconn(conn)
 
