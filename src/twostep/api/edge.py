@@ -24,8 +24,8 @@ An idle connection whose keep-alive ends is not closed while its next request al
 socket. uvloop runs due timers before it polls the sockets, so when the loop was busy (a long callback,
 the GIL held by request threads) as the keep-alive ran out, the timer closed a connection whose request
 had arrived meanwhile, and closing with unread bytes resets it: the client lost a request it had sent in
-time (a soak under load met it about once in 30 minutes; a proxy that keeps upstream connections
-longer than the server does meets it at every expiry).
+time (a soak under load met it about once in 30 minutes; a proxy that keeps connections open longer than
+the server does risks it at every expiry).
 """
 
 from __future__ import annotations
