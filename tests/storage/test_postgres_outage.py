@@ -1,7 +1,7 @@
 """PostgreSQL going away and coming back: requests fail with StorageUnavailable (503), never a driver
-exception, and the pool recovers by itself once the server is back (no restart of twostep). Once the pool
-has given up connecting, requests fail at once instead of waiting the pool's timeout; a served outage
-logs its cause and its end in JSON lines."""
+exception, and the pool recovers by itself once the server is back (no restart of twostep). Once a
+connection broke, requests fail at once instead of waiting the pool's timeout; a served outage logs its
+cause and its end in JSON lines."""
 
 from __future__ import annotations
 
@@ -74,8 +74,19 @@ def eventually(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.2)
 
 
-def test_once_the_pool_gives_up_requests_fail_without_waiting_its_timeout(own_server: PostgresServer) -> None:
-    timeout = 60.0  # what each request would wait for a connection, were the server not known unreachable
+def fail_at_once(storage: PostgresStorage, user_id: str, timeout: float) -> None:
+    """Five requests fail, and none waited for the pool's timeout."""
+    started = time.monotonic()
+    for _ in range(5):
+        with pytest.raises(StorageUnavailable):
+            storage.get_user(user_id)
+    assert time.monotonic() - started < timeout / 4, "a request waited for the pool's timeout"
+
+
+def test_once_a_connection_breaks_requests_fail_without_waiting_the_pools_timeout(
+    own_server: PostgresServer,
+) -> None:
+    timeout = 60.0  # what each request would wait for a connection, were the server not known gone
     storage = PostgresStorage(own_server.url("twostep"), pool_size=2, timeout_seconds=timeout)
     storage.init_schema()
     user = make_user()
@@ -84,12 +95,9 @@ def test_once_the_pool_gives_up_requests_fail_without_waiting_its_timeout(own_se
     own_server.pg_ctl("stop", "-m", "fast")
     with pytest.raises(StorageUnavailable):  # the pooled connection is broken; the pool tries to replace it
         storage.get_user(user.id)
+    fail_at_once(storage, user.id, timeout)
     eventually(lambda: storage.unreachable, f"the pool did not give up after {RECONNECT_SECONDS} s")
-    started = time.monotonic()
-    for _ in range(5):
-        with pytest.raises(StorageUnavailable):
-            storage.get_user(user.id)
-    assert time.monotonic() - started < timeout / 4, "a request waited for the pool's timeout"
+    fail_at_once(storage, user.id, timeout)
 
     own_server.pg_ctl("start")
     assert recovered(storage, user.id) == user  # a request's wait starts a new try to connect
@@ -128,7 +136,7 @@ def test_a_statement_that_runs_ends_the_unreachable_state(postgres_url: str) -> 
     """One retry chain can give up while pooled connections still work (the server full for a moment)."""
     storage = PostgresStorage(postgres_url, pool_size=2, timeout_seconds=10)
     storage.init_schema()
-    storage.unreachable = True  # as the pool's `reconnect_failed` leaves it
+    storage._note_unreachable(storage)  # as the pool's `reconnect_failed` calls it
     storage.ping()
     assert not storage.unreachable
     storage.close()

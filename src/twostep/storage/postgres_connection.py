@@ -6,9 +6,9 @@ into `AccountExists`. Connections run in autocommit: each record method is one c
 and the few multi-statement changes open an explicit transaction. The URL may hold a password: it is
 never logged nor put into an error; messages name only host, port and database.
 
-When the server cannot be reached, requests answer 503 at once instead of each waiting the pool's
-timeout (10 s by default: under load every request thread then waited, and the whole process with
-them), and the pool tries again every few seconds rather than psycopg_pool's backoff of up to two
+When a connection breaks or the server cannot be reached, requests answer 503 at once instead of each
+waiting the pool's timeout (10 s by default: under load every request thread then waited, and the whole
+process with them), and the pool tries again every few seconds rather than psycopg_pool's backoff of up to two
 minutes between tries (measured: 503s went on 22 s after the server was back from a 90-s outage).
 """
 
@@ -38,7 +38,7 @@ MIGRATION_LOCK_KEY = 0x74776F73  # "twos"
 # How long the pool keeps retrying one connection (1 s, 2 s, ... apart) before it gives up on it and
 # says the server is unreachable; a request then starts a new try. psycopg_pool's default is 5 minutes.
 RECONNECT_SECONDS = 5.0
-# While the server is unreachable, how long a request waits for a connection the pool may just have made.
+# While the server seems gone, how long a request waits for a connection the pool may just have made.
 UNREACHABLE_WAIT_SECONDS = 0.25
 
 
@@ -130,6 +130,9 @@ class PostgresConnections:
         self._where = describe(url)
         self._timeout = timeout_seconds
         self.unreachable = False  # the pool gave up connecting, and has not connected since
+        # How long a request waits for a connection: the pool's timeout (None), or a short wait from the
+        # moment a connection broke or the pool gave up until a connection or a statement works again.
+        self._wait: float | None = None
         self._pool = RecentFirstPool(
             url,
             connection_class=PooledConnection,
@@ -160,11 +163,14 @@ class PostgresConnections:
         self._note_reachable()
 
     def _note_reachable(self) -> None:
-        if self.unreachable:
-            self.unreachable = False
-            logger.info("database %s reachable again", self._where)
+        if self._wait is not None:
+            self._wait = None
+            if self.unreachable:
+                self.unreachable = False
+                logger.info("database %s reachable again", self._where)
 
     def _note_unreachable(self, _pool: object) -> None:
+        self._wait = UNREACHABLE_WAIT_SECONDS
         if not self.unreachable:
             self.unreachable = True
             logger.error("database %s unreachable: answering 503 until it connects", self._where)
@@ -179,7 +185,7 @@ class PostgresConnections:
             # getconn/putconn rather than `pool.connection()`: that also enters the connection's own
             # context, whose commit is a no-op in autocommit; `putconn` rolls back a transaction left
             # open and replaces a broken connection, as `pool.connection()` would.
-            conn = self._pool.getconn(UNREACHABLE_WAIT_SECONDS if self.unreachable else None)
+            conn = self._pool.getconn(self._wait)
         except psycopg.Error as exc:  # PoolTimeout: no connection in time (server gone, pool full)
             raise StorageUnavailable() from exc
         try:
@@ -189,7 +195,10 @@ class PostgresConnections:
                 raise
             raise StorageUnavailable() from None
         except psycopg.Error as exc:
-            # OperationalError (server gone), the rest: the pool drops a broken connection.
+            # OperationalError (server gone), the rest: the pool drops a broken connection. After a
+            # broken one, until a connection works again, no request waits long for another.
+            if conn.broken:
+                self._wait = UNREACHABLE_WAIT_SECONDS
             raise StorageUnavailable() from exc
         else:
             # A retry chain can give up while other connections still work (the server full for a
