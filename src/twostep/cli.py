@@ -244,7 +244,8 @@ def keys_rotate(
     if delay < settings.keys_refresh_seconds:
         typer.echo(
             f"twostep: warning: with an activation delay under {settings.keys_refresh_seconds} s, a server "
-            "that has not re-read the keys yet refuses tokens signed with the new key until it does",
+            "that has not re-read the keys yet signs with the previous key until it does (at its next "
+            "refresh, or the first time it is shown a token of the new key)",
             err=True,
         )
 

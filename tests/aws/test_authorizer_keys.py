@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.aws.events import token_event
-from twostep.aws import authorizer, authorizer_keys
+from twostep.aws import authorizer, authorizer_keys, lazy
 from twostep.aws.authorizer_keys import rs256_keys, rs256_verifier_from_file
 from twostep.aws.authorizer_settings import AuthorizerSettings
 from twostep.domain.clock import Clock, FixedClock, SystemClock
@@ -184,3 +184,48 @@ def test_a_retired_key_ages_out_on_refresh_though_the_file_is_unchanged(env: Pat
     assert after_grace is not None
     with pytest.raises(InvalidToken):
         after_grace.verify(token)
+
+
+class Monotonic:
+    """`time.monotonic` for `aws.lazy`, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_a_key_rotated_without_delay_is_read_at_once_and_made_up_keys_at_most_every_5_s(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a leak (`keys rotate --activation-delay 0`) another container may sign with the new key before
+    this one's minutely refresh: its token makes the authorizer read the keys again, at most every
+    `UNKNOWN_KEY_REREAD_SECONDS` (each read is a GetSecretValue on AWS)."""
+    clock = Monotonic()
+    monkeypatch.setattr(lazy, "time", clock)
+    reads: list[str] = []
+
+    def counted(settings: AuthorizerSettings, at: Clock) -> Rs256TokenVerifier | None:
+        reads.append(settings.jwt_key_file_name)
+        return rs256_verifier_from_file(settings, at)
+
+    monkeypatch.setattr(authorizer_keys, "rs256_verifier_from_file", counted)
+    material = KeyMaterial.generate("RS256", datetime.now(UTC))
+    env.write_text(material.to_json())
+    assert allows(issue(material)) and len(reads) == 1
+
+    rotated = material.rotated("RS256", datetime.now(UTC))  # no activation delay: signs at once
+    env.write_text(rotated.to_json())
+    made_up = issue(KeyMaterial.generate("RS256", datetime.now(UTC)))
+    clock.now += authorizer.UNKNOWN_KEY_REREAD_SECONDS - 1
+    assert not allows(issue(rotated)) and not allows(made_up)
+    assert len(reads) == 1  # read less than 5 s ago: refused without reading again
+
+    clock.now += 1
+    assert allows(issue(rotated)) and len(reads) == 2  # far sooner than the 60-s refresh
+    assert not any(allows(made_up) for _ in range(20))
+    assert len(reads) == 2
+    clock.now += authorizer.UNKNOWN_KEY_REREAD_SECONDS
+    assert not allows(made_up) and len(reads) == 3
+    assert allows(issue(material))  # the previous key's tokens stay valid until they expire

@@ -148,3 +148,28 @@ def test_rotation_reaches_a_running_server_and_is_published_before_it_signs(tmp_
         assert seen_kids[-1] == new_kid, f"the running server did not sign with {new_kid} in {WAIT_SECONDS} s"
         hello = httpx.get(f"{server.base_url}/hello", headers={"Authorization": f"Bearer {old_token}"})
         assert hello.status_code == 200  # tokens of the retired key stay valid until they expire
+
+
+def test_a_rotation_without_delay_is_read_at_once_by_a_server_shown_a_token_of_the_new_key(
+    tmp_path: Path,
+) -> None:
+    """After a leak (`--activation-delay 0`) a server started later signs with the new key at once; one
+    that has not re-read the keys accepts its tokens at once instead of refusing them until its refresh."""
+    env = shared_env(tmp_path / "db" / "twostep.db", TWOSTEP_KEYS_REFRESH_SECONDS="60")
+    with ServerProcess(tmp_path / "a", env=env) as earlier:
+        with httpx.Client(base_url=earlier.base_url, timeout=30) as http:
+            register_and_start(http, "leak@example.com")
+        old_kid = kid_of(sign_in(earlier, "leak@example.com"))
+        rotated = earlier.cli("keys", "rotate", "--activation-delay", "0")
+        assert rotated.returncode == 0, rotated.stderr
+        with ServerProcess(tmp_path / "b", env=env) as later:
+            token = sign_in(later, "leak@example.com")
+            new_kid = kid_of(token)
+            assert new_kid != old_kid
+            jwks = f"{earlier.base_url}/.well-known/jwks.json"
+            assert new_kid not in {key["kid"] for key in httpx.get(jwks).json()["keys"]}  # not read yet
+
+            hello = httpx.get(f"{earlier.base_url}/hello", headers={"Authorization": f"Bearer {token}"})
+            assert hello.status_code == 200, hello.text  # was 401 until the earlier server's refresh
+            assert new_kid in {key["kid"] for key in httpx.get(jwks).json()["keys"]}
+            assert kid_of(sign_in(earlier, "leak@example.com")) == new_kid  # the leaked key stopped signing

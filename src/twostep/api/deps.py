@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from twostep.api.middleware import header_text
 from twostep.container import Container
-from twostep.domain.errors import ReauthenticationRequired
+from twostep.domain.errors import ReauthenticationRequired, UnknownSigningKey
 from twostep.domain.locales import accepted_languages
 from twostep.domain.models import RequestContext
 from twostep.domain.tokens import AccessClaims, extract_bearer
@@ -100,13 +100,20 @@ async def get_claims(request: Request) -> AccessClaims:
     together cost /hello about a fifth of a bare route's speed in the bench.
 
     The revocation list is re-read from storage every couple of seconds; that read (the one blocking
-    step) runs on the thread pool, so only the request that finds the list due pays a thread hop.
+    step) runs on the thread pool, so only the request that finds the list due pays a thread hop. So does
+    the key set's read for a token of a key this process does not know yet.
     """
     container: Container = request.app.state.container
     token = extract_bearer(request.headers.get("authorization"))
     if token and container.tokens.revocations.due():
         await run_in_threadpool(container.tokens.revocations.refresh)
-    return container.tokens.authenticate(token)
+    try:
+        return container.tokens.authenticate(token)
+    except UnknownSigningKey:
+        tokens = container.tokens
+        if not (tokens.keys_reread_due() and await run_in_threadpool(tokens.reread_keys)):
+            raise
+        return container.tokens.authenticate(token)
 
 
 ClaimsDep = Annotated[AccessClaims, Depends(get_claims)]

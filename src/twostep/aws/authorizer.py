@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from twostep.aws.lazy import BuiltOnce
 from twostep.domain.clock import Clock, SystemClock
 from twostep.domain.cold_start_typing import TYPE_CHECKING, NamedTuple, Protocol
-from twostep.domain.errors import StorageUnavailable
+from twostep.domain.errors import StorageUnavailable, UnknownSigningKey
 from twostep.domain.revocation import RevocationList
 from twostep.domain.tokens import AccessClaims, extract_bearer, has_second_factor
 
@@ -51,6 +51,10 @@ UNAUTHORIZED = "Unauthorized"
 # The key set is read again this often, so a rotated key is known long before it signs (its activation
 # delay is at least this long): one GetSecretValue a minute per warm container.
 KEYS_REFRESH_SECONDS = 60.0
+# A token of a key the verifier does not know makes it read the keys again, at most this often: after a
+# rotation without activation delay (a leaked key) another container may already sign with the new key.
+# Not more often: each read is a GetSecretValue, and made-up key ids are free to send.
+UNKNOWN_KEY_REREAD_SECONDS = 5.0
 
 
 class AccessTokenVerifier(Protocol):
@@ -200,10 +204,8 @@ def _refresh_quietly(revocations: RevocationList) -> None:
 
 
 def _checked_claims(token: str, checks: SessionChecks) -> AccessClaims | None:
-    verifier = get_verifier()  # AuthorizerUnavailable propagates: a 500, never an Allow
-    try:
-        claims = verifier.verify(token)
-    except Exception:  # any failure to check the token denies
+    claims = _verified(token)
+    if claims is None:
         return None
     if checks.require_second_factor and not has_second_factor(claims.amr):
         return None
@@ -212,6 +214,20 @@ def _checked_claims(token: str, checks: SessionChecks) -> AccessClaims | None:
     except StorageUnavailable as exc:
         raise AuthorizerUnavailable("the revocation list could not be read") from exc
     return None if revoked else claims
+
+
+def _verified(token: str) -> AccessClaims | None:
+    verifier = get_verifier()  # AuthorizerUnavailable propagates: a 500, never an Allow
+    try:
+        return verifier.verify(token)
+    except UnknownSigningKey:
+        pass  # perhaps a key rotated in moments ago: read the keys again (below)
+    except Exception:  # any failure to check the token denies
+        return None
+    try:  # a failed read keeps the verifier built before, which refuses the token again
+        return _verifier.get(UNKNOWN_KEY_REREAD_SECONDS).verify(token)
+    except Exception:
+        return None
 
 
 def _context(claims: AccessClaims) -> dict[str, str]:

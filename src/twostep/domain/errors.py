@@ -129,6 +129,11 @@ class InvalidToken(TwoStepError):
     default_message = "The token is missing, invalid or expired."
 
 
+class UnknownSigningKey(InvalidToken):
+    """A well-formed token naming a key this process does not know: answered like any invalid token, but
+    worth one re-read of the key set, since another host may have learned of a rotation first."""
+
+
 class RefreshTokenReused(InvalidToken):
     code = "refresh_token_reused"
     default_message = "This refresh token was already used; the session has been ended."

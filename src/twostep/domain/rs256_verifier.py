@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from twostep.domain.clock import Clock
 from twostep.domain.cold_start_typing import TYPE_CHECKING
-from twostep.domain.errors import InvalidToken
+from twostep.domain.errors import InvalidToken, UnknownSigningKey
 from twostep.domain.rsa_pkcs1 import RsaPublicKey
 from twostep.domain.tokens import REQUIRED_CLAIMS, AccessClaims, checked_claims, checked_header
 
@@ -46,10 +46,12 @@ class Rs256TokenVerifier:
         self._clock = clock
 
     def verify(self, token: str) -> AccessClaims:
-        """Raises: InvalidToken."""
+        """Raises: InvalidToken (UnknownSigningKey: the `kid` is not one of the keys)."""
         header = checked_header(token, ALGORITHM)  # shape, length, alg, typ, kid; no crit
         key = self._keys.get(header["kid"])
-        if key is None or header.get("b64", True) is False:  # an unencoded payload (RFC 7797): refused
+        if key is None:
+            raise UnknownSigningKey()
+        if header.get("b64", True) is False:  # an unencoded payload (RFC 7797): refused
             raise InvalidToken()
         signing_input, _, signature_segment = token.rpartition(".")
         header_segment, _, payload_segment = signing_input.partition(".")

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from twostep.domain.clock import Clock
 from twostep.domain.cold_start_typing import TYPE_CHECKING, NamedTuple
-from twostep.domain.errors import InvalidToken
+from twostep.domain.errors import InvalidToken, UnknownSigningKey
 from twostep.domain.ids import new_uuid4
 from twostep.domain.json_text import dumps_like_json
 
@@ -154,11 +154,11 @@ class TokenVerifier:
         self._decode_errors: tuple[type[Exception], ...] = (jwt.PyJWTError, RecursionError)
 
     def verify(self, token: str) -> AccessClaims:
-        """Raises: InvalidToken."""
+        """Raises: InvalidToken (UnknownSigningKey: the `kid` is not one of the keys)."""
         header = checked_header(token, self._algorithm)
         key = self._keys.get(header["kid"])
         if key is None:
-            raise InvalidToken()
+            raise UnknownSigningKey()
         try:
             claims = self._jwt.decode(
                 token,

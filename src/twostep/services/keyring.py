@@ -4,6 +4,12 @@ Every process of a deployment holds the same key material (see `domain.ports.Key
 writes a new key that is published at once and signs only after an activation delay; each server re-reads
 the source every `refresh_seconds` (one small read; the material is opened only when its version
 changed), so every server publishes and accepts a new key long before any server signs with it.
+
+A rotation without that delay (`keys rotate --activation-delay 0`, after a leak) reaches the servers at
+different moments: one signs with the new key while another has not read it yet. A token naming a key
+this process does not know therefore makes it read the key set at once (`reread_for_unknown_key`), at
+most once every `UNKNOWN_KEY_REREAD_SECONDS`, so tokens of made-up keys cannot turn into a storage read
+each.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from twostep.domain.ports import KeySource
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
 
 logger = logging.getLogger("twostep.keys")
+
+UNKNOWN_KEY_REREAD_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,19 +101,33 @@ class KeyRing:
     def refresh(self) -> bool:
         """Re-read the source; True when the key set changed. Raises what the source raises."""
         with self._lock:
-            self._checked_at = self._clock.now()
-            changed = self._source.changed_since(self._keys.version)
-            if changed is None:
-                return False
-            self._use(changed)
-        logger.info("key set changed", extra={"keys_version": changed.version})
-        return True
+            return self._reread()
+
+    def reread_due(self) -> bool:
+        """Whether `reread_for_unknown_key` would read the source now (a hint: another thread may first)."""
+        return self._clock.now() - self._checked_at >= timedelta(seconds=UNKNOWN_KEY_REREAD_SECONDS)
+
+    def reread_for_unknown_key(self) -> bool:
+        """`refresh`, unless the source was read in the last `UNKNOWN_KEY_REREAD_SECONDS`; True when the
+        key set changed (a token of an unknown key is then worth checking again)."""
+        with self._lock:
+            return self.reread_due() and self._reread()
 
     def refresh_if_due(self) -> bool:
         """`refresh` when the last one is `refresh_seconds` old (for hosts without a background task)."""
         if self._clock.now() - self._checked_at < self._refresh:
             return False
         return self.refresh()
+
+    def _reread(self) -> bool:
+        """The source read with the lock held."""
+        self._checked_at = self._clock.now()
+        changed = self._source.changed_since(self._keys.version)
+        if changed is None:
+            return False
+        self._use(changed)
+        logger.info("key set changed", extra={"keys_version": changed.version})
+        return True
 
     def _use(self, keys: VersionedKeys) -> None:
         self._keys = keys

@@ -183,7 +183,8 @@ class TokenService:
         """The claims of a valid token of a session that is still on.
 
         Raises:
-            InvalidToken: missing, malformed, expired (SessionRevoked, SessionLacksSecondFactor).
+            InvalidToken: missing, malformed, expired (SessionRevoked, SessionLacksSecondFactor;
+                UnknownSigningKey: see `reread_keys`).
             StorageUnavailable: the revocation list is stale and cannot be read (closed).
         """
         if not access_token:
@@ -191,6 +192,16 @@ class TokenService:
         claims = self._keys.verifier().verify(access_token)
         self.check_session(claims)
         return claims
+
+    def keys_reread_due(self) -> bool:
+        """Whether `reread_keys` would read now: checked first, so that tokens of made-up keys cost no thread."""
+        return self._keys.reread_due()
+
+    def reread_keys(self) -> bool:
+        """After `UnknownSigningKey`: read the shared key set now (at most once a second), since another
+        host may sign with a key rotated in moments ago; True when it changed. Raises what the source raises.
+        """
+        return self._keys.reread_for_unknown_key()
 
     def check_session(self, claims: AccessClaims) -> None:
         """The stateful half of `authenticate`: the session is not ended, and meets the factor policy.
