@@ -87,6 +87,25 @@ def test_the_channel_is_stored_and_replaced_with_the_code(storage: Storage) -> N
     assert texted is not None and texted.channel == "sms"  # a resend without a channel is a text
 
 
+def test_a_logins_credentials_tag_is_stored_and_kept_through_resends_and_attempts(storage: Storage) -> None:
+    tag = "0123456789abcdef" * 2
+    login = make_challenge(credentials_tag=tag)
+    storage.put_challenge(login)
+    assert storage.get_challenge(login.id).credentials_tag == tag  # type: ignore[union-attr]
+    read, _ = storage.get_challenge_with_account(login.id)
+    assert read is not None and read.credentials_tag == tag
+    replaced = storage.replace_code(login.id, "h2", NOW + timedelta(seconds=120), NOW)
+    counted = storage.count_attempt(login.id, NOW)
+    assert (
+        replaced is not None
+        and counted is not None
+        and replaced.credentials_tag == counted.credentials_tag == tag
+    )
+    untagged = make_challenge(purpose="verify", subject="auth-1")
+    storage.put_challenge(untagged)
+    assert storage.get_challenge(untagged.id).credentials_tag is None  # type: ignore[union-attr]
+
+
 def test_replace_code_refuses_consumed(storage: Storage) -> None:
     challenge = make_challenge()
     storage.put_challenge(challenge)

@@ -73,6 +73,20 @@ def test_a_passkey_is_a_second_factor(
     assert listed[0]["lastUsedAt"] is not None
 
 
+def test_a_passkey_cannot_finish_a_sign_in_begun_before_a_password_change(
+    client: TestClient, device: SoftAuthenticator, pair: dict[str, Any]
+) -> None:
+    started = start_login(client)
+    changed = client.post(
+        "/me/password",
+        json={"currentPassword": PASSWORD, "newPassword": "a brand new passphrase here"},
+        headers=bearer(pair),
+    )
+    assert changed.status_code == 204
+    refused = passkey_step(client, started["otpId"], device)
+    assert (refused.status_code, refused.json()["code"]) == (410, "sign_in_outdated")
+
+
 def test_passwordless_sign_in_needs_user_verification(client: TestClient, device: SoftAuthenticator) -> None:
     options = client.post("/login/passkey/options").json()
     assert options["publicKey"]["userVerification"] == "required"

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD, PHONE, latest_code, register, sign_in
 from twostep.container import Container
+from twostep.domain.passwords import PasswordHasher
 
 NEW_PASSWORD = "a brand new passphrase here"
 NEW_PHONE = "+905555555566"
@@ -210,3 +211,101 @@ def test_someone_elses_change_id_is_not_found(client: TestClient, container: Con
         headers=bearer(theirs),
     )
     assert stolen.status_code == 404
+
+
+def begin_sign_in(client: TestClient, container: Container) -> tuple[str, str]:
+    """A sign-in whose password step passed and whose code was texted: its otpId and code."""
+    started = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+    assert started.status_code == 200, started.text
+    return started.json()["otpId"], latest_code(container)
+
+
+def refused_as_outdated(client: TestClient, container: Container, otp_id: str, code: str) -> None:
+    user_id = container.storage.find_user_by_email("test@example.com").id  # type: ignore[union-attr]
+    sessions = len(container.storage.list_sessions(user_id, container.clock.now()))
+    done = client.post(f"/otp/{otp_id}/verify", json={"otp": code})
+    assert (done.status_code, done.json()["code"]) == (410, "sign_in_outdated"), done.text
+    assert len(container.storage.list_sessions(user_id, container.clock.now())) == sessions
+    events = container.storage.list_audit(user_id, limit=50)
+    assert {e.detail.get("reason") for e in events if e.event == "login_failed"} == {"credentials_changed"}
+
+
+def test_a_sign_in_begun_before_a_password_change_cannot_be_finished(
+    client: TestClient, container: Container
+) -> None:
+    """Whoever held the old password and the texted code would get a session after the change that ended
+    every other one (it answered 200)."""
+    register(client)
+    tokens = sign_in(client, container)
+    otp_id, code = begin_sign_in(client, container)
+    changed = client.post(
+        "/me/password",
+        json={"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
+        headers=bearer(tokens),
+    )
+    assert changed.status_code == 204
+    refused_as_outdated(client, container, otp_id, code)
+    assert client.post(f"/otp/{otp_id}/resend").status_code == 410  # and no more codes for it
+    started = client.post("/login", json={"email": "test@example.com", "password": NEW_PASSWORD})
+    verified = client.post(f"/otp/{started.json()['otpId']}/verify", json={"otp": latest_code(container)})
+    assert verified.status_code == 200, verified.text
+
+
+def test_a_sign_in_begun_before_a_password_reset_cannot_be_finished(
+    client: TestClient, container: Container
+) -> None:
+    register(client)
+    sign_in(client, container)  # proves the phone
+    otp_id, code = begin_sign_in(client, container)
+    started = client.post("/password/forgot", json={"email": "test@example.com"})
+    reset = {
+        "resetId": started.json()["resetId"],
+        "code": latest_code(container),
+        "newPassword": NEW_PASSWORD,
+    }
+    assert client.post("/password/reset", json=reset).status_code == 204
+    refused_as_outdated(client, container, otp_id, code)
+
+
+def test_a_sign_in_begun_before_a_number_change_sends_nothing_to_the_old_number(
+    client: TestClient, container: Container
+) -> None:
+    register(client)
+    tokens = sign_in(client, container)
+    otp_id, code = begin_sign_in(client, container)
+    started = client.post(
+        "/me/phone", json={"phoneNumber": NEW_PHONE, "currentPassword": PASSWORD}, headers=bearer(tokens)
+    )
+    confirm = {"changeId": started.json()["changeId"], "code": latest_code(container, NEW_PHONE)}
+    assert client.post("/me/phone/verify", json=confirm, headers=bearer(tokens)).status_code == 200
+    texts_to_old_number = len(container.storage.list_outbox(to=PHONE, last=50))
+    resent = client.post(f"/otp/{otp_id}/resend")
+    assert (resent.status_code, resent.json()["code"]) == (410, "sign_in_outdated")
+    assert len(container.storage.list_outbox(to=PHONE, last=50)) == texts_to_old_number
+    refused_as_outdated(client, container, otp_id, code)
+
+
+def test_a_first_sign_in_proving_the_number_leaves_other_sign_ins_open(
+    client: TestClient, container: Container
+) -> None:
+    register(client)
+    first_otp, first_code = begin_sign_in(client, container)
+    second_otp, second_code = begin_sign_in(client, container)
+    assert client.post(f"/otp/{first_otp}/verify", json={"otp": first_code}).status_code == 200  # proves it
+    assert client.post(f"/otp/{second_otp}/verify", json={"otp": second_code}).status_code == 200
+
+
+def test_a_sign_in_that_rehashes_the_password_can_be_finished(
+    client: TestClient, container: Container
+) -> None:
+    """Hash parameters raised since the password was set: the password step stores a new hash of the same
+    password, and the sign-in keeps the tag of the new one."""
+    register(client)
+    sign_in(client, container)
+    user = container.storage.find_user_by_email("test@example.com")
+    assert user is not None
+    container.storage.set_password_hash(user.id, PasswordHasher(memory_kib=8192, time_cost=1).hash(PASSWORD))
+    otp_id, code = begin_sign_in(client, container)
+    rehashed = container.storage.get_user(user.id)
+    assert rehashed is not None and not container.passwords.needs_rehash(rehashed.password_hash)
+    assert client.post(f"/otp/{otp_id}/verify", json={"otp": code}).status_code == 200

@@ -119,6 +119,13 @@ class CodeBound(TwoStepError):
     default_message = "This code confirms a transaction; only a new request with the transaction replaces it."
 
 
+class SignInOutdated(ChallengeGone):
+    """The account's password or phone number changed since this sign-in began (`User.credentials_tag`)."""
+
+    code = "sign_in_outdated"
+    default_message = "The password or phone number changed since this sign-in began; sign in again."
+
+
 class ChallengeExhausted(ChallengeGone):
     code = "code_attempts_exhausted"
     default_message = "Too many wrong codes; sign in again to get a new one."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Literal, TypeVar
@@ -30,6 +31,13 @@ class User:
     email_verified: bool = False
     locale: str | None = None  # the language the account wants its texts in (a BCP 47 tag); None: none
 
+    @property
+    def credentials_tag(self) -> str:
+        """A digest of the password hash and the phone number, kept with each sign-in begun under them:
+        once either changed (a new password, a reset, a new number), such a sign-in cannot be finished,
+        or its code would open a session after the change that ended the others."""
+        return hashlib.sha256(f"{self.password_hash}\x00{self.phone or ''}".encode()).hexdigest()[:32]
+
 
 @dataclass(frozen=True, slots=True)
 class Challenge:
@@ -55,6 +63,9 @@ class Challenge:
     email: str | None = None  # the address the code went to, for codes sent by email (phone is then "")
     # How the current code went (`sms`, `voice`, `whatsapp`, `email`): the `amr` of a sign-in with it.
     channel: str = "sms"
+    # A login's: the account's `User.credentials_tag` when it began (None: any other purpose, or a login
+    # stored before tags were kept).
+    credentials_tag: str | None = None
 
     @property
     def attempts_remaining(self) -> int:

@@ -84,11 +84,13 @@ class CodeIssuing:
         ctx: RequestContext = NO_CONTEXT,
         attempts: int = 0,
         alongside: Alongside | None = None,
+        credentials_tag: str | None = None,
     ) -> Challenge:
         """Create a challenge and text its code; raises what `LimitsService.reserve_sms` or delivery raise.
 
         `attempts` carries over attempts already made (a verification re-created for a new number).
         `alongside`: counter changes the caller owes, taken with the SMS's (`reserve_sms`).
+        `credentials_tag`: a login's (`Challenge.credentials_tag`).
         The code goes by `spec.channel`; ChannelNotConfigured is raised before anything is stored.
         """
         self.ensure_channel(spec.channel)
@@ -114,6 +116,7 @@ class CodeIssuing:
             last_sent_at=now,
             code_length=len(code),
             channel=spec.channel,
+            credentials_tag=credentials_tag,
         )
         if purpose == "verify":
             return self._issue_named(
@@ -190,7 +193,14 @@ class CodeIssuing:
         return self._sending.arm(challenge, self._sending.sent_event(challenge, sent, ctx))
 
     def open_unsent(
-        self, *, challenge_id: str, subject: str, phone: E164, spec: CodeSpec, ttl_seconds: int
+        self,
+        *,
+        challenge_id: str,
+        subject: str,
+        phone: E164,
+        spec: CodeSpec,
+        ttl_seconds: int,
+        credentials_tag: str | None = None,
     ) -> Challenge:
         """A login challenge whose code is not texted (yet): another factor is expected first.
 
@@ -208,6 +218,7 @@ class CodeIssuing:
             max_attempts=spec.max_attempts,
             sends=0,
             code_length=spec.length,
+            credentials_tag=credentials_tag,
         )
         self._store.put_challenge(challenge)
         return challenge

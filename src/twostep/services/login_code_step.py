@@ -16,6 +16,7 @@ from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService
 from twostep.services.limits import LimitsService
 from twostep.services.second_factor import SecondFactorService
+from twostep.services.sign_in_outdated import refuse_if_outdated
 from twostep.services.tokens import TokenPair, TokenService
 
 # RFC 8176 method references of the app factors; a recovery code is a one-time password too. (A texted
@@ -69,6 +70,7 @@ class CodeStep:
         challenge, account = self._challenges.get_challenge_with_account(otp_id)
         if challenge is None or challenge.purpose != "login":
             raise ChallengeNotFound()
+        refuse_if_outdated(challenge, account, self._audit, ctx)
         chosen: Factor = factor or ("sms" if challenge.sends > 0 else "totp")
         if chosen == "sms":
             signed = self._sign_in_at_once(challenge, code, account, ctx)

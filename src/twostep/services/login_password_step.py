@@ -22,6 +22,7 @@ from twostep.services.counting import Alongside
 from twostep.services.devices import DeviceService
 from twostep.services.limits import LimitsService
 from twostep.services.second_factor import SecondFactorService
+from twostep.services.sign_in_outdated import refuse_if_outdated
 from twostep.services.tokens import TokenPair, TokenService
 
 REMEMBERED_DEVICE_AMR = ("pwd", "device")
@@ -111,7 +112,8 @@ class PasswordStep:
         # before a code goes out) read, in one storage request.
         code_failures = self._limits.login_succeeded(attempt, user.id)
         if self._hasher.needs_rehash(user.password_hash):
-            self._users.set_password_hash(user.id, self._hasher.hash(password))
+            user = replace(user, password_hash=self._hasher.hash(password))  # its sign-in's tag: the new hash
+            self._users.set_password_hash(user.id, user.password_hash)
         if self._devices is not None and self._devices.recognises(device_token, user.id):
             # The second factor is possession of this device's token, set by an earlier sign-in with
             # two factors. RFC 8176 registers no value for it; `device` says it without colliding.
@@ -151,6 +153,7 @@ class PasswordStep:
                 spec=self._spec_in(user.locale),
                 ctx=ctx,
                 alongside=owed,
+                credentials_tag=user.credentials_tag,
             )
             resend_after = self._codes.resend_after(challenge)
         else:  # no text message: the authenticator app (or a passkey) is expected first
@@ -160,6 +163,7 @@ class PasswordStep:
                 phone=user.phone or E164(""),  # no phone: no SMS fallback
                 spec=self._spec,
                 ttl_seconds=max(self._spec.ttl_seconds, UNSENT_CHALLENGE_TTL_SECONDS),
+                credentials_tag=user.credentials_tag,
             )
             resend_after = challenge.created_at
         return LoginStarted(
@@ -177,25 +181,25 @@ class PasswordStep:
             return self._spec
         return replace(self._spec, preferred_locale=preferred_locale)
 
-    def _spec_for(self, user_id: str, ctx: RequestContext, channel: str) -> CodeSpec:
-        """The code spec for `channel` with the account's stored language, read only when the request
-        names none."""
+    def _spec_for(self, account: User | None, ctx: RequestContext, channel: str) -> CodeSpec:
+        """The code spec for `channel` with the account's stored language when the request names none."""
         spec = self._spec if channel == SMS else replace(self._spec, channel=channel)
         if not self._codes.wants_preference(ctx):
             return spec
-        user = self._users.get_user(user_id)
-        return replace(spec, preferred_locale=user.locale if user else None)
+        return replace(spec, preferred_locale=account.locale if account else None)
 
     def resend(self, otp_id: str, ctx: RequestContext = NO_CONTEXT, channel: str = SMS) -> CodeResent:
         """A new code by `channel` (`sms`, or `voice` / `whatsapp` where configured).
 
-        Raises: ChannelNotConfigured, ChallengeNotFound, ChallengeGone, RateLimited, SmsDeliveryError.
+        Raises: ChannelNotConfigured, ChallengeNotFound, ChallengeGone (SignInOutdated: no code goes to a
+        number the account no longer has), RateLimited, SmsDeliveryError.
         """
         self._codes.ensure_channel(channel)
-        challenge = self._challenges.get_challenge(otp_id)
+        challenge, account = self._challenges.get_challenge_with_account(otp_id)
         if challenge is None or challenge.purpose != "login":
             raise ChallengeNotFound()
+        refuse_if_outdated(challenge, account, self._audit, ctx)
         # A locked account gets no more codes: they could not be used, and each one costs money.
         self._limits.check_second_factor_allowed(challenge.subject, ctx)
-        replaced = self._codes.replace(challenge, self._spec_for(challenge.subject, ctx, channel), ctx)
+        replaced = self._codes.replace(challenge, self._spec_for(account, ctx, channel), ctx)
         return CodeResent(expires_at=replaced.expires_at, resend_after=self._codes.resend_after(replaced))

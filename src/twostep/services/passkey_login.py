@@ -7,13 +7,14 @@ from typing import Any
 
 from twostep.domain.errors import ChallengeNotFound
 from twostep.domain.factor_errors import FactorUnavailable, PasskeyRejected
-from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext
+from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, User
 from twostep.domain.ports import ChallengeStore, UserStore
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService
 from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService, SignedIn
 from twostep.services.passkeys import Options, PasskeyService, RelyingParty
+from twostep.services.sign_in_outdated import refuse_if_outdated
 from twostep.services.tokens import TokenService
 
 
@@ -39,6 +40,14 @@ class PasskeyLoginService:
             raise ChallengeNotFound()
         return challenge
 
+    def _current_login(self, otp_id: str, ctx: RequestContext) -> tuple[Challenge, User | None]:
+        """The sign-in and its account, as they are now. Raises: ChallengeNotFound, SignInOutdated."""
+        challenge, account = self._challenges.get_challenge_with_account(otp_id)
+        if challenge is None or challenge.purpose != "login":
+            raise ChallengeNotFound()
+        refuse_if_outdated(challenge, account, self._audit, ctx)
+        return challenge, account
+
     # --- second factor ---
     def second_factor_options(self, otp_id: str, rp: RelyingParty) -> Options:
         """Raises: ChallengeNotFound, FactorUnavailable (the account has no passkey)."""
@@ -60,7 +69,7 @@ class PasskeyLoginService:
 
         Raises: ChallengeNotFound, ChallengeGone, CeremonyExpired, PasskeyRejected, WrongCode, RateLimited.
         """
-        challenge = self._login_challenge(otp_id)
+        challenge, account = self._current_login(otp_id, ctx)
         methods: list[str] = []
 
         def matches(_: Challenge) -> bool:
@@ -72,7 +81,7 @@ class PasskeyLoginService:
             self._codes.check_with(challenge, matches)
             return ("pwd", methods[0])
 
-        return self._login.gated(challenge, "passkey", check, ctx)
+        return self._login.gated(challenge, "passkey", check, ctx, account=(account,))
 
     # --- passwordless ---
     def passwordless_options(self, rp: RelyingParty, ctx: RequestContext = NO_CONTEXT) -> Options:

@@ -13,7 +13,8 @@ TimeValue = Callable[[datetime], object]
 
 def challenge_values(c: Challenge, time_value: TimeValue) -> tuple[object, ...]:
     """The values of an INSERT naming the columns id, purpose, subject, phone, code_hmac, created_at,
-    expires_at, max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email, channel;
+    expires_at, max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email, channel,
+    credentials_tag;
     `time_value` turns each moment into what the backend stores (SQLite: UNIX seconds); a missing one stays NULL."""
     return (
         c.id,
@@ -31,6 +32,7 @@ def challenge_values(c: Challenge, time_value: TimeValue) -> tuple[object, ...]:
         c.code_length,
         c.email,
         c.channel,
+        c.credentials_tag,
     )
 
 

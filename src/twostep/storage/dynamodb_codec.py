@@ -104,6 +104,7 @@ class Codec:
             "code_length": c.code_length,
             "email": c.email,
             "channel": c.channel,
+            "credentials_tag": c.credentials_tag,
             "ttl": ttl_after(c.expires_at, CHALLENGE_TTL_SLACK),
             **self.phone_attributes(c.phone),
         }
@@ -125,6 +126,7 @@ class Codec:
             code_length=int(item["code_length"]),
             email=item.get("email"),
             channel=item.get("channel", "sms"),  # challenges stored before channels were recorded were texts
+            credentials_tag=item.get("credentials_tag"),  # None: stored before tags were kept
         )
 
 

@@ -184,6 +184,13 @@ UPDATE challenges SET channel = 'email' WHERE email IS NOT NULL;
         sqlite="ALTER TABLE deliveries ADD COLUMN language TEXT",
         postgres="ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS language text",
     ),
+    Migration(
+        17,
+        "challenges.credentials_tag: a login's digest of the account's password hash and number when it"
+        " began, so that a sign-in begun before either changed cannot be finished",
+        sqlite="ALTER TABLE challenges ADD COLUMN credentials_tag TEXT",
+        postgres="ALTER TABLE challenges ADD COLUMN IF NOT EXISTS credentials_tag text",
+    ),
 )
 
 LATEST = STEPS[-1].version

@@ -38,17 +38,17 @@ from twostep.storage.sql_audit import insert_audits, insert_audits_if_armed
 
 CHALLENGE_COLUMNS = (
     "id, purpose, subject, phone, code_hmac, created_at, expires_at, max_attempts, attempts, consumed_at,"
-    " sends, last_sent_at, code_length, email, channel"
+    " sends, last_sent_at, code_length, email, channel, credentials_tag"
 )
 PUT_CHALLENGE = (
     f"INSERT INTO challenges ({CHALLENGE_COLUMNS})"  # noqa: S608 (column names only)
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (id) DO UPDATE SET purpose = EXCLUDED.purpose, subject = EXCLUDED.subject,"
     " phone = EXCLUDED.phone, code_hmac = EXCLUDED.code_hmac, created_at = EXCLUDED.created_at,"
     " expires_at = EXCLUDED.expires_at, max_attempts = EXCLUDED.max_attempts,"
     " attempts = EXCLUDED.attempts, consumed_at = EXCLUDED.consumed_at, sends = EXCLUDED.sends,"
     " last_sent_at = EXCLUDED.last_sent_at, code_length = EXCLUDED.code_length, email = EXCLUDED.email,"
-    " channel = EXCLUDED.channel"
+    " channel = EXCLUDED.channel, credentials_tag = EXCLUDED.credentials_tag"
 )
 REFRESH_COLUMNS = (
     "token_hash, family_id, user_id, created_at, expires_at, family_expires_at, amr, used_at, revoked_at"

@@ -37,8 +37,8 @@ from twostep.storage.sqlite_sessions import INSERT_TOKEN, SqliteSessionOps, toke
 
 PUT_CHALLENGE = (
     "INSERT OR REPLACE INTO challenges (id, purpose, subject, phone, code_hmac, created_at, expires_at,"
-    " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email, channel)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email, channel, credentials_tag)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -180,6 +180,7 @@ class SqliteStorage(
             code_length=row["code_length"],
             email=row["email"],
             channel=row["channel"],
+            credentials_tag=row["credentials_tag"],
         )
 
     def put_challenge(self, challenge: Challenge) -> None:
