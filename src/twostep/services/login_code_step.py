@@ -16,7 +16,7 @@ from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService
 from twostep.services.limits import LimitsService
 from twostep.services.second_factor import SecondFactorService
-from twostep.services.sign_in_outdated import refuse_if_outdated
+from twostep.services.sign_in_outdated import current_login
 from twostep.services.tokens import TokenPair, TokenService
 
 # RFC 8176 method references of the app factors; a recovery code is a one-time password too. (A texted
@@ -67,10 +67,7 @@ class CodeStep:
         """
         # The account comes with the challenge (one storage request where the backend can): as it is
         # now, so an account deleted since the password step signs nobody in.
-        challenge, account = self._challenges.get_challenge_with_account(otp_id)
-        if challenge is None or challenge.purpose != "login":
-            raise ChallengeNotFound()
-        refuse_if_outdated(challenge, account, self._audit, ctx)
+        challenge, account = current_login(self._challenges, otp_id, self._audit, ctx)
         chosen: Factor = factor or ("sms" if challenge.sends > 0 else "totp")
         if chosen == "sms":
             signed = self._sign_in_at_once(challenge, code, account, ctx)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from twostep.domain.delivery import SMS
-from twostep.domain.errors import ChallengeNotFound, InvalidCredentials, InvalidInput, SecondFactorRequired
+from twostep.domain.errors import InvalidCredentials, InvalidInput, SecondFactorRequired
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Factor
 from twostep.domain.identity import E164, mask_phone, normalise_email
@@ -22,7 +22,7 @@ from twostep.services.counting import Alongside
 from twostep.services.devices import DeviceService
 from twostep.services.limits import LimitsService
 from twostep.services.second_factor import SecondFactorService
-from twostep.services.sign_in_outdated import refuse_if_outdated
+from twostep.services.sign_in_outdated import current_login
 from twostep.services.tokens import TokenPair, TokenService
 
 REMEMBERED_DEVICE_AMR = ("pwd", "device")
@@ -195,10 +195,7 @@ class PasswordStep:
         number the account no longer has), RateLimited, SmsDeliveryError.
         """
         self._codes.ensure_channel(channel)
-        challenge, account = self._challenges.get_challenge_with_account(otp_id)
-        if challenge is None or challenge.purpose != "login":
-            raise ChallengeNotFound()
-        refuse_if_outdated(challenge, account, self._audit, ctx)
+        challenge, account = current_login(self._challenges, otp_id, self._audit, ctx)
         # A locked account gets no more codes: they could not be used, and each one costs money.
         self._limits.check_second_factor_allowed(challenge.subject, ctx)
         replaced = self._codes.replace(challenge, self._spec_for(account, ctx, channel), ctx)

@@ -7,14 +7,14 @@ from typing import Any
 
 from twostep.domain.errors import ChallengeNotFound
 from twostep.domain.factor_errors import FactorUnavailable, PasskeyRejected
-from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, User
+from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext
 from twostep.domain.ports import ChallengeStore, UserStore
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService
 from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService, SignedIn
 from twostep.services.passkeys import Options, PasskeyService, RelyingParty
-from twostep.services.sign_in_outdated import refuse_if_outdated
+from twostep.services.sign_in_outdated import current_login
 from twostep.services.tokens import TokenService
 
 
@@ -40,14 +40,6 @@ class PasskeyLoginService:
             raise ChallengeNotFound()
         return challenge
 
-    def _current_login(self, otp_id: str, ctx: RequestContext) -> tuple[Challenge, User | None]:
-        """The sign-in and its account, as they are now. Raises: ChallengeNotFound, SignInOutdated."""
-        challenge, account = self._challenges.get_challenge_with_account(otp_id)
-        if challenge is None or challenge.purpose != "login":
-            raise ChallengeNotFound()
-        refuse_if_outdated(challenge, account, self._audit, ctx)
-        return challenge, account
-
     # --- second factor ---
     def second_factor_options(self, otp_id: str, rp: RelyingParty) -> Options:
         """Raises: ChallengeNotFound, FactorUnavailable (the account has no passkey)."""
@@ -69,7 +61,7 @@ class PasskeyLoginService:
 
         Raises: ChallengeNotFound, ChallengeGone, CeremonyExpired, PasskeyRejected, WrongCode, RateLimited.
         """
-        challenge, account = self._current_login(otp_id, ctx)
+        challenge, account = current_login(self._challenges, otp_id, self._audit, ctx)
         methods: list[str] = []
 
         def matches(_: Challenge) -> bool:

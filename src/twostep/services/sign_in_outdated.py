@@ -9,18 +9,27 @@ account as read with the challenge.
 
 from __future__ import annotations
 
-from twostep.domain.errors import SignInOutdated
+from twostep.domain.errors import ChallengeNotFound, SignInOutdated
 from twostep.domain.models import Challenge, RequestContext, User
+from twostep.domain.ports import ChallengeStore
 from twostep.services.audit import AuditService
 
 
-def refuse_if_outdated(
-    challenge: Challenge, account: User | None, audit: AuditService, ctx: RequestContext
-) -> None:
-    """Raises: SignInOutdated (audited as a failed login), when the account's credentials changed since
-    `challenge` began. A login stored before tags were kept, or a deleted account, is left to the caller."""
-    if challenge.credentials_tag is None or account is None:
-        return
-    if account.credentials_tag != challenge.credentials_tag:
+def current_login(
+    challenges: ChallengeStore, otp_id: str, audit: AuditService, ctx: RequestContext
+) -> tuple[Challenge, User | None]:
+    """The login `otp_id` and its account as it is now (one storage request where the backend can).
+
+    Raises:
+        ChallengeNotFound: no such login.
+        SignInOutdated: the account's credentials changed since it began (audited as a failed login).
+    """
+    challenge, account = challenges.get_challenge_with_account(otp_id)
+    if challenge is None or challenge.purpose != "login":
+        raise ChallengeNotFound()
+    # Untagged: a login stored before tags were kept. No account: deleted, which the caller refuses.
+    tag = challenge.credentials_tag
+    if tag is not None and account is not None and account.credentials_tag != tag:
         audit.record("login_failed", ctx=ctx, user_id=account.id, reason="credentials_changed")
         raise SignInOutdated()
+    return challenge, account
