@@ -10,9 +10,7 @@ import pytest
 
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import UnknownSigningKey
-from twostep.domain.keys import KeyMaterial
 from twostep.domain.ports import KeyRecord
-from twostep.domain.tokens import TokenIssuer
 from twostep.secrets.master_key import MasterKey
 from twostep.secrets.stored import KeyPolicy, StoredKeys
 from twostep.services.keyring import UNKNOWN_KEY_REREAD_SECONDS, KeyRing, TokenPolicy
@@ -62,16 +60,7 @@ def test_a_token_of_a_key_rotated_without_delay_is_accepted_after_one_read() -> 
 def test_made_up_keys_read_the_key_set_at_most_once_a_second() -> None:
     storage, clock = CountedReads(), FixedClock(NOW)
     here = ring(storage, clock)
-    other = KeyMaterial.generate("RS256", NOW).current  # a key of nobody's deployment
-    forged = TokenIssuer(
-        kid=other.kid,
-        algorithm="RS256",
-        key=other.signing_material,
-        issuer=TOKENS.issuer,
-        audience=TOKENS.audience,
-        ttl_seconds=900,
-        clock=clock,
-    ).issue(user_id="u1", email="a@example.com", amr=("pwd", "sms"), sid="s1", auth_time=0)
+    forged = token_of(ring(MemoryStorage(), clock))  # another deployment's key set: a key nobody here knows
     with pytest.raises(UnknownSigningKey):
         here.verifier().verify(forged)
 
