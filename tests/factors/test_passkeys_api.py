@@ -84,7 +84,7 @@ def test_a_passkey_cannot_finish_a_sign_in_begun_before_a_password_change(
     )
     assert changed.status_code == 204
     refused = passkey_step(client, started["otpId"], device)
-    assert (refused.status_code, refused.json()["code"]) == (410, "sign_in_outdated")
+    assert (refused.status_code, refused.json()["code"]) == (410, "credentials_changed")
 
 
 def test_passwordless_sign_in_needs_user_verification(client: TestClient, device: SoftAuthenticator) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD, PHONE, latest_code, register, sign_in
@@ -224,7 +225,7 @@ def refused_as_outdated(client: TestClient, container: Container, otp_id: str, c
     user_id = container.storage.find_user_by_email("test@example.com").id  # type: ignore[union-attr]
     sessions = len(container.storage.list_sessions(user_id, container.clock.now()))
     done = client.post(f"/otp/{otp_id}/verify", json={"otp": code})
-    assert (done.status_code, done.json()["code"]) == (410, "sign_in_outdated"), done.text
+    assert (done.status_code, done.json()["code"]) == (410, "credentials_changed"), done.text
     assert len(container.storage.list_sessions(user_id, container.clock.now())) == sessions
     events = container.storage.list_audit(user_id, limit=50)
     assert {e.detail.get("reason") for e in events if e.event == "login_failed"} == {"credentials_changed"}
@@ -280,7 +281,7 @@ def test_a_sign_in_begun_before_a_number_change_sends_nothing_to_the_old_number(
     assert client.post("/me/phone/verify", json=confirm, headers=bearer(tokens)).status_code == 200
     texts_to_old_number = len(container.storage.list_outbox(to=PHONE, last=50))
     resent = client.post(f"/otp/{otp_id}/resend")
-    assert (resent.status_code, resent.json()["code"]) == (410, "sign_in_outdated")
+    assert (resent.status_code, resent.json()["code"]) == (410, "credentials_changed")
     assert len(container.storage.list_outbox(to=PHONE, last=50)) == texts_to_old_number
     refused_as_outdated(client, container, otp_id, code)
 
@@ -309,3 +310,55 @@ def test_a_sign_in_that_rehashes_the_password_can_be_finished(
     rehashed = container.storage.get_user(user.id)
     assert rehashed is not None and not container.passwords.needs_rehash(rehashed.password_hash)
     assert client.post(f"/otp/{otp_id}/verify", json={"otp": code}).status_code == 200
+
+
+def refused_reset(client: TestClient, container: Container, reset: dict[str, str]) -> None:
+    """The right code of a reset begun before the account changed: refused, audited, the password kept."""
+    done = client.post("/password/reset", json=reset)
+    assert (done.status_code, done.json()["code"]) == (410, "credentials_changed"), done.text
+    challenge = container.storage.get_challenge(reset["resetId"])
+    user = container.storage.get_user(challenge.subject) if challenge else None
+    assert user is not None and not container.passwords.verify(user.password_hash, NEW_PASSWORD)
+    events = container.storage.list_audit(user.id, limit=50)
+    assert [e.detail.get("reason") for e in events if e.event == "password_reset_failed"] == [
+        "credentials_changed"
+    ]
+
+
+def test_a_reset_texted_before_a_number_change_sets_no_password(
+    client: TestClient, container: Container
+) -> None:
+    """The old number's holder (a lost or stolen phone is why numbers change) cannot finish a reset whose
+    code went there before the change."""
+    register(client)
+    tokens = sign_in(client, container)
+    started = client.post("/password/forgot", json={"email": "test@example.com"})
+    code = latest_code(container)
+    change = client.post(
+        "/me/phone", json={"phoneNumber": NEW_PHONE, "currentPassword": PASSWORD}, headers=bearer(tokens)
+    )
+    confirm = {"changeId": change.json()["changeId"], "code": latest_code(container, NEW_PHONE)}
+    assert client.post("/me/phone/verify", json=confirm, headers=bearer(tokens)).status_code == 200
+    refused_reset(
+        client, container, {"resetId": started.json()["resetId"], "code": code, "newPassword": NEW_PASSWORD}
+    )
+
+
+@pytest.mark.parametrize("change", ["password", "address"])
+def test_a_reset_emailed_before_a_change_sets_no_password(
+    client: TestClient, container: Container, change: str
+) -> None:
+    register(client)
+    tokens = sign_in(client, container)
+    verify_email(client, container, tokens, "test@example.com")
+    started = client.post("/password/forgot", json={"email": "test@example.com", "channel": "email"})
+    reset = {"resetId": started.json()["resetId"], "code": email_code(container, "test@example.com")}
+    if change == "password":
+        body = {"currentPassword": PASSWORD, "newPassword": "yet another passphrase"}
+        assert client.post("/me/password", json=body, headers=bearer(tokens)).status_code == 204
+    else:
+        body = {"email": "new@example.com", "currentPassword": PASSWORD}
+        moved = client.post("/me/email", json=body, headers=bearer(tokens))
+        confirm = {"changeId": moved.json()["changeId"], "code": email_code(container, "new@example.com")}
+        assert client.post("/me/email/verify", json=confirm, headers=bearer(tokens)).status_code == 200
+    refused_reset(client, container, reset | {"newPassword": NEW_PASSWORD})

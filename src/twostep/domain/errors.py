@@ -119,11 +119,12 @@ class CodeBound(TwoStepError):
     default_message = "This code confirms a transaction; only a new request with the transaction replaces it."
 
 
-class SignInOutdated(ChallengeGone):
-    """The account's password or phone number changed since this sign-in began (`User.credentials_tag`)."""
+class CredentialsChanged(ChallengeGone):
+    """The account's password, number or address changed since this sign-in or reset began
+    (`User.credentials_tag`)."""
 
-    code = "sign_in_outdated"
-    default_message = "The password or phone number changed since this sign-in began; sign in again."
+    code = "credentials_changed"
+    default_message = "The account's password, phone number or email changed since this began; start again."
 
 
 class ChallengeExhausted(ChallengeGone):

@@ -33,10 +33,11 @@ class User:
 
     @property
     def credentials_tag(self) -> str:
-        """A digest of the password hash and the phone number, kept with each sign-in begun under them:
-        once either changed (a new password, a reset, a new number), such a sign-in cannot be finished,
-        or its code would open a session after the change that ended the others."""
-        return hashlib.sha256(f"{self.password_hash}\x00{self.phone or ''}".encode()).hexdigest()[:32]
+        """A digest of the password hash, the phone number and the email address, kept with each sign-in
+        and password reset begun under them: once one changed, such a flow cannot be finished
+        (`services/unchanged_credentials.py`)."""
+        text = f"{self.password_hash}\x00{self.phone or ''}\x00{self.email}"
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +64,8 @@ class Challenge:
     email: str | None = None  # the address the code went to, for codes sent by email (phone is then "")
     # How the current code went (`sms`, `voice`, `whatsapp`, `email`): the `amr` of a sign-in with it.
     channel: str = "sms"
-    # A login's: the account's `User.credentials_tag` when it began (None: any other purpose, or a login
-    # stored before tags were kept).
+    # A login's or a reset's: the account's `User.credentials_tag` when it began (None: any other purpose,
+    # an unknown email's reset, or one stored before tags were kept).
     credentials_tag: str | None = None
 
     @property

@@ -45,6 +45,7 @@ EVENTS = frozenset(
         "password_changed",
         "password_reset_requested",
         "password_reset",
+        "password_reset_failed",  # refused after its right code: the account changed since it began
         "notice_sent",
         "destination_blocked",
         "destination_unblocked",

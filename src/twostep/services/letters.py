@@ -52,6 +52,7 @@ class Letters:
         spec: CodeSpec,
         ctx: RequestContext = NO_CONTEXT,
         phone: E164 | None = None,
+        credentials_tag: str | None = None,
     ) -> Challenge:
         """Create a challenge and email its code; the same rules as a texted code (HMAC at rest, expiry,
         attempts, single use), with the per-address caps of `LimitsService.reserve_email`. The email is
@@ -78,6 +79,7 @@ class Letters:
             code_length=spec.length,
             email=email,
             channel="email",
+            credentials_tag=credentials_tag,
         )
         self._store.put_challenge(replace(challenge, expires_at=unusable_until_sent(now)))
         language = self.texts.language_for(TextChoice(ctx.locales, spec.preferred_locale, phone))

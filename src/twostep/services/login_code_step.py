@@ -16,8 +16,8 @@ from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService
 from twostep.services.limits import LimitsService
 from twostep.services.second_factor import SecondFactorService
-from twostep.services.sign_in_outdated import current_login
 from twostep.services.tokens import TokenPair, TokenService
+from twostep.services.unchanged_credentials import current_login
 
 # RFC 8176 method references of the app factors; a recovery code is a one-time password too. (A texted
 # code's reference follows its channel: CHANNEL_METHOD.)

@@ -22,8 +22,8 @@ from twostep.services.counting import Alongside
 from twostep.services.devices import DeviceService
 from twostep.services.limits import LimitsService
 from twostep.services.second_factor import SecondFactorService
-from twostep.services.sign_in_outdated import current_login
 from twostep.services.tokens import TokenPair, TokenService
+from twostep.services.unchanged_credentials import current_login
 
 REMEMBERED_DEVICE_AMR = ("pwd", "device")
 # An authenticator app or a passkey takes longer to reach than a text message.
@@ -191,7 +191,7 @@ class PasswordStep:
     def resend(self, otp_id: str, ctx: RequestContext = NO_CONTEXT, channel: str = SMS) -> CodeResent:
         """A new code by `channel` (`sms`, or `voice` / `whatsapp` where configured).
 
-        Raises: ChannelNotConfigured, ChallengeNotFound, ChallengeGone (SignInOutdated: no code goes to a
+        Raises: ChannelNotConfigured, ChallengeNotFound, ChallengeGone (CredentialsChanged: no code goes to a
         number the account no longer has), RateLimited, SmsDeliveryError.
         """
         self._codes.ensure_channel(channel)

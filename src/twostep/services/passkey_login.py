@@ -14,8 +14,8 @@ from twostep.services.challenges import ChallengeService
 from twostep.services.limits import LimitsService
 from twostep.services.login import LoginService, SignedIn
 from twostep.services.passkeys import Options, PasskeyService, RelyingParty
-from twostep.services.sign_in_outdated import current_login
 from twostep.services.tokens import TokenService
+from twostep.services.unchanged_credentials import current_login
 
 
 class PasskeyLoginService:

@@ -25,6 +25,7 @@ from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitsService
 from twostep.services.session_ending import SessionEnder
+from twostep.services.unchanged_credentials import refuse_if_changed
 
 Channel = Literal["auto", "sms", "email"]
 
@@ -78,6 +79,7 @@ class PasswordRecoveryService:
             created_at=now,
             expires_at=now + timedelta(seconds=self._spec.ttl_seconds),
             max_attempts=self._spec.max_attempts,
+            credentials_tag=user.credentials_tag if user else None,
         )
         self._challenges.put_challenge(placeholder)
         self._audit.record(
@@ -100,6 +102,7 @@ class PasswordRecoveryService:
                     phone=user.phone,
                     spec=replace(self._spec, preferred_locale=user.locale),
                     ctx=ctx,
+                    credentials_tag=user.credentials_tag,
                 )
             elif channel != "sms" and user.email_verified:
                 self._codes.issue_email(
@@ -110,6 +113,7 @@ class PasswordRecoveryService:
                     spec=replace(self._spec, preferred_locale=user.locale),
                     ctx=ctx,
                     phone=user.phone,
+                    credentials_tag=user.credentials_tag,
                 )
         except TwoStepError as exc:  # nobody to tell: the answer has gone; the trail has the reason
             self._audit.record(
@@ -120,7 +124,8 @@ class PasswordRecoveryService:
         """Set a new password with the code, and end every session of the account.
 
         Raises:
-            WeakPassword / InvalidInput, ChallengeNotFound, ChallengeGone (410 family), WrongCode, RateLimited.
+            WeakPassword / InvalidInput, ChallengeNotFound, ChallengeGone (410 family; CredentialsChanged: the
+            account's password, number or address changed since the reset began), WrongCode, RateLimited.
         """
         challenge = self._challenges.get_challenge(reset_id)
         if challenge is None or challenge.purpose != "reset":
@@ -133,6 +138,8 @@ class PasswordRecoveryService:
         self._codes.check_owned(reset_id, code, "reset", challenge.subject, ctx, budget_key=budget)
         if user is None:  # an unknown email's placeholder: its code cannot be known, so never here
             raise ChallengeNotFound()
+        # Only after the right code: before it, the answer would tell a guesser that the account changed.
+        refuse_if_changed(challenge, user, self._audit, ctx, event="password_reset_failed")
         self._users.set_password_hash(user.id, self._hasher.hash(new_password))
         self._audit.record("password_reset", ctx=ctx, user_id=user.id)
         self._sessions.end_all(user.id, ctx=ctx, reason="password_reset")

@@ -186,8 +186,8 @@ UPDATE challenges SET channel = 'email' WHERE email IS NOT NULL;
     ),
     Migration(
         17,
-        "challenges.credentials_tag: a login's digest of the account's password hash and number when it"
-        " began, so that a sign-in begun before either changed cannot be finished",
+        "challenges.credentials_tag: a login's or reset's digest of the account's password hash, number and"
+        " address when it began, so that one begun before any of them changed cannot be finished",
         sqlite="ALTER TABLE challenges ADD COLUMN credentials_tag TEXT",
         postgres="ALTER TABLE challenges ADD COLUMN IF NOT EXISTS credentials_tag text",
     ),

@@ -1,0 +1,45 @@
+"""A sign-in or a password reset begun before its account's password, number or address changed cannot be
+finished.
+
+A password change or reset ends every session of the account, and a new number or address takes over its
+codes. A sign-in whose password step passed before the change would otherwise still open a session with its
+code afterwards (the old password's holder's, or a code texted to the old number), and a reset whose code
+went to the old number or address would still set a password. Each login and reset keeps the account's
+`User.credentials_tag` from when it began (`Challenge.credentials_tag`), compared with the account as it is
+when the flow is finished.
+"""
+
+from __future__ import annotations
+
+from twostep.domain.errors import ChallengeNotFound, CredentialsChanged
+from twostep.domain.models import Challenge, RequestContext, User
+from twostep.domain.ports import ChallengeStore
+from twostep.services.audit import AuditService
+
+
+def refuse_if_changed(
+    challenge: Challenge, account: User | None, audit: AuditService, ctx: RequestContext, *, event: str
+) -> None:
+    """Raises: CredentialsChanged (audited as `event`, `reason: credentials_changed`) when the account's
+    credentials changed since `challenge` began. Untagged (stored before tags were kept, or an unknown
+    email's reset) or without an account (deleted): left to the caller."""
+    tag = challenge.credentials_tag
+    if tag is not None and account is not None and account.credentials_tag != tag:
+        audit.record(event, ctx=ctx, user_id=account.id, reason="credentials_changed")
+        raise CredentialsChanged()
+
+
+def current_login(
+    challenges: ChallengeStore, otp_id: str, audit: AuditService, ctx: RequestContext
+) -> tuple[Challenge, User | None]:
+    """The login `otp_id` and its account as it is now (one storage request where the backend can).
+
+    Raises:
+        ChallengeNotFound: no such login.
+        CredentialsChanged: the account's credentials changed since it began (audited as a failed login).
+    """
+    challenge, account = challenges.get_challenge_with_account(otp_id)
+    if challenge is None or challenge.purpose != "login":
+        raise ChallengeNotFound()
+    refuse_if_changed(challenge, account, audit, ctx, event="login_failed")
+    return challenge, account
