@@ -5,6 +5,8 @@ The same paths against a live `twostep serve` (and across processes) are in test
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +20,9 @@ from twostep.api.deps import recent_sign_in
 from twostep.api.errors import install_error_handlers
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
+from twostep.domain.errors import StorageUnavailable
 from twostep.domain.tokens import AccessClaims
+from twostep.services.keyring import UNKNOWN_KEY_REREAD_SECONDS
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
@@ -193,3 +197,26 @@ def test_deleting_my_account(make_container: Callable[..., Container], storage: 
         assert all(e.ip is None and e.email_hash is None and e.phone_masked is None for e in kept)
         register(client)  # the email and the phone number are free again
         assert PHONE not in str(kept)
+
+
+def test_a_token_of_an_unknown_key_while_the_keys_cannot_be_read_answers_503(
+    client: TestClient, container: Container, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token naming a key this process does not know makes it read the shared keys (a rotation another
+    server may already sign with); an unreadable key set answers 503, and is not read again at once."""
+    register(client)
+    header, payload, signature = sign_in(client, container)["accessToken"].split(".")
+    fields = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    fields["kid"] = "rotated-a-moment-ago"
+    renamed = base64.urlsafe_b64encode(json.dumps(fields).encode()).rstrip(b"=").decode()
+    token = {"Authorization": f"Bearer {renamed}.{payload}.{signature}"}
+    clock.advance(UNKNOWN_KEY_REREAD_SECONDS)
+
+    def unreachable() -> None:
+        raise StorageUnavailable()
+
+    monkeypatch.setattr(container.storage, "get_key_record", unreachable)
+    answer = client.get("/hello", headers=token)
+    assert (answer.status_code, answer.json()["code"]) == (503, "storage_unavailable"), answer.text
+    again = client.get("/hello", headers=token)
+    assert (again.status_code, again.json()["code"]) == (401, "invalid_token")  # no second read within 1 s

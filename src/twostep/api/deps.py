@@ -107,13 +107,13 @@ async def get_claims(request: Request) -> AccessClaims:
     token = extract_bearer(request.headers.get("authorization"))
     if token and container.tokens.revocations.due():
         await run_in_threadpool(container.tokens.revocations.refresh)
+    tokens = container.tokens
     try:
-        return container.tokens.authenticate(token)
+        return tokens.authenticate(token)
     except UnknownSigningKey:
-        tokens = container.tokens
         if not (tokens.keys_reread_due() and await run_in_threadpool(tokens.reread_keys)):
             raise
-        return container.tokens.authenticate(token)
+        return tokens.authenticate(token)
 
 
 ClaimsDep = Annotated[AccessClaims, Depends(get_claims)]

@@ -64,8 +64,8 @@ class Challenge:
     email: str | None = None  # the address the code went to, for codes sent by email (phone is then "")
     # How the current code went (`sms`, `voice`, `whatsapp`, `email`): the `amr` of a sign-in with it.
     channel: str = "sms"
-    # A login's or a reset's: the account's `User.credentials_tag` when it began (None: any other purpose,
-    # an unknown email's reset, or one stored before tags were kept).
+    # A login's or a sent reset code's: the account's `User.credentials_tag` when it began (None: any other
+    # purpose, a reset's placeholder, or one stored before tags were kept).
     credentials_tag: str | None = None
 
     @property

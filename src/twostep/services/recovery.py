@@ -79,7 +79,6 @@ class PasswordRecoveryService:
             created_at=now,
             expires_at=now + timedelta(seconds=self._spec.ttl_seconds),
             max_attempts=self._spec.max_attempts,
-            credentials_tag=user.credentials_tag if user else None,
         )
         self._challenges.put_challenge(placeholder)
         self._audit.record(
