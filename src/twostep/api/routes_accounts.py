@@ -79,12 +79,12 @@ def same_password(container: Container, parsed: Any) -> bool:
 @router.post(
     "/login",
     response_model=LoginChallengeOut | TokenPairOut,
-    responses=errors(400, 401, 403, 429, 503, *BODY_ERRORS),
+    responses=errors(400, 401, 403, 410, 429, 503, *BODY_ERRORS),
 )
 @router.post(
     "/signin",
     response_model=LoginChallengeOut | TokenPairOut,
-    responses=errors(400, 401, 403, 429, 503, *BODY_ERRORS),
+    responses=errors(400, 401, 403, 410, 429, 503, *BODY_ERRORS),
     include_in_schema=False,
 )
 @idempotent("login", caller=by_login_email, secret="password", guard=same_password)

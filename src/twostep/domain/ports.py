@@ -192,10 +192,19 @@ class SessionStore(Protocol):
     """Sign-in sessions (one per refresh-token family) and the list of recently ended ones."""
 
     def add_session(
-        self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent] = ()
-    ) -> None:
+        self,
+        session: Session,
+        first_token: RefreshToken,
+        audits: Sequence[AuditEvent] = (),
+        unchanged: User | None = None,
+    ) -> bool:
         """Store a new session together with its first refresh token and the audit events of the step
-        that opened it (all or none, in one storage request)."""
+        that opened it (all or none, in one storage request); True once stored.
+
+        `unchanged`: the account as the sign-in checked it. While its password hash, phone number or
+        email address is no longer the stored account's (or the account is gone), nothing is stored and
+        the answer is False. The check and the write are one: a change that commits first refuses the
+        session, one that commits after it finds the session among the account's (to end it)."""
         ...
 
     def add_session_counted(
@@ -207,12 +216,14 @@ class SessionStore(Protocol):
         now: datetime,
         unless: Sequence[Unless] = (),
         consuming: CodeUse | None = None,
+        unchanged: User | None = None,
     ) -> bool:
         """`add_session` with counter changes without limits (`CounterStore.change_counters`), all or
         none: while a record of `unless` holds, nothing is stored and the answer is False.
         `consuming`: the code that opens the session, its challenge consumed with it (the attempt
         counted), all or none: while the challenge cannot be consumed as `CodeUse` says, nothing is
-        stored either (the caller checks the code on its own then, and learns why).
+        stored either (the caller checks the code on its own then, and learns why). `unchanged`: as
+        for `add_session`, False too.
 
         One storage request: a transaction on SQLite and DynamoDB, one statement on PostgreSQL."""
         ...

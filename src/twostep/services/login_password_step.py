@@ -83,7 +83,8 @@ class PasswordStep:
     ) -> LoginStarted | TokenPair:
         """`device_token` from an earlier "remember this device" skips the second factor.
 
-        Raises: InvalidCredentials, AccountLocked, RateLimited, SecondFactorRequired, SmsDeliveryError.
+        Raises: InvalidCredentials, AccountLocked, RateLimited, SecondFactorRequired, SmsDeliveryError,
+            CredentialsChanged (without a second step: the password changed while it was checked).
         """
         try:
             email = normalise_email(email)
@@ -117,19 +118,25 @@ class PasswordStep:
         if self._devices is not None and self._devices.recognises(device_token, user.id):
             # The second factor is possession of this device's token, set by an earlier sign-in with
             # two factors. RFC 8176 registers no value for it; `device` says it without colliding.
-            self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd,device")
-            return self._tokens.issue_pair(user, REMEMBERED_DEVICE_AMR, ctx)
+            return self._signed_in(user, REMEMBERED_DEVICE_AMR, ctx)
         if factors is None:
             factors = self._available(user, enrolled)
         if not factors:
             if self._require_second_factor:
                 self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason="no_phone")
                 raise SecondFactorRequired()
-            self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors="pwd")
-            return self._tokens.issue_pair(user, ("pwd",), ctx)
+            return self._signed_in(user, ("pwd",), ctx)
         self._limits.check_code_failures(user.id, code_failures, ctx)
         expected = SecondFactorService.preferred(factors) or factors[0]
         return self._challenge(user, factors, expected, ctx)
+
+    def _signed_in(self, user: User, amr: tuple[str, ...], ctx: RequestContext) -> TokenPair:
+        """A session without a second step, its event stored with it: a password change committed
+        since the password was checked refuses it (CredentialsChanged) instead of missing it."""
+        event = self._audit.entry("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr))
+        pair = self._tokens.issue_pair(user, amr, ctx, audits=[event])
+        self._audit.logged(event)
+        return pair
 
     def _available(self, user: User, enrolled: EnrolledFactors | None) -> tuple[Factor, ...]:
         if self._factors is None:

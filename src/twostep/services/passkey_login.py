@@ -84,11 +84,14 @@ class PasskeyLoginService:
     def sign_in(
         self, ceremony_id: str, credential: dict[str, Any], rp: RelyingParty, ctx: RequestContext = NO_CONTEXT
     ) -> SignedIn:
-        """Raises: CeremonyExpired, PasskeyRejected."""
+        """Raises: CeremonyExpired, PasskeyRejected, CredentialsChanged (a password, number or address
+        change committed while this was checked)."""
         assertion = self._passkeys.verify(ceremony_id, credential, "authenticate", "", rp)
         user = self._users.get_user(assertion.credential.user_id)
         if user is None or not assertion.user_verified:
             raise PasskeyRejected()
         amr = (assertion.method, "user")
-        self._audit.record("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr))
-        return SignedIn(self._tokens.issue_pair(user, amr, ctx), user.id, amr, "passkey")
+        event = self._audit.entry("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr))
+        pair = self._tokens.issue_pair(user, amr, ctx, audits=[event])  # stored with the session
+        self._audit.logged(event)
+        return SignedIn(pair, user.id, amr, "passkey")

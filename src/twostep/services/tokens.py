@@ -14,6 +14,7 @@ from twostep.domain.clock import Clock
 from twostep.domain.counter_batch import CounterChange, Unless
 from twostep.domain.errors import (
     AccountLocked,
+    CredentialsChanged,
     InvalidToken,
     RefreshTokenReused,
     SessionLacksSecondFactor,
@@ -88,9 +89,20 @@ class TokenService:
         audits: Sequence[AuditEvent] = (),
     ) -> TokenPair:
         """A new session (a new refresh-token family), described by the caller's client and address;
-        `audits`, the events of the step that opened it, are stored with it (one storage request)."""
+        `audits`, the events of the step that opened it, are stored with it (one storage request).
+
+        `user` is the account as the sign-in checked it: a password, number or address change (which
+        ends the account's sessions) committed since then refuses the session, so one checked in the
+        moments before such a change cannot outlive it.
+
+        Raises:
+            CredentialsChanged: the account's credentials changed since (or it is gone); nothing stored,
+                audited as a failed sign-in.
+        """
         session, refresh, record = self._new_session(user, amr, ctx)
-        self._sessions.add_session(session, record, audits)
+        if not self._sessions.add_session(session, record, audits, unchanged=user):
+            self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason="credentials_changed")
+            raise CredentialsChanged()
         return self._access(user, session, refresh)
 
     def issue_pair_counted(
@@ -105,11 +117,11 @@ class TokenService:
         """`issue_pair`, with `counts` (counter changes without limits, and the records that hold them
         back) and `consuming` (the code that opens the session) written in the same storage request,
         all or none (`add_session_counted`); None, having stored nothing, while one of those records
-        holds or the code's challenge cannot be used."""
+        holds, the code's challenge cannot be used or the account's credentials changed (`issue_pair`)."""
         session, refresh, record = self._new_session(user, amr, ctx)
         changes, unless = counts
         if not self._sessions.add_session_counted(
-            session, record, audits, changes, session.created_at, unless, consuming
+            session, record, audits, changes, session.created_at, unless, consuming, unchanged=user
         ):
             return None
         return self._access(user, session, refresh)

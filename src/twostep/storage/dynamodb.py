@@ -114,12 +114,14 @@ class DynamoDbStorage(
         now: datetime,
         unless: Sequence[Unless] = (),
         consuming: CodeUse | None = None,
+        unchanged: User | None = None,
     ) -> bool:
-        # One transaction: the counters, the code's use and the session's items and events. (A failed
-        # condition of a new session's item, which fresh ids make impossible, would read as held back.)
+        # One transaction: the counters, the code's use, the session's items and events, and the
+        # account's check. (A failed condition of a new session's item, which fresh ids make impossible,
+        # would read as held back, as a changed account does.)
         check_unlimited(changes)
         also = [] if consuming is None else [self._code_use_item(consuming)]
-        also += self._session_items(session, first_token, audits)
+        also += self._session_items(session, first_token, audits, unchanged)
         return not self.change_counters_with(changes, now, unless, also).stopped
 
     def _code_use_item(self, use: CodeUse) -> dict[str, Any]:

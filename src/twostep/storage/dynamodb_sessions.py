@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from twostep.domain.models import AuditEvent, RefreshToken, Revocation, Session
+from twostep.domain.models import AuditEvent, RefreshToken, Revocation, Session, User
 from twostep.storage import dynamodb_codec as codec
 from twostep.storage.dynamodb_base import TableOps
 from twostep.storage.dynamodb_client import (
@@ -27,7 +27,8 @@ from twostep.storage.dynamodb_client import (
 )
 from twostep.storage.dynamodb_revocations import read_revocations, revocation_item
 
-SESSION_AUDITS = 96  # a TransactWriteItems holds 100 items; a session takes 4
+CHECK_FAILED = "ConditionalCheckFailed"
+SESSION_AUDITS = 95  # a TransactWriteItems holds 100 items; a session takes 4, its account's check 1
 
 
 def session_item(s: Session) -> dict[str, Any]:
@@ -65,15 +66,35 @@ def session(item: dict[str, Any]) -> Session:
 
 class SessionOps(TableOps):
     def add_session(
-        self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent] = ()
-    ) -> None:
-        self._transact(*self._session_items(session, first_token, audits))
+        self,
+        session: Session,
+        first_token: RefreshToken,
+        audits: Sequence[AuditEvent] = (),
+        unchanged: User | None = None,
+    ) -> bool:
+        try:
+            self._transact(*self._session_items(session, first_token, audits, unchanged))
+        except ConditionFailed as failed:
+            # The account's check comes last; the new items' own conditions fail only on a taken id.
+            if (
+                unchanged is not None
+                and failed.reasons[-1:]
+                and failed.reasons[-1].get("Code") == CHECK_FAILED
+            ):
+                return False
+            raise
+        return True
 
     def _session_items(
-        self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent]
+        self,
+        session: Session,
+        first_token: RefreshToken,
+        audits: Sequence[AuditEvent],
+        unchanged: User | None = None,
     ) -> list[dict[str, Any]]:
         """The transaction items of a new session: its first refresh token, its family, the session,
-        the account's pointer to the family, and the step's audit events."""
+        the account's pointer to the family, and the step's audit events; with `unchanged`, the check
+        that the account still has the credentials the sign-in checked."""
         if len(audits) > SESSION_AUDITS:
             raise ValueError(f"a session is stored with at most {SESSION_AUDITS} audit events")
         ttl = ttl_after(session.expires_at, codec.REFRESH_TTL_SLACK)
@@ -91,7 +112,25 @@ class SessionOps(TableOps):
             self._tput(session_item(session), "attribute_not_exists(PK)"),
             self._tput(family_pointer),
             *(self._tput(codec.audit_item(e, timed_sequence(e.at))) for e in audits),
+            *([] if unchanged is None else [self._unchanged_check(unchanged)]),
         ]
+
+    def _unchanged_check(self, account: User) -> dict[str, Any]:
+        """Holds while the account's profile has the sign-in's password hash, address and number (by its
+        index: a number sealed with KMS reads differently each time). A transaction is serialised with
+        the profile's updates, so a change either refuses the session or finds it to end it."""
+        values: dict[str, Any] = {":h": account.password_hash, ":e": account.email}
+        phone = "attribute_not_exists(phone_index)"
+        if account.phone is not None:
+            phone, values[":p"] = "phone_index = :p", self._codec.phone_index(account.phone)
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": key(f"USER#{account.id}", "PROFILE"),
+                "ConditionExpression": f"password_hash = :h AND email = :e AND {phone}",
+                "ExpressionAttributeValues": serialize(values),
+            }
+        }
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:
         item = self._get(f"USER#{user_id}", f"SESSION#{session_id}")

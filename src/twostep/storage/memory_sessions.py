@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from twostep.domain.counter_batch import CounterChange, Unless, check_unlimited
-from twostep.domain.models import AuditEvent, Challenge, CodeUse, RefreshToken, Revocation, Session
+from twostep.domain.models import AuditEvent, Challenge, CodeUse, RefreshToken, Revocation, Session, User
 from twostep.storage.memory_audit import MemoryAudit
 from twostep.storage.memory_challenges import usable_by
 from twostep.storage.memory_counters import MemoryCounters
@@ -18,6 +18,7 @@ from twostep.storage.memory_counters import MemoryCounters
 class MemorySessions(MemoryCounters, MemoryAudit):
     _lock: threading.RLock
     _challenges: dict[str, Challenge]  # MemoryChallenges' codes, one consumed by `add_session_counted`
+    _users: dict[str, User]  # MemoryUsers' accounts, checked by `unchanged`
 
     def _init_sessions(self) -> None:
         self._refresh: dict[str, RefreshToken] = {}
@@ -57,12 +58,23 @@ class MemorySessions(MemoryCounters, MemoryAudit):
 
     # --- sessions ---
     def add_session(
-        self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent] = ()
-    ) -> None:
+        self,
+        session: Session,
+        first_token: RefreshToken,
+        audits: Sequence[AuditEvent] = (),
+        unchanged: User | None = None,
+    ) -> bool:
         with self._lock:
+            if unchanged is not None and not self._unchanged(unchanged):
+                return False
             self._sessions[session.id] = session
             self._refresh[first_token.token_hash] = first_token
             self.append_audits(audits)
+            return True
+
+    def _unchanged(self, account: User) -> bool:
+        current = self._users.get(account.id)
+        return current is not None and current.credentials_tag == account.credentials_tag
 
     def add_session_counted(
         self,
@@ -73,9 +85,12 @@ class MemorySessions(MemoryCounters, MemoryAudit):
         now: datetime,
         unless: Sequence[Unless] = (),
         consuming: CodeUse | None = None,
+        unchanged: User | None = None,
     ) -> bool:
         check_unlimited(changes)
         with self._lock:
+            if unchanged is not None and not self._unchanged(unchanged):
+                return False
             consumed = None
             if consuming is not None:
                 current = self._challenges.get(consuming.challenge_id)
@@ -86,8 +101,7 @@ class MemorySessions(MemoryCounters, MemoryAudit):
                 return False
             if consumed is not None:
                 self._challenges[consumed.id] = consumed
-            self.add_session(session, first_token, audits)
-            return True
+            return self.add_session(session, first_token, audits)
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:
         session = self._sessions.get(session_id)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from twostep.domain.counter_batch import CounterChange, Unless, check_unlimited
-from twostep.domain.models import AuditEvent, CodeUse, RefreshToken, Revocation, Session
+from twostep.domain.models import AuditEvent, CodeUse, RefreshToken, Revocation, Session, User
 from twostep.storage.challenges_sql import use_code_sql, use_code_values
 from twostep.storage.postgres_connection import PostgresConnections, Row
 from twostep.storage.postgres_counters import counter_source_parameters, upsert_counters
+from twostep.storage.sql_accounts import unchanged_account_sql, unchanged_account_values
 from twostep.storage.sql_audit import insert_audits
 
 SESSION_COLUMNS = "id, user_id, created_at, expires_at, auth_time, amr, last_used_at, client, ip, revoked_at"
@@ -36,21 +38,28 @@ def refresh_row(t: RefreshToken) -> tuple[object, ...]:
     )
 
 
-# The refresh token's INSERT, its key NULL (refused) unless the counters' WITH query wrote its rows
-# (and, with a code's use, the challenge's UPDATE changed its row).
-INSERT_COUNTED = INSERT_REFRESH.replace(
-    "VALUES (%s,", "VALUES (CASE WHEN EXISTS (SELECT 1 FROM counted) THEN %s::text END,", 1
-)
-INSERT_COUNTED_USED = INSERT_REFRESH.replace(
-    "VALUES (%s,",
-    "VALUES (CASE WHEN EXISTS (SELECT 1 FROM counted) AND EXISTS (SELECT 1 FROM used) THEN %s::text END,",
-    1,
-)
+@cache
+def guarded_refresh_insert(*queries: str) -> str:
+    """The refresh token's INSERT, its key NULL (refused, so the statement fails having changed nothing)
+    unless each WITH query of `queries` yields a row: `counted` (the counters' upsert wrote its rows),
+    `used` (the challenge's UPDATE changed its row), `unchanged` (the account as the sign-in checked it)."""
+    if not queries:
+        return INSERT_REFRESH
+    held = " AND ".join(f"EXISTS (SELECT 1 FROM {query})" for query in queries)  # noqa: S608 (constants)
+    return INSERT_REFRESH.replace("VALUES (%s,", f"VALUES (CASE WHEN {held} THEN %s::text END,", 1)
+
+
 USE_CODE = f"used AS ({use_code_sql('%s')} RETURNING 1)"
+# FOR SHARE: a password, number or address change waits for this statement's commit (and then ends the
+# session with the others), or, committed first, leaves no row (the lock reads the row's newest version).
+UNCHANGED = f"unchanged AS ({unchanged_account_sql('%s', 'IS NOT DISTINCT FROM')} FOR SHARE)"
 
 
-def _session_parts(session: Session, audits: Sequence[AuditEvent]) -> tuple[list[str], list[object]]:
-    """The WITH queries writing the session and the step's audit events, and their parameters."""
+def _session_parts(
+    session: Session, audits: Sequence[AuditEvent], unchanged: User | None
+) -> tuple[list[str], list[object]]:
+    """The WITH queries writing the session and the step's audit events (and reading the account as the
+    sign-in checked it), and their parameters."""
     s = session
     parts = [
         "s AS (INSERT INTO sessions (id, user_id, created_at, expires_at, auth_time, amr, last_used_at,"
@@ -72,6 +81,9 @@ def _session_parts(session: Session, audits: Sequence[AuditEvent]) -> tuple[list
         sql, values = insert_audits(audits, "%s", lambda at: at, Jsonb)
         parts.append(f"a AS ({sql})")
         params += values
+    if unchanged is not None:
+        parts.append(UNCHANGED)
+        params += unchanged_account_values(unchanged)
     return parts, params
 
 
@@ -83,12 +95,31 @@ def _session(row: Row | None) -> Session | None:
 
 class PostgresSessionOps(PostgresConnections):
     def add_session(
-        self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent] = ()
-    ) -> None:
+        self,
+        session: Session,
+        first_token: RefreshToken,
+        audits: Sequence[AuditEvent] = (),
+        unchanged: User | None = None,
+    ) -> bool:
         # One statement (one round trip, atomic): the session and the step's audit events are written
         # by data-modifying WITH queries of the refresh token's INSERT.
-        parts, params = _session_parts(session, audits)
-        self._execute(f"WITH {', '.join(parts)} {INSERT_REFRESH}", [*params, *refresh_row(first_token)])
+        parts, params = _session_parts(session, audits, unchanged)
+        if unchanged is None:
+            self._execute(f"WITH {', '.join(parts)} {INSERT_REFRESH}", [*params, *refresh_row(first_token)])
+            return True
+        return self._guarded(
+            f"WITH {', '.join(parts)} {guarded_refresh_insert('unchanged')}",
+            [*params, *refresh_row(first_token)],
+        )
+
+    def _guarded(self, sql: str, params: Sequence[object]) -> bool:
+        """Run a `guarded_refresh_insert` statement: False when a guard held it back (nothing changed)."""
+        with self._guard() as conn:
+            try:
+                self._run(conn, sql, params)
+            except psycopg.errors.NotNullViolation:
+                return False
+        return True
 
     def add_session_counted(
         self,
@@ -99,6 +130,7 @@ class PostgresSessionOps(PostgresConnections):
         now: datetime,
         unless: Sequence[Unless] = (),
         consuming: CodeUse | None = None,
+        unchanged: User | None = None,
     ) -> bool:
         # One statement: the counters' upsert, which yields no row while an `unless` holds, is one more
         # WITH query (and so is a code's use, which changes no row when the challenge cannot be used);
@@ -107,19 +139,16 @@ class PostgresSessionOps(PostgresConnections):
         check_unlimited(changes)
         restart = [c.key for c in changes if c.restart]
         counted = [*counter_source_parameters(changes, now, unless), now, restart, now, restart]
-        parts, params = _session_parts(session, audits)
-        insert = INSERT_COUNTED
+        parts, params = _session_parts(session, audits, unchanged)
+        guards = ["counted", "unchanged"] if unchanged is not None else ["counted"]
         if consuming is not None:
             parts.append(USE_CODE)
             params += use_code_values(consuming, lambda at: at)
-            insert = INSERT_COUNTED_USED
-        sql = f"WITH counted AS ({upsert_counters(len(changes), unless)}), {', '.join(parts)} {insert}"
-        with self._guard() as conn:
-            try:
-                self._run(conn, sql, [*counted, *params, *refresh_row(first_token)])
-            except psycopg.errors.NotNullViolation:
-                return False
-        return True
+            guards.append("used")
+        sql = f"WITH counted AS ({upsert_counters(len(changes), unless)}), {', '.join(parts)}"
+        return self._guarded(
+            f"{sql} {guarded_refresh_insert(*guards)}", [*counted, *params, *refresh_row(first_token)]
+        )
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:
         return _session(

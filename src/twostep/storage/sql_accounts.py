@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twostep.domain.models import User
 from twostep.storage.deliveries_sql import Row
 
 USER_COLUMNS = (
@@ -30,6 +31,19 @@ CHALLENGE_WITH_ACCOUNT = (
     " LEFT JOIN users ON users.id = challenges.subject AND challenges.purpose = 'login'"
     " WHERE challenges.id = {p}"
 )
+
+
+def unchanged_account_sql(p: str, same: str) -> str:
+    """A row while the account still has the credentials a sign-in checked (`SessionStore.add_session`'s
+    `unchanged`); `p`: the driver's placeholder, `same`: its NULL-safe equality (the number may be none)."""
+    return (
+        f"SELECT 1 FROM users WHERE id = {p} AND password_hash = {p}"  # noqa: S608 (constants only)
+        f" AND email = {p} AND phone {same} {p}"
+    )
+
+
+def unchanged_account_values(account: User) -> tuple[str, str, str, str | None]:
+    return account.id, account.password_hash, account.email, account.phone
 
 
 class AccountColumns:

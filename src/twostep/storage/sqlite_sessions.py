@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from twostep.domain.counter_batch import CounterChange, Unless, check_unlimited
-from twostep.domain.models import AuditEvent, CodeUse, RefreshToken, Revocation, Session
+from twostep.domain.models import AuditEvent, CodeUse, RefreshToken, Revocation, Session, User
 from twostep.storage.challenges_sql import use_code_sql, use_code_values
+from twostep.storage.sql_accounts import unchanged_account_sql, unchanged_account_values
 from twostep.storage.sql_audit import insert_audits
 from twostep.storage.sqlite_connection import SqliteConnections, Undone, epoch, moment, moment_or_none
 from twostep.storage.sqlite_counters import upsert_counters, upsert_parameters
@@ -19,6 +20,15 @@ INSERT_TOKEN = (
     " family_expires_at, amr, used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 USE_CODE = use_code_sql("?")
+INSERT_SESSION = (
+    "INSERT INTO sessions (id, user_id, created_at, expires_at, auth_time, amr, last_used_at,"
+    " client, ip, revoked_at) "
+)
+SESSION_VALUES = "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# The same row, written only while the account is unchanged: the check is the insert (no more statements).
+SESSION_IF_UNCHANGED = (
+    f"SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS ({unchanged_account_sql('?', 'IS')})"
+)
 
 
 def token_row(t: RefreshToken) -> tuple[object, ...]:
@@ -53,35 +63,51 @@ def _session(row: sqlite3.Row | None) -> Session | None:
 
 
 def _insert_session(
-    conn: sqlite3.Connection, s: Session, first_token: RefreshToken, audits: Sequence[AuditEvent]
-) -> None:
-    conn.execute(
-        "INSERT INTO sessions (id, user_id, created_at, expires_at, auth_time, amr, last_used_at,"
-        " client, ip, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            s.id,
-            s.user_id,
-            epoch(s.created_at),
-            epoch(s.expires_at),
-            epoch(s.auth_time),
-            ",".join(s.amr),
-            epoch(s.last_used_at),
-            s.client,
-            s.ip,
-            epoch(s.revoked_at),
-        ),
+    conn: sqlite3.Connection,
+    s: Session,
+    first_token: RefreshToken,
+    audits: Sequence[AuditEvent],
+    unchanged: User | None,
+) -> bool:
+    """False, having written nothing, while `unchanged` is no longer the account's (`add_session`)."""
+    row = (
+        s.id,
+        s.user_id,
+        epoch(s.created_at),
+        epoch(s.expires_at),
+        epoch(s.auth_time),
+        ",".join(s.amr),
+        epoch(s.last_used_at),
+        s.client,
+        s.ip,
+        epoch(s.revoked_at),
     )
+    if unchanged is None:
+        conn.execute(INSERT_SESSION + SESSION_VALUES, row)
+    elif (
+        conn.execute(
+            INSERT_SESSION + SESSION_IF_UNCHANGED, row + unchanged_account_values(unchanged)
+        ).rowcount
+        != 1
+    ):
+        return False
     conn.execute(INSERT_TOKEN, token_row(first_token))
     if audits:
         conn.execute(*insert_audits(audits, "?", epoch))
+    return True
 
 
 class SqliteSessionOps(SqliteConnections):
     def add_session(
-        self, session: Session, first_token: RefreshToken, audits: Sequence[AuditEvent] = ()
-    ) -> None:
+        self,
+        session: Session,
+        first_token: RefreshToken,
+        audits: Sequence[AuditEvent] = (),
+        unchanged: User | None = None,
+    ) -> bool:
         with self._transaction() as conn:
-            _insert_session(conn, session, first_token, audits)
+            return _insert_session(conn, session, first_token, audits, unchanged)
+        return False  # not reached: `_transaction` swallows only `Undone`, which is not raised here
 
     def add_session_counted(
         self,
@@ -92,6 +118,7 @@ class SqliteSessionOps(SqliteConnections):
         now: datetime,
         unless: Sequence[Unless] = (),
         consuming: CodeUse | None = None,
+        unchanged: User | None = None,
     ) -> bool:
         check_unlimited(changes)
         with self._transaction() as conn:
@@ -106,7 +133,8 @@ class SqliteSessionOps(SqliteConnections):
                 # around it: SQLite copies each page changed under one into a statement journal, which
                 # here outgrew memory into a temporary file, ~0.1 ms of CPU per sign-in.)
                 raise Undone()
-            _insert_session(conn, session, first_token, audits)
+            if not _insert_session(conn, session, first_token, audits, unchanged):
+                raise Undone()  # the account changed: the counts and the code's use are rolled back too
             return True
         return False
 
