@@ -7,6 +7,8 @@ from typing import Any
 from twostep.storage.dynamodb_client import DynamoCalls, deserialize, key, serialize
 from twostep.storage.dynamodb_codec import Codec
 
+QUERY_PAGE_ITEMS = 1000  # items per Query page of `_query_all` (DynamoDB also ends a page at 1 MB)
+
 
 class TableOps:
     """Low-level item operations on `_table`; every call maps errors through `DynamoCalls`."""
@@ -47,6 +49,25 @@ class TableOps:
             **kw,
         )
         return [deserialize(item) for item in answer.get("Items", [])]
+
+    def _query_all(self, condition: str, values: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
+        """Every item the key condition matches, page by page. One Query answers one page only, so what
+        must see every item of an account (its sessions to end, its devices to forget, what its deletion
+        erases) follows `LastEvaluatedKey` to the end; a single page missed the rest."""
+        request = {
+            "TableName": self._table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": serialize(values),
+            "Limit": QUERY_PAGE_ITEMS,
+            **kw,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            answer = self._calls.call("query", **request)
+            items += [deserialize(item) for item in answer.get("Items", [])]
+            if "LastEvaluatedKey" not in answer:
+                return items
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def _transact(self, *items: dict[str, Any]) -> None:
         self._calls.call("transact_write_items", TransactItems=list(items))

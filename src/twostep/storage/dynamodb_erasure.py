@@ -23,20 +23,10 @@ MESSAGES_INDEXED = ("CONFIG", "MESSAGE_AUTHOR_INDEX")
 class ErasureOps(TableOps):
     def _index_keys(self, partition: str) -> list[tuple[str, str]]:
         """(PK, SK) of every item whose GSI1PK is `partition`, all pages."""
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": GSI1,
-            "KeyConditionExpression": "GSI1PK = :p",
-            "ExpressionAttributeValues": serialize({":p": partition}),
-            "ProjectionExpression": "PK, SK",
-        }
-        keys: list[tuple[str, str]] = []
-        while True:
-            answer = self._calls.call("query", **query)
-            keys += [(item["PK"], item["SK"]) for item in map(deserialize, answer.get("Items", []))]
-            if "LastEvaluatedKey" not in answer:
-                return keys
-            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        items = self._query_all(
+            "GSI1PK = :p", {":p": partition}, IndexName=GSI1, ProjectionExpression="PK, SK"
+        )
+        return [(item["PK"], item["SK"]) for item in items]
 
     def anonymise_messages(self, user_id: str, author: str, pseudonym: str) -> int:
         keys = self._index_keys(f"MSGBY#{user_id}")

@@ -27,8 +27,6 @@ from twostep.storage.dynamodb_client import (
     ttl_after,
 )
 
-MAX_LISTED = 100
-
 
 def _passkey_item(c: PasskeyCredential) -> dict[str, Any]:
     return {
@@ -102,10 +100,9 @@ class PasskeyOps(TableOps):
         return None if item is None else _passkey(item)
 
     def list_passkeys(self, user_id: str) -> list[PasskeyCredential]:
-        pointers = self._query(
+        pointers = self._query_all(
             "PK = :p AND begins_with(SK, :k)",
             {":p": f"USER#{user_id}", ":k": "PASSKEY#"},
-            MAX_LISTED,
             ConsistentRead=True,
         )
         found = [self.get_passkey(str(p["credential_id"])) for p in pointers]
@@ -194,11 +191,8 @@ class PasskeyOps(TableOps):
         return device if device.expires_at > now else None
 
     def _device_copies(self, user_id: str) -> list[RememberedDevice]:
-        items = self._query(
-            "PK = :p AND begins_with(SK, :k)",
-            {":p": f"USER#{user_id}", ":k": "DEVICE#"},
-            MAX_LISTED,
-            ConsistentRead=True,
+        items = self._query_all(
+            "PK = :p AND begins_with(SK, :k)", {":p": f"USER#{user_id}", ":k": "DEVICE#"}, ConsistentRead=True
         )
         return [_device(item) for item in items]
 
@@ -228,10 +222,9 @@ class PasskeyOps(TableOps):
         ids) and remembered devices. Ceremonies have no per-user key; one begun for the user expires (ttl)."""
         for item_key in ("TOTP", "RECOVERY"):
             self._calls.call("delete_item", TableName=self._table, Key=key(f"USER#{user_id}", item_key))
-        pointers = self._query(
+        pointers = self._query_all(
             "PK = :p AND begins_with(SK, :k)",
             {":p": f"USER#{user_id}", ":k": "PASSKEY#"},
-            1000,
             ConsistentRead=True,
         )
         for pointer in pointers:

@@ -151,10 +151,9 @@ class SessionOps(TableOps):
         return session(item)
 
     def list_sessions(self, user_id: str, now: datetime) -> list[Session]:
-        items = self._query(
+        items = self._query_all(
             "PK = :p AND begins_with(SK, :s)",
             {":p": f"USER#{user_id}", ":s": "SESSION#"},
-            1000,
             ConsistentRead=True,
         )
         live = [s for s in map(session, items) if s.revoked_at is None and s.expires_at > now]
@@ -195,10 +194,9 @@ class SessionOps(TableOps):
 
     def _forget_session_details(self, user_id: str) -> None:
         """Drop what a deleted user's sessions said about their devices (client, truncated IP)."""
-        items = self._query(
+        items = self._query_all(
             "PK = :p AND begins_with(SK, :s)",
             {":p": f"USER#{user_id}", ":s": "SESSION#"},
-            1000,
             ConsistentRead=True,
         )
         for item in items:

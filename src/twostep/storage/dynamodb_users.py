@@ -203,7 +203,7 @@ class UserOps(TableOps):
 
     def _drop_claims(self, index: str, owner: str) -> None:
         """Other accounts' unproven claims on a number `owner` has just proven lose it."""
-        claims = self._query("PK = :p", {":p": f"PHONECLAIM#{index}"}, 1000, ConsistentRead=True)
+        claims = self._query_all("PK = :p", {":p": f"PHONECLAIM#{index}"}, ConsistentRead=True)
         for claim in claims:
             other = claim["SK"].removeprefix("USER#")
             if other == owner:
@@ -256,11 +256,8 @@ class UserOps(TableOps):
         return True
 
     def _revoke_families(self, user_id: str, now: datetime) -> None:
-        families = self._query(
-            "PK = :p AND begins_with(SK, :f)",
-            {":p": f"USER#{user_id}", ":f": "FAMILY#"},
-            1000,
-            ConsistentRead=True,
+        families = self._query_all(
+            "PK = :p AND begins_with(SK, :f)", {":p": f"USER#{user_id}", ":f": "FAMILY#"}, ConsistentRead=True
         )
         for family in families:
             self.revoke_family(family["family_id"], now)  # type: ignore[attr-defined]
