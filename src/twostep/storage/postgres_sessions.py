@@ -140,7 +140,7 @@ class PostgresSessionOps(PostgresConnections):
         restart = [c.key for c in changes if c.restart]
         counted = [*counter_source_parameters(changes, now, unless), now, restart, now, restart]
         parts, params = _session_parts(session, audits, unchanged)
-        guards = ["counted", "unchanged"] if unchanged is not None else ["counted"]
+        guards = ["counted"] if unchanged is None else ["counted", "unchanged"]
         if consuming is not None:
             parts.append(USE_CODE)
             params += use_code_values(consuming, lambda at: at)

@@ -84,13 +84,10 @@ def _insert_session(
     )
     if unchanged is None:
         conn.execute(INSERT_SESSION + SESSION_VALUES, row)
-    elif (
-        conn.execute(
-            INSERT_SESSION + SESSION_IF_UNCHANGED, row + unchanged_account_values(unchanged)
-        ).rowcount
-        != 1
-    ):
-        return False
+    else:
+        checked = (*row, *unchanged_account_values(unchanged))
+        if conn.execute(INSERT_SESSION + SESSION_IF_UNCHANGED, checked).rowcount != 1:
+            return False
     conn.execute(INSERT_TOKEN, token_row(first_token))
     if audits:
         conn.execute(*insert_audits(audits, "?", epoch))
