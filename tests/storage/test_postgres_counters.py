@@ -5,7 +5,6 @@ costs here (the storage's own statement trace)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import psycopg
@@ -17,16 +16,6 @@ from twostep.storage.postgres import PostgresStorage
 from twostep.storage.postgres_counters import upsert_counters
 
 END = NOW + timedelta(seconds=60)
-
-
-@pytest.fixture
-def storage(postgres_url: str) -> Iterator[PostgresStorage]:
-    store = PostgresStorage(postgres_url, pool_size=2)
-    store.init_schema()
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _traced(

@@ -8,27 +8,15 @@ taken before the change commits, and may commit after the change has listed the 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
-import pytest
 
 from tests.contract.helpers import make_refresh, make_user
 from tests.contract.test_sessions import make_session
 from twostep.storage.postgres import PostgresStorage
 
 WAIT_BOUND_SECONDS = 30  # how long to look for the waiting statement before giving up (not a timing)
-
-
-@pytest.fixture
-def storage(postgres_url: str) -> Iterator[PostgresStorage]:
-    store = PostgresStorage(postgres_url, pool_size=2)
-    store.init_schema()
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _waiting_on_a_lock(observer: psycopg.Connection[tuple[object, ...]]) -> bool:
