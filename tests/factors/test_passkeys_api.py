@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD, latest_code, register, sign_in
 from tests.factors.soft_authenticator import SoftAuthenticator, b64url
+from tests.functional.test_sign_in_during_change import change_password_during
 from twostep.container import Container
 
 ORIGIN = "http://testserver"  # the TestClient's origin; in dev the RP id follows the request
@@ -85,6 +86,22 @@ def test_a_passkey_cannot_finish_a_sign_in_begun_before_a_password_change(
     assert changed.status_code == 204
     refused = passkey_step(client, started["otpId"], device)
     assert (refused.status_code, refused.json()["code"]) == (410, "credentials_changed")
+
+
+def test_a_passwordless_sign_in_read_as_the_password_changes_opens_no_session(
+    client: TestClient, container: Container, device: SoftAuthenticator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The change commits after the sign-in read the passkey's account, before its session is written."""
+    options = client.post("/login/passkey/options").json()
+    credential = device.get(options["publicKey"])
+    ended = change_password_during(monkeypatch, container.storage, "get_user", container)
+    refused = client.post(
+        "/login/passkey", json={"ceremonyId": options["ceremonyId"], "credential": credential}
+    )
+    assert refused.status_code == 410 and refused.json().get("code") == "credentials_changed", refused.text
+    assert ended == [0]
+    user = container.storage.find_user_by_email("test@example.com")
+    assert user is not None and container.storage.list_sessions(user.id, container.clock.now()) == []
 
 
 def test_passwordless_sign_in_needs_user_verification(client: TestClient, device: SoftAuthenticator) -> None:

@@ -33,7 +33,7 @@ def _user_id(container: Container) -> str:
     return user.id
 
 
-def _change_password_during(
+def change_password_during(
     monkeypatch: pytest.MonkeyPatch, owner: object, name: str, container: Container
 ) -> list[int]:
     """Make the next call of `owner.name` (a class's method or an object's attribute), after its own work,
@@ -74,7 +74,7 @@ def test_a_password_only_sign_in_checked_as_the_password_changes_opens_no_sessio
         register(client, phone=None)
         first = client.post("/login", json={"email": EMAIL, "password": PASSWORD})
         assert first.status_code == 200 and "accessToken" in first.json(), first.text
-        ended = _change_password_during(monkeypatch, PasswordHasher, "verify", container)
+        ended = change_password_during(monkeypatch, PasswordHasher, "verify", container)
         _refused(client, container, {"email": EMAIL, "password": PASSWORD})
         assert ended == [0]  # the change found and ended the first sign-in's session
         again = client.post("/login", json={"email": EMAIL, "password": NEW_PASSWORD})
@@ -89,7 +89,7 @@ def test_a_remembered_device_sign_in_as_the_password_changes_opens_no_session(
     verified = client.post(
         f"/otp/{started['otpId']}/verify", json={"otp": latest_code(container), "rememberDevice": True}
     ).json()
-    _change_password_during(monkeypatch, DeviceService, "recognises", container)
+    change_password_during(monkeypatch, DeviceService, "recognises", container)
     _refused(
         client, container, {"email": EMAIL, "password": PASSWORD, "deviceToken": verified["deviceToken"]}
     )
@@ -113,7 +113,7 @@ def test_a_sign_in_finished_as_the_password_changes_opens_no_session(
     sign_in(client, container)  # proves the number: the next sign-in stores its counts with the session
     started = client.post("/login", json={"email": EMAIL, "password": PASSWORD}).json()
     code = latest_code(container)
-    ended = _change_password_during(monkeypatch, container.limits, "code_success_counts", container)
+    ended = change_password_during(monkeypatch, container.limits, "code_success_counts", container)
     done = client.post(f"/otp/{started['otpId']}/verify", json={"otp": code})
     assert done.status_code == 410 and done.json().get("code") == "credentials_changed", done.text
     assert ended == [0]

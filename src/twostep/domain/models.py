@@ -32,11 +32,16 @@ class User:
     locale: str | None = None  # the language the account wants its texts in (a BCP 47 tag); None: none
 
     @property
+    def credentials(self) -> tuple[str, str | None, str]:
+        """What a change of ends the account's sessions and its unfinished sign-ins and resets: the
+        password hash, the phone number and the email address (in this order)."""
+        return self.password_hash, self.phone, self.email
+
+    @property
     def credentials_tag(self) -> str:
-        """A digest of the password hash, the phone number and the email address, kept with each sign-in
-        and password reset begun under them: once one changed, such a flow cannot be finished
-        (`services/unchanged_credentials.py`)."""
-        text = f"{self.password_hash}\x00{self.phone or ''}\x00{self.email}"
+        """A digest of `credentials`, kept with each sign-in and password reset begun under them: once one
+        changed, such a flow cannot be finished (`services/unchanged_credentials.py`)."""
+        text = "\x00".join(part or "" for part in self.credentials)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

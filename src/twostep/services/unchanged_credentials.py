@@ -7,6 +7,10 @@ code afterwards (the old password's holder's, or a code texted to the old number
 went to the old number or address would still set a password. Each login and reset keeps the account's
 `User.credentials_tag` from when it began (`Challenge.credentials_tag`), compared with the account as it is
 when the flow is finished.
+
+That covers a flow's start to its last step. From the last step's read of the account to its session's
+write, the storage itself checks: `TokenService.issue_pair` stores a session only for the account as read
+(`SessionStore.add_session`'s `unchanged`).
 """
 
 from __future__ import annotations

@@ -34,6 +34,9 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
+CHECK_FAILED = "ConditionalCheckFailed"  # a transaction item's cancellation reason: its condition failed
+
+
 class ConditionFailed(Exception):
     """A ConditionExpression (or a transaction's condition) refused the write. For a transaction,
     `reasons` holds DynamoDB's CancellationReasons, one per item in order (with the old item where
@@ -134,7 +137,7 @@ class DynamoCalls:
                     raise ConditionFailed(code) from exc
                 if code == "TransactionCanceledException":
                     reasons = _cancellation_codes(exc)
-                    if "ConditionalCheckFailed" in reasons:
+                    if CHECK_FAILED in reasons:
                         raise ConditionFailed(code, _cancellation_reasons(exc)) from exc
                     if "TransactionConflict" in reasons and attempt + 1 < TRANSACTION_CONFLICT_RETRIES:
                         time.sleep(0.01 * (attempt + 1))

@@ -16,6 +16,7 @@ from twostep.domain.models import AuditEvent, RefreshToken, Revocation, Session,
 from twostep.storage import dynamodb_codec as codec
 from twostep.storage.dynamodb_base import TableOps
 from twostep.storage.dynamodb_client import (
+    CHECK_FAILED,
     ConditionFailed,
     key,
     maybe_datetime,
@@ -27,7 +28,6 @@ from twostep.storage.dynamodb_client import (
 )
 from twostep.storage.dynamodb_revocations import read_revocations, revocation_item
 
-CHECK_FAILED = "ConditionalCheckFailed"
 SESSION_AUDITS = 95  # a TransactWriteItems holds 100 items; a session takes 4, its account's check 1
 
 

@@ -35,15 +35,17 @@ CHALLENGE_WITH_ACCOUNT = (
 
 def unchanged_account_sql(p: str, same: str) -> str:
     """A row while the account still has the credentials a sign-in checked (`SessionStore.add_session`'s
-    `unchanged`); `p`: the driver's placeholder, `same`: its NULL-safe equality (the number may be none)."""
+    `unchanged`); `p`: the driver's placeholder, `same`: its NULL-safe equality (the number may be none).
+    Its parameters: `unchanged_account_values`."""
     return (
         f"SELECT 1 FROM users WHERE id = {p} AND password_hash = {p}"  # noqa: S608 (constants only)
-        f" AND email = {p} AND phone {same} {p}"
+        f" AND phone {same} {p} AND email = {p}"
     )
 
 
-def unchanged_account_values(account: User) -> tuple[str, str, str, str | None]:
-    return account.id, account.password_hash, account.email, account.phone
+def unchanged_account_values(account: User) -> tuple[str, str, str | None, str]:
+    """The id, then `User.credentials` in their order."""
+    return account.id, *account.credentials
 
 
 class AccountColumns:
