@@ -50,7 +50,7 @@ def test_proving_the_same_number_changes_no_credential(storage: Storage) -> None
 
 
 CHANGES: dict[str, Callable[[Storage, User], object]] = {
-    "password": lambda s, u: s.set_password_hash(u.id, "$argon2id$new"),
+    "password": lambda s, u: s.set_password_hash(u, "$argon2id$new"),
     "number": lambda s, u: s.prove_phone(u.id, E164("+905551112233")),
     "address": lambda s, u: s.prove_email(u.id, "new@example.com"),
     "deleted": lambda s, u: s.delete_user(u.id, NOW),
@@ -79,7 +79,7 @@ def test_a_counted_session_of_a_changed_account_uses_no_code_and_counts_nothing(
     challenge = make_challenge(subject=user.id)
     storage.put_challenge(challenge)
     storage.increment_counter(FAILURES, 2, NOW, DAY)
-    storage.set_password_hash(user.id, "$argon2id$new")
+    assert storage.set_password_hash(user, "$argon2id$new")
     session = make_session(user.id)
     token = make_refresh(family=session.id, user_id=user.id)
     stored = storage.add_session_counted(
@@ -109,7 +109,7 @@ def test_no_session_outlives_a_password_change_that_ends_them_all(storage: Stora
 
     def act(index: int) -> bool:
         if index == sign_ins:
-            storage.set_password_hash(user.id, f"$argon2id$new{round_}")
+            assert storage.set_password_hash(user, f"$argon2id$new{round_}")
             for live in storage.list_sessions(user.id, NOW):
                 storage.revoke_family(live.id, NOW)
             return True

@@ -53,13 +53,6 @@ def test_fifty_concurrent_registrations_of_one_email_make_one_account(storage: S
     assert found is not None and found.id == created[0]
 
 
-def test_set_password_hash(storage: Storage) -> None:
-    user = make_user()
-    storage.add_user(user)
-    storage.set_password_hash(user.id, "$argon2id$new")
-    assert storage.get_user(user.id).password_hash == "$argon2id$new"  # type: ignore[union-attr]
-
-
 def test_list_users_pages(storage: Storage) -> None:
     for i in range(5):
         storage.add_user(make_user(email=f"u{i}@example.com", phone=None))

@@ -305,7 +305,9 @@ def test_a_sign_in_that_rehashes_the_password_can_be_finished(
     sign_in(client, container)
     user = container.storage.find_user_by_email("test@example.com")
     assert user is not None
-    container.storage.set_password_hash(user.id, PasswordHasher(memory_kib=8192, time_cost=1).hash(PASSWORD))
+    assert container.storage.set_password_hash(
+        user, PasswordHasher(memory_kib=8192, time_cost=1).hash(PASSWORD)
+    )
     otp_id, code = begin_sign_in(client, container)
     rehashed = container.storage.get_user(user.id)
     assert rehashed is not None and not container.passwords.needs_rehash(rehashed.password_hash)

@@ -51,7 +51,7 @@ def reset(body: ResetRequest, container: ContainerDep, ctx: ContextDep) -> Respo
 @router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(400, 401, 429, 503, *BODY_ERRORS),
+    responses=errors(400, 401, 410, 429, 503, *BODY_ERRORS),
     openapi_extra=BEARER,
 )
 def change_password(

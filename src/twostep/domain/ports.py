@@ -82,7 +82,15 @@ class UserStore(Protocol):
         two requests in turn). The account is read whatever the batch did."""
         ...
 
-    def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
+    def set_password_hash(self, account: User, password_hash: str) -> bool:
+        """Store a new password hash for `account`, only while the stored account still has `account`'s
+        credentials (`User.credentials`: its password hash, number and address); True once stored.
+
+        False, and nothing written, once one of them changed or the account is gone: a request that
+        checked the account (its password, a reset's code) and then wrote unconditionally overwrote a
+        change that committed in between (an old password's rehash undid a change). The check and the
+        write are one storage request."""
+        ...
 
     def set_user_locale(self, user_id: str, locale: str | None) -> bool:
         """Store (None: forget) the language the user wants texts in; False when there is no such user."""

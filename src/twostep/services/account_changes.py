@@ -24,6 +24,7 @@ from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitsService
 from twostep.services.session_ending import SessionEnder
 from twostep.services.texts import TextChoice
+from twostep.services.unchanged_credentials import set_password_hash_unchanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +75,16 @@ class AccountChangeService:
     def change_password(
         self, user_id: str, current: str, new: str, ctx: RequestContext = NO_CONTEXT, keep: str | None = None
     ) -> None:
-        """Raises: InvalidCredentials, RateLimited, WeakPassword / InvalidInput."""
+        """Raises: InvalidCredentials, RateLimited, WeakPassword / InvalidInput, CredentialsChanged (the
+        account's password, number or address changed since it was read: of two changes made with one
+        current password, the later is refused instead of replacing the first)."""
         user = self._user(user_id)
         self._check_password(user, current, ctx)
         check_password_rules(new, context_words=(self._org, user.email, user.email.split("@")[0]))
-        self._users.set_password_hash(user.id, self._hasher.hash(new))
+        new_hash = self._hasher.hash(new)
+        set_password_hash_unchanged(
+            self._users, user, new_hash, self._audit, ctx, event="password_change_failed"
+        )
         self._audit.record("password_changed", ctx=ctx, user_id=user.id)
         self._sessions.end_all(user.id, keep=keep, ctx=ctx, reason="password_changed")
         self._notify(user, "password_changed", "", phone=None, ctx=ctx)

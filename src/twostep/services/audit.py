@@ -46,6 +46,7 @@ EVENTS = frozenset(
         "password_reset_requested",
         "password_reset",
         "password_reset_failed",  # refused after its right code: the account changed since it began
+        "password_change_failed",  # refused after its right password: the account changed meanwhile
         "notice_sent",
         "destination_blocked",
         "destination_unblocked",

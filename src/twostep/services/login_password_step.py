@@ -23,7 +23,7 @@ from twostep.services.devices import DeviceService
 from twostep.services.limits import LimitsService
 from twostep.services.second_factor import SecondFactorService
 from twostep.services.tokens import TokenPair, TokenService
-from twostep.services.unchanged_credentials import current_login
+from twostep.services.unchanged_credentials import current_login, set_password_hash_unchanged
 
 REMEMBERED_DEVICE_AMR = ("pwd", "device")
 # An authenticator app or a passkey takes longer to reach than a text message.
@@ -84,7 +84,8 @@ class PasswordStep:
         """`device_token` from an earlier "remember this device" skips the second factor.
 
         Raises: InvalidCredentials, AccountLocked, RateLimited, SecondFactorRequired, SmsDeliveryError,
-            CredentialsChanged (without a second step: the password changed while it was checked).
+            CredentialsChanged (the password changed while it was checked: without a second step, or
+            where the password is rehashed).
         """
         try:
             email = normalise_email(email)
@@ -113,8 +114,11 @@ class PasswordStep:
         # before a code goes out) read, in one storage request.
         code_failures = self._limits.login_succeeded(attempt, user.id)
         if self._hasher.needs_rehash(user.password_hash):
-            user = replace(user, password_hash=self._hasher.hash(password))  # its sign-in's tag: the new hash
-            self._users.set_password_hash(user.id, user.password_hash)
+            # Its sign-in's tag is the new hash's. Raises CredentialsChanged: changed since its check.
+            new_hash = self._hasher.hash(password)
+            user = set_password_hash_unchanged(
+                self._users, user, new_hash, self._audit, ctx, event="login_failed"
+            )
         if self._devices is not None and self._devices.recognises(device_token, user.id):
             # The second factor is possession of this device's token, set by an earlier sign-in with
             # two factors. RFC 8176 registers no value for it; `device` says it without colliding.

@@ -25,7 +25,7 @@ from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitsService
 from twostep.services.session_ending import SessionEnder
-from twostep.services.unchanged_credentials import refuse_if_changed
+from twostep.services.unchanged_credentials import refuse_if_changed, set_password_hash_unchanged
 
 Channel = Literal["auto", "sms", "email"]
 
@@ -139,6 +139,9 @@ class PasswordRecoveryService:
             raise ChallengeNotFound()
         # Only after the right code: before it, the answer would tell a guesser that the account changed.
         refuse_if_changed(challenge, user, self._audit, ctx, event="password_reset_failed")
-        self._users.set_password_hash(user.id, self._hasher.hash(new_password))
+        new_hash = self._hasher.hash(new_password)
+        set_password_hash_unchanged(
+            self._users, user, new_hash, self._audit, ctx, event="password_reset_failed"
+        )
         self._audit.record("password_reset", ctx=ctx, user_id=user.id)
         self._sessions.end_all(user.id, ctx=ctx, reason="password_reset")

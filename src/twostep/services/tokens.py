@@ -14,7 +14,6 @@ from twostep.domain.clock import Clock
 from twostep.domain.counter_batch import CounterChange, Unless
 from twostep.domain.errors import (
     AccountLocked,
-    CredentialsChanged,
     InvalidToken,
     RefreshTokenReused,
     SessionLacksSecondFactor,
@@ -43,6 +42,7 @@ from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.client_description import describe_client, truncate_ip
 from twostep.services.keyring import KeyRing
+from twostep.services.unchanged_credentials import refuse_changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +101,7 @@ class TokenService:
         """
         session, refresh, record = self._new_session(user, amr, ctx)
         if not self._sessions.add_session(session, record, audits, unchanged=user):
-            self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason="credentials_changed")
-            raise CredentialsChanged()
+            refuse_changed(user, self._audit, ctx, event="login_failed")
         return self._access(user, session, refresh)
 
     def issue_pair_counted(

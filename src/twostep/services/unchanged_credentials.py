@@ -8,16 +8,20 @@ went to the old number or address would still set a password. Each login and res
 `User.credentials_tag` from when it began (`Challenge.credentials_tag`), compared with the account as it is
 when the flow is finished.
 
-That covers a flow's start to its last step. From the last step's read of the account to its session's
-write, the storage itself checks: `TokenService.issue_pair` stores a session only for the account as read
-(`SessionStore.add_session`'s `unchanged`).
+That covers a flow's start to its last step. From the last step's read of the account to its write, the
+storage itself checks: `TokenService.issue_pair` stores a session only for the account as read
+(`SessionStore.add_session`'s `unchanged`), and a new password hash (a change, a reset, a sign-in's rehash)
+is stored only over the credentials its request checked (`UserStore.set_password_hash`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import NoReturn
+
 from twostep.domain.errors import ChallengeNotFound, CredentialsChanged
 from twostep.domain.models import Challenge, RequestContext, User
-from twostep.domain.ports import ChallengeStore
+from twostep.domain.ports import ChallengeStore, UserStore
 from twostep.services.audit import AuditService
 
 
@@ -29,8 +33,31 @@ def refuse_if_changed(
     email's reset) or without an account (deleted): left to the caller."""
     tag = challenge.credentials_tag
     if tag is not None and account is not None and account.credentials_tag != tag:
-        audit.record(event, ctx=ctx, user_id=account.id, reason="credentials_changed")
-        raise CredentialsChanged()
+        refuse_changed(account, audit, ctx, event=event)
+
+
+def refuse_changed(account: User, audit: AuditService, ctx: RequestContext, *, event: str) -> NoReturn:
+    """Raises: CredentialsChanged, audited as `event` with `reason: credentials_changed`."""
+    audit.record(event, ctx=ctx, user_id=account.id, reason="credentials_changed")
+    raise CredentialsChanged()
+
+
+def set_password_hash_unchanged(
+    users: UserStore,
+    account: User,
+    password_hash: str,
+    audit: AuditService,
+    ctx: RequestContext,
+    *,
+    event: str,
+) -> User:
+    """`account` with its new `password_hash`, stored only while the account is as its request checked it
+    (a change committed meanwhile would otherwise be overwritten: an old password's rehash undid it).
+
+    Raises: CredentialsChanged (audited as `event`), nothing stored."""
+    if not users.set_password_hash(account, password_hash):
+        refuse_changed(account, audit, ctx, event=event)
+    return replace(account, password_hash=password_hash)
 
 
 def current_login(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twostep.domain.models import User
 from twostep.storage.dynamodb_client import DynamoCalls, deserialize, key, serialize
 from twostep.storage.dynamodb_codec import Codec
 
@@ -17,6 +18,16 @@ class TableOps:
         self._calls = calls
         self._table = table
         self._codec = codec
+
+    def _unchanged_condition(self, account: User) -> tuple[str, dict[str, Any]]:
+        """A condition on the account's profile item that holds while it has `account`'s password hash,
+        address and number (by its index: a number sealed with KMS reads differently each time), and its
+        values (`:h`, `:e`, `:p`)."""
+        values: dict[str, Any] = {":h": account.password_hash, ":e": account.email}
+        phone = "attribute_not_exists(phone_index)"
+        if account.phone is not None:
+            phone, values[":p"] = "phone_index = :p", self._codec.phone_index(account.phone)
+        return f"password_hash = :h AND email = :e AND {phone}", values
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         answer = self._calls.call("get_item", TableName=self._table, Key=key(pk, sk), ConsistentRead=True)

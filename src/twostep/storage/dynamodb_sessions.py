@@ -116,18 +116,14 @@ class SessionOps(TableOps):
         ]
 
     def _unchanged_check(self, account: User) -> dict[str, Any]:
-        """Holds while the account's profile has the sign-in's password hash, address and number (by its
-        index: a number sealed with KMS reads differently each time). A transaction is serialised with
-        the profile's updates, so a change either refuses the session or finds it to end it."""
-        values: dict[str, Any] = {":h": account.password_hash, ":e": account.email}
-        phone = "attribute_not_exists(phone_index)"
-        if account.phone is not None:
-            phone, values[":p"] = "phone_index = :p", self._codec.phone_index(account.phone)
+        """`_unchanged_condition` as a transaction's item. A transaction is serialised with the profile's
+        updates, so a change either refuses the session or finds it to end it."""
+        condition, values = self._unchanged_condition(account)
         return {
             "ConditionCheck": {
                 "TableName": self._table,
                 "Key": key(f"USER#{account.id}", "PROFILE"),
-                "ConditionExpression": f"password_hash = :h AND email = :e AND {phone}",
+                "ConditionExpression": condition,
                 "ExpressionAttributeValues": serialize(values),
             }
         }

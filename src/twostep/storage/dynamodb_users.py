@@ -88,15 +88,19 @@ class UserOps(TableOps):
         # for a known email than for an unknown one.
         return self.find_user_by_email(email), None
 
-    def set_password_hash(self, user_id: str, password_hash: str) -> None:
-        with contextlib.suppress(ConditionFailed):  # no such user: nothing to change
+    def set_password_hash(self, account: User, password_hash: str) -> bool:
+        condition, values = self._unchanged_condition(account)  # false on a missing item too
+        try:
             self._update(
-                f"USER#{user_id}",
+                f"USER#{account.id}",
                 "PROFILE",
-                "SET password_hash = :h",
-                {":h": password_hash},
-                ConditionExpression="attribute_exists(PK)",
+                "SET password_hash = :new",
+                values | {":new": password_hash},
+                ConditionExpression=condition,
             )
+        except ConditionFailed:
+            return False
+        return True
 
     def set_user_locale(self, user_id: str, locale: str | None) -> bool:
         # Clearing removes the attribute; the condition's `:sk` keeps the values map non-empty either way.

@@ -69,10 +69,12 @@ class MemoryUsers(MemorySessions, MemoryFactors):
             user = self.find_user_by_email(email)
             return (None, None) if user is None else (user, self.enrolled_factors(user.id))
 
-    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+    def set_password_hash(self, account: User, password_hash: str) -> bool:
         with self._lock:
-            if user_id in self._users:
-                self._users[user_id] = replace(self._users[user_id], password_hash=password_hash)
+            if not self._unchanged(account):
+                return False
+            self._users[account.id] = replace(self._users[account.id], password_hash=password_hash)
+            return True
 
     def set_user_locale(self, user_id: str, locale: str | None) -> bool:
         with self._lock:

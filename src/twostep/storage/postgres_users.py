@@ -18,7 +18,10 @@ from twostep.domain.models import Page, User
 from twostep.storage.postgres_connection import Row
 from twostep.storage.postgres_factors import ERASE_FACTORS_OF_USER
 from twostep.storage.postgres_sessions import PostgresSessionOps
+from twostep.storage.sql_accounts import set_password_hash_sql, unchanged_account_values
 from twostep.storage.sql_factor_summary import FIND_SIGNING_IN, enrolled
+
+SET_PASSWORD_HASH = set_password_hash_sql("%s", "IS NOT DISTINCT FROM")
 
 
 def user_of(row: Row | None) -> User | None:
@@ -116,8 +119,10 @@ class PostgresUsers(PostgresSessionOps):
         row = self._one(FIND_SIGNING_IN.format(p="%s", id='users.id COLLATE "default"'), (email,))
         return (None, None) if row is None else (user_of(row), enrolled(row))
 
-    def set_password_hash(self, user_id: str, password_hash: str) -> None:
-        self._execute("UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id))
+    def set_password_hash(self, account: User, password_hash: str) -> bool:
+        # READ COMMITTED: an UPDATE that waited for a concurrent change's row lock checks its condition
+        # again on the committed row, so the change is seen (no `FOR SHARE` needed, unlike a read).
+        return self._execute(SET_PASSWORD_HASH, (password_hash, *unchanged_account_values(account))) == 1
 
     def set_user_locale(self, user_id: str, locale: str | None) -> bool:
         return self._execute("UPDATE users SET locale = %s WHERE id = %s", (locale, user_id)) == 1

@@ -33,14 +33,22 @@ CHALLENGE_WITH_ACCOUNT = (
 )
 
 
+def unchanged_account_where(p: str, same: str) -> str:
+    """The users row while the account still has the credentials a request checked (`add_session`'s
+    `unchanged`, `set_password_hash`'s `account`); `p`: the driver's placeholder, `same`: its NULL-safe
+    equality (the number may be none). Its parameters: `unchanged_account_values`."""
+    return f"id = {p} AND password_hash = {p} AND phone {same} {p} AND email = {p}"
+
+
 def unchanged_account_sql(p: str, same: str) -> str:
-    """A row while the account still has the credentials a sign-in checked (`SessionStore.add_session`'s
-    `unchanged`); `p`: the driver's placeholder, `same`: its NULL-safe equality (the number may be none).
-    Its parameters: `unchanged_account_values`."""
-    return (
-        f"SELECT 1 FROM users WHERE id = {p} AND password_hash = {p}"  # noqa: S608 (constants only)
-        f" AND phone {same} {p} AND email = {p}"
-    )
+    """A row while the account is unchanged (`unchanged_account_where`, the same parameters)."""
+    return f"SELECT 1 FROM users WHERE {unchanged_account_where(p, same)}"  # noqa: S608 (constants only)
+
+
+def set_password_hash_sql(p: str, same: str) -> str:
+    """The new hash's update, while the account is unchanged; its parameters: the hash, then
+    `unchanged_account_values`."""
+    return f"UPDATE users SET password_hash = {p} WHERE {unchanged_account_where(p, same)}"  # noqa: S608
 
 
 def unchanged_account_values(account: User) -> tuple[str, str, str | None, str]:

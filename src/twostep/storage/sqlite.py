@@ -23,7 +23,12 @@ from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.deliveries_sql import values as delivery_values
 from twostep.storage.purge_sql import purge_statements
 from twostep.storage.sign_in_counts import CountsThenAccount
-from twostep.storage.sql_accounts import CHALLENGE_WITH_ACCOUNT, account_of
+from twostep.storage.sql_accounts import (
+    CHALLENGE_WITH_ACCOUNT,
+    account_of,
+    set_password_hash_sql,
+    unchanged_account_values,
+)
 from twostep.storage.sql_audit import insert_audits
 from twostep.storage.sql_factor_summary import FIND_SIGNING_IN, enrolled
 from twostep.storage.sqlite_blocks import SqlitePrefixBlocks
@@ -48,6 +53,7 @@ def challenge_row(c: Challenge) -> tuple[object, ...]:
 
 
 _CHALLENGE_WITH_ACCOUNT = CHALLENGE_WITH_ACCOUNT.format(p="?")
+SET_PASSWORD_HASH = set_password_hash_sql("?", "IS")
 
 
 class SqliteStorage(
@@ -141,8 +147,9 @@ class SqliteStorage(
         row = self._one(FIND_SIGNING_IN.format(p="?", id="users.id"), (email,))
         return (None, None) if row is None else (self._user(row), enrolled(row))
 
-    def set_password_hash(self, user_id: str, password_hash: str) -> None:
-        self._execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+    def set_password_hash(self, account: User, password_hash: str) -> bool:
+        update = (password_hash, *unchanged_account_values(account))
+        return self._execute(SET_PASSWORD_HASH, update).rowcount == 1
 
     def set_user_locale(self, user_id: str, locale: str | None) -> bool:
         return self._execute("UPDATE users SET locale = ? WHERE id = ?", (locale, user_id)).rowcount == 1
