@@ -4,7 +4,8 @@
 The change ends every session of the account and forgets its remembered devices. A sign-in that read the
 account before the change and wrote its session after the change listed the sessions to end kept that
 session (`200`): whoever held the old password could keep signing in in a loop and so outlast the change.
-The session is now stored only while the account is as the sign-in checked it (`410 credentials_changed`).
+The session is now stored only while the account is as the sign-in checked it (`410 credentials_changed`),
+and so is a device the sign-in remembers.
 Each test makes the change commit at the one moment a concurrent request would: inside the sign-in's
 check, through the same services a `POST /me/password` uses.
 """
@@ -22,6 +23,7 @@ from twostep.api.app import create_app
 from twostep.container import Container
 from twostep.domain.passwords import PasswordHasher
 from twostep.services.devices import DeviceService
+from twostep.services.tokens import TokenService
 
 NEW_PASSWORD = "a brand new passphrase here"
 EMAIL = "test@example.com"
@@ -118,3 +120,25 @@ def test_a_sign_in_finished_as_the_password_changes_opens_no_session(
     assert done.status_code == 410 and done.json().get("code") == "credentials_changed", done.text
     assert ended == [0]
     assert container.storage.list_sessions(_user_id(container), container.clock.now()) == []
+
+
+def test_a_device_remembered_as_the_password_changes_is_not_kept(
+    client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The change forgets every remembered device. One whose sign-in stored its session before the change
+    and its device after the change's forgetting was kept: a later holder of the new password would skip
+    the second step on it. The device is now stored only while the account is as its sign-in checked it."""
+    register(client)
+    sign_in(client, container)
+    started = client.post("/login", json={"email": EMAIL, "password": PASSWORD}).json()
+    ended = change_password_during(monkeypatch, TokenService, "_access", container)
+    done = client.post(
+        f"/otp/{started['otpId']}/verify", json={"otp": latest_code(container), "rememberDevice": True}
+    )
+    assert (done.status_code, done.json().get("code")) == (410, "credentials_changed"), done.text
+    assert ended == [0]  # the change found the sign-in's session and ended it
+    assert container.storage.list_remembered_devices(_user_id(container), container.clock.now()) == []
+    assert container.storage.list_sessions(_user_id(container), container.clock.now()) == []
+    events = container.storage.list_audit(_user_id(container), limit=50)
+    assert [e.detail.get("reason") for e in events if e.event == "login_failed"] == ["credentials_changed"]
+    assert not any(e.event == "device_remembered" for e in events)

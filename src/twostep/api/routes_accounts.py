@@ -145,7 +145,7 @@ def signed_in_response(
     """The tokens (the transport's way), a device token when asked, a warning when codes run low."""
     pair = transport.deliver(signed.pair, response)
     devices = container.factors.devices
-    token = devices.remember(signed.user_id, device_label(request), ctx) if remember else None
+    token = devices.remember(signed.account, device_label(request), ctx) if remember else None
     web = is_web_client(request)
     if token is not None and web:
         set_device_cookie(response, token, devices.lifetime_seconds)

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from twostep.domain.factor_summary import EnrolledFactorStore
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice, TotpFactor
+from twostep.domain.models import User
 
 
 class TotpStore(Protocol):
@@ -81,7 +82,13 @@ class CeremonyStore(Protocol):
 
 
 class RememberedDeviceStore(Protocol):
-    def add_remembered_device(self, device: RememberedDevice) -> None: ...
+    def add_remembered_device(self, device: RememberedDevice, unchanged: User | None = None) -> bool:
+        """Store the device; True once stored. `unchanged`: the account as the sign-in that remembers it
+        checked it; while its password hash, number or address is no longer the stored account's (or it
+        is gone), nothing is stored and the answer is False, in the same write (as
+        `SessionStore.add_session`'s): a password change forgets every device, so one stored after the
+        change's forgetting would outlive it."""
+        ...
 
     def find_remembered_device(self, token_hash: str, now: datetime) -> RememberedDevice | None:
         """The unexpired device with this token hash."""

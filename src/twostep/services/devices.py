@@ -11,9 +11,10 @@ from datetime import timedelta
 from twostep.domain.clock import Clock
 from twostep.domain.factor_ports import RememberedDeviceStore
 from twostep.domain.factors import RememberedDevice
-from twostep.domain.models import NO_CONTEXT, RequestContext
+from twostep.domain.models import NO_CONTEXT, RequestContext, User
 from twostep.services.audit import AuditService
 from twostep.services.session_ending import SessionEnder
+from twostep.services.unchanged_credentials import refuse_changed
 
 MAX_LABEL = 120
 MAX_TOKEN_LENGTH = 128
@@ -37,22 +38,28 @@ class DeviceService:
     def lifetime_seconds(self) -> int:
         return int(self._lifetime.total_seconds())
 
-    def remember(self, user_id: str, label: str, ctx: RequestContext = NO_CONTEXT) -> str | None:
-        """A new device token for the user (None when remembering is off); shown once."""
+    def remember(self, account: User, label: str, ctx: RequestContext = NO_CONTEXT) -> str | None:
+        """A new device token for the account as its sign-in checked it (None when remembering is off);
+        shown once.
+
+        Raises: CredentialsChanged (audited as a failed sign-in): the account's password, number or address
+            changed since; nothing stored. The sign-in's session, stored before, was ended by the change.
+        """
         if not self.enabled:
             return None
         token = "rd_" + secrets.token_urlsafe(32)
         now = self._clock.now()
         device = RememberedDevice(
             id=str(uuid.uuid4()),
-            user_id=user_id,
+            user_id=account.id,
             token_hash=hash_device_token(token),
             created_at=now,
             expires_at=now + self._lifetime,
             label=" ".join(label.split())[:MAX_LABEL],
         )
-        self._store.add_remembered_device(device)
-        self._audit.record("device_remembered", ctx=ctx, user_id=user_id, device=device.id)
+        if not self._store.add_remembered_device(device, unchanged=account):
+            refuse_changed(account, self._audit, ctx, event="login_failed")
+        self._audit.record("device_remembered", ctx=ctx, user_id=account.id, device=device.id)
         return token
 
     def recognises(self, token: str | None, user_id: str) -> bool:

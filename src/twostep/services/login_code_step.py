@@ -32,9 +32,13 @@ CHANNEL_METHOD: dict[str, str] = {"sms": "sms", "voice": "tel", "whatsapp": "sms
 @dataclass(frozen=True, slots=True)
 class SignedIn:
     pair: TokenPair
-    user_id: str
+    account: User  # as the sign-in checked it: what a device it remembers is stored against
     amr: tuple[str, ...]
     factor: str  # the second factor used: sms, totp, recovery or passkey
+
+    @property
+    def user_id(self) -> str:
+        return self.account.id
 
 
 class CodeStep:
@@ -199,7 +203,7 @@ class CodeStep:
         # The session and the step's two or three events in one storage request, all or none.
         pair = self._tokens.issue_pair(user, amr, ctx, audits=events)
         self._audit.logged(*events)
-        return SignedIn(pair, user.id, amr, factor)
+        return SignedIn(pair, user, amr, factor)
 
     def _sign_in_counted(
         self,
@@ -224,4 +228,4 @@ class CodeStep:
         if pair is None:
             return None
         self._audit.logged(*events)
-        return SignedIn(pair, user.id, amr, factor)
+        return SignedIn(pair, user, amr, factor)

@@ -94,4 +94,4 @@ class PasskeyLoginService:
         event = self._audit.entry("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr))
         pair = self._tokens.issue_pair(user, amr, ctx, audits=[event])  # stored with the session
         self._audit.logged(event)
-        return SignedIn(pair, user.id, amr, "passkey")
+        return SignedIn(pair, user, amr, "passkey")

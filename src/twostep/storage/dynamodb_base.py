@@ -29,6 +29,20 @@ class TableOps:
             phone, values[":p"] = "phone_index = :p", self._codec.phone_index(account.phone)
         return f"password_hash = :h AND email = :e AND {phone}", values
 
+    def _unchanged_check(self, account: User) -> dict[str, Any]:
+        """`_unchanged_condition` as a transaction's item. A transaction is serialised with the profile's
+        updates, so a change either refuses what the transaction writes (a session, a remembered device)
+        or, committed after it, finds it (to end or forget it)."""
+        condition, values = self._unchanged_condition(account)
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": key(f"USER#{account.id}", "PROFILE"),
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": serialize(values),
+            }
+        }
+
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         answer = self._calls.call("get_item", TableName=self._table, Key=key(pk, sk), ConsistentRead=True)
         item = answer.get("Item")

@@ -46,6 +46,11 @@ class ConditionFailed(Exception):
         super().__init__(code)
         self.reasons = reasons or []
 
+    @property
+    def last_item_failed(self) -> bool:
+        """Whether the transaction's last item's condition failed (where a write puts its check)."""
+        return bool(self.reasons) and self.reasons[-1].get("Code") == CHECK_FAILED
+
 
 def to_number(moment: datetime) -> Decimal:
     """A datetime as epoch seconds, exact enough to round-trip microseconds."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from twostep.domain.factor_errors import PasskeyExists
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice
+from twostep.domain.models import User
 from twostep.storage.dynamodb_base import TableOps
 from twostep.storage.dynamodb_client import (
     ConditionFailed,
@@ -176,12 +177,19 @@ class PasskeyOps(TableOps):
         )
 
     # --- remembered devices ---
-    def add_remembered_device(self, device: RememberedDevice) -> None:
+    def add_remembered_device(self, device: RememberedDevice, unchanged: User | None = None) -> bool:
         fields = _device_fields(device)
-        self._transact(
-            self._tput({"PK": f"DEVICE#{device.token_hash}", "SK": "DEVICE", **fields}),
-            self._tput({"PK": f"USER#{device.user_id}", "SK": f"DEVICE#{device.id}", **fields}),
-        )
+        try:
+            self._transact(
+                self._tput({"PK": f"DEVICE#{device.token_hash}", "SK": "DEVICE", **fields}),
+                self._tput({"PK": f"USER#{device.user_id}", "SK": f"DEVICE#{device.id}", **fields}),
+                *([] if unchanged is None else [self._unchanged_check(unchanged)]),
+            )
+        except ConditionFailed as failed:
+            if unchanged is not None and failed.last_item_failed:  # the account's check, last
+                return False
+            raise
+        return True
 
     def find_remembered_device(self, token_hash: str, now: datetime) -> RememberedDevice | None:
         item = self._get(f"DEVICE#{token_hash}", "DEVICE")

@@ -16,7 +16,6 @@ from twostep.domain.models import AuditEvent, RefreshToken, Revocation, Session,
 from twostep.storage import dynamodb_codec as codec
 from twostep.storage.dynamodb_base import TableOps
 from twostep.storage.dynamodb_client import (
-    CHECK_FAILED,
     ConditionFailed,
     key,
     maybe_datetime,
@@ -76,11 +75,7 @@ class SessionOps(TableOps):
             self._transact(*self._session_items(session, first_token, audits, unchanged))
         except ConditionFailed as failed:
             # The account's check comes last; the new items' own conditions fail only on a taken id.
-            if (
-                unchanged is not None
-                and failed.reasons[-1:]
-                and failed.reasons[-1].get("Code") == CHECK_FAILED
-            ):
+            if unchanged is not None and failed.last_item_failed:
                 return False
             raise
         return True
@@ -114,19 +109,6 @@ class SessionOps(TableOps):
             *(self._tput(codec.audit_item(e, timed_sequence(e.at))) for e in audits),
             *([] if unchanged is None else [self._unchanged_check(unchanged)]),
         ]
-
-    def _unchanged_check(self, account: User) -> dict[str, Any]:
-        """`_unchanged_condition` as a transaction's item. A transaction is serialised with the profile's
-        updates, so a change either refuses the session or finds it to end it."""
-        condition, values = self._unchanged_condition(account)
-        return {
-            "ConditionCheck": {
-                "TableName": self._table,
-                "Key": key(f"USER#{account.id}", "PROFILE"),
-                "ConditionExpression": condition,
-                "ExpressionAttributeValues": serialize(values),
-            }
-        }
 
     def get_session(self, user_id: str, session_id: str) -> Session | None:
         item = self._get(f"USER#{user_id}", f"SESSION#{session_id}")

@@ -9,10 +9,13 @@ from datetime import datetime
 from twostep.domain.factor_errors import PasskeyExists
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice, TotpFactor
+from twostep.domain.models import User
+from twostep.storage.memory_sessions import unchanged_in
 
 
 class MemoryFactors:
     _lock: threading.RLock
+    _users: dict[str, User]  # MemoryUsers' accounts, checked by `unchanged`
 
     def enrolled_factors(self, user_id: str) -> EnrolledFactors:
         with self._lock:
@@ -124,9 +127,12 @@ class MemoryFactors:
         return ceremony if ceremony is not None and ceremony.expires_at > now else None
 
     # --- remembered devices ---
-    def add_remembered_device(self, device: RememberedDevice) -> None:
+    def add_remembered_device(self, device: RememberedDevice, unchanged: User | None = None) -> bool:
         with self._lock:
+            if unchanged is not None and not unchanged_in(self._users, unchanged):
+                return False
             self._devices[device.token_hash] = device
+            return True
 
     def find_remembered_device(self, token_hash: str, now: datetime) -> RememberedDevice | None:
         device = self._devices.get(token_hash)

@@ -4,7 +4,7 @@ lock, so `revoke_family` ends a family and its session at once."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -13,6 +13,12 @@ from twostep.domain.models import AuditEvent, Challenge, CodeUse, RefreshToken, 
 from twostep.storage.memory_audit import MemoryAudit
 from twostep.storage.memory_challenges import usable_by
 from twostep.storage.memory_counters import MemoryCounters
+
+
+def unchanged_in(users: Mapping[str, User], account: User) -> bool:
+    """Whether `users` still holds `account` with its credentials (the caller holds the lock)."""
+    current = users.get(account.id)
+    return current is not None and current.credentials_tag == account.credentials_tag
 
 
 class MemorySessions(MemoryCounters, MemoryAudit):
@@ -73,8 +79,7 @@ class MemorySessions(MemoryCounters, MemoryAudit):
             return True
 
     def _unchanged(self, account: User) -> bool:
-        current = self._users.get(account.id)
-        return current is not None and current.credentials_tag == account.credentials_tag
+        return unchanged_in(self._users, account)
 
     def add_session_counted(
         self,

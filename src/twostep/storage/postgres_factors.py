@@ -11,8 +11,16 @@ import psycopg
 from twostep.domain.factor_errors import PasskeyExists
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice, TotpFactor
+from twostep.domain.models import User
 from twostep.storage.postgres_connection import PostgresConnections, Row
+from twostep.storage.postgres_sessions import UNCHANGED
+from twostep.storage.sql_accounts import unchanged_account_values
 from twostep.storage.sql_factor_summary import ENROLLED, enrolled
+
+INSERT_DEVICE = "INSERT INTO remembered_devices (token_hash, id, user_id, created_at, expires_at, label)"
+# Written only while the account is unchanged, read `FOR SHARE` as a session's write reads it (a password
+# change that forgets every device waits for this statement's commit, or, committed first, leaves no row).
+DEVICE_IF_UNCHANGED = f"WITH {UNCHANGED} {INSERT_DEVICE} SELECT %s, %s, %s, %s, %s, %s FROM unchanged"  # noqa: S608 (constants)
 
 # Run by `delete_user` in its transaction, each with the user id: every factor record of the user (which
 # frees the credential ids of their passkeys) and any registration ceremony begun for them.
@@ -202,13 +210,12 @@ class PostgresFactors(PostgresConnections):
         )
 
     # --- remembered devices ---
-    def add_remembered_device(self, device: RememberedDevice) -> None:
+    def add_remembered_device(self, device: RememberedDevice, unchanged: User | None = None) -> bool:
         d = device
-        self._execute(
-            "INSERT INTO remembered_devices (token_hash, id, user_id, created_at, expires_at, label)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            (d.token_hash, d.id, d.user_id, d.created_at, d.expires_at, d.label),
-        )
+        row = (d.token_hash, d.id, d.user_id, d.created_at, d.expires_at, d.label)
+        if unchanged is None:
+            return self._execute(f"{INSERT_DEVICE} VALUES (%s, %s, %s, %s, %s, %s)", row) == 1
+        return self._execute(DEVICE_IF_UNCHANGED, (*unchanged_account_values(unchanged), *row)) == 1
 
     def find_remembered_device(self, token_hash: str, now: datetime) -> RememberedDevice | None:
         row = self._one(

@@ -9,8 +9,16 @@ from datetime import datetime
 from twostep.domain.factor_errors import PasskeyExists
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice, TotpFactor
+from twostep.domain.models import User
+from twostep.storage.sql_accounts import unchanged_account_sql, unchanged_account_values
 from twostep.storage.sql_factor_summary import ENROLLED, enrolled
 from twostep.storage.sqlite_connection import SqliteConnections, epoch, moment, moment_or_none
+
+INSERT_DEVICE = "INSERT INTO remembered_devices (token_hash, id, user_id, created_at, expires_at, label)"
+# The same row, written only while the account is unchanged: the check is the insert (no more statements).
+DEVICE_IF_UNCHANGED = (
+    f"{INSERT_DEVICE} SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS ({unchanged_account_sql('?', 'IS')})"
+)
 
 
 def _totp(row: sqlite3.Row | None) -> TotpFactor | None:
@@ -177,13 +185,12 @@ class SqliteFactors(SqliteConnections):
         )
 
     # --- remembered devices ---
-    def add_remembered_device(self, device: RememberedDevice) -> None:
+    def add_remembered_device(self, device: RememberedDevice, unchanged: User | None = None) -> bool:
         d = device
-        self._execute(
-            "INSERT INTO remembered_devices (token_hash, id, user_id, created_at, expires_at, label)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (d.token_hash, d.id, d.user_id, epoch(d.created_at), epoch(d.expires_at), d.label),
-        )
+        row = (d.token_hash, d.id, d.user_id, epoch(d.created_at), epoch(d.expires_at), d.label)
+        if unchanged is None:
+            return self._execute(f"{INSERT_DEVICE} VALUES (?, ?, ?, ?, ?, ?)", row).rowcount == 1
+        return self._execute(DEVICE_IF_UNCHANGED, (*row, *unchanged_account_values(unchanged))).rowcount == 1
 
     def find_remembered_device(self, token_hash: str, now: datetime) -> RememberedDevice | None:
         row = self._one(
