@@ -37,6 +37,7 @@ from twostep.services.limits import LimitsService
 from twostep.services.login import CodeStep, LoginService, PasswordStep
 from twostep.services.messages import MessageService
 from twostep.services.prefix_guard import PrefixGuard
+from twostep.services.reauthentication import Reauthentication
 from twostep.services.receipts import DeliveryReceipts
 from twostep.services.recovery import PasswordRecoveryService
 from twostep.services.registration import RegistrationService
@@ -255,8 +256,10 @@ def _wire(
         template=settings.sms_template,
         text=bundled_text(settings.sms_template, DEFAULT_SMS_TEMPLATE, "signin"),
     )
+    # The current password, asked again before a signed-in request changes how the account signs in.
+    reauth = Reauthentication(hasher=passwords, limits=limits, audit=audit)
     factor_services = build_factor_services(
-        settings, storage, passwords, limits, audit, clock, keys.otp_hmac_key, devices
+        settings, storage, reauth, audit, clock, keys.otp_hmac_key, devices
     )
     # A password reset or change also forgets remembered devices.
     session_ender = SessionAndDeviceEnder(sessions, devices)
@@ -328,7 +331,7 @@ def _wire(
             stores=AccountStores(users=storage, messages=storage, audit=storage),
             sessions=sessions,
             locks=locks,
-            hasher=passwords,
+            reauth=reauth,
             limits=limits,
             audit=audit,
             clock=clock,
@@ -352,6 +355,7 @@ def _wire(
             codes=codes,
             hasher=passwords,
             limits=limits,
+            reauth=reauth,
             sessions=session_ender,
             audit=audit,
             clock=clock,

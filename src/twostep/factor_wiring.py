@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from twostep.domain.clock import Clock
-from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import Storage
 from twostep.domain.recovery import RecoveryCodeHasher
 from twostep.domain.totp import SecretSealer
@@ -18,6 +17,7 @@ from twostep.services.factors import FactorService
 from twostep.services.limits import LimitsService
 from twostep.services.passkey_login import PasskeyLoginService
 from twostep.services.passkeys import PasskeyService
+from twostep.services.reauthentication import Reauthentication
 from twostep.services.second_factor import SecondFactorService
 from twostep.services.tokens import TokenService
 from twostep.settings import Settings
@@ -64,8 +64,7 @@ class FactorServices:
 def build_factor_services(
     settings: Settings,
     storage: Storage,
-    passwords: PasswordHasher,
-    limits: LimitsService,
+    reauth: Reauthentication,
     audit: AuditService,
     clock: Clock,
     otp_hmac_key: bytes,
@@ -79,10 +78,9 @@ def build_factor_services(
         account=FactorService(
             users=storage,
             store=storage,
-            passwords=passwords,
+            reauth=reauth,
             sealer=sealer,
             recovery_hasher=recovery,
-            limits=limits,
             audit=audit,
             clock=clock,
             issuer_name=settings.org_name,
@@ -91,5 +89,5 @@ def build_factor_services(
             store=storage, sealer=sealer, recovery_hasher=recovery, audit=audit, clock=clock
         ),
         devices=devices,
-        passkeys=PasskeyService(store=storage, users=storage, audit=audit, clock=clock),
+        passkeys=PasskeyService(store=storage, users=storage, reauth=reauth, audit=audit, clock=clock),
     )

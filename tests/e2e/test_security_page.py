@@ -83,6 +83,12 @@ def sign_out(page: Any) -> None:
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
 
+def confirm_password(page: Any, password: str) -> None:
+    """The security page's prompt for the current password, before it adds or removes a way to sign in."""
+    page.locator("[data-password-prompt]").get_by_label("Current password").fill(password)
+    page.locator("[data-password-prompt]").get_by_role("button", name="Continue").click()
+
+
 def test_register_a_passkey_and_sign_in_with_it(
     server: Any, page: Any, account: Any, screenshot: Any
 ) -> None:
@@ -92,6 +98,7 @@ def test_register_a_passkey_and_sign_in_with_it(
     open_security(page)
     expect(page.get_by_text("No passkeys yet.")).to_be_visible()
     page.get_by_role("button", name="Add a passkey").click()
+    confirm_password(page, account.password)
     expect(page.get_by_role("status").filter(has_text="Passkey added.")).to_be_visible()
     expect(page.locator("[data-passkeys] li")).to_have_count(1)
     screenshot(page, "security")
@@ -114,14 +121,24 @@ def test_register_a_passkey_and_sign_in_with_it(
     after = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
     assert after[0]["signCount"] >= 2, "each use moved the signature counter"
 
+    # removing it asks for the password again too; a wrong one removes nothing
+    open_security(page)
+    page.locator("[data-passkeys]").get_by_role("button", name="Remove").click()
+    confirm_password(page, "not the password")
+    expect(page.get_by_role("status").filter(has_text="The current password is wrong.")).to_be_visible()
+    expect(page.locator("[data-passkeys] li")).to_have_count(1)
+    page.locator("[data-passkeys]").get_by_role("button", name="Remove").click()
+    confirm_password(page, account.password)
+    expect(page.get_by_role("status").filter(has_text="Passkey removed.")).to_be_visible()
+    expect(page.get_by_text("No passkeys yet.")).to_be_visible()
+
 
 def test_enrol_an_authenticator_app_and_sign_in_with_it(server: Any, page: Any, account: Any) -> None:
     base = localhost(server)
     sign_in_by_sms(page, server, account, base)
     open_security(page)
     page.get_by_role("button", name="Set up an authenticator app").click()
-    page.locator("[data-view=security]").get_by_label("Current password").fill(account.password)
-    page.get_by_role("button", name="Continue").click()
+    confirm_password(page, account.password)
     qr = page.get_by_role("img", name="QR code for your authenticator app")
     expect(qr).to_be_visible()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
@@ -156,3 +173,8 @@ def test_enrol_an_authenticator_app_and_sign_in_with_it(server: Any, page: Any, 
     expect(page.locator("[data-devices] li")).to_have_count(1)
     page.locator("[data-devices]").get_by_role("button", name="Forget").click()
     expect(page.get_by_text("No remembered devices.")).to_be_visible()
+
+    # new recovery codes, after the password again
+    page.get_by_role("button", name="Make new recovery codes").click()
+    confirm_password(page, account.password)
+    expect(page.locator("[data-recovery-codes] li")).to_have_count(10)

@@ -102,6 +102,7 @@ def enrol_passkey_and_device(
     phone: str,
     latest_code: Callable[[str], str],
     email: str = "fuzz@example.com",
+    password: str = "correct horse battery staple",
 ) -> dict[str, str]:
     """For a signed-in account on a live server: register a software passkey and remember one device.
 
@@ -109,7 +110,9 @@ def enrol_passkey_and_device(
     """
     headers = {"Authorization": f"Bearer {access_token}"}
     with httpx.Client(base_url=base_url, timeout=30) as http:
-        options = http.post("/me/passkeys/options", headers=headers).json()
+        options = http.post(
+            "/me/passkeys/options", json={"currentPassword": password}, headers=headers
+        ).json()
         key = SoftAuthenticator(base_url)
         added = http.post(
             "/me/passkeys",
@@ -117,9 +120,7 @@ def enrol_passkey_and_device(
             headers=headers,
         )
         assert added.status_code == 201, added.text
-        started = http.post(
-            "/login", json={"email": email, "password": "correct horse battery staple"}
-        ).json()
+        started = http.post("/login", json={"email": email, "password": password}).json()
         remembered = http.post(
             f"/otp/{started['otpId']}/verify", json={"otp": latest_code(phone), "rememberDevice": True}
         )

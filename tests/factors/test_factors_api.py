@@ -192,7 +192,9 @@ def test_recovery_codes_work_once_and_warn_when_running_low(
     pair = client.post(f"/otp/{started['otpId']}/verify", json={"otp": codes[8], "factor": "recovery"}).json()
     status = client.get("/me/factors/recovery-codes", headers=bearer(pair)).json()
     assert status["remaining"] == 1 and status["warning"] and status["recoveryCodes"] == []
-    fresh = client.post("/me/factors/recovery-codes", headers=bearer(pair)).json()
+    fresh = client.post(
+        "/me/factors/recovery-codes", json={"currentPassword": PASSWORD}, headers=bearer(pair)
+    ).json()
     assert len(fresh["recoveryCodes"]) == 10 and fresh["warning"] is None
     started = login(client)
     old = client.post(f"/otp/{started['otpId']}/verify", json={"otp": codes[9], "factor": "recovery"})

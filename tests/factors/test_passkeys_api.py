@@ -16,6 +16,7 @@ from tests.functional.test_sign_in_during_change import change_password_during
 from twostep.container import Container
 
 ORIGIN = "http://testserver"  # the TestClient's origin; in dev the RP id follows the request
+REAUTH = {"currentPassword": PASSWORD}  # adding or removing a passkey asks for the password again
 
 
 def bearer(pair: dict[str, Any]) -> dict[str, str]:
@@ -23,7 +24,7 @@ def bearer(pair: dict[str, Any]) -> dict[str, str]:
 
 
 def add_passkey(client: TestClient, pair: dict[str, Any], device: SoftAuthenticator) -> Any:
-    options = client.post("/me/passkeys/options", headers=bearer(pair)).json()
+    options = client.post("/me/passkeys/options", json=REAUTH, headers=bearer(pair)).json()
     assert options["publicKey"]["authenticatorSelection"]["residentKey"] == "required"
     credential = device.create(options["publicKey"])
     return client.post(
@@ -211,7 +212,7 @@ def test_a_registration_challenge_is_for_its_user_and_used_once(
     client: TestClient, pair: dict[str, Any]
 ) -> None:
     key = SoftAuthenticator(ORIGIN)
-    options = client.post("/me/passkeys/options", headers=bearer(pair)).json()
+    options = client.post("/me/passkeys/options", json=REAUTH, headers=bearer(pair)).json()
     body = {"ceremonyId": options["ceremonyId"], "credential": key.create(options["publicKey"])}
     assert client.post("/me/passkeys", json=body, headers=bearer(pair)).status_code == 201
     assert client.post("/me/passkeys", json=body, headers=bearer(pair)).status_code == 410
@@ -219,8 +220,9 @@ def test_a_registration_challenge_is_for_its_user_and_used_once(
 
 def test_removing_a_passkey(client: TestClient, device: SoftAuthenticator, pair: dict[str, Any]) -> None:
     passkey_id = client.get("/me/passkeys", headers=bearer(pair)).json()[0]["id"]
-    assert client.post(f"/me/passkeys/{passkey_id}/remove", headers=bearer(pair)).status_code == 204
-    assert client.post(f"/me/passkeys/{passkey_id}/remove", headers=bearer(pair)).status_code == 204
+    remove = f"/me/passkeys/{passkey_id}/remove"
+    assert client.post(remove, json=REAUTH, headers=bearer(pair)).status_code == 204
+    assert client.post(remove, json=REAUTH, headers=bearer(pair)).status_code == 204
     assert client.get("/me/passkeys", headers=bearer(pair)).json() == []
     assert "passkey" not in start_login(client)["factors"]
 

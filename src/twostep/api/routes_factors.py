@@ -103,28 +103,31 @@ def recovery_codes_left(claims: ClaimsDep, container: ContainerDep) -> RecoveryC
 @router.post(
     "/me/factors/recovery-codes",
     response_model=RecoveryCodesOut,
-    responses=errors(401, 503),
+    responses=errors(401, 429, 503, *BODY_ERRORS),
     openapi_extra=BEARER,
 )
 def regenerate_recovery_codes(
-    claims: ClaimsDep, container: ContainerDep, ctx: ContextDep
+    body: PasswordConfirmation, claims: ClaimsDep, container: ContainerDep, ctx: ContextDep
 ) -> RecoveryCodesOut:
-    """Ten new recovery codes, shown this once; every earlier code stops working."""
-    return RecoveryCodesOut.of(container.factors.account.regenerate_recovery_codes(claims.sub, ctx))
+    """Ten new recovery codes (needs the current password), shown this once; every earlier code stops
+    working."""
+    codes = container.factors.account.regenerate_recovery_codes(claims.sub, body.current_password, ctx)
+    return RecoveryCodesOut.of(codes)
 
 
 @router.post(
     "/me/passkeys/options",
     response_model=PasskeyOptionsOut,
-    responses=errors(400, 401, 503),
+    responses=errors(400, 401, 429, 503, *BODY_ERRORS),
     openapi_extra=BEARER,
 )
 def passkey_registration_options(
-    claims: ClaimsDep, request: Request, container: ContainerDep
+    body: PasswordConfirmation, claims: ClaimsDep, request: Request, container: ContainerDep, ctx: ContextDep
 ) -> PasskeyOptionsOut:
-    """Options for `navigator.credentials.create()` to add a passkey to this account."""
+    """Options for `navigator.credentials.create()` to add a passkey to this account (needs the current
+    password: a passkey signs in without one)."""
     options = container.factors.passkeys.registration_options(
-        claims.sub, relying_party(request, container.settings)
+        claims.sub, body.current_password, relying_party(request, container.settings), ctx
     )
     return PasskeyOptionsOut(ceremonyId=options.ceremony_id, publicKey=json.loads(options.public_key))
 
@@ -164,14 +167,18 @@ def passkeys(claims: ClaimsDep, container: ContainerDep) -> list[PasskeyOut]:
     "/me/passkeys/{passkey_id}/remove",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=errors(401, 422, 503),
+    responses=errors(401, 429, 503, *BODY_ERRORS),
     openapi_extra=BEARER,
 )
 def remove_passkey(
-    passkey_id: ItemId, claims: ClaimsDep, container: ContainerDep, ctx: ContextDep
+    passkey_id: ItemId,
+    body: PasswordConfirmation,
+    claims: ClaimsDep,
+    container: ContainerDep,
+    ctx: ContextDep,
 ) -> Response:
-    """Remove the passkey (idempotent: 204 also when it was already gone)."""
-    container.factors.passkeys.remove(claims.sub, passkey_id, ctx)
+    """Remove the passkey (needs the current password; idempotent: 204 also when it was already gone)."""
+    container.factors.passkeys.remove(claims.sub, passkey_id, body.current_password, ctx)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

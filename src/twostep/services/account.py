@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from twostep.domain.clock import Clock
 from twostep.domain.errors import CurrentPasswordWrong, InvalidToken, NotFound
 from twostep.domain.models import NO_CONTEXT, Page, RequestContext, User
-from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import AuditStore, MessageStore, UserStore
 from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.limits import LimitsService
+from twostep.services.reauthentication import Reauthentication
 from twostep.services.sessions import SessionService
 
 DELETED_AUTHOR = "Deleted account"
@@ -47,14 +47,14 @@ class AccountService:
         stores: AccountStores,
         sessions: SessionService,
         locks: AccountLocks,
-        hasher: PasswordHasher,
+        reauth: Reauthentication,
         limits: LimitsService,
         audit: AuditService,
         clock: Clock,
         pseudonym_key: bytes,
     ) -> None:
         self._users, self._stores = stores.users, stores
-        self._sessions, self._locks, self._hasher = sessions, locks, hasher
+        self._sessions, self._locks, self._reauth = sessions, locks, reauth
         self._limits, self._audit, self._clock = limits, audit, clock
         self._pseudonym_key = hmac.new(pseudonym_key, b"twostep-deleted-user", hashlib.sha256).digest()
 
@@ -89,15 +89,18 @@ class AccountService:
     ) -> str:
         """End every session and erase the account's personal data; returns the pseudonym left behind.
 
-        `current_password` is checked when given (the owner deleting their account); an administrator
-        (`twostep users delete`) passes None.
+        `current_password` is checked when given (the owner deleting their account), throttled like a
+        sign-in; an administrator (`twostep users delete`) passes None.
 
         Raises:
             AccountNotFound.
             CurrentPasswordWrong: the password does not match.
+            RateLimited: too many wrong passwords (for this account from this client, or for the account).
         """
         user = self.get(user_id)
-        if current_password is not None and not self._hasher.verify(user.password_hash, current_password):
+        if current_password is not None and not self._reauth.confirms(
+            user, current_password, ctx, reason="reauth_delete"
+        ):
             raise CurrentPasswordWrong()
         pseudonym = self.pseudonym(user_id)
         self._sessions.end_all(user_id, ctx=ctx, reason="account_deleted")

@@ -22,6 +22,7 @@ from twostep.domain.texts import NoticeKind
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitsService
+from twostep.services.reauthentication import Reauthentication
 from twostep.services.session_ending import SessionEnder
 from twostep.services.texts import TextChoice
 from twostep.services.unchanged_credentials import set_password_hash_unchanged
@@ -42,6 +43,7 @@ class AccountChangeService:
         codes: ChallengeService,
         hasher: PasswordHasher,
         limits: LimitsService,
+        reauth: Reauthentication,
         sessions: SessionEnder,
         audit: AuditService,
         clock: Clock,
@@ -49,6 +51,7 @@ class AccountChangeService:
         org_name: str,
     ) -> None:
         self._users, self._codes, self._hasher, self._limits = users, codes, hasher, limits
+        self._reauth = reauth
         self._sessions, self._audit, self._clock, self._spec, self._org = (
             sessions,
             audit,
@@ -64,12 +67,8 @@ class AccountChangeService:
         return user
 
     def _check_password(self, user: User, password: str, ctx: RequestContext) -> None:
-        """The current password, throttled per client like a sign-in. Raises: InvalidCredentials, RateLimited."""
-        attempt = self._limits.begin_login(user.email, ctx)
-        if not self._hasher.verify(user.password_hash, password):
-            self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason="change_password_check")
-            raise InvalidCredentials("The current password is wrong.")
-        self._limits.login_succeeded(attempt)
+        """Raises: InvalidCredentials, RateLimited."""
+        self._reauth.check(user, password, ctx, reason="change_password_check")
 
     # --- password ---
     def change_password(

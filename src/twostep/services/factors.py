@@ -5,17 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from twostep.domain.clock import Clock
-from twostep.domain.errors import InvalidCredentials, InvalidToken
+from twostep.domain.errors import InvalidToken
 from twostep.domain.factor_errors import EnrolmentNotStarted, FactorUnavailable, WrongEnrolmentCode
 from twostep.domain.factor_ports import FactorStorage
 from twostep.domain.factors import PasskeyCredential
 from twostep.domain.models import NO_CONTEXT, RequestContext, User
-from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import UserStore
 from twostep.domain.recovery import RecoveryCodeHasher, new_recovery_codes
 from twostep.domain.totp import SecretSealer, matching_step, new_totp_secret, provisioning_uri
 from twostep.services.audit import AuditService
-from twostep.services.limits import LimitsService
+from twostep.services.reauthentication import Reauthentication
 
 LOW_RECOVERY_CODES = 2  # at or below this, responses warn the user to make new ones
 
@@ -52,15 +51,14 @@ class FactorService:
         *,
         users: UserStore,
         store: FactorStorage,
-        passwords: PasswordHasher,
+        reauth: Reauthentication,
         sealer: SecretSealer,
         recovery_hasher: RecoveryCodeHasher,
-        limits: LimitsService,
         audit: AuditService,
         clock: Clock,
         issuer_name: str,
     ) -> None:
-        self._users, self._store, self._passwords, self._limits = users, store, passwords, limits
+        self._users, self._store, self._reauth = users, store, reauth
         self._sealer, self._recovery = sealer, recovery_hasher
         self._audit, self._clock, self._issuer = audit, clock, issuer_name
 
@@ -69,15 +67,6 @@ class FactorService:
         if user is None:
             raise InvalidToken()
         return user
-
-    def _check_password(self, user: User, password: str, reason: str, ctx: RequestContext) -> None:
-        """The current password, throttled per client like a sign-in (a stolen access token must not
-        become a password oracle). Raises: InvalidCredentials, RateLimited."""
-        attempt = self._limits.begin_login(user.email, ctx)
-        if not self._passwords.verify(user.password_hash, password):
-            self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason=reason)
-            raise InvalidCredentials("The current password is wrong.")
-        self._limits.login_succeeded(attempt)
 
     def summary(self, user_id: str) -> FactorSummary:
         user = self._user(user_id)
@@ -97,7 +86,7 @@ class FactorService:
         Raises: InvalidCredentials (the password is wrong), RateLimited, InvalidToken (the user is gone).
         """
         user = self._user(user_id)
-        self._check_password(user, current_password, "reauth_totp", ctx)
+        self._reauth.check(user, current_password, ctx, reason="reauth_totp")
         secret = new_totp_secret()
         self._store.begin_totp_enrolment(user_id, self._sealer.seal(user_id, secret), self._clock.now())
         return TotpEnrolment(secret=secret, uri=provisioning_uri(secret, user.email, self._issuer))
@@ -117,19 +106,28 @@ class FactorService:
         if not self._store.confirm_totp(user_id, factor.pending_sealed, step, now):
             raise EnrolmentNotStarted()  # another confirmation or a new enrolment won the race
         self._audit.record("factor_enabled", ctx=ctx, user_id=user_id, factor="totp")
-        return self.regenerate_recovery_codes(user_id, ctx)
+        return self._new_recovery_codes(user_id, ctx)  # its enrolment began with the password
 
     def disable_totp(self, user_id: str, current_password: str, ctx: RequestContext = NO_CONTEXT) -> None:
         """Raises: InvalidCredentials, RateLimited, FactorUnavailable (no authenticator app)."""
         user = self._user(user_id)
-        self._check_password(user, current_password, "reauth_totp_off", ctx)
+        self._reauth.check(user, current_password, ctx, reason="reauth_totp_off")
         if not self._store.delete_totp(user_id):
             raise FactorUnavailable("This account has no authenticator app.")
         self._audit.record("factor_removed", ctx=ctx, user_id=user_id, factor="totp")
 
-    def regenerate_recovery_codes(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> RecoveryCodes:
+    def regenerate_recovery_codes(
+        self, user_id: str, current_password: str, ctx: RequestContext = NO_CONTEXT
+    ) -> RecoveryCodes:
+        """Ten new codes, after the current password; every earlier code stops working.
+
+        Raises: InvalidCredentials (the password is wrong), RateLimited, InvalidToken (the user is gone).
+        """
+        self._reauth.check(self._user(user_id), current_password, ctx, reason="reauth_recovery_codes")
+        return self._new_recovery_codes(user_id, ctx)
+
+    def _new_recovery_codes(self, user_id: str, ctx: RequestContext) -> RecoveryCodes:
         """Ten new codes; every earlier code stops working."""
-        self._user(user_id)
         codes = tuple(new_recovery_codes())
         hashes = tuple(self._recovery.digest(user_id, code) for code in codes)
         self._store.replace_recovery_codes(user_id, hashes, self._clock.now())

@@ -24,6 +24,7 @@ from twostep.domain.factors import Ceremony, CeremonyPurpose, PasskeyCredential
 from twostep.domain.models import NO_CONTEXT, RequestContext
 from twostep.domain.ports import UserStore
 from twostep.services.audit import AuditService
+from twostep.services.reauthentication import Reauthentication
 
 CEREMONY_SECONDS = 300
 MAX_NAME = 60
@@ -65,8 +66,16 @@ def _credential_id(credential: dict[str, Any]) -> str:
 
 
 class PasskeyService:
-    def __init__(self, *, store: PasskeyStorage, users: UserStore, audit: AuditService, clock: Clock) -> None:
-        self._store, self._users, self._audit, self._clock = store, users, audit, clock
+    def __init__(
+        self,
+        *,
+        store: PasskeyStorage,
+        users: UserStore,
+        reauth: Reauthentication,
+        audit: AuditService,
+        clock: Clock,
+    ) -> None:
+        self._store, self._users, self._reauth, self._audit, self._clock = store, users, reauth, audit, clock
 
     def _ceremony(self, purpose: CeremonyPurpose, subject: str, challenge: bytes) -> str:
         from webauthn.helpers import bytes_to_base64url
@@ -88,8 +97,13 @@ class PasskeyService:
         return ceremony
 
     # --- registration (signed in) ---
-    def registration_options(self, user_id: str, rp: RelyingParty) -> Options:
-        """Raises: InvalidToken (the user is gone)."""
+    def registration_options(
+        self, user_id: str, current_password: str, rp: RelyingParty, ctx: RequestContext = NO_CONTEXT
+    ) -> Options:
+        """Begin adding a passkey, after the current password: a passkey signs in without the password, so
+        a stolen access token alone must not add one.
+
+        Raises: InvalidToken (the user is gone), InvalidCredentials (the password is wrong), RateLimited."""
         from webauthn import generate_registration_options, options_to_json
         from webauthn.helpers import base64url_to_bytes
         from webauthn.helpers.structs import (
@@ -102,6 +116,7 @@ class PasskeyService:
         user = self._users.get_user(user_id)
         if user is None:
             raise InvalidToken()
+        self._reauth.check(user, current_password, ctx, reason="reauth_passkey")
         options = generate_registration_options(
             rp_id=rp.id,
             rp_name=rp.name,
@@ -164,8 +179,17 @@ class PasskeyService:
     def passkeys_of(self, user_id: str) -> list[PasskeyCredential]:
         return self._store.list_passkeys(user_id)
 
-    def remove(self, user_id: str, credential_id: str, ctx: RequestContext = NO_CONTEXT) -> bool:
-        """Idempotent: afterwards the user has no such passkey; True when it had one until now."""
+    def remove(
+        self, user_id: str, credential_id: str, current_password: str, ctx: RequestContext = NO_CONTEXT
+    ) -> bool:
+        """After the current password; idempotent: afterwards the user has no such passkey; True when it
+        had one until now.
+
+        Raises: InvalidToken (the user is gone), InvalidCredentials (the password is wrong), RateLimited."""
+        user = self._users.get_user(user_id)
+        if user is None:
+            raise InvalidToken()
+        self._reauth.check(user, current_password, ctx, reason="reauth_passkey_off")
         removed = self._store.delete_passkey(user_id, credential_id)
         if removed:
             self._audit.record("factor_removed", ctx=ctx, user_id=user_id, factor="passkey")

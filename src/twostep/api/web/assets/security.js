@@ -56,18 +56,21 @@ function totpPanel(factors) {
   const state = factors.totp ? "On: sign-in asks for the app's code, not a text message." : "Not set up.";
   panel.append(el("p", { textContent: state, data: { totpState: "" } }));
   const area = el("div");
-  panel.append(button(factors.totp ? "Set up a new authenticator app" : "Set up an authenticator app", () => askPassword(area)), area);
+  const start = async (password) => showQr(area, await authed("POST", "/me/factors/totp", { currentPassword: password }));
+  panel.append(button(factors.totp ? "Set up a new authenticator app" : "Set up an authenticator app", () => askPassword(area, start)), area);
   return panel;
 }
 
-function askPassword(area) {
-  const form = el("form", { noValidate: true }, field("totp-password", "Current password", { type: "password", autocomplete: "current-password", maxLength: 128 }));
+// Adding or removing a way to sign in asks for the current password again (an open session alone is not
+// enough); one prompt at a time, in the area of the action it confirms.
+function askPassword(area, proceed) {
+  root.querySelectorAll("[data-password-prompt]").forEach((prompt) => prompt.remove());
+  const form = el("form", { noValidate: true, data: { passwordPrompt: "" } }, field("current-password", "Current password", { type: "password", autocomplete: "current-password", maxLength: 128 }));
   form.append(el("button", { type: "submit", className: "primary", textContent: "Continue" }));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
-      const password = form.querySelector("input").value;
-      showQr(area, await authed("POST", "/me/factors/totp", { currentPassword: password }));
+      await proceed(form.querySelector("input").value);
     } catch (error) {
       fail(error);
     }
@@ -102,46 +105,41 @@ function recoveryPanel(factors) {
   const panel = el("section", { className: "panel", data: { recovery: "" } }, el("h2", { textContent: "Recovery codes" }));
   panel.append(el("p", { textContent: `${factors.recoveryCodesLeft} recovery codes left.`, data: { recoveryLeft: "" } }));
   if (factors.warning) panel.append(el("p", { className: "alert", textContent: factors.warning }));
-  panel.append(
-    button("Make new recovery codes", async () => {
-      try {
-        const result = await authed("POST", "/me/factors/recovery-codes");
-        await render();
-        root.querySelector("[data-recovery]").append(codesList(result.recoveryCodes));
-      } catch (error) {
-        fail(error);
-      }
-    }),
-  );
+  const area = el("div");
+  const regenerate = async (password) => {
+    const result = await authed("POST", "/me/factors/recovery-codes", { currentPassword: password });
+    await render();
+    root.querySelector("[data-recovery]").append(codesList(result.recoveryCodes));
+  };
+  panel.append(button("Make new recovery codes", () => askPassword(area, regenerate)), area);
   return panel;
 }
 
 // --- passkeys ---
 function passkeyPanel(passkeys) {
   const panel = el("section", { className: "panel", data: { passkeys: "" } }, el("h2", { textContent: "Passkeys" }));
+  const area = el("div");
+  const remove = (p) => (password) => act(`/me/passkeys/${p.id}/remove`, "Passkey removed.", { currentPassword: password });
   const items = passkeys.map((p) =>
-    el("li", {}, el("span", { textContent: `${p.name} · added ${when.format(new Date(p.createdAt))}` }), button("Remove", () => act(`/me/passkeys/${p.id}/remove`, "Passkey removed."), "secondary small")),
+    el("li", {}, el("span", { textContent: `${p.name} · added ${when.format(new Date(p.createdAt))}` }), button("Remove", () => askPassword(area, remove(p)), "secondary small")),
   );
   panel.append(items.length ? el("ul", { className: "items" }, ...items) : el("p", { className: "hint", textContent: "No passkeys yet." }));
-  if (passkeysSupported()) panel.append(button("Add a passkey", addPasskey));
+  if (passkeysSupported()) panel.append(button("Add a passkey", () => askPassword(area, addPasskey)));
+  panel.append(area);
   return panel;
 }
 
-async function addPasskey() {
+async function addPasskey(password) {
+  const options = await authed("POST", "/me/passkeys/options", { currentPassword: password });
+  let credential;
   try {
-    const options = await authed("POST", "/me/passkeys/options");
-    let credential;
-    try {
-      credential = await createPasskey(options.publicKey);
-    } catch (error) {
-      return say(passkeyProblem(error));
-    }
-    await authed("POST", "/me/passkeys", { ceremonyId: options.ceremonyId, credential, name: "Passkey" });
-    await render();
-    say("Passkey added.");
+    credential = await createPasskey(options.publicKey);
   } catch (error) {
-    fail(error);
+    return say(passkeyProblem(error));
   }
+  await authed("POST", "/me/passkeys", { ceremonyId: options.ceremonyId, credential, name: "Passkey" });
+  await render();
+  say("Passkey added.");
 }
 
 // --- remembered devices ---
@@ -154,9 +152,9 @@ function devicePanel(devices) {
   return panel;
 }
 
-async function act(path, done) {
+async function act(path, done, body) {
   try {
-    await authed("POST", path);
+    await authed("POST", path, body);
     await render();
     say(done);
   } catch (error) {

@@ -64,7 +64,9 @@ export async function authed(method, path, body) {
   try {
     return await request(method, path, { body, token });
   } catch (error) {
-    if (!(error instanceof ApiError) || error.status !== 401) throw error;
+    // A wrong current password (401 invalid_credentials) is the answer, not an expired token: sending it
+    // again would only count it twice against the account.
+    if (!(error instanceof ApiError) || error.status !== 401 || error.code === "invalid_credentials") throw error;
     forget();
     const fresh = await refresh();
     if (!fresh) throw new ApiError(401, SIGNED_OUT);
