@@ -26,6 +26,7 @@ from twostep.services.account import AccountService, AccountStores
 from twostep.services.account_changes import AccountChangeService
 from twostep.services.account_locale import LocalePreferences
 from twostep.services.account_locks import AccountLocks
+from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.devices import DeviceService, SessionAndDeviceEnder
@@ -258,8 +259,9 @@ def _wire(
     )
     # The current password, asked again before a signed-in request changes how the account signs in.
     reauth = Reauthentication(hasher=passwords, limits=limits, audit=audit)
+    notices = AccountNotices(codes=codes, audit=audit)  # of those changes, to the owner
     factor_services = build_factor_services(
-        settings, storage, reauth, audit, clock, keys.otp_hmac_key, devices
+        settings, storage, reauth, notices, audit, clock, keys.otp_hmac_key, devices
     )
     # A password reset or change also forgets remembered devices.
     session_ender = SessionAndDeviceEnder(sessions, devices)
@@ -356,6 +358,7 @@ def _wire(
             hasher=passwords,
             limits=limits,
             reauth=reauth,
+            notices=notices,
             sessions=session_ender,
             audit=audit,
             clock=clock,

@@ -10,6 +10,7 @@ from twostep.domain.clock import Clock
 from twostep.domain.ports import Storage
 from twostep.domain.recovery import RecoveryCodeHasher
 from twostep.domain.totp import SecretSealer
+from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService
 from twostep.services.devices import DeviceService
@@ -65,6 +66,7 @@ def build_factor_services(
     settings: Settings,
     storage: Storage,
     reauth: Reauthentication,
+    notices: AccountNotices,
     audit: AuditService,
     clock: Clock,
     otp_hmac_key: bytes,
@@ -79,6 +81,7 @@ def build_factor_services(
             users=storage,
             store=storage,
             reauth=reauth,
+            notices=notices,
             sealer=sealer,
             recovery_hasher=recovery,
             audit=audit,
@@ -89,5 +92,7 @@ def build_factor_services(
             store=storage, sealer=sealer, recovery_hasher=recovery, audit=audit, clock=clock
         ),
         devices=devices,
-        passkeys=PasskeyService(store=storage, users=storage, reauth=reauth, audit=audit, clock=clock),
+        passkeys=PasskeyService(
+            store=storage, users=storage, reauth=reauth, notices=notices, audit=audit, clock=clock
+        ),
     )

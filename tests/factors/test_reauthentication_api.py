@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import register, sign_in
+from tests.conftest import PHONE, register, sign_in
 from tests.factors.soft_authenticator import SoftAuthenticator
 from tests.factors.test_passkeys_api import ORIGIN, REAUTH, add_passkey, bearer
+from tests.functional.test_account_lifecycle import verify_email
 from twostep.container import Container
+from twostep.domain.totp import code_at, time_step
 
 WRONG = {"currentPassword": "not the password at all"}
 
@@ -110,3 +112,39 @@ def test_the_deletions_password_check_is_throttled_like_a_sign_in(
     assert statuses[0] == 403 and 429 in statuses, statuses
     assert container.storage.find_user_by_email("test@example.com") is not None
     assert set(_reasons(container)) == {"reauth_delete"}
+
+
+# In the account's language: none stored, so its number's country's (+90).
+NOTICE = "twostep: hesabınıza bir giriş yöntemi eklendi veya kaldırıldı."  # noqa: RUF001
+
+
+def _notices(container: Container) -> list[str]:
+    return [e.body for e in container.storage.list_outbox(to="test@example.com", last=50) if NOTICE in e.body]
+
+
+def test_each_added_or_removed_way_to_sign_in_is_announced_by_email(
+    client: TestClient, container: Container, pair: dict[str, Any]
+) -> None:
+    """The owner hears of a passkey, an authenticator app or recovery codes they did not add (by email: a
+    text would cost money for every change), as of a new number, address or password."""
+    verify_email(client, container, pair, "test@example.com")
+    texts = len(container.storage.list_outbox(to=PHONE, last=100))
+    assert add_passkey(client, pair, SoftAuthenticator(ORIGIN)).status_code == 201
+    passkey = client.get("/me/passkeys", headers=bearer(pair)).json()[0]["id"]
+    client.post(f"/me/passkeys/{passkey}/remove", json=REAUTH, headers=bearer(pair))
+    client.post("/me/factors/recovery-codes", json=REAUTH, headers=bearer(pair))
+    secret = client.post("/me/factors/totp", json=REAUTH, headers=bearer(pair)).json()["secret"]
+    code = code_at(secret, time_step(container.clock.now()))
+    assert (
+        client.post("/me/factors/totp/confirm", json={"code": code}, headers=bearer(pair)).status_code == 200
+    )
+    assert client.post("/me/factors/totp/disable", json=REAUTH, headers=bearer(pair)).status_code == 204
+    assert len(_notices(container)) == 5  # added, removed, new codes, app on, app off
+    assert len(container.storage.list_outbox(to=PHONE, last=100)) == texts
+
+
+def test_an_unproven_address_gets_no_notice(
+    client: TestClient, container: Container, pair: dict[str, Any]
+) -> None:
+    assert add_passkey(client, pair, SoftAuthenticator(ORIGIN)).status_code == 201
+    assert _notices(container) == []

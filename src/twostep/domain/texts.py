@@ -24,8 +24,14 @@ TEXT_KINDS: tuple[TextKind, ...] = ("signin", "verify", "account", "transaction"
 EmailKind = Literal["code_subject", "reset_subject", "code", "notice_subject"]
 EMAIL_KINDS: tuple[EmailKind, ...] = ("code_subject", "reset_subject", "code", "notice_subject")
 # What an account change tells the owner (SMS and email body).
-NoticeKind = Literal["phone_changed", "email_changed", "password_changed"]
-NOTICE_KINDS: tuple[NoticeKind, ...] = ("phone_changed", "email_changed", "password_changed")
+# `sign_in_changed`: a way to sign in was added or removed (an authenticator app, a passkey, recovery codes).
+NoticeKind = Literal["phone_changed", "email_changed", "password_changed", "sign_in_changed"]
+NOTICE_KINDS: tuple[NoticeKind, ...] = (
+    "phone_changed",
+    "email_changed",
+    "password_changed",
+    "sign_in_changed",
+)
 PLACEHOLDER = re.compile(r"\{(code|org|minutes|amount|payee|destination)\}")
 ANY_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -41,6 +47,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "phone_changed": ("org", "destination"),
     "email_changed": ("org", "destination"),
     "password_changed": ("org",),
+    "sign_in_changed": ("org",),
 }
 
 

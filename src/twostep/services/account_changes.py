@@ -8,23 +8,21 @@ announced to the old number and to the proven email, so a hijacked session canno
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from twostep.domain.clock import Clock
-from twostep.domain.errors import AccountExists, ChallengeNotFound, InvalidCredentials, TwoStepError
-from twostep.domain.identity import E164, mask_email, mask_phone, normalise_email, parse_phone
+from twostep.domain.errors import AccountExists, ChallengeNotFound, InvalidCredentials
+from twostep.domain.identity import mask_email, mask_phone, normalise_email, parse_phone
 from twostep.domain.models import NO_CONTEXT, ChallengePurpose, RequestContext, User
 from twostep.domain.passwords import PasswordHasher, check_password_rules
 from twostep.domain.ports import UserStore
-from twostep.domain.texts import NoticeKind
+from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitsService
 from twostep.services.reauthentication import Reauthentication
 from twostep.services.session_ending import SessionEnder
-from twostep.services.texts import TextChoice
 from twostep.services.unchanged_credentials import set_password_hash_unchanged
 
 
@@ -44,6 +42,7 @@ class AccountChangeService:
         hasher: PasswordHasher,
         limits: LimitsService,
         reauth: Reauthentication,
+        notices: AccountNotices,
         sessions: SessionEnder,
         audit: AuditService,
         clock: Clock,
@@ -51,7 +50,7 @@ class AccountChangeService:
         org_name: str,
     ) -> None:
         self._users, self._codes, self._hasher, self._limits = users, codes, hasher, limits
-        self._reauth = reauth
+        self._reauth, self._notices = reauth, notices
         self._sessions, self._audit, self._clock, self._spec, self._org = (
             sessions,
             audit,
@@ -86,7 +85,7 @@ class AccountChangeService:
         )
         self._audit.record("password_changed", ctx=ctx, user_id=user.id)
         self._sessions.end_all(user.id, keep=keep, ctx=ctx, reason="password_changed")
-        self._notify(user, "password_changed", "", phone=None, ctx=ctx)
+        self._notices.send(user, "password_changed", ctx)
 
     # --- phone ---
     def start_phone_change(
@@ -118,7 +117,7 @@ class AccountChangeService:
             raise AccountExists("Another account has proven this phone number.")
         self._audit.record("phone_changed", ctx=ctx, user_id=user_id, phone=challenge.phone)
         old = before.phone if before.phone != challenge.phone else None
-        self._notify(before, "phone_changed", mask_phone(challenge.phone), old, ctx)
+        self._notices.send(before, "phone_changed", ctx, destination=mask_phone(challenge.phone), phone=old)
         return self._user(user_id)
 
     # --- email ---
@@ -171,31 +170,9 @@ class AccountChangeService:
             self._audit.record("email_verified", ctx=ctx, user_id=user_id)
         else:
             self._audit.record("email_changed", ctx=ctx, user_id=user_id)
-            self._notify(before, "email_changed", mask_email(address), before.phone, ctx)
+            self._notices.send(
+                before, "email_changed", ctx, destination=mask_email(address), phone=before.phone
+            )
         return self._user(user_id)
 
     # --- notices ---
-    def _notify(
-        self, user: User, kind: NoticeKind, destination: str, phone: E164 | None, ctx: RequestContext
-    ) -> None:
-        """Tell the owner on the channels they proved, in their language (the account's stored language,
-        then its number's country as it was, then the default); a failed notice never undoes the change.
-        The request's languages are left out: whoever holds a session must not choose the language the
-        owner is warned in."""
-        letters = self._codes.letters
-        language = letters.language_for(TextChoice((), user.locale, user.phone))
-        notice = letters.notice(kind, language, destination=destination)
-        sends: list[tuple[str, Callable[[], None]]] = []
-        if phone is not None and user.phone_verified:
-            sends.append(("sms", lambda: self._codes.send_notice_sms(phone, notice.body, user.id, ctx)))
-        if user.email_verified:
-            sends.append(("email", lambda: self._codes.send_email(user.email, notice.subject, notice.body)))
-        for channel, send in sends:
-            try:
-                send()
-            except TwoStepError as exc:
-                self._audit.record(
-                    "code_delivery_failed", ctx=ctx, user_id=user.id, purpose="notice", reason=exc.code
-                )
-                continue
-            self._audit.record("notice_sent", ctx=ctx, user_id=user.id, channel=channel)

@@ -13,6 +13,7 @@ from twostep.domain.models import NO_CONTEXT, RequestContext, User
 from twostep.domain.ports import UserStore
 from twostep.domain.recovery import RecoveryCodeHasher, new_recovery_codes
 from twostep.domain.totp import SecretSealer, matching_step, new_totp_secret, provisioning_uri
+from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
 from twostep.services.reauthentication import Reauthentication
 
@@ -52,13 +53,14 @@ class FactorService:
         users: UserStore,
         store: FactorStorage,
         reauth: Reauthentication,
+        notices: AccountNotices,
         sealer: SecretSealer,
         recovery_hasher: RecoveryCodeHasher,
         audit: AuditService,
         clock: Clock,
         issuer_name: str,
     ) -> None:
-        self._users, self._store, self._reauth = users, store, reauth
+        self._users, self._store, self._reauth, self._notices = users, store, reauth, notices
         self._sealer, self._recovery = sealer, recovery_hasher
         self._audit, self._clock, self._issuer = audit, clock, issuer_name
 
@@ -106,7 +108,9 @@ class FactorService:
         if not self._store.confirm_totp(user_id, factor.pending_sealed, step, now):
             raise EnrolmentNotStarted()  # another confirmation or a new enrolment won the race
         self._audit.record("factor_enabled", ctx=ctx, user_id=user_id, factor="totp")
-        return self._new_recovery_codes(user_id, ctx)  # its enrolment began with the password
+        codes = self._new_recovery_codes(user_id, ctx)  # its enrolment began with the password
+        self._notices.send(self._user(user_id), "sign_in_changed", ctx)
+        return codes
 
     def disable_totp(self, user_id: str, current_password: str, ctx: RequestContext = NO_CONTEXT) -> None:
         """Raises: InvalidCredentials, RateLimited, FactorUnavailable (no authenticator app)."""
@@ -115,6 +119,7 @@ class FactorService:
         if not self._store.delete_totp(user_id):
             raise FactorUnavailable("This account has no authenticator app.")
         self._audit.record("factor_removed", ctx=ctx, user_id=user_id, factor="totp")
+        self._notices.send(user, "sign_in_changed", ctx)
 
     def regenerate_recovery_codes(
         self, user_id: str, current_password: str, ctx: RequestContext = NO_CONTEXT
@@ -123,8 +128,11 @@ class FactorService:
 
         Raises: InvalidCredentials (the password is wrong), RateLimited, InvalidToken (the user is gone).
         """
-        self._reauth.check(self._user(user_id), current_password, ctx, reason="reauth_recovery_codes")
-        return self._new_recovery_codes(user_id, ctx)
+        user = self._user(user_id)
+        self._reauth.check(user, current_password, ctx, reason="reauth_recovery_codes")
+        codes = self._new_recovery_codes(user_id, ctx)
+        self._notices.send(user, "sign_in_changed", ctx)
+        return codes
 
     def _new_recovery_codes(self, user_id: str, ctx: RequestContext) -> RecoveryCodes:
         """Ten new codes; every earlier code stops working."""

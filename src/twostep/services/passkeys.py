@@ -23,6 +23,7 @@ from twostep.domain.factor_ports import CeremonyStore, PasskeyStore
 from twostep.domain.factors import Ceremony, CeremonyPurpose, PasskeyCredential
 from twostep.domain.models import NO_CONTEXT, RequestContext
 from twostep.domain.ports import UserStore
+from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
 from twostep.services.reauthentication import Reauthentication
 
@@ -72,10 +73,12 @@ class PasskeyService:
         store: PasskeyStorage,
         users: UserStore,
         reauth: Reauthentication,
+        notices: AccountNotices,
         audit: AuditService,
         clock: Clock,
     ) -> None:
-        self._store, self._users, self._reauth, self._audit, self._clock = store, users, reauth, audit, clock
+        self._store, self._users, self._audit, self._clock = store, users, audit, clock
+        self._reauth, self._notices = reauth, notices
 
     def _ceremony(self, purpose: CeremonyPurpose, subject: str, challenge: bytes) -> str:
         from webauthn.helpers import bytes_to_base64url
@@ -174,6 +177,8 @@ class PasskeyService:
         )
         self._store.add_passkey(passkey)
         self._audit.record("factor_enabled", ctx=ctx, user_id=user_id, factor="passkey")
+        if (user := self._users.get_user(user_id)) is not None:
+            self._notices.send(user, "sign_in_changed", ctx)
         return passkey
 
     def passkeys_of(self, user_id: str) -> list[PasskeyCredential]:
@@ -193,6 +198,7 @@ class PasskeyService:
         removed = self._store.delete_passkey(user_id, credential_id)
         if removed:
             self._audit.record("factor_removed", ctx=ctx, user_id=user_id, factor="passkey")
+            self._notices.send(user, "sign_in_changed", ctx)
         return removed
 
     # --- authentication ---

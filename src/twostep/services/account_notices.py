@@ -1,0 +1,52 @@
+"""Notices to an account's owner that something about how it signs in changed: a new number or address,
+a new password, a way to sign in added or removed. They go to the channels the owner proved, so a hijacked
+session cannot make such a change quietly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twostep.domain.errors import TwoStepError
+from twostep.domain.identity import E164
+from twostep.domain.models import RequestContext, User
+from twostep.domain.texts import NoticeKind
+from twostep.services.audit import AuditService
+from twostep.services.challenges import ChallengeService
+from twostep.services.texts import TextChoice
+
+
+class AccountNotices:
+    def __init__(self, *, codes: ChallengeService, audit: AuditService) -> None:
+        self._codes, self._audit = codes, audit
+
+    def send(
+        self,
+        user: User,
+        kind: NoticeKind,
+        ctx: RequestContext,
+        *,
+        destination: str = "",
+        phone: E164 | None = None,
+    ) -> None:
+        """Tell the owner by email (when their address is proven) and by text to `phone` (when given and
+        the account's number is proven; a text costs money, so only a number or address change sends
+        one), in their language (the account's stored language, then its number's country as it was,
+        then the default); a failed notice never undoes the change. The request's languages are left
+        out: whoever holds a session must not choose the language the owner is warned in."""
+        letters = self._codes.letters
+        language = letters.language_for(TextChoice((), user.locale, user.phone))
+        notice = letters.notice(kind, language, destination=destination)
+        sends: list[tuple[str, Callable[[], None]]] = []
+        if phone is not None and user.phone_verified:
+            sends.append(("sms", lambda: self._codes.send_notice_sms(phone, notice.body, user.id, ctx)))
+        if user.email_verified:
+            sends.append(("email", lambda: self._codes.send_email(user.email, notice.subject, notice.body)))
+        for channel, send in sends:
+            try:
+                send()
+            except TwoStepError as exc:
+                self._audit.record(
+                    "code_delivery_failed", ctx=ctx, user_id=user.id, purpose="notice", reason=exc.code
+                )
+                continue
+            self._audit.record("notice_sent", ctx=ctx, user_id=user.id, channel=channel)
