@@ -49,7 +49,7 @@ def end_other_sessions(claims: ClaimsDep, container: ContainerDep, ctx: ContextD
     "/me",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=errors(401, 403, 503, *BODY_ERRORS),
+    responses=errors(401, 403, 429, 503, *BODY_ERRORS),
     openapi_extra=BEARER,
 )
 def delete_account(
