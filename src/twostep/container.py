@@ -258,7 +258,7 @@ def _wire(
         text=bundled_text(settings.sms_template, DEFAULT_SMS_TEMPLATE, "signin"),
     )
     # The current password, asked again before a signed-in request changes how the account signs in.
-    reauth = Reauthentication(hasher=passwords, limits=limits, audit=audit)
+    reauth = Reauthentication(users=storage, hasher=passwords, limits=limits, audit=audit)
     notices = AccountNotices(codes=codes, audit=audit)  # of those changes, to the owner
     factor_services = build_factor_services(
         settings, storage, reauth, notices, audit, clock, keys.otp_hmac_key, devices

@@ -87,8 +87,7 @@ class FactorService:
 
         Raises: InvalidCredentials (the password is wrong), RateLimited, InvalidToken (the user is gone).
         """
-        user = self._user(user_id)
-        self._reauth.check(user, current_password, ctx, reason="reauth_totp")
+        user = self._reauth.account(user_id, current_password, ctx, reason="reauth_totp")
         secret = new_totp_secret()
         self._store.begin_totp_enrolment(user_id, self._sealer.seal(user_id, secret), self._clock.now())
         return TotpEnrolment(secret=secret, uri=provisioning_uri(secret, user.email, self._issuer))
@@ -114,8 +113,7 @@ class FactorService:
 
     def disable_totp(self, user_id: str, current_password: str, ctx: RequestContext = NO_CONTEXT) -> None:
         """Raises: InvalidCredentials, RateLimited, FactorUnavailable (no authenticator app)."""
-        user = self._user(user_id)
-        self._reauth.check(user, current_password, ctx, reason="reauth_totp_off")
+        user = self._reauth.account(user_id, current_password, ctx, reason="reauth_totp_off")
         if not self._store.delete_totp(user_id):
             raise FactorUnavailable("This account has no authenticator app.")
         self._audit.record("factor_removed", ctx=ctx, user_id=user_id, factor="totp")
@@ -128,8 +126,7 @@ class FactorService:
 
         Raises: InvalidCredentials (the password is wrong), RateLimited, InvalidToken (the user is gone).
         """
-        user = self._user(user_id)
-        self._reauth.check(user, current_password, ctx, reason="reauth_recovery_codes")
+        user = self._reauth.account(user_id, current_password, ctx, reason="reauth_recovery_codes")
         codes = self._new_recovery_codes(user_id, ctx)
         self._notices.send(user, "sign_in_changed", ctx)
         return codes

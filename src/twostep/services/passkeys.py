@@ -17,7 +17,6 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from twostep.domain.clock import Clock
-from twostep.domain.errors import InvalidToken
 from twostep.domain.factor_errors import CeremonyExpired, PasskeyRejected
 from twostep.domain.factor_ports import CeremonyStore, PasskeyStore
 from twostep.domain.factors import Ceremony, CeremonyPurpose, PasskeyCredential
@@ -116,10 +115,7 @@ class PasskeyService:
             UserVerificationRequirement,
         )
 
-        user = self._users.get_user(user_id)
-        if user is None:
-            raise InvalidToken()
-        self._reauth.check(user, current_password, ctx, reason="reauth_passkey")
+        user = self._reauth.account(user_id, current_password, ctx, reason="reauth_passkey")
         options = generate_registration_options(
             rp_id=rp.id,
             rp_name=rp.name,
@@ -191,10 +187,7 @@ class PasskeyService:
         had one until now.
 
         Raises: InvalidToken (the user is gone), InvalidCredentials (the password is wrong), RateLimited."""
-        user = self._users.get_user(user_id)
-        if user is None:
-            raise InvalidToken()
-        self._reauth.check(user, current_password, ctx, reason="reauth_passkey_off")
+        user = self._reauth.account(user_id, current_password, ctx, reason="reauth_passkey_off")
         removed = self._store.delete_passkey(user_id, credential_id)
         if removed:
             self._audit.record("factor_removed", ctx=ctx, user_id=user_id, factor="passkey")

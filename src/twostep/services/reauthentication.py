@@ -9,16 +9,29 @@ checklist S7; ASVS 5.0 7.5.1; NIST SP 800-63B §6.1.2.1).
 
 from __future__ import annotations
 
-from twostep.domain.errors import InvalidCredentials
+from twostep.domain.errors import InvalidCredentials, InvalidToken
 from twostep.domain.models import RequestContext, User
 from twostep.domain.passwords import PasswordHasher
+from twostep.domain.ports import UserStore
 from twostep.services.audit import AuditService
 from twostep.services.limits import LimitsService
 
 
 class Reauthentication:
-    def __init__(self, *, hasher: PasswordHasher, limits: LimitsService, audit: AuditService) -> None:
-        self._hasher, self._limits, self._audit = hasher, limits, audit
+    def __init__(
+        self, *, users: UserStore, hasher: PasswordHasher, limits: LimitsService, audit: AuditService
+    ) -> None:
+        self._users, self._hasher, self._limits, self._audit = users, hasher, limits, audit
+
+    def account(self, user_id: str, password: str, ctx: RequestContext, *, reason: str) -> User:
+        """The signed-in account, once `password` is its current one (`check`).
+
+        Raises: InvalidToken (the account is gone), InvalidCredentials, RateLimited."""
+        user = self._users.get_user(user_id)
+        if user is None:
+            raise InvalidToken()
+        self.check(user, password, ctx, reason=reason)
+        return user
 
     def check(self, user: User, password: str, ctx: RequestContext, *, reason: str) -> None:
         """Raises: InvalidCredentials (`confirms` said no), RateLimited."""
