@@ -197,6 +197,45 @@ def test_change_email_with_notices(client: TestClient, container: Container) -> 
     assert client.post("/login", json={"email": "new@example.com", "password": PASSWORD}).status_code == 200
 
 
+def _change_number(client: TestClient, container: Container, tokens: dict[str, Any]) -> None:
+    body = {"phoneNumber": NEW_PHONE, "currentPassword": PASSWORD}
+    started = client.post("/me/phone", json=body, headers=bearer(tokens)).json()
+    confirm = {"changeId": started["changeId"], "code": latest_code(container, NEW_PHONE)}
+    assert client.post("/me/phone/verify", json=confirm, headers=bearer(tokens)).status_code == 200
+
+
+def _change_address(client: TestClient, container: Container, tokens: dict[str, Any]) -> None:
+    body = {"email": "new@example.com", "currentPassword": PASSWORD}
+    started = client.post("/me/email", json=body, headers=bearer(tokens)).json()
+    confirm = {"changeId": started["changeId"], "code": email_code(container, "new@example.com")}
+    assert client.post("/me/email/verify", json=confirm, headers=bearer(tokens)).status_code == 200
+
+
+@pytest.mark.parametrize("change", [_change_number, _change_address], ids=["number", "address"])
+def test_a_new_number_or_address_ends_the_other_sessions(
+    client: TestClient, container: Container, change: Any
+) -> None:
+    """As a password change does (checklist S6): a number changes after a lost or stolen phone, and the
+    sessions its codes opened must not go on. The session that made the change goes on."""
+    register(client)
+    other = sign_in(client, container)  # another device, or whoever has the old phone
+    tokens = sign_in(client, container)
+    change(client, container, tokens)
+    assert not refreshes(client, other)
+    hello = client.get("/hello", headers=bearer(other))
+    assert (hello.status_code, hello.json()["code"]) == (401, "session_revoked")
+    assert client.get("/hello", headers=bearer(tokens)).status_code == 200
+    assert refreshes(client, tokens)
+
+
+def test_proving_the_address_ends_no_session(client: TestClient, container: Container) -> None:
+    register(client)
+    other = sign_in(client, container)
+    tokens = sign_in(client, container)
+    verify_email(client, container, tokens, "test@example.com")
+    assert refreshes(client, other)
+
+
 def test_someone_elses_change_id_is_not_found(client: TestClient, container: Container) -> None:
     register(client)
     mine = sign_in(client, container)

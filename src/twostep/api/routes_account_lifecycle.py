@@ -83,8 +83,12 @@ def start_phone_change(
 def confirm_phone_change(
     body: ConfirmRequest, claims: ClaimsDep, container: ContainerDep, ctx: ContextDep
 ) -> UserOut:
-    """Switch to the new number; the old number and the verified email get a notice."""
-    return UserOut.of(container.changes.confirm_phone_change(claims.sub, body.change_id, body.code, ctx))
+    """Switch to the new number; the old number and the verified email get a notice, and the account's
+    other sessions end."""
+    changed = container.changes.confirm_phone_change(
+        claims.sub, body.change_id, body.code, ctx, keep=claims.sid
+    )
+    return UserOut.of(changed)
 
 
 @router.post(
@@ -119,5 +123,8 @@ def start_email_verify(claims: ClaimsDep, container: ContainerDep, ctx: ContextD
 def confirm_email(
     body: ConfirmRequest, claims: ClaimsDep, container: ContainerDep, ctx: ContextDep
 ) -> UserOut:
-    """The code of an email change (switches the address, with notices) or of proving the address."""
-    return UserOut.of(container.changes.confirm_email(claims.sub, body.change_id, body.code, ctx))
+    """The code of an email change (switches the address, with notices, and the account's other sessions
+    end) or of proving the address."""
+    return UserOut.of(
+        container.changes.confirm_email(claims.sub, body.change_id, body.code, ctx, keep=claims.sid)
+    )

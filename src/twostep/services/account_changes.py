@@ -108,14 +108,23 @@ class AccountChangeService:
         return ChangeStarted(challenge.id, challenge.expires_at, mask_phone(number))
 
     def confirm_phone_change(
-        self, user_id: str, change_id: str, code: object, ctx: RequestContext = NO_CONTEXT
+        self,
+        user_id: str,
+        change_id: str,
+        code: object,
+        ctx: RequestContext = NO_CONTEXT,
+        keep: str | None = None,
     ) -> User:
-        """Raises: ChallengeNotFound, ChallengeGone, WrongCode, RateLimited, AccountExists."""
+        """Make the number the account's and end every session but `keep` (the one that changed it).
+
+        Raises: ChallengeNotFound, ChallengeGone, WrongCode, RateLimited, AccountExists."""
         before = self._user(user_id)
         challenge = self._codes.check_owned(change_id, code, "phone_change", user_id, ctx)
         if not self._users.prove_phone(user_id, challenge.phone):
             raise AccountExists("Another account has proven this phone number.")
         self._audit.record("phone_changed", ctx=ctx, user_id=user_id, phone=challenge.phone)
+        # A number changes after a lost or stolen phone: the sessions its codes opened end (checklist S6).
+        self._sessions.end_all(user_id, keep=keep, ctx=ctx, reason="phone_changed")
         old = before.phone if before.phone != challenge.phone else None
         self._notices.send(before, "phone_changed", ctx, destination=mask_phone(challenge.phone), phone=old)
         return self._user(user_id)
@@ -153,10 +162,16 @@ class AccountChangeService:
         return ChangeStarted(challenge.id, challenge.expires_at, mask_email(address))
 
     def confirm_email(
-        self, user_id: str, change_id: str, code: object, ctx: RequestContext = NO_CONTEXT
+        self,
+        user_id: str,
+        change_id: str,
+        code: object,
+        ctx: RequestContext = NO_CONTEXT,
+        keep: str | None = None,
     ) -> User:
-        """The code of an email change or of proving the address. Raises: ChallengeNotFound,
-        ChallengeGone, WrongCode, RateLimited, AccountExists."""
+        """The code of an email change (every session but `keep` ends) or of proving the address.
+
+        Raises: ChallengeNotFound, ChallengeGone, WrongCode, RateLimited, AccountExists."""
         before = self._user(user_id)
         purpose = self._codes.purpose_of(change_id)
         if purpose is None or purpose not in {"email_change", "email_verify"}:
@@ -170,6 +185,7 @@ class AccountChangeService:
             self._audit.record("email_verified", ctx=ctx, user_id=user_id)
         else:
             self._audit.record("email_changed", ctx=ctx, user_id=user_id)
+            self._sessions.end_all(user_id, keep=keep, ctx=ctx, reason="email_changed")
             self._notices.send(
                 before, "email_changed", ctx, destination=mask_email(address), phone=before.phone
             )

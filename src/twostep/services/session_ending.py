@@ -1,4 +1,4 @@
-"""Ending an account's sessions after its password changed: one small port, which
+"""Ending an account's sessions after its password, number or address changed: one small port, which
 `SessionService.end_all` satisfies (its access tokens are refused too, through the revocation list)."""
 
 from __future__ import annotations
