@@ -382,7 +382,7 @@ def _wire(
         delivery=delivery,
         receipts=receipts,
     )
-    factor_services.attach_login(container.login, codes, storage, tokens, limits, audit)
+    factor_services.attach_login(container.login, codes, storage, tokens, limits, locks, audit)
     attach_fallback(
         settings, receipts, (storage, codes, audit, clock), (login_spec, account_spec, container.verification)
     )

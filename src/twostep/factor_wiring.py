@@ -10,6 +10,7 @@ from twostep.domain.clock import Clock
 from twostep.domain.ports import Storage
 from twostep.domain.recovery import RecoveryCodeHasher
 from twostep.domain.totp import SecretSealer
+from twostep.services.account_locks import AccountLocks
 from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService
@@ -47,6 +48,7 @@ class FactorServices:
         storage: Storage,
         tokens: TokenService,
         limits: LimitsService,
+        locks: AccountLocks,
         audit: AuditService,
     ) -> None:
         """Passkey sign-in builds on the login service, which itself uses `second_factor`."""
@@ -58,6 +60,7 @@ class FactorServices:
             users=storage,
             tokens=tokens,
             limits=limits,
+            locks=locks,
             audit=audit,
         )
 

@@ -239,3 +239,26 @@ def test_garbage_credentials_are_refused_cleanly(client: TestClient, device: Sof
             "/login/passkey", json={"ceremonyId": options["ceremonyId"], "credential": credential}
         )
         assert refused.status_code == 401, (credential, refused.text)
+
+
+def test_a_locked_account_cannot_sign_in_with_a_passkey(
+    client: TestClient, container: Container, device: SoftAuthenticator
+) -> None:
+    """`twostep users lock` refuses every sign-in: the password's, and a passkey's without a password."""
+    user = container.storage.find_user_by_email("test@example.com")
+    assert user is not None
+    container.account.lock(user.id)
+    options = client.post("/login/passkey/options").json()
+    answer = client.post(
+        "/login/passkey",
+        json={"ceremonyId": options["ceremonyId"], "credential": device.get(options["publicKey"])},
+    )
+    assert (answer.status_code, answer.json().get("code")) == (403, "account_locked"), answer.text
+    assert container.storage.list_sessions(user.id, container.clock.now()) == []
+    container.account.unlock(user.id)
+    options = client.post("/login/passkey/options").json()
+    again = client.post(
+        "/login/passkey",
+        json={"ceremonyId": options["ceremonyId"], "credential": device.get(options["publicKey"])},
+    )
+    assert again.status_code == 200, again.text

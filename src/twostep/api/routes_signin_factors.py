@@ -89,7 +89,7 @@ def passwordless_options(request: Request, container: ContainerDep, ctx: Context
 @router.post(
     "/login/passkey",
     response_model=SignedInOut,
-    responses=errors(400, 401, 410, 429, 503, *BODY_ERRORS),
+    responses=errors(400, 401, 403, 410, 429, 503, *BODY_ERRORS),
 )
 def passwordless(
     body: PasskeySignInRequest,

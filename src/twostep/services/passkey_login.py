@@ -9,6 +9,7 @@ from twostep.domain.errors import ChallengeNotFound
 from twostep.domain.factor_errors import FactorUnavailable, PasskeyRejected
 from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext
 from twostep.domain.ports import ChallengeStore, UserStore
+from twostep.services.account_locks import AccountLocks
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService
 from twostep.services.limits import LimitsService
@@ -29,10 +30,12 @@ class PasskeyLoginService:
         users: UserStore,
         tokens: TokenService,
         limits: LimitsService,
+        locks: AccountLocks,
         audit: AuditService,
     ) -> None:
         self._login, self._passkeys, self._challenges, self._codes = login, passkeys, challenges, codes
         self._users, self._tokens, self._limits, self._audit = users, tokens, limits, audit
+        self._locks = locks
 
     def _login_challenge(self, otp_id: str) -> Challenge:
         challenge = self._challenges.get_challenge(otp_id)
@@ -84,12 +87,15 @@ class PasskeyLoginService:
     def sign_in(
         self, ceremony_id: str, credential: dict[str, Any], rp: RelyingParty, ctx: RequestContext = NO_CONTEXT
     ) -> SignedIn:
-        """Raises: CeremonyExpired, PasskeyRejected, CredentialsChanged (a password, number or address
-        change committed while this was checked)."""
+        """Raises: CeremonyExpired, PasskeyRejected, AccountLocked (`twostep users lock`: no sign-in of any
+        kind), CredentialsChanged (a password, number or address change committed while this was
+        checked)."""
         assertion = self._passkeys.verify(ceremony_id, credential, "authenticate", "", rp)
         user = self._users.get_user(assertion.credential.user_id)
         if user is None or not assertion.user_verified:
             raise PasskeyRejected()
+        # A password's sign-in checks the lock with its counts; this one has no password step.
+        self._locks.check(user.id)
         amr = (assertion.method, "user")
         event = self._audit.entry("login_succeeded", ctx=ctx, user_id=user.id, factors=",".join(amr))
         pair = self._tokens.issue_pair(user, amr, ctx, audits=[event])  # stored with the session
