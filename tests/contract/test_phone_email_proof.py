@@ -73,12 +73,12 @@ def test_prove_email_moves_uniqueness(storage: Storage) -> None:
     )
     storage.add_user(user)
     storage.add_user(other)
-    storage.prove_email(user.id, "old@example.com")
+    assert storage.prove_email(user, "old@example.com")
     same = storage.get_user(user.id)
     assert same is not None and same.email == "old@example.com" and same.email_verified
     with pytest.raises(AccountExists):
-        storage.prove_email(user.id, "taken@example.com")
-    storage.prove_email(user.id, "new@example.com")
+        storage.prove_email(user, "taken@example.com")
+    assert storage.prove_email(user, "new@example.com")
     assert storage.find_user_by_email("old@example.com") is None
     found = storage.find_user_by_email("new@example.com")
     assert found is not None and found.id == user.id and found.email_verified
@@ -91,7 +91,7 @@ def test_racing_email_changes_to_one_address_make_one_owner(storage: Storage) ->
         storage.add_user(user)
 
     def change(i: int) -> str:
-        storage.prove_email(users[i].id, "wanted@example.com")
+        storage.prove_email(users[i], "wanted@example.com")
         return users[i].id
 
     results = run_together(10, change)

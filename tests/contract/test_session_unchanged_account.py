@@ -52,7 +52,7 @@ def test_proving_the_same_number_changes_no_credential(storage: Storage) -> None
 CHANGES: dict[str, Callable[[Storage, User], object]] = {
     "password": lambda s, u: s.set_password_hash(u, "$argon2id$new"),
     "number": lambda s, u: s.prove_phone(u.id, E164("+905551112233")),
-    "address": lambda s, u: s.prove_email(u.id, "new@example.com"),
+    "address": lambda s, u: s.prove_email(u, "new@example.com"),
     "deleted": lambda s, u: s.delete_user(u.id, NOW),
 }
 

@@ -54,9 +54,12 @@ class UserStore(Protocol):
         """
         ...
 
-    def prove_email(self, user_id: str, email: str) -> None:
-        """A code sent to `email` came back: make it the user's (proven) address, moving the uniqueness
-        of the old address to it in one atomic step. Nothing happens when the user is gone.
+    def prove_email(self, account: User, email: str) -> bool:
+        """A code sent to `email` came back: make it the account's (proven) address, moving the
+        uniqueness of the old address to it in one atomic step, only while the account still has
+        `account`'s password hash, number and address (as `set_password_hash`: a change committed
+        since the request read the account is not undone). Returns False, nothing written, when it
+        changed or is gone.
 
         Raises:
             AccountExists: another account has this address.

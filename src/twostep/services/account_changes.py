@@ -23,7 +23,7 @@ from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitsService
 from twostep.services.reauthentication import Reauthentication
 from twostep.services.session_ending import SessionEnder
-from twostep.services.unchanged_credentials import set_password_hash_unchanged
+from twostep.services.unchanged_credentials import refuse_changed, set_password_hash_unchanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +171,9 @@ class AccountChangeService:
     ) -> User:
         """The code of an email change (every session but `keep` ends) or of proving the address.
 
-        Raises: ChallengeNotFound, ChallengeGone, WrongCode, RateLimited, AccountExists."""
+        Raises: ChallengeNotFound, ChallengeGone, WrongCode, RateLimited, AccountExists,
+        CredentialsChanged (the account's password, number or address changed since it was read: a
+        proof of the old address would otherwise put it back over the new one)."""
         before = self._user(user_id)
         purpose = self._codes.purpose_of(change_id)
         if purpose is None or purpose not in {"email_change", "email_verify"}:
@@ -180,7 +182,8 @@ class AccountChangeService:
         address = challenge.email or ""
         if purpose == "email_verify" and address != before.email:
             raise ChallengeNotFound()  # the address changed since the code was sent
-        self._users.prove_email(user_id, address)
+        if not self._users.prove_email(before, address):
+            refuse_changed(before, self._audit, ctx, event="email_change_failed")
         if purpose == "email_verify":
             self._audit.record("email_verified", ctx=ctx, user_id=user_id)
         else:

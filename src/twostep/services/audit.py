@@ -47,6 +47,7 @@ EVENTS = frozenset(
         "password_reset",
         "password_reset_failed",  # refused after its right code: the account changed since it began
         "password_change_failed",  # refused after its right password: the account changed meanwhile
+        "email_change_failed",  # a new or proven address refused after its right code: as above
         "notice_sent",
         "destination_blocked",
         "destination_unblocked",

@@ -49,7 +49,11 @@ class ConditionFailed(Exception):
     @property
     def last_item_failed(self) -> bool:
         """Whether the transaction's last item's condition failed (where a write puts its check)."""
-        return bool(self.reasons) and self.reasons[-1].get("Code") == CHECK_FAILED
+        return self.item_failed(-1)
+
+    def item_failed(self, index: int) -> bool:
+        """Whether the condition of the transaction's item at `index` failed."""
+        return bool(self.reasons) and self.reasons[index].get("Code") == CHECK_FAILED
 
 
 def to_number(moment: datetime) -> Decimal:

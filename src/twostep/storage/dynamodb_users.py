@@ -222,30 +222,34 @@ class UserOps(TableOps):
                 )
             self._calls.call("delete_item", TableName=self._table, Key=key(claim["PK"], claim["SK"]))
 
-    def prove_email(self, user_id: str, email: str) -> None:
-        item = self._get(f"USER#{user_id}", "PROFILE")
-        if item is None:
-            return
+    def prove_email(self, account: User, email: str) -> bool:
+        # No read: the profile's condition holds its address, so the old claim to free is `account`'s.
+        condition, values = self._unchanged_condition(account)  # false on a missing item too
         writes = [
             self._tupdate(
-                f"USER#{user_id}",
+                f"USER#{account.id}",
                 "PROFILE",
-                "SET email = :e, email_verified = :yes",
-                {":e": email, ":yes": True, ":old": item["email"]},
-                "email = :old",
+                "SET email = :new, email_verified = :yes",
+                values | {":new": email, ":yes": True},
+                condition,
             )
         ]
-        if item["email"] != email:
+        if email != account.email:
             writes.append(
                 self._tput(
-                    {"PK": f"EMAIL#{email}", "SK": "EMAIL", "user_id": user_id}, "attribute_not_exists(PK)"
+                    {"PK": f"EMAIL#{email}", "SK": "EMAIL", "user_id": account.id}, "attribute_not_exists(PK)"
                 )
             )
-            writes.append(self._tdelete(f"EMAIL#{item['email']}", "EMAIL", "user_id = :me", {":me": user_id}))
+            writes.append(
+                self._tdelete(f"EMAIL#{account.email}", "EMAIL", "user_id = :me", {":me": account.id})
+            )
         try:
             self._transact(*writes)
-        except ConditionFailed as exc:
-            raise AccountExists() from exc
+        except ConditionFailed as failed:
+            if failed.item_failed(0):
+                return False  # the account changed (or is gone) since its request read it
+            raise AccountExists() from failed
+        return True
 
     def delete_user(self, user_id: str, now: datetime) -> bool:
         if self._get(f"USER#{user_id}", "PROFILE") is None:

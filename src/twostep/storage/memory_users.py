@@ -45,16 +45,16 @@ class MemoryUsers(MemorySessions, MemoryFactors):
                     self._users[other.id] = replace(other, phone=None, phone_verified=False)
             return True
 
-    def prove_email(self, user_id: str, email: str) -> None:
+    def prove_email(self, account: User, email: str) -> bool:
         with self._lock:
-            user = self._users.get(user_id)
-            if user is None:
-                return
-            if self._emails.get(email, user_id) != user_id:
+            if not self._unchanged(account):
+                return False
+            if self._emails.get(email, account.id) != account.id:
                 raise AccountExists()
-            self._emails.pop(user.email, None)
-            self._emails[email] = user_id
-            self._users[user_id] = replace(user, email=email, email_verified=True)
+            self._emails.pop(account.email, None)
+            self._emails[email] = account.id
+            self._users[account.id] = replace(self._users[account.id], email=email, email_verified=True)
+            return True
 
     def get_user(self, user_id: str) -> User | None:
         return self._users.get(user_id)

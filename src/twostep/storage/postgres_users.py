@@ -18,10 +18,11 @@ from twostep.domain.models import Page, User
 from twostep.storage.postgres_connection import Row
 from twostep.storage.postgres_factors import ERASE_FACTORS_OF_USER
 from twostep.storage.postgres_sessions import PostgresSessionOps
-from twostep.storage.sql_accounts import set_password_hash_sql, unchanged_account_values
+from twostep.storage.sql_accounts import unchanged_account_values, update_unchanged_sql
 from twostep.storage.sql_factor_summary import FIND_SIGNING_IN, enrolled
 
-SET_PASSWORD_HASH = set_password_hash_sql("%s", "IS NOT DISTINCT FROM")
+SET_PASSWORD_HASH = update_unchanged_sql("password_hash = %s", "%s", "IS NOT DISTINCT FROM")
+PROVE_EMAIL = update_unchanged_sql("email = %s, email_verified = true", "%s", "IS NOT DISTINCT FROM")
 
 
 def user_of(row: Row | None) -> User | None:
@@ -99,15 +100,14 @@ class PostgresUsers(PostgresSessionOps):
             return False  # another account proved this number first; the transaction rolled back
         return any(row["id"] == user_id for row in rows)
 
-    def prove_email(self, user_id: str, email: str) -> None:
+    def prove_email(self, account: User, email: str) -> bool:
+        # As `set_password_hash`: READ COMMITTED checks the condition again on a row that was changed
+        # while this update waited for its lock.
         try:
-            self._execute(
-                "UPDATE users SET email = %s, email_verified = true WHERE id = %s",
-                (email, user_id),
-                unique=True,
-            )
+            proved = self._execute(PROVE_EMAIL, (email, *unchanged_account_values(account)), unique=True)
         except psycopg.errors.UniqueViolation as exc:
             raise AccountExists() from exc
+        return proved == 1
 
     def get_user(self, user_id: str) -> User | None:
         return user_of(self._one("SELECT * FROM users WHERE id = %s", (user_id,)))

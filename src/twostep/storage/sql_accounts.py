@@ -45,10 +45,10 @@ def unchanged_account_sql(p: str, same: str) -> str:
     return f"SELECT 1 FROM users WHERE {unchanged_account_where(p, same)}"  # noqa: S608 (constants only)
 
 
-def set_password_hash_sql(p: str, same: str) -> str:
-    """The new hash's update, while the account is unchanged; its parameters: the hash, then
-    `unchanged_account_values`."""
-    return f"UPDATE users SET password_hash = {p} WHERE {unchanged_account_where(p, same)}"  # noqa: S608
+def update_unchanged_sql(assignments: str, p: str, same: str) -> str:
+    """An update of the account's row while it is unchanged; its parameters: those of `assignments`,
+    then `unchanged_account_values`."""
+    return f"UPDATE users SET {assignments} WHERE {unchanged_account_where(p, same)}"  # noqa: S608
 
 
 def unchanged_account_values(account: User) -> tuple[str, str, str | None, str]:

@@ -26,8 +26,8 @@ from twostep.storage.sign_in_counts import CountsThenAccount
 from twostep.storage.sql_accounts import (
     CHALLENGE_WITH_ACCOUNT,
     account_of,
-    set_password_hash_sql,
     unchanged_account_values,
+    update_unchanged_sql,
 )
 from twostep.storage.sql_audit import insert_audits
 from twostep.storage.sql_factor_summary import FIND_SIGNING_IN, enrolled
@@ -53,7 +53,8 @@ def challenge_row(c: Challenge) -> tuple[object, ...]:
 
 
 _CHALLENGE_WITH_ACCOUNT = CHALLENGE_WITH_ACCOUNT.format(p="?")
-SET_PASSWORD_HASH = set_password_hash_sql("?", "IS")
+SET_PASSWORD_HASH = update_unchanged_sql("password_hash = ?", "?", "IS")
+PROVE_EMAIL = update_unchanged_sql("email = ?, email_verified = 1", "?", "IS")
 
 
 class SqliteStorage(
@@ -112,13 +113,12 @@ class SqliteStorage(
             return False  # another account proved this number first
         return any(row["id"] == user_id for row in rows)
 
-    def prove_email(self, user_id: str, email: str) -> None:
+    def prove_email(self, account: User, email: str) -> bool:
         try:
-            self._execute(
-                "UPDATE users SET email = ?, email_verified = 1 WHERE id = ?", (email, user_id), unique=True
-            )
+            proof = self._execute(PROVE_EMAIL, (email, *unchanged_account_values(account)), unique=True)
         except sqlite3.IntegrityError as exc:
             raise AccountExists() from exc
+        return proof.rowcount == 1
 
     @staticmethod
     def _user(row: sqlite3.Row | None) -> User | None:
