@@ -220,3 +220,41 @@ def test_a_token_of_an_unknown_key_while_the_keys_cannot_be_read_answers_503(
     assert (answer.status_code, answer.json()["code"]) == (503, "storage_unavailable"), answer.text
     again = client.get("/hello", headers=token)
     assert (again.status_code, again.json()["code"]) == (401, "invalid_token")  # no second read within 1 s
+
+
+def _refreshed_moments_before_its_end(
+    client: TestClient, container: Container, clock: FixedClock
+) -> dict[str, Any]:
+    """A session's access token from a refresh 5 s before the session's absolute end."""
+    pair = sign_in(client, container)
+    clock.advance(container.settings.refresh_token_ttl_seconds - 5)
+    fresh = client.post("/token/refresh", json={"refreshToken": pair["refreshToken"]})
+    assert fresh.status_code == 200, fresh.text
+    return dict(fresh.json())
+
+
+def test_an_access_token_never_outlives_its_session(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    """It lasted its full 15 minutes from a refresh just before the session's end, past every later "end
+    all sessions" (they list the sessions that have not ended): a thief could time the refresh."""
+    register(client)
+    fresh = _refreshed_moments_before_its_end(client, container, clock)
+    claims = container.keys.verifier().verify(fresh["accessToken"])
+    assert fresh["expiresIn"] == 5 and claims.exp == claims.iat + 5
+    clock.advance(5 + container.settings.jwt_leeway_seconds + 1)
+    assert refused(client, fresh) == "invalid_token"
+
+
+def test_ending_every_session_reaches_one_that_ended_within_the_tokens_leeway(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    """Its last access token is still accepted for the verifier's leeway after the session's end."""
+    register(client)
+    fresh = _refreshed_moments_before_its_end(client, container, clock)
+    owner = sign_in(client, container)
+    clock.advance(5 + container.settings.jwt_leeway_seconds // 2)
+    assert client.get("/hello", headers=bearer(fresh)).status_code == 200  # the session has ended
+    answer = client.delete("/sessions", headers=bearer(owner))
+    assert answer.status_code == 200 and answer.json() == {"ended": 1}
+    assert refused(client, fresh) == "session_revoked"

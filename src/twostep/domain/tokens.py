@@ -88,8 +88,19 @@ class TokenIssuer:
     def kid(self) -> str:
         return self._kid
 
-    def issue(self, *, user_id: str, email: str, amr: tuple[str, ...], sid: str, auth_time: int) -> str:
+    def issue(
+        self,
+        *,
+        user_id: str,
+        email: str,
+        amr: tuple[str, ...],
+        sid: str,
+        auth_time: int,
+        not_after: int | None = None,
+    ) -> str:
+        """A signed access token; `not_after`: its session's end (epoch seconds), which it never outlives."""
         now = int(self._clock.now().timestamp())
+        expires = now + self._ttl if not_after is None else min(now + self._ttl, not_after)
         claims = {
             "iss": self._issuer,
             "aud": self._audience,
@@ -97,7 +108,7 @@ class TokenIssuer:
             "email": email,
             "iat": now,
             "nbf": now,
-            "exp": now + self._ttl,
+            "exp": expires,
             "jti": new_uuid4(),
             "amr": list(amr),
             "sid": sid,

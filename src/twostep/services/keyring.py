@@ -71,6 +71,11 @@ class KeyRing:
     def otp_hmac_key(self) -> bytes:
         return self.material.otp_hmac_key
 
+    @property
+    def leeway(self) -> timedelta:
+        """How long after its `exp` a token is still accepted (clock skew)."""
+        return timedelta(seconds=self._policy.leeway_seconds)
+
     def issuer(self) -> TokenIssuer:
         key = self.current
         issuer = self._issuer

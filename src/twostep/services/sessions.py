@@ -48,7 +48,9 @@ class SessionService:
         Their access tokens are refused within the revocation list's refresh time.
         """
         ended = 0
-        for session in self.list(user_id):
+        # Sessions that ended within the grace too: their last access token may still be accepted.
+        since = self._clock.now() - self._tokens.ended_sessions_grace
+        for session in self._store.list_sessions(user_id, since):
             if session.id != keep and self._tokens.end_session(session.id):
                 ended += 1
         self._audit.record("sessions_ended", ctx=ctx, user_id=user_id, count=str(ended), reason=reason)

@@ -248,18 +248,29 @@ class TokenService:
             amr=session.amr,
         )
 
+    @property
+    def ended_sessions_grace(self) -> timedelta:
+        """How long after its session's end an access token is still accepted (the verifier's leeway on
+        its `exp`, which is at most the session's end): ending sessions reaches back this far."""
+        return self._keys.leeway
+
     def _access(self, user: User, session: Session, refresh: str) -> TokenPair:
         issuer = self._keys.issuer()
+        # Capped at the session's end: a token refreshed just before it would otherwise outlive it, and
+        # ending every session (a password change, a reset) only lists sessions that have not ended.
+        session_end = timestamp(session.expires_at)
         access = issuer.issue(
             user_id=user.id,
             email=user.email,
             amr=session.amr,
             sid=session.id,
             auth_time=timestamp(session.auth_time),
+            not_after=session_end,
         )
+        left = session_end - timestamp(self._clock.now())
         return TokenPair(
             access_token=access,
-            expires_in=issuer.ttl_seconds,
+            expires_in=max(0, min(issuer.ttl_seconds, left)),
             refresh_token=refresh,
             session_id=session.id,
         )
