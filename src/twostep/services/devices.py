@@ -1,5 +1,6 @@
 """Remember this device: a long random token that lets one browser or app skip the second factor for
-a while. Only its hash is stored; the user lists and forgets devices; a password reset forgets all."""
+a while. Only its hash is stored; the user lists and forgets devices; a password reset or change, and a new
+number or address, forget all."""
 
 from __future__ import annotations
 
@@ -89,9 +90,11 @@ class DeviceService:
 
 class SessionAndDeviceEnder:
     """A `SessionEnder` that also forgets the account's remembered devices when its password was reset
-    or changed: whoever knew the old password must not keep skipping the second factor."""
+    or changed, or its number or address changed: whoever knew the old password must not keep skipping the
+    second factor, nor the lost or stolen phone a number change is made after (checklist S6). The changing
+    browser's own device goes too; it is remembered again at its next sign-in."""
 
-    REASONS = frozenset({"password_reset", "password_changed"})
+    REASONS = frozenset({"password_reset", "password_changed", "phone_changed", "email_changed"})
 
     def __init__(self, sessions: SessionEnder, devices: DeviceService) -> None:
         self._sessions, self._devices = sessions, devices
