@@ -290,6 +290,33 @@ def test_remembering_is_off_with_zero_days(make_container: Any) -> None:
         assert verified["deviceToken"] is None
 
 
+def test_lowering_the_days_shortens_devices_remembered_before(
+    make_container: Any, tmp_path: Any, clock: FixedClock
+) -> None:
+    """Before, a device remembered under 30 days kept skipping the second step for those 30 days after the
+    operator lowered TWOSTEP_REMEMBER_DEVICE_DAYS to 1: its end was fixed when it was remembered."""
+    from twostep.api.app import create_app
+
+    before = make_container(storage="sqlite", remember_device_days=30)
+    with TestClient(create_app(before)) as client:
+        register(client)
+        started = login(client)
+        token = client.post(
+            f"/otp/{started['otpId']}/verify", json={"otp": latest_code(before), "rememberDevice": True}
+        ).json()["deviceToken"]
+    lowered = make_container(storage="sqlite", remember_device_days=1)  # the same database
+    with TestClient(create_app(lowered)) as client:
+        clock.advance(23 * 3600)
+        signed = login(client, deviceToken=token)
+        assert "accessToken" in signed, "still within the new day"
+        listed = client.get("/me/devices", headers=bearer(signed)).json()
+        assert [d["expiresAt"] for d in listed] == ["2026-01-02T12:00:00Z"], listed
+        clock.advance(2 * 3600)
+        assert "otpId" in login(client, deviceToken=token), "past the new day: the second step again"
+        user = lowered.storage.find_user_by_email("test@example.com")
+        assert user is not None and lowered.factors.devices.remembered(user.id) == []
+
+
 def test_the_web_ui_gets_the_device_token_only_as_an_httponly_cookie(
     client: TestClient, container: Container
 ) -> None:
