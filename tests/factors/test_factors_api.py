@@ -367,6 +367,35 @@ def test_totp_can_be_turned_off(
     assert pyotp  # the library the app codes come from
 
 
+def test_recovery_codes_outlive_the_app_and_are_offered(
+    client: TestClient, clock: FixedClock, enrolled: tuple[str, list[str]]
+) -> None:
+    """Before, after the app was removed the sign-in offered only `sms` while a recovery code still signed
+    in and GET /me/factors counted ten: the answer said they were not offered. Now the sign-in lists
+    them as long as any is left, as the security page and GET /me/factors do."""
+    clock.advance(30)  # the confirming code's step is spent
+    app_code = code_at(enrolled[0], time_step(clock.now()))
+    pair = client.post(f"/otp/{login(client)['otpId']}/verify", json={"otp": app_code}).json()
+    off = client.post("/me/factors/totp/disable", json={"currentPassword": PASSWORD}, headers=bearer(pair))
+    assert off.status_code == 204
+    assert client.get("/me/factors", headers=bearer(pair)).json()["recoveryCodesLeft"] == 10
+    started = login(client)
+    assert started["factors"] == ["sms", "recovery"] and started["expectedFactor"] == "sms"
+    used = client.post(f"/otp/{started['otpId']}/verify", json={"otp": enrolled[1][0], "factor": "recovery"})
+    assert used.status_code == 200 and used.json()["recoveryCodesLeft"] == 9, used.text
+
+
+def test_an_account_with_only_sms_is_offered_the_codes_it_made(
+    client: TestClient, container: Container
+) -> None:
+    register(client)
+    pair = sign_in(client, container)
+    assert login(client)["factors"] == ["sms"], "no codes: none offered"
+    made = client.post("/me/factors/recovery-codes", json={"currentPassword": PASSWORD}, headers=bearer(pair))
+    assert made.status_code == 200, made.text
+    assert login(client)["factors"] == ["sms", "recovery"]
+
+
 def test_a_passkey_rp_id_must_fit_the_origins() -> None:
     from pydantic import ValidationError
 
