@@ -13,6 +13,7 @@ from tests.conftest import PASSWORD, PHONE, latest_code, register, sign_in
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
 from twostep.domain.totp import code_at, time_step
+from twostep.services.totp_enrolment import ENROLMENT_ATTEMPTS, ENROLMENT_SECONDS
 
 
 def bearer(pair: dict[str, Any]) -> dict[str, str]:
@@ -76,6 +77,52 @@ def test_a_wrong_confirmation_code_leaves_the_app_off(
     assert refused.status_code == 400 and refused.json()["code"] == "wrong_enrolment_code"
     assert client.get("/me/factors", headers=bearer(pair)).json()["totp"] is False
     assert login(client)["expectedFactor"] == "sms"
+
+
+def test_a_stolen_token_cannot_guess_the_confirmation_code(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    """Before, confirm counted no wrong code: a token alone could guess the code of an enrolment its owner
+    began and left, and a hit turned the app on and gave it ten new recovery codes. Now the enrolment ends
+    after ENROLMENT_ATTEMPTS codes; the owner starts again, with the password."""
+    register(client)
+    pair = sign_in(client, container)
+    start = {"currentPassword": PASSWORD}
+    secret = client.post("/me/factors/totp", json=start, headers=bearer(pair)).json()["secret"]
+    right = code_at(secret, time_step(clock.now()))
+    wrong = str((int(right) + 500_000) % 1_000_000).zfill(6)
+    for _ in range(ENROLMENT_ATTEMPTS):
+        refused = client.post("/me/factors/totp/confirm", json={"code": wrong}, headers=bearer(pair))
+        assert refused.json()["code"] == "wrong_enrolment_code"
+    ended = client.post("/me/factors/totp/confirm", json={"code": right}, headers=bearer(pair))
+    assert (ended.status_code, ended.json()["code"]) == (400, "enrolment_not_started"), ended.text
+    assert client.get("/me/factors", headers=bearer(pair)).json()["totp"] is False
+    secret = client.post("/me/factors/totp", json=start, headers=bearer(pair)).json()["secret"]
+    again = client.post(
+        "/me/factors/totp/confirm",
+        json={"code": code_at(secret, time_step(clock.now()))},
+        headers=bearer(pair),
+    )
+    assert again.status_code == 200, again.text
+
+
+def test_a_pending_enrolment_ends_after_its_lifetime(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    """Before, an enrolment begun and left stayed confirmable for ever."""
+    register(client)
+    pair = sign_in(client, container)
+    secret = client.post("/me/factors/totp", json={"currentPassword": PASSWORD}, headers=bearer(pair)).json()[
+        "secret"
+    ]
+    clock.advance(ENROLMENT_SECONDS)
+    pair = sign_in(client, container)  # the first session's access token has expired by now
+    late = client.post(
+        "/me/factors/totp/confirm",
+        json={"code": code_at(secret, time_step(clock.now()))},
+        headers=bearer(pair),
+    )
+    assert (late.status_code, late.json()["code"]) == (400, "enrolment_not_started"), late.text
 
 
 def test_with_an_app_sign_in_sends_no_sms_and_takes_the_app_code(
