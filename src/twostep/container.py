@@ -263,7 +263,7 @@ def _wire(
     factor_services = build_factor_services(
         settings, storage, reauth, notices, audit, clock, keys.otp_hmac_key, devices
     )
-    # A password reset or change also forgets remembered devices.
+    # A password reset or change, or a new number or address, also forgets remembered devices.
     session_ender = SessionAndDeviceEnder(sessions, devices)
     account_spec = CodeSpec(
         length=settings.otp_length,

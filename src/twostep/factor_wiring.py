@@ -22,6 +22,7 @@ from twostep.services.passkeys import PasskeyService
 from twostep.services.reauthentication import Reauthentication
 from twostep.services.second_factor import SecondFactorService
 from twostep.services.tokens import TokenService
+from twostep.services.totp_enrolment import EnrolmentAttempts
 from twostep.settings import Settings
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def build_factor_services(
             audit=audit,
             clock=clock,
             issuer_name=settings.org_name,
+            enrolments=EnrolmentAttempts(counters=storage, clock=clock),
         ),
         second_factor=SecondFactorService(
             store=storage, sealer=sealer, recovery_hasher=recovery, audit=audit, clock=clock

@@ -13,6 +13,7 @@ from tests.conftest import PASSWORD, PHONE, latest_code, register, sign_in
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
 from twostep.domain.totp import code_at, time_step
+from twostep.services.totp_enrolment import ENROLMENT_ATTEMPTS, ENROLMENT_SECONDS
 
 
 def bearer(pair: dict[str, Any]) -> dict[str, str]:
@@ -76,6 +77,52 @@ def test_a_wrong_confirmation_code_leaves_the_app_off(
     assert refused.status_code == 400 and refused.json()["code"] == "wrong_enrolment_code"
     assert client.get("/me/factors", headers=bearer(pair)).json()["totp"] is False
     assert login(client)["expectedFactor"] == "sms"
+
+
+def test_a_stolen_token_cannot_guess_the_confirmation_code(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    """Before, confirm counted no wrong code: a token alone could guess the code of an enrolment its owner
+    began and left, and a hit turned the app on and gave it ten new recovery codes. Now the enrolment ends
+    after ENROLMENT_ATTEMPTS codes; the owner starts again, with the password."""
+    register(client)
+    pair = sign_in(client, container)
+    start = {"currentPassword": PASSWORD}
+    secret = client.post("/me/factors/totp", json=start, headers=bearer(pair)).json()["secret"]
+    right = code_at(secret, time_step(clock.now()))
+    wrong = str((int(right) + 500_000) % 1_000_000).zfill(6)
+    for _ in range(ENROLMENT_ATTEMPTS):
+        refused = client.post("/me/factors/totp/confirm", json={"code": wrong}, headers=bearer(pair))
+        assert refused.json()["code"] == "wrong_enrolment_code"
+    ended = client.post("/me/factors/totp/confirm", json={"code": right}, headers=bearer(pair))
+    assert (ended.status_code, ended.json()["code"]) == (400, "enrolment_not_started"), ended.text
+    assert client.get("/me/factors", headers=bearer(pair)).json()["totp"] is False
+    secret = client.post("/me/factors/totp", json=start, headers=bearer(pair)).json()["secret"]
+    again = client.post(
+        "/me/factors/totp/confirm",
+        json={"code": code_at(secret, time_step(clock.now()))},
+        headers=bearer(pair),
+    )
+    assert again.status_code == 200, again.text
+
+
+def test_a_pending_enrolment_ends_after_its_lifetime(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    """Before, an enrolment begun and left stayed confirmable for ever."""
+    register(client)
+    pair = sign_in(client, container)
+    secret = client.post("/me/factors/totp", json={"currentPassword": PASSWORD}, headers=bearer(pair)).json()[
+        "secret"
+    ]
+    clock.advance(ENROLMENT_SECONDS)
+    pair = sign_in(client, container)  # the first session's access token has expired by now
+    late = client.post(
+        "/me/factors/totp/confirm",
+        json={"code": code_at(secret, time_step(clock.now()))},
+        headers=bearer(pair),
+    )
+    assert (late.status_code, late.json()["code"]) == (400, "enrolment_not_started"), late.text
 
 
 def test_with_an_app_sign_in_sends_no_sms_and_takes_the_app_code(
@@ -290,6 +337,33 @@ def test_remembering_is_off_with_zero_days(make_container: Any) -> None:
         assert verified["deviceToken"] is None
 
 
+def test_lowering_the_days_shortens_devices_remembered_before(
+    make_container: Any, tmp_path: Any, clock: FixedClock
+) -> None:
+    """Before, a device remembered under 30 days kept skipping the second step for those 30 days after the
+    operator lowered TWOSTEP_REMEMBER_DEVICE_DAYS to 1: its end was fixed when it was remembered."""
+    from twostep.api.app import create_app
+
+    before = make_container(storage="sqlite", remember_device_days=30)
+    with TestClient(create_app(before)) as client:
+        register(client)
+        started = login(client)
+        token = client.post(
+            f"/otp/{started['otpId']}/verify", json={"otp": latest_code(before), "rememberDevice": True}
+        ).json()["deviceToken"]
+    lowered = make_container(storage="sqlite", remember_device_days=1)  # the same database
+    with TestClient(create_app(lowered)) as client:
+        clock.advance(23 * 3600)
+        signed = login(client, deviceToken=token)
+        assert "accessToken" in signed, "still within the new day"
+        listed = client.get("/me/devices", headers=bearer(signed)).json()
+        assert [d["expiresAt"] for d in listed] == ["2026-01-02T12:00:00Z"], listed
+        clock.advance(2 * 3600)
+        assert "otpId" in login(client, deviceToken=token), "past the new day: the second step again"
+        user = lowered.storage.find_user_by_email("test@example.com")
+        assert user is not None and lowered.factors.devices.remembered(user.id) == []
+
+
 def test_the_web_ui_gets_the_device_token_only_as_an_httponly_cookie(
     client: TestClient, container: Container
 ) -> None:
@@ -338,6 +412,35 @@ def test_totp_can_be_turned_off(
     )
     assert login(client)["expectedFactor"] == "sms"
     assert pyotp  # the library the app codes come from
+
+
+def test_recovery_codes_outlive_the_app_and_are_offered(
+    client: TestClient, clock: FixedClock, enrolled: tuple[str, list[str]]
+) -> None:
+    """Before, after the app was removed the sign-in offered only `sms` while a recovery code still signed
+    in and GET /me/factors counted ten: the answer said they were not offered. Now the sign-in lists
+    them as long as any is left, as the security page and GET /me/factors do."""
+    clock.advance(30)  # the confirming code's step is spent
+    app_code = code_at(enrolled[0], time_step(clock.now()))
+    pair = client.post(f"/otp/{login(client)['otpId']}/verify", json={"otp": app_code}).json()
+    off = client.post("/me/factors/totp/disable", json={"currentPassword": PASSWORD}, headers=bearer(pair))
+    assert off.status_code == 204
+    assert client.get("/me/factors", headers=bearer(pair)).json()["recoveryCodesLeft"] == 10
+    started = login(client)
+    assert started["factors"] == ["sms", "recovery"] and started["expectedFactor"] == "sms"
+    used = client.post(f"/otp/{started['otpId']}/verify", json={"otp": enrolled[1][0], "factor": "recovery"})
+    assert used.status_code == 200 and used.json()["recoveryCodesLeft"] == 9, used.text
+
+
+def test_an_account_with_only_sms_is_offered_the_codes_it_made(
+    client: TestClient, container: Container
+) -> None:
+    register(client)
+    pair = sign_in(client, container)
+    assert login(client)["factors"] == ["sms"], "no codes: none offered"
+    made = client.post("/me/factors/recovery-codes", json={"currentPassword": PASSWORD}, headers=bearer(pair))
+    assert made.status_code == 200, made.text
+    assert login(client)["factors"] == ["sms", "recovery"]
 
 
 def test_a_passkey_rp_id_must_fit_the_origins() -> None:

@@ -262,3 +262,48 @@ def test_a_locked_account_cannot_sign_in_with_a_passkey(
         json={"ceremonyId": options["ceremonyId"], "credential": device.get(options["publicKey"])},
     )
     assert again.status_code == 200, again.text
+
+
+@pytest.mark.parametrize("handle", [123, True, ["a"], {"x": 1}])
+def test_a_user_handle_that_is_not_a_string_is_a_rejected_passkey(
+    client: TestClient, device: SoftAuthenticator, handle: object
+) -> None:
+    """Before, a userHandle that was not a string (but truthy) reached `str.rstrip` and answered 500, on
+    the public /login/passkey and on the second step; it is a malformed assertion, refused as one."""
+    options = client.post("/login/passkey/options").json()
+    credential = device.get(options["publicKey"])
+    credential["response"]["userHandle"] = handle
+    alone = client.post(
+        "/login/passkey", json={"ceremonyId": options["ceremonyId"], "credential": credential}
+    )
+    assert (alone.status_code, alone.json().get("code")) == (401, "passkey_rejected"), alone.text
+    otp_id = start_login(client)["otpId"]
+    options = client.post(f"/otp/{otp_id}/passkey/options").json()
+    credential = device.get(options["publicKey"])
+    credential["response"]["userHandle"] = handle
+    step = client.post(
+        f"/otp/{otp_id}/passkey", json={"ceremonyId": options["ceremonyId"], "credential": credential}
+    )
+    assert (step.status_code, step.json().get("code")) == (401, "passkey_rejected"), step.text
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [(5, ()), ({"a": 1}, ()), (None, ()), (["usb", 7, "a,b", "x" * 21, "hybrid"], ("usb", "hybrid"))],
+)
+def test_transports_are_kept_only_as_a_list_of_short_tokens(
+    client: TestClient, container: Container, pair: dict[str, Any], sent: object, kept: tuple[str, ...]
+) -> None:
+    """Before, transports that were not a list (a number, an object, null) answered 500 at registration."""
+    key = SoftAuthenticator(ORIGIN)
+    options = client.post("/me/passkeys/options", json=REAUTH, headers=bearer(pair)).json()
+    credential = key.create(options["publicKey"])
+    credential["response"]["transports"] = sent
+    added = client.post(
+        "/me/passkeys",
+        json={"ceremonyId": options["ceremonyId"], "credential": credential, "name": "k"},
+        headers=bearer(pair),
+    )
+    assert added.status_code == 201, added.text
+    stored = container.storage.get_passkey(added.json()["id"])
+    assert stored is not None and stored.transports == kept

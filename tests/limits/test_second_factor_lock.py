@@ -150,3 +150,26 @@ def test_checks_that_compare_no_code_do_not_spend_the_budget(
     with pytest.raises(WrongCode):
         container.login.complete(started.otp_id, wrong(latest_code(container)))  # type: ignore[union-attr]
     container.login.complete(started.otp_id, latest_code(container))  # type: ignore[union-attr]
+
+
+def test_a_remembered_device_does_not_pass_the_lock(make_container: MakeContainer) -> None:
+    """Before, a login with the password and a remembered device's token signed in (amr pwd, device) while
+    every other login with the password answered 429 second_factor_locked: the device skip came before
+    the wrong-code check. The device skips the code, not the lock; `twostep users unlock` lifts it."""
+    container = make_container(otp_account_failure_limit=3, **ROOMY_SMS)
+    with TestClient(create_app(container)) as client:
+        register(client)
+        otp_id = client.post("/login", json={"email": EMAIL, "password": PASSWORD}).json()["otpId"]
+        verified = client.post(
+            f"/otp/{otp_id}/verify", json={"otp": latest_code(container), "rememberDevice": True}
+        )
+        device = {"email": EMAIL, "password": PASSWORD, "deviceToken": verified.json()["deviceToken"]}
+        otp_id = client.post("/login", json={"email": EMAIL, "password": PASSWORD}).json()["otpId"]
+        code = latest_code(container)
+        for _ in range(3):
+            assert client.post(f"/otp/{otp_id}/verify", json={"otp": wrong(code)}).status_code == 401
+        assert_limited(client.post("/login", json=device), "second_factor_locked", 86400)
+        user = container.storage.find_user_by_email(EMAIL)
+        assert user is not None
+        container.limits.reset_code_failures(user.id)
+        assert "accessToken" in client.post("/login", json=device).json()

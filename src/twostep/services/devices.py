@@ -1,12 +1,14 @@
 """Remember this device: a long random token that lets one browser or app skip the second factor for
-a while. Only its hash is stored; the user lists and forgets devices; a password reset forgets all."""
+a while. Only its hash is stored; the user lists and forgets devices; a password reset or change, and a new
+number or address, forget all."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 import uuid
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from twostep.domain.clock import Clock
 from twostep.domain.factor_ports import RememberedDeviceStore
@@ -63,14 +65,23 @@ class DeviceService:
         return token
 
     def recognises(self, token: str | None, user_id: str) -> bool:
-        """Whether `token` is a live device token of this user."""
+        """Whether `token` is a live device token of this user, under the current lifetime too."""
         if not self.enabled or not token or len(token) > MAX_TOKEN_LENGTH:
             return False
-        device = self._store.find_remembered_device(hash_device_token(token), self._clock.now())
-        return device is not None and device.user_id == user_id
+        now = self._clock.now()
+        device = self._store.find_remembered_device(hash_device_token(token), now)
+        return device is not None and device.user_id == user_id and self._ends(device) > now
 
     def remembered(self, user_id: str) -> list[RememberedDevice]:
-        return self._store.list_remembered_devices(user_id, self._clock.now())
+        """The user's live devices, each with the end the current lifetime gives it."""
+        now = self._clock.now()
+        devices = self._store.list_remembered_devices(user_id, now)
+        return [replace(d, expires_at=self._ends(d)) for d in devices if self._ends(d) > now]
+
+    def _ends(self, device: RememberedDevice) -> datetime:
+        """A device's end is fixed when it is remembered, but a lowered TWOSTEP_REMEMBER_DEVICE_DAYS
+        shortens the devices remembered before it too: the operator's new policy holds at once."""
+        return min(device.expires_at, device.created_at + self._lifetime)
 
     def forget(self, user_id: str, device_id: str, ctx: RequestContext = NO_CONTEXT) -> bool:
         """Idempotent: afterwards the device is not remembered; True when it was until now."""
@@ -89,9 +100,11 @@ class DeviceService:
 
 class SessionAndDeviceEnder:
     """A `SessionEnder` that also forgets the account's remembered devices when its password was reset
-    or changed: whoever knew the old password must not keep skipping the second factor."""
+    or changed, or its number or address changed: whoever knew the old password must not keep skipping the
+    second factor, nor the lost or stolen phone a number change is made after (checklist S6). The changing
+    browser's own device goes too; it is remembered again at its next sign-in."""
 
-    REASONS = frozenset({"password_reset", "password_changed"})
+    REASONS = frozenset({"password_reset", "password_changed", "phone_changed", "email_changed"})
 
     def __init__(self, sessions: SessionEnder, devices: DeviceService) -> None:
         self._sessions, self._devices = sessions, devices

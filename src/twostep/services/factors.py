@@ -16,8 +16,12 @@ from twostep.domain.totp import SecretSealer, matching_step, new_totp_secret, pr
 from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
 from twostep.services.reauthentication import Reauthentication
+from twostep.services.totp_enrolment import EnrolmentAttempts
 
 LOW_RECOVERY_CODES = 2  # at or below this, responses warn the user to make new ones
+ENROLMENT_ENDED = (
+    "This authenticator app enrolment has ended (it expired, or too many codes were tried); start again."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +63,10 @@ class FactorService:
         audit: AuditService,
         clock: Clock,
         issuer_name: str,
+        enrolments: EnrolmentAttempts,
     ) -> None:
         self._users, self._store, self._reauth, self._notices = users, store, reauth, notices
+        self._enrolments = enrolments
         self._sealer, self._recovery = sealer, recovery_hasher
         self._audit, self._clock, self._issuer = audit, clock, issuer_name
 
@@ -83,23 +89,30 @@ class FactorService:
     def start_totp(
         self, user_id: str, current_password: str, ctx: RequestContext = NO_CONTEXT
     ) -> TotpEnrolment:
-        """A new secret, pending until a code from it is confirmed.
+        """A new secret, pending until a code from it is confirmed (within `ENROLMENT_SECONDS`, in at most
+        `ENROLMENT_ATTEMPTS` tries).
 
         Raises: InvalidCredentials (the password is wrong), RateLimited, InvalidToken (the user is gone).
         """
         user = self._reauth.account(user_id, current_password, ctx, reason="reauth_totp")
         secret = new_totp_secret()
-        self._store.begin_totp_enrolment(user_id, self._sealer.seal(user_id, secret), self._clock.now())
+        sealed = self._sealer.seal(user_id, secret)
+        self._enrolments.open(user_id, sealed)  # first: an enrolment is never pending without its count
+        self._store.begin_totp_enrolment(user_id, sealed, self._clock.now())
         return TotpEnrolment(secret=secret, uri=provisioning_uri(secret, user.email, self._issuer))
 
     def confirm_totp(self, user_id: str, code: str, ctx: RequestContext = NO_CONTEXT) -> RecoveryCodes:
         """Enable the pending secret once the app shows a matching code; returns fresh recovery codes.
 
-        Raises: EnrolmentNotStarted, WrongEnrolmentCode.
+        Raises: EnrolmentNotStarted (none pending, or it ended: expired, or its attempts are spent),
+            WrongEnrolmentCode.
         """
         factor = self._store.get_totp(user_id)
         if factor is None or factor.pending_sealed is None:
             raise EnrolmentNotStarted()
+        # Counted before the code is compared: a token alone must not guess its way to new recovery codes.
+        if not self._enrolments.take(user_id, factor.pending_sealed):
+            raise EnrolmentNotStarted(ENROLMENT_ENDED)
         now = self._clock.now()
         step = matching_step(self._sealer.open(user_id, factor.pending_sealed), code.strip(), now)
         if step is None:

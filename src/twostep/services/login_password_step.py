@@ -111,7 +111,7 @@ class PasswordStep:
                 finally:
                     owed.settle()  # a no-op once settled; else the code failed before its SMS was asked
         # The password's counts settled, the lock checked and the wrong-code count (checked below,
-        # before a code goes out) read, in one storage request.
+        # before a code goes out or a device skips it) read, in one storage request.
         code_failures = self._limits.login_succeeded(attempt, user.id)
         if self._hasher.needs_rehash(user.password_hash):
             # Its sign-in's tag is the new hash's. Raises CredentialsChanged: changed since its check.
@@ -119,6 +119,9 @@ class PasswordStep:
             user = set_password_hash_unchanged(
                 self._users, user, new_hash, self._audit, ctx, event="login_failed"
             )
+        # A spent wrong-code budget holds every sign-in with the password, a remembered device's too: the
+        # device skips the code, not the lock on guessing it (docs/abuse-protection.md).
+        self._limits.check_code_failures(user.id, code_failures, ctx)
         if self._devices is not None and self._devices.recognises(device_token, user.id):
             # The second factor is possession of this device's token, set by an earlier sign-in with
             # two factors. RFC 8176 registers no value for it; `device` says it without colliding.
@@ -130,7 +133,6 @@ class PasswordStep:
                 self._audit.record("login_failed", ctx=ctx, user_id=user.id, reason="no_phone")
                 raise SecondFactorRequired()
             return self._signed_in(user, ("pwd",), ctx)
-        self._limits.check_code_failures(user.id, code_failures, ctx)
         expected = SecondFactorService.preferred(factors) or factors[0]
         return self._challenge(user, factors, expected, ctx)
 

@@ -11,6 +11,7 @@ authenticator cannot both pass; a credential id belongs to one account only.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,6 +29,10 @@ from twostep.services.reauthentication import Reauthentication
 
 CEREMONY_SECONDS = 300
 MAX_NAME = 60
+# A transport is a short lowercase token ("usb", "smart-card", "hybrid"); the storages keep them joined by
+# commas, so anything else (a comma, a long string) is dropped rather than stored.
+TRANSPORT = re.compile(r"[a-z0-9-]{1,20}")
+MAX_TRANSPORTS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,21 @@ def _credential_id(credential: dict[str, Any]) -> str:
     if not isinstance(raw, str) or not 1 <= len(raw) <= 1400:
         raise PasskeyRejected()
     return raw.rstrip("=")
+
+
+def _response(credential: dict[str, Any]) -> dict[str, Any]:
+    response = credential.get("response")
+    return response if isinstance(response, dict) else {}
+
+
+def _transports(credential: dict[str, Any]) -> tuple[str, ...]:
+    """The transports the browser reported, kept only as a list of short strings: they are hints for later
+    sign-ins, and a client may send anything there (the library ignores what it cannot read)."""
+    listed = _response(credential).get("transports")
+    if not isinstance(listed, list):
+        return ()
+    tokens = (t for t in listed if isinstance(t, str) and TRANSPORT.fullmatch(t))
+    return tuple(tokens)[:MAX_TRANSPORTS]
 
 
 class PasskeyService:
@@ -159,8 +179,6 @@ class PasskeyService:
             )
         except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             raise PasskeyRejected() from exc
-        response = credential.get("response")
-        transports = response.get("transports", []) if isinstance(response, dict) else []
         passkey = PasskeyCredential(
             credential_id=bytes_to_base64url(verified.credential_id),
             user_id=user_id,
@@ -169,7 +187,7 @@ class PasskeyService:
             created_at=self._clock.now(),
             name=" ".join(name.split())[:MAX_NAME] or "Passkey",
             backed_up=verified.credential_backed_up,
-            transports=tuple(str(t)[:20] for t in transports[:8] if isinstance(t, str)),
+            transports=_transports(credential),
         )
         self._store.add_passkey(passkey)
         self._audit.record("factor_enabled", ctx=ctx, user_id=user_id, factor="passkey")
@@ -261,10 +279,12 @@ class PasskeyService:
 
     @staticmethod
     def _check_user_handle(credential: dict[str, Any], stored: PasskeyCredential) -> None:
-        """A discoverable credential names its user; it must be the credential's owner."""
+        """A discoverable credential names its user; it must be the credential's owner. A handle that is
+        not a string is a malformed assertion, refused like any other."""
         from webauthn.helpers import bytes_to_base64url
 
-        response = credential.get("response")
-        handle = response.get("userHandle") if isinstance(response, dict) else None
-        if handle and handle.rstrip("=") != bytes_to_base64url(stored.user_id.encode()):
+        handle = _response(credential).get("userHandle")
+        if handle is None or handle == "":
+            return  # a credential that is not discoverable names no user
+        if not isinstance(handle, str) or handle.rstrip("=") != bytes_to_base64url(stored.user_id.encode()):
             raise PasskeyRejected()

@@ -45,7 +45,10 @@ class SecondFactorService:
             factors.append("totp")
         if user.phone is not None:
             factors.append("sms")
-        if factors != ["sms"] and factors and enrolled.recovery_codes > 0:
+        # Recovery codes sign in while any is left, whatever the other factor (the codes made with an app
+        # outlive its removal, and an account with only SMS may make some): a sign-in offers what it takes.
+        # With no other factor there is no second step to take one in.
+        if factors and enrolled.recovery_codes > 0:
             factors.append("recovery")
         return tuple(factors)
 
