@@ -108,6 +108,32 @@ def test_unknown_email_answers_like_a_known_one(client: TestClient, container: C
     )
 
 
+def test_a_password_made_of_the_email_is_refused_alike_for_known_and_unknown_emails(
+    client: TestClient, container: Container
+) -> None:
+    """Before, the reset's password rules took their words from the account's email, so only a known
+    email's own address (or its local part) was a weak new password: 400 for it, 401 for an unknown one,
+    which told them apart without a code. The words now come from the email typed, for both."""
+    register(client, email="victim.person@example.com")
+    sign_in(client, container, email="victim.person@example.com")
+    answers = {}
+    for email in ("victim.person@example.com", "nobody.person@example.com"):
+        reset_id = client.post("/password/forgot", json={"email": email}).json()["resetId"]
+        answers[email] = [
+            (answer.status_code, answer.json()["code"])
+            for password in (email, email.split("@")[0])
+            for answer in [
+                client.post(
+                    "/password/reset", json={"resetId": reset_id, "code": "000000", "newPassword": password}
+                )
+            ]
+        ]
+        challenge = container.storage.get_challenge(reset_id)
+        assert challenge is not None and challenge.attempts == 0  # a weak password spends no code
+    assert answers["victim.person@example.com"] == answers["nobody.person@example.com"]
+    assert answers["nobody.person@example.com"] == [(400, "weak_password")] * 2
+
+
 def test_change_password(client: TestClient, container: Container) -> None:
     register(client)
     other = sign_in(client, container)  # another device of the same person

@@ -131,11 +131,13 @@ class PasswordRecoveryService:
         if challenge is None or challenge.purpose != "reset":
             raise ChallengeNotFound()
         user = self._users.get_user(challenge.subject) if challenge.subject else None
-        email = user.email if user else ""
+        # The email typed, never the account's: the same words, and so the same answer to a weak password
+        # (before any code is spent), whether or not the email has an account.
+        email = requested_email(challenge, user)
         check_password_rules(new_password, context_words=(self._org, email, email.split("@")[0]))
         # The email typed spends its own reset budget, never the account's sign-in one: the same for an
         # unknown email's placeholder as for a known one's code, and no lock on the owner's sign-in.
-        self._codes.check_reset(challenge, code, requested_email(challenge, user), ctx)
+        self._codes.check_reset(challenge, code, email, ctx)
         if user is None:  # an unknown email's placeholder: its code cannot be known, so never here
             raise ChallengeNotFound()
         # Only after the right code: before it, the answer would tell a guesser that the account changed.
