@@ -251,6 +251,9 @@ class Settings(BaseSettings):
     otp_account_failure_limit: int = Field(default=100, ge=1, le=1000)
     """Consecutive wrong codes per account (across sign-ins and resends) before the second factor locks
     until `twostep users unlock`."""
+    reset_code_failures_per_day: int = Field(default=10, ge=1, le=1000)
+    """Wrong password-reset codes per email typed (known or not) per UTC day, before that email's resets
+    answer 429 until the day ends; they never count toward the sign-in's wrong-code lock."""
 
     # --- second factors beyond SMS ---
     remember_device_days: int = Field(default=30, ge=0, le=400)

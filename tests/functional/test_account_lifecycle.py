@@ -108,6 +108,32 @@ def test_unknown_email_answers_like_a_known_one(client: TestClient, container: C
     )
 
 
+def test_a_password_made_of_the_email_is_refused_alike_for_known_and_unknown_emails(
+    client: TestClient, container: Container
+) -> None:
+    """Before, the reset's password rules took their words from the account's email, so only a known
+    email's own address (or its local part) was a weak new password: 400 for it, 401 for an unknown one,
+    which told them apart without a code. The words now come from the email typed, for both."""
+    register(client, email="victim.person@example.com")
+    sign_in(client, container, email="victim.person@example.com")
+    answers = {}
+    for email in ("victim.person@example.com", "nobody.person@example.com"):
+        reset_id = client.post("/password/forgot", json={"email": email}).json()["resetId"]
+        answers[email] = [
+            (answer.status_code, answer.json()["code"])
+            for password in (email, email.split("@")[0])
+            for answer in [
+                client.post(
+                    "/password/reset", json={"resetId": reset_id, "code": "000000", "newPassword": password}
+                )
+            ]
+        ]
+        challenge = container.storage.get_challenge(reset_id)
+        assert challenge is not None and challenge.attempts == 0  # a weak password spends no code
+    assert answers["victim.person@example.com"] == answers["nobody.person@example.com"]
+    assert answers["nobody.person@example.com"] == [(400, "weak_password")] * 2
+
+
 def test_change_password(client: TestClient, container: Container) -> None:
     register(client)
     other = sign_in(client, container)  # another device of the same person
@@ -440,3 +466,70 @@ def test_a_reset_emailed_before_a_change_sets_no_password(
         confirm = {"changeId": moved.json()["changeId"], "code": email_code(container, "new@example.com")}
         assert client.post("/me/email/verify", json=confirm, headers=bearer(tokens)).status_code == 200
     refused_reset(client, container, reset | {"newPassword": NEW_PASSWORD})
+
+
+def start_change(
+    client: TestClient, container: Container, tokens: dict[str, Any], kind: str
+) -> dict[str, str]:
+    """Begin a change of `kind` (`phone`, `email`, `verify`) with `tokens`; its confirm body (the code)."""
+    if kind == "phone":
+        body = {"phoneNumber": NEW_PHONE, "currentPassword": PASSWORD}
+        started = client.post("/me/phone", json=body, headers=bearer(tokens))
+        return {"changeId": started.json()["changeId"], "code": latest_code(container, NEW_PHONE)}
+    if kind == "email":
+        body = {"email": "new@example.com", "currentPassword": PASSWORD}
+        started = client.post("/me/email", json=body, headers=bearer(tokens))
+        return {"changeId": started.json()["changeId"], "code": email_code(container, "new@example.com")}
+    started = client.post("/me/email/verify/start", headers=bearer(tokens))
+    return {"changeId": started.json()["changeId"], "code": email_code(container, "test@example.com")}
+
+
+@pytest.mark.parametrize("kind", ["phone", "email", "verify"])
+@pytest.mark.parametrize("by", ["change", "reset"])
+def test_a_change_begun_before_a_password_change_or_reset_cannot_be_confirmed(
+    client: TestClient, container: Container, kind: str, by: str
+) -> None:
+    """Whoever began a number or address change with a stolen password could still confirm it after the
+    owner changed or reset the password (it answered 200 and the account was theirs): the change's code
+    kept nothing of the account it began under. Now it answers 410, audited, and nothing changes."""
+    register(client)
+    thief = sign_in(client, container)
+    owner = sign_in(client, container)
+    confirm = start_change(client, container, thief, kind)
+    if by == "change":
+        body = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+        assert client.post("/me/password", json=body, headers=bearer(owner)).status_code == 204
+    else:
+        reset_id = client.post("/password/forgot", json={"email": "test@example.com"}).json()["resetId"]
+        reset = {"resetId": reset_id, "code": latest_code(container), "newPassword": NEW_PASSWORD}
+        assert client.post("/password/reset", json=reset).status_code == 204
+        owner = sign_in_with(client, container, NEW_PASSWORD)
+    # Confirmed with the owner's live session: the change itself, not the session, must be refused.
+    route = "/me/phone/verify" if kind == "phone" else "/me/email/verify"
+    refused = client.post(route, json=confirm, headers=bearer(owner))
+    assert refused.status_code == 410, refused.text
+    assert refused.json()["code"] == "credentials_changed"
+    user = container.storage.find_user_by_email("test@example.com")
+    assert user is not None and (user.phone, user.email_verified) == (PHONE, False)
+    event = "phone_change_failed" if kind == "phone" else "email_change_failed"
+    events = container.storage.list_audit(user.id, limit=100)
+    assert [e.detail.get("reason") for e in events if e.event == event] == ["credentials_changed"]
+
+
+def sign_in_with(client: TestClient, container: Container, password: str) -> dict[str, Any]:
+    started = client.post("/login", json={"email": "test@example.com", "password": password})
+    verified = client.post(f"/otp/{started.json()['otpId']}/verify", json={"otp": latest_code(container)})
+    assert verified.status_code == 200, verified.text
+    return dict(verified.json())
+
+
+def test_a_change_begun_under_the_current_password_is_confirmed(
+    client: TestClient, container: Container
+) -> None:
+    """The tag kept with a change is the account's as it is: with nothing changed since, it goes through."""
+    register(client)
+    tokens = sign_in(client, container)
+    confirm = start_change(client, container, tokens, "phone")
+    assert client.post("/me/phone/verify", json=confirm, headers=bearer(tokens)).status_code == 200
+    challenge = container.storage.get_challenge(confirm["changeId"])
+    assert challenge is not None and challenge.credentials_tag is not None

@@ -69,8 +69,9 @@ class Challenge:
     email: str | None = None  # the address the code went to, for codes sent by email (phone is then "")
     # How the current code went (`sms`, `voice`, `whatsapp`, `email`): the `amr` of a sign-in with it.
     channel: str = "sms"
-    # A login's or a sent reset code's: the account's `User.credentials_tag` when it began (None: any other
-    # purpose, a reset's placeholder, or one stored before tags were kept).
+    # A login's, a sent reset code's or an account change's (new number or address, proving the address):
+    # the account's `User.credentials_tag` when it began (None: a verification, a reset's placeholder, or
+    # one stored before tags were kept).
     credentials_tag: str | None = None
 
     @property

@@ -23,7 +23,11 @@ from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.limits import LimitsService
 from twostep.services.reauthentication import Reauthentication
 from twostep.services.session_ending import SessionEnder
-from twostep.services.unchanged_credentials import refuse_changed, set_password_hash_unchanged
+from twostep.services.unchanged_credentials import (
+    refuse_changed,
+    refuse_if_changed,
+    set_password_hash_unchanged,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,7 @@ class AccountChangeService:
             phone=number,
             spec=replace(self._spec, preferred_locale=user.locale),
             ctx=ctx,
+            credentials_tag=user.credentials_tag,  # a password change or reset meanwhile ends it
         )
         return ChangeStarted(challenge.id, challenge.expires_at, mask_phone(number))
 
@@ -117,9 +122,11 @@ class AccountChangeService:
     ) -> User:
         """Make the number the account's and end every session but `keep` (the one that changed it).
 
-        Raises: ChallengeNotFound, ChallengeGone, WrongCode, RateLimited, AccountExists."""
+        Raises: ChallengeNotFound, ChallengeGone, WrongCode, RateLimited, AccountExists,
+        CredentialsChanged (the account's password, number or address changed since the change began)."""
         before = self._user(user_id)
         challenge = self._codes.check_owned(change_id, code, "phone_change", user_id, ctx)
+        refuse_if_changed(challenge, before, self._audit, ctx, event="phone_change_failed")
         if not self._users.prove_phone(user_id, challenge.phone):
             raise AccountExists("Another account has proven this phone number.")
         self._audit.record("phone_changed", ctx=ctx, user_id=user_id, phone=challenge.phone)
@@ -158,6 +165,7 @@ class AccountChangeService:
             spec=replace(self._spec, preferred_locale=user.locale),
             ctx=ctx,
             phone=user.phone,
+            credentials_tag=user.credentials_tag,  # a password change or reset meanwhile ends it
         )
         return ChangeStarted(challenge.id, challenge.expires_at, mask_email(address))
 
@@ -172,13 +180,14 @@ class AccountChangeService:
         """The code of an email change (every session but `keep` ends) or of proving the address.
 
         Raises: ChallengeNotFound, ChallengeGone, WrongCode, RateLimited, AccountExists,
-        CredentialsChanged (the account's password, number or address changed since it was read: a
-        proof of the old address would otherwise put it back over the new one)."""
+        CredentialsChanged (the account's password, number or address changed since the change began,
+        or since it was read: a proof of the old address would otherwise put it back over the new one)."""
         before = self._user(user_id)
         purpose = self._codes.purpose_of(change_id)
         if purpose is None or purpose not in {"email_change", "email_verify"}:
             raise ChallengeNotFound()
         challenge = self._codes.check_owned(change_id, code, purpose, user_id, ctx)
+        refuse_if_changed(challenge, before, self._audit, ctx, event="email_change_failed")
         address = challenge.email or ""
         if purpose == "email_verify" and address != before.email:
             raise ChallengeNotFound()  # the address changed since the code was sent

@@ -48,6 +48,7 @@ EVENTS = frozenset(
         "password_reset_failed",  # refused after its right code: the account changed since it began
         "password_change_failed",  # refused after its right password: the account changed meanwhile
         "email_change_failed",  # a new or proven address refused after its right code: as above
+        "phone_change_failed",  # a new number refused after its right code: the account changed since
         "notice_sent",
         "destination_blocked",
         "destination_unblocked",

@@ -110,6 +110,7 @@ class ChallengeService:
         self.use_right_code = self._checks.use_right_code
         self.check_with = self._checks.check_with
         self.check_owned = self._checks.check_owned
+        self.check_reset = self._checks.check_reset
         self.purpose_of = self._checks.purpose_of
 
     @property

@@ -155,10 +155,9 @@ class CodeChecks:
         purpose: ChallengePurpose,
         subject: str,
         ctx: RequestContext,
-        budget_key: str | None = None,
     ) -> Challenge:
-        """`check` for an account's own code (reset, changes): the challenge must be `subject`'s, and the
-        account's wrong-code budget (the login one; `budget_key` names another) counts every comparison.
+        """`check` for a signed-in account's own code (a change): the challenge must be `subject`'s, and
+        the account's wrong-code budget (the sign-in one) counts every comparison.
 
         Raises:
             ChallengeNotFound, ChallengeGone (410 family), WrongCode, RateLimited, InvalidInput.
@@ -166,18 +165,40 @@ class CodeChecks:
         challenge = self._store.get_challenge(challenge_id)
         if challenge is None or challenge.purpose != purpose or challenge.subject != subject:
             raise ChallengeNotFound()
-        budget = budget_key or subject
-        count = self._limits.begin_code_attempt(budget, ctx)
+        count = self._limits.begin_code_attempt(subject, ctx)
         try:
             checked = self.check(challenge_id, raw_code, purpose, ctx, read=challenge)
         except WrongCode:
             self._audit.record("code_failed", ctx=ctx, user_id=subject or None, purpose=purpose)
-            self._limits.code_attempt_failed(budget, count, ctx)
+            self._limits.code_attempt_failed(subject, count, ctx)
             raise
         except Exception:
-            self._limits.code_attempt_void(budget)
+            self._limits.code_attempt_void(subject)
             raise
-        self._limits.reset_code_failures(budget)
+        self._limits.reset_code_failures(subject)
+        return checked
+
+    def check_reset(
+        self, challenge: Challenge, raw_code: object, email: str, ctx: RequestContext
+    ) -> Challenge:
+        """`check` for a password reset's code (`challenge` as read): every comparison counts against the
+        reset budget of `email`, the address the reset was requested for (`LimitsService.begin_reset_attempt`),
+        never the account's sign-in budget: a reset needs no password, so a stranger's wrong codes there
+        must not lock the owner's sign-in, nor answer differently for an email that has an account.
+
+        Raises:
+            ChallengeNotFound, ChallengeGone (410 family), WrongCode, RateLimited, InvalidInput.
+        """
+        held = self._limits.begin_reset_attempt(email, ctx)
+        try:
+            checked = self.check(challenge.id, raw_code, "reset", ctx, read=challenge)
+        except WrongCode:
+            self._audit.record("code_failed", ctx=ctx, user_id=challenge.subject or None, purpose="reset")
+            raise
+        except Exception:
+            self._limits.reset_attempt_not_wrong(held)
+            raise
+        self._limits.reset_attempt_not_wrong(held)
         return checked
 
     @staticmethod

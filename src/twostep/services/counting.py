@@ -40,6 +40,7 @@ MESSAGES = {
         "Too many wrong codes for this account; the second sign-in step is locked until an "
         "administrator unlocks it."
     ),
+    "reset_wrong_codes_day": "Too many wrong reset codes for this email today; try again tomorrow.",
     "resend_cooldown": "A code was just sent to this number; wait before asking for another.",
     "sms_per_number_10min": "Too many codes sent to this number in the last minutes; try again later.",
     "sms_per_number_day": "Too many codes sent to this number today; try again later.",

@@ -11,9 +11,9 @@ way a refusal never eats the budget, another number's cap, or extends a delay. E
 `RateLimited` with the limit's name and the seconds until it lifts. Counters are keyed by what the caller
 typed (normalised), never by whether an account exists, so refusals reveal nothing about who has one.
 
-`LimitsService` is one service over four parts: per client IP (`ip_limits`), the password step's
+`LimitsService` is one service over five parts: per client IP (`ip_limits`), the password step's
 progressive delay and its settling (`login_limits`), the second step's wrong-code budget
-(`code_limits`), and each SMS or code email sent (`send_limits`).
+(`code_limits`), a password reset's own (`reset_limits`), and each SMS or code email sent (`send_limits`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from twostep.services.ip_limits import IpLimits
 from twostep.services.limits_policy import LimitPolicy, ip_bucket
 from twostep.services.login_limits import LoginAttempt, LoginLimits, login_failures_key
 from twostep.services.prefix_guard import FraudPolicy
+from twostep.services.reset_limits import ResetLimits
 from twostep.services.send_limits import SendLimits
 from twostep.services.sms_admission import SmsRequest
 from twostep.services.sms_budget import BudgetPolicy
@@ -66,6 +67,7 @@ class LimitsService:
         ip = IpLimits(counters, policy, clock, gate)
         codes = CodeLimits(counters, policy, clock, audit, gate, sending.sms.guard)
         login = LoginLimits(counters, policy, clock, gate, ip=ip, codes=codes)
+        resets = ResetLimits(policy, gate, audit.fingerprint)
         self.sms = sending.sms
         # Each part's own methods, bound once: a caller reaches them without a forwarding call.
         self.check_ip = ip.check_ip
@@ -81,6 +83,8 @@ class LimitsService:
         self.reset_code_failures = codes.reset_code_failures
         self.code_succeeded = codes.code_succeeded
         self.code_success_counts = codes.code_success_counts
+        self.begin_reset_attempt = resets.begin_reset_attempt
+        self.reset_attempt_not_wrong = resets.reset_attempt_not_wrong
         self.check_destination = sending.check_destination
         self.reserve_sms = sending.reserve_sms
         self.reserve_notice = sending.reserve_notice

@@ -76,6 +76,7 @@ class PasswordRecoveryService:
             subject=user.id if user else "",
             phone=E164(""),
             code_hmac=self._code_hasher.digest(reset_id, secrets.token_hex(16)),
+            email=address,  # the email typed, known or not: whose reset budget its codes spend
             created_at=now,
             expires_at=now + timedelta(seconds=self._spec.ttl_seconds),
             max_attempts=self._spec.max_attempts,
@@ -130,11 +131,13 @@ class PasswordRecoveryService:
         if challenge is None or challenge.purpose != "reset":
             raise ChallengeNotFound()
         user = self._users.get_user(challenge.subject) if challenge.subject else None
-        email = user.email if user else ""
+        # The email typed, never the account's: the same words, and so the same answer to a weak password
+        # (before any code is spent), whether or not the email has an account.
+        email = requested_email(challenge, user)
         check_password_rules(new_password, context_words=(self._org, email, email.split("@")[0]))
-        # An unknown email's placeholder gets its own wrong-code budget, so it answers like a known one.
-        budget = challenge.subject or f"reset:{reset_id}"
-        self._codes.check_owned(reset_id, code, "reset", challenge.subject, ctx, budget_key=budget)
+        # The email typed spends its own reset budget, never the account's sign-in one: the same for an
+        # unknown email's placeholder as for a known one's code, and no lock on the owner's sign-in.
+        self._codes.check_reset(challenge, code, email, ctx)
         if user is None:  # an unknown email's placeholder: its code cannot be known, so never here
             raise ChallengeNotFound()
         # Only after the right code: before it, the answer would tell a guesser that the account changed.
@@ -143,5 +146,14 @@ class PasswordRecoveryService:
         set_password_hash_unchanged(
             self._users, user, new_hash, self._audit, ctx, event="password_reset_failed"
         )
+        # Recovery from a spent wrong-code budget: the code proved the number or address, and the password
+        # that reached the second step is replaced (reset codes themselves spend their own budget).
+        self._limits.reset_code_failures(user.id)
         self._audit.record("password_reset", ctx=ctx, user_id=user.id)
         self._sessions.end_all(user.id, ctx=ctx, reason="password_reset")
+
+
+def requested_email(challenge: Challenge, account: User | None) -> str:
+    """The email a reset was requested for: kept on its placeholder and on an emailed code; a texted code
+    keeps none, and its account's is that email (`forgot` found the account by it)."""
+    return challenge.email or (account.email if account else "")

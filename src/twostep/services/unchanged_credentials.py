@@ -1,12 +1,13 @@
-"""A sign-in or a password reset begun before its account's password, number or address changed cannot be
-finished.
+"""A sign-in, a password reset or a change of number or address begun before its account's password,
+number or address changed cannot be finished.
 
 A password change or reset ends every session of the account, and a new number or address takes over its
 codes. A sign-in whose password step passed before the change would otherwise still open a session with its
 code afterwards (the old password's holder's, or a code texted to the old number), and a reset whose code
-went to the old number or address would still set a password. Each login and reset keeps the account's
-`User.credentials_tag` from when it began (`Challenge.credentials_tag`), compared with the account as it is
-when the flow is finished.
+went to the old number or address would still set a password, and a number or address change begun with a
+stolen password would still be confirmed after the owner changed it. Each login, reset and change keeps the
+account's `User.credentials_tag` from when it began (`Challenge.credentials_tag`), compared with the account
+as it is when the flow is finished.
 
 That covers a flow's start to its last step. From the last step's read of the account to its write, the
 storage itself checks: `TokenService.issue_pair` stores a session only for the account as read

@@ -1,0 +1,123 @@
+"""A password reset's wrong codes: a budget of their own per email typed, never the sign-in's lock.
+
+Before, wrong reset codes were counted against the account's sign-in budget (`second_factor_locked`): anyone
+who knew an email could lock that account's sign-in, with no password, until an administrator unlocked it,
+and only emails with an account locked, which told them apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import PASSWORD, latest_code, register, sign_in
+from tests.limits.helpers import assert_limited, run_together
+from twostep.api.app import create_app
+from twostep.container import Container
+from twostep.domain.clock import FixedClock
+from twostep.domain.errors import RateLimited, WrongCode
+from twostep.services.limits import code_failures_key
+
+MakeContainer = Callable[..., Container]
+KNOWN, UNKNOWN = "test@example.com", "nobody@example.com"
+NEW_PASSWORD = "a brand new passphrase here"
+
+
+def wrong_resets(client: TestClient, email: str, count: int) -> list[tuple[int, str | None]]:
+    """`count` wrong codes for `email`'s resets, a new reset each five; the answers' status and limit."""
+    answers = []
+    reset_id = ""
+    for i in range(count):
+        if i % 5 == 0:
+            reset_id = client.post("/password/forgot", json={"email": email}).json()["resetId"]
+        answer = client.post(
+            "/password/reset", json={"resetId": reset_id, "code": "000000", "newPassword": NEW_PASSWORD}
+        )
+        answers.append((answer.status_code, answer.json().get("limit")))
+    return answers
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_wrong_reset_codes_never_lock_the_owners_sign_in(make_container: MakeContainer, storage: str) -> None:
+    container = make_container(storage=storage, otp_account_failure_limit=3, reset_code_failures_per_day=8)
+    with TestClient(create_app(container)) as client:
+        register(client)
+        sign_in(client, container)  # proves the phone: resets are texted to it
+        # More wrong reset codes than the sign-in's whole budget: each is a 401, then the reset's own 429.
+        assert wrong_resets(client, KNOWN, 10) == [(401, None)] * 8 + [(429, "reset_wrong_codes_day")] * 2
+        tokens = sign_in(client, container)  # the owner's sign-in goes on: right password, right code
+        assert "accessToken" in tokens
+        owner = container.storage.find_user_by_email(KNOWN)
+        assert owner is not None
+        failures = container.storage.get_counter(code_failures_key(owner.id), container.clock.now())
+        assert failures is None or failures.value == 0  # the sign-in's budget untouched by the resets
+
+
+def test_known_and_unknown_emails_spend_and_get_back_their_budget_alike(
+    make_container: MakeContainer, clock: FixedClock
+) -> None:
+    container = make_container(reset_code_failures_per_day=4)
+    with TestClient(create_app(container)) as client:
+        register(client)
+        sign_in(client, container)
+        known, unknown = wrong_resets(client, KNOWN, 6), wrong_resets(client, UNKNOWN, 6)
+        assert known == unknown == [(401, None)] * 4 + [(429, "reset_wrong_codes_day")] * 2
+        started = client.post("/password/forgot", json={"email": KNOWN.upper()})  # the same email, normalised
+        refused = client.post(
+            "/password/reset",
+            json={
+                "resetId": started.json()["resetId"],
+                "code": latest_code(container),
+                "newPassword": NEW_PASSWORD,
+            },
+        )
+        retry_after = assert_limited(
+            refused, "reset_wrong_codes_day"
+        )  # even the right code, until the day ends
+        clock.advance(retry_after)
+        started = client.post("/password/forgot", json={"email": KNOWN})
+        done = client.post(
+            "/password/reset",
+            json={
+                "resetId": started.json()["resetId"],
+                "code": latest_code(container),
+                "newPassword": NEW_PASSWORD,
+            },
+        )
+        assert done.status_code == 204, done.text
+        assert client.post("/login", json={"email": KNOWN, "password": PASSWORD}).status_code == 401
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_concurrent_wrong_reset_codes_stop_at_the_budget(make_container: MakeContainer, storage: str) -> None:
+    container = make_container(storage=storage, reset_code_failures_per_day=6)
+    reset_ids = [container.recovery.forgot(UNKNOWN).reset_id for _ in range(4)]  # 20 attempts between them
+
+    def guess(i: int) -> None:
+        container.recovery.reset(reset_ids[i % 4], "000000", NEW_PASSWORD)
+
+    results = run_together(20, guess)
+    assert sum(isinstance(r, WrongCode) for r in results) == 6
+    refused = [r for r in results if isinstance(r, RateLimited)]
+    assert len(refused) == 14 and {r.limit for r in refused} == {"reset_wrong_codes_day"}
+
+
+def test_a_completed_reset_lifts_the_second_step_lock(make_container: MakeContainer) -> None:
+    """The owner's way back from a spent wrong-code budget without an administrator: the reset's code
+    proves the number, and the password that reached the second step is replaced."""
+    container = make_container(otp_account_failure_limit=3)
+    with TestClient(create_app(container)) as client:
+        register(client)
+        sign_in(client, container)
+        otp_id = client.post("/login", json={"email": KNOWN, "password": PASSWORD}).json()["otpId"]
+        for _ in range(3):
+            client.post(f"/otp/{otp_id}/verify", json={"otp": "000000"})
+        locked = client.post("/login", json={"email": KNOWN, "password": PASSWORD})
+        assert (locked.status_code, locked.json().get("limit")) == (429, "second_factor_locked")
+        reset_id = client.post("/password/forgot", json={"email": KNOWN}).json()["resetId"]
+        body = {"resetId": reset_id, "code": latest_code(container), "newPassword": NEW_PASSWORD}
+        assert client.post("/password/reset", json=body).status_code == 204
+        started = client.post("/login", json={"email": KNOWN, "password": NEW_PASSWORD})
+        assert started.status_code == 200, started.text
