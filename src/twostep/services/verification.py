@@ -49,6 +49,7 @@ from twostep.services.limits import LimitsService
 from twostep.services.transaction_text import bind_transaction
 from twostep.services.verification_input import (
     VerifyPolicy,
+    check_sent_text,
     checked_auth_id,
     checked_code,
     code_spec,
@@ -160,6 +161,8 @@ class VerificationService:
         spec = replace(self.code_spec(code_length, expiration, retries, message, ctx.tenant), channel=channel)
         # A transaction's amount and payee go into the text and the code's HMAC (PSD2 dynamic linking).
         spec = bind_transaction(spec, transaction, own_message=message is not None, tenant=ctx.tenant)
+        if message is not None:  # with the amount and payee now in it
+            check_sent_text(spec, self._policy, ctx.tenant)
         self._limits.check_destination(phone, ctx, field="recipient")
         self._limits.check_ip("verification_create", ctx)
         challenge_id = verification_id(auth_id, ctx.tenant)
