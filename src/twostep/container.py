@@ -384,6 +384,10 @@ def _wire(
     )
     factor_services.attach_login(container.login, codes, storage, tokens, limits, locks, audit)
     attach_fallback(
-        settings, receipts, (storage, codes, audit, clock), (login_spec, account_spec, container.verification)
+        settings,
+        receipts,
+        (storage, codes, audit, clock),
+        (login_spec, account_spec, container.verification),
+        container.tenants,
     )
     return container

@@ -104,6 +104,7 @@ def verify_policy(settings: Settings) -> VerifyPolicy:
         template=verify_template(settings),
         # Flowroute compatibility's own text (like any operator template) is sent as it is
         text=bundled_text(verify_template(settings), DEFAULT_VERIFY_TEMPLATE, "verify"),
+        org=settings.org_name,
     )
 
 

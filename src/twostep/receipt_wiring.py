@@ -9,6 +9,7 @@ from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.fallback import ChannelFallback
 from twostep.services.receipts import DeliveryReceipts
+from twostep.services.tenants import TenantDirectory
 from twostep.services.verification import VerificationService
 from twostep.settings import Settings
 
@@ -18,6 +19,7 @@ def attach_fallback(
     receipts: DeliveryReceipts,
     parts: tuple[Storage, ChallengeService, AuditService, Clock],
     specs: tuple[CodeSpec, CodeSpec, VerificationService],
+    tenants: TenantDirectory,
 ) -> ChannelFallback | None:
     """The fallback `receipts` calls for a failed text, when channels are configured for it (else None).
 
@@ -41,6 +43,8 @@ def attach_fallback(
             "phone_change": account_spec,
         },
         users=storage,
+        tenants=tenants.tenant,
+        tenant_spec=lambda tenant: verification.code_spec(tenant=tenant),
     )
     receipts.on_failure(fallback.after_failure)
     receipts.on_bound(fallback.forgo)

@@ -119,6 +119,23 @@ def test_a_failing_voice_provider_fails_over_to_the_next(router: Any, twilio: Pr
     assert (kept.channel, kept.body) == ("voice", "Your code is: 1, 2.")
 
 
+@pytest.mark.parametrize("channel", ["voice", "whatsapp"])
+def test_an_undecodable_answer_fails_over_to_the_next(
+    router: Any, twilio: ProviderServer, channel: str
+) -> None:
+    """Voice and WhatsApp share the SMS providers' POST: a body labelled gzip but sent plain raised
+    httpx.DecodingError past the failover (a 500, the next provider never asked)."""
+    twilio.always(
+        Reply(201, b'{"sid": "XX0123"}', "application/json", headers=(("Content-Encoding", "gzip"),))
+    )
+    delivery = router(channel_providers=[f"{channel}:twilio", f"{channel}:console"])
+
+    sent = delivery.deliver(OutgoingMessage(TO, "Your code is: 1, 2.", channel))
+
+    assert (sent.provider, sent.channel) == ("console", channel)
+    assert len(twilio.requests) == 1  # Twilio got it and may have taken it: not asked again
+
+
 def test_sms_still_goes_by_the_sms_providers(router: Any, twilio: ProviderServer) -> None:
     delivery = router(sms_providers=["twilio"], channel_providers=["voice:twilio"])
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.contract.helpers import RecordingSender, run_together, wire_codes
-from twostep.domain.errors import ChallengeGone, RateLimited, WrongCode
+from twostep.domain.errors import ChallengeGone, RateLimited, SmsDeliveryError, WrongCode
 from twostep.domain.ports import Storage
 from twostep.services.limits import LimitPolicy
 from twostep.services.verification import (
@@ -109,3 +109,55 @@ def test_re_posts_racing_wrong_codes_lose_no_counted_attempt(
         if raced:
             break
     assert raced > 0
+
+
+def test_a_re_create_whose_text_fails_keeps_the_attempts_made(
+    verification: tuple[VerificationService, RecordingSender],
+    storage: Storage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A re-create to the same number stored its new code unusable before sending it, and nothing put the
+    previous one back when the text failed: the next create found no live code and started one with the
+    whole budget, so every failed text gave a caller a fresh set of guesses."""
+    service, sender = verification
+    service.create("order-1", PHONES[0], retries=3)
+    delivered = sender.last_code()
+    wrong = "000000" if delivered != "000000" else "111111"
+    for _ in range(2):
+        with pytest.raises(WrongCode):
+            service.check("order-1", wrong)
+
+    def provider_down(to: str, body: str) -> str:
+        raise SmsDeliveryError("timeout", provider="recording")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sender, "send", provider_down)
+        with pytest.raises(SmsDeliveryError):
+            service.create("order-1", PHONES[0])
+    stored = storage.get_challenge(verification_id("order-1"))
+    assert stored is not None and stored.attempts == 2
+    assert service.create("order-1", PHONES[0]).attempts_left == 1
+    with pytest.raises(WrongCode) as last:
+        service.check("order-1", wrong)
+    assert last.value.attempts_remaining == 0
+    with pytest.raises(RateLimited):  # out of attempts until the code expires, not a fresh budget
+        service.create("order-1", PHONES[0])
+
+
+def test_the_previous_code_still_works_after_a_failed_re_create(
+    verification: tuple[VerificationService, RecordingSender],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service, sender = verification
+    service.create("order-1", PHONES[0])
+    delivered = sender.last_code()
+
+    def provider_down(to: str, body: str) -> str:
+        raise SmsDeliveryError("timeout", provider="recording")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sender, "send", provider_down)
+        with pytest.raises(SmsDeliveryError):
+            service.create("order-1", PHONES[0])
+    # put back as it was: the code the caller holds, with its expiry
+    assert service.check("order-1", delivered).auth_id == "order-1"

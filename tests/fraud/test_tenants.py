@@ -112,6 +112,45 @@ def test_no_links_unless_allowed(keyed: Callable[..., tuple[TestClient, Containe
     assert create(client, BANK, "o", B_PHONE, message=text).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("text", "extra"),
+    [
+        ("{code} log in at evil{minutes}.com/x", {"expiration": 600}),
+        ("Pay at {payee}.com/x {code} {amount}", {"amount": "1 EUR", "payee": "evil-shop"}),
+        ("{code} at {org}.com/x", {}),
+        # a WebOTP line for another origin: browsers would offer the code to that site
+        ("{code} is your code.\n\n@evil{minutes}.com #{code}", {"expiration": 600}),
+    ],
+)
+def test_no_link_completed_by_a_placeholder(
+    keyed: Callable[..., tuple[TestClient, Container]], text: str, extra: dict[str, str]
+) -> None:
+    """The link check read the template before its placeholders were filled in, so a placeholder inside a
+    host name (`evil{minutes}.com` sent as `evil10.com`) put a working link into the tenant's SMS (200)."""
+    client, container = keyed(verify_tenants=TENANTS)
+    refused = create(client, SHOP, "o", A_PHONE, message=text, **extra)
+    assert refused.status_code == 400, refused.text
+    assert (refused.json()["code"], refused.json()["field"]) == ("message_not_allowed", "message")
+    assert container.storage.list_outbox(to=A_PHONE) == []
+    assert create(client, BANK, "o", B_PHONE, message=text, **extra).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("text", "extra"),
+    [
+        ("{code}\nWelcome to {org}! ({minutes} min)", {}),
+        ("{code} confirms your {org} order. Valid {minutes} min.", {}),
+        ("{code}: pay {amount} to {payee}. {minutes} min.", {"amount": "49.90 EUR", "payee": "ACME Shop"}),
+    ],
+)
+def test_plain_texts_with_placeholders_pass(
+    keyed: Callable[..., tuple[TestClient, Container]], text: str, extra: dict[str, str]
+) -> None:
+    client, container = keyed(verify_tenants=TENANTS)
+    assert create(client, SHOP, "o", A_PHONE, message=text, **extra).status_code == 200
+    assert container.storage.list_outbox(to=A_PHONE)[-1].body[:6].isdigit()
+
+
 def test_per_tenant_rate_from_settings(keyed: Callable[..., tuple[TestClient, Container]]) -> None:
     client, _ = keyed(verify_tenants={"shop": {"sms_per_hour": 2}}, ip_verify_create_per_hour=1)
     answers = [create(client, SHOP, f"o{i}", f"+491511234500{i}").status_code for i in range(3)]

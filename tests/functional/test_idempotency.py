@@ -250,6 +250,39 @@ def test_a_503_lets_the_key_go_and_a_replayed_create_sends_nothing(
     assert bad.json()["code"] == "invalid_idempotency_key" and bad.json()["field"] == "Idempotency-Key"
 
 
+@pytest.mark.parametrize(
+    ("compat", "standalone"), [("twostep", False), ("twostep", True), ("flowroute", True)]
+)
+@pytest.mark.parametrize(
+    "bad_body",
+    ['{"auth_id": "order-1", "recipient": "+14155552671", "code_length": "6"}', '{"auth_id": "order-1",'],
+    ids=["schema", "not-json"],
+)
+def test_a_schema_error_on_a_create_lets_the_key_go(
+    tmp_path: Path, clock: FixedClock, compat: str, standalone: bool, bad_body: str
+) -> None:
+    """The verification routes turned a schema error or a body that is not JSON into their 400 inside the
+    idempotent handler, so it was kept under the key: the corrected request got 422 (400 in Flowroute
+    mode) `IdempotencyKeyReused` and the bad one a replay, though schema errors are never kept."""
+    settings = settings_for_tests(tmp_path, verify_api_keys=["shop:key-1"], verify_compat=compat)
+    container = build(settings, clock=clock, storage=MemoryStorage())
+    app = create_verification_app(container) if standalone else create_app(container)
+    path = "/" if standalone else "/verifications"
+    headers = {"X-Api-Key": "key-1", "Content-Type": "application/json"} | keyed("create-1")
+    with TestClient(app) as client:
+        bad = client.post(path, content=bad_body, headers=headers)
+        assert bad.status_code == 400 and bad.json()["reason"] == "InvalidAPIUsage", bad.text
+        again = client.post(path, content=bad_body, headers=headers)
+        assert again.status_code == 400 and "idempotent-replayed" not in again.headers
+        body = {"auth_id": "order-1", "recipient": "+14155552671", "code_length": 6}
+        created = client.post(path, json=body, headers=headers)
+        assert created.status_code == 200, created.text
+        assert "idempotent-replayed" not in created.headers
+        assert client.post(path, json=body, headers=headers).headers["idempotent-replayed"] == "true"
+    assert texts(container, "+14155552671") == 1
+    container.close()
+
+
 def test_a_wrong_api_key_is_refused_as_before(verification: tuple[TestClient, str]) -> None:
     client, path = verification
     refused = client.post(

@@ -3,10 +3,20 @@ DLR documents (the shapes of their documentation), and what an unreadable receip
 
 from __future__ import annotations
 
-import pytest
+import base64
+import gzip
+from collections.abc import Callable
 
+import pytest
+from fastapi.testclient import TestClient
+
+from twostep.api.app import create_app
+from twostep.container import Container
 from twostep.domain.receipts import InvalidReceipt, Receipt
-from twostep.sms import flowroute_receipts, twilio_receipts
+from twostep.sms import flowroute_receipts, sns_receipts, twilio_receipts
+
+# JSON nested beyond Python's recursion limit: json.loads raises RecursionError, not ValueError.
+NESTED = "[" * 20_000 + "]" * 20_000  # within the 64 KiB body limit
 
 # The worked example of Twilio's webhook security guide (auth token 12345).
 TWILIO_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -140,3 +150,26 @@ def test_the_flowroute_secret_is_compared_whole() -> None:
         flowroute_receipts.callback_url("https://a.example/", secret)
         == f"https://a.example/receipts/flowroute/{secret}"
     )
+
+
+def test_an_authenticated_flowroute_receipt_nested_too_deeply_is_invalid(
+    make_container: Callable[..., Container],
+) -> None:
+    """The route caught ValueError only: RecursionError from json.loads answered 500."""
+    secret = "r" * 32
+    container = make_container(receipt_secret=secret, public_url="https://auth.example.com")
+    with TestClient(create_app(container), raise_server_exceptions=False) as client:
+        answer = client.post(
+            f"/receipts/flowroute/{secret}", content=NESTED, headers={"Content-Type": "application/json"}
+        )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == "invalid_receipt"
+
+
+def test_an_sns_log_line_or_event_nested_too_deeply_is_invalid() -> None:
+    """SNS's receipts caught ValueError only: one such line failed the whole batch with RecursionError."""
+    with pytest.raises(InvalidReceipt):
+        sns_receipts.parse_line(NESTED)
+    event = {"awslogs": {"data": base64.b64encode(gzip.compress(NESTED.encode())).decode()}}
+    with pytest.raises(InvalidReceipt):
+        sns_receipts.log_events(event)

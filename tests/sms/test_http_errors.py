@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -195,4 +195,61 @@ def test_no_balance_or_rate_limit_is_not_retried(
         sender.send(TO, BODY)
 
     assert raised.value.reason == ("provider_error" if status == 402 else "throttled")
+    assert len(server.requests) == 1
+
+
+def mislabelled(reply: Reply) -> Reply:
+    """`reply` marked gzip but sent plain, as a broken proxy in front of a provider may answer."""
+    return replace(reply, headers=(("Content-Encoding", "gzip"),))
+
+
+def test_an_answer_that_cannot_be_decoded_is_a_provider_error(
+    provider: Provider,
+    start_server: Callable[[], ProviderServer],
+    delivery: Callable[..., SmsSender],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """httpx's DecodingError escaped every sender (only TransportError was mapped): the API answered 500
+    instead of 503 and no later provider was tried."""
+    server = start_server()
+    server.always(mislabelled(provider.server_error if provider.name == "sipgate" else provider.success))
+    sender = sender_for(provider, server.url, delivery)
+
+    with caplog.at_level(logging.DEBUG, logger="twostep"), pytest.raises(SmsDeliveryError) as raised:
+        sender.send(TO, BODY)
+
+    assert (raised.value.reason, raised.value.retryable) == ("provider_error", False)
+    assert len(server.requests) == 1  # it reached the provider, which may have taken it: not sent again there
+    unreadable = [
+        record for record in caplog.records if record.getMessage() == "sms provider answer unreadable"
+    ]
+    assert [record.__dict__["error"] for record in unreadable] == ["DecodingError"]
+    assert_nothing_secret(raised.value, caplog.records)
+
+
+def test_an_undecodable_answer_fails_over_to_the_next_provider(
+    start_server: Callable[[], ProviderServer], delivery: Callable[..., SmsSender]
+) -> None:
+    """The next provider was never asked: the DecodingError went past the failover as it was."""
+    first, second = start_server(), start_server()
+    first.always(mislabelled(PROVIDERS[0].success))
+    second.always(PROVIDERS[1].success)
+    sender = delivery(
+        sms_providers=["twilio", "flowroute"], twilio_base_url=first.url, flowroute_base_url=second.url
+    )
+
+    assert sender.send(TO, BODY) == "mdr2-abc"
+    assert (len(first.requests), len(second.requests)) == (1, 1)
+    assert second.requests[0].json() == {"to": TO[1:], "from": "12065550100", "body": BODY}
+
+
+def test_an_accepted_answer_nested_too_deeply_keeps_the_message_sent(
+    start_server: Callable[[], ProviderServer], delivery: Callable[..., SmsSender]
+) -> None:
+    """Reading the id out of JSON nested beyond Python's recursion limit raised RecursionError (a 500)."""
+    server = start_server()
+    server.always(Reply(201, b"[" * 100_000 + b"]" * 100_000, "application/json"))
+    sender = delivery(sms_providers=["twilio"], twilio_base_url=server.url)
+
+    assert sender.send(TO, BODY) == "unknown"
     assert len(server.requests) == 1

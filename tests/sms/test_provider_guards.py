@@ -136,6 +136,35 @@ def test_retry_after_is_honoured_and_passed_on(
     assert len(server.requests) == 2
 
 
+@pytest.mark.parametrize(("header", "wait"), [("\u00b2", None), ("9" * 400, 3600), ("0x10", None)])
+def test_a_strange_retry_after_still_fails_over(
+    header: str,
+    wait: int | None,
+    start_server: Callable[[], ProviderServer],
+    tmp_path: Path,
+    http_client: httpx.Client,
+) -> None:
+    """A Retry-After of `²` (str.isdigit accepts it, float() does not) or of 400 digits (OverflowError)
+    raised out of the provider: a 500, and the next provider was never asked."""
+    twilio, sipgate = start_server(), start_server()
+    twilio.always(Reply(429, b"", "text/plain", headers=(("Retry-After", header),)))
+    sipgate.always(Reply(204))
+    settings = sms_settings(
+        tmp_path,
+        sms_providers=["twilio", "sipgate"],
+        twilio_base_url=twilio.url,
+        sipgate_base_url=sipgate.url,
+    )
+    clock = FixedClock()
+    sender = build_delivery(settings, SenderDeps(outbox=MemoryStorage(), clock=clock, http=http_client))
+
+    assert sender.send(TO, BODY).startswith("sipgate-")
+    assert (len(twilio.requests), len(sipgate.requests)) == (1, 1)
+    clock.advance(3599)
+    sender.send(TO, BODY)
+    assert len(twilio.requests) == (1 if wait == 3600 else 2)  # a huge wait is capped at an hour
+
+
 def test_a_throttled_provider_is_skipped_for_the_next_one(
     start_server: Callable[[], ProviderServer], tmp_path: Path, http_client: httpx.Client
 ) -> None:

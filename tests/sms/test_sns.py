@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
@@ -122,6 +123,27 @@ def test_sns_errors_map_to_reasons_and_only_5xx_is_retried_once(
 
     assert raised.value.reason == reason
     assert len(server.requests) == requests  # botocore's own retries are off
+
+
+@pytest.mark.parametrize(("header", "wait"), [("\u00b2", None), ("9" * 5000, 3600), ("30", 30)])
+def test_sns_retry_after_is_ascii_digits_capped(
+    header: str,
+    wait: int | None,
+    start_server: Callable[[], ProviderServer],
+    monkeypatch: pytest.MonkeyPatch,
+    session: boto3.Session,
+    tmp_path: Path,
+) -> None:
+    """`²` passed str.isdigit and then broke int() (ValueError, a 500); 5000 digits broke it too."""
+    server = start_server()
+    server.always(replace(sns_error(400, "Throttling"), headers=(("Retry-After", header),)))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    sender = build_sns(tmp_path, session, sms_timeout_seconds=TEST_TIMEOUT_SECONDS)
+
+    with pytest.raises(SmsDeliveryError) as raised:
+        sender.send(TO, BODY)
+
+    assert raised.value.retry_after == wait
 
 
 def test_region_is_required(tmp_path: Path) -> None:

@@ -81,6 +81,6 @@ async def flowroute_delivery_receipt(secret: str, request: Request, container: C
         raise ReceiptNotAuthentic()
     try:
         document = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
         raise InvalidReceipt("The body is not JSON.") from None
     return await _apply(container, flowroute_receipts.parse_receipt(document))

@@ -157,7 +157,10 @@ def by_tenant(request: Request, container: Container, _: Any) -> str | None:
     return None if tenant is None else f"tenant={tenant.name}"
 
 
-class VerificationRoute(IdempotentRoute, FlowrouteErrorRoute):
+# The error translation wraps the idempotency (it comes first in the bases): a schema error or a body that
+# is not JSON leaves the idempotent handler as an exception, so the key is let go (the request never
+# started, as on every other route) and only then becomes the 400 answer.
+class VerificationRoute(FlowrouteErrorRoute, IdempotentRoute):
     """Flowroute sms-verification's error shape, and `Idempotency-Key` on the create (its refusals in
     that shape too, with `code`)."""
 
@@ -175,7 +178,7 @@ class VerificationRoute(IdempotentRoute, FlowrouteErrorRoute):
         return flowroute_error(error)
 
 
-class VerificationCompatRoute(IdempotentRoute, FlowrouteCompatRoute):
+class VerificationCompatRoute(FlowrouteCompatRoute, IdempotentRoute):
     """Flowroute compatibility mode (`TWOSTEP_VERIFY_COMPAT=flowroute`): Flowroute's statuses and bodies,
     `Idempotency-Key` refusals included (400, like every refusal there)."""
 

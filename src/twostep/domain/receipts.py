@@ -49,6 +49,9 @@ class Delivery:
     # The bundled language the message was written in (`de`, `tr`), so a fallback after a failed text
     # speaks the same one; None: unknown (no bundled texts here, or a record kept before it was stored).
     language: str | None = None
+    # The verification API tenant whose request sent the code (None: an account's code, or a keyless
+    # call), so a fallback is counted against that tenant's caps and written in its template.
+    tenant: str | None = None
 
     @property
     def key(self) -> str:
@@ -96,17 +99,30 @@ class SentRecorder(Protocol):
     """Told of every message a code went out in, so its receipts can be matched later."""
 
     def record_sent(
-        self, challenge_id: str, sent: SentMessage, *, bound: bool = False, language: str | None = None
+        self,
+        challenge_id: str,
+        sent: SentMessage,
+        *,
+        bound: bool = False,
+        language: str | None = None,
+        tenant: str | None = None,
     ) -> None:
         """Never raises: a record that cannot be stored only means its receipts go unmatched.
 
         `bound`: the code is bound to a transaction (amount, payee) that a fallback could not repeat.
         `language`: the bundled language the message was written in, for a fallback to reuse.
+        `tenant`: the verification API tenant that asked for the code, for a fallback to act for.
         """
         ...
 
     def sent_record(
-        self, challenge_id: str, sent: SentMessage, *, bound: bool = False, language: str | None = None
+        self,
+        challenge_id: str,
+        sent: SentMessage,
+        *,
+        bound: bool = False,
+        language: str | None = None,
+        tenant: str | None = None,
     ) -> Delivery | None:
         """What `record_sent` would store, for the caller to store it with its challenge in one write
         (None: nothing to store); never raises."""

@@ -29,6 +29,11 @@ from twostep.services.limits import LimitsService
 from twostep.services.test_numbers import FixedCodeNumbers
 
 
+def _tenant_of(ctx: RequestContext) -> str | None:
+    """The verification API tenant a code is sent for, kept on its delivery record for a fallback."""
+    return ctx.tenant.name if ctx.tenant is not None else None
+
+
 def _account_of(purpose: ChallengePurpose, subject: str) -> str | None:
     """The account a text is sent for (its daily cap): every purpose but a verification's auth_id."""
     return subject or None if purpose != "verify" else None
@@ -128,7 +133,7 @@ class CodeIssuing:
         sent = self._sending.deliver(challenge, message, ctx)
         event = self._sending.sent_event(challenge, sent, ctx)
         record = self._sending.sent_record(
-            challenge, sent, bound=bool(spec.binding), language=spec.text_language
+            challenge, sent, bound=bool(spec.binding), language=spec.text_language, tenant=_tenant_of(ctx)
         )
         self._store.store_sent_challenge(challenge, (event,), record)
         self._audit.logged(event)
@@ -172,7 +177,9 @@ class CodeIssuing:
             raise ChallengeUsed()
         replaced = replace(replaced, expires_at=now + timedelta(seconds=spec.ttl_seconds))
         sent = self._sending.deliver(replaced, message, ctx)
-        self._sending.record_sent(replaced, sent, bound=bool(spec.binding), language=spec.text_language)
+        self._sending.record_sent(
+            replaced, sent, bound=bool(spec.binding), language=spec.text_language, tenant=_tenant_of(ctx)
+        )
         return self._sending.arm(replaced, self._sending.sent_event(replaced, sent, ctx))
 
     def _issue_named(
@@ -189,7 +196,7 @@ class CodeIssuing:
         Flowroute's sms-verification), then armed once its message went out."""
         self._store.put_challenge(replace(challenge, expires_at=unusable_until_sent(challenge.created_at)))
         sent = self._sending.deliver(challenge, message, ctx)
-        self._sending.record_sent(challenge, sent, bound=bound, language=language)
+        self._sending.record_sent(challenge, sent, bound=bound, language=language, tenant=_tenant_of(ctx))
         return self._sending.arm(challenge, self._sending.sent_event(challenge, sent, ctx))
 
     def open_unsent(

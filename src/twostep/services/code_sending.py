@@ -97,21 +97,33 @@ class CodeSending:
         )
 
     def record_sent(
-        self, challenge: Challenge, sent: SentMessage, *, bound: bool, language: str | None
+        self,
+        challenge: Challenge,
+        sent: SentMessage,
+        *,
+        bound: bool,
+        language: str | None,
+        tenant: str | None,
     ) -> None:
         """The delivery record, stored before the arm so a receipt of the message finds it at once."""
         if self._receipts is not None and self._test_numbers.code_for(challenge.phone) is None:
-            self._receipts.record_sent(challenge.id, sent, bound=bound, language=language)
+            self._receipts.record_sent(challenge.id, sent, bound=bound, language=language, tenant=tenant)
 
     def sent_record(
-        self, challenge: Challenge, sent: SentMessage, *, bound: bool, language: str | None
+        self,
+        challenge: Challenge,
+        sent: SentMessage,
+        *,
+        bound: bool,
+        language: str | None,
+        tenant: str | None,
     ) -> Delivery | None:
         """The delivery record of a message a provider took, for its receipts (None: nothing to keep:
         no receipts here, a test number's code that was never sent, or an id no receipt can name).
         `bound`: a transaction's code, which only its own text may carry (no fallback re-sends it)."""
         if self._receipts is None or self._test_numbers.code_for(challenge.phone) is not None:
             return None
-        return self._receipts.sent_record(challenge.id, sent, bound=bound, language=language)
+        return self._receipts.sent_record(challenge.id, sent, bound=bound, language=language, tenant=tenant)
 
     def arm(self, challenge: Challenge, sent: AuditEvent) -> Challenge:
         """The delivered code becomes usable, stored with its `code_sent` event in one write (the event

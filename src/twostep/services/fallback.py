@@ -13,20 +13,22 @@ chance when it is sent, since no fallback message could carry the same binding. 
 (or writes) the language the failed text was written in, as its delivery record keeps it (the
 request's `locale` or `Accept-Language` chose it then; the receipt names none). A record without one
 (kept before the language was stored) falls back to the chain without a request: the account's stored
-language for an account's code, then the number's country.
+language for an account's code, then the number's country. A verification's fallback acts for the
+tenant whose request sent the code (its delivery record names it): counted against that tenant's caps,
+in that tenant's template; a tenant no longer configured gets no fallback.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from twostep.domain.clock import Clock
 from twostep.domain.delivery import SMS
 from twostep.domain.errors import StorageUnavailable, TwoStepError
-from twostep.domain.models import Challenge
+from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, Tenant
 from twostep.domain.ports import CounterStore, UserStore
 from twostep.domain.receipts import Delivery, DeliveryStore
 from twostep.services.audit import AuditService, record_quietly
@@ -50,12 +52,16 @@ class ChannelFallback:
         order: Sequence[str],
         specs: Mapping[str, CodeSpec],
         users: UserStore | None = None,
+        tenants: Callable[[str], Tenant | None] | None = None,
+        tenant_spec: Callable[[Tenant], CodeSpec] | None = None,
     ) -> None:
         self._codes, self._deliveries, self._counters = codes, deliveries, counters
         self._users = users  # the account's stored language, for an account's code
         self._audit, self._clock = audit, clock
         self._order = tuple(order)
         self._specs = specs  # the code spec of each purpose: length, template, voice text
+        self._tenants = tenants  # a verification tenant by name (None: no tenant is known here)
+        self._tenant_spec = tenant_spec  # a verification's code spec for a tenant (its template)
 
     def forgo(self, challenge_id: str, until: datetime) -> None:
         """Never fall back for this challenge: its code is bound to a transaction (amount, payee) that
@@ -78,6 +84,11 @@ class ChannelFallback:
         channel = self._next_channel(delivery, challenge)
         if channel is None:
             return
+        acting = self._acting_for(delivery)
+        if acting is None:
+            logger.warning("fallback not sent: the code's tenant is no longer configured")
+            return
+        ctx, tenant_spec = acting
         # Read before the once-only spend: a storage failure here leaves the fallback to the next receipt.
         locale = delivery.language or self._stored_locale(challenge)
         now = self._clock.now()
@@ -85,7 +96,7 @@ class ChannelFallback:
         until = challenge.expires_at + timedelta(days=1)
         if self._counters.increment_counter(_key(challenge.id), 1, now, until) != 1:
             return
-        base = self._specs[challenge.purpose]
+        base = tenant_spec or self._specs[challenge.purpose]
         sent_at = challenge.last_sent_at or challenge.created_at
         lifetime = max(MIN_TTL_SECONDS, int((challenge.expires_at - sent_at).total_seconds()))
         spec = replace(
@@ -97,7 +108,7 @@ class ChannelFallback:
         )
         who = audit_subject(challenge)
         try:
-            self._codes.replace(challenge, spec, cooldown=False)
+            self._codes.replace(challenge, spec, ctx, cooldown=False)
         except TwoStepError as exc:  # refused (caps, fraud guard, budget) or not delivered either
             logger.warning("fallback not sent", extra={"channel": channel, "code": exc.code})
             record_quietly(
@@ -121,6 +132,17 @@ class ChannelFallback:
             outcome="sent",
             **who,
         )
+
+    def _acting_for(self, delivery: Delivery) -> tuple[RequestContext, CodeSpec | None] | None:
+        """Whom the fallback acts for: the request context (its tenant, whose caps count the message) and
+        that tenant's code spec (None: the purpose's own); None when the record's tenant is unknown now."""
+        if delivery.tenant is None:
+            return NO_CONTEXT, None
+        tenant = self._tenants(delivery.tenant) if self._tenants is not None else None
+        if tenant is None:
+            return None
+        spec = self._tenant_spec(tenant) if self._tenant_spec is not None else None
+        return RequestContext(tenant=tenant), spec
 
     def _stored_locale(self, challenge: Challenge) -> str | None:
         """The account's language for an account's code (a verification's subject is no account)."""

@@ -71,10 +71,16 @@ class DeliveryReceipts:
         self._on_bound = handler
 
     def record_sent(
-        self, challenge_id: str, sent: SentMessage, *, bound: bool = False, language: str | None = None
+        self,
+        challenge_id: str,
+        sent: SentMessage,
+        *,
+        bound: bool = False,
+        language: str | None = None,
+        tenant: str | None = None,
     ) -> None:
         """A provider took a message for the challenge; never raises (the code is already out)."""
-        record = self.sent_record(challenge_id, sent, bound=bound, language=language)
+        record = self.sent_record(challenge_id, sent, bound=bound, language=language, tenant=tenant)
         if record is None:
             return
         try:
@@ -85,7 +91,13 @@ class DeliveryReceipts:
             )
 
     def sent_record(
-        self, challenge_id: str, sent: SentMessage, *, bound: bool = False, language: str | None = None
+        self,
+        challenge_id: str,
+        sent: SentMessage,
+        *,
+        bound: bool = False,
+        language: str | None = None,
+        tenant: str | None = None,
     ) -> Delivery | None:
         """The record to store for a message a provider took (None: none to store, no receipt could
         match it); never raises. For the caller that stores it with its challenge in one write."""
@@ -109,6 +121,7 @@ class DeliveryReceipts:
             updated_at=now,
             expires_at=now + timedelta(seconds=RECORD_SECONDS),
             language=language,
+            tenant=tenant,
         )
 
     def apply(self, receipt: Receipt) -> Outcome:

@@ -8,7 +8,7 @@ A POST for an `auth_id` that already has a challenge:
 - none, used, or expired: a fresh challenge with a full budget;
 - live but out of attempts: refused with `RateLimited` until it expires, so a re-POST never resets the budget;
 - live, same number, length and budget: `ChallengeService.replace` (new code, expiry and message; the
-  attempts made stay);
+  attempts made stay), and the previous code is put back if the new one cannot be sent;
 - live otherwise (new number, new length, fewer retries): a fresh challenge that carries over the attempts
   made; the old one is frozen first so no attempt can slip in unseen, and is put back if the new code
   cannot be sent.
@@ -49,6 +49,7 @@ from twostep.services.limits import LimitsService
 from twostep.services.transaction_text import bind_transaction
 from twostep.services.verification_input import (
     VerifyPolicy,
+    check_sent_text,
     checked_auth_id,
     checked_code,
     code_spec,
@@ -160,6 +161,8 @@ class VerificationService:
         spec = replace(self.code_spec(code_length, expiration, retries, message, ctx.tenant), channel=channel)
         # A transaction's amount and payee go into the text and the code's HMAC (PSD2 dynamic linking).
         spec = bind_transaction(spec, transaction, own_message=message is not None, tenant=ctx.tenant)
+        if message is not None:  # with the amount and payee now in it
+            check_sent_text(spec, self._policy, ctx.tenant)
         self._limits.check_destination(phone, ctx, field="recipient")
         self._limits.check_ip("verification_create", ctx)
         challenge_id = verification_id(auth_id, ctx.tenant)
@@ -252,7 +255,35 @@ class VerificationService:
                 return self._codes.replace(existing, spec, ctx), "replaced"
             except (ChallengeUsed, ChallengeExpired):  # used or expired since our read: start again
                 return self._fresh(request, request.spec, ctx), "new"
+            except TwoStepError:
+                self._put_back(existing)
+                raise
         return self._carry_over(existing, request, spec, ctx), "carried"
+
+    def _put_back(self, existing: Challenge) -> None:
+        """After a failed replace, the previous, delivered code as it was, with the attempts made on it.
+
+        `replace` stores the new code unusable (expired) before sending it; left so, the next create
+        would find no live challenge and start one with a whole budget: every failed text would give
+        a caller a fresh set of guesses. While the new code is unusable no attempt counts, so the
+        attempts read now are all there are.
+        """
+        try:
+            current = self._challenges.get_challenge(existing.id)
+            if current is None or current.consumed_at is not None or current.code_hmac == existing.code_hmac:
+                return  # used meanwhile, or refused before the new code was stored: nothing to put back
+            if current.expires_at > self._clock.now():
+                return  # armed: another code (an automatic fallback's) went out meanwhile
+            self._challenges.put_challenge(
+                replace(
+                    current,
+                    code_hmac=existing.code_hmac,
+                    expires_at=existing.expires_at,
+                    channel=existing.channel,
+                )
+            )
+        except StorageUnavailable:  # the caller gets the first failure; the code stays unusable
+            logger.warning("previous verification code not put back: storage unavailable")
 
     def _fresh(
         self, request: _CreateRequest, spec: CodeSpec, ctx: RequestContext, attempts: int = 0

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from twostep.domain.errors import InvalidInput, MessageNotAllowed
 from twostep.domain.models import Tenant
+from twostep.domain.otp import render_message
 from twostep.domain.texts import TextKind
 from twostep.services.challenges import CodeSpec
 
@@ -29,6 +30,7 @@ class VerifyPolicy:
     default_retries: int
     template: str
     text: TextKind | None = None  # the bundled text used while `template` is the default one
+    org: str = "twostep"  # TWOSTEP_ORG_NAME, what `{org}` becomes: a request's text is checked as sent
 
 
 @functools.cache
@@ -91,6 +93,24 @@ def _checked_message(message: str | None, default: str, tenant: Tenant | None) -
             field="message",
         )
     return message
+
+
+def check_sent_text(spec: CodeSpec, policy: VerifyPolicy, tenant: Tenant | None) -> None:
+    """Check a request's own text for links as it will be sent, every placeholder filled in.
+
+    The template alone is not enough: a placeholder can complete a host name (`evil{minutes}.com`,
+    `{payee}.com`) that only appears once it is filled. Any code of the spec's length does: digits are
+    interchangeable for the link pattern. The WebOTP and app-hash lines are the operator's, left out.
+
+    Raises: MessageNotAllowed naming `message`.
+    """
+    if tenant is None or tenant.allow_urls:
+        return
+    sample = render_message(
+        spec.template, code="0" * spec.length, org=policy.org, ttl_seconds=spec.ttl_seconds, web_origin=None
+    )
+    if url_pattern().search(sample):
+        raise MessageNotAllowed("message may not contain a link or web address.", field="message")
 
 
 def code_spec(

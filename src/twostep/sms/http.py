@@ -21,6 +21,7 @@ from pydantic import SecretStr
 
 from twostep.domain.errors import ConfigurationError, SmsDeliveryError
 from twostep.settings import Settings
+from twostep.sms.retry_after import MAX_RETRY_AFTER_SECONDS, delay_seconds
 
 logger = logging.getLogger("twostep.sms")
 
@@ -87,7 +88,6 @@ HINTS = {
     "sender_refused": "the credentials work, but the sender (From number, SMS id) is not usable with them",
     "throttled": "the provider asked to slow down; it is skipped until its Retry-After passes",
 }
-MAX_RETRY_AFTER_SECONDS = 3600
 
 
 def reason_for_status(status: int) -> str:
@@ -110,16 +110,15 @@ def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -
     value = response.headers.get("retry-after", "").strip()
     if not value:
         return None
-    if value.isdigit():
-        seconds = float(value)
-    else:
-        try:
-            moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        seconds = (moment - (now or datetime.now(UTC))).total_seconds()
+    if value[0].isdigit():  # meant as seconds (a date starts with its day's name); `²` is refused there
+        return delay_seconds(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = (moment - (now or datetime.now(UTC))).total_seconds()
     return min(MAX_RETRY_AFTER_SECONDS, max(1, math.ceil(seconds)))
 
 
@@ -139,12 +138,14 @@ def post(
     provider's own meaning of a status (sipgate's 403 is not about credentials).
 
     Raises:
-        SmsDeliveryError: timeout, connection failure, or any other status.
+        SmsDeliveryError: timeout, connection failure, an answer that cannot be read, or any other status.
     """
     try:
         response = http.post(url, auth=httpx.BasicAuth(*credentials), **request)
     except httpx.TransportError as exc:
         raise transport_failure(exc, provider) from None
+    except httpx.HTTPError as exc:
+        raise unreadable_answer(exc, provider) from None
     if response.is_success:
         return response
     raise status_failure(response, provider, classify, status_reasons)
@@ -159,6 +160,19 @@ def transport_failure(exc: httpx.TransportError, provider: str) -> SmsDeliveryEr
         extra={"provider": provider, "reason": reason, "error": type(exc).__name__, "retryable": not_sent},
     )
     return SmsDeliveryError(reason, provider=provider, retryable=not_sent)
+
+
+def unreadable_answer(exc: httpx.HTTPError, provider: str) -> SmsDeliveryError:
+    """Map an answer httpx could not read (a body whose Content-Encoding lies, endless redirects).
+
+    The provider got the request and may have taken the message, so it is not retried on the same
+    provider; the next provider is tried, as for any refusal.
+    """
+    logger.warning(
+        "sms provider answer unreadable",
+        extra={"provider": provider, "reason": "provider_error", "error": type(exc).__name__},
+    )
+    return SmsDeliveryError("provider_error", provider=provider, retryable=False)
 
 
 def status_failure(
@@ -196,7 +210,7 @@ def json_body(response: httpx.Response) -> dict[str, Any]:
     """The response's JSON object, or an empty dict when it has none."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply to parse
         return {}
     return body if isinstance(body, dict) else {}
 

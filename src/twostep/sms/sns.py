@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from twostep.domain.errors import ConfigurationError, SmsDeliveryError
 from twostep.settings import Settings
+from twostep.sms.retry_after import delay_seconds
 
 if TYPE_CHECKING:
     from twostep.sms import SenderDeps
@@ -127,7 +128,7 @@ def retry_after_of(exc: Exception) -> int | None:
     if not isinstance(response, dict):
         return None
     value = str(response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("retry-after", "")).strip()
-    return min(3600, max(1, int(value))) if value.isdigit() else None
+    return delay_seconds(value)
 
 
 def classify(exc: Exception) -> tuple[str, bool]:

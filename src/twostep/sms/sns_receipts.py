@@ -36,7 +36,7 @@ def log_events(event: dict[str, Any]) -> list[str]:
     try:
         raw = gzip.decompress(base64.b64decode(event["awslogs"]["data"], validate=True))
         batch = json.loads(raw)
-    except (KeyError, TypeError, ValueError, OSError, EOFError):
+    except (KeyError, TypeError, ValueError, OSError, EOFError, RecursionError):
         raise InvalidReceipt("Not a CloudWatch Logs subscription event.") from None
     if not isinstance(batch, dict) or batch.get("messageType") != "DATA_MESSAGE":
         return []  # CONTROL_MESSAGE: CloudWatch Logs checking that the destination is reachable
@@ -54,7 +54,7 @@ def parse_line(line: str) -> Receipt:
     """
     try:
         record = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
         raise InvalidReceipt("The log line is not JSON.") from None
     notification = record.get("notification") if isinstance(record, dict) else None
     message_id = notification.get("messageId") if isinstance(notification, dict) else None

@@ -3,7 +3,7 @@
 Each backend keeps its own `*_deliveries.py` with what differs between them, in plain sight: the
 driver's placeholder (`?` or `%s`) and how a moment is stored (SQLite: UNIX seconds in a REAL;
 PostgreSQL: a `timestamptz`, so datetimes go in and come out as they are). The table is migration
-step 13's (`schema_deliveries.py`), its `language` column step 16's; `stage` orders the statuses, so
+step 13's (`schema_deliveries.py`), its `language` column step 16's, `tenant` step 18's; `stage` orders the statuses, so
 "only forward" is one conditional `UPDATE … WHERE stage < ?`.
 """
 
@@ -29,6 +29,7 @@ COLUMNS = (
     "updated_at",
     "expires_at",
     "language",
+    "tenant",
 )
 
 
@@ -84,6 +85,7 @@ def values(delivery: Delivery, stored: Callable[[datetime], Any]) -> tuple[Any, 
         stored(d.updated_at),
         stored(d.expires_at),
         d.language,
+        d.tenant,
     )
 
 
@@ -108,4 +110,5 @@ def delivery(row: Row, moment: Callable[[Any], datetime]) -> Delivery:
         expires_at=moment(row["expires_at"]),
         error_code=row["error_code"],
         language=row["language"],
+        tenant=row["tenant"],
     )

@@ -4,7 +4,8 @@ One small item per sent message, `PK = DELIVERY#<provider>#<message id>`, `SK = 
 its challenge through the sparse index (`GSI1PK = DELIVERIES#<challenge id>`, `GSI1SK` its send time),
 deleted by TTL a day after the record's `expires_at`. `stage` orders the statuses, so "only forward"
 is one conditional UpdateItem. No phone number or text is stored; only the language the text was
-written in (`language`, absent when unknown).
+written in (`language`, absent when unknown) and the verification API tenant it was sent for (`tenant`,
+absent for an account's code).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def _delivery(item: dict[str, Any]) -> Delivery:
         expires_at=to_datetime(item["expires_at"]),
         error_code=item.get("error_code"),
         language=item.get("language"),  # absent on records kept before it was stored
+        tenant=item.get("tenant"),
     )
 
 
@@ -71,6 +73,8 @@ def delivery_item(delivery: Delivery) -> dict[str, Any]:
     }
     if d.language is not None:
         item["language"] = d.language
+    if d.tenant is not None:
+        item["tenant"] = d.tenant
     return item
 
 

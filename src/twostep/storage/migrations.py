@@ -191,6 +191,13 @@ UPDATE challenges SET channel = 'email' WHERE email IS NOT NULL;
         sqlite="ALTER TABLE challenges ADD COLUMN credentials_tag TEXT",
         postgres="ALTER TABLE challenges ADD COLUMN IF NOT EXISTS credentials_tag text",
     ),
+    Migration(
+        18,
+        "deliveries.tenant: the verification API tenant a code was sent for (NULL: none), so its fallback"
+        " counts against that tenant's caps and uses its template",
+        sqlite="ALTER TABLE deliveries ADD COLUMN tenant TEXT",
+        postgres="ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS tenant text",
+    ),
 )
 
 LATEST = STEPS[-1].version
