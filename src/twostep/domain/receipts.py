@@ -34,6 +34,18 @@ def is_final(status: DeliveryStatus) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class SentFor:
+    """Why a code's message went out, as its delivery record keeps it for a fallback to act on."""
+
+    bound: bool = False  # a transaction's code (amount, payee): only its own text may carry it, no fallback
+    language: str | None = None  # the bundled language it was written in, for a fallback to speak again
+    tenant: str | None = None  # the verification API tenant that asked, for a fallback to act for
+
+
+PLAIN_CODE = SentFor()  # unbound, no bundled language known, no tenant
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One message a code went out in, and what its provider last said about it."""
 
@@ -98,31 +110,12 @@ class DeliveryStore(Protocol):
 class SentRecorder(Protocol):
     """Told of every message a code went out in, so its receipts can be matched later."""
 
-    def record_sent(
-        self,
-        challenge_id: str,
-        sent: SentMessage,
-        *,
-        bound: bool = False,
-        language: str | None = None,
-        tenant: str | None = None,
-    ) -> None:
-        """Never raises: a record that cannot be stored only means its receipts go unmatched.
-
-        `bound`: the code is bound to a transaction (amount, payee) that a fallback could not repeat.
-        `language`: the bundled language the message was written in, for a fallback to reuse.
-        `tenant`: the verification API tenant that asked for the code, for a fallback to act for.
-        """
+    def record_sent(self, challenge_id: str, sent: SentMessage, sent_for: SentFor = PLAIN_CODE) -> None:
+        """Never raises: a record that cannot be stored only means its receipts go unmatched."""
         ...
 
     def sent_record(
-        self,
-        challenge_id: str,
-        sent: SentMessage,
-        *,
-        bound: bool = False,
-        language: str | None = None,
-        tenant: str | None = None,
+        self, challenge_id: str, sent: SentMessage, sent_for: SentFor = PLAIN_CODE
     ) -> Delivery | None:
         """What `record_sent` would store, for the caller to store it with its challenge in one write
         (None: nothing to store); never raises."""

@@ -18,6 +18,7 @@ from twostep.domain.identity import E164
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
 from twostep.domain.otp import CodeHasher, generate_code, is_bound
 from twostep.domain.ports import ChallengeStore
+from twostep.domain.receipts import SentFor
 from twostep.services.audit import AuditService
 from twostep.services.code_checks import ensure_open
 from twostep.services.code_funnel import CodeFunnel
@@ -29,9 +30,11 @@ from twostep.services.limits import LimitsService
 from twostep.services.test_numbers import FixedCodeNumbers
 
 
-def _tenant_of(ctx: RequestContext) -> str | None:
-    """The verification API tenant a code is sent for, kept on its delivery record for a fallback."""
-    return ctx.tenant.name if ctx.tenant is not None else None
+def _sent_for(spec: CodeSpec, ctx: RequestContext) -> SentFor:
+    """What a code's delivery record keeps for a fallback: its transaction binding, its bundled language
+    and the verification API tenant it is sent for."""
+    tenant = ctx.tenant.name if ctx.tenant is not None else None
+    return SentFor(bound=bool(spec.binding), language=spec.text_language, tenant=tenant)
 
 
 def _account_of(purpose: ChallengePurpose, subject: str) -> str | None:
@@ -124,17 +127,13 @@ class CodeIssuing:
             credentials_tag=credentials_tag,
         )
         if purpose == "verify":
-            return self._issue_named(
-                challenge, message, ctx, bound=bool(spec.binding), language=spec.text_language
-            )
+            return self._issue_named(challenge, message, ctx, _sent_for(spec, ctx))
         # Stored only once its message went out, usable at once, with its delivery record and `code_sent`
         # event: one write instead of four (store unusable, record, arm, audit). A failed delivery or
         # write leaves nothing usable behind; an id no request can know yet has nothing to race with.
         sent = self._sending.deliver(challenge, message, ctx)
         event = self._sending.sent_event(challenge, sent, ctx)
-        record = self._sending.sent_record(
-            challenge, sent, bound=bool(spec.binding), language=spec.text_language, tenant=_tenant_of(ctx)
-        )
+        record = self._sending.sent_record(challenge, sent, _sent_for(spec, ctx))
         self._store.store_sent_challenge(challenge, (event,), record)
         self._audit.logged(event)
         return challenge
@@ -177,9 +176,7 @@ class CodeIssuing:
             raise ChallengeUsed()
         replaced = replace(replaced, expires_at=now + timedelta(seconds=spec.ttl_seconds))
         sent = self._sending.deliver(replaced, message, ctx)
-        self._sending.record_sent(
-            replaced, sent, bound=bool(spec.binding), language=spec.text_language, tenant=_tenant_of(ctx)
-        )
+        self._sending.record_sent(replaced, sent, _sent_for(spec, ctx))
         return self._sending.arm(replaced, self._sending.sent_event(replaced, sent, ctx))
 
     def _issue_named(
@@ -187,16 +184,14 @@ class CodeIssuing:
         challenge: Challenge,
         message: OutgoingMessage,
         ctx: RequestContext,
-        *,
-        bound: bool,
-        language: str | None,
+        sent_for: SentFor,
     ) -> Challenge:
         """`issue` for an id the caller names (a verification's auth_id), which it may check after a
         failed create: stored unusable first, so that check answers "expired" (the ExpiredAuthCode of
         Flowroute's sms-verification), then armed once its message went out."""
         self._store.put_challenge(replace(challenge, expires_at=unusable_until_sent(challenge.created_at)))
         sent = self._sending.deliver(challenge, message, ctx)
-        self._sending.record_sent(challenge, sent, bound=bound, language=language, tenant=_tenant_of(ctx))
+        self._sending.record_sent(challenge, sent, sent_for)
         return self._sending.arm(challenge, self._sending.sent_event(challenge, sent, ctx))
 
     def open_unsent(

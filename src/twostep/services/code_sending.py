@@ -10,7 +10,7 @@ from twostep.domain.delivery import MessageDelivery, OutgoingMessage, SentMessag
 from twostep.domain.errors import ChallengeUsed, SmsDeliveryError
 from twostep.domain.models import AuditEvent, Challenge, RequestContext
 from twostep.domain.ports import ChallengeStore
-from twostep.domain.receipts import Delivery, SentRecorder
+from twostep.domain.receipts import Delivery, SentFor, SentRecorder
 from twostep.services.audit import AuditService
 from twostep.services.code_funnel import CodeFunnel
 from twostep.services.test_numbers import FixedCodeNumbers
@@ -96,34 +96,18 @@ class CodeSending:
             **who,
         )
 
-    def record_sent(
-        self,
-        challenge: Challenge,
-        sent: SentMessage,
-        *,
-        bound: bool,
-        language: str | None,
-        tenant: str | None,
-    ) -> None:
+    def record_sent(self, challenge: Challenge, sent: SentMessage, sent_for: SentFor) -> None:
         """The delivery record, stored before the arm so a receipt of the message finds it at once."""
         if self._receipts is not None and self._test_numbers.code_for(challenge.phone) is None:
-            self._receipts.record_sent(challenge.id, sent, bound=bound, language=language, tenant=tenant)
+            self._receipts.record_sent(challenge.id, sent, sent_for)
 
-    def sent_record(
-        self,
-        challenge: Challenge,
-        sent: SentMessage,
-        *,
-        bound: bool,
-        language: str | None,
-        tenant: str | None,
-    ) -> Delivery | None:
+    def sent_record(self, challenge: Challenge, sent: SentMessage, sent_for: SentFor) -> Delivery | None:
         """The delivery record of a message a provider took, for its receipts (None: nothing to keep:
         no receipts here, a test number's code that was never sent, or an id no receipt can name).
         `bound`: a transaction's code, which only its own text may carry (no fallback re-sends it)."""
         if self._receipts is None or self._test_numbers.code_for(challenge.phone) is not None:
             return None
-        return self._receipts.sent_record(challenge.id, sent, bound=bound, language=language, tenant=tenant)
+        return self._receipts.sent_record(challenge.id, sent, sent_for)
 
     def arm(self, challenge: Challenge, sent: AuditEvent) -> Challenge:
         """The delivered code becomes usable, stored with its `code_sent` event in one write (the event

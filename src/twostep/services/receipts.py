@@ -22,9 +22,11 @@ from twostep.domain.models import Challenge, Tenant
 from twostep.domain.ports import ChallengeStore
 from twostep.domain.receipts import (
     FAILED_STATUSES,
+    PLAIN_CODE,
     Delivery,
     DeliveryStore,
     Receipt,
+    SentFor,
     UnknownMessage,
     is_final,
 )
@@ -70,17 +72,9 @@ class DeliveryReceipts:
         """Who hears of a transaction-bound code being sent (the fallback, which must never re-send one)."""
         self._on_bound = handler
 
-    def record_sent(
-        self,
-        challenge_id: str,
-        sent: SentMessage,
-        *,
-        bound: bool = False,
-        language: str | None = None,
-        tenant: str | None = None,
-    ) -> None:
+    def record_sent(self, challenge_id: str, sent: SentMessage, sent_for: SentFor = PLAIN_CODE) -> None:
         """A provider took a message for the challenge; never raises (the code is already out)."""
-        record = self.sent_record(challenge_id, sent, bound=bound, language=language, tenant=tenant)
+        record = self.sent_record(challenge_id, sent, sent_for)
         if record is None:
             return
         try:
@@ -91,18 +85,12 @@ class DeliveryReceipts:
             )
 
     def sent_record(
-        self,
-        challenge_id: str,
-        sent: SentMessage,
-        *,
-        bound: bool = False,
-        language: str | None = None,
-        tenant: str | None = None,
+        self, challenge_id: str, sent: SentMessage, sent_for: SentFor = PLAIN_CODE
     ) -> Delivery | None:
         """The record to store for a message a provider took (None: none to store, no receipt could
         match it); never raises. For the caller that stores it with its challenge in one write."""
         now = self._clock.now()
-        if bound and self._on_bound is not None:
+        if sent_for.bound and self._on_bound is not None:
             # Before the record exists, so no receipt can find the message first.
             try:
                 self._on_bound(challenge_id, now + timedelta(seconds=RECORD_SECONDS))
@@ -120,8 +108,8 @@ class DeliveryReceipts:
             sent_at=now,
             updated_at=now,
             expires_at=now + timedelta(seconds=RECORD_SECONDS),
-            language=language,
-            tenant=tenant,
+            language=sent_for.language,
+            tenant=sent_for.tenant,
         )
 
     def apply(self, receipt: Receipt) -> Outcome:
