@@ -21,6 +21,7 @@ deletes lag by up to a few days):
 | counter | `COUNTER#<key>` | `COUNTER` | | `ADD v`; restarts after `expires_at` |
 | audit | `AUDIT` | `<seq>` | `AUDIT#<user id>` / `<seq>` | ttl 400 days |
 | shared keys | `KEYS` | `KEYS` | | sealed key material; replaced only over the version read |
+| table settings | `CONFIG` | `PHONE_SEALING` / `TIME_TO_LIVE` | | numbers sealed with KMS; TTL seen on (dynamodb_schema.py) |
 | prefix block | `PREFIXBLOCK#<prefix>` | `BLOCK` | `PREFIXBLOCKS` / `<prefix>` | fraud guard; ttl a day past `until` |
 | delivery | `DELIVERY#<provider>#<message id>` | `DELIVERY` | `DELIVERIES#<challenge id>` / `<µs>#…` | receipts; ttl a day past `expires_at` |
 | idempotency key | `IDEMPOTENCY#<hmac>` | `IDEMPOTENCY` | | first answer to an `Idempotency-Key`; ttl at expiry |
@@ -33,12 +34,13 @@ The `MESSAGES`, `OUTBOX` and `AUDIT` partitions are single partitions: fine up t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from twostep.domain.counter_batch import CounterChange, Unless, check_unlimited
-from twostep.domain.errors import ConfigurationError
+from twostep.domain.errors import ConfigurationError, StorageUnavailable
 from twostep.domain.models import (
     AuditEvent,
     Challenge,
@@ -71,7 +73,7 @@ from twostep.storage.dynamodb_erasure import ErasureOps
 from twostep.storage.dynamodb_factor_summary import FactorSummaryOps
 from twostep.storage.dynamodb_factors import FactorOps
 from twostep.storage.dynamodb_idempotency import IdempotencyOps
-from twostep.storage.dynamodb_schema import GSI1, create_table, table_exists
+from twostep.storage.dynamodb_schema import GSI1, TableState, create_table, ensure_time_to_live, table_state
 from twostep.storage.dynamodb_sessions import SessionOps
 from twostep.storage.dynamodb_tokens import RefreshTokenOps
 from twostep.storage.dynamodb_upkeep import UpkeepOps
@@ -84,6 +86,8 @@ _NOT_CONSUMED = "attribute_exists(PK) AND attribute_not_exists(consumed_at)"
 _OPEN = f"{_NOT_CONSUMED} AND expires_at > :now AND attempts < max_attempts"
 # A right code's use: the attempt counted and the challenge consumed in one write.
 _USE = "ADD attempts :one SET consumed_at = :now"
+
+logger = logging.getLogger("twostep.storage")
 
 
 class DynamoDbStorage(
@@ -166,13 +170,26 @@ class DynamoDbStorage(
         return cls(session.client("dynamodb", config=CLIENT_CONFIG), settings.dynamodb_table, cipher)
 
     def init_schema(self) -> None:
-        """Create the table where missing, and check how it keeps phone numbers (see `_check_sealing`).
+        """Create the table where missing, turn its TTL on until it was once seen on (an interrupted first
+        start left it off), and check how it keeps phone numbers (see `_check_sealing`).
 
         Raises: StorageUnavailable; ConfigurationError (phone numbers sealed with KMS, no KMS key here).
         """
-        if not table_exists(self._calls, self._table):
+        state = table_state(self._calls, self._table)
+        if state is TableState.MISSING:
             create_table(self._calls, self._table)
+        elif state is TableState.TTL_UNCONFIRMED:
+            self._try_time_to_live()
         self._check_sealing()
+
+    def _try_time_to_live(self) -> None:
+        """A start goes on when TTL cannot be turned on (a throttled call, a role that may describe but not
+        update): the table works, only the deletion of expired items waits for the next start or for
+        `twostep storage migrate`, which fails loudly instead."""
+        try:
+            ensure_time_to_live(self._calls, self._table)
+        except StorageUnavailable as exc:
+            logger.warning("DynamoDB TTL is still off (%s); the next start retries", exc.message)
 
     def _check_sealing(self) -> None:
         """A process with a KMS key marks the table; a process without one refuses a marked table at
@@ -188,9 +205,10 @@ class DynamoDbStorage(
             )
 
     def migrate(self) -> list[int]:
-        """One schemaless table: creating it is the whole schema, so no versions to apply. Data written
-        by older versions is brought up to date once (`index_older_messages`)."""
+        """One schemaless table: creating it (with TTL on) is the whole schema, so no versions to apply.
+        Data written by older versions is brought up to date once (`index_older_messages`)."""
         self.init_schema()
+        ensure_time_to_live(self._calls, self._table)  # again, whatever the marker says: the operator's check
         self.index_older_messages()
         return []
 
