@@ -1,8 +1,8 @@
 """DynamoDB: the fraud guard's prefix blocks.
 
 One item per prefix, `PK = PREFIXBLOCK#<prefix>`, `SK = BLOCK`, listed through the sparse index
-(`GSI1PK = PREFIXBLOCKS`): a handful of items, read only by `twostep fraud status`. A prefix is a
-number block, not a person's number, so it is stored as is.
+(`GSI1PK = PREFIXBLOCKS`): a handful of live items (ended ones until their TTL), read only by
+`twostep fraud status`. A prefix is a number block, not a person's number, so it is stored as is.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from twostep.storage.dynamodb_client import key as key_of
 from twostep.storage.dynamodb_schema import GSI1
 
 LIST_PARTITION = "PREFIXBLOCKS"
-MAX_LISTED = 1000
 
 
 def block_pk(prefix: str) -> str:
@@ -72,8 +71,16 @@ class PrefixBlockOps(TableOps):
         return _block(item)
 
     def list_prefix_blocks(self, now: datetime) -> list[PrefixBlock]:
-        items = self._query("GSI1PK = :p", {":p": LIST_PARTITION}, MAX_LISTED, IndexName=GSI1)
-        return [b for b in map(_block, items) if b.until > now]
+        """Every page, filtered by DynamoDB: ended blocks stay listed until their TTL (a day on), and one
+        page of them hid the live blocks behind it."""
+        items = self._query_all(
+            "GSI1PK = :p",
+            {":p": LIST_PARTITION, ":now": to_number(now)},
+            IndexName=GSI1,
+            FilterExpression="#until > :now",
+            ExpressionAttributeNames={"#until": "until"},
+        )
+        return [_block(item) for item in items]
 
     def delete_prefix_block(self, prefix: str) -> bool:
         answer = self._calls.call(
