@@ -12,7 +12,7 @@ from typing import Any
 
 from twostep.domain.ports import PrefixBlock
 from twostep.storage.dynamodb_base import TableOps
-from twostep.storage.dynamodb_client import ConditionFailed, serialize, to_datetime, to_number, ttl_after
+from twostep.storage.dynamodb_client import ConditionFailed, serialize, to_datetime, to_number
 from twostep.storage.dynamodb_client import key as key_of
 from twostep.storage.dynamodb_schema import GSI1
 
@@ -48,7 +48,7 @@ class PrefixBlockOps(TableOps):
             "until": to_number(block.until),
             "sent": block.sent,
             "verified": block.verified,
-            "ttl": ttl_after(block.until, 86400),
+            "ttl": self._codec.retention.ended(block.until),
         }
         try:
             # A put with a condition on the old item: only an absent or expired block is replaced.
