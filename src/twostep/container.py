@@ -100,6 +100,7 @@ class Container:
 def housekeeping_policy(settings: Settings) -> HousekeepingPolicy:
     return HousekeepingPolicy(
         grace_seconds=settings.purge_grace_seconds,
+        revocation_window_seconds=revocation_window_seconds(settings),
         audit_retention_days=settings.audit_retention_days,
         batch=settings.housekeeping_batch,
     )
@@ -170,8 +171,13 @@ def revocation_list(settings: Settings, storage: Storage, clock: Clock) -> Revoc
         clock,
         refresh_every=timedelta(seconds=settings.revocation_refresh_seconds),
         max_age=timedelta(seconds=REVOCATION_MAX_AGE_SECONDS),
-        window=timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds + 60),
+        window=timedelta(seconds=revocation_window_seconds(settings)),
     )
+
+
+def revocation_window_seconds(settings: Settings) -> int:
+    """How far back the revocation list looks: as long as an ended session's access tokens can live."""
+    return settings.access_token_ttl_seconds + settings.jwt_leeway_seconds + 60
 
 
 def migrate_storage(settings: Settings, *, boto_session: Any = None) -> list[int]:

@@ -169,7 +169,8 @@ class Settings(BaseSettings):
     purge_grace_seconds: int = Field(default=86_400, ge=0, le=30 * 86_400)
     """How long expired or used codes, ended sessions and console-outbox messages are kept before
     housekeeping deletes them (late requests still hear "expired"; a reused refresh token is still seen).
-    Keep it longer than a message takes to send: a code on its way counts as expired until it was sent."""
+    Keep it longer than a message takes to send: a code on its way counts as expired until it was sent.
+    Sign-outs on the revocation list are kept at least as long as their access tokens live, whatever this."""
     housekeeping_interval_seconds: int = Field(default=300, ge=1, le=86_400)
     """How often a running server deletes expired rows in the background (one bounded batch each time)."""
     housekeeping_batch: int = Field(default=500, ge=1, le=100_000)

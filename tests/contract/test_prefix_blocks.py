@@ -3,6 +3,7 @@ conditional write) and its counters (the shared atomic counters, with amounts la
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from tests.contract.helpers import NOW, run_together
@@ -53,3 +54,16 @@ def test_money_counters_add_large_amounts_atomically(storage: Storage) -> None:
     assert storage.increment_counter("budget:all@3600:0", -93_600, NOW, end) == 9 * 93_600
     counter = storage.get_counter("budget:all@3600:0", NOW)
     assert counter is not None and counter.value == 9 * 93_600
+
+
+def test_every_live_block_is_listed_however_many_have_ended(storage: Storage) -> None:
+    """DynamoDB read one page of 1000 listed blocks and dropped the ended ones afterwards; ended blocks stay
+    on its index until their TTL (a day past `until`), so after a busy fraud wave `twostep fraud status`
+    showed no live block at all. Every live block is listed, in prefix order."""
+    ended = [block(f"+1{n:04d}", minutes=60, at_minute=-120) for n in range(1001)]
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(storage.add_prefix_block, ended))
+    live = [block("+2000"), block("+0999")]  # one listed before the ended ones, one after
+    for each in live:
+        assert storage.add_prefix_block(each) is True
+    assert storage.list_prefix_blocks(NOW) == sorted(live, key=lambda b: b.prefix)

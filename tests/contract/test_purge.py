@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tests.contract.helpers import NOW, make_challenge, make_refresh
 from tests.contract.test_deliveries import delivery
 from tests.contract.test_factors import device
 from tests.contract.test_idempotency_keys import record as idempotency_record
-from tests.contract.test_sessions import make_session
+from tests.contract.test_sessions import make_session, started
+from twostep.container import housekeeping_policy, revocation_window_seconds
 from twostep.domain.clock import FixedClock
 from twostep.domain.factors import Ceremony
 from twostep.domain.models import AuditEvent, OutboxEntry
 from twostep.domain.ports import PURGED_KINDS, PrefixBlock, Storage
 from twostep.services.challenges import unusable_until_sent
 from twostep.services.housekeeping import HousekeepingPolicy, HousekeepingService
+from twostep.settings import Settings
 from twostep.storage.dynamodb import DynamoDbStorage
 
 DAY = 86_400
@@ -125,3 +127,29 @@ def test_a_code_on_its_way_is_kept_until_it_is_armed(storage: Storage) -> None:
     for challenge in on_their_way:
         armed = storage.arm_challenge_audited(replace(challenge, expires_at=NOW + timedelta(minutes=2)), ())
         assert armed is not None, f"{challenge.id} was deleted on its way"
+
+
+def test_a_revocation_is_kept_while_the_sessions_access_tokens_live(storage: Storage) -> None:
+    """With a grace shorter than an access token's life (TWOSTEP_PURGE_GRACE_SECONDS=300 and 15-minute
+    tokens, both accepted), housekeeping deleted a logout's revocation-list entry after five minutes, and
+    a process reading the list afterwards (a restarted worker, a cold Lambda) accepted the session's
+    access tokens for ten more. An entry is now kept as long as the list looks back for it."""
+    settings = Settings(_env_file=None, purge_grace_seconds=300, access_token_ttl_seconds=900)  # type: ignore[call-arg]
+    policy = housekeeping_policy(settings)
+    session = started(storage)
+    storage.revoke_family(session.id, NOW)  # the logout
+    window = timedelta(seconds=revocation_window_seconds(settings))
+
+    def purged_at(moment: datetime) -> dict[str, int]:
+        return HousekeepingService(storage, FixedClock(moment), policy).purge_once()
+
+    def listed_at(moment: datetime) -> bool:
+        return session.id in {r.session_id for r in storage.list_revocations(moment - window)}
+
+    last_look = NOW + window - timedelta(seconds=1)  # a process starting now still looks back to the logout
+    assert purged_at(last_look)["revocations"] == 0
+    assert listed_at(last_look)
+    later = NOW + window + timedelta(seconds=1)  # every access token of the session has expired
+    if "revocations" not in storage.expired_by_backend:
+        assert purged_at(later)["revocations"] == 1
+        assert not listed_at(later)

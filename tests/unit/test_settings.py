@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from twostep.container import housekeeping_policy, revocation_window_seconds
+from twostep.domain.clock import FixedClock
+from twostep.services.housekeeping import HousekeepingPolicy, HousekeepingService
 from twostep.settings import Settings, describe_validation_error
+from twostep.storage.memory import MemoryStorage
 
 
 def _error(**values: object) -> str:
@@ -83,3 +88,21 @@ def test_dot_env_file_is_read_and_the_environment_wins(
     monkeypatch.delenv("TWOSTEP_OTP_LENGTH")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_housekeeping_keeps_revocations_for_the_longest_window_the_settings_allow() -> None:
+    """A revocation-list entry must outlive the access tokens of its session. Grace and token lifetime
+    were never compared: with a 300 s grace, a logout's entry went after five minutes while its 15-minute
+    tokens lived on. The purge keeps entries for the list's look-back; its default covers the largest
+    lifetime and leeway the settings accept."""
+    longest = Settings(_env_file=None, access_token_ttl_seconds=3600, jwt_leeway_seconds=300)  # type: ignore[call-arg]
+    assert revocation_window_seconds(longest) <= HousekeepingPolicy().revocation_window_seconds
+    _error(access_token_ttl_seconds=3601)
+    _error(jwt_leeway_seconds=301)
+    short_grace = Settings(_env_file=None, purge_grace_seconds=300)  # type: ignore[call-arg]
+    policy = housekeeping_policy(short_grace)
+    assert policy.revocation_window_seconds == revocation_window_seconds(short_grace) > 300
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    rules = HousekeepingService(MemoryStorage(), FixedClock(now), policy).rules()
+    assert rules.revocations_before == now - timedelta(seconds=policy.revocation_window_seconds)
+    assert rules.refresh_before == now - timedelta(seconds=300)

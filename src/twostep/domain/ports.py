@@ -391,7 +391,10 @@ class PurgeRules:
     """What housekeeping may delete: rows that ended before these moments, at most `limit` of each kind."""
 
     challenges_before: datetime  # expired (or used) codes whose `expires_at` is earlier
-    refresh_before: datetime  # refresh tokens, sessions and revocation-list entries that ended earlier
+    refresh_before: datetime  # refresh tokens and sessions that ended earlier
+    # Revocation-list entries written earlier: never later than the list's look-back (access tokens of a
+    # revoked session live that long, and a process that reads the list then must still see the entry).
+    revocations_before: datetime
     counters_before: datetime  # counters whose window ended earlier
     outbox_before: datetime  # console-outbox messages sent earlier
     audit_before: datetime  # audit events older than the retention

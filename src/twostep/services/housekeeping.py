@@ -3,7 +3,9 @@ bounded batch at a time, by the server in the background and by `twostep storage
 
 Nothing still usable is deleted: a code or a session is kept `grace_seconds` after it ended (so a late
 request still gets "expired" rather than "not found", and a reused refresh token is still recognised),
-audit events for `audit_retention_days`.
+audit events for `audit_retention_days`. A revocation-list entry is kept at least as long as the list
+looks back (`revocation_window_seconds`: the access tokens of an ended session live that long, and a
+process that starts meanwhile must still find the entry), however short the grace.
 """
 
 from __future__ import annotations
@@ -20,9 +22,15 @@ from twostep.domain.ports import PURGED_KINDS, BackupStore, PurgeRules, PurgeSto
 logger = logging.getLogger("twostep.housekeeping")
 
 
+# The longest look-back the revocation list can have: the settings allow access tokens of an hour and a
+# leeway of five minutes, plus the list's minute of overlap (container.revocation_window_seconds).
+LONGEST_REVOCATION_WINDOW_SECONDS = 3600 + 300 + 60
+
+
 @dataclass(frozen=True, slots=True)
 class HousekeepingPolicy:
     grace_seconds: int = 86_400
+    revocation_window_seconds: int = LONGEST_REVOCATION_WINDOW_SECONDS
     audit_retention_days: int = 90
     batch: int = 500  # rows of each kind per run: one run stays short however much has piled up
 
@@ -37,11 +45,15 @@ class HousekeepingService:
         return PurgeRules(
             challenges_before=ended,
             refresh_before=ended,
+            revocations_before=now - timedelta(seconds=self._revocations_kept_seconds()),
             counters_before=now,
             outbox_before=ended,
             audit_before=now - timedelta(days=self._policy.audit_retention_days),
             limit=self._policy.batch,
         )
+
+    def _revocations_kept_seconds(self) -> int:
+        return max(self._policy.grace_seconds, self._policy.revocation_window_seconds)
 
     def purge_once(self) -> dict[str, int]:
         """One bounded run (the background task's). Raises: StorageUnavailable."""

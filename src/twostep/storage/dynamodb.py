@@ -1,7 +1,8 @@
 """DynamoDB storage: one table, every state change one conditional write or one transaction.
 
 Key schema (table `TWOSTEP_DYNAMODB_TABLE`; string keys `PK`/`SK`, sparse index `GSI1` on
-`GSI1PK`/`GSI1SK`, TTL attribute `ttl` in epoch seconds; expiry is still checked in code because TTL
+`GSI1PK`/`GSI1SK`, TTL attribute `ttl` in epoch seconds, set from TWOSTEP_PURGE_GRACE_SECONDS ("the grace")
+and TWOSTEP_AUDIT_RETENTION_DAYS (`dynamodb_codec.Retention`); expiry is still checked in code because TTL
 deletes lag by up to a few days):
 
 | item | PK | SK | GSI1PK / GSI1SK | notes |
@@ -10,19 +11,20 @@ deletes lag by up to a few days):
 | email uniqueness | `EMAIL#<email>` | `EMAIL` | | `user_id`; written with the user in one transaction |
 | proven phone | `PHONE#<e164 or h:hmac>` | `PHONE` | | `user_id` of the one owner; HMAC of the number when KMS is on |
 | phone claim | `PHONECLAIM#<e164 or h:hmac>` | `USER#<id>` | | an unproven claim; dropped when another account proves the number |
-| challenge | `CHALLENGE#<id>` | `CHALLENGE` | | attempts/single use by ConditionExpression; ttl |
+| challenge | `CHALLENGE#<id>` | `CHALLENGE` | | attempts/single use by ConditionExpression; ttl the grace past expiry |
 | refresh token | `REFRESH#<sha256>` | `REFRESH` | | used_at set by a transaction that checks the family |
 | token family | `FAMILY#<id>` | `FAMILY` | | `revoked_at` revokes every token of the family |
 | user's families | `USER#<id>` | `FAMILY#<id>` | | lets `delete_user` revoke sessions with a Query |
 | session | `USER#<id>` | `SESSION#<id>` | | created, last used, client, truncated IP, revoked_at |
-| revocation list | `REVOKED` | `<µs>#<session id>` | | recently ended sessions; ttl 2 days |
+| revocation list | `REVOKED` | `<µs>#<session id>` | | recently ended sessions; ttl 2 days (past any access token) |
 | message | `MESSAGES` | `<µs>#<id>` | `MSGBY#<user id>` / `<µs>#<id>` | board: Query newest first |
-| outbox (dev) | `OUTBOX` | `<seq>` | `OUTBOX#<to>` / `<seq>` | console provider only; ttl 7 days |
+| outbox (dev) | `OUTBOX` | `<seq>` | `OUTBOX#<to>` / `<seq>` | console provider only; ttl 7 days or the grace if longer |
 | counter | `COUNTER#<key>` | `COUNTER` | | `ADD v`; restarts after `expires_at` |
-| audit | `AUDIT` | `<seq>` | `AUDIT#<user id>` / `<seq>` | ttl 400 days |
+| audit | `AUDIT` | `<seq>` | `AUDIT#<user id>` / `<seq>` | ttl the audit retention |
 | shared keys | `KEYS` | `KEYS` | | sealed key material; replaced only over the version read |
-| prefix block | `PREFIXBLOCK#<prefix>` | `BLOCK` | `PREFIXBLOCKS` / `<prefix>` | fraud guard; ttl a day past `until` |
-| delivery | `DELIVERY#<provider>#<message id>` | `DELIVERY` | `DELIVERIES#<challenge id>` / `<µs>#…` | receipts; ttl a day past `expires_at` |
+| table settings | `CONFIG` | `PHONE_SEALING` / `TIME_TO_LIVE` | | numbers sealed with KMS; TTL seen on (dynamodb_schema.py) |
+| prefix block | `PREFIXBLOCK#<prefix>` | `BLOCK` | `PREFIXBLOCKS` / `<prefix>` | fraud guard; ttl the grace past `until` |
+| delivery | `DELIVERY#<provider>#<message id>` | `DELIVERY` | `DELIVERIES#<challenge id>` / `<µs>#…` | receipts; ttl the grace past `expires_at` |
 | idempotency key | `IDEMPOTENCY#<hmac>` | `IDEMPOTENCY` | | first answer to an `Idempotency-Key`; ttl at expiry |
 | second factors | see dynamodb_factors.py and dynamodb_passkeys.py | | | |
 
@@ -33,12 +35,13 @@ The `MESSAGES`, `OUTBOX` and `AUDIT` partitions are single partitions: fine up t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from twostep.domain.counter_batch import CounterChange, Unless, check_unlimited
-from twostep.domain.errors import ConfigurationError
+from twostep.domain.errors import ConfigurationError, StorageUnavailable
 from twostep.domain.models import (
     AuditEvent,
     Challenge,
@@ -63,7 +66,6 @@ from twostep.storage.dynamodb_client import (
     serialize,
     timed_sequence,
     to_number,
-    ttl_after,
 )
 from twostep.storage.dynamodb_counter_batch import TRANSACTION_ITEMS, CounterBatchOps
 from twostep.storage.dynamodb_deliveries import FIRST_RECORD, DeliveryOps, delivery_item
@@ -71,7 +73,7 @@ from twostep.storage.dynamodb_erasure import ErasureOps
 from twostep.storage.dynamodb_factor_summary import FactorSummaryOps
 from twostep.storage.dynamodb_factors import FactorOps
 from twostep.storage.dynamodb_idempotency import IdempotencyOps
-from twostep.storage.dynamodb_schema import GSI1, create_table, table_exists
+from twostep.storage.dynamodb_schema import GSI1, TableState, create_table, ensure_time_to_live, table_state
 from twostep.storage.dynamodb_sessions import SessionOps
 from twostep.storage.dynamodb_tokens import RefreshTokenOps
 from twostep.storage.dynamodb_upkeep import UpkeepOps
@@ -84,6 +86,8 @@ _NOT_CONSUMED = "attribute_exists(PK) AND attribute_not_exists(consumed_at)"
 _OPEN = f"{_NOT_CONSUMED} AND expires_at > :now AND attempts < max_attempts"
 # A right code's use: the attempt counted and the challenge consumed in one write.
 _USE = "ADD attempts :one SET consumed_at = :now"
+
+logger = logging.getLogger("twostep.storage")
 
 
 class DynamoDbStorage(
@@ -102,8 +106,14 @@ class DynamoDbStorage(
 ):
     """Satisfies every storage port over one boto3 client (thread-safe)."""
 
-    def __init__(self, client: Any, table: str, cipher: PhoneCipher | None = None) -> None:
-        super().__init__(DynamoCalls(client), table, codec.Codec(cipher))
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        cipher: PhoneCipher | None = None,
+        retention: codec.Retention | None = None,
+    ) -> None:
+        super().__init__(DynamoCalls(client), table, codec.Codec(cipher, retention))
 
     def add_session_counted(
         self,
@@ -163,16 +173,33 @@ class DynamoDbStorage(
                 settings.kms_key_id,
                 derive_phone_index_key(material.otp_hmac_key),
             )
-        return cls(session.client("dynamodb", config=CLIENT_CONFIG), settings.dynamodb_table, cipher)
+        # The TTLs keep what the other backends' purge keeps (docs/operations.md, Housekeeping).
+        retention = codec.Retention(settings.purge_grace_seconds, settings.audit_retention_days)
+        return cls(
+            session.client("dynamodb", config=CLIENT_CONFIG), settings.dynamodb_table, cipher, retention
+        )
 
     def init_schema(self) -> None:
-        """Create the table where missing, and check how it keeps phone numbers (see `_check_sealing`).
+        """Create the table where missing, turn its TTL on until it was once seen on (an interrupted first
+        start left it off), and check how it keeps phone numbers (see `_check_sealing`).
 
         Raises: StorageUnavailable; ConfigurationError (phone numbers sealed with KMS, no KMS key here).
         """
-        if not table_exists(self._calls, self._table):
+        state = table_state(self._calls, self._table)
+        if state is TableState.MISSING:
             create_table(self._calls, self._table)
+        elif state is TableState.TTL_UNCONFIRMED:
+            self._try_time_to_live()
         self._check_sealing()
+
+    def _try_time_to_live(self) -> None:
+        """A start goes on when TTL cannot be turned on (a throttled call, a role that may describe but not
+        update): the table works, only the deletion of expired items waits for the next start or for
+        `twostep storage migrate`, which fails loudly instead."""
+        try:
+            ensure_time_to_live(self._calls, self._table)
+        except StorageUnavailable as exc:
+            logger.warning("DynamoDB TTL is still off (%s); the next start retries", exc.message)
 
     def _check_sealing(self) -> None:
         """A process with a KMS key marks the table; a process without one refuses a marked table at
@@ -188,9 +215,10 @@ class DynamoDbStorage(
             )
 
     def migrate(self) -> list[int]:
-        """One schemaless table: creating it is the whole schema, so no versions to apply. Data written
-        by older versions is brought up to date once (`index_older_messages`)."""
+        """One schemaless table: creating it (with TTL on) is the whole schema, so no versions to apply.
+        Data written by older versions is brought up to date once (`index_older_messages`)."""
         self.init_schema()
+        ensure_time_to_live(self._calls, self._table)  # again, whatever the marker says: the operator's check
         self.index_older_messages()
         return []
 
@@ -243,7 +271,7 @@ class DynamoDbStorage(
                 ":ch": channel,
                 ":e": to_number(expires_at),
                 ":now": to_number(now),
-                ":ttl": ttl_after(expires_at, codec.CHALLENGE_TTL_SLACK),
+                ":ttl": self._codec.retention.ended(expires_at),
                 ":one": 1,
             },
             _NOT_CONSUMED,
@@ -256,7 +284,7 @@ class DynamoDbStorage(
             "SET expires_at = :e, #ttl = :ttl",
             {
                 ":e": to_number(expires_at),
-                ":ttl": ttl_after(expires_at, codec.CHALLENGE_TTL_SLACK),
+                ":ttl": self._codec.retention.ended(expires_at),
                 ":h": code_hmac,
             },
             f"{_NOT_CONSUMED} AND code_hmac = :h",
@@ -278,14 +306,18 @@ class DynamoDbStorage(
             "ExpressionAttributeValues": serialize(
                 {
                     ":e": to_number(challenge.expires_at),
-                    ":ttl": ttl_after(challenge.expires_at, codec.CHALLENGE_TTL_SLACK),
+                    ":ttl": self._codec.retention.ended(challenge.expires_at),
                     ":h": challenge.code_hmac,
                 }
             ),
         }
         try:
             self._transact(
-                {"Update": arm}, *(self._tput(codec.audit_item(e, timed_sequence(e.at))) for e in audits)
+                {"Update": arm},
+                *(
+                    self._tput(codec.audit_item(e, timed_sequence(e.at), self._codec.retention))
+                    for e in audits
+                ),
             )
         except ConditionFailed:
             return None
@@ -301,13 +333,13 @@ class DynamoDbStorage(
             raise ValueError(f"a code is stored with at most {TRANSACTION_ITEMS - 2} audit events")
         items = [
             self._tput(self._codec.challenge_item(challenge)),
-            *(self._tput(codec.audit_item(e, timed_sequence(e.at))) for e in audits),
+            *(self._tput(codec.audit_item(e, timed_sequence(e.at), self._codec.retention)) for e in audits),
         ]
         if delivery is None:
             self._transact(*items)
             return
         try:
-            self._transact(*items, self._tput(delivery_item(delivery), FIRST_RECORD))
+            self._transact(*items, self._tput(delivery_item(delivery, self._codec.retention), FIRST_RECORD))
         except ConditionFailed:
             self._transact(*items)
 
@@ -367,7 +399,7 @@ class DynamoDbStorage(
 
     # --- outbox ---
     def add_outbox(self, entry: OutboxEntry) -> None:
-        self._put(codec.outbox_item(entry, timed_sequence(entry.sent_at)))
+        self._put(codec.outbox_item(entry, timed_sequence(entry.sent_at), self._codec.retention))
 
     def list_outbox(self, to: str | None = None, last: int = 20) -> list[OutboxEntry]:
         if last <= 0:
@@ -382,7 +414,7 @@ class DynamoDbStorage(
 
     # --- audit ---
     def append_audit(self, event: AuditEvent) -> None:
-        self._put(codec.audit_item(event, timed_sequence(event.at)))
+        self._put(codec.audit_item(event, timed_sequence(event.at), self._codec.retention))
 
     def append_audits(self, events: Sequence[AuditEvent]) -> None:
         """All or nothing: one TransactWriteItems (a BatchWriteItem could store part of a step's events
@@ -395,7 +427,7 @@ class DynamoDbStorage(
         for start in range(0, len(events), TRANSACTION_ITEMS):
             self._transact(
                 *(
-                    self._tput(codec.audit_item(e, timed_sequence(e.at)))
+                    self._tput(codec.audit_item(e, timed_sequence(e.at), self._codec.retention))
                     for e in events[start : start + TRANSACTION_ITEMS]
                 )
             )

@@ -1,8 +1,8 @@
 """DynamoDB: the fraud guard's prefix blocks.
 
 One item per prefix, `PK = PREFIXBLOCK#<prefix>`, `SK = BLOCK`, listed through the sparse index
-(`GSI1PK = PREFIXBLOCKS`): a handful of items, read only by `twostep fraud status`. A prefix is a
-number block, not a person's number, so it is stored as is.
+(`GSI1PK = PREFIXBLOCKS`): a handful of live items (ended ones until their TTL), read only by
+`twostep fraud status`. A prefix is a number block, not a person's number, so it is stored as is.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from typing import Any
 
 from twostep.domain.ports import PrefixBlock
 from twostep.storage.dynamodb_base import TableOps
-from twostep.storage.dynamodb_client import ConditionFailed, serialize, to_datetime, to_number, ttl_after
+from twostep.storage.dynamodb_client import ConditionFailed, serialize, to_datetime, to_number
 from twostep.storage.dynamodb_client import key as key_of
 from twostep.storage.dynamodb_schema import GSI1
 
 LIST_PARTITION = "PREFIXBLOCKS"
-MAX_LISTED = 1000
 
 
 def block_pk(prefix: str) -> str:
@@ -49,7 +48,7 @@ class PrefixBlockOps(TableOps):
             "until": to_number(block.until),
             "sent": block.sent,
             "verified": block.verified,
-            "ttl": ttl_after(block.until, 86400),
+            "ttl": self._codec.retention.ended(block.until),
         }
         try:
             # A put with a condition on the old item: only an absent or expired block is replaced.
@@ -72,8 +71,16 @@ class PrefixBlockOps(TableOps):
         return _block(item)
 
     def list_prefix_blocks(self, now: datetime) -> list[PrefixBlock]:
-        items = self._query("GSI1PK = :p", {":p": LIST_PARTITION}, MAX_LISTED, IndexName=GSI1)
-        return [b for b in map(_block, items) if b.until > now]
+        """Every page, filtered by DynamoDB: ended blocks stay listed until their TTL (a day on), and one
+        page of them hid the live blocks behind it."""
+        items = self._query_all(
+            "GSI1PK = :p",
+            {":p": LIST_PARTITION, ":now": to_number(now)},
+            IndexName=GSI1,
+            FilterExpression="#until > :now",
+            ExpressionAttributeNames={"#until": "until"},
+        )
+        return [_block(item) for item in items]
 
     def delete_prefix_block(self, prefix: str) -> bool:
         answer = self._calls.call(

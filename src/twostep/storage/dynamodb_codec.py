@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from twostep.domain.errors import StorageUnavailable
@@ -11,11 +13,29 @@ from twostep.storage.dynamodb_client import maybe_datetime, to_datetime, to_numb
 from twostep.storage.phone_crypto import PhoneCipher
 
 DAY = 86400
-CHALLENGE_TTL_SLACK = DAY  # keep used/expired codes a day so late calls still get 410, not 404
-REFRESH_TTL_SLACK = DAY  # keep used tokens past the family's end so reuse is still detected
-OUTBOX_TTL = 7 * DAY
-AUDIT_TTL = 400 * DAY
+OUTBOX_TTL = 7 * DAY  # at least: a longer grace keeps console messages as long as the other backends do
 MESSAGE_SORT_WIDTH = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long DynamoDB's TTL keeps items, from the settings the other backends' purge follows: what
+    ended (codes, refresh tokens, sessions, delivery records, prefix blocks) `grace_seconds` past its end
+    (late calls still get 410, not 404; a reused refresh token is still detected), audit events
+    `audit_days` (TWOSTEP_AUDIT_RETENTION_DAYS). The defaults are the settings' defaults."""
+
+    grace_seconds: int = DAY
+    audit_days: int = 90
+
+    def ended(self, moment: datetime) -> int:
+        """The TTL of an item that ends at `moment`."""
+        return ttl_after(moment, self.grace_seconds)
+
+    def audit(self, at: datetime) -> int:
+        return ttl_after(at, self.audit_days * DAY)
+
+    def outbox(self, sent_at: datetime) -> int:
+        return ttl_after(sent_at, max(OUTBOX_TTL, self.grace_seconds))
 
 
 def message_sort_key(epoch_seconds: float, message_id: str) -> str:
@@ -26,8 +46,9 @@ def message_sort_key(epoch_seconds: float, message_id: str) -> str:
 class Codec:
     """Builds and reads items; owns the phone number encoding (plain, or sealed with KMS)."""
 
-    def __init__(self, cipher: PhoneCipher | None) -> None:
+    def __init__(self, cipher: PhoneCipher | None, retention: Retention | None = None) -> None:
         self.cipher = cipher
+        self.retention = retention or Retention()
 
     # --- phone numbers ---
     def phone_index(self, phone: str) -> str:
@@ -105,7 +126,7 @@ class Codec:
             "email": c.email,
             "channel": c.channel,
             "credentials_tag": c.credentials_tag,
-            "ttl": ttl_after(c.expires_at, CHALLENGE_TTL_SLACK),
+            "ttl": self.retention.ended(c.expires_at),
             **self.phone_attributes(c.phone),
         }
 
@@ -130,7 +151,7 @@ class Codec:
         )
 
 
-def refresh_item(t: RefreshToken) -> dict[str, Any]:
+def refresh_item(t: RefreshToken, kept: Retention) -> dict[str, Any]:
     return {
         "PK": f"REFRESH#{t.token_hash}",
         "SK": "REFRESH",
@@ -143,7 +164,7 @@ def refresh_item(t: RefreshToken) -> dict[str, Any]:
         "amr": ",".join(t.amr),
         "used_at": None if t.used_at is None else to_number(t.used_at),
         "revoked_at": None if t.revoked_at is None else to_number(t.revoked_at),
-        "ttl": ttl_after(max(t.expires_at, t.family_expires_at), REFRESH_TTL_SLACK),
+        "ttl": kept.ended(max(t.expires_at, t.family_expires_at)),
     }
 
 
@@ -188,7 +209,7 @@ def message(item: dict[str, Any]) -> Message:
     )
 
 
-def outbox_item(entry: OutboxEntry, seq: str) -> dict[str, Any]:
+def outbox_item(entry: OutboxEntry, seq: str, kept: Retention) -> dict[str, Any]:
     return {
         "PK": "OUTBOX",
         "SK": seq,
@@ -199,7 +220,7 @@ def outbox_item(entry: OutboxEntry, seq: str) -> dict[str, Any]:
         "sent_at": to_number(entry.sent_at),
         "provider": entry.provider,
         "channel": entry.channel,
-        "ttl": ttl_after(entry.sent_at, OUTBOX_TTL),
+        "ttl": kept.outbox(entry.sent_at),
     }
 
 
@@ -213,7 +234,7 @@ def outbox_entry(item: dict[str, Any]) -> OutboxEntry:
     )
 
 
-def audit_item(e: AuditEvent, seq: str) -> dict[str, Any]:
+def audit_item(e: AuditEvent, seq: str, kept: Retention) -> dict[str, Any]:
     return {
         "PK": "AUDIT",
         "SK": seq,
@@ -227,7 +248,7 @@ def audit_item(e: AuditEvent, seq: str) -> dict[str, Any]:
         "ip": e.ip,
         "request_id": e.request_id,
         "detail": dict(e.detail),
-        "ttl": ttl_after(e.at, AUDIT_TTL),
+        "ttl": kept.audit(e.at),
     }
 
 

@@ -20,11 +20,9 @@ from twostep.storage.dynamodb_client import (
     timed_sequence,
     to_datetime,
     to_number,
-    ttl_after,
 )
+from twostep.storage.dynamodb_codec import Retention
 from twostep.storage.dynamodb_schema import GSI1
-
-TTL_SLACK_SECONDS = 86_400
 
 
 def _pk(provider: str, message_id: str) -> str:
@@ -51,7 +49,7 @@ def _delivery(item: dict[str, Any]) -> Delivery:
 FIRST_RECORD = "attribute_not_exists(PK)"
 
 
-def delivery_item(delivery: Delivery) -> dict[str, Any]:
+def delivery_item(delivery: Delivery, kept: Retention) -> dict[str, Any]:
     """The item of a new record (also put inside the transaction that stores a sent challenge)."""
     d = delivery
     item: dict[str, Any] = {
@@ -69,7 +67,7 @@ def delivery_item(delivery: Delivery) -> dict[str, Any]:
         "sent_at": to_number(d.sent_at),
         "updated_at": to_number(d.updated_at),
         "expires_at": to_number(d.expires_at),
-        "ttl": ttl_after(d.expires_at, TTL_SLACK_SECONDS),
+        "ttl": kept.ended(d.expires_at),
     }
     if d.language is not None:
         item["language"] = d.language
@@ -83,7 +81,7 @@ class DeliveryOps(TableOps):
 
     def add_delivery(self, delivery: Delivery) -> None:
         try:
-            self._put(delivery_item(delivery), FIRST_RECORD)
+            self._put(delivery_item(delivery, self._codec.retention), FIRST_RECORD)
         except ConditionFailed:
             return  # the first record of a message id stays
 

@@ -23,14 +23,13 @@ from twostep.storage.dynamodb_client import (
     timed_sequence,
     to_datetime,
     to_number,
-    ttl_after,
 )
 from twostep.storage.dynamodb_revocations import read_revocations, revocation_item
 
 SESSION_AUDITS = 95  # a TransactWriteItems holds 100 items; a session takes 4, its account's check 1
 
 
-def session_item(s: Session) -> dict[str, Any]:
+def session_item(s: Session, ttl: int) -> dict[str, Any]:
     return {
         "PK": f"USER#{s.user_id}",
         "SK": f"SESSION#{s.id}",
@@ -44,7 +43,7 @@ def session_item(s: Session) -> dict[str, Any]:
         "client": s.client,
         "ip": s.ip,
         "revoked_at": None if s.revoked_at is None else to_number(s.revoked_at),
-        "ttl": ttl_after(s.expires_at, codec.REFRESH_TTL_SLACK),
+        "ttl": ttl,
     }
 
 
@@ -92,7 +91,7 @@ class SessionOps(TableOps):
         that the account still has the credentials the sign-in checked."""
         if len(audits) > SESSION_AUDITS:
             raise ValueError(f"a session is stored with at most {SESSION_AUDITS} audit events")
-        ttl = ttl_after(session.expires_at, codec.REFRESH_TTL_SLACK)
+        ttl = self._codec.retention.ended(session.expires_at)
         family_pointer = {
             "PK": f"USER#{session.user_id}",
             "SK": f"FAMILY#{session.id}",
@@ -100,13 +99,13 @@ class SessionOps(TableOps):
             "ttl": ttl,
         }
         return [
-            self._tput(codec.refresh_item(first_token), "attribute_not_exists(PK)"),
+            self._tput(codec.refresh_item(first_token, self._codec.retention), "attribute_not_exists(PK)"),
             self._tput(
                 {"PK": f"FAMILY#{session.id}", "SK": "FAMILY", "user_id": session.user_id, "ttl": ttl}
             ),
-            self._tput(session_item(session), "attribute_not_exists(PK)"),
+            self._tput(session_item(session, ttl), "attribute_not_exists(PK)"),
             self._tput(family_pointer),
-            *(self._tput(codec.audit_item(e, timed_sequence(e.at))) for e in audits),
+            *(self._tput(codec.audit_item(e, timed_sequence(e.at), self._codec.retention)) for e in audits),
             *([] if unchanged is None else [self._unchanged_check(unchanged)]),
         ]
 

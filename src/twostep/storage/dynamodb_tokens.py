@@ -7,17 +7,17 @@ from datetime import datetime
 from twostep.domain.models import RefreshToken
 from twostep.storage import dynamodb_codec as codec
 from twostep.storage.dynamodb_base import TableOps
-from twostep.storage.dynamodb_client import ConditionFailed, key, serialize, to_number, ttl_after
+from twostep.storage.dynamodb_client import ConditionFailed, key, serialize, to_number
 
 
 class RefreshTokenOps(TableOps):
     """Claiming checks the token and its family in one transaction, so a revoked family wins a race."""
 
     def add_refresh_token(self, token: RefreshToken) -> None:
-        ttl = ttl_after(max(token.expires_at, token.family_expires_at), codec.REFRESH_TTL_SLACK)
+        ttl = self._codec.retention.ended(max(token.expires_at, token.family_expires_at))
         family = {"PK": f"FAMILY#{token.family_id}", "SK": "FAMILY"}
         self._transact(
-            self._tput(codec.refresh_item(token), "attribute_not_exists(PK)"),
+            self._tput(codec.refresh_item(token, self._codec.retention), "attribute_not_exists(PK)"),
             {
                 "Update": {
                     "TableName": self._table,

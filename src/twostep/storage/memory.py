@@ -103,7 +103,9 @@ class MemoryStorage(
                 "outbox": _drop_listed(self._outbox, lambda e: e.sent_at < rules.outbox_before, rules.limit),
                 "audit": _drop_listed(self._audit, lambda e: e.at < rules.audit_before, rules.limit),
                 "sessions": _drop(self._sessions, lambda s: s.expires_at < rules.refresh_before, rules.limit),
-                "revocations": _drop(self._revocations, lambda at: at < rules.refresh_before, rules.limit),
+                "revocations": _drop(
+                    self._revocations, lambda at: at < rules.revocations_before, rules.limit
+                ),
                 "webauthn_ceremonies": _drop(
                     self._ceremonies, lambda c: c.expires_at < rules.challenges_before, rules.limit
                 ),

@@ -18,7 +18,7 @@ _DELETES: dict[str, tuple[str, str, str]] = {
     "outbox": ("outbox", "seq", "sent_at < {p}"),
     "audit": ("audit", "seq", "at < {p}"),
     "sessions": ("sessions", "id", "expires_at < {p}"),
-    # An entry matters while access tokens of its session live (an hour at most): a day's grace is plenty.
+    # An entry matters while access tokens of its session live: its cutoff covers the list's look-back.
     "revocations": ("revocations", "session_id", "revoked_at < {p}"),
     "webauthn_ceremonies": ("webauthn_ceremonies", "id", "expires_at < {p}"),
     "remembered_devices": ("remembered_devices", "token_hash", "expires_at < {p}"),
@@ -36,7 +36,7 @@ def _cutoff(kind: str, rules: PurgeRules) -> datetime:
         "outbox": rules.outbox_before,
         "audit": rules.audit_before,
         "sessions": rules.refresh_before,
-        "revocations": rules.refresh_before,
+        "revocations": rules.revocations_before,
         "webauthn_ceremonies": rules.challenges_before,
         "remembered_devices": rules.challenges_before,
         "prefix_blocks": rules.challenges_before,
