@@ -136,7 +136,7 @@ def test_sealed_phones_stay_unique_across_containers_with_their_own_data_keys(mo
         second.add_user(make_user(email="other@example.com", phone=users[0].phone))
     claimant = make_user(email="claimant@example.com", phone="+905555555559")
     first.add_user(claimant)  # an unproven claim, proven through the other container's data key
-    assert second.prove_phone(claimant.id, claimant.phone)  # type: ignore[arg-type]
+    assert second.prove_phone(claimant, claimant.phone)  # type: ignore[arg-type]
     assert first.get_user(claimant.id).phone_verified  # type: ignore[union-attr]
     with pytest.raises(AccountExists):
         second.add_user(make_user(email="late@example.com", phone=claimant.phone))

@@ -7,11 +7,12 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from twostep.domain.clock import FixedClock
+from twostep.domain.identity import E164
 from twostep.domain.models import Challenge, RefreshToken, User
 from twostep.domain.otp import CodeHasher
 from twostep.domain.ports import Storage
@@ -125,3 +126,9 @@ def wire_codes(storage: Storage, policy: LimitPolicy) -> CodeWiring:
         web_origin=None,
     )
     return CodeWiring(codes, sender, limits, audit, clock, hasher)
+
+
+def prove(storage: Storage, user_id: str, phone: E164) -> bool:
+    """`prove_phone` over the account as stored now (where the account's read is not what is tested)."""
+    account = storage.get_user(user_id)
+    return storage.prove_phone(account or replace(make_user(), id=user_id), phone)

@@ -3,7 +3,7 @@ where the backend can; what it tells agrees with `get_challenge` and `get_user`.
 
 from __future__ import annotations
 
-from tests.contract.helpers import NOW, make_challenge, make_user
+from tests.contract.helpers import NOW, make_challenge, make_user, prove
 from twostep.domain.identity import E164
 from twostep.domain.ports import Storage
 
@@ -18,7 +18,7 @@ def test_a_sign_in_challenge_comes_with_its_account_as_it_is_now(storage: Storag
     challenge = make_challenge(subject=user.id)
     storage.put_challenge(challenge)
     assert storage.get_challenge_with_account(challenge.id) == (challenge, user)
-    assert storage.prove_phone(user.id, E164("+905555555555"))
+    assert prove(storage, user.id, E164("+905555555555"))
     assert storage.set_user_locale(user.id, None)
     read, account = storage.get_challenge_with_account(challenge.id)
     assert read == storage.get_challenge(challenge.id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contract.helpers import NOW, run_together
+from tests.contract.helpers import NOW, prove, run_together
 from tests.contract.test_factors import device
 from tests.contract.test_session_unchanged_account import CHANGES, _signed_up
 from twostep.domain.identity import E164
@@ -32,7 +32,7 @@ def test_a_changed_account_gets_no_device(storage: Storage, change: str) -> None
 
 def test_an_account_that_gained_a_number_gets_no_device(storage: Storage) -> None:
     user = _signed_up(storage, phone=None)
-    storage.prove_phone(user.id, E164("+905551112233"))
+    prove(storage, user.id, E164("+905551112233"))
     assert storage.add_remembered_device(device("d1", user.id), unchanged=user) is False
 
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.contract.helpers import NOW, make_refresh, make_user
+from tests.contract.helpers import NOW, make_refresh, make_user, prove
 from tests.contract.test_factors import device, passkey
 from tests.contract.test_sessions import STEP, make_session
 from twostep.domain.identity import E164
@@ -77,6 +77,6 @@ def test_a_proven_number_is_taken_from_every_other_claim(storage: Storage) -> No
         claimants.append(make_user(email=f"claim-{index}@example.com", phone=number))
         storage.add_user(claimants[-1])
     owner = claimants.pop()
-    assert storage.prove_phone(owner.id, number)
+    assert prove(storage, owner.id, number)
     left = [c.email for c in claimants if (storage.get_user(c.id) or c).phone is not None]
     assert left == []

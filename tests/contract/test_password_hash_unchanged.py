@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.contract.helpers import make_user, run_together
+from tests.contract.helpers import make_user, prove, run_together
 from tests.contract.test_session_unchanged_account import CHANGES, _signed_up
 from twostep.domain.identity import E164
 from twostep.domain.ports import Storage
@@ -27,7 +27,7 @@ def test_an_unchanged_account_gets_its_new_hash_and_keeps_the_rest(
 
 def test_proving_the_same_number_changes_no_credential(storage: Storage) -> None:
     user = _signed_up(storage)
-    assert storage.prove_phone(user.id, E164("+905555555555"))
+    assert prove(storage, user.id, E164("+905555555555"))
     assert storage.set_password_hash(user, NEW_HASH) is True
 
 
@@ -42,7 +42,7 @@ def test_a_changed_account_keeps_what_the_change_wrote(storage: Storage, change:
 
 def test_an_account_that_gained_a_number_keeps_its_hash(storage: Storage) -> None:
     user = _signed_up(storage, phone=None)
-    storage.prove_phone(user.id, E164("+905551112233"))
+    prove(storage, user.id, E164("+905551112233"))
     assert storage.set_password_hash(user, NEW_HASH) is False
     assert storage.get_user(user.id).password_hash == user.password_hash  # type: ignore[union-attr]
 

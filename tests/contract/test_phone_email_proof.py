@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contract.helpers import NOW, make_user, run_together
+from tests.contract.helpers import NOW, make_user, prove, run_together
 from twostep.domain.errors import AccountExists
 from twostep.domain.identity import E164
 from twostep.domain.ports import Storage
@@ -17,14 +17,14 @@ def test_unproven_claims_coexist_and_the_first_proof_drops_the_others(storage: S
     squatter, owner, third = (make_user(email=f"{n}@example.com") for n in ("squatter", "owner", "third"))
     for user in (squatter, owner, third):
         storage.add_user(user)
-    assert storage.prove_phone(owner.id, NUMBER)
+    assert prove(storage, owner.id, NUMBER)
     proven = storage.get_user(owner.id)
     assert proven is not None and proven.phone == NUMBER and proven.phone_verified
     for loser in (squatter, third):
         dropped = storage.get_user(loser.id)
         assert dropped is not None and dropped.phone is None and not dropped.phone_verified
-    assert not storage.prove_phone(squatter.id, NUMBER)
-    assert storage.prove_phone(owner.id, NUMBER)  # idempotent for the owner
+    assert not prove(storage, squatter.id, NUMBER)
+    assert prove(storage, owner.id, NUMBER)  # idempotent for the owner
     with pytest.raises(AccountExists):
         storage.add_user(make_user(email="late@example.com"))
     assert storage.find_user_by_email("late@example.com") is None
@@ -33,13 +33,13 @@ def test_unproven_claims_coexist_and_the_first_proof_drops_the_others(storage: S
 def test_proving_a_new_number_frees_the_old_one(storage: Storage) -> None:
     user = make_user()
     storage.add_user(user)
-    assert storage.prove_phone(user.id, NUMBER)
-    assert storage.prove_phone(user.id, OTHER)
+    assert prove(storage, user.id, NUMBER)
+    assert prove(storage, user.id, OTHER)
     moved = storage.get_user(user.id)
     assert moved is not None and moved.phone == OTHER and moved.phone_verified
     newcomer = make_user(email="new@example.com")
     storage.add_user(newcomer)
-    assert storage.prove_phone(newcomer.id, NUMBER)
+    assert prove(storage, newcomer.id, NUMBER)
     with pytest.raises(AccountExists):
         storage.add_user(make_user(email="late@example.com", phone=OTHER))
 
@@ -49,7 +49,7 @@ def test_deleting_a_claimant_keeps_the_owners_number(storage: Storage) -> None:
     storage.add_user(owner)
     storage.add_user(claimant)
     assert storage.delete_user(claimant.id, NOW)
-    assert storage.prove_phone(owner.id, NUMBER)
+    assert prove(storage, owner.id, NUMBER)
     assert storage.delete_user(owner.id, NOW)
     storage.add_user(make_user(email="next@example.com", phone_verified=True))  # free again
 
@@ -58,7 +58,7 @@ def test_twenty_racing_proofs_make_one_owner(storage: Storage) -> None:
     users = [make_user(email=f"u{i}@example.com") for i in range(20)]
     for user in users:
         storage.add_user(user)
-    results = run_together(20, lambda i: storage.prove_phone(users[i].id, NUMBER))
+    results = run_together(20, lambda i: prove(storage, users[i].id, NUMBER))
     assert results.count(True) == 1 and results.count(False) == 19
     holders = [
         u for u in (storage.get_user(user.id) for user in users) if u is not None and u.phone == NUMBER
@@ -123,7 +123,7 @@ def test_registrations_racing_a_proof_leave_no_claim_beside_the_owner(storage: S
 
     def act(i: int) -> bool:
         if i == 0:
-            return storage.prove_phone(owner.id, NUMBER)
+            return prove(storage, owner.id, NUMBER)
         storage.add_user(newcomers[i - 1])  # may be refused once the number is proven
         return True
 
@@ -141,7 +141,7 @@ def test_registrations_racing_a_proof_leave_no_claim_beside_the_owner(storage: S
 def test_a_gone_user_proves_nothing_and_leaves_the_claims(storage: Storage) -> None:
     claimant = make_user(email="claimant@example.com")
     storage.add_user(claimant)
-    assert not storage.prove_phone("no-such-user", NUMBER)
+    assert not prove(storage, "no-such-user", NUMBER)
     kept = storage.get_user(claimant.id)
     assert kept is not None and kept.phone == NUMBER and not kept.phone_verified
 
@@ -150,8 +150,8 @@ def test_a_refused_proof_leaves_the_claimant_its_other_fields(storage: Storage) 
     owner, late = make_user(email="owner@example.com"), make_user(email="late@example.com", phone=OTHER)
     for user in (owner, late):
         storage.add_user(user)
-    assert storage.prove_phone(owner.id, NUMBER)
-    assert not storage.prove_phone(late.id, NUMBER)  # another account proved it first
+    assert prove(storage, owner.id, NUMBER)
+    assert not prove(storage, late.id, NUMBER)  # another account proved it first
     unchanged = storage.get_user(late.id)
     assert unchanged is not None and unchanged.phone == OTHER and not unchanged.phone_verified
     still = storage.get_user(owner.id)

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.contract.helpers import NOW, make_challenge, make_refresh, make_user, run_together
+from tests.contract.helpers import NOW, make_challenge, make_refresh, make_user, prove, run_together
 from tests.contract.test_session_counted import FAILURES, LOCK, VERIFIED, counter_value, sign_in_changes
 from tests.contract.test_session_with_code import DAY, _use
 from tests.contract.test_sessions import STEP, make_session
@@ -45,13 +45,13 @@ def test_an_unchanged_account_gets_its_session(storage: Storage, phone: str | No
 
 def test_proving_the_same_number_changes_no_credential(storage: Storage) -> None:
     user = _signed_up(storage)
-    assert storage.prove_phone(user.id, E164("+905555555555"))
+    assert prove(storage, user.id, E164("+905555555555"))
     assert _add(storage, user)[0] is True
 
 
 CHANGES: dict[str, Callable[[Storage, User], object]] = {
     "password": lambda s, u: s.set_password_hash(u, "$argon2id$new"),
-    "number": lambda s, u: s.prove_phone(u.id, E164("+905551112233")),
+    "number": lambda s, u: prove(s, u.id, E164("+905551112233")),
     "address": lambda s, u: s.prove_email(u, "new@example.com"),
     "deleted": lambda s, u: s.delete_user(u.id, NOW),
 }
@@ -70,7 +70,7 @@ def test_a_changed_account_gets_nothing_stored(storage: Storage, change: str) ->
 
 def test_an_account_that_gained_a_number_gets_nothing_stored(storage: Storage) -> None:
     user = _signed_up(storage, phone=None)
-    storage.prove_phone(user.id, E164("+905551112233"))
+    prove(storage, user.id, E164("+905551112233"))
     assert _add(storage, user)[0] is False
 
 

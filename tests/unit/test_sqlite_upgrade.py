@@ -28,7 +28,7 @@ def test_old_database_is_upgraded_and_its_numbers_become_claims(tmp_path: Path) 
     assert old is not None and old.phone == "+905555555555" and not old.phone_verified
     newcomer = make_user(email="new@example.com")
     storage.add_user(newcomer)  # an unproven claim no longer blocks the number
-    assert storage.prove_phone("u1", E164("+905555555555"))
+    assert storage.prove_phone(old, E164("+905555555555"))
     dropped = storage.get_user(newcomer.id)
     assert dropped is not None and dropped.phone is None
     storage.close()

@@ -44,13 +44,15 @@ class UserStore(Protocol):
         """
         ...
 
-    def prove_phone(self, user_id: str, phone: E164) -> bool:
-        """A code sent to `phone` came back: make it the user's proven number, in one atomic step.
+    def prove_phone(self, account: User, phone: E164) -> bool:
+        """A code sent to `phone` came back: make it the account's proven number, in one atomic step,
+        only while the account still has `account`'s password hash, number and address (as
+        `set_password_hash`: a change committed since the request read it is not undone).
 
-        The user's previous proven number (if another) is freed, and every other account's unproven
+        The account's previous proven number (if another) is freed, and every other account's unproven
         claim on `phone` is dropped (their phone becomes None). Idempotent for the owner.
-        Returns False, changing nothing, when another account has already proven `phone` (or the user
-        is gone).
+        Returns False, changing nothing, when another account has already proven `phone`, or the account
+        changed or is gone.
         """
         ...
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import NoReturn
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import AccountExists, ChallengeNotFound, InvalidCredentials
@@ -127,14 +128,24 @@ class AccountChangeService:
         before = self._user(user_id)
         challenge = self._codes.check_owned(change_id, code, "phone_change", user_id, ctx)
         refuse_if_changed(challenge, before, self._audit, ctx, event="phone_change_failed")
-        if not self._users.prove_phone(user_id, challenge.phone):
-            raise AccountExists("Another account has proven this phone number.")
+        if not self._users.prove_phone(before, challenge.phone):
+            self._refuse_proof(before, ctx)
         self._audit.record("phone_changed", ctx=ctx, user_id=user_id, phone=challenge.phone)
         # A number changes after a lost or stolen phone: the sessions its codes opened end (checklist S6).
         self._sessions.end_all(user_id, keep=keep, ctx=ctx, reason="phone_changed")
         old = before.phone if before.phone != challenge.phone else None
         self._notices.send(before, "phone_changed", ctx, destination=mask_phone(challenge.phone), phone=old)
         return self._user(user_id)
+
+    def _refuse_proof(self, before: User, ctx: RequestContext) -> NoReturn:
+        """Why a number's proof wrote nothing: the account changed since it was read (a write over it
+        would undo that change), else another account has proven the number.
+
+        Raises: CredentialsChanged, AccountExists."""
+        now = self._users.get_user(before.id)
+        if now is None or now.credentials_tag != before.credentials_tag:
+            refuse_changed(before, self._audit, ctx, event="phone_change_failed")
+        raise AccountExists("Another account has proven this phone number.")
 
     # --- email ---
     def start_email_change(

@@ -194,7 +194,7 @@ class CodeStep:
         if user is None:
             raise ChallengeNotFound()
         events = [self._audit.entry("code_verified", ctx=ctx, user_id=user.id, factor=factor)]
-        if factor == "sms" and not user.phone_verified and self._users.prove_phone(user.id, challenge.phone):
+        if factor == "sms" and not user.phone_verified and self._users.prove_phone(user, challenge.phone):
             # The code came back from the number: it is this account's now, other claims on it end.
             events.append(
                 self._audit.entry("phone_verified", ctx=ctx, user_id=user.id, phone=challenge.phone)

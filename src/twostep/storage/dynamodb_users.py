@@ -148,61 +148,44 @@ class UserOps(TableOps):
             return False
         return True
 
-    def prove_phone(self, user_id: str, phone: E164) -> bool:
+    def prove_phone(self, account: User, phone: E164) -> bool:
         index = self._codec.phone_index(phone)
-        # The usual proof is of the number the account claimed (or of a first number): nothing to
-        # release, so the write goes without a read, on condition that it is so.
-        proven = self._prove(user_id, index, phone, None)
-        if proven is None:  # the account holds another number (or is gone): read which, then write
-            item = self._get(f"USER#{user_id}", "PROFILE")
-            if item is None:
-                return False
-            proven = self._prove(
-                user_id, index, phone, str(item["phone_index"]) if item.get("phone_index") else ""
-            )
-        if proven:
-            self._drop_claims(index, user_id)
-        return bool(proven)
+        # The number the account held as read (its claim, or a proven one to let go of): no profile read.
+        old = self._codec.phone_index(account.phone) if account.phone is not None else ""
+        if not self._prove(account, index, phone, old):
+            return False
+        self._drop_claims(index, account.id)
+        return True
 
-    def _prove(self, user_id: str, index: str, phone: E164, old: str | None) -> bool | None:
-        """One transaction making `index` the user's proven number. `old`: the number index the profile
-        was read with ("" none), None when unread: the profile must then hold no number or this one.
-        Returns None when the profile's condition failed unread, False when the proof is refused."""
+    def _prove(self, account: User, index: str, phone: E164, old: str) -> bool:
+        """One transaction making `index` the account's proven number, while the profile is as `account`
+        (whose number's index is `old`, "" none); False, nothing written, when it changed, is gone, or
+        another account owns the number."""
+        condition, values = self._unchanged_condition(account)  # false on a missing item too
         attributes = self._codec.phone_attributes(phone)
         assignments = ", ".join(f"{name} = :{name}" for name in attributes)
-        values: dict[str, Any] = {
-            **{f":{n}": v for n, v in attributes.items()},
-            ":index": index,
-            ":yes": True,
-        }
-        if old:
-            condition = "attribute_exists(PK) AND phone_index = :old"
-            values[":old"] = old
-        else:
-            condition = "attribute_exists(PK) AND (attribute_not_exists(phone_index) OR phone_index = :index)"
+        values |= {f":{n}": v for n, v in attributes.items()} | {":index": index, ":yes": True}
         writes = [
             self._tput(
-                {"PK": f"PHONE#{index}", "SK": "PHONE", "user_id": user_id},
+                {"PK": f"PHONE#{index}", "SK": "PHONE", "user_id": account.id},
                 "attribute_not_exists(PK) OR user_id = :me",
-                {":me": user_id},
+                {":me": account.id},
             ),
             self._tupdate(
-                f"USER#{user_id}",
+                f"USER#{account.id}",
                 "PROFILE",
                 f"SET {assignments}, phone_index = :index, phone_verified = :yes",
                 values,
                 condition,
             ),
-            self._tdelete(f"PHONECLAIM#{index}", f"USER#{user_id}"),
+            self._tdelete(f"PHONECLAIM#{index}", f"USER#{account.id}"),
         ]
         if old and old != index:
-            writes.append(self._release_phone(user_id, old))
+            writes.append(self._release_phone(account.id, old))
         try:
             self._transact(*writes)
-        except ConditionFailed as failed:
-            codes = [str(reason.get("Code", "")) for reason in failed.reasons]
-            owned_elsewhere = bool(codes) and codes[0] == "ConditionalCheckFailed"
-            return None if old is None and not owned_elsewhere else False
+        except ConditionFailed:
+            return False
         return True
 
     def _drop_claims(self, index: str, owner: str) -> None:

@@ -31,10 +31,11 @@ class MemoryUsers(MemorySessions, MemoryFactors):
             if user.phone is not None and user.phone_verified:
                 self._phones[user.phone] = user.id
 
-    def prove_phone(self, user_id: str, phone: E164) -> bool:
+    def prove_phone(self, account: User, phone: E164) -> bool:
+        user_id = account.id
         with self._lock:
             user = self._users.get(user_id)
-            if user is None or self._phones.get(phone, user_id) != user_id:
+            if user is None or not self._unchanged(account) or self._phones.get(phone, user_id) != user_id:
                 return False
             if user.phone_verified and user.phone is not None and user.phone != phone:
                 self._phones.pop(user.phone, None)

@@ -18,11 +18,17 @@ from twostep.domain.models import Page, User
 from twostep.storage.postgres_connection import Row
 from twostep.storage.postgres_factors import ERASE_FACTORS_OF_USER
 from twostep.storage.postgres_sessions import PostgresSessionOps
-from twostep.storage.sql_accounts import unchanged_account_values, update_unchanged_sql
+from twostep.storage.sql_accounts import (
+    prove_phone_sql,
+    prove_phone_values,
+    unchanged_account_values,
+    update_unchanged_sql,
+)
 from twostep.storage.sql_factor_summary import FIND_SIGNING_IN, enrolled
 
 SET_PASSWORD_HASH = update_unchanged_sql("password_hash = %s", "%s", "IS NOT DISTINCT FROM")
 PROVE_EMAIL = update_unchanged_sql("email = %s, email_verified = true", "%s", "IS NOT DISTINCT FROM")
+PROVE_PHONE = prove_phone_sql("%s", "IS NOT DISTINCT FROM", locking=True)
 
 
 def user_of(row: Row | None) -> User | None:
@@ -80,25 +86,18 @@ class PostgresUsers(PostgresSessionOps):
         if phone is not None:
             self._run(conn, "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (phone,))
 
-    def prove_phone(self, user_id: str, phone: E164) -> bool:
+    def prove_phone(self, account: User, phone: E164) -> bool:
         try:
             with self._guard(unique=True) as conn, conn.transaction():
                 self._lock_phone(conn, phone)
                 # One statement: the owner's row takes the number, other accounts' claims on it are
-                # dropped; nothing changes when the user is gone or another account proved the number.
-                rows = self._run(
-                    conn,
-                    "UPDATE users SET phone = CASE WHEN id = %s THEN %s ELSE NULL END,"
-                    " phone_verified = (id = %s)"
-                    " WHERE (id = %s OR (phone = %s AND NOT phone_verified))"
-                    " AND EXISTS (SELECT 1 FROM users WHERE id = %s)"
-                    " AND NOT EXISTS (SELECT 1 FROM users WHERE phone = %s AND phone_verified AND id <> %s)"
-                    " RETURNING id",
-                    (user_id, phone, user_id, user_id, phone, user_id, phone, user_id),
-                ).fetchall()
+                # dropped; nothing changes when the account changed since it was read (or is gone) or
+                # another account proved the number.
+                values = prove_phone_values(account, phone, locking=True)
+                rows = self._run(conn, PROVE_PHONE, values).fetchall()
         except psycopg.errors.UniqueViolation:
             return False  # another account proved this number first; the transaction rolled back
-        return any(row["id"] == user_id for row in rows)
+        return any(row["id"] == account.id for row in rows)
 
     def prove_email(self, account: User, email: str) -> bool:
         # As `set_password_hash`: READ COMMITTED checks the condition again on a row that was changed

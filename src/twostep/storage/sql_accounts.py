@@ -51,6 +51,31 @@ def update_unchanged_sql(assignments: str, p: str, same: str) -> str:
     return f"UPDATE users SET {assignments} WHERE {unchanged_account_where(p, same)}"  # noqa: S608
 
 
+def prove_phone_sql(p: str, same: str, *, locking: bool) -> str:
+    """A number's proof in one statement: the owner's row takes it, other accounts' unproven claims on it
+    are dropped; nothing changes while another account has proven it or the owner's account is not as the
+    request read it. `locking`: the account's row is read `FOR SHARE` in a WITH query first (PostgreSQL:
+    a change committed meanwhile is seen; SQLite's one writer needs no lock). Its parameters:
+    `prove_phone_values`."""
+    unchanged = unchanged_account_sql(p, same)
+    first = f"WITH unchanged AS ({unchanged} FOR SHARE) " if locking else ""
+    check = "EXISTS (SELECT 1 FROM unchanged)" if locking else f"EXISTS ({unchanged})"
+    return (
+        f"{first}UPDATE users SET phone = CASE WHEN id = {p} THEN {p} ELSE NULL END,"  # noqa: S608 (constants)
+        f" phone_verified = (id = {p}) WHERE (id = {p} OR (phone = {p} AND phone_verified = false))"
+        f" AND {check} AND NOT EXISTS"
+        f" (SELECT 1 FROM users WHERE phone = {p} AND phone_verified = true AND id <> {p}) RETURNING id"
+    )
+
+
+def prove_phone_values(account: User, phone: str, *, locking: bool) -> tuple[object, ...]:
+    """`prove_phone_sql`'s parameters, in its order."""
+    unchanged = unchanged_account_values(account)
+    owner = (account.id, phone, account.id, account.id, phone)
+    others = (phone, account.id)
+    return (*unchanged, *owner, *others) if locking else (*owner, *unchanged, *others)
+
+
 def unchanged_account_values(account: User) -> tuple[str, str, str | None, str]:
     """The id, then `User.credentials` in their order."""
     return account.id, *account.credentials

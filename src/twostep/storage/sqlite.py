@@ -26,6 +26,8 @@ from twostep.storage.sign_in_counts import CountsThenAccount
 from twostep.storage.sql_accounts import (
     CHALLENGE_WITH_ACCOUNT,
     account_of,
+    prove_phone_sql,
+    prove_phone_values,
     unchanged_account_values,
     update_unchanged_sql,
 )
@@ -55,6 +57,7 @@ def challenge_row(c: Challenge) -> tuple[object, ...]:
 _CHALLENGE_WITH_ACCOUNT = CHALLENGE_WITH_ACCOUNT.format(p="?")
 SET_PASSWORD_HASH = update_unchanged_sql("password_hash = ?", "?", "IS")
 PROVE_EMAIL = update_unchanged_sql("email = ?, email_verified = 1", "?", "IS")
+PROVE_PHONE = prove_phone_sql("?", "IS", locking=False)
 
 
 class SqliteStorage(
@@ -95,23 +98,17 @@ class SqliteStorage(
         if cursor.rowcount != 1:
             raise AccountExists()
 
-    def prove_phone(self, user_id: str, phone: E164) -> bool:
+    def prove_phone(self, account: User, phone: E164) -> bool:
         # One statement: the owner's row takes the number, other accounts' claims on it are dropped;
-        # nothing changes when the user is gone or another account has proven the number.
+        # nothing changes when the account changed since `account` was read (or is gone), or another
+        # account has proven the number.
         try:
             with self._guard(unique=True) as conn:
                 self.statements += 1
-                rows = conn.execute(
-                    "UPDATE users SET phone = CASE WHEN id = ? THEN ? ELSE NULL END, phone_verified = (id = ?)"
-                    " WHERE (id = ? OR (phone = ? AND phone_verified = 0))"
-                    " AND EXISTS (SELECT 1 FROM users WHERE id = ?)"
-                    " AND NOT EXISTS (SELECT 1 FROM users WHERE phone = ? AND phone_verified = 1 AND id != ?)"
-                    " RETURNING id",
-                    (user_id, phone, user_id, user_id, phone, user_id, phone, user_id),
-                ).fetchall()
+                rows = conn.execute(PROVE_PHONE, prove_phone_values(account, phone, locking=False)).fetchall()
         except sqlite3.IntegrityError:
             return False  # another account proved this number first
-        return any(row["id"] == user_id for row in rows)
+        return any(row["id"] == account.id for row in rows)
 
     def prove_email(self, account: User, email: str) -> bool:
         try:
