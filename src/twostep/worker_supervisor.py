@@ -31,6 +31,8 @@ from uvicorn import Config
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Process
 
+from twostep.api.metrics_folder import forget_worker
+
 logger = logging.getLogger("twostep.workers")
 
 CHECK_SECONDS = 0.5  # how often a worker is asked whether it still answers (uvicorn's supervisor: the same)
@@ -124,6 +126,7 @@ class WorkerSupervisor:
                 continue
             worker.kill()  # hung, or already gone
             worker.join()
+            forget_worker(worker.pid)
             if worker.exitcode == STARTUP_FAILURE:
                 # It failed before serving: the app or its storage is broken and would fail again.
                 logger.error("a worker could not start; stopping", extra={"worker_pid": worker.pid})
@@ -144,6 +147,7 @@ class WorkerSupervisor:
             if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
                 new.kill()
                 new.join()
+                forget_worker(new.pid)
                 logger.error("a new worker was not ready in time; keeping the old ones")
                 return
             self.workers[index] = new
@@ -184,5 +188,6 @@ class WorkerSupervisor:
             if until_stop_signal and self._stop_signal_queued():
                 return
             worker.process.join(min(remaining, CHECK_SECONDS))
+        forget_worker(worker.pid)
         if worker in self.retiring:
             self.retiring.remove(worker)
