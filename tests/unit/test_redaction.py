@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twostep import redaction
+from twostep.domain.numbers import NumberPrefix
 from twostep.logs import ConsoleFormatter, JsonFormatter, request_id_var
 from twostep.redaction import CLEAN_KEPT, CLEAN_LONGEST, REDACTED, redact, scrub, scrub_every_rule
 
@@ -61,6 +62,19 @@ def test_fields_by_name_and_nested() -> None:
     assert redact("user_id", "u-0001234") == "u-0001234"
     assert redact("pid", 4585) == 4585
     assert redact("detail", {"otp": "123456", "ip": "203.0.113.9"}) == {"otp": REDACTED, "ip": "203.0.113.9"}
+
+
+def test_a_number_prefix_stays_whole_and_numbers_do_not() -> None:
+    """Before, the fraud guard's lines named the blocked prefix `+491511230` as [redacted] (the E.164
+    rule matched it), so an alert could not say which. A value marked as a prefix stays whole; the same
+    text unmarked, a full number, or a marked value that is not + and digits are hidden as before."""
+    assert redact("prefix", NumberPrefix("+491511230")) == "+491511230"
+    assert redact("prefix", "+491511230") == REDACTED
+    assert redact("to", "+4915112301234") == REDACTED
+    assert redact("prefix", NumberPrefix("+4915112301234 otp 123456")) == f"{REDACTED} otp {REDACTED}"
+    assert redact("password", NumberPrefix("+491511230")) == REDACTED
+    line = json.loads(JsonFormatter().format(record("blocked", prefix=NumberPrefix("+491511230"))))
+    assert line["prefix"] == "+491511230"
 
 
 def record(message: str, **extra: object) -> logging.LogRecord:
