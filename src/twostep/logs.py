@@ -1,7 +1,9 @@
 """Logs on stderr with the request id: JSON lines (production) or readable lines (`TWOSTEP_LOG_FORMAT=console`).
 
 Every field goes through `redaction.redact` and the message through `redaction.scrub`, so a secret that
-slipped into a log call is still hidden; ids, PIDs and ports stay as they are.
+slipped into a log call is still hidden; ids, PIDs and ports stay as they are. The request's id is
+written whole (it was checked against a safe pattern, or made here, when the request began), also when a
+call passes it again as a field.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
         fields["request_id"] = request_id
     for key, value in record.__dict__.items():
         if key not in _STANDARD and not key.startswith("_"):
+            if key == "request_id" and value == request_id:
+                # The request's own id, passed again (audit lines): vouched for when the request began
+                # (pattern-checked, or made here), so it stays whole, as the client was told it.
+                continue
             fields[key] = redact(key, value)
     if record.exc_info and record.exc_info[0] is not None:
         fields["error"] = record.exc_info[0].__name__

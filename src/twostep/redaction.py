@@ -1,7 +1,8 @@
 """What never reaches a log line: secrets by field name, and by precise patterns in any text.
 
 The patterns name what they hide (tokens, one-time codes, phone numbers, keys) instead of blanking
-every run of digits, so request ids, user ids, PIDs and ports stay readable.
+every run of digits, so request ids, user ids, PIDs and ports stay readable. A number prefix the code
+marks as one (`domain.numbers.NumberPrefix`) stays whole too: it is not a number.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import functools
 import re
 from collections.abc import Callable
 from typing import Any
+
+from twostep.domain.numbers import NumberPrefix
 
 REDACTED = "[redacted]"
 
@@ -131,12 +134,17 @@ def is_secret_field(name: str) -> bool:
     return key in _SECRET_NAMES or key.endswith(_SECRET_NAME_ENDINGS)
 
 
+# What a number prefix a log line may keep whole looks like: + and at most 11 digits (E.164's 15 without
+# the four a prefix drops). Anything else, even marked as a prefix, is scrubbed like any text.
+_NUMBER_PREFIX = re.compile(r"\+\d{1,11}")
+
+
 def redact(name: str, value: Any) -> Any:
     """One log field's value as it may be written: hidden by name, scrubbed if text, nested ones too."""
     if is_secret_field(name):
         return REDACTED
     if isinstance(value, str):
-        return scrub(value)
+        return _redact_text(value)
     if isinstance(value, dict):
         return {str(k): redact(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -144,3 +152,9 @@ def redact(name: str, value: Any) -> Any:
     if isinstance(value, int | float | bool) or value is None:
         return value
     return scrub(str(value))
+
+
+def _redact_text(text: str) -> str:
+    if isinstance(text, NumberPrefix) and _NUMBER_PREFIX.fullmatch(text):
+        return str(text)  # a number block the fraud guard names, not a number: the operator needs it
+    return scrub(text)

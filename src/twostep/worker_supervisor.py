@@ -31,6 +31,8 @@ from uvicorn import Config
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Process
 
+from twostep.api.metrics_folder import forget_worker
+
 logger = logging.getLogger("twostep.workers")
 
 CHECK_SECONDS = 0.5  # how often a worker is asked whether it still answers (uvicorn's supervisor: the same)
@@ -77,6 +79,7 @@ class WorkerSupervisor:
         self.slots = slots
         self.grace_seconds = grace_seconds
         self.workers: list[Process] = []
+        self.retiring: list[Process] = []  # replaced on SIGHUP, sent SIGTERM, not yet exited
         self.signals: list[int] = []
         self.should_exit = threading.Event()
         self.startup_failed = False
@@ -123,6 +126,7 @@ class WorkerSupervisor:
                 continue
             worker.kill()  # hung, or already gone
             worker.join()
+            forget_worker(worker.pid)
             if worker.exitcode == STARTUP_FAILURE:
                 # It failed before serving: the app or its storage is broken and would fail again.
                 logger.error("a worker could not start; stopping", extra={"worker_pid": worker.pid})
@@ -137,26 +141,53 @@ class WorkerSupervisor:
 
     def _restart_all(self) -> None:
         for index, old in enumerate(self.workers):
+            if self._stop_signal_queued():
+                return  # the loop stops everything, the workers not yet replaced included
             new = self._start(self.slots[index])
             if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
                 new.kill()
                 new.join()
+                forget_worker(new.pid)
                 logger.error("a new worker was not ready in time; keeping the old ones")
                 return
-            old.terminate()
-            old.join()
             self.workers[index] = new
+            old.terminate()
+            self.retiring.append(old)
+            # A hung old worker must not hold the supervisor: joined without a deadline, it left SIGTERM
+            # and SIGINT unhandled and dead workers unreplaced for good.
+            self._join_or_kill(old, self._stop_deadline(), until_stop_signal=True)
 
     def _stop_all(self) -> None:
+        stopping = self.retiring + self.workers  # old workers a restart still waits for, then the rest
         for worker in self.workers:
             worker.terminate()  # SIGTERM: it stops accepting, finishes what is in flight, closes storage
         for sock in set(self.slots):
             # The workers hold their own copies; once they close them, new connections are refused.
             sock.close()
-        deadline = time.monotonic() + self.grace_seconds + KILL_MARGIN_SECONDS
-        for worker in self.workers:
-            worker.process.join(max(0.0, deadline - time.monotonic()))
-            if worker.process.exitcode is None:
+        deadline = self._stop_deadline()
+        for worker in stopping:
+            self._join_or_kill(worker, deadline)
+
+    def _stop_deadline(self) -> float:
+        """When a worker sent SIGTERM now is killed: its graceful shutdown, then closing storage."""
+        return time.monotonic() + self.grace_seconds + KILL_MARGIN_SECONDS
+
+    def _stop_signal_queued(self) -> bool:
+        return any(sig != signal.SIGHUP for sig in self.signals)
+
+    def _join_or_kill(self, worker: Process, deadline: float, *, until_stop_signal: bool = False) -> None:
+        """Wait for `worker` (sent SIGTERM) to exit, and kill it at `deadline`. With `until_stop_signal`,
+        a queued SIGTERM/SIGINT ends the wait early: `_stop_all` then waits for it with the others."""
+        while worker.process.exitcode is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 logger.error("a worker did not stop in time; killing it", extra={"worker_pid": worker.pid})
                 worker.process.kill()
                 worker.process.join()
+                break
+            if until_stop_signal and self._stop_signal_queued():
+                return
+            worker.process.join(min(remaining, CHECK_SECONDS))
+        forget_worker(worker.pid)
+        if worker in self.retiring:
+            self.retiring.remove(worker)

@@ -6,10 +6,14 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from twostep.container import Container
 
 pytestmark = pytest.mark.aws
 
@@ -148,6 +152,17 @@ def test_cors_allows_what_the_web_ui_and_the_app_send() -> None:
     allowed = {header.lower() for header in cors["AllowHeaders"]}
     assert ui_headers <= allowed, ui_headers - allowed
     assert allowed == {header.lower() for header in CORS_ALLOW_HEADERS}
+
+
+def test_cors_allows_every_method_the_app_answers(make_container: Callable[..., Container]) -> None:
+    """Before, the HTTP API's CORS allowed GET, POST, DELETE and OPTIONS: browsers could not send the
+    app's PUT (`/me/locale`). It now names exactly the methods the app's own CORS derives from its routes."""
+    from twostep.api.app import cors_allow_methods, create_app
+
+    cors = _template()["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
+    allowed = {method.upper() for method in cors["AllowMethods"]}
+    assert allowed == set(cors_allow_methods(create_app(make_container()))), allowed
+    assert "PUT" in allowed
 
 
 def test_data_and_its_key_are_retained_and_logs_expire() -> None:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import httpx
 
 from tests.live import ServerProcess, run_cli, server_env
+from twostep.worker_supervisor import KILL_MARGIN_SECONDS
 
 PASSWORD = "correct horse battery staple"
 
@@ -65,3 +70,42 @@ def test_a_configuration_mistake_stops_before_any_worker_starts(tmp_path: Path) 
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "TWOSTEP_VERIFY_API_KEYS" in lines[0]
+
+
+def _wait_for_new_worker(server: ServerProcess, old: set[int]) -> None:
+    deadline = time.monotonic() + 30
+    while not server.worker_pids() - old:
+        assert time.monotonic() < deadline, f"no new worker after SIGHUP: {server.log_tail()}"
+        time.sleep(0.1)
+
+
+def test_a_hung_worker_during_a_restart_does_not_keep_the_server_from_stopping(tmp_path: Path) -> None:
+    """Before, a SIGHUP restart joined each old worker with no deadline: a hung one held the supervisor
+    for good, and SIGTERM was never handled. Now SIGTERM is still handled, and the hung worker killed
+    after the graceful shutdown time plus the kill margin."""
+    grace = 1
+    server = ServerProcess(
+        tmp_path, serve_args=("--workers", "2"), TWOSTEP_SHUTDOWN_TIMEOUT_SECONDS=str(grace)
+    )
+    with server:
+        assert server.process is not None
+        old = server.worker_pids()
+        server.process.send_signal(signal.SIGHUP)
+        for pid in old:  # hung (before the supervisor asks the first old one to stop, a second or so on)
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            _wait_for_new_worker(server, old)
+            time.sleep(1)  # the supervisor is waiting for an old worker to exit
+            server.process.send_signal(signal.SIGTERM)
+            try:
+                server.process.wait(timeout=grace + KILL_MARGIN_SECONDS + 5)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(f"the supervisor ignored SIGTERM: {server.log_tail()}") from None
+            assert not any(Path(f"/proc/{pid}").exists() for pid in old), "a hung worker outlived the server"
+            assert "a worker did not stop in time; killing it" in server.log_tail()
+        finally:
+            left = old | (server.worker_pids() if server.process.poll() is None else set())
+            for pid in left:  # a failed test leaves no stopped process behind
+                if Path(f"/proc/{pid}").exists():
+                    os.kill(pid, signal.SIGKILL)
+            server.kill()

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -19,6 +20,7 @@ from twostep.container import Container
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import DestinationBlocked, NotFound
 from twostep.domain.models import RequestContext
+from twostep.logs import JsonFormatter
 
 PUMPED, OTHER = "+49151123", "+49170123"  # two number blocks (prefixes +491511230 and +491701230)
 SETTINGS = {"ip_sms_per_hour": 100_000, "fraud_min_sends": 10, "fraud_min_conversion": 0.3}
@@ -107,6 +109,21 @@ def test_status_and_unblock(guarded: MakeGuarded) -> None:
         container.fraud.unblock("+491511230")
     events = [e.event for e in container.storage.list_audit(limit=500)]
     assert "destination_unblocked" in events
+
+
+def test_the_log_lines_name_the_prefix(guarded: MakeGuarded, caplog: pytest.LogCaptureFixture) -> None:
+    """Before, the warnings on a block and an unblock carried `"prefix": "[redacted]"` (the phone number
+    rule matched +491511230), so an operator's alert could not say which prefix; now it is written whole."""
+    container = guarded(**SETTINGS)
+    caplog.set_level(logging.WARNING, logger="twostep.fraud")
+    for i in range(11):
+        send(container, mobile(i, PUMPED))
+    container.fraud.unblock("+491511230")
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "twostep.fraud"]
+    assert [(line["message"][:24], line["prefix"]) for line in lines] == [
+        ("sms to a number prefix b", "+491511230"),
+        ("sms prefix unblocked by ", "+491511230"),
+    ]
 
 
 def test_the_guard_can_be_turned_off(guarded: MakeGuarded) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -76,3 +79,32 @@ def test_metrics_refuse_callers_off_this_host(tmp_path: Path) -> None:
         assert httpx.get(url, headers={"X-Forwarded-For": "203.0.113.5"}).status_code == 403
         assert httpx.get(url).status_code == 200
         assert httpx.get(f"{server.base_url}/openapi.json").json()["paths"].get("/metrics") is None
+
+
+def test_a_dead_workers_gauges_leave_the_figures(tmp_path: Path) -> None:
+    """Before, nothing dropped an exited worker's gauges from the shared metrics folder: its last hash
+    queue (`livesum`) and budget count (`max`) stayed in `/metrics` for good. Now the supervisor drops
+    them when a worker dies, is replaced on SIGHUP, or stops."""
+    folder = tmp_path / "metrics"  # named by the operator, so it outlives the server and can be looked at
+    folder.mkdir()
+    server = ServerProcess(tmp_path, serve_args=("--workers", "2"), PROMETHEUS_MULTIPROC_DIR=str(folder))
+    with server:
+        sign_in_with_one_wrong_code(server)
+        assert value(samples(httpx.get(f"{server.base_url}/metrics").text), "twostep_sms_budget_used") == 1
+        dead = server.worker_pids()
+        for pid in dead:
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while server.worker_pids() & dead or len(server.worker_pids()) < 2:
+            assert time.monotonic() < deadline, server.log_tail()
+            time.sleep(0.1)
+        assert not live_gauge_files(folder, dead)
+        found = samples(httpx.get(f"{server.base_url}/metrics").text)
+        assert value(found, "twostep_sms_budget_used") == 0  # no worker alive has counted a text
+        served = server.worker_pids()
+        assert live_gauge_files(folder, served)  # the replacements' own
+    assert not live_gauge_files(folder, served)  # stopped: gone too
+
+
+def live_gauge_files(folder: Path, pids: set[int]) -> list[str]:
+    return [path.name for path in folder.glob("gauge_live*.db") if int(path.stem.rsplit("_", 1)[1]) in pids]

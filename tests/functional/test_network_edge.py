@@ -131,3 +131,46 @@ def test_slow_clients_are_cut_off(server: ServerProcess) -> None:
     finally:
         for sock in sockets.values():
             sock.close()
+
+
+# --- oversized headers ---
+
+
+def answer_to(port: int, request: bytes) -> bytes:
+    """The server's answer to `request` sent at once, or RESET when it closed before reading all of it
+    (unread bytes make the close a reset, which may overtake the answer)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        answer = b""
+        try:
+            sock.sendall(request)
+            while chunk := sock.recv(65536):
+                answer += chunk
+                if b"\r\n\r\n" in answer and not answer.startswith(b"HTTP/1.1 431"):
+                    break  # a kept-alive answer: its head is enough here
+        except (BrokenPipeError, ConnectionResetError):
+            return answer if answer.startswith(b"HTTP/1.1 431") else RESET
+        return answer
+
+
+RESET = b"(reset)"
+
+
+def test_oversized_headers_are_refused(server: ServerProcess) -> None:
+    """Before, headers had no size limit: 200 MiB were read into memory and answered 200. Headers past
+    32 KiB are now answered 431 and the connection closed; a request just under, or a large body
+    arriving with its headers in one piece, is read as before."""
+    pad = b"X-Pad: " + b"a" * (1024 - 9) + b"\r\n"  # one KiB a line
+    start = b"GET /healthz/live HTTP/1.1\r\nHost: x\r\n"
+    over = answer_to(server.port, start + pad * 40 + b"\r\n")
+    assert over.startswith(b"HTTP/1.1 431 "), over[:80]
+    assert b"connection: close" in over
+    assert json.loads(over.partition(b"\r\n\r\n")[2])["code"] == "headers_too_large"
+    huge = answer_to(server.port, start + pad * 8 * 1024 + b"\r\n")  # 8 MiB: cut off, not read
+    assert huge.startswith(b"HTTP/1.1 431 ") or huge == RESET, huge[:80]
+    under = answer_to(server.port, start + pad * 30 + b"\r\n")
+    assert under.startswith(b"HTTP/1.1 200 "), under[:80]
+    body = json.dumps({"email": "big@example.com", "password": "p" * 40_000}).encode()
+    post = b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    post += b"Content-Length: %d\r\n\r\n" % len(body)
+    assert answer_to(server.port, post + body).split(b" ")[1] != b"431"
+    assert httpx.get(f"{server.base_url}/healthz/live", timeout=10).status_code == 200

@@ -196,6 +196,29 @@ def test_cors_preflight_allows_the_web_header(cors_client: TestClient) -> None:
     assert "x-twostep-client" in preflight.headers["access-control-allow-headers"].lower()
 
 
+def test_a_preflight_allows_every_method_the_api_answers(cors_client: TestClient) -> None:
+    """Before, CORS allowed GET, POST, DELETE and OPTIONS only: a browser on a listed origin could not
+    call `PUT /me/locale` (its preflight was refused 400). Every route's every method now passes."""
+    calls = {
+        (method, re.sub(r"\{[^}]+\}", "x", route.path))
+        for route in cors_client.app.routes
+        for method in getattr(route, "methods", None) or ()
+        if method != "HEAD"
+    }
+    assert ("PUT", "/me/locale") in calls
+    for method, path in sorted(calls):
+        preflight = cors_client.options(
+            path,
+            headers={
+                "Origin": ORIGIN,
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": "authorization, content-type",
+            },
+        )
+        assert preflight.status_code == 200, (method, path, preflight.text)
+        assert method in preflight.headers["access-control-allow-methods"].split(", "), (method, path)
+
+
 def test_an_unlisted_origin_gets_no_cors_headers(cors_client: TestClient) -> None:
     evil = "https://evil.example"
     response = cors_client.get("/messages", headers={"Origin": evil})

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twostep import redaction
-from twostep.logs import ConsoleFormatter, JsonFormatter
+from twostep.domain.numbers import NumberPrefix
+from twostep.logs import ConsoleFormatter, JsonFormatter, request_id_var
 from twostep.redaction import CLEAN_KEPT, CLEAN_LONGEST, REDACTED, redact, scrub, scrub_every_rule
 
 KEPT = [
@@ -63,6 +64,19 @@ def test_fields_by_name_and_nested() -> None:
     assert redact("detail", {"otp": "123456", "ip": "203.0.113.9"}) == {"otp": REDACTED, "ip": "203.0.113.9"}
 
 
+def test_a_number_prefix_stays_whole_and_numbers_do_not() -> None:
+    """Before, the fraud guard's lines named the blocked prefix `+491511230` as [redacted] (the E.164
+    rule matched it), so an alert could not say which. A value marked as a prefix stays whole; the same
+    text unmarked, a full number, or a marked value that is not + and digits are hidden as before."""
+    assert redact("prefix", NumberPrefix("+491511230")) == "+491511230"
+    assert redact("prefix", "+491511230") == REDACTED
+    assert redact("to", "+4915112301234") == REDACTED
+    assert redact("prefix", NumberPrefix("+4915112301234 otp 123456")) == f"{REDACTED} otp {REDACTED}"
+    assert redact("password", NumberPrefix("+491511230")) == REDACTED
+    line = json.loads(JsonFormatter().format(record("blocked", prefix=NumberPrefix("+491511230"))))
+    assert line["prefix"] == "+491511230"
+
+
 def record(message: str, **extra: object) -> logging.LogRecord:
     entry = logging.LogRecord("twostep.test", logging.WARNING, __file__, 1, message, (), None)
     entry.__dict__.update(extra)
@@ -77,6 +91,42 @@ def test_both_formats_redact_the_same() -> None:
     console = ConsoleFormatter().format(line)
     assert "hunter2222" not in console and "+905555555555" not in console
     assert "user_id=u-12345678" in console and "pid=4585" in console and "WARNING" in console
+
+
+@pytest.mark.parametrize("formatter", [JsonFormatter(), ConsoleFormatter()], ids=["json", "console"])
+@pytest.mark.parametrize("request_id", ["16505550123", "pin-12345678", "order.12345678"])
+def test_the_requests_own_id_stays_whole_when_passed_again(
+    formatter: logging.Formatter, request_id: str
+) -> None:
+    """Before, an audit line (which passes the request id again as a field) carried a client's
+    `X-Request-Id: 16505550123` as [redacted] and `pin-12345678` as `pin-[redacted]`, though the client
+    was answered the id whole. The same text in any other field, or another id, is still redacted."""
+    token = request_id_var.set(request_id)
+    try:
+        line = record("audit", request_id=request_id, note=request_id)
+        other = record("audit", request_id="+14155550123")  # not the request's own: redacted as ever
+        text, other_text = formatter.format(line), formatter.format(other)
+    finally:
+        request_id_var.reset(token)
+    note = redact("note", request_id)
+    if isinstance(formatter, JsonFormatter):
+        assert json.loads(text)["request_id"] == request_id
+        assert json.loads(text)["note"] == note
+        assert json.loads(other_text)["request_id"] == REDACTED
+    else:
+        assert f"request_id={request_id}" in text and f"note={note}" in text
+    assert "+14155550123" not in other_text
+
+
+@given(st.from_regex(r"[A-Za-z0-9._-]{8,64}", fullmatch=True))
+def test_a_request_id_is_written_whole_and_the_same_text_elsewhere_redacted(request_id: str) -> None:
+    token = request_id_var.set(request_id)
+    try:
+        fields = json.loads(JsonFormatter().format(record("audit", request_id=request_id, to=request_id)))
+    finally:
+        request_id_var.reset(token)
+    assert fields["request_id"] == request_id
+    assert fields["to"] == redact("to", request_id)
 
 
 # Every character the rules look for (and look-alikes case-insensitive patterns match), so the shortcuts

@@ -93,6 +93,14 @@ def _declare_bearer_scheme(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def cors_allow_methods(app: FastAPI) -> list[str]:
+    """Every method the app's routes answer, so a browser on a listed origin may call each of them (a
+    hand-kept list left out PUT, and with it `PUT /me/locale`). HEAD is a GET's; no preflight asks for it.
+    template.yaml's HTTP API CORS names the same (a test checks)."""
+    methods = {method for route in app.routes for method in getattr(route, "methods", None) or ()}
+    return sorted(methods - {"HEAD"})
+
+
 def _add_cors(app: FastAPI, container: Container) -> None:
     """Headers on real responses too (the Lambda JWT tutorial had them only on the preflight); listed origins only."""
     origins = container.settings.cors_origins
@@ -101,7 +109,7 @@ def _add_cors(app: FastAPI, container: Container) -> None:
             CORSMiddleware,
             allow_origins=origins,
             allow_credentials=True,
-            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_methods=cors_allow_methods(app),
             allow_headers=CORS_ALLOW_HEADERS,
             expose_headers=[
                 "Idempotent-Replayed",

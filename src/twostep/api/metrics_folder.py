@@ -17,6 +17,18 @@ def multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
 
 
+def forget_worker(pid: int | None) -> None:
+    """Drop an exited worker's live gauges (`livesum`, `livemax`) from the shared folder, so `/metrics`
+    no longer adds in what it last reported (a dead worker's hash queue stayed in the sum for good).
+
+    prometheus-client is imported here, when a worker has exited, not when the supervisor starts.
+    """
+    if multiprocess() and pid is not None:  # None: it never started
+        from prometheus_client.multiprocess import mark_process_dead
+
+        mark_process_dead(pid)  # type: ignore[no-untyped-call]  # prometheus-client leaves it unannotated
+
+
 @contextmanager
 def shared_metrics_folder() -> Iterator[None]:
     """A fresh folder for the workers' metrics (unless the operator named one), removed afterwards.

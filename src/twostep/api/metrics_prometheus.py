@@ -56,16 +56,18 @@ class PrometheusMetrics:
             **reg,
         )
         self.refusals = Counter("twostep_limit_refusals", "Requests refused, by limit.", ["limit"], **reg)
+        # live*: what an exited worker last saw leaves the figures (`metrics_folder.forget_worker`); with
+        # "max" a dead worker's count from a busy hour stayed the answer for good.
         self.budget_used = Gauge(
             "twostep_sms_budget_used",
             "Texts counted against the hourly budget this hour.",
-            multiprocess_mode="max",
+            multiprocess_mode="livemax",
             **reg,
         )
         self.budget = Gauge(
             "twostep_sms_budget",
             "The hourly SMS budget (TWOSTEP_SMS_HOURLY_BUDGET).",
-            multiprocess_mode="max",
+            multiprocess_mode="livemax",
             **reg,
         )
         self.hash_waiting = Gauge(

@@ -53,6 +53,13 @@ def number_type(e164: str) -> str:
     return "UNKNOWN"
 
 
+class NumberPrefix(str):
+    """A destination prefix (`destination_prefix`) named in a log line: by design not a full number, so
+    the log keeps it whole, where the phone number rule would hide `+491511230` (`redaction.redact`)."""
+
+    __slots__ = ()
+
+
 def destination_prefix(e164: str) -> str:
     """The country code and leading digits (the last four dropped): one operator's number block."""
     return e164[:-PREFIX_DROPPED_DIGITS] if len(e164) > PREFIX_DROPPED_DIGITS + 2 else e164

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from twostep.domain.counter_batch import CounterChange, Unless, unless_blocked
 from twostep.domain.errors import DestinationBlocked, InvalidInput, NotFound
 from twostep.domain.models import RequestContext
-from twostep.domain.numbers import destination_prefix
+from twostep.domain.numbers import NumberPrefix, destination_prefix
 from twostep.domain.ports import PrefixBlock, PrefixBlockStore
 from twostep.services.counting import Ask, CounterGate, seconds_until, window_of
 
@@ -118,7 +118,7 @@ class PrefixGuard:
             )
             logger.warning(
                 "sms to a number prefix blocked: codes sent there are not being used",
-                extra={"prefix": prefix, "sent": block.sent, "verified": block.verified},
+                extra={"prefix": NumberPrefix(prefix), "sent": block.sent, "verified": block.verified},
             )
 
     def _key(self, kind: str, prefix: str) -> tuple[str, datetime]:
@@ -161,7 +161,8 @@ class PrefixGuard:
         if not self._blocks.delete_prefix_block(prefix):
             raise NotFound(f"{prefix} is not blocked.")
         self._gate.audit.record("destination_unblocked", prefix=prefix)
-        logger.warning("sms prefix unblocked by an operator", extra={"prefix": prefix})
+        # `prefix` was a blocked one (the delete found it), so a prefix the guard made, not a number.
+        logger.warning("sms prefix unblocked by an operator", extra={"prefix": NumberPrefix(prefix)})
 
     def _reset_counts(self, prefix: str) -> None:
         window, now = self._policy.window_seconds, self._gate.clock.now()
