@@ -33,7 +33,9 @@ def build_sns(tmp_path: Path, session: boto3.Session, **overrides: Any) -> SmsSe
 
 
 def recorded_sms(endpoint: str, message_id: str) -> dict[str, Any]:
-    with urlopen(f"{endpoint}/moto-api/data.json", timeout=5) as response:
+    # data.json dumps every model of the session's shared moto server (the contract suite's DynamoDB items
+    # included): on a loaded machine it took over 5 s, so the bound is generous (it asserts no time).
+    with urlopen(f"{endpoint}/moto-api/data.json", timeout=60) as response:
         data = json.load(response)
     matches = [sms for sms in data["sns"]["SMS"] if sms["message_id"] == message_id]
     assert len(matches) == 1, "moto did not record the message"
