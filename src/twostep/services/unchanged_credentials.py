@@ -11,8 +11,9 @@ as it is when the flow is finished.
 
 That covers a flow's start to its last step. From the last step's read of the account to its write, the
 storage itself checks: `TokenService.issue_pair` stores a session only for the account as read
-(`SessionStore.add_session`'s `unchanged`), and a new password hash (a change, a reset, a sign-in's rehash)
-is stored only over the credentials its request checked (`UserStore.set_password_hash`).
+(`SessionStore.add_session`'s `unchanged`), a new password hash (a change, a reset, a sign-in's rehash)
+is stored only over the credentials its request checked (`UserStore.set_password_hash`), and so is a new
+or proven number or address (`UserStore.prove_phone`, `UserStore.prove_email`).
 """
 
 from __future__ import annotations
