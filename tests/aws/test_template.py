@@ -175,3 +175,16 @@ def test_data_and_its_key_are_retained_and_logs_expire() -> None:
     assert "AccessLogSettings" in resources["HttpApiStage"]["Properties"]
     alarms = {n for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert {"Api5xxRateAlarm", "SmsBudgetAlarm", "ConversionDropAlarm", "AuthorizerErrorsAlarm"} <= alarms
+
+
+def test_the_guide_describes_the_authorizer_cache_the_template_sets() -> None:
+    """Before, docs/guides/aws.md said the Lambda authorizer's result was cached 300 s per header (and
+    priced one invocation per token per 5 minutes) while the template turns the cache off, which is what
+    makes an ended session refused within the authorizer's own revocation TTL."""
+    import re
+
+    authorizer = _template()["Resources"]["LambdaAuthorizer"]["Properties"]
+    assert authorizer["AuthorizerResultTtlInSeconds"] == 0
+    guide = (ROOT / "docs" / "guides" / "aws.md").read_text()
+    claims = re.findall(r"cached\s+\d+\s*s\b|per\s+\d+\s+minutes\s+\(cached\)", guide)
+    assert claims == [], claims
