@@ -142,3 +142,35 @@ def test_the_delivery_status_function_may_make_every_call_of_a_receipt(
         sns_receipts.reset()
     assert "dynamodb:Query" in made_calls or "dynamodb:GetItem" in made_calls
     assert not_granted(made_calls, "SnsDeliveryStatusFunction") == set()
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "AuthorizerFunction", "SnsDeliveryStatusFunction"])
+def test_each_function_that_reads_the_table_may_open_its_key_through_dynamodb(function: str) -> None:
+    """The table is encrypted with the stack's own KMS key (`SSESpecification`), and DynamoDB opens that
+    key as its caller: a role that may Query the table but not `kms:Decrypt` the key through DynamoDB is
+    refused every request ("KMS key access denied", AWS's documented behaviour; moto encrypts nothing).
+    Before, the authorizer could Decrypt only through Secrets Manager, so on AWS every read of the
+    revocation list failed and every protected route answered 500."""
+    resources = _template()["Resources"]
+    assert resources["AuthTable"]["Properties"]["SSESpecification"]["KMSMasterKeyId"] == {"Ref": "DataKey"}
+    statements = [s for p in resources[function]["Properties"]["Policies"] for s in p["Statement"]]
+
+    def actions(statement: dict[str, Any]) -> list[str]:
+        action = statement["Action"]
+        return [action] if isinstance(action, str) else list(action)
+
+    assert any(a.startswith("dynamodb:") for s in statements if s["Effect"] == "Allow" for a in actions(s))
+    through_dynamodb = []
+    for statement in statements:
+        if statement["Effect"] != "Allow" or "kms:Decrypt" not in actions(statement):
+            continue
+        assert statement["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+        condition = statement.get("Condition")
+        if condition is None:
+            through_dynamodb.append(statement)
+            continue
+        services = condition["StringEquals"]["kms:ViaService"]
+        services = services if isinstance(services, list) else [services]
+        if {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"} in services:
+            through_dynamodb.append(statement)
+    assert through_dynamodb, f"{function} may not open the table's key through DynamoDB"
