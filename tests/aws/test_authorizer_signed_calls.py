@@ -191,3 +191,48 @@ def test_key_refreshes_read_the_secret_through_one_client(
         client for client in made if client is not None and client.service == signed_calls.SECRETS_MANAGER
     ]
     assert len(secrets) == 1
+
+
+def test_a_retired_key_ages_out_while_the_secret_cannot_be_read(
+    table: AwsMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, while Secrets Manager could not be read (down, throttling, the secret deleted or its
+    policy changed), each refresh kept the verifier of the last read: a key retired after a leak stayed
+    accepted past its tokens' lifetime, for as long as the reads failed."""
+    from tests.aws.conftest import make_secret
+    from twostep.aws import lazy
+    from twostep.domain.clock import FixedClock
+
+    class Monotonic:  # `time.monotonic` for `aws.lazy`, moved by hand
+        now = 1000.0
+
+        def monotonic(self) -> float:
+            return self.now
+
+    start = datetime.now(UTC)
+    leaked = KeyMaterial.generate("RS256", start - timedelta(days=1))
+    material = leaked.rotated("RS256", start)  # the leaked key retires now, its successor signs
+    arn = make_secret(table.endpoint, material)
+    monkeypatch.setenv("TWOSTEP_SECRET_ARN", arn)
+    ticks, clock = Monotonic(), FixedClock(start)
+    monkeypatch.setattr(lazy, "time", ticks)
+    monkeypatch.setattr(authorizer, "clock", clock)
+    authorizer.reset()
+
+    def token(keys: KeyMaterial) -> str:
+        return TokenIssuer(
+            kid=keys.current.kid,
+            algorithm="RS256",
+            key=keys.current.signing_material,
+            issuer=ISSUER,
+            audience="twostep-api",
+            ttl_seconds=900,
+            clock=clock,
+        ).issue(user_id="u1", email="a@example.com", amr=("pwd", "sms"), sid="s1", auth_time=0)
+
+    assert effect(token(leaked)) == effect(token(material)) == "Allow"
+    table.client("secretsmanager").delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+    clock.advance(900 + 30 + 60)  # past the leaked key's last token
+    ticks.now += authorizer.KEYS_REFRESH_SECONDS
+    assert effect(token(leaked)) == "Unauthorized"
+    assert effect(token(material)) == "Allow"

@@ -175,3 +175,39 @@ def test_data_and_its_key_are_retained_and_logs_expire() -> None:
     assert "AccessLogSettings" in resources["HttpApiStage"]["Properties"]
     alarms = {n for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert {"Api5xxRateAlarm", "SmsBudgetAlarm", "ConversionDropAlarm", "AuthorizerErrorsAlarm"} <= alarms
+
+
+def test_the_guide_describes_the_authorizer_cache_the_template_sets() -> None:
+    """Before, docs/guides/aws.md said the Lambda authorizer's result was cached 300 s per header (and
+    priced one invocation per token per 5 minutes) while the template turns the cache off, which is what
+    makes an ended session refused within the authorizer's own revocation TTL."""
+    import re
+
+    authorizer = _template()["Resources"]["LambdaAuthorizer"]["Properties"]
+    assert authorizer["AuthorizerResultTtlInSeconds"] == 0
+    guide = (ROOT / "docs" / "guides" / "aws.md").read_text()
+    claims = re.findall(r"cached\s+\d+\s*s\b|per\s+\d+\s+minutes\s+\(cached\)", guide)
+    assert claims == [], claims
+
+
+def test_the_automatic_fallback_can_be_turned_on_for_both_functions_that_read_receipts() -> None:
+    """Before, the template had no way to set TWOSTEP_FALLBACK_CHANNELS: a stack could send codes by voice
+    or WhatsApp (`ChannelProviders`) but an undelivered text never fell back to them, neither on a Twilio
+    receipt (the API function) nor on an SNS delivery-status line (its own function), short of editing
+    the template. `FallbackChannels` now sets it on both, with the channels Settings accepts."""
+    import re
+
+    from twostep.channels import registry
+
+    template = _template()
+    parameter = template["Parameters"]["FallbackChannels"]
+    pattern = re.compile(parameter["AllowedPattern"])
+    others = registry.channel_names()[1:]  # every channel but sms, as Settings checks them
+    assert parameter["Default"] == "" and pattern.fullmatch("")
+    assert all(pattern.fullmatch(name) for name in others) and pattern.fullmatch(",".join(others))
+    assert not pattern.fullmatch("sms") and not pattern.fullmatch("voice,")
+    for function in ("ApiFunction", "SnsDeliveryStatusFunction"):
+        variables = template["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert variables["TWOSTEP_FALLBACK_CHANNELS"] == {
+            "Fn::If": ["HasFallbackChannels", {"Ref": "FallbackChannels"}, {"Ref": "AWS::NoValue"}]
+        }, function

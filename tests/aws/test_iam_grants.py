@@ -1,0 +1,176 @@
+"""The IAM grants of `template.yaml` cover every AWS call the functions make (moto checks no IAM).
+
+Each AWS request the Lambda handlers make while they serve a sign-up, a sign-in with its code, `/hello`,
+a refresh, the factors page, a sign-out and the authorizer's checks is recorded (boto3's and the
+authorizer's own signed calls) as the IAM actions it needs, and each must be allowed by an `Allow`
+statement of that function's policy in the template: a missing grant passes every test on moto and
+fails every such request on AWS.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.aws.conftest import AwsMode
+from tests.aws.events import http_v2_event, rest_event, token_event
+from tests.aws.test_aws_mode import call, sign_in
+from tests.aws.test_template import _template
+from twostep.aws import authorizer
+from twostep.aws.signed_calls import SignedClient
+
+pytestmark = pytest.mark.aws
+
+# The item actions a transaction is authorised as (DynamoDB has no IAM action for the transaction itself).
+TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}
+TRANSACT_ACTIONS["ConditionCheck"] = "ConditionCheckItem"
+
+
+def iam_actions(service: str, operation: str, params: dict[str, Any]) -> set[str]:
+    """The IAM actions one AWS request needs (SES v2 is authorised under `ses:`)."""
+    if operation == "TransactWriteItems":
+        return {f"dynamodb:{TRANSACT_ACTIONS[kind]}" for item in params["TransactItems"] for kind in item}
+    if operation == "TransactGetItems":
+        return {"dynamodb:GetItem"}
+    return {f"{service}:{operation}"}
+
+
+@pytest.fixture
+def made_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
+    """The IAM actions of every AWS request made while the test runs (boto3's and `signed_calls`')."""
+    from botocore.client import BaseClient
+
+    actions: set[str] = set()
+    boto3_call, signed_call = BaseClient._make_api_call, SignedClient.call
+
+    def recorded_boto3(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        actions.update(iam_actions(client.meta.service_model.signing_name, operation, params))
+        return boto3_call(client, operation, params)
+
+    def recorded_signed(client: SignedClient, operation: str, params: Any) -> Any:
+        actions.update(iam_actions(client.service.signing_name, operation, dict(params)))
+        return signed_call(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recorded_boto3)
+    monkeypatch.setattr(SignedClient, "call", recorded_signed)
+    yield actions
+
+
+def allowed_actions(function: str) -> list[str]:
+    """The action patterns the function's policy allows (Deny statements only narrow resources here)."""
+    patterns: list[str] = []
+    for policy in _template()["Resources"][function]["Properties"]["Policies"]:
+        for statement in policy["Statement"]:
+            if statement["Effect"] == "Allow":
+                action = statement["Action"]
+                patterns += [action] if isinstance(action, str) else action
+    return patterns
+
+
+def not_granted(actions: set[str], function: str) -> set[str]:
+    patterns = [pattern.lower() for pattern in allowed_actions(function)]
+    return {a for a in actions if not any(fnmatch.fnmatchcase(a.lower(), p) for p in patterns)}
+
+
+def deploy_table(mode: AwsMode) -> None:
+    """The table as the stack creates it, with TTL on (a function never creates it on AWS)."""
+    from twostep.storage.dynamodb_schema import table_definition
+
+    client = mode.client("dynamodb")
+    client.create_table(**table_definition(mode.table))
+    client.get_waiter("table_exists").wait(TableName=mode.table)
+    client.update_time_to_live(
+        TableName=mode.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
+    )
+
+
+def test_the_api_function_may_make_every_call_of_a_sign_in(aws_mode: AwsMode, made_calls: set[str]) -> None:
+    """Before, the API function's policy lacked `dynamodb:BatchGetItem`, which every sign-in makes (the
+    account's lock and wrong-code count read together, the enrolled second factors): on AWS each
+    `POST /login` was refused by IAM and answered 503."""
+    deploy_table(aws_mode)
+    made_calls.clear()
+    signed_in = sign_in(aws_mode)
+    token, refresh = signed_in["tokens"]["accessToken"], signed_in["tokens"]["refreshToken"]
+    bearer = {"authorization": f"Bearer {token}"}
+    assert call(http_v2_event("GET", "/hello", headers=bearer))[0] == 200
+    assert call(http_v2_event("GET", "/me/factors", headers=bearer))[0] == 200
+    status, renewed = call(rest_event("POST", "/token/refresh", {"refreshToken": refresh}))
+    assert status == 200, renewed
+    assert call(http_v2_event("DELETE", "/sessions", headers=bearer))[0] in (200, 204)
+    assert {"dynamodb:BatchGetItem", "dynamodb:Query", "secretsmanager:GetSecretValue"} <= made_calls
+    assert not_granted(made_calls, "ApiFunction") == set()
+
+
+def test_the_authorizer_may_make_every_call_it_makes(aws_mode: AwsMode, made_calls: set[str]) -> None:
+    deploy_table(aws_mode)
+    token = sign_in(aws_mode)["tokens"]["accessToken"]
+    made_calls.clear()
+    authorizer.reset()
+    assert authorizer.handler(token_event(f"Bearer {token}"), None)["principalId"]
+    assert made_calls == {"secretsmanager:GetSecretValue", "dynamodb:Query"}
+    assert not_granted(made_calls, "AuthorizerFunction") == set()
+
+
+def test_the_delivery_status_function_may_make_every_call_of_a_receipt(
+    aws_mode: AwsMode, made_calls: set[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, its policy lacked `dynamodb:BatchGetItem` too, which the fallback of an undelivered text
+    makes (its code's limit counters): on AWS such a receipt's fallback was refused by IAM."""
+    from tests.aws.test_sns_receipts import call as verification_call
+    from tests.aws.test_sns_receipts import sns_message_id, subscription_event
+    from twostep.aws import api_handler, sns_receipts
+
+    deploy_table(aws_mode)
+    monkeypatch.setenv("TWOSTEP_SMS_PROVIDERS", "sns")
+    monkeypatch.setenv("TWOSTEP_VERIFY_API_KEYS", "vk-receipts-1")
+    monkeypatch.setenv("TWOSTEP_CHANNEL_PROVIDERS", "voice:console")  # an undelivered text falls back
+    monkeypatch.setenv("TWOSTEP_FALLBACK_CHANNELS", "voice")
+    api_handler.reset()
+    sns_receipts.reset()
+    created = {"auth_id": "iam-1", "recipient": "+905555555555"}
+    assert verification_call("POST", "/verifications", created)[0] == 200
+    message_id = sns_message_id(aws_mode, "iam-1")
+    made_calls.clear()
+    try:
+        undelivered = subscription_event(message_id, response="Phone is currently unreachable")
+        assert sns_receipts.handler(undelivered, None) == {"recorded": 1}
+    finally:
+        sns_receipts.reset()
+    assert "dynamodb:Query" in made_calls or "dynamodb:GetItem" in made_calls
+    assert not_granted(made_calls, "SnsDeliveryStatusFunction") == set()
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "AuthorizerFunction", "SnsDeliveryStatusFunction"])
+def test_each_function_that_reads_the_table_may_open_its_key_through_dynamodb(function: str) -> None:
+    """The table is encrypted with the stack's own KMS key (`SSESpecification`), and DynamoDB opens that
+    key as its caller: a role that may Query the table but not `kms:Decrypt` the key through DynamoDB is
+    refused every request ("KMS key access denied", AWS's documented behaviour; moto encrypts nothing).
+    Before, the authorizer could Decrypt only through Secrets Manager, so on AWS every read of the
+    revocation list failed and every protected route answered 500."""
+    resources = _template()["Resources"]
+    assert resources["AuthTable"]["Properties"]["SSESpecification"]["KMSMasterKeyId"] == {"Ref": "DataKey"}
+    statements = [s for p in resources[function]["Properties"]["Policies"] for s in p["Statement"]]
+
+    def actions(statement: dict[str, Any]) -> list[str]:
+        action = statement["Action"]
+        return [action] if isinstance(action, str) else list(action)
+
+    assert any(a.startswith("dynamodb:") for s in statements if s["Effect"] == "Allow" for a in actions(s))
+    through_dynamodb = []
+    for statement in statements:
+        if statement["Effect"] != "Allow" or "kms:Decrypt" not in actions(statement):
+            continue
+        assert statement["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+        condition = statement.get("Condition")
+        if condition is None:
+            through_dynamodb.append(statement)
+            continue
+        services = condition["StringEquals"]["kms:ViaService"]
+        services = services if isinstance(services, list) else [services]
+        if {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"} in services:
+            through_dynamodb.append(statement)
+    assert through_dynamodb, f"{function} may not open the table's key through DynamoDB"
