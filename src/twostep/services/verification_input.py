@@ -39,10 +39,12 @@ def url_pattern() -> re.Pattern[str]:
     needs to lead somewhere. Deliberately broad: a tenant that needs links is allowed them explicitly.
     Labels and top-level domains are letters of any script, since phones link internationalised hosts
     (`münchen.de`, or a Latin-looking name with a Cyrillic letter in it); a full-width full stop separates labels as `.` does
-    (IDNA maps it to one). Compiled on first use: ~1 ms of a Lambda cold start that never checks a message."""
+    (IDNA maps it to one). A bare IPv4 address counts too: Android links `203.0.113.7/login` as it is.
+    Compiled on first use: ~1 ms of a Lambda cold start that never checks a message."""
     dot = "[.\uff0e]"
     return re.compile(
         rf"(?i)\b[^\W\d_][\w+.-]*://|\bwww{dot}|\b[\w-]+(?:{dot}[\w-]+)*{dot}[^\W\d_]{{2,}}(?:[/:?#]|\b)"
+        rf"|\b[0-9]{{1,3}}(?:{dot}[0-9]{{1,3}}){{3}}\b"
     )
 
 
