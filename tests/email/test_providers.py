@@ -16,6 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.conftest import settings_for_tests
+from tests.sms.provider_server import ProviderServer, Reply
 from twostep.domain.errors import EmailDeliveryError
 from twostep.email import REGISTRY, build_email_sender
 from twostep.email.ses import SesEmailSender
@@ -168,3 +169,23 @@ def test_ses_on_moto(moto_server: str, aws_test_environment: dict[str, str]) -> 
     with pytest.raises(EmailDeliveryError) as rejected:  # an unverified sender is refused by SES
         SesEmailSender(client, "someone@unverified.example.org").send("anna@example.com", "s", "123456")
     assert rejected.value.reason in ("rejected_address", "provider_error")
+
+
+def test_an_ses_answer_botocore_cannot_read_is_a_delivery_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 200 whose JSON body is not an object made botocore's parser raise AttributeError, which went past
+    the SES sender: an emailed code answered 500, and so did a change whose notice email it was, after
+    the change was stored. It is now a delivery error (`provider_error`)."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SESV2"):
+        monkeypatch.delenv(name, raising=False)
+    server = ProviderServer().start()
+    try:
+        server.always(Reply(200, b"[1]", "application/json"))
+        client = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        ).client("sesv2", endpoint_url=server.url)
+        with pytest.raises(EmailDeliveryError) as unreadable:
+            SesEmailSender(client, "no-reply@example.com").send("anna@example.com", "s", "123456")
+    finally:
+        server.stop()
+    assert unreadable.value.reason == "provider_error"
+    assert len(server.requests) == 1
