@@ -320,7 +320,7 @@ class Settings(BaseSettings):
     email_from: str = "twostep <no-reply@localhost>"
     """The From address of every email twostep sends."""
     email_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-    """Connect and read timeout of the email provider, in seconds."""
+    """Connect and read timeout of the email provider, in seconds; an SMTP exchange ends after three."""
     smtp_host: str | None = None
     """SMTP server host; required by the `smtp` provider."""
     smtp_port: int = Field(default=587, ge=1, le=65535)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
@@ -14,6 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.conftest import settings_for_tests
+from tests.sms.provider_server import ProviderServer, Reply
 from twostep.domain.errors import EmailDeliveryError
 from twostep.email import REGISTRY, build_email_sender
 from twostep.email.ses import SesEmailSender
@@ -99,6 +102,53 @@ def test_smtp_failures_are_delivery_errors(smtp_server: tuple[Inbox, int]) -> No
     assert inbox.messages == []
 
 
+@pytest.fixture
+def trickling_smtp_server() -> Iterator[int]:
+    """A server that sends a greeting line's first 60 bytes a byte every 0.2 s (12 s), then nothing."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stopped = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            greeting = b"220 " + b"x" * 56
+            for index in range(len(greeting)):
+                if stopped.wait(0.2):
+                    return
+                try:
+                    connection.sendall(greeting[index : index + 1])
+                except OSError:
+                    return  # the client hung up
+            stopped.wait()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stopped.set()
+        listener.close()
+
+
+def test_a_trickling_smtp_server_is_cut_off_at_the_deadline(trickling_smtp_server: int) -> None:
+    """smtplib's timeout bounds each socket read, so a server sending its greeting a byte every 0.2 s
+    (within the 0.5 s timeout) held the email, and the request that sent it, for as long as it went
+    on. The exchange now ends after three timeouts as `timeout`."""
+    started = time.monotonic()
+    with pytest.raises(EmailDeliveryError) as slow:
+        _smtp(trickling_smtp_server, timeout=0.5).send("anna@example.com", "s", "123456")
+    assert slow.value.reason == "timeout"
+    assert time.monotonic() - started < 3
+
+
+def test_smtp_exchange_within_the_deadline_is_not_cut(smtp_server: tuple[Inbox, int]) -> None:
+    inbox, port = smtp_server
+    sender = _smtp(port, timeout=0.5)
+    for _ in range(3):  # the deadline of one exchange never reaches the next
+        sender.send("anna@example.com", "Your code", "123456 is your code")
+        time.sleep(0.6)
+    assert len(inbox.messages) == 3
+
+
 def test_smtp_from_settings_needs_a_host(tmp_path: Path) -> None:
     from twostep.domain.clock import FixedClock
     from twostep.domain.errors import ConfigurationError
@@ -119,3 +169,23 @@ def test_ses_on_moto(moto_server: str, aws_test_environment: dict[str, str]) -> 
     with pytest.raises(EmailDeliveryError) as rejected:  # an unverified sender is refused by SES
         SesEmailSender(client, "someone@unverified.example.org").send("anna@example.com", "s", "123456")
     assert rejected.value.reason in ("rejected_address", "provider_error")
+
+
+def test_an_ses_answer_botocore_cannot_read_is_a_delivery_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 200 whose JSON body is not an object made botocore's parser raise AttributeError, which went past
+    the SES sender: an emailed code answered 500, and so did a change whose notice email it was, after
+    the change was stored. It is now a delivery error (`provider_error`)."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SESV2"):
+        monkeypatch.delenv(name, raising=False)
+    server = ProviderServer().start()
+    try:
+        server.always(Reply(200, b"[1]", "application/json"))
+        client = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        ).client("sesv2", endpoint_url=server.url)
+        with pytest.raises(EmailDeliveryError) as unreadable:
+            SesEmailSender(client, "no-reply@example.com").send("anna@example.com", "s", "123456")
+    finally:
+        server.stop()
+    assert unreadable.value.reason == "provider_error"
+    assert len(server.requests) == 1

@@ -136,11 +136,61 @@ def test_no_link_completed_by_a_placeholder(
 
 
 @pytest.mark.parametrize(
+    ("text", "extra", "field"),
+    [
+        ("{code} log in at \u0440aypal.com/x", {}, "message"),  # a Cyrillic first letter
+        ("{code} log in at m\u00fcnchen.de/login", {}, "message"),
+        ("{code} \u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444", {}, "message"),
+        ("{code} log in at evil\uff0ecom", {}, "message"),  # a full-width full stop
+        ("{code} h\u0442tps://x", {}, "message"),
+        ("{code}: pay {amount} to {payee}.", {"amount": "1 EUR", "payee": "\u0435vil.com"}, "payee"),
+    ],
+)
+def test_no_internationalised_links_unless_allowed(
+    keyed: Callable[..., tuple[TestClient, Container]], text: str, extra: dict[str, str], field: str
+) -> None:
+    """The link check knew only ASCII host names, so a tenant without `allow_urls` could text a link to an
+    internationalised host, which phones link like any other: a look-alike name with a Cyrillic letter in
+    it, `münchen.de`, a host with a full-width full stop (200, and the SMS went out)."""
+    client, container = keyed(verify_tenants=TENANTS)
+    refused = create(client, SHOP, "o", A_PHONE, message=text, **extra)
+    assert refused.status_code == 400, refused.text
+    assert (refused.json()["code"], refused.json()["field"]) == ("message_not_allowed", field)
+    assert container.storage.list_outbox(to=A_PHONE) == []
+    assert create(client, BANK, "o", B_PHONE, message=text, **extra).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("text", "extra"),
+    [
+        ("{code} log in at 203.0.113.7/login", {}),
+        ("{code}: pay {amount} to {payee}", {"amount": "1 EUR", "payee": "198.51.100.23"}),
+    ],
+)
+def test_no_bare_ip_address_unless_allowed(
+    keyed: Callable[..., tuple[TestClient, Container]], text: str, extra: dict[str, str]
+) -> None:
+    """The link check looked for a scheme, `www.` or a named host, so a bare IPv4 address with a path,
+    which Android links as it is, went out in the SMS of a tenant without `allow_urls` (200)."""
+    client, container = keyed(verify_tenants=TENANTS)
+    refused = create(client, SHOP, "o", A_PHONE, message=text, **extra)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["code"] == "message_not_allowed"
+    assert container.storage.list_outbox(to=A_PHONE) == []
+    assert create(client, BANK, "o", B_PHONE, message=text, **extra).status_code == 200
+
+
+@pytest.mark.parametrize(
     ("text", "extra"),
     [
         ("{code}\nWelcome to {org}! ({minutes} min)", {}),
         ("{code} confirms your {org} order. Valid {minutes} min.", {}),
         ("{code}: pay {amount} to {payee}. {minutes} min.", {"amount": "49.90 EUR", "payee": "ACME Shop"}),
+        ("{code} ist Ihr Code für {org}. Gültig {minutes} Min.", {}),
+        ("{code}: ваш код. Действует {minutes} мин.", {}),
+        ("{code}は認証コードです。有効期限は{minutes}分です。", {}),
+        ("{code}: zahlen Sie {amount} an {payee}.", {"amount": "5 EUR", "payee": "Bäckerei Müller"}),
+        ("{code} is valid until 30.11.2026, version 1.2.3 of the {org} app.", {}),
     ],
 )
 def test_plain_texts_with_placeholders_pass(

@@ -21,6 +21,7 @@ class Reply:
     content_type: str | None = None
     hold_seconds: float = 0.0  # wait before answering, to provoke the client's read timeout
     headers: tuple[tuple[str, str], ...] = ()  # extra answer headers (Retry-After)
+    drip_seconds: float = 0.0  # the body sent a byte at a time, this long apart (a trickling answer)
 
     @classmethod
     def json(cls, status: int, data: Any, content_type: str = "application/json") -> Reply:
@@ -118,9 +119,19 @@ def _handler_for(owner: ProviderServer) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
-                self.wfile.write(reply.body)
+                if reply.drip_seconds:
+                    self._drip(reply)
+                else:
+                    self.wfile.write(reply.body)
             except OSError:
                 pass  # the client gave up (timeout); nothing to answer
+
+        def _drip(self, reply: Reply) -> None:
+            for index in range(len(reply.body)):
+                self.wfile.write(reply.body[index : index + 1])
+                self.wfile.flush()
+                if owner._released.wait(reply.drip_seconds):
+                    return  # the server is stopping
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -4,6 +4,7 @@ stable reason; 5xx is retried exactly once, nothing else is; no secret, number o
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -16,6 +17,7 @@ from twostep.domain.ports import SmsSender
 from twostep.sms.http import reason_for_status
 
 TO = "+12065551234"
+ANSWER_CAP = 64 * 1024  # the longest provider answer read, as docs/sms-providers.md says
 BODY = "987654 is your twostep sign-in code. It expires in 2 minutes. Don't share it."
 
 
@@ -248,8 +250,85 @@ def test_an_accepted_answer_nested_too_deeply_keeps_the_message_sent(
 ) -> None:
     """Reading the id out of JSON nested beyond Python's recursion limit raised RecursionError (a 500)."""
     server = start_server()
-    server.always(Reply(201, b"[" * 100_000 + b"]" * 100_000, "application/json"))
+    server.always(Reply(201, b"[" * 30_000 + b"]" * 30_000, "application/json"))  # under the 64 KiB cap
     sender = delivery(sms_providers=["twilio"], twilio_base_url=server.url)
 
     assert sender.send(TO, BODY) == "unknown"
     assert len(server.requests) == 1
+
+
+def test_a_trickling_answer_ends_at_the_deadline(
+    provider: Provider,
+    start_server: Callable[[], ProviderServer],
+    delivery: Callable[..., SmsSender],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The read timeout bounded each read, not the answer: a provider sending its answer a byte every
+    0.2 s (within the 0.5 s read timeout) held the sign-in for as long as the answer lasted (minutes
+    for a longer one), though `TWOSTEP_SMS_TIMEOUT_SECONDS` promises a 503 after a hang. It now ends at
+    connect plus read timeout (1 s here) as a timeout, and the next provider is tried."""
+    server = start_server()
+    answer = provider.server_error if provider.name == "sipgate" else provider.success
+    server.always(replace(answer, body=answer.body + b" " * 200, drip_seconds=0.2))
+    sender = sender_for(provider, server.url, delivery)
+
+    started = time.monotonic()
+    with caplog.at_level(logging.DEBUG, logger="twostep"), pytest.raises(SmsDeliveryError) as raised:
+        sender.send(TO, BODY)
+
+    assert time.monotonic() - started < 2.5
+    assert (raised.value.reason, raised.value.retryable) == ("timeout", False)
+    assert len(server.requests) == 1
+    assert_nothing_secret(raised.value, caplog.records)
+
+
+def test_a_huge_answer_is_not_read_into_memory(
+    provider: Provider,
+    start_server: Callable[[], ProviderServer],
+    delivery: Callable[..., SmsSender],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Any answer was read whole into memory, however long: a provider endpoint (or a proxy before it)
+    answering hundreds of MiB grew the worker by as much, and a 2xx one counted as sent. An accepting
+    answer over 64 KiB is now an unreadable answer (`provider_error`, the next provider is tried)."""
+    server = start_server()
+    accepted = provider.success if provider.name != "sipgate" else replace(provider.success, status=200)
+    server.always(replace(accepted, body=accepted.body + b" " * (ANSWER_CAP + 1)))
+    sender = sender_for(provider, server.url, delivery)
+
+    with caplog.at_level(logging.DEBUG, logger="twostep"), pytest.raises(SmsDeliveryError) as raised:
+        sender.send(TO, BODY)
+
+    assert (raised.value.reason, raised.value.retryable) == ("provider_error", False)
+    assert len(server.requests) == 1
+    unreadable = [
+        record for record in caplog.records if record.getMessage() == "sms provider answer unreadable"
+    ]
+    assert [record.__dict__["error"] for record in unreadable] == ["AnswerTooLarge"]
+    assert_nothing_secret(raised.value, caplog.records)
+
+
+def test_a_huge_error_page_still_counts_by_its_status(
+    provider: Provider, start_server: Callable[[], ProviderServer], delivery: Callable[..., SmsSender]
+) -> None:
+    """A 5xx whose body passes the cap (a proxy's error page) is read no further and is still a 5xx:
+    retried once, then the next provider."""
+    server = start_server()
+    server.always(Reply(502, b"<html>" + b" " * (ANSWER_CAP * 4) + b"</html>", "text/html"))
+    sender = sender_for(provider, server.url, delivery)
+
+    with pytest.raises(SmsDeliveryError) as raised:
+        sender.send(TO, BODY)
+
+    assert raised.value.reason == "provider_error"
+    assert len(server.requests) == 2
+
+
+def test_an_answer_just_under_the_cap_is_read(
+    start_server: Callable[[], ProviderServer], delivery: Callable[..., SmsSender]
+) -> None:
+    server = start_server()
+    body = b'{"sid": "SMabc"}'
+    server.always(Reply(201, body + b" " * (ANSWER_CAP - len(body)), "application/json"))
+
+    assert delivery(sms_providers=["twilio"], twilio_base_url=server.url).send(TO, BODY) == "SMabc"

@@ -32,6 +32,26 @@ def test_count_segments(text: str, encoding: str, units: int, count: int) -> Non
     assert (segments.encoding, segments.units, segments.count) == (encoding, units, count)
 
 
+@pytest.mark.parametrize(
+    ("text", "encoding", "units", "count"),
+    [
+        ("a" * 152 + "€" + "a" * 152, "gsm7", 306, 3),  # the escape would end part 1, its code start part 2
+        ("a" * 151 + "€" + "a" * 153, "gsm7", 306, 2),  # the same length, the pair fits part 1
+        ("€" * 153, "gsm7", 306, 3),  # 76 whole pairs a part
+        ("ş" * 66 + "😀" + "ş" * 66, "ucs2", 134, 3),  # a surrogate pair across the end of part 1
+        ("ş" * 65 + "😀" + "ş" * 67, "ucs2", 134, 2),
+        ("😀" * 67, "ucs2", 134, 3),  # 33 whole pairs a part
+    ],
+)
+def test_a_part_never_splits_a_character(text: str, encoding: str, units: int, count: int) -> None:
+    """Parts were counted as units divided by 153 (or 67), as if an extension character's two septets or
+    a surrogate pair's two UTF-16 units could be split between two parts. Encoders (and providers, who
+    bill by it) move such a character whole into the next part, so those texts take one part more than
+    counted: the SMS budget and `TWOSTEP_SMS_MAX_SEGMENTS` at start-up undercounted them."""
+    segments = count_segments(text)
+    assert (segments.encoding, segments.units, segments.count) == (encoding, units, count)
+
+
 @pytest.mark.parametrize("template", [DEFAULT_SMS_TEMPLATE, DEFAULT_VERIFY_TEMPLATE], ids=["login", "verify"])
 @pytest.mark.parametrize("web_origin", [None, "https://auth.example.com"])
 def test_default_templates_fit_one_gsm7_segment(template: str, web_origin: str | None) -> None:

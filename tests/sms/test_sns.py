@@ -10,6 +10,7 @@ from typing import Any
 from urllib.request import urlopen
 
 import boto3
+import httpx
 import pytest
 
 from tests.sms.conftest import TEST_TIMEOUT_SECONDS, sms_settings
@@ -18,6 +19,7 @@ from twostep.domain.clock import FixedClock
 from twostep.domain.errors import ConfigurationError, SmsDeliveryError
 from twostep.domain.ports import SmsSender
 from twostep.sms import SenderDeps, build_delivery
+from twostep.sms.http import timeout_for
 from twostep.storage.memory import MemoryStorage
 
 TO = "+12065551234"
@@ -27,8 +29,11 @@ BODY = "123456 is your twostep sign-in code. It expires in 2 minutes. Don't shar
 def build_sns(tmp_path: Path, session: boto3.Session, **overrides: Any) -> SmsSender:
     # moto loads its SNS backend on the first request, which can take longer than the short test timeout.
     overrides.setdefault("sms_timeout_seconds", 10)
-    settings = sms_settings(tmp_path, sms_providers=["sns"], **overrides)
-    deps = SenderDeps(outbox=MemoryStorage(), clock=FixedClock(), boto_session=session)
+    overrides.setdefault("sms_providers", ["sns"])
+    settings = sms_settings(tmp_path, **overrides)
+    # Loopback stand-ins for the HTTP providers: no proxy from the environment.
+    http = httpx.Client(timeout=timeout_for(settings), trust_env=False)
+    deps = SenderDeps(outbox=MemoryStorage(), clock=FixedClock(), boto_session=session, http=http)
     return build_delivery(settings, deps)
 
 
@@ -160,3 +165,63 @@ def test_region_is_required(tmp_path: Path) -> None:
 def test_bad_sender_id_is_refused(sender_id: str, session: boto3.Session, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="TWOSTEP_SNS_SENDER_ID"):
         build_sns(tmp_path, session, sns_sender_id=sender_id)
+
+
+PUBLISH_WITHOUT_ID = (
+    b'<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult></PublishResult>'
+    b"<ResponseMetadata><RequestId>9b1c6f0e-0000-4000-8000-000000000000</RequestId></ResponseMetadata>"
+    b"</PublishResponse>"
+)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(200),
+        Reply(200, b"<html><body>Welcome to the proxy</body></html>", "text/html"),
+        Reply.json(200, {"MessageId": "not-xml"}),
+    ],
+    ids=["empty", "html", "json"],
+)
+def test_an_unreadable_sns_answer_fails_over(
+    reply: Reply,
+    start_server: Callable[[], ProviderServer],
+    monkeypatch: pytest.MonkeyPatch,
+    session: boto3.Session,
+    tmp_path: Path,
+) -> None:
+    """botocore's ResponseParserError (an empty or JSON body) and its KeyError (an HTML page parsed as
+    XML without Publish's result) went past the SNS sender and the failover: the sign-in answered 500
+    and the next provider was never tried. Such an answer is now `provider_error`, not retried on SNS
+    (it may have taken the message), and the next provider takes the text."""
+    sns, twilio = start_server(), start_server()
+    sns.always(reply)
+    twilio.always(Reply.json(201, {"sid": "SMabc"}))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sns.url)
+    sender = build_sns(
+        tmp_path,
+        session,
+        sms_timeout_seconds=TEST_TIMEOUT_SECONDS,
+        sms_providers=["sns", "twilio"],
+        twilio_base_url=twilio.url,
+    )
+
+    assert sender.send(TO, BODY) == "SMabc"
+    assert (len(sns.requests), len(twilio.requests)) == (1, 1)
+
+
+def test_an_sns_answer_without_a_message_id_counts_as_sent(
+    start_server: Callable[[], ProviderServer],
+    monkeypatch: pytest.MonkeyPatch,
+    session: boto3.Session,
+    tmp_path: Path,
+) -> None:
+    """A Publish result without its MessageId raised KeyError (a 500) though SNS took the message; it is
+    now sent, with the id `unknown` (no receipt can match it), and not sent again elsewhere."""
+    server = start_server()
+    server.always(Reply(200, PUBLISH_WITHOUT_ID, "text/xml"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    sender = build_sns(tmp_path, session, sms_timeout_seconds=TEST_TIMEOUT_SECONDS)
+
+    assert sender.send(TO, BODY) == "unknown"
+    assert len(server.requests) == 1

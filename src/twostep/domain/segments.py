@@ -33,12 +33,34 @@ def is_gsm7(text: str) -> bool:
 
 
 def count_segments(text: str) -> Segments:
-    """The encoding a phone network would use for `text` and how many segments it takes."""
+    """The encoding a phone network would use for `text` and how many segments it takes.
+
+    A long text's parts never split a character: an extension character's escape and its code, or a
+    UTF-16 surrogate pair, go whole into the next part when one unit is left, as every encoder does.
+    """
     if is_gsm7(text):
-        units = len(text) + sum(text.count(char) for char in GSM_EXTENSION if char in text)
-        single, part, encoding = GSM_SINGLE, GSM_PART, "gsm7"
+        extended = sum(text.count(char) for char in GSM_EXTENSION if char in text)
+        units, single, part, encoding = len(text) + extended, GSM_SINGLE, GSM_PART, "gsm7"
+        wide = extended > 0
     else:
         units = len(text.encode("utf-16-le")) // 2
         single, part, encoding = UCS2_SINGLE, UCS2_PART, "ucs2"
-    count = 1 if units <= single else math.ceil(units / part)
+        wide = units > len(text)  # a character outside the BMP: a surrogate pair
+    if units <= single:
+        count = 1
+    elif wide:
+        count = _parts(text, part, gsm=encoding == "gsm7")
+    else:
+        count = math.ceil(units / part)
     return Segments(encoding=encoding, units=units, count=count)
+
+
+def _parts(text: str, part: int, *, gsm: bool) -> int:
+    """How many parts of `part` units a long text fills, each character kept whole in one part."""
+    parts, used = 1, 0
+    for char in text:
+        width = (2 if char in GSM_EXTENSION else 1) if gsm else (2 if ord(char) > 0xFFFF else 1)
+        if used + width > part:
+            parts, used = parts + 1, 0
+        used += width
+    return parts

@@ -41,7 +41,9 @@ class SesEmailSender:
         return cls(session.client("sesv2", config=config), settings.email_from)
 
     def send(self, to: str, subject: str, body: str) -> str:
+        """Returns SES's MessageId (empty when an accepting answer has none). Raises: EmailDeliveryError."""
         from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError
 
         try:
             answer = self._client.send_email(
@@ -56,5 +58,10 @@ class SesEmailSender:
                 "rejected_address" if code in REJECTED else "provider_error", self.name
             ) from exc
         except BotoCoreError as exc:
+            raise EmailDeliveryError("provider_error", self.name) from exc
+        except (ResponseParserError, AttributeError, KeyError) as exc:
+            # An answer botocore could not read: its JSON parser fails on a body that is not an object
+            # (AttributeError for a list), as a proxy before SES may answer. Not a 500 for the caller.
+            logger.warning("ses answer unreadable", extra={"error": type(exc).__name__})
             raise EmailDeliveryError("provider_error", self.name) from exc
         return str(answer.get("MessageId", ""))

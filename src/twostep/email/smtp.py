@@ -6,10 +6,13 @@ logged or put into an error.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import smtplib
+import socket
 import ssl
+import threading
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -18,6 +21,42 @@ from twostep.settings import Settings
 from twostep.sms import SenderDeps
 
 logger = logging.getLogger("twostep.email.smtp")
+
+# The whole exchange (connect, TLS, login, the message) may take this many timeouts: each step is a
+# round trip or two that a working server answers at once.
+DEADLINE_TIMEOUTS = 3
+
+
+class ExchangeDeadline:
+    """Cuts an SMTP exchange off when its deadline passes.
+
+    smtplib's timeout bounds each socket operation, not the exchange: a server sending its replies a
+    byte at a time, each within the timeout, held the request (a password reset, a sign-in notice) for
+    as long as it liked. At the deadline the connection is shut down, which ends any read or write
+    under way with an error.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+        self._client: smtplib.SMTP | None = None
+        self.passed = False
+
+    def watch(self, client: smtplib.SMTP) -> None:
+        self._client = client
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.cancel()
+
+    def _cut(self) -> None:
+        self.passed = True
+        sock = getattr(self._client, "sock", None)
+        if sock is not None:
+            # socket.socket's own shutdown, also for an SSLSocket (whose override drops its TLS state
+            # under the thread that is reading); an OSError: already closed.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class SmtpEmailSender:
@@ -60,30 +99,44 @@ class SmtpEmailSender:
         message.set_content(body)
         return message
 
-    def _connect(self) -> smtplib.SMTP:
+    def _client(self) -> smtplib.SMTP:
+        """An unconnected client: the deadline watches it before the server's greeting is read."""
         if self._security == "tls":
-            return smtplib.SMTP_SSL(
-                self._host, self._port, timeout=self._timeout, context=ssl.create_default_context()
-            )
-        client = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
-        if self._security == "starttls":
-            client.starttls(context=ssl.create_default_context())
-        return client
+            return smtplib.SMTP_SSL(timeout=self._timeout, context=ssl.create_default_context())
+        return smtplib.SMTP(timeout=self._timeout)
+
+    def _exchange(self, client: smtplib.SMTP, message: EmailMessage) -> None:
+        with client:
+            client.connect(self._host, self._port)
+            if self._security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            if self._username and self._password:
+                client.login(self._username, self._password)
+            client.send_message(message)
 
     def send(self, to: str, subject: str, body: str) -> str:
         message = self._message(to, subject, body)
+        client = self._client()
+        deadline = ExchangeDeadline(self._timeout * DEADLINE_TIMEOUTS)
+        deadline.watch(client)
         try:
-            with self._connect() as client:
-                if self._username and self._password:
-                    client.login(self._username, self._password)
-                client.send_message(message)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise EmailDeliveryError("auth", self.name) from exc
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise EmailDeliveryError("rejected_address", self.name) from exc
-        except TimeoutError as exc:
-            raise EmailDeliveryError("timeout", self.name) from exc
+            self._exchange(client, message)
         except (smtplib.SMTPException, OSError) as exc:
-            logger.warning("smtp delivery failed", extra={"error": type(exc).__name__})
-            raise EmailDeliveryError("provider_error", self.name) from exc
+            if deadline.passed:
+                logger.warning("smtp delivery failed", extra={"error": "deadline"})
+                raise EmailDeliveryError("timeout", self.name) from exc
+            raise self._failure(exc) from exc
+        finally:
+            deadline.stop()
         return str(message["Message-ID"] or secrets.token_hex(8))
+
+    def _failure(self, exc: smtplib.SMTPException | OSError) -> EmailDeliveryError:
+        """The stable reason for a failed exchange; only unexpected failures are logged (by type)."""
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            return EmailDeliveryError("auth", self.name)
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            return EmailDeliveryError("rejected_address", self.name)
+        if isinstance(exc, TimeoutError):
+            return EmailDeliveryError("timeout", self.name)
+        logger.warning("smtp delivery failed", extra={"error": type(exc).__name__})
+        return EmailDeliveryError("provider_error", self.name)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -122,6 +123,52 @@ def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -
     return min(MAX_RETRY_AFTER_SECONDS, max(1, math.ceil(seconds)))
 
 
+# A provider's answer is a few hundred bytes of JSON (an error with its help link included); a longer one
+# is not read further, so a broken or hostile endpoint cannot fill the worker's memory.
+MAX_ANSWER_BYTES = 64 * 1024
+
+
+# Headers about the body as it came over the wire (raw bytes: a header's value need not be ASCII).
+BODY_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
+
+
+class AnswerTooLarge(httpx.DecodingError):
+    """An answer body longer than `MAX_ANSWER_BYTES` (after any Content-Encoding is undone)."""
+
+
+class Deadline(Mapping[str, float | None]):
+    """httpx's timeouts for one request, each cut to what is left of the request's whole deadline.
+
+    httpx's read timeout bounds each socket read, not the answer: a provider that sent a byte every few
+    seconds held the request (and the user's sign-in) for as long as it liked. The deadline is connect
+    plus read timeout after the request began. httpcore looks the timeouts up at each step of the
+    exchange (connecting, sending, reading the answer's headers, reading its body), so a later step gets
+    at most what is left; within the body, `read_capped` checks the deadline after every read.
+    """
+
+    def __init__(self, timeout: httpx.Timeout) -> None:
+        self._timeouts = timeout.as_dict()
+        connect, read = timeout.connect, timeout.read
+        self._ends = None if connect is None or read is None else time.monotonic() + connect + read
+
+    def passed(self) -> bool:
+        return self._ends is not None and time.monotonic() >= self._ends
+
+    def __getitem__(self, name: str) -> float | None:
+        limit = self._timeouts[name]
+        if self._ends is None:
+            return limit
+        # Never 0: a zero timeout makes the socket non-blocking, which httpcore reports as a read error.
+        left = max(0.001, self._ends - time.monotonic())
+        return left if limit is None else min(limit, left)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._timeouts)
+
+    def __len__(self) -> int:
+        return len(self._timeouts)
+
+
 def post(
     http: httpx.Client,
     url: str,
@@ -140,8 +187,12 @@ def post(
     Raises:
         SmsDeliveryError: timeout, connection failure, an answer that cannot be read, or any other status.
     """
+    deadline = Deadline(http.timeout)
     try:
-        response = http.post(url, auth=httpx.BasicAuth(*credentials), **request)
+        with http.stream(
+            "POST", url, auth=httpx.BasicAuth(*credentials), extensions={"timeout": deadline}, **request
+        ) as streamed:
+            response = read_capped(streamed, deadline)
     except httpx.TransportError as exc:
         raise transport_failure(exc, provider) from None
     except httpx.HTTPError as exc:
@@ -149,6 +200,33 @@ def post(
     if response.is_success:
         return response
     raise status_failure(response, provider, classify, status_reasons)
+
+
+def read_capped(streamed: httpx.Response, deadline: Deadline) -> httpx.Response:
+    """The answer with its body read, at most `MAX_ANSWER_BYTES` of it, before `deadline`.
+
+    A refusal's longer body (a proxy's error page) is dropped unread: its status says what happened.
+
+    Raises:
+        AnswerTooLarge: an accepting answer's body is longer (its message id cannot be read).
+        httpx.ReadTimeout: the deadline passed before the body's end.
+        httpx.HTTPError: as reading the body raises it (a body that cannot be decoded, a lost connection).
+    """
+    body = bytearray()
+    for chunk in streamed.iter_bytes():
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            if streamed.is_success:
+                raise AnswerTooLarge("the provider's answer is too long")
+            body.clear()
+            break
+        if deadline.passed():
+            raise httpx.ReadTimeout("the provider's answer took too long", request=streamed.request)
+    # The body is decoded already: without these headers the copy is not decoded or checked again.
+    headers = [(name, value) for name, value in streamed.headers.raw if name.lower() not in BODY_HEADERS]
+    return httpx.Response(
+        streamed.status_code, headers=headers, content=bytes(body), request=streamed.request
+    )
 
 
 def transport_failure(exc: httpx.TransportError, provider: str) -> SmsDeliveryError:

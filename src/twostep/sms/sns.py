@@ -96,11 +96,14 @@ class SnsSender:
         return cls(session.client("sns", config=config), sender_id=sender_id, origination_number=origination)
 
     def send(self, to: str, body: str) -> str:
-        """Returns the SNS `MessageId`. Raises: SmsDeliveryError."""
+        """Returns the SNS `MessageId` (`unknown` when an accepting answer has none). Raises: SmsDeliveryError."""
         from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError
 
         try:
             answer = self._client.publish(PhoneNumber=to, Message=body, MessageAttributes=self._attributes)
+        except (ResponseParserError, KeyError) as exc:
+            raise self._unreadable(exc) from None
         except (ClientError, BotoCoreError) as exc:
             reason, retryable = classify(exc)
             retry_after = retry_after_of(exc)
@@ -119,7 +122,22 @@ class SnsSender:
                 retryable=retryable and retry_after is None,
                 retry_after=retry_after,
             ) from None
-        return str(answer["MessageId"])
+        message_id = answer.get("MessageId") if isinstance(answer, dict) else None
+        if isinstance(message_id, str) and message_id:
+            return message_id
+        # The status said SNS took the message: not sent again through the next provider.
+        logger.warning("sms accepted without a message id", extra={"provider": self.name})
+        return "unknown"
+
+    def _unreadable(self, exc: Exception) -> SmsDeliveryError:
+        """An answer botocore could not read: not XML (empty, an HTML page of a proxy before SNS), or XML
+        without Publish's result (botocore raises KeyError for that one). SNS may have taken the message,
+        so it is not retried there; the next provider is tried, as for the HTTP providers."""
+        logger.warning(
+            "sms provider answer unreadable",
+            extra={"provider": self.name, "reason": "provider_error", "error": type(exc).__name__},
+        )
+        return SmsDeliveryError("provider_error", provider=self.name, retryable=False)
 
 
 def retry_after_of(exc: Exception) -> int | None:
