@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
-from tests.conftest import PASSWORD, latest_code, register
+from tests.conftest import PASSWORD, latest_code, register, settings_for_tests
 from twostep.api.app import create_app
 from twostep.api.routes_web import WEB_DIR, api_origin, content_security_policy
 from twostep.container import Container
+from twostep.settings import describe_validation_error
 
 WEB = {"X-Twostep-Client": "web"}
 COOKIE = "__Host-twostep-refresh"
@@ -229,6 +231,47 @@ def test_an_unlisted_origin_gets_no_cors_headers(cors_client: TestClient) -> Non
     )
     assert preflight.status_code == 400
     assert "access-control-allow-origin" not in preflight.headers
+
+
+@pytest.mark.parametrize(
+    ("listed", "expected"),
+    [
+        ("*", "every site"),
+        ("null", "not an origin"),
+        ("app.example.com", "not an origin"),
+        ("https://app.example.com/", "https://app.example.com"),
+        ("https://app.example.com/login", "not an origin"),
+        ("https://App.Example.com", "https://app.example.com"),
+        ("https://app.example.com:443", "https://app.example.com"),
+        ("https://bücher.example", "https://xn--bcher-kva.example"),
+        ("https://app.example.com:99999", "not an origin"),
+    ],
+)
+def test_a_cors_origin_no_browser_sends_is_refused_at_start(
+    tmp_path: Path, listed: str, expected: str
+) -> None:
+    """Before, any entry was taken as it was. `*` made every site a listed origin with credentials (the
+    CORS middleware answered each site's own origin and `Allow-Credentials: true`, so any page could call
+    the API as its visitor and read the answers), and an origin written other than as browsers send it
+    (a trailing slash, upper case, a default port) silently matched nothing. Both now stop the start with
+    the variable's name and, where there is one, the form that would match."""
+    with pytest.raises(ValidationError) as caught:
+        settings_for_tests(tmp_path, cors_origins=[listed])
+    message = describe_validation_error(caught.value)
+    assert message.startswith("TWOSTEP_CORS_ORIGINS: ")
+    assert expected in message
+
+
+def test_origins_as_browsers_send_them_are_accepted(make_container: Callable[..., Container]) -> None:
+    origins = ["http://localhost:8000", ORIGIN, "http://127.0.0.1:5173", "https://[::1]:8443"]
+    client = TestClient(create_app(make_container(cors_origins=origins)))
+    for origin in origins:
+        answer = client.get("/messages", headers={"Origin": origin})
+        assert answer.headers["access-control-allow-origin"] == origin
+    assert (
+        "access-control-allow-origin"
+        not in client.get("/messages", headers={"Origin": "https://evil.example"}).headers
+    )
 
 
 def test_login_without_second_factor_sets_the_cookie_for_the_web(
