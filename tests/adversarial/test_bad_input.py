@@ -7,6 +7,7 @@ problem+json with a stable `code`, never a 5xx.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -306,6 +307,27 @@ def test_odd_headers_never_crash(api: Api, headers: dict[str, str]) -> None:
     for operation in api.operations:
         response = api.client.request(operation.method, operation.path, headers=headers)
         assert response.status_code < 500, (operation, response.text[:300])
+
+
+def test_head_is_answered_wherever_get_is(api: Api) -> None:
+    """Before, HEAD was 405 (`Allow: GET`) on every GET route but the static assets and /openapi.json:
+    `/`, `/config.json`, `/healthz/live`, `/.well-known/jwks.json`, `/hello`... RFC 9110 requires HEAD
+    wherever GET is served; uptime checks and `curl -I` use it. It is now the GET's answer without a body,
+    and a 405 names HEAD beside GET."""
+    paths = [operation.path for operation in api.operations if operation.method == "GET"]
+    for path in [*paths, "/", "/index.html", "/config.json", "/docs", "/assets/app.js"]:
+        for headers in (api.auth, {}):
+            get = api.client.get(path, headers=headers)
+            head = api.client.head(path, headers=headers)
+            assert head.status_code == get.status_code, (path, head.status_code, get.status_code)
+            assert head.content == b"", path
+            assert head.headers.get("content-type") == get.headers.get("content-type"), path
+            policies = [r.headers.get("content-security-policy", "") for r in (head, get)]
+            assert len({re.sub("'nonce-[^']+'", "", policy) for policy in policies}) == 1, path
+    refused = api.client.post("/healthz/live")
+    assert refused.status_code == 405
+    assert refused.headers["allow"].split(", ") == ["GET", "HEAD"]
+    assert api.client.head("/login").status_code == 405, "HEAD only where GET is served"
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "TRACE"])

@@ -218,3 +218,15 @@ def test_a_request_that_is_not_http_is_a_problem_json_400(
     problem = json.loads(body)
     assert (problem["status"], problem["code"]) == (400, "malformed_request")
     assert httpx.get(f"{server.base_url}/healthz/live", timeout=10).status_code == 200
+
+
+def test_head_is_served_over_a_kept_alive_connection(server: ServerProcess) -> None:
+    """Before, HEAD / and HEAD /healthz/live were 405. Served live, HEAD is the GET's head without a
+    body (its Content-Length the GET's), and the same connection serves the next request."""
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        for path in ("/", "/healthz/live", "/.well-known/jwks.json"):
+            head = client.head(path)
+            get = client.get(path)
+            assert (head.status_code, head.content) == (200, b""), path
+            assert head.headers["content-length"] == get.headers["content-length"] == str(len(get.content))
+            assert head.headers["content-type"] == get.headers["content-type"]

@@ -162,6 +162,8 @@ def allowed_methods(request: Request, starlette_allow: str) -> str:
     for template, operations in request.app.openapi().get("paths", {}).items():
         if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
             methods.update(method.upper() for method in operations)
+    if "GET" in methods:
+        methods.add("HEAD")  # served as the GET (api.request_middleware)
     return ", ".join(sorted(methods))
 
 

@@ -11,6 +11,7 @@ What each part does, in the order a request meets it:
   reads it, or while it streams in (then only if no answer has started).
 - RateLimit fields: the limits the request passed, on a successful answer (`ratelimit_headers`).
 - Security headers on every answer (unless the route set its own value).
+- HEAD: served as the GET without its body, wherever GET is served.
 - Observers: told method, route template (never the raw path), status and seconds once the request is
   done; the status is 500 when the app failed before answering.
 """
@@ -88,13 +89,14 @@ class RequestMiddleware:
                 raise BodyTooLarge
             return message
 
+        served, app_send = (scope, edge_send) if scope["method"] != "HEAD" else as_get(scope, edge_send)
         try:
             declared = header(scope, b"content-length")
             if declared.isdigit() and int(declared) > max_bytes:
                 await self._refuse(scope, receive, edge_send)
                 return
             try:
-                await self.app(scope, counting_receive, edge_send)
+                await self.app(served, counting_receive, app_send)
             except BodyTooLarge:
                 if answered:  # too late for a 413
                     raise
@@ -103,7 +105,7 @@ class RequestMiddleware:
             close_report(report_token)
             request_id_var.reset(id_token)
             if self.observers:
-                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                route = getattr(served.get("route"), "path", None) or "unmatched"
                 elapsed = time.perf_counter() - started_at
                 method = str(scope.get("method", ""))
                 for observe in self.observers:
@@ -114,6 +116,18 @@ class RequestMiddleware:
 
         detail = f"The body is larger than {self.max_bytes} bytes."
         await problem(413, "body_too_large", detail)(scope, receive, send)
+
+
+def as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
+    """A HEAD request served as its GET without the body (RFC 9110: HEAD wherever GET is). The app gets
+    a copy of the scope: the server reads the original's method to send no body, and so does `send`."""
+
+    async def bodiless(message: Message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": b""}
+        await send(message)
+
+    return {**scope, "method": "GET"}, bodiless
 
 
 def install_request_middleware(app: FastAPI) -> None:
