@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from tests.conftest import PASSWORD, latest_code, register, settings_for_tests
 from twostep.api.app import create_app
 from twostep.api.routes_web import WEB_DIR, api_origin, content_security_policy
 from twostep.container import Container
+from twostep.logs import request_id_var
 from twostep.settings import describe_validation_error
 
 WEB = {"X-Twostep-Client": "web"}
@@ -196,6 +198,10 @@ def test_cors_preflight_allows_the_web_header(cors_client: TestClient) -> None:
     assert preflight.headers["access-control-allow-origin"] == ORIGIN
     assert preflight.headers["access-control-allow-credentials"] == "true"
     assert "x-twostep-client" in preflight.headers["access-control-allow-headers"].lower()
+    assert (preflight.headers["x-frame-options"], preflight.headers["x-content-type-options"]) == (
+        "DENY",
+        "nosniff",
+    )
 
 
 def test_a_preflight_allows_every_method_the_api_answers(cors_client: TestClient) -> None:
@@ -231,6 +237,49 @@ def test_an_unlisted_origin_gets_no_cors_headers(cors_client: TestClient) -> Non
     )
     assert preflight.status_code == 400
     assert "access-control-allow-origin" not in preflight.headers
+
+
+class RequestIdsLogged(logging.Handler):
+    """The request id in effect when each record was emitted (what the log formatters write)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, str | None]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append((record.getMessage(), request_id_var.get()))
+
+
+def test_a_crash_and_a_large_body_answer_like_every_other_error(
+    make_container: Callable[..., Container], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, a bug's 500 was answered outside the request middleware: no `X-Request-Id` nor `requestId`,
+    none of the security headers (`Cache-Control: no-store` included), and its "unexpected error" log
+    line, with the traceback, had no request id, so a client's report could not be matched to it. That
+    500 and the body limit's 413 were also outside CORS, so a browser on a listed origin could read
+    neither (the UI said it could not reach the server). Both now carry all of these."""
+    container = make_container(cors_origins=[ORIGIN])
+    client = TestClient(create_app(container), raise_server_exceptions=False)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(container.messages, "recent", broken)
+    logged = RequestIdsLogged()
+    logging.getLogger("twostep").addHandler(logged)
+    try:
+        crashed = client.get("/messages", headers={"Origin": ORIGIN, "X-Request-Id": "report-1234"})
+    finally:
+        logging.getLogger("twostep").removeHandler(logged)
+    assert crashed.status_code == 500
+    assert crashed.json()["code"] == "internal_error"
+    assert crashed.json()["requestId"] == crashed.headers["x-request-id"] == "report-1234"
+    assert (crashed.headers["x-frame-options"], crashed.headers["cache-control"]) == ("DENY", "no-store")
+    assert crashed.headers["access-control-allow-origin"] == ORIGIN
+    assert ("unexpected error", "report-1234") in logged.seen
+    large = client.post("/login", content=b"{" + b" " * 70_000 + b"}", headers={"Origin": ORIGIN})
+    assert large.status_code == 413
+    assert large.headers["access-control-allow-origin"] == ORIGIN
 
 
 @pytest.mark.parametrize(

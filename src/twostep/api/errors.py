@@ -206,6 +206,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return http_error_response(request, error)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
-        logger.error("unexpected error", exc_info=error)
-        return problem(500, "internal_error", "Something went wrong on our side; it has been logged.")
+    async def _unexpected(_: Request, __: Exception) -> JSONResponse:
+        # Starlette's last resort, outside every middleware: the request middleware has logged and
+        # answered a bug already; this answer is sent only for a failure in a middleware itself.
+        return internal_error()
+
+
+def internal_error() -> JSONResponse:
+    """A bug's answer: nothing of the error itself."""
+    return problem(500, "internal_error", "Something went wrong on our side; it has been logged.")
