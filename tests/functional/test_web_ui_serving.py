@@ -239,6 +239,30 @@ def test_an_unlisted_origin_gets_no_cors_headers(cors_client: TestClient) -> Non
     assert "access-control-allow-origin" not in preflight.headers
 
 
+def test_a_refused_preflight_is_problem_json(cors_client: TestClient) -> None:
+    """Before, a refused preflight was Starlette's bare `text/plain` "Disallowed CORS origin", the one
+    answer of the app that was not problem+json. It is now a problem+json 400 `cors_refused` naming what
+    was refused, with the security headers; a listed origin still learns nothing it may not read."""
+    asks = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-twostep-client"}
+    refusals = {
+        "origin": cors_client.options("/login", headers={"Origin": "https://evil.example", **asks}),
+        "headers": cors_client.options(
+            "/login", headers={"Origin": ORIGIN, **asks, "Access-Control-Request-Headers": "x-other"}
+        ),
+        "method": cors_client.options(
+            "/login", headers={"Origin": ORIGIN, **asks, "Access-Control-Request-Method": "TRACE"}
+        ),
+    }
+    for refused, answer in refusals.items():
+        assert answer.status_code == 400, refused
+        assert answer.headers["content-type"] == "application/problem+json"
+        problem = answer.json()
+        assert (problem["status"], problem["code"]) == (400, "cors_refused")
+        assert refused in problem["detail"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "access-control-allow-origin" not in refusals["origin"].headers
+
+
 class RequestIdsLogged(logging.Handler):
     """The request id in effect when each record was emitted (what the log formatters write)."""
 
