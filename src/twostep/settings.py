@@ -146,7 +146,9 @@ class Settings(BaseSettings):
     """The web app's origin (`https://auth.example.com`); when set, SMS texts end with the WebOTP line
     `@domain #code`, so browsers can fill the code in."""
     cors_origins: CommaList = Field(default_factory=_no_items)
-    """Comma-separated origins allowed to call the API from a browser; empty allows none."""
+    """Comma-separated origins allowed to call the API from a browser, as browsers send them
+    (`https://app.example.com`: scheme, lower-case host, a port only when not the default; no path or
+    trailing slash); empty allows none. `*` is refused: the answers carry credentials."""
     trusted_proxies: CommaList = Field(default_factory=_no_items)
     """Comma-separated proxy addresses or networks; `X-Forwarded-For` is read (right to left) only when the
     peer is one of them. Set it behind a load balancer, or every client shares the proxy's rate limits."""
@@ -503,6 +505,13 @@ class Settings(BaseSettings):
         mode="before",
     )(_split_commas)
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _browser_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            _check_browser_origin(origin)
+        return value
+
     @field_validator("default_locale")
     @classmethod
     def _locale_tag(cls, value: str) -> str:
@@ -726,6 +735,42 @@ def _check_passkey_origins(settings: Settings) -> None:
         host = urlsplit(origin).hostname or ""
         if host != rp_id and not host.endswith("." + rp_id):
             raise ValueError(f"TWOSTEP_WEBAUTHN_RP_ID: {rp_id} is not {host} or a parent domain of it")
+
+
+def _check_browser_origin(origin: str) -> None:
+    """An origin exactly as a browser's `Origin` header carries it: CORS compares the strings, so any other
+    spelling matches nothing, and `*` (with credentials allowed) would match every site.
+
+    Raises: ValueError saying why, and the spelling that would match when there is one.
+    """
+    if origin == "*":
+        raise ValueError(
+            "'*' would let every site call the API with its visitors' cookies and read the answers; "
+            "list the web UI's origins (https://app.example.com)"
+        )
+    canonical = _serialised_origin(origin)
+    if canonical is None:
+        raise ValueError(f"{origin!r} is not an origin: write scheme://host[:port] (https://app.example.com)")
+    if canonical != origin:
+        raise ValueError(
+            f"{origin!r}: browsers send this origin as {canonical}; write it so, or it never matches"
+        )
+
+
+def _serialised_origin(origin: str) -> str | None:
+    """How a browser writes the origin of `origin` (RFC 6454), or None when it names none."""
+    parts = urlsplit(origin)
+    try:
+        port = parts.port
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return None
+    extra = parts.path.strip("/") or parts.query or parts.fragment or parts.username is not None
+    if parts.scheme not in ("http", "https") or not host or extra:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
 
 
 def _check_database_url(url: SecretStr | None) -> None:

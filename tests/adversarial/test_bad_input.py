@@ -7,6 +7,7 @@ problem+json with a stable `code`, never a 5xx.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -58,7 +59,7 @@ def _documents_problems(spec: dict[str, Any]) -> bool:
     contents = [
         media
         for status, response in spec.get("responses", {}).items()
-        if status.startswith("4")
+        if status.startswith("4") and status != "413"  # the body limit's, problem+json on every route
         for media in response.get("content", {})
     ]
     return not contents or "application/problem+json" in contents
@@ -306,6 +307,50 @@ def test_odd_headers_never_crash(api: Api, headers: dict[str, str]) -> None:
     for operation in api.operations:
         response = api.client.request(operation.method, operation.path, headers=headers)
         assert response.status_code < 500, (operation, response.text[:300])
+
+
+def test_every_body_refusal_is_documented(api: Api) -> None:
+    """Before, `POST /otp/{otpId}/resend` answered 413 and 415 and `POST /verifications` 413 without
+    listing them in the OpenAPI document (every other route with a body did). A body over the limit, or
+    one not sent as JSON, now gets a status its route documents, in the documented media type."""
+    document = api.client.app.openapi()
+    for template, operations in document["paths"].items():
+        path = template.replace("{otp_id}", "x" * 8)
+        for method, spec in operations.items():
+            if "requestBody" not in spec:
+                continue
+            for content, content_type in (
+                (b"{" + b" " * 70_000 + b"}", "application/json"),
+                (b"{}", "text/plain"),
+            ):
+                answer = api.client.request(
+                    method.upper(), path, content=content, headers={**api.auth, "content-type": content_type}
+                )
+                documented = spec["responses"].get(str(answer.status_code))
+                assert documented is not None, (method, template, content_type, answer.status_code)
+                media = answer.headers["content-type"].split(";")[0]
+                assert media in documented.get("content", {}), (method, template, answer.status_code, media)
+
+
+def test_head_is_answered_wherever_get_is(api: Api) -> None:
+    """Before, HEAD was 405 (`Allow: GET`) on every GET route but the static assets and /openapi.json:
+    `/`, `/config.json`, `/healthz/live`, `/.well-known/jwks.json`, `/hello`... RFC 9110 requires HEAD
+    wherever GET is served; uptime checks and `curl -I` use it. It is now the GET's answer without a body,
+    and a 405 names HEAD beside GET."""
+    paths = [operation.path for operation in api.operations if operation.method == "GET"]
+    for path in [*paths, "/", "/index.html", "/config.json", "/docs", "/assets/app.js"]:
+        for headers in (api.auth, {}):
+            get = api.client.get(path, headers=headers)
+            head = api.client.head(path, headers=headers)
+            assert head.status_code == get.status_code, (path, head.status_code, get.status_code)
+            assert head.content == b"", path
+            assert head.headers.get("content-type") == get.headers.get("content-type"), path
+            policies = [r.headers.get("content-security-policy", "") for r in (head, get)]
+            assert len({re.sub("'nonce-[^']+'", "", policy) for policy in policies}) == 1, path
+    refused = api.client.post("/healthz/live")
+    assert refused.status_code == 405
+    assert refused.headers["allow"].split(", ") == ["GET", "HEAD"]
+    assert api.client.head("/login").status_code == 405, "HEAD only where GET is served"
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "TRACE"])

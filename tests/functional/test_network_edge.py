@@ -174,3 +174,59 @@ def test_oversized_headers_are_refused(server: ServerProcess) -> None:
     post += b"Content-Length: %d\r\n\r\n" % len(body)
     assert answer_to(server.port, post + body).split(b" ")[1] != b"431"
     assert httpx.get(f"{server.base_url}/healthz/live", timeout=10).status_code == 200
+
+
+# --- requests that are not HTTP ---
+
+
+def closed_answer(port: int, request: bytes) -> bytes:
+    """Everything the server writes back to `request` before it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return answer
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\n{}",
+        b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n{}",
+        b"GET /healthz/live HTTP/1.1\r\nHost: x\r\nX-A: b\r\n c\r\n\r\n",
+        b"get /healthz/live HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    ],
+    ids=["length-and-chunked", "two-lengths", "negative-length", "folded-header", "lower-case-method", "h2"],
+)
+def test_a_request_that_is_not_http_is_a_problem_json_400(
+    server: ServerProcess, request_bytes: bytes
+) -> None:
+    """Before, uvicorn answered a request it could not parse (ambiguous framing, a folded header, a
+    lower-case method) with a bare `text/plain` "Invalid HTTP request received.", the one error twostep
+    gave that was not problem+json, and without the security headers every other answer has. It is now a
+    problem+json 400 `malformed_request` with those headers, and the connection is closed as before."""
+    answer = closed_answer(server.port, request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.lower().split(b"\r\n")
+    assert lines[0].startswith(b"http/1.1 400 "), answer[:120]
+    assert b"content-type: application/problem+json" in lines
+    assert b"x-content-type-options: nosniff" in lines
+    assert b"connection: close" in lines
+    problem = json.loads(body)
+    assert (problem["status"], problem["code"]) == (400, "malformed_request")
+    assert httpx.get(f"{server.base_url}/healthz/live", timeout=10).status_code == 200
+
+
+def test_head_is_served_over_a_kept_alive_connection(server: ServerProcess) -> None:
+    """Before, HEAD / and HEAD /healthz/live were 405. Served live, HEAD is the GET's head without a
+    body (its Content-Length the GET's), and the same connection serves the next request."""
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        for path in ("/", "/healthz/live", "/.well-known/jwks.json"):
+            head = client.head(path)
+            get = client.get(path)
+            assert (head.status_code, head.content) == (200, b""), path
+            assert head.headers["content-length"] == get.headers["content-length"] == str(len(get.content))
+            assert head.headers["content-type"] == get.headers["content-type"]

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
-from tests.conftest import PASSWORD, latest_code, register
+from tests.conftest import PASSWORD, latest_code, register, settings_for_tests
 from twostep.api.app import create_app
 from twostep.api.routes_web import WEB_DIR, api_origin, content_security_policy
 from twostep.container import Container
+from twostep.logs import request_id_var
+from twostep.settings import describe_validation_error
 
 WEB = {"X-Twostep-Client": "web"}
 COOKIE = "__Host-twostep-refresh"
@@ -194,6 +198,10 @@ def test_cors_preflight_allows_the_web_header(cors_client: TestClient) -> None:
     assert preflight.headers["access-control-allow-origin"] == ORIGIN
     assert preflight.headers["access-control-allow-credentials"] == "true"
     assert "x-twostep-client" in preflight.headers["access-control-allow-headers"].lower()
+    assert (preflight.headers["x-frame-options"], preflight.headers["x-content-type-options"]) == (
+        "DENY",
+        "nosniff",
+    )
 
 
 def test_a_preflight_allows_every_method_the_api_answers(cors_client: TestClient) -> None:
@@ -229,6 +237,114 @@ def test_an_unlisted_origin_gets_no_cors_headers(cors_client: TestClient) -> Non
     )
     assert preflight.status_code == 400
     assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_a_refused_preflight_is_problem_json(cors_client: TestClient) -> None:
+    """Before, a refused preflight was Starlette's bare `text/plain` "Disallowed CORS origin", the one
+    answer of the app that was not problem+json. It is now a problem+json 400 `cors_refused` naming what
+    was refused, with the security headers; a listed origin still learns nothing it may not read."""
+    asks = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-twostep-client"}
+    refusals = {
+        "origin": cors_client.options("/login", headers={"Origin": "https://evil.example", **asks}),
+        "headers": cors_client.options(
+            "/login", headers={"Origin": ORIGIN, **asks, "Access-Control-Request-Headers": "x-other"}
+        ),
+        "method": cors_client.options(
+            "/login", headers={"Origin": ORIGIN, **asks, "Access-Control-Request-Method": "TRACE"}
+        ),
+    }
+    for refused, answer in refusals.items():
+        assert answer.status_code == 400, refused
+        assert answer.headers["content-type"] == "application/problem+json"
+        problem = answer.json()
+        assert (problem["status"], problem["code"]) == (400, "cors_refused")
+        assert refused in problem["detail"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "access-control-allow-origin" not in refusals["origin"].headers
+
+
+class RequestIdsLogged(logging.Handler):
+    """The request id in effect when each record was emitted (what the log formatters write)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, str | None]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append((record.getMessage(), request_id_var.get()))
+
+
+def test_a_crash_and_a_large_body_answer_like_every_other_error(
+    make_container: Callable[..., Container], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, a bug's 500 was answered outside the request middleware: no `X-Request-Id` nor `requestId`,
+    none of the security headers (`Cache-Control: no-store` included), and its "unexpected error" log
+    line, with the traceback, had no request id, so a client's report could not be matched to it. That
+    500 and the body limit's 413 were also outside CORS, so a browser on a listed origin could read
+    neither (the UI said it could not reach the server). Both now carry all of these."""
+    container = make_container(cors_origins=[ORIGIN])
+    client = TestClient(create_app(container), raise_server_exceptions=False)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(container.messages, "recent", broken)
+    logged = RequestIdsLogged()
+    logging.getLogger("twostep").addHandler(logged)
+    try:
+        crashed = client.get("/messages", headers={"Origin": ORIGIN, "X-Request-Id": "report-1234"})
+    finally:
+        logging.getLogger("twostep").removeHandler(logged)
+    assert crashed.status_code == 500
+    assert crashed.json()["code"] == "internal_error"
+    assert crashed.json()["requestId"] == crashed.headers["x-request-id"] == "report-1234"
+    assert (crashed.headers["x-frame-options"], crashed.headers["cache-control"]) == ("DENY", "no-store")
+    assert crashed.headers["access-control-allow-origin"] == ORIGIN
+    assert ("unexpected error", "report-1234") in logged.seen
+    large = client.post("/login", content=b"{" + b" " * 70_000 + b"}", headers={"Origin": ORIGIN})
+    assert large.status_code == 413
+    assert large.headers["access-control-allow-origin"] == ORIGIN
+
+
+@pytest.mark.parametrize(
+    ("listed", "expected"),
+    [
+        ("*", "every site"),
+        ("null", "not an origin"),
+        ("app.example.com", "not an origin"),
+        ("https://app.example.com/", "https://app.example.com"),
+        ("https://app.example.com/login", "not an origin"),
+        ("https://App.Example.com", "https://app.example.com"),
+        ("https://app.example.com:443", "https://app.example.com"),
+        ("https://bücher.example", "https://xn--bcher-kva.example"),
+        ("https://app.example.com:99999", "not an origin"),
+    ],
+)
+def test_a_cors_origin_no_browser_sends_is_refused_at_start(
+    tmp_path: Path, listed: str, expected: str
+) -> None:
+    """Before, any entry was taken as it was. `*` made every site a listed origin with credentials (the
+    CORS middleware answered each site's own origin and `Allow-Credentials: true`, so any page could call
+    the API as its visitor and read the answers), and an origin written other than as browsers send it
+    (a trailing slash, upper case, a default port) silently matched nothing. Both now stop the start with
+    the variable's name and, where there is one, the form that would match."""
+    with pytest.raises(ValidationError) as caught:
+        settings_for_tests(tmp_path, cors_origins=[listed])
+    message = describe_validation_error(caught.value)
+    assert message.startswith("TWOSTEP_CORS_ORIGINS: ")
+    assert expected in message
+
+
+def test_origins_as_browsers_send_them_are_accepted(make_container: Callable[..., Container]) -> None:
+    origins = ["http://localhost:8000", ORIGIN, "http://127.0.0.1:5173", "https://[::1]:8443"]
+    client = TestClient(create_app(make_container(cors_origins=origins)))
+    for origin in origins:
+        answer = client.get("/messages", headers={"Origin": origin})
+        assert answer.headers["access-control-allow-origin"] == origin
+    assert (
+        "access-control-allow-origin"
+        not in client.get("/messages", headers={"Origin": "https://evil.example"}).headers
+    )
 
 
 def test_login_without_second_factor_sets_the_cookie_for_the_web(

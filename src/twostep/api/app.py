@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from twostep import __version__
 from twostep.api import (
@@ -20,6 +19,7 @@ from twostep.api import (
     routes_tokens,
     routes_wellknown,
 )
+from twostep.api.cors import Cors
 from twostep.api.docs_pages import install_docs
 from twostep.api.errors import install_error_handlers
 from twostep.api.lifespan import Lifespan
@@ -71,8 +71,8 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
     adopt_routes(app, verification_router(container.settings))
     install_docs(app, container.settings)
     install_web(app)  # last, so API routes win
-    _add_cors(app, container)
     install_request_middleware(app)
+    _add_cors(app, container)  # outermost: the request middleware's own answers (413, 500) carry CORS too
     _declare_bearer_scheme(app)
     return app
 
@@ -106,7 +106,7 @@ def _add_cors(app: FastAPI, container: Container) -> None:
     origins = container.settings.cors_origins
     if origins:
         app.add_middleware(
-            CORSMiddleware,
+            Cors,
             allow_origins=origins,
             allow_credentials=True,
             allow_methods=cors_allow_methods(app),

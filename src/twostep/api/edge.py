@@ -30,6 +30,9 @@ the server does risks it at every expiry).
 httptools puts no limit on the size of a request's headers: within the read deadline one connection
 sent 200 MiB of them on loopback (0.4 s), all held in memory. A request whose request line and headers
 pass `MAX_HEADER_BYTES` is answered 431 and closed; no more of it is read or parsed.
+
+A request the parser refuses (both Content-Length and chunked, a folded header line) is answered 400
+`malformed_request` problem+json and closed, instead of uvicorn's bare text.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from twostep.api.middleware import SECURITY_HEADERS
 from twostep.settings import Settings
 
 logger = logging.getLogger("twostep.edge")
@@ -92,6 +96,12 @@ class SlowClientProtocol(HttpToolsProtocol):
         head = data[:room]
         self._header_bytes += len(head)
         return head, data[room:]
+
+    def send_400_response(self, msg: str) -> None:
+        """What the parser refused (ambiguous framing, a folded header): problem+json like every other
+        error, not uvicorn's bare text (its `msg` is logged already)."""
+        self.transport.write(malformed_request_answer(self.server_state.default_headers))
+        self.transport.close()
 
     def _refuse_large_headers(self) -> None:
         logger.info("refused a request whose headers passed %s bytes", MAX_HEADER_BYTES)
@@ -171,17 +181,26 @@ class SlowClientProtocol(HttpToolsProtocol):
 
 def header_too_large_answer(default_headers: list[tuple[bytes, bytes]]) -> bytes:
     """A whole 431 problem+json answer that closes the connection (written by the protocol: no app ran)."""
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Request Header Fields Too Large",
-            "status": 431,
-            "code": "headers_too_large",
-            "detail": f"The request line and headers are larger than {MAX_HEADER_BYTES} bytes.",
-        }
-    ).encode()
-    lines = [b"HTTP/1.1 431 Request Header Fields Too Large"]
-    lines += [name + b": " + value for name, value in default_headers]
+    detail = f"The request line and headers are larger than {MAX_HEADER_BYTES} bytes."
+    return closing_problem(
+        431, "Request Header Fields Too Large", "headers_too_large", detail, default_headers
+    )
+
+
+def malformed_request_answer(default_headers: list[tuple[bytes, bytes]]) -> bytes:
+    """A whole 400 problem+json answer, closing, for bytes the HTTP parser refused."""
+    detail = "The request is not valid HTTP/1.1 (its request line, headers or body framing)."
+    return closing_problem(400, "Bad Request", "malformed_request", detail, default_headers)
+
+
+def closing_problem(
+    status: int, title: str, code: str, detail: str, default_headers: list[tuple[bytes, bytes]]
+) -> bytes:
+    """A problem+json answer with the security headers every answer has, then `Connection: close`."""
+    problem = {"type": "about:blank", "title": title, "status": status, "code": code, "detail": detail}
+    body = json.dumps(problem).encode()
+    lines = [f"HTTP/1.1 {status} {title}".encode()]
+    lines += [name + b": " + value for name, value in (*default_headers, *SECURITY_HEADERS)]
     lines += [
         b"content-type: application/problem+json",
         b"content-length: " + str(len(body)).encode(),

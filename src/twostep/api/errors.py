@@ -162,6 +162,8 @@ def allowed_methods(request: Request, starlette_allow: str) -> str:
     for template, operations in request.app.openapi().get("paths", {}).items():
         if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
             methods.update(method.upper() for method in operations)
+    if "GET" in methods:
+        methods.add("HEAD")  # served as the GET (api.request_middleware)
     return ", ".join(sorted(methods))
 
 
@@ -204,6 +206,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return http_error_response(request, error)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
-        logger.error("unexpected error", exc_info=error)
-        return problem(500, "internal_error", "Something went wrong on our side; it has been logged.")
+    async def _unexpected(_: Request, __: Exception) -> JSONResponse:
+        # Starlette's last resort, outside every middleware: the request middleware has logged and
+        # answered a bug already; this answer is sent only for a failure in a middleware itself.
+        return internal_error()
+
+
+def internal_error() -> JSONResponse:
+    """A bug's answer: nothing of the error itself."""
+    return problem(500, "internal_error", "Something went wrong on our side; it has been logged.")

@@ -4,8 +4,9 @@ Both are Structured Field lists of one item each, named by the limit's stable na
 number or an account): `RateLimit-Policy: "ip_login_rate";q=60;w=60` says the policy (quota `q` per window
 `w` seconds; no `w` for a lock without one) and `RateLimit: "ip_login_rate";r=0;t=42` what is left of it
 (`r` units, until `t` seconds from now). `Retry-After` stays beside them for clients that know only it.
-An admitted request that passed counted limits gets both fields too, one item per limit (for example
-`POST /verifications`: the number's caps, the caller's rate); answers that passed none carry neither.
+An admitted request that passed counted limits gets both fields too, one item per limit that counts the
+caller itself (its address or API key, `services.limit_report`: never a number's caps or an account's,
+which would tell a stranger about others' requests); answers that passed none carry neither.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The one pure-ASGI middleware every request passes: request id, body limit, RateLimit fields, security
-headers and the request observers (the Prometheus request metrics), in a single layer.
+"""The one pure-ASGI middleware every request passes (but a CORS preflight, answered by `api.cors` outside
+it): request id, body limit, RateLimit fields, security headers and the request observers (the
+Prometheus request metrics), in a single layer.
 
 They used to be four layers (request id, body limit, rate-limit report, metrics), each with its own
 `send` wrapper and call frame on every request; one layer does the same work with one of each.
@@ -11,12 +12,16 @@ What each part does, in the order a request meets it:
   reads it, or while it streams in (then only if no answer has started).
 - RateLimit fields: the limits the request passed, on a successful answer (`ratelimit_headers`).
 - Security headers on every answer (unless the route set its own value).
+- HEAD: served as the GET without its body, wherever GET is served.
+- A bug: logged ("unexpected error", with the request id) and answered 500 problem+json here, with the
+  request id and the headers above (Starlette's last-resort handler, outside this layer, had neither).
 - Observers: told method, route template (never the raw path), status and seconds once the request is
   done; the status is 500 when the app failed before answering.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -39,6 +44,8 @@ from twostep.api.middleware import (
 from twostep.api.ratelimit_headers import report_headers
 from twostep.logs import request_id_var
 from twostep.services.limit_report import close_report, open_report
+
+logger = logging.getLogger("twostep.api")
 
 # (method, route template or "unmatched", status, seconds)
 RequestObserver = Callable[[str, str, int, float], None]
@@ -88,32 +95,59 @@ class RequestMiddleware:
                 raise BodyTooLarge
             return message
 
+        served, app_send = (scope, edge_send) if scope["method"] != "HEAD" else as_get(scope, edge_send)
         try:
             declared = header(scope, b"content-length")
             if declared.isdigit() and int(declared) > max_bytes:
                 await self._refuse(scope, receive, edge_send)
                 return
             try:
-                await self.app(scope, counting_receive, edge_send)
-            except BodyTooLarge:
-                if answered:  # too late for a 413
+                await self.app(served, counting_receive, app_send)
+            except Exception as error:
+                if answered:  # too late for an answer of this layer's own
                     raise
-                await self._refuse(scope, receive, edge_send)
+                await self._failed(scope, receive, edge_send, error)
         finally:
             close_report(report_token)
             request_id_var.reset(id_token)
             if self.observers:
-                route = getattr(scope.get("route"), "path", None) or "unmatched"
-                elapsed = time.perf_counter() - started_at
-                method = str(scope.get("method", ""))
-                for observe in self.observers:
-                    observe(method, route, status, elapsed)
+                self._observe(str(scope.get("method", "")), served, status, time.perf_counter() - started_at)
+
+    def _observe(self, method: str, served: Scope, status: int, elapsed: float) -> None:
+        route = getattr(served.get("route"), "path", None) or "unmatched"
+        for observe in self.observers:
+            observe(method, route, status, elapsed)
+
+    async def _failed(self, scope: Scope, receive: Receive, send: Send, error: Exception) -> None:
+        """A body over the limit: 413. A bug: its 500, logged and answered here while the request id is
+        set, so the traceback's log line and the answer both carry it (Starlette's last-resort handler
+        runs outside this layer), then raised again for the server to log (and a test client to raise)."""
+        if isinstance(error, BodyTooLarge):
+            await self._refuse(scope, receive, send)
+            return
+        from twostep.api.errors import internal_error  # here: api.errors imports this module's neighbours
+
+        logger.error("unexpected error", exc_info=error)
+        await internal_error()(scope, receive, send)
+        raise error
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         from twostep.api.errors import problem  # here: api.errors imports this module's neighbours
 
         detail = f"The body is larger than {self.max_bytes} bytes."
         await problem(413, "body_too_large", detail)(scope, receive, send)
+
+
+def as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
+    """A HEAD request served as its GET without the body (RFC 9110: HEAD wherever GET is). The app gets
+    a copy of the scope: the server reads the original's method to send no body, and so does `send`."""
+
+    async def bodiless(message: Message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": b""}
+        await send(message)
+
+    return {**scope, "method": "GET"}, bodiless
 
 
 def install_request_middleware(app: FastAPI) -> None:

@@ -21,6 +21,7 @@ from pydantic import ConfigDict, Field, StrictInt, StrictStr
 from twostep.api.deps import ContainerDep, ContextDep
 from twostep.api.idempotency import IdempotentRoute, idempotent
 from twostep.api.locale_input import LocaleField, with_locale
+from twostep.api.responses import errors
 from twostep.api.schema_model import ApiModel
 from twostep.api.verification_compat import FlowrouteCompatRoute, FlowrouteCreatedOut, compat_error
 from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRoute, flowroute_error
@@ -53,6 +54,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         503: "ServiceUnavailable: SMS delivery or storage failed.",
     }.items()
 }
+# The body limit answers before any route, in the problem+json shape of the rest of the service.
+BODY_TOO_LARGE = errors(413)
 
 
 class VerificationCreateRequest(ApiModel):
@@ -266,7 +269,10 @@ def verification_router(
             create_verification_flowroute,
             methods=["POST"],
             response_model=FlowrouteCreatedOut,
-            responses={400: ERRORS[400] | {"description": "Every refusal (Flowroute's status)."}},
+            responses={
+                **BODY_TOO_LARGE,
+                400: ERRORS[400] | {"description": "Every refusal (Flowroute's status)."},
+            },
         )
     else:
         router = APIRouter(tags=["verification"], route_class=VerificationRoute)
@@ -275,7 +281,7 @@ def verification_router(
             create_verification,
             methods=["POST"],
             response_model=VerificationCreatedOut,
-            responses=ERRORS,
+            responses=ERRORS | BODY_TOO_LARGE,
         )
     router.add_api_route(
         path, check_verification, methods=["GET"], response_model=VerificationSuccessOut, responses=ERRORS
