@@ -222,7 +222,9 @@ def _wire(
         metrics=metrics,
     )
     code_hasher = CodeHasher(keys.otp_hmac_key)
-    receipts = DeliveryReceipts(store=storage, challenges=storage, audit=audit, clock=clock, metrics=metrics)
+    receipts = DeliveryReceipts(
+        store=storage, challenges=storage, audit=audit, clock=clock, metrics=metrics, accounts=storage
+    )
     codes = ChallengeService(
         store=storage,
         sender=sender,
