@@ -199,6 +199,30 @@ def test_deleting_my_account(make_container: Callable[..., Container], storage: 
         assert PHONE not in str(kept)
 
 
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_a_sign_in_begun_before_the_deletion_can_neither_resend_nor_be_guessed_at(
+    make_container: Callable[..., Container], storage: str
+) -> None:
+    """Before, a sign-in whose password step passed before the account was deleted could still resend
+    its code (a text to the deleted person's number, on every resend) and guess at it (each wrong code
+    audited as `code_failed` under the account's real id, after the deletion had pseudonymised its
+    trail). Both now answer 404 `challenge_not_found`, as its right code already did."""
+    container = make_container(storage=storage)
+    with TestClient(create_app(container)) as client:
+        user = register(client)
+        sign_in(client, container)  # proves the number
+        started = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+        otp_id = started.json()["otpId"]
+        container.account.delete(user["id"])
+        texts = len(container.storage.list_outbox(to=PHONE, last=100))
+        resent = client.post(f"/otp/{otp_id}/resend")
+        assert resent.status_code == 404 and resent.json()["code"] == "challenge_not_found", resent.text
+        guessed = client.post(f"/otp/{otp_id}/verify", json={"otp": "000000"})
+        assert guessed.status_code == 404 and guessed.json()["code"] == "challenge_not_found", guessed.text
+    assert len(container.storage.list_outbox(to=PHONE, last=100)) == texts
+    assert container.audit.tail(user_id=user["id"]) == []
+
+
 def test_a_token_of_an_unknown_key_while_the_keys_cannot_be_read_answers_503(
     client: TestClient, container: Container, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
