@@ -173,6 +173,26 @@ def test_lock_ends_sessions_and_refuses_sign_in(client: TestClient, container: C
     sign_in(client, container)
 
 
+@pytest.mark.parametrize("route", ["resend", "send"])
+def test_a_sign_in_begun_before_a_lock_gets_no_more_codes(
+    client: TestClient, container: Container, route: str
+) -> None:
+    """Before, a sign-in whose password step passed before `twostep users lock` could still have codes
+    texted (`/otp/{otpId}/resend` or `/send`), each to the owner's phone and paid for, though none
+    could be used: the check before a new code read only the wrong-code lock. Now 403 account_locked."""
+    user = register(client)
+    sign_in(client, container)  # proves the number
+    started = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+    otp_id = started.json()["otpId"]
+    container.account.lock(user["id"])
+    texts = len(container.storage.list_outbox(to=PHONE, last=100))
+    again = client.post(f"/otp/{otp_id}/{route}", json={"channel": "sms"})
+    assert again.status_code == 403 and again.json()["code"] == "account_locked", again.text
+    assert len(container.storage.list_outbox(to=PHONE, last=100)) == texts
+    container.account.unlock(user["id"])
+    assert client.post(f"/otp/{otp_id}/{route}", json={"channel": "sms"}).status_code == 202
+
+
 @pytest.mark.parametrize("storage", ["memory", "sqlite"])
 def test_deleting_my_account(make_container: Callable[..., Container], storage: str) -> None:
     container = make_container(storage=storage)
