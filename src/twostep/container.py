@@ -397,5 +397,6 @@ def _wire(
         (storage, codes, audit, clock),
         (login_spec, account_spec, container.verification),
         container.tenants,
+        limits.check_second_factor_allowed,
     )
     return container

@@ -218,6 +218,32 @@ def test_a_deleted_accounts_code_gets_no_fallback_and_its_receipts_do_not_name_i
     assert all(e.detail["purpose"] == "login" for e in receipts)
 
 
+def test_a_locked_accounts_sign_in_gets_no_fallback_code(make_container: Callable[..., Container]) -> None:
+    """Before, a failure receipt for the text of a sign-in begun before `twostep users lock` sent a
+    fresh code by WhatsApp (to the owner's phone, paid for) that no sign-in could use; a resend is
+    refused then, and so is the fallback now, audited as refused."""
+    from twostep.services.registration import Registration
+
+    app = make_container(storage="sqlite", fallback_channels=["whatsapp", "voice"])
+    user = app.registration.register(
+        Registration(
+            email="locked@example.com",
+            password="correct horse battery staple",
+            first_name="A",
+            last_name="L",
+            phone=PHONE,
+        )
+    )
+    started = app.login.start("locked@example.com", "correct horse battery staple")
+    texted = app.storage.latest_delivery(started.otp_id)  # type: ignore[union-attr]
+    assert texted is not None
+    app.account.lock(user.id)
+    assert app.receipts.apply(Receipt(texted.provider, texted.message_id, "failed")) == "recorded"  # type: ignore[union-attr]
+    assert messages(app, "whatsapp") == messages(app, "voice") == []
+    (event,) = [e for e in app.audit.tail() if e.event == "code_fallback"]
+    assert event.detail["outcome"] == "refused" and event.detail["reason"] == "account_locked"
+
+
 def test_a_sign_in_fallback_call_speaks_the_account_language(
     make_container: Callable[..., Container],
 ) -> None:
