@@ -5,9 +5,10 @@ Both are closeable and usable as context managers; each raises one typed error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -40,6 +41,10 @@ DEFAULT_TIMEOUT = 10.0
 # (TWOSTEP_HTTP_KEEP_ALIVE_SECONDS); a request sent on one as the server closes it is lost, so the
 # client lets go first (httpx's own default is the same 5 s).
 KEEPALIVE_EXPIRY_SECONDS = 4.0
+# The longest wait a `Retry-After` is read as (the service's own are at most until the UTC day ends).
+MAX_RETRY_AFTER_SECONDS = 86_400
+
+T = TypeVar("T")
 
 
 def _limits() -> httpx.Limits:
@@ -57,14 +62,22 @@ def _base_url(endpoint: str) -> str:
 def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deeply to read
         return None
     return data if isinstance(data, dict) else None
 
 
 def _retry_after(response: httpx.Response) -> int | None:
-    value = response.headers.get("retry-after", "")
-    return int(value) if value.isdigit() else None
+    """Seconds as ASCII digits (not `²` or `٣`, which `isdigit` accepts), at most a day."""
+    value = response.headers.get("retry-after", "").strip()
+    if not (value.isascii() and value.isdigit()):
+        return None
+    digits = value.lstrip("0") or "0"  # int() refuses over 4300 digits: a long value is just long
+    return MAX_RETRY_AFTER_SECONDS if len(digits) > 6 else min(int(digits), MAX_RETRY_AFTER_SECONDS)
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _idempotency(key: str | None) -> dict[str, str]:
@@ -167,7 +180,7 @@ class SMSAuthClient(_Closeable):
         raise SMSAuthError(
             str(body.get("message") or response.reason_phrase),
             str(body.get("reason") or "HTTPError"),
-            body.get("attempts_left"),
+            _int_or_none(body.get("attempts_left")),
             response.status_code,
             _retry_after(response),
         )
@@ -221,7 +234,7 @@ class TwoStepClient(_Closeable):
         """`locale` (a BCP 47 tag): the language the account's code texts are written in."""
         body = {"email": email, "password": password, "phoneNumber": phone_number}
         body |= {"firstName": first_name, "lastName": last_name, "locale": locale}
-        return User.of(self._call("POST", "/register", json={k: v for k, v in body.items() if v is not None}))
+        return self._call("POST", "/register", User.of, json={k: v for k, v in body.items() if v is not None})
 
     def login(
         self, email: str, password: str, *, idempotency_key: str | None = None, locale: str | None = None
@@ -230,20 +243,13 @@ class TwoStepClient(_Closeable):
         same `idempotency_key` gets the same challenge and texts nothing again. `locale` chooses the
         language of the text (before the account's own and the number's country)."""
         body = {"email": email, "password": password} | ({"locale": locale} if locale else {})
-        data = self._call("POST", "/login", json=body, headers=_idempotency(idempotency_key))
-        if "accessToken" in data:
-            return self._keep(TokenPair.of(data))
-        return LoginChallenge(
-            otp_id=data["otpId"],
-            redirect_path=data["redirectPath"],
-            expires_at=datetime.fromisoformat(data["expiresAt"]),
-            destination=data["destination"],
-            resend_after=datetime.fromisoformat(data["resendAfter"]),
-            channels=tuple(data.get("channels", ("sms",))),  # servers before `channels`: SMS only
+        answer = self._call(
+            "POST", "/login", _challenge_or_tokens, json=body, headers=_idempotency(idempotency_key)
         )
+        return self._keep(answer) if isinstance(answer, TokenPair) else answer
 
     def verify(self, otp_id: str, code: str) -> TokenPair:
-        return self._keep(TokenPair.of(self._call("POST", f"/otp/{otp_id}/verify", json={"otp": code})))
+        return self._keep(self._call("POST", f"/otp/{otp_id}/verify", TokenPair.of, json={"otp": code}))
 
     def resend(
         self,
@@ -257,57 +263,59 @@ class TwoStepClient(_Closeable):
         fields = {"locale": locale, "channel": channel}
         chosen = {name: value for name, value in fields.items() if value}
         body: dict[str, Any] = {"json": chosen} if chosen else {}
-        data = self._call("POST", f"/otp/{otp_id}/resend", headers=_idempotency(idempotency_key), **body)
-        return CodeResent(
-            datetime.fromisoformat(data["expiresAt"]), datetime.fromisoformat(data["resendAfter"])
+        return self._call(
+            "POST", f"/otp/{otp_id}/resend", _code_resent, headers=_idempotency(idempotency_key), **body
         )
 
     def refresh(self, refresh_token: str | None = None) -> TokenPair:
         token = refresh_token or self._tokens().refresh_token
-        return self._keep(TokenPair.of(self._call("POST", "/token/refresh", json={"refreshToken": token})))
+        return self._keep(self._call("POST", "/token/refresh", TokenPair.of, json={"refreshToken": token}))
 
     def logout(self, refresh_token: str | None = None) -> None:
         token = refresh_token or self._tokens().refresh_token
-        self._call("POST", "/logout", json={"refreshToken": token})
+        self._call("POST", "/logout", _nothing, json={"refreshToken": token})
         self.tokens = None
 
     def hello(self, access_token: str | None = None) -> str:
-        return str(self._call("GET", "/hello", token=access_token or self._tokens().access_token)["message"])
+        token = access_token or self._tokens().access_token
+        return self._call("GET", "/hello", lambda data: str(data["message"]), token=token)
 
     def set_locale(self, locale: str | None, access_token: str | None = None) -> User:
         """The language of your code texts (None: the number's country decides)."""
         token = access_token or self._tokens().access_token
-        return User.of(self._call("PUT", "/me/locale", json={"locale": locale}, token=token))
+        return self._call("PUT", "/me/locale", User.of, json={"locale": locale}, token=token)
 
     def me(self, access_token: str | None = None) -> User:
-        return User.of(self._call("GET", "/me", token=access_token or self._tokens().access_token))
+        return self._call("GET", "/me", User.of, token=access_token or self._tokens().access_token)
 
     def messages(self, limit: int = 20, cursor: str | None = None) -> MessagePage:
         params: dict[str, str | int] = {"limit": limit} | ({"cursor": cursor} if cursor else {})
-        data = self._call("GET", "/messages", params=params)
-        return MessagePage([Message.of(m) for m in data["messages"]], data.get("nextCursor"))
+        return self._call("GET", "/messages", _message_page, params=params)
 
     def post_message(self, content: str, access_token: str | None = None) -> Message:
         token = access_token or self._tokens().access_token
-        return Message.of(self._call("POST", "/messages", json={"content": content}, token=token))
+        return self._call("POST", "/messages", Message.of, json={"content": content}, token=token)
 
     def sessions(self, access_token: str | None = None) -> list[SessionInfo]:
         """Where this user is signed in, newest first; `current` marks this client's session."""
-        data = self._call("GET", "/sessions", token=access_token or self._tokens().access_token)
-        return [SessionInfo.of(item) for item in data["sessions"]]
+        token = access_token or self._tokens().access_token
+        return self._call(
+            "GET", "/sessions", lambda data: [SessionInfo.of(i) for i in data["sessions"]], token=token
+        )
 
     def end_session(self, session_id: str, access_token: str | None = None) -> None:
-        self._call("DELETE", f"/sessions/{session_id}", token=access_token or self._tokens().access_token)
+        token = access_token or self._tokens().access_token
+        self._call("DELETE", f"/sessions/{session_id}", _nothing, token=token)
 
     def end_other_sessions(self, access_token: str | None = None) -> int:
         """Sign out everywhere else; returns how many sessions ended."""
-        data = self._call("DELETE", "/sessions", token=access_token or self._tokens().access_token)
-        return int(data["ended"])
+        token = access_token or self._tokens().access_token
+        return self._call("DELETE", "/sessions", lambda data: int(data["ended"]), token=token)
 
     def delete_account(self, current_password: str, access_token: str | None = None) -> None:
         """Delete the account (every session ends, personal data is erased)."""
         token = access_token or self._tokens().access_token
-        self._call("DELETE", "/me", json={"currentPassword": current_password}, token=token)
+        self._call("DELETE", "/me", _nothing, json={"currentPassword": current_password}, token=token)
         self.tokens = None
 
     def _tokens(self) -> TokenPair:
@@ -323,12 +331,17 @@ class TwoStepClient(_Closeable):
         self,
         method: str,
         path: str,
+        parse: Callable[[dict[str, Any]], T],
         *,
         token: str | None = None,
         headers: dict[str, str] | None = None,
         **kwargs: Any,
-    ) -> dict[str, Any]:
-        """Raises: TwoStepAPIError."""
+    ) -> T:
+        """The answer as `parse` reads it.
+
+        Raises: TwoStepAPIError: an error answer, no answer (`connection_error`), or a success whose body
+        is not the documented one (`invalid_response`: a proxy's page, a different service).
+        """
         headers = (headers or {}) | ({"Authorization": f"Bearer {token}"} if token else {})
         try:
             response = self._http.request(method, path, headers=headers, **kwargs)
@@ -336,12 +349,51 @@ class TwoStepClient(_Closeable):
             raise TwoStepAPIError(0, "connection_error", str(exc) or type(exc).__name__) from exc
         body = _json_or_none(response)
         if response.is_success:
-            return body or {}
+            try:
+                return parse({} if body is None and not response.content else _answer_body(body))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise TwoStepAPIError(
+                    response.status_code,
+                    "invalid_response",
+                    "The answer is not the documented one (a proxy's page?)",
+                ) from exc
         body = body or {}
         raise TwoStepAPIError(
             response.status_code,
             str(body.get("code") or "http_error"),
             str(body.get("detail") or response.reason_phrase),
-            body.get("attemptsRemaining"),
+            _int_or_none(body.get("attemptsRemaining")),
             _retry_after(response),
         )
+
+
+def _answer_body(body: dict[str, Any] | None) -> dict[str, Any]:
+    """Raises: ValueError for a body that is not a JSON object."""
+    if body is None:
+        raise ValueError("not a JSON object")
+    return body
+
+
+def _nothing(_: dict[str, Any]) -> None:
+    """For calls answered 204 (or whatever body a success has)."""
+
+
+def _challenge_or_tokens(data: dict[str, Any]) -> LoginChallenge | TokenPair:
+    if "accessToken" in data:
+        return TokenPair.of(data)
+    return LoginChallenge(
+        otp_id=str(data["otpId"]),
+        redirect_path=str(data["redirectPath"]),
+        expires_at=datetime.fromisoformat(data["expiresAt"]),
+        destination=str(data["destination"]),
+        resend_after=datetime.fromisoformat(data["resendAfter"]),
+        channels=tuple(data.get("channels", ("sms",))),  # servers before `channels`: SMS only
+    )
+
+
+def _code_resent(data: dict[str, Any]) -> CodeResent:
+    return CodeResent(datetime.fromisoformat(data["expiresAt"]), datetime.fromisoformat(data["resendAfter"]))
+
+
+def _message_page(data: dict[str, Any]) -> MessagePage:
+    return MessagePage([Message.of(m) for m in data["messages"]], data.get("nextCursor"))

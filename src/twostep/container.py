@@ -222,7 +222,9 @@ def _wire(
         metrics=metrics,
     )
     code_hasher = CodeHasher(keys.otp_hmac_key)
-    receipts = DeliveryReceipts(store=storage, challenges=storage, audit=audit, clock=clock, metrics=metrics)
+    receipts = DeliveryReceipts(
+        store=storage, challenges=storage, audit=audit, clock=clock, metrics=metrics, accounts=storage
+    )
     codes = ChallengeService(
         store=storage,
         sender=sender,
@@ -395,5 +397,6 @@ def _wire(
         (storage, codes, audit, clock),
         (login_spec, account_spec, container.verification),
         container.tenants,
+        limits.check_second_factor_allowed,
     )
     return container

@@ -3,6 +3,8 @@ kept apart so `container.py` stays one screen of wiring."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from twostep.domain.clock import Clock
 from twostep.domain.ports import Storage
 from twostep.services.audit import AuditService
@@ -20,10 +22,12 @@ def attach_fallback(
     parts: tuple[Storage, ChallengeService, AuditService, Clock],
     specs: tuple[CodeSpec, CodeSpec, VerificationService],
     tenants: TenantDirectory,
+    second_step_allowed: Callable[[str], None] | None = None,
 ) -> ChannelFallback | None:
     """The fallback `receipts` calls for a failed text, when channels are configured for it (else None).
 
-    `specs` are the sign-in code's, the account codes' and the verification service (its default code).
+    `specs` are the sign-in code's, the account codes' and the verification service (its default code);
+    `second_step_allowed` raises for an account whose sign-in may get no more codes (locked).
     """
     if not settings.fallback_channels:
         return None
@@ -45,6 +49,7 @@ def attach_fallback(
         users=storage,
         tenants=tenants.tenant,
         tenant_spec=lambda tenant: verification.code_spec(tenant=tenant),
+        second_step_allowed=second_step_allowed,
     )
     receipts.on_failure(fallback.after_failure)
     receipts.on_bound(fallback.forgo)

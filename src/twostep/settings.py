@@ -33,6 +33,7 @@ from pydantic_settings import (
 
 from twostep.channels import registry
 from twostep.domain.locales import LOCALE_TAG
+from twostep.domain.models import TENANT_NAME
 from twostep.domain.numbers import DEFAULT_ALLOWED_TYPES, NUMBER_TYPES
 
 Stage = Literal["dev", "staging", "prod"]
@@ -46,7 +47,6 @@ DEFAULT_VERIFY_TEMPLATE = "{code} is your {org} verification code. It expires in
 CommaList = Annotated[list[str], NoDecode]
 # Google's app hash: the first 11 base64 characters of a SHA-256 over the package name and signing key.
 APP_HASH = re.compile(r"[A-Za-z0-9+/]{11}")
-TENANT_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 class TenantSettings(BaseModel):

@@ -217,6 +217,35 @@ def test_keys_file_and_wrong_keys(keyed: Callable[..., tuple[TestClient, Contain
         assert create(client, key, "o", A_PHONE).status_code == 401
 
 
+def test_one_key_for_two_tenants_is_refused_at_start(tmp_path: Path) -> None:
+    """Before, a key listed for two tenants (an operator's slip, or a keys file line copied for a new
+    tenant) started, and the key silently acted as whichever tenant came last: the other tenant's caller
+    got that tenant's `auth_id`s, caps and texts. Start-up now refuses it, naming the tenants only."""
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"bank:{SHOP}\n", encoding="utf-8")
+    for values in (
+        {"verify_api_keys": [f"shop:{SHOP}", f"bank:{SHOP}"]},
+        {"verify_api_keys": [f"shop:{SHOP}"], "verify_api_keys_file": keys},
+    ):
+        with pytest.raises(ConfigurationError, match=r"two tenants \(shop and bank\)") as refused:
+            build(settings_for_tests(tmp_path, **values), storage=MemoryStorage())
+        assert SHOP not in str(refused.value)
+    build(settings_for_tests(tmp_path, verify_api_keys=[f"shop:{SHOP}", f"shop:{SHOP}"])).close()
+
+
+@pytest.mark.parametrize(
+    "line", ["my shop:a-key-0123456789", "sh\u00f6p:a-key-0123456789", ":a-key-0123456789"]
+)
+def test_a_keys_file_tenant_name_is_checked_as_the_setting_is(tmp_path: Path, line: str) -> None:
+    """Before, the keys file took any tenant name (`my shop`, `shöp`) that `TWOSTEP_VERIFY_API_KEYS`
+    refuses; the error names the entry's line, never its text (it holds the key)."""
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"# tenants\n{line}\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="API key entry 2: ") as refused:
+        build(settings_for_tests(tmp_path, verify_api_keys_file=keys), storage=MemoryStorage())
+    assert "a-key-0123456789" not in str(refused.value)
+
+
 def test_flowroute_client_works_with_a_tenant_key(keyed: Callable[..., tuple[TestClient, Container]]) -> None:
     client, container = keyed()
     transport = httpx.MockTransport(

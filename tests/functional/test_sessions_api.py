@@ -173,6 +173,26 @@ def test_lock_ends_sessions_and_refuses_sign_in(client: TestClient, container: C
     sign_in(client, container)
 
 
+@pytest.mark.parametrize("route", ["resend", "send"])
+def test_a_sign_in_begun_before_a_lock_gets_no_more_codes(
+    client: TestClient, container: Container, route: str
+) -> None:
+    """Before, a sign-in whose password step passed before `twostep users lock` could still have codes
+    texted (`/otp/{otpId}/resend` or `/send`), each to the owner's phone and paid for, though none
+    could be used: the check before a new code read only the wrong-code lock. Now 403 account_locked."""
+    user = register(client)
+    sign_in(client, container)  # proves the number
+    started = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+    otp_id = started.json()["otpId"]
+    container.account.lock(user["id"])
+    texts = len(container.storage.list_outbox(to=PHONE, last=100))
+    again = client.post(f"/otp/{otp_id}/{route}", json={"channel": "sms"})
+    assert again.status_code == 403 and again.json()["code"] == "account_locked", again.text
+    assert len(container.storage.list_outbox(to=PHONE, last=100)) == texts
+    container.account.unlock(user["id"])
+    assert client.post(f"/otp/{otp_id}/{route}", json={"channel": "sms"}).status_code == 202
+
+
 @pytest.mark.parametrize("storage", ["memory", "sqlite"])
 def test_deleting_my_account(make_container: Callable[..., Container], storage: str) -> None:
     container = make_container(storage=storage)
@@ -197,6 +217,30 @@ def test_deleting_my_account(make_container: Callable[..., Container], storage: 
         assert all(e.ip is None and e.email_hash is None and e.phone_masked is None for e in kept)
         register(client)  # the email and the phone number are free again
         assert PHONE not in str(kept)
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_a_sign_in_begun_before_the_deletion_can_neither_resend_nor_be_guessed_at(
+    make_container: Callable[..., Container], storage: str
+) -> None:
+    """Before, a sign-in whose password step passed before the account was deleted could still resend
+    its code (a text to the deleted person's number, on every resend) and guess at it (each wrong code
+    audited as `code_failed` under the account's real id, after the deletion had pseudonymised its
+    trail). Both now answer 404 `challenge_not_found`, as its right code already did."""
+    container = make_container(storage=storage)
+    with TestClient(create_app(container)) as client:
+        user = register(client)
+        sign_in(client, container)  # proves the number
+        started = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+        otp_id = started.json()["otpId"]
+        container.account.delete(user["id"])
+        texts = len(container.storage.list_outbox(to=PHONE, last=100))
+        resent = client.post(f"/otp/{otp_id}/resend")
+        assert resent.status_code == 404 and resent.json()["code"] == "challenge_not_found", resent.text
+        guessed = client.post(f"/otp/{otp_id}/verify", json={"otp": "000000"})
+        assert guessed.status_code == 404 and guessed.json()["code"] == "challenge_not_found", guessed.text
+    assert len(container.storage.list_outbox(to=PHONE, last=100)) == texts
+    assert container.audit.tail(user_id=user["id"]) == []
 
 
 def test_a_token_of_an_unknown_key_while_the_keys_cannot_be_read_answers_503(

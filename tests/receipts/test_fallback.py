@@ -180,6 +180,70 @@ def test_a_sign_in_code_falls_back_too(make_container: Callable[..., Container])
     assert event.user_id is not None and event.detail["purpose"] == "login"
 
 
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_a_deleted_accounts_code_gets_no_fallback_and_its_receipts_do_not_name_it(
+    make_container: Callable[..., Container], storage: str
+) -> None:
+    """Before, a receipt arriving after `twostep users delete` (or DELETE /me) for the account's sign-in
+    text sent the deleted person a fresh code by WhatsApp, and wrote the account's real id (and masked
+    number) into the trail three times, after deletion had pseudonymised it."""
+    from twostep.services.registration import Registration
+
+    app = make_container(storage=storage, fallback_channels=["whatsapp", "voice"])
+    user = app.registration.register(
+        Registration(
+            email="gone@example.com",
+            password="correct horse battery staple",
+            first_name="A",
+            last_name="L",
+            phone=PHONE,
+        )
+    )
+    first = app.login.start("gone@example.com", "correct horse battery staple")
+    second = app.login.start("gone@example.com", "correct horse battery staple")
+    texts = [app.storage.latest_delivery(c.otp_id) for c in (first, second)]  # type: ignore[union-attr]
+    app.account.delete(user.id)
+    sent_before = len(messages(app))
+    failed, delivered = texts
+    assert failed is not None and delivered is not None
+    assert (
+        app.receipts.apply(Receipt(failed.provider, failed.message_id, "undelivered", "30003")) == "recorded"
+    )  # type: ignore[union-attr]
+    assert app.receipts.apply(Receipt(delivered.provider, delivered.message_id, "delivered")) == "recorded"  # type: ignore[union-attr]
+    assert len(messages(app)) == sent_before  # nothing more goes to the deleted account's number
+    assert all(e.user_id != user.id for e in app.audit.tail(limit=100))
+    receipts = [e for e in app.audit.tail(limit=100) if e.detail.get("source") == "receipt"]
+    assert [e.event for e in receipts] == ["code_delivery_failed", "code_delivered"]
+    assert all(e.user_id is None and e.phone_masked is None for e in receipts)
+    assert all(e.detail["purpose"] == "login" for e in receipts)
+
+
+def test_a_locked_accounts_sign_in_gets_no_fallback_code(make_container: Callable[..., Container]) -> None:
+    """Before, a failure receipt for the text of a sign-in begun before `twostep users lock` sent a
+    fresh code by WhatsApp (to the owner's phone, paid for) that no sign-in could use; a resend is
+    refused then, and so is the fallback now, audited as refused."""
+    from twostep.services.registration import Registration
+
+    app = make_container(storage="sqlite", fallback_channels=["whatsapp", "voice"])
+    user = app.registration.register(
+        Registration(
+            email="locked@example.com",
+            password="correct horse battery staple",
+            first_name="A",
+            last_name="L",
+            phone=PHONE,
+        )
+    )
+    started = app.login.start("locked@example.com", "correct horse battery staple")
+    texted = app.storage.latest_delivery(started.otp_id)  # type: ignore[union-attr]
+    assert texted is not None
+    app.account.lock(user.id)
+    assert app.receipts.apply(Receipt(texted.provider, texted.message_id, "failed")) == "recorded"  # type: ignore[union-attr]
+    assert messages(app, "whatsapp") == messages(app, "voice") == []
+    (event,) = [e for e in app.audit.tail() if e.event == "code_fallback"]
+    assert event.detail["outcome"] == "refused" and event.detail["reason"] == "account_locked"
+
+
 def test_a_sign_in_fallback_call_speaks_the_account_language(
     make_container: Callable[..., Container],
 ) -> None:

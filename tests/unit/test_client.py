@@ -86,6 +86,70 @@ def test_accounts_error_carries_problem_fields() -> None:
     )
 
 
+def raw_answer(status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> httpx.MockTransport:
+    """An answer with header bytes as a server or proxy sends them (httpx reads them as Latin-1)."""
+    return httpx.MockTransport(lambda _: httpx.Response(status, content=body, headers=headers))
+
+
+JSON = [(b"content-type", b"application/json")]
+LIMITED = b'{"code": "rate_limited", "detail": "Too many.", "reason": "RateLimited", "message": "Too many."}'
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "retry_after"),
+    [
+        (429, LIMITED, [*JSON, (b"retry-after", b"\xb2")], None),  # `²`: str.isdigit, yet no int()
+        (429, LIMITED, [*JSON, (b"retry-after", b"9" * 5000)], 86_400),  # over int()'s 4300 digits
+        (429, LIMITED, [*JSON, (b"retry-after", b" 30 ")], 30),
+        (502, b"[" * 100_000 + b"]" * 100_000, JSON, None),  # nested too deeply for json.loads
+        (200, b"<html>captive portal</html>", [(b"content-type", b"text/html")], None),
+        (200, b"{}", JSON, None),
+        (
+            200,
+            b'{"accessToken": "a", "tokenType": "Bearer", "expiresIn": "soon", "refreshToken": "r"}',
+            JSON,
+            None,
+        ),
+    ],
+)
+def test_every_answer_becomes_the_one_typed_error(
+    status: int, body: bytes, headers: list[tuple[bytes, bytes]], retry_after: int | None
+) -> None:
+    """Before, such answers (from the service, a proxy or a captive portal) raised ValueError,
+    RecursionError or KeyError out of the clients, whose docs promise one typed error."""
+    with (
+        TwoStepClient("localhost:1", transport=raw_answer(status, body, headers)) as api,
+        pytest.raises(TwoStepAPIError) as raised,
+    ):
+        api.verify("otp-1", "123456")
+    assert raised.value.status == status and raised.value.retry_after == retry_after
+    if status == 200:
+        assert raised.value.code == "invalid_response"
+    with SMSAuthClient("localhost:1", transport=raw_answer(status, body, headers)) as sms:
+        if status == 200 and body.startswith(b"{"):
+            sms.create_auth("a", "+14155552671")  # answered as the dict it is (Flowroute's client's way)
+            return
+        with pytest.raises(SMSAuthError) as failed:
+            sms.create_auth("a", "+14155552671")
+    assert failed.value.status == status and failed.value.retry_after == retry_after
+
+
+def test_error_fields_of_the_wrong_type_are_left_out() -> None:
+    body = b'{"code": "wrong_code", "detail": "No.", "attemptsRemaining": "two", "attempts_left": [2]}'
+    with (
+        TwoStepClient("localhost:1", transport=raw_answer(401, body, JSON)) as api,
+        pytest.raises(TwoStepAPIError) as raised,
+    ):
+        api.verify("otp-1", "000000")
+    assert raised.value.attempts_remaining is None
+    with (
+        SMSAuthClient("localhost:1", transport=raw_answer(401, body, JSON)) as sms,
+        pytest.raises(SMSAuthError) as failed,
+    ):
+        sms.authenticate_code("a", "000000")
+    assert failed.value.attempts_left is None
+
+
 def test_accounts_calls_that_need_a_session_say_so() -> None:
     with (
         TwoStepClient("localhost:1", transport=answering(200, b"{}", [])) as client,

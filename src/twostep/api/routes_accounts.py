@@ -161,7 +161,7 @@ def signed_in_response(
     "/otp/{otp_id}/resend",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ResendOut,
-    responses=errors(400, 404, 410, 429, 503, *BODY_ERRORS),
+    responses=errors(400, 403, 404, 410, 429, 503, *BODY_ERRORS),
 )
 @idempotent("resend")
 def resend(

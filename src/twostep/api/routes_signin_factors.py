@@ -33,7 +33,7 @@ def _options(options: Options) -> PasskeyOptionsOut:
     "/otp/{otp_id}/send",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ResendOut,
-    responses=errors(400, 404, 410, 429, 503, *BODY_ERRORS),
+    responses=errors(400, 403, 404, 410, 429, 503, *BODY_ERRORS),
 )
 @idempotent("send")
 def send(otp_id: OtpId, body: SendRequest, container: ContainerDep, ctx: ContextDep) -> ResendOut:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Literal, TypeVar
@@ -169,6 +170,11 @@ class AuditEvent:
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None = None
+
+
+# A tenant's name: in `TWOSTEP_VERIFY_API_KEYS`, the keys file and the secret alike (it also names the
+# tenant's counters and idempotency scope).
+TENANT_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,9 +44,17 @@ class CodeLimits:
         self._audit, self._gate, self._guard = audit, gate, guard
 
     def check_second_factor_allowed(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> None:
-        """Raises: RateLimited("second_factor_locked") once the account's wrong-code budget is spent."""
-        failures = self._counters.get_counter(code_failures_key(user_id), self._clock.now())
-        self.check_code_failures(user_id, failures, ctx)
+        """One storage request for both locks a new code could not get past.
+
+        Raises:
+            AccountLocked: an administrator locked the account (`twostep users lock`).
+            RateLimited("second_factor_locked"): the account's wrong-code budget is spent.
+        """
+        failures_key, locked = code_failures_key(user_id), lock_key(user_id)
+        live = self._counters.get_counters([failures_key, locked], self._clock.now())
+        if locked in live:
+            raise AccountLocked()
+        self.check_code_failures(user_id, live.get(failures_key), ctx)
 
     def check_code_failures(self, user_id: str, failures: Counter | None, ctx: RequestContext) -> None:
         """`check_second_factor_allowed` on the count already read (`code_failures_key`).

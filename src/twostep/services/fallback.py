@@ -54,6 +54,7 @@ class ChannelFallback:
         users: UserStore | None = None,
         tenants: Callable[[str], Tenant | None] | None = None,
         tenant_spec: Callable[[Tenant], CodeSpec] | None = None,
+        second_step_allowed: Callable[[str], None] | None = None,
     ) -> None:
         self._codes, self._deliveries, self._counters = codes, deliveries, counters
         self._users = users  # the account's stored language, for an account's code
@@ -62,6 +63,8 @@ class ChannelFallback:
         self._specs = specs  # the code spec of each purpose: length, template, voice text
         self._tenants = tenants  # a verification tenant by name (None: no tenant is known here)
         self._tenant_spec = tenant_spec  # a verification's code spec for a tenant (its template)
+        # Raises for a sign-in's account that may get no more codes (`LimitsService.check_second_factor_allowed`)
+        self._second_step_allowed = second_step_allowed
 
     def forgo(self, challenge_id: str, until: datetime) -> None:
         """Never fall back for this challenge: its code is bound to a transaction (amount, payee) that
@@ -89,6 +92,8 @@ class ChannelFallback:
             logger.warning("fallback not sent: the code's tenant is no longer configured")
             return
         ctx, tenant_spec = acting
+        if not self._sign_in_may_get_codes(delivery, challenge, channel):
+            return
         # Read before the once-only spend: a storage failure here leaves the fallback to the next receipt.
         locale = delivery.language or self._stored_locale(challenge)
         now = self._clock.now()
@@ -132,6 +137,34 @@ class ChannelFallback:
             outcome="sent",
             **who,
         )
+
+    def _sign_in_may_get_codes(self, delivery: Delivery, challenge: Challenge, channel: str) -> bool:
+        """False, audited as refused, for a sign-in's code whose account is locked (an administrator's
+        lock, or its wrong codes): a resend is refused then, and the new code could not be used either.
+
+        Raises:
+            StorageUnavailable.
+        """
+        if challenge.purpose != "login" or self._second_step_allowed is None:
+            return True
+        try:
+            self._second_step_allowed(challenge.subject)
+        except StorageUnavailable:
+            raise
+        except TwoStepError as exc:  # AccountLocked, RateLimited("second_factor_locked")
+            logger.warning("fallback not sent", extra={"channel": channel, "code": exc.code})
+            record_quietly(
+                self._audit,
+                "code_fallback",
+                phone=challenge.phone,
+                channel=channel,
+                failed_channel=delivery.channel,
+                outcome="refused",
+                reason=exc.code,
+                **audit_subject(challenge),
+            )
+            return False
+        return True
 
     def _acting_for(self, delivery: Delivery) -> tuple[RequestContext, CodeSpec | None] | None:
         """Whom the fallback acts for: the request context (its tenant, whose caps count the message) and

@@ -205,11 +205,12 @@ class PasswordStep:
         """A new code by `channel` (`sms`, or `voice` / `whatsapp` where configured).
 
         Raises: ChannelNotConfigured, ChallengeNotFound, ChallengeGone (CredentialsChanged: no code goes to a
-        number the account no longer has), RateLimited, SmsDeliveryError.
+        number the account no longer has), AccountLocked, RateLimited, SmsDeliveryError.
         """
         self._codes.ensure_channel(channel)
         challenge, account = current_login(self._challenges, otp_id, self._audit, ctx)
-        # A locked account gets no more codes: they could not be used, and each one costs money.
+        # A locked account (an administrator's lock or its wrong codes) gets no more codes: they could not
+        # be used, and each one costs money.
         self._limits.check_second_factor_allowed(challenge.subject, ctx)
         replaced = self._codes.replace(challenge, self._spec_for(account, ctx, channel), ctx)
         return CodeResent(expires_at=replaced.expires_at, resend_after=self._codes.resend_after(replaced))

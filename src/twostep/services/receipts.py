@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from twostep.domain.clock import Clock
 from twostep.domain.delivery import SentMessage
 from twostep.domain.errors import StorageUnavailable
 from twostep.domain.metrics import NO_METRICS, Metrics
-from twostep.domain.models import Challenge, Tenant
+from twostep.domain.models import Challenge, Tenant, User
 from twostep.domain.ports import ChallengeStore
 from twostep.domain.receipts import (
     FAILED_STATUSES,
@@ -48,6 +48,10 @@ OnFailure = Callable[[Delivery, Challenge], None]
 OnBound = Callable[[str, datetime], None]
 
 
+class AccountLookup(Protocol):
+    def get_user(self, user_id: str) -> User | None: ...
+
+
 class DeliveryReceipts:
     def __init__(
         self,
@@ -57,8 +61,10 @@ class DeliveryReceipts:
         audit: AuditService,
         clock: Clock,
         metrics: Metrics = NO_METRICS,
+        accounts: AccountLookup | None = None,
     ) -> None:
         self._store, self._challenges, self._audit, self._clock = store, challenges, audit, clock
+        self._accounts = accounts  # is an account's code still of an account? (see `_settled`)
         self._metrics = metrics
         self._on_failure: OnFailure | None = None
         self._on_bound: OnBound | None = None
@@ -152,24 +158,45 @@ class DeliveryReceipts:
         here fails the receipt."""
         try:
             challenge = self._challenges.get_challenge(delivery.challenge_id)
+            account_gone = challenge is not None and self._account_gone(challenge)
         except StorageUnavailable:
-            logger.error("challenge of a settled delivery unreadable", extra={"provider": delivery.provider})
-            challenge = None
+            logger.error(
+                "challenge (or its account) of a settled delivery unreadable",
+                extra={"provider": delivery.provider},
+            )
+            challenge, account_gone = None, False
         failed = delivery.status in FAILED_STATUSES
-        who = audit_subject(challenge)
+        # A deleted account's code: its trail was pseudonymised and must not name it again, and nobody
+        # may be sent a fresh code for an account that no longer exists.
+        who = (
+            {"purpose": challenge.purpose}
+            if challenge is not None and account_gone
+            else audit_subject(challenge)
+        )
         detail = {"provider": delivery.provider, "channel": delivery.channel, "status": delivery.status}
         if delivery.error_code:
             detail["error_code"] = delivery.error_code
         record_quietly(
             self._audit,
             "code_delivery_failed" if failed else "code_delivered",
-            phone=challenge.phone if challenge is not None and challenge.phone else None,
+            phone=challenge.phone if challenge is not None and challenge.phone and not account_gone else None,
             source="receipt",
             **who,
             **detail,
         )
-        if failed and challenge is not None and self._on_failure is not None:
+        if failed and challenge is not None and not account_gone and self._on_failure is not None:
             self._on_failure(delivery, challenge)
+
+    def _account_gone(self, challenge: Challenge) -> bool:
+        """True for the code of an account that has since been deleted (a verification's subject is
+        the caller's id, no account; a reset for an unknown email has none).
+
+        Raises:
+            StorageUnavailable.
+        """
+        if self._accounts is None or challenge.purpose == "verify" or not challenge.subject:
+            return False
+        return self._accounts.get_user(challenge.subject) is None
 
 
 def audit_subject(challenge: Challenge | None) -> dict[str, str]:

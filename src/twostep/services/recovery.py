@@ -131,6 +131,10 @@ class PasswordRecoveryService:
         if challenge is None or challenge.purpose != "reset":
             raise ChallengeNotFound()
         user = self._users.get_user(challenge.subject) if challenge.subject else None
+        if user is None:
+            # No account (an unknown email's placeholder, or an account deleted since): its wrong codes
+            # are audited under no id, never under one the deletion pseudonymised.
+            challenge = replace(challenge, subject="")
         # The email typed, never the account's: the same words, and so the same answer to a weak password
         # (before any code is spent), whether or not the email has an account.
         email = requested_email(challenge, user)

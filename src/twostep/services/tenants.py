@@ -11,7 +11,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 
 from twostep.domain.errors import ConfigurationError
-from twostep.domain.models import Tenant
+from twostep.domain.models import TENANT_NAME, Tenant
 
 DEFAULT_TENANT = "default"
 
@@ -20,26 +20,46 @@ def parse_key_entries(entries: Iterable[str]) -> list[tuple[str, str]]:
     """`tenant:key` entries (a bare key belongs to `default`) as (tenant, key); blanks and `#` lines skipped.
 
     Raises:
-        ConfigurationError: an entry with an empty key.
+        ConfigurationError: an entry with an empty key, or a tenant name that is not letters, digits, `-`
+            and `_` (as `TWOSTEP_VERIFY_API_KEYS` requires); the message names the entry's place, never
+            its text, which holds a key.
     """
     pairs = []
-    for raw in entries:
+    for place, raw in enumerate(entries, start=1):
         entry = raw.strip()
         if not entry or entry.startswith("#"):
             continue
         tenant, _, key = entry.partition(":") if ":" in entry else (DEFAULT_TENANT, "", entry)
-        if not key.strip() or not tenant.strip():
-            raise ConfigurationError("an API key entry is `tenant:key` with neither part empty")
-        pairs.append((tenant.strip(), key.strip()))
+        tenant, key = tenant.strip(), key.strip()
+        if not key or not TENANT_NAME.fullmatch(tenant):
+            raise ConfigurationError(
+                f"API key entry {place}: each is `tenant:key` (tenant: 1 to 40 letters, digits, - and _) "
+                "or a bare key"
+            )
+        pairs.append((tenant, key))
     return pairs
+
+
+def _one_tenant_per_key(digests: list[tuple[bytes, str]]) -> None:
+    """Raises: ConfigurationError when one key is listed for two tenants: it would act as whichever came
+    last, with that tenant's `auth_id`s, caps and texts, whatever the other tenant's caller meant."""
+    owners: dict[bytes, str] = {}
+    for digest, name in digests:
+        other = owners.setdefault(digest, name)
+        if other != name:
+            raise ConfigurationError(
+                f"one API key is listed for two tenants ({other} and {name}); give each tenant its own key"
+            )
 
 
 class TenantDirectory:
     """The configured tenants and their keys; `find` names the tenant of a presented key."""
 
     def __init__(self, tenants: Mapping[str, Tenant], keys: Iterable[tuple[str, str]]) -> None:
+        """Raises: ConfigurationError (see `_one_tenant_per_key`)."""
         self._tenants = dict(tenants)
         self._digests = [(hashlib.sha256(key.encode()).digest(), name) for name, key in keys]
+        _one_tenant_per_key(self._digests)
         for _, name in self._digests:
             self._tenants.setdefault(name, Tenant(name))
 

@@ -64,15 +64,16 @@ def set_password_hash_unchanged(
 
 def current_login(
     challenges: ChallengeStore, otp_id: str, audit: AuditService, ctx: RequestContext
-) -> tuple[Challenge, User | None]:
+) -> tuple[Challenge, User]:
     """The login `otp_id` and its account as it is now (one storage request where the backend can).
 
     Raises:
-        ChallengeNotFound: no such login.
+        ChallengeNotFound: no such login, or its account was deleted since it began (nothing more may be
+            texted to that number, nor counted or audited under the id its deletion pseudonymised).
         CredentialsChanged: the account's credentials changed since it began (audited as a failed login).
     """
     challenge, account = challenges.get_challenge_with_account(otp_id)
-    if challenge is None or challenge.purpose != "login":
+    if challenge is None or challenge.purpose != "login" or account is None:
         raise ChallengeNotFound()
     refuse_if_changed(challenge, account, audit, ctx, event="login_failed")
     return challenge, account

@@ -238,13 +238,18 @@ class UserOps(TableOps):
         if self._get(f"USER#{user_id}", "PROFILE") is None:
             return False
         # Before the profile goes: a deletion interrupted by a failing call is run again while the
-        # account can still be found.
+        # account can still be found (`twostep users delete` answers `no user` once it is gone).
         self._erase_factors_of(user_id)  # type: ignore[attr-defined]
+        self._end_sessions_of(user_id, now)
         if not self._delete_user_items(user_id):
             return False
+        # Again: a session a sign-in stored meanwhile (its check of the profile came before the delete).
+        self._end_sessions_of(user_id, now)
+        return True
+
+    def _end_sessions_of(self, user_id: str, now: datetime) -> None:
         self._revoke_families(user_id, now)
         self._forget_session_details(user_id)  # type: ignore[attr-defined]
-        return True
 
     def _revoke_families(self, user_id: str, now: datetime) -> None:
         families = self._query_all(
