@@ -175,6 +175,15 @@ class KeyMaterial:
             if key.retired_at is None or key.retired_at + max_token_age > now
         }
 
+    def verification_ends(self, max_token_age: timedelta) -> dict[str, float]:
+        """When each retired key stops verifying (epoch seconds): the moment `verification_keys` leaves it
+        out, for a verifier kept past it (`domain.tokens.refuse_retired_key`)."""
+        return {
+            key.kid: (key.retired_at + max_token_age).timestamp()
+            for key in self.signing_keys
+            if key.retired_at is not None
+        }
+
     def rotated(
         self,
         algorithm: Algorithm,
