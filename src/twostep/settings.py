@@ -146,7 +146,8 @@ class Settings(BaseSettings):
     """The web app's origin (`https://auth.example.com`); when set, SMS texts end with the WebOTP line
     `@domain #code`, so browsers can fill the code in."""
     cors_origins: CommaList = Field(default_factory=_no_items)
-    """Comma-separated origins allowed to call the API from a browser; empty allows none."""
+    """Comma-separated origins allowed to call the API from a browser; empty allows none. `*` allows every
+    origin's calls with bearer tokens but no cookies (the web UI's refresh cookie needs its origin listed)."""
     trusted_proxies: CommaList = Field(default_factory=_no_items)
     """Comma-separated proxy addresses or networks; `X-Forwarded-For` is read (right to left) only when the
     peer is one of them. Set it behind a load balancer, or every client shares the proxy's rate limits."""

@@ -231,6 +231,28 @@ def test_an_unlisted_origin_gets_no_cors_headers(cors_client: TestClient) -> Non
     assert "access-control-allow-origin" not in preflight.headers
 
 
+def test_any_origin_may_not_spend_the_refresh_cookie(make_container: Callable[..., Container]) -> None:
+    """`TWOSTEP_CORS_ORIGINS=*` allowed credentials, so any origin's preflight with the web header was
+    answered with that origin and `Allow-Credentials: true`: its script could spend the refresh cookie
+    and read the new tokens. `*` now allows bearer calls from any origin, never with the cookie."""
+    client = TestClient(create_app(make_container(cors_origins=["*"])), base_url="https://testserver")
+    evil = "https://evil.example"
+    preflight = client.options(
+        "/token/refresh",
+        headers={
+            "Origin": evil,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-twostep-client",
+        },
+    )
+    assert preflight.status_code == 200
+    assert "access-control-allow-credentials" not in preflight.headers
+    refreshed = client.post("/token/refresh", headers={"Origin": evil, **WEB, "Cookie": f"{COOKIE}=rt_x"})
+    assert "access-control-allow-credentials" not in refreshed.headers
+    bearer = client.get("/messages", headers={"Origin": evil})
+    assert bearer.headers["access-control-allow-origin"] == "*"
+
+
 def test_login_without_second_factor_sets_the_cookie_for_the_web(
     make_container: Callable[..., Container],
 ) -> None:
