@@ -222,12 +222,18 @@ def keys_rotate(
     from twostep.secrets import rotate_keys
 
     settings = settings_or_exit()
-    if not settings.secret_arn:  # the keys live in the database: never rotate into a new, empty one
-        refuse_missing_database(settings)
     if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None:
         fail("TWOSTEP_JWT_HS256_SECRET: the HS256 key comes from this setting; change it there", 2)
-    if not settings.secret_arn:
+    if not settings.secret_arn:  # the keys live in the database: never rotate into a new, empty one
         refuse_missing_database(settings)  # never make a database (and keys) in the wrong folder
+        if settings.storage == "memory":
+            # It would rotate the keys of a store made for this command and gone with it, and say that
+            # running servers sign with the new key: none does, the leaked key signs on.
+            fail(
+                "TWOSTEP_STORAGE=memory: the keys live in the server's own process, which this command "
+                "cannot reach; restart the server for new keys",
+                2,
+            )
     delay = settings.key_activation_delay_seconds if activation_delay is None else activation_delay
     clock = SystemClock()
     with friendly_errors():

@@ -109,6 +109,16 @@ def test_keys_rotate_keeps_previous_key(env: dict[str, str]) -> None:
     assert not Path(env["TWOSTEP_JWT_KEY_FILE"]).exists()  # keys live in the database, never per folder
 
 
+def test_keys_rotate_refuses_memory_storage(env: dict[str, str]) -> None:
+    """With memory storage the command rotated the keys of a store made for it alone and said running
+    servers would sign with the new key within 30 s; none could see it, so after a leak the leaked key
+    went on signing. It now says the server must be restarted, and changes nothing."""
+    result = twostep({**env, "TWOSTEP_STORAGE": "memory"}, "keys", "rotate")
+    assert result.returncode == 2, result.stdout
+    assert "new signing key" not in result.stdout
+    assert "TWOSTEP_STORAGE=memory" in result.stderr and "restart the server" in result.stderr
+
+
 def test_help_everywhere(env: dict[str, str]) -> None:
     for args in (["--help"], ["serve", "--help"], ["users", "--help"], ["sms", "outbox", "--help"]):
         result = twostep(env, *args)
