@@ -247,6 +247,15 @@ def keys_rotate(
         f"{settings.keys_refresh_seconds} s and sign with it from {(key.activates_at or key.created_at).isoformat()}"
         f" (in {delay} s); {len(material.signing_keys) - 1} previous key(s) kept for verification"
     )
+    previous = material.signing_keys[1] if len(material.signing_keys) > 1 else None
+    if previous is not None and previous.algorithm != key.algorithm:
+        typer.echo(
+            f"twostep: warning: this rotation changes the algorithm from {previous.algorithm} to "
+            f"{key.algorithm}; every server pins one, so restart each with TWOSTEP_JWT_ALGORITHM="
+            f"{key.algorithm} once the new key signs (a server still on {previous.algorithm} refuses its "
+            "tokens, and one started with the new setting before refuses to start)",
+            err=True,
+        )
     if delay < settings.keys_refresh_seconds:
         typer.echo(
             f"twostep: warning: with an activation delay under {settings.keys_refresh_seconds} s, a server "

@@ -119,6 +119,17 @@ def test_keys_rotate_refuses_memory_storage(env: dict[str, str]) -> None:
     assert "TWOSTEP_STORAGE=memory" in result.stderr and "restart the server" in result.stderr
 
 
+def test_keys_rotate_warns_when_it_changes_the_algorithm(env: dict[str, str]) -> None:
+    """A rotation to another algorithm said nothing of it: servers pinned to the old algorithm signed with
+    the new key once it activated and refused their own tokens. It now says every server must move."""
+    assert twostep(env, "storage", "init").returncode == 0
+    same = twostep(env, "keys", "rotate")
+    assert same.returncode == 0 and "changes the algorithm" not in same.stderr
+    result = twostep({**env, "TWOSTEP_JWT_ALGORITHM": "ES256"}, "keys", "rotate")
+    assert result.returncode == 0, result.stderr
+    assert "changes the algorithm from RS256 to ES256" in result.stderr
+
+
 def test_help_everywhere(env: dict[str, str]) -> None:
     for args in (["--help"], ["serve", "--help"], ["users", "--help"], ["sms", "outbox", "--help"]):
         result = twostep(env, *args)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from twostep.domain.clock import Clock
@@ -123,12 +123,33 @@ class StoredKeys:
             raise ConfigurationError(
                 "TWOSTEP_JWT_HS256_SECRET: differs from the HS256 key the database holds for every process"
             )
-        signing = material.signing_key(self._clock.now())
+        now = self._clock.now()
+        signing = material.signing_key(now)
         if signing.algorithm != self._policy.algorithm:
             raise ConfigurationError(
-                f"TWOSTEP_JWT_ALGORITHM: {self._policy.algorithm}, but the shared keys sign with "
-                f"{signing.algorithm}; run `twostep keys rotate` to add a {self._policy.algorithm} key"
+                _algorithm_change(self._policy.algorithm, signing.algorithm, material, now)
             )
+
+
+def _algorithm_change(wanted: Algorithm, signing: Algorithm, material: KeyMaterial, now: datetime) -> str:
+    """The refusal of a process whose pinned algorithm is not the signing key's, with the way out.
+
+    A rotation with the default activation delay does not help: the key it adds signs only after the
+    delay (until then every start is refused again), and servers still pinned to the old algorithm
+    would sign with it and refuse their own tokens. Only a rotation without delay, then every process
+    restarted with the new setting, changes the algorithm.
+    """
+    pending = next((k for k in material.signing_keys if k.algorithm == wanted and not k.active_at(now)), None)
+    when = (
+        f" (the {wanted} key a rotation added signs from {pending.activates_at.isoformat()})"
+        if pending is not None and pending.activates_at is not None
+        else ""
+    )
+    return (
+        f"TWOSTEP_JWT_ALGORITHM: {wanted}, but the shared keys sign with {signing}{when}; every process "
+        f"pins one algorithm, so change it everywhere at once: `TWOSTEP_JWT_ALGORITHM={wanted} twostep keys "
+        f"rotate --activation-delay 0`, then restart every server with it"
+    )
 
 
 def _same_keys(a: KeyMaterial, b: KeyMaterial) -> bool:
