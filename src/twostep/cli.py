@@ -222,7 +222,7 @@ def keys_rotate(
     from twostep.secrets import rotate_keys
 
     settings = settings_or_exit()
-    if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None:
+    if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None and settings.secret_arn:
         fail("TWOSTEP_JWT_HS256_SECRET: the HS256 key comes from this setting; change it there", 2)
     if not settings.secret_arn:  # the keys live in the database: never rotate into a new, empty one
         refuse_missing_database(settings)  # never make a database (and keys) in the wrong folder
@@ -242,6 +242,13 @@ def keys_rotate(
         except ImportError:  # only the secret store needs an optional package
             fail("TWOSTEP_SECRET_ARN needs boto3: pip install 'twostep[aws]'", 2)
     key = material.current
+    if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None:
+        typer.echo(
+            f"the deployment's HS256 key is now TWOSTEP_JWT_HS256_SECRET's ({key.kid}); restart every process "
+            "with the new value now: each signs and verifies with its own setting, and one still on the old "
+            "value refuses to start"
+        )
+        return
     typer.echo(
         f"new signing key {key.kid} ({key.algorithm}); running servers publish it within "
         f"{settings.keys_refresh_seconds} s and sign with it from {(key.activates_at or key.created_at).isoformat()}"

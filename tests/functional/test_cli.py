@@ -130,6 +130,25 @@ def test_keys_rotate_warns_when_it_changes_the_algorithm(env: dict[str, str]) ->
     assert "changes the algorithm from RS256 to ES256" in result.stderr
 
 
+def test_keys_rotate_makes_a_new_hs256_secret_the_deployments(env: dict[str, str]) -> None:
+    """With TWOSTEP_JWT_HS256_SECRET, `keys rotate` said "change it there" and a changed setting made
+    every command and server refuse to start: a leaked secret could not be replaced. Rotating with the
+    new value now makes it the deployment's key, and the old value no longer starts anything."""
+    old = {**env, "TWOSTEP_JWT_ALGORITHM": "HS256", "TWOSTEP_JWT_HS256_SECRET": "a" * 32}
+    new = {**old, "TWOSTEP_JWT_HS256_SECRET": "b" * 32}
+    assert twostep(old, "storage", "init").returncode == 0
+    assert twostep(new, "users", "list").returncode == 2
+    unchanged = twostep(old, "keys", "rotate")
+    assert unchanged.returncode == 2 and "set a new secret" in unchanged.stderr
+    rotated = twostep(new, "keys", "rotate")
+    assert rotated.returncode == 0, rotated.stderr
+    assert "restart every process" in rotated.stdout
+    assert twostep(new, "users", "list").returncode == 0
+    refused = twostep(old, "users", "list")
+    assert refused.returncode == 2 and "TWOSTEP_JWT_HS256_SECRET" in refused.stderr
+    assert "a" * 32 not in refused.stderr + rotated.stdout  # named, never shown
+
+
 def test_help_everywhere(env: dict[str, str]) -> None:
     for args in (["--help"], ["serve", "--help"], ["users", "--help"], ["sms", "outbox", "--help"]):
         result = twostep(env, *args)

@@ -204,6 +204,16 @@ class KeyMaterial:
         ]
         return replace(self, signing_keys=(fresh, *keep))
 
+    def adopted(self, key: SigningKey, now: datetime) -> KeyMaterial:
+        """`key` (a configured one, such as an HS256 secret's) signing from `now`; every other key
+        retires now at the latest."""
+        keep = [
+            _retired_by(old, now)
+            for old in self.signing_keys
+            if old.kid != key.kid and (old.retired_at is None or now - old.retired_at < timedelta(days=2))
+        ]
+        return replace(self, signing_keys=(replace(key, activates_at=None, retired_at=None), *keep))
+
     def to_json(self) -> str:
         return json.dumps(
             {
