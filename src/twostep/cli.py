@@ -222,12 +222,18 @@ def keys_rotate(
     from twostep.secrets import rotate_keys
 
     settings = settings_or_exit()
-    if not settings.secret_arn:  # the keys live in the database: never rotate into a new, empty one
-        refuse_missing_database(settings)
-    if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None:
+    if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None and settings.secret_arn:
         fail("TWOSTEP_JWT_HS256_SECRET: the HS256 key comes from this setting; change it there", 2)
-    if not settings.secret_arn:
+    if not settings.secret_arn:  # the keys live in the database: never rotate into a new, empty one
         refuse_missing_database(settings)  # never make a database (and keys) in the wrong folder
+        if settings.storage == "memory":
+            # It would rotate the keys of a store made for this command and gone with it, and say that
+            # running servers sign with the new key: none does, the leaked key signs on.
+            fail(
+                "TWOSTEP_STORAGE=memory: the keys live in the server's own process, which this command "
+                "cannot reach; restart the server for new keys",
+                2,
+            )
     delay = settings.key_activation_delay_seconds if activation_delay is None else activation_delay
     clock = SystemClock()
     with friendly_errors():
@@ -236,11 +242,27 @@ def keys_rotate(
         except ImportError:  # only the secret store needs an optional package
             fail("TWOSTEP_SECRET_ARN needs boto3: pip install 'twostep[aws]'", 2)
     key = material.current
+    if settings.jwt_algorithm == "HS256" and settings.jwt_hs256_secret is not None:
+        typer.echo(
+            f"the deployment's HS256 key is now TWOSTEP_JWT_HS256_SECRET's ({key.kid}); restart every process "
+            "with the new value now: each signs and verifies with its own setting, and one still on the old "
+            "value refuses to start"
+        )
+        return
     typer.echo(
         f"new signing key {key.kid} ({key.algorithm}); running servers publish it within "
         f"{settings.keys_refresh_seconds} s and sign with it from {(key.activates_at or key.created_at).isoformat()}"
         f" (in {delay} s); {len(material.signing_keys) - 1} previous key(s) kept for verification"
     )
+    previous = material.signing_keys[1] if len(material.signing_keys) > 1 else None
+    if previous is not None and previous.algorithm != key.algorithm:
+        typer.echo(
+            f"twostep: warning: this rotation changes the algorithm from {previous.algorithm} to "
+            f"{key.algorithm}; every server pins one, so restart each with TWOSTEP_JWT_ALGORITHM="
+            f"{key.algorithm} once the new key signs (a server still on {previous.algorithm} refuses its "
+            "tokens, and one started with the new setting before refuses to start)",
+            err=True,
+        )
     if delay < settings.keys_refresh_seconds:
         typer.echo(
             f"twostep: warning: with an activation delay under {settings.keys_refresh_seconds} s, a server "

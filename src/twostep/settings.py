@@ -148,7 +148,8 @@ class Settings(BaseSettings):
     cors_origins: CommaList = Field(default_factory=_no_items)
     """Comma-separated origins allowed to call the API from a browser, as browsers send them
     (`https://app.example.com`: scheme, lower-case host, a port only when not the default; no path or
-    trailing slash); empty allows none. `*` is refused: the answers carry credentials."""
+    trailing slash); empty allows none. `*` allows every origin's calls with bearer tokens but no cookies
+    (the web UI's refresh cookie needs its origin listed)."""
     trusted_proxies: CommaList = Field(default_factory=_no_items)
     """Comma-separated proxy addresses or networks; `X-Forwarded-For` is read (right to left) only when the
     peer is one of them. Set it behind a load balancer, or every client shares the proxy's rate limits."""
@@ -738,16 +739,13 @@ def _check_passkey_origins(settings: Settings) -> None:
 
 
 def _check_browser_origin(origin: str) -> None:
-    """An origin exactly as a browser's `Origin` header carries it: CORS compares the strings, so any other
-    spelling matches nothing, and `*` (with credentials allowed) would match every site.
+    """An origin exactly as a browser's `Origin` header carries it (CORS compares the strings, so any other
+    spelling matches nothing), or `*`: every origin, without credentials (`api.app._credentials_allowed`).
 
     Raises: ValueError saying why, and the spelling that would match when there is one.
     """
     if origin == "*":
-        raise ValueError(
-            "'*' would let every site call the API with its visitors' cookies and read the answers; "
-            "list the web UI's origins (https://app.example.com)"
-        )
+        return
     canonical = _serialised_origin(origin)
     if canonical is None:
         raise ValueError(f"{origin!r} is not an origin: write scheme://host[:port] (https://app.example.com)")

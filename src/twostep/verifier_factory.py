@@ -29,4 +29,5 @@ def build_verifier(settings: TokenSettings, keys: KeyMaterial, clock: Clock) -> 
         audience=settings.audience,
         leeway_seconds=settings.jwt_leeway_seconds,
         clock=clock,
+        key_ends=keys.verification_ends(max_age),
     )

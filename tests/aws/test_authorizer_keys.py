@@ -186,6 +186,39 @@ def test_a_retired_key_ages_out_on_refresh_though_the_file_is_unchanged(env: Pat
         after_grace.verify(token)
 
 
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_a_retired_key_stops_verifying_when_it_leaves_the_jwks_though_the_verifier_is_older(
+    env: Path, monkeypatch: pytest.MonkeyPatch, algorithm: str
+) -> None:
+    """A verifier is rebuilt only every key refresh (a minute), with the keys published at that moment;
+    one built just before a retired key left the JWKS accepted tokens of that key (a leaked key's
+    forgeries) until its next rebuild. Both paths now refuse the key from the moment it leaves."""
+    monkeypatch.setenv("TWOSTEP_JWT_ALGORITHM", algorithm)
+    material = KeyMaterial.generate(algorithm, NOW - timedelta(days=1))  # type: ignore[arg-type]
+    retired_kid = material.current.kid
+    material = material.rotated(algorithm, NOW)  # type: ignore[arg-type]
+    env.write_text(material.to_json())
+    settings = AuthorizerSettings.from_environ()
+    grace = timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds)
+    clock = FixedClock(NOW + grace - timedelta(seconds=10))  # built 10 s before the key leaves
+    built = rs256_verifier_from_file(settings, clock) if algorithm == "RS256" else authorizer_build(clock)
+    assert built is not None
+    token = issue(material, clock, kid=retired_kid)
+    assert built.verify(token).sub == "u1"
+    clock.advance(10)
+    with pytest.raises(InvalidToken):
+        built.verify(issue(material, clock, kid=retired_kid))
+
+
+def authorizer_build(clock: Clock) -> TokenVerifier:
+    """The general path's verifier (`build_verifier` over the key file), at `clock`'s time."""
+    from twostep.secrets import load_key_material
+    from twostep.verifier_factory import build_verifier
+
+    settings = AuthorizerSettings.from_environ()
+    return build_verifier(settings, load_key_material(settings, clock), clock)
+
+
 class Monotonic:
     """`time.monotonic` for `aws.lazy`, moved by hand."""
 

@@ -109,6 +109,46 @@ def test_keys_rotate_keeps_previous_key(env: dict[str, str]) -> None:
     assert not Path(env["TWOSTEP_JWT_KEY_FILE"]).exists()  # keys live in the database, never per folder
 
 
+def test_keys_rotate_refuses_memory_storage(env: dict[str, str]) -> None:
+    """With memory storage the command rotated the keys of a store made for it alone and said running
+    servers would sign with the new key within 30 s; none could see it, so after a leak the leaked key
+    went on signing. It now says the server must be restarted, and changes nothing."""
+    result = twostep({**env, "TWOSTEP_STORAGE": "memory"}, "keys", "rotate")
+    assert result.returncode == 2, result.stdout
+    assert "new signing key" not in result.stdout
+    assert "TWOSTEP_STORAGE=memory" in result.stderr and "restart the server" in result.stderr
+
+
+def test_keys_rotate_warns_when_it_changes_the_algorithm(env: dict[str, str]) -> None:
+    """A rotation to another algorithm said nothing of it: servers pinned to the old algorithm signed with
+    the new key once it activated and refused their own tokens. It now says every server must move."""
+    assert twostep(env, "storage", "init").returncode == 0
+    same = twostep(env, "keys", "rotate")
+    assert same.returncode == 0 and "changes the algorithm" not in same.stderr
+    result = twostep({**env, "TWOSTEP_JWT_ALGORITHM": "ES256"}, "keys", "rotate")
+    assert result.returncode == 0, result.stderr
+    assert "changes the algorithm from RS256 to ES256" in result.stderr
+
+
+def test_keys_rotate_makes_a_new_hs256_secret_the_deployments(env: dict[str, str]) -> None:
+    """With TWOSTEP_JWT_HS256_SECRET, `keys rotate` said "change it there" and a changed setting made
+    every command and server refuse to start: a leaked secret could not be replaced. Rotating with the
+    new value now makes it the deployment's key, and the old value no longer starts anything."""
+    old = {**env, "TWOSTEP_JWT_ALGORITHM": "HS256", "TWOSTEP_JWT_HS256_SECRET": "a" * 32}
+    new = {**old, "TWOSTEP_JWT_HS256_SECRET": "b" * 32}
+    assert twostep(old, "storage", "init").returncode == 0
+    assert twostep(new, "users", "list").returncode == 2
+    unchanged = twostep(old, "keys", "rotate")
+    assert unchanged.returncode == 2 and "set a new secret" in unchanged.stderr
+    rotated = twostep(new, "keys", "rotate")
+    assert rotated.returncode == 0, rotated.stderr
+    assert "restart every process" in rotated.stdout
+    assert twostep(new, "users", "list").returncode == 0
+    refused = twostep(old, "users", "list")
+    assert refused.returncode == 2 and "TWOSTEP_JWT_HS256_SECRET" in refused.stderr
+    assert "a" * 32 not in refused.stderr + rotated.stdout  # named, never shown
+
+
 def test_help_everywhere(env: dict[str, str]) -> None:
     for args in (["--help"], ["serve", "--help"], ["users", "--help"], ["sms", "outbox", "--help"]):
         result = twostep(env, *args)

@@ -309,7 +309,6 @@ def test_a_crash_and_a_large_body_answer_like_every_other_error(
 @pytest.mark.parametrize(
     ("listed", "expected"),
     [
-        ("*", "every site"),
         ("null", "not an origin"),
         ("app.example.com", "not an origin"),
         ("https://app.example.com/", "https://app.example.com"),
@@ -325,9 +324,10 @@ def test_a_cors_origin_no_browser_sends_is_refused_at_start(
 ) -> None:
     """Before, any entry was taken as it was. `*` made every site a listed origin with credentials (the
     CORS middleware answered each site's own origin and `Allow-Credentials: true`, so any page could call
-    the API as its visitor and read the answers), and an origin written other than as browsers send it
-    (a trailing slash, upper case, a default port) silently matched nothing. Both now stop the start with
-    the variable's name and, where there is one, the form that would match."""
+    the API as its visitor and read the answers; `*` now allows no credentials, tested below), and an
+    origin written other than as browsers send it (a trailing slash, upper case, a default port) silently
+    matched nothing. Such an origin now stops the start with the variable's name and, where there is one,
+    the form that would match."""
     with pytest.raises(ValidationError) as caught:
         settings_for_tests(tmp_path, cors_origins=[listed])
     message = describe_validation_error(caught.value)
@@ -345,6 +345,28 @@ def test_origins_as_browsers_send_them_are_accepted(make_container: Callable[...
         "access-control-allow-origin"
         not in client.get("/messages", headers={"Origin": "https://evil.example"}).headers
     )
+
+
+def test_any_origin_may_not_spend_the_refresh_cookie(make_container: Callable[..., Container]) -> None:
+    """`TWOSTEP_CORS_ORIGINS=*` allowed credentials, so any origin's preflight with the web header was
+    answered with that origin and `Allow-Credentials: true`: its script could spend the refresh cookie
+    and read the new tokens. `*` now allows bearer calls from any origin, never with the cookie."""
+    client = TestClient(create_app(make_container(cors_origins=["*"])), base_url="https://testserver")
+    evil = "https://evil.example"
+    preflight = client.options(
+        "/token/refresh",
+        headers={
+            "Origin": evil,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-twostep-client",
+        },
+    )
+    assert preflight.status_code == 200
+    assert "access-control-allow-credentials" not in preflight.headers
+    refreshed = client.post("/token/refresh", headers={"Origin": evil, **WEB, "Cookie": f"{COOKIE}=rt_x"})
+    assert "access-control-allow-credentials" not in refreshed.headers
+    bearer = client.get("/messages", headers={"Origin": evil})
+    assert bearer.headers["access-control-allow-origin"] == "*"
 
 
 def test_login_without_second_factor_sets_the_cookie_for_the_web(

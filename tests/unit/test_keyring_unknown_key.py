@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from twostep.domain.clock import FixedClock
-from twostep.domain.errors import UnknownSigningKey
+from twostep.domain.errors import InvalidToken, UnknownSigningKey
 from twostep.domain.ports import KeyRecord
+from twostep.domain.tokens import TokenIssuer
 from twostep.secrets.master_key import MasterKey
 from twostep.secrets.stored import KeyPolicy, StoredKeys
 from twostep.services.keyring import UNKNOWN_KEY_REREAD_SECONDS, KeyRing, TokenPolicy
@@ -90,3 +91,42 @@ def test_a_regular_refresh_counts_as_the_last_read() -> None:
     reads = storage.key_reads
     assert not here.reread_for_unknown_key()
     assert storage.key_reads == reads
+
+
+def test_a_retired_key_is_refused_when_it_leaves_the_jwks_though_the_verifier_was_built_before() -> None:
+    """The verifier is rebuilt once a minute; one built in the minute before a retired key left the
+    JWKS still accepted that key's tokens (after a leak: forgeries) for up to that minute."""
+    storage, clock = MemoryStorage(), FixedClock(NOW)
+    keys = ring(storage, clock)
+    leaked = token_of(keys)
+    StoredKeys(storage, MASTER, clock, KEYS).rotate(timedelta(0))
+    assert keys.refresh()
+    clock.advance(TOKENS.max_token_age.total_seconds() - 10)
+    assert keys.verifier().verify(token_of_kid(keys, leaked, clock)).sub == "u1"  # built now, 10 s before
+    clock.advance(10)
+    assert leaked_kid(leaked) not in keys.published()
+    with pytest.raises(InvalidToken):
+        keys.verifier().verify(token_of_kid(keys, leaked, clock))
+
+
+def leaked_kid(token: str) -> str:
+    import base64
+    import json
+
+    header = token.split(".", maxsplit=1)[0]
+    return str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"])
+
+
+def token_of_kid(keys: KeyRing, token: str, clock: FixedClock) -> str:
+    """A fresh token signed with the (retired) key that signed `token`: what a thief of that key makes."""
+    kid = leaked_kid(token)
+    key = next(k for k in keys.material.signing_keys if k.kid == kid)
+    return TokenIssuer(
+        kid=kid,
+        algorithm=key.algorithm,
+        key=key.signing_material,
+        issuer=TOKENS.issuer,
+        audience=TOKENS.audience,
+        ttl_seconds=TOKENS.access_ttl_seconds,
+        clock=clock,
+    ).issue(user_id="u1", email="a@example.com", amr=("pwd", "sms"), sid="s1", auth_time=0)

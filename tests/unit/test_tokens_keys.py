@@ -139,6 +139,43 @@ def test_rotation_keeps_previous_key_until_its_tokens_expire() -> None:
     assert restored.otp_hmac_key == keys.otp_hmac_key
 
 
+def test_a_rotation_after_a_leak_ends_the_leaked_key_a_token_lifetime_later_despite_a_pending_rotation() -> (
+    None
+):
+    """A scheduled rotation retires the signing key at the new key's activation (65 minutes on); a
+    rotation without delay after a leak, while that one was pending, kept the leaked key's later
+    retirement, so the leaked key verified tokens for 80 minutes instead of the 15 the docs promise."""
+    clock = FixedClock()
+    keys = KeyMaterial.generate("ES256", clock.now())
+    leaked = keys.current.kid
+    scheduled = keys.rotated("ES256", clock.now(), activation_delay=timedelta(minutes=65))
+    pending = scheduled.current.kid
+    leak_noticed = clock.now() + timedelta(minutes=5)
+    emergency = scheduled.rotated("ES256", leak_noticed, activation_delay=timedelta(0))
+    max_age = timedelta(seconds=930)
+    assert emergency.signing_key(leak_noticed).kid == emergency.current.kid
+    assert leaked in emergency.verification_keys(leak_noticed + max_age - timedelta(seconds=1), max_age)
+    after = leak_noticed + max_age
+    assert set(emergency.verification_keys(after, max_age)) == {emergency.current.kid}
+    assert emergency.signing_key(clock.now() + timedelta(minutes=65)).kid == emergency.current.kid
+    assert pending not in emergency.verification_keys(after, max_age)
+
+
+def test_a_second_scheduled_rotation_keeps_the_first_ones_retirement() -> None:
+    """A key already retiring earlier than a new rotation's activation keeps its own retirement."""
+    clock = FixedClock()
+    keys = KeyMaterial.generate("ES256", clock.now())
+    first = keys.current.kid
+    scheduled = keys.rotated("ES256", clock.now(), activation_delay=timedelta(minutes=65))
+    again = scheduled.rotated(
+        "ES256", clock.now() + timedelta(minutes=5), activation_delay=timedelta(minutes=65)
+    )
+    retirements = {key.kid: key.retired_at for key in again.signing_keys}
+    assert retirements[first] == clock.now() + timedelta(minutes=65)
+    assert retirements[scheduled.current.kid] == clock.now() + timedelta(minutes=70)
+    assert again.signing_key(clock.now() + timedelta(minutes=66)).kid == scheduled.current.kid
+
+
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA"])
 def test_public_jwk_has_no_private_part(algorithm: str) -> None:
     jwk = KeyMaterial.generate(algorithm, FixedClock().now()).current.public_jwk()  # type: ignore[arg-type]

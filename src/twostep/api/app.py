@@ -101,6 +101,17 @@ def cors_allow_methods(app: FastAPI) -> list[str]:
     return sorted(methods - {"HEAD"})
 
 
+def _credentials_allowed(origins: list[str]) -> bool:
+    """Whether browsers may send the refresh and device cookies cross-origin: only to listed origins.
+
+    With `*` and credentials, Starlette names whichever origin asks as allowed with credentials, so any
+    page passed the preflight with `X-Twostep-Client: web` (the header that keeps other sites from the
+    cookie) and read the tokens a refresh gave; API Gateway refuses that pairing outright. `*` allows
+    every origin's bearer-token calls, never the cookie.
+    """
+    return "*" not in origins
+
+
 def _add_cors(app: FastAPI, container: Container) -> None:
     """Headers on real responses too (the Lambda JWT tutorial had them only on the preflight); listed origins only."""
     origins = container.settings.cors_origins
@@ -108,7 +119,7 @@ def _add_cors(app: FastAPI, container: Container) -> None:
         app.add_middleware(
             Cors,
             allow_origins=origins,
-            allow_credentials=True,
+            allow_credentials=_credentials_allowed(origins),
             allow_methods=cors_allow_methods(app),
             allow_headers=CORS_ALLOW_HEADERS,
             expose_headers=[

@@ -66,6 +66,15 @@ def kept_keys(
     }
 
 
+def key_ends(records: tuple[KeyRecord, ...], max_token_age: timedelta) -> dict[str, float]:
+    """When each retired key stops verifying (epoch seconds), as `KeyMaterial.verification_ends`."""
+    return {
+        kid: (retired_at + max_token_age).timestamp()
+        for kid, _, retired_at in records
+        if retired_at is not None
+    }
+
+
 def rs256_keys(text: str, now: datetime, max_token_age: timedelta) -> dict[str, RsaPublicKey] | None:
     """The verification keys of a key file's text, or None if it is not the plain RS256 case."""
     records = parse_records(text)
@@ -149,4 +158,5 @@ def verifier_of(
         audience=settings.audience,
         leeway_seconds=settings.jwt_leeway_seconds,
         clock=clock,
+        key_ends=key_ends(records, max_age),
     )

@@ -175,6 +175,15 @@ class KeyMaterial:
             if key.retired_at is None or key.retired_at + max_token_age > now
         }
 
+    def verification_ends(self, max_token_age: timedelta) -> dict[str, float]:
+        """When each retired key stops verifying (epoch seconds): the moment `verification_keys` leaves it
+        out, for a verifier kept past it (`domain.tokens.refuse_retired_key`)."""
+        return {
+            key.kid: (key.retired_at + max_token_age).timestamp()
+            for key in self.signing_keys
+            if key.retired_at is not None
+        }
+
     def rotated(
         self,
         algorithm: Algorithm,
@@ -183,17 +192,27 @@ class KeyMaterial:
         activation_delay: timedelta = timedelta(0),
     ) -> KeyMaterial:
         """A new key, published now and signing from `now + activation_delay`; the keys it replaces
-        retire at that moment (and are dropped once long expired)."""
+        retire at that moment at the latest (and are dropped once long expired)."""
         activates = now + activation_delay
         fresh = generate_signing_key(algorithm, now, rsa_bits)
         if activation_delay > timedelta(0):
             fresh = replace(fresh, activates_at=activates)
         keep = [
-            key if key.retired_at else replace(key, retired_at=activates)
+            _retired_by(key, activates)
             for key in self.signing_keys
             if key.retired_at is None or now - key.retired_at < timedelta(days=2)
         ]
         return replace(self, signing_keys=(fresh, *keep))
+
+    def adopted(self, key: SigningKey, now: datetime) -> KeyMaterial:
+        """`key` (a configured one, such as an HS256 secret's) signing from `now`; every other key
+        retires now at the latest."""
+        keep = [
+            _retired_by(old, now)
+            for old in self.signing_keys
+            if old.kid != key.kid and (old.retired_at is None or now - old.retired_at < timedelta(days=2))
+        ]
+        return replace(self, signing_keys=(replace(key, activates_at=None, retired_at=None), *keep))
 
     def to_json(self) -> str:
         return json.dumps(
@@ -223,6 +242,16 @@ class KeyMaterial:
             signing_keys=(generate_signing_key(algorithm, now, rsa_bits),),
             otp_hmac_key=secrets.token_bytes(32),
         )
+
+
+def _retired_by(key: SigningKey, moment: datetime) -> SigningKey:
+    """`key` retired at `moment`, or earlier if it already was. A key still waiting for its retirement
+    (a rotation with an activation delay, not yet due) is brought forward too: a rotation without delay
+    after a leak must end the leaked key's tokens a token lifetime from now, not from the earlier
+    rotation's activation."""
+    if key.retired_at is not None and key.retired_at <= moment:
+        return key
+    return replace(key, retired_at=moment)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,13 @@ from twostep.domain.clock import Clock
 from twostep.domain.cold_start_typing import TYPE_CHECKING
 from twostep.domain.errors import InvalidToken, UnknownSigningKey
 from twostep.domain.rsa_pkcs1 import RsaPublicKey
-from twostep.domain.tokens import REQUIRED_CLAIMS, AccessClaims, checked_claims, checked_header
+from twostep.domain.tokens import (
+    REQUIRED_CLAIMS,
+    AccessClaims,
+    checked_claims,
+    checked_header,
+    refuse_retired_key,
+)
 
 if TYPE_CHECKING:
     from typing import Any
@@ -39,8 +45,10 @@ class Rs256TokenVerifier:
         audience: str,
         leeway_seconds: int,
         clock: Clock,
+        key_ends: Mapping[str, float] | None = None,
     ) -> None:
         self._keys = dict(keys)
+        self._key_ends = dict(key_ends or {})  # see `refuse_retired_key`
         self._issuer, self._audience = issuer, audience
         self._leeway = leeway_seconds
         self._clock = clock
@@ -51,6 +59,8 @@ class Rs256TokenVerifier:
         key = self._keys.get(header["kid"])
         if key is None:
             raise UnknownSigningKey()
+        now = self._clock.now().timestamp()
+        refuse_retired_key(self._key_ends.get(header["kid"]), now)
         if header.get("b64", True) is False:  # an unencoded payload (RFC 7797): refused
             raise InvalidToken()
         signing_input, _, signature_segment = token.rpartition(".")
@@ -67,7 +77,7 @@ class Rs256TokenVerifier:
         if not isinstance(claims, dict):
             raise InvalidToken()
         self._check_registered_claims(claims)
-        return checked_claims(claims, self._clock.now().timestamp(), self._leeway)
+        return checked_claims(claims, now, self._leeway)
 
     def _check_registered_claims(self, claims: dict[str, Any]) -> None:
         """What PyJWT's `_validate_claims` checks under `TokenVerifier`'s options."""

@@ -152,9 +152,11 @@ class TokenVerifier:
         audience: str,
         leeway_seconds: int,
         clock: Clock,
+        key_ends: Mapping[str, float] | None = None,
     ) -> None:
         self._algorithm = algorithm
         self._keys = dict(keys)
+        self._key_ends = dict(key_ends or {})  # see `refuse_retired_key`
         self._issuer, self._audience = issuer, audience
         self._leeway = leeway_seconds
         self._clock = clock
@@ -170,6 +172,8 @@ class TokenVerifier:
         key = self._keys.get(header["kid"])
         if key is None:
             raise UnknownSigningKey()
+        now = self._clock.now().timestamp()
+        refuse_retired_key(self._key_ends.get(header["kid"]), now)
         try:
             claims = self._jwt.decode(
                 token,
@@ -187,7 +191,19 @@ class TokenVerifier:
             )
         except self._decode_errors as exc:
             raise InvalidToken() from exc
-        return checked_claims(claims, self._clock.now().timestamp(), self._leeway)
+        return checked_claims(claims, now, self._leeway)
+
+
+def refuse_retired_key(ends: float | None, now: float) -> None:
+    """A verifier is built with the keys published when it is built and kept a while (a minute in the
+    API, a key refresh in the authorizer); a retired key must stop verifying when it leaves the JWKS,
+    not when the verifier is next built, so each retired key carries that moment (`ends`, epoch seconds).
+
+    Raises:
+        InvalidToken: the key's tokens have all expired (and no new one may be believed).
+    """
+    if ends is not None and now >= ends:
+        raise InvalidToken()
 
 
 def checked_header(token: str, algorithm: str) -> dict[str, Any]:

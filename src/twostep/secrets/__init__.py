@@ -72,6 +72,7 @@ def stored_keys(settings: Settings, store: KeyStore, clock: Clock) -> StoredKeys
         rsa_bits=settings.jwt_rsa_bits,
         legacy_file=settings.jwt_key_file,
         overrides=lambda material: _with_overrides(material, settings, clock),
+        key_from_setting=algorithm == "HS256" and settings.jwt_hs256_secret is not None,
     )
     return StoredKeys(store, master_key_for(settings), clock, policy)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from twostep.domain.clock import Clock
@@ -32,6 +32,7 @@ class KeyPolicy:
     rsa_bits: int
     legacy_file: Path | None  # a key file of earlier versions, moved in or compared
     overrides: Callable[[KeyMaterial], KeyMaterial]  # TWOSTEP_OTP_HMAC_KEY / TWOSTEP_JWT_HS256_SECRET
+    key_from_setting: bool = False  # the signing key is TWOSTEP_JWT_HS256_SECRET's (overrides applies it)
 
 
 class StoredKeys:
@@ -63,13 +64,28 @@ class StoredKeys:
         """
         for _ in range(ROTATE_RETRIES):
             record = self._store.get_key_record() or self._create()
-            now = self._clock.now()
-            rotated = self._open(record).rotated(
-                self._policy.algorithm, now, self._policy.rsa_bits, activation_delay
-            )
+            rotated = self._next_keys(self._open(record), self._clock.now(), activation_delay)
             if self._store.put_key_record(self._sealed(rotated, record.version + 1), record.version):
                 return rotated
         raise StorageUnavailable("The key record kept changing; try the rotation again.")
+
+    def _next_keys(self, material: KeyMaterial, now: datetime, activation_delay: timedelta) -> KeyMaterial:
+        """The rotated key set. A key that a setting configures (`TWOSTEP_JWT_HS256_SECRET`) is not made
+        here: the setting's new value becomes the deployment's key at once (each process signs and
+        verifies with the setting alone, so every one is restarted with the new value anyway).
+
+        Raises:
+            ConfigurationError: the setting still names the key the database signs with.
+        """
+        if not self._policy.key_from_setting:
+            return material.rotated(self._policy.algorithm, now, self._policy.rsa_bits, activation_delay)
+        configured = self._policy.overrides(material).current
+        if configured.kid == material.current.kid:
+            raise ConfigurationError(
+                "TWOSTEP_JWT_HS256_SECRET: the HS256 key comes from this setting; set a new secret, then "
+                "run this again to make it the deployment's (and restart every process with it)"
+            )
+        return material.adopted(configured, now)
 
     def _create(self) -> KeyRecord:
         legacy = self._legacy_material()
@@ -119,16 +135,38 @@ class StoredKeys:
             raise ConfigurationError(
                 "TWOSTEP_OTP_HMAC_KEY: differs from the code HMAC key the database holds for every process"
             )
-        if applied.current.kid not in {key.kid for key in material.signing_keys}:
+        if self._policy.key_from_setting and applied.current.kid != material.current.kid:
             raise ConfigurationError(
-                "TWOSTEP_JWT_HS256_SECRET: differs from the HS256 key the database holds for every process"
+                "TWOSTEP_JWT_HS256_SECRET: differs from the HS256 key the database holds for every process "
+                "(to change it, run `twostep keys rotate` with the new value, then restart every process)"
             )
-        signing = material.signing_key(self._clock.now())
+        now = self._clock.now()
+        signing = material.signing_key(now)
         if signing.algorithm != self._policy.algorithm:
             raise ConfigurationError(
-                f"TWOSTEP_JWT_ALGORITHM: {self._policy.algorithm}, but the shared keys sign with "
-                f"{signing.algorithm}; run `twostep keys rotate` to add a {self._policy.algorithm} key"
+                _algorithm_change(self._policy.algorithm, signing.algorithm, material, now)
             )
+
+
+def _algorithm_change(wanted: Algorithm, signing: Algorithm, material: KeyMaterial, now: datetime) -> str:
+    """The refusal of a process whose pinned algorithm is not the signing key's, with the way out.
+
+    A rotation with the default activation delay does not help: the key it adds signs only after the
+    delay (until then every start is refused again), and servers still pinned to the old algorithm
+    would sign with it and refuse their own tokens. Only a rotation without delay, then every process
+    restarted with the new setting, changes the algorithm.
+    """
+    pending = next((k for k in material.signing_keys if k.algorithm == wanted and not k.active_at(now)), None)
+    when = (
+        f" (the {wanted} key a rotation added signs from {pending.activates_at.isoformat()})"
+        if pending is not None and pending.activates_at is not None
+        else ""
+    )
+    return (
+        f"TWOSTEP_JWT_ALGORITHM: {wanted}, but the shared keys sign with {signing}{when}; every process "
+        f"pins one algorithm, so change it everywhere at once: `TWOSTEP_JWT_ALGORITHM={wanted} twostep keys "
+        f"rotate --activation-delay 0`, then restart every server with it"
+    )
 
 
 def _same_keys(a: KeyMaterial, b: KeyMaterial) -> bool:

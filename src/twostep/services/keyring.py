@@ -92,7 +92,8 @@ class KeyRing:
         return issuer
 
     def verifier(self) -> TokenVerifier:
-        """Accepts tokens of every published key; rebuilt each minute so retired keys drop out."""
+        """Accepts tokens of every published key; rebuilt each minute so retired keys drop out (a retired
+        key's tokens are refused from the moment it leaves the JWKS, whenever the verifier was built)."""
         now = self._clock.now()
         built = self._verifier
         if built is None or now - built[0] >= timedelta(minutes=1):
@@ -152,4 +153,5 @@ class KeyRing:
             audience=self._policy.audience,
             leeway_seconds=self._policy.leeway_seconds,
             clock=self._clock,
+            key_ends=self.material.verification_ends(self._policy.max_token_age),
         )
