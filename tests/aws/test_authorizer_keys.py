@@ -13,7 +13,7 @@ import pytest
 
 from tests.aws.events import token_event
 from twostep.aws import authorizer, authorizer_keys, lazy
-from twostep.aws.authorizer_keys import rs256_keys, rs256_records_from_file, rs256_verifier_from_file
+from twostep.aws.authorizer_keys import rs256_keys, rs256_verifier_from_file
 from twostep.aws.authorizer_settings import AuthorizerSettings
 from twostep.domain.clock import Clock, FixedClock, SystemClock
 from twostep.domain.errors import InvalidToken
@@ -239,11 +239,11 @@ def test_a_key_rotated_without_delay_is_read_at_once_and_made_up_keys_at_most_ev
     monkeypatch.setattr(lazy, "time", clock)
     reads: list[str] = []
 
-    def counted(settings: AuthorizerSettings) -> tuple[authorizer_keys.KeyRecord, ...] | None:
+    def counted(settings: AuthorizerSettings, at: Clock) -> Rs256TokenVerifier | None:
         reads.append(settings.jwt_key_file_name)
-        return rs256_records_from_file(settings)
+        return rs256_verifier_from_file(settings, at)
 
-    monkeypatch.setattr(authorizer_keys, "rs256_records_from_file", counted)
+    monkeypatch.setattr(authorizer_keys, "rs256_verifier_from_file", counted)
     material = KeyMaterial.generate("RS256", datetime.now(UTC))
     env.write_text(material.to_json())
     assert allows(issue(material)) and len(reads) == 1
@@ -271,7 +271,7 @@ def test_a_retired_key_ages_out_while_the_keys_cannot_be_read(
     key file) kept the verifier built at the last read, with the key set as it stood then: a key retired
     after a leak (`keys rotate --activation-delay 0`) kept its place past its tokens' lifetime, and the
     authorizer allowed tokens the thief kept signing with it for as long as the reads failed (the API
-    dropped the key on time). The key set last read is now judged again at each refresh."""
+    dropped the key on time). The verifier kept now refuses each retired key when its tokens expire."""
     ticks = Monotonic()
     monkeypatch.setattr(lazy, "time", ticks)
     clock = FixedClock(NOW + timedelta(seconds=60))

@@ -24,7 +24,7 @@ telling a client that its token is bad.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from twostep.aws.lazy import BuiltOnce
 from twostep.domain.clock import Clock, SystemClock
@@ -45,12 +45,6 @@ def _log_error(message: str, cause: Exception) -> None:
     import logging
 
     logging.getLogger("twostep.authorizer").error(message, type(cause).__name__)
-
-
-def _log_warning(message: str, cause: Exception) -> None:
-    import logging
-
-    logging.getLogger("twostep.authorizer").warning(message, type(cause).__name__)
 
 
 UNAUTHORIZED = "Unauthorized"
@@ -88,51 +82,29 @@ def _read_settings() -> AuthorizerSettings:
     return AuthorizerSettings.from_environ()
 
 
-class KeysAsRead:
-    """How to build the verifier from the keys last read, at whatever time it is built.
-
-    A refresh that cannot read the keys (the secret store unreachable or refusing, a damaged key file)
-    builds from these: the keys kept are judged again at the clock's time, so a key retired after a leak
-    drops out when its tokens' lifetime ends, as the API's key ring drops it, rather than staying with
-    the verifier built at the last read for as long as the reads fail.
-    """
-
-    def __init__(self) -> None:
-        self.build: Callable[[], AccessTokenVerifier] | None = None
-
-
 def _build_verifier() -> AccessTokenVerifier:
     """RS256 from a key file or a secret: checked without PyJWT, `cryptography` or boto3 at cold start
     (`authorizer_keys`); everything else as the API checks tokens (PyJWT), keys from `load_key_material`."""
+    from twostep.aws.authorizer_keys import rs256_verifier_from_file, rs256_verifier_from_secret
+
     try:
-        build = _read_keys(_settings.get())
-        verifier = build()
+        settings = _settings.get()
+        fast = rs256_verifier_from_file(settings, clock) or rs256_verifier_from_secret(
+            settings, clock, _secrets_client.get
+        )
+        if fast is not None:
+            return fast
+        from twostep.secrets import load_key_material
+        from twostep.verifier_factory import build_verifier
+
+        if settings.secret_arn:
+            from twostep.secrets.aws import clear_cache
+
+            clear_cache()  # a refresh must see a rotation
+        return build_verifier(settings, load_key_material(settings, clock), clock)
     except Exception as exc:
-        if _keys_as_read.build is None:
-            _log_error("authorizer keys unavailable: %s", exc)
-            raise AuthorizerUnavailable("the authorizer could not load its keys") from exc
-        _log_warning("authorizer keys not read (%s): the keys last read are used", exc)
-        return _keys_as_read.build()
-    _keys_as_read.build = build
-    return verifier
-
-
-def _read_keys(settings: AuthorizerSettings) -> Callable[[], AccessTokenVerifier]:
-    """Reads the keys; returns how to build the verifier from them at the clock's time then."""
-    from twostep.aws.authorizer_keys import rs256_records_from_file, rs256_records_from_secret, verifier_of
-
-    records = rs256_records_from_file(settings) or rs256_records_from_secret(settings, _secrets_client.get)
-    if records is not None:
-        return lambda: verifier_of(records, settings, clock)
-    from twostep.secrets import load_key_material
-    from twostep.verifier_factory import build_verifier
-
-    if settings.secret_arn:
-        from twostep.secrets.aws import clear_cache
-
-        clear_cache()  # a refresh must see a rotation
-    material = load_key_material(settings, clock)
-    return lambda: build_verifier(settings, material, clock)
+        _log_error("authorizer keys unavailable: %s", exc)
+        raise AuthorizerUnavailable("the authorizer could not load its keys") from exc
 
 
 def _build_session_checks() -> SessionChecks:
@@ -155,7 +127,6 @@ def _build_secrets_client() -> SignedClient | None:
 
 _settings = BuiltOnce(_read_settings)  # read once per container (both builders need them)
 _secrets_client = BuiltOnce(_build_secrets_client)  # every key refresh reads through its kept connection
-_keys_as_read = KeysAsRead()  # per container, like the verifier built from it
 _verifier = BuiltOnce(_build_verifier)
 _session_checks = BuiltOnce(_build_session_checks)  # built once: the list keeps its own freshness
 
@@ -171,7 +142,6 @@ def reset() -> None:
     _settings.reset()
     _secrets_client.reset()
     _verifier.reset()
-    _keys_as_read.build = None
     _session_checks.reset()
 
 

@@ -106,12 +106,6 @@ _last_read = LastRead()  # per Lambda container, like the verifier it feeds
 
 def rs256_verifier_from_file(settings: AuthorizerSettings, clock: Clock) -> Rs256TokenVerifier | None:
     """The verifier for a plain RS256 key file, or None (see the module docstring)."""
-    records = rs256_records_from_file(settings)
-    return None if records is None else verifier_of(records, settings, clock)
-
-
-def rs256_records_from_file(settings: AuthorizerSettings) -> tuple[KeyRecord, ...] | None:
-    """The records of a plain RS256 key file, or None (see the module docstring)."""
     if settings.jwt_algorithm != ALGORITHM or settings.secret_arn:
         return None
     try:
@@ -119,13 +113,13 @@ def rs256_records_from_file(settings: AuthorizerSettings) -> tuple[KeyRecord, ..
             text = file.read()
     except (OSError, ValueError):
         return None
-    return _last_read.records(settings.jwt_key_file_name, text)
+    return _verifier_of(_last_read.records(settings.jwt_key_file_name, text), settings, clock)
 
 
-def rs256_records_from_secret(
-    settings: AuthorizerSettings, secrets_client: Callable[[], SignedClient | None]
-) -> tuple[KeyRecord, ...] | None:
-    """The records of a plain RS256 secret read without boto3, through `secrets_client()` (None where
+def rs256_verifier_from_secret(
+    settings: AuthorizerSettings, clock: Clock, secrets_client: Callable[[], SignedClient | None]
+) -> Rs256TokenVerifier | None:
+    """The verifier for a plain RS256 secret read without boto3, through `secrets_client()` (None where
     boto3 must read it), or None (see the module docstring)."""
     if settings.jwt_algorithm != ALGORITHM or not settings.secret_arn:
         return None
@@ -144,13 +138,14 @@ def rs256_records_from_secret(
         return None
     if not isinstance(text, str):
         return None
-    return _last_read.records(settings.secret_arn, text)
+    return _verifier_of(_last_read.records(settings.secret_arn, text), settings, clock)
 
 
-def verifier_of(
-    records: tuple[KeyRecord, ...], settings: AuthorizerSettings, clock: Clock
-) -> Rs256TokenVerifier:
-    """The verifier of `records` at `clock`'s time: the keys `kept_keys` keeps then."""
+def _verifier_of(
+    records: tuple[KeyRecord, ...] | None, settings: AuthorizerSettings, clock: Clock
+) -> Rs256TokenVerifier | None:
+    if records is None:
+        return None
     max_age = timedelta(seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds)
     return Rs256TokenVerifier(
         keys=kept_keys(records, clock.now(), max_age),
