@@ -3,13 +3,18 @@ against a live `twostep serve`: only the base URL differs, through the `TWOSTEP`
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.live import ServerProcess
+from tests.live import SRC, ServerProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TOUR_DOCUMENTS = ["README.md", "docs/quickstart.md"]
@@ -74,3 +79,53 @@ def test_the_verification_api_example_runs_as_written(tmp_path: Path) -> None:
     created, verified = result.stdout.strip().splitlines()
     assert '"auth_id":"signup-42"' in created and '"attempts_left":3' in created
     assert verified.startswith('{"authenticated":true'), verified
+
+
+def marked_block(document: str, marker: str) -> str:
+    """The first ```sh block after `<!-- marker`."""
+    text = (ROOT / document).read_text()
+    match = re.compile(r"```sh\n(.*?)```", re.S).search(text, text.index(f"<!-- {marker}"))
+    assert match is not None, f"{document} has no sh block after <!-- {marker}"
+    return match.group(1)
+
+
+def test_the_flowroute_migration_starts_as_written(tmp_path: Path) -> None:
+    """The migration guide's prod command for the standalone verification service, run as written (the
+    installed `twostep` as `python -m twostep`, a free loopback port): it must serve. Before, it lacked the
+    master key and an email provider the prod stage requires, and stopped at start-up with
+    `TWOSTEP_EMAIL_PROVIDER: the console provider is refused in prod`."""
+    port = free_port()
+    block = marked_block("docs/guides/migrate-flowroute.md", "flowroute example")
+    assert "--host 0.0.0.0 --port 8000" in block
+    block = block.replace(".venv/bin/twostep", f"{sys.executable} -m twostep")
+    block = block.replace("--host 0.0.0.0 --port 8000", f"--host 127.0.0.1 --port {port}")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TWOSTEP_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH", ""), str(SRC)) if p)
+    log = tmp_path / "server.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            ["bash", "-euo", "pipefail", "-c", block],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        answer = _first_answer(f"http://127.0.0.1:{port}", server)
+        assert answer is not None, log.read_text()[-2000:]
+        assert answer.status_code == 401 and answer.json()["reason"] == "InvalidApiKey", answer.text
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def _first_answer(base_url: str, server: subprocess.Popen[bytes]) -> httpx.Response | None:
+    """A keyless create's answer once the server listens; None if it exits or never listens."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            return httpx.post(f"{base_url}/", json={"auth_id": "a-1", "recipient": "14155552671"}, timeout=5)
+        except httpx.TransportError:
+            time.sleep(0.2)
+    return None
