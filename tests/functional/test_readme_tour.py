@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -129,3 +130,29 @@ def _first_answer(base_url: str, server: subprocess.Popen[bytes]) -> httpx.Respo
         except httpx.TransportError:
             time.sleep(0.2)
     return None
+
+
+def test_the_keyed_verification_example_runs_as_written(tmp_path: Path) -> None:
+    """The full API's keyed example, against a server with the settings its comment names. Before, the
+    page showed a request with its own `message` under a plain key, which answers 400
+    `message_not_allowed` unless the key's tenant has `allow_message`, and did not say so."""
+    block = marked_block("docs/verification-api.md", "keyed verification example")
+    settings = dict(
+        shlex.split(line.removeprefix("#").strip())[0].split("=", 1)
+        for line in block.splitlines()
+        if line.startswith("#   TWOSTEP_")
+    )
+    assert set(settings) == {"TWOSTEP_VERIFY_API_KEYS", "TWOSTEP_VERIFY_TENANTS"}
+    with ServerProcess(tmp_path / "server", **settings) as server:
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block],
+            env=server.env | {"TWOSTEP": server.base_url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        texts = server.outbox("+4915112345678")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '"auth_id":"order-7"' in result.stdout and '"attempts_left":5' in result.stdout, result.stdout
+    assert re.fullmatch(r"\d{8} confirms your twostep order\. Valid 5 min\.", texts[-1]["body"]), texts
