@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from twostep.docs.api_page import api_markdown, openapi_document
 from twostep.docs.cli_page import cli_markdown, exit_codes_markdown
+from twostep.docs.errors_page import error_codes, error_codes_markdown
 from twostep.docs.settings_page import HOW_TO_DOCUMENT, env_name, settings_markdown, undocumented_settings
 from twostep.settings import Settings
 
@@ -39,3 +43,35 @@ def test_the_http_reference_comes_from_the_openapi_document() -> None:
             if method in ("get", "post", "put", "patch", "delete"):
                 assert f"### `{method.upper()} {path}`" in page
     assert "### `POST /register`" in page
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# How the pages name a problem's `code`: `"code": "x"`, `code: x`, `code` `x`, and a status before it
+# (`409 account_exists`; a 429 names its limit instead, such as `ip_sms_rate`).
+NAMED_CODE = re.compile(
+    r'"code": "([a-z_]+)"|`code: "?([a-z_]+)"?`|`code` `([a-z_]+)`|\b(?!429)[1-5]\d\d `([a-z]+(?:_[a-z]+)+)`'
+    r"|a stable `code` \(for example ([^)]*)\)"
+)
+
+
+def test_the_pages_name_only_codes_the_api_answers() -> None:
+    """Before, the HTTP API page gave `invalid_code` as an example of the stable codes, which the API
+    never answers (a wrong code is `wrong_code`), and no page listed the codes at all."""
+    codes = error_codes()
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    named: list[tuple[str, str]] = []
+    for page in pages:
+        text = " ".join(page.read_text().split())
+        for match in NAMED_CODE.finditer(text):
+            found = next(group for group in match.groups() if group)
+            named += [(page.name, code) for code in re.findall(r"[a-z]+(?:_[a-z]+)+", found)]
+    unknown = sorted({f"{page}: {code}" for page, code in named if code not in codes})
+    assert not unknown, f"codes the API never answers: {unknown}"
+    assert ("http-api.md", "wrong_code") in named  # the scan reads the HTTP page's examples
+
+
+def test_the_error_code_table_lists_every_code_with_its_status() -> None:
+    table = error_codes_markdown()
+    for row in ("| `wrong_code` | 401 |", "| `account_exists` | 409 |", "| `body_too_large` | 413 |"):
+        assert row in table
+    assert "<!-- generated: error-codes -->" in (ROOT / "docs/reference/http-api.md").read_text()
