@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from twostep.api.verification_errors import _REASONS
 from twostep.docs.api_page import api_markdown, openapi_document
 from twostep.docs.cli_page import cli_markdown, exit_codes_markdown
 from twostep.docs.errors_page import error_codes, error_codes_markdown
@@ -75,3 +76,15 @@ def test_the_error_code_table_lists_every_code_with_its_status() -> None:
     for row in ("| `wrong_code` | 401 |", "| `account_exists` | 409 |", "| `body_too_large` | 413 |"):
         assert row in table
     assert "<!-- generated: error-codes -->" in (ROOT / "docs/reference/http-api.md").read_text()
+
+
+def test_the_verification_page_lists_every_status_and_reason() -> None:
+    """Before, the verification API's error table left out the Idempotency-Key refusals its routes answer
+    (409 `IdempotencyRequestInProgress`, 422 `IdempotencyKeyReused`, 400 `invalid_idempotency_key`)."""
+    page = " ".join((ROOT / "docs/verification-api.md").read_text().split())
+    answers = {(status, reason) for _, status, reason, _ in _REASONS} | {(400, "InvalidAPIUsage")}
+    missing = [
+        f"{status} {reason}" for status, reason in sorted(answers) if f"| {status} | `{reason}` |" not in page
+    ]
+    assert not missing, f"docs/verification-api.md's error table lacks {missing}"
+    assert "`code: invalid_idempotency_key`" in page
