@@ -15,8 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml  # type: ignore[import-untyped]
 
-from tests.live import SRC, ServerProcess, free_port
+from tests.live import SRC, ServerProcess, free_port, run_cli, server_env
+from twostep.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TOUR_DOCUMENTS = ["README.md", "docs/quickstart.md"]
@@ -191,3 +193,64 @@ def test_the_python_clients_examples_run_as_written(tmp_path: Path) -> None:
             {"code_from_sms": code_for(api, "+14155552671"), "print": lambda *args: printed.append(args)},
         )
     assert printed == [("Hello, ada@example.com!", "ada@example.com"), ("hi",)], printed
+
+
+def test_the_self_host_settings_start_a_server(tmp_path: Path) -> None:
+    """The self-host guide's environment file (its paths moved into `tmp_path`) serves, ready. Before, it
+    named no email provider, and prod refuses the console one: `twostep storage init` and `twostep serve`
+    stopped with `TWOSTEP_EMAIL_PROVIDER: the console provider is refused in prod`."""
+    block = marked_block("docs/guides/self-host.md", "self-host settings")
+    master_key = tmp_path / "master-key"
+    master_key.write_text(run_cli(server_env(tmp_path), "keys", "master-key").stdout.strip())
+    master_key.chmod(0o600)
+    block = block.replace("/var/lib/twostep", str(tmp_path)).replace(
+        "/etc/twostep/master-key", str(master_key)
+    )
+    settings = dict(line.split("=", 1) for line in block.splitlines() if line.startswith("TWOSTEP_"))
+    assert settings["TWOSTEP_STAGE"] == "prod"
+    env = {key: value for key, value in server_env(tmp_path).items() if not key.startswith("TWOSTEP_")}
+    with ServerProcess(tmp_path / "server", env=env | settings) as server:
+        assert httpx.get(f"{server.base_url}/healthz/ready", timeout=10).status_code == 200
+
+
+def test_compose_starts_with_the_variables_the_guide_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """compose.yaml's environment for twostep, filled in as the self-host guide's `docker compose up` line
+    fills it (… as a placeholder value), makes valid prod settings. Before, it passed no email provider,
+    so the container stopped at start with the console provider refused in prod."""
+    guide = (ROOT / "docs/guides/self-host.md").read_text()
+    command = " ".join(marked_compose_command(guide).replace("\\\n", " ").split())
+    given = dict(word.split("=", 1) for word in shlex.split(command) if "=" in word and word[0].isupper())
+    given = {name: value.replace("…", "x" * 40) for name, value in given.items()}
+    given["TWOSTEP_MASTER_KEY"] = "m" * 43  # the guide exports it on the line before
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    environment = {
+        name: _interpolate(str(value), given)
+        for name, value in compose["services"]["twostep"]["environment"].items()
+    }
+    for name in [key for key in os.environ if key.startswith("TWOSTEP_") or key.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.stage == "prod" and settings.email_provider == "smtp"
+    assert settings.smtp_host == "smtp.example.com"
+
+
+def marked_compose_command(guide: str) -> str:
+    """The guide's `… docker compose up --build` command, continuation lines included."""
+    match = re.search(r"^POSTGRES_PASSWORD=.*?docker compose up --build$", guide, re.S | re.M)
+    assert match is not None, "the self-host guide shows no `docker compose up` command"
+    return match.group(0)
+
+
+def _interpolate(value: str, given: dict[str, str]) -> str:
+    """Compose's `${NAME:?message}` and `${NAME:-default}` (the forms compose.yaml uses)."""
+
+    def one(match: re.Match[str]) -> str:
+        name, kind, rest = match.group(1), match.group(2), match.group(3)
+        if given.get(name):
+            return given[name]
+        assert kind != ":?", f"compose refuses to start: {rest}"
+        return rest
+
+    return re.sub(r"\$\{(\w+)(:\?|:-)([^}]*)\}", one, value)
