@@ -254,3 +254,30 @@ def _interpolate(value: str, given: dict[str, str]) -> str:
         return rest
 
     return re.sub(r"\$\{(\w+)(:\?|:-)([^}]*)\}", one, value)
+
+
+def test_the_payment_example_runs_and_shows_the_text_sent(tmp_path: Path) -> None:
+    """The transaction-bound code's example, run as written (the installed `twostep` as `python -m
+    twostep`). Before, it showed an English text for a German number, which is texted in German, and
+    checked a made-up code."""
+    block = marked_block("docs/verification-api.md", "payment example")
+    shown = next(line for line in block.splitlines() if line.startswith("# 123456 "))[2:]
+    with ServerProcess(tmp_path / "server", app="verification") as server:
+        result = subprocess.run(
+            [
+                "bash",
+                "-euo",
+                "pipefail",
+                "-c",
+                block.replace(".venv/bin/twostep", f"{sys.executable} -m twostep"),
+            ],
+            env=server.env | {"VERIFY": server.base_url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        sent = server.outbox("+4915112345678")[-1]["body"]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.sub(r"^\d{6} ", "123456 ", sent) == shown, sent
+    assert result.stdout.strip().splitlines()[-1].startswith('{"authenticated":true'), result.stdout
