@@ -88,3 +88,14 @@ def test_the_verification_page_lists_every_status_and_reason() -> None:
     ]
     assert not missing, f"docs/verification-api.md's error table lacks {missing}"
     assert "`code: invalid_idempotency_key`" in page
+
+
+def test_the_sign_up_schema_says_which_optional_fields_are_required() -> None:
+    """Before, the OpenAPI document (and so /docs and the HTTP reference) showed `firstName`, `lastName` and
+    `phoneNumber` as optional without a word, while sign-up refuses a body without them (400
+    `invalid_input`) unless the second step is turned off."""
+    fields = openapi_document()["components"]["schemas"]["RegisterRequest"]["properties"]
+    for name in ("firstName", "lastName", "phoneNumber"):
+        assert "Required unless `TWOSTEP_REQUIRE_SECOND_FACTOR=false`" in fields[name].get(
+            "description", ""
+        ), name
