@@ -99,3 +99,22 @@ def test_the_sign_up_schema_says_which_optional_fields_are_required() -> None:
         assert "Required unless `TWOSTEP_REQUIRE_SECOND_FACTOR=false`" in fields[name].get(
             "description", ""
         ), name
+
+
+def test_the_abuse_page_gives_each_setting_its_default() -> None:
+    """Before, the fraud guard's "settings (default)" column gave examples as if they were defaults: a safe
+    list of `+4915112345678,+49151`, a German country budget and a price table, where all three are empty."""
+    page = (ROOT / "docs/abuse-protection.md").read_text()
+    table = page[page.index("| rule | answer | settings (default) |") :].split("\n\n", 1)[0]
+    checked = 0
+    for name, shown in re.findall(r"`TWOSTEP_([A-Z0-9_]+)` \(([^)]*)\)", table):
+        default = Settings.model_fields[name.lower()].get_default(call_default_factory=True)
+        value = shown.split(";")[0].split(":")[0].strip()
+        if value in ("empty", "on", "off"):
+            assert default == {"empty": [], "on": True, "off": False}[value], (name, shown, default)
+        elif value.startswith("`"):
+            assert value.strip("`") == ",".join(default), (name, shown, default)
+        else:
+            assert float(value) == float(default), (name, shown, default)
+        checked += 1
+    assert checked >= 12, checked
