@@ -36,5 +36,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz/ready', timeout=4).status != 200)"]
 # prod needs TWOSTEP_MASTER_KEY (or TWOSTEP_MASTER_KEY_FILE, a mounted secret): it seals the keys in the database.
+# prod also refuses the console email provider: set TWOSTEP_EMAIL_PROVIDER=smtp (TWOSTEP_SMTP_HOST, …) or ses.
 # Behind a proxy or load balancer, set TWOSTEP_TRUSTED_PROXIES to its address so X-Forwarded-For counts.
 CMD ["twostep", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -13,6 +13,7 @@ from mkdocs.structure.files import File, Files
 
 from twostep.docs.api_page import api_markdown, openapi_json
 from twostep.docs.cli_page import cli_markdown, exit_codes_markdown
+from twostep.docs.errors_page import error_codes_markdown
 from twostep.docs.providers_page import providers_markdown
 from twostep.docs.settings_page import HOW_TO_DOCUMENT, settings_markdown, undocumented_settings
 
@@ -21,6 +22,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "cli": cli_markdown,
     "exit-codes": exit_codes_markdown,
     "http-api": api_markdown,
+    "error-codes": error_codes_markdown,
     "providers": providers_markdown,
 }
 

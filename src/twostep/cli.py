@@ -128,6 +128,9 @@ def storage_migrate() -> None:
     from twostep.container import migrate_storage
 
     settings = settings_or_exit()
+    # A pipeline run with the wrong folder or TWOSTEP_SQLITE_PATH must not report a fresh, empty database
+    # as the deployment's migrated one.
+    refuse_missing_database(settings)
     with friendly_errors():
         applied = migrate_storage(settings)
     if applied:

@@ -78,6 +78,11 @@ def test_admin_commands_refuse_to_create_a_database(env: dict[str, str], tmp_pat
         ["email", "outbox"],
         ["audit", "tail"],
         ["keys", "rotate"],
+        ["fraud", "status"],
+        ["storage", "purge"],
+        ["storage", "backup", str(tmp_path / "backup.db")],
+        # Before, `storage migrate` made an empty database there and said it applied every schema step.
+        ["storage", "migrate"],
     ):
         line = one_line_error(run_cli(env, *args, cwd=elsewhere), 3)
         assert "twostep storage init" in line

@@ -127,6 +127,7 @@ def _applied_once(outputs: list[str]) -> None:
 
 def test_processes_starting_together_apply_each_sqlite_step_once(tmp_path: Path) -> None:
     env = server_env(tmp_path)
+    sqlite3.connect(env["TWOSTEP_SQLITE_PATH"]).close()  # an empty database: `migrate` makes none itself
     _applied_once(_migrate_in_parallel(env, tmp_path))
     assert _versions(Path(env["TWOSTEP_SQLITE_PATH"])) == [step.version for step in STEPS]
 

@@ -21,12 +21,25 @@ class StrictBody(ApiModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+# The schema cannot say it, the setting decides: without these, sign-up answers 400 naming the field.
+_REQUIRED_WITH_SECOND_STEP = "Required unless `TWOSTEP_REQUIRE_SECOND_FACTOR=false` (the default is true)."
+
+
 class RegisterRequest(StrictBody):
-    first_name: str | None = Field(default=None, alias="firstName", max_length=200)
-    last_name: str | None = Field(default=None, alias="lastName", max_length=200)
+    first_name: str | None = Field(
+        default=None, alias="firstName", max_length=200, description=_REQUIRED_WITH_SECOND_STEP
+    )
+    last_name: str | None = Field(
+        default=None, alias="lastName", max_length=200, description=_REQUIRED_WITH_SECOND_STEP
+    )
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)
-    phone_number: str | None = Field(default=None, alias="phoneNumber", max_length=64)
+    phone_number: str | None = Field(
+        default=None,
+        alias="phoneNumber",
+        max_length=64,
+        description=f"E.164 (`+14155552671`). {_REQUIRED_WITH_SECOND_STEP}",
+    )
     locale: LocaleField = None
 
 
