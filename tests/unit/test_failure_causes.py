@@ -130,3 +130,30 @@ def test_readiness_on_memory_storage() -> None:
     health = HealthService(MemoryStorage(), clock, probe_every=timedelta(0))
     health.ready()
     health.ready()
+
+
+def test_postgresql_gone_is_named() -> None:
+    """Before, with PostgreSQL down the readiness probe's 503 and its log line gave `cause` as psycopg's
+    class name (`PoolTimeout`, `OperationalError`), which says neither that the server is unreachable nor
+    that a connection broke; the docs promise a cause read from the driver's error."""
+    from tests.live import free_port
+    from twostep.storage.postgres_connection import PostgresConnections
+
+    gone = PostgresConnections(
+        f"postgresql://postgres@127.0.0.1:{free_port()}/x", pool_size=1, timeout_seconds=0.5
+    )
+    try:
+        with pytest.raises(StorageUnavailable) as refused:
+            gone._one("SELECT 1")
+    finally:
+        gone.close()
+    assert describe_cause(refused.value).startswith("no database connection")
+    import psycopg
+
+    try:
+        try:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        except psycopg.Error as exc:
+            raise StorageUnavailable() from exc
+    except StorageUnavailable as lost:
+        assert describe_cause(lost) == "database connection lost or refused"
