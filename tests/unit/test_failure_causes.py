@@ -157,3 +157,35 @@ def test_postgresql_gone_is_named() -> None:
             raise StorageUnavailable() from exc
     except StorageUnavailable as lost:
         assert describe_cause(lost) == "database connection lost or refused"
+
+
+def test_probes_at_once_share_one_storage_check() -> None:
+    """Before, probes that arrived while a check was still running (a database slow to answer, or
+    locked) each ran a check of their own: 20 probes at once wrote 20 times, where the docs promise at most
+    one write a second however hard it is polled."""
+    import threading
+    import time
+
+    clock = FixedClock()
+
+    class SlowStorage(MemoryStorage):
+        writes = 0
+
+        def increment_counter(self, *args: object, **kwargs: object) -> int:
+            type(self).writes += 1
+            time.sleep(0.2)
+            return super().increment_counter(*args, **kwargs)  # type: ignore[arg-type]
+
+    health = HealthService(SlowStorage(), clock)
+    start = threading.Barrier(20)
+
+    def probe() -> None:
+        start.wait()
+        health.ready()
+
+    threads = [threading.Thread(target=probe) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert SlowStorage.writes == 1
