@@ -42,6 +42,11 @@ _RULES: tuple[_Rule, ...] = (
     (re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[token]"),
     # `Authorization: Bearer <anything>` / `Basic <anything>`.
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), lambda m: f"{m.group(1)} [token]"),
+    # The password in a URL's user part (`postgresql://user:pw@host`): a driver's error may quote the URL.
+    (
+        re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:\"']*:)[^\s/?#@\"']+(?=@)"),
+        lambda m: f"{m.group(1)}{REDACTED}",
+    ),
     # name=value and "name": "value" pairs whose name says secret.
     (
         re.compile(
@@ -75,6 +80,7 @@ _NEED_PATTERNS = (
     "PRIVATE KEY-----",
     "eyJ",
     r"[Bb](?i:earer|asic)\s",
+    "://",
     "[:=]",
     "AKIA|ASIA",
     r"\d{4}",  # a one-time code has 4 digits or more

@@ -67,3 +67,32 @@ def test_serve_without_the_kms_key_stops_with_one_line(aws_mode: AwsMode, tmp_pa
     assert refused.returncode == 2, refused.stderr
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "TWOSTEP_KMS_KEY_ID" in lines[0], lines
+
+
+def test_readiness_is_503_when_the_kms_key_cannot_seal(aws_mode: AwsMode) -> None:
+    """Before, readiness only read and wrote a counter: with a wrong `TWOSTEP_KMS_KEY_ID` `/healthz/ready`
+    answered 200 while every registration (which seals the number) answered 503; a load balancer kept
+    sending sign-ups to a process that could not take one."""
+    from datetime import UTC, datetime
+
+    from twostep.domain.clock import FixedClock
+    from twostep.services.health import HealthService
+
+    kms = boto3.client("kms", endpoint_url=aws_mode.endpoint, region_name="us-east-1")
+    wrong_key = str(uuid.uuid4())
+    broken = _storage(
+        aws_mode.endpoint,
+        f"sealed-{uuid.uuid4().hex[:10]}",
+        PhoneCipher(kms, wrong_key, derive_phone_index_key(b"k" * 32)),
+    )
+    broken.init_schema()
+    with pytest.raises(StorageUnavailable, match="encryption key service"):
+        HealthService(broken, FixedClock(datetime(2026, 1, 1, tzinfo=UTC))).ready()
+
+    working = _storage(
+        aws_mode.endpoint,
+        f"sealed-{uuid.uuid4().hex[:10]}",
+        PhoneCipher(kms, aws_mode.kms_key_id, derive_phone_index_key(b"k" * 32)),
+    )
+    working.init_schema()
+    HealthService(working, FixedClock(datetime(2026, 1, 1, tzinfo=UTC))).ready()

@@ -108,3 +108,31 @@ def test_a_dead_workers_gauges_leave_the_figures(tmp_path: Path) -> None:
 
 def live_gauge_files(folder: Path, pids: set[int]) -> list[str]:
     return [path.name for path in folder.glob("gauge_live*.db") if int(path.stem.rsplit("_", 1)[1]) in pids]
+
+
+def test_a_named_folder_forgets_an_earlier_run(tmp_path: Path) -> None:
+    """Before, a `PROMETHEUS_MULTIPROC_DIR` the operator named kept the files of the run before: after an
+    unclean stop (the supervisor killed, the host's OOM killer) nobody had dropped its workers' gauges, and
+    the new server's `/metrics` reported the dead workers' budget count (and their queue) for good, beside
+    counters it never counted. The server now empties the folder of such files when it starts."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    earlier_run = (  # what a worker of a killed server leaves: its gauges and counters, never marked dead
+        "from prometheus_client import Counter, Gauge\n"
+        "Gauge('twostep_sms_budget_used', 'x', multiprocess_mode='livemax').set(7)\n"
+        "Counter('twostep_limit_refusals', 'x', ['limit']).labels('login_per_ip').inc(5)\n"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    subprocess.run([sys.executable, "-c", earlier_run], env=env, check=True, timeout=60)
+    assert list(folder.glob("gauge_live*.db"))
+    (folder / "notes.txt").write_text("the operator's own file stays")
+    with ServerProcess(
+        tmp_path, serve_args=("--workers", "2"), PROMETHEUS_MULTIPROC_DIR=str(folder)
+    ) as server:
+        found = samples(httpx.get(f"{server.base_url}/metrics").text)
+    assert value(found, "twostep_sms_budget_used") == 0
+    assert value(found, "twostep_limit_refusals_total", limit="login_per_ip") == 0
+    assert (folder / "notes.txt").exists()

@@ -5,12 +5,13 @@ are the layer's own promises, not the storage port's."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
 
 from tests.postgres_server import PostgresServer
-from twostep.domain.errors import StorageUnavailable
+from twostep.domain.errors import ConfigurationError, StorageUnavailable
 from twostep.storage.postgres_connection import PostgresConnections, describe, numbered
 
 BACKEND = "SELECT pg_backend_pid() AS pid"
@@ -97,3 +98,19 @@ def test_a_server_on_the_same_host_is_reached_over_its_unix_socket(postgres_serv
     finally:
         pool.close()
         postgres_server.drop_database(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://postgres:S3cr3tPw@[::1/twostep", "postgresql://postgres:S3cr3tPw@h/db?nosuch=1"]
+)
+def test_a_url_libpq_cannot_read_stops_the_start_without_its_password(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before, the pool started anyway and psycopg_pool logged libpq's message on every try, which quotes
+    the whole URL, password included (`twostep storage migrate` wrote it to stderr unredacted); the start
+    now stops with one line naming the variable and never the URL."""
+    with caplog.at_level(logging.DEBUG), pytest.raises(ConfigurationError) as refused:
+        PostgresConnections(url, pool_size=1, timeout_seconds=1).close()
+    assert "TWOSTEP_DATABASE_URL" in str(refused.value)
+    assert "S3cr3tPw" not in str(refused.value)
+    assert "S3cr3tPw" not in caplog.text

@@ -130,3 +130,62 @@ def test_readiness_on_memory_storage() -> None:
     health = HealthService(MemoryStorage(), clock, probe_every=timedelta(0))
     health.ready()
     health.ready()
+
+
+def test_postgresql_gone_is_named() -> None:
+    """Before, with PostgreSQL down the readiness probe's 503 and its log line gave `cause` as psycopg's
+    class name (`PoolTimeout`, `OperationalError`), which says neither that the server is unreachable nor
+    that a connection broke; the docs promise a cause read from the driver's error."""
+    from tests.live import free_port
+    from twostep.storage.postgres_connection import PostgresConnections
+
+    gone = PostgresConnections(
+        f"postgresql://postgres@127.0.0.1:{free_port()}/x", pool_size=1, timeout_seconds=0.5
+    )
+    try:
+        with pytest.raises(StorageUnavailable) as refused:
+            gone._one("SELECT 1")
+    finally:
+        gone.close()
+    assert describe_cause(refused.value).startswith("no database connection")
+    import psycopg
+
+    try:
+        try:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        except psycopg.Error as exc:
+            raise StorageUnavailable() from exc
+    except StorageUnavailable as lost:
+        assert describe_cause(lost) == "database connection lost or refused"
+
+
+def test_probes_at_once_share_one_storage_check() -> None:
+    """Before, probes that arrived while a check was still running (a database slow to answer, or
+    locked) each ran a check of their own: 20 probes at once wrote 20 times, where the docs promise at most
+    one write a second however hard it is polled."""
+    import threading
+    import time
+
+    clock = FixedClock()
+
+    class SlowStorage(MemoryStorage):
+        writes = 0
+
+        def increment_counter(self, *args: object, **kwargs: object) -> int:
+            type(self).writes += 1
+            time.sleep(0.2)
+            return super().increment_counter(*args, **kwargs)  # type: ignore[arg-type]
+
+    health = HealthService(SlowStorage(), clock)
+    start = threading.Barrier(20)
+
+    def probe() -> None:
+        start.wait()
+        health.ready()
+
+    threads = [threading.Thread(target=probe) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert SlowStorage.writes == 1

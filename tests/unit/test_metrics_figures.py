@@ -72,3 +72,26 @@ def test_undelivered_codes(tmp_path: Path, clock: FixedClock) -> None:
     labels = {"purpose": "login", "country": "TR", "provider": "broken"}
     assert value(metrics, "twostep_codes_total", stage="undelivered", **labels) == 1
     assert value(metrics, "twostep_codes_total", stage="requested", **labels) == 1
+
+
+def test_every_metric_is_documented_with_its_labels() -> None:
+    """Before, `twostep_delivery_receipts_total` was missing from the metrics table of docs/operations.md
+    (and docs/delivery-receipts.md named it without its `_total`, a name no scrape shows): an operator
+    reading the table did not know it existed. Every metric the adapter registers is now in the table, with
+    its labels."""
+    table = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    rows = {
+        cells[1].strip("` "): cells[2]
+        for cells in (line.split("|") for line in table.splitlines())
+        if len(cells) > 3 and cells[1].strip().startswith("`twostep_")
+    }
+    documented = {name.strip("` "): labels for names, labels in rows.items() for name in names.split(",")}
+    from prometheus_client.metrics import MetricWrapperBase
+
+    registered = [m for m in vars(PrometheusMetrics()).values() if isinstance(m, MetricWrapperBase)]
+    assert len(registered) >= 8
+    for metric in registered:
+        name = metric._name + ("_total" if metric._type == "counter" else "")
+        assert name in documented, name
+        for label in metric._labelnames:
+            assert label in documented[name], (name, label)

@@ -40,6 +40,11 @@ HIDDEN = {
     ),
     "otp: 123456": f"otp: {REDACTED}",
     "key AKIAIOSFODNN7EXAMPLE": "key [aws key]",
+    # libpq quotes a URL it cannot read, password and all (psycopg.pool logged it on every try).
+    'in URI: "postgresql://postgres:S3cr3t@[::1/twostep"': (
+        f'in URI: "postgresql://postgres:{REDACTED}@[::1/twostep"'
+    ),
+    "smtp://mailer:pa55:word@mail.example.com:587": f"smtp://mailer:{REDACTED}@mail.example.com:587",
     "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----": "[private key]",
 }
 
@@ -159,6 +164,7 @@ _PIECES = st.sampled_from(
         "#",
         "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
         "AKIAIOSFODNN7EXAMPLE",
+        "postgresql://u:p@h",
         "\u0663\u0663\u0663\u0663",
     ]
 )

@@ -40,6 +40,16 @@ _POSTGRES = {
     "53200": "out of memory",
     "53300": "too many connections",
     "25006": "read-only",
+    "57P01": "server shutting down",
+    "57P03": "server starting up or shutting down",
+    "28P01": "password authentication failed",
+    "3D000": "no such database",
+}
+# psycopg's errors that carry no SQLSTATE (nothing came from the server), by class name: the pool's
+# "no connection in time", and a connection that broke or never opened.
+_POSTGRES_CLIENT = {
+    "PoolTimeout": "no database connection in time (server unreachable, or every pooled connection busy)",
+    "OperationalError": "database connection lost or refused",
 }
 
 
@@ -61,6 +71,16 @@ def _out_of_descriptors() -> bool:
     return False
 
 
+def _postgres(error: BaseException) -> str | None:
+    """A psycopg error's SQLSTATE, or (none: nothing came from the server) what its class says."""
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate:
+        return f"{_POSTGRES.get(sqlstate, 'database error')} (SQLSTATE {sqlstate})"
+    if sqlstate is None and hasattr(error, "pgconn"):  # psycopg's, duck-typed: the API needs no driver
+        return _POSTGRES_CLIENT.get(type(error).__name__)
+    return None
+
+
 def _one(error: BaseException) -> str | None:
     name = getattr(error, "sqlite_errorname", None)
     if isinstance(name, str):
@@ -69,9 +89,9 @@ def _one(error: BaseException) -> str | None:
         return next((f"{text} ({name})" for prefix, text in _SQLITE if name.startswith(prefix)), name)
     if isinstance(error, OSError) and error.errno in _ERRNO:
         return _ERRNO[error.errno]
-    sqlstate = getattr(error, "sqlstate", None)
-    if isinstance(sqlstate, str) and sqlstate:
-        return f"{_POSTGRES.get(sqlstate, 'database error')} (SQLSTATE {sqlstate})"
+    postgres = _postgres(error)
+    if postgres:
+        return postgres
     response = getattr(error, "response", None)
     if isinstance(response, dict):
         code = response.get("Error", {}).get("Code")

@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -33,9 +34,13 @@ def forget_worker(pid: int | None) -> None:
 def shared_metrics_folder() -> Iterator[None]:
     """A fresh folder for the workers' metrics (unless the operator named one), removed afterwards.
 
-    Set before the workers start, as prometheus-client reads it when a process first imports it.
+    Set before the workers start, as prometheus-client reads it when a process first imports it. A folder
+    the operator named is emptied of an earlier run's figures first: after an unclean stop nobody dropped
+    its workers' gauges, which `/metrics` would otherwise add in for good (prometheus-client asks for the
+    folder to be wiped between runs).
     """
     if multiprocess():
+        _forget_earlier_runs(os.environ[MULTIPROC_ENV])
         yield
         return
     folder = tempfile.mkdtemp(prefix="twostep-metrics-")
@@ -45,3 +50,14 @@ def shared_metrics_folder() -> Iterator[None]:
     finally:
         os.environ.pop(MULTIPROC_ENV, None)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# prometheus-client's file names in the folder: `<kind>_<pid>.db`, a gauge's kind naming its mode.
+_FIGURE_FILES = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
+
+
+def _forget_earlier_runs(folder: str) -> None:
+    """Delete the figure files in `folder`, and only those (the operator may keep others there)."""
+    for pattern in _FIGURE_FILES:
+        for path in Path(folder).glob(pattern):
+            path.unlink(missing_ok=True)

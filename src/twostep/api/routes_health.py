@@ -37,7 +37,7 @@ def _ready(container: ContainerDep) -> HealthOut | JSONResponse:
 
 @router.get("/healthz/ready", response_model=HealthOut, responses=errors(503))
 def ready(container: ContainerDep) -> HealthOut | JSONResponse:
-    """200 when storage answers and takes a write; 503 with the cause (`cause`) otherwise."""
+    """200 when storage answers and takes a write (with KMS on, the KMS key seals); 503 with the cause (`cause`) otherwise."""
     return _ready(container)
 
 

@@ -3,7 +3,7 @@
 Readiness writes one short-lived counter, through the same port every limit uses, because a database
 that answers reads while refusing writes (full disk, read-only file, lost lock) fails every sign-in.
 The outcome is kept for `probe_every` so a probe polled hard (or by anyone) costs at most one write a
-second per process.
+second per process; probes that arrive during a check wait for its outcome.
 """
 
 from __future__ import annotations
@@ -34,25 +34,26 @@ class HealthService:
         self, store: HealthStore, clock: Clock, probe_every: timedelta = timedelta(seconds=1)
     ) -> None:
         self._store, self._clock, self._probe_every = store, clock, probe_every
+        # One check at a time: probes that arrive while one runs (storage slow or locked) wait for its
+        # outcome instead of each writing to (and waiting on) the slow storage in turn.
         self._lock = threading.Lock()
         self._last: tuple[datetime, DependencyUnavailable | None] | None = None
 
     def ready(self) -> None:
         """Raises: DependencyUnavailable (StorageUnavailable) when storage cannot be read or written."""
-        now = self._clock.now()
         with self._lock:
             last = self._last
-        if last is not None and now - last[0] < self._probe_every:
-            if last[1] is not None:
-                raise last[1]
-            return
-        failure: DependencyUnavailable | None = None
+            if last is None or self._clock.now() - last[0] >= self._probe_every:
+                failure = self._check()
+                last = self._last = (self._clock.now(), failure)  # stamped when known: waiters reuse it
+        if last[1] is not None:
+            raise last[1]
+
+    def _check(self) -> DependencyUnavailable | None:
+        now = self._clock.now()
         try:
             self._store.ping()
             self._store.increment_counter(PROBE_KEY, 1, now, now + timedelta(minutes=1))
         except DependencyUnavailable as exc:
-            failure = exc
-        with self._lock:
-            self._last = (now, failure)
-        if failure is not None:
-            raise failure
+            return exc
+        return None

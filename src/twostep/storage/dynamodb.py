@@ -223,7 +223,10 @@ class DynamoDbStorage(
         return []
 
     def ping(self) -> None:
+        """The table answers and, with KMS on, the KMS key seals phone numbers."""
         self._get("HEALTH", "HEALTH")
+        if self._codec.cipher is not None:
+            self._codec.cipher.check()
 
     def close(self) -> None:
         """boto3 clients need no closing; the connection pool goes with the process."""

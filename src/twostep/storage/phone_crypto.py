@@ -53,6 +53,12 @@ class PhoneCipher:
         sealed = nonce + AESGCM(plaintext_key).encrypt(nonce, phone.encode(), _AAD)
         return {"phone_ct": sealed, "phone_dk": encrypted_key}
 
+    def check(self) -> None:
+        """Readiness: the KMS key seals (a wrong or disabled `TWOSTEP_KMS_KEY_ID` fails every registration).
+        One KMS call until it first succeeds, then none: the data key it gets is the one sealing uses.
+        Raises: StorageUnavailable."""
+        self._current_data_key()
+
     def open(self, sealed: bytes, encrypted_key: bytes) -> str:
         """The number back. Raises: StorageUnavailable."""
         plaintext_key = self._open_data_key(bytes(encrypted_key))

@@ -26,7 +26,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from twostep.domain.errors import StorageUnavailable
+from twostep.domain.errors import ConfigurationError, StorageUnavailable
 from twostep.storage.migrations import POSTGRES_LEDGER, pending
 
 Row = dict[str, Any]
@@ -49,6 +49,17 @@ def describe(url: str) -> str:
     except psycopg.Error:
         return "(an unreadable URL)"
     return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+
+
+def _check_readable(url: str) -> None:
+    """Raises: ConfigurationError naming the variable, never the URL (nor libpq's message, which quotes it)."""
+    try:
+        conninfo_to_dict(url)
+    except psycopg.Error:
+        raise ConfigurationError(
+            "TWOSTEP_DATABASE_URL: not a URL PostgreSQL can read "
+            "(postgresql://user:password@host:port/dbname; a password's special characters %-encoded)"
+        ) from None
 
 
 def _use_utc(conn: psycopg.Connection[Row]) -> None:
@@ -127,6 +138,9 @@ class PostgresConnections:
     """A bounded pool of autocommit connections shared by threads (safe for a thread pool's churn)."""
 
     def __init__(self, url: str, *, pool_size: int = 10, timeout_seconds: float = 10.0) -> None:
+        """Raises: ConfigurationError (a URL libpq cannot read: its pool would log libpq's message, which
+        quotes the whole URL, password included, on every try)."""
+        _check_readable(url)
         self._where = describe(url)
         self._timeout = timeout_seconds
         self.unreachable = False  # the pool gave up connecting, and has not connected since
