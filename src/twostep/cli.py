@@ -262,8 +262,9 @@ def keys_rotate(
         typer.echo(
             f"twostep: warning: this rotation changes the algorithm from {previous.algorithm} to "
             f"{key.algorithm}; every server pins one, so restart each with TWOSTEP_JWT_ALGORITHM="
-            f"{key.algorithm} once the new key signs (a server still on {previous.algorithm} refuses its "
-            "tokens, and one started with the new setting before refuses to start)",
+            f"{key.algorithm} once the new key signs (one started with the new setting before refuses to "
+            f"start; one still on {previous.algorithm} goes on signing with its {previous.algorithm} key "
+            "until that key's tokens would be refused, then refuses sign-ins with 503)",
             err=True,
         )
     if delay < settings.keys_refresh_seconds:

@@ -287,3 +287,20 @@ def test_a_retired_key_ages_out_while_the_keys_cannot_be_read(
     ticks.now += authorizer.KEYS_REFRESH_SECONDS
     assert not allows(issue(material, clock, kid=leaked_kid))
     assert allows(issue(material, clock))  # the current key still signs in
+
+
+def test_a_key_file_whose_newest_key_has_another_algorithm_is_read_not_rotated(env: Path) -> None:
+    """Before, the RS256 authorizer's general path (`load_key_material` over a key file) rotated a file
+    whose newest key was ES256: a verifier wrote a new RS256 key into it and retired the ES256 key that
+    processes configured with ES256 signed with. It now reads the file as it is and verifies the tokens
+    of its own algorithm's keys."""
+    material = KeyMaterial.generate("RS256", NOW - timedelta(minutes=5))
+    material = material.rotated("ES256", NOW, activation_delay=timedelta(minutes=65))
+    env.write_text(material.to_json())
+    written = env.read_text()
+    clock = FixedClock(NOW)
+
+    verifier = authorizer_build(clock)
+
+    assert env.read_text() == written
+    assert verifier.verify(issue(material, clock)).sub == "u1"  # the RS256 key, still signing

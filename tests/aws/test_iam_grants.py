@@ -120,8 +120,8 @@ def test_the_delivery_status_function_may_make_every_call_of_a_receipt(
 ) -> None:
     """Before, its policy lacked `dynamodb:BatchGetItem` too, which the fallback of an undelivered text
     makes (its code's limit counters): on AWS such a receipt's fallback was refused by IAM."""
+    from tests.aws.test_sns_receipts import CONTEXT, sns_message_id, subscription_event
     from tests.aws.test_sns_receipts import call as verification_call
-    from tests.aws.test_sns_receipts import sns_message_id, subscription_event
     from twostep.aws import api_handler, sns_receipts
 
     deploy_table(aws_mode)
@@ -137,7 +137,7 @@ def test_the_delivery_status_function_may_make_every_call_of_a_receipt(
     made_calls.clear()
     try:
         undelivered = subscription_event(message_id, response="Phone is currently unreachable")
-        assert sns_receipts.handler(undelivered, None) == {"recorded": 1}
+        assert sns_receipts.handler(undelivered, CONTEXT) == {"recorded": 1}
     finally:
         sns_receipts.reset()
     assert "dynamodb:Query" in made_calls or "dynamodb:GetItem" in made_calls

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -30,6 +31,8 @@ pytestmark = pytest.mark.aws
 
 PHONE = "+905555555555"
 KEY = {"X-Api-Key": "vk-receipts-1"}
+# The function's Lambda context, in the account and region of `events/sns_delivery_status.json`.
+CONTEXT = SimpleNamespace(invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:twostep-sns")
 
 
 @pytest.fixture
@@ -43,10 +46,13 @@ def sns_mode(aws_mode: AwsMode, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws
 
 
 def subscription_event(
-    message_id: str, status: str = "FAILURE", response: str | None = None
+    message_id: str, status: str = "FAILURE", response: str | None = None, log_group: str | None = None
 ) -> dict[str, Any]:
-    """SNS's log line for `message_id`, as CloudWatch Logs hands it to a subscribed function."""
+    """SNS's log line for `message_id`, as CloudWatch Logs hands it to a subscribed function (from
+    `log_group`: by default SNS's failure group of the test account)."""
     batch = json.loads((EVENTS / "sns_delivery_status.json").read_text())
+    if log_group is not None:
+        batch["logGroup"] = log_group
     line = json.loads(batch["logEvents"][0]["message"])
     line["notification"]["messageId"] = message_id
     line["status"] = status
@@ -84,23 +90,23 @@ def test_sns_delivery_status_reaches_the_verification_status(sns_mode: AwsMode) 
     assert status == 200 and shown["delivery"]["status"] == "sent", shown
     message_id = sns_message_id(sns_mode, "sns-1")
 
-    assert sns_receipts.handler(subscription_event(message_id), None) == {"recorded": 1}
+    assert sns_receipts.handler(subscription_event(message_id), CONTEXT) == {"recorded": 1}
     status, shown = call("GET", "/verifications/status", query="auth_id=sns-1")
     assert shown["delivery"] | {"status": "undelivered", "provider": "sns"} == shown["delivery"]
     # SNS logs each text once, but Lambda may run a batch twice: the replay and a later SUCCESS change nothing.
-    assert sns_receipts.handler(subscription_event(message_id), None) == {"unchanged": 1}
-    assert sns_receipts.handler(subscription_event(message_id, "SUCCESS"), None) == {"unchanged": 1}
-    assert sns_receipts.handler(subscription_event("another-senders-message"), None) == {"unknown": 1}
+    assert sns_receipts.handler(subscription_event(message_id), CONTEXT) == {"unchanged": 1}
+    assert sns_receipts.handler(subscription_event(message_id, "SUCCESS"), CONTEXT) == {"unchanged": 1}
+    assert sns_receipts.handler(subscription_event("another-senders-message"), CONTEXT) == {"unknown": 1}
 
 
 def test_control_messages_and_foreign_events(sns_mode: AwsMode) -> None:
     control = {"messageType": "CONTROL_MESSAGE", "logEvents": [{"id": "", "timestamp": 0, "message": "ok"}]}
     event = {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(control).encode())).decode()}}
-    assert sns_receipts.handler(event, None) == {}
+    assert sns_receipts.handler(event, CONTEXT) == {}
     with pytest.raises(InvalidReceipt):
-        sns_receipts.handler({"Records": []}, None)
+        sns_receipts.handler({"Records": []}, CONTEXT)
     with pytest.raises(InvalidReceipt):
-        sns_receipts.handler({"awslogs": {"data": "not base64 gzip"}}, None)
+        sns_receipts.handler({"awslogs": {"data": "not base64 gzip"}}, CONTEXT)
 
 
 def test_a_container_without_delivery_records_fails_clearly(
@@ -111,6 +117,41 @@ def test_a_container_without_delivery_records_fails_clearly(
     monkeypatch.setattr(sns_receipts, "_container", BuiltOnce(lambda: replace(built, receipts=None)))
 
     with caplog.at_level(logging.ERROR, "twostep.aws"), pytest.raises(sns_receipts.ReceiptsUnavailable):
-        sns_receipts.handler(subscription_event("some-message"), None)
+        sns_receipts.handler(subscription_event("some-message"), CONTEXT)
 
     assert "has no delivery records; 1 line(s) left" in caplog.text
+
+
+FORGED_GROUPS = [
+    "/aws/lambda/some-other-function",  # any log group of the account its writers control
+    "sns/us-east-1/123456789012/DirectPublishToPhoneNumber/Failure/extra",
+    "sns/eu-west-1/123456789012/DirectPublishToPhoneNumber/Failure",  # another region's
+    "sns/us-east-1/210987654321/DirectPublishToPhoneNumber",  # another account's
+    "",
+]
+
+
+@pytest.mark.parametrize("log_group", FORGED_GROUPS)
+def test_lines_of_any_other_log_group_are_refused(sns_mode: AwsMode, log_group: str) -> None:
+    """Before, the handler ignored the event's `logGroup` (and the template's invoke permission named
+    none), so a line written to any log group of the account and subscribed to the function moved the
+    delivery record of a text: a forged failure marked it undelivered (and could trigger a fallback
+    send). Only SNS's two delivery-status groups of the function's account and region are read."""
+    status, created = call("POST", "/verifications", {"auth_id": "forged-1", "recipient": PHONE})
+    assert status == 200, created
+    message_id = sns_message_id(sns_mode, "forged-1")
+
+    forged = subscription_event(message_id, log_group=log_group)
+    assert sns_receipts.handler(forged, CONTEXT) == {"refused": 1}
+    status, shown = call("GET", "/verifications/status", query="auth_id=forged-1")
+    assert shown["delivery"]["status"] == "sent", shown
+
+    success_group = "sns/us-east-1/123456789012/DirectPublishToPhoneNumber"
+    assert sns_receipts.handler(subscription_event(message_id, log_group=success_group), CONTEXT) == {
+        "recorded": 1
+    }
+
+
+def test_without_the_functions_arn_every_line_is_refused(sns_mode: AwsMode) -> None:
+    """Fail closed: with no account and region to compare, no group is the function's own."""
+    assert sns_receipts.handler(subscription_event("some-message"), None) == {"refused": 1}

@@ -211,3 +211,43 @@ def test_the_automatic_fallback_can_be_turned_on_for_both_functions_that_read_re
         assert variables["TWOSTEP_FALLBACK_CHANNELS"] == {
             "Fn::If": ["HasFallbackChannels", {"Ref": "FallbackChannels"}, {"Ref": "AWS::NoValue"}]
         }, function
+
+
+def test_only_the_sns_delivery_status_groups_may_invoke_their_function() -> None:
+    """Before, the function's one invoke permission for CloudWatch Logs named no SourceArn, so any log
+    group of the account could be subscribed to it and feed it forged delivery lines. Each permission
+    now names one of the two groups, and each subscription waits for its own."""
+    resources = _template()["Resources"]
+    permissions = {
+        name: resource["Properties"]
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Lambda::Permission"
+        and resource["Properties"]["FunctionName"] == {"Fn::GetAtt": ["SnsDeliveryStatusFunction", "Arn"]}
+    }
+    assert {name: p.get("SourceArn") for name, p in permissions.items()} == {
+        "SnsDeliveryStatusInvokePermission": {"Fn::GetAtt": ["SnsDeliveryLogs", "Arn"]},
+        "SnsDeliveryFailureInvokePermission": {"Fn::GetAtt": ["SnsDeliveryFailureLogs", "Arn"]},
+    }
+    for subscription, group, permission in (
+        ("SnsDeliverySubscription", "SnsDeliveryLogs", "SnsDeliveryStatusInvokePermission"),
+        ("SnsDeliveryFailureSubscription", "SnsDeliveryFailureLogs", "SnsDeliveryFailureInvokePermission"),
+    ):
+        assert resources[subscription]["Properties"]["LogGroupName"] == {"Ref": group}
+        assert resources[subscription]["DependsOn"] == permission
+
+
+def test_the_sns_delivery_status_role_may_create_its_two_groups_only() -> None:
+    """AWS's delivery-status prerequisites list logs:CreateLogGroup for the role SNS writes with; it
+    lacked it. It is granted on the two groups' names alone."""
+    role = _template()["Resources"]["SnsDeliveryStatusRole"]["Properties"]
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    creating = [s for s in statements if "logs:CreateLogGroup" in str(s["Action"])]
+    assert len(creating) == 1 and creating[0]["Effect"] == "Allow"
+    named = [str(resource["Fn::Sub"]) for resource in creating[0]["Resource"]]
+    assert sorted(name.rsplit(":", 1)[-1] for name in named) == [
+        "${SnsDeliveryFailureLogs}",
+        "${SnsDeliveryLogs}",
+    ]
+    assert all(
+        name.startswith("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:") for name in named
+    )

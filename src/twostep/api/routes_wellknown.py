@@ -14,7 +14,8 @@ router = APIRouter(tags=["keys"], route_class=DeferredRoute)
 
 @router.get("/.well-known/jwks.json")
 def jwks(container: ContainerDep) -> dict[str, list[dict[str, str]]]:
-    """Every public key whose tokens may still be alive, and a rotated key before it starts signing."""
+    """Every public key of the pinned algorithm whose tokens may still be alive, and a rotated key before
+    it starts signing."""
     keys = container.keys.published().values()
     return {"keys": [jwk for key in keys if (jwk := key.public_jwk()) is not None]}
 

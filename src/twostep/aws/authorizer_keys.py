@@ -8,9 +8,9 @@ keeps (`KeyMaterial.verification_keys`: not retired, or retired less than a toke
 
 Only the plain case is handled here: an existing, readable file (or a secret read without boto3 where
 `signed_calls` can: credentials and region in the environment, as Lambda sets them) whose current key
-is RS256 and whose every record parses. Anything else (no file yet, another algorithm, a rotation due, a
+is RS256 and whose every record parses. Anything else (no file yet, another algorithm, a
 damaged record, a failed read of the secret) returns None, and the authorizer takes the general path
-(`load_key_material` + `build_verifier`), which creates, rotates, reads or reports the problem exactly as
+(`load_key_material` + `build_verifier`), which creates a missing file, reads or reports the problem as
 before.
 """
 

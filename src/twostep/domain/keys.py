@@ -167,6 +167,24 @@ class KeyMaterial:
                 return key
         return self.signing_keys[-1]  # only pending keys: cannot happen with `rotated`, signs with the oldest
 
+    def signing_key_of(
+        self, algorithm: Algorithm, now: datetime, max_token_age: timedelta
+    ) -> SigningKey | None:
+        """The newest key of `algorithm` that is active at `now` and whose tokens still verify, or None.
+
+        A process pinned to one algorithm signs with this, never with a key of another algorithm that a
+        rotation from a process configured differently added: its own verifier would refuse that key's
+        tokens. A key retired by such a rotation goes on signing until its tokens would be refused.
+        """
+        for key in self.signing_keys:
+            if (
+                key.algorithm == algorithm
+                and key.active_at(now)
+                and (key.retired_at is None or key.retired_at + max_token_age > now)
+            ):
+                return key
+        return None
+
     def verification_keys(self, now: datetime, max_token_age: timedelta) -> dict[str, SigningKey]:
         """Keys whose tokens may still be alive: the current one and those retired less than a token ago."""
         return {

@@ -26,7 +26,11 @@ class LocalKeyFile:
         self._rsa_bits = rsa_bits
 
     def load(self, clock: Clock) -> KeyMaterial:
-        """Read the key file, creating it when missing; a current key of another algorithm is rotated.
+        """Read the key file, creating it when missing.
+
+        A newest key of another algorithm is read as it is, never rotated away: the reader (the
+        authorizer) only verifies, with the keys of its own algorithm, and a rotation here would retire
+        the key that processes configured with that algorithm sign with.
 
         Raises:
             ConfigurationError: the file cannot be read, parsed or written.
@@ -34,26 +38,7 @@ class LocalKeyFile:
         if not self._path.exists():
             with self._writing("create"):
                 self._create(KeyMaterial.generate(self._algorithm, clock.now(), self._rsa_bits))
-        material = self._read()
-        if material.current.algorithm != self._algorithm:
-            material = self.rotate(clock)
-        return material
-
-    def rotate(self, clock: Clock) -> KeyMaterial:
-        """Make a new current key; the previous one stays published until its tokens expire.
-
-        Raises:
-            ConfigurationError: the file cannot be read, parsed or written.
-        """
-        material = (
-            self._read()
-            if self._path.exists()
-            else KeyMaterial.generate(self._algorithm, clock.now(), self._rsa_bits)
-        )
-        rotated = material.rotated(self._algorithm, clock.now(), self._rsa_bits)
-        with self._writing("write"):
-            self._replace(rotated)
-        return rotated
+        return self._read()
 
     @contextlib.contextmanager
     def _writing(self, verb: str) -> Iterator[None]:
@@ -92,12 +77,3 @@ class LocalKeyFile:
             pass
         finally:
             temporary.unlink()
-
-    def _replace(self, material: KeyMaterial) -> None:
-        temporary = self._path.with_suffix(".tmp")
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(material.to_json())
-        os.replace(temporary, self._path)

@@ -17,21 +17,23 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from twostep.domain.clock import Clock
-from twostep.domain.keys import KeyMaterial, SigningKey, VersionedKeys
+from twostep.domain.errors import DependencyUnavailable
+from twostep.domain.keys import Algorithm, KeyMaterial, SigningKey, VersionedKeys
 from twostep.domain.ports import KeySource
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
 
 logger = logging.getLogger("twostep.keys")
 
 UNKNOWN_KEY_REREAD_SECONDS = 1.0
+_NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
 class TokenPolicy:
-    algorithm: str  # the one algorithm verification accepts (RFC 8725: never the token's choice)
+    algorithm: Algorithm  # the one algorithm verification accepts (RFC 8725: never the token's choice)
     issuer: str
     audience: str
     access_ttl_seconds: int
@@ -52,6 +54,7 @@ class KeyRing:
         self._keys = source.load()
         self._checked_at = clock.now()
         self._issuer: TokenIssuer | None = None
+        self._signing: tuple[SigningKey, datetime, datetime] | None = None  # see `current`
         self._verifier: tuple[datetime, TokenVerifier] | None = None
 
     @property
@@ -64,8 +67,43 @@ class KeyRing:
 
     @property
     def current(self) -> SigningKey:
-        """The key that signs now."""
-        return self.material.signing_key(self._clock.now())
+        """The key that signs now: the newest active one of this process's algorithm (`signing_key_of`).
+
+        Raises:
+            DependencyUnavailable: no key of that algorithm verifies any more (the deployment changed
+                its algorithm and this process was not restarted with the new one).
+        """
+        now = self._clock.now()
+        chosen = self._signing
+        # every sign-in asks: the choice is kept while it holds (a clock set back chooses again too)
+        if chosen is None or not chosen[1] <= now < chosen[2]:
+            chosen = self._signing = self._choose_signing_key(now)
+        return chosen[0]
+
+    def _choose_signing_key(self, now: datetime) -> tuple[SigningKey, datetime, datetime]:
+        """`current`'s key, when it was chosen, and the moment the choice must be made again (a key of
+        this algorithm activates, or the chosen key's tokens stop verifying).
+
+        Raises:
+            DependencyUnavailable: see `current`.
+        """
+        algorithm, max_age = self._policy.algorithm, self._policy.max_token_age
+        key = self.material.signing_key_of(algorithm, now, max_age)
+        if key is None:
+            logger.error(
+                "no signing key of this process's algorithm; restart it with the deployment's "
+                "TWOSTEP_JWT_ALGORITHM",
+                extra={"jwt_algorithm": algorithm},
+            )
+            raise DependencyUnavailable()
+        changes = [
+            other.activates_at
+            for other in self.material.signing_keys
+            if other.algorithm == algorithm and other.activates_at is not None and other.activates_at > now
+        ]
+        if key.retired_at is not None:
+            changes.append(key.retired_at + max_age)
+        return key, now, min(changes, default=_NEVER)
 
     @property
     def otp_hmac_key(self) -> bytes:
@@ -101,8 +139,11 @@ class KeyRing:
         return built[1]
 
     def published(self) -> dict[str, SigningKey]:
-        """Keys whose tokens may be alive, and keys waiting for their activation (the JWKS)."""
-        return self.material.verification_keys(self._clock.now(), self._policy.max_token_age)
+        """Keys of this process's algorithm whose tokens may be alive, and such keys waiting for their
+        activation (the JWKS): a key of another algorithm, which a rotation from a process configured
+        differently added, is left out, as this process's verifier refuses its tokens."""
+        keys = self.material.verification_keys(self._clock.now(), self._policy.max_token_age)
+        return {kid: key for kid, key in keys.items() if key.algorithm == self._policy.algorithm}
 
     def refresh(self) -> bool:
         """Re-read the source; True when the key set changed. Raises what the source raises."""
@@ -138,6 +179,7 @@ class KeyRing:
     def _use(self, keys: VersionedKeys) -> None:
         self._keys = keys
         self._issuer = None
+        self._signing = None
         self._verifier = None
 
     def _build_verifier(self, now: datetime) -> TokenVerifier:

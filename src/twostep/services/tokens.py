@@ -33,6 +33,7 @@ from twostep.domain.ports import RefreshTokenStore, SessionStore, UserStore
 from twostep.domain.revocation import RevocationList
 from twostep.domain.tokens import (
     AccessClaims,
+    TokenIssuer,
     has_second_factor,
     hash_refresh_token,
     new_refresh_token,
@@ -98,11 +99,14 @@ class TokenService:
         Raises:
             CredentialsChanged: the account's credentials changed since (or it is gone); nothing stored,
                 audited as a failed sign-in.
+            DependencyUnavailable: no key of this process's algorithm signs (`KeyRing.current`); nothing
+                stored.
         """
+        issuer = self._keys.issuer()  # before anything is stored: it refuses when no key signs
         session, refresh, record = self._new_session(user, amr, ctx)
         if not self._sessions.add_session(session, record, audits, unchanged=user):
             refuse_changed(user, self._audit, ctx, event="login_failed")
-        return self._access(user, session, refresh)
+        return self._access(issuer, user, session, refresh)
 
     def issue_pair_counted(
         self,
@@ -117,13 +121,14 @@ class TokenService:
         back) and `consuming` (the code that opens the session) written in the same storage request,
         all or none (`add_session_counted`); None, having stored nothing, while one of those records
         holds, the code's challenge cannot be used or the account's credentials changed (`issue_pair`)."""
+        issuer = self._keys.issuer()  # before anything is stored: it refuses when no key signs
         session, refresh, record = self._new_session(user, amr, ctx)
         changes, unless = counts
         if not self._sessions.add_session_counted(
             session, record, audits, changes, session.created_at, unless, consuming, unchanged=user
         ):
             return None
-        return self._access(user, session, refresh)
+        return self._access(issuer, user, session, refresh)
 
     def _new_session(
         self, user: User, amr: tuple[str, ...], ctx: RequestContext
@@ -151,7 +156,9 @@ class TokenService:
             RefreshTokenReused: the token was already used; the family is now revoked.
             SessionLacksSecondFactor: a second factor is required and the session had none (it ends).
             AccountLocked: the account was locked (the session ends).
+            DependencyUnavailable: no key of this process's algorithm signs; the token is not spent.
         """
+        issuer = self._keys.issuer()  # before the token is spent: it refuses when no key signs
         token_hash = hash_refresh_token(refresh_token)
         now = self._clock.now()
         claimed = self._store.claim_refresh_token(token_hash, now)
@@ -175,7 +182,7 @@ class TokenService:
             raise SessionRevoked()
         refresh = new_refresh_token()
         self._store.add_refresh_token(self._token_record(refresh, user.id, session))
-        return self._access(user, session, refresh)
+        return self._access(issuer, user, session, refresh)
 
     def logout(self, refresh_token: str, ctx: RequestContext = NO_CONTEXT) -> None:
         """End the session the token belongs to; unknown tokens are ignored (nothing to end)."""
@@ -254,8 +261,7 @@ class TokenService:
         its `exp`, which is at most the session's end): ending sessions reaches back this far."""
         return self._keys.leeway
 
-    def _access(self, user: User, session: Session, refresh: str) -> TokenPair:
-        issuer = self._keys.issuer()
+    def _access(self, issuer: TokenIssuer, user: User, session: Session, refresh: str) -> TokenPair:
         # Capped at the session's end: a token refreshed just before it would otherwise outlive it, and
         # ending every session (a password change, a reset) only lists sessions that have not ended.
         session_end = timestamp(session.expires_at)

@@ -27,8 +27,24 @@ MAX_ID_LENGTH = 64
 _UNREACHABLE = ("unreachable", "unavailable", "attempting to reach", "ttl expired", "not reachable")
 
 
+def delivery_status_groups(region: str, account: str) -> frozenset[str]:
+    """The names of the log groups SNS writes an account's SMS delivery status to in a region."""
+    success = f"sns/{region}/{account}/DirectPublishToPhoneNumber"
+    return frozenset({success, f"{success}/Failure"})
+
+
 def log_events(event: dict[str, Any]) -> list[str]:
     """The log lines of a CloudWatch Logs subscription event (none for its control messages).
+
+    Raises:
+        InvalidReceipt: the event is not a subscription event.
+    """
+    return log_batch(event)[1]
+
+
+def log_batch(event: dict[str, Any]) -> tuple[str, list[str]]:
+    """The log group a CloudWatch Logs subscription event comes from, and its lines (none for its
+    control messages).
 
     Raises:
         InvalidReceipt: the event is not a subscription event.
@@ -39,11 +55,13 @@ def log_events(event: dict[str, Any]) -> list[str]:
     except (KeyError, TypeError, ValueError, OSError, EOFError, RecursionError):
         raise InvalidReceipt("Not a CloudWatch Logs subscription event.") from None
     if not isinstance(batch, dict) or batch.get("messageType") != "DATA_MESSAGE":
-        return []  # CONTROL_MESSAGE: CloudWatch Logs checking that the destination is reachable
+        return "", []  # CONTROL_MESSAGE: CloudWatch Logs checking that the destination is reachable
     entries = batch.get("logEvents")
     if not isinstance(entries, list):
         raise InvalidReceipt("The subscription event carries no logEvents.")
-    return [str(entry.get("message", "")) for entry in entries if isinstance(entry, dict)]
+    group = batch.get("logGroup")
+    lines = [str(entry.get("message", "")) for entry in entries if isinstance(entry, dict)]
+    return (group if isinstance(group, str) else ""), lines
 
 
 def parse_line(line: str) -> Receipt:
