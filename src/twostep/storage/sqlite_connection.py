@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from twostep.domain.errors import StorageUnavailable
+from twostep.domain.errors import ConfigurationError, StorageUnavailable
 from twostep.storage.migrations import SQLITE_LEDGER, pending, split_sqlite
 
 logger = logging.getLogger("twostep.storage")
@@ -61,6 +61,15 @@ MAX_OPEN = KEEP_IDLE
 # loss can lose the commits since the last checkpoint (synchronous = NORMAL, docs/failures.md); a
 # process crash still loses nothing.
 WAL_CHECKPOINT_PAGES = 10_000
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Device and inode of `path`; None when there is no such file."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
 
 
 @dataclass(slots=True)
@@ -284,13 +293,7 @@ class SqliteConnections:
 
     def _file_identity(self) -> tuple[int, int] | None:
         """Device and inode of the database file; None when it is gone (or in memory)."""
-        if self._path == ":memory:":
-            return None
-        try:
-            stat = os.stat(self._path)
-        except OSError:
-            return None
-        return (stat.st_dev, stat.st_ino)
+        return None if self._path == ":memory:" else _identity(Path(self._path))
 
     def _transaction(self) -> _Transaction:
         """A borrowed connection in `BEGIN IMMEDIATE` … `COMMIT`, rolled back on any error (driver
@@ -372,8 +375,11 @@ class SqliteConnections:
         API: one read transaction copies every page while writers go on (WAL), then the copy is made a
         self-contained file (rollback journal, no -wal beside it).
 
-        Raises: StorageUnavailable.
+        Raises:
+            ConfigurationError: `target` is the live database or one of its journal files.
+            StorageUnavailable.
         """
+        self._refuse_own_files(target)
         partial = target.with_name(f".{target.name}.partial")
         partial.unlink(missing_ok=True)
         os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -388,6 +394,23 @@ class SqliteConnections:
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
+
+    def _refuse_own_files(self, target: Path) -> None:
+        """The copy replaces `target`: the live file (by any name) or its WAL would be swapped under the
+        servers writing to it, and what they commit meanwhile lost; the dev master key beside it
+        (`secrets.master_key.dev_master_key_path`) would be lost with every key it opens."""
+        if self._path == ":memory:":
+            return
+        live = Path(self._path).resolve()
+        beside = ("-wal", "-shm", "-journal", ".master-key")
+        own = {live, *(live.with_name(live.name + suffix) for suffix in beside)}
+        live_identity = self._file_identity()
+        hard_link = live_identity is not None and _identity(target) == live_identity
+        if target.resolve() in own or hard_link:
+            raise ConfigurationError(
+                f"{target} is the live database {self._path} (or a file beside it that it needs):"
+                " give the copy another path"
+            )
 
     def close(self) -> None:
         """Checkpoints the WAL (best effort: another process may still be reading), then closes."""
