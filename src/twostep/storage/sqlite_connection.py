@@ -61,6 +61,13 @@ MAX_OPEN = KEEP_IDLE
 # loss can lose the commits since the last checkpoint (synchronous = NORMAL, docs/failures.md); a
 # process crash still loses nothing.
 WAL_CHECKPOINT_PAGES = 10_000
+# How long a start waits, beyond the busy timeout, for another process's migration (or other write).
+MIGRATION_WAIT_SECONDS = 600.0
+
+
+def _locked(error: BaseException) -> bool:
+    """SQLite's answer once the busy timeout has passed while another connection held the write lock."""
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -328,13 +335,23 @@ class SqliteConnections:
     def migrate(self) -> list[int]:
         """Apply the missing schema steps in one write transaction; returns the versions applied now.
 
+        A process starting while another migrates waits for it (up to `MIGRATION_WAIT_SECONDS`, as
+        PostgreSQL's advisory lock makes it wait), not only the busy timeout: a step over a large table
+        may take longer, and the second worker of `twostep serve --workers 2` would fail to start.
+
         Raises: StorageUnavailable naming the file, for a one-line start-up failure.
         """
-        try:
-            return self._migrate()
-        except StorageUnavailable as exc:
-            cause = exc.__cause__ or exc
-            raise StorageUnavailable(f"Cannot use the SQLite database {self._path}: {cause}") from cause
+        deadline = time.monotonic() + MIGRATION_WAIT_SECONDS
+        while True:
+            try:
+                return self._migrate()
+            except StorageUnavailable as exc:
+                cause = exc.__cause__ or exc
+                if not _locked(cause) or time.monotonic() >= deadline:
+                    raise StorageUnavailable(
+                        f"Cannot use the SQLite database {self._path}: {cause}"
+                    ) from cause
+                logger.info("waiting for another process's write (a schema migration) on %s", self._path)
 
     def _migrate(self) -> list[int]:
         with self._guard() as conn:
