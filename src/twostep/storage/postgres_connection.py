@@ -95,7 +95,7 @@ class PooledConnection(psycopg.Connection[Row]):
     """
 
     _statement_cursor: psycopg.RawCursor[Row] | None = None
-    stale_plans = False  # its prepared statements were refused: replace it (and its pool's others)
+    stale_plans = False  # its prepared statements were refused: the pool replaces it
 
     def run(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[Row]:
         cursor = self._statement_cursor
@@ -108,7 +108,7 @@ class PooledConnection(psycopg.Connection[Row]):
                 raise
             # Another process's migration changed a table this statement reads whole (`SELECT *`), and
             # PostgreSQL refuses what this connection prepared before ("cached plan must not change result
-            # type") every time. The pool replaces its connections (`PostgresConnections._guard`); outside
+            # type") every time. The pool replaces the connection (`PostgresConnections._guard`); outside
             # a transaction, nothing was done, so the statement runs now, unprepared.
             self.stale_plans = True
             if self.info.transaction_status != TransactionStatus.IDLE:
@@ -219,8 +219,8 @@ class PostgresConnections:
             # moment): any statement that ran says the server is there.
             self._note_reachable()
         finally:
-            if conn.stale_plans:  # every connection prepared its statements before the schema changed
-                self._pool.drain()  # each is closed as it comes back, and replaced
+            if conn.stale_plans:
+                conn.close()  # the pool replaces a closed connection with a fresh one, nothing prepared
             self._pool.putconn(conn)
 
     def _run(
