@@ -69,8 +69,9 @@ def test_a_reset_begun_before_the_deletion_audits_its_wrong_codes_under_no_id(
     client: TestClient, container: Container
 ) -> None:
     """Before, each wrong code of a password reset begun before the account was deleted was audited as
-    `code_failed` under the account's real id, after the deletion had pseudonymised its trail. The reset
-    now answers as an unknown email's does: wrong codes audited under no id, the right code 404."""
+    `code_failed` under the account's real id, after the deletion had pseudonymised its trail. The
+    deletion now erases the reset's code with the account: a wrong code and the right one answer 404, and
+    nothing is audited under the id."""
     user = register(client)
     sign_in(client, container)  # proves the phone
     started = client.post("/password/forgot", json={"email": "test@example.com"})
@@ -78,7 +79,7 @@ def test_a_reset_begun_before_the_deletion_audits_its_wrong_codes_under_no_id(
     container.account.delete(user["id"])
     reset = {"resetId": started.json()["resetId"], "newPassword": NEW_PASSWORD}
     wrong = client.post("/password/reset", json=reset | {"code": "000000" if code != "000000" else "111111"})
-    assert wrong.status_code == 401 and wrong.json()["code"] == "wrong_code", wrong.text
+    assert wrong.status_code == 404 and wrong.json()["code"] == "challenge_not_found", wrong.text
     right = client.post("/password/reset", json=reset | {"code": code})
     assert right.status_code == 404 and right.json()["code"] == "challenge_not_found", right.text
     assert container.audit.tail(user_id=user["id"]) == []

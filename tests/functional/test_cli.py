@@ -153,3 +153,22 @@ def test_help_everywhere(env: dict[str, str]) -> None:
     for args in (["--help"], ["serve", "--help"], ["users", "--help"], ["sms", "outbox", "--help"]):
         result = twostep(env, *args)
         assert result.returncode == 0 and "Usage" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["cli.db", "./cli.db", "cli.db-wal", "alias.db", "cli.db.master-key"])
+def test_storage_backup_refuses_to_replace_the_live_database(env: dict[str, str], name: str) -> None:
+    """Before, `twostep storage backup cli.db` (the live database itself, by its name, a link to it, or
+    its WAL) wrote the copy and then swapped it in for the file running servers were writing to: what
+    they committed between the copy and the swap was lost; `cli.db.master-key` replaced the dev master
+    key with the copy, and every key it opened was lost. Both are refused now, and the files left alone."""
+    _create_user(env)
+    live = Path(env["TWOSTEP_SQLITE_PATH"])
+    (live.parent / "alias.db").symlink_to(live)
+    inode, master_key = live.stat().st_ino, dev_master_key_path(live).read_bytes()
+    result = twostep(env, "storage", "backup", name)
+    assert result.returncode != 0, result.stdout
+    assert "is the live database" in result.stderr and "give the copy another path" in result.stderr
+    assert live.stat().st_ino == inode and dev_master_key_path(live).read_bytes() == master_key
+    assert twostep(env, "storage", "backup", "copy.db").returncode == 0  # another path is copied
+    with sqlite3.connect(live.parent / "copy.db") as copy:
+        assert copy.execute("SELECT email FROM users").fetchall() == [("cli@example.com",)]

@@ -7,6 +7,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import psycopg
@@ -173,3 +174,23 @@ def test_a_version_1_postgres_database_is_upgraded_without_losing_rows(postgres_
     with psycopg.connect(postgres_url) as conn:
         counts = {table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone() for table in LANDED_ROWS}
     assert counts == dict.fromkeys(LANDED_ROWS, (1,))
+
+
+def test_a_sqlite_start_waits_for_another_process_s_migration_past_the_busy_timeout(tmp_path: Path) -> None:
+    """Before, a process starting while another applied a migration step that took longer than the busy
+    timeout (TWOSTEP_SQLITE_BUSY_TIMEOUT_MS, 10 s: a step over a large table) failed to start with
+    "database is locked" (the second worker of `twostep serve --workers 2`), where PostgreSQL's waits
+    for the advisory lock. It now waits for the other's transaction, then finds the schema current."""
+    path = tmp_path / "old.db"
+    SqliteStorage(path).init_schema()
+    migrating = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    migrating.execute("BEGIN IMMEDIATE")  # the other process, in the middle of a slow step
+    done = threading.Timer(1.0, lambda: migrating.execute("COMMIT"))
+    done.start()
+    second = SqliteStorage(path, busy_timeout_ms=200)
+    try:
+        assert second.migrate() == []
+    finally:
+        done.join()
+        migrating.close()
+        second.close()

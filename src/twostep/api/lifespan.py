@@ -1,10 +1,10 @@
 """What a served app does around its requests: background upkeep, and closing its container at the end.
 
 While serving, each process re-reads the shared key set every `TWOSTEP_KEYS_REFRESH_SECONDS` (so a
-rotation reaches it within a minute) and deletes one bounded batch of expired rows every
-`TWOSTEP_HOUSEKEEPING_INTERVAL_SECONDS`. uvicorn runs the shutdown half after it stopped accepting
-connections and the requests in flight have finished (SIGTERM drains), so closing the container there
-(which checkpoints SQLite's WAL) loses nothing.
+rotation reaches it within a minute) and deletes expired rows every
+`TWOSTEP_HOUSEKEEPING_INTERVAL_SECONDS`, in bounded batches (more in a row while it is behind). uvicorn
+runs the shutdown half after it stopped accepting connections and the requests in flight have finished
+(SIGTERM drains), so closing the container there (which checkpoints SQLite's WAL) loses nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def serving_lifespan(container: Container) -> Lifespan:
             asyncio.create_task(_every(settings.keys_refresh_seconds, container.keys.refresh, "key refresh")),
             asyncio.create_task(
                 _every(
-                    settings.housekeeping_interval_seconds, container.housekeeping.purge_once, "housekeeping"
+                    settings.housekeeping_interval_seconds, container.housekeeping.catch_up, "housekeeping"
                 )
             ),
         ]

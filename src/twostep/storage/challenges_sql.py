@@ -1,5 +1,5 @@
-"""A challenge's column values in the order both relational backends (SQLite, PostgreSQL) store them, and
-the write of a right code's use (`CodeUse`)."""
+"""A challenge's column values in the order both relational backends (SQLite, PostgreSQL) store them, the
+write of a right code's use (`CodeUse`), and the erasure of an account's codes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ from datetime import datetime
 from twostep.domain.models import Challenge, CodeUse
 
 TimeValue = Callable[[datetime], object]
+
+# Run by `delete_user` in its transaction, with the user id (SQLite turns `%s` into `?`): the account's
+# codes go with it, and the number or address each holds (by the `challenges_subject` index, step 19). A
+# verification's subject is the caller's auth id, never an account: those stay.
+ERASE_CHALLENGES_OF_USER = "DELETE FROM challenges WHERE subject = %s AND purpose <> 'verify'"
 
 
 def challenge_values(c: Challenge, time_value: TimeValue) -> tuple[object, ...]:

@@ -11,7 +11,7 @@ deletes lag by up to a few days):
 | email uniqueness | `EMAIL#<email>` | `EMAIL` | | `user_id`; written with the user in one transaction |
 | proven phone | `PHONE#<e164 or h:hmac>` | `PHONE` | | `user_id` of the one owner; HMAC of the number when KMS is on |
 | phone claim | `PHONECLAIM#<e164 or h:hmac>` | `USER#<id>` | | an unproven claim; dropped when another account proves the number |
-| challenge | `CHALLENGE#<id>` | `CHALLENGE` | | attempts/single use by ConditionExpression; ttl the grace past expiry |
+| challenge | `CHALLENGE#<id>` | `CHALLENGE` | `CHALLENGEBY#<user>` / `<id>` | single use by condition; ttl grace |
 | refresh token | `REFRESH#<sha256>` | `REFRESH` | | used_at set by a transaction that checks the family |
 | token family | `FAMILY#<id>` | `FAMILY` | | `revoked_at` revokes every token of the family |
 | user's families | `USER#<id>` | `FAMILY#<id>` | | lets `delete_user` revoke sessions with a Query |

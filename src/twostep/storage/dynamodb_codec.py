@@ -128,7 +128,17 @@ class Codec:
             "credentials_tag": c.credentials_tag,
             "ttl": self.retention.ended(c.expires_at),
             **self.phone_attributes(c.phone),
+            **self._challenge_index(c),
         }
+
+    @staticmethod
+    def _challenge_index(c: Challenge) -> dict[str, str]:
+        """An account's codes are found by its id in GSI1, so its deletion erases them (and the number or
+        address each holds); a verification's subject is the caller's auth id, never an account, and an
+        unknown email's reset has none (all of those in one index partition would be a hot one)."""
+        if c.purpose == "verify" or not c.subject:
+            return {}
+        return {"GSI1PK": f"CHALLENGEBY#{c.subject}", "GSI1SK": c.id}
 
     def challenge(self, item: dict[str, Any]) -> Challenge:
         return Challenge(

@@ -1,4 +1,5 @@
-"""Account deletion in DynamoDB: a user's messages and audit events lose what identifies them.
+"""Account deletion in DynamoDB: a user's messages and audit events lose what identifies them, and their
+codes go.
 
 Both are found through `GSI1` (`MSGBY#<user>`, `AUDIT#<user>`), which is eventually consistent: an
 item written a moment before the deletion may be missed by one call (a second call finds it). Messages
@@ -51,6 +52,11 @@ class ErasureOps(TableOps):
                 ExpressionAttributeValues=serialize({":p": pseudonym, ":g": f"AUDIT#{pseudonym}"}),
             )
         return len(keys)
+
+    def _erase_challenges_of(self, user_id: str) -> None:
+        """The account's codes (`CHALLENGEBY#<user>`; those stored before that key expire by their TTL)."""
+        for pk, sk in self._index_keys(f"CHALLENGEBY#{user_id}"):
+            self._calls.call("delete_item", TableName=self._table, Key=key(pk, sk))
 
     def index_older_messages(self) -> int:
         """Give every message stored without its per-author index key (`MSGBY#<user>`, written since

@@ -240,6 +240,7 @@ class UserOps(TableOps):
         # Before the profile goes: a deletion interrupted by a failing call is run again while the
         # account can still be found (`twostep users delete` answers `no user` once it is gone).
         self._erase_factors_of(user_id)  # type: ignore[attr-defined]
+        self._erase_challenges_of(user_id)  # type: ignore[attr-defined]
         self._end_sessions_of(user_id, now)
         if not self._delete_user_items(user_id):
             return False

@@ -9,13 +9,14 @@ from datetime import datetime
 from twostep.domain.errors import AccountExists
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.identity import E164
-from twostep.domain.models import Page, User
+from twostep.domain.models import Challenge, Page, User
 from twostep.storage.memory_factors import MemoryFactors
 from twostep.storage.memory_sessions import MemorySessions
 
 
 class MemoryUsers(MemorySessions, MemoryFactors):
     _lock: threading.RLock
+    _challenges: dict[str, Challenge]  # MemoryChallenges' codes, erased with their account
 
     def _init_users(self) -> None:
         self._users: dict[str, User] = {}
@@ -106,4 +107,12 @@ class MemoryUsers(MemorySessions, MemoryFactors):
                 if token.user_id == user_id and token.revoked_at is None:
                     self._refresh[token_hash] = replace(token, revoked_at=now)
             self._erase_factors_of(user_id)
+            self._erase_challenges_of(user_id)
             return True
+
+    def _erase_challenges_of(self, user_id: str) -> None:
+        """Inside `delete_user`: the account's codes, and the number or address each holds (a
+        verification's subject is the caller's auth id, never an account)."""
+        for challenge in list(self._challenges.values()):
+            if challenge.subject == user_id and challenge.purpose != "verify":
+                del self._challenges[challenge.id]

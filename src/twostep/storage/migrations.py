@@ -198,6 +198,13 @@ UPDATE challenges SET channel = 'email' WHERE email IS NOT NULL;
         sqlite="ALTER TABLE deliveries ADD COLUMN tenant TEXT",
         postgres="ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS tenant text",
     ),
+    Migration(
+        19,
+        "challenges by subject: an account's deletion erases its codes (and the number or address they"
+        " hold) by an index, not a scan",
+        sqlite="CREATE INDEX IF NOT EXISTS challenges_subject ON challenges (subject)",
+        postgres="CREATE INDEX IF NOT EXISTS challenges_subject ON challenges (subject)",
+    ),
 )
 
 LATEST = STEPS[-1].version

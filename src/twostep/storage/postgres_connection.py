@@ -23,6 +23,7 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -105,12 +106,25 @@ class PooledConnection(psycopg.Connection[Row]):
     """
 
     _statement_cursor: psycopg.RawCursor[Row] | None = None
+    stale_plans = False  # its prepared statements were refused: the pool replaces it
 
     def run(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[Row]:
         cursor = self._statement_cursor
         if cursor is None or cursor.closed:
             cursor = self._statement_cursor = psycopg.RawCursor(self, row_factory=dict_row)
-        return cursor.execute(numbered(sql), params)
+        try:
+            return cursor.execute(numbered(sql), params)
+        except psycopg.errors.FeatureNotSupported as exc:
+            if "cached plan" not in str(exc):
+                raise
+            # Another process's migration changed a table this statement reads whole (`SELECT *`), and
+            # PostgreSQL refuses what this connection prepared before ("cached plan must not change result
+            # type") every time. The pool replaces the connection (`PostgresConnections._guard`); outside
+            # a transaction, nothing was done, so the statement runs now, unprepared.
+            self.stale_plans = True
+            if self.info.transaction_status != TransactionStatus.IDLE:
+                raise
+            return cursor.execute(numbered(sql), params, prepare=False)
 
 
 class RecentFirstPool(ConnectionPool[PooledConnection]):
@@ -219,6 +233,8 @@ class PostgresConnections:
             # moment): any statement that ran says the server is there.
             self._note_reachable()
         finally:
+            if conn.stale_plans:
+                conn.close()  # the pool replaces a closed connection with a fresh one, nothing prepared
             self._pool.putconn(conn)
 
     def _run(

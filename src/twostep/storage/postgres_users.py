@@ -15,6 +15,7 @@ from twostep.domain.errors import AccountExists
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.identity import E164
 from twostep.domain.models import Page, User
+from twostep.storage.challenges_sql import ERASE_CHALLENGES_OF_USER
 from twostep.storage.postgres_connection import Row
 from twostep.storage.postgres_factors import ERASE_FACTORS_OF_USER
 from twostep.storage.postgres_sessions import PostgresSessionOps
@@ -135,6 +136,6 @@ class PostgresUsers(PostgresSessionOps):
         with self._guard() as conn, conn.transaction():
             deleted = self._run(conn, "DELETE FROM users WHERE id = %s", (user_id,)).rowcount
             self._end_sessions_of(conn, user_id, now)
-            for statement in ERASE_FACTORS_OF_USER:
+            for statement in (*ERASE_FACTORS_OF_USER, ERASE_CHALLENGES_OF_USER):
                 self._run(conn, statement, (user_id,))
         return deleted > 0

@@ -18,7 +18,7 @@ from twostep.domain.identity import E164
 from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
 from twostep.domain.ports import Counter, KeyRecord, PurgeRules
 from twostep.domain.receipts import Delivery
-from twostep.storage.challenges_sql import challenge_values
+from twostep.storage.challenges_sql import ERASE_CHALLENGES_OF_USER, challenge_values
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.deliveries_sql import values as delivery_values
 from twostep.storage.purge_sql import purge_statements
@@ -161,6 +161,7 @@ class SqliteStorage(
             deleted = conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount
             self._end_sessions_of(conn, user_id, now)
             self._erase_factors_of(conn, user_id)
+            conn.execute(ERASE_CHALLENGES_OF_USER.replace("%s", "?"), (user_id,))
         return bool(deleted)
 
     # --- challenges ---

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from twostep.domain.errors import StorageUnavailable
+from twostep.domain.errors import ConfigurationError, StorageUnavailable
 from twostep.storage.migrations import SQLITE_LEDGER, pending, split_sqlite
 
 logger = logging.getLogger("twostep.storage")
@@ -61,6 +61,22 @@ MAX_OPEN = KEEP_IDLE
 # loss can lose the commits since the last checkpoint (synchronous = NORMAL, docs/failures.md); a
 # process crash still loses nothing.
 WAL_CHECKPOINT_PAGES = 10_000
+# How long a start waits, beyond the busy timeout, for another process's migration (or other write).
+MIGRATION_WAIT_SECONDS = 600.0
+
+
+def _locked(error: BaseException) -> bool:
+    """SQLite's answer once the busy timeout has passed while another connection held the write lock."""
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Device and inode of `path`; None when there is no such file."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
 
 
 @dataclass(slots=True)
@@ -284,13 +300,7 @@ class SqliteConnections:
 
     def _file_identity(self) -> tuple[int, int] | None:
         """Device and inode of the database file; None when it is gone (or in memory)."""
-        if self._path == ":memory:":
-            return None
-        try:
-            stat = os.stat(self._path)
-        except OSError:
-            return None
-        return (stat.st_dev, stat.st_ino)
+        return None if self._path == ":memory:" else _identity(Path(self._path))
 
     def _transaction(self) -> _Transaction:
         """A borrowed connection in `BEGIN IMMEDIATE` … `COMMIT`, rolled back on any error (driver
@@ -325,13 +335,23 @@ class SqliteConnections:
     def migrate(self) -> list[int]:
         """Apply the missing schema steps in one write transaction; returns the versions applied now.
 
+        A process starting while another migrates waits for it (up to `MIGRATION_WAIT_SECONDS`, as
+        PostgreSQL's advisory lock makes it wait), not only the busy timeout: a step over a large table
+        may take longer, and the second worker of `twostep serve --workers 2` would fail to start.
+
         Raises: StorageUnavailable naming the file, for a one-line start-up failure.
         """
-        try:
-            return self._migrate()
-        except StorageUnavailable as exc:
-            cause = exc.__cause__ or exc
-            raise StorageUnavailable(f"Cannot use the SQLite database {self._path}: {cause}") from cause
+        deadline = time.monotonic() + MIGRATION_WAIT_SECONDS
+        while True:
+            try:
+                return self._migrate()
+            except StorageUnavailable as exc:
+                cause = exc.__cause__ or exc
+                if not _locked(cause) or time.monotonic() >= deadline:
+                    raise StorageUnavailable(
+                        f"Cannot use the SQLite database {self._path}: {cause}"
+                    ) from cause
+                logger.info("waiting for another process's write (a schema migration) on %s", self._path)
 
     def _migrate(self) -> list[int]:
         with self._guard() as conn:
@@ -372,8 +392,11 @@ class SqliteConnections:
         API: one read transaction copies every page while writers go on (WAL), then the copy is made a
         self-contained file (rollback journal, no -wal beside it).
 
-        Raises: StorageUnavailable.
+        Raises:
+            ConfigurationError: `target` is the live database or one of its journal files.
+            StorageUnavailable.
         """
+        self._refuse_own_files(target)
         partial = target.with_name(f".{target.name}.partial")
         partial.unlink(missing_ok=True)
         os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -388,6 +411,23 @@ class SqliteConnections:
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
+
+    def _refuse_own_files(self, target: Path) -> None:
+        """The copy replaces `target`: the live file (by any name) or its WAL would be swapped under the
+        servers writing to it, and what they commit meanwhile lost; the dev master key beside it
+        (`secrets.master_key.dev_master_key_path`) would be lost with every key it opens."""
+        if self._path == ":memory:":
+            return
+        live = Path(self._path).resolve()
+        beside = ("-wal", "-shm", "-journal", ".master-key")
+        own = {live, *(live.with_name(live.name + suffix) for suffix in beside)}
+        live_identity = self._file_identity()
+        hard_link = live_identity is not None and _identity(target) == live_identity
+        if target.resolve() in own or hard_link:
+            raise ConfigurationError(
+                f"{target} is the live database {self._path} (or a file beside it that it needs):"
+                " give the copy another path"
+            )
 
     def close(self) -> None:
         """Checkpoints the WAL (best effort: another process may still be reading), then closes."""
