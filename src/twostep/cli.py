@@ -25,6 +25,7 @@ from twostep.cli_support import (
     friendly_errors,
     package_version,
     refuse_missing_database,
+    removed_if_failed,
     settings_or_exit,
 )
 from twostep.domain.identity import mask_phone
@@ -115,8 +116,9 @@ def serve(
 def storage_init() -> None:
     """Create the tables (SQLite) or the table (DynamoDB) where missing; safe to run again."""
     settings = settings_or_exit()
-    with container_for(settings, create=True):
-        typer.echo(f"storage ready ({settings.storage})")
+    with removed_if_failed(settings), container_for(settings, create=True):
+        pass
+    typer.echo(f"storage ready ({settings.storage})")
 
 
 register_storage_commands(storage_app)

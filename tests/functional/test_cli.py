@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from twostep.secrets.master_key import MasterKey, dev_master_key_path
+from twostep.secrets.master_key import MasterKey, dev_master_key_path, new_master_key
 
 
 @pytest.fixture
@@ -57,6 +57,18 @@ def test_storage_init_is_idempotent(env: dict[str, str]) -> None:
         result = twostep(env, "storage", "init")
         assert result.returncode == 0, result.stderr
         assert "storage ready (sqlite)" in result.stdout
+
+
+def test_a_failed_storage_init_leaves_no_database(env: dict[str, str], tmp_path: Path) -> None:
+    """`storage init` in staging without a master key created the tables, then failed on the key and left
+    `cli.db` behind: the admin commands, which refuse a missing database, then acted on the empty one.
+    The failed init now deletes the files it made; the admin commands refuse again."""
+    staging = {**env, "TWOSTEP_STAGE": "staging"}
+    failed = twostep(staging, "storage", "init")
+    assert failed.returncode == 2 and "TWOSTEP_MASTER_KEY" in failed.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+    refused = twostep({**staging, "TWOSTEP_MASTER_KEY": new_master_key()}, "users", "list")
+    assert refused.returncode == 3 and "no database at" in refused.stderr
 
 
 def test_users_and_outbox(env: dict[str, str]) -> None:
