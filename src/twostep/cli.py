@@ -336,6 +336,13 @@ def audit_tail(
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The `twostep` process (cli_entry): a command's log lines first get twostep's format and redaction,
+    but for `serve`, which sets them up from the settings (cli_serve)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] != ["serve"]:
+        from twostep.logs import configure_cli_logging
+
+        configure_cli_logging()
     run: Callable[..., Any] = app
     try:
         run(args=argv, prog_name="twostep")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -69,6 +70,52 @@ def test_a_failed_storage_init_leaves_no_database(env: dict[str, str], tmp_path:
     assert sorted(path.name for path in tmp_path.iterdir()) == []
     refused = twostep({**staging, "TWOSTEP_MASTER_KEY": new_master_key()}, "users", "list")
     assert refused.returncode == 3 and "no database at" in refused.stderr
+
+
+def test_a_commands_log_lines_are_redacted(env: dict[str, str]) -> None:
+    """Only `serve` set up logging: an administration command's warnings went through Python's last-resort
+    handler, bare and unredacted, a database URL's password and a phone number included. They are now
+    readable lines through the server's redaction."""
+    code = (
+        "import logging, twostep.container as c; from twostep.cli import main;"
+        "from twostep.domain.errors import StorageUnavailable\n"
+        "def build(settings, **kw):\n"
+        "    logging.getLogger('twostep.storage').warning("
+        "'cannot reach postgresql://app:Sup3rS3cretPW@db/app for +905555555555')\n"
+        "    raise StorageUnavailable('storage unavailable')\n"
+        "c.build = build; main(['users', 'list'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "TWOSTEP_STORAGE": "memory"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 4
+    logged, failure = result.stderr.splitlines()
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d WARNING twostep\.storage  cannot reach postgresql://app:\[redacted\]@db/app for \[redacted\]",
+        logged,
+    )
+    assert failure == "twostep: storage unavailable"
+
+
+def test_an_unreachable_postgresql_is_told_in_log_lines_without_its_password(env: dict[str, str]) -> None:
+    """psycopg_pool's "error connecting" warnings came out as bare text, past the redaction."""
+    unreachable = {
+        **env,
+        "TWOSTEP_STORAGE": "postgres",
+        "TWOSTEP_DATABASE_URL": "postgresql://app:Sup3rS3cretPW@127.0.0.1:1/db",
+        "TWOSTEP_DATABASE_TIMEOUT_SECONDS": "2",
+    }
+    result = twostep(unreachable, "users", "list")
+    assert result.returncode == 4 and "Sup3rS3cretPW" not in result.stderr
+    *logged, failure = result.stderr.splitlines()
+    assert failure.startswith("twostep: Cannot use the PostgreSQL database 127.0.0.1:1/db")
+    told = [line for line in logged if not line.startswith("\t")]  # libpq's hint continues the line
+    assert told and all(re.match(r"\d\d:\d\d:\d\d (WARNING|ERROR) +\S+  ", line) for line in told), told
 
 
 def test_users_and_outbox(env: dict[str, str]) -> None:
