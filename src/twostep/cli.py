@@ -25,6 +25,7 @@ from twostep.cli_support import (
     friendly_errors,
     package_version,
     refuse_missing_database,
+    removed_if_failed,
     settings_or_exit,
 )
 from twostep.domain.identity import mask_phone
@@ -115,8 +116,9 @@ def serve(
 def storage_init() -> None:
     """Create the tables (SQLite) or the table (DynamoDB) where missing; safe to run again."""
     settings = settings_or_exit()
-    with container_for(settings, create=True):
-        typer.echo(f"storage ready ({settings.storage})")
+    with removed_if_failed(settings), container_for(settings, create=True):
+        pass
+    typer.echo(f"storage ready ({settings.storage})")
 
 
 register_storage_commands(storage_app)
@@ -334,6 +336,13 @@ def audit_tail(
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The `twostep` process (cli_entry): a command's log lines first get twostep's format and redaction,
+    but for `serve`, which sets them up from the settings (cli_serve)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] != ["serve"]:
+        from twostep.logs import configure_cli_logging
+
+        configure_cli_logging()
     run: Callable[..., Any] = app
     try:
         run(args=argv, prog_name="twostep")

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
@@ -77,6 +78,32 @@ def refuse_missing_database(settings: Settings) -> None:
             "set TWOSTEP_SQLITE_PATH, or create it with `twostep storage init`",
             EXIT_NOT_FOUND,
         )
+
+
+def _files_a_start_creates(database: Path) -> tuple[Path, ...]:
+    """The SQLite database, its companions and the dev master key beside it."""
+    from twostep.secrets.master_key import dev_master_key_path
+
+    companions = (database.with_name(database.name + suffix) for suffix in ("-wal", "-shm", "-journal"))
+    return (database, *companions, dev_master_key_path(database))
+
+
+@contextmanager
+def removed_if_failed(settings: Settings) -> Iterator[None]:
+    """A new SQLite database (and its files) made inside, deleted again when that fails: left behind, the
+    admin commands, which refuse a missing database, would act on an empty one (`storage init` in staging
+    without a master key creates the tables before it finds the key missing)."""
+    if settings.storage != "sqlite" or settings.sqlite_path.exists():
+        yield
+        return
+    existing = {path for path in _files_a_start_creates(settings.sqlite_path) if path.exists()}
+    try:
+        yield
+    except BaseException:
+        for path in _files_a_start_creates(settings.sqlite_path):
+            if path not in existing:
+                path.unlink(missing_ok=True)
+        raise
 
 
 @contextmanager

@@ -27,7 +27,14 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "color_message",
 }
 
-__all__ = ["ConsoleFormatter", "JsonFormatter", "configure_logging", "request_id_var", "scrub"]
+__all__ = [
+    "ConsoleFormatter",
+    "JsonFormatter",
+    "configure_cli_logging",
+    "configure_logging",
+    "request_id_var",
+    "scrub",
+]
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -140,3 +147,15 @@ def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
         logger.setLevel(name_level)
         logger.propagate = False
     logging.getLogger("uvicorn.access").disabled = True
+
+
+def configure_cli_logging() -> None:
+    """An administration command's lines: readable, WARNING and up (as before), redacted as the server's.
+
+    Without it Python's last-resort handler printed them bare, unredacted (psycopg_pool's "error
+    connecting ..." while PostgreSQL was down). The root logger gets the handler too: a command is a
+    short process of its own, so any library's warning goes through the same redaction."""
+    configure_logging("WARNING", "console")
+    root = logging.getLogger()
+    root.handlers = list(logging.getLogger("twostep").handlers)
+    root.setLevel(logging.WARNING)

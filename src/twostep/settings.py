@@ -319,7 +319,8 @@ class Settings(BaseSettings):
 
     # --- email delivery ---
     email_provider: Literal["console", "smtp", "ses"] = "console"
-    """Email provider for codes and notices: `console` (dev outbox, refused in prod), `smtp` or `ses`."""
+    """Email provider for codes and notices: `console` (dev outbox; the API refuses it in prod, the
+    verification app, which sends no email, does not), `smtp` or `ses`."""
     email_from: str = "twostep <no-reply@localhost>"
     """The From address of every email twostep sends."""
     email_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
@@ -708,8 +709,6 @@ class Settings(BaseSettings):
             raise ValueError("TWOSTEP_MASTER_KEY must be at least 32 characters")
         if self.stage == "prod" and self.test_numbers:
             raise ValueError("TWOSTEP_TEST_NUMBERS: test numbers (fixed codes) are refused in prod")
-        if self.stage == "prod" and self.email_provider == "console":
-            raise ValueError("TWOSTEP_EMAIL_PROVIDER: the console provider is refused in prod")
         if self.storage == "postgres":
             _check_database_url(self.database_url)
         if self.verify_default_ttl_seconds > self.verify_max_ttl_seconds:

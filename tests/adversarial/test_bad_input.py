@@ -332,6 +332,56 @@ def test_every_body_refusal_is_documented(api: Api) -> None:
                 assert media in documented.get("content", {}), (method, template, answer.status_code, media)
 
 
+def _answers_over_the_body_limit(client: TestClient) -> Iterator[tuple[str, str, Any, dict[str, Any]]]:
+    """Each operation of the app's document sent a JSON body over 64 KiB: (method, path, answer, spec)."""
+    document = client.app.openapi()  # type: ignore[attr-defined]
+    for template, operations in document["paths"].items():
+        path = re.sub(r"\{[^}]+\}", "x" * 8, template)
+        for method, spec in operations.items():
+            content = b'{"a": "' + b"x" * 70_000 + b'"}'
+            answer = client.request(
+                method.upper(), path, content=content, headers={"content-type": "application/json"}
+            )
+            yield method, template, answer, spec
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def test_every_route_documents_the_body_limit(api: Api) -> None:
+    """The body limit answers 413 before any route, by `Content-Length`, a GET's (`/hello`, `/healthz`)
+    and a POST's without a body (`/login/passkey/options`, the receipts) included, but only the routes
+    that read a JSON body listed 413 in the OpenAPI document. Every operation now does."""
+    for method, template, answer, spec in _answers_over_the_body_limit(api.client):
+        assert answer.status_code == 413, (method, template, answer.status_code)
+        documented = spec["responses"].get("413")
+        assert documented is not None, (method, template)
+        assert answer.headers["content-type"].split(";")[0] in documented["content"], (method, template)
+
+
+def test_the_verification_apps_document_names_its_answers(tmp_path: Any) -> None:
+    """`twostep serve --app verification`: its GETs, health and receipt routes answered an undocumented
+    413 too, and the 413s it did list named a `Problem` schema its document did not define."""
+    from twostep.api.verification_app import create_verification_app
+
+    container = build(settings_for_tests(tmp_path), clock=FixedClock(), storage=MemoryStorage())
+    with TestClient(create_verification_app(container), raise_server_exceptions=False) as client:
+        document = client.app.openapi()  # type: ignore[attr-defined]
+        schemas = document["components"]["schemas"]
+        assert {ref.rsplit("/", 1)[1] for ref in _refs(document["paths"])} <= set(schemas)
+        for method, template, answer, spec in _answers_over_the_body_limit(client):
+            assert answer.status_code == 413 and "413" in spec["responses"], (method, template)
+    container.close()
+
+
 def test_head_is_answered_wherever_get_is(api: Api) -> None:
     """Before, HEAD was 405 (`Allow: GET`) on every GET route but the static assets and /openapi.json:
     `/`, `/config.json`, `/healthz/live`, `/.well-known/jwks.json`, `/hello`... RFC 9110 requires HEAD

@@ -12,6 +12,7 @@ import pytest
 from tests.aws.events import json_body, rest_event
 from tests.fresh_python import environment_without, python_output
 from twostep.aws import api_handler
+from twostep.domain.errors import ConfigurationError
 
 pytestmark = pytest.mark.aws
 
@@ -50,6 +51,23 @@ def test_a_failed_build_answers_503_and_leaves_the_collector_on(
     assert response["statusCode"] == 503
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
+
+
+def test_a_prod_build_refuses_the_console_email_provider(
+    sqlite_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API sends reset codes by email: its Lambda handler still refuses the console email provider in
+    prod, now that the settings leave that refusal to the apps that send email."""
+    for name, value in {
+        "TWOSTEP_STAGE": "prod",
+        "TWOSTEP_MASTER_KEY": "m" * 43,
+        "TWOSTEP_SMS_PROVIDERS": "sns",
+        "TWOSTEP_EMAIL_PROVIDER": "console",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError) as caught:
+        api_handler.get_handler()
+    assert caught.value.message == "TWOSTEP_EMAIL_PROVIDER: the console provider is refused in prod"
 
 
 def test_a_collector_switched_off_by_the_host_stays_off(sqlite_env: None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from twostep.secrets.master_key import MasterKey, dev_master_key_path
+from twostep.secrets.master_key import MasterKey, dev_master_key_path, new_master_key
 
 
 @pytest.fixture
@@ -57,6 +58,64 @@ def test_storage_init_is_idempotent(env: dict[str, str]) -> None:
         result = twostep(env, "storage", "init")
         assert result.returncode == 0, result.stderr
         assert "storage ready (sqlite)" in result.stdout
+
+
+def test_a_failed_storage_init_leaves_no_database(env: dict[str, str], tmp_path: Path) -> None:
+    """`storage init` in staging without a master key created the tables, then failed on the key and left
+    `cli.db` behind: the admin commands, which refuse a missing database, then acted on the empty one.
+    The failed init now deletes the files it made; the admin commands refuse again."""
+    staging = {**env, "TWOSTEP_STAGE": "staging"}
+    failed = twostep(staging, "storage", "init")
+    assert failed.returncode == 2 and "TWOSTEP_MASTER_KEY" in failed.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+    refused = twostep({**staging, "TWOSTEP_MASTER_KEY": new_master_key()}, "users", "list")
+    assert refused.returncode == 3 and "no database at" in refused.stderr
+
+
+def test_a_commands_log_lines_are_redacted(env: dict[str, str]) -> None:
+    """Only `serve` set up logging: an administration command's warnings went through Python's last-resort
+    handler, bare and unredacted, a database URL's password and a phone number included. They are now
+    readable lines through the server's redaction."""
+    code = (
+        "import logging, twostep.container as c; from twostep.cli import main;"
+        "from twostep.domain.errors import StorageUnavailable\n"
+        "def build(settings, **kw):\n"
+        "    logging.getLogger('twostep.storage').warning("
+        "'cannot reach postgresql://app:Sup3rS3cretPW@db/app for +905555555555')\n"
+        "    raise StorageUnavailable('storage unavailable')\n"
+        "c.build = build; main(['users', 'list'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "TWOSTEP_STORAGE": "memory"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 4
+    logged, failure = result.stderr.splitlines()
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d WARNING twostep\.storage  cannot reach postgresql://app:\[redacted\]@db/app for \[redacted\]",
+        logged,
+    )
+    assert failure == "twostep: storage unavailable"
+
+
+def test_an_unreachable_postgresql_is_told_in_log_lines_without_its_password(env: dict[str, str]) -> None:
+    """psycopg_pool's "error connecting" warnings came out as bare text, past the redaction."""
+    unreachable = {
+        **env,
+        "TWOSTEP_STORAGE": "postgres",
+        "TWOSTEP_DATABASE_URL": "postgresql://app:Sup3rS3cretPW@127.0.0.1:1/db",
+        "TWOSTEP_DATABASE_TIMEOUT_SECONDS": "2",
+    }
+    result = twostep(unreachable, "users", "list")
+    assert result.returncode == 4 and "Sup3rS3cretPW" not in result.stderr
+    *logged, failure = result.stderr.splitlines()
+    assert failure.startswith("twostep: Cannot use the PostgreSQL database 127.0.0.1:1/db")
+    told = [line for line in logged if not line.startswith("\t")]  # libpq's hint continues the line
+    assert told and all(re.match(r"\d\d:\d\d:\d\d (WARNING|ERROR) +\S+  ", line) for line in told), told
 
 
 def test_users_and_outbox(env: dict[str, str]) -> None:

@@ -101,11 +101,13 @@ def marked_block(document: str, marker: str) -> str:
 def test_the_flowroute_migration_starts_as_written(tmp_path: Path) -> None:
     """The migration guide's prod command for the standalone verification service, run as written (the
     installed `twostep` as `python -m twostep`, a free loopback port): it must serve. Before, it lacked the
-    master key and an email provider the prod stage requires, and stopped at start-up with
+    master key the prod stage requires. It names no email provider: the verification app sends no email,
+    and before it stopped at start-up all the same with
     `TWOSTEP_EMAIL_PROVIDER: the console provider is refused in prod`."""
     port = free_port()
     block = marked_block("docs/guides/migrate-flowroute.md", "flowroute example")
     assert "--host 0.0.0.0 --port 8000" in block
+    assert "TWOSTEP_EMAIL_PROVIDER" not in block and "TWOSTEP_SMTP" not in block
     block = block.replace(".venv/bin/twostep", f"{sys.executable} -m twostep")
     block = block.replace("--host 0.0.0.0 --port 8000", f"--host 127.0.0.1 --port {port}")
     env = {key: value for key, value in os.environ.items() if not key.startswith("TWOSTEP_")}

@@ -20,6 +20,20 @@ def test_an_unreachable_server_stops_the_command_naming_the_host_not_the_passwor
     assert PASSWORD_IN_URL not in result.stdout + result.stderr
 
 
+def test_a_bare_at_sign_in_the_password_is_refused_without_showing_the_password(tmp_path: Path) -> None:
+    """libpq ends the password at its first `@` and reads the rest as the host: every command and the
+    server then logged psycopg_pool's "failed to resolve host 's3cret-pw-never-shown@127.0.0.1'" on each
+    try and failed naming that host, the password's tail in both. The URL is now refused as unreadable."""
+    url = f"postgresql://twostep:first@{PASSWORD_IN_URL}@127.0.0.1:1/twostep"
+    env = server_env(
+        tmp_path, TWOSTEP_STORAGE="postgres", TWOSTEP_DATABASE_URL=url, TWOSTEP_DATABASE_TIMEOUT_SECONDS="2"
+    )
+    result = run_cli(env, "storage", "migrate", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "not a URL PostgreSQL can read" in result.stderr
+    assert PASSWORD_IN_URL not in result.stdout + result.stderr
+
+
 def test_postgres_storage_needs_a_postgresql_url(tmp_path: Path) -> None:
     missing = run_cli(server_env(tmp_path, TWOSTEP_STORAGE="postgres"), "storage", "migrate", cwd=tmp_path)
     assert missing.returncode != 0

@@ -10,6 +10,8 @@ from pydantic import ValidationError
 
 from twostep.container import housekeeping_policy, revocation_window_seconds
 from twostep.domain.clock import FixedClock
+from twostep.domain.errors import ConfigurationError
+from twostep.email import refuse_console_email_in_prod
 from twostep.services.housekeeping import HousekeepingPolicy, HousekeepingService
 from twostep.settings import Settings, describe_validation_error
 from twostep.storage.memory import MemoryStorage
@@ -50,10 +52,6 @@ def test_env_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"argon2_memory_kib": 1024}, "TWOSTEP_ARGON2_MEMORY_KIB"),
         ({"sms_template": "no code here"}, "TWOSTEP_SMS_TEMPLATE: the template must contain {code}"),
         ({"stage": "prod"}, "the console provider is refused in prod"),
-        (
-            {"stage": "prod", "sms_providers": "sns"},
-            "TWOSTEP_EMAIL_PROVIDER: the console provider is refused",
-        ),
         ({"email_provider": "pigeon"}, "TWOSTEP_EMAIL_PROVIDER"),
         ({"jwt_algorithm": "HS256", "jwt_hs256_secret": "short"}, "at least 32 bytes"),
     ],
@@ -62,6 +60,19 @@ def test_bad_values_name_the_variable(values: dict[str, object], expected: str) 
     line = _error(**values)
     assert expected in line
     assert "\n" not in line
+
+
+def test_prod_settings_leave_the_email_provider_to_the_app_that_sends_email() -> None:
+    """Before, the settings refused the console email provider in prod for every app, so the verification
+    app, which sends no email, would not start without an SMTP relay or SES it never used. The settings
+    now accept it; the API (`refuse_console_email_in_prod`, called where it is built) still refuses it."""
+    settings = Settings(_env_file=None, stage="prod", sms_providers="sns")  # type: ignore[call-arg]
+    assert settings.email_provider == "console"
+    with pytest.raises(ConfigurationError) as caught:
+        refuse_console_email_in_prod(settings)
+    assert caught.value.message == "TWOSTEP_EMAIL_PROVIDER: the console provider is refused in prod"
+    refuse_console_email_in_prod(settings.model_copy(update={"email_provider": "ses"}))
+    refuse_console_email_in_prod(Settings(_env_file=None))  # type: ignore[call-arg]  # dev
 
 
 def test_rsa_key_size_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
 
 from twostep import __version__
@@ -24,7 +22,7 @@ from twostep.api.docs_pages import install_docs
 from twostep.api.errors import install_error_handlers
 from twostep.api.lifespan import Lifespan
 from twostep.api.request_middleware import install_request_middleware
-from twostep.api.responses import BEARER_SCHEME, add_problem_bodies
+from twostep.api.responses import BEARER_SCHEME, complete_document
 from twostep.api.routes_adopted import adopt_routes
 from twostep.api.routes_verification import verification_router
 from twostep.api.routes_verification_status import verification_status_router
@@ -73,24 +71,8 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
     install_web(app)  # last, so API routes win
     install_request_middleware(app)
     _add_cors(app, container)  # outermost: the request middleware's own answers (413, 500) carry CORS too
-    _declare_bearer_scheme(app)
+    complete_document(app, {"bearerAuth": BEARER_SCHEME})  # the scheme protected routes name
     return app
-
-
-def _declare_bearer_scheme(app: FastAPI) -> None:
-    """Add the `bearerAuth` security scheme that protected routes name, and the problem+json bodies'
-    `Problem` schema (see `responses.errors`), once, to the OpenAPI document."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = generate()  # FastAPI caches this very dict as app.openapi_schema
-        add_problem_bodies(schema)
-        schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = BEARER_SCHEME
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def cors_allow_methods(app: FastAPI) -> list[str]:

@@ -18,6 +18,7 @@ from twostep.api.lifespan import serving_lifespan
 from twostep.api.metrics_prometheus import PrometheusMetrics, install_prometheus
 from twostep.api.schema_model import build_models
 from twostep.container import build
+from twostep.email import refuse_console_email_in_prod
 from twostep.settings import Settings, load_settings
 
 
@@ -30,6 +31,8 @@ def build_asgi_app(settings: Settings, which: str = "api") -> FastAPI:
         from twostep.api.verification_app import check_verification_settings
 
         check_verification_settings(settings)
+    else:
+        refuse_console_email_in_prod(settings)  # the verification app sends no email
     metrics = PrometheusMetrics()
     container = build(settings, metrics=metrics)
     lifespan = serving_lifespan(container)

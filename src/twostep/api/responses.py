@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twostep.api.schemas import Problem
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
@@ -61,6 +65,18 @@ def problem_component() -> dict[str, Any]:
     return schemas["Problem"]
 
 
+def add_body_limit(document: dict[str, Any]) -> None:
+    """The 413 on every operation: the body limit answers before any route (api.request_middleware), by
+    `Content-Length`, so a GET or a POST without a body answers it too when sent one over the limit; only
+    routes with a body listed it, and clients and schema checkers met an answer the document did not name."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "413" not in responses:
+                responses["413"] = errors(413)[413]
+                operation["responses"] = dict(sorted(responses.items()))
+
+
 def add_problem_bodies(document: dict[str, Any]) -> None:
     """What `"model": Problem` gave each problem+json answer: an `application/json` body of the same
     schema after it, and `Problem` among the components (kept in FastAPI's sorted order)."""
@@ -87,3 +103,21 @@ BEARER_SCHEME: dict[str, Any] = {
     "bearerFormat": "JWT",
     "description": "`Bearer <jwt>`; a raw `<jwt>` is accepted too.",
 }
+
+
+def complete_document(app: FastAPI, security_schemes: dict[str, Any] | None = None) -> None:
+    """Once, when the OpenAPI document is first asked for: the body limit's 413 on every operation, the
+    problem+json bodies' `Problem` schema (see `errors`), and the security schemes the routes name."""
+    generate: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()  # FastAPI caches this very dict as app.openapi_schema
+        add_body_limit(document)
+        add_problem_bodies(document)
+        if security_schemes:
+            document.setdefault("components", {}).setdefault("securitySchemes", {}).update(security_schemes)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -13,6 +13,7 @@ from twostep.api.docs_pages import install_docs
 from twostep.api.errors import install_error_handlers
 from twostep.api.lifespan import Lifespan
 from twostep.api.request_middleware import install_request_middleware
+from twostep.api.responses import complete_document
 from twostep.api.routes_adopted import adopt_routes
 from twostep.api.routes_verification import api_keys_missing, verification_router
 from twostep.api.routes_verification_status import verification_status_router
@@ -67,4 +68,5 @@ def create_verification_app(container: Container, *, lifespan: Lifespan | None =
     adopt_routes(app, routes_receipts.router)
     install_docs(app, settings)
     install_request_middleware(app)
+    complete_document(app)  # its 413s name the Problem schema too
     return app

@@ -58,11 +58,13 @@ def _build_app() -> Any:
 
     from twostep.api.app import create_app
     from twostep.container import build
+    from twostep.email import refuse_console_email_in_prod
     from twostep.logs import configure_logging
     from twostep.settings import Settings
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
+    refuse_console_email_in_prod(settings)
     metrics.service = f"twostep-{settings.stage}"  # the dimension template.yaml's alarms watch
     container = build(settings, metrics=metrics)
     return Mangum(create_app(container), lifespan="off", text_mime_types=TEXT_MIME_TYPES)

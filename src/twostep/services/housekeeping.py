@@ -11,6 +11,7 @@ process that starts meanwhile must still find the entry), however short the grac
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -67,9 +68,11 @@ class HousekeepingService:
             logger.info("purged expired rows", extra={"deleted": deleted})
         return deleted
 
-    def purge_all(self, max_runs: int = 10_000) -> dict[str, int]:
-        """Runs until a run finds less than a full batch of every kind (`twostep storage purge`)."""
-        return self._runs(max_runs)[0]
+    def purge_all(self) -> dict[str, int]:
+        """Runs until a run finds less than a full batch of every kind (`twostep storage purge`): each run
+        deletes what it counts, so the rows run out. No cap on the runs: a cap ended the command with rows
+        left and nothing said (5 million rows of a kind at the default batch)."""
+        return self._runs(None)[0]
 
     def catch_up(self) -> dict[str, int]:
         """The background task's work each interval: runs while a kind fills its batch, at most
@@ -83,12 +86,12 @@ class HousekeepingService:
             )
         return total
 
-    def _runs(self, max_runs: int) -> tuple[dict[str, int], bool]:
-        """Runs until one finds less than a full batch of every kind, at most `max_runs`: what they
-        deleted, and whether the last still found a full batch."""
+    def _runs(self, max_runs: int | None) -> tuple[dict[str, int], bool]:
+        """Runs until one finds less than a full batch of every kind, at most `max_runs` (None: no
+        limit): what they deleted, and whether the last still found a full batch."""
         total = dict.fromkeys(PURGED_KINDS, 0)
         full = False
-        for _ in range(max_runs):
+        for _ in range(max_runs) if max_runs is not None else itertools.count():
             deleted = self.purge_once()
             for kind, count in deleted.items():
                 total[kind] = total.get(kind, 0) + count

@@ -52,15 +52,24 @@ def describe(url: str) -> str:
     return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
 
 
+_UNREADABLE_URL = (
+    "TWOSTEP_DATABASE_URL: not a URL PostgreSQL can read "
+    "(postgresql://user:password@host:port/dbname; a password's special characters %-encoded)"
+)
+
+
 def _check_readable(url: str) -> None:
-    """Raises: ConfigurationError naming the variable, never the URL (nor libpq's message, which quotes it)."""
+    """Raises: ConfigurationError naming the variable, never the URL (nor libpq's message, which quotes it).
+
+    A host with an `@` is a password's bare `@`: libpq ends the password at the first one and reads the
+    rest as the host, which psycopg_pool's "failed to resolve host" warnings and the failure line then
+    showed on every try."""
     try:
-        conninfo_to_dict(url)
+        host = str(conninfo_to_dict(url).get("host", ""))
     except psycopg.Error:
-        raise ConfigurationError(
-            "TWOSTEP_DATABASE_URL: not a URL PostgreSQL can read "
-            "(postgresql://user:password@host:port/dbname; a password's special characters %-encoded)"
-        ) from None
+        raise ConfigurationError(_UNREADABLE_URL) from None
+    if "@" in host:
+        raise ConfigurationError(_UNREADABLE_URL)
 
 
 def _use_utc(conn: psycopg.Connection[Row]) -> None:
