@@ -156,12 +156,24 @@ def _kids(material: KeyMaterial) -> set[str]:
 class SecretsManagerSource:
     """A `KeySource` over the secret: read once at start, then re-read at every key refresh."""
 
-    def __init__(self, keys: SecretsManagerKeys, overrides: Callable[[KeyMaterial], KeyMaterial]) -> None:
-        self._keys, self._overrides = keys, overrides
+    def __init__(
+        self,
+        keys: SecretsManagerKeys,
+        overrides: Callable[[KeyMaterial], KeyMaterial],
+        algorithm: Algorithm,
+        clock: Clock,
+    ) -> None:
+        self._keys, self._overrides, self._algorithm, self._clock = keys, overrides, algorithm, clock
 
     def load(self) -> VersionedKeys:
+        """The keys at start. Raises: as `SecretsManagerKeys.load`; ConfigurationError also when the
+        secret signs with another algorithm than `TWOSTEP_JWT_ALGORITHM` (as the database's keys do)."""
+        from twostep.secrets.stored import refuse_other_algorithm
+
         found = self._keys.load_versioned()
-        return VersionedKeys(self._overrides(found.material), found.version)
+        material = self._overrides(found.material)
+        refuse_other_algorithm(self._algorithm, material, self._clock.now())
+        return VersionedKeys(material, found.version)
 
     def changed_since(self, version: str) -> VersionedKeys | None:
         found = self._keys.fetch_versioned()
