@@ -63,6 +63,21 @@ def test_metrics_count_a_sign_in(tmp_path: Path, workers: str) -> None:
             assert ("twostep_password_hash_queue", ()) in found
 
 
+def test_pages_outside_the_api_count_under_their_path(tmp_path: Path) -> None:
+    """Before, `/openapi.json` and the docs' assets (routes that are not the API's) were counted under
+    `route="unmatched"` with status 200, mixed with the 404s of unknown paths. They now count under their
+    path template; only paths that match nothing stay "unmatched"."""
+    with ServerProcess(tmp_path) as server:
+        for path in ("/openapi.json", "/docs/assets/swagger-ui.css", "/no-such-page"):
+            httpx.get(f"{server.base_url}{path}")
+        found = samples(httpx.get(f"{server.base_url}/metrics").text)
+    requests = "twostep_http_requests_total"
+    assert value(found, requests, method="GET", route="/openapi.json", status="200") >= 1  # + readiness polls
+    assert value(found, requests, method="GET", route="/docs/assets/{path}", status="200") == 1
+    assert value(found, requests, method="GET", route="unmatched", status="404") == 1
+    assert value(found, requests, method="GET", route="unmatched", status="200") == 0
+
+
 def test_metrics_need_the_token_when_set(tmp_path: Path) -> None:
     with ServerProcess(tmp_path, TWOSTEP_METRICS_TOKEN=TOKEN) as server:
         url = f"{server.base_url}/metrics"
