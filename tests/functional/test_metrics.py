@@ -125,11 +125,13 @@ def live_gauge_files(folder: Path, pids: set[int]) -> list[str]:
     return [path.name for path in folder.glob("gauge_live*.db") if int(path.stem.rsplit("_", 1)[1]) in pids]
 
 
-def test_a_named_folder_forgets_an_earlier_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_named_folder_forgets_an_earlier_run(tmp_path: Path, workers: str) -> None:
     """Before, a `PROMETHEUS_MULTIPROC_DIR` the operator named kept the files of the run before: after an
     unclean stop (the supervisor killed, the host's OOM killer) nobody had dropped its workers' gauges, and
     the new server's `/metrics` reported the dead workers' budget count (and their queue) for good, beside
-    counters it never counted. The server now empties the folder of such files when it starts."""
+    counters it never counted. The server now empties the folder of such files when it starts; a server of
+    one process (which also writes there when the folder is set) did not, and now does too."""
     import subprocess
     import sys
 
@@ -145,7 +147,7 @@ def test_a_named_folder_forgets_an_earlier_run(tmp_path: Path) -> None:
     assert list(folder.glob("gauge_live*.db"))
     (folder / "notes.txt").write_text("the operator's own file stays")
     with ServerProcess(
-        tmp_path, serve_args=("--workers", "2"), PROMETHEUS_MULTIPROC_DIR=str(folder)
+        tmp_path, serve_args=("--workers", workers), PROMETHEUS_MULTIPROC_DIR=str(folder)
     ) as server:
         found = samples(httpx.get(f"{server.base_url}/metrics").text)
     assert value(found, "twostep_sms_budget_used") == 0
