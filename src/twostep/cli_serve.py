@@ -65,7 +65,9 @@ def _serve_in_this_process(
     import uvicorn
 
     from twostep.api.factory import build_asgi_app
+    from twostep.api.metrics_folder import forget_earlier_runs
 
+    forget_earlier_runs()  # before the app's metrics open their files there
     with friendly_errors():
         asgi = build_asgi_app(settings, app_name)
     _name_password_checks(asgi)

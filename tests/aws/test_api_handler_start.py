@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.aws.conftest import AwsMode
 from tests.aws.events import json_body, rest_event
 from tests.fresh_python import environment_without, python_output
 from twostep.aws import api_handler
@@ -136,3 +137,29 @@ def test_a_cold_start_answering_healthz_loads_no_phonenumbers_and_analyses_no_ot
     assert answer["phonenumbers"] is False
     assert answer["analysed"] == ["/healthz"]
     assert answer["deferred"] > 40  # every other API route
+
+
+def test_an_api_pinned_to_another_algorithm_than_the_secret_refuses_to_start(
+    aws_mode: AwsMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On AWS nothing compared the secret's keys with `TWOSTEP_JWT_ALGORITHM`: the function started, then
+    answered every sign-in 503 (it signs only with keys of its own algorithm). Its build now stops with the
+    line a process on the database's keys gives, naming the rotation that changes the algorithm."""
+    monkeypatch.setenv("TWOSTEP_JWT_ALGORITHM", "ES256")  # the fixture's secret holds RS256 keys
+    with pytest.raises(ConfigurationError) as caught:
+        api_handler.get_handler()
+    assert caught.value.message.startswith(
+        "TWOSTEP_JWT_ALGORITHM: ES256, but the shared keys sign with RS256"
+    )
+    assert "twostep keys rotate --activation-delay 0" in caught.value.message
+    response = api_handler.handler(rest_event("POST", "/login", {"phoneNumber": "+4915112345678"}), None)
+    assert response["statusCode"] == 503 and json_body(response)["code"] == "configuration_error"
+
+
+def test_an_api_on_the_secret_with_an_hs256_setting_starts(
+    aws_mode: AwsMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`TWOSTEP_JWT_HS256_SECRET` replaces the secret's signing keys, so their algorithm does not matter."""
+    monkeypatch.setenv("TWOSTEP_JWT_ALGORITHM", "HS256")
+    monkeypatch.setenv("TWOSTEP_JWT_HS256_SECRET", "s" * 40)
+    assert api_handler.handler(rest_event("GET", "/healthz"), None)["statusCode"] == 200

@@ -6,12 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.aws.conftest import AwsMode, make_kms_key, make_secret
 from tests.conftest import _free_port
@@ -23,7 +25,7 @@ from twostep.domain.errors import (
     SecretStoreUnavailable,
     StorageUnavailable,
 )
-from twostep.domain.keys import KeyMaterial
+from twostep.domain.keys import KeyMaterial, VersionedKeys
 from twostep.secrets import aws as secrets_aws
 from twostep.secrets.aws import SecretsManagerKeys
 from twostep.settings import Settings
@@ -215,6 +217,71 @@ def test_provider_credentials_come_from_the_secret(moto_server: str, monkeypatch
     finally:
         container.close()
         secrets_aws.clear_cache()
+
+
+class _ReadsTogether(SecretsManagerKeys):
+    """Its first read of the secret waits for the other rotation's first read (both read one version)."""
+
+    def __init__(self, client: Any, arn: str, barrier: threading.Barrier) -> None:
+        super().__init__(client, arn)
+        self._barrier: threading.Barrier | None = barrier
+
+    def _fetch(self) -> VersionedKeys:
+        found = super()._fetch()
+        if self._barrier is not None:
+            barrier, self._barrier = self._barrier, None
+            barrier.wait(timeout=10)
+        return found
+
+
+def test_two_rotations_at_once_both_keep_their_new_key(moto_server: str) -> None:
+    """Two `keys rotate` at once (two operators, or a scheduled job and a person) both read the secret,
+    then both wrote it with no condition: the second write dropped the first one's new key, so tokens
+    signed with it failed everywhere (or a leaked key's emergency rotation was silently undone). The
+    write that lost now reads again and rotates from the winner's keys."""
+    material = KeyMaterial.generate("ES256", SystemClock().now())
+    arn = make_secret(moto_server, material)
+    client = boto3.client("secretsmanager", endpoint_url=moto_server, region_name="us-east-1")
+    barrier = threading.Barrier(2)
+    made: list[str] = []
+
+    def rotate() -> None:
+        made.append(_ReadsTogether(client, arn, barrier).rotate(SystemClock(), "ES256", 2048).current.kid)
+
+    threads = [threading.Thread(target=rotate) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = KeyMaterial.from_json(client.get_secret_value(SecretId=arn)["SecretString"])
+    assert len(made) == 2 and set(made) <= {key.kid for key in stored.signing_keys}
+    assert material.current.kid in {key.kid for key in stored.signing_keys}
+    secrets_aws.clear_cache()
+
+
+def test_a_refused_secret_write_is_secret_store_unavailable(moto_server: str) -> None:
+    """A write refused for another reason than a rival rotation is not retried as one."""
+    arn = make_secret(moto_server, KeyMaterial.generate("ES256", SystemClock().now()))
+    client = boto3.client("secretsmanager", endpoint_url=moto_server, region_name="us-east-1")
+    refusing = _Refusing(client)
+    with pytest.raises(SecretStoreUnavailable, match="could not be written"):
+        SecretsManagerKeys(refusing, arn).rotate(SystemClock(), "ES256", 2048)
+    assert refusing.writes == 1
+    secrets_aws.clear_cache()
+
+
+class _Refusing:
+    """A Secrets Manager client whose writes are refused (as without secretsmanager:PutSecretValue)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client, self.writes = client, 0
+
+    def get_secret_value(self, **params: Any) -> Any:
+        return self._client.get_secret_value(**params)
+
+    def put_secret_value(self, **params: Any) -> Any:
+        self.writes += 1
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "PutSecretValue")
 
 
 def test_cli_rotates_the_key_in_the_secret(moto_server: str) -> None:

@@ -63,6 +63,21 @@ def test_metrics_count_a_sign_in(tmp_path: Path, workers: str) -> None:
             assert ("twostep_password_hash_queue", ()) in found
 
 
+def test_pages_outside_the_api_count_under_their_path(tmp_path: Path) -> None:
+    """Before, `/openapi.json` and the docs' assets (routes that are not the API's) were counted under
+    `route="unmatched"` with status 200, mixed with the 404s of unknown paths. They now count under their
+    path template; only paths that match nothing stay "unmatched"."""
+    with ServerProcess(tmp_path) as server:
+        for path in ("/openapi.json", "/docs/assets/swagger-ui.css", "/no-such-page"):
+            httpx.get(f"{server.base_url}{path}")
+        found = samples(httpx.get(f"{server.base_url}/metrics").text)
+    requests = "twostep_http_requests_total"
+    assert value(found, requests, method="GET", route="/openapi.json", status="200") >= 1  # + readiness polls
+    assert value(found, requests, method="GET", route="/docs/assets/{path}", status="200") == 1
+    assert value(found, requests, method="GET", route="unmatched", status="404") == 1
+    assert value(found, requests, method="GET", route="unmatched", status="200") == 0
+
+
 def test_metrics_need_the_token_when_set(tmp_path: Path) -> None:
     with ServerProcess(tmp_path, TWOSTEP_METRICS_TOKEN=TOKEN) as server:
         url = f"{server.base_url}/metrics"
@@ -110,11 +125,13 @@ def live_gauge_files(folder: Path, pids: set[int]) -> list[str]:
     return [path.name for path in folder.glob("gauge_live*.db") if int(path.stem.rsplit("_", 1)[1]) in pids]
 
 
-def test_a_named_folder_forgets_an_earlier_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_named_folder_forgets_an_earlier_run(tmp_path: Path, workers: str) -> None:
     """Before, a `PROMETHEUS_MULTIPROC_DIR` the operator named kept the files of the run before: after an
     unclean stop (the supervisor killed, the host's OOM killer) nobody had dropped its workers' gauges, and
     the new server's `/metrics` reported the dead workers' budget count (and their queue) for good, beside
-    counters it never counted. The server now empties the folder of such files when it starts."""
+    counters it never counted. The server now empties the folder of such files when it starts; a server of
+    one process (which also writes there when the folder is set) did not, and now does too."""
     import subprocess
     import sys
 
@@ -130,7 +147,7 @@ def test_a_named_folder_forgets_an_earlier_run(tmp_path: Path) -> None:
     assert list(folder.glob("gauge_live*.db"))
     (folder / "notes.txt").write_text("the operator's own file stays")
     with ServerProcess(
-        tmp_path, serve_args=("--workers", "2"), PROMETHEUS_MULTIPROC_DIR=str(folder)
+        tmp_path, serve_args=("--workers", workers), PROMETHEUS_MULTIPROC_DIR=str(folder)
     ) as server:
         found = samples(httpx.get(f"{server.base_url}/metrics").text)
     assert value(found, "twostep_sms_budget_used") == 0

@@ -30,6 +30,14 @@ def forget_worker(pid: int | None) -> None:
         mark_process_dead(pid)  # type: ignore[no-untyped-call]  # prometheus-client leaves it unannotated
 
 
+def forget_earlier_runs() -> None:
+    """Empty a folder the operator named of an earlier run's figures, for a server of one process: it
+    writes there too when the folder is set, and `/metrics` would add in the figures of the run before
+    (after an unclean stop, its gauges for good). Call it before the app is built."""
+    if multiprocess():
+        _forget_earlier_runs(os.environ[MULTIPROC_ENV])
+
+
 @contextmanager
 def shared_metrics_folder() -> Iterator[None]:
     """A fresh folder for the workers' metrics (unless the operator named one), removed afterwards.

@@ -16,16 +16,20 @@ What each part does, in the order a request meets it:
 - A bug: logged ("unexpected error", with the request id) and answered 500 problem+json here, with the
   request id and the headers above (Starlette's last-resort handler, outside this layer, had neither).
 - Observers: told method, route template (never the raw path), status and seconds once the request is
-  done; the status is 500 when the app failed before answering.
+  done; the status is 500 when the app failed before answering. A route that is not one of the API's
+  (`/openapi.json`, a mounted folder of assets) is told by its path template too (`route_labels`); only
+  a path that matched nothing is "unmatched".
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.routing import BaseRoute, Mount, Route
 
 from twostep.api.middleware import (
     MAX_BODY_BYTES,
@@ -53,12 +57,19 @@ RequestObserver = Callable[[str, str, int, float], None]
 
 class RequestMiddleware:
     def __init__(
-        self, app: ASGIApp, observers: list[RequestObserver] | None = None, max_bytes: int = MAX_BODY_BYTES
+        self,
+        app: ASGIApp,
+        observers: list[RequestObserver] | None = None,
+        max_bytes: int = MAX_BODY_BYTES,
+        routes: Sequence[BaseRoute] = (),
     ) -> None:
         self.app = app
         # Shared with whoever installs observers after the app is built (`install_prometheus`).
         self.observers = observers if observers is not None else []
         self.max_bytes = max_bytes
+        # The app's own list: routes and mounts added after this layer was made are found too.
+        self._routes = routes
+        self._labels: tuple[int, dict[int, str]] = (-1, {})  # (routes seen, label by id of endpoint)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,9 +125,19 @@ class RequestMiddleware:
                 self._observe(str(scope.get("method", "")), served, status, time.perf_counter() - started_at)
 
     def _observe(self, method: str, served: Scope, status: int, elapsed: float) -> None:
-        route = getattr(served.get("route"), "path", None) or "unmatched"
+        route = getattr(served.get("route"), "path", None) or self._label_of(served.get("endpoint"))
         for observe in self.observers:
             observe(method, route, status, elapsed)
+
+    def _label_of(self, endpoint: Any) -> str:
+        """The path template of a matched route that is not an API route (Starlette puts only its
+        endpoint in the scope), or "unmatched": a bounded set of labels whatever paths clients send."""
+        if endpoint is None:
+            return "unmatched"
+        seen, labels = self._labels
+        if seen != len(self._routes):
+            self._labels = (seen, labels) = (len(self._routes), route_labels(self._routes))
+        return labels.get(id(endpoint), "unmatched")
 
     async def _failed(self, scope: Scope, receive: Receive, send: Send, error: Exception) -> None:
         """A body over the limit: 413. A bug: its 500, logged and answered here while the request id is
@@ -150,8 +171,20 @@ def as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
     return {**scope, "method": "GET"}, bodiless
 
 
+def route_labels(routes: Sequence[BaseRoute]) -> dict[int, str]:
+    """The metrics label of each route by the id of the endpoint routing puts in the scope: a route's
+    path (`/openapi.json`), a mount's path with `{path}` for what lies under it."""
+    labels: dict[int, str] = {}
+    for route in routes:
+        if isinstance(route, Mount):
+            labels[id(route.app)] = f"{route.path}/{{path}}"
+        elif isinstance(route, Route):
+            labels[id(route.endpoint)] = route.path
+    return labels
+
+
 def install_request_middleware(app: FastAPI) -> None:
     """The middleware on `app`; observers added to `app.state.request_observers` later are told too."""
     observers: list[RequestObserver] = []
     app.state.request_observers = observers
-    app.add_middleware(RequestMiddleware, observers=observers)
+    app.add_middleware(RequestMiddleware, observers=observers, routes=app.router.routes)

@@ -57,7 +57,8 @@ def key_source_for(
     if settings.secret_arn:
         from twostep.secrets.aws import SecretsManagerKeys, SecretsManagerSource
 
-        return SecretsManagerSource(SecretsManagerKeys.from_settings(settings, boto_session), overrides)
+        keys = SecretsManagerKeys.from_settings(settings, boto_session)
+        return SecretsManagerSource(keys, overrides, settings.jwt_algorithm, clock)
     return stored_keys(settings, store, clock)
 
 

@@ -140,12 +140,19 @@ class StoredKeys:
                 "TWOSTEP_JWT_HS256_SECRET: differs from the HS256 key the database holds for every process "
                 "(to change it, run `twostep keys rotate` with the new value, then restart every process)"
             )
-        now = self._clock.now()
-        signing = material.signing_key(now)
-        if signing.algorithm != self._policy.algorithm:
-            raise ConfigurationError(
-                _algorithm_change(self._policy.algorithm, signing.algorithm, material, now)
-            )
+        refuse_other_algorithm(self._policy.algorithm, material, self._clock.now())
+
+
+def refuse_other_algorithm(wanted: Algorithm, material: KeyMaterial, now: datetime) -> None:
+    """Refuse a start whose pinned algorithm is not the shared keys' signing key's: such a process would
+    start, then answer every sign-in 503 (it signs and verifies only with keys of its own algorithm).
+
+    Raises:
+        ConfigurationError: naming the setting and the rotation that changes the algorithm.
+    """
+    signing = material.signing_key(now)
+    if signing.algorithm != wanted:
+        raise ConfigurationError(_algorithm_change(wanted, signing.algorithm, material, now))
 
 
 def _algorithm_change(wanted: Algorithm, signing: Algorithm, material: KeyMaterial, now: datetime) -> str:
