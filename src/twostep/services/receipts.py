@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal
 
 from twostep.domain.clock import Clock
 from twostep.domain.delivery import SentMessage
 from twostep.domain.errors import StorageUnavailable
 from twostep.domain.metrics import NO_METRICS, Metrics
-from twostep.domain.models import Challenge, Tenant, User
-from twostep.domain.ports import ChallengeStore
+from twostep.domain.models import Challenge, Tenant
+from twostep.domain.ports import ChallengeStore, UserStore
 from twostep.domain.receipts import (
     FAILED_STATUSES,
     PLAIN_CODE,
@@ -48,10 +48,6 @@ OnFailure = Callable[[Delivery, Challenge], None]
 OnBound = Callable[[str, datetime], None]
 
 
-class AccountLookup(Protocol):
-    def get_user(self, user_id: str) -> User | None: ...
-
-
 class DeliveryReceipts:
     def __init__(
         self,
@@ -61,7 +57,7 @@ class DeliveryReceipts:
         audit: AuditService,
         clock: Clock,
         metrics: Metrics = NO_METRICS,
-        accounts: AccountLookup | None = None,
+        accounts: UserStore | None = None,
     ) -> None:
         self._store, self._challenges, self._audit, self._clock = store, challenges, audit, clock
         self._accounts = accounts  # is an account's code still of an account? (see `_settled`)
