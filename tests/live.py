@@ -30,6 +30,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Prod with a real SMS provider (nothing connects to it at start), an API key, and no e-mail provider.
+PROD_WITHOUT_EMAIL = {
+    "TWOSTEP_STAGE": "prod",
+    "TWOSTEP_MASTER_KEY": "m" * 43,
+    "TWOSTEP_SMS_PROVIDERS": "flowroute",
+    "TWOSTEP_FLOWROUTE_ACCESS_KEY": "access",
+    "TWOSTEP_FLOWROUTE_SECRET_KEY": "secret",
+    "TWOSTEP_FLOWROUTE_FROM": "12065550100",
+    "TWOSTEP_VERIFY_API_KEYS": "k" * 40,
+}
+
+
 def server_env(workdir: Path, port: int | None = None, **extra: str) -> dict[str, str]:
     """The caller's environment without TWOSTEP_* settings, with storage and keys in `workdir`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("TWOSTEP_")}

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.adversarial.faultkit import closed_port, run_cli, server_env
+from tests.live import PROD_WITHOUT_EMAIL
 
 
 def one_line_failure(result: object, exit_code: int, *needles: str) -> str:
@@ -64,24 +65,11 @@ def test_serve_with_a_corrupt_key_file_exits_cleanly(tmp_path: Path, workers: st
 def test_prod_api_with_the_console_email_provider_stops_at_start(tmp_path: Path, workers: str) -> None:
     """The refusal moved from the settings (which refused it for the verification app too, which sends
     no email) to where the API is built: a prod API server still stops at start with the same line."""
-    env = server_env(tmp_path, **_prod_without_email(tmp_path))
+    env = server_env(tmp_path, **PROD_WITHOUT_EMAIL)
     serve = ("serve", "--port", str(closed_port()), "--workers", workers)
     one_line_failure(
         run_cli(env, *serve), 2, "TWOSTEP_EMAIL_PROVIDER: the console provider is refused in prod"
     )
-
-
-def _prod_without_email(tmp_path: Path) -> dict[str, str]:
-    """Prod settings with a real SMS provider (nothing connects to it at start) and no email provider."""
-    return {
-        "TWOSTEP_STAGE": "prod",
-        "TWOSTEP_MASTER_KEY": "m" * 43,
-        "TWOSTEP_SMS_PROVIDERS": "flowroute",
-        "TWOSTEP_FLOWROUTE_ACCESS_KEY": "access",
-        "TWOSTEP_FLOWROUTE_SECRET_KEY": "secret",
-        "TWOSTEP_FLOWROUTE_FROM": "12065550100",
-        "TWOSTEP_VERIFY_API_KEYS": "k" * 40,
-    }
 
 
 def test_unreadable_key_file(tmp_path: Path) -> None:

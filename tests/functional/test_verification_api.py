@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import latest_code, settings_for_tests
-from tests.live import ServerProcess
+from tests.live import PROD_WITHOUT_EMAIL, ServerProcess
 from twostep.api.app import create_app
 from twostep.api.verification_app import create_verification_app
 from twostep.container import Container, build
@@ -302,15 +302,7 @@ def test_creates_per_client_ip_are_limited(keyed: Callable[..., TestClient]) -> 
 def test_the_verification_app_starts_in_prod_without_an_email_provider(tmp_path: Path, workers: str) -> None:
     """`twostep serve --app verification` sends no email. Before, prod refused it without an SMTP relay or
     SES all the same (`TWOSTEP_EMAIL_PROVIDER: the console provider is refused in prod`); it now serves."""
-    prod = {
-        "TWOSTEP_STAGE": "prod",
-        "TWOSTEP_MASTER_KEY": "m" * 43,
-        "TWOSTEP_SMS_PROVIDERS": "flowroute",
-        "TWOSTEP_FLOWROUTE_ACCESS_KEY": "access",
-        "TWOSTEP_FLOWROUTE_SECRET_KEY": "secret",
-        "TWOSTEP_FLOWROUTE_FROM": "12065550100",
-        "TWOSTEP_VERIFY_API_KEYS": KEY,
-    }
+    prod = PROD_WITHOUT_EMAIL | {"TWOSTEP_VERIFY_API_KEYS": KEY}
     server = ServerProcess(tmp_path, app="verification", serve_args=("--workers", workers), **prod)
     assert "TWOSTEP_EMAIL_PROVIDER" not in server.env
     with server:

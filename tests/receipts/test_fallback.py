@@ -9,10 +9,12 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.conftest import PASSWORD
 from tests.contract.helpers import run_together
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import StorageUnavailable, WrongCode
+from twostep.domain.models import User
 from twostep.domain.receipts import Receipt
 from twostep.domain.transaction import Transaction
 
@@ -44,6 +46,14 @@ def fail_latest(container: Container, auth_id: str, status: str = "undelivered")
     assert shown.delivery is not None
     receipt = Receipt(shown.delivery.provider, shown.delivery.message_id, status, "30003")  # type: ignore[arg-type]
     return container.receipts.apply(receipt)  # type: ignore[union-attr]
+
+
+def registered(container: Container, email: str) -> User:
+    """An account with `PHONE` and the password the tests sign in with."""
+    from twostep.services.registration import Registration
+
+    details = Registration(email=email, password=PASSWORD, first_name="A", last_name="L", phone=PHONE)
+    return container.registration.register(details)
 
 
 def test_a_failed_text_is_followed_by_a_code_on_the_first_configured_channel(app: Container) -> None:
@@ -187,20 +197,10 @@ def test_a_deleted_accounts_code_gets_no_fallback_and_its_receipts_do_not_name_i
     """Before, a receipt arriving after `twostep users delete` (or DELETE /me) for the account's sign-in
     text sent the deleted person a fresh code by WhatsApp, and wrote the account's real id (and masked
     number) into the trail three times, after deletion had pseudonymised it."""
-    from twostep.services.registration import Registration
-
     app = make_container(storage=storage, fallback_channels=["whatsapp", "voice"])
-    user = app.registration.register(
-        Registration(
-            email="gone@example.com",
-            password="correct horse battery staple",
-            first_name="A",
-            last_name="L",
-            phone=PHONE,
-        )
-    )
-    first = app.login.start("gone@example.com", "correct horse battery staple")
-    second = app.login.start("gone@example.com", "correct horse battery staple")
+    user = registered(app, "gone@example.com")
+    first = app.login.start("gone@example.com", PASSWORD)
+    second = app.login.start("gone@example.com", PASSWORD)
     texts = [app.storage.latest_delivery(c.otp_id) for c in (first, second)]  # type: ignore[union-attr]
     app.account.delete(user.id)
     sent_before = len(messages(app))
@@ -222,19 +222,9 @@ def test_a_locked_accounts_sign_in_gets_no_fallback_code(make_container: Callabl
     """Before, a failure receipt for the text of a sign-in begun before `twostep users lock` sent a
     fresh code by WhatsApp (to the owner's phone, paid for) that no sign-in could use; a resend is
     refused then, and so is the fallback now, audited as refused."""
-    from twostep.services.registration import Registration
-
     app = make_container(storage="sqlite", fallback_channels=["whatsapp", "voice"])
-    user = app.registration.register(
-        Registration(
-            email="locked@example.com",
-            password="correct horse battery staple",
-            first_name="A",
-            last_name="L",
-            phone=PHONE,
-        )
-    )
-    started = app.login.start("locked@example.com", "correct horse battery staple")
+    user = registered(app, "locked@example.com")
+    started = app.login.start("locked@example.com", PASSWORD)
     texted = app.storage.latest_delivery(started.otp_id)  # type: ignore[union-attr]
     assert texted is not None
     app.account.lock(user.id)

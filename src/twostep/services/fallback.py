@@ -115,17 +115,7 @@ class ChannelFallback:
         try:
             self._codes.replace(challenge, spec, ctx, cooldown=False)
         except TwoStepError as exc:  # refused (caps, fraud guard, budget) or not delivered either
-            logger.warning("fallback not sent", extra={"channel": channel, "code": exc.code})
-            record_quietly(
-                self._audit,
-                "code_fallback",
-                phone=challenge.phone,
-                channel=channel,
-                failed_channel=delivery.channel,
-                outcome="refused",
-                reason=exc.code,
-                **who,
-            )
+            self._refused(delivery, challenge, channel, exc)
             return
         logger.info("fallback sent", extra={"channel": channel, "failed_channel": delivery.channel})
         record_quietly(
@@ -152,19 +142,23 @@ class ChannelFallback:
         except StorageUnavailable:
             raise
         except TwoStepError as exc:  # AccountLocked, RateLimited("second_factor_locked")
-            logger.warning("fallback not sent", extra={"channel": channel, "code": exc.code})
-            record_quietly(
-                self._audit,
-                "code_fallback",
-                phone=challenge.phone,
-                channel=channel,
-                failed_channel=delivery.channel,
-                outcome="refused",
-                reason=exc.code,
-                **audit_subject(challenge),
-            )
+            self._refused(delivery, challenge, channel, exc)
             return False
         return True
+
+    def _refused(self, delivery: Delivery, challenge: Challenge, channel: str, refusal: TwoStepError) -> None:
+        """Logged and audited: no fallback code went out, and why."""
+        logger.warning("fallback not sent", extra={"channel": channel, "code": refusal.code})
+        record_quietly(
+            self._audit,
+            "code_fallback",
+            phone=challenge.phone,
+            channel=channel,
+            failed_channel=delivery.channel,
+            outcome="refused",
+            reason=refusal.code,
+            **audit_subject(challenge),
+        )
 
     def _acting_for(self, delivery: Delivery) -> tuple[RequestContext, CodeSpec | None] | None:
         """Whom the fallback acts for: the request context (its tenant, whose caps count the message) and
