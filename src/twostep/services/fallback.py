@@ -111,22 +111,13 @@ class ChannelFallback:
             ttl_seconds=lifetime,
             preferred_locale=locale,
         )
-        who = audit_subject(challenge)
         try:
             self._codes.replace(challenge, spec, ctx, cooldown=False)
         except TwoStepError as exc:  # refused (caps, fraud guard, budget) or not delivered either
             self._refused(delivery, challenge, channel, exc)
             return
         logger.info("fallback sent", extra={"channel": channel, "failed_channel": delivery.channel})
-        record_quietly(
-            self._audit,
-            "code_fallback",
-            phone=challenge.phone,
-            channel=channel,
-            failed_channel=delivery.channel,
-            outcome="sent",
-            **who,
-        )
+        self._audited(delivery, challenge, channel, outcome="sent")
 
     def _sign_in_may_get_codes(self, delivery: Delivery, challenge: Challenge, channel: str) -> bool:
         """False, audited as refused, for a sign-in's code whose account is locked (an administrator's
@@ -149,14 +140,17 @@ class ChannelFallback:
     def _refused(self, delivery: Delivery, challenge: Challenge, channel: str, refusal: TwoStepError) -> None:
         """Logged and audited: no fallback code went out, and why."""
         logger.warning("fallback not sent", extra={"channel": channel, "code": refusal.code})
+        self._audited(delivery, challenge, channel, outcome="refused", reason=refusal.code)
+
+    def _audited(self, delivery: Delivery, challenge: Challenge, channel: str, **outcome: str) -> None:
+        """The fallback's `code_fallback` event: its channel, the one that failed, and its outcome."""
         record_quietly(
             self._audit,
             "code_fallback",
             phone=challenge.phone,
             channel=channel,
             failed_channel=delivery.channel,
-            outcome="refused",
-            reason=refusal.code,
+            **outcome,
             **audit_subject(challenge),
         )
 
