@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, NoReturn
@@ -102,7 +102,8 @@ def removed_if_failed(settings: Settings) -> Iterator[None]:
     except BaseException:
         for path in _files_a_start_creates(settings.sqlite_path):
             if path not in existing:
-                path.unlink(missing_ok=True)
+                with suppress(OSError):  # never in place of the start's own failure (a file as the folder)
+                    path.unlink()
         raise
 
 
