@@ -11,8 +11,8 @@ password, number and address the request read (`410 credentials_changed` otherwi
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,6 +25,24 @@ from twostep.container import Container
 
 OLD, NEW = "test@example.com", "new@example.com"
 NEW_PHONE = "+905555555566"
+
+
+class SignedIn(NamedTuple):
+    container: Container
+    client: TestClient
+    tokens: dict[str, Any]
+    user_id: str
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def signed_in(make_container: Callable[..., Container], request: pytest.FixtureRequest) -> Iterator[SignedIn]:
+    """An account registered and signed in, on each storage the races are checked on."""
+    container = make_container(storage=request.param)
+    with TestClient(create_app(container)) as client:
+        register(client)
+        tokens = sign_in(client, container)
+        user_id = client.get("/me", headers=bearer(tokens)).json()["id"]
+        yield SignedIn(container, client, tokens, user_id)
 
 
 def _started(
@@ -56,50 +74,38 @@ def _refused(answer: Any, container: Container, user_id: str, event: str) -> Non
     assert [e.detail.get("reason") for e in events if e.event == event] == ["credentials_changed"]
 
 
-@pytest.mark.parametrize("storage", ["memory", "sqlite"])
 def test_a_proof_of_the_old_address_does_not_undo_a_new_one(
-    make_container: Callable[..., Container], monkeypatch: pytest.MonkeyPatch, storage: str
+    signed_in: SignedIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    container = make_container(storage=storage)
-    with TestClient(create_app(container)) as client:
-        register(client)
-        tokens = sign_in(client, container)
-        user_id = client.get("/me", headers=bearer(tokens)).json()["id"]
-        proof = {
-            "changeId": _started(client, "/me/email/verify/start", tokens),
-            "code": email_code(container, OLD),
-        }
-        change_id = _started(client, "/me/email", tokens, {"email": NEW, "currentPassword": PASSWORD})
-        change_code = email_code(container, NEW)
-        _after_the_code_check(
-            monkeypatch, container, lambda: container.changes.confirm_email(user_id, change_id, change_code)
-        )
-        answer = client.post("/me/email/verify", json=proof, headers=bearer(tokens))
-        _refused(answer, container, user_id, "email_change_failed")
-        account = container.storage.get_user(user_id)
-        assert account is not None and (account.email, account.email_verified) == (NEW, True)
-        assert container.storage.find_user_by_email(OLD) is None
-        assert client.post("/login", json={"email": NEW, "password": PASSWORD}).status_code == 200
+    container, client, tokens, user_id = signed_in
+    proof = {
+        "changeId": _started(client, "/me/email/verify/start", tokens),
+        "code": email_code(container, OLD),
+    }
+    change_id = _started(client, "/me/email", tokens, {"email": NEW, "currentPassword": PASSWORD})
+    change_code = email_code(container, NEW)
+    _after_the_code_check(
+        monkeypatch, container, lambda: container.changes.confirm_email(user_id, change_id, change_code)
+    )
+    answer = client.post("/me/email/verify", json=proof, headers=bearer(tokens))
+    _refused(answer, container, user_id, "email_change_failed")
+    account = container.storage.get_user(user_id)
+    assert account is not None and (account.email, account.email_verified) == (NEW, True)
+    assert container.storage.find_user_by_email(OLD) is None
+    assert client.post("/login", json={"email": NEW, "password": PASSWORD}).status_code == 200
 
 
-@pytest.mark.parametrize("storage", ["memory", "sqlite"])
 def test_a_number_is_not_written_over_a_password_change(
-    make_container: Callable[..., Container], monkeypatch: pytest.MonkeyPatch, storage: str
+    signed_in: SignedIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    container = make_container(storage=storage)
-    with TestClient(create_app(container)) as client:
-        register(client)
-        tokens = sign_in(client, container)
-        user_id = client.get("/me", headers=bearer(tokens)).json()["id"]
-        change_id = _started(
-            client, "/me/phone", tokens, {"phoneNumber": NEW_PHONE, "currentPassword": PASSWORD}
-        )
-        confirm = {"changeId": change_id, "code": latest_code(container, NEW_PHONE)}
-        _after_the_code_check(
-            monkeypatch, container, lambda: container.changes.change_password(user_id, PASSWORD, NEW_PASSWORD)
-        )
-        answer = client.post("/me/phone/verify", json=confirm, headers=bearer(tokens))
-        _refused(answer, container, user_id, "phone_change_failed")
-        account = container.storage.get_user(user_id)
-        assert account is not None and (account.phone, account.phone_verified) == (PHONE, True)
-        assert not [e for e in container.storage.list_audit(user_id, limit=50) if e.event == "phone_changed"]
+    container, client, tokens, user_id = signed_in
+    change_id = _started(client, "/me/phone", tokens, {"phoneNumber": NEW_PHONE, "currentPassword": PASSWORD})
+    confirm = {"changeId": change_id, "code": latest_code(container, NEW_PHONE)}
+    _after_the_code_check(
+        monkeypatch, container, lambda: container.changes.change_password(user_id, PASSWORD, NEW_PASSWORD)
+    )
+    answer = client.post("/me/phone/verify", json=confirm, headers=bearer(tokens))
+    _refused(answer, container, user_id, "phone_change_failed")
+    account = container.storage.get_user(user_id)
+    assert account is not None and (account.phone, account.phone_verified) == (PHONE, True)
+    assert not [e for e in container.storage.list_audit(user_id, limit=50) if e.event == "phone_changed"]
