@@ -7,7 +7,7 @@ import pytest
 from twostep.domain.errors import InvalidInput, InvalidPhoneNumber, WeakPassword
 from twostep.domain.identity import mask_phone, normalise_email, parse_phone, phone_country
 from twostep.domain.otp import CodeHasher, generate_code, normalise_submitted_code, render_message
-from twostep.domain.passwords import PasswordHasher, check_password_rules
+from twostep.domain.passwords import PasswordHasher, check_password_rules, published_common_passwords
 
 
 @pytest.mark.parametrize("length", [4, 6, 10])
@@ -82,6 +82,19 @@ def test_weak_passwords(password: str) -> None:
 )
 def test_acceptable_passwords(password: str) -> None:
     check_password_rules(password)
+
+
+def test_every_published_common_password_is_refused_in_any_letter_case() -> None:
+    """Before, only 85 passwords written into the code were refused; `qwerty12`, `q1w2e3r4` and thousands
+    more of the most common leaked passwords passed. The packaged list (its header is no password) now
+    refuses them all, the file's letter case or another."""
+    published = published_common_passwords()
+    assert len(published) > 10_000
+    assert not any(password.startswith("#") for password in published)  # the header is read as none
+    for password in published:
+        for spelled in (password, password.upper()):
+            with pytest.raises(WeakPassword):
+                check_password_rules(spelled)
 
 
 def test_context_words_are_refused() -> None:

@@ -8,6 +8,8 @@ import threading
 import unicodedata
 import weakref
 from collections.abc import Callable
+from functools import cache
+from importlib.resources import files
 from typing import TypeVar
 
 from argon2 import PasswordHasher as Argon2Hasher
@@ -23,7 +25,9 @@ T = TypeVar("T")
 MIN_LENGTH = 8
 MAX_LENGTH = 128
 
-# Whole-string matches only: a long password that contains one of these is fine.
+# Whole-string matches only: a long password that contains one of these is fine. These are the ones a
+# published list would miss (the service's own name) besides a few of the most common; the published list
+# is `common_passwords.txt` (`published_common_passwords`).
 COMMON_PASSWORDS = frozenset(
     [
         "password",
@@ -100,6 +104,14 @@ COMMON_PASSWORDS = frozenset(
 )
 
 
+@cache
+def published_common_passwords() -> frozenset[str]:
+    """The common passwords of 8 or more characters that leaked lists hold most often (lowercase; see the
+    file's header). Read on the first check, not at import: a sign-in never needs it."""
+    text = files("twostep.domain").joinpath("common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
 def normalise_password(password: str) -> str:
     """NFC so that the same characters typed on different keyboards hash the same."""
     return unicodedata.normalize("NFC", password)
@@ -113,7 +125,11 @@ def check_password_rules(password: str, *, context_words: tuple[str, ...] = ()) 
     if length > MAX_LENGTH:
         raise WeakPassword(f"The password must have at most {MAX_LENGTH} characters.", field="password")
     lowered = password.lower()
-    if lowered in COMMON_PASSWORDS or any(word and lowered == word.lower() for word in context_words):
+    if (
+        lowered in COMMON_PASSWORDS
+        or lowered in published_common_passwords()
+        or any(word and lowered == word.lower() for word in context_words)
+    ):
         raise WeakPassword("This password is too common or easy to guess; choose another.", field="password")
 
 
