@@ -97,6 +97,17 @@ def test_every_published_common_password_is_refused_in_any_letter_case() -> None
                 check_password_rules(spelled)
 
 
+def test_the_published_list_matches_whole_lines_only() -> None:
+    """The list is one string of lines, scanned: a password made of two listed ones joined by a line break,
+    or a part of one, is not listed."""
+    published = published_common_passwords()
+    first, second, *_ = published
+    assert first in published and second in published
+    assert f"{first}\n{second}" not in published
+    assert first[:-1] not in published and f"{first}x" not in published
+    assert "pässwörd1" not in published
+
+
 def test_context_words_are_refused() -> None:
     with pytest.raises(WeakPassword):
         check_password_rules("alice@example.com", context_words=("alice@example.com",))
