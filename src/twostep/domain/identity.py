@@ -69,6 +69,19 @@ def normalise_email(raw: str) -> str:
     return email
 
 
+def mailbox_of(email: str) -> str:
+    """The mailbox a canonical address delivers to, as the caps on code emails count it: its name without a
+    `+detail` (RFC 5233 subaddress), since `ada+1@…` and `ada+2@…` reach `ada@…` at the providers that
+    use the convention, and each spelling had a day's caps of its own.
+
+    For limits only, never for identity: whether `+detail` names another mailbox is the domain's business
+    (RFC 5321), so the two addresses stay two accounts; counting them as one only reaches a cap sooner.
+    """
+    local, _, domain = email.rpartition("@")
+    name = local.split("+", 1)[0]
+    return f"{name or local}@{domain}"
+
+
 def sign_in_email(raw: str) -> str:
     """The email a sign-in looks the account up by and counts its failed passwords under.
 
