@@ -440,7 +440,8 @@ class Settings(BaseSettings):
     fraud_block_seconds: int = Field(default=6 * 3600, ge=60, le=30 * 86400)
     """How long a blocked prefix stays blocked (`twostep fraud unblock PREFIX` lifts it sooner)."""
     sms_safe_list: CommaList = Field(default_factory=_no_items)
-    """Comma-separated E.164 numbers and prefixes (`+4915112345678,+49151`) the fraud guard never blocks."""
+    """Comma-separated E.164 numbers and prefixes (`+4915112345678,+49151`) the fraud guard never blocks;
+    a number written any other way (`+4401…` with its trunk 0) is refused, naming its E.164 form."""
 
     # --- SMS money budget ---
     sms_prices: CommaList = Field(default_factory=_no_items)
@@ -568,9 +569,21 @@ class Settings(BaseSettings):
     @field_validator("sms_safe_list")
     @classmethod
     def _safe_entries(cls, value: list[str]) -> list[str]:
+        # The guard compares entries with numbers in E.164 form, character by character: an entry in any
+        # other spelling of a number (full-width digits, a national trunk 0 as in +44 07911…) was taken
+        # and then never matched, so the number it names could still be blocked.
+        from twostep.domain.errors import InvalidPhoneNumber
+        from twostep.domain.identity import parse_phone  # phonenumbers only when set
+
         for entry in value:
-            if not (entry.startswith("+") and entry[1:].isdigit()):
+            if not (entry.startswith("+") and entry[1:].isascii() and entry[1:].isdigit()):
                 raise ValueError(f"{entry!r} is not an E.164 number or prefix like +49151")
+            try:
+                number = parse_phone(entry)
+            except InvalidPhoneNumber:
+                continue  # a prefix (or no number at all): nothing to compare it with
+            if number != entry:
+                raise ValueError(f"{entry!r} is the number {number} in E.164 form, which the guard compares")
         return value
 
     @field_validator("sms_prices")

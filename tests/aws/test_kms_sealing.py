@@ -96,3 +96,38 @@ def test_readiness_is_503_when_the_kms_key_cannot_seal(aws_mode: AwsMode) -> Non
     )
     working.init_schema()
     HealthService(working, FixedClock(datetime(2026, 1, 1, tzinfo=UTC))).ready()
+
+
+def test_a_process_with_the_kms_key_refuses_a_table_of_plain_numbers(aws_mode: AwsMode) -> None:
+    """Before, it marked the table sealed and went on: owner items are keyed by the number's HMAC with KMS
+    and by the number itself without, so a number proven before the switch was proven again by a second
+    account (two owners of one number; the other storages answer 409 at its sign-up)."""
+    table = f"plain-{uuid.uuid4().hex[:10]}"
+    plain = _storage(aws_mode.endpoint, table, None)
+    plain.init_schema()
+    owner = make_user(email="owner@example.com", phone="+905555555551")
+    plain.add_user(owner)
+    assert plain.prove_phone(owner, owner.phone)  # type: ignore[arg-type]
+
+    kms = boto3.client("kms", endpoint_url=aws_mode.endpoint, region_name="us-east-1")
+    sealing = _storage(
+        aws_mode.endpoint, table, PhoneCipher(kms, aws_mode.kms_key_id, derive_phone_index_key(b"k" * 32))
+    )
+    with pytest.raises(ConfigurationError, match=r"TWOSTEP_KMS_KEY_ID: .* stored without KMS"):
+        sealing.init_schema()
+    plain.init_schema()  # still unmarked: the plain deployment starts as before
+
+
+def test_a_table_without_plain_numbers_takes_the_kms_key(aws_mode: AwsMode) -> None:
+    """Accounts without numbers hold nothing to re-key: the table is marked, and then refuses a plain start."""
+    table = f"plain-{uuid.uuid4().hex[:10]}"
+    plain = _storage(aws_mode.endpoint, table, None)
+    plain.init_schema()
+    plain.add_user(make_user(email="nophone@example.com", phone=None))
+
+    kms = boto3.client("kms", endpoint_url=aws_mode.endpoint, region_name="us-east-1")
+    cipher = PhoneCipher(kms, aws_mode.kms_key_id, derive_phone_index_key(b"k" * 32))
+    _storage(aws_mode.endpoint, table, cipher).init_schema()
+    _storage(aws_mode.endpoint, table, cipher).init_schema()  # marked: started again without a read of users
+    with pytest.raises(ConfigurationError, match="are sealed with KMS"):
+        plain.init_schema()

@@ -96,6 +96,26 @@ def test_the_safe_list_is_never_blocked(guarded: MakeGuarded) -> None:
         assert send(container, mobile(i, OTHER)) == "sent"
 
 
+@pytest.mark.parametrize(
+    ("entry", "e164"),
+    [
+        ("+4407911123456", "+447911123456"),
+        ("+784951234567", "+74951234567"),
+        ("+\uff14\uff1915112345678", None),
+    ],
+)
+def test_a_safe_list_entry_in_another_spelling_of_a_number_is_refused(entry: str, e164: str | None) -> None:
+    """Before, a number written with its national trunk digit (+44 0…, Russia's 8) or in full-width digits
+    was taken, then never matched: the guard compares numbers in E.164 form, so it could still block it."""
+    from pydantic import ValidationError
+
+    from twostep.settings import Settings
+
+    with pytest.raises(ValidationError, match=re.escape(e164 or "is not an E.164 number")):
+        Settings(_env_file=None, sms_safe_list=[entry])  # type: ignore[call-arg]
+    assert Settings(_env_file=None, sms_safe_list=["+447911123456", "+44791"]).sms_safe_list  # type: ignore[call-arg]
+
+
 def test_status_and_unblock(guarded: MakeGuarded) -> None:
     container = guarded(**SETTINGS)
     for i in range(11):

@@ -43,3 +43,19 @@ def test_a_refused_code_email_is_not_sent(make_container: MakeContainer) -> None
         )
     assert container.storage.list_outbox(to=ADDRESS) == []
     assert container.storage.get_challenge("c1") is None
+
+
+def test_subaddress_spellings_of_one_mailbox_share_its_caps(make_container: MakeContainer) -> None:
+    """Before, each `+detail` spelling had a day's caps of its own: one account could start email changes to
+    `victim+1@…`, `victim+2@…`, … without end, every code landing in the one mailbox at the providers
+    that deliver subaddresses. They now count as the mailbox; other names keep their own caps."""
+    container = make_container(sms_per_number_10min=3)
+    for detail in ("", "+1", "+2"):
+        container.limits.reserve_email(f"anna{detail}@example.com")
+    for spelling in ("anna@example.com", "anna+3@example.com", "anna+x+y@example.com"):
+        with pytest.raises(RateLimited) as capped:
+            container.limits.reserve_email(spelling)
+        assert capped.value.limit == "email_per_address_10min"
+    container.limits.reserve_email("anna.b@example.com")  # another name at the domain
+    container.limits.reserve_email("anna@example.net")  # the same name at another domain
+    container.limits.reserve_email("+x@example.com")  # a name that is all detail is its own mailbox

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import unicodedata
 from typing import NewType, NoReturn
 
@@ -66,6 +67,35 @@ def normalise_email(raw: str) -> str:
     if len(email) > MAX_EMAIL_LENGTH:
         _refuse_email("it is too long.")
     return email
+
+
+def mailbox_of(email: str) -> str:
+    """The mailbox a canonical address delivers to, as the caps on code emails count it: its name without a
+    `+detail` (RFC 5233 subaddress), since `ada+1@…` and `ada+2@…` reach `ada@…` at the providers that
+    use the convention, and each spelling had a day's caps of its own.
+
+    For limits only, never for identity: whether `+detail` names another mailbox is the domain's business
+    (RFC 5321), so the two addresses stay two accounts; counting them as one only reaches a cap sooner.
+    """
+    local, _, domain = email.rpartition("@")
+    name = local.split("+", 1)[0]
+    return f"{name or local}@{domain}"
+
+
+def sign_in_email(raw: str) -> str:
+    """The email a sign-in looks the account up by and counts its failed passwords under.
+
+    The canonical address (`normalise_email`), or for text that is no address a stand-in: a digest
+    with no `@`, so no account's address can ever equal it, in ASCII every storage keeps (PostgreSQL
+    refuses text holding a NUL character: such an email typed was answered 503 there, 401 elsewhere).
+    Such a sign-in answers as an unknown email does (same work, same 401); its failures still count
+    per text typed.
+    """
+    try:
+        return normalise_email(raw)
+    except InvalidInput:
+        typed = raw.strip().lower().encode("utf-8", "surrogatepass")
+        return f"not-an-address:{hashlib.sha256(typed).hexdigest()[:32]}"
 
 
 def parse_phone(raw: str, *, field: str = "phoneNumber") -> E164:

@@ -8,10 +8,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from twostep.domain.delivery import SMS
-from twostep.domain.errors import InvalidCredentials, InvalidInput, SecondFactorRequired
+from twostep.domain.errors import InvalidCredentials, SecondFactorRequired
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Factor
-from twostep.domain.identity import E164, mask_phone, normalise_email
+from twostep.domain.identity import E164, mask_phone, sign_in_email
 from twostep.domain.ids import new_uuid4
 from twostep.domain.models import NO_CONTEXT, RequestContext, User
 from twostep.domain.passwords import PasswordHasher
@@ -71,11 +71,7 @@ class PasswordStep:
     def password_matches(self, email: str, password: str) -> bool:
         """Whether `password` is the account's (its Argon2 hash; an unknown email costs the same work).
         Counts nothing: for confirming a replay of a sign-in that this password already passed."""
-        try:
-            email = normalise_email(email)
-        except InvalidInput:
-            email = email.strip().lower()
-        user = self._users.find_user_by_email(email)
+        user = self._users.find_user_by_email(sign_in_email(email))
         return self._hasher.verify(user.password_hash if user else None, password) and user is not None
 
     def start(
@@ -87,10 +83,7 @@ class PasswordStep:
             CredentialsChanged (the password changed while it was checked: without a second step, or
             where the password is rehashed).
         """
-        try:
-            email = normalise_email(email)
-        except InvalidInput:
-            email = email.strip().lower()
+        email = sign_in_email(email)
         # The attempt counted, and the account and (where one storage request can) its enrolled
         # factors read, in the one storage request where the backend can (PostgreSQL).
         attempt, (user, enrolled) = self._limits.begin_login_finding_user(email, ctx, self._users)

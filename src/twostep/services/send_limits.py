@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from twostep.domain.clock import Clock
+from twostep.domain.identity import mailbox_of
 from twostep.domain.models import NO_CONTEXT, RequestContext
 from twostep.domain.ports import PrefixBlock, PrefixBlockStore
 from twostep.services.counting import DAY, MINUTE, Alongside, Ask, CounterGate
@@ -96,8 +97,9 @@ class SendLimits:
             RateLimited: the address's caps or cooldown.
         """
         policy, gate = self._policy, self._gate
+        mailbox = mailbox_of(address)  # `+detail` spellings of one mailbox share its caps
         asks = [
-            gate.window_ask(f"mail:{address}", window, limit, name, email=address)
+            gate.window_ask(f"mail:{mailbox}", window, limit, name, email=address)
             for window, limit, name in (
                 (DAY, policy.sms_per_number_day, "email_per_address_day"),
                 (10 * MINUTE, policy.sms_per_number_10min, "email_per_address_10min"),
@@ -105,5 +107,5 @@ class SendLimits:
         ]
         if policy.resend_cooldown_seconds > 0:
             until = self._clock.now() + timedelta(seconds=policy.resend_cooldown_seconds)
-            asks.append(Ask(f"mail-cooldown:{address}", until, 1, "email_cooldown", who={"email": address}))
+            asks.append(Ask(f"mail-cooldown:{mailbox}", until, 1, "email_cooldown", who={"email": address}))
         gate.take_all(asks, ctx)

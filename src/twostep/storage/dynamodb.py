@@ -204,15 +204,48 @@ class DynamoDbStorage(
     def _check_sealing(self) -> None:
         """A process with a KMS key marks the table; a process without one refuses a marked table at
         start-up, where each sealed phone number would otherwise read as "no phone" (and sign-ins fail
-        quietly, or skip the second factor)."""
+        quietly, or skip the second factor).
+
+        A process with a KMS key refuses an unmarked table that already holds numbers stored plain: it
+        keys a number's owner and claim items by the number's HMAC, where the plain-era items are keyed
+        by the number itself, so a number proven before was free to be proven again (two accounts owning
+        one number) and its claims were never dropped. Nothing re-keys them, so the table cannot switch.
+        """
         if self._codec.cipher is not None:
-            self._put({"PK": "CONFIG", "SK": "PHONE_SEALING", "sealed_with": "kms"})
+            if self._get("CONFIG", "PHONE_SEALING") is None:
+                if self._holds_plain_numbers():
+                    raise ConfigurationError(
+                        f"TWOSTEP_KMS_KEY_ID: the phone numbers in table {self._table} are stored without "
+                        "KMS, and a table cannot switch to sealing them; start without TWOSTEP_KMS_KEY_ID, "
+                        "or with a new table"
+                    )
+                self._put({"PK": "CONFIG", "SK": "PHONE_SEALING", "sealed_with": "kms"})
             return
         if self._get("CONFIG", "PHONE_SEALING") is not None:
             raise ConfigurationError(
                 f"TWOSTEP_KMS_KEY_ID: the phone numbers in table {self._table} are sealed with KMS; "
                 "start with the deployment's TWOSTEP_KMS_KEY_ID (and TWOSTEP_SECRET_ARN)"
             )
+
+    def _holds_plain_numbers(self) -> bool:
+        """Whether any account holds a number stored plain (a `phone` attribute rather than `phone_ct`).
+        Asked only while the table is not marked as sealed, so once per table: the users are read page by
+        page until the first with a plain number (in a table of accounts with numbers, the first page)."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI1,
+            "KeyConditionExpression": "GSI1PK = :p",
+            "FilterExpression": "attribute_exists(phone)",
+            "ExpressionAttributeValues": {":p": {"S": "USERS"}},
+            "ProjectionExpression": "PK",
+        }
+        while True:
+            answer = self._calls.call("query", **request)
+            if answer.get("Items"):
+                return True
+            if "LastEvaluatedKey" not in answer:
+                return False
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def migrate(self) -> list[int]:
         """One schemaless table: creating it (with TTL on) is the whole schema, so no versions to apply.
