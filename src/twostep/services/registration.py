@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from twostep.domain.clock import Clock
+from twostep.domain.display_text import has_hidden_characters
 from twostep.domain.errors import InvalidInput
 from twostep.domain.identity import E164, normalise_email, parse_phone
 from twostep.domain.models import NO_CONTEXT, RequestContext, User
@@ -34,7 +35,7 @@ def _clean_name(value: str | None, field: str, required: bool) -> str | None:
         if required:
             raise InvalidInput("This field is required.", field=field)
         return None
-    if len(name) > MAX_NAME_LENGTH or any(ord(ch) < 32 for ch in name):
+    if len(name) > MAX_NAME_LENGTH or has_hidden_characters(name):
         raise InvalidInput(f"Use at most {MAX_NAME_LENGTH} printable characters.", field=field)
     return name
 
