@@ -231,3 +231,33 @@ def test_storage_backup_refuses_to_replace_the_live_database(env: dict[str, str]
     assert twostep(env, "storage", "backup", "copy.db").returncode == 0  # another path is copied
     with sqlite3.connect(live.parent / "copy.db") as copy:
         assert copy.execute("SELECT email FROM users").fetchall() == [("cli@example.com",)]
+
+
+def test_users_list_reaches_every_account_a_page_at_a_time(env: dict[str, str]) -> None:
+    """`users list` printed the first `--limit` accounts (at most 1,000) and had no way on: the storage
+    pages by id, but the command dropped the cursor, so the rest of a deployment's 200,000 accounts could
+    not be listed. `--after` now continues, and stderr names the next page while there is one."""
+    from datetime import UTC, datetime
+
+    from twostep.domain.models import User
+    from twostep.storage.sqlite import SqliteStorage
+
+    assert twostep(env, "storage", "init").returncode == 0
+    storage = SqliteStorage(Path(env["TWOSTEP_SQLITE_PATH"]))
+    try:
+        for n in range(5):
+            storage.add_user(User(f"user-{n}", f"u{n}@example.com", "hash", datetime(2026, 1, 1, tzinfo=UTC)))
+    finally:
+        storage.close()
+
+    seen: list[str] = []
+    args = ["users", "list", "--limit", "2", "--json"]
+    for _ in range(5):
+        result = twostep(env, *args)
+        assert result.returncode == 0, result.stderr
+        seen += [user["id"] for user in json.loads(result.stdout)]
+        more = re.search(r"more: twostep users list --after (\S+)", result.stderr)
+        if more is None:
+            break
+        args = ["users", "list", "--limit", "2", "--json", "--after", more.group(1)]
+    assert seen == [f"user-{n}" for n in range(5)]
