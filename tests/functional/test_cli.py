@@ -261,3 +261,27 @@ def test_users_list_reaches_every_account_a_page_at_a_time(env: dict[str, str]) 
             break
         args = ["users", "list", "--limit", "2", "--json", "--after", more.group(1)]
     assert seen == [f"user-{n}" for n in range(5)]
+
+
+def test_email_outbox_finds_emails_behind_many_texts(env: dict[str, str]) -> None:
+    """Without --to, `email outbox --last N` read the 10*N newest outbox entries and kept the emails among
+    them: after more texts than that (a load test in staging), it printed nothing though emails were
+    there. The storage now lists the email channel's newest itself."""
+    from datetime import UTC, datetime
+
+    from twostep.domain.models import OutboxEntry
+    from twostep.storage.sqlite import SqliteStorage
+
+    assert twostep(env, "storage", "init").returncode == 0
+    storage = SqliteStorage(Path(env["TWOSTEP_SQLITE_PATH"]))
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        storage.add_outbox(OutboxEntry("a@example.com", "your code", at, provider="email", channel="email"))
+        for n in range(11):
+            storage.add_outbox(OutboxEntry("+905555555555", f"text {n}", at))
+    finally:
+        storage.close()
+
+    result = twostep(env, "email", "outbox", "--last", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [email["body"] for email in json.loads(result.stdout)] == ["your code"]

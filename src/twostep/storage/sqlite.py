@@ -21,6 +21,7 @@ from twostep.domain.receipts import Delivery
 from twostep.storage.challenges_sql import ERASE_CHALLENGES_OF_USER, challenge_values
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.deliveries_sql import values as delivery_values
+from twostep.storage.outbox_sql import outbox_filter
 from twostep.storage.purge_sql import purge_statements
 from twostep.storage.sign_in_counts import CountsThenAccount
 from twostep.storage.sql_accounts import (
@@ -346,11 +347,12 @@ class SqliteStorage(
             (entry.to, entry.body, epoch(entry.sent_at), entry.provider, entry.channel),
         )
 
-    def list_outbox(self, to: str | None = None, last: int = 20) -> list[OutboxEntry]:
-        if to is None:
-            rows = self._all("SELECT * FROM outbox ORDER BY seq DESC LIMIT ?", (last,))
-        else:
-            rows = self._all("SELECT * FROM outbox WHERE to_number = ? ORDER BY seq DESC LIMIT ?", (to, last))
+    def list_outbox(
+        self, to: str | None = None, last: int = 20, channel: str | None = None
+    ) -> list[OutboxEntry]:
+        where, values = outbox_filter(to, channel, "?")
+        # Only this module's column names and the driver's placeholder go into the text.
+        rows = self._all(f"SELECT * FROM outbox{where} ORDER BY seq DESC LIMIT ?", (*values, last))  # noqa: S608
         return [
             OutboxEntry(
                 to=r["to_number"],
