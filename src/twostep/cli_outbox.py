@@ -11,7 +11,7 @@ import typer
 from twostep.cli_support import PLAIN_HELP, container_for, fail, friendly_errors, settings_or_exit
 from twostep.domain.identity import normalise_email, parse_phone
 
-EMAIL_OUTBOX_PROVIDER = "email"  # what the console email provider writes (twostep.email.console)
+EMAIL_CHANNEL = "email"  # the channel the console email provider writes (twostep.email.console)
 
 sms_app = typer.Typer(help="SMS tools.", **PLAIN_HELP)
 email_app = typer.Typer(help="Email tools.", **PLAIN_HELP)
@@ -60,9 +60,9 @@ def email_outbox(
     with friendly_errors():
         address = normalise_email(to) if to else None
     with container_for(settings) as container:
-        # Without --to, SMS share the outbox: read more and keep the emails.
-        entries = container.storage.list_outbox(to=address, last=last if address else last * 10)
-    emails = [e for e in entries if e.provider == EMAIL_OUTBOX_PROVIDER][-last:]
+        # The storage keeps the emails only: reading ten times `last` and keeping the emails among them
+        # showed none once more than that many texts had been sent since.
+        emails = container.storage.list_outbox(to=address, last=last, channel=EMAIL_CHANNEL)
     if as_json:
         _print_json([{**asdict(e), "sent_at": e.sent_at.isoformat()} for e in emails])
         return

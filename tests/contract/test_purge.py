@@ -153,3 +153,16 @@ def test_a_revocation_is_kept_while_the_sessions_access_tokens_live(storage: Sto
     if "revocations" not in storage.expired_by_backend:
         assert purged_at(later)["revocations"] == 1
         assert not listed_at(later)
+
+
+def test_a_batch_and_a_listing_of_more_than_a_megabyte_are_whole(storage: Storage) -> None:
+    """DynamoDB ends a Query page at 1 MB read, and one Query was made per batch or listing: `audit tail`
+    gave fewer events than asked (some 3,000 of `--last 10000`), and a purge run that came back short of
+    its batch ended `storage purge` as if nothing were left. Every backend now gives the whole batch."""
+    bulky = {"note": "x" * 100_000}  # a dozen of these pass the megabyte; the count is what matters
+    for n in range(12):
+        storage.append_audit(AuditEvent("login_failed", NOW - timedelta(days=100, seconds=n), detail=bulky))
+    listed = len(storage.list_audit(limit=12))
+    assert listed == 12
+    assert _service(storage, batch=50).purge_all()["audit"] == 12
+    assert storage.list_audit() == []

@@ -94,6 +94,21 @@ def test_outbox_keeps_each_message_channel(storage: Storage) -> None:
     ]
 
 
+def test_outbox_listed_by_channel_past_the_other_channels(storage: Storage) -> None:
+    """`email outbox` read ten times the emails asked for and kept the emails among them, so it showed
+    none once more texts than that were sent after them; the storage now lists one channel's newest."""
+    storage.add_outbox(OutboxEntry(to="a@example.com", body="mail 1", sent_at=NOW, channel="email"))
+    storage.add_outbox(OutboxEntry(to="a@example.com", body="mail 2", sent_at=NOW, channel="email"))
+    for i in range(12):
+        storage.add_outbox(OutboxEntry(to="+1", body=f"text {i}", sent_at=NOW))
+    assert [e.body for e in storage.list_outbox(last=1, channel="email")] == ["mail 2"]
+    assert [e.body for e in storage.list_outbox(to="a@example.com", last=5, channel="email")] == [
+        "mail 1",
+        "mail 2",
+    ]
+    assert storage.list_outbox(to="+1", last=5, channel="email") == []
+
+
 def test_counter_increments_and_expires(storage: Storage) -> None:
     end = NOW + timedelta(seconds=60)
     assert storage.increment_counter("k", 1, NOW, end) == 1

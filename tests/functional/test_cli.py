@@ -231,3 +231,57 @@ def test_storage_backup_refuses_to_replace_the_live_database(env: dict[str, str]
     assert twostep(env, "storage", "backup", "copy.db").returncode == 0  # another path is copied
     with sqlite3.connect(live.parent / "copy.db") as copy:
         assert copy.execute("SELECT email FROM users").fetchall() == [("cli@example.com",)]
+
+
+def test_users_list_reaches_every_account_a_page_at_a_time(env: dict[str, str]) -> None:
+    """`users list` printed the first `--limit` accounts (at most 1,000) and had no way on: the storage
+    pages by id, but the command dropped the cursor, so the rest of a deployment's 200,000 accounts could
+    not be listed. `--after` now continues, and stderr names the next page while there is one."""
+    from datetime import UTC, datetime
+
+    from twostep.domain.models import User
+    from twostep.storage.sqlite import SqliteStorage
+
+    assert twostep(env, "storage", "init").returncode == 0
+    storage = SqliteStorage(Path(env["TWOSTEP_SQLITE_PATH"]))
+    try:
+        for n in range(5):
+            storage.add_user(User(f"user-{n}", f"u{n}@example.com", "hash", datetime(2026, 1, 1, tzinfo=UTC)))
+    finally:
+        storage.close()
+
+    seen: list[str] = []
+    args = ["users", "list", "--limit", "2", "--json"]
+    for _ in range(5):
+        result = twostep(env, *args)
+        assert result.returncode == 0, result.stderr
+        seen += [user["id"] for user in json.loads(result.stdout)]
+        more = re.search(r"more: twostep users list --after (\S+)", result.stderr)
+        if more is None:
+            break
+        args = ["users", "list", "--limit", "2", "--json", "--after", more.group(1)]
+    assert seen == [f"user-{n}" for n in range(5)]
+
+
+def test_email_outbox_finds_emails_behind_many_texts(env: dict[str, str]) -> None:
+    """Without --to, `email outbox --last N` read the 10*N newest outbox entries and kept the emails among
+    them: after more texts than that (a load test in staging), it printed nothing though emails were
+    there. The storage now lists the email channel's newest itself."""
+    from datetime import UTC, datetime
+
+    from twostep.domain.models import OutboxEntry
+    from twostep.storage.sqlite import SqliteStorage
+
+    assert twostep(env, "storage", "init").returncode == 0
+    storage = SqliteStorage(Path(env["TWOSTEP_SQLITE_PATH"]))
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        storage.add_outbox(OutboxEntry("a@example.com", "your code", at, provider="email", channel="email"))
+        for n in range(11):
+            storage.add_outbox(OutboxEntry("+905555555555", f"text {n}", at))
+    finally:
+        storage.close()
+
+    result = twostep(env, "email", "outbox", "--last", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [email["body"] for email in json.loads(result.stdout)] == ["your code"]

@@ -273,8 +273,10 @@ class MessageStore(Protocol):
 class OutboxStore(Protocol):
     def add_outbox(self, entry: OutboxEntry) -> None: ...
 
-    def list_outbox(self, to: str | None = None, last: int = 20) -> list[OutboxEntry]:
-        """The `last` newest entries (optionally only to one number), oldest first."""
+    def list_outbox(
+        self, to: str | None = None, last: int = 20, channel: str | None = None
+    ) -> list[OutboxEntry]:
+        """The `last` newest entries (optionally only to one number, or of one channel), oldest first."""
         ...
 
 

@@ -437,15 +437,21 @@ class DynamoDbStorage(
     def add_outbox(self, entry: OutboxEntry) -> None:
         self._put(codec.outbox_item(entry, timed_sequence(entry.sent_at), self._codec.retention))
 
-    def list_outbox(self, to: str | None = None, last: int = 20) -> list[OutboxEntry]:
+    def list_outbox(
+        self, to: str | None = None, last: int = 20, channel: str | None = None
+    ) -> list[OutboxEntry]:
         if last <= 0:
             return []
+        # A channel is filtered by DynamoDB; `_query` reads on until it has `last` of them.
+        extra: dict[str, Any] = {}
+        if channel is not None:
+            extra = {"FilterExpression": "#c = :c", "ExpressionAttributeNames": {"#c": "channel"}}
         if to is None:
-            items = self._query("PK = :p", {":p": "OUTBOX"}, last, ScanIndexForward=False)
+            values = {":p": "OUTBOX"} if channel is None else {":p": "OUTBOX", ":c": channel}
+            items = self._query("PK = :p", values, last, ScanIndexForward=False, **extra)
         else:
-            items = self._query(
-                "GSI1PK = :p", {":p": f"OUTBOX#{to}"}, last, ScanIndexForward=False, IndexName=GSI1
-            )
+            values = {":p": f"OUTBOX#{to}"} if channel is None else {":p": f"OUTBOX#{to}", ":c": channel}
+            items = self._query("GSI1PK = :p", values, last, ScanIndexForward=False, IndexName=GSI1, **extra)
         return [codec.outbox_entry(item) for item in reversed(items)]
 
     # --- audit ---

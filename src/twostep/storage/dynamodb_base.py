@@ -65,15 +65,25 @@ class TableOps:
         return None if attributes is None else deserialize(attributes)
 
     def _query(self, condition: str, values: dict[str, Any], limit: int, **kw: Any) -> list[dict[str, Any]]:
-        answer = self._calls.call(
-            "query",
-            TableName=self._table,
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=serialize(values),
-            Limit=limit,
+        """The first `limit` items the key condition matches (fewer only when there are no more).
+
+        DynamoDB ends a page at 1 MB read as well (before any projection), so `limit` items can take more
+        than one Query: a single page gave `audit tail --last 10000` some 3,000 events, and a purge batch
+        that came back short ended `storage purge` as if nothing were left."""
+        request = {
+            "TableName": self._table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": serialize(values),
             **kw,
-        )
-        return [deserialize(item) for item in answer.get("Items", [])]
+        }
+        items: list[dict[str, Any]] = []
+        while len(items) < limit:
+            answer = self._calls.call("query", Limit=limit - len(items), **request)
+            items += [deserialize(item) for item in answer.get("Items", [])]
+            if "LastEvaluatedKey" not in answer:
+                break
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return items
 
     def _query_all(self, condition: str, values: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
         """Every item the key condition matches, page by page. One Query answers one page only, so what

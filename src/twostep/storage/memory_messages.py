@@ -42,7 +42,13 @@ class MemoryMessages:
         with self._lock:
             self._outbox.append(entry)
 
-    def list_outbox(self, to: str | None = None, last: int = 20) -> list[OutboxEntry]:
+    def list_outbox(
+        self, to: str | None = None, last: int = 20, channel: str | None = None
+    ) -> list[OutboxEntry]:
         with self._lock:
-            matching = [e for e in self._outbox if to is None or e.to == to]
+            matching = [
+                e
+                for e in self._outbox
+                if (to is None or e.to == to) and (channel is None or e.channel == channel)
+            ]
         return matching[-last:] if last > 0 else []

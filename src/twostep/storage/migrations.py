@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from twostep.domain.errors import StorageUnavailable
 from twostep.storage.purge_sql import EXPIRY_INDEXES, POSTGRES_INDEXES, SQLITE_INDEXES
 from twostep.storage.schema_deliveries import POSTGRES_DELIVERIES, SQLITE_DELIVERIES
-from twostep.storage.schema_factors import POSTGRES_FACTORS, SQLITE_FACTORS
+from twostep.storage.schema_factors import POSTGRES_FACTORS, REGISTRATIONS_INDEX, SQLITE_FACTORS
 from twostep.storage.schema_idempotency import POSTGRES_IDEMPOTENCY, SQLITE_IDEMPOTENCY
 from twostep.storage.schema_v1 import POSTGRES_V1, SQLITE_V1
 from twostep.storage.sqlite_users import add_challenge_email, upgrade_users
@@ -204,6 +204,14 @@ UPDATE challenges SET channel = 'email' WHERE email IS NOT NULL;
         " hold) by an index, not a scan",
         sqlite="CREATE INDEX IF NOT EXISTS challenges_subject ON challenges (subject)",
         postgres="CREATE INDEX IF NOT EXISTS challenges_subject ON challenges (subject)",
+    ),
+    Migration(
+        20,
+        "passkey registrations by subject: an account's deletion erases its ceremonies by an index, not by"
+        " reading the day of sign-in ceremonies housekeeping keeps, inside its write transaction",
+        # Partial: the sign-in ceremonies, nearly all the rows, are not indexed, so they cost no more to add.
+        sqlite=REGISTRATIONS_INDEX,
+        postgres=REGISTRATIONS_INDEX,
     ),
 )
 

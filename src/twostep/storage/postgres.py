@@ -22,6 +22,7 @@ from twostep.settings import Settings
 from twostep.storage.challenges_sql import challenge_values
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.deliveries_sql import values as delivery_values
+from twostep.storage.outbox_sql import outbox_filter
 from twostep.storage.postgres_blocks import PostgresPrefixBlocks
 from twostep.storage.postgres_connection import Row, as_is
 from twostep.storage.postgres_counters import PostgresCounters
@@ -229,13 +230,12 @@ class PostgresStorage(
             (entry.to, entry.body, entry.sent_at, entry.provider, entry.channel),
         )
 
-    def list_outbox(self, to: str | None = None, last: int = 20) -> list[OutboxEntry]:
-        if to is None:
-            rows = self._all("SELECT * FROM outbox ORDER BY seq DESC LIMIT %s", (last,))
-        else:
-            rows = self._all(
-                "SELECT * FROM outbox WHERE to_number = %s ORDER BY seq DESC LIMIT %s", (to, last)
-            )
+    def list_outbox(
+        self, to: str | None = None, last: int = 20, channel: str | None = None
+    ) -> list[OutboxEntry]:
+        where, values = outbox_filter(to, channel, "%s")
+        # Only this module's column names and the driver's placeholder go into the text.
+        rows = self._all(f"SELECT * FROM outbox{where} ORDER BY seq DESC LIMIT %s", (*values, last))  # noqa: S608
         return [
             OutboxEntry(
                 to=r["to_number"],

@@ -44,3 +44,9 @@ CREATE TABLE IF NOT EXISTS remembered_devices (
     expires_at timestamptz NOT NULL, label text NOT NULL);
 CREATE INDEX IF NOT EXISTS remembered_devices_user ON remembered_devices (user_id, created_at);
 """
+
+# Migration step 20: a passkey registration's ceremonies by their account, which its deletion erases.
+REGISTRATIONS_INDEX = (
+    "CREATE INDEX IF NOT EXISTS webauthn_registrations_subject ON webauthn_ceremonies (subject)"
+    " WHERE purpose = 'register'"
+)

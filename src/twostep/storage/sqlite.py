@@ -21,6 +21,7 @@ from twostep.domain.receipts import Delivery
 from twostep.storage.challenges_sql import ERASE_CHALLENGES_OF_USER, challenge_values
 from twostep.storage.cursors import message_cursor, parse_message_cursor
 from twostep.storage.deliveries_sql import values as delivery_values
+from twostep.storage.outbox_sql import outbox_filter
 from twostep.storage.purge_sql import purge_statements
 from twostep.storage.sign_in_counts import CountsThenAccount
 from twostep.storage.sql_accounts import (
@@ -316,10 +317,12 @@ class SqliteStorage(
     def list_messages(self, limit: int, cursor: str | None = None) -> Page[Message]:
         if cursor:
             created, message_id = parse_message_cursor(cursor)
+            # A row value, which SQLite bounds by the index: `created_at < ? OR (created_at = ? AND id < ?)`
+            # stepped through every newer message to reach the cursor (70 ms a page deep in 200,000).
             rows = self._all(
-                "SELECT * FROM messages WHERE created_at < ? OR (created_at = ? AND id < ?)"
+                "SELECT * FROM messages WHERE (created_at, id) < (?, ?)"
                 " ORDER BY created_at DESC, id DESC LIMIT ?",
-                (created, created, message_id, limit + 1),
+                (created, message_id, limit + 1),
             )
         else:
             rows = self._all("SELECT * FROM messages ORDER BY created_at DESC, id DESC LIMIT ?", (limit + 1,))
@@ -344,11 +347,12 @@ class SqliteStorage(
             (entry.to, entry.body, epoch(entry.sent_at), entry.provider, entry.channel),
         )
 
-    def list_outbox(self, to: str | None = None, last: int = 20) -> list[OutboxEntry]:
-        if to is None:
-            rows = self._all("SELECT * FROM outbox ORDER BY seq DESC LIMIT ?", (last,))
-        else:
-            rows = self._all("SELECT * FROM outbox WHERE to_number = ? ORDER BY seq DESC LIMIT ?", (to, last))
+    def list_outbox(
+        self, to: str | None = None, last: int = 20, channel: str | None = None
+    ) -> list[OutboxEntry]:
+        where, values = outbox_filter(to, channel, "?")
+        # Only this module's column names and the driver's placeholder go into the text.
+        rows = self._all(f"SELECT * FROM outbox{where} ORDER BY seq DESC LIMIT ?", (*values, last))  # noqa: S608
         return [
             OutboxEntry(
                 to=r["to_number"],
