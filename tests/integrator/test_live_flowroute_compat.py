@@ -197,3 +197,21 @@ def test_a_replayed_create_answers_in_the_mode_s_shape_and_sends_nothing(server:
     assert again.json() == first.json() and again.headers.get("Idempotent-Replayed") == "true"
     assert ("expires_at" not in first.json()) is compat(server)
     assert len(server.outbox(PHONE)) == before + 1
+
+
+def test_a_typed_code_cannot_name_another_auth_id_in_compat_mode(
+    client: FlowrouteClient, server: ServerProcess
+) -> None:
+    """A caller building `?auth_id=<its id>&code=<typed>` unencoded let a typed `<my code>&auth_id=<my id>`
+    check the typist's own id (twostep read the last `auth_id`; the original's Flask the first) and answer
+    `authenticated: true`. A repeated parameter is now the original's usage error, and checks nothing."""
+    mine = created_code(client, server, "typist-own")
+    theirs = created_code(client, server, "caller-id")
+    answer = httpx.get(f"{server.base_url}/?auth_id=caller-id&code={mine}&auth_id=typist-own")
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "message": "Required arguments: 'auth_id' (str), 'code' (int)",
+        "reason": "InvalidAPIUsage",
+    }
+    assert client.authenticate_code("typist-own", mine)["authenticated"] is True
+    assert client.authenticate_code("caller-id", theirs)["authenticated"] is True
