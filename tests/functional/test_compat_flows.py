@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import jwt
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD, PHONE, latest_code, register, sign_in
+from tests.conftest import PASSWORD, PHONE, latest_code, register, settings_for_tests, sign_in
 from twostep.api.app import create_app
-from twostep.container import Container
+from twostep.container import Container, build
+from twostep.domain.clock import FixedClock
+from twostep.storage.memory import MemoryStorage
 
 
 def test_spring_client_flow_code_as_string_and_as_number(client: TestClient, container: Container) -> None:
@@ -216,3 +225,33 @@ def test_openapi_documents_bearer_auth_on_protected_routes(client: TestClient) -
         ("/me/locale", "put"),
         ("/messages", "post"),
     } | sessions | security_page | {(p, "post") for p in account}
+
+
+def test_the_lambda_guide_s_authorizer_line_accepts_a_twostep_hs256_token(tmp_path: Path) -> None:
+    """With a shared HS256 secret, as the Lambda guide advises for the move, the tutorial's authorizer
+    (`jwt.decode(token, JWT_SECRET, algorithms=["HS256"])`) denied every twostep token: PyJWT refuses a
+    token with an `aud` when `decode` names none, and the guide did not say so. The guide now gives the
+    decode line with the audience and issuer; it is run here, unchanged, on a token of `/signin`."""
+    guide = (Path(__file__).parents[2] / "docs/guides/migrate-lambda-2fa.md").read_text()
+    line = re.search(r"<!-- tutorial authorizer: .*?```python\n(.*?)```", guide, re.S)
+    assert line is not None, "the guide shows the tutorial authorizer's decode line"
+    secret = "s" * 40
+    settings = settings_for_tests(
+        tmp_path, require_second_factor=False, jwt_algorithm="HS256", jwt_hs256_secret=secret
+    )
+    # PyJWT checks `exp` against the wall clock, so the tokens are issued at the real time.
+    container = build(settings, clock=FixedClock(datetime.now(UTC)), storage=MemoryStorage())
+    with TestClient(create_app(container)) as client:
+        client.post("/signup", json={"email": "tutorial@example.com", "password": PASSWORD})
+        pair = client.post("/signin", json={"email": "tutorial@example.com", "password": PASSWORD}).json()
+    container.close()
+    with pytest.raises(jwt.InvalidAudienceError):  # the tutorial's line as it was
+        jwt.decode(pair["accessToken"], secret, algorithms=["HS256"])
+    scope: dict[str, Any] = {
+        "jwt": jwt,
+        "token": pair["accessToken"],
+        "JWT_SECRET": secret,
+        "TWOSTEP_ISSUER": settings.issuer,
+    }
+    exec(textwrap.dedent(line.group(1)), scope)
+    assert scope["decoded_token"].get("email") == "tutorial@example.com"
