@@ -59,15 +59,28 @@ def test_number_code_with_leading_zero_is_padded(make_container: Callable[..., C
 
 
 def test_lambda_jwt_tutorial_flow_without_second_factor(make_container: Callable[..., Container]) -> None:
+    """The tutorial's `/signin` answered `{"token": ...}` and its clients send that key's value raw in
+    `authorization`; twostep's `/signin` answered only `accessToken`, so such a client failed at the
+    first sign-in though the guide promises the tutorial's JSON. `/signin` now gives `token` too (the
+    same access token); `/login` keeps its own shape."""
     container = make_container(require_second_factor=False)
     with TestClient(create_app(container)) as client:
         response = client.post("/signup", json={"email": "Tutorial@Example.COM", "password": PASSWORD})
         assert response.status_code == 201, response.text
         assert response.json()["email"] == "tutorial@example.com"
-        pair = client.post("/signin", json={"email": "tutorial@example.com", "password": PASSWORD}).json()
-        assert set(pair) == {"accessToken", "tokenType", "expiresIn", "refreshToken"}
-        hello = client.get("/hello", headers={"authorization": pair["accessToken"]})  # lower-case, raw token
+        credentials = {"email": "tutorial@example.com", "password": PASSWORD}
+        pair = client.post("/signin", json=credentials).json()
+        assert set(pair) == {"token", "accessToken", "tokenType", "expiresIn", "refreshToken"}
+        assert pair["token"] == pair["accessToken"]
+        hello = client.get("/hello", headers={"authorization": pair["token"]})  # lower-case, raw token
         assert hello.json() == {"message": "Hello, tutorial@example.com!"}
+        replayed = {"Idempotency-Key": "signin-once-0001"}
+        first = client.post("/signin", json=credentials, headers=replayed)
+        assert first.json()["token"] == first.json()["accessToken"]
+        again = client.post("/signin", json=credentials, headers=replayed)
+        assert again.status_code == 200 and again.json()["token"] == again.json()["accessToken"]
+        login = client.post("/login", json=credentials).json()
+        assert set(login) == {"accessToken", "tokenType", "expiresIn", "refreshToken"}
 
 
 def test_phone_required_when_second_factor_on(client: TestClient) -> None:
