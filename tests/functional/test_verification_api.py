@@ -136,6 +136,25 @@ def test_a_repeated_auth_id_on_the_status_route_is_refused(api: Api) -> None:
     assert api.client.get(status_path, params={"auth_id": "victim"}).status_code == 200
 
 
+@pytest.mark.parametrize("zero", ["\uff10", "\u0660", "\u06f0"], ids=["full-width", "arabic", "persian"])
+def test_a_code_typed_in_another_script_s_digits_verifies(api: Api, zero: str) -> None:
+    """Flowroute's service read the code with `int()`, which takes any script's decimal digits, so a
+    code typed with a Japanese IME (full-width) or an Arabic or Persian keyboard verified; twostep
+    answered 400 InvalidAPIUsage and the right code never worked. Such digits are now read as numbers;
+    other characters (`²`) stay a 400."""
+    api.create()
+    code = api.code()
+    typed = "".join(chr(ord(zero) + int(digit)) for digit in code)
+    flowroute_error(
+        api.check(wrong(code).translate({48 + d: ord(zero) + d for d in range(10)})),
+        401,
+        "InvalidAuthCode",
+        2,
+    )
+    assert api.check(typed).json()["authenticated"] is True
+    flowroute_error(api.check(code[:-1] + "\u00b2"), 400, "InvalidAPIUsage", None)
+
+
 def test_re_post_keeps_the_failure_budget(api: Api) -> None:
     api.create()
     flowroute_error(api.check(wrong(api.code())), 401, "InvalidAuthCode", 2)
