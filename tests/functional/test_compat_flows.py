@@ -268,3 +268,25 @@ def test_the_lambda_guide_s_authorizer_line_accepts_a_twostep_hs256_token(tmp_pa
     }
     exec(textwrap.dedent(line.group(1)), scope)
     assert scope["decoded_token"].get("email") == "tutorial@example.com"
+
+
+@pytest.mark.parametrize("require_second_factor", [True, False])
+def test_the_lambda_guide_s_re_registration_says_what_a_tutorial_password_gets(
+    make_container: Callable[..., Container], require_second_factor: bool
+) -> None:
+    """The Lambda guide's "re-register on next sign-in" posts the user's old password to `/register`, and
+    did not say that twostep's password policy refuses many tutorial-era ones, the tutorials' own examples
+    included, so the step failed for those users untold. The guide now says so and what to do; the
+    answer it names is the one a tutorial password gets."""
+    guide = (Path(__file__).parents[2] / "docs/guides/migrate-lambda-2fa.md").read_text()
+    container = make_container(require_second_factor=require_second_factor)
+    with TestClient(create_app(container)) as client:
+        for old_password in ("Test1234", "12345678"):
+            assert f"`{old_password}`" in guide
+            body = {"firstName": "Cem", "lastName": "Onan", "phoneNumber": PHONE}
+            answer = client.post(
+                "/register", json=body | {"email": "cem@example.com", "password": old_password}
+            )
+            assert (answer.status_code, answer.json()["code"]) == (400, "weak_password")
+    assert "400 `weak_password`" in guide
+    assert container.storage.find_user_by_email("cem@example.com") is None
