@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD, PHONE, latest_code, register, settings_for_tests, sign_in
+from tests.live import ServerProcess
 from twostep.api.app import create_app
 from twostep.container import Container, build
 from twostep.domain.clock import FixedClock
@@ -290,3 +292,23 @@ def test_the_lambda_guide_s_re_registration_says_what_a_tutorial_password_gets(
             assert (answer.status_code, answer.json()["code"]) == (400, "weak_password")
     assert "400 `weak_password`" in guide
     assert container.storage.find_user_by_email("cem@example.com") is None
+
+
+def test_the_lambda_guide_s_rs256_authorizer_lines_accept_a_token_of_a_live_server(tmp_path: Path) -> None:
+    """The Lambda guide's way to keep the tutorial's authorizer, a shared HS256 secret, cannot be taken with
+    twostep's SAM template, which signs with RS256 (its keys in Secrets Manager), and the guide did not
+    say so or how to check those tokens. It now gives the lines that check them with the JWKS; they are
+    run here, unchanged, against a live server."""
+    root = Path(__file__).parents[2]
+    assert "TWOSTEP_JWT_ALGORITHM: RS256" in (root / "template.yaml").read_text()  # what the guide says
+    guide = (root / "docs/guides/migrate-lambda-2fa.md").read_text()
+    block = re.search(r"<!-- tutorial authorizer, RS256: .*?```python\n(.*?)```", guide, re.S)
+    assert block is not None, "the guide shows how to check twostep's RS256 tokens"
+    with ServerProcess(tmp_path, "api", TWOSTEP_REQUIRE_SECOND_FACTOR="false") as live:
+        credentials = {"email": "tutorial@example.com", "password": PASSWORD}
+        assert httpx.post(live.base_url + "/signup", json=credentials).status_code == 201
+        token = httpx.post(live.base_url + "/signin", json=credentials).json()["accessToken"]
+        scope: dict[str, Any] = {"jwt": jwt, "token": token, "TWOSTEP_ISSUER": live.env["TWOSTEP_ISSUER"]}
+        exec(textwrap.dedent(block.group(1)), scope)
+    assert scope["decoded_token"]["email"] == "tutorial@example.com"
+    assert jwt.get_unverified_header(token)["alg"] == "RS256"
