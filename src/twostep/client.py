@@ -101,7 +101,11 @@ class _Closeable:
 
 # --- Flowroute sms-verification: the SMS verification API ---
 class SMSAuthError(Exception):
-    """An error answer of the verification API (or no answer: `status` None, reason `ConnectionError`)."""
+    """An error answer of the verification API (or no answer: `status` None, reason `ConnectionError`).
+
+    `response` is the answer itself (None without one): Flowroute's `SMSAuthClient` raised requests'
+    `HTTPError`, and its callers read `error.response.status_code` and `error.response.json()`.
+    """
 
     def __init__(
         self,
@@ -110,6 +114,8 @@ class SMSAuthError(Exception):
         attempts_left: int | None = None,
         status: int | None = None,
         retry_after: int | None = None,
+        *,
+        response: httpx.Response | None = None,
     ) -> None:
         super().__init__(f"{status or '-'} {reason}: {message}")
         self.message = message
@@ -117,6 +123,7 @@ class SMSAuthError(Exception):
         self.attempts_left = attempts_left
         self.status = status
         self.retry_after = retry_after
+        self.response = response
 
     @property
     def strerror(self) -> str:
@@ -183,6 +190,7 @@ class SMSAuthClient(_Closeable):
             _int_or_none(body.get("attempts_left")),
             response.status_code,
             _retry_after(response),
+            response=response,
         )
 
 

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import httpx
+import jwt
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD, PHONE, latest_code, register, sign_in
+from tests.conftest import PASSWORD, PHONE, latest_code, register, settings_for_tests, sign_in
+from tests.live import ServerProcess
 from twostep.api.app import create_app
-from twostep.container import Container
+from twostep.container import Container, build
+from twostep.domain.clock import FixedClock
+from twostep.storage.memory import MemoryStorage
 
 
 def test_spring_client_flow_code_as_string_and_as_number(client: TestClient, container: Container) -> None:
@@ -50,15 +61,28 @@ def test_number_code_with_leading_zero_is_padded(make_container: Callable[..., C
 
 
 def test_lambda_jwt_tutorial_flow_without_second_factor(make_container: Callable[..., Container]) -> None:
+    """The tutorial's `/signin` answered `{"token": ...}` and its clients send that key's value raw in
+    `authorization`; twostep's `/signin` answered only `accessToken`, so such a client failed at the
+    first sign-in though the guide promises the tutorial's JSON. `/signin` now gives `token` too (the
+    same access token); `/login` keeps its own shape."""
     container = make_container(require_second_factor=False)
     with TestClient(create_app(container)) as client:
         response = client.post("/signup", json={"email": "Tutorial@Example.COM", "password": PASSWORD})
         assert response.status_code == 201, response.text
         assert response.json()["email"] == "tutorial@example.com"
-        pair = client.post("/signin", json={"email": "tutorial@example.com", "password": PASSWORD}).json()
-        assert set(pair) == {"accessToken", "tokenType", "expiresIn", "refreshToken"}
-        hello = client.get("/hello", headers={"authorization": pair["accessToken"]})  # lower-case, raw token
+        credentials = {"email": "tutorial@example.com", "password": PASSWORD}
+        pair = client.post("/signin", json=credentials).json()
+        assert set(pair) == {"token", "accessToken", "tokenType", "expiresIn", "refreshToken"}
+        assert pair["token"] == pair["accessToken"]
+        hello = client.get("/hello", headers={"authorization": pair["token"]})  # lower-case, raw token
         assert hello.json() == {"message": "Hello, tutorial@example.com!"}
+        replayed = {"Idempotency-Key": "signin-once-0001"}
+        first = client.post("/signin", json=credentials, headers=replayed)
+        assert first.json()["token"] == first.json()["accessToken"]
+        again = client.post("/signin", json=credentials, headers=replayed)
+        assert again.status_code == 200 and again.json()["token"] == again.json()["accessToken"]
+        login = client.post("/login", json=credentials).json()
+        assert set(login) == {"accessToken", "tokenType", "expiresIn", "refreshToken"}
 
 
 def test_phone_required_when_second_factor_on(client: TestClient) -> None:
@@ -216,3 +240,75 @@ def test_openapi_documents_bearer_auth_on_protected_routes(client: TestClient) -
         ("/me/locale", "put"),
         ("/messages", "post"),
     } | sessions | security_page | {(p, "post") for p in account}
+
+
+def test_the_lambda_guide_s_authorizer_line_accepts_a_twostep_hs256_token(tmp_path: Path) -> None:
+    """With a shared HS256 secret, as the Lambda guide advises for the move, the tutorial's authorizer
+    (`jwt.decode(token, JWT_SECRET, algorithms=["HS256"])`) denied every twostep token: PyJWT refuses a
+    token with an `aud` when `decode` names none, and the guide did not say so. The guide now gives the
+    decode line with the audience and issuer; it is run here, unchanged, on a token of `/signin`."""
+    guide = (Path(__file__).parents[2] / "docs/guides/migrate-lambda-2fa.md").read_text()
+    line = re.search(r"<!-- tutorial authorizer: .*?```python\n(.*?)```", guide, re.S)
+    assert line is not None, "the guide shows the tutorial authorizer's decode line"
+    secret = "s" * 40
+    settings = settings_for_tests(
+        tmp_path, require_second_factor=False, jwt_algorithm="HS256", jwt_hs256_secret=secret
+    )
+    # PyJWT checks `exp` against the wall clock, so the tokens are issued at the real time.
+    container = build(settings, clock=FixedClock(datetime.now(UTC)), storage=MemoryStorage())
+    with TestClient(create_app(container)) as client:
+        client.post("/signup", json={"email": "tutorial@example.com", "password": PASSWORD})
+        pair = client.post("/signin", json={"email": "tutorial@example.com", "password": PASSWORD}).json()
+    container.close()
+    with pytest.raises(jwt.InvalidAudienceError):  # the tutorial's line as it was
+        jwt.decode(pair["accessToken"], secret, algorithms=["HS256"])
+    scope: dict[str, Any] = {
+        "jwt": jwt,
+        "token": pair["accessToken"],
+        "JWT_SECRET": secret,
+        "TWOSTEP_ISSUER": settings.issuer,
+    }
+    exec(textwrap.dedent(line.group(1)), scope)
+    assert scope["decoded_token"].get("email") == "tutorial@example.com"
+
+
+@pytest.mark.parametrize("require_second_factor", [True, False])
+def test_the_lambda_guide_s_re_registration_says_what_a_tutorial_password_gets(
+    make_container: Callable[..., Container], require_second_factor: bool
+) -> None:
+    """The Lambda guide's "re-register on next sign-in" posts the user's old password to `/register`, and
+    did not say that twostep's password policy refuses many tutorial-era ones, the tutorials' own examples
+    included, so the step failed for those users untold. The guide now says so and what to do; the
+    answer it names is the one a tutorial password gets."""
+    guide = (Path(__file__).parents[2] / "docs/guides/migrate-lambda-2fa.md").read_text()
+    container = make_container(require_second_factor=require_second_factor)
+    with TestClient(create_app(container)) as client:
+        for old_password in ("Test1234", "12345678"):
+            assert f"`{old_password}`" in guide
+            body = {"firstName": "Cem", "lastName": "Onan", "phoneNumber": PHONE}
+            answer = client.post(
+                "/register", json=body | {"email": "cem@example.com", "password": old_password}
+            )
+            assert (answer.status_code, answer.json()["code"]) == (400, "weak_password")
+    assert "400 `weak_password`" in guide
+    assert container.storage.find_user_by_email("cem@example.com") is None
+
+
+def test_the_lambda_guide_s_rs256_authorizer_lines_accept_a_token_of_a_live_server(tmp_path: Path) -> None:
+    """The Lambda guide's way to keep the tutorial's authorizer, a shared HS256 secret, cannot be taken with
+    twostep's SAM template, which signs with RS256 (its keys in Secrets Manager), and the guide did not
+    say so or how to check those tokens. It now gives the lines that check them with the JWKS; they are
+    run here, unchanged, against a live server."""
+    root = Path(__file__).parents[2]
+    assert "TWOSTEP_JWT_ALGORITHM: RS256" in (root / "template.yaml").read_text()  # what the guide says
+    guide = (root / "docs/guides/migrate-lambda-2fa.md").read_text()
+    block = re.search(r"<!-- tutorial authorizer, RS256: .*?```python\n(.*?)```", guide, re.S)
+    assert block is not None, "the guide shows how to check twostep's RS256 tokens"
+    with ServerProcess(tmp_path, "api", TWOSTEP_REQUIRE_SECOND_FACTOR="false") as live:
+        credentials = {"email": "tutorial@example.com", "password": PASSWORD}
+        assert httpx.post(live.base_url + "/signup", json=credentials).status_code == 201
+        token = httpx.post(live.base_url + "/signin", json=credentials).json()["accessToken"]
+        scope: dict[str, Any] = {"jwt": jwt, "token": token, "TWOSTEP_ISSUER": live.env["TWOSTEP_ISSUER"]}
+        exec(textwrap.dedent(block.group(1)), scope)
+    assert scope["decoded_token"]["email"] == "tutorial@example.com"
+    assert jwt.get_unverified_header(token)["alg"] == "RS256"

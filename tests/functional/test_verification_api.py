@@ -108,6 +108,53 @@ def test_exhaustion_then_re_post_is_refused_until_expiry(api: Api, clock: FixedC
     assert api.create().json()["attempts_left"] == 3  # a fresh challenge with the default budget
 
 
+@pytest.mark.parametrize("typed_tail", ["&auth_id=attacker", "&code=000000"])
+def test_a_repeated_check_parameter_is_refused_and_checks_nothing(api: Api, typed_tail: str) -> None:
+    """A caller that put what its user typed into the query unencoded (`?auth_id=<its id>&code=<typed>`)
+    had its check answered for the LAST `auth_id` (Flowroute's Flask service read the first): a typed
+    `<my code>&auth_id=<my id>` checked the user's own code and answered `authenticated: true` for the
+    caller's id. A repeated parameter is now 400 naming it, and no attempt is spent."""
+    api.create(auth_id="attacker", recipient="+14155550123")
+    attackers_code = latest_code(api.container, "+14155550123")
+    api.create(auth_id="victim")
+    victims_code = api.code()
+    typed = attackers_code + typed_tail
+    body = flowroute_error(
+        api.client.get(f"{api.path}?auth_id=victim&code={typed}"), 400, "InvalidAPIUsage", None
+    )
+    assert body["field"] == typed_tail[1:].partition("=")[0]
+    flowroute_error(api.check(wrong(victims_code), auth_id="victim"), 401, "InvalidAuthCode", 2)
+    assert api.check(attackers_code, auth_id="attacker").status_code == 200
+
+
+def test_a_repeated_auth_id_on_the_status_route_is_refused(api: Api) -> None:
+    """The status route read the last of two `auth_id`s, as the check did; it is now 400 naming it."""
+    api.create(auth_id="victim")
+    status_path = api.path.rstrip("/") + "/status"
+    answer = api.client.get(f"{status_path}?auth_id=victim&auth_id=other")
+    assert flowroute_error(answer, 400, "InvalidAPIUsage", None)["field"] == "auth_id"
+    assert api.client.get(status_path, params={"auth_id": "victim"}).status_code == 200
+
+
+@pytest.mark.parametrize("zero", ["\uff10", "\u0660", "\u06f0"], ids=["full-width", "arabic", "persian"])
+def test_a_code_typed_in_another_script_s_digits_verifies(api: Api, zero: str) -> None:
+    """Flowroute's service read the code with `int()`, which takes any script's decimal digits, so a
+    code typed with a Japanese IME (full-width) or an Arabic or Persian keyboard verified; twostep
+    answered 400 InvalidAPIUsage and the right code never worked. Such digits are now read as numbers;
+    other characters (`²`) stay a 400."""
+    api.create()
+    code = api.code()
+    typed = "".join(chr(ord(zero) + int(digit)) for digit in code)
+    flowroute_error(
+        api.check(wrong(code).translate({48 + d: ord(zero) + d for d in range(10)})),
+        401,
+        "InvalidAuthCode",
+        2,
+    )
+    assert api.check(typed).json()["authenticated"] is True
+    flowroute_error(api.check(code[:-1] + "\u00b2"), 400, "InvalidAPIUsage", None)
+
+
 def test_re_post_keeps_the_failure_budget(api: Api) -> None:
     api.create()
     flowroute_error(api.check(wrong(api.code())), 401, "InvalidAuthCode", 2)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -197,3 +198,33 @@ def test_a_replayed_create_answers_in_the_mode_s_shape_and_sends_nothing(server:
     assert again.json() == first.json() and again.headers.get("Idempotent-Replayed") == "true"
     assert ("expires_at" not in first.json()) is compat(server)
     assert len(server.outbox(PHONE)) == before + 1
+
+
+def test_a_typed_code_cannot_name_another_auth_id_in_compat_mode(
+    client: FlowrouteClient, server: ServerProcess
+) -> None:
+    """A caller building `?auth_id=<its id>&code=<typed>` unencoded let a typed `<my code>&auth_id=<my id>`
+    check the typist's own id (twostep read the last `auth_id`; the original's Flask the first) and answer
+    `authenticated: true`. A repeated parameter is now the original's usage error, and checks nothing."""
+    mine = created_code(client, server, "typist-own")
+    theirs = created_code(client, server, "caller-id")
+    answer = httpx.get(f"{server.base_url}/?auth_id=caller-id&code={mine}&auth_id=typist-own")
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "message": "Required arguments: 'auth_id' (str), 'code' (int)",
+        "reason": "InvalidAPIUsage",
+    }
+    assert client.authenticate_code("typist-own", mine)["authenticated"] is True
+    assert client.authenticate_code("caller-id", theirs)["authenticated"] is True
+
+
+def test_the_guide_warns_that_an_exhausted_auth_id_waits_for_its_expiry() -> None:
+    """The Flowroute guide's compatibility table and its list of differences did not say that a new code
+    for an `auth_id` out of attempts is refused until the old code expires (the original texted a fresh
+    one), and recommended the original's hour-long expiry: a caller's "send a new code" after the last
+    wrong try failed for up to an hour, untold. `test_limits_answer_400_in_compat_mode_with_their_headers`
+    shows the statuses the row states."""
+    guide = (Path(__file__).parents[2] / "docs/guides/migrate-flowroute.md").read_text()
+    row = next((line for line in guide.splitlines() if line.startswith("| a new code for an `auth_id`")), "")
+    assert "429 `RateLimited`" in row and "400 `RateLimited`" in row and "Retry-After" in row
+    assert "waits up to an hour for a new code" in guide

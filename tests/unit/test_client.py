@@ -51,6 +51,32 @@ def test_error_answer_becomes_one_typed_error() -> None:
     )
 
 
+def test_the_error_keeps_the_answer_as_flowroute_s_client_did() -> None:
+    """Flowroute's `SMSAuthClient` raised requests' `HTTPError`, and its callers read the answer from it
+    (`error.response.status_code`, `error.response.json()`); the migration guide's drop-in client raised
+    an error without `response`, so that handling failed with AttributeError. It now carries the answer."""
+    body = b'{"message": "Invalid code.", "reason": "InvalidAuthCode", "attempts_left": 2}'
+    with (
+        SMSAuthClient("localhost:1", transport=answering(401, body, [])) as client,
+        pytest.raises(SMSAuthError) as raised,
+    ):
+        client.authenticate_code("a", "000000")
+    error = raised.value
+    assert error.response is not None
+    assert error.response.status_code == 401
+    assert error.response.json()["reason"] == error.strerror == "InvalidAuthCode"
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with (
+        SMSAuthClient("localhost:1", transport=httpx.MockTransport(refuse)) as client,
+        pytest.raises(SMSAuthError) as raised,
+    ):
+        client.create_auth("a", "+14155552671")
+    assert raised.value.response is None
+
+
 def test_non_json_and_transport_failures_are_typed_too() -> None:
     with (
         SMSAuthClient("localhost:1", transport=answering(502, b"<html>bad gateway</html>", [])) as client,

@@ -27,7 +27,7 @@ from twostep.api.verification_compat import FlowrouteCompatRoute, FlowrouteCreat
 from twostep.api.verification_errors import FlowrouteErrorOut, FlowrouteErrorRoute, flowroute_error
 from twostep.channels import registry
 from twostep.container import Container
-from twostep.domain.errors import ApiKeyRequired, TwoStepError
+from twostep.domain.errors import ApiKeyRequired, InvalidInput, TwoStepError
 from twostep.domain.models import RequestContext, Tenant
 from twostep.domain.transaction import Transaction
 from twostep.settings import Settings
@@ -225,7 +225,27 @@ def create_verification_flowroute(
     return FlowrouteCreatedOut(message=created.message, auth_id=created.auth_id)
 
 
+# The check's query parameters, each read once: see `refuse_repeated`.
+CHECK_PARAMETERS = ("auth_id", "code", "amount", "payee")
+
+
+def refuse_repeated(request: Request, names: tuple[str, ...]) -> None:
+    """Refuse a query parameter given twice instead of picking one of its values.
+
+    Flask (Flowroute's service) read the first value and FastAPI reads the last, so a caller that puts
+    what its user typed into the query unencoded (`?auth_id=<its id>&code=<typed>`) would let a typed
+    `<my code>&auth_id=<my id>` check the user's own id's code and pass as the caller's; whichever value
+    won, a typed `&amount=` or `&payee=` could override the transaction the same way.
+
+    Raises: InvalidInput naming the first repeated parameter.
+    """
+    for name in names:
+        if len(request.query_params.getlist(name)) > 1:
+            raise InvalidInput(f"{name} must be given once.", field=name)
+
+
 def check_verification(
+    request: Request,
     container: ContainerDep,
     ctx: CallerDep,
     auth_id: Annotated[str, Query(max_length=1000)],
@@ -237,6 +257,7 @@ def check_verification(
 ) -> VerificationSuccessOut:
     """Check the code for `auth_id`; a right code works once, and a transaction's code only with the
     same `amount` and `payee` (different ones answer as a wrong code)."""
+    refuse_repeated(request, CHECK_PARAMETERS)
     transaction = Transaction.from_request(amount, payee)
     checked = container.verification.check(auth_id, code, ctx, transaction)
     return VerificationSuccessOut(

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from twostep.api.deps import ContainerDep
-from twostep.api.routes_verification import ERRORS, CallerDep
+from twostep.api.routes_verification import ERRORS, CallerDep, refuse_repeated
 from twostep.api.schema_model import ApiModel
 from twostep.api.verification_errors import FlowrouteErrorRoute
 from twostep.domain.errors import ApiKeyRequired
@@ -39,9 +39,10 @@ class VerificationStatusOut(ApiModel):
 
 
 def verification_status(
-    container: ContainerDep, ctx: CallerDep, auth_id: Annotated[str, Query(max_length=1000)]
+    request: Request, container: ContainerDep, ctx: CallerDep, auth_id: Annotated[str, Query(max_length=1000)]
 ) -> VerificationStatusOut:
     """The code's state (pending, verified, expired, exhausted) and its newest message's delivery."""
+    refuse_repeated(request, ("auth_id",))
     if container.receipts is None:
         raise ApiKeyRequired("The verification status is not enabled on this service.")
     found = container.receipts.verification_status(auth_id, ctx.tenant)

@@ -174,6 +174,17 @@ class TokenPairOut(ApiModel):
         )
 
 
+class TutorialTokenPairOut(TokenPairOut):
+    """`POST /signin`'s tokens: the Lambda JWT tutorial's `/signin` answered `{"token": ...}`, and its
+    clients read that key."""
+
+    token: str = Field(description="The access token again, under the Lambda JWT tutorial's name.")
+
+    @classmethod
+    def of_pair(cls, pair: TokenPairOut) -> TutorialTokenPairOut:
+        return cls(**pair.model_dump(), token=pair.accessToken)
+
+
 class ResendOut(ApiModel):
     expiresAt: datetime
     resendAfter: datetime

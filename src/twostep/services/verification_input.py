@@ -67,10 +67,13 @@ def checked_auth_id(auth_id: str) -> str:
 def checked_code(code: str) -> int:
     """The submitted code as a number (Flowroute sms-verification compares numbers; it is left-padded to the code length).
 
+    Decimal digits of any script count, as its `int()` read them: a phone's keyboard may type the code in
+    full-width (a Japanese IME) or Arabic-Indic digits. `isdecimal`, not `isdigit`: `²` is no number.
+
     Raises: InvalidInput naming `code`.
     """
     text = code.strip()
-    if not text.isascii() or not text.isdigit() or not 1 <= len(text) <= LENGTH_RANGE[1]:
+    if not text.isdecimal() or not 1 <= len(text) <= LENGTH_RANGE[1]:
         raise InvalidInput("code must be 1 to 10 digits.", field="code")
     return int(text)
 
