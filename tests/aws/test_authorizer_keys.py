@@ -304,3 +304,25 @@ def test_a_key_file_whose_newest_key_has_another_algorithm_is_read_not_rotated(e
 
     assert env.read_text() == written
     assert verifier.verify(issue(material, clock)).sub == "u1"  # the RS256 key, still signing
+
+
+def test_a_sealed_secrets_public_records_give_the_keys_its_private_records_give() -> None:
+    """A secret sealed by KMS holds each key's public half (`public_pem`, SubjectPublicKeyInfo) instead of
+    its private key: the fast path reads `(n, e)` from it (before, only from `private_pem`) and never
+    looks at the sealed part, which holds the private keys, the code HMAC key and `extra`."""
+    material = KeyMaterial.generate("RS256", NOW).rotated("RS256", NOW)
+    public_text = json.dumps(
+        {"format": authorizer_keys.SEALED_FORMAT, "signing_keys": material.public_records(), "sealed": {}}
+    )
+    assert "PRIVATE" not in public_text
+    from twostep.secrets.aws_sealed import SEALED_FORMAT
+
+    assert authorizer_keys.SEALED_FORMAT == SEALED_FORMAT
+
+    def numbers(text: str) -> dict[str, tuple[int, int]]:
+        return {kid: (key.n, key.e) for kid, key in (rs256_keys(text, NOW, MAX_AGE) or {}).items()}
+
+    assert len(numbers(public_text)) == 2
+    assert numbers(public_text) == numbers(material.to_json())
+    without_format = json.dumps({"signing_keys": material.public_records()})
+    assert rs256_keys(without_format, NOW, MAX_AGE) is None  # neither form: left to the general path

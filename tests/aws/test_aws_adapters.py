@@ -226,8 +226,8 @@ class _ReadsTogether(SecretsManagerKeys):
         super().__init__(client, arn)
         self._barrier: threading.Barrier | None = barrier
 
-    def _fetch(self) -> VersionedKeys:
-        found = super()._fetch()
+    def _read(self) -> tuple[VersionedKeys, str | None]:
+        found = super()._read()
         if self._barrier is not None:
             barrier, self._barrier = self._barrier, None
             barrier.wait(timeout=10)

@@ -19,8 +19,9 @@ from tests.aws.conftest import AwsMode
 from tests.aws.events import http_v2_event, rest_event, token_event
 from tests.aws.test_aws_mode import call, sign_in
 from tests.aws.test_template import _template
-from twostep.aws import authorizer
+from twostep.aws import api_handler, authorizer, authorizer_keys
 from twostep.aws.signed_calls import SignedClient
+from twostep.secrets.aws import SecretsManagerKeys
 
 pytestmark = pytest.mark.aws
 
@@ -174,3 +175,72 @@ def test_each_function_that_reads_the_table_may_open_its_key_through_dynamodb(fu
         if {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"} in services:
             through_dynamodb.append(statement)
     assert through_dynamodb, f"{function} may not open the table's key through DynamoDB"
+
+
+def test_the_authorizer_may_not_open_the_secrets_sealed_private_part() -> None:
+    """The authorizer reads the keys secret for its public keys; the private keys, the code HMAC key and
+    `extra` are sealed inside it under `aws_sealed.ENCRYPTION_CONTEXT` by a direct KMS call. Before, the
+    secret held them in plain and the authorizer parsed them all: its role must stay unable to Decrypt
+    the key directly (only through Secrets Manager and DynamoDB), and an explicit Deny names the context."""
+    from twostep.secrets.aws_sealed import ENCRYPTION_CONTEXT
+
+    statements = [
+        s
+        for p in _template()["Resources"]["AuthorizerFunction"]["Properties"]["Policies"]
+        for s in p["Statement"]
+    ]
+    decrypts = [
+        s
+        for s in statements
+        if "kms:Decrypt" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
+    allowed = [s for s in decrypts if s["Effect"] == "Allow"]
+    assert allowed and all("kms:ViaService" in s["Condition"]["StringEquals"] for s in allowed)
+    (denied,) = [s for s in decrypts if s["Effect"] == "Deny"]
+    condition = denied["Condition"]["StringEquals"]
+    assert condition == {f"kms:EncryptionContext:{k}": v for k, v in ENCRYPTION_CONTEXT.items()}
+
+
+def sealed_by_a_rotation() -> None:
+    """The keys secret as `twostep keys rotate` with `TWOSTEP_KMS_KEY_ID` leaves it: private parts sealed."""
+    from tests.aws.test_sealed_keys_secret import rotate
+
+    rotate()
+
+
+def test_the_authorizers_general_path_reads_only_the_public_keys_and_never_calls_kms(
+    aws_mode: AwsMode, made_calls: set[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through boto3 (where the fast path gives way) the authorizer must not try to open the sealed part:
+    it may not, and a KMS refusal would deny every token."""
+    deploy_table(aws_mode)
+    sealed_by_a_rotation()
+    token = sign_in(aws_mode)["tokens"]["accessToken"]
+    monkeypatch.setattr(authorizer_keys, "rs256_verifier_from_secret", lambda *args: None)
+    parsed: list[Any] = []
+    real = SecretsManagerKeys.load_versioned
+
+    def recorded(keys: SecretsManagerKeys) -> Any:
+        parsed.append(real(keys))
+        return parsed[-1]
+
+    monkeypatch.setattr(SecretsManagerKeys, "load_versioned", recorded)
+    authorizer.reset()
+    made_calls.clear()
+    assert authorizer.handler(token_event(f"Bearer {token}"), None)["principalId"]
+    assert made_calls == {"secretsmanager:GetSecretValue", "dynamodb:Query"}
+    assert not_granted(made_calls, "AuthorizerFunction") == set()
+    (versioned,) = parsed
+    material = versioned.material
+    assert all(key.private_key is None and key.secret is None for key in material.signing_keys)
+    assert (material.otp_hmac_key, material.extra) == (b"", {})
+
+
+def test_the_api_may_make_every_call_of_a_sealed_secret(aws_mode: AwsMode, made_calls: set[str]) -> None:
+    deploy_table(aws_mode)
+    sealed_by_a_rotation()
+    api_handler.reset()
+    made_calls.clear()
+    sign_in(aws_mode)
+    assert "kms:Decrypt" in made_calls
+    assert not_granted(made_calls, "ApiFunction") == set()

@@ -101,7 +101,8 @@ def _build_verifier() -> AccessTokenVerifier:
             from twostep.secrets.aws import clear_cache
 
             clear_cache()  # a refresh must see a rotation
-        return build_verifier(settings, load_key_material(settings, clock), clock)
+        # Only the public keys of a sealed secret: the authorizer may not (and need not) open its private part.
+        return build_verifier(settings, load_key_material(settings, clock, public_only=True), clock)
     except Exception as exc:
         _log_error("authorizer keys unavailable: %s", exc)
         raise AuthorizerUnavailable("the authorizer could not load its keys") from exc

@@ -23,7 +23,7 @@ from twostep.aws.authorizer_settings import AuthorizerSettings
 from twostep.domain.clock import Clock
 from twostep.domain.cold_start_typing import TYPE_CHECKING
 from twostep.domain.rs256_verifier import ALGORITHM, Rs256TokenVerifier
-from twostep.domain.rsa_pkcs1 import RsaPublicKey, public_key_from_pkcs8_pem
+from twostep.domain.rsa_pkcs1 import RsaPublicKey, public_key_from_pkcs8_pem, public_key_from_spki_pem
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable
@@ -31,16 +31,22 @@ if TYPE_CHECKING:
     from twostep.aws.signed_calls import SignedClient
 
 
+SEALED_FORMAT = "twostep-sealed-v1"  # as `secrets.aws_sealed` writes it (not imported: it needs boto3)
+
 # One key record as the refresh needs it: its kid, its public key, and when it was retired (None: not).
 KeyRecord = tuple[str, RsaPublicKey, datetime | None]
 
 
 def parse_records(text: str) -> tuple[KeyRecord, ...] | None:
-    """Every record of a key file's text, or None if it is not the plain RS256 case."""
+    """Every record of a key file's text, or None if it is not the plain RS256 case.
+
+    A secret sealed by KMS (`secrets/aws_sealed.py`) holds public records (`public_pem`) beside its
+    sealed part, which is never looked at here; a plain one holds the private keys (`private_pem`)."""
     try:
         data = json.loads(text)
         records = data["signing_keys"]
-        if not records or "otp_hmac_key" not in data or records[0]["alg"] != ALGORITHM:
+        whole = "otp_hmac_key" in data or data.get("format") == SEALED_FORMAT
+        if not records or not whole or records[0]["alg"] != ALGORITHM:
             return None
         parsed: list[KeyRecord] = []
         for record in records:
@@ -49,10 +55,16 @@ def parse_records(text: str) -> tuple[KeyRecord, ...] | None:
             datetime.fromisoformat(record["created_at"])  # every record must parse, as `from_json` needs
             retired = record.get("retired_at")
             retired_at = datetime.fromisoformat(retired) if retired else None
-            parsed.append((record["kid"], public_key_from_pkcs8_pem(record["private_pem"]), retired_at))
+            parsed.append((record["kid"], _public_key(record), retired_at))
         return tuple(parsed)
     except (ValueError, KeyError, TypeError, AttributeError, IndexError):
         return None
+
+
+def _public_key(record: dict[str, str]) -> RsaPublicKey:
+    if "private_pem" in record:
+        return public_key_from_pkcs8_pem(record["private_pem"])
+    return public_key_from_spki_pem(record["public_pem"])
 
 
 def kept_keys(

@@ -45,6 +45,9 @@ class SigningKey:
     # Published at once, signs only from this moment (None: from its creation), so that every cache of
     # the key set (API Gateway's, other servers') has it before it meets a token signed with it.
     activates_at: datetime | None = None
+    # The public half alone, for a key read from a secret's public part (`public_record`): it verifies
+    # and is published, never signs.
+    public_key: PublicKey | None = None
 
     def active_at(self, now: datetime) -> bool:
         return self.activates_at is None or self.activates_at <= now
@@ -57,14 +60,19 @@ class SigningKey:
     def verification_material(self) -> Any:
         if self.algorithm == "HS256":
             return self.secret
-        assert self.private_key is not None
-        return self.private_key.public_key()
+        return self._public()
+
+    def _public(self) -> PublicKey:
+        if self.private_key is not None:
+            return self.private_key.public_key()
+        assert self.public_key is not None
+        return self.public_key
 
     def public_jwk(self) -> dict[str, str] | None:
         """The JWKS entry; None for HS256, whose key is never published."""
-        if self.algorithm == "HS256" or self.private_key is None:
+        if self.algorithm == "HS256" or (self.private_key is None and self.public_key is None):
             return None
-        public = self.private_key.public_key()
+        public = self._public()
         base = {"kid": self.kid, "use": "sig", "alg": self.algorithm}
         if isinstance(public, rsa.RSAPublicKey):
             numbers = public.public_numbers()
@@ -96,9 +104,27 @@ class SigningKey:
             record["private_pem"] = pem.decode()
         return record
 
+    def public_record(self) -> dict[str, str]:
+        """`to_record` with the public key (SubjectPublicKeyInfo PEM) in place of the private one.
+
+        Raises:
+            ValueError: an HS256 key, whose only material is its secret.
+        """
+        if self.algorithm == "HS256":
+            raise ValueError("an HS256 key has no public part")
+        record = {
+            name: value for name, value in self.to_record().items() if name not in ("private_pem", "secret")
+        }
+        pem = self._public().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        record["public_pem"] = pem.decode()
+        return record
+
     @classmethod
     def from_record(cls, record: dict[str, str]) -> SigningKey:
         private_key = None
+        public_key = None
         if "private_pem" in record:
             # Records come only from twostep's own key store (the 0600 key file it wrote, or the secret it
             # is given), so OpenSSL's RSA consistency check is skipped: it took 50-90 ms per key, on every
@@ -112,6 +138,13 @@ class SigningKey:
             ):
                 raise ValueError("unsupported key type in key record")
             private_key = loaded
+        elif "public_pem" in record:
+            public = serialization.load_pem_public_key(record["public_pem"].encode())
+            if not isinstance(
+                public, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+            ):
+                raise ValueError("unsupported key type in key record")
+            public_key = public
         secret = base64.urlsafe_b64decode(record["secret"] + "==") if "secret" in record else None
         retired = record.get("retired_at")
         activates = record.get("activates_at")
@@ -120,6 +153,7 @@ class SigningKey:
             algorithm=record["alg"],  # type: ignore[arg-type]
             created_at=datetime.fromisoformat(record["created_at"]),
             private_key=private_key,
+            public_key=public_key,
             secret=secret,
             retired_at=datetime.fromisoformat(retired) if retired else None,
             activates_at=datetime.fromisoformat(activates) if activates else None,
@@ -241,6 +275,19 @@ class KeyMaterial:
             },
             indent=2,
         )
+
+    def public_records(self) -> list[dict[str, str]]:
+        """Every key's `public_record`. Raises: ValueError (an HS256 key)."""
+        return [key.public_record() for key in self.signing_keys]
+
+    @classmethod
+    def from_public_records(cls, records: list[dict[str, str]]) -> KeyMaterial:
+        """Keys that only verify (no private key, no code HMAC key, no `extra`), as a verifier that must
+        never hold more reads them. Raises: ValueError, KeyError, TypeError."""
+        keys = tuple(SigningKey.from_record(record) for record in records)
+        if not keys or any(key.private_key is not None or key.secret is not None for key in keys):
+            raise ValueError("public key records hold no key, or private material")
+        return cls(signing_keys=keys, otp_hmac_key=b"")
 
     @classmethod
     def from_json(cls, text: str) -> KeyMaterial:

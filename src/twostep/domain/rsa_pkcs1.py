@@ -144,6 +144,31 @@ def public_key_from_pkcs8_pem(pem: str) -> RsaPublicKey:
     return RsaPublicKey(n, e)
 
 
+def public_key_from_spki_pem(pem: str) -> RsaPublicKey:
+    """`(n, e)` of an RSA public key in SubjectPublicKeyInfo PEM, as a sealed secret's public records
+    hold it (`SigningKey.public_record`).
+
+    Raises:
+        ValueError: not an RSA SubjectPublicKeyInfo PEM.
+    """
+    lines = pem.strip().splitlines()
+    if len(lines) < 3 or lines[0] != "-----BEGIN PUBLIC KEY-----" or lines[-1] != "-----END PUBLIC KEY-----":
+        raise ValueError("not a PEM public key")
+    der = base64.b64decode("".join(lines[1:-1]), validate=True)
+    start, _ = _der_item(der, 0, 0x30)  # SubjectPublicKeyInfo
+    algorithm_start, pos = _der_item(der, start, 0x30)
+    oid_start, oid_end = _der_item(der, algorithm_start, 0x06)
+    if der[oid_start:oid_end] != RSA_ENCRYPTION_OID:
+        raise ValueError("not an RSA key")
+    bits_start, _ = _der_item(der, pos, 0x03)  # subjectPublicKey BIT STRING holding RSAPublicKey
+    if der[bits_start : bits_start + 1] != b"\x00":
+        raise ValueError("unexpected unused bits")
+    inner, _ = _der_item(der, bits_start + 1, 0x30)
+    n, pos = _der_integer(der, inner)
+    e, _ = _der_integer(der, pos)
+    return RsaPublicKey(n, e)
+
+
 def _after_version_zero(data: bytes, pos: int) -> int:
     """Where the item after the INTEGER `version` (which must be 0) at `pos` starts. Raises: ValueError."""
     start, end = _der_item(data, pos, 0x02)

@@ -23,8 +23,12 @@ if TYPE_CHECKING:  # pydantic and the key record stay out of the authorizer's co
     from twostep.settings import Settings
 
 
-def load_key_material(settings: TokenSettings, clock: Clock, *, boto_session: Any = None) -> KeyMaterial:
+def load_key_material(
+    settings: TokenSettings, clock: Clock, *, boto_session: Any = None, public_only: bool = False
+) -> KeyMaterial:
     """The key material with settings-level overrides (HS256 secret, code HMAC key) applied.
+
+    `public_only`: of a secret whose private part is sealed by KMS, only the public keys (a verifier).
 
     Raises:
         SecretStoreUnavailable: the secret store could not be read.
@@ -35,7 +39,8 @@ def load_key_material(settings: TokenSettings, clock: Clock, *, boto_session: An
         except ImportError:
             raise ConfigurationError("TWOSTEP_SECRET_ARN needs boto3: pip install 'twostep[aws]'") from None
 
-        material = SecretsManagerKeys.from_settings(settings, boto_session=boto_session).load(clock)
+        keys = SecretsManagerKeys.from_settings(settings, boto_session=boto_session, public_only=public_only)
+        material = keys.load(clock)
     else:
         algorithm: Algorithm = settings.jwt_algorithm  # type: ignore[assignment]  # validated by settings
         material = LocalKeyFile(settings.jwt_key_file, algorithm, settings.jwt_rsa_bits).load(clock)

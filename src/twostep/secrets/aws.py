@@ -1,12 +1,16 @@
 """Key material from AWS Secrets Manager (`TWOSTEP_SECRET_ARN`), read once per container and cached.
 
-The secret's value is `KeyMaterial.to_json()` (create one with `twostep keys generate --json`); SMS
-provider credentials go in its `extra` object. A store that cannot be reached, or a value that is not
+The secret's value is `KeyMaterial.to_json()` (create one with `twostep keys generate --json`), or that
+with its private parts sealed by KMS (`secrets/aws_sealed.py`), which a rotation writes wherever
+`TWOSTEP_KMS_KEY_ID` is set (or the secret was sealed already); SMS provider credentials go in its `extra`
+object. A verifier that must not hold private keys (the authorizer) reads only the public keys of a
+sealed secret. A store that cannot be reached, a sealed part KMS will not open, or a value that is not
 key material, stops start-up with `SecretStoreUnavailable` / `ConfigurationError` instead of serving.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -20,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from twostep.domain.clock import Clock
 from twostep.domain.errors import ConfigurationError, SecretStoreUnavailable
 from twostep.domain.keys import Algorithm, KeyMaterial, VersionedKeys
+from twostep.secrets import aws_sealed
 from twostep.token_settings import TokenSettings
 
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
@@ -29,7 +34,7 @@ ROTATE_RETRIES = 5
 ROTATE_BACKOFF_SECONDS = 0.2
 _SUCCESSOR_NAMESPACE = uuid.UUID("5d1e4c1a-2f0b-4f7e-9a8e-7b3c2d1f0e6a")  # names a version's successor
 
-_cache: dict[str, VersionedKeys] = {}
+_cache: dict[tuple[str, bool], VersionedKeys] = {}  # by (ARN, public only)
 _cache_lock = threading.Lock()
 
 
@@ -40,20 +45,41 @@ def clear_cache() -> None:
 
 
 class SecretsManagerKeys:
-    def __init__(self, client: Any, secret_arn: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        secret_arn: str,
+        kms: Callable[[], Any] | None = None,
+        seal_key_id: str | None = None,
+        public_only: bool = False,
+    ) -> None:
+        """`kms`: makes the KMS client that opens (and seals) the private part, on first need.
+        `seal_key_id`: the KMS key a rotation seals a plain secret with (None: it stays plain).
+        `public_only`: read only the public keys of a sealed secret (the authorizer: no KMS call)."""
         self._client = client
         self._arn = secret_arn
+        self._kms_factory, self._kms_client = kms, None
+        self._seal_key_id = seal_key_id
+        self._public_only = public_only
 
     @classmethod
-    def from_settings(cls, settings: TokenSettings, boto_session: Any = None) -> SecretsManagerKeys:
-        """A key source for `settings.secret_arn`; the client is made lazily by boto3."""
+    def from_settings(
+        cls, settings: TokenSettings, boto_session: Any = None, *, public_only: bool = False
+    ) -> SecretsManagerKeys:
+        """A key source for `settings.secret_arn`; the clients are made lazily by boto3."""
         if not settings.secret_arn:
             raise ConfigurationError("TWOSTEP_SECRET_ARN is not set.")
         from twostep.aws_session import aws_session
 
         region = getattr(settings, "aws_region", None)  # the authorizer's settings leave it to boto3
         boto_session = aws_session(boto_session, region, "TWOSTEP_SECRET_ARN")
-        return cls(boto_session.client("secretsmanager", config=CLIENT_CONFIG), settings.secret_arn)
+        return cls(
+            boto_session.client("secretsmanager", config=CLIENT_CONFIG),
+            settings.secret_arn,
+            kms=lambda: boto_session.client("kms", config=CLIENT_CONFIG),
+            seal_key_id=getattr(settings, "kms_key_id", None),  # only the full settings have it
+            public_only=public_only,
+        )
 
     def load(self, clock: Clock) -> KeyMaterial:
         """The key material, from the cache after the first call in this process.
@@ -68,18 +94,22 @@ class SecretsManagerKeys:
     def load_versioned(self) -> VersionedKeys:
         """`load` with the secret's version id. Raises: as `load`."""
         with _cache_lock:
-            cached = _cache.get(self._arn)
+            cached = _cache.get(self._cache_key)
         if cached is not None:
             return cached
         fetched = self._fetch()
         with _cache_lock:
-            return _cache.setdefault(self._arn, fetched)
+            return _cache.setdefault(self._cache_key, fetched)
+
+    @property
+    def _cache_key(self) -> tuple[str, bool]:
+        return (self._arn, self._public_only)
 
     def fetch_versioned(self) -> VersionedKeys:
         """The secret as it is now (one GetSecretValue), also kept as the cached copy. Raises: as `load`."""
         fetched = self._fetch()
         with _cache_lock:
-            _cache[self._arn] = fetched
+            _cache[self._cache_key] = fetched
         return fetched
 
     def rotate(
@@ -89,25 +119,41 @@ class SecretsManagerKeys:
 
         Running servers pick it up at their next key refresh (`TWOSTEP_KEYS_REFRESH_SECONDS`); the new key
         signs only after `activation_delay`. Each write succeeds only over the version it was made from,
-        so two rotations at once both land, one after the other (see `_put_over`).
+        so two rotations at once both land, one after the other (see `_put_over`). The value written is
+        sealed (`aws_sealed`) when the secret was, or when a KMS key is configured, unless it is HS256.
 
         Raises:
             SecretStoreUnavailable: the secret could not be read or written, or kept changing meanwhile.
             ConfigurationError: the secret's value is not key material.
         """
         for attempt in range(ROTATE_RETRIES):
-            read = self._fetch()
+            read, sealed_with = self._read()
             rotated = read.material.rotated(algorithm, clock.now(), rsa_bits, activation_delay)
-            written = self._put_over(read.version, rotated)
+            written = self._put_over(read.version, rotated, self._value_of(rotated, sealed_with))
             if written is not None:
                 with _cache_lock:
-                    _cache[self._arn] = VersionedKeys(rotated, written)
+                    _cache[self._cache_key] = VersionedKeys(rotated, written)
                 return rotated
             time.sleep(ROTATE_BACKOFF_SECONDS * (attempt + 1))  # the store may answer the old value briefly
         raise SecretStoreUnavailable("The secret kept changing during the rotation; run it again.")
 
-    def _put_over(self, read_version: str, rotated: KeyMaterial) -> str | None:
-        """Write `rotated` as the successor of `read_version`; its version id, or None if another write
+    def _value_of(self, material: KeyMaterial, sealed_with: str | None) -> str:
+        """The secret's value for `material`: sealed under the key the secret was sealed with, else the
+        configured one; plain without either, or for HS256. Raises: SecretStoreUnavailable (KMS)."""
+        key_id = sealed_with or self._seal_key_id
+        if key_id is None or not aws_sealed.sealable(material):
+            return material.to_json()
+        return aws_sealed.seal(material, self._kms(), key_id)
+
+    def _kms(self) -> Any:
+        if self._kms_client is None:
+            if self._kms_factory is None:
+                raise ConfigurationError("TWOSTEP_SECRET_ARN: the secret is sealed and no KMS client is set.")
+            self._kms_client = self._kms_factory()
+        return self._kms_client
+
+    def _put_over(self, read_version: str, rotated: KeyMaterial, value: str) -> str | None:
+        """Write `rotated` (as `value`) as the successor of `read_version`; its version id, or None if another write
         got there first.
 
         PutSecretValue has no condition, but a version's id (its ClientRequestToken) can be used once:
@@ -120,9 +166,7 @@ class SecretsManagerKeys:
         """
         token = str(uuid.uuid5(_SUCCESSOR_NAMESPACE, f"{self._arn}\n{read_version}"))
         try:
-            self._client.put_secret_value(
-                SecretId=self._arn, SecretString=rotated.to_json(), ClientRequestToken=token
-            )
+            self._client.put_secret_value(SecretId=self._arn, SecretString=value, ClientRequestToken=token)
         except (ClientError, BotoCoreError) as exc:
             now = self._fetch()  # the error's code is not documented for this case: look at the secret
             if now.version == token and _kids(now.material) == _kids(rotated):
@@ -133,6 +177,10 @@ class SecretsManagerKeys:
         return token
 
     def _fetch(self) -> VersionedKeys:
+        return self._read()[0]
+
+    def _read(self) -> tuple[VersionedKeys, str | None]:
+        """The secret now, and the KMS key its private part is sealed with (None: a plain secret)."""
         try:
             answer = self._client.get_secret_value(SecretId=self._arn)
         except (ClientError, BotoCoreError) as exc:
@@ -140,9 +188,22 @@ class SecretsManagerKeys:
         text = answer.get("SecretString")
         if not text:
             raise ConfigurationError("TWOSTEP_SECRET_ARN: the secret has no string value.")
+        version = str(answer.get("VersionId", ""))
         try:
-            return VersionedKeys(KeyMaterial.from_json(text), str(answer.get("VersionId", "")))
-        except (ValueError, KeyError, TypeError) as exc:
+            data = json.loads(text)
+            if not aws_sealed.is_sealed(data):
+                return VersionedKeys(KeyMaterial.from_json(text), version), None
+            key_id = aws_sealed.sealed_key_id(data)
+            with _cache_lock:
+                cached = _cache.get(self._cache_key)
+            if cached is not None and cached.version == version:
+                return cached, key_id  # unchanged since the last read: no KMS call at each key refresh
+            if self._public_only:
+                material = KeyMaterial.from_public_records(data["signing_keys"])
+            else:
+                material = aws_sealed.open_sealed(data, self._kms())
+            return VersionedKeys(material, version), key_id
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigurationError(
                 "TWOSTEP_SECRET_ARN: the secret is not twostep key material "
                 "(create it with `twostep keys generate --json`)."
