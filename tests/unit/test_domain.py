@@ -35,15 +35,17 @@ def test_code_hmac_is_bound_to_the_challenge() -> None:
         CodeHasher(b"short")
 
 
-def test_code_hmac_is_the_stored_hmac_sha256_text() -> None:
-    """Codes stored before stay valid: the text is HMAC-SHA256 of `id NUL code` (NUL binding), in hex."""
+@pytest.mark.parametrize("key", [b"k" * 32, bytes(range(100))])  # a key longer than SHA-256's block too
+def test_code_hmac_is_the_stored_hmac_sha256_text(key: bytes) -> None:
+    """Codes stored before stay valid: the text is HMAC-SHA256 of `id NUL code` (NUL binding), in hex,
+    from every call of one hasher (it keys its HMAC once and copies it per code)."""
     import hashlib
     import hmac
 
-    hasher = CodeHasher(b"k" * 32)
-    for challenge_id, code in [("challenge-a", "123456"), ("é-id", "0000"), ("x", "9" * 10)]:
-        plain = hmac.new(b"k" * 32, f"{challenge_id}\x00{code}".encode(), hashlib.sha256).hexdigest()
-        bound = hmac.new(b"k" * 32, f"{challenge_id}\x00{code}\x00tx".encode(), hashlib.sha256).hexdigest()
+    hasher = CodeHasher(key)
+    for challenge_id, code in [("challenge-a", "123456"), ("é-id", "0000"), ("x", "9" * 10)] * 2:
+        plain = hmac.new(key, f"{challenge_id}\x00{code}".encode(), hashlib.sha256).hexdigest()
+        bound = hmac.new(key, f"{challenge_id}\x00{code}\x00tx".encode(), hashlib.sha256).hexdigest()
         assert hasher.digest(challenge_id, code) == plain
         assert hasher.digest(challenge_id, code, "tx") == "b1:" + bound
 
