@@ -35,15 +35,17 @@ def test_code_hmac_is_bound_to_the_challenge() -> None:
         CodeHasher(b"short")
 
 
-def test_code_hmac_is_the_stored_hmac_sha256_text() -> None:
-    """Codes stored before stay valid: the text is HMAC-SHA256 of `id NUL code` (NUL binding), in hex."""
+@pytest.mark.parametrize("key", [b"k" * 32, bytes(range(100))])  # a key longer than SHA-256's block too
+def test_code_hmac_is_the_stored_hmac_sha256_text(key: bytes) -> None:
+    """Codes stored before stay valid: the text is HMAC-SHA256 of `id NUL code` (NUL binding), in hex,
+    from every call of one hasher (it keys its HMAC once and copies it per code)."""
     import hashlib
     import hmac
 
-    hasher = CodeHasher(b"k" * 32)
-    for challenge_id, code in [("challenge-a", "123456"), ("é-id", "0000"), ("x", "9" * 10)]:
-        plain = hmac.new(b"k" * 32, f"{challenge_id}\x00{code}".encode(), hashlib.sha256).hexdigest()
-        bound = hmac.new(b"k" * 32, f"{challenge_id}\x00{code}\x00tx".encode(), hashlib.sha256).hexdigest()
+    hasher = CodeHasher(key)
+    for challenge_id, code in [("challenge-a", "123456"), ("é-id", "0000"), ("x", "9" * 10)] * 2:
+        plain = hmac.new(key, f"{challenge_id}\x00{code}".encode(), hashlib.sha256).hexdigest()
+        bound = hmac.new(key, f"{challenge_id}\x00{code}\x00tx".encode(), hashlib.sha256).hexdigest()
         assert hasher.digest(challenge_id, code) == plain
         assert hasher.digest(challenge_id, code, "tx") == "b1:" + bound
 
@@ -123,6 +125,42 @@ def test_password_hash_verify_unicode_normalisation_and_no_truncation() -> None:
     assert not hasher.verify("not-a-hash", long_password)
     assert not hasher.needs_rehash(stored)
     assert PasswordHasher(memory_kib=19456, time_cost=3).needs_rehash(stored)
+
+
+def test_needs_rehash_answers_as_argon2_cffi() -> None:
+    """`needs_rehash` answers a hash spelled with the current parameters without argon2-cffi's parse; it
+    must still answer exactly as argon2-cffi does, for that spelling and every other."""
+    from argon2 import PasswordHasher as Argon2Hasher
+
+    hasher = PasswordHasher(memory_kib=64, time_cost=1)
+    reference = Argon2Hasher(memory_cost=64, time_cost=1, parallelism=1)
+    stored = hasher.hash("correct horse")
+    head, salt, digest = stored.rsplit("$", 2)
+    variants = [
+        stored,
+        PasswordHasher(memory_kib=128, time_cost=1).hash("x"),
+        PasswordHasher(memory_kib=64, time_cost=2).hash("x"),
+        Argon2Hasher(memory_cost=64, time_cost=1, parallelism=1, salt_len=8).hash("x"),
+        Argon2Hasher(memory_cost=64, time_cost=1, parallelism=1, hash_len=16).hash("x"),
+        stored.replace("$argon2id$", "$argon2i$"),
+        stored.replace("m=64,", "m=064,"),
+        stored.replace("$v=19$", "$"),
+        f"{head}${salt}${digest}$",
+        f"{head}${salt}x${digest}",
+        f"{head}${salt}${digest[:-1]}",
+        f"{head}${salt}",
+    ]
+    for encoded in variants:
+        try:
+            expected: bool | type[Exception] = reference.check_needs_rehash(encoded)
+        except Exception as error:  # the same error, whatever argon2-cffi raises
+            expected = type(error)
+        try:
+            got: bool | type[Exception] = hasher.needs_rehash(encoded)
+        except Exception as error:
+            got = type(error)
+        assert got == expected, encoded
+    assert not hasher.needs_rehash(stored)
 
 
 def test_two_users_same_password_different_hashes() -> None:

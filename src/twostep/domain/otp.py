@@ -31,18 +31,24 @@ class CodeHasher:
     def __init__(self, key: bytes) -> None:
         if len(key) < 32:
             raise ValueError("the code HMAC key must be at least 32 bytes")
-        self._key = key
+        # Keyed once: hmac.digest sets the key up (OpenSSL 3 fetches SHA-256 and pads the key) on every
+        # call, ~12 µs; a copy of the keyed HMAC is the same HMAC for ~6 µs, twice per sign-in.
+        self._keyed = hmac.new(key, digestmod="sha256")
+
+    def _hmac_hex(self, message: str) -> str:
+        mac = self._keyed.copy()
+        mac.update(message.encode())
+        return mac.hexdigest()
 
     def digest(self, challenge_id: str, code: str, binding: str = "") -> str:
         """`binding` ties the code to more than its challenge (a transaction's canonical encoding, see
         domain/transaction.py); empty, the message is what it always was, so codes stored before stay valid."""
         message = f"{challenge_id}\x00{code}"
         if not binding:
-            # hmac.digest: the same HMAC as hmac.new(...).hexdigest(), in one call without the HMAC object
-            return hmac.digest(self._key, message.encode(), "sha256").hex()
+            return self._hmac_hex(message)
         # challenge ids and codes hold no NUL, so the unbound form can never equal a bound one
         message += f"\x00{binding}"
-        return BOUND_PREFIX + hmac.digest(self._key, message.encode(), "sha256").hex()
+        return BOUND_PREFIX + self._hmac_hex(message)
 
     def matches(self, challenge_id: str, code: str, stored: str, binding: str = "") -> bool:
         return hmac.compare_digest(self.digest(challenge_id, code, binding), stored)
