@@ -283,6 +283,39 @@ def test_a_schema_error_on_a_create_lets_the_key_go(
     container.close()
 
 
+@pytest.mark.parametrize("compat", ["twostep", "flowroute"])
+def test_a_limited_create_lets_the_key_go_in_either_error_shape(
+    tmp_path: Path, clock: FixedClock, compat: str
+) -> None:
+    """Flowroute's compatibility mode answers a limit with 400 (its status for every refusal), and that 400
+    was kept under the key like a final refusal: a retry after `Retry-After` replayed the limit for the
+    key's whole lifetime instead of sending the code. A limit now lets the key go in either shape."""
+    settings = settings_for_tests(tmp_path, verify_api_keys=["shop:key-1"], verify_compat=compat)
+    container = build(settings, clock=clock, storage=MemoryStorage())
+    recipient = "+14155552671"
+    with TestClient(create_verification_app(container)) as client:
+        answers = [
+            client.post(
+                "/",
+                json={"auth_id": f"order-{n}", "recipient": recipient},
+                headers={"X-Api-Key": "key-1"} | keyed(f"create-{n}"),
+            )
+            for n in range(8)
+        ]
+        limited = next(n for n, answer in enumerate(answers) if answer.json().get("reason") == "RateLimited")
+        sent = texts(container, recipient)
+        clock.advance(int(answers[limited].headers["Retry-After"]) + 1)
+        retried = client.post(
+            "/",
+            json={"auth_id": f"order-{limited}", "recipient": recipient},
+            headers={"X-Api-Key": "key-1"} | keyed(f"create-{limited}"),
+        )
+        assert retried.status_code == 200, retried.text
+        assert "idempotent-replayed" not in retried.headers
+    assert texts(container, recipient) == sent + 1
+    container.close()
+
+
 def test_a_wrong_api_key_is_refused_as_before(verification: tuple[TestClient, str]) -> None:
     client, path = verification
     refused = client.post(

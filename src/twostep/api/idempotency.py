@@ -20,7 +20,7 @@ from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from twostep.api.deferred_routes import DeferredRoute
-from twostep.api.errors import error_response
+from twostep.api.errors import error_response, status_for
 from twostep.api.responses import errors
 from twostep.container import Container
 from twostep.domain.errors import DependencyUnavailable, TwoStepError
@@ -31,7 +31,7 @@ from twostep.domain.idempotency import (
     InvalidIdempotencyKey,
     parse_idempotency_key,
 )
-from twostep.services.idempotency import Claim, IdempotencyService, IdempotentAnswer
+from twostep.services.idempotency import Claim, IdempotencyService, IdempotentAnswer, replayable
 
 HEADER = "idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"  # Stripe's name: says the answer is the first request's
@@ -149,10 +149,14 @@ async def _run_claimed(
     render: Renderer,
 ) -> Response:
     """Run the endpoint holding the key; keep its answer, or let the key go."""
+    final = True  # whether a retry would get the same answer (see `replayable`)
     try:
         response = await handler(request)
     except TwoStepError as error:  # rendered here as the app's handler would, so the answer can be kept
         response = render(error)
+        # Judged by the error's own status, not the rendered one: Flowroute's compatibility mode answers
+        # a limit (429) with 400 too, and a limit kept under the key would refuse every retry for a day.
+        final = replayable(status_for(error))
     except BaseException:
         # Nothing ran to the end (bad input, a bug, a cancelled request): a retry may run it. Shielded:
         # a client that hung up cancels this request, and an unshielded await would be cancelled too,
@@ -160,7 +164,7 @@ async def _run_claimed(
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(service.abandon, claim)
         raise
-    answer = keepable(response)
+    answer = keepable(response) if final else None
     if marker.secret is not None and not 200 <= response.status_code < 300:
         # A refusal is not kept where the secret is not fingerprinted: a retry with the right password
         # must not get the wrong one's 401, and a retried wrong password is counted like any other.
