@@ -316,6 +316,38 @@ def test_a_limited_create_lets_the_key_go_in_either_error_shape(
     container.close()
 
 
+@pytest.mark.parametrize("compat", ["twostep", "flowroute"])
+def test_a_blocked_prefix_lets_the_key_go(tmp_path: Path, clock: FixedClock, compat: str) -> None:
+    """The fraud guard's prefix block (403 `destination_blocked` with `Retry-After`; 400 in Flowroute's
+    mode) was kept under the key like a final refusal: once the block ended, the retry with the same key
+    was replayed the block, without its `Retry-After`, for the key's whole lifetime (a new key sent at
+    once). A refusal that says when to retry now lets the key go."""
+    settings = settings_for_tests(
+        tmp_path,
+        verify_api_keys=["shop:key-1"],
+        verify_compat=compat,
+        fraud_guard=True,
+        ip_sms_per_hour=100_000,
+        fraud_min_sends=2,
+        fraud_block_seconds=600,
+    )
+    container = build(settings, clock=clock, storage=MemoryStorage())
+    headers = {"X-Api-Key": "key-1"} | keyed("create-3")
+    body = {"auth_id": "order-3", "recipient": "+4915112300003"}  # the prefix of the two before it
+    with TestClient(create_verification_app(container)) as client:
+        for n in range(2):
+            sent = {"auth_id": f"order-{n}", "recipient": f"+491511230000{n}"}
+            assert client.post("/", json=sent, headers={"X-Api-Key": "key-1"}).status_code == 200
+        blocked = client.post("/", json=body, headers=headers)
+        assert blocked.json()["reason"] == "DestinationBlocked", blocked.text
+        clock.advance(int(blocked.headers["Retry-After"]) + 1)
+        retried = client.post("/", json=body, headers=headers)
+        assert retried.status_code == 200, retried.text
+        assert "idempotent-replayed" not in retried.headers
+    assert texts(container, "+4915112300003") == 1
+    container.close()
+
+
 def test_a_wrong_api_key_is_refused_as_before(verification: tuple[TestClient, str]) -> None:
     client, path = verification
     refused = client.post(

@@ -131,6 +131,16 @@ def keepable(response: Response) -> IdempotentAnswer | None:
     return IdempotentAnswer(status=response.status_code, headers=headers, body=text)
 
 
+def is_final(error: TwoStepError, response: Response) -> bool:
+    """Whether a retry of the refused request would be refused the same way, so its answer may be kept.
+
+    Judged by the refusal's own status, not the rendered one: Flowroute's compatibility mode answers a
+    limit (429) with 400 too. And a refusal that says when to retry (`Retry-After`: a prefix block of the
+    fraud guard, 403) is not final either: kept, it would refuse every retry for the key's lifetime.
+    """
+    return replayable(status_for(error)) and "retry-after" not in response.headers
+
+
 def replay(answer: IdempotentAnswer) -> Response:
     headers = dict(answer.headers) | {REPLAYED_HEADER: "true"}
     return Response(content=answer.body.encode(), status_code=answer.status, headers=headers)
@@ -154,9 +164,7 @@ async def _run_claimed(
         response = await handler(request)
     except TwoStepError as error:  # rendered here as the app's handler would, so the answer can be kept
         response = render(error)
-        # Judged by the error's own status, not the rendered one: Flowroute's compatibility mode answers
-        # a limit (429) with 400 too, and a limit kept under the key would refuse every retry for a day.
-        final = replayable(status_for(error))
+        final = is_final(error, response)
     except BaseException:
         # Nothing ran to the end (bad input, a bug, a cancelled request): a retry may run it. Shielded:
         # a client that hung up cancels this request, and an unshielded await would be cancelled too,
