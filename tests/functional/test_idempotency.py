@@ -78,6 +78,22 @@ def test_the_same_key_with_another_password_is_a_counted_attempt(
     assert texts(container) == 1
 
 
+def test_a_replayed_login_is_limited_like_a_sign_in(client: TestClient, container: Container) -> None:
+    """A replay's password check (the account's Argon2 hash) counted nothing and passed no limit: once a
+    client's wrong passwords had closed its delay gate (429 for every sign-in), a repeat of a stored
+    sign-in still answered 200 to the right password and a 429 to a wrong one, a guessing oracle past
+    the login limits (and Argon2 work without any limit). It is now limited like a sign-in."""
+    register(client)
+    assert client.post("/login", json=LOGIN, headers=keyed("k")).status_code == 200
+    wrong = LOGIN | {"password": "not the password"}
+    statuses = [client.post("/login", json=wrong).status_code for _ in range(12)]
+    assert statuses[-1] == 429, statuses
+    repeat = client.post("/login", json=LOGIN, headers=keyed("k"))
+    assert repeat.status_code == 429 and "idempotent-replayed" not in repeat.headers
+    assert "Retry-After" in repeat.headers
+    assert texts(container) == 1
+
+
 def test_a_wrong_password_is_not_kept_a_retry_runs_and_counts_again(
     client: TestClient, container: Container
 ) -> None:

@@ -48,8 +48,9 @@ SECRET_MARKER = "<secret: not fingerprinted>"
 
 # (request, container, the parsed JSON body or NOT_JSON) -> who is asking, or None
 Caller = Callable[[Request, Container, Any], str | None]
-# (container, the parsed JSON body) -> whether a stored answer may be replayed to this request
-ReplayGuard = Callable[[Container, Any], bool]
+# (request, container, the parsed JSON body) -> whether a stored answer may be replayed to this request
+# (False: run it as a request without the key); raises the route's refusal (a wrong password's 401)
+ReplayGuard = Callable[[Request, Container, Any], bool]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -193,10 +194,11 @@ async def _guarded_replay(
     run: Handler,
     request: Request,
 ) -> Response:
-    """The stored answer, unless the route's guard says this request's secret is not the first one's: then
-    it is not a repeat but another attempt, run (and counted, and limited) like one without a key."""
-    if marker.guard is not None and not await run_in_threadpool(marker.guard, container, parsed):
-        return await run(request)  # another password: never the stored success, and never a free guess
+    """The stored answer, once the route's guard confirmed this request's secret as the first one's (counted
+    and limited like the route's own check: a wrong one is refused as the route refuses it, never given
+    the stored success, never a free guess)."""
+    if marker.guard is not None and not await run_in_threadpool(marker.guard, request, container, parsed):
+        return await run(request)
     return replay(answer)
 
 

@@ -67,13 +67,15 @@ def register(body: RegisterRequest, container: ContainerDep, ctx: ContextDep) ->
     return UserOut.of(user)
 
 
-def same_password(container: Container, parsed: Any) -> bool:
-    """A stored sign-in answer is replayed only to the password that passed it (checked by the account's
-    own Argon2 hash: the idempotency record holds nothing derived from the password)."""
+def same_password(request: Request, container: Container, parsed: Any) -> bool:
+    """A stored sign-in answer is replayed only to the password that passed it, checked by the account's
+    own Argon2 hash (the idempotency record holds nothing derived from the password) and counted and
+    limited like a sign-in's check: a wrong password raises its 401, a spent limit its 429."""
     email, password = parsed.get("email"), parsed.get("password")
     if not isinstance(email, str) or not isinstance(password, str):
-        return False
-    return container.login.password_matches(email, password)
+        return False  # not a sign-in's body: run as one without the key (refused by its schema)
+    container.login.confirm_replay(email, password, request_context(request, container))
+    return True
 
 
 @router.post(
