@@ -94,6 +94,22 @@ def test_a_replayed_login_is_limited_like_a_sign_in(client: TestClient, containe
     assert texts(container) == 1
 
 
+def test_a_repeat_whose_password_is_no_string_is_refused_by_the_schema(
+    client: TestClient, container: Container
+) -> None:
+    """A repeat of a stored sign-in had its password hashed before any schema check: a lone surrogate
+    (`"\\ud800"`, valid JSON the schema refuses) could not be encoded for Argon2 and answered 500. The
+    repeat is now refused as the same body without the key is (422)."""
+    register(client)
+    assert client.post("/login", json=LOGIN, headers=keyed("k")).status_code == 200
+    body = '{"email": "test@example.com", "password": "\\ud800"}'
+    headers = {"Content-Type": "application/json"}
+    plain = client.post("/login", content=body, headers=headers)
+    repeat = client.post("/login", content=body, headers=headers | keyed("k"))
+    assert plain.status_code == repeat.status_code == 422, repeat.text
+    assert "idempotent-replayed" not in repeat.headers
+
+
 def test_a_wrong_password_is_not_kept_a_retry_runs_and_counts_again(
     client: TestClient, container: Container
 ) -> None:
