@@ -8,6 +8,7 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from twostep.cli_support import (
+    EXIT_CONFIGURATION,
     EXIT_REFUSED,
     EXIT_UNAVAILABLE,
     fail,
@@ -52,6 +53,13 @@ def run_server(host: str, port: int, app_name: str, workers: int) -> None:
 
     settings = issuer_for(settings_or_exit(), host, port)
     configure_logging(settings.log_level, settings.log_format)
+    if workers > 1 and settings.storage == "memory":
+        # Each worker would keep a storage of its own: a sign-in started on one is unknown to the other,
+        # and a retry with the same Idempotency-Key that lands on the other texts the code again.
+        fail(
+            "TWOSTEP_STORAGE=memory lives in one process: --workers needs sqlite, postgres or dynamodb",
+            EXIT_CONFIGURATION,
+        )
     sock = listen(host, port)
     if workers == 1:
         _serve_in_this_process(settings, sock, host, port, app_name)

@@ -1,7 +1,7 @@
 """What an `Idempotency-Key` costs on DynamoDB in AWS mode (moto server): the first request adds two
-conditional writes (claim, answer), a replay of a sign-in makes four requests (the refused claim, one
-read of the record, two to find the account whose password hash confirms the replay) and no other storage
-or SMS work at all."""
+conditional writes (claim, answer), a replay of a sign-in makes the refused claim and one read of the
+record, then the requests of a sign-in's password check (its attempt counted, the account found, its
+counts settled: a replay is limited like a sign-in) and no other storage or SMS work at all."""
 
 from __future__ import annotations
 
@@ -57,5 +57,6 @@ def test_dynamodb_requests_of_a_keyed_login_and_its_replay(
             f"\nDynamoDB for Idempotency-Key: the first login adds {_idempotency_calls(first_calls)}; a replay {replay}"
         )
     assert _idempotency_calls(first_calls) == ["PutItem", "UpdateItem"]
-    # the claim, the record, then the account by its email (its password hash)
-    assert replay == ["PutItem", "GetItem", "GetItem", "GetItem"]
+    # the claim, the record, then the password's check: counted, the account by its email, settled
+    assert replay[:2] == ["PutItem", "GetItem"]
+    assert replay[2:] == ["TransactWriteItems", "GetItem", "GetItem", "GetItem", "TransactWriteItems"]

@@ -155,6 +155,19 @@ def test_address_in_use_is_not_exit_3(env: dict[str, str]) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in line and "--port" in line
 
 
+def test_serve_refuses_workers_on_memory_storage(env: dict[str, str]) -> None:
+    """`twostep serve --workers 2` with TWOSTEP_STORAGE=memory started two workers with a storage each: a
+    retry with the same Idempotency-Key that reached the other worker texted the code again (and a
+    sign-in started on one was unknown to the other). It now stops at start with one line."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    result = run_cli(
+        env | {"TWOSTEP_STORAGE": "memory"}, "serve", "--port", str(port), "--workers", "2", timeout=30
+    )
+    assert "TWOSTEP_STORAGE=memory lives in one process" in one_line_error(result, 2)
+
+
 def test_issuer_follows_port_unless_set(tmp_path: Path) -> None:
     with ServerProcess(tmp_path / "a", env=server_env(tmp_path / "a")) as server:
         issuer = httpx.get(f"{server.base_url}/.well-known/openid-configuration").json()["issuer"]

@@ -78,6 +78,38 @@ def test_the_same_key_with_another_password_is_a_counted_attempt(
     assert texts(container) == 1
 
 
+def test_a_replayed_login_is_limited_like_a_sign_in(client: TestClient, container: Container) -> None:
+    """A replay's password check (the account's Argon2 hash) counted nothing and passed no limit: once a
+    client's wrong passwords had closed its delay gate (429 for every sign-in), a repeat of a stored
+    sign-in still answered 200 to the right password and a 429 to a wrong one, a guessing oracle past
+    the login limits (and Argon2 work without any limit). It is now limited like a sign-in."""
+    register(client)
+    assert client.post("/login", json=LOGIN, headers=keyed("k")).status_code == 200
+    wrong = LOGIN | {"password": "not the password"}
+    statuses = [client.post("/login", json=wrong).status_code for _ in range(12)]
+    assert statuses[-1] == 429, statuses
+    repeat = client.post("/login", json=LOGIN, headers=keyed("k"))
+    assert repeat.status_code == 429 and "idempotent-replayed" not in repeat.headers
+    assert "Retry-After" in repeat.headers
+    assert texts(container) == 1
+
+
+def test_a_repeat_whose_password_is_no_string_is_refused_by_the_schema(
+    client: TestClient, container: Container
+) -> None:
+    """A repeat of a stored sign-in had its password hashed before any schema check: a lone surrogate
+    (`"\\ud800"`, valid JSON the schema refuses) could not be encoded for Argon2 and answered 500. The
+    repeat is now refused as the same body without the key is (422)."""
+    register(client)
+    assert client.post("/login", json=LOGIN, headers=keyed("k")).status_code == 200
+    body = '{"email": "test@example.com", "password": "\\ud800"}'
+    headers = {"Content-Type": "application/json"}
+    plain = client.post("/login", content=body, headers=headers)
+    repeat = client.post("/login", content=body, headers=headers | keyed("k"))
+    assert plain.status_code == repeat.status_code == 422, repeat.text
+    assert "idempotent-replayed" not in repeat.headers
+
+
 def test_a_wrong_password_is_not_kept_a_retry_runs_and_counts_again(
     client: TestClient, container: Container
 ) -> None:
@@ -280,6 +312,71 @@ def test_a_schema_error_on_a_create_lets_the_key_go(
         assert "idempotent-replayed" not in created.headers
         assert client.post(path, json=body, headers=headers).headers["idempotent-replayed"] == "true"
     assert texts(container, "+14155552671") == 1
+    container.close()
+
+
+@pytest.mark.parametrize("compat", ["twostep", "flowroute"])
+def test_a_limited_create_lets_the_key_go_in_either_error_shape(
+    tmp_path: Path, clock: FixedClock, compat: str
+) -> None:
+    """Flowroute's compatibility mode answers a limit with 400 (its status for every refusal), and that 400
+    was kept under the key like a final refusal: a retry after `Retry-After` replayed the limit for the
+    key's whole lifetime instead of sending the code. A limit now lets the key go in either shape."""
+    settings = settings_for_tests(tmp_path, verify_api_keys=["shop:key-1"], verify_compat=compat)
+    container = build(settings, clock=clock, storage=MemoryStorage())
+    recipient = "+14155552671"
+    with TestClient(create_verification_app(container)) as client:
+        answers = [
+            client.post(
+                "/",
+                json={"auth_id": f"order-{n}", "recipient": recipient},
+                headers={"X-Api-Key": "key-1"} | keyed(f"create-{n}"),
+            )
+            for n in range(8)
+        ]
+        limited = next(n for n, answer in enumerate(answers) if answer.json().get("reason") == "RateLimited")
+        sent = texts(container, recipient)
+        clock.advance(int(answers[limited].headers["Retry-After"]) + 1)
+        retried = client.post(
+            "/",
+            json={"auth_id": f"order-{limited}", "recipient": recipient},
+            headers={"X-Api-Key": "key-1"} | keyed(f"create-{limited}"),
+        )
+        assert retried.status_code == 200, retried.text
+        assert "idempotent-replayed" not in retried.headers
+    assert texts(container, recipient) == sent + 1
+    container.close()
+
+
+@pytest.mark.parametrize("compat", ["twostep", "flowroute"])
+def test_a_blocked_prefix_lets_the_key_go(tmp_path: Path, clock: FixedClock, compat: str) -> None:
+    """The fraud guard's prefix block (403 `destination_blocked` with `Retry-After`; 400 in Flowroute's
+    mode) was kept under the key like a final refusal: once the block ended, the retry with the same key
+    was replayed the block, without its `Retry-After`, for the key's whole lifetime (a new key sent at
+    once). A refusal that says when to retry now lets the key go."""
+    settings = settings_for_tests(
+        tmp_path,
+        verify_api_keys=["shop:key-1"],
+        verify_compat=compat,
+        fraud_guard=True,
+        ip_sms_per_hour=100_000,
+        fraud_min_sends=2,
+        fraud_block_seconds=600,
+    )
+    container = build(settings, clock=clock, storage=MemoryStorage())
+    headers = {"X-Api-Key": "key-1"} | keyed("create-3")
+    body = {"auth_id": "order-3", "recipient": "+4915112300003"}  # the prefix of the two before it
+    with TestClient(create_verification_app(container)) as client:
+        for n in range(2):
+            sent = {"auth_id": f"order-{n}", "recipient": f"+491511230000{n}"}
+            assert client.post("/", json=sent, headers={"X-Api-Key": "key-1"}).status_code == 200
+        blocked = client.post("/", json=body, headers=headers)
+        assert blocked.json()["reason"] == "DestinationBlocked", blocked.text
+        clock.advance(int(blocked.headers["Retry-After"]) + 1)
+        retried = client.post("/", json=body, headers=headers)
+        assert retried.status_code == 200, retried.text
+        assert "idempotent-replayed" not in retried.headers
+    assert texts(container, "+4915112300003") == 1
     container.close()
 
 

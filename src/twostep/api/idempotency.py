@@ -20,7 +20,7 @@ from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from twostep.api.deferred_routes import DeferredRoute
-from twostep.api.errors import error_response
+from twostep.api.errors import error_response, status_for
 from twostep.api.responses import errors
 from twostep.container import Container
 from twostep.domain.errors import DependencyUnavailable, TwoStepError
@@ -31,7 +31,7 @@ from twostep.domain.idempotency import (
     InvalidIdempotencyKey,
     parse_idempotency_key,
 )
-from twostep.services.idempotency import Claim, IdempotencyService, IdempotentAnswer
+from twostep.services.idempotency import Claim, IdempotencyService, IdempotentAnswer, replayable
 
 HEADER = "idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"  # Stripe's name: says the answer is the first request's
@@ -48,8 +48,9 @@ SECRET_MARKER = "<secret: not fingerprinted>"
 
 # (request, container, the parsed JSON body or NOT_JSON) -> who is asking, or None
 Caller = Callable[[Request, Container, Any], str | None]
-# (container, the parsed JSON body) -> whether a stored answer may be replayed to this request
-ReplayGuard = Callable[[Container, Any], bool]
+# (request, container, the parsed JSON body) -> whether a stored answer may be replayed to this request
+# (False: run it as a request without the key); raises the route's refusal (a wrong password's 401)
+ReplayGuard = Callable[[Request, Container, Any], bool]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -131,6 +132,16 @@ def keepable(response: Response) -> IdempotentAnswer | None:
     return IdempotentAnswer(status=response.status_code, headers=headers, body=text)
 
 
+def is_final(error: TwoStepError, response: Response) -> bool:
+    """Whether a retry of the refused request would be refused the same way, so its answer may be kept.
+
+    Judged by the refusal's own status, not the rendered one: Flowroute's compatibility mode answers a
+    limit (429) with 400 too. And a refusal that says when to retry (`Retry-After`: a prefix block of the
+    fraud guard, 403) is not final either: kept, it would refuse every retry for the key's lifetime.
+    """
+    return replayable(status_for(error)) and "retry-after" not in response.headers
+
+
 def replay(answer: IdempotentAnswer) -> Response:
     headers = dict(answer.headers) | {REPLAYED_HEADER: "true"}
     return Response(content=answer.body.encode(), status_code=answer.status, headers=headers)
@@ -149,10 +160,12 @@ async def _run_claimed(
     render: Renderer,
 ) -> Response:
     """Run the endpoint holding the key; keep its answer, or let the key go."""
+    final = True  # whether a retry would get the same answer (see `replayable`)
     try:
         response = await handler(request)
     except TwoStepError as error:  # rendered here as the app's handler would, so the answer can be kept
         response = render(error)
+        final = is_final(error, response)
     except BaseException:
         # Nothing ran to the end (bad input, a bug, a cancelled request): a retry may run it. Shielded:
         # a client that hung up cancels this request, and an unshielded await would be cancelled too,
@@ -160,7 +173,7 @@ async def _run_claimed(
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(service.abandon, claim)
         raise
-    answer = keepable(response)
+    answer = keepable(response) if final else None
     if marker.secret is not None and not 200 <= response.status_code < 300:
         # A refusal is not kept where the secret is not fingerprinted: a retry with the right password
         # must not get the wrong one's 401, and a retried wrong password is counted like any other.
@@ -181,10 +194,11 @@ async def _guarded_replay(
     run: Handler,
     request: Request,
 ) -> Response:
-    """The stored answer, unless the route's guard says this request's secret is not the first one's: then
-    it is not a repeat but another attempt, run (and counted, and limited) like one without a key."""
-    if marker.guard is not None and not await run_in_threadpool(marker.guard, container, parsed):
-        return await run(request)  # another password: never the stored success, and never a free guess
+    """The stored answer, once the route's guard confirmed this request's secret as the first one's (counted
+    and limited like the route's own check: a wrong one is refused as the route refuses it, never given
+    the stored success, never a free guess)."""
+    if marker.guard is not None and not await run_in_threadpool(marker.guard, request, container, parsed):
+        return await run(request)
     return replay(answer)
 
 

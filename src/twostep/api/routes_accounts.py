@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response, status
+from pydantic import ValidationError
 
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep, request_context
 from twostep.api.device_cookie import device_label, device_token, set_device_cookie
@@ -68,13 +70,18 @@ def register(body: RegisterRequest, container: ContainerDep, ctx: ContextDep) ->
     return UserOut.of(user)
 
 
-def same_password(container: Container, parsed: Any) -> bool:
-    """A stored sign-in answer is replayed only to the password that passed it (checked by the account's
-    own Argon2 hash: the idempotency record holds nothing derived from the password)."""
-    email, password = parsed.get("email"), parsed.get("password")
-    if not isinstance(email, str) or not isinstance(password, str):
-        return False
-    return container.login.password_matches(email, password)
+def same_password(request: Request, container: Container, parsed: Any) -> bool:
+    """A stored sign-in answer is replayed only to the password that passed it, checked by the account's
+    own Argon2 hash (the idempotency record holds nothing derived from the password) and counted and
+    limited like a sign-in's check: a wrong password raises its 401, a spent limit its 429."""
+    try:
+        # Judged as the route's schema judges the JSON body (a lone surrogate in a password is no string
+        # there, and could not be hashed): only a body the sign-in would take reaches the password check.
+        body = LoginRequest.model_validate_json(json.dumps(parsed))
+    except ValidationError:
+        return False  # not a sign-in's body: run as one without the key (refused by its schema)
+    container.login.confirm_replay(body.email, body.password, request_context(request, container))
+    return True
 
 
 @router.post(

@@ -34,7 +34,7 @@ class LoginService:
     def __init__(self, password_step: PasswordStep, code_step: CodeStep) -> None:
         self.password_step, self.code_step = password_step, code_step
         # Each step's own methods, bound once: a caller reaches them without a forwarding call.
-        self.password_matches = password_step.password_matches
+        self.confirm_replay = password_step.confirm_replay
         self.start = password_step.start
         self.resend = password_step.resend
         self.finish = code_step.finish

@@ -68,11 +68,19 @@ class PasswordStep:
         self._require_second_factor = require_second_factor
         self._factors, self._devices = factors, devices
 
-    def password_matches(self, email: str, password: str) -> bool:
-        """Whether `password` is the account's (its Argon2 hash; an unknown email costs the same work).
-        Counts nothing: for confirming a replay of a sign-in that this password already passed."""
-        user = self._users.find_user_by_email(sign_in_email(email))
-        return self._hasher.verify(user.password_hash if user else None, password) and user is not None
+    def confirm_replay(self, email: str, password: str, ctx: RequestContext = NO_CONTEXT) -> None:
+        """Check `password` for the replay of a sign-in that this password already passed (an
+        `Idempotency-Key` repeat): counted and limited as a sign-in's check is, so a stored answer is no
+        way around the login limits (no unlimited Argon2 work, no guessing past them); nothing is sent.
+
+        Raises: InvalidCredentials (counted like a sign-in's), RateLimited, AccountLocked.
+        """
+        email = sign_in_email(email)
+        attempt, (user, _) = self._limits.begin_login_finding_user(email, ctx, self._users)
+        if not self._hasher.verify(user.password_hash if user else None, password) or user is None:
+            self._audit.record("login_failed", ctx=ctx, email=email, user_id=user.id if user else None)
+            raise InvalidCredentials()
+        self._limits.check_code_failures(user.id, self._limits.login_succeeded(attempt, user.id), ctx)
 
     def start(
         self, email: str, password: str, ctx: RequestContext = NO_CONTEXT, device_token: str | None = None
