@@ -28,7 +28,7 @@ from twostep.cli_support import (
     removed_if_failed,
     settings_or_exit,
 )
-from twostep.domain.identity import mask_phone
+from twostep.domain.identity import mask_email, mask_phone
 
 app = typer.Typer(
     pretty_exceptions_enable=False,
@@ -126,7 +126,8 @@ register_storage_commands(storage_app)
 
 @storage_app.command("migrate")
 def storage_migrate() -> None:
-    """Apply pending schema migrations (every start does too); safe to run again, and from two hosts at once."""
+    """Apply pending schema migrations (every start does too) and make older stored addresses canonical;
+    safe to run again, and from two hosts at once."""
     from twostep.container import migrate_storage
 
     settings = settings_or_exit()
@@ -134,11 +135,18 @@ def storage_migrate() -> None:
     # as the deployment's migrated one.
     refuse_missing_database(settings)
     with friendly_errors():
-        applied = migrate_storage(settings)
+        applied, collisions = migrate_storage(settings)
     if applied:
         typer.echo(f"applied schema version(s) {', '.join(map(str, applied))} ({settings.storage})")
     else:
         typer.echo(f"schema already current ({settings.storage})")
+    for collision in collisions:
+        typer.echo(
+            f"two accounts have one address ({mask_email(collision.canonical)}): {collision.holder_id} keeps"
+            f" it, {collision.left_id} keeps its older spelling and cannot sign in; see docs/operations.md"
+            " (Upgrades)",
+            err=True,
+        )
 
 
 UserId = Annotated[str, typer.Argument(metavar="USER_ID", help="The user's id (see `twostep users list`).")]

@@ -13,6 +13,7 @@ from twostep.channels.router import ChannelRouter, build_channels
 from twostep.cores import usable_cores
 from twostep.domain.clock import Clock, SystemClock
 from twostep.domain.metrics import NO_METRICS, Metrics
+from twostep.domain.models import EmailCollision
 from twostep.domain.otp import CodeHasher
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import EmailSender, SmsSender, Storage
@@ -180,11 +181,19 @@ def revocation_window_seconds(settings: Settings) -> int:
     return settings.access_token_ttl_seconds + settings.jwt_leeway_seconds + 60
 
 
-def migrate_storage(settings: Settings, *, boto_session: Any = None) -> list[int]:
-    """Apply pending schema migrations (`twostep storage migrate`); returns the versions applied now."""
+def migrate_storage(
+    settings: Settings, *, boto_session: Any = None
+) -> tuple[list[int], list[EmailCollision]]:
+    """Apply pending schema migrations (`twostep storage migrate`); returns the versions applied now and
+    the accounts left apart because another holds their canonical address.
+
+    Addresses are made canonical on every run, not only by the schema step that first did it: a process
+    of 0.1.0 still serving during a rolling upgrade may store another address in its older form.
+    """
     storage = build_storage(settings, boto_session=boto_session)
     try:
-        return storage.migrate()
+        applied = storage.migrate()
+        return applied, storage.canonicalise_emails()
     finally:
         storage.close()
 

@@ -47,6 +47,16 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class EmailCollision:
+    """Two accounts whose stored addresses are one canonical address (0.1.0 stored `ada@münchen.de` and
+    a later sign-up `ada@xn--mnchen-3ya.de`): never merged, so the upgrade leaves them for the operator."""
+
+    canonical: str
+    holder_id: str  # the account with the canonical address (the older one, or the only canonical one)
+    left_id: str  # the account left with its older spelling, which no lookup finds
+
+
+@dataclass(frozen=True, slots=True)
 class Challenge:
     """One code sent for one login (or one verification id); used at most once.
 

@@ -23,6 +23,7 @@ from twostep.domain.models import (
     AuditEvent,
     Challenge,
     CodeUse,
+    EmailCollision,
     Message,
     OutboxEntry,
     Page,
@@ -71,6 +72,13 @@ class UserStore(Protocol):
     def get_user(self, user_id: str) -> User | None: ...
 
     def find_user_by_email(self, email: str) -> User | None: ...
+
+    def canonicalise_emails(self) -> list[EmailCollision]:
+        """Give every account whose address is stored in 0.1.0's form (lower-cased only) its canonical
+        form (`normalise_email`), so lookups find it again; idempotent, and safe beside writers. Two
+        accounts with one canonical address are both kept: the older gets it, the newer keeps its
+        spelling and is returned (and logged) for the operator. Run by the migration (`migrate`)."""
+        ...
 
     def find_user_signing_in(self, email: str) -> tuple[User | None, EnrolledFactors | None]:
         """`find_user_by_email` and, where the same storage request can read it, the user's

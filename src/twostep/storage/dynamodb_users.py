@@ -16,10 +16,11 @@ from typing import Any
 from twostep.domain.errors import AccountExists
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.identity import E164
-from twostep.domain.models import Page, User
+from twostep.domain.models import EmailCollision, Page, User
 from twostep.storage.dynamodb_base import TableOps
 from twostep.storage.dynamodb_client import ConditionFailed, key, serialize
 from twostep.storage.dynamodb_schema import GSI1
+from twostep.storage.email_upgrade import canonicalise
 
 _NO_PHONE = "REMOVE phone, phone_ct, phone_dk, phone_index SET phone_verified = :no"
 
@@ -124,6 +125,46 @@ class UserOps(TableOps):
         )
         users = [self._codec.user(item) for item in items[:limit]]
         return Page(users, users[-1].id if len(items) > limit else None)
+
+    def canonicalise_emails(self) -> list[EmailCollision]:
+        """One pass over the users index (`USERS`), then each older address moved in one transaction."""
+        older: list[User] = []
+        cursor: str | None = None
+        while True:
+            page = self.list_users(500, cursor)
+            older.extend(user for user in page.items if not user.email.isascii())
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        older.sort(key=lambda user: (user.created_at, user.id))
+        return canonicalise([(user.id, user.email) for user in older], self._move_email)
+
+    def _move_email(self, user_id: str, stored: str, canonical: str) -> str | None:
+        """The profile, the new address item and the old one's removal in one transaction: a sign-up of
+        the canonical address meanwhile (this release) or a change of the account (any) wins instead."""
+        writes = [
+            self._tupdate(
+                f"USER#{user_id}",
+                "PROFILE",
+                "SET email = :new",
+                {":new": canonical, ":old": stored},
+                "email = :old",
+            ),
+            self._tput(
+                {"PK": f"EMAIL#{canonical}", "SK": "EMAIL", "user_id": user_id}, "attribute_not_exists(PK)"
+            ),
+            self._tdelete(
+                f"EMAIL#{stored}", "EMAIL", "attribute_not_exists(PK) OR user_id = :me", {":me": user_id}
+            ),
+        ]
+        try:
+            self._transact(*writes)
+        except ConditionFailed as failed:
+            if failed.item_failed(0) or not failed.item_failed(1):
+                return None  # the account changed its address or went meanwhile
+            holder = self._get(f"EMAIL#{canonical}", "EMAIL")
+            return None if holder is None else str(holder["user_id"])
+        return None
 
     def _release_phone(self, user_id: str, index: str) -> dict[str, Any]:
         """The write that lets go of `index`: the owner item if this user owns it, else the claim."""

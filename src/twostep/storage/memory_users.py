@@ -9,7 +9,8 @@ from datetime import datetime
 from twostep.domain.errors import AccountExists
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.identity import E164
-from twostep.domain.models import Challenge, Page, User
+from twostep.domain.models import Challenge, EmailCollision, Page, User
+from twostep.storage.email_upgrade import canonicalise
 from twostep.storage.memory_factors import MemoryFactors
 from twostep.storage.memory_sessions import MemorySessions
 
@@ -60,6 +61,24 @@ class MemoryUsers(MemorySessions, MemoryFactors):
 
     def get_user(self, user_id: str) -> User | None:
         return self._users.get(user_id)
+
+    def canonicalise_emails(self) -> list[EmailCollision]:
+        with self._lock:
+            users = sorted(self._users.values(), key=lambda user: (user.created_at, user.id))
+            return canonicalise([(user.id, user.email) for user in users], self._move_email)
+
+    def _move_email(self, user_id: str, stored: str, canonical: str) -> str | None:
+        with self._lock:
+            user = self._users.get(user_id)
+            if user is None or user.email != stored:
+                return None
+            holder = self._emails.get(canonical)
+            if holder is not None:
+                return holder
+            self._emails.pop(stored, None)
+            self._emails[canonical] = user_id
+            self._users[user_id] = replace(user, email=canonical)
+            return None
 
     def find_user_by_email(self, email: str) -> User | None:
         with self._lock:

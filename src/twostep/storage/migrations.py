@@ -11,7 +11,8 @@ How to add a table, column or index (never edit a landed step, never edit `schem
      PostgreSQL: `timestamptz`, `bigint`, `text`). Prefer `IF NOT EXISTS`, so a step also suits a database
      that already has the object. A SQLite step that needs to look first (SQLite cannot drop a constraint,
      so it rebuilds the table) may be a function of the connection instead (see step 2); it runs in
-     the migration transaction, so it must not commit.
+     the migration transaction, so it must not commit. A step over rows (step 21) is a function in both
+     dialects.
   2. Two branches that both add step N + 1 conflict here on merge: the second to merge renumbers its step.
   3. The conformance suite (`tests/contract`) creates every database through these steps;
      `tests/storage/test_migrations.py` upgrades a version-1 database and checks no row is lost.
@@ -22,8 +23,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from twostep.domain.errors import StorageUnavailable
+from twostep.storage import postgres_emails, sqlite_users
 from twostep.storage.purge_sql import EXPIRY_INDEXES, POSTGRES_INDEXES, SQLITE_INDEXES
 from twostep.storage.schema_deliveries import POSTGRES_DELIVERIES, SQLITE_DELIVERIES
 from twostep.storage.schema_factors import POSTGRES_FACTORS, REGISTRATIONS_INDEX, SQLITE_FACTORS
@@ -31,13 +34,16 @@ from twostep.storage.schema_idempotency import POSTGRES_IDEMPOTENCY, SQLITE_IDEM
 from twostep.storage.schema_v1 import POSTGRES_V1, SQLITE_V1
 from twostep.storage.sqlite_users import add_challenge_email, upgrade_users
 
+if TYPE_CHECKING:  # every SQLite server imports the steps; only PostgreSQL's load psycopg
+    import psycopg
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
     name: str
     sqlite: str | Callable[[sqlite3.Connection], None]
-    postgres: str
+    postgres: str | Callable[[psycopg.Connection[Any]], None]
 
 
 STEPS: tuple[Migration, ...] = (
@@ -212,6 +218,14 @@ UPDATE challenges SET channel = 'email' WHERE email IS NOT NULL;
         # Partial: the sign-in ceremonies, nearly all the rows, are not indexed, so they cost no more to add.
         sqlite=REGISTRATIONS_INDEX,
         postgres=REGISTRATIONS_INDEX,
+    ),
+    Migration(
+        21,
+        "addresses stored by 0.1.0 (lower-cased only: a Unicode domain, a decomposed name) in the canonical"
+        " form every lookup uses, so their accounts are found again; two accounts with one canonical"
+        " address are both kept and logged (storage/email_upgrade.py)",
+        sqlite=sqlite_users.canonicalise_older_emails,
+        postgres=postgres_emails.canonicalise_older_emails,
     ),
 )
 

@@ -296,8 +296,11 @@ class PostgresConnections:
             applied = {int(row["version"]) for row in conn.execute("SELECT version FROM schema_migrations")}
             steps = pending(applied)
             for step in steps:
-                # Several statements: allowed without parameters, never as one prepared statement.
-                conn.execute(step.postgres, prepare=False)
+                if callable(step.postgres):  # a step over rows (step 21), in this transaction
+                    step.postgres(conn)
+                else:
+                    # Several statements: allowed without parameters, never as one prepared statement.
+                    conn.execute(step.postgres, prepare=False)
                 conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (step.version,))
         return [step.version for step in steps]
 

@@ -14,9 +14,10 @@ import psycopg
 from twostep.domain.errors import AccountExists
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.identity import E164
-from twostep.domain.models import Page, User
+from twostep.domain.models import EmailCollision, Page, User
 from twostep.storage.challenges_sql import ERASE_CHALLENGES_OF_USER
 from twostep.storage.postgres_connection import Row
+from twostep.storage.postgres_emails import canonicalise_emails
 from twostep.storage.postgres_factors import ERASE_FACTORS_OF_USER
 from twostep.storage.postgres_sessions import PostgresSessionOps
 from twostep.storage.sql_accounts import (
@@ -114,6 +115,10 @@ class PostgresUsers(PostgresSessionOps):
 
     def find_user_by_email(self, email: str) -> User | None:
         return user_of(self._one("SELECT * FROM users WHERE email = %s", (email,)))
+
+    def canonicalise_emails(self) -> list[EmailCollision]:
+        with self._guard() as conn, conn.transaction():
+            return canonicalise_emails(conn)
 
     def find_user_signing_in(self, email: str) -> tuple[User | None, EnrolledFactors | None]:
         row = self._one(FIND_SIGNING_IN.format(p="%s", id='users.id COLLATE "default"'), (email,))

@@ -15,7 +15,16 @@ from datetime import datetime
 from twostep.domain.errors import AccountExists
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.identity import E164
-from twostep.domain.models import AuditEvent, Challenge, Message, OutboxEntry, Page, RefreshToken, User
+from twostep.domain.models import (
+    AuditEvent,
+    Challenge,
+    EmailCollision,
+    Message,
+    OutboxEntry,
+    Page,
+    RefreshToken,
+    User,
+)
 from twostep.domain.ports import Counter, KeyRecord, PurgeRules
 from twostep.domain.receipts import Delivery
 from twostep.storage.challenges_sql import ERASE_CHALLENGES_OF_USER, challenge_values
@@ -42,6 +51,7 @@ from twostep.storage.sqlite_deliveries import SqliteDeliveries
 from twostep.storage.sqlite_factors import SqliteFactors
 from twostep.storage.sqlite_idempotency import SqliteIdempotency
 from twostep.storage.sqlite_sessions import INSERT_TOKEN, SqliteSessionOps, token_row
+from twostep.storage.sqlite_users import canonicalise_emails
 
 PUT_CHALLENGE = (
     "INSERT OR REPLACE INTO challenges (id, purpose, subject, phone, code_hmac, created_at, expires_at,"
@@ -140,6 +150,11 @@ class SqliteStorage(
 
     def find_user_by_email(self, email: str) -> User | None:
         return self._user(self._one("SELECT * FROM users WHERE email = ?", (email,)))
+
+    def canonicalise_emails(self) -> list[EmailCollision]:
+        with self._transaction() as conn:
+            collisions = canonicalise_emails(conn)
+        return collisions
 
     def find_user_signing_in(self, email: str) -> tuple[User | None, EnrolledFactors | None]:
         row = self._one(FIND_SIGNING_IN.format(p="?", id="users.id"), (email,))
