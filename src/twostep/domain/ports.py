@@ -257,6 +257,18 @@ class SessionStore(Protocol):
         """Sessions revoked at or after `since` (a short window: the access-token lifetime)."""
         ...
 
+    def end_sessions(
+        self, user_id: str, now: datetime, live_after: datetime, keep: str | None = None
+    ) -> list[str]:
+        """End every session of the user that is not revoked and expires after `live_after`, except
+        `keep`, as `revoke_family` ends one (its tokens stop working, it is marked revoked at `now` and
+        put on the revocation list); the ids of those it ended.
+
+        In a number of storage requests that does not grow with each session: one transaction on SQLite,
+        one statement on PostgreSQL (a session stored by a sign-in that commits first is ended, one that
+        commits after stays), on DynamoDB the Query pages plus one transaction per `END_BATCH` sessions."""
+        ...
+
 
 class MessageStore(Protocol):
     def add_message(self, message: Message) -> None: ...

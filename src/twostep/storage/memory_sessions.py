@@ -129,6 +129,20 @@ class MemorySessions(MemoryCounters, MemoryAudit):
             ]
         return sorted(live, key=lambda s: (s.created_at, s.id), reverse=True)
 
+    def end_sessions(
+        self, user_id: str, now: datetime, live_after: datetime, keep: str | None = None
+    ) -> list[str]:
+        with self._lock:
+            ending = {s.id for s in self.list_sessions(user_id, live_after) if s.id != keep}
+            # One pass over the tokens for every session (`revoke_family` makes one per session).
+            for token_hash, token in self._refresh.items():
+                if token.family_id in ending and token.revoked_at is None:
+                    self._refresh[token_hash] = replace(token, revoked_at=now)
+            for session_id in ending:
+                self._sessions[session_id] = replace(self._sessions[session_id], revoked_at=now)
+                self._revocations[session_id] = now
+            return sorted(ending)
+
     def list_revocations(self, since: datetime) -> list[Revocation]:
         with self._lock:
             return [Revocation(sid, at) for sid, at in self._revocations.items() if at >= since]

@@ -23,6 +23,16 @@ INSERT_REFRESH = (
     " family_expires_at, amr, used_at, revoked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 
+END_SESSIONS = (
+    "WITH ended AS (UPDATE sessions SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL"
+    " AND expires_at > %s AND id IS DISTINCT FROM %s::text RETURNING id),"
+    " listed AS (INSERT INTO revocations (session_id, revoked_at) SELECT id, %s FROM ended"
+    " ON CONFLICT (session_id) DO UPDATE SET revoked_at = excluded.revoked_at),"
+    " tokens AS (UPDATE refresh_tokens SET revoked_at = %s WHERE revoked_at IS NULL"
+    " AND family_id IN (SELECT id FROM ended))"
+    " SELECT id FROM ended"
+)
+
 
 def refresh_row(t: RefreshToken) -> tuple[object, ...]:
     return (
@@ -196,6 +206,14 @@ class PostgresSessionOps(PostgresConnections):
                 (now, family_id),
             )
         return bool(listed == 1)
+
+    def end_sessions(
+        self, user_id: str, now: datetime, live_after: datetime, keep: str | None = None
+    ) -> list[str]:
+        # One statement, one snapshot: a session is marked, listed and its tokens revoked together, and one
+        # a sign-in commits meanwhile is left whole (one transaction per session made 3,000 round trips).
+        rows = self._all(END_SESSIONS, (now, user_id, live_after, keep, now, now))
+        return [str(row["id"]) for row in rows]
 
     def _end_sessions_of(self, conn: psycopg.Connection[Row], user_id: str, now: datetime) -> None:
         """Inside a transaction: list, revoke and strip the client details of every session of a user."""
