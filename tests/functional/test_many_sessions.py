@@ -1,5 +1,6 @@
 """An account with many sessions (a script that signs in again and again, a shared kiosk account): ending
-them all costs a few storage requests, not one write transaction per session.
+them all costs a few storage requests, not one write transaction per session, and listing them answers a
+page at a time.
 
 Before, `DELETE /sessions` (and a password change or reset, a lock, a number change, a deletion) ended the
 sessions one by one: one SQLite write transaction each (3,000 sessions held the write lock 1.56 s while
@@ -33,10 +34,10 @@ def sqlite_client(make_container: Callable[..., Container]) -> Iterator[tuple[Te
         yield client, container
 
 
-def _more_sessions(container: Container, clock: FixedClock, user_id: str) -> list[Session]:
+def _more_sessions(container: Container, clock: FixedClock, user_id: str, count: int = MANY) -> list[Session]:
     now = clock.now()
     sessions = []
-    for _ in range(MANY):
+    for _ in range(count):
         session = make_session(
             user_id, created_at=now, auth_time=now, last_used_at=now, expires_at=now + timedelta(days=1)
         )
@@ -67,3 +68,28 @@ def test_signing_out_everywhere_else_is_one_write_however_many_sessions(
     assert client.post("/token/refresh", json={"refreshToken": other["refreshToken"]}).status_code == 401
     assert client.get("/hello", headers=bearer(mine)).status_code == 200
     assert [s["current"] for s in client.get("/sessions", headers=bearer(mine)).json()["sessions"]] == [True]
+
+
+def test_the_session_list_answers_a_page_of_100_and_a_cursor_for_the_rest(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    """`GET /sessions` answered every live session in one answer, however many (3,000 took 112 ms)."""
+    register(client)
+    mine = sign_in(client, container)
+    user_id = container.keys.verifier().verify(mine["accessToken"]).sub
+    clock.advance(1)
+    _more_sessions(container, clock, user_id, 104)
+
+    first = client.get("/sessions", headers=bearer(mine))
+    assert first.status_code == 200 and len(first.json()["sessions"]) == 100
+    listed = [s["id"] for s in first.json()["sessions"]]
+    cursor = first.json()["nextCursor"]
+    while cursor:
+        page = client.get("/sessions", params={"cursor": cursor, "limit": 3}, headers=bearer(mine)).json()
+        listed += [s["id"] for s in page["sessions"]]
+        cursor = page["nextCursor"]
+    assert len(listed) == len(set(listed)) == 105
+    assert listed[-1] == container.keys.verifier().verify(mine["accessToken"]).sid  # the oldest
+    assert client.get("/sessions", params={"limit": 501}, headers=bearer(mine)).status_code == 422
+    bad = client.get("/sessions", params={"cursor": "nonsense"}, headers=bearer(mine))
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_input"

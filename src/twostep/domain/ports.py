@@ -253,6 +253,14 @@ class SessionStore(Protocol):
         """The user's sessions that are neither revoked nor expired, newest first."""
         ...
 
+    def page_sessions(
+        self, user_id: str, now: datetime, limit: int, cursor: str | None = None
+    ) -> Page[Session]:
+        """`list_sessions` a page at a time: the `limit` newest after `cursor` (a page's `next_cursor`).
+
+        Raises: InvalidInput (a cursor no page gave)."""
+        ...
+
     def list_revocations(self, since: datetime) -> list[Revocation]:
         """Sessions revoked at or after `since` (a short window: the access-token lifetime)."""
         ...

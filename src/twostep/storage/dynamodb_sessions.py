@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from twostep.domain.models import AuditEvent, RefreshToken, Revocation, Session, User
+from twostep.domain.models import AuditEvent, Page, RefreshToken, Revocation, Session, User
 from twostep.storage import dynamodb_codec as codec
+from twostep.storage.cursors import page_of_sessions
 from twostep.storage.dynamodb_base import TableOps
 from twostep.storage.dynamodb_client import (
     ConditionFailed,
@@ -136,6 +137,13 @@ class SessionOps(TableOps):
         )
         live = [s for s in map(session, items) if s.revoked_at is None and s.expires_at > now]
         return sorted(live, key=lambda s: (s.created_at, s.id), reverse=True)
+
+    def page_sessions(
+        self, user_id: str, now: datetime, limit: int, cursor: str | None = None
+    ) -> Page[Session]:
+        # The session items are keyed by id, not by time: the account's are read (a Query page per 1,000)
+        # and one page of them answered.
+        return page_of_sessions(self.list_sessions(user_id, now), limit, cursor)
 
     def list_revocations(self, since: datetime) -> list[Revocation]:
         return read_revocations(self._calls, self._table, since)

@@ -9,7 +9,17 @@ from dataclasses import replace
 from datetime import datetime
 
 from twostep.domain.counter_batch import CounterChange, Unless, check_unlimited
-from twostep.domain.models import AuditEvent, Challenge, CodeUse, RefreshToken, Revocation, Session, User
+from twostep.domain.models import (
+    AuditEvent,
+    Challenge,
+    CodeUse,
+    Page,
+    RefreshToken,
+    Revocation,
+    Session,
+    User,
+)
+from twostep.storage.cursors import page_of_sessions
 from twostep.storage.memory_audit import MemoryAudit
 from twostep.storage.memory_challenges import usable_by
 from twostep.storage.memory_counters import MemoryCounters
@@ -142,6 +152,11 @@ class MemorySessions(MemoryCounters, MemoryAudit):
                 self._sessions[session_id] = replace(self._sessions[session_id], revoked_at=now)
                 self._revocations[session_id] = now
             return sorted(ending)
+
+    def page_sessions(
+        self, user_id: str, now: datetime, limit: int, cursor: str | None = None
+    ) -> Page[Session]:
+        return page_of_sessions(self.list_sessions(user_id, now), limit, cursor)
 
     def list_revocations(self, since: datetime) -> list[Revocation]:
         with self._lock:

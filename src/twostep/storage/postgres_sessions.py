@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from twostep.domain.counter_batch import CounterChange, Unless, check_unlimited
-from twostep.domain.models import AuditEvent, CodeUse, RefreshToken, Revocation, Session, User
+from twostep.domain.models import AuditEvent, CodeUse, Page, RefreshToken, Revocation, Session, User
 from twostep.storage.challenges_sql import use_code_sql, use_code_values
+from twostep.storage.cursors import parse_message_cursor, session_cursor
 from twostep.storage.postgres_connection import PostgresConnections, Row
 from twostep.storage.postgres_counters import counter_source_parameters, upsert_counters
 from twostep.storage.sql_accounts import unchanged_account_sql, unchanged_account_values
@@ -23,6 +24,14 @@ INSERT_REFRESH = (
     " family_expires_at, amr, used_at, revoked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 
+LIVE_SESSIONS = (
+    "SELECT * FROM sessions WHERE user_id = %s AND revoked_at IS NULL AND expires_at > %s"
+    " ORDER BY created_at DESC, id DESC LIMIT %s"
+)
+LIVE_SESSIONS_AFTER = (
+    "SELECT * FROM sessions WHERE user_id = %s AND revoked_at IS NULL AND expires_at > %s"
+    " AND (created_at, id) < (%s, %s) ORDER BY created_at DESC, id DESC LIMIT %s"
+)
 END_SESSIONS = (
     "WITH ended AS (UPDATE sessions SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL"
     " AND expires_at > %s AND id IS DISTINCT FROM %s::text RETURNING id),"
@@ -180,6 +189,18 @@ class PostgresSessionOps(PostgresConnections):
             (user_id, now),
         )
         return [s for s in map(_session, rows) if s is not None]
+
+    def page_sessions(
+        self, user_id: str, now: datetime, limit: int, cursor: str | None = None
+    ) -> Page[Session]:
+        if cursor:
+            seconds, session_id = parse_message_cursor(cursor)
+            created = datetime.fromtimestamp(seconds, tz=UTC)  # exact to the microsecond it was made from
+            rows = self._all(LIVE_SESSIONS_AFTER, (user_id, now, created, session_id, limit + 1))
+        else:
+            rows = self._all(LIVE_SESSIONS, (user_id, now, limit + 1))
+        items = [s for s in map(_session, rows[:limit]) if s is not None]
+        return Page(items, session_cursor(items[-1]) if len(rows) > limit else None)
 
     def list_revocations(self, since: datetime) -> list[Revocation]:
         rows = self._all("SELECT session_id, revoked_at FROM revocations WHERE revoked_at >= %s", (since,))
