@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from twostep.domain.models import AuditEvent, Page, RefreshToken, Revocation, Session, User
@@ -28,6 +28,8 @@ from twostep.storage.dynamodb_client import (
 from twostep.storage.dynamodb_revocations import read_revocations, revocation_item
 
 END_BATCH = 33  # sessions `end_sessions` ends per transaction: three items each of the 100 one holds
+FORGET_BATCH = 100  # session items a deletion strips of their client details per transaction
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # `end_sessions` after it: every session not ended, expired too
 SESSION_AUDITS = 95  # a TransactWriteItems holds 100 items; a session takes 4, its account's check 1
 
 
@@ -221,6 +223,26 @@ class SessionOps(TableOps):
             },
         ]
 
+    def _end_every_session_of(self, user_id: str, now: datetime) -> None:
+        """A deletion's end of every session, expired ones too, and of what they said about devices
+        (client, truncated IP), in batches: one request per session (three per family) made 24,000 of an
+        account with 3,000 sessions, its deletion running this twice. A family no session item shows
+        ended (one from before session items) is ended on its own."""
+        self.end_sessions(user_id, now, EPOCH)
+        items = self._query_all(
+            "PK = :p AND begins_with(SK, :s)",
+            {":p": f"USER#{user_id}", ":s": "SESSION#"},
+            ConsistentRead=True,
+        )
+        ended = {item["session_id"] for item in items if item.get("revoked_at") is not None}
+        families = self._query_all(
+            "PK = :p AND begins_with(SK, :f)", {":p": f"USER#{user_id}", ":f": "FAMILY#"}, ConsistentRead=True
+        )
+        for family in families:
+            if family["family_id"] not in ended:
+                self.revoke_family(family["family_id"], now)
+        self._forget_session_details(user_id)
+
     def _forget_session_details(self, user_id: str) -> None:
         """Drop what a deleted user's sessions said about their devices (client, truncated IP)."""
         items = self._query_all(
@@ -228,10 +250,17 @@ class SessionOps(TableOps):
             {":p": f"USER#{user_id}", ":s": "SESSION#"},
             ConsistentRead=True,
         )
-        for item in items:
-            self._calls.call(
-                "update_item",
-                TableName=self._table,
-                Key=key(item["PK"], item["SK"]),
-                UpdateExpression="REMOVE client, ip",
+        telling = [item for item in items if item.get("client") is not None or item.get("ip") is not None]
+        for start in range(0, len(telling), FORGET_BATCH):
+            self._transact(
+                *(
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": key(item["PK"], item["SK"]),
+                            "UpdateExpression": "REMOVE client, ip",
+                        }
+                    }
+                    for item in telling[start : start + FORGET_BATCH]
+                )
             )
