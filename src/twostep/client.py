@@ -305,11 +305,17 @@ class TwoStepClient(_Closeable):
         return self._call("POST", "/messages", Message.of, json={"content": content}, token=token)
 
     def sessions(self, access_token: str | None = None) -> list[SessionInfo]:
-        """Where this user is signed in, newest first; `current` marks this client's session."""
+        """Where this user is signed in, newest first (every page); `current` marks this client's session."""
         token = access_token or self._tokens().access_token
-        return self._call(
-            "GET", "/sessions", lambda data: [SessionInfo.of(i) for i in data["sessions"]], token=token
-        )
+        sessions: list[SessionInfo] = []
+        cursor: str | None = None
+        while True:
+            params = {"cursor": cursor} if cursor else {}
+            page = self._call("GET", "/sessions", lambda data: data, token=token, params=params)
+            sessions += [SessionInfo.of(item) for item in page["sessions"]]
+            cursor = page.get("nextCursor")
+            if not cursor:
+                return sessions
 
     def end_session(self, session_id: str, access_token: str | None = None) -> None:
         token = access_token or self._tokens().access_token

@@ -47,3 +47,30 @@ def test_a_deletion_that_failed_part_way_is_run_again_to_the_end(
         kept = storage.get_session(user.id, session.id)
         assert kept is None or (kept.client is None and kept.ip is None and kept.revoked_at is not None)
     assert {r.session_id for r in storage.list_revocations(NOW)} == {s.id for s in sessions}
+
+
+def test_a_deletion_ends_and_forgets_many_sessions_in_batches(
+    storage: DynamoDbStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, each pass of a deletion (it makes two) ended the sessions family by family (a read, a
+    transaction and an update each) and stripped their client details one update each: 40 sessions took
+    some 330 requests, 3,000 some 24,000. Now the writes go 33 sessions (100 details) a transaction."""
+    user = make_user()
+    storage.add_user(user)
+    sessions = [started(storage, user.id) for _ in range(40)]
+    calls: list[str] = []
+    original = storage._calls.call
+
+    def counted(operation: str, **kwargs: object) -> object:
+        calls.append(operation)
+        return original(operation, **kwargs)
+
+    monkeypatch.setattr(storage._calls, "call", counted)
+    assert storage.delete_user(user.id, NOW)
+    per_session = [c for c in calls if c in ("get_item", "update_item")]
+    counts = {c: calls.count(c) for c in set(calls)}
+    assert calls.count("transact_write_items") <= 6 and len(per_session) <= 3, counts
+    for session in sessions:
+        kept = storage.get_session(user.id, session.id)
+        assert kept is not None and kept.client is None and kept.ip is None and kept.revoked_at == NOW
+    assert {r.session_id for r in storage.list_revocations(NOW)} == {s.id for s in sessions}

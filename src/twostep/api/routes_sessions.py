@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep, RecentClaimsDep
@@ -17,11 +17,26 @@ router = APIRouter(tags=["sessions"], route_class=DeferredRoute)
 SessionId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 
 
-@router.get("/sessions", response_model=SessionListOut, responses=errors(401, 503), openapi_extra=BEARER)
-def list_sessions(claims: ClaimsDep, container: ContainerDep) -> SessionListOut:
-    """Your signed-in sessions, newest first; `current` marks the one asking."""
-    sessions = container.sessions.list(claims.sub)
-    return SessionListOut(sessions=[SessionOut.of(s, claims.sid) for s in sessions])
+# A page holds every session of all but unusual accounts (a script signing in again and again).
+SESSIONS_PAGE = 100
+SESSIONS_PAGE_MAX = 500
+
+
+@router.get(
+    "/sessions", response_model=SessionListOut, responses=errors(400, 401, 422, 503), openapi_extra=BEARER
+)
+def list_sessions(
+    claims: ClaimsDep,
+    container: ContainerDep,
+    limit: Annotated[int, Query(ge=1, le=SESSIONS_PAGE_MAX)] = SESSIONS_PAGE,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+) -> SessionListOut:
+    """Your signed-in sessions, newest first, `limit` at a time (100 unless asked); `current` marks the one
+    asking. Pass `nextCursor` back as `cursor` for older ones."""
+    page = container.sessions.page(claims.sub, limit, cursor)
+    return SessionListOut(
+        sessions=[SessionOut.of(s, claims.sid) for s in page.items], nextCursor=page.next_cursor
+    )
 
 
 @router.delete(

@@ -33,6 +33,9 @@ class SessionOut(ApiModel):
 
 class SessionListOut(ApiModel):
     sessions: list[SessionOut]
+    nextCursor: str | None = Field(
+        default=None, description="More sessions follow: pass it back as `cursor` for the next page."
+    )
 
 
 class SessionsEndedOut(ApiModel):

@@ -261,8 +261,28 @@ class SessionStore(Protocol):
         """The user's sessions that are neither revoked nor expired, newest first."""
         ...
 
+    def page_sessions(
+        self, user_id: str, now: datetime, limit: int, cursor: str | None = None
+    ) -> Page[Session]:
+        """`list_sessions` a page at a time: the `limit` newest after `cursor` (a page's `next_cursor`).
+
+        Raises: InvalidInput (a cursor no page gave)."""
+        ...
+
     def list_revocations(self, since: datetime) -> list[Revocation]:
         """Sessions revoked at or after `since` (a short window: the access-token lifetime)."""
+        ...
+
+    def end_sessions(
+        self, user_id: str, now: datetime, live_after: datetime, keep: str | None = None
+    ) -> list[str]:
+        """End every session of the user that is not revoked and expires after `live_after`, except
+        `keep`, as `revoke_family` ends one (its tokens stop working, it is marked revoked at `now` and
+        put on the revocation list); the ids of those it ended.
+
+        In a number of storage requests that does not grow with each session: one transaction on SQLite,
+        one statement on PostgreSQL (a session stored by a sign-in that commits first is ended, one that
+        commits after stays), on DynamoDB the Query pages plus one transaction per `END_BATCH` sessions."""
         ...
 
 

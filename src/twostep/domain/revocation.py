@@ -88,10 +88,11 @@ class RevocationList:
             self.refresh()
         return session_id in self._revoked
 
-    def note(self, session_id: str) -> None:
-        """A session this process just revoked: refused here at once, before storage is read again."""
+    def note(self, *session_ids: str) -> None:
+        """Sessions this process just revoked: refused here at once, before storage is read again."""
+        now = self._clock.now()
         with self._lock:
-            self._revoked = {**self._revoked, session_id: self._clock.now()}
+            self._revoked = {**self._revoked, **dict.fromkeys(session_ids, now)}
 
     def refresh(self) -> None:
         """Read what storage added since the last read (one reader at a time; others use the last list).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import NotFound
-from twostep.domain.models import NO_CONTEXT, RequestContext, Session
+from twostep.domain.models import NO_CONTEXT, Page, RequestContext, Session
 from twostep.domain.ports import SessionStore
 from twostep.services.audit import AuditService
 from twostep.services.tokens import TokenService
@@ -25,9 +25,13 @@ class SessionService:
     ) -> None:
         self._store, self._tokens, self._audit, self._clock = store, tokens, audit, clock
 
-    def list(self, user_id: str) -> list[Session]:
-        """The user's live sessions, newest first."""
-        return self._store.list_sessions(user_id, self._clock.now())
+    def page(self, user_id: str, limit: int, cursor: str | None = None) -> Page[Session]:
+        """The user's live sessions a page at a time, newest first.
+
+        Raises:
+            InvalidInput: a cursor no page gave.
+        """
+        return self._store.page_sessions(user_id, self._clock.now(), limit, cursor)
 
     def end(self, user_id: str, session_id: str, ctx: RequestContext = NO_CONTEXT) -> None:
         """End one of the user's sessions (ending one already ended succeeds).
@@ -47,11 +51,6 @@ class SessionService:
 
         Their access tokens are refused within the revocation list's refresh time.
         """
-        ended = 0
-        # Sessions that ended within the grace too: their last access token may still be accepted.
-        since = self._clock.now() - self._tokens.ended_sessions_grace
-        for session in self._store.list_sessions(user_id, since):
-            if session.id != keep and self._tokens.end_session(session.id):
-                ended += 1
+        ended = len(self._tokens.end_sessions(user_id, keep))
         self._audit.record("sessions_ended", ctx=ctx, user_id=user_id, count=str(ended), reason=reason)
         return ended

@@ -197,6 +197,15 @@ class TokenService:
         self.revocations.note(session_id)
         return ended
 
+    def end_sessions(self, user_id: str, keep: str | None = None) -> list[str]:
+        """End every live session of the user but `keep`, in a few storage requests, and list them here
+        (see `end_session`); the ids of those ended. Sessions that ended within `ended_sessions_grace`
+        too: their last access token may still be accepted."""
+        now = self._clock.now()
+        ended = self._sessions.end_sessions(user_id, now, now - self.ended_sessions_grace, keep)
+        self.revocations.note(*ended)
+        return ended
+
     def authenticate(self, access_token: str | None) -> AccessClaims:
         """The claims of a valid token of a session that is still on.
 

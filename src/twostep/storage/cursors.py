@@ -1,13 +1,27 @@
-"""Opaque page cursors for the message board, shared by every storage adapter."""
+"""Opaque page cursors for the message board and an account's sessions, shared by every storage adapter."""
 
 from __future__ import annotations
 
 from twostep.domain.errors import InvalidInput
-from twostep.domain.models import Message
+from twostep.domain.models import Message, Page, Session
 
 
 def message_cursor(message: Message) -> str:
     return f"{message.created_at.timestamp()!r}~{message.id}"
+
+
+def session_cursor(session: Session) -> str:
+    """The same shape as a message's: the session's start and its id, newest first."""
+    return f"{session.created_at.timestamp()!r}~{session.id}"
+
+
+def page_of_sessions(newest_first: list[Session], limit: int, cursor: str | None) -> Page[Session]:
+    """The page of `limit` after `cursor` from every live session in hand, newest first (memory, DynamoDB)."""
+    if cursor:
+        created, session_id = parse_message_cursor(cursor)
+        newest_first = [s for s in newest_first if (s.created_at.timestamp(), s.id) < (created, session_id)]
+    items = newest_first[:limit]
+    return Page(items, session_cursor(items[-1]) if len(newest_first) > limit else None)
 
 
 def parse_message_cursor(cursor: str) -> tuple[float, str]:

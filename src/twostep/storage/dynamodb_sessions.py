@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from twostep.domain.models import AuditEvent, RefreshToken, Revocation, Session, User
+from twostep.domain.models import AuditEvent, Page, RefreshToken, Revocation, Session, User
 from twostep.storage import dynamodb_codec as codec
+from twostep.storage.cursors import page_of_sessions
 from twostep.storage.dynamodb_base import TableOps
 from twostep.storage.dynamodb_client import (
     ConditionFailed,
@@ -26,6 +27,9 @@ from twostep.storage.dynamodb_client import (
 )
 from twostep.storage.dynamodb_revocations import read_revocations, revocation_item
 
+END_BATCH = 33  # sessions `end_sessions` ends per transaction: three items each of the 100 one holds
+FORGET_BATCH = 100  # session items a deletion strips of their client details per transaction
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # `end_sessions` after it: every session not ended, expired too
 SESSION_AUDITS = 95  # a TransactWriteItems holds 100 items; a session takes 4, its account's check 1
 
 
@@ -136,6 +140,13 @@ class SessionOps(TableOps):
         live = [s for s in map(session, items) if s.revoked_at is None and s.expires_at > now]
         return sorted(live, key=lambda s: (s.created_at, s.id), reverse=True)
 
+    def page_sessions(
+        self, user_id: str, now: datetime, limit: int, cursor: str | None = None
+    ) -> Page[Session]:
+        # The session items are keyed by id, not by time: the account's are read (a Query page per 1,000)
+        # and one page of them answered.
+        return page_of_sessions(self.list_sessions(user_id, now), limit, cursor)
+
     def list_revocations(self, since: datetime) -> list[Revocation]:
         return read_revocations(self._calls, self._table, since)
 
@@ -169,6 +180,69 @@ class SessionOps(TableOps):
             )
         return ended
 
+    def end_sessions(
+        self, user_id: str, now: datetime, live_after: datetime, keep: str | None = None
+    ) -> list[str]:
+        # A transaction per `END_BATCH` sessions (one per session, plus a read and a write, made 9,000
+        # requests of 3,000 sessions). A batch that meets a session ended meanwhile writes nothing and
+        # goes session by session, so the answer counts only what this call ended.
+        ending = [s for s in self.list_sessions(user_id, live_after) if s.id != keep]
+        ended: list[str] = []
+        for start in range(0, len(ending), END_BATCH):
+            batch = ending[start : start + END_BATCH]
+            try:
+                self._transact(*(item for s in batch for item in self._ending_items(s, now)))
+                ended += [s.id for s in batch]
+            except ConditionFailed:
+                ended += [s.id for s in batch if self.revoke_family(s.id, now)]
+        return ended
+
+    def _ending_items(self, s: Session, now: datetime) -> list[dict[str, Any]]:
+        """What `revoke_family` writes for a live session, as transaction items: its family's mark, its
+        revocation-list entry and its own mark, which holds only while no one else ended it."""
+        at = serialize({":now": to_number(now)})
+        return [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": key(f"FAMILY#{s.id}", "FAMILY"),
+                    "UpdateExpression": "SET revoked_at = :now",
+                    "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(revoked_at)",
+                    "ExpressionAttributeValues": at,
+                }
+            },
+            self._tput(revocation_item(s.id, now)),
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": key(f"USER#{s.user_id}", f"SESSION#{s.id}"),
+                    "UpdateExpression": "SET revoked_at = :now",
+                    "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(revoked_at)",
+                    "ExpressionAttributeValues": at,
+                }
+            },
+        ]
+
+    def _end_every_session_of(self, user_id: str, now: datetime) -> None:
+        """A deletion's end of every session, expired ones too, and of what they said about devices
+        (client, truncated IP), in batches: one request per session (three per family) made 24,000 of an
+        account with 3,000 sessions, its deletion running this twice. A family no session item shows
+        ended (one from before session items) is ended on its own."""
+        self.end_sessions(user_id, now, EPOCH)
+        items = self._query_all(
+            "PK = :p AND begins_with(SK, :s)",
+            {":p": f"USER#{user_id}", ":s": "SESSION#"},
+            ConsistentRead=True,
+        )
+        ended = {item["session_id"] for item in items if item.get("revoked_at") is not None}
+        families = self._query_all(
+            "PK = :p AND begins_with(SK, :f)", {":p": f"USER#{user_id}", ":f": "FAMILY#"}, ConsistentRead=True
+        )
+        for family in families:
+            if family["family_id"] not in ended:
+                self.revoke_family(family["family_id"], now)
+        self._forget_session_details(user_id)
+
     def _forget_session_details(self, user_id: str) -> None:
         """Drop what a deleted user's sessions said about their devices (client, truncated IP)."""
         items = self._query_all(
@@ -176,10 +250,17 @@ class SessionOps(TableOps):
             {":p": f"USER#{user_id}", ":s": "SESSION#"},
             ConsistentRead=True,
         )
-        for item in items:
-            self._calls.call(
-                "update_item",
-                TableName=self._table,
-                Key=key(item["PK"], item["SK"]),
-                UpdateExpression="REMOVE client, ip",
+        telling = [item for item in items if item.get("client") is not None or item.get("ip") is not None]
+        for start in range(0, len(telling), FORGET_BATCH):
+            self._transact(
+                *(
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": key(item["PK"], item["SK"]),
+                            "UpdateExpression": "REMOVE client, ip",
+                        }
+                    }
+                    for item in telling[start : start + FORGET_BATCH]
+                )
             )

@@ -290,12 +290,4 @@ class UserOps(TableOps):
         return True
 
     def _end_sessions_of(self, user_id: str, now: datetime) -> None:
-        self._revoke_families(user_id, now)
-        self._forget_session_details(user_id)  # type: ignore[attr-defined]
-
-    def _revoke_families(self, user_id: str, now: datetime) -> None:
-        families = self._query_all(
-            "PK = :p AND begins_with(SK, :f)", {":p": f"USER#{user_id}", ":f": "FAMILY#"}, ConsistentRead=True
-        )
-        for family in families:
-            self.revoke_family(family["family_id"], now)  # type: ignore[attr-defined]
+        self._end_every_session_of(user_id, now)  # type: ignore[attr-defined]

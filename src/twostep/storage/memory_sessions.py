@@ -9,7 +9,17 @@ from dataclasses import replace
 from datetime import datetime
 
 from twostep.domain.counter_batch import CounterChange, Unless, check_unlimited
-from twostep.domain.models import AuditEvent, Challenge, CodeUse, RefreshToken, Revocation, Session, User
+from twostep.domain.models import (
+    AuditEvent,
+    Challenge,
+    CodeUse,
+    Page,
+    RefreshToken,
+    Revocation,
+    Session,
+    User,
+)
+from twostep.storage.cursors import page_of_sessions
 from twostep.storage.memory_audit import MemoryAudit
 from twostep.storage.memory_challenges import usable_by
 from twostep.storage.memory_counters import MemoryCounters
@@ -128,6 +138,25 @@ class MemorySessions(MemoryCounters, MemoryAudit):
                 if s.user_id == user_id and s.revoked_at is None and s.expires_at > now
             ]
         return sorted(live, key=lambda s: (s.created_at, s.id), reverse=True)
+
+    def end_sessions(
+        self, user_id: str, now: datetime, live_after: datetime, keep: str | None = None
+    ) -> list[str]:
+        with self._lock:
+            ending = {s.id for s in self.list_sessions(user_id, live_after) if s.id != keep}
+            # One pass over the tokens for every session (`revoke_family` makes one per session).
+            for token_hash, token in self._refresh.items():
+                if token.family_id in ending and token.revoked_at is None:
+                    self._refresh[token_hash] = replace(token, revoked_at=now)
+            for session_id in ending:
+                self._sessions[session_id] = replace(self._sessions[session_id], revoked_at=now)
+                self._revocations[session_id] = now
+            return sorted(ending)
+
+    def page_sessions(
+        self, user_id: str, now: datetime, limit: int, cursor: str | None = None
+    ) -> Page[Session]:
+        return page_of_sessions(self.list_sessions(user_id, now), limit, cursor)
 
     def list_revocations(self, since: datetime) -> list[Revocation]:
         with self._lock:
