@@ -11,6 +11,8 @@ Flowroute's sms-verification answered every refusal with HTTP 400 (its two error
 | expired code | `Expired code` | ExpiredAuthCode | 0 |
 | unknown id (also a used or exhausted code: it deleted those) | `Unknown auth id` | UnknownAuthId | 0 |
 
+An unknown key in the create body is ignored, as it was there.
+
 Refusals it never had (API keys, limits, fraud guard) answer 400 too, with twostep's reason and message,
 and keep `Retry-After` and the RateLimit fields. Failures of a dependency stay 5xx (it answered 500).
 A created code answers `{"message": "Success: Verification code created.", "auth_id"}`, as it did.
