@@ -14,9 +14,12 @@ from fastapi.testclient import TestClient
 from tests.conftest import latest_code
 from twostep.api.verification_app import create_verification_app
 from twostep.container import Container
+from twostep.domain.clock import FixedClock
 
 PHONE = "+14155552671"
 RECIPIENT = "14155552671"
+UNKNOWN = {"message": "Unknown auth id", "reason": "UnknownAuthId", "attempts_left": 0}
+CHECK_USAGE = "Required arguments: 'auth_id' (str), 'code' (int)"
 
 
 @pytest.fixture
@@ -51,14 +54,65 @@ def test_twostep_s_own_keys_still_count_when_the_rest_is_ignored(
     assert bad.status_code == 400 and bad.json()["reason"] == "InvalidAPIUsage"
 
 
+@pytest.mark.parametrize("auth_id", ["", "x" * 121, "a\x01b"])
+def test_a_check_of_an_id_no_code_can_have_is_an_unknown_id(
+    compat: tuple[TestClient, Container], auth_id: str
+) -> None:
+    """Before, an empty `auth_id` (or one too long to create) answered the usage message `InvalidAPIUsage`;
+    Flowroute's service looked it up, found nothing and answered `Unknown auth id`; now so does twostep."""
+    client, _ = compat
+    answer = client.get("/", params={"auth_id": auth_id, "code": "1234"})
+    assert answer.status_code == 400
+    assert answer.json() == UNKNOWN
+
+
+def test_a_bad_code_or_a_repeated_id_stays_a_usage_error(compat: tuple[TestClient, Container]) -> None:
+    """Flowroute's service read the code before the lookup; a repeated `auth_id` is twostep's own refusal."""
+    client, _ = compat
+    for query in ("auth_id=&code=12a4", "auth_id=&code=", "auth_id=a&auth_id=&code=1234", "auth_id="):
+        answer = client.get(f"/?{query}")
+        assert answer.status_code == 400 and answer.json()["reason"] == "InvalidAPIUsage", query
+    assert client.get("/?auth_id=&code=12a4").json()["message"] == CHECK_USAGE
+
+
+def test_an_expired_code_answers_expired_at_every_check(
+    compat: tuple[TestClient, Container], clock: FixedClock
+) -> None:
+    """twostep keeps its own answer here (documented in the guide and the mode's module): Flowroute's
+    service deleted an expired code at its first check, so a second got `Unknown auth id`."""
+    client, container = compat
+    assert (
+        client.post("/", json={"auth_id": "late", "recipient": RECIPIENT, "expiration": 30}).status_code
+        == 200
+    )
+    code = latest_code(container, PHONE)
+    clock.advance(31)
+    for _ in range(2):
+        answer = client.get("/", params={"auth_id": "late", "code": code})
+        assert answer.json() == {"message": "Expired code", "reason": "ExpiredAuthCode", "attempts_left": 0}
+
+
 def guide_rows() -> list[str]:
     guide = (Path(__file__).parents[2] / "docs/guides/migrate-flowroute.md").read_text()
     return [line for line in guide.splitlines() if line.startswith(("| ", "- "))]
 
 
-def test_the_guide_says_flowroute_mode_ignores_unknown_keys() -> None:
+def test_the_guide_says_what_mode_ignores_unknown_keys_and_impossible_ids_are_unknown() -> None:
     """The guide's table promised the usage message for any bad create body, though an unknown key got
     twostep's own message; it now says such a key is ignored in Flowroute mode (what the tests above show)."""
     rows = guide_rows()
     key_row = next(row for row in rows if row.startswith("| a key in the create body"))
     assert "ignored" in key_row.split("|")[3] and "400" in key_row.split("|")[2]
+    unknown_row = next(row for row in rows if row.startswith("| unknown `auth_id`"))
+    assert "empty" in unknown_row and "Unknown auth id" in unknown_row
+
+
+def test_the_guide_lists_the_expired_answer_twostep_keeps() -> None:
+    """A second check of an expired code answers `Expired code` where Flowroute's answered `Unknown auth
+    id`; the guide's table and list of differences did not say so."""
+    rows = guide_rows()
+    expired_row = next(row for row in rows if row.startswith("| expired code"))
+    assert "at every check" in expired_row and "Unknown auth id" in expired_row
+    assert any(
+        row.startswith("- An expired code answers expired") and "Flowroute mode" in row for row in rows
+    )
