@@ -57,7 +57,36 @@ def test_submitted_code_normalisation(raw: object, expected: str) -> None:
     assert normalise_submitted_code(raw, 6) == expected
 
 
-@pytest.mark.parametrize("raw", ["12a4", "", -1, True, None, 1.5, "٣٤٥٦٧٨", "1" * 11])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("\uff10\uff11\uff12\uff13\uff14\uff15", "012345"),
+        ("\u0660\u0661\u0662\u0663", "0123"),
+        (" \u06f4\u06f5\u06f6\u06f7\u06f8\u06f9 ", "456789"),
+        ("\uff1012\u0663", "0123"),
+    ],
+)
+def test_submitted_code_in_any_scripts_digits_is_read_as_ascii(raw: str, expected: str) -> None:
+    """A code typed on a Japanese IME (full-width) or an Arabic or Persian keyboard was refused as not
+    digits by every sign-in code check, while the verification API read it; both fold it now."""
+    assert normalise_submitted_code(raw, 6) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "12a4",
+        "",
+        -1,
+        True,
+        None,
+        1.5,
+        "\u00b2\u00b3\u2074\u2075\u2076\u2077",
+        "\uff11\uff12\uff13\uff41",
+        "\u0661" * 11,
+        "1" * 11,
+    ],
+)
 def test_submitted_code_rejects(raw: object) -> None:
     with pytest.raises(InvalidInput):
         normalise_submitted_code(raw, 6)

@@ -90,6 +90,13 @@ class VerificationCreateRequest(ApiModel):
     locale: LocaleField = None
 
 
+class FlowrouteCreateRequest(VerificationCreateRequest):
+    """The create body in Flowroute compatibility mode: keys it does not know are ignored, as Flowroute's
+    service read `auth_id` and `recipient` and nothing else (callers that send more kept working)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
 class VerificationCreatedOut(ApiModel):
     message: str
     auth_id: str
@@ -218,9 +225,10 @@ def create_verification(
 
 @idempotent("verification", caller=by_tenant)
 def create_verification_flowroute(
-    body: VerificationCreateRequest, container: ContainerDep, ctx: CallerDep
+    body: FlowrouteCreateRequest, container: ContainerDep, ctx: CallerDep
 ) -> FlowrouteCreatedOut:
-    """Create (or replace) the code for `auth_id` and text it (Flowroute compatibility: its body keys only)."""
+    """Create (or replace) the code for `auth_id` and text it (Flowroute compatibility: its answer's keys
+    only, and unknown body keys ignored)."""
     created = create_verification(body, container, ctx)
     return FlowrouteCreatedOut(message=created.message, auth_id=created.auth_id)
 

@@ -81,7 +81,7 @@ class LocaleRequest(StrictBody):
 class VerifyRequest(StrictBody):
     # Strict: a JSON `false` must not become the number 0 (and then the code "000000").
     otp: Annotated[StrictStr, Field(max_length=32)] | Annotated[StrictInt, Field(ge=0, le=9_999_999_999)] = (
-        Field(description="The code; a JSON number is left-padded to the code length.")
+        Field(description="The code (digits of any script); a JSON number is left-padded to the code length.")
     )
     factor: Literal["sms", "totp", "recovery"] | None = Field(
         default=None, description="Which factor the code is from; default: the one the login expects."

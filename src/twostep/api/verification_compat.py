@@ -9,7 +9,11 @@ Flowroute's sms-verification answered every refusal with HTTP 400 (its two error
 | bad check query | `Required arguments: 'auth_id' (str), 'code' (int)` | InvalidAPIUsage | - |
 | wrong code | `Invalid code` | InvalidAuthCode | tries left |
 | expired code | `Expired code` | ExpiredAuthCode | 0 |
-| unknown id (also a used or exhausted code: it deleted those) | `Unknown auth id` | UnknownAuthId | 0 |
+| unknown id (also a used or exhausted code: it deleted those; an id no code can have, empty say) | `Unknown auth id` | UnknownAuthId | 0 |
+
+An unknown key in the create body is ignored, as it was there. An expired code answers `Expired code` at
+every check until it is replaced or purged (Flowroute's deleted it at the first, so a second check got `Unknown auth
+id`): a check counts an attempt in one conditional write and never deletes, and the answer stays true.
 
 Refusals it never had (API keys, limits, fraud guard) answer 400 too, with twostep's reason and message,
 and keep `Retry-After` and the RateLimit fields. Failures of a dependency stay 5xx (it answered 500).
@@ -83,7 +87,7 @@ class FlowrouteCompatRoute(DeferredRoute):
             try:
                 return await handler(request)
             except e.TwoStepError as error:
-                return compat_error(error, request.method)
+                return compat_error(_looked_up(error, request), request.method)
             except RequestValidationError as error:
                 field, problem = _first_issue(error)
                 return compat_error(e.InvalidInput(f"{field}: {problem}", field=field), request.method)
@@ -93,6 +97,20 @@ class FlowrouteCompatRoute(DeferredRoute):
                 raise
 
         return translating_handler
+
+
+def _looked_up(error: e.TwoStepError, request: Request) -> e.TwoStepError:
+    """A check's one `auth_id` that no code can have (empty, over 120 characters, a control character) is
+    an unknown id, as Flowroute's service answered after looking it up and finding nothing; a repeated
+    `auth_id` stays a usage error (`refuse_repeated`)."""
+    if (
+        request.method == "GET"
+        and isinstance(error, e.InvalidInput)
+        and error.field == "auth_id"
+        and len(request.query_params.getlist("auth_id")) == 1
+    ):
+        return e.ChallengeNotFound()
+    return error
 
 
 def _first_issue(error: RequestValidationError) -> tuple[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import unicodedata
 
 from twostep.domain.errors import InvalidInput
 
@@ -54,8 +55,24 @@ class CodeHasher:
         return hmac.compare_digest(self.digest(challenge_id, code, binding), stored)
 
 
+ASCII_DIGITS = "0123456789"
+
+
+def ascii_digits(text: str) -> str:
+    """`text` in ASCII digits when it is decimal digits of any script, else `text` itself (never digits then).
+
+    A phone's keyboard may type a code in full-width (a Japanese IME) or Arabic-Indic digits; every code
+    check compares ASCII digits, so each accepts these alike. `isdecimal`, not `isdigit`: `²` is no
+    digit of a number. Folded digit by digit: leading zeros stay, and `int()` of a long text would raise.
+    """
+    if text.isascii() or not text.isdecimal():
+        return text
+    return "".join(ASCII_DIGITS[unicodedata.decimal(ch)] for ch in text)
+
+
 def normalise_submitted_code(raw: object, length: int) -> str:
-    """Accept a string of digits, or a JSON number left-padded to `length` (the Spring serverless 2FA client sends numbers).
+    """Accept a string of digits (of any script, see `ascii_digits`), or a JSON number left-padded to
+    `length` (the Spring serverless 2FA client sends numbers).
 
     Raises:
         InvalidInput: not digits, or longer than the code.
@@ -68,9 +85,12 @@ def normalise_submitted_code(raw: object, length: int) -> str:
         text = str(raw).rjust(length, "0")
     elif isinstance(raw, str):
         text = raw.strip()
+        # The test an ASCII code always had, now before folding: nearly every sign-in costs what it did.
+        if not text.isascii() and not (text := ascii_digits(text)).isascii():
+            raise InvalidInput("the code must be 4 to 10 digits", field="otp")
     else:
         raise InvalidInput("the code must be digits", field="otp")
-    if not text.isascii() or not text.isdigit() or not 1 <= len(text) <= 10:
+    if not text.isdigit() or not 1 <= len(text) <= 10:
         raise InvalidInput("the code must be 4 to 10 digits", field="otp")
     return text
 

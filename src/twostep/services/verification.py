@@ -189,8 +189,9 @@ class VerificationService:
             InvalidInput: malformed `auth_id` or `code`.
             ChallengeNotFound, WrongCode, ChallengeExpired, ChallengeUsed, ChallengeExhausted.
         """
-        auth_id = checked_auth_id(auth_id)
+        # The code first, as Flowroute's service read it: a bad code is a usage error whatever the id.
         number = checked_code(code)
+        auth_id = checked_auth_id(auth_id)
         challenge_id = verification_id(auth_id, ctx.tenant)
         binding = binding_of(transaction)
         try:

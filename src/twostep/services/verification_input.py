@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from twostep.domain.errors import InvalidInput, MessageNotAllowed
 from twostep.domain.models import Tenant
-from twostep.domain.otp import render_message
+from twostep.domain.otp import ascii_digits, render_message
 from twostep.domain.texts import TextKind
 from twostep.services.challenges import CodeSpec
 
@@ -67,13 +67,13 @@ def checked_auth_id(auth_id: str) -> str:
 def checked_code(code: str) -> int:
     """The submitted code as a number (Flowroute sms-verification compares numbers; it is left-padded to the code length).
 
-    Decimal digits of any script count, as its `int()` read them: a phone's keyboard may type the code in
-    full-width (a Japanese IME) or Arabic-Indic digits. `isdecimal`, not `isdigit`: `²` is no number.
+    Decimal digits of any script count, as its `int()` read them, folded as every code check folds them
+    (`ascii_digits`, shared with the sign-in's codes).
 
     Raises: InvalidInput naming `code`.
     """
-    text = code.strip()
-    if not text.isdecimal() or not 1 <= len(text) <= LENGTH_RANGE[1]:
+    text = ascii_digits(code.strip())
+    if not text.isascii() or not text.isdigit() or not 1 <= len(text) <= LENGTH_RANGE[1]:
         raise InvalidInput("code must be 1 to 10 digits.", field="code")
     return int(text)
 
