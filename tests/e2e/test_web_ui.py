@@ -227,6 +227,30 @@ def test_errors_appear_beside_their_fields(server: Any, page: Any, account: Any)
     expect(page.get_by_role("heading", name="Enter your code")).to_be_hidden()
 
 
+def focused(tab: Any) -> str:
+    """What has keyboard focus: "BODY" when it was lost, else the element's id or its text."""
+    return str(
+        tab.evaluate(
+            """() => { const a = document.activeElement;
+                 return !a || a === document.body ? "BODY" : a.id || a.textContent.trim(); }"""
+        )
+    )
+
+
+def test_a_refused_sign_in_keeps_the_keyboard_on_the_form(server: Any, page: Any, account: Any) -> None:
+    """The submit button is disabled while its request runs; disabling it while focused dropped focus to
+    <body>, so after "The email or password is wrong." a keyboard or screen-reader user was thrown back
+    to the top of the page. Focus now returns to the button they pressed."""
+    page.goto(f"{server.base_url}/#/signin")
+    ui(page).get_by_label("Email").fill(account.email)
+    ui(page).get_by_label("Password").fill(account.password + "x")
+    ui(page).get_by_role("button", name="Continue").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#signin-form [role=alert]")).not_to_be_empty()
+    expect(ui(page).get_by_role("button", name="Continue")).to_be_enabled()
+    assert focused(page) == "Continue"
+
+
 def test_network_failure_is_reported(server: Any, page: Any, account: Any) -> None:
     page.goto(f"{server.base_url}/#/signin")
     page.route("**/login", lambda route: route.abort("connectionrefused"))

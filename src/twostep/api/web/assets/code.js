@@ -3,7 +3,7 @@
 import { ApiError, Intent, request } from "./api.js";
 import { dropChallenge, loadChallenge, saveChallenge } from "./challenge.js";
 import { currentFactor, showFactor } from "./factor_choice.js";
-import { busy, clearErrors, showError, showFieldError, showFormError } from "./forms.js";
+import { busy, clearErrors, focusLost, showError, showFieldError, showFormError } from "./forms.js";
 import { go } from "./nav.js";
 import { start } from "./session.js";
 import { passkeyProblem, usePasskey } from "./webauthn.js";
@@ -108,6 +108,8 @@ async function newCode(section, action, options, sentText) {
       challenge = { ...challenge, resendAfter: new Date(Date.now() + error.retryAfter * 1000).toISOString() };
     }
     showVerifyError(form, error);
+    // The disabled resend or call button had focus: keep the keyboard on the step, at the code field.
+    if (focusLost()) form.elements.namedItem("otp").focus();
   }
 }
 

@@ -90,9 +90,18 @@ export function checkRequired(form) {
   return ok;
 }
 
-/** Run `task` with the submit button disabled, so a double click sends once. */
+/** True when keyboard focus fell to <body>: the focused control was disabled or removed. */
+export function focusLost() {
+  return !document.activeElement || document.activeElement === document.body;
+}
+
+/**
+ * Run `task` with the submit button disabled, so a double click sends once. Disabling the focused button
+ * drops focus to <body> (a keyboard user would start again from the top): it goes back to the button.
+ */
 export async function busy(form, task) {
   const button = form.querySelector("button[type='submit']");
+  const hadFocus = document.activeElement === button;
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
   try {
@@ -100,6 +109,7 @@ export async function busy(form, task) {
   } finally {
     button.disabled = false;
     button.removeAttribute("aria-busy");
+    if (hadFocus && focusLost()) button.focus();
   }
 }
 

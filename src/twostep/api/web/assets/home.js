@@ -1,6 +1,6 @@
 // Home: the greeting from /hello and the message board (the 20 newest, newest first).
 import { ApiError, request } from "./api.js";
-import { busy, checkRequired, showError } from "./forms.js";
+import { busy, checkRequired, focusLost, showError } from "./forms.js";
 import { go } from "./nav.js";
 import { authed, currentToken, signOut } from "./session.js";
 
@@ -73,6 +73,7 @@ async function leaveSession(section, button) {
   } finally {
     button.disabled = false;
   }
+  if (focusLost()) button.focus(); // disabling it while focused dropped focus to <body>
 }
 
 export function init(section) {
