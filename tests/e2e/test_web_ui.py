@@ -251,6 +251,31 @@ def test_a_refused_sign_in_keeps_the_keyboard_on_the_form(server: Any, page: Any
     assert focused(page) == "Continue"
 
 
+# Every change of a live region's text while the region is not on show (screen readers never read it).
+SILENT_LIVE_REGIONS = """
+  window.silentLiveRegions = [];
+  new MutationObserver((records) => {
+    for (const record of records) {
+      const node = record.target.nodeType === 1 ? record.target : record.target.parentElement;
+      const live = node && node.closest("[role=status], [role=alert], [aria-live]");
+      if (live && live.textContent && !live.checkVisibility()) window.silentLiveRegions.push(live.textContent);
+    }
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+
+
+def test_the_sign_in_notice_is_announced(server: Any, page: Any) -> None:
+    """The sign-in view's notice ("Please sign in to continue.", "You're signed out.", "Your session has
+    ended…") was written into its role="status" while the view was still hidden, and a live region's
+    change is read out only when the region is already on show: screen-reader users were never told
+    why they were at the sign-in form. It is now written once the view is on show."""
+    page.add_init_script(SILENT_LIVE_REGIONS)
+    page.goto(f"{server.base_url}/#/")  # no session: home sends the visitor to sign in
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(ui(page).get_by_role("status")).to_have_text("Please sign in to continue.")
+    assert page.evaluate("() => window.silentLiveRegions") == []
+
+
 def test_network_failure_is_reported(server: Any, page: Any, account: Any) -> None:
     page.goto(f"{server.base_url}/#/signin")
     page.route("**/login", lambda route: route.abort("connectionrefused"))

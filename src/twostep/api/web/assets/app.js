@@ -37,6 +37,7 @@ async function show() {
   document.body.dataset.route = name;
   document.title = `${views[name].title} · twostep`;
   current = name;
+  views[name].shown?.(sectionOf(name)); // live regions speak only once their view is on show
   if (first) return;
   // Move focus for keyboard and screen-reader users: a view may name its own starting point.
   const target = views[name].focusTarget?.(sectionOf(name)) || sectionOf(name).querySelector("h1");
