@@ -340,6 +340,20 @@ def test_keyboard_only_and_labels(server: Any, page: Any, account: Any) -> None:
     expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
 
 
+def test_text_follows_the_readers_font_size(server: Any, page: Any) -> None:
+    """The style sheet fixed the root font size at 16 px, so a reader who set a larger default text size
+    in the browser (200 %: 32 px) still got 16 px text everywhere (WCAG 1.4.4). The page now starts from
+    the reader's size, and the sign-up form still fits 640 px (320 px at 200 %) without sideways scrolling."""
+    page.set_viewport_size({"width": 640, "height": 900})
+    page.context.new_cdp_session(page).send("Page.setFontSizes", {"fontSizes": {"standard": 32}})
+    page.goto(f"{server.base_url}/#/signup")
+    expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
+    size = "(selector) => parseFloat(getComputedStyle(document.querySelector(selector)).fontSize)"
+    assert page.evaluate(size, "html") == 32
+    assert page.evaluate(size, "#signup-email") == 32
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 640, "no sideways scrolling"
+
+
 def test_small_screen(server: Any, page: Any, account: Any, sign_in: Any, screenshot: Any) -> None:
     page.set_viewport_size({"width": 360, "height": 740})
     page.goto(f"{server.base_url}/#/signup")
