@@ -121,6 +121,36 @@ def test_wrong_code_shows_the_attempts_left(
     expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
 
 
+ANNOUNCED = """(text) => window.focusedAfterSubmit ||
+    [...document.querySelectorAll("[aria-live], [role=alert], [role=status]")].some(
+      (region) => region.checkVisibility() && region.textContent.includes(text))"""
+
+
+def test_a_wrong_code_typed_with_enter_is_announced(
+    server: Any, page: Any, account: Any, sign_in: Any
+) -> None:
+    """A screen reader reads a field's error (its aria-describedby) when focus arrives at the field. After a
+    wrong code typed and sent with Enter, focus was already in the code field, so nothing arrived and
+    "That code is wrong. You have 4 attempts left." was never read out (the same for an empty code). The
+    error is now announced through a live region when the field in error already has focus."""
+    sign_in(page, server, account)
+    code = server.wait_for_code(account.phone)
+    otp = ui(page).get_by_label("Sign-in code")
+    expect(otp).to_be_focused()
+    page.evaluate(
+        """() => { window.focusedAfterSubmit = false;
+             document.addEventListener("focusin", () => { window.focusedAfterSubmit = true; }); }"""
+    )
+    for typed, error in (("", "Enter the code from the text message."), (wrong(code), "That code is wrong.")):
+        page.keyboard.type(typed)
+        page.keyboard.press("Enter")
+        expect(page.locator("#code-otp-error")).to_contain_text(error)
+        expect(otp).to_be_focused()
+        page.wait_for_function(ANNOUNCED, arg=error, timeout=2_000)
+        page.keyboard.press("Control+A")
+        page.keyboard.press("Backspace")
+
+
 def test_resend_respects_the_countdown(server: Any, page: Any, account: Any, sign_in: Any) -> None:
     sign_in(page, server, account)
     resend = page.locator("[data-resend]")

@@ -3,7 +3,7 @@
 import { ApiError, Intent, request } from "./api.js";
 import { dropChallenge, loadChallenge, saveChallenge } from "./challenge.js";
 import { currentFactor, showFactor } from "./factor_choice.js";
-import { busy, clearErrors, focusLost, showError, showFieldError, showFormError } from "./forms.js";
+import { busy, clearErrors, focusInvalid, focusLost, showError, showFieldError, showFormError } from "./forms.js";
 import { go } from "./nav.js";
 import { start } from "./session.js";
 import { passkeyProblem, usePasskey } from "./webauthn.js";
@@ -48,7 +48,7 @@ function showVerifyError(form, error) {
     clearErrors(form);
     showFieldError(form, "otp", attemptsText(error.attemptsRemaining ?? 0));
     form.elements.namedItem("otp").select();
-    return form.elements.namedItem("otp").focus();
+    return focusInvalid(form.elements.namedItem("otp"));
   }
   if (error.code === "code_expired") {
     clearErrors(form);
@@ -68,7 +68,7 @@ async function verify(form) {
   if (!otp) {
     clearErrors(form);
     showFieldError(form, "otp", "Enter the code from the text message.");
-    return input.focus();
+    return focusInvalid(input);
   }
   const body = { otp, factor: currentFactor(challenge), rememberDevice: form.elements.namedItem("rememberDevice").checked };
   try {
