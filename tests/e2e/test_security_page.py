@@ -155,6 +155,11 @@ def test_enrol_an_authenticator_app_and_sign_in_with_it(server: Any, page: Any, 
     ui(page).get_by_role("button", name="Continue").click()
     expect(page.get_by_text("Enter the 6-digit code your authenticator app shows now.")).to_be_visible()
     expect(page.get_by_role("button", name="Text me a code instead")).to_be_visible()
+    # The field's description was the hidden texted-code lead ("We sent a code by text message to …"):
+    # a screen-reader user was told to wait for a text that never came.
+    expect(page.get_by_label("Sign-in code")).to_have_accessible_description(
+        "Enter the 6-digit code your authenticator app shows now."
+    )
     page.get_by_label("Sign-in code").fill(
         totp.at(time.time() + 30)
     )  # the next step: the enrolment spent this one
