@@ -110,8 +110,12 @@ def test_register_a_passkey_and_sign_in_with_it(
     ui(page).get_by_label("Email").fill(account.email)
     ui(page).get_by_label("Password").fill(account.password)
     ui(page).get_by_role("button", name="Continue").click()
-    page.get_by_role("button", name="Use a passkey").click()
-    page.get_by_role("button", name="Continue with a passkey").click()
+    # By keyboard: the pressed choice is replaced, and focus fell to <body> with it (a keyboard user was
+    # sent back to the top of the page); it goes to the passkey step's button.
+    page.get_by_role("button", name="Use a passkey").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Continue with a passkey")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
 
     # and alone, without a password (the virtual authenticator verifies the user)

@@ -178,7 +178,9 @@ function choose(section, factor, extra = {}) {
   showFactor(section, challenge, (next) => (next === "sms" ? textInstead(section) : choose(section, next)));
   showCall(section);
   if (factor === "sms") startCountdown(section.querySelector("[data-resend]"));
-  if (factor !== "passkey") section.querySelector("[name=otp]").focus();
+  // The choice buttons were just replaced (the pressed one with them): focus goes to the new step's control,
+  // never down to <body>.
+  section.querySelector(factor === "passkey" ? "[data-passkey-go]" : "[name=otp]").focus();
 }
 
 export function init(section) {
