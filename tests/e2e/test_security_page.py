@@ -131,9 +131,18 @@ def test_register_a_passkey_and_sign_in_with_it(
     confirm_password(page, "not the password")
     expect(page.get_by_role("status").filter(has_text="The current password is wrong.")).to_be_visible()
     expect(page.locator("[data-passkeys] li")).to_have_count(1)
-    page.locator("[data-passkeys]").get_by_role("button", name="Remove").click()
-    confirm_password(page, account.password)
+    # By keyboard. The page was rebuilt after each change, status included: the used button's focus fell to
+    # <body>, and the new status, made with its words, was never read out. The status now stays the
+    # same live region, and focus goes to the page's heading.
+    status = page.locator("[data-security-status]").element_handle()
+    page.locator("[data-passkeys]").get_by_role("button", name="Remove").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-password-prompt]").get_by_label("Current password")).to_be_focused()
+    page.keyboard.type(account.password)
+    page.keyboard.press("Enter")
     expect(page.get_by_role("status").filter(has_text="Passkey removed.")).to_be_visible()
+    assert status.evaluate("(region) => region.isConnected && region.textContent") == "Passkey removed."
+    expect(page.get_by_role("heading", name="Security", exact=True)).to_be_focused()
     expect(page.get_by_text("No passkeys yet.")).to_be_visible()
 
 

@@ -1,6 +1,7 @@
 // Security page: the authenticator app (with its QR code), recovery codes, passkeys, remembered devices.
 // Everything is built with createElement/textContent (the page's CSP requires Trusted Types for HTML).
 import { ApiError } from "./api.js";
+import { focusLost } from "./forms.js";
 import { go } from "./nav.js";
 import { authed, currentToken } from "./session.js";
 import { createPasskey, passkeyProblem, passkeysSupported } from "./webauthn.js";
@@ -8,6 +9,7 @@ import { createPasskey, passkeyProblem, passkeysSupported } from "./webauthn.js"
 export const title = "Security";
 const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 let root = null;
+let panels = null; // what render() rebuilds; the heading and the status around it stay
 
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -164,19 +166,27 @@ async function act(path, done, body) {
 
 async function render() {
   const [factors, devices] = await Promise.all([authed("GET", "/me/factors"), authed("GET", "/me/devices")]);
-  root.replaceChildren(
-    el("h1", { id: "security-title", tabIndex: -1, textContent: "Security" }),
-    el("p", { className: "notice", role: "status", data: { securityStatus: "" } }),
+  panels.replaceChildren(
     totpPanel(factors),
     recoveryPanel(factors),
     passkeyPanel(factors.passkeys),
     devicePanel(devices),
     el("p", { className: "switch" }, el("a", { href: "#/", textContent: "Back to the message board" })),
   );
+  // The control just used was rebuilt with the panels, and focus fell to <body> with it: the heading
+  // takes it, and the status (kept, so screen readers announce its new words) says what happened.
+  if (focusLost()) root.querySelector("h1").focus();
 }
 
+/** The heading and the status are built once: a live region made anew with its words is not read out. */
 export function init(section) {
   root = section;
+  panels = el("div");
+  root.replaceChildren(
+    el("h1", { id: "security-title", tabIndex: -1, textContent: "Security" }),
+    el("p", { className: "notice", role: "status", data: { securityStatus: "" } }),
+    panels,
+  );
 }
 
 export async function enter() {
@@ -184,6 +194,7 @@ export async function enter() {
     go("signin", "Sign in to see your security settings.");
     return false;
   }
+  say("");
   try {
     await render();
   } catch (error) {
