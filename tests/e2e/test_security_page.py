@@ -101,6 +101,10 @@ def test_register_a_passkey_and_sign_in_with_it(
     confirm_password(page, account.password)
     expect(page.get_by_role("status").filter(has_text="Passkey added.")).to_be_visible()
     expect(page.locator("[data-passkeys] li")).to_have_count(1)
+    # Each row's button was just "Remove": in a screen reader's list of buttons, which passkey it removes
+    # was not said. The name now names the row, its visible word first.
+    row = page.locator("[data-passkeys] li span").inner_text()
+    expect(page.locator("[data-passkeys] li button")).to_have_accessible_name(f"Remove: {row}")
     screenshot(page, "security")
     credentials = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
     assert len(credentials) == 1 and credentials[0]["isResidentCredential"]

@@ -22,6 +22,15 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+/**
+ * A row's button names its row for screen readers (a list of buttons all called "Remove" says nothing);
+ * the visible word comes first (WCAG "label in name").
+ */
+function named(rowButton, what) {
+  rowButton.setAttribute("aria-label", `${rowButton.textContent}: ${what}`);
+  return rowButton;
+}
+
 function button(text, onClick, className = "secondary") {
   const b = el("button", { type: "button", className, textContent: text });
   b.addEventListener("click", onClick);
@@ -122,9 +131,11 @@ function passkeyPanel(passkeys) {
   const panel = el("section", { className: "panel", data: { passkeys: "" } }, el("h2", { textContent: "Passkeys" }));
   const area = el("div");
   const remove = (p) => (password) => act(`/me/passkeys/${p.id}/remove`, "Passkey removed.", { currentPassword: password });
-  const items = passkeys.map((p) =>
-    el("li", {}, el("span", { textContent: `${p.name} · added ${when.format(new Date(p.createdAt))}` }), button("Remove", () => askPassword(area, remove(p)), "secondary small")),
-  );
+  const items = passkeys.map((p) => {
+    const what = `${p.name} · added ${when.format(new Date(p.createdAt))}`;
+    const removeButton = named(button("Remove", () => askPassword(area, remove(p)), "secondary small"), what);
+    return el("li", {}, el("span", { textContent: what }), removeButton);
+  });
   panel.append(items.length ? el("ul", { className: "items" }, ...items) : el("p", { className: "hint", textContent: "No passkeys yet." }));
   if (passkeysSupported()) panel.append(button("Add a passkey", () => askPassword(area, addPasskey)));
   panel.append(area);
@@ -147,9 +158,11 @@ async function addPasskey(password) {
 // --- remembered devices ---
 function devicePanel(devices) {
   const panel = el("section", { className: "panel", data: { devices: "" } }, el("h2", { textContent: "Remembered devices" }));
-  const items = devices.map((d) =>
-    el("li", {}, el("span", { textContent: `${d.label} · until ${when.format(new Date(d.expiresAt))}` }), button("Forget", () => act(`/me/devices/${d.id}/forget`, "Device forgotten."), "secondary small")),
-  );
+  const items = devices.map((d) => {
+    const what = `${d.label} · until ${when.format(new Date(d.expiresAt))}`;
+    const forget = named(button("Forget", () => act(`/me/devices/${d.id}/forget`, "Device forgotten."), "secondary small"), what);
+    return el("li", {}, el("span", { textContent: what }), forget);
+  });
   panel.append(items.length ? el("ul", { className: "items" }, ...items) : el("p", { className: "hint", textContent: "No remembered devices." }));
   return panel;
 }
