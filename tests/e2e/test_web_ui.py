@@ -294,6 +294,19 @@ SILENT_LIVE_REGIONS = """
 """
 
 
+# Every change of a live region's text while the region is on show (what screen readers read out).
+SPOKEN_LIVE_REGIONS = """
+  window.spokenLiveRegions = [];
+  new MutationObserver((records) => {
+    for (const record of records) {
+      const node = record.target.nodeType === 1 ? record.target : record.target.parentElement;
+      const live = node && node.closest("[role=status], [role=alert], [aria-live]");
+      if (live && live.textContent && live.checkVisibility()) window.spokenLiveRegions.push(live.textContent);
+    }
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+
+
 def test_the_sign_in_notice_is_announced(server: Any, page: Any) -> None:
     """The sign-in view's notice ("Please sign in to continue.", "You're signed out.", "Your session has
     ended…") was written into its role="status" while the view was still hidden, and a live region's
@@ -304,6 +317,26 @@ def test_the_sign_in_notice_is_announced(server: Any, page: Any) -> None:
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(ui(page).get_by_role("status")).to_have_text("Please sign in to continue.")
     assert page.evaluate("() => window.silentLiveRegions") == []
+
+
+def test_a_home_page_error_is_announced(server: Any, page: Any, account: Any, sign_in: Any) -> None:
+    """Home writes an error (here /hello answering 503) into its role="alert" while the view is still
+    hidden, and a live region's change is read out only when the region is already on show: after a
+    reload a screen-reader user met "Hello!" and was not told the page had failed. The alert is now
+    written again once the view is on show."""
+    sign_in(page, server, account)
+    enter_code(page, server.wait_for_code(account.phone))
+    expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+    page.add_init_script(SPOKEN_LIVE_REGIONS)
+    page.route("**/hello", lambda route: route.fulfill(status=503, json={"code": "unavailable"}))
+    page.reload()
+    alert = page.locator("[data-view=home] [data-page-error]")
+    expect(alert).to_have_text("twostep is temporarily unavailable. Please try again shortly.")
+    page.wait_for_function(
+        "(text) => window.spokenLiveRegions.some((words) => words.includes(text))",
+        arg="temporarily unavailable",
+        timeout=2_000,
+    )
 
 
 def test_network_failure_is_reported(server: Any, page: Any, account: Any) -> None:
