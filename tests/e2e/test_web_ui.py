@@ -319,6 +319,18 @@ def test_the_sign_in_notice_is_announced(server: Any, page: Any) -> None:
     assert page.evaluate("() => window.silentLiveRegions") == []
 
 
+def test_empty_status_regions_stay_rendered(server: Any, page: Any) -> None:
+    """An empty role="status" was display: none, so it was not in the accessibility tree when its words
+    came ("Session signed out.", "Your email is confirmed.", "You're signed out."), and a live region that
+    appears with its words is not read out. Empty, it now takes no room but stays rendered."""
+    page.goto(f"{server.base_url}/#/signin")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    status = page.locator("[data-view=signin] [role=status]")
+    expect(status).to_be_empty()
+    assert status.evaluate("(region) => region.checkVisibility()"), "an empty status must stay rendered"
+    assert status.evaluate("(region) => region.getBoundingClientRect().height") == 0
+
+
 def test_a_home_page_error_is_announced(server: Any, page: Any, account: Any, sign_in: Any) -> None:
     """Home writes an error (here /hello answering 503) into its role="alert" while the view is still
     hidden, and a live region's change is read out only when the region is already on show: after a
