@@ -80,6 +80,16 @@ def test_whole_journey(server: Any, page: Any, person: Any, screenshot: Any) -> 
     expect(ui(page).get_by_label("Your message")).to_have_value("")
     page.mouse.move(0, 0)
     screenshot(page, "home")
+    # A message in a right-to-left script was laid out left to right (its "!" at the wrong end); it now
+    # takes its direction from its text, as the box it is typed in does.
+    arabic = "مرحبا بالجميع!"
+    ui(page).get_by_label("Your message").fill(arabic)
+    direction = "(el) => getComputedStyle(el).direction"
+    assert ui(page).get_by_label("Your message").evaluate(direction) == "rtl"
+    ui(page).get_by_role("button", name="Post message").click()
+    expect(page.locator(".message-text").first).to_have_text(arabic)
+    assert page.locator(".message-text").first.evaluate(direction) == "rtl"
+    assert page.locator(".message-text").nth(1).evaluate(direction) == "ltr"
 
     cookie = refresh_cookie(page)
     assert cookie is not None, "the refresh token cookie was not stored (Secure on http://127.0.0.1)"
