@@ -101,6 +101,10 @@ def test_register_a_passkey_and_sign_in_with_it(
     confirm_password(page, account.password)
     expect(page.get_by_role("status").filter(has_text="Passkey added.")).to_be_visible()
     expect(page.locator("[data-passkeys] li")).to_have_count(1)
+    # Each row's button was just "Remove": in a screen reader's list of buttons, which passkey it removes
+    # was not said. The name now names the row, its visible word first.
+    row = page.locator("[data-passkeys] li span").inner_text()
+    expect(page.locator("[data-passkeys] li button")).to_have_accessible_name(f"Remove: {row}")
     screenshot(page, "security")
     credentials = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
     assert len(credentials) == 1 and credentials[0]["isResidentCredential"]
@@ -110,8 +114,12 @@ def test_register_a_passkey_and_sign_in_with_it(
     ui(page).get_by_label("Email").fill(account.email)
     ui(page).get_by_label("Password").fill(account.password)
     ui(page).get_by_role("button", name="Continue").click()
-    page.get_by_role("button", name="Use a passkey").click()
-    page.get_by_role("button", name="Continue with a passkey").click()
+    # By keyboard: the pressed choice is replaced, and focus fell to <body> with it (a keyboard user was
+    # sent back to the top of the page); it goes to the passkey step's button.
+    page.get_by_role("button", name="Use a passkey").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Continue with a passkey")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
 
     # and alone, without a password (the virtual authenticator verifies the user)
@@ -127,9 +135,18 @@ def test_register_a_passkey_and_sign_in_with_it(
     confirm_password(page, "not the password")
     expect(page.get_by_role("status").filter(has_text="The current password is wrong.")).to_be_visible()
     expect(page.locator("[data-passkeys] li")).to_have_count(1)
-    page.locator("[data-passkeys]").get_by_role("button", name="Remove").click()
-    confirm_password(page, account.password)
+    # By keyboard. The page was rebuilt after each change, status included: the used button's focus fell to
+    # <body>, and the new status, made with its words, was never read out. The status now stays the
+    # same live region, and focus goes to the page's heading.
+    status = page.locator("[data-security-status]").element_handle()
+    page.locator("[data-passkeys]").get_by_role("button", name="Remove").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-password-prompt]").get_by_label("Current password")).to_be_focused()
+    page.keyboard.type(account.password)
+    page.keyboard.press("Enter")
     expect(page.get_by_role("status").filter(has_text="Passkey removed.")).to_be_visible()
+    assert status.evaluate("(region) => region.isConnected && region.textContent") == "Passkey removed."
+    expect(page.get_by_role("heading", name="Security", exact=True)).to_be_focused()
     expect(page.get_by_text("No passkeys yet.")).to_be_visible()
 
 
@@ -155,6 +172,11 @@ def test_enrol_an_authenticator_app_and_sign_in_with_it(server: Any, page: Any, 
     ui(page).get_by_role("button", name="Continue").click()
     expect(page.get_by_text("Enter the 6-digit code your authenticator app shows now.")).to_be_visible()
     expect(page.get_by_role("button", name="Text me a code instead")).to_be_visible()
+    # The field's description was the hidden texted-code lead ("We sent a code by text message to …"):
+    # a screen-reader user was told to wait for a text that never came.
+    expect(page.get_by_label("Sign-in code")).to_have_accessible_description(
+        "Enter the 6-digit code your authenticator app shows now."
+    )
     page.get_by_label("Sign-in code").fill(
         totp.at(time.time() + 30)
     )  # the next step: the enrolment spent this one

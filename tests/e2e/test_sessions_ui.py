@@ -61,9 +61,13 @@ def test_sign_out_other_sessions_from_the_page(server: Any, page: Any, account: 
     expect(ui(page).get_by_text("this browser")).to_be_visible()
     expect(ui(page).get_by_text("From 127.0.0.0/24").first).to_be_visible()
 
-    ui(page).locator("li", has_text="curl").get_by_role("button", name="Sign out this session").click()
+    # By keyboard: the ended session's button leaves the list, and focus must not fall to <body> with it
+    # (it did: a keyboard user was sent back to the top of the page); it goes to the page's heading.
+    ui(page).locator("li", has_text="curl").get_by_role("button", name="Sign out this session").focus()
+    page.keyboard.press("Enter")
     expect(ui(page).get_by_role("status")).to_have_text("Session signed out.")
     expect(items).to_have_count(2)
+    expect(page.get_by_role("heading", name="Your sessions")).to_be_focused()
     hello = httpx.get(f"{server.base_url}/hello", headers={"Authorization": f"Bearer {other['accessToken']}"})
     assert (hello.status_code, hello.json()["code"]) == (401, "session_revoked")
 

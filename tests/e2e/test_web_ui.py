@@ -80,6 +80,16 @@ def test_whole_journey(server: Any, page: Any, person: Any, screenshot: Any) -> 
     expect(ui(page).get_by_label("Your message")).to_have_value("")
     page.mouse.move(0, 0)
     screenshot(page, "home")
+    # A message in a right-to-left script was laid out left to right (its "!" at the wrong end); it now
+    # takes its direction from its text, as the box it is typed in does.
+    arabic = "مرحبا بالجميع!"
+    ui(page).get_by_label("Your message").fill(arabic)
+    direction = "(el) => getComputedStyle(el).direction"
+    assert ui(page).get_by_label("Your message").evaluate(direction) == "rtl"
+    ui(page).get_by_role("button", name="Post message").click()
+    expect(page.locator(".message-text").first).to_have_text(arabic)
+    assert page.locator(".message-text").first.evaluate(direction) == "rtl"
+    assert page.locator(".message-text").nth(1).evaluate(direction) == "ltr"
 
     cookie = refresh_cookie(page)
     assert cookie is not None, "the refresh token cookie was not stored (Secure on http://127.0.0.1)"
@@ -119,6 +129,36 @@ def test_wrong_code_shows_the_attempts_left(
 
     enter_code(page, code)  # the right code still works after a wrong one
     expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+
+
+ANNOUNCED = """(text) => window.focusedAfterSubmit ||
+    [...document.querySelectorAll("[aria-live], [role=alert], [role=status]")].some(
+      (region) => region.checkVisibility() && region.textContent.includes(text))"""
+
+
+def test_a_wrong_code_typed_with_enter_is_announced(
+    server: Any, page: Any, account: Any, sign_in: Any
+) -> None:
+    """A screen reader reads a field's error (its aria-describedby) when focus arrives at the field. After a
+    wrong code typed and sent with Enter, focus was already in the code field, so nothing arrived and
+    "That code is wrong. You have 4 attempts left." was never read out (the same for an empty code). The
+    error is now announced through a live region when the field in error already has focus."""
+    sign_in(page, server, account)
+    code = server.wait_for_code(account.phone)
+    otp = ui(page).get_by_label("Sign-in code")
+    expect(otp).to_be_focused()
+    page.evaluate(
+        """() => { window.focusedAfterSubmit = false;
+             document.addEventListener("focusin", () => { window.focusedAfterSubmit = true; }); }"""
+    )
+    for typed, error in (("", "Enter the code from the text message."), (wrong(code), "That code is wrong.")):
+        page.keyboard.type(typed)
+        page.keyboard.press("Enter")
+        expect(page.locator("#code-otp-error")).to_contain_text(error)
+        expect(otp).to_be_focused()
+        page.wait_for_function(ANNOUNCED, arg=error, timeout=2_000)
+        page.keyboard.press("Control+A")
+        page.keyboard.press("Backspace")
 
 
 def test_resend_respects_the_countdown(server: Any, page: Any, account: Any, sign_in: Any) -> None:
@@ -227,6 +267,100 @@ def test_errors_appear_beside_their_fields(server: Any, page: Any, account: Any)
     expect(page.get_by_role("heading", name="Enter your code")).to_be_hidden()
 
 
+def focused(tab: Any) -> str:
+    """What has keyboard focus: "BODY" when it was lost, else the element's id or its text."""
+    return str(
+        tab.evaluate(
+            """() => { const a = document.activeElement;
+                 return !a || a === document.body ? "BODY" : a.id || a.textContent.trim(); }"""
+        )
+    )
+
+
+def test_a_refused_sign_in_keeps_the_keyboard_on_the_form(server: Any, page: Any, account: Any) -> None:
+    """The submit button is disabled while its request runs; disabling it while focused dropped focus to
+    <body>, so after "The email or password is wrong." a keyboard or screen-reader user was thrown back
+    to the top of the page. Focus now returns to the button they pressed."""
+    page.goto(f"{server.base_url}/#/signin")
+    ui(page).get_by_label("Email").fill(account.email)
+    ui(page).get_by_label("Password").fill(account.password + "x")
+    ui(page).get_by_role("button", name="Continue").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#signin-form [role=alert]")).not_to_be_empty()
+    expect(ui(page).get_by_role("button", name="Continue")).to_be_enabled()
+    assert focused(page) == "Continue"
+
+
+# Every change of a live region's text while the region is not on show (screen readers never read it).
+SILENT_LIVE_REGIONS = """
+  window.silentLiveRegions = [];
+  new MutationObserver((records) => {
+    for (const record of records) {
+      const node = record.target.nodeType === 1 ? record.target : record.target.parentElement;
+      const live = node && node.closest("[role=status], [role=alert], [aria-live]");
+      if (live && live.textContent && !live.checkVisibility()) window.silentLiveRegions.push(live.textContent);
+    }
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+
+
+# Every change of a live region's text while the region is on show (what screen readers read out).
+SPOKEN_LIVE_REGIONS = """
+  window.spokenLiveRegions = [];
+  new MutationObserver((records) => {
+    for (const record of records) {
+      const node = record.target.nodeType === 1 ? record.target : record.target.parentElement;
+      const live = node && node.closest("[role=status], [role=alert], [aria-live]");
+      if (live && live.textContent && live.checkVisibility()) window.spokenLiveRegions.push(live.textContent);
+    }
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+
+
+def test_the_sign_in_notice_is_announced(server: Any, page: Any) -> None:
+    """The sign-in view's notice ("Please sign in to continue.", "You're signed out.", "Your session has
+    ended…") was written into its role="status" while the view was still hidden, and a live region's
+    change is read out only when the region is already on show: screen-reader users were never told
+    why they were at the sign-in form. It is now written once the view is on show."""
+    page.add_init_script(SILENT_LIVE_REGIONS)
+    page.goto(f"{server.base_url}/#/")  # no session: home sends the visitor to sign in
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(ui(page).get_by_role("status")).to_have_text("Please sign in to continue.")
+    assert page.evaluate("() => window.silentLiveRegions") == []
+
+
+def test_empty_status_regions_stay_rendered(server: Any, page: Any) -> None:
+    """An empty role="status" was display: none, so it was not in the accessibility tree when its words
+    came ("Session signed out.", "Your email is confirmed.", "You're signed out."), and a live region that
+    appears with its words is not read out. Empty, it now takes no room but stays rendered."""
+    page.goto(f"{server.base_url}/#/signin")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    status = page.locator("[data-view=signin] [role=status]")
+    expect(status).to_be_empty()
+    assert status.evaluate("(region) => region.checkVisibility()"), "an empty status must stay rendered"
+    assert status.evaluate("(region) => region.getBoundingClientRect().height") == 0
+
+
+def test_a_home_page_error_is_announced(server: Any, page: Any, account: Any, sign_in: Any) -> None:
+    """Home writes an error (here /hello answering 503) into its role="alert" while the view is still
+    hidden, and a live region's change is read out only when the region is already on show: after a
+    reload a screen-reader user met "Hello!" and was not told the page had failed. The alert is now
+    written again once the view is on show."""
+    sign_in(page, server, account)
+    enter_code(page, server.wait_for_code(account.phone))
+    expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+    page.add_init_script(SPOKEN_LIVE_REGIONS)
+    page.route("**/hello", lambda route: route.fulfill(status=503, json={"code": "unavailable"}))
+    page.reload()
+    alert = page.locator("[data-view=home] [data-page-error]")
+    expect(alert).to_have_text("twostep is temporarily unavailable. Please try again shortly.")
+    page.wait_for_function(
+        "(text) => window.spokenLiveRegions.some((words) => words.includes(text))",
+        arg="temporarily unavailable",
+        timeout=2_000,
+    )
+
+
 def test_network_failure_is_reported(server: Any, page: Any, account: Any) -> None:
     page.goto(f"{server.base_url}/#/signin")
     page.route("**/login", lambda route: route.abort("connectionrefused"))
@@ -289,6 +423,20 @@ def test_keyboard_only_and_labels(server: Any, page: Any, account: Any) -> None:
     page.keyboard.type(server.wait_for_code(account.phone))
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+
+
+def test_text_follows_the_readers_font_size(server: Any, page: Any) -> None:
+    """The style sheet fixed the root font size at 16 px, so a reader who set a larger default text size
+    in the browser (200 %: 32 px) still got 16 px text everywhere (WCAG 1.4.4). The page now starts from
+    the reader's size, and the sign-up form still fits 640 px (320 px at 200 %) without sideways scrolling."""
+    page.set_viewport_size({"width": 640, "height": 900})
+    page.context.new_cdp_session(page).send("Page.setFontSizes", {"fontSizes": {"standard": 32}})
+    page.goto(f"{server.base_url}/#/signup")
+    expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
+    size = "(selector) => parseFloat(getComputedStyle(document.querySelector(selector)).fontSize)"
+    assert page.evaluate(size, "html") == 32
+    assert page.evaluate(size, "#signup-email") == 32
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 640, "no sideways scrolling"
 
 
 def test_small_screen(server: Any, page: Any, account: Any, sign_in: Any, screenshot: Any) -> None:

@@ -1,7 +1,7 @@
 // View "account": prove the email, change email, phone and password. Each change asks for the current
 // password; a new email or phone is the account's once the code sent to it comes back.
 import { ApiError, request } from "./api.js";
-import { busy, checkRequired, clearErrors, showError, values } from "./forms.js";
+import { busy, checkRequired, clearErrors, focusLost, showError, values } from "./forms.js";
 import { go } from "./nav.js";
 import { currentToken } from "./session.js";
 
@@ -55,11 +55,19 @@ function awaitCode(section, codeForm, started) {
 }
 
 function confirmed(section, codeForm, me, text) {
+  const hadFocus = codeForm.contains(document.activeElement) || focusLost();
   codeForm.hidden = true;
   codeForm.reset();
   delete codeForm.dataset.changeId;
   showProfile(section, me);
   say(section, text);
+  // Hiding the code form takes the focused field or button with it, which drops focus to <body> (at the
+  // next rendering, so it is checked before): it goes to the heading of the card the change was made in.
+  if (hadFocus) {
+    const heading = codeForm.closest("section").querySelector("h2");
+    heading.tabIndex = -1;
+    heading.focus();
+  }
 }
 
 function wire(section) {

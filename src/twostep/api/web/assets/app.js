@@ -11,6 +11,8 @@ import * as signin from "./signin.js";
 import * as signup from "./signup.js";
 
 const views = { signup, signin, code, home, forgot, reset, account, sessions, security };
+// How long a live region stays empty once its view is on show, so the accessibility tree has it first.
+const LIVE_DELAY_MS = 150;
 let current = null;
 let generation = 0;
 
@@ -21,6 +23,22 @@ function routeName() {
 
 function sectionOf(name) {
   return document.querySelector(`[data-view="${name}"]`);
+}
+
+/**
+ * A view fills its alerts in enter(), while it is still hidden, and a live region's words are read out only
+ * when the region was already on show: "twostep is temporarily unavailable" on a reloaded home page went
+ * unsaid. Once the view is on show, each filled region is emptied and filled again.
+ */
+function replayLiveRegions(section) {
+  for (const region of section.querySelectorAll("[role=alert], [role=status], [aria-live]")) {
+    if (!region.textContent) continue;
+    const words = [...region.childNodes];
+    region.replaceChildren();
+    setTimeout(() => {
+      if (!region.hasChildNodes()) region.replaceChildren(...words);
+    }, LIVE_DELAY_MS);
+  }
 }
 
 async function show() {
@@ -37,6 +55,8 @@ async function show() {
   document.body.dataset.route = name;
   document.title = `${views[name].title} · twostep`;
   current = name;
+  replayLiveRegions(sectionOf(name));
+  views[name].shown?.(sectionOf(name)); // live regions speak only once their view is on show
   if (first) return;
   // Move focus for keyboard and screen-reader users: a view may name its own starting point.
   const target = views[name].focusTarget?.(sectionOf(name)) || sectionOf(name).querySelector("h1");

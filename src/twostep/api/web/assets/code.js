@@ -3,7 +3,7 @@
 import { ApiError, Intent, request } from "./api.js";
 import { dropChallenge, loadChallenge, saveChallenge } from "./challenge.js";
 import { currentFactor, showFactor } from "./factor_choice.js";
-import { busy, clearErrors, showError, showFieldError, showFormError } from "./forms.js";
+import { busy, clearErrors, focusInvalid, focusLost, showError, showFieldError, showFormError } from "./forms.js";
 import { go } from "./nav.js";
 import { start } from "./session.js";
 import { passkeyProblem, usePasskey } from "./webauthn.js";
@@ -48,7 +48,7 @@ function showVerifyError(form, error) {
     clearErrors(form);
     showFieldError(form, "otp", attemptsText(error.attemptsRemaining ?? 0));
     form.elements.namedItem("otp").select();
-    return form.elements.namedItem("otp").focus();
+    return focusInvalid(form.elements.namedItem("otp"));
   }
   if (error.code === "code_expired") {
     clearErrors(form);
@@ -68,7 +68,7 @@ async function verify(form) {
   if (!otp) {
     clearErrors(form);
     showFieldError(form, "otp", "Enter the code from the text message.");
-    return input.focus();
+    return focusInvalid(input);
   }
   const body = { otp, factor: currentFactor(challenge), rememberDevice: form.elements.namedItem("rememberDevice").checked };
   try {
@@ -108,6 +108,8 @@ async function newCode(section, action, options, sentText) {
       challenge = { ...challenge, resendAfter: new Date(Date.now() + error.retryAfter * 1000).toISOString() };
     }
     showVerifyError(form, error);
+    // The disabled resend or call button had focus: keep the keyboard on the step, at the code field.
+    if (focusLost()) form.elements.namedItem("otp").focus();
   }
 }
 
@@ -176,7 +178,9 @@ function choose(section, factor, extra = {}) {
   showFactor(section, challenge, (next) => (next === "sms" ? textInstead(section) : choose(section, next)));
   showCall(section);
   if (factor === "sms") startCountdown(section.querySelector("[data-resend]"));
-  if (factor !== "passkey") section.querySelector("[name=otp]").focus();
+  // The choice buttons were just replaced (the pressed one with them): focus goes to the new step's control,
+  // never down to <body>.
+  section.querySelector(factor === "passkey" ? "[data-passkey-go]" : "[name=otp]").focus();
 }
 
 export function init(section) {

@@ -43,6 +43,10 @@ export function showFactor(section, challenge, onChoose) {
   const form = section.querySelector("form");
   form.hidden = factor === "passkey";
   configureInput(form.elements.namedItem("otp"), factor);
+  // The field's description is the lead on show: a hidden element named by aria-describedby is still read,
+  // and the texted-code lead told an app or recovery-code user that a text message was on its way.
+  const lead = factor === "sms" ? "code-lead" : "code-other-lead";
+  form.elements.namedItem("otp").setAttribute("aria-describedby", `${lead} code-otp-error`);
   section.querySelector(".resend").hidden = factor !== "sms";
   const choices = (challenge.factors || ["sms"]).filter((f) => f !== factor);
   if (factor !== "sms" && challenge.destination && !choices.includes("sms")) choices.push("sms");

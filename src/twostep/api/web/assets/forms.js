@@ -51,9 +51,31 @@ export function showFormError(form, message, link) {
   alert.replaceChildren(...parts);
 }
 
+/** Read `text` out now (the page's one assertive live region, outside every view). */
+export function announce(text) {
+  const region = document.querySelector("[data-announce]");
+  region.textContent = "";
+  // Emptied first and filled a moment later, so the same words twice in a row are read twice.
+  setTimeout(() => {
+    region.textContent = text;
+  }, 50);
+}
+
+/**
+ * Focus a field in error. A screen reader reads the field's error (its description) when focus arrives;
+ * when the field already has focus (Enter pressed in it) nothing arrives, so the error is announced.
+ */
+export function focusInvalid(input) {
+  if (document.activeElement === input) {
+    const slot = input.form?.querySelector(`[data-error-for="${CSS.escape(input.name)}"]`);
+    if (slot?.textContent) announce(slot.textContent);
+  }
+  input.focus();
+}
+
 function focusFirstInvalid(form) {
   const target = form.querySelector("[aria-invalid='true']");
-  if (target) target.focus();
+  if (target) focusInvalid(target);
 }
 
 /** Map an error onto the form: each field error beside its input, the rest in the alert. */
@@ -90,9 +112,18 @@ export function checkRequired(form) {
   return ok;
 }
 
-/** Run `task` with the submit button disabled, so a double click sends once. */
+/** True when keyboard focus fell to <body>: the focused control was disabled or removed. */
+export function focusLost() {
+  return !document.activeElement || document.activeElement === document.body;
+}
+
+/**
+ * Run `task` with the submit button disabled, so a double click sends once. Disabling the focused button
+ * drops focus to <body> (a keyboard user would start again from the top): it goes back to the button.
+ */
 export async function busy(form, task) {
   const button = form.querySelector("button[type='submit']");
+  const hadFocus = document.activeElement === button;
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
   try {
@@ -100,6 +131,7 @@ export async function busy(form, task) {
   } finally {
     button.disabled = false;
     button.removeAttribute("aria-busy");
+    if (hadFocus && focusLost()) button.focus();
   }
 }
 

@@ -1,6 +1,6 @@
 // Home: the greeting from /hello and the message board (the 20 newest, newest first).
 import { ApiError, request } from "./api.js";
-import { busy, checkRequired, showError } from "./forms.js";
+import { busy, checkRequired, focusLost, showError } from "./forms.js";
 import { go } from "./nav.js";
 import { authed, currentToken, signOut } from "./session.js";
 
@@ -13,6 +13,7 @@ function messageItem(message) {
   item.className = "message";
   const text = document.createElement("p");
   text.className = "message-text";
+  text.dir = "auto"; // a message in Arabic reads right to left, its punctuation where its writer put it
   text.textContent = message.content;
   const meta = document.createElement("p");
   meta.className = "message-meta";
@@ -20,6 +21,7 @@ function messageItem(message) {
   time.dateTime = message.createdAt;
   time.textContent = when.format(new Date(message.createdAt));
   const author = document.createElement("span");
+  author.dir = "auto";
   author.textContent = message.author;
   meta.append(author, time);
   item.append(text, meta);
@@ -73,6 +75,7 @@ async function leaveSession(section, button) {
   } finally {
     button.disabled = false;
   }
+  if (focusLost()) button.focus(); // disabling it while focused dropped focus to <body>
 }
 
 export function init(section) {

@@ -1,6 +1,7 @@
 // Security page: the authenticator app (with its QR code), recovery codes, passkeys, remembered devices.
 // Everything is built with createElement/textContent (the page's CSP requires Trusted Types for HTML).
 import { ApiError } from "./api.js";
+import { focusLost } from "./forms.js";
 import { go } from "./nav.js";
 import { authed, currentToken } from "./session.js";
 import { createPasskey, passkeyProblem, passkeysSupported } from "./webauthn.js";
@@ -8,6 +9,7 @@ import { createPasskey, passkeyProblem, passkeysSupported } from "./webauthn.js"
 export const title = "Security";
 const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 let root = null;
+let panels = null; // what render() rebuilds; the heading and the status around it stay
 
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -18,6 +20,15 @@ function el(tag, props = {}, ...children) {
   }
   node.append(...children);
   return node;
+}
+
+/**
+ * A row's button names its row for screen readers (a list of buttons all called "Remove" says nothing);
+ * the visible word comes first (WCAG "label in name").
+ */
+function named(rowButton, what) {
+  rowButton.setAttribute("aria-label", `${rowButton.textContent}: ${what}`);
+  return rowButton;
 }
 
 function button(text, onClick, className = "secondary") {
@@ -120,9 +131,11 @@ function passkeyPanel(passkeys) {
   const panel = el("section", { className: "panel", data: { passkeys: "" } }, el("h2", { textContent: "Passkeys" }));
   const area = el("div");
   const remove = (p) => (password) => act(`/me/passkeys/${p.id}/remove`, "Passkey removed.", { currentPassword: password });
-  const items = passkeys.map((p) =>
-    el("li", {}, el("span", { textContent: `${p.name} · added ${when.format(new Date(p.createdAt))}` }), button("Remove", () => askPassword(area, remove(p)), "secondary small")),
-  );
+  const items = passkeys.map((p) => {
+    const what = `${p.name} · added ${when.format(new Date(p.createdAt))}`;
+    const removeButton = named(button("Remove", () => askPassword(area, remove(p)), "secondary small"), what);
+    return el("li", {}, el("span", { textContent: what }), removeButton);
+  });
   panel.append(items.length ? el("ul", { className: "items" }, ...items) : el("p", { className: "hint", textContent: "No passkeys yet." }));
   if (passkeysSupported()) panel.append(button("Add a passkey", () => askPassword(area, addPasskey)));
   panel.append(area);
@@ -145,9 +158,11 @@ async function addPasskey(password) {
 // --- remembered devices ---
 function devicePanel(devices) {
   const panel = el("section", { className: "panel", data: { devices: "" } }, el("h2", { textContent: "Remembered devices" }));
-  const items = devices.map((d) =>
-    el("li", {}, el("span", { textContent: `${d.label} · until ${when.format(new Date(d.expiresAt))}` }), button("Forget", () => act(`/me/devices/${d.id}/forget`, "Device forgotten."), "secondary small")),
-  );
+  const items = devices.map((d) => {
+    const what = `${d.label} · until ${when.format(new Date(d.expiresAt))}`;
+    const forget = named(button("Forget", () => act(`/me/devices/${d.id}/forget`, "Device forgotten."), "secondary small"), what);
+    return el("li", {}, el("span", { textContent: what }), forget);
+  });
   panel.append(items.length ? el("ul", { className: "items" }, ...items) : el("p", { className: "hint", textContent: "No remembered devices." }));
   return panel;
 }
@@ -164,19 +179,27 @@ async function act(path, done, body) {
 
 async function render() {
   const [factors, devices] = await Promise.all([authed("GET", "/me/factors"), authed("GET", "/me/devices")]);
-  root.replaceChildren(
-    el("h1", { id: "security-title", tabIndex: -1, textContent: "Security" }),
-    el("p", { className: "notice", role: "status", data: { securityStatus: "" } }),
+  panels.replaceChildren(
     totpPanel(factors),
     recoveryPanel(factors),
     passkeyPanel(factors.passkeys),
     devicePanel(devices),
     el("p", { className: "switch" }, el("a", { href: "#/", textContent: "Back to the message board" })),
   );
+  // The control just used was rebuilt with the panels, and focus fell to <body> with it: the heading
+  // takes it, and the status (kept, so screen readers announce its new words) says what happened.
+  if (focusLost()) root.querySelector("h1").focus();
 }
 
+/** The heading and the status are built once: a live region made anew with its words is not read out. */
 export function init(section) {
   root = section;
+  panels = el("div");
+  root.replaceChildren(
+    el("h1", { id: "security-title", tabIndex: -1, textContent: "Security" }),
+    el("p", { className: "notice", role: "status", data: { securityStatus: "" } }),
+    panels,
+  );
 }
 
 export async function enter() {
@@ -184,6 +207,7 @@ export async function enter() {
     go("signin", "Sign in to see your security settings.");
     return false;
   }
+  say("");
   try {
     await render();
   } catch (error) {

@@ -1,6 +1,6 @@
 // Your sessions: where you're signed in, ending one or all the others, and deleting the account.
 import { ApiError } from "./api.js";
-import { busy, checkRequired, showError, values } from "./forms.js";
+import { busy, checkRequired, focusLost, showError, values } from "./forms.js";
 import { go } from "./nav.js";
 import { authed, currentToken, forget } from "./session.js";
 
@@ -83,7 +83,11 @@ async function act(section, button, call, done) {
     if (ended(error)) return go("signin", "Your session has ended. Please sign in again.");
     pageError(section, error.detail || "That did not work. Please try again.");
     button.disabled = false;
+    if (focusLost()) button.focus();
   }
+  // The ended session's button left the list (or "everywhere else" is disabled now): focus would fall to
+  // <body>, so it goes to the page's heading, and the status says what happened.
+  if (focusLost()) section.querySelector("h1").focus();
 }
 
 function endOne(section, id, button) {

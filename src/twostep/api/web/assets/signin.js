@@ -7,7 +7,11 @@ import { start } from "./session.js";
 import { passkeyProblem, passkeysSupported, usePasskey } from "./webauthn.js";
 
 export const title = "Sign in";
+// How long the emptied notice stays empty once the view is on show, so the accessibility tree has it.
+const NOTICE_DELAY_MS = 150;
 let prefill = "";
+let notice = "";
+let noticeTimer = null;
 
 /** Hand the new account's email to the sign-in form (kept in memory only). */
 export function prefillSignIn(email) {
@@ -75,11 +79,27 @@ export function focusTarget(section) {
 export async function enter(section) {
   const form = section.querySelector("form");
   clearErrors(form);
-  section.querySelector("[data-notice]").textContent = takeNotice();
+  clearTimeout(noticeTimer);
+  section.querySelector("[data-notice]").textContent = "";
+  notice = takeNotice();
   form.elements.namedItem("password").value = "";
   if (prefill) {
     form.elements.namedItem("email").value = prefill;
     prefill = "";
   }
   return true;
+}
+
+/**
+ * The notice ("You're signed out.", "Your session has ended…") once the view is on show. Screen readers
+ * announce a live region's change only when the region was already in the accessibility tree: text put
+ * in while the view was still hidden was never read out.
+ */
+export function shown(section) {
+  const text = notice;
+  notice = "";
+  if (!text) return;
+  noticeTimer = setTimeout(() => {
+    if (!section.hidden) section.querySelector("[data-notice]").textContent = text;
+  }, NOTICE_DELAY_MS);
 }
