@@ -233,6 +233,32 @@ def test_storage_backup_refuses_to_replace_the_live_database(env: dict[str, str]
         assert copy.execute("SELECT email FROM users").fetchall() == [("cli@example.com",)]
 
 
+def test_storage_backup_over_an_earlier_copy_ignores_its_stale_wal(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """`twostep storage backup copy.db` over an earlier copy that a process had opened (to try the copy out)
+    and left a `copy.db-wal` beside: the new copy was written and the old WAL kept, so SQLite replayed it
+    into the new copy, which then held that process's writes and a corrupt index instead of the backup,
+    while the command said "backed up". The journals of the replaced file are deleted with it now."""
+    _create_user(env)
+    copy = tmp_path / "copy.db"
+    assert twostep(env, "storage", "backup", "copy.db").returncode == 0
+    tried_out = (
+        "import os, sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute('PRAGMA journal_mode=WAL');"
+        "db.execute('PRAGMA wal_autocheckpoint=0'); db.execute(\"UPDATE users SET email='tried@example.com'\");"
+        "db.commit(); os._exit(0)"  # ends without the checkpoint at close: the WAL stays beside the copy
+    )
+    subprocess.run([sys.executable, "-c", tried_out, str(copy)], check=True, timeout=60)
+    assert (tmp_path / "copy.db-wal").stat().st_size > 0
+    with sqlite3.connect(tmp_path / "cli.db") as live:
+        live.execute("UPDATE users SET first_name = 'Later'")
+
+    assert twostep(env, "storage", "backup", "copy.db").returncode == 0
+    with sqlite3.connect(f"file:{copy}?mode=ro", uri=True) as db:
+        assert db.execute("SELECT email, first_name FROM users").fetchall() == [("cli@example.com", "Later")]
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
 def test_users_list_reaches_every_account_a_page_at_a_time(env: dict[str, str]) -> None:
     """`users list` printed the first `--limit` accounts (at most 1,000) and had no way on: the storage
     pages by id, but the command dropped the cursor, so the rest of a deployment's 200,000 accounts could

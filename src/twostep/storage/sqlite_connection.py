@@ -79,6 +79,17 @@ def _identity(path: str | Path) -> tuple[int, int] | None:
     return (stat.st_dev, stat.st_ino)
 
 
+def _drop_journals_beside(target: Path) -> None:
+    """Delete the WAL, shared-memory and rollback journal of an earlier file at `target`.
+
+    SQLite reads a `-wal` or hot `-journal` beside a database as part of it, without checking which file
+    it was written for: one left by a process that once opened the older copy would be replayed into the
+    new one, which then held that process's writes and a broken index instead of the backup.
+    """
+    for suffix in ("-wal", "-shm", "-journal"):
+        target.with_name(target.name + suffix).unlink(missing_ok=True)
+
+
 @dataclass(slots=True)
 class _Pooled:
     conn: sqlite3.Connection
@@ -426,6 +437,7 @@ class SqliteConnections:
                     copy.execute("PRAGMA journal_mode = DELETE")
                 finally:
                     copy.close()
+            _drop_journals_beside(target)
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
