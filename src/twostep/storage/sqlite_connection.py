@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -426,9 +427,11 @@ class SqliteConnections:
             StorageUnavailable.
         """
         self._refuse_own_files(target)
-        partial = target.with_name(f".{target.name}.partial")
-        partial.unlink(missing_ok=True)
-        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        # A name of its own (created 0600): two backups to one PATH at once (a cron job and an operator)
+        # each deleted and re-made the other's copy under it, and both failed.
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        os.close(handle)
+        partial = Path(name)
         try:
             with self._guard() as source:
                 copy = sqlite3.connect(partial)
