@@ -259,6 +259,41 @@ def test_storage_backup_over_an_earlier_copy_ignores_its_stale_wal(
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
+def test_storage_backup_onto_a_full_disk_says_so_and_leaves_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A backup whose disk filled answered "Storage is unavailable; try again shortly." (exit 4), blaming
+    the live database, and left the copy's half-written rollback journal beside PATH. It now names the copy
+    and the driver's error (exit 2) and leaves no file behind."""
+    import resource
+    import signal
+
+    _create_user(env)
+    with sqlite3.connect(tmp_path / "cli.db") as live:
+        live.execute("CREATE TABLE filler (x BLOB)")
+        live.executemany("INSERT INTO filler VALUES (randomblob(4000))", [()] * 500)  # 2 MB
+
+    def small_disk() -> None:  # files of this process stop growing at 512 KiB, as on a full disk
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 1024, 512 * 1024))
+
+    (tmp_path / "backups").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "twostep", "storage", "backup", "backups/copy.db"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=small_disk,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "twostep: cannot write the backup backups/copy.db: " in result.stderr
+    assert "Storage is unavailable" not in result.stderr
+    assert list((tmp_path / "backups").iterdir()) == []
+
+
 def test_users_list_reaches_every_account_a_page_at_a_time(env: dict[str, str]) -> None:
     """`users list` printed the first `--limit` accounts (at most 1,000) and had no way on: the storage
     pages by id, but the command dropped the cursor, so the rest of a deployment's 200,000 accounts could

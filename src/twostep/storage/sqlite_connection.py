@@ -80,6 +80,17 @@ def _identity(path: str | Path) -> tuple[int, int] | None:
     return (stat.st_dev, stat.st_ino)
 
 
+def _blame_the_copy(source: sqlite3.Connection, error: sqlite3.Error) -> None:
+    """Raises OSError naming `error` when the live database still answers: the copy's side failed (its
+    disk full, say), which "Storage is unavailable; try again shortly" blamed on the live database."""
+    try:
+        source.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error:
+        return  # the live database failed: passed on as StorageUnavailable
+    name = getattr(error, "sqlite_errorname", None)
+    raise OSError(f"{error} ({name})" if name else str(error)) from error
+
+
 def _drop_journals_beside(target: Path) -> None:
     """Delete the WAL, shared-memory and rollback journal of an earlier file at `target`.
 
@@ -424,7 +435,9 @@ class SqliteConnections:
 
         Raises:
             ConfigurationError: `target` is the live database or one of its journal files.
-            StorageUnavailable.
+            OSError: the copy could not be written (its folder missing, its disk full) while the live
+                database still answers.
+            StorageUnavailable: the live database failed.
         """
         self._refuse_own_files(target)
         # A name of its own (created 0600): two backups to one PATH at once (a cron job and an operator)
@@ -438,12 +451,16 @@ class SqliteConnections:
                 try:
                     source.backup(copy)  # all pages in one step: one consistent snapshot
                     copy.execute("PRAGMA journal_mode = DELETE")
+                except sqlite3.Error as exc:
+                    _blame_the_copy(source, exc)
+                    raise
                 finally:
                     copy.close()
             _drop_journals_beside(target)
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
+            _drop_journals_beside(partial)  # a copy that failed half-way leaves its rollback journal
 
     def _refuse_own_files(self, target: Path) -> None:
         """The copy replaces `target`: the live file (by any name) or its WAL would be swapped under the
