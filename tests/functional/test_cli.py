@@ -294,6 +294,36 @@ def test_storage_backup_onto_a_full_disk_says_so_and_leaves_nothing(
     assert list((tmp_path / "backups").iterdir()) == []
 
 
+def _rows(database: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        tables = ("users", "key_record", "schema_migrations")
+        return [row for table in tables for row in db.execute(f"SELECT * FROM {table}")]
+
+
+def test_a_backup_restored_without_its_master_key_starts_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    """docs/operations.md (Backups) said a lost master key lost the sessions and pending codes; no process
+    starts on the database at all. The page now says so, with the line this checks, and the restored
+    copy is left as it was."""
+    staging = {**env, "TWOSTEP_STAGE": "staging", "TWOSTEP_MASTER_KEY": new_master_key()}
+    _create_user(staging)
+    assert twostep(staging, "storage", "backup", "copy.db").returncode == 0
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    (restored / "cli.db").write_bytes((tmp_path / "copy.db").read_bytes())
+    before = _rows(restored / "cli.db")
+    other = {
+        **staging,
+        "TWOSTEP_SQLITE_PATH": str(restored / "cli.db"),
+        "TWOSTEP_MASTER_KEY": new_master_key(),
+    }
+    refused = twostep(other, "users", "list")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.startswith(
+        "twostep: TWOSTEP_MASTER_KEY: the database's keys are sealed with another"
+    )
+    assert _rows(restored / "cli.db") == before
+
+
 def test_users_list_reaches_every_account_a_page_at_a_time(env: dict[str, str]) -> None:
     """`users list` printed the first `--limit` accounts (at most 1,000) and had no way on: the storage
     pages by id, but the command dropped the cursor, so the rest of a deployment's 200,000 accounts could
