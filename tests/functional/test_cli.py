@@ -324,6 +324,13 @@ def test_a_backup_restored_without_its_master_key_starts_nothing(env: dict[str, 
     assert _rows(restored / "cli.db") == before
 
 
+def test_sign_out_all_refuses_memory_storage(env: dict[str, str]) -> None:
+    """`users sign-out-all` with memory storage would end the sessions of a store made for the command
+    alone and report them ended; like `keys rotate`, it refuses with one line."""
+    result = twostep({**env, "TWOSTEP_STORAGE": "memory"}, "users", "sign-out-all", "--yes")
+    assert result.returncode == 2 and "TWOSTEP_STORAGE=memory" in result.stderr and result.stdout == ""
+
+
 def test_users_list_reaches_every_account_a_page_at_a_time(env: dict[str, str]) -> None:
     """`users list` printed the first `--limit` accounts (at most 1,000) and had no way on: the storage
     pages by id, but the command dropped the cursor, so the rest of a deployment's 200,000 accounts could
