@@ -216,6 +216,19 @@ def users_lock(user_id: UserId) -> None:
     typer.echo(f"locked {user_id}; {ended} session(s) ended")
 
 
+@users_app.command("sign-out-all")
+def users_sign_out_all(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
+    """End every session of every account (after restoring an older backup: see docs/operations.md)."""
+    settings = settings_or_exit()
+    if settings.storage == "memory":  # the sessions live in the server's process, out of this one's reach
+        fail("TWOSTEP_STORAGE=memory: the sessions live in the server's own process; restart it instead", 2)
+    if not yes and not typer.confirm("End every session of every account (everyone signs in again)?"):
+        fail("no session ended", 1)
+    with container_for(settings) as container:
+        ended = container.account.sign_out_everyone(reason="sign_out_all")
+    typer.echo(f"{ended} session(s) ended; their access tokens are refused within seconds")
+
+
 @users_app.command("unlock")
 def users_unlock(user_id: UserId) -> None:
     """Lift an administrative lock and reset the wrong-code count after the second factor locked."""

@@ -233,6 +233,104 @@ def test_storage_backup_refuses_to_replace_the_live_database(env: dict[str, str]
         assert copy.execute("SELECT email FROM users").fetchall() == [("cli@example.com",)]
 
 
+def test_storage_backup_over_an_earlier_copy_ignores_its_stale_wal(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """`twostep storage backup copy.db` over an earlier copy that a process had opened (to try the copy out)
+    and left a `copy.db-wal` beside: the new copy was written and the old WAL kept, so SQLite replayed it
+    into the new copy, which then held that process's writes and a corrupt index instead of the backup,
+    while the command said "backed up". The journals of the replaced file are deleted with it now."""
+    _create_user(env)
+    copy = tmp_path / "copy.db"
+    assert twostep(env, "storage", "backup", "copy.db").returncode == 0
+    tried_out = (
+        "import os, sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute('PRAGMA journal_mode=WAL');"
+        "db.execute('PRAGMA wal_autocheckpoint=0'); db.execute(\"UPDATE users SET email='tried@example.com'\");"
+        "db.commit(); os._exit(0)"  # ends without the checkpoint at close: the WAL stays beside the copy
+    )
+    subprocess.run([sys.executable, "-c", tried_out, str(copy)], check=True, timeout=60)
+    assert (tmp_path / "copy.db-wal").stat().st_size > 0
+    with sqlite3.connect(tmp_path / "cli.db") as live:
+        live.execute("UPDATE users SET first_name = 'Later'")
+
+    assert twostep(env, "storage", "backup", "copy.db").returncode == 0
+    with sqlite3.connect(f"file:{copy}?mode=ro", uri=True) as db:
+        assert db.execute("SELECT email, first_name FROM users").fetchall() == [("cli@example.com", "Later")]
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_storage_backup_onto_a_full_disk_says_so_and_leaves_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A backup whose disk filled answered "Storage is unavailable; try again shortly." (exit 4), blaming
+    the live database, and left the copy's half-written rollback journal beside PATH. It now names the copy
+    and the driver's error (exit 2) and leaves no file behind."""
+    import resource
+    import signal
+
+    _create_user(env)
+    with sqlite3.connect(tmp_path / "cli.db") as live:
+        live.execute("CREATE TABLE filler (x BLOB)")
+        live.executemany("INSERT INTO filler VALUES (randomblob(4000))", [()] * 500)  # 2 MB
+
+    def small_disk() -> None:  # files of this process stop growing at 512 KiB, as on a full disk
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 1024, 512 * 1024))
+
+    (tmp_path / "backups").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "twostep", "storage", "backup", "backups/copy.db"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=small_disk,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "twostep: cannot write the backup backups/copy.db: " in result.stderr
+    assert "Storage is unavailable" not in result.stderr
+    assert list((tmp_path / "backups").iterdir()) == []
+
+
+def _rows(database: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        tables = ("users", "key_record", "schema_migrations")
+        return [row for table in tables for row in db.execute(f"SELECT * FROM {table}")]
+
+
+def test_a_backup_restored_without_its_master_key_starts_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    """docs/operations.md (Backups) said a lost master key lost the sessions and pending codes; no process
+    starts on the database at all. The page now says so, with the line this checks, and the restored
+    copy is left as it was."""
+    staging = {**env, "TWOSTEP_STAGE": "staging", "TWOSTEP_MASTER_KEY": new_master_key()}
+    _create_user(staging)
+    assert twostep(staging, "storage", "backup", "copy.db").returncode == 0
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    (restored / "cli.db").write_bytes((tmp_path / "copy.db").read_bytes())
+    before = _rows(restored / "cli.db")
+    other = {
+        **staging,
+        "TWOSTEP_SQLITE_PATH": str(restored / "cli.db"),
+        "TWOSTEP_MASTER_KEY": new_master_key(),
+    }
+    refused = twostep(other, "users", "list")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.startswith(
+        "twostep: TWOSTEP_MASTER_KEY: the database's keys are sealed with another"
+    )
+    assert _rows(restored / "cli.db") == before
+
+
+def test_sign_out_all_refuses_memory_storage(env: dict[str, str]) -> None:
+    """`users sign-out-all` with memory storage would end the sessions of a store made for the command
+    alone and report them ended; like `keys rotate`, it refuses with one line."""
+    result = twostep({**env, "TWOSTEP_STORAGE": "memory"}, "users", "sign-out-all", "--yes")
+    assert result.returncode == 2 and "TWOSTEP_STORAGE=memory" in result.stderr and result.stdout == ""
+
+
 def test_users_list_reaches_every_account_a_page_at_a_time(env: dict[str, str]) -> None:
     """`users list` printed the first `--limit` accounts (at most 1,000) and had no way on: the storage
     pages by id, but the command dropped the cursor, so the rest of a deployment's 200,000 accounts could

@@ -302,3 +302,40 @@ def test_ending_every_session_reaches_one_that_ended_within_the_tokens_leeway(
     answer = client.delete("/sessions", headers=bearer(owner))
     assert answer.status_code == 200 and answer.json() == {"ended": 1}
     assert refused(client, fresh) == "session_revoked"
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite", "postgres"])
+def test_sign_out_everyone_reaches_every_account_page_by_page(
+    make_container: Callable[..., Container],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    storage: str,
+) -> None:
+    """No service ended every account's sessions (after an older backup is restored, those ended or spent
+    since are live again). `AccountService.sign_out_everyone` now ends them all, past the first page of
+    accounts, and their refresh tokens are refused."""
+    from twostep.domain.errors import InvalidToken
+    from twostep.services import account
+    from twostep.services.registration import Registration
+
+    monkeypatch.setattr(account, "SIGN_OUT_PAGE", 2)
+    where = {"database_url": request.getfixturevalue("postgres_url")} if storage == "postgres" else {}
+    container = make_container(storage=storage, **where)
+    refresh_tokens = []
+    for n in range(5):
+        user = container.registration.register(
+            Registration(
+                email=f"u{n}@example.com",
+                password=PASSWORD,
+                first_name="A",
+                last_name="B",
+                phone=f"+1415555{n:04d}",
+            )
+        )
+        refresh_tokens += [container.tokens.issue_pair(user, ("pwd", "sms")).refresh_token for _ in range(2)]
+
+    assert container.account.sign_out_everyone(reason="sign_out_all") == 10
+    for refresh_token in refresh_tokens:
+        with pytest.raises(InvalidToken):
+            container.tokens.refresh(refresh_token)
+    assert container.account.sign_out_everyone() == 0

@@ -229,3 +229,40 @@ def test_the_wal_is_copied_back_only_past_its_mark(tmp_path: Path) -> None:
     pool.checkpoint()
     assert database.stat().st_size >= size_before + 1_400 * page  # the commits were all in the WAL
     pool.close()
+
+
+def test_two_backups_to_one_path_at_once_both_write_a_whole_copy(tmp_path: Path) -> None:
+    """Two `twostep storage backup PATH` at once (a cron job and an operator) shared one partial file
+    beside PATH: each deleted and re-made it under the other, and one or both failed with "Storage is
+    unavailable" (in some rounds leaving no copy at all). Each now writes a partial file of its own."""
+    live = tmp_path / "live.db"
+    with sqlite3.connect(live) as db:
+        db.execute("CREATE TABLE filler (x BLOB)")
+        db.executemany("INSERT INTO filler VALUES (randomblob(4000))", [()] * 5000)
+    pools = [SqliteConnections(live), SqliteConnections(live)]
+    target = tmp_path / "copy.db"
+    failures: list[BaseException] = []
+
+    def back_up(pool: SqliteConnections, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            pool.backup_to(target)
+        except (StorageUnavailable, OSError) as exc:
+            failures.append(exc)
+
+    try:
+        for _ in range(5):
+            start = threading.Barrier(2)
+            threads = [threading.Thread(target=back_up, args=(pool, start)) for pool in pools]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert failures == []
+            with sqlite3.connect(f"file:{target}?mode=ro", uri=True) as copy:
+                assert copy.execute("SELECT count(*) FROM filler").fetchone() == (5000,)
+                assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        for pool in pools:
+            pool.close()
+    assert sorted(path.name for path in tmp_path.iterdir() if "copy" in path.name) == ["copy.db"]

@@ -470,7 +470,7 @@ class BackupStore(Protocol):
     """A storage that can copy itself while live (SQLite's online backup)."""
 
     def backup_to(self, target: Path) -> None:
-        """A consistent copy in `target`. Raises: StorageUnavailable."""
+        """A consistent copy in `target`. Raises: OSError (the copy's side), StorageUnavailable."""
         ...
 
     def checkpoint(self) -> None:

@@ -26,6 +26,7 @@ from twostep.services.reauthentication import Reauthentication
 from twostep.services.sessions import SessionService
 
 DELETED_AUTHOR = "Deleted account"
+SIGN_OUT_PAGE = 500  # accounts read at a time when every session ends
 
 
 class AccountNotFound(NotFound):
@@ -79,6 +80,21 @@ class AccountService:
     def list(self, limit: int, cursor: str | None = None) -> Page[User]:
         """Accounts for administration, ordered by id."""
         return self._users.list_users(limit, cursor)
+
+    def sign_out_everyone(self, ctx: RequestContext = NO_CONTEXT, *, reason: str = "administrator") -> int:
+        """End every live session of every account, a page of accounts at a time; returns how many ended.
+
+        After an older backup is restored its sessions are live again: those ended since (signed out, or
+        ended after a theft) and those whose refresh token was spent since, which then works again.
+        """
+        ended, cursor = 0, None
+        while True:
+            page = self._users.list_users(SIGN_OUT_PAGE, cursor)
+            for user in page.items:
+                ended += max(self._sessions.end_all(user.id, ctx=ctx, reason=reason), 0)
+            if page.next_cursor is None:
+                return ended
+            cursor = page.next_cursor
 
     def pseudonym(self, user_id: str) -> str:
         """What the audit trail calls a deleted account."""

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -77,6 +78,28 @@ def _identity(path: str | Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return (stat.st_dev, stat.st_ino)
+
+
+def _blame_the_copy(source: sqlite3.Connection, error: sqlite3.Error) -> None:
+    """Raises OSError naming `error` when the live database still answers: the copy's side failed (its
+    disk full, say), which "Storage is unavailable; try again shortly" blamed on the live database."""
+    try:
+        source.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error:
+        return  # the live database failed: passed on as StorageUnavailable
+    name = getattr(error, "sqlite_errorname", None)
+    raise OSError(f"{error} ({name})" if name else str(error)) from error
+
+
+def _drop_journals_beside(target: Path) -> None:
+    """Delete the WAL, shared-memory and rollback journal of an earlier file at `target`.
+
+    SQLite reads a `-wal` or hot `-journal` beside a database as part of it, without checking which file
+    it was written for: one left by a process that once opened the older copy would be replayed into the
+    new one, which then held that process's writes and a broken index instead of the backup.
+    """
+    for suffix in ("-wal", "-shm", "-journal"):
+        target.with_name(target.name + suffix).unlink(missing_ok=True)
 
 
 @dataclass(slots=True)
@@ -412,23 +435,32 @@ class SqliteConnections:
 
         Raises:
             ConfigurationError: `target` is the live database or one of its journal files.
-            StorageUnavailable.
+            OSError: the copy could not be written (its folder missing, its disk full) while the live
+                database still answers.
+            StorageUnavailable: the live database failed.
         """
         self._refuse_own_files(target)
-        partial = target.with_name(f".{target.name}.partial")
-        partial.unlink(missing_ok=True)
-        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        # A name of its own (created 0600): two backups to one PATH at once (a cron job and an operator)
+        # each deleted and re-made the other's copy under it, and both failed.
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        os.close(handle)
+        partial = Path(name)
         try:
             with self._guard() as source:
                 copy = sqlite3.connect(partial)
                 try:
                     source.backup(copy)  # all pages in one step: one consistent snapshot
                     copy.execute("PRAGMA journal_mode = DELETE")
+                except sqlite3.Error as exc:
+                    _blame_the_copy(source, exc)
+                    raise
                 finally:
                     copy.close()
+            _drop_journals_beside(target)
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
+            _drop_journals_beside(partial)  # a copy that failed half-way leaves its rollback journal
 
     def _refuse_own_files(self, target: Path) -> None:
         """The copy replaces `target`: the live file (by any name) or its WAL would be swapped under the
