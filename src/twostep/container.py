@@ -263,7 +263,11 @@ def _wire(
         locks=locks,
         audit=audit,
         clock=clock,
-        policy=SessionPolicy(settings.refresh_token_ttl_seconds, settings.require_second_factor),
+        policy=SessionPolicy(
+            settings.refresh_token_ttl_seconds,
+            settings.require_second_factor,
+            settings.session_idle_lifetime_seconds,
+        ),
     )
     sessions = SessionService(store=storage, tokens=tokens, audit=audit, clock=clock)
     devices = DeviceService(store=storage, audit=audit, clock=clock, days=settings.remember_device_days)

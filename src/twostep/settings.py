@@ -316,6 +316,11 @@ class Settings(BaseSettings):
     """How long the Lambda authorizer trusts its copy of the list of ended sessions, in seconds."""
     recent_auth_max_age_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
     """How recent a sign-in (`auth_time`) must be for sensitive routes such as DELETE /me, in seconds."""
+    session_idle_lifetime_seconds: int | None = Field(default=None, ge=300, le=30 * 86400)
+    """Inactivity lifetime of a sign-in session, in seconds: a session neither refreshed nor signed in to
+    for longer ends, and its refresh token gets `401 session_revoked`. Unset (the default): sessions end
+    only at their absolute lifetime. NIST SP 800-63B asks 1800 (rev 3) or 3600 (rev 4) for AAL2. Longer
+    than `TWOSTEP_ACCESS_TOKEN_TTL_SECONDS`, shorter than `TWOSTEP_REFRESH_TOKEN_TTL_SECONDS`."""
 
     # --- email delivery ---
     email_provider: Literal["console", "smtp", "ses"] = "console"
@@ -726,6 +731,7 @@ class Settings(BaseSettings):
             _check_database_url(self.database_url)
         if self.verify_default_ttl_seconds > self.verify_max_ttl_seconds:
             raise ValueError("TWOSTEP_VERIFY_DEFAULT_TTL_SECONDS exceeds TWOSTEP_VERIFY_MAX_TTL_SECONDS")
+        _check_idle_lifetime(self)
         _check_passkey_origins(self)
         return self
 
@@ -736,6 +742,23 @@ def _refuse_dev_providers(settings: Settings) -> None:
         for name in names:
             if registry.PROVIDERS[name].dev_only:
                 raise ValueError(f"{variable}: the {name} provider is refused in prod")
+
+
+def _check_idle_lifetime(settings: Settings) -> None:
+    """An idle lifetime a client refreshing on time could not meet, or one that never ends a session."""
+    idle = settings.session_idle_lifetime_seconds
+    if idle is None:
+        return
+    if idle <= settings.access_token_ttl_seconds:
+        raise ValueError(
+            "TWOSTEP_SESSION_IDLE_LIFETIME_SECONDS must be longer than TWOSTEP_ACCESS_TOKEN_TTL_SECONDS: a "
+            "client that refreshes only as its access token expires would be signed out"
+        )
+    if idle >= settings.refresh_token_ttl_seconds:
+        raise ValueError(
+            "TWOSTEP_SESSION_IDLE_LIFETIME_SECONDS must be shorter than TWOSTEP_REFRESH_TOKEN_TTL_SECONDS "
+            "(the absolute lifetime), or it never ends a session"
+        )
 
 
 def _check_passkey_origins(settings: Settings) -> None:

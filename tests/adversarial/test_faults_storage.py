@@ -71,8 +71,10 @@ class LockBeforeSession(LockingStorage):
 class LockAfterClaim(LockingStorage):
     """Storage fails in the middle of a refresh: the old token is spent, the new one not yet stored."""
 
-    def claim_refresh_token(self, token_hash: str, now: datetime) -> Any:
-        claimed = super().claim_refresh_token(token_hash, now)
+    def claim_refresh_token(
+        self, token_hash: str, now: datetime, issued_after: datetime | None = None
+    ) -> Any:
+        claimed = super().claim_refresh_token(token_hash, now, issued_after)
         self.take_lock()
         return claimed
 

@@ -201,3 +201,34 @@ def test_audit_events_appended_together_are_stored_all_or_none(storage: Storage)
             "code_sent",
             "login_succeeded",
         ]
+
+
+def test_refresh_claim_refuses_a_token_issued_before_the_idle_cutoff_and_leaves_it_unspent(
+    storage: Storage,
+) -> None:
+    """Before, a claim could not refuse a token by its issue time: a session's refresh token left unused for
+    hours refreshed until the session's absolute end, as no storage knew an idle lifetime."""
+    idle, fresh = make_refresh(), make_refresh(family="fam-2")
+    fresh = replace(fresh, created_at=NOW + timedelta(minutes=20))
+    storage.add_refresh_token(idle)
+    storage.add_refresh_token(fresh)
+    later = NOW + timedelta(minutes=31)
+    cutoff = later - timedelta(minutes=30)  # the session's idle lifetime: 30 minutes
+    assert storage.claim_refresh_token(idle.token_hash, later, cutoff) is None
+    assert storage.claim_refresh_token(idle.token_hash, later, NOW) is None  # issued at the cutoff: idle
+    unspent = storage.get_refresh_token(idle.token_hash)
+    assert unspent is not None and unspent.used_at is None and unspent.revoked_at is None
+    assert unspent.created_at == NOW  # what the service reads to tell idle from ended
+    claimed = storage.claim_refresh_token(fresh.token_hash, later, cutoff)
+    assert claimed is not None and claimed.used_at == later
+    assert storage.claim_refresh_token(idle.token_hash, later) is not None  # no idle lifetime: as before
+
+
+def test_concurrent_claims_of_an_idle_token_all_refused(storage: Storage) -> None:
+    token = make_refresh()
+    storage.add_refresh_token(token)
+    later = NOW + timedelta(hours=1)
+    cutoff = later - timedelta(minutes=30)
+    results = run_together(10, lambda _: storage.claim_refresh_token(token.token_hash, later, cutoff))
+    assert results == [None] * 10
+    assert storage.get_refresh_token(token.token_hash).used_at is None  # type: ignore[union-attr]

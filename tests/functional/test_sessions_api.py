@@ -339,3 +339,37 @@ def test_sign_out_everyone_reaches_every_account_page_by_page(
         with pytest.raises(InvalidToken):
             container.tokens.refresh(refresh_token)
     assert container.account.sign_out_everyone() == 0
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_a_session_idle_longer_than_the_idle_lifetime_ends_at_its_next_refresh(
+    make_container: Callable[..., Container], clock: FixedClock, storage: str
+) -> None:
+    """Before, a refresh token left unused for longer than any idle lifetime (NIST SP 800-63B: 30 minutes
+    at AAL2) still refreshed until the session's absolute end; there was no inactivity timeout."""
+    container = make_container(storage=storage, session_idle_lifetime_seconds=1800)
+    with TestClient(create_app(container)) as client:
+        register(client)
+        kept, idle = sign_in(client, container), sign_in(client, container)
+        idle_sid = container.keys.verifier().verify(idle["accessToken"]).sid
+        for _ in range(3):  # refreshed within the idle lifetime, a session outlives it
+            clock.advance(1700)
+            kept = client.post("/token/refresh", json={"refreshToken": kept["refreshToken"]}).json()
+            assert "accessToken" in kept, kept
+        for _ in range(2):  # refused like an ended session's token, and again alike (not a reuse)
+            answer = client.post("/token/refresh", json={"refreshToken": idle["refreshToken"]})
+            assert (answer.status_code, answer.json()["code"]) == (401, "session_revoked")
+        assert container.tokens.revocations.is_revoked(idle_sid)  # its access tokens are refused too
+        listed = client.get("/sessions", headers=bearer(kept)).json()["sessions"]
+        assert [s["current"] for s in listed] == [True]
+        ended = [e for e in container.storage.list_audit(limit=100) if e.event == "session_ended"]
+        assert [e.detail.get("reason") for e in ended] == ["idle"]
+
+
+def test_without_an_idle_lifetime_an_idle_session_refreshes_until_its_absolute_end(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    register(client)
+    pair = sign_in(client, container)
+    clock.advance(6 * 3600)
+    assert client.post("/token/refresh", json={"refreshToken": pair["refreshToken"]}).status_code == 200

@@ -7,7 +7,9 @@ refused by the other, which learns of it only from the revocation list in storag
 
 from __future__ import annotations
 
+import base64
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -252,3 +254,38 @@ def test_the_python_client_lists_and_ends_sessions_and_deletes_the_account(serve
         with pytest.raises(TwoStepAPIError) as gone:
             client.end_session(mine.id, access_token=other["accessToken"])
         assert gone.value.status == 401
+
+
+def session_id(tokens: dict[str, Any]) -> str:
+    payload = tokens["accessToken"].split(".")[1]
+    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sid"])
+
+
+def test_a_session_left_idle_ends_at_its_next_refresh(tmp_path: Path) -> None:
+    """Before, a live server refreshed a session however long it had sat unused, until its absolute end.
+
+    A live server's clock cannot be moved, so the session is made idle by moving its refresh token's issue
+    time (the session's last refresh) 31 minutes back in the server's database."""
+    env = server_env(tmp_path) | {"TWOSTEP_SESSION_IDLE_LIFETIME_SECONDS": "1800"}
+    with ServerProcess(tmp_path, env=env) as server:
+        register(server, "idle@example.com", "+14155552679")
+        busy = sign_in(server, "idle@example.com", "+14155552679")
+        idle = sign_in(server, "idle@example.com", "+14155552679", agent="curl/8.5.0")
+        with sqlite3.connect(tmp_path / "twostep.db") as db:
+            moved = db.execute(
+                "UPDATE refresh_tokens SET created_at = created_at - 1860 WHERE family_id = ?",
+                (session_id(idle),),
+            )
+            assert moved.rowcount == 1
+        db.close()
+        for _ in range(2):
+            refresh = httpx.post(
+                f"{server.base_url}/token/refresh", json={"refreshToken": idle["refreshToken"]}, timeout=10
+            )
+            assert (refresh.status_code, refresh.json()["code"]) == (401, "session_revoked")
+        assert_refused_in_time(server, idle)  # listed: its access token, still unexpired, stops too
+        renewed = httpx.post(
+            f"{server.base_url}/token/refresh", json={"refreshToken": busy["refreshToken"]}, timeout=10
+        )
+        assert renewed.status_code == 200, renewed.text
+        assert accepted(server, renewed.json())

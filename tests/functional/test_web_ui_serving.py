@@ -15,6 +15,7 @@ from tests.conftest import PASSWORD, latest_code, register, settings_for_tests
 from twostep.api.app import create_app
 from twostep.api.routes_web import WEB_DIR, api_origin, content_security_policy
 from twostep.container import Container
+from twostep.domain.clock import FixedClock
 from twostep.logs import request_id_var
 from twostep.settings import describe_validation_error
 
@@ -129,6 +130,24 @@ def test_refresh_reads_and_rotates_the_cookie(https_client: TestClient, containe
     assert reused.status_code == 401
     assert https_client.post("/token/refresh", headers=WEB).status_code == 401
     assert https_client.cookies.get(COOKIE) is None, "a refused cookie is cleared"
+
+
+def test_the_web_ui_refreshing_as_it_is_used_outlives_the_idle_lifetime_and_an_idle_tab_is_signed_out(
+    make_container: Callable[..., Container], clock: FixedClock
+) -> None:
+    """Before, a tab left untouched for hours refreshed silently through its cookie on its next action or
+    reload: no idle lifetime could be set. Now one refreshing as its access token runs out (as session.js
+    does, 30 s early) stays signed in past the idle lifetime, and an idle one is signed out, cookie cleared."""
+    container = make_container(session_idle_lifetime_seconds=1800)
+    client = TestClient(create_app(container), base_url="https://testserver")
+    web_sign_in(client, container)
+    for _ in range(4):
+        clock.advance(900 - 30)
+        assert client.post("/token/refresh", headers=WEB).status_code == 200
+    clock.advance(1801)
+    idle = client.post("/token/refresh", headers=WEB)
+    assert (idle.status_code, idle.json()["code"]) == (401, "session_revoked")
+    assert client.cookies.get(COOKIE) is None, "a refused cookie is cleared: the page shows the sign-in"
 
 
 def test_the_cookie_needs_the_web_header(https_client: TestClient, container: Container) -> None:

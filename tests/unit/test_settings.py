@@ -117,3 +117,26 @@ def test_housekeeping_keeps_revocations_for_the_longest_window_the_settings_allo
     rules = HousekeepingService(MemoryStorage(), FixedClock(now), policy).rules()
     assert rules.revocations_before == now - timedelta(seconds=policy.revocation_window_seconds)
     assert rules.refresh_before == now - timedelta(seconds=300)
+
+
+def test_the_idle_lifetime_is_off_by_default_and_refused_where_it_would_sign_out_on_time_clients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before, there was no idle lifetime to set (the variable was ignored): a session idle for hours
+    refreshed until its absolute end. Now it is opt-in, and a value a client refreshing as its access
+    token expires could not meet, or one that never ends a session, is refused at start-up."""
+    assert Settings(_env_file=None).session_idle_lifetime_seconds is None  # type: ignore[call-arg]
+    monkeypatch.setenv("TWOSTEP_SESSION_IDLE_LIFETIME_SECONDS", "1800")
+    assert Settings(_env_file=None).session_idle_lifetime_seconds == 1800  # type: ignore[call-arg]
+    monkeypatch.delenv("TWOSTEP_SESSION_IDLE_LIFETIME_SECONDS")
+    too_short = _error(session_idle_lifetime_seconds=900)  # the access token's default lifetime
+    assert too_short.startswith("invalid configuration: TWOSTEP_SESSION_IDLE_LIFETIME_SECONDS must be longer")
+    assert "TWOSTEP_ACCESS_TOKEN_TTL_SECONDS" in too_short
+    assert "shorter than TWOSTEP_REFRESH_TOKEN_TTL_SECONDS" in _error(
+        session_idle_lifetime_seconds=3600, refresh_token_ttl_seconds=3600
+    )
+    assert _error(session_idle_lifetime_seconds=120, access_token_ttl_seconds=60).startswith(
+        "TWOSTEP_SESSION_IDLE_LIFETIME_SECONDS: Input should be greater than or equal to 300"
+    )
+    allowed = Settings(_env_file=None, session_idle_lifetime_seconds=3600)  # type: ignore[call-arg]
+    assert allowed.session_idle_lifetime_seconds == 3600

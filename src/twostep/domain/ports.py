@@ -196,8 +196,11 @@ class RefreshTokenStore(Protocol):
 
     def get_refresh_token(self, token_hash: str) -> RefreshToken | None: ...
 
-    def claim_refresh_token(self, token_hash: str, now: datetime) -> RefreshToken | None:
-        """Atomically mark an unused, unrevoked, unexpired token as used; None if that failed."""
+    def claim_refresh_token(
+        self, token_hash: str, now: datetime, issued_after: datetime | None = None
+    ) -> RefreshToken | None:
+        """Atomically mark an unused, unrevoked, unexpired token as used; None if that failed. With
+        `issued_after`, a token issued at or before it (its session idle since) is refused too, unspent."""
         ...
 
     def revoke_family(self, family_id: str, now: datetime) -> bool:

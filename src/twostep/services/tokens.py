@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from twostep.domain.clock import Clock
 from twostep.domain.counter_batch import CounterChange, Unless
@@ -59,6 +59,7 @@ class TokenPair:
 class SessionPolicy:
     refresh_ttl_seconds: int
     require_second_factor: bool
+    idle_seconds: int | None = None  # None: a session ends only at its absolute lifetime
 
 
 class TokenService:
@@ -81,6 +82,7 @@ class TokenService:
         self._locks, self._audit, self._clock = locks, audit, clock
         self._refresh_ttl = timedelta(seconds=policy.refresh_ttl_seconds)
         self._require_second_factor = policy.require_second_factor
+        self._idle = None if policy.idle_seconds is None else timedelta(seconds=policy.idle_seconds)
 
     def issue_pair(
         self,
@@ -152,7 +154,8 @@ class TokenService:
         """Rotate: the presented token is spent; presenting a spent token ends its whole family.
 
         Raises:
-            InvalidToken: unknown, expired or revoked (SessionRevoked: the session was ended).
+            InvalidToken: unknown, expired or revoked (SessionRevoked: the session was ended, or was idle
+                longer than the idle lifetime and ends now).
             RefreshTokenReused: the token was already used; the family is now revoked.
             SessionLacksSecondFactor: a second factor is required and the session had none (it ends).
             AccountLocked: the account was locked (the session ends).
@@ -161,9 +164,12 @@ class TokenService:
         issuer = self._keys.issuer()  # before the token is spent: it refuses when no key signs
         token_hash = hash_refresh_token(refresh_token)
         now = self._clock.now()
-        claimed = self._store.claim_refresh_token(token_hash, now)
+        # Each refresh rotates the token, so the presented token's issue time is the session's last
+        # refresh or sign-in: its last activity, with no write on any other request.
+        idle_since = None if self._idle is None else now - self._idle
+        claimed = self._store.claim_refresh_token(token_hash, now, idle_since)
         if claimed is None:
-            self._handle_failed_claim(token_hash, ctx)
+            self._handle_failed_claim(token_hash, now, idle_since, ctx)
             raise InvalidToken()
         if self._require_second_factor and not has_second_factor(claimed.amr):
             self.end_session(claimed.family_id)
@@ -242,7 +248,9 @@ class TokenService:
         if self.revocations.is_revoked(claims.sid):
             raise SessionRevoked()
 
-    def _handle_failed_claim(self, token_hash: str, ctx: RequestContext) -> None:
+    def _handle_failed_claim(
+        self, token_hash: str, now: datetime, idle_since: datetime | None, ctx: RequestContext
+    ) -> None:
         existing = self._store.get_refresh_token(token_hash)
         if existing is None:
             return
@@ -251,6 +259,12 @@ class TokenService:
             self._audit.record("token_reuse", ctx=ctx, user_id=existing.user_id)
             raise RefreshTokenReused()
         if existing.revoked_at is not None:
+            raise SessionRevoked()
+        if idle_since is not None and existing.created_at <= idle_since and existing.expires_at > now:
+            # Idle too long: ended (and listed, so its access tokens stop too) like any ended session,
+            # and answered alike; the token stays unspent, so presenting it again answers the same.
+            if self.end_session(existing.family_id):
+                self._audit.record("session_ended", ctx=ctx, user_id=existing.user_id, reason="idle")
             raise SessionRevoked()
 
     def _token_record(self, refresh: str, user_id: str, session: Session) -> RefreshToken:

@@ -44,10 +44,16 @@ class RefreshTokenOps(TableOps):
         family = self._get(f"FAMILY#{item['family_id']}", "FAMILY") or {}
         return codec.refresh_token(item, family.get("revoked_at"))
 
-    def claim_refresh_token(self, token_hash: str, now: datetime) -> RefreshToken | None:
+    def claim_refresh_token(
+        self, token_hash: str, now: datetime, issued_after: datetime | None = None
+    ) -> RefreshToken | None:
         item = self._get(f"REFRESH#{token_hash}", "REFRESH")
         if item is None:
             return None
+        values = {":now": to_number(now)}
+        idle = ""
+        if issued_after is not None:
+            values[":idle"], idle = to_number(issued_after), " AND created_at > :idle"
         try:
             self._transact(
                 {
@@ -56,8 +62,8 @@ class RefreshTokenOps(TableOps):
                         "Key": key(f"REFRESH#{token_hash}", "REFRESH"),
                         "UpdateExpression": "SET used_at = :now",
                         "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(used_at)"
-                        " AND attribute_not_exists(revoked_at) AND expires_at > :now",
-                        "ExpressionAttributeValues": serialize({":now": to_number(now)}),
+                        f" AND attribute_not_exists(revoked_at) AND expires_at > :now{idle}",
+                        "ExpressionAttributeValues": serialize(values),
                     }
                 },
                 {

@@ -49,10 +49,14 @@ class MemorySessions(MemoryCounters, MemoryAudit):
     def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
         return self._refresh.get(token_hash)
 
-    def claim_refresh_token(self, token_hash: str, now: datetime) -> RefreshToken | None:
+    def claim_refresh_token(
+        self, token_hash: str, now: datetime, issued_after: datetime | None = None
+    ) -> RefreshToken | None:
         with self._lock:
             token = self._refresh.get(token_hash)
             if token is None or token.used_at or token.revoked_at or token.expires_at <= now:
+                return None
+            if issued_after is not None and token.created_at <= issued_after:
                 return None
             claimed = replace(token, used_at=now)
             self._refresh[token_hash] = claimed

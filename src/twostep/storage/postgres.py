@@ -37,6 +37,14 @@ from twostep.storage.postgres_users import PostgresUsers, user_of
 from twostep.storage.sql_accounts import CHALLENGE_WITH_ACCOUNT, account_of
 from twostep.storage.sql_audit import insert_audits, insert_audits_if_armed
 
+CLAIM_REFRESH = (
+    "UPDATE refresh_tokens SET used_at = %s WHERE token_hash = %s AND used_at IS NULL"
+    " AND revoked_at IS NULL AND expires_at > %s RETURNING *"
+)
+# With an idle lifetime: a token issued at or before the cutoff (its session idle since) is refused.
+CLAIM_ACTIVE_REFRESH = CLAIM_REFRESH.replace(" RETURNING", " AND created_at > %s RETURNING")
+
+
 CHALLENGE_COLUMNS = (
     "id, purpose, subject, phone, code_hmac, created_at, expires_at, max_attempts, attempts, consumed_at,"
     " sends, last_sent_at, code_length, email, channel, credentials_tag"
@@ -189,14 +197,12 @@ class PostgresStorage(
     def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
         return _refresh(self._one("SELECT * FROM refresh_tokens WHERE token_hash = %s", (token_hash,)))
 
-    def claim_refresh_token(self, token_hash: str, now: datetime) -> RefreshToken | None:
-        return _refresh(
-            self._one(
-                "UPDATE refresh_tokens SET used_at = %s WHERE token_hash = %s AND used_at IS NULL"
-                " AND revoked_at IS NULL AND expires_at > %s RETURNING *",
-                (now, token_hash, now),
-            )
-        )
+    def claim_refresh_token(
+        self, token_hash: str, now: datetime, issued_after: datetime | None = None
+    ) -> RefreshToken | None:
+        if issued_after is None:
+            return _refresh(self._one(CLAIM_REFRESH, (now, token_hash, now)))
+        return _refresh(self._one(CLAIM_ACTIVE_REFRESH, (now, token_hash, now, issued_after)))
 
     # --- messages ---
     def add_message(self, message: Message) -> None:

@@ -53,6 +53,14 @@ from twostep.storage.sqlite_idempotency import SqliteIdempotency
 from twostep.storage.sqlite_sessions import INSERT_TOKEN, SqliteSessionOps, token_row
 from twostep.storage.sqlite_users import canonicalise_emails
 
+CLAIM_REFRESH = (
+    "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL"
+    " AND revoked_at IS NULL AND expires_at > ? RETURNING *"
+)
+# With an idle lifetime: a token issued at or before the cutoff (its session idle since) is refused.
+CLAIM_ACTIVE_REFRESH = CLAIM_REFRESH.replace(" RETURNING", " AND created_at > ? RETURNING")
+
+
 PUT_CHALLENGE = (
     "INSERT OR REPLACE INTO challenges (id, purpose, subject, phone, code_hmac, created_at, expires_at,"
     " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email, channel, credentials_tag)"
@@ -307,13 +315,13 @@ class SqliteStorage(
     def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
         return self._refresh(self._one("SELECT * FROM refresh_tokens WHERE token_hash = ?", (token_hash,)))
 
-    def claim_refresh_token(self, token_hash: str, now: datetime) -> RefreshToken | None:
+    def claim_refresh_token(
+        self, token_hash: str, now: datetime, issued_after: datetime | None = None
+    ) -> RefreshToken | None:
+        if issued_after is None:
+            return self._refresh(self._one(CLAIM_REFRESH, (epoch(now), token_hash, epoch(now))))
         return self._refresh(
-            self._one(
-                "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL"
-                " AND revoked_at IS NULL AND expires_at > ? RETURNING *",
-                (epoch(now), token_hash, epoch(now)),
-            )
+            self._one(CLAIM_ACTIVE_REFRESH, (epoch(now), token_hash, epoch(now), epoch(issued_after)))
         )
 
     # --- messages ---
