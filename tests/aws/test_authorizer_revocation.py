@@ -66,6 +66,14 @@ def sqlite_api(
     clock.set(authorizer_clock.now())
     container = make_container(storage="sqlite")
     monkeypatch.chdir(tmp_path)
+    point_authorizer_at(container, tmp_path, monkeypatch)
+    with TestClient(create_app(container)) as client:
+        yield client, container
+
+
+def point_authorizer_at(container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The authorizer's environment on the API's SQLite file (in `tmp_path`) and a key file holding the
+    API's key material."""
     (tmp_path / "authorizer-keys.json").write_text(container.keys.material.to_json())
     for name, value in {
         "TWOSTEP_STORAGE": "sqlite",
@@ -74,8 +82,6 @@ def sqlite_api(
         "TWOSTEP_ISSUER": "http://testserver",
     }.items():
         monkeypatch.setenv(name, value)
-    with TestClient(create_app(container)) as client:
-        yield client, container
 
 
 def signed_in(client: TestClient, container: Container) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.aws.events import http_v2_authorizer_event, load
+from tests.aws.test_authorizer_revocation import point_authorizer_at
 from tests.conftest import PASSWORD, latest_code, register
 from twostep.api.app import create_app
 from twostep.aws import authorizer
@@ -51,14 +52,7 @@ def signed_in(
     """An access token of a signed-in user, its user, and the authorizer's environment for its keys."""
     clock.set(datetime.now(UTC))
     container = make_container(storage="sqlite")
-    (tmp_path / "authorizer-keys.json").write_text(container.keys.material.to_json())
-    for name, value in {
-        "TWOSTEP_STORAGE": "sqlite",
-        "TWOSTEP_SQLITE_PATH": str(tmp_path / "twostep.db"),
-        "TWOSTEP_JWT_KEY_FILE": str(tmp_path / "authorizer-keys.json"),
-        "TWOSTEP_ISSUER": "http://testserver",
-    }.items():
-        monkeypatch.setenv(name, value)
+    point_authorizer_at(container, tmp_path, monkeypatch)
     authorizer.reset()
     with TestClient(create_app(container)) as client:
         user = register(client)
