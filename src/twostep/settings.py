@@ -464,7 +464,9 @@ class Settings(BaseSettings):
     belongs to the tenant `default`); required unless only the console provider runs in `dev`."""
     verify_api_keys_file: Path | None = None
     """A file of `tenant:key` lines (`#` comments), added to `TWOSTEP_VERIFY_API_KEYS`."""
-    verify_tenants: dict[str, TenantSettings] = Field(default_factory=_no_tenants)
+    # NoDecode: pydantic-settings' own JSON decoding raised a SettingsError (a traceback, exit 1) for a value
+    # that is not JSON; `_tenants_json` decodes it and says what is wrong in one line.
+    verify_tenants: Annotated[dict[str, TenantSettings], NoDecode] = Field(default_factory=_no_tenants)
     """Per-tenant settings as JSON: `{"shop": {"template": "…{code}…", "sms_per_hour": 500,
     "sms_per_day": 5000, "allow_message": true, "allow_urls": false}}`; tenants not listed get defaults."""
     verify_tenant_sms_per_hour: int = Field(default=1000, ge=1)
@@ -555,7 +557,16 @@ class Settings(BaseSettings):
     @classmethod
     def _tenants_json(cls, value: object) -> object:
         # A JSON string from the environment, a `.env` file or the AWS secret.
-        return json.loads(value) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return {}  # an empty compose variable means no tenant settings
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:  # the message names where, never the value (it may hold a secret)
+            raise ValueError(
+                f"not a JSON object of tenants ({exc.msg} at line {exc.lineno} column {exc.colno})"
+            ) from None
 
     @field_validator("sms_allowed_number_types")
     @classmethod

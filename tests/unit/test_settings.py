@@ -117,3 +117,25 @@ def test_housekeeping_keeps_revocations_for_the_longest_window_the_settings_allo
     rules = HousekeepingService(MemoryStorage(), FixedClock(now), policy).rules()
     assert rules.revocations_before == now - timedelta(seconds=policy.revocation_window_seconds)
     assert rules.refresh_before == now - timedelta(seconds=300)
+
+
+@pytest.mark.parametrize("value", ["shop", "{'shop': {}}", '{"shop": {"sms_per_hour": 5}'])
+def test_verify_tenants_that_are_not_json_stop_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """TWOSTEP_VERIFY_TENANTS that was not JSON raised pydantic-settings' SettingsError, which no entry point
+    expects: `twostep serve` stopped with a traceback and exit code 1 instead of one line naming it."""
+    monkeypatch.setenv("TWOSTEP_VERIFY_TENANTS", value)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    line = describe_validation_error(caught.value)
+    assert line.startswith("TWOSTEP_VERIFY_TENANTS: not a JSON object of tenants (")
+    assert value not in line
+
+
+def test_verify_tenants_empty_or_json_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty variable (a compose file's `${TWOSTEP_VERIFY_TENANTS:-}`) means no tenant settings."""
+    monkeypatch.setenv("TWOSTEP_VERIFY_TENANTS", " ")
+    assert Settings(_env_file=None).verify_tenants == {}  # type: ignore[call-arg]
+    monkeypatch.setenv("TWOSTEP_VERIFY_TENANTS", '{"shop": {"sms_per_hour": 5}}')
+    assert Settings(_env_file=None).verify_tenants["shop"].sms_per_hour == 5  # type: ignore[call-arg]
