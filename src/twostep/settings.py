@@ -44,6 +44,12 @@ KNOWN_SMS_PROVIDERS = registry.providers_for(registry.SMS)  # the registry owns 
 DEFAULT_SMS_TEMPLATE = "{code} is your {org} sign-in code. It expires in {minutes} minutes. Don't share it."
 DEFAULT_VERIFY_TEMPLATE = "{code} is your {org} verification code. It expires in {minutes} minutes."
 
+# Caps and money are kept in 64-bit integer counters (SQLite and PostgreSQL integers, micro-dollars): a
+# value past these bounds passed start-up, then every request that counted against it failed with 500
+# (OverflowError). Both are far above any real traffic or spend; past them a cap is no cap anyway.
+MOST_PER_WINDOW = 1_000_000_000
+MOST_USD = 1_000_000_000.0
+
 CommaList = Annotated[list[str], NoDecode]
 # Google's app hash: the first 11 base64 characters of a SHA-256 over the package name and signing key.
 APP_HASH = re.compile(r"[A-Za-z0-9+/]{11}")
@@ -54,8 +60,8 @@ class TenantSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     template: str | None = None
-    sms_per_hour: int | None = Field(default=None, ge=1)
-    sms_per_day: int | None = Field(default=None, ge=1)
+    sms_per_hour: int | None = Field(default=None, ge=1, le=MOST_PER_WINDOW)
+    sms_per_day: int | None = Field(default=None, ge=1, le=MOST_PER_WINDOW)
     allow_message: bool = False
     allow_urls: bool = False
 
@@ -71,7 +77,7 @@ def parse_country_amounts(entries: list[str], parts: int) -> dict[str, tuple[flo
     """`["DE:0.09", "US:2/20"]` as `{"DE": (0.09,), "US": (2.0, 20.0)}`, with `parts` numbers each.
 
     Raises:
-        ValueError: an entry that is not `CC:n` (or `CC:n/m`) with non-negative numbers.
+        ValueError: an entry that is not `CC:n` (or `CC:n/m`) with numbers from 0 to `MOST_USD`.
     """
     parsed: dict[str, tuple[float, ...]] = {}
     for entry in entries:
@@ -81,7 +87,8 @@ def parse_country_amounts(entries: list[str], parts: int) -> dict[str, tuple[flo
         except ValueError:
             numbers = ()
         valid_country = country == "*" or (len(country) == 2 and country.isalpha())
-        if not valid_country or len(numbers) != parts or any(n < 0 for n in numbers):
+        in_range = all(0 <= n <= MOST_USD for n in numbers)  # not inf, 1e300 or nan (never in range)
+        if not valid_country or len(numbers) != parts or not in_range:
             shape = "CC:price" if parts == 1 else "CC:hourly/daily"
             raise ValueError(f"{entry!r} is not {shape} (ISO country code, US dollars)")
         parsed[country.upper()] = numbers
@@ -403,7 +410,7 @@ class Settings(BaseSettings):
     """Texts to one number per 10 minutes."""
     sms_per_number_day: int = Field(default=10, ge=1, le=10000)
     """Texts to one number per UTC day."""
-    sms_hourly_budget: int = Field(default=1000, ge=0)
+    sms_hourly_budget: int = Field(default=1000, ge=0, le=MOST_PER_WINDOW)
     """Texts from the whole service per hour; a hard stop (`0` sends nothing)."""
     sms_allowed_countries: CommaList = Field(default_factory=_no_items)
     """Comma-separated ISO country codes texts may go to (e.g. `DE,AT,CH`); empty allows all."""
@@ -414,15 +421,15 @@ class Settings(BaseSettings):
     login_account_free_failures: int = Field(default=100, ge=1, le=1_000_000)
     """Wrong passwords per email from all clients together in a day before the whole account is slowed;
     below it only the failing client is (a stranger cannot lock the owner out)."""
-    ip_login_per_minute: int = Field(default=60, ge=1)
+    ip_login_per_minute: int = Field(default=60, ge=1, le=MOST_PER_WINDOW)
     """Sign-in attempts per client IP per minute (IPv6 per /64)."""
-    ip_register_per_hour: int = Field(default=30, ge=1)
+    ip_register_per_hour: int = Field(default=30, ge=1, le=MOST_PER_WINDOW)
     """Sign-ups per client IP per hour."""
-    ip_verify_create_per_hour: int = Field(default=60, ge=1)
+    ip_verify_create_per_hour: int = Field(default=60, ge=1, le=MOST_PER_WINDOW)
     """`POST /verifications` per client IP per hour (callers without an API key)."""
-    ip_sms_per_hour: int = Field(default=10, ge=1)
+    ip_sms_per_hour: int = Field(default=10, ge=1, le=MOST_PER_WINDOW)
     """Texts one client IP (IPv6: its /64) may cause per hour: sign-ins, resends, verifications."""
-    account_sms_per_day: int = Field(default=10, ge=1)
+    account_sms_per_day: int = Field(default=10, ge=1, le=MOST_PER_WINDOW)
     """Sign-in codes texted for one account per UTC day, whatever its number."""
     sms_allowed_number_types: CommaList = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
     """Comma-separated phonenumbers number types codes may go to (`MOBILE`, `FIXED_LINE_OR_MOBILE`,
@@ -431,7 +438,7 @@ class Settings(BaseSettings):
     # --- fraud guard (SMS pumping) ---
     fraud_guard: bool = True
     """Block number prefixes whose codes are sent but not used (SMS pumping); on by default."""
-    fraud_min_sends: int = Field(default=20, ge=1)
+    fraud_min_sends: int = Field(default=20, ge=1, le=MOST_PER_WINDOW)
     """Codes sent to a prefix (in the rolling window) before its conversion is judged."""
     fraud_min_conversion: float = Field(default=0.2, ge=0, le=1)
     """The share of codes sent to a prefix that must be used; below it the prefix is blocked."""
@@ -447,9 +454,9 @@ class Settings(BaseSettings):
     sms_prices: CommaList = Field(default_factory=_no_items)
     """Price per SMS segment in US dollars by ISO country, over the shipped table
     (`DE:0.09,US:0.0083`); `*` prices every country not listed."""
-    sms_budget_hourly_usd: float | None = Field(default=100.0, ge=0)
+    sms_budget_hourly_usd: float | None = Field(default=100.0, ge=0, le=MOST_USD)
     """US dollars the whole service may spend on texts per hour; a hard stop (503). Empty: no limit."""
-    sms_budget_daily_usd: float | None = Field(default=1000.0, ge=0)
+    sms_budget_daily_usd: float | None = Field(default=1000.0, ge=0, le=MOST_USD)
     """US dollars the whole service may spend on texts per UTC day; a hard stop (503). Empty: no limit."""
     sms_country_budgets: CommaList = Field(default_factory=_no_items)
     """Per-country hourly/daily budgets in US dollars, `DE:5/50,US:2/20` (hard stops, 503)."""
@@ -469,9 +476,9 @@ class Settings(BaseSettings):
     verify_tenants: Annotated[dict[str, TenantSettings], NoDecode] = Field(default_factory=_no_tenants)
     """Per-tenant settings as JSON: `{"shop": {"template": "…{code}…", "sms_per_hour": 500,
     "sms_per_day": 5000, "allow_message": true, "allow_urls": false}}`; tenants not listed get defaults."""
-    verify_tenant_sms_per_hour: int = Field(default=1000, ge=1)
+    verify_tenant_sms_per_hour: int = Field(default=1000, ge=1, le=MOST_PER_WINDOW)
     """Texts one tenant (API key owner) may send per hour unless `TWOSTEP_VERIFY_TENANTS` says otherwise."""
-    verify_tenant_sms_per_day: int = Field(default=10000, ge=1)
+    verify_tenant_sms_per_day: int = Field(default=10000, ge=1, le=MOST_PER_WINDOW)
     """Texts one tenant may send per UTC day unless `TWOSTEP_VERIFY_TENANTS` says otherwise."""
     verify_default_length: int = Field(default=6, ge=4, le=10)
     """Digits in a verification code when the request gives no `code_length`."""

@@ -139,3 +139,50 @@ def test_verify_tenants_empty_or_json_from_the_environment(monkeypatch: pytest.M
     assert Settings(_env_file=None).verify_tenants == {}  # type: ignore[call-arg]
     monkeypatch.setenv("TWOSTEP_VERIFY_TENANTS", '{"shop": {"sms_per_hour": 5}}')
     assert Settings(_env_file=None).verify_tenants["shop"].sms_per_hour == 5  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TWOSTEP_IP_LOGIN_PER_MINUTE", "99999999999999999999"),
+        ("TWOSTEP_IP_REGISTER_PER_HOUR", "99999999999999999999"),
+        ("TWOSTEP_IP_VERIFY_CREATE_PER_HOUR", "99999999999999999999"),
+        ("TWOSTEP_IP_SMS_PER_HOUR", "99999999999999999999"),
+        ("TWOSTEP_ACCOUNT_SMS_PER_DAY", "99999999999999999999"),
+        ("TWOSTEP_SMS_HOURLY_BUDGET", "99999999999999999999"),
+        ("TWOSTEP_FRAUD_MIN_SENDS", "99999999999999999999"),
+        ("TWOSTEP_VERIFY_TENANT_SMS_PER_HOUR", "99999999999999999999"),
+        ("TWOSTEP_VERIFY_TENANT_SMS_PER_DAY", "99999999999999999999"),
+        ("TWOSTEP_SMS_BUDGET_HOURLY_USD", "inf"),
+        ("TWOSTEP_SMS_BUDGET_DAILY_USD", "1e300"),
+        ("TWOSTEP_SMS_PRICES", "DE:inf"),
+        ("TWOSTEP_SMS_PRICES", "*:1e300"),
+        ("TWOSTEP_SMS_COUNTRY_BUDGETS", "US:2/inf"),
+        ("TWOSTEP_VERIFY_TENANTS", '{"shop": {"sms_per_day": 99999999999999999999}}'),
+    ],
+)
+def test_caps_and_money_past_a_64_bit_counter_stop_at_start(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """Caps and US-dollar budgets had no upper bound: `inf` or a 20-digit cap started the server, then every
+    sign-in or text that counted against it (64-bit counters, micro-dollars) failed with 500 OverflowError,
+    and an infinite hourly budget crashed the start with a traceback."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    assert describe_validation_error(caught.value).startswith(variable)
+
+
+def test_the_largest_cap_and_budget_still_count_in_64_bits() -> None:
+    """The bounds leave room: the largest cap and budget fit the counters with every multiplier applied."""
+    from twostep.services.sms_prices import to_micro
+    from twostep.settings import MOST_PER_WINDOW, MOST_USD
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        ip_sms_per_hour=MOST_PER_WINDOW,
+        sms_budget_daily_usd=MOST_USD,
+        sms_prices=f"*:{MOST_USD}",
+    )
+    most_segments = 10 * settings.voice_call_units * 20  # segments x a call's units, far above real
+    assert to_micro(MOST_USD) * most_segments < 2**63 and settings.ip_sms_per_hour * 2 < 2**63
