@@ -277,9 +277,12 @@ class Settings(BaseSettings):
     request's own origin (`http://localhost` is a secure context; an IP address cannot hold passkeys)."""
 
     # --- passwords ---
-    argon2_memory_kib: int = Field(default=19456, ge=19456)
+    # Upper bounds: libargon2 takes both as 32-bit numbers, so a larger value started the server and then
+    # failed every sign-up and sign-in with 500 (OverflowError); 4 GiB and 100 passes, far above OWASP's and
+    # RFC 9106's choices, already make each check take seconds (and each hashing thread hold the memory).
+    argon2_memory_kib: int = Field(default=19456, ge=19456, le=4 * 1024 * 1024)
     """Argon2id memory cost in KiB (OWASP minimum 19456)."""
-    argon2_time_cost: int = Field(default=2, ge=2)
+    argon2_time_cost: int = Field(default=2, ge=2, le=100)
     """Argon2id iterations."""
     argon2_parallelism: int = Field(default=1, ge=1, le=8)
     """Argon2id lanes."""

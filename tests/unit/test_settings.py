@@ -186,3 +186,18 @@ def test_the_largest_cap_and_budget_still_count_in_64_bits() -> None:
     )
     most_segments = 10 * settings.voice_call_units * 20  # segments x a call's units, far above real
     assert to_micro(MOST_USD) * most_segments < 2**63 and settings.ip_sms_per_hour * 2 < 2**63
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("TWOSTEP_ARGON2_MEMORY_KIB", "4294967296"), ("TWOSTEP_ARGON2_TIME_COST", "99999999999999999999")],
+)
+def test_argon2_costs_past_what_libargon2_takes_stop_at_start(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """The Argon2id memory and time costs had no upper bound: a value past 32 bits started the server, then
+    every sign-up and sign-in failed with 500 (OverflowError in the hasher)."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    assert describe_validation_error(caught.value).startswith(f"{variable}: Input should be less than")
