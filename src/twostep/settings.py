@@ -714,7 +714,19 @@ class Settings(BaseSettings):
     @field_validator("sms_allowed_countries")
     @classmethod
     def _upper_countries(cls, value: list[str]) -> list[str]:
-        return [code.upper() for code in value]
+        # A code no number has (`UK` for GB, `USA`, `D`) was taken and matched no phone: texts to the
+        # countries meant were all refused (`country_not_allowed`), sign-ups among them.
+        if not value:
+            return value  # validated by default too: phonenumbers (~10 ms) only when set
+        from phonenumbers import SUPPORTED_REGIONS
+
+        codes = [code.upper() for code in value]
+        unknown = [code for code in codes if code not in SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not an ISO 3166 country code with phone numbers (DE, GB, US)"
+            )
+        return codes
 
     @field_validator("sms_template", "verify_template")
     @classmethod

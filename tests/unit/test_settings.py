@@ -201,3 +201,13 @@ def test_argon2_costs_past_what_libargon2_takes_stop_at_start(
     with pytest.raises(ValidationError) as caught:
         Settings(_env_file=None)  # type: ignore[call-arg]
     assert describe_validation_error(caught.value).startswith(f"{variable}: Input should be less than")
+
+
+@pytest.mark.parametrize("value", ["UK", "de,USA", "D", "XX"])
+def test_allowed_countries_no_number_has_stop_at_start(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """TWOSTEP_SMS_ALLOWED_COUNTRIES took any text: `UK` (for GB) or `USA` started the server, matched no
+    phone number, and every sign-up and code to the countries meant was refused (`country_not_allowed`)."""
+    monkeypatch.setenv("TWOSTEP_SMS_ALLOWED_COUNTRIES", value)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    assert describe_validation_error(caught.value).startswith("TWOSTEP_SMS_ALLOWED_COUNTRIES: ")
