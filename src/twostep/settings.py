@@ -661,10 +661,16 @@ class Settings(BaseSettings):
     def _public_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
-            raise ValueError("use the base URL providers reach, like https://auth.example.com")
-        return value.strip().rstrip("/")
+        return _http_base_url(value, "use the base URL providers reach, like https://auth.example.com")
+
+    @field_validator("twilio_base_url", "flowroute_base_url", "sipgate_base_url")
+    @classmethod
+    def _provider_base_url(cls, value: str) -> str:
+        # `api.twilio.com` (no scheme) was taken, and every text then failed (httpx: UnsupportedProtocol),
+        # so every sign-in answered 503 from a server that had started cleanly.
+        return _http_base_url(
+            value, "use the provider's API base URL with its scheme, like https://api.twilio.com"
+        )
 
     @field_validator("receipt_secret", mode="before")
     @classmethod
@@ -814,6 +820,17 @@ def _serialised_origin(origin: str) -> str | None:
     host = f"[{host}]" if ":" in host else host
     default = {"http": 80, "https": 443}[parts.scheme]
     return f"{parts.scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def _http_base_url(value: str, advice: str) -> str:
+    """`value` as a base URL to append paths to: http(s), a host, no query or fragment, no trailing slash.
+
+    Raises: ValueError with `advice`.
+    """
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(advice)
+    return value.strip().rstrip("/")
 
 
 def _check_database_url(url: SecretStr | None) -> None:

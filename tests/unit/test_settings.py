@@ -211,3 +211,19 @@ def test_allowed_countries_no_number_has_stop_at_start(monkeypatch: pytest.Monke
     with pytest.raises(ValidationError) as caught:
         Settings(_env_file=None)  # type: ignore[call-arg]
     assert describe_validation_error(caught.value).startswith("TWOSTEP_SMS_ALLOWED_COUNTRIES: ")
+
+
+@pytest.mark.parametrize("field", ["twilio_base_url", "flowroute_base_url", "sipgate_base_url"])
+@pytest.mark.parametrize("value", ["api.example.com", "", "ftp://api.example.com", "https://"])
+def test_provider_base_urls_without_scheme_or_host_stop_at_start(field: str, value: str) -> None:
+    """A provider base URL without `https://` (or empty) was taken: the server started, then every text
+    failed (httpx UnsupportedProtocol) and every sign-in answered 503 sms_delivery_failed."""
+    assert _error(**{field: value}).startswith(f"TWOSTEP_{field.upper()}: use the provider's API base URL")
+
+
+def test_provider_base_urls_keep_working_spellings() -> None:
+    """A test server's http URL and a trailing slash are fine; the slash goes (paths are appended)."""
+    s = Settings(  # type: ignore[call-arg]
+        _env_file=None, twilio_base_url="http://127.0.0.1:8081/", sipgate_base_url=" https://api.sipgate.com "
+    )
+    assert (s.twilio_base_url, s.sipgate_base_url) == ("http://127.0.0.1:8081", "https://api.sipgate.com")
