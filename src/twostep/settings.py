@@ -527,6 +527,18 @@ class Settings(BaseSettings):
             _check_browser_origin(origin)
         return value
 
+    @field_validator("web_origin", mode="before")
+    @classmethod
+    def _web_origin(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None  # an empty compose variable means unset
+        return _page_origins([value])[0] if isinstance(value, str) else value
+
+    @field_validator("webauthn_origins")
+    @classmethod
+    def _passkey_origins(cls, value: list[str]) -> list[str]:
+        return _page_origins(value)
+
     @field_validator("default_locale")
     @classmethod
     def _locale_tag(cls, value: str) -> str:
@@ -787,6 +799,21 @@ def _check_passkey_origins(settings: Settings) -> None:
         host = urlsplit(origin).hostname or ""
         if host != rp_id and not host.endswith("." + rp_id):
             raise ValueError(f"TWOSTEP_WEBAUTHN_RP_ID: {rp_id} is not {host} or a parent domain of it")
+
+
+def _page_origins(origins: list[str]) -> list[str]:
+    """The web app's page origins (passkeys, WebOTP), each as a browser sends it; a trailing slash, which
+    the passkey check always dropped, is dropped. Before, `auth.example.com`, `https://Auth.Example.com` or a
+    path was taken: passkeys then failed for every user (an empty RP id, or no origin a browser reports).
+
+    Raises: ValueError naming the origin (and the spelling that would match, when there is one).
+    """
+    cleaned = [origin.strip().rstrip("/") for origin in origins]
+    for origin in cleaned:
+        if origin == "*":
+            raise ValueError("name the web app's origins; `*` only suits TWOSTEP_CORS_ORIGINS")
+        _check_browser_origin(origin)
+    return cleaned
 
 
 def _check_browser_origin(origin: str) -> None:

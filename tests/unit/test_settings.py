@@ -227,3 +227,38 @@ def test_provider_base_urls_keep_working_spellings() -> None:
         _env_file=None, twilio_base_url="http://127.0.0.1:8081/", sipgate_base_url=" https://api.sipgate.com "
     )
     assert (s.twilio_base_url, s.sipgate_base_url) == ("http://127.0.0.1:8081", "https://api.sipgate.com")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("web_origin", "auth.example.com", "is not an origin"),
+        ("web_origin", "https://auth.example.com/app", "is not an origin"),
+        (
+            "webauthn_origins",
+            "https://Auth.Example.com",
+            "browsers send this origin as https://auth.example.com",
+        ),
+        (
+            "webauthn_origins",
+            "https://app.example.com,https://auth.example.com:443",
+            "as https://auth.example.com",
+        ),
+        ("webauthn_origins", "*", "only suits TWOSTEP_CORS_ORIGINS"),
+    ],
+)
+def test_page_origins_no_browser_sends_stop_at_start(field: str, value: str, expected: str) -> None:
+    """TWOSTEP_WEB_ORIGIN and TWOSTEP_WEBAUTHN_ORIGINS took any text: without a scheme the passkey RP id was
+    empty, and an upper-case host, a default port or a path matched no browser's origin, so every passkey
+    sign-up and sign-in failed on a server that had started cleanly."""
+    line = _error(**{field: value})
+    assert line.startswith(f"TWOSTEP_{field.upper()}: ") and expected in line
+
+
+def test_page_origins_keep_a_trailing_slash_working() -> None:
+    """A trailing slash was always dropped by the passkey check; it still is, now at start; empty is unset."""
+    s = Settings(  # type: ignore[call-arg]
+        _env_file=None, web_origin="https://auth.example.com/", webauthn_origins="https://app.example.com/"
+    )
+    assert (s.web_origin, s.webauthn_origins) == ("https://auth.example.com", ["https://app.example.com"])
+    assert Settings(_env_file=None, web_origin=" ").web_origin is None  # type: ignore[call-arg]
