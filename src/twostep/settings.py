@@ -539,6 +539,25 @@ class Settings(BaseSettings):
     def _passkey_origins(cls, value: list[str]) -> list[str]:
         return _page_origins(value)
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        # Before, any text was taken: a host name or a bad mask was silently trusted as nothing (every client
+        # behind the proxy shared its limits), and `*` made uvicorn believe every caller's X-Forwarded-For,
+        # so a client named a new address per request and the per-IP limits never held.
+        if not value:
+            return value  # validated by default too: ipaddress only when set (a Lambda reads no proxies)
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (10.0.0.0/8); name each proxy, not `*` or a host"
+                ) from None
+        return value
+
     @field_validator("default_locale")
     @classmethod
     def _locale_tag(cls, value: str) -> str:

@@ -262,3 +262,16 @@ def test_page_origins_keep_a_trailing_slash_working() -> None:
     )
     assert (s.web_origin, s.webauthn_origins) == ("https://auth.example.com", ["https://app.example.com"])
     assert Settings(_env_file=None, web_origin=" ").web_origin is None  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("value", ["*", "lb.internal", "10.0.0.0/33", "127.0.0.1,10.0.0.1:8080"])
+def test_trusted_proxies_that_are_not_addresses_stop_at_start(value: str) -> None:
+    """TWOSTEP_TRUSTED_PROXIES took any text: `*` made uvicorn believe every caller's X-Forwarded-For (a
+    direct client chose its address per request, past the per-IP limits), and a host name or bad mask was
+    silently trusted as nothing, so every client behind the proxy shared one address's limits."""
+    assert _error(trusted_proxies=value).startswith("TWOSTEP_TRUSTED_PROXIES: ")
+
+
+def test_trusted_proxies_take_addresses_and_networks() -> None:
+    s = Settings(_env_file=None, trusted_proxies="127.0.0.1, 10.0.0.0/8,fd00::/8,10.1.2.3/8")  # type: ignore[call-arg]
+    assert s.trusted_proxies == ["127.0.0.1", "10.0.0.0/8", "fd00::/8", "10.1.2.3/8"]
