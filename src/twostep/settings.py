@@ -694,6 +694,17 @@ class Settings(BaseSettings):
             return None
         return _http_base_url(value, "use the base URL providers reach, like https://auth.example.com")
 
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_url(cls, value: str) -> str:
+        # `auth.example.com` or an empty value was taken: the discovery document then named a jwks_uri that
+        # is no URL, so OpenID clients and API Gateway's JWT authorizer found no keys. Checked, never
+        # rewritten: the value is every token's `iss`, which verifiers compare exactly.
+        advice = "use the service's base URL with its scheme, like https://auth.example.com"
+        if value != value.strip() or _http_base_url(value, advice) != value.rstrip("/"):
+            raise ValueError(advice)
+        return value
+
     @field_validator("twilio_base_url", "flowroute_base_url", "sipgate_base_url")
     @classmethod
     def _provider_base_url(cls, value: str) -> str:

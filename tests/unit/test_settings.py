@@ -275,3 +275,19 @@ def test_trusted_proxies_that_are_not_addresses_stop_at_start(value: str) -> Non
 def test_trusted_proxies_take_addresses_and_networks() -> None:
     s = Settings(_env_file=None, trusted_proxies="127.0.0.1, 10.0.0.0/8,fd00::/8,10.1.2.3/8")  # type: ignore[call-arg]
     assert s.trusted_proxies == ["127.0.0.1", "10.0.0.0/8", "fd00::/8", "10.1.2.3/8"]
+
+
+@pytest.mark.parametrize(
+    "value", ["auth.example.com", "", " https://auth.example.com", "https://a.example?x=1"]
+)
+def test_an_issuer_that_is_no_url_stops_at_start(value: str) -> None:
+    """TWOSTEP_ISSUER took any text: `auth.example.com` or an empty value started the server, whose
+    discovery document then named a jwks_uri that is no URL (`auth.example.com/.well-known/jwks.json`), so
+    OpenID clients and API Gateway's JWT authorizer could not find the keys."""
+    assert _error(issuer=value).startswith("TWOSTEP_ISSUER: use the service's base URL with its scheme")
+
+
+def test_an_issuer_is_kept_exactly_as_written() -> None:
+    """The issuer is every token's `iss`: a trailing slash or a path stays, or tokens already out would fail."""
+    for issuer in ("https://auth.example.com/", "https://example.com/auth", "http://127.0.0.1:8000"):
+        assert Settings(_env_file=None, issuer=issuer).issuer == issuer  # type: ignore[call-arg]
