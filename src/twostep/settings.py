@@ -705,6 +705,20 @@ class Settings(BaseSettings):
             raise ValueError(advice)
         return value
 
+    @field_validator("email_from")
+    @classmethod
+    def _sender_address(cls, value: str) -> str:
+        # Any text was taken: `example.com`, `no-reply at example.com` or an empty value went out as the
+        # envelope sender `example.com`, `no-reply` or `<>` (bounces lost), which strict relays and SES refuse,
+        # so reset codes and notices failed long after a clean start.
+        from email.utils import parseaddr  # loaded with pydantic's e-mail support already
+
+        address = parseaddr(value, strict=True)[1] if "\n" not in value and "\r" not in value else ""
+        local, at, domain = address.rpartition("@")
+        if not (local and at and domain) or any(c.isspace() for c in address):
+            raise ValueError("use an address, optionally with a name: twostep <no-reply@example.com>")
+        return value
+
     @field_validator("twilio_base_url", "flowroute_base_url", "sipgate_base_url")
     @classmethod
     def _provider_base_url(cls, value: str) -> str:

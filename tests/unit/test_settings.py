@@ -291,3 +291,20 @@ def test_an_issuer_is_kept_exactly_as_written() -> None:
     """The issuer is every token's `iss`: a trailing slash or a path stays, or tokens already out would fail."""
     for issuer in ("https://auth.example.com/", "https://example.com/auth", "http://127.0.0.1:8000"):
         assert Settings(_env_file=None, issuer=issuer).issuer == issuer  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "value", ["example.com", "no-reply at example.com", "", "twostep", "a@b.c\nBcc: x@y.z"]
+)
+def test_a_sender_that_is_no_address_stops_at_start(value: str) -> None:
+    """TWOSTEP_EMAIL_FROM took any text: `example.com`, `no-reply at example.com` or an empty value went out
+    as the envelope sender `example.com`, `no-reply` or `<>`, which strict relays and SES refuse, so reset
+    codes and notices failed long after a clean start."""
+    assert _error(email_from=value).startswith("TWOSTEP_EMAIL_FROM: use an address")
+
+
+@pytest.mark.parametrize(
+    "value", ["twostep <no-reply@localhost>", "no-reply@example.com", '"Shop, Inc." <a@b.de>']
+)
+def test_a_sender_address_with_or_without_a_name_is_taken(value: str) -> None:
+    assert Settings(_env_file=None, email_from=value).email_from == value  # type: ignore[call-arg]
