@@ -51,6 +51,8 @@ MOST_PER_WINDOW = 1_000_000_000
 MOST_USD = 1_000_000_000.0
 
 CommaList = Annotated[list[str], NoDecode]
+# DynamoDB's rule for a table name (its API refuses any other, which surfaced as "storage unavailable").
+DYNAMODB_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 # Google's app hash: the first 11 base64 characters of a SHA-256 over the package name and signing key.
 APP_HASH = re.compile(r"[A-Za-z0-9+/]{11}")
 
@@ -703,6 +705,15 @@ class Settings(BaseSettings):
         advice = "use the service's base URL with its scheme, like https://auth.example.com"
         if value != value.strip() or _http_base_url(value, advice) != value.rstrip("/"):
             raise ValueError(advice)
+        return value
+
+    @field_validator("dynamodb_table")
+    @classmethod
+    def _table_name(cls, value: str) -> str:
+        # An empty or misspelt name started as "Storage is unavailable; try again shortly" (exit 4), a
+        # transient failure to wait out, where no retry could ever succeed.
+        if not DYNAMODB_TABLE_NAME.fullmatch(value):
+            raise ValueError("a DynamoDB table name is 3 to 255 letters, digits, _, - and .")
         return value
 
     @field_validator("email_from")

@@ -308,3 +308,10 @@ def test_a_sender_that_is_no_address_stops_at_start(value: str) -> None:
 )
 def test_a_sender_address_with_or_without_a_name_is_taken(value: str) -> None:
     assert Settings(_env_file=None, email_from=value).email_from == value  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("value", ["", " ", "ab", "my table", "twostep/prod"])
+def test_a_dynamodb_table_name_dynamodb_refuses_stops_at_start(value: str) -> None:
+    """TWOSTEP_DYNAMODB_TABLE took any text: an empty or misspelt name stopped the start only when the
+    table was first read, as "Storage is unavailable; try again shortly" (exit 4), which no retry fixes."""
+    assert _error(dynamodb_table=value).startswith("TWOSTEP_DYNAMODB_TABLE: a DynamoDB table name is")
