@@ -44,7 +44,15 @@ KNOWN_SMS_PROVIDERS = registry.providers_for(registry.SMS)  # the registry owns 
 DEFAULT_SMS_TEMPLATE = "{code} is your {org} sign-in code. It expires in {minutes} minutes. Don't share it."
 DEFAULT_VERIFY_TEMPLATE = "{code} is your {org} verification code. It expires in {minutes} minutes."
 
+# Caps and money are kept in 64-bit integer counters (SQLite and PostgreSQL integers, micro-dollars): a
+# value past these bounds passed start-up, then every request that counted against it failed with 500
+# (OverflowError). Both are far above any real traffic or spend; past them a cap is no cap anyway.
+MOST_PER_WINDOW = 1_000_000_000
+MOST_USD = 1_000_000_000.0
+
 CommaList = Annotated[list[str], NoDecode]
+# DynamoDB's rule for a table name (its API refuses any other, which surfaced as "storage unavailable").
+DYNAMODB_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 # Google's app hash: the first 11 base64 characters of a SHA-256 over the package name and signing key.
 APP_HASH = re.compile(r"[A-Za-z0-9+/]{11}")
 
@@ -54,8 +62,8 @@ class TenantSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     template: str | None = None
-    sms_per_hour: int | None = Field(default=None, ge=1)
-    sms_per_day: int | None = Field(default=None, ge=1)
+    sms_per_hour: int | None = Field(default=None, ge=1, le=MOST_PER_WINDOW)
+    sms_per_day: int | None = Field(default=None, ge=1, le=MOST_PER_WINDOW)
     allow_message: bool = False
     allow_urls: bool = False
 
@@ -71,7 +79,7 @@ def parse_country_amounts(entries: list[str], parts: int) -> dict[str, tuple[flo
     """`["DE:0.09", "US:2/20"]` as `{"DE": (0.09,), "US": (2.0, 20.0)}`, with `parts` numbers each.
 
     Raises:
-        ValueError: an entry that is not `CC:n` (or `CC:n/m`) with non-negative numbers.
+        ValueError: an entry that is not `CC:n` (or `CC:n/m`) with numbers from 0 to `MOST_USD`.
     """
     parsed: dict[str, tuple[float, ...]] = {}
     for entry in entries:
@@ -81,7 +89,8 @@ def parse_country_amounts(entries: list[str], parts: int) -> dict[str, tuple[flo
         except ValueError:
             numbers = ()
         valid_country = country == "*" or (len(country) == 2 and country.isalpha())
-        if not valid_country or len(numbers) != parts or any(n < 0 for n in numbers):
+        in_range = all(0 <= n <= MOST_USD for n in numbers)  # not inf, 1e300 or nan (never in range)
+        if not valid_country or len(numbers) != parts or not in_range:
             shape = "CC:price" if parts == 1 else "CC:hourly/daily"
             raise ValueError(f"{entry!r} is not {shape} (ISO country code, US dollars)")
         parsed[country.upper()] = numbers
@@ -270,9 +279,12 @@ class Settings(BaseSettings):
     request's own origin (`http://localhost` is a secure context; an IP address cannot hold passkeys)."""
 
     # --- passwords ---
-    argon2_memory_kib: int = Field(default=19456, ge=19456)
+    # Upper bounds: libargon2 takes both as 32-bit numbers, so a larger value started the server and then
+    # failed every sign-up and sign-in with 500 (OverflowError); 4 GiB and 100 passes, far above OWASP's and
+    # RFC 9106's choices, already make each check take seconds (and each hashing thread hold the memory).
+    argon2_memory_kib: int = Field(default=19456, ge=19456, le=4 * 1024 * 1024)
     """Argon2id memory cost in KiB (OWASP minimum 19456)."""
-    argon2_time_cost: int = Field(default=2, ge=2)
+    argon2_time_cost: int = Field(default=2, ge=2, le=100)
     """Argon2id iterations."""
     argon2_parallelism: int = Field(default=1, ge=1, le=8)
     """Argon2id lanes."""
@@ -408,7 +420,7 @@ class Settings(BaseSettings):
     """Texts to one number per 10 minutes."""
     sms_per_number_day: int = Field(default=10, ge=1, le=10000)
     """Texts to one number per UTC day."""
-    sms_hourly_budget: int = Field(default=1000, ge=0)
+    sms_hourly_budget: int = Field(default=1000, ge=0, le=MOST_PER_WINDOW)
     """Texts from the whole service per hour; a hard stop (`0` sends nothing)."""
     sms_allowed_countries: CommaList = Field(default_factory=_no_items)
     """Comma-separated ISO country codes texts may go to (e.g. `DE,AT,CH`); empty allows all."""
@@ -419,15 +431,15 @@ class Settings(BaseSettings):
     login_account_free_failures: int = Field(default=100, ge=1, le=1_000_000)
     """Wrong passwords per email from all clients together in a day before the whole account is slowed;
     below it only the failing client is (a stranger cannot lock the owner out)."""
-    ip_login_per_minute: int = Field(default=60, ge=1)
+    ip_login_per_minute: int = Field(default=60, ge=1, le=MOST_PER_WINDOW)
     """Sign-in attempts per client IP per minute (IPv6 per /64)."""
-    ip_register_per_hour: int = Field(default=30, ge=1)
+    ip_register_per_hour: int = Field(default=30, ge=1, le=MOST_PER_WINDOW)
     """Sign-ups per client IP per hour."""
-    ip_verify_create_per_hour: int = Field(default=60, ge=1)
+    ip_verify_create_per_hour: int = Field(default=60, ge=1, le=MOST_PER_WINDOW)
     """`POST /verifications` per client IP per hour (callers without an API key)."""
-    ip_sms_per_hour: int = Field(default=10, ge=1)
+    ip_sms_per_hour: int = Field(default=10, ge=1, le=MOST_PER_WINDOW)
     """Texts one client IP (IPv6: its /64) may cause per hour: sign-ins, resends, verifications."""
-    account_sms_per_day: int = Field(default=10, ge=1)
+    account_sms_per_day: int = Field(default=10, ge=1, le=MOST_PER_WINDOW)
     """Sign-in codes texted for one account per UTC day, whatever its number."""
     sms_allowed_number_types: CommaList = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
     """Comma-separated phonenumbers number types codes may go to (`MOBILE`, `FIXED_LINE_OR_MOBILE`,
@@ -436,7 +448,7 @@ class Settings(BaseSettings):
     # --- fraud guard (SMS pumping) ---
     fraud_guard: bool = True
     """Block number prefixes whose codes are sent but not used (SMS pumping); on by default."""
-    fraud_min_sends: int = Field(default=20, ge=1)
+    fraud_min_sends: int = Field(default=20, ge=1, le=MOST_PER_WINDOW)
     """Codes sent to a prefix (in the rolling window) before its conversion is judged."""
     fraud_min_conversion: float = Field(default=0.2, ge=0, le=1)
     """The share of codes sent to a prefix that must be used; below it the prefix is blocked."""
@@ -452,9 +464,9 @@ class Settings(BaseSettings):
     sms_prices: CommaList = Field(default_factory=_no_items)
     """Price per SMS segment in US dollars by ISO country, over the shipped table
     (`DE:0.09,US:0.0083`); `*` prices every country not listed."""
-    sms_budget_hourly_usd: float | None = Field(default=100.0, ge=0)
+    sms_budget_hourly_usd: float | None = Field(default=100.0, ge=0, le=MOST_USD)
     """US dollars the whole service may spend on texts per hour; a hard stop (503). Empty: no limit."""
-    sms_budget_daily_usd: float | None = Field(default=1000.0, ge=0)
+    sms_budget_daily_usd: float | None = Field(default=1000.0, ge=0, le=MOST_USD)
     """US dollars the whole service may spend on texts per UTC day; a hard stop (503). Empty: no limit."""
     sms_country_budgets: CommaList = Field(default_factory=_no_items)
     """Per-country hourly/daily budgets in US dollars, `DE:5/50,US:2/20` (hard stops, 503)."""
@@ -469,12 +481,14 @@ class Settings(BaseSettings):
     belongs to the tenant `default`); required unless only the console provider runs in `dev`."""
     verify_api_keys_file: Path | None = None
     """A file of `tenant:key` lines (`#` comments), added to `TWOSTEP_VERIFY_API_KEYS`."""
-    verify_tenants: dict[str, TenantSettings] = Field(default_factory=_no_tenants)
+    # NoDecode: pydantic-settings' own JSON decoding raised a SettingsError (a traceback, exit 1) for a value
+    # that is not JSON; `_tenants_json` decodes it and says what is wrong in one line.
+    verify_tenants: Annotated[dict[str, TenantSettings], NoDecode] = Field(default_factory=_no_tenants)
     """Per-tenant settings as JSON: `{"shop": {"template": "…{code}…", "sms_per_hour": 500,
     "sms_per_day": 5000, "allow_message": true, "allow_urls": false}}`; tenants not listed get defaults."""
-    verify_tenant_sms_per_hour: int = Field(default=1000, ge=1)
+    verify_tenant_sms_per_hour: int = Field(default=1000, ge=1, le=MOST_PER_WINDOW)
     """Texts one tenant (API key owner) may send per hour unless `TWOSTEP_VERIFY_TENANTS` says otherwise."""
-    verify_tenant_sms_per_day: int = Field(default=10000, ge=1)
+    verify_tenant_sms_per_day: int = Field(default=10000, ge=1, le=MOST_PER_WINDOW)
     """Texts one tenant may send per UTC day unless `TWOSTEP_VERIFY_TENANTS` says otherwise."""
     verify_default_length: int = Field(default=6, ge=4, le=10)
     """Digits in a verification code when the request gives no `code_length`."""
@@ -520,6 +534,37 @@ class Settings(BaseSettings):
             _check_browser_origin(origin)
         return value
 
+    @field_validator("web_origin", mode="before")
+    @classmethod
+    def _web_origin(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None  # an empty compose variable means unset
+        return _page_origins([value])[0] if isinstance(value, str) else value
+
+    @field_validator("webauthn_origins")
+    @classmethod
+    def _passkey_origins(cls, value: list[str]) -> list[str]:
+        return _page_origins(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        # Before, any text was taken: a host name or a bad mask was silently trusted as nothing (every client
+        # behind the proxy shared its limits), and `*` made uvicorn believe every caller's X-Forwarded-For,
+        # so a client named a new address per request and the per-IP limits never held.
+        if not value:
+            return value  # validated by default too: ipaddress only when set (a Lambda reads no proxies)
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (10.0.0.0/8); name each proxy, not `*` or a host"
+                ) from None
+        return value
+
     @field_validator("default_locale")
     @classmethod
     def _locale_tag(cls, value: str) -> str:
@@ -560,7 +605,16 @@ class Settings(BaseSettings):
     @classmethod
     def _tenants_json(cls, value: object) -> object:
         # A JSON string from the environment, a `.env` file or the AWS secret.
-        return json.loads(value) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return {}  # an empty compose variable means no tenant settings
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:  # the message names where, never the value (it may hold a secret)
+            raise ValueError(
+                f"not a JSON object of tenants ({exc.msg} at line {exc.lineno} column {exc.colno})"
+            ) from None
 
     @field_validator("sms_allowed_number_types")
     @classmethod
@@ -645,10 +699,50 @@ class Settings(BaseSettings):
     def _public_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
-            raise ValueError("use the base URL providers reach, like https://auth.example.com")
-        return value.strip().rstrip("/")
+        return _http_base_url(value, "use the base URL providers reach, like https://auth.example.com")
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_url(cls, value: str) -> str:
+        # `auth.example.com` or an empty value was taken: the discovery document then named a jwks_uri that
+        # is no URL, so OpenID clients and API Gateway's JWT authorizer found no keys. Checked, never
+        # rewritten: the value is every token's `iss`, which verifiers compare exactly.
+        advice = "use the service's base URL with its scheme, like https://auth.example.com"
+        if value != value.strip() or _http_base_url(value, advice) != value.rstrip("/"):
+            raise ValueError(advice)
+        return value
+
+    @field_validator("dynamodb_table")
+    @classmethod
+    def _table_name(cls, value: str) -> str:
+        # An empty or misspelt name started as "Storage is unavailable; try again shortly" (exit 4), a
+        # transient failure to wait out, where no retry could ever succeed.
+        if not DYNAMODB_TABLE_NAME.fullmatch(value):
+            raise ValueError("a DynamoDB table name is 3 to 255 letters, digits, _, - and .")
+        return value
+
+    @field_validator("email_from")
+    @classmethod
+    def _sender_address(cls, value: str) -> str:
+        # Any text was taken: `example.com`, `no-reply at example.com` or an empty value went out as the
+        # envelope sender `example.com`, `no-reply` or `<>` (bounces lost), which strict relays and SES refuse,
+        # so reset codes and notices failed long after a clean start.
+        from email.utils import parseaddr  # loaded with pydantic's e-mail support already
+
+        address = parseaddr(value, strict=True)[1] if "\n" not in value and "\r" not in value else ""
+        local, at, domain = address.rpartition("@")
+        if not (local and at and domain) or any(c.isspace() for c in address):
+            raise ValueError("use an address, optionally with a name: twostep <no-reply@example.com>")
+        return value
+
+    @field_validator("twilio_base_url", "flowroute_base_url", "sipgate_base_url")
+    @classmethod
+    def _provider_base_url(cls, value: str) -> str:
+        # `api.twilio.com` (no scheme) was taken, and every text then failed (httpx: UnsupportedProtocol),
+        # so every sign-in answered 503 from a server that had started cleanly.
+        return _http_base_url(
+            value, "use the provider's API base URL with its scheme, like https://api.twilio.com"
+        )
 
     @field_validator("receipt_secret", mode="before")
     @classmethod
@@ -698,7 +792,19 @@ class Settings(BaseSettings):
     @field_validator("sms_allowed_countries")
     @classmethod
     def _upper_countries(cls, value: list[str]) -> list[str]:
-        return [code.upper() for code in value]
+        # A code no number has (`UK` for GB, `USA`, `D`) was taken and matched no phone: texts to the
+        # countries meant were all refused (`country_not_allowed`), sign-ups among them.
+        if not value:
+            return value  # validated by default too: phonenumbers (~10 ms) only when set
+        from phonenumbers import SUPPORTED_REGIONS
+
+        codes = [code.upper() for code in value]
+        unknown = [code for code in codes if code not in SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not an ISO 3166 country code with phone numbers (DE, GB, US)"
+            )
+        return codes
 
     @field_validator("sms_template", "verify_template")
     @classmethod
@@ -773,6 +879,21 @@ def _check_passkey_origins(settings: Settings) -> None:
             raise ValueError(f"TWOSTEP_WEBAUTHN_RP_ID: {rp_id} is not {host} or a parent domain of it")
 
 
+def _page_origins(origins: list[str]) -> list[str]:
+    """The web app's page origins (passkeys, WebOTP), each as a browser sends it; a trailing slash, which
+    the passkey check always dropped, is dropped. Before, `auth.example.com`, `https://Auth.Example.com` or a
+    path was taken: passkeys then failed for every user (an empty RP id, or no origin a browser reports).
+
+    Raises: ValueError naming the origin (and the spelling that would match, when there is one).
+    """
+    cleaned = [origin.strip().rstrip("/") for origin in origins]
+    for origin in cleaned:
+        if origin == "*":
+            raise ValueError("name the web app's origins; `*` only suits TWOSTEP_CORS_ORIGINS")
+        _check_browser_origin(origin)
+    return cleaned
+
+
 def _check_browser_origin(origin: str) -> None:
     """An origin exactly as a browser's `Origin` header carries it (CORS compares the strings, so any other
     spelling matches nothing), or `*`: every origin, without credentials (`api.app._credentials_allowed`).
@@ -804,6 +925,17 @@ def _serialised_origin(origin: str) -> str | None:
     host = f"[{host}]" if ":" in host else host
     default = {"http": 80, "https": 443}[parts.scheme]
     return f"{parts.scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def _http_base_url(value: str, advice: str) -> str:
+    """`value` as a base URL to append paths to: http(s), a host, no query or fragment, no trailing slash.
+
+    Raises: ValueError with `advice`.
+    """
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(advice)
+    return value.strip().rstrip("/")
 
 
 def _check_database_url(url: SecretStr | None) -> None:

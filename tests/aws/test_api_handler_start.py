@@ -163,3 +163,17 @@ def test_an_api_on_the_secret_with_an_hs256_setting_starts(
     monkeypatch.setenv("TWOSTEP_JWT_ALGORITHM", "HS256")
     monkeypatch.setenv("TWOSTEP_JWT_HS256_SECRET", "s" * 40)
     assert api_handler.handler(rest_event("GET", "/healthz"), None)["statusCode"] == 200
+
+
+def test_a_setting_out_of_range_answers_503_with_the_line_serve_prints(
+    sqlite_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad `TWOSTEP_*` value escaped the handler as pydantic's ValidationError: the runtime logged its
+    multi-line dump and API Gateway answered 502. It now fails like every other misconfiguration: one line
+    naming the variable (the one `twostep serve` prints) and 503 `configuration_error`."""
+    monkeypatch.setenv("TWOSTEP_OTP_LENGTH", "11")
+    with pytest.raises(ConfigurationError) as caught:
+        api_handler.get_handler()
+    assert caught.value.message == "TWOSTEP_OTP_LENGTH: Input should be less than or equal to 10"
+    response = api_handler.handler(rest_event("GET", "/healthz"), None)
+    assert response["statusCode"] == 503 and json_body(response)["code"] == "configuration_error"

@@ -140,3 +140,201 @@ def test_the_idle_lifetime_is_off_by_default_and_refused_where_it_would_sign_out
     )
     allowed = Settings(_env_file=None, session_idle_lifetime_seconds=3600)  # type: ignore[call-arg]
     assert allowed.session_idle_lifetime_seconds == 3600
+
+
+@pytest.mark.parametrize("value", ["shop", "{'shop': {}}", '{"shop": {"sms_per_hour": 5}'])
+def test_verify_tenants_that_are_not_json_stop_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """TWOSTEP_VERIFY_TENANTS that was not JSON raised pydantic-settings' SettingsError, which no entry point
+    expects: `twostep serve` stopped with a traceback and exit code 1 instead of one line naming it."""
+    monkeypatch.setenv("TWOSTEP_VERIFY_TENANTS", value)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    line = describe_validation_error(caught.value)
+    assert line.startswith("TWOSTEP_VERIFY_TENANTS: not a JSON object of tenants (")
+    assert value not in line
+
+
+def test_verify_tenants_empty_or_json_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty variable (a compose file's `${TWOSTEP_VERIFY_TENANTS:-}`) means no tenant settings."""
+    monkeypatch.setenv("TWOSTEP_VERIFY_TENANTS", " ")
+    assert Settings(_env_file=None).verify_tenants == {}  # type: ignore[call-arg]
+    monkeypatch.setenv("TWOSTEP_VERIFY_TENANTS", '{"shop": {"sms_per_hour": 5}}')
+    assert Settings(_env_file=None).verify_tenants["shop"].sms_per_hour == 5  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TWOSTEP_IP_LOGIN_PER_MINUTE", "99999999999999999999"),
+        ("TWOSTEP_IP_REGISTER_PER_HOUR", "99999999999999999999"),
+        ("TWOSTEP_IP_VERIFY_CREATE_PER_HOUR", "99999999999999999999"),
+        ("TWOSTEP_IP_SMS_PER_HOUR", "99999999999999999999"),
+        ("TWOSTEP_ACCOUNT_SMS_PER_DAY", "99999999999999999999"),
+        ("TWOSTEP_SMS_HOURLY_BUDGET", "99999999999999999999"),
+        ("TWOSTEP_FRAUD_MIN_SENDS", "99999999999999999999"),
+        ("TWOSTEP_VERIFY_TENANT_SMS_PER_HOUR", "99999999999999999999"),
+        ("TWOSTEP_VERIFY_TENANT_SMS_PER_DAY", "99999999999999999999"),
+        ("TWOSTEP_SMS_BUDGET_HOURLY_USD", "inf"),
+        ("TWOSTEP_SMS_BUDGET_DAILY_USD", "1e300"),
+        ("TWOSTEP_SMS_PRICES", "DE:inf"),
+        ("TWOSTEP_SMS_PRICES", "*:1e300"),
+        ("TWOSTEP_SMS_COUNTRY_BUDGETS", "US:2/inf"),
+        ("TWOSTEP_VERIFY_TENANTS", '{"shop": {"sms_per_day": 99999999999999999999}}'),
+    ],
+)
+def test_caps_and_money_past_a_64_bit_counter_stop_at_start(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """Caps and US-dollar budgets had no upper bound: `inf` or a 20-digit cap started the server, then every
+    sign-in or text that counted against it (64-bit counters, micro-dollars) failed with 500 OverflowError,
+    and an infinite hourly budget crashed the start with a traceback."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    assert describe_validation_error(caught.value).startswith(variable)
+
+
+def test_the_largest_cap_and_budget_still_count_in_64_bits() -> None:
+    """The bounds leave room: the largest cap and budget fit the counters with every multiplier applied."""
+    from twostep.services.sms_prices import to_micro
+    from twostep.settings import MOST_PER_WINDOW, MOST_USD
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        ip_sms_per_hour=MOST_PER_WINDOW,
+        sms_budget_daily_usd=MOST_USD,
+        sms_prices=f"*:{MOST_USD}",
+    )
+    most_segments = 10 * settings.voice_call_units * 20  # segments x a call's units, far above real
+    assert to_micro(MOST_USD) * most_segments < 2**63 and settings.ip_sms_per_hour * 2 < 2**63
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("TWOSTEP_ARGON2_MEMORY_KIB", "4294967296"), ("TWOSTEP_ARGON2_TIME_COST", "99999999999999999999")],
+)
+def test_argon2_costs_past_what_libargon2_takes_stop_at_start(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """The Argon2id memory and time costs had no upper bound: a value past 32 bits started the server, then
+    every sign-up and sign-in failed with 500 (OverflowError in the hasher)."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    assert describe_validation_error(caught.value).startswith(f"{variable}: Input should be less than")
+
+
+@pytest.mark.parametrize("value", ["UK", "de,USA", "D", "XX"])
+def test_allowed_countries_no_number_has_stop_at_start(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """TWOSTEP_SMS_ALLOWED_COUNTRIES took any text: `UK` (for GB) or `USA` started the server, matched no
+    phone number, and every sign-up and code to the countries meant was refused (`country_not_allowed`)."""
+    monkeypatch.setenv("TWOSTEP_SMS_ALLOWED_COUNTRIES", value)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    assert describe_validation_error(caught.value).startswith("TWOSTEP_SMS_ALLOWED_COUNTRIES: ")
+
+
+@pytest.mark.parametrize("field", ["twilio_base_url", "flowroute_base_url", "sipgate_base_url"])
+@pytest.mark.parametrize("value", ["api.example.com", "", "ftp://api.example.com", "https://"])
+def test_provider_base_urls_without_scheme_or_host_stop_at_start(field: str, value: str) -> None:
+    """A provider base URL without `https://` (or empty) was taken: the server started, then every text
+    failed (httpx UnsupportedProtocol) and every sign-in answered 503 sms_delivery_failed."""
+    assert _error(**{field: value}).startswith(f"TWOSTEP_{field.upper()}: use the provider's API base URL")
+
+
+def test_provider_base_urls_keep_working_spellings() -> None:
+    """A test server's http URL and a trailing slash are fine; the slash goes (paths are appended)."""
+    s = Settings(  # type: ignore[call-arg]
+        _env_file=None, twilio_base_url="http://127.0.0.1:8081/", sipgate_base_url=" https://api.sipgate.com "
+    )
+    assert (s.twilio_base_url, s.sipgate_base_url) == ("http://127.0.0.1:8081", "https://api.sipgate.com")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("web_origin", "auth.example.com", "is not an origin"),
+        ("web_origin", "https://auth.example.com/app", "is not an origin"),
+        (
+            "webauthn_origins",
+            "https://Auth.Example.com",
+            "browsers send this origin as https://auth.example.com",
+        ),
+        (
+            "webauthn_origins",
+            "https://app.example.com,https://auth.example.com:443",
+            "as https://auth.example.com",
+        ),
+        ("webauthn_origins", "*", "only suits TWOSTEP_CORS_ORIGINS"),
+    ],
+)
+def test_page_origins_no_browser_sends_stop_at_start(field: str, value: str, expected: str) -> None:
+    """TWOSTEP_WEB_ORIGIN and TWOSTEP_WEBAUTHN_ORIGINS took any text: without a scheme the passkey RP id was
+    empty, and an upper-case host, a default port or a path matched no browser's origin, so every passkey
+    sign-up and sign-in failed on a server that had started cleanly."""
+    line = _error(**{field: value})
+    assert line.startswith(f"TWOSTEP_{field.upper()}: ") and expected in line
+
+
+def test_page_origins_keep_a_trailing_slash_working() -> None:
+    """A trailing slash was always dropped by the passkey check; it still is, now at start; empty is unset."""
+    s = Settings(  # type: ignore[call-arg]
+        _env_file=None, web_origin="https://auth.example.com/", webauthn_origins="https://app.example.com/"
+    )
+    assert (s.web_origin, s.webauthn_origins) == ("https://auth.example.com", ["https://app.example.com"])
+    assert Settings(_env_file=None, web_origin=" ").web_origin is None  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("value", ["*", "lb.internal", "10.0.0.0/33", "127.0.0.1,10.0.0.1:8080"])
+def test_trusted_proxies_that_are_not_addresses_stop_at_start(value: str) -> None:
+    """TWOSTEP_TRUSTED_PROXIES took any text: `*` made uvicorn believe every caller's X-Forwarded-For (a
+    direct client chose its address per request, past the per-IP limits), and a host name or bad mask was
+    silently trusted as nothing, so every client behind the proxy shared one address's limits."""
+    assert _error(trusted_proxies=value).startswith("TWOSTEP_TRUSTED_PROXIES: ")
+
+
+def test_trusted_proxies_take_addresses_and_networks() -> None:
+    s = Settings(_env_file=None, trusted_proxies="127.0.0.1, 10.0.0.0/8,fd00::/8,10.1.2.3/8")  # type: ignore[call-arg]
+    assert s.trusted_proxies == ["127.0.0.1", "10.0.0.0/8", "fd00::/8", "10.1.2.3/8"]
+
+
+@pytest.mark.parametrize(
+    "value", ["auth.example.com", "", " https://auth.example.com", "https://a.example?x=1"]
+)
+def test_an_issuer_that_is_no_url_stops_at_start(value: str) -> None:
+    """TWOSTEP_ISSUER took any text: `auth.example.com` or an empty value started the server, whose
+    discovery document then named a jwks_uri that is no URL (`auth.example.com/.well-known/jwks.json`), so
+    OpenID clients and API Gateway's JWT authorizer could not find the keys."""
+    assert _error(issuer=value).startswith("TWOSTEP_ISSUER: use the service's base URL with its scheme")
+
+
+def test_an_issuer_is_kept_exactly_as_written() -> None:
+    """The issuer is every token's `iss`: a trailing slash or a path stays, or tokens already out would fail."""
+    for issuer in ("https://auth.example.com/", "https://example.com/auth", "http://127.0.0.1:8000"):
+        assert Settings(_env_file=None, issuer=issuer).issuer == issuer  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "value", ["example.com", "no-reply at example.com", "", "twostep", "a@b.c\nBcc: x@y.z"]
+)
+def test_a_sender_that_is_no_address_stops_at_start(value: str) -> None:
+    """TWOSTEP_EMAIL_FROM took any text: `example.com`, `no-reply at example.com` or an empty value went out
+    as the envelope sender `example.com`, `no-reply` or `<>`, which strict relays and SES refuse, so reset
+    codes and notices failed long after a clean start."""
+    assert _error(email_from=value).startswith("TWOSTEP_EMAIL_FROM: use an address")
+
+
+@pytest.mark.parametrize(
+    "value", ["twostep <no-reply@localhost>", "no-reply@example.com", '"Shop, Inc." <a@b.de>']
+)
+def test_a_sender_address_with_or_without_a_name_is_taken(value: str) -> None:
+    assert Settings(_env_file=None, email_from=value).email_from == value  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("value", ["", " ", "ab", "my table", "twostep/prod"])
+def test_a_dynamodb_table_name_dynamodb_refuses_stops_at_start(value: str) -> None:
+    """TWOSTEP_DYNAMODB_TABLE took any text: an empty or misspelt name stopped the start only when the
+    table was first read, as "Storage is unavailable; try again shortly" (exit 4), which no retry fixes."""
+    assert _error(dynamodb_table=value).startswith("TWOSTEP_DYNAMODB_TABLE: a DynamoDB table name is")
