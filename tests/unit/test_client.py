@@ -49,19 +49,8 @@ def test_error_answer_becomes_one_typed_error() -> None:
         2,
         "Invalid code.",
     )
-
-
-def test_the_error_keeps_the_answer_as_flowroute_s_client_did() -> None:
-    """Flowroute's `SMSAuthClient` raised requests' `HTTPError`, and its callers read the answer from it
-    (`error.response.status_code`, `error.response.json()`); the migration guide's drop-in client raised
-    an error without `response`, so that handling failed with AttributeError. It now carries the answer."""
-    body = b'{"message": "Invalid code.", "reason": "InvalidAuthCode", "attempts_left": 2}'
-    with (
-        SMSAuthClient("localhost:1", transport=answering(401, body, [])) as client,
-        pytest.raises(SMSAuthError) as raised,
-    ):
-        client.authenticate_code("a", "000000")
-    error = raised.value
+    # Flowroute's client raised requests' HTTPError, whose answer its callers read
+    # (`error.response.status_code`, `.json()`): the drop-in client's error carries it too.
     assert error.response is not None
     assert error.response.status_code == 401
     assert error.response.json()["reason"] == error.strerror == "InvalidAuthCode"
