@@ -15,6 +15,7 @@ minutes between tries (measured: 503s went on 22 s after the server was back fro
 from __future__ import annotations
 
 import logging
+import select
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -116,6 +117,7 @@ class PooledConnection(psycopg.Connection[Row]):
 
     _statement_cursor: psycopg.RawCursor[Row] | None = None
     stale_plans = False  # its prepared statements were refused: the pool replaces it
+    _idle_poller: select.poll | None = None
 
     def run(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[Row]:
         cursor = self._statement_cursor
@@ -134,6 +136,21 @@ class PooledConnection(psycopg.Connection[Row]):
             if self.info.transaction_status != TransactionStatus.IDLE:
                 raise
             return cursor.execute(numbered(sql), params, prepare=False)
+
+    def ended_by_server(self) -> bool:
+        """Whether the server ended this connection while it sat idle in the pool: a restart, a fast or
+        immediate shutdown, `pg_terminate_backend`, `idle_session_timeout`.
+
+        The server then sent its last message or closed the socket, so the socket reads as ready; an idle
+        connection otherwise receives nothing (twostep never LISTENs). One poll without waiting (a
+        system call, ~1 µs, no round trip) tells, before any statement is sent on it.
+        """
+        if self.closed:
+            return True
+        if self._idle_poller is None:  # kept: a connection's socket stays the same for its life
+            self._idle_poller = select.poll()
+            self._idle_poller.register(self.pgconn.socket, select.POLLIN)
+        return bool(self._idle_poller.poll(0))
 
 
 class RecentFirstPool(ConnectionPool[PooledConnection]):
@@ -222,7 +239,7 @@ class PostgresConnections:
             # getconn/putconn rather than `pool.connection()`: that also enters the connection's own
             # context, whose commit is a no-op in autocommit; `putconn` rolls back a transaction left
             # open and replaces a broken connection, as `pool.connection()` would.
-            conn = self._pool.getconn(self._wait)
+            conn = self._live_connection()
         except psycopg.Error as exc:  # PoolTimeout: no connection in time (server gone, pool full)
             raise StorageUnavailable() from exc
         try:
@@ -245,6 +262,26 @@ class PostgresConnections:
             if conn.stale_plans:
                 conn.close()  # the pool replaces a closed connection with a fresh one, nothing prepared
             self._pool.putconn(conn)
+
+    def _live_connection(self) -> PooledConnection:
+        """A pooled connection the server has not ended while it sat idle.
+
+        After a restart every idle connection is dead, and the first request to take each answered 503,
+        one per pooled connection, with the server already back. An ended one is dropped (the pool
+        opens a fresh one) before anything was sent on it, so taking another is always safe.
+
+        Raises: psycopg.Error (PoolTimeout: no connection in time).
+        """
+        for _ in range(self._pool.max_size):
+            conn = self._pool.getconn(self._wait)
+            if not conn.ended_by_server():
+                return conn
+            # A fresh connection is opened for the next try: wait only briefly for it, as after a broken
+            # one, in case the server is still down.
+            self._wait = UNREACHABLE_WAIT_SECONDS
+            conn.close()
+            self._pool.putconn(conn)
+        return self._pool.getconn(self._wait)
 
     def _run(
         self, conn: psycopg.Connection[Row], sql: str, params: Sequence[Any] = ()
