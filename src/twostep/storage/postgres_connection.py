@@ -3,7 +3,8 @@
 `PostgresStorage` (storage/postgres.py) adds the records on top. Every `psycopg.Error` (the pool's
 timeouts included) becomes `StorageUnavailable`, except the uniqueness violation that `add_user` turns
 into `AccountExists`. Connections run in autocommit: each record method is one conditional statement,
-and the few multi-statement changes open an explicit transaction. The URL may hold a password: it is
+and the few multi-statement changes open an explicit transaction. A statement is cancelled (503) after
+the same timeout a request waits for a connection (migrations excepted). The URL may hold a password: it is
 never logged nor put into an error; messages name only host, port and database.
 
 When a connection breaks or the server cannot be reached, requests answer 503 at once instead of each
@@ -73,9 +74,19 @@ def _check_readable(url: str) -> None:
         raise ConfigurationError(_UNREADABLE_URL)
 
 
-def _use_utc(conn: psycopg.Connection[Row]) -> None:
-    """Times come back as UTC datetimes whatever the server's default zone (once per new connection)."""
-    conn.execute("SET TIME ZONE 'UTC'", prepare=False)
+def _set_up(conn: psycopg.Connection[Row], statement_timeout_ms: int) -> None:
+    """Once per new connection, in one round trip: times come back as UTC datetimes whatever the server's
+    default zone, and a statement still running (or waiting for a lock) after the timeout is cancelled.
+
+    Without a statement timeout a request waited as long as the server was slow or a table locked (a
+    maintenance `LOCK TABLE`, a long `ALTER`): 30 s locked, 30 s of waiting, the pool's connections all
+    held meanwhile and later requests failing only after their own wait for one.
+    """
+    conn.execute(
+        "SELECT set_config('TimeZone', 'UTC', false), set_config('statement_timeout', %s, false)",
+        (str(statement_timeout_ms),),
+        prepare=False,
+    )
 
 
 @lru_cache(maxsize=512)
@@ -170,7 +181,7 @@ class RecentFirstPool(ConnectionPool[PooledConnection]):
 
 
 def as_is(when: datetime) -> datetime:
-    """A moment as a `timestamptz` column takes and gives it (UTC, see `_use_utc`): the datetime itself."""
+    """A moment as a `timestamptz` column takes and gives it (UTC, see `_set_up`): the datetime itself."""
     return when
 
 
@@ -212,8 +223,9 @@ class PostgresConnections:
         self.trace: list[tuple[str, Sequence[Any]]] | None = None  # the benchmarks' query-plan check
 
     def _configure(self, conn: psycopg.Connection[Row]) -> None:
-        """Each new connection: times in UTC, and the server is reachable (again)."""
-        _use_utc(conn)
+        """Each new connection: times in UTC, statements bounded by the timeout, and the server is
+        reachable (again)."""
+        _set_up(conn, max(1, round(self._timeout * 1000)))
         self._note_reachable()
 
     def _note_reachable(self) -> None:
@@ -328,6 +340,8 @@ class PostgresConnections:
 
     def _migrate(self) -> list[int]:
         with self._guard() as conn, conn.transaction():
+            # A step may take long, and so may another process's migration this one waits for.
+            conn.execute("SET LOCAL statement_timeout = 0", prepare=False)
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
             conn.execute(POSTGRES_LEDGER)
             applied = {int(row["version"]) for row in conn.execute("SELECT version FROM schema_migrations")}
