@@ -5,7 +5,11 @@ cause and its end in JSON lines."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -192,3 +196,48 @@ def sign_ins(base: str, count: int) -> dict[int, int]:
 
     with ThreadPoolExecutor(8) as pool:
         return dict(Counter(pool.map(one, range(count))))
+
+
+FROZEN_SECONDS = 10.0  # how long the server is paused: past the bound below, short if the test fails
+
+
+def server_processes(server: PostgresServer) -> list[int]:
+    """The postmaster and its children (backends, background workers); Linux /proc."""
+    postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
+    children = [
+        int(child)
+        for task in Path(f"/proc/{postmaster}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+    return [postmaster, *children]
+
+
+def signal_all(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+def test_a_frozen_server_fails_a_request_within_its_timeout(own_server: PostgresServer) -> None:
+    """A server that stops answering (SIGSTOP here: a paused VM, a stalled disk, a failed-over host gone
+    without a reset) while the kernel still acknowledges. Before, a request whose statement was sent
+    waited for as long as that lasted (the server's statement timeout cannot run); now it fails once the
+    timeout and a short grace pass, and the pool recovers after."""
+    storage = PostgresStorage(own_server.url("twostep"), pool_size=2, timeout_seconds=1)
+    storage.init_schema()
+    user = make_user()
+    storage.add_user(user)
+    processes = server_processes(own_server)
+    thaw = threading.Timer(FROZEN_SECONDS, signal_all, (processes, signal.SIGCONT))
+    signal_all(processes, signal.SIGSTOP)
+    thaw.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable):
+            storage.get_user(user.id)
+        assert time.monotonic() - started < FROZEN_SECONDS / 2  # the timeout (1 s) and a grace (2 s)
+    finally:
+        thaw.cancel()
+        signal_all(processes, signal.SIGCONT)
+    assert recovered(storage, user.id) == user
+    storage.close()

@@ -21,9 +21,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
+from psycopg.abc import PQGen
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
@@ -33,6 +34,7 @@ from twostep.domain.errors import ConfigurationError, StorageUnavailable
 from twostep.storage.migrations import POSTGRES_LEDGER, pending
 
 Row = dict[str, Any]
+Result = TypeVar("Result")
 
 logger = logging.getLogger("twostep.storage")
 
@@ -43,6 +45,10 @@ MIGRATION_LOCK_KEY = 0x74776F73  # "twos"
 RECONNECT_SECONDS = 5.0
 # While the server seems gone, how long a request waits for a connection the pool may just have made.
 UNREACHABLE_WAIT_SECONDS = 0.25
+# How much longer than the statement timeout a reply may take before the server counts as frozen.
+REPLY_GRACE_SECONDS = 2.0
+# How often psycopg wakes while it waits for a reply (its own default), to see signals.
+WAIT_INTERVAL_SECONDS = 0.1
 
 
 def describe(url: str) -> str:
@@ -127,6 +133,8 @@ class PooledConnection(psycopg.Connection[Row]):
     """
 
     _statement_cursor: psycopg.RawCursor[Row] | None = None
+    # How long any reply may take (set for each new connection); None: as long as it takes (migrations).
+    reply_timeout: float | None = None
     stale_plans = False  # its prepared statements were refused: the pool replaces it
     _idle_poller: select.poll | None = None
 
@@ -147,6 +155,22 @@ class PooledConnection(psycopg.Connection[Row]):
             if self.info.transaction_status != TransactionStatus.IDLE:
                 raise
             return cursor.execute(numbered(sql), params, prepare=False)
+
+    def wait(
+        self, gen: PQGen[Result], interval: float = WAIT_INTERVAL_SECONDS, timeout: float | None = None
+    ) -> Result:
+        """psycopg's wait for the server, bounded by `reply_timeout`.
+
+        The server's statement timeout cannot end a wait on a server that stopped answering (a paused VM,
+        a stalled disk, a failover whose old host vanished without a reset): the kernel may still
+        acknowledge, so the request waited as long as that lasted. Past the bound the connection, in
+        an unknown state, is closed (the pool replaces it) and the error passed on.
+        """
+        try:
+            return super().wait(gen, interval, self.reply_timeout if timeout is None else timeout)
+        except psycopg.errors._WaitTimeout:  # psycopg's own, raised only for a timeout given to `wait`
+            self.pgconn.finish()
+            raise
 
     def ended_by_server(self) -> bool:
         """Whether the server ended this connection while it sat idle in the pool: a restart, a fast or
@@ -225,6 +249,8 @@ class PostgresConnections:
     def _configure(self, conn: psycopg.Connection[Row]) -> None:
         """Each new connection: times in UTC, statements bounded by the timeout, and the server is
         reachable (again)."""
+        if isinstance(conn, PooledConnection):
+            conn.reply_timeout = self._timeout + REPLY_GRACE_SECONDS
         _set_up(conn, max(1, round(self._timeout * 1000)))
         self._note_reachable()
 
@@ -339,8 +365,16 @@ class PostgresConnections:
             raise StorageUnavailable(f"Cannot use the PostgreSQL database {self._where}: {cause}") from cause
 
     def _migrate(self) -> list[int]:
-        with self._guard() as conn, conn.transaction():
+        with self._guard() as conn:
             # A step may take long, and so may another process's migration this one waits for.
+            bound, conn.reply_timeout = conn.reply_timeout, None
+            try:
+                return self._apply(conn)
+            finally:
+                conn.reply_timeout = bound
+
+    def _apply(self, conn: PooledConnection) -> list[int]:
+        with conn.transaction():
             conn.execute("SET LOCAL statement_timeout = 0", prepare=False)
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
             conn.execute(POSTGRES_LEDGER)
