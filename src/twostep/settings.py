@@ -208,7 +208,8 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     """Most PostgreSQL connections one process keeps; each worker process has its own pool."""
     database_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
-    """How long a request waits for a PostgreSQL connection before it fails with 503."""
+    """How long a request waits for a PostgreSQL connection before it fails with 503; also each statement's
+    `statement_timeout` (a statement cancelled then fails with 503 too)."""
     dynamodb_table: str = "twostep"
     """The DynamoDB table (single-table design)."""
     aws_region: str | None = Field(

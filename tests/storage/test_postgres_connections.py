@@ -12,7 +12,8 @@ import pytest
 
 from tests.postgres_server import PostgresServer
 from twostep.domain.errors import ConfigurationError, StorageUnavailable
-from twostep.storage.postgres_connection import PostgresConnections, describe, numbered
+from twostep.storage.postgres_connection import PostgresConnections, describe
+from twostep.storage.postgres_pooled import numbered
 
 BACKEND = "SELECT pg_backend_pid() AS pid"
 

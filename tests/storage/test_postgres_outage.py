@@ -5,9 +5,15 @@ cause and its end in JSON lines."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -113,8 +119,9 @@ def test_a_served_outage_answers_503_and_logs_its_cause_and_its_end_in_json(
     with ServerProcess(tmp_path, env=env) as server:
         base = server.base_url
         own_server.pg_ctl("stop", "-m", "fast")
-        assert httpx.get(f"{base}/healthz", timeout=30).status_code == 503  # its pooled connection broke
-        eventually(lambda: "unreachable" in server.log_path.read_text(), "no line said the database was down")
+        assert httpx.get(f"{base}/healthz", timeout=30).status_code == 503  # its pooled connection ended
+        said_down = "unreachable: answering 503"  # the storage's line (a 503's cause may say "unreachable")
+        eventually(lambda: said_down in server.log_path.read_text(), "no line said the database was down")
         answer = httpx.get(f"{base}/healthz", timeout=30)
         assert answer.status_code == 503 and answer.headers["content-type"].endswith("json")
 
@@ -139,4 +146,98 @@ def test_a_statement_that_runs_ends_the_unreachable_state(postgres_url: str) -> 
     storage._note_unreachable(storage)  # as the pool's `reconnect_failed` calls it
     storage.ping()
     assert not storage.unreachable
+    storage.close()
+
+
+def test_connections_the_server_ended_while_idle_are_replaced_before_a_statement(
+    own_server: PostgresServer,
+) -> None:
+    """A restart ends every idle pooled connection. Before, the pool handed each one out as it was, and the
+    first request to take it answered 503 with the server already back: one failed request per pooled
+    connection, per process. Now an ended one is dropped before anything is sent, and another taken."""
+    storage = PostgresStorage(own_server.url("twostep"), pool_size=3, timeout_seconds=10)
+    storage.init_schema()
+    user = make_user()
+    storage.add_user(user)
+    held = [storage._pool.getconn() for _ in range(3)]  # three idle connections in the pool
+    for conn in held:
+        storage._pool.putconn(conn)
+
+    own_server.pg_ctl("stop", "-m", "fast")
+    own_server.pg_ctl("start")
+    for _ in range(4):  # nothing asked while the server was down: the first requests find them ended
+        assert storage.get_user(user.id) == user
+    storage.close()
+
+
+def test_a_served_restart_fails_no_request_once_the_server_is_back(
+    own_server: PostgresServer, tmp_path: Path
+) -> None:
+    """`twostep serve --workers 2` under concurrent sign-ins, PostgreSQL restarted (immediate shutdown)
+    while no request came: every sign-in after it is answered, none with a 503 from a dead pooled
+    connection (before, three or so per worker)."""
+    url = own_server.create_database()
+    env = server_env(
+        tmp_path, TWOSTEP_STORAGE="postgres", TWOSTEP_DATABASE_URL=url, TWOSTEP_IP_LOGIN_PER_MINUTE="10000"
+    )
+    with ServerProcess(tmp_path, env=env, serve_args=("--workers", "2")) as server:
+        assert sign_ins(server.base_url, 24) == {401: 24}  # unknown accounts; every worker's pool grows
+        own_server.pg_ctl("stop", "-m", "immediate")
+        own_server.pg_ctl("start")
+        assert sign_ins(server.base_url, 24) == {401: 24}
+
+
+def sign_ins(base: str, count: int) -> dict[int, int]:
+    """`count` password steps of unknown accounts, eight at a time: how many got each status."""
+
+    def one(index: int) -> int:
+        body = {"email": f"nobody{index}@example.com", "password": "correct horse battery staple"}
+        return httpx.post(f"{base}/login", json=body, timeout=30).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        return dict(Counter(pool.map(one, range(count))))
+
+
+FROZEN_SECONDS = 10.0  # how long the server is paused: past the bound below, short if the test fails
+
+
+def server_processes(server: PostgresServer) -> list[int]:
+    """The postmaster and its children (backends, background workers); Linux /proc."""
+    postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
+    children = [
+        int(child)
+        for task in Path(f"/proc/{postmaster}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+    return [postmaster, *children]
+
+
+def signal_all(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+def test_a_frozen_server_fails_a_request_within_its_timeout(own_server: PostgresServer) -> None:
+    """A server that stops answering (SIGSTOP here: a paused VM, a stalled disk, a failed-over host gone
+    without a reset) while the kernel still acknowledges. Before, a request whose statement was sent
+    waited for as long as that lasted (the server's statement timeout cannot run); now it fails once the
+    timeout and a short grace pass, and the pool recovers after."""
+    storage = PostgresStorage(own_server.url("twostep"), pool_size=2, timeout_seconds=1)
+    storage.init_schema()
+    user = make_user()
+    storage.add_user(user)
+    processes = server_processes(own_server)
+    thaw = threading.Timer(FROZEN_SECONDS, signal_all, (processes, signal.SIGCONT))
+    signal_all(processes, signal.SIGSTOP)
+    thaw.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable):
+            storage.get_user(user.id)
+        assert time.monotonic() - started < FROZEN_SECONDS / 2  # the timeout (1 s) and a grace (2 s)
+    finally:
+        thaw.cancel()
+        signal_all(processes, signal.SIGCONT)
+    assert recovered(storage, user.id) == user
     storage.close()

@@ -171,3 +171,33 @@ def test_client_descriptions(agent: str | None, expected: str | None) -> None:
 )
 def test_addresses_are_truncated(ip: str | None, expected: str | None) -> None:
     assert truncate_ip(ip) == expected
+
+
+def test_an_outage_is_logged_once_per_state_not_once_per_check(caplog: pytest.LogCaptureFixture) -> None:
+    """Every protected request checks the list, and while storage was down each check logged its failed
+    read again (a WARNING for the first 5 s, then an ERROR), beside the request's own 503 line: a
+    second line per request. Now each state is logged once, and again after a read worked."""
+    source, clock = Source(), FixedClock()
+    revocations = make(source, clock, every=2, max_age=5)
+    revocations.is_revoked("s1")
+    source.down = True
+    clock.advance(3)
+    for _ in range(3):
+        revocations.is_revoked("s1")  # the last list, still trusted
+    clock.advance(3)
+    for _ in range(3):
+        with pytest.raises(StorageUnavailable):
+            revocations.is_revoked("s1")
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "twostep.revocation"]
+    assert said == [
+        ("WARNING", "revocation list not refreshed; using the last one for now"),
+        ("ERROR", "revocation list unavailable: refusing tokens until storage answers"),
+    ]
+    source.down = False
+    revocations.is_revoked("s1")
+    source.down = True
+    clock.advance(10)
+    with pytest.raises(StorageUnavailable):
+        revocations.is_revoked("s1")
+    said = [r.levelname for r in caplog.records if r.name == "twostep.revocation"]
+    assert said == ["WARNING", "ERROR", "ERROR"]  # a new outage (the list already too old), said again

@@ -40,6 +40,7 @@ _POSTGRES = {
     "53200": "out of memory",
     "53300": "too many connections",
     "25006": "read-only",
+    "57014": "statement timed out (server slow, or a table locked)",
     "57P01": "server shutting down",
     "57P03": "server starting up or shutting down",
     "28P01": "password authentication failed",

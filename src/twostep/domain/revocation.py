@@ -32,6 +32,8 @@ def _logger() -> logging.Logger:
     return logging.getLogger("twostep.revocation")
 
 
+# `logging`'s levels, without importing it (see `_logger`).
+WARNING, ERROR = 30, 40
 # How far back each incremental read reaches before the previous one: clock skew and slow commits.
 OVERLAP = timedelta(seconds=60)
 
@@ -70,6 +72,7 @@ class RevocationList:
         self._revoked: dict[str, datetime] = {}
         self._fetched_at: datetime | None = None  # when the last successful read started
         self._lock = threading.Lock()
+        self._said: str | None = None  # the failed read's state last logged (`_say`)
         self.reads = 0  # storage reads so far (for tests and the bench)
 
     @property
@@ -109,10 +112,11 @@ class RevocationList:
                 found = self._source.list_revocations(since)
             except StorageUnavailable:
                 if self._fetched_at is not None and started - self._fetched_at < self._max_age:
-                    _logger().warning("revocation list not refreshed; using the last one for now")
+                    self._say(WARNING, "revocation list not refreshed; using the last one for now")
                     return
-                _logger().error("revocation list unavailable: refusing tokens until storage answers")
+                self._say(ERROR, "revocation list unavailable: refusing tokens until storage answers")
                 raise
+            self._said = None
             self.reads += 1
             horizon = started - self._window
             merged = {sid: at for sid, at in self._revoked.items() if at >= horizon}
@@ -121,6 +125,17 @@ class RevocationList:
                     merged[entry.session_id] = entry.revoked_at
             self._revoked = merged
             self._fetched_at = started
+
+    def _say(self, level: int, message: str) -> None:
+        """Logs a failed read's state once, until a read works again.
+
+        While storage is down every check (every protected request) tries again; each logged the line
+        anew, a second line per request beside the request's own 503 line (and a third party's log
+        flooded under load). Called under the lock.
+        """
+        if message != self._said:
+            self._said = message
+            _logger().log(level, message)
 
     def __len__(self) -> int:
         return len(self._revoked)

@@ -3,7 +3,8 @@
 `PostgresStorage` (storage/postgres.py) adds the records on top. Every `psycopg.Error` (the pool's
 timeouts included) becomes `StorageUnavailable`, except the uniqueness violation that `add_user` turns
 into `AccountExists`. Connections run in autocommit: each record method is one conditional statement,
-and the few multi-statement changes open an explicit transaction. The URL may hold a password: it is
+and the few multi-statement changes open an explicit transaction. A statement is cancelled (503) after
+the same timeout a request waits for a connection (migrations excepted). The URL may hold a password: it is
 never logged nor put into an error; messages name only host, port and database.
 
 When a connection breaks or the server cannot be reached, requests answer 503 at once instead of each
@@ -18,19 +19,17 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
 from twostep.domain.errors import ConfigurationError, StorageUnavailable
 from twostep.storage.migrations import POSTGRES_LEDGER, pending
+from twostep.storage.postgres_pooled import PooledConnection, RecentFirstPool, Row
 
-Row = dict[str, Any]
+__all__ = ["PostgresConnections", "Row", "as_is", "describe"]
 
 logger = logging.getLogger("twostep.storage")
 
@@ -41,6 +40,8 @@ MIGRATION_LOCK_KEY = 0x74776F73  # "twos"
 RECONNECT_SECONDS = 5.0
 # While the server seems gone, how long a request waits for a connection the pool may just have made.
 UNREACHABLE_WAIT_SECONDS = 0.25
+# How much longer than the statement timeout a reply may take before the server counts as frozen.
+REPLY_GRACE_SECONDS = 2.0
 
 
 def describe(url: str) -> str:
@@ -72,88 +73,23 @@ def _check_readable(url: str) -> None:
         raise ConfigurationError(_UNREADABLE_URL)
 
 
-def _use_utc(conn: psycopg.Connection[Row]) -> None:
-    """Times come back as UTC datetimes whatever the server's default zone (once per new connection)."""
-    conn.execute("SET TIME ZONE 'UTC'", prepare=False)
+def _set_up(conn: psycopg.Connection[Row], statement_timeout_ms: int) -> None:
+    """Once per new connection, in one round trip: times come back as UTC datetimes whatever the server's
+    default zone, and a statement still running (or waiting for a lock) after the timeout is cancelled.
 
-
-@lru_cache(maxsize=512)
-def numbered(sql: str) -> str:
-    """A statement written with psycopg's `%s` placeholders, in PostgreSQL's own `$1, $2, …` form.
-
-    Converted once per statement text: psycopg converts each statement with a regular expression on
-    every run and keeps the result only for statements of at most 50 parameters, so the SMS
-    admission batch (~80 parameters, 2 KiB) was split again on every sign-in (~85 µs of client CPU
-    hot). `%%` stands for a literal `%`; any other `%` is refused, as psycopg refuses it.
+    Without a statement timeout a request waited as long as the server was slow or a table locked (a
+    maintenance `LOCK TABLE`, a long `ALTER`): 30 s locked, 30 s of waiting, the pool's connections all
+    held meanwhile and later requests failing only after their own wait for one.
     """
-    parts = sql.split("%")
-    out = [parts[0]]
-    count = 0
-    literal = False
-    for part in parts[1:]:
-        if literal:  # the part after `%%`
-            out.append(part)
-            literal = False
-        elif part.startswith("s"):
-            count += 1
-            out.append(f"${count}{part[1:]}")
-        elif part == "":
-            out.append("%")
-            literal = True
-        else:
-            raise ValueError(f"only %s placeholders and %% are allowed: {sql[:60]!r}")
-    return "".join(out)
-
-
-class PooledConnection(psycopg.Connection[Row]):
-    """A pool's connection that runs the record statements on one cursor it keeps.
-
-    A fresh cursor per statement looks its result's column loaders up again every time, about a fifth
-    of the client's CPU for a one-row statement; a connection serves one thread at a time, so one
-    cursor suffices. A statement's result is read before the next statement on the connection. The
-    cursor takes `$n` placeholders (a raw cursor): each statement text is converted once (`numbered`).
-    """
-
-    _statement_cursor: psycopg.RawCursor[Row] | None = None
-    stale_plans = False  # its prepared statements were refused: the pool replaces it
-
-    def run(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[Row]:
-        cursor = self._statement_cursor
-        if cursor is None or cursor.closed:
-            cursor = self._statement_cursor = psycopg.RawCursor(self, row_factory=dict_row)
-        try:
-            return cursor.execute(numbered(sql), params)
-        except psycopg.errors.FeatureNotSupported as exc:
-            if "cached plan" not in str(exc):
-                raise
-            # Another process's migration changed a table this statement reads whole (`SELECT *`), and
-            # PostgreSQL refuses what this connection prepared before ("cached plan must not change result
-            # type") every time. The pool replaces the connection (`PostgresConnections._guard`); outside
-            # a transaction, nothing was done, so the statement runs now, unprepared.
-            self.stale_plans = True
-            if self.info.transaction_status != TransactionStatus.IDLE:
-                raise
-            return cursor.execute(numbered(sql), params, prepare=False)
-
-
-class RecentFirstPool(ConnectionPool[PooledConnection]):
-    """psycopg_pool's pool, but it hands out the connection returned last, not the one idle longest.
-
-    Handing out the longest idle one walks every statement round all the pool's connections, so each
-    wakes a backend that went to sleep and whose caches went cold (measured: ~15-25% more server CPU
-    per statement with 6 pooled connections and gaps between statements, as a request's hashing makes).
-    Newest first keeps a process's statements on the few backends its concurrency needs; the idle
-    ones stay at the front, where the pool's shrinking closes them after `max_idle`.
-    """
-
-    def _get_ready_connection(self, timeout: float | None) -> PooledConnection | None:
-        # Called under the pool's lock; the base takes the front one: bring the newest there first.
-        self._pool.rotate(1)
-        return super()._get_ready_connection(timeout)
+    conn.execute(
+        "SELECT set_config('TimeZone', 'UTC', false), set_config('statement_timeout', %s, false)",
+        (str(statement_timeout_ms),),
+        prepare=False,
+    )
 
 
 def as_is(when: datetime) -> datetime:
-    """A moment as a `timestamptz` column takes and gives it (UTC, see `_use_utc`): the datetime itself."""
+    """A moment as a `timestamptz` column takes and gives it (UTC, see `_set_up`): the datetime itself."""
     return when
 
 
@@ -195,8 +131,11 @@ class PostgresConnections:
         self.trace: list[tuple[str, Sequence[Any]]] | None = None  # the benchmarks' query-plan check
 
     def _configure(self, conn: psycopg.Connection[Row]) -> None:
-        """Each new connection: times in UTC, and the server is reachable (again)."""
-        _use_utc(conn)
+        """Each new connection: times in UTC, statements bounded by the timeout, and the server is
+        reachable (again)."""
+        if isinstance(conn, PooledConnection):
+            conn.reply_timeout = self._timeout + REPLY_GRACE_SECONDS
+        _set_up(conn, max(1, round(self._timeout * 1000)))
         self._note_reachable()
 
     def _note_reachable(self) -> None:
@@ -222,7 +161,7 @@ class PostgresConnections:
             # getconn/putconn rather than `pool.connection()`: that also enters the connection's own
             # context, whose commit is a no-op in autocommit; `putconn` rolls back a transaction left
             # open and replaces a broken connection, as `pool.connection()` would.
-            conn = self._pool.getconn(self._wait)
+            conn = self._live_connection()
         except psycopg.Error as exc:  # PoolTimeout: no connection in time (server gone, pool full)
             raise StorageUnavailable() from exc
         try:
@@ -245,6 +184,26 @@ class PostgresConnections:
             if conn.stale_plans:
                 conn.close()  # the pool replaces a closed connection with a fresh one, nothing prepared
             self._pool.putconn(conn)
+
+    def _live_connection(self) -> PooledConnection:
+        """A pooled connection the server has not ended while it sat idle.
+
+        After a restart every idle connection is dead, and the first request to take each answered 503,
+        one per pooled connection, with the server already back. An ended one is dropped (the pool
+        opens a fresh one) before anything was sent on it, so taking another is always safe.
+
+        Raises: psycopg.Error (PoolTimeout: no connection in time).
+        """
+        for _ in range(self._pool.max_size):
+            conn = self._pool.getconn(self._wait)
+            if not conn.ended_by_server():
+                return conn
+            # A fresh connection is opened for the next try: wait only briefly for it, as after a broken
+            # one, in case the server is still down.
+            self._wait = UNREACHABLE_WAIT_SECONDS
+            conn.close()
+            self._pool.putconn(conn)
+        return self._pool.getconn(self._wait)
 
     def _run(
         self, conn: psycopg.Connection[Row], sql: str, params: Sequence[Any] = ()
@@ -290,7 +249,17 @@ class PostgresConnections:
             raise StorageUnavailable(f"Cannot use the PostgreSQL database {self._where}: {cause}") from cause
 
     def _migrate(self) -> list[int]:
-        with self._guard() as conn, conn.transaction():
+        with self._guard() as conn:
+            # A step may take long, and so may another process's migration this one waits for.
+            bound, conn.reply_timeout = conn.reply_timeout, None
+            try:
+                return self._apply(conn)
+            finally:
+                conn.reply_timeout = bound
+
+    def _apply(self, conn: PooledConnection) -> list[int]:
+        with conn.transaction():
+            conn.execute("SET LOCAL statement_timeout = 0", prepare=False)
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
             conn.execute(POSTGRES_LEDGER)
             applied = {int(row["version"]) for row in conn.execute("SELECT version FROM schema_migrations")}
