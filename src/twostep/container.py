@@ -31,6 +31,7 @@ from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.devices import DeviceService, SessionAndDeviceEnder
+from twostep.services.email_claims import EmailClaimService
 from twostep.services.health import HealthService
 from twostep.services.housekeeping import HousekeepingPolicy, HousekeepingService
 from twostep.services.idempotency import IdempotencyService
@@ -79,6 +80,7 @@ class Container:
     account: AccountService
     recovery: PasswordRecoveryService
     changes: AccountChangeService
+    claims: EmailClaimService
     email_sender: EmailSender
     health: HealthService
     housekeeping: HousekeepingService
@@ -385,6 +387,18 @@ def _wire(
             clock=clock,
             spec=account_spec,
             org_name=settings.org_name,
+        ),
+        claims=EmailClaimService(
+            users=storage,
+            challenges=storage,
+            codes=codes,
+            code_hasher=code_hasher,
+            limits=limits,
+            notices=notices,
+            sessions=session_ender,
+            audit=audit,
+            clock=clock,
+            spec=account_spec,
         ),
         email_sender=email_sender,
         health=HealthService(storage, clock),

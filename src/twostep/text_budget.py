@@ -36,6 +36,7 @@ SAMPLE_DESTINATIONS: dict[NoticeKind, str] = {
     "email_changed": mask_email("firstname.lastname@example.com"),
     "password_changed": "",
     "sign_in_changed": "",
+    "email_released": "",
 }
 KIND_NAMES: dict[TextKind, str] = {
     "signin": "sign-in",

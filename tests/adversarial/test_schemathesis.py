@@ -68,10 +68,10 @@ def run_schemathesis(
         # With a real token, a route that only ever answers 401, or never gets past 404, is a failure.
         lines += ["[warnings]", 'fail-on = ["missing_auth", "missing_test_data"]']
         # Their ids travel in the body, where the config cannot supply one; the functional and live
-        # suites (test_account_lifecycle, test_account_live) drive them with real ids.
+        # suites (test_account_lifecycle, test_email_claims, test_account_live) drive them with real ids.
         lines += [
             "[[operations]]",
-            'include-path = ["/password/reset", "/me/phone/verify", "/me/email/verify"]',
+            'include-path = ["/password/reset", "/me/phone/verify", "/me/email/verify", "/email-claims/verify"]',
             "warnings = false",
         ]
         # Provider receipts are authenticated by the provider's signature or secret URL, never the

@@ -87,6 +87,37 @@ def test_the_real_owner_registers_and_signs_in_with_a_squatted_number(server: Se
     assert register(server, "late@example.com", phone).status_code == 409
 
 
+def _emails_to(server: ServerProcess, to: str) -> list[dict[str, Any]]:
+    result = server.cli("email", "outbox", "--json", "--to", to, "--last", "10")
+    assert result.returncode == 0, result.stderr
+    return list(json.loads(result.stdout))
+
+
+def test_the_real_owner_takes_back_a_squatted_address(server: ServerProcess) -> None:
+    """Before, an address someone else signed up with and never proved was lost to its owner: sign-up
+    answered 409 and no reset code was ever emailed to it. A claim's code, emailed after the answer by the
+    running server, now frees it; the squatter's sign-in by it ends, its number is told."""
+    address, phone = "claimed@example.com", "+14155552681"
+    assert register(server, address, phone).status_code == 201
+    tokens = sign_in(server, address, phone)
+    assert register(server, address, "+14155552682").status_code == 409
+    started = post(server, "/email-claims", {"email": address}, ip=STRANGER)
+    assert started.status_code == 202 and set(started.json()) == {"claimId", "expiresAt"}, started.text
+    deadline = time.monotonic() + 20
+    while not _emails_to(server, address) and time.monotonic() < deadline:
+        time.sleep(0.2)  # sent after the answer
+    proof = {"claimId": started.json()["claimId"], "code": email_code(server, address)}
+    assert post(server, "/email-claims/verify", proof, ip=STRANGER).status_code == 204
+    assert post(server, "/token/refresh", {"refreshToken": tokens["refreshToken"]}).status_code == 401
+    assert post(server, "/login", {"email": address, "password": PASSWORD}).status_code == 401
+    assert "took it back" in server.outbox(phone, last=1)[-1]["body"]
+    assert register(server, address, "+14155552682").status_code == 201
+    nobody = post(server, "/email-claims", {"email": "nobody-here@example.com"}, ip=STRANGER)
+    assert nobody.status_code == 202 and set(nobody.json()) == {"claimId", "expiresAt"}
+    time.sleep(0.5)
+    assert _emails_to(server, "nobody-here@example.com") == []
+
+
 def test_recovery_by_sms_and_by_email(server: ServerProcess) -> None:
     phone = "+14155552673"
     assert register(server, "recover@example.com", phone).status_code == 201

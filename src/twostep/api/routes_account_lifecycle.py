@@ -10,8 +10,11 @@ from twostep.api.responses import BEARER, BODY_ERRORS, errors
 from twostep.api.schemas import UserOut
 from twostep.api.schemas_account import (
     ChangeStartedOut,
+    ClaimStartedOut,
     ConfirmRequest,
     EmailChangeRequest,
+    EmailClaimConfirmRequest,
+    EmailClaimRequest,
     ForgotRequest,
     PasswordChangeRequest,
     PhoneChangeRequest,
@@ -45,6 +48,34 @@ def forgot(
 def reset(body: ResetRequest, container: ContainerDep, ctx: ContextDep) -> Response:
     """Set a new password with the code; every session of the account ends."""
     container.recovery.reset(body.reset_id, body.code, body.new_password, ctx)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/email-claims",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ClaimStartedOut,
+    responses=errors(400, 429, 503, *BODY_ERRORS),
+)
+def start_email_claim(
+    body: EmailClaimRequest, tasks: BackgroundTasks, container: ContainerDep, ctx: ContextDep
+) -> ClaimStartedOut:
+    """Claim an address an account signed up with but never proved: a code goes to the address (only when
+    such an account holds it); the same answer for every address, sent after the answer."""
+    started = container.claims.start(body.email, ctx)
+    tasks.add_task(started.deliver)
+    return ClaimStartedOut.of(started)
+
+
+@router.post(
+    "/email-claims/verify",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(400, 401, 404, 409, 410, 429, 503, *BODY_ERRORS),
+)
+def confirm_email_claim(body: EmailClaimConfirmRequest, container: ContainerDep, ctx: ContextDep) -> Response:
+    """With the claim's code, the address leaves the account that never proved it and is free for a
+    sign-up; `409` when that account proved it meanwhile."""
+    container.claims.confirm(body.claim_id, body.code, ctx)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -10,6 +10,7 @@ from pydantic import Field, StrictInt, StrictStr
 from twostep.api.schema_model import ApiModel
 from twostep.api.schemas import StrictBody
 from twostep.services.account_changes import ChangeStarted
+from twostep.services.email_claims import ClaimStarted
 from twostep.services.recovery import ResetStarted
 
 Code = Annotated[StrictStr, Field(max_length=32)] | Annotated[StrictInt, Field(ge=0, le=9_999_999_999)]
@@ -67,3 +68,21 @@ class ChangeStartedOut(ApiModel):
     @classmethod
     def of(cls, started: ChangeStarted) -> ChangeStartedOut:
         return cls(changeId=started.change_id, expiresAt=started.expires_at, destination=started.destination)
+
+
+class EmailClaimRequest(StrictBody):
+    email: str = Field(max_length=320)
+
+
+class EmailClaimConfirmRequest(StrictBody):
+    claim_id: Id = Field(alias="claimId")
+    code: Code
+
+
+class ClaimStartedOut(ApiModel):
+    claimId: str
+    expiresAt: datetime
+
+    @classmethod
+    def of(cls, started: ClaimStarted) -> ClaimStartedOut:
+        return cls(claimId=started.claim_id, expiresAt=started.expires_at)

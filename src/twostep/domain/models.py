@@ -15,7 +15,9 @@ from twostep.domain.revocation import Revocation as Revocation  # noqa: PLC0414 
 
 T = TypeVar("T")
 
-ChallengePurpose = Literal["login", "verify", "reset", "phone_change", "email_change", "email_verify"]
+ChallengePurpose = Literal[
+    "login", "verify", "reset", "phone_change", "email_change", "email_verify", "email_claim"
+]
 
 
 @dataclass(frozen=True, slots=True)

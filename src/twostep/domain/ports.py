@@ -69,6 +69,14 @@ class UserStore(Protocol):
         """
         ...
 
+    def release_email(self, account: User, placeholder: str) -> bool:
+        """The owner of `account`'s address proved it by a claim: give the account `placeholder` (an
+        address nobody can sign in with or receive mail at) instead, freeing the address, in one atomic
+        step, only while the account still has `account`'s password hash, number and address and the
+        address is still unproven. Returns False, nothing written, when the account proved the address
+        meanwhile (a proof and a claim landing together: exactly one wins), changed, or is gone."""
+        ...
+
     def get_user(self, user_id: str) -> User | None: ...
 
     def find_user_by_email(self, email: str) -> User | None: ...

@@ -25,12 +25,15 @@ EmailKind = Literal["code_subject", "reset_subject", "code", "notice_subject"]
 EMAIL_KINDS: tuple[EmailKind, ...] = ("code_subject", "reset_subject", "code", "notice_subject")
 # What an account change tells the owner (SMS and email body).
 # `sign_in_changed`: a way to sign in was added or removed (an authenticator app, a passkey, recovery codes).
-NoticeKind = Literal["phone_changed", "email_changed", "password_changed", "sign_in_changed"]
+NoticeKind = Literal[
+    "phone_changed", "email_changed", "password_changed", "sign_in_changed", "email_released"
+]
 NOTICE_KINDS: tuple[NoticeKind, ...] = (
     "phone_changed",
     "email_changed",
     "password_changed",
     "sign_in_changed",
+    "email_released",
 )
 PLACEHOLDER = re.compile(r"\{(code|org|minutes|amount|payee|destination)\}")
 ANY_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
@@ -48,6 +51,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "email_changed": ("org", "destination"),
     "password_changed": ("org",),
     "sign_in_changed": ("org",),
+    "email_released": ("org",),
 }
 
 

@@ -49,6 +49,10 @@ EVENTS = frozenset(
         "password_change_failed",  # refused after its right password: the account changed meanwhile
         "email_change_failed",  # a new or proven address refused after its right code: as above
         "phone_change_failed",  # a new number refused after its right code: the account changed since
+        # an unproven address taken back by its owner (services/email_claims.py)
+        "email_claim_requested",
+        "email_claimed",  # the claimant's side: the address is free for a sign-up
+        "email_released",  # the account's side: it lost the address it never proved
         "notice_sent",
         "destination_blocked",
         "destination_unblocked",

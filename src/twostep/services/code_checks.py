@@ -181,19 +181,22 @@ class CodeChecks:
     def check_reset(
         self, challenge: Challenge, raw_code: object, email: str, ctx: RequestContext
     ) -> Challenge:
-        """`check` for a password reset's code (`challenge` as read): every comparison counts against the
-        reset budget of `email`, the address the reset was requested for (`LimitsService.begin_reset_attempt`),
-        never the account's sign-in budget: a reset needs no password, so a stranger's wrong codes there
-        must not lock the owner's sign-in, nor answer differently for an email that has an account.
+        """`check` for a password reset's code, or an address claim's (`challenge` as read, of either
+        purpose): every comparison counts against the reset budget of `email`, the address the reset or
+        claim was requested for (`LimitsService.begin_reset_attempt`), never the account's sign-in budget:
+        neither needs a password, so a stranger's wrong codes there must not lock the owner's sign-in,
+        nor answer differently for an email that has an account.
 
         Raises:
             ChallengeNotFound, ChallengeGone (410 family), WrongCode, RateLimited, InvalidInput.
         """
         held = self._limits.begin_reset_attempt(email, ctx)
         try:
-            checked = self.check(challenge.id, raw_code, "reset", ctx, read=challenge)
+            checked = self.check(challenge.id, raw_code, challenge.purpose, ctx, read=challenge)
         except WrongCode:
-            self._audit.record("code_failed", ctx=ctx, user_id=challenge.subject or None, purpose="reset")
+            self._audit.record(
+                "code_failed", ctx=ctx, user_id=challenge.subject or None, purpose=challenge.purpose
+            )
             raise
         except Exception:
             self._limits.reset_attempt_not_wrong(held)

@@ -101,10 +101,13 @@ class DeviceService:
 class SessionAndDeviceEnder:
     """A `SessionEnder` that also forgets the account's remembered devices when its password was reset
     or changed, or its number or address changed: whoever knew the old password must not keep skipping the
-    second factor, nor the lost or stolen phone a number change is made after (checklist S6). The changing
+    second factor, nor the lost or stolen phone a number change is made after (checklist S6); an address
+    taken back by its owner (`email_claimed`) is a change of address too. The changing
     browser's own device goes too; it is remembered again at its next sign-in."""
 
-    REASONS = frozenset({"password_reset", "password_changed", "phone_changed", "email_changed"})
+    REASONS = frozenset(
+        {"password_reset", "password_changed", "phone_changed", "email_changed", "email_claimed"}
+    )
 
     def __init__(self, sessions: SessionEnder, devices: DeviceService) -> None:
         self._sessions, self._devices = sessions, devices

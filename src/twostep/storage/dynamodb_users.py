@@ -275,6 +275,29 @@ class UserOps(TableOps):
             raise AccountExists() from failed
         return True
 
+    def release_email(self, account: User, placeholder: str) -> bool:
+        # One transaction: the profile (while as `account` and its address unproven) takes the
+        # placeholder, whose owner item is written, and the address's owner item goes. A proof
+        # committed first makes the profile's condition fail, so nothing is written.
+        condition, values = self._unchanged_condition(account)  # false on a missing item too
+        unproven = f"{condition} AND (attribute_not_exists(email_verified) OR email_verified = :no)"
+        owner = {"PK": f"EMAIL#{placeholder}", "SK": "EMAIL", "user_id": account.id}
+        try:
+            self._transact(
+                self._tupdate(
+                    f"USER#{account.id}",
+                    "PROFILE",
+                    "SET email = :new",
+                    values | {":new": placeholder, ":no": False},
+                    unproven,
+                ),
+                self._tput(owner, "attribute_not_exists(PK)"),
+                self._tdelete(f"EMAIL#{account.email}", "EMAIL", "user_id = :me", {":me": account.id}),
+            )
+        except ConditionFailed:
+            return False
+        return True
+
     def delete_user(self, user_id: str, now: datetime) -> bool:
         if self._get(f"USER#{user_id}", "PROFILE") is None:
             return False

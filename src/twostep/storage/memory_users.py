@@ -59,6 +59,17 @@ class MemoryUsers(MemorySessions, MemoryFactors):
             self._users[account.id] = replace(self._users[account.id], email=email, email_verified=True)
             return True
 
+    def release_email(self, account: User, placeholder: str) -> bool:
+        with self._lock:
+            if not self._unchanged(account) or self._users[account.id].email_verified:
+                return False
+            self._emails.pop(account.email, None)
+            self._emails[placeholder] = account.id
+            self._users[account.id] = replace(
+                self._users[account.id], email=placeholder, email_verified=False
+            )
+            return True
+
     def get_user(self, user_id: str) -> User | None:
         return self._users.get(user_id)
 

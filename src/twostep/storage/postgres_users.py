@@ -30,6 +30,9 @@ from twostep.storage.sql_factor_summary import FIND_SIGNING_IN, enrolled
 
 SET_PASSWORD_HASH = update_unchanged_sql("password_hash = %s", "%s", "IS NOT DISTINCT FROM")
 PROVE_EMAIL = update_unchanged_sql("email = %s, email_verified = true", "%s", "IS NOT DISTINCT FROM")
+RELEASE_EMAIL = (
+    update_unchanged_sql("email = %s", "%s", "IS NOT DISTINCT FROM") + " AND email_verified = false"
+)
 PROVE_PHONE = prove_phone_sql("%s", "IS NOT DISTINCT FROM", locking=True)
 
 
@@ -109,6 +112,11 @@ class PostgresUsers(PostgresSessionOps):
         except psycopg.errors.UniqueViolation as exc:
             raise AccountExists() from exc
         return proved == 1
+
+    def release_email(self, account: User, placeholder: str) -> bool:
+        # As `prove_email`: an update that waited for a proof's row lock checks its condition again on
+        # the committed row, whose address is then proven, and matches nothing.
+        return self._execute(RELEASE_EMAIL, (placeholder, *unchanged_account_values(account))) == 1
 
     def get_user(self, user_id: str) -> User | None:
         return user_of(self._one("SELECT * FROM users WHERE id = %s", (user_id,)))

@@ -76,6 +76,7 @@ def challenge_row(c: Challenge) -> tuple[object, ...]:
 _CHALLENGE_WITH_ACCOUNT = CHALLENGE_WITH_ACCOUNT.format(p="?")
 SET_PASSWORD_HASH = update_unchanged_sql("password_hash = ?", "?", "IS")
 PROVE_EMAIL = update_unchanged_sql("email = ?, email_verified = 1", "?", "IS")
+RELEASE_EMAIL = update_unchanged_sql("email = ?", "?", "IS") + " AND email_verified = 0"
 PROVE_PHONE = prove_phone_sql("?", "IS", locking=False)
 
 
@@ -135,6 +136,12 @@ class SqliteStorage(
         except sqlite3.IntegrityError as exc:
             raise AccountExists() from exc
         return proof.rowcount == 1
+
+    def release_email(self, account: User, placeholder: str) -> bool:
+        # One statement: the unproven address goes only while the row is as `account`; a proof that
+        # committed first leaves `email_verified` set, and this update then matches no row.
+        released = self._execute(RELEASE_EMAIL, (placeholder, *unchanged_account_values(account)))
+        return released.rowcount == 1
 
     @staticmethod
     def _user(row: sqlite3.Row | None) -> User | None:
