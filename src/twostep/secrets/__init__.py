@@ -7,7 +7,7 @@ Loaded once per process by the container (once per Lambda container), then re-re
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +69,7 @@ def key_source_for(
 
 def stored_keys(settings: Settings, store: KeyStore, clock: Clock) -> StoredKeys:
     """The key record in the database. Raises: ConfigurationError (the master key)."""
-    from twostep.secrets.master_key import master_key_for
+    from twostep.secrets.master_key import master_key_for, previous_master_keys
     from twostep.secrets.stored import KeyPolicy, StoredKeys
 
     algorithm: Algorithm = settings.jwt_algorithm
@@ -80,7 +80,7 @@ def stored_keys(settings: Settings, store: KeyStore, clock: Clock) -> StoredKeys
         overrides=lambda material: _with_overrides(material, settings, clock),
         key_from_setting=algorithm == "HS256" and settings.jwt_hs256_secret is not None,
     )
-    return StoredKeys(store, master_key_for(settings), clock, policy)
+    return StoredKeys(store, master_key_for(settings), clock, policy, previous_master_keys(settings))
 
 
 def rotate_keys(settings: Settings, clock: Clock, activation_delay: timedelta) -> KeyMaterial:
@@ -101,6 +101,45 @@ def rotate_keys(settings: Settings, clock: Clock, activation_delay: timedelta) -
     try:
         storage.init_schema()
         return stored_keys(settings, storage, clock).rotate(activation_delay)
+    finally:
+        storage.close()
+
+
+@dataclass(frozen=True, slots=True)
+class MasterKeyRotation:
+    """What `rotate_master_key` did: the id of the master key that sealed the keys before (None: they
+    were sealed with the configured one already) and of the one that seals them now."""
+
+    replaced: str | None
+    sealing: str
+    new_dev_key: bool = False  # a new dev master key was written beside the SQLite database
+
+
+def rotate_master_key(settings: Settings, clock: Clock) -> MasterKeyRotation:
+    """Re-seal the database's key record with the configured master key (in dev on SQLite without one,
+    with a new key written beside the database first; see `master_key.replace_dev_master_key`).
+
+    Raises:
+        ConfigurationError: no configured master key opens the record; StorageUnavailable.
+    """
+    from twostep.secrets.master_key import replace_dev_master_key, uses_dev_key_file
+    from twostep.storage import build_storage
+
+    storage = build_storage(settings)
+    try:
+        storage.init_schema()
+        keys = stored_keys(settings, storage, clock)
+        record = storage.get_key_record()
+        if record is None:
+            raise ConfigurationError(
+                "the database holds no keys yet: the first start makes them, sealed with the configured "
+                "master key"
+            )
+        new_dev_key = uses_dev_key_file(settings) and record.master_key_id == keys.master_key_id
+        if new_dev_key:  # sealed with the file's key: a new one first (never over an unfinished rotation)
+            replace_dev_master_key(settings.sqlite_path)
+            keys = stored_keys(settings, storage, clock)
+        return MasterKeyRotation(keys.reseal(), keys.master_key_id, new_dev_key)
     finally:
         storage.close()
 
