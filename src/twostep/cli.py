@@ -338,7 +338,7 @@ def keys_rotate_master_key() -> None:
             "TWOSTEP_MASTER_KEY_PREVIOUS to this one)"
         )
         return
-    where = "a new master key beside the database" if done.new_dev_key else "TWOSTEP_MASTER_KEY"
+    where = "a new master key beside the database" if done.new_dev_key else f"the master key of {done.origin}"
     typer.echo(
         f"the keys are re-sealed with {where} ({done.sealing}; was {done.replaced}); the signing keys and "
         "the code HMAC key are unchanged. Restart every process with it: a running one that holds only "

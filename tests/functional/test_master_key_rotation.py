@@ -32,7 +32,7 @@ def test_the_keys_are_resealed_with_the_new_master_key_and_the_old_one_is_refuse
     result = twostep(rotating, "keys", "rotate-master-key")
     assert result.returncode == 0, result.stderr
     new_id, old_id = MasterKey(NEW, "new").key_id, MasterKey(OLD, "old").key_id
-    assert f"({new_id}; was {old_id})" in result.stdout
+    assert f"with the master key of TWOSTEP_MASTER_KEY ({new_id}; was {old_id})" in result.stdout
     assert _sealing_id(database) == new_id
     assert OLD not in result.stdout + result.stderr and NEW not in result.stdout + result.stderr
 
@@ -86,6 +86,7 @@ def test_an_interrupted_dev_rotation_is_finished_by_running_it_again(env: dict[s
     result = twostep(env, "keys", "rotate-master-key")
     assert result.returncode == 0, result.stderr
     assert dev_previous_key_path(database).read_text() == first
+    assert "with the master key of TWOSTEP_SQLITE_PATH" in result.stdout
     assert _sealing_id(database) == MasterKey("an-interrupted-rotations-new-key-0123456789", "d").key_id
 
 

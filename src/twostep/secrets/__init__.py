@@ -112,6 +112,7 @@ class MasterKeyRotation:
 
     replaced: str | None
     sealing: str
+    origin: str  # where the sealing key comes from (a setting), for the command's answer
     new_dev_key: bool = False  # a new dev master key was written beside the SQLite database
 
 
@@ -122,26 +123,38 @@ def rotate_master_key(settings: Settings, clock: Clock) -> MasterKeyRotation:
     Raises:
         ConfigurationError: no configured master key opens the record; StorageUnavailable.
     """
-    from twostep.secrets.master_key import replace_dev_master_key, uses_dev_key_file
+    from twostep.secrets.master_key import dev_key_files_locked, uses_dev_key_file
     from twostep.storage import build_storage
 
     storage = build_storage(settings)
     try:
         storage.init_schema()
-        keys = stored_keys(settings, storage, clock)
-        record = storage.get_key_record()
-        if record is None:
-            raise ConfigurationError(
-                "the database holds no keys yet: the first start makes them, sealed with the configured "
-                "master key"
-            )
-        new_dev_key = uses_dev_key_file(settings) and record.master_key_id == keys.master_key_id
-        if new_dev_key:  # sealed with the file's key: a new one first (never over an unfinished rotation)
-            replace_dev_master_key(settings.sqlite_path)
-            keys = stored_keys(settings, storage, clock)
-        return MasterKeyRotation(keys.reseal(), keys.master_key_id, new_dev_key)
+        if not uses_dev_key_file(settings):
+            return _reseal(settings, storage, clock, new_dev_key=False)
+        # Two runs at once would each move the key file aside, the second pushing the key that seals the
+        # record out of both files: one waits for the other.
+        with dev_key_files_locked(settings.sqlite_path):
+            return _reseal(settings, storage, clock, new_dev_key=True)
     finally:
         storage.close()
+
+
+def _reseal(settings: Settings, store: KeyStore, clock: Clock, *, new_dev_key: bool) -> MasterKeyRotation:
+    """`rotate_master_key`'s work; `new_dev_key`: the dev key file beside the database is replaced first,
+    unless the record is still sealed with `.previous` (an unfinished rotation: re-sealing finishes it)."""
+    from twostep.secrets.master_key import replace_dev_master_key
+
+    keys = stored_keys(settings, store, clock)
+    record = store.get_key_record()
+    if record is None:
+        raise ConfigurationError(
+            "the database holds no keys yet: the first start makes them, sealed with the configured master key"
+        )
+    new_dev_key = new_dev_key and record.master_key_id == keys.master_key_id
+    if new_dev_key:
+        replace_dev_master_key(settings.sqlite_path)
+        keys = stored_keys(settings, store, clock)
+    return MasterKeyRotation(keys.reseal(), keys.master_key_id, keys.master_key_origin, new_dev_key)
 
 
 # Settings a deployment may keep in the secret's `extra` besides the providers' own (the provider

@@ -14,11 +14,14 @@ record it sealed, and never seals one.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import logging
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -147,6 +150,26 @@ def replace_dev_master_key(database: Path) -> None:
     text = _read(current, "TWOSTEP_SQLITE_PATH (its .master-key file)")
     _write_atomically(dev_previous_key_path(database), text)
     _write_atomically(current, new_master_key())
+
+
+@contextmanager
+def dev_key_files_locked(database: Path) -> Iterator[None]:
+    """Hold the lock of the dev key files beside `database` (an advisory lock on their folder, released
+    when the process ends however it ends, so a killed rotation leaves no stale lock).
+
+    Raises:
+        ConfigurationError: the folder cannot be opened.
+    """
+    try:
+        folder = os.open(database.parent, os.O_RDONLY)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigurationError(f"TWOSTEP_SQLITE_PATH: cannot open {database.parent}: {reason}") from exc
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # releases the lock
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -107,6 +107,10 @@ class StoredKeys:
     def master_key_id(self) -> str:
         return self._master.key_id
 
+    @property
+    def master_key_origin(self) -> str:
+        return self._master.origin
+
     def _report_unreadable(self, record: KeyRecord) -> None:
         if self._unreadable_version == record.version:
             return
