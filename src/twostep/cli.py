@@ -308,6 +308,44 @@ def keys_rotate(
         )
 
 
+@keys_app.command("rotate-master-key")
+def keys_rotate_master_key() -> None:
+    """Re-seal the keys in the database with TWOSTEP_MASTER_KEY (the one replaced given as
+    TWOSTEP_MASTER_KEY_PREVIOUS); in dev on SQLite without one, with a new key beside the database."""
+    from twostep.domain.clock import SystemClock
+    from twostep.secrets import rotate_master_key
+
+    settings = settings_or_exit()
+    if settings.secret_arn:
+        fail(
+            "TWOSTEP_SECRET_ARN: the keys are in the Secrets Manager secret, sealed by KMS, not with a master "
+            "key; rotate the KMS key instead (nothing to do here)",
+            2,
+        )
+    refuse_missing_database(settings)  # never make a database (and keys) in the wrong folder
+    if settings.storage == "memory":
+        fail(
+            "TWOSTEP_STORAGE=memory: the keys live in the server's own process, which this command "
+            "cannot reach; restart the server for a new master key",
+            2,
+        )
+    with friendly_errors():
+        done = rotate_master_key(settings, SystemClock())
+    if done.replaced is None:
+        typer.echo(
+            f"the keys are already sealed with this master key ({done.sealing}); nothing to do (to replace "
+            "it, set TWOSTEP_MASTER_KEY to a new one from `twostep keys master-key` and "
+            "TWOSTEP_MASTER_KEY_PREVIOUS to this one)"
+        )
+        return
+    where = "a new master key beside the database" if done.new_dev_key else f"the master key of {done.origin}"
+    typer.echo(
+        f"the keys are re-sealed with {where} ({done.sealing}; was {done.replaced}); the signing keys and "
+        "the code HMAC key are unchanged. Restart every process with it: a running one that holds only "
+        "the previous master key keeps the keys it read until then; one started with only it refuses to start"
+    )
+
+
 @keys_app.command("master-key")
 def keys_master_key() -> None:
     """Print a new random master key for TWOSTEP_MASTER_KEY (or a TWOSTEP_MASTER_KEY_FILE); stores nothing."""

@@ -226,7 +226,13 @@ class Settings(BaseSettings):
     needs the same one. Required outside dev (or `TWOSTEP_MASTER_KEY_FILE`, or `TWOSTEP_SECRET_ARN`); in
     dev an SQLite database keeps one beside its file (`<database>.master-key`, mode 0600)."""
     master_key_file: Path | None = None
-    """A file holding the master key (a mounted secret), instead of `TWOSTEP_MASTER_KEY`."""
+    """A file holding the master key (a mounted secret), instead of `TWOSTEP_MASTER_KEY` (not with it)."""
+    master_key_previous: SecretStr | None = None
+    """The master key being replaced, while `twostep keys rotate-master-key` moves the deployment to a new
+    `TWOSTEP_MASTER_KEY`: a process opens the database's keys with it when they are still sealed with it,
+    and never seals with it. Unset it (and destroy the old key) once every process has the new key."""
+    master_key_previous_file: Path | None = None
+    """A file holding the previous master key, instead of `TWOSTEP_MASTER_KEY_PREVIOUS` (not with it)."""
     kms_key_id: str | None = None
     """A KMS key id or ARN; when set, phone numbers are encrypted with it in DynamoDB."""
 
@@ -832,6 +838,7 @@ class Settings(BaseSettings):
             )
         if self.master_key is not None and len(self.master_key.get_secret_value()) < 32:
             raise ValueError("TWOSTEP_MASTER_KEY must be at least 32 characters")
+        _check_master_keys(self)
         if self.stage == "prod" and self.test_numbers:
             raise ValueError("TWOSTEP_TEST_NUMBERS: test numbers (fixed codes) are refused in prod")
         if self.storage == "postgres":
@@ -841,6 +848,27 @@ class Settings(BaseSettings):
         _check_idle_lifetime(self)
         _check_passkey_origins(self)
         return self
+
+
+def _check_master_keys(settings: Settings) -> None:
+    """Raises: ValueError naming the setting whose master key (or previous one) cannot be used."""
+    if settings.master_key is not None and settings.master_key_file is not None:
+        # One would be ignored: a key put in the file (a new one, say) would silently not be the one used.
+        raise ValueError("TWOSTEP_MASTER_KEY: set it or TWOSTEP_MASTER_KEY_FILE, not both")
+    previous = settings.master_key_previous
+    if previous is not None and settings.master_key_previous_file is not None:
+        raise ValueError("TWOSTEP_MASTER_KEY_PREVIOUS: set it or TWOSTEP_MASTER_KEY_PREVIOUS_FILE, not both")
+    if previous is not None and len(previous.get_secret_value()) < 32:
+        raise ValueError("TWOSTEP_MASTER_KEY_PREVIOUS must be at least 32 characters")
+    if previous is not None and settings.master_key is not None and previous == settings.master_key:
+        raise ValueError(
+            "TWOSTEP_MASTER_KEY_PREVIOUS: the same as TWOSTEP_MASTER_KEY; it names the key being replaced"
+        )
+    if settings.secret_arn and (previous is not None or settings.master_key_previous_file is not None):
+        raise ValueError(
+            "TWOSTEP_MASTER_KEY_PREVIOUS: with TWOSTEP_SECRET_ARN the keys are in the secret, sealed by KMS, "
+            "and no master key is used"
+        )
 
 
 def _refuse_dev_providers(settings: Settings) -> None:

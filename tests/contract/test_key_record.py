@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+
+import pytest
 
 from tests.contract.helpers import NOW, run_together
 from twostep.domain.clock import FixedClock
+from twostep.domain.errors import ConfigurationError
+from twostep.domain.keys import KeyMaterial
 from twostep.domain.ports import KeyRecord, Storage
 from twostep.secrets.master_key import MasterKey
 from twostep.secrets.stored import KeyPolicy, StoredKeys
@@ -63,3 +68,77 @@ def test_a_rotation_is_seen_by_version_and_signs_only_after_its_delay(storage: S
     assert seen.material.signing_key(clock.now()).kid == old
     clock.advance(65 * 60)
     assert seen.material.signing_key(clock.now()).kid == rotated.current.kid
+
+
+def _master(n: int) -> MasterKey:
+    return MasterKey(f"contract-master-key-{n}-0123456789abcdef", f"master {n}")
+
+
+def _keys_with(storage: Storage, clock: FixedClock, master: int, *previous: int) -> StoredKeys:
+    policy = KeyPolicy(algorithm="ES256", rsa_bits=2048, legacy_file=None, overrides=lambda m: m)
+    return StoredKeys(storage, _master(master), clock, policy, tuple(_master(n) for n in previous))
+
+
+def test_a_master_key_rotation_reseals_the_same_keys_for_processes_given_the_new_one(
+    storage: Storage,
+) -> None:
+    """Before, nothing re-sealed the key record: a leaked master key (with any backup) opened the keys for
+    ever. Now the record is sealed again with the new master key, the keys inside unchanged."""
+    clock = FixedClock(NOW)
+    old = _keys_with(storage, clock, 1).load()
+    assert _keys_with(storage, clock, 2, 1).reseal() == _master(1).key_id
+    record = storage.get_key_record()
+    assert record is not None and record.master_key_id == _master(2).key_id
+    assert str(record.version) != old.version  # running servers see a change to read
+    assert _master(1).key_id not in record.sealed
+    with pytest.raises(ValueError):
+        _master(1).open(record.sealed)
+    new = _keys_with(storage, clock, 2).load()  # the previous key no longer needed
+    assert (
+        new.material.to_json() == old.material.to_json()
+    )  # the code HMAC key too: stored code hashes stay valid
+    assert _keys_with(storage, clock, 2, 1).reseal() is None  # already sealed with it: nothing written
+    assert storage.get_key_record() == record
+
+
+def test_a_process_holding_only_the_replaced_master_key_keeps_its_keys_and_cannot_start(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FixedClock(NOW)
+    running = _keys_with(storage, clock, 1)
+    loaded = running.load()
+    _keys_with(storage, clock, 2, 1).reseal()
+    with caplog.at_level(logging.ERROR, logger="twostep.keys"):
+        assert running.changed_since(loaded.version) is None  # keeps the keys it read
+        assert running.changed_since(loaded.version) is None
+    reported = [r for r in caplog.records if "another master key" in r.getMessage()]
+    assert len(reported) == 1  # once per record version, not every refresh
+    assert "contract-master-key" not in caplog.text
+    with pytest.raises(ConfigurationError, match=r"master 1: .*another master key.*rotate-master-key"):
+        _keys_with(storage, clock, 1).load()
+
+
+def test_master_key_and_signing_key_rotations_at_once_never_lose_one_another(storage: Storage) -> None:
+    """A re-seal writes only over the version it read, as `rotate` does: a signing key rotated meanwhile
+    is re-sealed with the rest (or the rotation, by a process without the new master key, is refused)."""
+    clock = FixedClock(NOW)
+    _keys_with(storage, clock, 0).load()
+    for new in range(1, 4):
+        old = new - 1
+        results = run_together(
+            3,
+            lambda n, new=new, old=old: (
+                _keys_with(storage, clock, new, old).reseal()
+                if n == 0
+                else _keys_with(storage, clock, *((new, old) if n == 1 else (old,))).rotate(timedelta(0))
+            ),
+        )
+        record = storage.get_key_record()
+        assert record is not None and record.master_key_id == _master(new).key_id
+        kept = {key.kid for key in _keys_with(storage, clock, new).load().material.signing_keys}
+        for result in results[1:]:
+            if isinstance(result, BaseException):  # only a process left with the replaced key, refused
+                assert isinstance(result, ConfigurationError), result
+            else:
+                assert isinstance(result, KeyMaterial) and result.current.kid in kept
+        assert not isinstance(results[1], BaseException)  # a process given both keys always lands

@@ -214,7 +214,10 @@ def test_help_everywhere(env: dict[str, str]) -> None:
         assert result.returncode == 0 and "Usage" in result.stdout
 
 
-@pytest.mark.parametrize("name", ["cli.db", "./cli.db", "cli.db-wal", "alias.db", "cli.db.master-key"])
+@pytest.mark.parametrize(
+    "name",
+    ["cli.db", "./cli.db", "cli.db-wal", "alias.db", "cli.db.master-key", "cli.db.master-key.previous"],
+)
 def test_storage_backup_refuses_to_replace_the_live_database(env: dict[str, str], name: str) -> None:
     """Before, `twostep storage backup cli.db` (the live database itself, by its name, a link to it, or
     its WAL) wrote the copy and then swapped it in for the file running servers were writing to: what

@@ -338,3 +338,15 @@ def test_a_dynamodb_table_name_dynamodb_refuses_stops_at_start(value: str) -> No
     """TWOSTEP_DYNAMODB_TABLE took any text: an empty or misspelt name stopped the start only when the
     table was first read, as "Storage is unavailable; try again shortly" (exit 4), which no retry fixes."""
     assert _error(dynamodb_table=value).startswith("TWOSTEP_DYNAMODB_TABLE: a DynamoDB table name is")
+
+
+def test_a_master_key_both_set_and_in_a_file_stops_at_start(tmp_path: Path) -> None:
+    """Before, TWOSTEP_MASTER_KEY won and TWOSTEP_MASTER_KEY_FILE was silently ignored: a key put in the
+    file (the new one of a rotation, say) was not the one used, and the next start with the file alone
+    was refused for a master key other than the database's."""
+    key_file = tmp_path / "master-key"
+    key_file.write_text("f" * 43)
+    line = _error(master_key="m" * 43, master_key_file=key_file)
+    assert "TWOSTEP_MASTER_KEY: set it or TWOSTEP_MASTER_KEY_FILE, not both" in line
+    assert "m" * 43 not in line and "\n" not in line
+    assert Settings(_env_file=None, master_key_file=key_file).master_key_file == key_file  # type: ignore[call-arg]

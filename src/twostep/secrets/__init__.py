@@ -7,7 +7,7 @@ Loaded once per process by the container (once per Lambda container), then re-re
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +69,7 @@ def key_source_for(
 
 def stored_keys(settings: Settings, store: KeyStore, clock: Clock) -> StoredKeys:
     """The key record in the database. Raises: ConfigurationError (the master key)."""
-    from twostep.secrets.master_key import master_key_for
+    from twostep.secrets.master_key import master_key_for, previous_master_keys
     from twostep.secrets.stored import KeyPolicy, StoredKeys
 
     algorithm: Algorithm = settings.jwt_algorithm
@@ -80,7 +80,7 @@ def stored_keys(settings: Settings, store: KeyStore, clock: Clock) -> StoredKeys
         overrides=lambda material: _with_overrides(material, settings, clock),
         key_from_setting=algorithm == "HS256" and settings.jwt_hs256_secret is not None,
     )
-    return StoredKeys(store, master_key_for(settings), clock, policy)
+    return StoredKeys(store, master_key_for(settings), clock, policy, previous_master_keys(settings))
 
 
 def rotate_keys(settings: Settings, clock: Clock, activation_delay: timedelta) -> KeyMaterial:
@@ -103,6 +103,58 @@ def rotate_keys(settings: Settings, clock: Clock, activation_delay: timedelta) -
         return stored_keys(settings, storage, clock).rotate(activation_delay)
     finally:
         storage.close()
+
+
+@dataclass(frozen=True, slots=True)
+class MasterKeyRotation:
+    """What `rotate_master_key` did: the id of the master key that sealed the keys before (None: they
+    were sealed with the configured one already) and of the one that seals them now."""
+
+    replaced: str | None
+    sealing: str
+    origin: str  # where the sealing key comes from (a setting), for the command's answer
+    new_dev_key: bool = False  # a new dev master key was written beside the SQLite database
+
+
+def rotate_master_key(settings: Settings, clock: Clock) -> MasterKeyRotation:
+    """Re-seal the database's key record with the configured master key (in dev on SQLite without one,
+    with a new key written beside the database first; see `master_key.replace_dev_master_key`).
+
+    Raises:
+        ConfigurationError: no configured master key opens the record; StorageUnavailable.
+    """
+    from twostep.secrets.master_key import dev_key_files_locked, uses_dev_key_file
+    from twostep.storage import build_storage
+
+    storage = build_storage(settings)
+    try:
+        storage.init_schema()
+        if not uses_dev_key_file(settings):
+            return _reseal(settings, storage, clock, new_dev_key=False)
+        # Two runs at once would each move the key file aside, the second pushing the key that seals the
+        # record out of both files: one waits for the other.
+        with dev_key_files_locked(settings.sqlite_path):
+            return _reseal(settings, storage, clock, new_dev_key=True)
+    finally:
+        storage.close()
+
+
+def _reseal(settings: Settings, store: KeyStore, clock: Clock, *, new_dev_key: bool) -> MasterKeyRotation:
+    """`rotate_master_key`'s work; `new_dev_key`: the dev key file beside the database is replaced first,
+    unless the record is still sealed with `.previous` (an unfinished rotation: re-sealing finishes it)."""
+    from twostep.secrets.master_key import replace_dev_master_key
+
+    keys = stored_keys(settings, store, clock)
+    record = store.get_key_record()
+    if record is None:
+        raise ConfigurationError(
+            "the database holds no keys yet: the first start makes them, sealed with the configured master key"
+        )
+    new_dev_key = new_dev_key and record.master_key_id == keys.master_key_id
+    if new_dev_key:
+        replace_dev_master_key(settings.sqlite_path)
+        keys = stored_keys(settings, store, clock)
+    return MasterKeyRotation(keys.reseal(), keys.master_key_id, keys.master_key_origin, new_dev_key)
 
 
 # Settings a deployment may keep in the secret's `extra` besides the providers' own (the provider

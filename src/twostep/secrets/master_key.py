@@ -5,16 +5,23 @@ beside its file (`<database>.master-key`, created 0600 on first start), so every
 finds the same one without configuration; memory storage, which no other process can see, gets a random
 one per process; dev on a database server (PostgreSQL, DynamoDB) uses a published dev key. Staging and
 prod need the master key configured: it is never made per folder.
+
+While the master key is replaced (`twostep keys rotate-master-key`), the key being replaced is a previous
+master key (`TWOSTEP_MASTER_KEY_PREVIOUS`; in dev on SQLite `<database>.master-key.previous`): it opens a
+record it sealed, and never seals one.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import logging
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,8 +104,92 @@ def master_key_for(settings: Settings) -> MasterKey:
     )
 
 
+def previous_master_keys(settings: Settings) -> tuple[MasterKey, ...]:
+    """The master key being replaced, if any: it opens the key record, never seals it.
+
+    Raises:
+        ConfigurationError: its file cannot be read, or it is too short.
+    """
+    if settings.master_key_previous is not None:
+        text = settings.master_key_previous.get_secret_value()
+        return (MasterKey(text, "TWOSTEP_MASTER_KEY_PREVIOUS"),)
+    if settings.master_key_previous_file is not None:
+        text = _read(settings.master_key_previous_file, "TWOSTEP_MASTER_KEY_PREVIOUS_FILE")
+        return (MasterKey(text, "TWOSTEP_MASTER_KEY_PREVIOUS_FILE"),)
+    if uses_dev_key_file(settings) and dev_previous_key_path(settings.sqlite_path).exists():
+        text = _read(dev_previous_key_path(settings.sqlite_path), "TWOSTEP_SQLITE_PATH (its .previous key)")
+        return (MasterKey(text, "TWOSTEP_SQLITE_PATH (its .master-key.previous file)"),)
+    return ()
+
+
+def uses_dev_key_file(settings: Settings) -> bool:
+    """Whether the master key is the dev file beside the SQLite database (none configured)."""
+    configured = settings.master_key is not None or settings.master_key_file is not None
+    return not configured and settings.stage == "dev" and settings.storage == "sqlite"
+
+
 def dev_master_key_path(database: Path) -> Path:
     return database.with_name(database.name + ".master-key")
+
+
+def dev_previous_key_path(database: Path) -> Path:
+    return database.with_name(database.name + ".master-key.previous")
+
+
+def replace_dev_master_key(database: Path) -> None:
+    """Move the dev master key beside `database` to `.previous` and put a new one in its place.
+
+    Each file is written aside (0600, flushed to disk) and renamed into place, the previous one first:
+    at every moment the key that seals the record is in one of the two files, so an interrupted
+    rotation is finished by running it again.
+
+    Raises:
+        ConfigurationError: a file cannot be read or written.
+    """
+    current = dev_master_key_path(database)
+    text = _read(current, "TWOSTEP_SQLITE_PATH (its .master-key file)")
+    _write_atomically(dev_previous_key_path(database), text)
+    _write_atomically(current, new_master_key())
+
+
+@contextmanager
+def dev_key_files_locked(database: Path) -> Iterator[None]:
+    """Hold the lock of the dev key files beside `database` (an advisory lock on their folder, released
+    when the process ends however it ends, so a killed rotation leaves no stale lock).
+
+    Raises:
+        ConfigurationError: the folder cannot be opened.
+    """
+    try:
+        folder = os.open(database.parent, os.O_RDONLY)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigurationError(f"TWOSTEP_SQLITE_PATH: cannot open {database.parent}: {reason}") from exc
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # releases the lock
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the rename itself survives a power cut
+        finally:
+            os.close(directory)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigurationError(f"TWOSTEP_SQLITE_PATH: cannot write {path}: {reason}") from exc
 
 
 def _read(path: Path, setting: str) -> str:

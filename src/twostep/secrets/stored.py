@@ -5,10 +5,16 @@ The first process to start creates the record (one conditional write: the others
 a key file of earlier versions (`TWOSTEP_JWT_KEY_FILE`) is moved in at that moment. From then on, a
 process whose master key, key file or key settings disagree with the record refuses to start with one
 line naming the setting: two key sets in one deployment make right codes wrong and valid tokens invalid.
+
+A master-key rotation (`reseal`) writes the same key material sealed with the new master key, over the
+version it read, as `rotate` does: the two never lose one another. A process may hold the key being
+replaced as a previous master key (it opens a record with it, never seals with it); a running process
+that holds only the replaced key keeps the keys it read last and says so once per record version.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +26,8 @@ from twostep.domain.keys import Algorithm, KeyMaterial, VersionedKeys
 from twostep.domain.ports import KeyRecord, KeyStore
 from twostep.secrets.local import LocalKeyFile
 from twostep.secrets.master_key import MasterKey
+
+logger = logging.getLogger("twostep.keys")
 
 ROTATE_RETRIES = 5
 
@@ -38,8 +46,17 @@ class KeyPolicy:
 class StoredKeys:
     """A `KeySource` over the storage's key record."""
 
-    def __init__(self, store: KeyStore, master: MasterKey, clock: Clock, policy: KeyPolicy) -> None:
+    def __init__(
+        self,
+        store: KeyStore,
+        master: MasterKey,
+        clock: Clock,
+        policy: KeyPolicy,
+        previous: tuple[MasterKey, ...] = (),
+    ) -> None:
         self._store, self._master, self._clock, self._policy = store, master, clock, policy
+        self._previous = previous  # open only: a record is always sealed with `master`
+        self._unreadable_version: int | None = None  # the record version already reported unreadable
 
     def load(self) -> VersionedKeys:
         """Raises: ConfigurationError (see the module docstring), StorageUnavailable."""
@@ -48,13 +65,61 @@ class StoredKeys:
             record = self._create()
         material = self._open(record)
         self._check_agreement(material)
+        opener = self._opener(record)
+        if opener is not None and opener is not self._master:
+            logger.warning(
+                "the database's keys are still sealed with the previous master key; run "
+                "`twostep keys rotate-master-key`",
+                extra={"master_key_id": record.master_key_id, "setting": opener.origin},
+            )
         return VersionedKeys(self._policy.overrides(material), str(record.version))
 
     def changed_since(self, version: str) -> VersionedKeys | None:
+        """The record when its version is not `version`; None when it is, or when this process's master
+        keys cannot open it (re-sealed with a master key this process was not given: it keeps the keys
+        it read last until it is restarted with the new one)."""
         record = self._store.get_key_record()
         if record is None or str(record.version) == version:
             return None
+        if self._opener(record) is None:
+            self._report_unreadable(record)
+            return None
         return VersionedKeys(self._policy.overrides(self._open(record)), str(record.version))
+
+    def reseal(self) -> str | None:
+        """Seal the key record with this process's master key (the key material itself unchanged); the
+        id of the master key that sealed it before, or None when it already was (or there is none).
+
+        Raises:
+            ConfigurationError: none of this process's master keys opens it;
+            StorageUnavailable: it kept changing meanwhile.
+        """
+        for _ in range(ROTATE_RETRIES):
+            record = self._store.get_key_record()
+            if record is None or record.master_key_id == self._master.key_id:
+                return None
+            resealed = self._sealed(self._open(record), record.version + 1)
+            if self._store.put_key_record(resealed, record.version):
+                return record.master_key_id
+        raise StorageUnavailable("The key record kept changing; try the master-key rotation again.")
+
+    @property
+    def master_key_id(self) -> str:
+        return self._master.key_id
+
+    @property
+    def master_key_origin(self) -> str:
+        return self._master.origin
+
+    def _report_unreadable(self, record: KeyRecord) -> None:
+        if self._unreadable_version == record.version:
+            return
+        self._unreadable_version = record.version
+        logger.error(
+            "the database's keys were sealed with another master key; this process keeps the keys it read "
+            f"last until it is restarted with the deployment's master key ({self._master.origin})",
+            extra={"master_key_id": record.master_key_id, "this_master_key_id": self._master.key_id},
+        )
 
     def rotate(self, activation_delay: timedelta) -> KeyMaterial:
         """A new signing key, published now and signing after `activation_delay`.
@@ -103,18 +168,25 @@ class StoredKeys:
         sealed = self._master.seal(material.to_json())
         return KeyRecord(version, sealed, self._master.key_id, self._clock.now())
 
+    def _opener(self, record: KeyRecord) -> MasterKey | None:
+        """The master key of this process (current or previous) that sealed `record`, by its id."""
+        return next((k for k in (self._master, *self._previous) if k.key_id == record.master_key_id), None)
+
     def _open(self, record: KeyRecord) -> KeyMaterial:
-        origin = self._master.origin
-        if record.master_key_id != self._master.key_id:
+        opener = self._opener(record)
+        if opener is None:
             raise ConfigurationError(
-                f"{origin}: the database's keys are sealed with another master key "
+                f"{self._master.origin}: the database's keys are sealed with another master key "
                 f"({record.master_key_id}, this one is {self._master.key_id}); every process of a "
-                "deployment needs the same master key"
+                "deployment needs the same master key (after `twostep keys rotate-master-key`, the new one; "
+                "while the record is re-sealed, the one being replaced as TWOSTEP_MASTER_KEY_PREVIOUS)"
             )
         try:
-            return KeyMaterial.from_json(self._master.open(record.sealed))
+            return KeyMaterial.from_json(opener.open(record.sealed))
         except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigurationError(f"{origin}: the master key does not open the database's keys") from exc
+            raise ConfigurationError(
+                f"{opener.origin}: the master key does not open the database's keys"
+            ) from exc
 
     def _legacy_material(self) -> KeyMaterial | None:
         path = self._policy.legacy_file

@@ -469,7 +469,7 @@ class SqliteConnections:
         if self._path == ":memory:":
             return
         live = Path(self._path).resolve()
-        beside = ("-wal", "-shm", "-journal", ".master-key")
+        beside = ("-wal", "-shm", "-journal", ".master-key", ".master-key.previous")
         own = {live, *(live.with_name(live.name + suffix) for suffix in beside)}
         live_identity = self._file_identity()
         hard_link = live_identity is not None and _identity(target) == live_identity
