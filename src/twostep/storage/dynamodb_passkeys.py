@@ -28,6 +28,12 @@ from twostep.storage.dynamodb_client import (
     ttl_after,
 )
 
+# A transaction holds at most 100 writes, two per device; an account past the limit by more (devices
+# remembered before it existed) is brought down over several rounds, each reading the copies again.
+DEVICES_PER_TRANSACTION = 50
+# Rounds of one call: a refused round means another caller forgot devices meanwhile (progress).
+FORGET_ROUNDS = 20
+
 
 def _passkey_item(c: PasskeyCredential) -> dict[str, Any]:
     return {
@@ -223,6 +229,30 @@ class PasskeyOps(TableOps):
 
     def forget_all_devices(self, user_id: str) -> int:
         return sum(self.forget_device(user_id, device.id) for device in self._device_copies(user_id))
+
+    def forget_devices_beyond(self, user_id: str, keep: int) -> list[str]:
+        """One consistent Query of the user's copies; under the limit that is all. Beyond it, the extra
+        devices go in one transaction, each copy's delete conditioned on its being there: when another
+        caller forgot one first, the whole transaction is refused and the copies are read again, so each
+        device is reported once and the last caller, reading after every add, leaves at most `keep`."""
+        forgotten: list[str] = []
+        for _ in range(FORGET_ROUNDS):
+            copies = sorted(self._device_copies(user_id), key=lambda d: (d.created_at, d.id))
+            extra = copies[: max(len(copies) - keep, 0)][:DEVICES_PER_TRANSACTION]
+            if not extra:
+                break
+            try:
+                self._transact(*(item for device in extra for item in self._device_deletes(device)))
+            except ConditionFailed:
+                continue
+            forgotten.extend(device.id for device in extra)
+        return forgotten
+
+    def _device_deletes(self, device: RememberedDevice) -> tuple[dict[str, Any], dict[str, Any]]:
+        return (
+            self._tdelete(f"USER#{device.user_id}", f"DEVICE#{device.id}", "attribute_exists(PK)"),
+            self._tdelete(f"DEVICE#{device.token_hash}", "DEVICE"),
+        )
 
     # --- account deletion ---
     def _erase_factors_of(self, user_id: str) -> None:
