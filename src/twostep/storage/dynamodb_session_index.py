@@ -16,7 +16,6 @@ its session items once (as every page did before), writes the missing pointers, 
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,8 +37,6 @@ POINTERS_COMPLETE = "SESSIONAT$"  # sorts after every pointer
 BATCH_GET_LIMIT = 100  # DynamoDB's keys per BatchGetItem
 TRANSACTION_ITEMS = 100  # DynamoDB's items per TransactWriteItems
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# The largest start the key holds (16 digits of µs, the year 2286): a cursor past it lists every session.
-_BEYOND_EVERY_START = 10**16 - 1
 
 
 def session_item(s: Session, ttl: int) -> dict[str, Any]:
@@ -92,11 +89,8 @@ def session_pointer(s: Session) -> dict[str, Any]:
 
 def _cursor_sk(cursor: str) -> str:
     """The pointer key a cursor names. Raises: InvalidInput (not a cursor)."""
-    created, session_id = parse_message_cursor(cursor)
-    if math.isnan(created) or created < 0:
-        return POINTER_PREFIX  # before every pointer: nothing older, as (nan, id) < x never holds
-    micros = _BEYOND_EVERY_START if math.isinf(created) else min(round(created * 1e6), _BEYOND_EVERY_START)
-    return f"{POINTER_PREFIX}{micros:016d}#{session_id}"
+    created, session_id = parse_message_cursor(cursor)  # below LATEST_START: 16 digits of µs at most
+    return f"{POINTER_PREFIX}{round(created * 1e6):016d}#{session_id}"
 
 
 class SessionIndexOps(TableOps):
