@@ -65,3 +65,18 @@ def test_a_stale_pointer_is_no_passkey(storage: DynamoDbStorage) -> None:
     assert storage.enrolled_factors("user-1").passkeys is False
     storage.add_passkey(passkey("cred-mine", "user-1"))
     assert storage.enrolled_factors("user-1").passkeys is True
+
+
+def test_listing_passkeys_reads_them_at_once(
+    storage: DynamoDbStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`GET /me/passkeys` and a registration's excluded credentials list them: one GetItem per passkey
+    before (12 passkeys, 13 requests); a Query and one BatchGetItem now."""
+    for index in range(PASSKEYS):
+        storage.add_passkey(passkey(f"cred-{index}", "user-1"))
+    storage.add_passkey(passkey("cred-other", "user-2"))
+    storage._put({"PK": "USER#user-1", "SK": "PASSKEY#cred-other", "credential_id": "cred-other"})
+    operations = _requests(storage, monkeypatch)
+    listed = storage.list_passkeys("user-1")
+    assert sorted(c.credential_id for c in listed) == sorted(f"cred-{i}" for i in range(PASSKEYS))
+    assert len(operations) == 2, operations
