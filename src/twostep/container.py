@@ -272,7 +272,13 @@ def _wire(
         ),
     )
     sessions = SessionService(store=storage, tokens=tokens, audit=audit, clock=clock)
-    devices = DeviceService(store=storage, audit=audit, clock=clock, days=settings.remember_device_days)
+    devices = DeviceService(
+        store=storage,
+        audit=audit,
+        clock=clock,
+        days=settings.remember_device_days,
+        limit=settings.remember_device_limit,
+    )
     login_spec = CodeSpec(
         length=settings.otp_length,
         ttl_seconds=settings.otp_ttl_seconds,

@@ -278,6 +278,9 @@ class Settings(BaseSettings):
     # --- second factors beyond SMS ---
     remember_device_days: int = Field(default=30, ge=0, le=400)
     """How long "remember this device" lets a browser or app skip the second factor; 0 turns it off."""
+    remember_device_limit: int = Field(default=20, ge=1, le=100)
+    """Remembered devices per account: remembering one more forgets the oldest (audited
+    `device_forgotten`, reason `limit`), so `GET /me/devices` lists at most this many."""
     webauthn_rp_id: str | None = None
     """The passkey relying-party id: the web origin's host or a parent domain of it. Unset: the host of
     `TWOSTEP_WEB_ORIGIN`, or in dev the host the request came to."""

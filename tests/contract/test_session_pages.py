@@ -38,3 +38,12 @@ def test_live_sessions_are_read_a_page_at_a_time_without_loss_or_repeat(storage:
 def test_a_cursor_no_page_gave_is_refused(storage: Storage) -> None:
     with pytest.raises(InvalidInput):
         storage.page_sessions("user-1", NOW, 3, "not a cursor")
+
+
+@pytest.mark.parametrize("number", ["inf", "-inf", "nan", "1e300", "-5.0", "1e10"])
+def test_a_cursor_no_page_could_give_is_refused(storage: Storage, number: str) -> None:
+    """Before, PostgreSQL failed with 500 on these (a datetime out of range, or NaN) and the other storages
+    each paged them their own way; no start of a session is such a number."""
+    started(storage)
+    with pytest.raises(InvalidInput):
+        storage.page_sessions("user-1", NOW, 3, f"{number}~some-id")

@@ -76,6 +76,14 @@ def test_messages_bad_cursor(storage: Storage) -> None:
         storage.list_messages(20, "garbage")
 
 
+@pytest.mark.parametrize("number", ["inf", "nan", "1e300", "-5.0"])
+def test_messages_cursor_of_no_instant(storage: Storage, number: str) -> None:
+    """Before, PostgreSQL failed with 500 on these (a datetime out of range, or NaN)."""
+    storage.add_message(_message(1, 1))
+    with pytest.raises(InvalidInput):
+        storage.list_messages(20, f"{number}~m001")
+
+
 def test_outbox_newest_last_and_filtered(storage: Storage) -> None:
     for i in range(5):
         storage.add_outbox(OutboxEntry(to="+1" if i % 2 else "+2", body=f"b{i}", sent_at=NOW))

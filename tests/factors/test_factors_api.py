@@ -464,3 +464,32 @@ def test_the_password_check_for_enrolment_is_throttled(client: TestClient, conta
         for i in range(8)
     ]
     assert statuses[0] == 401 and 429 in statuses, statuses
+
+
+def test_remembering_past_the_limit_forgets_the_oldest(make_container: Any, clock: FixedClock) -> None:
+    """Before, every sign-in with "remember this device" added one more device for good (until its days
+    ran out): a client or script doing it in a loop grew `GET /me/devices`, read and answered in full,
+    without bound. Past TWOSTEP_REMEMBER_DEVICE_LIMIT the oldest is now forgotten, audited."""
+    from twostep.api.app import create_app
+
+    container = make_container(remember_device_limit=2)
+    with TestClient(create_app(container)) as client:
+        register(client)
+        tokens, pair = [], {}
+        for _ in range(3):
+            clock.advance(60)
+            started = login(client)
+            pair = client.post(
+                f"/otp/{started['otpId']}/verify",
+                json={"otp": latest_code(container), "rememberDevice": True},
+            ).json()
+            tokens.append(pair["deviceToken"])
+        devices = client.get("/me/devices", headers=bearer(pair)).json()
+        assert len(devices) == 2
+        assert "otpId" in login(client, deviceToken=tokens[0]), "the oldest asks for the second factor again"
+        assert all("accessToken" in login(client, deviceToken=token) for token in tokens[1:])
+        user = container.storage.find_user_by_email("test@example.com")
+        assert user is not None
+        forgotten = [e for e in container.audit.tail(user.id, 100) if e.event == "device_forgotten"]
+        assert [e.detail.get("reason") for e in forgotten] == ["limit"]
+        assert forgotten[0].detail["device"] not in {d["id"] for d in devices}

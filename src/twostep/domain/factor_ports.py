@@ -106,6 +106,13 @@ class RememberedDeviceStore(Protocol):
         """Forget every device of the user (a password reset); returns how many were forgotten."""
         ...
 
+    def forget_devices_beyond(self, user_id: str, keep: int) -> list[str]:
+        """Forget the user's devices but the `keep` newest (by `created_at`, then id; expired ones
+        count until purged); returns the ids forgotten now, oldest first. Each device is forgotten and
+        reported by one caller only; once every caller has returned, at most `keep` remain, however many
+        were added at once (each adder calls this after its own add)."""
+        ...
+
 
 class FactorStorage(
     TotpStore,

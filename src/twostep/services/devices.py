@@ -27,9 +27,12 @@ def hash_device_token(token: str) -> str:
 
 
 class DeviceService:
-    def __init__(self, *, store: RememberedDeviceStore, audit: AuditService, clock: Clock, days: int) -> None:
+    def __init__(
+        self, *, store: RememberedDeviceStore, audit: AuditService, clock: Clock, days: int, limit: int
+    ) -> None:
         self._store, self._audit, self._clock = store, audit, clock
         self._lifetime = timedelta(days=days)
+        self._limit = limit  # remembered devices per account; the oldest make room for a new one
 
     @property
     def enabled(self) -> bool:
@@ -61,7 +64,16 @@ class DeviceService:
         )
         if not self._store.add_remembered_device(device, unchanged=account):
             refuse_changed(account, self._audit, ctx, event="login_failed")
-        self._audit.record("device_remembered", ctx=ctx, user_id=account.id, device=device.id)
+        # Past TWOSTEP_REMEMBER_DEVICE_LIMIT the oldest are forgotten (as Cognito's per-user device limit),
+        # so a script signing in with "remember" in a loop cannot grow the account's list without bound.
+        forgotten = self._store.forget_devices_beyond(account.id, self._limit)
+        self._audit.record_all(
+            self._audit.entry("device_remembered", ctx=ctx, user_id=account.id, device=device.id),
+            *(
+                self._audit.entry("device_forgotten", ctx=ctx, user_id=account.id, device=old, reason="limit")
+                for old in forgotten
+            ),
+        )
         return token
 
     def recognises(self, token: str | None, user_id: str) -> bool:

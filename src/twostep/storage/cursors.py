@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from twostep.domain.errors import InvalidInput
 from twostep.domain.models import Message, Page, Session
 
@@ -24,12 +26,24 @@ def page_of_sessions(newest_first: list[Session], limit: int, cursor: str | None
     return Page(items, session_cursor(items[-1]) if len(newest_first) > limit else None)
 
 
+# Past any start a page's item has (the year 2286): PostgreSQL's timestamps and DynamoDB's fixed-width
+# keys hold the instants below it, so a cursor's number must be one.
+LATEST_START = 1e10
+
+
 def parse_message_cursor(cursor: str) -> tuple[float, str]:
-    """Raises: InvalidInput."""
+    """The start (epoch seconds) and id a page's cursor was made of.
+
+    Raises: InvalidInput: no page gave it, nor its number (`inf`, `nan`, `1e300` or a negative one made
+    PostgreSQL fail with 500, and paged differently on each storage).
+    """
     created, sep, message_id = cursor.partition("~")
     try:
         if not sep or not message_id or len(cursor) > 100:
             raise ValueError(cursor)
-        return float(created), message_id
+        start = float(created)
+        if not (math.isfinite(start) and 0 <= start < LATEST_START):
+            raise ValueError(cursor)
+        return start, message_id
     except ValueError as exc:
         raise InvalidInput("The cursor is not valid.", field="cursor") from exc

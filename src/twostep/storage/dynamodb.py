@@ -16,6 +16,7 @@ deletes lag by up to a few days):
 | token family | `FAMILY#<id>` | `FAMILY` | | `revoked_at` revokes every token of the family |
 | user's families | `USER#<id>` | `FAMILY#<id>` | | lets `delete_user` revoke sessions with a Query |
 | session | `USER#<id>` | `SESSION#<id>` | | created, last used, client, truncated IP, revoked_at |
+| session by start | `USER#<id>` | `SESSIONAT#<µs>#<id>` | | pages `GET /sessions`; see dynamodb_session_index.py |
 | revocation list | `REVOKED` | `<µs>#<session id>` | | recently ended sessions; ttl 2 days (past any access token) |
 | message | `MESSAGES` | `<µs>#<id>` | `MSGBY#<user id>` / `<µs>#<id>` | board: Query newest first |
 | outbox (dev) | `OUTBOX` | `<seq>` | `OUTBOX#<to>` / `<seq>` | console provider only; ttl 7 days or the grace if longer |

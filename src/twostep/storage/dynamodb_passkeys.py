@@ -28,6 +28,12 @@ from twostep.storage.dynamodb_client import (
     ttl_after,
 )
 
+# A transaction holds at most 100 writes, two per device; an account past the limit by more (devices
+# remembered before it existed) is brought down over several rounds, each reading the copies again.
+DEVICES_PER_TRANSACTION = 50
+# Rounds of one call: a refused round means another caller forgot devices meanwhile (progress).
+FORGET_ROUNDS = 20
+
 
 def _passkey_item(c: PasskeyCredential) -> dict[str, Any]:
     return {
@@ -106,9 +112,25 @@ class PasskeyOps(TableOps):
             {":p": f"USER#{user_id}", ":k": "PASSKEY#"},
             ConsistentRead=True,
         )
-        found = [self.get_passkey(str(p["credential_id"])) for p in pointers]
-        mine = [c for c in found if c is not None and c.user_id == user_id]
+        keys = [key(f"PASSKEY#{p['credential_id']}", "PASSKEY") for p in pointers]
+        found = [
+            _passkey(item)
+            for start in range(0, len(keys), 100)
+            for item in self._passkeys_at(keys[start : start + 100])
+        ]
+        mine = [c for c in found if c.user_id == user_id]
         return sorted(mine, key=lambda c: (c.created_at, c.credential_id))
+
+    def _passkeys_at(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The passkey items of up to 100 keys in one BatchGetItem (one GetItem each made a listing of 40
+        passkeys 41 requests); keys DynamoDB leaves unprocessed are asked again."""
+        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        items: list[dict[str, Any]] = []
+        while request:
+            answer = self._calls.call("batch_get_item", RequestItems=request)
+            items += map(deserialize, answer.get("Responses", {}).get(self._table, []))
+            request = answer.get("UnprocessedKeys") or {}
+        return items
 
     def record_passkey_use(
         self, credential_id: str, expected_count: int, new_count: int, now: datetime
@@ -223,6 +245,30 @@ class PasskeyOps(TableOps):
 
     def forget_all_devices(self, user_id: str) -> int:
         return sum(self.forget_device(user_id, device.id) for device in self._device_copies(user_id))
+
+    def forget_devices_beyond(self, user_id: str, keep: int) -> list[str]:
+        """One consistent Query of the user's copies; under the limit that is all. Beyond it, the extra
+        devices go in one transaction, each copy's delete conditioned on its being there: when another
+        caller forgot one first, the whole transaction is refused and the copies are read again, so each
+        device is reported once and the last caller, reading after every add, leaves at most `keep`."""
+        forgotten: list[str] = []
+        for _ in range(FORGET_ROUNDS):
+            copies = sorted(self._device_copies(user_id), key=lambda d: (d.created_at, d.id))
+            extra = copies[: max(len(copies) - keep, 0)][:DEVICES_PER_TRANSACTION]
+            if not extra:
+                break
+            try:
+                self._transact(*(item for device in extra for item in self._device_deletes(device)))
+            except ConditionFailed:
+                continue
+            forgotten.extend(device.id for device in extra)
+        return forgotten
+
+    def _device_deletes(self, device: RememberedDevice) -> tuple[dict[str, Any], dict[str, Any]]:
+        return (
+            self._tdelete(f"USER#{device.user_id}", f"DEVICE#{device.id}", "attribute_exists(PK)"),
+            self._tdelete(f"DEVICE#{device.token_hash}", "DEVICE"),
+        )
 
     # --- account deletion ---
     def _erase_factors_of(self, user_id: str) -> None:

@@ -12,61 +12,30 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from twostep.domain.models import AuditEvent, Page, RefreshToken, Revocation, Session, User
+from twostep.domain.models import AuditEvent, RefreshToken, Revocation, Session, User
 from twostep.storage import dynamodb_codec as codec
-from twostep.storage.cursors import page_of_sessions
-from twostep.storage.dynamodb_base import TableOps
 from twostep.storage.dynamodb_client import (
     ConditionFailed,
     key,
-    maybe_datetime,
     serialize,
     timed_sequence,
-    to_datetime,
     to_number,
 )
 from twostep.storage.dynamodb_revocations import read_revocations, revocation_item
+from twostep.storage.dynamodb_session_index import (
+    SessionIndexOps,
+    session,
+    session_item,
+    session_pointer,
+)
 
-END_BATCH = 33  # sessions `end_sessions` ends per transaction: three items each of the 100 one holds
+END_BATCH = 25  # sessions `end_sessions` ends per transaction: four items each of the 100 one holds
 FORGET_BATCH = 100  # session items a deletion strips of their client details per transaction
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # `end_sessions` after it: every session not ended, expired too
-SESSION_AUDITS = 95  # a TransactWriteItems holds 100 items; a session takes 4, its account's check 1
+SESSION_AUDITS = 94  # a TransactWriteItems holds 100 items; a session takes 5, its account's check 1
 
 
-def session_item(s: Session, ttl: int) -> dict[str, Any]:
-    return {
-        "PK": f"USER#{s.user_id}",
-        "SK": f"SESSION#{s.id}",
-        "session_id": s.id,
-        "user_id": s.user_id,
-        "created_at": to_number(s.created_at),
-        "expires_at": to_number(s.expires_at),
-        "auth_time": to_number(s.auth_time),
-        "amr": ",".join(s.amr),
-        "last_used_at": to_number(s.last_used_at),
-        "client": s.client,
-        "ip": s.ip,
-        "revoked_at": None if s.revoked_at is None else to_number(s.revoked_at),
-        "ttl": ttl,
-    }
-
-
-def session(item: dict[str, Any]) -> Session:
-    return Session(
-        id=item["session_id"],
-        user_id=item["user_id"],
-        created_at=to_datetime(item["created_at"]),
-        expires_at=to_datetime(item["expires_at"]),
-        auth_time=to_datetime(item["auth_time"]),
-        amr=tuple(str(item["amr"]).split(",")) if item.get("amr") else (),
-        last_used_at=to_datetime(item["last_used_at"]),
-        client=item.get("client"),
-        ip=item.get("ip"),
-        revoked_at=maybe_datetime(item.get("revoked_at")),
-    )
-
-
-class SessionOps(TableOps):
+class SessionOps(SessionIndexOps):
     def add_session(
         self,
         session: Session,
@@ -90,8 +59,9 @@ class SessionOps(TableOps):
         audits: Sequence[AuditEvent],
         unchanged: User | None = None,
     ) -> list[dict[str, Any]]:
-        """The transaction items of a new session: its first refresh token, its family, the session,
-        the account's pointer to the family, and the step's audit events; with `unchanged`, the check
+        """The transaction items of a new session: its first refresh token, its family, the session and
+        its pointer by start (for `page_sessions`), the account's pointer to the family, and the step's
+        audit events; with `unchanged`, the check
         that the account still has the credentials the sign-in checked."""
         if len(audits) > SESSION_AUDITS:
             raise ValueError(f"a session is stored with at most {SESSION_AUDITS} audit events")
@@ -108,6 +78,7 @@ class SessionOps(TableOps):
                 {"PK": f"FAMILY#{session.id}", "SK": "FAMILY", "user_id": session.user_id, "ttl": ttl}
             ),
             self._tput(session_item(session, ttl), "attribute_not_exists(PK)"),
+            self._tput(session_pointer(session)),
             self._tput(family_pointer),
             *(self._tput(codec.audit_item(e, timed_sequence(e.at), self._codec.retention)) for e in audits),
             *([] if unchanged is None else [self._unchanged_check(unchanged)]),
@@ -140,13 +111,6 @@ class SessionOps(TableOps):
         live = [s for s in map(session, items) if s.revoked_at is None and s.expires_at > now]
         return sorted(live, key=lambda s: (s.created_at, s.id), reverse=True)
 
-    def page_sessions(
-        self, user_id: str, now: datetime, limit: int, cursor: str | None = None
-    ) -> Page[Session]:
-        # The session items are keyed by id, not by time: the account's are read (a Query page per 1,000)
-        # and one page of them answered.
-        return page_of_sessions(self.list_sessions(user_id, now), limit, cursor)
-
     def list_revocations(self, since: datetime) -> list[Revocation]:
         return read_revocations(self._calls, self._table, since)
 
@@ -171,13 +135,17 @@ class SessionOps(TableOps):
         except ConditionFailed:
             ended = False  # ended before; the session item below may still need its mark (a retry)
         with contextlib.suppress(ConditionFailed):  # sessions from before session items existed
-            self._update(
+            marked = self._update(
                 f"USER#{family['user_id']}",
                 f"SESSION#{family_id}",
                 "SET revoked_at = if_not_exists(revoked_at, :now)",
                 {":now": to_number(now)},
                 ConditionExpression="attribute_exists(PK)",
+                ReturnValues="ALL_NEW",
             )
+            self._calls.call(
+                "delete_item", **self._pointer_delete(session(marked))["Delete"]
+            )  # off the pages
         return ended
 
     def end_sessions(
@@ -199,7 +167,8 @@ class SessionOps(TableOps):
 
     def _ending_items(self, s: Session, now: datetime) -> list[dict[str, Any]]:
         """What `revoke_family` writes for a live session, as transaction items: its family's mark, its
-        revocation-list entry and its own mark, which holds only while no one else ended it."""
+        revocation-list entry, its own mark, which holds only while no one else ended it, and the removal
+        of its pointer by start."""
         at = serialize({":now": to_number(now)})
         return [
             {
@@ -221,6 +190,7 @@ class SessionOps(TableOps):
                     "ExpressionAttributeValues": at,
                 }
             },
+            self._pointer_delete(s),
         ]
 
     def _end_every_session_of(self, user_id: str, now: datetime) -> None:
@@ -242,6 +212,7 @@ class SessionOps(TableOps):
             if family["family_id"] not in ended:
                 self.revoke_family(family["family_id"], now)
         self._forget_session_details(user_id)
+        self._forget_pointers_complete(user_id)
 
     def _forget_session_details(self, user_id: str) -> None:
         """Drop what a deleted user's sessions said about their devices (client, truncated IP)."""

@@ -158,6 +158,17 @@ class MemoryFactors:
                 del self._devices[token_hash]
             return len(mine)
 
+    def forget_devices_beyond(self, user_id: str, keep: int) -> list[str]:
+        with self._lock:
+            mine = sorted(
+                (d for d in self._devices.values() if d.user_id == user_id),
+                key=lambda d: (d.created_at, d.id),
+            )
+            extra = mine[: max(len(mine) - keep, 0)]
+            for device in extra:
+                del self._devices[device.token_hash]
+            return [device.id for device in extra]
+
     # --- account deletion ---
     def _erase_factors_of(self, user_id: str) -> None:
         """Under the lock, from `delete_user`: every factor record of the user, which frees the credential

@@ -15,6 +15,7 @@ from twostep.domain.models import User
 from twostep.storage.postgres_connection import PostgresConnections, Row
 from twostep.storage.postgres_sessions import UNCHANGED
 from twostep.storage.sql_accounts import unchanged_account_values
+from twostep.storage.sql_devices import FORGET_DEVICES_BEYOND
 from twostep.storage.sql_factor_summary import ENROLLED, enrolled
 
 INSERT_DEVICE = "INSERT INTO remembered_devices (token_hash, id, user_id, created_at, expires_at, label)"
@@ -240,3 +241,9 @@ class PostgresFactors(PostgresConnections):
 
     def forget_all_devices(self, user_id: str) -> int:
         return self._execute("DELETE FROM remembered_devices WHERE user_id = %s", (user_id,))
+
+    def forget_devices_beyond(self, user_id: str, keep: int) -> list[str]:
+        # A statement's snapshot begins after the caller's own add committed, so the last adder's call
+        # sees every add; a row another call deletes first is skipped (its WHERE re-checked), not reported.
+        rows = self._all(FORGET_DEVICES_BEYOND.format(p="%s"), (user_id, user_id, keep))
+        return [row["id"] for row in sorted(rows, key=lambda row: (row["created_at"], row["id"]))]

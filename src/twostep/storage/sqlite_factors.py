@@ -11,6 +11,7 @@ from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice, TotpFactor
 from twostep.domain.models import User
 from twostep.storage.sql_accounts import unchanged_account_sql, unchanged_account_values
+from twostep.storage.sql_devices import FORGET_DEVICES_BEYOND
 from twostep.storage.sql_factor_summary import ENROLLED, enrolled
 from twostep.storage.sqlite_connection import SqliteConnections, epoch, moment, moment_or_none
 
@@ -214,6 +215,11 @@ class SqliteFactors(SqliteConnections):
 
     def forget_all_devices(self, user_id: str) -> int:
         return self._execute("DELETE FROM remembered_devices WHERE user_id = ?", (user_id,)).rowcount
+
+    def forget_devices_beyond(self, user_id: str, keep: int) -> list[str]:
+        # One statement; SQLite runs one writer at a time, so the last adder's call sees every add.
+        rows = self._all(FORGET_DEVICES_BEYOND.format(p="?"), (user_id, user_id, keep))
+        return [row["id"] for row in sorted(rows, key=lambda row: (row["created_at"], row["id"]))]
 
     # --- account deletion ---
     @staticmethod
