@@ -141,11 +141,13 @@ def normalise_password(password: str) -> str:
     return unicodedata.normalize("NFC", password)
 
 
-def check_password_rules(password: str, *, context_words: tuple[str, ...] = ()) -> None:
-    """Raises WeakPassword with a reason a person can act on."""
+def check_password_rules(
+    password: str, *, context_words: tuple[str, ...] = (), min_length: int = MIN_LENGTH
+) -> None:
+    """Raises WeakPassword with a reason a person can act on (see `password_policy` for `min_length`)."""
     length = len(normalise_password(password))
-    if length < MIN_LENGTH:
-        raise WeakPassword(f"The password must have at least {MIN_LENGTH} characters.", field="password")
+    if length < min_length:
+        raise WeakPassword(f"The password must have at least {min_length} characters.", field="password")
     if length > MAX_LENGTH:
         raise WeakPassword(f"The password must have at most {MAX_LENGTH} characters.", field="password")
     lowered = password.lower()
