@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD, latest_code, register, sign_in
+from tests.conftest import PASSWORD, PHONE, latest_code, register, sign_in
 from twostep.api.app import create_app
 from twostep.container import Container
 from twostep.domain.models import User
@@ -89,3 +89,39 @@ def test_an_existing_short_password_still_signs_in(
 def test_with_a_second_factor_eight_characters_still_do(client: TestClient) -> None:
     """The default deployment (a second factor required) keeps NIST's 8 for a password never used alone."""
     register(client, password=FOURTEEN[:8])
+
+
+def refused_as_guessable(answer: Any) -> bool:
+    problem = answer.json()
+    return (answer.status_code, problem["code"], problem.get("field")) == (
+        400,
+        "weak_password",
+        "password",
+    ) and "easy to guess" in problem["detail"]
+
+
+def test_every_route_that_sets_a_password_refuses_context_words_repeats_and_runs(
+    client: TestClient, container: Container
+) -> None:
+    """Before, sign-up, a password change and a reset took the account's email with a year after it, the
+    service's name with punctuation round it, `abababababab` and `qwertyuiopas`: NIST SP 800-63B-4 asks
+    context-specific words and such patterns refused. A passphrase that merely contains one is taken."""
+    body = {"firstName": "Cem", "lastName": "Onan", "email": "cem.onan@example.com", "phoneNumber": PHONE}
+    for weak in ("Cem.Onan2024", "!!twostep!!", "abababababab", "qwertyuiopas"):
+        assert refused_as_guessable(client.post("/register", json=body | {"password": weak})), weak
+    assert container.storage.find_user_by_email("cem.onan@example.com") is None
+    assert client.post("/register", json=body | {"password": "cem onan likes tea"}).status_code == 201
+
+    register(client)
+    headers = {"Authorization": f"Bearer {sign_in(client, container)['accessToken']}"}
+    for weak in ("test@example.com1", "Twostep-2024", "12121212", "zyxwvutsrq"):
+        change = {"currentPassword": PASSWORD, "newPassword": weak}
+        assert refused_as_guessable(client.post("/me/password", json=change, headers=headers)), weak
+    started = client.post("/password/forgot", json={"email": "test@example.com"})
+    reset = {"resetId": started.json()["resetId"], "code": latest_code(container)}
+    for weak in ("TEST.2024!", "aaaaaaaaa123", "987654321098"):
+        assert refused_as_guessable(client.post("/password/reset", json=reset | {"newPassword": weak})), weak
+    assert (
+        client.post("/password/reset", json=reset | {"newPassword": "test my twostep 1234"}).status_code
+        == 204
+    )

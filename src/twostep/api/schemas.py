@@ -26,8 +26,10 @@ _REQUIRED_WITH_SECOND_STEP = "Required unless `TWOSTEP_REQUIRE_SECOND_FACTOR=fal
 # A new password's rules (sign-up, change, reset); a sign-in takes any stored password whatever they became.
 NEW_PASSWORD_RULES = (
     "8 to 128 characters; at least 15 where `TWOSTEP_REQUIRE_SECOND_FACTOR=false`, since the password may "
-    "then be the only factor (NIST SP 800-63B-4); not a common or easily guessed one (see docs/security.md). "
-    "Otherwise 400 `weak_password`, naming the minimum when the password is too short."
+    "then be the only factor (NIST SP 800-63B-4). Not a common password, nor only the email, the service's "
+    "name, a repeated character or unit, or a keyboard or alphabet run, give or take letter case and digits "
+    "or punctuation round it (a passphrase containing one is fine). Otherwise 400 `weak_password`, naming "
+    "the minimum when the password is too short."
 )
 
 

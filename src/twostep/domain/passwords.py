@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from twostep.domain.argon2id import Argon2id
 from twostep.domain.errors import WeakPassword
 from twostep.domain.hash_queue import HashQueue
+from twostep.domain.password_patterns import is_guessable
 
 T = TypeVar("T")
 
@@ -151,10 +152,13 @@ def check_password_rules(
     if length > MAX_LENGTH:
         raise WeakPassword(f"The password must have at most {MAX_LENGTH} characters.", field="password")
     lowered = password.lower()
+    # One answer whichever matched, naming no check: the words compared are the email as typed and the
+    # service's names, so an email gets the same answer whether or not it has an account.
     if (
         lowered in COMMON_PASSWORDS
         or lowered in published_common_passwords()
         or any(word and lowered == word.lower() for word in context_words)
+        or is_guessable(lowered, context_words)
     ):
         raise WeakPassword("This password is too common or easy to guess; choose another.", field="password")
 
