@@ -6,9 +6,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher as Argon2Hasher
+from argon2 import Type
 from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD, PHONE, latest_code, register, sign_in
+from tests.unit.test_password_unicode import full_width
 from twostep.api.app import create_app
 from twostep.container import Container
 from twostep.domain.models import User
@@ -125,3 +128,36 @@ def test_every_route_that_sets_a_password_refuses_context_words_repeats_and_runs
         client.post("/password/reset", json=reset | {"newPassword": "test my twostep 1234"}).status_code
         == 204
     )
+
+
+def test_a_password_set_in_full_width_signs_in_as_typed_on_an_ordinary_keyboard(
+    client: TestClient, container: Container
+) -> None:
+    """Before, passwords were NFC-normalised only: one set as full-width letters (an East Asian input
+    method's default) answered 401 when typed on an ordinary keyboard, and `password123` in full-width
+    letters passed the common-password list. NIST SP 800-63B-4 asks NFKC or NFKD: both now read as the ASCII."""
+    register(client, password=full_width("strange harbour light"))
+    login = {"email": "test@example.com", "password": "strange harbour light"}
+    assert client.post("/login", json=login).status_code == 200
+    body = {"firstName": "Cem", "lastName": "Onan", "email": "other@example.com", "phoneNumber": PHONE}
+    assert refused_as_guessable(client.post("/register", json=body | {"password": full_width("password123")}))
+
+
+def test_an_account_whose_hash_was_made_before_nfkc_still_signs_in(
+    password_only_client: TestClient, password_only: Container
+) -> None:
+    """A hash made of the NFC spelling of a full-width password (every hash before NFKC) keeps signing in
+    with the password typed as then, and with no other password."""
+    typed = full_width("strange harbour light")
+    earlier = Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID).hash(typed)
+    created = password_only.clock.now()
+    password_only.storage.add_user(
+        User(id="u-2", email="early@example.com", password_hash=earlier, created_at=created)
+    )
+
+    def signs_in(password: str) -> int:
+        body = {"email": "early@example.com", "password": password}
+        return password_only_client.post("/login", json=body).status_code
+
+    assert signs_in(typed[:-1]) == 401
+    assert signs_in(typed) == 200
