@@ -31,8 +31,13 @@ class PasswordPolicy:
         check_password_rules(password, context_words=words, min_length=self.min_length)
 
 
+def min_password_length(*, require_second_factor: bool) -> int:
+    """15 characters where a password can be the only factor, else 8."""
+    return MIN_LENGTH if require_second_factor else MIN_LENGTH_AS_ONLY_FACTOR
+
+
 def password_policy(*, require_second_factor: bool, org_name: str) -> PasswordPolicy:
-    """The policy for this deployment: 15 characters where a password can be the only factor, else 8."""
-    min_length = MIN_LENGTH if require_second_factor else MIN_LENGTH_AS_ONLY_FACTOR
+    """The policy for this deployment (see `min_password_length`)."""
+    min_length = min_password_length(require_second_factor=require_second_factor)
     names = (SERVICE_NAME,) if org_name.lower() == SERVICE_NAME else (SERVICE_NAME, org_name)
     return PasswordPolicy(min_length=min_length, service_names=names)
