@@ -15,6 +15,7 @@ from twostep.domain.clock import Clock, SystemClock
 from twostep.domain.metrics import NO_METRICS, Metrics
 from twostep.domain.models import EmailCollision
 from twostep.domain.otp import CodeHasher
+from twostep.domain.password_policy import password_policy
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import EmailSender, SmsSender, Storage
 from twostep.domain.revocation import RevocationList
@@ -301,6 +302,10 @@ def _wire(
         template=ACCOUNT_CODE_TEMPLATE,
         text="account",
     )
+    # What a new password must be: 15 characters where it can be the only factor (NIST SP 800-63B-4).
+    new_passwords = password_policy(
+        require_second_factor=settings.require_second_factor, org_name=settings.org_name
+    )
     container = Container(
         settings=settings,
         clock=clock,
@@ -319,7 +324,7 @@ def _wire(
             audit=audit,
             clock=clock,
             require_second_factor=settings.require_second_factor,
-            org_name=settings.org_name,
+            password_policy=new_passwords,
         ),
         login=LoginService(
             PasswordStep(
@@ -379,7 +384,7 @@ def _wire(
             audit=audit,
             clock=clock,
             spec=account_spec,
-            org_name=settings.org_name,
+            password_policy=new_passwords,
         ),
         changes=AccountChangeService(
             users=storage,
@@ -392,7 +397,7 @@ def _wire(
             audit=audit,
             clock=clock,
             spec=account_spec,
-            org_name=settings.org_name,
+            password_policy=new_passwords,
         ),
         claims=EmailClaimService(
             users=storage,

@@ -267,7 +267,9 @@ class Settings(BaseSettings):
     """Your Android app's 11-character SMS Retriever hash; when set, code texts end with it (after the
     WebOTP line when there is one), so the app reads the code without SMS permissions."""
     require_second_factor: bool = True
-    """`false` allows accounts without a phone (password only, as the Lambda JWT tutorial signed up)."""
+    """`false` allows accounts without a phone (password only, as the Lambda JWT tutorial signed up); a new
+    password then needs at least 15 characters instead of 8, since it may be the only factor (NIST SP
+    800-63B-4). Passwords set before keep signing in."""
     otp_account_failure_limit: int = Field(default=100, ge=1, le=1000)
     """Consecutive wrong codes per account (across sign-ins and resends) before the second factor locks
     until `twostep users unlock`."""

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from tests.conftest import PASSWORD, latest_code, register, settings_for_tests
 from twostep.api.app import create_app
-from twostep.api.routes_web import WEB_DIR, api_origin, content_security_policy
+from twostep.api.routes_web import WEB_DIR, api_origin, content_security_policy, ui_config
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
 from twostep.logs import request_id_var
@@ -81,7 +81,8 @@ def test_assets_are_cacheable_and_api_answers_are_not(client: TestClient) -> Non
     assert "no-store" not in asset.headers["cache-control"]
     assert client.get("/messages").headers["cache-control"] == "no-store"
     config = client.get("/config.json")
-    assert config.json() == {"apiBaseUrl": ""}
+    assert config.json() == {"apiBaseUrl": "", "passwordMinLength": 8}
+    assert config.headers["cache-control"] == "no-cache"
 
 
 def test_api_routes_docs_and_errors_still_win(client: TestClient) -> None:
@@ -399,3 +400,19 @@ def test_login_without_second_factor_sets_the_cookie_for_the_web(
     assert answer.status_code == 200, answer.text
     assert client.cookies.get(COOKIE) and answer.json()["refreshToken"] is None
     assert client.post("/token/refresh", headers=WEB).status_code == 200
+
+
+def test_config_tells_the_ui_the_api_s_minimum_for_a_new_password(
+    make_container: Callable[..., Container], tmp_path: Path
+) -> None:
+    """Before, the UI's new-password fields said "At least 8 characters" in every deployment, though one
+    with `TWOSTEP_REQUIRE_SECOND_FACTOR=false` takes 15 (a password may be its only factor). config.json
+    now carries the API's minimum beside the file's own settings, for the fields and their hints."""
+    with TestClient(create_app(make_container(require_second_factor=False))) as password_only:
+        assert password_only.get("/config.json").json() == {"apiBaseUrl": "", "passwordMinLength": 15}
+    config = tmp_path / "config.json"
+    config.write_text('{"apiBaseUrl": "https://api.example.com", "passwordMinLength": 4}')
+    assert ui_config(config, 15) == {"apiBaseUrl": "https://api.example.com", "passwordMinLength": 15}
+    for unusable in ("not json", "[1, 2]"):
+        config.write_text(unusable)
+        assert ui_config(config, 15) is None  # served as it is, as before

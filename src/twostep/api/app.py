@@ -28,6 +28,7 @@ from twostep.api.routes_verification import verification_router
 from twostep.api.routes_verification_status import verification_status_router
 from twostep.api.routes_web import install_web
 from twostep.container import Container
+from twostep.domain.password_policy import min_password_length
 
 # What the web UI and API clients send; template.yaml's HTTP API CORS names the same (a test checks).
 CORS_ALLOW_HEADERS = [
@@ -68,7 +69,9 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
     adopt_routes(app, verification_status_router())  # before the create/check routes' path
     adopt_routes(app, verification_router(container.settings))
     install_docs(app, container.settings)
-    install_web(app)  # last, so API routes win
+    # Last, so API routes win; the UI's new-password fields ask the length the API will take.
+    needs_second_factor = container.settings.require_second_factor
+    install_web(app, password_min_length=min_password_length(require_second_factor=needs_second_factor))
     install_request_middleware(app)
     _add_cors(app, container)  # outermost: the request middleware's own answers (413, 500) carry CORS too
     complete_document(app, {"bearerAuth": BEARER_SCHEME})  # the scheme protected routes name

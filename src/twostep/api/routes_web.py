@@ -13,10 +13,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.responses import Response
 from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
+
+from twostep.domain.passwords import MIN_LENGTH
 
 WEB_DIR = Path(__file__).parent / "web"
 PAGE_CACHE = "no-cache"
@@ -33,6 +35,18 @@ def api_origin(config_file: Path) -> str | None:
     if parts.scheme in ("http", "https") and parts.netloc:
         return f"{parts.scheme}://{parts.netloc}"
     return None
+
+
+def ui_config(config_file: Path, password_min_length: int) -> dict[str, object] | None:
+    """The UI's config file with the API's minimum for a new password (`passwordMinLength`), which
+    follows `TWOSTEP_REQUIRE_SECOND_FACTOR`; None when the file holds no JSON object (served as it is)."""
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    return {**config, "passwordMinLength": password_min_length}
 
 
 def content_security_policy(extra_connect: str | None = None) -> str:
@@ -66,8 +80,9 @@ class CachedStaticFiles(StaticFiles):
         return response
 
 
-def install_web(app: FastAPI, web_dir: Path = WEB_DIR) -> None:
-    """Serve the UI; call after every API router so API routes win."""
+def install_web(app: FastAPI, web_dir: Path = WEB_DIR, *, password_min_length: int = MIN_LENGTH) -> None:
+    """Serve the UI; call after every API router so API routes win. `password_min_length`: what the API
+    takes of a new password, told to the UI in `config.json`."""
     page_headers = {
         "content-security-policy": content_security_policy(api_origin(web_dir / "config.json")),
         "cache-control": PAGE_CACHE,
@@ -77,14 +92,15 @@ def install_web(app: FastAPI, web_dir: Path = WEB_DIR) -> None:
     async def index() -> FileResponse:
         return FileResponse(web_dir / "index.html", media_type="text/html", headers=page_headers)
 
-    async def config() -> FileResponse:
+    async def config() -> Response:
+        served = ui_config(web_dir / "config.json", password_min_length)
+        if served is not None:
+            return JSONResponse(served, headers={"cache-control": PAGE_CACHE})
         return FileResponse(
             web_dir / "config.json", media_type="application/json", headers={"cache-control": PAGE_CACHE}
         )
 
     for path in ("/", "/index.html"):
         app.add_api_route(path, index, methods=["GET"], include_in_schema=False, response_class=FileResponse)
-    app.add_api_route(
-        "/config.json", config, methods=["GET"], include_in_schema=False, response_class=FileResponse
-    )
+    app.add_api_route("/config.json", config, methods=["GET"], include_in_schema=False)
     app.mount("/assets", CachedStaticFiles(directory=web_dir / "assets"), name="web-assets")

@@ -23,6 +23,14 @@ class StrictBody(ApiModel):
 
 # The schema cannot say it, the setting decides: without these, sign-up answers 400 naming the field.
 _REQUIRED_WITH_SECOND_STEP = "Required unless `TWOSTEP_REQUIRE_SECOND_FACTOR=false` (the default is true)."
+# A new password's rules (sign-up, change, reset); a sign-in takes any stored password whatever they became.
+NEW_PASSWORD_RULES = (
+    "8 to 128 characters; at least 15 where `TWOSTEP_REQUIRE_SECOND_FACTOR=false`, since the password may "
+    "then be the only factor (NIST SP 800-63B-4). Not a common password, nor only the email, the service's "
+    "name, a repeated character or unit, or a keyboard or alphabet run, give or take letter case and digits "
+    "or punctuation round it (a passphrase containing one is fine). Otherwise 400 `weak_password`, naming "
+    "the minimum when the password is too short."
+)
 
 
 class RegisterRequest(StrictBody):
@@ -33,7 +41,7 @@ class RegisterRequest(StrictBody):
         default=None, alias="lastName", max_length=200, description=_REQUIRED_WITH_SECOND_STEP
     )
     email: str = Field(max_length=320)
-    password: str = Field(max_length=1024)
+    password: str = Field(max_length=1024, description=NEW_PASSWORD_RULES)
     phone_number: str | None = Field(
         default=None,
         alias="phoneNumber",

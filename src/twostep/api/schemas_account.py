@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictInt, StrictStr
 
 from twostep.api.schema_model import ApiModel
-from twostep.api.schemas import StrictBody
+from twostep.api.schemas import NEW_PASSWORD_RULES, StrictBody
 from twostep.services.account_changes import ChangeStarted
 from twostep.services.email_claims import ClaimStarted
 from twostep.services.recovery import ResetStarted
@@ -16,6 +16,7 @@ from twostep.services.recovery import ResetStarted
 Code = Annotated[StrictStr, Field(max_length=32)] | Annotated[StrictInt, Field(ge=0, le=9_999_999_999)]
 Id = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 Password = Annotated[str, Field(max_length=1024)]
+NewPassword = Annotated[str, Field(max_length=1024, description=NEW_PASSWORD_RULES)]
 
 
 class ForgotRequest(StrictBody):
@@ -28,12 +29,12 @@ class ForgotRequest(StrictBody):
 class ResetRequest(StrictBody):
     reset_id: Id = Field(alias="resetId")
     code: Code
-    new_password: Password = Field(alias="newPassword")
+    new_password: NewPassword = Field(alias="newPassword")
 
 
 class PasswordChangeRequest(StrictBody):
     current_password: Password = Field(alias="currentPassword")
-    new_password: Password = Field(alias="newPassword")
+    new_password: NewPassword = Field(alias="newPassword")
 
 
 class PhoneChangeRequest(StrictBody):

@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from twostep.domain.argon2id import Argon2id
 from twostep.domain.errors import WeakPassword
 from twostep.domain.hash_queue import HashQueue
+from twostep.domain.password_patterns import is_guessable
 
 T = TypeVar("T")
 
@@ -137,22 +138,37 @@ def published_common_passwords() -> PublishedPasswords:
 
 
 def normalise_password(password: str) -> str:
-    """NFC so that the same characters typed on different keyboards hash the same."""
-    return unicodedata.normalize("NFC", password)
+    """NFKC, as NIST SP 800-63B-4 (3.1.1.2) asks: the same password typed on another keyboard or input
+    method (full-width letters, the ligature fi as one character, a composed or decomposed accent) hashes
+    the same."""
+    return unicodedata.normalize("NFKC", password)
 
 
-def check_password_rules(password: str, *, context_words: tuple[str, ...] = ()) -> None:
-    """Raises WeakPassword with a reason a person can act on."""
-    length = len(normalise_password(password))
-    if length < MIN_LENGTH:
-        raise WeakPassword(f"The password must have at least {MIN_LENGTH} characters.", field="password")
+def earlier_spelling(password: str, normalised: str) -> str | None:
+    """The NFC spelling hashes were made of before NFKC, when it differs from `normalised` (only for
+    compatibility characters: full-width forms, ligatures, superscripts); else None."""
+    composed = unicodedata.normalize("NFC", password)
+    return None if composed == normalised else composed
+
+
+def check_password_rules(
+    password: str, *, context_words: tuple[str, ...] = (), min_length: int = MIN_LENGTH
+) -> None:
+    """Raises WeakPassword with a reason a person can act on (see `password_policy` for `min_length`)."""
+    normalised = normalise_password(password)
+    length = len(normalised)
+    if length < min_length:
+        raise WeakPassword(f"The password must have at least {min_length} characters.", field="password")
     if length > MAX_LENGTH:
         raise WeakPassword(f"The password must have at most {MAX_LENGTH} characters.", field="password")
-    lowered = password.lower()
+    lowered = normalised.lower()  # `password1` in full-width letters is the listed `password1`
+    # One answer whichever matched, naming no check: the words compared are the email as typed and the
+    # service's names, so an email gets the same answer whether or not it has an account.
     if (
         lowered in COMMON_PASSWORDS
         or lowered in published_common_passwords()
         or any(word and lowered == word.lower() for word in context_words)
+        or is_guessable(lowered, context_words)
     ):
         raise WeakPassword("This password is too common or easy to guess; choose another.", field="password")
 
@@ -250,11 +266,19 @@ class PasswordHasher:
         if len(password) > MAX_LENGTH * 4:
             return False
         target = stored_hash if stored_hash is not None else self._dummy_hash
+        normalised = normalise_password(password)
+        if self._matches(target, normalised):
+            return stored_hash is not None
+        # A hash made before NFKC, of a password with compatibility characters, was made of its NFC
+        # spelling: it keeps verifying. Only such a password costs a second check, known email or not.
+        earlier = earlier_spelling(password, normalised)
+        return earlier is not None and self._matches(target, earlier) and stored_hash is not None
+
+    def _matches(self, target: str, normalised: str) -> bool:
         try:
-            ok = self._run(self._argon2id.verify, target, normalise_password(password))
+            return self._run(self._argon2id.verify, target, normalised)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
-        return ok and stored_hash is not None
 
     def needs_rehash(self, stored_hash: str) -> bool:
         """argon2-cffi's answer; a hash in the exact spelling of the current parameters (nearly every

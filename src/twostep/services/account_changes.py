@@ -16,7 +16,8 @@ from twostep.domain.clock import Clock
 from twostep.domain.errors import AccountExists, ChallengeNotFound, InvalidCredentials
 from twostep.domain.identity import mask_email, mask_phone, normalise_email, parse_phone
 from twostep.domain.models import NO_CONTEXT, ChallengePurpose, RequestContext, User
-from twostep.domain.passwords import PasswordHasher, check_password_rules
+from twostep.domain.password_policy import PasswordPolicy
+from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import UserStore
 from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
@@ -52,17 +53,12 @@ class AccountChangeService:
         audit: AuditService,
         clock: Clock,
         spec: CodeSpec,
-        org_name: str,
+        password_policy: PasswordPolicy,
     ) -> None:
         self._users, self._codes, self._hasher, self._limits = users, codes, hasher, limits
         self._reauth, self._notices = reauth, notices
-        self._sessions, self._audit, self._clock, self._spec, self._org = (
-            sessions,
-            audit,
-            clock,
-            spec,
-            org_name,
-        )
+        self._sessions, self._audit, self._clock, self._spec = sessions, audit, clock, spec
+        self._password_policy = password_policy
 
     def _user(self, user_id: str) -> User:
         user = self._users.get_user(user_id)
@@ -83,7 +79,7 @@ class AccountChangeService:
         current password, the later is refused instead of replacing the first)."""
         user = self._user(user_id)
         self._check_password(user, current, ctx)
-        check_password_rules(new, context_words=(self._org, user.email, user.email.split("@")[0]))
+        self._password_policy.check(new, email=user.email)
         new_hash = self._hasher.hash(new)
         set_password_hash_unchanged(
             self._users, user, new_hash, self._audit, ctx, event="password_change_failed"

@@ -19,7 +19,8 @@ from twostep.domain.errors import ChallengeNotFound, TwoStepError
 from twostep.domain.identity import E164, normalise_email
 from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, User
 from twostep.domain.otp import CodeHasher
-from twostep.domain.passwords import PasswordHasher, check_password_rules
+from twostep.domain.password_policy import PasswordPolicy
+from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import ChallengeStore, UserStore
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
@@ -51,11 +52,12 @@ class PasswordRecoveryService:
         audit: AuditService,
         clock: Clock,
         spec: CodeSpec,
-        org_name: str,
+        password_policy: PasswordPolicy,
     ) -> None:
         self._users, self._challenges, self._codes, self._code_hasher = users, challenges, codes, code_hasher
         self._hasher, self._limits, self._sessions = hasher, limits, sessions
-        self._audit, self._clock, self._spec, self._org = audit, clock, spec, org_name
+        self._audit, self._clock, self._spec = audit, clock, spec
+        self._password_policy = password_policy
 
     def forgot(self, email: str, channel: Channel = "auto", ctx: RequestContext = NO_CONTEXT) -> ResetStarted:
         """Start a reset; the same answer whether or not the account exists.
@@ -138,7 +140,7 @@ class PasswordRecoveryService:
         # The email typed, never the account's: the same words, and so the same answer to a weak password
         # (before any code is spent), whether or not the email has an account.
         email = requested_email(challenge, user)
-        check_password_rules(new_password, context_words=(self._org, email, email.split("@")[0]))
+        self._password_policy.check(new_password, email=email)
         # The email typed spends its own reset budget, never the account's sign-in one: the same for an
         # unknown email's placeholder as for a known one's code, and no lock on the owner's sign-in.
         self._codes.check_reset(challenge, code, email, ctx)

@@ -10,7 +10,8 @@ from twostep.domain.display_text import has_hidden_characters
 from twostep.domain.errors import InvalidInput
 from twostep.domain.identity import E164, normalise_email, parse_phone
 from twostep.domain.models import NO_CONTEXT, RequestContext, User
-from twostep.domain.passwords import PasswordHasher, check_password_rules
+from twostep.domain.password_policy import PasswordPolicy
+from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import UserStore
 from twostep.services.account_locale import optional_locale
 from twostep.services.audit import AuditService
@@ -50,12 +51,12 @@ class RegistrationService:
         audit: AuditService,
         clock: Clock,
         require_second_factor: bool,
-        org_name: str,
+        password_policy: PasswordPolicy,
     ) -> None:
         self._users, self._hasher, self._limits = users, hasher, limits
         self._audit, self._clock = audit, clock
         self._require_phone = require_second_factor
-        self._org = org_name
+        self._password_policy = password_policy
 
     def register(self, form: Registration, ctx: RequestContext = NO_CONTEXT) -> User:
         """Raises: InvalidInput (and subclasses), AccountExists, RateLimited, DestinationNotAllowed."""
@@ -68,7 +69,7 @@ class RegistrationService:
         if phone is not None:
             # Refuse at sign-up a number no code could ever be sent to, rather than at every login.
             self._limits.check_destination(phone, ctx, field="phoneNumber")
-        check_password_rules(form.password, context_words=(self._org, email, email.split("@")[0]))
+        self._password_policy.check(form.password, email=email)
         user = User(
             id=str(uuid.uuid4()),
             email=email,

@@ -2,17 +2,20 @@
 const CLIENT_HEADER = { "X-Twostep-Client": "web" };
 let baseUrl = "";
 
-/** Read config.json (beside index.html): `apiBaseUrl` is empty for the same origin. */
+/** Read config.json (beside index.html): `apiBaseUrl` is empty for the same origin. Returns the config
+ * (empty when there is none), for its other settings. */
 export async function loadConfig() {
   try {
     const response = await fetch(new URL("config.json", document.baseURI), { cache: "no-cache" });
     if (response.ok) {
       const config = await response.json();
       baseUrl = String(config.apiBaseUrl || "").replace(/\/+$/, "");
+      return config;
     }
   } catch {
     baseUrl = "";
   }
+  return {};
 }
 
 const STATUS_TEXT = {

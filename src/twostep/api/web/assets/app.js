@@ -63,8 +63,19 @@ async function show() {
   target.focus();
 }
 
+// What the API takes of a new password: 15 characters where a password may be the only factor
+// (`passwordMinLength` in config.json, which twostep serve fills in), else 8.
+const PASSWORD_MIN_LENGTH = 8;
+
+function showPasswordMinimum(configured) {
+  const raised = Number.isInteger(configured) && configured > PASSWORD_MIN_LENGTH;
+  const minimum = raised ? configured : PASSWORD_MIN_LENGTH;
+  for (const input of document.querySelectorAll('input[autocomplete="new-password"]')) input.minLength = minimum;
+  for (const hint of document.querySelectorAll("[data-password-min]")) hint.textContent = String(minimum);
+}
+
 async function main() {
-  await loadConfig();
+  showPasswordMinimum((await loadConfig()).passwordMinLength);
   for (const [name, view] of Object.entries(views)) view.init(sectionOf(name));
   window.addEventListener("hashchange", show);
   document.querySelector(".skip").addEventListener("click", (event) => {
