@@ -27,6 +27,7 @@ from twostep.api.routes_adopted import adopt_routes
 from twostep.api.routes_verification import verification_router
 from twostep.api.routes_verification_status import verification_status_router
 from twostep.api.routes_web import install_web
+from twostep.api.slash_redirect import install_slash_redirect
 from twostep.container import Container
 
 # What the web UI and API clients send; template.yaml's HTTP API CORS names the same (a test checks).
@@ -69,6 +70,7 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
     adopt_routes(app, verification_router(container.settings))
     install_docs(app, container.settings)
     install_web(app)  # last, so API routes win
+    install_slash_redirect(app)
     install_request_middleware(app)
     _add_cors(app, container)  # outermost: the request middleware's own answers (413, 500) carry CORS too
     complete_document(app, {"bearerAuth": BEARER_SCHEME})  # the scheme protected routes name
