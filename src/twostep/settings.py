@@ -199,7 +199,8 @@ class Settings(BaseSettings):
     """Where records live: `sqlite` (one file), `postgres` (a PostgreSQL server, for a fleet), `dynamodb`
     (AWS), or `memory` (lost on exit; experiments)."""
     sqlite_path: Path = Path("./twostep.db")
-    """The SQLite database file (relative to the working directory)."""
+    """The SQLite database file (relative to the working directory). Its folder must exist and be writable
+    (SQLite keeps its -wal and -shm files beside it); a folder as the path stops the start (exit 2)."""
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=1, le=600_000)
     """How long a write waits for another writer's lock before the request fails with 503."""
     database_url: SecretStr | None = None

@@ -104,9 +104,14 @@ def dev_master_key_path(database: Path) -> Path:
 def _read(path: Path, setting: str) -> str:
     try:
         return path.read_text().strip()
-    except (OSError, UnicodeError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise ConfigurationError(f"{setting}: cannot read {path}: {reason}") from exc
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{setting}: cannot read {path}: {exc.strerror or type(exc).__name__}"
+        ) from exc
+    except UnicodeError as exc:
+        raise ConfigurationError(
+            f"{setting}: cannot read {path}: not a text file (a master key is text)"
+        ) from exc
 
 
 def _dev_key_beside(database: Path) -> str:
