@@ -950,11 +950,13 @@ def _check_database_url(url: SecretStr | None) -> None:
 def describe_validation_error(error: ValidationError) -> str:
     """One line naming the first offending variable, for a clean start-up failure."""
     first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) if first["loc"] else ""
     message = str(first["msg"]).removeprefix("Value error, ")
-    if not field:
+    if not first["loc"]:
         return f"invalid configuration: {message}"
-    return f"TWOSTEP_{field.upper()}: {message}"
+    variable, *inside = (str(part) for part in first["loc"])
+    # Only the variable is upper-case; what follows (a tenant's name, a JSON key) is shown as it was
+    # written, so the operator finds it in their configuration.
+    return ".".join([f"TWOSTEP_{variable.upper()}", *inside]) + f": {message}"
 
 
 def load_settings(**overrides: object) -> Settings:
