@@ -67,9 +67,11 @@ def tenant_directory(settings: Settings) -> TenantDirectory:
     if settings.verify_api_keys_file is not None:
         try:
             entries += settings.verify_api_keys_file.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:
+            # A file that is not UTF-8 text was a traceback (exit 1), not a bad setting.
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             raise ConfigurationError(
-                f"TWOSTEP_VERIFY_API_KEYS_FILE: cannot read it ({exc.strerror})"
+                f"TWOSTEP_VERIFY_API_KEYS_FILE: cannot read {settings.verify_api_keys_file} ({reason})"
             ) from None
     tenants = {
         name: Tenant(

@@ -199,7 +199,8 @@ class Settings(BaseSettings):
     """Where records live: `sqlite` (one file), `postgres` (a PostgreSQL server, for a fleet), `dynamodb`
     (AWS), or `memory` (lost on exit; experiments)."""
     sqlite_path: Path = Path("./twostep.db")
-    """The SQLite database file (relative to the working directory)."""
+    """The SQLite database file (relative to the working directory). Its folder must exist and be writable
+    (SQLite keeps its -wal and -shm files beside it); a folder as the path stops the start (exit 2)."""
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=1, le=600_000)
     """How long a write waits for another writer's lock before the request fails with 503."""
     database_url: SecretStr | None = None
@@ -983,11 +984,13 @@ def _check_database_url(url: SecretStr | None) -> None:
 def describe_validation_error(error: ValidationError) -> str:
     """One line naming the first offending variable, for a clean start-up failure."""
     first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) if first["loc"] else ""
     message = str(first["msg"]).removeprefix("Value error, ")
-    if not field:
+    if not first["loc"]:
         return f"invalid configuration: {message}"
-    return f"TWOSTEP_{field.upper()}: {message}"
+    variable, *inside = (str(part) for part in first["loc"])
+    # Only the variable is upper-case; what follows (a tenant's name, a JSON key) is shown as it was
+    # written, so the operator finds it in their configuration.
+    return ".".join([f"TWOSTEP_{variable.upper()}", *inside]) + f": {message}"
 
 
 def load_settings(**overrides: object) -> Settings:

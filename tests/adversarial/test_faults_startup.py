@@ -44,7 +44,56 @@ def test_database_folder_is_a_file(tmp_path: Path) -> None:
     blocker = tmp_path / "data"
     blocker.write_text("a file where the folder should be")
     env = server_env(tmp_path, TWOSTEP_SQLITE_PATH=str(blocker / "twostep.db"))
-    one_line_failure(run_cli(env, "storage", "init"), 4, "database")
+    one_line_failure(run_cli(env, "storage", "init"), 2, "TWOSTEP_SQLITE_PATH", "is not a folder")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])  # with 2, the app is checked in a child before any worker
+@pytest.mark.parametrize(
+    ("where", "cause"),
+    [("folder", "is a folder"), ("missing/twostep.db", "its folder"), ("file/twostep.db", "is not a folder")],
+)
+def test_sqlite_path_that_cannot_hold_a_database(
+    tmp_path: Path, workers: str, where: str, cause: str
+) -> None:
+    """Before, a folder as TWOSTEP_SQLITE_PATH stopped `twostep serve` with exit 4 (storage unavailable,
+    "try again") and "unable to open database file", and a missing folder with "The database folder does
+    not exist", neither naming the setting. Each is now one line naming TWOSTEP_SQLITE_PATH and the cause,
+    exit 2 like every other bad setting, and nothing is made beside the path (no dev master key)."""
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("a file where the folder should be")
+    env = server_env(tmp_path, TWOSTEP_SQLITE_PATH=str(tmp_path / where))
+    before = sorted(tmp_path.iterdir())
+    serve = ("serve", "--port", str(closed_port()), "--workers", workers)
+    one_line_failure(run_cli(env, *serve), 2, "TWOSTEP_SQLITE_PATH", str(tmp_path / where), cause)
+    assert sorted(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("setting", "make", "cause"),
+    [
+        ("TWOSTEP_JWT_KEY_FILE", "folder", "Is a directory"),
+        ("TWOSTEP_JWT_KEY_FILE", "binary", "not a twostep key file"),
+        ("TWOSTEP_MASTER_KEY_FILE", "folder", "Is a directory"),
+        ("TWOSTEP_MASTER_KEY_FILE", "binary", "not a text file"),
+        ("TWOSTEP_MASTER_KEY_FILE", "missing", "No such file or directory"),
+        ("TWOSTEP_VERIFY_API_KEYS_FILE", "folder", "Is a directory"),
+        ("TWOSTEP_VERIFY_API_KEYS_FILE", "missing", "No such file or directory"),
+        ("TWOSTEP_VERIFY_API_KEYS_FILE", "binary", "not UTF-8 text"),
+    ],
+)
+def test_a_key_file_setting_names_why_it_cannot_be_read(
+    tmp_path: Path, setting: str, make: str, cause: str
+) -> None:
+    """Before, a folder as TWOSTEP_JWT_KEY_FILE said only "cannot read key file <path>", and a master key
+    file that is not text "UnicodeDecodeError"; a TWOSTEP_VERIFY_API_KEYS_FILE that is not UTF-8 was a traceback
+    (exit 1), and one that cannot be read did not name its path. Each now names setting, path and cause."""
+    path = tmp_path / "secret"
+    if make == "folder":
+        path.mkdir()
+    elif make == "binary":
+        path.write_bytes(b"\xff\xfe\x00not text")
+    env = server_env(tmp_path, **{setting: str(path)})
+    one_line_failure(run_cli(env, "serve", "--port", str(closed_port())), 2, setting, str(path), cause)
 
 
 def test_corrupt_database_file(tmp_path: Path) -> None:

@@ -230,3 +230,20 @@ def test_head_is_served_over_a_kept_alive_connection(server: ServerProcess) -> N
             assert (head.status_code, head.content) == (200, b""), path
             assert head.headers["content-length"] == get.headers["content-length"] == str(len(get.content))
             assert head.headers["content-type"] == get.headers["content-type"]
+
+
+@pytest.mark.parametrize("app", ["api", "verification"])
+def test_a_trailing_slash_redirect_ignores_a_forged_host(tmp_path: Path, app: str) -> None:
+    """Before, `GET /healthz/` was redirected (307) to `http://<Host header>/healthz`: a request with a
+    forged `Host` made the service send its client to another site, an answer a cache in front could keep
+    for everyone (host-header injection). The `Location` is now the path alone (query kept), which every
+    client follows back to the host it asked."""
+    with (
+        ServerProcess(tmp_path, app=app) as server,
+        httpx.Client(base_url=server.base_url, timeout=10) as client,
+    ):
+        forged = client.get("/healthz/?probe=1", headers={"Host": "evil.example"})
+        assert forged.status_code == 307
+        assert forged.headers["location"] == "/healthz?probe=1"
+        followed = client.get("/healthz/", follow_redirects=True)
+        assert (followed.status_code, followed.url.path) == (200, "/healthz")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.sms.conftest import sms_settings
+from tests.sms.conftest import SECRETS, sms_settings
 from tests.sms.provider_server import ProviderServer, Reply
 from twostep.api.app import create_app
 from twostep.container import Container, build
@@ -141,3 +142,62 @@ def test_all_providers_down_answers_503_and_leaves_no_usable_code(
     events = [event for event in storage.list_audit(limit=50) if event.event == "code_delivery_failed"]
     assert len(events) == 1
     assert events[0].detail.get("reason") == "provider_error"
+
+
+TWILIO_AUTH = Reply.json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+
+
+def send_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """Every WARNING-or-worse line but the audit trail's."""
+    return [r for r in caplog.records if r.levelno >= logging.WARNING and r.name != "twostep.audit"]
+
+
+def test_a_send_no_provider_took_is_one_log_line(
+    app: tuple[TestClient, Container, Any],
+    servers: tuple[ProviderServer, ProviderServer],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before, one sign-in whose text no provider took wrote four warnings or errors (each provider's
+    refusal, "sms provider failed", "no sms provider took the message", the API's "dependency
+    unavailable"), none naming the number. It is one ERROR line now: each provider's reason and answer,
+    the operator's hint and the masked number, no full number, text or credential."""
+    client, _, _ = app
+    twilio, flowroute = servers
+    twilio.always(TWILIO_AUTH)
+    flowroute.always(FLOWROUTE_DOWN)
+    with caplog.at_level(logging.DEBUG, logger="twostep"):
+        assert register_and_login(client).status_code == 503
+
+    (line,) = send_lines(caplog)
+    assert (line.levelname, line.getMessage()) == ("ERROR", "sms not sent")
+    fields = line.__dict__
+    assert fields["provider"] == "twilio,flowroute"
+    assert fields["reason"] == "provider_error"
+    assert fields["failures"] == (
+        "twilio: auth (status 401, provider_code 20003); flowroute: provider_error (status 503)"
+    )
+    assert fields["hint"] == "check the provider's credentials"
+    assert fields["to"] == "+1********34"
+    for record in caplog.records:
+        for secret in (*SECRETS, PHONE[2:], PASSWORD):
+            assert secret not in repr(record.__dict__)
+
+
+def test_a_send_a_later_provider_took_is_one_warning(
+    app: tuple[TestClient, Container, Any],
+    servers: tuple[ProviderServer, ProviderServer],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before, a first provider's failure wrote two warnings (its refusal, "sms provider failed") and an
+    INFO line per retry; it is one WARNING now, naming what failed and the masked number."""
+    client, _, _ = app
+    twilio, flowroute = servers
+    twilio.always(TWILIO_DOWN)
+    flowroute.always(FLOWROUTE_OK)
+    with caplog.at_level(logging.DEBUG, logger="twostep"):
+        assert register_and_login(client).status_code == 200
+
+    (line,) = send_lines(caplog)
+    assert (line.levelname, line.getMessage()) == ("WARNING", "sms sent after a provider failed")
+    assert line.__dict__["failures"] == "twilio: provider_error (status 500, provider_code 20500)"
+    assert line.__dict__["to"] == "+1********34"

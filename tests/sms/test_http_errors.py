@@ -139,13 +139,16 @@ def test_refused_connection_is_retried_once(
     server.stop()  # nothing listens on this port any more
     sender = sender_for(provider, closed_url, delivery)
 
-    with caplog.at_level(logging.INFO, logger="twostep"), pytest.raises(SmsDeliveryError) as raised:
+    # Each attempt's lines are DEBUG; the send's one line (`sms not sent`) names the connection error.
+    with caplog.at_level(logging.DEBUG, logger="twostep"), pytest.raises(SmsDeliveryError) as raised:
         sender.send(TO, BODY)
 
     assert raised.value.reason == "provider_error"
     retries = [record for record in caplog.records if record.getMessage() == "sms provider retried"]
     unreachable = [record for record in caplog.records if record.getMessage() == "sms provider unreachable"]
     assert (len(retries), len(unreachable)) == (1, 2)
+    (line,) = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert line.__dict__["failures"] == f"{provider.name}: provider_error (error ConnectError)"
 
 
 def test_4xx_fails_over_without_retry(

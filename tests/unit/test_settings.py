@@ -196,6 +196,17 @@ def test_caps_and_money_past_a_64_bit_counter_stop_at_start(
     assert describe_validation_error(caught.value).startswith(variable)
 
 
+def test_a_bad_tenant_setting_names_the_tenant_as_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before, the start-up line upper-cased the whole place of a bad value, tenant included:
+    `TWOSTEP_VERIFY_TENANTS.ACMESHOP.SMS_PER_HOUR`, a tenant and a key found nowhere in the configuration
+    (tenant names are case-sensitive). Only the variable is upper-case now."""
+    monkeypatch.setenv("TWOSTEP_VERIFY_TENANTS", '{"AcmeShop": {"sms_per_hour": 0}}')
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    line = describe_validation_error(caught.value)
+    assert line.startswith("TWOSTEP_VERIFY_TENANTS.AcmeShop.sms_per_hour: "), line
+
+
 def test_the_largest_cap_and_budget_still_count_in_64_bits() -> None:
     """The bounds leave room: the largest cap and budget fit the counters with every multiplier applied."""
     from twostep.services.sms_prices import to_micro

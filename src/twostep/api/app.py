@@ -27,6 +27,7 @@ from twostep.api.routes_adopted import adopt_routes
 from twostep.api.routes_verification import verification_router
 from twostep.api.routes_verification_status import verification_status_router
 from twostep.api.routes_web import install_web
+from twostep.api.slash_redirect import install_slash_redirect
 from twostep.container import Container
 from twostep.domain.password_policy import min_password_length
 
@@ -72,6 +73,7 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
     # Last, so API routes win; the UI's new-password fields ask the length the API will take.
     needs_second_factor = container.settings.require_second_factor
     install_web(app, password_min_length=min_password_length(require_second_factor=needs_second_factor))
+    install_slash_redirect(app)
     install_request_middleware(app)
     _add_cors(app, container)  # outermost: the request middleware's own answers (413, 500) carry CORS too
     complete_document(app, {"bearerAuth": BEARER_SCHEME})  # the scheme protected routes name

@@ -89,7 +89,8 @@ def problem(
 
 
 def retry_headers(error: e.TwoStepError) -> dict[str, str]:
-    """`Retry-After` for limits, failed dependencies (logged here: one warning per 503, either shape) and
+    """`Retry-After` for limits, failed dependencies (logged here: one warning per 503, either shape, but an
+    SMS not sent, which its sender logged) and
     an `Idempotency-Key` whose first request still runs (409); a 429 also carries the IETF
     `RateLimit-Policy` and `RateLimit` fields."""
     if isinstance(error, IdempotencyRequestInProgress):
@@ -103,10 +104,13 @@ def retry_headers(error: e.TwoStepError) -> dict[str, str]:
         if isinstance(error, e.RateLimited):
             headers |= ratelimit_headers(error)
         return headers
+    if isinstance(error, e.SmsDeliveryError):
+        # Logged where it failed, in one line naming providers, answers and the masked number (`sms not
+        # sent`, sms.failover); a second line here told nothing more.
+        return {"Retry-After": str(error.retry_after or 5)}
     if isinstance(error, e.DependencyUnavailable):
         logger.warning("dependency unavailable", extra={"code": error.code, "cause": describe_cause(error)})
-        retry_after = error.retry_after if isinstance(error, e.SmsDeliveryError) else None
-        return {"Retry-After": str(retry_after or 5)}
+        return {"Retry-After": "5"}
     return {}
 
 

@@ -17,6 +17,7 @@ from twostep.api.responses import complete_document
 from twostep.api.routes_adopted import adopt_routes
 from twostep.api.routes_verification import api_keys_missing, verification_router
 from twostep.api.routes_verification_status import verification_status_router
+from twostep.api.slash_redirect import install_slash_redirect
 from twostep.container import Container
 from twostep.domain.errors import ConfigurationError
 from twostep.settings import Settings
@@ -67,6 +68,7 @@ def create_verification_app(container: Container, *, lifespan: Lifespan | None =
     adopt_routes(app, routes_health.router)
     adopt_routes(app, routes_receipts.router)
     install_docs(app, settings)
+    install_slash_redirect(app)
     install_request_middleware(app)
     complete_document(app)  # its 413s name the Problem schema too
     return app

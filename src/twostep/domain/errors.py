@@ -6,6 +6,8 @@ Messages are written for the person reading them and never contain a secret.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class TwoStepError(Exception):
     """Root of every error twostep raises on purpose."""
@@ -268,12 +270,16 @@ class SmsDeliveryError(DependencyUnavailable):
         *,
         retryable: bool = False,
         retry_after: int | None = None,
+        facts: Mapping[str, str | int | None] | None = None,
     ) -> None:
         super().__init__(message, reason=reason)
         self.reason = reason
         self.provider = provider
         self.retryable = retryable
         self.retry_after = retry_after
+        # What the provider answered, safe to log (HTTP status, its error code, the error's type, a hint
+        # for the operator): the failover's one log line of a failed send names them.
+        self.facts: Mapping[str, str | int | None] = facts or {}
 
 
 class SmsBudgetExhausted(DependencyUnavailable):

@@ -60,8 +60,15 @@ class LocalKeyFile:
     def _read(self) -> KeyMaterial:
         try:
             return KeyMaterial.from_json(self._path.read_text())
-        except (OSError, ValueError, KeyError) as exc:
-            raise ConfigurationError(f"TWOSTEP_JWT_KEY_FILE: cannot read key file {self._path}") from exc
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__  # "Is a directory", "Permission denied"
+            raise ConfigurationError(
+                f"TWOSTEP_JWT_KEY_FILE: cannot read key file {self._path}: {reason}"
+            ) from exc
+        except (ValueError, KeyError) as exc:
+            raise ConfigurationError(
+                f"TWOSTEP_JWT_KEY_FILE: cannot read key file {self._path}: not a twostep key file (JSON)"
+            ) from exc
 
     def _create(self, material: KeyMaterial) -> None:
         """Write aside, then link into place: two processes starting together agree on one key file."""

@@ -195,9 +195,14 @@ def _write_atomically(path: Path, text: str) -> None:
 def _read(path: Path, setting: str) -> str:
     try:
         return path.read_text().strip()
-    except (OSError, UnicodeError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise ConfigurationError(f"{setting}: cannot read {path}: {reason}") from exc
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{setting}: cannot read {path}: {exc.strerror or type(exc).__name__}"
+        ) from exc
+    except UnicodeError as exc:
+        raise ConfigurationError(
+            f"{setting}: cannot read {path}: not a text file (a master key is text)"
+        ) from exc
 
 
 def _dev_key_beside(database: Path) -> str:

@@ -4,8 +4,12 @@ Each provider is tried in the configured order. A failure the provider marks `re
 never arrived, or a 5xx) is retried once on the same provider; anything else moves on to the next one
 at once. A provider that answered with `Retry-After` (429, 503) is not asked again until that time has
 passed: it is skipped, and when every provider is waiting the error carries the shortest wait, which
-the API passes on as its own `Retry-After`. Logs name the provider and the reason only: never the
-number, the text or a credential.
+the API passes on as its own `Retry-After`.
+
+A send that failed is one log line (the providers' own lines are DEBUG): `sms not sent` (ERROR) when
+no provider took the message, `sms sent after a provider failed` (WARNING) when a later one did. It
+names each provider's reason and what it answered (HTTP status, its error code, the error's type), a
+hint for the operator and the masked number: never the number, the text or a credential.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from datetime import datetime, timedelta
 from twostep.domain.clock import Clock, SystemClock
 from twostep.domain.delivery import SMS, VOICE, ChannelSender, OutgoingMessage, SentMessage, send_with
 from twostep.domain.errors import SmsDeliveryError
+from twostep.domain.identity import mask_phone
 from twostep.domain.ports import SmsSender
 from twostep.domain.segments import count_segments
 
@@ -26,6 +31,13 @@ logger = logging.getLogger("twostep.sms")
 
 Sender = SmsSender | ChannelSender
 Send = Callable[[Sender], str]
+
+# What an operator does about a reason, on the send's log line.
+HINTS = {
+    "auth": "check the provider's credentials",
+    "sender_refused": "the credentials work, but the sender (From number, SMS id) is not usable with them",
+    "throttled": "the provider asked to slow down; it is skipped until its Retry-After passes",
+}
 
 
 class FailoverSender:
@@ -62,11 +74,20 @@ class FailoverSender:
         """
         if message.channel != VOICE:
             warn_if_long(message.text)
-        provider, message_id = self._deliver(lambda sender: send_with(sender, message))
+        failures: list[SmsDeliveryError] = []
+        try:
+            provider, message_id = self._deliver(lambda sender: send_with(sender, message), failures)
+        except SmsDeliveryError:
+            log_failed_send(logging.ERROR, "sms not sent", failures, message.to, self.channel)
+            raise
+        if failures:
+            log_failed_send(
+                logging.WARNING, "sms sent after a provider failed", failures, message.to, self.channel
+            )
         return SentMessage(provider, message_id, message.channel)
 
-    def _deliver(self, send: Send) -> tuple[str, str]:
-        failures: list[SmsDeliveryError] = []
+    def _deliver(self, send: Send, failures: list[SmsDeliveryError]) -> tuple[str, str]:
+        """The provider that took the message and its id; each failure before it added to `failures`."""
         for sender in self._senders:
             waiting = self._waiting(sender.name)
             if waiting is not None:
@@ -77,12 +98,7 @@ class FailoverSender:
             except SmsDeliveryError as exc:
                 failures.append(exc)
                 self._pause(sender.name, exc.retry_after)
-                logger.warning("sms provider failed", extra={"provider": sender.name, "reason": exc.reason})
         waits = [exc.retry_after for exc in failures if exc.retry_after is not None]
-        logger.error(
-            "no sms provider took the message",
-            extra={"providers": self.name, "reasons": ",".join(exc.reason for exc in failures)},
-        )
         raise SmsDeliveryError(
             failures[-1].reason, provider=self.name, retry_after=min(waits) if waits else None
         )
@@ -114,8 +130,36 @@ def send_with_one_retry(sender: Sender, send: Send) -> str:
     except SmsDeliveryError as exc:
         if not exc.retryable:
             raise
-        logger.info("sms provider retried", extra={"provider": sender.name, "reason": exc.reason})
+        logger.debug("sms provider retried", extra={"provider": sender.name, "reason": exc.reason})
     return send(sender)
+
+
+def log_failed_send(
+    level: int, what: str, failures: Sequence[SmsDeliveryError], to: str, channel: str
+) -> None:
+    """The send's one line: each failed provider's reason and answer, the first hint, the masked number."""
+    last = failures[-1]
+    hint = next((HINTS[exc.reason] for exc in failures if exc.reason in HINTS), None)
+    logger.log(
+        level,
+        what,
+        extra={
+            "code": SmsDeliveryError.code,
+            "provider": ",".join(exc.provider for exc in failures),
+            "reason": last.reason,
+            "failures": "; ".join(describe_failure(exc) for exc in failures),
+            "hint": hint,
+            "to": mask_phone(to),
+            "channel": channel,
+        },
+    )
+
+
+def describe_failure(exc: SmsDeliveryError) -> str:
+    """`twilio: auth (status 401, provider_code 20003)`: a provider's reason and what it answered."""
+    facts = {**exc.facts, "retry_after": exc.retry_after}
+    answered = ", ".join(f"{name} {value}" for name, value in facts.items() if value is not None)
+    return f"{exc.provider}: {exc.reason}" + (f" ({answered})" if answered else "")
 
 
 def warn_if_long(body: str) -> None:

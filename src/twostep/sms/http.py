@@ -84,13 +84,6 @@ def base_url(value: str) -> str:
 
 
 # Where the operator should look, logged with a refusal (never sent to callers).
-HINTS = {
-    "auth": "check the provider's credentials",
-    "sender_refused": "the credentials work, but the sender (From number, SMS id) is not usable with them",
-    "throttled": "the provider asked to slow down; it is skipped until its Retry-After passes",
-}
-
-
 def reason_for_status(status: int) -> str:
     """The stable reason for a non-success HTTP status.
 
@@ -233,11 +226,13 @@ def transport_failure(exc: httpx.TransportError, provider: str) -> SmsDeliveryEr
     """Map a failure to reach the provider; retryable only when the request surely was not sent."""
     not_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
     reason = "timeout" if isinstance(exc, httpx.TimeoutException) else "provider_error"
-    logger.warning(
+    # DEBUG: the failover's one line of the send names the error (`sms not sent`).
+    logger.debug(
         "sms provider unreachable",
         extra={"provider": provider, "reason": reason, "error": type(exc).__name__, "retryable": not_sent},
     )
-    return SmsDeliveryError(reason, provider=provider, retryable=not_sent)
+    facts = {"error": type(exc).__name__}
+    return SmsDeliveryError(reason, provider=provider, retryable=not_sent, facts=facts)
 
 
 def unreadable_answer(exc: httpx.HTTPError, provider: str) -> SmsDeliveryError:
@@ -246,11 +241,12 @@ def unreadable_answer(exc: httpx.HTTPError, provider: str) -> SmsDeliveryError:
     The provider got the request and may have taken the message, so it is not retried on the same
     provider; the next provider is tried, as for any refusal.
     """
-    logger.warning(
+    logger.debug(
         "sms provider answer unreadable",
         extra={"provider": provider, "reason": "provider_error", "error": type(exc).__name__},
     )
-    return SmsDeliveryError("provider_error", provider=provider, retryable=False)
+    facts = {"error": type(exc).__name__}
+    return SmsDeliveryError("provider_error", provider=provider, retryable=False, facts=facts)
 
 
 def status_failure(
@@ -268,19 +264,14 @@ def status_failure(
     if classify is not None and 400 <= status < 500 and reason not in ("auth", "sender_refused", "throttled"):
         reason = classify(response) or reason
     retry_after = retry_after_seconds(response)
-    logger.warning(
-        "sms provider refused the message",
-        extra={
-            "provider": provider,
-            "status": status,
-            "reason": reason,
-            "provider_code": error_code(response),
-            "retry_after": retry_after,
-            "hint": HINTS.get(reason),
-        },
-    )
+    facts = {"status": status, "provider_code": error_code(response)}
+    logger.debug("sms provider refused the message", extra={"provider": provider, "reason": reason, **facts})
     return SmsDeliveryError(
-        reason, provider=provider, retryable=status >= 500 and retry_after is None, retry_after=retry_after
+        reason,
+        provider=provider,
+        retryable=status >= 500 and retry_after is None,
+        retry_after=retry_after,
+        facts=facts,
     )
 
 

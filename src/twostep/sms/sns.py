@@ -107,20 +107,18 @@ class SnsSender:
         except (ClientError, BotoCoreError) as exc:
             reason, retryable = classify(exc)
             retry_after = retry_after_of(exc)
-            logger.warning(
+            facts = {"error": type(exc).__name__, "provider_code": aws_error_code(exc)}
+            # DEBUG: the failover's one line of the send names these (`sms not sent`).
+            logger.debug(
                 "sms provider refused the message",
-                extra={
-                    "provider": self.name,
-                    "reason": reason,
-                    "error": type(exc).__name__,
-                    "retry_after": retry_after,
-                },
+                extra={"provider": self.name, "reason": reason, "retry_after": retry_after, **facts},
             )
             raise SmsDeliveryError(
                 reason,
                 provider=self.name,
                 retryable=retryable and retry_after is None,
                 retry_after=retry_after,
+                facts=facts,
             ) from None
         message_id = answer.get("MessageId") if isinstance(answer, dict) else None
         if isinstance(message_id, str) and message_id:
@@ -133,11 +131,19 @@ class SnsSender:
         """An answer botocore could not read: not XML (empty, an HTML page of a proxy before SNS), or XML
         without Publish's result (botocore raises KeyError for that one). SNS may have taken the message,
         so it is not retried there; the next provider is tried, as for the HTTP providers."""
-        logger.warning(
+        logger.debug(
             "sms provider answer unreadable",
             extra={"provider": self.name, "reason": "provider_error", "error": type(exc).__name__},
         )
-        return SmsDeliveryError("provider_error", provider=self.name, retryable=False)
+        facts = {"error": type(exc).__name__}
+        return SmsDeliveryError("provider_error", provider=self.name, retryable=False, facts=facts)
+
+
+def aws_error_code(exc: Exception) -> str | None:
+    """The AWS error code of an SNS refusal (`AuthorizationError`, `InvalidParameter`), safe to log."""
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code if isinstance(code, str) and code else None
 
 
 def retry_after_of(exc: Exception) -> int | None:

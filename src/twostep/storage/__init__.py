@@ -33,7 +33,8 @@ def build_storage(settings: Settings, *, boto_session: Any = None) -> Storage:
     """The configured storage, ready for `init_schema`.
 
     Raises:
-        ConfigurationError: the backend's driver is not installed.
+        ConfigurationError: the backend's driver is not installed, or TWOSTEP_SQLITE_PATH names no place
+            a database can be kept.
     """
     try:
         cls = load_class(REGISTRY[settings.storage])
@@ -44,6 +45,9 @@ def build_storage(settings: Settings, *, boto_session: Any = None) -> Storage:
             f"TWOSTEP_STORAGE={settings.storage} needs {package}, which is not installed: pip install {hint}"
         ) from None
     if settings.storage == "sqlite":
+        from twostep.storage.sqlite_path import check_sqlite_path
+
+        check_sqlite_path(settings.sqlite_path)
         storage: Storage = cls(settings.sqlite_path, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     elif settings.storage == "dynamodb":
         storage = cls.from_settings(settings, boto_session=boto_session)
