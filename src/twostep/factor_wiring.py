@@ -98,6 +98,12 @@ def build_factor_services(
         ),
         devices=devices,
         passkeys=PasskeyService(
-            store=storage, users=storage, reauth=reauth, notices=notices, audit=audit, clock=clock
+            store=storage,
+            users=storage,
+            reauth=reauth,
+            notices=notices,
+            audit=audit,
+            clock=clock,
+            limit=settings.passkey_limit,
         ),
     )

@@ -284,6 +284,10 @@ class Settings(BaseSettings):
     remember_device_limit: int = Field(default=20, ge=1, le=100)
     """Remembered devices per account: remembering one more forgets the oldest (audited
     `device_forgotten`, reason `limit`), so `GET /me/devices` lists at most this many."""
+    passkey_limit: int = Field(default=20, ge=1, le=100)
+    """Passkeys per account: with this many, adding another is refused (409 `passkey_limit_reached`, at
+    the registration options and again as it is stored) until one is removed; none is ever dropped for it.
+    Lowering it keeps the passkeys an account already has beyond it."""
     webauthn_rp_id: str | None = None
     """The passkey relying-party id: the web origin's host or a parent domain of it. Unset: the host of
     `TWOSTEP_WEB_ORIGIN`, or in dev the host the request came to."""

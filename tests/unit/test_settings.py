@@ -48,6 +48,8 @@ def test_env_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ({"otp_length": 3}, "TWOSTEP_OTP_LENGTH: Input should be greater than or equal to 4"),
         ({"otp_length": 11}, "TWOSTEP_OTP_LENGTH: Input should be less than or equal to 10"),
+        ({"passkey_limit": 0}, "TWOSTEP_PASSKEY_LIMIT: Input should be greater than or equal to 1"),
+        ({"passkey_limit": 101}, "TWOSTEP_PASSKEY_LIMIT: Input should be less than or equal to 100"),
         ({"sms_providers": "pigeon"}, "TWOSTEP_SMS_PROVIDERS: unknown provider(s) pigeon"),
         ({"argon2_memory_kib": 1024}, "TWOSTEP_ARGON2_MEMORY_KIB"),
         ({"sms_template": "no code here"}, "TWOSTEP_SMS_TEMPLATE: the template must contain {code}"),

@@ -34,6 +34,8 @@ STATUS_TABLE: tuple[tuple[type[e.TwoStepError], int], ...] = (
     (e.DestinationBlocked, 403),
     (e.AccountExists, 409),
     (e.CodeBound, 409),
+    # A per-account limit is full (passkeys): removing one makes room, so it is a state conflict.
+    (e.LimitReached, 409),
     # Idempotency-Key: the same key for another request; the first request with it still running.
     (IdempotencyKeyReused, 422),
     (IdempotencyRequestInProgress, 409),

@@ -118,14 +118,15 @@ def regenerate_recovery_codes(
 @router.post(
     "/me/passkeys/options",
     response_model=PasskeyOptionsOut,
-    responses=errors(400, 401, 429, 503, *BODY_ERRORS),
+    responses=errors(400, 401, 409, 429, 503, *BODY_ERRORS),
     openapi_extra=BEARER,
 )
 def passkey_registration_options(
     body: PasswordConfirmation, claims: ClaimsDep, request: Request, container: ContainerDep, ctx: ContextDep
 ) -> PasskeyOptionsOut:
     """Options for `navigator.credentials.create()` to add a passkey to this account (needs the current
-    password: a passkey signs in without one)."""
+    password: a passkey signs in without one). 409 `passkey_limit_reached` when the account already has
+    `TWOSTEP_PASSKEY_LIMIT` passkeys (remove one first)."""
     options = container.factors.passkeys.registration_options(
         claims.sub, body.current_password, relying_party(request, container.settings), ctx
     )
@@ -146,7 +147,8 @@ def register_passkey(
     container: ContainerDep,
     ctx: ContextDep,
 ) -> PasskeyOut:
-    """Store the new passkey (the browser's answer to the options)."""
+    """Store the new passkey (the browser's answer to the options). 409 `passkey_exists` for a credential
+    registered before, `passkey_limit_reached` when another registration filled the account meanwhile."""
     passkey = container.factors.passkeys.register(
         claims.sub,
         body.ceremony_id,

@@ -66,6 +66,13 @@ class AccountExists(TwoStepError):
     default_message = "An account with this email or phone number already exists."
 
 
+class LimitReached(TwoStepError):
+    """An account already holds as many of something as it may; one must go before another is added."""
+
+    code = "limit_reached"
+    default_message = "This account already has as many of these as it may; remove one first."
+
+
 class NotFound(TwoStepError):
     code = "not_found"
     default_message = "Not found."

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from twostep.domain.errors import AccountExists, ChallengeGone, InvalidCredentials, InvalidInput
+from twostep.domain.errors import AccountExists, ChallengeGone, InvalidCredentials, InvalidInput, LimitReached
 
 
 class PasskeyExists(AccountExists):
     code = "passkey_exists"
     default_message = "This passkey is already registered."
+
+
+class PasskeyLimitReached(LimitReached):
+    """The account has `TWOSTEP_PASSKEY_LIMIT` passkeys: a new one is refused, never one dropped for it
+    (a passkey is a way in its owner may count on)."""
+
+    code = "passkey_limit_reached"
+    default_message = "This account has as many passkeys as it may; remove one to add another."
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"This account has {limit} passkeys, the most it may have; remove one to add another.",
+            limit=limit,
+        )
 
 
 class FactorUnavailable(InvalidInput):

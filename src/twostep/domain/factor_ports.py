@@ -54,8 +54,13 @@ class RecoveryCodeStore(Protocol):
 
 
 class PasskeyStore(Protocol):
-    def add_passkey(self, credential: PasskeyCredential) -> None:
-        """Raises: PasskeyExists when the credential id is already registered (to anyone)."""
+    def add_passkey(self, credential: PasskeyCredential, at_most: int | None = None) -> None:
+        """Store the credential. `at_most`: only while its user has fewer passkeys than that, decided in
+        the same write (a lock, a conditional write), so registrations finishing at once never leave more;
+        None: no limit.
+
+        Raises: PasskeyExists when the credential id is already registered (to anyone), PasskeyLimitReached
+        when the user already has `at_most` passkeys (nothing stored)."""
         ...
 
     def get_passkey(self, credential_id: str) -> PasskeyCredential | None: ...

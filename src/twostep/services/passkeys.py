@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from twostep.domain.clock import Clock
-from twostep.domain.factor_errors import CeremonyExpired, PasskeyRejected
+from twostep.domain.factor_errors import CeremonyExpired, PasskeyLimitReached, PasskeyRejected
 from twostep.domain.factor_ports import CeremonyStore, PasskeyStore
 from twostep.domain.factors import Ceremony, CeremonyPurpose, PasskeyCredential
 from twostep.domain.models import NO_CONTEXT, RequestContext
@@ -95,9 +95,13 @@ class PasskeyService:
         notices: AccountNotices,
         audit: AuditService,
         clock: Clock,
+        limit: int,
     ) -> None:
         self._store, self._users, self._audit, self._clock = store, users, audit, clock
         self._reauth, self._notices = reauth, notices
+        # Passkeys per account (TWOSTEP_PASSKEY_LIMIT): past it a registration is refused, never an old
+        # passkey dropped, since each is a way in its owner counts on.
+        self._limit = limit
 
     def _ceremony(self, purpose: CeremonyPurpose, subject: str, challenge: bytes) -> str:
         from webauthn.helpers import bytes_to_base64url
@@ -125,7 +129,8 @@ class PasskeyService:
         """Begin adding a passkey, after the current password: a passkey signs in without the password, so
         a stolen access token alone must not add one.
 
-        Raises: InvalidToken (the user is gone), InvalidCredentials (the password is wrong), RateLimited."""
+        Raises: InvalidToken (the user is gone), InvalidCredentials (the password is wrong), RateLimited,
+        PasskeyLimitReached (before the authenticator is asked: its new key could not be stored)."""
         from webauthn import generate_registration_options, options_to_json
         from webauthn.helpers import base64url_to_bytes
         from webauthn.helpers.structs import (
@@ -136,6 +141,9 @@ class PasskeyService:
         )
 
         user = self._reauth.account(user_id, current_password, ctx, reason="reauth_passkey")
+        existing = self._store.list_passkeys(user_id)
+        if len(existing) >= self._limit:
+            raise PasskeyLimitReached(self._limit)
         options = generate_registration_options(
             rp_id=rp.id,
             rp_name=rp.name,
@@ -148,8 +156,7 @@ class PasskeyService:
                 user_verification=UserVerificationRequirement.PREFERRED,
             ),
             exclude_credentials=[
-                PublicKeyCredentialDescriptor(id=base64url_to_bytes(c.credential_id))
-                for c in self._store.list_passkeys(user_id)
+                PublicKeyCredentialDescriptor(id=base64url_to_bytes(c.credential_id)) for c in existing
             ],
         )
         ceremony_id = self._ceremony("register", user_id, options.challenge)
@@ -164,7 +171,8 @@ class PasskeyService:
         rp: RelyingParty,
         ctx: RequestContext = NO_CONTEXT,
     ) -> PasskeyCredential:
-        """Raises: CeremonyExpired, PasskeyRejected, PasskeyExists."""
+        """Raises: CeremonyExpired, PasskeyRejected, PasskeyExists, PasskeyLimitReached (the account
+        reached the limit since its options, by another registration finishing first)."""
         from webauthn import verify_registration_response
         from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
         from webauthn.helpers.exceptions import WebAuthnException
@@ -189,7 +197,7 @@ class PasskeyService:
             backed_up=verified.credential_backed_up,
             transports=_transports(credential),
         )
-        self._store.add_passkey(passkey)
+        self._store.add_passkey(passkey, at_most=self._limit)
         self._audit.record("factor_enabled", ctx=ctx, user_id=user_id, factor="passkey")
         if (user := self._users.get_user(user_id)) is not None:
             self._notices.send(user, "sign_in_changed", ctx)

@@ -4,6 +4,7 @@
 |---|---|---|---|
 | passkey | `PASSKEY#<credential id>` | `PASSKEY` | `sign_count` moves by compare-and-swap |
 | user's passkeys | `USER#<id>` | `PASSKEY#<credential id>` | written with the passkey in one transaction |
+| user's passkey version | `USER#<id>` | `PASSKEYS` | moved by each limited add, in its transaction |
 | WebAuthn ceremony | `CEREMONY#<id>` | `CEREMONY` | taken by one `DeleteItem` returning it; ttl |
 | remembered device | `DEVICE#<token sha256>` | `DEVICE` | ttl at expiry |
 | user's devices | `USER#<id>` | `DEVICE#<device id>` | a copy (devices never change); ttl |
@@ -14,7 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from twostep.domain.factor_errors import PasskeyExists
+from twostep.domain.errors import StorageUnavailable
+from twostep.domain.factor_errors import PasskeyExists, PasskeyLimitReached
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice
 from twostep.domain.models import User
 from twostep.storage.dynamodb_base import TableOps
@@ -23,6 +25,7 @@ from twostep.storage.dynamodb_client import (
     deserialize,
     key,
     maybe_datetime,
+    serialize,
     to_datetime,
     to_number,
     ttl_after,
@@ -33,6 +36,11 @@ from twostep.storage.dynamodb_client import (
 DEVICES_PER_TRANSACTION = 50
 # Rounds of one call: a refused round means another caller forgot devices meanwhile (progress).
 FORGET_ROUNDS = 20
+# The user's passkey version: a registration under the limit writes it from the version it read, so of
+# two that counted the same passkeys one is refused and counts again (deletes only lower the count).
+PASSKEYS_VERSION = "PASSKEYS"
+# Rounds of one limited add: a refused round means another registration of the account landed.
+ADD_ROUNDS = 20
 
 
 def _passkey_item(c: PasskeyCredential) -> dict[str, Any]:
@@ -92,15 +100,65 @@ class PasskeyOps(TableOps):
     """Passkey, ceremony and remembered-device methods of `DynamoDbStorage`."""
 
     # --- passkeys ---
-    def add_passkey(self, credential: PasskeyCredential) -> None:
+    def add_passkey(self, credential: PasskeyCredential, at_most: int | None = None) -> None:
+        if at_most is None:
+            self._add_passkey(credential)
+            return
+        for _ in range(ADD_ROUNDS):
+            # The version first, then the count: an add committed in between is counted and has moved
+            # the version, so this round's write is refused and the next one reads both again.
+            version = self._passkeys_version(credential.user_id)
+            if self._passkey_count(credential.user_id) >= at_most:
+                raise PasskeyLimitReached(at_most)
+            if self._add_passkey(credential, version):
+                return
+        raise StorageUnavailable()  # every round lost to another registration of the same account
+
+    def _add_passkey(self, credential: PasskeyCredential, version: int | None = None) -> bool:
+        """The passkey, its pointer and (with `version`) the user's passkey version moved on from
+        `version` (0: no version item yet), in one transaction. False when the version moved first (another
+        registration landed).
+
+        Raises: PasskeyExists."""
         pointer = {"PK": f"USER#{credential.user_id}", "SK": f"PASSKEY#{credential.credential_id}"}
         try:
             self._transact(
                 self._tput(_passkey_item(credential), "attribute_not_exists(PK)"),
                 self._tput({**pointer, "credential_id": credential.credential_id}),
+                *([] if version is None else [self._version_put(credential.user_id, version)]),
             )
         except ConditionFailed as exc:
+            if version is not None and exc.last_item_failed and not exc.item_failed(0):
+                return False
             raise PasskeyExists() from exc
+        return True
+
+    def _version_put(self, user_id: str, version: int) -> dict[str, Any]:
+        item = {"PK": f"USER#{user_id}", "SK": PASSKEYS_VERSION, "version": version + 1}
+        if version == 0:
+            return self._tput(item, "attribute_not_exists(PK)")
+        return self._tput(item, "version = :v", {":v": version})
+
+    def _passkeys_version(self, user_id: str) -> int:
+        item = self._get(f"USER#{user_id}", PASSKEYS_VERSION)
+        return 0 if item is None else int(item["version"])
+
+    def _passkey_count(self, user_id: str) -> int:
+        """The user's passkey pointers, counted by consistent Queries (no item is read back)."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :p AND begins_with(SK, :k)",
+            "ExpressionAttributeValues": serialize({":p": f"USER#{user_id}", ":k": "PASSKEY#"}),
+            "Select": "COUNT",
+            "ConsistentRead": True,
+        }
+        count = 0
+        while True:
+            answer = self._calls.call("query", **request)
+            count += int(answer.get("Count", 0))
+            if "LastEvaluatedKey" not in answer:
+                return count
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def get_passkey(self, credential_id: str) -> PasskeyCredential | None:
         item = self._get(f"PASSKEY#{credential_id}", "PASSKEY")
@@ -273,8 +331,9 @@ class PasskeyOps(TableOps):
     # --- account deletion ---
     def _erase_factors_of(self, user_id: str) -> None:
         """From `delete_user`: the user's TOTP factor, recovery codes, passkeys (freeing their credential
-        ids) and remembered devices. Ceremonies have no per-user key; one begun for the user expires (ttl)."""
-        for item_key in ("TOTP", "RECOVERY"):
+        ids) with their version item, and remembered devices. Ceremonies have no per-user key; one begun
+        for the user expires (ttl)."""
+        for item_key in ("TOTP", "RECOVERY", PASSKEYS_VERSION):
             self._calls.call("delete_item", TableName=self._table, Key=key(f"USER#{user_id}", item_key))
         pointers = self._query_all(
             "PK = :p AND begins_with(SK, :k)",

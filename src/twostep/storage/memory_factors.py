@@ -6,7 +6,7 @@ import threading
 from dataclasses import replace
 from datetime import datetime
 
-from twostep.domain.factor_errors import PasskeyExists
+from twostep.domain.factor_errors import PasskeyExists, PasskeyLimitReached
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice, TotpFactor
 from twostep.domain.models import User
@@ -84,8 +84,12 @@ class MemoryFactors:
             return len(self._recovery.get(user_id, ()))
 
     # --- passkeys ---
-    def add_passkey(self, credential: PasskeyCredential) -> None:
+    def add_passkey(self, credential: PasskeyCredential, at_most: int | None = None) -> None:
         with self._lock:
+            if at_most is not None:
+                held = sum(1 for c in self._passkeys.values() if c.user_id == credential.user_id)
+                if held >= at_most:
+                    raise PasskeyLimitReached(at_most)
             if credential.credential_id in self._passkeys:
                 raise PasskeyExists()
             self._passkeys[credential.credential_id] = credential

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import psycopg
 
-from twostep.domain.factor_errors import PasskeyExists
+from twostep.domain.factor_errors import PasskeyExists, PasskeyLimitReached
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice, TotpFactor
 from twostep.domain.models import User
@@ -17,6 +17,11 @@ from twostep.storage.postgres_sessions import UNCHANGED
 from twostep.storage.sql_accounts import unchanged_account_values
 from twostep.storage.sql_devices import FORGET_DEVICES_BEYOND
 from twostep.storage.sql_factor_summary import ENROLLED, enrolled
+from twostep.storage.sql_passkeys import INSERT_PASSKEY
+
+# The first key of the advisory lock on one user's passkeys (the second: a hash of the user id); the
+# two-key form never meets the migrations' one-key lock.
+PASSKEY_LOCK_CLASS = 0x706B6579  # "pkey"
 
 INSERT_DEVICE = "INSERT INTO remembered_devices (token_hash, id, user_id, created_at, expires_at, label)"
 # Written only while the account is unchanged, read `FOR SHARE` as a session's write reads it (a password
@@ -137,27 +142,35 @@ class PostgresFactors(PostgresConnections):
         return 0 if row is None else int(row["n"])
 
     # --- passkeys ---
-    def add_passkey(self, credential: PasskeyCredential) -> None:
+    def add_passkey(self, credential: PasskeyCredential, at_most: int | None = None) -> None:
         c = credential
+        values = (
+            c.credential_id,
+            c.user_id,
+            c.public_key,
+            c.sign_count,
+            c.created_at,
+            c.name,
+            c.backed_up,
+            ",".join(c.transports),
+            c.last_used_at,
+        )
         try:
-            self._execute(
-                "INSERT INTO passkeys (credential_id, user_id, public_key, sign_count, created_at, name,"
-                " backed_up, transports, last_used_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    c.credential_id,
-                    c.user_id,
-                    c.public_key,
-                    c.sign_count,
-                    c.created_at,
-                    c.name,
-                    c.backed_up,
-                    ",".join(c.transports),
-                    c.last_used_at,
-                ),
-                unique=True,
-            )
+            with self._guard(unique=True) as conn, conn.transaction():
+                if at_most is not None:
+                    self._hold_passkey_limit(conn, c.user_id, at_most)
+                self._run(conn, INSERT_PASSKEY + " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", values)
         except psycopg.errors.UniqueViolation as exc:
             raise PasskeyExists() from exc
+
+    def _hold_passkey_limit(self, conn: psycopg.Connection[Row], user_id: str, at_most: int) -> None:
+        """Under a lock on the user's passkeys held to the commit: registrations finishing at once take
+        turns, and each counts (a statement of its own, so under READ COMMITTED a fresh snapshot) the ones
+        committed before it. Raises: PasskeyLimitReached (the transaction then rolls back)."""
+        self._run(conn, "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (PASSKEY_LOCK_CLASS, user_id))
+        row = self._run(conn, "SELECT count(*) AS n FROM passkeys WHERE user_id = %s", (user_id,)).fetchone()
+        if row is not None and int(row["n"]) >= at_most:
+            raise PasskeyLimitReached(at_most)
 
     def get_passkey(self, credential_id: str) -> PasskeyCredential | None:
         row = self._one("SELECT * FROM passkeys WHERE credential_id = %s", (credential_id,))

@@ -6,14 +6,19 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
-from twostep.domain.factor_errors import PasskeyExists
+from twostep.domain.factor_errors import PasskeyExists, PasskeyLimitReached
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Ceremony, PasskeyCredential, RememberedDevice, TotpFactor
 from twostep.domain.models import User
 from twostep.storage.sql_accounts import unchanged_account_sql, unchanged_account_values
 from twostep.storage.sql_devices import FORGET_DEVICES_BEYOND
 from twostep.storage.sql_factor_summary import ENROLLED, enrolled
+from twostep.storage.sql_passkeys import INSERT_PASSKEY
 from twostep.storage.sqlite_connection import SqliteConnections, epoch, moment, moment_or_none
+
+# The new passkey, only while its user has fewer than the limit (the last two parameters).
+WITHIN_LIMIT = "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE (SELECT count(*) FROM passkeys WHERE user_id = ?) < ?"
+INSERT_PASSKEY_WITHIN = f"{INSERT_PASSKEY} {WITHIN_LIMIT}"
 
 INSERT_DEVICE = "INSERT INTO remembered_devices (token_hash, id, user_id, created_at, expires_at, label)"
 # The same row, written only while the account is unchanged: the check is the insert (no more statements).
@@ -118,27 +123,32 @@ class SqliteFactors(SqliteConnections):
         return int(row["n"]) if row is not None else 0
 
     # --- passkeys ---
-    def add_passkey(self, credential: PasskeyCredential) -> None:
+    def add_passkey(self, credential: PasskeyCredential, at_most: int | None = None) -> None:
         c = credential
+        values = (
+            c.credential_id,
+            c.user_id,
+            c.public_key,
+            c.sign_count,
+            epoch(c.created_at),
+            c.name,
+            int(c.backed_up),
+            ",".join(c.transports),
+            epoch(c.last_used_at),
+        )
+        # One statement: SQLite takes the write lock before it counts, so of registrations finishing at
+        # once each counts the ones before it and none passes the limit.
+        sql, params = (
+            (INSERT_PASSKEY + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+            if at_most is None
+            else (INSERT_PASSKEY_WITHIN, (*values, c.user_id, at_most))
+        )
         try:
-            self._execute(
-                "INSERT INTO passkeys (credential_id, user_id, public_key, sign_count, created_at, name,"
-                " backed_up, transports, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    c.credential_id,
-                    c.user_id,
-                    c.public_key,
-                    c.sign_count,
-                    epoch(c.created_at),
-                    c.name,
-                    int(c.backed_up),
-                    ",".join(c.transports),
-                    epoch(c.last_used_at),
-                ),
-                unique=True,
-            )
+            stored = self._execute(sql, params, unique=True).rowcount
         except sqlite3.IntegrityError as exc:
             raise PasskeyExists() from exc
+        if stored == 0 and at_most is not None:
+            raise PasskeyLimitReached(at_most)
 
     def get_passkey(self, credential_id: str) -> PasskeyCredential | None:
         row = self._one("SELECT * FROM passkeys WHERE credential_id = ?", (credential_id,))
