@@ -249,28 +249,36 @@ class PostgresConnections:
             raise StorageUnavailable(f"Cannot use the PostgreSQL database {self._where}: {cause}") from cause
 
     def _migrate(self) -> list[int]:
+        with self._unbounded_transaction() as conn:
+            return self._apply(conn)
+
+    @contextmanager
+    def _unbounded_transaction(self) -> Iterator[PooledConnection]:
+        """A transaction on a pooled connection with neither the statement timeout nor the bound on a
+        reply: for `storage migrate`'s work (schema steps, the pass over every stored address), which may
+        take long on a large table, and may wait for another process's migration or its row locks."""
         with self._guard() as conn:
-            # A step may take long, and so may another process's migration this one waits for.
             bound, conn.reply_timeout = conn.reply_timeout, None
             try:
-                return self._apply(conn)
+                with conn.transaction():
+                    conn.execute("SET LOCAL statement_timeout = 0", prepare=False)
+                    yield conn
             finally:
                 conn.reply_timeout = bound
 
     def _apply(self, conn: PooledConnection) -> list[int]:
-        with conn.transaction():
-            conn.execute("SET LOCAL statement_timeout = 0", prepare=False)
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
-            conn.execute(POSTGRES_LEDGER)
-            applied = {int(row["version"]) for row in conn.execute("SELECT version FROM schema_migrations")}
-            steps = pending(applied)
-            for step in steps:
-                if callable(step.postgres):  # a step over rows (step 21), in this transaction
-                    step.postgres(conn)
-                else:
-                    # Several statements: allowed without parameters, never as one prepared statement.
-                    conn.execute(step.postgres, prepare=False)
-                conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (step.version,))
+        """The missing schema steps, in the caller's transaction."""
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute(POSTGRES_LEDGER)
+        applied = {int(row["version"]) for row in conn.execute("SELECT version FROM schema_migrations")}
+        steps = pending(applied)
+        for step in steps:
+            if callable(step.postgres):  # a step over rows (step 21), in this transaction
+                step.postgres(conn)
+            else:
+                # Several statements: allowed without parameters, never as one prepared statement.
+                conn.execute(step.postgres, prepare=False)
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (step.version,))
         return [step.version for step in steps]
 
     def ping(self) -> None:
