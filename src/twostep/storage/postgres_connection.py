@@ -59,6 +59,24 @@ _UNREADABLE_URL = (
 )
 
 
+# The first psycopg whose `Connection.wait` takes a `timeout` (and raises `_WaitTimeout` past it), which the
+# bound on a reply needs (`PooledConnection.wait`); pyproject.toml asks for it.
+MIN_PSYCOPG = "3.3.6"
+
+
+def _check_psycopg() -> None:
+    """Raises: ConfigurationError saying which psycopg is needed.
+
+    An older one (pip keeps an installed psycopg that met the earlier `>=3.2` on an upgrade, and distros
+    ship 3.2) failed the set-up of every connection: the pool never connected, each start stopped after
+    the timeout with "couldn't get a connection" and the log said only "no attribute '_WaitTimeout'"."""
+    if not hasattr(psycopg.errors, "_WaitTimeout"):
+        raise ConfigurationError(
+            f"TWOSTEP_STORAGE=postgres needs psycopg {MIN_PSYCOPG} or later (installed: {psycopg.__version__}); "
+            f"pip install --upgrade 'psycopg[binary,pool]>={MIN_PSYCOPG}'"
+        )
+
+
 def _check_readable(url: str) -> None:
     """Raises: ConfigurationError naming the variable, never the URL (nor libpq's message, which quotes it).
 
@@ -98,7 +116,8 @@ class PostgresConnections:
 
     def __init__(self, url: str, *, pool_size: int = 10, timeout_seconds: float = 10.0) -> None:
         """Raises: ConfigurationError (a URL libpq cannot read: its pool would log libpq's message, which
-        quotes the whole URL, password included, on every try)."""
+        quotes the whole URL, password included, on every try; a psycopg too old)."""
+        _check_psycopg()
         _check_readable(url)
         self._where = describe(url)
         self._timeout = timeout_seconds
