@@ -231,7 +231,8 @@ class Settings(BaseSettings):
     master_key_previous: SecretStr | None = None
     """The master key being replaced, while `twostep keys rotate-master-key` moves the deployment to a new
     `TWOSTEP_MASTER_KEY`: a process opens the database's keys with it when they are still sealed with it,
-    and never seals with it. Unset it (and destroy the old key) once every process has the new key."""
+    and never seals with it. Unset it (and destroy the old key) once every process has the new key. Refused
+    without `TWOSTEP_MASTER_KEY` or its file (dev on SQLite keeps the replaced key beside the database)."""
     master_key_previous_file: Path | None = None
     """A file holding the previous master key, instead of `TWOSTEP_MASTER_KEY_PREVIOUS` (not with it)."""
     kms_key_id: str | None = None
@@ -870,6 +871,15 @@ def _check_master_keys(settings: Settings) -> None:
         raise ValueError("TWOSTEP_MASTER_KEY_PREVIOUS: set it or TWOSTEP_MASTER_KEY_PREVIOUS_FILE, not both")
     if previous is not None and len(previous.get_secret_value()) < 32:
         raise ValueError("TWOSTEP_MASTER_KEY_PREVIOUS must be at least 32 characters")
+    configured = settings.master_key is not None or settings.master_key_file is not None
+    if not configured and (previous is not None or settings.master_key_previous_file is not None):
+        # Without a configured key the process seals with dev's (the file beside an SQLite database, whose
+        # rotation keeps the replaced one in `.previous`): this key was then read instead of `.previous`,
+        # and a dev rotation moved its key aside, could not re-seal, and left every start refused.
+        raise ValueError(
+            "TWOSTEP_MASTER_KEY_PREVIOUS: names the key TWOSTEP_MASTER_KEY (or TWOSTEP_MASTER_KEY_FILE) "
+            "replaces; set that too, or unset this (dev on SQLite keeps the replaced key in .master-key.previous)"
+        )
     if previous is not None and settings.master_key is not None and previous == settings.master_key:
         raise ValueError(
             "TWOSTEP_MASTER_KEY_PREVIOUS: the same as TWOSTEP_MASTER_KEY; it names the key being replaced"

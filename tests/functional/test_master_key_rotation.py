@@ -108,7 +108,11 @@ def test_a_bad_previous_master_key_is_refused_at_start_with_one_line(env: dict[s
             {"TWOSTEP_MASTER_KEY_PREVIOUS": OLD, "TWOSTEP_MASTER_KEY_PREVIOUS_FILE": "/x"},
             "not both",
         ),
-        "missing file": ({"TWOSTEP_MASTER_KEY_PREVIOUS_FILE": "/nonexistent/mk"}, "cannot read"),
+        "missing file": (
+            {"TWOSTEP_MASTER_KEY": NEW, "TWOSTEP_MASTER_KEY_PREVIOUS_FILE": "/nonexistent/mk"},
+            "cannot read",
+        ),
+        "no master key": ({"TWOSTEP_MASTER_KEY_PREVIOUS": OLD}, "set that too"),
     }
     for name, (extra, reason) in cases.items():
         result = twostep(env | extra, "storage", "init")
@@ -116,3 +120,20 @@ def test_a_bad_previous_master_key_is_refused_at_start_with_one_line(env: dict[s
         assert result.returncode == 2 and len(lines) == 1, (name, result.stderr)
         assert "TWOSTEP_MASTER_KEY_PREVIOUS" in lines[0] and reason in lines[0], (name, lines)
         assert OLD not in lines[0]
+
+
+def test_a_previous_master_key_without_a_master_key_is_refused_before_dev_s_key_moves_aside(
+    env: dict[str, str],
+) -> None:
+    """Before, in dev on SQLite without a configured master key, a TWOSTEP_MASTER_KEY_PREVIOUS left set
+    was read instead of `.master-key.previous`: the rotation moved the dev key aside, then could not open
+    the record (exit 2), and every start after it refused, saying to set TWOSTEP_MASTER_KEY_PREVIOUS."""
+    database = Path(env["TWOSTEP_SQLITE_PATH"])
+    assert twostep(env, "storage", "init").returncode == 0
+    sealing = _sealing_id(database)
+    result = twostep(env | {"TWOSTEP_MASTER_KEY_PREVIOUS": OLD}, "keys", "rotate-master-key")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "TWOSTEP_MASTER_KEY_PREVIOUS: names the key" in lines[0] and OLD not in lines[0]
+    assert not dev_previous_key_path(database).exists() and _sealing_id(database) == sealing
+    assert twostep(env, "storage", "init").returncode == 0  # untouched: the deployment starts

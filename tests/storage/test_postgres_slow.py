@@ -94,6 +94,28 @@ def test_a_migration_waits_past_the_timeout(database: str) -> None:
     storage.close()
 
 
+def test_storage_migrate_s_pass_over_addresses_waits_past_the_timeout(database: str) -> None:
+    """`twostep storage migrate`'s pass over the stored addresses (after the schema steps) reads every
+    account in one transaction. Before, unlike the schema steps, it ran under the statement timeout: on a
+    table that took longer to read, or locked for longer by another session, the command failed with
+    "Storage is unavailable" (exit 4) after TWOSTEP_DATABASE_TIMEOUT_SECONDS."""
+    storage = PostgresStorage(database, pool_size=2, timeout_seconds=1)
+    storage.init_schema()
+    storage.add_user(make_user())
+    with psycopg.connect(database) as other:
+        other.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        release = threading.Timer(2.5, other.rollback)
+        release.start()
+        try:
+            started = time.monotonic()
+            assert storage.canonicalise_emails() == []
+            assert time.monotonic() - started > 2, "the pass did not wait for the lock"
+        finally:
+            release.cancel()  # the test failed before the lock went: the block's end releases it
+    assert "idle in transaction" not in backends(database)
+    storage.close()
+
+
 def test_a_served_sign_in_on_a_locked_table_answers_503_in_bounded_time(
     database: str, tmp_path: Path
 ) -> None:

@@ -59,6 +59,24 @@ _UNREADABLE_URL = (
 )
 
 
+# The first psycopg whose `Connection.wait` takes a `timeout` (and raises `_WaitTimeout` past it), which the
+# bound on a reply needs (`PooledConnection.wait`); pyproject.toml asks for it.
+MIN_PSYCOPG = "3.3.6"
+
+
+def _check_psycopg() -> None:
+    """Raises: ConfigurationError saying which psycopg is needed.
+
+    An older one (pip keeps an installed psycopg that met the earlier `>=3.2` on an upgrade, and distros
+    ship 3.2) failed the set-up of every connection: the pool never connected, each start stopped after
+    the timeout with "couldn't get a connection" and the log said only "no attribute '_WaitTimeout'"."""
+    if not hasattr(psycopg.errors, "_WaitTimeout"):
+        raise ConfigurationError(
+            f"TWOSTEP_STORAGE=postgres needs psycopg {MIN_PSYCOPG} or later (installed: {psycopg.__version__}); "
+            f"pip install --upgrade 'psycopg[binary,pool]>={MIN_PSYCOPG}'"
+        )
+
+
 def _check_readable(url: str) -> None:
     """Raises: ConfigurationError naming the variable, never the URL (nor libpq's message, which quotes it).
 
@@ -98,7 +116,8 @@ class PostgresConnections:
 
     def __init__(self, url: str, *, pool_size: int = 10, timeout_seconds: float = 10.0) -> None:
         """Raises: ConfigurationError (a URL libpq cannot read: its pool would log libpq's message, which
-        quotes the whole URL, password included, on every try)."""
+        quotes the whole URL, password included, on every try; a psycopg too old)."""
+        _check_psycopg()
         _check_readable(url)
         self._where = describe(url)
         self._timeout = timeout_seconds
@@ -249,28 +268,36 @@ class PostgresConnections:
             raise StorageUnavailable(f"Cannot use the PostgreSQL database {self._where}: {cause}") from cause
 
     def _migrate(self) -> list[int]:
+        with self._unbounded_transaction() as conn:
+            return self._apply(conn)
+
+    @contextmanager
+    def _unbounded_transaction(self) -> Iterator[PooledConnection]:
+        """A transaction on a pooled connection with neither the statement timeout nor the bound on a
+        reply: for `storage migrate`'s work (schema steps, the pass over every stored address), which may
+        take long on a large table, and may wait for another process's migration or its row locks."""
         with self._guard() as conn:
-            # A step may take long, and so may another process's migration this one waits for.
             bound, conn.reply_timeout = conn.reply_timeout, None
             try:
-                return self._apply(conn)
+                with conn.transaction():
+                    conn.execute("SET LOCAL statement_timeout = 0", prepare=False)
+                    yield conn
             finally:
                 conn.reply_timeout = bound
 
     def _apply(self, conn: PooledConnection) -> list[int]:
-        with conn.transaction():
-            conn.execute("SET LOCAL statement_timeout = 0", prepare=False)
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
-            conn.execute(POSTGRES_LEDGER)
-            applied = {int(row["version"]) for row in conn.execute("SELECT version FROM schema_migrations")}
-            steps = pending(applied)
-            for step in steps:
-                if callable(step.postgres):  # a step over rows (step 21), in this transaction
-                    step.postgres(conn)
-                else:
-                    # Several statements: allowed without parameters, never as one prepared statement.
-                    conn.execute(step.postgres, prepare=False)
-                conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (step.version,))
+        """The missing schema steps, in the caller's transaction."""
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute(POSTGRES_LEDGER)
+        applied = {int(row["version"]) for row in conn.execute("SELECT version FROM schema_migrations")}
+        steps = pending(applied)
+        for step in steps:
+            if callable(step.postgres):  # a step over rows (step 21), in this transaction
+                step.postgres(conn)
+            else:
+                # Several statements: allowed without parameters, never as one prepared statement.
+                conn.execute(step.postgres, prepare=False)
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (step.version,))
         return [step.version for step in steps]
 
     def ping(self) -> None:
