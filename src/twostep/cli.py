@@ -216,6 +216,23 @@ def users_lock(user_id: UserId) -> None:
     typer.echo(f"locked {user_id}; {ended} session(s) ended")
 
 
+@users_app.command("set-email")
+def users_set_email(
+    user_id: UserId,
+    email: Annotated[
+        str, typer.Argument(metavar="EMAIL", help="The new address (unproven until its code comes back).")
+    ],
+) -> None:
+    """Give a user a new email address (one whose address was taken back, say); the owner proves it.
+
+    Refused when another account has the address. Sessions go on; the old proven address and number are
+    told. The owner signs in with the new address and proves it (`POST /me/email/verify/start`).
+    """
+    with container_for() as container:
+        user = container.account.set_email(user_id, email)
+    typer.echo(f"{user_id} now has {mask_email(user.email)} (unproven until its owner proves it)")
+
+
 @users_app.command("sign-out-all")
 def users_sign_out_all(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
     """End every session of every account (after restoring an older backup: see docs/operations.md)."""

@@ -367,6 +367,7 @@ def _wire(
             stores=AccountStores(users=storage, messages=storage, audit=storage),
             sessions=sessions,
             locks=locks,
+            notices=notices,
             reauth=reauth,
             limits=limits,
             audit=audit,

@@ -69,6 +69,17 @@ class UserStore(Protocol):
         """
         ...
 
+    def assign_email(self, account: User, email: str) -> bool:
+        """An administrator gives `account` the address `email`, unproven (its owner proves it later),
+        exactly as `prove_email` moves an address otherwise: the uniqueness of the old address moves to
+        the new one in one atomic step, only while the account is as `account`. Returns False, nothing
+        written, when it changed or is gone.
+
+        Raises:
+            AccountExists: another account has this address (a sign-up that took it first included).
+        """
+        ...
+
     def release_email(self, account: User, placeholder: str) -> bool:
         """The owner of `account`'s address proved it by a claim: give the account `placeholder` (an
         address nobody can sign in with or receive mail at) instead, freeing the address, in one atomic

@@ -1,4 +1,4 @@
-"""The account as its owner and administrators see it: read, list, delete, lock, unlock.
+"""The account as its owner and administrators see it: read, list, delete, lock, unlock, a new address.
 
 Routes (`/me`) and the CLI (`twostep users ...`) call this service, never the storage directly. Each
 method is one small step so that later features (changes of phone, email and password) can build on it.
@@ -16,10 +16,19 @@ import hmac
 from dataclasses import dataclass
 
 from twostep.domain.clock import Clock
-from twostep.domain.errors import CurrentPasswordWrong, InvalidToken, NotFound
+from twostep.domain.errors import (
+    AccountExists,
+    CredentialsChanged,
+    CurrentPasswordWrong,
+    InvalidInput,
+    InvalidToken,
+    NotFound,
+)
+from twostep.domain.identity import mask_email, normalise_email
 from twostep.domain.models import NO_CONTEXT, Page, RequestContext, User
 from twostep.domain.ports import AuditStore, MessageStore, UserStore
 from twostep.services.account_locks import AccountLocks
+from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
 from twostep.services.limits import LimitsService
 from twostep.services.reauthentication import Reauthentication
@@ -48,6 +57,7 @@ class AccountService:
         stores: AccountStores,
         sessions: SessionService,
         locks: AccountLocks,
+        notices: AccountNotices,
         reauth: Reauthentication,
         limits: LimitsService,
         audit: AuditService,
@@ -55,7 +65,7 @@ class AccountService:
         pseudonym_key: bytes,
     ) -> None:
         self._users, self._stores = stores.users, stores
-        self._sessions, self._locks, self._reauth = sessions, locks, reauth
+        self._sessions, self._locks, self._reauth, self._notices = sessions, locks, reauth, notices
         self._limits, self._audit, self._clock = limits, audit, clock
         self._pseudonym_key = hmac.new(pseudonym_key, b"twostep-deleted-user", hashlib.sha256).digest()
 
@@ -150,3 +160,27 @@ class AccountService:
         self._locks.unlock(user_id)
         self._limits.reset_code_failures(user_id)
         self._audit.record("user_unlocked", ctx=ctx, user_id=user_id)
+
+    def set_email(self, user_id: str, email: str, ctx: RequestContext = NO_CONTEXT) -> User:
+        """An administrator gives the account a new address (one whose address was taken back by a claim,
+        say), stored unproven: its owner proves it as any address (`POST /me/email/verify/start`), and
+        until then no reset code goes there. Sessions go on (no session asked for it, unlike a change by
+        the owner, which a stolen session could make); the old proven address and number get the notice
+        of an email change.
+
+        Raises:
+            AccountNotFound. InvalidInput: not an address, or the account's own already.
+            AccountExists: another account has the address.
+            CredentialsChanged: the account changed while this was written (run it again).
+        """
+        before = self.get(user_id)
+        address = normalise_email(email)
+        if address == before.email:
+            raise InvalidInput("The account already has this email address.", field="email")
+        if self._users.find_user_by_email(address) is not None:
+            raise AccountExists(f"Another account has the address {mask_email(address)}.")
+        if not self._users.assign_email(before, address):
+            raise CredentialsChanged("The account changed while its address was being written; try again.")
+        self._audit.record("email_changed", ctx=ctx, user_id=user_id, email=address, by="administrator")
+        self._notices.send(before, "email_changed", ctx, destination=mask_email(address), phone=before.phone)
+        return self.get(user_id)

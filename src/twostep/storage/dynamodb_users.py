@@ -247,14 +247,20 @@ class UserOps(TableOps):
             self._calls.call("delete_item", TableName=self._table, Key=key(claim["PK"], claim["SK"]))
 
     def prove_email(self, account: User, email: str) -> bool:
+        return self._move_address(account, email, proven=True)
+
+    def assign_email(self, account: User, email: str) -> bool:
+        return self._move_address(account, email, proven=False)
+
+    def _move_address(self, account: User, email: str, *, proven: bool) -> bool:
         # No read: the profile's condition holds its address, so the old claim to free is `account`'s.
         condition, values = self._unchanged_condition(account)  # false on a missing item too
         writes = [
             self._tupdate(
                 f"USER#{account.id}",
                 "PROFILE",
-                "SET email = :new, email_verified = :yes",
-                values | {":new": email, ":yes": True},
+                "SET email = :new, email_verified = :proven",
+                values | {":new": email, ":proven": proven},
                 condition,
             )
         ]

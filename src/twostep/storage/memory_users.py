@@ -49,6 +49,12 @@ class MemoryUsers(MemorySessions, MemoryFactors):
             return True
 
     def prove_email(self, account: User, email: str) -> bool:
+        return self._move_address(account, email, proven=True)
+
+    def assign_email(self, account: User, email: str) -> bool:
+        return self._move_address(account, email, proven=False)
+
+    def _move_address(self, account: User, email: str, *, proven: bool) -> bool:
         with self._lock:
             if not self._unchanged(account):
                 return False
@@ -56,7 +62,7 @@ class MemoryUsers(MemorySessions, MemoryFactors):
                 raise AccountExists()
             self._emails.pop(account.email, None)
             self._emails[email] = account.id
-            self._users[account.id] = replace(self._users[account.id], email=email, email_verified=True)
+            self._users[account.id] = replace(self._users[account.id], email=email, email_verified=proven)
             return True
 
     def release_email(self, account: User, placeholder: str) -> bool:

@@ -30,6 +30,7 @@ from twostep.storage.sql_factor_summary import FIND_SIGNING_IN, enrolled
 
 SET_PASSWORD_HASH = update_unchanged_sql("password_hash = %s", "%s", "IS NOT DISTINCT FROM")
 PROVE_EMAIL = update_unchanged_sql("email = %s, email_verified = true", "%s", "IS NOT DISTINCT FROM")
+ASSIGN_EMAIL = update_unchanged_sql("email = %s, email_verified = false", "%s", "IS NOT DISTINCT FROM")
 RELEASE_EMAIL = (
     update_unchanged_sql("email = %s", "%s", "IS NOT DISTINCT FROM") + " AND email_verified = false"
 )
@@ -105,13 +106,19 @@ class PostgresUsers(PostgresSessionOps):
         return any(row["id"] == account.id for row in rows)
 
     def prove_email(self, account: User, email: str) -> bool:
+        return self._move_address(PROVE_EMAIL, account, email)
+
+    def assign_email(self, account: User, email: str) -> bool:
+        return self._move_address(ASSIGN_EMAIL, account, email)
+
+    def _move_address(self, statement: str, account: User, email: str) -> bool:
         # As `set_password_hash`: READ COMMITTED checks the condition again on a row that was changed
         # while this update waited for its lock.
         try:
-            proved = self._execute(PROVE_EMAIL, (email, *unchanged_account_values(account)), unique=True)
+            moved = self._execute(statement, (email, *unchanged_account_values(account)), unique=True)
         except psycopg.errors.UniqueViolation as exc:
             raise AccountExists() from exc
-        return proved == 1
+        return moved == 1
 
     def release_email(self, account: User, placeholder: str) -> bool:
         # As `prove_email`: an update that waited for a proof's row lock checks its condition again on

@@ -76,6 +76,7 @@ def challenge_row(c: Challenge) -> tuple[object, ...]:
 _CHALLENGE_WITH_ACCOUNT = CHALLENGE_WITH_ACCOUNT.format(p="?")
 SET_PASSWORD_HASH = update_unchanged_sql("password_hash = ?", "?", "IS")
 PROVE_EMAIL = update_unchanged_sql("email = ?, email_verified = 1", "?", "IS")
+ASSIGN_EMAIL = update_unchanged_sql("email = ?, email_verified = 0", "?", "IS")
 RELEASE_EMAIL = update_unchanged_sql("email = ?", "?", "IS") + " AND email_verified = 0"
 PROVE_PHONE = prove_phone_sql("?", "IS", locking=False)
 
@@ -131,11 +132,19 @@ class SqliteStorage(
         return any(row["id"] == account.id for row in rows)
 
     def prove_email(self, account: User, email: str) -> bool:
+        return self._move_address(PROVE_EMAIL, account, email)
+
+    def assign_email(self, account: User, email: str) -> bool:
+        return self._move_address(ASSIGN_EMAIL, account, email)
+
+    def _move_address(self, statement: str, account: User, email: str) -> bool:
+        # One statement: the unique index on `email` refuses an address another account (a sign-up that
+        # committed first included) has.
         try:
-            proof = self._execute(PROVE_EMAIL, (email, *unchanged_account_values(account)), unique=True)
+            moved = self._execute(statement, (email, *unchanged_account_values(account)), unique=True)
         except sqlite3.IntegrityError as exc:
             raise AccountExists() from exc
-        return proof.rowcount == 1
+        return moved.rowcount == 1
 
     def release_email(self, account: User, placeholder: str) -> bool:
         # One statement: the unproven address goes only while the row is as `account`; a proof that
