@@ -142,11 +142,12 @@ def start_email_change(
     "/me/email/verify/start",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ChangeStartedOut,
-    responses=errors(401, 429, 503),
+    responses=errors(400, 401, 429, 503),
     openapi_extra=BEARER,
 )
 def start_email_verify(claims: ClaimsDep, container: ContainerDep, ctx: ContextDep) -> ChangeStartedOut:
-    """Email a code to the account's address, to prove it."""
+    """Email a code to the account's address, to prove it; `400` when its address was taken back by a
+    claim (a placeholder: set one with `POST /me/email`)."""
     return ChangeStartedOut.of(container.changes.start_email_verify(claims.sub, ctx))
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import NoReturn
 
 from twostep.domain.clock import Clock
-from twostep.domain.errors import AccountExists, ChallengeNotFound, InvalidCredentials
+from twostep.domain.errors import AccountExists, ChallengeNotFound, InvalidCredentials, InvalidInput
 from twostep.domain.identity import mask_email, mask_phone, normalise_email, parse_phone
 from twostep.domain.models import NO_CONTEXT, ChallengePurpose, RequestContext, User
 from twostep.domain.password_policy import PasswordPolicy
@@ -22,6 +22,7 @@ from twostep.domain.ports import UserStore
 from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.email_claims import is_placeholder
 from twostep.services.limits import LimitsService
 from twostep.services.reauthentication import Reauthentication
 from twostep.services.session_ending import SessionEnder
@@ -157,8 +158,17 @@ class AccountChangeService:
         return self._email_code(user, address, "email_change", ctx)
 
     def start_email_verify(self, user_id: str, ctx: RequestContext = NO_CONTEXT) -> ChangeStarted:
-        """Email a code to the account's own address. Raises: RateLimited, EmailDeliveryError."""
+        """Email a code to the account's own address.
+
+        Raises: InvalidInput (its address was taken back by a claim: a placeholder), RateLimited,
+        EmailDeliveryError."""
         user = self._user(user_id)
+        if is_placeholder(user.email):
+            # Nobody can read it (`.invalid`): the mail would only bounce, and a provider counts bounces
+            # against the sender (SES pauses a sender whose bounce rate grows).
+            raise InvalidInput(
+                "The account has no email address to prove: set one with POST /me/email.", field="email"
+            )
         return self._email_code(user, user.email, "email_verify", ctx)
 
     def _email_code(

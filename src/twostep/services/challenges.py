@@ -86,7 +86,6 @@ class ChallengeService:
             audit=audit,
             clock=clock,
             funnel=funnel,
-            sending=sending,
             # Emails and notices are always the bundled texts (no operator template replaces them); a
             # service built without texts writes them in English.
             texts=texts or CodeTexts(bundled_catalogue(), org=org_name, default_locale=DEFAULT_LANGUAGE),

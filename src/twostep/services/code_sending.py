@@ -24,9 +24,10 @@ UNSENT_MARGIN = timedelta(seconds=1)
 
 
 def unusable_until_sent(stored_at: datetime) -> datetime:
-    """The expiry a replaced (resent), emailed or verification code is stored with until its message went
-    out, then armed: until then no attempt counts and no check succeeds, and a request that fails before
-    arming leaves nothing usable. (Other new texted codes are stored only once sent: `issue`.)
+    """The expiry a replaced (resent) or verification code is stored with until its message went out,
+    then armed: until then no attempt counts and no check succeeds, and a request that fails before
+    arming leaves nothing usable. (Other new codes, texted or emailed, are stored only once sent: `issue`,
+    `Letters.issue_email`.)
 
     Expired just before `stored_at`, not at a time long past: housekeeping deletes a code
     TWOSTEP_PURGE_GRACE_SECONDS after its expiry, and DynamoDB's TTL a day after, so a code dated long

@@ -42,6 +42,11 @@ def placeholder_address() -> str:
     return f"released-{uuid.uuid4().hex}@{PLACEHOLDER_DOMAIN}"
 
 
+def is_placeholder(address: str) -> bool:
+    """Whether `address` is a placeholder (`placeholder_address`): the account has no address of its own."""
+    return address.endswith("@" + PLACEHOLDER_DOMAIN)
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimStarted:
     claim_id: str

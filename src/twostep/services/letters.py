@@ -3,7 +3,6 @@ notice by email or by SMS. They are always the bundled texts (`texts`), never an
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from twostep.domain.clock import Clock
@@ -15,7 +14,6 @@ from twostep.domain.ports import ChallengeStore, EmailSender, SmsSender
 from twostep.domain.segments import count_segments
 from twostep.services.audit import AuditService
 from twostep.services.code_funnel import CodeFunnel
-from twostep.services.code_sending import CodeSending, unusable_until_sent
 from twostep.services.code_spec import CodeSpec
 from twostep.services.limits import LimitsService
 from twostep.services.texts import CodeTexts, TextChoice
@@ -33,13 +31,11 @@ class Letters:
         audit: AuditService,
         clock: Clock,
         funnel: CodeFunnel,
-        sending: CodeSending,
         texts: CodeTexts,
     ) -> None:
         self._store, self._sender, self._email_sender, self._hasher = store, sender, email_sender, hasher
         self._limits, self._audit, self._clock = limits, audit, clock
         self._count = funnel.count
-        self._sending = sending
         self.texts = texts  # the texts of emails and account notices, in every bundled language
 
     def issue_email(
@@ -58,6 +54,13 @@ class Letters:
         attempts, single use), with the per-address caps of `LimitsService.reserve_email`. The email is
         in the reader's language: the locale chain with `spec.preferred_locale` and the country of the
         account's `phone`.
+
+        Stored only once the email went out, with its `code_sent` event in one write, as a texted code
+        (`CodeIssuing.issue`): a failed delivery or write leaves nothing usable behind, and a challenge
+        of `challenge_id` stored before (the placeholder of a reset or an address claim, whose id the
+        caller already has) stays as it is until then. Stored unusable first, a reset's or a claim's code
+        answered 410 while its email was on its way (or for good once it failed) where the placeholder of
+        an address with no account, or a proven one, answers 401: it told who has an account.
 
         Raises:
             RateLimited, EmailDeliveryError.
@@ -81,7 +84,6 @@ class Letters:
             channel="email",
             credentials_tag=credentials_tag,
         )
-        self._store.put_challenge(replace(challenge, expires_at=unusable_until_sent(now)))
         language = self.texts.language_for(TextChoice(ctx.locales, spec.preferred_locale, phone))
         letter = self.texts.email_code(
             language, code=code, ttl_seconds=spec.ttl_seconds, reset=purpose == "reset"
@@ -95,9 +97,10 @@ class Letters:
             )
             raise
         sent = self._audit.entry("code_sent", ctx=ctx, user_id=subject, purpose=purpose, channel="email")
-        armed = self._sending.arm(challenge, sent)
+        self._store.store_sent_challenge(challenge, (sent,))
+        self._audit.logged(sent)
         self._count("sent", purpose, None)
-        return armed
+        return challenge
 
     def send_email(self, to: str, subject: str, body: str) -> None:
         """Raises: EmailDeliveryError (also when no email provider is configured)."""
