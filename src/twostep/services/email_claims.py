@@ -12,21 +12,21 @@ can sign in with or receive mail at, its sessions end, and its proven number (if
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import AccountExists, ChallengeNotFound, TwoStepError
-from twostep.domain.identity import E164, normalise_email
-from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, User
+from twostep.domain.identity import normalise_email
+from twostep.domain.models import NO_CONTEXT, RequestContext, User
 from twostep.domain.otp import CodeHasher
 from twostep.domain.ports import ChallengeStore, UserStore
 from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.code_placeholders import code_placeholder
 from twostep.services.limits import LimitsService
 from twostep.services.session_ending import SessionEnder
 
@@ -83,19 +83,15 @@ class EmailClaimService:
         address = normalise_email(email)
         holder = self._users.find_user_by_email(address)
         claim_id = str(uuid.uuid4())
-        now = self._clock.now()
-        # A placeholder challenge whose code nobody knows, written for every address before a real
-        # code is sent (only to one held unproven): the same storage work, and the same answers after.
-        placeholder = Challenge(
-            id=claim_id,
-            purpose="email_claim",
+        # Written for every address, before a real code is sent (only to one held unproven).
+        placeholder = code_placeholder(
+            claim_id,
+            "email_claim",
             subject=holder.id if holder else "",
-            phone=E164(""),
-            code_hmac=self._code_hasher.digest(claim_id, secrets.token_hex(16)),
-            email=address,  # whose wrong-code budget the claim's codes spend
-            created_at=now,
-            expires_at=now + timedelta(seconds=self._spec.ttl_seconds),
-            max_attempts=self._spec.max_attempts,
+            address=address,
+            code_hasher=self._code_hasher,
+            spec=self._spec,
+            now=self._clock.now(),
         )
         self._challenges.put_challenge(placeholder)
         self._audit.record(

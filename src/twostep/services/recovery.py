@@ -7,16 +7,15 @@ step the edge runs after answering, so a provider's latency cannot tell a known 
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import ChallengeNotFound, TwoStepError
-from twostep.domain.identity import E164, normalise_email
+from twostep.domain.identity import normalise_email
 from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, User
 from twostep.domain.otp import CodeHasher
 from twostep.domain.password_policy import PasswordPolicy
@@ -24,6 +23,7 @@ from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import ChallengeStore, UserStore
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.code_placeholders import code_placeholder
 from twostep.services.limits import LimitsService
 from twostep.services.session_ending import SessionEnder
 from twostep.services.unchanged_credentials import refuse_if_changed, set_password_hash_unchanged
@@ -69,19 +69,15 @@ class PasswordRecoveryService:
         address = normalise_email(email)
         user = self._users.find_user_by_email(address)
         reset_id = str(uuid.uuid4())
-        now = self._clock.now()
-        # A placeholder challenge whose code nobody knows, written for unknown emails and before the
-        # real one is sent: the same storage work either way, and reset answers alike for both.
-        placeholder = Challenge(
-            id=reset_id,
-            purpose="reset",
+        # Written for unknown emails too, and before the real code is sent: reset answers alike for both.
+        placeholder = code_placeholder(
+            reset_id,
+            "reset",
             subject=user.id if user else "",
-            phone=E164(""),
-            code_hmac=self._code_hasher.digest(reset_id, secrets.token_hex(16)),
-            email=address,  # the email typed, known or not: whose reset budget its codes spend
-            created_at=now,
-            expires_at=now + timedelta(seconds=self._spec.ttl_seconds),
-            max_attempts=self._spec.max_attempts,
+            address=address,
+            code_hasher=self._code_hasher,
+            spec=self._spec,
+            now=self._clock.now(),
         )
         self._challenges.put_challenge(placeholder)
         self._audit.record(
