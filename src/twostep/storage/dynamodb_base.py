@@ -48,6 +48,17 @@ class TableOps:
         item = answer.get("Item")
         return None if item is None else deserialize(item)
 
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items of up to 100 keys in one BatchGetItem (one GetItem each cost a request per item),
+        asking again for any DynamoDB leaves unprocessed; in no particular order."""
+        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        items: list[dict[str, Any]] = []
+        while request:
+            answer = self._calls.call("batch_get_item", RequestItems=request)
+            items += map(deserialize, answer.get("Responses", {}).get(self._table, []))
+            request = answer.get("UnprocessedKeys") or {}
+        return items
+
     def _put(self, item: dict[str, Any], condition: str | None = None) -> None:
         extra = {"ConditionExpression": condition} if condition else {}
         self._calls.call("put_item", TableName=self._table, Item=serialize(item), **extra)

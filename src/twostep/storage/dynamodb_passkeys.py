@@ -174,21 +174,10 @@ class PasskeyOps(TableOps):
         found = [
             _passkey(item)
             for start in range(0, len(keys), 100)
-            for item in self._passkeys_at(keys[start : start + 100])
+            for item in self._batch_get(keys[start : start + 100])
         ]
         mine = [c for c in found if c.user_id == user_id]
         return sorted(mine, key=lambda c: (c.created_at, c.credential_id))
-
-    def _passkeys_at(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The passkey items of up to 100 keys in one BatchGetItem (one GetItem each made a listing of 40
-        passkeys 41 requests); keys DynamoDB leaves unprocessed are asked again."""
-        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
-        items: list[dict[str, Any]] = []
-        while request:
-            answer = self._calls.call("batch_get_item", RequestItems=request)
-            items += map(deserialize, answer.get("Responses", {}).get(self._table, []))
-            request = answer.get("UnprocessedKeys") or {}
-        return items
 
     def record_passkey_use(
         self, credential_id: str, expected_count: int, new_count: int, now: datetime

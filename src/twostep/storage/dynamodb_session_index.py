@@ -167,15 +167,6 @@ class SessionIndexOps(TableOps):
         live = (found.get(i) for i in session_ids)
         return [s for s in live if s is not None and s.revoked_at is None and s.expires_at > now]
 
-    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
-        items: list[dict[str, Any]] = []
-        while request:
-            answer = self._calls.call("batch_get_item", RequestItems=request)
-            items += map(deserialize, answer.get("Responses", {}).get(self._table, []))
-            request = answer.get("UnprocessedKeys") or {}
-        return items
-
     def _point_older_sessions(self, user_id: str, now: datetime) -> None:
         """Once per account: a pointer for each live session stored before pointers existed (a pointer
         written again is the same item), then the marker."""
