@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twostep.domain.clock import FixedClock
 from twostep.domain.identity import E164
@@ -19,6 +19,9 @@ from twostep.domain.ports import Storage
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService
 from twostep.services.limits import LimitPolicy, LimitsService
+
+if TYPE_CHECKING:
+    from twostep.storage.dynamodb import DynamoDbStorage
 
 T = TypeVar("T")
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -132,3 +135,22 @@ def prove(storage: Storage, user_id: str, phone: E164) -> bool:
     """`prove_phone` over the account as stored now (where the account's read is not what is tested)."""
     account = storage.get_user(user_id)
     return storage.prove_phone(account or replace(make_user(), id=user_id), phone)
+
+
+def moto_table(endpoint: str, prefix: str) -> tuple[DynamoDbStorage, Any]:
+    """A DynamoDB storage on a fresh table of the session's moto server, with its boto3 client, for the
+    DynamoDB-only tests that look at the table's items or count its requests."""
+    import boto3
+
+    from twostep.storage.dynamodb import DynamoDbStorage
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    storage = DynamoDbStorage(client, f"{prefix}-{uuid.uuid4().hex[:12]}")
+    storage.init_schema()
+    return storage, client

@@ -5,13 +5,12 @@ for nothing."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
+from tests.contract.helpers import moto_table
 from tests.contract.test_factors import passkey
 from twostep.storage.dynamodb import DynamoDbStorage
 
@@ -20,15 +19,7 @@ PASSKEYS = 12
 
 @pytest.fixture
 def storage(moto_server: str) -> Iterator[DynamoDbStorage]:
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=moto_server,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    storage = DynamoDbStorage(client, f"enrolled-{uuid.uuid4().hex[:12]}")
-    storage.init_schema()
+    storage, _ = moto_table(moto_server, "enrolled")
     yield storage
     storage.close()
 

@@ -3,15 +3,13 @@ found by account deletion once `twostep storage migrate` has run."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.contract.helpers import NOW
+from tests.contract.helpers import NOW, moto_table
 from twostep.domain.models import Message
 from twostep.storage import dynamodb_codec as codec
 from twostep.storage.dynamodb import DynamoDbStorage
@@ -20,17 +18,8 @@ from twostep.storage.dynamodb_client import serialize
 
 @pytest.fixture
 def table(moto_server: str) -> tuple[DynamoDbStorage, str, Any]:
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=moto_server,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    name = f"message-index-{uuid.uuid4().hex[:12]}"
-    storage = DynamoDbStorage(client, name)
-    storage.init_schema()
-    return storage, name, client
+    storage, client = moto_table(moto_server, "message-index")
+    return storage, storage._table, client
 
 
 def store_as_before_the_index(client: Any, table: str, message: Message) -> None:

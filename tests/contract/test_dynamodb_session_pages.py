@@ -5,15 +5,13 @@ by start, are still listed and paged."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.contract.helpers import NOW
+from tests.contract.helpers import NOW, moto_table
 from tests.contract.test_sessions import started
 from twostep.storage.dynamodb import DynamoDbStorage
 
@@ -23,17 +21,8 @@ LIMIT = 4
 
 @pytest.fixture
 def table(moto_server: str) -> Iterator[tuple[DynamoDbStorage, Any, str]]:
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=moto_server,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    name = f"session-pages-{uuid.uuid4().hex[:12]}"
-    storage = DynamoDbStorage(client, name)
-    storage.init_schema()
-    yield storage, client, name
+    storage, client = moto_table(moto_server, "session-pages")
+    yield storage, client, storage._table
     storage.close()
 
 
