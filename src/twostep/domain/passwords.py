@@ -151,15 +151,22 @@ def earlier_spelling(password: str, normalised: str) -> str | None:
     return None if composed == normalised else composed
 
 
+def typed_length(password: str, normalised: str) -> int:
+    """The characters a person typed, for the minimum: the code points of the composed (NFC) spelling,
+    or of the NFKC one where that is shorter. NFKC makes one keystroke many (the ligature \ufdfa is 18
+    characters, the square \u3300 is 4), so its length alone let a password of one typed character
+    pass a 15-character minimum."""
+    return min(len(unicodedata.normalize("NFC", password)), len(normalised))
+
+
 def check_password_rules(
     password: str, *, context_words: tuple[str, ...] = (), min_length: int = MIN_LENGTH
 ) -> None:
     """Raises WeakPassword with a reason a person can act on (see `password_policy` for `min_length`)."""
     normalised = normalise_password(password)
-    length = len(normalised)
-    if length < min_length:
+    if typed_length(password, normalised) < min_length:
         raise WeakPassword(f"The password must have at least {min_length} characters.", field="password")
-    if length > MAX_LENGTH:
+    if len(normalised) > MAX_LENGTH:
         raise WeakPassword(f"The password must have at most {MAX_LENGTH} characters.", field="password")
     lowered = normalised.lower()  # `password1` in full-width letters is the listed `password1`
     # One answer whichever matched, naming no check: the words compared are the email as typed and the
