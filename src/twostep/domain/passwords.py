@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import enum
 import secrets
 import threading
 import unicodedata
@@ -208,6 +209,16 @@ def current_shape(hasher: Argon2Hasher, example: str) -> tuple[str, int, int] | 
     return f"{head}$", len(salt), len(digest)
 
 
+class Verified(enum.Enum):
+    """What a password check found."""
+
+    NO = "no"
+    YES = "yes"
+    # The hash was made of the NFC spelling (before NFKC): each check of it costs two Argon2 runs until a
+    # sign-in stores a hash of the NFKC spelling in its place.
+    EARLIER_SPELLING = "earlier_spelling"
+
+
 class PasswordHasher:
     """Argon2id with parameters fixed at start-up; verifies in constant work even for unknown users.
 
@@ -270,16 +281,22 @@ class PasswordHasher:
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
         """True when `password` matches; with `stored_hash=None` it does the same work and fails."""
+        return self.check(stored_hash, password) is not Verified.NO
+
+    def check(self, stored_hash: str | None, password: str) -> Verified:
+        """`verify`, saying whether the hash was made of the spelling before NFKC (then it wants a rehash)."""
         if len(password) > MAX_LENGTH * 4:
-            return False
+            return Verified.NO
         target = stored_hash if stored_hash is not None else self._dummy_hash
         normalised = normalise_password(password)
         if self._matches(target, normalised):
-            return stored_hash is not None
+            return Verified.YES if stored_hash is not None else Verified.NO
         # A hash made before NFKC, of a password with compatibility characters, was made of its NFC
         # spelling: it keeps verifying. Only such a password costs a second check, known email or not.
         earlier = earlier_spelling(password, normalised)
-        return earlier is not None and self._matches(target, earlier) and stored_hash is not None
+        if earlier is not None and self._matches(target, earlier) and stored_hash is not None:
+            return Verified.EARLIER_SPELLING
+        return Verified.NO
 
     def _matches(self, target: str, normalised: str) -> bool:
         try:
