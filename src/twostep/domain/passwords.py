@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from twostep.domain.argon2id import Argon2id
 from twostep.domain.errors import WeakPassword
 from twostep.domain.hash_queue import HashQueue
-from twostep.domain.password_patterns import is_guessable
+from twostep.domain.password_patterns import ascii_digits, is_guessable
 
 T = TypeVar("T")
 
@@ -169,7 +169,8 @@ def check_password_rules(
         raise WeakPassword(f"The password must have at least {min_length} characters.", field="password")
     if len(normalised) > MAX_LENGTH:
         raise WeakPassword(f"The password must have at most {MAX_LENGTH} characters.", field="password")
-    lowered = normalised.lower()  # `password1` in full-width letters is the listed `password1`
+    # `password1` in full-width letters is the listed `password1`, and `١٢٣٤٥٦٧٨` is `12345678`.
+    lowered = ascii_digits(normalised.lower())
     # One answer whichever matched, naming no check: the words compared are the email as typed and the
     # service's names, so an email gets the same answer whether or not it has an account.
     if (
