@@ -68,6 +68,21 @@ def test_sqlite_path_that_cannot_hold_a_database(
     assert sorted(tmp_path.iterdir()) == before
 
 
+@pytest.mark.parametrize("command", [("serve", "--workers", "2"), ("storage", "init")])
+def test_sqlite_uri_as_the_path_is_refused(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """Before, TWOSTEP_SQLITE_PATH=file:twostep.db skipped the path's checks and SQLite opened it as the URI
+    of ./twostep.db: the database (password hashes, sessions) was made 0644, readable by every local user,
+    beside a dev master key named `file:twostep.db.master-key`; a missing folder in the URI was exit 4.
+    A URI is now refused at start with one line (exit 2), and nothing is made."""
+    before = sorted(tmp_path.iterdir())
+    env = server_env(tmp_path, TWOSTEP_SQLITE_PATH="file:twostep.db")
+    if command[0] == "serve":
+        command = (*command, "--port", str(closed_port()))
+    result = run_cli(env, *command, cwd=tmp_path)
+    one_line_failure(result, 2, "TWOSTEP_SQLITE_PATH", "file:twostep.db", "SQLite URI")
+    assert sorted(tmp_path.iterdir()) == before
+
+
 @pytest.mark.parametrize(
     ("setting", "make", "cause"),
     [

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
+import argon2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -434,6 +436,30 @@ def test_a_sign_in_that_rehashes_the_password_can_be_finished(
     rehashed = container.storage.get_user(user.id)
     assert rehashed is not None and not container.passwords.needs_rehash(rehashed.password_hash)
     assert client.post(f"/otp/{otp_id}/verify", json={"otp": code}).status_code == 200
+
+
+def test_a_sign_in_replaces_a_hash_of_the_spelling_before_nfkc(
+    client: TestClient, container: Container
+) -> None:
+    """Before, a hash made of a password's NFC spelling (every hash before NFKC) verified on a second Argon2
+    run and was kept: that account paid two runs at every sign-in for good. The sign-in now stores a hash of
+    the NFKC spelling, checked in one run from then on."""
+    register(client)
+    typed = "strange harbour light \uff21\uff22"  # two full-width letters: NFKC and NFC spellings differ
+    user = container.storage.find_user_by_email("test@example.com")
+    assert user is not None
+    current = argon2.PasswordHasher.from_parameters(argon2.extract_parameters(container.passwords.hash("x")))
+    before_nfkc = current.hash(unicodedata.normalize("NFC", typed))
+    assert container.storage.set_password_hash(user, before_nfkc)
+    assert container.passwords.verify(before_nfkc, typed)
+
+    started = client.post("/login", json={"email": "test@example.com", "password": typed})
+    assert started.status_code == 200, started.text
+    rehashed = container.storage.get_user(user.id)
+    assert rehashed is not None and rehashed.password_hash != before_nfkc
+    assert current.verify(rehashed.password_hash, unicodedata.normalize("NFKC", typed))  # one run
+    done = client.post(f"/otp/{started.json()['otpId']}/verify", json={"otp": latest_code(container)})
+    assert done.status_code == 200, done.text
 
 
 def refused_reset(client: TestClient, container: Container, reset: dict[str, str]) -> None:

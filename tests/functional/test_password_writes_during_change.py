@@ -57,7 +57,7 @@ def test_a_sign_in_rehashing_the_password_does_not_undo_a_password_change(
         assert user is not None
         outdated = PasswordHasher(memory_kib=8192, time_cost=1).hash(PASSWORD)
         assert container.storage.set_password_hash(user, outdated)
-        ended = change_password_during(monkeypatch, PasswordHasher, "verify", container)
+        ended = change_password_during(monkeypatch, PasswordHasher, "check", container)
         answer = client.post("/login", json={"email": EMAIL, "password": PASSWORD})
         _refused(answer)
         assert ended == [0]

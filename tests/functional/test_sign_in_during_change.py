@@ -76,7 +76,7 @@ def test_a_password_only_sign_in_checked_as_the_password_changes_opens_no_sessio
         register(client, phone=None)
         first = client.post("/login", json={"email": EMAIL, "password": PASSWORD})
         assert first.status_code == 200 and "accessToken" in first.json(), first.text
-        ended = change_password_during(monkeypatch, PasswordHasher, "verify", container)
+        ended = change_password_during(monkeypatch, PasswordHasher, "check", container)
         _refused(client, container, {"email": EMAIL, "password": PASSWORD})
         assert ended == [0]  # the change found and ended the first sign-in's session
         again = client.post("/login", json={"email": EMAIL, "password": NEW_PASSWORD})

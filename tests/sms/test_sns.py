@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -130,6 +131,44 @@ def test_sns_errors_map_to_reasons_and_only_5xx_is_retried_once(
 
     assert raised.value.reason == reason
     assert len(server.requests) == requests  # botocore's own retries are off
+
+
+@pytest.mark.parametrize(
+    ("code", "logged"),
+    [
+        ("InvalidParameter", "InvalidParameter"),
+        ("KMS.ThrottlingException", "KMS.ThrottlingException"),
+        (f"InvalidParameter {TO} " + "A" * 100_000, None),  # an answer that echoes the number, at length
+        (TO.lstrip("+"), None),
+    ],
+)
+def test_an_sns_error_code_is_logged_only_when_it_is_a_code(
+    code: str,
+    logged: str | None,
+    start_server: Callable[[], ProviderServer],
+    monkeypatch: pytest.MonkeyPatch,
+    session: boto3.Session,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before, the failed send's one line carried the answer's `<Code>` as sent: an endpoint or proxy before
+    SNS answering 100 kB there (or megabytes) made a line as long, and the number in it unless redacted."""
+    server = start_server()
+    server.always(sns_error(400, code))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    sender = build_sns(tmp_path, session, sms_timeout_seconds=TEST_TIMEOUT_SECONDS)
+
+    with caplog.at_level(logging.ERROR, "twostep.sms"), pytest.raises(SmsDeliveryError):
+        sender.send(TO, BODY)
+
+    (line,) = [record for record in caplog.records if record.getMessage() == "sms not sent"]
+    failures = line.__dict__["failures"]
+    assert len(failures) < 200
+    assert TO.lstrip("+") not in failures
+    if logged is None:
+        assert "provider_code" not in failures
+    else:
+        assert failures.endswith(f", provider_code {logged})")
 
 
 @pytest.mark.parametrize(("header", "wait"), [("\u00b2", None), ("9" * 5000, 3600), ("30", 30)])

@@ -86,3 +86,31 @@ def test_an_email_of_digits_refuses_itself_but_not_every_number() -> None:
     with pytest.raises(WeakPassword):
         POLICY.check("20240517", email="20240517@example.com")
     POLICY.check("58203917", email="20240517@example.com")
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "йцукенгшщзхъфыва",  # the top row of a Russian keyboard, on into the next
+        "ФЫВАПРОЛДЖЭ2024!",  # noqa: RUF001
+        "абвгдеёжзийклмно",  # the Russian alphabet
+        "ضصثقفغعهخحجدشسيب",  # the top row of an Arabic keyboard, on into the next
+        "١٢٣٤٥٦٧٨٩٠١٢٣٤٥",  # Arabic-Indic digits counting up
+        "۱۲۳۴۵۶۷۸",  # Persian digits: the listed 12345678
+        "१२३४५६७८९०१२",  # Devanagari digits
+    ],
+)
+def test_runs_in_the_other_scripts_twostep_speaks_are_refused(password: str) -> None:
+    """Before, runs were read on Latin keyboards and ASCII digits only: a Russian keyboard row, the Russian
+    alphabet, an Arabic keyboard row and the digits counting up in Arabic-Indic, Persian or Devanagari
+    digits were all taken, though the docs promise a run of the alphabet, the digits or a keyboard row is not."""
+    with pytest.raises(WeakPassword, match="too common or easy to guess"):
+        POLICY.check(password, email=EMAIL)
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["мой пароль очень длинный", "كلمة السر الطويلة جدا", "СобакаКошкаМышь2024", "عام ٢٠٢٤ كان جيدا"],  # noqa: RUF001
+)
+def test_passphrases_in_those_scripts_are_taken(password: str) -> None:
+    POLICY.check(password, email=EMAIL)

@@ -58,3 +58,25 @@ def test_a_common_password_in_full_width_is_refused() -> None:
     """Before, the blocklist compared the password as typed: `password123` in full-width letters passed."""
     with pytest.raises(WeakPassword, match="too common"):
         check_password_rules(full_width("password123"))
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "\ufdfa",  # one character, 18 after NFKC
+        "\u3300\u3301\u3302\u3303",  # four squared katakana words, 15 after NFKC
+        "\ufb03\ufb04\ufb00x\u2474\u2475",  # six characters, 15 after NFKC
+    ],
+)
+def test_a_short_password_nfkc_makes_long_is_too_short(typed: str) -> None:
+    """Before, the minimum counted the NFKC form: one typed character (U+FDFA, 18 characters after NFKC)
+    passed the 15-character minimum where a password may be the only factor."""
+    with pytest.raises(WeakPassword, match="at least 15 characters"):
+        check_password_rules(typed, min_length=15)
+
+
+def test_a_password_typed_decomposed_counts_its_composed_characters() -> None:
+    """Accents typed as separate combining marks count once each character they compose, as before."""
+    with pytest.raises(WeakPassword, match="at least 15 characters"):
+        check_password_rules(unicodedata.normalize("NFD", "été à côté"), min_length=15)
+    check_password_rules(full_width("strange harbour light"), min_length=15)  # typed 21, NFKC 21

@@ -9,6 +9,7 @@ composition rules.
 from __future__ import annotations
 
 import string
+import unicodedata
 
 SHORTEST_CORE = 4  # a shorter core ("x" of "1234567x!!") is what surrounds it, judged on its own
 LONGEST_REPEATED_UNIT = 4  # "abababab", "abcabcabc", "12341234"; a repeated word ("horsehorse") is not one
@@ -22,7 +23,17 @@ _SEQUENCES = (
     "1234567890qwertyuiopasdfghjklzxcvbnm",  # QWERTY
     "1234567890qwertzuiopasdfghjklyxcvbnm",  # QWERTZ
     "1234567890azertyuiopqsdfghjklmwxcvbn",  # AZERTY
+    # The scripts of the other languages twostep speaks, where one keyboard is the common one.
+    "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",  # the Russian alphabet
+    "1234567890йцукенгшщзхъфывапролджэячсмитьбю",  # noqa: RUF001 (Russian ЙЦУКЕН)
+    "1234567890ضصثقفغعهخحجدشسيبلاتنمكطئءؤرلاىةوزظ",  # noqa: RUF001 (Arabic 101, in key order)
 )
+
+
+def ascii_digits(text: str) -> str:
+    """`text` with the digits of every script (١٢٣, ۱۲۳, १२३) as ASCII digits: `١٢٣٤٥٦٧٨` is the listed
+    `12345678` and a run of the digits, whichever digits a keyboard types. (NFKC keeps them apart.)"""
+    return "".join(str(unicodedata.decimal(char)) if char.isdecimal() else char for char in text)
 
 
 def _squashed(text: str) -> str:

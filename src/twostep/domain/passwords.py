@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import enum
 import secrets
 import threading
 import unicodedata
@@ -19,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from twostep.domain.argon2id import Argon2id
 from twostep.domain.errors import WeakPassword
 from twostep.domain.hash_queue import HashQueue
-from twostep.domain.password_patterns import is_guessable
+from twostep.domain.password_patterns import ascii_digits, is_guessable
 
 T = TypeVar("T")
 
@@ -151,17 +152,25 @@ def earlier_spelling(password: str, normalised: str) -> str | None:
     return None if composed == normalised else composed
 
 
+def typed_length(password: str, normalised: str) -> int:
+    """The characters a person typed, for the minimum: the code points of the composed (NFC) spelling,
+    or of the NFKC one where that is shorter. NFKC makes one keystroke many (the ligature \ufdfa is 18
+    characters, the square \u3300 is 4), so its length alone let a password of one typed character
+    pass a 15-character minimum."""
+    return min(len(unicodedata.normalize("NFC", password)), len(normalised))
+
+
 def check_password_rules(
     password: str, *, context_words: tuple[str, ...] = (), min_length: int = MIN_LENGTH
 ) -> None:
     """Raises WeakPassword with a reason a person can act on (see `password_policy` for `min_length`)."""
     normalised = normalise_password(password)
-    length = len(normalised)
-    if length < min_length:
+    if typed_length(password, normalised) < min_length:
         raise WeakPassword(f"The password must have at least {min_length} characters.", field="password")
-    if length > MAX_LENGTH:
+    if len(normalised) > MAX_LENGTH:
         raise WeakPassword(f"The password must have at most {MAX_LENGTH} characters.", field="password")
-    lowered = normalised.lower()  # `password1` in full-width letters is the listed `password1`
+    # `password1` in full-width letters is the listed `password1`, and `١٢٣٤٥٦٧٨` is `12345678`.
+    lowered = ascii_digits(normalised.lower())
     # One answer whichever matched, naming no check: the words compared are the email as typed and the
     # service's names, so an email gets the same answer whether or not it has an account.
     if (
@@ -199,6 +208,16 @@ def current_shape(hasher: Argon2Hasher, example: str) -> tuple[str, int, int] | 
         return None
     head, salt, digest = example.rsplit("$", 2)
     return f"{head}$", len(salt), len(digest)
+
+
+class Verified(enum.Enum):
+    """What a password check found."""
+
+    NO = "no"
+    YES = "yes"
+    # The hash was made of the NFC spelling (before NFKC): each check of it costs two Argon2 runs until a
+    # sign-in stores a hash of the NFKC spelling in its place.
+    EARLIER_SPELLING = "earlier_spelling"
 
 
 class PasswordHasher:
@@ -263,16 +282,22 @@ class PasswordHasher:
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
         """True when `password` matches; with `stored_hash=None` it does the same work and fails."""
+        return self.check(stored_hash, password) is not Verified.NO
+
+    def check(self, stored_hash: str | None, password: str) -> Verified:
+        """`verify`, saying whether the hash was made of the spelling before NFKC (then it wants a rehash)."""
         if len(password) > MAX_LENGTH * 4:
-            return False
+            return Verified.NO
         target = stored_hash if stored_hash is not None else self._dummy_hash
         normalised = normalise_password(password)
         if self._matches(target, normalised):
-            return stored_hash is not None
+            return Verified.YES if stored_hash is not None else Verified.NO
         # A hash made before NFKC, of a password with compatibility characters, was made of its NFC
         # spelling: it keeps verifying. Only such a password costs a second check, known email or not.
         earlier = earlier_spelling(password, normalised)
-        return earlier is not None and self._matches(target, earlier) and stored_hash is not None
+        if earlier is not None and self._matches(target, earlier) and stored_hash is not None:
+            return Verified.EARLIER_SPELLING
+        return Verified.NO
 
     def _matches(self, target: str, normalised: str) -> bool:
         try:

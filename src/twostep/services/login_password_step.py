@@ -14,7 +14,7 @@ from twostep.domain.factors import Factor
 from twostep.domain.identity import E164, mask_phone, sign_in_email
 from twostep.domain.ids import new_uuid4
 from twostep.domain.models import NO_CONTEXT, RequestContext, User
-from twostep.domain.passwords import PasswordHasher
+from twostep.domain.passwords import PasswordHasher, Verified
 from twostep.domain.ports import ChallengeStore, UserStore
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
@@ -97,11 +97,14 @@ class PasswordStep:
         attempt, (user, enrolled) = self._limits.begin_login_finding_user(email, ctx, self._users)
         # An unknown email costs the same Argon2 work and the same counter writes as a known one, and
         # answers the same: no timing or response oracle for who has an account.
-        if not self._hasher.verify(user.password_hash if user else None, password) or user is None:
+        verified = self._hasher.check(user.password_hash if user else None, password)
+        if verified is Verified.NO or user is None:
             self._audit.record("login_failed", ctx=ctx, email=email, user_id=user.id if user else None)
             raise InvalidCredentials()
+        # A hash of the spelling before NFKC is replaced too: else its every check costs two Argon2 runs.
+        rehash = verified is Verified.EARLIER_SPELLING or self._hasher.needs_rehash(user.password_hash)
         factors: tuple[Factor, ...] | None = None
-        if device_token is None and not self._hasher.needs_rehash(user.password_hash):
+        if device_token is None and not rehash:
             factors = self._available(user, enrolled)
             if user.phone is not None and (SecondFactorService.preferred(factors) or factors[0]) == "sms":
                 # The password's counts settled, the lock and the wrong-code count checked, in the
@@ -114,7 +117,7 @@ class PasswordStep:
         # The password's counts settled, the lock checked and the wrong-code count (checked below,
         # before a code goes out or a device skips it) read, in one storage request.
         code_failures = self._limits.login_succeeded(attempt, user.id)
-        if self._hasher.needs_rehash(user.password_hash):
+        if rehash:
             # Its sign-in's tag is the new hash's. Raises CredentialsChanged: changed since its check.
             new_hash = self._hasher.hash(password)
             user = set_password_hash_unchanged(

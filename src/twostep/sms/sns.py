@@ -24,6 +24,9 @@ logger = logging.getLogger("twostep.sms")
 SENDER_ID = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9-]{1,11}")
 # An origination identity SNS accepts: an E.164 number you own, or a short code (digits only).
 ORIGINATION = re.compile(r"\+[1-9][0-9]{6,14}|[0-9]{3,8}")
+# An AWS error code is a name (`InvalidParameter`, `KMS.ThrottlingException`); botocore puts the HTTP status
+# in its place when the answer is not XML.
+AWS_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}|[1-5][0-9]{2}")
 AUTH_CODES = frozenset(
     {
         "AuthorizationError",
@@ -140,10 +143,12 @@ class SnsSender:
 
 
 def aws_error_code(exc: Exception) -> str | None:
-    """The AWS error code of an SNS refusal (`AuthorizationError`, `InvalidParameter`), safe to log."""
+    """The AWS error code of an SNS refusal (`AuthorizationError`, `InvalidParameter`, or the status
+    botocore puts there for an answer that is not XML), safe to log; None for anything else. The code is
+    the answer's text as sent: a proxy or endpoint before SNS could put megabytes there, or the number."""
     response = getattr(exc, "response", None)
     code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return code if isinstance(code, str) and code else None
+    return code if isinstance(code, str) and AWS_ERROR_CODE.fullmatch(code) else None
 
 
 def retry_after_of(exc: Exception) -> int | None:

@@ -20,9 +20,12 @@ def check_sqlite_path(path: Path) -> None:
         ConfigurationError: naming TWOSTEP_SQLITE_PATH, the path and why.
     """
     name = str(path)
-    if name == ":memory:" or name.startswith("file:"):
-        return  # SQLite's own names, not files
-    cause = _problem(path)
+    if name == ":memory:":
+        return  # SQLite's own name, not a file
+    # SQLite opens `file:twostep.db` as the URI of ./twostep.db, so the checks here, the new file's
+    # 0600 and the dev master key beside it all missed the real file (made 0644 by the umask).
+    uri = name.startswith("file:")  # as SQLite tells one (case-sensitive)
+    cause = "is a SQLite URI; give the database file's path (e.g. ./twostep.db)" if uri else _problem(path)
     if cause is not None:
         raise ConfigurationError(f"TWOSTEP_SQLITE_PATH: {path} {cause}")
 
