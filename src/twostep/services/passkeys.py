@@ -104,6 +104,12 @@ class PasskeyService:
         # passkey dropped, since each is a way in its owner counts on.
         self._limit = limit
 
+    @property
+    def limit(self) -> int:
+        """Passkeys an account may hold (`TWOSTEP_PASSKEY_LIMIT`), so a page can say it is full before a
+        registration is begun."""
+        return self._limit
+
     def _ceremony(self, purpose: CeremonyPurpose, subject: str, challenge: bytes) -> str:
         from webauthn.helpers import bytes_to_base64url
 
