@@ -73,3 +73,16 @@ def test_the_limit_is_twenty_unless_set() -> None:
     from twostep.settings import Settings
 
     assert Settings(_env_file=None).passkey_limit == 20  # type: ignore[call-arg]
+
+
+def test_the_factors_say_the_limit(make_container: Any) -> None:
+    """`GET /me/factors` did not say how many passkeys an account may hold, so a page could not tell a
+    full account before it began a registration that would be refused."""
+    from twostep.api.app import create_app
+
+    container = make_container(passkey_limit=3)
+    with TestClient(create_app(container)) as client:
+        register(client)
+        pair = sign_in(client, container)
+        factors = client.get("/me/factors", headers=bearer(pair)).json()
+        assert factors["passkeyLimit"] == 3 and factors["passkeys"] == []

@@ -92,15 +92,18 @@ class FactorsOut(ApiModel):
     recoveryCodesLeft: int
     warning: str | None = None
     passkeys: list[PasskeyOut]
+    # TWOSTEP_PASSKEY_LIMIT: with this many passkeys, adding one is refused (409 passkey_limit_reached)
+    passkeyLimit: int
 
     @classmethod
-    def of(cls, summary: FactorSummary, low: bool) -> FactorsOut:
+    def of(cls, summary: FactorSummary, low: bool, passkey_limit: int) -> FactorsOut:
         return cls(
             sms=summary.sms,
             totp=summary.totp,
             recoveryCodesLeft=summary.recovery_remaining,
             warning=low_codes_warning(summary.recovery_remaining, low and summary.totp),
             passkeys=[PasskeyOut.of(p) for p in summary.passkeys],
+            passkeyLimit=passkey_limit,
         )
 
 

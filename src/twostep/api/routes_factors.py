@@ -41,10 +41,11 @@ def qr_svg(uri: str) -> str:
 
 @router.get("/me/factors", response_model=FactorsOut, responses=errors(401, 503), openapi_extra=BEARER)
 def factors(claims: ClaimsDep, container: ContainerDep) -> FactorsOut:
-    """What the account can sign in with; a warning when 2 or fewer recovery codes are left."""
+    """What the account can sign in with; a warning when 2 or fewer recovery codes are left, and how many
+    passkeys it may hold (`passkeyLimit`)."""
     summary = container.factors.account.summary(claims.sub)
     low = container.factors.second_factor.running_low(summary.recovery_remaining)
-    return FactorsOut.of(summary, low)
+    return FactorsOut.of(summary, low, container.factors.passkeys.limit)
 
 
 @router.post(

@@ -59,6 +59,7 @@ EVENTS = frozenset(
         # second factors beyond SMS (services/factors.py, passkeys.py, devices.py)
         "factor_enabled",
         "factor_removed",
+        "passkey_registration_failed",  # refused at its options (the limit) or its finish (reason: the code)
         "recovery_codes_generated",
         "recovery_code_used",
         "device_remembered",

@@ -18,7 +18,8 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from twostep.domain.clock import Clock
-from twostep.domain.factor_errors import CeremonyExpired, PasskeyLimitReached, PasskeyRejected
+from twostep.domain.errors import TwoStepError
+from twostep.domain.factor_errors import CeremonyExpired, PasskeyExists, PasskeyLimitReached, PasskeyRejected
 from twostep.domain.factor_ports import CeremonyStore, PasskeyStore
 from twostep.domain.factors import Ceremony, CeremonyPurpose, PasskeyCredential
 from twostep.domain.models import NO_CONTEXT, RequestContext
@@ -103,6 +104,12 @@ class PasskeyService:
         # passkey dropped, since each is a way in its owner counts on.
         self._limit = limit
 
+    @property
+    def limit(self) -> int:
+        """Passkeys an account may hold (`TWOSTEP_PASSKEY_LIMIT`), so a page can say it is full before a
+        registration is begun."""
+        return self._limit
+
     def _ceremony(self, purpose: CeremonyPurpose, subject: str, challenge: bytes) -> str:
         from webauthn.helpers import bytes_to_base64url
 
@@ -143,7 +150,7 @@ class PasskeyService:
         user = self._reauth.account(user_id, current_password, ctx, reason="reauth_passkey")
         existing = self._store.list_passkeys(user_id)
         if len(existing) >= self._limit:
-            raise PasskeyLimitReached(self._limit)
+            raise self._refused(user_id, PasskeyLimitReached(self._limit), "options", ctx)
         options = generate_registration_options(
             rp_id=rp.id,
             rp_name=rp.name,
@@ -172,7 +179,28 @@ class PasskeyService:
         ctx: RequestContext = NO_CONTEXT,
     ) -> PasskeyCredential:
         """Raises: CeremonyExpired, PasskeyRejected, PasskeyExists, PasskeyLimitReached (the account
-        reached the limit since its options, by another registration finishing first)."""
+        reached the limit since its options, by another registration finishing first); each audited as
+        `passkey_registration_failed`."""
+        try:
+            passkey = self._verified_and_stored(user_id, ceremony_id, credential, name, rp)
+        except (CeremonyExpired, PasskeyRejected, PasskeyExists, PasskeyLimitReached) as refusal:
+            raise self._refused(user_id, refusal, "finish", ctx) from None
+        self._audit.record("factor_enabled", ctx=ctx, user_id=user_id, factor="passkey")
+        if (user := self._users.get_user(user_id)) is not None:
+            self._notices.send(user, "sign_in_changed", ctx)
+        return passkey
+
+    def _refused(self, user_id: str, refusal: TwoStepError, step: str, ctx: RequestContext) -> TwoStepError:
+        """`refusal`, audited: a passkey someone tried to add to this account and could not is part of its
+        story (the limit reached, a forged or replayed answer, another account's key)."""
+        self._audit.record(
+            "passkey_registration_failed", ctx=ctx, user_id=user_id, reason=refusal.code, step=step
+        )
+        return refusal
+
+    def _verified_and_stored(
+        self, user_id: str, ceremony_id: str, credential: dict[str, Any], name: str, rp: RelyingParty
+    ) -> PasskeyCredential:
         from webauthn import verify_registration_response
         from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
         from webauthn.helpers.exceptions import WebAuthnException
@@ -198,9 +226,6 @@ class PasskeyService:
             transports=_transports(credential),
         )
         self._store.add_passkey(passkey, at_most=self._limit)
-        self._audit.record("factor_enabled", ctx=ctx, user_id=user_id, factor="passkey")
-        if (user := self._users.get_user(user_id)) is not None:
-            self._notices.send(user, "sign_in_changed", ctx)
         return passkey
 
     def passkeys_of(self, user_id: str) -> list[PasskeyCredential]:

@@ -1,8 +1,9 @@
 // View "account": prove the email, change email, phone and password. Each change asks for the current
 // password; a new email or phone is the account's once the code sent to it comes back.
 import { ApiError, request } from "./api.js";
+import { offerClaim, takeFreed } from "./claims.js";
 import { busy, checkRequired, clearErrors, focusLost, showError, values } from "./forms.js";
-import { go } from "./nav.js";
+import { go, takeNotice } from "./nav.js";
 import { currentToken } from "./session.js";
 
 export const title = "Your account";
@@ -40,7 +41,10 @@ async function send(section, form, path, names, then) {
     answer = await busy(form, () => call("POST", path, names.length || form.dataset.changeId ? body : undefined));
   } catch (error) {
     if (sessionEnded(error)) return go("signin", SIGNED_OUT.detail);
-    return showError(form, error);
+    showError(form, error);
+    // a new address another account holds unproven can be taken back, then asked for again
+    if (path === "/me/email") offerClaim(form, error, body.email, "account");
+    return;
   }
   clearErrors(form);
   return then(answer);
@@ -110,6 +114,11 @@ export function init(section) {
   wire(section);
 }
 
+/** Back from taking an address back, with it filled in again: start at the password that confirms it. */
+export function focusTarget(section) {
+  return section.querySelector("#email-new").value ? section.querySelector("#email-password") : null;
+}
+
 export async function enter(section) {
   let me;
   try {
@@ -121,8 +130,13 @@ export async function enter(section) {
     }
     throw error;
   }
-  say(section, "");
+  say(section, takeNotice());
   section.querySelectorAll("form").forEach((form) => clearErrors(form));
   showProfile(section, me);
+  const freed = takeFreed("account"); // back from taking this address back: it is filled in again
+  if (freed) {
+    section.querySelector("#email-new").value = freed;
+    section.querySelector("#email-password").value = ""; // typed before the claim; asked for again
+  }
   return true;
 }

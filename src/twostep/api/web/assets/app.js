@@ -1,6 +1,8 @@
 // Entry point: loads config.json, then shows the view named by the URL hash.
 import * as account from "./account.js";
 import { loadConfig } from "./api.js";
+import * as claim from "./claim.js";
+import * as claimCode from "./claim_code.js";
 import * as code from "./code.js";
 import * as forgot from "./forgot.js";
 import * as home from "./home.js";
@@ -10,7 +12,7 @@ import * as sessions from "./sessions.js";
 import * as signin from "./signin.js";
 import * as signup from "./signup.js";
 
-const views = { signup, signin, code, home, forgot, reset, account, sessions, security };
+const views = { signup, signin, code, home, forgot, reset, claim, "claim-code": claimCode, account, sessions, security };
 // How long a live region stays empty once its view is on show, so the accessibility tree has it first.
 const LIVE_DELAY_MS = 150;
 let current = null;

@@ -127,7 +127,7 @@ function recoveryPanel(factors) {
 }
 
 // --- passkeys ---
-function passkeyPanel(passkeys) {
+function passkeyPanel(passkeys, limit) {
   const panel = el("section", { className: "panel", data: { passkeys: "" } }, el("h2", { textContent: "Passkeys" }));
   const area = el("div");
   const remove = (p) => (password) => act(`/me/passkeys/${p.id}/remove`, "Passkey removed.", { currentPassword: password });
@@ -137,20 +137,37 @@ function passkeyPanel(passkeys) {
     return el("li", {}, el("span", { textContent: what }), removeButton);
   });
   panel.append(items.length ? el("ul", { className: "items" }, ...items) : el("p", { className: "hint", textContent: "No passkeys yet." }));
-  if (passkeysSupported()) panel.append(button("Add a passkey", () => askPassword(area, addPasskey)));
+  // A full account is told so instead of being offered a button that could only end in a refusal.
+  if (passkeys.length >= limit) panel.append(el("p", { className: "hint", textContent: limitReached(passkeys.length, limit), data: { passkeyLimit: "" } }));
+  else if (passkeysSupported()) panel.append(button("Add a passkey", () => askPassword(area, addPasskey)));
   panel.append(area);
   return panel;
 }
 
+/** What a full account reads in place of "Add a passkey": how many, and how to make room. */
+function limitReached(count, limit) {
+  const held = count === 1 ? "1 passkey" : `${count} passkeys`;
+  const excess = count - limit + 1; // a lowered limit may leave more than it allows
+  const remove = excess === 1 ? "one" : String(excess);
+  return `You have ${held}; an account may have at most ${limit}. To add another, first remove ${remove} with its Remove button above.`;
+}
+
 async function addPasskey(password) {
-  const options = await authed("POST", "/me/passkeys/options", { currentPassword: password });
-  let credential;
   try {
-    credential = await createPasskey(options.publicKey);
+    const options = await authed("POST", "/me/passkeys/options", { currentPassword: password });
+    let credential;
+    try {
+      credential = await createPasskey(options.publicKey);
+    } catch (error) {
+      return say(passkeyProblem(error));
+    }
+    await authed("POST", "/me/passkeys", { ceremonyId: options.ceremonyId, credential, name: "Passkey" });
   } catch (error) {
-    return say(passkeyProblem(error));
+    if (!(error instanceof ApiError && error.code === "passkey_limit_reached")) throw error;
+    // Filled meanwhile (another tab or device): the page shows the limit in place of the button.
+    await render();
+    return say(error.detail);
   }
-  await authed("POST", "/me/passkeys", { ceremonyId: options.ceremonyId, credential, name: "Passkey" });
   await render();
   say("Passkey added.");
 }
@@ -182,7 +199,7 @@ async function render() {
   panels.replaceChildren(
     totpPanel(factors),
     recoveryPanel(factors),
-    passkeyPanel(factors.passkeys),
+    passkeyPanel(factors.passkeys, factors.passkeyLimit),
     devicePanel(devices),
     el("p", { className: "switch" }, el("a", { href: "#/", textContent: "Back to the message board" })),
   );

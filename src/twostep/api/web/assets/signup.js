@@ -1,7 +1,8 @@
 // Sign-up view: names, email, password and a mobile number with a country hint.
 import { request } from "./api.js";
-import { busy, checkRequired, showError, values } from "./forms.js";
-import { go } from "./nav.js";
+import { offerClaim, takeFreed } from "./claims.js";
+import { busy, checkRequired, clearErrors, showError, values } from "./forms.js";
+import { go, takeNotice } from "./nav.js";
 import { fillCountries, toInternational } from "./phone.js";
 import { prefillSignIn } from "./signin.js";
 
@@ -16,6 +17,8 @@ async function submit(form) {
     await busy(form, () => request("POST", "/register", { body }));
   } catch (error) {
     showError(form, error);
+    // "taken": an account that never proved the address gives it up to a code sent there
+    offerClaim(form, error, body.email, "signup");
     return;
   }
   form.reset();
@@ -33,6 +36,14 @@ export function init(section) {
   });
 }
 
-export async function enter() {
+/** Back from taking the address back: its status says so, and the address is filled in. */
+export async function enter(section) {
+  const form = section.querySelector("form");
+  section.querySelector("[data-notice]").textContent = takeNotice();
+  const freed = takeFreed("signup");
+  if (freed) {
+    clearErrors(form);
+    form.elements.namedItem("email").value = freed;
+  }
   return true;
 }
