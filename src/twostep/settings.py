@@ -225,7 +225,8 @@ class Settings(BaseSettings):
     """The deployment's master key (at least 32 characters; `twostep keys master-key` makes one): it seals
     the signing keys and the code HMAC key kept in the database. Every process and host of a deployment
     needs the same one. Required outside dev (or `TWOSTEP_MASTER_KEY_FILE`, or `TWOSTEP_SECRET_ARN`); in
-    dev an SQLite database keeps one beside its file (`<database>.master-key`, mode 0600)."""
+    dev an SQLite database keeps one beside its file (`<database>.master-key`, mode 0600); memory storage
+    and an SQLite `:memory:` database, seen by no other process, keep a random one in memory."""
     master_key_file: Path | None = None
     """A file holding the master key (a mounted secret), instead of `TWOSTEP_MASTER_KEY` (not with it)."""
     master_key_previous: SecretStr | None = None
