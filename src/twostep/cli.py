@@ -328,7 +328,8 @@ def keys_rotate(
 @keys_app.command("rotate-master-key")
 def keys_rotate_master_key() -> None:
     """Re-seal the keys in the database with TWOSTEP_MASTER_KEY (the one replaced given as
-    TWOSTEP_MASTER_KEY_PREVIOUS); in dev on SQLite without one, with a new key beside the database."""
+    TWOSTEP_MASTER_KEY_PREVIOUS); in dev on SQLite without one, with a new key beside the database; keys
+    sealed with the published dev key (dev on PostgreSQL or DynamoDB) it opens itself."""
     from twostep.domain.clock import SystemClock
     from twostep.secrets import rotate_master_key
 
@@ -356,6 +357,12 @@ def keys_rotate_master_key() -> None:
         )
         return
     where = "a new master key beside the database" if done.new_dev_key else f"the master key of {done.origin}"
+    if done.from_dev_key:
+        typer.echo(
+            f"the keys were sealed with the published dev master key ({done.replaced}), which opened them: "
+            "dev to a real master key needs no previous key (the other way is never done: the dev key seals "
+            "nothing)"
+        )
     typer.echo(
         f"the keys are re-sealed with {where} ({done.sealing}; was {done.replaced}); the signing keys and "
         "the code HMAC key are unchanged. Restart every process with it: a running one that holds only "

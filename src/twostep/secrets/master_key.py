@@ -75,6 +75,12 @@ class MasterKey:
 # are sealed with this published key, which no staging or prod process uses (they refuse to start there).
 DEV_SERVER_MASTER_KEY = "twostep-dev-master-key-not-a-secret-never-use-outside-dev"
 
+
+def dev_server_master_key() -> MasterKey:
+    """The published dev key of dev on a database server (open-only when leaving dev: see `rotate_master_key`)."""
+    return MasterKey(DEV_SERVER_MASTER_KEY, "the published dev master key")
+
+
 # Memory storage lives and dies with its process, so one random key per process serves all of them.
 _PROCESS_KEY = new_master_key()
 
