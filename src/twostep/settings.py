@@ -232,7 +232,8 @@ class Settings(BaseSettings):
     master_key_previous: SecretStr | None = None
     """The master key being replaced, while `twostep keys rotate-master-key` moves the deployment to a new
     `TWOSTEP_MASTER_KEY`: a process opens the database's keys with it when they are still sealed with it,
-    and never seals with it. Unset it (and destroy the old key) once every process has the new key. Refused
+    and never seals with it alone (`twostep keys rotate` seals with it too, for servers not yet restarted
+    with the new key). Unset it (and destroy the old key) once every process has the new key. Refused
     without `TWOSTEP_MASTER_KEY` or its file (dev on SQLite keeps the replaced key beside the database)."""
     master_key_previous_file: Path | None = None
     """A file holding the previous master key, instead of `TWOSTEP_MASTER_KEY_PREVIOUS` (not with it)."""
