@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -29,6 +29,9 @@ from twostep.cli_support import (
     settings_or_exit,
 )
 from twostep.domain.identity import mask_email, mask_phone
+
+if TYPE_CHECKING:
+    from twostep.settings import Settings
 
 app = typer.Typer(
     pretty_exceptions_enable=False,
@@ -267,7 +270,11 @@ def keys_rotate(
         ),
     ] = None,
 ) -> None:
-    """Make a new signing key for every server: published at once, signing after the activation delay."""
+    """Make a new signing key for every server: published at once, signing after the activation delay.
+
+    With TWOSTEP_MASTER_KEY_PREVIOUS set (a master-key rotation under way), the keys are sealed with it
+    too, so servers not yet restarted with the new master key read the new key.
+    """
     from datetime import timedelta
 
     from twostep.domain.clock import SystemClock
@@ -306,6 +313,8 @@ def keys_rotate(
         f"{settings.keys_refresh_seconds} s and sign with it from {(key.activates_at or key.created_at).isoformat()}"
         f" (in {delay} s); {len(material.signing_keys) - 1} previous key(s) kept for verification"
     )
+    if not settings.secret_arn:
+        _say_also_sealed_with_previous(settings)
     previous = material.signing_keys[1] if len(material.signing_keys) > 1 else None
     if previous is not None and previous.algorithm != key.algorithm:
         typer.echo(
@@ -325,10 +334,28 @@ def keys_rotate(
         )
 
 
+def _say_also_sealed_with_previous(settings: Settings) -> None:
+    """Name the previous master key a rotation sealed the keys with too, and how that sealing goes."""
+    from twostep.secrets.master_key import master_key_for, previous_master_keys
+
+    sealing = master_key_for(settings).key_id
+    previous = [key for key in previous_master_keys(settings) if key.key_id != sealing]  # as `seal_under`
+    if not previous:
+        return
+    ids = ", ".join(key.key_id for key in previous)
+    typer.echo(
+        f"the keys are also sealed with the previous master key ({ids}, {previous[0].origin}), so servers "
+        "not yet restarted with the new master key read the new signing key; once every process has the "
+        "new key, run `twostep keys rotate-master-key` without the previous one to drop that sealing (after "
+        "a leak of the previous key, rotate again without it then)"
+    )
+
+
 @keys_app.command("rotate-master-key")
 def keys_rotate_master_key() -> None:
     """Re-seal the keys in the database with TWOSTEP_MASTER_KEY (the one replaced given as
-    TWOSTEP_MASTER_KEY_PREVIOUS); in dev on SQLite without one, with a new key beside the database."""
+    TWOSTEP_MASTER_KEY_PREVIOUS); in dev on SQLite without one, with a new key beside the database; keys
+    sealed with the published dev key (dev on PostgreSQL or DynamoDB) it opens itself."""
     from twostep.domain.clock import SystemClock
     from twostep.secrets import rotate_master_key
 
@@ -356,6 +383,12 @@ def keys_rotate_master_key() -> None:
         )
         return
     where = "a new master key beside the database" if done.new_dev_key else f"the master key of {done.origin}"
+    if done.from_dev_key:
+        typer.echo(
+            f"the keys were sealed with the published dev master key ({done.replaced}), which opened them: "
+            "dev to a real master key needs no previous key (the other way is never done: the dev key seals "
+            "nothing)"
+        )
     typer.echo(
         f"the keys are re-sealed with {where} ({done.sealing}; was {done.replaced}); the signing keys and "
         "the code HMAC key are unchanged. Restart every process with it: a running one that holds only "

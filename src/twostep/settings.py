@@ -225,13 +225,15 @@ class Settings(BaseSettings):
     """The deployment's master key (at least 32 characters; `twostep keys master-key` makes one): it seals
     the signing keys and the code HMAC key kept in the database. Every process and host of a deployment
     needs the same one. Required outside dev (or `TWOSTEP_MASTER_KEY_FILE`, or `TWOSTEP_SECRET_ARN`); in
-    dev an SQLite database keeps one beside its file (`<database>.master-key`, mode 0600)."""
+    dev an SQLite database keeps one beside its file (`<database>.master-key`, mode 0600); memory storage
+    and an SQLite `:memory:` database, seen by no other process, keep a random one in memory."""
     master_key_file: Path | None = None
     """A file holding the master key (a mounted secret), instead of `TWOSTEP_MASTER_KEY` (not with it)."""
     master_key_previous: SecretStr | None = None
     """The master key being replaced, while `twostep keys rotate-master-key` moves the deployment to a new
     `TWOSTEP_MASTER_KEY`: a process opens the database's keys with it when they are still sealed with it,
-    and never seals with it. Unset it (and destroy the old key) once every process has the new key. Refused
+    and never seals with it alone (`twostep keys rotate` seals with it too, for servers not yet restarted
+    with the new key). Unset it (and destroy the old key) once every process has the new key. Refused
     without `TWOSTEP_MASTER_KEY` or its file (dev on SQLite keeps the replaced key beside the database)."""
     master_key_previous_file: Path | None = None
     """A file holding the previous master key, instead of `TWOSTEP_MASTER_KEY_PREVIOUS` (not with it)."""

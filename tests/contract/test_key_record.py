@@ -142,3 +142,70 @@ def test_master_key_and_signing_key_rotations_at_once_never_lose_one_another(sto
             else:
                 assert isinstance(result, KeyMaterial) and result.current.kid in kept
         assert not isinstance(results[1], BaseException)  # a process given both keys always lands
+
+
+def test_a_rotation_during_a_master_key_rotation_reaches_servers_holding_only_the_old_key(
+    storage: Storage,
+) -> None:
+    """Before, `keys rotate` after `keys rotate-master-key` (or while servers restarted with the new master
+    key) sealed the new signing key with the new master key alone: a server still holding only the old one
+    never read it, refused the tokens it signed and signed on with the key it retired. A rotation given the
+    previous master key now seals the record with it too; only the record's own key starts or writes it."""
+    clock = FixedClock(NOW)
+    old_server = _keys_with(storage, clock, 1)
+    first = old_server.load()
+    assert _keys_with(storage, clock, 2, 1).reseal() == _master(1).key_id
+    rotated = _keys_with(storage, clock, 2, 1).rotate(timedelta(0))
+    seen = old_server.changed_since(first.version)
+    assert seen is not None and seen.material.current.kid == rotated.current.kid
+    assert seen.material.to_json() == _keys_with(storage, clock, 2).load().material.to_json()
+    record = storage.get_key_record()
+    assert record is not None and record.master_key_id == _master(2).key_id
+    with pytest.raises(ConfigurationError, match="another master key"):
+        _keys_with(storage, clock, 1).load()  # a process holding only the old key never starts on it
+    with pytest.raises(ConfigurationError, match="another master key"):
+        _keys_with(storage, clock, 1).rotate(timedelta(0))  # nor writes it back under that key
+    with pytest.raises(ConfigurationError, match="another master key"):
+        _keys_with(storage, clock, 1).reseal()
+    assert storage.get_key_record() == record
+    # Once every process holds the new key, a re-seal without the previous one drops its sealing.
+    assert _keys_with(storage, clock, 2).reseal() == _master(1).key_id
+    assert old_server.changed_since(seen.version) is None
+    assert _keys_with(storage, clock, 2).reseal() is None
+    final = storage.get_key_record()
+    assert final is not None and _master(1).key_id not in final.sealed
+
+
+def test_a_rotation_before_the_re_seal_reaches_servers_holding_only_the_old_key(storage: Storage) -> None:
+    """Steps in the other order: servers restarted with the new key and the old as previous, a rotation
+    run with the same settings while the record is still the old key's, then the re-seal."""
+    clock = FixedClock(NOW)
+    old_server = _keys_with(storage, clock, 1)
+    first = old_server.load()
+    rotated = _keys_with(storage, clock, 2, 1).rotate(timedelta(0))
+    seen = old_server.changed_since(first.version)
+    assert seen is not None and seen.material.current.kid == rotated.current.kid
+    assert _keys_with(storage, clock, 2, 1).reseal() == _master(1).key_id
+    assert _keys_with(storage, clock, 2).load().material.to_json() == seen.material.to_json()
+
+
+def test_rotations_and_re_seals_at_once_keep_every_key_and_one_record_owner(storage: Storage) -> None:
+    """A rotation sealing for the old key too and a re-seal dropping it, at once: each writes over the
+    version it read, so the record ends sealed with the new key (with or without the old one's sealing)
+    and holds every rotated key."""
+    clock = FixedClock(NOW)
+    _keys_with(storage, clock, 1).load()
+    results = run_together(
+        4,
+        lambda n: (
+            _keys_with(storage, clock, 2, 1).rotate(timedelta(0))
+            if n % 2
+            else _keys_with(storage, clock, 2, *((1,) if n == 0 else ())).reseal()
+        ),
+    )
+    rotated = [r for r in results if isinstance(r, KeyMaterial)]
+    assert len(rotated) == 2, results
+    record = storage.get_key_record()
+    assert record is not None and record.master_key_id == _master(2).key_id
+    kept = {key.kid for key in _keys_with(storage, clock, 2).load().material.signing_keys}
+    assert {r.current.kid for r in rotated} <= kept

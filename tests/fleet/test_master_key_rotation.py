@@ -8,6 +8,8 @@ Before, no command re-sealed the keys: a leaked master key (with any backup) ope
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from pathlib import Path
 
@@ -76,4 +78,54 @@ def test_servers_keep_signing_in_across_a_master_key_rotation_and_a_restart_with
     log = old.log_path.read_text()
     assert log.count("sealed with another master key") == 1, log[-2000:]  # once, not every refresh
     for server in (old, b):
+        assert OLD not in server.log_path.read_text() and NEW not in server.log_path.read_text()
+
+
+def _kid(token: str) -> str:
+    header = token.split(".", 1)[0]
+    return str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"])
+
+
+def test_a_signing_key_rotation_mid_master_key_rotation_reaches_the_server_with_only_the_old_key(
+    tmp_path: Path,
+) -> None:
+    """Before, `twostep keys rotate` run after `keys rotate-master-key` but before every server had the new
+    master key sealed the new signing key with the new master key alone: the server still on the old one
+    never read it, refused every token the new key signed (401 at /hello) and signed on with the retired
+    key. Run with TWOSTEP_MASTER_KEY_PREVIOUS (as the restarted servers are), the rotation seals the keys
+    with the old key too: both servers sign with the new key and accept each other's tokens."""
+    old_env = shared_env(
+        tmp_path / "db" / "twostep.db",
+        TWOSTEP_MASTER_KEY=OLD,
+        TWOSTEP_KEYS_REFRESH_SECONDS="1",
+        TWOSTEP_SMS_PER_NUMBER_10MIN="1000",
+        TWOSTEP_SMS_PER_NUMBER_DAY="1000",
+    )
+    new_env = old_env | {"TWOSTEP_MASTER_KEY": NEW, "TWOSTEP_MASTER_KEY_PREVIOUS": OLD}
+    assert run_cli(old_env, "storage", "init", cwd=tmp_path).returncode == 0
+    email = "rolling@example.com"
+    with (
+        ServerProcess(tmp_path / "old", env=old_env) as old,
+        ServerProcess(tmp_path / "new", env=new_env) as new,
+    ):
+        with httpx.Client(base_url=old.base_url, timeout=30) as http:
+            register_and_start(http, email)
+        before = {server: _sign_in(server, old_env, email) for server in (old, new)}
+        assert all(_hello(other, token) == 200 for token in before.values() for other in (old, new))
+
+        assert run_cli(new_env, "keys", "rotate-master-key", cwd=tmp_path).returncode == 0
+        rotated = run_cli(new_env, "keys", "rotate", "--activation-delay", "0", cwd=tmp_path)
+        assert rotated.returncode == 0, rotated.stderr
+        time.sleep(2.5)  # both servers re-read the keys twice meanwhile
+        after = {server: _sign_in(server, new_env, email) for server in (new, old)}
+        new_kid = _kid(after[new])
+        assert new_kid != _kid(before[new]) and _kid(after[old]) == new_kid  # the old server signs with it
+        for token in (*before.values(), *after.values()):
+            assert _hello(old, token) == 200 and _hello(new, token) == 200
+        jwks = [httpx.get(f"{s.base_url}/.well-known/jwks.json").json() for s in (old, new)]
+        assert jwks[0] == jwks[1]
+        assert "also sealed with the previous master key" in rotated.stdout and OLD not in rotated.stdout
+        line = one_line_refusal(old_env, tmp_path / "late", "TWOSTEP_MASTER_KEY")  # the old key never starts
+        assert "rotate-master-key" in line and OLD not in line
+    for server in (old, new):
         assert OLD not in server.log_path.read_text() and NEW not in server.log_path.read_text()

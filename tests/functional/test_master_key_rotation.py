@@ -6,11 +6,21 @@ signing keys and the code HMAC key for ever."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import uuid
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import AWS_TEST_ENVIRONMENT
 from tests.functional.test_cli import env, twostep
-from twostep.secrets.master_key import MasterKey, dev_master_key_path, dev_previous_key_path
+from twostep.secrets.master_key import (
+    DEV_SERVER_MASTER_KEY,
+    MasterKey,
+    dev_master_key_path,
+    dev_previous_key_path,
+)
 
 __all__ = ["env"]  # the fixture, shared with test_cli
 
@@ -137,3 +147,45 @@ def test_a_previous_master_key_without_a_master_key_is_refused_before_dev_s_key_
     assert "TWOSTEP_MASTER_KEY_PREVIOUS: names the key" in lines[0] and OLD not in lines[0]
     assert not dev_previous_key_path(database).exists() and _sealing_id(database) == sealing
     assert twostep(env, "storage", "init").returncode == 0  # untouched: the deployment starts
+
+
+@pytest.fixture(params=["postgres", "dynamodb"])
+def server_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """Dev on a database server with no master key configured: the keys are sealed with the dev key."""
+    values = {k: v for k, v in os.environ.items() if not k.startswith("TWOSTEP_")}
+    values |= {"TWOSTEP_STAGE": "dev", "TWOSTEP_SQLITE_PATH": str(tmp_path / "unused.db")}
+    if request.param == "postgres":
+        return values | {
+            "TWOSTEP_STORAGE": "postgres",
+            "TWOSTEP_DATABASE_URL": request.getfixturevalue("postgres_url"),
+        }
+    table = f"dev-to-real-{uuid.uuid4().hex[:10]}"
+    endpoint = {"AWS_ENDPOINT_URL": request.getfixturevalue("moto_server")}
+    return (
+        values
+        | AWS_TEST_ENVIRONMENT
+        | endpoint
+        | {"TWOSTEP_STORAGE": "dynamodb", "TWOSTEP_DYNAMODB_TABLE": table}
+    )
+
+
+def test_dev_on_a_database_server_moves_to_a_real_master_key_without_the_published_key(
+    server_env: dict[str, str],
+) -> None:
+    """Before, dev on PostgreSQL or DynamoDB (keys sealed with the published dev key) could only move to a
+    real master key by typing that published key as TWOSTEP_MASTER_KEY_PREVIOUS; the command refused
+    otherwise. It opens them with the dev key itself now, and says so; never the other way round."""
+    assert twostep(server_env, "storage", "init").returncode == 0
+    before = twostep(server_env, "keys", "rotate", "--activation-delay", "0")
+    assert before.returncode == 0, before.stderr
+    real = server_env | {"TWOSTEP_MASTER_KEY": NEW}
+    result = twostep(real, "keys", "rotate-master-key")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "published dev master key" in result.stdout and f"({MasterKey(NEW, 'new').key_id};" in result.stdout
+    )
+    assert DEV_SERVER_MASTER_KEY not in result.stdout + result.stderr and NEW not in result.stdout
+    assert twostep(real, "keys", "rotate").returncode == 0  # the real key alone opens them now
+    back = twostep(server_env, "keys", "rotate-master-key")  # real -> dev: never
+    assert back.returncode == 2 and "sealed with another master key" in back.stderr, back.stderr
+    assert twostep(server_env, "keys", "rotate").returncode == 2  # the dev key opens nothing any more

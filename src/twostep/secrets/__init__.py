@@ -19,6 +19,7 @@ from twostep.secrets.local import LocalKeyFile
 from twostep.token_settings import TokenSettings
 
 if TYPE_CHECKING:  # pydantic and the key record stay out of the authorizer's cold start
+    from twostep.secrets.master_key import MasterKey
     from twostep.secrets.stored import StoredKeys
     from twostep.settings import Settings
 
@@ -67,8 +68,13 @@ def key_source_for(
     return stored_keys(settings, store, clock)
 
 
-def stored_keys(settings: Settings, store: KeyStore, clock: Clock) -> StoredKeys:
-    """The key record in the database. Raises: ConfigurationError (the master key)."""
+def stored_keys(
+    settings: Settings, store: KeyStore, clock: Clock, also_opening: tuple[MasterKey, ...] = ()
+) -> StoredKeys:
+    """The key record in the database; `also_opening`: more master keys that only open it.
+
+    Raises: ConfigurationError (the master key).
+    """
     from twostep.secrets.master_key import master_key_for, previous_master_keys
     from twostep.secrets.stored import KeyPolicy, StoredKeys
 
@@ -80,7 +86,8 @@ def stored_keys(settings: Settings, store: KeyStore, clock: Clock) -> StoredKeys
         overrides=lambda material: _with_overrides(material, settings, clock),
         key_from_setting=algorithm == "HS256" and settings.jwt_hs256_secret is not None,
     )
-    return StoredKeys(store, master_key_for(settings), clock, policy, previous_master_keys(settings))
+    previous = (*previous_master_keys(settings), *also_opening)
+    return StoredKeys(store, master_key_for(settings), clock, policy, previous)
 
 
 def rotate_keys(settings: Settings, clock: Clock, activation_delay: timedelta) -> KeyMaterial:
@@ -114,11 +121,13 @@ class MasterKeyRotation:
     sealing: str
     origin: str  # where the sealing key comes from (a setting), for the command's answer
     new_dev_key: bool = False  # a new dev master key was written beside the SQLite database
+    from_dev_key: bool = False  # the keys were sealed with the published dev key (dev on a database server)
 
 
 def rotate_master_key(settings: Settings, clock: Clock) -> MasterKeyRotation:
     """Re-seal the database's key record with the configured master key (in dev on SQLite without one,
-    with a new key written beside the database first; see `master_key.replace_dev_master_key`).
+    with a new key written beside the database first; see `master_key.replace_dev_master_key`). Keys sealed
+    with the published dev key (dev on PostgreSQL or DynamoDB without one) are opened with it.
 
     Raises:
         ConfigurationError: no configured master key opens the record; StorageUnavailable.
@@ -144,17 +153,38 @@ def _reseal(settings: Settings, store: KeyStore, clock: Clock, *, new_dev_key: b
     unless the record is still sealed with `.previous` (an unfinished rotation: re-sealing finishes it)."""
     from twostep.secrets.master_key import replace_dev_master_key
 
-    keys = stored_keys(settings, store, clock)
     record = store.get_key_record()
     if record is None:
         raise ConfigurationError(
             "the database holds no keys yet: the first start makes them, sealed with the configured master key"
         )
+    if _sealed_with_dev_server_key(settings, record.master_key_id):
+        return _reseal_from_dev_key(settings, store, clock)
+    keys = stored_keys(settings, store, clock)
     new_dev_key = new_dev_key and record.master_key_id == keys.master_key_id
     if new_dev_key:
         replace_dev_master_key(settings.sqlite_path)
         keys = stored_keys(settings, store, clock)
     return MasterKeyRotation(keys.reseal(), keys.master_key_id, keys.master_key_origin, new_dev_key)
+
+
+def _sealed_with_dev_server_key(settings: Settings, master_key_id: str) -> bool:
+    """Whether the record is sealed with the published dev key while this run has a real master key."""
+    from twostep.secrets.master_key import dev_server_master_key, master_key_for
+
+    dev = dev_server_master_key()
+    return master_key_id == dev.key_id and master_key_for(settings).key_id != dev.key_id
+
+
+def _reseal_from_dev_key(settings: Settings, store: KeyStore, clock: Clock) -> MasterKeyRotation:
+    """Leave dev on a database server: the published dev key (which sealed the record because no master
+    key was configured) opens it, so the operator never types a published key. Only this way: the dev key
+    opens here and never seals, and no process is ever given it as a previous key."""
+    from twostep.secrets.master_key import dev_server_master_key
+
+    keys = stored_keys(settings, store, clock, also_opening=(dev_server_master_key(),))
+    replaced = keys.reseal()
+    return MasterKeyRotation(replaced, keys.master_key_id, keys.master_key_origin, from_dev_key=True)
 
 
 # Settings a deployment may keep in the secret's `extra` besides the providers' own (the provider

@@ -2,8 +2,8 @@
 
 It comes from `TWOSTEP_MASTER_KEY` or `TWOSTEP_MASTER_KEY_FILE`. In dev, an SQLite database keeps one
 beside its file (`<database>.master-key`, created 0600 on first start), so every process on that database
-finds the same one without configuration; memory storage, which no other process can see, gets a random
-one per process; dev on a database server (PostgreSQL, DynamoDB) uses a published dev key. Staging and
+finds the same one without configuration; memory storage and an SQLite memory database (`:memory:`), which
+no other process can see, get a random one per process (never a file on disk); dev on a database server (PostgreSQL, DynamoDB) uses a published dev key. Staging and
 prod need the master key configured: it is never made per folder.
 
 While the master key is replaced (`twostep keys rotate-master-key`), the key being replaced is a previous
@@ -75,6 +75,12 @@ class MasterKey:
 # are sealed with this published key, which no staging or prod process uses (they refuse to start there).
 DEV_SERVER_MASTER_KEY = "twostep-dev-master-key-not-a-secret-never-use-outside-dev"
 
+
+def dev_server_master_key() -> MasterKey:
+    """The published dev key of dev on a database server (open-only when leaving dev: see `rotate_master_key`)."""
+    return MasterKey(DEV_SERVER_MASTER_KEY, "the published dev master key")
+
+
 # Memory storage lives and dies with its process, so one random key per process serves all of them.
 _PROCESS_KEY = new_master_key()
 
@@ -91,8 +97,8 @@ def master_key_for(settings: Settings) -> MasterKey:
         return MasterKey(
             _read(settings.master_key_file, "TWOSTEP_MASTER_KEY_FILE"), "TWOSTEP_MASTER_KEY_FILE"
         )
-    if settings.storage == "memory":
-        return MasterKey(_PROCESS_KEY, "the process's random master key (memory storage)")
+    if in_process_only(settings):
+        return MasterKey(_PROCESS_KEY, "the process's random master key (a database in this process alone)")
     if settings.stage == "dev" and settings.storage == "sqlite":
         return MasterKey(_dev_key_beside(settings.sqlite_path), "TWOSTEP_SQLITE_PATH")
     if settings.stage == "dev":  # a database server in dev: every dev process agrees without configuration
@@ -125,7 +131,17 @@ def previous_master_keys(settings: Settings) -> tuple[MasterKey, ...]:
 def uses_dev_key_file(settings: Settings) -> bool:
     """Whether the master key is the dev file beside the SQLite database (none configured)."""
     configured = settings.master_key is not None or settings.master_key_file is not None
-    return not configured and settings.stage == "dev" and settings.storage == "sqlite"
+    on_file = settings.storage == "sqlite" and not in_process_only(settings)
+    return not configured and settings.stage == "dev" and on_file
+
+
+def in_process_only(settings: Settings) -> bool:
+    """Whether the database lives in this process alone (memory storage, or SQLite's `:memory:`): its keys
+    die with it, so a key file beside it (`:memory:.master-key` in the working folder) would only be litter
+    that a later process on the same setting reads and no database needs."""
+    return settings.storage == "memory" or (
+        settings.storage == "sqlite" and str(settings.sqlite_path) == ":memory:"
+    )
 
 
 def dev_master_key_path(database: Path) -> Path:

@@ -8,8 +8,12 @@ line naming the setting: two key sets in one deployment make right codes wrong a
 
 A master-key rotation (`reseal`) writes the same key material sealed with the new master key, over the
 version it read, as `rotate` does: the two never lose one another. A process may hold the key being
-replaced as a previous master key (it opens a record with it, never seals with it); a running process
-that holds only the replaced key keeps the keys it read last and says so once per record version.
+replaced as a previous master key (it opens a record with it, and never seals with it alone). A rotation
+run while one is given seals the record with it too (`secrets/sealings.py`), so running servers that hold
+only that key read the new signing key; a running process that can open no sealing keeps the keys it
+read last and says so once per record version. Starting, re-sealing and rotating need the record's own
+master key (or, during the rotation, the previous one that is it): a process holding only the replaced key
+never starts on it, nor writes it back under that key.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from twostep.domain.keys import Algorithm, KeyMaterial, VersionedKeys
 from twostep.domain.ports import KeyRecord, KeyStore
 from twostep.secrets.local import LocalKeyFile
 from twostep.secrets.master_key import MasterKey
+from twostep.secrets.sealings import seal_under, sealing_by, sealing_ids
 
 logger = logging.getLogger("twostep.keys")
 
@@ -63,10 +68,10 @@ class StoredKeys:
         record = self._store.get_key_record()
         if record is None:
             record = self._create()
-        material = self._open(record)
+        opener = self._own_opener(record)
+        material = self._open(record, opener)
         self._check_agreement(material)
-        opener = self._opener(record)
-        if opener is not None and opener is not self._master:
+        if opener is not self._master:
             logger.warning(
                 "the database's keys are still sealed with the previous master key; run "
                 "`twostep keys rotate-master-key`",
@@ -81,14 +86,16 @@ class StoredKeys:
         record = self._store.get_key_record()
         if record is None or str(record.version) == version:
             return None
-        if self._opener(record) is None:
+        opener = self._any_opener(record)
+        if opener is None:
             self._report_unreadable(record)
             return None
-        return VersionedKeys(self._policy.overrides(self._open(record)), str(record.version))
+        return VersionedKeys(self._policy.overrides(self._open(record, opener)), str(record.version))
 
     def reseal(self) -> str | None:
-        """Seal the key record with this process's master key (the key material itself unchanged); the
-        id of the master key that sealed it before, or None when it already was (or there is none).
+        """Seal the key record with this process's master key alone (the key material itself unchanged);
+        the id(s) of the master key(s) that sealed it before, or None when it already was (or there is
+        none). A record a rotation also sealed with the previous master key loses that sealing here.
 
         Raises:
             ConfigurationError: none of this process's master keys opens it;
@@ -96,11 +103,14 @@ class StoredKeys:
         """
         for _ in range(ROTATE_RETRIES):
             record = self._store.get_key_record()
-            if record is None or record.master_key_id == self._master.key_id:
+            if record is None:
                 return None
-            resealed = self._sealed(self._open(record), record.version + 1)
+            sealers = sealing_ids(record.sealed, record.master_key_id)
+            if sealers == (self._master.key_id,):
+                return None
+            resealed = self._sealed(self._open(record, self._own_opener(record)), record.version + 1)
             if self._store.put_key_record(resealed, record.version):
-                return record.master_key_id
+                return ", ".join(key_id for key_id in sealers if key_id != self._master.key_id)
         raise StorageUnavailable("The key record kept changing; try the master-key rotation again.")
 
     @property
@@ -129,8 +139,10 @@ class StoredKeys:
         """
         for _ in range(ROTATE_RETRIES):
             record = self._store.get_key_record() or self._create()
-            rotated = self._next_keys(self._open(record), self._clock.now(), activation_delay)
-            if self._store.put_key_record(self._sealed(rotated, record.version + 1), record.version):
+            material = self._open(record, self._own_opener(record))
+            rotated = self._next_keys(material, self._clock.now(), activation_delay)
+            sealed = self._sealed(rotated, record.version + 1, also_previous=True)
+            if self._store.put_key_record(sealed, record.version):
                 return rotated
         raise StorageUnavailable("The key record kept changing; try the rotation again.")
 
@@ -164,16 +176,26 @@ class StoredKeys:
             raise StorageUnavailable("The key record could not be created.")
         return winner
 
-    def _sealed(self, material: KeyMaterial, version: int) -> KeyRecord:
-        sealed = self._master.seal(material.to_json())
+    def _sealed(self, material: KeyMaterial, version: int, *, also_previous: bool = False) -> KeyRecord:
+        """`material` sealed with this process's master key; `also_previous`: with its previous ones too
+        (new key material, which servers not yet restarted with the new master key must read)."""
+        others = self._previous if also_previous else ()
+        sealed = seal_under(material.to_json(), self._master, others)
         return KeyRecord(version, sealed, self._master.key_id, self._clock.now())
 
-    def _opener(self, record: KeyRecord) -> MasterKey | None:
-        """The master key of this process (current or previous) that sealed `record`, by its id."""
-        return next((k for k in (self._master, *self._previous) if k.key_id == record.master_key_id), None)
+    def _any_opener(self, record: KeyRecord) -> MasterKey | None:
+        """A master key of this process that sealed `record` (its own key's sealing, or another's)."""
+        sealers = sealing_ids(record.sealed, record.master_key_id)
+        return next((k for k in (self._master, *self._previous) if k.key_id in sealers), None)
 
-    def _open(self, record: KeyRecord) -> KeyMaterial:
-        opener = self._opener(record)
+    def _own_opener(self, record: KeyRecord) -> MasterKey:
+        """The master key of this process (current or previous) that is the record's own, by its id.
+
+        Raises:
+            ConfigurationError: none is (a process holding only a master key the record was re-sealed
+            away from may read an extra sealing while it runs, but never starts or writes on it).
+        """
+        opener = next((k for k in (self._master, *self._previous) if k.key_id == record.master_key_id), None)
         if opener is None:
             raise ConfigurationError(
                 f"{self._master.origin}: the database's keys are sealed with another master key "
@@ -181,8 +203,15 @@ class StoredKeys:
                 "deployment needs the same master key (after `twostep keys rotate-master-key`, the new one; "
                 "while the record is re-sealed, the one being replaced as TWOSTEP_MASTER_KEY_PREVIOUS)"
             )
+        return opener
+
+    def _open(self, record: KeyRecord, opener: MasterKey) -> KeyMaterial:
+        """Raises: ConfigurationError (`opener` does not open its sealing)."""
+        sealing = sealing_by(record.sealed, record.master_key_id, opener.key_id)
         try:
-            return KeyMaterial.from_json(opener.open(record.sealed))
+            if sealing is None:
+                raise ValueError("no sealing by this master key")
+            return KeyMaterial.from_json(opener.open(sealing))
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigurationError(
                 f"{opener.origin}: the master key does not open the database's keys"
