@@ -31,6 +31,7 @@ from twostep.services.account_locks import AccountLocks
 from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
+from twostep.services.credential_watch import CredentialWatch
 from twostep.services.devices import DeviceService, SessionAndDeviceEnder
 from twostep.services.email_claims import EmailClaimService
 from twostep.services.health import HealthService
@@ -53,6 +54,7 @@ from twostep.services.tokens import SessionPolicy, TokenService
 from twostep.services.verification import VerificationService
 from twostep.settings import DEFAULT_SMS_TEMPLATE, Settings
 from twostep.sms import SenderDeps, build_delivery
+from twostep.sms.failover import FailoverSender
 from twostep.storage import build_storage
 from twostep.text_budget import bundled_text, code_texts
 
@@ -177,6 +179,13 @@ def revocation_list(settings: Settings, storage: Storage, clock: Clock) -> Revoc
         max_age=timedelta(seconds=REVOCATION_MAX_AGE_SECONDS),
         window=timedelta(seconds=revocation_window_seconds(settings)),
     )
+
+
+def credential_watch(sender: SmsSender, clock: Clock) -> CredentialWatch | None:
+    """Readiness's check of the configured SMS providers' credentials; None for an injected sender."""
+    if not isinstance(sender, FailoverSender):
+        return None
+    return CredentialWatch(sender.credential_checks(), clock)
 
 
 def revocation_window_seconds(settings: Settings) -> int:
@@ -413,7 +422,7 @@ def _wire(
             spec=account_spec,
         ),
         email_sender=email_sender,
-        health=HealthService(storage, clock),
+        health=HealthService(storage, clock, credentials=credential_watch(sender, clock)),
         housekeeping=HousekeepingService(storage, clock, housekeeping_policy(settings)),
         tenants=tenant_directory(settings),
         fraud=limits.sms.guard,

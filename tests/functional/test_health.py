@@ -1,5 +1,5 @@
 """`/healthz/live` and `/healthz/ready` on a live `twostep serve` (both apps); ready fails on a read-only
-database and says why, in the answer and in the log."""
+database, and when every SMS provider refuses its credentials, and says why, in the answer and in the log."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.live import ServerProcess
+from tests.sms.provider_server import ProviderServer, Reply
 
 VERIFY_KEY = "health-test-key-0123456789"
 
@@ -64,3 +65,33 @@ def test_ready_turns_503_on_a_read_only_database(tmp_path: Path, app: str) -> No
         logged = [json.loads(line) for line in server.log_tail().splitlines() if line.startswith("{")]
         unavailable = [entry for entry in logged if entry.get("message") == "dependency unavailable"]
         assert unavailable and all(entry.get("cause") for entry in unavailable), logged
+
+
+WRONG_TOKEN = "rotated-twilio-token-0123456789"
+
+
+def test_ready_turns_503_when_twilio_refuses_the_token(tmp_path: Path) -> None:
+    """Before, a server whose only SMS provider refused its credentials stayed ready and failed every text."""
+    twilio = ProviderServer(default=Reply.json(401, {"code": 20003, "message": "Authenticate"})).start()
+    try:
+        with ServerProcess(
+            tmp_path,
+            TWOSTEP_SMS_PROVIDERS="twilio",
+            TWOSTEP_TWILIO_BASE_URL=twilio.url,
+            TWOSTEP_TWILIO_ACCOUNT_SID="AC0123456789abcdef0123456789abcdef",
+            TWOSTEP_TWILIO_AUTH_TOKEN=WRONG_TOKEN,
+            TWOSTEP_TWILIO_FROM="+15005550006",
+        ) as server:
+            failed = httpx.get(f"{server.base_url}/healthz/ready", timeout=10)
+            assert failed.status_code == 503, failed.text
+            assert (failed.json()["code"], failed.json()["cause"]) == (
+                "sms_credentials_refused",
+                "twilio: HTTP 401",
+            )
+            assert httpx.get(f"{server.base_url}/healthz/live").status_code == 200
+            log = server.log_tail()
+        assert WRONG_TOKEN not in failed.text and WRONG_TOKEN not in log
+        assert "twilio: HTTP 401" in log
+        assert [request.method for request in twilio.requests] == ["GET"]  # nothing sent
+    finally:
+        twilio.stop()

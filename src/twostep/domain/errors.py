@@ -249,6 +249,18 @@ class StorageUnavailable(DependencyUnavailable):
     default_message = "Storage is unavailable; try again shortly."
 
 
+class SmsCredentialsRefused(DependencyUnavailable):
+    """Every configured SMS provider refused twostep's credentials (readiness); `reason` names each
+    provider and its answer (`twilio: HTTP 401`), never a credential."""
+
+    code = "sms_credentials_refused"
+    default_message = "Every SMS provider refused twostep's credentials; no text can be sent."
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
 class SmsDeliveryError(DependencyUnavailable):
     """SMS could not be delivered; `reason` is one of REASONS.
 

@@ -1,4 +1,5 @@
-"""Liveness and readiness: is the process up, and can it do its job (storage answers and takes writes).
+"""Liveness and readiness: is the process up, and can it do its job (storage answers and takes writes, and
+at least one SMS provider takes our credentials: see `credential_watch`).
 
 Readiness writes one short-lived counter, through the same port every limit uses, because a database
 that answers reads while refusing writes (full disk, read-only file, lost lock) fails every sign-in.
@@ -15,6 +16,7 @@ from typing import Protocol
 from twostep.domain.clock import Clock
 from twostep.domain.errors import DependencyUnavailable
 from twostep.domain.ports import CounterStore
+from twostep.services.credential_watch import CredentialWatch
 
 PROBE_KEY = "health:ready"
 
@@ -31,16 +33,22 @@ class HealthStore(Pingable, CounterStore, Protocol):
 
 class HealthService:
     def __init__(
-        self, store: HealthStore, clock: Clock, probe_every: timedelta = timedelta(seconds=1)
+        self,
+        store: HealthStore,
+        clock: Clock,
+        probe_every: timedelta = timedelta(seconds=1),
+        credentials: CredentialWatch | None = None,
     ) -> None:
         self._store, self._clock, self._probe_every = store, clock, probe_every
+        self._credentials = credentials  # the SMS providers' (None: not asked, as with an injected sender)
         # One check at a time: probes that arrive while one runs (storage slow or locked) wait for its
         # outcome instead of each writing to (and waiting on) the slow storage in turn.
         self._lock = threading.Lock()
         self._last: tuple[datetime, DependencyUnavailable | None] | None = None
 
     def ready(self) -> None:
-        """Raises: DependencyUnavailable (StorageUnavailable) when storage cannot be read or written."""
+        """Raises: DependencyUnavailable: StorageUnavailable when storage cannot be read or written,
+        SmsCredentialsRefused when every SMS provider refuses its credentials."""
         with self._lock:
             last = self._last
             if last is None or self._clock.now() - last[0] >= self._probe_every:
@@ -48,6 +56,9 @@ class HealthService:
                 last = self._last = (self._clock.now(), failure)  # stamped when known: waiters reuse it
         if last[1] is not None:
             raise last[1]
+        refused = self._credentials.refusal() if self._credentials is not None else None
+        if refused is not None:
+            raise refused
 
     def _check(self) -> DependencyUnavailable | None:
         now = self._clock.now()

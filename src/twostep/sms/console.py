@@ -15,6 +15,7 @@ from twostep.domain.delivery import OutgoingMessage
 from twostep.domain.identity import mask_phone
 from twostep.domain.models import OutboxEntry
 from twostep.domain.ports import OutboxStore
+from twostep.domain.provider_checks import CredentialAnswer
 
 if TYPE_CHECKING:
     from twostep.settings import Settings
@@ -52,3 +53,7 @@ class ConsoleSender:
             extra={"to": mask_phone(message.to), "chars": len(message.text), "channel": message.channel},
         )
         return "console-" + secrets.token_hex(8)
+
+    def check_credentials(self) -> CredentialAnswer:
+        """The outbox needs no credentials: always taken."""
+        return CredentialAnswer(self.name, refused=False, detail="no credentials needed")

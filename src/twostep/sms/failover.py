@@ -24,6 +24,7 @@ from twostep.domain.delivery import SMS, VOICE, ChannelSender, OutgoingMessage, 
 from twostep.domain.errors import SmsDeliveryError
 from twostep.domain.identity import mask_phone
 from twostep.domain.ports import SmsSender
+from twostep.domain.provider_checks import CredentialCheck
 from twostep.domain.segments import count_segments
 
 logger = logging.getLogger("twostep.sms")
@@ -52,6 +53,10 @@ class FailoverSender:
         self._clock = clock or SystemClock()
         self._paused: dict[str, datetime] = {}  # provider name -> asked us to wait until
         self._lock = threading.Lock()
+
+    def credential_checks(self) -> list[CredentialCheck]:
+        """The providers that can tell, without sending, whether they take our credentials (all built in)."""
+        return [sender for sender in self._senders if isinstance(sender, CredentialCheck)]
 
     def send(self, to: str, body: str) -> str:
         """Deliver through the first provider that takes the message.

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from twostep.domain.errors import ConfigurationError, SmsDeliveryError
+from twostep.domain.provider_checks import CredentialAnswer
 from twostep.settings import Settings
 from twostep.sms import http as shared
+from twostep.sms.credentials import get_status
 from twostep.sms.flowroute_receipts import callback_url
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ class FlowrouteSender:
         # Where Flowroute posts delivery receipts: TWOSTEP_PUBLIC_URL's, with TWOSTEP_RECEIPT_SECRET in it.
         self._dlr_callback = dlr_callback
         self._url = f"{shared.base_url(base_url)}/v2.1/messages"
+        self._numbers_url = f"{shared.base_url(base_url)}/v2/numbers"
         self._credentials = (access_key, secret_key)
         self._from = from_number
 
@@ -91,3 +94,13 @@ class FlowrouteSender:
             headers={"Content-Type": JSON_API, "Accept": JSON_API},
         )
         return shared.accepted_id(response, self.name, _message_id)
+
+    def check_credentials(self) -> CredentialAnswer:
+        """`GET /v2/numbers?limit=1`: one of the account's numbers, read with its keys (nothing sent)."""
+        return get_status(
+            self._http,
+            self._numbers_url,
+            provider=self.name,
+            credentials=self._credentials,
+            params={"limit": "1"},
+        )

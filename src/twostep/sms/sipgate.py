@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from twostep.domain.provider_checks import CredentialAnswer
 from twostep.settings import Settings
 from twostep.sms import http as shared
+from twostep.sms.credentials import get_status
 
 if TYPE_CHECKING:
     from twostep.sms import SenderDeps
@@ -25,6 +27,7 @@ class SipgateSender:
     def __init__(self, http: httpx.Client, *, base_url: str, token_id: str, token: str, sms_id: str) -> None:
         self._http = http
         self._url = f"{shared.base_url(base_url)}/v2/sessions/sms"
+        self._userinfo_url = f"{shared.base_url(base_url)}/v2/authorization/userinfo"
         self._credentials = (token_id, token)
         self._sms_id = sms_id
 
@@ -53,3 +56,7 @@ class SipgateSender:
             json={"smsId": self._sms_id, "recipient": to, "message": body},
         )
         return "sipgate-" + secrets.token_hex(8)
+
+    def check_credentials(self) -> CredentialAnswer:
+        """`GET /v2/authorization/userinfo`: whom the token belongs to; any valid token may read it."""
+        return get_status(self._http, self._userinfo_url, provider=self.name, credentials=self._credentials)

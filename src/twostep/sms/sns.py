@@ -12,6 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from twostep.domain.errors import ConfigurationError, SmsDeliveryError
+from twostep.domain.provider_checks import CredentialAnswer
 from twostep.settings import Settings
 from twostep.sms.retry_after import delay_seconds
 
@@ -32,6 +33,17 @@ AUTH_CODES = frozenset(
         "AuthorizationError",
         "AccessDenied",
         "AccessDeniedException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClientException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+    }
+)
+# The codes that say the keys themselves are wrong; AuthorizationError / AccessDenied say real keys lack a
+# permission (an IAM policy allowing sns:Publish alone refuses GetSMSAttributes), so the keys still send.
+BAD_CREDENTIAL_CODES = frozenset(
+    {
         "InvalidClientTokenId",
         "SignatureDoesNotMatch",
         "UnrecognizedClientException",
@@ -130,6 +142,20 @@ class SnsSender:
         logger.warning("sms accepted without a message id", extra={"provider": self.name})
         return "unknown"
 
+    def check_credentials(self) -> CredentialAnswer:
+        """`GetSMSAttributes`: the account's SMS settings, read with its credentials (nothing sent)."""
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        try:
+            self._client.get_sms_attributes(attributes=["DefaultSMSType"])
+        except ClientError as exc:
+            return credential_answer(self.name, exc)
+        except NoCredentialsError:  # no AWS credentials found at all: the operator's to fix
+            return CredentialAnswer(self.name, refused=True, detail="NoCredentialsError")
+        except BotoCoreError as exc:
+            return CredentialAnswer.unanswered(self.name, type(exc).__name__)
+        return CredentialAnswer(self.name, refused=False, detail="HTTP 200")
+
     def _unreadable(self, exc: Exception) -> SmsDeliveryError:
         """An answer botocore could not read: not XML (empty, an HTML page of a proxy before SNS), or XML
         without Publish's result (botocore raises KeyError for that one). SNS may have taken the message,
@@ -149,6 +175,17 @@ def aws_error_code(exc: Exception) -> str | None:
     response = getattr(exc, "response", None)
     code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
     return code if isinstance(code, str) and AWS_ERROR_CODE.fullmatch(code) else None
+
+
+def credential_answer(provider: str, exc: Exception) -> CredentialAnswer:
+    """A failed `GetSMSAttributes`: refused only when its code says the keys are wrong or expired."""
+    response = getattr(exc, "response", None)
+    status = (
+        response.get("ResponseMetadata", {}).get("HTTPStatusCode") if isinstance(response, dict) else None
+    )
+    code = aws_error_code(exc)
+    detail = " ".join(part for part in (f"HTTP {status}" if status else "", code or "") if part)
+    return CredentialAnswer(provider, code in BAD_CREDENTIAL_CODES, detail or type(exc).__name__)
 
 
 def retry_after_of(exc: Exception) -> int | None:

@@ -8,8 +8,10 @@ from urllib.parse import quote
 
 import httpx
 
+from twostep.domain.provider_checks import CredentialAnswer
 from twostep.settings import Settings
 from twostep.sms import http as shared
+from twostep.sms.credentials import get_status
 from twostep.sms.twilio_receipts import callback_url
 
 if TYPE_CHECKING:
@@ -72,6 +74,10 @@ class TwilioAccount:
         )
         return shared.accepted_id(response, PROVIDER, lambda data: data.get("sid"))
 
+    def check_credentials(self) -> CredentialAnswer:
+        """`GET …/Accounts/{AccountSid}.json`: the account's own record, read with its credentials."""
+        return get_status(self.http, f"{self.url}.json", provider=PROVIDER, credentials=self.credentials)
+
 
 class TwilioSender:
     name = PROVIDER
@@ -104,6 +110,10 @@ class TwilioSender:
         return self._post(
             {"To": to, self._sender[0]: self._sender[1], "Body": body, "ValidityPeriod": str(validity)}
         )
+
+    def check_credentials(self) -> CredentialAnswer:
+        """Whether Twilio takes the account's credentials (nothing sent)."""
+        return self._account.check_credentials()
 
     def _post(self, form: dict[str, str]) -> str:
         return self._account.post("Messages.json", form)
