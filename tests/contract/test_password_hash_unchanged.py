@@ -11,6 +11,7 @@ import pytest
 from tests.contract.helpers import make_user, prove, run_together
 from tests.contract.test_session_unchanged_account import CHANGES, _signed_up
 from twostep.domain.identity import E164
+from twostep.domain.password_spelling import NFKC_MARK
 from twostep.domain.ports import Storage
 
 NEW_HASH = "$argon2id$v=19$m=19456,t=2,p=1$bmV3$aGFzaA"
@@ -62,3 +63,29 @@ def test_of_writes_made_from_one_read_exactly_one_is_stored(storage: Storage, ro
     assert sorted(outcomes) == [False] * (len(hashes) - 1) + [True], outcomes
     stored = storage.get_user(user.id)
     assert stored is not None and stored.password_hash == hashes[outcomes.index(True)]
+
+
+BEFORE_THE_MARK = "$argon2id$v=19$m=19456,t=2,p=1$b2xkc2FsdA$b2xkZGlnZXN0"
+
+
+@pytest.mark.parametrize("stored_as", [BEFORE_THE_MARK, NFKC_MARK + NEW_HASH], ids=["unmarked", "marked"])
+def test_a_hash_reads_back_as_stored_with_or_without_the_nfkc_mark(storage: Storage, stored_as: str) -> None:
+    """Hashes made since the NFKC mark start with `$nfkc$`, ones from before do not: every storage keeps
+    each as it was written, on every read a sign-in or a change makes."""
+    user = replace(make_user(), password_hash=stored_as)
+    storage.add_user(user)
+    assert storage.get_user(user.id) == user
+    assert storage.find_user_by_email(user.email) == user
+    assert storage.find_user_signing_in(user.email)[0] == user
+
+
+def test_of_sign_ins_marking_one_hash_from_one_read_exactly_one_is_stored(storage: Storage) -> None:
+    """A hash from before the NFKC mark is stored again marked at its next right sign-in; sign-ins that
+    checked it at once each write the mark over the hash they read, and only the first is stored."""
+    user = replace(make_user(), password_hash=BEFORE_THE_MARK)
+    storage.add_user(user)
+    outcomes = run_together(4, lambda _: storage.set_password_hash(user, NFKC_MARK + BEFORE_THE_MARK))
+    assert sorted(outcomes) == [False, False, False, True], outcomes
+    stored = storage.find_user_by_email(user.email)
+    assert stored is not None and stored.password_hash == NFKC_MARK + BEFORE_THE_MARK
+    assert storage.set_password_hash(user, NFKC_MARK + NEW_HASH) is False  # read before the mark: refused

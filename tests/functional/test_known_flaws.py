@@ -49,7 +49,9 @@ def test_passwords_are_hashed_with_argon2id(client: TestClient, container: Conta
     register(client)
     user = container.storage.find_user_by_email("test@example.com")
     assert user is not None
-    assert user.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert user.password_hash.startswith(
+        "$nfkc$argon2id$v=19$m=19456,t=2,p=1$"
+    )  # marked: of the NFKC spelling
     assert PASSWORD not in user.password_hash
 
 

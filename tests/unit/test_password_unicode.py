@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 
 import pytest
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 
 from twostep.domain.errors import WeakPassword
+from twostep.domain.password_spelling import NFKC_MARK, Verified, unmarked
 from twostep.domain.passwords import PasswordHasher, check_password_rules
 
 
@@ -80,3 +82,79 @@ def test_a_password_typed_decomposed_counts_its_composed_characters() -> None:
     with pytest.raises(WeakPassword, match="at least 15 characters"):
         check_password_rules(unicodedata.normalize("NFD", "été à côté"), min_length=15)
     check_password_rules(full_width("strange harbour light"), min_length=15)  # typed 21, NFKC 21
+
+
+class CountedRuns:
+    """Counts the Argon2 runs of `hasher`'s checks (each `Argon2id.verify` is one)."""
+
+    def __init__(self, hasher: PasswordHasher, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.runs = 0
+        verify = hasher._argon2id.verify
+
+        def counted(stored_hash: str, password: str) -> bool:
+            self.runs += 1
+            return verify(stored_hash, password)
+
+        monkeypatch.setattr(hasher._argon2id, "verify", counted)
+
+    def of(self, work: Callable[..., object], *args: object) -> int:
+        """The runs `work(*args)` took."""
+        self.runs = 0
+        work(*args)
+        return self.runs
+
+
+WRONG_GUESSES = ["wrong harbour lig\uff48t", "the \ufb01rst \ufb02oor", "strange harbour light\u00b2"]
+
+
+@pytest.mark.parametrize("guess", WRONG_GUESSES)
+def test_a_wrong_guess_with_a_compatibility_character_costs_one_run_on_a_new_hash(
+    hasher: PasswordHasher, monkeypatch: pytest.MonkeyPatch, guess: str
+) -> None:
+    """Before, a wrong password whose NFC spelling differs from its NFKC one (a full-width letter, the
+    ligature fi, a superscript) was checked twice against every hash, an unknown email's dummy too: an
+    attacker doubled the Argon2 work of each allowed attempt at any account. A hash made now says it is of
+    the NFKC spelling, so only one run; a hash without the mark (made before) still gets the second."""
+    new = hasher.hash(PLAIN)
+    library = Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID)
+    before_the_mark = library.hash(unicodedata.normalize("NFC", FULL_WIDTH))
+    counted = CountedRuns(hasher, monkeypatch)
+    assert new.startswith(NFKC_MARK + "$argon2id$")
+    assert counted.of(hasher.check, new, guess) == 1
+    assert counted.of(hasher.check, None, guess) == 1  # an unknown email costs what a new one does
+    assert counted.of(hasher.check, before_the_mark, guess) == 2
+    assert counted.of(hasher.check, new, "wrong harbour light") == 1  # no such character: as before
+
+
+def test_a_hash_without_the_mark_verifies_as_before_and_is_marked_without_a_run(
+    hasher: PasswordHasher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hash made before the mark (of either spelling, here or by argon2-cffi elsewhere) still verifies
+    every spelling it did; once right, it is stored again with the mark and no Argon2 run, or hashed anew
+    when it was of the NFC spelling, and from then on checked once."""
+    library = Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID)
+    of_nfkc, of_nfc = library.hash(PLAIN), library.hash(FULL_WIDTH)
+    assert hasher.check(of_nfkc, FULL_WIDTH) is Verified.UNMARKED
+    assert hasher.check(of_nfc, FULL_WIDTH) is Verified.EARLIER_SPELLING
+    assert hasher.check(of_nfc, PLAIN) is Verified.NO  # as before: the NFC hash never knew the ASCII
+    counted = CountedRuns(hasher, monkeypatch)
+    assert counted.of(hasher.replacement, of_nfkc, PLAIN, Verified.UNMARKED) == 0
+    for stored, verified in [(of_nfkc, Verified.UNMARKED), (of_nfc, Verified.EARLIER_SPELLING)]:
+        replaced = hasher.replacement(stored, FULL_WIDTH, verified)
+        assert unmarked(replaced)[1]
+        assert hasher.check(replaced, FULL_WIDTH) is Verified.YES
+        assert hasher.check(replaced, PLAIN) is Verified.YES
+        assert counted.of(hasher.check, replaced, WRONG_GUESSES[0]) == 1
+    assert hasher.replacement(of_nfkc, PLAIN, Verified.UNMARKED) == NFKC_MARK + of_nfkc
+
+
+def test_a_marked_hash_with_old_parameters_is_hashed_anew() -> None:
+    """The mark is no parameter: a marked hash of older parameters wants a rehash as its bare string does,
+    and its replacement has the current ones."""
+    old = PasswordHasher(memory_kib=1024, time_cost=1)
+    current = PasswordHasher(memory_kib=2048, time_cost=1)
+    stored = old.hash(PLAIN)
+    assert not old.needs_rehash(stored) and current.needs_rehash(stored)
+    replaced = current.replacement(stored, PLAIN, Verified.UNMARKED)
+    assert not current.needs_rehash(replaced) and current.check(replaced, PLAIN) is Verified.YES
+    assert current.check(NFKC_MARK + "$argon2id$garbage", PLAIN) is Verified.NO

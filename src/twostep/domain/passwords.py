@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import enum
 import secrets
 import threading
 import unicodedata
@@ -21,6 +20,13 @@ from twostep.domain.argon2id import Argon2id
 from twostep.domain.errors import WeakPassword
 from twostep.domain.hash_queue import HashQueue
 from twostep.domain.password_patterns import ascii_digits, is_guessable
+from twostep.domain.password_spelling import (
+    Verified,
+    earlier_spelling,
+    marked,
+    normalise_password,
+    unmarked,
+)
 
 T = TypeVar("T")
 
@@ -138,20 +144,6 @@ def published_common_passwords() -> PublishedPasswords:
     return PublishedPasswords(text[start:].strip("\n"))
 
 
-def normalise_password(password: str) -> str:
-    """NFKC, as NIST SP 800-63B-4 (3.1.1.2) asks: the same password typed on another keyboard or input
-    method (full-width letters, the ligature fi as one character, a composed or decomposed accent) hashes
-    the same."""
-    return unicodedata.normalize("NFKC", password)
-
-
-def earlier_spelling(password: str, normalised: str) -> str | None:
-    """The NFC spelling hashes were made of before NFKC, when it differs from `normalised` (only for
-    compatibility characters: full-width forms, ligatures, superscripts); else None."""
-    composed = unicodedata.normalize("NFC", password)
-    return None if composed == normalised else composed
-
-
 def typed_length(password: str, normalised: str) -> int:
     """The characters a person typed, for the minimum: the code points of the composed (NFC) spelling,
     or of the NFKC one where that is shorter. NFKC makes one keystroke many (the ligature \ufdfa is 18
@@ -208,16 +200,6 @@ def current_shape(hasher: Argon2Hasher, example: str) -> tuple[str, int, int] | 
         return None
     head, salt, digest = example.rsplit("$", 2)
     return f"{head}$", len(salt), len(digest)
-
-
-class Verified(enum.Enum):
-    """What a password check found."""
-
-    NO = "no"
-    YES = "yes"
-    # The hash was made of the NFC spelling (before NFKC): each check of it costs two Argon2 runs until a
-    # sign-in stores a hash of the NFKC spelling in its place.
-    EARLIER_SPELLING = "earlier_spelling"
 
 
 class PasswordHasher:
@@ -278,26 +260,50 @@ class PasswordHasher:
             self._on_queue(waiting)
 
     def hash(self, password: str) -> str:
-        return self._run(self._argon2id.hash, normalise_password(password))
+        """A hash of the NFKC spelling, marked as such (see `password_spelling`)."""
+        return marked(self._run(self._argon2id.hash, normalise_password(password)))
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
         """True when `password` matches; with `stored_hash=None` it does the same work and fails."""
         return self.check(stored_hash, password) is not Verified.NO
 
     def check(self, stored_hash: str | None, password: str) -> Verified:
-        """`verify`, saying whether the hash was made of the spelling before NFKC (then it wants a rehash)."""
+        """`verify`, saying what a right password's hash wants (`Verified`). One Argon2 run, except for a
+        hash without the NFKC mark and a password whose NFC spelling differs: then a wrong one costs two.
+
+        That second run is bounded: only a hash made before the mark lacks it (every hash stored since,
+        at sign-up, change or reset, has it), and the first right sign-in of such an account stores it
+        marked (`replacement`), so only accounts not signed in since the upgrade pay it, a set that only
+        shrinks, each guess at them still counted as one attempt by the login limits. An unknown email
+        (`stored_hash=None`) costs one run, as a new account's hash does: else every guess at a made-up
+        email would cost two, for good. Such old accounts are therefore told from unknown emails by a
+        guess's timing; sign-up tells who has an account anyway (docs/security.md).
+        """
         if len(password) > MAX_LENGTH * 4:
             return Verified.NO
-        target = stored_hash if stored_hash is not None else self._dummy_hash
         normalised = normalise_password(password)
-        if self._matches(target, normalised):
-            return Verified.YES if stored_hash is not None else Verified.NO
+        if stored_hash is None:
+            self._matches(self._dummy_hash, normalised)
+            return Verified.NO
+        encoded, nfkc_only = unmarked(stored_hash)
+        if self._matches(encoded, normalised):
+            return Verified.YES if nfkc_only else Verified.UNMARKED
+        if nfkc_only:
+            return Verified.NO
         # A hash made before NFKC, of a password with compatibility characters, was made of its NFC
-        # spelling: it keeps verifying. Only such a password costs a second check, known email or not.
+        # spelling: it keeps verifying the password as typed then.
         earlier = earlier_spelling(password, normalised)
-        if earlier is not None and self._matches(target, earlier) and stored_hash is not None:
+        if earlier is not None and self._matches(encoded, earlier):
             return Verified.EARLIER_SPELLING
         return Verified.NO
+
+    def replacement(self, stored_hash: str, password: str, verified: Verified) -> str:
+        """What to store in place of `stored_hash` once `check` found `password` right as `verified`
+        (anything but YES, or `needs_rehash`): the same hash marked where only the mark is missing (no
+        Argon2 run), else a new hash of the NFKC spelling with the current parameters."""
+        if verified is Verified.UNMARKED and not self.needs_rehash(stored_hash):
+            return marked(stored_hash)
+        return self.hash(password)
 
     def _matches(self, target: str, normalised: str) -> bool:
         try:
@@ -307,7 +313,9 @@ class PasswordHasher:
 
     def needs_rehash(self, stored_hash: str) -> bool:
         """argon2-cffi's answer; a hash in the exact spelling of the current parameters (nearly every
-        sign-in's) is answered without parsing it (argon2-cffi's parse: ~30 k instructions a sign-in)."""
+        sign-in's) is answered without parsing it (argon2-cffi's parse: ~30 k instructions a sign-in).
+        The NFKC mark is no parameter: a hash is answered as argon2's string without it."""
+        stored_hash, _ = unmarked(stored_hash)
         if self._current_shape is not None:
             head, salt_chars, digest_chars = self._current_shape
             if stored_hash.startswith(head):

@@ -14,7 +14,8 @@ from twostep.domain.factors import Factor
 from twostep.domain.identity import E164, mask_phone, sign_in_email
 from twostep.domain.ids import new_uuid4
 from twostep.domain.models import NO_CONTEXT, RequestContext, User
-from twostep.domain.passwords import PasswordHasher, Verified
+from twostep.domain.password_spelling import Verified
+from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import ChallengeStore, UserStore
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
@@ -101,8 +102,9 @@ class PasswordStep:
         if verified is Verified.NO or user is None:
             self._audit.record("login_failed", ctx=ctx, email=email, user_id=user.id if user else None)
             raise InvalidCredentials()
-        # A hash of the spelling before NFKC is replaced too: else its every check costs two Argon2 runs.
-        rehash = verified is Verified.EARLIER_SPELLING or self._hasher.needs_rehash(user.password_hash)
+        # A hash of the spelling before NFKC, or one without the NFKC mark, is replaced too: else every
+        # check of it (a wrong guess's too) costs two Argon2 runs where the password has a full-width letter.
+        rehash = verified is not Verified.YES or self._hasher.needs_rehash(user.password_hash)
         factors: tuple[Factor, ...] | None = None
         if device_token is None and not rehash:
             factors = self._available(user, enrolled)
@@ -119,7 +121,7 @@ class PasswordStep:
         code_failures = self._limits.login_succeeded(attempt, user.id)
         if rehash:
             # Its sign-in's tag is the new hash's. Raises CredentialsChanged: changed since its check.
-            new_hash = self._hasher.hash(password)
+            new_hash = self._hasher.replacement(user.password_hash, password, verified)
             user = set_password_hash_unchanged(
                 self._users, user, new_hash, self._audit, ctx, event="login_failed"
             )
