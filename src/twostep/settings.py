@@ -277,7 +277,12 @@ class Settings(BaseSettings):
     until `twostep users unlock`."""
     reset_code_failures_per_day: int = Field(default=10, ge=1, le=1000)
     """Wrong password-reset codes per email typed (known or not) per UTC day, before that email's resets
-    answer 429 until the day ends; they never count toward the sign-in's wrong-code lock."""
+    answer 429 until the day ends; they never count toward the sign-in's wrong-code lock. A device the
+    account remembered has a budget of this size of its own, so its owner can reset when strangers spent it."""
+    reset_code_failures_per_client_day: int = Field(default=5, ge=1, le=1000)
+    """One client's (IP, IPv6 /64) share of an email's wrong reset codes per UTC day, so one stranger cannot
+    spend the whole `TWOSTEP_RESET_CODE_FAILURES_PER_DAY` and refuse the owner's reset (429
+    `reset_wrong_codes_client_day` for that client only)."""
 
     # --- second factors beyond SMS ---
     remember_device_days: int = Field(default=30, ge=0, le=400)

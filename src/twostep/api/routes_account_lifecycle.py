@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, BackgroundTasks, Response, status
+from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 
 from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep
+from twostep.api.device_cookie import device_token
 from twostep.api.responses import BEARER, BODY_ERRORS, errors
 from twostep.api.schemas import UserOut
 from twostep.api.schemas_account import (
@@ -45,9 +46,10 @@ def forgot(
 
 
 @router.post("/password/reset", status_code=status.HTTP_204_NO_CONTENT, responses=errors(*CODE_ERRORS))
-def reset(body: ResetRequest, container: ContainerDep, ctx: ContextDep) -> Response:
+def reset(body: ResetRequest, request: Request, container: ContainerDep, ctx: ContextDep) -> Response:
     """Set a new password with the code; every session of the account ends."""
-    container.recovery.reset(body.reset_id, body.code, body.new_password, ctx)
+    device = device_token(request, body.device_token)
+    container.recovery.reset(body.reset_id, body.code, body.new_password, ctx, device)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
