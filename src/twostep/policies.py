@@ -31,6 +31,8 @@ def limit_policy(settings: Settings) -> LimitPolicy:
         otp_account_failure_limit=settings.otp_account_failure_limit,
         reset_code_failures_per_day=settings.reset_code_failures_per_day,
         reset_code_failures_per_client_day=settings.reset_code_failures_per_client_day,
+        reset_requests_per_day=settings.reset_requests_per_day,
+        reset_requests_per_client_day=settings.reset_requests_per_client_day,
     )
 
 

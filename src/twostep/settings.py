@@ -283,6 +283,15 @@ class Settings(BaseSettings):
     """One client's (IP, IPv6 /64) share of an email's wrong reset codes per UTC day, so one stranger cannot
     spend the whole `TWOSTEP_RESET_CODE_FAILURES_PER_DAY` and refuse the owner's reset (429
     `reset_wrong_codes_client_day` for that client only)."""
+    reset_requests_per_day: int = Field(default=3, ge=1, le=1000)
+    """Password resets asked for per email typed (known or not) per UTC day, before `POST /password/forgot`
+    for it answers 429 `reset_requests_day` until the day ends. Each sends a code that counts against the
+    account's and the number's caps, which its sign-ins need too: keep it below `TWOSTEP_ACCOUNT_SMS_PER_DAY`
+    and `TWOSTEP_SMS_PER_NUMBER_10MIN`, so strangers asking for resets never spend the owner's sign-in codes. A
+    device the account remembered has a budget of this size of its own."""
+    reset_requests_per_client_day: int = Field(default=2, ge=1, le=1000)
+    """One client's (IP, IPv6 /64) share of an email's resets per UTC day (429 `reset_requests_client_day`
+    for that client only), so one stranger cannot spend the owner's resets of the day."""
 
     # --- second factors beyond SMS ---
     remember_device_days: int = Field(default=30, ge=0, le=400)

@@ -62,3 +62,19 @@ def test_a_check_given_back_frees_every_counter_it_took(storage: Storage) -> Non
     for _ in range(10):  # right codes: each check taken and given back, never spending a share
         limits.reset_attempt_not_wrong(limits.begin_reset_attempt(EMAIL, stranger))
     assert len(limits.begin_reset_attempt(EMAIL, stranger)) == 2
+
+
+def test_resets_asked_for_at_once_stop_at_the_shares_and_the_emails_cap(storage: Storage) -> None:
+    """The resets asked for an email: the same shares (a client's, the email's, the owner's devices')."""
+    clock = FixedClock()
+    policy = LimitPolicy(reset_requests_per_day=4, reset_requests_per_client_day=3)
+    limits = LimitsService(storage, policy, clock, AuditService(storage, clock))
+    clients = [RequestContext(ip="203.0.113.7"), RequestContext(ip="203.0.113.8")]
+    results = run_together(12, lambda i: limits.count_reset_request(EMAIL, clients[i % 2]))
+    assert sum(1 for r in results if r is None) == 4
+    assert {r.limit for r in results if isinstance(r, RateLimited)} <= {
+        "reset_requests_day",
+        "reset_requests_client_day",
+    }
+    own = run_together(6, lambda _: limits.count_reset_request(EMAIL, clients[0], from_owner_device=True))
+    assert refused_limits(own) == ["reset_requests_device_day"] * 2  # four of its own

@@ -196,3 +196,66 @@ def test_the_web_ui_s_device_cookie_keeps_the_owner_s_budget(make_container: Mak
         owner.headers["X-Twostep-Client"] = "web"
         done = reset_with_right_code(owner, container)
         assert done.status_code == 204, done.text
+
+
+REQUESTS = {"reset_requests_per_day": 3, "reset_requests_per_client_day": 2}  # the defaults
+
+
+def forgot_from(app: FastAPI, ip: str, email: str, count: int) -> list[tuple[int, str | None]]:
+    """`count` resets asked for `email` from `ip`; the answers' status and limit."""
+    with from_network(app, ip) as client:
+        answers = [client.post("/password/forgot", json={"email": email}) for _ in range(count)]
+    return [(a.status_code, a.json().get("limit")) for a in answers]
+
+
+def test_strangers_asking_for_resets_leave_the_owner_its_sign_in_codes(make_container: MakeContainer) -> None:
+    """Before, each reset asked for texted the account's number and counted against its texts of the day:
+    strangers who knew only the email asked for resets until `account_sms_day` was spent, and the owner's
+    sign-in answered 429 until the day ended. Now an email's resets have a budget below those caps, and
+    each client a share of it."""
+    container = make_container(account_sms_per_day=10, **REQUESTS)
+    app = create_app(container)
+    with from_network(app, "198.51.100.9") as owner:
+        register(owner)
+        sign_in(owner, container)
+        first = forgot_from(app, "203.0.113.7", KNOWN, 3)
+        assert first == [(202, None)] * 2 + [(429, "reset_requests_client_day")]
+        others = [forgot_from(app, f"203.0.113.{i}", KNOWN, 3) for i in (8, 9, 10)]
+        assert others[0] == [(202, None)] + [(429, "reset_requests_day")] * 2
+        assert others[1] == others[2] == [(429, "reset_requests_day")] * 3
+        assert "accessToken" in sign_in(owner, container)  # the owner's texts of the day are not spent
+
+
+def test_a_remembered_device_asks_for_a_reset_when_strangers_spent_the_email_s(
+    make_container: MakeContainer,
+) -> None:
+    container = make_container(**REQUESTS)
+    app = create_app(container)
+    with from_network(app, "198.51.100.9") as owner:
+        register(owner)
+        started = owner.post("/login", json={"email": KNOWN, "password": PASSWORD}).json()
+        verify = {"otp": latest_code(container), "rememberDevice": True}
+        device = owner.post(f"/otp/{started['otpId']}/verify", json=verify).json()["deviceToken"]
+        forgot_from(app, "203.0.113.7", KNOWN, 2)
+        forgot_from(app, "203.0.113.8", KNOWN, 1)
+        refused = owner.post("/password/forgot", json={"email": KNOWN})
+        assert_limited(refused, "reset_requests_day")
+        reset_id = owner.post("/password/forgot", json={"email": KNOWN, "deviceToken": device}).json()[
+            "resetId"
+        ]
+        body = {"resetId": reset_id, "code": latest_code(container), "newPassword": NEW_PASSWORD}
+        assert owner.post("/password/reset", json=body).status_code == 204
+
+
+def test_resets_asked_for_a_known_and_an_unknown_email_are_answered_alike(
+    make_container: MakeContainer,
+) -> None:
+    container = make_container(**REQUESTS)
+    app = create_app(container)
+    with from_network(app, "198.51.100.9") as owner:
+        register(owner)
+        sign_in(owner, container)
+    known = [forgot_from(app, f"203.0.113.{i}", KNOWN, 2) for i in (1, 2, 3)]
+    unknown = [forgot_from(app, f"203.0.113.{i}", UNKNOWN, 2) for i in (1, 2, 3)]
+    spent = [(429, "reset_requests_day")]
+    assert known == unknown == [[(202, None)] * 2, [(202, None), *spent], spent * 2]

@@ -34,13 +34,14 @@ CODE_ERRORS = (400, 401, 404, 409, 410, 429, 503, *BODY_ERRORS)
     responses=errors(400, 429, 503, *BODY_ERRORS),
 )
 def forgot(
-    body: ForgotRequest, tasks: BackgroundTasks, container: ContainerDep, ctx: ContextDep
+    body: ForgotRequest, request: Request, tasks: BackgroundTasks, container: ContainerDep, ctx: ContextDep
 ) -> ResetStartedOut:
     """Send a reset code to the verified phone (or email); the same answer for unknown emails.
 
     The code is sent after the answer, so the answer's timing does not depend on the account.
     """
-    started = container.recovery.forgot(body.email, body.channel, ctx)
+    device = device_token(request, body.device_token)
+    started = container.recovery.forgot(body.email, body.channel, ctx, device)
     tasks.add_task(started.deliver)
     return ResetStartedOut.of(started)
 

@@ -1,7 +1,7 @@
 """Password recovery: a code to the verified phone (or email), then a new password.
 
 `forgot` answers the same for every email, known or not: the same storage work on the request path
-(one read, one challenge written) and the same shape of answer; the code itself is sent by a deferred
+(one read, the email's reset budget counted, one challenge written) and the same shape of answer; the code itself is sent by a deferred
 step the edge runs after answering, so a provider's latency cannot tell a known email from an unknown.
 """
 
@@ -62,15 +62,26 @@ class PasswordRecoveryService:
         self._audit, self._clock, self._spec = audit, clock, spec
         self._password_policy, self._devices = password_policy, devices
 
-    def forgot(self, email: str, channel: Channel = "auto", ctx: RequestContext = NO_CONTEXT) -> ResetStarted:
-        """Start a reset; the same answer whether or not the account exists.
+    def forgot(
+        self,
+        email: str,
+        channel: Channel = "auto",
+        ctx: RequestContext = NO_CONTEXT,
+        device_token: str | None = None,
+    ) -> ResetStarted:
+        """Start a reset; the same answer whether or not the account exists. `device_token`: from a device
+        the account remembered, whose resets have a budget of their own.
 
         Raises:
-            InvalidInput: not an email address. RateLimited: the caller's IP rate.
+            InvalidInput: not an email address. RateLimited: the caller's IP rate, the email's resets of
+            the day (or the client's share of them, or its remembered devices' own).
         """
         self._limits.check_ip("login", ctx)
         address = normalise_email(email)
         user = self._users.find_user_by_email(address)
+        # Counted for the email typed, known or not: its code would spend the account's texts of the day.
+        owner_device = self._from_owner_device(device_token, user)
+        self._limits.count_reset_request(address, ctx, from_owner_device=owner_device)
         reset_id = str(uuid.uuid4())
         # Written for unknown emails too, and before the real code is sent: reset answers alike for both.
         placeholder = code_placeholder(
