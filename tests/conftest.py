@@ -39,6 +39,10 @@ def settings_for_tests(tmp_path: Path, **overrides: Any) -> Settings:
         "ip_sms_per_hour": 100_000,
         "account_sms_per_day": 100_000,
         "fraud_guard": False,
+        # Resets asked for per email (a stranger's cannot spend its owner's texts) likewise: suites ask for
+        # many resets of one email from one client; tests/limits/test_reset_budget.py turns them on.
+        "reset_requests_per_day": 1000,
+        "reset_requests_per_client_day": 1000,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -395,6 +395,7 @@ def _wire(
             clock=clock,
             spec=account_spec,
             password_policy=new_passwords,
+            devices=devices,
         ),
         changes=AccountChangeService(
             users=storage,

@@ -30,6 +30,9 @@ def limit_policy(settings: Settings) -> LimitPolicy:
         ip_verify_create_per_hour=settings.ip_verify_create_per_hour,
         otp_account_failure_limit=settings.otp_account_failure_limit,
         reset_code_failures_per_day=settings.reset_code_failures_per_day,
+        reset_code_failures_per_client_day=settings.reset_code_failures_per_client_day,
+        reset_requests_per_day=settings.reset_requests_per_day,
+        reset_requests_per_client_day=settings.reset_requests_per_client_day,
     )
 
 

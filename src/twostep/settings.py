@@ -279,7 +279,21 @@ class Settings(BaseSettings):
     until `twostep users unlock`."""
     reset_code_failures_per_day: int = Field(default=10, ge=1, le=1000)
     """Wrong password-reset codes per email typed (known or not) per UTC day, before that email's resets
-    answer 429 until the day ends; they never count toward the sign-in's wrong-code lock."""
+    answer 429 until the day ends; they never count toward the sign-in's wrong-code lock. A device the
+    account remembered has a budget of this size of its own, so its owner can reset when strangers spent it."""
+    reset_code_failures_per_client_day: int = Field(default=5, ge=1, le=1000)
+    """One client's (IP, IPv6 /64) share of an email's wrong reset codes per UTC day, so one stranger cannot
+    spend the whole `TWOSTEP_RESET_CODE_FAILURES_PER_DAY` and refuse the owner's reset (429
+    `reset_wrong_codes_client_day` for that client only)."""
+    reset_requests_per_day: int = Field(default=3, ge=1, le=1000)
+    """Password resets asked for per email typed (known or not) per UTC day, before `POST /password/forgot`
+    for it answers 429 `reset_requests_day` until the day ends. Each sends a code that counts against the
+    account's and the number's caps, which its sign-ins need too: keep it below `TWOSTEP_ACCOUNT_SMS_PER_DAY`
+    and `TWOSTEP_SMS_PER_NUMBER_10MIN`, so strangers asking for resets never spend the owner's sign-in codes. A
+    device the account remembered has a budget of this size of its own."""
+    reset_requests_per_client_day: int = Field(default=2, ge=1, le=1000)
+    """One client's (IP, IPv6 /64) share of an email's resets per UTC day (429 `reset_requests_client_day`
+    for that client only), so one stranger cannot spend the owner's resets of the day."""
 
     # --- second factors beyond SMS ---
     remember_device_days: int = Field(default=30, ge=0, le=400)

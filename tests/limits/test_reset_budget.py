@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD, latest_code, register, sign_in
 from tests.limits.helpers import assert_limited, run_together
 from twostep.api.app import create_app
+from twostep.api.device_cookie import DEVICE_COOKIE
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import RateLimited, WrongCode
@@ -25,15 +28,17 @@ KNOWN, UNKNOWN = "test@example.com", "nobody@example.com"
 NEW_PASSWORD = "a brand new passphrase here"
 
 
-def wrong_resets(client: TestClient, email: str, count: int) -> list[tuple[int, str | None]]:
-    """`count` wrong codes for `email`'s resets, a new reset each five; the answers' status and limit."""
+def wrong_resets(client: TestClient, email: str, count: int, **extra: str) -> list[tuple[int, str | None]]:
+    """`count` wrong codes for `email`'s resets, a new reset each five; the answers' status and limit.
+    `extra`: more of the reset's body (its `deviceToken`)."""
     answers = []
     reset_id = ""
     for i in range(count):
         if i % 5 == 0:
             reset_id = client.post("/password/forgot", json={"email": email}).json()["resetId"]
         answer = client.post(
-            "/password/reset", json={"resetId": reset_id, "code": "000000", "newPassword": NEW_PASSWORD}
+            "/password/reset",
+            json={"resetId": reset_id, "code": "000000", "newPassword": NEW_PASSWORD, **extra},
         )
         answers.append((answer.status_code, answer.json().get("limit")))
     return answers
@@ -41,7 +46,12 @@ def wrong_resets(client: TestClient, email: str, count: int) -> list[tuple[int, 
 
 @pytest.mark.parametrize("storage", ["memory", "sqlite"])
 def test_wrong_reset_codes_never_lock_the_owners_sign_in(make_container: MakeContainer, storage: str) -> None:
-    container = make_container(storage=storage, otp_account_failure_limit=3, reset_code_failures_per_day=8)
+    container = make_container(
+        storage=storage,
+        otp_account_failure_limit=3,
+        reset_code_failures_per_day=8,
+        reset_code_failures_per_client_day=8,
+    )
     with TestClient(create_app(container)) as client:
         register(client)
         sign_in(client, container)  # proves the phone: resets are texted to it
@@ -58,7 +68,7 @@ def test_wrong_reset_codes_never_lock_the_owners_sign_in(make_container: MakeCon
 def test_known_and_unknown_emails_spend_and_get_back_their_budget_alike(
     make_container: MakeContainer, clock: FixedClock
 ) -> None:
-    container = make_container(reset_code_failures_per_day=4)
+    container = make_container(reset_code_failures_per_day=4, reset_code_failures_per_client_day=4)
     with TestClient(create_app(container)) as client:
         register(client)
         sign_in(client, container)
@@ -121,3 +131,131 @@ def test_a_completed_reset_lifts_the_second_step_lock(make_container: MakeContai
         assert client.post("/password/reset", json=body).status_code == 204
         started = client.post("/login", json={"email": KNOWN, "password": NEW_PASSWORD})
         assert started.status_code == 200, started.text
+
+
+def from_network(app: FastAPI, ip: str) -> TestClient:
+    """A client of `app` whose requests come from `ip`."""
+    return TestClient(app, client=(ip, 50000))
+
+
+def reset_with_right_code(client: TestClient, container: Container, **extra: str) -> httpx.Response:
+    """A new reset of KNOWN and its texted code, with `extra` in the body (a `deviceToken`)."""
+    reset_id = client.post("/password/forgot", json={"email": KNOWN}).json()["resetId"]
+    body = {"resetId": reset_id, "code": latest_code(container), "newPassword": NEW_PASSWORD, **extra}
+    return client.post("/password/reset", json=body)
+
+
+def test_a_stranger_spending_their_share_leaves_the_owner_a_reset(make_container: MakeContainer) -> None:
+    """Before, the stranger's ten wrong codes (the default budget) spent the email's whole day: the owner's
+    reset, from another network and with the right code, answered 429 reset_wrong_codes_day."""
+    container = make_container()  # the defaults: 10 a day per email, 5 per client
+    app = create_app(container)
+    with from_network(app, "198.51.100.9") as owner, from_network(app, "203.0.113.7") as stranger:
+        register(owner)
+        sign_in(owner, container)
+        answers = wrong_resets(stranger, KNOWN, 10)
+        assert answers == [(401, None)] * 5 + [(429, "reset_wrong_codes_client_day")] * 5
+        done = reset_with_right_code(owner, container)
+        assert done.status_code == 204, done.text
+
+
+def test_strangers_on_many_networks_leave_a_remembered_device_its_reset(
+    make_container: MakeContainer,
+) -> None:
+    """Before, strangers spending the email's cap refused every reset of the day, its owner's too; now a
+    device the account remembered spends a budget of its own (its own wrong codes stop at it)."""
+    container = make_container(reset_code_failures_per_day=4, reset_code_failures_per_client_day=2)
+    app = create_app(container)
+    with from_network(app, "198.51.100.9") as owner:
+        register(owner)
+        started = owner.post("/login", json={"email": KNOWN, "password": PASSWORD}).json()
+        verify = {"otp": latest_code(container), "rememberDevice": True}
+        device = owner.post(f"/otp/{started['otpId']}/verify", json=verify).json()["deviceToken"]
+        for ip in ("203.0.113.7", "203.0.113.8", "203.0.113.9"):
+            with from_network(app, ip) as stranger:
+                wrong_resets(stranger, KNOWN, 2)
+        assert_limited(reset_with_right_code(owner, container), "reset_wrong_codes_day")
+        forged = reset_with_right_code(owner, container, deviceToken="rd_" + "x" * 43)
+        assert_limited(forged, "reset_wrong_codes_day")  # a token no account remembered: no budget of its own
+        answers = wrong_resets(owner, KNOWN, 5, deviceToken=device)
+        assert answers == [(401, None)] * 4 + [(429, "reset_wrong_codes_device_day")]
+
+
+def test_the_web_ui_s_device_cookie_keeps_the_owner_s_budget(make_container: MakeContainer) -> None:
+    """The web UI sends no deviceToken: its remembered device is the HttpOnly cookie."""
+    container = make_container(reset_code_failures_per_day=2, reset_code_failures_per_client_day=2)
+    app = create_app(container)
+    with from_network(app, "198.51.100.9") as owner:
+        register(owner)
+        started = owner.post("/login", json={"email": KNOWN, "password": PASSWORD}).json()
+        verify = {"otp": latest_code(container), "rememberDevice": True}
+        device = owner.post(f"/otp/{started['otpId']}/verify", json=verify).json()["deviceToken"]
+        with from_network(app, "203.0.113.7") as stranger:
+            assert wrong_resets(stranger, KNOWN, 3)[-1] == (429, "reset_wrong_codes_day")
+        owner.cookies.set(DEVICE_COOKIE, device)
+        owner.headers["X-Twostep-Client"] = "web"
+        done = reset_with_right_code(owner, container)
+        assert done.status_code == 204, done.text
+
+
+REQUESTS = {"reset_requests_per_day": 3, "reset_requests_per_client_day": 2}  # the defaults
+
+
+def forgot_from(app: FastAPI, ip: str, email: str, count: int) -> list[tuple[int, str | None]]:
+    """`count` resets asked for `email` from `ip`; the answers' status and limit."""
+    with from_network(app, ip) as client:
+        answers = [client.post("/password/forgot", json={"email": email}) for _ in range(count)]
+    return [(a.status_code, a.json().get("limit")) for a in answers]
+
+
+def test_strangers_asking_for_resets_leave_the_owner_its_sign_in_codes(make_container: MakeContainer) -> None:
+    """Before, each reset asked for texted the account's number and counted against its texts of the day:
+    strangers who knew only the email asked for resets until `account_sms_day` was spent, and the owner's
+    sign-in answered 429 until the day ended. Now an email's resets have a budget below those caps, and
+    each client a share of it."""
+    container = make_container(account_sms_per_day=10, **REQUESTS)
+    app = create_app(container)
+    with from_network(app, "198.51.100.9") as owner:
+        register(owner)
+        sign_in(owner, container)
+        first = forgot_from(app, "203.0.113.7", KNOWN, 3)
+        assert first == [(202, None)] * 2 + [(429, "reset_requests_client_day")]
+        others = [forgot_from(app, f"203.0.113.{i}", KNOWN, 3) for i in (8, 9, 10)]
+        assert others[0] == [(202, None)] + [(429, "reset_requests_day")] * 2
+        assert others[1] == others[2] == [(429, "reset_requests_day")] * 3
+        assert "accessToken" in sign_in(owner, container)  # the owner's texts of the day are not spent
+
+
+def test_a_remembered_device_asks_for_a_reset_when_strangers_spent_the_email_s(
+    make_container: MakeContainer,
+) -> None:
+    container = make_container(**REQUESTS)
+    app = create_app(container)
+    with from_network(app, "198.51.100.9") as owner:
+        register(owner)
+        started = owner.post("/login", json={"email": KNOWN, "password": PASSWORD}).json()
+        verify = {"otp": latest_code(container), "rememberDevice": True}
+        device = owner.post(f"/otp/{started['otpId']}/verify", json=verify).json()["deviceToken"]
+        forgot_from(app, "203.0.113.7", KNOWN, 2)
+        forgot_from(app, "203.0.113.8", KNOWN, 1)
+        refused = owner.post("/password/forgot", json={"email": KNOWN})
+        assert_limited(refused, "reset_requests_day")
+        reset_id = owner.post("/password/forgot", json={"email": KNOWN, "deviceToken": device}).json()[
+            "resetId"
+        ]
+        body = {"resetId": reset_id, "code": latest_code(container), "newPassword": NEW_PASSWORD}
+        assert owner.post("/password/reset", json=body).status_code == 204
+
+
+def test_resets_asked_for_a_known_and_an_unknown_email_are_answered_alike(
+    make_container: MakeContainer,
+) -> None:
+    container = make_container(**REQUESTS)
+    app = create_app(container)
+    with from_network(app, "198.51.100.9") as owner:
+        register(owner)
+        sign_in(owner, container)
+    known = [forgot_from(app, f"203.0.113.{i}", KNOWN, 2) for i in (1, 2, 3)]
+    unknown = [forgot_from(app, f"203.0.113.{i}", UNKNOWN, 2) for i in (1, 2, 3)]
+    spent = [(429, "reset_requests_day")]
+    assert known == unknown == [[(202, None)] * 2, [(202, None), *spent], spent * 2]

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -237,3 +238,44 @@ def test_verification_api_refuses_a_disallowed_country_with_422(
         ok = client.post("/", json={"auth_id": "order-2", "recipient": "+4915112345600"})
         assert ok.status_code == 200, ok.text
     assert outbox_count(container) == 1
+
+
+def verification_refused(response: httpx.Response) -> tuple[str, str]:
+    """A verification API 429 (Flowroute's shape): the limit its RateLimit-Policy names, and Retry-After."""
+    assert response.status_code == 429, response.text
+    assert response.json()["reason"] == "RateLimited"
+    return response.headers["ratelimit-policy"].split(";")[0].strip('"'), response.headers["retry-after"]
+
+
+def test_a_number_s_cooldown_tells_no_other_caller_when_it_was_texted(
+    make_container: MakeContainer, clock: FixedClock
+) -> None:
+    """Before, the cooldown was one counter per number: a stranger's verification for the owner's number
+    12 s after the owner signed in answered 429 resend_cooldown with Retry-After 18, telling them a code
+    had gone to it, and when. Now each caller has its own cooldown; the number's caps stay shared."""
+    container = make_container(resend_cooldown_seconds=30, sms_per_number_10min=3)
+    app = create_app(container)
+    owner, prober = (
+        TestClient(app, client=("198.51.100.9", 5000)),
+        TestClient(app, client=("203.0.113.7", 5000)),
+    )
+    with owner, prober:
+        register(owner)
+        clock.advance(60)
+        signing_in = owner.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+        assert signing_in.status_code == 200, signing_in.text
+        clock.advance(12)
+        probe = prober.post("/verifications", json={"auth_id": "probe-1", "recipient": PHONE})
+        assert probe.status_code == 200, probe.text  # the same answer as for a number nobody texted
+        again = prober.post("/verifications", json={"auth_id": "probe-1", "recipient": PHONE})
+        assert verification_refused(again) == ("resend_cooldown", "30")  # its own asking again is paced
+        resend = owner.post(f"/otp/{signing_in.json()['otpId']}/resend")
+        assert_limited(resend, "resend_cooldown", 18)  # and the owner's, by the owner's own text only
+        clock.advance(30)
+        assert (
+            prober.post("/verifications", json={"auth_id": "probe-2", "recipient": PHONE}).status_code == 200
+        )
+        with TestClient(app, client=("192.0.2.1", 5000)) as third:
+            capped = third.post("/verifications", json={"auth_id": "probe-3", "recipient": PHONE})
+            assert verification_refused(capped)[0] == "sms_per_number_10min"  # shared by every caller
+    assert outbox_count(container, PHONE) == 3

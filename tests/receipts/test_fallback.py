@@ -288,3 +288,40 @@ def test_a_storage_failure_reading_the_account_language_leaves_the_fallback_for_
     assert messages(app, "voice") == []  # not decided: the account could not be read
     # ...and the once-per-code fallback is still unspent, so a later failure of this code may use it.
     assert app.storage.get_counter(f"fallback:{otp_id}", app.clock.now()) is None
+
+
+def test_a_fallback_not_delivered_either_keeps_the_attempts_made(
+    make_container: Callable[..., Container],
+) -> None:
+    """Before, the fallback's new code, stored unusable until sent, stayed so when its WhatsApp message
+    failed too: the verification looked over, and the next create for its auth_id started a whole budget
+    of attempts again (a caller resets the number's budget by causing failed deliveries). Now the previous
+    code is put back, with the attempts made on it."""
+    from tests.sms.conftest import CREDENTIALS
+    from tests.sms.provider_server import ProviderServer, Reply
+
+    twilio = ProviderServer(default=Reply.json(500, {"message": "down"})).start()
+    try:
+        app = make_container(
+            storage="sqlite",
+            fallback_channels=["whatsapp"],
+            channel_providers=["whatsapp:twilio"],
+            twilio_base_url=twilio.url,
+            twilio_whatsapp_from="+14155238886",
+            sms_timeout_seconds=2,
+            **CREDENTIALS,
+        )
+        app.verification.create("fb-down", PHONE, retries=3)
+        texted = code_of(messages(app, "sms")[-1])
+        for _ in range(2):
+            with pytest.raises(WrongCode):
+                app.verification.check("fb-down", "000000" if texted != "000000" else "111111")
+        assert fail_latest(app, "fb-down") == "recorded"
+        assert len(twilio.requests) >= 1  # the WhatsApp message was tried, and failed
+        events = [e.detail for e in app.audit.tail() if e.event == "code_fallback"]
+        assert [e["outcome"] for e in events] == ["refused"]
+        again = app.verification.create("fb-down", PHONE, retries=3)
+        assert again.attempts_left == 1  # the two wrong codes made still count
+        assert app.verification.check("fb-down", code_of(messages(app, "sms")[-1])).auth_id == "fb-down"
+    finally:
+        twilio.stop()

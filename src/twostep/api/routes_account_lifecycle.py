@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, BackgroundTasks, Response, status
+from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 
 from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.deps import ClaimsDep, ContainerDep, ContextDep
+from twostep.api.device_cookie import device_token
 from twostep.api.responses import BEARER, BODY_ERRORS, errors
 from twostep.api.schemas import UserOut
 from twostep.api.schemas_account import (
@@ -33,21 +34,23 @@ CODE_ERRORS = (400, 401, 404, 409, 410, 429, 503, *BODY_ERRORS)
     responses=errors(400, 429, 503, *BODY_ERRORS),
 )
 def forgot(
-    body: ForgotRequest, tasks: BackgroundTasks, container: ContainerDep, ctx: ContextDep
+    body: ForgotRequest, request: Request, tasks: BackgroundTasks, container: ContainerDep, ctx: ContextDep
 ) -> ResetStartedOut:
     """Send a reset code to the verified phone (or email); the same answer for unknown emails.
 
     The code is sent after the answer, so the answer's timing does not depend on the account.
     """
-    started = container.recovery.forgot(body.email, body.channel, ctx)
+    device = device_token(request, body.device_token)
+    started = container.recovery.forgot(body.email, body.channel, ctx, device)
     tasks.add_task(started.deliver)
     return ResetStartedOut.of(started)
 
 
 @router.post("/password/reset", status_code=status.HTTP_204_NO_CONTENT, responses=errors(*CODE_ERRORS))
-def reset(body: ResetRequest, container: ContainerDep, ctx: ContextDep) -> Response:
+def reset(body: ResetRequest, request: Request, container: ContainerDep, ctx: ContextDep) -> Response:
     """Set a new password with the code; every session of the account ends."""
-    container.recovery.reset(body.reset_id, body.code, body.new_password, ctx)
+    device = device_token(request, body.device_token)
+    container.recovery.reset(body.reset_id, body.code, body.new_password, ctx, device)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -24,12 +24,26 @@ class ForgotRequest(StrictBody):
     channel: Literal["auto", "sms", "email"] = Field(
         default="auto", description="`auto`: the verified phone, else the verified email."
     )
+    device_token: str | None = Field(
+        default=None,
+        alias="deviceToken",
+        max_length=128,
+        description="From an earlier `rememberDevice` on this device: its resets have a budget of their "
+        "own, not the email's (the web UI sends its device cookie instead).",
+    )
 
 
 class ResetRequest(StrictBody):
     reset_id: Id = Field(alias="resetId")
     code: Code
     new_password: NewPassword = Field(alias="newPassword")
+    device_token: str | None = Field(
+        default=None,
+        alias="deviceToken",
+        max_length=128,
+        description="From an earlier `rememberDevice` on this device: its wrong codes spend a budget of "
+        "their own, not the email's (the web UI sends its device cookie instead).",
+    )
 
 
 class PasswordChangeRequest(StrictBody):

@@ -98,6 +98,7 @@ class ChallengeService:
         self.resend_after = self._issuing.resend_after
         self.issue = self._issuing.issue
         self.replace = self._issuing.replace
+        self.put_back = self._issuing.put_back
         self.open_unsent = self._issuing.open_unsent
         self.wants_preference = messages.wants_preference
         self.letters = self._letters.texts  # the texts of emails and account notices

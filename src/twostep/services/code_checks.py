@@ -179,18 +179,25 @@ class CodeChecks:
         return checked
 
     def check_reset(
-        self, challenge: Challenge, raw_code: object, email: str, ctx: RequestContext
+        self,
+        challenge: Challenge,
+        raw_code: object,
+        email: str,
+        ctx: RequestContext,
+        *,
+        from_owner_device: bool = False,
     ) -> Challenge:
         """`check` for a password reset's code, or an address claim's (`challenge` as read, of either
         purpose): every comparison counts against the reset budget of `email`, the address the reset or
         claim was requested for (`LimitsService.begin_reset_attempt`), never the account's sign-in budget:
         neither needs a password, so a stranger's wrong codes there must not lock the owner's sign-in,
-        nor answer differently for an email that has an account.
+        nor answer differently for an email that has an account. `from_owner_device`: the request came
+        from a device the account remembered, which spends a budget of its own.
 
         Raises:
             ChallengeNotFound, ChallengeGone (410 family), WrongCode, RateLimited, InvalidInput.
         """
-        held = self._limits.begin_reset_attempt(email, ctx)
+        held = self._limits.begin_reset_attempt(email, ctx, from_owner_device=from_owner_device)
         try:
             checked = self.check(challenge.id, raw_code, challenge.purpose, ctx, read=challenge)
         except WrongCode:

@@ -4,6 +4,7 @@ is sent, and usable only once its message went out (SPEC section 3)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -13,6 +14,7 @@ from twostep.domain.errors import (
     ChallengeUsed,
     ChannelNotConfigured,
     CodeBound,
+    StorageUnavailable,
 )
 from twostep.domain.identity import E164
 from twostep.domain.models import NO_CONTEXT, Challenge, ChallengePurpose, RequestContext
@@ -28,6 +30,8 @@ from twostep.services.code_spec import CodeSpec
 from twostep.services.counting import Alongside
 from twostep.services.limits import LimitsService
 from twostep.services.test_numbers import FixedCodeNumbers
+
+logger = logging.getLogger("twostep.codes")
 
 
 def _sent_for(spec: CodeSpec, ctx: RequestContext) -> SentFor:
@@ -178,6 +182,31 @@ class CodeIssuing:
         sent = self._sending.deliver(replaced, message, ctx)
         self._sending.record_sent(replaced, sent, _sent_for(spec, ctx))
         return self._sending.arm(replaced, self._sending.sent_event(replaced, sent, ctx))
+
+    def put_back(self, previous: Challenge) -> None:
+        """After a failed `replace` of `previous` (as read before it), the previous code as it was, with
+        the attempts and sends made meanwhile; never raises (a storage failure is logged).
+
+        `replace` stores the new code unusable (expired) before sending it; left so, the challenge would
+        look over, and a verification's next create would start one with a whole budget: every failed
+        text (a resend's, or an automatic fallback's) would give a caller a fresh set of guesses and
+        sends. While the new code is unusable no attempt counts, so the attempts read now are all there are.
+        """
+        try:
+            current = self._store.get_challenge(previous.id)
+            if current is None or current.consumed_at is not None or current.code_hmac == previous.code_hmac:
+                return  # used meanwhile, or refused before the new code was stored: nothing to put back
+            if current.expires_at > self._clock.now():
+                return  # armed: another code (an automatic fallback's, a resend's) went out meanwhile
+            restored = replace(
+                current,
+                code_hmac=previous.code_hmac,
+                expires_at=previous.expires_at,
+                channel=previous.channel,
+            )
+            self._store.put_challenge(restored)
+        except StorageUnavailable:  # the caller has the first failure; the code stays unusable
+            logger.warning("previous code not put back: storage unavailable")
 
     def _issue_named(
         self,

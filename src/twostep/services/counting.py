@@ -41,6 +41,20 @@ MESSAGES = {
         "administrator unlocks it."
     ),
     "reset_wrong_codes_day": "Too many wrong reset codes for this email today; try again tomorrow.",
+    "reset_wrong_codes_client_day": (
+        "Too many wrong reset codes for this email from this network today; try again tomorrow."
+    ),
+    "reset_wrong_codes_device_day": (
+        "Too many wrong reset codes for this email from its remembered devices today; try again tomorrow."
+    ),
+    "reset_requests_day": "Too many password resets were asked for this email today; try again tomorrow.",
+    "reset_requests_client_day": (
+        "Too many password resets were asked for this email from this network today; try again tomorrow."
+    ),
+    "reset_requests_device_day": (
+        "Too many password resets were asked for this email from its remembered devices today; try again "
+        "tomorrow."
+    ),
     "resend_cooldown": "A code was just sent to this number; wait before asking for another.",
     "sms_per_number_10min": "Too many codes sent to this number in the last minutes; try again later.",
     "sms_per_number_day": "Too many codes sent to this number today; try again later.",

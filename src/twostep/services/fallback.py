@@ -114,6 +114,9 @@ class ChannelFallback:
         try:
             self._codes.replace(challenge, spec, ctx, cooldown=False)
         except TwoStepError as exc:  # refused (caps, fraud guard, budget) or not delivered either
+            # Not delivered either: the new code was stored unusable, and left so the challenge looked
+            # over, so a verification's next create started a whole new budget of attempts and sends.
+            self._codes.put_back(challenge)
             self._refused(delivery, challenge, channel, exc)
             return
         logger.info("fallback sent", extra={"channel": channel, "failed_channel": delivery.channel})

@@ -85,6 +85,7 @@ class LimitsService:
         self.code_success_counts = codes.code_success_counts
         self.begin_reset_attempt = resets.begin_reset_attempt
         self.reset_attempt_not_wrong = resets.reset_attempt_not_wrong
+        self.count_reset_request = resets.count_reset_request
         self.check_destination = sending.check_destination
         self.reserve_sms = sending.reserve_sms
         self.reserve_notice = sending.reserve_notice

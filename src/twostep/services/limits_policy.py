@@ -27,6 +27,9 @@ class LimitPolicy:
     ip_verify_create_per_hour: int = 60
     otp_account_failure_limit: int = 100
     reset_code_failures_per_day: int = 10
+    reset_code_failures_per_client_day: int = 5
+    reset_requests_per_day: int = 3
+    reset_requests_per_client_day: int = 2
 
 
 @functools.lru_cache(maxsize=4096)  # parsed several times per sign-in (each per-IP counter and the audit)

@@ -1,7 +1,7 @@
 """Password recovery: a code to the verified phone (or email), then a new password.
 
 `forgot` answers the same for every email, known or not: the same storage work on the request path
-(one read, one challenge written) and the same shape of answer; the code itself is sent by a deferred
+(one read, the email's reset budget counted, one challenge written) and the same shape of answer; the code itself is sent by a deferred
 step the edge runs after answering, so a provider's latency cannot tell a known email from an unknown.
 """
 
@@ -24,6 +24,7 @@ from twostep.domain.ports import ChallengeStore, UserStore
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.code_placeholders import code_placeholder
+from twostep.services.devices import DeviceService
 from twostep.services.limits import LimitsService
 from twostep.services.session_ending import SessionEnder
 from twostep.services.unchanged_credentials import refuse_if_changed, set_password_hash_unchanged
@@ -53,21 +54,34 @@ class PasswordRecoveryService:
         clock: Clock,
         spec: CodeSpec,
         password_policy: PasswordPolicy,
+        devices: DeviceService | None = None,
     ) -> None:
+        """`devices`: the remembered devices, whose owner's reset spends a budget of its own (None: none)."""
         self._users, self._challenges, self._codes, self._code_hasher = users, challenges, codes, code_hasher
         self._hasher, self._limits, self._sessions = hasher, limits, sessions
         self._audit, self._clock, self._spec = audit, clock, spec
-        self._password_policy = password_policy
+        self._password_policy, self._devices = password_policy, devices
 
-    def forgot(self, email: str, channel: Channel = "auto", ctx: RequestContext = NO_CONTEXT) -> ResetStarted:
-        """Start a reset; the same answer whether or not the account exists.
+    def forgot(
+        self,
+        email: str,
+        channel: Channel = "auto",
+        ctx: RequestContext = NO_CONTEXT,
+        device_token: str | None = None,
+    ) -> ResetStarted:
+        """Start a reset; the same answer whether or not the account exists. `device_token`: from a device
+        the account remembered, whose resets have a budget of their own.
 
         Raises:
-            InvalidInput: not an email address. RateLimited: the caller's IP rate.
+            InvalidInput: not an email address. RateLimited: the caller's IP rate, the email's resets of
+            the day (or the client's share of them, or its remembered devices' own).
         """
         self._limits.check_ip("login", ctx)
         address = normalise_email(email)
         user = self._users.find_user_by_email(address)
+        # Counted for the email typed, known or not: its code would spend the account's texts of the day.
+        owner_device = self._from_owner_device(device_token, user)
+        self._limits.count_reset_request(address, ctx, from_owner_device=owner_device)
         reset_id = str(uuid.uuid4())
         # Written for unknown emails too, and before the real code is sent: reset answers alike for both.
         placeholder = code_placeholder(
@@ -118,8 +132,16 @@ class PasswordRecoveryService:
                 "code_delivery_failed", ctx=ctx, user_id=user.id, purpose="reset", reason=exc.code
             )
 
-    def reset(self, reset_id: str, code: object, new_password: str, ctx: RequestContext = NO_CONTEXT) -> None:
-        """Set a new password with the code, and end every session of the account.
+    def reset(
+        self,
+        reset_id: str,
+        code: object,
+        new_password: str,
+        ctx: RequestContext = NO_CONTEXT,
+        device_token: str | None = None,
+    ) -> None:
+        """Set a new password with the code, and end every session of the account. `device_token`: from a
+        device the account remembered; its wrong codes spend the owner's own budget, not the email's.
 
         Raises:
             WeakPassword / InvalidInput, ChallengeNotFound, ChallengeGone (410 family; CredentialsChanged: the
@@ -139,7 +161,8 @@ class PasswordRecoveryService:
         self._password_policy.check(new_password, email=email)
         # The email typed spends its own reset budget, never the account's sign-in one: the same for an
         # unknown email's placeholder as for a known one's code, and no lock on the owner's sign-in.
-        self._codes.check_reset(challenge, code, email, ctx)
+        owner_device = self._from_owner_device(device_token, user)
+        self._codes.check_reset(challenge, code, email, ctx, from_owner_device=owner_device)
         if user is None:  # an unknown email's placeholder: its code cannot be known, so never here
             raise ChallengeNotFound()
         # Only after the right code: before it, the answer would tell a guesser that the account changed.
@@ -153,6 +176,13 @@ class PasswordRecoveryService:
         self._limits.reset_code_failures(user.id)
         self._audit.record("password_reset", ctx=ctx, user_id=user.id)
         self._sessions.end_all(user.id, ctx=ctx, reason="password_reset")
+
+    def _from_owner_device(self, device_token: str | None, user: User | None) -> bool:
+        """Whether `device_token` is one of the account's remembered devices. A token is looked up for an
+        unknown email too (under no account, so never its owner's): the same storage work for both."""
+        if self._devices is None or not device_token:
+            return False
+        return self._devices.recognises(device_token, user.id if user else "")
 
 
 def requested_email(challenge: Challenge, account: User | None) -> str:

@@ -16,6 +16,11 @@ the destination, the fraud guard's block, the account's daily notices, the hourl
 the money budgets. It leaves the number's code caps and cooldown alone (a notice must not use up the
 codes its owner may need next) and is not a send for the fraud guard (it carries no code, so it could
 never convert and would count against its prefix).
+
+The resend cooldown paces one caller asking again: it is kept per number *and* caller (the account a code
+is for, else the API key's tenant, else the client IP). Kept per number alone, its 429 told anyone who
+texted a number (a verification for a stranger's number) that someone else had, and to the second when
+(`Retry-After`: a sign-in 12 s ago answered 18). The number's caps stay shared by every caller.
 """
 
 from __future__ import annotations
@@ -80,7 +85,7 @@ class SmsAdmission:
             alongside.settle()  # settled before the destination is refused, as if it came first
             alongside = None
         self.check_destination(request.phone, ctx)
-        number, budget = self._number_asks(request.phone, request.cooldown)
+        number, budget = self._number_asks(request.phone, cooldown_scope(request, ctx), request.cooldown)
         asks = [
             *self._caller_asks(request, ctx),
             *number,
@@ -151,9 +156,9 @@ class SmsAdmission:
             )
         return asks
 
-    def _number_asks(self, phone: str, cooldown: bool = True) -> tuple[list[Ask], Ask]:
+    def _number_asks(self, phone: str, caller: str, cooldown: bool = True) -> tuple[list[Ask], Ask]:
         """The number's caps, longest lock first (so Retry-After names the wait that really applies),
-        and the service's hourly message budget."""
+        the `caller`'s cooldown for the number (`cooldown_scope`), and the service's hourly message budget."""
         gate, policy, now = self.gate, self.policy, self.gate.clock.now()
         asks = [
             gate.window_ask(f"sms:{phone}", window, limit, name, phone=phone)
@@ -164,10 +169,24 @@ class SmsAdmission:
         ]
         if cooldown and policy.resend_cooldown_seconds > 0:
             until = now + timedelta(seconds=policy.resend_cooldown_seconds)
-            asks.append(Ask(f"sms-cooldown:{phone}", until, 1, "resend_cooldown", who={"phone": phone}))
+            key = f"sms-cooldown:{phone}:{caller}"
+            asks.append(Ask(key, until, 1, "resend_cooldown", who={"phone": phone}))
         return asks, self._hourly_messages()
 
     def _hourly_messages(self) -> Ask:
         """One message from the service's hourly message budget (every text counts, whatever it says)."""
         windowed, end = self.gate.window_key("sms:all", HOUR)
         return Ask(windowed, end, self.policy.sms_hourly_budget, "sms_hourly_budget", HOUR, read=True)
+
+
+def cooldown_scope(request: SmsRequest, ctx: RequestContext) -> str:
+    """Whose cooldown a text to the number takes: the account's (every code for it, whoever asks: a
+    stranger's reset paces its owner's sign-in, never tells them), else the API key's, else the client
+    IP's (IPv6 per /64); "" for a caller with none of them (the CLI), shared."""
+    if request.account is not None:
+        return f"account:{request.account}"
+    if ctx.tenant is not None:
+        return f"tenant:{ctx.tenant.name}"
+    if ctx.ip is not None:
+        return f"ip:{ip_bucket(ctx.ip)}"
+    return ""

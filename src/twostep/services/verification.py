@@ -257,34 +257,9 @@ class VerificationService:
             except (ChallengeUsed, ChallengeExpired):  # used or expired since our read: start again
                 return self._fresh(request, request.spec, ctx), "new"
             except TwoStepError:
-                self._put_back(existing)
+                self._codes.put_back(existing)  # a failed text must not give a whole new budget
                 raise
         return self._carry_over(existing, request, spec, ctx), "carried"
-
-    def _put_back(self, existing: Challenge) -> None:
-        """After a failed replace, the previous, delivered code as it was, with the attempts made on it.
-
-        `replace` stores the new code unusable (expired) before sending it; left so, the next create
-        would find no live challenge and start one with a whole budget: every failed text would give
-        a caller a fresh set of guesses. While the new code is unusable no attempt counts, so the
-        attempts read now are all there are.
-        """
-        try:
-            current = self._challenges.get_challenge(existing.id)
-            if current is None or current.consumed_at is not None or current.code_hmac == existing.code_hmac:
-                return  # used meanwhile, or refused before the new code was stored: nothing to put back
-            if current.expires_at > self._clock.now():
-                return  # armed: another code (an automatic fallback's) went out meanwhile
-            self._challenges.put_challenge(
-                replace(
-                    current,
-                    code_hmac=existing.code_hmac,
-                    expires_at=existing.expires_at,
-                    channel=existing.channel,
-                )
-            )
-        except StorageUnavailable:  # the caller gets the first failure; the code stays unusable
-            logger.warning("previous verification code not put back: storage unavailable")
 
     def _fresh(
         self, request: _CreateRequest, spec: CodeSpec, ctx: RequestContext, attempts: int = 0
