@@ -105,5 +105,6 @@ def build_factor_services(
             audit=audit,
             clock=clock,
             limit=settings.passkey_limit,
+            counters=storage,
         ),
     )

@@ -5,13 +5,19 @@ its passkeys stay, a removed one makes room. Before, an account registered passk
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import register, sign_in
+from tests.conftest import register, settings_for_tests, sign_in
 from tests.factors.soft_authenticator import SoftAuthenticator
 from tests.factors.test_passkeys_api import ORIGIN, REAUTH, add_passkey, bearer
+from twostep.container import build
+from twostep.domain.clock import FixedClock
+from twostep.storage.memory import MemoryStorage
+
+FULL = "An account may have at most {limit} {noun}, and this one has no room for another: remove one or more first."
 
 
 def refused_as_full(answer: Any) -> None:
@@ -19,7 +25,7 @@ def refused_as_full(answer: Any) -> None:
     assert answer.headers["content-type"].startswith("application/problem+json")
     body = answer.json()
     assert body["code"] == "passkey_limit_reached" and body["limit"] == 2
-    assert body["detail"] == "This account has 2 passkeys, the most it may have; remove one to add another."
+    assert body["detail"] == FULL.format(limit=2, noun="passkeys")
 
 
 def test_a_passkey_past_the_limit_is_refused_at_the_options(make_container: Any) -> None:
@@ -86,3 +92,26 @@ def test_the_factors_say_the_limit(make_container: Any) -> None:
         pair = sign_in(client, container)
         factors = client.get("/me/factors", headers=bearer(pair)).json()
         assert factors["passkeyLimit"] == 3 and factors["passkeys"] == []
+
+
+def test_the_refusal_tells_no_false_count_when_the_limit_was_lowered(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """Before, the refusal said "This account has 1 passkeys, the most it may have" to an account holding
+    three after TWOSTEP_PASSKEY_LIMIT was lowered to 1 (the limit read as its count, in the plural), and the
+    security page showed that sentence when another device had filled the account. It now names the limit
+    only, and in the singular for one."""
+    from twostep.api.app import create_app
+
+    storage = MemoryStorage()
+    before = build(settings_for_tests(tmp_path, passkey_limit=3), clock=clock, storage=storage)
+    with TestClient(create_app(before)) as client:
+        register(client)
+        pair = sign_in(client, before)
+        for _ in range(3):
+            assert add_passkey(client, pair, SoftAuthenticator(ORIGIN)).status_code == 201
+    lowered = build(settings_for_tests(tmp_path, passkey_limit=1), clock=clock, storage=storage)
+    with TestClient(create_app(lowered)) as client:
+        refused = client.post("/me/passkeys/options", json=REAUTH, headers=bearer(pair))
+        assert refused.status_code == 409 and refused.json()["limit"] == 1, refused.text
+        assert refused.json()["detail"] == FULL.format(limit=1, noun="passkey")

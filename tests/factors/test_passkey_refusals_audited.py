@@ -5,6 +5,7 @@ now `passkey_registration_failed` with the refusal's code as `reason` and the `s
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from tests.factors.soft_authenticator import SoftAuthenticator
 from tests.factors.test_passkeys_api import ORIGIN, REAUTH, add_passkey, bearer
 from twostep.container import Container, build
 from twostep.domain.clock import FixedClock
+from twostep.services.passkeys import GONE_AUDITS_PER_HOUR
 
 EVENT = "passkey_registration_failed"
 
@@ -93,3 +95,66 @@ def test_a_replayed_or_forged_registration_is_audited(make_stored: Callable[...,
         assert reasons == ["passkey_challenge_gone", "passkey_rejected"]
         assert {r["step"] for r in refusals(container)} == {"finish"}
         assert len(client.get("/me/passkeys", headers=bearer(pair)).json()) == 1, "nothing stored"
+
+
+def test_finishes_with_made_up_ceremonies_cannot_flood_the_trail(
+    make_stored: Callable[..., Container],
+) -> None:
+    """Before, every `POST /me/passkeys` naming a ceremony the account does not have wrote one
+    `passkey_registration_failed` record: it needs neither the password nor a live ceremony, so a token
+    alone could write audit records without end (300 requests, 300 records, never a 429). Now an account's
+    trail keeps `GONE_AUDITS_PER_HOUR` of them an hour, on every storage; the answer stays the same 410."""
+    from twostep.api.app import create_app
+
+    container = make_stored()
+    with TestClient(create_app(container)) as client:
+        register(client)
+        pair = sign_in(client, container)
+        made_up = {"ceremonyId": "", "credential": {"id": "x"}, "name": "Key"}
+        for n in range(GONE_AUDITS_PER_HOUR * 3):
+            body = made_up | {"ceremonyId": f"00000000-0000-4000-8000-{n:012d}"}
+            answer = client.post("/me/passkeys", json=body, headers=bearer(pair))
+            assert answer.status_code == 410 and answer.json()["code"] == "passkey_challenge_gone"
+        reasons = [r["reason"] for r in refusals(container)]
+        assert reasons == ["passkey_challenge_gone"] * GONE_AUDITS_PER_HOUR
+        # a refusal that spent a live ceremony (behind the password) is still recorded past the bound
+        options = client.post("/me/passkeys/options", json=REAUTH, headers=bearer(pair)).json()
+        forged = SoftAuthenticator("https://evil.example").create(options["publicKey"])
+        assert finish(client, pair, options, forged).status_code == 401
+        assert sorted({r["reason"] for r in refusals(container)}) == [
+            "passkey_challenge_gone",
+            "passkey_rejected",
+        ]
+
+
+def test_concurrent_made_up_finishes_keep_the_bound(make_stored: Callable[..., Container]) -> None:
+    """Two floods at once: the bound is an atomic counter, so together they still leave
+    `GONE_AUDITS_PER_HOUR` records, never one more per racing request."""
+    from twostep.api.app import create_app
+    from twostep.domain.factor_errors import CeremonyExpired
+    from twostep.services.passkeys import RelyingParty
+
+    container = make_stored()
+    with TestClient(create_app(container)) as client:
+        register(client)
+    user = container.storage.find_user_by_email("test@example.com")
+    assert user is not None
+    rp = RelyingParty("testserver", "twostep", (ORIGIN,))
+    barrier = threading.Barrier(2)
+    answers: list[str] = []
+
+    def flood(side: int) -> None:
+        barrier.wait()
+        for n in range(GONE_AUDITS_PER_HOUR):
+            try:
+                container.factors.passkeys.register(user.id, f"made-up-{side}-{n}", {"id": "x"}, "Key", rp)
+            except CeremonyExpired as gone:
+                answers.append(gone.code)
+
+    threads = [threading.Thread(target=flood, args=(side,)) for side in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == ["passkey_challenge_gone"] * (2 * GONE_AUDITS_PER_HOUR)
+    assert len(refusals(container)) == GONE_AUDITS_PER_HOUR

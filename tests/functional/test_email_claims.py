@@ -8,6 +8,7 @@ proved it lets it go (a placeholder address, its sessions ended, its proven numb
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -162,3 +163,25 @@ def test_no_code_is_mailed_to_a_placeholder(client: TestClient, container: Conta
     with pytest.raises(InvalidInput):
         container.changes.start_email_verify(squatter["id"])  # what /me/email/verify/start does
     assert emails_to(container, held.email) == []
+
+
+def test_the_claimant_may_ask_for_the_next_code_to_the_address_at_once(
+    make_container: Callable[..., Container],
+) -> None:
+    """Before, the claim's code started the address's resend cooldown (30 s by default), and the web UI
+    sends the claimant straight on to change their email to the address (or sign up with it): that change's
+    code was refused with 429 `email_cooldown`, so the flow failed on its first try. The right claim code
+    now ends the address's cooldown (its reader is the one asking); its daily and 10-minute caps still hold."""
+    container = make_container(resend_cooldown_seconds=30)
+    wanted = "wanted@example.com"
+    with TestClient(create_app(container)) as client:
+        register(client, phone=OWNER_PHONE)  # the claimant's own account
+        register(client, email=wanted)  # another account holds the address, never proven
+        tokens = sign_in(client, container, phone=OWNER_PHONE)
+        change = {"email": wanted, "currentPassword": PASSWORD}
+        started = claim(client, wanted)
+        assert prove_claim(client, started["claimId"], email_code(container, wanted)).status_code == 204
+        sent = len(emails_to(container, wanted))
+        answer = client.post("/me/email", json=change, headers=bearer(tokens))
+        assert answer.status_code == 202, answer.text
+        assert len(emails_to(container, wanted)) == sent + 1, "the change's code went to the address"

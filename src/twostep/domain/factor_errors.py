@@ -18,8 +18,11 @@ class PasskeyLimitReached(LimitReached):
     default_message = "This account has as many passkeys as it may; remove one to add another."
 
     def __init__(self, limit: int) -> None:
+        # No count of the account's passkeys: with the limit lowered it may hold more than `limit`.
+        noun = "passkey" if limit == 1 else "passkeys"
         super().__init__(
-            f"This account has {limit} passkeys, the most it may have; remove one to add another.",
+            f"An account may have at most {limit} {noun}, and this one has no room for another: remove one"
+            " or more first.",
             limit=limit,
         )
 

@@ -90,6 +90,7 @@ class LimitsService:
         self.reserve_sms = sending.reserve_sms
         self.reserve_notice = sending.reserve_notice
         self.reserve_email = sending.reserve_email
+        self.end_email_cooldown = sending.end_email_cooldown
 
     @property
     def policy(self) -> LimitPolicy:

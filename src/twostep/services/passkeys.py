@@ -11,6 +11,7 @@ authenticator cannot both pass; a credential id belongs to one account only.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from dataclasses import dataclass
@@ -23,9 +24,10 @@ from twostep.domain.factor_errors import CeremonyExpired, PasskeyExists, Passkey
 from twostep.domain.factor_ports import CeremonyStore, PasskeyStore
 from twostep.domain.factors import Ceremony, CeremonyPurpose, PasskeyCredential
 from twostep.domain.models import NO_CONTEXT, RequestContext
-from twostep.domain.ports import UserStore
+from twostep.domain.ports import CounterStore, UserStore
 from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
+from twostep.services.counting import HOUR, window_of
 from twostep.services.reauthentication import Reauthentication
 
 CEREMONY_SECONDS = 300
@@ -34,6 +36,13 @@ MAX_NAME = 60
 # commas, so anything else (a comma, a long string) is dropped rather than stored.
 TRANSPORT = re.compile(r"[a-z0-9-]{1,20}")
 MAX_TRANSPORTS = 8
+# A finish naming a ceremony that is not (or no longer) this account's needs neither the password nor a
+# live ceremony, so without a bound a token alone could write an audit record per request: an account's
+# trail keeps this many such refusals an hour (each other refusal took an options call, behind the
+# password and its rate).
+GONE_AUDITS_PER_HOUR = 10
+
+logger = logging.getLogger("twostep.passkeys")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +106,10 @@ class PasskeyService:
         audit: AuditService,
         clock: Clock,
         limit: int,
+        counters: CounterStore,
     ) -> None:
         self._store, self._users, self._audit, self._clock = store, users, audit, clock
+        self._counters = counters
         self._reauth, self._notices = reauth, notices
         # Passkeys per account (TWOSTEP_PASSKEY_LIMIT): past it a registration is refused, never an old
         # passkey dropped, since each is a way in its owner counts on.
@@ -183,7 +194,11 @@ class PasskeyService:
         `passkey_registration_failed`."""
         try:
             passkey = self._verified_and_stored(user_id, ceremony_id, credential, name, rp)
-        except (CeremonyExpired, PasskeyRejected, PasskeyExists, PasskeyLimitReached) as refusal:
+        except CeremonyExpired as gone:
+            if not self._gone_audited(user_id):
+                raise gone from None
+            raise self._refused(user_id, gone, "finish", ctx) from None
+        except (PasskeyRejected, PasskeyExists, PasskeyLimitReached) as refusal:
             raise self._refused(user_id, refusal, "finish", ctx) from None
         self._audit.record("factor_enabled", ctx=ctx, user_id=user_id, factor="passkey")
         if (user := self._users.get_user(user_id)) is not None:
@@ -197,6 +212,18 @@ class PasskeyService:
             "passkey_registration_failed", ctx=ctx, user_id=user_id, reason=refusal.code, step=step
         )
         return refusal
+
+    def _gone_audited(self, user_id: str) -> bool:
+        """Whether this finish with a gone ceremony still goes in the trail (`GONE_AUDITS_PER_HOUR`); the
+        one after the last is logged once, so the silence is seen."""
+        now = self._clock.now()
+        start, end = window_of(now, HOUR)
+        count = self._counters.increment_counter(f"passkey-gone-audits:{user_id}@{start}", 1, now, end)
+        if count == GONE_AUDITS_PER_HOUR + 1:
+            logger.warning(
+                "passkey_challenge_gone refusals no longer audited this hour", extra={"user_id": user_id}
+            )
+        return count <= GONE_AUDITS_PER_HOUR
 
     def _verified_and_stored(
         self, user_id: str, ceremony_id: str, credential: dict[str, Any], name: str, rp: RelyingParty

@@ -32,6 +32,11 @@ class _NoBlocks:
         return False
 
 
+def email_cooldown_key(address: str) -> str:
+    """The counter of the address's resend cooldown (`+detail` spellings of one mailbox share it)."""
+    return f"mail-cooldown:{mailbox_of(address)}"
+
+
 class SendLimits:
     def __init__(
         self,
@@ -107,5 +112,10 @@ class SendLimits:
         ]
         if policy.resend_cooldown_seconds > 0:
             until = self._clock.now() + timedelta(seconds=policy.resend_cooldown_seconds)
-            asks.append(Ask(f"mail-cooldown:{mailbox}", until, 1, "email_cooldown", who={"email": address}))
+            asks.append(Ask(email_cooldown_key(address), until, 1, "email_cooldown", who={"email": address}))
         gate.take_all(asks, ctx)
+
+    def end_email_cooldown(self, address: str) -> None:
+        """End the address's resend cooldown now: its mail's reader just proved so with the code it paced
+        (an email claim), and is sent on to ask for the next code at once; the caps still hold."""
+        self._gate.counters.delete_counter(email_cooldown_key(address))
