@@ -263,3 +263,33 @@ def test_sns_on_moto_is_ready(
         assert ready(container).status_code == 200
     finally:
         container.close()
+
+
+def test_probes_arriving_during_a_check_answer_at_once_with_the_last_verdict() -> None:
+    """Before, every probe that arrived while a check was in flight waited up to 2 s for it, each holding a
+    worker thread: a flood of `/healthz/ready` (served on the public app too) while a provider answered
+    slowly took the threads every sign-in needs. Only the probe that starts a check waits for it now."""
+    check = SlowCheck(0.0, refused=False)
+    clock = FixedClock()
+    watch = CredentialWatch([check], clock, wait_seconds=2.0)
+    assert watch.refusal() is None  # a pass, known
+    check.seconds = 1.0  # the provider answers slowly now
+    clock.advance(61)  # the pass is stale: the next probe starts a check and waits for it
+    starter = threading.Thread(target=watch.refusal)
+    starter.start()
+    time.sleep(0.1)
+    waits: list[float] = []
+
+    def probe() -> None:
+        began = time.monotonic()
+        assert watch.refusal() is None  # the last verdict
+        waits.append(time.monotonic() - began)
+
+    probes = [threading.Thread(target=probe) for _ in range(8)]
+    for thread in probes:
+        thread.start()
+    for thread in [*probes, starter]:
+        thread.join()
+
+    assert len(waits) == 8 and max(waits) < 0.3, waits
+    assert check.calls == 2
