@@ -293,3 +293,19 @@ def test_probes_arriving_during_a_check_answer_at_once_with_the_last_verdict() -
 
     assert len(waits) == 8 and max(waits) < 0.3, waits
     assert check.calls == 2
+
+
+def test_twilio_test_credentials_keep_readiness(
+    start_server: Callable[[], ProviderServer], containers: Callable[..., Container]
+) -> None:
+    """Before, Twilio's test credentials, which send (Messages) but are answered 403 code 20008 on any
+    other resource, the account's record too, made readiness fail for good on a deployment whose texts
+    went out: only a 403 of another code counts against the credentials now."""
+    twilio = start_server()
+    test_credentials = {"code": 20008, "message": "Resource not accessible with Test Account Credentials"}
+    twilio.always(Reply.json(403, {**test_credentials, "status": 403}))
+    assert ready(containers(sms_providers=["twilio"], twilio_base_url=twilio.url)).status_code == 200
+
+    twilio.always(Reply.json(403, {"code": 20003, "message": "Permission Denied", "status": 403}))
+    answer = ready(containers(sms_providers=["twilio"], twilio_base_url=twilio.url))
+    assert answer.status_code == 503 and answer.json()["cause"] == "twilio: HTTP 403"
