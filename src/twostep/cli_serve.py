@@ -60,6 +60,13 @@ def run_server(host: str, port: int, app_name: str, workers: int) -> None:
             "TWOSTEP_STORAGE=memory lives in one process: --workers needs sqlite, postgres or dynamodb",
             EXIT_CONFIGURATION,
         )
+    if workers > 1 and settings.storage == "sqlite" and str(settings.sqlite_path) == ":memory:":
+        # The same, and each worker's database sealed its keys with a random master key of its own: a
+        # token one worker signed was refused by the other.
+        fail(
+            "TWOSTEP_SQLITE_PATH=:memory: lives in one process: --workers needs a database file",
+            EXIT_CONFIGURATION,
+        )
     sock = listen(host, port)
     if workers == 1:
         _serve_in_this_process(settings, sock, host, port, app_name)

@@ -192,3 +192,16 @@ def test_ses_without_a_region_is_one_line(env: dict[str, str]) -> None:
         line
         == "twostep: TWOSTEP_EMAIL_PROVIDER=ses needs an AWS region: set AWS_REGION (e.g. AWS_REGION=eu-west-1)"
     )
+
+
+def test_serve_refuses_workers_on_an_sqlite_memory_database(env: dict[str, str]) -> None:
+    """`twostep serve --workers 2` with TWOSTEP_SQLITE_PATH=:memory: started two workers with a database
+    each, and since the master key of such a database is a random one per process, a key set each: a
+    token signed by one worker was refused by the other, and a sign-in started on one was unknown to the
+    other. It now stops at start with one line, as memory storage does."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    memory_database = env | {"TWOSTEP_STORAGE": "sqlite", "TWOSTEP_SQLITE_PATH": ":memory:"}
+    result = run_cli(memory_database, "serve", "--port", str(port), "--workers", "2", timeout=30)
+    assert "TWOSTEP_SQLITE_PATH=:memory: lives in one process" in one_line_error(result, 2)

@@ -263,3 +263,49 @@ def test_sns_on_moto_is_ready(
         assert ready(container).status_code == 200
     finally:
         container.close()
+
+
+def test_probes_arriving_during_a_check_answer_at_once_with_the_last_verdict() -> None:
+    """Before, every probe that arrived while a check was in flight waited up to 2 s for it, each holding a
+    worker thread: a flood of `/healthz/ready` (served on the public app too) while a provider answered
+    slowly took the threads every sign-in needs. Only the probe that starts a check waits for it now."""
+    check = SlowCheck(0.0, refused=False)
+    clock = FixedClock()
+    watch = CredentialWatch([check], clock, wait_seconds=2.0)
+    assert watch.refusal() is None  # a pass, known
+    check.seconds = 1.0  # the provider answers slowly now
+    clock.advance(61)  # the pass is stale: the next probe starts a check and waits for it
+    starter = threading.Thread(target=watch.refusal)
+    starter.start()
+    time.sleep(0.1)
+    waits: list[float] = []
+
+    def probe() -> None:
+        began = time.monotonic()
+        assert watch.refusal() is None  # the last verdict
+        waits.append(time.monotonic() - began)
+
+    probes = [threading.Thread(target=probe) for _ in range(8)]
+    for thread in probes:
+        thread.start()
+    for thread in [*probes, starter]:
+        thread.join()
+
+    assert len(waits) == 8 and max(waits) < 0.3, waits
+    assert check.calls == 2
+
+
+def test_twilio_test_credentials_keep_readiness(
+    start_server: Callable[[], ProviderServer], containers: Callable[..., Container]
+) -> None:
+    """Before, Twilio's test credentials, which send (Messages) but are answered 403 code 20008 on any
+    other resource, the account's record too, made readiness fail for good on a deployment whose texts
+    went out: only a 403 of another code counts against the credentials now."""
+    twilio = start_server()
+    test_credentials = {"code": 20008, "message": "Resource not accessible with Test Account Credentials"}
+    twilio.always(Reply.json(403, {**test_credentials, "status": 403}))
+    assert ready(containers(sms_providers=["twilio"], twilio_base_url=twilio.url)).status_code == 200
+
+    twilio.always(Reply.json(403, {"code": 20003, "message": "Permission Denied", "status": 403}))
+    answer = ready(containers(sms_providers=["twilio"], twilio_base_url=twilio.url))
+    assert answer.status_code == 503 and answer.json()["cause"] == "twilio: HTTP 403"

@@ -180,8 +180,9 @@ def _reseal_from_dev_key(settings: Settings, store: KeyStore, clock: Clock) -> M
     """Leave dev on a database server: the published dev key (which sealed the record because no master
     key was configured) opens it, so the operator never types a published key. Only this way: the dev key
     opens here and never seals, and no process is ever given it as a previous key."""
-    from twostep.secrets.master_key import dev_server_master_key
+    from twostep.secrets.master_key import dev_server_master_key, refuse_dev_key_outside_dev
 
+    refuse_dev_key_outside_dev(settings)
     keys = stored_keys(settings, store, clock, also_opening=(dev_server_master_key(),))
     replaced = keys.reseal()
     return MasterKeyRotation(replaced, keys.master_key_id, keys.master_key_origin, from_dev_key=True)

@@ -92,11 +92,10 @@ def master_key_for(settings: Settings) -> MasterKey:
         ConfigurationError: none is configured where one is needed, or its file cannot be read or made.
     """
     if settings.master_key is not None:
-        return MasterKey(settings.master_key.get_secret_value(), "TWOSTEP_MASTER_KEY")
+        return _configured(settings.master_key.get_secret_value(), "TWOSTEP_MASTER_KEY", settings)
     if settings.master_key_file is not None:
-        return MasterKey(
-            _read(settings.master_key_file, "TWOSTEP_MASTER_KEY_FILE"), "TWOSTEP_MASTER_KEY_FILE"
-        )
+        text = _read(settings.master_key_file, "TWOSTEP_MASTER_KEY_FILE")
+        return _configured(text, "TWOSTEP_MASTER_KEY_FILE", settings)
     if in_process_only(settings):
         return MasterKey(_PROCESS_KEY, "the process's random master key (a database in this process alone)")
     if settings.stage == "dev" and settings.storage == "sqlite":
@@ -118,14 +117,44 @@ def previous_master_keys(settings: Settings) -> tuple[MasterKey, ...]:
     """
     if settings.master_key_previous is not None:
         text = settings.master_key_previous.get_secret_value()
-        return (MasterKey(text, "TWOSTEP_MASTER_KEY_PREVIOUS"),)
+        return (_configured(text, "TWOSTEP_MASTER_KEY_PREVIOUS", settings),)
     if settings.master_key_previous_file is not None:
         text = _read(settings.master_key_previous_file, "TWOSTEP_MASTER_KEY_PREVIOUS_FILE")
-        return (MasterKey(text, "TWOSTEP_MASTER_KEY_PREVIOUS_FILE"),)
+        return (_configured(text, "TWOSTEP_MASTER_KEY_PREVIOUS_FILE", settings),)
     if uses_dev_key_file(settings) and dev_previous_key_path(settings.sqlite_path).exists():
         text = _read(dev_previous_key_path(settings.sqlite_path), "TWOSTEP_SQLITE_PATH (its .previous key)")
         return (MasterKey(text, "TWOSTEP_SQLITE_PATH (its .master-key.previous file)"),)
     return ()
+
+
+def _configured(text: str, origin: str, settings: Settings) -> MasterKey:
+    """A master key from a setting or its file, refused outside dev when it is the published dev key.
+
+    Raises:
+        ConfigurationError: it is the published dev key and the stage is not dev, or it is too short.
+    """
+    if settings.stage != "dev" and text.strip() == DEV_SERVER_MASTER_KEY:
+        # Anyone can read that key in twostep's source: a record sealed with it (or, as a previous key,
+        # sealed with it too by `twostep keys rotate`) gives the signing keys to whoever reads the database.
+        raise ConfigurationError(
+            f"{origin}: the published dev master key is refused when TWOSTEP_STAGE={settings.stage}; "
+            "`twostep keys master-key` makes a real one"
+        )
+    return MasterKey(text, origin)
+
+
+def refuse_dev_key_outside_dev(settings: Settings) -> None:
+    """Refuse to open keys sealed with the published dev key outside dev (see `rotate_master_key`).
+
+    Raises:
+        ConfigurationError: the stage is not dev.
+    """
+    if settings.stage != "dev":
+        raise ConfigurationError(
+            f"TWOSTEP_STAGE: the database's keys are sealed with the published dev master key, which "
+            f"TWOSTEP_STAGE={settings.stage} never opens (anyone may read that key); move them to the new "
+            "master key with TWOSTEP_STAGE=dev, then run `twostep keys rotate` before serving"
+        )
 
 
 def uses_dev_key_file(settings: Settings) -> bool:

@@ -8,8 +8,8 @@ it never takes the service out of rotation.
 
 The verdict is kept (a pass for a minute, a refusal for 10 s, so a fixed secret shows soon), so a
 probe polled every second does not reach the providers. One check runs at a time, in a thread of its
-own; probes that arrive meanwhile share it and wait at most `wait_seconds` for it, then answer with the
-last verdict (ready when there is none): a slow provider never holds a probe.
+own; the probe that starts it waits at most `wait_seconds` for it, and probes that arrive meanwhile
+answer with the last verdict at once (ready when there is none): a slow provider holds one probe at most.
 """
 
 from __future__ import annotations
@@ -51,14 +51,12 @@ class CredentialWatch:
         if not self._checks:
             return None
         with self._lock:
-            if self._fresh():
+            if self._fresh() or self._running is not None:
+                # A check in flight is waited for by the probe that started it alone: probes flooding in
+                # meanwhile each held a worker thread for `wait_seconds`, the threads every sign-in needs.
                 return self._last()
-            done = self._running
-            if done is None:
-                done = self._running = threading.Event()
-                threading.Thread(
-                    target=self._check, args=(done,), name="credential-check", daemon=True
-                ).start()
+            done = self._running = threading.Event()
+            threading.Thread(target=self._check, args=(done,), name="credential-check", daemon=True).start()
         done.wait(self._wait_seconds)
         with self._lock:
             return self._last()

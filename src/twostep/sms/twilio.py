@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 # service without senders, ...) are our configuration, reported as provider_error.
 RECIPIENT_ERRORS = frozenset({21211, 21214, 21217, 21219, 21407, 21408, 21610, 21612, 21614, 21635})
 AUTH_ERRORS = frozenset({20003, 20005})
+# 403 20008: test credentials, which send (Messages) but may read no other resource, the account's either.
+TEST_CREDENTIALS_ONLY = frozenset({20008})
 MAX_VALIDITY_SECONDS = 36000  # Twilio's upper bound for ValidityPeriod
 PROVIDER = "twilio"
 
@@ -76,7 +78,13 @@ class TwilioAccount:
 
     def check_credentials(self) -> CredentialAnswer:
         """`GET …/Accounts/{AccountSid}.json`: the account's own record, read with its credentials."""
-        return get_status(self.http, f"{self.url}.json", provider=PROVIDER, credentials=self.credentials)
+        return get_status(
+            self.http,
+            f"{self.url}.json",
+            provider=PROVIDER,
+            credentials=self.credentials,
+            not_refusing=TEST_CREDENTIALS_ONLY,
+        )
 
 
 class TwilioSender:
