@@ -166,3 +166,36 @@ def test_a_change_to_a_taken_address_takes_it_back_and_returns(
     page.locator("#email-code-form").get_by_label("Email code").fill(email_code(server, wanted, count=2))
     page.get_by_role("button", name="Confirm email").click()
     expect(page.locator("[data-account-email]")).to_have_text(wanted)
+
+
+def test_a_signed_out_claim_from_the_account_link_says_the_address_is_free(
+    server: Any, page: Any, account: Any
+) -> None:
+    """Before, a person not signed in who took an address back through `#/claim?back=account` (the link of
+    the account page's refusal, or that page's claim after the session ended) ended on "Sign in" told only
+    that their session had ended, nothing that the address was now free; and the address stayed in page
+    memory until a later visit to the account page filled it in. Now "Sign in" says the address is theirs
+    to use (sign in and change to it, or create an account), and the address is not kept."""
+    wanted = f"wanted.{uuid.uuid4().hex[:8]}@example.com"
+    squat(server, wanted)
+    page.goto(f"{server.base_url}/#/claim?back=account")
+    ui(page).get_by_label("Email").fill(wanted)
+    ui(page).get_by_role("button", name="Email me a code").click()
+    ui(page).get_by_label("Code from the email").fill(email_code(server, wanted))
+    ui(page).get_by_role("button", name="Take back the address").click()
+
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(ui(page).get_by_role("status")).to_have_text(
+        "The address is free and yours to use. Sign in and change your email to it, or create an account"
+        " with it."
+    )
+    # signing in later in the same page: the account page fills in nothing it was not asked for
+    ui(page).get_by_label("Email").fill(account.email)
+    ui(page).get_by_label("Password").fill(account.password)
+    ui(page).get_by_role("button", name="Continue").click()
+    ui(page).get_by_label("Sign-in code").fill(server.wait_for_code(account.phone, count=1))
+    ui(page).get_by_role("button", name="Verify and sign in").click()
+    expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+    page.get_by_role("link", name="Your account").click()
+    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    expect(page.locator("#email-form").get_by_label("New email")).to_have_value("")

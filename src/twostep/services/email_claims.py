@@ -134,7 +134,7 @@ class EmailClaimService:
         self._release(address, ctx)
         # The claimant goes on to sign up or change their email to the address, which may send it a code at
         # once: the claim's code paced it, and the right code shows its reader is the one asking now.
-        self._limits.end_email_cooldown(address)
+        self._limits.end_email_cooldown(address, challenge.subject)
         self._audit.record("email_claimed", ctx=ctx, email=address)
 
     def _release(self, address: str, ctx: RequestContext) -> None:

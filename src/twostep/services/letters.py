@@ -66,7 +66,7 @@ class Letters:
             RateLimited, EmailDeliveryError.
         """
         self._count("requested", purpose, None)
-        self._limits.reserve_email(email, ctx)
+        self._limits.reserve_email(email, ctx, account=subject)
         now = self._clock.now()
         code = generate_code(spec.length)
         challenge = Challenge(

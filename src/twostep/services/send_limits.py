@@ -12,7 +12,7 @@ from twostep.domain.ports import PrefixBlock, PrefixBlockStore
 from twostep.services.counting import DAY, MINUTE, Alongside, Ask, CounterGate
 from twostep.services.limits_policy import LimitPolicy
 from twostep.services.prefix_guard import FraudPolicy, PrefixGuard
-from twostep.services.sms_admission import SmsAdmission, SmsRequest
+from twostep.services.sms_admission import SmsAdmission, SmsRequest, cooldown_scope
 from twostep.services.sms_budget import BudgetPolicy, SmsBudget
 
 
@@ -32,9 +32,11 @@ class _NoBlocks:
         return False
 
 
-def email_cooldown_key(address: str) -> str:
-    """The counter of the address's resend cooldown (`+detail` spellings of one mailbox share it)."""
-    return f"mail-cooldown:{mailbox_of(address)}"
+def email_cooldown_key(address: str, caller: str) -> str:
+    """The counter of the address's resend cooldown for one caller (`cooldown_scope`); `+detail` spellings
+    of one mailbox share it. Kept per mailbox alone, its 429 and Retry-After told a stranger changing their
+    email to `owner+x@…` that the owner had been mailed, and when, to the second."""
+    return f"mail-cooldown:{mailbox_of(address)}:{caller}"
 
 
 class SendLimits:
@@ -94,8 +96,11 @@ class SendLimits:
         """
         self.sms.reserve_notice(SmsRequest(phone, segments, account, cooldown=False), ctx)
 
-    def reserve_email(self, address: str, ctx: RequestContext = NO_CONTEXT) -> None:
-        """Admit one code email to `address` or raise (per-address day and 10-minute caps, cooldown),
+    def reserve_email(
+        self, address: str, ctx: RequestContext = NO_CONTEXT, *, account: str | None = None
+    ) -> None:
+        """Admit one code email to `address` or raise (per-address day and 10-minute caps, shared by every
+        caller; the cooldown of the caller: the `account` the code is for, else the API key, else the IP),
         all in one storage request that takes nothing when any of them refuses.
 
         Raises:
@@ -112,10 +117,12 @@ class SendLimits:
         ]
         if policy.resend_cooldown_seconds > 0:
             until = self._clock.now() + timedelta(seconds=policy.resend_cooldown_seconds)
-            asks.append(Ask(email_cooldown_key(address), until, 1, "email_cooldown", who={"email": address}))
+            key = email_cooldown_key(address, cooldown_scope(account, ctx))
+            asks.append(Ask(key, until, 1, "email_cooldown", who={"email": address}))
         gate.take_all(asks, ctx)
 
-    def end_email_cooldown(self, address: str) -> None:
-        """End the address's resend cooldown now: its mail's reader just proved so with the code it paced
-        (an email claim), and is sent on to ask for the next code at once; the caps still hold."""
-        self._gate.counters.delete_counter(email_cooldown_key(address))
+    def end_email_cooldown(self, address: str, account: str) -> None:
+        """End the address's resend cooldown taken by the code for `account` now: its mail's reader just
+        proved so with the code it paced (an email claim), and is sent on to ask for the next code at once;
+        the caps still hold."""
+        self._gate.counters.delete_counter(email_cooldown_key(address, cooldown_scope(account, NO_CONTEXT)))

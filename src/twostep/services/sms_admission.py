@@ -85,7 +85,9 @@ class SmsAdmission:
             alongside.settle()  # settled before the destination is refused, as if it came first
             alongside = None
         self.check_destination(request.phone, ctx)
-        number, budget = self._number_asks(request.phone, cooldown_scope(request, ctx), request.cooldown)
+        number, budget = self._number_asks(
+            request.phone, cooldown_scope(request.account, ctx), request.cooldown
+        )
         asks = [
             *self._caller_asks(request, ctx),
             *number,
@@ -179,12 +181,12 @@ class SmsAdmission:
         return Ask(windowed, end, self.policy.sms_hourly_budget, "sms_hourly_budget", HOUR, read=True)
 
 
-def cooldown_scope(request: SmsRequest, ctx: RequestContext) -> str:
-    """Whose cooldown a text to the number takes: the account's (every code for it, whoever asks: a
-    stranger's reset paces its owner's sign-in, never tells them), else the API key's, else the client
-    IP's (IPv6 per /64); "" for a caller with none of them (the CLI), shared."""
-    if request.account is not None:
-        return f"account:{request.account}"
+def cooldown_scope(account: str | None, ctx: RequestContext) -> str:
+    """Whose cooldown a code to a number or a mailbox takes: the `account`'s it is for (every code for it,
+    whoever asks: a stranger's reset paces its owner's sign-in, never tells them), else the API key's, else
+    the client IP's (IPv6 per /64); "" for a caller with none of them (the CLI), shared."""
+    if account:
+        return f"account:{account}"
     if ctx.tenant is not None:
         return f"tenant:{ctx.tenant.name}"
     if ctx.ip is not None:

@@ -1,7 +1,7 @@
 // View "account": prove the email, change email, phone and password. Each change asks for the current
 // password; a new email or phone is the account's once the code sent to it comes back.
 import { ApiError, request } from "./api.js";
-import { offerClaim, takeFreed } from "./claims.js";
+import { FREED_SIGNED_OUT, offerClaim, takeFreed } from "./claims.js";
 import { busy, checkRequired, clearErrors, focusLost, showError, values } from "./forms.js";
 import { go, takeNotice } from "./nav.js";
 import { currentToken } from "./session.js";
@@ -125,7 +125,9 @@ export async function enter(section) {
     me = await call("GET", "/me");
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
-      go("signin", SIGNED_OUT.detail);
+      // Back from taking an address back, signed out: say it is free (the account page's "change your
+      // email to it below" is not on show), and drop the address rather than keep it for a later visit.
+      go("signin", takeFreed("account") ? FREED_SIGNED_OUT : SIGNED_OUT.detail);
       return false;
     }
     throw error;

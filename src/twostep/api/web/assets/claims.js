@@ -10,6 +10,10 @@ const WAYS_BACK = {
   signup: "The address is free. Create your account with it.",
   account: "The address is free. Change your email to it below.",
 };
+// The account page's way back when nobody is signed in (the session ended during the claim, or the link was
+// opened signed out): the sign-in page says the address is free, for an account of theirs or a new one.
+export const FREED_SIGNED_OUT =
+  "The address is free and yours to use. Sign in and change your email to it, or create an account with it.";
 let claim = null; // { claimId, email, back } once a code was asked for
 let wanted = ""; // the address last met as "taken", to start the claim with
 let freed = { email: "", back: "" }; // the address just taken back, for the view that goes on with it
