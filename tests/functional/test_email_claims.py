@@ -98,6 +98,13 @@ def test_every_address_answers_alike(client: TestClient, container: Container) -
         answers.add((answer.status_code, tuple(sorted(answer.json()))))
     assert answers == {(202, ("claimId", "expiresAt"))}
     assert len(emails_to(container, "nobody@example.com")) == 0
+    # A wrong code, too: only an id nobody issued is 404 (the fuzz's ST302 is told so in its config).
+    wrong = set()
+    for address in (ADDRESS, "proven@example.com", "nobody@example.com"):
+        answer = prove_claim(client, claim(client, address)["claimId"], "000000")
+        wrong.add((answer.status_code, answer.json()["code"], answer.json()["attemptsRemaining"]))
+    assert len(wrong) == 1 and wrong.pop()[0] == 401
+    assert prove_claim(client, "Ms0zrqoVw", "000000").status_code == 404
 
 
 def test_the_squatter_proving_first_keeps_the_address(client: TestClient, container: Container) -> None:
