@@ -161,3 +161,40 @@ def test_the_previous_code_still_works_after_a_failed_re_create(
             service.create("order-1", PHONES[0])
     # put back as it was: the code the caller holds, with its expiry
     assert service.check("order-1", delivered).auth_id == "order-1"
+
+
+def test_a_put_back_never_overwrites_the_code_a_concurrent_resend_sent(
+    verification: tuple[VerificationService, RecordingSender],
+    storage: Storage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before, the put-back after a failed replace (an automatic fallback's: it holds no create lock) read
+    the challenge and then overwrote it whole: a resend that stored its code between the two had it
+    replaced by the older one, and the caller's newest code, just delivered, answered wrong. Now the older
+    code goes back only while the challenge still holds the code the failed text replaced."""
+    service, sender = verification
+    service.create("order-1", PHONES[0])
+    challenge_id = verification_id("order-1")
+    previous = storage.get_challenge(challenge_id)
+    assert previous is not None
+    spec = service.code_spec(None, None, None, None, None)
+    codes, real_send, real_get = service._codes, sender.send, storage.get_challenge
+
+    def provider_down(to: str, body: str) -> str:
+        raise SmsDeliveryError("timeout", provider="recording")
+
+    monkeypatch.setattr(sender, "send", provider_down)
+    with pytest.raises(SmsDeliveryError):
+        codes.replace(previous, spec, cooldown=False)  # the fallback's text fails
+    monkeypatch.setattr(sender, "send", real_send)
+
+    def read_then_resend(wanted: str) -> object:
+        """The put-back's read; a resend (that read the challenge before) stores and sends its code."""
+        read = real_get(wanted)
+        monkeypatch.setattr(storage, "get_challenge", real_get)
+        codes.replace(previous, spec)
+        return read
+
+    monkeypatch.setattr(storage, "get_challenge", read_then_resend)
+    codes.put_back(previous)
+    assert service.check("order-1", sender.last_code()).auth_id == "order-1"

@@ -10,7 +10,7 @@ import argon2
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD, register
+from tests.conftest import PASSWORD, latest_code, register, sign_in
 from tests.unit.test_password_unicode import CountedRuns
 from twostep.api.app import create_app
 from twostep.container import Container
@@ -115,3 +115,63 @@ def test_a_backup_restored_signs_in_with_hashes_from_before_and_after_the_mark(
             clock.advance(3600)
             answer = client.post(route, json={"email": email, "password": password})
             assert answer.status_code == 200 and "otpId" in answer.json(), answer.text
+
+
+def test_a_sign_in_that_only_marks_the_hash_leaves_a_reset_in_flight_usable(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    """Before, the sign-in that stored an old hash with the NFKC mark (the same hash, the same password)
+    changed the account's credentials tag as a new password does: a password reset (or a number or
+    address change) begun before answered 410 `credentials_changed`, once at every account after the
+    upgrade. Now the tag is taken without the mark, so only a real change of credentials ends them."""
+    register(client)
+    sign_in(client, container)  # proves the phone
+    account = container.storage.find_user_by_email("test@example.com")
+    assert account is not None
+    assert container.storage.set_password_hash(account, unmarked(account.password_hash)[0])  # from before
+    started = client.post("/password/forgot", json={"email": "test@example.com"})
+    assert started.status_code == 202, started.text
+    reset_code = latest_code(container)
+    clock.advance(35)  # past the resend cooldown
+    assert client.post("/login", json={"email": "test@example.com", "password": PASSWORD}).status_code == 200
+    marked_now = container.storage.find_user_by_email("test@example.com")
+    assert marked_now is not None and marked_now.password_hash.startswith(NFKC_MARK)
+    reset = {
+        "resetId": started.json()["resetId"],
+        "code": reset_code,
+        "newPassword": "a brand new passphrase 42",
+    }
+    answer = client.post("/password/reset", json=reset)
+    assert answer.status_code == 204, answer.text
+
+
+def test_two_sign_ins_marking_one_old_hash_at_once_both_go_on(
+    client: TestClient, container: Container, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, two right sign-ins of an account whose hash predates the NFKC mark (two tabs, a client's
+    retry) both stored the same marked hash, each only over the hash it had read: the second's write
+    found the first's and answered 410 `credentials_changed` to the right password. Now a write that finds
+    the very hash it meant to store goes on."""
+    register(client)
+    sign_in(client, container)
+    account = container.storage.find_user_by_email("test@example.com")
+    assert account is not None
+    assert container.storage.set_password_hash(account, unmarked(account.password_hash)[0])  # from before
+    real_set = container.storage.set_password_hash
+    first: list[int] = []
+
+    def another_sign_in_first(account: User, new_hash: str) -> bool:
+        if not first:
+            first.append(0)
+            clock.advance(35)  # past the resend cooldown
+            other = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+            first[0] = other.status_code
+        return real_set(account, new_hash)
+
+    clock.advance(35)
+    monkeypatch.setattr(container.storage, "set_password_hash", another_sign_in_first)
+    answer = client.post("/login", json={"email": "test@example.com", "password": PASSWORD})
+    assert first == [200]
+    assert answer.status_code == 200, answer.text
+    stored = container.storage.find_user_by_email("test@example.com")
+    assert stored is not None and stored.password_hash == NFKC_MARK + unmarked(account.password_hash)[0]

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
 from twostep.domain.identity import E164
+from twostep.domain.password_spelling import unmarked
 
 # Defined beside the revocation list, so the authorizer reads the list without loading these models.
 from twostep.domain.revocation import Revocation as Revocation  # noqa: PLC0414 (a re-export)
@@ -43,8 +44,12 @@ class User:
     @property
     def credentials_tag(self) -> str:
         """A digest of `credentials`, kept with each sign-in and password reset begun under them: once one
-        changed, such a flow cannot be finished (`services/unchanged_credentials.py`)."""
-        text = "\x00".join(part or "" for part in self.credentials)
+        changed, such a flow cannot be finished (`services/unchanged_credentials.py`).
+
+        The hash is taken without its NFKC mark: a sign-in that only marks an old hash (the same hash, the
+        same password) changes no credential, and must not end the account's reset or change in flight."""
+        password_hash, phone, email = self.credentials
+        text = "\x00".join(part or "" for part in (unmarked(password_hash)[0], phone, email))
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

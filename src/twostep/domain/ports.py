@@ -159,6 +159,15 @@ class ChallengeStore(Protocol):
         """
         ...
 
+    def put_back_code(
+        self, challenge_id: str, replaced_hmac: str, code_hmac: str, expires_at: datetime, channel: str
+    ) -> bool:
+        """Swap a code back in (`code_hmac`, its `expires_at` and `channel`) only while the stored, unconsumed
+        challenge still holds `replaced_hmac`, the code a failed resend stored; attempts and sends stay as
+        stored. True when it did: a resend or create that stored another code meanwhile keeps its own.
+        """
+        ...
+
     def arm_challenge_audited(self, challenge: Challenge, audits: Sequence[AuditEvent]) -> Challenge | None:
         """Make a delivered code usable: set `challenge.expires_at` only while the stored challenge still
         holds `challenge.code_hmac` and is unconsumed, and, only when it armed, store the step's audit

@@ -185,7 +185,8 @@ class CodeIssuing:
 
     def put_back(self, previous: Challenge) -> None:
         """After a failed `replace` of `previous` (as read before it), the previous code as it was, with
-        the attempts and sends made meanwhile; never raises (a storage failure is logged).
+        the attempts and sends made meanwhile, unless another code was stored since; never raises (a
+        storage failure is logged).
 
         `replace` stores the new code unusable (expired) before sending it; left so, the challenge would
         look over, and a verification's next create would start one with a whole budget: every failed
@@ -198,13 +199,11 @@ class CodeIssuing:
                 return  # used meanwhile, or refused before the new code was stored: nothing to put back
             if current.expires_at > self._clock.now():
                 return  # armed: another code (an automatic fallback's, a resend's) went out meanwhile
-            restored = replace(
-                current,
-                code_hmac=previous.code_hmac,
-                expires_at=previous.expires_at,
-                channel=previous.channel,
+            # Only over the code read here: a resend or create that stored its own code since this read
+            # (the fallback holds no create lock) keeps it; overwritten, its delivered code answered wrong.
+            self._store.put_back_code(
+                previous.id, current.code_hmac, previous.code_hmac, previous.expires_at, previous.channel
             )
-            self._store.put_challenge(restored)
         except StorageUnavailable:  # the caller has the first failure; the code stays unusable
             logger.warning("previous code not put back: storage unavailable")
 

@@ -24,7 +24,7 @@ from twostep.services.devices import DeviceService
 from twostep.services.limits import LimitsService
 from twostep.services.second_factor import SecondFactorService
 from twostep.services.tokens import TokenPair, TokenService
-from twostep.services.unchanged_credentials import current_login, set_password_hash_unchanged
+from twostep.services.unchanged_credentials import current_login, refuse_changed
 
 REMEMBERED_DEVICE_AMR = ("pwd", "device")
 # An authenticator app or a passkey takes longer to reach than a text message.
@@ -122,9 +122,7 @@ class PasswordStep:
         if rehash:
             # Its sign-in's tag is the new hash's. Raises CredentialsChanged: changed since its check.
             new_hash = self._hasher.replacement(user.password_hash, password, verified)
-            user = set_password_hash_unchanged(
-                self._users, user, new_hash, self._audit, ctx, event="login_failed"
-            )
+            user = self._store_rehash(user, new_hash, ctx)
         # A spent wrong-code budget holds every sign-in with the password, a remembered device's too: the
         # device skips the code, not the lock on guessing it (docs/abuse-protection.md).
         self._limits.check_code_failures(user.id, code_failures, ctx)
@@ -149,6 +147,21 @@ class PasswordStep:
         pair = self._tokens.issue_pair(user, amr, ctx, audits=[event])
         self._audit.logged(event)
         return pair
+
+    def _store_rehash(self, user: User, new_hash: str, ctx: RequestContext) -> User:
+        """`user` with `new_hash` stored over the hash its check read.
+
+        Marking an old hash makes the same string at every sign-in: where another right sign-in stored it
+        first (two tabs, a client's retry), the account is as this one would leave it, so it goes on
+        rather than answering 410. Read only when the write refused (rare, off the usual sign-in).
+
+        Raises: CredentialsChanged (audited as a failed login): the account changed otherwise."""
+        if self._users.set_password_hash(user, new_hash):
+            return replace(user, password_hash=new_hash)
+        current = self._users.get_user(user.id)
+        if current is not None and current.credentials == replace(user, password_hash=new_hash).credentials:
+            return current
+        refuse_changed(user, self._audit, ctx, event="login_failed")
 
     def _available(self, user: User, enrolled: EnrolledFactors | None) -> tuple[Factor, ...]:
         if self._factors is None:

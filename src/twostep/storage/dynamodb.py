@@ -314,6 +314,23 @@ class DynamoDbStorage(
             _NOT_CONSUMED,
         )
 
+    def put_back_code(
+        self, challenge_id: str, replaced_hmac: str, code_hmac: str, expires_at: datetime, channel: str
+    ) -> bool:
+        restored = self._challenge_update(
+            challenge_id,
+            "SET code_hmac = :h, expires_at = :e, #ttl = :ttl, channel = :ch",
+            {
+                ":h": code_hmac,
+                ":e": to_number(expires_at),
+                ":ttl": self._codec.retention.ended(expires_at),
+                ":ch": channel,
+                ":replaced": replaced_hmac,
+            },
+            f"{_NOT_CONSUMED} AND code_hmac = :replaced",
+        )
+        return restored is not None
+
     def _arm_alone(self, challenge_id: str, code_hmac: str, expires_at: datetime) -> Challenge | None:
         """The arm without events: one conditional UpdateItem, which returns the stored record."""
         return self._challenge_update(

@@ -52,6 +52,18 @@ class MemoryChallenges(MemoryDeliveries, MemoryAudit):
             self._challenges[challenge_id] = updated
             return updated
 
+    def put_back_code(
+        self, challenge_id: str, replaced_hmac: str, code_hmac: str, expires_at: datetime, channel: str
+    ) -> bool:
+        with self._lock:
+            current = self._challenges.get(challenge_id)
+            if current is None or current.code_hmac != replaced_hmac or current.consumed_at is not None:
+                return False
+            self._challenges[challenge_id] = replace(
+                current, code_hmac=code_hmac, expires_at=expires_at, channel=channel
+            )
+            return True
+
     def arm_challenge_audited(self, challenge: Challenge, audits: Sequence[AuditEvent]) -> Challenge | None:
         with self._lock:
             c = self._challenges.get(challenge.id)

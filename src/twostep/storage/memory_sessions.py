@@ -26,9 +26,11 @@ from twostep.storage.memory_counters import MemoryCounters
 
 
 def unchanged_in(users: Mapping[str, User], account: User) -> bool:
-    """Whether `users` still holds `account` with its credentials (the caller holds the lock)."""
+    """Whether `users` still holds `account` with its credentials, exactly as the other storages compare
+    them (not by `credentials_tag`, which leaves out the password hash's NFKC mark; the caller holds the
+    lock)."""
     current = users.get(account.id)
-    return current is not None and current.credentials_tag == account.credentials_tag
+    return current is not None and current.credentials == account.credentials
 
 
 class MemorySessions(MemoryCounters, MemoryAudit):

@@ -129,6 +129,18 @@ class PostgresStorage(
             )
         )
 
+    def put_back_code(
+        self, challenge_id: str, replaced_hmac: str, code_hmac: str, expires_at: datetime, channel: str
+    ) -> bool:
+        return (
+            self._one(
+                "UPDATE challenges SET code_hmac = %s, expires_at = %s, channel = %s WHERE id = %s"
+                " AND code_hmac = %s AND consumed_at IS NULL RETURNING id",
+                (code_hmac, expires_at, channel, challenge_id, replaced_hmac),
+            )
+            is not None
+        )
+
     def arm_challenge_audited(self, challenge: Challenge, audits: Sequence[AuditEvent]) -> Challenge | None:
         # One statement (one round trip, atomic): the events are inserted by a data-modifying WITH query
         # that reads the UPDATE's RETURNING, so they are stored only when the code armed.

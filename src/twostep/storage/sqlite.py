@@ -252,6 +252,18 @@ class SqliteStorage(
             )
         )
 
+    def put_back_code(
+        self, challenge_id: str, replaced_hmac: str, code_hmac: str, expires_at: datetime, channel: str
+    ) -> bool:
+        return (
+            self._one(
+                "UPDATE challenges SET code_hmac = ?, expires_at = ?, channel = ? WHERE id = ? AND code_hmac = ?"
+                " AND consumed_at IS NULL RETURNING id",
+                (code_hmac, epoch(expires_at), channel, challenge_id, replaced_hmac),
+            )
+            is not None
+        )
+
     def arm_challenge_audited(self, challenge: Challenge, audits: Sequence[AuditEvent]) -> Challenge | None:
         # One write transaction instead of two: the events are inserted only when the UPDATE armed.
         with self._transaction() as conn:
