@@ -1,7 +1,8 @@
 """Health for orchestrators and load balancers, on both apps: `/healthz/live`, `/healthz/ready`, `/healthz`.
 
 Live means the process answers (restart it if not); ready means it can serve sign-ins now: storage
-answers and takes a write, and at least one SMS provider takes its credentials (send no traffic if not). `/healthz` is the older name of ready.
+answers and takes a write, and at least one SMS provider takes its credentials (send no traffic if not).
+`/healthz` is the older name of ready.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 It comes from `TWOSTEP_MASTER_KEY` or `TWOSTEP_MASTER_KEY_FILE`. In dev, an SQLite database keeps one
 beside its file (`<database>.master-key`, created 0600 on first start), so every process on that database
 finds the same one without configuration; memory storage and an SQLite memory database (`:memory:`), which
-no other process can see, get a random one per process (never a file on disk); dev on a database server (PostgreSQL, DynamoDB) uses a published dev key. Staging and
-prod need the master key configured: it is never made per folder.
+no other process can see, get a random one per process (never a file on disk); dev on a database server
+(PostgreSQL, DynamoDB) uses a published dev key. Staging and prod need the master key configured: it is never
+made per folder.
 
 While the master key is replaced (`twostep keys rotate-master-key`), the key being replaced is a previous
 master key (`TWOSTEP_MASTER_KEY_PREVIOUS`; in dev on SQLite `<database>.master-key.previous`): it opens a

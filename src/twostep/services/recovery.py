@@ -1,8 +1,9 @@
 """Password recovery: a code to the verified phone (or email), then a new password.
 
 `forgot` answers the same for every email, known or not: the same storage work on the request path
-(one read, the email's reset budget counted, one challenge written) and the same shape of answer; the code itself is sent by a deferred
-step the edge runs after answering, so a provider's latency cannot tell a known email from an unknown.
+(one read, the email's reset budget counted, one challenge written) and the same shape of answer; the code
+itself is sent by a deferred step the edge runs after answering, so a provider's latency cannot tell a known
+email from an unknown.
 """
 
 from __future__ import annotations
