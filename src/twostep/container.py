@@ -18,6 +18,7 @@ from twostep.domain.otp import CodeHasher
 from twostep.domain.password_policy import password_policy
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import EmailSender, SmsSender, Storage
+from twostep.domain.provider_checks import CredentialCheck
 from twostep.domain.revocation import RevocationList
 from twostep.email import build_email_sender
 from twostep.factor_wiring import FactorServices, build_factor_services
@@ -31,7 +32,7 @@ from twostep.services.account_locks import AccountLocks
 from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
-from twostep.services.credential_watch import CredentialWatch
+from twostep.services.credential_watch import CredentialWatch, Kind
 from twostep.services.devices import DeviceService, SessionAndDeviceEnder
 from twostep.services.email_claims import EmailClaimService
 from twostep.services.health import HealthService
@@ -181,11 +182,12 @@ def revocation_list(settings: Settings, storage: Storage, clock: Clock) -> Revoc
     )
 
 
-def credential_watch(sender: SmsSender, clock: Clock) -> CredentialWatch | None:
-    """Readiness's check of the configured SMS providers' credentials; None for an injected sender."""
-    if not isinstance(sender, FailoverSender):
-        return None
-    return CredentialWatch(sender.credential_checks(), clock)
+def credential_watch(sender: SmsSender, email_sender: EmailSender, clock: Clock) -> CredentialWatch:
+    """Readiness's check of the configured SMS and email providers' credentials; an injected SMS sender, or
+    an email sender without a check (a fake in tests), is not asked."""
+    sms = sender.credential_checks() if isinstance(sender, FailoverSender) else []
+    email = [email_sender] if isinstance(email_sender, CredentialCheck) else []
+    return CredentialWatch([Kind.sms(sms), Kind.email(email)], clock)
 
 
 def revocation_window_seconds(settings: Settings) -> int:
@@ -423,7 +425,7 @@ def _wire(
             spec=account_spec,
         ),
         email_sender=email_sender,
-        health=HealthService(storage, clock, credentials=credential_watch(sender, clock)),
+        health=HealthService(storage, clock, credentials=credential_watch(sender, email_sender, clock)),
         housekeeping=HousekeepingService(storage, clock, housekeeping_policy(settings)),
         tenants=tenant_directory(settings),
         fraud=limits.sms.guard,

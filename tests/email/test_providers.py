@@ -161,13 +161,16 @@ def test_smtp_from_settings_needs_a_host(tmp_path: Path) -> None:
 
 def test_ses_on_moto(moto_server: str, aws_test_environment: dict[str, str]) -> None:
     client = boto3.client("sesv2", endpoint_url=moto_server, region_name="us-east-1")
+    quota = boto3.client("ses", endpoint_url=moto_server, region_name="us-east-1")
     client.create_email_identity(EmailIdentity="no-reply@example.com")
-    message_id = SesEmailSender(client, "no-reply@example.com").send(
+    message_id = SesEmailSender(client, "no-reply@example.com", quota_client=quota).send(
         "anna@example.com", "Your code", "123456"
     )
     assert message_id
     with pytest.raises(EmailDeliveryError) as rejected:  # an unverified sender is refused by SES
-        SesEmailSender(client, "someone@unverified.example.org").send("anna@example.com", "s", "123456")
+        SesEmailSender(client, "someone@unverified.example.org", quota_client=quota).send(
+            "anna@example.com", "s", "123456"
+        )
     assert rejected.value.reason in ("rejected_address", "provider_error")
 
 
@@ -184,7 +187,9 @@ def test_an_ses_answer_botocore_cannot_read_is_a_delivery_error(monkeypatch: pyt
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
         ).client("sesv2", endpoint_url=server.url)
         with pytest.raises(EmailDeliveryError) as unreadable:
-            SesEmailSender(client, "no-reply@example.com").send("anna@example.com", "s", "123456")
+            SesEmailSender(client, "no-reply@example.com", quota_client=client).send(
+                "anna@example.com", "s", "123456"
+            )
     finally:
         server.stop()
     assert unreadable.value.reason == "provider_error"

@@ -26,9 +26,9 @@ from tests.sms.test_sns import sns_error
 from twostep.api.app import create_app
 from twostep.container import Container, build
 from twostep.domain.clock import FixedClock
-from twostep.domain.errors import SmsCredentialsRefused
+from twostep.domain.errors import CredentialsRefused
 from twostep.domain.provider_checks import CredentialAnswer
-from twostep.services.credential_watch import CredentialWatch
+from twostep.services.credential_watch import CredentialWatch, Kind
 
 SID = CREDENTIALS["twilio_account_sid"]
 TWILIO_REFUSED = Reply.json(401, {"code": 20003, "message": "Authenticate", "status": 401})
@@ -188,8 +188,8 @@ class SlowCheck:
 
 def test_concurrent_probes_share_one_check_and_none_waits_past_the_limit() -> None:
     check = SlowCheck(1.0, refused=True)
-    watch = CredentialWatch([check], FixedClock(), wait_seconds=0.2)
-    answers: list[SmsCredentialsRefused | None] = []
+    watch = CredentialWatch([Kind.sms([check])], FixedClock(), wait_seconds=0.2)
+    answers: list[CredentialsRefused | None] = []
     started = time.monotonic()
     threads = [threading.Thread(target=lambda: answers.append(watch.refusal())) for _ in range(8)]
     for thread in threads:
@@ -271,7 +271,7 @@ def test_probes_arriving_during_a_check_answer_at_once_with_the_last_verdict() -
     slowly took the threads every sign-in needs. Only the probe that starts a check waits for it now."""
     check = SlowCheck(0.0, refused=False)
     clock = FixedClock()
-    watch = CredentialWatch([check], clock, wait_seconds=2.0)
+    watch = CredentialWatch([Kind.sms([check])], clock, wait_seconds=2.0)
     assert watch.refusal() is None  # a pass, known
     check.seconds = 1.0  # the provider answers slowly now
     clock.advance(61)  # the pass is stale: the next probe starts a check and waits for it

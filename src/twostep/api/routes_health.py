@@ -1,8 +1,8 @@
 """Health for orchestrators and load balancers, on both apps: `/healthz/live`, `/healthz/ready`, `/healthz`.
 
 Live means the process answers (restart it if not); ready means it can serve sign-ins now: storage
-answers and takes a write, and at least one SMS provider takes its credentials (send no traffic if not).
-`/healthz` is the older name of ready.
+answers and takes a write, at least one SMS provider takes its credentials and the email provider its own
+(send no traffic if not). `/healthz` is the older name of ready.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ def _ready(container: ContainerDep) -> HealthOut | JSONResponse:
 
 @router.get("/healthz/ready", response_model=HealthOut, responses=errors(503))
 def ready(container: ContainerDep) -> HealthOut | JSONResponse:
-    """200 when storage answers and takes a write (with KMS on, the KMS key seals) and an SMS provider takes its
-    credentials (only 401/403 from every one counts); 503 with the cause (`cause`) otherwise."""
+    """200 when storage answers and takes a write (with KMS on, the KMS key seals), an SMS provider takes its
+    credentials (only 401/403 from every one counts) and the email provider its own (SMTP 535, SES's wrong
+    keys); 503 with the cause (`cause`) otherwise."""
     return _ready(container)
 
 

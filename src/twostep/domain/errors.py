@@ -249,16 +249,29 @@ class StorageUnavailable(DependencyUnavailable):
     default_message = "Storage is unavailable; try again shortly."
 
 
-class SmsCredentialsRefused(DependencyUnavailable):
-    """Every configured SMS provider refused twostep's credentials (readiness); `reason` names each
+class CredentialsRefused(DependencyUnavailable):
+    """Every provider of one kind refused twostep's credentials (readiness); `reason` names each
     provider and its answer (`twilio: HTTP 401`), never a credential."""
 
-    code = "sms_credentials_refused"
-    default_message = "Every SMS provider refused twostep's credentials; no text can be sent."
+    code = "credentials_refused"
 
     def __init__(self, reason: str) -> None:
         super().__init__()
         self.reason = reason
+
+
+class SmsCredentialsRefused(CredentialsRefused):
+    """Every configured SMS provider refused twostep's credentials: no text can be sent."""
+
+    code = "sms_credentials_refused"
+    default_message = "Every SMS provider refused twostep's credentials; no text can be sent."
+
+
+class EmailCredentialsRefused(CredentialsRefused):
+    """The email provider refused twostep's credentials (SES keys, the SMTP login): no email can be sent."""
+
+    code = "email_credentials_refused"
+    default_message = "The email provider refused twostep's credentials; no email can be sent."
 
 
 class SmsDeliveryError(DependencyUnavailable):

@@ -1,8 +1,9 @@
 """Whether a provider still takes our credentials, asked by a read that sends nothing and costs nothing.
 
-Readiness asks every configured SMS provider (`CredentialCheck`); only a refusal of the credentials
-themselves (401/403, or no credentials at all) counts against them. A timeout, a lost connection or a
-5xx says nothing about the operator's credentials, so it is an `answered` that is not `refused`.
+Readiness asks every configured SMS provider and the email provider (`CredentialCheck`); only a refusal
+of the credentials themselves (401/403, SMTP 535, or no credentials at all) counts against them. A
+timeout, a lost connection or a 5xx says nothing about the operator's credentials, so it is an answer
+that is not `refused`.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import secrets
 from twostep.domain.clock import Clock
 from twostep.domain.models import OutboxEntry
 from twostep.domain.ports import OutboxStore
+from twostep.domain.provider_checks import CredentialAnswer
 from twostep.settings import Settings
 from twostep.sms import SenderDeps
 
@@ -36,3 +37,7 @@ class ConsoleEmailSender:
         )
         logger.info("email kept in the outbox", extra={"chars": len(text)})
         return "console-" + secrets.token_hex(8)
+
+    def check_credentials(self) -> CredentialAnswer:
+        """The outbox needs no credentials: always taken."""
+        return CredentialAnswer(self.name, refused=False, detail="no credentials needed")

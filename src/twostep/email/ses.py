@@ -1,4 +1,8 @@
-"""Email with Amazon SES (the v2 API) through an injected boto3 session."""
+"""Email with Amazon SES (the v2 API) through an injected boto3 session.
+
+Readiness asks SES whether it takes the keys by the v1 `GetSendQuota` (a read that sends nothing; SES v2's
+`GetAccount` is the same read, but the v1 one is the read moto serves, so it is tested end to end).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ import logging
 from typing import Any
 
 from twostep.domain.errors import EmailDeliveryError
+from twostep.domain.provider_checks import CredentialAnswer
 from twostep.settings import Settings
 from twostep.sms import SenderDeps
+from twostep.sms.sns import credential_answer
 
 logger = logging.getLogger("twostep.email.ses")
 REJECTED = {
@@ -16,13 +22,21 @@ REJECTED = {
     "NotFoundException",
     "BadRequestException",
 }
+# Short and not retried: readiness waits for the check only briefly.
+CHECK_CONFIG: dict[str, Any] = {
+    "connect_timeout": 2.0,
+    "read_timeout": 3.0,
+    "retries": {"max_attempts": 1, "mode": "standard"},
+}
 
 
 class SesEmailSender:
     name = "ses"
 
-    def __init__(self, client: Any, sender: str) -> None:
+    def __init__(self, client: Any, sender: str, *, quota_client: Any) -> None:
+        """`client`: SES v2, which sends; `quota_client`: SES v1 with the same keys, for the check."""
         self._client = client
+        self._quota_client = quota_client
         self._from = sender
 
     @classmethod
@@ -38,7 +52,33 @@ class SesEmailSender:
             read_timeout=settings.email_timeout_seconds,
             retries={"max_attempts": 2, "mode": "standard"},
         )
-        return cls(session.client("sesv2", config=config), settings.email_from)
+        return cls(
+            session.client("sesv2", config=config),
+            settings.email_from,
+            quota_client=session.client("ses", config=Config(**CHECK_CONFIG)),
+        )
+
+    def check_credentials(self) -> CredentialAnswer:
+        """`GetSendQuota`: the account's sending quota, read with its keys (nothing sent). Refused only
+        for keys SES does not know or that expired, not for a policy that allows sending alone."""
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+        from botocore.parsers import ResponseParserError
+
+        try:
+            self._quota_client.get_send_quota()
+        except ClientError as exc:
+            return credential_answer(self.name, exc)
+        except NoCredentialsError:  # no AWS credentials found at all: the operator's to fix
+            return CredentialAnswer(self.name, refused=True, detail="NoCredentialsError")
+        except BotoCoreError as exc:
+            return CredentialAnswer.unanswered(self.name, type(exc).__name__)
+        except (
+            ResponseParserError,
+            AttributeError,
+            KeyError,
+        ) as exc:  # an answer botocore could not read: not the keys' fault
+            return CredentialAnswer.unanswered(self.name, type(exc).__name__)
+        return CredentialAnswer(self.name, refused=False, detail="HTTP 200")
 
     def send(self, to: str, subject: str, body: str) -> str:
         """Returns SES's MessageId (empty when an accepting answer has none). Raises: EmailDeliveryError."""

@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from twostep.domain.errors import ConfigurationError, EmailDeliveryError
+from twostep.domain.provider_checks import CredentialAnswer
 from twostep.settings import Settings
 from twostep.sms import SenderDeps
 
@@ -25,6 +26,12 @@ logger = logging.getLogger("twostep.email.smtp")
 # The whole exchange (connect, TLS, login, the message) may take this many timeouts: each step is a
 # round trip or two that a working server answers at once.
 DEADLINE_TIMEOUTS = 3
+# Readiness's login check: each step's timeout and the whole exchange's (it waits for it only briefly).
+CHECK_TIMEOUT_SECONDS = 2.0
+CHECK_DEADLINE_SECONDS = 4.0
+# The reply that says the server refused the username and password; 454 (a temporary failure), 534 or
+# 538 (a mechanism or TLS needed) are the server's or the setup's trouble, not a wrong password.
+AUTH_REFUSED = 535
 
 
 class ExchangeDeadline:
@@ -99,11 +106,12 @@ class SmtpEmailSender:
         message.set_content(body)
         return message
 
-    def _client(self) -> smtplib.SMTP:
+    def _client(self, timeout: float | None = None) -> smtplib.SMTP:
         """An unconnected client: the deadline watches it before the server's greeting is read."""
+        timeout = self._timeout if timeout is None else timeout
         if self._security == "tls":
-            return smtplib.SMTP_SSL(timeout=self._timeout, context=ssl.create_default_context())
-        return smtplib.SMTP(timeout=self._timeout)
+            return smtplib.SMTP_SSL(timeout=timeout, context=ssl.create_default_context())
+        return smtplib.SMTP(timeout=timeout)
 
     def _exchange(self, client: smtplib.SMTP, message: EmailMessage) -> None:
         with client:
@@ -113,6 +121,35 @@ class SmtpEmailSender:
             if self._username and self._password:
                 client.login(self._username, self._password)
             client.send_message(message)
+
+    def check_credentials(self) -> CredentialAnswer:
+        """Log in and leave (connect, STARTTLS/TLS as configured, AUTH, QUIT; no MAIL FROM, nothing sent).
+
+        Refused only when the server answers the login 535; without a username and password there is
+        nothing to check. A connection error or a timeout says nothing about the password."""
+        if not (self._username and self._password):
+            return CredentialAnswer(self.name, refused=False, detail="no login configured")
+        client = self._client(min(CHECK_TIMEOUT_SECONDS, self._timeout))
+        deadline = ExchangeDeadline(CHECK_DEADLINE_SECONDS)
+        deadline.watch(client)
+        try:
+            self._log_in(client)
+        except smtplib.SMTPAuthenticationError as exc:
+            return CredentialAnswer(self.name, exc.smtp_code == AUTH_REFUSED, f"SMTP {exc.smtp_code}")
+        except (smtplib.SMTPException, OSError) as exc:
+            return CredentialAnswer.unanswered(
+                self.name, "deadline" if deadline.passed else type(exc).__name__
+            )
+        finally:
+            deadline.stop()
+        return CredentialAnswer(self.name, refused=False, detail="SMTP 235")
+
+    def _log_in(self, client: smtplib.SMTP) -> None:
+        with client:  # QUIT on the way out
+            client.connect(self._host, self._port)
+            if self._security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            client.login(self._username or "", self._password or "")
 
     def send(self, to: str, subject: str, body: str) -> str:
         message = self._message(to, subject, body)

@@ -1,54 +1,75 @@
-"""Readiness's question to the SMS providers: does at least one still take our credentials?
+"""Readiness's question to the SMS and the email providers: does each kind still take our credentials?
 
-A rotated Twilio token or a mistyped Flowroute secret failed every sign-in's text while the probes
-stayed green. Each configured provider is asked by a read that sends nothing (`CredentialCheck`); the
-service is not ready only when every one of them refuses its credentials (401/403). A timeout, a lost
-connection or a 5xx is the provider's trouble, not the operator's credentials: failover covers it, so
-it never takes the service out of rotation.
+A rotated Twilio token or a mistyped Flowroute secret failed every sign-in's text, a wrong SES key or SMTP
+password every emailed code, while the probes stayed green. Each configured provider is asked by a read
+that sends nothing (`CredentialCheck`); the service is not ready when every provider of one kind (`Kind`:
+the SMS providers, the email provider) refuses its credentials (401/403, SMTP 535), since that kind's
+flows all fail: the refusal names the kind (`sms_credentials_refused`, `email_credentials_refused`; SMS
+first when both). A timeout, a lost connection or a 5xx is the provider's trouble, not the operator's
+credentials: failover and retries cover it, so it never takes the service out of rotation.
 
 The verdict is kept (a pass for a minute, a refusal for 10 s, so a fixed secret shows soon), so a
 probe polled every second does not reach the providers. One check runs at a time, in a thread of its
 own; the probe that starts it waits at most `wait_seconds` for it, and probes that arrive meanwhile
 answer with the last verdict at once (ready when there is none): a slow provider holds one probe at most.
+Both kinds are asked in the same check, so a probe waits for one check, not one per kind.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from twostep.domain.clock import Clock
-from twostep.domain.errors import SmsCredentialsRefused
+from twostep.domain.errors import CredentialsRefused, EmailCredentialsRefused, SmsCredentialsRefused
 from twostep.domain.provider_checks import CredentialAnswer, CredentialCheck
 
-logger = logging.getLogger("twostep.sms")
+logger = logging.getLogger("twostep.health")
 
 PASS_KEPT = timedelta(seconds=60)
 REFUSAL_KEPT = timedelta(seconds=10)
 WAIT_SECONDS = 2.0
 
 
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """The providers of one kind (all the SMS providers, the email provider) and the refusal that says
+    every one of them refused: one that takes its credentials is enough for that kind's flows."""
+
+    checks: Sequence[CredentialCheck]
+    refusal: Callable[[str], CredentialsRefused]
+
+    @classmethod
+    def sms(cls, checks: Sequence[CredentialCheck]) -> Kind:
+        return cls(list(checks), SmsCredentialsRefused)
+
+    @classmethod
+    def email(cls, checks: Sequence[CredentialCheck]) -> Kind:
+        return cls(list(checks), EmailCredentialsRefused)
+
+
 class CredentialWatch:
     def __init__(
         self,
-        checks: Sequence[CredentialCheck],
+        kinds: Sequence[Kind],
         clock: Clock,
         *,
         wait_seconds: float = WAIT_SECONDS,
     ) -> None:
-        self._checks = list(checks)
+        self._kinds = [kind for kind in kinds if kind.checks]
         self._clock = clock
         self._wait_seconds = wait_seconds
         self._lock = threading.Lock()
-        self._verdict: tuple[datetime, SmsCredentialsRefused | None] | None = None
+        self._verdict: tuple[datetime, CredentialsRefused | None] | None = None
         self._running: threading.Event | None = None  # set when the check in flight is done
 
-    def refusal(self) -> SmsCredentialsRefused | None:
-        """The refusal of every provider's credentials, or None while at least one takes them (or none
-        answered: not known to be refused)."""
-        if not self._checks:
+    def refusal(self) -> CredentialsRefused | None:
+        """The refusal of every provider's credentials of a kind (the first such kind), or None while each
+        kind has one that takes them (or did not answer: not known to be refused)."""
+        if not self._kinds:
             return None
         with self._lock:
             if self._fresh() or self._running is not None:
@@ -67,12 +88,12 @@ class CredentialWatch:
         kept = PASS_KEPT if self._verdict[1] is None else REFUSAL_KEPT
         return self._clock.now() - self._verdict[0] < kept
 
-    def _last(self) -> SmsCredentialsRefused | None:
+    def _last(self) -> CredentialsRefused | None:
         return None if self._verdict is None else self._verdict[1]
 
     def _check(self, done: threading.Event) -> None:
         try:
-            verdict = verdict_of([ask(check) for check in self._checks])
+            verdict = next(filter(None, [verdict_of(kind) for kind in self._kinds]), None)  # every kind asked
             with self._lock:
                 self._verdict = (self._clock.now(), verdict)
         finally:
@@ -86,14 +107,13 @@ def ask(check: CredentialCheck) -> CredentialAnswer:
     try:
         return check.check_credentials()
     except Exception as exc:  # a check must not take the service out of rotation by its own fault
-        logger.warning(
-            "sms credential check failed", extra={"provider": check.name, "error": type(exc).__name__}
-        )
+        logger.warning("credential check failed", extra={"provider": check.name, "error": type(exc).__name__})
         return CredentialAnswer.unanswered(check.name, type(exc).__name__)
 
 
-def verdict_of(answers: Sequence[CredentialAnswer]) -> SmsCredentialsRefused | None:
-    """A refusal naming each provider and its answer when all of them refused; else None."""
+def verdict_of(kind: Kind) -> CredentialsRefused | None:
+    """The kind's refusal naming each provider and its answer when all of them refused; else None."""
+    answers = [ask(check) for check in kind.checks]
     if not answers or not all(answer.refused for answer in answers):
         return None
-    return SmsCredentialsRefused("; ".join(f"{answer.provider}: {answer.detail}" for answer in answers))
+    return kind.refusal("; ".join(f"{answer.provider}: {answer.detail}" for answer in answers))

@@ -1,5 +1,5 @@
 """Liveness and readiness: is the process up, and can it do its job (storage answers and takes writes, and
-at least one SMS provider takes our credentials: see `credential_watch`).
+at least one SMS provider and the email provider take our credentials: see `credential_watch`).
 
 Readiness writes one short-lived counter, through the same port every limit uses, because a database
 that answers reads while refusing writes (full disk, read-only file, lost lock) fails every sign-in.
@@ -40,7 +40,9 @@ class HealthService:
         credentials: CredentialWatch | None = None,
     ) -> None:
         self._store, self._clock, self._probe_every = store, clock, probe_every
-        self._credentials = credentials  # the SMS providers' (None: not asked, as with an injected sender)
+        self._credentials = (
+            credentials  # the SMS and email providers' (None: not asked, as with injected senders)
+        )
         # One check at a time: probes that arrive while one runs (storage slow or locked) wait for its
         # outcome instead of each writing to (and waiting on) the slow storage in turn.
         self._lock = threading.Lock()
@@ -48,7 +50,8 @@ class HealthService:
 
     def ready(self) -> None:
         """Raises: DependencyUnavailable: StorageUnavailable when storage cannot be read or written,
-        SmsCredentialsRefused when every SMS provider refuses its credentials."""
+        SmsCredentialsRefused when every SMS provider refuses its credentials, EmailCredentialsRefused when
+        the email provider refuses its own."""
         with self._lock:
             last = self._last
             if last is None or self._clock.now() - last[0] >= self._probe_every:
