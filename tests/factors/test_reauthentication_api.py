@@ -143,8 +143,10 @@ def test_each_added_or_removed_way_to_sign_in_is_announced_by_email(
     assert len(container.storage.list_outbox(to=PHONE, last=100)) == texts
 
 
-def test_an_unproven_address_gets_no_notice(
+def test_an_unproven_address_gets_no_notice_the_proven_number_does(
     client: TestClient, container: Container, pair: dict[str, Any]
 ) -> None:
+    """The number is then the only channel that can warn the owner (see test_phone_only_notices.py)."""
     assert add_passkey(client, pair, SoftAuthenticator(ORIGIN)).status_code == 201
     assert _notices(container) == []
+    assert container.storage.list_outbox(to=PHONE, last=1)[-1].body.startswith(NOTICE)

@@ -1,6 +1,9 @@
 """Notices to an account's owner that something about how it signs in changed: a new number or address,
 a new password, a way to sign in added or removed. They go to the channels the owner proved, so a hijacked
-session cannot make such a change quietly."""
+session cannot make such a change quietly: by email to a proven address; by text for a number or address
+change, and for every change when the number is the only channel proven (an address never proven, or one
+its real owner took back for a placeholder). A text costs money, so an owner with a proven address hears of
+the rest by email only; the account's daily cap on notices by text bounds what the rest can cost."""
 
 from __future__ import annotations
 
@@ -28,17 +31,19 @@ class AccountNotices:
         destination: str = "",
         phone: E164 | None = None,
     ) -> None:
-        """Tell the owner by email (when their address is proven) and by text to `phone` (when given and
-        the account's number is proven; a text costs money, so only a number or address change sends
-        one), in their language (the account's stored language, then its number's country as it was,
-        then the default); a failed notice never undoes the change. The request's languages are left
-        out: whoever holds a session must not choose the language the owner is warned in."""
+        """Tell the owner by email (when their address is proven) and by text (see `_text_to`; `phone`:
+        the number before a number or address change), in their language (the account's stored
+        language, then its number's country as it was, then the default); a failed notice (one past the
+        account's daily cap on notices by text too) is audited and never undoes the change. The
+        request's languages are left out: whoever holds a session must not choose the language the owner
+        is warned in."""
         letters = self._codes.letters
         language = letters.language_for(TextChoice((), user.locale, user.phone))
         notice = letters.notice(kind, language, destination=destination)
         sends: list[tuple[str, Callable[[], None]]] = []
-        if phone is not None and user.phone_verified:
-            sends.append(("sms", lambda: self._codes.send_notice_sms(phone, notice.body, user.id, ctx)))
+        text_to = _text_to(user, phone)
+        if text_to is not None:
+            sends.append(("sms", lambda: self._codes.send_notice_sms(text_to, notice.body, user.id, ctx)))
         if user.email_verified:
             sends.append(("email", lambda: self._codes.send_email(user.email, notice.subject, notice.body)))
         for channel, send in sends:
@@ -50,3 +55,14 @@ class AccountNotices:
                 )
                 continue
             self._audit.record("notice_sent", ctx=ctx, user_id=user.id, channel=channel)
+
+
+def _text_to(user: User, phone: E164 | None) -> E164 | None:
+    """The number a notice is texted to, if any: `phone` (a number or address change names it: the number
+    before the change), else the account's own when the address is not proven (the number is then the only
+    channel that can warn the owner); only ever a number the account proved."""
+    if not user.phone_verified:
+        return None
+    if phone is not None:
+        return phone
+    return None if user.email_verified else user.phone
