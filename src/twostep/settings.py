@@ -284,16 +284,20 @@ class Settings(BaseSettings):
     reset_code_failures_per_client_day: int = Field(default=5, ge=1, le=1000)
     """One client's (IP, IPv6 /64) share of an email's wrong reset codes per UTC day, so one stranger cannot
     spend the whole `TWOSTEP_RESET_CODE_FAILURES_PER_DAY` and refuse the owner's reset (429
-    `reset_wrong_codes_client_day` for that client only)."""
+    `reset_wrong_codes_client_day` for that client only). Above that total it is refused at start; unset, it
+    is at most half of it (rounded up), so lowering the total alone keeps a share."""
     reset_requests_per_day: int = Field(default=3, ge=1, le=1000)
     """Password resets asked for per email typed (known or not) per UTC day, before `POST /password/forgot`
     for it answers 429 `reset_requests_day` until the day ends. Each sends a code that counts against the
-    account's and the number's caps, which its sign-ins need too: keep it below `TWOSTEP_ACCOUNT_SMS_PER_DAY`
-    and `TWOSTEP_SMS_PER_NUMBER_10MIN`, so strangers asking for resets never spend the owner's sign-in codes. A
-    device the account remembered has a budget of this size of its own."""
+    account's and the number's caps, which its sign-ins need too: it must stay below
+    `TWOSTEP_ACCOUNT_SMS_PER_DAY`, `TWOSTEP_SMS_PER_NUMBER_10MIN` and `TWOSTEP_SMS_PER_NUMBER_DAY` (refused at
+    start otherwise; unset, it is lowered to one below the smallest; a cap of 1 leaves 1), so strangers asking
+    for resets never spend the owner's sign-in codes. A device the account remembered has a budget of this size
+    of its own."""
     reset_requests_per_client_day: int = Field(default=2, ge=1, le=1000)
     """One client's (IP, IPv6 /64) share of an email's resets per UTC day (429 `reset_requests_client_day`
-    for that client only), so one stranger cannot spend the owner's resets of the day."""
+    for that client only), so one stranger cannot spend the owner's resets of the day. Above
+    `TWOSTEP_RESET_REQUESTS_PER_DAY` it is refused at start; unset, it is at most half of it (rounded up)."""
 
     # --- second factors beyond SMS ---
     remember_device_days: int = Field(default=30, ge=0, le=400)
@@ -874,6 +878,7 @@ class Settings(BaseSettings):
             raise ValueError("TWOSTEP_VERIFY_DEFAULT_TTL_SECONDS exceeds TWOSTEP_VERIFY_MAX_TTL_SECONDS")
         _check_idle_lifetime(self)
         _check_passkey_origins(self)
+        _fit_reset_budgets(self)
         return self
 
 
@@ -913,6 +918,62 @@ def _refuse_dev_providers(settings: Settings) -> None:
         for name in names:
             if registry.PROVIDERS[name].dev_only:
                 raise ValueError(f"{variable}: the {name} provider is refused in prod")
+
+
+def _fit_reset_budgets(settings: Settings) -> None:
+    """Keep the reset budgets (newer settings) inside the caps they stand for (older ones).
+
+    Contradicting values started silently: a client's share above the email's total is no share, and more
+    resets a day than the account's or the number's text caps let strangers' resets spend the owner's
+    sign-in texts again. A value the operator set is refused; an unset one is lowered to fit, so a
+    deployment that set only the older caps still starts.
+
+    Raises:
+        ValueError: naming the reset setting that contradicts the cap it must stay inside.
+    """
+    chosen = settings.model_fields_set
+    text_caps = (
+        ("TWOSTEP_ACCOUNT_SMS_PER_DAY", settings.account_sms_per_day),
+        ("TWOSTEP_SMS_PER_NUMBER_10MIN", settings.sms_per_number_10min),
+        ("TWOSTEP_SMS_PER_NUMBER_DAY", settings.sms_per_number_day),
+    )
+    # Below each cap, so strangers' resets leave the owner a sign-in text; a cap of 1 leaves no room below.
+    most_requests = max(1, min(cap for _, cap in text_caps) - 1)
+    if "reset_requests_per_day" not in chosen:
+        _lower_default(settings, "reset_requests_per_day", most_requests)
+    elif settings.reset_requests_per_day > most_requests:
+        name, cap = min(text_caps, key=lambda item: item[1])
+        raise ValueError(
+            f"TWOSTEP_RESET_REQUESTS_PER_DAY must be below {name} ({cap}), or strangers asking for resets "
+            "spend the owner's sign-in texts"
+        )
+    _fit_client_share(
+        settings, "reset_requests_per_client_day", settings.reset_requests_per_day, "TWOSTEP_RESET_REQUESTS"
+    )
+    _fit_client_share(
+        settings,
+        "reset_code_failures_per_client_day",
+        settings.reset_code_failures_per_day,
+        "TWOSTEP_RESET_CODE_FAILURES",
+    )
+
+
+def _fit_client_share(settings: Settings, field: str, total: int, variable: str) -> None:
+    """An unset share becomes at most half the email's total (rounded up: 10 gives 5, 3 gives 2, the
+    defaults); a share set above the total is refused."""
+    share: int = getattr(settings, field)
+    if field not in settings.model_fields_set:
+        _lower_default(settings, field, (total + 1) // 2)
+    elif share > total:
+        raise ValueError(
+            f"{variable}_PER_CLIENT_DAY ({share}) exceeds {variable}_PER_DAY ({total}), the email's total "
+            "that a client's share is part of"
+        )
+
+
+def _lower_default(settings: Settings, field: str, most: int) -> None:
+    # Written past pydantic's attribute hook, which would mark it set: it stays the default, only lowered.
+    settings.__dict__[field] = min(getattr(settings, field), most)
 
 
 def _check_idle_lifetime(settings: Settings) -> None:

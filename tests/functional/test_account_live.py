@@ -178,6 +178,8 @@ def slow_sms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerP
             TWOSTEP_IP_LOGIN_PER_MINUTE="100000",
             TWOSTEP_SMS_PER_NUMBER_10MIN="1000",
             TWOSTEP_SMS_PER_NUMBER_DAY="10000",
+            TWOSTEP_RESET_REQUESTS_PER_DAY="999",  # 27 resets of each email from one client
+            TWOSTEP_RESET_REQUESTS_PER_CLIENT_DAY="999",
         ) as running:
             yield running, provider
     finally:

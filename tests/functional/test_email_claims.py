@@ -140,7 +140,7 @@ def test_a_claim_is_capped_per_mailbox(make_container: Any) -> None:
 def test_wrong_codes_spend_the_address_budget_not_the_sign_in(make_container: Any) -> None:
     """A stranger's wrong claim codes are counted per address (the reset budget), never against the
     account's sign-in: its owner still signs in, and the claim answers 429 once the budget is spent."""
-    container = make_container(reset_code_failures_per_day=2)
+    container = make_container(reset_code_failures_per_day=2, reset_code_failures_per_client_day=2)
 
     with TestClient(create_app(container)) as client:
         register(client)

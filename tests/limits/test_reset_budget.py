@@ -8,6 +8,7 @@ and only emails with an account locked, which told them apart.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,14 +19,19 @@ from tests.conftest import PASSWORD, latest_code, register, sign_in
 from tests.limits.helpers import assert_limited, run_together
 from twostep.api.app import create_app
 from twostep.api.device_cookie import DEVICE_COOKIE
-from twostep.container import Container
+from twostep.container import Container, build
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import RateLimited, WrongCode
 from twostep.services.limits import code_failures_key
+from twostep.settings import Settings
+from twostep.storage.memory import MemoryStorage
 
 MakeContainer = Callable[..., Container]
 KNOWN, UNKNOWN = "test@example.com", "nobody@example.com"
 NEW_PASSWORD = "a brand new passphrase here"
+
+
+ROOMY_TEXTS = {"sms_per_number_10min": 1000, "sms_per_number_day": 10000}
 
 
 def wrong_resets(client: TestClient, email: str, count: int, **extra: str) -> list[tuple[int, str | None]]:
@@ -164,7 +170,11 @@ def test_strangers_on_many_networks_leave_a_remembered_device_its_reset(
 ) -> None:
     """Before, strangers spending the email's cap refused every reset of the day, its owner's too; now a
     device the account remembered spends a budget of its own (its own wrong codes stop at it)."""
-    container = make_container(reset_code_failures_per_day=4, reset_code_failures_per_client_day=2)
+    container = make_container(
+        reset_code_failures_per_day=4,
+        reset_code_failures_per_client_day=2,
+        **ROOMY_TEXTS,  # six resets asked for: room for them, as the texts' caps are not what this is about
+    )
     app = create_app(container)
     with from_network(app, "198.51.100.9") as owner:
         register(owner)
@@ -259,3 +269,32 @@ def test_resets_asked_for_a_known_and_an_unknown_email_are_answered_alike(
     unknown = [forgot_from(app, f"203.0.113.{i}", UNKNOWN, 2) for i in (1, 2, 3)]
     spent = [(429, "reset_requests_day")]
     assert known == unknown == [[(202, None)] * 2, [(202, None), *spent], spent * 2]
+
+
+def test_a_deployment_that_set_only_the_number_s_cap_keeps_the_owner_a_sign_in_text(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """Before, a deployment that had set TWOSTEP_SMS_PER_NUMBER_10MIN=2 (before resets had a budget) kept
+    the resets' default of 3 a day: strangers' resets spent the number's texts of ten minutes and the owner's
+    sign-in answered 429 sms_per_number_10min. The unset budget is now lowered below the cap (to 1)."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        storage="memory",
+        jwt_key_file=tmp_path / "keys.json",
+        issuer="http://testserver",
+        resend_cooldown_seconds=0,
+        fraud_guard=False,
+        sms_per_number_10min=2,
+    )
+    container = build(settings, clock=clock, storage=MemoryStorage())
+    app = create_app(container)
+    try:
+        with from_network(app, "198.51.100.9") as owner:
+            register(owner)
+            sign_in(owner, container)  # proves the number: its resets are texted
+            clock.advance(601)
+            answers = [forgot_from(app, f"203.0.113.{i}", KNOWN, 2) for i in (7, 8)]
+            assert answers[0][0] == (202, None) and answers[1] == [(429, "reset_requests_day")] * 2
+            assert "accessToken" in sign_in(owner, container)
+    finally:
+        container.close()

@@ -363,3 +363,55 @@ def test_a_master_key_both_set_and_in_a_file_stops_at_start(tmp_path: Path) -> N
     assert "TWOSTEP_MASTER_KEY: set it or TWOSTEP_MASTER_KEY_FILE, not both" in line
     assert "m" * 43 not in line and "\n" not in line
     assert Settings(_env_file=None, master_key_file=key_file).master_key_file == key_file  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (
+            {"reset_code_failures_per_day": 4, "reset_code_failures_per_client_day": 9},
+            "TWOSTEP_RESET_CODE_FAILURES_PER_CLIENT_DAY (9) exceeds TWOSTEP_RESET_CODE_FAILURES_PER_DAY (4)",
+        ),
+        (
+            {"reset_requests_per_client_day": 7},
+            "TWOSTEP_RESET_REQUESTS_PER_CLIENT_DAY (7) exceeds TWOSTEP_RESET_REQUESTS_PER_DAY (3)",
+        ),
+        (
+            {"reset_requests_per_day": 10},
+            "TWOSTEP_RESET_REQUESTS_PER_DAY must be below TWOSTEP_SMS_PER_NUMBER_10MIN (5)",
+        ),
+        (
+            {"reset_requests_per_day": 4, "account_sms_per_day": 4, "sms_per_number_10min": 50},
+            "TWOSTEP_RESET_REQUESTS_PER_DAY must be below TWOSTEP_ACCOUNT_SMS_PER_DAY (4)",
+        ),
+    ],
+)
+def test_reset_budgets_that_contradict_their_caps_are_refused(
+    values: dict[str, object], expected: str
+) -> None:
+    """Before, these started silently: a client's share above the email's total is no share (one stranger
+    spends the owner's resets again), and more resets a day than a text cap lets strangers' resets spend the
+    owner's sign-in texts (the fault the reset-request budget fixed)."""
+    line = _error(**values)
+    assert expected in line
+    assert "\n" not in line
+
+
+def test_reset_budgets_left_unset_fit_the_caps_a_deployment_set_before() -> None:
+    """Before, a deployment that had set only the older caps (an email's wrong reset codes, the number's
+    and the account's texts) kept the newer budgets' defaults above them. Upgrading must not stop it, so the
+    unset budgets are lowered instead: resets below every text cap, a client's share half the email's."""
+    s = Settings(  # type: ignore[call-arg]
+        _env_file=None, reset_code_failures_per_day=3, sms_per_number_10min=50, account_sms_per_day=3
+    )
+    assert (s.reset_code_failures_per_day, s.reset_code_failures_per_client_day) == (3, 2)
+    assert (s.reset_requests_per_day, s.reset_requests_per_client_day) == (2, 1)
+    assert "reset_requests_per_day" not in s.model_fields_set  # still the default, only lowered
+    lowest = Settings(_env_file=None, sms_per_number_10min=1)  # type: ignore[call-arg]
+    assert (lowest.reset_requests_per_day, lowest.reset_requests_per_client_day) == (1, 1)  # no lower
+    assert (
+        Settings(_env_file=None, reset_requests_per_day=1, account_sms_per_day=1).reset_requests_per_day == 1
+    )  # type: ignore[call-arg]
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (defaults.reset_code_failures_per_client_day, defaults.reset_requests_per_day) == (5, 3)
+    assert defaults.reset_requests_per_client_day == 2
