@@ -148,6 +148,8 @@ def test_a_change_to_a_taken_address_takes_it_back_and_returns(
     expect(form.get_by_role("alert")).to_contain_text("Another account has this email address.")
     form.get_by_role("link", name="Is this your email address? Take it back.").click()
 
+    # the claim view first: until it is on show, the account view's three "email" fields are the view
+    expect(page.get_by_role("heading", name="Take back your email address")).to_be_visible()
     expect(ui(page).get_by_label("Email")).to_have_value(wanted)
     ui(page).get_by_role("button", name="Email me a code").click()
     ui(page).get_by_label("Code from the email").fill(email_code(server, wanted))
