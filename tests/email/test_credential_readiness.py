@@ -240,20 +240,6 @@ def test_sms_and_email_each_fail_readiness_on_their_own_and_sms_is_named_first(
 
 
 @pytest.fixture
-def start_server() -> Iterator[Callable[[], ProviderServer]]:
-    servers: list[ProviderServer] = []
-
-    def start() -> ProviderServer:
-        server = ProviderServer().start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-@pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> boto3.Session:
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SES", "AWS_ENDPOINT_URL_SESV2"):
         monkeypatch.delenv(name, raising=False)

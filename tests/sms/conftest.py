@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import settings_for_tests
-from tests.sms.provider_server import ProviderServer
+from tests.sms.provider_server import start_server as start_server  # the fixture, for the tests here
 from twostep.domain.clock import FixedClock
 from twostep.domain.ports import SmsSender
 from twostep.settings import Settings
@@ -42,21 +42,6 @@ def sms_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return settings_for_tests(
         tmp_path, **{"sms_timeout_seconds": TEST_TIMEOUT_SECONDS, **CREDENTIALS, **overrides}
     )
-
-
-@pytest.fixture
-def start_server() -> Iterator[Callable[[], ProviderServer]]:
-    """Start as many local provider servers as a test needs; all stopped afterwards."""
-    servers: list[ProviderServer] = []
-
-    def start() -> ProviderServer:
-        server = ProviderServer().start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 @pytest.fixture

@@ -6,9 +6,12 @@ import base64
 import json
 import threading
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
 
 # The longest a "hanging" answer is held; the client's timeout in the tests is far shorter.
 MAX_HOLD_SECONDS = 5.0
@@ -140,3 +143,18 @@ def _handler_for(owner: ProviderServer) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[[], ProviderServer]]:
+    """Start as many local provider servers as a test needs; all stopped afterwards."""
+    servers: list[ProviderServer] = []
+
+    def start() -> ProviderServer:
+        server = ProviderServer().start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
