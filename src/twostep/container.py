@@ -397,6 +397,7 @@ def _wire(
             clock=clock,
             spec=account_spec,
             password_policy=new_passwords,
+            notices=notices,
             devices=devices,
         ),
         changes=AccountChangeService(

@@ -35,6 +35,7 @@ SAMPLE_DESTINATIONS: dict[NoticeKind, str] = {
     "phone_changed": "+9" + "*" * 12 + "99",
     "email_changed": mask_email("firstname.lastname@example.com"),
     "password_changed": "",
+    "password_reset": "",
     "sign_in_changed": "",
     "email_released": "",
 }

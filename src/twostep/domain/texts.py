@@ -24,14 +24,22 @@ TEXT_KINDS: tuple[TextKind, ...] = ("signin", "verify", "account", "transaction"
 EmailKind = Literal["code_subject", "reset_subject", "code", "notice_subject"]
 EMAIL_KINDS: tuple[EmailKind, ...] = ("code_subject", "reset_subject", "code", "notice_subject")
 # What an account change tells the owner (SMS and email body).
-# `sign_in_changed`: a way to sign in was added or removed (an authenticator app, a passkey, recovery codes).
+# `password_reset`: a forgotten password was replaced with a reset code (`password_changed`: on the account
+# page). `sign_in_changed`: a way to sign in was added or removed (an authenticator app, a passkey, recovery
+# codes).
 NoticeKind = Literal[
-    "phone_changed", "email_changed", "password_changed", "sign_in_changed", "email_released"
+    "phone_changed",
+    "email_changed",
+    "password_changed",
+    "password_reset",
+    "sign_in_changed",
+    "email_released",
 ]
 NOTICE_KINDS: tuple[NoticeKind, ...] = (
     "phone_changed",
     "email_changed",
     "password_changed",
+    "password_reset",
     "sign_in_changed",
     "email_released",
 )
@@ -50,6 +58,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "phone_changed": ("org", "destination"),
     "email_changed": ("org", "destination"),
     "password_changed": ("org",),
+    "password_reset": ("org",),
     "sign_in_changed": ("org",),
     "email_released": ("org",),
 }

@@ -1,9 +1,10 @@
 """Notices to an account's owner that something about how it signs in changed: a new number or address,
-a new password, a way to sign in added or removed. They go to the channels the owner proved, so a hijacked
-session cannot make such a change quietly: by email to a proven address; by text for a number or address
-change, and for every change when the number is the only channel proven (an address never proven, or one
-its real owner took back for a placeholder). A text costs money, so an owner with a proven address hears of
-the rest by email only; the account's daily cap on notices by text bounds what the rest can cost."""
+a new password (changed or reset), a way to sign in added or removed. They go to the channels the owner
+proved, so a hijacked session or a stolen reset code cannot make such a change quietly: by email to a proven
+address; by text for a number or address change and for a reset by emailed code, and for every change when
+the number is the only channel proven (an address never proven, or one its real owner took back for a
+placeholder). A text costs money, so an owner with a proven address hears of the rest by email only; the
+account's daily cap on notices by text bounds what the rest can cost."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ class AccountNotices:
         phone: E164 | None = None,
     ) -> None:
         """Tell the owner by email (when their address is proven) and by text (see `_text_to`; `phone`:
-        the number before a number or address change), in their language (the account's stored
+        the number before a number or address change, or the account's own after a reset by emailed
+        code), in their language (the account's stored
         language, then its number's country as it was, then the default); a failed notice (one past the
         account's daily cap on notices by text too) is audited and never undoes the change. The
         request's languages are left out: whoever holds a session must not choose the language the owner
@@ -59,7 +61,7 @@ class AccountNotices:
 
 def _text_to(user: User, phone: E164 | None) -> E164 | None:
     """The number a notice is texted to, if any: `phone` (a number or address change names it: the number
-    before the change), else the account's own when the address is not proven (the number is then the only
+    before the change; a reset by emailed code, the account's own), else the account's own when the address is not proven (the number is then the only
     channel that can warn the owner); only ever a number the account proved."""
     if not user.phone_verified:
         return None

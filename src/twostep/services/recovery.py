@@ -1,4 +1,5 @@
-"""Password recovery: a code to the verified phone (or email), then a new password.
+"""Password recovery: a code to the verified phone (or email), then a new password, then a notice to the
+owner.
 
 `forgot` answers the same for every email, known or not: the same storage work on the request path
 (one read, the email's reset budget counted, one challenge written) and the same shape of answer; the code
@@ -22,6 +23,7 @@ from twostep.domain.otp import CodeHasher
 from twostep.domain.password_policy import PasswordPolicy
 from twostep.domain.passwords import PasswordHasher
 from twostep.domain.ports import ChallengeStore, UserStore
+from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService, CodeSpec
 from twostep.services.code_placeholders import code_placeholder
@@ -55,13 +57,15 @@ class PasswordRecoveryService:
         clock: Clock,
         spec: CodeSpec,
         password_policy: PasswordPolicy,
+        notices: AccountNotices,
         devices: DeviceService | None = None,
     ) -> None:
-        """`devices`: the remembered devices, whose owner's reset spends a budget of its own (None: none)."""
+        """`notices`: tell the owner of a reset. `devices`: the remembered devices, whose owner's reset
+        spends a budget of its own (None: none)."""
         self._users, self._challenges, self._codes, self._code_hasher = users, challenges, codes, code_hasher
         self._hasher, self._limits, self._sessions = hasher, limits, sessions
         self._audit, self._clock, self._spec = audit, clock, spec
-        self._password_policy, self._devices = password_policy, devices
+        self._password_policy, self._notices, self._devices = password_policy, notices, devices
 
     def forgot(
         self,
@@ -141,8 +145,9 @@ class PasswordRecoveryService:
         ctx: RequestContext = NO_CONTEXT,
         device_token: str | None = None,
     ) -> None:
-        """Set a new password with the code, and end every session of the account. `device_token`: from a
-        device the account remembered; its wrong codes spend the owner's own budget, not the email's.
+        """Set a new password with the code, end every session of the account, then tell its owner (see
+        `_tell_owner`). `device_token`: from a device the account remembered; its wrong codes spend the
+        owner's own budget, not the email's.
 
         Raises:
             WeakPassword / InvalidInput, ChallengeNotFound, ChallengeGone (410 family; CredentialsChanged: the
@@ -177,6 +182,16 @@ class PasswordRecoveryService:
         self._limits.reset_code_failures(user.id)
         self._audit.record("password_reset", ctx=ctx, user_id=user.id)
         self._sessions.end_all(user.id, ctx=ctx, reason="password_reset")
+        self._tell_owner(user, challenge, ctx)
+
+    def _tell_owner(self, user: User, challenge: Challenge, ctx: RequestContext) -> None:
+        """The `password_reset` notice, once the reset is written (a failed notice is audited and never
+        undoes it): whoever holds the channel the code went to (a swapped SIM, a read mailbox) can reset
+        the password, so the owner hears of it on the other proven channel too. By email to a proven
+        address, whichever way the code went; by text to the proven number when the code was emailed (the
+        mailbox may be what was stolen) or when the number is the only channel proven."""
+        emailed = challenge.channel == "email"
+        self._notices.send(user, "password_reset", ctx, phone=user.phone if emailed else None)
 
     def _from_owner_device(self, device_token: str | None, user: User | None) -> bool:
         """Whether `device_token` is one of the account's remembered devices. A token is looked up for an
