@@ -260,14 +260,11 @@ def ses_ready(tmp_path: Path, session: boto3.Session) -> httpx.Response:
 @pytest.mark.parametrize("code", ["InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken"])
 def test_wrong_ses_keys_fail_readiness(
     code: str,
-    start_server: Callable[[], ProviderServer],
-    monkeypatch: pytest.MonkeyPatch,
+    aws_answering: Callable[[Reply], ProviderServer],
     aws: boto3.Session,
     tmp_path: Path,
 ) -> None:
-    server = start_server()
-    server.always(sns_error(403, code))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    server = aws_answering(sns_error(403, code))
 
     answer = ses_ready(tmp_path, aws)
 
@@ -288,15 +285,12 @@ def test_wrong_ses_keys_fail_readiness(
 )
 def test_ses_failures_that_are_not_the_keys_keep_readiness(
     reply: Reply,
-    start_server: Callable[[], ProviderServer],
-    monkeypatch: pytest.MonkeyPatch,
+    aws_answering: Callable[[Reply], ProviderServer],
     aws: boto3.Session,
     tmp_path: Path,
 ) -> None:
     """AccessDenied: real keys whose IAM policy allows ses:SendEmail only; they still send."""
-    server = start_server()
-    server.always(reply)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    aws_answering(reply)
     started = time.monotonic()
     assert ses_ready(tmp_path, aws).status_code == 200
     assert time.monotonic() - started < 10
