@@ -178,9 +178,7 @@ def test_strangers_on_many_networks_leave_a_remembered_device_its_reset(
     app = create_app(container)
     with from_network(app, "198.51.100.9") as owner:
         register(owner)
-        started = owner.post("/login", json={"email": KNOWN, "password": PASSWORD}).json()
-        verify = {"otp": latest_code(container), "rememberDevice": True}
-        device = owner.post(f"/otp/{started['otpId']}/verify", json=verify).json()["deviceToken"]
+        device = sign_in(owner, container, remember_device=True)["deviceToken"]
         for ip in ("203.0.113.7", "203.0.113.8", "203.0.113.9"):
             with from_network(app, ip) as stranger:
                 wrong_resets(stranger, KNOWN, 2)
@@ -197,9 +195,7 @@ def test_the_web_ui_s_device_cookie_keeps_the_owner_s_budget(make_container: Mak
     app = create_app(container)
     with from_network(app, "198.51.100.9") as owner:
         register(owner)
-        started = owner.post("/login", json={"email": KNOWN, "password": PASSWORD}).json()
-        verify = {"otp": latest_code(container), "rememberDevice": True}
-        device = owner.post(f"/otp/{started['otpId']}/verify", json=verify).json()["deviceToken"]
+        device = sign_in(owner, container, remember_device=True)["deviceToken"]
         with from_network(app, "203.0.113.7") as stranger:
             assert wrong_resets(stranger, KNOWN, 3)[-1] == (429, "reset_wrong_codes_day")
         owner.cookies.set(DEVICE_COOKIE, device)
@@ -243,9 +239,7 @@ def test_a_remembered_device_asks_for_a_reset_when_strangers_spent_the_email_s(
     app = create_app(container)
     with from_network(app, "198.51.100.9") as owner:
         register(owner)
-        started = owner.post("/login", json={"email": KNOWN, "password": PASSWORD}).json()
-        verify = {"otp": latest_code(container), "rememberDevice": True}
-        device = owner.post(f"/otp/{started['otpId']}/verify", json=verify).json()["deviceToken"]
+        device = sign_in(owner, container, remember_device=True)["deviceToken"]
         forgot_from(app, "203.0.113.7", KNOWN, 2)
         forgot_from(app, "203.0.113.8", KNOWN, 1)
         refused = owner.post("/password/forgot", json={"email": KNOWN})
