@@ -208,12 +208,19 @@ def register(
 
 
 def sign_in(
-    client: TestClient, container: Container, email: str = "test@example.com", phone: str = PHONE
+    client: TestClient,
+    container: Container,
+    email: str = "test@example.com",
+    phone: str = PHONE,
+    remember_device: bool = False,
 ) -> dict[str, Any]:
-    """Password + code; returns the token pair."""
+    """Password + code; returns the token pair (and the `deviceToken` when `remember_device`)."""
     started = client.post("/login", json={"email": email, "password": PASSWORD})
     assert started.status_code == 200, started.text
     otp_id = started.json()["otpId"]
-    verified = client.post(f"/otp/{otp_id}/verify", json={"otp": latest_code(container, phone)})
+    verify: dict[str, Any] = {"otp": latest_code(container, phone)}
+    if remember_device:
+        verify["rememberDevice"] = True
+    verified = client.post(f"/otp/{otp_id}/verify", json=verify)
     assert verified.status_code == 200, verified.text
     return dict(verified.json())

@@ -96,6 +96,16 @@ def code_in(body: str) -> str:
     return match.group(1)
 
 
+def assert_not_ready(server: ServerProcess, code: str, cause: str) -> httpx.Response:
+    """The live server's readiness answers 503 `code` naming `cause` while its liveness stays 200; that
+    answer."""
+    failed = httpx.get(f"{server.base_url}/healthz/ready", timeout=10)
+    assert failed.status_code == 503, failed.text
+    assert (failed.json()["code"], failed.json()["cause"]) == (code, cause)
+    assert httpx.get(f"{server.base_url}/healthz/live").status_code == 200
+    return failed
+
+
 def _cmdline(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()

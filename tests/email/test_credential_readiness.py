@@ -24,7 +24,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from fastapi.testclient import TestClient
 
 from tests.conftest import settings_for_tests
-from tests.live import ServerProcess, free_port
+from tests.live import ServerProcess, assert_not_ready, free_port
 from tests.sms.provider_server import ProviderServer, Reply
 from tests.sms.test_sns import sns_error
 from twostep.api.app import create_app
@@ -260,14 +260,11 @@ def ses_ready(tmp_path: Path, session: boto3.Session) -> httpx.Response:
 @pytest.mark.parametrize("code", ["InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken"])
 def test_wrong_ses_keys_fail_readiness(
     code: str,
-    start_server: Callable[[], ProviderServer],
-    monkeypatch: pytest.MonkeyPatch,
+    aws_answering: Callable[[Reply], ProviderServer],
     aws: boto3.Session,
     tmp_path: Path,
 ) -> None:
-    server = start_server()
-    server.always(sns_error(403, code))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    server = aws_answering(sns_error(403, code))
 
     answer = ses_ready(tmp_path, aws)
 
@@ -288,15 +285,12 @@ def test_wrong_ses_keys_fail_readiness(
 )
 def test_ses_failures_that_are_not_the_keys_keep_readiness(
     reply: Reply,
-    start_server: Callable[[], ProviderServer],
-    monkeypatch: pytest.MonkeyPatch,
+    aws_answering: Callable[[Reply], ProviderServer],
     aws: boto3.Session,
     tmp_path: Path,
 ) -> None:
     """AccessDenied: real keys whose IAM policy allows ses:SendEmail only; they still send."""
-    server = start_server()
-    server.always(reply)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    aws_answering(reply)
     started = time.monotonic()
     assert ses_ready(tmp_path, aws).status_code == 200
     assert time.monotonic() - started < 10
@@ -330,13 +324,7 @@ def test_a_live_server_with_a_wrong_smtp_password_is_not_ready(
         TWOSTEP_SMTP_USERNAME=USERNAME,
         TWOSTEP_SMTP_PASSWORD=WRONG_PASSWORD,
     ) as server:
-        failed = httpx.get(f"{server.base_url}/healthz/ready", timeout=10)
-        assert failed.status_code == 503, failed.text
-        assert (failed.json()["code"], failed.json()["cause"]) == (
-            "email_credentials_refused",
-            "smtp: SMTP 535",
-        )
-        assert httpx.get(f"{server.base_url}/healthz/live").status_code == 200
+        failed = assert_not_ready(server, "email_credentials_refused", "smtp: SMTP 535")
         log = server.log_tail()
     assert WRONG_PASSWORD not in failed.text and WRONG_PASSWORD not in log
     assert "smtp: SMTP 535" in log

@@ -274,11 +274,7 @@ def test_remembered_device_skips_the_second_factor_until_forgotten(
     client: TestClient, container: Container
 ) -> None:
     register(client)
-    started = login(client)
-    verified = client.post(
-        f"/otp/{started['otpId']}/verify", json={"otp": latest_code(container), "rememberDevice": True}
-    ).json()
-    token = verified["deviceToken"]
+    token = sign_in(client, container, remember_device=True)["deviceToken"]
     assert token and token.startswith("rd_")
     before = sms_count(container)
     skipped = login(client, deviceToken=token)
@@ -295,10 +291,7 @@ def test_remembered_device_skips_the_second_factor_until_forgotten(
 def test_a_device_token_is_bound_to_its_account(client: TestClient, container: Container) -> None:
     register(client)
     register(client, email="other@example.com", phone="+905555555556")
-    started = login(client)
-    token = client.post(
-        f"/otp/{started['otpId']}/verify", json={"otp": latest_code(container), "rememberDevice": True}
-    ).json()["deviceToken"]
+    token = sign_in(client, container, remember_device=True)["deviceToken"]
     other = client.post(
         "/login", json={"email": "other@example.com", "password": PASSWORD, "deviceToken": token}
     )
@@ -309,15 +302,7 @@ def test_forgetting_all_devices_is_what_a_password_reset_calls(
     client: TestClient, container: Container
 ) -> None:
     register(client)
-    tokens = []
-    for _ in range(2):
-        started = login(client)
-        tokens.append(
-            client.post(
-                f"/otp/{started['otpId']}/verify",
-                json={"otp": latest_code(container), "rememberDevice": True},
-            ).json()["deviceToken"]
-        )
+    tokens = [sign_in(client, container, remember_device=True)["deviceToken"] for _ in range(2)]
     user = container.storage.find_user_by_email("test@example.com")
     assert user is not None
     assert container.factors.devices.forget_all(user.id) == 2
@@ -330,11 +315,7 @@ def test_remembering_is_off_with_zero_days(make_container: Any) -> None:
 
     with TestClient(create_app(container)) as client:
         register(client)
-        started = login(client)
-        verified = client.post(
-            f"/otp/{started['otpId']}/verify", json={"otp": latest_code(container), "rememberDevice": True}
-        ).json()
-        assert verified["deviceToken"] is None
+        assert sign_in(client, container, remember_device=True)["deviceToken"] is None
 
 
 def test_lowering_the_days_shortens_devices_remembered_before(

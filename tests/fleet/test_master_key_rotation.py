@@ -8,18 +8,37 @@ Before, no command re-sealed the keys: a leaked master key (with any backup) ope
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.fleet.test_shared_keys import PASSWORD, PHONE, one_line_refusal, register_and_start, shared_env
+from tests.fleet.test_shared_keys import (
+    PASSWORD,
+    PHONE,
+    kid_of,
+    one_line_refusal,
+    register_and_start,
+    shared_env,
+)
 from tests.live import ServerProcess, code_in, outbox, run_cli
 
 OLD = "the-old-master-key-0123456789abcdefghij"
 NEW = "the-new-master-key-0123456789abcdefghij"
+
+
+def _deployment_on_the_old_key(tmp_path: Path) -> dict[str, str]:
+    """The deployment's settings before the rotation, its storage initialised: the old master key, the keys
+    re-read every second, room for the texts of every sign-in."""
+    env = shared_env(
+        tmp_path / "db" / "twostep.db",
+        TWOSTEP_MASTER_KEY=OLD,
+        TWOSTEP_KEYS_REFRESH_SECONDS="1",
+        TWOSTEP_SMS_PER_NUMBER_10MIN="1000",
+        TWOSTEP_SMS_PER_NUMBER_DAY="1000",
+    )
+    assert run_cli(env, "storage", "init", cwd=tmp_path).returncode == 0
+    return env
 
 
 def _sign_in(server: ServerProcess, env: dict[str, str], email: str) -> str:
@@ -40,16 +59,9 @@ def _hello(server: ServerProcess, token: str) -> int:
 def test_servers_keep_signing_in_across_a_master_key_rotation_and_a_restart_with_the_new_key(
     tmp_path: Path,
 ) -> None:
-    old_env = shared_env(
-        tmp_path / "db" / "twostep.db",
-        TWOSTEP_MASTER_KEY=OLD,
-        TWOSTEP_KEYS_REFRESH_SECONDS="1",
-        TWOSTEP_SMS_PER_NUMBER_10MIN="1000",
-        TWOSTEP_SMS_PER_NUMBER_DAY="1000",
-    )
+    old_env = _deployment_on_the_old_key(tmp_path)
     rolling_env = old_env | {"TWOSTEP_MASTER_KEY": NEW, "TWOSTEP_MASTER_KEY_PREVIOUS": OLD}
     new_env = old_env | {"TWOSTEP_MASTER_KEY": NEW}
-    assert run_cli(old_env, "storage", "init", cwd=tmp_path).returncode == 0
     email = "rekey@example.com"
     with (
         ServerProcess(tmp_path / "old", env=old_env) as old,
@@ -81,11 +93,6 @@ def test_servers_keep_signing_in_across_a_master_key_rotation_and_a_restart_with
         assert OLD not in server.log_path.read_text() and NEW not in server.log_path.read_text()
 
 
-def _kid(token: str) -> str:
-    header = token.split(".", 1)[0]
-    return str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"])
-
-
 def test_a_signing_key_rotation_mid_master_key_rotation_reaches_the_server_with_only_the_old_key(
     tmp_path: Path,
 ) -> None:
@@ -94,15 +101,8 @@ def test_a_signing_key_rotation_mid_master_key_rotation_reaches_the_server_with_
     never read it, refused every token the new key signed (401 at /hello) and signed on with the retired
     key. Run with TWOSTEP_MASTER_KEY_PREVIOUS (as the restarted servers are), the rotation seals the keys
     with the old key too: both servers sign with the new key and accept each other's tokens."""
-    old_env = shared_env(
-        tmp_path / "db" / "twostep.db",
-        TWOSTEP_MASTER_KEY=OLD,
-        TWOSTEP_KEYS_REFRESH_SECONDS="1",
-        TWOSTEP_SMS_PER_NUMBER_10MIN="1000",
-        TWOSTEP_SMS_PER_NUMBER_DAY="1000",
-    )
+    old_env = _deployment_on_the_old_key(tmp_path)
     new_env = old_env | {"TWOSTEP_MASTER_KEY": NEW, "TWOSTEP_MASTER_KEY_PREVIOUS": OLD}
-    assert run_cli(old_env, "storage", "init", cwd=tmp_path).returncode == 0
     email = "rolling@example.com"
     with (
         ServerProcess(tmp_path / "old", env=old_env) as old,
@@ -118,8 +118,9 @@ def test_a_signing_key_rotation_mid_master_key_rotation_reaches_the_server_with_
         assert rotated.returncode == 0, rotated.stderr
         time.sleep(2.5)  # both servers re-read the keys twice meanwhile
         after = {server: _sign_in(server, new_env, email) for server in (new, old)}
-        new_kid = _kid(after[new])
-        assert new_kid != _kid(before[new]) and _kid(after[old]) == new_kid  # the old server signs with it
+        new_kid = kid_of(after[new])
+        assert new_kid != kid_of(before[new])
+        assert kid_of(after[old]) == new_kid  # the old server signs with it
         for token in (*before.values(), *after.values()):
             assert _hello(old, token) == 200 and _hello(new, token) == 200
         jwks = [httpx.get(f"{s.base_url}/.well-known/jwks.json").json() for s in (old, new)]

@@ -277,16 +277,6 @@ def test_a_new_number_or_address_ends_the_other_sessions(
     assert refreshes(client, tokens)
 
 
-def remembered_device(client: TestClient, container: Container) -> str:
-    """A sign-in with its texted code that ticks "remember this device"; returns the device token."""
-    started = client.post("/login", json={"email": "test@example.com", "password": PASSWORD}).json()
-    verified = client.post(
-        f"/otp/{started['otpId']}/verify", json={"otp": latest_code(container), "rememberDevice": True}
-    )
-    assert verified.status_code == 200, verified.text
-    return str(verified.json()["deviceToken"])
-
-
 @pytest.mark.parametrize("change", [_change_number, _change_address], ids=["number", "address"])
 def test_a_new_number_or_address_forgets_the_remembered_devices(
     client: TestClient, container: Container, change: Any
@@ -294,7 +284,7 @@ def test_a_new_number_or_address_forgets_the_remembered_devices(
     """Before, a device remembered on the phone that was then lost kept skipping the second step after the
     number (or address) changed: its token and the password signed in with no code."""
     register(client)
-    lost = remembered_device(client, container)
+    lost = sign_in(client, container, remember_device=True)["deviceToken"]
     tokens = sign_in(client, container)
     change(client, container, tokens)
     email = "new@example.com" if change is _change_address else "test@example.com"
@@ -305,7 +295,7 @@ def test_a_new_number_or_address_forgets_the_remembered_devices(
 
 def test_proving_the_address_forgets_no_device(client: TestClient, container: Container) -> None:
     register(client)
-    device = remembered_device(client, container)
+    device = sign_in(client, container, remember_device=True)["deviceToken"]
     tokens = sign_in(client, container)
     verify_email(client, container, tokens, "test@example.com")
     skipped = client.post(

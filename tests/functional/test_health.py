@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live import ServerProcess
+from tests.live import ServerProcess, assert_not_ready
 from tests.sms.provider_server import ProviderServer, Reply
 
 VERIFY_KEY = "health-test-key-0123456789"
@@ -82,13 +82,7 @@ def test_ready_turns_503_when_twilio_refuses_the_token(tmp_path: Path) -> None:
             TWOSTEP_TWILIO_AUTH_TOKEN=WRONG_TOKEN,
             TWOSTEP_TWILIO_FROM="+15005550006",
         ) as server:
-            failed = httpx.get(f"{server.base_url}/healthz/ready", timeout=10)
-            assert failed.status_code == 503, failed.text
-            assert (failed.json()["code"], failed.json()["cause"]) == (
-                "sms_credentials_refused",
-                "twilio: HTTP 401",
-            )
-            assert httpx.get(f"{server.base_url}/healthz/live").status_code == 200
+            failed = assert_not_ready(server, "sms_credentials_refused", "twilio: HTTP 401")
             log = server.log_tail()
         assert WRONG_TOKEN not in failed.text and WRONG_TOKEN not in log
         assert "twilio: HTTP 401" in log

@@ -87,14 +87,9 @@ def test_a_remembered_device_sign_in_as_the_password_changes_opens_no_session(
     client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     register(client)
-    started = client.post("/login", json={"email": EMAIL, "password": PASSWORD}).json()
-    verified = client.post(
-        f"/otp/{started['otpId']}/verify", json={"otp": latest_code(container), "rememberDevice": True}
-    ).json()
+    device = sign_in(client, container, email=EMAIL, remember_device=True)["deviceToken"]
     change_password_during(monkeypatch, DeviceService, "recognises", container)
-    _refused(
-        client, container, {"email": EMAIL, "password": PASSWORD, "deviceToken": verified["deviceToken"]}
-    )
+    _refused(client, container, {"email": EMAIL, "password": PASSWORD, "deviceToken": device})
     again = sign_in_with(client, container, NEW_PASSWORD)
     assert "accessToken" in again
 

@@ -7,7 +7,8 @@ and only emails with an account locked, which told them apart.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -144,6 +145,14 @@ def from_network(app: FastAPI, ip: str) -> TestClient:
     return TestClient(app, client=(ip, 50000))
 
 
+@contextmanager
+def registered_owner(app: FastAPI) -> Iterator[TestClient]:
+    """The account's owner (KNOWN, registered) on its home network."""
+    with from_network(app, "198.51.100.9") as owner:
+        register(owner)
+        yield owner
+
+
 def reset_with_right_code(client: TestClient, container: Container, **extra: str) -> httpx.Response:
     """A new reset of KNOWN and its texted code, with `extra` in the body (a `deviceToken`)."""
     reset_id = client.post("/password/forgot", json={"email": KNOWN}).json()["resetId"]
@@ -156,8 +165,7 @@ def test_a_stranger_spending_their_share_leaves_the_owner_a_reset(make_container
     reset, from another network and with the right code, answered 429 reset_wrong_codes_day."""
     container = make_container()  # the defaults: 10 a day per email, 5 per client
     app = create_app(container)
-    with from_network(app, "198.51.100.9") as owner, from_network(app, "203.0.113.7") as stranger:
-        register(owner)
+    with registered_owner(app) as owner, from_network(app, "203.0.113.7") as stranger:
         sign_in(owner, container)
         answers = wrong_resets(stranger, KNOWN, 10)
         assert answers == [(401, None)] * 5 + [(429, "reset_wrong_codes_client_day")] * 5
@@ -176,11 +184,8 @@ def test_strangers_on_many_networks_leave_a_remembered_device_its_reset(
         **ROOMY_TEXTS,  # six resets asked for: room for them, as the texts' caps are not what this is about
     )
     app = create_app(container)
-    with from_network(app, "198.51.100.9") as owner:
-        register(owner)
-        started = owner.post("/login", json={"email": KNOWN, "password": PASSWORD}).json()
-        verify = {"otp": latest_code(container), "rememberDevice": True}
-        device = owner.post(f"/otp/{started['otpId']}/verify", json=verify).json()["deviceToken"]
+    with registered_owner(app) as owner:
+        device = sign_in(owner, container, remember_device=True)["deviceToken"]
         for ip in ("203.0.113.7", "203.0.113.8", "203.0.113.9"):
             with from_network(app, ip) as stranger:
                 wrong_resets(stranger, KNOWN, 2)
@@ -195,11 +200,8 @@ def test_the_web_ui_s_device_cookie_keeps_the_owner_s_budget(make_container: Mak
     """The web UI sends no deviceToken: its remembered device is the HttpOnly cookie."""
     container = make_container(reset_code_failures_per_day=2, reset_code_failures_per_client_day=2)
     app = create_app(container)
-    with from_network(app, "198.51.100.9") as owner:
-        register(owner)
-        started = owner.post("/login", json={"email": KNOWN, "password": PASSWORD}).json()
-        verify = {"otp": latest_code(container), "rememberDevice": True}
-        device = owner.post(f"/otp/{started['otpId']}/verify", json=verify).json()["deviceToken"]
+    with registered_owner(app) as owner:
+        device = sign_in(owner, container, remember_device=True)["deviceToken"]
         with from_network(app, "203.0.113.7") as stranger:
             assert wrong_resets(stranger, KNOWN, 3)[-1] == (429, "reset_wrong_codes_day")
         owner.cookies.set(DEVICE_COOKIE, device)
@@ -225,8 +227,7 @@ def test_strangers_asking_for_resets_leave_the_owner_its_sign_in_codes(make_cont
     each client a share of it."""
     container = make_container(account_sms_per_day=10, **REQUESTS)
     app = create_app(container)
-    with from_network(app, "198.51.100.9") as owner:
-        register(owner)
+    with registered_owner(app) as owner:
         sign_in(owner, container)
         first = forgot_from(app, "203.0.113.7", KNOWN, 3)
         assert first == [(202, None)] * 2 + [(429, "reset_requests_client_day")]
@@ -241,11 +242,8 @@ def test_a_remembered_device_asks_for_a_reset_when_strangers_spent_the_email_s(
 ) -> None:
     container = make_container(**REQUESTS)
     app = create_app(container)
-    with from_network(app, "198.51.100.9") as owner:
-        register(owner)
-        started = owner.post("/login", json={"email": KNOWN, "password": PASSWORD}).json()
-        verify = {"otp": latest_code(container), "rememberDevice": True}
-        device = owner.post(f"/otp/{started['otpId']}/verify", json=verify).json()["deviceToken"]
+    with registered_owner(app) as owner:
+        device = sign_in(owner, container, remember_device=True)["deviceToken"]
         forgot_from(app, "203.0.113.7", KNOWN, 2)
         forgot_from(app, "203.0.113.8", KNOWN, 1)
         refused = owner.post("/password/forgot", json={"email": KNOWN})
@@ -262,8 +260,7 @@ def test_resets_asked_for_a_known_and_an_unknown_email_are_answered_alike(
 ) -> None:
     container = make_container(**REQUESTS)
     app = create_app(container)
-    with from_network(app, "198.51.100.9") as owner:
-        register(owner)
+    with registered_owner(app) as owner:
         sign_in(owner, container)
     known = [forgot_from(app, f"203.0.113.{i}", KNOWN, 2) for i in (1, 2, 3)]
     unknown = [forgot_from(app, f"203.0.113.{i}", UNKNOWN, 2) for i in (1, 2, 3)]
@@ -289,8 +286,7 @@ def test_a_deployment_that_set_only_the_number_s_cap_keeps_the_owner_a_sign_in_t
     container = build(settings, clock=clock, storage=MemoryStorage())
     app = create_app(container)
     try:
-        with from_network(app, "198.51.100.9") as owner:
-            register(owner)
+        with registered_owner(app) as owner:
             sign_in(owner, container)  # proves the number: its resets are texted
             clock.advance(601)
             answers = [forgot_from(app, f"203.0.113.{i}", KNOWN, 2) for i in (7, 8)]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import settings_for_tests
-from tests.sms.provider_server import start_server  # noqa: F401  (the fixture, for the tests here)
+from tests.sms.provider_server import aws_answering, start_server  # noqa: F401  (the fixtures, for the tests here)
 from twostep.domain.clock import FixedClock
 from twostep.domain.ports import SmsSender
 from twostep.settings import Settings

@@ -158,3 +158,19 @@ def start_server() -> Iterator[Callable[[], ProviderServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def aws_answering(
+    start_server: Callable[[], ProviderServer], monkeypatch: pytest.MonkeyPatch
+) -> Callable[[Reply], ProviderServer]:
+    """Start a local server that stands for AWS (boto3 is pointed at it by AWS_ENDPOINT_URL) and answers
+    every request with `reply`."""
+
+    def start(reply: Reply) -> ProviderServer:
+        server = start_server()
+        server.always(reply)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+        return server
+
+    return start

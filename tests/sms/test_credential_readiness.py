@@ -39,8 +39,11 @@ OK = Reply.json(200, {"status": "active"})
 def containers(tmp_path: Path, http_client: httpx.Client) -> Iterator[Callable[..., Container]]:
     built: list[Container] = []
 
-    def make(clock: FixedClock | None = None, **overrides: Any) -> Container:
-        container = build(sms_settings(tmp_path, **overrides), clock=clock or FixedClock(), http=http_client)
+    def make(
+        clock: FixedClock | None = None, boto_session: boto3.Session | None = None, **overrides: Any
+    ) -> Container:
+        settings = sms_settings(tmp_path, **overrides)
+        container = build(settings, clock=clock or FixedClock(), http=http_client, boto_session=boto_session)
         built.append(container)
         return container
 
@@ -207,20 +210,12 @@ def test_concurrent_probes_share_one_check_and_none_waits_past_the_limit() -> No
 
 
 def test_sns_wrong_keys_fail_readiness(
-    start_server: Callable[[], ProviderServer],
-    monkeypatch: pytest.MonkeyPatch,
+    aws_answering: Callable[[Reply], ProviderServer],
     session: boto3.Session,
-    tmp_path: Path,
-    http_client: httpx.Client,
+    containers: Callable[..., Container],
 ) -> None:
-    server = start_server()
-    server.always(sns_error(403, "InvalidClientTokenId"))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
-    container = build(sms_settings(tmp_path, sms_providers=["sns"]), http=http_client, boto_session=session)
-    try:
-        answer = ready(container)
-    finally:
-        container.close()
+    server = aws_answering(sns_error(403, "InvalidClientTokenId"))
+    answer = ready(containers(boto_session=session, sms_providers=["sns"]))
 
     assert answer.status_code == 503, answer.text
     assert answer.json()["cause"] == "sns: HTTP 403 InvalidClientTokenId"
@@ -229,40 +224,27 @@ def test_sns_wrong_keys_fail_readiness(
 
 
 def test_sns_keys_without_the_read_permission_keep_readiness(
-    start_server: Callable[[], ProviderServer],
-    monkeypatch: pytest.MonkeyPatch,
+    aws_answering: Callable[[Reply], ProviderServer],
     session: boto3.Session,
-    tmp_path: Path,
-    http_client: httpx.Client,
+    containers: Callable[..., Container],
 ) -> None:
     """AuthorizationError: real keys whose IAM policy allows sns:Publish only; they still send."""
-    server = start_server()
-    server.always(sns_error(403, "AuthorizationError"))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
-    container = build(sms_settings(tmp_path, sms_providers=["sns"]), http=http_client, boto_session=session)
-    try:
-        assert ready(container).status_code == 200
-    finally:
-        container.close()
+    aws_answering(sns_error(403, "AuthorizationError"))
+    assert ready(containers(boto_session=session, sms_providers=["sns"])).status_code == 200
 
 
 def test_sns_on_moto_is_ready(
     moto_server: str,
     monkeypatch: pytest.MonkeyPatch,
     session: boto3.Session,
-    tmp_path: Path,
-    http_client: httpx.Client,
+    containers: Callable[..., Container],
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    settings = sms_settings(tmp_path, sms_providers=["sns"], sms_timeout_seconds=10)
-    container = build(settings, http=http_client, boto_session=session)
-    try:
-        assert container.health is not None
-        checks = container.sender.credential_checks()  # type: ignore[attr-defined]
-        assert [check.check_credentials() for check in checks] == [CredentialAnswer("sns", False, "HTTP 200")]
-        assert ready(container).status_code == 200
-    finally:
-        container.close()
+    container = containers(boto_session=session, sms_providers=["sns"], sms_timeout_seconds=10)
+    assert container.health is not None
+    checks = container.sender.credential_checks()  # type: ignore[attr-defined]
+    assert [check.check_credentials() for check in checks] == [CredentialAnswer("sns", False, "HTTP 200")]
+    assert ready(container).status_code == 200
 
 
 def test_probes_arriving_during_a_check_answer_at_once_with_the_last_verdict() -> None:

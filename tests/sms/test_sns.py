@@ -116,14 +116,11 @@ def test_sns_errors_map_to_reasons_and_only_5xx_is_retried_once(
     reply: Reply,
     reason: str,
     requests: int,
-    start_server: Callable[[], ProviderServer],
-    monkeypatch: pytest.MonkeyPatch,
+    aws_answering: Callable[[Reply], ProviderServer],
     session: boto3.Session,
     tmp_path: Path,
 ) -> None:
-    server = start_server()
-    server.always(reply)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    server = aws_answering(reply)
     sender = build_sns(tmp_path, session, sms_timeout_seconds=TEST_TIMEOUT_SECONDS)
 
     with pytest.raises(SmsDeliveryError) as raised:
@@ -145,17 +142,14 @@ def test_sns_errors_map_to_reasons_and_only_5xx_is_retried_once(
 def test_an_sns_error_code_is_logged_only_when_it_is_a_code(
     code: str,
     logged: str | None,
-    start_server: Callable[[], ProviderServer],
-    monkeypatch: pytest.MonkeyPatch,
+    aws_answering: Callable[[Reply], ProviderServer],
     session: boto3.Session,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Before, the failed send's one line carried the answer's `<Code>` as sent: an endpoint or proxy before
     SNS answering 100 kB there (or megabytes) made a line as long, and the number in it unless redacted."""
-    server = start_server()
-    server.always(sns_error(400, code))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    aws_answering(sns_error(400, code))
     sender = build_sns(tmp_path, session, sms_timeout_seconds=TEST_TIMEOUT_SECONDS)
 
     with caplog.at_level(logging.ERROR, "twostep.sms"), pytest.raises(SmsDeliveryError):
@@ -175,15 +169,12 @@ def test_an_sns_error_code_is_logged_only_when_it_is_a_code(
 def test_sns_retry_after_is_ascii_digits_capped(
     header: str,
     wait: int | None,
-    start_server: Callable[[], ProviderServer],
-    monkeypatch: pytest.MonkeyPatch,
+    aws_answering: Callable[[Reply], ProviderServer],
     session: boto3.Session,
     tmp_path: Path,
 ) -> None:
     """`²` passed str.isdigit and then broke int() (ValueError, a 500); 5000 digits broke it too."""
-    server = start_server()
-    server.always(replace(sns_error(400, "Throttling"), headers=(("Retry-After", header),)))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    aws_answering(replace(sns_error(400, "Throttling"), headers=(("Retry-After", header),)))
     sender = build_sns(tmp_path, session, sms_timeout_seconds=TEST_TIMEOUT_SECONDS)
 
     with pytest.raises(SmsDeliveryError) as raised:
@@ -250,16 +241,13 @@ def test_an_unreadable_sns_answer_fails_over(
 
 
 def test_an_sns_answer_without_a_message_id_counts_as_sent(
-    start_server: Callable[[], ProviderServer],
-    monkeypatch: pytest.MonkeyPatch,
+    aws_answering: Callable[[Reply], ProviderServer],
     session: boto3.Session,
     tmp_path: Path,
 ) -> None:
     """A Publish result without its MessageId raised KeyError (a 500) though SNS took the message; it is
     now sent, with the id `unknown` (no receipt can match it), and not sent again elsewhere."""
-    server = start_server()
-    server.always(Reply(200, PUBLISH_WITHOUT_ID, "text/xml"))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    server = aws_answering(Reply(200, PUBLISH_WITHOUT_ID, "text/xml"))
     sender = build_sns(tmp_path, session, sms_timeout_seconds=TEST_TIMEOUT_SECONDS)
 
     assert sender.send(TO, BODY) == "unknown"

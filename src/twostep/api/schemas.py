@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
@@ -51,12 +51,15 @@ class RegisterRequest(StrictBody):
     locale: LocaleField = None
 
 
+def device_token_field(description: str) -> Any:
+    """The optional `deviceToken` a body carries: a device's token from an earlier `rememberDevice`."""
+    return Field(default=None, alias="deviceToken", max_length=128, description=description)
+
+
 class LoginRequest(StrictBody):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)
-    device_token: str | None = Field(
-        default=None, alias="deviceToken", max_length=128, description="From an earlier `rememberDevice`."
-    )
+    device_token: str | None = device_token_field("From an earlier `rememberDevice`.")
     locale: LocaleField = None
 
 

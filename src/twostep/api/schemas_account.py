@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictInt, StrictStr
 
 from twostep.api.schema_model import ApiModel
-from twostep.api.schemas import NEW_PASSWORD_RULES, StrictBody
+from twostep.api.schemas import NEW_PASSWORD_RULES, StrictBody, device_token_field
 from twostep.services.account_changes import ChangeStarted
 from twostep.services.email_claims import ClaimStarted
 from twostep.services.recovery import ResetStarted
@@ -24,12 +24,9 @@ class ForgotRequest(StrictBody):
     channel: Literal["auto", "sms", "email"] = Field(
         default="auto", description="`auto`: the verified phone, else the verified email."
     )
-    device_token: str | None = Field(
-        default=None,
-        alias="deviceToken",
-        max_length=128,
-        description="From an earlier `rememberDevice` on this device: its resets have a budget of their "
-        "own, not the email's (the web UI sends its device cookie instead).",
+    device_token: str | None = device_token_field(
+        "From an earlier `rememberDevice` on this device: its resets have a budget of their own, not the "
+        "email's (the web UI sends its device cookie instead)."
     )
 
 
@@ -37,12 +34,9 @@ class ResetRequest(StrictBody):
     reset_id: Id = Field(alias="resetId")
     code: Code
     new_password: NewPassword = Field(alias="newPassword")
-    device_token: str | None = Field(
-        default=None,
-        alias="deviceToken",
-        max_length=128,
-        description="From an earlier `rememberDevice` on this device: its wrong codes spend a budget of "
-        "their own, not the email's (the web UI sends its device cookie instead).",
+    device_token: str | None = device_token_field(
+        "From an earlier `rememberDevice` on this device: its wrong codes spend a budget of their own, not "
+        "the email's (the web UI sends its device cookie instead)."
     )
 
 

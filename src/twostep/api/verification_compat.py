@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from twostep.api.deferred_routes import DeferredRoute
 from twostep.api.errors import retry_headers
 from twostep.api.schema_model import ApiModel
-from twostep.api.verification_errors import describe_error
+from twostep.api.verification_errors import describe_error, first_issue
 from twostep.domain import errors as e
 
 USAGE = {
@@ -89,7 +89,7 @@ class FlowrouteCompatRoute(DeferredRoute):
             except e.TwoStepError as error:
                 return compat_error(_looked_up(error, request), request.method)
             except RequestValidationError as error:
-                field, problem = _first_issue(error)
+                field, problem = first_issue(error)
                 return compat_error(e.InvalidInput(f"{field}: {problem}", field=field), request.method)
             except StarletteHTTPException as error:
                 if error.status_code == 400 and error.__cause__ is not None:  # malformed JSON
@@ -111,13 +111,3 @@ def _looked_up(error: e.TwoStepError, request: Request) -> e.TwoStepError:
     ):
         return e.ChallengeNotFound()
     return error
-
-
-def _first_issue(error: RequestValidationError) -> tuple[str, str]:
-    """The top-level field of the first schema error, and what is wrong with it."""
-    issues = error.errors()
-    first = issues[0] if issues else {}
-    if first.get("type") == "json_invalid":
-        return "body", "the body is not valid JSON"
-    parts = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "header")]
-    return (parts[0] if parts else "body"), str(first.get("msg", "invalid"))

@@ -127,21 +127,21 @@ def flowroute_error(error: e.TwoStepError) -> JSONResponse:
     return JSONResponse(content, status_code=status, headers=headers)
 
 
-def _field_name(loc: tuple[Any, ...]) -> str:
-    """The top-level field (a union type adds its member's name to `loc`, which callers don't need)."""
-    parts = [str(part) for part in loc if part not in ("body", "query", "header")]
-    return parts[0] if parts else "body"
+def first_issue(error: RequestValidationError) -> tuple[str, str]:
+    """The top-level field of the first schema error, and what is wrong with it. (A union type adds its
+    member's name to `loc`, which callers don't need.)"""
+    issues = error.errors()
+    first = issues[0] if issues else {}
+    if first.get("type") == "json_invalid":  # loc is ("body", <character offset>)
+        return "body", "the body is not valid JSON"
+    parts = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "header")]
+    return (parts[0] if parts else "body"), str(first.get("msg", "invalid"))
 
 
 def flowroute_validation_error(error: RequestValidationError) -> JSONResponse:
     """Schema errors become 400 InvalidAPIUsage naming the first offending field."""
-    issues = error.errors()
-    first = issues[0] if issues else {}
-    if first.get("type") == "json_invalid":  # loc is ("body", <character offset>)
-        return flowroute_error(e.InvalidInput("body: the body is not valid JSON", field="body"))
-    field = _field_name(tuple(first.get("loc", ())))
-    message = f"{field}: {first.get('msg', 'invalid')}"
-    return flowroute_error(e.InvalidInput(message, field=field))
+    field, problem = first_issue(error)
+    return flowroute_error(e.InvalidInput(f"{field}: {problem}", field=field))
 
 
 class FlowrouteErrorRoute(DeferredRoute):

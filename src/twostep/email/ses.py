@@ -13,7 +13,7 @@ from twostep.domain.errors import EmailDeliveryError
 from twostep.domain.provider_checks import CredentialAnswer
 from twostep.settings import Settings
 from twostep.sms import SenderDeps
-from twostep.sms.sns import credential_answer
+from twostep.sms.sns import check_aws_credentials
 
 logger = logging.getLogger("twostep.email.ses")
 REJECTED = {
@@ -61,24 +61,7 @@ class SesEmailSender:
     def check_credentials(self) -> CredentialAnswer:
         """`GetSendQuota`: the account's sending quota, read with its keys (nothing sent). Refused only
         for keys SES does not know or that expired, not for a policy that allows sending alone."""
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-        from botocore.parsers import ResponseParserError
-
-        try:
-            self._quota_client.get_send_quota()
-        except ClientError as exc:
-            return credential_answer(self.name, exc)
-        except NoCredentialsError:  # no AWS credentials found at all: the operator's to fix
-            return CredentialAnswer(self.name, refused=True, detail="NoCredentialsError")
-        except BotoCoreError as exc:
-            return CredentialAnswer.unanswered(self.name, type(exc).__name__)
-        except (
-            ResponseParserError,
-            AttributeError,
-            KeyError,
-        ) as exc:  # an answer botocore could not read: not the keys' fault
-            return CredentialAnswer.unanswered(self.name, type(exc).__name__)
-        return CredentialAnswer(self.name, refused=False, detail="HTTP 200")
+        return check_aws_credentials(self.name, self._quota_client.get_send_quota)
 
     def send(self, to: str, subject: str, body: str) -> str:
         """Returns SES's MessageId (empty when an accepting answer has none). Raises: EmailDeliveryError."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from twostep.domain.errors import ConfigurationError, SmsDeliveryError
@@ -144,17 +145,9 @@ class SnsSender:
 
     def check_credentials(self) -> CredentialAnswer:
         """`GetSMSAttributes`: the account's SMS settings, read with its credentials (nothing sent)."""
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-        try:
-            self._client.get_sms_attributes(attributes=["DefaultSMSType"])
-        except ClientError as exc:
-            return credential_answer(self.name, exc)
-        except NoCredentialsError:  # no AWS credentials found at all: the operator's to fix
-            return CredentialAnswer(self.name, refused=True, detail="NoCredentialsError")
-        except BotoCoreError as exc:
-            return CredentialAnswer.unanswered(self.name, type(exc).__name__)
-        return CredentialAnswer(self.name, refused=False, detail="HTTP 200")
+        return check_aws_credentials(
+            self.name, lambda: self._client.get_sms_attributes(attributes=["DefaultSMSType"])
+        )
 
     def _unreadable(self, exc: Exception) -> SmsDeliveryError:
         """An answer botocore could not read: not XML (empty, an HTML page of a proxy before SNS), or XML
@@ -177,8 +170,26 @@ def aws_error_code(exc: Exception) -> str | None:
     return code if isinstance(code, str) and AWS_ERROR_CODE.fullmatch(code) else None
 
 
+def check_aws_credentials(provider: str, read: Callable[[], object]) -> CredentialAnswer:
+    """The answer to `read`, one AWS read made with the keys (nothing sent): refused when AWS says the keys
+    are wrong or expired, or when there are no keys at all (the operator's to fix); no connection, or an
+    answer botocore could not read, is no answer, not the keys' fault."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from botocore.parsers import ResponseParserError
+
+    try:
+        read()
+    except ClientError as exc:
+        return credential_answer(provider, exc)
+    except NoCredentialsError:
+        return CredentialAnswer(provider, refused=True, detail="NoCredentialsError")
+    except (BotoCoreError, ResponseParserError, AttributeError, KeyError) as exc:
+        return CredentialAnswer.unanswered(provider, type(exc).__name__)
+    return CredentialAnswer(provider, refused=False, detail="HTTP 200")
+
+
 def credential_answer(provider: str, exc: Exception) -> CredentialAnswer:
-    """A failed `GetSMSAttributes`: refused only when its code says the keys are wrong or expired."""
+    """A failed credentials read: refused only when its code says the keys are wrong or expired."""
     response = getattr(exc, "response", None)
     status = (
         response.get("ResponseMetadata", {}).get("HTTPStatusCode") if isinstance(response, dict) else None
