@@ -346,9 +346,10 @@ class SqliteConnections:
         On a database still in rollback-journal mode (new, restored from a backup, or made by another
         tool) the switch reads, then takes the write lock. While another connection writes or switches
         too, SQLite answers "database is locked" at once instead of calling its busy handler (waiting
-        with a read lock held could deadlock the two), whatever the busy timeout: two `twostep storage
-        backup` at once, or two processes starting on a restored copy, failed one of them with "Storage
-        is unavailable". Tried again here, as the busy handler would, until the timeout.
+        with a read lock held could deadlock the two), whatever the busy timeout: a pool used before
+        `migrate` (two backups at once in tests/storage) failed with "Storage is unavailable", and
+        `migrate`, which waits for a locked database, tried again in a busy loop. Tried again here, as the
+        busy handler would, until the timeout.
         """
         deadline = time.monotonic() + self._busy_timeout_ms / 1000
         while True:
