@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -295,6 +296,33 @@ def test_storage_backup_onto_a_full_disk_says_so_and_leaves_nothing(
     assert "twostep: cannot write the backup backups/copy.db: " in result.stderr
     assert "Storage is unavailable" not in result.stderr
     assert list((tmp_path / "backups").iterdir()) == []
+
+
+def test_two_backups_of_a_restored_copy_to_one_path_at_once_both_write_a_whole_copy(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Two operators (a cron job and an operator) run `twostep storage backup copy.db` at once on a database
+    restored from a backup, still in rollback-journal mode, so both switch it to WAL as they open it (see
+    tests/storage/test_sqlite_connections.py). Both succeed, and PATH holds a whole copy, nothing beside."""
+    _create_user(env)
+    live = Path(env["TWOSTEP_SQLITE_PATH"])
+    with contextlib.closing(sqlite3.connect(live)) as db:
+        with db:
+            db.execute("CREATE TABLE filler (x BLOB)")
+            db.executemany("INSERT INTO filler VALUES (randomblob(4000))", [()] * 500)
+        assert db.execute("PRAGMA journal_mode = DELETE").fetchone() == ("delete",)  # as restored
+    command = [sys.executable, "-m", "twostep", "storage", "backup", "copy.db"]
+    runs = [
+        subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    answers = [(run.communicate(timeout=60)[1], run.returncode) for run in runs]
+    assert [code for _, code in answers] == [0, 0], answers
+    with contextlib.closing(sqlite3.connect(f"file:{tmp_path / 'copy.db'}?mode=ro", uri=True)) as copy:
+        assert copy.execute("SELECT count(*) FROM filler").fetchone() == (500,)
+        assert copy.execute("SELECT email FROM users").fetchall() == [("cli@example.com",)]
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert sorted(path.name for path in tmp_path.iterdir() if "copy" in path.name) == ["copy.db"]
 
 
 def _rows(database: Path) -> list[tuple[object, ...]]:

@@ -15,6 +15,7 @@ import stat
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -231,12 +232,51 @@ def test_the_wal_is_copied_back_only_past_its_mark(tmp_path: Path) -> None:
     pool.close()
 
 
+def test_a_switch_to_wal_waits_for_another_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database still in rollback-journal mode (restored from a backup, made by another tool): opening it
+    while another connection wrote (or switched to WAL too) failed at once with "database is locked", the
+    busy timeout notwithstanding, since SQLite will not wait for a write lock while its read lock is held.
+    Two backups at once failed one of them now and then. The switch waits for the writer now: the writer
+    here lets go only once the pool has tried a second time."""
+    live = tmp_path / "rollback.db"
+    writer = sqlite3.connect(live, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE filler (x BLOB)")
+    writer.execute("BEGIN IMMEDIATE")
+    tries: list[str] = []
+
+    def on_statement(sql: str) -> None:
+        if sql.startswith("PRAGMA journal_mode"):
+            tries.append(sql)
+            if len(tries) == 2:
+                writer.execute("COMMIT")
+
+    real_connect = sqlite3.connect
+
+    def traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn: sqlite3.Connection = real_connect(*args, **kwargs)
+        conn.set_trace_callback(on_statement)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", traced_connect)
+    pool = SqliteConnections(live)
+    try:
+        pool.ping()  # before the fix: StorageUnavailable ("database is locked") on the first try
+        row = pool._one("PRAGMA journal_mode")
+        assert row is not None and row[0] == "wal"
+    finally:
+        pool.close()
+        writer.close()
+    assert len(tries) >= 2
+
+
 def test_two_backups_to_one_path_at_once_both_write_a_whole_copy(tmp_path: Path) -> None:
     """Two `twostep storage backup PATH` at once (a cron job and an operator) shared one partial file
     beside PATH: each deleted and re-made it under the other, and one or both failed with "Storage is
-    unavailable" (in some rounds leaving no copy at all). Each now writes a partial file of its own."""
+    unavailable" (in some rounds leaving no copy at all). Each now writes a partial file of its own. The
+    live database starts in rollback-journal mode, as a restored backup does: both pools switch it to WAL
+    at once (see test_a_switch_to_wal_waits_for_another_writer)."""
     live = tmp_path / "live.db"
-    with sqlite3.connect(live) as db:
+    with contextlib.closing(sqlite3.connect(live)) as db, db:  # a database in rollback-journal mode
         db.execute("CREATE TABLE filler (x BLOB)")
         db.executemany("INSERT INTO filler VALUES (randomblob(4000))", [()] * 5000)
     pools = [SqliteConnections(live), SqliteConnections(live)]
@@ -259,7 +299,7 @@ def test_two_backups_to_one_path_at_once_both_write_a_whole_copy(tmp_path: Path)
             for thread in threads:
                 thread.join()
             assert failures == []
-            with sqlite3.connect(f"file:{target}?mode=ro", uri=True) as copy:
+            with contextlib.closing(sqlite3.connect(f"file:{target}?mode=ro", uri=True)) as copy:
                 assert copy.execute("SELECT count(*) FROM filler").fetchone() == (5000,)
                 assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     finally:

@@ -64,6 +64,9 @@ MAX_OPEN = KEEP_IDLE
 WAL_CHECKPOINT_PAGES = 10_000
 # How long a start waits, beyond the busy timeout, for another process's migration (or other write).
 MIGRATION_WAIT_SECONDS = 600.0
+# Between tries of the switch to WAL while another connection holds the lock (see `_use_wal`); SQLite's
+# own busy handler waits 1 to 100 ms between its tries.
+WAL_SWITCH_PAUSE_SECONDS = 0.005
 
 
 def _locked(error: BaseException) -> bool:
@@ -325,7 +328,7 @@ class SqliteConnections:
         try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._use_wal(conn)
             # NORMAL: a committed transaction survives a process crash (SIGKILL), not a power loss.
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
@@ -336,6 +339,27 @@ class SqliteConnections:
             conn.close()
             raise
         return conn
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the database to WAL (a no-op once it is), waiting up to the busy timeout for the lock.
+
+        On a database still in rollback-journal mode (new, restored from a backup, or made by another
+        tool) the switch reads, then takes the write lock. While another connection writes or switches
+        too, SQLite answers "database is locked" at once instead of calling its busy handler (waiting
+        with a read lock held could deadlock the two), whatever the busy timeout: a pool used before
+        `migrate` (two backups at once in tests/storage) failed with "Storage is unavailable", and
+        `migrate`, which waits for a locked database, tried again in a busy loop. Tried again here, as the
+        busy handler would, until the timeout.
+        """
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if not _locked(error) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(WAL_SWITCH_PAUSE_SECONDS)
 
     def _file_identity(self) -> tuple[int, int] | None:
         """Device and inode of the database file; None when it is gone (or in memory)."""
