@@ -171,6 +171,20 @@ def view(tab: Any, name: str) -> Any:
     return tab.locator(f'section[data-view="{name}"]:not([hidden])')
 
 
+def stop_the_page_clock(tab: Any) -> None:
+    """Stop the page's clock (timers and Date) a second ahead of now, so never behind the server's: a
+    countdown that an answer starts later stays where it began, however long a loaded machine takes to show
+    it. `restart_the_page_clock` lets it run on."""
+    tab.clock.install()
+    tab.clock.pause_at(time.time() + 1)
+
+
+def restart_the_page_clock(tab: Any) -> None:
+    """The page's clock runs on from the real time, its timers firing as they fall due."""
+    tab.clock.set_system_time(time.time())
+    tab.clock.resume()
+
+
 def submit_sign_in(tab: Any, who: Person) -> None:
     """Email and password into the sign-in view, once it is on show, and Continue."""
     form = view(tab, "signin")
