@@ -44,21 +44,23 @@ def test_whole_journey(server: Any, page: Any, person: Any, screenshot: Any) -> 
     expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
     screenshot(page, "sign-up")
 
-    view(page, "signup").get_by_label("First name").fill(person.first)
-    view(page, "signup").get_by_label("Last name").fill(person.last)
-    view(page, "signup").get_by_label("Email").fill(person.email)
-    view(page, "signup").get_by_label("Password").fill(person.password)
-    view(page, "signup").get_by_label("Country").select_option("US")
-    view(page, "signup").get_by_label("Mobile phone").fill(person.national)  # the country hint makes it +1…
-    view(page, "signup").get_by_role("button", name="Create account").click()
+    signup = view(page, "signup")
+    signup.get_by_label("First name").fill(person.first)
+    signup.get_by_label("Last name").fill(person.last)
+    signup.get_by_label("Email").fill(person.email)
+    signup.get_by_label("Password").fill(person.password)
+    signup.get_by_label("Country").select_option("US")
+    signup.get_by_label("Mobile phone").fill(person.national)  # the country hint makes it +1…
+    signup.get_by_role("button", name="Create account").click()
 
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_role("status").first).to_contain_text("Your account is ready")
-    expect(view(page, "signin").get_by_label("Email")).to_have_value(person.email)
-    expect(view(page, "signin").get_by_label("Password")).to_be_focused()
+    signin = view(page, "signin")
+    expect(signin.get_by_label("Email")).to_have_value(person.email)
+    expect(signin.get_by_label("Password")).to_be_focused()
     screenshot(page, "sign-in")
-    view(page, "signin").get_by_label("Password").fill(person.password)
-    view(page, "signin").get_by_role("button", name="Continue").click()
+    signin.get_by_label("Password").fill(person.password)
+    signin.get_by_role("button", name="Continue").click()
 
     expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
     masked = person.phone[:2] + "*" * (len(person.phone) - 4) + person.phone[-2:]
@@ -67,23 +69,24 @@ def test_whole_journey(server: Any, page: Any, person: Any, screenshot: Any) -> 
     enter_code(page, code)
 
     expect(page.get_by_role("heading", name=f"Hello, {person.email}!")).to_be_visible()
+    home = view(page, "home")
     for content in ("Welcome to the board!", f"Hello from {person.first} <b>not bold</b>"):
-        view(page, "home").get_by_label("Your message").fill(content)
-        view(page, "home").get_by_role("button", name="Post message").click()
+        home.get_by_label("Your message").fill(content)
+        home.get_by_role("button", name="Post message").click()
         expect(page.locator(".message-text").first).to_have_text(content)  # newest first, shown as text
     expect(page.locator(".message-text").nth(1)).to_have_text("Welcome to the board!")
     expect(page.locator(".message-meta").first).to_contain_text(f"{person.first} {person.last[0]}.")
     expect(page.locator(".message-meta").first).not_to_contain_text("@")
-    expect(view(page, "home").get_by_label("Your message")).to_have_value("")
+    expect(home.get_by_label("Your message")).to_have_value("")
     page.mouse.move(0, 0)
     screenshot(page, "home")
     # A message in a right-to-left script was laid out left to right (its "!" at the wrong end); it now
     # takes its direction from its text, as the box it is typed in does.
     arabic = "مرحبا بالجميع!"
-    view(page, "home").get_by_label("Your message").fill(arabic)
+    home.get_by_label("Your message").fill(arabic)
     direction = "(el) => getComputedStyle(el).direction"
-    assert view(page, "home").get_by_label("Your message").evaluate(direction) == "rtl"
-    view(page, "home").get_by_role("button", name="Post message").click()
+    assert home.get_by_label("Your message").evaluate(direction) == "rtl"
+    home.get_by_role("button", name="Post message").click()
     expect(page.locator(".message-text").first).to_have_text(arabic)
     assert page.locator(".message-text").first.evaluate(direction) == "rtl"
     assert page.locator(".message-text").nth(1).evaluate(direction) == "ltr"
@@ -241,17 +244,18 @@ def test_expired_code_says_so(
 
 def test_errors_appear_beside_their_fields(server: Any, page: Any, account: Any) -> None:
     page.goto(f"{server.base_url}/#/signup")
-    view(page, "signup").get_by_role("button", name="Create account").click()  # everything empty
+    signup = view(page, "signup")
+    signup.get_by_role("button", name="Create account").click()  # everything empty
     for field in ("#signup-first-error", "#signup-email-error", "#signup-phone-error"):
         expect(page.locator(field)).to_have_text("This field is required.")
-    expect(view(page, "signup").get_by_label("First name")).to_be_focused()
+    expect(signup.get_by_label("First name")).to_be_focused()
 
-    view(page, "signup").get_by_label("First name").fill("Grace")
-    view(page, "signup").get_by_label("Last name").fill("Hopper")
-    view(page, "signup").get_by_label("Email").fill(f"other.{account.email}")
-    view(page, "signup").get_by_label("Password").fill("short")
-    view(page, "signup").get_by_label("Mobile phone").fill("+1 202 555 01")
-    view(page, "signup").get_by_role("button", name="Create account").click()
+    signup.get_by_label("First name").fill("Grace")
+    signup.get_by_label("Last name").fill("Hopper")
+    signup.get_by_label("Email").fill(f"other.{account.email}")
+    signup.get_by_label("Password").fill("short")
+    signup.get_by_label("Mobile phone").fill("+1 202 555 01")
+    signup.get_by_role("button", name="Create account").click()
     error = page.locator(".field-error:not(:empty), [data-form-error]:not(:empty)").first
     expect(error).to_be_visible()
     text = page.locator("#signup-form").inner_text()
@@ -261,9 +265,10 @@ def test_errors_appear_beside_their_fields(server: Any, page: Any, account: Any)
     assert invalid.first.get_attribute("name") in {"password", "phoneNumber"}
 
     page.goto(f"{server.base_url}/#/signin")
-    view(page, "signin").get_by_label("Email").fill(account.email)
-    view(page, "signin").get_by_label("Password").fill(account.password + "x")
-    view(page, "signin").get_by_role("button", name="Continue").click()
+    signin = view(page, "signin")
+    signin.get_by_label("Email").fill(account.email)
+    signin.get_by_label("Password").fill(account.password + "x")
+    signin.get_by_role("button", name="Continue").click()
     expect(page.locator("#signin-form [role=alert]")).not_to_be_empty()
     expect(page.get_by_role("heading", name="Enter your code")).to_be_hidden()
 
