@@ -162,9 +162,35 @@ def register() -> Callable[[LiveServer, Person], None]:
     return _register
 
 
-def ui(tab: Any) -> Any:
-    """The view on show (the others are hidden sections of the same page)."""
-    return tab.locator("section[data-view]:not([hidden])")
+def view(tab: Any, name: str) -> Any:
+    """The view `name` (its `data-view`), only while it is on show: the others are hidden sections of the
+    same page. Right after a click or a `goto` that changes the route, the view before stays on show until
+    the new view's enter() resolves; a locator for "whichever view is on show" then finds the old view's
+    fields (Playwright's strict mode fails at once on several, or the action lands on the wrong one). This
+    one matches nothing until `name` is on show, so Playwright waits for it."""
+    return tab.locator(f'section[data-view="{name}"]:not([hidden])')
+
+
+def stop_the_page_clock(tab: Any) -> None:
+    """Stop the page's clock (timers and Date) a second ahead of now, so never behind the server's: a
+    countdown that an answer starts later stays where it began, however long a loaded machine takes to show
+    it. `restart_the_page_clock` lets it run on."""
+    tab.clock.install()
+    tab.clock.pause_at(time.time() + 1)
+
+
+def restart_the_page_clock(tab: Any) -> None:
+    """The page's clock runs on from the real time, its timers firing as they fall due."""
+    tab.clock.set_system_time(time.time())
+    tab.clock.resume()
+
+
+def submit_sign_in(tab: Any, who: Person) -> None:
+    """Email and password into the sign-in view, once it is on show, and Continue."""
+    form = view(tab, "signin")
+    form.get_by_label("Email").fill(who.email)
+    form.get_by_label("Password").fill(who.password)
+    form.get_by_role("button", name="Continue").click()
 
 
 @pytest.fixture
@@ -172,10 +198,10 @@ def sign_in() -> Callable[[object, LiveServer, Person], None]:
     """Fill in the sign-in form and wait for the code step."""
 
     def run(tab: Any, live: LiveServer, who: Person) -> None:
+        # a page already on another view stays on it after this `goto` (only the hash changes) until
+        # the sign-in view is on show: submit_sign_in waits for it
         tab.goto(f"{live.base_url}/#/signin")
-        ui(tab).get_by_label("Email").fill(who.email)
-        ui(tab).get_by_label("Password").fill(who.password)
-        ui(tab).get_by_role("button", name="Continue").click()
+        submit_sign_in(tab, who)
         tab.get_by_role("heading", name="Enter your code").wait_for()
 
     return run

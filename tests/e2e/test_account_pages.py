@@ -11,13 +11,10 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import view
 from tests.live import code_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
-
-
-def ui(tab: Any) -> Any:
-    return tab.locator("section[data-view]:not([hidden])")
 
 
 def email_code(server: Any, to: str, count: int = 1, timeout: float = 15.0) -> str:
@@ -61,18 +58,18 @@ def test_forgot_and_reset_password(
     page.goto(f"{server.base_url}/#/signin")
     page.get_by_role("link", name="Forgot your password?").click()
     expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()
-    ui(page).get_by_role("textbox", name="Email").fill(account.email)
-    ui(page).get_by_role("button", name="Send code").click()
+    view(page, "forgot").get_by_role("textbox", name="Email").fill(account.email)
+    view(page, "forgot").get_by_role("button", name="Send code").click()
     expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
     screenshot(page, "reset-password")
-    ui(page).get_by_label("Reset code").fill(
+    view(page, "reset").get_by_label("Reset code").fill(
         "000000" if server.wait_for_code(account.phone, count=2) != "000000" else "111111"
     )
-    ui(page).get_by_label("New password").fill("a fresh new passphrase")
-    ui(page).get_by_role("button", name="Set new password").click()
+    view(page, "reset").get_by_label("New password").fill("a fresh new passphrase")
+    view(page, "reset").get_by_role("button", name="Set new password").click()
     expect(page.get_by_role("alert").filter(has_text="wrong")).to_be_visible()  # a wrong code says so
-    ui(page).get_by_label("Reset code").fill(server.wait_for_code(account.phone, count=2))
-    ui(page).get_by_role("button", name="Set new password").click()
+    view(page, "reset").get_by_label("Reset code").fill(server.wait_for_code(account.phone, count=2))
+    view(page, "reset").get_by_role("button", name="Set new password").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_role("status").first).to_contain_text("Your password was changed")
     account.password = "a fresh new passphrase"

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import new_person, ui
+from tests.e2e.conftest import new_person, submit_sign_in, view
 from tests.e2e.test_account_pages import email_code, sign_in_fully
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -61,7 +61,7 @@ def prove_email(server: Any, who: Any) -> None:
 
 
 def fill_sign_up(page: Any, who: Any) -> None:
-    form = ui(page)
+    form = view(page, "signup")
     form.get_by_label("First name").fill(who.first)
     form.get_by_label("Last name").fill(who.last)
     form.get_by_label("Email").fill(who.email)
@@ -74,18 +74,18 @@ def test_sign_up_with_a_taken_address_takes_it_back(server: Any, page: Any, scre
     squatter = squat(server, owner.email)
     page.goto(f"{server.base_url}/#/signup")
     fill_sign_up(page, owner)
-    ui(page).get_by_role("button", name="Create account").click()
-    alert = ui(page).get_by_role("alert")
+    view(page, "signup").get_by_role("button", name="Create account").click()
+    alert = view(page, "signup").get_by_role("alert")
     expect(alert).to_contain_text("already exists")
     alert.get_by_role("link", name="Is this your email address? Take it back.").click()
 
     expect(page.get_by_role("heading", name="Take back your email address")).to_be_visible()
-    expect(ui(page).get_by_label("Email")).to_have_value(owner.email)
-    expect(ui(page).get_by_role("button", name="Email me a code")).to_be_focused()
+    expect(view(page, "claim").get_by_label("Email")).to_have_value(owner.email)
+    expect(view(page, "claim").get_by_role("button", name="Email me a code")).to_be_focused()
     page.keyboard.press("Enter")
 
     expect(page.get_by_role("heading", name="Enter the code from your email")).to_be_visible()
-    code_field = ui(page).get_by_label("Code from the email")
+    code_field = view(page, "claim-code").get_by_label("Code from the email")
     expect(code_field).to_be_focused()
     expect(code_field).to_have_accessible_description(re.compile(re.escape(LEAD.format(email=owner.email))))
     screenshot(page, "email-claim-code")
@@ -94,17 +94,19 @@ def test_sign_up_with_a_taken_address_takes_it_back(server: Any, page: Any, scre
     # a wrong code: said in the form's alert (read out at once), nothing released, the field keeps focus
     code_field.fill("000000" if code != "000000" else "111111")
     page.keyboard.press("Enter")
-    expect(ui(page).get_by_role("alert")).to_contain_text(re.compile("code", re.IGNORECASE))
+    expect(view(page, "claim-code").get_by_role("alert")).to_contain_text(re.compile("code", re.IGNORECASE))
     expect(code_field).to_be_focused()
     expect(page.get_by_role("heading", name="Enter the code from your email")).to_be_visible()
 
     code_field.fill(code)
-    ui(page).get_by_role("button", name="Take back the address").click()
+    view(page, "claim-code").get_by_role("button", name="Take back the address").click()
     expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
-    expect(ui(page).get_by_role("status")).to_have_text("The address is free. Create your account with it.")
-    expect(ui(page).get_by_label("Email")).to_have_value(owner.email)
+    expect(view(page, "signup").get_by_role("status")).to_have_text(
+        "The address is free. Create your account with it."
+    )
+    expect(view(page, "signup").get_by_label("Email")).to_have_value(owner.email)
     fill_sign_up(page, owner)
-    ui(page).get_by_role("button", name="Create account").click()
+    view(page, "signup").get_by_role("button", name="Create account").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
     refused = httpx.post(
@@ -121,16 +123,16 @@ def test_the_claim_pages_read_the_same_for_every_address(server: Any, page: Any,
     seen = []
     for email in (free, held, account.email):
         page.goto(f"{server.base_url}/#/signin")
-        ui(page).get_by_role("link", name="Take it back").click()
+        view(page, "signin").get_by_role("link", name="Take it back").click()
         expect(page.get_by_role("heading", name="Take back your email address")).to_be_visible()
-        ui(page).get_by_label("Email").fill(email)
-        ui(page).get_by_role("button", name="Email me a code").click()
+        view(page, "claim").get_by_label("Email").fill(email)
+        view(page, "claim").get_by_role("button", name="Email me a code").click()
         expect(page.get_by_role("heading", name="Enter the code from your email")).to_be_visible()
-        seen.append(ui(page).inner_text().replace(email, "{email}"))
-        ui(page).get_by_label("Code from the email").fill("000000")
-        ui(page).get_by_role("button", name="Take back the address").click()
-        expect(ui(page).get_by_role("alert").first).not_to_be_empty()
-        seen.append(ui(page).inner_text().replace(email, "{email}"))
+        seen.append(view(page, "claim-code").inner_text().replace(email, "{email}"))
+        view(page, "claim-code").get_by_label("Code from the email").fill("000000")
+        view(page, "claim-code").get_by_role("button", name="Take back the address").click()
+        expect(view(page, "claim-code").get_by_role("alert").first).not_to_be_empty()
+        seen.append(view(page, "claim-code").inner_text().replace(email, "{email}"))
     assert seen[0] == seen[2] == seen[4] and seen[1] == seen[3] == seen[5], seen
 
 
@@ -148,12 +150,11 @@ def test_a_change_to_a_taken_address_takes_it_back_and_returns(
     expect(form.get_by_role("alert")).to_contain_text("Another account has this email address.")
     form.get_by_role("link", name="Is this your email address? Take it back.").click()
 
-    # the claim view first: until it is on show, the account view's three "email" fields are the view
     expect(page.get_by_role("heading", name="Take back your email address")).to_be_visible()
-    expect(ui(page).get_by_label("Email")).to_have_value(wanted)
-    ui(page).get_by_role("button", name="Email me a code").click()
-    ui(page).get_by_label("Code from the email").fill(email_code(server, wanted))
-    ui(page).get_by_role("button", name="Take back the address").click()
+    expect(view(page, "claim").get_by_label("Email")).to_have_value(wanted)
+    view(page, "claim").get_by_role("button", name="Email me a code").click()
+    view(page, "claim-code").get_by_label("Code from the email").fill(email_code(server, wanted))
+    view(page, "claim-code").get_by_role("button", name="Take back the address").click()
 
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
     expect(page.locator("[data-account-status]")).to_have_text(
@@ -181,22 +182,20 @@ def test_a_signed_out_claim_from_the_account_link_says_the_address_is_free(
     wanted = f"wanted.{uuid.uuid4().hex[:8]}@example.com"
     squat(server, wanted)
     page.goto(f"{server.base_url}/#/claim?back=account")
-    ui(page).get_by_label("Email").fill(wanted)
-    ui(page).get_by_role("button", name="Email me a code").click()
-    ui(page).get_by_label("Code from the email").fill(email_code(server, wanted))
-    ui(page).get_by_role("button", name="Take back the address").click()
+    view(page, "claim").get_by_label("Email").fill(wanted)
+    view(page, "claim").get_by_role("button", name="Email me a code").click()
+    view(page, "claim-code").get_by_label("Code from the email").fill(email_code(server, wanted))
+    view(page, "claim-code").get_by_role("button", name="Take back the address").click()
 
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    expect(ui(page).get_by_role("status")).to_have_text(
+    expect(view(page, "signin").get_by_role("status")).to_have_text(
         "The address is free and yours to use. Sign in and change your email to it, or create an account"
         " with it."
     )
     # signing in later in the same page: the account page fills in nothing it was not asked for
-    ui(page).get_by_label("Email").fill(account.email)
-    ui(page).get_by_label("Password").fill(account.password)
-    ui(page).get_by_role("button", name="Continue").click()
-    ui(page).get_by_label("Sign-in code").fill(server.wait_for_code(account.phone, count=1))
-    ui(page).get_by_role("button", name="Verify and sign in").click()
+    submit_sign_in(page, account)
+    view(page, "code").get_by_label("Sign-in code").fill(server.wait_for_code(account.phone, count=1))
+    view(page, "code").get_by_role("button", name="Verify and sign in").click()
     expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
     page.get_by_role("link", name="Your account").click()
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()

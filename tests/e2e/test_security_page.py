@@ -13,7 +13,7 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import LiveServer, new_person, start_server, ui
+from tests.e2e.conftest import LiveServer, new_person, start_server, submit_sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
@@ -61,9 +61,7 @@ def virtual_authenticator(page: Any) -> tuple[Any, str]:
 
 def sign_in_by_sms(page: Any, server: Any, who: Any, base: str) -> None:
     page.goto(f"{base}/#/signin")
-    ui(page).get_by_label("Email").fill(who.email)
-    ui(page).get_by_label("Password").fill(who.password)
-    ui(page).get_by_role("button", name="Continue").click()
+    submit_sign_in(page, who)
     expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
     sent = len(server.outbox(who.phone))
     page.get_by_label("Sign-in code").fill(server.wait_for_code(who.phone, count=sent))
@@ -111,9 +109,7 @@ def test_register_a_passkey_and_sign_in_with_it(
 
     # the passkey as the second step after the password
     sign_out(page)
-    ui(page).get_by_label("Email").fill(account.email)
-    ui(page).get_by_label("Password").fill(account.password)
-    ui(page).get_by_role("button", name="Continue").click()
+    submit_sign_in(page, account)
     # By keyboard: the pressed choice is replaced, and focus fell to <body> with it (a keyboard user was
     # sent back to the top of the page); it goes to the passkey step's button.
     page.get_by_role("button", name="Use a passkey").focus()
@@ -167,9 +163,7 @@ def test_enrol_an_authenticator_app_and_sign_in_with_it(server: Any, page: Any, 
 
     sign_out(page)
     texts = len(server.outbox(account.phone))
-    ui(page).get_by_label("Email").fill(account.email)
-    ui(page).get_by_label("Password").fill(account.password)
-    ui(page).get_by_role("button", name="Continue").click()
+    submit_sign_in(page, account)
     expect(page.get_by_text("Enter the 6-digit code your authenticator app shows now.")).to_be_visible()
     expect(page.get_by_role("button", name="Text me a code instead")).to_be_visible()
     # The field's description was the hidden texted-code lead ("We sent a code by text message to …"):
@@ -187,9 +181,7 @@ def test_enrol_an_authenticator_app_and_sign_in_with_it(server: Any, page: Any, 
 
     # the remembered device skips the second step, and shows on the security page
     sign_out(page)
-    ui(page).get_by_label("Email").fill(account.email)
-    ui(page).get_by_label("Password").fill(account.password)
-    ui(page).get_by_role("button", name="Continue").click()
+    submit_sign_in(page, account)
     expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
     open_security(page)
     expect(page.locator("[data-devices] li")).to_have_count(1)

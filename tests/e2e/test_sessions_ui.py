@@ -9,11 +9,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import view
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
-
-
-def ui(tab: Any) -> Any:
-    return tab.locator("section[data-view]:not([hidden])")
 
 
 def signed_in_in_browser(tab: Any, server: Any, who: Any, sign_in: Any) -> None:
@@ -56,25 +54,26 @@ def test_sign_out_other_sessions_from_the_page(server: Any, page: Any, account: 
     third = signed_in_over_api(server, account, "python-httpx/0.27")
     page.get_by_role("link", name="Your sessions and account").click()
     expect(page.get_by_role("heading", name="Your sessions")).to_be_visible()
-    items = ui(page).locator("[data-session]")
+    sessions = view(page, "sessions")
+    items = sessions.locator("[data-session]")
     expect(items).to_have_count(3)
-    expect(ui(page).get_by_text("this browser")).to_be_visible()
-    expect(ui(page).get_by_text("From 127.0.0.0/24").first).to_be_visible()
+    expect(sessions.get_by_text("this browser")).to_be_visible()
+    expect(sessions.get_by_text("From 127.0.0.0/24").first).to_be_visible()
 
     # By keyboard: the ended session's button leaves the list, and focus must not fall to <body> with it
     # (it did: a keyboard user was sent back to the top of the page); it goes to the page's heading.
-    ui(page).locator("li", has_text="curl").get_by_role("button", name="Sign out this session").focus()
+    sessions.locator("li", has_text="curl").get_by_role("button", name="Sign out this session").focus()
     page.keyboard.press("Enter")
-    expect(ui(page).get_by_role("status")).to_have_text("Session signed out.")
+    expect(sessions.get_by_role("status")).to_have_text("Session signed out.")
     expect(items).to_have_count(2)
     expect(page.get_by_role("heading", name="Your sessions")).to_be_focused()
     hello = httpx.get(f"{server.base_url}/hello", headers={"Authorization": f"Bearer {other['accessToken']}"})
     assert (hello.status_code, hello.json()["code"]) == (401, "session_revoked")
 
-    ui(page).get_by_role("button", name="Sign out everywhere else").click()
-    expect(ui(page).get_by_role("status")).to_have_text("1 other session signed out.")
+    sessions.get_by_role("button", name="Sign out everywhere else").click()
+    expect(sessions.get_by_role("status")).to_have_text("1 other session signed out.")
     expect(items).to_have_count(1)
-    expect(ui(page).get_by_role("button", name="Sign out everywhere else")).to_be_disabled()
+    expect(sessions.get_by_role("button", name="Sign out everywhere else")).to_be_disabled()
     gone = httpx.get(f"{server.base_url}/hello", headers={"Authorization": f"Bearer {third['accessToken']}"})
     assert gone.status_code == 401
 
@@ -92,7 +91,7 @@ def test_delete_the_account_from_the_page(server: Any, page: Any, account: Any, 
     form.get_by_label("Your password, to confirm").fill(account.password)
     form.get_by_role("button", name="Delete my account").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    expect(ui(page).get_by_text("Your account has been deleted.")).to_be_visible()
+    expect(view(page, "signin").get_by_text("Your account has been deleted.")).to_be_visible()
     assert not [c for c in page.context.cookies() if c["name"] == "__Host-twostep-refresh"]
     login = httpx.post(
         f"{server.base_url}/login", json={"email": account.email, "password": account.password}, timeout=30
