@@ -31,15 +31,19 @@ _numbers = itertools.count(100)
 
 
 class LiveServer(ServerProcess):
-    def wait_for_code(self, to: str, *, count: int = 1, timeout: float = 15.0) -> str:
-        """The code in the `count`-th message to `to`, waiting for it to arrive."""
+    def wait_for_text(self, to: str, *, count: int = 1, timeout: float = 15.0) -> str:
+        """The body of the `count`-th message to `to`, waiting for it to arrive."""
         deadline = time.monotonic() + timeout
         while True:
             entries = self.outbox(to)
             if len(entries) >= count:
-                return code_in(str(entries[count - 1]["body"]))
+                return str(entries[count - 1]["body"])
             assert time.monotonic() < deadline, f"no message #{count} to the test number arrived"
             time.sleep(0.2)
+
+    def wait_for_code(self, to: str, *, count: int = 1, timeout: float = 15.0) -> str:
+        """The code in the `count`-th message to `to`, waiting for it to arrive."""
+        return code_in(self.wait_for_text(to, count=count, timeout=timeout))
 
 
 def start_server(workdir: Path, **overrides: str) -> LiveServer:
