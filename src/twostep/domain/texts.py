@@ -14,15 +14,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 # "account": a code confirming a password reset or a change of phone number.
 TextKind = Literal["signin", "verify", "account", "transaction"]
-TEXT_KINDS: tuple[TextKind, ...] = ("signin", "verify", "account", "transaction")
+TEXT_KINDS: tuple[TextKind, ...] = get_args(TextKind)
 # An emailed code's subject (`code_subject`, `reset_subject` for a password reset) and body (`code`),
 # and the subject of an account notice's email.
 EmailKind = Literal["code_subject", "reset_subject", "code", "notice_subject"]
-EMAIL_KINDS: tuple[EmailKind, ...] = ("code_subject", "reset_subject", "code", "notice_subject")
+EMAIL_KINDS: tuple[EmailKind, ...] = get_args(EmailKind)
 # What an account change tells the owner (SMS and email body).
 # `password_reset`: a forgotten password was replaced with a reset code (`password_changed`: on the account
 # page). `sign_in_changed`: a way to sign in was added or removed (an authenticator app, a passkey, recovery
@@ -35,14 +35,7 @@ NoticeKind = Literal[
     "sign_in_changed",
     "email_released",
 ]
-NOTICE_KINDS: tuple[NoticeKind, ...] = (
-    "phone_changed",
-    "email_changed",
-    "password_changed",
-    "password_reset",
-    "sign_in_changed",
-    "email_released",
-)
+NOTICE_KINDS: tuple[NoticeKind, ...] = get_args(NoticeKind)
 PLACEHOLDER = re.compile(r"\{(code|org|minutes|amount|payee|destination)\}")
 ANY_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 REQUIRED: dict[str, tuple[str, ...]] = {
