@@ -4,7 +4,8 @@ Placeholders: `{code}`, `{org}`, `{minutes}` (the code's lifetime), and for tran
 `{amount}` and `{payee}`. Every SMS text starts with the code, so it shows first in a lock-screen
 preview and every reader (people, SMS Retriever, WebOTP, `re.match(r"\\d+")` in tests) finds it there.
 
-Besides the code texts: `email` (the subject and body of an emailed code, the subject of a notice) and
+Besides the code texts: `email` (the subject and body of an emailed code, the subject of a notice and
+the labels of the lines that end its email: when and from where the change was made) and
 `notice` (what an account change tells the owner, by SMS and email; `{destination}` is the new number
 or address, masked).
 """
@@ -20,8 +21,21 @@ from typing import Literal, get_args
 TextKind = Literal["signin", "verify", "account", "transaction"]
 TEXT_KINDS: tuple[TextKind, ...] = get_args(TextKind)
 # An emailed code's subject (`code_subject`, `reset_subject` for a password reset) and body (`code`),
-# and the subject of an account notice's email.
-EmailKind = Literal["code_subject", "reset_subject", "code", "notice_subject"]
+# the subject of an account notice's email, and the labels of the block that ends a notice's email
+# (when and from where the change was made: `origin_time`, `origin_device`, `origin_network`; the value
+# `origin_unknown` when the request named no device or network; `origin_administrator`, the whole line
+# for a change an operator made with the CLI).
+EmailKind = Literal[
+    "code_subject",
+    "reset_subject",
+    "code",
+    "notice_subject",
+    "origin_time",
+    "origin_device",
+    "origin_network",
+    "origin_unknown",
+    "origin_administrator",
+]
 EMAIL_KINDS: tuple[EmailKind, ...] = get_args(EmailKind)
 # What an account change tells the owner (SMS and email body).
 # `password_reset`: a forgotten password was replaced with a reset code (`password_changed`: on the account
@@ -48,6 +62,11 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "code_subject": ("org",),
     "reset_subject": ("org",),
     "notice_subject": ("org",),
+    "origin_time": (),
+    "origin_device": (),
+    "origin_network": (),
+    "origin_unknown": (),
+    "origin_administrator": (),
     "phone_changed": ("org", "destination"),
     "email_changed": ("org", "destination"),
     "password_changed": ("org",),
