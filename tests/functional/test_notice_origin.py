@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD, latest_code, register, sign_in
-from tests.functional.test_account_lifecycle import bearer, email_code, verify_email
+from tests.conftest import register, sign_in
+from tests.functional.test_account_lifecycle import _change_address, verify_email
 from tests.functional.test_localised_emails import last_email
+from tests.functional.test_password_reset_notice import reset_password
 from twostep.api.app import create_app
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
@@ -29,7 +30,6 @@ ADDRESS = "test@example.com"
 AMERICAN, GERMAN = "+14155552671", "+4915112345601"  # accounts whose notices are in English, in German
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 CHANGED_AT = datetime(2026, 12, 2, 14, 5, 37, tzinfo=UTC)
-NEW_PASSWORD = "a brand new passphrase here"
 
 
 @pytest.fixture(autouse=True)
@@ -56,22 +56,6 @@ def proven_owner(client: TestClient, container: Container, phone: str = AMERICAN
     return tokens
 
 
-def reset_password(client: TestClient, container: Container, channel: str, phone: str = AMERICAN) -> None:
-    started = client.post("/password/forgot", json={"email": ADDRESS, "channel": channel})
-    assert started.status_code == 202, started.text
-    code = email_code(container, ADDRESS) if channel == "email" else latest_code(container, phone)
-    reset = {"resetId": started.json()["resetId"], "code": code, "newPassword": NEW_PASSWORD}
-    assert client.post("/password/reset", json=reset).status_code == 204
-
-
-def change_address(client: TestClient, container: Container, tokens: dict[str, Any]) -> None:
-    body = {"email": "new@example.com", "currentPassword": PASSWORD}
-    started = client.post("/me/email", json=body, headers=bearer(tokens))
-    assert started.status_code == 202, started.text
-    confirm = {"changeId": started.json()["changeId"], "code": email_code(container, "new@example.com")}
-    assert client.post("/me/email/verify", json=confirm, headers=bearer(tokens)).status_code == 200
-
-
 def notice_origin(container: Container) -> list[str]:
     """The lines after the blank line that ends the last notice's text, in the email to the old address."""
     _, body = last_email(container, ADDRESS)
@@ -83,7 +67,7 @@ def notice_origin(container: Container) -> list[str]:
 def test_a_reset_notice_says_when_and_from_which_browser_and_network(container: Container) -> None:
     with calling_from(container, "203.0.113.77", FIREFOX_LINUX) as client:
         proven_owner(client, container)
-        reset_password(client, container, "sms")
+        reset_password(client, container, "sms", AMERICAN)
 
     assert notice_origin(container) == [
         "Time: 2026-12-02 14:05 UTC",
@@ -95,7 +79,7 @@ def test_a_reset_notice_says_when_and_from_which_browser_and_network(container: 
 
 def test_an_address_change_notice_names_the_tool_and_the_ipv6_network(container: Container) -> None:
     with calling_from(container, "2001:db8:1:2::7", "curl/8.5.0") as client:
-        change_address(client, container, proven_owner(client, container))
+        _change_address(client, container, proven_owner(client, container))  # to new@example.com
 
     _, body = last_email(container, ADDRESS)
     assert body.startswith("twostep: your account's email address is now n**@example.com.")
@@ -110,7 +94,7 @@ def test_an_address_change_notice_names_the_tool_and_the_ipv6_network(container:
 def test_without_a_user_agent_or_an_address_both_are_not_recognised(container: Container) -> None:
     with calling_from(container, "testclient", None) as client:  # the peer is not an IP address
         proven_owner(client, container)
-        reset_password(client, container, "sms")
+        reset_password(client, container, "sms", AMERICAN)
 
     assert notice_origin(container)[1:] == ["Device: not recognised", "Network: not recognised"]
 
@@ -121,9 +105,10 @@ def test_an_address_an_administrator_set_names_the_administrator_and_no_device(
     """`twostep users set-email` goes through `AccountService.set_email` (tests/functional/test_cli_set_email.py
     runs the command itself)."""
     with calling_from(container, "203.0.113.77", FIREFOX_LINUX) as client:
-        user = register(client, phone=AMERICAN)
-        verify_email(client, container, sign_in(client, container, phone=AMERICAN), ADDRESS)
-    container.account.set_email(user["id"], "new@example.com")
+        proven_owner(client, container)
+    user = container.storage.find_user_by_email(ADDRESS)
+    assert user is not None
+    container.account.set_email(user.id, "new@example.com")
 
     assert notice_origin(container) == ["Time: 2026-12-02 14:05 UTC", "Changed by: an administrator"]
 
@@ -131,7 +116,8 @@ def test_an_address_an_administrator_set_names_the_administrator_and_no_device(
 def test_the_text_is_the_notice_alone_and_the_email_adds_the_origin(container: Container) -> None:
     with calling_from(container, "203.0.113.77", FIREFOX_LINUX) as client:
         proven_owner(client, container)
-        reset_password(client, container, "email")  # the number is told too: the mailbox may be stolen
+        # By an emailed code: the number is told too (the mailbox may be what was stolen).
+        reset_password(client, container, "email", AMERICAN)
 
     text = container.storage.list_outbox(to=AMERICAN, last=1)[-1].body
     assert text == "twostep: your account's password was reset. Not you? Reset your password now."
