@@ -300,7 +300,7 @@ def _wire(
     )
     # The current password, asked again before a signed-in request changes how the account signs in.
     reauth = Reauthentication(users=storage, hasher=passwords, limits=limits, audit=audit)
-    notices = AccountNotices(codes=codes, audit=audit)  # of those changes, to the owner
+    notices = AccountNotices(codes=codes, audit=audit, clock=clock)  # of those changes, to the owner
     factor_services = build_factor_services(
         settings, storage, reauth, notices, audit, clock, keys.otp_hmac_key, devices
     )

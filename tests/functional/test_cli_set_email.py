@@ -9,6 +9,7 @@ one another account has, keeps the sessions, tells the old proven channels, and 
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,8 +99,15 @@ def test_the_old_proven_channels_are_told_and_sessions_go_on(
         and "n**@example.com" in notice.body
         and "new@example.com" not in notice.body
     )
+    # It ends with when, and names an administrator rather than the operator's device and network (in
+    # the owner's language: Turkish, their number's).
+    time, changed_by = notice.body.splitlines()[-2:]
+    assert re.fullmatch(r"Zaman: \d{4}-\d\d-\d\d \d\d:\d\d UTC", time)
+    assert changed_by == "Değiştiren: bir yönetici"
+    assert "Cihaz:" not in notice.body and "Ağ:" not in notice.body
     texts = container.storage.list_outbox(to=PHONE, last=50)
     assert len(texts) == texts_before + 1 and "n**@example.com" in texts[-1].body
+    assert "UTC" not in texts[-1].body and "yönetici" not in texts[-1].body  # a text is the notice alone
     assert container.storage.list_outbox(to="new@example.com", last=5) == []  # nothing until asked
     # No session asked for it (unlike an owner's change, which a stolen session could make): they go on.
     assert refreshes(client, tokens)

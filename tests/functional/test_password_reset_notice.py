@@ -36,11 +36,12 @@ def emails(container: Container) -> list[str]:
     return [e.body for e in container.storage.list_outbox(to=ADDRESS, last=100) if e.provider == "email"]
 
 
-def reset_password(client: TestClient, container: Container, channel: str) -> str:
-    """Forgot password, the code from `channel`'s outbox, a new password; returns the code used."""
+def reset_password(client: TestClient, container: Container, channel: str, phone: str = PHONE) -> str:
+    """Forgot password, the code from `channel`'s outbox (`phone`'s for a text), a new password; returns
+    the code used."""
     started = client.post("/password/forgot", json={"email": ADDRESS, "channel": channel})
     assert started.status_code == 202, started.text
-    code = email_code(container, ADDRESS) if channel == "email" else latest_code(container)
+    code = email_code(container, ADDRESS) if channel == "email" else latest_code(container, phone)
     reset = {"resetId": started.json()["resetId"], "code": code, "newPassword": NEW_PASSWORD}
     done = client.post("/password/reset", json=reset)
     assert done.status_code == 204, done.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,6 +21,7 @@ from twostep.domain.texts import (
     problems,
 )
 from twostep.services.channel_texts import code_message
+from twostep.services.notice_origin import NoticeOrigin
 from twostep.services.texts import CodeTexts, TextChoice
 from twostep.settings import DEFAULT_SMS_TEMPLATE, DEFAULT_VERIFY_TEMPLATE
 from twostep.texts import bundled_catalogue
@@ -168,6 +170,24 @@ def test_every_language_has_its_email_and_notice_texts(language: str) -> None:
         assert "{" not in notice.body + notice.subject and "twostep" in notice.body
         # A notice is an SMS too: the GSM-7 languages stay GSM-7, so a segment holds 160 characters.
         assert is_gsm7(notice.body) == (language in GSM7_LANGUAGES), (kind, notice.body)
+
+
+@pytest.mark.parametrize("language", [language for language in LANGUAGES if language != "en"])
+def test_every_language_labels_a_notices_origin_in_its_own_words(language: str) -> None:
+    at = datetime(2026, 12, 2, 14, 5, tzinfo=UTC)
+    english, own = (
+        texts().notice("password_reset", chosen, destination="", origin=NoticeOrigin(at, "curl")).body
+        for chosen in ("en", language)
+    )
+    time, device, network = own.rpartition("\n\n")[2].splitlines()
+    assert time.endswith(" 2026-12-02 14:05 UTC") and device.endswith(" curl")
+    assert network.endswith(" " + CATALOGUE.texts(language).email["origin_unknown"])
+    assert not {time, device, network} & set(english.splitlines())  # translated, not the English lines
+    administrator = NoticeOrigin(at, by_administrator=True)
+    last = texts().notice("password_reset", language, destination="", origin=administrator).body
+    assert last.splitlines()[-1] == CATALOGUE.texts(language).email["origin_administrator"]
+    for label in ("origin_time", "origin_device", "origin_network", "origin_administrator"):
+        assert ":" in CATALOGUE.texts(language).email[label], label  # each label brings its own colon
 
 
 def test_problems_names_a_missing_email_or_notice_text_and_misplaced_placeholders() -> None:

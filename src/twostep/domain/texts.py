@@ -4,7 +4,8 @@ Placeholders: `{code}`, `{org}`, `{minutes}` (the code's lifetime), and for tran
 `{amount}` and `{payee}`. Every SMS text starts with the code, so it shows first in a lock-screen
 preview and every reader (people, SMS Retriever, WebOTP, `re.match(r"\\d+")` in tests) finds it there.
 
-Besides the code texts: `email` (the subject and body of an emailed code, the subject of a notice) and
+Besides the code texts: `email` (the subject and body of an emailed code, the subject of a notice and
+the labels of the lines that end its email: when and from where the change was made) and
 `notice` (what an account change tells the owner, by SMS and email; `{destination}` is the new number
 or address, masked).
 """
@@ -14,15 +15,28 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 # "account": a code confirming a password reset or a change of phone number.
 TextKind = Literal["signin", "verify", "account", "transaction"]
-TEXT_KINDS: tuple[TextKind, ...] = ("signin", "verify", "account", "transaction")
+TEXT_KINDS: tuple[TextKind, ...] = get_args(TextKind)
 # An emailed code's subject (`code_subject`, `reset_subject` for a password reset) and body (`code`),
-# and the subject of an account notice's email.
-EmailKind = Literal["code_subject", "reset_subject", "code", "notice_subject"]
-EMAIL_KINDS: tuple[EmailKind, ...] = ("code_subject", "reset_subject", "code", "notice_subject")
+# the subject of an account notice's email, and the labels of the block that ends a notice's email
+# (when and from where the change was made: `origin_time`, `origin_device`, `origin_network`; the value
+# `origin_unknown` when the request named no device or network; `origin_administrator`, the whole line
+# for a change an operator made with the CLI).
+EmailKind = Literal[
+    "code_subject",
+    "reset_subject",
+    "code",
+    "notice_subject",
+    "origin_time",
+    "origin_device",
+    "origin_network",
+    "origin_unknown",
+    "origin_administrator",
+]
+EMAIL_KINDS: tuple[EmailKind, ...] = get_args(EmailKind)
 # What an account change tells the owner (SMS and email body).
 # `password_reset`: a forgotten password was replaced with a reset code (`password_changed`: on the account
 # page). `sign_in_changed`: a way to sign in was added or removed (an authenticator app, a passkey, recovery
@@ -35,14 +49,7 @@ NoticeKind = Literal[
     "sign_in_changed",
     "email_released",
 ]
-NOTICE_KINDS: tuple[NoticeKind, ...] = (
-    "phone_changed",
-    "email_changed",
-    "password_changed",
-    "password_reset",
-    "sign_in_changed",
-    "email_released",
-)
+NOTICE_KINDS: tuple[NoticeKind, ...] = get_args(NoticeKind)
 PLACEHOLDER = re.compile(r"\{(code|org|minutes|amount|payee|destination)\}")
 ANY_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -55,6 +62,11 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "code_subject": ("org",),
     "reset_subject": ("org",),
     "notice_subject": ("org",),
+    "origin_time": (),
+    "origin_device": (),
+    "origin_network": (),
+    "origin_unknown": (),
+    "origin_administrator": (),
     "phone_changed": ("org", "destination"),
     "email_changed": ("org", "destination"),
     "password_changed": ("org",),

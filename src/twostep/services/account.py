@@ -166,7 +166,7 @@ class AccountService:
         say), stored unproven: its owner proves it as any address (`POST /me/email/verify/start`), and
         until then no reset code goes there. Sessions go on (no session asked for it, unlike a change by
         the owner, which a stolen session could make); the old proven address and number get the notice
-        of an email change.
+        of an email change, whose email names an administrator instead of a device and network.
 
         Raises:
             AccountNotFound. InvalidInput: not an address, or the account's own already.
@@ -182,5 +182,12 @@ class AccountService:
         if not self._users.assign_email(before, address):
             raise CredentialsChanged("The account changed while its address was being written; try again.")
         self._audit.record("email_changed", ctx=ctx, user_id=user_id, email=address, by="administrator")
-        self._notices.send(before, "email_changed", ctx, destination=mask_email(address), phone=before.phone)
+        self._notices.send(
+            before,
+            "email_changed",
+            ctx,
+            destination=mask_email(address),
+            phone=before.phone,
+            by_administrator=True,
+        )
         return self.get(user_id)

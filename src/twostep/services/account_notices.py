@@ -4,24 +4,27 @@ proved, so a hijacked session or a stolen reset code cannot make such a change q
 address; by text for a number or address change and for a reset by emailed code, and for every change when
 the number is the only channel proven (an address never proven, or one its real owner took back for a
 placeholder). A text costs money, so an owner with a proven address hears of the rest by email only; the
-account's daily cap on notices by text bounds what the rest can cost."""
+account's daily cap on notices by text bounds what the rest can cost. The email ends with when and from
+where the change was made (`notice_origin`), so the owner can tell whether it was them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from twostep.domain.clock import Clock
 from twostep.domain.errors import TwoStepError
 from twostep.domain.identity import E164
 from twostep.domain.models import RequestContext, User
 from twostep.domain.texts import NoticeKind
 from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService
+from twostep.services.notice_origin import NoticeOrigin
 from twostep.services.texts import TextChoice
 
 
 class AccountNotices:
-    def __init__(self, *, codes: ChallengeService, audit: AuditService) -> None:
-        self._codes, self._audit = codes, audit
+    def __init__(self, *, codes: ChallengeService, audit: AuditService, clock: Clock) -> None:
+        self._codes, self._audit, self._clock = codes, audit, clock
 
     def send(
         self,
@@ -31,6 +34,7 @@ class AccountNotices:
         *,
         destination: str = "",
         phone: E164 | None = None,
+        by_administrator: bool = False,
     ) -> None:
         """Tell the owner by email (when their address is proven) and by text (see `_text_to`; `phone`:
         the number before a number or address change, or the account's own after a reset by emailed
@@ -38,16 +42,19 @@ class AccountNotices:
         language, then its number's country as it was, then the default); a failed notice (one past the
         account's daily cap on notices by text too) is audited and never undoes the change. The
         request's languages are left out: whoever holds a session must not choose the language the owner
-        is warned in."""
+        is warned in. The email says when and from where (`by_administrator`: an operator with the CLI,
+        whose device and network it leaves out)."""
         letters = self._codes.letters
         language = letters.language_for(TextChoice((), user.locale, user.phone))
-        notice = letters.notice(kind, language, destination=destination)
         sends: list[tuple[str, Callable[[], None]]] = []
         text_to = _text_to(user, phone)
         if text_to is not None:
-            sends.append(("sms", lambda: self._codes.send_notice_sms(text_to, notice.body, user.id, ctx)))
+            text = letters.notice(kind, language, destination=destination).body
+            sends.append(("sms", lambda: self._codes.send_notice_sms(text_to, text, user.id, ctx)))
         if user.email_verified:
-            sends.append(("email", lambda: self._codes.send_email(user.email, notice.subject, notice.body)))
+            origin = NoticeOrigin.of(ctx, self._clock.now(), by_administrator=by_administrator)
+            email = letters.notice(kind, language, destination=destination, origin=origin)
+            sends.append(("email", lambda: self._codes.send_email(user.email, email.subject, email.body)))
         for channel, send in sends:
             try:
                 send()

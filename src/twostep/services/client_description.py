@@ -1,8 +1,9 @@
-"""What a session list shows about a client: a short description and a truncated address.
+"""What a session list and a notice's email show about a client: its names and a truncated address.
 
-The User-Agent is reduced to "<browser> on <system>" (or the tool's name), never stored whole; the IP
-address to its /24 (IPv4) or /48 (IPv6) network: enough to recognise "my laptop at home", not to
-locate or fingerprint anyone.
+The User-Agent is reduced to a browser and a system (or the tool's name), never stored whole: a session
+list shows "<browser> on <system>", a notice "<browser> (<system>)", both from the one parser
+(`name_client`). The IP address is reduced to its /24 (IPv4) or /48 (IPv6) network: enough to recognise
+"my laptop at home", not to locate or fingerprint anyone.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from dataclasses import dataclass
 
 MAX_DESCRIPTION = 60
 # Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari".
@@ -33,21 +35,37 @@ _SYSTEMS = (
 _TOOL = re.compile(r"^([A-Za-z][A-Za-z0-9._-]{0,30})/[0-9]")
 
 
+@dataclass(frozen=True, slots=True)
+class ClientNames:
+    """What a User-Agent names: a browser and a system, or else a tool; all None when it names nothing."""
+
+    browser: str | None = None
+    system: str | None = None
+    tool: str | None = None  # `curl`, `python-httpx`: only read when no browser or system is named
+
+    def label(self, both: str) -> str | None:
+        """`both` (with `{browser}` and `{system}`) when both are known, else whichever is, else the tool."""
+        if self.browser and self.system:
+            return both.format(browser=self.browser, system=self.system)
+        return self.browser or self.system or self.tool
+
+
+def name_client(user_agent: str | None) -> ClientNames:
+    """The browser, system or tool a User-Agent names (nothing for one that is missing or unknown)."""
+    agent = (user_agent or "").strip()[:512]
+    browser = next((name for marker, name in _BROWSERS if marker in agent), None)
+    system = next((name for marker, name in _SYSTEMS if marker in agent), None)
+    if browser or system:
+        return ClientNames(browser=browser, system=system)
+    tool = _TOOL.match(agent)
+    return ClientNames(tool=tool.group(1)[:MAX_DESCRIPTION] if tool else None)
+
+
 def describe_client(user_agent: str | None) -> str | None:
     """ "Firefox on Linux", "curl", "python-httpx"; None when nothing useful was sent."""
     if not user_agent or not user_agent.strip():
         return None
-    agent = user_agent.strip()[:512]
-    browser = next((name for marker, name in _BROWSERS if marker in agent), None)
-    system = next((name for marker, name in _SYSTEMS if marker in agent), None)
-    if browser and system:
-        return f"{browser} on {system}"
-    if browser or system:
-        return browser or system
-    tool = _TOOL.match(agent)
-    if tool:
-        return tool.group(1)[:MAX_DESCRIPTION]
-    return "Unknown client"
+    return name_client(user_agent).label("{browser} on {system}") or "Unknown client"
 
 
 # Parsing an address and building its network costs about 12 us, on every sign-in; the same few

@@ -16,6 +16,7 @@ from twostep.domain.identity import phone_country
 from twostep.domain.locales import choose_language, language_of
 from twostep.domain.otp import render_message
 from twostep.domain.texts import Catalogue, NoticeKind, TextKind, fill
+from twostep.services.notice_origin import NoticeOrigin, origin_block
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,8 @@ class Localised:
 
 @dataclass(frozen=True, slots=True)
 class Letter:
-    """An email's subject and body; a notice's body is also the SMS that tells the owner."""
+    """An email's subject and body; a notice's body (without its origin) is also the SMS that tells the
+    owner."""
 
     subject: str
     body: str
@@ -157,11 +159,16 @@ class CodeTexts:
         )
         return Letter(fill(subject, {"org": self._org}), body)
 
-    def notice(self, kind: NoticeKind, language: str, *, destination: str) -> Letter:
+    def notice(
+        self, kind: NoticeKind, language: str, *, destination: str, origin: NoticeOrigin | None = None
+    ) -> Letter:
         """What an account change tells its owner in `language`; `destination` (the new number or
-        address) must already be masked."""
+        address) must already be masked. `origin`: the email's body ends with when and from where the
+        change was made (a text's body never does: its length is its cost)."""
         texts = self._catalogue.texts(language)
         body = fill(texts.notice[kind], {"org": self._org, "destination": destination})
+        if origin is not None:
+            body = f"{body}\n\n{origin_block(origin, texts.email)}"
         return Letter(fill(texts.email["notice_subject"], {"org": self._org}), body)
 
     def voice_template(self, language: str) -> tuple[str, str]:

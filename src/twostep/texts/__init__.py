@@ -1,8 +1,9 @@
 """The bundled texts: one JSON file per language beside this module (`de.json`, `tr.json`, …), read once.
 
 A file holds `name`, `voice_language` (the tag a voice call speaks it with), `sms` (`signin`, `verify`,
-`account`, `transaction`), `voice`, `email` (an emailed code's subjects and body, a notice's subject) and
-`notice` (what an account change tells the owner). Adding a language is adding a file; `problems` says what a file lacks.
+`account`, `transaction`), `voice`, `email` (an emailed code's subjects and body, a notice's subject and
+the labels of its origin lines) and `notice` (what an account change tells the owner). Adding a language
+is adding a file; `problems` says what a file lacks.
 """
 
 from __future__ import annotations

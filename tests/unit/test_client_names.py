@@ -1,0 +1,56 @@
+"""One parser of the User-Agent (`name_client`) serves the session list ("Firefox on Linux") and the
+notice's email ("Firefox (Linux)"): the two can never disagree about what a client is."""
+
+from __future__ import annotations
+
+import pytest
+
+from twostep.services.client_description import ClientNames, describe_client, name_client
+
+FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+EDGE_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0"
+)
+
+
+@pytest.mark.parametrize(
+    ("agent", "expected"),
+    [
+        (FIREFOX_LINUX, ClientNames(browser="Firefox", system="Linux")),
+        (EDGE_WINDOWS, ClientNames(browser="Edge", system="Windows")),  # not Chrome, nor Safari
+        ("SomeBot Firefox/1.0", ClientNames(browser="Firefox")),
+        ("Dalvik/2.1.0 (Linux; U; Android 14)", ClientNames(system="Android")),  # no tool: a system
+        ("curl/8.5.0", ClientNames(tool="curl")),
+        ("  python-httpx/0.27.0 ", ClientNames(tool="python-httpx")),
+        ("???", ClientNames()),
+        ("", ClientNames()),
+        (None, ClientNames()),
+    ],
+)
+def test_name_client_names_the_browser_system_or_tool(agent: str | None, expected: ClientNames) -> None:
+    assert name_client(agent) == expected
+
+
+@pytest.mark.parametrize(
+    ("names", "in_a_list", "in_a_notice"),
+    [
+        (ClientNames("Firefox", "Linux"), "Firefox on Linux", "Firefox (Linux)"),
+        (ClientNames(browser="Firefox"), "Firefox", "Firefox"),
+        (ClientNames(system="Android"), "Android", "Android"),
+        (ClientNames(tool="curl"), "curl", "curl"),
+        (ClientNames(), None, None),
+    ],
+)
+def test_a_label_joins_both_names_or_gives_the_one_known(
+    names: ClientNames, in_a_list: str | None, in_a_notice: str | None
+) -> None:
+    assert names.label("{browser} on {system}") == in_a_list
+    assert names.label("{browser} ({system})") == in_a_notice
+
+
+def test_describe_client_reads_through_name_client() -> None:
+    assert describe_client(FIREFOX_LINUX) == "Firefox on Linux"
+    assert describe_client("Dalvik/2.1.0 (Linux; U; Android 14)") == "Android"
+    assert describe_client("???") == "Unknown client"  # something was sent, naming nothing
+    assert describe_client("   ") is None  # nothing was sent
