@@ -6,11 +6,10 @@ only read or set for requests that say `X-Twostep-Client: web`.
 
 from __future__ import annotations
 
-import re
-
 from fastapi import Request, Response
 
 from twostep.api.token_transport import is_web_client
+from twostep.services.client_description import client_label
 
 DEVICE_COOKIE = "__Host-twostep-device"
 
@@ -30,25 +29,7 @@ def set_device_cookie(response: Response, token: str, max_age: int) -> None:
     )
 
 
-_BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
-_SYSTEMS = (
-    ("Android", "Android"),
-    ("iPhone", "iPhone"),
-    ("iPad", "iPad"),
-    ("Windows", "Windows"),
-    ("Mac OS X", "macOS"),
-    ("CrOS", "ChromeOS"),
-    ("Linux", "Linux"),
-)
-
-
 def device_label(request: Request) -> str:
-    """A readable name for the device list ("Chrome on Linux"), from the User-Agent; never trusted."""
-    agent = request.headers.get("user-agent", "")[:512]
-    browser = next((name for token, name in _BROWSERS if token in agent), "")
-    system = next((name for token, name in _SYSTEMS if token in agent), "")
-    if browser and system:
-        return f"{browser} on {system}"
-    if browser or system:
-        return browser or system
-    return re.sub(r"[^\w ./-]", "", agent)[:40] or "Unknown device"
+    """A readable name for the device list ("Chrome on Linux"), from the User-Agent; never trusted. The
+    session list's parser, so one device has one name in both lists."""
+    return client_label(request.headers.get("user-agent")) or "Unknown device"

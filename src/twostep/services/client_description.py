@@ -61,11 +61,17 @@ def name_client(user_agent: str | None) -> ClientNames:
     return ClientNames(tool=tool.group(1)[:MAX_DESCRIPTION] if tool else None)
 
 
+def client_label(user_agent: str | None) -> str | None:
+    """ "Firefox on Linux", "curl", "python-httpx": a client's name in the session and device lists; None
+    when the User-Agent names nothing."""
+    return name_client(user_agent).label("{browser} on {system}")
+
+
 def describe_client(user_agent: str | None) -> str | None:
-    """ "Firefox on Linux", "curl", "python-httpx"; None when nothing useful was sent."""
+    """`client_label`, "Unknown client" for an agent that names nothing; None when nothing was sent."""
     if not user_agent or not user_agent.strip():
         return None
-    return name_client(user_agent).label("{browser} on {system}") or "Unknown client"
+    return client_label(user_agent) or "Unknown client"
 
 
 # Parsing an address and building its network costs about 12 us, on every sign-in; the same few
