@@ -153,6 +153,34 @@ def test_recovery_by_sms_and_by_email(server: ServerProcess) -> None:
     sign_in(server, "recover@example.com", phone, PASSWORD)
 
 
+def test_a_reset_notice_names_the_network_and_browser_the_edge_saw(server: ServerProcess) -> None:
+    """The notice's email ends with the client as uvicorn's forwarded headers and the app resolved it
+    (here a trusted proxy's `X-Forwarded-For`), cut to its /24, and the browser its User-Agent names."""
+    address, phone = "notice-origin@example.com", "+14155552674"
+    assert register(server, address, phone).status_code == 201
+    tokens = sign_in(server, address, phone)
+    verify = httpx.post(f"{server.base_url}/me/email/verify/start", headers=auth(tokens), timeout=30)
+    proof = {"changeId": verify.json()["changeId"], "code": email_code(server, address)}
+    proven = httpx.post(f"{server.base_url}/me/email/verify", json=proof, headers=auth(tokens), timeout=30)
+    assert proven.status_code == 200, proven.text
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    started = post(server, "/password/forgot", {"email": address}, **{"User-Agent": firefox})
+    reset = {
+        "resetId": started.json()["resetId"],
+        "code": server.latest_code(phone),
+        "newPassword": NEW_PASSWORD,
+    }
+    assert post(server, "/password/reset", reset, **{"User-Agent": firefox}).status_code == 204
+
+    deadline = time.monotonic() + 10
+    while len(emails := _emails_to(server, address)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the notice may go after the answer
+    body = emails[-1]["body"]
+    assert re.fullmatch(r"Time: \d{4}-\d\d-\d\d \d\d:\d\d UTC", body.splitlines()[-3]), body
+    assert body.splitlines()[-2:] == ["Device: Firefox (Linux)", "Network: 198.51.100.0/24"]
+    assert OWNER not in body
+
+
 def _forgot(server: ServerProcess, email: str) -> tuple[float, int, list[str]]:
     started = time.perf_counter()
     answer = post(server, "/password/forgot", {"email": email})
