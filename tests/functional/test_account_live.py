@@ -75,6 +75,15 @@ def auth(tokens: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['accessToken']}"}
 
 
+def prove_address(server: ServerProcess, tokens: dict[str, Any], address: str) -> None:
+    """The signed-in account proves its address with the code emailed to it."""
+    verify = httpx.post(f"{server.base_url}/me/email/verify/start", headers=auth(tokens), timeout=30)
+    assert verify.status_code == 202, verify.text
+    proof = {"changeId": verify.json()["changeId"], "code": email_code(server, address)}
+    proven = httpx.post(f"{server.base_url}/me/email/verify", json=proof, headers=auth(tokens), timeout=30)
+    assert proven.status_code == 200, proven.text
+
+
 def test_the_real_owner_registers_and_signs_in_with_a_squatted_number(server: ServerProcess) -> None:
     phone = "+14155552672"
     assert register(server, "squatter@example.com", phone).status_code == 201
@@ -134,15 +143,7 @@ def test_recovery_by_sms_and_by_email(server: ServerProcess) -> None:
     assert refreshed.status_code == 401  # the reset ended the session
     tokens = sign_in(server, "recover@example.com", phone, NEW_PASSWORD)
 
-    verify = httpx.post(f"{server.base_url}/me/email/verify/start", headers=auth(tokens), timeout=30)
-    assert verify.status_code == 202, verify.text
-    proof = {"changeId": verify.json()["changeId"], "code": email_code(server, "recover@example.com")}
-    assert (
-        httpx.post(
-            f"{server.base_url}/me/email/verify", json=proof, headers=auth(tokens), timeout=30
-        ).status_code
-        == 200
-    )
+    prove_address(server, tokens, "recover@example.com")
     by_email = post(server, "/password/forgot", {"email": "recover@example.com", "channel": "email"})
     reset = {
         "resetId": by_email.json()["resetId"],
@@ -159,10 +160,7 @@ def test_a_reset_notice_names_the_network_and_browser_the_edge_saw(server: Serve
     address, phone = "notice-origin@example.com", "+14155552674"
     assert register(server, address, phone).status_code == 201
     tokens = sign_in(server, address, phone)
-    verify = httpx.post(f"{server.base_url}/me/email/verify/start", headers=auth(tokens), timeout=30)
-    proof = {"changeId": verify.json()["changeId"], "code": email_code(server, address)}
-    proven = httpx.post(f"{server.base_url}/me/email/verify", json=proof, headers=auth(tokens), timeout=30)
-    assert proven.status_code == 200, proven.text
+    prove_address(server, tokens, address)
     firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
     started = post(server, "/password/forgot", {"email": address}, **{"User-Agent": firefox})
     reset = {

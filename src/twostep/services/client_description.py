@@ -1,8 +1,9 @@
-"""What a session list and a notice's email show about a client: its names and a truncated address.
+"""What the session and device lists and a notice's email show about a client: its names and a truncated
+address.
 
-The User-Agent is reduced to a browser and a system (or the tool's name), never stored whole: a session
-list shows "<browser> on <system>", a notice "<browser> (<system>)", both from the one parser
-(`name_client`). The IP address is reduced to its /24 (IPv4) or /48 (IPv6) network: enough to recognise
+The User-Agent is reduced to a browser and a system (or the tool's name), never stored whole: the session
+and device lists show "<browser> on <system>" (`client_label`), a notice "<browser> (<system>)", all from
+the one parser (`name_client`). The IP address is reduced to its /24 (IPv4) or /48 (IPv6) network: enough to recognise
 "my laptop at home", not to locate or fingerprint anyone.
 """
 
