@@ -1,5 +1,5 @@
 """Rules every bundled language keeps against English: the same placeholders in every text (the one
-allowance: a UCS-2 SMS may leave out the lifetime)."""
+allowance: a UCS-2 SMS may leave out the lifetime), and each language's own punctuation."""
 
 from __future__ import annotations
 
@@ -44,6 +44,40 @@ def placeholder_differences(texts: LanguageTexts) -> list[str]:
     return found
 
 
+# Punctuation that French sets apart with a space (a plain one: an SMS in GSM-7 has no no-break space).
+FRENCH_SPACED = ":;?!"
+# ASCII punctuation a language writes with its own marks instead.
+OWN_MARKS = {
+    "ja": {".": "。", ",": "、", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）"},  # noqa: RUF001
+    "ar": {",": "،", "?": "؟", ";": "؛"},
+}
+
+
+def typography_problems(language: str, text: str) -> list[str]:
+    """Where one text breaks its language's punctuation rules."""
+    found = []
+    if text != text.strip() or "  " in text:
+        found.append("a leading, trailing or double space")
+    if re.search(r" [.,]", text):
+        found.append("a space before a full stop or comma")
+    for ascii_mark, own in OWN_MARKS.get(language, {}).items():
+        if ascii_mark in text:
+            found.append(f"an ASCII {ascii_mark!r} where the language writes {own!r}")
+    if language == "fr":
+        found += [
+            f"no space before {mark!r}"
+            for mark in FRENCH_SPACED
+            if re.search(rf"[^ ]{re.escape(mark)}", text)
+        ]
+    else:
+        found += [f"a space before {mark!r}" for mark in FRENCH_SPACED if f" {mark}" in text]
+    if language == "es":
+        for opening, closing in (("¿", "?"), ("¡", "!")):
+            if text.count(opening) != text.count(closing):
+                found.append(f"{closing!r} without its opening {opening!r}")
+    return found
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_text_has_the_placeholders_of_the_english_one(language: str) -> None:
     assert placeholder_differences(CATALOGUE.texts(language)) == []
@@ -60,3 +94,33 @@ def test_a_missing_or_extra_placeholder_is_found() -> None:
     assert placeholder_differences(no_org) == ["ru sms.signin lacks {org}"]
     email = replace(russian, email={**russian.email, "code": "{code} — ваш код {org}."})
     assert placeholder_differences(email) == ["ru email.code lacks {minutes}"]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_text_keeps_its_languages_punctuation(language: str) -> None:
+    found = {
+        name: problems
+        for name, text in entries(CATALOGUE.texts(language))
+        if (problems := typography_problems(language, text))
+    }
+    assert found == {}
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "problem"),
+    [
+        ("fr", "Date: ", "a leading, trailing or double space"),
+        ("fr", "Date:", "no space before ':'"),
+        ("fr", "Ce n'est pas vous?", "no space before '?'"),
+        ("de", "Zeitpunkt :", "a space before ':'"),
+        ("ar", "الوقت :", "a space before ':'"),
+        ("en", "Not you ? Reset it .", "a space before a full stop or comma"),
+        ("es", "{org}: ¿has sido tú? Restablece tu contraseña!", "'!' without its opening '¡'"),
+        ("es", "{org}: has sido tu?", "'?' without its opening '¿'"),
+        ("ja", "日時:", "an ASCII ':' where the language writes '：'"),  # noqa: RUF001
+        ("ja", "{code} は {org} のコードです.", "an ASCII '.' where the language writes '。'"),
+        ("ar", "إن لم تطلبه, تجاهل هذه الرسالة.", "an ASCII ',' where the language writes '،'"),
+    ],
+)
+def test_a_broken_punctuation_rule_is_found(language: str, text: str, problem: str) -> None:
+    assert problem in typography_problems(language, text)
