@@ -106,6 +106,21 @@ def test_code_texts_fit_one_segment_with_a_web_origin(language: str) -> None:
         assert count_segments(body).count == 1, (language, kind, count_segments(body))
 
 
+@pytest.mark.parametrize("language", sorted(GSM7_LANGUAGES))
+def test_latin_script_payment_texts_are_one_segment_with_a_web_origin(language: str) -> None:
+    """A payment's text costs one SMS where the language's letters are GSM-7: the longest code, its
+    lifetime and an everyday amount and payee, with the WebOTP line (a longer payee may take two)."""
+    body = texts("https://auth.example.com").sms(
+        "transaction",
+        language,
+        code="1234567890",
+        ttl_seconds=600,
+        amount="1249.90 EUR",
+        payee="Example Shop",
+    )
+    assert count_segments(body).count == 1, (language, count_segments(body))
+
+
 def test_german_stays_gsm7_and_turkish_is_written_with_its_own_letters() -> None:
     german = texts().sms("signin", "de", code="123456", ttl_seconds=120)
     assert is_gsm7(german) and "gültig" in german  # ä ö ü ß are in GSM 03.38
