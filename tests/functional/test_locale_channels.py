@@ -49,9 +49,12 @@ def test_a_transaction_text_in_the_readers_language(make_container: Callable[...
             assert created.status_code == 200, created.text
     german, french = (entry.body for entry in container.storage.list_outbox(to=GERMAN, last=2))
     assert german.endswith(
-        " ist Ihr Code bei twostep für die Zahlung von 49.90 EUR an ACME Shop. Geben Sie ihn nicht weiter."
+        " ist Ihr Code bei twostep, um 49.90 EUR an ACME Shop zu zahlen. Er ist 10 Minuten gültig."
+        " Nicht weitergeben."
     )
-    assert french.endswith(" est votre code twostep pour payer 49.90 EUR à ACME Shop. Ne le partagez pas.")
+    assert french.endswith(
+        " est votre code twostep pour payer 49.90 EUR à ACME Shop. Il expire dans 10 minutes. Ne le partagez pas."
+    )
 
 
 def test_an_operator_template_wins_in_every_language(make_container: Callable[..., Container]) -> None:

@@ -90,7 +90,7 @@ def test_request_beats_account_beats_country(server: ServerProcess) -> None:
     assert " est votre code de connexion twostep." in french
     assert " è il tuo codice di accesso a twostep." in italian_again
     assert " to kod logowania do twostep." in polish
-    assert " es tu clave de acceso a twostep." in spanish
+    assert " es tu clave para acceder a twostep." in spanish
 
     # the account API changes the account's language; null forgets it (the country decides again)
     signed = post(server, f"/otp/{otp_id}/verify", {"otp": code_in(spanish)})

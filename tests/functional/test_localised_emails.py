@@ -77,8 +77,8 @@ def test_the_stored_language_beats_the_number_country(client: TestClient, contai
     assert client.post("/me/password", json=change, headers=bearer(tokens)).status_code in (200, 204)
 
     subject, body = last_email(container)
-    assert subject == "twostep: アカウントが変更されました"
-    assert body.startswith("twostep: アカウントのパスワードが変更されました。")
+    assert subject == "【twostep】アカウントが変更されました"
+    assert body.startswith("【twostep】アカウントのパスワードが変更されました。")
 
 
 def test_a_reset_code_by_email_has_the_reset_subject(client: TestClient, container: Container) -> None:

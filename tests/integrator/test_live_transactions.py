@@ -208,5 +208,5 @@ def test_a_german_number_gets_the_german_transaction_text(server: ServerProcess,
         http.post("/verifications", json={"auth_id": "pay-de", "recipient": phone} | pay).status_code == 200
     )
     [sms] = server.outbox(phone)
-    assert "Zahlung von 49.90 EUR an ACME Shop" in sms["body"], sms["body"]
+    assert "um 49.90 EUR an ACME Shop zu zahlen" in sms["body"], sms["body"]
     assert check(http, "pay-de", code_in(sms["body"]), **pay).status_code == 200

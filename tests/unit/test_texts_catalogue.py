@@ -106,6 +106,21 @@ def test_code_texts_fit_one_segment_with_a_web_origin(language: str) -> None:
         assert count_segments(body).count == 1, (language, kind, count_segments(body))
 
 
+@pytest.mark.parametrize("language", sorted(GSM7_LANGUAGES))
+def test_latin_script_payment_texts_are_one_segment_with_a_web_origin(language: str) -> None:
+    """A payment's text costs one SMS where the language's letters are GSM-7: the longest code, its
+    lifetime and an everyday amount and payee, with the WebOTP line (a longer payee may take two)."""
+    body = texts("https://auth.example.com").sms(
+        "transaction",
+        language,
+        code="1234567890",
+        ttl_seconds=600,
+        amount="1249.90 EUR",
+        payee="Example Shop",
+    )
+    assert count_segments(body).count == 1, (language, count_segments(body))
+
+
 def test_german_stays_gsm7_and_turkish_is_written_with_its_own_letters() -> None:
     german = texts().sms("signin", "de", code="123456", ttl_seconds=120)
     assert is_gsm7(german) and "gültig" in german  # ä ö ü ß are in GSM 03.38
@@ -179,15 +194,21 @@ def test_every_language_labels_a_notices_origin_in_its_own_words(language: str) 
         texts().notice("password_reset", chosen, destination="", origin=NoticeOrigin(at, "curl")).body
         for chosen in ("en", language)
     )
-    time, device, network = own.rpartition("\n\n")[2].splitlines()
-    assert time.endswith(" 2026-12-02 14:05 UTC") and device.endswith(" curl")
-    assert network.endswith(" " + CATALOGUE.texts(language).email["origin_unknown"])
-    assert not {time, device, network} & set(english.splitlines())  # translated, not the English lines
+    labels = CATALOGUE.texts(language).email
+    # A label and its value are one space apart, but for a full-width colon, which carries its own.
+    gap = "" if language == "ja" else " "
+    assert own.rpartition("\n\n")[2].splitlines() == [
+        f"{labels['origin_time']}{gap}2026-12-02 14:05 UTC",
+        f"{labels['origin_device']}{gap}curl",
+        f"{labels['origin_network']}{gap}{labels['origin_unknown']}",
+    ]
+    assert not set(own.splitlines()[-3:]) & set(english.splitlines())  # translated, not the English lines
     administrator = NoticeOrigin(at, by_administrator=True)
     last = texts().notice("password_reset", language, destination="", origin=administrator).body
-    assert last.splitlines()[-1] == CATALOGUE.texts(language).email["origin_administrator"]
+    assert last.splitlines()[-1] == labels["origin_administrator"]
+    colon = "：" if language == "ja" else ":"  # noqa: RUF001
     for label in ("origin_time", "origin_device", "origin_network", "origin_administrator"):
-        assert ":" in CATALOGUE.texts(language).email[label], label  # each label brings its own colon
+        assert colon in labels[label], label  # each label brings its own colon
 
 
 def test_problems_names_a_missing_email_or_notice_text_and_misplaced_placeholders() -> None:

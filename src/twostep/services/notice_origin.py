@@ -36,14 +36,22 @@ class NoticeOrigin:
         return cls(at, name_client(ctx.user_agent).label("{browser} ({system})"), truncate_ip(ctx.ip))
 
 
+# Japanese writes a label's colon full-width, and the glyph carries its own space: none follows it.
+FULL_WIDTH_COLON = "\uff1a"
+
+
 def origin_block(origin: NoticeOrigin, labels: Mapping[EmailKind, str]) -> str:
     """The lines that end a notice's email, with the labels of the owner's language (`origin_*`; each
-    label carries its own colon, as French sets it apart with a space)."""
-    lines = [f"{labels['origin_time']} {origin.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"]
+    label carries its own colon, as French sets it apart with a space and Japanese writes it full-width)."""
+    lines = [_line(labels["origin_time"], f"{origin.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")]
     if origin.by_administrator:
         lines.append(labels["origin_administrator"])
     else:
         unknown = labels["origin_unknown"]
-        lines.append(f"{labels['origin_device']} {origin.device or unknown}")
-        lines.append(f"{labels['origin_network']} {origin.network or unknown}")
+        lines.append(_line(labels["origin_device"], origin.device or unknown))
+        lines.append(_line(labels["origin_network"], origin.network or unknown))
     return "\n".join(lines)
+
+
+def _line(label: str, value: str) -> str:
+    return f"{label}{'' if label.endswith(FULL_WIDTH_COLON) else ' '}{value}"
