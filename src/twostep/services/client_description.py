@@ -92,5 +92,9 @@ def truncate_ip(ip: str | None) -> str | None:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return None
+    # A server listening on `::` sees an IPv4 client as `::ffff:203.0.113.7`, whose /48 is `::/48`: the
+    # whole IPv4 internet. Its /24 is what the owner can recognise.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
