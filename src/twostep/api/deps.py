@@ -49,6 +49,10 @@ def _in_networks(address: str, networks: list[str]) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    # A server listening on `::` sees an IPv4 proxy as `::ffff:10.0.0.5`, which no IPv4 network contains:
+    # its forwarded header was ignored, and every client behind it shared the proxy's limits.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
     return any(ip in network for network in _parse_networks(tuple(networks)))
 
 
