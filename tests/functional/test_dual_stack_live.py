@@ -14,8 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.functional.test_account_live import auth, register, sign_in
+from tests.functional.test_account_live import PASSWORD, auth, register, sign_in
 from tests.live import ServerProcess
+
+OTHER_PHONE = "+14155552672"  # the first test's account proved the suite's usual number
 
 
 def dual_stack() -> bool:
@@ -43,6 +45,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 def test_an_ipv4_proxy_is_trusted_and_its_client_named_by_its_24(server: ServerProcess) -> None:
     assert register(server, "dual@example.com").status_code == 201
     tokens = sign_in(server, "dual@example.com")  # forwarded for 198.51.100.20
+
+    listed = httpx.get(f"{server.base_url}/sessions", headers=auth(tokens), timeout=30)
+
+    assert [session["ip"] for session in listed.json()["sessions"]] == ["198.51.100.0/24"]
+
+
+def test_a_proxy_that_adds_its_own_forwarded_line_names_the_client(server: ServerProcess) -> None:
+    """HAProxy's `option forwardfor` adds a line after the client's own; the first line was read alone,
+    so a client named any address it liked."""
+    assert register(server, "lines@example.com", OTHER_PHONE).status_code == 201
+    lines = [("X-Forwarded-For", "6.6.6.6"), ("X-Forwarded-For", "198.51.100.20")]
+    body = {"email": "lines@example.com", "password": PASSWORD}
+    started = httpx.post(f"{server.base_url}/login", json=body, headers=lines, timeout=30)
+    otp = {"otp": server.latest_code(OTHER_PHONE)}
+    url = f"{server.base_url}/otp/{started.json()['otpId']}/verify"
+    tokens = httpx.post(url, json=otp, headers=lines, timeout=30).json()
 
     listed = httpx.get(f"{server.base_url}/sessions", headers=auth(tokens), timeout=30)
 

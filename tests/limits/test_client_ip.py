@@ -46,6 +46,17 @@ def test_client_ip(peer: str, forwarded: str | None, trusted: list[str], expecte
     assert client_ip(request_from(peer, forwarded), trusted) == expected
 
 
+def test_every_forwarded_for_line_is_read() -> None:
+    """A proxy that adds its own line after the client's (HAProxy's `option forwardfor`) names the client
+    in the last line; the first is whatever the client wrote."""
+    lines = [(b"x-forwarded-for", b"6.6.6.6"), (b"x-forwarded-for", b"1.2.3.4")]
+    request = Request(
+        {"type": "http", "method": "GET", "path": "/", "headers": lines, "client": ("10.0.0.5", 1)}
+    )
+
+    assert client_ip(request, ["10.0.0.0/8"]) == "1.2.3.4"
+
+
 def test_spoofed_forwarded_for_does_not_escape_the_ip_limit(make_container: MakeContainer) -> None:
     container = make_container(ip_login_per_minute=3, trusted_proxies="127.0.0.1")
     with TestClient(create_app(container)) as client:  # the peer is "testclient", not a trusted proxy

@@ -63,7 +63,7 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
     peer = request.client.host if request.client else None
     if peer is None or not trusted_proxies or not _in_networks(peer, trusted_proxies):
         return peer
-    header = header_text(request.scope, b"x-forwarded-for") or ""
+    header = _forwarded_for(request)
     if len(header) > MAX_FORWARDED_LENGTH:  # the nearest hops are on the right; drop a cut-off first one
         header = header[-MAX_FORWARDED_LENGTH:].split(",", 1)[-1]
     forwarded = [part.strip() for part in header.split(",") if part.strip()]
@@ -75,6 +75,14 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
         if not _in_networks(address, trusted_proxies):
             return address
     return peer
+
+
+def _forwarded_for(request: Request) -> str:
+    """Every `X-Forwarded-For` line as one list (RFC 9110, 5.3). A proxy may add its own line after the
+    client's instead of appending to it (HAProxy's `option forwardfor`): the first line alone was then the
+    client's, so a client named any address it liked, for the per-IP limits and the audit trail."""
+    lines = [value for key, value in request.scope.get("headers", ()) if key == b"x-forwarded-for"]
+    return b", ".join(lines).decode("latin-1")
 
 
 def request_context(request: Request, container: Container) -> RequestContext:
