@@ -65,3 +65,14 @@ def test_a_proxy_that_adds_its_own_forwarded_line_names_the_client(server: Serve
     listed = httpx.get(f"{server.base_url}/sessions", headers=auth(tokens), timeout=30)
 
     assert [session["ip"] for session in listed.json()["sessions"]] == ["198.51.100.0/24"]
+
+
+def test_a_local_scrape_reads_the_metrics_and_a_client_behind_the_proxy_does_not(
+    server: ServerProcess,
+) -> None:
+    """`::ffff:127.0.0.1` was not loopback to the metrics' check (403 to a local scrape); uvicorn did not
+    take it for the trusted proxy either, so once it was, a client behind the proxy would have read them."""
+    url = f"{server.base_url}/metrics"
+
+    assert httpx.get(url, timeout=30).status_code == 200
+    assert httpx.get(url, headers={"X-Forwarded-For": "203.0.113.5"}, timeout=30).status_code == 403

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from twostep.api.middleware import header_text
 from twostep.container import Container
+from twostep.domain.addresses import unmapped
 from twostep.domain.errors import ReauthenticationRequired, UnknownSigningKey
 from twostep.domain.locales import accepted_languages
 from twostep.domain.models import RequestContext
@@ -51,8 +52,7 @@ def _in_networks(address: str, networks: list[str]) -> bool:
         return False
     # A server listening on `::` sees an IPv4 proxy as `::ffff:10.0.0.5`, which no IPv4 network contains:
     # its forwarded header was ignored, and every client behind it shared the proxy's limits.
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    ip = unmapped(ip)
     return any(ip in network for network in _parse_networks(tuple(networks)))
 
 
