@@ -135,3 +135,15 @@ def test_the_origin_is_labelled_in_the_owners_language(container: Container) -> 
         "Gerät: Firefox (Linux)",
         "Netzwerk: 203.0.113.0/24",
     ]
+
+
+def test_an_ipv4_client_of_a_server_listening_on_ipv6_is_named_by_its_24(container: Container) -> None:
+    """`twostep serve --host ::` sees an IPv4 client as `::ffff:203.0.113.77`; its /48 was `::/48`, the
+    same for every IPv4 client, in the notice and in the session list."""
+    with calling_from(container, "::ffff:203.0.113.77", FIREFOX_LINUX) as client:
+        tokens = proven_owner(client, container)
+        listed = client.get("/sessions", headers={"Authorization": f"Bearer {tokens['accessToken']}"})
+        reset_password(client, container, "sms", AMERICAN)
+
+    assert [session["ip"] for session in listed.json()["sessions"]] == ["203.0.113.0/24"]
+    assert notice_origin(container)[2] == "Network: 203.0.113.0/24"

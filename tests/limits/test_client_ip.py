@@ -35,11 +35,26 @@ def request_from(peer: str, forwarded: str | None) -> Request:
         ("10.0.0.5", "", ["10.0.0.0/8"], "10.0.0.5"),
         ("10.0.0.5", None, ["10.0.0.0/8"], "10.0.0.5"),
         ("::1", "2001:db8::1", ["::1"], "2001:db8::1"),
+        # A server listening on `::` sees an IPv4 proxy as `::ffff:10.0.0.5`: still the proxy named 10.0.0.0/8.
+        ("::ffff:10.0.0.5", "1.2.3.4", ["10.0.0.0/8"], "1.2.3.4"),
+        ("10.0.0.5", "1.2.3.4, ::ffff:10.0.0.7", ["10.0.0.0/8"], "1.2.3.4"),
+        ("::ffff:203.0.113.9", "1.2.3.4", ["10.0.0.0/8"], "::ffff:203.0.113.9"),  # not a proxy: the peer
         ("10.0.0.5", "9.9.9.9, " * 1000 + "1.2.3.4", ["10.0.0.0/8"], "1.2.3.4"),  # long header, right end
     ],
 )
 def test_client_ip(peer: str, forwarded: str | None, trusted: list[str], expected: str) -> None:
     assert client_ip(request_from(peer, forwarded), trusted) == expected
+
+
+def test_every_forwarded_for_line_is_read() -> None:
+    """A proxy that adds its own line after the client's (HAProxy's `option forwardfor`) names the client
+    in the last line; the first is whatever the client wrote."""
+    lines = [(b"x-forwarded-for", b"6.6.6.6"), (b"x-forwarded-for", b"1.2.3.4")]
+    request = Request(
+        {"type": "http", "method": "GET", "path": "/", "headers": lines, "client": ("10.0.0.5", 1)}
+    )
+
+    assert client_ip(request, ["10.0.0.0/8"]) == "1.2.3.4"
 
 
 def test_spoofed_forwarded_for_does_not_escape_the_ip_limit(make_container: MakeContainer) -> None:

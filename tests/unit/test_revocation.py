@@ -165,6 +165,7 @@ def test_client_descriptions(agent: str | None, expected: str | None) -> None:
     [
         ("203.0.113.77", "203.0.113.0/24"),
         ("2001:db8:1:2::7", "2001:db8:1::/48"),
+        ("::ffff:203.0.113.77", "203.0.113.0/24"),  # an IPv4 client of a server listening on `::`
         ("testclient", None),
         (None, None),
     ],

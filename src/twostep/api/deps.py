@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from twostep.api.middleware import header_text
 from twostep.container import Container
+from twostep.domain.addresses import unmapped
 from twostep.domain.errors import ReauthenticationRequired, UnknownSigningKey
 from twostep.domain.locales import accepted_languages
 from twostep.domain.models import RequestContext
@@ -49,6 +50,9 @@ def _in_networks(address: str, networks: list[str]) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    # A server listening on `::` sees an IPv4 proxy as `::ffff:10.0.0.5`, which no IPv4 network contains:
+    # its forwarded header was ignored, and every client behind it shared the proxy's limits.
+    ip = unmapped(ip)
     return any(ip in network for network in _parse_networks(tuple(networks)))
 
 
@@ -59,7 +63,7 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
     peer = request.client.host if request.client else None
     if peer is None or not trusted_proxies or not _in_networks(peer, trusted_proxies):
         return peer
-    header = header_text(request.scope, b"x-forwarded-for") or ""
+    header = _forwarded_for(request)
     if len(header) > MAX_FORWARDED_LENGTH:  # the nearest hops are on the right; drop a cut-off first one
         header = header[-MAX_FORWARDED_LENGTH:].split(",", 1)[-1]
     forwarded = [part.strip() for part in header.split(",") if part.strip()]
@@ -71,6 +75,14 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
         if not _in_networks(address, trusted_proxies):
             return address
     return peer
+
+
+def _forwarded_for(request: Request) -> str:
+    """Every `X-Forwarded-For` line as one list (RFC 9110, 5.3). A proxy may add its own line after the
+    client's instead of appending to it (HAProxy's `option forwardfor`): the first line alone was then the
+    client's, so a client named any address it liked, for the per-IP limits and the audit trail."""
+    lines = [value for key, value in request.scope.get("headers", ()) if key == b"x-forwarded-for"]
+    return b", ".join(lines).decode("latin-1")
 
 
 def request_context(request: Request, container: Container) -> RequestContext:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import json
 import logging
 import socket
@@ -48,6 +49,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from twostep.api.middleware import SECURITY_HEADERS
+from twostep.domain.addresses import mapped_network
 from twostep.settings import Settings
 
 logger = logging.getLogger("twostep.edge")
@@ -237,8 +239,16 @@ def request_waiting(transport: asyncio.BaseTransport) -> bool:
 
 
 def forwarded_allow_ips(settings: Settings) -> list[str]:
-    """The proxies whose `X-Forwarded-For`/`-Proto` uvicorn may believe: only the configured ones."""
-    return list(settings.trusted_proxies)
+    """The proxies whose `X-Forwarded-For`/`-Proto` uvicorn may believe: only the configured ones, each as
+    the network `client_ip` reads it as, so both layers agree. uvicorn took `127.0.0.1/8` (host bits set)
+    for a name no peer has, and on `::` met an IPv4 proxy as `::ffff:127.0.0.1`, in no IPv4 network: it
+    left such a proxy's clients unrewritten, so the metrics' loopback check took them for the proxy."""
+    allowed: list[str] = []
+    for entry in settings.trusted_proxies:  # each a valid network: the settings refuse anything else
+        network = ipaddress.ip_network(entry, strict=False)
+        mapped = mapped_network(network)
+        allowed += [str(network)] if mapped is None else [str(network), str(mapped)]
+    return allowed
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from twostep.api.errors import problem
 from twostep.api.metrics_folder import multiprocess
+from twostep.domain.addresses import unmapped
 from twostep.domain.metrics import CodeStage
 from twostep.settings import Settings
 
@@ -147,8 +148,8 @@ def _allowed(request: Request, settings: Settings) -> Response | None:
             {"WWW-Authenticate": "Bearer"},
         )
     peer = request.client.host if request.client else ""
-    try:
-        loopback = ipaddress.ip_address(peer).is_loopback
+    try:  # `::ffff:127.0.0.1` too: a local scrape of a server listening on `::`
+        loopback = unmapped(ipaddress.ip_address(peer)).is_loopback
     except ValueError:
         loopback = False
     if loopback:

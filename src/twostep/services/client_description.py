@@ -14,6 +14,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from twostep.domain.addresses import unmapped
+
 MAX_DESCRIPTION = 60
 # Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari".
 _BROWSERS = (
@@ -92,5 +94,8 @@ def truncate_ip(ip: str | None) -> str | None:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return None
+    # A server listening on `::` sees an IPv4 client as `::ffff:203.0.113.7`, whose /48 is `::/48`: the
+    # whole IPv4 internet. Its /24 is what the owner can recognise.
+    address = unmapped(address)
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))

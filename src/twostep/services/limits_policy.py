@@ -6,6 +6,7 @@ import functools
 import ipaddress
 from dataclasses import dataclass
 
+from twostep.domain.addresses import unmapped
 from twostep.domain.numbers import DEFAULT_ALLOWED_TYPES
 
 
@@ -39,8 +40,7 @@ def ip_bucket(ip: str) -> str:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return ip
+    address = unmapped(address)
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)
