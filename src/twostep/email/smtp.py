@@ -66,6 +66,26 @@ class ExchangeDeadline:
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
+class PlainClient(smtplib.SMTP):
+    """An unconnected client that checks the certificate of `server` on STARTTLS.
+
+    smtplib takes the name TLS checks against from its constructor's host only, never from `connect`;
+    created without one, every STARTTLS raised ValueError ("check_hostname requires server_hostname").
+    """
+
+    def __init__(self, server: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._host = server
+
+
+class TlsClient(smtplib.SMTP_SSL):
+    """An unconnected implicit-TLS client that checks the certificate of `server` (as `PlainClient`)."""
+
+    def __init__(self, server: str, timeout: float, context: ssl.SSLContext) -> None:
+        super().__init__(timeout=timeout, context=context)
+        self._host = server
+
+
 class SmtpEmailSender:
     name = "smtp"
 
@@ -110,8 +130,8 @@ class SmtpEmailSender:
         """An unconnected client: the deadline watches it before the server's greeting is read."""
         timeout = self._timeout if timeout is None else timeout
         if self._security == "tls":
-            return smtplib.SMTP_SSL(timeout=timeout, context=ssl.create_default_context())
-        return smtplib.SMTP(timeout=timeout)
+            return TlsClient(self._host, timeout, ssl.create_default_context())
+        return PlainClient(self._host, timeout)
 
     def _exchange(self, client: smtplib.SMTP, message: EmailMessage) -> None:
         with client:
