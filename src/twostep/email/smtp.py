@@ -14,10 +14,11 @@ import socket
 import ssl
 import threading
 from email.message import EmailMessage
-from email.utils import make_msgid
 
+from twostep.domain.clock import Clock, SystemClock
 from twostep.domain.errors import ConfigurationError, EmailDeliveryError
 from twostep.domain.provider_checks import CredentialAnswer
+from twostep.email.message import compose
 from twostep.settings import Settings
 from twostep.sms import SenderDeps
 
@@ -99,8 +100,10 @@ class SmtpEmailSender:
         password: str | None = None,
         security: str = "starttls",
         timeout: float = 10.0,
+        clock: Clock | None = None,
     ) -> None:
         self._host, self._port, self._from = host, port, sender
+        self._clock = clock or SystemClock()  # dates each email
         self._username, self._password = username, password
         self._security, self._timeout = security, timeout
 
@@ -117,14 +120,8 @@ class SmtpEmailSender:
             password=password,
             security=settings.smtp_security,
             timeout=settings.email_timeout_seconds,
+            clock=deps.clock,
         )
-
-    def _message(self, to: str, subject: str, body: str) -> EmailMessage:
-        message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = self._from, to, subject
-        message["Message-ID"] = make_msgid(domain=self._from.rpartition("@")[2].strip("> ") or None)
-        message.set_content(body)
-        return message
 
     def _client(self, timeout: float | None = None) -> smtplib.SMTP:
         """An unconnected client: the deadline watches it before the server's greeting is read."""
@@ -172,7 +169,7 @@ class SmtpEmailSender:
             client.login(self._username or "", self._password or "")
 
     def send(self, to: str, subject: str, body: str) -> str:
-        message = self._message(to, subject, body)
+        message = compose(self._from, to, subject, body, now=self._clock.now())
         client = self._client()
         deadline = ExchangeDeadline(self._timeout * DEADLINE_TIMEOUTS)
         deadline.watch(client)
