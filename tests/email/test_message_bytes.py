@@ -9,6 +9,7 @@ import binascii
 import json
 import re
 import socket
+import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -143,3 +144,48 @@ def test_ses_sends_the_same_message_raw(moto_server: str, aws_test_environment: 
         assert request["Destination"] == {"ToAddresses": ["anna@example.com"]}
         assert set(request["Content"]) == {"Raw"}
         assert_transactional(base64.b64decode(request["Content"]["Raw"]["Data"]), letter, "anna@example.com")
+
+
+def _direction(line: str) -> str | None:
+    """A paragraph's direction by Unicode's rule (UAX #9, P2 and P3): that of its first strong letter."""
+    for character in line:
+        kind = unicodedata.bidirectional(character)
+        if kind == "L":
+            return "ltr"
+        if kind in ("R", "AL"):
+            return "rtl"
+    return None
+
+
+def _arabic_and_japanese() -> list[tuple[str, Letter]]:
+    texts = CodeTexts(bundled_catalogue(), org="twostep", default_locale="en")
+    origin = NoticeOrigin(datetime(2026, 1, 2, 3, 4, tzinfo=UTC), "Firefox (Linux)", "203.0.113.0/24")
+    kinds = ("phone_changed", "email_changed", "password_changed", "password_reset", "sign_in_changed")
+    letters = []
+    for language in ("ar", "ja"):
+        letters.append((language, texts.email_code(language, code="123456", ttl_seconds=600)))
+        letters.extend(
+            (language, texts.notice(kind, language, destination="n**@example.com", origin=origin))
+            for kind in (*kinds, "email_released")
+        )
+    return letters
+
+
+def test_arabic_emails_read_right_to_left(raw_inbox: tuple[RawInbox, int]) -> None:
+    """A notice in Arabic starts with the org name ("twostep: ..."): a mail client, giving each line the
+    direction of its first letter, laid the subject and the first paragraph out left to right, the Arabic
+    sentences in the wrong order. Each line of an Arabic email now starts with a right-to-left mark; other
+    languages get none."""
+    inbox, port = raw_inbox
+    letters = _arabic_and_japanese()
+    sender = SmtpEmailSender(host="127.0.0.1", port=port, sender=SENDER, security="none")
+    for _, letter in letters:
+        sender.send("anna@example.com", letter.subject, letter.body)
+    for raw, (language, letter) in zip(inbox.messages, letters, strict=True):
+        message = assert_transactional(raw, letter, "anna@example.com")
+        lines = [message["Subject"], *message.get_content().splitlines()]
+        written = [line for line in lines if line.strip()]
+        if language == "ar":
+            assert {_direction(line) for line in written} == {"rtl"}
+        else:
+            assert not any("\u200f" in line for line in written)

@@ -22,7 +22,7 @@ from twostep.domain.texts import (
 )
 from twostep.services.channel_texts import code_message
 from twostep.services.notice_origin import NoticeOrigin
-from twostep.services.texts import CodeTexts, TextChoice
+from twostep.services.texts import RIGHT_TO_LEFT, RIGHT_TO_LEFT_MARK, CodeTexts, TextChoice
 from twostep.settings import DEFAULT_SMS_TEMPLATE, DEFAULT_VERIFY_TEMPLATE
 from twostep.texts import bundled_catalogue
 
@@ -185,7 +185,8 @@ def test_every_language_labels_a_notices_origin_in_its_own_words(language: str) 
     assert not {time, device, network} & set(english.splitlines())  # translated, not the English lines
     administrator = NoticeOrigin(at, by_administrator=True)
     last = texts().notice("password_reset", language, destination="", origin=administrator).body
-    assert last.splitlines()[-1] == CATALOGUE.texts(language).email["origin_administrator"]
+    mark = RIGHT_TO_LEFT_MARK if language in RIGHT_TO_LEFT else ""
+    assert last.splitlines()[-1] == mark + CATALOGUE.texts(language).email["origin_administrator"]
     for label in ("origin_time", "origin_device", "origin_network", "origin_administrator"):
         assert ":" in CATALOGUE.texts(language).email[label], label  # each label brings its own colon
 
