@@ -194,3 +194,42 @@ def test_an_ses_answer_botocore_cannot_read_is_a_delivery_error(monkeypatch: pyt
         server.stop()
     assert unreadable.value.reason == "provider_error"
     assert len(server.requests) == 1
+
+
+class RefusingInbox:
+    """Takes the envelope, then answers the message's end with `reply`."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return self.reply
+
+
+@pytest.mark.parametrize(
+    ("reply", "cause"), [("451 4.3.0 try later", "SMTP 451"), ("554 5.7.1 spam", "SMTP 554")]
+)
+def test_an_smtp_server_refusing_the_message_is_named_in_the_log(
+    reply: str, cause: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 451 or 554 to DATA answered 503 with the cause `provider_error` in the API's log line, whether the
+    relay said try later or refused the message for good. Both logs now name the reply code, and neither
+    the server's text nor the address."""
+    from twostep.api.causes import describe_cause
+
+    port = _port()
+    controller = Controller(RefusingInbox(reply), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with (
+            caplog.at_level("WARNING", logger="twostep.email.smtp"),
+            pytest.raises(EmailDeliveryError) as failed,
+        ):
+            _smtp(port).send("anna@example.com", "Your code", "123456 is your code")
+    finally:
+        controller.stop()
+    assert failed.value.reason == "provider_error"
+    assert describe_cause(failed.value) == cause
+    (record,) = [r for r in caplog.records if r.name == "twostep.email.smtp"]
+    assert (record.error, record.reply) == ("SMTPDataError", int(cause.split()[1]))  # type: ignore[attr-defined]
+    assert "anna" not in caplog.text and "123456" not in caplog.text

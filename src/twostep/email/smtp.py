@@ -192,5 +192,7 @@ class SmtpEmailSender:
             return EmailDeliveryError("rejected_address", self.name)
         if isinstance(exc, TimeoutError):
             return EmailDeliveryError("timeout", self.name)
-        logger.warning("smtp delivery failed", extra={"error": type(exc).__name__})
+        # The reply code (451: try later; 554: refused) but not the server's text, which can name the address.
+        reply = getattr(exc, "smtp_code", None)
+        logger.warning("smtp delivery failed", extra={"error": type(exc).__name__, "reply": reply})
         return EmailDeliveryError("provider_error", self.name)
