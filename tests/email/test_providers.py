@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from tests.conftest import settings_for_tests
 from tests.sms.provider_server import ProviderServer, Reply
@@ -233,3 +233,31 @@ def test_an_smtp_server_refusing_the_message_is_named_in_the_log(
     (record,) = [r for r in caplog.records if r.name == "twostep.email.smtp"]
     assert (record.error, record.reply) == ("SMTPDataError", int(cause.split()[1]))  # type: ignore[attr-defined]
     assert "anna" not in caplog.text and "123456" not in caplog.text
+
+
+class ClosingSmtp(SMTP):
+    """Answers QUIT with 421 (RFC 5321: the service is closing the channel) and hangs up."""
+
+    async def smtp_QUIT(self, arg: str) -> None:
+        await self.push("421 4.3.2 shutting down")
+        self.transport.close()
+
+
+class ClosingController(Controller):
+    def factory(self) -> SMTP:
+        return ClosingSmtp(self.handler, **self.SMTP_kwargs)
+
+
+def test_a_message_taken_is_sent_whatever_the_server_answers_to_quit() -> None:
+    """The server took the message (250), then answered QUIT 421: the sender raised `provider_error`, so an
+    emailed code the user then read was never stored (the request answered 503) and a notice sent was
+    audited as failed."""
+    inbox = Inbox()
+    port = _port()
+    controller = ClosingController(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        message_id = _smtp(port).send("anna@example.com", "Your code", "123456 is your code")
+    finally:
+        controller.stop()
+    assert message_id.startswith("<") and len(inbox.messages) == 1

@@ -131,13 +131,20 @@ class SmtpEmailSender:
         return PlainClient(self._host, timeout)
 
     def _exchange(self, client: smtplib.SMTP, message: EmailMessage) -> None:
-        with client:
+        try:
             client.connect(self._host, self._port)
             if self._security == "starttls":
                 client.starttls(context=ssl.create_default_context())
             if self._username and self._password:
                 client.login(self._username, self._password)
             client.send_message(message)
+        finally:
+            # Taken or not, the message's fate is decided: QUIT's answer changes nothing. (`with client`
+            # raised on a QUIT answered 421 after the message was taken: the email went out with a code
+            # never stored, and the caller got a 503.)
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                client.quit()
+            client.close()
 
     def check_credentials(self) -> CredentialAnswer:
         """Log in and leave (connect, STARTTLS/TLS as configured, AUTH, QUIT; no MAIL FROM, nothing sent).
