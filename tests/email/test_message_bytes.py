@@ -189,3 +189,37 @@ def test_arabic_emails_read_right_to_left(raw_inbox: tuple[RawInbox, int]) -> No
             assert {_direction(line) for line in written} == {"rtl"}
         else:
             assert not any("\u200f" in line for line in written)
+
+
+def test_a_sender_domain_in_unicode_goes_out_in_its_ascii_form(
+    moto_server: str, aws_test_environment: dict[str, str]
+) -> None:
+    """`TWOSTEP_EMAIL_FROM=Shop <no-reply@münchen.de>` needed SMTPUTF8, which a relay without it refused
+    (every email `provider_error`) and SES never offers. The domain now goes out as IDNA, to both."""
+    inbox = RawInbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False)
+    controller.start()
+    try:
+        SmtpEmailSender(
+            host="127.0.0.1", port=port, sender="Shop <no-reply@münchen.de>", security="none"
+        ).send("anna@example.com", "Your code", "123456")
+    finally:
+        controller.stop()
+    client = boto3.client("sesv2", endpoint_url=moto_server, region_name="us-east-1")
+    client.create_email_identity(EmailIdentity="xn--mnchen-3ya.de")
+    requests: list[dict[str, Any]] = []
+    client.meta.events.register(
+        "before-send.sesv2.SendEmail", lambda request, **_: requests.append(json.loads(request.body))
+    )
+    quota = boto3.client("ses", endpoint_url=moto_server, region_name="us-east-1")
+    SesEmailSender(client, "Shop <no-reply@münchen.de>", quota_client=quota).send(
+        "anna@example.com", "s", "1"
+    )
+    assert requests[0]["FromEmailAddress"] == "no-reply@xn--mnchen-3ya.de"
+    for raw in (inbox.messages[0], base64.b64decode(requests[0]["Content"]["Raw"]["Data"])):
+        message = message_from_bytes(raw, policy=policy.default)
+        assert message["From"] == "Shop <no-reply@xn--mnchen-3ya.de>"
+        assert message["Message-ID"].endswith("@xn--mnchen-3ya.de>")

@@ -10,7 +10,9 @@ quoted-printable as the standard library picks, so no line reaches RFC 5322's li
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
@@ -19,17 +21,24 @@ SUPPRESSED_RESPONSES = "OOF, AutoReply"
 
 
 def sender_address(sender: str) -> str:
-    """The bare address of `TWOSTEP_EMAIL_FROM` (`no-reply@example.com` of `twostep <no-reply@…>`)."""
-    return parseaddr(sender)[1]
+    """The bare address of `TWOSTEP_EMAIL_FROM` (`no-reply@example.com` of `twostep <no-reply@…>`), its
+    domain in its ASCII (IDNA) form: `münchen.de` written as such needed SMTPUTF8 of the relay, which not
+    every one offers and SES never does."""
+    local, _, domain = parseaddr(sender)[1].rpartition("@")
+    with contextlib.suppress(UnicodeError):  # a name IDNA cannot write stays as it is, for the relay to judge
+        domain = domain.encode("idna").decode("ascii")
+    return f"{local}@{domain}"
 
 
 def compose(sender: str, to: str, subject: str, body: str, *, now: datetime) -> EmailMessage:
     """A plain-text email from `sender` (an address, optionally with a display name in any script) dated
     `now` (a time with its zone)."""
     message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = sender, to, subject
+    address = sender_address(sender)
+    message["From"] = Address(display_name=parseaddr(sender)[0], addr_spec=address)
+    message["To"], message["Subject"] = to, subject
     message["Date"] = format_datetime(now)
-    domain = sender_address(sender).rpartition("@")[2]
+    domain = address.rpartition("@")[2]
     message["Message-ID"] = make_msgid(domain=domain or None)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = SUPPRESSED_RESPONSES
