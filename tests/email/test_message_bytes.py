@@ -51,7 +51,9 @@ LETTERS = _letters()
 def _decoded_words(raw_subject: bytes) -> list[str]:
     """Each encoded word of a raw header, decoded on its own (raises on a character split between two)."""
     words = []
-    for kind, data in ENCODED_WORD.findall(raw_subject):
+    for match in ENCODED_WORD.finditer(raw_subject):
+        assert len(match.group(0)) <= 75  # RFC 2047's longest encoded word
+        kind, data = match.groups()
         octets = base64.b64decode(data) if kind.lower() == b"b" else binascii.a2b_qp(data, header=True)
         words.append(octets.decode("utf-8"))
     return words

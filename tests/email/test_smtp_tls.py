@@ -87,7 +87,7 @@ class TlsInbox:
 
 def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
     ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"twostep", b"s3cret")
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)  # a refusal answered 535
 
 
 def _port() -> int:
@@ -137,13 +137,13 @@ def implicit_tls_server(trusting: Certificates) -> Iterator[tuple[TlsInbox, int]
         yield inbox, port
 
 
-def _sender(port: int, security: str, host: str = "127.0.0.1") -> SmtpEmailSender:
+def _sender(port: int, security: str, host: str = "127.0.0.1", password: str = "s3cret") -> SmtpEmailSender:
     return SmtpEmailSender(
         host=host,
         port=port,
         sender="twostep <no-reply@example.com>",
         username="twostep",
-        password="s3cret",
+        password=password,
         security=security,
         timeout=5.0,
     )
@@ -186,4 +186,15 @@ def test_a_server_without_starttls_gets_nothing_in_the_clear(trusting: Certifica
         with pytest.raises(EmailDeliveryError) as refused:
             _sender(port, "starttls").send("anna@example.com", "Your code", "123456")
         assert refused.value.reason == "provider_error"
+    assert inbox.messages == []
+
+
+def test_a_wrong_password_over_starttls_is_an_auth_failure(starttls_server: tuple[TlsInbox, int]) -> None:
+    inbox, port = starttls_server
+    sender = _sender(port, "starttls", password="wrong")
+    with pytest.raises(EmailDeliveryError) as refused:
+        sender.send("anna@example.com", "Your code", "123456")
+    assert refused.value.reason == "auth"
+    answer = sender.check_credentials()
+    assert (answer.refused, answer.detail) == (True, "SMTP 535")
     assert inbox.messages == []
