@@ -261,3 +261,38 @@ def test_a_message_taken_is_sent_whatever_the_server_answers_to_quit() -> None:
     finally:
         controller.stop()
     assert message_id.startswith("<") and len(inbox.messages) == 1
+
+
+class HangingUpInbox:
+    """Reads the whole message, then drops the connection instead of answering it."""
+
+    def __init__(self) -> None:
+        self.dropped = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.dropped += 1
+        server.transport.abort()
+        return "250 never sent"
+
+
+def test_a_connection_dropped_before_the_message_is_answered_fails_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No answer to the message: not known to be taken, so a delivery error (a 503, the code not stored),
+    logged by type without the address or the code."""
+    inbox = HangingUpInbox()
+    port = _port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with (
+            caplog.at_level("WARNING", logger="twostep.email.smtp"),
+            pytest.raises(EmailDeliveryError) as failed,
+        ):
+            _smtp(port).send("anna@example.com", "Your code", "123456 is your code")
+    finally:
+        controller.stop()
+    assert (failed.value.reason, inbox.dropped) == ("provider_error", 1)
+    (record,) = [r for r in caplog.records if r.name == "twostep.email.smtp"]
+    assert record.error == "SMTPServerDisconnected"  # type: ignore[attr-defined]
+    assert "anna" not in caplog.text and "123456" not in caplog.text
