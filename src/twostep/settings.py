@@ -765,7 +765,7 @@ class Settings(BaseSettings):
     @classmethod
     def _org_name(cls, value: str) -> str:
         # The name is in every email's subject: a line break (or any control character) in it raised
-        # ValueError at the first email (headers may not break lines), a 500 for each emailed code.
+        # ValueError at the first email (headers may not break lines), and no email ever went out.
         if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value):
             raise ValueError("use a name without line breaks or control characters")
         return value

@@ -151,7 +151,8 @@ def _sender(port: int, security: str, host: str = "127.0.0.1", password: str = "
 
 def test_starttls_logs_in_and_delivers(starttls_server: tuple[TlsInbox, int]) -> None:
     """The default `starttls` raised ValueError ("check_hostname requires server_hostname") on every
-    email, past the sender's handling: every emailed code and notice over a real relay answered 500."""
+    email, past the sender's handling: nothing went out over a real relay, and a request sending its email
+    within (an address proof, a change notice) answered 500."""
     inbox, port = starttls_server
     _sender(port, "starttls").send("anna@example.com", "Your code", "123456 is your code")
     assert len(inbox.messages) == 1

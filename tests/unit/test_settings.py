@@ -351,7 +351,7 @@ def test_a_sender_address_with_or_without_a_name_is_taken(value: str) -> None:
 )
 def test_an_org_name_that_breaks_a_line_stops_at_start(value: str) -> None:
     """The org name is in every email's subject: with a line break it started cleanly, and every emailed
-    code and notice then raised ValueError (a header may not break lines), answered 500."""
+    code and notice then raised ValueError (a header may not break lines) and never went out."""
     assert _error(org_name=value).startswith("TWOSTEP_ORG_NAME: use a name without line breaks")
 
 
