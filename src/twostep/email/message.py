@@ -4,7 +4,7 @@ spam filter and a mail client see the same headers whichever provider carries it
 Besides the addresses and the subject (RFC 2047 encoded and folded by the standard library's policy):
 `Date` and `Message-ID`, which RFC 5322 asks of the sender and which filters score the lack of;
 `Auto-Submitted: auto-generated` (RFC 3834), so vacation and other automatic replies leave the code alone;
-and `X-Auto-Response-Suppress` for Exchange, which reads only that. The body is UTF-8 text, base64 or
+and `X-Auto-Response-Suppress`, which Exchange reads. The body is UTF-8 text, base64 or
 quoted-printable as the standard library picks, so no line reaches RFC 5322's limit whatever its text.
 """
 
