@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -145,7 +146,8 @@ class Settings(BaseSettings):
     stage: Stage = "dev"
     """`dev`, `staging` or `prod`. `prod` refuses the console SMS provider and the SMS outbox."""
     org_name: str = Field(default="twostep", min_length=1, max_length=40)
-    """Your organisation's name, as `{org}` in SMS texts."""
+    """Your organisation's name, as `{org}` in SMS texts and in emails and their subjects (any script; no
+    line breaks or control characters)."""
     issuer: str = "http://127.0.0.1:8000"
     """The `iss` claim of tokens and the base of the OpenID discovery URLs. Unset, `twostep serve` uses
     `http://HOST:PORT` from its `--host` and `--port`."""
@@ -757,6 +759,15 @@ class Settings(BaseSettings):
         # transient failure to wait out, where no retry could ever succeed.
         if not DYNAMODB_TABLE_NAME.fullmatch(value):
             raise ValueError("a DynamoDB table name is 3 to 255 letters, digits, _, - and .")
+        return value
+
+    @field_validator("org_name")
+    @classmethod
+    def _org_name(cls, value: str) -> str:
+        # The name is in every email's subject: a line break (or any control character) in it raised
+        # ValueError at the first email (headers may not break lines), and no email ever went out.
+        if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value):
+            raise ValueError("use a name without line breaks or control characters")
         return value
 
     @field_validator("email_from")

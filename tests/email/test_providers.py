@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from tests.conftest import settings_for_tests
 from tests.sms.provider_server import ProviderServer, Reply
@@ -194,3 +194,105 @@ def test_an_ses_answer_botocore_cannot_read_is_a_delivery_error(monkeypatch: pyt
         server.stop()
     assert unreadable.value.reason == "provider_error"
     assert len(server.requests) == 1
+
+
+class RefusingInbox:
+    """Takes the envelope, then answers the message's end with `reply`."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return self.reply
+
+
+@pytest.mark.parametrize(
+    ("reply", "cause"), [("451 4.3.0 try later", "SMTP 451"), ("554 5.7.1 spam", "SMTP 554")]
+)
+def test_an_smtp_server_refusing_the_message_is_named_in_the_log(
+    reply: str, cause: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 451 or 554 to DATA answered 503 with the cause `provider_error` in the API's log line, whether the
+    relay said try later or refused the message for good. Both logs now name the reply code, and neither
+    the server's text nor the address."""
+    from twostep.api.causes import describe_cause
+
+    port = _port()
+    controller = Controller(RefusingInbox(reply), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with (
+            caplog.at_level("WARNING", logger="twostep.email.smtp"),
+            pytest.raises(EmailDeliveryError) as failed,
+        ):
+            _smtp(port).send("anna@example.com", "Your code", "123456 is your code")
+    finally:
+        controller.stop()
+    assert failed.value.reason == "provider_error"
+    assert describe_cause(failed.value) == cause
+    (record,) = [r for r in caplog.records if r.name == "twostep.email.smtp"]
+    assert (record.error, record.reply) == ("SMTPDataError", int(cause.split()[1]))  # type: ignore[attr-defined]
+    assert "anna" not in caplog.text and "123456" not in caplog.text
+
+
+class ClosingSmtp(SMTP):
+    """Answers QUIT with 421 (RFC 5321: the service is closing the channel) and hangs up."""
+
+    async def smtp_QUIT(self, arg: str) -> None:
+        await self.push("421 4.3.2 shutting down")
+        self.transport.close()
+
+
+class ClosingController(Controller):
+    def factory(self) -> SMTP:
+        return ClosingSmtp(self.handler, **self.SMTP_kwargs)
+
+
+def test_a_message_taken_is_sent_whatever_the_server_answers_to_quit() -> None:
+    """The server took the message (250), then answered QUIT 421: the sender raised `provider_error`, so an
+    emailed code the user then read was never stored (the request answered 503) and a notice sent was
+    audited as failed."""
+    inbox = Inbox()
+    port = _port()
+    controller = ClosingController(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        message_id = _smtp(port).send("anna@example.com", "Your code", "123456 is your code")
+    finally:
+        controller.stop()
+    assert message_id.startswith("<") and len(inbox.messages) == 1
+
+
+class HangingUpInbox:
+    """Reads the whole message, then drops the connection instead of answering it."""
+
+    def __init__(self) -> None:
+        self.dropped = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.dropped += 1
+        server.transport.abort()
+        return "250 never sent"
+
+
+def test_a_connection_dropped_before_the_message_is_answered_fails_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No answer to the message: not known to be taken, so a delivery error (a 503, the code not stored),
+    logged by type without the address or the code."""
+    inbox = HangingUpInbox()
+    port = _port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with (
+            caplog.at_level("WARNING", logger="twostep.email.smtp"),
+            pytest.raises(EmailDeliveryError) as failed,
+        ):
+            _smtp(port).send("anna@example.com", "Your code", "123456 is your code")
+    finally:
+        controller.stop()
+    assert (failed.value.reason, inbox.dropped) == ("provider_error", 1)
+    (record,) = [r for r in caplog.records if r.name == "twostep.email.smtp"]
+    assert record.error == "SMTPServerDisconnected"  # type: ignore[attr-defined]
+    assert "anna" not in caplog.text and "123456" not in caplog.text

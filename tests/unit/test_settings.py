@@ -346,6 +346,20 @@ def test_a_sender_address_with_or_without_a_name_is_taken(value: str) -> None:
     assert Settings(_env_file=None, email_from=value).email_from == value  # type: ignore[call-arg]
 
 
+@pytest.mark.parametrize(
+    "value", ["Acme\r\nBcc: x@evil.example", "Acme\nBank", "Acme\tBank", "Acme\u2028Bank"]
+)
+def test_an_org_name_that_breaks_a_line_stops_at_start(value: str) -> None:
+    """The org name is in every email's subject: with a line break it started cleanly, and every emailed
+    code and notice then raised ValueError (a header may not break lines) and never went out."""
+    assert _error(org_name=value).startswith("TWOSTEP_ORG_NAME: use a name without line breaks")
+
+
+def test_an_org_name_in_any_script_is_taken() -> None:
+    for value in ("株式会社テスト", "شركة الاختبار", "Банк «Тест»", "Shop, Inc."):
+        assert Settings(_env_file=None, org_name=value).org_name == value  # type: ignore[call-arg]
+
+
 @pytest.mark.parametrize("value", ["", " ", "ab", "my table", "twostep/prod"])
 def test_a_dynamodb_table_name_dynamodb_refuses_stops_at_start(value: str) -> None:
     """TWOSTEP_DYNAMODB_TABLE took any text: an empty or misspelt name stopped the start only when the

@@ -22,7 +22,7 @@ from twostep.domain.texts import (
 )
 from twostep.services.channel_texts import code_message
 from twostep.services.notice_origin import NoticeOrigin
-from twostep.services.texts import CodeTexts, TextChoice
+from twostep.services.texts import RIGHT_TO_LEFT, RIGHT_TO_LEFT_MARK, CodeTexts, TextChoice
 from twostep.settings import DEFAULT_SMS_TEMPLATE, DEFAULT_VERIFY_TEMPLATE
 from twostep.texts import bundled_catalogue
 
@@ -195,17 +195,19 @@ def test_every_language_labels_a_notices_origin_in_its_own_words(language: str) 
         for chosen in ("en", language)
     )
     labels = CATALOGUE.texts(language).email
-    # A label and its value are one space apart, but for a full-width colon, which carries its own.
+    # A label and its value are one space apart, but for a full-width colon, which carries its own; each
+    # line of a right-to-left language's email starts with a right-to-left mark.
     gap = "" if language == "ja" else " "
+    mark = RIGHT_TO_LEFT_MARK if language in RIGHT_TO_LEFT else ""
     assert own.rpartition("\n\n")[2].splitlines() == [
-        f"{labels['origin_time']}{gap}2026-12-02 14:05 UTC",
-        f"{labels['origin_device']}{gap}curl",
-        f"{labels['origin_network']}{gap}{labels['origin_unknown']}",
+        f"{mark}{labels['origin_time']}{gap}2026-12-02 14:05 UTC",
+        f"{mark}{labels['origin_device']}{gap}curl",
+        f"{mark}{labels['origin_network']}{gap}{labels['origin_unknown']}",
     ]
     assert not set(own.splitlines()[-3:]) & set(english.splitlines())  # translated, not the English lines
     administrator = NoticeOrigin(at, by_administrator=True)
     last = texts().notice("password_reset", language, destination="", origin=administrator).body
-    assert last.splitlines()[-1] == labels["origin_administrator"]
+    assert last.splitlines()[-1] == mark + labels["origin_administrator"]
     colon = "：" if language == "ja" else ":"  # noqa: RUF001
     for label in ("origin_time", "origin_device", "origin_network", "origin_administrator"):
         assert colon in labels[label], label  # each label brings its own colon

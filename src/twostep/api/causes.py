@@ -2,8 +2,9 @@
 
 Every 503 used to log the same line whether the database was locked, the disk full, the file read-only
 or the process out of file descriptors. The drivers say which; this reads what they say, by duck typing
-(SQLite's `sqlite_errorname`, an `OSError`'s errno, botocore's error code, PostgreSQL's SQLSTATE), so the
-API needs none of the drivers. Driver messages are not copied: they can hold paths or connection strings.
+(SQLite's `sqlite_errorname`, an `OSError`'s errno, botocore's error code, PostgreSQL's SQLSTATE, an SMTP
+server's reply code), so the API needs none of the drivers. Driver messages are not copied: they can hold
+paths, connection strings or an email address.
 """
 
 from __future__ import annotations
@@ -82,6 +83,12 @@ def _postgres(error: BaseException) -> str | None:
     return None
 
 
+def _smtp_reply(error: BaseException) -> str | None:
+    """smtplib's reply errors: the server's reply code, not its text (which can name the recipient)."""
+    code = getattr(error, "smtp_code", None)
+    return f"SMTP {code}" if isinstance(code, int) and code > 0 else None  # -1: no reply at all
+
+
 def _one(error: BaseException) -> str | None:
     name = getattr(error, "sqlite_errorname", None)
     if isinstance(name, str):
@@ -90,9 +97,9 @@ def _one(error: BaseException) -> str | None:
         return next((f"{text} ({name})" for prefix, text in _SQLITE if name.startswith(prefix)), name)
     if isinstance(error, OSError) and error.errno in _ERRNO:
         return _ERRNO[error.errno]
-    postgres = _postgres(error)
-    if postgres:
-        return postgres
+    found = _postgres(error) or _smtp_reply(error)
+    if found:
+        return found
     response = getattr(error, "response", None)
     if isinstance(response, dict):
         code = response.get("Error", {}).get("Code")

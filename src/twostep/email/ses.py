@@ -1,5 +1,9 @@
 """Email with Amazon SES (the v2 API) through an injected boto3 session.
 
+The message goes as raw MIME, built as the SMTP provider builds it (`twostep.email.message`): SES's
+`Simple` content took the text as 7-bit ASCII unless told its charset, a display name in the From only
+RFC 2047 encoded, and had no place for `Auto-Submitted`. SES sets its own `Message-ID`.
+
 Readiness asks SES whether it takes the keys by the v1 `GetSendQuota` (a read that sends nothing; SES v2's
 `GetAccount` is the same read, but the v1 one is the read moto serves, so it is tested end to end).
 """
@@ -9,8 +13,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from twostep.domain.clock import Clock, SystemClock
 from twostep.domain.errors import EmailDeliveryError
 from twostep.domain.provider_checks import CredentialAnswer
+from twostep.email.message import compose, sender_address
 from twostep.settings import Settings
 from twostep.sms import SenderDeps
 from twostep.sms.sns import check_aws_credentials
@@ -33,9 +39,11 @@ CHECK_CONFIG: dict[str, Any] = {
 class SesEmailSender:
     name = "ses"
 
-    def __init__(self, client: Any, sender: str, *, quota_client: Any) -> None:
-        """`client`: SES v2, which sends; `quota_client`: SES v1 with the same keys, for the check."""
+    def __init__(self, client: Any, sender: str, *, quota_client: Any, clock: Clock | None = None) -> None:
+        """`client`: SES v2, which sends; `quota_client`: SES v1 with the same keys, for the check;
+        `clock` dates each email."""
         self._client = client
+        self._clock = clock or SystemClock()
         self._quota_client = quota_client
         self._from = sender
 
@@ -56,6 +64,7 @@ class SesEmailSender:
             session.client("sesv2", config=config),
             settings.email_from,
             quota_client=session.client("ses", config=Config(**CHECK_CONFIG)),
+            clock=deps.clock,
         )
 
     def check_credentials(self) -> CredentialAnswer:
@@ -68,11 +77,13 @@ class SesEmailSender:
         from botocore.exceptions import BotoCoreError, ClientError
         from botocore.parsers import ResponseParserError
 
+        message = compose(self._from, to, subject, body, now=self._clock.now())
+        raw = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
         try:
             answer = self._client.send_email(
-                FromEmailAddress=self._from,
+                FromEmailAddress=sender_address(self._from),
                 Destination={"ToAddresses": [to]},
-                Content={"Simple": {"Subject": {"Data": subject}, "Body": {"Text": {"Data": body}}}},
+                Content={"Raw": {"Data": raw}},
             )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")

@@ -14,10 +14,11 @@ import socket
 import ssl
 import threading
 from email.message import EmailMessage
-from email.utils import make_msgid
 
+from twostep.domain.clock import Clock, SystemClock
 from twostep.domain.errors import ConfigurationError, EmailDeliveryError
 from twostep.domain.provider_checks import CredentialAnswer
+from twostep.email.message import compose
 from twostep.settings import Settings
 from twostep.sms import SenderDeps
 
@@ -66,6 +67,26 @@ class ExchangeDeadline:
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
+class PlainClient(smtplib.SMTP):
+    """An unconnected client that checks the certificate of `server` on STARTTLS.
+
+    smtplib takes the name TLS checks against from its constructor's host only, never from `connect`;
+    created without one, every STARTTLS raised ValueError ("check_hostname requires server_hostname").
+    """
+
+    def __init__(self, server: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._host = server
+
+
+class TlsClient(smtplib.SMTP_SSL):
+    """An unconnected implicit-TLS client that checks the certificate of `server` (as `PlainClient`)."""
+
+    def __init__(self, server: str, timeout: float, context: ssl.SSLContext) -> None:
+        super().__init__(timeout=timeout, context=context)
+        self._host = server
+
+
 class SmtpEmailSender:
     name = "smtp"
 
@@ -79,8 +100,10 @@ class SmtpEmailSender:
         password: str | None = None,
         security: str = "starttls",
         timeout: float = 10.0,
+        clock: Clock | None = None,
     ) -> None:
         self._host, self._port, self._from = host, port, sender
+        self._clock = clock or SystemClock()  # dates each email
         self._username, self._password = username, password
         self._security, self._timeout = security, timeout
 
@@ -97,30 +120,31 @@ class SmtpEmailSender:
             password=password,
             security=settings.smtp_security,
             timeout=settings.email_timeout_seconds,
+            clock=deps.clock,
         )
-
-    def _message(self, to: str, subject: str, body: str) -> EmailMessage:
-        message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = self._from, to, subject
-        message["Message-ID"] = make_msgid(domain=self._from.rpartition("@")[2].strip("> ") or None)
-        message.set_content(body)
-        return message
 
     def _client(self, timeout: float | None = None) -> smtplib.SMTP:
         """An unconnected client: the deadline watches it before the server's greeting is read."""
         timeout = self._timeout if timeout is None else timeout
         if self._security == "tls":
-            return smtplib.SMTP_SSL(timeout=timeout, context=ssl.create_default_context())
-        return smtplib.SMTP(timeout=timeout)
+            return TlsClient(self._host, timeout, ssl.create_default_context())
+        return PlainClient(self._host, timeout)
 
     def _exchange(self, client: smtplib.SMTP, message: EmailMessage) -> None:
-        with client:
+        try:
             client.connect(self._host, self._port)
             if self._security == "starttls":
                 client.starttls(context=ssl.create_default_context())
             if self._username and self._password:
                 client.login(self._username, self._password)
             client.send_message(message)
+        finally:
+            # Taken or not, the message's fate is decided: QUIT's answer changes nothing. (`with client`
+            # raised on a QUIT answered 421 after the message was taken: the email went out with a code
+            # never stored, and the caller got a 503.)
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                client.quit()
+            client.close()
 
     def check_credentials(self) -> CredentialAnswer:
         """Log in and leave (connect, STARTTLS/TLS as configured, AUTH, QUIT; no MAIL FROM, nothing sent).
@@ -152,7 +176,7 @@ class SmtpEmailSender:
             client.login(self._username or "", self._password or "")
 
     def send(self, to: str, subject: str, body: str) -> str:
-        message = self._message(to, subject, body)
+        message = compose(self._from, to, subject, body, now=self._clock.now())
         client = self._client()
         deadline = ExchangeDeadline(self._timeout * DEADLINE_TIMEOUTS)
         deadline.watch(client)
@@ -175,5 +199,7 @@ class SmtpEmailSender:
             return EmailDeliveryError("rejected_address", self.name)
         if isinstance(exc, TimeoutError):
             return EmailDeliveryError("timeout", self.name)
-        logger.warning("smtp delivery failed", extra={"error": type(exc).__name__})
+        # The reply code (451: try later; 554: refused) but not the server's text, which can name the address.
+        reply = getattr(exc, "smtp_code", None)
+        logger.warning("smtp delivery failed", extra={"error": type(exc).__name__, "reply": reply})
         return EmailDeliveryError("provider_error", self.name)

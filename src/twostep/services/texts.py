@@ -18,6 +18,13 @@ from twostep.domain.otp import render_message
 from twostep.domain.texts import Catalogue, NoticeKind, TextKind, fill
 from twostep.services.notice_origin import NoticeOrigin, origin_block
 
+# Languages written right to left. Each line of their emails starts with a right-to-left mark: a mail
+# client gives a line of plain text the direction of its first letter (Unicode's rule, HTML's `dir=auto`),
+# and a notice starting with a Latin org name ("twostep: ...") read left to right, its Arabic sentences
+# in the wrong order.
+RIGHT_TO_LEFT = frozenset({"ar", "fa", "he", "ur"})
+RIGHT_TO_LEFT_MARK = "\u200f"
+
 
 @dataclass(frozen=True, slots=True)
 class Localised:
@@ -157,21 +164,34 @@ class CodeTexts:
         body = render_message(
             email["code"], code=code, org=self._org, ttl_seconds=ttl_seconds, web_origin=None
         )
-        return Letter(fill(subject, {"org": self._org}), body)
+        return _directed(Letter(fill(subject, {"org": self._org}), body), language)
 
     def notice(
         self, kind: NoticeKind, language: str, *, destination: str, origin: NoticeOrigin | None = None
     ) -> Letter:
         """What an account change tells its owner in `language`; `destination` (the new number or
         address) must already be masked. `origin`: the email's body ends with when and from where the
-        change was made (a text's body never does: its length is its cost)."""
+        change was made (a text's body never does: its length is its cost), and in a right-to-left
+        language each line starts with a right-to-left mark (`RIGHT_TO_LEFT`)."""
         texts = self._catalogue.texts(language)
         body = fill(texts.notice[kind], {"org": self._org, "destination": destination})
-        if origin is not None:
-            body = f"{body}\n\n{origin_block(origin, texts.email)}"
-        return Letter(fill(texts.email["notice_subject"], {"org": self._org}), body)
+        letter = Letter(fill(texts.email["notice_subject"], {"org": self._org}), body)
+        if origin is None:
+            return letter
+        return _directed(Letter(letter.subject, f"{body}\n\n{origin_block(origin, texts.email)}"), language)
 
     def voice_template(self, language: str) -> tuple[str, str]:
         """The bundled voice text of `language` (placeholders unfilled) and the tag to speak it with."""
         texts = self._catalogue.texts(language)
         return texts.voice, texts.voice_language
+
+
+def _directed(letter: Letter, language: str) -> Letter:
+    """An email's `letter`, each line of a right-to-left language's starting with a right-to-left mark."""
+    if language not in RIGHT_TO_LEFT:
+        return letter
+
+    def mark(text: str) -> str:
+        return "\n".join(RIGHT_TO_LEFT_MARK + line if line else line for line in text.split("\n"))
+
+    return Letter(mark(letter.subject), mark(letter.body))
