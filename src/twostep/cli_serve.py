@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 from typing import TYPE_CHECKING, Any
 
@@ -87,10 +88,27 @@ def _serve_in_this_process(
         asgi = build_asgi_app(settings, app_name)
     _name_password_checks(asgi)
     server = uvicorn.Server(uvicorn.Config(asgi, **_uvicorn_options(settings, host, port)))
+    _keep_serving_on_sighup()
     _announce(host, port, "")
     server.run(sockets=[sock])
     if not server.started:
         fail("the server did not start; the log above says why", EXIT_REFUSED)
+
+
+def _keep_serving_on_sighup() -> None:
+    """SIGHUP replaces `--workers` one at a time (worker_supervisor); one process has nothing to hand its
+    socket to. Unhandled, SIGHUP's default action killed it at once (requests cut, no drain, no WAL
+    checkpoint, no line in the log), and systemd counts that death as clean: the self-host unit's
+    `systemctl reload` left the service down. It goes on serving and says how to reload instead."""
+    if hasattr(signal, "SIGHUP"):  # not on Windows
+        signal.signal(signal.SIGHUP, _sighup_in_one_process)
+
+
+def _sighup_in_one_process(signum: int, frame: object) -> None:
+    logging.getLogger("twostep").warning(
+        "SIGHUP ignored: one process cannot be replaced while it serves; restart it to load new code, "
+        "or serve with --workers 2 or more, which SIGHUP replaces one at a time"
+    )
 
 
 def _serve_in_workers(

@@ -109,3 +109,25 @@ def test_a_hung_worker_during_a_restart_does_not_keep_the_server_from_stopping(t
                 if Path(f"/proc/{pid}").exists():
                     os.kill(pid, signal.SIGKILL)
             server.kill()
+
+
+def test_sighup_to_one_process_keeps_it_serving(tmp_path: Path) -> None:
+    """Before, `twostep serve` without `--workers` took no notice of SIGHUP, so its default action killed
+    it at once: requests in flight cut, no drain, no WAL checkpoint, no log line; and systemd counts a
+    SIGHUP death as clean, so the self-host unit's `systemctl reload` (ExecReload sends SIGHUP) left the
+    service down. One process keeps serving and says that a reload needs `--workers`."""
+    with ServerProcess(tmp_path) as server:
+        assert server.process is not None
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            assert http.get("/healthz/live").status_code == 200  # a kept-alive connection
+            server.process.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while "SIGHUP" not in server.log_tail():
+                assert server.process.poll() is None, f"SIGHUP ended the server: {server.log_tail()}"
+                assert time.monotonic() < deadline, f"nothing logged for SIGHUP: {server.log_tail()}"
+                time.sleep(0.1)
+            assert http.get("/healthz/live").status_code == 200
+        [line] = [line for line in _log_lines(server) if "SIGHUP" in str(line["message"])]
+        assert line["level"] == "WARNING" and "--workers" in str(line["message"])
+        server.process.send_signal(signal.SIGTERM)  # which still stops it (uvicorn then raises it again)
+        assert server.process.wait(timeout=30) == -signal.SIGTERM
