@@ -32,6 +32,13 @@ def listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+    except socket.gaierror as exc:  # a mistake in the command, not a busy port: exit 2, naming --host
+        sock.close()
+        fail(
+            f"--host {host}: not an address of this host nor a name it resolves ({exc.strerror}); "
+            "give an address such as 127.0.0.1, 0.0.0.0, ::1 or ::",
+            EXIT_CONFIGURATION,
+        )
     except OSError as exc:
         sock.close()
         fail(
@@ -48,8 +55,15 @@ def hash_threads_per_worker(cores: int, workers: int) -> int:
     return max(1, cores // workers)
 
 
+def unbracketed(host: str) -> str:
+    """`[::1]`, an IPv6 address as a URL writes it, as the address itself (the socket and uvicorn take
+    no brackets: `--host [::1]` stopped with "Name or service not known")."""
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
 def run_server(host: str, port: int, app_name: str, workers: int) -> None:
     limit_malloc_arenas()  # before any thread starts; see malloc_arenas
+    host = unbracketed(host)
     from twostep.logs import configure_logging
 
     settings = issuer_for(settings_or_exit(), host, port)
