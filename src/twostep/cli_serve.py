@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from twostep.cli_support import (
     EXIT_CONFIGURATION,
@@ -41,11 +42,22 @@ def listen(host: str, port: int) -> socket.socket:
         )
     except OSError as exc:
         sock.close()
-        fail(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}; stop the other server or pick --port",
-            EXIT_UNAVAILABLE,
-        )
+        cannot_listen(host, port, exc)
     return sock
+
+
+# What to do about a bind refused: before, every refusal advised stopping another server or another port.
+LISTEN_ADVICE = {
+    errno.EADDRINUSE: "stop the other server or pick --port",
+    errno.EADDRNOTAVAIL: "no interface of this host has that address; pick another --host",
+    errno.EACCES: "a port below 1024 needs root or CAP_NET_BIND_SERVICE; pick --port 1024 or above",
+}
+
+
+def cannot_listen(host: str, port: int, exc: OSError) -> NoReturn:
+    """Stop with one line (exit 4) saying why the address cannot be bound and what to change."""
+    advice = LISTEN_ADVICE.get(exc.errno or 0, "pick another --host or --port")
+    fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}; {advice}", EXIT_UNAVAILABLE)
 
 
 def hash_threads_per_worker(cores: int, workers: int) -> int:
@@ -218,7 +230,4 @@ def _worker_sockets(checked: socket.socket, host: str, port: int, workers: int) 
     try:
         return bind_worker_sockets(host, port, workers)
     except OSError as exc:
-        fail(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}; stop the other server or pick --port",
-            EXIT_UNAVAILABLE,
-        )
+        cannot_listen(host, port, exc)

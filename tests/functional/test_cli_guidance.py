@@ -182,6 +182,29 @@ def test_serve_names_a_host_that_is_no_address(env: dict[str, str]) -> None:
     assert "--host no-such-host.invalid" in line and "stop the other server" not in line
 
 
+UNASSIGNED = "198.51.100.77"  # TEST-NET-2: an address no interface of a test machine has
+
+
+def unassigned_address_refused() -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((UNASSIGNED, 0))
+        except OSError:
+            return True
+    return False  # the host binds any address (net.ipv4.ip_nonlocal_bind)
+
+
+@pytest.mark.skipif(not unassigned_address_refused(), reason="this host binds addresses it does not have")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_names_an_address_this_host_does_not_have(env: dict[str, str], workers: str) -> None:
+    """Before: "cannot listen on 198.51.100.77:8000: Cannot assign requested address; stop the other
+    server or pick --port", advice about the port for a mistake in the address."""
+    result = run_cli(env, "serve", "--host", UNASSIGNED, "--workers", workers, timeout=60)
+    line = one_line_error(result, 4)
+    assert f"cannot listen on {UNASSIGNED}:8000" in line and "--host" in line, line
+    assert "stop the other server" not in line, line
+
+
 def test_serve_refuses_workers_on_memory_storage(env: dict[str, str]) -> None:
     """`twostep serve --workers 2` with TWOSTEP_STORAGE=memory started two workers with a storage each: a
     retry with the same Idempotency-Key that reached the other worker texted the code again (and a
