@@ -80,6 +80,7 @@ def run_server(host: str, port: int, app_name: str, workers: int) -> None:
 
     settings = issuer_for(settings_or_exit(), host, port)
     configure_logging(settings.log_level, settings.log_format)
+    _keep_running_on_sighup(workers)  # from here: the app's build takes a second or more
     if workers > 1 and settings.storage == "memory":
         # Each worker would keep a storage of its own: a sign-in started on one is unknown to the other,
         # and a retry with the same Idempotency-Key that lands on the other texts the code again.
@@ -114,26 +115,32 @@ def _serve_in_this_process(
         asgi = build_asgi_app(settings, app_name)
     _name_password_checks(asgi)
     server = uvicorn.Server(uvicorn.Config(asgi, **_uvicorn_options(settings, host, port)))
-    _keep_serving_on_sighup()
     _announce(host, port, "")
     server.run(sockets=[sock])
     if not server.started:
         fail("the server did not start; the log above says why", EXIT_REFUSED)
 
 
-def _keep_serving_on_sighup() -> None:
-    """SIGHUP replaces `--workers` one at a time (worker_supervisor); one process has nothing to hand its
-    socket to. Unhandled, SIGHUP's default action killed it at once (requests cut, no drain, no WAL
-    checkpoint, no line in the log), and systemd counts that death as clean: the self-host unit's
-    `systemctl reload` left the service down. It goes on serving and says how to reload instead."""
+def _keep_running_on_sighup(workers: int) -> None:
+    """SIGHUP replaces `--workers` one at a time once they serve (worker_supervisor); one process has
+    nothing to hand its socket to. Unhandled, SIGHUP's default action killed the server at once (requests
+    cut, no drain, no WAL checkpoint, no line in the log), also while it was still starting, and systemd
+    counts that death as clean: the self-host unit's `systemctl reload` left the service down. It goes on
+    and says why; the workers' supervisor installs its own handler when it takes over."""
     if hasattr(signal, "SIGHUP"):  # not on Windows
-        signal.signal(signal.SIGHUP, _sighup_in_one_process)
+        signal.signal(signal.SIGHUP, _sighup_in_one_process if workers == 1 else _sighup_while_starting)
 
 
 def _sighup_in_one_process(signum: int, frame: object) -> None:
     logging.getLogger("twostep").warning(
         "SIGHUP ignored: one process cannot be replaced while it serves; restart it to load new code, "
         "or serve with --workers 2 or more, which SIGHUP replaces one at a time"
+    )
+
+
+def _sighup_while_starting(signum: int, frame: object) -> None:
+    logging.getLogger("twostep").warning(
+        "SIGHUP ignored: the workers have not started yet, and start with the code installed now"
     )
 
 
