@@ -81,12 +81,15 @@ def audited_ips(server: ServerProcess) -> set[str]:
     return {row["ip"] for row in json.loads(result.stdout) if row["ip"]}
 
 
-def test_the_guides_nginx_site_serves_a_sign_in_over_tls(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])  # the guide's unit serves with --workers 2
+def test_the_guides_nginx_site_serves_a_sign_in_over_tls(tmp_path: Path, workers: str) -> None:
     cert, key = self_signed_certificate(tmp_path)
     tls = ssl.create_default_context(cafile=str(cert))
     site = site_on_loopback(guide_site(), cert, key)
     with (
-        ServerProcess(tmp_path, TWOSTEP_TRUSTED_PROXIES="127.0.0.1") as server,
+        ServerProcess(
+            tmp_path, serve_args=("--workers", workers), TWOSTEP_TRUSTED_PROXIES="127.0.0.1"
+        ) as server,
         Nginx(tmp_path, server.port, server=site, tls=tls) as proxy,
     ):
         transport = httpx.HTTPTransport(verify=tls, local_address="127.0.0.9")
