@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -28,6 +29,11 @@ http {{
     fastcgi_temp_path {workdir}/fastcgi;
     uwsgi_temp_path {workdir}/uwsgi;
     scgi_temp_path {workdir}/scgi;
+{server}
+}}
+"""
+
+SERVER = """
     server {{
         listen 127.0.0.1:{port};
         location / {{
@@ -38,21 +44,27 @@ http {{
             proxy_set_header X-Forwarded-Proto $scheme;
         }}
     }}
-}}
 """
 
 
 class Nginx:
-    """`nginx -g 'daemon off;'` proxying 127.0.0.1:<port> to `upstream`; a context manager."""
+    """`nginx -g 'daemon off;'` proxying 127.0.0.1:<port> to `upstream`; a context manager.
 
-    def __init__(self, workdir: Path, upstream: int) -> None:
+    `server`: a server block of one's own (a guide's), given `port` and `upstream` by `str.format`;
+    `tls`: an SSL context trusting its certificate, when it listens with `ssl`."""
+
+    def __init__(
+        self, workdir: Path, upstream: int, server: str = SERVER, tls: ssl.SSLContext | None = None
+    ) -> None:
         assert NGINX is not None, MISSING
         self.workdir = workdir / "nginx"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.verify: ssl.SSLContext | bool = tls or True
         user = "user root;" if os.geteuid() == 0 else ""  # workers may then write the temp folders here
-        config = CONFIG.format(user=user, workdir=self.workdir, port=self.port, upstream=upstream)
+        block = server.format(port=self.port, upstream=upstream)
+        config = CONFIG.format(user=user, workdir=self.workdir, server=block)
         self.config = self.workdir / "nginx.conf"
         self.config.write_text(config)
         self.process: subprocess.Popen[bytes] | None = None
@@ -65,7 +77,7 @@ class Nginx:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.error_log()
             try:
-                httpx.get(f"{self.base_url}/openapi.json", timeout=1)
+                httpx.get(f"{self.base_url}/openapi.json", timeout=1, verify=self.verify)
                 return self
             except httpx.TransportError:
                 time.sleep(0.1)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import signal
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from twostep.cli_support import (
     EXIT_CONFIGURATION,
@@ -31,13 +33,31 @@ def listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError as exc:
+    except socket.gaierror as exc:  # a mistake in the command, not a busy port: exit 2, naming --host
         sock.close()
         fail(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}; stop the other server or pick --port",
-            EXIT_UNAVAILABLE,
+            f"--host {host}: not an address of this host nor a name it resolves ({exc.strerror}); "
+            "give an address such as 127.0.0.1, 0.0.0.0, ::1 or ::",
+            EXIT_CONFIGURATION,
         )
+    except OSError as exc:
+        sock.close()
+        cannot_listen(host, port, exc)
     return sock
+
+
+# What to do about a bind refused: before, every refusal advised stopping another server or another port.
+LISTEN_ADVICE = {
+    errno.EADDRINUSE: "stop the other server or pick --port",
+    errno.EADDRNOTAVAIL: "no interface of this host has that address; pick another --host",
+    errno.EACCES: "a port below 1024 needs root or CAP_NET_BIND_SERVICE; pick --port 1024 or above",
+}
+
+
+def cannot_listen(host: str, port: int, exc: OSError) -> NoReturn:
+    """Stop with one line (exit 4) saying why the address cannot be bound and what to change."""
+    advice = LISTEN_ADVICE.get(exc.errno or 0, "pick another --host or --port")
+    fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}; {advice}", EXIT_UNAVAILABLE)
 
 
 def hash_threads_per_worker(cores: int, workers: int) -> int:
@@ -47,12 +67,20 @@ def hash_threads_per_worker(cores: int, workers: int) -> int:
     return max(1, cores // workers)
 
 
+def unbracketed(host: str) -> str:
+    """`[::1]`, an IPv6 address as a URL writes it, as the address itself (the socket and uvicorn take
+    no brackets: `--host [::1]` stopped with "Name or service not known")."""
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
 def run_server(host: str, port: int, app_name: str, workers: int) -> None:
     limit_malloc_arenas()  # before any thread starts; see malloc_arenas
+    host = unbracketed(host)
     from twostep.logs import configure_logging
 
     settings = issuer_for(settings_or_exit(), host, port)
     configure_logging(settings.log_level, settings.log_format)
+    _keep_running_on_sighup(workers)  # from here: the app's build takes a second or more
     if workers > 1 and settings.storage == "memory":
         # Each worker would keep a storage of its own: a sign-in started on one is unknown to the other,
         # and a retry with the same Idempotency-Key that lands on the other texts the code again.
@@ -91,6 +119,29 @@ def _serve_in_this_process(
     server.run(sockets=[sock])
     if not server.started:
         fail("the server did not start; the log above says why", EXIT_REFUSED)
+
+
+def _keep_running_on_sighup(workers: int) -> None:
+    """SIGHUP replaces `--workers` one at a time once they serve (worker_supervisor); one process has
+    nothing to hand its socket to. Unhandled, SIGHUP's default action killed the server at once (requests
+    cut, no drain, no WAL checkpoint, no line in the log), also while it was still starting, and systemd
+    counts that death as clean: the self-host unit's `systemctl reload` left the service down. It goes on
+    and says why; the workers' supervisor installs its own handler when it takes over."""
+    if hasattr(signal, "SIGHUP"):  # not on Windows
+        signal.signal(signal.SIGHUP, _sighup_in_one_process if workers == 1 else _sighup_while_starting)
+
+
+def _sighup_in_one_process(signum: int, frame: object) -> None:
+    logging.getLogger("twostep").warning(
+        "SIGHUP ignored: one process cannot be replaced while it serves; restart it to load new code, "
+        "or serve with --workers 2 or more, which SIGHUP replaces one at a time"
+    )
+
+
+def _sighup_while_starting(signum: int, frame: object) -> None:
+    logging.getLogger("twostep").warning(
+        "SIGHUP ignored: the workers have not started yet, and start with the code installed now"
+    )
 
 
 def _serve_in_workers(
@@ -186,7 +237,4 @@ def _worker_sockets(checked: socket.socket, host: str, port: int, workers: int) 
     try:
         return bind_worker_sockets(host, port, workers)
     except OSError as exc:
-        fail(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}; stop the other server or pick --port",
-            EXIT_UNAVAILABLE,
-        )
+        cannot_listen(host, port, exc)

@@ -177,7 +177,8 @@ class Settings(BaseSettings):
     api_docs: bool | None = None
     """Serve `/docs` (Swagger UI) and `/redoc`; unset, they are on except when TWOSTEP_STAGE=prod."""
     metrics_token: SecretStr | None = None
-    """When set, `GET /metrics` answers only `Authorization: Bearer <this>`; unset, only loopback callers."""
+    """When set, `GET /metrics` answers only `Authorization: Bearer <this>`; unset, only loopback callers
+    whose request names no client of a proxy (no `X-Forwarded-For`, `Forwarded` or `X-Real-IP`)."""
     audit_retention_days: int = Field(default=90, ge=1, le=3650)
     """How long audit events are kept; housekeeping deletes older ones."""
     purge_grace_seconds: int = Field(default=86_400, ge=0, le=30 * 86_400)

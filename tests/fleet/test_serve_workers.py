@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.live import ServerProcess, run_cli, server_env
 from twostep.worker_supervisor import KILL_MARGIN_SECONDS
@@ -109,3 +112,73 @@ def test_a_hung_worker_during_a_restart_does_not_keep_the_server_from_stopping(t
                 if Path(f"/proc/{pid}").exists():
                     os.kill(pid, signal.SIGKILL)
             server.kill()
+
+
+def test_sighup_to_one_process_keeps_it_serving(tmp_path: Path) -> None:
+    """Before, `twostep serve` without `--workers` took no notice of SIGHUP, so its default action killed
+    it at once: requests in flight cut, no drain, no WAL checkpoint, no log line; and systemd counts a
+    SIGHUP death as clean, so the self-host unit's `systemctl reload` (ExecReload sends SIGHUP) left the
+    service down. One process keeps serving and says that a reload needs `--workers`."""
+    with ServerProcess(tmp_path) as server:
+        assert server.process is not None
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            assert http.get("/healthz/live").status_code == 200  # a kept-alive connection
+            server.process.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while "SIGHUP" not in server.log_tail():
+                assert server.process.poll() is None, f"SIGHUP ended the server: {server.log_tail()}"
+                assert time.monotonic() < deadline, f"nothing logged for SIGHUP: {server.log_tail()}"
+                time.sleep(0.1)
+            assert http.get("/healthz/live").status_code == 200
+        [line] = [line for line in _log_lines(server) if "SIGHUP" in str(line["message"])]
+        assert line["level"] == "WARNING" and "--workers" in str(line["message"])
+        server.process.send_signal(signal.SIGTERM)  # which still stops it (uvicorn then raises it again)
+        assert server.process.wait(timeout=30) == -signal.SIGTERM
+
+
+def _opened(pid: int, path: Path) -> bool:
+    try:
+        return any(Path(f"/proc/{pid}/fd/{fd}").resolve() == path for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:  # the process or a descriptor went away meanwhile
+        return False
+
+
+def _building_pid(server: ServerProcess, database: Path) -> int | None:
+    """The process that has the database open while the app is built: the server itself, or the child
+    that `--workers` builds it in first."""
+    if server.process is None:  # not spawned yet
+        return None
+    candidates = [server.process.pid]
+    for task in Path(f"/proc/{server.process.pid}/task").iterdir():
+        candidates += [int(child) for child in (task / "children").read_text().split()]
+    return next((pid for pid in candidates if _opened(pid, database)), None)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sighup_while_the_app_is_built_does_not_stop_the_start(tmp_path: Path, workers: str) -> None:
+    """Before, SIGHUP's handlers were installed only once serving began: `systemctl reload` in the
+    second or so the app takes to build (the storage opened, the keys read) killed the server there.
+    Here the build waits on a database another connection holds locked, so the window stays open."""
+    database = tmp_path / "twostep.db"
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # the server's first write waits for it (the busy timeout below)
+    server = ServerProcess(
+        tmp_path, serve_args=("--workers", workers), TWOSTEP_SQLITE_BUSY_TIMEOUT_MS="60000"
+    )
+    try:
+        started = threading.Thread(target=server.start)
+        started.start()
+        deadline = time.monotonic() + 30
+        while (pid := _building_pid(server, database.resolve())) is None:
+            assert time.monotonic() < deadline, f"the server never opened its database: {server.log_tail()}"
+            time.sleep(0.05)
+        assert server.process is not None
+        server.process.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        assert server.process.poll() is None, f"SIGHUP ended the server while it started (pid {pid})"
+        holder.execute("COMMIT")
+        started.join(timeout=60)
+        assert httpx.get(f"{server.base_url}/healthz/live").status_code == 200
+    finally:
+        holder.close()
+        server.stop()

@@ -155,6 +155,56 @@ def test_address_in_use_is_not_exit_3(env: dict[str, str]) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in line and "--port" in line
 
 
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this host has no IPv6 loopback")
+def test_serve_takes_an_ipv6_address_in_brackets(tmp_path: Path) -> None:
+    """`--host [::1]`, as an IPv6 address is written in a URL, stopped with exit 4 and "Name or service
+    not known; stop the other server or pick --port". It serves on ::1, its issuer `http://[::1]:PORT`."""
+    server = ServerProcess(tmp_path, env=server_env(tmp_path), serve_args=("--host", "[::1]"))
+    server.base_url = f"http://[::1]:{server.port}"  # where it waits for the server to answer
+    with server:
+        answer = httpx.get(f"{server.base_url}/.well-known/openid-configuration")
+        assert answer.json()["issuer"] == server.base_url
+
+
+def test_serve_names_a_host_that_is_no_address(env: dict[str, str]) -> None:
+    """A --host that no name lookup finds is a mistake in the command, not a busy port: exit 2, naming it."""
+    result = run_cli(env, "serve", "--host", "no-such-host.invalid", "--port", "8", timeout=60)
+    line = one_line_error(result, 2)
+    assert "--host no-such-host.invalid" in line and "stop the other server" not in line
+
+
+UNASSIGNED = "198.51.100.77"  # TEST-NET-2: an address no interface of a test machine has
+
+
+def unassigned_address_refused() -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((UNASSIGNED, 0))
+        except OSError:
+            return True
+    return False  # the host binds any address (net.ipv4.ip_nonlocal_bind)
+
+
+@pytest.mark.skipif(not unassigned_address_refused(), reason="this host binds addresses it does not have")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_names_an_address_this_host_does_not_have(env: dict[str, str], workers: str) -> None:
+    """Before: "cannot listen on 198.51.100.77:8000: Cannot assign requested address; stop the other
+    server or pick --port", advice about the port for a mistake in the address."""
+    result = run_cli(env, "serve", "--host", UNASSIGNED, "--workers", workers, timeout=60)
+    line = one_line_error(result, 4)
+    assert f"cannot listen on {UNASSIGNED}:8000" in line and "--host" in line, line
+    assert "stop the other server" not in line, line
+
+
 def test_serve_refuses_workers_on_memory_storage(env: dict[str, str]) -> None:
     """`twostep serve --workers 2` with TWOSTEP_STORAGE=memory started two workers with a storage each: a
     retry with the same Idempotency-Key that reached the other worker texted the code again (and a

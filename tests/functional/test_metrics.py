@@ -12,6 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.live import ServerProcess
+from tests.reverse_proxy import MISSING, NGINX, Nginx
 
 PHONE = "+14155552671"
 PASSWORD = "correct horse battery staple"
@@ -94,6 +95,19 @@ def test_metrics_refuse_callers_off_this_host(tmp_path: Path) -> None:
         assert httpx.get(url, headers={"X-Forwarded-For": "203.0.113.5"}).status_code == 403
         assert httpx.get(url).status_code == 200
         assert httpx.get(f"{server.base_url}/openapi.json").json()["paths"].get("/metrics") is None
+
+
+@pytest.mark.skipif(NGINX is None, reason=MISSING)
+def test_metrics_refuse_clients_of_a_proxy_not_trusted(tmp_path: Path) -> None:
+    """Before, nginx on this host in front of a server without TWOSTEP_TRUSTED_PROXIES (the forwarded
+    headers ignored, as they should be) made every client of the proxy a loopback caller: anyone who
+    reached the proxy read the metrics. A request that names a client of a proxy is not a loopback one."""
+    with ServerProcess(tmp_path) as server, Nginx(tmp_path, server.port) as proxy:
+        assert httpx.get(f"{proxy.base_url}/metrics").status_code == 403
+        refused = httpx.get(f"{server.base_url}/metrics", headers={"Forwarded": "for=203.0.113.5"})
+        assert refused.status_code == 403
+        assert "proxy" in refused.json()["detail"]
+        assert httpx.get(f"{server.base_url}/metrics").status_code == 200  # a scrape on this host
 
 
 def test_a_dead_workers_gauges_leave_the_figures(tmp_path: Path) -> None:

@@ -147,6 +147,13 @@ def _allowed(request: Request, settings: Settings) -> Response | None:
             "Send Authorization: Bearer <TWOSTEP_METRICS_TOKEN>.",
             {"WWW-Authenticate": "Bearer"},
         )
+    if _proxied(request):
+        return problem(
+            403,
+            "forbidden",
+            "Metrics answer loopback callers only unless TWOSTEP_METRICS_TOKEN is set; a request through "
+            "a proxy is not one.",
+        )
     peer = request.client.host if request.client else ""
     try:  # `::ffff:127.0.0.1` too: a local scrape of a server listening on `::`
         loopback = unmapped(ipaddress.ip_address(peer)).is_loopback
@@ -157,6 +164,17 @@ def _allowed(request: Request, settings: Settings) -> Response | None:
     return problem(
         403, "forbidden", "Metrics answer loopback callers only unless TWOSTEP_METRICS_TOKEN is set."
     )
+
+
+# Headers a proxy adds to name its client. A proxy on this host that is not in TWOSTEP_TRUSTED_PROXIES
+# (rightly ignored) left the peer 127.0.0.1 for every client it served, so anyone who reached the proxy
+# read the metrics; a direct scrape sends none of them.
+FORWARDING_HEADERS = frozenset({b"x-forwarded-for", b"forwarded", b"x-real-ip"})
+
+
+def _proxied(request: Request) -> bool:
+    """Whether the request names a client of a proxy (trusted or not): it is no loopback caller then."""
+    return any(name in FORWARDING_HEADERS for name, _ in request.scope.get("headers", ()))
 
 
 def install_prometheus(app: FastAPI, metrics: PrometheusMetrics, settings: Settings) -> None:
