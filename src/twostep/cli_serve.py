@@ -78,8 +78,11 @@ def run_server(host: str, port: int, app_name: str, workers: int) -> None:
     host = unbracketed(host)
     from twostep.logs import configure_logging
 
-    settings = issuer_for(settings_or_exit(), host, port)
+    loaded = settings_or_exit()
+    settings = issuer_for(loaded, host, port)
     configure_logging(settings.log_level, settings.log_format)
+    if loaded.stage != "dev" and "issuer" not in loaded.model_fields_set:
+        _warn_of_a_local_issuer(settings.issuer)
     _keep_running_on_sighup(workers)  # from here: the app's build takes a second or more
     if workers > 1 and settings.storage == "memory":
         # Each worker would keep a storage of its own: a sign-in started on one is unknown to the other,
@@ -210,6 +213,17 @@ def _build_and_close(app_name: str) -> None:
 def _name_password_checks(asgi: FastAPI) -> None:
     # Which code checks passwords decides most of a sign-in's CPU (docs/operations.md, "What a sign-in costs").
     logging.getLogger("twostep").info("password checks: %s", asgi.state.container.passwords.computed_by())
+
+
+def _warn_of_a_local_issuer(issuer: str) -> None:
+    # Outside dev the issuer is the public URL clients and verifiers know: the listening address names
+    # this host only (`http://127.0.0.1:8000` behind a proxy or in the container), so the discovery
+    # document's `jwks_uri` leads nowhere and a verifier configured with the public URL refuses every token.
+    logging.getLogger("twostep").warning(
+        "TWOSTEP_ISSUER is not set: tokens and the discovery document name %s, the listening address; "
+        "set it to the service's public base URL (https://auth.example.com)",
+        issuer,
+    )
 
 
 def _announce(host: str, port: int, how: str) -> None:

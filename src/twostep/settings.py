@@ -150,7 +150,8 @@ class Settings(BaseSettings):
     line breaks or control characters)."""
     issuer: str = "http://127.0.0.1:8000"
     """The `iss` claim of tokens and the base of the OpenID discovery URLs. Unset, `twostep serve` uses
-    `http://HOST:PORT` from its `--host` and `--port`."""
+    `http://HOST:PORT` from its `--host` and `--port`, and outside `dev` warns at start: set it to the public
+    URL clients and verifiers know."""
     audience: str = "twostep-api"
     """The `aud` claim of access tokens; verifiers (the authorizer too) require it."""
     web_origin: str | None = None

@@ -228,6 +228,19 @@ def test_issuer_follows_port_unless_set(tmp_path: Path) -> None:
         assert issuer == "https://auth.example.com"
 
 
+def test_serve_outside_dev_warns_when_tokens_name_the_listening_address(tmp_path: Path) -> None:
+    """Behind a proxy or in the container the listening address is no URL a client or verifier knows."""
+    warning = "TWOSTEP_ISSUER is not set"
+    staging = server_env(tmp_path / "a") | {"TWOSTEP_STAGE": "staging", "TWOSTEP_MASTER_KEY": "k" * 32}
+    with ServerProcess(tmp_path / "a", env=staging) as server:
+        assert warning in server.log_tail() and server.base_url in server.log_tail()
+    pinned = staging | {"TWOSTEP_ISSUER": "https://auth.example.com"}
+    with ServerProcess(tmp_path / "b", env=pinned) as server:
+        assert warning not in server.log_tail()
+    with ServerProcess(tmp_path / "c", env=server_env(tmp_path / "c")) as server:  # dev: as it should be
+        assert warning not in server.log_tail()
+
+
 def test_keys_rotate_says_when_servers_use_the_new_key(env: dict[str, str]) -> None:
     assert run_cli(env, "storage", "init").returncode == 0
     result = run_cli(env, "keys", "rotate")
