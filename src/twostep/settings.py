@@ -625,6 +625,13 @@ class Settings(BaseSettings):
             raise ValueError("the SMS Retriever app hash is 11 characters of A-Z, a-z, 0-9, + and /")
         return value
 
+    @field_validator("sms_budget_hourly_usd", "sms_budget_daily_usd", mode="before")
+    @classmethod
+    def _no_budget(cls, value: object) -> object:
+        # "Empty: no limit", as documented; before, an empty variable stopped the start (not a number), so
+        # no limit could be set from the environment at all.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("verify_compat", mode="before")
     @classmethod
     def _compat_default(cls, value: object) -> object:

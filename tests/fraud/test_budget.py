@@ -127,3 +127,21 @@ def test_each_channel_counts_its_units_against_the_money_budget(
         refused = client.post("/verifications", json=body)
     assert (refused.status_code, refused.json()["code"]) == (503, "sms_budget_exhausted")
     assert [entry.channel for entry in container.storage.list_outbox(last=100)] == [channel] * sends
+
+
+@pytest.mark.parametrize("variable", ["TWOSTEP_SMS_BUDGET_HOURLY_USD", "TWOSTEP_SMS_BUDGET_DAILY_USD"])
+def test_an_empty_budget_variable_is_no_limit(
+    guarded: MakeGuarded, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """The reference says "Empty: no limit", yet an empty variable stopped the start ("Input should be a
+    valid number"): no limit could be set from the environment, only from Python. Now it is none."""
+    monkeypatch.setenv("TWOSTEP_SMS_BUDGET_HOURLY_USD", "100000")
+    monkeypatch.setenv("TWOSTEP_SMS_BUDGET_DAILY_USD", "100000")
+    monkeypatch.setenv(variable, "")
+    container = guarded(sms_prices="DE:600")  # two texts cost 1200, over either default budget
+    with TestClient(create_app(container)) as client:
+        assert [create(client, f"a{i}", mobile(i)) for i in range(2)] == [200, 200]
+    monkeypatch.setenv(variable, "1000")
+    container = guarded(sms_prices="DE:600")
+    with TestClient(create_app(container)) as client:
+        assert [create(client, f"a{i}", mobile(i)) for i in range(2)] == [200, 503]
