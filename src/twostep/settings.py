@@ -248,7 +248,8 @@ class Settings(BaseSettings):
     otp_max_attempts: int = Field(default=5, ge=1, le=10)
     """Checks allowed per sign-in code, right or wrong; then the code is spent."""
     otp_hmac_key: SecretStr | None = None
-    """The key codes are hashed with (HMAC); unset, it comes from the shared key set (database or secret)."""
+    """The key codes are hashed with (HMAC); unset or empty, it comes from the shared key set (database or
+    secret)."""
     sms_template: str = DEFAULT_SMS_TEMPLATE
     """The sign-in SMS text; must contain `{code}`; may use `{org}` and `{minutes}`."""
     default_locale: str = "en"
@@ -624,6 +625,14 @@ class Settings(BaseSettings):
         if not isinstance(value, str) or not APP_HASH.fullmatch(value):
             raise ValueError("the SMS Retriever app hash is 11 characters of A-Z, a-z, 0-9, + and /")
         return value
+
+    @field_validator("otp_hmac_key", mode="before")
+    @classmethod
+    def _code_hmac_key(cls, value: object) -> object:
+        # Empty means unset (a compose file's `${TWOSTEP_OTP_HMAC_KEY:-}`): before, it was a key of no bytes,
+        # so every code's HMAC at rest could be recomputed by anyone holding a copy of the database.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if text == "" else value
 
     @field_validator("sms_budget_hourly_usd", "sms_budget_daily_usd", mode="before")
     @classmethod
