@@ -482,7 +482,8 @@ class Settings(BaseSettings):
     """Sign-in codes texted for one account per UTC day, whatever its number."""
     sms_allowed_number_types: CommaList = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
     """Comma-separated phonenumbers number types codes may go to (`MOBILE`, `FIXED_LINE_OR_MOBILE`,
-    `FIXED_LINE`, `VOIP`, …); premium-rate, toll-free and satellite numbers are where pumping goes."""
+    `FIXED_LINE`, `VOIP`, …); premium-rate, toll-free and satellite numbers are where pumping goes. Empty
+    means the default (`MOBILE,FIXED_LINE_OR_MOBILE`)."""
 
     # --- fraud guard (SMS pumping) ---
     fraud_guard: bool = True
@@ -673,6 +674,10 @@ class Settings(BaseSettings):
     @field_validator("sms_allowed_number_types")
     @classmethod
     def _known_number_types(cls, value: list[str]) -> list[str]:
+        if not value:
+            # Empty is unset (an empty compose variable): before, no types meant every type, so premium-rate
+            # and satellite numbers, where pumping goes, were texted.
+            return list(DEFAULT_ALLOWED_TYPES)
         types = [name.upper() for name in value]
         unknown = [name for name in types if name not in NUMBER_TYPES]
         if unknown:
