@@ -771,6 +771,14 @@ class Settings(BaseSettings):
             raise ValueError(advice)
         return value
 
+    @field_validator("audience")
+    @classmethod
+    def _audience(cls, value: str) -> str:
+        # An empty one was taken: the server signed tokens in, then refused every access token it issued.
+        if not value.strip():
+            raise ValueError("name the API the tokens are for, like twostep-api")
+        return value
+
     @field_validator("dynamodb_table")
     @classmethod
     def _table_name(cls, value: str) -> str:

@@ -429,3 +429,10 @@ def test_an_empty_code_hmac_key_is_unset(
     monkeypatch.setenv("TWOSTEP_OTP_HMAC_KEY", "")
     assert settings_for_tests(Path("unused")).otp_hmac_key is None
     assert make_container(storage="sqlite").keys.otp_hmac_key == own != b""
+
+
+@pytest.mark.parametrize("audience", ["", "  "])
+def test_an_empty_audience_stops_the_start(audience: str) -> None:
+    """`TWOSTEP_AUDIENCE=` was taken: the server started and signed in, then refused every access token it
+    had issued (401 on every protected route), as a token's `aud` is never empty to the verifier."""
+    assert _error(audience=audience).startswith("TWOSTEP_AUDIENCE: ")
