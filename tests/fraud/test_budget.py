@@ -145,3 +145,21 @@ def test_an_empty_budget_variable_is_no_limit(
     container = guarded(sms_prices="DE:600")
     with TestClient(create_app(container)) as client:
         assert [create(client, f"a{i}", mobile(i)) for i in range(2)] == [200, 503]
+
+
+@pytest.mark.parametrize(("units", "calls"), [(2, 4), (5, 1)])
+def test_a_voice_call_counts_its_units_against_the_budget(
+    guarded: MakeGuarded, units: int, calls: int
+) -> None:
+    """TWOSTEP_VOICE_CALL_UNITS at other values (never run so before): a call costs that many segments."""
+    container = guarded(
+        sms_prices="DE:1", sms_budget_hourly_usd=9, voice_call_units=units, channel_providers="voice:console"
+    )
+    with TestClient(create_app(container)) as client:
+        answers = [
+            client.post(
+                "/verifications", json={"auth_id": f"a{i}", "recipient": mobile(i), "channel": "voice"}
+            ).status_code
+            for i in range(calls + 1)
+        ]
+    assert answers == [200] * calls + [503]
