@@ -450,7 +450,8 @@ class Settings(BaseSettings):
     (`<public url>/receipts/flowroute/<secret>`): Flowroute signs nothing, so the URL is the credential."""
     fallback_channels: CommaList = Field(default_factory=_no_items)
     """Comma-separated channels (`voice,whatsapp`) to send a fresh code by, in this order, when a receipt
-    says a texted code failed while it was still valid and unused (at most once per code); empty: off."""
+    says a texted code failed while it was still valid and unused (at most once per code); empty: off. The
+    start stops when no provider carries any of them (`TWOSTEP_CHANNEL_PROVIDERS`)."""
 
     # --- abuse and cost protection ---
     resend_cooldown_seconds: int = Field(default=30, ge=0, le=3600)
@@ -906,6 +907,7 @@ class Settings(BaseSettings):
         if self.verify_default_ttl_seconds > self.verify_max_ttl_seconds:
             raise ValueError("TWOSTEP_VERIFY_DEFAULT_TTL_SECONDS exceeds TWOSTEP_VERIFY_MAX_TTL_SECONDS")
         _check_idle_lifetime(self)
+        _check_fallback_channels(self)
         _check_passkey_origins(self)
         _fit_reset_budgets(self)
         return self
@@ -1019,6 +1021,18 @@ def _check_idle_lifetime(settings: Settings) -> None:
         raise ValueError(
             "TWOSTEP_SESSION_IDLE_LIFETIME_SECONDS must be shorter than TWOSTEP_REFRESH_TOKEN_TTL_SECONDS "
             "(the absolute lifetime), or it never ends a session"
+        )
+
+
+def _check_fallback_channels(settings: Settings) -> None:
+    """Raises: ValueError when no listed fallback channel has a provider. Before, such a deployment started
+    and then only recorded every failed text: no fallback, no audit line, no warning."""
+    channels = settings.fallback_channels
+    carried = registry.configured(settings)
+    if channels and not any(carried.get(channel) for channel in channels):
+        raise ValueError(
+            f"TWOSTEP_FALLBACK_CHANNELS: no provider carries {' or '.join(channels)}; name one in "
+            f"TWOSTEP_CHANNEL_PROVIDERS ({channels[0]}:twilio), or leave this empty"
         )
 
 
