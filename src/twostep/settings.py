@@ -259,7 +259,8 @@ class Settings(BaseSettings):
     """The most SMS segments a code text may take (with the longest code, the org name and the autofill
     lines); start-up fails naming the text and language that takes more."""
     sms_max_segments_by_language: CommaList = Field(default_factory=_no_items)
-    """Per-language exceptions to TWOSTEP_SMS_MAX_SEGMENTS, `tr:2,ru:2` (UCS-2 texts hold 70 characters)."""
+    """Per-language exceptions to TWOSTEP_SMS_MAX_SEGMENTS, `tr:2,ru:2` (UCS-2 texts hold 70 characters); each
+    names a bundled language (`pt`, not `pt-BR`), or the start stops."""
     sms_max_segments_transaction: int = Field(default=2, ge=1, le=10)
     """The most SMS segments a transaction code's text may take (checked with an everyday amount and
     payee): it also names what is paid, and to whom."""
