@@ -88,7 +88,8 @@ def parse_country_amounts(entries: list[str], parts: int) -> dict[str, tuple[flo
             numbers = tuple(float(part) for part in amounts.split("/"))
         except ValueError:
             numbers = ()
-        valid_country = country == "*" or (len(country) == 2 and country.isalpha())
+        # `*` (every country not listed) is a price; as a budget it limited no country at all
+        valid_country = (country == "*" and parts == 1) or (len(country) == 2 and country.isalpha())
         in_range = all(0 <= n <= MOST_USD for n in numbers)  # not inf, 1e300 or nan (never in range)
         if not valid_country or len(numbers) != parts or not in_range:
             shape = "CC:price" if parts == 1 else "CC:hourly/daily"
@@ -511,7 +512,8 @@ class Settings(BaseSettings):
     sms_budget_daily_usd: float | None = Field(default=1000.0, ge=0, le=MOST_USD)
     """US dollars the whole service may spend on texts per UTC day; a hard stop (503). Empty: no limit."""
     sms_country_budgets: CommaList = Field(default_factory=_no_items)
-    """Per-country hourly/daily budgets in US dollars, `DE:5/50,US:2/20` (hard stops, 503)."""
+    """Per-country hourly/daily budgets in US dollars, `DE:5/50,US:2/20` (hard stops, 503); each names a
+    country (`*` is refused: the whole service's budgets are the two above)."""
     voice_call_units: int = Field(default=2, ge=1, le=20)
     """What a voice call counts against these budgets, in SMS segments to the same country (a call is
     held to 60 s, billed as one minute); set it from your provider's per-minute prices. A WhatsApp

@@ -4,16 +4,20 @@ a hard stop answers 503 `sms_budget_exhausted` with Retry-After and logs an aler
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
+from tests.conftest import settings_for_tests
 from tests.fraud.conftest import MakeGuarded, mobile
 from twostep.api.app import create_app
 from twostep.domain.clock import FixedClock
 from twostep.domain.segments import count_segments
 from twostep.services.counting import window_of
 from twostep.services.sms_prices import DEFAULT_PRICES_USD, MICRO
+from twostep.settings import describe_validation_error
 
 US = "+12065551234"
 GSM_TEMPLATE = "{code} is your code."
@@ -163,3 +167,12 @@ def test_a_voice_call_counts_its_units_against_the_budget(
             for i in range(calls + 1)
         ]
     assert answers == [200] * calls + [503]
+
+
+def test_a_wildcard_country_budget_stops_the_start(tmp_path: Path) -> None:
+    """`*` prices every country not listed in TWOSTEP_SMS_PRICES; in TWOSTEP_SMS_COUNTRY_BUDGETS it was taken
+    too, and then limited no country at all (no destination is `*`). Now it stops the start."""
+    with pytest.raises(ValidationError) as caught:
+        settings_for_tests(tmp_path, sms_country_budgets="DE:5/50,*:2/10")
+    assert describe_validation_error(caught.value).startswith("TWOSTEP_SMS_COUNTRY_BUDGETS: '*:2/10' is not")
+    assert settings_for_tests(tmp_path, sms_prices="DE:0.09,*:0.2").sms_prices == ["DE:0.09", "*:0.2"]
