@@ -264,7 +264,8 @@ class Settings(BaseSettings):
     names a bundled language (`pt`, not `pt-BR`), or the start stops."""
     sms_max_segments_transaction: int = Field(default=2, ge=1, le=10)
     """The most SMS segments a transaction code's text may take (checked with an everyday amount and
-    payee): it also names what is paid, and to whom."""
+    payee): it also names what is paid, and to whom. Where TWOSTEP_SMS_MAX_SEGMENTS (or the language's entry
+    in TWOSTEP_SMS_MAX_SEGMENTS_BY_LANGUAGE) allows more, that larger budget holds for it too."""
     sms_max_segments_notice: int = Field(default=3, ge=1, le=10)
     """The most SMS segments the notice of an account change may take (checked with the longest masked
     number and an everyday masked address): it names the new number or address, and is sent rarely. In
