@@ -632,6 +632,12 @@ class Settings(BaseSettings):
             raise ValueError("the SMS Retriever app hash is 11 characters of A-Z, a-z, 0-9, + and /")
         return value
 
+    @field_validator("kms_key_id", mode="before")
+    @classmethod
+    def _kms_key(cls, value: object) -> object:
+        # Empty is unset, as the phone sealing read it; `twostep keys rotate` asked KMS to seal with a key "".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("otp_hmac_key", mode="before")
     @classmethod
     def _code_hmac_key(cls, value: object) -> object:
