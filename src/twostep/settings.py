@@ -1038,8 +1038,10 @@ def _check_fallback_channels(settings: Settings) -> None:
     """Raises: ValueError when no listed fallback channel has a provider. Before, such a deployment started
     and then only recorded every failed text: no fallback, no audit line, no warning."""
     channels = settings.fallback_channels
+    if not channels:
+        return
     carried = registry.configured(settings)
-    if channels and not any(carried.get(channel) for channel in channels):
+    if not any(carried.get(channel) for channel in channels):
         raise ValueError(
             f"TWOSTEP_FALLBACK_CHANNELS: no provider carries {' or '.join(channels)}; name one in "
             f"TWOSTEP_CHANNEL_PROVIDERS ({channels[0]}:twilio), or leave this empty"
