@@ -89,7 +89,8 @@ def parse_country_amounts(entries: list[str], parts: int) -> dict[str, tuple[flo
             numbers = tuple(float(part) for part in amounts.split("/"))
         except ValueError:
             numbers = ()
-        valid_country = country == "*" or (len(country) == 2 and country.isalpha())
+        # `*` (every country not listed) is a price; as a budget it limited no country at all
+        valid_country = (country == "*" and parts == 1) or (len(country) == 2 and country.isalpha())
         in_range = all(0 <= n <= MOST_USD for n in numbers)  # not inf, 1e300 or nan (never in range)
         if not valid_country or len(numbers) != parts or not in_range:
             shape = "CC:price" if parts == 1 else "CC:hourly/daily"
@@ -252,7 +253,8 @@ class Settings(BaseSettings):
     otp_max_attempts: int = Field(default=5, ge=1, le=10)
     """Checks allowed per sign-in code, right or wrong; then the code is spent."""
     otp_hmac_key: SecretStr | None = None
-    """The key codes are hashed with (HMAC); unset, it comes from the shared key set (database or secret)."""
+    """The key codes are hashed with (HMAC); unset or empty, it comes from the shared key set (database or
+    secret)."""
     sms_template: str = DEFAULT_SMS_TEMPLATE
     """The sign-in SMS text; must contain `{code}`; may use `{org}` and `{minutes}`."""
     default_locale: str = "en"
@@ -262,10 +264,12 @@ class Settings(BaseSettings):
     """The most SMS segments a code text may take (with the longest code, the org name and the autofill
     lines); start-up fails naming the text and language that takes more."""
     sms_max_segments_by_language: CommaList = Field(default_factory=_no_items)
-    """Per-language exceptions to TWOSTEP_SMS_MAX_SEGMENTS, `tr:2,ru:2` (UCS-2 texts hold 70 characters)."""
+    """Per-language exceptions to TWOSTEP_SMS_MAX_SEGMENTS, `tr:2,ru:2` (UCS-2 texts hold 70 characters); each
+    names a bundled language (`pt`, not `pt-BR`), or the start stops."""
     sms_max_segments_transaction: int = Field(default=2, ge=1, le=10)
     """The most SMS segments a transaction code's text may take (checked with an everyday amount and
-    payee): it also names what is paid, and to whom."""
+    payee): it also names what is paid, and to whom. Where TWOSTEP_SMS_MAX_SEGMENTS (or the language's entry
+    in TWOSTEP_SMS_MAX_SEGMENTS_BY_LANGUAGE) allows more, that larger budget holds for it too."""
     sms_max_segments_notice: int = Field(default=3, ge=1, le=10)
     """The most SMS segments the notice of an account change may take (checked with the longest masked
     number and an everyday masked address): it names the new number or address, and is sent rarely. In
@@ -453,7 +457,8 @@ class Settings(BaseSettings):
     (`<public url>/receipts/flowroute/<secret>`): Flowroute signs nothing, so the URL is the credential."""
     fallback_channels: CommaList = Field(default_factory=_no_items)
     """Comma-separated channels (`voice,whatsapp`) to send a fresh code by, in this order, when a receipt
-    says a texted code failed while it was still valid and unused (at most once per code); empty: off."""
+    says a texted code failed while it was still valid and unused (at most once per code); empty: off. The
+    start stops when no provider carries any of them (`TWOSTEP_CHANNEL_PROVIDERS`)."""
 
     # --- abuse and cost protection ---
     resend_cooldown_seconds: int = Field(default=30, ge=0, le=3600)
@@ -485,7 +490,8 @@ class Settings(BaseSettings):
     """Sign-in codes texted for one account per UTC day, whatever its number."""
     sms_allowed_number_types: CommaList = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
     """Comma-separated phonenumbers number types codes may go to (`MOBILE`, `FIXED_LINE_OR_MOBILE`,
-    `FIXED_LINE`, `VOIP`, …); premium-rate, toll-free and satellite numbers are where pumping goes."""
+    `FIXED_LINE`, `VOIP`, …); premium-rate, toll-free and satellite numbers are where pumping goes. Empty
+    means the default (`MOBILE,FIXED_LINE_OR_MOBILE`)."""
 
     # --- fraud guard (SMS pumping) ---
     fraud_guard: bool = True
@@ -511,7 +517,8 @@ class Settings(BaseSettings):
     sms_budget_daily_usd: float | None = Field(default=1000.0, ge=0, le=MOST_USD)
     """US dollars the whole service may spend on texts per UTC day; a hard stop (503). Empty: no limit."""
     sms_country_budgets: CommaList = Field(default_factory=_no_items)
-    """Per-country hourly/daily budgets in US dollars, `DE:5/50,US:2/20` (hard stops, 503)."""
+    """Per-country hourly/daily budgets in US dollars, `DE:5/50,US:2/20` (hard stops, 503); each names a
+    country (`*` is refused: the whole service's budgets are the two above)."""
     voice_call_units: int = Field(default=2, ge=1, le=20)
     """What a voice call counts against these budgets, in SMS segments to the same country (a call is
     held to 60 s, billed as one minute); set it from your provider's per-minute prices. A WhatsApp
@@ -629,6 +636,27 @@ class Settings(BaseSettings):
             raise ValueError("the SMS Retriever app hash is 11 characters of A-Z, a-z, 0-9, + and /")
         return value
 
+    @field_validator("kms_key_id", mode="before")
+    @classmethod
+    def _kms_key(cls, value: object) -> object:
+        # Empty is unset, as the phone sealing read it; `twostep keys rotate` asked KMS to seal with a key "".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("otp_hmac_key", mode="before")
+    @classmethod
+    def _code_hmac_key(cls, value: object) -> object:
+        # Empty means unset (a compose file's `${TWOSTEP_OTP_HMAC_KEY:-}`): before, it was a key of no bytes,
+        # so every code's HMAC at rest could be recomputed by anyone holding a copy of the database.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if text == "" else value
+
+    @field_validator("sms_budget_hourly_usd", "sms_budget_daily_usd", mode="before")
+    @classmethod
+    def _no_budget(cls, value: object) -> object:
+        # "Empty: no limit", as documented; before, an empty variable stopped the start (not a number), so
+        # no limit could be set from the environment at all.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("verify_compat", mode="before")
     @classmethod
     def _compat_default(cls, value: object) -> object:
@@ -661,6 +689,10 @@ class Settings(BaseSettings):
     @field_validator("sms_allowed_number_types")
     @classmethod
     def _known_number_types(cls, value: list[str]) -> list[str]:
+        if not value:
+            # Empty is unset (an empty compose variable): before, no types meant every type, so premium-rate
+            # and satellite numbers, where pumping goes, were texted.
+            return list(DEFAULT_ALLOWED_TYPES)
         types = [name.upper() for name in value]
         unknown = [name for name in types if name not in NUMBER_TYPES]
         if unknown:
@@ -752,6 +784,14 @@ class Settings(BaseSettings):
         advice = "use the service's base URL with its scheme, like https://auth.example.com"
         if value != value.strip() or _http_base_url(value, advice) != value.rstrip("/"):
             raise ValueError(advice)
+        return value
+
+    @field_validator("audience")
+    @classmethod
+    def _audience(cls, value: str) -> str:
+        # An empty one was taken: the server signed tokens in, then refused every access token it issued.
+        if not value.strip():
+            raise ValueError("name the API the tokens are for, like twostep-api")
         return value
 
     @field_validator("dynamodb_table")
@@ -890,6 +930,7 @@ class Settings(BaseSettings):
         if self.verify_default_ttl_seconds > self.verify_max_ttl_seconds:
             raise ValueError("TWOSTEP_VERIFY_DEFAULT_TTL_SECONDS exceeds TWOSTEP_VERIFY_MAX_TTL_SECONDS")
         _check_idle_lifetime(self)
+        _check_fallback_channels(self)
         _check_passkey_origins(self)
         _fit_reset_budgets(self)
         return self
@@ -1003,6 +1044,20 @@ def _check_idle_lifetime(settings: Settings) -> None:
         raise ValueError(
             "TWOSTEP_SESSION_IDLE_LIFETIME_SECONDS must be shorter than TWOSTEP_REFRESH_TOKEN_TTL_SECONDS "
             "(the absolute lifetime), or it never ends a session"
+        )
+
+
+def _check_fallback_channels(settings: Settings) -> None:
+    """Raises: ValueError when no listed fallback channel has a provider. Before, such a deployment started
+    and then only recorded every failed text: no fallback, no audit line, no warning."""
+    channels = settings.fallback_channels
+    if not channels:
+        return
+    carried = registry.configured(settings)
+    if not any(carried.get(channel) for channel in channels):
+        raise ValueError(
+            f"TWOSTEP_FALLBACK_CHANNELS: no provider carries {' or '.join(channels)}; name one in "
+            f"TWOSTEP_CHANNEL_PROVIDERS ({channels[0]}:twilio), or leave this empty"
         )
 
 

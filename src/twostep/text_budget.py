@@ -111,6 +111,12 @@ def check_text_budgets(settings: Settings, texts: CodeTexts) -> None:
             f"TWOSTEP_DEFAULT_LOCALE: no bundled texts for {settings.default_locale}; "
             f"use one of {', '.join(texts.languages)}"
         )
+    unknown = [language for language in budgets if language not in texts.languages]
+    if unknown:  # looked up by the bundled languages only: such an entry was never applied
+        raise ConfigurationError(
+            f"TWOSTEP_SMS_MAX_SEGMENTS_BY_LANGUAGE: no bundled texts for {unknown[0]}; "
+            f"use one of {', '.join(texts.languages)}"
+        )
     for language in texts.languages:
         for kind, name in KIND_NAMES.items():
             budget = budgets.get(language, settings.sms_max_segments)

@@ -57,6 +57,7 @@ def test_values_are_read_like_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"TWOSTEP_JWT_LEEWAY_SECONDS": "301"}, "TWOSTEP_JWT_LEEWAY_SECONDS"),
         ({"TWOSTEP_ACCESS_TOKEN_TTL_SECONDS": "ten"}, "TWOSTEP_ACCESS_TOKEN_TTL_SECONDS"),
         ({"TWOSTEP_JWT_HS256_SECRET": "short"}, "TWOSTEP_JWT_HS256_SECRET"),
+        ({"TWOSTEP_AUDIENCE": ""}, "TWOSTEP_AUDIENCE"),  # it refused every token, as the API's did
     ],
 )
 def test_out_of_range_names_the_variable(env: dict[str, str], variable: str) -> None:

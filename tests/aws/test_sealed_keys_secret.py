@@ -211,3 +211,13 @@ def test_a_key_refresh_of_an_unchanged_sealed_secret_makes_no_kms_call(
     assert keys.fetch_versioned() == first and len(decrypts) == 1
     rotate()
     assert keys.fetch_versioned().version != first.version and len(decrypts) == 2
+
+
+def test_an_empty_kms_key_id_leaves_a_plain_secret_plain(
+    aws_mode: AwsMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`TWOSTEP_KMS_KEY_ID=` (empty) meant unset to the phone-number sealing but not to the key rotation,
+    which asked KMS to seal with a key named "" and failed. Empty is now unset everywhere."""
+    monkeypatch.setenv("TWOSTEP_KMS_KEY_ID", "")
+    rotate()
+    assert not aws_sealed.is_sealed(json.loads(_secret_text(aws_mode)))

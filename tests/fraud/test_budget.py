@@ -4,16 +4,20 @@ a hard stop answers 503 `sms_budget_exhausted` with Retry-After and logs an aler
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
+from tests.conftest import settings_for_tests
 from tests.fraud.conftest import MakeGuarded, mobile
 from twostep.api.app import create_app
 from twostep.domain.clock import FixedClock
 from twostep.domain.segments import count_segments
 from twostep.services.counting import window_of
 from twostep.services.sms_prices import DEFAULT_PRICES_USD, MICRO
+from twostep.settings import describe_validation_error
 
 US = "+12065551234"
 GSM_TEMPLATE = "{code} is your code."
@@ -127,3 +131,48 @@ def test_each_channel_counts_its_units_against_the_money_budget(
         refused = client.post("/verifications", json=body)
     assert (refused.status_code, refused.json()["code"]) == (503, "sms_budget_exhausted")
     assert [entry.channel for entry in container.storage.list_outbox(last=100)] == [channel] * sends
+
+
+@pytest.mark.parametrize("variable", ["TWOSTEP_SMS_BUDGET_HOURLY_USD", "TWOSTEP_SMS_BUDGET_DAILY_USD"])
+def test_an_empty_budget_variable_is_no_limit(
+    guarded: MakeGuarded, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """The reference says "Empty: no limit", yet an empty variable stopped the start ("Input should be a
+    valid number"): no limit could be set from the environment, only from Python. Now it is none."""
+    monkeypatch.setenv("TWOSTEP_SMS_BUDGET_HOURLY_USD", "100000")
+    monkeypatch.setenv("TWOSTEP_SMS_BUDGET_DAILY_USD", "100000")
+    monkeypatch.setenv(variable, "")
+    container = guarded(sms_prices="DE:600")  # two texts cost 1200, over either default budget
+    with TestClient(create_app(container)) as client:
+        assert [create(client, f"a{i}", mobile(i)) for i in range(2)] == [200, 200]
+    monkeypatch.setenv(variable, "1000")
+    container = guarded(sms_prices="DE:600")
+    with TestClient(create_app(container)) as client:
+        assert [create(client, f"a{i}", mobile(i)) for i in range(2)] == [200, 503]
+
+
+@pytest.mark.parametrize(("units", "calls"), [(2, 4), (5, 1)])
+def test_a_voice_call_counts_its_units_against_the_budget(
+    guarded: MakeGuarded, units: int, calls: int
+) -> None:
+    """TWOSTEP_VOICE_CALL_UNITS at other values (never run so before): a call costs that many segments."""
+    container = guarded(
+        sms_prices="DE:1", sms_budget_hourly_usd=9, voice_call_units=units, channel_providers="voice:console"
+    )
+    with TestClient(create_app(container)) as client:
+        answers = [
+            client.post(
+                "/verifications", json={"auth_id": f"a{i}", "recipient": mobile(i), "channel": "voice"}
+            ).status_code
+            for i in range(calls + 1)
+        ]
+    assert answers == [200] * calls + [503]
+
+
+def test_a_wildcard_country_budget_stops_the_start(tmp_path: Path) -> None:
+    """`*` prices every country not listed in TWOSTEP_SMS_PRICES; in TWOSTEP_SMS_COUNTRY_BUDGETS it was taken
+    too, and then limited no country at all (no destination is `*`). Now it stops the start."""
+    with pytest.raises(ValidationError) as caught:
+        settings_for_tests(tmp_path, sms_country_budgets="DE:5/50,*:2/10")
+    assert describe_validation_error(caught.value).startswith("TWOSTEP_SMS_COUNTRY_BUDGETS: '*:2/10' is not")
+    assert settings_for_tests(tmp_path, sms_prices="DE:0.09,*:0.2").sms_prices == ["DE:0.09", "*:0.2"]

@@ -98,3 +98,18 @@ def test_unknown_number_type_is_refused_at_start_up(guarded: MakeGuarded) -> Non
 
     with pytest.raises(ValidationError, match="unknown number type"):
         guarded(sms_allowed_number_types="MOBILE,CELLPHONE")
+
+
+@pytest.mark.parametrize("number", [PREMIUM_US, SATELLITE])
+def test_an_empty_list_of_number_types_keeps_the_default(
+    guarded: MakeGuarded, monkeypatch: pytest.MonkeyPatch, number: str
+) -> None:
+    """`TWOSTEP_SMS_ALLOWED_NUMBER_TYPES=` (an empty compose variable) was an empty list, which allowed every
+    type: premium-rate and satellite numbers, where pumping goes, were texted again. Empty is now unset."""
+    monkeypatch.setenv("TWOSTEP_SMS_ALLOWED_NUMBER_TYPES", "")
+    container = guarded()
+    with TestClient(create_app(container)) as client:
+        answer = client.post("/verifications", json={"auth_id": "a", "recipient": number})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "destination_not_allowed"
+    assert container.storage.list_outbox(last=10) == []

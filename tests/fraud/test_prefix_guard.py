@@ -180,3 +180,17 @@ def test_cli_status_and_unblock(make_container: MakeGuarded, clock: FixedClock) 
     again = cli("unblock", "+491511230")
     assert again.returncode == 3 and "not blocked" in again.stderr
     assert cli("unblock", "49151").returncode == 1
+
+
+@pytest.mark.parametrize(("window", "refused"), [(3600, 8), (60, 0)])
+def test_the_window_decides_which_sends_are_judged_together(
+    guarded: MakeGuarded, clock: FixedClock, window: int, refused: int
+) -> None:
+    """TWOSTEP_FRAUD_WINDOW_SECONDS at another value than its default (never run so before): unused codes
+    50 s apart are pumping within an hour, and never add up within a minute."""
+    container = guarded(fraud_min_sends=4, fraud_window_seconds=window)
+    results = []
+    for i in range(12):
+        results.append(send(container, mobile(i, PUMPED)))
+        clock.advance(50)
+    assert results.count("destination_blocked") == refused

@@ -373,3 +373,22 @@ def test_without_an_idle_lifetime_an_idle_session_refreshes_until_its_absolute_e
     pair = sign_in(client, container)
     clock.advance(6 * 3600)
     assert client.post("/token/refresh", json={"refreshToken": pair["refreshToken"]}).status_code == 200
+
+
+def test_delete_me_needs_a_sign_in_within_the_configured_age(
+    make_container: Callable[..., Container], clock: FixedClock
+) -> None:
+    """TWOSTEP_RECENT_AUTH_MAX_AGE_SECONDS at another value than its default (never run so before): a sign-in
+    older than it gets 403 reauthentication_required at DELETE /me, though its access token is still valid."""
+    container = make_container(recent_auth_max_age_seconds=120)
+    with TestClient(create_app(container)) as client:
+        register(client)
+        pair = sign_in(client, container)
+        clock.advance(121)
+        assert client.get("/me", headers=bearer(pair)).status_code == 200
+        old = client.request("DELETE", "/me", json={"currentPassword": PASSWORD}, headers=bearer(pair))
+        assert old.status_code == 403 and old.json()["code"] == "reauthentication_required"
+        pair = sign_in(client, container)
+        clock.advance(119)
+        fresh = client.request("DELETE", "/me", json={"currentPassword": PASSWORD}, headers=bearer(pair))
+        assert fresh.status_code == 204, fresh.text

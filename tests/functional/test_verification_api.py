@@ -357,3 +357,28 @@ def test_the_verification_app_starts_in_prod_without_an_email_provider(tmp_path:
             f"{server.base_url}/", json={"auth_id": "a-1", "recipient": PHONE[1:]}, timeout=10
         )
     assert answer.status_code == 401 and answer.json()["reason"] == "InvalidApiKey", answer.text
+
+
+def test_the_verification_defaults_come_from_the_settings(
+    make_container: Callable[..., Container], clock: FixedClock
+) -> None:
+    """TWOSTEP_VERIFY_DEFAULT_LENGTH, _DEFAULT_TTL_SECONDS, _MAX_TTL_SECONDS and _DEFAULT_RETRIES at values
+    other than their defaults (until now only ever run at those)."""
+    container = make_container(
+        verify_default_length=8,
+        verify_default_ttl_seconds=60,
+        verify_max_ttl_seconds=90,
+        verify_default_retries=1,
+    )
+    with TestClient(create_app(container)) as client:
+        api = Api(client, "/verifications", container)
+        assert api.create().json()["attempts_left"] == 1
+        assert len(api.code()) == 8
+        flowroute_error(api.check(wrong(api.code())), 401, "InvalidAuthCode", 0)
+        assert api.create("order-2").status_code == 200
+        code = api.code()
+        clock.advance(61)
+        flowroute_error(api.check(code, "order-2"), 410, "ExpiredAuthCode", 0)
+        refused = api.create("order-3", expiration=91)
+        assert refused.status_code == 400 and refused.json()["field"] == "expiration"
+        assert api.create("order-4", expiration=90).status_code == 200

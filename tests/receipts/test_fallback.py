@@ -325,3 +325,32 @@ def test_a_fallback_not_delivered_either_keeps_the_attempts_made(
         assert app.verification.check("fb-down", code_of(messages(app, "sms")[-1])).auth_id == "fb-down"
     finally:
         twilio.stop()
+
+
+@pytest.mark.parametrize("providers", [[], ["whatsapp:console"]])
+def test_fallback_channels_no_provider_carries_stop_the_start(
+    make_container: Callable[..., Container], providers: list[str]
+) -> None:
+    """Before, `TWOSTEP_FALLBACK_CHANNELS=voice` without a voice provider started cleanly, and then every
+    failed text was only recorded: no fallback, no audit, no warning. Now the start stops, naming it."""
+    from pydantic import ValidationError
+
+    from twostep.settings import describe_validation_error
+
+    with pytest.raises(ValidationError) as caught:
+        make_container(storage="sqlite", fallback_channels=["voice"], channel_providers=providers)
+    assert describe_validation_error(caught.value).startswith(
+        "invalid configuration: TWOSTEP_FALLBACK_CHANNELS: no provider carries voice"
+    )
+
+
+def test_fallback_goes_by_the_listed_channel_a_provider_carries(
+    make_container: Callable[..., Container],
+) -> None:
+    """One listed channel carried is enough: the fallback goes by it (the first this deployment carries)."""
+    app = make_container(
+        storage="sqlite", fallback_channels=["voice", "whatsapp"], channel_providers=["whatsapp:console"]
+    )
+    app.verification.create("fb-carried", PHONE)
+    fail_latest(app, "fb-carried")
+    assert len(messages(app, "whatsapp")) == 1 and messages(app, "voice") == []

@@ -157,3 +157,15 @@ def test_an_over_budget_notice_stops_start_up(tmp_path: Path) -> None:
             sms_max_segments=2,
             sms_max_segments_notice=2,
         )
+
+
+@pytest.mark.parametrize("entry", ["pt-BR:1", "sv:2"])
+def test_a_segment_budget_for_a_language_without_texts_stops_start_up(tmp_path: Path, entry: str) -> None:
+    """Budgets are looked up by the bundled texts' languages (`pt`), so `pt-BR:1` or `sv:2` was taken and
+    never applied: a Portuguese text held to one segment could still take two. Now the start stops."""
+    with pytest.raises(ConfigurationError) as caught:
+        build_texts(tmp_path, sms_max_segments=2, sms_max_segments_by_language=entry)
+    language = entry.partition(":")[0].lower()
+    assert caught.value.message.startswith(
+        f"TWOSTEP_SMS_MAX_SEGMENTS_BY_LANGUAGE: no bundled texts for {language}; use one of ar, de, en"
+    )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from twostep.container import housekeeping_policy, revocation_window_seconds
+from tests.conftest import settings_for_tests
+from twostep.container import Container, housekeeping_policy, revocation_window_seconds
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import ConfigurationError
 from twostep.email import refuse_console_email_in_prod
@@ -429,3 +431,22 @@ def test_reset_budgets_left_unset_fit_the_caps_a_deployment_set_before() -> None
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
     assert (defaults.reset_code_failures_per_client_day, defaults.reset_requests_per_day) == (5, 3)
     assert defaults.reset_requests_per_client_day == 2
+
+
+def test_an_empty_code_hmac_key_is_unset(
+    make_container: Callable[..., Container], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`TWOSTEP_OTP_HMAC_KEY=` (an empty compose variable) was taken as a key of no bytes: every code, audit
+    fingerprint and pseudonym was then an HMAC anyone could recompute, so a copy of the database gave away
+    codes in flight. Empty now means unset: the key set's key, as on a start without the variable."""
+    own = make_container(storage="sqlite").keys.otp_hmac_key
+    monkeypatch.setenv("TWOSTEP_OTP_HMAC_KEY", "")
+    assert settings_for_tests(Path("unused")).otp_hmac_key is None
+    assert make_container(storage="sqlite").keys.otp_hmac_key == own != b""
+
+
+@pytest.mark.parametrize("audience", ["", "  "])
+def test_an_empty_audience_stops_the_start(audience: str) -> None:
+    """`TWOSTEP_AUDIENCE=` was taken: the server started and signed in, then refused every access token it
+    had issued (401 on every protected route), as a token's `aud` is never empty to the verifier."""
+    assert _error(audience=audience).startswith("TWOSTEP_AUDIENCE: ")

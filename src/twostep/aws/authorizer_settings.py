@@ -115,10 +115,13 @@ class AuthorizerSettings(NamedTuple):
             raise ConfigurationError("TWOSTEP_JWT_HS256_SECRET must be at least 32 bytes")
         leeway = _int(env, "JWT_LEEWAY_SECONDS", base.jwt_leeway_seconds, 0, 300)
         ttl = _int(env, "ACCESS_TOKEN_TTL_SECONDS", base.access_token_ttl_seconds, 60, 3600)
+        audience = env.get("TWOSTEP_AUDIENCE", base.audience)
+        if not audience.strip():  # as the API's settings: no token would ever match it
+            raise ConfigurationError("TWOSTEP_AUDIENCE: name the API the tokens are for, like twostep-api")
         return cls(
             jwt_algorithm=_choice(env, "JWT_ALGORITHM", base.jwt_algorithm, ALGORITHMS),
             issuer=env.get("TWOSTEP_ISSUER", base.issuer),
-            audience=env.get("TWOSTEP_AUDIENCE", base.audience),
+            audience=audience,
             jwt_leeway_seconds=leeway,
             access_token_ttl_seconds=ttl,
             secret_arn=env.get("TWOSTEP_SECRET_ARN") or None,
