@@ -182,7 +182,9 @@ class PostgresConnections:
             # open and replaces a broken connection, as `pool.connection()` would.
             conn = self._live_connection()
         except psycopg.Error as exc:  # PoolTimeout: no connection in time (server gone, pool full)
-            raise StorageUnavailable() from exc
+            # When the pool's last try to connect failed, that is why (libpq's words: a refused password,
+            # an untrusted certificate, a pg_hba.conf refusal), not the wait: it was the PoolTimeout alone.
+            raise StorageUnavailable() from (self._pool.last_failure or exc)
         try:
             yield conn
         except psycopg.errors.UniqueViolation:
@@ -265,7 +267,10 @@ class PostgresConnections:
             return self._migrate()
         except StorageUnavailable as exc:
             cause = exc.__cause__ or exc
-            raise StorageUnavailable(f"Cannot use the PostgreSQL database {self._where}: {cause}") from cause
+            # libpq's first line (a second one repeats it for another try, or gives advice); it names host,
+            # port and user, never the password.
+            said = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+            raise StorageUnavailable(f"Cannot use the PostgreSQL database {self._where}: {said}") from cause
 
     def _migrate(self) -> list[int]:
         with self._unbounded_transaction() as conn:
