@@ -25,17 +25,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.live import ServerProcess, run_cli, server_env
+from tests.live import ServerProcess, free_port, run_cli, server_env
 from tests.postgres_server import PostgresServer, postgres_bin
 from twostep.api.causes import describe_cause
 from twostep.domain.errors import StorageUnavailable
 from twostep.storage.postgres import PostgresStorage
+from twostep.storage.postgres_connection import describe
 
 PASSWORD = "p@ss:w/rd%#1"  # every character a URL must %-encode
 ENCODED = "p%40ss%3Aw%2Frd%25%231"
 MD5_PASSWORD = "md5-role-password"
 HBA = """\
 local all postgres trust
+local all md5_role md5
 hostssl all tls_only 127.0.0.1/32 scram-sha-256
 host all md5_role 127.0.0.1/32 md5
 host all postgres 127.0.0.1/32 trust
@@ -137,7 +139,12 @@ def test_tls_and_password_roles_serve_the_storage(tls_server: PostgresServer) ->
     for url, tls in [
         (tls_url(tls_server, "127.0.0.1", sslmode="require"), True),
         (tls_url(tls_server, "127.0.0.1", sslmode="verify-ca", sslrootcert=f"{root}/ca.pem"), True),
-        (tls_url(tls_server, sslmode="verify-full", sslrootcert=f"{root}/ca.pem"), True),
+        (
+            tls_url(
+                tls_server, sslmode="verify-full", sslrootcert=f"{root}/ca.pem", channel_binding="require"
+            ),
+            True,
+        ),
         (f"postgres://md5_role:{MD5_PASSWORD}@127.0.0.1:{tls_server.port}/md5_role?sslmode=disable", False),
     ]:
         storage = PostgresStorage(url, pool_size=1, timeout_seconds=5)
@@ -249,3 +256,56 @@ def test_a_pool_all_busy_is_named_so_not_a_refusal(tls_server: PostgresServer) -
     finally:
         storage.close()
     assert describe_cause(waited.value).startswith("no database connection in time")
+
+
+def test_several_hosts_are_named_each_with_its_port(tls_server: PostgresServer) -> None:
+    """`host1:port1,host2:port2` with `target_session_attrs=read-write` (a failover pair): libpq tries
+    them in turn. Before, errors and log lines named it `127.0.0.1,127.0.0.1:1,PORT/tls_only`."""
+    port = tls_server.port
+    url = (
+        f"postgresql://tls_only:{ENCODED}@127.0.0.1:{free_port()},127.0.0.1:{port}/tls_only"
+        "?target_session_attrs=read-write&sslmode=require&application_name=twostep-eu1"
+    )
+    dead = url.split("@", 1)[1].split(",", maxsplit=1)[0]
+    assert describe(url) == f"{dead},127.0.0.1:{port}/tls_only"
+    assert describe(url.replace(f":{port}/", "/")) == f"{dead},127.0.0.1:5432/tls_only"  # libpq's default
+    storage = PostgresStorage(url, pool_size=1, timeout_seconds=5)
+    try:
+        named = "SELECT current_setting('application_name') AS name, inet_server_port() AS port"
+        assert storage._one(named) == {"name": "twostep-eu1", "port": port}
+    finally:
+        storage.close()
+
+
+def test_what_the_url_leaves_out_is_named_as_libpq_fills_it(
+    tls_server: PostgresServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A URL without host, port or password: libpq takes them from PGHOST, PGPORT and PGPASSWORD (or
+    .pgpass), as docs/postgresql.md says; errors named `localhost:5432` instead of where it connects."""
+    monkeypatch.setenv("PGHOST", str(tls_server.root))  # the server's Unix socket
+    monkeypatch.setenv("PGPORT", str(tls_server.port))
+    monkeypatch.setenv("PGPASSWORD", MD5_PASSWORD)
+    url = "postgresql://md5_role@/md5_role"
+    assert describe(url) == f"{tls_server.root}:{tls_server.port}/md5_role"
+    storage = PostgresStorage(url, pool_size=1, timeout_seconds=5)
+    try:
+        assert storage._one("SELECT inet_server_port() IS NULL AS over_socket") == {"over_socket": True}
+    finally:
+        storage.close()
+    by_address = "postgresql://md5_role@/md5_role?hostaddr=127.0.0.1"  # libpq skips PGHOST's socket
+    assert describe(by_address) == f"127.0.0.1:{tls_server.port}/md5_role"
+    storage = PostgresStorage(by_address, pool_size=1, timeout_seconds=5)
+    try:
+        assert storage._one("SELECT inet_server_port() AS port") == {"port": tls_server.port}
+    finally:
+        storage.close()
+    monkeypatch.delenv("PGPASSWORD")
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"127.0.0.1:{tls_server.port}:md5_role:md5_role:{MD5_PASSWORD}\n")
+    passfile.chmod(0o600)  # libpq ignores a password file others can read
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    storage = PostgresStorage("postgresql://md5_role@127.0.0.1/md5_role", pool_size=1, timeout_seconds=5)
+    try:
+        assert storage.ping() is None
+    finally:
+        storage.close()

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
@@ -45,12 +46,31 @@ REPLY_GRACE_SECONDS = 2.0
 
 
 def describe(url: str) -> str:
-    """host:port/dbname of a connection URL, without the user's password."""
+    """host:port/dbname of a connection URL, without the user's password; `h1:p1,h2:p2/dbname` for
+    several hosts (libpq tries them in turn). What the URL leaves out is named as libpq fills it in: from
+    PGHOST, PGPORT, PGDATABASE (and the user's name), else its defaults (the local socket, 5432)."""
     try:
         parts = conninfo_to_dict(url)
     except psycopg.Error:
         return "(an unreadable URL)"
-    return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+    if parts.get("hostaddr") and not parts.get("host"):
+        parts["host"] = parts["hostaddr"]  # an address alone: libpq connects there, whatever PGHOST says
+    fallback = {
+        option.keyword.decode(): (option.val or option.compiled or b"").decode()
+        for option in pq.Conninfo.get_defaults()
+    }
+
+    def given(name: str, default: str) -> list[str]:
+        """Each host's value (an empty one in a list: the default)."""
+        value = fallback.get(name) or default
+        return [part or value for part in str(parts.get(name) or value).split(",")]
+
+    hosts = given("host", "local socket")
+    ports = given("port", "5432")
+    if len(ports) == 1:
+        ports *= len(hosts)
+    where = ",".join(f"{host}:{port}" for host, port in zip(hosts, ports, strict=False))
+    return f"{where}/{given('dbname', given('user', '')[0])[0]}"
 
 
 _UNREADABLE_URL = (
