@@ -104,10 +104,19 @@ def _check_readable(url: str) -> None:
     rest as the host, which psycopg_pool's "failed to resolve host" warnings and the failure line then
     showed on every try."""
     try:
-        host = str(conninfo_to_dict(url).get("host", ""))
+        parts = conninfo_to_dict(url)
     except psycopg.Error:
         raise ConfigurationError(_UNREADABLE_URL) from None
-    if "@" in host:
+    if "@" in str(parts.get("host", "")):
+        raise ConfigurationError(_UNREADABLE_URL)
+    # A bare `/` (base64's, `openssl rand -base64`) ends the part before the host: libpq read
+    # `user:Zq/8+w=@db/twostep` as host `user`, port `Zq` and a database `8+w=@db/twostep`, and the
+    # errors and log lines naming host, port and database showed the password. An `@` after the first `/`
+    # and a port that is no number are both such a split.
+    authority_end = url.find("/", url.find("://") + 3)
+    path = url[authority_end:].split("?", 1)[0] if authority_end >= 0 else ""
+    ports = str(parts.get("port", "")).split(",")
+    if "@" in path or not all(port.isdigit() for port in ports if port):
         raise ConfigurationError(_UNREADABLE_URL)
 
 
