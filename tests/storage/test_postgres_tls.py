@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -40,6 +42,7 @@ local all postgres trust
 local all md5_role md5
 hostssl all tls_only 127.0.0.1/32 scram-sha-256
 host all md5_role 127.0.0.1/32 md5
+host all twostep 127.0.0.1/32 scram-sha-256
 host all postgres 127.0.0.1/32 trust
 """
 SECRETS = (PASSWORD, ENCODED, MD5_PASSWORD, "wrong-password")
@@ -309,3 +312,32 @@ def test_what_the_url_leaves_out_is_named_as_libpq_fills_it(
         assert storage.ping() is None
     finally:
         storage.close()
+
+
+def test_compose_s_database_settings_take_a_base64_password(
+    tls_server: PostgresServer, tmp_path: Path
+) -> None:
+    """compose.yaml put POSTGRES_PASSWORD into the URL as it was: one from `openssl rand -base64` (a `/`)
+    was read as host, port and database, and the start's last line showed it; a `%` stopped the start."""
+    password = "Zq/8+wK3@a:b%c#d=="
+    with psycopg.connect(tls_server.url(), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE twostep LOGIN PASSWORD '{password}'")
+        conn.execute("ALTER DATABASE twostep OWNER TO twostep")
+    with psycopg.connect(tls_server.url("twostep"), autocommit=True) as conn:
+        conn.execute("ALTER SCHEMA public OWNER TO twostep")
+    compose = yaml.safe_load((Path(__file__).parents[2] / "compose.yaml").read_text())
+    given = {
+        name: re.sub(r"\$\{POSTGRES_PASSWORD[^}]*\}", lambda _: password, str(value))
+        for name, value in compose["services"]["twostep"]["environment"].items()
+        if name.startswith("PG") or name in ("TWOSTEP_STORAGE", "TWOSTEP_DATABASE_URL")
+    }
+    assert "@postgres:5432/" in given["TWOSTEP_DATABASE_URL"]
+    given["TWOSTEP_DATABASE_URL"] = given["TWOSTEP_DATABASE_URL"].replace(
+        "@postgres:5432/", f"@127.0.0.1:{tls_server.port}/"
+    )
+    done = run_cli(
+        server_env(tmp_path) | given | {"TWOSTEP_DATABASE_TIMEOUT_SECONDS": "2"}, "storage", "migrate"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "applied schema version(s)" in done.stdout
+    assert not any(part in done.stdout + done.stderr for part in ("Zq", "8+wK3", "b%c"))
