@@ -144,7 +144,8 @@ def test_compose_runs_twostep_on_postgres() -> None:
     assert app["environment"]["TWOSTEP_STORAGE"] == "postgres"
     # prod refuses to start without the master key that seals the keys kept in the database
     assert app["environment"]["TWOSTEP_MASTER_KEY"].startswith("${TWOSTEP_MASTER_KEY:?")
-    assert app["environment"]["TWOSTEP_DATABASE_URL"].startswith("postgresql://twostep:")
+    assert app["environment"]["TWOSTEP_DATABASE_URL"].startswith("postgresql://twostep@")
+    assert app["environment"]["PGPASSWORD"] == "${POSTGRES_PASSWORD}"  # any characters, none %-encoded
     assert "@postgres:5432/" in app["environment"]["TWOSTEP_DATABASE_URL"]
     assert app["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])

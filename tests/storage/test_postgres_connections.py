@@ -102,7 +102,14 @@ def test_a_server_on_the_same_host_is_reached_over_its_unix_socket(postgres_serv
 
 
 @pytest.mark.parametrize(
-    "url", ["postgresql://postgres:S3cr3tPw@[::1/twostep", "postgresql://postgres:S3cr3tPw@h/db?nosuch=1"]
+    "url",
+    [
+        "postgresql://postgres:S3cr3tPw@[::1/twostep",
+        "postgresql://postgres:S3cr3tPw@h/db?nosuch=1",
+        # A bare `/` (a base64 password): host `postgres`, port `S3cr3tPw`, database `x9@h/db` before.
+        "postgresql://postgres:S3cr3tPw/x9@h:5432/db",
+        "postgresql://postgres:2024/S3cr3tPw@h/db",  # the part before the `/` a number: a valid port
+    ],
 )
 def test_a_url_libpq_cannot_read_stops_the_start_without_its_password(
     url: str, caplog: pytest.LogCaptureFixture

@@ -47,6 +47,34 @@ _POSTGRES = {
     "28P01": "password authentication failed",
     "3D000": "no such database",
 }
+# A connection that failed to open carries no SQLSTATE (psycopg keeps none for it), only libpq's message,
+# which names hosts, users and files: what it says is read from fixed phrases, most specific first, and
+# never copied. Before, each was "no database connection in time (server unreachable...)", the server
+# up and refusing.
+_POSTGRES_CONNECT = (
+    ("password authentication failed", "password authentication failed"),
+    ("no password supplied", "no password given (none in the URL, PGPASSWORD or .pgpass)"),
+    (
+        "no pg_hba.conf entry",
+        "refused by the server's pg_hba.conf (no line for this user, database, address or encryption)",
+    ),
+    (
+        "certificate verify failed",
+        "TLS: the server's certificate is not signed by a trusted CA (sslrootcert)",
+    ),
+    ("does not match host name", "TLS: the server's certificate does not name the host connected to"),
+    ("root certificate file", "TLS: the sslrootcert file is missing or unreadable"),
+    ("server does not support SSL", "TLS: the server does not offer it (sslmode asks for it)"),
+    ("SSL", "TLS: the handshake failed"),
+    ("does not exist", "no such database or role"),
+    ("Connection refused", "connection refused"),
+    ("timeout expired", "timed out connecting"),
+    ("could not translate host name", "host name not found"),
+    ("failed to resolve host", "host name not found"),
+)
+# How psycopg begins the message of a connection that failed to open (a statement on one that broke
+# says otherwise: "consuming input failed", "server closed the connection unexpectedly").
+_CONNECT_FAILED = ("connection failed", "connection is bad", "failed to resolve host")
 # psycopg's errors that carry no SQLSTATE (nothing came from the server), by class name: the pool's
 # "no connection in time", and a connection that broke or never opened.
 _POSTGRES_CLIENT = {
@@ -79,6 +107,11 @@ def _postgres(error: BaseException) -> str | None:
     if isinstance(sqlstate, str) and sqlstate:
         return f"{_POSTGRES.get(sqlstate, 'database error')} (SQLSTATE {sqlstate})"
     if sqlstate is None and hasattr(error, "pgconn"):  # psycopg's, duck-typed: the API needs no driver
+        said = str(error)
+        if said.startswith(_CONNECT_FAILED):
+            return next((text for phrase, text in _POSTGRES_CONNECT if phrase in said), None) or (
+                "database connection refused"
+            )
         return _POSTGRES_CLIENT.get(type(error).__name__)
     return None
 

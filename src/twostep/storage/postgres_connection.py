@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
@@ -45,12 +46,31 @@ REPLY_GRACE_SECONDS = 2.0
 
 
 def describe(url: str) -> str:
-    """host:port/dbname of a connection URL, without the user's password."""
+    """host:port/dbname of a connection URL, without the user's password; `h1:p1,h2:p2/dbname` for
+    several hosts (libpq tries them in turn). What the URL leaves out is named as libpq fills it in: from
+    PGHOST, PGPORT, PGDATABASE (and the user's name), else its defaults (the local socket, 5432)."""
     try:
         parts = conninfo_to_dict(url)
     except psycopg.Error:
         return "(an unreadable URL)"
-    return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+    if parts.get("hostaddr") and not parts.get("host"):
+        parts["host"] = parts["hostaddr"]  # an address alone: libpq connects there, whatever PGHOST says
+    fallback = {
+        option.keyword.decode(): (option.val or option.compiled or b"").decode()
+        for option in pq.Conninfo.get_defaults()
+    }
+
+    def given(name: str, default: str) -> list[str]:
+        """Each host's value (an empty one in a list: the default)."""
+        value = fallback.get(name) or default
+        return [part or value for part in str(parts.get(name) or value).split(",")]
+
+    hosts = given("host", "local socket")
+    ports = given("port", "5432")
+    if len(ports) == 1:
+        ports *= len(hosts)
+    where = ",".join(f"{host}:{port}" for host, port in zip(hosts, ports, strict=False))
+    return f"{where}/{given('dbname', given('user', '')[0])[0]}"
 
 
 _UNREADABLE_URL = (
@@ -84,10 +104,19 @@ def _check_readable(url: str) -> None:
     rest as the host, which psycopg_pool's "failed to resolve host" warnings and the failure line then
     showed on every try."""
     try:
-        host = str(conninfo_to_dict(url).get("host", ""))
+        parts = conninfo_to_dict(url)
     except psycopg.Error:
         raise ConfigurationError(_UNREADABLE_URL) from None
-    if "@" in host:
+    if "@" in str(parts.get("host", "")):
+        raise ConfigurationError(_UNREADABLE_URL)
+    # A bare `/` (base64's, `openssl rand -base64`) ends the part before the host: libpq read
+    # `user:Zq/8+w=@db/twostep` as host `user`, port `Zq` and a database `8+w=@db/twostep`, and the
+    # errors and log lines naming host, port and database showed the password. An `@` after the first `/`
+    # and a port that is no number are both such a split.
+    authority_end = url.find("/", url.find("://") + 3)
+    path = url[authority_end:].split("?", 1)[0] if authority_end >= 0 else ""
+    ports = str(parts.get("port", "")).split(",")
+    if "@" in path or not all(port.isdigit() for port in ports if port):
         raise ConfigurationError(_UNREADABLE_URL)
 
 
@@ -182,7 +211,9 @@ class PostgresConnections:
             # open and replaces a broken connection, as `pool.connection()` would.
             conn = self._live_connection()
         except psycopg.Error as exc:  # PoolTimeout: no connection in time (server gone, pool full)
-            raise StorageUnavailable() from exc
+            # When the pool's last try to connect failed, that is why (libpq's words: a refused password,
+            # an untrusted certificate, a pg_hba.conf refusal), not the wait: it was the PoolTimeout alone.
+            raise StorageUnavailable() from (self._pool.last_failure or exc)
         try:
             yield conn
         except psycopg.errors.UniqueViolation:
@@ -265,7 +296,10 @@ class PostgresConnections:
             return self._migrate()
         except StorageUnavailable as exc:
             cause = exc.__cause__ or exc
-            raise StorageUnavailable(f"Cannot use the PostgreSQL database {self._where}: {cause}") from cause
+            # libpq's first line (a second one repeats it for another try, or gives advice); it names host,
+            # port and user, never the password.
+            said = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+            raise StorageUnavailable(f"Cannot use the PostgreSQL database {self._where}: {said}") from cause
 
     def _migrate(self) -> list[int]:
         with self._unbounded_transaction() as conn:
