@@ -101,6 +101,22 @@ def test_a_server_on_the_same_host_is_reached_over_its_unix_socket(postgres_serv
         postgres_server.drop_database(url)
 
 
+def test_key_value_settings_with_an_at_sign_after_a_slash_connect(postgres_server: PostgresServer) -> None:
+    """libpq's `key=value` form has no URL parts: a socket directory's `/` before a password with an `@`
+    is no password split at a bare `/` (the check for that reads URLs only)."""
+    url = postgres_server.create_database()
+    name = url.rsplit("/", 1)[1]
+    settings = (
+        f"host={postgres_server.root} port={postgres_server.port} dbname={name} user=postgres password=a@b"
+    )
+    pool = PostgresConnections(settings, pool_size=1, timeout_seconds=10)
+    try:
+        assert pool._one("SELECT 1 AS one") == {"one": 1}
+    finally:
+        pool.close()
+        postgres_server.drop_database(url)
+
+
 @pytest.mark.parametrize(
     "url",
     [

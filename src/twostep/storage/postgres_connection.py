@@ -113,7 +113,9 @@ def _check_readable(url: str) -> None:
     # `user:Zq/8+w=@db/twostep` as host `user`, port `Zq` and a database `8+w=@db/twostep`, and the
     # errors and log lines naming host, port and database showed the password. An `@` after the first `/`
     # and a port that is no number are both such a split.
-    authority_end = url.find("/", url.find("://") + 3)
+    # Only a URL has such parts: in `key=value` form (`host=/run/postgresql password=a@b`) a `/` ends nothing.
+    scheme_end = url.find("://")
+    authority_end = url.find("/", scheme_end + 3) if scheme_end >= 0 else -1
     path = url[authority_end:].split("?", 1)[0] if authority_end >= 0 else ""
     ports = str(parts.get("port", "")).split(",")
     if "@" in path or not all(port.isdigit() for port in ports if port):
