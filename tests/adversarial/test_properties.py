@@ -1,4 +1,5 @@
-"""Property tests for the domain: codes, submitted codes, phone numbers, email addresses, access tokens."""
+"""Property tests for the domain: codes, submitted codes, phone numbers, email addresses, access tokens, and
+the names a User-Agent is reduced to."""
 
 from __future__ import annotations
 
@@ -18,8 +19,12 @@ from twostep.domain.clock import FixedClock
 from twostep.domain.errors import InvalidInput, InvalidToken
 from twostep.domain.identity import normalise_email, parse_phone
 from twostep.domain.keys import Algorithm, SigningKey, generate_signing_key
+from twostep.domain.models import RequestContext
 from twostep.domain.otp import generate_code, normalise_submitted_code
+from twostep.domain.texts import EmailKind
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
+from twostep.services.client_description import client_label, describe_client, name_client
+from twostep.services.notice_origin import NoticeOrigin, origin_block
 
 # Chi-square critical value for 9 degrees of freedom at p = 1e-6 (27.88 is p = 0.001). The stricter
 # level keeps a correct generator from failing one run in a thousand, and still catches a missing or
@@ -249,5 +254,77 @@ def test_any_one_character_change_is_refused_or_changes_nothing(algorithm: Algor
         except InvalidToken:
             return
         assert _segments(mutated) == _segments(token)
+
+    check()
+
+
+BROWSER_NAMES = {"Edge", "Opera", "Firefox", "Chrome", "Chromium", "Safari"}
+SYSTEM_NAMES = {"Android", "iOS", "iPadOS", "Windows", "macOS", "ChromeOS", "Linux"}
+TOOL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,30}$")
+ORIGIN_LABELS: dict[EmailKind, str] = {
+    "origin_time": "Time:",
+    "origin_device": "Device:",
+    "origin_network": "Network:",
+    "origin_unknown": "unknown",
+    "origin_administrator": "By an administrator.",
+}
+# Pieces of real agents, mixed with anything: the parser's markers must be met, not only missed.
+agent_pieces = st.sampled_from(
+    [
+        "Mozilla/5.0",
+        "(X11; Linux x86_64)",
+        "Edg/126.0",
+        "OPR/1",
+        "Firefox/128.0",
+        "Chrome/126.0.0.0",
+        "Chromium/1",
+        "Safari/537.36",
+        "iPhone",
+        "iPad",
+        "Android 14",
+        "Windows NT 10.0",
+        "Mac OS X",
+        "CrOS",
+        "curl/8.5.0",
+        "python-httpx/0.27",
+        " ",
+        "\t",
+        "/",
+        "1",
+    ]
+)
+agents = st.one_of(
+    st.none(),
+    unicode_text,
+    st.lists(st.one_of(agent_pieces, st.text(max_size=8)), max_size=8).map("".join),
+)
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_a_user_agent_is_only_ever_reduced_to_known_names(budget: str) -> None:
+    """Whatever a client sends as User-Agent, the session and device lists and a notice's email show a
+    browser and a system from the parser's own lists, or a short tool name: never the agent's other text
+    (a line break, a link, a lie about the account), and the notice's end keeps its three lines."""
+
+    @examples(budget, ci=500, long=20_000)
+    @given(agents, st.sampled_from([None, "203.0.113.7", "2001:db8:1:2::7", "fe80::1%eth0"]))
+    def check(agent: str | None, ip: str | None) -> None:
+        names = name_client(agent)
+        assert names.browser in BROWSER_NAMES | {None}
+        assert names.system in SYSTEM_NAMES | {None}
+        if names.tool is not None:
+            assert names.browser is None and names.system is None
+            assert TOOL_NAME.match(names.tool), names.tool
+        label = client_label(agent)
+        if label is not None:
+            assert re.fullmatch(r"[A-Za-z0-9._ -]{1,60}", label), label
+        described = describe_client(agent)
+        if agent is None or not agent.strip():
+            assert described is None
+        else:
+            assert described == (label or "Unknown client")
+        origin = NoticeOrigin.of(RequestContext(ip=ip, user_agent=agent), NOW)
+        lines = origin_block(origin, ORIGIN_LABELS).split("\n")
+        assert [line.split(" ", 1)[0] for line in lines] == ["Time:", "Device:", "Network:"], lines
 
     check()
