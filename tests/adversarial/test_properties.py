@@ -1,16 +1,19 @@
 """Property tests for the domain: codes, submitted codes, phone numbers, email addresses, access tokens, and
-the names a User-Agent is reduced to."""
+password spellings, and the names a User-Agent is reduced to."""
 
 from __future__ import annotations
 
 import base64
 import re
+import unicodedata
 from collections import Counter
 from datetime import UTC, datetime
 from functools import cache
 
 import phonenumbers
 import pytest
+from argon2 import PasswordHasher as Argon2Hasher
+from argon2 import Type
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -21,6 +24,8 @@ from twostep.domain.identity import normalise_email, parse_phone
 from twostep.domain.keys import Algorithm, SigningKey, generate_signing_key
 from twostep.domain.models import RequestContext
 from twostep.domain.otp import generate_code, normalise_submitted_code
+from twostep.domain.password_spelling import NFKC_MARK, Verified
+from twostep.domain.passwords import PasswordHasher
 from twostep.domain.texts import EmailKind
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
 from twostep.services.client_description import client_label, describe_client, name_client
@@ -326,5 +331,50 @@ def test_a_user_agent_is_only_ever_reduced_to_known_names(budget: str) -> None:
         origin = NoticeOrigin.of(RequestContext(ip=ip, user_agent=agent), NOW)
         lines = origin_block(origin, ORIGIN_LABELS).split("\n")
         assert [line.split(" ", 1)[0] for line in lines] == ["Time:", "Device:", "Network:"], lines
+
+    check()
+
+
+# Cheap Argon2id parameters (the property is about spellings, not cost); the earlier hashes, made before
+# the NFKC mark, were argon2-cffi's own strings of the NFC spelling.
+cheap_hasher = cache(lambda: PasswordHasher(memory_kib=64, time_cost=1))
+earlier_hasher = cache(lambda: Argon2Hasher(time_cost=1, memory_cost=64, parallelism=1, type=Type.ID))
+# Compatibility characters (full-width letters, ligatures, superscripts, the square \u3300) and combining
+# accents among plain letters: where NFC, NFD and NFKC spell a password differently.
+password_text = st.text(
+    st.one_of(
+        st.sampled_from("aZ9 \uff41\uff3a\ufb01\u00b2\u2460\u3300\u0301\u0308\u00e9\u1e9b\u212b\u0130"),
+        st.characters(codec="utf-8"),
+    ),
+    min_size=1,
+    max_size=24,
+)
+FORMS = ("NFC", "NFD", "NFKC", "NFKD")
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_a_password_matches_in_every_spelling_and_nothing_else_does(budget: str) -> None:
+    """A hash stored now (marked NFKC) takes the password however it is typed (NFC, NFD, NFKC, NFKD) and
+    refuses another; a hash made before the mark, of the NFC spelling, takes it too, and the hash stored in
+    its place is marked and takes every spelling, as one check."""
+    hasher = cheap_hasher()
+
+    @examples(budget, ci=60, long=5_000)
+    @given(password_text, password_text, st.sampled_from(FORMS))
+    def check(password: str, other: str, form: str) -> None:
+        typed = unicodedata.normalize(form, password)
+        assume(unicodedata.normalize("NFKC", other) != unicodedata.normalize("NFKC", password))
+        assume(unicodedata.normalize("NFC", other) != unicodedata.normalize("NFC", password))
+        stored = hasher.hash(password)
+        assert stored.startswith(NFKC_MARK + "$argon2id$")
+        assert hasher.check(stored, typed) is Verified.YES
+        assert hasher.check(stored, other) is Verified.NO
+        earlier = earlier_hasher().hash(unicodedata.normalize("NFC", password))
+        found = hasher.check(earlier, password)
+        assert found in (Verified.UNMARKED, Verified.EARLIER_SPELLING), found
+        assert hasher.check(earlier, other) is Verified.NO
+        replaced = hasher.replacement(earlier, password, found)
+        assert replaced.startswith(NFKC_MARK)
+        assert hasher.check(replaced, typed) is Verified.YES
 
     check()
