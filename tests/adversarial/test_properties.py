@@ -1,5 +1,5 @@
 """Property tests for the domain: codes, submitted codes, phone numbers, email addresses, access tokens, and
-password spellings, and the names a User-Agent is reduced to."""
+password spellings, language tags, and the names a User-Agent is reduced to."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from twostep.domain.clock import FixedClock
 from twostep.domain.errors import InvalidInput, InvalidToken
 from twostep.domain.identity import normalise_email, parse_phone
 from twostep.domain.keys import Algorithm, SigningKey, generate_signing_key
+from twostep.domain.locales import LOCALE_TAG, accepted_languages, normalise_locale
 from twostep.domain.models import RequestContext
 from twostep.domain.otp import generate_code, normalise_submitted_code
 from twostep.domain.password_spelling import NFKC_MARK, Verified
@@ -376,5 +377,45 @@ def test_a_password_matches_in_every_spelling_and_nothing_else_does(budget: str)
         replaced = hasher.replacement(earlier, password, found)
         assert replaced.startswith(NFKC_MARK)
         assert hasher.check(replaced, typed) is Verified.YES
+
+    check()
+
+
+tag_like = st.from_regex(r"\A[A-Za-z0-9_ -]{0,20}\Z")
+language_header = st.lists(
+    st.tuples(
+        st.one_of(tag_like, st.sampled_from(["de", "pt_br", "ZH-hant-tw", "*", "x"]), unicode_text),
+        st.sampled_from(
+            ["", ";q=0", ";q=0.5", ";q=1", ";q=nan", ";q=inf", ";q=-1", ";q=1e-400", ";Q=0.9", ";q="]
+        ),
+    ).map("".join),
+    max_size=20,
+).map(",".join)
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_a_language_tag_is_canonical_or_refused_and_a_header_never_fails(budget: str) -> None:
+    """A body's `locale` is a canonical tag (the same again when sent back) or InvalidInput naming it; any
+    Accept-Language header gives at most 16 canonical tags and never an error."""
+
+    @examples(budget, ci=500, long=20_000)
+    @given(st.one_of(unicode_text, tag_like), language_header)
+    def check(raw: str, header: str) -> None:
+        try:
+            tag = normalise_locale(raw)
+        except InvalidInput as refused:
+            assert refused.field == "locale"
+        else:
+            assert LOCALE_TAG.fullmatch(tag) and "_" not in tag and normalise_locale(tag) == tag, tag
+            language, *subtags = tag.split("-")
+            assert language == language.lower(), tag
+            assert all(
+                part == (part.upper() if len(part) == 2 else part.title())
+                for part in subtags
+                if len(part) in (2, 4)
+            ), tag
+        tags = accepted_languages(header)
+        assert len(tags) <= 16
+        assert all(normalise_locale(each) == each for each in tags), tags
 
     check()
