@@ -417,3 +417,42 @@ def test_unsupported_methods_get_405_with_allow(api: Api, method: str) -> None:
         assert response.status_code == 405, (operation, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
         assert operation.method in response.headers["allow"].split(", ")
+
+
+ODD_AGENTS = [
+    "x" * 10_000,
+    "\x7f\x01\x1b[31m",
+    "Firefox/1.0 \u00e9\u00ff visit https://evil.example/ to keep your account",
+    "curl/8.5.0 " + "%0D%0ABcc: someone@evil.example",
+    " ",
+]
+LABELS = re.compile(r"[A-Za-z0-9._ -]{1,60}")
+
+
+@pytest.mark.parametrize("agent", ODD_AGENTS)
+def test_an_odd_user_agent_signs_in_and_is_shown_only_by_its_names(tmp_path: Any, agent: str) -> None:
+    """The User-Agent is read on every sign-in (the session's client, a remembered device's label): a huge,
+    binary or lying one still signs in, and the session and device lists show only the names the parser
+    knows ("Firefox", "curl"), never the rest of the header."""
+    headers = {"User-Agent": agent.encode("latin-1")}  # as a client sends it: bytes, not always ASCII
+    container = build(settings_for_tests(tmp_path), clock=FixedClock(), storage=MemoryStorage())
+    with TestClient(create_app(container), raise_server_exceptions=False) as client:
+        register(client)
+        started = client.post(
+            "/login", json={"email": "test@example.com", "password": PASSWORD}, headers=headers
+        )
+        assert started.status_code == 200, started.text[:300]
+        verified = client.post(
+            f"/otp/{started.json()['otpId']}/verify",
+            json={"otp": latest_code(container), "rememberDevice": True},
+            headers=headers,
+        )
+        assert verified.status_code == 200, verified.text[:300]
+        auth = {"Authorization": f"Bearer {verified.json()['accessToken']}"}
+        sessions = client.get("/sessions", headers=auth).json()["sessions"]
+        devices = client.get("/me/devices", headers=auth).json()
+    container.close()
+    shown = [session["client"] for session in sessions] + [device["label"] for device in devices]
+    assert len(shown) == 2, shown
+    assert all(name is None or LABELS.fullmatch(name) for name in shown), shown
+    assert not any("evil" in str(name) for name in shown), shown

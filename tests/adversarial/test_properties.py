@@ -1,15 +1,19 @@
-"""Property tests for the domain: codes, submitted codes, phone numbers, email addresses, access tokens."""
+"""Property tests for the domain: codes, submitted codes, phone numbers, email addresses, access tokens, and
+password spellings, language tags, and the names a User-Agent is reduced to."""
 
 from __future__ import annotations
 
 import base64
 import re
+import unicodedata
 from collections import Counter
 from datetime import UTC, datetime
 from functools import cache
 
 import phonenumbers
 import pytest
+from argon2 import PasswordHasher as Argon2Hasher
+from argon2 import Type
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -18,8 +22,15 @@ from twostep.domain.clock import FixedClock
 from twostep.domain.errors import InvalidInput, InvalidToken
 from twostep.domain.identity import normalise_email, parse_phone
 from twostep.domain.keys import Algorithm, SigningKey, generate_signing_key
+from twostep.domain.locales import LOCALE_TAG, accepted_languages, normalise_locale
+from twostep.domain.models import RequestContext
 from twostep.domain.otp import generate_code, normalise_submitted_code
+from twostep.domain.password_spelling import NFKC_MARK, Verified
+from twostep.domain.passwords import PasswordHasher
+from twostep.domain.texts import EmailKind
 from twostep.domain.tokens import TokenIssuer, TokenVerifier
+from twostep.services.client_description import client_label, describe_client, name_client
+from twostep.services.notice_origin import NoticeOrigin, origin_block
 
 # Chi-square critical value for 9 degrees of freedom at p = 1e-6 (27.88 is p = 0.001). The stricter
 # level keeps a correct generator from failing one run in a thousand, and still catches a missing or
@@ -249,5 +260,162 @@ def test_any_one_character_change_is_refused_or_changes_nothing(algorithm: Algor
         except InvalidToken:
             return
         assert _segments(mutated) == _segments(token)
+
+    check()
+
+
+BROWSER_NAMES = {"Edge", "Opera", "Firefox", "Chrome", "Chromium", "Safari"}
+SYSTEM_NAMES = {"Android", "iOS", "iPadOS", "Windows", "macOS", "ChromeOS", "Linux"}
+TOOL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,30}$")
+ORIGIN_LABELS: dict[EmailKind, str] = {
+    "origin_time": "Time:",
+    "origin_device": "Device:",
+    "origin_network": "Network:",
+    "origin_unknown": "unknown",
+    "origin_administrator": "By an administrator.",
+}
+# Pieces of real agents, mixed with anything: the parser's markers must be met, not only missed.
+agent_pieces = st.sampled_from(
+    [
+        "Mozilla/5.0",
+        "(X11; Linux x86_64)",
+        "Edg/126.0",
+        "OPR/1",
+        "Firefox/128.0",
+        "Chrome/126.0.0.0",
+        "Chromium/1",
+        "Safari/537.36",
+        "iPhone",
+        "iPad",
+        "Android 14",
+        "Windows NT 10.0",
+        "Mac OS X",
+        "CrOS",
+        "curl/8.5.0",
+        "python-httpx/0.27",
+        " ",
+        "\t",
+        "/",
+        "1",
+    ]
+)
+agents = st.one_of(
+    st.none(),
+    unicode_text,
+    st.lists(st.one_of(agent_pieces, st.text(max_size=8)), max_size=8).map("".join),
+)
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_a_user_agent_is_only_ever_reduced_to_known_names(budget: str) -> None:
+    """Whatever a client sends as User-Agent, the session and device lists and a notice's email show a
+    browser and a system from the parser's own lists, or a short tool name: never the agent's other text
+    (a line break, a link, a lie about the account), and the notice's end keeps its three lines."""
+
+    @examples(budget, ci=500, long=20_000)
+    @given(agents, st.sampled_from([None, "203.0.113.7", "2001:db8:1:2::7", "fe80::1%eth0"]))
+    def check(agent: str | None, ip: str | None) -> None:
+        names = name_client(agent)
+        assert names.browser in BROWSER_NAMES | {None}
+        assert names.system in SYSTEM_NAMES | {None}
+        if names.tool is not None:
+            assert names.browser is None and names.system is None
+            assert TOOL_NAME.match(names.tool), names.tool
+        label = client_label(agent)
+        if label is not None:
+            assert re.fullmatch(r"[A-Za-z0-9._ -]{1,60}", label), label
+        described = describe_client(agent)
+        if agent is None or not agent.strip():
+            assert described is None
+        else:
+            assert described == (label or "Unknown client")
+        origin = NoticeOrigin.of(RequestContext(ip=ip, user_agent=agent), NOW)
+        lines = origin_block(origin, ORIGIN_LABELS).split("\n")
+        assert [line.split(" ", 1)[0] for line in lines] == ["Time:", "Device:", "Network:"], lines
+
+    check()
+
+
+# Cheap Argon2id parameters (the property is about spellings, not cost); the earlier hashes, made before
+# the NFKC mark, were argon2-cffi's own strings of the NFC spelling.
+cheap_hasher = cache(lambda: PasswordHasher(memory_kib=64, time_cost=1))
+earlier_hasher = cache(lambda: Argon2Hasher(time_cost=1, memory_cost=64, parallelism=1, type=Type.ID))
+# Compatibility characters (full-width letters, ligatures, superscripts, the square \u3300) and combining
+# accents among plain letters: where NFC, NFD and NFKC spell a password differently.
+password_text = st.text(
+    st.one_of(
+        st.sampled_from("aZ9 \uff41\uff3a\ufb01\u00b2\u2460\u3300\u0301\u0308\u00e9\u1e9b\u212b\u0130"),
+        st.characters(codec="utf-8"),
+    ),
+    min_size=1,
+    max_size=24,
+)
+FORMS = ("NFC", "NFD", "NFKC", "NFKD")
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_a_password_matches_in_every_spelling_and_nothing_else_does(budget: str) -> None:
+    """A hash stored now (marked NFKC) takes the password however it is typed (NFC, NFD, NFKC, NFKD) and
+    refuses another; a hash made before the mark, of the NFC spelling, takes it too, and the hash stored in
+    its place is marked and takes every spelling, as one check."""
+    hasher = cheap_hasher()
+
+    @examples(budget, ci=60, long=5_000)
+    @given(password_text, password_text, st.sampled_from(FORMS))
+    def check(password: str, other: str, form: str) -> None:
+        typed = unicodedata.normalize(form, password)
+        assume(unicodedata.normalize("NFKC", other) != unicodedata.normalize("NFKC", password))
+        assume(unicodedata.normalize("NFC", other) != unicodedata.normalize("NFC", password))
+        stored = hasher.hash(password)
+        assert stored.startswith(NFKC_MARK + "$argon2id$")
+        assert hasher.check(stored, typed) is Verified.YES
+        assert hasher.check(stored, other) is Verified.NO
+        earlier = earlier_hasher().hash(unicodedata.normalize("NFC", password))
+        found = hasher.check(earlier, password)
+        assert found in (Verified.UNMARKED, Verified.EARLIER_SPELLING), found
+        assert hasher.check(earlier, other) is Verified.NO
+        replaced = hasher.replacement(earlier, password, found)
+        assert replaced.startswith(NFKC_MARK)
+        assert hasher.check(replaced, typed) is Verified.YES
+
+    check()
+
+
+tag_like = st.from_regex(r"\A[A-Za-z0-9_ -]{0,20}\Z")
+language_header = st.lists(
+    st.tuples(
+        st.one_of(tag_like, st.sampled_from(["de", "pt_br", "ZH-hant-tw", "*", "x"]), unicode_text),
+        st.sampled_from(
+            ["", ";q=0", ";q=0.5", ";q=1", ";q=nan", ";q=inf", ";q=-1", ";q=1e-400", ";Q=0.9", ";q="]
+        ),
+    ).map("".join),
+    max_size=20,
+).map(",".join)
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_a_language_tag_is_canonical_or_refused_and_a_header_never_fails(budget: str) -> None:
+    """A body's `locale` is a canonical tag (the same again when sent back) or InvalidInput naming it; any
+    Accept-Language header gives at most 16 canonical tags and never an error."""
+
+    @examples(budget, ci=500, long=20_000)
+    @given(st.one_of(unicode_text, tag_like), language_header)
+    def check(raw: str, header: str) -> None:
+        try:
+            tag = normalise_locale(raw)
+        except InvalidInput as refused:
+            assert refused.field == "locale"
+        else:
+            assert LOCALE_TAG.fullmatch(tag) and "_" not in tag and normalise_locale(tag) == tag, tag
+            language, *subtags = tag.split("-")
+            assert language == language.lower(), tag
+            assert all(
+                part == (part.upper() if len(part) == 2 else part.title())
+                for part in subtags
+                if len(part) in (2, 4)
+            ), tag
+        tags = accepted_languages(header)
+        assert len(tags) <= 16
+        assert all(normalise_locale(each) == each for each in tags), tags
 
     check()
