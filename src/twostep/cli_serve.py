@@ -81,8 +81,8 @@ def run_server(host: str, port: int, app_name: str, workers: int) -> None:
     loaded = settings_or_exit()
     settings = issuer_for(loaded, host, port)
     configure_logging(settings.log_level, settings.log_format)
-    if loaded.stage != "dev" and "issuer" not in loaded.model_fields_set:
-        _warn_of_a_local_issuer(settings.issuer)
+    # Said once the start's checks pass (a refused start says one line, its reason).
+    local_issuer = loaded.stage != "dev" and "issuer" not in loaded.model_fields_set
     _keep_running_on_sighup(workers)  # from here: the app's build takes a second or more
     if workers > 1 and settings.storage == "memory":
         # Each worker would keep a storage of its own: a sign-in started on one is unknown to the other,
@@ -100,13 +100,13 @@ def run_server(host: str, port: int, app_name: str, workers: int) -> None:
         )
     sock = listen(host, port)
     if workers == 1:
-        _serve_in_this_process(settings, sock, host, port, app_name)
+        _serve_in_this_process(settings, sock, host, port, app_name, local_issuer)
     else:
-        _serve_in_workers(settings, sock, host, port, app_name, workers)
+        _serve_in_workers(settings, sock, host, port, app_name, workers, local_issuer)
 
 
 def _serve_in_this_process(
-    settings: Settings, sock: socket.socket, host: str, port: int, app_name: str
+    settings: Settings, sock: socket.socket, host: str, port: int, app_name: str, local_issuer: bool
 ) -> None:
     import uvicorn
 
@@ -117,6 +117,8 @@ def _serve_in_this_process(
     with friendly_errors():
         asgi = build_asgi_app(settings, app_name)
     _name_password_checks(asgi)
+    if local_issuer:
+        _warn_of_a_local_issuer(settings.issuer)
     server = uvicorn.Server(uvicorn.Config(asgi, **_uvicorn_options(settings, host, port)))
     _announce(host, port, "")
     server.run(sockets=[sock])
@@ -148,7 +150,13 @@ def _sighup_while_starting(signum: int, frame: object) -> None:
 
 
 def _serve_in_workers(
-    settings: Settings, sock: socket.socket, host: str, port: int, app_name: str, workers: int
+    settings: Settings,
+    sock: socket.socket,
+    host: str,
+    port: int,
+    app_name: str,
+    workers: int,
+    local_issuer: bool,
 ) -> None:
     import uvicorn
 
@@ -157,6 +165,8 @@ def _serve_in_workers(
 
     _worker_environment(settings, workers)
     _check_in_a_child(app_name)
+    if local_issuer:
+        _warn_of_a_local_issuer(settings.issuer)
     config = uvicorn.Config(
         APP_FACTORIES[app_name], factory=True, workers=workers, **_uvicorn_options(settings, host, port)
     )

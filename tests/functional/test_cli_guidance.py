@@ -234,6 +234,8 @@ def test_serve_outside_dev_warns_when_tokens_name_the_listening_address(tmp_path
     staging = server_env(tmp_path / "a") | {"TWOSTEP_STAGE": "staging", "TWOSTEP_MASTER_KEY": "k" * 32}
     with ServerProcess(tmp_path / "a", env=staging) as server:
         assert warning in server.log_tail() and server.base_url in server.log_tail()
+    with ServerProcess(tmp_path / "w", env=staging, serve_args=("--workers", "2")) as server:
+        assert server.log_tail().count(warning) == 1  # the supervisor says it, not each worker
     pinned = staging | {"TWOSTEP_ISSUER": "https://auth.example.com"}
     with ServerProcess(tmp_path / "b", env=pinned) as server:
         assert warning not in server.log_tail()
