@@ -36,6 +36,7 @@ from twostep.channels import registry
 from twostep.domain.locales import LOCALE_TAG
 from twostep.domain.models import TENANT_NAME
 from twostep.domain.numbers import DEFAULT_ALLOWED_TYPES, NUMBER_TYPES
+from twostep.domain.otp import template_problem
 
 Stage = Literal["dev", "staging", "prod"]
 StorageName = Literal["memory", "sqlite", "dynamodb", "postgres"]
@@ -70,9 +71,10 @@ class TenantSettings(BaseModel):
 
     @field_validator("template")
     @classmethod
-    def _has_code(cls, value: str | None) -> str | None:
-        if value is not None and "{code}" not in value:
-            raise ValueError("the template must contain {code}")
+    def _usable_template(cls, value: str | None) -> str | None:
+        problem = None if value is None else template_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
 
@@ -256,7 +258,8 @@ class Settings(BaseSettings):
     """The key codes are hashed with (HMAC); unset or empty, it comes from the shared key set (database or
     secret)."""
     sms_template: str = DEFAULT_SMS_TEMPLATE
-    """The sign-in SMS text; must contain `{code}`; may use `{org}` and `{minutes}`."""
+    """The sign-in SMS text; must contain `{code}`; may use `{org}` and `{minutes}` (any other `{word}` stops the
+    start: a misspelt one would go out as written)."""
     default_locale: str = "en"
     """The language of code texts when neither the request, the account nor the number's country names a
     bundled one (`en`, `de`, `tr`, `fr`, `es`, `it`, `pt`, `nl`, `pl`, `ru`, `ar`, `ja`)."""
@@ -548,7 +551,8 @@ class Settings(BaseSettings):
     verify_default_retries: int = Field(default=3, ge=1, le=10)
     """Wrong codes allowed per verification when the request gives no `retries`."""
     verify_template: str = DEFAULT_VERIFY_TEMPLATE
-    """The verification SMS text; must contain `{code}`; may use `{org}` and `{minutes}`."""
+    """The verification SMS text; must contain `{code}`; may use `{org}` and `{minutes}`, and nothing else in
+    braces (as `TWOSTEP_SMS_TEMPLATE`)."""
     verify_compat: Literal["twostep", "flowroute"] = "twostep"
     """`flowroute`: `twostep serve --app verification` answers as Flowroute's sms-verification did (400 for
     every failed check and bad request, its messages and body keys); `twostep`: precise statuses (401, 404,
@@ -899,9 +903,10 @@ class Settings(BaseSettings):
 
     @field_validator("sms_template", "verify_template")
     @classmethod
-    def _template_has_code(cls, value: str) -> str:
-        if "{code}" not in value:
-            raise ValueError("the template must contain {code}")
+    def _usable_template(cls, value: str) -> str:
+        problem = template_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

@@ -55,6 +55,13 @@ def test_env_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"sms_providers": "pigeon"}, "TWOSTEP_SMS_PROVIDERS: unknown provider(s) pigeon"),
         ({"argon2_memory_kib": 1024}, "TWOSTEP_ARGON2_MEMORY_KIB"),
         ({"sms_template": "no code here"}, "TWOSTEP_SMS_TEMPLATE: the template must contain {code}"),
+        # A misspelt placeholder went out to every recipient as written.
+        ({"sms_template": "{code}, {minute} min"}, "TWOSTEP_SMS_TEMPLATE: {minute}: no such placeholder"),
+        ({"verify_template": "{Code} is {code}"}, "TWOSTEP_VERIFY_TEMPLATE: {Code}: no such placeholder"),
+        (
+            {"verify_tenants": '{"shop": {"template": "{code} for {shop}"}}'},
+            "TWOSTEP_VERIFY_TENANTS.shop.template: {shop}: no such placeholder",
+        ),
         ({"stage": "prod"}, "the console provider is refused in prod"),
         ({"email_provider": "pigeon"}, "TWOSTEP_EMAIL_PROVIDER"),
         ({"jwt_algorithm": "HS256", "jwt_hs256_secret": "short"}, "at least 32 bytes"),

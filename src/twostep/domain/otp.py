@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import unicodedata
 
@@ -93,6 +94,23 @@ def normalise_submitted_code(raw: object, length: int) -> str:
     if not text.isdigit() or not 1 <= len(text) <= 10:
         raise InvalidInput("the code must be 4 to 10 digits", field="otp")
     return text
+
+
+# What an operator's template (`TWOSTEP_SMS_TEMPLATE`, `TWOSTEP_VERIFY_TEMPLATE`, a tenant's) may name;
+# `render_message` fills these in and sends any other `{word}` as written.
+TEMPLATE_PLACEHOLDERS = ("{code}", "{org}", "{minutes}")
+_PLACEHOLDER = re.compile(r"\{[A-Za-z_]+\}")
+
+
+def template_problem(template: str) -> str | None:
+    """Why an operator's template cannot be used, or None. A misspelt placeholder (`{minute}`) went out
+    to every recipient as written."""
+    if "{code}" not in template:
+        return "the template must contain {code}"
+    unknown = sorted(set(_PLACEHOLDER.findall(template)) - set(TEMPLATE_PLACEHOLDERS))
+    if unknown:
+        return f"{', '.join(unknown)}: no such placeholder (a template may name {', '.join(TEMPLATE_PLACEHOLDERS)})"
+    return None
 
 
 def render_message(
