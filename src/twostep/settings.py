@@ -179,7 +179,7 @@ class Settings(BaseSettings):
     """`twostep serve` closes a kept-alive connection idle for this long. Behind a proxy that keeps
     connections open, set it above the proxy's idle timeout, so the proxy closes idle ones first."""
     api_docs: bool | None = None
-    """Serve `/docs` (Swagger UI) and `/redoc`; unset, they are on except when TWOSTEP_STAGE=prod."""
+    """Serve `/docs` (Swagger UI) and `/redoc`; unset or empty, they are on except when TWOSTEP_STAGE=prod."""
     metrics_token: SecretStr | None = None
     """When set, `GET /metrics` answers only `Authorization: Bearer <this>`; unset, only loopback callers
     whose request names no client of a proxy (no `X-Forwarded-For`, `Forwarded` or `X-Real-IP`)."""
@@ -339,7 +339,7 @@ class Settings(BaseSettings):
     """Argon2id lanes."""
     password_hash_threads: int | None = Field(default=None, ge=1, le=64)
     """Threads hashing passwords in each server process (each holds `argon2_memory_kib` while it runs).
-    Unset: one per usable core, the cores shared out among `twostep serve --workers` processes."""
+    Unset or empty: one per usable core, the cores shared out among `twostep serve --workers` processes."""
     password_hash_group: int = Field(default=16, ge=1, le=64)
     """While more passwords wait, a hashing thread keeps hashing and hands back up to this many results at
     once, so their request code runs together with warm caches (1: each as soon as it is done). A lone
@@ -379,7 +379,7 @@ class Settings(BaseSettings):
     """How recent a sign-in (`auth_time`) must be for sensitive routes such as DELETE /me, in seconds."""
     session_idle_lifetime_seconds: int | None = Field(default=None, ge=300, le=30 * 86400)
     """Inactivity lifetime of a sign-in session, in seconds: a session neither refreshed nor signed in to
-    for longer ends, and its refresh token gets `401 session_revoked`. Unset (the default): sessions end
+    for longer ends, and its refresh token gets `401 session_revoked`. Unset or empty (the default): sessions end
     only at their absolute lifetime. NIST SP 800-63B asks 1800 (rev 3) or 3600 (rev 4) for AAL2. Longer
     than `TWOSTEP_ACCESS_TOKEN_TTL_SECONDS`, shorter than `TWOSTEP_REFRESH_TOKEN_TTL_SECONDS`."""
 
@@ -639,6 +639,12 @@ class Settings(BaseSettings):
         if not isinstance(value, str) or not APP_HASH.fullmatch(value):
             raise ValueError("the SMS Retriever app hash is 11 characters of A-Z, a-z, 0-9, + and /")
         return value
+
+    @field_validator("api_docs", "password_hash_threads", "session_idle_lifetime_seconds", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # As most settings take it (a compose file's `${VAR:-}`); these three stopped the start instead.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("kms_key_id", mode="before")
     @classmethod

@@ -452,6 +452,16 @@ def test_an_empty_code_hmac_key_is_unset(
     assert make_container(storage="sqlite").keys.otp_hmac_key == own != b""
 
 
+@pytest.mark.parametrize(
+    "name", ["TWOSTEP_API_DOCS", "TWOSTEP_PASSWORD_HASH_THREADS", "TWOSTEP_SESSION_IDLE_LIFETIME_SECONDS"]
+)
+def test_an_empty_variable_is_unset_like_most_settings(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compose file's `${VAR:-}` sets these empty; they stopped the start (not a boolean, not a number)
+    where most settings take empty as unset."""
+    monkeypatch.setenv(name, "")
+    assert getattr(settings_for_tests(Path("unused")), name.removeprefix("TWOSTEP_").lower()) is None
+
+
 @pytest.mark.parametrize("audience", ["", "  "])
 def test_an_empty_audience_stops_the_start(audience: str) -> None:
     """`TWOSTEP_AUDIENCE=` was taken: the server started and signed in, then refused every access token it
