@@ -640,16 +640,20 @@ class Settings(BaseSettings):
             raise ValueError("the SMS Retriever app hash is 11 characters of A-Z, a-z, 0-9, + and /")
         return value
 
-    @field_validator("api_docs", "password_hash_threads", "session_idle_lifetime_seconds", mode="before")
+    @field_validator(
+        "api_docs",
+        "password_hash_threads",
+        "session_idle_lifetime_seconds",
+        "kms_key_id",
+        "sms_budget_hourly_usd",
+        "sms_budget_daily_usd",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        # As most settings take it (a compose file's `${VAR:-}`); these three stopped the start instead.
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("kms_key_id", mode="before")
-    @classmethod
-    def _kms_key(cls, value: object) -> object:
-        # Empty is unset, as the phone sealing read it; `twostep keys rotate` asked KMS to seal with a key "".
+        # As most settings take it (a compose file's `${VAR:-}`). Before, the first three stopped the start;
+        # `twostep keys rotate` asked KMS to seal with a key ""; and an empty budget, documented as "no
+        # limit", was not a number, so no limit could be set from the environment at all.
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("otp_hmac_key", mode="before")
@@ -659,13 +663,6 @@ class Settings(BaseSettings):
         # so every code's HMAC at rest could be recomputed by anyone holding a copy of the database.
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
         return None if text == "" else value
-
-    @field_validator("sms_budget_hourly_usd", "sms_budget_daily_usd", mode="before")
-    @classmethod
-    def _no_budget(cls, value: object) -> object:
-        # "Empty: no limit", as documented; before, an empty variable stopped the start (not a number), so
-        # no limit could be set from the environment at all.
-        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("verify_compat", mode="before")
     @classmethod
