@@ -255,8 +255,8 @@ class Settings(BaseSettings):
     otp_max_attempts: int = Field(default=5, ge=1, le=10)
     """Checks allowed per sign-in code, right or wrong; then the code is spent."""
     otp_hmac_key: SecretStr | None = None
-    """The key codes are hashed with (HMAC); unset or empty, it comes from the shared key set (database or
-    secret)."""
+    """The key codes are hashed with (HMAC), at least 32 bytes; unset or empty, it comes from the shared key set
+    (database or secret)."""
     sms_template: str = DEFAULT_SMS_TEMPLATE
     """The sign-in SMS text; must contain `{code}`; may use `{org}` and `{minutes}` (any other `{word}` stops the
     start: a misspelt one would go out as written)."""
@@ -662,7 +662,13 @@ class Settings(BaseSettings):
         # Empty means unset (a compose file's `${TWOSTEP_OTP_HMAC_KEY:-}`): before, it was a key of no bytes,
         # so every code's HMAC at rest could be recomputed by anyone holding a copy of the database.
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
-        return None if text == "" else value
+        if text == "":
+            return None
+        if isinstance(text, str) and len(text.encode()) < 32:
+            # A short key made the HMAC of a 6-digit code no protection: with a copy of the database, key and
+            # code together could be guessed offline. Same floor as TWOSTEP_JWT_HS256_SECRET's.
+            raise ValueError("at least 32 bytes (`openssl rand -base64 32` makes one)")
+        return value
 
     @field_validator("verify_compat", mode="before")
     @classmethod

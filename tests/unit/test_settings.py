@@ -452,8 +452,25 @@ def test_an_empty_code_hmac_key_is_unset(
     assert make_container(storage="sqlite").keys.otp_hmac_key == own != b""
 
 
+def test_a_short_code_hmac_key_stops_the_start() -> None:
+    """A key of a few characters was taken: with a copy of the database, the key and a 6-digit code behind
+    each stored HMAC could be guessed together offline. It now needs 32 bytes, as the HS256 secret does."""
+    message = _error(otp_hmac_key="s" * 31)
+    assert message.startswith("TWOSTEP_OTP_HMAC_KEY: ") and "32 bytes" in message
+    assert "s" * 31 not in message
+    assert Settings(_env_file=None, otp_hmac_key="s" * 32).otp_hmac_key is not None  # type: ignore[call-arg]
+
+
 @pytest.mark.parametrize(
-    "name", ["TWOSTEP_API_DOCS", "TWOSTEP_PASSWORD_HASH_THREADS", "TWOSTEP_SESSION_IDLE_LIFETIME_SECONDS"]
+    "name",
+    [
+        "TWOSTEP_API_DOCS",
+        "TWOSTEP_PASSWORD_HASH_THREADS",
+        "TWOSTEP_SESSION_IDLE_LIFETIME_SECONDS",
+        "TWOSTEP_KMS_KEY_ID",
+        "TWOSTEP_SMS_BUDGET_HOURLY_USD",
+        "TWOSTEP_SMS_BUDGET_DAILY_USD",
+    ],
 )
 def test_an_empty_variable_is_unset_like_most_settings(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A compose file's `${VAR:-}` sets these empty; they stopped the start (not a boolean, not a number)
