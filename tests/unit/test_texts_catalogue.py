@@ -4,6 +4,7 @@ in the encoding it needs, and the autofill lines suit both WebOTP and SMS Retrie
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -185,6 +186,21 @@ def test_every_language_has_its_email_and_notice_texts(language: str) -> None:
         assert "{" not in notice.body + notice.subject and "twostep" in notice.body
         # A notice is an SMS too: the GSM-7 languages stay GSM-7, so a segment holds 160 characters.
         assert is_gsm7(notice.body) == (language in GSM7_LANGUAGES), (kind, notice.body)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_notice_text_reads_in_its_languages_direction(language: str) -> None:
+    """A phone gives a text the direction of its first letter: the Arabic notices start with the org's
+    Latin name ("twostep: ..."), so they read left to right, their sentences in the wrong order. A
+    right-to-left language's notice text now starts with a right-to-left mark, as its emails do; the
+    code texts need none (the code, then Arabic), and left-to-right languages get no mark to pay for."""
+    for kind in NOTICE_KINDS:
+        body = texts().notice(kind, language, destination="+90********55").body
+        assert body.startswith(RIGHT_TO_LEFT_MARK) == (language in RIGHT_TO_LEFT), (kind, body)
+    if language in RIGHT_TO_LEFT:
+        code_text = texts().sms("signin", language, code="123456", ttl_seconds=120)
+        first_strong = next(char for char in code_text if unicodedata.bidirectional(char) in ("L", "R", "AL"))
+        assert unicodedata.bidirectional(first_strong) in ("R", "AL")
 
 
 @pytest.mark.parametrize("language", [language for language in LANGUAGES if language != "en"])

@@ -18,10 +18,10 @@ from twostep.domain.otp import render_message
 from twostep.domain.texts import Catalogue, NoticeKind, TextKind, fill
 from twostep.services.notice_origin import NoticeOrigin, origin_block
 
-# Languages written right to left. Each line of their emails starts with a right-to-left mark: a mail
-# client gives a line of plain text the direction of its first letter (Unicode's rule, HTML's `dir=auto`),
-# and a notice starting with a Latin org name ("twostep: ...") read left to right, its Arabic sentences
-# in the wrong order.
+# Languages written right to left. Each line of their emails and notice texts starts with a right-to-left
+# mark: a mail client or a phone gives a line of plain text the direction of its first letter (Unicode's
+# rule, HTML's `dir=auto`), and a notice starting with a Latin org name ("twostep: ...") read left to
+# right, its Arabic sentences in the wrong order. Code texts start with the code, then Arabic: right to left.
 RIGHT_TO_LEFT = frozenset({"ar", "fa", "he", "ur"})
 RIGHT_TO_LEFT_MARK = "\u200f"
 
@@ -171,14 +171,16 @@ class CodeTexts:
     ) -> Letter:
         """What an account change tells its owner in `language`; `destination` (the new number or
         address) must already be masked. `origin`: the email's body ends with when and from where the
-        change was made (a text's body never does: its length is its cost), and in a right-to-left
-        language each line starts with a right-to-left mark (`RIGHT_TO_LEFT`)."""
+        change was made (a text's body never does: its length is its cost). In a right-to-left language
+        each line starts with a right-to-left mark (`RIGHT_TO_LEFT`), in the email and the text."""
         texts = self._catalogue.texts(language)
         body = fill(texts.notice[kind], {"org": self._org, "destination": destination})
-        letter = Letter(fill(texts.email["notice_subject"], {"org": self._org}), body)
-        if origin is None:
-            return letter
-        return _directed(Letter(letter.subject, f"{body}\n\n{origin_block(origin, texts.email)}"), language)
+        subject = fill(texts.email["notice_subject"], {"org": self._org})
+        if origin is not None:
+            body = f"{body}\n\n{origin_block(origin, texts.email)}"
+        # The text is marked too: a phone gives it the direction of its first letter, and an Arabic notice
+        # starts with the org's Latin name. One character of a UCS-2 text's 70; the budget check counts it.
+        return _directed(Letter(subject, body), language)
 
     def voice_template(self, language: str) -> tuple[str, str]:
         """The bundled voice text of `language` (placeholders unfilled) and the tag to speak it with."""
@@ -187,7 +189,7 @@ class CodeTexts:
 
 
 def _directed(letter: Letter, language: str) -> Letter:
-    """An email's `letter`, each line of a right-to-left language's starting with a right-to-left mark."""
+    """`letter`, each line of a right-to-left language's starting with a right-to-left mark."""
     if language not in RIGHT_TO_LEFT:
         return letter
 
