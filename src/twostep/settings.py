@@ -389,6 +389,9 @@ class Settings(BaseSettings):
     verification app, which sends no email, does not), `smtp` or `ses`."""
     email_from: str = "twostep <no-reply@localhost>"
     """The From address of every email twostep sends."""
+    email_reply_to: str | None = None
+    """The Reply-To address of every email (`Support <help@example.com>`), where a person's answer goes;
+    unset or empty: none, so answers go to TWOSTEP_EMAIL_FROM."""
     email_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     """Connect and read timeout of the email provider, in seconds; an SMTP exchange ends after three."""
     smtp_host: str | None = None
@@ -831,13 +834,14 @@ class Settings(BaseSettings):
         # Any text was taken: `example.com`, `no-reply at example.com` or an empty value went out as the
         # envelope sender `example.com`, `no-reply` or `<>` (bounces lost), which strict relays and SES refuse,
         # so reset codes and notices failed long after a clean start.
-        from email.utils import parseaddr  # loaded with pydantic's e-mail support already
+        return _email_address(value, "twostep <no-reply@example.com>")
 
-        address = parseaddr(value, strict=True)[1] if "\n" not in value and "\r" not in value else ""
-        local, at, domain = address.rpartition("@")
-        if not (local and at and domain) or any(c.isspace() for c in address):
-            raise ValueError("use an address, optionally with a name: twostep <no-reply@example.com>")
-        return value
+    @field_validator("email_reply_to", mode="before")
+    @classmethod
+    def _reply_address(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None  # an empty compose variable means unset
+        return _email_address(value, "Support <help@example.com>") if isinstance(value, str) else value
 
     @field_validator("twilio_base_url", "flowroute_base_url", "sipgate_base_url")
     @classmethod
@@ -948,6 +952,17 @@ class Settings(BaseSettings):
         _check_passkey_origins(self)
         _fit_reset_budgets(self)
         return self
+
+
+def _email_address(value: str, example: str) -> str:
+    """`value` if it is one address, optionally with a display name. Raises: ValueError showing `example`."""
+    from email.utils import parseaddr  # loaded with pydantic's e-mail support already
+
+    address = parseaddr(value, strict=True)[1] if "\n" not in value and "\r" not in value else ""
+    local, at, domain = address.rpartition("@")
+    if not (local and at and domain) or any(c.isspace() for c in address):
+        raise ValueError(f"use an address, optionally with a name: {example}")
+    return value
 
 
 def _check_master_keys(settings: Settings) -> None:

@@ -30,12 +30,16 @@ def sender_address(sender: str) -> str:
     return f"{local}@{domain}"
 
 
-def compose(sender: str, to: str, subject: str, body: str, *, now: datetime) -> EmailMessage:
+def compose(
+    sender: str, to: str, subject: str, body: str, *, now: datetime, reply_to: str | None = None
+) -> EmailMessage:
     """A plain-text email from `sender` (an address, optionally with a display name in any script) dated
-    `now` (a time with its zone)."""
+    `now` (a time with its zone); `reply_to` (written the same way) receives a person's answer."""
     message = EmailMessage()
     address = sender_address(sender)
-    message["From"] = Address(display_name=parseaddr(sender)[0], addr_spec=address)
+    message["From"] = _named_address(sender)
+    if reply_to is not None:
+        message["Reply-To"] = _named_address(reply_to)
     message["To"], message["Subject"] = to, subject
     message["Date"] = format_datetime(now)
     domain = address.rpartition("@")[2]
@@ -44,3 +48,8 @@ def compose(sender: str, to: str, subject: str, body: str, *, now: datetime) -> 
     message["X-Auto-Response-Suppress"] = SUPPRESSED_RESPONSES
     message.set_content(body)
     return message
+
+
+def _named_address(written: str) -> Address:
+    """`twostep <no-reply@example.com>` as a header value: the name RFC 2047 encoded, the domain IDNA."""
+    return Address(display_name=parseaddr(written)[0], addr_spec=sender_address(written))

@@ -39,13 +39,21 @@ CHECK_CONFIG: dict[str, Any] = {
 class SesEmailSender:
     name = "ses"
 
-    def __init__(self, client: Any, sender: str, *, quota_client: Any, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        sender: str,
+        *,
+        quota_client: Any,
+        clock: Clock | None = None,
+        reply_to: str | None = None,
+    ) -> None:
         """`client`: SES v2, which sends; `quota_client`: SES v1 with the same keys, for the check;
-        `clock` dates each email."""
+        `clock` dates each email; `reply_to` is its Reply-To."""
         self._client = client
         self._clock = clock or SystemClock()
         self._quota_client = quota_client
-        self._from = sender
+        self._from, self._reply_to = sender, reply_to
 
     @classmethod
     def from_settings(cls, settings: Settings, deps: SenderDeps) -> SesEmailSender:
@@ -65,6 +73,7 @@ class SesEmailSender:
             settings.email_from,
             quota_client=session.client("ses", config=Config(**CHECK_CONFIG)),
             clock=deps.clock,
+            reply_to=settings.email_reply_to,
         )
 
     def check_credentials(self) -> CredentialAnswer:
@@ -77,7 +86,7 @@ class SesEmailSender:
         from botocore.exceptions import BotoCoreError, ClientError
         from botocore.parsers import ResponseParserError
 
-        message = compose(self._from, to, subject, body, now=self._clock.now())
+        message = compose(self._from, to, subject, body, now=self._clock.now(), reply_to=self._reply_to)
         raw = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
         try:
             answer = self._client.send_email(

@@ -101,8 +101,9 @@ class SmtpEmailSender:
         security: str = "starttls",
         timeout: float = 10.0,
         clock: Clock | None = None,
+        reply_to: str | None = None,
     ) -> None:
-        self._host, self._port, self._from = host, port, sender
+        self._host, self._port, self._from, self._reply_to = host, port, sender, reply_to
         self._clock = clock or SystemClock()  # dates each email
         self._username, self._password = username, password
         self._security, self._timeout = security, timeout
@@ -121,6 +122,7 @@ class SmtpEmailSender:
             security=settings.smtp_security,
             timeout=settings.email_timeout_seconds,
             clock=deps.clock,
+            reply_to=settings.email_reply_to,
         )
 
     def _client(self, timeout: float | None = None) -> smtplib.SMTP:
@@ -176,7 +178,7 @@ class SmtpEmailSender:
             client.login(self._username or "", self._password or "")
 
     def send(self, to: str, subject: str, body: str) -> str:
-        message = compose(self._from, to, subject, body, now=self._clock.now())
+        message = compose(self._from, to, subject, body, now=self._clock.now(), reply_to=self._reply_to)
         client = self._client()
         deadline = ExchangeDeadline(self._timeout * DEADLINE_TIMEOUTS)
         deadline.watch(client)
