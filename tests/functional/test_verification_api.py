@@ -219,6 +219,23 @@ def test_missing_fields_and_broken_json_are_400(api: Api) -> None:
     assert flowroute_error(letters, 400, "InvalidAPIUsage", None)["field"] == "code"
 
 
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"]
+)
+def test_a_body_not_sent_as_json_is_400_saying_to_send_json(api: Api, content_type: str) -> None:
+    """Before, a form body (Twilio Verify's `To=…&Channel=sms`, or curl's `-d` without a JSON
+    Content-Type, which Flowroute's README warned about) answered `body: Input should be a valid
+    dictionary or object to extract fields from`, pydantic's words; it now says what to send."""
+    sent = api.client.post(
+        api.path, content=b"To=%2B14155552671&Channel=sms", headers={"content-type": content_type}
+    )
+
+    body = flowroute_error(sent, 400, "InvalidAPIUsage", None)
+    assert body["field"] == "body"
+    assert "Content-Type: application/json" in body["message"] and "dictionary" not in body["message"]
+    assert api.container.storage.list_outbox(last=1) == []
+
+
 def test_other_routes_keep_problem_json(container: Container) -> None:
     with TestClient(create_app(container)) as client:
         response = client.post("/login", json={"email": 1})

@@ -118,3 +118,23 @@ def test_the_abuse_page_gives_each_setting_its_default() -> None:
             assert float(value) == float(default), (name, shown, default)
         checked += 1
     assert checked >= 12, checked
+
+
+def test_the_verification_page_tells_twilio_verify_clients_which_dialects_exist() -> None:
+    """A customer coming from Twilio Verify found nothing saying that no mode answers Twilio's shapes
+    (form bodies, Basic auth, a wrong code as 200 `pending`, 60202/20404): the page now says which
+    `TWOSTEP_VERIFY_COMPAT` values there are, and it must change when the settings gain one."""
+    page = " ".join((ROOT / "docs/verification-api.md").read_text().split())
+    dialects = Settings.model_fields["verify_compat"].annotation.__args__  # type: ignore[union-attr]
+    named = " and ".join(f"`{dialect}`" for dialect in dialects)
+    assert (
+        f"## Coming from Twilio Verify twostep has no Twilio Verify dialect: `TWOSTEP_VERIFY_COMPAT` knows {named} only"
+        in page
+    )
+    for twilio, ours in (
+        ("60202", "410 `InvalidAuthCode`"),
+        ("20404", "410 `ExpiredAuthCode`"),
+        ("`Status=canceled`", "none"),
+    ):
+        row = next(row for row in page.split(" | |") if twilio in row)
+        assert ours in row, f"the Twilio Verify table maps {twilio} to {ours}"

@@ -143,7 +143,7 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-def _unsupported_media_type(request: Request, error: RequestValidationError) -> bool:
+def unsupported_media_type(request: Request, error: RequestValidationError) -> bool:
     """A body sent as something other than JSON: FastAPI then validates the raw bytes and fails."""
     body = getattr(error, "body", None)
     if not isinstance(body, bytes | bytearray) or not body:
@@ -197,7 +197,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
-        if _unsupported_media_type(request, error):
+        if unsupported_media_type(request, error):
             return problem(
                 415, "unsupported_media_type", "Send the body as JSON (Content-Type: application/json)."
             )

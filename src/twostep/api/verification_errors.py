@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from twostep.api.deferred_routes import DeferredRoute
-from twostep.api.errors import retry_headers, status_for
+from twostep.api.errors import retry_headers, status_for, unsupported_media_type
 from twostep.api.schema_model import ApiModel
 from twostep.domain import errors as e
 from twostep.domain.idempotency import (
@@ -44,6 +44,8 @@ from twostep.domain.idempotency import (
 )
 
 logger = logging.getLogger("twostep.api.verification")
+
+NOT_JSON_BODY = "body: send the body as JSON (Content-Type: application/json)."
 
 
 class FlowrouteErrorOut(ApiModel):
@@ -138,8 +140,12 @@ def first_issue(error: RequestValidationError) -> tuple[str, str]:
     return (parts[0] if parts else "body"), str(first.get("msg", "invalid"))
 
 
-def flowroute_validation_error(error: RequestValidationError) -> JSONResponse:
-    """Schema errors become 400 InvalidAPIUsage naming the first offending field."""
+def flowroute_validation_error(error: RequestValidationError, request: Request) -> JSONResponse:
+    """Schema errors become 400 InvalidAPIUsage naming the first offending field. A body sent as something
+    other than JSON (a form, as Twilio Verify takes, or curl's `-d` alone) says so: pydantic's words for it
+    (`Input should be a valid dictionary…`) do not tell the caller what to send."""
+    if unsupported_media_type(request, error):
+        return flowroute_error(e.InvalidInput(NOT_JSON_BODY, field="body"))
     field, problem = first_issue(error)
     return flowroute_error(e.InvalidInput(f"{field}: {problem}", field=field))
 
@@ -156,7 +162,7 @@ class FlowrouteErrorRoute(DeferredRoute):
             except e.TwoStepError as error:
                 return flowroute_error(error)
             except RequestValidationError as error:
-                return flowroute_validation_error(error)
+                return flowroute_validation_error(error, request)
             except StarletteHTTPException as error:
                 if error.status_code == 400 and error.__cause__ is not None:
                     # FastAPI's bare "error parsing the body" (not UTF-8, nested too deep): malformed JSON.
