@@ -4,7 +4,9 @@
 refuses root), starts the server on 127.0.0.1 on a free port with its unix socket inside the temporary
 folder, and stops and removes it all at the end. `postgres_url` (per test) yields the URL of a fresh,
 empty schema (the URL sets `search_path`; a schema costs far less than a database, ~1 s on a busy
-machine); `PostgresServer.create_database` makes a whole database when a test needs one. Import both fixtures into a conftest (tests/conftest.py does) to use them anywhere.
+machine); `PostgresServer.create_database` makes a whole database when a test needs one. Import both
+fixtures into a conftest (tests/conftest.py does) to use them anywhere. `own_postgres_server()` gives a test
+a server of its own, to reconfigure or stop.
 `make test` installs the package (`make postgres`); without it the fixtures skip, saying why.
 """
 
@@ -16,6 +18,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -128,8 +131,9 @@ class PostgresServer:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+@contextmanager
+def own_postgres_server() -> Iterator[PostgresServer]:
+    """A server of the caller's own, started, and stopped after; without PostgreSQL the test skips."""
     bin_dir = postgres_bin()
     if bin_dir is None:
         pytest.skip("PostgreSQL is not installed (`make postgres` installs Debian's postgresql)")
@@ -138,6 +142,12 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with own_postgres_server() as server:
+        yield server
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 
 from tests.contract.helpers import make_user
 from tests.live import ServerProcess, server_env
-from tests.postgres_server import PostgresServer, postgres_bin
+from tests.postgres_server import PostgresServer, own_postgres_server
 from twostep.domain.errors import StorageUnavailable
 from twostep.storage.postgres import PostgresStorage
 from twostep.storage.postgres_connection import RECONNECT_SECONDS
@@ -32,14 +32,8 @@ RECOVERY_DEADLINE_SECONDS = 60  # a bound, not a measurement: psycopg_pool backs
 @pytest.fixture
 def own_server() -> Iterator[PostgresServer]:
     """A server of this test's own: it is stopped and started under the storage."""
-    bin_dir = postgres_bin()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (`make postgres` installs Debian's postgresql)")
-    server = PostgresServer(bin_dir).start()
-    try:
+    with own_postgres_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_an_outage_is_503_and_the_pool_recovers(own_server: PostgresServer) -> None:

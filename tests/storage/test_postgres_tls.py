@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.live import ServerProcess, free_port, run_cli, server_env
-from tests.postgres_server import PostgresServer, postgres_bin
+from tests.postgres_server import PostgresServer, own_postgres_server
 from twostep.api.causes import describe_cause
 from twostep.domain.errors import StorageUnavailable
 from twostep.storage.postgres import PostgresStorage
@@ -95,11 +95,7 @@ def _enable_tls(server: PostgresServer) -> None:
 
 @pytest.fixture(scope="module")
 def tls_server() -> Iterator[PostgresServer]:
-    bin_dir = postgres_bin()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (`make postgres` installs Debian's postgresql)")
-    server = PostgresServer(bin_dir).start()
-    try:
+    with own_postgres_server() as server:
         _enable_tls(server)
         with psycopg.connect(server.url(), autocommit=True) as conn:
             conn.execute(f"CREATE ROLE tls_only LOGIN PASSWORD '{PASSWORD}'")  # scram-sha-256, the default
@@ -113,8 +109,6 @@ def tls_server() -> Iterator[PostgresServer]:
             (server.data / "pg_hba.conf").write_text(HBA)
             conn.execute("SELECT pg_reload_conf()")
         yield server
-    finally:
-        server.stop()
 
 
 def tls_url(server: PostgresServer, host: str = "localhost", **parameters: str) -> str:
