@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import re
 import ssl
@@ -12,11 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests.certificate_authority import CertificateAuthority
 from tests.live import ServerProcess
 from tests.reverse_proxy import MISSING, NGINX, Nginx
 
@@ -33,35 +28,6 @@ def guide_site() -> str:
     text = GUIDE.read_text()
     [block] = re.compile(r"```nginx\n(.*?)```", re.S).findall(text, text.index("<!-- nginx site"))[:1]
     return block
-
-
-def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and its key, as PEM files in `folder`."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "fullchain.pem", folder / "privkey.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
 
 
 def site_on_loopback(site: str, cert: Path, key: Path) -> str:
@@ -83,9 +49,10 @@ def audited_ips(server: ServerProcess) -> set[str]:
 
 @pytest.mark.parametrize("workers", ["1", "2"])  # the guide's unit serves with --workers 2
 def test_the_guides_nginx_site_serves_a_sign_in_over_tls(tmp_path: Path, workers: str) -> None:
-    cert, key = self_signed_certificate(tmp_path)
-    tls = ssl.create_default_context(cafile=str(cert))
-    site = site_on_loopback(guide_site(), cert, key)
+    authority = CertificateAuthority(tmp_path)
+    issued = authority.issue("127.0.0.1", certificate="fullchain.pem", key="privkey.pem")
+    tls = ssl.create_default_context(cafile=str(authority.path))
+    site = site_on_loopback(guide_site(), issued.certificate, issued.key)
     with (
         ServerProcess(
             tmp_path, serve_args=("--workers", workers), TWOSTEP_TRUSTED_PROXIES="127.0.0.1"

@@ -9,7 +9,6 @@ refused password, an untrusted certificate, a pg_hba.conf refusal), never the pa
 
 from __future__ import annotations
 
-import datetime
 import logging
 import os
 import re
@@ -22,11 +21,8 @@ import httpx
 import psycopg
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests.certificate_authority import CertificateAuthority
 from tests.live import ServerProcess, free_port, run_cli, server_env
 from tests.postgres_server import PostgresServer, own_postgres_server
 from twostep.api.causes import describe_cause
@@ -48,49 +44,15 @@ host all postgres 127.0.0.1/32 trust
 SECRETS = (PASSWORD, ENCODED, MD5_PASSWORD, "wrong-password")
 
 
-def _certificate(
-    subject: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[str, ec.EllipticCurvePrivateKey] | None
-) -> x509.Certificate:
-    """A CA (no issuer) or a server certificate for the DNS name `subject`, valid from yesterday."""
-    now = datetime.datetime.now(datetime.UTC)
-    issuer_name, signer = issuer or (subject, key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=2))
-    )
-    if issuer is None:
-        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-    else:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
-    return builder.sign(signer, hashes.SHA256())
-
-
-def _pem(certificate: x509.Certificate) -> bytes:
-    return certificate.public_bytes(serialization.Encoding.PEM)
-
-
 def _enable_tls(server: PostgresServer) -> None:
     """The server's certificate names `localhost`, signed by `ca.pem`; `other-ca.pem` signed nothing."""
-    ca_key, other_key, key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
-    (server.root / "ca.pem").write_bytes(_pem(_certificate("twostep test CA", ca_key, None)))
-    (server.root / "other-ca.pem").write_bytes(_pem(_certificate("another CA", other_key, None)))
-    leaf = _certificate("localhost", key, ("twostep test CA", ca_key))
-    (server.root / "server.crt").write_bytes(_pem(leaf))
-    secret = server.root / "server.key"
-    secret.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+    CertificateAuthority(server.root, "another CA", "other-ca.pem")
+    issued = CertificateAuthority(server.root, "twostep test CA").issue(
+        "localhost", certificate="server.crt", key="server.key"
     )
-    secret.chmod(0o600)  # the server refuses a key others can read
     if os.geteuid() == 0:  # the server then runs as `postgres`, which must own its key
-        for name in ("server.crt", "server.key"):
-            shutil.chown(server.root / name, "postgres", "postgres")
+        for path in (issued.certificate, issued.key):
+            shutil.chown(path, "postgres", "postgres")
 
 
 @pytest.fixture(scope="module")

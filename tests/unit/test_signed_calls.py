@@ -4,7 +4,6 @@ the call instead."""
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import random
 import socket
@@ -12,18 +11,15 @@ import ssl
 import string
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests.certificate_authority import CertificateAuthority
 from twostep.aws import signed_calls
 from twostep.aws.signed_calls import (
     DYNAMODB,
@@ -369,36 +365,15 @@ def test_a_kept_connection_the_server_dropped_is_reopened_without_spending_a_try
 
 @pytest.fixture
 def certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, ssl.SSLContext]:
-    """A self-signed certificate for 127.0.0.1 (the CA bundle a client must be given) and a server context
-    that presents it. The module's TLS contexts start empty (other tests' are not this test's)."""
+    """A certificate for 127.0.0.1, the bundle of the authority that issued it (what a client must be given)
+    and a server context that presents it. The module's TLS contexts start empty (other tests' are not
+    this test's)."""
     monkeypatch.setattr(signed_calls, "_tls_contexts", {})
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signed-calls test")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    bundle, key_file = tmp_path / "bundle.pem", tmp_path / "key.pem"
-    bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    authority = CertificateAuthority(tmp_path, file_name="bundle.pem")
+    issued = authority.issue("127.0.0.1")
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(bundle, key_file)
-    return bundle, server
+    server.load_cert_chain(issued.certificate, issued.key)
+    return authority.path, server
 
 
 def https_client(
