@@ -19,11 +19,11 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from fastapi.testclient import TestClient
 
 from tests.conftest import settings_for_tests
+from tests.email.smtp_server import smtp_server
 from tests.live import ServerProcess, assert_not_ready, free_port
 from tests.sms.provider_server import ProviderServer, Reply
 from tests.sms.test_sns import sns_error
@@ -64,15 +64,8 @@ class MailServer:
 @pytest.fixture
 def mail_server() -> Iterator[tuple[MailServer, int]]:
     mail = MailServer()
-    port = free_port()
-    controller = Controller(
-        mail, hostname="127.0.0.1", port=port, authenticator=mail.authenticate, auth_require_tls=False
-    )
-    controller.start()
-    try:
+    with smtp_server(mail, authenticator=mail.authenticate, auth_require_tls=False) as port:
         yield mail, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

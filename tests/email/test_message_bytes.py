@@ -8,7 +8,6 @@ import base64
 import binascii
 import json
 import re
-import socket
 import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,8 +18,8 @@ from typing import Any, cast
 
 import boto3
 import pytest
-from aiosmtpd.controller import Controller
 
+from tests.email.smtp_server import Inbox, smtp_server
 from twostep.email.ses import SesEmailSender
 from twostep.email.smtp import SmtpEmailSender
 from twostep.services.notice_origin import NoticeOrigin
@@ -86,30 +85,14 @@ def assert_transactional(raw: bytes, letter: Letter, to: str) -> EmailMessage:
     return message
 
 
-class RawInbox:
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(envelope.original_content)
-        return "250 OK"
-
-
 @pytest.fixture
-def raw_inbox() -> Iterator[tuple[RawInbox, int]]:
-    inbox = RawInbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+def raw_inbox() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    with smtp_server(inbox) as port:
         yield inbox, port
-    finally:
-        controller.stop()
 
 
-def test_smtp_emails_carry_the_headers_of_transactional_mail(raw_inbox: tuple[RawInbox, int]) -> None:
+def test_smtp_emails_carry_the_headers_of_transactional_mail(raw_inbox: tuple[Inbox, int]) -> None:
     """Date was missing (RFC 5322 requires it; filters score its lack), and so was Auto-Submitted
     (RFC 3834), which keeps vacation replies from answering a code."""
     inbox, port = raw_inbox
@@ -173,7 +156,7 @@ def _arabic_and_japanese() -> list[tuple[str, Letter]]:
     return letters
 
 
-def test_arabic_emails_read_right_to_left(raw_inbox: tuple[RawInbox, int]) -> None:
+def test_arabic_emails_read_right_to_left(raw_inbox: tuple[Inbox, int]) -> None:
     """A notice in Arabic starts with the org name ("twostep: ..."): a mail client, giving each line the
     direction of its first letter, laid the subject and the first paragraph out left to right, the Arabic
     sentences in the wrong order. Each line of an Arabic email now starts with a right-to-left mark; other
@@ -198,18 +181,11 @@ def test_a_sender_domain_in_unicode_goes_out_in_its_ascii_form(
 ) -> None:
     """`TWOSTEP_EMAIL_FROM=Shop <no-reply@münchen.de>` needed SMTPUTF8, which a relay without it refused
     (every email `provider_error`) and SES never offers. The domain now goes out as IDNA, to both."""
-    inbox = RawInbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False)
-    controller.start()
-    try:
+    inbox = Inbox()
+    with smtp_server(inbox, enable_SMTPUTF8=False) as port:
         SmtpEmailSender(
             host="127.0.0.1", port=port, sender="Shop <no-reply@münchen.de>", security="none"
         ).send("anna@example.com", "Your code", "123456")
-    finally:
-        controller.stop()
     client = boto3.client("sesv2", endpoint_url=moto_server, region_name="us-east-1")
     client.create_email_identity(EmailIdentity="xn--mnchen-3ya.de")
     requests: list[dict[str, Any]] = []

@@ -13,9 +13,11 @@ from typing import Any
 import boto3
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP
 
 from tests.conftest import settings_for_tests
+from tests.email.smtp_server import PASSWORD, USERNAME, Inbox, authenticate, smtp_server
+from tests.live import free_port
 from tests.sms.provider_server import ProviderServer, Reply
 from twostep.domain.errors import EmailDeliveryError
 from twostep.email import REGISTRY, build_email_sender
@@ -25,14 +27,7 @@ from twostep.sms import SenderDeps
 from twostep.storage.memory import MemoryStorage
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append({"to": envelope.rcpt_tos, "message": message_from_bytes(envelope.content)})
-        return "250 OK"
-
+class RecipientRefusingInbox(Inbox):
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if address.endswith("@refused.example.com"):
             return "550 no such user"
@@ -40,33 +35,12 @@ class Inbox:
         return "250 OK"
 
 
-def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
-    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"twostep", b"s3cret")
-    return AuthResult(success=ok)
-
-
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = _port()
-    controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=port,
-        authenticator=_authenticate,
-        auth_require_tls=False,  # a loopback test server; production uses starttls or tls
-    )
-    controller.start()
-    try:
+def smtp_server_with_login() -> Iterator[tuple[Inbox, int]]:
+    inbox = RecipientRefusingInbox()
+    # a loopback test server; production uses starttls or tls
+    with smtp_server(inbox, authenticator=authenticate, auth_require_tls=False) as port:
         yield inbox, port
-    finally:
-        controller.stop()
 
 
 def _smtp(port: int, **kw: Any) -> SmtpEmailSender:
@@ -79,25 +53,25 @@ def _smtp(port: int, **kw: Any) -> SmtpEmailSender:
     return SmtpEmailSender(**(values | kw))
 
 
-def test_smtp_delivers_with_login(smtp_server: tuple[Inbox, int]) -> None:
-    inbox, port = smtp_server
-    message_id = _smtp(port, username="twostep", password="s3cret").send(
+def test_smtp_delivers_with_login(smtp_server_with_login: tuple[Inbox, int]) -> None:
+    inbox, port = smtp_server_with_login
+    message_id = _smtp(port, username=USERNAME, password=PASSWORD).send(
         "anna@example.com", "Your code", "123456 is your code"
     )
     assert message_id and len(inbox.messages) == 1
-    received = inbox.messages[0]
-    assert received["to"] == ["anna@example.com"]
-    assert received["message"]["Subject"] == "Your code"
-    assert "123456 is your code" in received["message"].get_payload(decode=True).decode()
+    assert inbox.recipients == [["anna@example.com"]]
+    received = message_from_bytes(inbox.messages[0])
+    assert received["Subject"] == "Your code"
+    assert "123456 is your code" in received.get_payload(decode=True).decode()
 
 
-def test_smtp_failures_are_delivery_errors(smtp_server: tuple[Inbox, int]) -> None:
-    inbox, port = smtp_server
+def test_smtp_failures_are_delivery_errors(smtp_server_with_login: tuple[Inbox, int]) -> None:
+    inbox, port = smtp_server_with_login
     with pytest.raises(EmailDeliveryError) as refused:
         _smtp(port).send("x@refused.example.com", "s", "123456")
     assert refused.value.reason == "rejected_address"
     with pytest.raises(EmailDeliveryError) as down:
-        _smtp(_port()).send("anna@example.com", "s", "123456")  # nobody listens there
+        _smtp(free_port()).send("anna@example.com", "s", "123456")  # nobody listens there
     assert down.value.reason == "provider_error"
     assert inbox.messages == []
 
@@ -140,8 +114,8 @@ def test_a_trickling_smtp_server_is_cut_off_at_the_deadline(trickling_smtp_serve
     assert time.monotonic() - started < 3
 
 
-def test_smtp_exchange_within_the_deadline_is_not_cut(smtp_server: tuple[Inbox, int]) -> None:
-    inbox, port = smtp_server
+def test_smtp_exchange_within_the_deadline_is_not_cut(smtp_server_with_login: tuple[Inbox, int]) -> None:
+    inbox, port = smtp_server_with_login
     sender = _smtp(port, timeout=0.5)
     for _ in range(3):  # the deadline of one exchange never reaches the next
         sender.send("anna@example.com", "Your code", "123456 is your code")
@@ -217,17 +191,12 @@ def test_an_smtp_server_refusing_the_message_is_named_in_the_log(
     the server's text nor the address."""
     from twostep.api.causes import describe_cause
 
-    port = _port()
-    controller = Controller(RefusingInbox(reply), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        with (
-            caplog.at_level("WARNING", logger="twostep.email.smtp"),
-            pytest.raises(EmailDeliveryError) as failed,
-        ):
-            _smtp(port).send("anna@example.com", "Your code", "123456 is your code")
-    finally:
-        controller.stop()
+    with (
+        smtp_server(RefusingInbox(reply)) as port,
+        caplog.at_level("WARNING", logger="twostep.email.smtp"),
+        pytest.raises(EmailDeliveryError) as failed,
+    ):
+        _smtp(port).send("anna@example.com", "Your code", "123456 is your code")
     assert failed.value.reason == "provider_error"
     assert describe_cause(failed.value) == cause
     (record,) = [r for r in caplog.records if r.name == "twostep.email.smtp"]
@@ -253,13 +222,8 @@ def test_a_message_taken_is_sent_whatever_the_server_answers_to_quit() -> None:
     emailed code the user then read was never stored (the request answered 503) and a notice sent was
     audited as failed."""
     inbox = Inbox()
-    port = _port()
-    controller = ClosingController(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(inbox, ClosingController) as port:
         message_id = _smtp(port).send("anna@example.com", "Your code", "123456 is your code")
-    finally:
-        controller.stop()
     assert message_id.startswith("<") and len(inbox.messages) == 1
 
 
@@ -281,17 +245,12 @@ def test_a_connection_dropped_before_the_message_is_answered_fails_closed(
     """No answer to the message: not known to be taken, so a delivery error (a 503, the code not stored),
     logged by type without the address or the code."""
     inbox = HangingUpInbox()
-    port = _port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        with (
-            caplog.at_level("WARNING", logger="twostep.email.smtp"),
-            pytest.raises(EmailDeliveryError) as failed,
-        ):
-            _smtp(port).send("anna@example.com", "Your code", "123456 is your code")
-    finally:
-        controller.stop()
+    with (
+        smtp_server(inbox) as port,
+        caplog.at_level("WARNING", logger="twostep.email.smtp"),
+        pytest.raises(EmailDeliveryError) as failed,
+    ):
+        _smtp(port).send("anna@example.com", "Your code", "123456 is your code")
     assert (failed.value.reason, inbox.dropped) == ("provider_error", 1)
     (record,) = [r for r in caplog.records if r.name == "twostep.email.smtp"]
     assert record.error == "SMTPServerDisconnected"  # type: ignore[attr-defined]

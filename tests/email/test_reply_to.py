@@ -14,10 +14,9 @@ from typing import Any
 
 import boto3
 import pytest
-from aiosmtpd.controller import Controller
 
 from tests.conftest import settings_for_tests
-from tests.live import free_port
+from tests.email.smtp_server import Inbox, smtp_server
 from twostep.domain.clock import FixedClock
 from twostep.email import build_email_sender
 from twostep.sms import SenderDeps
@@ -28,24 +27,11 @@ REPLY_TO = "Служба поддержки <help@münchen.example>"
 REPLY_NAME, REPLY_ADDRESS = "Служба поддержки", "help@xn--mnchen-3ya.example"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(envelope.original_content)
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    inbox = Inbox()
+    with smtp_server(inbox) as port:
         yield inbox, port
-    finally:
-        controller.stop()
 
 
 def _deps(boto_session: Any = None) -> SenderDeps:
