@@ -84,14 +84,15 @@ def moto_aws_path(run: Run) -> Iterator[AwsSetup]:
 
     with warnings.catch_warnings():  # tests.conftest imports FastAPI's TestClient, which warns
         warnings.simplefilter("ignore")
-        from tests.conftest import _free_port, _serialised_moto_server
+        from tests.conftest import _serialised_moto_server
+        from tests.live import free_port
     from twostep.domain.clock import SystemClock
     from twostep.domain.keys import KeyMaterial
     from twostep.domain.tokens import TokenIssuer
     from twostep.storage.dynamodb_schema import table_definition
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-    server = _serialised_moto_server(_free_port())
+    server = _serialised_moto_server(free_port())
     server.start()
     try:
         _pin(server, run.cores.load)

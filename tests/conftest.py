@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 # The PostgreSQL server fixtures, for every test folder (a re-export, so pytest finds them here).
+from tests.live import free_port
 from tests.postgres_server import postgres_server, postgres_url  # noqa: F401
 from twostep.api.app import create_app
 from twostep.container import Container, build
@@ -96,12 +96,6 @@ AWS_TEST_ENVIRONMENT = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _serialised_moto_server(port: int) -> Any:
     """moto's ThreadedMotoServer with one request at a time.
 
@@ -146,7 +140,7 @@ def moto_server() -> Iterator[str]:
     with monkeypatch) and dummy credentials (`aws_test_environment` below sets them per test).
     """
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = _serialised_moto_server(_free_port())
+    server = _serialised_moto_server(free_port())
     server.start()
     host, port = server.get_host_and_port()
     try:

@@ -3,7 +3,6 @@ fails or hangs, a closed port, and a live `twostep serve` process that can be ki
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -110,14 +109,6 @@ class FaultyProvider:
         self._released.set()
         self._server.shutdown()
         self._server.server_close()
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # --- a live server ---

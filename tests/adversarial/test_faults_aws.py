@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.adversarial.faultkit import PASSWORD, closed_port
+from tests.adversarial.faultkit import PASSWORD
 from tests.conftest import settings_for_tests
+from tests.live import free_port
 from twostep.api.app import create_app
 from twostep.container import build
 from twostep.domain.clock import FixedClock
@@ -40,7 +41,7 @@ class MotoServer:
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        self.port = closed_port()
+        self.port = free_port()
         self._factory = lambda: ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server: Any = None
 
@@ -111,7 +112,7 @@ def test_dynamodb_going_away_mid_run(
 def test_authorizer_never_allows_without_its_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from twostep.aws import authorizer
 
-    aws_config(monkeypatch, f"http://127.0.0.1:{closed_port()}")
+    aws_config(monkeypatch, f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("TWOSTEP_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:x")
     monkeypatch.setenv("TWOSTEP_JWT_KEY_FILE", str(tmp_path / "keys.json"))
     token = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsiLCJ0eXAiOiJhdCtqd3QifQ.eyJzdWIiOiJ4In0.c2ln"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.adversarial.faultkit import closed_port, run_cli, server_env
-from tests.live import PROD_WITHOUT_EMAIL
+from tests.adversarial.faultkit import run_cli, server_env
+from tests.live import PROD_WITHOUT_EMAIL, free_port
 
 
 def one_line_failure(result: object, exit_code: int, *needles: str) -> str:
@@ -30,7 +30,7 @@ def one_line_failure(result: object, exit_code: int, *needles: str) -> str:
 def aws_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return server_env(
         tmp_path,
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}",
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="us-east-1",
@@ -63,7 +63,7 @@ def test_sqlite_path_that_cannot_hold_a_database(
     (tmp_path / "file").write_text("a file where the folder should be")
     env = server_env(tmp_path, TWOSTEP_SQLITE_PATH=str(tmp_path / where))
     before = sorted(tmp_path.iterdir())
-    serve = ("serve", "--port", str(closed_port()), "--workers", workers)
+    serve = ("serve", "--port", str(free_port()), "--workers", workers)
     one_line_failure(run_cli(env, *serve), 2, "TWOSTEP_SQLITE_PATH", str(tmp_path / where), cause)
     assert sorted(tmp_path.iterdir()) == before
 
@@ -77,7 +77,7 @@ def test_sqlite_uri_as_the_path_is_refused(tmp_path: Path, command: tuple[str, .
     before = sorted(tmp_path.iterdir())
     env = server_env(tmp_path, TWOSTEP_SQLITE_PATH="file:twostep.db")
     if command[0] == "serve":
-        command = (*command, "--port", str(closed_port()))
+        command = (*command, "--port", str(free_port()))
     result = run_cli(env, *command, cwd=tmp_path)
     one_line_failure(result, 2, "TWOSTEP_SQLITE_PATH", "file:twostep.db", "SQLite URI")
     assert sorted(tmp_path.iterdir()) == before
@@ -108,7 +108,7 @@ def test_a_key_file_setting_names_why_it_cannot_be_read(
     elif make == "binary":
         path.write_bytes(b"\xff\xfe\x00not text")
     env = server_env(tmp_path, **{setting: str(path)})
-    one_line_failure(run_cli(env, "serve", "--port", str(closed_port())), 2, setting, str(path), cause)
+    one_line_failure(run_cli(env, "serve", "--port", str(free_port())), 2, setting, str(path), cause)
 
 
 def test_corrupt_database_file(tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_corrupt_database_file(tmp_path: Path) -> None:
 def test_serve_with_a_corrupt_key_file_exits_cleanly(tmp_path: Path, workers: str) -> None:
     env = server_env(tmp_path)
     Path(env["TWOSTEP_JWT_KEY_FILE"]).write_text('{"keys": [ this is not json')
-    serve = ("serve", "--port", str(closed_port()), "--workers", workers)
+    serve = ("serve", "--port", str(free_port()), "--workers", workers)
     one_line_failure(run_cli(env, *serve), 2, "TWOSTEP_JWT_KEY_FILE")
 
 
@@ -130,7 +130,7 @@ def test_prod_api_with_the_console_email_provider_stops_at_start(tmp_path: Path,
     """The refusal moved from the settings (which refused it for the verification app too, which sends
     no email) to where the API is built: a prod API server still stops at start with the same line."""
     env = server_env(tmp_path, **PROD_WITHOUT_EMAIL)
-    serve = ("serve", "--port", str(closed_port()), "--workers", workers)
+    serve = ("serve", "--port", str(free_port()), "--workers", workers)
     one_line_failure(
         run_cli(env, *serve), 2, "TWOSTEP_EMAIL_PROVIDER: the console provider is refused in prod"
     )
@@ -148,7 +148,7 @@ def test_master_key_file_cannot_be_read(tmp_path: Path) -> None:
     blocker = tmp_path / "keys"
     blocker.write_text("a file where the folder should be")
     env = server_env(tmp_path, TWOSTEP_MASTER_KEY_FILE=str(blocker / "master.key"))
-    one_line_failure(run_cli(env, "serve", "--port", str(closed_port())), 2, "TWOSTEP_MASTER_KEY_FILE")
+    one_line_failure(run_cli(env, "serve", "--port", str(free_port())), 2, "TWOSTEP_MASTER_KEY_FILE")
     one_line_failure(run_cli(env, "keys", "rotate"), 2, "TWOSTEP_MASTER_KEY_FILE")
 
 
@@ -165,5 +165,5 @@ def test_dynamodb_endpoint_down(tmp_path: Path) -> None:
 def test_secret_store_unreachable(tmp_path: Path) -> None:
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:twostep-faults"
     env = aws_env(tmp_path, TWOSTEP_SECRET_ARN=arn)
-    line = one_line_failure(run_cli(env, "serve", "--port", str(closed_port())), 4)
+    line = one_line_failure(run_cli(env, "serve", "--port", str(free_port())), 4)
     assert "testing" not in line  # no credential in the message

@@ -16,8 +16,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.aws.conftest import AwsMode, make_kms_key, make_secret
-from tests.conftest import _free_port
 from tests.contract.helpers import make_user
+from tests.live import free_port
 from twostep.domain.clock import SystemClock
 from twostep.domain.errors import (
     AccountExists,
@@ -55,7 +55,7 @@ def _settings(**values: Any) -> Settings:
 
 
 def _dead_endpoint() -> str:
-    return f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    return f"http://127.0.0.1:{free_port()}"  # nothing listens there
 
 
 def test_secret_is_read_once_per_container(moto_server: str) -> None:

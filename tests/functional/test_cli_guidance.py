@@ -15,7 +15,7 @@ import httpx
 import pytest
 import typer
 
-from tests.live import ServerProcess, run_cli, server_env
+from tests.live import ServerProcess, free_port, run_cli, server_env
 from twostep.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -209,11 +209,8 @@ def test_serve_refuses_workers_on_memory_storage(env: dict[str, str]) -> None:
     """`twostep serve --workers 2` with TWOSTEP_STORAGE=memory started two workers with a storage each: a
     retry with the same Idempotency-Key that reached the other worker texted the code again (and a
     sign-in started on one was unknown to the other). It now stops at start with one line."""
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
     result = run_cli(
-        env | {"TWOSTEP_STORAGE": "memory"}, "serve", "--port", str(port), "--workers", "2", timeout=30
+        env | {"TWOSTEP_STORAGE": "memory"}, "serve", "--port", str(free_port()), "--workers", "2", timeout=30
     )
     assert "TWOSTEP_STORAGE=memory lives in one process" in one_line_error(result, 2)
 
@@ -264,9 +261,6 @@ def test_serve_refuses_workers_on_an_sqlite_memory_database(env: dict[str, str])
     each, and since the master key of such a database is a random one per process, a key set each: a
     token signed by one worker was refused by the other, and a sign-in started on one was unknown to the
     other. It now stops at start with one line, as memory storage does."""
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
     memory_database = env | {"TWOSTEP_STORAGE": "sqlite", "TWOSTEP_SQLITE_PATH": ":memory:"}
-    result = run_cli(memory_database, "serve", "--port", str(port), "--workers", "2", timeout=30)
+    result = run_cli(memory_database, "serve", "--port", str(free_port()), "--workers", "2", timeout=30)
     assert "TWOSTEP_SQLITE_PATH=:memory: lives in one process" in one_line_error(result, 2)
