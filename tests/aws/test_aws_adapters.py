@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import uuid
 from pathlib import Path
@@ -17,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from tests.aws.conftest import AwsMode, make_kms_key, make_secret
 from tests.contract.helpers import make_user
-from tests.live import free_port
+from tests.live import free_port, run_cli
 from twostep.domain.clock import SystemClock
 from twostep.domain.errors import (
     AccountExists,
@@ -144,21 +142,10 @@ def test_sealed_phones_stay_unique_across_containers_with_their_own_data_keys(mo
         second.add_user(make_user(email="late@example.com", phone=claimant.phone))
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "twostep", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_cli_storage_init_and_keys_generate_for_the_secret(moto_server: str, tmp_path: Path) -> None:
     table = f"cli-{uuid.uuid4().hex[:10]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWOSTEP_")}
-    generated = _cli(env, "keys", "generate", "--json", "--extra", "twilio_auth_token=abc")
+    generated = run_cli(env, "keys", "generate", "--json", "--extra", "twilio_auth_token=abc")
     assert generated.returncode == 0, generated.stderr
     material = KeyMaterial.from_json(generated.stdout)
     assert material.current.algorithm == "RS256" and material.extra == {"twilio_auth_token": "abc"}
@@ -168,17 +155,17 @@ def test_cli_storage_init_and_keys_generate_for_the_secret(moto_server: str, tmp
         TWOSTEP_DYNAMODB_TABLE=table,
         TWOSTEP_SECRET_ARN=make_secret(moto_server, material),
     )
-    initialised = _cli(env, "storage", "init")
+    initialised = run_cli(env, "storage", "init")
     assert initialised.returncode == 0, initialised.stderr
     assert "storage ready (dynamodb)" in initialised.stdout
     described = boto3.client("dynamodb", endpoint_url=moto_server, region_name="us-east-1").describe_table(
         TableName=table
     )
     assert described["Table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    listed = _cli(env, "users", "list", "--json")
+    listed = run_cli(env, "users", "list", "--json")
     assert listed.returncode == 0 and json.loads(listed.stdout) == []
     env["AWS_ENDPOINT_URL"] = _dead_endpoint()
-    down = _cli(env, "storage", "init")
+    down = run_cli(env, "storage", "init")
     assert down.returncode == 4 and down.stderr.startswith("twostep: ")  # a dependency is down: exit 4
 
 
@@ -289,7 +276,7 @@ def test_cli_rotates_the_key_in_the_secret(moto_server: str) -> None:
     arn = make_secret(moto_server, material)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWOSTEP_")}
     env.update(AWS_ENDPOINT_URL=moto_server, TWOSTEP_SECRET_ARN=arn)
-    rotated = _cli(env, "keys", "rotate")
+    rotated = run_cli(env, "keys", "rotate")
     assert rotated.returncode == 0, rotated.stderr
     client = boto3.client("secretsmanager", endpoint_url=moto_server, region_name="us-east-1")
     stored = KeyMaterial.from_json(client.get_secret_value(SecretId=arn)["SecretString"])

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 
 from tests.aws.conftest import AwsMode
 from tests.contract.helpers import make_user
+from tests.live import run_cli
 from twostep.domain.errors import ConfigurationError, StorageUnavailable
 from twostep.storage.dynamodb import DynamoDbStorage
 from twostep.storage.dynamodb_client import CLIENT_CONFIG
@@ -44,26 +43,10 @@ def test_a_process_without_the_kms_key_refuses_a_sealed_table(aws_mode: AwsMode)
 
 def test_serve_without_the_kms_key_stops_with_one_line(aws_mode: AwsMode, tmp_path: Path) -> None:
     env = dict(os.environ)
-    first = subprocess.run(
-        [sys.executable, "-m", "twostep", "storage", "init"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    first = run_cli(env, "storage", "init", cwd=tmp_path)
     assert first.returncode == 0, first.stderr  # with TWOSTEP_KMS_KEY_ID: marks the table
     env.pop("TWOSTEP_KMS_KEY_ID")
-    refused = subprocess.run(
-        [sys.executable, "-m", "twostep", "serve", "--port", "1"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    refused = run_cli(env, "serve", "--port", "1", cwd=tmp_path)
     assert refused.returncode == 2, refused.stderr
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "TWOSTEP_KMS_KEY_ID" in lines[0], lines

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from tests.fraud.conftest import MakeGuarded, mobile
 from tests.limits.helpers import SPEC
+from tests.live import run_cli
 from twostep.api.app import create_app
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
@@ -154,7 +155,6 @@ def test_the_guard_can_be_turned_off(guarded: MakeGuarded) -> None:
 def test_cli_status_and_unblock(make_container: MakeGuarded, clock: FixedClock) -> None:
     import os
     import subprocess
-    import sys
 
     clock.advance((datetime.now(UTC) - clock.now()).total_seconds())  # the CLI reads the real clock
     container = make_container(storage="sqlite", **{**SETTINGS, "fraud_guard": True})
@@ -169,8 +169,7 @@ def test_cli_status_and_unblock(make_container: MakeGuarded, clock: FixedClock) 
     }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "twostep", "fraud", *args]
-        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+        return run_cli(env, "fraud", *args, timeout=60)
 
     status = cli("status")
     assert status.returncode == 0, status.stderr

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
-from tests.live import ServerProcess, server_env
+from tests.live import ServerProcess, run_cli, server_env
 from twostep.domain.passwords import PasswordHasher
 
 PHONE = "+14155552671"
@@ -34,15 +32,8 @@ def test_ids_pids_and_ports_are_whole_and_secrets_hidden(tmp_path: Path) -> None
         user_id = server.cli("users", "list", "--json")
         pid = server.process.pid if server.process else 0
         # A second server on the same port fails; its log line names the port.
-        clash = subprocess.run(
-            [sys.executable, "-m", "twostep", "serve", "--port", str(server.port)],
-            env=server.env | {"TWOSTEP_LOG_LEVEL": "INFO"},
-            cwd=server.workdir,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        louder = server.env | {"TWOSTEP_LOG_LEVEL": "INFO"}
+        clash = run_cli(louder, "serve", "--port", str(server.port), cwd=server.workdir)
         log = server.log_path.read_text()
     ids = [row["id"] for row in json.loads(user_id.stdout)]
     assert ids and all(user_id in log for user_id in ids)

@@ -5,8 +5,6 @@ and start-up refuses an over-budget template with one line."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.live import ServerProcess, code_in, free_port, server_env
+from tests.live import ServerProcess, code_in, free_port, run_cli, server_env
 from twostep.domain.segments import count_segments
 
 PASSWORD = "correct horse battery staple"
@@ -165,15 +163,7 @@ def test_start_up_refuses_an_over_budget_template_with_one_line(tmp_path: Path) 
     env = server_env(tmp_path, port) | {
         "TWOSTEP_SMS_TEMPLATE": "{code} is your code. " + "Read this carefully. " * 8
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "twostep", "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli(env, "serve", "--port", str(port), cwd=tmp_path, timeout=60)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines[-1].startswith("twostep: TWOSTEP_SMS_TEMPLATE takes 2 SMS segments (GSM-7, 189 characters;")

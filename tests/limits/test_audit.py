@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -14,6 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD, PHONE, latest_code, register
+from tests.live import run_cli
 from twostep.api.app import create_app
 from twostep.container import Container, build
 from twostep.domain.clock import FixedClock
@@ -173,15 +172,7 @@ def test_audit_tail_cli_reads_sqlite(tmp_path: Path, make_container: MakeContain
     }
 
     def tail(*args: str) -> list[dict[str, Any]]:
-        done = subprocess.run(
-            [sys.executable, "-m", "twostep", "audit", "tail", "--json", *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = run_cli(env, "audit", "tail", "--json", *args, cwd=tmp_path, timeout=60)
         assert done.returncode == 0, done.stderr
         rows: list[dict[str, Any]] = json.loads(done.stdout)
         return rows

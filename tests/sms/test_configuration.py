@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.live import run_cli
 from tests.sms.conftest import sms_settings
 from twostep.container import build
 from twostep.domain.clock import FixedClock
@@ -77,15 +76,7 @@ def test_cli_prints_one_line_naming_the_setting_and_exits_2(tmp_path: Path) -> N
         TWOSTEP_JWT_KEY_FILE=str(tmp_path / "keys.json"),
     )
 
-    result = subprocess.run(
-        [sys.executable, "-m", "twostep", "storage", "init"],
-        cwd=tmp_path,  # no .env here
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli(env, "storage", "init", cwd=tmp_path, timeout=60)  # no .env in tmp_path
 
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [
