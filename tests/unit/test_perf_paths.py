@@ -16,14 +16,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD, PHONE, latest_code, settings_for_tests
+from tests.unit.test_tokens_keys import issuer_and_verifier
 from twostep.cli_serve import hash_threads_per_worker
 from twostep.container import build
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import InvalidToken
-from twostep.domain.keys import KeyMaterial
 from twostep.domain.password_spelling import unmarked
 from twostep.domain.passwords import PasswordHasher
-from twostep.domain.tokens import TokenIssuer, TokenVerifier
+from twostep.domain.tokens import TokenVerifier
 
 
 class _CountingArgon2:
@@ -121,25 +121,7 @@ def test_the_unknown_user_check_costs_a_real_verification(
 
 
 def _verifier_and_token() -> tuple[TokenVerifier, str]:
-    clock = FixedClock()
-    key = KeyMaterial.generate("RS256", clock.now()).current
-    issuer = TokenIssuer(
-        kid=key.kid,
-        algorithm="RS256",
-        key=key.signing_material,
-        issuer="iss",
-        audience="aud",
-        ttl_seconds=900,
-        clock=clock,
-    )
-    verifier = TokenVerifier(
-        algorithm="RS256",
-        keys={key.kid: key.verification_material},
-        issuer="iss",
-        audience="aud",
-        leeway_seconds=30,
-        clock=clock,
-    )
+    issuer, verifier, _ = issuer_and_verifier("RS256", FixedClock())
     return verifier, issuer.issue(
         user_id="u1", email="a@example.com", amr=("pwd", "sms"), sid="s1", auth_time=0
     )

@@ -12,7 +12,7 @@ from twostep.domain.keys import KeyMaterial
 from twostep.domain.tokens import TokenIssuer, TokenVerifier, extract_bearer
 
 
-def _pair(algorithm: str, clock: FixedClock) -> tuple[TokenIssuer, TokenVerifier, KeyMaterial]:
+def issuer_and_verifier(algorithm: str, clock: FixedClock) -> tuple[TokenIssuer, TokenVerifier, KeyMaterial]:
     keys = KeyMaterial.generate(algorithm, clock.now())  # type: ignore[arg-type]
     key = keys.current
     issuer = TokenIssuer(
@@ -38,7 +38,7 @@ def _pair(algorithm: str, clock: FixedClock) -> tuple[TokenIssuer, TokenVerifier
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA", "HS256"])
 def test_round_trip(algorithm: str) -> None:
     clock = FixedClock()
-    issuer, verifier, _ = _pair(algorithm, clock)
+    issuer, verifier, _ = issuer_and_verifier(algorithm, clock)
     claims = verifier.verify(
         issuer.issue(user_id="u1", email="a@example.com", amr=("pwd", "sms"), sid="s1", auth_time=0)
     )
@@ -55,7 +55,7 @@ def test_rs256_tokens_are_pyjwt_encodings_on_thousands_of_claim_sets() -> None:
 
     rng = random.Random(19)
     clock = FixedClock()
-    issuer, _, keys = _pair("RS256", clock)
+    issuer, _, keys = issuer_and_verifier("RS256", clock)
     key = keys.current
     header = {"kid": key.kid, "typ": "at+jwt"}
     names = ["a", "Zoë", "名前", "o'brien", 'q"uote', "back\\slash", "tab\t", "\u2028"]
@@ -84,7 +84,7 @@ def test_issued_tokens_are_pyjwt_encodings(algorithm: str) -> None:
     import jwt
 
     clock = FixedClock()
-    issuer, _, keys = _pair(algorithm, clock)
+    issuer, _, keys = issuer_and_verifier(algorithm, clock)
     token = issuer.issue(user_id="u1", email="a@example.com", amr=("pwd", "sms"), sid="s1", auth_time=7)
     claims = jwt.decode(token, options={"verify_signature": False})
     header = {"kid": keys.current.kid, "typ": "at+jwt"}
@@ -106,7 +106,7 @@ def test_issued_tokens_are_pyjwt_encodings(algorithm: str) -> None:
 
 def test_expiry_and_leeway() -> None:
     clock = FixedClock()
-    issuer, verifier, _ = _pair("ES256", clock)
+    issuer, verifier, _ = issuer_and_verifier("ES256", clock)
     token = issuer.issue(user_id="u1", email="a@example.com", amr=("pwd",), sid="s1", auth_time=0)
     clock.advance(900 + 29)
     verifier.verify(token)
@@ -117,7 +117,7 @@ def test_expiry_and_leeway() -> None:
 
 def test_token_from_the_future_is_refused() -> None:
     clock = FixedClock()
-    issuer, verifier, _ = _pair("ES256", clock)
+    issuer, verifier, _ = issuer_and_verifier("ES256", clock)
     token = issuer.issue(user_id="u1", email="a@example.com", amr=("pwd",), sid="s1", auth_time=0)
     clock.advance(-120)
     with pytest.raises(InvalidToken):
@@ -207,7 +207,7 @@ def test_json_nested_past_the_recursion_limit_is_refused(part: str) -> None:
     import json
 
     clock = FixedClock()
-    issuer, verifier, _ = _pair("ES256", clock)
+    issuer, verifier, _ = issuer_and_verifier("ES256", clock)
     header, payload, signature = issuer.issue(
         user_id="u1", email="a@example.com", amr=("pwd",), sid="s1", auth_time=0
     ).split(".")
