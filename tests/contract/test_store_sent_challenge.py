@@ -49,10 +49,25 @@ def test_it_replaces_a_challenge_with_the_same_id(storage: Storage) -> None:
     used = make_challenge(subject="again-user", purpose="verify", attempts=2)
     storage.put_challenge(used)
     assert storage.consume_challenge(used.id, NOW)
-    fresh = replace(used, code_hmac="h2", created_at=NOW + timedelta(seconds=5), attempts=3)
+    fresh = replace(used, code_hmac="h2", created_at=NOW + timedelta(seconds=5), attempts=0)
     storage.store_sent_challenge(fresh, (sent_event("again-user"),), delivery("SM-again", used.id))
     stored = storage.get_challenge(used.id)
-    assert stored == fresh and stored.consumed_at is None and stored.attempts == 3
+    # The attempts counted on the challenge it replaces stay (the next test says why).
+    assert stored == replace(fresh, attempts=2) and stored.consumed_at is None
+
+
+def test_a_code_stored_over_a_placeholder_keeps_the_wrong_tries_counted_on_it(storage: Storage) -> None:
+    """A reset's placeholder takes wrong codes while the real code is on its way; a fresh budget once it
+    arrived told the guesser the address has an account (an unknown one's placeholder keeps counting)."""
+    placeholder = make_challenge(subject="reset-user", purpose="reset", phone="", email="r@example.com")
+    storage.put_challenge(placeholder)
+    assert storage.count_attempt(placeholder.id, NOW) is not None
+    assert storage.count_attempt(placeholder.id, NOW) is not None
+    texted = replace(placeholder, code_hmac="h-real", phone="+905555555555", email=None, channel="sms")
+    storage.store_sent_challenge(texted, (sent_event("reset-user"),))
+    assert storage.get_challenge(placeholder.id) == replace(texted, attempts=2)
+    right = storage.attempt_challenge(placeholder.id, NOW, "h-real")
+    assert right is not None and right.consumed_at == NOW and right.attempts == 3
 
 
 def test_the_first_record_of_a_message_id_stays_and_the_rest_is_still_stored(storage: Storage) -> None:

@@ -244,6 +244,35 @@ def test_recovery_reveals_nothing_about_unknown_emails(
     assert len(provider.requests) > 20  # the known account's codes were really sent (after the answers)
 
 
+def _wrong_reset_codes_left(server: ServerProcess, reset_id: str, code: str) -> int:
+    body = {"resetId": reset_id, "code": code, "newPassword": NEW_PASSWORD}
+    wrong = post(server, "/password/reset", body)
+    assert wrong.status_code == 401, wrong.text
+    return int(wrong.json()["attemptsRemaining"])
+
+
+def test_wrong_reset_codes_count_alike_while_the_code_is_on_its_way(
+    slow_sms: tuple[ServerProcess, ProviderServer],
+) -> None:
+    """A wrong code typed while the real one was being texted spent the placeholder's budget, and the code
+    stored after the text went out started a fresh one: the next wrong code answered 4 attempts left again
+    for an email with an account (3 for one without), telling who has an account."""
+    server, provider = slow_sms
+    assert register(server, "counted@example.com", "+14155552691").status_code == 201
+    started = post(server, "/login", {"email": "counted@example.com", "password": PASSWORD})
+    proof = post(server, f"/otp/{started.json()['otpId']}/verify", {"otp": _texted_code(provider)})
+    assert proof.status_code == 200  # a proven phone: the reset code is really texted
+    left: dict[str, list[int]] = {}
+    held = json.dumps({"sid": "SM2", "status": "queued"}).encode()
+    provider.answer(Reply(201, held, "application/json", hold_seconds=1.5))  # the known email's reset text
+    for email in ("counted@example.com", "uncounted@example.com"):
+        reset_id = post(server, "/password/forgot", {"email": email}).json()["resetId"]
+        left[email] = [_wrong_reset_codes_left(server, reset_id, "000000")]  # while the text is held
+        time.sleep(2.5)  # the held text answered and the real code is stored (none for an unknown email)
+        left[email].append(_wrong_reset_codes_left(server, reset_id, "000001"))
+    assert left["counted@example.com"] == left["uncounted@example.com"] == [4, 3]
+
+
 def test_a_strangers_wrong_passwords_do_not_delay_the_owner(server: ServerProcess) -> None:
     phone = "+14155552675"
     assert register(server, "target@example.com", phone).status_code == 201

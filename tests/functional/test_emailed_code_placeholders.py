@@ -10,17 +10,19 @@ SES call takes long enough for a script to ask (`/work/notes/s26/G/claim_oracle_
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import register, settings_for_tests
+from tests.conftest import PHONE, register, settings_for_tests
 from twostep.api.app import create_app
 from twostep.container import Container, build
 from twostep.domain.clock import FixedClock
 from twostep.domain.errors import EmailDeliveryError, TwoStepError
+from twostep.domain.identity import E164
 from twostep.storage.memory import MemoryStorage
 
 HELD, FREE = "test@example.com", "nobody@example.com"
@@ -139,3 +141,43 @@ def test_a_wrong_code_answers_alike_after_the_email_failed(
         )
         answers[address] = (verify.status_code, verify.json()["code"])
     assert answers == {HELD: (401, "wrong_code"), FREE: (401, "wrong_code")}, answers
+
+
+@pytest.mark.parametrize("flow", ["claim", "reset", "reset by text"])
+def test_the_code_ends_when_the_answer_said_for_every_address(
+    served: tuple[TestClient, Container], flow: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code stored after the answer took its lifetime from when it was made, a moment after the
+    placeholder whose end the answer gave: a wrong code typed just after that end answered 401
+    `wrong_code` for an address an account holds and 410 `code_expired` for any other. The code now ends
+    with its placeholder."""
+    client, container = served
+    if flow == "reset by text":
+        account = container.storage.get_user(register(client, email=HELD)["id"])
+        assert account is not None and container.storage.prove_phone(account, E164(PHONE))
+    else:
+        held_address(client, container, flow)
+    clock = container.clock
+    assert isinstance(clock, FixedClock)
+    service = container.claims if flow == "claim" else container.recovery
+    name = "start" if flow == "claim" else "forgot"
+    begin = getattr(service, name)
+
+    def answered_then_sent_later(*args: Any, **kwargs: Any) -> Any:
+        started = begin(*args, **kwargs)
+        clock.advance(1)  # the answer goes first; the code is made and sent after it
+        return started
+
+    monkeypatch.setattr(service, name, answered_then_sent_later)
+    answers: dict[str, str] = {}
+    for address in (HELD, FREE):
+        if flow == "claim":
+            started = client.post("/email-claims", json={"email": address}).json()
+            started_id = started["claimId"]
+        else:
+            channel = "sms" if flow == "reset by text" else "email"
+            started = client.post("/password/forgot", json={"email": address, "channel": channel}).json()
+            started_id = started["resetId"]
+        clock.set(datetime.fromisoformat(started["expiresAt"]))  # the end the answer gave
+        answers[address] = answer_to_a_wrong_code(container, flow, started_id)
+    assert answers == {HELD: "code_expired", FREE: "code_expired"}, answers

@@ -185,8 +185,11 @@ class ChallengeStore(Protocol):
     ) -> None:
         """Store a challenge whose code already went out, usable at once, together with the step's audit
         events and the message's delivery record (None: no receipt can name the message), all or none in
-        one storage request. It replaces a challenge with the same id, as `put_challenge` does; a delivery
-        record with the same provider and message id stays as it is, as in `add_delivery`.
+        one storage request. It replaces a challenge with the same id, as `put_challenge` does, but keeps
+        the attempts counted on that one: the placeholder of a password reset or an address claim takes
+        wrong codes while the real code is on its way, and a fresh budget once it arrived would tell the
+        guesser that the address has an account (and give more guesses). A delivery record with the same
+        provider and message id stays as it is, as in `add_delivery`.
 
         The way to issue a brand-new code in one write: nothing is stored before the message went out, so
         a failed delivery or a failed write leaves no usable code behind (`arm_challenge_audited` arms a

@@ -97,12 +97,14 @@ class CodeIssuing:
         attempts: int = 0,
         alongside: Alongside | None = None,
         credentials_tag: str | None = None,
+        ends_at: datetime | None = None,
     ) -> Challenge:
         """Create a challenge and text its code; raises what `LimitsService.reserve_sms` or delivery raise.
 
         `attempts` carries over attempts already made (a verification re-created for a new number).
         `alongside`: counter changes the caller owes, taken with the SMS's (`reserve_sms`).
         `credentials_tag`: a login's (`Challenge.credentials_tag`).
+        `ends_at`: the end a placeholder stored under `challenge_id` already answered (None: the TTL's).
         The code goes by `spec.channel`; ChannelNotConfigured is raised before anything is stored.
         """
         self.ensure_channel(spec.channel)
@@ -122,7 +124,7 @@ class CodeIssuing:
             phone=phone,
             code_hmac=self._hasher.digest(challenge_id, code, spec.binding),
             created_at=now,
-            expires_at=now + timedelta(seconds=spec.ttl_seconds),
+            expires_at=ends_at or now + timedelta(seconds=spec.ttl_seconds),
             max_attempts=spec.max_attempts,
             attempts=attempts,
             last_sent_at=now,

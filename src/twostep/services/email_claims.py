@@ -20,7 +20,7 @@ from datetime import datetime
 from twostep.domain.clock import Clock
 from twostep.domain.errors import AccountExists, ChallengeNotFound, TwoStepError
 from twostep.domain.identity import normalise_email
-from twostep.domain.models import NO_CONTEXT, RequestContext, User
+from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, User
 from twostep.domain.otp import CodeHasher
 from twostep.domain.ports import ChallengeStore, UserStore
 from twostep.services.account_notices import AccountNotices
@@ -97,21 +97,23 @@ class EmailClaimService:
         self._audit.record(
             "email_claim_requested", ctx=ctx, email=address, user_id=holder.id if holder else None
         )
-        return ClaimStarted(claim_id, placeholder.expires_at, lambda: self._deliver(holder, claim_id, ctx))
+        return ClaimStarted(claim_id, placeholder.expires_at, lambda: self._deliver(holder, placeholder, ctx))
 
-    def _deliver(self, holder: User | None, claim_id: str, ctx: RequestContext) -> None:
-        """Email the code to an address held unproven; nothing for a free or a proven one."""
+    def _deliver(self, holder: User | None, placeholder: Challenge, ctx: RequestContext) -> None:
+        """Email the code to an address held unproven; nothing for a free or a proven one. The code ends
+        when its placeholder does (see `PasswordRecoveryService._deliver`)."""
         if holder is None or holder.email_verified:
             return
         try:
             # In the claimant's languages (the request's), never the holder's: the reader is the claimant.
             self._codes.issue_email(
-                challenge_id=claim_id,
+                challenge_id=placeholder.id,
                 purpose="email_claim",
                 subject=holder.id,
                 email=holder.email,
                 spec=self._spec,
                 ctx=ctx,
+                ends_at=placeholder.expires_at,
             )
         except TwoStepError as exc:  # nobody to tell: the answer has gone; the trail has the reason
             self._audit.record(

@@ -3,7 +3,7 @@ notice by email or by SMS. They are always the bundled texts (`texts`), never an
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from twostep.domain.clock import Clock
 from twostep.domain.errors import EmailDeliveryError
@@ -49,6 +49,7 @@ class Letters:
         ctx: RequestContext = NO_CONTEXT,
         phone: E164 | None = None,
         credentials_tag: str | None = None,
+        ends_at: datetime | None = None,
     ) -> Challenge:
         """Create a challenge and email its code; the same rules as a texted code (HMAC at rest, expiry,
         attempts, single use), with the per-address caps of `LimitsService.reserve_email`. The email is
@@ -61,6 +62,8 @@ class Letters:
         caller already has) stays as it is until then. Stored unusable first, a reset's or a claim's code
         answered 410 while its email was on its way (or for good once it failed) where the placeholder of
         an address with no account, or a proven one, answers 401: it told who has an account.
+
+        `ends_at`: the end the placeholder already answered (None: the TTL's), as `CodeIssuing.issue`.
 
         Raises:
             RateLimited, EmailDeliveryError.
@@ -76,7 +79,7 @@ class Letters:
             phone=E164(""),
             code_hmac=self._hasher.digest(challenge_id, code),
             created_at=now,
-            expires_at=now + timedelta(seconds=spec.ttl_seconds),
+            expires_at=ends_at or now + timedelta(seconds=spec.ttl_seconds),
             max_attempts=spec.max_attempts,
             last_sent_at=now,
             code_length=spec.length,

@@ -103,27 +103,32 @@ class PasswordRecoveryService:
             "password_reset_requested", ctx=ctx, email=address, user_id=user.id if user else None
         )
         return ResetStarted(
-            reset_id, placeholder.expires_at, lambda: self._deliver(user, reset_id, channel, ctx)
+            reset_id, placeholder.expires_at, lambda: self._deliver(user, placeholder, channel, ctx)
         )
 
-    def _deliver(self, user: User | None, reset_id: str, channel: Channel, ctx: RequestContext) -> None:
-        """Send the code to the verified phone, or the verified email; nothing for unknown accounts."""
+    def _deliver(
+        self, user: User | None, placeholder: Challenge, channel: Channel, ctx: RequestContext
+    ) -> None:
+        """Send the code to the verified phone, or the verified email; nothing for unknown accounts. The
+        code ends when its placeholder does: a later end, answered after that of an unknown email's
+        placeholder, would tell who has an account."""
         if user is None:
             return
         try:
             if channel != "email" and user.phone is not None and user.phone_verified:
                 self._codes.issue(
-                    challenge_id=reset_id,
+                    challenge_id=placeholder.id,
                     purpose="reset",
                     subject=user.id,
                     phone=user.phone,
                     spec=replace(self._spec, preferred_locale=user.locale),
                     ctx=ctx,
                     credentials_tag=user.credentials_tag,
+                    ends_at=placeholder.expires_at,
                 )
             elif channel != "sms" and user.email_verified:
                 self._codes.issue_email(
-                    challenge_id=reset_id,
+                    challenge_id=placeholder.id,
                     purpose="reset",
                     subject=user.id,
                     email=user.email,
@@ -131,6 +136,7 @@ class PasswordRecoveryService:
                     ctx=ctx,
                     phone=user.phone,
                     credentials_tag=user.credentials_tag,
+                    ends_at=placeholder.expires_at,
                 )
         except TwoStepError as exc:  # nobody to tell: the answer has gone; the trail has the reason
             self._audit.record(

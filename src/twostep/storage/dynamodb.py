@@ -386,7 +386,7 @@ class DynamoDbStorage(
         if len(audits) >= TRANSACTION_ITEMS - 1:
             raise ValueError(f"a code is stored with at most {TRANSACTION_ITEMS - 2} audit events")
         items = [
-            self._tput(self._codec.challenge_item(challenge)),
+            self._tsent_challenge(challenge),
             *(self._tput(codec.audit_item(e, timed_sequence(e.at), self._codec.retention)) for e in audits),
         ]
         if delivery is None:
@@ -396,6 +396,27 @@ class DynamoDbStorage(
             self._transact(*items, self._tput(delivery_item(delivery, self._codec.retention), FIRST_RECORD))
         except ConditionFailed:
             self._transact(*items)
+
+    def _tsent_challenge(self, challenge: Challenge) -> dict[str, Any]:
+        """The transaction item of a sent code: an update rather than a put, so that the attempts counted
+        on a placeholder stored under its id stay counted (`ChallengeStore.store_sent_challenge`)."""
+        item = self._codec.challenge_item(challenge)
+        attributes = {name: value for name, value in item.items() if name not in ("PK", "SK", "attempts")}
+        names = {f"#a{i}": name for i, name in enumerate(attributes)}
+        values = {f":a{i}": value for i, value in enumerate(attributes.values()) if value is not None}
+        sets = [f"#a{i} = :a{i}" for i, value in enumerate(attributes.values()) if value is not None]
+        removes = [f"#a{i}" for i, value in enumerate(attributes.values()) if value is None]
+        expression = "SET " + ", ".join([*sets, "attempts = if_not_exists(attempts, :attempts)"])
+        if removes:  # a placeholder's attributes the code has none of (its typed email, for a texted code)
+            expression += " REMOVE " + ", ".join(removes)
+        update = {
+            "TableName": self._table,
+            "Key": key(item["PK"], item["SK"]),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": serialize({**values, ":attempts": challenge.attempts}),
+        }
+        return {"Update": update}
 
     def count_attempt(self, challenge_id: str, now: datetime) -> Challenge | None:
         return self._challenge_update(

@@ -77,6 +77,9 @@ class MemoryChallenges(MemoryDeliveries, MemoryAudit):
         self, challenge: Challenge, audits: Sequence[AuditEvent], delivery: Delivery | None = None
     ) -> None:
         with self._lock:
+            placeholder = self._challenges.get(challenge.id)
+            if placeholder is not None:  # its wrong tries stay counted: see `ChallengeStore`
+                challenge = replace(challenge, attempts=placeholder.attempts)
             self._challenges[challenge.id] = challenge
             if delivery is not None:
                 self.add_delivery(delivery)

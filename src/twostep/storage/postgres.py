@@ -59,6 +59,11 @@ PUT_CHALLENGE = (
     " last_sent_at = EXCLUDED.last_sent_at, code_length = EXCLUDED.code_length, email = EXCLUDED.email,"
     " channel = EXCLUDED.channel, credentials_tag = EXCLUDED.credentials_tag"
 )
+# A sent code over a challenge already stored under its id (a reset's or an address claim's placeholder)
+# keeps the wrong tries counted on it meanwhile: a fresh budget would tell the guesser a code went out.
+STORE_SENT_CHALLENGE = PUT_CHALLENGE.replace(
+    "attempts = EXCLUDED.attempts, consumed_at", "attempts = challenges.attempts, consumed_at"
+)
 REFRESH_COLUMNS = (
     "token_hash, family_id, user_id, created_at, expires_at, family_expires_at, amr, used_at, revoked_at"
 )
@@ -160,7 +165,7 @@ class PostgresStorage(
     ) -> None:
         # One statement (one round trip, atomic): data-modifying WITH queries run whether or not the
         # final SELECT reads them.
-        sql, params = f"WITH c AS ({PUT_CHALLENGE})", list(challenge_row(challenge))
+        sql, params = f"WITH c AS ({STORE_SENT_CHALLENGE})", list(challenge_row(challenge))
         if delivery is not None:
             sql += f", d AS ({DELIVERY_SQL.add})"
             params += delivery_values(delivery, as_is)

@@ -66,6 +66,17 @@ PUT_CHALLENGE = (
     " max_attempts, attempts, consumed_at, sends, last_sent_at, code_length, email, channel, credentials_tag)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# A sent code over a challenge already stored under its id (a reset's or an address claim's placeholder)
+# keeps the wrong tries counted on it meanwhile: a fresh budget would tell the guesser a code went out.
+STORE_SENT_CHALLENGE = (
+    PUT_CHALLENGE.replace("INSERT OR REPLACE", "INSERT")
+    + " ON CONFLICT (id) DO UPDATE SET purpose = excluded.purpose, subject = excluded.subject,"
+    " phone = excluded.phone, code_hmac = excluded.code_hmac, created_at = excluded.created_at,"
+    " expires_at = excluded.expires_at, max_attempts = excluded.max_attempts,"
+    " attempts = attempts, consumed_at = excluded.consumed_at,"
+    " sends = excluded.sends, last_sent_at = excluded.last_sent_at, code_length = excluded.code_length,"
+    " email = excluded.email, channel = excluded.channel, credentials_tag = excluded.credentials_tag"
+)
 
 
 def challenge_row(c: Challenge) -> tuple[object, ...]:
@@ -282,7 +293,7 @@ class SqliteStorage(
     ) -> None:
         with self._transaction() as conn:
             self.statements += 1  # one request: the transaction
-            conn.execute(PUT_CHALLENGE, challenge_row(challenge))
+            conn.execute(STORE_SENT_CHALLENGE, challenge_row(challenge))
             if delivery is not None:
                 conn.execute(DELIVERY_SQL.add, delivery_values(delivery, epoch))
             if audits:
