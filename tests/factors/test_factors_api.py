@@ -474,3 +474,20 @@ def test_remembering_past_the_limit_forgets_the_oldest(make_container: Any, cloc
         forgotten = [e for e in container.audit.tail(user.id, 100) if e.event == "device_forgotten"]
         assert [e.detail.get("reason") for e in forgotten] == ["limit"]
         assert forgotten[0].detail["device"] not in {d["id"] for d in devices}
+
+
+def test_the_confirmation_code_may_be_typed_in_another_scripts_digits(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    """Before, confirm compared the typed text as it came: a code from a Japanese IME (full-width) or an
+    Arabic-Indic keyboard was a wrong one and spent one of the enrolment's five tries, while the sign-in
+    and every other code check read it as the same code (docs/second-factors.md)."""
+    register(client)
+    pair = sign_in(client, container)
+    start = {"currentPassword": PASSWORD}
+    secret = client.post("/me/factors/totp", json=start, headers=bearer(pair)).json()["secret"]
+    code = code_at(secret, time_step(clock.now()))
+    full_width = "".join(chr(ord(digit) - ord("0") + 0xFF10) for digit in code)  # U+FF10: full-width 0
+    confirmed = client.post("/me/factors/totp/confirm", json={"code": full_width}, headers=bearer(pair))
+    assert confirmed.status_code == 200, confirmed.text
+    assert client.get("/me/factors", headers=bearer(pair)).json()["totp"] is True

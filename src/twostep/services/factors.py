@@ -10,6 +10,7 @@ from twostep.domain.factor_errors import EnrolmentNotStarted, FactorUnavailable,
 from twostep.domain.factor_ports import FactorStorage
 from twostep.domain.factors import PasskeyCredential
 from twostep.domain.models import NO_CONTEXT, RequestContext, User
+from twostep.domain.otp import ascii_digits
 from twostep.domain.ports import UserStore
 from twostep.domain.recovery import RecoveryCodeHasher, new_recovery_codes
 from twostep.domain.totp import SecretSealer, matching_step, new_totp_secret, provisioning_uri
@@ -114,7 +115,9 @@ class FactorService:
         if not self._enrolments.take(user_id, factor.pending_sealed):
             raise EnrolmentNotStarted(ENROLMENT_ENDED)
         now = self._clock.now()
-        step = matching_step(self._sealer.open(user_id, factor.pending_sealed), code.strip(), now)
+        # Read as the sign-in reads it: a code typed in full-width or Arabic-Indic digits is the same code.
+        typed = ascii_digits(code.strip())
+        step = matching_step(self._sealer.open(user_id, factor.pending_sealed), typed, now)
         if step is None:
             raise WrongEnrolmentCode(field="code")
         if not self._store.confirm_totp(user_id, factor.pending_sealed, step, now):
