@@ -491,3 +491,22 @@ def test_the_confirmation_code_may_be_typed_in_another_scripts_digits(
     confirmed = client.post("/me/factors/totp/confirm", json={"code": full_width}, headers=bearer(pair))
     assert confirmed.status_code == 200, confirmed.text
     assert client.get("/me/factors", headers=bearer(pair)).json()["totp"] is True
+
+
+def test_an_account_with_only_sms_is_warned_when_its_codes_run_low(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    """Before, GET /me/factors (the security page) warned only with an authenticator app: an account with
+    only SMS that made codes and used all but two saw no warning there, while the sign-in and GET
+    /me/factors/recovery-codes gave one. An account that never made codes is still not warned."""
+    register(client)
+    pair = sign_in(client, container)
+    assert client.get("/me/factors", headers=bearer(pair)).json()["warning"] is None, "none made: no warning"
+    made = client.post("/me/factors/recovery-codes", json={"currentPassword": PASSWORD}, headers=bearer(pair))
+    for code in made.json()["recoveryCodes"][:8]:
+        clock.advance(300)  # each sign-in texts a code too: within the number's cap of texts per 10 minutes
+        used = client.post(f"/otp/{login(client)['otpId']}/verify", json={"otp": code, "factor": "recovery"})
+        assert used.status_code == 200, used.text
+    factors = client.get("/me/factors", headers=bearer(used.json())).json()
+    assert (factors["totp"], factors["recoveryCodesLeft"]) == (False, 2)
+    assert factors["warning"] is not None
