@@ -510,3 +510,24 @@ def test_an_account_with_only_sms_is_warned_when_its_codes_run_low(
     factors = client.get("/me/factors", headers=bearer(used.json())).json()
     assert (factors["totp"], factors["recoveryCodesLeft"]) == (False, 2)
     assert factors["warning"] is not None
+
+
+def test_an_unconfirmed_enrolment_is_no_app_to_turn_off(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    """Before, turning the app off with only an enrolment begun (never confirmed) answered 204, audited
+    `factor_removed` and told the owner that a way to sign in was removed: none was. Now it answers as
+    for an account without an app, and the enrolment can still be confirmed until it ends by itself."""
+    register(client)
+    pair = sign_in(client, container)
+    start = {"currentPassword": PASSWORD}
+    secret = client.post("/me/factors/totp", json=start, headers=bearer(pair)).json()["secret"]
+    off = client.post("/me/factors/totp/disable", json=start, headers=bearer(pair))
+    assert (off.status_code, off.json()["code"]) == (400, "factor_unavailable"), off.text
+    user = container.storage.find_user_by_email("test@example.com")
+    assert user is not None
+    events = [e.event for e in container.storage.list_audit(user.id, limit=100)]
+    assert "factor_removed" not in events and "notice_sent" not in events
+    code = code_at(secret, time_step(clock.now()))
+    confirmed = client.post("/me/factors/totp/confirm", json={"code": code}, headers=bearer(pair))
+    assert confirmed.status_code == 200, confirmed.text

@@ -130,7 +130,10 @@ class FactorService:
     def disable_totp(self, user_id: str, current_password: str, ctx: RequestContext = NO_CONTEXT) -> None:
         """Raises: InvalidCredentials, RateLimited, FactorUnavailable (no authenticator app)."""
         user = self._reauth.account(user_id, current_password, ctx, reason="reauth_totp_off")
-        if not self._store.delete_totp(user_id):
+        factor = self._store.get_totp(user_id)
+        # An enrolment never confirmed is no app: removing it would tell the owner (and the trail) that a
+        # way to sign in was removed when none was. It ends by itself (ENROLMENT_SECONDS).
+        if factor is None or not factor.enabled or not self._store.delete_totp(user_id):
             raise FactorUnavailable("This account has no authenticator app.")
         self._audit.record("factor_removed", ctx=ctx, user_id=user_id, factor="totp")
         self._notices.send(user, "sign_in_changed", ctx)
