@@ -16,6 +16,7 @@ from twostep.domain.recovery import RecoveryCodeHasher, new_recovery_codes
 from twostep.domain.totp import SecretSealer, matching_step, new_totp_secret, provisioning_uri
 from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
+from twostep.services.last_factor import LastFactorGuard
 from twostep.services.reauthentication import Reauthentication
 from twostep.services.totp_enrolment import EnrolmentAttempts
 
@@ -65,9 +66,10 @@ class FactorService:
         clock: Clock,
         issuer_name: str,
         enrolments: EnrolmentAttempts,
+        last_factor: LastFactorGuard,
     ) -> None:
         self._users, self._store, self._reauth, self._notices = users, store, reauth, notices
-        self._enrolments = enrolments
+        self._enrolments, self._last_factor = enrolments, last_factor
         self._sealer, self._recovery = sealer, recovery_hasher
         self._audit, self._clock, self._issuer = audit, clock, issuer_name
 
@@ -128,12 +130,16 @@ class FactorService:
         return codes
 
     def disable_totp(self, user_id: str, current_password: str, ctx: RequestContext = NO_CONTEXT) -> None:
-        """Raises: InvalidCredentials, RateLimited, FactorUnavailable (no authenticator app)."""
+        """Raises: InvalidCredentials, RateLimited, FactorUnavailable (no authenticator app),
+        LastSecondFactor (it is the only second factor of an account that must have one)."""
         user = self._reauth.account(user_id, current_password, ctx, reason="reauth_totp_off")
         factor = self._store.get_totp(user_id)
         # An enrolment never confirmed is no app: removing it would tell the owner (and the trail) that a
         # way to sign in was removed when none was. It ends by itself (ENROLMENT_SECONDS).
-        if factor is None or not factor.enabled or not self._store.delete_totp(user_id):
+        if factor is None or not factor.enabled:
+            raise FactorUnavailable("This account has no authenticator app.")
+        self._last_factor.allow_removing_app(user)
+        if not self._store.delete_totp(user_id):
             raise FactorUnavailable("This account has no authenticator app.")
         self._audit.record("factor_removed", ctx=ctx, user_id=user_id, factor="totp")
         self._notices.send(user, "sign_in_changed", ctx)
