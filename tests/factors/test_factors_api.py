@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD, PHONE, latest_code, register, sign_in
+from twostep.api.app import create_app
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
 from twostep.domain.totp import code_at, time_step
@@ -531,3 +532,25 @@ def test_an_unconfirmed_enrolment_is_no_app_to_turn_off(
     code = code_at(secret, time_step(clock.now()))
     confirmed = client.post("/me/factors/totp/confirm", json={"code": code}, headers=bearer(pair))
     assert confirmed.status_code == 200, confirmed.text
+
+
+def test_an_account_without_a_number_is_told_it_has_none_to_send_to(
+    make_container: Any, clock: FixedClock
+) -> None:
+    """Before, asking for a texted (or called) code at a sign-in of an account with an app and no phone
+    number (seed 001's sign-up) answered 422 `destination_not_allowed`: "Codes can only be sent to mobile
+    numbers", as if a number were there and of the wrong kind. Now it says the account has none."""
+    password = f"{PASSWORD} and more"  # a password that may be the only factor: 15 characters at least
+    with TestClient(create_app(make_container(require_second_factor=False))) as client:
+        register(client, phone=None, password=password)
+        pair = client.post("/login", json={"email": "test@example.com", "password": password}).json()
+        started = client.post("/me/factors/totp", json={"currentPassword": password}, headers=bearer(pair))
+        code = code_at(started.json()["secret"], time_step(clock.now()))
+        assert client.post("/me/factors/totp/confirm", json={"code": code}, headers=bearer(pair)).is_success
+        signing_in = client.post("/login", json={"email": "test@example.com", "password": password}).json()
+        assert signing_in["expectedFactor"] == "totp" and signing_in["destination"] == ""
+        for channel in ("sms", "voice"):
+            sent = client.post(f"/otp/{signing_in['otpId']}/send", json={"channel": channel})
+            assert (sent.status_code, sent.json()["code"]) == (400, "factor_unavailable"), sent.text
+        resent = client.post(f"/otp/{signing_in['otpId']}/resend")
+        assert (resent.status_code, resent.json()["code"]) == (400, "factor_unavailable"), resent.text
