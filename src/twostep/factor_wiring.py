@@ -16,6 +16,7 @@ from twostep.services.audit import AuditService
 from twostep.services.challenges import ChallengeService
 from twostep.services.devices import DeviceService
 from twostep.services.factors import FactorService
+from twostep.services.last_factor import LastFactorGuard
 from twostep.services.limits import LimitsService
 from twostep.services.passkey_login import PasskeyLoginService
 from twostep.services.passkeys import PasskeyService
@@ -80,6 +81,7 @@ def build_factor_services(
     # the same when signing keys rotate, so sealed secrets stay readable.
     sealer = SecretSealer(otp_hmac_key)
     recovery = RecoveryCodeHasher(otp_hmac_key)
+    last_factor = LastFactorGuard(store=storage, required=settings.require_second_factor)
     return FactorServices(
         account=FactorService(
             users=storage,
@@ -92,6 +94,7 @@ def build_factor_services(
             clock=clock,
             issuer_name=settings.org_name,
             enrolments=EnrolmentAttempts(counters=storage, clock=clock),
+            last_factor=last_factor,
         ),
         second_factor=SecondFactorService(
             store=storage, sealer=sealer, recovery_hasher=recovery, audit=audit, clock=clock
@@ -106,5 +109,6 @@ def build_factor_services(
             clock=clock,
             limit=settings.passkey_limit,
             counters=storage,
+            last_factor=last_factor,
         ),
     )

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD, PHONE, latest_code, register, sign_in
+from twostep.api.app import create_app
 from twostep.container import Container
 from twostep.domain.clock import FixedClock
 from twostep.domain.totp import code_at, time_step
@@ -474,3 +475,82 @@ def test_remembering_past_the_limit_forgets_the_oldest(make_container: Any, cloc
         forgotten = [e for e in container.audit.tail(user.id, 100) if e.event == "device_forgotten"]
         assert [e.detail.get("reason") for e in forgotten] == ["limit"]
         assert forgotten[0].detail["device"] not in {d["id"] for d in devices}
+
+
+def test_the_confirmation_code_may_be_typed_in_another_scripts_digits(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    """Before, confirm compared the typed text as it came: a code from a Japanese IME (full-width) or an
+    Arabic-Indic keyboard was a wrong one and spent one of the enrolment's five tries, while the sign-in
+    and every other code check read it as the same code (docs/second-factors.md)."""
+    register(client)
+    pair = sign_in(client, container)
+    start = {"currentPassword": PASSWORD}
+    secret = client.post("/me/factors/totp", json=start, headers=bearer(pair)).json()["secret"]
+    code = code_at(secret, time_step(clock.now()))
+    full_width = "".join(chr(ord(digit) - ord("0") + 0xFF10) for digit in code)  # U+FF10: full-width 0
+    confirmed = client.post("/me/factors/totp/confirm", json={"code": full_width}, headers=bearer(pair))
+    assert confirmed.status_code == 200, confirmed.text
+    assert client.get("/me/factors", headers=bearer(pair)).json()["totp"] is True
+
+
+def test_an_account_with_only_sms_is_warned_when_its_codes_run_low(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    """Before, GET /me/factors (the security page) warned only with an authenticator app: an account with
+    only SMS that made codes and used all but two saw no warning there, while the sign-in and GET
+    /me/factors/recovery-codes gave one. An account that never made codes is still not warned."""
+    register(client)
+    pair = sign_in(client, container)
+    assert client.get("/me/factors", headers=bearer(pair)).json()["warning"] is None, "none made: no warning"
+    made = client.post("/me/factors/recovery-codes", json={"currentPassword": PASSWORD}, headers=bearer(pair))
+    for code in made.json()["recoveryCodes"][:8]:
+        clock.advance(300)  # each sign-in texts a code too: within the number's cap of texts per 10 minutes
+        used = client.post(f"/otp/{login(client)['otpId']}/verify", json={"otp": code, "factor": "recovery"})
+        assert used.status_code == 200, used.text
+    factors = client.get("/me/factors", headers=bearer(used.json())).json()
+    assert (factors["totp"], factors["recoveryCodesLeft"]) == (False, 2)
+    assert factors["warning"] is not None
+
+
+def test_an_unconfirmed_enrolment_is_no_app_to_turn_off(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    """Before, turning the app off with only an enrolment begun (never confirmed) answered 204, audited
+    `factor_removed` and told the owner that a way to sign in was removed: none was. Now it answers as
+    for an account without an app, and the enrolment can still be confirmed until it ends by itself."""
+    register(client)
+    pair = sign_in(client, container)
+    start = {"currentPassword": PASSWORD}
+    secret = client.post("/me/factors/totp", json=start, headers=bearer(pair)).json()["secret"]
+    off = client.post("/me/factors/totp/disable", json=start, headers=bearer(pair))
+    assert (off.status_code, off.json()["code"]) == (400, "factor_unavailable"), off.text
+    user = container.storage.find_user_by_email("test@example.com")
+    assert user is not None
+    events = [e.event for e in container.storage.list_audit(user.id, limit=100)]
+    assert "factor_removed" not in events and "notice_sent" not in events
+    code = code_at(secret, time_step(clock.now()))
+    confirmed = client.post("/me/factors/totp/confirm", json={"code": code}, headers=bearer(pair))
+    assert confirmed.status_code == 200, confirmed.text
+
+
+def test_an_account_without_a_number_is_told_it_has_none_to_send_to(
+    make_container: Any, clock: FixedClock
+) -> None:
+    """Before, asking for a texted (or called) code at a sign-in of an account with an app and no phone
+    number (seed 001's sign-up) answered 422 `destination_not_allowed`: "Codes can only be sent to mobile
+    numbers", as if a number were there and of the wrong kind. Now it says the account has none."""
+    password = f"{PASSWORD} and more"  # a password that may be the only factor: 15 characters at least
+    with TestClient(create_app(make_container(require_second_factor=False))) as client:
+        register(client, phone=None, password=password)
+        pair = client.post("/login", json={"email": "test@example.com", "password": password}).json()
+        started = client.post("/me/factors/totp", json={"currentPassword": password}, headers=bearer(pair))
+        code = code_at(started.json()["secret"], time_step(clock.now()))
+        assert client.post("/me/factors/totp/confirm", json={"code": code}, headers=bearer(pair)).is_success
+        signing_in = client.post("/login", json={"email": "test@example.com", "password": password}).json()
+        assert signing_in["expectedFactor"] == "totp" and signing_in["destination"] == ""
+        for channel in ("sms", "voice"):
+            sent = client.post(f"/otp/{signing_in['otpId']}/send", json={"channel": channel})
+            assert (sent.status_code, sent.json()["code"]) == (400, "factor_unavailable"), sent.text
+        resent = client.post(f"/otp/{signing_in['otpId']}/resend")
+        assert (resent.status_code, resent.json()["code"]) == (400, "factor_unavailable"), resent.text

@@ -15,6 +15,7 @@ from twostep.api.causes import describe_cause
 from twostep.api.middleware import BodyTooLarge
 from twostep.api.ratelimit_headers import ratelimit_headers
 from twostep.domain import errors as e
+from twostep.domain.factor_errors import LastSecondFactor
 from twostep.domain.idempotency import IdempotencyKeyReused, IdempotencyRequestInProgress
 from twostep.logs import request_id_var
 
@@ -36,6 +37,8 @@ STATUS_TABLE: tuple[tuple[type[e.TwoStepError], int], ...] = (
     (e.CodeBound, 409),
     # A per-account limit is full (passkeys): removing one makes room, so it is a state conflict.
     (e.LimitReached, 409),
+    # The account's only second factor: adding another first allows it, a state conflict too.
+    (LastSecondFactor, 409),
     # Idempotency-Key: the same key for another request; the first request with it still running.
     (IdempotencyKeyReused, 422),
     (IdempotencyRequestInProgress, 409),

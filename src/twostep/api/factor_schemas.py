@@ -101,7 +101,11 @@ class FactorsOut(ApiModel):
             sms=summary.sms,
             totp=summary.totp,
             recoveryCodesLeft=summary.recovery_remaining,
-            warning=low_codes_warning(summary.recovery_remaining, low and summary.totp),
+            # Codes an account made without an app run low too; one that never made any (only SMS) is
+            # not told it has few.
+            warning=low_codes_warning(
+                summary.recovery_remaining, low and (summary.totp or summary.recovery_remaining > 0)
+            ),
             passkeys=[PasskeyOut.of(p) for p in summary.passkeys],
             passkeyLimit=passkey_limit,
         )

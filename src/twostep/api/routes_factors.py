@@ -80,13 +80,14 @@ def confirm_totp(
     "/me/factors/totp/disable",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=errors(400, 401, 429, 503, *BODY_ERRORS),
+    responses=errors(400, 401, 409, 429, 503, *BODY_ERRORS),
     openapi_extra=BEARER,
 )
 def disable_totp(
     body: PasswordConfirmation, claims: ClaimsDep, container: ContainerDep, ctx: ContextDep
 ) -> Response:
-    """Remove the authenticator app (needs the current password); sign-in texts codes again."""
+    """Remove the authenticator app (needs the current password); sign-in texts codes again. 409
+    `last_second_factor` when it is the only second factor of an account that must have one."""
     container.factors.account.disable_totp(claims.sub, body.current_password, ctx)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -170,7 +171,7 @@ def passkeys(claims: ClaimsDep, container: ContainerDep) -> list[PasskeyOut]:
     "/me/passkeys/{passkey_id}/remove",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=errors(401, 429, 503, *BODY_ERRORS),
+    responses=errors(401, 409, 429, 503, *BODY_ERRORS),
     openapi_extra=BEARER,
 )
 def remove_passkey(
@@ -180,7 +181,8 @@ def remove_passkey(
     container: ContainerDep,
     ctx: ContextDep,
 ) -> Response:
-    """Remove the passkey (needs the current password; idempotent: 204 also when it was already gone)."""
+    """Remove the passkey (needs the current password; idempotent: 204 also when it was already gone). 409
+    `last_second_factor` when it is the only second factor of an account that must have one."""
     container.factors.passkeys.remove(claims.sub, passkey_id, body.current_password, ctx)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

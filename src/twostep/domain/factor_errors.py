@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from twostep.domain.errors import AccountExists, ChallengeGone, InvalidCredentials, InvalidInput, LimitReached
+from twostep.domain.errors import (
+    AccountExists,
+    ChallengeGone,
+    InvalidCredentials,
+    InvalidInput,
+    LimitReached,
+    TwoStepError,
+)
 
 
 class PasskeyExists(AccountExists):
@@ -57,3 +64,15 @@ class CeremonyExpired(ChallengeGone):
 class PasskeysNotConfigured(FactorUnavailable):
     code = "passkeys_not_configured"
     default_message = "Passkeys are not set up on this server (TWOSTEP_WEB_ORIGIN or TWOSTEP_WEBAUTHN_*)."
+
+
+class LastSecondFactor(TwoStepError):
+    """The factor is the account's only second factor while one is required (`TWOSTEP_REQUIRE_SECOND_FACTOR`):
+    without it, every sign-in with the password would be refused, and nothing the owner could do alone
+    would add one back."""
+
+    code = "last_second_factor"
+    default_message = (
+        "This is the only second sign-in step this account has, and one is required: add a phone number,"
+        " a passkey or an authenticator app before removing it."
+    )

@@ -10,11 +10,13 @@ from twostep.domain.factor_errors import EnrolmentNotStarted, FactorUnavailable,
 from twostep.domain.factor_ports import FactorStorage
 from twostep.domain.factors import PasskeyCredential
 from twostep.domain.models import NO_CONTEXT, RequestContext, User
+from twostep.domain.otp import ascii_digits
 from twostep.domain.ports import UserStore
 from twostep.domain.recovery import RecoveryCodeHasher, new_recovery_codes
 from twostep.domain.totp import SecretSealer, matching_step, new_totp_secret, provisioning_uri
 from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
+from twostep.services.last_factor import LastFactorGuard
 from twostep.services.reauthentication import Reauthentication
 from twostep.services.totp_enrolment import EnrolmentAttempts
 
@@ -64,9 +66,10 @@ class FactorService:
         clock: Clock,
         issuer_name: str,
         enrolments: EnrolmentAttempts,
+        last_factor: LastFactorGuard,
     ) -> None:
         self._users, self._store, self._reauth, self._notices = users, store, reauth, notices
-        self._enrolments = enrolments
+        self._enrolments, self._last_factor = enrolments, last_factor
         self._sealer, self._recovery = sealer, recovery_hasher
         self._audit, self._clock, self._issuer = audit, clock, issuer_name
 
@@ -114,7 +117,9 @@ class FactorService:
         if not self._enrolments.take(user_id, factor.pending_sealed):
             raise EnrolmentNotStarted(ENROLMENT_ENDED)
         now = self._clock.now()
-        step = matching_step(self._sealer.open(user_id, factor.pending_sealed), code.strip(), now)
+        # Read as the sign-in reads it: a code typed in full-width or Arabic-Indic digits is the same code.
+        typed = ascii_digits(code.strip())
+        step = matching_step(self._sealer.open(user_id, factor.pending_sealed), typed, now)
         if step is None:
             raise WrongEnrolmentCode(field="code")
         if not self._store.confirm_totp(user_id, factor.pending_sealed, step, now):
@@ -125,8 +130,15 @@ class FactorService:
         return codes
 
     def disable_totp(self, user_id: str, current_password: str, ctx: RequestContext = NO_CONTEXT) -> None:
-        """Raises: InvalidCredentials, RateLimited, FactorUnavailable (no authenticator app)."""
+        """Raises: InvalidCredentials, RateLimited, FactorUnavailable (no authenticator app),
+        LastSecondFactor (it is the only second factor of an account that must have one)."""
         user = self._reauth.account(user_id, current_password, ctx, reason="reauth_totp_off")
+        factor = self._store.get_totp(user_id)
+        # An enrolment never confirmed is no app: removing it would tell the owner (and the trail) that a
+        # way to sign in was removed when none was. It ends by itself (ENROLMENT_SECONDS).
+        if factor is None or not factor.enabled:
+            raise FactorUnavailable("This account has no authenticator app.")
+        self._last_factor.allow_removing_app(user)
         if not self._store.delete_totp(user_id):
             raise FactorUnavailable("This account has no authenticator app.")
         self._audit.record("factor_removed", ctx=ctx, user_id=user_id, factor="totp")

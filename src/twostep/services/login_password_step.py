@@ -9,6 +9,7 @@ from datetime import datetime
 
 from twostep.domain.delivery import SMS
 from twostep.domain.errors import InvalidCredentials, SecondFactorRequired
+from twostep.domain.factor_errors import FactorUnavailable
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Factor
 from twostep.domain.identity import E164, mask_phone, sign_in_email
@@ -224,10 +225,13 @@ class PasswordStep:
         """A new code by `channel` (`sms`, or `voice` / `whatsapp` where configured).
 
         Raises: ChannelNotConfigured, ChallengeNotFound, ChallengeGone (CredentialsChanged: no code goes to a
-        number the account no longer has), AccountLocked, RateLimited, SmsDeliveryError.
+        number the account no longer has), FactorUnavailable (the account has no number), AccountLocked,
+        RateLimited, SmsDeliveryError.
         """
         self._codes.ensure_channel(channel)
         challenge, account = current_login(self._challenges, otp_id, self._audit, ctx)
+        if not challenge.phone:  # opened for an app or a passkey of an account without a number
+            raise FactorUnavailable("This account has no phone number to send a code to.")
         # A locked account (an administrator's lock or its wrong codes) gets no more codes: they could not
         # be used, and each one costs money.
         self._limits.check_second_factor_allowed(challenge.subject, ctx)

@@ -28,6 +28,7 @@ from twostep.domain.ports import CounterStore, UserStore
 from twostep.services.account_notices import AccountNotices
 from twostep.services.audit import AuditService
 from twostep.services.counting import HOUR, window_of
+from twostep.services.last_factor import LastFactorGuard
 from twostep.services.reauthentication import Reauthentication
 
 CEREMONY_SECONDS = 300
@@ -107,9 +108,10 @@ class PasskeyService:
         clock: Clock,
         limit: int,
         counters: CounterStore,
+        last_factor: LastFactorGuard,
     ) -> None:
         self._store, self._users, self._audit, self._clock = store, users, audit, clock
-        self._counters = counters
+        self._counters, self._last_factor = counters, last_factor
         self._reauth, self._notices = reauth, notices
         # Passkeys per account (TWOSTEP_PASSKEY_LIMIT): past it a registration is refused, never an old
         # passkey dropped, since each is a way in its owner counts on.
@@ -264,8 +266,10 @@ class PasskeyService:
         """After the current password; idempotent: afterwards the user has no such passkey; True when it
         had one until now.
 
-        Raises: InvalidToken (the user is gone), InvalidCredentials (the password is wrong), RateLimited."""
+        Raises: InvalidToken (the user is gone), InvalidCredentials (the password is wrong), RateLimited,
+        LastSecondFactor (it is the only second factor of an account that must have one)."""
         user = self._reauth.account(user_id, current_password, ctx, reason="reauth_passkey_off")
+        self._last_factor.allow_removing_passkey(user, credential_id)
         removed = self._store.delete_passkey(user_id, credential_id)
         if removed:
             self._audit.record("factor_removed", ctx=ctx, user_id=user_id, factor="passkey")
