@@ -32,6 +32,10 @@ TRANSACT_ACTIONS["ConditionCheck"] = "ConditionCheckItem"
 
 def iam_actions(service: str, operation: str, params: dict[str, Any]) -> set[str]:
     """The IAM actions one AWS request needs (SES v2 is authorised under `ses:`)."""
+    if service == "ses" and operation == "SendEmail" and "Raw" in params.get("Content", {}):
+        # SES v2 authorises a raw message as `ses:SendRawEmail` ("not authorized to perform
+        # 'ses:SendRawEmail'" answers a SendEmail call without it); `ses:SendEmail` is asked as well.
+        return {"ses:SendEmail", "ses:SendRawEmail"}
     if operation == "TransactWriteItems":
         return {f"dynamodb:{TRANSACT_ACTIONS[kind]}" for item in params["TransactItems"] for kind in item}
     if operation == "TransactGetItems":
@@ -103,6 +107,25 @@ def test_the_api_function_may_make_every_call_of_a_sign_in(aws_mode: AwsMode, ma
     assert status == 200, renewed
     assert call(http_v2_event("DELETE", "/sessions", headers=bearer))[0] in (200, 204)
     assert {"dynamodb:BatchGetItem", "dynamodb:Query", "secretsmanager:GetSecretValue"} <= made_calls
+    assert not_granted(made_calls, "ApiFunction") == set()
+
+
+def test_the_api_function_may_send_an_email_through_ses(
+    aws_mode: AwsMode, made_calls: set[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, the API function's policy allowed `ses:SendEmail` alone, while twostep sends every email
+    as a raw message (SES v2 `SendEmail` with `Content.Raw`), which SES authorises as
+    `ses:SendRawEmail`: on AWS every emailed code and notice was refused (AccessDenied, answered 503)."""
+    deploy_table(aws_mode)
+    aws_mode.client("sesv2").create_email_identity(EmailIdentity="no-reply@example.com")
+    monkeypatch.setenv("TWOSTEP_EMAIL_PROVIDER", "ses")
+    monkeypatch.setenv("TWOSTEP_EMAIL_FROM", "no-reply@example.com")
+    api_handler.reset()
+    bearer = {"authorization": f"Bearer {sign_in(aws_mode)['tokens']['accessToken']}"}
+    made_calls.clear()
+    status, started = call(http_v2_event("POST", "/me/email/verify/start", headers=bearer))
+    assert status == 202, started
+    assert "ses:SendRawEmail" in made_calls
     assert not_granted(made_calls, "ApiFunction") == set()
 
 
