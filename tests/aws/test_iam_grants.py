@@ -168,6 +168,19 @@ def test_the_delivery_status_function_may_make_every_call_of_a_receipt(
     assert not_granted(made_calls, "SnsDeliveryStatusFunction") == set()
 
 
+def test_the_delivery_status_function_may_not_text() -> None:
+    """A failed text's fallback goes by the channels of `TWOSTEP_FALLBACK_CHANNELS`, never SMS (the settings
+    refuse it), and SNS carries SMS alone: nothing that function runs publishes to SNS. Before, its role
+    might `sns:Publish` to any phone number, so code run in it (it reads lines of log groups) could text
+    anyone on the account's bill."""
+    from twostep.channels import registry
+
+    fallback_channels = registry.channel_names()[1:]  # what `Settings.fallback_channels` accepts
+    assert registry.SMS not in fallback_channels
+    assert not any(registry.PROVIDERS["sns"].carrier(channel) for channel in fallback_channels)
+    assert not_granted({"sns:Publish"}, "SnsDeliveryStatusFunction") == {"sns:Publish"}
+
+
 @pytest.mark.parametrize("function", ["ApiFunction", "AuthorizerFunction", "SnsDeliveryStatusFunction"])
 def test_each_function_that_reads_the_table_may_open_its_key_through_dynamodb(function: str) -> None:
     """The table is encrypted with the stack's own KMS key (`SSESpecification`), and DynamoDB opens that
