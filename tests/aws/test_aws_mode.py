@@ -236,3 +236,4 @@ def test_a_custom_domains_base_path_reaches_the_routes(
         api_handler.handler(behind_base_path(http_v2_event("GET", ""), "/auth"), None)["statusCode"] == root
     )
     assert call(http_v2_event("GET", "/healthz"))[0] == 200  # the API's own URL, without the mapping
+    assert call(behind_base_path(http_v2_event("GET", "x/healthz"), "/auth"))[0] == 404  # `/authx` is not it

@@ -127,15 +127,22 @@ def routed(event: dict[str, Any], prefix: str | None) -> dict[str, Any]:
     `/auth` to an empty path, which was redirected to the domain's root without the mapping."""
     if prefix is None:
         return event
-    http = event.get("requestContext", {}).get("http") if event.get("version") == "2.0" else None
-    holder = http if isinstance(http, dict) else event
-    path = holder.get("path")
+    request = event.get("requestContext")
+    http = request.get("http") if isinstance(request, dict) and event.get("version") == "2.0" else None
+    if isinstance(http, dict) and isinstance(request, dict):
+        stripped = _without_prefix(http.get("path"), prefix)
+        if stripped is None:
+            return event
+        return {**event, "requestContext": {**request, "http": {**http, "path": stripped}}}
+    stripped = _without_prefix(event.get("path"), prefix)
+    return event if stripped is None else {**event, "path": stripped}
+
+
+def _without_prefix(path: object, prefix: str) -> str | None:
+    """`path` without `prefix` (whole segments; the prefix alone is the root), or None when it has none."""
     if not isinstance(path, str) or not (path == prefix or path.startswith(prefix + "/")):
-        return event
-    stripped = path[len(prefix) :] or "/"
-    if holder is event:
-        return {**event, "path": stripped}
-    return {**event, "requestContext": {**event["requestContext"], "http": {**holder, "path": stripped}}}
+        return None
+    return path[len(prefix) :] or "/"
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
