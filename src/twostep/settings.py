@@ -57,6 +57,8 @@ CommaList = Annotated[list[str], NoDecode]
 DYNAMODB_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 # Google's app hash: the first 11 base64 characters of a SHA-256 over the package name and signing key.
 APP_HASH = re.compile(r"[A-Za-z0-9+/]{11}")
+# A custom domain's API mapping or a stage name as a path: `/auth`, `/v1/auth` (no trailing slash).
+BASE_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 
 
 class TenantSettings(BaseModel):
@@ -165,6 +167,10 @@ class Settings(BaseSettings):
     (`https://app.example.com`: scheme, lower-case host, a port only when not the default; no path or
     trailing slash); empty allows none. `*` allows every origin's calls with bearer tokens but no cookies
     (the web UI's refresh cookie needs its origin listed)."""
+    api_base_path: str | None = None
+    """AWS Lambda only: the path prefix API Gateway leaves in front of every route, which the API function
+    strips before routing: a custom domain's API mapping (`/auth` for `https://api.example.com/auth/...`) or
+    an HTTP API stage other than `$default` (`/prod`). Unset or `/`: none (the SAM template's stage)."""
     trusted_proxies: CommaList = Field(default_factory=_no_items)
     """Comma-separated proxy addresses or networks; `X-Forwarded-For` is read (right to left) only when the
     peer is one of them. Set it behind a load balancer, or every client shares the proxy's rate limits."""
@@ -596,6 +602,18 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None  # an empty compose variable means unset
         return _page_origins([value])[0] if isinstance(value, str) else value
+
+    @field_validator("api_base_path", mode="before")
+    @classmethod
+    def _api_base_path(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        path = value.strip().rstrip("/")
+        if not path:
+            return None  # unset, empty or `/`: routes start at the root
+        if not BASE_PATH.fullmatch(path):
+            raise ValueError("a path such as /auth: segments of letters, digits, `.`, `_`, `~` or `-`")
+        return path
 
     @field_validator("webauthn_origins")
     @classmethod

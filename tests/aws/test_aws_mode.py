@@ -197,3 +197,43 @@ def test_the_api_container_makes_one_boto3_session(aws_mode: AwsMode, boto3_sess
     status, _ = call(rest_event("GET", "/healthz"))
     assert status == 200
     assert len(boto3_sessions) == 1
+
+
+def behind_base_path(event: dict[str, Any], base_path: str) -> dict[str, Any]:
+    """`event` as API Gateway sends it through a custom domain whose API mapping is `base_path`: the
+    mapping stays in the path the function sees (the route was matched without it)."""
+    event["headers"] = {**event["headers"], "host": "api.example.com"}
+    event["requestContext"]["domainName"] = "api.example.com"
+    if event.get("version") == "2.0":
+        event["rawPath"] = base_path + event["rawPath"]
+        event["requestContext"]["http"]["path"] = base_path + event["requestContext"]["http"]["path"]
+    else:
+        event["path"] = base_path + event["path"]
+        event["requestContext"]["path"] = base_path + event["path"]
+    return event
+
+
+def test_a_custom_domains_base_path_reaches_the_routes(
+    aws_mode: AwsMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, the path kept the mapping (`/auth/login`), no route matched and every call through a custom
+    domain with a base path answered 404; `TWOSTEP_API_BASE_PATH` names the prefix to strip."""
+    monkeypatch.setenv("TWOSTEP_API_BASE_PATH", "/auth/")
+    login = {"email": USER["email"], "password": USER["password"]}
+    status, user = call(behind_base_path(http_v2_event("POST", "/register", USER), "/auth"))
+    assert status == 201, user
+    status, started = call(behind_base_path(rest_event("POST", "/login", login), "/auth"))
+    assert status == 200, started
+    verify = {"otp": int(code_from_outbox(aws_mode))}
+    status, tokens = call(behind_base_path(http_v2_event("POST", started["redirectPath"], verify), "/auth"))
+    assert status == 200, tokens
+    bearer = {"authorization": f"Bearer {tokens['accessToken']}"}
+    status, hello = call(behind_base_path(http_v2_event("GET", "/hello", headers=bearer), "/auth"))
+    assert (status, hello) == (200, {"message": "Hello, test@example.com!"})
+    root = api_handler.handler(rest_event("GET", "/"), None)["statusCode"]
+    assert api_handler.handler(behind_base_path(rest_event("GET", "/"), "/auth"), None)["statusCode"] == root
+    assert (
+        api_handler.handler(behind_base_path(http_v2_event("GET", ""), "/auth"), None)["statusCode"] == root
+    )
+    assert call(http_v2_event("GET", "/healthz"))[0] == 200  # the API's own URL, without the mapping
+    assert call(behind_base_path(http_v2_event("GET", "x/healthz"), "/auth"))[0] == 404  # `/authx` is not it

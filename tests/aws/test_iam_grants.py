@@ -32,6 +32,10 @@ TRANSACT_ACTIONS["ConditionCheck"] = "ConditionCheckItem"
 
 def iam_actions(service: str, operation: str, params: dict[str, Any]) -> set[str]:
     """The IAM actions one AWS request needs (SES v2 is authorised under `ses:`)."""
+    if service == "ses" and operation == "SendEmail" and "Raw" in params.get("Content", {}):
+        # SES v2 authorises a raw message as `ses:SendRawEmail` ("not authorized to perform
+        # 'ses:SendRawEmail'" answers a SendEmail call without it); `ses:SendEmail` is asked as well.
+        return {"ses:SendEmail", "ses:SendRawEmail"}
     if operation == "TransactWriteItems":
         return {f"dynamodb:{TRANSACT_ACTIONS[kind]}" for item in params["TransactItems"] for kind in item}
     if operation == "TransactGetItems":
@@ -106,6 +110,25 @@ def test_the_api_function_may_make_every_call_of_a_sign_in(aws_mode: AwsMode, ma
     assert not_granted(made_calls, "ApiFunction") == set()
 
 
+def test_the_api_function_may_send_an_email_through_ses(
+    aws_mode: AwsMode, made_calls: set[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, the API function's policy allowed `ses:SendEmail` alone, while twostep sends every email
+    as a raw message (SES v2 `SendEmail` with `Content.Raw`), which SES authorises as
+    `ses:SendRawEmail`: on AWS every emailed code and notice was refused (AccessDenied, answered 503)."""
+    deploy_table(aws_mode)
+    aws_mode.client("sesv2").create_email_identity(EmailIdentity="no-reply@example.com")
+    monkeypatch.setenv("TWOSTEP_EMAIL_PROVIDER", "ses")
+    monkeypatch.setenv("TWOSTEP_EMAIL_FROM", "no-reply@example.com")
+    api_handler.reset()
+    bearer = {"authorization": f"Bearer {sign_in(aws_mode)['tokens']['accessToken']}"}
+    made_calls.clear()
+    status, started = call(http_v2_event("POST", "/me/email/verify/start", headers=bearer))
+    assert status == 202, started
+    assert "ses:SendRawEmail" in made_calls
+    assert not_granted(made_calls, "ApiFunction") == set()
+
+
 def test_the_authorizer_may_make_every_call_it_makes(aws_mode: AwsMode, made_calls: set[str]) -> None:
     deploy_table(aws_mode)
     token = sign_in(aws_mode)["tokens"]["accessToken"]
@@ -143,6 +166,19 @@ def test_the_delivery_status_function_may_make_every_call_of_a_receipt(
         sns_receipts.reset()
     assert "dynamodb:Query" in made_calls or "dynamodb:GetItem" in made_calls
     assert not_granted(made_calls, "SnsDeliveryStatusFunction") == set()
+
+
+def test_the_delivery_status_function_may_not_text() -> None:
+    """A failed text's fallback goes by the channels of `TWOSTEP_FALLBACK_CHANNELS`, never SMS (the settings
+    refuse it), and SNS carries SMS alone: nothing that function runs publishes to SNS. Before, its role
+    might `sns:Publish` to any phone number, so code run in it (it reads lines of log groups) could text
+    anyone on the account's bill."""
+    from twostep.channels import registry
+
+    fallback_channels = registry.channel_names()[1:]  # what `Settings.fallback_channels` accepts
+    assert registry.SMS not in fallback_channels
+    assert not any(registry.PROVIDERS["sns"].carrier(channel) for channel in fallback_channels)
+    assert not_granted({"sns:Publish"}, "SnsDeliveryStatusFunction") == {"sns:Publish"}
 
 
 @pytest.mark.parametrize("function", ["ApiFunction", "AuthorizerFunction", "SnsDeliveryStatusFunction"])

@@ -251,3 +251,33 @@ def test_the_sns_delivery_status_role_may_create_its_two_groups_only() -> None:
     assert all(
         name.startswith("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:") for name in named
     )
+
+
+def test_an_email_that_ses_never_answers_fails_before_the_api_function_ends(
+    aws_test_environment: dict[str, str],
+) -> None:
+    """The SES client waits `TWOSTEP_EMAIL_TIMEOUT_SECONDS` per attempt, over botocore's attempts. Before,
+    at the default 10 s, one email to an SES that never answered took 30 s (three attempts, measured
+    against a server that accepts and stays silent) in a function that ends at 10 s: Lambda killed the
+    request, API Gateway answered its own error, and the log said "Task timed out" rather than SES."""
+    from twostep.domain.clock import SystemClock
+    from twostep.email.ses import SesEmailSender
+    from twostep.settings import Settings
+    from twostep.sms import SenderDeps
+    from twostep.storage.memory import MemoryStorage
+
+    resources = _template()
+    api = resources["Resources"]["ApiFunction"]["Properties"]
+    environment = {
+        **resources["Globals"]["Function"]["Environment"]["Variables"],
+        **api["Environment"]["Variables"],
+    }
+    timeout = api.get("Timeout", resources["Globals"]["Function"]["Timeout"])
+    email_timeout = environment.get("TWOSTEP_EMAIL_TIMEOUT_SECONDS")
+    extra = {} if email_timeout is None else {"email_timeout_seconds": email_timeout}
+    settings = Settings(_env_file=None, email_provider="ses", aws_region="us-east-1", **extra)  # type: ignore[call-arg]
+    config = SesEmailSender.from_settings(
+        settings, SenderDeps(MemoryStorage(), SystemClock())
+    )._client.meta.config
+    slowest = config.retries["total_max_attempts"] * max(config.connect_timeout, config.read_timeout)
+    assert slowest <= timeout - 3  # what the request does besides: the table, its code, its answer

@@ -282,7 +282,7 @@ def test_ses_failures_that_are_not_the_keys_keep_readiness(
     aws: boto3.Session,
     tmp_path: Path,
 ) -> None:
-    """AccessDenied: real keys whose IAM policy allows ses:SendEmail only; they still send."""
+    """AccessDenied: real keys whose IAM policy allows sending only (ses:SendEmail, ses:SendRawEmail)."""
     aws_answering(reply)
     started = time.monotonic()
     assert ses_ready(tmp_path, aws).status_code == 200

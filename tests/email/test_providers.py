@@ -255,3 +255,37 @@ def test_a_connection_dropped_before_the_message_is_answered_fails_closed(
     (record,) = [r for r in caplog.records if r.name == "twostep.email.smtp"]
     assert record.error == "SMTPServerDisconnected"  # type: ignore[attr-defined]
     assert "anna" not in caplog.text and "123456" not in caplog.text
+
+
+def test_an_ses_that_does_not_answer_in_time_is_a_timeout(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SES slower than `TWOSTEP_EMAIL_TIMEOUT_SECONDS` failed as `provider_error`, the 503's logged cause, and
+    nothing in the log said it had timed out (botocore's error went unlogged). It is now a `timeout`, as
+    over SMTP, and the sender's warning names the error."""
+    from botocore.config import Config
+
+    from twostep.api.causes import describe_cause
+
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SESV2"):
+        monkeypatch.delenv(name, raising=False)
+    server = ProviderServer().start()
+    try:
+        server.always(Reply.hang())
+        config = Config(read_timeout=0.3, connect_timeout=0.3, retries={"total_max_attempts": 1})
+        client = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        ).client("sesv2", endpoint_url=server.url, config=config)
+        with (
+            caplog.at_level("WARNING", logger="twostep.email.ses"),
+            pytest.raises(EmailDeliveryError) as slow,
+        ):
+            SesEmailSender(client, "no-reply@example.com", quota_client=client).send(
+                "anna@example.com", "s", "123456"
+            )
+    finally:
+        server.stop()
+    assert (slow.value.reason, describe_cause(slow.value)) == ("timeout", "timeout")
+    (record,) = [r for r in caplog.records if r.name == "twostep.email.ses"]
+    assert record.error == "ReadTimeoutError"  # type: ignore[attr-defined]
+    assert "anna" not in caplog.text and "123456" not in caplog.text

@@ -65,6 +65,8 @@ def test_env_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"stage": "prod"}, "the console provider is refused in prod"),
         ({"email_provider": "pigeon"}, "TWOSTEP_EMAIL_PROVIDER"),
         ({"jwt_algorithm": "HS256", "jwt_hs256_secret": "short"}, "at least 32 bytes"),
+        ({"api_base_path": "auth"}, "TWOSTEP_API_BASE_PATH: a path such as /auth"),
+        ({"api_base_path": "/my auth"}, "TWOSTEP_API_BASE_PATH: a path such as /auth"),
     ],
 )
 def test_bad_values_name_the_variable(values: dict[str, object], expected: str) -> None:
@@ -484,3 +486,10 @@ def test_an_empty_audience_stops_the_start(audience: str) -> None:
     """`TWOSTEP_AUDIENCE=` was taken: the server started and signed in, then refused every access token it
     had issued (401 on every protected route), as a token's `aud` is never empty to the verifier."""
     assert _error(audience=audience).startswith("TWOSTEP_AUDIENCE: ")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("/auth", "/auth"), ("/v1/auth/", "/v1/auth"), ("/", None), (" ", None)]
+)
+def test_an_api_base_path_is_kept_without_its_trailing_slash(value: str, expected: str | None) -> None:
+    assert Settings(_env_file=None, api_base_path=value).api_base_path == expected  # type: ignore[call-arg]

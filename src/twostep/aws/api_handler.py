@@ -119,6 +119,32 @@ def _unavailable(error: TwoStepError) -> dict[str, Any]:
     }
 
 
+def routed(event: dict[str, Any], prefix: str | None) -> dict[str, Any]:
+    """`event` with `prefix` taken off the path Mangum routes by (HTTP API: `requestContext.http.path`,
+    REST: `path`). Through a custom domain API Gateway matches the route without its API mapping but
+    leaves the mapping in the event's path (a stage other than `$default` too): no route matched it and
+    every call answered 404. Mangum's own `api_gateway_base_path` would also cut `/authx` to `x`, and
+    `/auth` to an empty path, which was redirected to the domain's root without the mapping."""
+    if prefix is None:
+        return event
+    request = event.get("requestContext")
+    http = request.get("http") if isinstance(request, dict) and event.get("version") == "2.0" else None
+    if isinstance(http, dict) and isinstance(request, dict):
+        stripped = _without_prefix(http.get("path"), prefix)
+        if stripped is None:
+            return event
+        return {**event, "requestContext": {**request, "http": {**http, "path": stripped}}}
+    stripped = _without_prefix(event.get("path"), prefix)
+    return event if stripped is None else {**event, "path": stripped}
+
+
+def _without_prefix(path: object, prefix: str) -> str | None:
+    """`path` without `prefix` (whole segments; the prefix alone is the root), or None when it has none."""
+    if not isinstance(path, str) or not (path == prefix or path.startswith(prefix + "/")):
+        return None
+    return path[len(prefix) :] or "/"
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """API Gateway (REST proxy or HTTP API v2) event in, proxy response out."""
     try:
@@ -126,12 +152,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except TwoStepError as exc:  # keys, secret store or table unreachable or misconfigured
         logger.error("the API could not start", extra={"code": exc.code, "cause": describe_cause(exc)})
         return _unavailable(exc)
+    container = app.app.state.container
     try:  # no background task in Lambda: the key set is re-read here, every TWOSTEP_KEYS_REFRESH_SECONDS
-        app.app.state.container.keys.refresh_if_due()
+        container.keys.refresh_if_due()
     except TwoStepError as exc:
         logger.warning("key refresh failed; serving with the keys already read", extra={"code": exc.code})
     try:
-        response: dict[str, Any] = app(event, context)
+        response: dict[str, Any] = app(routed(event, container.settings.api_base_path), context)
     finally:
         metrics.flush()
     return response

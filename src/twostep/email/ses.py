@@ -83,7 +83,7 @@ class SesEmailSender:
 
     def send(self, to: str, subject: str, body: str) -> str:
         """Returns SES's MessageId (empty when an accepting answer has none). Raises: EmailDeliveryError."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
         from botocore.parsers import ResponseParserError
 
         message = compose(self._from, to, subject, body, now=self._clock.now(), reply_to=self._reply_to)
@@ -101,7 +101,10 @@ class SesEmailSender:
                 "rejected_address" if code in REJECTED else "provider_error", self.name
             ) from exc
         except BotoCoreError as exc:
-            raise EmailDeliveryError("provider_error", self.name) from exc
+            # Named in the log: a timeout answered 503 with the cause `provider_error` and nothing said why.
+            logger.warning("ses delivery failed", extra={"error": type(exc).__name__})
+            timed_out = isinstance(exc, ConnectTimeoutError | ReadTimeoutError)
+            raise EmailDeliveryError("timeout" if timed_out else "provider_error", self.name) from exc
         except (ResponseParserError, AttributeError, KeyError) as exc:
             # An answer botocore could not read: its JSON parser fails on a body that is not an object
             # (AttributeError for a list), as a proxy before SES may answer. Not a 500 for the caller.
