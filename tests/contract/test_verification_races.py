@@ -229,3 +229,21 @@ def test_a_cancel_racing_right_codes_leaves_exactly_one_outcome(
             assert cancel.state == "canceled" and not successes and stored.consumed_at is None
         with pytest.raises((ChallengeGone, WrongCode)):
             service.check(auth_id, code)
+
+
+def test_parallel_cancels_cancel_once_and_the_rest_answer_canceled_or_retry(
+    verification: tuple[VerificationService, RecordingSender], storage: Storage
+) -> None:
+    service, _ = verification
+    service.create("order-1", PHONES[0])
+    results = run_together(10, lambda _: service.cancel("order-1"))
+    answered = [r for r in results if isinstance(r, VerificationCanceled)]
+    assert answered and all(r.state == "canceled" for r in answered), results
+    assert all(
+        isinstance(r, RateLimited) and r.limit == "verification_in_progress"
+        for r in results
+        if not isinstance(r, VerificationCanceled)
+    )
+    assert service.cancel("order-1").state == "canceled"  # once the others are done
+    events = [event.event for event in storage.list_audit(limit=100)]
+    assert events.count("verification_canceled") == 1

@@ -269,14 +269,15 @@ class VerificationService:
 
     @contextmanager
     def _create_lock(self, challenge_id: str) -> Iterator[None]:
-        """One create at a time per id: an atomic counter works as a lock that expires if its holder dies."""
+        """One create or cancel at a time per id: an atomic counter works as a lock that expires if its
+        holder dies. A cancel holds it too, or a create's failed send could put back the code it canceled."""
         key = f"verify-lock:{challenge_id}"
         now = self._clock.now()
         if self._counters.increment_counter(key, 1, now, now + timedelta(seconds=LOCK_SECONDS)) > 1:
             raise RateLimited(
                 "verification_in_progress",
                 1,
-                "A code for this auth_id is being sent; try again shortly.",
+                "A code for this auth_id is being sent or canceled; try again shortly.",
                 quota=1,
                 window=LOCK_SECONDS,
             )
