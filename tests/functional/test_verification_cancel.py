@@ -56,6 +56,18 @@ def test_a_canceled_code_answers_expired_and_a_new_create_works_at_once(api: Can
     assert api.status().json()["status"] == "pending"
 
 
+def test_a_cancel_then_a_create_keeps_the_attempts_made(api: CancelApi) -> None:
+    """A cancel must not reset the failure budget a re-create keeps: cancel-and-create would otherwise
+    give a fresh set of guesses at every turn."""
+    api.create()
+    for left in (2, 1):
+        flowroute_error(api.check(wrong(api.code())), 401, "InvalidAuthCode", left)
+    canceled(api.cancel())
+    assert api.create().json()["attempts_left"] == 1
+    flowroute_error(api.check(wrong(api.code())), 401, "InvalidAuthCode", 0)
+    flowroute_error(api.create(), 429, "RateLimited", None)
+
+
 def test_the_new_code_after_a_cancel_verifies(api: CancelApi) -> None:
     api.create()
     canceled(api.cancel())
@@ -94,6 +106,7 @@ def test_a_wrong_code_counted_before_the_cancel_is_not_the_answer_after(api: Can
     canceled(api.cancel())
     flowroute_error(api.check(wrong(code)), 410, "ExpiredAuthCode")
     flowroute_error(api.check(code), 410, "ExpiredAuthCode")
+    assert api.status().json()["attempts_left"] == 2  # checks of a canceled code count no attempt
 
 
 def test_a_repeated_or_malformed_auth_id_is_400(api: CancelApi) -> None:

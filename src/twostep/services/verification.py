@@ -17,9 +17,11 @@ budget but never raise it.
 Creates for one `auth_id` hold a short lock in the counter store, so parallel re-POSTs cannot interleave.
 
 A cancel (`cancel`) takes the same lock and swaps a pending code's HMAC for `CANCELED_CODE` in one
-conditional write over the HMAC it read, expiring it at once: a check racing it either used the code
-first (the cancel then answers "verified") or can never match again. A code out of attempts is left as it
-is, so a cancel never lifts the wait for its expiry; the next create after a cancel starts a fresh code.
+conditional write over the HMAC it read: a check racing it either used the code first (the cancel then
+answers "verified") or can never match again, and a check after it answers "expired". The challenge keeps
+its expiry and its attempts, so a create after a cancel is a re-create like any other (a new code at
+once, the attempts made kept): a cancel and a create never reset the failure budget either. A code out
+of attempts is left as it is, so a cancel never lifts the wait for its expiry.
 """
 
 from __future__ import annotations
@@ -216,7 +218,10 @@ class VerificationService:
         challenge_id = verification_id(auth_id, ctx.tenant)
         binding = binding_of(transaction)
         try:
-            self._codes.check(challenge_id, number, "verify", ctx, binding=binding)
+            read = self._challenges.get_challenge(challenge_id)  # handed on: no second read
+            if read is not None and read.code_hmac == CANCELED_CODE:
+                raise ChallengeExpired()  # no longer usable, and no attempt is counted on it
+            self._codes.check(challenge_id, number, "verify", ctx, read=read, binding=binding)
         except ChallengeNotFound:
             # The same HMAC work as for a known id, so the answer's timing says little more than its status.
             self._hasher.digest(challenge_id, code, binding)
@@ -261,8 +266,9 @@ class VerificationService:
             if state != "pending":
                 return state, False
             # Over the HMAC read: a check that used the code meanwhile, or a new code, makes this write miss.
+            # The expiry stays: until then a create for the id keeps the attempts made (see the module).
             if self._challenges.put_back_code(
-                challenge_id, current.code_hmac, CANCELED_CODE, now, current.channel
+                challenge_id, current.code_hmac, CANCELED_CODE, current.expires_at, current.channel
             ):
                 return "canceled", True
         raise StorageUnavailable("the verification code kept changing while it was being canceled")
