@@ -244,7 +244,8 @@ class VerificationService:
         Raises:
             InvalidInput: a malformed `auth_id`.
             ChallengeNotFound: no code was created for `auth_id` by this tenant.
-            RateLimited: a create for this `auth_id` is running (`verification_in_progress`).
+            RateLimited: a create or another cancel for this `auth_id` is running (`verification_in_progress`).
+            StorageUnavailable: storage failed, or the code kept changing under the cancel (a retry decides).
         """
         auth_id = checked_auth_id(auth_id)
         challenge_id = verification_id(auth_id, ctx.tenant)
