@@ -132,7 +132,8 @@ class SMSAuthError(Exception):
 
 
 class SMSAuthClient(_Closeable):
-    """Flowroute's `SMSAuthClient`: `create_auth` and `authenticate_code` against `endpoint`.
+    """Flowroute's `SMSAuthClient`: `create_auth` and `authenticate_code` against `endpoint` (and twostep's
+    `cancel_auth` and `auth_status`).
 
     `endpoint` is where the API answers: `localhost:8000` for `twostep serve --app verification`, or
     `http://host:8000/verifications` for the full API. `api_key` goes out as `X-Api-Key`.
@@ -170,8 +171,15 @@ class SMSAuthClient(_Closeable):
         pairs = (("auth_id", auth_id), ("code", str(code)), ("amount", amount), ("payee", payee))
         return self._call("GET", params={name: value for name, value in pairs if value is not None})
 
+    def cancel_auth(self, auth_id: str) -> dict[str, Any]:
+        """twostep's addition: stop the pending code of `auth_id` working now (the user backed out).
+        `{"message", "auth_id", "status": "canceled"}`, again on a repeat; `status` is "verified",
+        "expired" or "exhausted" when the code already was (nothing changed). Raises: SMSAuthError
+        (404 UnknownAuthId for an id that never had a code)."""
+        return self._call("DELETE", params={"auth_id": auth_id})
+
     def auth_status(self, auth_id: str) -> dict[str, Any]:
-        """twostep's addition: `{"status": "pending"|"verified"|"expired"|"exhausted", ..., "delivery":
+        """twostep's addition: `{"status": "pending"|"verified"|"canceled"|"expired"|"exhausted", ..., "delivery":
         {"status": "sent"|"delivered"|"failed"|"undelivered", ...} or None}`. Raises: SMSAuthError."""
         return self._call("GET", params={"auth_id": auth_id}, path="/status")
 

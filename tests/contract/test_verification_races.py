@@ -10,6 +10,8 @@ from twostep.domain.errors import ChallengeGone, RateLimited, SmsDeliveryError, 
 from twostep.domain.ports import Storage
 from twostep.services.limits import LimitPolicy
 from twostep.services.verification import (
+    VerificationCanceled,
+    VerificationChecked,
     VerificationCreated,
     VerificationService,
     VerifyPolicy,
@@ -198,3 +200,50 @@ def test_a_put_back_never_overwrites_the_code_a_concurrent_resend_sent(
     monkeypatch.setattr(storage, "get_challenge", read_then_resend)
     codes.put_back(previous)
     assert service.check("order-1", sender.last_code()).auth_id == "order-1"
+
+
+def test_a_cancel_racing_right_codes_leaves_exactly_one_outcome(
+    verification: tuple[VerificationService, RecordingSender], storage: Storage
+) -> None:
+    """A cancel and checks of the right code at once: either a check used the code and the cancel says
+    "verified", or the cancel won and no check succeeds, then or ever after."""
+    service, sender = verification
+    for round_number in range(6):
+        auth_id = f"order-{round_number}"
+        service.create(auth_id, PHONES[0], retries=10)
+        code = sender.last_code()
+
+        def act(index: int, auth_id: str = auth_id, code: str = code) -> object:
+            return service.cancel(auth_id) if index == 0 else service.check(auth_id, code)
+
+        results = run_together(8, act)
+        cancel, checks = results[0], results[1:]
+        assert isinstance(cancel, VerificationCanceled), cancel
+        successes = [r for r in checks if isinstance(r, VerificationChecked)]
+        assert all(isinstance(r, (VerificationChecked, ChallengeGone, WrongCode)) for r in checks), checks
+        stored = storage.get_challenge(verification_id(auth_id))
+        assert stored is not None
+        if cancel.state == "verified":
+            assert len(successes) == 1 and stored.consumed_at is not None
+        else:
+            assert cancel.state == "canceled" and not successes and stored.consumed_at is None
+        with pytest.raises((ChallengeGone, WrongCode)):
+            service.check(auth_id, code)
+
+
+def test_parallel_cancels_cancel_once_and_the_rest_answer_canceled_or_retry(
+    verification: tuple[VerificationService, RecordingSender], storage: Storage
+) -> None:
+    service, _ = verification
+    service.create("order-1", PHONES[0])
+    results = run_together(10, lambda _: service.cancel("order-1"))
+    answered = [r for r in results if isinstance(r, VerificationCanceled)]
+    assert answered and all(r.state == "canceled" for r in answered), results
+    assert all(
+        isinstance(r, RateLimited) and r.limit == "verification_in_progress"
+        for r in results
+        if not isinstance(r, VerificationCanceled)
+    )
+    assert service.cancel("order-1").state == "canceled"  # once the others are done
+    events = [event.event for event in storage.list_audit(limit=100)]
+    assert events.count("verification_canceled") == 1

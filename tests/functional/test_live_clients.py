@@ -100,6 +100,32 @@ def test_api_key_is_sent_by_the_client(tmp_path: Path) -> None:
             assert client.create_auth("a", PHONE)["auth_id"] == "a"
 
 
+def test_the_client_cancels_a_code_on_a_live_server(tmp_path: Path) -> None:
+    shop, bank = "shop-key-0123456789abcdef", "bank-key-0123456789abcdef"
+    with (
+        ServerProcess(
+            tmp_path,
+            "verification",
+            TWOSTEP_STAGE="staging",
+            TWOSTEP_VERIFY_API_KEYS=f"shop:{shop},bank:{bank}",
+            TWOSTEP_MASTER_KEY="staging-master-key-0123456789abcdef",  # required outside dev
+        ) as server,
+        SMSAuthClient(server.base_url, api_key=shop) as client,
+    ):
+        client.create_auth("order-1", PHONE)
+        code = server.latest_code(PHONE)
+        with SMSAuthClient(server.base_url, api_key=bank) as other_tenant:
+            expect_error(attempt(lambda: other_tenant.cancel_auth("order-1")), 404, "UnknownAuthId")
+        assert client.cancel_auth("order-1")["status"] == "canceled"
+        assert client.cancel_auth("order-1")["status"] == "canceled"  # a repeat answers the same
+        expect_error(attempt(lambda: client.authenticate_code("order-1", code)), 410, "ExpiredAuthCode")
+        assert client.auth_status("order-1")["status"] == "canceled"
+        expect_error(attempt(lambda: client.cancel_auth("nobody")), 404, "UnknownAuthId")
+        assert client.create_auth("order-1", PHONE)["attempts_left"] == 3  # at once, a full budget
+        assert client.authenticate_code("order-1", server.latest_code(PHONE))["authenticated"]
+        assert client.cancel_auth("order-1")["status"] == "verified"
+
+
 def test_accounts_client_against_the_full_api(tmp_path: Path) -> None:
     email = "live@example.com"
     with ServerProcess(tmp_path) as server, TwoStepClient(server.base_url) as client:

@@ -168,6 +168,39 @@ def test_the_keyed_verification_example_runs_as_written(tmp_path: Path) -> None:
     assert re.fullmatch(r"\d{8} confirms your twostep order\. Valid 5 min\.", texts[-1]["body"]), texts
 
 
+def test_the_cancel_example_runs_as_written(tmp_path: Path) -> None:
+    block = marked_block("docs/verification-api.md", "cancel example")
+    settings = dict(
+        line.removeprefix("#").strip().split("=", 1)
+        for line in block.splitlines()
+        if line.startswith("#   TWOSTEP_")
+    )
+    assert settings == {"TWOSTEP_VERIFY_API_KEYS": "change-me"}
+    with ServerProcess(tmp_path / "server", **settings) as server:
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block],
+            env=server.env | {"TWOSTEP": server.base_url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        created, answer = result.stdout.splitlines()
+        assert '"auth_id":"order-8"' in created, result.stdout
+        assert answer == (
+            '{"message":"Success: Verification code canceled.","auth_id":"order-8","status":"canceled"}'
+        )
+        code = server.latest_code("+4915112345678")
+        check = httpx.get(
+            f"{server.base_url}/verifications",
+            params={"auth_id": "order-8", "code": code},
+            headers={"X-Api-Key": "change-me"},
+            timeout=10,
+        )
+    assert check.status_code == 410 and check.json()["reason"] == "ExpiredAuthCode", check.text
+
+
 def test_the_python_clients_examples_run_as_written(tmp_path: Path) -> None:
     """The clients guide's two blocks, against live servers (its addresses swapped for theirs, and the code
     the user types read from the outbox). Before, `TwoStepClient.register` was shown without the names

@@ -122,6 +122,17 @@ def test_no_fallback_for_a_used_an_expired_or_an_older_code(app: Container, cloc
     assert messages(app, "whatsapp") == [] and messages(app, "voice") == []
 
 
+def test_no_fallback_for_a_canceled_verification(app: Container) -> None:
+    """A canceled code keeps its expiry (so a re-create keeps the attempts made); a failure receipt for
+    its text must not send it again by another channel, which would make it usable again."""
+    app.verification.create("fb-canceled", PHONE)
+    assert app.verification.cancel("fb-canceled").state == "canceled"
+    fail_latest(app, "fb-canceled")
+    assert messages(app, "whatsapp") == [] and messages(app, "voice") == []
+    shown = app.receipts.verification_status("fb-canceled", None)  # type: ignore[union-attr]
+    assert shown.state == "canceled"
+
+
 def test_without_fallback_channels_a_failure_is_only_recorded(
     make_container: Callable[..., Container],
 ) -> None:

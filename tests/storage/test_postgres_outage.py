@@ -133,6 +133,35 @@ def test_a_served_outage_answers_503_and_logs_its_cause_and_its_end_in_json(
     assert any(logger == "psycopg.pool" and level == "WARNING" for logger, level, _ in said)
 
 
+def test_a_verification_cancel_during_an_outage_is_503_and_cancels_once_the_database_is_back(
+    own_server: PostgresServer, tmp_path: Path
+) -> None:
+    """The cancel fails closed: 503 in the verification API's shape, the code as it was, and a retry
+    once the database is back cancels it."""
+    url = own_server.create_database()
+    env = server_env(tmp_path, TWOSTEP_STORAGE="postgres", TWOSTEP_DATABASE_URL=url)
+    phone, order = "+14155552671", {"auth_id": "order-1"}
+    with ServerProcess(tmp_path, env=env) as server:
+        verifications = f"{server.base_url}/verifications"
+        created = httpx.post(verifications, json=order | {"recipient": phone}, timeout=30)
+        assert created.status_code == 200, created.text
+        code = server.latest_code(phone)
+        own_server.pg_ctl("stop", "-m", "fast")
+        answer = httpx.delete(verifications, params=order, timeout=30)
+        assert answer.status_code == 503 and answer.json()["reason"] == "ServiceUnavailable", answer.text
+        own_server.pg_ctl("start")
+
+        def still_pending() -> bool:
+            status = httpx.get(f"{verifications}/status", params=order, timeout=30)
+            return status.status_code == 200 and status.json()["status"] == "pending"
+
+        eventually(still_pending, "the code was not left as it was")
+        retry = httpx.delete(verifications, params=order, timeout=30)
+        assert retry.status_code == 200 and retry.json()["status"] == "canceled", retry.text
+        check = httpx.get(verifications, params=order | {"code": code}, timeout=30)
+        assert check.status_code == 410 and check.json()["reason"] == "ExpiredAuthCode", check.text
+
+
 def test_a_statement_that_runs_ends_the_unreachable_state(postgres_url: str) -> None:
     """One retry chain can give up while pooled connections still work (the server full for a moment)."""
     storage = PostgresStorage(postgres_url, pool_size=2, timeout_seconds=10)

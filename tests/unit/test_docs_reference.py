@@ -134,7 +134,7 @@ def test_the_verification_page_tells_twilio_verify_clients_which_dialects_exist(
     for twilio, ours in (
         ("60202", "410 `InvalidAuthCode`"),
         ("20404", "410 `ExpiredAuthCode`"),
-        ("`Status=canceled`", "none"),
+        ("`Status=canceled`", "`DELETE /verifications?auth_id=…`"),
     ):
         row = next(row for row in page.split(" | |") if twilio in row)
         assert ours in row, f"the Twilio Verify table maps {twilio} to {ours}"

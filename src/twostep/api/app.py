@@ -25,6 +25,7 @@ from twostep.api.request_middleware import install_request_middleware
 from twostep.api.responses import BEARER_SCHEME, complete_document
 from twostep.api.routes_adopted import adopt_routes
 from twostep.api.routes_verification import verification_router
+from twostep.api.routes_verification_cancel import verification_cancel_router
 from twostep.api.routes_verification_status import verification_status_router
 from twostep.api.routes_web import install_web
 from twostep.api.slash_redirect import install_slash_redirect
@@ -69,6 +70,7 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
         adopt_routes(app, module.router)
     adopt_routes(app, verification_status_router())  # before the create/check routes' path
     adopt_routes(app, verification_router(container.settings))
+    adopt_routes(app, verification_cancel_router())
     install_docs(app, container.settings)
     # Last, so API routes win; the UI's new-password fields ask the length the API will take.
     needs_second_factor = container.settings.require_second_factor

@@ -32,7 +32,7 @@ class DeliveryOut(ApiModel):
 
 class VerificationStatusOut(ApiModel):
     auth_id: str
-    status: Literal["pending", "verified", "expired", "exhausted"]
+    status: Literal["pending", "verified", "canceled", "expired", "exhausted"]
     expires_at: datetime
     attempts_left: int
     delivery: DeliveryOut | None
@@ -41,7 +41,7 @@ class VerificationStatusOut(ApiModel):
 def verification_status(
     request: Request, container: ContainerDep, ctx: CallerDep, auth_id: Annotated[str, Query(max_length=1000)]
 ) -> VerificationStatusOut:
-    """The code's state (pending, verified, expired, exhausted) and its newest message's delivery."""
+    """The code's state (pending, verified, canceled, expired, exhausted) and its newest message's delivery."""
     refuse_repeated(request, ("auth_id",))
     if container.receipts is None:
         raise ApiKeyRequired("The verification status is not enabled on this service.")

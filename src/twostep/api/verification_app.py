@@ -16,6 +16,7 @@ from twostep.api.request_middleware import install_request_middleware
 from twostep.api.responses import complete_document
 from twostep.api.routes_adopted import adopt_routes
 from twostep.api.routes_verification import api_keys_missing, verification_router
+from twostep.api.routes_verification_cancel import verification_cancel_router
 from twostep.api.routes_verification_status import verification_status_router
 from twostep.api.slash_redirect import install_slash_redirect
 from twostep.container import Container
@@ -65,6 +66,7 @@ def create_verification_app(container: Container, *, lifespan: Lifespan | None =
     flowroute = settings.verify_compat == "flowroute"
     adopt_routes(app, verification_status_router(path="/"))
     adopt_routes(app, verification_router(settings, path="/", flowroute_statuses=flowroute))
+    adopt_routes(app, verification_cancel_router(path="/"))
     adopt_routes(app, routes_health.router)
     adopt_routes(app, routes_receipts.router)
     install_docs(app, settings)

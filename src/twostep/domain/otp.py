@@ -21,6 +21,10 @@ def generate_code(length: int) -> str:
 # bound without storing what it is bound to.
 BOUND_PREFIX = "b1:"
 
+# Stored in place of a canceled verification's HMAC: no digest (64 hex digits, or BOUND_PREFIX and 64) can
+# equal it, so no code matches the challenge again, and the status read can tell a cancel from an expiry.
+CANCELED_CODE = "canceled"
+
 
 def is_bound(code_hmac: str) -> bool:
     """Whether a stored code HMAC was bound to a transaction (see `CodeHasher.digest`)."""

@@ -33,6 +33,7 @@ EVENTS = frozenset(
         "verification_created",
         "verification_succeeded",
         "verification_failed",
+        "verification_canceled",
         "user_deleted",
         "user_locked",
         "session_ended",

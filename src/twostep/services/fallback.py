@@ -29,6 +29,7 @@ from twostep.domain.clock import Clock
 from twostep.domain.delivery import SMS
 from twostep.domain.errors import StorageUnavailable, TwoStepError
 from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, Tenant
+from twostep.domain.otp import CANCELED_CODE
 from twostep.domain.ports import CounterStore, UserStore
 from twostep.domain.receipts import Delivery, DeliveryStore
 from twostep.services.audit import AuditService, record_quietly
@@ -183,6 +184,7 @@ class ChannelFallback:
             or not challenge.phone
             or challenge.purpose not in self._specs
             or challenge.consumed_at is not None
+            or challenge.code_hmac == CANCELED_CODE  # a verification canceled by its caller
             or challenge.expires_at <= now
             or challenge.attempts >= challenge.max_attempts
         ):

@@ -15,6 +15,13 @@ A POST for an `auth_id` that already has a challenge:
 On a live challenge, `code_length` and `retries` left out keep its values, and `retries` can lower the
 budget but never raise it.
 Creates for one `auth_id` hold a short lock in the counter store, so parallel re-POSTs cannot interleave.
+
+A cancel (`cancel`) takes the same lock and swaps a pending code's HMAC for `CANCELED_CODE` in one
+conditional write over the HMAC it read: a check racing it either used the code first (the cancel then
+answers "verified") or can never match again, and a check after it answers "expired". The challenge keeps
+its expiry and its attempts, so a create after a cancel is a re-create like any other (a new code at
+once, the attempts made kept): a cancel and a create never reset the failure budget either. A code out
+of attempts is left as it is, so a cancel never lifts the wait for its expiry.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from twostep.domain.clock import Clock
 from twostep.domain.delivery import SMS
@@ -40,7 +48,7 @@ from twostep.domain.errors import (
 )
 from twostep.domain.identity import E164, parse_phone
 from twostep.domain.models import NO_CONTEXT, Challenge, RequestContext, Tenant
-from twostep.domain.otp import CodeHasher, is_bound
+from twostep.domain.otp import CANCELED_CODE, CodeHasher, is_bound
 from twostep.domain.ports import ChallengeStore, CounterStore
 from twostep.domain.transaction import Transaction, binding_of
 from twostep.services.audit import AuditService, record_quietly
@@ -55,10 +63,12 @@ from twostep.services.verification_input import (
     code_spec,
     verification_id,
 )
+from twostep.services.verification_status import state_of
 
 logger = logging.getLogger("twostep.verification")
 
 __all__ = [
+    "VerificationCanceled",
     "VerificationChecked",
     "VerificationCreated",
     "VerificationService",
@@ -67,6 +77,9 @@ __all__ = [
 ]
 
 LOCK_SECONDS = 60
+# A cancel whose conditional write lost to a concurrent change of the code (a check that used it, an
+# automatic fallback's new code) reads again; a few rounds settle any real interleaving.
+CANCEL_ROUNDS = 3
 # Earlier than any real "now": a challenge frozen to this instant refuses every attempt at once.
 FROZEN_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -81,6 +94,16 @@ class VerificationCreated:
 @dataclass(frozen=True, slots=True)
 class VerificationChecked:
     auth_id: str
+
+
+# "canceled", or what the code already was when nothing usable was left to cancel.
+CancelOutcome = Literal["canceled", "verified", "expired", "exhausted"]
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationCanceled:
+    auth_id: str
+    state: CancelOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +218,10 @@ class VerificationService:
         challenge_id = verification_id(auth_id, ctx.tenant)
         binding = binding_of(transaction)
         try:
-            self._codes.check(challenge_id, number, "verify", ctx, binding=binding)
+            read = self._challenges.get_challenge(challenge_id)  # handed on: no second read
+            if read is not None and read.code_hmac == CANCELED_CODE:
+                raise ChallengeExpired()  # no longer usable, and no attempt is counted on it
+            self._codes.check(challenge_id, number, "verify", ctx, read=read, binding=binding)
         except ChallengeNotFound:
             # The same HMAC work as for a known id, so the answer's timing says little more than its status.
             self._hasher.digest(challenge_id, code, binding)
@@ -209,16 +235,56 @@ class VerificationService:
         self._audit.record("verification_succeeded", ctx=ctx, **_tenant_of(ctx))
         return VerificationChecked(auth_id)
 
+    def cancel(self, auth_id: str, ctx: RequestContext = NO_CONTEXT) -> VerificationCanceled:
+        """Make the pending code of `auth_id` unusable at once (the user backed out, the order was dropped).
+
+        Idempotent: a code already canceled answers "canceled" again; one that is already used, expired or
+        out of attempts is left as it is and its state answered (nothing usable was left to cancel).
+
+        Raises:
+            InvalidInput: a malformed `auth_id`.
+            ChallengeNotFound: no code was created for `auth_id` by this tenant.
+            RateLimited: a create or another cancel for this `auth_id` is running (`verification_in_progress`).
+            StorageUnavailable: storage failed, or the code kept changing under the cancel (a retry decides).
+        """
+        auth_id = checked_auth_id(auth_id)
+        challenge_id = verification_id(auth_id, ctx.tenant)
+        with self._create_lock(challenge_id):
+            state, canceled_now = self._cancel_pending(challenge_id)
+        if canceled_now:
+            # The code is void already: an audit write that fails now is logged, never answered with a 503.
+            record_quietly(self._audit, "verification_canceled", ctx=ctx, **_tenant_of(ctx))
+        return VerificationCanceled(auth_id, state)
+
+    def _cancel_pending(self, challenge_id: str) -> tuple[CancelOutcome, bool]:
+        """The code's state after the cancel, and whether this call canceled it."""
+        for _ in range(CANCEL_ROUNDS):
+            current = self._challenges.get_challenge(challenge_id)
+            if current is None or current.purpose != "verify":
+                raise ChallengeNotFound()
+            now = self._clock.now()
+            state = state_of(current, now)
+            if state != "pending":
+                return state, False
+            # Over the HMAC read: a check that used the code meanwhile, or a new code, makes this write miss.
+            # The expiry stays: until then a create for the id keeps the attempts made (see the module).
+            if self._challenges.put_back_code(
+                challenge_id, current.code_hmac, CANCELED_CODE, current.expires_at, current.channel
+            ):
+                return "canceled", True
+        raise StorageUnavailable("the verification code kept changing while it was being canceled")
+
     @contextmanager
     def _create_lock(self, challenge_id: str) -> Iterator[None]:
-        """One create at a time per id: an atomic counter works as a lock that expires if its holder dies."""
+        """One create or cancel at a time per id: an atomic counter works as a lock that expires if its
+        holder dies. A cancel holds it too, or a create's failed send could put back the code it canceled."""
         key = f"verify-lock:{challenge_id}"
         now = self._clock.now()
         if self._counters.increment_counter(key, 1, now, now + timedelta(seconds=LOCK_SECONDS)) > 1:
             raise RateLimited(
                 "verification_in_progress",
                 1,
-                "A code for this auth_id is being sent; try again shortly.",
+                "A code for this auth_id is being sent or canceled; try again shortly.",
                 quota=1,
                 window=LOCK_SECONDS,
             )

@@ -9,11 +9,12 @@ from typing import Literal
 from twostep.domain.clock import Clock
 from twostep.domain.errors import ChallengeNotFound
 from twostep.domain.models import Challenge, Tenant
+from twostep.domain.otp import CANCELED_CODE
 from twostep.domain.ports import ChallengeStore
 from twostep.domain.receipts import Delivery, DeliveryStore
 from twostep.services.verification_input import checked_auth_id, verification_id
 
-CodeState = Literal["pending", "verified", "expired", "exhausted"]
+CodeState = Literal["pending", "verified", "canceled", "expired", "exhausted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,8 @@ class VerificationStatus:
 def state_of(challenge: Challenge, now: datetime) -> CodeState:
     if challenge.consumed_at is not None:
         return "verified"
+    if challenge.code_hmac == CANCELED_CODE:
+        return "canceled"
     if challenge.attempts >= challenge.max_attempts:
         return "exhausted"
     return "expired" if challenge.expires_at <= now else "pending"
