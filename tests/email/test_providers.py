@@ -289,3 +289,31 @@ def test_an_ses_that_does_not_answer_in_time_is_a_timeout(
     (record,) = [r for r in caplog.records if r.name == "twostep.email.ses"]
     assert record.error == "ReadTimeoutError"  # type: ignore[attr-defined]
     assert "anna" not in caplog.text and "123456" not in caplog.text
+
+
+SES_INTERNAL_FAILURE = (
+    b"<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>try again</Message>"
+    b"</Error><RequestId>1</RequestId></ErrorResponse>"
+)
+
+
+def test_the_ses_readiness_check_asks_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check's client was documented as not retried, but botocore's `max_attempts: 1` counts retries:
+    an SES answering 500 was asked twice, and readiness waited for both."""
+    from botocore.config import Config
+
+    from twostep.email.ses import CHECK_CONFIG
+
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SES"):
+        monkeypatch.delenv(name, raising=False)
+    server = ProviderServer().start()
+    try:
+        server.always(Reply(500, SES_INTERNAL_FAILURE, "text/xml"))
+        quota = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        ).client("ses", endpoint_url=server.url, config=Config(**CHECK_CONFIG))
+        answer = SesEmailSender(quota, "no-reply@example.com", quota_client=quota).check_credentials()
+    finally:
+        server.stop()
+    assert not answer.refused
+    assert len(server.requests) == 1

@@ -28,11 +28,12 @@ REJECTED = {
     "NotFoundException",
     "BadRequestException",
 }
-# Short and not retried: readiness waits for the check only briefly.
+# Short and not retried: readiness waits for the check only briefly. (botocore's `max_attempts` counts
+# the retries alone: the 1 it was asked SES twice.)
 CHECK_CONFIG: dict[str, Any] = {
     "connect_timeout": 2.0,
     "read_timeout": 3.0,
-    "retries": {"max_attempts": 1, "mode": "standard"},
+    "retries": {"total_max_attempts": 1, "mode": "standard"},
 }
 
 
