@@ -155,3 +155,16 @@ def test_lines_of_any_other_log_group_are_refused(sns_mode: AwsMode, log_group: 
 def test_without_the_functions_arn_every_line_is_refused(sns_mode: AwsMode) -> None:
     """Fail closed: with no account and region to compare, no group is the function's own."""
     assert sns_receipts.handler(subscription_event("some-message"), None) == {"refused": 1}
+
+
+def test_a_bad_setting_fails_each_batch_with_one_line_naming_it(
+    sns_mode: AwsMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The function read its settings with `Settings()` alone: a bad one raised pydantic's multi-line
+    dump on every batch. It now says the one line the API function and `twostep serve` say."""
+    from twostep.domain.errors import ConfigurationError
+
+    monkeypatch.setenv("TWOSTEP_OTP_LENGTH", "99")
+    with pytest.raises(ConfigurationError) as refused:
+        sns_receipts.handler(subscription_event("any-message"), CONTEXT)
+    assert str(refused.value).startswith("TWOSTEP_OTP_LENGTH: ") and "\n" not in str(refused.value)

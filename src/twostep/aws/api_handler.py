@@ -13,15 +13,12 @@ from __future__ import annotations
 import gc
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twostep.api.causes import describe_cause
 from twostep.aws.emf import EmfMetrics
 from twostep.aws.lazy import BuiltOnce
-from twostep.domain.errors import ConfigurationError, TwoStepError
-
-if TYPE_CHECKING:
-    from twostep.settings import Settings
+from twostep.domain.errors import TwoStepError
 
 logger = logging.getLogger("twostep.aws")
 
@@ -60,30 +57,17 @@ def _build_app() -> Any:
     from mangum import Mangum
 
     from twostep.api.app import create_app
+    from twostep.aws.lambda_settings import lambda_settings
     from twostep.container import build
     from twostep.email import refuse_console_email_in_prod
     from twostep.logs import configure_logging
 
-    settings = _settings()
+    settings = lambda_settings()
     configure_logging(settings.log_level, settings.log_format)
     refuse_console_email_in_prod(settings)
     metrics.service = f"twostep-{settings.stage}"  # the dimension template.yaml's alarms watch
     container = build(settings, metrics=metrics)
     return Mangum(create_app(container), lifespan="off", text_mime_types=TEXT_MIME_TYPES)
-
-
-def _settings() -> Settings:
-    """Raises: ConfigurationError with the one line `twostep serve` prints for a bad setting. A pydantic
-    ValidationError escaped before: the runtime logged its multi-line dump and API Gateway answered 502,
-    where every other misconfiguration answers 503 `configuration_error` with one line in the log."""
-    from pydantic import ValidationError  # pydantic is loaded already, by the settings module
-
-    from twostep.settings import Settings, describe_validation_error
-
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise ConfigurationError(describe_validation_error(exc)) from None
 
 
 # The funnel, limits and budget as CloudWatch metrics, written at the end of each invocation.

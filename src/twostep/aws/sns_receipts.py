@@ -26,11 +26,11 @@ metrics = EmfMetrics()
 
 
 def _build() -> Any:
+    from twostep.aws.lambda_settings import lambda_settings
     from twostep.container import build
     from twostep.logs import configure_logging
-    from twostep.settings import Settings
 
-    settings = Settings()
+    settings = lambda_settings()  # a bad setting: one line naming it, as the API function says it
     configure_logging(settings.log_level, settings.log_format)
     metrics.service = f"twostep-{settings.stage}"
     return build(settings, metrics=metrics)
