@@ -2,7 +2,7 @@
 // password; a new email or phone is the account's once the code sent to it comes back.
 import { ApiError, request } from "./api.js";
 import { FREED_SIGNED_OUT, offerClaim, takeFreed } from "./claims.js";
-import { busy, checkRequired, clearErrors, focusLost, showError, values } from "./forms.js";
+import { busy, checkRequired, clearErrors, focusInvalid, focusLost, showError, showFieldError, values } from "./forms.js";
 import { go, takeNotice } from "./nav.js";
 import { currentToken } from "./session.js";
 
@@ -16,8 +16,25 @@ async function call(method, path, body) {
   return request(method, path, { body, token });
 }
 
+// 401 answers about what was typed, not about the session: a wrong current password or a wrong code.
+const TYPED_WRONG = ["invalid_credentials", "wrong_code"];
+
 function sessionEnded(error) {
-  return error instanceof ApiError && error.status === 401 && error.code !== "invalid_credentials";
+  return error instanceof ApiError && error.status === 401 && !TYPED_WRONG.includes(error.code);
+}
+
+function attemptsText(left) {
+  return `That code is wrong. You have ${left} ${left === 1 ? "attempt" : "attempts"} left.`;
+}
+
+/** A form's error; a wrong code stands at the code field with the attempts left, as at sign-in. */
+function showSendError(form, error) {
+  if (!(error instanceof ApiError && error.code === "wrong_code")) return showError(form, error);
+  clearErrors(form);
+  showFieldError(form, "code", attemptsText(error.attemptsRemaining ?? 0));
+  const input = form.elements.namedItem("code");
+  input.select();
+  focusInvalid(input);
 }
 
 function say(section, text) {
@@ -41,7 +58,7 @@ async function send(section, form, path, names, then) {
     answer = await busy(form, () => call("POST", path, names.length || form.dataset.changeId ? body : undefined));
   } catch (error) {
     if (sessionEnded(error)) return go("signin", SIGNED_OUT.detail);
-    showError(form, error);
+    showSendError(form, error);
     // a new address another account holds unproven can be taken back, then asked for again
     if (path === "/me/email") offerClaim(form, error, body.email, "account");
     return;
