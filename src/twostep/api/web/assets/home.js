@@ -20,6 +20,7 @@ function messageItem(message) {
   const time = document.createElement("time");
   time.dateTime = message.createdAt;
   time.textContent = when.format(new Date(message.createdAt));
+  time.dir = "auto"; // a date in the reader's format: an Arabic one runs right to left
   const author = document.createElement("span");
   author.dir = "auto";
   author.textContent = message.author;

@@ -7,7 +7,10 @@ import { authed, currentToken } from "./session.js";
 import { createPasskey, passkeyProblem, passkeysSupported } from "./webauthn.js";
 
 export const title = "Security";
-const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const formatter = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+// A date in the reader's format, isolated (FSI…PDI) in the English line round it: an Arabic date runs right
+// to left, and left to right its parts came out in the wrong order.
+const when = { format: (date) => `\u2068${formatter.format(date)}\u2069` };
 let root = null;
 let panels = null; // what render() rebuilds; the heading and the status around it stay
 

@@ -11,6 +11,7 @@ function timeOf(iso) {
   const time = document.createElement("time");
   time.dateTime = iso;
   time.textContent = when.format(new Date(iso));
+  time.dir = "auto"; // a date in the reader's format: an Arabic one runs right to left, inside an English line
   return time;
 }
 
