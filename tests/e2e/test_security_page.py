@@ -75,7 +75,7 @@ def open_security(page: Any) -> None:
 
 
 def sign_out(page: Any) -> None:
-    """From wherever the page is: home first (the button lives in the home view's top bar)."""
+    """From wherever the page is, by way of home (the top bar's button, on every signed-in page)."""
     page.evaluate("() => { location.hash = '#/'; }")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

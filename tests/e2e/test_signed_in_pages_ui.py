@@ -1,17 +1,39 @@
-"""The signed-in pages (home, account, sessions, security) in real Chromium: dates laid out as their reader's
-language writes them."""
+"""The signed-in pages (home, account, sessions, security) in real Chromium: signing out from each of them,
+and dates laid out as their reader's language writes them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import view
+from tests.e2e.test_sessions_ui import signed_in_in_browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
+
+REFRESH_COOKIE = "__Host-twostep-refresh"
+
+
+@pytest.mark.parametrize("route", ["account", "sessions", "security"])
+def test_sign_out_from_every_signed_in_page(
+    server: Any, page: Any, account: Any, sign_in: Any, route: str
+) -> None:
+    """The top bar's Sign out showed on home only: on the account, sessions and security pages a person
+    (on a shared computer, say) had no way to sign out but going back home first."""
+    signed_in_in_browser(page, server, account, sign_in)
+    page.goto(f"{server.base_url}/#/{route}")
+    expect(view(page, route).locator("h1")).to_be_visible()
+    refresh = next(c["value"] for c in page.context.cookies() if c["name"] == REFRESH_COOKIE)
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(view(page, "signin").get_by_role("status")).to_contain_text("signed out")
+    assert not [c for c in page.context.cookies() if c["name"] == REFRESH_COOKIE]
+    ended = httpx.post(f"{server.base_url}/token/refresh", json={"refreshToken": refresh}, timeout=30)
+    assert ended.status_code == 401
 
 
 @pytest.fixture

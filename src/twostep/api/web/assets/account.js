@@ -150,6 +150,7 @@ export async function enter(section) {
     throw error;
   }
   say(section, takeNotice());
+  section.querySelector("[data-page-error]").textContent = "";
   section.querySelectorAll("form").forEach((form) => clearErrors(form));
   showProfile(section, me);
   const freed = takeFreed("account"); // back from taking this address back: it is filled in again

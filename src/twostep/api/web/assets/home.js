@@ -72,7 +72,11 @@ async function leaveSession(section, button) {
     await signOut();
     go("signin", "You're signed out.");
   } catch (error) {
-    pageError(section, error.detail || "Signing out failed. Please try again.");
+    // said on the page on show (sign-out is in the top bar of every signed-in page), home's if it has none
+    const shown = document.querySelector("[data-view]:not([hidden]) [data-page-error]");
+    const text = error.detail || "Signing out failed. Please try again.";
+    if (shown) shown.textContent = text;
+    else pageError(section, text);
   } finally {
     button.disabled = false;
   }

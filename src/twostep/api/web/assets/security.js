@@ -218,6 +218,7 @@ export function init(section) {
   root.replaceChildren(
     el("h1", { id: "security-title", tabIndex: -1, textContent: "Security" }),
     el("p", { className: "notice", role: "status", data: { securityStatus: "" } }),
+    el("div", { className: "alert", role: "alert", data: { pageError: "" } }),
     panels,
   );
 }
@@ -228,6 +229,7 @@ export async function enter() {
     return false;
   }
   say("");
+  root.querySelector("[data-page-error]").textContent = "";
   try {
     await render();
   } catch (error) {
