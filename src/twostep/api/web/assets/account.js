@@ -3,7 +3,7 @@
 import { ApiError, request } from "./api.js";
 import { FREED_SIGNED_OUT, offerClaim, takeFreed } from "./claims.js";
 import { busy, checkRequired, clearErrors, focusInvalid, focusLost, showError, showFieldError, values } from "./forms.js";
-import { go, takeNotice } from "./nav.js";
+import { go, redirect, takeNotice } from "./nav.js";
 import { currentToken } from "./session.js";
 
 export const title = "Your account";
@@ -144,7 +144,7 @@ export async function enter(section) {
     if (error instanceof ApiError && error.status === 401) {
       // Back from taking an address back, signed out: say it is free (the account page's "change your
       // email to it below" is not on show), and drop the address rather than keep it for a later visit.
-      go("signin", takeFreed("account") ? FREED_SIGNED_OUT : SIGNED_OUT.detail);
+      redirect("signin", takeFreed("account") ? FREED_SIGNED_OUT : SIGNED_OUT.detail);
       return false;
     }
     throw error;

@@ -1,7 +1,7 @@
 // Home: the greeting from /hello and the message board (the 20 newest, newest first).
 import { ApiError, request } from "./api.js";
 import { busy, checkRequired, focusLost, showError } from "./forms.js";
-import { go } from "./nav.js";
+import { go, redirect } from "./nav.js";
 import { authed, currentToken, signOut } from "./session.js";
 
 export const title = "Home";
@@ -98,14 +98,14 @@ export async function enter(section) {
   pageError(section, "");
   try {
     if (!(await currentToken())) {
-      go("signin", "Please sign in to continue.");
+      redirect("signin", "Please sign in to continue.");
       return false;
     }
     const [hello] = await Promise.all([authed("GET", "/hello"), loadMessages(section)]);
     section.querySelector("[data-hello]").textContent = hello.message;
   } catch (error) {
     if (sessionEnded(error)) {
-      go("signin", "Your session has ended. Please sign in again.");
+      redirect("signin", "Your session has ended. Please sign in again.");
       return false;
     }
     pageError(section, error.detail || "Something went wrong. Please reload the page.");

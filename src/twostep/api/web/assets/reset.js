@@ -1,6 +1,6 @@
 // View "reset": the code and the new password; without a started reset, back to "forgot".
 import { clearErrors } from "./forms.js";
-import { go } from "./nav.js";
+import { redirect } from "./nav.js";
 import { hasReset, setPassword } from "./recovery.js";
 
 export const title = "Choose a new password";
@@ -15,7 +15,7 @@ export function init(section) {
 
 export async function enter(section) {
   if (!hasReset()) {
-    go("forgot");
+    redirect("forgot");
     return false;
   }
   clearErrors(section.querySelector("form"));

@@ -2,7 +2,7 @@
 // Everything is built with createElement/textContent (the page's CSP requires Trusted Types for HTML).
 import { ApiError } from "./api.js";
 import { focusLost } from "./forms.js";
-import { go } from "./nav.js";
+import { go, redirect } from "./nav.js";
 import { authed, currentToken } from "./session.js";
 import { createPasskey, passkeyProblem, passkeysSupported } from "./webauthn.js";
 
@@ -225,7 +225,7 @@ export function init(section) {
 
 export async function enter() {
   if (!(await currentToken())) {
-    go("signin", "Sign in to see your security settings.");
+    redirect("signin", "Sign in to see your security settings.");
     return false;
   }
   say("");

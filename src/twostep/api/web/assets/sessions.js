@@ -1,7 +1,7 @@
 // Your sessions: where you're signed in, ending one or all the others, and deleting the account.
 import { ApiError } from "./api.js";
 import { busy, checkRequired, focusLost, showError, values } from "./forms.js";
-import { go } from "./nav.js";
+import { go, redirect } from "./nav.js";
 import { authed, currentToken, forget } from "./session.js";
 
 export const title = "Your sessions";
@@ -133,13 +133,13 @@ export async function enter(section) {
   pageError(section, "");
   try {
     if (!(await currentToken())) {
-      go("signin", "Please sign in to continue.");
+      redirect("signin", "Please sign in to continue.");
       return false;
     }
     await load(section);
   } catch (error) {
     if (ended(error)) {
-      go("signin", "Your session has ended. Please sign in again.");
+      redirect("signin", "Your session has ended. Please sign in again.");
       return false;
     }
     pageError(section, error.detail || "Something went wrong. Please reload the page.");
