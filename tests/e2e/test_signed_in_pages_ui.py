@@ -96,3 +96,34 @@ def test_dates_read_right_to_left_in_arabic(
     device = view(page, "security").locator("[data-devices] li span").first
     expect(device).to_contain_text("until")
     assert reads_right_to_left(device)
+
+
+# Where a check box or radio button stands, and where the words of its label start, on screen.
+CONTROL_AND_WORDS = """(control) => {
+  const label = control.closest("label");
+  const words = [...label.childNodes].find((node) => node.nodeType === Node.TEXT_NODE && node.data.trim());
+  const range = document.createRange();
+  range.setStart(words, words.data.search(/\\S/));
+  range.setEnd(words, words.data.search(/\\S/) + 1);
+  const box = control.getBoundingClientRect();
+  return { width: box.width, right: box.right, wordsLeft: range.getBoundingClientRect().left };
+}"""
+
+
+def test_choices_sit_beside_their_words_on_a_phone(
+    server: Any, page: Any, account: Any, sign_in: Any
+) -> None:
+    """Check boxes and radio buttons took the text fields' full width and 44 px height: on a 360 px screen
+    each was a large circle or box in the middle of its row, its words pushed to the far side (the reset
+    page's "Email" choice stood alone at the right edge)."""
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(f"{server.base_url}/#/forgot")
+    choices = view(page, "forgot").get_by_role("radio")
+    expect(choices).to_have_count(2)
+    placements = [choice.evaluate(CONTROL_AND_WORDS) for choice in choices.all()]
+    sign_in(page, server, account)
+    remember = view(page, "code").get_by_role("checkbox", name="Remember this device (skip")
+    placements.append(remember.evaluate(CONTROL_AND_WORDS))
+    for placed in placements:
+        assert placed["width"] <= 32, placed
+        assert 0 <= placed["wordsLeft"] - placed["right"] <= 16, placed
