@@ -47,6 +47,8 @@ function showProfile(section, me) {
   section.querySelector("[data-account-phone]").textContent = me.phoneNumber || "no phone";
   section.querySelector("[data-phone-state]").textContent = me.phoneVerified ? "verified" : "not verified";
   section.querySelector("[data-unverified-only]").hidden = me.emailVerified;
+  // a password manager saves a new password under this account (defaultValue: a form reset keeps it)
+  section.querySelector("#password-form [data-username]").defaultValue = me.email;
 }
 
 /** Submit `form` to `path`; on success run `then` with the answer. Session loss goes to sign-in. */

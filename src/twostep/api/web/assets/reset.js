@@ -1,7 +1,7 @@
 // View "reset": the code and the new password; without a started reset, back to "forgot".
 import { clearErrors } from "./forms.js";
 import { redirect } from "./nav.js";
-import { hasReset, setPassword } from "./recovery.js";
+import { emailOfReset, hasReset, setPassword } from "./recovery.js";
 
 export const title = "Choose a new password";
 
@@ -18,6 +18,9 @@ export async function enter(section) {
     redirect("forgot");
     return false;
   }
-  clearErrors(section.querySelector("form"));
+  const form = section.querySelector("form");
+  clearErrors(form);
+  // a password manager saves the new password under this account (defaultValue: a form reset keeps it)
+  form.querySelector("[data-username]").defaultValue = emailOfReset();
   return true;
 }
