@@ -137,3 +137,31 @@ def test_account_page_proves_email_and_changes_phone_email_and_password(
     page.reload()  # this session stayed: the page signs in again silently
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
     expect(page.locator("[data-account-email]")).to_have_text(new_email)
+
+
+def test_new_password_forms_name_the_account_for_password_managers(
+    server: Any, page: Any, account: Any, sign_in: Any
+) -> None:
+    """The password change and reset forms held a new password but no username: a password manager saving
+    the new one could not tell whose it was (Chromium: "Password forms should have (optionally hidden)
+    username fields"). Each now holds the account's email, hidden, as `autocomplete="username"`."""
+    prove_phone(server, account)
+    time.sleep(3)  # the server's per-number resend cooldown (3 s)
+    sign_in_fully(page, server, account, sign_in, count=2)
+    page.goto(f"{server.base_url}/#/account")
+    username = page.locator('#password-form input[autocomplete="username"]')
+    expect(username).to_have_value(account.email)
+    expect(username).to_be_hidden()
+    page.locator("#password-current").fill(account.password)
+    page.locator("#password-new").fill("another fresh passphrase")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("[data-account-status]")).to_contain_text("Your password was changed")
+    expect(username).to_have_value(account.email)  # still there for the next change
+
+    page.goto(f"{server.base_url}/#/")
+    page.get_by_role("button", name="Sign out").click()
+    time.sleep(3)
+    page.goto(f"{server.base_url}/#/forgot")
+    view(page, "forgot").get_by_role("textbox", name="Email").fill(account.email)
+    page.get_by_role("button", name="Send code").click()
+    expect(view(page, "reset").locator('input[autocomplete="username"]')).to_have_value(account.email)

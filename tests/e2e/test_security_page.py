@@ -75,7 +75,7 @@ def open_security(page: Any) -> None:
 
 
 def sign_out(page: Any) -> None:
-    """From wherever the page is: home first (the button lives in the home view's top bar)."""
+    """From wherever the page is, by way of home (the top bar's button, on every signed-in page)."""
     page.evaluate("() => { location.hash = '#/'; }")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
@@ -129,7 +129,8 @@ def test_register_a_passkey_and_sign_in_with_it(
     open_security(page)
     page.locator("[data-passkeys]").get_by_role("button", name="Remove").click()
     confirm_password(page, "not the password")
-    expect(page.get_by_role("status").filter(has_text="The current password is wrong.")).to_be_visible()
+    prompt = page.locator("[data-password-prompt]")
+    expect(prompt.get_by_role("alert")).to_have_text("The current password is wrong.")
     expect(page.locator("[data-passkeys] li")).to_have_count(1)
     # By keyboard. The page was rebuilt after each change, status included: the used button's focus fell to
     # <body>, and the new status, made with its words, was never read out. The status now stays the
@@ -192,3 +193,25 @@ def test_enrol_an_authenticator_app_and_sign_in_with_it(server: Any, page: Any, 
     page.get_by_role("button", name="Make new recovery codes").click()
     confirm_password(page, account.password)
     expect(page.locator("[data-recovery-codes] li")).to_have_count(10)
+
+
+def test_a_wrong_password_or_app_code_is_told_in_its_form(server: Any, page: Any, account: Any) -> None:
+    """A wrong current password or a wrong code from the app stood in the page's green status at the top,
+    far from the field (on a phone, off screen above the QR code) and styled as a success; the field was
+    not marked. Each now stands in its form, the code's at the code field."""
+    base = localhost(server)
+    sign_in_by_sms(page, server, account, base)
+    open_security(page)
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    confirm_password(page, "not the password")
+    prompt = page.locator("[data-password-prompt]")
+    expect(prompt.get_by_role("alert")).to_have_text("The current password is wrong.")
+    expect(page.locator("[data-security-status]")).to_be_empty()
+    confirm_password(page, account.password)
+    code = page.get_by_label("Code from the app")
+    code.fill("000000")
+    code.press("Enter")
+    expect(page.locator("#totp-code-error")).to_contain_text("does not match the authenticator app")
+    expect(code).to_have_attribute("aria-invalid", "true")
+    expect(code).to_be_focused()
+    expect(page.locator("[data-security-status]")).to_be_empty()

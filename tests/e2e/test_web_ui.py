@@ -461,3 +461,26 @@ def test_small_screen(server: Any, page: Any, account: Any, sign_in: Any, screen
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 360, "no sideways scrolling"
     page.mouse.move(0, 0)
     screenshot(page, "home-360px")
+
+
+def test_back_after_signing_in_leaves_the_site_instead_of_looping(
+    server: Any, page: Any, account: Any, sign_in: Any
+) -> None:
+    """Back from home after signing in reached the spent code step, which sent the person to "Sign in to
+    get a new code" as a new history entry: signed in, they were told to sign in, and every further Back
+    landed on the code step and was sent forward again, so they could never leave by Back. A view that
+    sends the person elsewhere now takes its own place in the history, and the spent code step of a
+    signed-in person goes home."""
+    sign_in(page, server, account)  # from about:blank, the page every test tab starts on
+    enter_code(page, server.wait_for_code(account.phone))
+    expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+
+    page.go_back()  # the code step, spent
+    expect(page.get_by_role("heading", name=f"Hello, {account.email}!")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"#/$"))
+    for _ in range(5):
+        if not page.url.startswith(server.base_url):
+            break
+        page.go_back()
+        page.wait_for_load_state()
+    assert page.url == "about:blank", f"Back stayed on {page.url}"

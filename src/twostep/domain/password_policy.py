@@ -25,10 +25,11 @@ class PasswordPolicy:
     min_length: int = MIN_LENGTH
     service_names: tuple[str, ...] = (SERVICE_NAME,)
 
-    def check(self, password: str, *, email: str) -> None:
-        """Raises: WeakPassword naming what to change (the minimum, or "too common or easy to guess")."""
+    def check(self, password: str, *, email: str, field: str = "password") -> None:
+        """Raises: WeakPassword naming what to change (the minimum, or "too common or easy to guess") and
+        `field`, the request's name for the new password (`newPassword` on a change or a reset)."""
         words = (*self.service_names, email, email.partition("@")[0])
-        check_password_rules(password, context_words=words, min_length=self.min_length)
+        check_password_rules(password, context_words=words, min_length=self.min_length, field=field)
 
 
 def min_password_length(*, require_second_factor: bool) -> int:

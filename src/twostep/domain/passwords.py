@@ -153,14 +153,19 @@ def typed_length(password: str, normalised: str) -> int:
 
 
 def check_password_rules(
-    password: str, *, context_words: tuple[str, ...] = (), min_length: int = MIN_LENGTH
+    password: str,
+    *,
+    context_words: tuple[str, ...] = (),
+    min_length: int = MIN_LENGTH,
+    field: str = "password",
 ) -> None:
-    """Raises WeakPassword with a reason a person can act on (see `password_policy` for `min_length`)."""
+    """Raises WeakPassword with a reason a person can act on (see `password_policy` for `min_length`),
+    naming `field`: the request's own name for the password, where a form shows the reason."""
     normalised = normalise_password(password)
     if typed_length(password, normalised) < min_length:
-        raise WeakPassword(f"The password must have at least {min_length} characters.", field="password")
+        raise WeakPassword(f"The password must have at least {min_length} characters.", field=field)
     if len(normalised) > MAX_LENGTH:
-        raise WeakPassword(f"The password must have at most {MAX_LENGTH} characters.", field="password")
+        raise WeakPassword(f"The password must have at most {MAX_LENGTH} characters.", field=field)
     # `password1` in full-width letters is the listed `password1`, and `١٢٣٤٥٦٧٨` is `12345678`.
     lowered = ascii_digits(normalised.lower())
     # One answer whichever matched, naming no check: the words compared are the email as typed and the
@@ -171,7 +176,7 @@ def check_password_rules(
         or any(word and lowered == word.lower() for word in context_words)
         or is_guessable(lowered, context_words)
     ):
-        raise WeakPassword("This password is too common or easy to guess; choose another.", field="password")
+        raise WeakPassword("This password is too common or easy to guess; choose another.", field=field)
 
 
 def dummy_hash(hasher: Argon2Hasher) -> str:

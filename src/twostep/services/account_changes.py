@@ -80,7 +80,7 @@ class AccountChangeService:
         current password, the later is refused instead of replacing the first)."""
         user = self._user(user_id)
         self._check_password(user, current, ctx)
-        self._password_policy.check(new, email=user.email)
+        self._password_policy.check(new, email=user.email, field="newPassword")
         new_hash = self._hasher.hash(new)
         set_password_hash_unchanged(
             self._users, user, new_hash, self._audit, ctx, event="password_change_failed"

@@ -170,7 +170,7 @@ class PasswordRecoveryService:
         # The email typed, never the account's: the same words, and so the same answer to a weak password
         # (before any code is spent), whether or not the email has an account.
         email = requested_email(challenge, user)
-        self._password_policy.check(new_password, email=email)
+        self._password_policy.check(new_password, email=email, field="newPassword")
         # The email typed spends its own reset budget, never the account's sign-in one: the same for an
         # unknown email's placeholder as for a known one's code, and no lock on the owner's sign-in.
         owner_device = self._from_owner_device(device_token, user)

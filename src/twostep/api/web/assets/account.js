@@ -2,8 +2,8 @@
 // password; a new email or phone is the account's once the code sent to it comes back.
 import { ApiError, request } from "./api.js";
 import { FREED_SIGNED_OUT, offerClaim, takeFreed } from "./claims.js";
-import { busy, checkRequired, clearErrors, focusLost, showError, values } from "./forms.js";
-import { go, takeNotice } from "./nav.js";
+import { busy, checkRequired, clearErrors, focusInvalid, focusLost, showError, showFieldError, values } from "./forms.js";
+import { go, redirect, takeNotice } from "./nav.js";
 import { currentToken } from "./session.js";
 
 export const title = "Your account";
@@ -16,8 +16,25 @@ async function call(method, path, body) {
   return request(method, path, { body, token });
 }
 
+// 401 answers about what was typed, not about the session: a wrong current password or a wrong code.
+const TYPED_WRONG = ["invalid_credentials", "wrong_code"];
+
 function sessionEnded(error) {
-  return error instanceof ApiError && error.status === 401 && error.code !== "invalid_credentials";
+  return error instanceof ApiError && error.status === 401 && !TYPED_WRONG.includes(error.code);
+}
+
+function attemptsText(left) {
+  return `That code is wrong. You have ${left} ${left === 1 ? "attempt" : "attempts"} left.`;
+}
+
+/** A form's error; a wrong code stands at the code field with the attempts left, as at sign-in. */
+function showSendError(form, error) {
+  if (!(error instanceof ApiError && error.code === "wrong_code")) return showError(form, error);
+  clearErrors(form);
+  showFieldError(form, "code", attemptsText(error.attemptsRemaining ?? 0));
+  const input = form.elements.namedItem("code");
+  input.select();
+  focusInvalid(input);
 }
 
 function say(section, text) {
@@ -30,6 +47,8 @@ function showProfile(section, me) {
   section.querySelector("[data-account-phone]").textContent = me.phoneNumber || "no phone";
   section.querySelector("[data-phone-state]").textContent = me.phoneVerified ? "verified" : "not verified";
   section.querySelector("[data-unverified-only]").hidden = me.emailVerified;
+  // a password manager saves a new password under this account (defaultValue: a form reset keeps it)
+  section.querySelector("#password-form [data-username]").defaultValue = me.email;
 }
 
 /** Submit `form` to `path`; on success run `then` with the answer. Session loss goes to sign-in. */
@@ -41,7 +60,7 @@ async function send(section, form, path, names, then) {
     answer = await busy(form, () => call("POST", path, names.length || form.dataset.changeId ? body : undefined));
   } catch (error) {
     if (sessionEnded(error)) return go("signin", SIGNED_OUT.detail);
-    showError(form, error);
+    showSendError(form, error);
     // a new address another account holds unproven can be taken back, then asked for again
     if (path === "/me/email") offerClaim(form, error, body.email, "account");
     return;
@@ -127,12 +146,13 @@ export async function enter(section) {
     if (error instanceof ApiError && error.status === 401) {
       // Back from taking an address back, signed out: say it is free (the account page's "change your
       // email to it below" is not on show), and drop the address rather than keep it for a later visit.
-      go("signin", takeFreed("account") ? FREED_SIGNED_OUT : SIGNED_OUT.detail);
+      redirect("signin", takeFreed("account") ? FREED_SIGNED_OUT : SIGNED_OUT.detail);
       return false;
     }
     throw error;
   }
   say(section, takeNotice());
+  section.querySelector("[data-page-error]").textContent = "";
   section.querySelectorAll("form").forEach((form) => clearErrors(form));
   showProfile(section, me);
   const freed = takeFreed("account"); // back from taking this address back: it is filled in again

@@ -1,7 +1,7 @@
 // View "claim-code": the emailed code frees the address; without a started claim, back to "claim".
 import { claimLink, confirmClaim, currentClaim } from "./claims.js";
 import { clearErrors } from "./forms.js";
-import { go } from "./nav.js";
+import { redirect } from "./nav.js";
 
 export const title = "Enter the code from your email";
 
@@ -21,7 +21,7 @@ export function focusTarget(section) {
 export async function enter(section) {
   const claim = currentClaim();
   if (!claim) {
-    go("claim");
+    redirect("claim");
     return false;
   }
   section.querySelector("[data-claim-email]").textContent = claim.email;

@@ -4,8 +4,8 @@ import { ApiError, Intent, request } from "./api.js";
 import { dropChallenge, loadChallenge, saveChallenge } from "./challenge.js";
 import { currentFactor, showFactor } from "./factor_choice.js";
 import { busy, clearErrors, focusInvalid, focusLost, showError, showFieldError, showFormError } from "./forms.js";
-import { go } from "./nav.js";
-import { start } from "./session.js";
+import { go, redirect } from "./nav.js";
+import { currentToken, start } from "./session.js";
 import { passkeyProblem, usePasskey } from "./webauthn.js";
 
 export const title = "Enter your code";
@@ -217,7 +217,10 @@ function listenForSms(form) {
 export async function enter(section) {
   challenge = loadChallenge();
   if (!challenge) {
-    go("signin", "Sign in to get a new code.");
+    // Spent (Back from home after signing in): someone signed in goes home, not to "get a new code".
+    const signedIn = await currentToken().catch(() => null);
+    if (signedIn) redirect("home");
+    else redirect("signin", "Sign in to get a new code.");
     return false;
   }
   const form = section.querySelector("form");

@@ -1,7 +1,7 @@
 // Home: the greeting from /hello and the message board (the 20 newest, newest first).
 import { ApiError, request } from "./api.js";
 import { busy, checkRequired, focusLost, showError } from "./forms.js";
-import { go } from "./nav.js";
+import { go, redirect } from "./nav.js";
 import { authed, currentToken, signOut } from "./session.js";
 
 export const title = "Home";
@@ -20,6 +20,7 @@ function messageItem(message) {
   const time = document.createElement("time");
   time.dateTime = message.createdAt;
   time.textContent = when.format(new Date(message.createdAt));
+  time.dir = "auto"; // a date in the reader's format: an Arabic one runs right to left
   const author = document.createElement("span");
   author.dir = "auto";
   author.textContent = message.author;
@@ -71,7 +72,11 @@ async function leaveSession(section, button) {
     await signOut();
     go("signin", "You're signed out.");
   } catch (error) {
-    pageError(section, error.detail || "Signing out failed. Please try again.");
+    // said on the page on show (sign-out is in the top bar of every signed-in page), home's if it has none
+    const shown = document.querySelector("[data-view]:not([hidden]) [data-page-error]");
+    const text = error.detail || "Signing out failed. Please try again.";
+    if (shown) shown.textContent = text;
+    else pageError(section, text);
   } finally {
     button.disabled = false;
   }
@@ -93,14 +98,14 @@ export async function enter(section) {
   pageError(section, "");
   try {
     if (!(await currentToken())) {
-      go("signin", "Please sign in to continue.");
+      redirect("signin", "Please sign in to continue.");
       return false;
     }
     const [hello] = await Promise.all([authed("GET", "/hello"), loadMessages(section)]);
     section.querySelector("[data-hello]").textContent = hello.message;
   } catch (error) {
     if (sessionEnded(error)) {
-      go("signin", "Your session has ended. Please sign in again.");
+      redirect("signin", "Your session has ended. Please sign in again.");
       return false;
     }
     pageError(section, error.detail || "Something went wrong. Please reload the page.");

@@ -5,9 +5,15 @@ import { busy, checkRequired, clearErrors, showError, values } from "./forms.js"
 import { go } from "./nav.js";
 
 let resetId = "";
+let resetEmail = "";
 
 export function hasReset() {
   return Boolean(resetId);
+}
+
+/** The email the reset was asked for (the account whose password it sets). */
+export function emailOfReset() {
+  return resetEmail;
 }
 
 export async function requestCode(form) {
@@ -17,6 +23,7 @@ export async function requestCode(form) {
   try {
     const started = await busy(form, () => request("POST", "/password/forgot", { body }));
     resetId = started.resetId;
+    resetEmail = body.email;
   } catch (error) {
     showError(form, error);
     return;
@@ -34,6 +41,7 @@ export async function setPassword(form) {
     return;
   }
   resetId = "";
+  resetEmail = "";
   form.reset();
   clearErrors(form);
   go("signin", "Your password was changed. Sign in with your new password.");

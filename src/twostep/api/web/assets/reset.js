@@ -1,7 +1,7 @@
 // View "reset": the code and the new password; without a started reset, back to "forgot".
 import { clearErrors } from "./forms.js";
-import { go } from "./nav.js";
-import { hasReset, setPassword } from "./recovery.js";
+import { redirect } from "./nav.js";
+import { emailOfReset, hasReset, setPassword } from "./recovery.js";
 
 export const title = "Choose a new password";
 
@@ -15,9 +15,12 @@ export function init(section) {
 
 export async function enter(section) {
   if (!hasReset()) {
-    go("forgot");
+    redirect("forgot");
     return false;
   }
-  clearErrors(section.querySelector("form"));
+  const form = section.querySelector("form");
+  clearErrors(form);
+  // a password manager saves the new password under this account (defaultValue: a form reset keeps it)
+  form.querySelector("[data-username]").defaultValue = emailOfReset();
   return true;
 }

@@ -1,13 +1,16 @@
 // Security page: the authenticator app (with its QR code), recovery codes, passkeys, remembered devices.
 // Everything is built with createElement/textContent (the page's CSP requires Trusted Types for HTML).
 import { ApiError } from "./api.js";
-import { focusLost } from "./forms.js";
-import { go } from "./nav.js";
+import { focusLost, showError } from "./forms.js";
+import { go, redirect } from "./nav.js";
 import { authed, currentToken } from "./session.js";
 import { createPasskey, passkeyProblem, passkeysSupported } from "./webauthn.js";
 
 export const title = "Security";
-const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const formatter = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+// A date in the reader's format, isolated (FSI…PDI) in the English line round it: an Arabic date runs right
+// to left, and left to right its parts came out in the wrong order.
+const when = { format: (date) => `\u2068${formatter.format(date)}\u2069` };
 let root = null;
 let panels = null; // what render() rebuilds; the heading and the status around it stay
 
@@ -57,8 +60,24 @@ function codesList(codes) {
   );
 }
 
+/** A labelled input with its error slot (forms.js puts an answer about it there) and the form's alert. */
 function field(id, label, props) {
-  return el("div", { className: "field" }, el("label", { htmlFor: id, textContent: label }), el("input", { id, ...props }));
+  const error = el("p", { className: "field-error", id: `${id}-error`, data: { errorFor: props.name } });
+  const input = el("input", { id, ...props, "aria-describedby": error.id });
+  const alert = el("div", { className: "alert", role: "alert", data: { formError: "" } });
+  return [alert, el("div", { className: "field" }, el("label", { htmlFor: id, textContent: label }), input, error)];
+}
+
+/**
+ * An answer to what was typed (a wrong password or code) beside the field, in the form's colours: it stood in
+ * the page's green status at the top, far from the field, and the field was not marked. An ended session still
+ * goes to sign-in.
+ */
+function failIn(form, error) {
+  const typedWrong = error instanceof ApiError && (error.status !== 401 || error.code === "invalid_credentials");
+  if (!typedWrong || !form.isConnected) return fail(error);
+  showError(form, error);
+  if (!form.querySelector("[aria-invalid='true']")) form.querySelector("input").focus();
 }
 
 // --- authenticator app ---
@@ -76,14 +95,14 @@ function totpPanel(factors) {
 // enough); one prompt at a time, in the area of the action it confirms.
 function askPassword(area, proceed) {
   root.querySelectorAll("[data-password-prompt]").forEach((prompt) => prompt.remove());
-  const form = el("form", { noValidate: true, data: { passwordPrompt: "" } }, field("current-password", "Current password", { type: "password", autocomplete: "current-password", maxLength: 128 }));
+  const form = el("form", { noValidate: true, data: { passwordPrompt: "" } }, ...field("current-password", "Current password", { name: "currentPassword", type: "password", autocomplete: "current-password", maxLength: 128 }));
   form.append(el("button", { type: "submit", className: "primary", textContent: "Continue" }));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
       await proceed(form.querySelector("input").value);
     } catch (error) {
-      fail(error);
+      failIn(form, error);
     }
   });
   area.replaceChildren(form);
@@ -93,7 +112,7 @@ function askPassword(area, proceed) {
 function showQr(area, enrolment) {
   const qr = el("img", { className: "qr", alt: "QR code for your authenticator app", width: 200, height: 200 });
   qr.src = `data:image/svg+xml;base64,${btoa(enrolment.qrSvg)}`;
-  const form = el("form", { noValidate: true }, field("totp-code", "Code from the app", { inputMode: "numeric", autocomplete: "one-time-code", maxLength: 6 }));
+  const form = el("form", { noValidate: true }, ...field("totp-code", "Code from the app", { name: "code", inputMode: "numeric", autocomplete: "one-time-code", maxLength: 6 }));
   form.append(el("button", { type: "submit", className: "primary", textContent: "Turn on" }));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -103,7 +122,7 @@ function showQr(area, enrolment) {
       root.querySelector("[data-recovery]").append(codesList(result.recoveryCodes));
       say("Your authenticator app is on.");
     } catch (error) {
-      fail(error);
+      failIn(form, error);
     }
   });
   const secret = el("p", { className: "hint" }, "Can't scan? Enter this key: ", el("code", { textContent: enrolment.secret, data: { totpSecret: "" } }));
@@ -190,6 +209,7 @@ async function act(path, done, body) {
     await render();
     say(done);
   } catch (error) {
+    if (body) throw error; // confirmed with a password: its prompt shows the answer (askPassword)
     fail(error);
   }
 }
@@ -215,16 +235,18 @@ export function init(section) {
   root.replaceChildren(
     el("h1", { id: "security-title", tabIndex: -1, textContent: "Security" }),
     el("p", { className: "notice", role: "status", data: { securityStatus: "" } }),
+    el("div", { className: "alert", role: "alert", data: { pageError: "" } }),
     panels,
   );
 }
 
 export async function enter() {
   if (!(await currentToken())) {
-    go("signin", "Sign in to see your security settings.");
+    redirect("signin", "Sign in to see your security settings.");
     return false;
   }
   say("");
+  root.querySelector("[data-page-error]").textContent = "";
   try {
     await render();
   } catch (error) {

@@ -1,7 +1,7 @@
 // Your sessions: where you're signed in, ending one or all the others, and deleting the account.
 import { ApiError } from "./api.js";
 import { busy, checkRequired, focusLost, showError, values } from "./forms.js";
-import { go } from "./nav.js";
+import { go, redirect } from "./nav.js";
 import { authed, currentToken, forget } from "./session.js";
 
 export const title = "Your sessions";
@@ -11,6 +11,7 @@ function timeOf(iso) {
   const time = document.createElement("time");
   time.dateTime = iso;
   time.textContent = when.format(new Date(iso));
+  time.dir = "auto"; // a date in the reader's format: an Arabic one runs right to left, inside an English line
   return time;
 }
 
@@ -132,13 +133,13 @@ export async function enter(section) {
   pageError(section, "");
   try {
     if (!(await currentToken())) {
-      go("signin", "Please sign in to continue.");
+      redirect("signin", "Please sign in to continue.");
       return false;
     }
     await load(section);
   } catch (error) {
     if (ended(error)) {
-      go("signin", "Your session has ended. Please sign in again.");
+      redirect("signin", "Your session has ended. Please sign in again.");
       return false;
     }
     pageError(section, error.detail || "Something went wrong. Please reload the page.");
