@@ -52,8 +52,10 @@ def code_from_outbox(mode: AwsMode) -> str:
 
 
 def code_from_sns(mode: AwsMode) -> str:
-    """SNS (moto) recorded the text it was asked to send; moto lists it on its inspection endpoint."""
-    with urlopen(f"{mode.endpoint}/moto-api/data.json", timeout=10) as response:
+    """SNS (moto) recorded the text it was asked to send; moto lists it on its inspection endpoint, which
+    dumps every model of the shared server: on a loaded machine that outlasted a 10 s bound (as in
+    tests/sms/test_sns.py's `recorded_sms`), so the bound is generous."""
+    with urlopen(f"{mode.endpoint}/moto-api/data.json", timeout=60) as response:
         sent = [sms for sms in json.load(response)["sns"]["SMS"] if sms["phone_number"] == PHONE]
     assert sent, "SNS sent no SMS"
     return _code(sent[-1]["message"])
