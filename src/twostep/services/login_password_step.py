@@ -123,7 +123,8 @@ class PasswordStep:
         (`LoginStarted.sms_unavailable`; `_without_text`).
 
         Raises: InvalidCredentials, AccountLocked, RateLimited, SecondFactorRequired, SmsDeliveryError,
-            SmsBudgetExhausted, DestinationBlocked, DestinationNotAllowed (those four: SMS only),
+            SmsBudgetExhausted, DestinationBlocked, DestinationNotAllowed (those: only where no other
+            factor can finish the sign-in),
             CredentialsChanged (the password changed while it was checked: without a second step, or
             where the password is rehashed).
         """
