@@ -1,14 +1,15 @@
-"""A sign-in whose text cannot go out (every SMS provider down, the number's caps reached), in process on
-memory and SQLite storage with a Twilio stand-in on loopback: an account that has another factor (recovery
-codes) still gets a challenge it can finish with it, and asks for its text again once texts go out; the
-wrong-code budget, and an account with SMS only, answer the refusal as before."""
+"""A sign-in whose text cannot go out (every SMS provider down, the number's caps reached, its prefix
+blocked by the fraud guard), in process on memory and SQLite storage with a Twilio stand-in on loopback: an
+account that has another factor (recovery codes, a passkey) still gets a challenge it can finish with it,
+and asks for its text again once texts go out; the wrong-code budget, an administrator's lock and an
+account with SMS only answer the refusal as before, and the password's counts settle exactly once."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -17,11 +18,15 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.factors.soft_authenticator import SoftAuthenticator
+from tests.factors.test_passkeys_api import ORIGIN, add_passkey, passkey_step
 from tests.sms.conftest import sms_settings
 from tests.sms.provider_server import ProviderServer, Reply
 from twostep.api.app import create_app
 from twostep.container import Container, build
 from twostep.domain.clock import FixedClock
+from twostep.domain.numbers import destination_prefix
+from twostep.domain.ports import PrefixBlock
 from twostep.services.limits import login_failures_key
 from twostep.sms.http import timeout_for
 from twostep.storage.memory import MemoryStorage
@@ -242,3 +247,47 @@ def test_an_account_with_sms_only_is_refused_as_before(make_app: Callable[..., A
     assert capped.status_code == 429 and capped.json()["limit"] == "sms_per_number_day", capped.text
     assert password_counts_settled(container)
     assert events(container, "login_code_not_sent") == []
+
+
+def test_an_account_with_a_passkey_and_no_recovery_codes_is_offered_the_passkey(
+    make_app: Callable[..., App],
+) -> None:
+    app = make_app(sms_per_number_10min=2, sms_per_number_day=2)
+    client, container, twilio = app
+    signed_up(app, recovery_codes=False)
+    started = login(client)
+    tokens = client.post(f"/otp/{started.json()['otpId']}/verify", json={"otp": texted_code(twilio)}).json()
+    device = SoftAuthenticator(ORIGIN)
+    assert add_passkey(client, tokens, device).status_code == 201  # the number's day cap is reached now
+
+    capped = login(client)
+
+    assert capped.status_code == 200, capped.text
+    answer = capped.json()
+    assert (answer["expectedFactor"], answer["smsUnavailable"]) == ("passkey", "limited")
+    assert answer["factors"] == ["passkey", "sms"]
+    assert password_counts_settled(container)
+    signed = passkey_step(client, answer["otpId"], device)
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["amr"] == ["pwd", "hwk"]
+
+
+def test_a_prefix_blocked_by_the_fraud_guard_offers_the_recovery_codes(make_app: Callable[..., App]) -> None:
+    app = make_app(fraud_guard=True)
+    client, container, twilio = app
+    codes = signed_up(app, recovery_codes=True)
+    now = container.clock.now()
+    block = PrefixBlock(destination_prefix(PHONE), now, now + timedelta(hours=1), 40, 0)
+    container.storage.add_prefix_block(block)
+    sent = len(twilio.requests)
+
+    started = login(client)
+
+    assert started.status_code == 200, started.text
+    answer = started.json()
+    assert (answer["expectedFactor"], answer["smsUnavailable"]) == ("recovery", "limited")
+    assert len(twilio.requests) == sent
+    assert password_counts_settled(container)
+    assert events(container, "login_code_not_sent")[0]["cause"] == "destination_blocked"
+    signed = client.post(f"/otp/{answer['otpId']}/verify", json={"otp": codes[0], "factor": "recovery"})
+    assert signed.status_code == 200, signed.text
