@@ -291,3 +291,25 @@ def test_a_prefix_blocked_by_the_fraud_guard_offers_the_recovery_codes(make_app:
     assert events(container, "login_code_not_sent")[0]["cause"] == "destination_blocked"
     signed = client.post(f"/otp/{answer['otpId']}/verify", json={"otp": codes[0], "factor": "recovery"})
     assert signed.status_code == 200, signed.text
+
+
+def test_a_device_no_longer_remembered_is_offered_the_recovery_codes_too(
+    make_app: Callable[..., App],
+) -> None:
+    """A browser keeps its device cookie after the device was forgotten (or its days ran out): its sign-in
+    checks the token, then takes the second step like any other, and must fall back the same way."""
+    app = make_app()
+    client, container, twilio = app
+    codes = signed_up(app, recovery_codes=True)
+    twilio.always(TWILIO_DOWN)
+
+    started = client.post(
+        "/login", json={"email": EMAIL, "password": PASSWORD, "deviceToken": "a-device-forgotten-since"}
+    )
+
+    assert started.status_code == 200, started.text
+    answer = started.json()
+    assert (answer["expectedFactor"], answer["smsUnavailable"]) == ("recovery", "failed")
+    assert password_counts_settled(container)
+    signed = client.post(f"/otp/{answer['otpId']}/verify", json={"otp": codes[0], "factor": "recovery"})
+    assert signed.status_code == 200, signed.text

@@ -176,7 +176,10 @@ class PasswordStep:
                 raise SecondFactorRequired()
             return self._signed_in(user, ("pwd",), ctx)
         expected = SecondFactorService.preferred(factors) or factors[0]
-        return self._challenge(user, factors, expected, ctx)
+        try:
+            return self._challenge(user, factors, expected, ctx)
+        except SMS_REFUSALS as refused:  # the counts, the lock and the wrong codes were settled above
+            return self._without_text(user, factors, refused, None, ctx)
 
     def _signed_in(self, user: User, amr: tuple[str, ...], ctx: RequestContext) -> TokenPair:
         """A session without a second step, its event stored with it: a password change committed
@@ -250,7 +253,7 @@ class PasswordStep:
         user: User,
         factors: tuple[Factor, ...],
         refused: SmsRefusal,
-        owed: Alongside,
+        owed: Alongside | None,
         ctx: RequestContext,
     ) -> LoginStarted:
         """The login's text could not go out (`refused`): where the account has another factor it can
@@ -260,15 +263,18 @@ class PasswordStep:
         A Twilio outage, or a stranger pumping the number to its caps, would otherwise lock out exactly
         the accounts that made recovery codes or a passkey for that case.
 
+        `owed`: the password's counts, when they were owed to the SMS's admission (None: settled before).
+
         Raises: `refused` (no other factor, or it is the wrong-code budget's refusal); AccountLocked or
             RateLimited("second_factor_locked") from settling the password's counts.
         """
         expected = next((factor for factor in WITHOUT_A_TEXT if factor in factors), None)
         if expected is None or (isinstance(refused, RateLimited) and refused.limit == WRONG_CODES_LIMIT):
             raise refused
-        # The password's counts, the lock and the wrong-code budget were settled before the SMS was asked
-        # (`reserve_sms`); this settles them where a refusal ever came first (a no-op otherwise).
-        owed.settle()
+        if owed is not None:
+            # The password's counts, the lock and the wrong-code budget were settled before the SMS was
+            # asked (`reserve_sms`); this settles them where a refusal ever came first (a no-op otherwise).
+            owed.settle()
         reason = _unavailable(refused)
         started = self._challenge(user, factors, expected, ctx)
         self._audit.record(
