@@ -1,8 +1,9 @@
 """A sign-in whose text cannot go out (every SMS provider down, the number's caps reached, its prefix
-blocked by the fraud guard), in process on memory and SQLite storage with a Twilio stand-in on loopback: an
-account that has another factor (recovery codes, a passkey) still gets a challenge it can finish with it,
-and asks for its text again once texts go out; the wrong-code budget, an administrator's lock and an
-account with SMS only answer the refusal as before, and the password's counts settle exactly once."""
+blocked by the fraud guard), in process on memory, SQLite and PostgreSQL storage with a Twilio stand-in on
+loopback: an account that has another factor (recovery codes, a passkey) still gets a challenge it can
+finish with it, and asks for its text again once texts go out; the wrong-code budget, an administrator's
+lock and an account with SMS only answer the refusal as before, and the password's counts settle exactly
+once."""
 
 from __future__ import annotations
 
@@ -50,13 +51,15 @@ def twilio() -> Iterator[ProviderServer]:
     server.stop()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def make_app(
     request: pytest.FixtureRequest, tmp_path: Path, twilio: ProviderServer
 ) -> Iterator[Callable[..., App]]:
     """A service texting through the Twilio stand-in, on the storage of the test's parameter."""
     built: list[tuple[TestClient, Container]] = []
     http = httpx.Client(timeout=timeout_for(sms_settings(tmp_path)), trust_env=False)
+
+    where = {"database_url": request.getfixturevalue("postgres_url")} if request.param == "postgres" else {}
 
     def make(**overrides: Any) -> App:
         settings = sms_settings(
@@ -65,6 +68,7 @@ def make_app(
             sms_providers=["twilio"],
             twilio_base_url=twilio.url,
             otp_account_failure_limit=WRONG_CODES_ALLOWED,
+            **where,
             **overrides,
         )
         storage = MemoryStorage() if request.param == "memory" else None
