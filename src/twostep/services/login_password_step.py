@@ -275,26 +275,36 @@ class PasswordStep:
             # The password's counts, the lock and the wrong-code budget were settled before the SMS was
             # asked (`reserve_sms`); this settles them where a refusal ever came first (a no-op otherwise).
             owed.settle()
-        reason = _unavailable(refused)
         started = self._challenge(user, factors, expected, ctx)
+        reason = self._note_not_sent(user, refused, expected, ctx)
+        # The SMS can be asked for again once what refused it lifts, not before (a failed send: at once).
+        wait = 0 if isinstance(refused, SmsDeliveryError | DestinationNotAllowed) else refused.retry_after
+        return replace(
+            started, resend_after=started.resend_after + timedelta(seconds=wait), sms_unavailable=reason
+        )
+
+    def _note_not_sent(
+        self, user: User, refused: SmsRefusal, offered: Factor, ctx: RequestContext
+    ) -> SmsUnavailable:
+        """Audit the sign-in that went on without its text (`login_code_not_sent`), log a spent money
+        budget as the 503 it answered before was (a failed send logged itself: `sms not sent`), and say
+        why in general terms."""
+        reason = _unavailable(refused)
+        cause = refused.limit if isinstance(refused, RateLimited) else refused.code
         self._audit.record(
             "login_code_not_sent",
             ctx=ctx,
             user_id=user.id,
             phone=user.phone,
             reason=reason,
-            cause=refused.limit if isinstance(refused, RateLimited) else refused.code,
-            offered=expected,
+            cause=cause,
+            offered=offered,
         )
-        if isinstance(refused, SmsBudgetExhausted):  # logged as the 503 it answered before was
+        if isinstance(refused, SmsBudgetExhausted):
             logger.warning(
-                "dependency unavailable", extra={"code": refused.code, "cause": f"{refused.budget} spent"}
+                "dependency unavailable", extra={"code": cause, "cause": f"{refused.budget} spent"}
             )
-        # The SMS can be asked for again once what refused it lifts, not before (a failed send: at once).
-        wait = 0 if isinstance(refused, SmsDeliveryError | DestinationNotAllowed) else refused.retry_after
-        return replace(
-            started, resend_after=started.resend_after + timedelta(seconds=wait), sms_unavailable=reason
-        )
+        return reason
 
     def _spec_in(self, preferred_locale: str | None) -> CodeSpec:
         """The login code spec with the account's stored language (no copy when it is the spec's)."""
