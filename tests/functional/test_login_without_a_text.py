@@ -317,3 +317,26 @@ def test_a_device_no_longer_remembered_is_offered_the_recovery_codes_too(
     assert password_counts_settled(container)
     signed = client.post(f"/otp/{answer['otpId']}/verify", json={"otp": codes[0], "factor": "recovery"})
     assert signed.status_code == 200, signed.text
+
+
+def test_a_spent_money_budget_offers_the_recovery_codes_and_is_logged(
+    make_app: Callable[..., App], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(sms_prices="US:1", sms_budget_hourly_usd=1)  # the first sign-in's text spends it
+    client, container, twilio = app
+    codes = signed_up(app, recovery_codes=True)
+    sent = len(twilio.requests)
+
+    with caplog.at_level(logging.WARNING, logger="twostep"):
+        started = login(client)
+
+    assert started.status_code == 200, started.text
+    answer = started.json()
+    assert (answer["expectedFactor"], answer["smsUnavailable"]) == ("recovery", "failed")
+    assert len(twilio.requests) == sent
+    assert password_counts_settled(container)
+    assert events(container, "login_code_not_sent")[0]["cause"] == "sms_budget_exhausted"
+    (alert,) = [record for record in caplog.records if record.getMessage() == "dependency unavailable"]
+    assert alert.__dict__["code"] == "sms_budget_exhausted"
+    signed = client.post(f"/otp/{answer['otpId']}/verify", json={"otp": codes[0], "factor": "recovery"})
+    assert signed.status_code == 200, signed.text
