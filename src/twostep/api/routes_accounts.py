@@ -93,7 +93,10 @@ def same_password(request: Request, container: Container, parsed: Any) -> bool:
 @lean
 async def login(body: LoginRequest, request: Request, response: Response) -> LoginChallengeOut | TokenPairOut:
     """Check the password, then text a code, or expect the authenticator app's code (no SMS) when the
-    account has one (`expectedFactor`). Accounts without a second factor (when that is allowed) and
+    account has one (`expectedFactor`). When the text cannot go out (the SMS providers fail, or a limit on
+    the number or account holds it back) and the account has recovery codes or a passkey, the answer is a
+    challenge that expects that factor, with `smsUnavailable` saying no code was sent (an account with SMS
+    only gets the 503, 429 or 403 as before). Accounts without a second factor (when that is allowed) and
     remembered devices get tokens at once."""
     # The sign-in routes are the hot path. `async def` with one thread hop for the blocking service call:
     # a sync endpoint costs two (the endpoint, then the answer's validation), each a context switch on a

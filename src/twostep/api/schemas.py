@@ -145,7 +145,17 @@ class LoginChallengeOut(ApiModel):
     destination: str = Field(description="The masked phone number codes are texted to (empty: none).")
     resendAfter: datetime
     factors: list[str] = Field(description="The second factors this account can use.")
-    expectedFactor: str = Field(description="`totp` when no SMS was sent, `sms` when a code was texted.")
+    expectedFactor: str = Field(
+        description="`sms` when a code was texted; `totp` when the account has an authenticator app (no SMS "
+        "is sent); `recovery` or `passkey` when the text could not go out (`smsUnavailable`)."
+    )
+    smsUnavailable: Literal["failed", "limited"] | None = Field(
+        default=None,
+        description="Set when the login's text could not go out and the account can finish with another "
+        "factor (`expectedFactor`): `failed` (the service could not send a text now) or `limited` (a limit "
+        "on this number or account holds texts back until `resendAfter`). No code was sent; "
+        "`/otp/{otpId}/resend` or `/send` asks for one again. Null otherwise.",
+    )
     channels: list[str] = Field(
         default_factory=lambda: ["sms"],
         description="What a code can be sent by here (`sms`, and `voice` / `whatsapp` where configured): "
@@ -162,6 +172,7 @@ class LoginChallengeOut(ApiModel):
             resendAfter=started.resend_after,
             factors=list(started.factors),
             expectedFactor=started.expected,
+            smsUnavailable=started.sms_unavailable,
             channels=list(channels),
         )
 

@@ -25,7 +25,9 @@ EVENTS = frozenset(
         "code_verified",
         "code_delivery_failed",
         "code_delivered",  # a provider's receipt: the message reached the phone (services/receipts.py)
-        "code_fallback",  # a failed text's code sent again by another channel (services/fallback.py)
+        "code_fallback",
+        # a login's text could not go out; another factor was offered (services/login_password_step.py)
+        "login_code_not_sent",  # a failed text's code sent again by another channel (services/fallback.py)
         "limit_hit",
         "second_factor_locked",
         "token_reuse",

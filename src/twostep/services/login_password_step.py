@@ -4,11 +4,21 @@ authenticator app, expects its code and texts nothing); `resend` texts a fresh c
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
 
 from twostep.domain.delivery import SMS
-from twostep.domain.errors import InvalidCredentials, SecondFactorRequired
+from twostep.domain.errors import (
+    DestinationBlocked,
+    DestinationNotAllowed,
+    InvalidCredentials,
+    RateLimited,
+    SecondFactorRequired,
+    SmsBudgetExhausted,
+    SmsDeliveryError,
+)
 from twostep.domain.factor_errors import FactorUnavailable
 from twostep.domain.factor_summary import EnrolledFactors
 from twostep.domain.factors import Factor
@@ -27,9 +37,23 @@ from twostep.services.second_factor import SecondFactorService
 from twostep.services.tokens import TokenPair, TokenService
 from twostep.services.unchanged_credentials import current_login, refuse_changed
 
+logger = logging.getLogger("twostep.login")
+
 REMEMBERED_DEVICE_AMR = ("pwd", "device")
 # An authenticator app or a passkey takes longer to reach than a text message.
 UNSENT_CHALLENGE_TTL_SECONDS = 300
+# Why a login's text could not go out: the sending failed (every provider, or the service's money budget
+# for texts), or a limit on this number or account (its caps, the cooldown, the fraud guard, the country
+# rules) refused it for now.
+SmsUnavailable = Literal["failed", "limited"]
+# What keeps a login's text from going out that another factor can get past. Not the account's lock
+# (AccountLocked) nor its spent wrong-code budget (RateLimited `second_factor_locked`): those hold every
+# factor. Not StorageUnavailable: nothing can be stored either, so the sign-in fails closed.
+SMS_REFUSALS = (SmsDeliveryError, SmsBudgetExhausted, RateLimited, DestinationBlocked, DestinationNotAllowed)
+SmsRefusal = SmsDeliveryError | SmsBudgetExhausted | RateLimited | DestinationBlocked | DestinationNotAllowed
+# The factors a sign-in can finish with when no text can go out, the one asked for first first.
+WITHOUT_A_TEXT: tuple[Factor, ...] = ("recovery", "passkey")
+WRONG_CODES_LIMIT = "second_factor_locked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +64,19 @@ class LoginStarted:
     resend_after: datetime
     factors: tuple[Factor, ...] = ("sms",)
     expected: Factor = "sms"
+    sms_unavailable: SmsUnavailable | None = None  # set when the expected text could not go out
 
 
 @dataclass(frozen=True, slots=True)
 class CodeResent:
     expires_at: datetime
     resend_after: datetime
+
+
+def _unavailable(refused: SmsRefusal) -> SmsUnavailable:
+    """`failed`: the service could not send (its providers, or its money budget for texts); `limited`:
+    a limit of this number or account refused a text for now."""
+    return "failed" if isinstance(refused, SmsDeliveryError | SmsBudgetExhausted) else "limited"
 
 
 class PasswordStep:
@@ -87,9 +118,13 @@ class PasswordStep:
     def start(
         self, email: str, password: str, ctx: RequestContext = NO_CONTEXT, device_token: str | None = None
     ) -> LoginStarted | TokenPair:
-        """`device_token` from an earlier "remember this device" skips the second factor.
+        """`device_token` from an earlier "remember this device" skips the second factor. When the code's
+        text cannot go out and the account has recovery codes or a passkey, that factor is expected instead
+        (`LoginStarted.sms_unavailable`; `_without_text`).
 
         Raises: InvalidCredentials, AccountLocked, RateLimited, SecondFactorRequired, SmsDeliveryError,
+            SmsBudgetExhausted, DestinationBlocked, DestinationNotAllowed (those: only where no other
+            factor can finish the sign-in),
             CredentialsChanged (the password changed while it was checked: without a second step, or
             where the password is rehashed).
         """
@@ -115,6 +150,8 @@ class PasswordStep:
                 owed = self._limits.settle_with_code(attempt, user.id, ctx)
                 try:
                     return self._challenge(user, factors, "sms", ctx, owed)
+                except SMS_REFUSALS as refused:  # only off the usual path: nothing more runs on it
+                    return self._without_text(user, factors, refused, owed, ctx)
                 finally:
                     owed.settle()  # a no-op once settled; else the code failed before its SMS was asked
         # The password's counts settled, the lock checked and the wrong-code count (checked below,
@@ -139,7 +176,10 @@ class PasswordStep:
                 raise SecondFactorRequired()
             return self._signed_in(user, ("pwd",), ctx)
         expected = SecondFactorService.preferred(factors) or factors[0]
-        return self._challenge(user, factors, expected, ctx)
+        try:
+            return self._challenge(user, factors, expected, ctx)
+        except SMS_REFUSALS as refused:  # the counts, the lock and the wrong codes were settled above
+            return self._without_text(user, factors, refused, None, ctx)
 
     def _signed_in(self, user: User, amr: tuple[str, ...], ctx: RequestContext) -> TokenPair:
         """A session without a second step, its event stored with it: a password change committed
@@ -207,6 +247,64 @@ class PasswordStep:
             factors=factors,
             expected=expected,
         )
+
+    def _without_text(
+        self,
+        user: User,
+        factors: tuple[Factor, ...],
+        refused: SmsRefusal,
+        owed: Alongside | None,
+        ctx: RequestContext,
+    ) -> LoginStarted:
+        """The login's text could not go out (`refused`): where the account has another factor it can
+        finish with, a challenge without a code that expects it (its SMS can still be asked for by
+        `resend` or `/send` once texts go out again); else `refused` is raised, as before.
+
+        A Twilio outage, or a stranger pumping the number to its caps, would otherwise lock out exactly
+        the accounts that made recovery codes or a passkey for that case.
+
+        `owed`: the password's counts, when they were owed to the SMS's admission (None: settled before).
+
+        Raises: `refused` (no other factor, or it is the wrong-code budget's refusal); AccountLocked or
+            RateLimited("second_factor_locked") from settling the password's counts.
+        """
+        expected = next((factor for factor in WITHOUT_A_TEXT if factor in factors), None)
+        if expected is None or (isinstance(refused, RateLimited) and refused.limit == WRONG_CODES_LIMIT):
+            raise refused
+        if owed is not None:
+            # The password's counts, the lock and the wrong-code budget were settled before the SMS was
+            # asked (`reserve_sms`); this settles them where a refusal ever came first (a no-op otherwise).
+            owed.settle()
+        started = self._challenge(user, factors, expected, ctx)
+        reason = self._note_not_sent(user, refused, expected, ctx)
+        # The SMS can be asked for again once what refused it lifts, not before (a failed send: at once).
+        wait = 0 if isinstance(refused, SmsDeliveryError | DestinationNotAllowed) else refused.retry_after
+        return replace(
+            started, resend_after=started.resend_after + timedelta(seconds=wait), sms_unavailable=reason
+        )
+
+    def _note_not_sent(
+        self, user: User, refused: SmsRefusal, offered: Factor, ctx: RequestContext
+    ) -> SmsUnavailable:
+        """Audit the sign-in that went on without its text (`login_code_not_sent`), log a spent money
+        budget as the 503 it answered before was (a failed send logged itself: `sms not sent`), and say
+        why in general terms."""
+        reason = _unavailable(refused)
+        cause = refused.limit if isinstance(refused, RateLimited) else refused.code
+        self._audit.record(
+            "login_code_not_sent",
+            ctx=ctx,
+            user_id=user.id,
+            phone=user.phone,
+            reason=reason,
+            cause=cause,
+            offered=offered,
+        )
+        if isinstance(refused, SmsBudgetExhausted):
+            logger.warning(
+                "dependency unavailable", extra={"code": cause, "cause": f"{refused.budget} spent"}
+            )
+        return reason
 
     def _spec_in(self, preferred_locale: str | None) -> CodeSpec:
         """The login code spec with the account's stored language (no copy when it is the spec's)."""

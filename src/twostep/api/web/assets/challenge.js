@@ -2,8 +2,8 @@
 // never the password, the code or a token.
 const KEY = "twostep.challenge";
 
-export function saveChallenge({ otpId, destination, expiresAt, resendAfter, factors, expectedFactor, factor, channels }) {
-  const kept = { otpId, destination, expiresAt, resendAfter, factors, expectedFactor, factor, channels };
+export function saveChallenge({ otpId, destination, expiresAt, resendAfter, factors, expectedFactor, factor, channels, smsUnavailable }) {
+  const kept = { otpId, destination, expiresAt, resendAfter, factors, expectedFactor, factor, channels, smsUnavailable };
   sessionStorage.setItem(KEY, JSON.stringify(kept));
 }
 

@@ -98,7 +98,7 @@ async function newCode(section, action, options, sentText) {
   status.textContent = "";
   try {
     const sent = await request("POST", `/otp/${encodeURIComponent(challenge.otpId)}/${action}`, options);
-    challenge = { ...challenge, ...sent };
+    challenge = { ...challenge, ...sent, smsUnavailable: null }; // a code went out: nothing held back now
     saveChallenge(challenge);
     clearErrors(form);
     status.textContent = sentText(challenge.destination);
@@ -119,7 +119,7 @@ async function textInstead(section) {
   try {
     const body = { channel: "sms" };
     const sent = await request("POST", `/otp/${encodeURIComponent(challenge.otpId)}/send`, { body, intent: textIntent });
-    choose(section, "sms", sent);
+    choose(section, "sms", { ...sent, smsUnavailable: null });
     section.querySelector("[data-resend-status]").textContent = `A code is on its way to ${challenge.destination}.`;
   } catch (error) {
     showVerifyError(form, error);

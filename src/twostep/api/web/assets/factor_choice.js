@@ -6,6 +6,11 @@ const OTHER_LEADS = {
   recovery: "Enter one of your recovery codes (like abcde-23456). Each one works once.",
   passkey: "Use the passkey on this device or your phone.",
 };
+// Said before the other factor's lead when the sign-in's text could not go out (`smsUnavailable`).
+const NOT_SENT = {
+  failed: "We could not send you a text message just now.",
+  limited: "We cannot send you another text message just now.",
+};
 const SWITCH_TEXT = {
   totp: "Use your authenticator app",
   sms: "Text me a code instead",
@@ -39,7 +44,8 @@ export function showFactor(section, challenge, onChoose) {
   const otherLead = section.querySelector("[data-other-lead]");
   smsLead.hidden = factor !== "sms";
   otherLead.hidden = factor === "sms";
-  otherLead.textContent = OTHER_LEADS[factor] || "";
+  const notSent = NOT_SENT[challenge.smsUnavailable];
+  otherLead.textContent = [notSent, OTHER_LEADS[factor]].filter(Boolean).join(" ");
   const form = section.querySelector("form");
   form.hidden = factor === "passkey";
   configureInput(form.elements.namedItem("otp"), factor);
