@@ -65,9 +65,19 @@ def friendly_errors() -> Iterator[None]:
     except NotFound as exc:
         fail(exc.message, EXIT_NOT_FOUND)
     except DependencyUnavailable as exc:
-        fail(exc.message, EXIT_UNAVAILABLE)
+        fail(_naming_the_cause(exc), EXIT_UNAVAILABLE)
     except TwoStepError as exc:
         fail(exc.message, EXIT_REFUSED)
+
+
+def _naming_the_cause(error: DependencyUnavailable) -> str:
+    """The error's line, with the driver's cause when the line is the generic one: an operator whose
+    command met a locked or read-only database was told only that storage was unavailable, not why."""
+    if error.__cause__ is None or error.message != type(error).default_message:
+        return error.message
+    from twostep.api.causes import describe_cause
+
+    return f"{error.message} Cause: {describe_cause(error)}"
 
 
 def refuse_missing_database(settings: Settings) -> None:

@@ -9,6 +9,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -414,3 +415,40 @@ def test_email_outbox_finds_emails_behind_many_texts(env: dict[str, str]) -> Non
     result = twostep(env, "email", "outbox", "--last", "1", "--json")
     assert result.returncode == 0, result.stderr
     assert [email["body"] for email in json.loads(result.stdout)] == ["your code"]
+
+
+@contextlib.contextmanager
+def _write_lock_held(database: str) -> Iterator[None]:
+    """Another process's open write transaction (a `sqlite3` shell left in BEGIN, a long job)."""
+    holder = sqlite3.connect(database, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_a_read_command_answers_while_another_process_holds_the_write_lock(env: dict[str, str]) -> None:
+    """Every command took the write lock at its start to look for schema steps, and waited for it up to
+    ten minutes, saying nothing: `twostep users list` hung while a `sqlite3` shell sat in a transaction.
+    A current schema is now read without the lock."""
+    assert twostep(env, "storage", "init").returncode == 0
+    quick = {**env, "TWOSTEP_SQLITE_BUSY_TIMEOUT_MS": "500"}
+    with _write_lock_held(env["TWOSTEP_SQLITE_PATH"]):
+        listed = twostep(quick, "users", "list")
+    assert listed.returncode == 0, listed.stderr
+
+
+def test_a_write_command_on_a_locked_database_says_it_is_locked(env: dict[str, str]) -> None:
+    """A command that must write, refused by the lock, said only "Storage is unavailable; try again
+    shortly." (and first waited ten minutes); its one line now names the cause."""
+    assert twostep(env, "storage", "init").returncode == 0
+    quick = {**env, "TWOSTEP_SQLITE_BUSY_TIMEOUT_MS": "500"}
+    with _write_lock_held(env["TWOSTEP_SQLITE_PATH"]):
+        purged = twostep(quick, "storage", "purge")
+    assert purged.returncode == 4
+    assert purged.stderr.splitlines() == [
+        "twostep: Storage is unavailable; try again shortly. Cause: locked (another writer holds the database)"
+        " (SQLITE_BUSY)"
+    ]
