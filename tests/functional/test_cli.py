@@ -452,3 +452,15 @@ def test_a_write_command_on_a_locked_database_says_it_is_locked(env: dict[str, s
         "twostep: Storage is unavailable; try again shortly. Cause: locked (another writer holds the database)"
         " (SQLITE_BUSY)"
     ]
+
+
+@pytest.mark.parametrize("target", ["", ".", "/"])
+def test_storage_backup_to_a_path_without_a_file_name_is_one_line(env: dict[str, str], target: str) -> None:
+    """`twostep storage backup "$BACKUP"` with the variable unset (an empty PATH), `.` or `/` ended in a
+    ValueError traceback (a path with an empty name); it is refused like any other folder."""
+    assert twostep(env, "storage", "init").returncode == 0
+    refused = twostep(env, "storage", "backup", target)
+    assert refused.returncode == 2
+    assert len(refused.stderr.splitlines()) == 1
+    assert refused.stderr.startswith("twostep: cannot write the backup ")
+    assert "give the copy a file name" in refused.stderr
