@@ -464,3 +464,21 @@ def test_storage_backup_to_a_path_without_a_file_name_is_one_line(env: dict[str,
     assert len(refused.stderr.splitlines()) == 1
     assert refused.stderr.startswith("twostep: cannot write the backup ")
     assert "give the copy a file name" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        (("users", "delete", "u-1"), "twostep: not deleted"),
+        (("users", "sign-out-all"), "twostep: no session ended"),
+    ],
+)
+def test_a_question_nobody_answers_is_a_no_in_one_twostep_line(
+    env: dict[str, str], args: tuple[str, ...], refusal: str
+) -> None:
+    """Run without --yes and without a terminal (a script, cron), the question met the end of its input
+    and typer ended the command with a bare "Aborted!"; it is now the command's own refusal line."""
+    assert twostep(env, "storage", "init").returncode == 0
+    unanswered = twostep(env, *args, input_text="")
+    assert unanswered.returncode == 1
+    assert unanswered.stderr.splitlines() == [refusal]
