@@ -90,6 +90,17 @@ def refuse_missing_database(settings: Settings) -> None:
         )
 
 
+def refuse_memory_storage(settings: Settings) -> None:
+    """A command would read and change a store made for it alone: `sms outbox` showed no texts and
+    `fraud status` said no prefix was blocked while the server's own store held them."""
+    if settings.storage == "memory":
+        fail(
+            "TWOSTEP_STORAGE=memory: the records live in the server's own process, which this command "
+            "cannot reach; use sqlite or postgres for a deployment you administer",
+            EXIT_CONFIGURATION,
+        )
+
+
 def _files_a_start_creates(database: Path) -> tuple[Path, ...]:
     """The SQLite database, its companions and the dev master key beside it."""
     from twostep.secrets.master_key import dev_master_key_path
@@ -125,6 +136,7 @@ def container_for(settings: Settings | None = None, *, create: bool = False) -> 
     settings = settings or settings_or_exit()
     if not create:
         refuse_missing_database(settings)
+        refuse_memory_storage(settings)
     with friendly_errors():
         container = build(settings)
         try:

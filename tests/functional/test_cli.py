@@ -87,9 +87,10 @@ def test_a_commands_log_lines_are_redacted(env: dict[str, str]) -> None:
         "    raise StorageUnavailable('storage unavailable')\n"
         "c.build = build; main(['users', 'list'])"
     )
+    Path(env["TWOSTEP_SQLITE_PATH"]).touch()  # the command runs only where a database is
     result = subprocess.run(
         [sys.executable, "-c", code],
-        env={**env, "TWOSTEP_STORAGE": "memory"},
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
@@ -482,3 +483,20 @@ def test_a_question_nobody_answers_is_a_no_in_one_twostep_line(
     unanswered = twostep(env, *args, input_text="")
     assert unanswered.returncode == 1
     assert unanswered.stderr.splitlines() == [refusal]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("sms", "outbox"), ("email", "outbox"), ("fraud", "status"), ("users", "list"), ("storage", "purge")],
+)
+def test_a_command_on_memory_storage_refuses_instead_of_reading_a_store_of_its_own(
+    env: dict[str, str], args: tuple[str, ...]
+) -> None:
+    """With TWOSTEP_STORAGE=memory each command built a store for itself alone: `sms outbox` printed no
+    texts and `fraud status` "no prefix is blocked" while the server's store held them, exit code 0."""
+    refused = twostep({**env, "TWOSTEP_STORAGE": "memory"}, *args)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [
+        "twostep: TWOSTEP_STORAGE=memory: the records live in the server's own process, which this command "
+        "cannot reach; use sqlite or postgres for a deployment you administer"
+    ]
