@@ -199,12 +199,22 @@ def users_show(user_id: UserId) -> None:
         _print_json(_user_row(container.account.get(user_id)))
 
 
+def _confirmed(question: str) -> bool:
+    """The operator's answer; no answer (no terminal: a script without --yes, or Ctrl+C) is a no. typer
+    ended those with a bare "Aborted!", not the `twostep:` line every other refusal gives."""
+    try:
+        return typer.confirm(question)
+    except typer.Abort:
+        typer.echo()  # ends the prompt's line (on stdout, where the prompt is)
+        return False
+
+
 @users_app.command("delete")
 def users_delete(
     user_id: UserId, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False
 ) -> None:
     """Delete a user: end every session, erase personal data (messages keep a neutral author)."""
-    if not yes and not typer.confirm(f"Delete user {user_id}?"):
+    if not yes and not _confirmed(f"Delete user {user_id}?"):
         fail("not deleted", 1)
     with container_for() as container:
         pseudonym = container.account.delete(user_id)
@@ -242,7 +252,7 @@ def users_sign_out_all(yes: Annotated[bool, typer.Option("--yes", help="Do not a
     settings = settings_or_exit()
     if settings.storage == "memory":  # the sessions live in the server's process, out of this one's reach
         fail("TWOSTEP_STORAGE=memory: the sessions live in the server's own process; restart it instead", 2)
-    if not yes and not typer.confirm("End every session of every account (everyone signs in again)?"):
+    if not yes and not _confirmed("End every session of every account (everyone signs in again)?"):
         fail("no session ended", 1)
     with container_for(settings) as container:
         ended = container.account.sign_out_everyone(reason="sign_out_all")

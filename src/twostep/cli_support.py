@@ -65,9 +65,19 @@ def friendly_errors() -> Iterator[None]:
     except NotFound as exc:
         fail(exc.message, EXIT_NOT_FOUND)
     except DependencyUnavailable as exc:
-        fail(exc.message, EXIT_UNAVAILABLE)
+        fail(_naming_the_cause(exc), EXIT_UNAVAILABLE)
     except TwoStepError as exc:
         fail(exc.message, EXIT_REFUSED)
+
+
+def _naming_the_cause(error: DependencyUnavailable) -> str:
+    """The error's line, with the driver's cause when the line is the generic one: an operator whose
+    command met a locked or read-only database was told only that storage was unavailable, not why."""
+    if error.__cause__ is None or error.message != type(error).default_message:
+        return error.message
+    from twostep.api.causes import describe_cause
+
+    return f"{error.message} Cause: {describe_cause(error)}"
 
 
 def refuse_missing_database(settings: Settings) -> None:
@@ -77,6 +87,17 @@ def refuse_missing_database(settings: Settings) -> None:
             f"no database at {settings.sqlite_path.resolve()}; run this where twostep keeps its data, "
             "set TWOSTEP_SQLITE_PATH, or create it with `twostep storage init`",
             EXIT_NOT_FOUND,
+        )
+
+
+def refuse_memory_storage(settings: Settings) -> None:
+    """A command would read and change a store made for it alone: `sms outbox` showed no texts and
+    `fraud status` said no prefix was blocked while the server's own store held them."""
+    if settings.storage == "memory":
+        fail(
+            "TWOSTEP_STORAGE=memory: the records live in the server's own process, which this command "
+            "cannot reach; use sqlite or postgres for a deployment you administer",
+            EXIT_CONFIGURATION,
         )
 
 
@@ -115,6 +136,7 @@ def container_for(settings: Settings | None = None, *, create: bool = False) -> 
     settings = settings or settings_or_exit()
     if not create:
         refuse_missing_database(settings)
+        refuse_memory_storage(settings)
     with friendly_errors():
         container = build(settings)
         try:

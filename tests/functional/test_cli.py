@@ -9,6 +9,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -86,9 +87,10 @@ def test_a_commands_log_lines_are_redacted(env: dict[str, str]) -> None:
         "    raise StorageUnavailable('storage unavailable')\n"
         "c.build = build; main(['users', 'list'])"
     )
+    Path(env["TWOSTEP_SQLITE_PATH"]).touch()  # the command runs only where a database is
     result = subprocess.run(
         [sys.executable, "-c", code],
-        env={**env, "TWOSTEP_STORAGE": "memory"},
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
@@ -414,3 +416,87 @@ def test_email_outbox_finds_emails_behind_many_texts(env: dict[str, str]) -> Non
     result = twostep(env, "email", "outbox", "--last", "1", "--json")
     assert result.returncode == 0, result.stderr
     assert [email["body"] for email in json.loads(result.stdout)] == ["your code"]
+
+
+@contextlib.contextmanager
+def _write_lock_held(database: str) -> Iterator[None]:
+    """Another process's open write transaction (a `sqlite3` shell left in BEGIN, a long job)."""
+    holder = sqlite3.connect(database, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_a_read_command_answers_while_another_process_holds_the_write_lock(env: dict[str, str]) -> None:
+    """Every command took the write lock at its start to look for schema steps, and waited for it up to
+    ten minutes, saying nothing: `twostep users list` hung while a `sqlite3` shell sat in a transaction.
+    A current schema is now read without the lock."""
+    assert twostep(env, "storage", "init").returncode == 0
+    quick = {**env, "TWOSTEP_SQLITE_BUSY_TIMEOUT_MS": "500"}
+    with _write_lock_held(env["TWOSTEP_SQLITE_PATH"]):
+        listed = twostep(quick, "users", "list")
+    assert listed.returncode == 0, listed.stderr
+
+
+def test_a_write_command_on_a_locked_database_says_it_is_locked(env: dict[str, str]) -> None:
+    """A command that must write, refused by the lock, said only "Storage is unavailable; try again
+    shortly." (and first waited ten minutes); its one line now names the cause."""
+    assert twostep(env, "storage", "init").returncode == 0
+    quick = {**env, "TWOSTEP_SQLITE_BUSY_TIMEOUT_MS": "500"}
+    with _write_lock_held(env["TWOSTEP_SQLITE_PATH"]):
+        purged = twostep(quick, "storage", "purge")
+    assert purged.returncode == 4
+    assert purged.stderr.splitlines() == [
+        "twostep: Storage is unavailable; try again shortly. Cause: locked (another writer holds the database)"
+        " (SQLITE_BUSY)"
+    ]
+
+
+@pytest.mark.parametrize("target", ["", ".", "/"])
+def test_storage_backup_to_a_path_without_a_file_name_is_one_line(env: dict[str, str], target: str) -> None:
+    """`twostep storage backup "$BACKUP"` with the variable unset (an empty PATH), `.` or `/` ended in a
+    ValueError traceback (a path with an empty name); it is refused like any other folder."""
+    assert twostep(env, "storage", "init").returncode == 0
+    refused = twostep(env, "storage", "backup", target)
+    assert refused.returncode == 2
+    assert len(refused.stderr.splitlines()) == 1
+    assert refused.stderr.startswith("twostep: cannot write the backup ")
+    assert "give the copy a file name" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        (("users", "delete", "u-1"), "twostep: not deleted"),
+        (("users", "sign-out-all"), "twostep: no session ended"),
+    ],
+)
+def test_a_question_nobody_answers_is_a_no_in_one_twostep_line(
+    env: dict[str, str], args: tuple[str, ...], refusal: str
+) -> None:
+    """Run without --yes and without a terminal (a script, cron), the question met the end of its input
+    and typer ended the command with a bare "Aborted!"; it is now the command's own refusal line."""
+    assert twostep(env, "storage", "init").returncode == 0
+    unanswered = twostep(env, *args, input_text="")
+    assert unanswered.returncode == 1
+    assert unanswered.stderr.splitlines() == [refusal]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("sms", "outbox"), ("email", "outbox"), ("fraud", "status"), ("users", "list"), ("storage", "purge")],
+)
+def test_a_command_on_memory_storage_refuses_instead_of_reading_a_store_of_its_own(
+    env: dict[str, str], args: tuple[str, ...]
+) -> None:
+    """With TWOSTEP_STORAGE=memory each command built a store for itself alone: `sms outbox` printed no
+    texts and `fraud status` "no prefix is blocked" while the server's store held them, exit code 0."""
+    refused = twostep({**env, "TWOSTEP_STORAGE": "memory"}, *args)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [
+        "twostep: TWOSTEP_STORAGE=memory: the records live in the server's own process, which this command "
+        "cannot reach; use sqlite or postgres for a deployment you administer"
+    ]

@@ -112,6 +112,9 @@ class HousekeepingService:
                 "storage backup copies an SQLite database; back up PostgreSQL with pg_dump and DynamoDB "
                 "with point-in-time recovery (see docs/operations.md)"
             )
+        if not target.name or target.is_dir():
+            # `twostep storage backup "$UNSET"` or `/` reached a traceback (a path with no file name).
+            raise ConfigurationError(f"cannot write the backup {target}: a folder; give the copy a file name")
         try:
             self._store.backup_to(target)
         except OSError as exc:

@@ -409,6 +409,8 @@ class SqliteConnections:
         deadline = time.monotonic() + MIGRATION_WAIT_SECONDS
         while True:
             try:
+                if not self._steps_pending():
+                    return []
                 return self._migrate()
             except StorageUnavailable as exc:
                 cause = exc.__cause__ or exc
@@ -417,6 +419,20 @@ class SqliteConnections:
                         f"Cannot use the SQLite database {self._path}: {cause}"
                     ) from cause
                 logger.info("waiting for another process's write (a schema migration) on %s", self._path)
+
+    def _steps_pending(self) -> bool:
+        """Whether a schema step is missing, read without the write lock: a current database needs none,
+        and every command (`twostep users list` too) waited up to `MIGRATION_WAIT_SECONDS`, saying
+        nothing, while any other process held a write transaction open (a `sqlite3` shell, a long job).
+        A step missing here is looked for again under the lock (another process may apply it first)."""
+        with self._guard() as conn:
+            ledger = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+            ).fetchone()
+            if ledger is None:
+                return True
+            applied = {int(row[0]) for row in conn.execute("SELECT version FROM schema_migrations")}
+        return bool(pending(applied))
 
     def _migrate(self) -> list[int]:
         with self._guard() as conn:
